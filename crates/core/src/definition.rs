@@ -1,0 +1,925 @@
+//! Process definitions: the YAML (or JSON) format, its validation and the compiled form.
+//!
+//! A definition is checked completely at deploy: YAML syntax, unknown fields, duplicate task
+//! ids, unknown predecessors, cycles, unknown kinds, expressions that do not compile and data
+//! defaults of the wrong type. Every problem is reported with `file:line:column`, a sentence
+//! and, where one helps, a hint; nothing is stored when there is any problem.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use marked_yaml::{Node, Spanned};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::expr::Expr;
+use crate::status::StatusCondition;
+
+/// A compiled, validated process definition.
+#[derive(Debug, Clone)]
+pub struct Definition {
+    pub id: String,
+    /// Assigned at deploy: the first deploy of an id is version 1, each later one N+1.
+    pub version: u32,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub data: IndexMap<String, DataDecl>,
+    pub tasks: Vec<TaskDef>,
+    /// Task indices in an order where every task comes after its predecessors.
+    pub order: Vec<usize>,
+    /// For each task, the tasks that name it as a predecessor.
+    pub successors: Vec<Vec<usize>>,
+    index: HashMap<String, usize>,
+}
+
+impl Definition {
+    /// The index of the task with this id.
+    pub fn task_index(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+}
+
+/// A declared process data variable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataDecl {
+    pub ty: DataType,
+    pub default: Option<Value>,
+    pub description: Option<String>,
+}
+
+/// The type of a data variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataType {
+    String,
+    Integer,
+    Number,
+    Boolean,
+    Object,
+    List,
+    Any,
+}
+
+impl DataType {
+    const NAMES: &'static [(&'static str, DataType)] = &[
+        ("string", DataType::String),
+        ("integer", DataType::Integer),
+        ("number", DataType::Number),
+        ("boolean", DataType::Boolean),
+        ("object", DataType::Object),
+        ("list", DataType::List),
+        ("any", DataType::Any),
+    ];
+
+    fn parse(name: &str) -> Option<Self> {
+        Self::NAMES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES.iter().find(|(_, t)| *t == self).map_or("any", |(n, _)| n)
+    }
+
+    /// Does `value` have this type? `null` is accepted for every type (an unset variable).
+    pub fn admits(self, value: &Value) -> bool {
+        match (self, value) {
+            (_, Value::Null) | (Self::Any, _) => true,
+            (Self::String, Value::String(_)) | (Self::Boolean, Value::Bool(_)) => true,
+            (Self::Object, Value::Object(_)) | (Self::List, Value::Array(_)) => true,
+            (Self::Number, Value::Number(_)) => true,
+            (Self::Integer, Value::Number(n)) => n.is_i64() || n.is_u64(),
+            _ => false,
+        }
+    }
+}
+
+/// The JSON type name of a value, for messages.
+pub fn json_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_f64() => "number",
+        Value::Number(_) => "integer",
+        Value::String(_) => "string",
+        Value::Array(_) => "list",
+        Value::Object(_) => "object",
+    }
+}
+
+/// One task of a definition.
+#[derive(Debug, Clone)]
+pub struct TaskDef {
+    pub id: String,
+    pub name: Option<String>,
+    pub kind: TaskKind,
+    /// Direct predecessors and the end statuses this task needs from each.
+    pub predecessors: Vec<Dependency>,
+    /// All dependencies must hold, or one is enough.
+    pub dependency_match: DependencyMatch,
+    /// What happens when the dependencies do not hold (Automic's Else).
+    pub on_unmet: ElseAction,
+}
+
+/// A predecessor and the statuses it must end with.
+#[derive(Debug, Clone)]
+pub struct Dependency {
+    pub task: usize,
+    pub condition: StatusCondition,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DependencyMatch {
+    All,
+    One,
+}
+
+/// Automic's Else actions for unmet dependencies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElseAction {
+    /// The task ends `ended_skipped`; the workflow goes on.
+    Skip,
+    /// The task and the workflow become `blocked` until an operator acts (the default).
+    Block,
+    /// The workflow is aborted.
+    Abort,
+}
+
+impl ElseAction {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Skip => "skip",
+            Self::Block => "block",
+            Self::Abort => "abort",
+        }
+    }
+}
+
+/// What a task does.
+#[derive(Debug, Clone)]
+pub enum TaskKind {
+    /// Runs a command.
+    Job(JobSpec),
+    /// Assigns process data from expressions (Pega's data transform); runs inside the engine.
+    Set(Vec<(String, Expr)>),
+    /// Picks outgoing branches by expressions.
+    Decision(DecisionSpec),
+    /// Marks the end of a path; with `terminate` it ends the instance at once.
+    End { terminate: bool },
+}
+
+impl TaskKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Job(_) => "job",
+            Self::Set(_) => "set",
+            Self::Decision(_) => "decision",
+            Self::End { .. } => "end",
+        }
+    }
+}
+
+/// A command to run.
+#[derive(Debug, Clone)]
+pub struct JobSpec {
+    pub command: Vec<String>,
+    pub workdir: Option<String>,
+    /// Environment variables computed from process data when the job starts.
+    pub env: Vec<(String, Expr)>,
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DecisionSpec {
+    pub branches: Vec<Branch>,
+    /// Taken when no branch condition holds.
+    pub otherwise: Vec<usize>,
+    /// Take only the first branch whose condition holds, or every one.
+    pub take_all: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Branch {
+    pub when: Expr,
+    pub to: Vec<usize>,
+}
+
+impl DecisionSpec {
+    /// Every task that some branch (or `otherwise`) leads to.
+    pub fn targets(&self) -> impl Iterator<Item = usize> + '_ {
+        self.branches.iter().flat_map(|b| b.to.iter().copied()).chain(self.otherwise.iter().copied())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Diagnostics
+
+/// One problem in a definition file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// Every problem found in a definition file; `Display` prints `file:line:column: message`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct DefinitionError {
+    pub file: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl fmt::Display for DefinitionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.diagnostics.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}:{}:{}: {}", self.file, d.line, d.column, d.message)?;
+            if let Some(hint) = &d.hint {
+                write!(f, "\n  hint: {hint}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Pos {
+    line: usize,
+    column: usize,
+}
+
+fn pos_of(span: &marked_yaml::Span) -> Pos {
+    span.start().map_or(Pos { line: 1, column: 1 }, |m| Pos { line: m.line(), column: m.column() })
+}
+
+struct Diagnostics<'s> {
+    source: &'s str,
+    items: Vec<Diagnostic>,
+}
+
+impl Diagnostics<'_> {
+    fn error(&mut self, pos: Pos, message: impl Into<String>, hint: Option<String>) {
+        self.items.push(Diagnostic { line: pos.line, column: pos.column, message: message.into(), hint });
+    }
+
+    /// Compiles an expression written in a YAML scalar, placing errors inside the scalar.
+    fn expr(&mut self, scalar: &Spanned<String>, field: &str) -> Option<Expr> {
+        match Expr::compile(scalar) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                let start = scalar.span().start();
+                let quoted = start
+                    .and_then(|m| self.source.chars().nth(m.character()))
+                    .is_some_and(|c| c == '"' || c == '\'');
+                let base = pos_of(scalar.span());
+                let pos = if e.line <= 1 {
+                    Pos { line: base.line, column: base.column + usize::from(quoted) + e.column - 1 }
+                } else {
+                    Pos { line: base.line + e.line - 1, column: e.column }
+                };
+                self.error(pos, format!("{field}: {}", e.message), Some(format!("in the CEL expression `{}`", scalar.as_str())));
+                None
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The raw (as written) form
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDefinition {
+    id: Spanned<String>,
+    name: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    data: IndexMap<Spanned<String>, RawDataDecl>,
+    #[allow(dead_code)] // read from the node, task by task, for precise positions
+    tasks: Vec<serde::de::IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawDataDecl {
+    Short(String),
+    Full(RawDataDeclFull),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDataDeclFull {
+    #[serde(rename = "type")]
+    ty: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)] // read from the node, to type YAML scalars
+    default: Option<serde::de::IgnoredAny>,
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTask {
+    id: Spanned<String>,
+    kind: Spanned<String>,
+    name: Option<String>,
+    #[serde(default)]
+    after: Vec<Spanned<RawAfter>>,
+    dependencies: Option<RawDependencies>,
+    // job
+    command: Option<Spanned<RawCommand>>,
+    workdir: Option<String>,
+    #[serde(default)]
+    env: IndexMap<Spanned<String>, Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+    // set
+    set: Option<IndexMap<Spanned<String>, Spanned<String>>>,
+    // decision
+    branches: Option<Vec<RawBranch>>,
+    otherwise: Option<Vec<Spanned<String>>>,
+    mode: Option<Spanned<String>>,
+    // end
+    terminate: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawAfter {
+    Task(String),
+    WithStatus { task: String, status: RawStatus },
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawStatus {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawCommand {
+    Shell(String),
+    Argv(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDependencies {
+    #[serde(rename = "match")]
+    match_: Option<Spanned<String>>,
+    #[serde(rename = "else")]
+    else_: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBranch {
+    when: Spanned<String>,
+    to: Vec<Spanned<String>>,
+}
+
+const KINDS: &[&str] = &["job", "set", "decision", "end"];
+
+/// Which fields belong to which kind, for "field X is only for Y tasks" messages.
+const KIND_FIELDS: &[(&str, &str)] = &[
+    ("command", "job"),
+    ("workdir", "job"),
+    ("env", "job"),
+    ("timeout", "job"),
+    ("set", "set"),
+    ("branches", "decision"),
+    ("otherwise", "decision"),
+    ("mode", "decision"),
+    ("terminate", "end"),
+];
+
+// ---------------------------------------------------------------------------------------
+// Parsing
+
+/// Parses and validates a definition. `file` is used in messages only.
+pub fn parse(file: &str, source: &str) -> Result<Definition, DefinitionError> {
+    let mut diags = Diagnostics { source, items: Vec::new() };
+    let definition = parse_inner(source, &mut diags);
+    match definition {
+        Some(d) if diags.items.is_empty() => Ok(d),
+        _ => {
+            diags.items.sort_by_key(|d| (d.line, d.column));
+            Err(DefinitionError { file: file.to_owned(), diagnostics: diags.items })
+        }
+    }
+}
+
+fn parse_inner(source: &str, diags: &mut Diagnostics) -> Option<Definition> {
+    let root = match marked_yaml::parse_yaml(0, source) {
+        Ok(node) => node,
+        Err(e) => {
+            let (pos, message) = load_error_position(&e);
+            diags.error(pos, message, Some("check the indentation and quoting around this place".into()));
+            return None;
+        }
+    };
+    let Some(root_map) = root.as_mapping() else {
+        diags.error(pos_of(root.span()), "a definition must be a mapping with `id` and `tasks`", None);
+        return None;
+    };
+    let raw: RawDefinition = match marked_yaml::from_node(&root) {
+        Ok(raw) => raw,
+        Err(e) => {
+            diags.from_node_error(&e, &root);
+            return None;
+        }
+    };
+    if raw.id.is_empty() {
+        diags.error(pos_of(raw.id.span()), "the process `id` must not be empty", None);
+    }
+
+    let data = parse_data(&raw, root_map, diags);
+
+    let task_nodes = root_map.get_sequence("tasks").map(|s| s.iter().collect::<Vec<_>>()).unwrap_or_default();
+    if task_nodes.is_empty() {
+        let pos = root_map.get_node("tasks").map_or(Pos { line: 1, column: 1 }, |n| pos_of(n.span()));
+        diags.error(pos, "a definition needs at least one task under `tasks`", None);
+        return None;
+    }
+    let mut raws: Vec<RawTask> = Vec::new();
+    for node in &task_nodes {
+        match marked_yaml::from_node::<RawTask>(node) {
+            Ok(t) => raws.push(t),
+            Err(e) => diags.from_node_error(&e, node),
+        }
+    }
+    if raws.len() != task_nodes.len() {
+        return None;
+    }
+
+    // Task ids first, so that references can be checked in any order.
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (i, t) in raws.iter().enumerate() {
+        if t.id.is_empty() {
+            diags.error(pos_of(t.id.span()), "a task `id` must not be empty", None);
+        } else if let Some(&first) = index.get(t.id.as_str()) {
+            let at = pos_of(raws[first].id.span());
+            diags.error(
+                pos_of(t.id.span()),
+                format!("duplicate task id `{}`", t.id.as_str()),
+                Some(format!("the first task with this id is at line {}; give each task its own id", at.line)),
+            );
+        } else {
+            index.insert(t.id.as_str().to_owned(), i);
+        }
+    }
+    let ids: Vec<&str> = raws.iter().map(|t| t.id.as_str()).collect();
+    let resolve = |diags: &mut Diagnostics, name: &Spanned<String>, what: &str| -> Option<usize> {
+        let found = index.get(name.as_str()).copied();
+        if found.is_none() {
+            diags.error(pos_of(name.span()), format!("{what} `{}` is not a task of this process", name.as_str()), did_you_mean(name, &ids));
+        }
+        found
+    };
+
+    let mut tasks = Vec::with_capacity(raws.len());
+    for raw_task in &raws {
+        if let Some(task) = compile_task(raw_task, &data, diags, &resolve) {
+            tasks.push(task);
+        }
+    }
+    if tasks.len() != raws.len() || !diags.items.is_empty() {
+        return None;
+    }
+
+    // Decision branches are edges too: a branch target depends on its decision.
+    for d in 0..tasks.len() {
+        if let TaskKind::Decision(spec) = &tasks[d].kind {
+            let targets: Vec<usize> = spec.targets().collect();
+            for t in targets {
+                if t == d {
+                    continue;
+                }
+                if !tasks[t].predecessors.iter().any(|p| p.task == d) {
+                    tasks[t].predecessors.push(Dependency { task: d, condition: StatusCondition::AnyOk });
+                }
+            }
+        }
+    }
+    let mut successors = vec![Vec::new(); tasks.len()];
+    for (i, t) in tasks.iter().enumerate() {
+        for p in &t.predecessors {
+            successors[p.task].push(i);
+        }
+    }
+    let order = match topological_order(&tasks, &successors) {
+        Ok(order) => order,
+        Err(cycle) => {
+            let names: Vec<&str> = cycle.iter().map(|&i| tasks[i].id.as_str()).collect();
+            let first = &raws[cycle[0]];
+            let pos = first.after.first().map_or_else(|| pos_of(first.id.span()), |a| pos_of(a.span()));
+            diags.error(
+                pos,
+                format!("the tasks form a cycle: {} -> {}", names.join(" -> "), names[0]),
+                Some("a workflow is a graph without loops; use a `foreach` task to repeat work".into()),
+            );
+            return None;
+        }
+    };
+
+    Some(Definition {
+        id: raw.id.as_str().to_owned(),
+        version: 0,
+        name: raw.name.clone(),
+        description: raw.description.clone(),
+        data,
+        tasks,
+        order,
+        successors,
+        index,
+    })
+}
+
+fn parse_data(raw: &RawDefinition, root: &marked_yaml::types::MarkedMappingNode, diags: &mut Diagnostics) -> IndexMap<String, DataDecl> {
+    let mut data = IndexMap::new();
+    let data_node = root.get_mapping("data");
+    for (name, decl) in &raw.data {
+        let (ty_name, description) = match decl {
+            RawDataDecl::Short(t) => (Some(t.as_str()), None),
+            RawDataDecl::Full(f) => (f.ty.as_deref(), f.description.clone()),
+        };
+        let ty = match ty_name {
+            None => DataType::Any,
+            Some(t) => match DataType::parse(t) {
+                Some(ty) => ty,
+                None => {
+                    let node = data_node.and_then(|m| m.get_node(name.as_str()));
+                    let pos = node.map_or_else(|| pos_of(name.span()), |n| type_pos(n));
+                    let names: Vec<&str> = DataType::NAMES.iter().map(|(n, _)| *n).collect();
+                    diags.error(pos, format!("unknown data type `{t}` for `{}`", name.as_str()), Some(format!("use one of: {}", names.join(", "))));
+                    continue;
+                }
+            },
+        };
+        let default_node = data_node.and_then(|m| m.get_mapping(name.as_str())).and_then(|m| m.get_node("default"));
+        let default = default_node.map(node_to_json);
+        if let (Some(value), Some(node)) = (&default, default_node) {
+            if !ty.admits(value) {
+                diags.error(
+                    pos_of(node.span()),
+                    format!("the default of `{}` is {} but its type is {}", name.as_str(), json_type_name(value), ty.name()),
+                    Some(format!("write a {} value, or change `type`", ty.name())),
+                );
+            }
+        }
+        data.insert(name.as_str().to_owned(), DataDecl { ty, default, description });
+    }
+    data
+}
+
+fn type_pos(node: &Node) -> Pos {
+    node.as_mapping().and_then(|m| m.get_node("type")).map_or_else(|| pos_of(node.span()), |n| pos_of(n.span()))
+}
+
+fn compile_task(
+    raw: &RawTask,
+    data: &IndexMap<String, DataDecl>,
+    diags: &mut Diagnostics,
+    resolve: &dyn Fn(&mut Diagnostics, &Spanned<String>, &str) -> Option<usize>,
+) -> Option<TaskDef> {
+    let kind_name = raw.kind.as_str();
+    if !KINDS.contains(&kind_name) {
+        diags.error(
+            pos_of(raw.kind.span()),
+            format!("unknown task kind `{kind_name}`"),
+            Some(format!("use one of: {}", KINDS.join(", "))),
+        );
+        return None;
+    }
+    let present = [
+        ("command", raw.command.is_some()),
+        ("workdir", raw.workdir.is_some()),
+        ("env", !raw.env.is_empty()),
+        ("timeout", raw.timeout.is_some()),
+        ("set", raw.set.is_some()),
+        ("branches", raw.branches.is_some()),
+        ("otherwise", raw.otherwise.is_some()),
+        ("mode", raw.mode.is_some()),
+        ("terminate", raw.terminate.is_some()),
+    ];
+    let mut misplaced = false;
+    for (field, is_present) in present {
+        let owner = KIND_FIELDS.iter().find(|(f, _)| *f == field).map_or("", |(_, k)| *k);
+        if is_present && owner != kind_name {
+            misplaced = true;
+            diags.error(
+                pos_of(raw.id.span()),
+                format!("task `{}` is a {kind_name} task but sets `{field}`, which only {owner} tasks have", raw.id.as_str()),
+                Some(format!("remove `{field}` or change `kind` to {owner}")),
+            );
+        }
+    }
+
+    let mut predecessors = Vec::new();
+    for entry in &raw.after {
+        let (name, status) = match &**entry {
+            RawAfter::Task(name) => (name.clone(), None),
+            RawAfter::WithStatus { task, status } => (task.clone(), Some(status)),
+        };
+        let spanned = Spanned::new(entry.span().clone(), name);
+        let Some(task) = resolve(diags, &spanned, "predecessor") else { continue };
+        let condition = match status {
+            None => StatusCondition::AnyOk,
+            Some(RawStatus::One(s)) => match parse_condition(std::slice::from_ref(s)) {
+                Ok(c) => c,
+                Err(bad) => return bad_status(diags, entry.span(), &bad),
+            },
+            Some(RawStatus::Many(list)) => match parse_condition(list) {
+                Ok(c) => c,
+                Err(bad) => return bad_status(diags, entry.span(), &bad),
+            },
+        };
+        if task == raw_index_of(raw, resolve, diags) {
+            diags.error(pos_of(entry.span()), format!("task `{}` cannot be its own predecessor", raw.id.as_str()), None);
+            continue;
+        }
+        predecessors.push(Dependency { task, condition });
+    }
+
+    let (dependency_match, on_unmet) = match &raw.dependencies {
+        None => (DependencyMatch::All, ElseAction::Block),
+        Some(d) => {
+            let m = match d.match_.as_ref().map(|s| s.as_str()) {
+                None | Some("all") => DependencyMatch::All,
+                Some("one") => DependencyMatch::One,
+                Some(other) => {
+                    diags.error(pos_of(d.match_.as_ref()?.span()), format!("unknown dependency match `{other}`"), Some("use `all` or `one`".into()));
+                    return None;
+                }
+            };
+            let e = match d.else_.as_ref().map(|s| s.as_str()) {
+                None | Some("block") => ElseAction::Block,
+                Some("skip") => ElseAction::Skip,
+                Some("abort") => ElseAction::Abort,
+                Some(other) => {
+                    diags.error(pos_of(d.else_.as_ref()?.span()), format!("unknown else action `{other}`"), Some("use `skip`, `block` or `abort`".into()));
+                    return None;
+                }
+            };
+            (m, e)
+        }
+    };
+
+    let kind = match kind_name {
+        "job" => TaskKind::Job(compile_job(raw, diags)?),
+        "set" => TaskKind::Set(compile_set(raw, data, diags)?),
+        "decision" => TaskKind::Decision(compile_decision(raw, diags, resolve)?),
+        _ => TaskKind::End { terminate: raw.terminate.unwrap_or(false) },
+    };
+    if misplaced {
+        return None;
+    }
+    Some(TaskDef {
+        id: raw.id.as_str().to_owned(),
+        name: raw.name.clone(),
+        kind,
+        predecessors,
+        dependency_match,
+        on_unmet,
+    })
+}
+
+/// The task's own index, found without reporting anything new (its id was checked already).
+fn raw_index_of(raw: &RawTask, resolve: &dyn Fn(&mut Diagnostics, &Spanned<String>, &str) -> Option<usize>, diags: &mut Diagnostics) -> usize {
+    let before = diags.items.len();
+    let found = resolve(diags, &raw.id, "task");
+    diags.items.truncate(before);
+    found.unwrap_or(usize::MAX)
+}
+
+fn bad_status<T>(diags: &mut Diagnostics, span: &marked_yaml::Span, bad: &str) -> Option<T> {
+    diags.error(
+        pos_of(span),
+        format!("unknown predecessor status `{bad}`"),
+        Some(format!("use any_ok, any_not_ok, any_end or one of: {}", crate::status::END_STATUS_NAMES.join(", "))),
+    );
+    None
+}
+
+fn parse_condition(names: &[String]) -> Result<StatusCondition, String> {
+    if let [one] = names {
+        return StatusCondition::parse(one).ok_or_else(|| one.clone());
+    }
+    let mut all = Vec::new();
+    for n in names {
+        match StatusCondition::parse(n) {
+            Some(StatusCondition::OneOf(v)) => all.extend(v),
+            _ => return Err(n.clone()),
+        }
+    }
+    Ok(StatusCondition::OneOf(all))
+}
+
+fn compile_job(raw: &RawTask, diags: &mut Diagnostics) -> Option<JobSpec> {
+    let Some(command) = &raw.command else {
+        diags.error(pos_of(raw.id.span()), format!("job task `{}` needs a `command`", raw.id.as_str()), Some("for example `command: [\"./load.sh\", \"--all\"]`".into()));
+        return None;
+    };
+    let argv = match &**command {
+        RawCommand::Shell(line) => vec!["sh".to_owned(), "-c".to_owned(), line.clone()],
+        RawCommand::Argv(argv) => argv.clone(),
+    };
+    if argv.first().is_none_or(|a| a.is_empty()) {
+        diags.error(pos_of(command.span()), "the `command` is empty", Some("give the program to run and its arguments".into()));
+        return None;
+    }
+    let mut env = Vec::new();
+    let mut ok = true;
+    for (name, source) in &raw.env {
+        match diags.expr(source, &format!("env.{}", name.as_str())) {
+            Some(e) => env.push((name.as_str().to_owned(), e)),
+            None => ok = false,
+        }
+    }
+    let timeout = match &raw.timeout {
+        None => None,
+        Some(t) => match humantime::parse_duration(t) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                diags.error(pos_of(t.span()), format!("`timeout` is not a duration: {e}"), Some("write it like `30s`, `5m` or `1h 30m`".into()));
+                return None;
+            }
+        },
+    };
+    ok.then(|| JobSpec { command: argv, workdir: raw.workdir.clone(), env, timeout })
+}
+
+fn compile_set(raw: &RawTask, data: &IndexMap<String, DataDecl>, diags: &mut Diagnostics) -> Option<Vec<(String, Expr)>> {
+    let Some(set) = &raw.set else {
+        diags.error(pos_of(raw.id.span()), format!("set task `{}` needs `set:` with at least one assignment", raw.id.as_str()), Some("for example `set: {total: \"data.a + data.b\"}`".into()));
+        return None;
+    };
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (name, source) in set {
+        if !data.contains_key(name.as_str()) {
+            let declared: Vec<&str> = data.keys().map(String::as_str).collect();
+            diags.error(
+                pos_of(name.span()),
+                format!("`{}` is not declared under `data`", name.as_str()),
+                did_you_mean(name, &declared).or_else(|| Some(format!("declare it: `data: {{{}: {{type: any}}}}`", name.as_str()))),
+            );
+            ok = false;
+            continue;
+        }
+        match diags.expr(source, &format!("set.{}", name.as_str())) {
+            Some(e) => out.push((name.as_str().to_owned(), e)),
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+fn compile_decision(
+    raw: &RawTask,
+    diags: &mut Diagnostics,
+    resolve: &dyn Fn(&mut Diagnostics, &Spanned<String>, &str) -> Option<usize>,
+) -> Option<DecisionSpec> {
+    let branches_raw = raw.branches.as_deref().unwrap_or_default();
+    if branches_raw.is_empty() {
+        diags.error(pos_of(raw.id.span()), format!("decision `{}` needs `branches`", raw.id.as_str()), Some("for example `branches: [{when: \"data.amount > 100\", to: [approve]}]`".into()));
+        return None;
+    }
+    let mut ok = true;
+    let mut branches = Vec::new();
+    for b in branches_raw {
+        let when = diags.expr(&b.when, "when");
+        let to: Vec<Option<usize>> = b.to.iter().map(|t| resolve(diags, t, "branch target")).collect();
+        match (when, to.into_iter().collect::<Option<Vec<_>>>()) {
+            (Some(when), Some(to)) => branches.push(Branch { when, to }),
+            _ => ok = false,
+        }
+    }
+    let otherwise: Option<Vec<usize>> = raw.otherwise.iter().flatten().map(|t| resolve(diags, t, "branch target")).collect();
+    let take_all = match raw.mode.as_ref().map(|m| m.as_str()) {
+        None | Some("first") => false,
+        Some("all") => true,
+        Some(other) => {
+            diags.error(pos_of(raw.mode.as_ref()?.span()), format!("unknown decision mode `{other}`"), Some("use `first` (the first branch that holds) or `all`".into()));
+            return None;
+        }
+    };
+    (ok && otherwise.is_some()).then(|| DecisionSpec { branches, otherwise: otherwise.unwrap_or_default(), take_all })
+}
+
+/// Kahn's algorithm in declaration order; on a cycle returns the tasks of one cycle.
+fn topological_order(tasks: &[TaskDef], successors: &[Vec<usize>]) -> Result<Vec<usize>, Vec<usize>> {
+    let mut indegree: Vec<usize> = tasks.iter().map(|t| t.predecessors.len()).collect();
+    let mut ready: std::collections::VecDeque<usize> = (0..tasks.len()).filter(|&i| indegree[i] == 0).collect();
+    let mut order = Vec::with_capacity(tasks.len());
+    while let Some(i) = ready.pop_front() {
+        order.push(i);
+        for &s in &successors[i] {
+            indegree[s] -= 1;
+            if indegree[s] == 0 {
+                ready.push_back(s);
+            }
+        }
+    }
+    if order.len() == tasks.len() {
+        return Ok(order);
+    }
+    // Walk predecessors among the leftover tasks until one repeats: that is a cycle.
+    let left: Vec<bool> = indegree.iter().map(|&d| d > 0).collect();
+    let mut path = vec![left.iter().position(|&l| l).unwrap_or(0)];
+    loop {
+        let last = *path.last().unwrap_or(&0);
+        let Some(next) = tasks[last].predecessors.iter().map(|p| p.task).find(|&p| left[p]) else { return Err(path) };
+        if let Some(at) = path.iter().position(|&p| p == next) {
+            let mut cycle = path.split_off(at);
+            cycle.reverse();
+            return Err(cycle);
+        }
+        path.push(next);
+    }
+}
+
+fn did_you_mean(name: &str, candidates: &[&str]) -> Option<String> {
+    candidates
+        .iter()
+        .map(|c| (strsim::levenshtein(name, c), c))
+        .filter(|(d, _)| *d <= 2.max(name.len() / 3))
+        .min()
+        .map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+/// Converts a YAML node to JSON with YAML 1.2 core-schema scalars: unquoted `true`, `12`,
+/// `1.5` and `null` are typed; quoted scalars are always strings.
+pub fn node_to_json(node: &Node) -> Value {
+    match node {
+        Node::Scalar(s) => {
+            let text = s.as_str();
+            if !s.may_coerce() {
+                return Value::String(text.to_owned());
+            }
+            match text {
+                "null" | "~" | "" => Value::Null,
+                "true" | "True" | "TRUE" => Value::Bool(true),
+                "false" | "False" | "FALSE" => Value::Bool(false),
+                _ => text
+                    .parse::<i64>()
+                    .map(Value::from)
+                    .ok()
+                    .or_else(|| text.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number))
+                    .unwrap_or_else(|| Value::String(text.to_owned())),
+            }
+        }
+        Node::Sequence(items) => Value::Array(items.iter().map(node_to_json).collect()),
+        Node::Mapping(map) => Value::Object(map.iter().map(|(k, v)| (k.as_str().to_owned(), node_to_json(v))).collect::<Map<_, _>>()),
+    }
+}
+
+fn load_error_position(e: &marked_yaml::LoadError) -> (Pos, String) {
+    use marked_yaml::LoadError as E;
+    let (marker, message) = match e {
+        E::TopLevelMustBeMapping(m) => (m, "the top level must be a mapping".to_owned()),
+        E::TopLevelMustBeSequence(m) => (m, "the top level must be a sequence".to_owned()),
+        E::UnexpectedAnchor(m) => (m, "YAML anchors are not supported in definitions".to_owned()),
+        E::UnexpectedTag(m) => (m, "YAML tags are not supported in definitions".to_owned()),
+        E::MappingKeyMustBeScalar(m) => (m, "mapping keys must be plain strings".to_owned()),
+        E::DuplicateKey(k) => {
+            let span = k.key.span();
+            return (pos_of(span), format!("the key `{}` appears twice in this mapping", k.key.as_str()));
+        }
+        E::ScanError(m, err) => (m, format!("YAML syntax error: {}", err.info())),
+
+    };
+    (Pos { line: marker.line(), column: marker.column() }, message)
+}
+
+impl Diagnostics<'_> {
+    /// serde errors from marked_yaml do not always carry a position: place them on the key
+    /// they name, or on the mapping being read.
+    fn from_node_error(&mut self, e: &marked_yaml::FromNodeError, node: &Node) {
+        let text = e.to_string();
+        let span_pos = e.start_mark().map(|m| Pos { line: m.line(), column: m.column() });
+        let named_key = text.split('`').nth(1).map(str::to_owned);
+        let key_pos = named_key.as_deref().and_then(|k| find_key(node, k));
+        let pos = span_pos.or(key_pos).unwrap_or_else(|| pos_of(node.span()));
+        let hint = if text.starts_with("Unknown field") {
+            Some("check the spelling; the fields this mapping accepts are listed above".into())
+        } else if text.starts_with("missing field") {
+            Some("add the field to this mapping".into())
+        } else {
+            None
+        };
+        let message = text.replacen("Unknown field", "unknown field", 1);
+        self.error(pos, message, hint);
+    }
+}
+
+fn find_key(node: &Node, key: &str) -> Option<Pos> {
+    match node {
+        Node::Mapping(map) => map.iter().find_map(|(k, v)| if k.as_str() == key { Some(pos_of(k.span())) } else { find_key(v, key) }),
+        Node::Sequence(items) => items.iter().find_map(|n| find_key(n, key)),
+        Node::Scalar(_) => None,
+    }
+}

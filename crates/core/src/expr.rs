@@ -1,0 +1,230 @@
+//! Expressions: conditions, assignments and mappings in process definitions.
+//!
+//! Baton uses CEL (the Common Expression Language, via the `cel` crate) rather than a
+//! home-made language: it is sandboxed (no I/O, no loops, always terminates) and well known
+//! from Kubernetes and Google's APIs. An expression sees these variables:
+//! `data` (the process data), `tasks` (each task's `status`), `instance` (`id`) and `now`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use cel::objects::{Key, Map as CelMap};
+use cel::{Context, Program, Value as CelValue};
+use serde_json::{Map, Value};
+
+/// The variables an expression may refer to; anything else is a deploy error.
+pub const ROOT_VARIABLES: &[&str] = &["data", "tasks", "instance", "now"];
+
+/// A compiled CEL expression together with its source text.
+#[derive(Clone)]
+pub struct Expr {
+    source: String,
+    program: Arc<Program>,
+}
+
+impl fmt::Debug for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Expr({:?})", self.source)
+    }
+}
+
+/// Why an expression could not be compiled; `line`/`column` are 1-based inside the expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl Expr {
+    /// Parses `source` and checks that it only names known variables.
+    pub fn compile(source: &str) -> Result<Self, CompileError> {
+        let program = Program::compile(source).map_err(|errors| {
+            let first = errors.errors.first();
+            let (line, column) = first.map_or((1, 1), |e| (e.pos.0.max(1) as usize, e.pos.1.max(1) as usize));
+            let message = first.map_or_else(|| errors.to_string(), |e| e.msg.clone());
+            CompileError { line, column, message: tidy_parse_message(&message) }
+        })?;
+        let references = program.references();
+        if let Some(unknown) = references.variables().into_iter().find(|v| !ROOT_VARIABLES.contains(v)) {
+            let column = source.find(unknown).map_or(1, |i| i + 1);
+            return Err(CompileError {
+                line: 1,
+                column,
+                message: format!(
+                    "unknown variable `{unknown}`; expressions can use {} (process data is `data.{unknown}`)",
+                    ROOT_VARIABLES.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+                ),
+            });
+        }
+        Ok(Self { source: source.to_owned(), program: Arc::new(program) })
+    }
+
+    /// The expression as written.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Evaluates the expression and converts the result to JSON.
+    pub fn eval(&self, scope: &Scope) -> Result<Value, EvalError> {
+        let value = self.program.execute(&scope.context).map_err(|e| EvalError(e.to_string()))?;
+        to_json(&value).ok_or_else(|| EvalError(format!("`{}` produced a value that is not data: {value:?}", self.source)))
+    }
+
+    /// Evaluates the expression, which must produce a boolean.
+    pub fn eval_bool(&self, scope: &Scope) -> Result<bool, EvalError> {
+        match self.eval(scope)? {
+            Value::Bool(b) => Ok(b),
+            other => Err(EvalError(format!("`{}` must be true or false but gave {other}", self.source))),
+        }
+    }
+}
+
+/// An expression failed at run time (a missing key, a type mismatch, division by zero…).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct EvalError(pub String);
+
+fn tidy_parse_message(message: &str) -> String {
+    // ANTLR lists every acceptable token; the first clause says what is wrong.
+    match message.split_once(" expecting ") {
+        Some((head, _)) => head.to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// The variables an expression is evaluated against.
+pub struct Scope {
+    context: Context<'static, 'static>,
+}
+
+impl Scope {
+    /// Builds a scope from process data, task statuses (`task id -> status name`), instance id and time.
+    pub fn new<'a>(
+        data: &Map<String, Value>,
+        tasks: impl IntoIterator<Item = (&'a str, &'a str)>,
+        instance: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        let mut context = Context::default();
+        context.add_variable_from_value("data", map_to_cel(data));
+        let tasks: HashMap<Key, CelValue> = tasks
+            .into_iter()
+            .map(|(id, status)| {
+                let entry: HashMap<Key, CelValue> = HashMap::from([(key("status"), CelValue::String(Arc::new(status.to_owned())))]);
+                (key(id), CelValue::Map(CelMap::from(entry)))
+            })
+            .collect();
+        context.add_variable_from_value("tasks", CelValue::Map(CelMap::from(tasks)));
+        let instance: HashMap<Key, CelValue> = HashMap::from([(key("id"), CelValue::String(Arc::new(instance.to_owned())))]);
+        context.add_variable_from_value("instance", CelValue::Map(CelMap::from(instance)));
+        context.add_variable_from_value("now", CelValue::Timestamp(now.fixed_offset()));
+        Self { context }
+    }
+
+    /// Replaces one entry of `data`, so later assignments of the same task see earlier ones.
+    pub fn set_data(&mut self, data: &Map<String, Value>) {
+        self.context.add_variable_from_value("data", map_to_cel(data));
+    }
+}
+
+fn key(s: &str) -> Key {
+    Key::String(Arc::new(s.to_owned()))
+}
+
+fn map_to_cel(map: &Map<String, Value>) -> CelValue {
+    let entries: HashMap<Key, CelValue> = map.iter().map(|(k, v)| (key(k), to_cel(v))).collect();
+    CelValue::Map(CelMap::from(entries))
+}
+
+/// JSON to CEL. Whole numbers become `int` so that `data.n + 1` works as users expect
+/// (the `cel` crate's own conversion makes them `uint`, and CEL has no mixed arithmetic).
+pub fn to_cel(value: &Value) -> CelValue {
+    match value {
+        Value::Null => CelValue::Null,
+        Value::Bool(b) => CelValue::Bool(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => CelValue::Int(i),
+            None => n.as_u64().map_or_else(|| CelValue::Float(n.as_f64().unwrap_or(f64::NAN)), CelValue::UInt),
+        },
+        Value::String(s) => CelValue::String(Arc::new(s.clone())),
+        Value::Array(items) => CelValue::List(Arc::new(items.iter().map(to_cel).collect())),
+        Value::Object(map) => map_to_cel(map),
+    }
+}
+
+/// CEL to JSON; `None` for values that have no JSON form (functions, opaque values).
+pub fn to_json(value: &CelValue) -> Option<Value> {
+    Some(match value {
+        CelValue::Null => Value::Null,
+        CelValue::Bool(b) => Value::Bool(*b),
+        CelValue::Int(i) => Value::from(*i),
+        CelValue::UInt(u) => Value::from(*u),
+        CelValue::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        CelValue::String(s) => Value::String(s.as_ref().clone()),
+        CelValue::Bytes(b) => Value::Array(b.iter().map(|x| Value::from(*x)).collect()),
+        CelValue::List(items) => Value::Array(items.iter().map(to_json).collect::<Option<_>>()?),
+        CelValue::Map(map) => Value::Object(
+            map.map
+                .iter()
+                .map(|(k, v)| {
+                    let k = match k {
+                        Key::String(s) => s.as_ref().clone(),
+                        Key::Int(i) => i.to_string(),
+                        Key::Uint(u) => u.to_string(),
+                        Key::Bool(b) => b.to_string(),
+                    };
+                    Some((k, to_json(v)?))
+                })
+                .collect::<Option<_>>()?,
+        ),
+        CelValue::Timestamp(t) => Value::String(t.to_rfc3339()),
+        CelValue::Duration(d) => Value::String(format!("{}s", d.num_milliseconds() as f64 / 1000.0)),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn scope(data: Value) -> Scope {
+        Scope::new(data.as_object().unwrap(), [("a", "ended_ok")], "i-1", chrono::Utc::now())
+    }
+
+    #[test]
+    fn whole_numbers_from_data_mix_with_integer_literals() {
+        let e = Expr::compile("data.n * 2 + 1").unwrap();
+        assert_eq!(e.eval(&scope(json!({"n": 20}))).unwrap(), json!(41));
+    }
+
+    #[test]
+    fn task_statuses_are_visible() {
+        let e = Expr::compile("tasks.a.status == 'ended_ok'").unwrap();
+        assert!(e.eval_bool(&scope(json!({}))).unwrap());
+    }
+
+    #[test]
+    fn syntax_errors_carry_a_position() {
+        let err = Expr::compile("data.x +").unwrap_err();
+        assert_eq!((err.line, err.column), (1, 9));
+        assert!(err.message.contains("Syntax error"), "{}", err.message);
+    }
+
+    #[test]
+    fn unknown_root_variables_are_rejected_at_compile_time() {
+        let err = Expr::compile("amount > 3").unwrap_err();
+        assert_eq!(err.column, 1);
+        assert!(err.message.contains("data.amount"), "{}", err.message);
+    }
+
+    #[test]
+    fn runtime_failures_are_errors_not_panics() {
+        let e = Expr::compile("data.missing + 1").unwrap();
+        assert!(e.eval(&scope(json!({}))).is_err());
+        let e = Expr::compile("data.n").unwrap();
+        assert!(e.eval_bool(&scope(json!({"n": 1}))).is_err());
+    }
+}

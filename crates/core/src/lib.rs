@@ -1,0 +1,8 @@
+//! Baton's pure core: process definitions, instance state and the transitions between
+//! states. Nothing here does I/O or reads a clock: time and ids come in as arguments, and
+//! a transition returns its new state, the history events it produced and the effects a
+//! driver must carry out (run a job, cancel one). Every seed rule is a unit test here.
+
+pub mod definition;
+pub mod expr;
+pub mod status;
