@@ -6,3 +6,12 @@
 pub mod definition;
 pub mod expr;
 pub mod status;
+pub mod event;
+pub mod instance;
+pub mod step;
+
+pub use definition::{parse as parse_definition, Definition, DefinitionError};
+pub use event::{Event, EventKind};
+pub use instance::{Instance, TaskState};
+pub use status::{InstanceStatus, Reason, TaskStatus};
+pub use step::{apply, start, Command, Effect, JobOutcome, JobRequest, Transition, TransitionError};

@@ -1,0 +1,45 @@
+//! History events: the append-only audit of every transition of an instance.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::status::{InstanceStatus, Reason, TaskStatus};
+
+/// One entry of an instance's history. `seq` is unique and gap-free per instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    InstanceStarted { definition: String, version: u32, data: Map<String, Value> },
+    InstanceStatusChanged { to: InstanceStatus, #[serde(default, skip_serializing_if = "Option::is_none")] reason: Option<Reason> },
+    TaskStatusChanged { to: TaskStatus, #[serde(default, skip_serializing_if = "Option::is_none")] reason: Option<Reason> },
+    /// Process data written by a task (a `set`, or a job's JSON output).
+    DataChanged { values: Map<String, Value> },
+    /// A job's process was handed to a worker.
+    JobDispatched { attempt: u32, command: Vec<String> },
+    /// A job's process finished (whatever its exit code); the tails of its output are kept.
+    JobFinished {
+        attempt: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        duration_ms: u64,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        stdout_tail: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        stderr_tail: String,
+    },
+    /// A job runs again: the engine restarted while it ran (at-least-once), or an operator asked.
+    JobRetried { attempt: u32, reason: Reason },
+    /// A decision chose these tasks.
+    BranchesTaken { tasks: Vec<String> },
+}

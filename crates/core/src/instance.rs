@@ -1,0 +1,59 @@
+//! The state of one process instance, as persisted (format version [`STATE_FORMAT`]).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::status::{InstanceStatus, Reason, TaskStatus};
+
+/// Version of the persisted instance format. Bump it with a migration when the shape changes,
+/// so an upgrade never breaks waiting instances.
+pub const STATE_FORMAT: u32 = 1;
+
+/// One running (or finished) process instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Instance {
+    pub id: String,
+    pub definition_id: String,
+    pub definition_version: u32,
+    pub status: InstanceStatus,
+    pub data: Map<String, Value>,
+    /// One entry per task of the definition, in the definition's order.
+    pub tasks: Vec<TaskState>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Sequence number of the next history event.
+    pub next_seq: u64,
+}
+
+/// The state of one task in an instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskState {
+    #[serde(flatten)]
+    pub status: TaskStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
+    /// For a decision: the indices of the tasks its chosen branches lead to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub taken: Vec<usize>,
+    /// How many times the task was started (a retry or re-run after a crash adds one).
+    #[serde(default)]
+    pub attempts: u32,
+}
+
+impl TaskState {
+    pub fn new() -> Self {
+        Self { status: TaskStatus::WaitingForPredecessor, reason: None, started_at: None, ended_at: None, taken: Vec::new(), attempts: 0 }
+    }
+}
+
+impl Default for TaskState {
+    fn default() -> Self {
+        Self::new()
+    }
+}

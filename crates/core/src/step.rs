@@ -1,0 +1,526 @@
+//! The transition function: `(definition, state, command, now) -> (state, events, effects)`.
+//!
+//! Implements Automic's workflow rules for the task kinds of the foundation:
+//! - a task waits (`waiting_for_predecessor`) until all its direct predecessors reached an
+//!   end status ("such as Skipped or Ended");
+//! - each predecessor must have ended with a status the dependency accepts (default
+//!   `any_ok`); if not, the else action applies: skip the task, block the workflow, or abort it;
+//! - a decision's branches that are not taken end `ended_skipped`, and skipping runs down a
+//!   path until it meets a join that another, live path reaches.
+//!
+//! Consecutive in-engine steps (`set`, `decision`, `end`) run inside one transition, so an
+//! instance advances as far as it can before anything is persisted.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::definition::{json_type_name, Definition, DependencyMatch, ElseAction, TaskKind};
+use crate::event::{Event, EventKind};
+use crate::expr::Scope;
+use crate::instance::{Instance, TaskState};
+use crate::status::{InstanceStatus, Reason, TaskStatus};
+
+/// Something an operator, a worker or the engine asks of an instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// A worker reports the end of a job attempt.
+    JobFinished { task: String, attempt: u32, outcome: JobOutcome },
+    /// The job's worker died (the engine restarted); run the job again as a new attempt.
+    RedispatchJob { task: String, attempt: u32 },
+    /// Run an ended task again (its blocked successors wait for it again).
+    RetryTask { task: String, by: String },
+    /// End a blocked or waiting task `ended_skipped` so the workflow goes on.
+    SkipTask { task: String, by: String },
+    /// Abort the instance: open tasks are canceled, running jobs are stopped.
+    Abort { by: String },
+}
+
+/// How a job attempt ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum JobOutcome {
+    Exited {
+        code: i32,
+        /// A JSON object the job printed (or wrote to `$BATON_OUTPUT`), merged into process data on success.
+        #[serde(default)]
+        output: Option<Map<String, Value>>,
+        #[serde(default)]
+        stdout_tail: String,
+        #[serde(default)]
+        stderr_tail: String,
+        duration_ms: u64,
+    },
+    TimedOut {
+        after_ms: u64,
+        #[serde(default)]
+        stdout_tail: String,
+        #[serde(default)]
+        stderr_tail: String,
+    },
+    CouldNotStart { message: String },
+}
+
+/// What a driver must do after persisting a transition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "effect", rename_all = "snake_case")]
+pub enum Effect {
+    RunJob(JobRequest),
+    CancelJob { task: String, attempt: u32 },
+}
+
+/// A fully resolved job: everything a worker needs, computed from process data at start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRequest {
+    pub instance: String,
+    pub task: String,
+    pub attempt: u32,
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub workdir: Option<String>,
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+/// The result of applying a command.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub instance: Instance,
+    pub events: Vec<Event>,
+    pub effects: Vec<Effect>,
+}
+
+/// Why a command was refused. A refused command changes nothing.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("instance has ended ({0}); it takes no more commands")]
+    InstanceEnded(InstanceStatus),
+    #[error("there is no task `{0}` in this process")]
+    UnknownTask(String),
+    #[error("task `{task}` is not running attempt {attempt}; this job result is stale and was ignored")]
+    StaleJobResult { task: String, attempt: u32 },
+    #[error("task `{task}` is {status}; only a task that ended not OK or was skipped can be retried")]
+    NotRetryable { task: String, status: String },
+    #[error("task `{task}` is {status}; only a blocked or waiting task can be skipped")]
+    NotSkippable { task: String, status: String },
+    #[error("invalid process data: {}", .0.join("; "))]
+    InvalidData(Vec<String>),
+}
+
+/// Starts a new instance of `def` with id `id` and input `data`.
+pub fn start(def: &Definition, id: String, data: Map<String, Value>, now: DateTime<Utc>) -> Result<Transition, TransitionError> {
+    let mut problems = Vec::new();
+    for (key, value) in &data {
+        match def.data.get(key) {
+            None if !def.data.is_empty() => {
+                let declared: Vec<&str> = def.data.keys().map(String::as_str).collect();
+                problems.push(format!("`{key}` is not declared by process `{}` (it declares {})", def.id, declared.join(", ")));
+            }
+            Some(decl) if !decl.ty.admits(value) => {
+                problems.push(format!("`{key}` must be {}, got {}", decl.ty.name(), json_type_name(value)));
+            }
+            _ => {}
+        }
+    }
+    if !problems.is_empty() {
+        return Err(TransitionError::InvalidData(problems));
+    }
+    let mut full = Map::new();
+    for (key, decl) in &def.data {
+        full.insert(key.clone(), data.get(key).cloned().or_else(|| decl.default.clone()).unwrap_or(Value::Null));
+    }
+    for (key, value) in data {
+        full.entry(key).or_insert(value);
+    }
+    let instance = Instance {
+        id,
+        definition_id: def.id.clone(),
+        definition_version: def.version,
+        status: InstanceStatus::Running,
+        data: full.clone(),
+        tasks: vec![TaskState::new(); def.tasks.len()],
+        created_at: now,
+        updated_at: now,
+        ended_at: None,
+        next_seq: 1,
+    };
+    let mut m = Machine { def, inst: instance, events: Vec::new(), effects: Vec::new(), now };
+    m.emit(None, EventKind::InstanceStarted { definition: def.id.clone(), version: def.version, data: full });
+    m.emit(None, EventKind::InstanceStatusChanged { to: InstanceStatus::Running, reason: None });
+    m.advance();
+    Ok(m.finish())
+}
+
+/// Applies `command` to `instance`. On error the instance is unchanged.
+pub fn apply(def: &Definition, instance: &Instance, command: Command, now: DateTime<Utc>) -> Result<Transition, TransitionError> {
+    if instance.status.is_terminal() {
+        return Err(TransitionError::InstanceEnded(instance.status));
+    }
+    let mut m = Machine { def, inst: instance.clone(), events: Vec::new(), effects: Vec::new(), now };
+    match command {
+        Command::JobFinished { task, attempt, outcome } => m.job_finished(&task, attempt, outcome)?,
+        Command::RedispatchJob { task, attempt } => m.redispatch(&task, attempt)?,
+        Command::RetryTask { task, by } => m.retry(&task, &by)?,
+        Command::SkipTask { task, by } => m.skip(&task, &by)?,
+        Command::Abort { by } => m.end_instance(InstanceStatus::Aborted, Some(Reason::Operator { action: "abort".into(), by })),
+    }
+    m.advance();
+    Ok(m.finish())
+}
+
+struct Machine<'d> {
+    def: &'d Definition,
+    inst: Instance,
+    events: Vec<Event>,
+    effects: Vec<Effect>,
+    now: DateTime<Utc>,
+}
+
+impl Machine<'_> {
+    fn emit(&mut self, task: Option<usize>, kind: EventKind) {
+        let seq = self.inst.next_seq;
+        self.inst.next_seq += 1;
+        let task = task.map(|i| self.def.tasks[i].id.clone());
+        self.events.push(Event { seq, at: self.now, task, kind });
+    }
+
+    fn set_task(&mut self, i: usize, status: TaskStatus, reason: Option<Reason>) {
+        let t = &mut self.inst.tasks[i];
+        if matches!(status, TaskStatus::Running { .. }) {
+            t.started_at = Some(self.now);
+            t.ended_at = None;
+        } else if status.is_end() {
+            t.ended_at = Some(self.now);
+        }
+        t.status = status.clone();
+        t.reason = reason.clone();
+        self.emit(Some(i), EventKind::TaskStatusChanged { to: status, reason });
+    }
+
+    fn index(&self, task: &str) -> Result<usize, TransitionError> {
+        self.def.task_index(task).ok_or_else(|| TransitionError::UnknownTask(task.to_owned()))
+    }
+
+    fn scope(&self) -> Scope {
+        let tasks = self.def.tasks.iter().zip(&self.inst.tasks).map(|(d, s)| (d.id.as_str(), s.status.name()));
+        Scope::new(&self.inst.data, tasks, &self.inst.id, self.now)
+    }
+
+    /// Runs every task whose turn has come, until nothing more can move.
+    fn advance(&mut self) {
+        loop {
+            let mut progressed = false;
+            for &i in &self.def.order {
+                if self.inst.status.is_terminal() {
+                    return;
+                }
+                if self.inst.tasks[i].status == TaskStatus::WaitingForPredecessor {
+                    progressed |= self.consider(i);
+                }
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    /// The start pipeline of one waiting task; returns whether it moved.
+    fn consider(&mut self, i: usize) -> bool {
+        let task = &self.def.tasks[i];
+        let pending: Vec<String> = task
+            .predecessors
+            .iter()
+            .filter(|p| !self.inst.tasks[p.task].status.is_end())
+            .map(|p| self.def.tasks[p.task].id.clone())
+            .collect();
+        if !pending.is_empty() {
+            self.inst.tasks[i].reason = Some(Reason::PredecessorsPending { tasks: pending });
+            return false;
+        }
+        if !task.predecessors.is_empty() && task.predecessors.iter().all(|p| self.edge_is_dead(p.task, i)) {
+            let reason = task
+                .predecessors
+                .iter()
+                .find(|p| self.branch_not_taken(p.task, i))
+                .map_or(Reason::PredecessorsSkipped, |p| Reason::BranchNotTaken { decision: self.def.tasks[p.task].id.clone() });
+            self.set_task(i, TaskStatus::EndedSkipped, Some(reason));
+            return true;
+        }
+        let accepted = |p: &crate::definition::Dependency| p.condition.accepts(&self.inst.tasks[p.task].status);
+        let met = match task.dependency_match {
+            DependencyMatch::All => task.predecessors.iter().all(accepted),
+            DependencyMatch::One => task.predecessors.is_empty() || task.predecessors.iter().any(accepted),
+        };
+        if !met {
+            let failing = task.predecessors.iter().find(|p| !accepted(p)).expect("an unmet dependency has a failing predecessor");
+            let reason = Reason::DependencyNotMet {
+                task: self.def.tasks[failing.task].id.clone(),
+                status: self.inst.tasks[failing.task].status.name().to_owned(),
+                expected: failing.condition.to_string(),
+                action: task.on_unmet.name().to_owned(),
+            };
+            match task.on_unmet {
+                ElseAction::Skip => self.set_task(i, TaskStatus::EndedSkipped, Some(reason)),
+                ElseAction::Block => self.set_task(i, TaskStatus::Blocked, Some(reason)),
+                ElseAction::Abort => self.end_instance(InstanceStatus::Aborted, Some(reason)),
+            }
+            return true;
+        }
+        self.start_task(i);
+        true
+    }
+
+    fn branch_not_taken(&self, from: usize, to: usize) -> bool {
+        match &self.def.tasks[from].kind {
+            TaskKind::Decision(spec) => {
+                self.inst.tasks[from].status == TaskStatus::EndedOk
+                    && spec.targets().any(|t| t == to)
+                    && !self.inst.tasks[from].taken.contains(&to)
+            }
+            _ => false,
+        }
+    }
+
+    fn edge_is_dead(&self, from: usize, to: usize) -> bool {
+        self.inst.tasks[from].status == TaskStatus::EndedSkipped || self.branch_not_taken(from, to)
+    }
+
+    fn start_task(&mut self, i: usize) {
+        self.inst.tasks[i].attempts += 1;
+        self.inst.tasks[i].started_at = Some(self.now);
+        match &self.def.tasks[i].kind {
+            TaskKind::Set(assignments) => {
+                let mut scope = self.scope();
+                let mut data = self.inst.data.clone();
+                let mut written = Map::new();
+                for (name, expr) in assignments {
+                    let value = match expr.eval(&scope) {
+                        Ok(v) => v,
+                        Err(e) => return self.fail(i, Reason::ExpressionFailed { field: format!("set.{name}"), message: e.0 }),
+                    };
+                    if let Some(reason) = self.type_problem(name, &value) {
+                        return self.fail(i, reason);
+                    }
+                    data.insert(name.clone(), value.clone());
+                    written.insert(name.clone(), value);
+                    if assignments.len() > 1 {
+                        scope.set_data(&data);
+                    }
+                }
+                self.inst.data = data;
+                self.emit(Some(i), EventKind::DataChanged { values: written });
+                self.set_task(i, TaskStatus::EndedOk, None);
+            }
+            TaskKind::Decision(spec) => {
+                let scope = self.scope();
+                let mut taken: Vec<usize> = Vec::new();
+                for (n, branch) in spec.branches.iter().enumerate() {
+                    match branch.when.eval_bool(&scope) {
+                        Ok(true) => {
+                            taken.extend(&branch.to);
+                            if !spec.take_all {
+                                break;
+                            }
+                        }
+                        Ok(false) => {}
+                        Err(e) => return self.fail(i, Reason::ExpressionFailed { field: format!("branches[{n}].when"), message: e.0 }),
+                    }
+                }
+                if taken.is_empty() {
+                    taken.extend(&spec.otherwise);
+                }
+                if taken.is_empty() {
+                    return self.fail(i, Reason::NoBranchMatched);
+                }
+                let names: Vec<String> = taken.iter().map(|&t| self.def.tasks[t].id.clone()).collect();
+                self.inst.tasks[i].taken = taken;
+                self.emit(Some(i), EventKind::BranchesTaken { tasks: names });
+                self.set_task(i, TaskStatus::EndedOk, None);
+            }
+            TaskKind::End { terminate } => {
+                self.set_task(i, TaskStatus::EndedOk, None);
+                if *terminate {
+                    self.end_instance(InstanceStatus::Completed, None);
+                }
+            }
+            TaskKind::Job(_) => self.dispatch(i, None),
+        }
+    }
+
+    /// Hands a job to a worker as a new attempt.
+    fn dispatch(&mut self, i: usize, retry_reason: Option<Reason>) {
+        let TaskKind::Job(spec) = &self.def.tasks[i].kind else { unreachable!("only jobs are dispatched") };
+        let scope = self.scope();
+        let mut env = Vec::with_capacity(spec.env.len());
+        for (name, expr) in &spec.env {
+            match expr.eval(&scope) {
+                Ok(Value::String(s)) => env.push((name.clone(), s)),
+                Ok(other) => env.push((name.clone(), other.to_string())),
+                Err(e) => return self.fail(i, Reason::ExpressionFailed { field: format!("env.{name}"), message: e.0 }),
+            }
+        }
+        let attempt = self.inst.tasks[i].attempts;
+        if let Some(reason) = retry_reason {
+            self.emit(Some(i), EventKind::JobRetried { attempt, reason });
+        }
+        self.set_task(i, TaskStatus::Running { attempt, since: self.now }, None);
+        self.emit(Some(i), EventKind::JobDispatched { attempt, command: spec.command.clone() });
+        self.effects.push(Effect::RunJob(JobRequest {
+            instance: self.inst.id.clone(),
+            task: self.def.tasks[i].id.clone(),
+            attempt,
+            command: spec.command.clone(),
+            workdir: spec.workdir.clone(),
+            env,
+            timeout_ms: spec.timeout.map(|d| d.as_millis() as u64),
+        }));
+    }
+
+    fn fail(&mut self, i: usize, reason: Reason) {
+        self.set_task(i, TaskStatus::EndedNotOk, Some(reason));
+    }
+
+    fn type_problem(&self, name: &str, value: &Value) -> Option<Reason> {
+        let decl = self.def.data.get(name)?;
+        (!decl.ty.admits(value)).then(|| Reason::TypeMismatch {
+            variable: name.to_owned(),
+            expected: decl.ty.name().to_owned(),
+            found: json_type_name(value).to_owned(),
+        })
+    }
+
+    fn running_attempt(&self, i: usize) -> Option<u32> {
+        match self.inst.tasks[i].status {
+            TaskStatus::Running { attempt, .. } => Some(attempt),
+            _ => None,
+        }
+    }
+
+    fn job_finished(&mut self, task: &str, attempt: u32, outcome: JobOutcome) -> Result<(), TransitionError> {
+        let i = self.index(task)?;
+        if self.running_attempt(i) != Some(attempt) {
+            return Err(TransitionError::StaleJobResult { task: task.to_owned(), attempt });
+        }
+        match outcome {
+            JobOutcome::Exited { code, output, stdout_tail, stderr_tail, duration_ms } => {
+                self.emit(Some(i), EventKind::JobFinished { attempt, exit_code: Some(code), duration_ms, stdout_tail, stderr_tail });
+                if code != 0 {
+                    self.fail(i, Reason::Exited { code });
+                    return Ok(());
+                }
+                if let Some(output) = output.filter(|o| !o.is_empty()) {
+                    if let Some(reason) = output.iter().find_map(|(k, v)| self.type_problem(k, v)) {
+                        self.fail(i, reason);
+                        return Ok(());
+                    }
+                    self.inst.data.extend(output.clone());
+                    self.emit(Some(i), EventKind::DataChanged { values: output });
+                }
+                self.set_task(i, TaskStatus::EndedOk, None);
+            }
+            JobOutcome::TimedOut { after_ms, stdout_tail, stderr_tail } => {
+                self.emit(Some(i), EventKind::JobFinished { attempt, exit_code: None, duration_ms: after_ms, stdout_tail, stderr_tail });
+                self.fail(i, Reason::TimedOut { after_ms });
+            }
+            JobOutcome::CouldNotStart { message } => self.fail(i, Reason::CouldNotStart { message }),
+        }
+        Ok(())
+    }
+
+    fn redispatch(&mut self, task: &str, attempt: u32) -> Result<(), TransitionError> {
+        let i = self.index(task)?;
+        if self.running_attempt(i) != Some(attempt) {
+            return Err(TransitionError::StaleJobResult { task: task.to_owned(), attempt });
+        }
+        self.inst.tasks[i].attempts += 1;
+        self.dispatch(i, Some(Reason::EngineRestarted));
+        Ok(())
+    }
+
+    fn retry(&mut self, task: &str, by: &str) -> Result<(), TransitionError> {
+        let i = self.index(task)?;
+        let status = &self.inst.tasks[i].status;
+        if !matches!(status, TaskStatus::EndedNotOk | TaskStatus::EndedSkipped) {
+            return Err(TransitionError::NotRetryable { task: task.to_owned(), status: status.name().to_owned() });
+        }
+        self.set_task(i, TaskStatus::WaitingForPredecessor, Some(Reason::Operator { action: "retry".into(), by: by.to_owned() }));
+        // Successors that stopped because of this task wait for it again.
+        for &s in &self.def.successors[i] {
+            if self.inst.tasks[s].status == TaskStatus::Blocked {
+                self.set_task(s, TaskStatus::WaitingForPredecessor, None);
+            }
+        }
+        Ok(())
+    }
+
+    fn skip(&mut self, task: &str, by: &str) -> Result<(), TransitionError> {
+        let i = self.index(task)?;
+        let status = &self.inst.tasks[i].status;
+        if !matches!(status, TaskStatus::Blocked | TaskStatus::WaitingForPredecessor) {
+            return Err(TransitionError::NotSkippable { task: task.to_owned(), status: status.name().to_owned() });
+        }
+        self.set_task(i, TaskStatus::EndedSkipped, Some(Reason::Operator { action: "skip".into(), by: by.to_owned() }));
+        Ok(())
+    }
+
+    /// Ends the instance at once: open tasks are canceled and running jobs stopped.
+    fn end_instance(&mut self, status: InstanceStatus, reason: Option<Reason>) {
+        for i in 0..self.def.tasks.len() {
+            if self.inst.tasks[i].status.is_end() {
+                continue;
+            }
+            if let Some(attempt) = self.running_attempt(i) {
+                self.effects.push(Effect::CancelJob { task: self.def.tasks[i].id.clone(), attempt });
+            }
+            self.set_task(i, TaskStatus::Canceled, Some(Reason::InstanceEnded { status: status.name().to_owned() }));
+        }
+        self.set_instance_status(status, reason);
+    }
+
+    fn set_instance_status(&mut self, status: InstanceStatus, reason: Option<Reason>) {
+        if self.inst.status == status {
+            return;
+        }
+        self.inst.status = status;
+        if status.is_terminal() {
+            self.inst.ended_at = Some(self.now);
+        }
+        self.emit(None, EventKind::InstanceStatusChanged { to: status, reason });
+    }
+
+    /// A task that ended not OK is handled when a successor's dependency expects a failure.
+    fn unhandled_failure(&self) -> Option<usize> {
+        (0..self.def.tasks.len()).find(|&i| {
+            self.inst.tasks[i].status == TaskStatus::EndedNotOk
+                && !self.def.successors[i].iter().any(|&s| {
+                    self.def.tasks[s].predecessors.iter().any(|p| p.task == i && p.condition.expects_failure())
+                })
+        })
+    }
+
+    fn finish(mut self) -> Transition {
+        if !self.inst.status.is_terminal() {
+            let statuses = || self.inst.tasks.iter().map(|t| &t.status);
+            let next = if statuses().any(|s| matches!(s, TaskStatus::Running { .. })) {
+                InstanceStatus::Running
+            } else if statuses().any(|s| *s == TaskStatus::Blocked) {
+                InstanceStatus::Blocked
+            } else if statuses().all(TaskStatus::is_end) {
+                if self.unhandled_failure().is_some() { InstanceStatus::Failed } else { InstanceStatus::Completed }
+            } else {
+                InstanceStatus::Running
+            };
+            let reason = match next {
+                InstanceStatus::Blocked => self.inst.tasks.iter().find(|t| t.status == TaskStatus::Blocked).and_then(|t| t.reason.clone()),
+                InstanceStatus::Failed => self.unhandled_failure().and_then(|i| self.inst.tasks[i].reason.clone()),
+                _ => None,
+            };
+            self.set_instance_status(next, reason);
+        }
+        self.inst.updated_at = self.now;
+        Transition { instance: self.inst, events: self.events, effects: self.effects }
+    }
+}
