@@ -1,1 +1,140 @@
-fn main(){}
+//! `baton`: the command line. Thin: it parses arguments and calls the engine.
+
+mod bench;
+mod commands;
+mod render;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Baton runs durable workflows: graphs of jobs, data steps and decisions, kept safe across crashes.
+#[derive(Parser)]
+#[command(name = "baton", version, about, long_about = None)]
+pub struct Cli {
+    /// The database file (SQLite). Created on first use.
+    #[arg(long, global = true, env = "BATON_DB", default_value = "baton.db")]
+    db: PathBuf,
+    /// Log more (-v: info, -vv: debug); logs go to stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Deploy FILE and run one instance to its end (or until it blocks), printing a summary.
+    ///
+    /// The exit code is 0 when the instance completed, 1 when it failed, was aborted or is
+    /// blocked, and 2 when the definition or the input was refused.
+    Run {
+        /// A process definition (YAML or JSON).
+        file: PathBuf,
+        /// Input process data: a JSON object, or @path to a file holding one.
+        #[arg(long)]
+        data: Option<String>,
+        /// Jobs run at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
+    /// Check and store definitions; deploying an id again makes version N+1.
+    Deploy {
+        /// Definition files (YAML or JSON). Nothing is stored if any of them has a problem.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Start an instance of the latest version of a deployed process.
+    ///
+    /// Steps that need no job run at once; jobs are queued for `baton worker`.
+    Start {
+        /// The process id.
+        process: String,
+        /// Input process data: a JSON object, or @path to a file holding one.
+        #[arg(long)]
+        data: Option<String>,
+    },
+    /// List instances, newest first.
+    Instances {
+        /// Only instances with this status (running, blocked, completed, failed, aborted).
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Show an instance: each task with its status and the rule that put it there, the data and the history.
+    Show {
+        instance: String,
+        /// Print the state and history as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run queued jobs until stopped (Ctrl-C); resumes work left by a crashed process first.
+    Worker {
+        /// Jobs run at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Stop once no instance is running any more (for scripts and tests).
+        #[arg(long)]
+        until_idle: bool,
+    },
+    /// Act on one task of an instance.
+    Task {
+        #[command(subcommand)]
+        action: TaskCmd,
+    },
+    /// Abort an instance: open tasks are canceled, running jobs stopped.
+    Abort {
+        instance: String,
+        /// Who acts (recorded in history).
+        #[arg(long = "as", default_value = "operator")]
+        by: String,
+    },
+    /// Measure throughput: N instances of a 10-step workflow through the durable store.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum TaskCmd {
+    /// Run a task that ended not OK (or was skipped) again; successors it blocked wait for it again.
+    Retry {
+        instance: String,
+        task: String,
+        #[arg(long = "as", default_value = "operator")]
+        by: String,
+    },
+    /// End a blocked or waiting task `ended_skipped` so the workflow goes on.
+    Skip {
+        instance: String,
+        task: String,
+        #[arg(long = "as", default_value = "operator")]
+        by: String,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("BATON_LOG").unwrap_or_else(|_| level.into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("baton: cannot start the runtime: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(commands::dispatch(cli)) {
+        Ok(code) => std::process::ExitCode::from(code),
+        Err(e) => {
+            eprintln!("baton: {e:#}");
+            std::process::ExitCode::from(commands::exit_code_for(&e))
+        }
+    }
+}

@@ -295,17 +295,10 @@ struct RawDefinition {
     id: Spanned<String>,
     name: Option<String>,
     description: Option<String>,
-    #[serde(default)]
-    data: IndexMap<Spanned<String>, RawDataDecl>,
+    #[allow(dead_code)] // read from the node, entry by entry, for precise positions
+    data: Option<serde::de::IgnoredAny>,
     #[allow(dead_code)] // read from the node, task by task, for precise positions
     tasks: Vec<serde::de::IgnoredAny>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RawDataDecl {
-    Short(String),
-    Full(RawDataDeclFull),
 }
 
 #[derive(Deserialize)]
@@ -325,8 +318,10 @@ struct RawTask {
     id: Spanned<String>,
     kind: Spanned<String>,
     name: Option<String>,
-    #[serde(default)]
-    after: Vec<Spanned<RawAfter>>,
+    // `after` and `branches` are read from the node entry by entry, so that a mistake in one
+    // entry is reported at that entry (serde's untagged enums lose the position and the cause).
+    #[allow(dead_code)]
+    after: Option<serde::de::IgnoredAny>,
     dependencies: Option<RawDependencies>,
     // job
     command: Option<Spanned<RawCommand>>,
@@ -337,25 +332,26 @@ struct RawTask {
     // set
     set: Option<IndexMap<Spanned<String>, Spanned<String>>>,
     // decision
-    branches: Option<Vec<RawBranch>>,
+    branches: Option<serde::de::IgnoredAny>,
     otherwise: Option<Vec<Spanned<String>>>,
     mode: Option<Spanned<String>>,
     // end
     terminate: Option<bool>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RawAfter {
-    Task(String),
-    WithStatus { task: String, status: RawStatus },
+/// One `after` entry: a task id, or `{task: id, status: name or [names]}`.
+struct RawAfter {
+    task: Spanned<String>,
+    /// The status names and the position of the `status` value.
+    status: Option<(Pos, Vec<String>)>,
 }
 
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum RawStatus {
-    One(String),
-    Many(Vec<String>),
+#[serde(deny_unknown_fields)]
+struct RawAfterFull {
+    task: Spanned<String>,
+    #[allow(dead_code)] // read from the node: a name or a list of names
+    status: serde::de::IgnoredAny,
 }
 
 #[derive(Deserialize)]
@@ -436,7 +432,7 @@ fn parse_inner(source: &str, diags: &mut Diagnostics) -> Option<Definition> {
         diags.error(pos_of(raw.id.span()), "the process `id` must not be empty", None);
     }
 
-    let data = parse_data(&raw, root_map, diags);
+    let data = parse_data(root_map, diags);
 
     let task_nodes = root_map.get_sequence("tasks").map(|s| s.iter().collect::<Vec<_>>()).unwrap_or_default();
     if task_nodes.is_empty() {
@@ -481,8 +477,8 @@ fn parse_inner(source: &str, diags: &mut Diagnostics) -> Option<Definition> {
     };
 
     let mut tasks = Vec::with_capacity(raws.len());
-    for raw_task in &raws {
-        if let Some(task) = compile_task(raw_task, &data, diags, &resolve) {
+    for (raw_task, node) in raws.iter().zip(&task_nodes) {
+        if let Some(task) = compile_task(raw_task, node, &data, diags, &resolve) {
             tasks.push(task);
         }
     }
@@ -515,7 +511,10 @@ fn parse_inner(source: &str, diags: &mut Diagnostics) -> Option<Definition> {
         Err(cycle) => {
             let names: Vec<&str> = cycle.iter().map(|&i| tasks[i].id.as_str()).collect();
             let first = &raws[cycle[0]];
-            let pos = first.after.first().map_or_else(|| pos_of(first.id.span()), |a| pos_of(a.span()));
+            let first_after = read_after(task_nodes[cycle[0]], &mut Diagnostics { source: diags.source, items: Vec::new() });
+            let pos = first_after
+                .and_then(|a| a.into_iter().next())
+                .map_or_else(|| pos_of(first.id.span()), |a| pos_of(a.task.span()));
             diags.error(
                 pos,
                 format!("the tasks form a cycle: {} -> {}", names.join(" -> "), names[0]),
@@ -538,35 +537,49 @@ fn parse_inner(source: &str, diags: &mut Diagnostics) -> Option<Definition> {
     })
 }
 
-fn parse_data(raw: &RawDefinition, root: &marked_yaml::types::MarkedMappingNode, diags: &mut Diagnostics) -> IndexMap<String, DataDecl> {
+fn parse_data(root: &marked_yaml::types::MarkedMappingNode, diags: &mut Diagnostics) -> IndexMap<String, DataDecl> {
     let mut data = IndexMap::new();
-    let data_node = root.get_mapping("data");
-    for (name, decl) in &raw.data {
+    let Some(data_node) = root.get_node("data") else { return data };
+    let Some(entries) = data_node.as_mapping() else {
+        if !data_node.as_scalar().is_some_and(|s| s.as_str().is_empty()) {
+            diags.error(node_pos(data_node), "`data` must map variable names to types", Some("for example `data: {amount: integer, customer: {type: string, default: \"ACME\"}}`".into()));
+        }
+        return data;
+    };
+    for (name, decl) in entries.iter() {
         let (ty_name, description) = match decl {
-            RawDataDecl::Short(t) => (Some(t.as_str()), None),
-            RawDataDecl::Full(f) => (f.ty.as_deref(), f.description.clone()),
+            Node::Scalar(t) => (Some(t.as_str().to_owned()), None),
+            Node::Mapping(_) => match marked_yaml::from_node::<RawDataDeclFull>(decl) {
+                Ok(full) => (full.ty, full.description),
+                Err(e) => {
+                    diags.from_node_error(&e, decl);
+                    continue;
+                }
+            },
+            Node::Sequence(_) => {
+                diags.error(node_pos(decl), format!("`{}` must be a type name or a mapping with `type`, `default` and `description`", name.as_str()), None);
+                continue;
+            }
         };
-        let ty = match ty_name {
+        let ty = match ty_name.as_deref() {
             None => DataType::Any,
             Some(t) => match DataType::parse(t) {
                 Some(ty) => ty,
                 None => {
-                    let node = data_node.and_then(|m| m.get_node(name.as_str()));
-                    let pos = node.map_or_else(|| pos_of(name.span()), |n| type_pos(n));
                     let names: Vec<&str> = DataType::NAMES.iter().map(|(n, _)| *n).collect();
-                    diags.error(pos, format!("unknown data type `{t}` for `{}`", name.as_str()), Some(format!("use one of: {}", names.join(", "))));
+                    diags.error(type_pos(decl), format!("unknown data type `{t}` for `{}`", name.as_str()), Some(format!("use one of: {}", names.join(", "))));
                     continue;
                 }
             },
         };
-        let default_node = data_node.and_then(|m| m.get_mapping(name.as_str())).and_then(|m| m.get_node("default"));
+        let default_node = decl.as_mapping().and_then(|m| m.get_node("default"));
         let default = default_node.map(node_to_json);
         if let (Some(value), Some(node)) = (&default, default_node) {
             if !ty.admits(value) {
                 diags.error(
-                    pos_of(node.span()),
+                    node_pos(node),
                     format!("the default of `{}` is {} but its type is {}", name.as_str(), json_type_name(value), ty.name()),
-                    Some(format!("write a {} value, or change `type`", ty.name())),
+                    Some(format!("write a value of type {}, or change `type`", ty.name())),
                 );
             }
         }
@@ -576,11 +589,85 @@ fn parse_data(raw: &RawDefinition, root: &marked_yaml::types::MarkedMappingNode,
 }
 
 fn type_pos(node: &Node) -> Pos {
-    node.as_mapping().and_then(|m| m.get_node("type")).map_or_else(|| pos_of(node.span()), |n| pos_of(n.span()))
+    node.as_mapping().and_then(|m| m.get_node("type")).map_or_else(|| node_pos(node), node_pos)
+}
+
+/// Where a node starts as a reader sees it. The YAML parser starts a block mapping at the
+/// `:` of its first key, so a mapping is placed at its first key instead.
+fn node_pos(node: &Node) -> Pos {
+    match node {
+        Node::Mapping(map) => map.keys().next().map_or_else(|| pos_of(node.span()), |k| pos_of(k.span())),
+        _ => pos_of(node.span()),
+    }
+}
+
+/// Reads a task's `after` list: task ids, or `{task, status}` mappings.
+fn read_after(task: &Node, diags: &mut Diagnostics) -> Option<Vec<RawAfter>> {
+    let Some(after) = task.as_mapping().and_then(|m| m.get_node("after")) else { return Some(Vec::new()) };
+    let Some(items) = after.as_sequence() else {
+        let example = after.as_scalar().map_or("extract", |s| s.as_str());
+        diags.error(node_pos(after), "`after` must be a list of predecessors", Some(format!("write `after: [{example}]`")));
+        return None;
+    };
+    let mut out = Vec::new();
+    let mut ok = true;
+    for item in items.iter() {
+        match item {
+            Node::Scalar(name) => out.push(RawAfter { task: Spanned::new(name.span().clone(), name.as_str().to_owned()), status: None }),
+            Node::Mapping(map) => match marked_yaml::from_node::<RawAfterFull>(item) {
+                Ok(full) => {
+                    let status = map.get_node("status").expect("`status` was read");
+                    let names = match status {
+                        Node::Scalar(s) => Some(vec![s.as_str().to_owned()]),
+                        Node::Sequence(list) => list.iter().map(|n| n.as_scalar().map(|s| s.as_str().to_owned())).collect(),
+                        Node::Mapping(_) => None,
+                    };
+                    match names {
+                        Some(names) => out.push(RawAfter { task: full.task, status: Some((node_pos(status), names)) }),
+                        None => {
+                            diags.error(node_pos(status), "`status` must be a status name or a list of them", Some("for example `status: [ended_ok, ended_skipped]`".into()));
+                            ok = false;
+                        }
+                    }
+                }
+                Err(e) => {
+                    diags.from_node_error(&e, item);
+                    ok = false;
+                }
+            },
+            Node::Sequence(_) => {
+                diags.error(node_pos(item), "an `after` entry is a task id or `{task: id, status: name}`", None);
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(out)
+}
+
+/// Reads a decision's `branches`, each `{when, to}`.
+fn read_branches(task: &Node, diags: &mut Diagnostics) -> Option<Vec<RawBranch>> {
+    let Some(node) = task.as_mapping().and_then(|m| m.get_node("branches")) else { return Some(Vec::new()) };
+    let Some(items) = node.as_sequence() else {
+        diags.error(node_pos(node), "`branches` must be a list of `{when: expression, to: [tasks]}`", None);
+        return None;
+    };
+    let mut out = Vec::new();
+    let mut ok = true;
+    for item in items.iter() {
+        match marked_yaml::from_node::<RawBranch>(item) {
+            Ok(b) => out.push(b),
+            Err(e) => {
+                diags.from_node_error(&e, item);
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(out)
 }
 
 fn compile_task(
     raw: &RawTask,
+    node: &Node,
     data: &IndexMap<String, DataDecl>,
     diags: &mut Diagnostics,
     resolve: &dyn Fn(&mut Diagnostics, &Spanned<String>, &str) -> Option<usize>,
@@ -610,8 +697,9 @@ fn compile_task(
         let owner = KIND_FIELDS.iter().find(|(f, _)| *f == field).map_or("", |(_, k)| *k);
         if is_present && owner != kind_name {
             misplaced = true;
+            let at = node.as_mapping().and_then(|m| m.keys().find(|k| k.as_str() == field)).map_or_else(|| pos_of(raw.id.span()), |k| pos_of(k.span()));
             diags.error(
-                pos_of(raw.id.span()),
+                at,
                 format!("task `{}` is a {kind_name} task but sets `{field}`, which only {owner} tasks have", raw.id.as_str()),
                 Some(format!("remove `{field}` or change `kind` to {owner}")),
             );
@@ -619,26 +707,17 @@ fn compile_task(
     }
 
     let mut predecessors = Vec::new();
-    for entry in &raw.after {
-        let (name, status) = match &**entry {
-            RawAfter::Task(name) => (name.clone(), None),
-            RawAfter::WithStatus { task, status } => (task.clone(), Some(status)),
-        };
-        let spanned = Spanned::new(entry.span().clone(), name);
-        let Some(task) = resolve(diags, &spanned, "predecessor") else { continue };
-        let condition = match status {
+    for entry in read_after(node, diags)? {
+        let Some(task) = resolve(diags, &entry.task, "predecessor") else { continue };
+        let condition = match &entry.status {
             None => StatusCondition::AnyOk,
-            Some(RawStatus::One(s)) => match parse_condition(std::slice::from_ref(s)) {
+            Some((at, names)) => match parse_condition(names) {
                 Ok(c) => c,
-                Err(bad) => return bad_status(diags, entry.span(), &bad),
-            },
-            Some(RawStatus::Many(list)) => match parse_condition(list) {
-                Ok(c) => c,
-                Err(bad) => return bad_status(diags, entry.span(), &bad),
+                Err(bad) => return bad_status(diags, *at, &bad),
             },
         };
         if task == raw_index_of(raw, resolve, diags) {
-            diags.error(pos_of(entry.span()), format!("task `{}` cannot be its own predecessor", raw.id.as_str()), None);
+            diags.error(pos_of(entry.task.span()), format!("task `{}` cannot be its own predecessor", raw.id.as_str()), None);
             continue;
         }
         predecessors.push(Dependency { task, condition });
@@ -671,7 +750,7 @@ fn compile_task(
     let kind = match kind_name {
         "job" => TaskKind::Job(compile_job(raw, diags)?),
         "set" => TaskKind::Set(compile_set(raw, data, diags)?),
-        "decision" => TaskKind::Decision(compile_decision(raw, diags, resolve)?),
+        "decision" => TaskKind::Decision(compile_decision(raw, node, diags, resolve)?),
         _ => TaskKind::End { terminate: raw.terminate.unwrap_or(false) },
     };
     if misplaced {
@@ -695,9 +774,9 @@ fn raw_index_of(raw: &RawTask, resolve: &dyn Fn(&mut Diagnostics, &Spanned<Strin
     found.unwrap_or(usize::MAX)
 }
 
-fn bad_status<T>(diags: &mut Diagnostics, span: &marked_yaml::Span, bad: &str) -> Option<T> {
+fn bad_status<T>(diags: &mut Diagnostics, at: Pos, bad: &str) -> Option<T> {
     diags.error(
-        pos_of(span),
+        at,
         format!("unknown predecessor status `{bad}`"),
         Some(format!("use any_ok, any_not_ok, any_end or one of: {}", crate::status::END_STATUS_NAMES.join(", "))),
     );
@@ -780,17 +859,18 @@ fn compile_set(raw: &RawTask, data: &IndexMap<String, DataDecl>, diags: &mut Dia
 
 fn compile_decision(
     raw: &RawTask,
+    node: &Node,
     diags: &mut Diagnostics,
     resolve: &dyn Fn(&mut Diagnostics, &Spanned<String>, &str) -> Option<usize>,
 ) -> Option<DecisionSpec> {
-    let branches_raw = raw.branches.as_deref().unwrap_or_default();
+    let branches_raw = read_branches(node, diags)?;
     if branches_raw.is_empty() {
         diags.error(pos_of(raw.id.span()), format!("decision `{}` needs `branches`", raw.id.as_str()), Some("for example `branches: [{when: \"data.amount > 100\", to: [approve]}]`".into()));
         return None;
     }
     let mut ok = true;
     let mut branches = Vec::new();
-    for b in branches_raw {
+    for b in &branches_raw {
         let when = diags.expr(&b.when, "when");
         let to: Vec<Option<usize>> = b.to.iter().map(|t| resolve(diags, t, "branch target")).collect();
         match (when, to.into_iter().collect::<Option<Vec<_>>>()) {
@@ -902,11 +982,15 @@ impl Diagnostics<'_> {
         let text = e.to_string();
         let span_pos = e.start_mark().map(|m| Pos { line: m.line(), column: m.column() });
         let named_key = text.split('`').nth(1).map(str::to_owned);
-        let key_pos = named_key.as_deref().and_then(|k| find_key(node, k));
-        let pos = span_pos.or(key_pos).unwrap_or_else(|| pos_of(node.span()));
+        let missing = text.starts_with("missing field");
+        // A missing field is missing from this mapping: a key of that name elsewhere is not it.
+        let key_pos = if missing { None } else { named_key.as_deref().and_then(|k| find_key(node, k)) };
+        let pos = span_pos.or(key_pos).unwrap_or_else(|| node_pos(node));
         let hint = if text.starts_with("Unknown field") {
-            Some("check the spelling; the fields this mapping accepts are listed above".into())
-        } else if text.starts_with("missing field") {
+            // "Unknown field `x`, expected one of `a`, `b`, or `c`": the accepted names follow.
+            let accepted: Vec<&str> = text.split('`').skip(3).step_by(2).collect();
+            named_key.as_deref().and_then(|k| did_you_mean(k, &accepted)).or_else(|| Some("check the spelling; the fields this mapping accepts are listed above".into()))
+        } else if missing {
             Some("add the field to this mapping".into())
         } else {
             None
@@ -916,7 +1000,11 @@ impl Diagnostics<'_> {
     }
 }
 
+/// The position of a key named `key`: in this mapping if it has one, else in the nested ones.
 fn find_key(node: &Node, key: &str) -> Option<Pos> {
+    if let Some(k) = node.as_mapping().and_then(|m| m.keys().find(|k| k.as_str() == key)) {
+        return Some(pos_of(k.span()));
+    }
     match node {
         Node::Mapping(map) => map.iter().find_map(|(k, v)| if k.as_str() == key { Some(pos_of(k.span())) } else { find_key(v, key) }),
         Node::Sequence(items) => items.iter().find_map(|n| find_key(n, key)),

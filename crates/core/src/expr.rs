@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use cel::common::ast::{EntryExpr, Expr as AstExpr, IdedExpr, SourceInfo};
 use cel::objects::{Key, Map as CelMap};
 use cel::{Context, Program, Value as CelValue};
 use serde_json::{Map, Value};
@@ -46,11 +47,12 @@ impl Expr {
             let message = first.map_or_else(|| errors.to_string(), |e| e.msg.clone());
             CompileError { line, column, message: tidy_parse_message(&message) }
         })?;
-        let references = program.references();
-        if let Some(unknown) = references.variables().into_iter().find(|v| !ROOT_VARIABLES.contains(v)) {
-            let column = source.find(unknown).map_or(1, |i| i + 1);
+        let mut unknown = None;
+        first_unknown_variable(program.expression(), &mut Vec::new(), program.source_info(), &mut unknown);
+        if let Some((offset, unknown)) = unknown {
+            let (line, column) = line_column(source, offset);
             return Err(CompileError {
-                line: 1,
+                line,
                 column,
                 message: format!(
                     "unknown variable `{unknown}`; expressions can use {} (process data is `data.{unknown}`)",
@@ -79,6 +81,88 @@ impl Expr {
             other => Err(EvalError(format!("`{}` must be true or false but gave {other}", self.source))),
         }
     }
+}
+
+/// Finds the unknown variable written first (by source offset): an identifier that is neither
+/// a root variable nor bound by an enclosing macro such as `all(x, …)` or `map(i, …)`.
+fn first_unknown_variable<'e>(
+    expr: &'e IdedExpr,
+    bound: &mut Vec<&'e str>,
+    info: &SourceInfo,
+    found: &mut Option<(usize, &'e str)>,
+) {
+    let mut visit = |e: &'e IdedExpr, bound: &mut Vec<&'e str>| first_unknown_variable(e, bound, info, found);
+    match &expr.expr {
+        AstExpr::Ident(name) => {
+            // Names starting with `@` are the macros' own accumulators.
+            if !name.starts_with('@') && !ROOT_VARIABLES.contains(&name.as_str()) && !bound.contains(&name.as_str()) {
+                let offset = info.offset_for(expr.id).map_or(0, |(start, _)| start as usize);
+                if found.is_none_or(|(o, _)| offset < o) {
+                    *found = Some((offset, name));
+                }
+            }
+        }
+        AstExpr::Call(call) => {
+            if let Some(target) = &call.target {
+                visit(target, bound);
+            }
+            for arg in &call.args {
+                visit(arg, bound);
+            }
+        }
+        AstExpr::Comprehension(c) => {
+            visit(&c.iter_range, bound);
+            visit(&c.accu_init, bound);
+            let depth = bound.len();
+            bound.push(&c.iter_var);
+            bound.extend(c.iter_var2.as_deref());
+            bound.push(&c.accu_var);
+            visit(&c.loop_cond, bound);
+            visit(&c.loop_step, bound);
+            visit(&c.result, bound);
+            bound.truncate(depth);
+        }
+        AstExpr::List(list) => list.elements.iter().for_each(|e| visit(e, bound)),
+        AstExpr::Map(map) => {
+            for entry in &map.entries {
+                match &entry.expr {
+                    EntryExpr::MapEntry(e) => {
+                        visit(&e.key, bound);
+                        visit(&e.value, bound);
+                    }
+                    EntryExpr::StructField(f) => visit(&f.value, bound),
+                }
+            }
+        }
+        AstExpr::Struct(s) => {
+            for entry in &s.entries {
+                match &entry.expr {
+                    EntryExpr::MapEntry(e) => {
+                        visit(&e.key, bound);
+                        visit(&e.value, bound);
+                    }
+                    EntryExpr::StructField(f) => visit(&f.value, bound),
+                }
+            }
+        }
+        AstExpr::Select(select) => visit(&select.operand, bound),
+        AstExpr::Literal(_) | AstExpr::Unspecified => {}
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset in `source`.
+fn line_column(source: &str, offset: usize) -> (usize, usize) {
+    let mut line = 1;
+    let mut column = 1;
+    for c in source.char_indices().take_while(|(i, _)| *i < offset).map(|(_, c)| c) {
+        if c == '\n' {
+            line += 1;
+            column = 1;
+        } else {
+            column += 1;
+        }
+    }
+    (line, column)
 }
 
 /// An expression failed at run time (a missing key, a type mismatch, division by zero…).

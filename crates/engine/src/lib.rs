@@ -1,0 +1,16 @@
+//! Baton's engine: the async driver around the pure core.
+//!
+//! For each command it loads the instance's state (never its history), asks the core for the
+//! transition, commits state, events and job-queue changes in one store transaction, and only
+//! then carries out the effects. Commands for one instance are serialized; commands for
+//! different instances run concurrently and share commits (the store's group commit).
+
+mod clock;
+mod engine;
+mod error;
+mod worker;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use engine::{Engine, EngineOptions};
+pub use error::EngineError;
+pub use worker::{run_job, WorkerOptions};

@@ -1,0 +1,416 @@
+//! Baton's embedded default store: SQLite in WAL mode.
+//!
+//! All writes go through one writer thread that drains its queue and commits everything it
+//! found in one transaction (group commit): with `synchronous=FULL` a commit costs one fsync,
+//! so many engine steps share it. Each request runs in its own savepoint, so one bad request
+//! fails alone; callers hear back only after the commit is durable. Reads use a separate
+//! connection, which WAL lets run beside the writer.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use tokio::sync::oneshot;
+
+use baton_core::instance::STATE_FORMAT;
+use baton_core::{Event, Instance, InstanceStatus, JobRequest};
+use baton_store::{
+    ClaimedJob, DefinitionStore, InstanceReader, InstanceSummary, JobKey, JobQueue, Result, StepRecord, StepWriter, StoreError,
+    StoredDefinition, Timer, TimerQueue,
+};
+
+mod migrations;
+
+/// How hard SQLite works to keep a commit across a power loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=FULL`: a committed step survives a power cut (the default).
+    Full,
+    /// `synchronous=NORMAL`: survives a crash of the process, may lose the last commits on power loss.
+    Normal,
+}
+
+/// Largest number of requests folded into one transaction.
+const MAX_GROUP: usize = 2048;
+
+type Completion = Box<dyn FnOnce(Option<StoreError>) + Send>;
+type WriteFn = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
+
+/// A handle to the SQLite store; cheap to clone.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    writer: Mutex<mpsc::Sender<WriteFn>>,
+    reader: Mutex<Connection>,
+    path: PathBuf,
+}
+
+fn db_err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+fn open_connection(path: &Path, durability: Durability) -> Result<Connection> {
+    let conn = Connection::open(path).map_err(db_err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_err)?;
+    let sync = match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    conn.execute_batch(&format!("PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA temp_store=MEMORY;")).map_err(db_err)?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: impl AsRef<Path>, durability: Durability) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(db_err)?;
+        }
+        let mut writer = open_connection(&path, durability)?;
+        migrations::run(&mut writer)?;
+        let reader = open_connection(&path, durability)?;
+        let (tx, rx) = mpsc::channel::<WriteFn>();
+        std::thread::Builder::new()
+            .name("baton-sqlite-writer".into())
+            .spawn(move || writer_loop(writer, rx))
+            .map_err(db_err)?;
+        Ok(Self { inner: Arc::new(Inner { writer: Mutex::new(tx), reader: Mutex::new(reader), path }) })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` inside the writer's next transaction and returns its result once committed.
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: WriteFn = Box::new(move |conn| match f(conn) {
+            Ok(value) => (
+                true,
+                Box::new(move |commit_error: Option<StoreError>| {
+                    let _ = tx.send(commit_error.map_or(Ok(value), Err));
+                }) as Completion,
+            ),
+            Err(e) => (
+                false,
+                Box::new(move |_| {
+                    let _ = tx.send(Err(e));
+                }) as Completion,
+            ),
+        });
+        self.inner.writer.lock().map_err(|_| StoreError::Closed)?.send(job).map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs a read on the reader connection. SQLite reads here take microseconds, so they run
+    /// inline rather than on a blocking pool.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let conn = self.inner.reader.lock().map_err(|_| StoreError::Closed)?;
+        f(&conn).map_err(db_err)
+    }
+}
+
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteFn>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        run_group(&conn, batch);
+    }
+}
+
+fn run_group(conn: &Connection, batch: Vec<WriteFn>) {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let err = db_err(e);
+        for job in batch {
+            // Each request still runs, outside a transaction, so none is left waiting.
+            let (_, complete) = job(conn);
+            complete(Some(StoreError::Database(err.to_string())));
+        }
+        return;
+    }
+    let mut completions = Vec::with_capacity(batch.len());
+    for job in batch {
+        let _ = conn.execute_batch("SAVEPOINT request");
+        let (ok, complete) = job(conn);
+        if ok {
+            let _ = conn.execute_batch("RELEASE request");
+            completions.push((complete, true));
+        } else {
+            let _ = conn.execute_batch("ROLLBACK TO request; RELEASE request");
+            completions.push((complete, false));
+        }
+    }
+    let commit = conn.execute_batch("COMMIT").map_err(db_err);
+    if commit.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    for (complete, ok) in completions {
+        match (&commit, ok) {
+            (Err(e), true) => complete(Some(StoreError::Database(e.to_string()))),
+            _ => complete(None),
+        }
+    }
+}
+
+fn write_step(conn: &Connection, step: &StepRecord) -> Result<()> {
+    if let Some(instance) = &step.instance {
+        let state = serde_json::to_string(instance).map_err(db_err)?;
+        let ended = instance.ended_at.map(ts);
+        if step.new {
+            let inserted = conn
+                .prepare_cached(
+                    "INSERT INTO instances (id, definition_id, definition_version, status, created_at, updated_at, ended_at, seq, state_format, state)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (id) DO NOTHING",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        instance.id,
+                        instance.definition_id,
+                        instance.definition_version,
+                        instance.status.name(),
+                        ts(instance.created_at),
+                        ts(instance.updated_at),
+                        ended,
+                        instance.next_seq as i64,
+                        STATE_FORMAT,
+                        state
+                    ])
+                })
+                .map_err(db_err)?;
+            if inserted == 0 {
+                return Err(StoreError::DuplicateInstance(instance.id.clone()));
+            }
+        } else {
+            let updated = conn
+                .prepare_cached(
+                    "UPDATE instances SET status = ?2, updated_at = ?3, ended_at = ?4, seq = ?5, state_format = ?6, state = ?7
+                     WHERE id = ?1 AND seq = ?8",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        instance.id,
+                        instance.status.name(),
+                        ts(instance.updated_at),
+                        ended,
+                        instance.next_seq as i64,
+                        STATE_FORMAT,
+                        state,
+                        step.expected_seq as i64
+                    ])
+                })
+                .map_err(db_err)?;
+            if updated == 0 {
+                return Err(StoreError::Conflict(instance.id.clone()));
+            }
+        }
+    }
+    if !step.events.is_empty() {
+        let instance_id = step.instance.as_ref().map(|i| i.id.as_str()).unwrap_or_default();
+        let mut insert = conn.prepare_cached("INSERT INTO history (instance_id, seq, event) VALUES (?1, ?2, ?3)").map_err(db_err)?;
+        for event in &step.events {
+            let body = serde_json::to_string(event).map_err(db_err)?;
+            insert.execute(params![instance_id, event.seq as i64, body]).map_err(db_err)?;
+        }
+    }
+    for key in &step.complete {
+        conn.prepare_cached("DELETE FROM jobs WHERE instance_id = ?1 AND task = ?2 AND attempt = ?3")
+            .and_then(|mut s| s.execute(params![key.instance, key.task, key.attempt]))
+            .map_err(db_err)?;
+    }
+    for job in &step.enqueue {
+        let request = serde_json::to_string(job).map_err(db_err)?;
+        let queued_at = step.instance.as_ref().map_or_else(|| ts(Utc::now()), |i| ts(i.updated_at));
+        conn.prepare_cached(
+            "INSERT OR REPLACE INTO jobs (instance_id, task, attempt, request, queued_at, owner, lease_until) VALUES (?1, ?2, ?3, ?4, ?5, NULL, NULL)",
+        )
+        .and_then(|mut s| s.execute(params![job.instance, job.task, job.attempt, request, queued_at]))
+        .map_err(db_err)?;
+    }
+    for (instance, key) in &step.clear_timers {
+        conn.prepare_cached("DELETE FROM timers WHERE instance_id = ?1 AND key = ?2")
+            .and_then(|mut s| s.execute(params![instance, key]))
+            .map_err(db_err)?;
+    }
+    for timer in &step.set_timers {
+        let payload = serde_json::to_string(&timer.payload).map_err(db_err)?;
+        conn.prepare_cached("INSERT OR REPLACE INTO timers (instance_id, key, due_at, payload) VALUES (?1, ?2, ?3, ?4)")
+            .and_then(|mut s| s.execute(params![timer.instance, timer.key, ts(timer.due_at), payload]))
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+impl StepWriter for SqliteStore {
+    async fn commit(&self, steps: Vec<StepRecord>) -> Result<()> {
+        self.write(move |conn| steps.iter().try_for_each(|s| write_step(conn, s))).await
+    }
+}
+
+impl DefinitionStore for SqliteStore {
+    async fn deploy(&self, id: &str, file: &str, source: &str, now: DateTime<Utc>) -> Result<u32> {
+        let (id, file, source) = (id.to_owned(), file.to_owned(), source.to_owned());
+        self.write(move |conn| {
+            let version: u32 = conn
+                .query_row("SELECT COALESCE(MAX(version), 0) + 1 FROM definitions WHERE id = ?1", [&id], |r| r.get(0))
+                .map_err(db_err)?;
+            conn.execute(
+                "INSERT INTO definitions (id, version, file, source, deployed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, version, file, source, ts(now)],
+            )
+            .map_err(db_err)?;
+            Ok(version)
+        })
+        .await
+    }
+
+    async fn definition(&self, id: &str, version: Option<u32>) -> Result<Option<StoredDefinition>> {
+        self.read(|conn| {
+            let sql = "SELECT id, version, file, source, deployed_at FROM definitions WHERE id = ?1 AND (?2 IS NULL OR version = ?2) ORDER BY version DESC LIMIT 1";
+            conn.prepare_cached(sql)?.query_row(params![id, version], stored_definition).optional()
+        })
+    }
+
+    async fn definitions(&self) -> Result<Vec<StoredDefinition>> {
+        self.read(|conn| {
+            let sql = "SELECT d.id, d.version, d.file, d.source, d.deployed_at FROM definitions d
+                       WHERE d.version = (SELECT MAX(version) FROM definitions WHERE id = d.id) ORDER BY d.id";
+            conn.prepare_cached(sql)?.query_map([], stored_definition)?.collect()
+        })
+    }
+}
+
+fn stored_definition(row: &rusqlite::Row) -> rusqlite::Result<StoredDefinition> {
+    Ok(StoredDefinition {
+        id: row.get(0)?,
+        version: row.get(1)?,
+        file: row.get(2)?,
+        source: row.get(3)?,
+        deployed_at: parse_ts(&row.get::<_, String>(4)?)?,
+    })
+}
+
+impl InstanceReader for SqliteStore {
+    async fn instance(&self, id: &str) -> Result<Option<Instance>> {
+        let row: Option<(u32, String)> =
+            self.read(|conn| conn.prepare_cached("SELECT state_format, state FROM instances WHERE id = ?1")?.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))).optional())?;
+        let Some((format, state)) = row else { return Ok(None) };
+        if format != STATE_FORMAT {
+            return Err(StoreError::CorruptState { instance: id.to_owned(), message: format!("state format {format} is not known to this version of Baton") });
+        }
+        serde_json::from_str(&state).map(Some).map_err(|e| StoreError::CorruptState { instance: id.to_owned(), message: e.to_string() })
+    }
+
+    async fn instances(&self, status: Option<InstanceStatus>, limit: usize) -> Result<Vec<InstanceSummary>> {
+        self.read(|conn| {
+            let sql = "SELECT id, definition_id, definition_version, status, created_at, ended_at FROM instances
+                       WHERE (?1 IS NULL OR status = ?1) ORDER BY created_at DESC, id DESC LIMIT ?2";
+            conn.prepare_cached(sql)?
+                .query_map(params![status.map(|s| s.name()), limit as i64], |r| {
+                    let status: String = r.get(3)?;
+                    Ok(InstanceSummary {
+                        id: r.get(0)?,
+                        definition_id: r.get(1)?,
+                        definition_version: r.get(2)?,
+                        status: InstanceStatus::parse(&status).unwrap_or(InstanceStatus::Running),
+                        created_at: parse_ts(&r.get::<_, String>(4)?)?,
+                        ended_at: r.get::<_, Option<String>>(5)?.map(|s| parse_ts(&s)).transpose()?,
+                    })
+                })?
+                .collect()
+        })
+    }
+
+    async fn open_instances(&self) -> Result<Vec<String>> {
+        self.read(|conn| conn.prepare_cached("SELECT id FROM instances WHERE status IN ('running', 'blocked')")?.query_map([], |r| r.get(0))?.collect())
+    }
+
+    async fn history(&self, id: &str) -> Result<Vec<Event>> {
+        let rows: Vec<String> =
+            self.read(|conn| conn.prepare_cached("SELECT event FROM history WHERE instance_id = ?1 ORDER BY seq")?.query_map([id], |r| r.get(0))?.collect())?;
+        rows.iter()
+            .map(|r| serde_json::from_str(r).map_err(|e| StoreError::CorruptState { instance: id.to_owned(), message: e.to_string() }))
+            .collect()
+    }
+}
+
+impl JobQueue for SqliteStore {
+    async fn claim_jobs(&self, owner: &str, limit: usize, lease: std::time::Duration, now: DateTime<Utc>) -> Result<Vec<ClaimedJob>> {
+        let owner = owner.to_owned();
+        let lease_until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        self.write(move |conn| {
+            // One UPDATE … RETURNING in the single writer: no job can be leased twice.
+            let sql = "UPDATE jobs SET owner = ?1, lease_until = ?2
+                       WHERE (instance_id, task) IN (SELECT instance_id, task FROM jobs WHERE owner IS NULL ORDER BY queued_at LIMIT ?3)
+                       RETURNING request";
+            let requests: Vec<String> =
+                conn.prepare_cached(sql).and_then(|mut s| s.query_map(params![owner, ts(lease_until), limit as i64], |r| r.get(0))?.collect()).map_err(db_err)?;
+            requests
+                .iter()
+                .map(|r| serde_json::from_str::<JobRequest>(r).map(|request| ClaimedJob { request, lease_until }).map_err(db_err))
+                .collect()
+        })
+        .await
+    }
+
+    async fn leased_jobs(&self) -> Result<Vec<JobKey>> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT instance_id, task, attempt FROM jobs WHERE owner IS NOT NULL")?
+                .query_map([], |r| Ok(JobKey { instance: r.get(0)?, task: r.get(1)?, attempt: r.get(2)? }))?
+                .collect()
+        })
+    }
+
+    async fn queued_jobs(&self) -> Result<usize> {
+        self.read(|conn| conn.query_row("SELECT COUNT(*) FROM jobs WHERE owner IS NULL", [], |r| r.get::<_, i64>(0)).map(|n| n as usize))
+    }
+}
+
+impl TimerQueue for SqliteStore {
+    async fn due_timers(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT instance_id, key, due_at, payload FROM timers WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2")?
+                .query_map(params![ts(now), limit as i64], |r| {
+                    let payload: String = r.get(3)?;
+                    Ok(Timer {
+                        instance: r.get(0)?,
+                        key: r.get(1)?,
+                        due_at: parse_ts(&r.get::<_, String>(2)?)?,
+                        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+                    })
+                })?
+                .collect()
+        })
+    }
+
+    async fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>> {
+        self.read(|conn| {
+            conn.query_row("SELECT MIN(due_at) FROM timers", [], |r| r.get::<_, Option<String>>(0))?.map(|s| parse_ts(&s)).transpose()
+        })
+    }
+}

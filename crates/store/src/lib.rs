@@ -1,0 +1,153 @@
+//! The storage capabilities Baton's engine uses, as small traits (restate's per-table traits,
+//! apalis' `Backend`): each engine operation asks only for what it needs. A store commits a
+//! step's new instance state, its history events, and its job and timer changes in one
+//! transaction, so a crash never separates a state from the events and jobs that led to it.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use baton_core::{Event, Instance, InstanceStatus, JobRequest};
+
+#[cfg(feature = "testkit")]
+pub mod conformance;
+
+/// Everything that can go wrong in a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("the stored state of instance {instance} cannot be read: {message}")]
+    CorruptState { instance: String, message: String },
+    #[error("instance {0} already exists")]
+    DuplicateInstance(String),
+    /// Another writer changed the instance since it was read; read it again and retry.
+    #[error("instance {0} was changed concurrently")]
+    Conflict(String),
+    #[error("the store has shut down")]
+    Closed,
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A deployed definition's source, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredDefinition {
+    pub id: String,
+    pub version: u32,
+    pub file: String,
+    pub source: String,
+    pub deployed_at: DateTime<Utc>,
+}
+
+/// One row of an instance listing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceSummary {
+    pub id: String,
+    pub definition_id: String,
+    pub definition_version: u32,
+    pub status: InstanceStatus,
+    pub created_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// Identifies one job attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct JobKey {
+    pub instance: String,
+    pub task: String,
+    pub attempt: u32,
+}
+
+impl JobKey {
+    pub fn of(request: &JobRequest) -> Self {
+        Self { instance: request.instance.clone(), task: request.task.clone(), attempt: request.attempt }
+    }
+}
+
+/// A durable timer: at `due_at` the engine is told `payload` for `instance`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timer {
+    pub instance: String,
+    /// Unique per instance; setting a timer with the same key replaces it.
+    pub key: String,
+    pub due_at: DateTime<Utc>,
+    pub payload: serde_json::Value,
+}
+
+/// Everything one engine step changes, committed atomically.
+#[derive(Debug, Clone, Default)]
+pub struct StepRecord {
+    /// The instance's new state (inserted if `new`, else updated).
+    pub instance: Option<Instance>,
+    pub new: bool,
+    /// For an update: the `next_seq` of the state the step was computed from. The write fails
+    /// with [`StoreError::Conflict`] if the stored instance moved on meanwhile.
+    pub expected_seq: u64,
+    /// History events to append, in order.
+    pub events: Vec<Event>,
+    /// Jobs to queue (one outstanding attempt per task: a new attempt replaces the old row).
+    pub enqueue: Vec<JobRequest>,
+    /// Job attempts whose result this step applied (or found stale), removed from the queue.
+    pub complete: Vec<JobKey>,
+    pub set_timers: Vec<Timer>,
+    /// `(instance, key)` of timers to remove.
+    pub clear_timers: Vec<(String, String)>,
+}
+
+/// A job taken from the queue by a worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimedJob {
+    pub request: JobRequest,
+    pub lease_until: DateTime<Utc>,
+}
+
+/// Deploying and reading definitions.
+pub trait DefinitionStore: Send + Sync {
+    /// Stores `source` as the next version of `id` (1 for a new id) and returns that version.
+    fn deploy(&self, id: &str, file: &str, source: &str, now: DateTime<Utc>) -> impl Future<Output = Result<u32>> + Send;
+    /// A given version, or the latest when `version` is `None`.
+    fn definition(&self, id: &str, version: Option<u32>) -> impl Future<Output = Result<Option<StoredDefinition>>> + Send;
+    /// The latest version of every definition.
+    fn definitions(&self) -> impl Future<Output = Result<Vec<StoredDefinition>>> + Send;
+}
+
+/// Reading instances and their history.
+pub trait InstanceReader: Send + Sync {
+    fn instance(&self, id: &str) -> impl Future<Output = Result<Option<Instance>>> + Send;
+    /// Newest first, at most `limit`, optionally only with one status.
+    fn instances(&self, status: Option<InstanceStatus>, limit: usize) -> impl Future<Output = Result<Vec<InstanceSummary>>> + Send;
+    /// Ids of instances that are not in a terminal status (what the engine resumes at start).
+    fn open_instances(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
+    fn history(&self, id: &str) -> impl Future<Output = Result<Vec<Event>>> + Send;
+}
+
+/// Committing engine steps. Stores may group the steps of concurrent callers into one
+/// transaction (group commit); a call returns only after its steps are durable.
+pub trait StepWriter: Send + Sync {
+    fn commit(&self, steps: Vec<StepRecord>) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// The durable job queue.
+pub trait JobQueue: Send + Sync {
+    /// Leases up to `limit` queued jobs (oldest first) to `owner` until `now + lease`.
+    /// No job is leased to two owners at once.
+    fn claim_jobs(&self, owner: &str, limit: usize, lease: std::time::Duration, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<ClaimedJob>>> + Send;
+    /// Jobs currently leased (on an embedded store at start-up these were abandoned by a dead process).
+    fn leased_jobs(&self) -> impl Future<Output = Result<Vec<JobKey>>> + Send;
+    /// Number of jobs waiting to be claimed.
+    fn queued_jobs(&self) -> impl Future<Output = Result<usize>> + Send;
+}
+
+/// Durable timers.
+pub trait TimerQueue: Send + Sync {
+    /// Timers due at or before `now`, earliest first.
+    fn due_timers(&self, now: DateTime<Utc>, limit: usize) -> impl Future<Output = Result<Vec<Timer>>> + Send;
+    /// The earliest pending timer, so a driver knows how long it may sleep.
+    fn next_timer_due(&self) -> impl Future<Output = Result<Option<DateTime<Utc>>>> + Send;
+}
+
+/// Everything the engine needs from one store.
+pub trait Store: DefinitionStore + InstanceReader + StepWriter + JobQueue + TimerQueue + Clone + 'static {}
+impl<T: DefinitionStore + InstanceReader + StepWriter + JobQueue + TimerQueue + Clone + 'static> Store for T {}

@@ -1,0 +1,233 @@
+//! What each subcommand does.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use serde_json::{Map, Value};
+
+use baton_core::{Command, InstanceStatus};
+use baton_engine::{Engine, EngineError, EngineOptions, SystemClock, WorkerOptions};
+use baton_store::{InstanceReader, JobQueue};
+use baton_store_sqlite::{Durability, SqliteStore};
+
+use crate::{render, Cli, Cmd, TaskCmd};
+
+type SqliteEngine = Engine<SqliteStore>;
+
+/// Exit code 2 for refused input (a bad definition, bad data), 1 for everything else.
+pub fn exit_code_for(error: &anyhow::Error) -> u8 {
+    match error.downcast_ref::<EngineError>() {
+        Some(EngineError::Definition(_) | EngineError::Transition(baton_core::TransitionError::InvalidData(_))) => 2,
+        _ if error.downcast_ref::<InputError>().is_some() => 2,
+        _ => 1,
+    }
+}
+
+/// Input the user must correct (bad `--data`, a bad status name, a definition with problems).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct InputError(String);
+
+fn open(db: &Path) -> Result<SqliteEngine> {
+    let store = SqliteStore::open(db, Durability::Full).with_context(|| format!("opening the database {}", db.display()))?;
+    Ok(Engine::new(store, Arc::new(SystemClock), EngineOptions::default()))
+}
+
+/// Only one process drives the jobs of an embedded database at a time; the OS releases the
+/// lock when that process dies, however it dies, so the next one can take its jobs over.
+fn engine_lock(db: &Path) -> Result<Option<File>> {
+    let path = PathBuf::from(format!("{}.lock", db.display()));
+    let file = File::options().create(true).truncate(false).write(true).open(&path).with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
+    }
+}
+
+fn parse_data(data: Option<&str>) -> Result<Map<String, Value>> {
+    let Some(data) = data else { return Ok(Map::new()) };
+    let text = match data.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading data file {path}"))?,
+        None => data.to_owned(),
+    };
+    match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(InputError(format!("--data must be a JSON object, got {}", baton_core::definition::json_type_name(&other))).into()),
+        Err(e) => Err(InputError(format!("--data is not valid JSON: {e}")).into()),
+    }
+}
+
+async fn deploy_file(engine: &SqliteEngine, file: &Path) -> Result<(String, u32)> {
+    let source = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    Ok(engine.deploy(&file.display().to_string(), &source).await?)
+}
+
+pub async fn dispatch(cli: Cli) -> Result<u8> {
+    let db = cli.db;
+    match cli.command {
+        Cmd::Run { file, data, concurrency } => run(&db, &file, data.as_deref(), concurrency).await,
+        Cmd::Deploy { files } => {
+            let engine = open(&db)?;
+            // Check every file before storing any, so a bad one leaves nothing half-deployed.
+            let mut problems = Vec::new();
+            for file in &files {
+                let source = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+                if let Err(e) = baton_core::definition::parse(&file.display().to_string(), &source) {
+                    problems.push(e.to_string());
+                }
+            }
+            if !problems.is_empty() {
+                return Err(InputError(problems.join("\n")).into());
+            }
+            for file in &files {
+                let (id, version) = deploy_file(&engine, file).await?;
+                println!("deployed {id} version {version} ({})", file.display());
+            }
+            Ok(0)
+        }
+        Cmd::Start { process, data } => {
+            let engine = open(&db)?;
+            let instance = engine.start(&process, parse_data(data.as_deref())?).await?;
+            println!("{}", instance.id);
+            eprintln!("started {} v{}: {}", instance.definition_id, instance.definition_version, instance.status);
+            Ok(0)
+        }
+        Cmd::Instances { status, limit } => {
+            let status = match status.as_deref() {
+                None => None,
+                Some(s) => Some(InstanceStatus::parse(s).ok_or_else(|| InputError(format!("unknown status `{s}`; use running, blocked, completed, failed or aborted")))?),
+            };
+            let engine = open(&db)?;
+            let rows = engine.store().instances(status, limit).await?;
+            print!("{}", render::instance_list(&rows));
+            Ok(0)
+        }
+        Cmd::Show { instance, json } => {
+            let engine = open(&db)?;
+            let state = engine.instance(&instance).await?;
+            let definition = engine.definition(&state.definition_id, Some(state.definition_version)).await?;
+            let history = engine.store().history(&instance).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"instance": state, "history": history}))?);
+            } else {
+                print!("{}", render::instance(&definition, &state, Some(&history)));
+            }
+            Ok(0)
+        }
+        Cmd::Worker { concurrency, until_idle } => worker(&db, concurrency, until_idle).await,
+        Cmd::Task { action } => {
+            let engine = open(&db)?;
+            let (instance, command) = match action {
+                TaskCmd::Retry { instance, task, by } => (instance, Command::RetryTask { task, by }),
+                TaskCmd::Skip { instance, task, by } => (instance, Command::SkipTask { task, by }),
+            };
+            let state = engine.apply(&instance, command).await?;
+            println!("instance {} is {}", state.id, state.status);
+            Ok(0)
+        }
+        Cmd::Abort { instance, by } => {
+            let engine = open(&db)?;
+            let state = engine.apply(&instance, Command::Abort { by }).await?;
+            println!("instance {} is {}", state.id, state.status);
+            Ok(0)
+        }
+        Cmd::Bench(args) => crate::bench::run(args).await,
+    }
+}
+
+fn stop_signal() -> impl std::future::Future<Output = ()> {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn worker(db: &Path, concurrency: usize, until_idle: bool) -> Result<u8> {
+    let engine = open(db)?;
+    let Some(_lock) = engine_lock(db)? else {
+        bail!("another baton process is already running the jobs of {}", db.display());
+    };
+    let rerun = engine.recover().await?;
+    if rerun > 0 {
+        eprintln!("baton: re-running {rerun} job(s) left by a process that stopped");
+    }
+    let options = WorkerOptions { concurrency, ..WorkerOptions::default() };
+    let idle_engine = engine.clone();
+    let stop = async move {
+        if until_idle {
+            loop {
+                let open = idle_engine.store().open_instances().await.map(|ids| ids.len()).unwrap_or(1);
+                let queued = idle_engine.store().queued_jobs().await.unwrap_or(1);
+                let leased = idle_engine.store().leased_jobs().await.map(|j| j.len()).unwrap_or(1);
+                let blocked_only = open == 0 || (queued == 0 && leased == 0 && all_blocked(&idle_engine).await);
+                if blocked_only {
+                    return;
+                }
+                idle_engine.wait_for_change(Duration::from_millis(100)).await;
+            }
+        } else {
+            stop_signal().await;
+        }
+    };
+    engine.run_worker(options, stop).await?;
+    Ok(0)
+}
+
+async fn all_blocked(engine: &SqliteEngine) -> bool {
+    let Ok(ids) = engine.store().open_instances().await else { return false };
+    for id in ids {
+        match engine.store().instance(&id).await {
+            Ok(Some(i)) if i.status == InstanceStatus::Blocked => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+async fn run(db: &Path, file: &Path, data: Option<&str>, concurrency: usize) -> Result<u8> {
+    let engine = open(db)?;
+    let data = parse_data(data)?;
+    let lock = engine_lock(db)?;
+    if lock.is_some() {
+        engine.recover().await?;
+    }
+    let (id, version) = deploy_file(&engine, file).await?;
+    eprintln!("deployed {id} version {version} ({})", file.display());
+    let started = std::time::Instant::now();
+    let instance = engine.start(&id, data).await?;
+    let instance_id = instance.id.clone();
+    let settled = |s: InstanceStatus| s.is_terminal() || s == InstanceStatus::Blocked;
+
+    let watcher = engine.clone();
+    let watch_id = instance_id.clone();
+    let wait_until_settled = async move {
+        loop {
+            match watcher.instance(&watch_id).await {
+                Ok(i) if settled(i.status) => return,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!("reading instance: {e}");
+                }
+            }
+            watcher.wait_for_change(Duration::from_millis(100)).await;
+        }
+    };
+    if lock.is_some() {
+        let options = WorkerOptions { concurrency, ..WorkerOptions::default() };
+        tokio::select! {
+            r = engine.run_worker(options, wait_until_settled) => r?,
+            () = stop_signal() => bail!("interrupted; instance {instance_id} goes on with the next `baton worker`"),
+        }
+    } else {
+        eprintln!("another baton process runs the jobs of {}; waiting for it", db.display());
+        wait_until_settled.await;
+    }
+    let state = engine.instance(&instance_id).await?;
+    let definition = engine.definition(&state.definition_id, Some(state.definition_version)).await?;
+    print!("{}", render::instance(&definition, &state, None));
+    println!("\n{} in {:.2}s", state.status, started.elapsed().as_secs_f64());
+    Ok(if state.status == InstanceStatus::Completed { 0 } else { 1 })
+}

@@ -1,0 +1,98 @@
+//! Human-readable output: task tables, instance lists and history.
+
+use std::fmt::Write;
+
+use chrono::{DateTime, Utc};
+
+use baton_core::{Definition, Event, EventKind, Instance};
+use baton_store::InstanceSummary;
+
+fn duration(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> String {
+    match (from, to) {
+        (Some(a), Some(b)) => format!("{:.2}s", (b - a).num_milliseconds() as f64 / 1000.0),
+        (Some(_), None) => "…".into(),
+        _ => String::new(),
+    }
+}
+
+/// The task table of an instance, its data and (optionally) its history.
+pub fn instance(definition: &Definition, instance: &Instance, history: Option<&[Event]>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "instance {}  {} v{}  {}", instance.id, instance.definition_id, instance.definition_version, instance.status);
+    let width = definition.tasks.iter().map(|t| t.id.len()).max().unwrap_or(4).max(4);
+    let _ = writeln!(out, "\n  {:width$}  {:8}  {:23}  {:>8}  REASON", "TASK", "KIND", "STATUS", "TIME");
+    for &i in &definition.order {
+        let (task, state) = (&definition.tasks[i], &instance.tasks[i]);
+        let mut status = state.status.name().to_owned();
+        if state.attempts > 1 {
+            status.push_str(&format!(" (try {})", state.attempts));
+        }
+        let reason = state.reason.as_ref().map(ToString::to_string).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {:width$}  {:8}  {:23}  {:>8}  {}",
+            task.id,
+            task.kind.name(),
+            status,
+            duration(state.started_at, state.ended_at),
+            reason
+        );
+    }
+    if !instance.data.is_empty() {
+        let _ = writeln!(out, "\ndata:");
+        for (k, v) in &instance.data {
+            let _ = writeln!(out, "  {k} = {v}");
+        }
+    }
+    if let Some(history) = history {
+        let _ = writeln!(out, "\nhistory:");
+        for e in history {
+            let _ = writeln!(out, "  {:>4}  {}  {:14}  {}", e.seq, e.at.format("%H:%M:%S%.3f"), e.task.as_deref().unwrap_or("-"), describe(&e.kind));
+        }
+    }
+    out
+}
+
+fn describe(kind: &EventKind) -> String {
+    match kind {
+        EventKind::InstanceStarted { definition, version, data } => format!("started {definition} v{version} with {}", serde_json::Value::Object(data.clone())),
+        EventKind::InstanceStatusChanged { to, reason } => match reason {
+            Some(r) => format!("instance {to} ({r})"),
+            None => format!("instance {to}"),
+        },
+        EventKind::TaskStatusChanged { to, reason } => match reason {
+            Some(r) => format!("{to} ({r})"),
+            None => to.to_string(),
+        },
+        EventKind::DataChanged { values } => format!("data {}", serde_json::Value::Object(values.clone())),
+        EventKind::JobDispatched { attempt, command } => format!("job attempt {attempt} dispatched: {}", command.join(" ")),
+        EventKind::JobFinished { attempt, exit_code, duration_ms, stdout_tail, stderr_tail } => {
+            let mut s = format!("job attempt {attempt} finished: exit {} after {duration_ms} ms", exit_code.map_or("-".into(), |c| c.to_string()));
+            for (name, tail) in [("stdout", stdout_tail), ("stderr", stderr_tail)] {
+                let last = tail.trim_end().lines().last().unwrap_or("");
+                if !last.is_empty() {
+                    let _ = write!(s, "; {name}: {last}");
+                }
+            }
+            s
+        }
+        EventKind::JobRetried { attempt, reason } => format!("job retried as attempt {attempt}: {reason}"),
+        EventKind::BranchesTaken { tasks } => format!("branches taken: {}", tasks.join(", ")),
+    }
+}
+
+pub fn instance_list(rows: &[InstanceSummary]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{:36}  {:24}  {:9}  STARTED", "INSTANCE", "PROCESS", "STATUS");
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "{:36}  {:24}  {:9}  {}",
+            r.id,
+            format!("{} v{}", r.definition_id, r.definition_version),
+            r.status.name(),
+            r.created_at.format("%Y-%m-%d %H:%M:%S")
+        );
+    }
+    out
+}

@@ -1,0 +1,19 @@
+use baton_core::{DefinitionError, TransitionError};
+use baton_store::StoreError;
+
+/// Everything the engine can refuse or fail at.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Definition(#[from] DefinitionError),
+    #[error("there is no process `{0}`; deploy it first")]
+    ProcessNotFound(String),
+    #[error("process `{id}` version {version} is missing from the store")]
+    VersionNotFound { id: String, version: u32 },
+    #[error("there is no instance `{0}`")]
+    InstanceNotFound(String),
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

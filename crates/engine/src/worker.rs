@@ -1,0 +1,271 @@
+//! The built-in job runner: leases queued jobs and runs their commands as child processes.
+//!
+//! A job's process gets its task's `env` (computed from process data) plus `BATON_INSTANCE`,
+//! `BATON_TASK`, `BATON_ATTEMPT` and `BATON_OUTPUT` (a file it may write a JSON object to).
+//! A JSON object printed on stdout (all of it, or its last line) is taken as output too.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+use tokio::io::AsyncReadExt;
+use tokio::sync::oneshot;
+use tokio::task::JoinSet;
+
+use baton_core::{Command, JobOutcome, JobRequest};
+use baton_store::{JobKey, Store};
+
+use crate::engine::Engine;
+use crate::error::EngineError;
+
+/// How much of a job's stdout and stderr is kept in history.
+const TAIL_CHARS: usize = 2000;
+/// Largest stdout read for JSON output; beyond it only the tail is kept.
+const MAX_CAPTURE: usize = 1 << 20;
+
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Jobs run at once by this worker.
+    pub concurrency: usize,
+    /// How often the queue is polled for jobs queued by other processes.
+    pub poll_interval: Duration,
+    /// How long a lease lasts before another node may take the job (multi-node stores).
+    pub lease: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        Self { concurrency: 8, poll_interval: Duration::from_millis(200), lease: Duration::from_secs(300) }
+    }
+}
+
+impl<S: Store> Engine<S> {
+    /// Leases and runs jobs until `stop` resolves. Running jobs are awaited before returning.
+    pub async fn run_worker(&self, options: WorkerOptions, stop: impl std::future::Future<Output = ()>) -> Result<(), EngineError> {
+        tokio::pin!(stop);
+        let mut running: JoinSet<()> = JoinSet::new();
+        loop {
+            let free = options.concurrency.saturating_sub(running.len());
+            let mut claimed = 0;
+            if free > 0 {
+                let now = self.inner.clock.now();
+                let jobs = self.inner.store.claim_jobs(&self.inner.options.node, free, options.lease, now).await?;
+                claimed = jobs.len();
+                for job in jobs {
+                    let engine = self.clone();
+                    running.spawn(async move { engine.execute(job.request).await });
+                }
+            }
+            if claimed > 0 && claimed == free {
+                // Possibly more waiting; go round again once a slot frees up.
+                tokio::select! {
+                    _ = running.join_next() => continue,
+                    () = &mut stop => break,
+                }
+            }
+            tokio::select! {
+                () = self.inner.jobs_queued.notified() => {}
+                _ = running.join_next(), if !running.is_empty() => {}
+                () = tokio::time::sleep(options.poll_interval) => {}
+                () = &mut stop => break,
+            }
+        }
+        while running.join_next().await.is_some() {}
+        Ok(())
+    }
+
+    async fn execute(&self, request: JobRequest) {
+        let key = JobKey::of(&request);
+        let (stop_tx, stop_rx) = oneshot::channel();
+        self.inner.running.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), stop_tx);
+        tracing::debug!(instance = %request.instance, task = %request.task, attempt = request.attempt, "running job");
+        let outcome = run_job(&request, stop_rx).await;
+        self.inner.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+        let command = Command::JobFinished { task: request.task.clone(), attempt: request.attempt, outcome };
+        if let Err(e) = self.apply(&request.instance, command).await {
+            tracing::info!(instance = %request.instance, task = %request.task, "job result not applied: {e}");
+        }
+    }
+}
+
+/// Runs one job's command to its end, its timeout, or until `stop` fires.
+pub async fn run_job(request: &JobRequest, stop: oneshot::Receiver<()>) -> JobOutcome {
+    let output_file = std::env::temp_dir().join(format!("baton-output-{}-{}-{}.json", request.instance, request.task, request.attempt));
+    let _ = std::fs::remove_file(&output_file);
+    let Some((program, args)) = request.command.split_first() else {
+        return JobOutcome::CouldNotStart { message: "empty command".into() };
+    };
+    let mut command = tokio::process::Command::new(program);
+    command
+        .args(args)
+        .envs(request.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("BATON_INSTANCE", &request.instance)
+        .env("BATON_TASK", &request.task)
+        .env("BATON_ATTEMPT", request.attempt.to_string())
+        .env("BATON_OUTPUT", &output_file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(dir) = &request.workdir {
+        command.current_dir(dir);
+    }
+    let started = Instant::now();
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => return JobOutcome::CouldNotStart { message: format!("{program}: {e}") },
+    };
+    let stdout = child.stdout.take().map(|s| tokio::spawn(capture(s)));
+    let stderr = child.stderr.take().map(|s| tokio::spawn(capture(s)));
+    let timeout = request.timeout_ms.map(Duration::from_millis);
+    let sleep = async {
+        match timeout {
+            Some(t) => tokio::time::sleep(t).await,
+            None => std::future::pending().await,
+        }
+    };
+    enum End {
+        Exited(std::io::Result<std::process::ExitStatus>),
+        TimedOut,
+        Stopped,
+    }
+    let end = tokio::select! {
+        status = child.wait() => End::Exited(status),
+        () = sleep => End::TimedOut,
+        _ = stop => End::Stopped,
+    };
+    if !matches!(end, End::Exited(_)) {
+        let _ = child.kill().await;
+    }
+    // A grandchild may hold the pipes open after a kill: wait for them only briefly.
+    let grab = |h: Option<tokio::task::JoinHandle<Vec<u8>>>| async move {
+        match h {
+            Some(h) => tokio::time::timeout(Duration::from_secs(2), h).await.ok().and_then(Result::ok).unwrap_or_default(),
+            None => Vec::new(),
+        }
+    };
+    let (out, err) = (grab(stdout).await, grab(stderr).await);
+    let (stdout_text, stderr_text) = (String::from_utf8_lossy(&out).into_owned(), String::from_utf8_lossy(&err).into_owned());
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let outcome = match end {
+        End::Exited(Ok(status)) => {
+            let code = status.code().unwrap_or(128 + signal_of(&status));
+            let (output, note) = job_output(&output_file, &stdout_text);
+            let mut stderr_tail = tail(&stderr_text);
+            if let Some(note) = note {
+                stderr_tail.push_str(&note);
+            }
+            JobOutcome::Exited { code, output, stdout_tail: tail(&stdout_text), stderr_tail, duration_ms }
+        }
+        End::Exited(Err(e)) => JobOutcome::CouldNotStart { message: format!("waiting for {program}: {e}") },
+        End::TimedOut | End::Stopped => JobOutcome::TimedOut { after_ms: duration_ms, stdout_tail: tail(&stdout_text), stderr_tail: tail(&stderr_text) },
+    };
+    let _ = std::fs::remove_file(&output_file);
+    outcome
+}
+
+#[cfg(unix)]
+fn signal_of(status: &std::process::ExitStatus) -> i32 {
+    std::os::unix::process::ExitStatusExt::signal(status).unwrap_or(0)
+}
+
+#[cfg(not(unix))]
+fn signal_of(_: &std::process::ExitStatus) -> i32 {
+    0
+}
+
+async fn capture(mut pipe: impl tokio::io::AsyncRead + Unpin) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = pipe.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        kept.extend_from_slice(&buf[..n]);
+        if kept.len() > MAX_CAPTURE {
+            kept.drain(..kept.len() - MAX_CAPTURE / 2);
+        }
+    }
+    kept
+}
+
+fn tail(text: &str) -> String {
+    let count = text.chars().count();
+    text.chars().skip(count.saturating_sub(TAIL_CHARS)).collect()
+}
+
+/// The job's JSON output: `$BATON_OUTPUT` if written, else stdout (whole, or its last line).
+fn job_output(file: &std::path::Path, stdout: &str) -> (Option<Map<String, Value>>, Option<String>) {
+    if let Ok(text) = std::fs::read_to_string(file) {
+        if !text.trim().is_empty() {
+            return match serde_json::from_str::<Value>(&text) {
+                Ok(Value::Object(map)) => (Some(map), None),
+                Ok(_) => (None, Some("\n[baton] BATON_OUTPUT must hold a JSON object; it was ignored".into())),
+                Err(e) => (None, Some(format!("\n[baton] BATON_OUTPUT is not valid JSON ({e}); it was ignored"))),
+            };
+        }
+    }
+    let trimmed = stdout.trim();
+    let candidates = [Some(trimmed), trimmed.lines().rev().find(|l| !l.trim().is_empty())];
+    for text in candidates.into_iter().flatten() {
+        if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text.trim()) {
+            return (Some(map), None);
+        }
+    }
+    (None, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(command: &[&str]) -> JobRequest {
+        JobRequest {
+            instance: format!("t-{}", uuid::Uuid::now_v7()),
+            task: "job".into(),
+            attempt: 1,
+            command: command.iter().map(|s| s.to_string()).collect(),
+            workdir: None,
+            env: vec![("GREETING".into(), "hello".into())],
+            timeout_ms: Some(5_000),
+        }
+    }
+
+    async fn run(command: &[&str]) -> JobOutcome {
+        run_job(&request(command), oneshot::channel().1).await
+    }
+
+    #[tokio::test]
+    async fn exit_zero_with_a_json_line_on_stdout_gives_output() {
+        let JobOutcome::Exited { code, output, .. } = run(&["sh", "-c", "echo working; echo '{\"rows\": 3}'"]).await else { panic!() };
+        assert_eq!(code, 0);
+        assert_eq!(output.unwrap()["rows"], 3);
+    }
+
+    #[tokio::test]
+    async fn output_written_to_baton_output_wins_and_env_is_passed() {
+        let JobOutcome::Exited { output, .. } = run(&["sh", "-c", "echo \"{\\\"said\\\": \\\"$GREETING\\\"}\" > \"$BATON_OUTPUT\"; echo '{\"x\": 1}'"]).await else {
+            panic!()
+        };
+        assert_eq!(output.unwrap()["said"], "hello");
+    }
+
+    #[tokio::test]
+    async fn nonzero_exit_keeps_the_stderr_tail() {
+        let JobOutcome::Exited { code, stderr_tail, .. } = run(&["sh", "-c", "echo broken >&2; exit 3"]).await else { panic!() };
+        assert_eq!(code, 3);
+        assert_eq!(stderr_tail.trim(), "broken");
+    }
+
+    #[tokio::test]
+    async fn a_job_past_its_timeout_is_stopped() {
+        let mut r = request(&["sleep", "5"]);
+        r.timeout_ms = Some(100);
+        assert!(matches!(run_job(&r, oneshot::channel().1).await, JobOutcome::TimedOut { .. }));
+    }
+
+    #[tokio::test]
+    async fn a_missing_program_could_not_start() {
+        assert!(matches!(run(&["/no/such/program"]).await, JobOutcome::CouldNotStart { .. }));
+    }
+}

@@ -1,0 +1,13 @@
+//! Embedded, timestamped schema migrations. A released migration is never edited; the
+//! migrator records how many ran (`user_version`) and refuses a database newer than itself.
+
+use rusqlite::Connection;
+use rusqlite_migration::{Migrations, M};
+
+use baton_store::StoreError;
+
+const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("../migrations/20261125_0001_initial.sql"))];
+
+pub(crate) fn run(conn: &mut Connection) -> Result<(), StoreError> {
+    Migrations::from_slice(MIGRATIONS).to_latest(conn).map_err(|e| StoreError::Database(format!("migrating the schema: {e}")))
+}
