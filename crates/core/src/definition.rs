@@ -269,21 +269,62 @@ impl Diagnostics<'_> {
         match Expr::compile(scalar) {
             Ok(e) => Some(e),
             Err(e) => {
-                let start = scalar.span().start();
-                let quoted = start
-                    .and_then(|m| self.source.chars().nth(m.character()))
-                    .is_some_and(|c| c == '"' || c == '\'');
-                let base = pos_of(scalar.span());
-                let pos = if e.line <= 1 {
-                    Pos { line: base.line, column: base.column + usize::from(quoted) + e.column - 1 }
-                } else {
-                    Pos { line: base.line + e.line - 1, column: e.column }
+                // The error's character offset inside the expression…
+                let value = scalar.as_str();
+                let line_start: usize = value.split('\n').take(e.line.saturating_sub(1)).map(|l| l.chars().count() + 1).sum();
+                let offset = line_start + e.column.saturating_sub(1);
+                // …and where that character is in the file.
+                let pos = match scalar.span().start() {
+                    Some(m) => locate_in_scalar(self.source, m.character(), pos_of(scalar.span()), value, offset),
+                    None => Pos { line: 1, column: 1 },
                 };
-                self.error(pos, format!("{field}: {}", e.message), Some(format!("in the CEL expression `{}`", scalar.as_str())));
+                self.error(pos, format!("{field}: {}", e.message), Some(format!("in the CEL expression `{value}`")));
                 None
             }
         }
     }
+}
+
+/// Finds where character `target` of a scalar's value is written in `source`, walking the
+/// source from the scalar's start (character `start_char`, at `start`) alongside the value.
+/// Quotes, escapes, folded line breaks and indentation change the text between the two,
+/// but not the order of the characters, so skipping what does not match keeps them aligned.
+fn locate_in_scalar(source: &str, start_char: usize, start: Pos, value: &str, target: usize) -> Pos {
+    let mut src = source.chars().skip(start_char).peekable();
+    let mut at = start;
+    let step = |c: char, at: &mut Pos| {
+        if c == '\n' {
+            at.line += 1;
+            at.column = 1;
+        } else {
+            at.column += 1;
+        }
+    };
+    let mut chars = value.chars();
+    for c in chars.by_ref().take(target) {
+        while let Some(&s) = src.peek() {
+            if s == c {
+                step(s, &mut at);
+                src.next();
+                break;
+            }
+            if c.is_whitespace() && !s.is_whitespace() {
+                break; // an escape such as `\n` in the source: stay put
+            }
+            step(s, &mut at);
+            src.next();
+        }
+    }
+    if let Some(c) = chars.next() {
+        while let Some(&s) = src.peek() {
+            if s == c || !(s.is_whitespace() || s == '"' || s == '\'' || s == '\\') {
+                break;
+            }
+            step(s, &mut at);
+            src.next();
+        }
+    }
+    at
 }
 
 // ---------------------------------------------------------------------------------------
@@ -409,11 +450,18 @@ pub fn parse(file: &str, source: &str) -> Result<Definition, DefinitionError> {
 }
 
 fn parse_inner(source: &str, diags: &mut Diagnostics) -> Option<Definition> {
-    let root = match marked_yaml::parse_yaml(0, source) {
+    // Duplicate keys are mistakes (the last one would win silently), and quoted scalars are
+    // strings: `default: "12"` is the text 12, not a number.
+    let options = marked_yaml::LoaderOptions::default().error_on_duplicate_keys(true).prevent_coercion(true);
+    let root = match marked_yaml::parse_yaml_with_options(0, source, options) {
         Ok(node) => node,
         Err(e) => {
             let (pos, message) = load_error_position(&e);
-            diags.error(pos, message, Some("check the indentation and quoting around this place".into()));
+            let hint = match e {
+                marked_yaml::LoadError::DuplicateKey(_) => "each key may appear once in a mapping; remove or rename one",
+                _ => "check the indentation and quoting around this place",
+            };
+            diags.error(pos, message, Some(hint.into()));
             return None;
         }
     };
@@ -700,7 +748,7 @@ fn compile_task(
             let at = node.as_mapping().and_then(|m| m.keys().find(|k| k.as_str() == field)).map_or_else(|| pos_of(raw.id.span()), |k| pos_of(k.span()));
             diags.error(
                 at,
-                format!("task `{}` is a {kind_name} task but sets `{field}`, which only {owner} tasks have", raw.id.as_str()),
+                format!("task `{}` is {} {kind_name} task but sets `{field}`, which only {owner} tasks have", raw.id.as_str(), if kind_name.starts_with('e') { "an" } else { "a" }),
                 Some(format!("remove `{field}` or change `kind` to {owner}")),
             );
         }
@@ -995,7 +1043,7 @@ impl Diagnostics<'_> {
         } else {
             None
         };
-        let message = text.replacen("Unknown field", "unknown field", 1);
+        let message = text.replacen("Unknown field", "unknown field", 1).replacen("Value was not a boolean", "expected `true` or `false`", 1);
         self.error(pos, message, hint);
     }
 }

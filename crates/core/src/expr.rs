@@ -22,6 +22,7 @@ pub const ROOT_VARIABLES: &[&str] = &["data", "tasks", "instance", "now"];
 pub struct Expr {
     source: String,
     program: Arc<Program>,
+    uses_tasks: bool,
 }
 
 impl fmt::Debug for Expr {
@@ -60,7 +61,8 @@ impl Expr {
                 ),
             });
         }
-        Ok(Self { source: source.to_owned(), program: Arc::new(program) })
+        let uses_tasks = program.references().variables().contains(&"tasks");
+        Ok(Self { source: source.to_owned(), program: Arc::new(program), uses_tasks })
     }
 
     /// The expression as written.
@@ -70,7 +72,7 @@ impl Expr {
 
     /// Evaluates the expression and converts the result to JSON.
     pub fn eval(&self, scope: &Scope) -> Result<Value, EvalError> {
-        let value = self.program.execute(&scope.context).map_err(|e| EvalError(e.to_string()))?;
+        let value = scope.execute(self).map_err(|e| EvalError(e.to_string()))?;
         to_json(&value).ok_or_else(|| EvalError(format!("`{}` produced a value that is not data: {value:?}", self.source)))
     }
 
@@ -178,38 +180,58 @@ fn tidy_parse_message(message: &str) -> String {
     }
 }
 
-/// The variables an expression is evaluated against.
-pub struct Scope {
-    context: Context<'static, 'static>,
+/// The variables an expression is evaluated against. Built cheaply per step: `data` is
+/// converted once, `tasks` only if an expression reads it.
+pub struct Scope<'a> {
+    data: CelValue,
+    tasks: std::cell::OnceCell<CelValue>,
+    task_source: Box<dyn Fn() -> CelValue + 'a>,
+    instance: CelValue,
+    now: chrono::DateTime<chrono::Utc>,
 }
 
-impl Scope {
+thread_local! {
+    /// CEL's standard library, registered once per thread rather than per evaluation.
+    static ROOT: Context<'static, 'static> = Context::default();
+}
+
+impl<'a> Scope<'a> {
     /// Builds a scope from process data, task statuses (`task id -> status name`), instance id and time.
-    pub fn new<'a>(
-        data: &Map<String, Value>,
-        tasks: impl IntoIterator<Item = (&'a str, &'a str)>,
-        instance: &str,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Self {
-        let mut context = Context::default();
-        context.add_variable_from_value("data", map_to_cel(data));
-        let tasks: HashMap<Key, CelValue> = tasks
-            .into_iter()
-            .map(|(id, status)| {
-                let entry: HashMap<Key, CelValue> = HashMap::from([(key("status"), CelValue::String(Arc::new(status.to_owned())))]);
-                (key(id), CelValue::Map(CelMap::from(entry)))
-            })
-            .collect();
-        context.add_variable_from_value("tasks", CelValue::Map(CelMap::from(tasks)));
+    pub fn new<I>(data: &Map<String, Value>, tasks: I, instance: &str, now: chrono::DateTime<chrono::Utc>) -> Self
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)> + Clone + 'a,
+    {
+        let task_source = Box::new(move || {
+            let tasks: HashMap<Key, CelValue> = tasks
+                .clone()
+                .into_iter()
+                .map(|(id, status)| {
+                    let entry: HashMap<Key, CelValue> = HashMap::from([(key("status"), CelValue::String(Arc::new(status.to_owned())))]);
+                    (key(id), CelValue::Map(CelMap::from(entry)))
+                })
+                .collect();
+            CelValue::Map(CelMap::from(tasks))
+        });
         let instance: HashMap<Key, CelValue> = HashMap::from([(key("id"), CelValue::String(Arc::new(instance.to_owned())))]);
-        context.add_variable_from_value("instance", CelValue::Map(CelMap::from(instance)));
-        context.add_variable_from_value("now", CelValue::Timestamp(now.fixed_offset()));
-        Self { context }
+        Self { data: map_to_cel(data), tasks: std::cell::OnceCell::new(), task_source, instance: CelValue::Map(CelMap::from(instance)), now }
     }
 
-    /// Replaces one entry of `data`, so later assignments of the same task see earlier ones.
+    /// Replaces `data`, so later assignments of the same task see earlier ones.
     pub fn set_data(&mut self, data: &Map<String, Value>) {
-        self.context.add_variable_from_value("data", map_to_cel(data));
+        self.data = map_to_cel(data);
+    }
+
+    fn execute(&self, expr: &Expr) -> Result<CelValue, cel::ExecutionError> {
+        ROOT.with(|root| {
+            let mut context = root.new_inner_scope();
+            context.add_variable_from_value("data", self.data.clone());
+            if expr.uses_tasks {
+                context.add_variable_from_value("tasks", self.tasks.get_or_init(|| (self.task_source)()).clone());
+            }
+            context.add_variable_from_value("instance", self.instance.clone());
+            context.add_variable_from_value("now", CelValue::Timestamp(self.now.fixed_offset()));
+            expr.program.execute(&context)
+        })
     }
 }
 

@@ -195,7 +195,7 @@ impl fmt::Display for Reason {
             Self::BranchNotTaken { decision } => write!(f, "decision `{decision}` took another branch"),
             Self::PredecessorsSkipped => f.write_str("every predecessor was skipped"),
             Self::DependencyNotMet { task, status, expected, action } => {
-                write!(f, "predecessor `{task}` ended {status}, expected {expected}; else: {action}")
+                write!(f, "predecessor `{task}` is {status}, expected {expected}; else: {action}")
             }
             Self::Exited { code } => write!(f, "exit code {code}"),
             Self::TimedOut { after_ms } => write!(f, "timed out after {}", humantime::format_duration(std::time::Duration::from_millis(*after_ms))),

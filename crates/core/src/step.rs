@@ -104,6 +104,8 @@ pub enum TransitionError {
     StaleJobResult { task: String, attempt: u32 },
     #[error("task `{task}` is {status}; only a task that ended not OK or was skipped can be retried")]
     NotRetryable { task: String, status: String },
+    #[error("task `{task}` cannot be retried: its successor `{successor}` is already {status}")]
+    SuccessorMoved { task: String, successor: String, status: String },
     #[error("task `{task}` is {status}; only a blocked or waiting task can be skipped")]
     NotSkippable { task: String, status: String },
     #[error("invalid process data: {}", .0.join("; "))]
@@ -204,7 +206,7 @@ impl Machine<'_> {
         self.def.task_index(task).ok_or_else(|| TransitionError::UnknownTask(task.to_owned()))
     }
 
-    fn scope(&self) -> Scope {
+    fn scope(&self) -> Scope<'_> {
         let tasks = self.def.tasks.iter().zip(&self.inst.tasks).map(|(d, s)| (d.id.as_str(), s.status.name()));
         Scope::new(&self.inst.data, tasks, &self.inst.id, self.now)
     }
@@ -284,84 +286,116 @@ impl Machine<'_> {
         }
     }
 
+    /// Is the edge `from -> to` on a dead path: a branch not taken, or a task skipped because
+    /// its own path was dead? A task skipped by its else action or by an operator is an ended
+    /// task like any other (Automic's `any_ok` accepts `ended_skipped`): its successors run.
     fn edge_is_dead(&self, from: usize, to: usize) -> bool {
-        self.inst.tasks[from].status == TaskStatus::EndedSkipped || self.branch_not_taken(from, to)
+        let skipped_on_dead_path = self.inst.tasks[from].status == TaskStatus::EndedSkipped
+            && matches!(self.inst.tasks[from].reason, Some(Reason::BranchNotTaken { .. } | Reason::PredecessorsSkipped));
+        skipped_on_dead_path || self.branch_not_taken(from, to)
     }
 
     fn start_task(&mut self, i: usize) {
         self.inst.tasks[i].attempts += 1;
         self.inst.tasks[i].started_at = Some(self.now);
         match &self.def.tasks[i].kind {
-            TaskKind::Set(assignments) => {
-                let mut scope = self.scope();
-                let mut data = self.inst.data.clone();
-                let mut written = Map::new();
-                for (name, expr) in assignments {
-                    let value = match expr.eval(&scope) {
-                        Ok(v) => v,
-                        Err(e) => return self.fail(i, Reason::ExpressionFailed { field: format!("set.{name}"), message: e.0 }),
-                    };
-                    if let Some(reason) = self.type_problem(name, &value) {
-                        return self.fail(i, reason);
-                    }
-                    data.insert(name.clone(), value.clone());
-                    written.insert(name.clone(), value);
-                    if assignments.len() > 1 {
-                        scope.set_data(&data);
-                    }
+            TaskKind::Set(assignments) => match self.evaluate_set(assignments) {
+                Err(reason) => self.fail(i, reason),
+                Ok((data, written)) => {
+                    self.inst.data = data;
+                    self.emit(Some(i), EventKind::DataChanged { values: written });
+                    self.set_task(i, TaskStatus::EndedOk, None);
                 }
-                self.inst.data = data;
-                self.emit(Some(i), EventKind::DataChanged { values: written });
-                self.set_task(i, TaskStatus::EndedOk, None);
-            }
-            TaskKind::Decision(spec) => {
-                let scope = self.scope();
-                let mut taken: Vec<usize> = Vec::new();
-                for (n, branch) in spec.branches.iter().enumerate() {
-                    match branch.when.eval_bool(&scope) {
-                        Ok(true) => {
-                            taken.extend(&branch.to);
-                            if !spec.take_all {
-                                break;
-                            }
-                        }
-                        Ok(false) => {}
-                        Err(e) => return self.fail(i, Reason::ExpressionFailed { field: format!("branches[{n}].when"), message: e.0 }),
-                    }
+            },
+            TaskKind::Decision(spec) => match self.evaluate_decision(spec) {
+                Err(reason) => self.fail(i, reason),
+                Ok(taken) => {
+                    let names: Vec<String> = taken.iter().map(|&t| self.def.tasks[t].id.clone()).collect();
+                    self.inst.tasks[i].taken = taken;
+                    self.emit(Some(i), EventKind::BranchesTaken { tasks: names });
+                    self.set_task(i, TaskStatus::EndedOk, None);
                 }
-                if taken.is_empty() {
-                    taken.extend(&spec.otherwise);
-                }
-                if taken.is_empty() {
-                    return self.fail(i, Reason::NoBranchMatched);
-                }
-                let names: Vec<String> = taken.iter().map(|&t| self.def.tasks[t].id.clone()).collect();
-                self.inst.tasks[i].taken = taken;
-                self.emit(Some(i), EventKind::BranchesTaken { tasks: names });
-                self.set_task(i, TaskStatus::EndedOk, None);
-            }
+            },
             TaskKind::End { terminate } => {
                 self.set_task(i, TaskStatus::EndedOk, None);
                 if *terminate {
                     self.end_instance(InstanceStatus::Completed, None);
                 }
             }
-            TaskKind::Job(_) => self.dispatch(i, None),
+            TaskKind::Job(_) => {
+                // An operator's retry runs the job again as a new attempt: the history says so.
+                let retry = match &self.inst.tasks[i].reason {
+                    Some(reason @ Reason::Operator { .. }) if self.inst.tasks[i].attempts > 1 => Some(reason.clone()),
+                    _ => None,
+                };
+                self.dispatch(i, retry)
+            }
         }
+    }
+
+    /// A `set` task's assignments, in order, each seeing the ones before it. All or nothing:
+    /// returns the new data and what was written.
+    fn evaluate_set(&self, assignments: &[(String, crate::expr::Expr)]) -> Result<(Map<String, Value>, Map<String, Value>), Reason> {
+        let mut scope = self.scope();
+        let mut data = self.inst.data.clone();
+        let mut written = Map::new();
+        for (name, expr) in assignments {
+            let value = expr.eval(&scope).map_err(|e| Reason::ExpressionFailed { field: format!("set.{name}"), message: e.0 })?;
+            if let Some(reason) = self.type_problem(name, &value) {
+                return Err(reason);
+            }
+            data.insert(name.clone(), value.clone());
+            written.insert(name.clone(), value);
+            if assignments.len() > 1 {
+                scope.set_data(&data);
+            }
+        }
+        Ok((data, written))
+    }
+
+    /// The tasks a decision's branches lead to: the first branch that holds (or all, in mode
+    /// `all`), else `otherwise`.
+    fn evaluate_decision(&self, spec: &crate::definition::DecisionSpec) -> Result<Vec<usize>, Reason> {
+        let scope = self.scope();
+        let mut taken: Vec<usize> = Vec::new();
+        for (n, branch) in spec.branches.iter().enumerate() {
+            let holds = branch.when.eval_bool(&scope).map_err(|e| Reason::ExpressionFailed { field: format!("branches[{n}].when"), message: e.0 })?;
+            if holds {
+                taken.extend(&branch.to);
+                if !spec.take_all {
+                    break;
+                }
+            }
+        }
+        if taken.is_empty() {
+            taken.extend(&spec.otherwise);
+        }
+        if taken.is_empty() {
+            return Err(Reason::NoBranchMatched);
+        }
+        Ok(taken)
+    }
+
+    /// A job's environment, computed from process data when it starts.
+    fn evaluate_env(&self, spec: &crate::definition::JobSpec) -> Result<Vec<(String, String)>, Reason> {
+        let scope = self.scope();
+        spec.env
+            .iter()
+            .map(|(name, expr)| match expr.eval(&scope) {
+                Ok(Value::String(s)) => Ok((name.clone(), s)),
+                Ok(other) => Ok((name.clone(), other.to_string())),
+                Err(e) => Err(Reason::ExpressionFailed { field: format!("env.{name}"), message: e.0 }),
+            })
+            .collect()
     }
 
     /// Hands a job to a worker as a new attempt.
     fn dispatch(&mut self, i: usize, retry_reason: Option<Reason>) {
         let TaskKind::Job(spec) = &self.def.tasks[i].kind else { unreachable!("only jobs are dispatched") };
-        let scope = self.scope();
-        let mut env = Vec::with_capacity(spec.env.len());
-        for (name, expr) in &spec.env {
-            match expr.eval(&scope) {
-                Ok(Value::String(s)) => env.push((name.clone(), s)),
-                Ok(other) => env.push((name.clone(), other.to_string())),
-                Err(e) => return self.fail(i, Reason::ExpressionFailed { field: format!("env.{name}"), message: e.0 }),
-            }
-        }
+        let env = match self.evaluate_env(spec) {
+            Ok(env) => env,
+            Err(reason) => return self.fail(i, reason),
+        };
         let attempt = self.inst.tasks[i].attempts;
         if let Some(reason) = retry_reason {
             self.emit(Some(i), EventKind::JobRetried { attempt, reason });
@@ -445,6 +479,18 @@ impl Machine<'_> {
         let status = &self.inst.tasks[i].status;
         if !matches!(status, TaskStatus::EndedNotOk | TaskStatus::EndedSkipped) {
             return Err(TransitionError::NotRetryable { task: task.to_owned(), status: status.name().to_owned() });
+        }
+        // A successor that already started or ended acted on this task's result; running the
+        // task again under it would leave a successor ahead of its predecessor.
+        if let Some(&s) = self.def.successors[i]
+            .iter()
+            .find(|&&s| !matches!(self.inst.tasks[s].status, TaskStatus::WaitingForPredecessor | TaskStatus::Blocked))
+        {
+            return Err(TransitionError::SuccessorMoved {
+                task: task.to_owned(),
+                successor: self.def.tasks[s].id.clone(),
+                status: self.inst.tasks[s].status.name().to_owned(),
+            });
         }
         self.set_task(i, TaskStatus::WaitingForPredecessor, Some(Reason::Operator { action: "retry".into(), by: by.to_owned() }));
         // Successors that stopped because of this task wait for it again.
