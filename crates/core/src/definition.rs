@@ -661,7 +661,7 @@ fn read_after(task: &Node, diags: &mut Diagnostics) -> Option<Vec<RawAfter>> {
     let mut ok = true;
     for item in items.iter() {
         match item {
-            Node::Scalar(name) => out.push(RawAfter { task: Spanned::new(name.span().clone(), name.as_str().to_owned()), status: None }),
+            Node::Scalar(name) => out.push(RawAfter { task: Spanned::new(*name.span(), name.as_str().to_owned()), status: None }),
             Node::Mapping(map) => match marked_yaml::from_node::<RawAfterFull>(item) {
                 Ok(full) => {
                     let status = map.get_node("status").expect("`status` was read");

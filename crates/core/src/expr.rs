@@ -296,7 +296,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn scope(data: Value) -> Scope {
+    fn scope(data: Value) -> Scope<'static> {
         Scope::new(data.as_object().unwrap(), [("a", "ended_ok")], "i-1", chrono::Utc::now())
     }
 

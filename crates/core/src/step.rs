@@ -383,6 +383,7 @@ impl Machine<'_> {
             .iter()
             .map(|(name, expr)| match expr.eval(&scope) {
                 Ok(Value::String(s)) => Ok((name.clone(), s)),
+                Ok(Value::Null) => Ok((name.clone(), String::new())),
                 Ok(other) => Ok((name.clone(), other.to_string())),
                 Err(e) => Err(Reason::ExpressionFailed { field: format!("env.{name}"), message: e.0 }),
             })

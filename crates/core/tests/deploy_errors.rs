@@ -1,0 +1,677 @@
+//! Deploy errors: a malformed definition is rejected with the file, line, column and a
+//! sentence that says what to change (DESIGN.md, "Bad input"). One test per class of mistake;
+//! each pins the exact line and column, so a reader can check them against the numbered source.
+
+use baton_core::definition::{parse, DataType, Definition, DefinitionError, Diagnostic, TaskKind};
+
+/// Joins lines into a YAML document, so that line N of the file is `lines[N - 1]`.
+fn yaml(lines: &[&str]) -> String {
+    let mut s = lines.join("\n");
+    s.push('\n');
+    s
+}
+
+fn errors(src: &str) -> DefinitionError {
+    match parse("flow.yaml", src) {
+        Ok(def) => panic!("expected a deploy error, got a definition with {} tasks", def.tasks.len()),
+        Err(e) => e,
+    }
+}
+
+/// The only diagnostic for `src`.
+fn one(src: &str) -> Diagnostic {
+    let e = errors(src);
+    assert_eq!(e.diagnostics.len(), 1, "expected one diagnostic, got:\n{e}");
+    e.diagnostics.into_iter().next().unwrap()
+}
+
+fn ok(src: &str) -> Definition {
+    parse("flow.yaml", src).unwrap_or_else(|e| panic!("expected the definition to deploy:\n{e}"))
+}
+
+#[track_caller]
+fn assert_at(d: &Diagnostic, line: usize, column: usize) {
+    assert_eq!((d.line, d.column), (line, column), "wrong position for: {} (hint: {:?})", d.message, d.hint);
+}
+
+#[track_caller]
+fn assert_hint(d: &Diagnostic, needle: &str) {
+    let hint = d.hint.as_deref().unwrap_or_else(|| panic!("no hint for: {}", d.message));
+    assert!(hint.contains(needle), "hint {hint:?} should contain {needle:?}");
+}
+
+#[track_caller]
+fn assert_message(d: &Diagnostic, needle: &str) {
+    assert!(d.message.contains(needle), "message {:?} should contain {needle:?}", d.message);
+}
+
+#[test]
+fn yaml_syntax_error_is_reported_where_the_parser_stopped() {
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: a",
+        "    kind: job",
+        "   command: x", // one space short: leaves the task mapping mid-sequence
+    ]));
+    assert_at(&d, 5, 11);
+    assert_message(&d, "YAML syntax error");
+    assert_hint(&d, "indentation");
+
+    let d = one(&yaml(&["id: p", "tasks:", "  - id: \"a"]));
+    assert_at(&d, 3, 9); // the quote that is never closed
+    assert_message(&d, "quoted scalar");
+}
+
+#[test]
+fn a_key_written_twice_in_one_mapping_is_refused() {
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: a",
+        "    kind: job",
+        "    command: ./one.sh",
+        "    command: ./two.sh",
+    ]));
+    assert_at(&d, 6, 5);
+    assert_message(&d, "the key `command` appears twice");
+    assert_hint(&d, "remove or rename one");
+}
+
+#[test]
+fn unknown_field_points_at_the_key_and_suggests_the_right_one() {
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: extract",
+        "    kind: job",
+        "    command: ./extract.sh",
+        "  - id: load",
+        "    kind: job",
+        "    command: ./load.sh",
+        "    afterr: [extract]",
+    ]));
+    assert_at(&d, 9, 5);
+    assert_message(&d, "unknown field `afterr`");
+    assert_message(&d, "`after`"); // the accepted fields are listed
+    assert_hint(&d, "did you mean `after`?");
+}
+
+#[test]
+fn unknown_fields_in_nested_mappings_are_found_too() {
+    // In a data declaration.
+    let d = one(&yaml(&[
+        "id: p",
+        "data:",
+        "  amount:",
+        "    type: integer",
+        "    defualt: 3",
+        "tasks:",
+        "  - id: e",
+        "    kind: end",
+    ]));
+    assert_at(&d, 5, 5);
+    assert_message(&d, "unknown field `defualt`");
+    assert_hint(&d, "did you mean `default`?");
+
+    // In an `after` entry with a status.
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: a",
+        "    kind: end",
+        "  - id: b",
+        "    kind: end",
+        "    after:",
+        "      - task: a",
+        "        stat: ended_ok",
+    ]));
+    assert_at(&d, 9, 9);
+    assert_message(&d, "unknown field `stat`");
+    assert_hint(&d, "did you mean `status`?");
+
+    // In `dependencies`.
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: a",
+        "    kind: end",
+        "  - id: b",
+        "    kind: end",
+        "    after: [a]",
+        "    dependencies:",
+        "      elze: skip",
+    ]));
+    assert_at(&d, 9, 7);
+    assert_hint(&d, "did you mean `else`?");
+}
+
+#[test]
+fn missing_process_id_is_reported_at_the_top_of_the_file() {
+    let d = one(&yaml(&["name: Nightly load", "tasks:", "  - id: a", "    kind: end"]));
+    assert_at(&d, 1, 1);
+    assert_message(&d, "missing field `id`");
+    assert_hint(&d, "add the field");
+
+    // A key named `id` deeper in the file is not the missing one.
+    let d = one(&yaml(&["name: x", "data:", "  id: string", "tasks:", "  - id: a", "    kind: end"]));
+    assert_at(&d, 1, 1);
+    assert_message(&d, "missing field `id`");
+}
+
+#[test]
+fn missing_task_fields_are_reported_at_the_task() {
+    let d = one(&yaml(&["id: p", "tasks:", "  - kind: end"]));
+    assert_at(&d, 3, 5); // the task's first key, not the `:` after it
+    assert_message(&d, "missing field `id`");
+
+    let d = one(&yaml(&["id: p", "tasks:", "  - id: a", "  - id: b", "    kind: end"]));
+    assert_at(&d, 3, 5);
+    assert_message(&d, "missing field `kind`");
+
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: d",
+        "    kind: decision",
+        "    branches:",
+        "      - when: 'true'",
+        "  - id: e",
+        "    kind: end",
+    ]));
+    assert_at(&d, 6, 9); // the branch that lacks `to`
+    assert_message(&d, "missing field `to`");
+}
+
+#[test]
+fn unknown_predecessor_suggests_the_nearest_task_id() {
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: extract",
+        "    kind: job",
+        "    command: ./extract.sh",
+        "  - id: load",
+        "    kind: job",
+        "    command: ./load.sh",
+        "    after: [extrct]",
+    ]));
+    assert_at(&d, 9, 13);
+    assert_message(&d, "predecessor `extrct` is not a task of this process");
+    assert_hint(&d, "did you mean `extract`?");
+
+    // The long form points at the task id too.
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: extract",
+        "    kind: end",
+        "  - id: load",
+        "    kind: end",
+        "    after:",
+        "      - {task: extrct, status: ended_ok}",
+    ]));
+    assert_at(&d, 8, 16);
+    assert_hint(&d, "did you mean `extract`?");
+}
+
+#[test]
+fn a_cycle_is_refused_and_named() {
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: a",
+        "    kind: end",
+        "    after: [b]",
+        "  - id: b",
+        "    kind: end",
+        "    after: [a]",
+    ]));
+    assert_at(&d, 8, 13);
+    assert_message(&d, "the tasks form a cycle: b -> a -> b");
+    assert_hint(&d, "without loops");
+}
+
+#[test]
+fn a_task_cannot_be_its_own_predecessor() {
+    let d = one(&yaml(&["id: p", "tasks:", "  - id: a", "    kind: end", "    after: [a]"]));
+    assert_at(&d, 5, 13);
+    assert_message(&d, "task `a` cannot be its own predecessor");
+}
+
+#[test]
+fn duplicate_task_ids_point_at_the_second_and_name_the_first() {
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: load",
+        "    kind: end",
+        "  - id: load",
+        "    kind: end",
+    ]));
+    assert_at(&d, 5, 9);
+    assert_message(&d, "duplicate task id `load`");
+    assert_hint(&d, "the first task with this id is at line 3");
+}
+
+#[test]
+fn unknown_kind_lists_the_kinds() {
+    let d = one(&yaml(&["id: p", "tasks:", "  - id: a", "    kind: jobb"]));
+    assert_at(&d, 4, 11);
+    assert_message(&d, "unknown task kind `jobb`");
+    assert_hint(&d, "job, set, decision, end");
+}
+
+fn set_task(expr_line: &str) -> String {
+    yaml(&["id: p", "data:", "  x: integer", "tasks:", "  - id: a", "    kind: set", "    set:", expr_line])
+}
+
+#[test]
+fn bad_expression_in_set_points_inside_the_expression() {
+    let d = one(&set_task("      x: data.x + )"));
+    assert_at(&d, 8, 19); // the `)`
+    assert_message(&d, "set.x: Syntax error");
+    assert_hint(&d, "in the CEL expression `data.x + )`");
+
+    let d = one(&set_task("      x: \"data.x + )\""));
+    assert_at(&d, 8, 20); // one further: the opening quote is not part of the expression
+
+    let d = one(&set_task("      x: 'data.x + )'"));
+    assert_at(&d, 8, 20);
+
+    // An expression that stops short is reported just after its end.
+    let d = one(&set_task("      x: data.x +"));
+    assert_at(&d, 8, 18);
+    assert_message(&d, "set.x: Syntax error");
+}
+
+#[test]
+fn bad_expression_over_several_lines_points_at_the_right_line() {
+    let src = yaml(&[
+        "id: p",
+        "data:",
+        "  x: integer",
+        "tasks:",
+        "  - id: a",
+        "    kind: set",
+        "    set:",
+        "      x: |",
+        "        data.x +",
+        "          )",
+    ]);
+    assert_at(&one(&src), 10, 11);
+
+    let src = yaml(&[
+        "id: p",
+        "data:",
+        "  x: integer",
+        "tasks:",
+        "  - id: a",
+        "    kind: set",
+        "    set:",
+        "      x: data.x +",
+        "        data.x + )", // a plain scalar folded onto one line
+    ]);
+    assert_at(&one(&src), 9, 18);
+}
+
+fn decision(when_line: &str) -> String {
+    yaml(&[
+        "id: p",
+        "data:",
+        "  amount: integer",
+        "tasks:",
+        "  - id: check",
+        "    kind: decision",
+        "    branches:",
+        when_line,
+        "        to: [approve]",
+        "  - id: approve",
+        "    kind: end",
+    ])
+}
+
+#[test]
+fn bad_expression_in_decision_when_points_inside_the_expression() {
+    let d = one(&decision("      - when: data.amount > > 100"));
+    assert_at(&d, 8, 29); // the second `>`
+    assert_message(&d, "when: Syntax error");
+    assert_hint(&d, "in the CEL expression `data.amount > > 100`");
+
+    let d = one(&decision("      - when: \"data.amount > > 100\""));
+    assert_at(&d, 8, 30);
+}
+
+fn job_env(env_line: &str) -> String {
+    yaml(&["id: p", "tasks:", "  - id: j", "    kind: job", "    command: ./run.sh", "    env:", env_line])
+}
+
+#[test]
+fn bad_expression_in_job_env_points_inside_the_expression() {
+    let d = one(&job_env("      TARGET: data.x == )"));
+    assert_at(&d, 7, 25);
+    assert_message(&d, "env.TARGET: Syntax error");
+    assert_hint(&d, "in the CEL expression `data.x == )`");
+
+    let d = one(&job_env("      TARGET: 'data.x == )'"));
+    assert_at(&d, 7, 26);
+}
+
+#[test]
+fn unknown_variable_in_an_expression_is_named_where_it_is_used() {
+    let d = one(&job_env("      AMOUNT: \"'n=' + amount\""));
+    assert_at(&d, 7, 23);
+    assert_message(&d, "unknown variable `amount`");
+    assert_message(&d, "`data.amount`"); // says how to reach process data
+
+    // The column is the bare variable, not the same word inside `data.amount` or a string.
+    let d = one(&job_env("      AMOUNT: data.amount + amount"));
+    assert_at(&d, 7, 29);
+    let d = one(&job_env("      AMOUNT: \"'amount' + amount\""));
+    assert_at(&d, 7, 27);
+}
+
+#[test]
+fn variables_bound_by_macros_are_not_unknown() {
+    let def = ok(&yaml(&[
+        "id: p",
+        "data:",
+        "  items: list",
+        "  doubled: list",
+        "  all_positive: boolean",
+        "tasks:",
+        "  - id: a",
+        "    kind: set",
+        "    set:",
+        "      doubled: data.items.map(i, i * 2)",
+        "      all_positive: data.items.all(x, x > 0) && data.items.exists(x, x > 1)",
+    ]));
+    assert!(matches!(&def.tasks[0].kind, TaskKind::Set(assignments) if assignments.len() == 2));
+
+    // …but only inside the macro.
+    let d = one(&job_env("      N: string(data.l.all(x, x > 0)) + x"));
+    assert_message(&d, "unknown variable `x`");
+    assert_at(&d, 7, 41);
+}
+
+#[test]
+fn data_default_of_the_wrong_type_is_refused() {
+    let d = one(&yaml(&[
+        "id: p",
+        "data:",
+        "  retries:",
+        "    type: integer",
+        "    default: three",
+        "tasks:",
+        "  - id: e",
+        "    kind: end",
+    ]));
+    assert_at(&d, 5, 14);
+    assert_message(&d, "the default of `retries` is string but its type is integer");
+    assert_hint(&d, "write a value of type integer, or change `type`");
+
+    // A quoted number is text.
+    let d = one(&yaml(&["id: p", "data:", "  retries: {type: integer, default: \"3\"}", "tasks:", "  - id: e", "    kind: end"]));
+    assert_at(&d, 3, 37);
+    assert_message(&d, "is string but its type is integer");
+
+    // Unquoted, it is a number; a whole number is also a `number`.
+    let def = ok(&yaml(&[
+        "id: p",
+        "data:",
+        "  retries: {type: integer, default: 3}",
+        "  ratio: {type: number, default: 1}",
+        "tasks:",
+        "  - id: e",
+        "    kind: end",
+    ]));
+    assert_eq!(def.data["retries"].default, Some(serde_json::json!(3)));
+    assert_eq!(def.data["ratio"].ty, DataType::Number);
+}
+
+#[test]
+fn unknown_data_type_lists_the_types() {
+    let e = errors(&yaml(&[
+        "id: p",
+        "data:",
+        "  amount:",
+        "    type: integr",
+        "  customer: strng",
+        "tasks:",
+        "  - id: e",
+        "    kind: end",
+    ]));
+    assert_eq!(e.diagnostics.len(), 2, "{e}");
+    assert_at(&e.diagnostics[0], 4, 11);
+    assert_message(&e.diagnostics[0], "unknown data type `integr` for `amount`");
+    assert_hint(&e.diagnostics[0], "string, integer, number, boolean, object, list, any");
+    assert_at(&e.diagnostics[1], 5, 13);
+    assert_message(&e.diagnostics[1], "unknown data type `strng` for `customer`");
+}
+
+#[test]
+fn set_target_must_be_declared_under_data() {
+    let d = one(&yaml(&[
+        "id: p",
+        "data:",
+        "  total: integer",
+        "tasks:",
+        "  - id: sum",
+        "    kind: set",
+        "    set:",
+        "      totl: \"1 + 2\"",
+    ]));
+    assert_at(&d, 8, 7);
+    assert_message(&d, "`totl` is not declared under `data`");
+    assert_hint(&d, "did you mean `total`?");
+
+    // Nothing close: the hint says how to declare it.
+    let d = one(&yaml(&["id: p", "tasks:", "  - id: sum", "    kind: set", "    set:", "      grand_total: \"1\""]));
+    assert_at(&d, 6, 7);
+    assert_hint(&d, "declare it");
+}
+
+#[test]
+fn a_field_of_another_kind_is_reported_at_the_field() {
+    let d = one(&yaml(&[
+        "id: p",
+        "data:",
+        "  total: integer",
+        "tasks:",
+        "  - id: sum",
+        "    kind: set",
+        "    command: ./sum.sh",
+        "    set:",
+        "      total: \"1\"",
+    ]));
+    assert_at(&d, 7, 5);
+    assert_message(&d, "task `sum` is a set task but sets `command`, which only job tasks have");
+    assert_hint(&d, "remove `command` or change `kind` to job");
+
+    let d = one(&yaml(&["id: p", "tasks:", "  - id: done", "    kind: end", "    mode: all"]));
+    assert_at(&d, 5, 5);
+    assert_message(&d, "is an end task but sets `mode`, which only decision tasks have");
+}
+
+#[test]
+fn a_job_without_a_command_is_refused() {
+    let d = one(&yaml(&["id: p", "tasks:", "  - id: load", "    kind: job"]));
+    assert_at(&d, 3, 9);
+    assert_message(&d, "job task `load` needs a `command`");
+    assert_hint(&d, "command:");
+}
+
+#[test]
+fn bad_timeout_says_how_to_write_a_duration() {
+    let d = one(&yaml(&["id: p", "tasks:", "  - id: j", "    kind: job", "    command: ./run.sh", "    timeout: five minutes"]));
+    assert_at(&d, 6, 14);
+    assert_message(&d, "`timeout` is not a duration");
+    assert_hint(&d, "`30s`, `5m` or `1h 30m`");
+
+    let def = ok(&yaml(&["id: p", "tasks:", "  - id: j", "    kind: job", "    command: ./run.sh", "    timeout: 1h 30m"]));
+    let TaskKind::Job(job) = &def.tasks[0].kind else { panic!("a job") };
+    assert_eq!(job.timeout, Some(std::time::Duration::from_secs(90 * 60)));
+}
+
+#[test]
+fn bad_dependency_status_points_at_the_status() {
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: a",
+        "    kind: end",
+        "  - id: b",
+        "    kind: end",
+        "    after:",
+        "      - task: a",
+        "        status: ended_fine",
+    ]));
+    assert_at(&d, 9, 17);
+    assert_message(&d, "unknown predecessor status `ended_fine`");
+    assert_hint(&d, "any_ok, any_not_ok, any_end");
+    assert_hint(&d, "ended_not_ok");
+
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: a",
+        "    kind: end",
+        "  - id: b",
+        "    kind: end",
+        "    after:",
+        "      - task: a",
+        "        status: [ended_ok, ended_fine]",
+    ]));
+    assert_at(&d, 9, 17);
+    assert_message(&d, "`ended_fine`");
+}
+
+#[test]
+fn bad_else_action_and_decision_mode_list_the_choices() {
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: a",
+        "    kind: end",
+        "  - id: b",
+        "    kind: end",
+        "    after: [a]",
+        "    dependencies:",
+        "      else: ignore",
+    ]));
+    assert_at(&d, 9, 13);
+    assert_hint(&d, "`skip`, `block` or `abort`");
+
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: d",
+        "    kind: decision",
+        "    mode: any",
+        "    branches:",
+        "      - when: 'true'",
+        "        to: [e]",
+        "  - id: e",
+        "    kind: end",
+    ]));
+    assert_at(&d, 5, 11);
+    assert_message(&d, "unknown decision mode `any`");
+}
+
+#[test]
+fn after_must_be_a_list() {
+    let d = one(&yaml(&["id: p", "tasks:", "  - id: a", "    kind: end", "  - id: b", "    kind: end", "    after: a"]));
+    assert_at(&d, 7, 12);
+    assert_hint(&d, "`after: [a]`");
+}
+
+#[test]
+fn json_definitions_are_accepted() {
+    let def = ok(r#"{"id": "p", "data": {"n": {"type": "integer", "default": 3}},
+ "tasks": [{"id": "a", "kind": "set", "set": {"n": "data.n + 1"}},
+           {"id": "b", "kind": "end", "after": ["a"]}]}"#);
+    assert_eq!(def.id, "p");
+    assert_eq!(def.tasks.len(), 2);
+    assert_eq!(def.data["n"].default, Some(serde_json::json!(3)));
+    assert_eq!(def.tasks[1].predecessors[0].task, 0);
+
+    // …and their mistakes are positioned the same way.
+    let d = one("{\"id\": \"p\",\n \"tasks\": [{\"id\": \"a\", \"kind\": \"end\", \"aftr\": []}]}");
+    assert_at(&d, 2, 39);
+    assert_hint(&d, "did you mean `after`?");
+}
+
+#[test]
+fn every_problem_is_reported_in_file_order_and_displayed_as_file_line_column() {
+    let e = errors(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: b",
+        "    kind: end",
+        "    after: [aa]",
+        "  - id: a",
+        "    kind: jobb",
+    ]));
+    let positions: Vec<(usize, usize)> = e.diagnostics.iter().map(|d| (d.line, d.column)).collect();
+    assert_eq!(positions, vec![(5, 13), (7, 11)]);
+    assert_eq!(
+        e.to_string(),
+        "flow.yaml:5:13: predecessor `aa` is not a task of this process\n  \
+         hint: did you mean `a`?\n\
+         flow.yaml:7:11: unknown task kind `jobb`\n  \
+         hint: use one of: job, set, decision, end"
+    );
+    for line in e.to_string().lines().filter(|l| !l.starts_with("  hint:")) {
+        let mut parts = line.splitn(4, ':');
+        assert_eq!(parts.next(), Some("flow.yaml"));
+        assert!(parts.next().unwrap().parse::<usize>().is_ok(), "{line}");
+        assert!(parts.next().unwrap().parse::<usize>().is_ok(), "{line}");
+    }
+}
+
+#[test]
+fn a_definition_needs_tasks() {
+    let d = one(&yaml(&["id: p", "tasks: []"]));
+    assert_at(&d, 2, 8);
+    assert_message(&d, "at least one task");
+
+    let d = one(&yaml(&["id: p"]));
+    assert_message(&d, "missing field `tasks`");
+    assert_at(&d, 1, 1);
+}
+
+#[test]
+fn a_valid_definition_compiles_its_graph() {
+    let def = ok(&yaml(&[
+        "id: nightly",
+        "data:",
+        "  amount: {type: integer, default: 0}",
+        "tasks:",
+        "  - id: extract",
+        "    kind: job",
+        "    command: [./extract.sh, --all]",
+        "  - id: check",
+        "    kind: decision",
+        "    after: [extract]",
+        "    branches:",
+        "      - when: data.amount > 100",
+        "        to: [approve]",
+        "    otherwise: [done]",
+        "  - id: approve",
+        "    kind: job",
+        "    command: ./approve.sh",
+        "  - id: done",
+        "    kind: end",
+        "    after: [approve]",
+    ]));
+    let check = def.task_index("check").unwrap();
+    let approve = def.task_index("approve").unwrap();
+    let done = def.task_index("done").unwrap();
+    // Branch targets depend on their decision.
+    assert!(def.tasks[approve].predecessors.iter().any(|p| p.task == check));
+    assert!(def.tasks[done].predecessors.iter().any(|p| p.task == check));
+    let pos = |i: usize| def.order.iter().position(|&o| o == i).unwrap();
+    assert!(pos(check) < pos(approve) && pos(approve) < pos(done));
+    let TaskKind::Job(job) = &def.tasks[0].kind else { panic!("a job") };
+    assert_eq!(job.command, vec!["./extract.sh", "--all"]);
+}
