@@ -13,7 +13,7 @@ use baton_engine::{Engine, EngineError, EngineOptions, SystemClock, WorkerOption
 use baton_store::{InstanceReader, JobQueue};
 use baton_store_sqlite::{Durability, SqliteStore};
 
-use crate::{render, Cli, Cmd, TaskCmd};
+use crate::{render, BreakpointCmd, Cli, Cmd, TaskCmd};
 
 type SqliteEngine = Engine<SqliteStore>;
 
@@ -76,7 +76,7 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
             let mut problems = Vec::new();
             for file in &files {
                 let source = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-                if let Err(e) = baton_core::definition::parse(&file.display().to_string(), &source) {
+                if let Err(e) = SqliteEngine::validate(&file.display().to_string(), &source) {
                     problems.push(e.to_string());
                 }
             }
@@ -124,8 +124,19 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
             let (instance, command) = match action {
                 TaskCmd::Retry { instance, task, by } => (instance, Command::RetryTask { task, by }),
                 TaskCmd::Skip { instance, task, by } => (instance, Command::SkipTask { task, by }),
+                TaskCmd::Input { instance, task, data, by } => (instance, Command::ProvideInput { task, values: parse_data(Some(&data))?, by }),
             };
             let state = engine.apply(&instance, command).await?;
+            println!("instance {} is {}", state.id, state.status);
+            Ok(0)
+        }
+        Cmd::Breakpoint { action } => {
+            let engine = open(&db)?;
+            let (instance, task, enabled, by) = match action {
+                BreakpointCmd::Set { instance, task, by } => (instance, task, true, by),
+                BreakpointCmd::Clear { instance, task, by } => (instance, task, false, by),
+            };
+            let state = engine.apply(&instance, Command::SetBreakpoint { task, enabled, by }).await?;
             println!("instance {} is {}", state.id, state.status);
             Ok(0)
         }
@@ -162,7 +173,7 @@ async fn worker(db: &Path, concurrency: usize, until_idle: bool) -> Result<u8> {
                 let open = idle_engine.store().open_instances().await.map(|ids| ids.len()).unwrap_or(1);
                 let queued = idle_engine.store().queued_jobs().await.unwrap_or(1);
                 let leased = idle_engine.store().leased_jobs().await.map(|j| j.len()).unwrap_or(1);
-                let blocked_only = open == 0 || (queued == 0 && leased == 0 && all_blocked(&idle_engine).await);
+                let blocked_only = open == 0 || (queued == 0 && leased == 0 && none_running(&idle_engine).await);
                 if blocked_only {
                     return;
                 }
@@ -176,11 +187,12 @@ async fn worker(db: &Path, concurrency: usize, until_idle: bool) -> Result<u8> {
     Ok(0)
 }
 
-async fn all_blocked(engine: &SqliteEngine) -> bool {
+/// Every open instance is blocked or waiting (for time, a precondition or input).
+async fn none_running(engine: &SqliteEngine) -> bool {
     let Ok(ids) = engine.store().open_instances().await else { return false };
     for id in ids {
         match engine.store().instance(&id).await {
-            Ok(Some(i)) if i.status == InstanceStatus::Blocked => {}
+            Ok(Some(i)) if matches!(i.status, InstanceStatus::Blocked | InstanceStatus::Waiting) => {}
             _ => return false,
         }
     }
@@ -199,7 +211,7 @@ async fn run(db: &Path, file: &Path, data: Option<&str>, concurrency: usize) -> 
     let started = std::time::Instant::now();
     let instance = engine.start(&id, data).await?;
     let instance_id = instance.id.clone();
-    let settled = |s: InstanceStatus| s.is_terminal() || s == InstanceStatus::Blocked;
+    let settled = |s: InstanceStatus| s.is_terminal() || matches!(s, InstanceStatus::Blocked | InstanceStatus::Waiting);
 
     let watcher = engine.clone();
     let watch_id = instance_id.clone();
@@ -229,5 +241,9 @@ async fn run(db: &Path, file: &Path, data: Option<&str>, concurrency: usize) -> 
     let definition = engine.definition(&state.definition_id, Some(state.definition_version)).await?;
     print!("{}", render::instance(&definition, &state, None));
     println!("\n{} in {:.2}s", state.status, started.elapsed().as_secs_f64());
-    Ok(if state.status == InstanceStatus::Completed { 0 } else { 1 })
+    Ok(match state.status {
+        InstanceStatus::Completed => 0,
+        InstanceStatus::Waiting => 3,
+        _ => 1,
+    })
 }

@@ -24,10 +24,11 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Deploy FILE and run one instance to its end (or until it blocks), printing a summary.
+    /// Deploy FILE and run one instance to its end (or until it blocks or waits), printing a summary.
     ///
-    /// The exit code is 0 when the instance completed, 1 when it failed, was aborted or is
-    /// blocked, and 2 when the definition or the input was refused.
+    /// The exit code is 0 when the instance completed, 3 when it waits (for its start time,
+    /// a precondition or input: `baton worker` goes on with it), 1 when it failed, was aborted
+    /// or is blocked, and 2 when the definition or the input was refused.
     Run {
         /// A process definition (YAML or JSON).
         file: PathBuf,
@@ -83,6 +84,12 @@ enum Cmd {
         #[command(subcommand)]
         action: TaskCmd,
     },
+    /// Set or clear a breakpoint on a task of a running instance (Automic: the workflow stops
+    /// at the task, `blocked`, until the breakpoint is cleared).
+    Breakpoint {
+        #[command(subcommand)]
+        action: BreakpointCmd,
+    },
     /// Abort an instance: open tasks are canceled, running jobs stopped.
     Abort {
         instance: String,
@@ -95,7 +102,35 @@ enum Cmd {
 }
 
 #[derive(Subcommand)]
+enum BreakpointCmd {
+    /// Stop the workflow at TASK when its turn comes.
+    Set {
+        instance: String,
+        task: String,
+        #[arg(long = "as", default_value = "operator")]
+        by: String,
+    },
+    /// Remove the breakpoint; a task blocked at it goes on with its start pipeline.
+    Clear {
+        instance: String,
+        task: String,
+        #[arg(long = "as", default_value = "operator")]
+        by: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum TaskCmd {
+    /// Give the values a task's prompts ask for (a task `waiting_for_user_input`).
+    Input {
+        instance: String,
+        task: String,
+        /// The values: a JSON object, or @path to a file holding one.
+        #[arg(long)]
+        data: String,
+        #[arg(long = "as", default_value = "operator")]
+        by: String,
+    },
     /// Run a task that ended not OK (or was skipped) again; successors it blocked wait for it again.
     Retry {
         instance: String,

@@ -47,7 +47,7 @@ pub fn instance(definition: &Definition, instance: &Instance, history: Option<&[
     if let Some(history) = history {
         let _ = writeln!(out, "\nhistory:");
         for e in history {
-            let _ = writeln!(out, "  {:>4}  {}  {:14}  {}", e.seq, e.at.format("%H:%M:%S%.3f"), e.task.as_deref().unwrap_or("-"), describe(&e.kind));
+            let _ = writeln!(out, "  {:>4}  {}  {:width$}  {}", e.seq, e.at.format("%H:%M:%S%.3f"), e.task.as_deref().unwrap_or("-"), describe(&e.kind));
         }
     }
     out
@@ -78,6 +78,12 @@ fn describe(kind: &EventKind) -> String {
         }
         EventKind::JobRetried { attempt, reason } => format!("job retried as attempt {attempt}: {reason}"),
         EventKind::BranchesTaken { tasks } => format!("branches taken: {}", tasks.join(", ")),
+        EventKind::BreakpointChanged { enabled, by } => format!("breakpoint {} by {by}", if *enabled { "set" } else { "cleared" }),
+        EventKind::InputProvided { values, by } => format!("input from {by}: {}", serde_json::Value::Object(values.clone())),
+        EventKind::Alert { reason } => format!("alert: {reason}"),
+        EventKind::PostconditionEvaluated { condition, held, action } => {
+            format!("postcondition `{condition}` {}: {action}", if *held { "holds" } else { "does not hold" })
+        }
     }
 }
 

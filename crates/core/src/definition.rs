@@ -15,6 +15,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::expr::Expr;
+
+mod controls;
+pub use controls::{Action, Condition, EndAs, Postcondition, Preconditions, Prompt, RuntimeLimit, TaskControls, TimeSpec};
 use crate::status::StatusCondition;
 
 /// A compiled, validated process definition.
@@ -116,8 +119,11 @@ pub struct TaskDef {
     pub predecessors: Vec<Dependency>,
     /// All dependencies must hold, or one is enough.
     pub dependency_match: DependencyMatch,
-    /// What happens when the dependencies do not hold (Automic's Else).
-    pub on_unmet: ElseAction,
+    /// What happens when the dependencies do not hold (Automic's Else): skip, block
+    /// (the default), abort, or run another task.
+    pub on_unmet: Action,
+    /// Automic's start-pipeline and runtime-monitoring settings.
+    pub controls: TaskControls,
 }
 
 /// A predecessor and the statuses it must end with.
@@ -131,27 +137,6 @@ pub struct Dependency {
 pub enum DependencyMatch {
     All,
     One,
-}
-
-/// Automic's Else actions for unmet dependencies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ElseAction {
-    /// The task ends `ended_skipped`; the workflow goes on.
-    Skip,
-    /// The task and the workflow become `blocked` until an operator acts (the default).
-    Block,
-    /// The workflow is aborted.
-    Abort,
-}
-
-impl ElseAction {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Skip => "skip",
-            Self::Block => "block",
-            Self::Abort => "abort",
-        }
-    }
 }
 
 /// What a task does.
@@ -378,6 +363,41 @@ struct RawTask {
     mode: Option<Spanned<String>>,
     // end
     terminate: Option<bool>,
+    // Automic controls, read from the node by `controls::ControlParser`.
+    #[allow(dead_code)]
+    breakpoint: Option<serde::de::IgnoredAny>,
+    #[allow(dead_code)]
+    calendar: Option<serde::de::IgnoredAny>,
+    #[allow(dead_code)]
+    timezone: Option<serde::de::IgnoredAny>,
+    #[allow(dead_code)]
+    earliest_start: Option<serde::de::IgnoredAny>,
+    #[allow(dead_code)]
+    active: Option<serde::de::IgnoredAny>,
+    #[allow(dead_code)]
+    preconditions: Option<serde::de::IgnoredAny>,
+    #[allow(dead_code)]
+    latest_start: Option<serde::de::IgnoredAny>,
+    #[allow(dead_code)]
+    latest_end: Option<serde::de::IgnoredAny>,
+    #[allow(dead_code)]
+    expected_runtime: Option<serde::de::IgnoredAny>,
+    #[allow(dead_code)]
+    on_timeout: Option<serde::de::IgnoredAny>,
+    #[allow(dead_code)]
+    prompts: Option<serde::de::IgnoredAny>,
+    #[allow(dead_code)]
+    generate: Option<serde::de::IgnoredAny>,
+    #[allow(dead_code)]
+    max_runtime: Option<serde::de::IgnoredAny>,
+    #[allow(dead_code)]
+    min_runtime: Option<serde::de::IgnoredAny>,
+    #[allow(dead_code)]
+    postconditions: Option<serde::de::IgnoredAny>,
+    #[allow(dead_code)]
+    max_restarts: Option<serde::de::IgnoredAny>,
+    #[allow(dead_code)]
+    on_demand: Option<serde::de::IgnoredAny>,
 }
 
 /// One `after` entry: a task id, or `{task: id, status: name or [names]}`.
@@ -408,7 +428,8 @@ struct RawDependencies {
     #[serde(rename = "match")]
     match_: Option<Spanned<String>>,
     #[serde(rename = "else")]
-    else_: Option<Spanned<String>>,
+    #[allow(dead_code)] // read from the node: a word or `{run: TASK}`
+    else_: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -772,7 +793,7 @@ fn compile_task(
     }
 
     let (dependency_match, on_unmet) = match &raw.dependencies {
-        None => (DependencyMatch::All, ElseAction::Block),
+        None => (DependencyMatch::All, Action::Block),
         Some(d) => {
             let m = match d.match_.as_ref().map(|s| s.as_str()) {
                 None | Some("all") => DependencyMatch::All,
@@ -782,13 +803,12 @@ fn compile_task(
                     return None;
                 }
             };
-            let e = match d.else_.as_ref().map(|s| s.as_str()) {
-                None | Some("block") => ElseAction::Block,
-                Some("skip") => ElseAction::Skip,
-                Some("abort") => ElseAction::Abort,
-                Some(other) => {
-                    diags.error(pos_of(d.else_.as_ref()?.span()), format!("unknown else action `{other}`"), Some("use `skip`, `block` or `abort`".into()));
-                    return None;
+            let else_node = node.as_mapping().and_then(|m| m.get_mapping("dependencies")).and_then(|m| m.get_node("else"));
+            let e = match else_node {
+                None => Action::Block,
+                Some(n) => {
+                    let mut parser = controls::ControlParser { diags: &mut *diags, resolve, data };
+                    parser.action(n, "dependencies.else", &["skip", "block", "abort", "run"])?
                 }
             };
             (m, e)
@@ -801,6 +821,10 @@ fn compile_task(
         "decision" => TaskKind::Decision(compile_decision(raw, node, diags, resolve)?),
         _ => TaskKind::End { terminate: raw.terminate.unwrap_or(false) },
     };
+    let controls = {
+        let mut parser = controls::ControlParser { diags: &mut *diags, resolve, data };
+        parser.controls(node.as_mapping()?)?
+    };
     if misplaced {
         return None;
     }
@@ -811,6 +835,7 @@ fn compile_task(
         predecessors,
         dependency_match,
         on_unmet,
+        controls,
     })
 }
 

@@ -42,4 +42,12 @@ pub enum EventKind {
     JobRetried { attempt: u32, reason: Reason },
     /// A decision chose these tasks.
     BranchesTaken { tasks: Vec<String> },
+    /// A breakpoint was set or cleared on the running instance.
+    BreakpointChanged { enabled: bool, by: String },
+    /// Prompt values given for the task.
+    InputProvided { values: Map<String, Value>, by: String },
+    /// Something to tell operators that changes no status (a runtime alert, an ignored action).
+    Alert { reason: Reason },
+    /// A postcondition was evaluated once after the task ended.
+    PostconditionEvaluated { condition: String, held: bool, action: String },
 }

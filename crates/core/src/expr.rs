@@ -3,7 +3,8 @@
 //! Baton uses CEL (the Common Expression Language, via the `cel` crate) rather than a
 //! home-made language: it is sandboxed (no I/O, no loops, always terminates) and well known
 //! from Kubernetes and Google's APIs. An expression sees these variables:
-//! `data` (the process data), `tasks` (each task's `status`), `instance` (`id`) and `now`.
+//! `data` (the process data), `tasks` (each task's `status`), `task` (the task itself: `id`,
+//! `status`, `attempts`, `duration_ms`, `exit_code`), `instance` (`id`) and `now`.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -15,7 +16,7 @@ use cel::{Context, Program, Value as CelValue};
 use serde_json::{Map, Value};
 
 /// The variables an expression may refer to; anything else is a deploy error.
-pub const ROOT_VARIABLES: &[&str] = &["data", "tasks", "instance", "now"];
+pub const ROOT_VARIABLES: &[&str] = &["data", "tasks", "task", "instance", "now"];
 
 /// A compiled CEL expression together with its source text.
 #[derive(Clone)]
@@ -187,6 +188,7 @@ pub struct Scope<'a> {
     tasks: std::cell::OnceCell<CelValue>,
     task_source: Box<dyn Fn() -> CelValue + 'a>,
     instance: CelValue,
+    task: CelValue,
     now: chrono::DateTime<chrono::Utc>,
 }
 
@@ -213,7 +215,13 @@ impl<'a> Scope<'a> {
             CelValue::Map(CelMap::from(tasks))
         });
         let instance: HashMap<Key, CelValue> = HashMap::from([(key("id"), CelValue::String(Arc::new(instance.to_owned())))]);
-        Self { data: map_to_cel(data), tasks: std::cell::OnceCell::new(), task_source, instance: CelValue::Map(CelMap::from(instance)), now }
+        Self { data: map_to_cel(data), tasks: std::cell::OnceCell::new(), task_source, instance: CelValue::Map(CelMap::from(instance)), task: CelValue::Null, now }
+    }
+
+    /// Sets `task`: the task the expression belongs to (`task.id`, `task.status`, …).
+    pub fn with_task(mut self, task: &Value) -> Self {
+        self.task = to_cel(task);
+        self
     }
 
     /// Replaces `data`, so later assignments of the same task see earlier ones.
@@ -229,6 +237,7 @@ impl<'a> Scope<'a> {
                 context.add_variable_from_value("tasks", self.tasks.get_or_init(|| (self.task_source)()).clone());
             }
             context.add_variable_from_value("instance", self.instance.clone());
+            context.add_variable_from_value("task", self.task.clone());
             context.add_variable_from_value("now", CelValue::Timestamp(self.now.fixed_offset()));
             expr.program.execute(&context)
         })

@@ -44,11 +44,42 @@ pub struct TaskState {
     /// How many times the task was started (a retry or re-run after a crash adds one).
     #[serde(default)]
     pub attempts: u32,
+    /// A breakpoint set or cleared on the running instance (overrides the definition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breakpoint: Option<bool>,
+    /// An on-demand task that an action started.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub triggered: bool,
+    /// A job generated at activation: its environment, resolved when the instance started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated: Option<Result<Vec<(String, String)>, Reason>>,
+    /// Postconditions were evaluated for the current run (they run once per end).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub post_checked: bool,
+    /// Restarts done by postconditions.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub restarts: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl TaskState {
     pub fn new() -> Self {
-        Self { status: TaskStatus::WaitingForPredecessor, reason: None, started_at: None, ended_at: None, taken: Vec::new(), attempts: 0 }
+        Self {
+            status: TaskStatus::WaitingForPredecessor,
+            reason: None,
+            started_at: None,
+            ended_at: None,
+            taken: Vec::new(),
+            attempts: 0,
+            breakpoint: None,
+            triggered: false,
+            generated: None,
+            post_checked: false,
+            restarts: 0,
+        }
     }
 }
 

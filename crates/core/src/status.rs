@@ -12,13 +12,24 @@ use serde::{Deserialize, Serialize};
 pub enum TaskStatus {
     /// Automic: "A task always waits until all its direct predecessors have reached the expected status".
     WaitingForPredecessor,
-    /// The workflow stopped at this task; an operator must act (skip it, or retry a predecessor).
+    /// The earliest start time has not come yet (a durable timer wakes the task).
+    WaitingForStartTime { until: DateTime<Utc> },
+    /// A precondition with `else: wait` does not hold yet; checked again at `next_check`.
+    WaitingForPrecondition { next_check: DateTime<Utc> },
+    /// A prompt set needs input before the task can run.
+    WaitingForUserInput,
+    /// The workflow stopped at this task (a breakpoint, or an else action `block`); an
+    /// operator must act. The reason says which rule blocked it.
     Blocked,
     /// A job is out with a worker; `attempt` counts re-runs after a crash or an operator retry.
     Running { attempt: u32, since: DateTime<Utc> },
     EndedOk,
     EndedNotOk,
     EndedSkipped,
+    /// Not run: not a day of its calendar, `active: false`, or an on-demand task never started.
+    EndedInactive,
+    /// Not run: its latest start passed, or it would have ended after its latest end.
+    EndedTimeout,
     /// The instance ended (aborted, or a terminating end) before this task could.
     Canceled,
 }
@@ -28,18 +39,28 @@ impl TaskStatus {
     pub fn name(&self) -> &'static str {
         match self {
             Self::WaitingForPredecessor => "waiting_for_predecessor",
+            Self::WaitingForStartTime { .. } => "waiting_for_start_time",
+            Self::WaitingForPrecondition { .. } => "waiting_for_precondition",
+            Self::WaitingForUserInput => "waiting_for_user_input",
             Self::Blocked => "blocked",
             Self::Running { .. } => "running",
             Self::EndedOk => "ended_ok",
             Self::EndedNotOk => "ended_not_ok",
             Self::EndedSkipped => "ended_skipped",
+            Self::EndedInactive => "ended_inactive",
+            Self::EndedTimeout => "ended_timeout",
             Self::Canceled => "canceled",
         }
     }
 
     /// Has the task reached an end status (Automic's "Skipped or Ended")?
     pub fn is_end(&self) -> bool {
-        matches!(self, Self::EndedOk | Self::EndedNotOk | Self::EndedSkipped | Self::Canceled)
+        matches!(self, Self::EndedOk | Self::EndedNotOk | Self::EndedSkipped | Self::EndedInactive | Self::EndedTimeout | Self::Canceled)
+    }
+
+    /// Waiting for time, a precondition or input: nothing is running, nothing is wrong.
+    pub fn is_waiting(&self) -> bool {
+        matches!(self, Self::WaitingForStartTime { .. } | Self::WaitingForPrecondition { .. } | Self::WaitingForUserInput)
     }
 }
 
@@ -118,6 +139,8 @@ impl fmt::Display for StatusCondition {
 pub enum InstanceStatus {
     /// Work is under way (a job is out, or a step is due).
     Running,
+    /// Nothing runs: tasks wait for their start time, a precondition or user input.
+    Waiting,
     /// Nothing can go on until an operator acts on a blocked task.
     Blocked,
     /// Every task ended and no failure was left unhandled.
@@ -132,6 +155,7 @@ impl InstanceStatus {
     pub fn name(self) -> &'static str {
         match self {
             Self::Running => "running",
+            Self::Waiting => "waiting",
             Self::Blocked => "blocked",
             Self::Completed => "completed",
             Self::Failed => "failed",
@@ -141,7 +165,7 @@ impl InstanceStatus {
 
     /// Parses a name as printed by [`InstanceStatus::name`].
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::Running, Self::Blocked, Self::Completed, Self::Failed, Self::Aborted].into_iter().find(|s| s.name() == name)
+        [Self::Running, Self::Waiting, Self::Blocked, Self::Completed, Self::Failed, Self::Aborted].into_iter().find(|s| s.name() == name)
     }
 
     /// Completed, failed or aborted: no command changes the instance any more.
@@ -186,6 +210,34 @@ pub enum Reason {
     InstanceEnded { status: String },
     /// The job was running when the engine stopped; it is run again.
     EngineRestarted,
+    /// A breakpoint is set on the task (clear it to go on).
+    Breakpoint,
+    /// Today is not a day of the task's calendar(s).
+    NotInCalendar { calendars: Vec<String>, day: String },
+    /// A calendar the task names is not deployed.
+    UnknownCalendar { calendar: String },
+    /// The task must not start before this time.
+    EarliestStart { at: DateTime<Utc> },
+    /// The task is deactivated (`active: false`).
+    Inactive,
+    /// An on-demand task that no action started.
+    NotTriggered,
+    /// Started by an action of another task.
+    Triggered { by: String, via: String },
+    /// A precondition did not hold; its else action applied.
+    PreconditionNotMet { condition: String, action: String },
+    /// The latest start passed before the task could start.
+    LatestStartPassed { latest_start: DateTime<Utc> },
+    /// Started now, the task would end after its latest end (now + expected runtime).
+    WouldEndTooLate { expected_end: DateTime<Utc>, latest_end: DateTime<Utc>, expected_runtime_ms: u64 },
+    /// Prompts that need a value.
+    WaitingForInput { prompts: Vec<String> },
+    /// The job ran longer than its maximum runtime; the action applied.
+    MaxRuntimeExceeded { limit_ms: u64, action: String },
+    /// The job ended sooner than its minimum runtime; the action applied.
+    MinRuntimeNotMet { ran_ms: u64, limit_ms: u64, action: String },
+    /// A postcondition decided the status.
+    Postcondition { condition: String, action: String },
 }
 
 impl fmt::Display for Reason {
@@ -206,6 +258,33 @@ impl fmt::Display for Reason {
             Self::Operator { action, by } => write!(f, "{action} by {by}"),
             Self::InstanceEnded { status } => write!(f, "instance {status}"),
             Self::EngineRestarted => f.write_str("the engine restarted while the job ran; running it again"),
+            Self::Breakpoint => f.write_str("breakpoint (clear it to go on)"),
+            Self::NotInCalendar { calendars, day } => write!(f, "{day} is not a day of calendar {}", calendars.join(" or ")),
+            Self::UnknownCalendar { calendar } => write!(f, "calendar `{calendar}` is not deployed"),
+            Self::EarliestStart { at } => write!(f, "earliest start {}", at.to_rfc3339()),
+            Self::Inactive => f.write_str("deactivated (active: false)"),
+            Self::NotTriggered => f.write_str("on-demand task that nothing started"),
+            Self::Triggered { by, via } => write!(f, "started by the {via} of `{by}`"),
+            Self::PreconditionNotMet { condition, action } => write!(f, "precondition `{condition}` does not hold; else: {action}"),
+            Self::LatestStartPassed { latest_start } => write!(f, "latest start {} has passed", latest_start.to_rfc3339()),
+            Self::WouldEndTooLate { expected_end, latest_end, expected_runtime_ms } => write!(
+                f,
+                "would end about {} (expected runtime {}), after the latest end {}",
+                expected_end.to_rfc3339(),
+                humantime::format_duration(std::time::Duration::from_millis(*expected_runtime_ms)),
+                latest_end.to_rfc3339()
+            ),
+            Self::WaitingForInput { prompts } => write!(f, "needs input: {}", prompts.join(", ")),
+            Self::MaxRuntimeExceeded { limit_ms, action } => {
+                write!(f, "ran longer than its maximum runtime {}; {action}", humantime::format_duration(std::time::Duration::from_millis(*limit_ms)))
+            }
+            Self::MinRuntimeNotMet { ran_ms, limit_ms, action } => write!(
+                f,
+                "ran {} ms, less than its minimum runtime {}; {action}",
+                ran_ms,
+                humantime::format_duration(std::time::Duration::from_millis(*limit_ms))
+            ),
+            Self::Postcondition { condition, action } => write!(f, "postcondition `{condition}`: {action}"),
         }
     }
 }

@@ -15,7 +15,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::definition::{json_type_name, Definition, DependencyMatch, ElseAction, TaskKind};
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::definition::{json_type_name, Definition, TaskKind};
 use crate::event::{Event, EventKind};
 use crate::expr::Scope;
 use crate::instance::{Instance, TaskState};
@@ -35,6 +38,37 @@ pub enum Command {
     SkipTask { task: String, by: String },
     /// Abort the instance: open tasks are canceled, running jobs are stopped.
     Abort { by: String },
+    /// A durable timer the instance set came due.
+    TimerFired { task: String, timer: TimerKind },
+    /// Set or clear a breakpoint on a task of the running instance; clearing the breakpoint of a
+    /// task blocked at it lets its start pipeline go on.
+    SetBreakpoint { task: String, enabled: bool, by: String },
+    /// Values for a task's prompts (Automic PromptSets); they go into process data.
+    ProvideInput { task: String, values: Map<String, Value>, by: String },
+}
+
+/// What a durable timer was set for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TimerKind {
+    /// The task's earliest start time.
+    EarliestStart,
+    /// Check the task's preconditions again.
+    PreconditionCheck,
+    /// The job's maximum runtime, for this attempt.
+    MaxRuntime { attempt: u32 },
+}
+
+impl TimerKind {
+    /// The timer's key within the instance: one timer per task and kind.
+    pub fn key(self, task: &str) -> String {
+        let kind = match self {
+            Self::EarliestStart => "earliest_start",
+            Self::PreconditionCheck => "precondition_check",
+            Self::MaxRuntime { .. } => "max_runtime",
+        };
+        format!("{task}/{kind}")
+    }
 }
 
 /// How a job attempt ended.
@@ -68,6 +102,12 @@ pub enum JobOutcome {
 pub enum Effect {
     RunJob(JobRequest),
     CancelJob { task: String, attempt: u32 },
+    /// Persist a durable timer (replacing one with the same key); at `due_at` the driver
+    /// applies `command` to the instance.
+    SetTimer { key: String, due_at: DateTime<Utc>, command: Command },
+    ClearTimer { key: String },
+    /// A task of this process ran this long: input for its learned expected runtime (ERT).
+    RecordRuntime { task: String, duration_ms: u64 },
 }
 
 /// A fully resolved job: everything a worker needs, computed from process data at start.
@@ -110,10 +150,27 @@ pub enum TransitionError {
     NotSkippable { task: String, status: String },
     #[error("invalid process data: {}", .0.join("; "))]
     InvalidData(Vec<String>),
+    #[error("task `{task}` is {status}; it is not waiting for input")]
+    NotWaitingForInput { task: String, status: String },
 }
+
+/// What the driver knows beyond the instance: learned expected runtimes (Automic's ERT,
+/// e.g. the average of a task's last runs) and the deployed calendars.
+#[derive(Debug, Clone, Default)]
+pub struct Knowledge {
+    pub expected_runtimes: HashMap<String, Duration>,
+    pub calendars: HashMap<String, std::sync::Arc<crate::calendar::Calendar>>,
+}
+
+static NO_KNOWLEDGE: std::sync::LazyLock<Knowledge> = std::sync::LazyLock::new(Knowledge::default);
 
 /// Starts a new instance of `def` with id `id` and input `data`.
 pub fn start(def: &Definition, id: String, data: Map<String, Value>, now: DateTime<Utc>) -> Result<Transition, TransitionError> {
+    start_with(def, id, data, now, &NO_KNOWLEDGE)
+}
+
+/// [`start`] with what the driver knows (expected runtimes, calendars).
+pub fn start_with(def: &Definition, id: String, data: Map<String, Value>, now: DateTime<Utc>, knowledge: &Knowledge) -> Result<Transition, TransitionError> {
     let mut problems = Vec::new();
     for (key, value) in &data {
         match def.data.get(key) {
@@ -149,47 +206,69 @@ pub fn start(def: &Definition, id: String, data: Map<String, Value>, now: DateTi
         ended_at: None,
         next_seq: 1,
     };
-    let mut m = Machine { def, inst: instance, events: Vec::new(), effects: Vec::new(), now };
+    let mut m = Machine { def, inst: instance, events: Vec::new(), effects: Vec::new(), now, knowledge };
     m.emit(None, EventKind::InstanceStarted { definition: def.id.clone(), version: def.version, data: full });
     m.emit(None, EventKind::InstanceStatusChanged { to: InstanceStatus::Running, reason: None });
+    m.generate_at_activation();
     m.advance();
     Ok(m.finish())
 }
 
 /// Applies `command` to `instance`. On error the instance is unchanged.
 pub fn apply(def: &Definition, instance: &Instance, command: Command, now: DateTime<Utc>) -> Result<Transition, TransitionError> {
+    apply_with(def, instance, command, now, &NO_KNOWLEDGE)
+}
+
+/// [`apply`] with what the driver knows (expected runtimes, calendars).
+pub fn apply_with(def: &Definition, instance: &Instance, command: Command, now: DateTime<Utc>, knowledge: &Knowledge) -> Result<Transition, TransitionError> {
     if instance.status.is_terminal() {
         return Err(TransitionError::InstanceEnded(instance.status));
     }
-    let mut m = Machine { def, inst: instance.clone(), events: Vec::new(), effects: Vec::new(), now };
+    let mut m = Machine { def, inst: instance.clone(), events: Vec::new(), effects: Vec::new(), now, knowledge };
     match command {
         Command::JobFinished { task, attempt, outcome } => m.job_finished(&task, attempt, outcome)?,
         Command::RedispatchJob { task, attempt } => m.redispatch(&task, attempt)?,
         Command::RetryTask { task, by } => m.retry(&task, &by)?,
         Command::SkipTask { task, by } => m.skip(&task, &by)?,
         Command::Abort { by } => m.end_instance(InstanceStatus::Aborted, Some(Reason::Operator { action: "abort".into(), by })),
+        Command::TimerFired { task, timer } => m.timer_fired(&task, timer)?,
+        Command::SetBreakpoint { task, enabled, by } => m.set_breakpoint(&task, enabled, &by)?,
+        Command::ProvideInput { task, values, by } => m.provide_input(&task, values, &by)?,
     }
     m.advance();
     Ok(m.finish())
 }
 
-struct Machine<'d> {
-    def: &'d Definition,
-    inst: Instance,
-    events: Vec<Event>,
-    effects: Vec<Effect>,
-    now: DateTime<Utc>,
+pub(crate) struct Machine<'d> {
+    pub(crate) def: &'d Definition,
+    pub(crate) inst: Instance,
+    pub(crate) events: Vec<Event>,
+    pub(crate) effects: Vec<Effect>,
+    pub(crate) now: DateTime<Utc>,
+    pub(crate) knowledge: &'d Knowledge,
 }
 
 impl Machine<'_> {
-    fn emit(&mut self, task: Option<usize>, kind: EventKind) {
+    pub(crate) fn emit(&mut self, task: Option<usize>, kind: EventKind) {
         let seq = self.inst.next_seq;
         self.inst.next_seq += 1;
         let task = task.map(|i| self.def.tasks[i].id.clone());
         self.events.push(Event { seq, at: self.now, task, kind });
     }
 
-    fn set_task(&mut self, i: usize, status: TaskStatus, reason: Option<Reason>) {
+    pub(crate) fn set_task(&mut self, i: usize, status: TaskStatus, reason: Option<Reason>) {
+        let ended_by_running = matches!(status, TaskStatus::EndedOk | TaskStatus::EndedNotOk | TaskStatus::EndedTimeout);
+        self.set_status(i, status, reason);
+        // Automic: "When a task has ended, you can verify further conditions … The complete
+        // verification process takes place only once." Not for ENDED_INACTIVE.
+        if ended_by_running && !self.inst.tasks[i].post_checked && !self.def.tasks[i].controls.postconditions.is_empty() {
+            self.inst.tasks[i].post_checked = true;
+            self.postconditions(i);
+        }
+    }
+
+    /// Changes a task's status and records it, without running postconditions.
+    pub(crate) fn set_status(&mut self, i: usize, status: TaskStatus, reason: Option<Reason>) {
         let t = &mut self.inst.tasks[i];
         if matches!(status, TaskStatus::Running { .. }) {
             t.started_at = Some(self.now);
@@ -202,13 +281,30 @@ impl Machine<'_> {
         self.emit(Some(i), EventKind::TaskStatusChanged { to: status, reason });
     }
 
-    fn index(&self, task: &str) -> Result<usize, TransitionError> {
+    pub(crate) fn index(&self, task: &str) -> Result<usize, TransitionError> {
         self.def.task_index(task).ok_or_else(|| TransitionError::UnknownTask(task.to_owned()))
     }
 
-    fn scope(&self) -> Scope<'_> {
+    pub(crate) fn scope(&self) -> Scope<'_> {
         let tasks = self.def.tasks.iter().zip(&self.inst.tasks).map(|(d, s)| (d.id.as_str(), s.status.name()));
         Scope::new(&self.inst.data, tasks, &self.inst.id, self.now)
+    }
+
+    /// A scope in which `task` is task `i`.
+    pub(crate) fn scope_for(&self, i: usize) -> Scope<'_> {
+        let t = &self.inst.tasks[i];
+        let mut task = serde_json::json!({
+            "id": self.def.tasks[i].id,
+            "status": t.status.name(),
+            "attempts": t.attempts,
+        });
+        if let (Some(start), Some(end)) = (t.started_at, t.ended_at) {
+            task["duration_ms"] = Value::from((end - start).num_milliseconds().max(0));
+        }
+        if let Some(Reason::Exited { code }) = &t.reason {
+            task["exit_code"] = Value::from(*code);
+        }
+        self.scope().with_task(&task)
     }
 
     /// Runs every task whose turn has come, until nothing more can move.
@@ -219,7 +315,8 @@ impl Machine<'_> {
                 if self.inst.status.is_terminal() {
                     return;
                 }
-                if self.inst.tasks[i].status == TaskStatus::WaitingForPredecessor {
+                let on_hold = self.def.tasks[i].controls.on_demand && !self.inst.tasks[i].triggered;
+                if self.inst.tasks[i].status == TaskStatus::WaitingForPredecessor && !on_hold {
                     progressed |= self.consider(i);
                 }
             }
@@ -251,27 +348,7 @@ impl Machine<'_> {
             self.set_task(i, TaskStatus::EndedSkipped, Some(reason));
             return true;
         }
-        let accepted = |p: &crate::definition::Dependency| p.condition.accepts(&self.inst.tasks[p.task].status);
-        let met = match task.dependency_match {
-            DependencyMatch::All => task.predecessors.iter().all(accepted),
-            DependencyMatch::One => task.predecessors.is_empty() || task.predecessors.iter().any(accepted),
-        };
-        if !met {
-            let failing = task.predecessors.iter().find(|p| !accepted(p)).expect("an unmet dependency has a failing predecessor");
-            let reason = Reason::DependencyNotMet {
-                task: self.def.tasks[failing.task].id.clone(),
-                status: self.inst.tasks[failing.task].status.name().to_owned(),
-                expected: failing.condition.to_string(),
-                action: task.on_unmet.name().to_owned(),
-            };
-            match task.on_unmet {
-                ElseAction::Skip => self.set_task(i, TaskStatus::EndedSkipped, Some(reason)),
-                ElseAction::Block => self.set_task(i, TaskStatus::Blocked, Some(reason)),
-                ElseAction::Abort => self.end_instance(InstanceStatus::Aborted, Some(reason)),
-            }
-            return true;
-        }
-        self.start_task(i);
+        self.pipeline(i, crate::start_pipeline::Stage::Breakpoint);
         true
     }
 
@@ -295,7 +372,7 @@ impl Machine<'_> {
         skipped_on_dead_path || self.branch_not_taken(from, to)
     }
 
-    fn start_task(&mut self, i: usize) {
+    pub(crate) fn start_task(&mut self, i: usize) {
         self.inst.tasks[i].attempts += 1;
         self.inst.tasks[i].started_at = Some(self.now);
         match &self.def.tasks[i].kind {
@@ -377,8 +454,8 @@ impl Machine<'_> {
     }
 
     /// A job's environment, computed from process data when it starts.
-    fn evaluate_env(&self, spec: &crate::definition::JobSpec) -> Result<Vec<(String, String)>, Reason> {
-        let scope = self.scope();
+    pub(crate) fn evaluate_env(&self, i: usize, spec: &crate::definition::JobSpec) -> Result<Vec<(String, String)>, Reason> {
+        let scope = self.scope_for(i);
         spec.env
             .iter()
             .map(|(name, expr)| match expr.eval(&scope) {
@@ -393,11 +470,20 @@ impl Machine<'_> {
     /// Hands a job to a worker as a new attempt.
     fn dispatch(&mut self, i: usize, retry_reason: Option<Reason>) {
         let TaskKind::Job(spec) = &self.def.tasks[i].kind else { unreachable!("only jobs are dispatched") };
-        let env = match self.evaluate_env(spec) {
+        // Generated at activation: the inputs resolved when the instance started.
+        let env = match self.inst.tasks[i].generated.clone() {
+            Some(generated) => generated,
+            None => self.evaluate_env(i, spec),
+        };
+        let env = match env {
             Ok(env) => env,
             Err(reason) => return self.fail(i, reason),
         };
         let attempt = self.inst.tasks[i].attempts;
+        if let Some(limit) = self.def.tasks[i].controls.max_runtime {
+            let due_at = self.now + chrono::Duration::from_std(limit.limit).unwrap_or(chrono::Duration::MAX);
+            self.set_timer(i, TimerKind::MaxRuntime { attempt }, due_at);
+        }
         if let Some(reason) = retry_reason {
             self.emit(Some(i), EventKind::JobRetried { attempt, reason });
         }
@@ -414,7 +500,7 @@ impl Machine<'_> {
         }));
     }
 
-    fn fail(&mut self, i: usize, reason: Reason) {
+    pub(crate) fn fail(&mut self, i: usize, reason: Reason) {
         self.set_task(i, TaskStatus::EndedNotOk, Some(reason));
     }
 
@@ -427,7 +513,7 @@ impl Machine<'_> {
         })
     }
 
-    fn running_attempt(&self, i: usize) -> Option<u32> {
+    pub(crate) fn running_attempt(&self, i: usize) -> Option<u32> {
         match self.inst.tasks[i].status {
             TaskStatus::Running { attempt, .. } => Some(attempt),
             _ => None,
@@ -439,9 +525,18 @@ impl Machine<'_> {
         if self.running_attempt(i) != Some(attempt) {
             return Err(TransitionError::StaleJobResult { task: task.to_owned(), attempt });
         }
+        if self.def.tasks[i].controls.max_runtime.is_some() {
+            self.clear_timer(i, TimerKind::MaxRuntime { attempt });
+        }
         match outcome {
             JobOutcome::Exited { code, output, stdout_tail, stderr_tail, duration_ms } => {
                 self.emit(Some(i), EventKind::JobFinished { attempt, exit_code: Some(code), duration_ms, stdout_tail, stderr_tail });
+                if code == 0 {
+                    self.effects.push(Effect::RecordRuntime { task: task.to_owned(), duration_ms });
+                }
+                if self.min_runtime_not_met(i, duration_ms, code) {
+                    return Ok(());
+                }
                 if code != 0 {
                     self.fail(i, Reason::Exited { code });
                     return Ok(());
@@ -478,9 +573,13 @@ impl Machine<'_> {
     fn retry(&mut self, task: &str, by: &str) -> Result<(), TransitionError> {
         let i = self.index(task)?;
         let status = &self.inst.tasks[i].status;
-        if !matches!(status, TaskStatus::EndedNotOk | TaskStatus::EndedSkipped) {
+        if !matches!(
+            status,
+            TaskStatus::EndedNotOk | TaskStatus::EndedSkipped | TaskStatus::EndedTimeout | TaskStatus::EndedInactive | TaskStatus::Canceled | TaskStatus::Blocked
+        ) {
             return Err(TransitionError::NotRetryable { task: task.to_owned(), status: status.name().to_owned() });
         }
+        self.inst.tasks[i].post_checked = false;
         // A successor that already started or ended acted on this task's result; running the
         // task again under it would leave a successor ahead of its predecessor.
         if let Some(&s) = self.def.successors[i]
@@ -506,23 +605,33 @@ impl Machine<'_> {
     fn skip(&mut self, task: &str, by: &str) -> Result<(), TransitionError> {
         let i = self.index(task)?;
         let status = &self.inst.tasks[i].status;
-        if !matches!(status, TaskStatus::Blocked | TaskStatus::WaitingForPredecessor) {
+        if !matches!(status, TaskStatus::Blocked | TaskStatus::WaitingForPredecessor) && !status.is_waiting() {
             return Err(TransitionError::NotSkippable { task: task.to_owned(), status: status.name().to_owned() });
         }
+        self.clear_waiting_timer(i);
         self.set_task(i, TaskStatus::EndedSkipped, Some(Reason::Operator { action: "skip".into(), by: by.to_owned() }));
         Ok(())
     }
 
     /// Ends the instance at once: open tasks are canceled and running jobs stopped.
-    fn end_instance(&mut self, status: InstanceStatus, reason: Option<Reason>) {
+    pub(crate) fn end_instance(&mut self, status: InstanceStatus, reason: Option<Reason>) {
         for i in 0..self.def.tasks.len() {
             if self.inst.tasks[i].status.is_end() {
                 continue;
             }
             if let Some(attempt) = self.running_attempt(i) {
                 self.effects.push(Effect::CancelJob { task: self.def.tasks[i].id.clone(), attempt });
+                if self.def.tasks[i].controls.max_runtime.is_some() {
+                    self.clear_timer(i, TimerKind::MaxRuntime { attempt });
+                }
             }
-            self.set_task(i, TaskStatus::Canceled, Some(Reason::InstanceEnded { status: status.name().to_owned() }));
+            self.clear_waiting_timer(i);
+            let untriggered = self.def.tasks[i].controls.on_demand && !self.inst.tasks[i].triggered;
+            if untriggered && status == InstanceStatus::Completed {
+                self.set_status(i, TaskStatus::EndedInactive, Some(Reason::NotTriggered));
+            } else {
+                self.set_status(i, TaskStatus::Canceled, Some(Reason::InstanceEnded { status: status.name().to_owned() }));
+            }
         }
         self.set_instance_status(status, reason);
     }
@@ -550,21 +659,34 @@ impl Machine<'_> {
 
     fn finish(mut self) -> Transition {
         if !self.inst.status.is_terminal() {
-            let statuses = || self.inst.tasks.iter().map(|t| &t.status);
-            let next = if statuses().any(|s| matches!(s, TaskStatus::Running { .. })) {
+            let any = |pred: &dyn Fn(&TaskStatus) -> bool| self.inst.tasks.iter().any(|t| pred(&t.status));
+            let on_hold = |i: usize| self.def.tasks[i].controls.on_demand && !self.inst.tasks[i].triggered;
+            let open_done = (0..self.def.tasks.len()).all(|i| self.inst.tasks[i].status.is_end() || on_hold(i));
+            let next = if any(&|s| matches!(s, TaskStatus::Running { .. })) {
                 InstanceStatus::Running
-            } else if statuses().any(|s| *s == TaskStatus::Blocked) {
+            } else if any(&|s| *s == TaskStatus::Blocked) {
                 InstanceStatus::Blocked
-            } else if statuses().all(TaskStatus::is_end) {
+            } else if any(&TaskStatus::is_waiting) {
+                InstanceStatus::Waiting
+            } else if open_done {
                 if self.unhandled_failure().is_some() { InstanceStatus::Failed } else { InstanceStatus::Completed }
             } else {
                 InstanceStatus::Running
             };
             let reason = match next {
                 InstanceStatus::Blocked => self.inst.tasks.iter().find(|t| t.status == TaskStatus::Blocked).and_then(|t| t.reason.clone()),
+                InstanceStatus::Waiting => self.inst.tasks.iter().find(|t| t.status.is_waiting()).and_then(|t| t.reason.clone()),
                 InstanceStatus::Failed => self.unhandled_failure().and_then(|i| self.inst.tasks[i].reason.clone()),
                 _ => None,
             };
+            if next.is_terminal() {
+                // On-demand tasks that nothing started end `ended_inactive` with the instance.
+                for i in 0..self.def.tasks.len() {
+                    if self.def.tasks[i].controls.on_demand && !self.inst.tasks[i].triggered && !self.inst.tasks[i].status.is_end() {
+                        self.set_status(i, TaskStatus::EndedInactive, Some(Reason::NotTriggered));
+                    }
+                }
+            }
             self.set_instance_status(next, reason);
         }
         self.inst.updated_at = self.now;

@@ -560,7 +560,7 @@ fn bad_else_action_and_decision_mode_list_the_choices() {
         "      else: ignore",
     ]));
     assert_at(&d, 9, 13);
-    assert_hint(&d, "`skip`, `block` or `abort`");
+    assert_hint(&d, "skip, block, abort, {run: …}");
 
     let d = one(&yaml(&[
         "id: p",

@@ -215,6 +215,9 @@ impl Driver {
                 Effect::CancelJob { task, attempt } => {
                     prop_assert_eq!(self.jobs.remove(task), Some(*attempt), "only an outstanding job is canceled");
                 }
+                // These definitions set no Automic controls, so no timers; runtimes are recorded.
+                Effect::SetTimer { .. } | Effect::ClearTimer { .. } => prop_assert!(false, "no timer without a timed control"),
+                Effect::RecordRuntime { .. } => {}
             }
         }
         Ok(())
@@ -271,7 +274,7 @@ impl Driver {
                 prop_assert!(!any_running);
                 prop_assert!(inst.tasks.iter().any(|t| t.status == TaskStatus::Blocked), "blocked without a blocked task");
             }
-            InstanceStatus::Running => prop_assert!(inst.ended_at.is_none()),
+            InstanceStatus::Running | InstanceStatus::Waiting => prop_assert!(inst.ended_at.is_none()),
         }
         if any_running {
             prop_assert_eq!(inst.status, InstanceStatus::Running);

@@ -7,8 +7,9 @@ use serde_json::{Map, Value};
 use tokio::sync::{oneshot, Notify};
 
 use baton_core::definition::parse;
-use baton_core::{apply, start, Command, Definition, Effect, Instance, TransitionError};
-use baton_store::{JobKey, StepRecord, Store, StoreError};
+use baton_core::calendar::{is_calendar_source, parse_calendar, Calendar};
+use baton_core::{apply_with, start_with, Command, Definition, Effect, Instance, Knowledge, TransitionError};
+use baton_store::{JobKey, RuntimeSample, StepRecord, Store, StoreError, Timer};
 
 use crate::clock::Clock;
 use crate::error::EngineError;
@@ -47,6 +48,8 @@ pub(crate) struct Inner<S> {
     pub(crate) jobs_queued: Notify,
     /// Woken after every committed step, for callers waiting on an instance.
     pub(crate) changed: Notify,
+    /// Woken when a step set a timer (it may be due sooner than the worker planned to wake).
+    pub(crate) timers_set: Notify,
     /// Jobs running in this process, so a `CancelJob` effect can stop them.
     pub(crate) running: Mutex<HashMap<JobKey, oneshot::Sender<()>>>,
 }
@@ -65,6 +68,7 @@ impl<S: Store> Engine<S> {
                 instance_locks: Mutex::new(HashMap::new()),
                 jobs_queued: Notify::new(),
                 changed: Notify::new(),
+                timers_set: Notify::new(),
                 running: Mutex::new(HashMap::new()),
             }),
         }
@@ -74,9 +78,25 @@ impl<S: Store> Engine<S> {
         &self.inner.store
     }
 
-    /// Validates a definition and stores it as the next version of its id. A definition with
-    /// any problem is refused whole, and nothing is stored.
+    /// Checks a definition or calendar file without storing anything.
+    pub fn validate(file: &str, source: &str) -> Result<(), EngineError> {
+        if is_calendar_source(source) {
+            parse_calendar(file, source)?;
+        } else {
+            parse(file, source)?;
+        }
+        Ok(())
+    }
+
+    /// Validates a definition (or a calendar: a file whose top-level key is `calendar:`) and
+    /// stores it as the next version of its id. A file with any problem is refused whole, and
+    /// nothing is stored.
     pub async fn deploy(&self, file: &str, source: &str) -> Result<(String, u32), EngineError> {
+        if is_calendar_source(source) {
+            let calendar = parse_calendar(file, source)?;
+            let version = self.inner.store.deploy_calendar(&calendar.id, file, source, self.inner.clock.now()).await?;
+            return Ok((calendar.id, version));
+        }
         let mut definition = parse(file, source)?;
         let version = self.inner.store.deploy(&definition.id, file, source, self.inner.clock.now()).await?;
         definition.version = version;
@@ -115,9 +135,10 @@ impl<S: Store> Engine<S> {
     pub async fn start(&self, process: &str, data: Map<String, Value>) -> Result<Instance, EngineError> {
         let definition = self.definition(process, None).await?;
         let id = uuid::Uuid::now_v7().to_string();
-        let transition = start(&definition, id, data, self.inner.clock.now())?;
+        let knowledge = self.knowledge(&definition).await?;
+        let transition = start_with(&definition, id, data, self.inner.clock.now(), &knowledge)?;
         let mut step = StepRecord { new: true, events: transition.events, ..StepRecord::default() };
-        let effects = collect_effects(&mut step, &transition.instance.id, transition.effects);
+        let effects = collect_effects(&mut step, &transition.instance, transition.effects);
         step.instance = Some(transition.instance.clone());
         self.inner.store.commit(vec![step]).await?;
         self.after_commit(&transition.instance.id, effects);
@@ -133,16 +154,21 @@ impl<S: Store> Engine<S> {
     /// match the running attempt is refused, and its queue entry is removed all the same, so a
     /// completion is applied once however often it is reported.
     pub async fn apply(&self, instance_id: &str, command: Command) -> Result<Instance, EngineError> {
+        self.apply_cleaning(instance_id, command, Cleanup::default()).await
+    }
+
+    /// Applies a command and, in the same transaction, removes what delivered it (a fired timer).
+    async fn apply_cleaning(&self, instance_id: &str, command: Command, cleanup: Cleanup) -> Result<Instance, EngineError> {
         let lock = self.instance_lock(instance_id);
         let result = {
             let _guard = lock.lock().await;
-            self.apply_locked(instance_id, command).await
+            self.apply_locked(instance_id, command, cleanup).await
         };
         self.release_instance_lock(instance_id, lock);
         result
     }
 
-    async fn apply_locked(&self, instance_id: &str, command: Command) -> Result<Instance, EngineError> {
+    async fn apply_locked(&self, instance_id: &str, command: Command, cleanup: Cleanup) -> Result<Instance, EngineError> {
         let job = match &command {
             Command::JobFinished { task, attempt, .. } | Command::RedispatchJob { task, attempt } => {
                 Some(JobKey { instance: instance_id.to_owned(), task: task.clone(), attempt: *attempt })
@@ -153,11 +179,13 @@ impl<S: Store> Engine<S> {
         loop {
             let instance = self.instance(instance_id).await?;
             let definition = self.definition(&instance.definition_id, Some(instance.definition_version)).await?;
-            match apply(&definition, &instance, command.clone(), self.inner.clock.now()) {
+            let knowledge = self.knowledge(&definition).await?;
+            match apply_with(&definition, &instance, command.clone(), self.inner.clock.now(), &knowledge) {
                 Ok(transition) => {
                     let mut step = StepRecord { expected_seq: instance.next_seq, events: transition.events, ..StepRecord::default() };
                     step.complete.extend(job.clone());
-                    let effects = collect_effects(&mut step, instance_id, transition.effects);
+                    step.clear_timers.extend(cleanup.timer.clone());
+                    let effects = collect_effects(&mut step, &transition.instance, transition.effects);
                     step.instance = Some(transition.instance.clone());
                     match self.inner.store.commit(vec![step]).await {
                         Ok(()) => {
@@ -171,8 +199,8 @@ impl<S: Store> Engine<S> {
                         Err(e) => return Err(e.into()),
                     }
                 }
-                Err(e @ (TransitionError::StaleJobResult { .. } | TransitionError::InstanceEnded(_))) if job.is_some() => {
-                    let step = StepRecord { complete: job.into_iter().collect(), ..StepRecord::default() };
+                Err(e @ (TransitionError::StaleJobResult { .. } | TransitionError::InstanceEnded(_))) if job.is_some() || cleanup.timer.is_some() => {
+                    let step = StepRecord { complete: job.into_iter().collect(), clear_timers: cleanup.timer.into_iter().collect(), ..StepRecord::default() };
                     self.inner.store.commit(vec![step]).await?;
                     return Err(e.into());
                 }
@@ -197,6 +225,46 @@ impl<S: Store> Engine<S> {
         Ok(rerun)
     }
 
+    /// What the core needs to know beyond the instance: the definition's learned expected
+    /// runtimes and the deployed calendars (read only when the definition uses them).
+    async fn knowledge(&self, definition: &Definition) -> Result<Knowledge, EngineError> {
+        let mut knowledge = Knowledge::default();
+        let controls = || definition.tasks.iter().map(|t| &t.controls);
+        if controls().any(|c| c.latest_end.is_some()) {
+            knowledge.expected_runtimes = self.inner.store.expected_runtimes(&definition.id).await?;
+        }
+        if controls().any(|c| !c.calendars.is_empty()) {
+            for stored in self.inner.store.calendars().await? {
+                let calendar: Calendar = parse_calendar(&stored.file, &stored.source)?;
+                knowledge.calendars.insert(calendar.id.clone(), Arc::new(calendar));
+            }
+        }
+        Ok(knowledge)
+    }
+
+    /// Applies every timer that is due: each fired timer is removed in the same transaction as
+    /// the step it causes, so it fires once. Returns how many fired.
+    pub async fn fire_due_timers(&self, limit: usize) -> Result<usize, EngineError> {
+        let due = self.inner.store.due_timers(self.inner.clock.now(), limit).await?;
+        let fired = due.len();
+        for timer in due {
+            let cleanup = Cleanup { timer: Some((timer.instance.clone(), timer.key.clone())) };
+            match serde_json::from_value::<Command>(timer.payload.clone()) {
+                Ok(command) => match self.apply_cleaning(&timer.instance, command, cleanup).await {
+                    Ok(_) => {}
+                    Err(EngineError::Transition(e)) => tracing::info!(instance = %timer.instance, key = %timer.key, "timer not applied: {e}"),
+                    Err(e) => return Err(e),
+                },
+                Err(e) => {
+                    tracing::warn!(instance = %timer.instance, key = %timer.key, "dropping a timer whose command cannot be read: {e}");
+                    let step = StepRecord { clear_timers: cleanup.timer.into_iter().collect(), ..StepRecord::default() };
+                    self.inner.store.commit(vec![step]).await?;
+                }
+            }
+        }
+        Ok(fired)
+    }
+
     /// Waits until some step was committed by this engine (or `timeout` passed).
     pub async fn wait_for_change(&self, timeout: std::time::Duration) {
         let _ = tokio::time::timeout(timeout, self.inner.changed.notified()).await;
@@ -207,6 +275,8 @@ impl<S: Store> Engine<S> {
         for effect in effects {
             match effect {
                 Effect::RunJob(_) => queued = true,
+                Effect::SetTimer { .. } => self.inner.timers_set.notify_waiters(),
+                Effect::ClearTimer { .. } | Effect::RecordRuntime { .. } => {}
                 Effect::CancelJob { task, attempt } => {
                     // The queue row went with the step; stop the process if it runs here.
                     let key = JobKey { instance: instance.to_owned(), task, attempt };
@@ -236,15 +306,33 @@ impl<S: Store> Engine<S> {
     }
 }
 
-/// Moves job effects into the step (queued and removed in the same transaction) and returns
+/// What delivered a command and goes with its step.
+#[derive(Debug, Clone, Default)]
+struct Cleanup {
+    /// `(instance, key)` of the timer that fired.
+    timer: Option<(String, String)>,
+}
+
+/// Moves job, timer and runtime effects into the step (so they commit with it) and returns
 /// all effects for after the commit.
-fn collect_effects(step: &mut StepRecord, instance: &str, effects: Vec<Effect>) -> Vec<Effect> {
+fn collect_effects(step: &mut StepRecord, instance: &Instance, effects: Vec<Effect>) -> Vec<Effect> {
+    let id = &instance.id;
     for effect in &effects {
         match effect {
             Effect::RunJob(request) => step.enqueue.push(request.clone()),
-            Effect::CancelJob { task, attempt } => {
-                step.complete.push(JobKey { instance: instance.to_owned(), task: task.clone(), attempt: *attempt });
-            }
+            Effect::CancelJob { task, attempt } => step.complete.push(JobKey { instance: id.clone(), task: task.clone(), attempt: *attempt }),
+            Effect::SetTimer { key, due_at, command } => step.set_timers.push(Timer {
+                instance: id.clone(),
+                key: key.clone(),
+                due_at: *due_at,
+                payload: serde_json::to_value(command).unwrap_or_default(),
+            }),
+            Effect::ClearTimer { key } => step.clear_timers.push((id.clone(), key.clone())),
+            Effect::RecordRuntime { task, duration_ms } => step.runtimes.push(RuntimeSample {
+                process: instance.definition_id.clone(),
+                task: task.clone(),
+                duration_ms: *duration_ms,
+            }),
         }
     }
     effects

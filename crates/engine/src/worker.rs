@@ -1,4 +1,5 @@
-//! The built-in job runner: leases queued jobs and runs their commands as child processes.
+//! The built-in job runner: fires due durable timers, leases queued jobs and runs their
+//! commands as child processes.
 //!
 //! A job's process gets its task's `env` (computed from process data) plus `BATON_INSTANCE`,
 //! `BATON_TASK`, `BATON_ATTEMPT` and `BATON_OUTPUT` (a file it may write a JSON object to).
@@ -45,6 +46,8 @@ impl<S: Store> Engine<S> {
         tokio::pin!(stop);
         let mut running: JoinSet<()> = JoinSet::new();
         loop {
+            // Durable timers first: a due timer may queue a job.
+            while self.fire_due_timers(256).await? == 256 {}
             let free = options.concurrency.saturating_sub(running.len());
             let mut claimed = 0;
             if free > 0 {
@@ -63,10 +66,18 @@ impl<S: Store> Engine<S> {
                     () = &mut stop => break,
                 }
             }
+            // Sleep until new work, the next timer, or the poll interval (work queued by
+            // other processes), whichever comes first.
+            let mut nap = options.poll_interval;
+            if let Some(due) = self.inner.store.next_timer_due().await? {
+                let until = (due - self.inner.clock.now()).to_std().unwrap_or_default();
+                nap = nap.min(until);
+            }
             tokio::select! {
                 () = self.inner.jobs_queued.notified() => {}
+                () = self.inner.timers_set.notified() => {}
                 _ = running.join_next(), if !running.is_empty() => {}
-                () = tokio::time::sleep(options.poll_interval) => {}
+                () = tokio::time::sleep(nap) => {}
                 () = &mut stop => break,
             }
         }

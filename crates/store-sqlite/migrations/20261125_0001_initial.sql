@@ -23,7 +23,7 @@ CREATE TABLE instances (
     state              TEXT    NOT NULL
 ) WITHOUT ROWID;
 -- Only open instances are indexed by status, so the index does not grow with finished ones.
-CREATE INDEX instances_open ON instances (status) WHERE status IN ('running', 'blocked');
+CREATE INDEX instances_open ON instances (status) WHERE status IN ('running', 'waiting', 'blocked');
 CREATE INDEX instances_created ON instances (created_at);
 
 -- Append-only history: one row per event.

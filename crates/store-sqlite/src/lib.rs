@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use baton_core::instance::STATE_FORMAT;
 use baton_core::{Event, Instance, InstanceStatus, JobRequest};
 use baton_store::{
-    ClaimedJob, DefinitionStore, InstanceReader, InstanceSummary, JobKey, JobQueue, Result, StepRecord, StepWriter, StoreError,
+    CalendarStore, ClaimedJob, DefinitionStore, RuntimeStats, InstanceReader, InstanceSummary, JobKey, JobQueue, Result, StepRecord, StepWriter, StoreError,
     StoredDefinition, Timer, TimerQueue,
 };
 
@@ -36,7 +36,9 @@ pub enum Durability {
 const MAX_GROUP: usize = 2048;
 
 type Completion = Box<dyn FnOnce(Option<StoreError>) + Send>;
-type WriteFn = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
+/// A write request: given the connection (or the reason there is no transaction to run it
+/// in), it runs and returns whether it succeeded and how to tell its caller.
+type WriteFn = Box<dyn FnOnce(std::result::Result<&Connection, StoreError>) -> (bool, Completion) + Send>;
 
 /// A handle to the SQLite store; cheap to clone.
 #[derive(Clone)]
@@ -105,7 +107,7 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let job: WriteFn = Box::new(move |conn| match f(conn) {
+        let job: WriteFn = Box::new(move |conn| match conn.and_then(f) {
             Ok(value) => (
                 true,
                 Box::new(move |commit_error: Option<StoreError>| {
@@ -146,18 +148,19 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteFn>) {
 
 fn run_group(conn: &Connection, batch: Vec<WriteFn>) {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        let err = db_err(e);
+        let message = format!("beginning a transaction: {e}");
         for job in batch {
-            // Each request still runs, outside a transaction, so none is left waiting.
-            let (_, complete) = job(conn);
-            complete(Some(StoreError::Database(err.to_string())));
+            // Each request is refused without running: outside a transaction its writes
+            // would autocommit piecemeal, and land although the caller is told they failed.
+            let (_, complete) = job(Err(StoreError::Database(message.clone())));
+            complete(None);
         }
         return;
     }
     let mut completions = Vec::with_capacity(batch.len());
     for job in batch {
         let _ = conn.execute_batch("SAVEPOINT request");
-        let (ok, complete) = job(conn);
+        let (ok, complete) = job(Ok(conn));
         if ok {
             let _ = conn.execute_batch("RELEASE request");
             completions.push((complete, true));
@@ -257,6 +260,19 @@ fn write_step(conn: &Connection, step: &StepRecord) -> Result<()> {
             .and_then(|mut s| s.execute(params![instance, key]))
             .map_err(db_err)?;
     }
+    for sample in &step.runtimes {
+        // Keep the last ERT_RUNS runs per task: number them and drop the oldest.
+        let n: i64 = conn
+            .prepare_cached("SELECT COALESCE(MAX(n), 0) + 1 FROM task_runtimes WHERE process_id = ?1 AND task = ?2")
+            .and_then(|mut s| s.query_row(params![sample.process, sample.task], |r| r.get(0)))
+            .map_err(db_err)?;
+        conn.prepare_cached("INSERT INTO task_runtimes (process_id, task, n, duration_ms) VALUES (?1, ?2, ?3, ?4)")
+            .and_then(|mut s| s.execute(params![sample.process, sample.task, n, sample.duration_ms as i64]))
+            .map_err(db_err)?;
+        conn.prepare_cached("DELETE FROM task_runtimes WHERE process_id = ?1 AND task = ?2 AND n <= ?3")
+            .and_then(|mut s| s.execute(params![sample.process, sample.task, n - baton_store::ERT_RUNS as i64]))
+            .map_err(db_err)?;
+    }
     for timer in &step.set_timers {
         let payload = serde_json::to_string(&timer.payload).map_err(db_err)?;
         conn.prepare_cached("INSERT OR REPLACE INTO timers (instance_id, key, due_at, payload) VALUES (?1, ?2, ?3, ?4)")
@@ -315,6 +331,42 @@ fn stored_definition(row: &rusqlite::Row) -> rusqlite::Result<StoredDefinition> 
     })
 }
 
+impl RuntimeStats for SqliteStore {
+    async fn expected_runtimes(&self, process: &str) -> Result<std::collections::HashMap<String, std::time::Duration>> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT task, AVG(duration_ms) FROM task_runtimes WHERE process_id = ?1 GROUP BY task")?
+                .query_map([process], |r| Ok((r.get::<_, String>(0)?, std::time::Duration::from_millis(r.get::<_, f64>(1)? as u64))))?
+                .collect()
+        })
+    }
+}
+
+impl CalendarStore for SqliteStore {
+    async fn deploy_calendar(&self, id: &str, file: &str, source: &str, now: DateTime<Utc>) -> Result<u32> {
+        let (id, file, source) = (id.to_owned(), file.to_owned(), source.to_owned());
+        self.write(move |conn| {
+            let version: u32 = conn
+                .query_row("SELECT COALESCE(MAX(version), 0) + 1 FROM calendars WHERE id = ?1", [&id], |r| r.get(0))
+                .map_err(db_err)?;
+            conn.execute(
+                "INSERT INTO calendars (id, version, file, source, deployed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, version, file, source, ts(now)],
+            )
+            .map_err(db_err)?;
+            Ok(version)
+        })
+        .await
+    }
+
+    async fn calendars(&self) -> Result<Vec<StoredDefinition>> {
+        self.read(|conn| {
+            let sql = "SELECT c.id, c.version, c.file, c.source, c.deployed_at FROM calendars c
+                       WHERE c.version = (SELECT MAX(version) FROM calendars WHERE id = c.id) ORDER BY c.id";
+            conn.prepare_cached(sql)?.query_map([], stored_definition)?.collect()
+        })
+    }
+}
+
 impl InstanceReader for SqliteStore {
     async fn instance(&self, id: &str) -> Result<Option<Instance>> {
         let row: Option<(u32, String)> =
@@ -347,7 +399,7 @@ impl InstanceReader for SqliteStore {
     }
 
     async fn open_instances(&self) -> Result<Vec<String>> {
-        self.read(|conn| conn.prepare_cached("SELECT id FROM instances WHERE status IN ('running', 'blocked')")?.query_map([], |r| r.get(0))?.collect())
+        self.read(|conn| conn.prepare_cached("SELECT id FROM instances WHERE status IN ('running', 'waiting', 'blocked')")?.query_map([], |r| r.get(0))?.collect())
     }
 
     async fn history(&self, id: &str) -> Result<Vec<Event>> {

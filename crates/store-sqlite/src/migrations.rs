@@ -6,7 +6,10 @@ use rusqlite_migration::{Migrations, M};
 
 use baton_store::StoreError;
 
-const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("../migrations/20261125_0001_initial.sql"))];
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(include_str!("../migrations/20261125_0001_initial.sql")),
+    M::up(include_str!("../migrations/20261125_0002_automic.sql")),
+];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<(), StoreError> {
     Migrations::from_slice(MIGRATIONS).to_latest(conn).map_err(|e| StoreError::Database(format!("migrating the schema: {e}")))

@@ -94,6 +94,32 @@ pub struct StepRecord {
     pub set_timers: Vec<Timer>,
     /// `(instance, key)` of timers to remove.
     pub clear_timers: Vec<(String, String)>,
+    /// Run times of tasks that ended, for their learned expected runtime.
+    pub runtimes: Vec<RuntimeSample>,
+}
+
+/// How long one run of a task took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeSample {
+    pub process: String,
+    pub task: String,
+    pub duration_ms: u64,
+}
+
+/// How many recent runs of a task the expected runtime is averaged over.
+pub const ERT_RUNS: usize = 10;
+
+/// Learned expected runtimes (Automic's ERT): the average of a task's last [`ERT_RUNS`] runs.
+pub trait RuntimeStats: Send + Sync {
+    fn expected_runtimes(&self, process: &str) -> impl Future<Output = Result<std::collections::HashMap<String, std::time::Duration>>> + Send;
+}
+
+/// Deployable calendars (Automic Calendar Events), stored as their source like definitions.
+pub trait CalendarStore: Send + Sync {
+    /// Stores the next version of calendar `id`; returns the version.
+    fn deploy_calendar(&self, id: &str, file: &str, source: &str, now: DateTime<Utc>) -> impl Future<Output = Result<u32>> + Send;
+    /// The latest version of every calendar.
+    fn calendars(&self) -> impl Future<Output = Result<Vec<StoredDefinition>>> + Send;
 }
 
 /// A job taken from the queue by a worker.
@@ -149,5 +175,5 @@ pub trait TimerQueue: Send + Sync {
 }
 
 /// Everything the engine needs from one store.
-pub trait Store: DefinitionStore + InstanceReader + StepWriter + JobQueue + TimerQueue + Clone + 'static {}
-impl<T: DefinitionStore + InstanceReader + StepWriter + JobQueue + TimerQueue + Clone + 'static> Store for T {}
+pub trait Store: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + TimerQueue + RuntimeStats + Clone + 'static {}
+impl<T: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + TimerQueue + RuntimeStats + Clone + 'static> Store for T {}
