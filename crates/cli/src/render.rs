@@ -81,6 +81,8 @@ fn describe(kind: &EventKind) -> String {
         EventKind::BreakpointChanged { enabled, by } => format!("breakpoint {} by {by}", if *enabled { "set" } else { "cleared" }),
         EventKind::InputProvided { values, by } => format!("input from {by}: {}", serde_json::Value::Object(values.clone())),
         EventKind::Alert { reason } => format!("alert: {reason}"),
+        EventKind::IterationStarted { index } => format!("iteration {index} started"),
+        EventKind::IterationEnded { index, status } => format!("iteration {index} {status}"),
         EventKind::PostconditionEvaluated { condition, held, action } => {
             format!("postcondition `{condition}` {}: {action}", if *held { "holds" } else { "does not hold" })
         }

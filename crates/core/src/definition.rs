@@ -150,6 +150,20 @@ pub enum TaskKind {
     Decision(DecisionSpec),
     /// Marks the end of a path; with `terminate` it ends the instance at once.
     End { terminate: bool },
+    /// Runs its body once per item of a list (Automic's ForEach workflow).
+    ForEach(ForEachSpec),
+}
+
+/// A ForEach task: its body runs once per item, as a child instance that sees the item as
+/// `item` and its position as `index`, with a copy of the process data.
+#[derive(Debug, Clone)]
+pub struct ForEachSpec {
+    /// A CEL expression giving the list.
+    pub items: Expr,
+    /// Iterations run at once (1: one after the other).
+    pub parallel: usize,
+    /// The body, a task graph with its own id `process/task`.
+    pub body: std::sync::Arc<Definition>,
 }
 
 impl TaskKind {
@@ -159,6 +173,7 @@ impl TaskKind {
             Self::Set(_) => "set",
             Self::Decision(_) => "decision",
             Self::End { .. } => "end",
+            Self::ForEach(_) => "foreach",
         }
     }
 }
@@ -363,6 +378,11 @@ struct RawTask {
     mode: Option<Spanned<String>>,
     // end
     terminate: Option<bool>,
+    // foreach
+    items: Option<Spanned<String>>,
+    parallel: Option<Spanned<u32>>,
+    #[allow(dead_code)] // the body, compiled from the node
+    tasks: Option<serde::de::IgnoredAny>,
     // Automic controls, read from the node by `controls::ControlParser`.
     #[allow(dead_code)]
     breakpoint: Option<serde::de::IgnoredAny>,
@@ -439,7 +459,7 @@ struct RawBranch {
     to: Vec<Spanned<String>>,
 }
 
-const KINDS: &[&str] = &["job", "set", "decision", "end"];
+const KINDS: &[&str] = &["job", "set", "decision", "foreach", "end"];
 
 /// Which fields belong to which kind, for "field X is only for Y tasks" messages.
 const KIND_FIELDS: &[(&str, &str)] = &[
@@ -452,6 +472,9 @@ const KIND_FIELDS: &[(&str, &str)] = &[
     ("otherwise", "decision"),
     ("mode", "decision"),
     ("terminate", "end"),
+    ("items", "foreach"),
+    ("parallel", "foreach"),
+    ("tasks", "foreach"),
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -503,14 +526,25 @@ fn parse_inner(source: &str, diags: &mut Diagnostics) -> Option<Definition> {
 
     let data = parse_data(root_map, diags);
 
+    if raw.id.contains('/') {
+        diags.error(pos_of(raw.id.span()), "a process `id` cannot contain `/`", Some("`/` separates a process from its foreach bodies".into()));
+    }
     let task_nodes = root_map.get_sequence("tasks").map(|s| s.iter().collect::<Vec<_>>()).unwrap_or_default();
     if task_nodes.is_empty() {
         let pos = root_map.get_node("tasks").map_or(Pos { line: 1, column: 1 }, |n| pos_of(n.span()));
         diags.error(pos, "a definition needs at least one task under `tasks`", None);
         return None;
     }
+    let mut definition = compile_graph(raw.id.as_str(), &task_nodes, data, diags)?;
+    definition.name = raw.name.clone();
+    definition.description = raw.description.clone();
+    Some(definition)
+}
+
+/// Compiles a task graph: a process's `tasks`, or a foreach task's body.
+fn compile_graph(id: &str, task_nodes: &[&Node], data: IndexMap<String, DataDecl>, diags: &mut Diagnostics) -> Option<Definition> {
     let mut raws: Vec<RawTask> = Vec::new();
-    for node in &task_nodes {
+    for node in task_nodes {
         match marked_yaml::from_node::<RawTask>(node) {
             Ok(t) => raws.push(t),
             Err(e) => diags.from_node_error(&e, node),
@@ -546,8 +580,8 @@ fn parse_inner(source: &str, diags: &mut Diagnostics) -> Option<Definition> {
     };
 
     let mut tasks = Vec::with_capacity(raws.len());
-    for (raw_task, node) in raws.iter().zip(&task_nodes) {
-        if let Some(task) = compile_task(raw_task, node, &data, diags, &resolve) {
+    for (raw_task, node) in raws.iter().zip(task_nodes) {
+        if let Some(task) = compile_task(id, raw_task, node, &data, diags, &resolve) {
             tasks.push(task);
         }
     }
@@ -594,10 +628,10 @@ fn parse_inner(source: &str, diags: &mut Diagnostics) -> Option<Definition> {
     };
 
     Some(Definition {
-        id: raw.id.as_str().to_owned(),
+        id: id.to_owned(),
         version: 0,
-        name: raw.name.clone(),
-        description: raw.description.clone(),
+        name: None,
+        description: None,
         data,
         tasks,
         order,
@@ -735,6 +769,7 @@ fn read_branches(task: &Node, diags: &mut Diagnostics) -> Option<Vec<RawBranch>>
 }
 
 fn compile_task(
+    scope_id: &str,
     raw: &RawTask,
     node: &Node,
     data: &IndexMap<String, DataDecl>,
@@ -760,6 +795,9 @@ fn compile_task(
         ("otherwise", raw.otherwise.is_some()),
         ("mode", raw.mode.is_some()),
         ("terminate", raw.terminate.is_some()),
+        ("items", raw.items.is_some()),
+        ("parallel", raw.parallel.is_some()),
+        ("tasks", raw.tasks.is_some()),
     ];
     let mut misplaced = false;
     for (field, is_present) in present {
@@ -819,6 +857,7 @@ fn compile_task(
         "job" => TaskKind::Job(compile_job(raw, diags)?),
         "set" => TaskKind::Set(compile_set(raw, data, diags)?),
         "decision" => TaskKind::Decision(compile_decision(raw, node, diags, resolve)?),
+        "foreach" => TaskKind::ForEach(compile_foreach(scope_id, raw, node, data, diags)?),
         _ => TaskKind::End { terminate: raw.terminate.unwrap_or(false) },
     };
     let controls = {
@@ -961,6 +1000,58 @@ fn compile_decision(
         }
     };
     (ok && otherwise.is_some()).then(|| DecisionSpec { branches, otherwise: otherwise.unwrap_or_default(), take_all })
+}
+
+fn compile_foreach(scope_id: &str, raw: &RawTask, node: &Node, data: &IndexMap<String, DataDecl>, diags: &mut Diagnostics) -> Option<ForEachSpec> {
+    let Some(items) = &raw.items else {
+        diags.error(pos_of(raw.id.span()), format!("foreach task `{}` needs `items`", raw.id.as_str()), Some("a CEL expression giving a list, e.g. `items: data.files`".into()));
+        return None;
+    };
+    let items = diags.expr(items, "items")?;
+    let parallel = match &raw.parallel {
+        None => 1,
+        Some(p) if **p >= 1 => **p as usize,
+        Some(p) => {
+            diags.error(pos_of(p.span()), "`parallel` must be at least 1", Some("1 runs the iterations one after the other".into()));
+            return None;
+        }
+    };
+    let body_nodes: Vec<&Node> = node.as_mapping().and_then(|m| m.get_sequence("tasks")).map(|s| s.iter().collect()).unwrap_or_default();
+    if body_nodes.is_empty() {
+        diags.error(pos_of(raw.id.span()), format!("foreach task `{}` needs `tasks`, the body run for each item", raw.id.as_str()), None);
+        return None;
+    }
+    let body = compile_graph(&format!("{scope_id}/{}", raw.id.as_str()), &body_nodes, data.clone(), diags)?;
+    Some(ForEachSpec { items, parallel, body: std::sync::Arc::new(body) })
+}
+
+impl Definition {
+    /// A foreach body inside this definition, by id (`process/task`, nested as
+    /// `process/task/inner`).
+    pub fn body(&self, id: &str) -> Option<std::sync::Arc<Definition>> {
+        let rest = id.strip_prefix(&self.id)?.strip_prefix('/')?;
+        let task = rest.split('/').next()?;
+        match &self.tasks[self.task_index(task)?].kind {
+            TaskKind::ForEach(spec) if spec.body.id == id => Some(spec.body.clone()),
+            TaskKind::ForEach(spec) => spec.body.body(id),
+            _ => None,
+        }
+    }
+
+    /// Sets the version of this definition and of its foreach bodies.
+    pub fn set_version(&mut self, version: u32) {
+        self.version = version;
+        for task in &mut self.tasks {
+            if let TaskKind::ForEach(spec) = &mut task.kind {
+                std::sync::Arc::make_mut(&mut spec.body).set_version(version);
+            }
+        }
+    }
+
+    /// Does any task here or in a foreach body satisfy `pred`?
+    pub fn any_task(&self, pred: &dyn Fn(&TaskDef) -> bool) -> bool {
+        self.tasks.iter().any(|t| pred(t) || matches!(&t.kind, TaskKind::ForEach(spec) if spec.body.any_task(pred)))
+    }
 }
 
 /// Kahn's algorithm in declaration order; on a cycle returns the tasks of one cycle.

@@ -48,6 +48,10 @@ pub enum EventKind {
     InputProvided { values: Map<String, Value>, by: String },
     /// Something to tell operators that changes no status (a runtime alert, an ignored action).
     Alert { reason: Reason },
+    /// A ForEach iteration started as child instance (its id is in the child's own history).
+    IterationStarted { index: usize },
+    /// A ForEach iteration ended.
+    IterationEnded { index: usize, status: InstanceStatus },
     /// A postcondition was evaluated once after the task ended.
     PostconditionEvaluated { condition: String, held: bool, action: String },
 }

@@ -4,7 +4,8 @@
 //! home-made language: it is sandboxed (no I/O, no loops, always terminates) and well known
 //! from Kubernetes and Google's APIs. An expression sees these variables:
 //! `data` (the process data), `tasks` (each task's `status`), `task` (the task itself: `id`,
-//! `status`, `attempts`, `duration_ms`, `exit_code`), `instance` (`id`) and `now`.
+//! `status`, `attempts`, `duration_ms`, `exit_code`), `instance` (`id`), `now`, and in a ForEach
+//! body `item` and `index`.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -16,7 +17,7 @@ use cel::{Context, Program, Value as CelValue};
 use serde_json::{Map, Value};
 
 /// The variables an expression may refer to; anything else is a deploy error.
-pub const ROOT_VARIABLES: &[&str] = &["data", "tasks", "task", "instance", "now"];
+pub const ROOT_VARIABLES: &[&str] = &["data", "tasks", "task", "instance", "now", "item", "index"];
 
 /// A compiled CEL expression together with its source text.
 #[derive(Clone)]
@@ -189,6 +190,8 @@ pub struct Scope<'a> {
     task_source: Box<dyn Fn() -> CelValue + 'a>,
     instance: CelValue,
     task: CelValue,
+    item: CelValue,
+    index: CelValue,
     now: chrono::DateTime<chrono::Utc>,
 }
 
@@ -215,12 +218,19 @@ impl<'a> Scope<'a> {
             CelValue::Map(CelMap::from(tasks))
         });
         let instance: HashMap<Key, CelValue> = HashMap::from([(key("id"), CelValue::String(Arc::new(instance.to_owned())))]);
-        Self { data: map_to_cel(data), tasks: std::cell::OnceCell::new(), task_source, instance: CelValue::Map(CelMap::from(instance)), task: CelValue::Null, now }
+        Self { data: map_to_cel(data), tasks: std::cell::OnceCell::new(), task_source, instance: CelValue::Map(CelMap::from(instance)), task: CelValue::Null, item: CelValue::Null, index: CelValue::Null, now }
     }
 
     /// Sets `task`: the task the expression belongs to (`task.id`, `task.status`, …).
     pub fn with_task(mut self, task: &Value) -> Self {
         self.task = to_cel(task);
+        self
+    }
+
+    /// Sets `item` and `index`: the current item of a ForEach iteration.
+    pub fn with_iteration(mut self, item: &Value, index: usize) -> Self {
+        self.item = to_cel(item);
+        self.index = CelValue::Int(index as i64);
         self
     }
 
@@ -238,6 +248,8 @@ impl<'a> Scope<'a> {
             }
             context.add_variable_from_value("instance", self.instance.clone());
             context.add_variable_from_value("task", self.task.clone());
+            context.add_variable_from_value("item", self.item.clone());
+            context.add_variable_from_value("index", self.index.clone());
             context.add_variable_from_value("now", CelValue::Timestamp(self.now.fixed_offset()));
             expr.program.execute(&context)
         })

@@ -25,6 +25,40 @@ pub struct Instance {
     pub ended_at: Option<DateTime<Utc>>,
     /// Sequence number of the next history event.
     pub next_seq: u64,
+    /// For an iteration of a ForEach task: the instance and task it belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentLink>,
+    /// For an iteration of a ForEach task: its item and position (`item`, `index` in CEL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iteration: Option<Iteration>,
+}
+
+/// Where a child instance belongs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParentLink {
+    pub instance: String,
+    pub task: String,
+    pub index: usize,
+}
+
+/// One iteration of a ForEach body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Iteration {
+    pub index: usize,
+    pub item: Value,
+}
+
+/// How far a ForEach task got through its items.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForEachProgress {
+    pub items: Vec<Value>,
+    /// The next item to start.
+    pub next: usize,
+    pub running: usize,
+    pub completed: usize,
+    pub failed: usize,
+    /// Indices whose end was applied (an iteration's end is applied once).
+    pub finished: Vec<usize>,
 }
 
 /// The state of one task in an instance.
@@ -59,6 +93,9 @@ pub struct TaskState {
     /// Restarts done by postconditions.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub restarts: u32,
+    /// A ForEach task's progress through its items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foreach: Option<ForEachProgress>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -79,6 +116,7 @@ impl TaskState {
             generated: None,
             post_checked: false,
             restarts: 0,
+            foreach: None,
         }
     }
 }

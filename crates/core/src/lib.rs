@@ -9,6 +9,7 @@ pub mod status;
 pub mod event;
 pub mod instance;
 pub mod step;
+mod foreach;
 mod runtime_monitor;
 mod start_pipeline;
 
@@ -16,6 +17,6 @@ pub use definition::{parse as parse_definition, Definition, DefinitionError};
 pub use event::{Event, EventKind};
 pub use instance::{Instance, TaskState};
 pub use status::{InstanceStatus, Reason, TaskStatus};
-pub use step::{apply, apply_with, start, start_with, Command, Effect, JobOutcome, JobRequest, Knowledge, TimerKind, Transition, TransitionError};
+pub use step::{apply, apply_with, start, start_iteration, start_with, Command, Effect, JobOutcome, JobRequest, Knowledge, TimerKind, Transition, TransitionError};
 pub mod calendar;
 pub mod user_task;

@@ -135,7 +135,8 @@ impl Machine<'_> {
             match calendar.contains(self.now, &lookup) {
                 Ok(true) => return Ok(true),
                 Ok(false) => {}
-                Err(e) => return Err(Reason::UnknownCalendar { calendar: e.to_string() }),
+                Err(crate::calendar::CalendarError::Unknown { calendar, .. }) => return Err(Reason::UnknownCalendar { calendar }),
+                Err(e) => return Err(Reason::CalendarProblem { message: e.to_string() }),
             }
         }
         Ok(false)
@@ -143,6 +144,10 @@ impl Machine<'_> {
 
     fn check_preconditions(&self, i: usize) -> PreconditionOutcome {
         let Some(pre) = &self.def.tasks[i].controls.preconditions else { return PreconditionOutcome::Hold };
+        // In a ForEach body, `once: true` evaluates the preconditions in the first iteration only.
+        if pre.once && self.inst.iteration.as_ref().is_some_and(|it| it.index > 0) {
+            return PreconditionOutcome::Hold;
+        }
         let scope = self.scope_for(i);
         for condition in &pre.conditions {
             let (holds, detail) = match condition.when.eval_bool(&scope) {

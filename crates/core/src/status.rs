@@ -216,6 +216,8 @@ pub enum Reason {
     NotInCalendar { calendars: Vec<String>, day: String },
     /// A calendar the task names is not deployed.
     UnknownCalendar { calendar: String },
+    /// The task's calendars cannot be evaluated (a reference to a missing calendar, a cycle).
+    CalendarProblem { message: String },
     /// The task must not start before this time.
     EarliestStart { at: DateTime<Utc> },
     /// The task is deactivated (`active: false`).
@@ -238,6 +240,10 @@ pub enum Reason {
     MinRuntimeNotMet { ran_ms: u64, limit_ms: u64, action: String },
     /// A postcondition decided the status.
     Postcondition { condition: String, action: String },
+    /// Some iterations of a ForEach task did not complete.
+    IterationsFailed { failed: usize, total: usize },
+    /// The ForEach `items` expression did not give a list.
+    NotAList { found: String },
 }
 
 impl fmt::Display for Reason {
@@ -261,6 +267,7 @@ impl fmt::Display for Reason {
             Self::Breakpoint => f.write_str("breakpoint (clear it to go on)"),
             Self::NotInCalendar { calendars, day } => write!(f, "{day} is not a day of calendar {}", calendars.join(" or ")),
             Self::UnknownCalendar { calendar } => write!(f, "calendar `{calendar}` is not deployed"),
+            Self::CalendarProblem { message } => f.write_str(message),
             Self::EarliestStart { at } => write!(f, "earliest start {}", at.to_rfc3339()),
             Self::Inactive => f.write_str("deactivated (active: false)"),
             Self::NotTriggered => f.write_str("on-demand task that nothing started"),
@@ -285,6 +292,8 @@ impl fmt::Display for Reason {
                 humantime::format_duration(std::time::Duration::from_millis(*limit_ms))
             ),
             Self::Postcondition { condition, action } => write!(f, "postcondition `{condition}`: {action}"),
+            Self::IterationsFailed { failed, total } => write!(f, "{failed} of {total} iterations did not complete"),
+            Self::NotAList { found } => write!(f, "`items` must give a list, got {found}"),
         }
     }
 }

@@ -45,6 +45,8 @@ pub enum Command {
     SetBreakpoint { task: String, enabled: bool, by: String },
     /// Values for a task's prompts (Automic PromptSets); they go into process data.
     ProvideInput { task: String, values: Map<String, Value>, by: String },
+    /// An iteration (child instance) of a ForEach task ended.
+    IterationEnded { task: String, index: usize, status: InstanceStatus },
 }
 
 /// What a durable timer was set for.
@@ -108,6 +110,13 @@ pub enum Effect {
     ClearTimer { key: String },
     /// A task of this process ran this long: input for its learned expected runtime (ERT).
     RecordRuntime { task: String, duration_ms: u64 },
+    /// Start iteration `index` of ForEach task `task` as a child instance of the body
+    /// definition (`process/task`) with a copy of `data`.
+    StartIteration { task: String, index: usize, item: Value, data: Map<String, Value> },
+    /// Abort the open iterations of ForEach task `task`.
+    CancelIterations { task: String },
+    /// This instance is an iteration that just ended: tell its parent (durably).
+    NotifyParent { parent: crate::instance::ParentLink, status: InstanceStatus },
 }
 
 /// A fully resolved job: everything a worker needs, computed from process data at start.
@@ -205,6 +214,8 @@ pub fn start_with(def: &Definition, id: String, data: Map<String, Value>, now: D
         updated_at: now,
         ended_at: None,
         next_seq: 1,
+        parent: None,
+        iteration: None,
     };
     let mut m = Machine { def, inst: instance, events: Vec::new(), effects: Vec::new(), now, knowledge };
     m.emit(None, EventKind::InstanceStarted { definition: def.id.clone(), version: def.version, data: full });
@@ -212,6 +223,40 @@ pub fn start_with(def: &Definition, id: String, data: Map<String, Value>, now: D
     m.generate_at_activation();
     m.advance();
     Ok(m.finish())
+}
+
+/// Starts iteration `index` of a ForEach body: a child instance with a copy of its parent's
+/// data (passed by value, as Stardust copies data into a synchronous subprocess).
+pub fn start_iteration(
+    body: &Definition,
+    id: String,
+    parent: crate::instance::ParentLink,
+    item: Value,
+    data: Map<String, Value>,
+    now: DateTime<Utc>,
+    knowledge: &Knowledge,
+) -> Transition {
+    let index = parent.index;
+    let instance = Instance {
+        id,
+        definition_id: body.id.clone(),
+        definition_version: body.version,
+        status: InstanceStatus::Running,
+        data: data.clone(),
+        tasks: vec![TaskState::new(); body.tasks.len()],
+        created_at: now,
+        updated_at: now,
+        ended_at: None,
+        next_seq: 1,
+        parent: Some(parent),
+        iteration: Some(crate::instance::Iteration { index, item }),
+    };
+    let mut m = Machine { def: body, inst: instance, events: Vec::new(), effects: Vec::new(), now, knowledge };
+    m.emit(None, EventKind::InstanceStarted { definition: body.id.clone(), version: body.version, data });
+    m.emit(None, EventKind::InstanceStatusChanged { to: InstanceStatus::Running, reason: None });
+    m.generate_at_activation();
+    m.advance();
+    m.finish()
 }
 
 /// Applies `command` to `instance`. On error the instance is unchanged.
@@ -234,6 +279,7 @@ pub fn apply_with(def: &Definition, instance: &Instance, command: Command, now: 
         Command::TimerFired { task, timer } => m.timer_fired(&task, timer)?,
         Command::SetBreakpoint { task, enabled, by } => m.set_breakpoint(&task, enabled, &by)?,
         Command::ProvideInput { task, values, by } => m.provide_input(&task, values, &by)?,
+        Command::IterationEnded { task, index, status } => m.iteration_ended(&task, index, status)?,
     }
     m.advance();
     Ok(m.finish())
@@ -287,7 +333,11 @@ impl Machine<'_> {
 
     pub(crate) fn scope(&self) -> Scope<'_> {
         let tasks = self.def.tasks.iter().zip(&self.inst.tasks).map(|(d, s)| (d.id.as_str(), s.status.name()));
-        Scope::new(&self.inst.data, tasks, &self.inst.id, self.now)
+        let scope = Scope::new(&self.inst.data, tasks, &self.inst.id, self.now);
+        match &self.inst.iteration {
+            Some(it) => scope.with_iteration(&it.item, it.index),
+            None => scope,
+        }
     }
 
     /// A scope in which `task` is task `i`.
@@ -399,6 +449,7 @@ impl Machine<'_> {
                     self.end_instance(InstanceStatus::Completed, None);
                 }
             }
+            TaskKind::ForEach(spec) => self.start_foreach(i, spec),
             TaskKind::Job(_) => {
                 // An operator's retry runs the job again as a new attempt: the history says so.
                 let retry = match &self.inst.tasks[i].reason {
@@ -619,7 +670,9 @@ impl Machine<'_> {
             if self.inst.tasks[i].status.is_end() {
                 continue;
             }
-            if let Some(attempt) = self.running_attempt(i) {
+            if let (Some(_), TaskKind::ForEach(_)) = (self.running_attempt(i), &self.def.tasks[i].kind) {
+                self.effects.push(Effect::CancelIterations { task: self.def.tasks[i].id.clone() });
+            } else if let Some(attempt) = self.running_attempt(i) {
                 self.effects.push(Effect::CancelJob { task: self.def.tasks[i].id.clone(), attempt });
                 if self.def.tasks[i].controls.max_runtime.is_some() {
                     self.clear_timer(i, TimerKind::MaxRuntime { attempt });
@@ -643,6 +696,9 @@ impl Machine<'_> {
         self.inst.status = status;
         if status.is_terminal() {
             self.inst.ended_at = Some(self.now);
+            if let Some(parent) = self.inst.parent.clone() {
+                self.effects.push(Effect::NotifyParent { parent, status });
+            }
         }
         self.emit(None, EventKind::InstanceStatusChanged { to: status, reason });
     }

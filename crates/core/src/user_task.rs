@@ -85,10 +85,12 @@ impl PotentialOwners {
     /// `"user:sarah"`), a group (`"group:legal"`), a list of those, or an object
     /// `{"users": [...], "groups": [...]}`.
     pub fn add_resolved(&mut self, value: &Value) -> Result<(), UserTaskError> {
-        let refused = |v: &Value| UserTaskError::InvalidPotentialOwners(format!(
-            "expected a user name, \"group:NAME\", a list of those or {{\"users\": [..], \"groups\": [..]}}, got {}",
-            json_type_name(v)
-        ));
+        let refused = |v: &Value| {
+            UserTaskError::InvalidPotentialOwners(format!(
+                "expected a user name, \"group:NAME\", a list of those or {{\"users\": [..], \"groups\": [..]}}, got {}",
+                json_type_name(v)
+            ))
+        };
         match value {
             Value::String(s) if s.trim().is_empty() => Err(UserTaskError::InvalidPotentialOwners("an empty name names nobody".into())),
             Value::String(s) => {
@@ -107,7 +109,11 @@ impl PotentialOwners {
                         Some(Value::Array(names)) => {
                             for name in names {
                                 let Value::String(name) = name else { return Err(refused(name)) };
-                                if into_groups { self.groups.insert(name.clone()) } else { self.users.insert(name.clone()) };
+                                if into_groups {
+                                    self.groups.insert(name.clone())
+                                } else {
+                                    self.users.insert(name.clone())
+                                };
                             }
                         }
                         Some(other) => return Err(refused(other)),
@@ -433,16 +439,41 @@ pub enum HumanTaskRole {
 pub enum HumanTaskStatus {
     /// Offered to its potential owners.
     Ready,
-    Claimed { by: String, since: DateTime<Utc> },
+    Claimed {
+        by: String,
+        since: DateTime<Utc>,
+    },
     /// A follow-on task was started; this task's work ended and the chain goes on in `to`.
-    Forwarded { to: HumanTaskId, at: DateTime<Utc> },
+    Forwarded {
+        to: HumanTaskId,
+        at: DateTime<Utc>,
+    },
     /// The chain is suspended; `was` is the status the task resumes to.
-    Suspended { was: Box<HumanTaskStatus>, since: DateTime<Utc>, by: String },
-    EndedOk { by: String, at: DateTime<Utc> },
-    EndedNotOk { by: String, reason: String, at: DateTime<Utc> },
-    Expired { at: DateTime<Utc> },
-    Terminated { by: String, at: DateTime<Utc> },
-    Deleted { by: String, at: DateTime<Utc> },
+    Suspended {
+        was: Box<HumanTaskStatus>,
+        since: DateTime<Utc>,
+        by: String,
+    },
+    EndedOk {
+        by: String,
+        at: DateTime<Utc>,
+    },
+    EndedNotOk {
+        by: String,
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    Expired {
+        at: DateTime<Utc>,
+    },
+    Terminated {
+        by: String,
+        at: DateTime<Utc>,
+    },
+    Deleted {
+        by: String,
+        at: DateTime<Utc>,
+    },
 }
 
 impl HumanTaskStatus {
@@ -605,7 +636,9 @@ pub struct TimerRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum TimerState {
-    Scheduled { due: DateTime<Utc> },
+    Scheduled {
+        due: DateTime<Utc>,
+    },
     Paused {
         #[serde(with = "duration_text")]
         remaining: Duration,
@@ -1450,8 +1483,9 @@ impl<'a> Machine<'a> {
             }
         }
         // Paused timers run on with the time they had left, under new keys.
-        let (paused, running): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut self.st.timers).into_iter().partition(|t| matches!(t.state, TimerState::Paused { .. }) && chain.contains(&t.fires.task()));
+        let (paused, running): (Vec<_>, Vec<_>) = std::mem::take(&mut self.st.timers)
+            .into_iter()
+            .partition(|t| matches!(t.state, TimerState::Paused { .. }) && chain.contains(&t.fires.task()));
         self.st.timers = running;
         for timer in paused {
             let TimerState::Paused { remaining } = timer.state else { unreachable!("partitioned on paused timers") };

@@ -99,7 +99,7 @@ impl<S: Store> Engine<S> {
         }
         let mut definition = parse(file, source)?;
         let version = self.inner.store.deploy(&definition.id, file, source, self.inner.clock.now()).await?;
-        definition.version = version;
+        definition.set_version(version);
         let id = definition.id.clone();
         self.cache().insert((id.clone(), version), Arc::new(definition));
         Ok((id, version))
@@ -109,8 +109,13 @@ impl<S: Store> Engine<S> {
         self.inner.definitions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A deployed definition: a given version, or the latest.
+    /// A deployed definition: a given version, or the latest. A ForEach body (`process/task`)
+    /// is found inside its process's definition.
     pub async fn definition(&self, id: &str, version: Option<u32>) -> Result<Arc<Definition>, EngineError> {
+        if let Some((root, _)) = id.split_once('/') {
+            let process = Box::pin(self.definition(root, version)).await?;
+            return process.body(id).ok_or_else(|| EngineError::ProcessNotFound(id.to_owned()));
+        }
         if let Some(v) = version {
             if let Some(d) = self.cache().get(&(id.to_owned(), v)) {
                 return Ok(d.clone());
@@ -124,7 +129,7 @@ impl<S: Store> Engine<S> {
             return Ok(d.clone());
         }
         let mut definition = parse(&stored.file, &stored.source)?;
-        definition.version = stored.version;
+        definition.set_version(stored.version);
         let definition = Arc::new(definition);
         self.cache().insert((id.to_owned(), stored.version), definition.clone());
         Ok(definition)
@@ -137,12 +142,12 @@ impl<S: Store> Engine<S> {
         let id = uuid::Uuid::now_v7().to_string();
         let knowledge = self.knowledge(&definition).await?;
         let transition = start_with(&definition, id, data, self.inner.clock.now(), &knowledge)?;
-        let mut step = StepRecord { new: true, events: transition.events, ..StepRecord::default() };
-        let effects = collect_effects(&mut step, &transition.instance, transition.effects);
-        step.instance = Some(transition.instance.clone());
-        self.inner.store.commit(vec![step]).await?;
-        self.after_commit(&transition.instance.id, effects);
-        Ok(transition.instance)
+        let step = StepRecord { new: true, ..StepRecord::default() };
+        let (steps, effects) = self.stage(step, &definition, transition, &knowledge);
+        let instance = steps[0].instance.clone().expect("the first step holds the instance");
+        self.inner.store.commit(steps).await?;
+        self.after_commit(&instance.id, effects);
+        Ok(instance)
     }
 
     /// The current state of an instance.
@@ -182,15 +187,15 @@ impl<S: Store> Engine<S> {
             let knowledge = self.knowledge(&definition).await?;
             match apply_with(&definition, &instance, command.clone(), self.inner.clock.now(), &knowledge) {
                 Ok(transition) => {
-                    let mut step = StepRecord { expected_seq: instance.next_seq, events: transition.events, ..StepRecord::default() };
+                    let mut step = StepRecord { expected_seq: instance.next_seq, ..StepRecord::default() };
                     step.complete.extend(job.clone());
                     step.clear_timers.extend(cleanup.timer.clone());
-                    let effects = collect_effects(&mut step, &transition.instance, transition.effects);
-                    step.instance = Some(transition.instance.clone());
-                    match self.inner.store.commit(vec![step]).await {
+                    let (steps, effects) = self.stage(step, &definition, transition, &knowledge);
+                    let new_state = steps[0].instance.clone().expect("the first step holds the instance");
+                    match self.inner.store.commit(steps).await {
                         Ok(()) => {
                             self.after_commit(instance_id, effects);
-                            return Ok(transition.instance);
+                            return Ok(new_state);
                         }
                         Err(StoreError::Conflict(_)) if attempts < CONFLICT_RETRIES => {
                             attempts += 1;
@@ -225,15 +230,67 @@ impl<S: Store> Engine<S> {
         Ok(rerun)
     }
 
+    async fn cancel_iterations(&self, parent: &str, task: &str) -> Result<(), EngineError> {
+        for child in self.inner.store.children(parent).await? {
+            let state = self.instance(&child).await?;
+            if state.status.is_terminal() || state.parent.as_ref().is_none_or(|p| p.task != task) {
+                continue;
+            }
+            match self.apply(&child, Command::Abort { by: format!("parent {parent}") }).await {
+                Ok(_) | Err(EngineError::Transition(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Turns a transition into the steps to commit together: the instance's own step, and a
+    /// new child instance for each ForEach iteration it starts (whose own first steps may start
+    /// more). Returns the steps and the effects to carry out after the commit.
+    fn stage(&self, mut step: StepRecord, definition: &Definition, transition: baton_core::Transition, knowledge: &Knowledge) -> (Vec<StepRecord>, Vec<Effect>) {
+        let mut steps = Vec::new();
+        let mut effects_after = Vec::new();
+        let mut pending = vec![(definition.id.clone(), transition)];
+        let root_id = definition.id.split('/').next().unwrap_or_default().to_owned();
+        let root = if definition.id == root_id { None } else { Some(root_id) };
+        let mut first = true;
+        while let Some((def_id, t)) = pending.pop() {
+            let mut this = if first { std::mem::take(&mut step) } else { StepRecord { new: true, ..StepRecord::default() } };
+            first = false;
+            this.events = t.events;
+            let instance = t.instance;
+            for effect in &t.effects {
+                if let Effect::StartIteration { task, index, item, data } = effect {
+                    let body_id = format!("{def_id}/{task}");
+                    let body = match &root {
+                        // Definitions below the root are bodies of the root's definition.
+                        _ if body_id.starts_with(&definition.id) => definition.body(&body_id),
+                        _ => None,
+                    };
+                    let Some(body) = body else {
+                        tracing::error!(body = %body_id, "foreach body not found");
+                        continue;
+                    };
+                    let link = baton_core::instance::ParentLink { instance: instance.id.clone(), task: task.clone(), index: *index };
+                    let child = baton_core::start_iteration(&body, uuid::Uuid::now_v7().to_string(), link, item.clone(), data.clone(), self.inner.clock.now(), knowledge);
+                    pending.push((body_id, child));
+                }
+            }
+            effects_after.extend(collect_effects(&mut this, &instance, t.effects, self.inner.clock.now()));
+            this.instance = Some(instance);
+            steps.push(this);
+        }
+        (steps, effects_after)
+    }
+
     /// What the core needs to know beyond the instance: the definition's learned expected
     /// runtimes and the deployed calendars (read only when the definition uses them).
     async fn knowledge(&self, definition: &Definition) -> Result<Knowledge, EngineError> {
         let mut knowledge = Knowledge::default();
-        let controls = || definition.tasks.iter().map(|t| &t.controls);
-        if controls().any(|c| c.latest_end.is_some()) {
+        if definition.any_task(&|t| t.controls.latest_end.is_some()) {
             knowledge.expected_runtimes = self.inner.store.expected_runtimes(&definition.id).await?;
         }
-        if controls().any(|c| !c.calendars.is_empty()) {
+        if definition.any_task(&|t| !t.controls.calendars.is_empty()) {
             for stored in self.inner.store.calendars().await? {
                 let calendar: Calendar = parse_calendar(&stored.file, &stored.source)?;
                 knowledge.calendars.insert(calendar.id.clone(), Arc::new(calendar));
@@ -276,7 +333,17 @@ impl<S: Store> Engine<S> {
             match effect {
                 Effect::RunJob(_) => queued = true,
                 Effect::SetTimer { .. } => self.inner.timers_set.notify_waiters(),
-                Effect::ClearTimer { .. } | Effect::RecordRuntime { .. } => {}
+                Effect::ClearTimer { .. } | Effect::RecordRuntime { .. } | Effect::StartIteration { .. } | Effect::NotifyParent { .. } => {}
+                Effect::CancelIterations { task } => {
+                    // Abort the open iterations; each tells the (ended) parent, which ignores it.
+                    let engine = self.clone();
+                    let parent = instance.to_owned();
+                    tokio::spawn(async move {
+                        if let Err(e) = engine.cancel_iterations(&parent, &task).await {
+                            tracing::warn!(instance = %parent, task = %task, "could not abort iterations: {e}");
+                        }
+                    });
+                }
                 Effect::CancelJob { task, attempt } => {
                     // The queue row went with the step; stop the process if it runs here.
                     let key = JobKey { instance: instance.to_owned(), task, attempt };
@@ -315,7 +382,7 @@ struct Cleanup {
 
 /// Moves job, timer and runtime effects into the step (so they commit with it) and returns
 /// all effects for after the commit.
-fn collect_effects(step: &mut StepRecord, instance: &Instance, effects: Vec<Effect>) -> Vec<Effect> {
+fn collect_effects(step: &mut StepRecord, instance: &Instance, effects: Vec<Effect>, now: chrono::DateTime<chrono::Utc>) -> Vec<Effect> {
     let id = &instance.id;
     for effect in &effects {
         match effect {
@@ -333,6 +400,15 @@ fn collect_effects(step: &mut StepRecord, instance: &Instance, effects: Vec<Effe
                 task: task.clone(),
                 duration_ms: *duration_ms,
             }),
+            // The parent hears of the end through a timer due now, committed with this step:
+            // durable, delivered at least once, and applied once by the parent.
+            Effect::NotifyParent { parent, status } => step.set_timers.push(Timer {
+                instance: parent.instance.clone(),
+                key: format!("{}/iteration/{}", parent.task, parent.index),
+                due_at: now,
+                payload: serde_json::to_value(Command::IterationEnded { task: parent.task.clone(), index: parent.index, status: *status }).unwrap_or_default(),
+            }),
+            Effect::StartIteration { .. } | Effect::CancelIterations { .. } => {}
         }
     }
     effects

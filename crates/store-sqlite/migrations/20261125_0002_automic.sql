@@ -17,3 +17,7 @@ CREATE TABLE task_runtimes (
     duration_ms INTEGER NOT NULL,
     PRIMARY KEY (process_id, task, n)
 ) WITHOUT ROWID;
+
+-- ForEach iterations are child instances; the parent finds its open children here.
+ALTER TABLE instances ADD COLUMN parent_id TEXT;
+CREATE INDEX instances_parent ON instances (parent_id) WHERE parent_id IS NOT NULL;

@@ -188,8 +188,8 @@ fn write_step(conn: &Connection, step: &StepRecord) -> Result<()> {
         if step.new {
             let inserted = conn
                 .prepare_cached(
-                    "INSERT INTO instances (id, definition_id, definition_version, status, created_at, updated_at, ended_at, seq, state_format, state)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (id) DO NOTHING",
+                    "INSERT INTO instances (id, definition_id, definition_version, status, created_at, updated_at, ended_at, seq, state_format, state, parent_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (id) DO NOTHING",
                 )
                 .and_then(|mut s| {
                     s.execute(params![
@@ -202,7 +202,8 @@ fn write_step(conn: &Connection, step: &StepRecord) -> Result<()> {
                         ended,
                         instance.next_seq as i64,
                         STATE_FORMAT,
-                        state
+                        state,
+                        instance.parent.as_ref().map(|p| p.instance.as_str())
                     ])
                 })
                 .map_err(db_err)?;
@@ -400,6 +401,10 @@ impl InstanceReader for SqliteStore {
 
     async fn open_instances(&self) -> Result<Vec<String>> {
         self.read(|conn| conn.prepare_cached("SELECT id FROM instances WHERE status IN ('running', 'waiting', 'blocked')")?.query_map([], |r| r.get(0))?.collect())
+    }
+
+    async fn children(&self, parent: &str) -> Result<Vec<String>> {
+        self.read(|conn| conn.prepare_cached("SELECT id FROM instances WHERE parent_id = ?1 ORDER BY id")?.query_map([parent], |r| r.get(0))?.collect())
     }
 
     async fn history(&self, id: &str) -> Result<Vec<Event>> {

@@ -147,6 +147,8 @@ pub trait InstanceReader: Send + Sync {
     /// Ids of instances that are not in a terminal status (what the engine resumes at start).
     fn open_instances(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
     fn history(&self, id: &str) -> impl Future<Output = Result<Vec<Event>>> + Send;
+    /// Ids of the child instances (ForEach iterations) of an instance.
+    fn children(&self, parent: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
 }
 
 /// Committing engine steps. Stores may group the steps of concurrent callers into one
