@@ -270,7 +270,7 @@ impl fmt::Display for Reason {
             Self::CalendarProblem { message } => f.write_str(message),
             Self::EarliestStart { at } => write!(f, "earliest start {}", at.to_rfc3339()),
             Self::Inactive => f.write_str("deactivated (active: false)"),
-            Self::NotTriggered => f.write_str("on-demand task that nothing started"),
+            Self::NotTriggered => f.write_str("on demand: runs only when an action starts it"),
             Self::Triggered { by, via } => write!(f, "started by the {via} of `{by}`"),
             Self::PreconditionNotMet { condition, action } => write!(f, "precondition `{condition}` does not hold; else: {action}"),
             Self::LatestStartPassed { latest_start } => write!(f, "latest start {} has passed", latest_start.to_rfc3339()),

@@ -366,7 +366,12 @@ impl Machine<'_> {
                     return;
                 }
                 let on_hold = self.def.tasks[i].controls.on_demand && !self.inst.tasks[i].triggered;
-                if self.inst.tasks[i].status == TaskStatus::WaitingForPredecessor && !on_hold {
+                if self.inst.tasks[i].status != TaskStatus::WaitingForPredecessor {
+                    continue;
+                }
+                if on_hold {
+                    self.inst.tasks[i].reason = Some(Reason::NotTriggered);
+                } else {
                     progressed |= self.consider(i);
                 }
             }
