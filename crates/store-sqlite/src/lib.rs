@@ -291,19 +291,7 @@ impl StepWriter for SqliteStore {
 
 impl DefinitionStore for SqliteStore {
     async fn deploy(&self, id: &str, file: &str, source: &str, now: DateTime<Utc>) -> Result<u32> {
-        let (id, file, source) = (id.to_owned(), file.to_owned(), source.to_owned());
-        self.write(move |conn| {
-            let version: u32 = conn
-                .query_row("SELECT COALESCE(MAX(version), 0) + 1 FROM definitions WHERE id = ?1", [&id], |r| r.get(0))
-                .map_err(db_err)?;
-            conn.execute(
-                "INSERT INTO definitions (id, version, file, source, deployed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![id, version, file, source, ts(now)],
-            )
-            .map_err(db_err)?;
-            Ok(version)
-        })
-        .await
+        self.store_next_version(Versioned::Definitions, id, file, source, now).await
     }
 
     async fn definition(&self, id: &str, version: Option<u32>) -> Result<Option<StoredDefinition>> {
@@ -314,10 +302,54 @@ impl DefinitionStore for SqliteStore {
     }
 
     async fn definitions(&self) -> Result<Vec<StoredDefinition>> {
+        self.latest_versions(Versioned::Definitions)
+    }
+}
+
+/// The tables that keep every deployed version of a source file.
+#[derive(Clone, Copy)]
+enum Versioned {
+    Definitions,
+    Calendars,
+}
+
+impl Versioned {
+    fn table(self) -> &'static str {
+        match self {
+            Self::Definitions => "definitions",
+            Self::Calendars => "calendars",
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Stores `source` as the next version of `id` in `kind`'s table; returns the version.
+    async fn store_next_version(&self, kind: Versioned, id: &str, file: &str, source: &str, now: DateTime<Utc>) -> Result<u32> {
+        let (id, file, source) = (id.to_owned(), file.to_owned(), source.to_owned());
+        self.write(move |conn| {
+            let table = kind.table();
+            let version: u32 = conn
+                .query_row(&format!("SELECT COALESCE(MAX(version), 0) + 1 FROM {table} WHERE id = ?1"), [&id], |r| r.get(0))
+                .map_err(db_err)?;
+            conn.execute(
+                &format!("INSERT INTO {table} (id, version, file, source, deployed_at) VALUES (?1, ?2, ?3, ?4, ?5)"),
+                params![id, version, file, source, ts(now)],
+            )
+            .map_err(db_err)?;
+            Ok(version)
+        })
+        .await
+    }
+
+    /// The latest version of every id in `kind`'s table.
+    fn latest_versions(&self, kind: Versioned) -> Result<Vec<StoredDefinition>> {
+        let table = kind.table();
         self.read(|conn| {
-            let sql = "SELECT d.id, d.version, d.file, d.source, d.deployed_at FROM definitions d
-                       WHERE d.version = (SELECT MAX(version) FROM definitions WHERE id = d.id) ORDER BY d.id";
-            conn.prepare_cached(sql)?.query_map([], stored_definition)?.collect()
+            let sql = format!(
+                "SELECT d.id, d.version, d.file, d.source, d.deployed_at FROM {table} d
+                 WHERE d.version = (SELECT MAX(version) FROM {table} WHERE id = d.id) ORDER BY d.id"
+            );
+            conn.prepare_cached(&sql)?.query_map([], stored_definition)?.collect()
         })
     }
 }
@@ -344,27 +376,11 @@ impl RuntimeStats for SqliteStore {
 
 impl CalendarStore for SqliteStore {
     async fn deploy_calendar(&self, id: &str, file: &str, source: &str, now: DateTime<Utc>) -> Result<u32> {
-        let (id, file, source) = (id.to_owned(), file.to_owned(), source.to_owned());
-        self.write(move |conn| {
-            let version: u32 = conn
-                .query_row("SELECT COALESCE(MAX(version), 0) + 1 FROM calendars WHERE id = ?1", [&id], |r| r.get(0))
-                .map_err(db_err)?;
-            conn.execute(
-                "INSERT INTO calendars (id, version, file, source, deployed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![id, version, file, source, ts(now)],
-            )
-            .map_err(db_err)?;
-            Ok(version)
-        })
-        .await
+        self.store_next_version(Versioned::Calendars, id, file, source, now).await
     }
 
     async fn calendars(&self) -> Result<Vec<StoredDefinition>> {
-        self.read(|conn| {
-            let sql = "SELECT c.id, c.version, c.file, c.source, c.deployed_at FROM calendars c
-                       WHERE c.version = (SELECT MAX(version) FROM calendars WHERE id = c.id) ORDER BY c.id";
-            conn.prepare_cached(sql)?.query_map([], stored_definition)?.collect()
-        })
+        self.latest_versions(Versioned::Calendars)
     }
 }
 
