@@ -36,15 +36,26 @@ fn open(db: &Path) -> Result<SqliteEngine> {
     Ok(Engine::new(store, Arc::new(SystemClock), EngineOptions::default()))
 }
 
+/// How long a refused engine lock is tried again before another process is taken to hold it.
+const LOCK_GRACE: Duration = Duration::from_secs(2);
+
 /// Only one process drives the jobs of an embedded database at a time; the OS releases the
 /// lock when that process dies, however it dies, so the next one can take its jobs over.
-fn engine_lock(db: &Path) -> Result<Option<File>> {
+///
+/// The lock is tried again for [`LOCK_GRACE`]: a job process that a dead engine was forking
+/// holds a copy of the lock (an `flock` belongs to the open file, which a fork shares) until
+/// it execs its command, a few milliseconds after the engine died.
+async fn engine_lock(db: &Path) -> Result<Option<File>> {
     let path = PathBuf::from(format!("{}.lock", db.display()));
     let file = File::options().create(true).truncate(false).write(true).open(&path).with_context(|| format!("opening {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(file)),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
+    let deadline = std::time::Instant::now() + LOCK_GRACE;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(20)).await,
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => return Err(e).with_context(|| format!("locking {}", path.display())),
+        }
     }
 }
 
@@ -158,7 +169,7 @@ fn stop_signal() -> impl std::future::Future<Output = ()> {
 
 async fn worker(db: &Path, concurrency: usize, until_idle: bool) -> Result<u8> {
     let engine = open(db)?;
-    let Some(_lock) = engine_lock(db)? else {
+    let Some(_lock) = engine_lock(db).await? else {
         bail!("another baton process is already running the jobs of {}", db.display());
     };
     let rerun = engine.recover().await?;
@@ -202,7 +213,7 @@ async fn none_running(engine: &SqliteEngine) -> bool {
 async fn run(db: &Path, file: &Path, data: Option<&str>, concurrency: usize) -> Result<u8> {
     let engine = open(db)?;
     let data = parse_data(data)?;
-    let lock = engine_lock(db)?;
+    let lock = engine_lock(db).await?;
     if lock.is_some() {
         engine.recover().await?;
     }
