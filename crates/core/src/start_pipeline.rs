@@ -107,7 +107,14 @@ impl Machine<'_> {
                 .controls
                 .prompts
                 .iter()
-                .filter(|p| p.required && self.inst.data.get(&p.name).is_none_or(Value::is_null))
+                .filter(|p| {
+                    let value = self.inst.data.get(&p.name).filter(|v| !v.is_null());
+                    // A value outside the prompt's choices (given at start, or written by a task) is asked again.
+                    match value {
+                        None => p.required,
+                        Some(v) => !p.choices.is_empty() && !p.choices.contains(v),
+                    }
+                })
                 .map(|p| p.name.clone())
                 .collect();
             if !missing.is_empty() {
@@ -160,7 +167,11 @@ impl Machine<'_> {
             let reason = Reason::PreconditionNotMet { condition: detail, action: condition.otherwise.name().to_owned() };
             return match condition.otherwise {
                 Action::Wait => {
-                    let next = self.now + chrono::Duration::from_std(pre.check_interval).unwrap_or(chrono::Duration::MAX);
+                    let mut next = self.now + chrono::Duration::from_std(pre.check_interval).unwrap_or(chrono::Duration::MAX);
+                    // Check once more just after the latest start, not a whole interval later.
+                    if let Some(spec) = &self.def.tasks[i].controls.latest_start {
+                        next = next.min(spec.resolve(self.inst.created_at, self.zone(i)) + chrono::Duration::milliseconds(1));
+                    }
                     PreconditionOutcome::Wait(next, reason)
                 }
                 other => PreconditionOutcome::Act(other, reason),
@@ -245,10 +256,17 @@ impl Machine<'_> {
     pub(crate) fn trigger(&mut self, target: usize, by: usize, rule: &str) {
         let reason = Reason::Triggered { by: self.def.tasks[by].id.clone(), via: rule.to_owned() };
         let state = &self.inst.tasks[target];
-        if state.triggered && !state.status.is_end() {
+        // Under way: anything but an end status, unless it is an on-demand task nothing started
+        // yet. (A task that is not on demand is under way too: running it again now would
+        // dispatch a second attempt beside the running one.)
+        let on_hold = self.def.tasks[target].controls.on_demand && !state.triggered;
+        // A task started by an action at most once per transition: actions that start each
+        // other (or a postcondition that starts its own task) cannot loop inside the engine.
+        if (!on_hold && !state.status.is_end()) || self.triggered.contains(&target) {
             self.emit(Some(target), EventKind::Alert { reason });
             return;
         }
+        self.triggered.push(target);
         self.inst.tasks[target].triggered = true;
         self.inst.tasks[target].post_checked = false;
         self.set_task(target, TaskStatus::WaitingForPredecessor, Some(reason));

@@ -217,7 +217,7 @@ pub fn start_with(def: &Definition, id: String, data: Map<String, Value>, now: D
         parent: None,
         iteration: None,
     };
-    let mut m = Machine { def, inst: instance, events: Vec::new(), effects: Vec::new(), now, knowledge };
+    let mut m = Machine { def, inst: instance, events: Vec::new(), effects: Vec::new(), now, knowledge, triggered: Vec::new() };
     m.emit(None, EventKind::InstanceStarted { definition: def.id.clone(), version: def.version, data: full });
     m.emit(None, EventKind::InstanceStatusChanged { to: InstanceStatus::Running, reason: None });
     m.generate_at_activation();
@@ -251,7 +251,7 @@ pub fn start_iteration(
         parent: Some(parent),
         iteration: Some(crate::instance::Iteration { index, item }),
     };
-    let mut m = Machine { def: body, inst: instance, events: Vec::new(), effects: Vec::new(), now, knowledge };
+    let mut m = Machine { def: body, inst: instance, events: Vec::new(), effects: Vec::new(), now, knowledge, triggered: Vec::new() };
     m.emit(None, EventKind::InstanceStarted { definition: body.id.clone(), version: body.version, data });
     m.emit(None, EventKind::InstanceStatusChanged { to: InstanceStatus::Running, reason: None });
     m.generate_at_activation();
@@ -269,7 +269,7 @@ pub fn apply_with(def: &Definition, instance: &Instance, command: Command, now: 
     if instance.status.is_terminal() {
         return Err(TransitionError::InstanceEnded(instance.status));
     }
-    let mut m = Machine { def, inst: instance.clone(), events: Vec::new(), effects: Vec::new(), now, knowledge };
+    let mut m = Machine { def, inst: instance.clone(), events: Vec::new(), effects: Vec::new(), now, knowledge, triggered: Vec::new() };
     match command {
         Command::JobFinished { task, attempt, outcome } => m.job_finished(&task, attempt, outcome)?,
         Command::RedispatchJob { task, attempt } => m.redispatch(&task, attempt)?,
@@ -292,6 +292,8 @@ pub(crate) struct Machine<'d> {
     pub(crate) effects: Vec<Effect>,
     pub(crate) now: DateTime<Utc>,
     pub(crate) knowledge: &'d Knowledge,
+    /// Tasks an action started in this transition (each at most once).
+    pub(crate) triggered: Vec<usize>,
 }
 
 impl Machine<'_> {
@@ -587,9 +589,6 @@ impl Machine<'_> {
         match outcome {
             JobOutcome::Exited { code, output, stdout_tail, stderr_tail, duration_ms } => {
                 self.emit(Some(i), EventKind::JobFinished { attempt, exit_code: Some(code), duration_ms, stdout_tail, stderr_tail });
-                if code == 0 {
-                    self.effects.push(Effect::RecordRuntime { task: task.to_owned(), duration_ms });
-                }
                 if self.min_runtime_not_met(i, duration_ms, code) {
                     return Ok(());
                 }
@@ -605,6 +604,9 @@ impl Machine<'_> {
                     self.inst.data.extend(output.clone());
                     self.emit(Some(i), EventKind::DataChanged { values: output });
                 }
+                // Only a run that ended OK counts for the learned expected runtime (ERT): not one
+                // that failed, fell short of its minimum runtime or wrote output of the wrong type.
+                self.effects.push(Effect::RecordRuntime { task: task.to_owned(), duration_ms });
                 self.set_task(i, TaskStatus::EndedOk, None);
             }
             JobOutcome::TimedOut { after_ms, stdout_tail, stderr_tail } => {

@@ -218,6 +218,7 @@ impl Driver {
                 // These definitions set no Automic controls, so no timers; runtimes are recorded.
                 Effect::SetTimer { .. } | Effect::ClearTimer { .. } => prop_assert!(false, "no timer without a timed control"),
                 Effect::RecordRuntime { .. } => {}
+                Effect::StartIteration { .. } | Effect::CancelIterations { .. } | Effect::NotifyParent { .. } => prop_assert!(false, "no foreach in these definitions"),
             }
         }
         Ok(())

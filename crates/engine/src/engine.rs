@@ -93,9 +93,17 @@ impl<S: Store> Engine<S> {
     /// nothing is stored.
     pub async fn deploy(&self, file: &str, source: &str) -> Result<(String, u32), EngineError> {
         if is_calendar_source(source) {
-            let calendar = parse_calendar(file, source)?;
+            let calendar = Arc::new(parse_calendar(file, source)?);
+            // Every calendar it refers to must be deployed, and references must not loop.
+            let mut known: HashMap<String, Arc<Calendar>> = HashMap::new();
+            for stored in self.inner.store.calendars().await? {
+                let other = parse_calendar(&stored.file, &stored.source)?;
+                known.insert(other.id.clone(), Arc::new(other));
+            }
+            known.insert(calendar.id.clone(), calendar.clone());
+            calendar.check_references(&|id: &str| known.get(id).cloned())?;
             let version = self.inner.store.deploy_calendar(&calendar.id, file, source, self.inner.clock.now()).await?;
-            return Ok((calendar.id, version));
+            return Ok((calendar.id.clone(), version));
         }
         let mut definition = parse(file, source)?;
         let version = self.inner.store.deploy(&definition.id, file, source, self.inner.clock.now()).await?;

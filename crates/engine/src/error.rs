@@ -16,4 +16,6 @@ pub enum EngineError {
     Transition(#[from] TransitionError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Calendar(#[from] baton_core::calendar::CalendarError),
 }
