@@ -1,0 +1,160 @@
+//! The shared store conformance suite against SQLite, one test per check, each on a fresh
+//! database in its own temp dir; then what only a file database has to show: its data
+//! survives reopening, migrations run once, and a state it cannot read is reported, not panicked on.
+
+use baton_store::conformance::{instance, job};
+use baton_store::{DefinitionStore, InstanceReader, JobQueue, StepRecord, StepWriter, StoreError, Timer, TimerQueue};
+use baton_store_sqlite::{Durability, SqliteStore};
+use tempfile::TempDir;
+
+async fn fresh() -> (SqliteStore, TempDir) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let store = SqliteStore::open(dir.path().join("baton.db"), Durability::Full).expect("a fresh database opens");
+    (store, dir)
+}
+
+baton_store::conformance_tests!(fresh);
+
+/// The whole suite in one go, as another store without per-check tests would run it.
+#[tokio::test(flavor = "multi_thread")]
+async fn run_all_passes_on_fresh_databases_in_one_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let counter = std::sync::atomic::AtomicUsize::new(0);
+    baton_store::conformance::run_all(|| {
+        let path = dir.path().join(format!("db-{}.db", counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst)));
+        async move { (SqliteStore::open(path, Durability::Normal).unwrap(), ()) }
+    })
+    .await;
+    assert!(counter.into_inner() > 10);
+}
+
+fn t(seconds: i64) -> chrono::DateTime<chrono::Utc> {
+    baton_store::conformance::t0() + chrono::Duration::seconds(seconds)
+}
+
+/// Writes a definition, an instance with its job and a timer.
+async fn populate(store: &SqliteStore) {
+    store.deploy("etl", "etl.yaml", "id: etl", t(0)).await.unwrap();
+    let step = StepRecord {
+        instance: Some(instance("i-1")),
+        new: true,
+        enqueue: vec![job("i-1", "extract", 1)],
+        set_timers: vec![Timer { instance: "i-1".into(), key: "deadline".into(), due_at: t(60), payload: serde_json::json!({"n": 1}) }],
+        ..StepRecord::default()
+    };
+    store.commit(vec![step]).await.unwrap();
+}
+
+async fn assert_populated(store: &SqliteStore) {
+    assert_eq!(store.definitions().await.unwrap().len(), 1);
+    assert_eq!(store.definition("etl", None).await.unwrap().unwrap().version, 1);
+    assert_eq!(store.instance("i-1").await.unwrap(), Some(instance("i-1")));
+    assert_eq!(store.queued_jobs().await.unwrap(), 1);
+    assert_eq!(store.next_timer_due().await.unwrap(), Some(t(60)));
+}
+
+fn user_version(path: &std::path::Path) -> i64 {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn data_survives_reopening_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("baton.db");
+    {
+        let store = SqliteStore::open(&path, Durability::Full).unwrap();
+        populate(&store).await;
+    }
+    let store = SqliteStore::open(&path, Durability::Full).unwrap();
+    assert_populated(&store).await;
+    // And it takes writes where it left off.
+    assert_eq!(store.deploy("etl", "etl.yaml", "id: etl", t(1)).await.unwrap(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reopening_an_existing_database_does_not_rerun_migrations_or_lose_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested").join("baton.db");
+    {
+        let store = SqliteStore::open(&path, Durability::Normal).unwrap();
+        populate(&store).await;
+    }
+    let migrated = user_version(&path);
+    assert!(migrated >= 1, "the migrator records how far it got");
+    for _ in 0..3 {
+        let store = SqliteStore::open(&path, Durability::Full).expect("an up-to-date database opens again");
+        assert_populated(&store).await;
+    }
+    assert_eq!(user_version(&path), migrated);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_from_a_newer_baton_is_refused_not_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("baton.db");
+    {
+        let store = SqliteStore::open(&path, Durability::Full).unwrap();
+        populate(&store).await;
+    }
+    rusqlite::Connection::open(&path).unwrap().execute_batch("PRAGMA user_version = 999").unwrap();
+    match SqliteStore::open(&path, Durability::Full) {
+        Err(StoreError::Database(message)) => assert!(message.contains("migrating"), "{message}"),
+        Err(other) => panic!("expected a database error, got {other}"),
+        Ok(_) => panic!("a database newer than this Baton must be refused"),
+    }
+    assert_eq!(user_version(&path), 999);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_state_format_is_reported_as_corrupt_state() {
+    let (store, _dir) = fresh().await;
+    populate(&store).await;
+    rusqlite::Connection::open(store.path()).unwrap().execute("UPDATE instances SET state_format = 99 WHERE id = 'i-1'", []).unwrap();
+    match store.instance("i-1").await {
+        Err(StoreError::CorruptState { instance, message }) => {
+            assert_eq!(instance, "i-1");
+            assert!(message.contains("99"), "{message}");
+        }
+        other => panic!("expected CorruptState, got {other:?}"),
+    }
+    // The listing still works, so an operator can find the instance.
+    assert_eq!(store.instances(None, 10).await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_state_or_event_is_reported_as_corrupt_state() {
+    let (store, _dir) = fresh().await;
+    populate(&store).await;
+    let step = StepRecord {
+        instance: Some(instance("i-2")),
+        new: true,
+        events: vec![baton_store::conformance::event(1, None, baton_core::EventKind::BranchesTaken { tasks: vec![] })],
+        ..StepRecord::default()
+    };
+    store.commit(vec![step]).await.unwrap();
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    conn.execute("UPDATE instances SET state = '{\"id\": 7}' WHERE id = 'i-1'", []).unwrap();
+    conn.execute("UPDATE history SET event = 'not json' WHERE instance_id = 'i-2'", []).unwrap();
+    assert!(matches!(store.instance("i-1").await, Err(StoreError::CorruptState { instance, .. }) if instance == "i-1"));
+    assert!(matches!(store.history("i-2").await, Err(StoreError::CorruptState { instance, .. }) if instance == "i-2"));
+}
+
+/// When the writer cannot even begin its transaction (another process holds the write lock
+/// past the busy timeout), every request of that group is refused and none of it is written:
+/// a caller told "failed" must not find its step committed after all.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_that_cannot_begin_is_refused_whole_and_writes_nothing() {
+    let (store, _dir) = fresh().await;
+    let blocker = rusqlite::Connection::open(store.path()).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let release = std::thread::spawn(move || {
+        // Past the store's 10 s busy timeout for BEGIN, well before a second wait would end.
+        std::thread::sleep(std::time::Duration::from_secs(12));
+        blocker.execute_batch("ROLLBACK").unwrap();
+    });
+    assert!(store.deploy("etl", "etl.yaml", "id: etl", t(0)).await.is_err(), "the write lock was held by another connection");
+    release.join().unwrap();
+    assert!(store.definitions().await.unwrap().is_empty(), "a refused deploy stored nothing");
+    assert_eq!(store.deploy("etl", "etl.yaml", "id: etl", t(1)).await.unwrap(), 1);
+}

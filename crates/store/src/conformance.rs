@@ -1,0 +1,752 @@
+//! The store conformance suite: the behaviour every store must show, written once and run
+//! against each store on a fresh database per check (as apalis runs one suite against its
+//! memory, SQLite and Postgres backends).
+//!
+//! Each check is a `pub async fn` taking a fresh, empty store. A store's tests get one test
+//! function per check, named after it, with [`conformance_tests!`](crate::conformance_tests):
+//!
+//! ```ignore
+//! async fn fresh() -> (SqliteStore, tempfile::TempDir) { /* a new database in a temp dir */ }
+//! baton_store::conformance_tests!(fresh);
+//! ```
+//!
+//! `fresh` returns the store and a guard that must outlive it (a temp dir, a database to drop).
+//! [`run_all`] runs every check in one test instead.
+//!
+//! The checks build instances and events from `baton_core` types directly; they do not need
+//! a definition or the engine. Timestamps are whole seconds, so a store may keep microseconds.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{json, Map};
+
+use baton_core::instance::{Iteration, ParentLink};
+use baton_core::{Event, EventKind, Instance, InstanceStatus, JobRequest, TaskState, TaskStatus};
+
+use crate::{JobKey, RuntimeSample, StepRecord, Store, StoreError, StoredDefinition, Timer, ERT_RUNS};
+
+/// Generates one `#[test]` per conformance check, each on a fresh store from `$fresh`
+/// (a path to an `async fn() -> (S, Guard)`). Adding a check here adds it to every store.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($fresh:path) => {
+        $crate::conformance_tests!(@checks tests $fresh);
+    };
+    // The list of checks, once; `@tests` and `@run_all` expand it.
+    (@checks $mode:ident $fresh:path) => {
+        $crate::conformance_tests!(@$mode $fresh;
+            deploy_assigns_consecutive_versions_per_id,
+            concurrent_deploys_of_one_id_get_distinct_versions,
+            definitions_lists_latest_versions,
+            deploy_calendar_assigns_consecutive_versions_and_calendars_lists_latest,
+            a_committed_step_is_readable_with_its_events,
+            history_is_ordered_by_seq,
+            duplicate_history_seq_is_refused_and_the_whole_step_rolls_back,
+            a_refused_step_does_not_disturb_concurrent_ones,
+            a_commit_of_several_steps_lands_whole_or_not_at_all,
+            inserting_an_existing_instance_is_refused,
+            a_stale_update_is_a_conflict_and_changes_nothing,
+            enqueued_jobs_are_claimed_once_even_by_racing_claimers,
+            jobs_are_claimed_oldest_first,
+            completing_a_job_removes_it_from_the_queue,
+            a_new_attempt_replaces_the_old_queue_row,
+            leased_jobs_lists_claimed_jobs,
+            timers_come_due_in_order_and_can_be_cleared,
+            open_instances_excludes_terminal_ones,
+            instances_filter_by_status,
+            children_lists_the_iterations_of_an_instance,
+            expected_runtimes_average_the_last_runs_of_each_task,
+            concurrent_commits_from_many_tasks_all_land,
+        );
+    };
+    (@tests $fresh:path; $($check:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $check() {
+                $crate::conformance::run_one($fresh, $crate::conformance::$check);
+            }
+        )*
+    };
+    (@run_all $fresh:path; $($check:ident),* $(,)?) => {
+        $(
+            {
+                let (store, guard) = $fresh().await;
+                $crate::conformance::$check(store).await;
+                drop(guard);
+            }
+        )*
+    };
+}
+
+/// Runs every check, each on a fresh store from `fresh`.
+pub async fn run_all<S, G, F, Fut>(fresh: F)
+where
+    S: Store,
+    F: Fn() -> Fut,
+    Fut: Future<Output = (S, G)>,
+{
+    crate::conformance_tests!(@checks run_all fresh);
+}
+
+/// Runs one check on a fresh store, on a multi-threaded runtime of its own (the checks race
+/// tasks against each other).
+pub fn run_one<S, G, F, Fut, C, CFut>(fresh: F, check: C)
+where
+    S: Store,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = (S, G)>,
+    C: FnOnce(S) -> CFut,
+    CFut: Future<Output = ()>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().expect("a tokio runtime");
+    runtime.block_on(async {
+        let (store, guard) = fresh().await;
+        check(store).await;
+        drop(guard);
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// Fixtures
+
+/// A fixed start of time, so checks do not depend on the clock.
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).single().expect("a valid time")
+}
+
+fn at(seconds: i64) -> DateTime<Utc> {
+    t0() + chrono::Duration::seconds(seconds)
+}
+
+/// A running instance of a two-task process, as the core would persist it right after start
+/// (two events written, so `next_seq` is 3).
+pub fn instance(id: &str) -> Instance {
+    Instance {
+        id: id.to_owned(),
+        definition_id: "conformance".into(),
+        definition_version: 1,
+        status: InstanceStatus::Running,
+        data: Map::from_iter([("region".to_owned(), json!("emea"))]),
+        tasks: vec![
+            TaskState { status: TaskStatus::Running { attempt: 1, since: t0() }, attempts: 1, started_at: Some(t0()), ..TaskState::new() },
+            TaskState::new(),
+        ],
+        created_at: t0(),
+        updated_at: t0(),
+        ended_at: None,
+        next_seq: 3,
+        parent: None,
+        iteration: None,
+    }
+}
+
+pub fn event(seq: u64, task: Option<&str>, kind: EventKind) -> Event {
+    Event { seq, at: at(seq as i64), task: task.map(str::to_owned), kind }
+}
+
+fn status_event(seq: u64, to: InstanceStatus) -> Event {
+    event(seq, None, EventKind::InstanceStatusChanged { to, reason: None })
+}
+
+fn started_events() -> Vec<Event> {
+    vec![
+        event(1, None, EventKind::InstanceStarted { definition: "conformance".into(), version: 1, data: Map::new() }),
+        status_event(2, InstanceStatus::Running),
+    ]
+}
+
+pub fn job(instance: &str, task: &str, attempt: u32) -> JobRequest {
+    JobRequest {
+        instance: instance.to_owned(),
+        task: task.to_owned(),
+        attempt,
+        command: vec!["sh".into(), "-c".into(), format!("echo {task}")],
+        workdir: None,
+        env: vec![("REGION".into(), "emea".into())],
+        timeout_ms: Some(30_000),
+    }
+}
+
+/// The step that inserts `instance` with its start events.
+fn insert(instance: Instance) -> StepRecord {
+    StepRecord { instance: Some(instance), new: true, events: started_events(), ..StepRecord::default() }
+}
+
+/// The step that moves a stored instance (at `next_seq`) on by one event to `status`.
+fn advance(mut instance: Instance, status: InstanceStatus, seconds: i64) -> StepRecord {
+    let expected_seq = instance.next_seq;
+    let events = vec![status_event(expected_seq, status)];
+    instance.status = status;
+    instance.next_seq += 1;
+    instance.updated_at = at(seconds);
+    if status.is_terminal() {
+        instance.ended_at = Some(at(seconds));
+    }
+    StepRecord { instance: Some(instance), expected_seq, events, ..StepRecord::default() }
+}
+
+fn timer(instance: &str, key: &str, seconds: i64) -> Timer {
+    Timer { instance: instance.to_owned(), key: key.to_owned(), due_at: at(seconds), payload: json!({ "fire": key }) }
+}
+
+async fn commit<S: Store>(store: &S, step: StepRecord) {
+    store.commit(vec![step]).await.expect("the step commits");
+}
+
+async fn stored<S: Store>(store: &S, id: &str) -> Instance {
+    store.instance(id).await.expect("the instance reads").unwrap_or_else(|| panic!("instance {id} is stored"))
+}
+
+fn keys(mut keys: Vec<JobKey>) -> Vec<JobKey> {
+    keys.sort_by(|a, b| (&a.instance, &a.task, a.attempt).cmp(&(&b.instance, &b.task, b.attempt)));
+    keys
+}
+
+fn key(instance: &str, task: &str, attempt: u32) -> JobKey {
+    JobKey { instance: instance.to_owned(), task: task.to_owned(), attempt }
+}
+
+const LEASE: Duration = Duration::from_secs(60);
+
+// ---------------------------------------------------------------------------------------
+// Definitions
+
+/// The first deploy of an id is version 1, each later one the next; ids count separately.
+pub async fn deploy_assigns_consecutive_versions_per_id<S: Store>(store: S) {
+    assert_eq!(store.deploy("etl", "etl.yaml", "v1", at(0)).await.unwrap(), 1);
+    assert_eq!(store.deploy("etl", "etl.yaml", "v2", at(1)).await.unwrap(), 2);
+    assert_eq!(store.deploy("other", "other.yaml", "o1", at(2)).await.unwrap(), 1);
+    assert_eq!(store.deploy("etl", "etl-new.yaml", "v3", at(3)).await.unwrap(), 3);
+
+    let v2 = store.definition("etl", Some(2)).await.unwrap().expect("version 2 is stored");
+    assert_eq!(v2, StoredDefinition { id: "etl".into(), version: 2, file: "etl.yaml".into(), source: "v2".into(), deployed_at: at(1) });
+    let latest = store.definition("etl", None).await.unwrap().expect("etl is stored");
+    assert_eq!((latest.version, latest.file.as_str(), latest.source.as_str()), (3, "etl-new.yaml", "v3"));
+    assert_eq!(store.definition("etl", Some(4)).await.unwrap(), None);
+    assert_eq!(store.definition("missing", None).await.unwrap(), None);
+}
+
+/// Deploys racing for one id never get the same version.
+pub async fn concurrent_deploys_of_one_id_get_distinct_versions<S: Store>(store: S) {
+    let deploys: Vec<_> = (0..20)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move { store.deploy("raced", "raced.yaml", &format!("source {n}"), at(n)).await.unwrap() })
+        })
+        .collect();
+    let mut versions = Vec::new();
+    for d in deploys {
+        versions.push(d.await.unwrap());
+    }
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=20).collect::<Vec<u32>>());
+}
+
+/// `definitions()` lists each id once, at its latest version.
+pub async fn definitions_lists_latest_versions<S: Store>(store: S) {
+    assert!(store.definitions().await.unwrap().is_empty());
+    store.deploy("b", "b.yaml", "b1", at(0)).await.unwrap();
+    store.deploy("a", "a.yaml", "a1", at(1)).await.unwrap();
+    store.deploy("a", "a.yaml", "a2", at(2)).await.unwrap();
+    let mut listed = store.definitions().await.unwrap();
+    listed.sort_by(|x, y| x.id.cmp(&y.id));
+    let summary: Vec<(&str, u32, &str)> = listed.iter().map(|d| (d.id.as_str(), d.version, d.source.as_str())).collect();
+    assert_eq!(summary, [("a", 2, "a2"), ("b", 1, "b1")]);
+}
+
+/// Calendars are versioned like definitions, separately from them.
+pub async fn deploy_calendar_assigns_consecutive_versions_and_calendars_lists_latest<S: Store>(store: S) {
+    assert!(store.calendars().await.unwrap().is_empty());
+    store.deploy("business-days", "process.yaml", "a process", at(0)).await.unwrap();
+    assert_eq!(store.deploy_calendar("business-days", "bd.yaml", "bd1", at(1)).await.unwrap(), 1);
+    assert_eq!(store.deploy_calendar("business-days", "bd.yaml", "bd2", at(2)).await.unwrap(), 2);
+    assert_eq!(store.deploy_calendar("month-end", "me.yaml", "me1", at(3)).await.unwrap(), 1);
+    let mut listed = store.calendars().await.unwrap();
+    listed.sort_by(|x, y| x.id.cmp(&y.id));
+    let summary: Vec<(&str, u32, &str)> = listed.iter().map(|d| (d.id.as_str(), d.version, d.source.as_str())).collect();
+    assert_eq!(summary, [("business-days", 2, "bd2"), ("month-end", 1, "me1")]);
+    assert_eq!(listed[0].deployed_at, at(2));
+    // A definition with the same id is a different thing.
+    assert_eq!(store.definition("business-days", None).await.unwrap().unwrap().version, 1);
+    assert_eq!(store.definitions().await.unwrap().len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// Steps and history
+
+/// What a step wrote reads back as written: the state, its events, its job and its timer.
+pub async fn a_committed_step_is_readable_with_its_events<S: Store>(store: S) {
+    let inst = instance("i-1");
+    let step = StepRecord { enqueue: vec![job("i-1", "extract", 1)], set_timers: vec![timer("i-1", "deadline", 30)], ..insert(inst.clone()) };
+    commit(&store, step).await;
+
+    assert_eq!(stored(&store, "i-1").await, inst);
+    assert_eq!(store.history("i-1").await.unwrap(), started_events());
+    assert_eq!(store.queued_jobs().await.unwrap(), 1);
+    assert_eq!(store.next_timer_due().await.unwrap(), Some(at(30)));
+
+    assert_eq!(store.instance("missing").await.unwrap(), None);
+    assert!(store.history("missing").await.unwrap().is_empty());
+}
+
+/// History comes back in `seq` order across steps, also past 9 (numbers, not text, are sorted).
+pub async fn history_is_ordered_by_seq<S: Store>(store: S) {
+    let mut inst = instance("i-1");
+    commit(&store, insert(inst.clone())).await;
+    let mut expected = started_events();
+    for n in 0..6 {
+        let seq = inst.next_seq;
+        let events = vec![
+            event(seq, Some("extract"), EventKind::DataChanged { values: Map::from_iter([("n".to_owned(), json!(n))]) }),
+            event(seq + 1, Some("extract"), EventKind::JobRetried { attempt: n + 2, reason: baton_core::Reason::EngineRestarted }),
+        ];
+        expected.extend(events.clone());
+        let mut next = inst.clone();
+        next.next_seq += 2;
+        commit(&store, StepRecord { instance: Some(next.clone()), expected_seq: seq, events, ..StepRecord::default() }).await;
+        inst = next;
+    }
+    let history = store.history("i-1").await.unwrap();
+    assert_eq!(history.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=14).collect::<Vec<u64>>());
+    assert_eq!(history, expected);
+}
+
+/// A step whose events repeat a stored `seq` is refused, and nothing of it is kept: not its
+/// state, not its other events, not its jobs or timers.
+pub async fn duplicate_history_seq_is_refused_and_the_whole_step_rolls_back<S: Store>(store: S) {
+    let inst = instance("i-1");
+    commit(&store, insert(inst.clone())).await;
+
+    let mut step = advance(inst.clone(), InstanceStatus::Completed, 5);
+    step.events.push(status_event(2, InstanceStatus::Completed)); // seq 2 is stored already
+    step.instance.as_mut().unwrap().next_seq += 1;
+    step.enqueue.push(job("i-1", "load", 1));
+    step.set_timers.push(timer("i-1", "deadline", 30));
+    assert!(store.commit(vec![step]).await.is_err(), "a duplicate seq must be refused");
+
+    assert_eq!(stored(&store, "i-1").await, inst);
+    assert_eq!(store.history("i-1").await.unwrap(), started_events());
+    assert_eq!(store.queued_jobs().await.unwrap(), 0);
+    assert_eq!(store.next_timer_due().await.unwrap(), None);
+    // The instance is not stuck: a correct step still applies.
+    commit(&store, advance(inst, InstanceStatus::Completed, 6)).await;
+    assert_eq!(stored(&store, "i-1").await.status, InstanceStatus::Completed);
+}
+
+/// A refused step fails alone: steps committed at the same time by other callers (which a
+/// store may fold into the same transaction) still land.
+pub async fn a_refused_step_does_not_disturb_concurrent_ones<S: Store>(store: S) {
+    commit(&store, insert(instance("taken"))).await;
+    let commits: Vec<_> = (0..40)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                // Every fifth caller tries to insert an instance that exists.
+                let id = if n % 5 == 0 { "taken".to_owned() } else { format!("i-{n}") };
+                let step = StepRecord { enqueue: vec![job(&id, "extract", 1)], ..insert(instance(&id)) };
+                (n, store.commit(vec![step]).await)
+            })
+        })
+        .collect();
+    for c in commits {
+        let (n, result) = c.await.unwrap();
+        match result {
+            Err(StoreError::DuplicateInstance(id)) if n % 5 == 0 => assert_eq!(id, "taken"),
+            Ok(()) if n % 5 != 0 => {}
+            other => panic!("commit {n}: unexpected {other:?}"),
+        }
+    }
+    for n in (0..40).filter(|n| n % 5 != 0) {
+        assert_eq!(store.history(&format!("i-{n}")).await.unwrap().len(), 2);
+    }
+    assert_eq!(store.queued_jobs().await.unwrap(), 32);
+    assert_eq!(store.history("taken").await.unwrap().len(), 2);
+}
+
+/// The steps of one `commit` call (an instance's step and the child instances it starts) are
+/// kept together: if one is refused, none of them is stored.
+pub async fn a_commit_of_several_steps_lands_whole_or_not_at_all<S: Store>(store: S) {
+    let parent = instance("parent");
+    commit(&store, insert(parent.clone())).await;
+    commit(&store, insert(instance("taken"))).await;
+
+    let together = |child_ids: [&str; 2]| {
+        let mut steps = vec![StepRecord { enqueue: vec![job("parent", "each", 1)], ..advance(parent.clone(), InstanceStatus::Running, 5) }];
+        steps.extend(child_ids.map(|id| StepRecord { enqueue: vec![job(id, "body", 1)], ..insert(instance(id)) }));
+        steps
+    };
+    // The last step inserts an instance that exists.
+    assert!(store.commit(together(["child-1", "taken"])).await.is_err());
+    assert_eq!(stored(&store, "parent").await, parent);
+    assert_eq!(store.instance("child-1").await.unwrap(), None);
+    assert_eq!(store.history("parent").await.unwrap().len(), 2);
+    assert_eq!(store.queued_jobs().await.unwrap(), 0);
+
+    store.commit(together(["child-1", "child-2"])).await.unwrap();
+    assert_eq!(stored(&store, "parent").await.next_seq, 4);
+    assert!(store.instance("child-2").await.unwrap().is_some());
+    assert_eq!(store.queued_jobs().await.unwrap(), 3);
+}
+
+/// Inserting an instance id that exists is refused as a duplicate; the stored one is kept.
+pub async fn inserting_an_existing_instance_is_refused<S: Store>(store: S) {
+    let inst = instance("i-1");
+    commit(&store, insert(inst.clone())).await;
+
+    let mut other = instance("i-1");
+    other.data.insert("region".into(), json!("apac"));
+    let step = StepRecord { enqueue: vec![job("i-1", "extract", 1)], ..insert(other) };
+    match store.commit(vec![step]).await {
+        Err(StoreError::DuplicateInstance(id)) => assert_eq!(id, "i-1"),
+        other => panic!("expected DuplicateInstance, got {other:?}"),
+    }
+    assert_eq!(stored(&store, "i-1").await, inst);
+    assert_eq!(store.history("i-1").await.unwrap(), started_events());
+    assert_eq!(store.queued_jobs().await.unwrap(), 0);
+}
+
+/// An update computed from an older state (`expected_seq` no longer matches) is a conflict and
+/// changes nothing; an update of an instance that was never stored is refused too.
+pub async fn a_stale_update_is_a_conflict_and_changes_nothing<S: Store>(store: S) {
+    let inst = instance("i-1");
+    commit(&store, insert(inst.clone())).await;
+    let first = advance(inst.clone(), InstanceStatus::Blocked, 5);
+    let after_first = first.instance.clone().unwrap();
+    commit(&store, first).await;
+
+    // Computed from the same state as `first`, which won.
+    let stale = StepRecord {
+        enqueue: vec![job("i-1", "load", 1)],
+        set_timers: vec![timer("i-1", "deadline", 30)],
+        ..advance(inst, InstanceStatus::Completed, 6)
+    };
+    match store.commit(vec![stale]).await {
+        Err(StoreError::Conflict(id)) => assert_eq!(id, "i-1"),
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    assert_eq!(stored(&store, "i-1").await, after_first);
+    assert_eq!(store.history("i-1").await.unwrap().len(), 3);
+    assert_eq!(store.queued_jobs().await.unwrap(), 0);
+    assert_eq!(store.next_timer_due().await.unwrap(), None);
+
+    let ghost = advance(instance("ghost"), InstanceStatus::Completed, 7);
+    assert!(store.commit(vec![ghost]).await.is_err(), "updating an instance that is not stored must fail");
+    assert_eq!(store.instance("ghost").await.unwrap(), None);
+}
+
+// ---------------------------------------------------------------------------------------
+// The job queue
+
+/// Many claimers racing for the queue never get the same job, and together they get all.
+pub async fn enqueued_jobs_are_claimed_once_even_by_racing_claimers<S: Store>(store: S) {
+    let mut all = Vec::new();
+    for i in 0..5 {
+        let id = format!("i-{i}");
+        let jobs: Vec<JobRequest> = (0..10).map(|t| job(&id, &format!("task-{t}"), 1)).collect();
+        all.extend(jobs.clone());
+        commit(&store, StepRecord { enqueue: jobs, ..insert(instance(&id)) }).await;
+    }
+    assert_eq!(store.queued_jobs().await.unwrap(), 50);
+
+    let claimers: Vec<_> = (0..8)
+        .map(|c| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                loop {
+                    let batch = store.claim_jobs(&format!("worker-{c}"), 3, LEASE, t0()).await.unwrap();
+                    // More than there are means some were handed out twice; stop and report it.
+                    if batch.is_empty() || got.len() > 50 {
+                        return got;
+                    }
+                    got.extend(batch);
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    let mut claimed = Vec::new();
+    for c in claimers {
+        claimed.extend(c.await.unwrap());
+    }
+    let mut seen = HashSet::new();
+    for c in &claimed {
+        assert!(seen.insert(JobKey::of(&c.request)), "job {:?} was claimed twice", JobKey::of(&c.request));
+        assert_eq!(c.lease_until, t0() + chrono::Duration::from_std(LEASE).unwrap());
+    }
+    assert_eq!(claimed.len(), 50);
+    let mut requests: Vec<JobRequest> = claimed.into_iter().map(|c| c.request).collect();
+    requests.sort_by(|a, b| (&a.instance, &a.task).cmp(&(&b.instance, &b.task)));
+    all.sort_by(|a, b| (&a.instance, &a.task).cmp(&(&b.instance, &b.task)));
+    assert_eq!(requests, all, "claimed jobs carry the requests as enqueued");
+    assert_eq!(store.queued_jobs().await.unwrap(), 0);
+    assert_eq!(store.leased_jobs().await.unwrap().len(), 50);
+    assert!(store.claim_jobs("late", 10, LEASE, t0()).await.unwrap().is_empty());
+}
+
+/// Jobs queued by earlier steps are claimed before jobs queued by later ones.
+pub async fn jobs_are_claimed_oldest_first<S: Store>(store: S) {
+    let inst = instance("i-1");
+    commit(&store, StepRecord { enqueue: vec![job("i-1", "first", 1)], ..insert(inst.clone()) }).await;
+    let second = StepRecord { enqueue: vec![job("i-1", "second", 1)], ..advance(inst, InstanceStatus::Running, 10) };
+    let inst = second.instance.clone().unwrap();
+    commit(&store, second).await;
+    commit(&store, StepRecord { enqueue: vec![job("i-1", "third", 1)], ..advance(inst, InstanceStatus::Running, 20) }).await;
+
+    let order: Vec<String> = [
+        store.claim_jobs("w", 1, LEASE, at(30)).await.unwrap(),
+        store.claim_jobs("w", 1, LEASE, at(30)).await.unwrap(),
+        store.claim_jobs("w", 1, LEASE, at(30)).await.unwrap(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|c| c.request.task)
+    .collect();
+    assert_eq!(order, ["first", "second", "third"]);
+}
+
+/// A step that names a job attempt in `complete` removes it, claimed or not.
+pub async fn completing_a_job_removes_it_from_the_queue<S: Store>(store: S) {
+    let inst = instance("i-1");
+    let jobs = vec![job("i-1", "a", 1), job("i-1", "b", 1), job("i-1", "c", 1)];
+    commit(&store, StepRecord { enqueue: jobs, ..insert(inst.clone()) }).await;
+    let claimed = store.claim_jobs("w", 1, LEASE, t0()).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let claimed_key = JobKey::of(&claimed[0].request);
+    let unclaimed = ["a", "b", "c"].into_iter().find(|t| *t != claimed_key.task).unwrap();
+
+    // The worker's result for the claimed job, and a cancel of one still waiting.
+    let step = StepRecord { complete: vec![claimed_key.clone(), key("i-1", unclaimed, 1)], ..advance(inst, InstanceStatus::Running, 5) };
+    commit(&store, step).await;
+
+    assert!(store.leased_jobs().await.unwrap().is_empty());
+    assert_eq!(store.queued_jobs().await.unwrap(), 1);
+    let rest = store.claim_jobs("w", 10, LEASE, t0()).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert!(rest[0].request.task != claimed_key.task && rest[0].request.task != unclaimed);
+
+    // A step that only completes a job (a stale result) needs no instance.
+    commit(&store, StepRecord { complete: vec![JobKey::of(&rest[0].request)], ..StepRecord::default() }).await;
+    assert!(store.leased_jobs().await.unwrap().is_empty());
+    assert_eq!(store.queued_jobs().await.unwrap(), 0);
+}
+
+/// A task has one outstanding attempt: queuing attempt 2 replaces attempt 1's row, even one
+/// leased to a worker, and a late completion of attempt 1 leaves attempt 2 alone.
+pub async fn a_new_attempt_replaces_the_old_queue_row<S: Store>(store: S) {
+    let inst = instance("i-1");
+    commit(&store, StepRecord { enqueue: vec![job("i-1", "extract", 1)], ..insert(inst.clone()) }).await;
+    assert_eq!(store.claim_jobs("dead-worker", 10, LEASE, t0()).await.unwrap().len(), 1);
+
+    let step = StepRecord { enqueue: vec![job("i-1", "extract", 2)], ..advance(inst, InstanceStatus::Running, 5) };
+    commit(&store, step).await;
+    assert!(store.leased_jobs().await.unwrap().is_empty(), "attempt 1's lease went with its row");
+    assert_eq!(store.queued_jobs().await.unwrap(), 1);
+
+    commit(&store, StepRecord { complete: vec![key("i-1", "extract", 1)], ..StepRecord::default() }).await;
+    assert_eq!(store.queued_jobs().await.unwrap(), 1, "completing attempt 1 must not remove attempt 2");
+
+    let claimed = store.claim_jobs("w", 10, LEASE, t0()).await.unwrap();
+    assert_eq!(claimed.iter().map(|c| JobKey::of(&c.request)).collect::<Vec<_>>(), [key("i-1", "extract", 2)]);
+}
+
+/// `leased_jobs` names exactly the claimed jobs; `queued_jobs` counts the rest.
+pub async fn leased_jobs_lists_claimed_jobs<S: Store>(store: S) {
+    assert!(store.leased_jobs().await.unwrap().is_empty());
+    let jobs = vec![job("i-1", "a", 1), job("i-1", "b", 1), job("i-1", "c", 1)];
+    commit(&store, StepRecord { enqueue: jobs, ..insert(instance("i-1")) }).await;
+    assert!(store.leased_jobs().await.unwrap().is_empty());
+
+    let first = store.claim_jobs("w1", 1, LEASE, t0()).await.unwrap();
+    let second = store.claim_jobs("w2", 1, LEASE, t0()).await.unwrap();
+    let claimed = keys(first.iter().chain(&second).map(|c| JobKey::of(&c.request)).collect());
+    assert_eq!(claimed.len(), 2);
+    assert_eq!(keys(store.leased_jobs().await.unwrap()), claimed);
+    assert_eq!(store.queued_jobs().await.unwrap(), 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// Timers
+
+/// Timers come due earliest first, at or before `now`; setting a key again moves its timer,
+/// and a cleared timer never comes due. (Keys sort differently from due times on purpose.)
+pub async fn timers_come_due_in_order_and_can_be_cleared<S: Store>(store: S) {
+    assert_eq!(store.next_timer_due().await.unwrap(), None);
+    commit(&store, insert(instance("i-2"))).await;
+    let step =
+        StepRecord { set_timers: vec![timer("i-1", "alpha", 30), timer("i-1", "zulu", 10), timer("i-2", "mike", 20)], ..insert(instance("i-1")) };
+    commit(&store, step).await;
+
+    assert_eq!(store.next_timer_due().await.unwrap(), Some(at(10)));
+    assert!(store.due_timers(at(9), 10).await.unwrap().is_empty());
+    assert_eq!(store.due_timers(at(20), 10).await.unwrap(), [timer("i-1", "zulu", 10), timer("i-2", "mike", 20)]);
+    assert_eq!(store.due_timers(at(100), 1).await.unwrap(), [timer("i-1", "zulu", 10)]);
+
+    // Clear `zulu`, move `mike` later than `alpha`.
+    let inst = stored(&store, "i-1").await;
+    let step = StepRecord {
+        clear_timers: vec![("i-1".into(), "zulu".into())],
+        set_timers: vec![timer("i-2", "mike", 40)],
+        ..advance(inst, InstanceStatus::Running, 5)
+    };
+    commit(&store, step).await;
+    assert_eq!(store.next_timer_due().await.unwrap(), Some(at(30)));
+    assert_eq!(store.due_timers(at(100), 10).await.unwrap(), [timer("i-1", "alpha", 30), timer("i-2", "mike", 40)]);
+
+    let clear_all = StepRecord { clear_timers: vec![("i-1".into(), "alpha".into()), ("i-2".into(), "mike".into())], ..StepRecord::default() };
+    commit(&store, clear_all).await;
+    assert_eq!(store.next_timer_due().await.unwrap(), None);
+    assert!(store.due_timers(at(100), 10).await.unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// Listing instances
+
+fn with_status(id: &str, status: InstanceStatus, created: i64) -> Instance {
+    let mut inst = instance(id);
+    inst.status = status;
+    inst.created_at = at(created);
+    inst.updated_at = at(created);
+    if status.is_terminal() {
+        inst.ended_at = Some(at(created + 1));
+    }
+    inst
+}
+
+fn every_status() -> Vec<InstanceStatus> {
+    use InstanceStatus::*;
+    let all = [Running, Waiting, Blocked, Completed, Failed, Aborted];
+    for status in all {
+        // A status added to the core stops this match compiling until it is listed above.
+        match status {
+            Running | Waiting | Blocked | Completed | Failed | Aborted => {}
+        }
+    }
+    all.to_vec()
+}
+
+/// Open instances are those in a status that is not terminal (running, waiting, blocked);
+/// an instance that ends leaves the list.
+pub async fn open_instances_excludes_terminal_ones<S: Store>(store: S) {
+    for (n, status) in every_status().into_iter().enumerate() {
+        commit(&store, insert(with_status(status.name(), status, n as i64))).await;
+    }
+    let sorted = |mut ids: Vec<String>| {
+        ids.sort();
+        ids
+    };
+    let open: Vec<String> = every_status().into_iter().filter(|s| !s.is_terminal()).map(|s| s.name().to_owned()).collect();
+    assert_eq!(sorted(store.open_instances().await.unwrap()), sorted(open.clone()));
+
+    let running = stored(&store, "running").await;
+    commit(&store, advance(running, InstanceStatus::Completed, 10)).await;
+    let still_open: Vec<String> = open.into_iter().filter(|id| id != "running").collect();
+    assert_eq!(sorted(store.open_instances().await.unwrap()), sorted(still_open));
+}
+
+/// `instances` lists newest first, up to `limit`, optionally only one status.
+pub async fn instances_filter_by_status<S: Store>(store: S) {
+    let statuses = [InstanceStatus::Completed, InstanceStatus::Running, InstanceStatus::Completed, InstanceStatus::Failed, InstanceStatus::Completed];
+    for (n, status) in statuses.into_iter().enumerate() {
+        commit(&store, insert(with_status(&format!("i-{n}"), status, n as i64 * 10))).await;
+    }
+    let ids = |list: Vec<crate::InstanceSummary>| list.into_iter().map(|s| s.id).collect::<Vec<_>>();
+
+    assert_eq!(ids(store.instances(None, 100).await.unwrap()), ["i-4", "i-3", "i-2", "i-1", "i-0"]);
+    assert_eq!(ids(store.instances(None, 2).await.unwrap()), ["i-4", "i-3"]);
+    assert_eq!(ids(store.instances(Some(InstanceStatus::Completed), 100).await.unwrap()), ["i-4", "i-2", "i-0"]);
+    assert_eq!(ids(store.instances(Some(InstanceStatus::Completed), 1).await.unwrap()), ["i-4"]);
+    assert!(store.instances(Some(InstanceStatus::Aborted), 100).await.unwrap().is_empty());
+
+    let failed = store.instances(Some(InstanceStatus::Failed), 100).await.unwrap();
+    assert_eq!(
+        failed,
+        [crate::InstanceSummary {
+            id: "i-3".into(),
+            definition_id: "conformance".into(),
+            definition_version: 1,
+            status: InstanceStatus::Failed,
+            created_at: at(30),
+            ended_at: Some(at(31)),
+        }]
+    );
+}
+
+/// `children` names the instances whose parent link points at the instance, and no others.
+pub async fn children_lists_the_iterations_of_an_instance<S: Store>(store: S) {
+    commit(&store, insert(instance("parent"))).await;
+    commit(&store, insert(instance("other-parent"))).await;
+    for (id, parent, index) in [("iter-b", "parent", 1), ("iter-a", "parent", 0), ("iter-x", "other-parent", 0)] {
+        let mut child = instance(id);
+        child.parent = Some(ParentLink { instance: parent.into(), task: "each".into(), index });
+        child.iteration = Some(Iteration { index, item: json!(format!("file-{index}.csv")) });
+        commit(&store, insert(child.clone())).await;
+        assert_eq!(stored(&store, id).await, child, "the parent link and item read back");
+    }
+    let mut children = store.children("parent").await.unwrap();
+    children.sort();
+    assert_eq!(children, ["iter-a", "iter-b"]);
+    assert!(store.children("iter-a").await.unwrap().is_empty());
+    assert!(store.children("missing").await.unwrap().is_empty());
+}
+
+/// A task's expected runtime is the average of its last [`ERT_RUNS`] recorded runs, per
+/// process and task.
+pub async fn expected_runtimes_average_the_last_runs_of_each_task<S: Store>(store: S) {
+    assert!(store.expected_runtimes("etl").await.unwrap().is_empty());
+    let sample = |process: &str, task: &str, ms: u64| RuntimeSample { process: process.into(), task: task.into(), duration_ms: ms };
+    // Two more runs of `load` than are kept: the first two (100 and 200 ms) drop out.
+    let runs = ERT_RUNS as u64 + 2;
+    for n in 1..=runs {
+        commit(&store, StepRecord { runtimes: vec![sample("etl", "load", n * 100)], ..StepRecord::default() }).await;
+    }
+    // Several samples in one step count one by one.
+    let step = StepRecord {
+        runtimes: vec![sample("etl", "extract", 40), sample("etl", "extract", 60), sample("other", "load", 5)],
+        ..StepRecord::default()
+    };
+    commit(&store, step).await;
+
+    let kept: Vec<u64> = (3..=runs).map(|n| n * 100).collect();
+    let average = kept.iter().sum::<u64>() / kept.len() as u64;
+    let expected =
+        std::collections::HashMap::from([("load".to_owned(), Duration::from_millis(average)), ("extract".to_owned(), Duration::from_millis(50))]);
+    assert_eq!(store.expected_runtimes("etl").await.unwrap(), expected);
+    assert_eq!(store.expected_runtimes("other").await.unwrap(), std::collections::HashMap::from([("load".to_owned(), Duration::from_millis(5))]));
+}
+
+// ---------------------------------------------------------------------------------------
+// Group commit
+
+/// Many tasks committing at once (which a store may group into shared transactions) each see
+/// their own step land, whole.
+pub async fn concurrent_commits_from_many_tasks_all_land<S: Store>(store: S) {
+    const N: usize = 200;
+    let commits: Vec<_> = (0..N)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let id = format!("i-{n:03}");
+                let step = StepRecord { enqueue: vec![job(&id, "extract", 1)], ..insert(instance(&id)) };
+                store.commit(vec![step]).await.unwrap();
+                // A follow-up step on the same instance, as the engine makes after a job.
+                let next = advance(instance(&id), InstanceStatus::Completed, 5);
+                store.commit(vec![StepRecord { complete: vec![key(&id, "extract", 1)], ..next }]).await.unwrap();
+            })
+        })
+        .collect();
+    for c in commits {
+        c.await.unwrap();
+    }
+    for n in 0..N {
+        let id = format!("i-{n:03}");
+        assert_eq!(stored(&store, &id).await.status, InstanceStatus::Completed);
+        assert_eq!(store.history(&id).await.unwrap().len(), 3);
+    }
+    assert_eq!(store.instances(Some(InstanceStatus::Completed), 1000).await.unwrap().len(), N);
+    assert!(store.open_instances().await.unwrap().is_empty());
+    assert_eq!(store.queued_jobs().await.unwrap(), 0);
+}
