@@ -158,6 +158,8 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Cmd::Bench(args) => crate::bench::run(args).await,
+        Cmd::User { action } => crate::identity::user(&db, action).await,
+        Cmd::Group { action } => crate::identity::group(&db, action).await,
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod bench;
 mod commands;
+mod identity;
 mod render;
 
 use std::path::PathBuf;
@@ -99,6 +100,16 @@ enum Cmd {
     },
     /// Measure throughput: N instances of a 10-step workflow through the durable store.
     Bench(bench::BenchArgs),
+    /// Manage users: the people human tasks are offered to (with a department, maybe an administrator).
+    User {
+        #[command(subcommand)]
+        action: identity::UserCmd,
+    },
+    /// Manage groups: a task offered to a group can be claimed by any of its members.
+    Group {
+        #[command(subcommand)]
+        action: identity::GroupCmd,
+    },
 }
 
 #[derive(Subcommand)]

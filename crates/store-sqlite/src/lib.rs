@@ -101,7 +101,7 @@ impl SqliteStore {
     }
 
     /// Runs `f` inside the writer's next transaction and returns its result once committed.
-    async fn write<T, F>(&self, f: F) -> Result<T>
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
@@ -127,7 +127,7 @@ impl SqliteStore {
 
     /// Runs a read on the reader connection. SQLite reads here take microseconds, so they run
     /// inline rather than on a blocking pool.
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
         let conn = self.inner.reader.lock().map_err(|_| StoreError::Closed)?;
         f(&conn).map_err(db_err)
     }
@@ -487,3 +487,5 @@ impl TimerQueue for SqliteStore {
         })
     }
 }
+
+mod identity;

@@ -9,6 +9,7 @@ use baton_store::StoreError;
 const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/20261125_0001_initial.sql")),
     M::up(include_str!("../migrations/20261125_0002_automic.sql")),
+    M::up(include_str!("../migrations/20261125_0003_identity.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<(), StoreError> {

@@ -151,8 +151,10 @@ pub trait InstanceReader: Send + Sync {
     fn children(&self, parent: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
 }
 
-/// Committing engine steps. Stores may group the steps of concurrent callers into one
-/// transaction (group commit); a call returns only after its steps are durable.
+/// Committing engine steps. All steps of one call land together or not at all (a ForEach
+/// step and the child instances it starts are one call). Stores may group the steps of
+/// concurrent callers into one transaction (group commit); a call returns only after its
+/// steps are durable.
 pub trait StepWriter: Send + Sync {
     fn commit(&self, steps: Vec<StepRecord>) -> impl Future<Output = Result<()>> + Send;
 }
@@ -179,3 +181,8 @@ pub trait TimerQueue: Send + Sync {
 /// Everything the engine needs from one store.
 pub trait Store: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + TimerQueue + RuntimeStats + Clone + 'static {}
 impl<T: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + TimerQueue + RuntimeStats + Clone + 'static> Store for T {}
+
+pub mod identity;
+pub use identity::{Group, IdentityError, IdentityStore, NewUser, User};
+#[cfg(feature = "testkit")]
+pub mod identity_conformance;

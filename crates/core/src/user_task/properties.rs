@@ -82,7 +82,7 @@ type Step = (u8, u8, u8, u8, u16);
 /// The task a step acts on: mostly a live one (so walks get deep), sometimes any id, even an unknown one.
 fn pick_task(state: &UserTask, task: u8) -> HumanTaskId {
     let live: Vec<HumanTaskId> = state.live_tasks().map(|t| t.id).collect();
-    if task % 4 != 0 && !live.is_empty() {
+    if task & 3 != 0 && !live.is_empty() {
         live[usize::from(task / 4) % live.len()]
     } else {
         HumanTaskId(u32::from(task) % (state.tasks.len() as u32 + 1))
@@ -92,7 +92,7 @@ fn pick_task(state: &UserTask, task: u8) -> HumanTaskId {
 /// Who acts: mostly someone the task fits (its owner, or a potential owner), sometimes anyone.
 fn pick_actor(state: &UserTask, actors: &[Actor], task: HumanTaskId, who: u8) -> Actor {
     let any = actors[usize::from(who) % actors.len()].clone();
-    let Some(t) = state.task(task).filter(|_| who % 4 != 0) else { return any };
+    let Some(t) = state.task(task).filter(|_| who & 3 != 0) else { return any };
     let named = |name: &str| actors.iter().find(|a| a.name() == name).cloned();
     if let Some(owner) = t.status.claimed_by() {
         return named(owner).unwrap_or(any);

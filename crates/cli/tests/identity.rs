@@ -1,0 +1,101 @@
+//! `baton user …` and `baton group …` end to end: the real binary on a temp database.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn baton(db: &Path, args: &[&str]) -> Run {
+    let Output { status, stdout, stderr } =
+        Command::new(env!("CARGO_BIN_EXE_baton")).arg("--db").arg(db).args(args).env_remove("BATON_DB").output().expect("baton runs");
+    Run { code: status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&stdout).into(), stderr: String::from_utf8_lossy(&stderr).into() }
+}
+
+fn ok(db: &Path, args: &[&str]) -> String {
+    let run = baton(db, args);
+    assert_eq!(run.code, 0, "baton {args:?} failed: {}", run.stderr);
+    run.stdout
+}
+
+/// A refusal exits 2 with a sentence on stderr.
+fn refused(db: &Path, args: &[&str]) -> String {
+    let run = baton(db, args);
+    assert_eq!(run.code, 2, "baton {args:?} must be refused; stdout: {} stderr: {}", run.stdout, run.stderr);
+    run.stderr
+}
+
+#[test]
+fn users_and_groups_are_managed_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("baton.db");
+    assert_eq!(ok(&db, &["user", "add", "john"]), "added user john\n");
+    assert_eq!(ok(&db, &["user", "add", "sarah", "--department", "legal"]), "added user sarah (department legal)\n");
+    assert_eq!(ok(&db, &["user", "add", "root", "--admin"]), "added user root, an administrator\n");
+    assert_eq!(ok(&db, &["group", "add", "legal"]), "added group legal\n");
+    ok(&db, &["group", "add", "reviewers"]);
+    assert_eq!(ok(&db, &["group", "add-member", "legal", "sarah"]), "added sarah to group legal\n");
+    ok(&db, &["group", "add-member", "reviewers", "john"]);
+    ok(&db, &["group", "add-member", "reviewers", "sarah"]);
+
+    let users = ok(&db, &["user", "list"]);
+    let lines: Vec<&str> = users.lines().collect();
+    assert_eq!(lines.len(), 4, "{users}");
+    assert!(lines[0].starts_with("USER") && lines[0].contains("DEPARTMENT") && lines[0].contains("GROUPS"), "{users}");
+    assert!(lines[1].starts_with("john") && lines[1].contains("reviewers"), "{users}");
+    assert!(lines[2].starts_with("root") && lines[2].contains("yes"), "{users}");
+    assert!(lines[3].starts_with("sarah") && lines[3].contains("legal") && lines[3].contains("legal, reviewers"), "{users}");
+
+    let groups = ok(&db, &["group", "list"]);
+    assert!(groups.contains("legal") && groups.lines().any(|l| l.starts_with("reviewers") && l.ends_with("john, sarah")), "{groups}");
+
+    assert_eq!(ok(&db, &["group", "remove-member", "reviewers", "sarah"]), "removed sarah from group reviewers\n");
+    let json: serde_json::Value = serde_json::from_str(&ok(&db, &["group", "list", "--json"])).unwrap();
+    assert_eq!(json, serde_json::json!([{"name": "legal", "members": ["sarah"]}, {"name": "reviewers", "members": ["john"]}]));
+    let json: serde_json::Value = serde_json::from_str(&ok(&db, &["user", "list", "--json"])).unwrap();
+    assert_eq!(json[2], serde_json::json!({"name": "sarah", "department": "legal", "admin": false, "groups": ["legal"]}));
+}
+
+#[test]
+fn duplicates_unknown_names_and_bad_names_are_refused_with_a_sentence_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("baton.db");
+    ok(&db, &["user", "add", "john"]);
+    ok(&db, &["group", "add", "legal"]);
+    assert!(refused(&db, &["user", "add", "john"]).contains("user `john` already exists"));
+    assert!(refused(&db, &["group", "add", "legal"]).contains("group `legal` already exists"));
+    assert!(refused(&db, &["group", "add-member", "legal", "nobody"]).contains("there is no user `nobody`"));
+    assert!(refused(&db, &["group", "add-member", "ghosts", "john"]).contains("there is no group `ghosts`"));
+    assert!(refused(&db, &["group", "remove-member", "legal", "john"]).contains("`john` is not a member of group `legal`"));
+    ok(&db, &["group", "add-member", "legal", "john"]);
+    assert!(refused(&db, &["group", "add-member", "legal", "john"]).contains("already a member"));
+    assert!(refused(&db, &["user", "add", "john doe"]).contains("user name `john doe` is not allowed"));
+    // Nothing refused was stored.
+    let json: serde_json::Value = serde_json::from_str(&ok(&db, &["user", "list", "--json"])).unwrap();
+    assert_eq!(json, serde_json::json!([{"name": "john", "department": null, "admin": false, "groups": ["legal"]}]));
+}
+
+#[test]
+fn empty_lists_say_how_to_add_the_first_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("baton.db");
+    assert!(ok(&db, &["user", "list"]).contains("baton user add NAME"));
+    assert!(ok(&db, &["group", "list"]).contains("baton group add NAME"));
+}
+
+#[test]
+fn user_and_group_commands_explain_themselves() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("baton.db");
+    let top = ok(&db, &["--help"]);
+    assert!(top.contains("user") && top.contains("Manage users") && top.contains("Manage groups"), "{top}");
+    let add = ok(&db, &["user", "add", "--help"]);
+    assert!(add.contains("--department") && add.contains("--admin") && add.contains("administrator"), "{add}");
+    let group = ok(&db, &["group", "--help"]);
+    for sub in ["add", "add-member", "remove-member", "list"] {
+        assert!(group.contains(sub), "`baton group --help` lists {sub}: {group}");
+    }
+}
