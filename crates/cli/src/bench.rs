@@ -1,4 +1,5 @@
-//! `baton bench`: throughput of N ten-step instances through the durable SQLite store.
+//! `baton bench`: throughput of N ten-step instances through the durable SQLite store; and
+//! `baton bench inbox`: the time of one inbox page over 100,000 open human tasks.
 //!
 //! Each instance is `start -> 10 set tasks -> end`. The figure is completed instances per
 //! second, median of several runs, each on a fresh database, with `synchronous=FULL` unless
@@ -18,7 +19,10 @@ use baton_engine::{Engine, EngineOptions, SystemClock};
 use baton_store_sqlite::{Durability, SqliteStore};
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
+    #[command(subcommand)]
+    target: Option<BenchTarget>,
     /// Instances per run.
     #[arg(long, default_value_t = 20_000)]
     instances: usize,
@@ -33,6 +37,12 @@ pub struct BenchArgs {
     durability: String,
 }
 
+#[derive(clap::Subcommand)]
+enum BenchTarget {
+    /// Fill the inbox with open human tasks through the engine, then time inbox pages.
+    Inbox(crate::inbox_bench::InboxBenchArgs),
+}
+
 /// The benchmark workflow: ten `set` tasks in sequence.
 pub fn seq10_definition() -> String {
     let mut yaml = String::from("id: bench-seq10\ndata:\n  n: {type: integer, default: 0}\ntasks:\n");
@@ -44,12 +54,15 @@ pub fn seq10_definition() -> String {
     yaml
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
+pub(crate) fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(|a, b| a.total_cmp(b));
     xs[xs.len() / 2]
 }
 
 pub async fn run(args: BenchArgs) -> Result<u8> {
+    if let Some(BenchTarget::Inbox(inbox)) = args.target {
+        return crate::inbox_bench::run(inbox).await;
+    }
     let durability = match args.durability.as_str() {
         "full" => Durability::Full,
         "normal" => Durability::Normal,

@@ -15,12 +15,17 @@ use baton_store_sqlite::{Durability, SqliteStore};
 
 use crate::{render, BreakpointCmd, Cli, Cmd, TaskCmd};
 
-type SqliteEngine = Engine<SqliteStore>;
+pub(crate) type SqliteEngine = Engine<SqliteStore>;
 
-/// Exit code 2 for refused input (a bad definition, bad data), 1 for everything else.
+/// Exit code 2 for refused input (a bad definition, bad data, an unknown user, a human-task
+/// operation the user may not do), 1 for everything else.
 pub fn exit_code_for(error: &anyhow::Error) -> u8 {
+    use baton_core::TransitionError as T;
     match error.downcast_ref::<EngineError>() {
-        Some(EngineError::Definition(_) | EngineError::Transition(baton_core::TransitionError::InvalidData(_))) => 2,
+        Some(EngineError::Definition(_) | EngineError::Transition(T::InvalidData(_))) => 2,
+        Some(EngineError::Transition(T::UserTask { .. } | T::NotAUserTask { .. } | T::UserTaskNotStarted { .. })) => 2,
+        Some(EngineError::Identity(e)) if e.is_refusal() => 2,
+        _ if error.downcast_ref::<baton_store::IdentityError>().is_some_and(baton_store::IdentityError::is_refusal) => 2,
         _ if error.downcast_ref::<InputError>().is_some() => 2,
         _ => 1,
     }
@@ -29,9 +34,9 @@ pub fn exit_code_for(error: &anyhow::Error) -> u8 {
 /// Input the user must correct (bad `--data`, a bad status name, a definition with problems).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-struct InputError(String);
+pub(crate) struct InputError(pub(crate) String);
 
-fn open(db: &Path) -> Result<SqliteEngine> {
+pub(crate) fn open(db: &Path) -> Result<SqliteEngine> {
     let store = SqliteStore::open(db, Durability::Full).with_context(|| format!("opening the database {}", db.display()))?;
     Ok(Engine::new(store, Arc::new(SystemClock), EngineOptions::default()))
 }
@@ -59,7 +64,7 @@ async fn engine_lock(db: &Path) -> Result<Option<File>> {
     }
 }
 
-fn parse_data(data: Option<&str>) -> Result<Map<String, Value>> {
+pub(crate) fn parse_data(data: Option<&str>) -> Result<Map<String, Value>> {
     let Some(data) = data else { return Ok(Map::new()) };
     let text = match data.strip_prefix('@') {
         Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading data file {path}"))?,
@@ -130,12 +135,21 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Cmd::Worker { concurrency, until_idle } => worker(&db, concurrency, until_idle).await,
+        Cmd::Tasks(args) => crate::human_tasks::inbox(&db, args).await,
+        Cmd::Task { action: TaskCmd::Human(cmd) } => crate::human_tasks::human_task(&db, cmd).await,
+        Cmd::Delete { instance, by } => {
+            let engine = open(&db)?;
+            let state = engine.delete_instance(&instance, &by).await?;
+            println!("instance {} deleted ({})", state.id, state.status);
+            Ok(0)
+        }
         Cmd::Task { action } => {
             let engine = open(&db)?;
             let (instance, command) = match action {
                 TaskCmd::Retry { instance, task, by } => (instance, Command::RetryTask { task, by }),
                 TaskCmd::Skip { instance, task, by } => (instance, Command::SkipTask { task, by }),
                 TaskCmd::Input { instance, task, data, by } => (instance, Command::ProvideInput { task, values: parse_data(Some(&data))?, by }),
+                TaskCmd::Human(_) => unreachable!("handled above"),
             };
             let state = engine.apply(&instance, command).await?;
             println!("instance {} is {}", state.id, state.status);

@@ -2,7 +2,9 @@
 
 mod bench;
 mod commands;
+mod human_tasks;
 mod identity;
+mod inbox_bench;
 mod render;
 
 use std::path::PathBuf;
@@ -80,7 +82,10 @@ enum Cmd {
         #[arg(long)]
         until_idle: bool,
     },
-    /// Act on one task of an instance.
+    /// A user's inbox: the human tasks they claimed, then the ones they may claim.
+    Tasks(human_tasks::InboxArgs),
+    /// Act on one task of an instance: a human task (`show`, `claim`, `complete`, `forward`, …)
+    /// or any task (`retry`, `skip`, `input`).
     Task {
         #[command(subcommand)]
         action: TaskCmd,
@@ -98,7 +103,16 @@ enum Cmd {
         #[arg(long = "as", default_value = "operator")]
         by: String,
     },
-    /// Measure throughput: N instances of a 10-step workflow through the durable store.
+    /// Delete an instance (aborted first if open): its human tasks are deleted and leave every
+    /// inbox. Its history stays readable with `baton show`.
+    Delete {
+        instance: String,
+        /// Who deletes it (recorded in history).
+        #[arg(long = "as", default_value = "operator")]
+        by: String,
+    },
+    /// Measure throughput (N instances of a 10-step workflow through the durable store), or
+    /// with `inbox`, the time of an inbox page over 100,000 open human tasks.
     Bench(bench::BenchArgs),
     /// Manage users: the people human tasks are offered to (with a department, maybe an administrator).
     User {
@@ -149,13 +163,16 @@ enum TaskCmd {
         #[arg(long = "as", default_value = "operator")]
         by: String,
     },
-    /// End a blocked or waiting task `ended_skipped` so the workflow goes on.
+    /// End a blocked or waiting task `ended_skipped` so the workflow goes on (an open human
+    /// task is terminated).
     Skip {
         instance: String,
         task: String,
         #[arg(long = "as", default_value = "operator")]
         by: String,
     },
+    #[command(flatten)]
+    Human(human_tasks::HumanTaskCmd),
 }
 
 fn main() -> std::process::ExitCode {

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 
-use baton_core::{Definition, Event, EventKind, Instance};
+use baton_core::{Definition, Event, EventKind, Instance, TaskStatus};
 use baton_store::InstanceSummary;
 
 fn duration(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> String {
@@ -18,13 +18,22 @@ fn duration(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> String {
 /// The task table of an instance, its data and (optionally) its history.
 pub fn instance(definition: &Definition, instance: &Instance, history: Option<&[Event]>) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "instance {}  {} v{}  {}", instance.id, instance.definition_id, instance.definition_version, instance.status);
+    let _ = write!(out, "instance {}  {} v{}  {}", instance.id, instance.definition_id, instance.definition_version, instance.status);
+    if let Some(at) = instance.deleted_at {
+        let _ = write!(out, "  (deleted {})", at.format("%Y-%m-%d %H:%M:%S"));
+    }
+    out.push('\n');
     let width = definition.tasks.iter().map(|t| t.id.len()).max().unwrap_or(4).max(4);
     let _ = writeln!(out, "\n  {:width$}  {:8}  {:23}  {:>8}  REASON", "TASK", "KIND", "STATUS", "TIME");
     for &i in &definition.order {
         let (task, state) = (&definition.tasks[i], &instance.tasks[i]);
-        let mut status = state.status.name().to_owned();
-        if state.attempts > 1 {
+        let mut status = match &state.status {
+            TaskStatus::Claimed { by, .. } => format!("claimed by {by}"),
+            TaskStatus::Forwarded { to } => format!("forwarded to {to}"),
+            TaskStatus::Suspended { by, .. } => format!("suspended by {by}"),
+            other => other.name().to_owned(),
+        };
+        if state.attempts > 1 && !matches!(task.kind, baton_core::definition::TaskKind::User(_)) {
             status.push_str(&format!(" (try {})", state.attempts));
         }
         let reason = state.reason.as_ref().map(ToString::to_string).unwrap_or_default();
@@ -86,6 +95,9 @@ fn describe(kind: &EventKind) -> String {
         EventKind::PostconditionEvaluated { condition, held, action } => {
             format!("postcondition `{condition}` {}: {action}", if *held { "holds" } else { "does not hold" })
         }
+        EventKind::HumanTask { human_task, by, change } => crate::human_tasks::describe(*human_task, by, change),
+        EventKind::PeopleNotified { human_task, escalation, to } => format!("{human_task} escalation `{escalation}`: notify {to}"),
+        EventKind::InstanceDeleted { by } => format!("instance deleted by {by}"),
     }
 }
 

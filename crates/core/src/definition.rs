@@ -17,7 +17,9 @@ use serde_json::{Map, Value};
 use crate::expr::Expr;
 
 mod controls;
+mod user_task;
 pub use controls::{Action, Condition, EndAs, Postcondition, Preconditions, Prompt, RuntimeLimit, TaskControls, TimeSpec};
+pub use user_task::{parse_period, Assignee, Priority, Text, UserTaskDef};
 use crate::status::StatusCondition;
 
 /// A compiled, validated process definition.
@@ -152,6 +154,8 @@ pub enum TaskKind {
     End { terminate: bool },
     /// Runs its body once per item of a list (Automic's ForEach workflow).
     ForEach(ForEachSpec),
+    /// A human task: offered to people, claimed, completed, forwarded… (IBM follow-on tasks).
+    User(Box<UserTaskDef>),
 }
 
 /// A ForEach task: its body runs once per item, as a child instance that sees the item as
@@ -174,6 +178,7 @@ impl TaskKind {
             Self::Decision(_) => "decision",
             Self::End { .. } => "end",
             Self::ForEach(_) => "foreach",
+            Self::User(_) => "user",
         }
     }
 }
@@ -266,7 +271,12 @@ impl Diagnostics<'_> {
 
     /// Compiles an expression written in a YAML scalar, placing errors inside the scalar.
     fn expr(&mut self, scalar: &Spanned<String>, field: &str) -> Option<Expr> {
-        match Expr::compile(scalar) {
+        self.expr_with(scalar, field, &[])
+    }
+
+    /// [`Diagnostics::expr`] for an expression that may also use the `extra` variables.
+    fn expr_with(&mut self, scalar: &Spanned<String>, field: &str, extra: &[&str]) -> Option<Expr> {
+        match Expr::compile_with(scalar, extra) {
             Ok(e) => Some(e),
             Err(e) => {
                 // The error's character offset inside the expression…
@@ -383,6 +393,20 @@ struct RawTask {
     parallel: Option<Spanned<u32>>,
     #[allow(dead_code)] // the body, compiled from the node
     tasks: Option<serde::de::IgnoredAny>,
+    // user: read from the node by `user_task::ControlParser::user_task`
+    title: Option<serde::de::IgnoredAny>,
+    description: Option<serde::de::IgnoredAny>,
+    owners: Option<serde::de::IgnoredAny>,
+    administrators: Option<serde::de::IgnoredAny>,
+    priority: Option<serde::de::IgnoredAny>,
+    due: Option<serde::de::IgnoredAny>,
+    form: Option<serde::de::IgnoredAny>,
+    input: Option<serde::de::IgnoredAny>,
+    output: Option<serde::de::IgnoredAny>,
+    expires_after: Option<serde::de::IgnoredAny>,
+    on_expiry: Option<serde::de::IgnoredAny>,
+    escalations: Option<serde::de::IgnoredAny>,
+    subtasks: Option<serde::de::IgnoredAny>,
     // Automic controls, read from the node by `controls::ControlParser`.
     #[allow(dead_code)]
     breakpoint: Option<serde::de::IgnoredAny>,
@@ -459,7 +483,7 @@ struct RawBranch {
     to: Vec<Spanned<String>>,
 }
 
-const KINDS: &[&str] = &["job", "set", "decision", "foreach", "end"];
+const KINDS: &[&str] = &["job", "set", "decision", "foreach", "user", "end"];
 
 /// Which fields belong to which kind, for "field X is only for Y tasks" messages.
 const KIND_FIELDS: &[(&str, &str)] = &[
@@ -475,6 +499,19 @@ const KIND_FIELDS: &[(&str, &str)] = &[
     ("items", "foreach"),
     ("parallel", "foreach"),
     ("tasks", "foreach"),
+    ("title", "user"),
+    ("description", "user"),
+    ("owners", "user"),
+    ("administrators", "user"),
+    ("priority", "user"),
+    ("due", "user"),
+    ("form", "user"),
+    ("input", "user"),
+    ("output", "user"),
+    ("expires_after", "user"),
+    ("on_expiry", "user"),
+    ("escalations", "user"),
+    ("subtasks", "user"),
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -798,6 +835,19 @@ fn compile_task(
         ("items", raw.items.is_some()),
         ("parallel", raw.parallel.is_some()),
         ("tasks", raw.tasks.is_some()),
+        ("title", raw.title.is_some()),
+        ("description", raw.description.is_some()),
+        ("owners", raw.owners.is_some()),
+        ("administrators", raw.administrators.is_some()),
+        ("priority", raw.priority.is_some()),
+        ("due", raw.due.is_some()),
+        ("form", raw.form.is_some()),
+        ("input", raw.input.is_some()),
+        ("output", raw.output.is_some()),
+        ("expires_after", raw.expires_after.is_some()),
+        ("on_expiry", raw.on_expiry.is_some()),
+        ("escalations", raw.escalations.is_some()),
+        ("subtasks", raw.subtasks.is_some()),
     ];
     let mut misplaced = false;
     for (field, is_present) in present {
@@ -858,6 +908,10 @@ fn compile_task(
         "set" => TaskKind::Set(compile_set(raw, data, diags)?),
         "decision" => TaskKind::Decision(compile_decision(raw, node, diags, resolve)?),
         "foreach" => TaskKind::ForEach(compile_foreach(scope_id, raw, node, data, diags)?),
+        "user" => {
+            let mut parser = controls::ControlParser { diags: &mut *diags, resolve, data };
+            TaskKind::User(Box::new(parser.user_task(&raw.id, raw.name.as_deref(), node.as_mapping()?)?))
+        }
         _ => TaskKind::End { terminate: raw.terminate.unwrap_or(false) },
     };
     let controls = {

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::status::{InstanceStatus, Reason, TaskStatus};
+use crate::user_task::{HumanTaskId, PotentialOwners, UserTaskEventKind};
 
 /// One entry of an instance's history. `seq` is unique and gap-free per instance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,4 +55,12 @@ pub enum EventKind {
     IterationEnded { index: usize, status: InstanceStatus },
     /// A postcondition was evaluated once after the task ended.
     PostconditionEvaluated { condition: String, held: bool, action: String },
+    /// One human task of a `user` task changed: created, claimed, forwarded, suspended,
+    /// escalated, completed, deleted… `human_task` numbers it within the task (`#0` is the
+    /// original), `by` is who acted (`engine` for timers and the process).
+    HumanTask { human_task: HumanTaskId, by: String, change: UserTaskEventKind },
+    /// An escalation asked for these people to be told that `human_task` escalated.
+    PeopleNotified { human_task: HumanTaskId, escalation: String, to: PotentialOwners },
+    /// The instance was deleted; its human tasks were deleted with it.
+    InstanceDeleted { by: String },
 }

@@ -5,7 +5,8 @@
 //! from Kubernetes and Google's APIs. An expression sees these variables:
 //! `data` (the process data), `tasks` (each task's `status`), `task` (the task itself: `id`,
 //! `status`, `attempts`, `duration_ms`, `exit_code`), `instance` (`id`), `now`, and in a ForEach
-//! body `item` and `index`.
+//! body `item` and `index`. A user task's `output` mapping also sees `output`, the output of
+//! the human task that ended the task's chain.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -18,6 +19,9 @@ use serde_json::{Map, Value};
 
 /// The variables an expression may refer to; anything else is a deploy error.
 pub const ROOT_VARIABLES: &[&str] = &["data", "tasks", "task", "instance", "now", "item", "index"];
+
+/// Where a variable only some expressions see is allowed: `output` in a user task's `output` mapping.
+pub const OUTPUT_VARIABLE: &str = "output";
 
 /// A compiled CEL expression together with its source text.
 #[derive(Clone)]
@@ -44,6 +48,11 @@ pub struct CompileError {
 impl Expr {
     /// Parses `source` and checks that it only names known variables.
     pub fn compile(source: &str) -> Result<Self, CompileError> {
+        Self::compile_with(source, &[])
+    }
+
+    /// [`Expr::compile`], allowing `extra` variables beside the root ones (e.g. [`OUTPUT_VARIABLE`]).
+    pub fn compile_with(source: &str, extra: &[&str]) -> Result<Self, CompileError> {
         let program = Program::compile(source).map_err(|errors| {
             let first = errors.errors.first();
             let (line, column) = first.map_or((1, 1), |e| (e.pos.0.max(1) as usize, e.pos.1.max(1) as usize));
@@ -51,7 +60,8 @@ impl Expr {
             CompileError { line, column, message: tidy_parse_message(&message) }
         })?;
         let mut unknown = None;
-        first_unknown_variable(program.expression(), &mut Vec::new(), program.source_info(), &mut unknown);
+        let mut bound: Vec<&str> = extra.to_vec();
+        first_unknown_variable(program.expression(), &mut bound, program.source_info(), &mut unknown);
         if let Some((offset, unknown)) = unknown {
             let (line, column) = line_column(source, offset);
             return Err(CompileError {
@@ -59,7 +69,7 @@ impl Expr {
                 column,
                 message: format!(
                     "unknown variable `{unknown}`; expressions can use {} (process data is `data.{unknown}`)",
-                    ROOT_VARIABLES.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+                    ROOT_VARIABLES.iter().chain(extra).map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
                 ),
             });
         }
@@ -192,6 +202,7 @@ pub struct Scope<'a> {
     task: CelValue,
     item: CelValue,
     index: CelValue,
+    output: CelValue,
     now: chrono::DateTime<chrono::Utc>,
 }
 
@@ -218,7 +229,7 @@ impl<'a> Scope<'a> {
             CelValue::Map(CelMap::from(tasks))
         });
         let instance: HashMap<Key, CelValue> = HashMap::from([(key("id"), CelValue::String(Arc::new(instance.to_owned())))]);
-        Self { data: map_to_cel(data), tasks: std::cell::OnceCell::new(), task_source, instance: CelValue::Map(CelMap::from(instance)), task: CelValue::Null, item: CelValue::Null, index: CelValue::Null, now }
+        Self { data: map_to_cel(data), tasks: std::cell::OnceCell::new(), task_source, instance: CelValue::Map(CelMap::from(instance)), task: CelValue::Null, item: CelValue::Null, index: CelValue::Null, output: CelValue::Null, now }
     }
 
     /// Sets `task`: the task the expression belongs to (`task.id`, `task.status`, …).
@@ -231,6 +242,12 @@ impl<'a> Scope<'a> {
     pub fn with_iteration(mut self, item: &Value, index: usize) -> Self {
         self.item = to_cel(item);
         self.index = CelValue::Int(index as i64);
+        self
+    }
+
+    /// Sets `output`: the output a user task's chain ended with (for its `output` mapping).
+    pub fn with_output(mut self, output: &Map<String, Value>) -> Self {
+        self.output = map_to_cel(output);
         self
     }
 
@@ -250,6 +267,9 @@ impl<'a> Scope<'a> {
             context.add_variable_from_value("task", self.task.clone());
             context.add_variable_from_value("item", self.item.clone());
             context.add_variable_from_value("index", self.index.clone());
+            if !matches!(self.output, CelValue::Null) {
+                context.add_variable_from_value(OUTPUT_VARIABLE, self.output.clone());
+            }
             context.add_variable_from_value("now", CelValue::Timestamp(self.now.fixed_offset()));
             expr.program.execute(&context)
         })

@@ -31,6 +31,9 @@ pub struct Instance {
     /// For an iteration of a ForEach task: its item and position (`item`, `index` in CEL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iteration: Option<Iteration>,
+    /// When the instance was deleted (its human tasks were deleted with it; it takes no more commands).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 /// Where a child instance belongs.
@@ -96,6 +99,9 @@ pub struct TaskState {
     /// A ForEach task's progress through its items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub foreach: Option<ForEachProgress>,
+    /// A `user` task's human tasks (the original, its follow-ons and subtasks), once it started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_task: Option<crate::user_task::UserTask>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -117,6 +123,7 @@ impl TaskState {
             post_checked: false,
             restarts: 0,
             foreach: None,
+            user_task: None,
         }
     }
 }

@@ -20,3 +20,5 @@ pub use status::{InstanceStatus, Reason, TaskStatus};
 pub use step::{apply, apply_with, start, start_iteration, start_with, Command, Effect, JobOutcome, JobRequest, Knowledge, TimerKind, Transition, TransitionError};
 pub mod calendar;
 pub mod user_task;
+mod user_task_flow;
+pub use user_task_flow::open_human_tasks;

@@ -1,10 +1,14 @@
 //! Task and instance statuses, named as the seeds name them (Automic's `ended_ok`,
-//! `ended_not_ok`, `ended_skipped`, …), and the reasons that put a task in its status.
+//! `ended_not_ok`, `ended_skipped`, …; IBM's `ready`, `claimed`, `forwarded`, `suspended`,
+//! `escalated`, `expired`, `terminated` for `user` tasks), and the reasons that put a task in
+//! its status.
 
 use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::user_task::HumanTaskId;
 
 /// Where a task is in its lifecycle. Data-carrying so a status says what it needs to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,6 +27,21 @@ pub enum TaskStatus {
     Blocked,
     /// A job is out with a worker; `attempt` counts re-runs after a crash or an operator retry.
     Running { attempt: u32, since: DateTime<Utc> },
+    /// A `user` task offered to its potential owners (nobody claimed it).
+    Ready,
+    /// A `user` task claimed by `by`.
+    Claimed { by: String, since: DateTime<Utc> },
+    /// A `user` task whose owner started a follow-on task: its work ended and the chain goes on
+    /// in human task `to` (the chain's current task), whose output the process will get.
+    Forwarded { to: HumanTaskId },
+    /// A `user` task whose chain is suspended (each task of the chain is in the `suspended` substate).
+    Suspended { since: DateTime<Utc>, by: String },
+    /// A `user` task that escalated (`escalation` is the latest); `claimed_by` names its owner if claimed.
+    Escalated {
+        escalation: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        claimed_by: Option<String>,
+    },
     EndedOk,
     EndedNotOk,
     EndedSkipped,
@@ -32,6 +51,10 @@ pub enum TaskStatus {
     EndedTimeout,
     /// The instance ended (aborted, or a terminating end) before this task could.
     Canceled,
+    /// A `user` task whose chain was terminated (by an administrator, or deleted).
+    Terminated,
+    /// A `user` task whose expiration came before its chain ended: the chain's last task expired.
+    Expired,
 }
 
 impl TaskStatus {
@@ -44,23 +67,40 @@ impl TaskStatus {
             Self::WaitingForUserInput => "waiting_for_user_input",
             Self::Blocked => "blocked",
             Self::Running { .. } => "running",
+            Self::Ready => "ready",
+            Self::Claimed { .. } => "claimed",
+            Self::Forwarded { .. } => "forwarded",
+            Self::Suspended { .. } => "suspended",
+            Self::Escalated { .. } => "escalated",
             Self::EndedOk => "ended_ok",
             Self::EndedNotOk => "ended_not_ok",
             Self::EndedSkipped => "ended_skipped",
             Self::EndedInactive => "ended_inactive",
             Self::EndedTimeout => "ended_timeout",
             Self::Canceled => "canceled",
+            Self::Terminated => "terminated",
+            Self::Expired => "expired",
         }
     }
 
     /// Has the task reached an end status (Automic's "Skipped or Ended")?
     pub fn is_end(&self) -> bool {
-        matches!(self, Self::EndedOk | Self::EndedNotOk | Self::EndedSkipped | Self::EndedInactive | Self::EndedTimeout | Self::Canceled)
+        matches!(
+            self,
+            Self::EndedOk | Self::EndedNotOk | Self::EndedSkipped | Self::EndedInactive | Self::EndedTimeout | Self::Canceled | Self::Terminated | Self::Expired
+        )
     }
 
-    /// Waiting for time, a precondition or input: nothing is running, nothing is wrong.
+    /// Waiting for time, a precondition, input or people (an open human task): nothing is
+    /// running, nothing is wrong.
     pub fn is_waiting(&self) -> bool {
-        matches!(self, Self::WaitingForStartTime { .. } | Self::WaitingForPrecondition { .. } | Self::WaitingForUserInput)
+        matches!(self, Self::WaitingForStartTime { .. } | Self::WaitingForPrecondition { .. } | Self::WaitingForUserInput) || self.is_with_people()
+    }
+
+    /// An open `user` task: its work is with people (`ready`, `claimed`, `forwarded`,
+    /// `suspended` or `escalated`).
+    pub fn is_with_people(&self) -> bool {
+        matches!(self, Self::Ready | Self::Claimed { .. } | Self::Forwarded { .. } | Self::Suspended { .. } | Self::Escalated { .. })
     }
 }
 
@@ -244,6 +284,16 @@ pub enum Reason {
     IterationsFailed { failed: usize, total: usize },
     /// The ForEach `items` expression did not give a list.
     NotAList { found: String },
+    /// A `user` task waits for one of these people to claim it.
+    OfferedTo { owners: String },
+    /// A `user` task's chain goes on in follow-on task `task`.
+    ForwardedTo { task: HumanTaskId, title: String, status: String },
+    /// The owner of a `user` task (or of its chain's last task) failed it.
+    HumanTaskFailed { by: String, reason: String },
+    /// A `user` task's chain expired; its `on_expiry` action applied.
+    ExpiredChain { action: String },
+    /// A `user` task could not be created (no potential owners, a bad escalation, …).
+    UserTaskRefused { message: String },
 }
 
 impl fmt::Display for Reason {
@@ -294,6 +344,11 @@ impl fmt::Display for Reason {
             Self::Postcondition { condition, action } => write!(f, "postcondition `{condition}`: {action}"),
             Self::IterationsFailed { failed, total } => write!(f, "{failed} of {total} iterations did not complete"),
             Self::NotAList { found } => write!(f, "`items` must give a list, got {found}"),
+            Self::OfferedTo { owners } => write!(f, "offered to {owners}"),
+            Self::ForwardedTo { task, title, status } => write!(f, "forwarded to follow-on task {task} `{title}` ({status})"),
+            Self::HumanTaskFailed { by, reason } => write!(f, "failed by {by}: {reason}"),
+            Self::ExpiredChain { action } => write!(f, "expired; on_expiry: {action}"),
+            Self::UserTaskRefused { message } => write!(f, "the human task could not be created: {message}"),
         }
     }
 }

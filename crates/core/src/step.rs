@@ -47,6 +47,17 @@ pub enum Command {
     ProvideInput { task: String, values: Map<String, Value>, by: String },
     /// An iteration (child instance) of a ForEach task ended.
     IterationEnded { task: String, index: usize, status: InstanceStatus },
+    /// An operation on one of the human tasks of `user` task `task`, for `actor` (a user the
+    /// driver authenticated, or the engine itself, e.g. when a human task's timer fires).
+    UserTask {
+        task: String,
+        actor: crate::user_task::Actor,
+        #[serde(rename = "operation")]
+        command: crate::user_task::UserTaskCommand,
+    },
+    /// Delete the instance, finished or not: an open instance is aborted first, and every
+    /// human task is deleted. The instance keeps its history and takes no more commands.
+    Delete { by: String },
 }
 
 /// What a durable timer was set for.
@@ -117,6 +128,8 @@ pub enum Effect {
     CancelIterations { task: String },
     /// This instance is an iteration that just ended: tell its parent (durably).
     NotifyParent { parent: crate::instance::ParentLink, status: InstanceStatus },
+    /// An escalation of human task `human_task` of user task `task` asks to tell these people.
+    NotifyPeople { task: String, human_task: crate::user_task::HumanTaskId, escalation: String, to: crate::user_task::PotentialOwners },
 }
 
 /// A fully resolved job: everything a worker needs, computed from process data at start.
@@ -161,6 +174,14 @@ pub enum TransitionError {
     InvalidData(Vec<String>),
     #[error("task `{task}` is {status}; it is not waiting for input")]
     NotWaitingForInput { task: String, status: String },
+    #[error("task `{task}` is a {kind} task; only `user` tasks have human tasks")]
+    NotAUserTask { task: String, kind: &'static str },
+    #[error("user task `{task}` has not started yet (it is {status})")]
+    UserTaskNotStarted { task: String, status: String },
+    #[error("user task `{task}`: {error}")]
+    UserTask { task: String, error: crate::user_task::UserTaskError },
+    #[error("instance {0} was deleted")]
+    InstanceDeleted(String),
 }
 
 /// What the driver knows beyond the instance: learned expected runtimes (Automic's ERT,
@@ -216,6 +237,7 @@ pub fn start_with(def: &Definition, id: String, data: Map<String, Value>, now: D
         next_seq: 1,
         parent: None,
         iteration: None,
+        deleted_at: None,
     };
     let mut m = Machine { def, inst: instance, events: Vec::new(), effects: Vec::new(), now, knowledge, triggered: Vec::new() };
     m.emit(None, EventKind::InstanceStarted { definition: def.id.clone(), version: def.version, data: full });
@@ -250,6 +272,7 @@ pub fn start_iteration(
         next_seq: 1,
         parent: Some(parent),
         iteration: Some(crate::instance::Iteration { index, item }),
+        deleted_at: None,
     };
     let mut m = Machine { def: body, inst: instance, events: Vec::new(), effects: Vec::new(), now, knowledge, triggered: Vec::new() };
     m.emit(None, EventKind::InstanceStarted { definition: body.id.clone(), version: body.version, data });
@@ -266,6 +289,11 @@ pub fn apply(def: &Definition, instance: &Instance, command: Command, now: DateT
 
 /// [`apply`] with what the driver knows (expected runtimes, calendars).
 pub fn apply_with(def: &Definition, instance: &Instance, command: Command, now: DateTime<Utc>, knowledge: &Knowledge) -> Result<Transition, TransitionError> {
+    if let Command::Delete { by } = &command {
+        let mut m = Machine { def, inst: instance.clone(), events: Vec::new(), effects: Vec::new(), now, knowledge, triggered: Vec::new() };
+        crate::user_task_flow::delete(&mut m, by)?;
+        return Ok(m.finish());
+    }
     if instance.status.is_terminal() {
         return Err(TransitionError::InstanceEnded(instance.status));
     }
@@ -280,6 +308,8 @@ pub fn apply_with(def: &Definition, instance: &Instance, command: Command, now: 
         Command::SetBreakpoint { task, enabled, by } => m.set_breakpoint(&task, enabled, &by)?,
         Command::ProvideInput { task, values, by } => m.provide_input(&task, values, &by)?,
         Command::IterationEnded { task, index, status } => m.iteration_ended(&task, index, status)?,
+        Command::UserTask { task, actor, command } => m.user_task_command(&task, actor, command)?,
+        Command::Delete { .. } => unreachable!("handled above"),
     }
     m.advance();
     Ok(m.finish())
@@ -457,6 +487,7 @@ impl Machine<'_> {
                 }
             }
             TaskKind::ForEach(spec) => self.start_foreach(i, spec),
+            TaskKind::User(_) => self.start_user_task(i),
             TaskKind::Job(_) => {
                 // An operator's retry runs the job again as a new attempt: the history says so.
                 let retry = match &self.inst.tasks[i].reason {
@@ -562,7 +593,7 @@ impl Machine<'_> {
         self.set_task(i, TaskStatus::EndedNotOk, Some(reason));
     }
 
-    fn type_problem(&self, name: &str, value: &Value) -> Option<Reason> {
+    pub(crate) fn type_problem(&self, name: &str, value: &Value) -> Option<Reason> {
         let decl = self.def.data.get(name)?;
         (!decl.ty.admits(value)).then(|| Reason::TypeMismatch {
             variable: name.to_owned(),
@@ -633,7 +664,14 @@ impl Machine<'_> {
         let status = &self.inst.tasks[i].status;
         if !matches!(
             status,
-            TaskStatus::EndedNotOk | TaskStatus::EndedSkipped | TaskStatus::EndedTimeout | TaskStatus::EndedInactive | TaskStatus::Canceled | TaskStatus::Blocked
+            TaskStatus::EndedNotOk
+                | TaskStatus::EndedSkipped
+                | TaskStatus::EndedTimeout
+                | TaskStatus::EndedInactive
+                | TaskStatus::Canceled
+                | TaskStatus::Blocked
+                | TaskStatus::Terminated
+                | TaskStatus::Expired
         ) {
             return Err(TransitionError::NotRetryable { task: task.to_owned(), status: status.name().to_owned() });
         }
@@ -667,6 +705,7 @@ impl Machine<'_> {
             return Err(TransitionError::NotSkippable { task: task.to_owned(), status: status.name().to_owned() });
         }
         self.clear_waiting_timer(i);
+        self.terminate_user_task(i);
         self.set_task(i, TaskStatus::EndedSkipped, Some(Reason::Operator { action: "skip".into(), by: by.to_owned() }));
         Ok(())
     }
@@ -686,6 +725,7 @@ impl Machine<'_> {
                 }
             }
             self.clear_waiting_timer(i);
+            self.terminate_user_task(i);
             let untriggered = self.def.tasks[i].controls.on_demand && !self.inst.tasks[i].triggered;
             if untriggered && status == InstanceStatus::Completed {
                 self.set_status(i, TaskStatus::EndedInactive, Some(Reason::NotTriggered));

@@ -259,7 +259,7 @@ fn unknown_kind_lists_the_kinds() {
     let d = one(&yaml(&["id: p", "tasks:", "  - id: a", "    kind: jobb"]));
     assert_at(&d, 4, 11);
     assert_message(&d, "unknown task kind `jobb`");
-    assert_hint(&d, "job, set, decision, foreach, end");
+    assert_hint(&d, "job, set, decision, foreach, user, end");
 }
 
 fn set_task(expr_line: &str) -> String {
@@ -619,7 +619,7 @@ fn every_problem_is_reported_in_file_order_and_displayed_as_file_line_column() {
         "flow.yaml:5:13: predecessor `aa` is not a task of this process\n  \
          hint: did you mean `a`?\n\
          flow.yaml:7:11: unknown task kind `jobb`\n  \
-         hint: use one of: job, set, decision, foreach, end"
+         hint: use one of: job, set, decision, foreach, user, end"
     );
     for line in e.to_string().lines().filter(|l| !l.starts_with("  hint:")) {
         let mut parts = line.splitn(4, ':');
@@ -674,4 +674,123 @@ fn a_valid_definition_compiles_its_graph() {
     assert!(pos(check) < pos(approve) && pos(approve) < pos(done));
     let TaskKind::Job(job) = &def.tasks[0].kind else { panic!("a job") };
     assert_eq!(job.command, vec!["./extract.sh", "--all"]);
+}
+
+// ---------------------------------------------------------------------------------------
+// `user` tasks (issue 4)
+
+#[test]
+fn a_user_task_reads_every_field() {
+    let def = ok(&yaml(&[
+        "id: p",
+        "data: {article: string, approved: boolean, reviewer: string}",
+        "tasks:",
+        "  - id: review",
+        "    kind: user",
+        "    title: =\"Review \" + data.article",
+        "    description: Check it",
+        "    owners: [john, group:editors, =data.reviewer]",
+        "    administrators: group:chiefs",
+        "    priority: 3",
+        "    due: P2D",
+        "    form: {approved: boolean, comments: {type: string, required: false, description: Why}}",
+        "    input: {article: data.article}",
+        "    output: {approved: output.approved}",
+        "    expires_after: 5 days",
+        "    on_expiry: {run: chase}",
+        "    escalations:",
+        "      - {after: PT2H, from: claim, action: raise_priority, by: 2}",
+        "      - {name: late, after: 1h, from: due_date, unless: claimed, action: reassign, to: group:legal}",
+        "    subtasks: end",
+        "  - {id: chase, kind: end, on_demand: true}",
+    ]));
+    let TaskKind::User(u) = &def.tasks[0].kind else { panic!("a user task") };
+    assert_eq!(u.owners.len(), 3);
+    assert_eq!(u.due, Some(std::time::Duration::from_secs(2 * 86_400)));
+    assert_eq!(u.form.len(), 2);
+    assert!(!u.form[1].required);
+    assert_eq!(u.escalations.len(), 2);
+    assert_eq!(u.escalations[1].name, "late");
+    assert_eq!(u.escalations[0].after, std::time::Duration::from_secs(7200));
+    assert!(matches!(u.on_expiry, baton_core::definition::Action::Run(1)));
+    assert_eq!(u.subtasks, baton_core::user_task::SubtaskPolicy::EndOpenSubtasks);
+}
+
+#[test]
+fn a_user_task_without_owners_is_refused_at_its_id() {
+    let d = one(&yaml(&["id: p", "tasks:", "  - id: review", "    kind: user"]));
+    assert_at(&d, 3, 9);
+    assert_message(&d, "needs `owners`");
+    assert_hint(&d, "group:editors");
+}
+
+#[test]
+fn a_bad_expression_in_a_user_task_text_is_placed_inside_it() {
+    let d = one(&yaml(&["id: p", "tasks:", "  - id: review", "    kind: user", "    owners: john", "    description: =\"Review \" + article"]));
+    assert_at(&d, 6, 31);
+    assert_message(&d, "unknown variable `article`");
+}
+
+#[test]
+fn an_owner_that_is_neither_a_user_nor_a_group_is_refused() {
+    let d = one(&yaml(&["id: p", "tasks:", "  - id: review", "    kind: user", "    owners: [john, role:editors]"]));
+    assert_at(&d, 5, 20);
+    assert_message(&d, "`role:editors` in `owners` is not a user or a group");
+}
+
+#[test]
+fn an_unknown_form_type_is_refused_with_the_types() {
+    let d = one(&yaml(&["id: p", "tasks:", "  - id: review", "    kind: user", "    owners: john", "    form:", "      approved: yes-or-no"]));
+    assert_at(&d, 7, 17);
+    assert_hint(&d, "boolean");
+}
+
+#[test]
+fn a_form_field_copied_to_data_of_another_type_is_refused() {
+    let d = one(&yaml(&["id: p", "data: {approved: string}", "tasks:", "  - id: review", "    kind: user", "    owners: john", "    form: {approved: boolean}"]));
+    assert_at(&d, 7, 12);
+    assert_message(&d, "form field `approved` is boolean but the data variable `approved` it is copied to is string");
+}
+
+#[test]
+fn an_output_mapping_names_declared_data() {
+    let d = one(&yaml(&["id: p", "data: {approved: boolean}", "tasks:", "  - id: review", "    kind: user", "    owners: john", "    output: {aproved: output.ok}"]));
+    assert_at(&d, 7, 14);
+    assert_hint(&d, "did you mean `approved`?");
+}
+
+#[test]
+fn on_expiry_needs_expires_after() {
+    let d = one(&yaml(&["id: p", "tasks:", "  - id: review", "    kind: user", "    owners: john", "    on_expiry: abort"]));
+    assert_at(&d, 6, 16);
+    assert_message(&d, "`on_expiry` needs `expires_after`");
+}
+
+#[test]
+fn an_iso_8601_duration_with_months_is_refused() {
+    let d = one(&yaml(&["id: p", "tasks:", "  - id: review", "    kind: user", "    owners: john", "    expires_after: P1M"]));
+    assert_at(&d, 6, 20);
+    assert_message(&d, "months");
+    assert_hint(&d, "PT2H");
+}
+
+#[test]
+fn an_escalation_that_reassigns_must_say_to_whom() {
+    let d = one(&yaml(&["id: p", "tasks:", "  - id: review", "    kind: user", "    owners: john", "    escalations:", "      - after: PT2H", "        action: reassign"]));
+    assert_at(&d, 8, 17);
+    assert_message(&d, "`reassign` needs `to`");
+}
+
+#[test]
+fn an_escalation_from_the_due_date_needs_a_due_date() {
+    let d = one(&yaml(&["id: p", "tasks:", "  - id: review", "    kind: user", "    owners: john", "    escalations: [{after: 1h, from: due_date, action: raise_priority}]"]));
+    assert_at(&d, 6, 37);
+    assert_message(&d, "`from: due_date` needs the task's `due`");
+}
+
+#[test]
+fn user_task_fields_on_another_kind_are_misplaced() {
+    let d = one(&yaml(&["id: p", "tasks:", "  - id: load", "    kind: job", "    command: x", "    owners: john"]));
+    assert_at(&d, 6, 5);
+    assert_message(&d, "sets `owners`, which only user tasks have");
 }

@@ -219,6 +219,7 @@ impl Driver {
                 Effect::SetTimer { .. } | Effect::ClearTimer { .. } => prop_assert!(false, "no timer without a timed control"),
                 Effect::RecordRuntime { .. } => {}
                 Effect::StartIteration { .. } | Effect::CancelIterations { .. } | Effect::NotifyParent { .. } => prop_assert!(false, "no foreach in these definitions"),
+                Effect::NotifyPeople { .. } => prop_assert!(false, "no user task in these definitions"),
             }
         }
         Ok(())

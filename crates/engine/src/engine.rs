@@ -9,7 +9,7 @@ use tokio::sync::{oneshot, Notify};
 use baton_core::definition::parse;
 use baton_core::calendar::{is_calendar_source, parse_calendar, Calendar};
 use baton_core::{apply_with, start_with, Command, Definition, Effect, Instance, Knowledge, TransitionError};
-use baton_store::{JobKey, RuntimeSample, StepRecord, Store, StoreError, Timer};
+use baton_store::{inbox_updates, JobKey, RuntimeSample, StepRecord, Store, StoreError, Timer};
 
 use crate::clock::Clock;
 use crate::error::EngineError;
@@ -151,7 +151,7 @@ impl<S: Store> Engine<S> {
         let knowledge = self.knowledge(&definition).await?;
         let transition = start_with(&definition, id, data, self.inner.clock.now(), &knowledge)?;
         let step = StepRecord { new: true, ..StepRecord::default() };
-        let (steps, effects) = self.stage(step, &definition, transition, &knowledge);
+        let (steps, effects) = self.stage(step, &definition, transition, &knowledge, None);
         let instance = steps[0].instance.clone().expect("the first step holds the instance");
         self.inner.store.commit(steps).await?;
         self.after_commit(&instance.id, effects);
@@ -198,7 +198,7 @@ impl<S: Store> Engine<S> {
                     let mut step = StepRecord { expected_seq: instance.next_seq, ..StepRecord::default() };
                     step.complete.extend(job.clone());
                     step.clear_timers.extend(cleanup.timer.clone());
-                    let (steps, effects) = self.stage(step, &definition, transition, &knowledge);
+                    let (steps, effects) = self.stage(step, &definition, transition, &knowledge, Some(&instance));
                     let new_state = steps[0].instance.clone().expect("the first step holds the instance");
                     match self.inner.store.commit(steps).await {
                         Ok(()) => {
@@ -212,7 +212,11 @@ impl<S: Store> Engine<S> {
                         Err(e) => return Err(e.into()),
                     }
                 }
-                Err(e @ (TransitionError::StaleJobResult { .. } | TransitionError::InstanceEnded(_))) if job.is_some() || cleanup.timer.is_some() => {
+                // A refused timer, or a stale job result, is removed all the same: it would be refused again.
+                Err(e)
+                    if cleanup.timer.is_some()
+                        || (job.is_some() && matches!(e, TransitionError::StaleJobResult { .. } | TransitionError::InstanceEnded(_))) =>
+                {
                     let step = StepRecord { complete: job.into_iter().collect(), clear_timers: cleanup.timer.into_iter().collect(), ..StepRecord::default() };
                     self.inner.store.commit(vec![step]).await?;
                     return Err(e.into());
@@ -220,6 +224,21 @@ impl<S: Store> Engine<S> {
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// Deletes an instance, finished or not: an open one is aborted first (its running jobs are
+    /// stopped, its human tasks terminated), then every human task is deleted and leaves the
+    /// inbox. The instance keeps its history (which records the deletion) and takes no more
+    /// commands. Its ForEach iterations (child instances) are deleted with it.
+    pub async fn delete_instance(&self, instance_id: &str, by: &str) -> Result<Instance, EngineError> {
+        let deleted = self.apply(instance_id, Command::Delete { by: by.to_owned() }).await?;
+        for child in self.inner.store.children(instance_id).await? {
+            match Box::pin(self.delete_instance(&child, by)).await {
+                Ok(_) | Err(EngineError::Transition(TransitionError::InstanceDeleted(_))) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(deleted)
     }
 
     /// On an embedded store, jobs still leased at start-up belong to a process that died:
@@ -255,7 +274,16 @@ impl<S: Store> Engine<S> {
     /// Turns a transition into the steps to commit together: the instance's own step, and a
     /// new child instance for each ForEach iteration it starts (whose own first steps may start
     /// more). Returns the steps and the effects to carry out after the commit.
-    fn stage(&self, mut step: StepRecord, definition: &Definition, transition: baton_core::Transition, knowledge: &Knowledge) -> (Vec<StepRecord>, Vec<Effect>) {
+    /// `old` is the instance's state before the transition (none for a new instance), so that
+    /// the inbox rows of the user tasks it changed are replaced in the same commit.
+    fn stage(
+        &self,
+        mut step: StepRecord,
+        definition: &Definition,
+        transition: baton_core::Transition,
+        knowledge: &Knowledge,
+        old: Option<&Instance>,
+    ) -> (Vec<StepRecord>, Vec<Effect>) {
         let mut steps = Vec::new();
         let mut effects_after = Vec::new();
         let mut pending = vec![(definition.id.clone(), transition)];
@@ -285,6 +313,9 @@ impl<S: Store> Engine<S> {
                 }
             }
             effects_after.extend(collect_effects(&mut this, &instance, t.effects, self.inner.clock.now()));
+            // Only the first step is the instance the command was applied to; the others are new.
+            let before = if steps.is_empty() { old } else { None };
+            this.inbox = inbox_updates(before, &instance);
             this.instance = Some(instance);
             steps.push(this);
         }
@@ -342,6 +373,10 @@ impl<S: Store> Engine<S> {
                 Effect::RunJob(_) => queued = true,
                 Effect::SetTimer { .. } => self.inner.timers_set.notify_waiters(),
                 Effect::ClearTimer { .. } | Effect::RecordRuntime { .. } | Effect::StartIteration { .. } | Effect::NotifyParent { .. } => {}
+                // Recorded in history (`people_notified`); Baton sends no mail itself yet.
+                Effect::NotifyPeople { task, human_task, escalation, to } => {
+                    tracing::info!(instance = %instance, task = %task, human_task = %human_task, escalation = %escalation, to = %to, "escalation: notify");
+                }
                 Effect::CancelIterations { task } => {
                     // Abort the open iterations; each tells the (ended) parent, which ignores it.
                     let engine = self.clone();
@@ -416,7 +451,7 @@ fn collect_effects(step: &mut StepRecord, instance: &Instance, effects: Vec<Effe
                 due_at: now,
                 payload: serde_json::to_value(Command::IterationEnded { task: parent.task.clone(), index: parent.index, status: *status }).unwrap_or_default(),
             }),
-            Effect::StartIteration { .. } | Effect::CancelIterations { .. } => {}
+            Effect::StartIteration { .. } | Effect::CancelIterations { .. } | Effect::NotifyPeople { .. } => {}
         }
     }
     effects

@@ -1,5 +1,5 @@
 use baton_core::{DefinitionError, TransitionError};
-use baton_store::StoreError;
+use baton_store::{IdentityError, StoreError};
 
 /// Everything the engine can refuse or fail at.
 #[derive(Debug, thiserror::Error)]
@@ -18,4 +18,7 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Calendar(#[from] baton_core::calendar::CalendarError),
+    /// The acting user, or a person an operation names, is not known (or the identity store failed).
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
 }

@@ -8,6 +8,7 @@
 mod clock;
 mod engine;
 mod error;
+mod user_tasks;
 mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -21,6 +21,7 @@ use baton_store::{
     StoredDefinition, Timer, TimerQueue,
 };
 
+mod inbox;
 mod migrations;
 
 /// How hard SQLite works to keep a commit across a power loss.
@@ -52,7 +53,7 @@ struct Inner {
     path: PathBuf,
 }
 
-fn db_err(e: impl std::fmt::Display) -> StoreError {
+pub(crate) fn db_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Database(e.to_string())
 }
 
@@ -60,7 +61,7 @@ pub(crate) fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
+pub(crate) fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
@@ -279,6 +280,9 @@ fn write_step(conn: &Connection, step: &StepRecord) -> Result<()> {
         conn.prepare_cached("INSERT OR REPLACE INTO timers (instance_id, key, due_at, payload) VALUES (?1, ?2, ?3, ?4)")
             .and_then(|mut s| s.execute(params![timer.instance, timer.key, ts(timer.due_at), payload]))
             .map_err(db_err)?;
+    }
+    for update in &step.inbox {
+        inbox::write_inbox(conn, update)?;
     }
     Ok(())
 }

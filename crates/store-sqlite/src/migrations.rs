@@ -10,6 +10,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/20261125_0001_initial.sql")),
     M::up(include_str!("../migrations/20261125_0002_automic.sql")),
     M::up(include_str!("../migrations/20261125_0003_identity.sql")),
+    M::up(include_str!("../migrations/20261126_0004_inbox.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<(), StoreError> {

@@ -140,6 +140,7 @@ pub fn instance(id: &str) -> Instance {
         next_seq: 3,
         parent: None,
         iteration: None,
+        deleted_at: None,
     }
 }
 

@@ -96,6 +96,8 @@ pub struct StepRecord {
     pub clear_timers: Vec<(String, String)>,
     /// Run times of tasks that ended, for their learned expected runtime.
     pub runtimes: Vec<RuntimeSample>,
+    /// Inbox rows to replace: one update per user task whose human tasks changed.
+    pub inbox: Vec<InboxUpdate>,
 }
 
 /// How long one run of a task took.
@@ -184,5 +186,7 @@ impl<T: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue
 
 pub mod identity;
 pub use identity::{Group, IdentityError, IdentityStore, NewUser, User};
+pub mod inbox;
+pub use inbox::{inbox_updates, InboxEntry, InboxFilter, InboxPage, InboxReader, InboxRow, InboxStatus, InboxUpdate, Page};
 #[cfg(feature = "testkit")]
 pub mod identity_conformance;

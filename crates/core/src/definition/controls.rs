@@ -215,16 +215,16 @@ pub(super) struct ControlParser<'a, 'r> {
     pub data: &'a indexmap::IndexMap<String, super::DataDecl>,
 }
 
-fn scalar(node: &Node) -> Option<&str> {
+pub(super) fn scalar(node: &Node) -> Option<&str> {
     node.as_scalar().map(|s| s.as_str())
 }
 
 impl ControlParser<'_, '_> {
-    fn error(&mut self, node: &Node, message: impl Into<String>, hint: impl Into<Option<String>>) {
+    pub(super) fn error(&mut self, node: &Node, message: impl Into<String>, hint: impl Into<Option<String>>) {
         self.diags.error(pos_of(node.span()), message, hint.into());
     }
 
-    fn boolean(&mut self, node: &Node, field: &str) -> Option<bool> {
+    pub(super) fn boolean(&mut self, node: &Node, field: &str) -> Option<bool> {
         match scalar(node) {
             Some("true") => Some(true),
             Some("false") => Some(false),
@@ -338,7 +338,7 @@ impl ControlParser<'_, '_> {
         Some(action)
     }
 
-    fn keys_known(&mut self, map: &marked_yaml::types::MarkedMappingNode, known: &[&str], what: &str) -> bool {
+    pub(super) fn keys_known(&mut self, map: &marked_yaml::types::MarkedMappingNode, known: &[&str], what: &str) -> bool {
         let mut ok = true;
         for key in map.keys() {
             if !known.contains(&key.as_str()) {

@@ -1,0 +1,35 @@
+//! Human tasks through the engine (issue 4). Every operation names the acting user, who is
+//! looked up in the identity store and handed to the core as [`Actor::User`] with their groups
+//! and administrator flag; the core decides whether they may act (potential owner, owner,
+//! originator, administrator). People an operation hands work to (a follow-on's or subtask's
+//! `to`, an escalation's) must exist. A refused operation changes nothing.
+
+use baton_core::user_task::{Actor, EscalationAction, PotentialOwners, UserTaskCommand};
+use baton_core::{Command, Instance};
+use baton_store::{IdentityStore, Store};
+
+use crate::engine::Engine;
+use crate::error::EngineError;
+
+/// The people an operation hands work to, if it names any.
+fn named_people(command: &UserTaskCommand) -> Option<&PotentialOwners> {
+    match command {
+        UserTaskCommand::StartFollowOn { spec, .. } => Some(&spec.to),
+        UserTaskCommand::CreateSubtask { spec, .. } => Some(&spec.to),
+        UserTaskCommand::Escalate { action: EscalationAction::Notify { to } | EscalationAction::Reassign { to }, .. } => Some(to),
+        _ => None,
+    }
+}
+
+impl<S: Store + IdentityStore> Engine<S> {
+    /// Applies `command` to a human task of user task `task` in `instance`, acting as `user`.
+    /// An unknown user (or an unknown person named by the command) is refused with
+    /// [`EngineError::Identity`]; an operation the user may not do with [`EngineError::Transition`].
+    pub async fn user_task(&self, instance: &str, task: &str, user: &str, command: UserTaskCommand) -> Result<Instance, EngineError> {
+        let caller = self.store().caller(user).await?;
+        if let Some(people) = named_people(&command) {
+            self.store().resolve_potential_owners(people).await?;
+        }
+        self.apply(instance, Command::UserTask { task: task.to_owned(), actor: Actor::User(caller), command }).await
+    }
+}
