@@ -339,26 +339,48 @@ impl<S: Store> Engine<S> {
     }
 
     /// Applies every timer that is due: each fired timer is removed in the same transaction as
-    /// the step it causes, so it fires once. Returns how many fired.
+    /// the step it causes, so it fires once. Timers of different instances fire concurrently
+    /// (their steps share group commits); those of one instance queue on its lock. Returns how
+    /// many fired.
     pub async fn fire_due_timers(&self, limit: usize) -> Result<usize, EngineError> {
         let due = self.inner.store.due_timers(self.inner.clock.now(), limit).await?;
         let fired = due.len();
+        let mut firing = tokio::task::JoinSet::new();
         for timer in due {
-            let cleanup = Cleanup { timer: Some((timer.instance.clone(), timer.key.clone())) };
-            match serde_json::from_value::<Command>(timer.payload.clone()) {
-                Ok(command) => match self.apply_cleaning(&timer.instance, command, cleanup).await {
-                    Ok(_) => {}
-                    Err(EngineError::Transition(e)) => tracing::info!(instance = %timer.instance, key = %timer.key, "timer not applied: {e}"),
-                    Err(e) => return Err(e),
-                },
-                Err(e) => {
-                    tracing::warn!(instance = %timer.instance, key = %timer.key, "dropping a timer whose command cannot be read: {e}");
-                    let step = StepRecord { clear_timers: cleanup.timer.into_iter().collect(), ..StepRecord::default() };
-                    self.inner.store.commit(vec![step]).await?;
+            let engine = self.clone();
+            firing.spawn(async move { engine.fire_timer(timer).await });
+        }
+        let mut first_error = None;
+        while let Some(result) = firing.join_next().await {
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(e);
                 }
+                Err(e) => tracing::error!("a timer task panicked: {e}"),
             }
         }
-        Ok(fired)
+        first_error.map_or(Ok(fired), Err)
+    }
+
+    async fn fire_timer(&self, timer: Timer) -> Result<(), EngineError> {
+        let cleanup = Cleanup { timer: Some((timer.instance.clone(), timer.key.clone())) };
+        match serde_json::from_value::<Command>(timer.payload.clone()) {
+            Ok(command) => match self.apply_cleaning(&timer.instance, command, cleanup).await {
+                Ok(_) => Ok(()),
+                Err(EngineError::Transition(e)) => {
+                    tracing::info!(instance = %timer.instance, key = %timer.key, "timer not applied: {e}");
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
+            Err(e) => {
+                tracing::warn!(instance = %timer.instance, key = %timer.key, "dropping a timer whose command cannot be read: {e}");
+                let step = StepRecord { clear_timers: cleanup.timer.into_iter().collect(), ..StepRecord::default() };
+                self.inner.store.commit(vec![step]).await?;
+                Ok(())
+            }
+        }
     }
 
     /// Waits until some step was committed by this engine (or `timeout` passed).
