@@ -99,7 +99,7 @@ int() { awk -v a="$1" 'BEGIN { printf "%.0f", a }'; }
 {
     echo
     echo "W1 seq10-auto, $(date -u +%Y-%m-%d), $(nproc) cores, median of $RUNS runs each;" \
-         "Baton ($baton_rev) $BATON_INSTANCES instances (256 in flight), SpiffWorkflow $spiff_version $SPIFF_INSTANCES instances (one at a time)"
+         "Baton ($baton_rev) $BATON_INSTANCES instances (100 in flight), SpiffWorkflow $spiff_version $SPIFF_INSTANCES instances (one at a time)"
     echo
     echo "| workload | Baton durable FULL | Baton durable NORMAL | Baton core only | Spiff in memory | Spiff save every step | Baton FULL / Spiff memory | Baton FULL / Spiff save every step |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|"

@@ -1,6 +1,8 @@
 //! `baton`: the command line. Thin: it parses arguments and calls the engine.
 
 mod bench;
+mod bench_measure;
+mod bench_workloads;
 mod commands;
 mod human_tasks;
 mod identity;
@@ -10,6 +12,11 @@ mod render;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc: the engine allocates many small, short-lived values per step (events, JSON);
+/// measured with `baton bench` against the system allocator (see BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Baton runs durable workflows: graphs of jobs, data steps and decisions, kept safe across crashes.
 #[derive(Parser)]
@@ -111,8 +118,8 @@ enum Cmd {
         #[arg(long = "as", default_value = "operator")]
         by: String,
     },
-    /// Measure throughput (N instances of a 10-step workflow through the durable store), or
-    /// with `inbox`, the time of an inbox page over 100,000 open human tasks.
+    /// Benchmarks (issue 5): W1, N instances of a 10-step workflow through the durable store and
+    /// the core; `human`, `retained`, `timers`, `fanout` are W2–W5; `inbox` times inbox pages.
     Bench(bench::BenchArgs),
     /// Manage users: the people human tasks are offered to (with a department, maybe an administrator).
     User {

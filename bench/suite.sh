@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs Baton's issue-5 workloads W1–W5 (`baton bench` and its subcommands), medians of 3 runs,
+# and keeps each output in bench/last-run/suite-*.txt. Baton only: the Spiff peer and the
+# ratios are bench/run.sh. Set MILLION=1 to add W3's 10^6 level (one run; its fill takes about
+# a minute). See BENCHMARKS.md for the figures and what each column means.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OUT="$ROOT/bench/last-run"
+mkdir -p "$OUT"
+(cd "$ROOT" && cargo build --release -p baton)
+B="$ROOT/target/release/baton"
+run() { # name, args...
+    local name="$1"; shift
+    echo "== baton bench $*" >&2
+    "$B" bench "$@" | tee "$OUT/suite-$name.txt"
+}
+run w1-full --instances 20000 --durability full
+run w1-normal --instances 20000 --durability normal
+run w2-full human --instances 2000
+run w3-full retained --instances 10000
+run w4-1e4 timers --timers 10000
+run w4-1e5 timers --timers 100000
+run w4-1e5-delay10 timers --timers 100000 --delay-s 10
+run w5-full fanout
+run w5-8 fanout --in-flight 8 --roots 80
+if [[ "${MILLION:-0}" == 1 ]]; then
+    run w3-million retained --instances 10000 --levels 1000,1000000 --runs 1
+fi
