@@ -19,6 +19,9 @@ use baton_store::{JobKey, Store};
 use crate::engine::Engine;
 use crate::error::EngineError;
 
+/// Due timers read and fired at once: their steps share group commits.
+const TIMER_BATCH: usize = 2048;
+
 /// How much of a job's stdout and stderr is kept in history.
 const TAIL_CHARS: usize = 2000;
 /// Largest stdout read for JSON output; beyond it only the tail is kept.
@@ -47,7 +50,7 @@ impl<S: Store> Engine<S> {
         let mut running: JoinSet<()> = JoinSet::new();
         loop {
             // Durable timers first: a due timer may queue a job.
-            while self.fire_due_timers(256).await? == 256 {}
+            while self.fire_due_timers(TIMER_BATCH).await? == TIMER_BATCH {}
             let free = options.concurrency.saturating_sub(running.len());
             let mut claimed = 0;
             if free > 0 {
