@@ -87,6 +87,12 @@ pub enum HumanTaskCmd {
         /// Input laid over a copy of the task's input: a JSON object or @file.
         #[arg(long)]
         data: Option<String>,
+        /// An escalation of the follow-on's own (repeatable), as JSON, e.g.
+        /// `{"name": "slow review", "after": "2h", "action": "raise_priority", "by": 3}`
+        /// (`from`: creation|claim|due_date, `unless`: claimed|ended; `notify`/`reassign` take
+        /// `"to": {"users": [..], "groups": [..]}`).
+        #[arg(long = "escalation", value_name = "JSON")]
+        escalations: Vec<String>,
     },
     /// Create a subtask of your claimed task for someone else.
     Subtask {
@@ -313,7 +319,11 @@ pub async fn human_task(db: &Path, cmd: HumanTaskCmd) -> Result<u8> {
         HumanTaskCmd::Unclaim(_) => UserTaskCommand::CancelClaim { task: id },
         HumanTaskCmd::Complete { data, .. } => UserTaskCommand::Complete { task: id, output: parse_data(data.as_deref())? },
         HumanTaskCmd::Fail { note, .. } => UserTaskCommand::Fail { task: id, reason: note },
-        HumanTaskCmd::Forward { to, title, description, note, data, .. } => {
+        HumanTaskCmd::Forward { to, title, description, note, data, escalations, .. } => {
+            let escalations = escalations
+                .iter()
+                .map(|e| serde_json::from_str::<baton_core::user_task::EscalationSpec>(e).map_err(|err| InputError(format!("--escalation {e}: {err}"))))
+                .collect::<Result<Vec<_>, _>>()?;
             let current = user_task.as_ref().and_then(|ut| ut.task(id));
             let spec = FollowOnSpec {
                 title: title.or_else(|| current.map(|t| t.title.clone())).unwrap_or_else(|| name.clone()),
@@ -321,7 +331,7 @@ pub async fn human_task(db: &Path, cmd: HumanTaskCmd) -> Result<u8> {
                 to: owners(&to)?,
                 notes: note,
                 input: parse_data(data.as_deref())?,
-                escalations: Vec::new(),
+                escalations,
             };
             UserTaskCommand::StartFollowOn { task: id, spec }
         }

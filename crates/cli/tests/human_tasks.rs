@@ -157,3 +157,25 @@ fn the_inbox_pages_and_filters() {
     assert!(ok(&db, &["tasks", "--as", "john", "--due-before", "+1h"]).starts_with("no tasks"), "due in two days");
     assert_eq!(ok(&db, &["tasks", "--as", "john", "--due-before", "+3d"]).lines().count(), 4);
 }
+
+#[test]
+fn a_follow_on_may_have_escalations_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("baton.db");
+    people(&db);
+    let id = run_example(&db);
+    ok(&db, &["task", "claim", &id, "review_article", "--as", "john"]);
+    let escalation = r#"{"name": "slow legal review", "after": "1s", "action": "raise_priority", "by": 3}"#;
+    ok(&db, &["task", "forward", &id, "review_article", "--as", "john", "--to", "sarah", "--title", "Legal Review", "--escalation", escalation]);
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    // The worker fires the follow-on's own escalation timer: priority 2 + 3.
+    ok(&db, &["worker", "--until-idle"]);
+    let inbox = ok(&db, &["tasks", "--as", "sarah"]);
+    let row = inbox.lines().find(|l| l.contains("Legal Review")).expect("sarah's follow-on");
+    assert!(row.contains(" 5 "), "escalated priority: {row}");
+    let history = ok(&db, &["show", &id]);
+    assert!(history.contains("escalated: slow legal review"), "{history}");
+    // A malformed escalation is refused.
+    let err = refused(&db, &["task", "forward", &id, "review_article", "--as", "sarah", "--to", "john", "--escalation", "{\"after\": 3}"]);
+    assert!(err.contains("--escalation"), "{err}");
+}
