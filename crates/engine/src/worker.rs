@@ -92,6 +92,15 @@ impl<S: Store> Engine<S> {
         let key = JobKey::of(&request);
         let (stop_tx, stop_rx) = oneshot::channel();
         self.inner.running.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), stop_tx);
+        // A step between the claim and the line above (an abort, a max-runtime cancel) could not
+        // find this job to stop it; from here on a cancel reaches it. So check once that the
+        // attempt is still wanted before running anything.
+        let wanted = self.attempt_is_running(&request).await;
+        if !wanted {
+            self.inner.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+            tracing::info!(instance = %request.instance, task = %request.task, attempt = request.attempt, "job no longer wanted; not run");
+            return;
+        }
         tracing::debug!(instance = %request.instance, task = %request.task, attempt = request.attempt, "running job");
         let outcome = run_job(&request, stop_rx).await;
         self.inner.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
@@ -99,6 +108,18 @@ impl<S: Store> Engine<S> {
         if let Err(e) = self.apply(&request.instance, command).await {
             tracing::info!(instance = %request.instance, task = %request.task, "job result not applied: {e}");
         }
+    }
+}
+
+impl<S: Store> Engine<S> {
+    /// Is this job attempt still the running attempt of its task?
+    async fn attempt_is_running(&self, request: &JobRequest) -> bool {
+        let Ok(state) = self.instance(&request.instance).await else { return false };
+        let Ok(definition) = self.definition(&state.definition_id, Some(state.definition_version)).await else { return false };
+        definition
+            .task_index(&request.task)
+            .and_then(|i| state.tasks.get(i))
+            .is_some_and(|t| matches!(t.status, baton_core::TaskStatus::Running { attempt, .. } if attempt == request.attempt))
     }
 }
 
