@@ -177,10 +177,8 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
     }
 }
 
-fn stop_signal() -> impl std::future::Future<Output = ()> {
-    async {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+async fn stop_signal() {
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 async fn worker(db: &Path, concurrency: usize, until_idle: bool) -> Result<u8> {

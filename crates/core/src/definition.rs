@@ -259,6 +259,9 @@ fn pos_of(span: &marked_yaml::Span) -> Pos {
     span.start().map_or(Pos { line: 1, column: 1 }, |m| Pos { line: m.line(), column: m.column() })
 }
 
+/// Looks a task id up while reporting an unknown one (`what` says which reference it is).
+type Resolve<'a> = &'a dyn Fn(&mut Diagnostics, &Spanned<String>, &str) -> Option<usize>;
+
 struct Diagnostics<'s> {
     source: &'s str,
     items: Vec<Diagnostic>,
@@ -553,7 +556,7 @@ fn parse_inner(source: &str, diags: &mut Diagnostics) -> Option<Definition> {
     let raw: RawDefinition = match marked_yaml::from_node(&root) {
         Ok(raw) => raw,
         Err(e) => {
-            diags.from_node_error(&e, &root);
+            diags.report_from_node_error(&e, &root);
             return None;
         }
     };
@@ -584,7 +587,7 @@ fn compile_graph(id: &str, task_nodes: &[&Node], data: IndexMap<String, DataDecl
     for node in task_nodes {
         match marked_yaml::from_node::<RawTask>(node) {
             Ok(t) => raws.push(t),
-            Err(e) => diags.from_node_error(&e, node),
+            Err(e) => diags.report_from_node_error(&e, node),
         }
     }
     if raws.len() != task_nodes.len() {
@@ -692,7 +695,7 @@ fn parse_data(root: &marked_yaml::types::MarkedMappingNode, diags: &mut Diagnost
             Node::Mapping(_) => match marked_yaml::from_node::<RawDataDeclFull>(decl) {
                 Ok(full) => (full.ty, full.description),
                 Err(e) => {
-                    diags.from_node_error(&e, decl);
+                    diags.report_from_node_error(&e, decl);
                     continue;
                 }
             },
@@ -771,7 +774,7 @@ fn read_after(task: &Node, diags: &mut Diagnostics) -> Option<Vec<RawAfter>> {
                     }
                 }
                 Err(e) => {
-                    diags.from_node_error(&e, item);
+                    diags.report_from_node_error(&e, item);
                     ok = false;
                 }
             },
@@ -797,7 +800,7 @@ fn read_branches(task: &Node, diags: &mut Diagnostics) -> Option<Vec<RawBranch>>
         match marked_yaml::from_node::<RawBranch>(item) {
             Ok(b) => out.push(b),
             Err(e) => {
-                diags.from_node_error(&e, item);
+                diags.report_from_node_error(&e, item);
                 ok = false;
             }
         }
@@ -811,7 +814,7 @@ fn compile_task(
     node: &Node,
     data: &IndexMap<String, DataDecl>,
     diags: &mut Diagnostics,
-    resolve: &dyn Fn(&mut Diagnostics, &Spanned<String>, &str) -> Option<usize>,
+    resolve: Resolve<'_>,
 ) -> Option<TaskDef> {
     let kind_name = raw.kind.as_str();
     if !KINDS.contains(&kind_name) {
@@ -933,7 +936,7 @@ fn compile_task(
 }
 
 /// The task's own index, found without reporting anything new (its id was checked already).
-fn raw_index_of(raw: &RawTask, resolve: &dyn Fn(&mut Diagnostics, &Spanned<String>, &str) -> Option<usize>, diags: &mut Diagnostics) -> usize {
+fn raw_index_of(raw: &RawTask, resolve: Resolve<'_>, diags: &mut Diagnostics) -> usize {
     let before = diags.items.len();
     let found = resolve(diags, &raw.id, "task");
     diags.items.truncate(before);
@@ -1027,7 +1030,7 @@ fn compile_decision(
     raw: &RawTask,
     node: &Node,
     diags: &mut Diagnostics,
-    resolve: &dyn Fn(&mut Diagnostics, &Spanned<String>, &str) -> Option<usize>,
+    resolve: Resolve<'_>,
 ) -> Option<DecisionSpec> {
     let branches_raw = read_branches(node, diags)?;
     if branches_raw.is_empty() {
@@ -1196,7 +1199,7 @@ fn load_error_position(e: &marked_yaml::LoadError) -> (Pos, String) {
 impl Diagnostics<'_> {
     /// serde errors from marked_yaml do not always carry a position: place them on the key
     /// they name, or on the mapping being read.
-    fn from_node_error(&mut self, e: &marked_yaml::FromNodeError, node: &Node) {
+    fn report_from_node_error(&mut self, e: &marked_yaml::FromNodeError, node: &Node) {
         let text = e.to_string();
         let span_pos = e.start_mark().map(|m| Pos { line: m.line(), column: m.column() });
         let named_key = text.split('`').nth(1).map(str::to_owned);

@@ -214,7 +214,7 @@ impl Machine<'_> {
         let latest_end = controls.latest_end.as_ref()?.resolve(self.inst.created_at, self.zone(i));
         let ert = self.knowledge.expected_runtimes.get(&self.def.tasks[i].id).copied().or(controls.expected_runtime).unwrap_or_default();
         let expected_end = self.now + chrono::Duration::from_std(ert).unwrap_or(chrono::Duration::MAX);
-        (expected_end > latest_end).then(|| Reason::WouldEndTooLate { expected_end, latest_end, expected_runtime_ms: ert.as_millis() as u64 })
+        (expected_end > latest_end).then_some(Reason::WouldEndTooLate { expected_end, latest_end, expected_runtime_ms: ert.as_millis() as u64 })
     }
 
     /// The task ends `ended_timeout` without running; then its `on_timeout` else action.

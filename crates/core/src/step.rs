@@ -315,6 +315,9 @@ pub fn apply_with(def: &Definition, instance: &Instance, command: Command, now: 
     Ok(m.finish())
 }
 
+/// A `set` task's result: the new process data, and the values it wrote.
+type SetResult = (Map<String, Value>, Map<String, Value>);
+
 pub(crate) struct Machine<'d> {
     pub(crate) def: &'d Definition,
     pub(crate) inst: Instance,
@@ -501,7 +504,7 @@ impl Machine<'_> {
 
     /// A `set` task's assignments, in order, each seeing the ones before it. All or nothing:
     /// returns the new data and what was written.
-    fn evaluate_set(&self, assignments: &[(String, crate::expr::Expr)]) -> Result<(Map<String, Value>, Map<String, Value>), Reason> {
+    fn evaluate_set(&self, assignments: &[(String, crate::expr::Expr)]) -> Result<SetResult, Reason> {
         let mut scope = self.scope();
         let mut data = self.inst.data.clone();
         let mut written = Map::new();

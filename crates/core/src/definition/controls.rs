@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveTime, Utc};
 use marked_yaml::Node;
 use marked_yaml::Spanned;
 
-use super::{pos_of, Diagnostics};
+use super::{pos_of, Diagnostics, Resolve};
 use crate::expr::Expr;
 
 /// What happens when a rule does not hold (Automic's Else) or a limit is exceeded.
@@ -207,7 +207,6 @@ impl Default for TaskControls {
 }
 
 
-type Resolve<'r> = &'r dyn Fn(&mut Diagnostics, &Spanned<String>, &str) -> Option<usize>;
 
 pub(super) struct ControlParser<'a, 'r> {
     pub diags: &'a mut Diagnostics<'r>,
