@@ -3,6 +3,9 @@
 //! versions on redeploy, refusals that store nothing, stale job results, recovery after a
 //! dead worker, and abort stopping a running job.
 
+mod support;
+use support::{start_worker, Worker};
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,11 +14,9 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use serde_json::{json, Map, Value};
 use tempfile::TempDir;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use baton_core::{Command, Event, EventKind, Instance, InstanceStatus, JobOutcome, JobRequest, Reason, TransitionError};
-use baton_engine::{Clock, Engine, EngineError, EngineOptions, ManualClock, SystemClock, WorkerOptions};
+use baton_engine::{Clock, Engine, EngineError, EngineOptions, ManualClock, SystemClock};
 use baton_store::{DefinitionStore, InstanceReader, JobKey, JobQueue, StepRecord, StepWriter, TimerQueue};
 use baton_store_sqlite::{Durability, SqliteStore};
 
@@ -41,33 +42,6 @@ impl Harness {
     }
 }
 
-/// A worker running in the background until stopped.
-struct Worker {
-    stop: oneshot::Sender<()>,
-    handle: JoinHandle<Result<(), EngineError>>,
-}
-
-fn start_worker(engine: &Engine<SqliteStore>) -> Worker {
-    let (stop, stopped) = oneshot::channel::<()>();
-    let engine = engine.clone();
-    let options = WorkerOptions { concurrency: 4, poll_interval: Duration::from_millis(20), ..WorkerOptions::default() };
-    let handle = tokio::spawn(async move {
-        engine
-            .run_worker(options, async {
-                let _ = stopped.await;
-            })
-            .await
-    });
-    Worker { stop, handle }
-}
-
-impl Worker {
-    /// Stops the worker; it returns once its running jobs are done.
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.handle.await.expect("the worker task").expect("the worker ends cleanly");
-    }
-}
 
 fn example_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(name)

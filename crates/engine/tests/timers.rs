@@ -2,16 +2,18 @@
 //! real SQLite store in a temp dir. Time comes from a `ManualClock`, so nothing sleeps for the
 //! hours a nightly batch waits.
 
+mod support;
+use support::start_worker;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{json, Map};
 use tempfile::TempDir;
-use tokio::sync::oneshot;
 
 use baton_core::{Command, EventKind, Instance, InstanceStatus, JobOutcome, Reason, TaskStatus};
-use baton_engine::{Engine, EngineError, EngineOptions, ManualClock, WorkerOptions};
+use baton_engine::{Engine, EngineOptions, ManualClock};
 use baton_store::{InstanceReader, JobQueue, RuntimeSample, RuntimeStats, StepRecord, StepWriter, TimerQueue};
 use baton_store_sqlite::{Durability, SqliteStore};
 
@@ -36,32 +38,6 @@ async fn state_of(engine: &Engine<SqliteStore>, instance: &Instance, id: &str) -
     (t.status.clone(), t.reason.clone())
 }
 
-/// A worker in the background until stopped.
-struct Worker {
-    stop: oneshot::Sender<()>,
-    handle: tokio::task::JoinHandle<Result<(), EngineError>>,
-}
-
-fn start_worker(engine: &Engine<SqliteStore>) -> Worker {
-    let (stop, stopped) = oneshot::channel::<()>();
-    let engine = engine.clone();
-    let options = WorkerOptions { concurrency: 2, poll_interval: Duration::from_millis(20), ..WorkerOptions::default() };
-    let handle = tokio::spawn(async move {
-        engine
-            .run_worker(options, async {
-                let _ = stopped.await;
-            })
-            .await
-    });
-    Worker { stop, handle }
-}
-
-impl Worker {
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.handle.await.expect("the worker task").expect("the worker ends cleanly");
-    }
-}
 
 /// Waits (in real time, briefly) until `done` holds for the instance.
 async fn wait_until(engine: &Engine<SqliteStore>, id: &str, done: impl Fn(&Instance) -> bool) -> Instance {

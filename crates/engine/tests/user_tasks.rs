@@ -4,17 +4,19 @@
 //! fired from the durable timer table across a restart, and the rules that make a chain of
 //! follow-on tasks act as one task. Time comes from a `ManualClock`.
 
+mod support;
+use support::start_worker;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{json, Map, Value};
 use tempfile::TempDir;
-use tokio::sync::oneshot;
 
 use baton_core::user_task::{FollowOnSpec, HumanTaskId, HumanTaskStatus, PotentialOwners, UserTask, UserTaskCommand, UserTaskError};
 use baton_core::{EventKind, Instance, InstanceStatus, TaskStatus, TransitionError};
-use baton_engine::{Engine, EngineError, EngineOptions, ManualClock, WorkerOptions};
+use baton_engine::{Engine, EngineError, EngineOptions, ManualClock};
 use baton_store::{IdentityError, IdentityStore, InboxFilter, InboxReader, InboxRow, InboxStatus, InstanceReader, NewUser, Page, TimerQueue};
 use baton_store_sqlite::{Durability, SqliteStore};
 
@@ -112,31 +114,6 @@ fn follow_on(n: u32, title: &str, to: PotentialOwners, notes: &str) -> UserTaskC
     }
 }
 
-struct Worker {
-    stop: oneshot::Sender<()>,
-    handle: tokio::task::JoinHandle<Result<(), EngineError>>,
-}
-
-fn start_worker(engine: &SqliteEngine) -> Worker {
-    let (stop, stopped) = oneshot::channel::<()>();
-    let engine = engine.clone();
-    let options = WorkerOptions { concurrency: 2, poll_interval: Duration::from_millis(20), ..WorkerOptions::default() };
-    let handle = tokio::spawn(async move {
-        engine
-            .run_worker(options, async {
-                let _ = stopped.await;
-            })
-            .await
-    });
-    Worker { stop, handle }
-}
-
-impl Worker {
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.handle.await.expect("the worker task").expect("the worker ends cleanly");
-    }
-}
 
 async fn wait_until(engine: &SqliteEngine, id: &str, done: impl Fn(&Instance) -> bool) -> Instance {
     let deadline = Instant::now() + Duration::from_secs(30);
