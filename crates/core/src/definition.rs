@@ -54,8 +54,9 @@ pub struct DataDecl {
     pub description: Option<String>,
 }
 
-/// The type of a data variable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The type of a data variable (and of a form field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DataType {
     String,
     Integer,
@@ -77,7 +78,8 @@ impl DataType {
         ("any", DataType::Any),
     ];
 
-    fn parse(name: &str) -> Option<Self> {
+    /// The type with this name (`string`, `integer`, …).
+    pub fn parse(name: &str) -> Option<Self> {
         Self::NAMES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
     }
 

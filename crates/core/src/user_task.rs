@@ -181,44 +181,8 @@ impl Actor {
 // ---------------------------------------------------------------------------------------
 // Forms
 
-/// The type of a form field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FieldType {
-    String,
-    Integer,
-    Number,
-    Boolean,
-    Object,
-    List,
-    Any,
-}
-
-impl FieldType {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::String => "string",
-            Self::Integer => "integer",
-            Self::Number => "number",
-            Self::Boolean => "boolean",
-            Self::Object => "object",
-            Self::List => "list",
-            Self::Any => "any",
-        }
-    }
-
-    /// Does `value` have this type? (`null` is handled by [`FormField::required`].)
-    pub fn admits(self, value: &Value) -> bool {
-        match (self, value) {
-            (Self::Any, _) => true,
-            (Self::String, Value::String(_)) | (Self::Boolean, Value::Bool(_)) => true,
-            (Self::Object, Value::Object(_)) | (Self::List, Value::Array(_)) => true,
-            (Self::Number, Value::Number(_)) => true,
-            (Self::Integer, Value::Number(n)) => n.is_i64() || n.is_u64(),
-            _ => false,
-        }
-    }
-}
+/// The type of a form field: the same types as process data.
+pub type FieldType = crate::definition::DataType;
 
 /// One typed output field of a task's form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -130,9 +130,7 @@ fn parse_iso8601(rest: &str) -> Result<Duration, String> {
 }
 
 fn field_type(name: &str) -> Option<FieldType> {
-    [FieldType::String, FieldType::Integer, FieldType::Number, FieldType::Boolean, FieldType::Object, FieldType::List, FieldType::Any]
-        .into_iter()
-        .find(|t| t.name() == name)
+    FieldType::parse(name)
 }
 
 /// Can a form field of type `field` be written to a variable of type `data`?
