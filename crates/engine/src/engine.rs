@@ -345,10 +345,24 @@ impl<S: Store> Engine<S> {
     pub async fn fire_due_timers(&self, limit: usize) -> Result<usize, EngineError> {
         let due = self.inner.store.due_timers(self.inner.clock.now(), limit).await?;
         let fired = due.len();
-        let mut firing = tokio::task::JoinSet::new();
+        // Several timers of one instance (a ForEach parent hearing of many iterations) make one
+        // step: one lock, one state read, one commit.
+        let mut by_instance: Vec<(String, Vec<Timer>)> = Vec::new();
         for timer in due {
+            match by_instance.iter_mut().find(|(id, _)| *id == timer.instance) {
+                Some((_, timers)) => timers.push(timer),
+                None => by_instance.push((timer.instance.clone(), vec![timer])),
+            }
+        }
+        let mut firing = tokio::task::JoinSet::new();
+        for (instance, mut timers) in by_instance {
             let engine = self.clone();
-            firing.spawn(async move { engine.fire_timer(timer).await });
+            if timers.len() == 1 {
+                let timer = timers.pop().expect("one timer");
+                firing.spawn(async move { engine.fire_timer(timer).await });
+            } else {
+                firing.spawn(async move { engine.fire_timers_of(&instance, timers).await });
+            }
         }
         let mut first_error = None;
         while let Some(result) = firing.join_next().await {
@@ -361,6 +375,66 @@ impl<S: Store> Engine<S> {
             }
         }
         first_error.map_or(Ok(fired), Err)
+    }
+
+    /// Applies several due timers of one instance in order, as one step; every fired timer is
+    /// removed in that step. A timer whose command is refused is removed all the same.
+    async fn fire_timers_of(&self, instance_id: &str, timers: Vec<Timer>) -> Result<(), EngineError> {
+        let lock = self.instance_lock(instance_id);
+        let result = {
+            let _guard = lock.lock().await;
+            self.fire_timers_locked(instance_id, &timers).await
+        };
+        self.release_instance_lock(instance_id, lock);
+        result
+    }
+
+    async fn fire_timers_locked(&self, instance_id: &str, timers: &[Timer]) -> Result<(), EngineError> {
+        let cleared: Vec<(String, String)> = timers.iter().map(|t| (t.instance.clone(), t.key.clone())).collect();
+        let mut attempts = 0;
+        loop {
+            let Some(instance) = self.inner.store.instance(instance_id).await? else {
+                let step = StepRecord { clear_timers: cleared.clone(), ..StepRecord::default() };
+                return Ok(self.inner.store.commit(vec![step]).await?);
+            };
+            let definition = self.definition(&instance.definition_id, Some(instance.definition_version)).await?;
+            let knowledge = self.knowledge(&definition).await?;
+            let now = self.inner.clock.now();
+            let mut state = instance.clone();
+            let (mut events, mut effects) = (Vec::new(), Vec::new());
+            for timer in timers {
+                let command = match serde_json::from_value::<Command>(timer.payload.clone()) {
+                    Ok(command) => command,
+                    Err(e) => {
+                        tracing::warn!(instance = %timer.instance, key = %timer.key, "dropping a timer whose command cannot be read: {e}");
+                        continue;
+                    }
+                };
+                match apply_with(&definition, &state, command, now, &knowledge) {
+                    Ok(t) => {
+                        state = t.instance;
+                        events.extend(t.events);
+                        effects.extend(t.effects);
+                    }
+                    Err(e) => tracing::info!(instance = %timer.instance, key = %timer.key, "timer not applied: {e}"),
+                }
+            }
+            if events.is_empty() && effects.is_empty() {
+                let step = StepRecord { clear_timers: cleared.clone(), ..StepRecord::default() };
+                return Ok(self.inner.store.commit(vec![step]).await?);
+            }
+            let transition = baton_core::Transition { instance: state, events, effects: merge_effects(effects) };
+            let step = StepRecord { expected_seq: instance.next_seq, clear_timers: cleared.clone(), ..StepRecord::default() };
+            let (steps, effects) = self.stage(step, &definition, transition, &knowledge, Some(&instance));
+            match self.inner.store.commit(steps).await {
+                Ok(()) => {
+                    self.after_commit(instance_id, effects);
+                    return Ok(());
+                }
+                Err(StoreError::Conflict(_)) if attempts < CONFLICT_RETRIES => attempts += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     async fn fire_timer(&self, timer: Timer) -> Result<(), EngineError> {
@@ -393,8 +467,9 @@ impl<S: Store> Engine<S> {
         for effect in effects {
             match effect {
                 Effect::RunJob(_) => queued = true,
-                Effect::SetTimer { .. } => self.inner.timers_set.notify_waiters(),
-                Effect::ClearTimer { .. } | Effect::RecordRuntime { .. } | Effect::StartIteration { .. } | Effect::NotifyParent { .. } => {}
+                // An iteration's end reaches its parent through a timer due now: wake the worker.
+                Effect::SetTimer { .. } | Effect::NotifyParent { .. } => self.inner.timers_set.notify_waiters(),
+                Effect::ClearTimer { .. } | Effect::RecordRuntime { .. } | Effect::StartIteration { .. } => {}
                 // Recorded in history (`people_notified`); Baton sends no mail itself yet.
                 Effect::NotifyPeople { task, human_task, escalation, to } => {
                     tracing::info!(instance = %instance, task = %task, human_task = %human_task, escalation = %escalation, to = %to, "escalation: notify");
@@ -438,6 +513,37 @@ impl<S: Store> Engine<S> {
     }
 }
 
+/// The effects of several transitions of one instance, applied in order, as one step's: the
+/// last operation on a timer key wins, and a job queued and canceled within them is neither
+/// queued nor canceled (a step stores removals before additions).
+fn merge_effects(effects: Vec<Effect>) -> Vec<Effect> {
+    let mut merged: Vec<Option<Effect>> = effects.into_iter().map(Some).collect();
+    for i in 0..merged.len() {
+        let later = |j: usize, merged: &[Option<Effect>]| j > i && merged[j].is_some();
+        match merged[i].clone() {
+            Some(Effect::SetTimer { key, .. } | Effect::ClearTimer { key }) => {
+                let overridden = (0..merged.len()).any(|j| {
+                    later(j, &merged) && matches!(&merged[j], Some(Effect::SetTimer { key: k, .. } | Effect::ClearTimer { key: k }) if *k == key)
+                });
+                if overridden {
+                    merged[i] = None;
+                }
+            }
+            Some(Effect::RunJob(request)) => {
+                let canceled = (0..merged.len()).find(|&j| {
+                    later(j, &merged) && matches!(&merged[j], Some(Effect::CancelJob { task, attempt }) if *task == request.task && *attempt == request.attempt)
+                });
+                if let Some(j) = canceled {
+                    merged[i] = None;
+                    merged[j] = None;
+                }
+            }
+            _ => {}
+        }
+    }
+    merged.into_iter().flatten().collect()
+}
+
 /// What delivered a command and goes with its step.
 #[derive(Debug, Clone, Default)]
 struct Cleanup {
@@ -477,4 +583,48 @@ fn collect_effects(step: &mut StepRecord, instance: &Instance, effects: Vec<Effe
         }
     }
     effects
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baton_core::{JobRequest, TimerKind};
+
+    fn timer(key: &str, clear: bool) -> Effect {
+        if clear {
+            Effect::ClearTimer { key: key.into() }
+        } else {
+            let command = Command::TimerFired { task: "t".into(), timer: TimerKind::PreconditionCheck };
+            Effect::SetTimer { key: key.into(), due_at: chrono::Utc::now(), command }
+        }
+    }
+
+    fn job(task: &str, attempt: u32) -> Effect {
+        Effect::RunJob(JobRequest {
+            instance: "i".into(),
+            task: task.into(),
+            attempt,
+            command: vec!["true".into()],
+            workdir: None,
+            env: Vec::new(),
+            timeout_ms: None,
+        })
+    }
+
+    #[test]
+    fn merged_effects_keep_the_last_operation_on_each_timer() {
+        let merged = merge_effects(vec![timer("a", false), timer("b", false), timer("a", true), timer("b", true), timer("b", false)]);
+        assert_eq!(merged.len(), 2);
+        assert!(matches!(&merged[0], Effect::ClearTimer { key } if key == "a"));
+        assert!(matches!(&merged[1], Effect::SetTimer { key, .. } if key == "b"));
+    }
+
+    #[test]
+    fn a_job_queued_and_canceled_in_merged_steps_is_neither() {
+        let cancel = Effect::CancelJob { task: "x".into(), attempt: 1 };
+        let merged = merge_effects(vec![job("x", 1), job("y", 1), cancel.clone()]);
+        assert_eq!(merged, vec![job("y", 1)]);
+        // A cancel of a job queued in an earlier step stays.
+        assert_eq!(merge_effects(vec![cancel.clone()]), vec![cancel]);
+    }
 }
