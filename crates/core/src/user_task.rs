@@ -1332,34 +1332,54 @@ impl<'a> Machine<'a> {
         check_escalations(&spec.escalations)?;
         let originator = Some(caller.user.clone());
         let id = self.next_id();
-        let p = self.t(parent);
-        let task = HumanTask {
-            id,
-            role: HumanTaskRole::Subtask { parent },
-            title: spec.title,
-            description: spec.description,
-            input: spec.input,
-            output: None,
-            notes: Vec::new(),
-            potential_owners: spec.to,
-            administrators: p.administrators.clone(),
-            originator,
-            priority: p.priority,
-            due: p.due,
-            output_fields: spec.output_fields,
-            status: HumanTaskStatus::Ready,
-            follow_on: None,
-            subtasks: Vec::new(),
-            expires_after: spec.expires_after,
-            escalation_specs: spec.escalations,
-            escalations: Vec::new(),
-            created_at: self.now,
-            updated_at: self.now,
-        };
+        let mut task = self.derived_task(parent, id, HumanTaskRole::Subtask { parent }, spec.title, spec.description, spec.to, originator);
+        task.input = spec.input;
+        task.output_fields = spec.output_fields;
+        task.expires_after = spec.expires_after;
+        task.escalation_specs = spec.escalations;
         self.add_task(task);
         self.t_mut(parent).subtasks.push(id);
         self.schedule_start_timers(id);
         Ok(())
+    }
+
+    /// A new `ready` task made from task `from` (a subtask or a follow-on): it keeps `from`'s
+    /// administrators, priority and due date; the caller fills in what differs.
+    #[allow(clippy::too_many_arguments)]
+    fn derived_task(
+        &self,
+        from: HumanTaskId,
+        id: HumanTaskId,
+        role: HumanTaskRole,
+        title: String,
+        description: String,
+        potential_owners: PotentialOwners,
+        originator: Option<String>,
+    ) -> HumanTask {
+        let p = self.t(from);
+        HumanTask {
+            id,
+            role,
+            title,
+            description,
+            input: Map::new(),
+            output: None,
+            notes: Vec::new(),
+            potential_owners,
+            administrators: p.administrators.clone(),
+            originator,
+            priority: p.priority,
+            due: p.due,
+            output_fields: Vec::new(),
+            status: HumanTaskStatus::Ready,
+            follow_on: None,
+            subtasks: Vec::new(),
+            expires_after: None,
+            escalation_specs: Vec::new(),
+            escalations: Vec::new(),
+            created_at: self.now,
+            updated_at: self.now,
+        }
     }
 
     fn start_follow_on(&mut self, pred: HumanTaskId, spec: FollowOnSpec) -> Result<(), UserTaskError> {
@@ -1378,31 +1398,14 @@ impl<'a> Machine<'a> {
         if let Some(text) = spec.notes.filter(|n| !n.trim().is_empty()) {
             notes.push(Note { by: by.clone(), at: self.now, text });
         }
-        let task = HumanTask {
-            id,
-            role: HumanTaskRole::FollowOn { predecessor: pred },
-            title: spec.title,
-            description: spec.description,
-            input,
-            output: None,
-            notes,
-            potential_owners: spec.to,
-            administrators: p.administrators.clone(),
-            originator: Some(by),
-            priority: p.priority,
-            due: p.due,
-            // Its output becomes the original's output, so it fills in the same form.
-            output_fields: p.output_fields.clone(),
-            status: HumanTaskStatus::Ready,
-            follow_on: None,
-            subtasks: Vec::new(),
-            expires_after: None,
-            escalation_specs: spec.escalations,
-            // The chain acts as one task: an escalated chain stays escalated in its new task.
-            escalations: p.escalations.clone(),
-            created_at: self.now,
-            updated_at: self.now,
-        };
+        let mut task = self.derived_task(pred, id, HumanTaskRole::FollowOn { predecessor: pred }, spec.title, spec.description, spec.to, Some(by));
+        task.input = input;
+        task.notes = notes;
+        // Its output becomes the original's output, so it fills in the same form.
+        task.output_fields = p.output_fields.clone();
+        task.escalation_specs = spec.escalations;
+        // The chain acts as one task: an escalated chain stays escalated in its new task.
+        task.escalations = p.escalations.clone();
         self.add_task(task);
         self.t_mut(pred).follow_on = Some(id);
         self.set_status(pred, HumanTaskStatus::Forwarded { to: id, at: self.now });
