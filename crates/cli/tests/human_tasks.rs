@@ -4,34 +4,9 @@
 //! and change nothing, and `baton delete`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn baton(db: &Path, args: &[&str]) -> Run {
-    let Output { status, stdout, stderr } =
-        Command::new(env!("CARGO_BIN_EXE_baton")).arg("--db").arg(db).args(args).env_remove("BATON_DB").output().expect("baton runs");
-    Run { code: status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&stdout).into(), stderr: String::from_utf8_lossy(&stderr).into() }
-}
-
-#[track_caller]
-fn ok(db: &Path, args: &[&str]) -> String {
-    let run = baton(db, args);
-    assert_eq!(run.code, 0, "baton {args:?} failed: {}", run.stderr);
-    run.stdout
-}
-
-/// A refusal exits 2 with a sentence on stderr.
-#[track_caller]
-fn refused(db: &Path, args: &[&str]) -> String {
-    let run = baton(db, args);
-    assert_eq!(run.code, 2, "baton {args:?} must be refused; stdout: {} stderr: {}", run.stdout, run.stderr);
-    run.stderr
-}
+mod support;
+use support::{baton, ok, refused};
 
 fn example() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/article-publishing.yaml")

@@ -1,32 +1,8 @@
 //! `baton user …` and `baton group …` end to end: the real binary on a temp database.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod support;
+use support::{ok, refused};
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn baton(db: &Path, args: &[&str]) -> Run {
-    let Output { status, stdout, stderr } =
-        Command::new(env!("CARGO_BIN_EXE_baton")).arg("--db").arg(db).args(args).env_remove("BATON_DB").output().expect("baton runs");
-    Run { code: status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&stdout).into(), stderr: String::from_utf8_lossy(&stderr).into() }
-}
-
-fn ok(db: &Path, args: &[&str]) -> String {
-    let run = baton(db, args);
-    assert_eq!(run.code, 0, "baton {args:?} failed: {}", run.stderr);
-    run.stdout
-}
-
-/// A refusal exits 2 with a sentence on stderr.
-fn refused(db: &Path, args: &[&str]) -> String {
-    let run = baton(db, args);
-    assert_eq!(run.code, 2, "baton {args:?} must be refused; stdout: {} stderr: {}", run.stdout, run.stderr);
-    run.stderr
-}
 
 #[test]
 fn users_and_groups_are_managed_from_the_command_line() {

@@ -1,0 +1,34 @@
+//! Running the real `baton` binary on a temp database, for the CLI's integration tests.
+#![allow(dead_code)] // each test file uses some of these
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// `baton --db DB ARGS…`, whatever its exit code.
+pub fn baton(db: &Path, args: &[&str]) -> Run {
+    let Output { status, stdout, stderr } =
+        Command::new(env!("CARGO_BIN_EXE_baton")).arg("--db").arg(db).args(args).env_remove("BATON_DB").output().expect("baton runs");
+    Run { code: status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&stdout).into(), stderr: String::from_utf8_lossy(&stderr).into() }
+}
+
+/// Runs a command that must succeed; returns its stdout.
+#[track_caller]
+pub fn ok(db: &Path, args: &[&str]) -> String {
+    let run = baton(db, args);
+    assert_eq!(run.code, 0, "baton {args:?} failed: {}", run.stderr);
+    run.stdout
+}
+
+/// A refusal exits 2 with a sentence on stderr; returns the stderr.
+#[track_caller]
+pub fn refused(db: &Path, args: &[&str]) -> String {
+    let run = baton(db, args);
+    assert_eq!(run.code, 2, "baton {args:?} must be refused; stdout: {} stderr: {}", run.stdout, run.stderr);
+    run.stderr
+}
