@@ -92,10 +92,9 @@ where
 }
 
 /// Runs one check on a fresh store, on a multi-threaded runtime of its own (the checks race
-/// tasks against each other).
+/// tasks against each other). Shared by every conformance suite.
 pub fn run_one<S, G, F, Fut, C, CFut>(fresh: F, check: C)
 where
-    S: Store,
     F: FnOnce() -> Fut,
     Fut: Future<Output = (S, G)>,
     C: FnOnce(S) -> CFut,

@@ -8,7 +8,6 @@
 //! ```
 
 use std::collections::BTreeSet;
-use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -51,22 +50,7 @@ macro_rules! identity_conformance_tests {
     };
 }
 
-/// Runs one check on a fresh store, on a multi-threaded runtime of its own.
-pub fn run_one<S, G, F, Fut, C, CFut>(fresh: F, check: C)
-where
-    S: IdentityStore,
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = (S, G)>,
-    C: FnOnce(S) -> CFut,
-    CFut: Future<Output = ()>,
-{
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().expect("a tokio runtime");
-    runtime.block_on(async {
-        let (store, guard) = fresh().await;
-        check(store).await;
-        drop(guard);
-    });
-}
+pub use crate::conformance::run_one;
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).single().expect("a valid time")
