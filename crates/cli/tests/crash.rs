@@ -192,7 +192,7 @@ fn snapshot(db: &Path) -> Snapshot {
         open_instances: count("SELECT COUNT(*) FROM instances WHERE status IN ('running', 'blocked')"),
         leased_jobs: count("SELECT COUNT(*) FROM jobs WHERE owner IS NOT NULL"),
         queued_jobs: count("SELECT COUNT(*) FROM jobs WHERE owner IS NULL"),
-        events: count("SELECT COUNT(*) FROM history"),
+        events: count("SELECT COALESCE(SUM(json_array_length(events)), 0) FROM history"),
     }
 }
 

@@ -74,7 +74,7 @@ fn open_connection(path: &Path, durability: Durability) -> Result<Connection> {
         Durability::Full => "FULL",
         Durability::Normal => "NORMAL",
     };
-    conn.execute_batch(&format!("PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA temp_store=MEMORY;")).map_err(db_err)?;
+    conn.execute_batch(&format!("PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;")).map_err(db_err)?;
     Ok(conn)
 }
 
@@ -182,9 +182,30 @@ fn run_group(conn: &Connection, batch: Vec<WriteFn>) {
     }
 }
 
-fn write_step(conn: &Connection, step: &StepRecord) -> Result<()> {
-    if let Some(instance) = &step.instance {
-        let state = serde_json::to_string(instance).map_err(db_err)?;
+/// A step with its JSON already written, so the writer thread (which every commit waits for)
+/// only runs SQL; the encoding happens on the committing task's thread.
+struct EncodedStep {
+    record: StepRecord,
+    state: Option<String>,
+    /// The step's events as one JSON array (one history row per step).
+    events: Option<String>,
+    jobs: Vec<String>,
+    timer_payloads: Vec<String>,
+}
+
+impl EncodedStep {
+    fn new(record: StepRecord) -> Result<Self> {
+        let state = record.instance.as_ref().map(serde_json::to_string).transpose().map_err(db_err)?;
+        let events = (!record.events.is_empty()).then(|| serde_json::to_string(&record.events)).transpose().map_err(db_err)?;
+        let jobs = record.enqueue.iter().map(serde_json::to_string).collect::<std::result::Result<_, _>>().map_err(db_err)?;
+        let timer_payloads = record.set_timers.iter().map(|t| serde_json::to_string(&t.payload)).collect::<std::result::Result<_, _>>().map_err(db_err)?;
+        Ok(Self { record, state, events, jobs, timer_payloads })
+    }
+}
+
+fn write_step(conn: &Connection, encoded: &EncodedStep) -> Result<()> {
+    let step = &encoded.record;
+    if let (Some(instance), Some(state)) = (&step.instance, &encoded.state) {
         let ended = instance.ended_at.map(ts);
         if step.new {
             let inserted = conn
@@ -235,21 +256,19 @@ fn write_step(conn: &Connection, step: &StepRecord) -> Result<()> {
             }
         }
     }
-    if !step.events.is_empty() {
+    if let (Some(events), Some(first)) = (&encoded.events, step.events.first()) {
+        check_event_seqs(step)?;
         let instance_id = step.instance.as_ref().map(|i| i.id.as_str()).unwrap_or_default();
-        let mut insert = conn.prepare_cached("INSERT INTO history (instance_id, seq, event) VALUES (?1, ?2, ?3)").map_err(db_err)?;
-        for event in &step.events {
-            let body = serde_json::to_string(event).map_err(db_err)?;
-            insert.execute(params![instance_id, event.seq as i64, body]).map_err(db_err)?;
-        }
+        conn.prepare_cached("INSERT INTO history (instance_id, first_seq, events) VALUES (?1, ?2, ?3)")
+            .and_then(|mut s| s.execute(params![instance_id, first.seq as i64, events]))
+            .map_err(db_err)?;
     }
     for key in &step.complete {
         conn.prepare_cached("DELETE FROM jobs WHERE instance_id = ?1 AND task = ?2 AND attempt = ?3")
             .and_then(|mut s| s.execute(params![key.instance, key.task, key.attempt]))
             .map_err(db_err)?;
     }
-    for job in &step.enqueue {
-        let request = serde_json::to_string(job).map_err(db_err)?;
+    for (job, request) in step.enqueue.iter().zip(&encoded.jobs) {
         let queued_at = step.instance.as_ref().map_or_else(|| ts(Utc::now()), |i| ts(i.updated_at));
         conn.prepare_cached(
             "INSERT OR REPLACE INTO jobs (instance_id, task, attempt, request, queued_at, owner, lease_until) VALUES (?1, ?2, ?3, ?4, ?5, NULL, NULL)",
@@ -275,8 +294,7 @@ fn write_step(conn: &Connection, step: &StepRecord) -> Result<()> {
             .and_then(|mut s| s.execute(params![sample.process, sample.task, n - baton_store::ERT_RUNS as i64]))
             .map_err(db_err)?;
     }
-    for timer in &step.set_timers {
-        let payload = serde_json::to_string(&timer.payload).map_err(db_err)?;
+    for (timer, payload) in step.set_timers.iter().zip(&encoded.timer_payloads) {
         conn.prepare_cached("INSERT OR REPLACE INTO timers (instance_id, key, due_at, payload) VALUES (?1, ?2, ?3, ?4)")
             .and_then(|mut s| s.execute(params![timer.instance, timer.key, ts(timer.due_at), payload]))
             .map_err(db_err)?;
@@ -287,9 +305,26 @@ fn write_step(conn: &Connection, step: &StepRecord) -> Result<()> {
     Ok(())
 }
 
+/// History holds every seq once: a step's events must be numbered upwards from the seq the
+/// stored instance was at (which the instance's write just checked) and below its new one.
+fn check_event_seqs(step: &StepRecord) -> Result<()> {
+    let seqs = || step.events.iter().map(|e| e.seq);
+    let from = if step.new { 1 } else { step.expected_seq };
+    let below = step.instance.as_ref().map_or(u64::MAX, |i| i.next_seq);
+    let increasing = seqs().zip(seqs().skip(1)).all(|(a, b)| a < b);
+    match (seqs().min(), seqs().max()) {
+        (Some(first), Some(last)) if increasing && first >= from && last < below => Ok(()),
+        _ => Err(StoreError::Database(format!(
+            "history: the step's event seqs {:?} are not increasing within {from}..{below} (a seq would be stored twice)",
+            seqs().collect::<Vec<_>>()
+        ))),
+    }
+}
+
 impl StepWriter for SqliteStore {
     async fn commit(&self, steps: Vec<StepRecord>) -> Result<()> {
-        self.write(move |conn| steps.iter().try_for_each(|s| write_step(conn, s))).await
+        let encoded = steps.into_iter().map(EncodedStep::new).collect::<Result<Vec<_>>>()?;
+        self.write(move |conn| encoded.iter().try_for_each(|s| write_step(conn, s))).await
     }
 }
 
@@ -429,10 +464,13 @@ impl InstanceReader for SqliteStore {
 
     async fn history(&self, id: &str) -> Result<Vec<Event>> {
         let rows: Vec<String> =
-            self.read(|conn| conn.prepare_cached("SELECT event FROM history WHERE instance_id = ?1 ORDER BY seq")?.query_map([id], |r| r.get(0))?.collect())?;
-        rows.iter()
-            .map(|r| serde_json::from_str(r).map_err(|e| StoreError::CorruptState { instance: id.to_owned(), message: e.to_string() }))
-            .collect()
+            self.read(|conn| conn.prepare_cached("SELECT events FROM history WHERE instance_id = ?1 ORDER BY first_seq")?.query_map([id], |r| r.get(0))?.collect())?;
+        let mut events = Vec::new();
+        for row in &rows {
+            let step: Vec<Event> = serde_json::from_str(row).map_err(|e| StoreError::CorruptState { instance: id.to_owned(), message: e.to_string() })?;
+            events.extend(step);
+        }
+        Ok(events)
     }
 }
 

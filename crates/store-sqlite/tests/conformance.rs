@@ -135,7 +135,7 @@ async fn an_unreadable_state_or_event_is_reported_as_corrupt_state() {
     store.commit(vec![step]).await.unwrap();
     let conn = rusqlite::Connection::open(store.path()).unwrap();
     conn.execute("UPDATE instances SET state = '{\"id\": 7}' WHERE id = 'i-1'", []).unwrap();
-    conn.execute("UPDATE history SET event = 'not json' WHERE instance_id = 'i-2'", []).unwrap();
+    conn.execute("UPDATE history SET events = 'not json' WHERE instance_id = 'i-2'", []).unwrap();
     assert!(matches!(store.instance("i-1").await, Err(StoreError::CorruptState { instance, .. }) if instance == "i-1"));
     assert!(matches!(store.history("i-2").await, Err(StoreError::CorruptState { instance, .. }) if instance == "i-2"));
 }
@@ -157,4 +157,51 @@ async fn a_group_that_cannot_begin_is_refused_whole_and_writes_nothing() {
     release.join().unwrap();
     assert!(store.definitions().await.unwrap().is_empty(), "a refused deploy stored nothing");
     assert_eq!(store.deploy("etl", "etl.yaml", "id: etl", t(1)).await.unwrap(), 1);
+}
+
+/// Migration 0005 (one history row per step, instances in a rowid table) keeps what a
+/// database written by the earlier layout holds: the instance reads back the same, its events
+/// come back in seq order, and the next step appends after them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_in_the_event_per_row_layout_keeps_its_history_through_migration_0005() {
+    use baton_core::EventKind;
+    use baton_store::conformance::event;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("baton.db");
+    let inst = baton_core::Instance { next_seq: 4, ..instance("i-1") };
+    let events: Vec<_> = (1..=3).map(|seq| event(seq, Some("extract"), EventKind::BranchesTaken { tasks: vec![format!("t{seq}")] })).collect();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for sql in [
+            include_str!("../migrations/20261125_0001_initial.sql"),
+            include_str!("../migrations/20261125_0002_automic.sql"),
+            include_str!("../migrations/20261125_0003_identity.sql"),
+            include_str!("../migrations/20261126_0004_inbox.sql"),
+        ] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch("PRAGMA user_version = 4").unwrap();
+        conn.execute(
+            "INSERT INTO instances (id, definition_id, definition_version, status, created_at, updated_at, seq, state_format, state)
+             VALUES ('i-1', ?1, 1, 'running', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', ?2, 1, ?3)",
+            rusqlite::params![inst.definition_id, inst.next_seq as i64, serde_json::to_string(&inst).unwrap()],
+        )
+        .unwrap();
+        // Stored out of order on purpose: the migration orders them.
+        for e in events.iter().rev() {
+            conn.execute("INSERT INTO history (instance_id, seq, event) VALUES ('i-1', ?1, ?2)", rusqlite::params![e.seq as i64, serde_json::to_string(e).unwrap()])
+                .unwrap();
+        }
+    }
+    let store = SqliteStore::open(&path, Durability::Full).unwrap();
+    assert_eq!(user_version(&path), 5);
+    assert_eq!(store.instance("i-1").await.unwrap(), Some(inst.clone()));
+    assert_eq!(store.history("i-1").await.unwrap(), events);
+
+    let mut next = inst.clone();
+    next.next_seq = 5;
+    let fourth = event(4, None, EventKind::BranchesTaken { tasks: vec![] });
+    store.commit(vec![StepRecord { instance: Some(next), expected_seq: 4, events: vec![fourth.clone()], ..StepRecord::default() }]).await.unwrap();
+    assert_eq!(store.history("i-1").await.unwrap().last(), Some(&fourth));
+    assert_eq!(store.history("i-1").await.unwrap().len(), 4);
 }
