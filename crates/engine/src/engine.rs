@@ -43,6 +43,10 @@ pub(crate) struct Inner<S> {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) options: EngineOptions,
     definitions: Mutex<HashMap<(String, u32), Arc<Definition>>>,
+    /// States of recently changed open instances, as this engine committed them. One is used
+    /// only while the store's `seq` for it is still the one it was committed at: the token
+    /// every step's write is checked against, so a state another node moved on is never used.
+    states: quick_cache::sync::Cache<String, Arc<Instance>>,
     instance_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Woken when jobs were queued by this process.
     pub(crate) jobs_queued: Notify,
@@ -53,6 +57,9 @@ pub(crate) struct Inner<S> {
     /// Jobs running in this process, so a `CancelJob` effect can stop them.
     pub(crate) running: Mutex<HashMap<JobKey, oneshot::Sender<()>>>,
 }
+
+/// How many open instances' states the engine keeps in memory (a few KB each).
+const STATE_CACHE: usize = 4096;
 
 /// How many times a step is recomputed when another process changed the instance meanwhile.
 const CONFLICT_RETRIES: usize = 8;
@@ -65,6 +72,7 @@ impl<S: Store> Engine<S> {
                 clock,
                 options,
                 definitions: Mutex::new(HashMap::new()),
+                states: quick_cache::sync::Cache::new(STATE_CACHE),
                 instance_locks: Mutex::new(HashMap::new()),
                 jobs_queued: Notify::new(),
                 changed: Notify::new(),
@@ -154,6 +162,7 @@ impl<S: Store> Engine<S> {
         let (steps, effects) = self.stage(step, &definition, transition, &knowledge, None);
         let instance = steps[0].instance.clone().expect("the first step holds the instance");
         self.inner.store.commit(steps).await?;
+        self.committed(&instance);
         self.after_commit(&instance.id, effects);
         Ok(instance)
     }
@@ -161,6 +170,27 @@ impl<S: Store> Engine<S> {
     /// The current state of an instance.
     pub async fn instance(&self, id: &str) -> Result<Instance, EngineError> {
         self.inner.store.instance(id).await?.ok_or_else(|| EngineError::InstanceNotFound(id.to_owned()))
+    }
+
+    /// The instance's current state for a step: the one this engine last committed if the
+    /// store is still at its `seq`, else read from the store.
+    async fn current(&self, id: &str) -> Result<Option<Arc<Instance>>, EngineError> {
+        if let Some(cached) = self.inner.states.get(id) {
+            if self.inner.store.instance_seq(id).await? == Some(cached.next_seq) {
+                return Ok(Some(cached));
+            }
+            self.inner.states.remove(id);
+        }
+        Ok(self.inner.store.instance(id).await?.map(Arc::new))
+    }
+
+    /// Remembers a committed state for the next step (an ended instance takes few more).
+    fn committed(&self, state: &Instance) {
+        if state.status.is_terminal() {
+            self.inner.states.remove(&state.id);
+        } else {
+            self.inner.states.insert(state.id.clone(), Arc::new(state.clone()));
+        }
     }
 
     /// Applies a command to an instance and persists the step. A job result that does not
@@ -190,7 +220,7 @@ impl<S: Store> Engine<S> {
         };
         let mut attempts = 0;
         loop {
-            let instance = self.instance(instance_id).await?;
+            let instance = self.current(instance_id).await?.ok_or_else(|| EngineError::InstanceNotFound(instance_id.to_owned()))?;
             let definition = self.definition(&instance.definition_id, Some(instance.definition_version)).await?;
             let knowledge = self.knowledge(&definition).await?;
             match apply_with(&definition, &instance, command.clone(), self.inner.clock.now(), &knowledge) {
@@ -202,6 +232,7 @@ impl<S: Store> Engine<S> {
                     let new_state = steps[0].instance.clone().expect("the first step holds the instance");
                     match self.inner.store.commit(steps).await {
                         Ok(()) => {
+                            self.committed(&new_state);
                             self.after_commit(instance_id, effects);
                             return Ok(new_state);
                         }
@@ -393,14 +424,14 @@ impl<S: Store> Engine<S> {
         let cleared: Vec<(String, String)> = timers.iter().map(|t| (t.instance.clone(), t.key.clone())).collect();
         let mut attempts = 0;
         loop {
-            let Some(instance) = self.inner.store.instance(instance_id).await? else {
+            let Some(instance) = self.current(instance_id).await? else {
                 let step = StepRecord { clear_timers: cleared.clone(), ..StepRecord::default() };
                 return Ok(self.inner.store.commit(vec![step]).await?);
             };
             let definition = self.definition(&instance.definition_id, Some(instance.definition_version)).await?;
             let knowledge = self.knowledge(&definition).await?;
             let now = self.inner.clock.now();
-            let mut state = instance.clone();
+            let mut state = Instance::clone(&instance);
             let (mut events, mut effects) = (Vec::new(), Vec::new());
             for timer in timers {
                 let command = match serde_json::from_value::<Command>(timer.payload.clone()) {
@@ -426,8 +457,10 @@ impl<S: Store> Engine<S> {
             let transition = baton_core::Transition { instance: state, events, effects: merge_effects(effects) };
             let step = StepRecord { expected_seq: instance.next_seq, clear_timers: cleared.clone(), ..StepRecord::default() };
             let (steps, effects) = self.stage(step, &definition, transition, &knowledge, Some(&instance));
+            let new_state = steps[0].instance.clone().expect("the first step holds the instance");
             match self.inner.store.commit(steps).await {
                 Ok(()) => {
+                    self.committed(&new_state);
                     self.after_commit(instance_id, effects);
                     return Ok(());
                 }

@@ -517,3 +517,36 @@ async fn the_owner_creates_subtasks_and_completes_only_once_they_ended() {
     assert_eq!(status, TaskStatus::EndedOk);
     assert_eq!(instance.data["approved"], true);
 }
+
+// ---------------------------------------------------------------------------------------
+// Two engines on one database
+
+const SHARED: &str = "
+id: shared-review
+tasks:
+  - id: review
+    kind: user
+    title: Review
+    owners: [john, sarah]
+";
+
+/// Each engine keeps the states it committed in memory for the next command; a state another
+/// engine moved on since is never used. Engine A saw the task claimed by john; engine B lets
+/// john cancel his claim; A must then let sarah claim it (on A's stale copy it would still be
+/// john's and sarah would be refused), and must refuse john's completion after that.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_engine_never_acts_on_a_state_another_engine_moved_on() {
+    let (_dir, clock, a) = setup(SHARED).await;
+    let b = Engine::new(a.store().clone(), clock.clone(), EngineOptions { node: "other-node".into() });
+    let id = a.start("shared-review", Map::new()).await.unwrap().id;
+    a.user_task(&id, "review", "john", UserTaskCommand::Claim { task: ORIGINAL }).await.unwrap();
+    b.user_task(&id, "review", "john", UserTaskCommand::CancelClaim { task: ORIGINAL }).await.unwrap();
+
+    let claimed = a.user_task(&id, "review", "sarah", UserTaskCommand::Claim { task: ORIGINAL }).await.unwrap();
+    let task = claimed.tasks[0].user_task.as_ref().unwrap().original();
+    assert!(matches!(&task.status, HumanTaskStatus::Claimed { by, .. } if by == "sarah"), "{:?}", task.status);
+    let refused = b.user_task(&id, "review", "john", UserTaskCommand::Complete { task: ORIGINAL, output: Map::new() }).await;
+    assert!(matches!(refused, Err(EngineError::Transition(_))), "{refused:?}");
+    let done = b.user_task(&id, "review", "sarah", UserTaskCommand::Complete { task: ORIGINAL, output: Map::new() }).await.unwrap();
+    assert_eq!(done.status, InstanceStatus::Completed);
+}

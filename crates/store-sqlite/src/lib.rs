@@ -434,6 +434,11 @@ impl InstanceReader for SqliteStore {
         serde_json::from_str(&state).map(Some).map_err(|e| StoreError::CorruptState { instance: id.to_owned(), message: e.to_string() })
     }
 
+    async fn instance_seq(&self, id: &str) -> Result<Option<u64>> {
+        self.read(|conn| conn.prepare_cached("SELECT seq FROM instances WHERE id = ?1")?.query_row([id], |r| r.get::<_, i64>(0)).optional())
+            .map(|seq| seq.map(|s| s as u64))
+    }
+
     async fn instances(&self, status: Option<InstanceStatus>, limit: usize) -> Result<Vec<InstanceSummary>> {
         self.read(|conn| {
             let sql = "SELECT id, definition_id, definition_version, status, created_at, ended_at FROM instances

@@ -43,6 +43,7 @@ macro_rules! conformance_tests {
             definitions_lists_latest_versions,
             deploy_calendar_assigns_consecutive_versions_and_calendars_lists_latest,
             a_committed_step_is_readable_with_its_events,
+            instance_seq_is_the_stored_next_seq,
             history_is_ordered_by_seq,
             duplicate_history_seq_is_refused_and_the_whole_step_rolls_back,
             a_refused_step_does_not_disturb_concurrent_ones,
@@ -290,6 +291,17 @@ pub async fn a_committed_step_is_readable_with_its_events<S: Store>(store: S) {
 
     assert_eq!(store.instance("missing").await.unwrap(), None);
     assert!(store.history("missing").await.unwrap().is_empty());
+}
+
+/// `instance_seq` reports the `next_seq` of the stored state after every commit, and none for
+/// an unknown instance (the engine reuses a state it holds only while this still matches).
+pub async fn instance_seq_is_the_stored_next_seq<S: Store>(store: S) {
+    let inst = instance("i-1");
+    commit(&store, insert(inst.clone())).await;
+    assert_eq!(store.instance_seq("i-1").await.unwrap(), Some(inst.next_seq));
+    commit(&store, advance(inst.clone(), InstanceStatus::Completed, 5)).await;
+    assert_eq!(store.instance_seq("i-1").await.unwrap(), Some(inst.next_seq + 1));
+    assert_eq!(store.instance_seq("missing").await.unwrap(), None);
 }
 
 /// History comes back in `seq` order across steps, also past 9 (numbers, not text, are sorted).

@@ -144,6 +144,9 @@ pub trait DefinitionStore: Send + Sync {
 /// Reading instances and their history.
 pub trait InstanceReader: Send + Sync {
     fn instance(&self, id: &str) -> impl Future<Output = Result<Option<Instance>>> + Send;
+    /// The stored instance's `next_seq` (the optimistic-concurrency token every step must
+    /// name), without reading its state: lets the engine reuse a state it holds in memory.
+    fn instance_seq(&self, id: &str) -> impl Future<Output = Result<Option<u64>>> + Send;
     /// Newest first, at most `limit`, optionally only with one status.
     fn instances(&self, status: Option<InstanceStatus>, limit: usize) -> impl Future<Output = Result<Vec<InstanceSummary>>> + Send;
     /// Ids of instances that are not in a terminal status (what the engine resumes at start).
