@@ -79,7 +79,7 @@ pub struct TaskState {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub taken: Vec<usize>,
     /// How many times the task was started (a retry or re-run after a crash adds one).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub attempts: u32,
     /// A breakpoint set or cleared on the running instance (overrides the definition).
     #[serde(default, skip_serializing_if = "Option::is_none")]

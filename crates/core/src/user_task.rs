@@ -244,6 +244,17 @@ pub enum SubtaskPolicy {
     EndOpenSubtasks,
 }
 
+impl SubtaskPolicy {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Stored states leave out fields at their default (they are read back as the default).
+fn is_zero<N: Default + PartialEq>(n: &N) -> bool {
+    *n == N::default()
+}
+
 /// Where an escalation's `after` is counted from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -301,9 +312,9 @@ pub struct UserTaskSpec {
     /// The id of the task in the process definition; timer keys start with it.
     pub process_task: String,
     pub title: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub input: Map<String, Value>,
     pub potential_owners: PotentialOwners,
     /// People who may act on the task beyond its owners (claim, terminate, delete, restart…).
@@ -519,21 +530,21 @@ pub struct HumanTask {
     #[serde(flatten)]
     pub role: HumanTaskRole,
     pub title: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub input: Map<String, Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<Map<String, Value>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<Note>,
     pub potential_owners: PotentialOwners,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "PotentialOwners::is_empty")]
     pub administrators: PotentialOwners,
     /// Who created the task: the process starter for the original, the predecessor's or parent's owner otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub originator: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub priority: i32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due: Option<DateTime<Utc>>,
@@ -647,7 +658,7 @@ pub struct Outcome {
     pub status: OutcomeStatus,
     /// The last task of the chain, whose output this is.
     pub task: HumanTaskId,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub output: Map<String, Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -659,16 +670,16 @@ pub struct UserTask {
     pub process_task: String,
     /// Indexed by [`HumanTaskId`]; deleted tasks stay as tombstones so ids are never reused.
     pub tasks: Vec<HumanTask>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "SubtaskPolicy::is_default")]
     pub subtask_policy: SubtaskPolicy,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timers: Vec<PendingTimer>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
     /// Numbers timer keys, so a key is never used twice.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub next_timer: u64,
 }
 
