@@ -182,11 +182,58 @@ fn run_group(conn: &Connection, batch: Vec<WriteFn>) {
     }
 }
 
+/// An instance's state as stored: its JSON, as text when short and LZ4-compressed (a blob)
+/// otherwise. A state is mostly repeated keys and timestamps, so it shrinks 4-7 times and a
+/// step rewrites a fraction of a page instead of one or two whole pages of its own.
+/// (SQLite keeps the column's type per value, so both kinds read back from one column.)
+enum StoredState {
+    Json(String),
+    Lz4(Vec<u8>),
+}
+
+/// States shorter than this stay readable text: compressing them saves less than a page.
+const COMPRESS_FROM: usize = 512;
+
+impl StoredState {
+    fn encode(instance: &Instance) -> Result<Self> {
+        let json = serde_json::to_string(instance).map_err(db_err)?;
+        Ok(if json.len() < COMPRESS_FROM { Self::Json(json) } else { Self::Lz4(lz4_flex::compress_prepend_size(json.as_bytes())) })
+    }
+
+    fn decode(&self) -> std::result::Result<Instance, String> {
+        match self {
+            Self::Json(json) => serde_json::from_str(json).map_err(|e| e.to_string()),
+            Self::Lz4(bytes) => {
+                let json = lz4_flex::decompress_size_prepended(bytes).map_err(|e| format!("decompressing the state: {e}"))?;
+                serde_json::from_slice(&json).map_err(|e| e.to_string())
+            }
+        }
+    }
+}
+
+impl rusqlite::ToSql for StoredState {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(match self {
+            Self::Json(json) => rusqlite::types::ToSqlOutput::Borrowed(rusqlite::types::ValueRef::Text(json.as_bytes())),
+            Self::Lz4(bytes) => rusqlite::types::ToSqlOutput::Borrowed(rusqlite::types::ValueRef::Blob(bytes)),
+        })
+    }
+}
+
+impl rusqlite::types::FromSql for StoredState {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        match value {
+            rusqlite::types::ValueRef::Blob(bytes) => Ok(Self::Lz4(bytes.to_vec())),
+            other => other.as_str().map(|s| Self::Json(s.to_owned())),
+        }
+    }
+}
+
 /// A step with its JSON already written, so the writer thread (which every commit waits for)
 /// only runs SQL; the encoding happens on the committing task's thread.
 struct EncodedStep {
     record: StepRecord,
-    state: Option<String>,
+    state: Option<StoredState>,
     /// The step's events as one JSON array (one history row per step).
     events: Option<String>,
     jobs: Vec<String>,
@@ -195,7 +242,7 @@ struct EncodedStep {
 
 impl EncodedStep {
     fn new(record: StepRecord) -> Result<Self> {
-        let state = record.instance.as_ref().map(serde_json::to_string).transpose().map_err(db_err)?;
+        let state = record.instance.as_ref().map(StoredState::encode).transpose()?;
         let events = (!record.events.is_empty()).then(|| serde_json::to_string(&record.events)).transpose().map_err(db_err)?;
         let jobs = record.enqueue.iter().map(serde_json::to_string).collect::<std::result::Result<_, _>>().map_err(db_err)?;
         let timer_payloads = record.set_timers.iter().map(|t| serde_json::to_string(&t.payload)).collect::<std::result::Result<_, _>>().map_err(db_err)?;
@@ -425,13 +472,13 @@ impl CalendarStore for SqliteStore {
 
 impl InstanceReader for SqliteStore {
     async fn instance(&self, id: &str) -> Result<Option<Instance>> {
-        let row: Option<(u32, String)> =
+        let row: Option<(u32, StoredState)> =
             self.read(|conn| conn.prepare_cached("SELECT state_format, state FROM instances WHERE id = ?1")?.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))).optional())?;
         let Some((format, state)) = row else { return Ok(None) };
         if format != STATE_FORMAT {
             return Err(StoreError::CorruptState { instance: id.to_owned(), message: format!("state format {format} is not known to this version of Baton") });
         }
-        serde_json::from_str(&state).map(Some).map_err(|e| StoreError::CorruptState { instance: id.to_owned(), message: e.to_string() })
+        state.decode().map(Some).map_err(|message| StoreError::CorruptState { instance: id.to_owned(), message })
     }
 
     async fn instance_seq(&self, id: &str) -> Result<Option<u64>> {

@@ -205,3 +205,27 @@ async fn a_database_in_the_event_per_row_layout_keeps_its_history_through_migrat
     assert_eq!(store.history("i-1").await.unwrap().last(), Some(&fourth));
     assert_eq!(store.history("i-1").await.unwrap().len(), 4);
 }
+
+/// A state of 512 bytes or more is stored LZ4-compressed (a blob), a shorter one as JSON text;
+/// both read back as written, and a blob that does not decompress is a corrupt state.
+#[tokio::test(flavor = "multi_thread")]
+async fn long_states_are_stored_compressed_and_read_back_unchanged() {
+    let (store, _dir) = fresh().await;
+    let short = instance("i-short");
+    let mut long = instance("i-long");
+    long.data.insert("notes".into(), serde_json::json!(vec!["a long list of the same words"; 64]));
+    for inst in [&short, &long] {
+        store.commit(vec![StepRecord { instance: Some(inst.clone()), new: true, ..StepRecord::default() }]).await.unwrap();
+    }
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    let kind = |id: &str| -> (String, i64) { conn.query_row("SELECT typeof(state), length(state) FROM instances WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?))).unwrap() };
+    assert_eq!(kind("i-short").0, "text");
+    let (long_kind, long_len) = kind("i-long");
+    assert_eq!(long_kind, "blob");
+    assert!((long_len as usize) < serde_json::to_string(&long).unwrap().len() / 4, "compressed to {long_len} bytes");
+    assert_eq!(store.instance("i-short").await.unwrap(), Some(short));
+    assert_eq!(store.instance("i-long").await.unwrap(), Some(long));
+
+    conn.execute("UPDATE instances SET state = x'0badf00d' WHERE id = 'i-long'", []).unwrap();
+    assert!(matches!(store.instance("i-long").await, Err(StoreError::CorruptState { instance, .. }) if instance == "i-long"));
+}
