@@ -378,11 +378,16 @@ impl<S: Store> Engine<S> {
         let fired = due.len();
         // Several timers of one instance (a ForEach parent hearing of many iterations) make one
         // step: one lock, one state read, one commit.
-        let mut by_instance: Vec<(String, Vec<Timer>)> = Vec::new();
+        // (In due order: the earliest is spawned first.)
+        let mut by_instance: Vec<(String, Vec<Timer>)> = Vec::with_capacity(due.len());
+        let mut position: HashMap<String, usize> = HashMap::with_capacity(due.len());
         for timer in due {
-            match by_instance.iter_mut().find(|(id, _)| *id == timer.instance) {
-                Some((_, timers)) => timers.push(timer),
-                None => by_instance.push((timer.instance.clone(), vec![timer])),
+            match position.get(&timer.instance) {
+                Some(&i) => by_instance[i].1.push(timer),
+                None => {
+                    position.insert(timer.instance.clone(), by_instance.len());
+                    by_instance.push((timer.instance.clone(), vec![timer]));
+                }
             }
         }
         let mut firing = tokio::task::JoinSet::new();

@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
-use tokio::sync::oneshot;
 
 use baton_core::instance::STATE_FORMAT;
 use baton_core::{Event, Instance, InstanceStatus, JobRequest};
@@ -23,6 +22,9 @@ use baton_store::{
 
 mod inbox;
 mod migrations;
+mod writer;
+
+use writer::{Failure, WriteFn};
 
 /// How hard SQLite works to keep a commit across a power loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,14 +34,6 @@ pub enum Durability {
     /// `synchronous=NORMAL`: survives a crash of the process, may lose the last commits on power loss.
     Normal,
 }
-
-/// Largest number of requests folded into one transaction.
-const MAX_GROUP: usize = 2048;
-
-type Completion = Box<dyn FnOnce(Option<StoreError>) + Send>;
-/// A write request: given the connection (or the reason there is no transaction to run it
-/// in), it runs and returns whether it succeeded and how to tell its caller.
-type WriteFn = Box<dyn FnOnce(std::result::Result<&Connection, StoreError>) -> (bool, Completion) + Send>;
 
 /// A handle to the SQLite store; cheap to clone.
 #[derive(Clone)]
@@ -91,7 +85,7 @@ impl SqliteStore {
         let (tx, rx) = mpsc::channel::<WriteFn>();
         std::thread::Builder::new()
             .name("baton-sqlite-writer".into())
-            .spawn(move || writer_loop(writer, rx))
+            .spawn(move || writer::writer_loop(writer, rx))
             .map_err(db_err)?;
         Ok(Self { inner: Arc::new(Inner { writer: Mutex::new(tx), reader: Mutex::new(reader), path }) })
     }
@@ -101,84 +95,11 @@ impl SqliteStore {
         &self.inner.path
     }
 
-    /// Runs `f` inside the writer's next transaction and returns its result once committed.
-    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
-    {
-        let (tx, rx) = oneshot::channel();
-        let job: WriteFn = Box::new(move |conn| match conn.and_then(f) {
-            Ok(value) => (
-                true,
-                Box::new(move |commit_error: Option<StoreError>| {
-                    let _ = tx.send(commit_error.map_or(Ok(value), Err));
-                }) as Completion,
-            ),
-            Err(e) => (
-                false,
-                Box::new(move |_| {
-                    let _ = tx.send(Err(e));
-                }) as Completion,
-            ),
-        });
-        self.inner.writer.lock().map_err(|_| StoreError::Closed)?.send(job).map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
-    }
-
     /// Runs a read on the reader connection. SQLite reads here take microseconds, so they run
     /// inline rather than on a blocking pool.
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
         let conn = self.inner.reader.lock().map_err(|_| StoreError::Closed)?;
         f(&conn).map_err(db_err)
-    }
-}
-
-fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteFn>) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
-        run_group(&conn, batch);
-    }
-}
-
-fn run_group(conn: &Connection, batch: Vec<WriteFn>) {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        let message = format!("beginning a transaction: {e}");
-        for job in batch {
-            // Each request is refused without running: outside a transaction its writes
-            // would autocommit piecemeal, and land although the caller is told they failed.
-            let (_, complete) = job(Err(StoreError::Database(message.clone())));
-            complete(None);
-        }
-        return;
-    }
-    let mut completions = Vec::with_capacity(batch.len());
-    for job in batch {
-        let _ = conn.execute_batch("SAVEPOINT request");
-        let (ok, complete) = job(Ok(conn));
-        if ok {
-            let _ = conn.execute_batch("RELEASE request");
-            completions.push((complete, true));
-        } else {
-            let _ = conn.execute_batch("ROLLBACK TO request; RELEASE request");
-            completions.push((complete, false));
-        }
-    }
-    let commit = conn.execute_batch("COMMIT").map_err(db_err);
-    if commit.is_err() {
-        let _ = conn.execute_batch("ROLLBACK");
-    }
-    for (complete, ok) in completions {
-        match (&commit, ok) {
-            (Err(e), true) => complete(Some(StoreError::Database(e.to_string()))),
-            _ => complete(None),
-        }
     }
 }
 
@@ -250,8 +171,26 @@ impl EncodedStep {
     }
 }
 
-fn write_step(conn: &Connection, encoded: &EncodedStep) -> Result<()> {
+/// What would refuse a step, checked without writing: its event seqs, and for a new instance
+/// that the id is free, for an update that the stored instance is still at `expected_seq`.
+fn check_step(conn: &Connection, step: &StepRecord) -> Result<()> {
+    check_event_seqs(step)?;
+    let Some(instance) = &step.instance else { return Ok(()) };
+    let seq: Option<i64> =
+        conn.prepare_cached("SELECT seq FROM instances WHERE id = ?1").and_then(|mut s| s.query_row([&instance.id], |r| r.get(0)).optional()).map_err(db_err)?;
+    match (step.new, seq) {
+        (true, Some(_)) => Err(StoreError::DuplicateInstance(instance.id.clone())),
+        (false, seq) if seq != Some(step.expected_seq as i64) => Err(StoreError::Conflict(instance.id.clone())),
+        _ => Ok(()),
+    }
+}
+
+/// Writes one step. It is refused ([`Failure::Refused`]) only before its first write: by its
+/// event seqs, or by the instance's insert or update, which comes first and changes nothing
+/// when it finds the id taken or the instance moved on.
+fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(), Failure> {
     let step = &encoded.record;
+    check_event_seqs(step).map_err(Failure::Refused)?;
     if let (Some(instance), Some(state)) = (&step.instance, &encoded.state) {
         let ended = instance.ended_at.map(ts);
         if step.new {
@@ -277,7 +216,7 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> Result<()> {
                 })
                 .map_err(db_err)?;
             if inserted == 0 {
-                return Err(StoreError::DuplicateInstance(instance.id.clone()));
+                return Err(Failure::Refused(StoreError::DuplicateInstance(instance.id.clone())));
             }
         } else {
             let updated = conn
@@ -299,12 +238,11 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> Result<()> {
                 })
                 .map_err(db_err)?;
             if updated == 0 {
-                return Err(StoreError::Conflict(instance.id.clone()));
+                return Err(Failure::Refused(StoreError::Conflict(instance.id.clone())));
             }
         }
     }
     if let (Some(events), Some(first)) = (&encoded.events, step.events.first()) {
-        check_event_seqs(step)?;
         let instance_id = step.instance.as_ref().map(|i| i.id.as_str()).unwrap_or_default();
         conn.prepare_cached("INSERT INTO history (instance_id, first_seq, events) VALUES (?1, ?2, ?3)")
             .and_then(|mut s| s.execute(params![instance_id, first.seq as i64, events]))
@@ -355,6 +293,9 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> Result<()> {
 /// History holds every seq once: a step's events must be numbered upwards from the seq the
 /// stored instance was at (which the instance's write just checked) and below its new one.
 fn check_event_seqs(step: &StepRecord) -> Result<()> {
+    if step.events.is_empty() {
+        return Ok(());
+    }
     let seqs = || step.events.iter().map(|e| e.seq);
     let from = if step.new { 1 } else { step.expected_seq };
     let below = step.instance.as_ref().map_or(u64::MAX, |i| i.next_seq);
@@ -371,7 +312,20 @@ fn check_event_seqs(step: &StepRecord) -> Result<()> {
 impl StepWriter for SqliteStore {
     async fn commit(&self, steps: Vec<StepRecord>) -> Result<()> {
         let encoded = steps.into_iter().map(EncodedStep::new).collect::<Result<Vec<_>>>()?;
-        self.write(move |conn| encoded.iter().try_for_each(|s| write_step(conn, s))).await
+        self.write_checked(move |conn| {
+            if let [step] = &encoded[..] {
+                return write_step(conn, step);
+            }
+            // Several steps land together: all are checked before the first writes.
+            for step in &encoded {
+                check_step(conn, &step.record).map_err(Failure::Refused)?;
+            }
+            for step in &encoded {
+                write_step(conn, step).map_err(|(Failure::Refused(e) | Failure::Broken(e))| Failure::Broken(e))?;
+            }
+            Ok(())
+        })
+        .await
     }
 }
 
