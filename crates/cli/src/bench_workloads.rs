@@ -99,6 +99,7 @@ pub async fn human(args: HumanArgs) -> Result<u8> {
         let engine = fresh_engine(&dir, durability).await?;
         let (id, _) = engine.deploy("bench-human.yaml", &seq10_human_definition()).await?;
         let meter = Meter::start();
+        let before = engine.store().write_stats();
         let mut set = JoinSet::new();
         let (mut launched, mut latencies) = (0, Vec::with_capacity(args.instances));
         while latencies.len() < args.instances {
@@ -111,7 +112,9 @@ pub async fn human(args: HumanArgs) -> Result<u8> {
             }
         }
         let r = meter.finish(args.instances, latencies);
-        eprintln!("run {run}/{}: {:.0} task completions/s", args.common.runs, r.per_s() * 10.0);
+        let after = engine.store().write_stats();
+        let per_commit = (after.1 - before.1) as f64 / (after.0 - before.0).max(1) as f64;
+        eprintln!("run {run}/{}: {:.0} task completions/s, {per_commit:.1} requests per commit", args.common.runs, r.per_s() * 10.0);
         runs.push(r);
     }
     let s = summarize(&runs);

@@ -45,6 +45,7 @@ struct Inner {
     writer: Mutex<mpsc::Sender<WriteFn>>,
     reader: Mutex<Connection>,
     path: PathBuf,
+    stats: Arc<writer::WriterStats>,
 }
 
 pub(crate) fn db_err(e: impl std::fmt::Display) -> StoreError {
@@ -83,16 +84,25 @@ impl SqliteStore {
         migrations::run(&mut writer)?;
         let reader = open_connection(&path, durability)?;
         let (tx, rx) = mpsc::channel::<WriteFn>();
+        let stats = Arc::new(writer::WriterStats::default());
         std::thread::Builder::new()
             .name("baton-sqlite-writer".into())
-            .spawn(move || writer::writer_loop(writer, rx))
+            .spawn({
+                let stats = stats.clone();
+                move || writer::writer_loop(writer, rx, &stats)
+            })
             .map_err(db_err)?;
-        Ok(Self { inner: Arc::new(Inner { writer: Mutex::new(tx), reader: Mutex::new(reader), path }) })
+        Ok(Self { inner: Arc::new(Inner { writer: Mutex::new(tx), reader: Mutex::new(reader), path, stats }) })
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// Transactions the writer committed (or tried to) and the requests they held, so far.
+    pub fn write_stats(&self) -> (u64, u64) {
+        self.inner.stats.read()
     }
 
     /// Runs a read on the reader connection. SQLite reads here take microseconds, so they run

@@ -12,6 +12,7 @@
 //!   began writing (an I/O error, a full disk), its partial writes cannot be undone alone: the
 //!   whole group is rolled back and every request in it is told it failed.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
 use rusqlite::Connection;
@@ -119,7 +120,20 @@ where
     (WriteFn { guarded, run }, rx)
 }
 
-pub(crate) fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteFn>) {
+/// How much group commit groups: transactions run and requests in them.
+#[derive(Default)]
+pub(crate) struct WriterStats {
+    groups: AtomicU64,
+    requests: AtomicU64,
+}
+
+impl WriterStats {
+    pub(crate) fn read(&self) -> (u64, u64) {
+        (self.groups.load(Ordering::Relaxed), self.requests.load(Ordering::Relaxed))
+    }
+}
+
+pub(crate) fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteFn>, stats: &WriterStats) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_GROUP {
@@ -128,6 +142,8 @@ pub(crate) fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteFn>) {
                 Err(_) => break,
             }
         }
+        stats.groups.fetch_add(1, Ordering::Relaxed);
+        stats.requests.fetch_add(batch.len() as u64, Ordering::Relaxed);
         run_group(&conn, batch);
     }
 }
