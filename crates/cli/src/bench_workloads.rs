@@ -248,7 +248,7 @@ pub async fn timers(args: TimersArgs) -> Result<u8> {
                 launched += 1;
             }
             if let Some(r) = set.join_next().await {
-                ids.push(r??.id);
+                ids.push(r??.id.clone());
             }
         }
         let start_rate = args.timers as f64 / t0.elapsed().as_secs_f64();
@@ -315,7 +315,7 @@ async fn fanout_root(engine: Engine<SqliteStore>, items: Map<String, serde_json:
     let mut instance = engine.start("bench-fanout", items).await?;
     while !instance.status.is_terminal() {
         engine.wait_for_change(std::time::Duration::from_millis(5)).await;
-        instance = engine.instance(&instance.id).await?;
+        instance = engine.instance(&instance.id).await?.into();
     }
     anyhow::ensure!(instance.status == InstanceStatus::Completed, "fan-out root ended {:?}", instance.status);
     Ok(t0.elapsed().as_secs_f64() * 1000.0)

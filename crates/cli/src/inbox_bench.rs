@@ -106,7 +106,7 @@ pub async fn run(args: InboxBenchArgs) -> Result<u8> {
             if instance.data["who"] != json!("group:legal") {
                 direct.push(instance.id.clone());
             }
-            instances.push(instance.id);
+            instances.push(instance.id.clone());
         }
     }
     let fill = started.elapsed().as_secs_f64();

@@ -153,7 +153,7 @@ impl<S: Store> Engine<S> {
 
     /// Starts an instance of the latest version of `process`. Returns once its first step
     /// (everything it could do before its first job) is committed.
-    pub async fn start(&self, process: &str, data: Map<String, Value>) -> Result<Instance, EngineError> {
+    pub async fn start(&self, process: &str, data: Map<String, Value>) -> Result<Arc<Instance>, EngineError> {
         let definition = self.definition(process, None).await?;
         let id = uuid::Uuid::now_v7().to_string();
         let knowledge = self.knowledge(&definition).await?;
@@ -185,23 +185,23 @@ impl<S: Store> Engine<S> {
     }
 
     /// Remembers a committed state for the next step (an ended instance takes few more).
-    fn committed(&self, state: &Instance) {
+    fn committed(&self, state: &Arc<Instance>) {
         if state.status.is_terminal() {
             self.inner.states.remove(&state.id);
         } else {
-            self.inner.states.insert(state.id.clone(), Arc::new(state.clone()));
+            self.inner.states.insert(state.id.clone(), state.clone());
         }
     }
 
     /// Applies a command to an instance and persists the step. A job result that does not
     /// match the running attempt is refused, and its queue entry is removed all the same, so a
     /// completion is applied once however often it is reported.
-    pub async fn apply(&self, instance_id: &str, command: Command) -> Result<Instance, EngineError> {
+    pub async fn apply(&self, instance_id: &str, command: Command) -> Result<Arc<Instance>, EngineError> {
         self.apply_cleaning(instance_id, command, Cleanup::default()).await
     }
 
     /// Applies a command and, in the same transaction, removes what delivered it (a fired timer).
-    async fn apply_cleaning(&self, instance_id: &str, command: Command, cleanup: Cleanup) -> Result<Instance, EngineError> {
+    async fn apply_cleaning(&self, instance_id: &str, command: Command, cleanup: Cleanup) -> Result<Arc<Instance>, EngineError> {
         let lock = self.instance_lock(instance_id);
         let result = {
             let _guard = lock.lock().await;
@@ -211,7 +211,7 @@ impl<S: Store> Engine<S> {
         result
     }
 
-    async fn apply_locked(&self, instance_id: &str, command: Command, cleanup: Cleanup) -> Result<Instance, EngineError> {
+    async fn apply_locked(&self, instance_id: &str, command: Command, cleanup: Cleanup) -> Result<Arc<Instance>, EngineError> {
         let job = match &command {
             Command::JobFinished { task, attempt, .. } | Command::RedispatchJob { task, attempt } => {
                 Some(JobKey { instance: instance_id.to_owned(), task: task.clone(), attempt: *attempt })
@@ -261,7 +261,7 @@ impl<S: Store> Engine<S> {
     /// stopped, its human tasks terminated), then every human task is deleted and leaves the
     /// inbox. The instance keeps its history (which records the deletion) and takes no more
     /// commands. Its ForEach iterations (child instances) are deleted with it.
-    pub async fn delete_instance(&self, instance_id: &str, by: &str) -> Result<Instance, EngineError> {
+    pub async fn delete_instance(&self, instance_id: &str, by: &str) -> Result<Arc<Instance>, EngineError> {
         let deleted = self.apply(instance_id, Command::Delete { by: by.to_owned() }).await?;
         for child in self.inner.store.children(instance_id).await? {
             match Box::pin(self.delete_instance(&child, by)).await {
@@ -347,7 +347,7 @@ impl<S: Store> Engine<S> {
             // Only the first step is the instance the command was applied to; the others are new.
             let before = if steps.is_empty() { old } else { None };
             this.inbox = inbox_updates(before, &instance);
-            this.instance = Some(instance);
+            this.instance = Some(Arc::new(instance));
             steps.push(this);
         }
         (steps, effects_after)

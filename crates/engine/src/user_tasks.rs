@@ -25,7 +25,7 @@ impl<S: Store + IdentityStore> Engine<S> {
     /// Applies `command` to a human task of user task `task` in `instance`, acting as `user`.
     /// An unknown user (or an unknown person named by the command) is refused with
     /// [`EngineError::Identity`]; an operation the user may not do with [`EngineError::Transition`].
-    pub async fn user_task(&self, instance: &str, task: &str, user: &str, command: UserTaskCommand) -> Result<Instance, EngineError> {
+    pub async fn user_task(&self, instance: &str, task: &str, user: &str, command: UserTaskCommand) -> Result<std::sync::Arc<Instance>, EngineError> {
         let caller = self.store().caller(user).await?;
         if let Some(people) = named_people(&command) {
             self.store().resolve_potential_owners(people).await?;

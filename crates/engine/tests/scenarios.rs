@@ -324,7 +324,7 @@ async fn nightly_batch_at(start: chrono::DateTime<Utc>) -> (Harness, Arc<ManualC
     deploy_example_calendars(&h.engine).await;
     let (id, _) = deploy_example(&h.engine, "nightly-batch.yaml").await;
     let worker = start_worker(&h.engine);
-    let started = h.engine.start(&id, Map::new()).await.unwrap();
+    let started = Instance::clone(&h.engine.start(&id, Map::new()).await.unwrap());
     (h, clock, worker, started)
 }
 
@@ -526,7 +526,7 @@ async fn a_job_result_reported_twice_is_refused_the_second_time_and_leaves_the_q
         Err(EngineError::Transition(TransitionError::InstanceEnded(InstanceStatus::Completed) | TransitionError::StaleJobResult { .. })) => {}
         other => panic!("expected the second result to be refused, got {other:?}"),
     }
-    assert_eq!(h.engine.instance(&instance.id).await.unwrap(), first, "the refused result changed nothing");
+    assert_eq!(h.engine.instance(&instance.id).await.unwrap(), *first, "the refused result changed nothing");
     assert_eq!(h.store().history(&instance.id).await.unwrap().len(), history_len);
     assert_queue_empty(h.store()).await;
 }
@@ -556,7 +556,7 @@ async fn a_stale_job_result_is_refused_changes_nothing_and_its_queue_row_is_remo
         Err(EngineError::Transition(TransitionError::StaleJobResult { task, attempt })) => assert_eq!((task.as_str(), attempt), ("a", 1)),
         other => panic!("expected StaleJobResult, got {other:?}"),
     }
-    assert_eq!(h.engine.instance(&instance.id).await.unwrap(), after_a);
+    assert_eq!(h.engine.instance(&instance.id).await.unwrap(), *after_a);
     let b_row = JobKey { instance: instance.id.clone(), task: "b".into(), attempt: 1 };
     // Only b's row is left; a's went with its first (applied) result.
     assert_eq!(h.store().leased_jobs().await.unwrap(), std::slice::from_ref(&b_row));
@@ -567,7 +567,7 @@ async fn a_stale_job_result_is_refused_changes_nothing_and_its_queue_row_is_remo
     h.store().commit(vec![orphan]).await.unwrap();
     assert_eq!(h.store().claim_jobs("late-worker", 10, Duration::from_secs(60), Utc::now()).await.unwrap().len(), 1);
     assert!(matches!(h.engine.apply(&instance.id, finished("a", 1)).await, Err(EngineError::Transition(TransitionError::StaleJobResult { .. }))));
-    assert_eq!(h.engine.instance(&instance.id).await.unwrap(), after_a);
+    assert_eq!(h.engine.instance(&instance.id).await.unwrap(), *after_a);
     assert_eq!(h.store().leased_jobs().await.unwrap(), [b_row], "the stale row is gone, b's is kept");
     assert_eq!(h.store().queued_jobs().await.unwrap(), 0);
 }
@@ -661,7 +661,7 @@ async fn abort_stops_a_running_job_and_the_instance_is_aborted() {
 
     // The killed job's result came back and was refused: the instance stays aborted.
     let after = h.engine.instance(&instance.id).await.unwrap();
-    assert_eq!(after, aborted);
+    assert_eq!(after, *aborted);
     let history = h.store().history(&instance.id).await.unwrap();
     assert!(!history.iter().any(|e| matches!(e.kind, EventKind::JobFinished { .. })));
     assert!(matches!(

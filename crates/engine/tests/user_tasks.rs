@@ -187,7 +187,7 @@ async fn the_article_publishing_process_continues_with_the_output_of_the_legal_r
 #[tokio::test(flavor = "multi_thread")]
 async fn deleting_the_process_instance_deletes_both_tasks_and_empties_the_inboxes() {
     let (_dir, _clock, engine) = setup(&example("article-publishing.yaml")).await;
-    let id = engine.start("article-publishing", Map::new()).await.unwrap().id;
+    let id = engine.start("article-publishing", Map::new()).await.unwrap().id.clone();
     engine.user_task(&id, "review_article", "john", claim(0)).await.unwrap();
     engine.user_task(&id, "review_article", "john", follow_on(0, "Legal Review", PotentialOwners::user("sarah"), "")).await.unwrap();
     assert_eq!(engine.store().inbox_of_instance(&id).await.unwrap().len(), 1);
@@ -210,7 +210,7 @@ async fn deleting_the_process_instance_deletes_both_tasks_and_empties_the_inboxe
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unknown_acting_user_is_refused_with_a_clear_error() {
     let (_dir, _clock, engine) = setup(&example("article-publishing.yaml")).await;
-    let id = engine.start("article-publishing", Map::new()).await.unwrap().id;
+    let id = engine.start("article-publishing", Map::new()).await.unwrap().id.clone();
     let e = engine.user_task(&id, "review_article", "mallory", claim(0)).await.unwrap_err();
     assert!(matches!(e, EngineError::Identity(IdentityError::UnknownUser(ref u)) if u == "mallory"));
     assert!(e.to_string().contains("baton user add mallory"), "{e}");
@@ -222,7 +222,7 @@ async fn an_unknown_acting_user_is_refused_with_a_clear_error() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_denied_operation_returns_a_typed_error_and_changes_nothing() {
     let (_dir, _clock, engine) = setup(&example("article-publishing.yaml")).await;
-    let id = engine.start("article-publishing", Map::new()).await.unwrap().id;
+    let id = engine.start("article-publishing", Map::new()).await.unwrap().id.clone();
     let snapshot = |engine: SqliteEngine, id: String| async move {
         (engine.instance(&id).await.unwrap(), engine.store().history(&id).await.unwrap().len(), engine.store().inbox_of_instance(&id).await.unwrap())
     };
@@ -283,7 +283,7 @@ async fn escalation_and_expiration_timers_fire_from_the_timer_table_and_survive_
         let engine = open(&dir, &clock);
         people(&engine).await;
         engine.deploy("timed.yaml", TIMED).await.unwrap();
-        let id = engine.start("timed-review", Map::new()).await.unwrap().id;
+        let id = engine.start("timed-review", Map::new()).await.unwrap().id.clone();
         assert_eq!(engine.store().next_timer_due().await.unwrap(), Some(t0() + chrono::Duration::hours(2)), "the escalation is a durable timer");
         assert_eq!(engine.fire_due_timers(10).await.unwrap(), 0, "not due yet");
         id
@@ -317,7 +317,7 @@ async fn escalation_and_expiration_timers_fire_from_the_timer_table_and_survive_
 #[tokio::test(flavor = "multi_thread")]
 async fn when_the_first_task_expires_the_last_task_in_the_chain_is_expired() {
     let (_dir, clock, engine) = setup(TIMED).await;
-    let id = engine.start("timed-review", Map::new()).await.unwrap().id;
+    let id = engine.start("timed-review", Map::new()).await.unwrap().id.clone();
     engine.user_task(&id, "review", "john", claim(0)).await.unwrap();
     engine.user_task(&id, "review", "john", follow_on(0, "Legal Review", PotentialOwners::group("legal"), "")).await.unwrap();
     clock.advance(chrono::Duration::days(1));
@@ -334,7 +334,7 @@ async fn when_the_first_task_expires_the_last_task_in_the_chain_is_expired() {
 
 async fn forwarded_chain() -> (TempDir, Arc<ManualClock>, SqliteEngine, String) {
     let (dir, clock, engine) = setup(TIMED).await;
-    let id = engine.start("timed-review", Map::new()).await.unwrap().id;
+    let id = engine.start("timed-review", Map::new()).await.unwrap().id.clone();
     engine.user_task(&id, "review", "john", claim(0)).await.unwrap();
     engine.user_task(&id, "review", "john", follow_on(0, "Legal Review", PotentialOwners::user("sarah"), "")).await.unwrap();
     engine.user_task(&id, "review", "sarah", claim(1)).await.unwrap();
@@ -433,7 +433,7 @@ async fn the_inbox_lists_claimed_tasks_first_then_claimable_ones_by_priority_wit
         [(1, json!("group:editors")), (5, json!(["john", "group:editors"])), (3, json!("sarah")), (9, json!("group:editors")), (2, json!("eve"))]
     {
         let data = json!({"p": p, "who": who}).as_object().cloned().unwrap();
-        ids.push(engine.start("many", data).await.unwrap().id);
+        ids.push(engine.start("many", data).await.unwrap().id.clone());
         clock.advance(chrono::Duration::minutes(1));
     }
     engine.user_task(&ids[0], "work", "john", claim(0)).await.unwrap();
@@ -489,7 +489,7 @@ async fn the_inbox_filters_on_the_due_date() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_owner_creates_subtasks_and_completes_only_once_they_ended() {
     let (_dir, _clock, engine) = setup(&example("article-publishing.yaml")).await;
-    let id = engine.start("article-publishing", Map::new()).await.unwrap().id;
+    let id = engine.start("article-publishing", Map::new()).await.unwrap().id.clone();
     engine.user_task(&id, "review_article", "john", claim(0)).await.unwrap();
     let subtask = UserTaskCommand::CreateSubtask {
         parent: ORIGINAL,
@@ -538,7 +538,7 @@ tasks:
 async fn an_engine_never_acts_on_a_state_another_engine_moved_on() {
     let (_dir, clock, a) = setup(SHARED).await;
     let b = Engine::new(a.store().clone(), clock.clone(), EngineOptions { node: "other-node".into() });
-    let id = a.start("shared-review", Map::new()).await.unwrap().id;
+    let id = a.start("shared-review", Map::new()).await.unwrap().id.clone();
     a.user_task(&id, "review", "john", UserTaskCommand::Claim { task: ORIGINAL }).await.unwrap();
     b.user_task(&id, "review", "john", UserTaskCommand::CancelClaim { task: ORIGINAL }).await.unwrap();
 

@@ -173,7 +173,7 @@ struct EncodedStep {
 
 impl EncodedStep {
     fn new(record: StepRecord) -> Result<Self> {
-        let state = record.instance.as_ref().map(StoredState::encode).transpose()?;
+        let state = record.instance.as_deref().map(StoredState::encode).transpose()?;
         let events = (!record.events.is_empty()).then(|| serde_json::to_string(&record.events)).transpose().map_err(db_err)?;
         let jobs = record.enqueue.iter().map(serde_json::to_string).collect::<std::result::Result<_, _>>().map_err(db_err)?;
         let timer_payloads = record.set_timers.iter().map(|t| serde_json::to_string(&t.payload)).collect::<std::result::Result<_, _>>().map_err(db_err)?;

@@ -36,7 +36,7 @@ fn t(seconds: i64) -> chrono::DateTime<chrono::Utc> {
 async fn populate(store: &SqliteStore) {
     store.deploy("etl", "etl.yaml", "id: etl", t(0)).await.unwrap();
     let step = StepRecord {
-        instance: Some(instance("i-1")),
+        instance: Some(instance("i-1").into()),
         new: true,
         enqueue: vec![job("i-1", "extract", 1)],
         set_timers: vec![Timer { instance: "i-1".into(), key: "deadline".into(), due_at: t(60), payload: serde_json::json!({"n": 1}) }],
@@ -127,7 +127,7 @@ async fn an_unreadable_state_or_event_is_reported_as_corrupt_state() {
     let (store, _dir) = fresh().await;
     populate(&store).await;
     let step = StepRecord {
-        instance: Some(instance("i-2")),
+        instance: Some(instance("i-2").into()),
         new: true,
         events: vec![baton_store::conformance::event(1, None, baton_core::EventKind::BranchesTaken { tasks: vec![] })],
         ..StepRecord::default()
@@ -201,7 +201,7 @@ async fn a_database_in_the_event_per_row_layout_keeps_its_history_through_migrat
     let mut next = inst.clone();
     next.next_seq = 5;
     let fourth = event(4, None, EventKind::BranchesTaken { tasks: vec![] });
-    store.commit(vec![StepRecord { instance: Some(next), expected_seq: 4, events: vec![fourth.clone()], ..StepRecord::default() }]).await.unwrap();
+    store.commit(vec![StepRecord { instance: Some(next.into()), expected_seq: 4, events: vec![fourth.clone()], ..StepRecord::default() }]).await.unwrap();
     assert_eq!(store.history("i-1").await.unwrap().last(), Some(&fourth));
     assert_eq!(store.history("i-1").await.unwrap().len(), 4);
 }
@@ -215,7 +215,7 @@ async fn long_states_are_stored_compressed_and_read_back_unchanged() {
     let mut long = instance("i-long");
     long.data.insert("notes".into(), serde_json::json!(vec!["a long list of the same words"; 64]));
     for inst in [&short, &long] {
-        store.commit(vec![StepRecord { instance: Some(inst.clone()), new: true, ..StepRecord::default() }]).await.unwrap();
+        store.commit(vec![StepRecord { instance: Some(inst.clone().into()), new: true, ..StepRecord::default() }]).await.unwrap();
     }
     let conn = rusqlite::Connection::open(store.path()).unwrap();
     let kind = |id: &str| -> (String, i64) { conn.query_row("SELECT typeof(state), length(state) FROM instances WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?))).unwrap() };

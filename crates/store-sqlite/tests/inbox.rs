@@ -43,7 +43,7 @@ async fn inbox_rows_land_with_their_step_and_a_refused_step_writes_none() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("baton.db"), Durability::Normal).unwrap();
     let first = StepRecord {
-        instance: Some(instance("i-1")),
+        instance: Some(instance("i-1").into()),
         new: true,
         inbox: vec![update("i-1", vec![entry("i-1", 0, 1, PotentialOwners::group("editors").and_user("john"), None)])],
         ..StepRecord::default()
@@ -52,7 +52,7 @@ async fn inbox_rows_land_with_their_step_and_a_refused_step_writes_none() {
     assert_eq!(page(&store, "john", &["editors"]).await, vec!["i-1#0 ready"], "offered twice, listed once");
 
     // A step computed from a stale state is refused whole: its inbox rows are not written.
-    let stale = StepRecord { instance: Some(instance("i-1")), expected_seq: 99, inbox: vec![update("i-1", Vec::new())], ..StepRecord::default() };
+    let stale = StepRecord { instance: Some(instance("i-1").into()), expected_seq: 99, inbox: vec![update("i-1", Vec::new())], ..StepRecord::default() };
     assert!(matches!(store.commit(vec![stale]).await, Err(StoreError::Conflict(_))));
     assert_eq!(page(&store, "john", &[]).await, vec!["i-1#0 ready"]);
 
@@ -60,7 +60,7 @@ async fn inbox_rows_land_with_their_step_and_a_refused_step_writes_none() {
     let mut moved = instance("i-1");
     moved.next_seq = 4;
     let claimed = StepRecord {
-        instance: Some(moved),
+        instance: Some(moved.into()),
         expected_seq: 3,
         inbox: vec![update("i-1", vec![entry("i-1", 0, 1, PotentialOwners::group("editors").and_user("john"), Some("mike"))])],
         ..StepRecord::default()
@@ -72,7 +72,7 @@ async fn inbox_rows_land_with_their_step_and_a_refused_step_writes_none() {
     // Ended: nothing is left.
     let mut ended = instance("i-1");
     ended.next_seq = 5;
-    let done = StepRecord { instance: Some(ended), expected_seq: 4, inbox: vec![update("i-1", Vec::new())], ..StepRecord::default() };
+    let done = StepRecord { instance: Some(ended.into()), expected_seq: 4, inbox: vec![update("i-1", Vec::new())], ..StepRecord::default() };
     store.commit(vec![done]).await.unwrap();
     assert!(store.inbox_of_instance("i-1").await.unwrap().is_empty());
 }

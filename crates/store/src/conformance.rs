@@ -173,7 +173,7 @@ pub fn job(instance: &str, task: &str, attempt: u32) -> JobRequest {
 
 /// The step that inserts `instance` with its start events.
 fn insert(instance: Instance) -> StepRecord {
-    StepRecord { instance: Some(instance), new: true, events: started_events(), ..StepRecord::default() }
+    StepRecord { instance: Some(instance.into()), new: true, events: started_events(), ..StepRecord::default() }
 }
 
 /// The step that moves a stored instance (at `next_seq`) on by one event to `status`.
@@ -186,7 +186,7 @@ fn advance(mut instance: Instance, status: InstanceStatus, seconds: i64) -> Step
     if status.is_terminal() {
         instance.ended_at = Some(at(seconds));
     }
-    StepRecord { instance: Some(instance), expected_seq, events, ..StepRecord::default() }
+    StepRecord { instance: Some(instance.into()), expected_seq, events, ..StepRecord::default() }
 }
 
 fn timer(instance: &str, key: &str, seconds: i64) -> Timer {
@@ -318,7 +318,7 @@ pub async fn history_is_ordered_by_seq<S: Store>(store: S) {
         expected.extend(events.clone());
         let mut next = inst.clone();
         next.next_seq += 2;
-        commit(&store, StepRecord { instance: Some(next.clone()), expected_seq: seq, events, ..StepRecord::default() }).await;
+        commit(&store, StepRecord { instance: Some(next.clone().into()), expected_seq: seq, events, ..StepRecord::default() }).await;
         inst = next;
     }
     let history = store.history("i-1").await.unwrap();
@@ -334,7 +334,7 @@ pub async fn duplicate_history_seq_is_refused_and_the_whole_step_rolls_back<S: S
 
     let mut step = advance(inst.clone(), InstanceStatus::Completed, 5);
     step.events.push(status_event(2, InstanceStatus::Completed)); // seq 2 is stored already
-    step.instance.as_mut().unwrap().next_seq += 1;
+    std::sync::Arc::make_mut(step.instance.as_mut().unwrap()).next_seq += 1;
     step.enqueue.push(job("i-1", "load", 1));
     step.set_timers.push(timer("i-1", "deadline", 30));
     assert!(store.commit(vec![step]).await.is_err(), "a duplicate seq must be refused");
@@ -439,7 +439,7 @@ pub async fn a_stale_update_is_a_conflict_and_changes_nothing<S: Store>(store: S
         Err(StoreError::Conflict(id)) => assert_eq!(id, "i-1"),
         other => panic!("expected Conflict, got {other:?}"),
     }
-    assert_eq!(stored(&store, "i-1").await, after_first);
+    assert_eq!(stored(&store, "i-1").await, *after_first);
     assert_eq!(store.history("i-1").await.unwrap().len(), 3);
     assert_eq!(store.queued_jobs().await.unwrap(), 0);
     assert_eq!(store.next_timer_due().await.unwrap(), None);
@@ -504,7 +504,7 @@ pub async fn jobs_are_claimed_oldest_first<S: Store>(store: S) {
     let inst = instance("i-1");
     commit(&store, StepRecord { enqueue: vec![job("i-1", "first", 1)], ..insert(inst.clone()) }).await;
     let second = StepRecord { enqueue: vec![job("i-1", "second", 1)], ..advance(inst, InstanceStatus::Running, 10) };
-    let inst = second.instance.clone().unwrap();
+    let inst = Instance::clone(second.instance.as_ref().unwrap());
     commit(&store, second).await;
     commit(&store, StepRecord { enqueue: vec![job("i-1", "third", 1)], ..advance(inst, InstanceStatus::Running, 20) }).await;
 

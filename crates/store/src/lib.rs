@@ -79,8 +79,9 @@ pub struct Timer {
 /// Everything one engine step changes, committed atomically.
 #[derive(Debug, Clone, Default)]
 pub struct StepRecord {
-    /// The instance's new state (inserted if `new`, else updated).
-    pub instance: Option<Instance>,
+    /// The instance's new state (inserted if `new`, else updated). Shared, so the engine can
+    /// keep it for the next step without copying it.
+    pub instance: Option<std::sync::Arc<Instance>>,
     pub new: bool,
     /// For an update: the `next_seq` of the state the step was computed from. The write fails
     /// with [`StoreError::Conflict`] if the stored instance moved on meanwhile.
