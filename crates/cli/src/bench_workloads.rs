@@ -15,7 +15,7 @@ use baton_core::user_task::{HumanTaskId, UserTaskCommand};
 use baton_core::InstanceStatus;
 use baton_engine::{Engine, EngineOptions, SystemClock, WorkerOptions};
 use baton_store::{IdentityStore, NewUser, TimerQueue};
-use baton_store_sqlite::{Durability, SqliteStore};
+use baton_store_sqlite::{Durability, SqliteStore, WriterCounts};
 
 use crate::bench::{parse_durability, seq10_definition, seq10_on};
 use crate::bench_measure::{fields, median, summarize, Meter, Run};
@@ -77,6 +77,21 @@ pub fn seq10_human_definition() -> String {
     yaml
 }
 
+/// The SQLite writer's work between two readings: requests per commit, and the share of the
+/// run it spent running requests and committing (WAL writes and fsync).
+fn writer_summary(before: WriterCounts, after: WriterCounts, seconds: f64) -> String {
+    let groups = (after.groups - before.groups).max(1) as f64;
+    let requests = (after.requests - before.requests) as f64;
+    let share = |ns: u64| ns as f64 / 1e9 / seconds * 100.0;
+    format!(
+        "{:.1} requests per commit, {:.1} µs per request running, busy {:.0}% running + {:.0}% committing",
+        requests / groups,
+        (after.running_ns - before.running_ns) as f64 / 1e3 / requests.max(1.0),
+        share(after.running_ns - before.running_ns),
+        share(after.committing_ns - before.committing_ns)
+    )
+}
+
 async fn human_instance(engine: Engine<SqliteStore>, id: String) -> Result<f64> {
     let t0 = Instant::now();
     let instance = engine.start(&id, Map::new()).await?;
@@ -113,8 +128,7 @@ pub async fn human(args: HumanArgs) -> Result<u8> {
         }
         let r = meter.finish(args.instances, latencies);
         let after = engine.store().write_stats();
-        let per_commit = (after.1 - before.1) as f64 / (after.0 - before.0).max(1) as f64;
-        eprintln!("run {run}/{}: {:.0} task completions/s, {per_commit:.1} requests per commit", args.common.runs, r.per_s() * 10.0);
+        eprintln!("run {run}/{}: {:.0} task completions/s; writer: {}", args.common.runs, r.per_s() * 10.0, writer_summary(before, after, r.wall_s));
         runs.push(r);
     }
     let s = summarize(&runs);

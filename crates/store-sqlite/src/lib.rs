@@ -24,6 +24,7 @@ mod inbox;
 mod migrations;
 mod writer;
 
+pub use writer::WriterCounts;
 use writer::{Failure, WriteFn};
 
 /// How hard SQLite works to keep a commit across a power loss.
@@ -100,8 +101,9 @@ impl SqliteStore {
         &self.inner.path
     }
 
-    /// Transactions the writer committed (or tried to) and the requests they held, so far.
-    pub fn write_stats(&self) -> (u64, u64) {
+    /// What the writer thread did so far: transactions, the requests in them, and the time
+    /// spent running them and committing.
+    pub fn write_stats(&self) -> WriterCounts {
         self.inner.stats.read()
     }
 

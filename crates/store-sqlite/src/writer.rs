@@ -122,14 +122,31 @@ where
 
 /// How much group commit groups: transactions run and requests in them.
 #[derive(Default)]
-pub(crate) struct WriterStats {
+pub struct WriterStats {
     groups: AtomicU64,
     requests: AtomicU64,
+    /// Nanoseconds spent running requests, and committing (writing the WAL, fsync).
+    running_ns: AtomicU64,
+    committing_ns: AtomicU64,
+}
+
+/// A reading of [`WriterStats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterCounts {
+    pub groups: u64,
+    pub requests: u64,
+    pub running_ns: u64,
+    pub committing_ns: u64,
 }
 
 impl WriterStats {
-    pub(crate) fn read(&self) -> (u64, u64) {
-        (self.groups.load(Ordering::Relaxed), self.requests.load(Ordering::Relaxed))
+    pub(crate) fn read(&self) -> WriterCounts {
+        WriterCounts {
+            groups: self.groups.load(Ordering::Relaxed),
+            requests: self.requests.load(Ordering::Relaxed),
+            running_ns: self.running_ns.load(Ordering::Relaxed),
+            committing_ns: self.committing_ns.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -144,7 +161,7 @@ pub(crate) fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteFn>, stats: 
         }
         stats.groups.fetch_add(1, Ordering::Relaxed);
         stats.requests.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        run_group(&conn, batch);
+        run_group(&conn, batch, stats);
     }
 }
 
@@ -152,7 +169,8 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-fn run_group(conn: &Connection, batch: Vec<WriteFn>) {
+fn run_group(conn: &Connection, batch: Vec<WriteFn>, stats: &WriterStats) {
+    let started = std::time::Instant::now();
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         refuse_all(batch, &format!("beginning a transaction: {e}"));
         return;
@@ -175,6 +193,7 @@ fn run_group(conn: &Connection, batch: Vec<WriteFn>) {
             break;
         }
     }
+    let ran = started.elapsed();
     let outcome = match broken {
         Some(e) => Err(StoreError::Database(format!("a request failed partway, so its group of {} was rolled back: {e}", completions.len() + jobs.len()))),
         None => conn.execute_batch("COMMIT").map_err(db_err),
@@ -182,6 +201,8 @@ fn run_group(conn: &Connection, batch: Vec<WriteFn>) {
     if outcome.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
     }
+    stats.running_ns.fetch_add(ran.as_nanos() as u64, Ordering::Relaxed);
+    stats.committing_ns.fetch_add((started.elapsed() - ran).as_nanos() as u64, Ordering::Relaxed);
     for (complete, landed) in completions {
         match (&outcome, landed) {
             (Err(e), true) => complete(Some(StoreError::Database(e.to_string()))),
@@ -236,7 +257,7 @@ mod tests {
         // Checked: refused before writing.
         let (c, rc) = request(false, |_: &Connection| Err::<(), _>(Failure::Refused(StoreError::Conflict("c".into()))));
         let (d, rd) = request(false, insert(4));
-        run_group(&conn, vec![a, b, c, d]);
+        run_group(&conn, vec![a, b, c, d], &WriterStats::default());
         assert!(answer(ra).is_ok() && answer(rd).is_ok());
         assert!(matches!(answer(rb), Err(StoreError::Conflict(_))));
         assert!(matches!(answer(rc), Err(StoreError::Conflict(_))));
@@ -252,14 +273,14 @@ mod tests {
             insert(2)(conn) // the key is taken: fails after a write
         });
         let (c, rc) = request(false, insert(3));
-        run_group(&conn, vec![a, b, c]);
+        run_group(&conn, vec![a, b, c], &WriterStats::default());
         for r in [answer(ra), answer(rb), answer(rc)] {
             assert!(matches!(r, Err(StoreError::Database(_))), "{r:?}");
         }
         assert_eq!(rows(&conn), Vec::<i64>::new(), "nothing of the group is kept");
         // The writer goes on: the next group commits.
         let (e, re) = request(false, insert(5));
-        run_group(&conn, vec![e]);
+        run_group(&conn, vec![e], &WriterStats::default());
         assert!(answer(re).is_ok());
         assert_eq!(rows(&conn), vec![5]);
     }
