@@ -203,16 +203,18 @@ fn check_step(conn: &Connection, step: &StepRecord) -> Result<()> {
 fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(), Failure> {
     let step = &encoded.record;
     check_event_seqs(step).map_err(Failure::Refused)?;
+    // The instance's integer key, which its history rows are filed under.
+    let mut key: Option<i64> = None;
     if let (Some(instance), Some(state)) = (&step.instance, &encoded.state) {
         let ended = instance.ended_at.map(ts);
         if step.new {
-            let inserted = conn
+            key = conn
                 .prepare_cached(
                     "INSERT INTO instances (id, definition_id, definition_version, status, created_at, updated_at, ended_at, seq, state_format, state, parent_id)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (id) DO NOTHING",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (id) DO NOTHING RETURNING key",
                 )
                 .and_then(|mut s| {
-                    s.execute(params![
+                    s.query_row(params![
                         instance.id,
                         instance.definition_id,
                         instance.definition_version,
@@ -224,20 +226,21 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
                         STATE_FORMAT,
                         state,
                         instance.parent.as_ref().map(|p| p.instance.as_str())
-                    ])
+                    ], |r| r.get(0))
+                    .optional()
                 })
                 .map_err(db_err)?;
-            if inserted == 0 {
+            if key.is_none() {
                 return Err(Failure::Refused(StoreError::DuplicateInstance(instance.id.clone())));
             }
         } else {
-            let updated = conn
+            key = conn
                 .prepare_cached(
                     "UPDATE instances SET status = ?2, updated_at = ?3, ended_at = ?4, seq = ?5, state_format = ?6, state = ?7
-                     WHERE id = ?1 AND seq = ?8",
+                     WHERE id = ?1 AND seq = ?8 RETURNING key",
                 )
                 .and_then(|mut s| {
-                    s.execute(params![
+                    s.query_row(params![
                         instance.id,
                         instance.status.name(),
                         ts(instance.updated_at),
@@ -246,18 +249,18 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
                         STATE_FORMAT,
                         state,
                         step.expected_seq as i64
-                    ])
+                    ], |r| r.get(0))
+                    .optional()
                 })
                 .map_err(db_err)?;
-            if updated == 0 {
+            if key.is_none() {
                 return Err(Failure::Refused(StoreError::Conflict(instance.id.clone())));
             }
         }
     }
-    if let (Some(events), Some(first)) = (&encoded.events, step.events.first()) {
-        let instance_id = step.instance.as_ref().map(|i| i.id.as_str()).unwrap_or_default();
-        conn.prepare_cached("INSERT INTO history (instance_id, first_seq, events) VALUES (?1, ?2, ?3)")
-            .and_then(|mut s| s.execute(params![instance_id, first.seq as i64, events]))
+    if let (Some(events), Some(first), Some(key)) = (&encoded.events, step.events.first(), key) {
+        conn.prepare_cached("INSERT INTO history (instance_key, first_seq, events) VALUES (?1, ?2, ?3)")
+            .and_then(|mut s| s.execute(params![key, first.seq as i64, events]))
             .map_err(db_err)?;
     }
     for key in &step.complete {
@@ -307,6 +310,9 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
 fn check_event_seqs(step: &StepRecord) -> Result<()> {
     if step.events.is_empty() {
         return Ok(());
+    }
+    if step.instance.is_none() {
+        return Err(StoreError::Database("history: a step with events must carry its instance".into()));
     }
     let seqs = || step.events.iter().map(|e| e.seq);
     let from = if step.new { 1 } else { step.expected_seq };
@@ -482,7 +488,7 @@ impl InstanceReader for SqliteStore {
 
     async fn history(&self, id: &str) -> Result<Vec<Event>> {
         let rows: Vec<String> =
-            self.read(|conn| conn.prepare_cached("SELECT events FROM history WHERE instance_id = ?1 ORDER BY first_seq")?.query_map([id], |r| r.get(0))?.collect())?;
+            self.read(|conn| conn.prepare_cached("SELECT events FROM history WHERE instance_key = (SELECT key FROM instances WHERE id = ?1) ORDER BY first_seq")?.query_map([id], |r| r.get(0))?.collect())?;
         let mut events = Vec::new();
         for row in &rows {
             let step: Vec<Event> = serde_json::from_str(row).map_err(|e| StoreError::CorruptState { instance: id.to_owned(), message: e.to_string() })?;

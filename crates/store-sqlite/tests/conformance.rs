@@ -135,7 +135,7 @@ async fn an_unreadable_state_or_event_is_reported_as_corrupt_state() {
     store.commit(vec![step]).await.unwrap();
     let conn = rusqlite::Connection::open(store.path()).unwrap();
     conn.execute("UPDATE instances SET state = '{\"id\": 7}' WHERE id = 'i-1'", []).unwrap();
-    conn.execute("UPDATE history SET events = 'not json' WHERE instance_id = 'i-2'", []).unwrap();
+    conn.execute("UPDATE history SET events = 'not json' WHERE instance_key = (SELECT key FROM instances WHERE id = 'i-2')", []).unwrap();
     assert!(matches!(store.instance("i-1").await, Err(StoreError::CorruptState { instance, .. }) if instance == "i-1"));
     assert!(matches!(store.history("i-2").await, Err(StoreError::CorruptState { instance, .. }) if instance == "i-2"));
 }
