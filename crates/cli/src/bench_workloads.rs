@@ -235,6 +235,10 @@ pub struct TimersArgs {
     /// the filling makes every timer come due after the last start, without contention).
     #[arg(long, default_value_t = 1)]
     delay_s: u32,
+    /// Instances started per second, spread evenly (timers then come due at this rate while
+    /// the next instances start); 0 starts them as fast as the engine takes them.
+    #[arg(long, default_value_t = 0)]
+    rate: u32,
 }
 
 fn timer_definition(delay_s: u32) -> String {
@@ -255,14 +259,22 @@ pub async fn timers(args: TimersArgs) -> Result<u8> {
         let t0 = Instant::now();
         let mut set = JoinSet::new();
         let (mut launched, mut ids) = (0, Vec::with_capacity(args.timers));
+        let t0_tokio = tokio::time::Instant::now();
+        // When the `n`th instance is to start (now when not paced).
+        let scheduled = |n: usize| match args.rate {
+            0 => t0_tokio,
+            rate => t0_tokio + std::time::Duration::from_secs_f64(n as f64 / f64::from(rate)),
+        };
         while ids.len() < args.timers {
-            while launched < args.timers && set.len() < args.in_flight {
+            while launched < args.timers && set.len() < args.in_flight && scheduled(launched) <= tokio::time::Instant::now() {
                 let (engine, id) = (engine.clone(), id.clone());
                 set.spawn(async move { engine.start(&id, Map::new()).await });
                 launched += 1;
             }
-            if let Some(r) = set.join_next().await {
-                ids.push(r??.id.clone());
+            let more_to_launch = launched < args.timers && set.len() < args.in_flight;
+            tokio::select! {
+                Some(r) = set.join_next(), if !set.is_empty() => ids.push(r??.id.clone()),
+                () = tokio::time::sleep_until(scheduled(launched)), if more_to_launch => {}
             }
         }
         let start_rate = args.timers as f64 / t0.elapsed().as_secs_f64();

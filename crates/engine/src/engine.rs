@@ -50,6 +50,9 @@ pub(crate) struct Inner<S> {
     instance_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Woken when jobs were queued by this process.
     pub(crate) jobs_queued: Notify,
+    /// Set when this process queued a job, so the worker looks at the queue even if it was not
+    /// waiting for `jobs_queued` at that moment.
+    pub(crate) jobs_dirty: std::sync::atomic::AtomicBool,
     /// Woken after every committed step, for callers waiting on an instance.
     pub(crate) changed: Notify,
     /// Woken when a step set a timer (it may be due sooner than the worker planned to wake).
@@ -75,6 +78,7 @@ impl<S: Store> Engine<S> {
                 states: quick_cache::sync::Cache::new(STATE_CACHE),
                 instance_locks: Mutex::new(HashMap::new()),
                 jobs_queued: Notify::new(),
+                jobs_dirty: std::sync::atomic::AtomicBool::new(false),
                 changed: Notify::new(),
                 timers_set: Notify::new(),
                 running: Mutex::new(HashMap::new()),
@@ -376,29 +380,10 @@ impl<S: Store> Engine<S> {
     pub async fn fire_due_timers(&self, limit: usize) -> Result<usize, EngineError> {
         let due = self.inner.store.due_timers(self.inner.clock.now(), limit).await?;
         let fired = due.len();
-        // Several timers of one instance (a ForEach parent hearing of many iterations) make one
-        // step: one lock, one state read, one commit.
-        // (In due order: the earliest is spawned first.)
-        let mut by_instance: Vec<(String, Vec<Timer>)> = Vec::with_capacity(due.len());
-        let mut position: HashMap<String, usize> = HashMap::with_capacity(due.len());
-        for timer in due {
-            match position.get(&timer.instance) {
-                Some(&i) => by_instance[i].1.push(timer),
-                None => {
-                    position.insert(timer.instance.clone(), by_instance.len());
-                    by_instance.push((timer.instance.clone(), vec![timer]));
-                }
-            }
-        }
         let mut firing = tokio::task::JoinSet::new();
-        for (instance, mut timers) in by_instance {
+        for (instance, timers) in group_by_instance(due) {
             let engine = self.clone();
-            if timers.len() == 1 {
-                let timer = timers.pop().expect("one timer");
-                firing.spawn(async move { engine.fire_timer(timer).await });
-            } else {
-                firing.spawn(async move { engine.fire_timers_of(&instance, timers).await });
-            }
+            firing.spawn(async move { engine.fire_timers(&instance, timers).await });
         }
         let mut first_error = None;
         while let Some(result) = firing.join_next().await {
@@ -411,6 +396,14 @@ impl<S: Store> Engine<S> {
             }
         }
         first_error.map_or(Ok(fired), Err)
+    }
+
+    /// Fires due timers of one instance: alone as its command, several as one step.
+    pub(crate) async fn fire_timers(&self, instance: &str, mut timers: Vec<Timer>) -> Result<(), EngineError> {
+        match timers.len() {
+            1 => self.fire_timer(timers.pop().expect("one timer")).await,
+            _ => self.fire_timers_of(instance, timers).await,
+        }
     }
 
     /// Applies several due timers of one instance in order, as one step; every fired timer is
@@ -532,6 +525,7 @@ impl<S: Store> Engine<S> {
             }
         }
         if queued {
+            self.inner.jobs_dirty.store(true, std::sync::atomic::Ordering::SeqCst);
             self.inner.jobs_queued.notify_waiters();
         }
         self.inner.changed.notify_waiters();
@@ -554,6 +548,24 @@ impl<S: Store> Engine<S> {
 /// The effects of several transitions of one instance, applied in order, as one step's: the
 /// last operation on a timer key wins, and a job queued and canceled within them is neither
 /// queued nor canceled (a step stores removals before additions).
+/// Due timers grouped by instance, in due order (the earliest instance first): several timers
+/// of one instance (a ForEach parent hearing of many iterations) make one step, with one lock,
+/// one state read and one commit.
+pub(crate) fn group_by_instance(due: Vec<Timer>) -> Vec<(String, Vec<Timer>)> {
+    let mut groups: Vec<(String, Vec<Timer>)> = Vec::with_capacity(due.len());
+    let mut position: HashMap<String, usize> = HashMap::with_capacity(due.len());
+    for timer in due {
+        match position.get(&timer.instance) {
+            Some(&i) => groups[i].1.push(timer),
+            None => {
+                position.insert(timer.instance.clone(), groups.len());
+                groups.push((timer.instance.clone(), vec![timer]));
+            }
+        }
+    }
+    groups
+}
+
 fn merge_effects(effects: Vec<Effect>) -> Vec<Effect> {
     let mut merged: Vec<Option<Effect>> = effects.into_iter().map(Some).collect();
     for i in 0..merged.len() {

@@ -19,7 +19,8 @@ use baton_store::{JobKey, Store};
 use crate::engine::Engine;
 use crate::error::EngineError;
 
-/// Due timers read and fired at once: their steps share group commits.
+/// Most timers the worker fires at once (their steps share group commits). It reads more due
+/// timers whenever fewer than half of that are still firing, without waiting for the rest.
 const TIMER_BATCH: usize = 2048;
 
 /// How much of a job's stdout and stderr is kept in history.
@@ -48,43 +49,51 @@ impl<S: Store> Engine<S> {
     pub async fn run_worker(&self, options: WorkerOptions, stop: impl std::future::Future<Output = ()>) -> Result<(), EngineError> {
         tokio::pin!(stop);
         let mut running: JoinSet<()> = JoinSet::new();
+        let mut timers = TimerPump::default();
+        // Whether to look at the job queue on this pass: at first, when this process queued a
+        // job, when the queue was left full, and every poll interval (jobs of other processes).
+        // Not on every pass: a pass per fired timer would make a write of each look.
+        let mut look = true;
+        let mut last_look = Instant::now();
         loop {
             // Durable timers first: a due timer may queue a job.
-            while self.fire_due_timers(TIMER_BATCH).await? == TIMER_BATCH {}
+            timers.top_up(self).await?;
             let free = options.concurrency.saturating_sub(running.len());
-            let mut claimed = 0;
-            if free > 0 {
+            look |= self.inner.jobs_dirty.swap(false, std::sync::atomic::Ordering::SeqCst) || last_look.elapsed() >= options.poll_interval;
+            if free > 0 && look {
                 let now = self.inner.clock.now();
                 let jobs = self.inner.store.claim_jobs(&self.inner.options.node, free, options.lease, now).await?;
-                claimed = jobs.len();
+                // A full claim may have left more behind: look again once a slot frees up.
+                look = jobs.len() == free;
+                last_look = Instant::now();
                 for job in jobs {
                     let engine = self.clone();
                     running.spawn(async move { engine.execute(job.request).await });
                 }
             }
-            if claimed > 0 && claimed == free {
-                // Possibly more waiting; go round again once a slot frees up.
-                tokio::select! {
-                    _ = running.join_next() => continue,
-                    () = &mut stop => break,
+            // Sleep until new work, the next timer, or the next look at the queue, whichever
+            // comes first. While timers fire, the next due one is likely one of them: a firing
+            // that ends wakes the loop instead.
+            let mut nap = options.poll_interval.saturating_sub(last_look.elapsed());
+            if !timers.busy() {
+                if let Some(due) = self.inner.store.next_timer_due().await? {
+                    let until = (due - self.inner.clock.now()).to_std().unwrap_or_default();
+                    nap = nap.min(until);
                 }
             }
-            // Sleep until new work, the next timer, or the poll interval (work queued by
-            // other processes), whichever comes first.
-            let mut nap = options.poll_interval;
-            if let Some(due) = self.inner.store.next_timer_due().await? {
-                let until = (due - self.inner.clock.now()).to_std().unwrap_or_default();
-                nap = nap.min(until);
-            }
             tokio::select! {
-                () = self.inner.jobs_queued.notified() => {}
+                () = self.inner.jobs_queued.notified() => look = true,
                 () = self.inner.timers_set.notified() => {}
                 _ = running.join_next(), if !running.is_empty() => {}
+                fired = timers.settle(), if timers.busy() => fired?,
                 () = tokio::time::sleep(nap) => {}
                 () = &mut stop => break,
             }
         }
         while running.join_next().await.is_some() {}
+        while timers.busy() {
+            timers.next().await?;
+        }
         Ok(())
     }
 
@@ -302,5 +311,68 @@ mod tests {
     #[tokio::test]
     async fn a_missing_program_could_not_start() {
         assert!(matches!(run(&["/no/such/program"]).await, JobOutcome::CouldNotStart { .. }));
+    }
+}
+
+/// The worker's timers in flight: due timers are fired concurrently, grouped by instance, and
+/// more are read as soon as fewer than half of [`TIMER_BATCH`] are still firing, so a timer that
+/// comes due while others fire waits for a slot, not for the slowest of a whole batch.
+#[derive(Default)]
+struct TimerPump {
+    firing: JoinSet<Result<(), EngineError>>,
+    /// The instance each firing task works on.
+    instances: std::collections::HashMap<tokio::task::Id, String>,
+    busy: std::collections::HashSet<String>,
+}
+
+impl TimerPump {
+    fn busy(&self) -> bool {
+        !self.firing.is_empty()
+    }
+
+    /// Reads due timers and starts firing those of instances not already firing.
+    async fn top_up<S: Store>(&mut self, engine: &Engine<S>) -> Result<(), EngineError> {
+        if self.busy.len() >= TIMER_BATCH / 2 {
+            return Ok(());
+        }
+        // The timers in flight are still stored (each goes with its step), and are the
+        // earliest due: read past them.
+        let due = engine.inner.store.due_timers(engine.inner.clock.now(), TIMER_BATCH + self.busy.len()).await?;
+        for (instance, group) in crate::engine::group_by_instance(due) {
+            if self.busy.len() >= TIMER_BATCH || !self.busy.insert(instance.clone()) {
+                continue;
+            }
+            let engine = engine.clone();
+            let key = instance.clone();
+            let task = self.firing.spawn(async move { engine.fire_timers(&key, group).await });
+            self.instances.insert(task.id(), instance);
+        }
+        Ok(())
+    }
+
+    /// Waits for firings to end: at least one, then until fewer than half of [`TIMER_BATCH`]
+    /// still fire (so the worker wakes to read more then, not at every single end). A store
+    /// error stops the worker as it would a batch.
+    async fn settle(&mut self) -> Result<(), EngineError> {
+        self.next().await?;
+        while self.busy.len() >= TIMER_BATCH / 2 {
+            self.next().await?;
+        }
+        Ok(())
+    }
+
+    async fn next(&mut self) -> Result<(), EngineError> {
+        let Some(ended) = self.firing.join_next_with_id().await else { return Ok(()) };
+        let id = ended.as_ref().map_or_else(tokio::task::JoinError::id, |(id, _)| *id);
+        if let Some(instance) = self.instances.remove(&id) {
+            self.busy.remove(&instance);
+        }
+        match ended {
+            Ok((_, result)) => result,
+            Err(e) => {
+                tracing::error!("a timer task panicked: {e}");
+                Ok(())
+            }
+        }
     }
 }
