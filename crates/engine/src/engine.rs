@@ -229,7 +229,7 @@ impl<S: Store> Engine<S> {
             let knowledge = self.knowledge(&definition).await?;
             match apply_with(&definition, &instance, command.clone(), self.inner.clock.now(), &knowledge) {
                 Ok(transition) => {
-                    let mut step = StepRecord { expected_seq: instance.next_seq, ..StepRecord::default() };
+                    let mut step = StepRecord { expected_seq: instance.next_seq, status_before: Some(instance.status), ..StepRecord::default() };
                     step.complete.extend(job.clone());
                     step.clear_timers.extend(cleanup.timer.clone());
                     let (steps, effects) = self.stage(step, &definition, transition, &knowledge, Some(&instance));
@@ -453,7 +453,7 @@ impl<S: Store> Engine<S> {
                 return Ok(self.inner.store.commit(vec![step]).await?);
             }
             let transition = baton_core::Transition { instance: state, events, effects: merge_effects(effects) };
-            let step = StepRecord { expected_seq: instance.next_seq, clear_timers: cleared.clone(), ..StepRecord::default() };
+            let step = StepRecord { expected_seq: instance.next_seq, status_before: Some(instance.status), clear_timers: cleared.clone(), ..StepRecord::default() };
             let (steps, effects) = self.stage(step, &definition, transition, &knowledge, Some(&instance));
             let new_state = steps[0].instance.clone().expect("the first step holds the instance");
             match self.inner.store.commit(steps).await {

@@ -233,6 +233,15 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
             if key.is_none() {
                 return Err(Failure::Refused(StoreError::DuplicateInstance(instance.id.clone())));
             }
+        } else if step.status_before == Some(instance.status) {
+            // Most steps keep the status: leaving it (and `ended_at`, which changes with it)
+            // out of the SET spares SQLite rewriting the status index entry.
+            key = conn
+                .prepare_cached("UPDATE instances SET updated_at = ?2, seq = ?3, state = ?4 WHERE id = ?1 AND seq = ?5 RETURNING key")
+                .and_then(|mut s| {
+                    s.query_row(params![instance.id, ts(instance.updated_at), instance.next_seq as i64, state, step.expected_seq as i64], |r| r.get(0)).optional()
+                })
+                .map_err(db_err)?;
         } else {
             key = conn
                 .prepare_cached(
@@ -240,19 +249,24 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
                      WHERE id = ?1 AND seq = ?8 RETURNING key",
                 )
                 .and_then(|mut s| {
-                    s.query_row(params![
-                        instance.id,
-                        instance.status.name(),
-                        ts(instance.updated_at),
-                        ended,
-                        instance.next_seq as i64,
-                        STATE_FORMAT,
-                        state,
-                        step.expected_seq as i64
-                    ], |r| r.get(0))
+                    s.query_row(
+                        params![
+                            instance.id,
+                            instance.status.name(),
+                            ts(instance.updated_at),
+                            ended,
+                            instance.next_seq as i64,
+                            STATE_FORMAT,
+                            state,
+                            step.expected_seq as i64
+                        ],
+                        |r| r.get(0),
+                    )
                     .optional()
                 })
                 .map_err(db_err)?;
+        }
+        if !step.new {
             if key.is_none() {
                 return Err(Failure::Refused(StoreError::Conflict(instance.id.clone())));
             }

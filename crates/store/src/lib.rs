@@ -86,6 +86,9 @@ pub struct StepRecord {
     /// For an update: the `next_seq` of the state the step was computed from. The write fails
     /// with [`StoreError::Conflict`] if the stored instance moved on meanwhile.
     pub expected_seq: u64,
+    /// For an update: the status of the state the step was computed from, if known. A store
+    /// may then leave the status (and what is indexed on it) alone when it did not change.
+    pub status_before: Option<InstanceStatus>,
     /// History events to append, in order.
     pub events: Vec<Event>,
     /// Jobs to queue (one outstanding attempt per task: a new attempt replaces the old row).
