@@ -253,7 +253,7 @@ fn split_task(text: &str) -> Result<(String, Option<HumanTaskId>)> {
     }
 }
 
-async fn user_task_of(engine: &SqliteEngine, instance: &str, task: &str) -> Result<(Instance, Option<UserTask>)> {
+async fn user_task_of(engine: &SqliteEngine, instance: &str, task: &str) -> Result<(Instance, Option<std::sync::Arc<UserTask>>)> {
     let state = engine.instance(instance).await?;
     let definition = engine.definition(&state.definition_id, Some(state.definition_version)).await?;
     let i = definition.task_index(task).ok_or_else(|| InputError(format!("there is no task `{task}` in process `{}`", definition.id)))?;

@@ -101,7 +101,7 @@ pub struct TaskState {
     pub foreach: Option<ForEachProgress>,
     /// A `user` task's human tasks (the original, its follow-ons and subtasks), once it started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_task: Option<crate::user_task::UserTask>,
+    pub user_task: Option<std::sync::Arc<crate::user_task::UserTask>>,
 }
 
 fn is_zero(n: &u32) -> bool {

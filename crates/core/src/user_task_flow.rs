@@ -162,7 +162,7 @@ impl Machine<'_> {
                 UserTaskEffect::Deleted => deleted = true,
             }
         }
-        self.inst.tasks[i].user_task = Some(state);
+        self.inst.tasks[i].user_task = Some(std::sync::Arc::new(state));
         if !follow {
             return Ok(());
         }
@@ -286,7 +286,7 @@ impl Machine<'_> {
 
     /// Is task `i` a user task whose original chain is still open?
     fn open_user_task(&self, i: usize) -> Option<&UserTask> {
-        self.inst.tasks[i].user_task.as_ref().filter(|ut| !ut.deleted && ut.outcome.is_none())
+        self.inst.tasks[i].user_task.as_deref().filter(|ut| !ut.deleted && ut.outcome.is_none())
     }
 
     /// The process ends or skips task `i`: its open human tasks are terminated by the engine.

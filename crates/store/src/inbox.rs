@@ -74,7 +74,12 @@ pub fn inbox_updates(old: Option<&Instance>, new: &Instance) -> Vec<InboxUpdate>
     for (i, state) in new.tasks.iter().enumerate() {
         let before = old.and_then(|o| o.tasks.get(i)).and_then(|t| t.user_task.as_ref());
         let after = state.user_task.as_ref();
-        if before == after {
+        // A step shares the user tasks it did not touch with the state before it.
+        let same = match (before, after) {
+            (Some(b), Some(a)) => std::sync::Arc::ptr_eq(b, a) || b == a,
+            (b, a) => b.is_none() && a.is_none(),
+        };
+        if same {
             continue;
         }
         let Some(task) = after.or(before).map(|ut| ut.process_task.clone()) else { continue };
