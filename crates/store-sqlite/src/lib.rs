@@ -266,10 +266,8 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
                 })
                 .map_err(db_err)?;
         }
-        if !step.new {
-            if key.is_none() {
-                return Err(Failure::Refused(StoreError::Conflict(instance.id.clone())));
-            }
+        if !step.new && key.is_none() {
+            return Err(Failure::Refused(StoreError::Conflict(instance.id.clone())));
         }
     }
     if let (Some(events), Some(first), Some(key)) = (&encoded.events, step.events.first(), key) {
