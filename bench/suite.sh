@@ -16,10 +16,12 @@ run() { # name, args...
 }
 run w1-full --instances 20000 --durability full
 run w1-normal --instances 20000 --durability normal
-run w2-full human --instances 2000
+run w2-full human --instances 5000
 run w3-full retained --instances 10000
 run w4-1e4 timers --timers 10000
 run w4-1e5 timers --timers 100000
+run w4-1e5-rate10k timers --timers 100000 --rate 10000
+run w4-1e5-rate20k timers --timers 100000 --rate 20000
 run w4-1e5-delay10 timers --timers 100000 --delay-s 10
 run w5-full fanout
 run w5-8 fanout --in-flight 8 --roots 80

@@ -11,6 +11,7 @@ use crate::user_task::{HumanTaskId, PotentialOwners, UserTaskEventKind};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub seq: u64,
+    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task: Option<String>,

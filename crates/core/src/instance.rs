@@ -20,8 +20,11 @@ pub struct Instance {
     pub data: Map<String, Value>,
     /// One entry per task of the definition, in the definition's order.
     pub tasks: Vec<TaskState>,
+    #[serde(with = "crate::timestamp")]
     pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::timestamp")]
     pub updated_at: DateTime<Utc>,
+    #[serde(with = "crate::timestamp::option")]
     pub ended_at: Option<DateTime<Utc>>,
     /// Sequence number of the next history event.
     pub next_seq: u64,
@@ -33,6 +36,7 @@ pub struct Instance {
     pub iteration: Option<Iteration>,
     /// When the instance was deleted (its human tasks were deleted with it; it takes no more commands).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(with = "crate::timestamp::option")]
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
@@ -72,8 +76,10 @@ pub struct TaskState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<Reason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(with = "crate::timestamp::option")]
     pub started_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(with = "crate::timestamp::option")]
     pub ended_at: Option<DateTime<Utc>>,
     /// For a decision: the indices of the tasks its chosen branches lead to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

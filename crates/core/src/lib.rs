@@ -21,4 +21,5 @@ pub use step::{apply, apply_with, start, start_iteration, start_with, Command, E
 pub mod calendar;
 pub mod user_task;
 mod user_task_flow;
+pub mod timestamp;
 pub use user_task_flow::open_human_tasks;

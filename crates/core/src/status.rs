@@ -17,25 +17,25 @@ pub enum TaskStatus {
     /// Automic: "A task always waits until all its direct predecessors have reached the expected status".
     WaitingForPredecessor,
     /// The earliest start time has not come yet (a durable timer wakes the task).
-    WaitingForStartTime { until: DateTime<Utc> },
+    WaitingForStartTime { #[serde(with = "crate::timestamp")] until: DateTime<Utc> },
     /// A precondition with `else: wait` does not hold yet; checked again at `next_check`.
-    WaitingForPrecondition { next_check: DateTime<Utc> },
+    WaitingForPrecondition { #[serde(with = "crate::timestamp")] next_check: DateTime<Utc> },
     /// A prompt set needs input before the task can run.
     WaitingForUserInput,
     /// The workflow stopped at this task (a breakpoint, or an else action `block`); an
     /// operator must act. The reason says which rule blocked it.
     Blocked,
     /// A job is out with a worker; `attempt` counts re-runs after a crash or an operator retry.
-    Running { attempt: u32, since: DateTime<Utc> },
+    Running { attempt: u32, #[serde(with = "crate::timestamp")] since: DateTime<Utc> },
     /// A `user` task offered to its potential owners (nobody claimed it).
     Ready,
     /// A `user` task claimed by `by`.
-    Claimed { by: String, since: DateTime<Utc> },
+    Claimed { by: String, #[serde(with = "crate::timestamp")] since: DateTime<Utc> },
     /// A `user` task whose owner started a follow-on task: its work ended and the chain goes on
     /// in human task `to` (the chain's current task), whose output the process will get.
     Forwarded { to: HumanTaskId },
     /// A `user` task whose chain is suspended (each task of the chain is in the `suspended` substate).
-    Suspended { since: DateTime<Utc>, by: String },
+    Suspended { #[serde(with = "crate::timestamp")] since: DateTime<Utc>, by: String },
     /// A `user` task that escalated (`escalation` is the latest); `claimed_by` names its owner if claimed.
     Escalated {
         escalation: String,
@@ -259,7 +259,7 @@ pub enum Reason {
     /// The task's calendars cannot be evaluated (a reference to a missing calendar, a cycle).
     CalendarProblem { message: String },
     /// The task must not start before this time.
-    EarliestStart { at: DateTime<Utc> },
+    EarliestStart { #[serde(with = "crate::timestamp")] at: DateTime<Utc> },
     /// The task is deactivated (`active: false`).
     Inactive,
     /// An on-demand task that no action started.
@@ -269,9 +269,9 @@ pub enum Reason {
     /// A precondition did not hold; its else action applied.
     PreconditionNotMet { condition: String, action: String },
     /// The latest start passed before the task could start.
-    LatestStartPassed { latest_start: DateTime<Utc> },
+    LatestStartPassed { #[serde(with = "crate::timestamp")] latest_start: DateTime<Utc> },
     /// Started now, the task would end after its latest end (now + expected runtime).
-    WouldEndTooLate { expected_end: DateTime<Utc>, latest_end: DateTime<Utc>, expected_runtime_ms: u64 },
+    WouldEndTooLate { #[serde(with = "crate::timestamp")] expected_end: DateTime<Utc>, #[serde(with = "crate::timestamp")] latest_end: DateTime<Utc>, expected_runtime_ms: u64 },
     /// Prompts that need a value.
     WaitingForInput { prompts: Vec<String> },
     /// The job ran longer than its maximum runtime; the action applied.

@@ -117,7 +117,7 @@ pub enum Effect {
     CancelJob { task: String, attempt: u32 },
     /// Persist a durable timer (replacing one with the same key); at `due_at` the driver
     /// applies `command` to the instance.
-    SetTimer { key: String, due_at: DateTime<Utc>, command: Command },
+    SetTimer { key: String, #[serde(with = "crate::timestamp")] due_at: DateTime<Utc>, command: Command },
     ClearTimer { key: String },
     /// A task of this process ran this long: input for its learned expected runtime (ERT).
     RecordRuntime { task: String, duration_ms: u64 },

@@ -326,6 +326,7 @@ pub struct UserTaskSpec {
     #[serde(default)]
     pub priority: i32,
     #[serde(default)]
+    #[serde(with = "crate::timestamp::option")]
     pub due: Option<DateTime<Utc>>,
     #[serde(default)]
     pub output_fields: Vec<FormField>,
@@ -416,37 +417,45 @@ pub enum HumanTaskStatus {
     Ready,
     Claimed {
         by: String,
+        #[serde(with = "crate::timestamp")]
         since: DateTime<Utc>,
     },
     /// A follow-on task was started; this task's work ended and the chain goes on in `to`.
     Forwarded {
         to: HumanTaskId,
+        #[serde(with = "crate::timestamp")]
         at: DateTime<Utc>,
     },
     /// The chain is suspended; `was` is the status the task resumes to.
     Suspended {
         was: Box<HumanTaskStatus>,
+        #[serde(with = "crate::timestamp")]
         since: DateTime<Utc>,
         by: String,
     },
     EndedOk {
         by: String,
+        #[serde(with = "crate::timestamp")]
         at: DateTime<Utc>,
     },
     EndedNotOk {
         by: String,
         reason: String,
+        #[serde(with = "crate::timestamp")]
         at: DateTime<Utc>,
     },
     Expired {
+        #[serde(with = "crate::timestamp")]
         at: DateTime<Utc>,
     },
     Terminated {
         by: String,
+        #[serde(with = "crate::timestamp")]
         at: DateTime<Utc>,
     },
     Deleted {
         by: String,
+        #[serde(with = "crate::timestamp")]
         at: DateTime<Utc>,
     },
 }
@@ -508,6 +517,7 @@ impl fmt::Display for HumanTaskStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Note {
     pub by: String,
+    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
     pub text: String,
 }
@@ -516,6 +526,7 @@ pub struct Note {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EscalationRecord {
     pub name: String,
+    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
     /// The task that escalated; a follow-on escalated because its predecessor did names the predecessor.
     pub origin: HumanTaskId,
@@ -547,6 +558,7 @@ pub struct HumanTask {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub priority: i32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(with = "crate::timestamp::option")]
     pub due: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub output_fields: Vec<FormField>,
@@ -565,7 +577,9 @@ pub struct HumanTask {
     /// The escalation history; the task shows `escalated` when it is not empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub escalations: Vec<EscalationRecord>,
+    #[serde(with = "crate::timestamp")]
     pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::timestamp")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -602,6 +616,7 @@ impl TimerFires {
 pub struct TimerRequest {
     /// Unique within the process instance, never reused.
     pub key: String,
+    #[serde(with = "crate::timestamp")]
     pub due: DateTime<Utc>,
     #[serde(flatten)]
     pub fires: TimerFires,
@@ -612,6 +627,7 @@ pub struct TimerRequest {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum TimerState {
     Scheduled {
+        #[serde(with = "crate::timestamp")]
         due: DateTime<Utc>,
     },
     Paused {
@@ -787,6 +803,7 @@ pub enum UserTaskCommand {
 /// One entry of the history of a user task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserTaskEvent {
+    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
     pub task: HumanTaskId,
     pub by: String,
