@@ -17,7 +17,7 @@ run() { # name, args...
 run w1-full --instances 20000 --durability full
 run w1-normal --instances 20000 --durability normal
 run w2-full human --instances 5000
-run w3-full retained --instances 10000
+run w3-full retained --instances 30000
 run w4-1e4 timers --timers 10000
 run w4-1e5 timers --timers 100000
 run w4-1e5-rate10k timers --timers 100000 --rate 10000
@@ -26,5 +26,5 @@ run w4-1e5-delay10 timers --timers 100000 --delay-s 10
 run w5-full fanout
 run w5-8 fanout --in-flight 8 --roots 80
 if [[ "${MILLION:-0}" == 1 ]]; then
-    run w3-million retained --instances 10000 --levels 1000,1000000 --runs 1
+    run w3-million retained --instances 30000 --levels 1000,1000000 --runs 1
 fi
