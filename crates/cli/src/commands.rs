@@ -195,11 +195,12 @@ async fn worker(db: &Path, concurrency: usize, until_idle: bool) -> Result<u8> {
     let stop = async move {
         if until_idle {
             loop {
-                let open = idle_engine.store().open_instances().await.map(|ids| ids.len()).unwrap_or(1);
+                // Idle: nothing open, or every open instance waits (for time, a precondition
+                // or input) or is blocked, and no job is queued or leased.
+                let open = idle_engine.store().open_counts().await.unwrap_or(baton_store::OpenCounts { running: 1, ..Default::default() });
                 let queued = idle_engine.store().queued_jobs().await.unwrap_or(1);
                 let leased = idle_engine.store().leased_jobs().await.map(|j| j.len()).unwrap_or(1);
-                let blocked_only = open == 0 || (queued == 0 && leased == 0 && none_running(&idle_engine).await);
-                if blocked_only {
+                if open.total() == 0 || (queued == 0 && leased == 0 && open.running == 0) {
                     return;
                 }
                 idle_engine.wait_for_change(Duration::from_millis(100)).await;
@@ -210,18 +211,6 @@ async fn worker(db: &Path, concurrency: usize, until_idle: bool) -> Result<u8> {
     };
     engine.run_worker(options, stop).await?;
     Ok(0)
-}
-
-/// Every open instance is blocked or waiting (for time, a precondition or input).
-async fn none_running(engine: &SqliteEngine) -> bool {
-    let Ok(ids) = engine.store().open_instances().await else { return false };
-    for id in ids {
-        match engine.store().instance(&id).await {
-            Ok(Some(i)) if matches!(i.status, InstanceStatus::Blocked | InstanceStatus::Waiting) => {}
-            _ => return false,
-        }
-    }
-    true
 }
 
 async fn run(db: &Path, file: &Path, data: Option<&str>, concurrency: usize) -> Result<u8> {

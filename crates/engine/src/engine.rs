@@ -43,6 +43,8 @@ pub(crate) struct Inner<S> {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) options: EngineOptions,
     definitions: Mutex<HashMap<(String, u32), Arc<Definition>>>,
+    /// Parsed calendars by id and version (a deployed version never changes).
+    calendars: Mutex<HashMap<(String, u32), Arc<Calendar>>>,
     /// States of recently changed open instances, as this engine committed them. One is used
     /// only while the store's `seq` for it is still the one it was committed at: the token
     /// every step's write is checked against, so a state another node moved on is never used.
@@ -75,6 +77,7 @@ impl<S: Store> Engine<S> {
                 clock,
                 options,
                 definitions: Mutex::new(HashMap::new()),
+                calendars: Mutex::new(HashMap::new()),
                 states: quick_cache::sync::Cache::new(STATE_CACHE),
                 instance_locks: Mutex::new(HashMap::new()),
                 jobs_queued: Notify::new(),
@@ -366,8 +369,17 @@ impl<S: Store> Engine<S> {
         }
         if definition.any_task(&|t| !t.controls.calendars.is_empty()) {
             for stored in self.inner.store.calendars().await? {
-                let calendar: Calendar = parse_calendar(&stored.file, &stored.source)?;
-                knowledge.calendars.insert(calendar.id.clone(), Arc::new(calendar));
+                let key = (stored.id.clone(), stored.version);
+                let cached = self.inner.calendars.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
+                let calendar = match cached {
+                    Some(calendar) => calendar,
+                    None => {
+                        let calendar = Arc::new(parse_calendar(&stored.file, &stored.source)?);
+                        self.inner.calendars.lock().unwrap_or_else(|e| e.into_inner()).insert(key, calendar.clone());
+                        calendar
+                    }
+                };
+                knowledge.calendars.insert(calendar.id.clone(), calendar);
             }
         }
         Ok(knowledge)

@@ -16,7 +16,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use baton_core::instance::STATE_FORMAT;
 use baton_core::{Event, Instance, InstanceStatus, JobRequest};
 use baton_store::{
-    CalendarStore, ClaimedJob, DefinitionStore, RuntimeStats, InstanceReader, InstanceSummary, JobKey, JobQueue, Result, StepRecord, StepWriter, StoreError,
+    CalendarStore, ClaimedJob, DefinitionStore, OpenCounts, RuntimeStats, InstanceReader, InstanceSummary, JobKey, JobQueue, Result, StepRecord, StepWriter, StoreError,
     StoredDefinition, Timer, TimerQueue,
 };
 
@@ -492,6 +492,22 @@ impl InstanceReader for SqliteStore {
 
     async fn open_instances(&self) -> Result<Vec<String>> {
         self.read(|conn| conn.prepare_cached("SELECT id FROM instances WHERE status IN ('running', 'waiting', 'blocked')")?.query_map([], |r| r.get(0))?.collect())
+    }
+
+    async fn open_counts(&self) -> Result<OpenCounts> {
+        self.read(|conn| {
+            let mut counts = OpenCounts::default();
+            let sql = "SELECT status, COUNT(*) FROM instances WHERE status IN ('running', 'waiting', 'blocked') GROUP BY status";
+            for row in conn.prepare_cached(sql)?.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as usize)))? {
+                let (status, n) = row?;
+                match status.as_str() {
+                    "running" => counts.running = n,
+                    "waiting" => counts.waiting = n,
+                    _ => counts.blocked = n,
+                }
+            }
+            Ok(counts)
+        })
     }
 
     async fn children(&self, parent: &str) -> Result<Vec<String>> {

@@ -44,6 +44,7 @@ macro_rules! conformance_tests {
             deploy_calendar_assigns_consecutive_versions_and_calendars_lists_latest,
             a_committed_step_is_readable_with_its_events,
             instance_seq_is_the_stored_next_seq,
+            open_counts_count_instances_by_open_status,
             history_is_ordered_by_seq,
             duplicate_history_seq_is_refused_and_the_whole_step_rolls_back,
             a_refused_step_does_not_disturb_concurrent_ones,
@@ -302,6 +303,21 @@ pub async fn instance_seq_is_the_stored_next_seq<S: Store>(store: S) {
     commit(&store, advance(inst.clone(), InstanceStatus::Completed, 5)).await;
     assert_eq!(store.instance_seq("i-1").await.unwrap(), Some(inst.next_seq + 1));
     assert_eq!(store.instance_seq("missing").await.unwrap(), None);
+}
+
+/// `open_counts` counts running, waiting and blocked instances, and follows their steps.
+pub async fn open_counts_count_instances_by_open_status<S: Store>(store: S) {
+    assert_eq!(store.open_counts().await.unwrap(), crate::OpenCounts::default());
+    let running = instance("i-1");
+    commit(&store, insert(running.clone())).await;
+    commit(&store, insert(Instance { status: InstanceStatus::Waiting, ..instance("i-2") })).await;
+    commit(&store, insert(Instance { status: InstanceStatus::Blocked, ..instance("i-3") })).await;
+    commit(&store, insert(Instance { status: InstanceStatus::Completed, ..instance("i-4") })).await;
+    assert_eq!(store.open_counts().await.unwrap(), crate::OpenCounts { running: 1, waiting: 1, blocked: 1 });
+    commit(&store, advance(running, InstanceStatus::Waiting, 5)).await;
+    let counts = store.open_counts().await.unwrap();
+    assert_eq!(counts, crate::OpenCounts { running: 0, waiting: 2, blocked: 1 });
+    assert_eq!(counts.total(), 3);
 }
 
 /// History comes back in `seq` order across steps, also past 9 (numbers, not text, are sorted).

@@ -155,9 +155,26 @@ pub trait InstanceReader: Send + Sync {
     fn instances(&self, status: Option<InstanceStatus>, limit: usize) -> impl Future<Output = Result<Vec<InstanceSummary>>> + Send;
     /// Ids of instances that are not in a terminal status (what the engine resumes at start).
     fn open_instances(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// How many instances are in each open status (`running`, `waiting`, `blocked`), without
+    /// reading them.
+    fn open_counts(&self) -> impl Future<Output = Result<OpenCounts>> + Send;
     fn history(&self, id: &str) -> impl Future<Output = Result<Vec<Event>>> + Send;
     /// Ids of the child instances (ForEach iterations) of an instance.
     fn children(&self, parent: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
+}
+
+/// Instances by open status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenCounts {
+    pub running: usize,
+    pub waiting: usize,
+    pub blocked: usize,
+}
+
+impl OpenCounts {
+    pub fn total(&self) -> usize {
+        self.running + self.waiting + self.blocked
+    }
 }
 
 /// Committing engine steps. All steps of one call land together or not at all (a ForEach
