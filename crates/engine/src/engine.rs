@@ -236,18 +236,13 @@ impl<S: Store> Engine<S> {
                     step.complete.extend(job.clone());
                     step.clear_timers.extend(cleanup.timer.clone());
                     let (steps, effects) = self.stage(step, &definition, transition, &knowledge, Some(&instance));
-                    let new_state = steps[0].instance.clone().expect("the first step holds the instance");
-                    match self.inner.store.commit(steps).await {
-                        Ok(()) => {
-                            self.committed(&new_state);
-                            self.after_commit(instance_id, effects);
-                            return Ok(new_state);
-                        }
-                        Err(StoreError::Conflict(_)) if attempts < CONFLICT_RETRIES => {
+                    match self.commit_staged(instance_id, steps, effects).await {
+                        Ok(new_state) => return Ok(new_state),
+                        Err(EngineError::Store(StoreError::Conflict(_))) if attempts < CONFLICT_RETRIES => {
                             attempts += 1;
                             continue;
                         }
-                        Err(e) => return Err(e.into()),
+                        Err(e) => return Err(e),
                     }
                 }
                 // A refused timer, or a stale job result, is removed all the same: it would be refused again.
@@ -295,18 +290,49 @@ impl<S: Store> Engine<S> {
         Ok(rerun)
     }
 
-    async fn cancel_iterations(&self, parent: &str, task: &str) -> Result<(), EngineError> {
-        for child in self.inner.store.children(parent).await? {
-            let state = self.instance(&child).await?;
-            if state.status.is_terminal() || state.parent.as_ref().is_none_or(|p| p.task != task) {
-                continue;
-            }
-            match self.apply(&child, Command::Abort { by: format!("parent {parent}") }).await {
-                Ok(_) | Err(EngineError::Transition(_)) => {}
-                Err(e) => return Err(e),
+    /// Commits a staged command: its steps, plus, in the same transaction, the abort of every
+    /// open ForEach iteration it cancels; then remembers the new states and carries out the
+    /// effects. Returns the instance's new state.
+    async fn commit_staged(&self, instance_id: &str, mut steps: Vec<StepRecord>, mut effects: Vec<Effect>) -> Result<Arc<Instance>, EngineError> {
+        let iterations = self.abort_iterations(instance_id, &mut steps, &mut effects).await?;
+        let states: Vec<Arc<Instance>> = steps.iter().filter_map(|s| s.instance.clone()).collect();
+        self.inner.store.commit(steps).await?;
+        for state in &states {
+            self.committed(state);
+        }
+        self.after_commit(instance_id, effects);
+        for (child, effects) in iterations {
+            self.after_commit(&child, effects);
+        }
+        Ok(states.into_iter().next().expect("the first step holds the instance"))
+    }
+
+    /// Turns each `CancelIterations` effect into abort steps of the open iterations (child
+    /// instances) of that ForEach task, appended to `steps` so they land with the parent's step,
+    /// or not at all: a crash cannot leave iterations running under an ended parent. An
+    /// iteration with ForEach tasks of its own cancels its iterations the same way. Returns the
+    /// aborted iterations' effects (stopping their jobs…), to carry out after the commit.
+    async fn abort_iterations(&self, parent: &str, steps: &mut Vec<StepRecord>, effects: &mut Vec<Effect>) -> Result<Vec<(String, Vec<Effect>)>, EngineError> {
+        let mut pending = take_cancellations(parent, effects);
+        let mut aborted = Vec::new();
+        while let Some((parent, task)) = pending.pop() {
+            for child in self.inner.store.children(&parent).await? {
+                let Some(state) = self.current(&child).await? else { continue };
+                if state.status.is_terminal() || state.parent.as_ref().is_none_or(|p| p.task != task) {
+                    continue;
+                }
+                let definition = self.definition(&state.definition_id, Some(state.definition_version)).await?;
+                let knowledge = self.knowledge(&definition).await?;
+                let abort = Command::Abort { by: format!("parent {parent}") };
+                let Ok(transition) = apply_with(&definition, &state, abort, self.inner.clock.now(), &knowledge) else { continue };
+                let step = StepRecord { expected_seq: state.next_seq, status_before: Some(state.status), ..StepRecord::default() };
+                let (child_steps, mut child_effects) = self.stage(step, &definition, transition, &knowledge, Some(&state));
+                pending.extend(take_cancellations(&child, &mut child_effects));
+                steps.extend(child_steps);
+                aborted.push((child, child_effects));
             }
         }
-        Ok(())
+        Ok(aborted)
     }
 
     /// Turns a transition into the steps to commit together: the instance's own step, and a
@@ -467,15 +493,10 @@ impl<S: Store> Engine<S> {
             let transition = baton_core::Transition { instance: state, events, effects: merge_effects(effects) };
             let step = StepRecord { expected_seq: instance.next_seq, status_before: Some(instance.status), clear_timers: cleared.clone(), ..StepRecord::default() };
             let (steps, effects) = self.stage(step, &definition, transition, &knowledge, Some(&instance));
-            let new_state = steps[0].instance.clone().expect("the first step holds the instance");
-            match self.inner.store.commit(steps).await {
-                Ok(()) => {
-                    self.committed(&new_state);
-                    self.after_commit(instance_id, effects);
-                    return Ok(());
-                }
-                Err(StoreError::Conflict(_)) if attempts < CONFLICT_RETRIES => attempts += 1,
-                Err(e) => return Err(e.into()),
+            match self.commit_staged(instance_id, steps, effects).await {
+                Ok(_) => return Ok(()),
+                Err(EngineError::Store(StoreError::Conflict(_))) if attempts < CONFLICT_RETRIES => attempts += 1,
+                Err(e) => return Err(e),
             }
         }
     }
@@ -517,16 +538,8 @@ impl<S: Store> Engine<S> {
                 Effect::NotifyPeople { task, human_task, escalation, to } => {
                     tracing::info!(instance = %instance, task = %task, human_task = %human_task, escalation = %escalation, to = %to, "escalation: notify");
                 }
-                Effect::CancelIterations { task } => {
-                    // Abort the open iterations; each tells the (ended) parent, which ignores it.
-                    let engine = self.clone();
-                    let parent = instance.to_owned();
-                    tokio::spawn(async move {
-                        if let Err(e) = engine.cancel_iterations(&parent, &task).await {
-                            tracing::warn!(instance = %parent, task = %task, "could not abort iterations: {e}");
-                        }
-                    });
-                }
+                // Turned into abort steps of the iterations before the commit (`abort_iterations`).
+                Effect::CancelIterations { .. } => {}
                 Effect::CancelJob { task, attempt } => {
                     // The queue row went with the step; stop the process if it runs here.
                     let key = JobKey { instance: instance.to_owned(), task, attempt };
@@ -560,6 +573,19 @@ impl<S: Store> Engine<S> {
 /// The effects of several transitions of one instance, applied in order, as one step's: the
 /// last operation on a timer key wins, and a job queued and canceled within them is neither
 /// queued nor canceled (a step stores removals before additions).
+/// Removes the `CancelIterations` effects of `instance`'s step, as (instance, ForEach task).
+fn take_cancellations(instance: &str, effects: &mut Vec<Effect>) -> Vec<(String, String)> {
+    let mut cancellations = Vec::new();
+    effects.retain(|effect| match effect {
+        Effect::CancelIterations { task } => {
+            cancellations.push((instance.to_owned(), task.clone()));
+            false
+        }
+        _ => true,
+    });
+    cancellations
+}
+
 /// Due timers grouped by instance, in due order (the earliest instance first): several timers
 /// of one instance (a ForEach parent hearing of many iterations) make one step, with one lock,
 /// one state read and one commit.

@@ -686,3 +686,57 @@ async fn aborting_an_instance_whose_job_is_still_queued_removes_the_job() {
         Err(EngineError::Transition(TransitionError::InstanceEnded(InstanceStatus::Aborted)))
     ));
 }
+
+// ---------------------------------------------------------------------------------------
+// ForEach: aborting the parent
+
+/// Three iterations, each waiting an hour inside a nested ForEach of two iterations.
+const NESTED_FAN: &str = "
+id: fan
+data:
+  items: {type: list, default: [1, 2, 3]}
+tasks:
+  - id: each
+    kind: foreach
+    items: data.items
+    parallel: 3
+    tasks:
+      - id: inner
+        kind: foreach
+        items: '[10, 20]'
+        parallel: 2
+        tasks:
+          - id: later
+            kind: set
+            earliest_start: +1h
+            set: {}
+";
+
+/// Aborting a ForEach parent aborts its open iterations, and theirs, in the parent's own
+/// commit: when the abort returns every descendant is aborted, with nothing left to a
+/// background task that a crash could lose, and their start-time timers are gone.
+#[tokio::test(flavor = "multi_thread")]
+async fn aborting_a_foreach_parent_aborts_its_iterations_in_the_same_commit() {
+    let h = Harness::new();
+    h.engine.deploy("fan.yaml", NESTED_FAN).await.unwrap();
+    let root = h.engine.start("fan", Map::new()).await.unwrap();
+    let children = h.store().children(&root.id).await.unwrap();
+    assert_eq!(children.len(), 3);
+    let mut descendants = children.clone();
+    for child in &children {
+        descendants.extend(h.store().children(child).await.unwrap());
+    }
+    assert_eq!(descendants.len(), 3 + 6);
+    assert!(h.store().next_timer_due().await.unwrap().is_some(), "the grandchildren wait on timers");
+
+    let aborted = h.engine.apply(&root.id, Command::Abort { by: "ops".into() }).await.unwrap();
+    assert_eq!(aborted.status, InstanceStatus::Aborted);
+    for id in &descendants {
+        let state = h.store().instance(id).await.unwrap().unwrap();
+        assert_eq!(state.status, InstanceStatus::Aborted, "iteration {id} is aborted with its parent");
+    }
+    // What is left in the timer table are the iterations' notices to their (ended) parents;
+    // firing them changes nothing and removes them.
+    while h.engine.fire_due_timers(100).await.unwrap() > 0 {}
+    assert_eq!(h.store().next_timer_due().await.unwrap(), None, "no start-time timer outlives its aborted iteration");
+}
