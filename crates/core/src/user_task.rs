@@ -357,6 +357,17 @@ pub struct FollowOnSpec {
     pub escalations: Vec<EscalationSpec>,
 }
 
+impl FollowOnSpec {
+    /// A follow-on titled `title` for `to`, with no description, notes, input or escalations.
+    pub fn new(title: impl Into<String>, to: PotentialOwners) -> Self {
+        Self { title: title.into(), description: String::new(), to, notes: None, input: Map::new(), escalations: Vec::new() }
+    }
+
+    pub fn with_notes(self, notes: impl Into<String>) -> Self {
+        Self { notes: Some(notes.into()), ..self }
+    }
+}
+
 /// A subtask as its parent's owner creates it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SubtaskSpec {

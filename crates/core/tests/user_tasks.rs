@@ -9,7 +9,7 @@ use baton_core::user_task::{
     Actor, Caller, EscalationAction, FollowOnSpec, HumanTaskId, HumanTaskStatus, PotentialOwners, UserTaskCommand, UserTaskError,
 };
 use baton_core::{Command, EventKind, InstanceStatus, Reason, TaskStatus, TransitionError};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use support::*;
 
 const ORIGINAL: HumanTaskId = HumanTaskId::ORIGINAL;
@@ -45,14 +45,7 @@ fn complete(task: u32, output: Value) -> UserTaskCommand {
 fn forward(task: u32, title: &str, to: PotentialOwners, notes: &str) -> UserTaskCommand {
     UserTaskCommand::StartFollowOn {
         task: HumanTaskId(task),
-        spec: FollowOnSpec {
-            title: title.into(),
-            description: String::new(),
-            to,
-            notes: Some(notes.into()),
-            input: Map::new(),
-            escalations: Vec::new(),
-        },
+        spec: FollowOnSpec::new(title, to).with_notes(notes),
     }
 }
 

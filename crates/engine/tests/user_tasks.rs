@@ -103,14 +103,7 @@ fn complete(n: u32, output: Value) -> UserTaskCommand {
 fn follow_on(n: u32, title: &str, to: PotentialOwners, notes: &str) -> UserTaskCommand {
     UserTaskCommand::StartFollowOn {
         task: HumanTaskId(n),
-        spec: FollowOnSpec {
-            title: title.into(),
-            description: String::new(),
-            to,
-            notes: Some(notes.into()),
-            input: Map::new(),
-            escalations: Vec::new(),
-        },
+        spec: FollowOnSpec::new(title, to).with_notes(notes),
     }
 }
 

@@ -101,7 +101,7 @@ fn complete(task: HumanTaskId, output: Value) -> UserTaskCommand {
 fn follow_on(task: HumanTaskId, title: &str, to: PotentialOwners) -> UserTaskCommand {
     UserTaskCommand::StartFollowOn {
         task,
-        spec: FollowOnSpec { title: title.into(), description: String::new(), to, notes: None, input: Map::new(), escalations: Vec::new() },
+        spec: FollowOnSpec::new(title, to),
     }
 }
 
