@@ -315,6 +315,8 @@ impl<S: Store> Engine<S> {
     async fn abort_iterations(&self, parent: &str, steps: &mut Vec<StepRecord>, effects: &mut Vec<Effect>) -> Result<Vec<(String, Vec<Effect>)>, EngineError> {
         let mut pending = take_cancellations(parent, effects);
         let mut aborted = Vec::new();
+        // Iterations share their body's definition: read what the core needs once per body.
+        let mut known: HashMap<(String, u32), Knowledge> = HashMap::new();
         while let Some((parent, task)) = pending.pop() {
             for child in self.inner.store.children(&parent).await? {
                 let Some(state) = self.current(&child).await? else { continue };
@@ -322,11 +324,15 @@ impl<S: Store> Engine<S> {
                     continue;
                 }
                 let definition = self.definition(&state.definition_id, Some(state.definition_version)).await?;
-                let knowledge = self.knowledge(&definition).await?;
+                let body = (state.definition_id.clone(), state.definition_version);
+                if !known.contains_key(&body) {
+                    known.insert(body.clone(), self.knowledge(&definition).await?);
+                }
+                let knowledge = &known[&body];
                 let abort = Command::Abort { by: format!("parent {parent}") };
-                let Ok(transition) = apply_with(&definition, &state, abort, self.inner.clock.now(), &knowledge) else { continue };
+                let Ok(transition) = apply_with(&definition, &state, abort, self.inner.clock.now(), knowledge) else { continue };
                 let step = StepRecord { expected_seq: state.next_seq, status_before: Some(state.status), ..StepRecord::default() };
-                let (child_steps, mut child_effects) = self.stage(step, &definition, transition, &knowledge, Some(&state));
+                let (child_steps, mut child_effects) = self.stage(step, &definition, transition, knowledge, Some(&state));
                 pending.extend(take_cancellations(&child, &mut child_effects));
                 steps.extend(child_steps);
                 aborted.push((child, child_effects));
