@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs Baton's issue-5 workloads W1–W5 (`baton bench` and its subcommands), medians of 3 runs,
-# and keeps each output in bench/last-run/suite-*.txt. Baton only: the Spiff peer and the
-# ratios are bench/run.sh. Set MILLION=1 to add W3's 10^6 level (one run; its fill takes about
-# a minute). See BENCHMARKS.md for the figures and what each column means.
+# The whole issue-5 suite in one command: Baton's workloads W1–W5 (`baton bench` and its
+# subcommands), medians of 3 runs, each output kept in bench/last-run/suite-*.txt; then
+# bench/run.sh, W1 and W2 side by side with SpiffWorkflow (installed from PyPI into
+# bench/.venv) and the ratios, in bench/last-run/table.md. SPIFF=0 skips the Spiff part;
+# MILLION=1 adds W3's 10^6 level (one run; its fill takes about a minute). See BENCHMARKS.md
+# for the figures and what each column means.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="$ROOT/bench/last-run"
@@ -27,4 +29,7 @@ run w5-full fanout
 run w5-8 fanout --in-flight 8 --roots 80
 if [[ "${MILLION:-0}" == 1 ]]; then
     run w3-million retained --instances 30000 --levels 1000,1000000 --runs 1
+fi
+if [[ "${SPIFF:-1}" == 1 ]]; then
+    bash "$ROOT/bench/run.sh"
 fi
