@@ -36,6 +36,9 @@ pub struct Definition {
     pub order: Vec<usize>,
     /// For each task, the tasks that name it as a predecessor.
     pub successors: Vec<Vec<usize>>,
+    /// Whether any of its expressions iterates (a comprehension): steps of such a definition
+    /// may take up to the evaluation budget, so the engine runs them off its async threads.
+    pub iterates: bool,
     index: HashMap<String, usize>,
 }
 
@@ -267,6 +270,8 @@ type Resolve<'a> = &'a dyn Fn(&mut Diagnostics, &Spanned<String>, &str) -> Optio
 struct Diagnostics<'s> {
     source: &'s str,
     items: Vec<Diagnostic>,
+    /// Set once an expression with a comprehension was compiled.
+    iterates: bool,
 }
 
 impl Diagnostics<'_> {
@@ -282,7 +287,10 @@ impl Diagnostics<'_> {
     /// [`Diagnostics::expr`] for an expression that may also use the `extra` variables.
     fn expr_with(&mut self, scalar: &Spanned<String>, field: &str, extra: &[&str]) -> Option<Expr> {
         match Expr::compile_with(scalar, extra) {
-            Ok(e) => Some(e),
+            Ok(e) => {
+                self.iterates |= e.iterates();
+                Some(e)
+            }
             Err(e) => {
                 // The error's character offset inside the expression…
                 let value = scalar.as_str();
@@ -524,7 +532,7 @@ const KIND_FIELDS: &[(&str, &str)] = &[
 
 /// Parses and validates a definition. `file` is used in messages only.
 pub fn parse(file: &str, source: &str) -> Result<Definition, DefinitionError> {
-    let mut diags = Diagnostics { source, items: Vec::new() };
+    let mut diags = Diagnostics { source, items: Vec::new(), iterates: false };
     let definition = parse_inner(source, &mut diags);
     match definition {
         Some(d) if diags.items.is_empty() => Ok(d),
@@ -656,7 +664,7 @@ fn compile_graph(id: &str, task_nodes: &[&Node], data: IndexMap<String, DataDecl
         Err(cycle) => {
             let names: Vec<&str> = cycle.iter().map(|&i| tasks[i].id.as_str()).collect();
             let first = &raws[cycle[0]];
-            let first_after = read_after(task_nodes[cycle[0]], &mut Diagnostics { source: diags.source, items: Vec::new() });
+            let first_after = read_after(task_nodes[cycle[0]], &mut Diagnostics { source: diags.source, items: Vec::new(), iterates: false });
             let pos = first_after
                 .and_then(|a| a.into_iter().next())
                 .map_or_else(|| pos_of(first.id.span()), |a| pos_of(a.task.span()));
@@ -678,6 +686,7 @@ fn compile_graph(id: &str, task_nodes: &[&Node], data: IndexMap<String, DataDecl
         tasks,
         order,
         successors,
+        iterates: diags.iterates,
         index,
     })
 }

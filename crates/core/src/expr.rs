@@ -7,6 +7,14 @@
 //! `status`, `attempts`, `duration_ms`, `exit_code`), `instance` (`id`), `now`, and in a ForEach
 //! body `item` and `index`. A user task's `output` mapping also sees `output`, the output of
 //! the human task that ended the task's chain.
+//!
+//! Every expression is bounded, so that no definition can overflow a stack, exhaust memory or
+//! hold a thread: at deploy its source length ([`MAX_SOURCE_BYTES`]), syntax depth
+//! ([`MAX_DEPTH`]) and comprehension nesting ([`MAX_COMPREHENSION_NESTING`]) are checked (parsing
+//! itself runs on a stack of its own, large enough for the longest source); at run time each
+//! evaluation has a cost budget and a result size ([`EvalLimits`], see `budget`).
+
+mod budget;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -14,8 +22,10 @@ use std::sync::Arc;
 
 use cel::common::ast::{EntryExpr, Expr as AstExpr, IdedExpr, SourceInfo};
 use cel::objects::{Key, Map as CelMap};
-use cel::{Context, Program, Value as CelValue};
+use cel::{Context, Value as CelValue};
 use serde_json::{Map, Value};
+
+pub use budget::EvalLimits;
 
 /// The variables an expression may refer to; anything else is a deploy error.
 pub const ROOT_VARIABLES: &[&str] = &["data", "tasks", "task", "instance", "now", "item", "index"];
@@ -23,12 +33,26 @@ pub const ROOT_VARIABLES: &[&str] = &["data", "tasks", "task", "instance", "now"
 /// Where a variable only some expressions see is allowed: `output` in a user task's `output` mapping.
 pub const OUTPUT_VARIABLE: &str = "output";
 
+/// Longest expression source, in bytes.
+pub const MAX_SOURCE_BYTES: usize = 4096;
+/// Deepest syntax tree: operands nested in operators, calls, lists, maps and macros. A chain
+/// `a + b + c` nests once per operator; `&&` and `||` chains are balanced, so they nest by the
+/// logarithm of their length.
+pub const MAX_DEPTH: usize = 100;
+/// Most comprehensions (`all`, `exists`, `exists_one`, `map`, `filter`) nested in one another.
+pub const MAX_COMPREHENSION_NESTING: usize = 3;
+
+/// The stack parsing and checking run on: enough for the deepest tree a source of
+/// [`MAX_SOURCE_BYTES`] can make before the depth check refuses it.
+const PARSE_STACK: usize = 64 << 20;
+
 /// A compiled CEL expression together with its source text.
 #[derive(Clone)]
 pub struct Expr {
     source: String,
-    program: Arc<Program>,
+    ast: Arc<IdedExpr>,
     uses_tasks: bool,
+    iterates: bool,
 }
 
 impl fmt::Debug for Expr {
@@ -53,28 +77,19 @@ impl Expr {
 
     /// [`Expr::compile`], allowing `extra` variables beside the root ones (e.g. [`OUTPUT_VARIABLE`]).
     pub fn compile_with(source: &str, extra: &[&str]) -> Result<Self, CompileError> {
-        let program = Program::compile(source).map_err(|errors| {
-            let first = errors.errors.first();
-            let (line, column) = first.map_or((1, 1), |e| (e.pos.0.max(1) as usize, e.pos.1.max(1) as usize));
-            let message = first.map_or_else(|| errors.to_string(), |e| e.msg.clone());
-            CompileError { line, column, message: tidy_parse_message(&message) }
-        })?;
-        let mut unknown = None;
-        let mut bound: Vec<&str> = extra.to_vec();
-        first_unknown_variable(program.expression(), &mut bound, program.source_info(), &mut unknown);
-        if let Some((offset, unknown)) = unknown {
-            let (line, column) = line_column(source, offset);
+        if source.len() > MAX_SOURCE_BYTES {
             return Err(CompileError {
-                line,
-                column,
+                line: 1,
+                column: 1,
                 message: format!(
-                    "unknown variable `{unknown}`; expressions can use {} (process data is `data.{unknown}`)",
-                    ROOT_VARIABLES.iter().chain(extra).map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+                    "the expression is {} bytes long; expressions are limited to {MAX_SOURCE_BYTES} bytes (split the work over several `set` assignments)",
+                    source.len()
                 ),
             });
         }
-        let uses_tasks = program.references().variables().contains(&"tasks");
-        Ok(Self { source: source.to_owned(), program: Arc::new(program), uses_tasks })
+        // The parser and the tree's drop recurse once per nesting level: give them a stack
+        // of their own, so even a refused source cannot overflow the caller's.
+        stacker::grow(PARSE_STACK, || compile_checked(source, extra))
     }
 
     /// The expression as written.
@@ -82,10 +97,24 @@ impl Expr {
         &self.source
     }
 
+    /// Whether the expression iterates (uses a comprehension): its cost then depends on the
+    /// data, up to the evaluation budget, and the engine evaluates it off the async threads.
+    pub fn iterates(&self) -> bool {
+        self.iterates
+    }
+
     /// Evaluates the expression and converts the result to JSON.
     pub fn eval(&self, scope: &Scope) -> Result<Value, EvalError> {
-        let value = scope.execute(self).map_err(|e| EvalError(e.to_string()))?;
-        to_json(&value).ok_or_else(|| EvalError(format!("`{}` produced a value that is not data: {value:?}", self.source)))
+        let value = scope.execute(self)?;
+        let mut room = scope.limits.max_result_bytes;
+        match to_json_within(&value, &mut room) {
+            Ok(json) => Ok(json),
+            Err(Unfit::TooLarge) => Err(EvalError(format!(
+                "`{}` produced a result larger than {} bytes (the result size limit)",
+                self.source, scope.limits.max_result_bytes
+            ))),
+            Err(Unfit::NotData) => Err(EvalError(format!("`{}` produced a value that is not data: {value:?}", self.source))),
+        }
     }
 
     /// Evaluates the expression, which must produce a boolean.
@@ -97,6 +126,115 @@ impl Expr {
     }
 }
 
+fn compile_checked(source: &str, extra: &[&str]) -> Result<Expr, CompileError> {
+    let parser = budget::ENV.parser().max_recursion_depth(MAX_DEPTH as u16);
+    let (ast, info) = parser.parse_with_source_info(source).map_err(|errors| {
+        let first = errors.errors.first();
+        let (line, column) = first.map_or((1, 1), |e| (e.pos.0.max(1) as usize, e.pos.1.max(1) as usize));
+        let message = first.map_or_else(|| errors.to_string(), |e| e.msg.clone());
+        CompileError { line, column, message: tidy_parse_message(&message) }
+    })?;
+    let mut shape = Shape::default();
+    measure(&ast, 1, 0, &mut shape);
+    if let Some((id, problem)) = shape.violation {
+        let offset = info.offset_for(id).map_or(0, |(start, _)| start as usize);
+        let (line, column) = line_column(source, offset);
+        let message = match problem {
+            Violation::Depth => format!(
+                "the expression nests deeper than {MAX_DEPTH} levels; split it over several `set` assignments (a long chain of `+` nests once per operator)"
+            ),
+            Violation::Nesting => format!(
+                "comprehensions (`all`, `exists`, `exists_one`, `map`, `filter`) are nested more than {MAX_COMPREHENSION_NESTING} deep"
+            ),
+        };
+        return Err(CompileError { line, column, message });
+    }
+    let mut unknown = None;
+    let mut bound: Vec<&str> = extra.to_vec();
+    first_unknown_variable(&ast, &mut bound, &info, &mut unknown);
+    if let Some((offset, unknown)) = unknown {
+        let (line, column) = line_column(source, offset);
+        return Err(CompileError {
+            line,
+            column,
+            message: format!(
+                "unknown variable `{unknown}`; expressions can use {} (process data is `data.{unknown}`)",
+                ROOT_VARIABLES.iter().chain(extra).map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+            ),
+        });
+    }
+    let uses_tasks = ast.references().variables().contains(&"tasks");
+    Ok(Expr { source: source.to_owned(), uses_tasks, iterates: shape.comprehensions > 0, ast: Arc::new(ast) })
+}
+
+/// What [`measure`] found: the first limit passed, and how many comprehensions there are.
+#[derive(Default)]
+struct Shape {
+    violation: Option<(u64, Violation)>,
+    comprehensions: usize,
+}
+
+enum Violation {
+    Depth,
+    Nesting,
+}
+
+/// Checks depth and comprehension nesting, descending no deeper than one level past the limit.
+fn measure(expr: &IdedExpr, depth: usize, nesting: usize, shape: &mut Shape) {
+    if shape.violation.is_some() {
+        return;
+    }
+    if depth > MAX_DEPTH {
+        shape.violation = Some((expr.id, Violation::Depth));
+        return;
+    }
+    let nesting = match &expr.expr {
+        AstExpr::Comprehension(_) => {
+            shape.comprehensions += 1;
+            if nesting + 1 > MAX_COMPREHENSION_NESTING {
+                shape.violation = Some((expr.id, Violation::Nesting));
+                return;
+            }
+            nesting + 1
+        }
+        _ => nesting,
+    };
+    for_each_child(expr, &mut |child| measure(child, depth + 1, nesting, shape));
+}
+
+/// Calls `f` on each direct operand of `expr`.
+fn for_each_child<'e>(expr: &'e IdedExpr, f: &mut dyn FnMut(&'e IdedExpr)) {
+    let entries = |entries: &'e [cel::common::ast::IdedEntryExpr], f: &mut dyn FnMut(&'e IdedExpr)| {
+        for entry in entries {
+            match &entry.expr {
+                EntryExpr::MapEntry(e) => {
+                    f(&e.key);
+                    f(&e.value);
+                }
+                EntryExpr::StructField(field) => f(&field.value),
+            }
+        }
+    };
+    match &expr.expr {
+        AstExpr::Call(call) => {
+            if let Some(target) = &call.target {
+                f(target);
+            }
+            call.args.iter().for_each(|a| f(a));
+        }
+        AstExpr::Comprehension(c) => {
+            for e in [&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result] {
+                f(e);
+            }
+        }
+        AstExpr::List(list) => list.elements.iter().for_each(|e| f(e)),
+        AstExpr::Map(map) => entries(&map.entries, f),
+        AstExpr::Struct(s) => entries(&s.entries, f),
+        AstExpr::Select(select) => f(&select.operand),
+        AstExpr::Ident(_) | AstExpr::Literal(_) | AstExpr::Unspecified => {}
+    }
+}
+
 /// Finds the unknown variable written first (by source offset): an identifier that is neither
 /// a root variable nor bound by an enclosing macro such as `all(x, …)` or `map(i, …)`.
 fn first_unknown_variable<'e>(
@@ -105,7 +243,6 @@ fn first_unknown_variable<'e>(
     info: &SourceInfo,
     found: &mut Option<(usize, &'e str)>,
 ) {
-    let mut visit = |e: &'e IdedExpr, bound: &mut Vec<&'e str>| first_unknown_variable(e, bound, info, found);
     match &expr.expr {
         AstExpr::Ident(name) => {
             // Names starting with `@` are the macros' own accumulators.
@@ -116,51 +253,19 @@ fn first_unknown_variable<'e>(
                 }
             }
         }
-        AstExpr::Call(call) => {
-            if let Some(target) = &call.target {
-                visit(target, bound);
-            }
-            for arg in &call.args {
-                visit(arg, bound);
-            }
-        }
         AstExpr::Comprehension(c) => {
-            visit(&c.iter_range, bound);
-            visit(&c.accu_init, bound);
+            first_unknown_variable(&c.iter_range, bound, info, found);
+            first_unknown_variable(&c.accu_init, bound, info, found);
             let depth = bound.len();
             bound.push(&c.iter_var);
             bound.extend(c.iter_var2.as_deref());
             bound.push(&c.accu_var);
-            visit(&c.loop_cond, bound);
-            visit(&c.loop_step, bound);
-            visit(&c.result, bound);
+            for e in [&c.loop_cond, &c.loop_step, &c.result] {
+                first_unknown_variable(e, bound, info, found);
+            }
             bound.truncate(depth);
         }
-        AstExpr::List(list) => list.elements.iter().for_each(|e| visit(e, bound)),
-        AstExpr::Map(map) => {
-            for entry in &map.entries {
-                match &entry.expr {
-                    EntryExpr::MapEntry(e) => {
-                        visit(&e.key, bound);
-                        visit(&e.value, bound);
-                    }
-                    EntryExpr::StructField(f) => visit(&f.value, bound),
-                }
-            }
-        }
-        AstExpr::Struct(s) => {
-            for entry in &s.entries {
-                match &entry.expr {
-                    EntryExpr::MapEntry(e) => {
-                        visit(&e.key, bound);
-                        visit(&e.value, bound);
-                    }
-                    EntryExpr::StructField(f) => visit(&f.value, bound),
-                }
-            }
-        }
-        AstExpr::Select(select) => visit(&select.operand, bound),
-        AstExpr::Literal(_) | AstExpr::Unspecified => {}
+        _ => for_each_child(expr, &mut |child| first_unknown_variable(child, bound, info, found)),
     }
 }
 
@@ -204,11 +309,16 @@ pub struct Scope<'a> {
     index: CelValue,
     output: CelValue,
     now: chrono::DateTime<chrono::Utc>,
+    limits: EvalLimits,
 }
 
 thread_local! {
     /// CEL's standard library, registered once per thread rather than per evaluation.
-    static ROOT: Context<'static, 'static> = Context::default();
+    static ROOT: Context<'static, 'static> = {
+        let mut root = Context::with_env(budget::ENV.clone());
+        budget::register(&mut root);
+        root
+    };
 }
 
 impl<'a> Scope<'a> {
@@ -229,7 +339,7 @@ impl<'a> Scope<'a> {
             CelValue::Map(CelMap::from(tasks))
         });
         let instance: HashMap<Key, CelValue> = HashMap::from([(key("id"), CelValue::String(Arc::new(instance.to_owned())))]);
-        Self { data: map_to_cel(data), tasks: std::cell::OnceCell::new(), task_source, instance: CelValue::Map(CelMap::from(instance)), task: CelValue::Null, item: CelValue::Null, index: CelValue::Null, output: CelValue::Null, now }
+        Self { data: map_to_cel(data), tasks: std::cell::OnceCell::new(), task_source, instance: CelValue::Map(CelMap::from(instance)), task: CelValue::Null, item: CelValue::Null, index: CelValue::Null, output: CelValue::Null, now, limits: EvalLimits::DEFAULT }
     }
 
     /// Sets `task`: the task the expression belongs to (`task.id`, `task.status`, …).
@@ -256,8 +366,15 @@ impl<'a> Scope<'a> {
         self.data = map_to_cel(data);
     }
 
-    fn execute(&self, expr: &Expr) -> Result<CelValue, cel::ExecutionError> {
-        ROOT.with(|root| {
+    /// Sets the evaluation budget (the default is [`EvalLimits::DEFAULT`]).
+    pub fn with_limits(mut self, limits: EvalLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    fn execute(&self, expr: &Expr) -> Result<CelValue, EvalError> {
+        budget::arm(self.limits.max_cost);
+        let result = ROOT.with(|root| {
             let mut context = root.new_inner_scope();
             context.add_variable_from_value("data", self.data.clone());
             if expr.uses_tasks {
@@ -271,7 +388,17 @@ impl<'a> Scope<'a> {
                 context.add_variable_from_value(OUTPUT_VARIABLE, self.output.clone());
             }
             context.add_variable_from_value("now", CelValue::Timestamp(self.now.fixed_offset()));
-            expr.program.execute(&context)
+            CelValue::resolve(&expr.ast, &context)
+        });
+        result.map_err(|e| {
+            if budget::exhausted() {
+                EvalError(format!(
+                    "`{}` exceeded its evaluation budget of {} cost units (one per comprehension iteration, plus the size of what it produces)",
+                    expr.source, self.limits.max_cost
+                ))
+            } else {
+                EvalError(e.to_string())
+            }
         })
     }
 }
@@ -301,34 +428,85 @@ pub fn to_cel(value: &Value) -> CelValue {
     }
 }
 
+/// Why a CEL value has no JSON form within the room given.
+enum Unfit {
+    /// Functions, opaque values.
+    NotData,
+    /// Larger than the room left.
+    TooLarge,
+}
+
 /// CEL to JSON; `None` for values that have no JSON form (functions, opaque values).
 pub fn to_json(value: &CelValue) -> Option<Value> {
-    Some(match value {
-        CelValue::Null => Value::Null,
-        CelValue::Bool(b) => Value::Bool(*b),
-        CelValue::Int(i) => Value::from(*i),
-        CelValue::UInt(u) => Value::from(*u),
-        CelValue::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
-        CelValue::String(s) => Value::String(s.as_ref().clone()),
-        CelValue::Bytes(b) => Value::Array(b.iter().map(|x| Value::from(*x)).collect()),
-        CelValue::List(items) => Value::Array(items.iter().map(to_json).collect::<Option<_>>()?),
-        CelValue::Map(map) => Value::Object(
-            map.map
-                .iter()
-                .map(|(k, v)| {
-                    let k = match k {
-                        Key::String(s) => s.as_ref().clone(),
-                        Key::Int(i) => i.to_string(),
-                        Key::Uint(u) => u.to_string(),
-                        Key::Bool(b) => b.to_string(),
-                    };
-                    Some((k, to_json(v)?))
-                })
-                .collect::<Option<_>>()?,
-        ),
-        CelValue::Timestamp(t) => Value::String(t.to_rfc3339()),
-        CelValue::Duration(d) => Value::String(format!("{}s", d.num_milliseconds() as f64 / 1000.0)),
-        _ => return None,
+    let mut room = usize::MAX;
+    to_json_within(value, &mut room).ok()
+}
+
+/// CEL to JSON, spending `room` (bytes of the JSON text, roughly) as it goes: a result far
+/// larger than the data it came from (a list repeated by a comprehension) is refused before
+/// it is built. Values are at most [`MAX_DEPTH`] plus the data's depth deep.
+fn to_json_within(value: &CelValue, room: &mut usize) -> Result<Value, Unfit> {
+    let mut spend = |bytes: usize| -> Result<(), Unfit> {
+        *room = room.checked_sub(bytes).ok_or(Unfit::TooLarge)?;
+        Ok(())
+    };
+    Ok(match value {
+        CelValue::Null => {
+            spend(4)?;
+            Value::Null
+        }
+        CelValue::Bool(b) => {
+            spend(5)?;
+            Value::Bool(*b)
+        }
+        CelValue::Int(i) => {
+            spend(8)?;
+            Value::from(*i)
+        }
+        CelValue::UInt(u) => {
+            spend(8)?;
+            Value::from(*u)
+        }
+        CelValue::Float(f) => {
+            spend(8)?;
+            serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
+        }
+        CelValue::String(s) => {
+            spend(s.len() + 2)?;
+            Value::String(s.as_ref().clone())
+        }
+        CelValue::Bytes(b) => {
+            spend(b.len() * 4)?;
+            Value::Array(b.iter().map(|x| Value::from(*x)).collect())
+        }
+        CelValue::List(items) => {
+            spend(2 + items.len())?;
+            Value::Array(items.iter().map(|item| to_json_within(item, room)).collect::<Result<_, _>>()?)
+        }
+        CelValue::Map(map) => {
+            spend(2 + map.map.len())?;
+            let mut object = Map::new();
+            for (k, v) in map.map.iter() {
+                let k = match k {
+                    Key::String(s) => s.as_ref().clone(),
+                    Key::Int(i) => i.to_string(),
+                    Key::Uint(u) => u.to_string(),
+                    Key::Bool(b) => b.to_string(),
+                };
+                *room = room.checked_sub(k.len() + 3).ok_or(Unfit::TooLarge)?;
+                object.insert(k, to_json_within(v, room)?);
+            }
+            Value::Object(object)
+        }
+        CelValue::Timestamp(t) => {
+            spend(32)?;
+            Value::String(t.to_rfc3339())
+        }
+        CelValue::Duration(d) => {
+            spend(16)?;
+            Value::String(format!("{}s", d.num_milliseconds() as f64 / 1000.0))
+        }
+        _ => return Err(Unfit::NotData),
     })
 }
 
@@ -373,5 +551,132 @@ mod tests {
         assert!(e.eval(&scope(json!({}))).is_err());
         let e = Expr::compile("data.n").unwrap();
         assert!(e.eval_bool(&scope(json!({"n": 1}))).is_err());
+    }
+
+    fn chain(op: &str, terms: usize) -> String {
+        vec!["1"; terms].join(op)
+    }
+
+    /// Compiles on a thread with the stack of a tokio worker (2 MiB), as the engine does.
+    fn compile_on_worker_stack(source: String) -> Result<Expr, CompileError> {
+        std::thread::Builder::new().stack_size(2 << 20).spawn(move || Expr::compile(&source)).unwrap().join().unwrap()
+    }
+
+    #[test]
+    fn no_source_within_the_length_limit_overflows_the_stack_when_compiled() {
+        let longest = MAX_SOURCE_BYTES / 2;
+        let sources = [
+            chain("+", longest),
+            chain("*", longest),
+            chain("==", MAX_SOURCE_BYTES / 3),
+            vec!["'a'"; MAX_SOURCE_BYTES / 4].join("+"),
+            format!("data{}", ".a".repeat(MAX_SOURCE_BYTES / 2 - 3)),
+            format!("data.l{}", "[0]".repeat(MAX_SOURCE_BYTES / 3 - 3)),
+            format!("{}1{}", "(".repeat(MAX_SOURCE_BYTES / 2 - 1), ")".repeat(MAX_SOURCE_BYTES / 2 - 1)),
+            format!("{}1{}", "[".repeat(MAX_SOURCE_BYTES / 2 - 1), "]".repeat(MAX_SOURCE_BYTES / 2 - 1)),
+            format!("{}true", "!".repeat(MAX_SOURCE_BYTES - 4)),
+            format!("{}1", "-".repeat(MAX_SOURCE_BYTES - 1)),
+            format!("{}1", "true ? 1 : ".repeat(MAX_SOURCE_BYTES / 11)),
+        ];
+        for source in sources {
+            assert!(source.len() <= MAX_SOURCE_BYTES, "{}", source.len());
+            // Refused, or (`!!…!true` folds to one operator) evaluated: never a stack overflow.
+            if let Ok(e) = compile_on_worker_stack(source.clone()) {
+                std::thread::Builder::new().stack_size(2 << 20).spawn(move || e.eval(&scope(json!({}))).map(|_| ())).unwrap().join().unwrap().unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn a_chain_deeper_than_the_depth_limit_is_refused_with_a_position() {
+        // Long enough to overflow a worker's stack in the parser if it were parsed.
+        for op in ["==", "+", "*"] {
+            let err = compile_on_worker_stack(chain(op, 20_000)).unwrap_err();
+            assert!(err.message.contains("expressions are limited to 4096 bytes"), "{}", err.message);
+        }
+        let err = Expr::compile(&chain(" + ", 1500)).unwrap_err();
+        assert!(err.message.contains("bytes"), "{}", err.message);
+        let err = Expr::compile(&chain("+", 150)).unwrap_err();
+        assert!(err.message.contains(&format!("deeper than {MAX_DEPTH} levels")), "{}", err.message);
+        assert_eq!(err.line, 1);
+        assert!(err.column > 1);
+    }
+
+    #[test]
+    fn expressions_within_the_limits_compile_and_evaluate_on_a_worker_stack() {
+        let sum = chain(" + ", MAX_DEPTH - 2);
+        let expected = (MAX_DEPTH - 2) as i64;
+        let value = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || Expr::compile(&sum).unwrap().eval(&scope(json!({}))).unwrap())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(value, json!(expected));
+        // `&&` chains are balanced: a long one stays shallow.
+        let all = vec!["true"; 500].join(" && ");
+        assert_eq!(Expr::compile(&all).unwrap().eval(&scope(json!({}))).unwrap(), json!(true));
+    }
+
+    #[test]
+    fn comprehensions_nest_at_most_three_deep() {
+        let three = "data.l.all(a, data.l.all(b, data.l.exists(c, a + b + c > 0)))";
+        assert!(Expr::compile(three).is_ok());
+        let four = "data.l.map(a, data.l.map(b, data.l.map(c, data.l.map(d, d))))";
+        let err = Expr::compile(four).unwrap_err();
+        assert!(err.message.contains("nested more than 3 deep"), "{}", err.message);
+        // At the fourth `map`: the call's opening parenthesis.
+        assert_eq!((err.line, err.column), (1, 53));
+    }
+
+    fn list(n: usize) -> Value {
+        Value::Array((0..n as i64).map(Value::from).collect())
+    }
+
+    #[test]
+    fn an_evaluation_past_its_cost_budget_stops_with_the_reason() {
+        let e = Expr::compile("data.l.all(a, data.l.all(b, data.l.all(c, true)))").unwrap();
+        let err = e.eval(&scope(json!({"l": list(1000)}))).unwrap_err();
+        assert!(err.0.contains("exceeded its evaluation budget of 1000000 cost units"), "{}", err.0);
+        // The same expression over fewer items fits.
+        assert_eq!(e.eval(&scope(json!({"l": list(50)}))).unwrap(), json!(true));
+        // A smaller budget stops sooner.
+        let small = EvalLimits { max_cost: 100, ..EvalLimits::DEFAULT };
+        let e = Expr::compile("data.l.map(x, x * 2)").unwrap();
+        assert!(e.eval(&scope(json!({"l": list(99)})).with_limits(small)).is_ok());
+        assert!(e.eval(&scope(json!({"l": list(101)})).with_limits(small)).is_err());
+    }
+
+    #[test]
+    fn every_comprehension_macro_is_charged_and_keeps_its_meaning() {
+        let data = json!({"l": [1, 2, 3, 4]});
+        let cases = [
+            ("data.l.all(x, x > 0)", json!(true)),
+            ("data.l.exists(x, x > 3)", json!(true)),
+            ("data.l.exists_one(x, x > 3)", json!(true)),
+            ("data.l.existsOne(x, x > 2)", json!(false)),
+            ("data.l.map(x, x * 10)", json!([10, 20, 30, 40])),
+            ("data.l.map(x, x % 2 == 0, x)", json!([2, 4])),
+            ("data.l.filter(x, x < 3)", json!([1, 2])),
+            ("has(data.l)", json!(true)),
+            ("has(data.missing)", json!(false)),
+        ];
+        let tight = EvalLimits { max_cost: 3, ..EvalLimits::DEFAULT };
+        for (source, expected) in cases {
+            let e = Expr::compile(source).unwrap();
+            assert_eq!(e.eval(&scope(data.clone())).unwrap(), expected, "{source}");
+            if source.contains('(') && !source.starts_with("has") {
+                assert!(e.iterates(), "{source}");
+                assert!(e.eval(&scope(data.clone()).with_limits(tight)).is_err(), "{source} is charged");
+            }
+        }
+    }
+
+    #[test]
+    fn a_result_larger_than_the_limit_is_refused() {
+        let e = Expr::compile("data.l.map(x, data.s)").unwrap();
+        let data = json!({"l": list(1000), "s": "x".repeat(10_000)});
+        let err = e.eval(&scope(data)).unwrap_err();
+        assert!(err.0.contains("larger than 1048576 bytes"), "{}", err.0);
     }
 }

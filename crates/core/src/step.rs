@@ -190,6 +190,8 @@ pub enum TransitionError {
 pub struct Knowledge {
     pub expected_runtimes: HashMap<String, Duration>,
     pub calendars: HashMap<String, std::sync::Arc<crate::calendar::Calendar>>,
+    /// The budget of each expression evaluation (the engine's setting).
+    pub eval_limits: crate::expr::EvalLimits,
 }
 
 static NO_KNOWLEDGE: std::sync::LazyLock<Knowledge> = std::sync::LazyLock::new(Knowledge::default);
@@ -368,7 +370,7 @@ impl Machine<'_> {
 
     pub(crate) fn scope(&self) -> Scope<'_> {
         let tasks = self.def.tasks.iter().zip(&self.inst.tasks).map(|(d, s)| (d.id.as_str(), s.status.name()));
-        let scope = Scope::new(&self.inst.data, tasks, &self.inst.id, self.now);
+        let scope = Scope::new(&self.inst.data, tasks, &self.inst.id, self.now).with_limits(self.knowledge.eval_limits);
         match &self.inst.iteration {
             Some(it) => scope.with_iteration(&it.item, it.index),
             None => scope,
