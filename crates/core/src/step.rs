@@ -60,6 +60,24 @@ pub enum Command {
     Delete { by: String },
 }
 
+impl Command {
+    /// The task the command is about, if it is about one.
+    pub fn task(&self) -> Option<&str> {
+        match self {
+            Self::JobFinished { task, .. }
+            | Self::RedispatchJob { task, .. }
+            | Self::RetryTask { task, .. }
+            | Self::SkipTask { task, .. }
+            | Self::TimerFired { task, .. }
+            | Self::SetBreakpoint { task, .. }
+            | Self::ProvideInput { task, .. }
+            | Self::IterationEnded { task, .. }
+            | Self::UserTask { task, .. } => Some(task),
+            Self::Abort { .. } | Self::Delete { .. } => None,
+        }
+    }
+}
+
 /// What a durable timer was set for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

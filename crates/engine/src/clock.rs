@@ -31,6 +31,11 @@ impl ManualClock {
         let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
         *t += by;
     }
+
+    /// Moves the clock to `to` (backwards too).
+    pub fn set(&self, to: DateTime<Utc>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = to;
+    }
 }
 
 impl Clock for ManualClock {

@@ -19,11 +19,13 @@ use crate::error::EngineError;
 pub struct EngineOptions {
     /// Names this node as the owner of the jobs it leases.
     pub node: String,
+    /// The budget of each expression evaluation.
+    pub eval_limits: baton_core::expr::EvalLimits,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        Self { node: format!("node-{}", std::process::id()) }
+        Self { node: format!("node-{}", std::process::id()), eval_limits: baton_core::expr::EvalLimits::DEFAULT }
     }
 }
 
@@ -163,8 +165,12 @@ impl<S: Store> Engine<S> {
     pub async fn start(&self, process: &str, data: Map<String, Value>) -> Result<Arc<Instance>, EngineError> {
         let definition = self.definition(process, None).await?;
         let id = uuid::Uuid::now_v7().to_string();
-        let knowledge = self.knowledge(&definition).await?;
-        let transition = start_with(&definition, id, data, self.inner.clock.now(), &knowledge)?;
+        let knowledge = Arc::new(self.knowledge(&definition).await?);
+        let now = self.inner.clock.now();
+        let transition = {
+            let (definition, knowledge, id) = (definition.clone(), knowledge.clone(), id.clone());
+            compute(&definition.clone(), &id.clone(), move || start_with(&definition, id, data, now, &knowledge)).await??
+        };
         let step = StepRecord { new: true, ..StepRecord::default() };
         let (steps, effects) = self.stage(step, &definition, transition, &knowledge, None);
         let instance = steps[0].instance.clone().expect("the first step holds the instance");
@@ -225,38 +231,135 @@ impl<S: Store> Engine<S> {
             }
             _ => None,
         };
-        let mut attempts = 0;
+        // Commands the engine delivers (a job's result, a timer) become an incident when they
+        // keep failing; a person's command just fails, telling them why.
+        let delivered = job.is_some() || cleanup.timer.is_some() || cleanup.incident.is_some();
+        let mut conflicts = 0;
+        let mut failures = 0;
         loop {
             let instance = self.current(instance_id).await?.ok_or_else(|| EngineError::InstanceNotFound(instance_id.to_owned()))?;
-            let definition = self.definition(&instance.definition_id, Some(instance.definition_version)).await?;
-            let knowledge = self.knowledge(&definition).await?;
-            match apply_with(&definition, &instance, command.clone(), self.inner.clock.now(), &knowledge) {
+            let computed = self.compute_step(&instance, &command).await;
+            let (definition, knowledge, transition) = match computed {
+                Ok(computed) => computed,
+                Err(e) if delivered && e.is_instance_fault() => {
+                    failures += 1;
+                    // A panic may depend on the moment (`now`); a definition that does not load will not.
+                    if matches!(e, EngineError::StepPanicked { .. }) && failures < STEP_ATTEMPTS {
+                        continue;
+                    }
+                    return Err(self.raise_incident(instance_id, &command, &cleanup, job, &e, failures).await);
+                }
+                Err(e) => return Err(e),
+            };
+            match transition {
                 Ok(transition) => {
                     let mut step = StepRecord { expected_seq: instance.next_seq, status_before: Some(instance.status), ..StepRecord::default() };
                     step.complete.extend(job.clone());
                     step.clear_timers.extend(cleanup.timer.clone());
+                    step.incident_updates.extend(cleanup.closing(self.inner.clock.now(), "retried"));
                     let (steps, effects) = self.stage(step, &definition, transition, &knowledge, Some(&instance));
                     match self.commit_staged(instance_id, steps, effects).await {
                         Ok(new_state) => return Ok(new_state),
-                        Err(EngineError::Store(StoreError::Conflict(_))) if attempts < CONFLICT_RETRIES => {
-                            attempts += 1;
+                        Err(EngineError::Store(StoreError::Conflict(_))) if conflicts < CONFLICT_RETRIES => {
+                            conflicts += 1;
                             continue;
                         }
                         Err(e) => return Err(e),
                     }
                 }
-                // A refused timer, or a stale job result, is removed all the same: it would be refused again.
+                // A refused timer, or a stale job result, is removed all the same: it would be
+                // refused again. So is a retried incident whose command no longer applies.
                 Err(e)
                     if cleanup.timer.is_some()
+                        || cleanup.incident.is_some()
                         || (job.is_some() && matches!(e, TransitionError::StaleJobResult { .. } | TransitionError::InstanceEnded(_))) =>
                 {
-                    let step = StepRecord { complete: job.into_iter().collect(), clear_timers: cleanup.timer.into_iter().collect(), ..StepRecord::default() };
+                    let resolution = format!("retried; no longer applies: {e}");
+                    let step = StepRecord {
+                        complete: job.into_iter().collect(),
+                        clear_timers: cleanup.timer.clone().into_iter().collect(),
+                        incident_updates: cleanup.closing(self.inner.clock.now(), &resolution).into_iter().collect(),
+                        ..StepRecord::default()
+                    };
                     self.inner.store.commit(vec![step]).await?;
                     return Err(e.into());
                 }
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// Loads what a step of `instance` needs and computes its transition for `command` (see
+    /// [`compute`]).
+    async fn compute_step(&self, instance: &Arc<Instance>, command: &Command) -> Result<(Arc<Definition>, Arc<Knowledge>, Result<baton_core::Transition, TransitionError>), EngineError> {
+        let definition = self.definition(&instance.definition_id, Some(instance.definition_version)).await?;
+        let knowledge = Arc::new(self.knowledge(&definition).await?);
+        let now = self.inner.clock.now();
+        let transition = {
+            let (definition, instance, knowledge, command) = (definition.clone(), instance.clone(), knowledge.clone(), command.clone());
+            compute(&definition.clone(), &instance.id.clone(), move || apply_with(&definition, &instance, command, now, &knowledge)).await?
+        };
+        Ok((definition, knowledge, transition))
+    }
+
+    /// Records that `command` could not be applied to the instance: an open incident holding
+    /// the command, committed with the removal of what delivered it (the job's queue row, the
+    /// timer), so it is not delivered again. A retried incident counts one more attempt
+    /// instead. Returns the error to report.
+    async fn raise_incident(&self, instance_id: &str, command: &Command, cleanup: &Cleanup, job: Option<JobKey>, cause: &EngineError, attempts: u32) -> EngineError {
+        let reason = cause.to_string();
+        let now = self.inner.clock.now();
+        let mut step = StepRecord { complete: job.into_iter().collect(), clear_timers: cleanup.timer.clone().into_iter().collect(), ..StepRecord::default() };
+        match &cleanup.incident {
+            Some((id, _)) => step.incident_updates.push(baton_store::IncidentUpdate::Failed { id: *id, reason: reason.clone(), attempts }),
+            None => step.raise_incidents.push(baton_store::NewIncident {
+                instance: instance_id.to_owned(),
+                task: command.task().map(str::to_owned),
+                kind: baton_store::IncidentKind::StepFailed,
+                reason: reason.clone(),
+                command: serde_json::to_value(command).ok(),
+                attempts,
+                at: now,
+            }),
+        }
+        tracing::error!(instance = %instance_id, attempts, "step failed; recorded as an incident: {reason}");
+        if let Err(e) = self.inner.store.commit(vec![step]).await {
+            return e.into();
+        }
+        let id = match &cleanup.incident {
+            Some((id, _)) => Some(*id),
+            None => self.inner.store.incidents(instance_id).await.ok().and_then(|all| all.last().map(|i| i.id)),
+        };
+        EngineError::IncidentRaised { instance: instance_id.to_owned(), id, reason }
+    }
+
+    /// Applies an open incident's command again (once its cause is fixed). Applied, the incident
+    /// is closed in the same commit; failing again, it stays open with one more attempt.
+    pub async fn retry_incident(&self, id: i64, by: &str) -> Result<Arc<Instance>, EngineError> {
+        let incident = self.open_incident(id).await?;
+        let Some(payload) = incident.command.clone() else {
+            let task = incident.task.as_deref().unwrap_or("the task");
+            return Err(EngineError::NothingToRetry { id, hint: format!("skip or retry {task} (`baton task skip|retry`), then resolve the incident") });
+        };
+        let command: Command = serde_json::from_value(payload).map_err(|e| EngineError::NothingToRetry { id, hint: format!("its command cannot be read ({e}); resolve it") })?;
+        let cleanup = Cleanup { timer: None, incident: Some((id, by.to_owned())) };
+        self.apply_cleaning(&incident.instance, command, cleanup).await
+    }
+
+    /// Closes an open incident by hand, without applying its command.
+    pub async fn resolve_incident(&self, id: i64, by: &str) -> Result<baton_store::Incident, EngineError> {
+        self.open_incident(id).await?;
+        let close = baton_store::IncidentUpdate::Close { id, by: by.to_owned(), resolution: "resolved".into(), at: self.inner.clock.now() };
+        self.inner.store.commit(vec![StepRecord { incident_updates: vec![close], ..StepRecord::default() }]).await?;
+        self.inner.store.incident(id).await?.ok_or(EngineError::IncidentNotFound(id))
+    }
+
+    async fn open_incident(&self, id: i64) -> Result<baton_store::Incident, EngineError> {
+        let incident = self.inner.store.incident(id).await?.ok_or(EngineError::IncidentNotFound(id))?;
+        if !incident.is_open() {
+            return Err(EngineError::IncidentClosed(id));
+        }
+        Ok(incident)
     }
 
     /// Deletes an instance, finished or not: an open one is aborted first (its running jobs are
@@ -284,6 +387,7 @@ impl<S: Store> Engine<S> {
             match self.apply(&key.instance, command).await {
                 Ok(_) => rerun += 1,
                 Err(EngineError::Transition(e)) => tracing::info!(instance = %key.instance, task = %key.task, "abandoned job not re-run: {e}"),
+                Err(EngineError::IncidentRaised { .. }) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -395,7 +499,7 @@ impl<S: Store> Engine<S> {
     /// What the core needs to know beyond the instance: the definition's learned expected
     /// runtimes and the deployed calendars (read only when the definition uses them).
     async fn knowledge(&self, definition: &Definition) -> Result<Knowledge, EngineError> {
-        let mut knowledge = Knowledge::default();
+        let mut knowledge = Knowledge { eval_limits: self.inner.options.eval_limits, ..Knowledge::default() };
         if definition.any_task(&|t| t.controls.latest_end.is_some()) {
             knowledge.expected_runtimes = self.inner.store.expected_runtimes(&definition.id).await?;
         }
@@ -446,7 +550,16 @@ impl<S: Store> Engine<S> {
     pub(crate) async fn fire_timers(&self, instance: &str, mut timers: Vec<Timer>) -> Result<(), EngineError> {
         match timers.len() {
             1 => self.fire_timer(timers.pop().expect("one timer")).await,
-            _ => self.fire_timers_of(instance, timers).await,
+            _ => match self.fire_timers_of(instance, timers.clone()).await {
+                // One of them fails: fire each alone, so the failing one becomes an incident.
+                Err(e) if e.is_instance_fault() => {
+                    for timer in timers {
+                        self.fire_timer(timer).await?;
+                    }
+                    Ok(())
+                }
+                other => other,
+            },
         }
     }
 
@@ -471,27 +584,34 @@ impl<S: Store> Engine<S> {
                 return Ok(self.inner.store.commit(vec![step]).await?);
             };
             let definition = self.definition(&instance.definition_id, Some(instance.definition_version)).await?;
-            let knowledge = self.knowledge(&definition).await?;
+            let knowledge = Arc::new(self.knowledge(&definition).await?);
             let now = self.inner.clock.now();
-            let mut state = Instance::clone(&instance);
-            let (mut events, mut effects) = (Vec::new(), Vec::new());
+            let mut commands = Vec::with_capacity(timers.len());
             for timer in timers {
-                let command = match serde_json::from_value::<Command>(timer.payload.clone()) {
-                    Ok(command) => command,
-                    Err(e) => {
-                        tracing::warn!(instance = %timer.instance, key = %timer.key, "dropping a timer whose command cannot be read: {e}");
-                        continue;
-                    }
-                };
-                match apply_with(&definition, &state, command, now, &knowledge) {
-                    Ok(t) => {
-                        state = t.instance;
-                        events.extend(t.events);
-                        effects.extend(t.effects);
-                    }
-                    Err(e) => tracing::info!(instance = %timer.instance, key = %timer.key, "timer not applied: {e}"),
+                match serde_json::from_value::<Command>(timer.payload.clone()) {
+                    Ok(command) => commands.push((timer.key.clone(), command)),
+                    Err(e) => tracing::warn!(instance = %timer.instance, key = %timer.key, "dropping a timer whose command cannot be read: {e}"),
                 }
             }
+            let (state, events, effects) = {
+                let (definition, knowledge, start) = (definition.clone(), knowledge.clone(), instance.clone());
+                compute(&definition.clone(), instance_id, move || {
+                    let mut state = Instance::clone(&start);
+                    let (mut events, mut effects) = (Vec::new(), Vec::new());
+                    for (key, command) in commands {
+                        match apply_with(&definition, &state, command, now, &knowledge) {
+                            Ok(t) => {
+                                state = t.instance;
+                                events.extend(t.events);
+                                effects.extend(t.effects);
+                            }
+                            Err(e) => tracing::info!(instance = %state.id, key = %key, "timer not applied: {e}"),
+                        }
+                    }
+                    (state, events, effects)
+                })
+                .await?
+            };
             if events.is_empty() && effects.is_empty() {
                 let step = StepRecord { clear_timers: cleared.clone(), ..StepRecord::default() };
                 return Ok(self.inner.store.commit(vec![step]).await?);
@@ -508,7 +628,7 @@ impl<S: Store> Engine<S> {
     }
 
     async fn fire_timer(&self, timer: Timer) -> Result<(), EngineError> {
-        let cleanup = Cleanup { timer: Some((timer.instance.clone(), timer.key.clone())) };
+        let cleanup = Cleanup { timer: Some((timer.instance.clone(), timer.key.clone())), incident: None };
         match serde_json::from_value::<Command>(timer.payload.clone()) {
             Ok(command) => match self.apply_cleaning(&timer.instance, command, cleanup).await {
                 Ok(_) => Ok(()),
@@ -516,6 +636,8 @@ impl<S: Store> Engine<S> {
                     tracing::info!(instance = %timer.instance, key = %timer.key, "timer not applied: {e}");
                     Ok(())
                 }
+                // Recorded; the worker goes on with everyone else.
+                Err(EngineError::IncidentRaised { .. }) => Ok(()),
                 Err(e) => Err(e),
             },
             Err(e) => {
@@ -643,6 +765,38 @@ fn merge_effects(effects: Vec<Effect>) -> Vec<Effect> {
 struct Cleanup {
     /// `(instance, key)` of the timer that fired.
     timer: Option<(String, String)>,
+    /// `(id, by)` of the incident whose command is retried.
+    incident: Option<(i64, String)>,
+}
+
+impl Cleanup {
+    /// Closes the retried incident, if any.
+    fn closing(&self, at: chrono::DateTime<chrono::Utc>, resolution: &str) -> Option<baton_store::IncidentUpdate> {
+        self.incident.as_ref().map(|(id, by)| baton_store::IncidentUpdate::Close { id: *id, by: by.clone(), resolution: resolution.to_owned(), at })
+    }
+}
+
+/// How often a step whose computation panics is tried before it becomes an incident.
+const STEP_ATTEMPTS: u32 = 3;
+
+/// Computes a core transition. Inline when the definition's expressions cannot iterate (their
+/// work is bounded by their size: microseconds); on tokio's blocking pool when they can, so an
+/// evaluation running up to its budget never holds an async thread and other instances keep
+/// moving. A panic in the core is caught and returned as [`EngineError::StepPanicked`], for
+/// the caller to retry or record as an incident; it never takes the process down.
+async fn compute<T: Send + 'static>(definition: &Definition, instance: &str, f: impl FnOnce() -> T + Send + 'static) -> Result<T, EngineError> {
+    let caught = if definition.iterates {
+        match tokio::task::spawn_blocking(move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))).await {
+            Ok(caught) => caught,
+            Err(e) => Err(e.into_panic()),
+        }
+    } else {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+    };
+    caught.map_err(|payload| {
+        let message = payload.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_else(|| "a panic".into());
+        EngineError::StepPanicked { instance: instance.to_owned(), message: format!("the engine hit a defect computing it: {message}") }
+    })
 }
 
 /// Moves job, timer and runtime effects into the step (so they commit with it) and returns

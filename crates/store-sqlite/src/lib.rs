@@ -21,6 +21,7 @@ use baton_store::{
 };
 
 mod inbox;
+mod incident;
 mod migrations;
 mod writer;
 
@@ -314,6 +315,7 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
     for update in &step.inbox {
         inbox::write_inbox(conn, update)?;
     }
+    incident::write_incidents(conn, &step.raise_incidents, &step.incident_updates)?;
     Ok(())
 }
 

@@ -102,6 +102,10 @@ pub struct StepRecord {
     pub runtimes: Vec<RuntimeSample>,
     /// Inbox rows to replace: one update per user task whose human tasks changed.
     pub inbox: Vec<InboxUpdate>,
+    /// Incidents raised by this step.
+    pub raise_incidents: Vec<NewIncident>,
+    /// Incidents this step closes or counts a failed retry on.
+    pub incident_updates: Vec<IncidentUpdate>,
 }
 
 /// How long one run of a task took.
@@ -205,11 +209,13 @@ pub trait TimerQueue: Send + Sync {
 }
 
 /// Everything the engine needs from one store.
-pub trait Store: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + TimerQueue + RuntimeStats + Clone + 'static {}
-impl<T: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + TimerQueue + RuntimeStats + Clone + 'static> Store for T {}
+pub trait Store: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + TimerQueue + RuntimeStats + IncidentReader + Clone + 'static {}
+impl<T: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + TimerQueue + RuntimeStats + IncidentReader + Clone + 'static> Store for T {}
 
 pub mod identity;
 pub use identity::{Group, IdentityError, IdentityStore, NewUser, User};
+pub mod incident;
+pub use incident::{Incident, IncidentKind, IncidentReader, IncidentUpdate, NewIncident};
 pub mod inbox;
 pub use inbox::{inbox_updates, InboxEntry, InboxFilter, InboxPage, InboxReader, InboxRow, InboxStatus, InboxUpdate, Page};
 #[cfg(feature = "testkit")]
