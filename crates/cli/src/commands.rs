@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use baton_core::{Command, InstanceStatus};
 use baton_engine::{Engine, EngineError, EngineOptions, SystemClock, WorkerOptions};
-use baton_store::{InstanceReader, JobQueue};
+use baton_store::{IncidentReader, InstanceReader, JobQueue};
 use baton_store_sqlite::{Durability, SqliteStore};
 
 use crate::{render, BreakpointCmd, Cli, Cmd, TaskCmd};
@@ -25,6 +25,7 @@ pub fn exit_code_for(error: &anyhow::Error) -> u8 {
         Some(EngineError::Definition(_) | EngineError::Transition(T::InvalidData(_))) => 2,
         Some(EngineError::Transition(T::UserTask { .. } | T::NotAUserTask { .. } | T::UserTaskNotStarted { .. })) => 2,
         Some(EngineError::Identity(e)) if e.is_refusal() => 2,
+        Some(EngineError::IncidentNotFound(_) | EngineError::IncidentClosed(_) | EngineError::NothingToRetry { .. }) => 2,
         _ if error.downcast_ref::<baton_store::IdentityError>().is_some_and(baton_store::IdentityError::is_refusal) => 2,
         _ if error.downcast_ref::<InputError>().is_some() => 2,
         _ => 1,
@@ -112,10 +113,31 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
             eprintln!("started {} v{}: {}", instance.definition_id, instance.definition_version, instance.status);
             Ok(0)
         }
+        Cmd::Instances { status: Some(status), limit } if status == "incident" => {
+            let engine = open(&db)?;
+            let mut rows = Vec::new();
+            for incident in engine.store().open_incidents(usize::MAX).await? {
+                if rows.len() < limit && !rows.iter().any(|r: &baton_store::InstanceSummary| r.id == incident.instance) {
+                    let state = engine.instance(&incident.instance).await?;
+                    rows.push(baton_store::InstanceSummary {
+                        id: state.id.clone(),
+                        definition_id: state.definition_id.clone(),
+                        definition_version: state.definition_version,
+                        status: state.status,
+                        created_at: state.created_at,
+                        ended_at: state.ended_at,
+                    });
+                }
+            }
+            print!("{}", render::instance_list(&rows));
+            Ok(0)
+        }
+        Cmd::Incidents { limit } => crate::incidents::list(&db, limit).await,
+        Cmd::Incident { action } => crate::incidents::act(&db, action).await,
         Cmd::Instances { status, limit } => {
             let status = match status.as_deref() {
                 None => None,
-                Some(s) => Some(InstanceStatus::parse(s).ok_or_else(|| InputError(format!("unknown status `{s}`; use running, blocked, completed, failed or aborted")))?),
+                Some(s) => Some(InstanceStatus::parse(s).ok_or_else(|| InputError(format!("unknown status `{s}`; use running, waiting, blocked, completed, failed, aborted or incident")))?),
             };
             let engine = open(&db)?;
             let rows = engine.store().instances(status, limit).await?;
@@ -127,10 +149,14 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
             let state = engine.instance(&instance).await?;
             let definition = engine.definition(&state.definition_id, Some(state.definition_version)).await?;
             let history = engine.store().history(&instance).await?;
+            let incidents = engine.store().incidents(&instance).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"instance": state, "history": history}))?);
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"instance": state, "history": history, "incidents": incidents}))?);
             } else {
                 print!("{}", render::instance(&definition, &state, Some(&history)));
+                if !incidents.is_empty() {
+                    print!("\nincidents:\n{}", crate::incidents::table(&incidents));
+                }
             }
             Ok(0)
         }
@@ -200,7 +226,7 @@ async fn worker(db: &Path, concurrency: usize, until_idle: bool) -> Result<u8> {
                 let open = idle_engine.store().open_counts().await.unwrap_or(baton_store::OpenCounts { running: 1, ..Default::default() });
                 let queued = idle_engine.store().queued_jobs().await.unwrap_or(1);
                 let leased = idle_engine.store().leased_jobs().await.map(|j| j.len()).unwrap_or(1);
-                if open.total() == 0 || (queued == 0 && leased == 0 && open.running == 0) {
+                if open.total() == 0 || (queued == 0 && leased == 0 && open.running <= stuck_running(&idle_engine).await) {
                     return;
                 }
                 idle_engine.wait_for_change(Duration::from_millis(100)).await;
@@ -211,6 +237,21 @@ async fn worker(db: &Path, concurrency: usize, until_idle: bool) -> Result<u8> {
     };
     engine.run_worker(options, stop).await?;
     Ok(0)
+}
+
+/// Running instances with an open incident: nothing moves them until someone acts on it.
+async fn stuck_running(engine: &SqliteEngine) -> usize {
+    let Ok(incidents) = engine.store().open_incidents(10_000).await else { return 0 };
+    let mut instances: Vec<&str> = incidents.iter().map(|i| i.instance.as_str()).collect();
+    instances.sort_unstable();
+    instances.dedup();
+    let mut stuck = 0;
+    for id in instances {
+        if engine.instance(id).await.is_ok_and(|i| i.status == InstanceStatus::Running) {
+            stuck += 1;
+        }
+    }
+    stuck
 }
 
 async fn run(db: &Path, file: &Path, data: Option<&str>, concurrency: usize) -> Result<u8> {

@@ -6,6 +6,7 @@ mod bench_workloads;
 mod commands;
 mod human_tasks;
 mod identity;
+mod incidents;
 mod inbox_bench;
 mod render;
 
@@ -67,7 +68,8 @@ enum Cmd {
     },
     /// List instances, newest first.
     Instances {
-        /// Only instances with this status (running, blocked, completed, failed, aborted).
+        /// Only instances with this status (running, waiting, blocked, completed, failed,
+        /// aborted), or `incident`: instances with an open incident.
         #[arg(long)]
         status: Option<String>,
         #[arg(long, default_value_t = 50)]
@@ -117,6 +119,16 @@ enum Cmd {
         /// Who deletes it (recorded in history).
         #[arg(long = "as", default_value = "operator")]
         by: String,
+    },
+    /// Open incidents: steps that kept failing and were set aside (oldest first).
+    Incidents {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Retry or resolve an incident.
+    Incident {
+        #[command(subcommand)]
+        action: incidents::IncidentCmd,
     },
     /// Benchmarks (issue 5): W1, N instances of a 10-step workflow through the durable store and
     /// the core; `human`, `retained`, `timers`, `fanout` are W2–W5; `inbox` times inbox pages.

@@ -1,0 +1,74 @@
+//! `baton incidents` and `baton incident retry|resolve`: steps that could not be applied.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use anyhow::Result;
+use clap::Subcommand;
+
+use baton_store::{Incident, IncidentReader};
+
+use crate::commands::open;
+
+#[derive(Subcommand)]
+pub enum IncidentCmd {
+    /// Apply the incident's step again (after fixing its cause); it is closed once it applies.
+    Retry {
+        id: i64,
+        #[arg(long = "as", default_value = "operator")]
+        by: String,
+    },
+    /// Close the incident without applying its step (its cause was dealt with otherwise).
+    Resolve {
+        id: i64,
+        #[arg(long = "as", default_value = "operator")]
+        by: String,
+    },
+}
+
+/// Lists open incidents, oldest first.
+pub async fn list(db: &Path, limit: usize) -> Result<u8> {
+    let engine = open(db)?;
+    let incidents = engine.store().open_incidents(limit).await?;
+    print!("{}", table(&incidents));
+    Ok(0)
+}
+
+pub async fn act(db: &Path, action: IncidentCmd) -> Result<u8> {
+    let engine = open(db)?;
+    match action {
+        IncidentCmd::Retry { id, by } => {
+            let state = engine.retry_incident(id, &by).await?;
+            println!("incident {id} retried and closed; instance {} is {}", state.id, state.status);
+        }
+        IncidentCmd::Resolve { id, by } => {
+            let incident = engine.resolve_incident(id, &by).await?;
+            println!("incident {id} resolved by {by} (instance {})", incident.instance);
+        }
+    }
+    Ok(0)
+}
+
+/// One line per incident: id, instance, task, kind, attempts, when, and the reason.
+pub fn table(incidents: &[Incident]) -> String {
+    let mut out = String::new();
+    if incidents.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "{:<6} {:<36} {:<20} {:<12} {:>8}  {:<20}  reason", "id", "instance", "task", "kind", "attempts", "raised");
+    for i in incidents {
+        let state = if i.is_open() { String::new() } else { format!(" [{} by {}]", i.resolution.as_deref().unwrap_or("closed"), i.resolved_by.as_deref().unwrap_or("?")) };
+        let _ = writeln!(
+            out,
+            "{:<6} {:<36} {:<20} {:<12} {:>8}  {:<20}  {}{state}",
+            i.id,
+            i.instance,
+            i.task.as_deref().unwrap_or("-"),
+            i.kind.name(),
+            i.attempts,
+            i.raised_at.format("%Y-%m-%d %H:%M:%S"),
+            i.reason
+        );
+    }
+    out
+}
