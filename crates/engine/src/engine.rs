@@ -67,8 +67,11 @@ pub(crate) struct Inner<S> {
     pub(crate) interrupted: std::sync::atomic::AtomicBool,
     /// One lock per (instance, task) with a job running here, so that an attempt starts only
     /// once the processes of the one before it are gone.
-    pub(crate) job_slots: Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>,
+    pub(crate) job_slots: Mutex<HashMap<(String, String), JobSlot>>,
 }
+
+/// Held while an attempt of one task runs in this process.
+pub(crate) type JobSlot = Arc<tokio::sync::Mutex<()>>;
 
 /// How many open instances' states the engine keeps in memory (a few KB each).
 const STATE_CACHE: usize = 4096;

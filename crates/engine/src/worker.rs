@@ -34,7 +34,7 @@ use tokio::task::JoinSet;
 use baton_core::{Command, JobOutcome, JobRequest};
 use baton_store::{JobKey, JobProcess, Store};
 
-use crate::engine::Engine;
+use crate::engine::{Engine, JobSlot};
 use crate::error::EngineError;
 use crate::job_environment::PassEnv;
 use crate::process_group;
@@ -286,12 +286,12 @@ impl<S: Store> Engine<S> {
         self.inner.running.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
     }
 
-    fn job_slot(&self, key: &JobKey) -> Arc<tokio::sync::Mutex<()>> {
+    fn job_slot(&self, key: &JobKey) -> JobSlot {
         let mut slots = self.inner.job_slots.lock().unwrap_or_else(|e| e.into_inner());
         slots.entry((key.instance.clone(), key.task.clone())).or_default().clone()
     }
 
-    fn release_job_slot(&self, key: &JobKey, slot: Arc<tokio::sync::Mutex<()>>) {
+    fn release_job_slot(&self, key: &JobKey, slot: JobSlot) {
         let mut slots = self.inner.job_slots.lock().unwrap_or_else(|e| e.into_inner());
         // Ours and the map's: no other attempt waits, so the entry can go.
         if Arc::strong_count(&slot) == 2 {
