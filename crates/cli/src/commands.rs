@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use serde_json::{Map, Value};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
 
 use baton_core::{Command, InstanceStatus};
-use baton_engine::{Engine, EngineError, EngineOptions, SystemClock, WorkerOptions};
+use baton_engine::{Engine, EngineError, EngineOptions, PassEnv, SystemClock, WorkerOptions};
 use baton_store::{IncidentReader, InstanceReader, JobQueue};
 use baton_store_sqlite::{Durability, SqliteStore};
 
@@ -86,7 +88,7 @@ async fn deploy_file(engine: &SqliteEngine, file: &Path) -> Result<(String, u32)
 pub async fn dispatch(cli: Cli) -> Result<u8> {
     let db = cli.db;
     match cli.command {
-        Cmd::Run { file, data, concurrency } => run(&db, &file, data.as_deref(), concurrency).await,
+        Cmd::Run { file, data, concurrency, jobs } => run(&db, &file, data.as_deref(), jobs.worker_options(concurrency)).await,
         Cmd::Deploy { files } => {
             let engine = open(&db)?;
             // Check every file before storing any, so a bad one leaves nothing half-deployed.
@@ -160,7 +162,7 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
-        Cmd::Worker { concurrency, until_idle } => worker(&db, concurrency, until_idle).await,
+        Cmd::Worker { concurrency, until_idle, jobs } => worker(&db, jobs.worker_options(concurrency), until_idle).await,
         Cmd::Tasks(args) => crate::human_tasks::inbox(&db, args).await,
         Cmd::Task { action: TaskCmd::Human(cmd) } => crate::human_tasks::human_task(&db, cmd).await,
         Cmd::Delete { instance, by } => {
@@ -203,36 +205,99 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
     }
 }
 
-async fn stop_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+/// How `baton worker` and `baton run` run jobs: the shutdown grace period, and what of this
+/// process's environment jobs get.
+#[derive(clap::Args)]
+pub(crate) struct JobArgs {
+    /// On Ctrl-C or SIGTERM, how long running jobs may go on before they are stopped (SIGTERM
+    /// to the job's whole process group, SIGKILL 5 s later) and left for the next worker,
+    /// which runs them again as new attempts; e.g. `10s`, `2m`, `0s`.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    grace: Duration,
+    /// Variables of this process's environment that jobs get besides PATH, HOME, LANG and TZ
+    /// (comma-separated). By default jobs get nothing else of it.
+    #[arg(long, env = "BATON_PASS_ENV", value_delimiter = ',', value_name = "NAME[,NAME...]")]
+    pass_env: Vec<String>,
+    /// Jobs get this process's whole environment.
+    #[arg(long, env = "BATON_PASS_ENV_ALL", value_parser = clap::builder::FalseyValueParser::new())]
+    pass_env_all: bool,
 }
 
-async fn worker(db: &Path, concurrency: usize, until_idle: bool) -> Result<u8> {
+impl JobArgs {
+    fn worker_options(&self, concurrency: usize) -> WorkerOptions {
+        let pass_env = match (self.pass_env_all, self.pass_env.iter().filter(|n| !n.is_empty()).cloned().collect::<Vec<_>>()) {
+            (true, _) => PassEnv::All,
+            (false, names) if names.is_empty() => PassEnv::Defaults,
+            (false, names) => PassEnv::Names(names),
+        };
+        WorkerOptions { concurrency, grace: self.grace, pass_env, ..WorkerOptions::default() }
+    }
+}
+
+/// Handles Ctrl-C and SIGTERM alike from now on: the first sets the returned flag (the worker
+/// stops taking work and gives running jobs `grace`), a second stops running jobs at once.
+fn shutdown_signals(engine: &SqliteEngine, grace: Duration) -> Result<watch::Receiver<bool>> {
+    let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
+    let (tx, rx) = watch::channel(false);
+    let engine = engine.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        eprintln!("baton: stopping; running jobs have {} to finish (Ctrl-C or SIGTERM again stops them now)", humantime::format_duration(grace));
+        let _ = tx.send(true);
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        let stopped = engine.interrupt_jobs();
+        eprintln!("baton: stopping {stopped} running job(s) now; the next worker runs them again");
+    });
+    Ok(rx)
+}
+
+/// Resolves once a shutdown signal came.
+async fn signalled(mut signals: watch::Receiver<bool>) {
+    // An error means the signal task is gone, and with it any signal: wait forever.
+    if signals.wait_for(|&stop| stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+async fn worker(db: &Path, options: WorkerOptions, until_idle: bool) -> Result<u8> {
     let engine = open(db)?;
     let Some(_lock) = engine_lock(db).await? else {
         bail!("another baton process is already running the jobs of {}", db.display());
     };
+    let signals = shutdown_signals(&engine, options.grace)?;
     let rerun = engine.recover().await?;
     if rerun > 0 {
         eprintln!("baton: re-running {rerun} job(s) left by a process that stopped");
     }
-    let options = WorkerOptions { concurrency, ..WorkerOptions::default() };
     let idle_engine = engine.clone();
+    let idle = async move {
+        loop {
+            // Idle: nothing open, or every open instance waits (for time, a precondition
+            // or input) or is blocked, and no job is queued or leased.
+            let open = idle_engine.store().open_counts().await.unwrap_or(baton_store::OpenCounts { running: 1, ..Default::default() });
+            let queued = idle_engine.store().queued_jobs().await.unwrap_or(1);
+            let leased = idle_engine.store().leased_jobs().await.map(|j| j.len()).unwrap_or(1);
+            if open.total() == 0 || (queued == 0 && leased == 0 && open.running <= stuck_running(&idle_engine).await) {
+                return;
+            }
+            idle_engine.wait_for_change(Duration::from_millis(100)).await;
+        }
+    };
     let stop = async move {
         if until_idle {
-            loop {
-                // Idle: nothing open, or every open instance waits (for time, a precondition
-                // or input) or is blocked, and no job is queued or leased.
-                let open = idle_engine.store().open_counts().await.unwrap_or(baton_store::OpenCounts { running: 1, ..Default::default() });
-                let queued = idle_engine.store().queued_jobs().await.unwrap_or(1);
-                let leased = idle_engine.store().leased_jobs().await.map(|j| j.len()).unwrap_or(1);
-                if open.total() == 0 || (queued == 0 && leased == 0 && open.running <= stuck_running(&idle_engine).await) {
-                    return;
-                }
-                idle_engine.wait_for_change(Duration::from_millis(100)).await;
+            tokio::select! {
+                () = idle => {}
+                () = signalled(signals) => {}
             }
         } else {
-            stop_signal().await;
+            signalled(signals).await;
         }
     };
     engine.run_worker(options, stop).await?;
@@ -254,10 +319,11 @@ async fn stuck_running(engine: &SqliteEngine) -> usize {
     stuck
 }
 
-async fn run(db: &Path, file: &Path, data: Option<&str>, concurrency: usize) -> Result<u8> {
+async fn run(db: &Path, file: &Path, data: Option<&str>, options: WorkerOptions) -> Result<u8> {
     let engine = open(db)?;
     let data = parse_data(data)?;
     let lock = engine_lock(db).await?;
+    let signals = shutdown_signals(&engine, options.grace)?;
     if lock.is_some() {
         engine.recover().await?;
     }
@@ -283,14 +349,23 @@ async fn run(db: &Path, file: &Path, data: Option<&str>, concurrency: usize) -> 
         }
     };
     if lock.is_some() {
-        let options = WorkerOptions { concurrency, ..WorkerOptions::default() };
-        tokio::select! {
-            r = engine.run_worker(options, wait_until_settled) => r?,
-            () = stop_signal() => bail!("interrupted; instance {instance_id} goes on with the next `baton worker`"),
+        let interrupted = signalled(signals.clone());
+        let stop = async move {
+            tokio::select! {
+                () = wait_until_settled => {}
+                () = interrupted => {}
+            }
+        };
+        engine.run_worker(options, stop).await?;
+        if *signals.borrow() {
+            bail!("interrupted; instance {instance_id} goes on with the next `baton worker`");
         }
     } else {
         eprintln!("another baton process runs the jobs of {}; waiting for it", db.display());
-        wait_until_settled.await;
+        tokio::select! {
+            () = wait_until_settled => {}
+            () = signalled(signals) => bail!("interrupted; instance {instance_id} goes on with the process that runs the jobs"),
+        }
     }
     let state = engine.instance(&instance_id).await?;
     let definition = engine.definition(&state.definition_id, Some(state.definition_version)).await?;

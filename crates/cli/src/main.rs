@@ -49,6 +49,8 @@ enum Cmd {
         /// Jobs run at once.
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
+        #[command(flatten)]
+        jobs: commands::JobArgs,
     },
     /// Check and store definitions; deploying an id again makes version N+1.
     Deploy {
@@ -82,7 +84,12 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Run queued jobs until stopped (Ctrl-C); resumes work left by a crashed process first.
+    /// Run queued jobs until stopped (Ctrl-C or SIGTERM); first stops what a process that died
+    /// left of its jobs and runs those jobs again.
+    ///
+    /// On Ctrl-C or SIGTERM the worker takes no more work, lets running jobs finish within
+    /// `--grace`, then stops the rest (their whole process groups) and exits 0; the next worker
+    /// runs those again as new attempts. A second Ctrl-C or SIGTERM stops them at once.
     Worker {
         /// Jobs run at once.
         #[arg(long, default_value_t = 8)]
@@ -90,6 +97,8 @@ enum Cmd {
         /// Stop once no instance is running any more (for scripts and tests).
         #[arg(long)]
         until_idle: bool,
+        #[command(flatten)]
+        jobs: commands::JobArgs,
     },
     /// A user's inbox: the human tasks they claimed, then the ones they may claim.
     Tasks(human_tasks::InboxArgs),

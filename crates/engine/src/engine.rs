@@ -13,6 +13,8 @@ use baton_store::{inbox_updates, JobKey, RuntimeSample, StepRecord, Store, Store
 
 use crate::clock::Clock;
 use crate::error::EngineError;
+use crate::process_group;
+use crate::worker::{Stop, KILL_GRACE};
 
 /// Settings of one engine node.
 #[derive(Debug, Clone)]
@@ -61,9 +63,17 @@ pub(crate) struct Inner<S> {
     pub(crate) changed: Notify,
     /// Woken when a step set a timer (it may be due sooner than the worker planned to wake).
     pub(crate) timers_set: Notify,
-    /// Jobs running in this process, so a `CancelJob` effect can stop them.
-    pub(crate) running: Mutex<HashMap<JobKey, oneshot::Sender<()>>>,
+    /// Jobs running in this process, so a `CancelJob` effect (or a shutdown) can stop them.
+    pub(crate) running: Mutex<HashMap<JobKey, oneshot::Sender<Stop>>>,
+    /// Set once running jobs were stopped for a shutdown: jobs claimed after it are not run.
+    pub(crate) interrupted: std::sync::atomic::AtomicBool,
+    /// One lock per (instance, task) with a job running here, so that an attempt starts only
+    /// once the processes of the one before it are gone.
+    pub(crate) job_slots: Mutex<HashMap<(String, String), JobSlot>>,
 }
+
+/// Held while an attempt of one task runs in this process.
+pub(crate) type JobSlot = Arc<tokio::sync::Mutex<()>>;
 
 /// How many open instances' states the engine keeps in memory (a few KB each).
 const STATE_CACHE: usize = 4096;
@@ -87,6 +97,8 @@ impl<S: Store> Engine<S> {
                 changed: Notify::new(),
                 timers_set: Notify::new(),
                 running: Mutex::new(HashMap::new()),
+                interrupted: std::sync::atomic::AtomicBool::new(false),
+                job_slots: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -379,8 +391,28 @@ impl<S: Store> Engine<S> {
 
     /// On an embedded store, jobs still leased at start-up belong to a process that died:
     /// each runs again as a new attempt (at-least-once), recorded as a retry in history.
-    /// Call it only while holding the store's engine lock. Returns how many were re-run.
+    /// First, what is left of the attempts that process ran is stopped: every recorded job
+    /// process group whose leader is still the recorded process (or, the leader gone, whose
+    /// processes started after it) gets SIGTERM, then SIGKILL after [`KILL_GRACE`], so a new
+    /// attempt never runs beside an old one. Call it only while holding the store's engine
+    /// lock. Returns how many jobs were re-run.
     pub async fn recover(&self) -> Result<usize, EngineError> {
+        let mut stopping = tokio::task::JoinSet::new();
+        for (key, process) in self.inner.store.job_processes().await? {
+            stopping.spawn(async move {
+                if process_group::still_running(&process) {
+                    tracing::warn!(instance = %key.instance, task = %key.task, attempt = key.attempt, pgid = process.pgid, "stopping the processes of a job left by a process that died");
+                    process_group::stop_group(process.pgid, KILL_GRACE).await;
+                }
+                key
+            });
+        }
+        while let Some(stopped) = stopping.join_next().await {
+            match stopped {
+                Ok(key) => self.inner.store.forget_job_process(&key).await?,
+                Err(e) => tracing::error!("stopping a dead process's job failed: {e}"),
+            }
+        }
         let mut rerun = 0;
         for key in self.inner.store.leased_jobs().await? {
             let command = Command::RedispatchJob { task: key.task.clone(), attempt: key.attempt };
@@ -672,7 +704,7 @@ impl<S: Store> Engine<S> {
                     // The queue row went with the step; stop the process if it runs here.
                     let key = JobKey { instance: instance.to_owned(), task, attempt };
                     if let Some(stop) = self.inner.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&key) {
-                        let _ = stop.send(());
+                        let _ = stop.send(Stop::Cancel);
                     }
                 }
             }
@@ -874,5 +906,108 @@ mod tests {
         assert_eq!(merged, vec![job("y", 1)]);
         // A cancel of a job queued in an earlier step stays.
         assert_eq!(merge_effects(vec![cancel.clone()]), vec![cancel]);
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Recovery stops what a dead worker left running
+
+    use std::time::Duration;
+
+    use baton_store::{JobProcess, JobQueue};
+    use baton_store_sqlite::{Durability, SqliteStore};
+
+    const ONE_JOB: &str = "
+id: one-job
+tasks:
+  - id: work
+    kind: job
+    command: [sh, -c, 'echo working']
+";
+
+    /// An engine whose one job was leased by a worker that then died; returns the job's key.
+    async fn left_by_a_dead_worker(dir: &tempfile::TempDir) -> (Engine<SqliteStore>, JobKey) {
+        let store = SqliteStore::open(dir.path().join("baton.db"), Durability::Normal).unwrap();
+        let engine = Engine::new(store, Arc::new(crate::SystemClock), EngineOptions { node: "test".into() });
+        engine.deploy("one-job.yaml", ONE_JOB).await.unwrap();
+        let instance = engine.start("one-job", Map::new()).await.unwrap();
+        let claimed = engine.store().claim_jobs("dead-node", 10, Duration::from_secs(300), chrono::Utc::now()).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        (engine, JobKey { instance: instance.id.clone(), task: "work".into(), attempt: 1 })
+    }
+
+    /// Starts `script` under `sh -c` in a process group of its own, as a worker starts a job;
+    /// returns the shell and the pid it writes to `pid_file` (a background process).
+    fn spawn_job_like(script: &str, pid_file: &std::path::Path) -> (std::process::Child, u32) {
+        use std::os::unix::process::CommandExt;
+        let child = std::process::Command::new("sh").arg("-c").arg(script).env("PID_FILE", pid_file).process_group(0).spawn().unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let background = loop {
+            if let Some(pid) = std::fs::read_to_string(pid_file).ok().and_then(|s| s.trim().parse().ok()) {
+                break pid;
+            }
+            assert!(std::time::Instant::now() < deadline, "the job never wrote its pid");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        (child, background)
+    }
+
+    fn alive(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|line| !line[line.rfind(')').unwrap() + 1..].trim_start().starts_with('Z'))
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn recover_stops_the_process_group_a_dead_worker_left_before_it_runs_the_job_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, key) = left_by_a_dead_worker(&dir).await;
+        let pid_file = dir.path().join("background.pid");
+        let (mut shell, background) = spawn_job_like("sleep 30 & echo $! > \"$PID_FILE\"; wait", &pid_file);
+        let pid = shell.id();
+        let process = JobProcess { pid, pgid: pid, identity: process_group::identity(pid) };
+        engine.store().record_job_process(&key, &process).await.unwrap();
+
+        assert_eq!(engine.recover().await.unwrap(), 1);
+        assert!(!alive(background), "the background process of the dead attempt is stopped");
+        assert!(!alive(pid), "the dead attempt's shell is stopped");
+        shell.wait().unwrap();
+        assert_eq!(engine.store().job_processes().await.unwrap(), [], "the record is forgotten");
+        assert_eq!(engine.store().queued_jobs().await.unwrap(), 1, "attempt 2 is queued");
+    }
+
+    /// The leader exited, its background process lives on in the group: that is stopped too.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn recover_stops_what_is_left_in_the_group_when_its_leader_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, key) = left_by_a_dead_worker(&dir).await;
+        let pid_file = dir.path().join("background.pid");
+        let (mut shell, background) = spawn_job_like("sleep 30 >/dev/null & echo $! > \"$PID_FILE\"", &pid_file);
+        let pid = shell.id();
+        let process = JobProcess { pid, pgid: pid, identity: process_group::identity(pid) };
+        shell.wait().unwrap();
+        assert!(alive(background));
+        engine.store().record_job_process(&key, &process).await.unwrap();
+
+        assert_eq!(engine.recover().await.unwrap(), 1);
+        assert!(!alive(background));
+        assert_eq!(engine.store().job_processes().await.unwrap(), []);
+    }
+
+    /// A recorded pid now used by another process (another start time) is left alone.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn recover_leaves_alone_a_process_that_only_has_the_recorded_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, key) = left_by_a_dead_worker(&dir).await;
+        let pid_file = dir.path().join("background.pid");
+        let (mut other, background) = spawn_job_like("sleep 30 & echo $! > \"$PID_FILE\"; wait", &pid_file);
+        let pid = other.id();
+        let identity = process_group::identity(pid);
+        let (boot, start) = identity.rsplit_once(' ').unwrap();
+        let earlier = format!("{boot} {}", start.parse::<u64>().unwrap() - 1);
+        engine.store().record_job_process(&key, &JobProcess { pid, pgid: pid, identity: earlier }).await.unwrap();
+
+        assert_eq!(engine.recover().await.unwrap(), 1);
+        assert!(alive(pid) && alive(background), "another process with the recorded pid is not signalled");
+        assert_eq!(engine.store().job_processes().await.unwrap(), []);
+        nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
+        other.wait().unwrap();
     }
 }

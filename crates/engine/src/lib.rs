@@ -8,10 +8,13 @@
 mod clock;
 mod engine;
 mod error;
+mod job_environment;
+mod process_group;
 mod user_tasks;
 mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{Engine, EngineOptions};
 pub use error::EngineError;
-pub use worker::{run_job, WorkerOptions};
+pub use job_environment::{PassEnv, ALWAYS_PASSED};
+pub use worker::{run_job, JobRun, JobSettings, Stop, WorkerOptions, KILL_GRACE, SHUTDOWN_GRACE};

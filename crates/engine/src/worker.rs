@@ -1,23 +1,43 @@
 //! The built-in job runner: fires due durable timers, leases queued jobs and runs their
 //! commands as child processes.
 //!
-//! A job's process gets its task's `env` (computed from process data) plus `BATON_INSTANCE`,
-//! `BATON_TASK`, `BATON_ATTEMPT` and `BATON_OUTPUT` (a file it may write a JSON object to).
-//! A JSON object printed on stdout (all of it, or its last line) is taken as output too.
+//! A job runs in a clean environment: what [`PassEnv`] lets through from the worker's, its
+//! task's `env` (computed from process data), then `BATON_INSTANCE`, `BATON_TASK`,
+//! `BATON_ATTEMPT` and `BATON_OUTPUT`: a file it may write a JSON object to, in a directory made
+//! for this attempt alone (mode 0700, created atomically under a random name) and removed after
+//! it. A JSON object printed on stdout (all of it, or its last line) is taken as output too.
+//!
+//! Every job runs in a process group of its own, stopped whole when the job times out, is
+//! canceled, ends leaving processes behind, or the worker shuts down (see [`process_group`]).
+//! Its command starts only once its process is durably recorded in the store: the job's first
+//! process is a POSIX shell that waits on a pipe from the worker and then `exec`s the command,
+//! so a worker killed at any moment leaves no process it has not recorded, and the next worker
+//! stops what is left of the attempt before it runs the job again.
+//!
+//! [`process_group`]: crate::process_group
 
+use std::ffi::{OsStr, OsString};
+use std::future::Future;
+use std::io::Read;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 use baton_core::{Command, JobOutcome, JobRequest};
-use baton_store::{JobKey, Store};
+use baton_store::{JobKey, JobProcess, Store};
 
-use crate::engine::Engine;
+use crate::engine::{Engine, JobSlot};
 use crate::error::EngineError;
+use crate::job_environment::PassEnv;
+use crate::process_group;
 
 /// Most timers the worker fires at once (their steps share group commits). It reads more due
 /// timers whenever fewer than half of that are still firing, without waiting for the rest.
@@ -27,6 +47,21 @@ const TIMER_BATCH: usize = 2048;
 const TAIL_CHARS: usize = 2000;
 /// Largest stdout read for JSON output; beyond it only the tail is kept.
 const MAX_CAPTURE: usize = 1 << 20;
+/// Largest `$BATON_OUTPUT` file read; a larger one is ignored, with a note in the stderr tail.
+const MAX_OUTPUT_FILE: u64 = 1 << 20;
+
+/// The shell every job starts as (POSIX requires it at this path in practice; string commands
+/// need it anyway).
+const GATE_SHELL: &str = "/bin/sh";
+
+/// Where a program named without a `/` is looked for when the job has no `PATH`.
+const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// How long a stopped job's processes have between SIGTERM and SIGKILL, by default.
+pub const KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// How long running jobs may go on after a worker is asked to stop, by default.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
@@ -36,18 +71,76 @@ pub struct WorkerOptions {
     pub poll_interval: Duration,
     /// How long a lease lasts before another node may take the job (multi-node stores).
     pub lease: Duration,
+    /// Once the worker is asked to stop, how long running jobs may go on before they are
+    /// stopped and left for the next worker to run again.
+    pub grace: Duration,
+    /// How long a stopped job's processes have between SIGTERM and SIGKILL.
+    pub kill_grace: Duration,
+    /// What of the worker's own environment jobs get.
+    pub pass_env: PassEnv,
 }
 
 impl Default for WorkerOptions {
     fn default() -> Self {
-        Self { concurrency: 8, poll_interval: Duration::from_millis(200), lease: Duration::from_secs(300) }
+        Self {
+            concurrency: 8,
+            poll_interval: Duration::from_millis(200),
+            lease: Duration::from_secs(300),
+            grace: SHUTDOWN_GRACE,
+            kill_grace: KILL_GRACE,
+            pass_env: PassEnv::Defaults,
+        }
     }
 }
 
+/// What every job of a worker is run with.
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    /// The variables of the worker's environment jobs get.
+    pub inherited_env: Vec<(OsString, OsString)>,
+    /// How long a stopped job's processes have between SIGTERM and SIGKILL.
+    pub kill_grace: Duration,
+}
+
+impl JobSettings {
+    /// Settings for a worker in this process's environment.
+    pub fn new(pass_env: &PassEnv, kill_grace: Duration) -> Self {
+        Self { inherited_env: pass_env.select(std::env::vars_os()), kill_grace }
+    }
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self::new(&PassEnv::Defaults, KILL_GRACE)
+    }
+}
+
+/// Why a running job is stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The attempt is no longer wanted (an abort, a maximum-runtime cancel).
+    Cancel,
+    /// The worker shuts down: the attempt is left for the next worker to run again.
+    Shutdown,
+}
+
+/// How a run of a job ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobRun {
+    /// The job ended (or could not start, or was stopped as canceled): its outcome.
+    Ended(JobOutcome),
+    /// Stopped for a shutdown: it has no outcome, and runs again as a new attempt.
+    Interrupted,
+}
+
 impl<S: Store> Engine<S> {
-    /// Leases and runs jobs until `stop` resolves. Running jobs are awaited before returning.
+    /// Leases and runs jobs until `stop` resolves. Then it takes no more work, lets running
+    /// jobs finish within `options.grace`, and stops those still running (see
+    /// [`interrupt_jobs`](Self::interrupt_jobs)) before returning.
     pub async fn run_worker(&self, options: WorkerOptions, stop: impl std::future::Future<Output = ()>) -> Result<(), EngineError> {
         tokio::pin!(stop);
+        self.inner.interrupted.store(false, Ordering::SeqCst);
+        let settings = Arc::new(JobSettings::new(&options.pass_env, options.kill_grace));
         let mut running: JoinSet<()> = JoinSet::new();
         let mut timers = TimerPump::default();
         // Whether to look at the job queue on this pass: at first, when this process queued a
@@ -59,7 +152,7 @@ impl<S: Store> Engine<S> {
             // Durable timers first: a due timer may queue a job.
             timers.top_up(self).await?;
             let free = options.concurrency.saturating_sub(running.len());
-            look |= self.inner.jobs_dirty.swap(false, std::sync::atomic::Ordering::SeqCst) || last_look.elapsed() >= options.poll_interval;
+            look |= self.inner.jobs_dirty.swap(false, Ordering::SeqCst) || last_look.elapsed() >= options.poll_interval;
             if free > 0 && look {
                 let now = self.inner.clock.now();
                 let jobs = self.inner.store.claim_jobs(&self.inner.options.node, free, options.lease, now).await?;
@@ -68,7 +161,8 @@ impl<S: Store> Engine<S> {
                 last_look = Instant::now();
                 for job in jobs {
                     let engine = self.clone();
-                    running.spawn(async move { engine.execute(job.request).await });
+                    let settings = settings.clone();
+                    running.spawn(async move { engine.execute(job.request, &settings).await });
                 }
             }
             // Sleep until new work, the next timer, or the next look at the queue, whichever
@@ -90,32 +184,118 @@ impl<S: Store> Engine<S> {
                 () = &mut stop => break,
             }
         }
-        while running.join_next().await.is_some() {}
+        // No more work is taken. Running jobs may finish within the grace period; then those
+        // still running are stopped and left for the next worker.
+        let grace = tokio::time::sleep(options.grace);
+        tokio::pin!(grace);
+        let mut graced = false;
+        while !running.is_empty() {
+            tokio::select! {
+                _ = running.join_next() => {}
+                () = &mut grace, if !graced => {
+                    graced = true;
+                    let stopped = self.interrupt_jobs();
+                    tracing::info!("{stopped} job(s) still running after the {:?} grace period are stopped; the next worker runs them again", options.grace);
+                }
+            }
+        }
         while timers.busy() {
             timers.next().await?;
         }
         Ok(())
     }
 
-    async fn execute(&self, request: JobRequest) {
+    /// Stops every job this engine runs, and every job it would start from now on until the
+    /// next [`run_worker`](Self::run_worker), for the next worker to run again: each one's
+    /// process group gets SIGTERM, then SIGKILL after the kill grace; its result is not
+    /// applied and its attempt stays leased, so the next worker re-runs it as a new attempt,
+    /// as after a crash (its processes are gone by then: never two attempts at once).
+    /// Returns how many were running.
+    pub fn interrupt_jobs(&self) -> usize {
+        let mut running = self.inner.running.lock().unwrap_or_else(|e| e.into_inner());
+        self.inner.interrupted.store(true, Ordering::SeqCst);
+        let count = running.len();
+        for (_, stop) in running.drain() {
+            let _ = stop.send(Stop::Shutdown);
+        }
+        count
+    }
+
+    async fn execute(&self, request: JobRequest, settings: &JobSettings) {
         let key = JobKey::of(&request);
         let (stop_tx, stop_rx) = oneshot::channel();
-        self.inner.running.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), stop_tx);
-        // A step between the claim and the line above (an abort, a max-runtime cancel) could not
-        // find this job to stop it; from here on a cancel reaches it. So check once that the
-        // attempt is still wanted before running anything.
+        let interrupted = {
+            let mut running = self.inner.running.lock().unwrap_or_else(|e| e.into_inner());
+            running.insert(key.clone(), stop_tx);
+            self.inner.interrupted.load(Ordering::SeqCst)
+        };
+        if interrupted {
+            self.forget_running(&key);
+            tracing::info!(instance = %request.instance, task = %request.task, attempt = request.attempt, "the worker is stopping; job left for the next worker");
+            return;
+        }
+        // One attempt of a task at a time: a new attempt waits until the processes of an
+        // earlier one (canceled, then retried) are gone.
+        let slot = self.job_slot(&key);
+        let guard = slot.lock().await;
+        // A step between the claim and the insert above (an abort, a max-runtime cancel) could
+        // not find this job to stop it; from there on a cancel reaches it. So check once that
+        // the attempt is still wanted before running anything.
         let wanted = self.attempt_is_running(&request).await;
         if !wanted {
-            self.inner.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+            self.forget_running(&key);
+            drop(guard);
+            self.release_job_slot(&key, slot);
             tracing::info!(instance = %request.instance, task = %request.task, attempt = request.attempt, "job no longer wanted; not run");
             return;
         }
         tracing::debug!(instance = %request.instance, task = %request.task, attempt = request.attempt, "running job");
-        let outcome = run_job(&request, stop_rx).await;
-        self.inner.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
-        let command = Command::JobFinished { task: request.task.clone(), attempt: request.attempt, outcome };
-        if let Err(e) = self.apply(&request.instance, command).await {
-            tracing::info!(instance = %request.instance, task = %request.task, "job result not applied: {e}");
+        let recorded = AtomicBool::new(false);
+        let run = run_job(&request, settings, stop_rx, |process| {
+            let (store, key, recorded) = (&self.inner.store, &key, &recorded);
+            async move {
+                store.record_job_process(key, &process).await.map_err(|e| e.to_string())?;
+                recorded.store(true, Ordering::SeqCst);
+                Ok(())
+            }
+        })
+        .await;
+        self.forget_running(&key);
+        drop(guard);
+        self.release_job_slot(&key, slot);
+        // `run_job` returns once no process of the job is left.
+        if recorded.load(Ordering::SeqCst) {
+            if let Err(e) = self.inner.store.forget_job_process(&key).await {
+                tracing::warn!(instance = %request.instance, task = %request.task, "the record of a finished job's process stays: {e}");
+            }
+        }
+        match run {
+            JobRun::Ended(outcome) => {
+                let command = Command::JobFinished { task: request.task.clone(), attempt: request.attempt, outcome };
+                if let Err(e) = self.apply(&request.instance, command).await {
+                    tracing::info!(instance = %request.instance, task = %request.task, "job result not applied: {e}");
+                }
+            }
+            JobRun::Interrupted => {
+                tracing::info!(instance = %request.instance, task = %request.task, attempt = request.attempt, "job stopped for shutdown; the next worker runs it again");
+            }
+        }
+    }
+
+    fn forget_running(&self, key: &JobKey) {
+        self.inner.running.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+    }
+
+    fn job_slot(&self, key: &JobKey) -> JobSlot {
+        let mut slots = self.inner.job_slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.entry((key.instance.clone(), key.task.clone())).or_default().clone()
+    }
+
+    fn release_job_slot(&self, key: &JobKey, slot: JobSlot) {
+        let mut slots = self.inner.job_slots.lock().unwrap_or_else(|e| e.into_inner());
+        // Ours and the map's: no other attempt waits, so the entry can go.
+        if Arc::strong_count(&slot) == 2 {
+            slots.remove(&(key.instance.clone(), key.task.clone()));
         }
     }
 }
@@ -132,33 +312,93 @@ impl<S: Store> Engine<S> {
     }
 }
 
-/// Runs one job's command to its end, its timeout, or until `stop` fires.
-pub async fn run_job(request: &JobRequest, stop: oneshot::Receiver<()>) -> JobOutcome {
-    let output_file = std::env::temp_dir().join(format!("baton-output-{}-{}-{}.json", request.instance, request.task, request.attempt));
-    let _ = std::fs::remove_file(&output_file);
+/// Kills a job's process group if the run is dropped half-way (a runtime shutting down).
+struct GroupGuard(Option<u32>);
+
+impl GroupGuard {
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            process_group::kill_group(pgid);
+        }
+    }
+}
+
+/// Runs one job's command to its end, its timeout, or until `stop` fires, in a process group
+/// of its own, and returns once no process of that group is left. `record` is given the
+/// job's process before the command starts, and the command starts only if it succeeds (the
+/// worker stores it durably there).
+pub async fn run_job<F, Fut>(request: &JobRequest, settings: &JobSettings, stop: oneshot::Receiver<Stop>, record: F) -> JobRun
+where
+    F: FnOnce(JobProcess) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let could_not_start = |message: String| JobRun::Ended(JobOutcome::CouldNotStart { message });
     let Some((program, args)) = request.command.split_first() else {
-        return JobOutcome::CouldNotStart { message: "empty command".into() };
+        return could_not_start("empty command".into());
     };
-    let mut command = tokio::process::Command::new(program);
+    // The directory is made with mode 0700 by one `mkdir` under a random name (another is
+    // tried if the name is taken): nobody else can read the output, plant a file or a
+    // symlink in its place, or write into a running job.
+    let private = std::fs::Permissions::from_mode(0o700);
+    let output_dir = match tempfile::Builder::new().prefix("baton-job-").permissions(private).tempdir() {
+        Ok(dir) => dir,
+        Err(e) => return could_not_start(format!("creating the job's output directory: {e}")),
+    };
+    let output_file = output_dir.path().join("output.json");
+    let env = job_environment(request, settings, &output_file);
+    let workdir = request.workdir.as_deref().map(Path::new);
+    let program_path = match resolve_program(program, variable(&env, "PATH"), workdir) {
+        Ok(path) => path,
+        Err(message) => return could_not_start(message),
+    };
+    let mut command = tokio::process::Command::new(GATE_SHELL);
     command
+        .arg("-c")
+        .arg(gate_script(&env))
+        .arg("baton-job")
+        .arg(&program_path)
         .args(args)
-        .envs(request.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("BATON_INSTANCE", &request.instance)
-        .env("BATON_TASK", &request.task)
-        .env("BATON_ATTEMPT", request.attempt.to_string())
-        .env("BATON_OUTPUT", &output_file)
-        .stdin(Stdio::null())
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .kill_on_drop(true);
-    if let Some(dir) = &request.workdir {
+    if let Some(dir) = workdir {
         command.current_dir(dir);
     }
-    let started = Instant::now();
     let mut child = match command.spawn() {
         Ok(child) => child,
-        Err(e) => return JobOutcome::CouldNotStart { message: format!("{program}: {e}") },
+        Err(e) => return could_not_start(format!("{program}: {e}")),
     };
+    let Some(pid) = child.id() else { return could_not_start(format!("{program}: the process vanished as it started")) };
+    // The shell is the group's leader: the group's id is its pid.
+    let mut group = GroupGuard(Some(pid));
+    let recorded = record(JobProcess { pid, pgid: pid, identity: process_group::identity(pid) }).await;
+    let mut stop = stop;
+    let stopped_early = stop.try_recv().ok();
+    if recorded.is_err() || stopped_early.is_some() {
+        // Nothing of the command ran: the shell still waits on its pipe.
+        process_group::kill_group(pid);
+        let _ = child.wait().await;
+        group.disarm();
+        return match (recorded, stopped_early) {
+            (Err(e), _) => could_not_start(format!("recording the job's process: {e}")),
+            (Ok(()), Some(Stop::Shutdown)) => JobRun::Interrupted,
+            (Ok(()), _) => could_not_start("canceled before it started".into()),
+        };
+    }
+    if let Some(mut gate) = child.stdin.take() {
+        let _ = gate.write_all(b"go\n").await;
+    }
+    let started = Instant::now();
     let stdout = child.stdout.take().map(|s| tokio::spawn(capture(s)));
     let stderr = child.stderr.take().map(|s| tokio::spawn(capture(s)));
     let timeout = request.timeout_ms.map(Duration::from_millis);
@@ -168,20 +408,37 @@ pub async fn run_job(request: &JobRequest, stop: oneshot::Receiver<()>) -> JobOu
             None => std::future::pending().await,
         }
     };
+    // A dropped sender is no stop.
+    let stopped = async {
+        match stop.await {
+            Ok(why) => why,
+            Err(_) => std::future::pending().await,
+        }
+    };
     enum End {
         Exited(std::io::Result<std::process::ExitStatus>),
         TimedOut,
-        Stopped,
+        Stopped(Stop),
     }
     let end = tokio::select! {
         status = child.wait() => End::Exited(status),
         () = sleep => End::TimedOut,
-        _ = stop => End::Stopped,
+        why = stopped => End::Stopped(why),
     };
-    if !matches!(end, End::Exited(_)) {
-        let _ = child.kill().await;
+    // Nothing of a job outlives it: what its command started and left running goes too.
+    match end {
+        End::Exited(_) => {
+            if process_group::group_alive(pid) {
+                process_group::stop_group(pid, settings.kill_grace).await;
+            }
+        }
+        End::TimedOut | End::Stopped(_) => {
+            let reap = tokio::time::timeout(settings.kill_grace + process_group::KILLED_WAIT, child.wait());
+            let (_, _) = tokio::join!(process_group::stop_group(pid, settings.kill_grace), reap);
+        }
     }
-    // A grandchild may hold the pipes open after a kill: wait for them only briefly.
+    group.disarm();
+    // A process that left the group may hold the pipes open: wait for them only briefly.
     let grab = |h: Option<tokio::task::JoinHandle<Vec<u8>>>| async move {
         match h {
             Some(h) => tokio::time::timeout(Duration::from_secs(2), h).await.ok().and_then(Result::ok).unwrap_or_default(),
@@ -194,7 +451,7 @@ pub async fn run_job(request: &JobRequest, stop: oneshot::Receiver<()>) -> JobOu
     let outcome = match end {
         End::Exited(Ok(status)) => {
             let code = status.code().unwrap_or(128 + signal_of(&status));
-            let (output, note) = job_output(&output_file, &stdout_text);
+            let (output, note) = job_output(read_output_file(&output_file), &stdout_text);
             let mut stderr_tail = tail(&stderr_text);
             if let Some(note) = note {
                 stderr_tail.push_str(&note);
@@ -202,20 +459,78 @@ pub async fn run_job(request: &JobRequest, stop: oneshot::Receiver<()>) -> JobOu
             JobOutcome::Exited { code, output, stdout_tail: tail(&stdout_text), stderr_tail, duration_ms }
         }
         End::Exited(Err(e)) => JobOutcome::CouldNotStart { message: format!("waiting for {program}: {e}") },
-        End::TimedOut | End::Stopped => JobOutcome::TimedOut { after_ms: duration_ms, stdout_tail: tail(&stdout_text), stderr_tail: tail(&stderr_text) },
+        End::Stopped(Stop::Shutdown) => return JobRun::Interrupted,
+        End::TimedOut | End::Stopped(Stop::Cancel) => {
+            JobOutcome::TimedOut { after_ms: duration_ms, stdout_tail: tail(&stdout_text), stderr_tail: tail(&stderr_text) }
+        }
     };
-    let _ = std::fs::remove_file(&output_file);
-    outcome
+    drop(output_dir);
+    JobRun::Ended(outcome)
 }
 
-#[cfg(unix)]
+/// What the job's process gets: the worker's variables it may pass, the task's `env`, then
+/// Baton's own (which a definition cannot override). A later entry of a name wins.
+fn job_environment(request: &JobRequest, settings: &JobSettings, output_file: &Path) -> Vec<(OsString, OsString)> {
+    let mut env = settings.inherited_env.clone();
+    env.extend(request.env.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))));
+    env.extend([
+        ("BATON_INSTANCE".into(), request.instance.clone().into()),
+        ("BATON_TASK".into(), request.task.clone().into()),
+        ("BATON_ATTEMPT".into(), request.attempt.to_string().into()),
+        ("BATON_OUTPUT".into(), output_file.as_os_str().to_owned()),
+    ]);
+    env
+}
+
+fn variable<'a>(env: &'a [(OsString, OsString)], name: &str) -> Option<&'a OsStr> {
+    env.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_os_str())
+}
+
+/// The job's first process: it waits for the worker's go (one line on stdin, written once the
+/// process is recorded), then becomes the job's command with `exec`, keeping its pid and
+/// process group. If the worker dies first, the read ends and the command never runs. The
+/// shell exports a few variables of its own (dash `PWD`, bash `OLDPWD` and `SHLVL` too):
+/// those the job was not given are unset.
+fn gate_script(env: &[(OsString, OsString)]) -> String {
+    let own: Vec<&str> = ["PWD", "OLDPWD", "SHLVL"].into_iter().filter(|name| variable(env, name).is_none()).collect();
+    let unset = if own.is_empty() { String::new() } else { format!("unset {}; ", own.join(" ")) };
+    format!("read -r _ || exit 125; {unset}exec \"$@\" </dev/null")
+}
+
+/// Finds the program as `execvp` would (a name with a `/` is a path, relative to the working
+/// directory; any other is looked up in the job's `PATH`), so that a missing program is
+/// reported as not started rather than by the shell that would `exec` it.
+fn resolve_program(program: &str, path: Option<&OsStr>, workdir: Option<&Path>) -> Result<PathBuf, String> {
+    let in_workdir = |p: &Path| match workdir {
+        Some(dir) if p.is_relative() => dir.join(p),
+        _ => p.to_path_buf(),
+    };
+    if program.contains('/') {
+        return executable(&in_workdir(Path::new(program))).map(|()| PathBuf::from(program)).map_err(|e| format!("{program}: {e}"));
+    }
+    let path = path.unwrap_or(OsStr::new(DEFAULT_PATH));
+    for dir in std::env::split_paths(path) {
+        let candidate = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir }.join(program);
+        if executable(&in_workdir(&candidate)).is_ok() {
+            return Ok(candidate);
+        }
+    }
+    Err(format!("{program}: not found in PATH ({})", path.to_string_lossy()))
+}
+
+fn executable(path: &Path) -> std::io::Result<()> {
+    let metadata = std::fs::metadata(path)?;
+    if !metadata.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file"));
+    }
+    if metadata.permissions().mode() & 0o111 == 0 {
+        return Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+    }
+    Ok(())
+}
+
 fn signal_of(status: &std::process::ExitStatus) -> i32 {
     std::os::unix::process::ExitStatusExt::signal(status).unwrap_or(0)
-}
-
-#[cfg(not(unix))]
-fn signal_of(_: &std::process::ExitStatus) -> i32 {
-    0
 }
 
 async fn capture(mut pipe: impl tokio::io::AsyncRead + Unpin) -> Vec<u8> {
@@ -238,16 +553,38 @@ fn tail(text: &str) -> String {
     text.chars().skip(count.saturating_sub(TAIL_CHARS)).collect()
 }
 
+/// The `$BATON_OUTPUT` file's text: `Ok(None)` when the job wrote none. Only a regular file of
+/// at most [`MAX_OUTPUT_FILE`] bytes is read, and a symlink is not followed (opened with
+/// `O_NOFOLLOW`, and `O_NONBLOCK` so that a FIFO put there cannot stall the worker).
+fn read_output_file(file: &Path) -> Result<Option<String>, String> {
+    let Ok(metadata) = std::fs::symlink_metadata(file) else { return Ok(None) };
+    if !metadata.is_file() {
+        return Err("BATON_OUTPUT must be a regular file".into());
+    }
+    if metadata.len() > MAX_OUTPUT_FILE {
+        return Err(format!("BATON_OUTPUT holds more than {MAX_OUTPUT_FILE} bytes"));
+    }
+    let opened = std::fs::OpenOptions::new().read(true).custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK).open(file);
+    let mut text = String::new();
+    match opened.and_then(|f| f.take(MAX_OUTPUT_FILE + 1).read_to_string(&mut text)) {
+        Ok(n) if n as u64 > MAX_OUTPUT_FILE => Err(format!("BATON_OUTPUT holds more than {MAX_OUTPUT_FILE} bytes")),
+        Ok(_) => Ok(Some(text)),
+        Err(e) => Err(format!("BATON_OUTPUT cannot be read ({e})")),
+    }
+}
+
 /// The job's JSON output: `$BATON_OUTPUT` if written, else stdout (whole, or its last line).
-fn job_output(file: &std::path::Path, stdout: &str) -> (Option<Map<String, Value>>, Option<String>) {
-    if let Ok(text) = std::fs::read_to_string(file) {
-        if !text.trim().is_empty() {
+fn job_output(file: Result<Option<String>, String>, stdout: &str) -> (Option<Map<String, Value>>, Option<String>) {
+    match file {
+        Err(problem) => return (None, Some(format!("\n[baton] {problem}; it was ignored"))),
+        Ok(Some(text)) if !text.trim().is_empty() => {
             return match serde_json::from_str::<Value>(&text) {
                 Ok(Value::Object(map)) => (Some(map), None),
                 Ok(_) => (None, Some("\n[baton] BATON_OUTPUT must hold a JSON object; it was ignored".into())),
                 Err(e) => (None, Some(format!("\n[baton] BATON_OUTPUT is not valid JSON ({e}); it was ignored"))),
             };
         }
+        Ok(_) => {}
     }
     let trimmed = stdout.trim();
     let candidates = [Some(trimmed), trimmed.lines().rev().find(|l| !l.trim().is_empty())];
@@ -260,59 +597,7 @@ fn job_output(file: &std::path::Path, stdout: &str) -> (Option<Map<String, Value
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn request(command: &[&str]) -> JobRequest {
-        JobRequest {
-            instance: format!("t-{}", uuid::Uuid::now_v7()),
-            task: "job".into(),
-            attempt: 1,
-            command: command.iter().map(|s| s.to_string()).collect(),
-            workdir: None,
-            env: vec![("GREETING".into(), "hello".into())],
-            timeout_ms: Some(5_000),
-        }
-    }
-
-    async fn run(command: &[&str]) -> JobOutcome {
-        run_job(&request(command), oneshot::channel().1).await
-    }
-
-    #[tokio::test]
-    async fn exit_zero_with_a_json_line_on_stdout_gives_output() {
-        let JobOutcome::Exited { code, output, .. } = run(&["sh", "-c", "echo working; echo '{\"rows\": 3}'"]).await else { panic!() };
-        assert_eq!(code, 0);
-        assert_eq!(output.unwrap()["rows"], 3);
-    }
-
-    #[tokio::test]
-    async fn output_written_to_baton_output_wins_and_env_is_passed() {
-        let JobOutcome::Exited { output, .. } = run(&["sh", "-c", "echo \"{\\\"said\\\": \\\"$GREETING\\\"}\" > \"$BATON_OUTPUT\"; echo '{\"x\": 1}'"]).await else {
-            panic!()
-        };
-        assert_eq!(output.unwrap()["said"], "hello");
-    }
-
-    #[tokio::test]
-    async fn nonzero_exit_keeps_the_stderr_tail() {
-        let JobOutcome::Exited { code, stderr_tail, .. } = run(&["sh", "-c", "echo broken >&2; exit 3"]).await else { panic!() };
-        assert_eq!(code, 3);
-        assert_eq!(stderr_tail.trim(), "broken");
-    }
-
-    #[tokio::test]
-    async fn a_job_past_its_timeout_is_stopped() {
-        let mut r = request(&["sleep", "5"]);
-        r.timeout_ms = Some(100);
-        assert!(matches!(run_job(&r, oneshot::channel().1).await, JobOutcome::TimedOut { .. }));
-    }
-
-    #[tokio::test]
-    async fn a_missing_program_could_not_start() {
-        assert!(matches!(run(&["/no/such/program"]).await, JobOutcome::CouldNotStart { .. }));
-    }
-}
+mod tests;
 
 /// The worker's timers in flight: due timers are fired concurrently, grouped by instance, and
 /// more are read as soon as fewer than half of [`TIMER_BATCH`] are still firing, so a timer that

@@ -16,7 +16,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use baton_core::instance::STATE_FORMAT;
 use baton_core::{Event, Instance, InstanceStatus, JobRequest};
 use baton_store::{
-    CalendarStore, ClaimedJob, DefinitionStore, OpenCounts, RuntimeStats, InstanceReader, InstanceSummary, JobKey, JobQueue, Result, StepRecord, StepWriter, StoreError,
+    CalendarStore, ClaimedJob, DefinitionStore, OpenCounts, RuntimeStats, InstanceReader, InstanceSummary, JobKey, JobProcess, JobQueue, Result, StepRecord, StepWriter, StoreError,
     StoredDefinition, Timer, TimerQueue,
 };
 
@@ -557,6 +557,38 @@ impl JobQueue for SqliteStore {
 
     async fn queued_jobs(&self) -> Result<usize> {
         self.read(|conn| conn.query_row("SELECT COUNT(*) FROM jobs WHERE owner IS NULL", [], |r| r.get::<_, i64>(0)).map(|n| n as usize))
+    }
+
+    async fn record_job_process(&self, job: &JobKey, process: &JobProcess) -> Result<()> {
+        let (job, process) = (job.clone(), process.clone());
+        self.write(move |conn| {
+            conn.prepare_cached("INSERT OR REPLACE INTO job_processes (instance_id, task, attempt, pid, pgid, identity) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                .and_then(|mut s| s.execute(params![job.instance, job.task, job.attempt, process.pid, process.pgid, process.identity]))
+                .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn forget_job_process(&self, job: &JobKey) -> Result<()> {
+        let job = job.clone();
+        self.write(move |conn| {
+            conn.prepare_cached("DELETE FROM job_processes WHERE instance_id = ?1 AND task = ?2 AND attempt = ?3")
+                .and_then(|mut s| s.execute(params![job.instance, job.task, job.attempt]))
+                .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn job_processes(&self) -> Result<Vec<(JobKey, JobProcess)>> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT instance_id, task, attempt, pid, pgid, identity FROM job_processes ORDER BY instance_id, task, attempt")?
+                .query_map([], |r| {
+                    Ok((JobKey { instance: r.get(0)?, task: r.get(1)?, attempt: r.get(2)? }, JobProcess { pid: r.get(3)?, pgid: r.get(4)?, identity: r.get(5)? }))
+                })?
+                .collect()
+        })
     }
 }
 

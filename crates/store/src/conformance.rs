@@ -26,7 +26,7 @@ use serde_json::{json, Map};
 use baton_core::instance::{Iteration, ParentLink};
 use baton_core::{Event, EventKind, Instance, InstanceStatus, JobRequest, TaskState, TaskStatus};
 
-use crate::{JobKey, RuntimeSample, StepRecord, Store, StoreError, StoredDefinition, Timer, ERT_RUNS};
+use crate::{JobKey, JobProcess, RuntimeSample, StepRecord, Store, StoreError, StoredDefinition, Timer, ERT_RUNS};
 
 /// Generates one `#[test]` per conformance check, each on a fresh store from `$fresh`
 /// (a path to an `async fn() -> (S, Guard)`). Adding a check here adds it to every store.
@@ -56,6 +56,7 @@ macro_rules! conformance_tests {
             completing_a_job_removes_it_from_the_queue,
             a_new_attempt_replaces_the_old_queue_row,
             leased_jobs_lists_claimed_jobs,
+            a_job_process_stays_recorded_until_forgotten_whatever_happens_to_its_queue_row,
             timers_come_due_in_order_and_can_be_cleared,
             open_instances_excludes_terminal_ones,
             instances_filter_by_status,
@@ -594,6 +595,46 @@ pub async fn leased_jobs_lists_claimed_jobs<S: Store>(store: S) {
     assert_eq!(claimed.len(), 2);
     assert_eq!(keys(store.leased_jobs().await.unwrap()), claimed);
     assert_eq!(store.queued_jobs().await.unwrap(), 1);
+}
+
+fn process(pid: u32) -> JobProcess {
+    JobProcess { pid, pgid: pid, identity: format!("boot-1 start-{pid}") }
+}
+
+/// A recorded job process is listed until it is forgotten: a step that cancels the job
+/// (removes its queue row) or queues its next attempt leaves the record, since the process may
+/// still be stopping; recording an attempt again replaces its record, and forgetting one that
+/// is not recorded is no error.
+pub async fn a_job_process_stays_recorded_until_forgotten_whatever_happens_to_its_queue_row<S: Store>(store: S) {
+    assert_eq!(store.job_processes().await.unwrap(), []);
+    let inst = instance("i-1");
+    commit(&store, StepRecord { enqueue: vec![job("i-1", "extract", 1), job("i-1", "load", 1)], ..insert(inst.clone()) }).await;
+    assert_eq!(store.claim_jobs("w", 10, LEASE, t0()).await.unwrap().len(), 2);
+    store.record_job_process(&key("i-1", "extract", 1), &process(100)).await.unwrap();
+    store.record_job_process(&key("i-1", "load", 1), &process(200)).await.unwrap();
+    assert_eq!(store.job_processes().await.unwrap(), [(key("i-1", "extract", 1), process(100)), (key("i-1", "load", 1), process(200))]);
+
+    // A cancel of extract (its row goes), then its retry as attempt 2 (a new row).
+    let cancel = StepRecord { complete: vec![key("i-1", "extract", 1)], ..advance(inst, InstanceStatus::Running, 5) };
+    let inst = Instance::clone(cancel.instance.as_ref().unwrap());
+    commit(&store, cancel).await;
+    commit(&store, StepRecord { enqueue: vec![job("i-1", "extract", 2)], ..advance(inst, InstanceStatus::Running, 10) }).await;
+    assert_eq!(store.job_processes().await.unwrap(), [(key("i-1", "extract", 1), process(100)), (key("i-1", "load", 1), process(200))]);
+
+    store.record_job_process(&key("i-1", "extract", 2), &process(300)).await.unwrap();
+    store.record_job_process(&key("i-1", "load", 1), &process(201)).await.unwrap();
+    assert_eq!(
+        store.job_processes().await.unwrap(),
+        [(key("i-1", "extract", 1), process(100)), (key("i-1", "extract", 2), process(300)), (key("i-1", "load", 1), process(201))]
+    );
+
+    store.forget_job_process(&key("i-1", "extract", 1)).await.unwrap();
+    store.forget_job_process(&key("i-1", "extract", 1)).await.unwrap();
+    store.forget_job_process(&key("i-9", "nothing", 1)).await.unwrap();
+    assert_eq!(store.job_processes().await.unwrap(), [(key("i-1", "extract", 2), process(300)), (key("i-1", "load", 1), process(201))]);
+    store.forget_job_process(&key("i-1", "extract", 2)).await.unwrap();
+    store.forget_job_process(&key("i-1", "load", 1)).await.unwrap();
+    assert_eq!(store.job_processes().await.unwrap(), []);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -66,6 +66,20 @@ impl JobKey {
     }
 }
 
+/// The process a job attempt runs as: the leader of the attempt's own process group, and what
+/// tells that leader apart from a later process given the same pid. A worker records it before
+/// the job's command starts and forgets it once no process of the group is left, so after a
+/// crash the next worker can stop what is left of the attempt before it runs the job again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobProcess {
+    pub pid: u32,
+    /// The job's process group (the leader's pid when it was started).
+    pub pgid: u32,
+    /// Opaque to the store: the engine's identification of the leader against pid reuse (on
+    /// Linux the boot id and the process's start time).
+    pub identity: String,
+}
+
 /// A durable timer: at `due_at` the engine is told `payload` for `instance`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Timer {
@@ -198,6 +212,15 @@ pub trait JobQueue: Send + Sync {
     fn leased_jobs(&self) -> impl Future<Output = Result<Vec<JobKey>>> + Send;
     /// Number of jobs waiting to be claimed.
     fn queued_jobs(&self) -> impl Future<Output = Result<usize>> + Send;
+    /// Durably records the process job attempt `job` runs as (replacing a record of the same
+    /// attempt). The record is independent of the queue row: a step that cancels the job or
+    /// queues its next attempt leaves it, because the process may still be stopping.
+    fn record_job_process(&self, job: &JobKey, process: &JobProcess) -> impl Future<Output = Result<()>> + Send;
+    /// Removes the record of `job`'s process (none is no error): no process of it is left.
+    fn forget_job_process(&self, job: &JobKey) -> impl Future<Output = Result<()>> + Send;
+    /// Every recorded job process, by instance, task and attempt (on an embedded store at
+    /// start-up: those a dead process left).
+    fn job_processes(&self) -> impl Future<Output = Result<Vec<(JobKey, JobProcess)>>> + Send;
 }
 
 /// Durable timers.
