@@ -927,7 +927,7 @@ tasks:
     /// An engine whose one job was leased by a worker that then died; returns the job's key.
     async fn left_by_a_dead_worker(dir: &tempfile::TempDir) -> (Engine<SqliteStore>, JobKey) {
         let store = SqliteStore::open(dir.path().join("baton.db"), Durability::Normal).unwrap();
-        let engine = Engine::new(store, Arc::new(crate::SystemClock), EngineOptions { node: "test".into() });
+        let engine = Engine::new(store, Arc::new(crate::SystemClock), EngineOptions { node: "test".into(), ..EngineOptions::default() });
         engine.deploy("one-job.yaml", ONE_JOB).await.unwrap();
         let instance = engine.start("one-job", Map::new()).await.unwrap();
         let claimed = engine.store().claim_jobs("dead-node", 10, Duration::from_secs(300), chrono::Utc::now()).await.unwrap();
