@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::{Map, Value};
 
 use baton_core::{Command, InstanceStatus};
-use baton_engine::{Engine, EngineError, EngineOptions, SystemClock, WorkerOptions};
+use baton_engine::{Engine, EngineError, EngineOptions, ErrorKind, SystemClock, WorkerOptions};
 use baton_store::{InstanceReader, JobQueue};
 use baton_store_sqlite::{Durability, SqliteStore};
 
@@ -17,18 +17,45 @@ use crate::{render, BreakpointCmd, Cli, Cmd, TaskCmd};
 
 pub(crate) type SqliteEngine = Engine<SqliteStore>;
 
-/// Exit code 2 for refused input (a bad definition, bad data, an unknown user, a human-task
-/// operation the user may not do), 1 for everything else.
+/// Baton's exit codes, the same for every command.
+pub mod exit {
+    /// Done (for `run`: the instance completed).
+    pub const DONE: u8 = 0;
+    /// `run`: the instance failed, was aborted or is blocked. Any command: Baton or its
+    /// database failed (nothing was refused; trying again may work).
+    pub const FAILED: u8 = 1;
+    /// The request was refused and nothing changed: bad input, an unknown instance, task,
+    /// process or user, an operation the state or the user's rights do not allow.
+    pub const REFUSED: u8 = 2;
+    /// `run`: the instance waits (for a time, a precondition, input or people).
+    pub const WAITING: u8 = 3;
+}
+
+/// The exit code for an error, derived from its [`ErrorKind`] alone.
 pub fn exit_code_for(error: &anyhow::Error) -> u8 {
-    use baton_core::TransitionError as T;
-    match error.downcast_ref::<EngineError>() {
-        Some(EngineError::Definition(_) | EngineError::Transition(T::InvalidData(_))) => 2,
-        Some(EngineError::Transition(T::UserTask { .. } | T::NotAUserTask { .. } | T::UserTaskNotStarted { .. })) => 2,
-        Some(EngineError::Identity(e)) if e.is_refusal() => 2,
-        _ if error.downcast_ref::<baton_store::IdentityError>().is_some_and(baton_store::IdentityError::is_refusal) => 2,
-        _ if error.downcast_ref::<InputError>().is_some() => 2,
-        _ => 1,
+    if kind_of(error).is_refusal() {
+        exit::REFUSED
+    } else {
+        exit::FAILED
     }
+}
+
+/// The kind of the first error in the chain that has one; anything else is internal.
+fn kind_of(error: &anyhow::Error) -> ErrorKind {
+    error
+        .chain()
+        .find_map(|e| {
+            if let Some(e) = e.downcast_ref::<EngineError>() {
+                Some(e.kind())
+            } else if e.is::<InputError>() {
+                Some(ErrorKind::Invalid)
+            } else if let Some(e) = e.downcast_ref::<baton_store::IdentityError>() {
+                Some(baton_engine::identity_kind(e))
+            } else {
+                e.downcast_ref::<baton_store::StoreError>().map(baton_engine::store_kind)
+            }
+        })
+        .unwrap_or(ErrorKind::Internal)
 }
 
 /// Input the user must correct (bad `--data`, a bad status name, a definition with problems).
@@ -77,8 +104,15 @@ pub(crate) fn parse_data(data: Option<&str>) -> Result<Map<String, Value>> {
     }
 }
 
+/// Reads a definition or calendar file, which must be UTF-8 text (a refusal with the position
+/// of the first byte that is not).
+fn read_definition(file: &Path) -> Result<String> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    Ok(baton_core::definition::decode_source(&file.display().to_string(), bytes).map_err(EngineError::from)?)
+}
+
 async fn deploy_file(engine: &SqliteEngine, file: &Path) -> Result<(String, u32)> {
-    let source = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let source = read_definition(file)?;
     Ok(engine.deploy(&file.display().to_string(), &source).await?)
 }
 
@@ -91,7 +125,7 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
             // Check every file before storing any, so a bad one leaves nothing half-deployed.
             let mut problems = Vec::new();
             for file in &files {
-                let source = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+                let source = read_definition(file)?;
                 if let Err(e) = SqliteEngine::validate(&file.display().to_string(), &source) {
                     problems.push(e.to_string());
                 }
@@ -256,8 +290,8 @@ async fn run(db: &Path, file: &Path, data: Option<&str>, concurrency: usize) -> 
     print!("{}", render::instance(&definition, &state, None));
     println!("\n{} in {:.2}s", state.status, started.elapsed().as_secs_f64());
     Ok(match state.status {
-        InstanceStatus::Completed => 0,
-        InstanceStatus::Waiting => 3,
-        _ => 1,
+        InstanceStatus::Completed => exit::DONE,
+        InstanceStatus::Waiting => exit::WAITING,
+        _ => exit::FAILED,
     })
 }

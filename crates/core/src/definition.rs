@@ -522,6 +522,28 @@ const KIND_FIELDS: &[(&str, &str)] = &[
 // ---------------------------------------------------------------------------------------
 // Parsing
 
+/// A definition (or calendar) file's text. It must be UTF-8: the first byte that is not is
+/// reported at its line and column (counted in characters, as every position is).
+pub fn decode_source(file: &str, bytes: Vec<u8>) -> Result<String, DefinitionError> {
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        // The prefix is valid UTF-8 by construction.
+        let valid = std::str::from_utf8(valid).unwrap_or_default();
+        let line = valid.matches('\n').count() + 1;
+        let column = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        let byte = e.as_bytes()[valid.len()];
+        DefinitionError {
+            file: file.to_owned(),
+            diagnostics: vec![Diagnostic {
+                line,
+                column,
+                message: format!("the file is not UTF-8 text: the bytes from here on (0x{byte:02X} …) are not valid UTF-8"),
+                hint: Some("save the file as UTF-8".into()),
+            }],
+        }
+    })
+}
+
 /// Parses and validates a definition. `file` is used in messages only.
 pub fn parse(file: &str, source: &str) -> Result<Definition, DefinitionError> {
     let mut diags = Diagnostics { source, items: Vec::new() };

@@ -13,5 +13,5 @@ mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{Engine, EngineOptions};
-pub use error::EngineError;
+pub use error::{identity_kind, store_kind, EngineError, ErrorKind};
 pub use worker::{run_job, WorkerOptions};
