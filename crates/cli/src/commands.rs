@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde_json::{Map, Value};
 
-use baton_core::{Command, InstanceStatus};
+use baton_core::{Command, DataLimitError, DataLimits, InstanceStatus};
 use baton_engine::{Engine, EngineError, EngineOptions, ErrorKind, SystemClock, WorkerOptions};
 use baton_store::{InstanceReader, JobQueue};
 use baton_store_sqlite::{Durability, SqliteStore};
@@ -64,8 +64,32 @@ fn kind_of(error: &anyhow::Error) -> ErrorKind {
 pub(crate) struct InputError(pub(crate) String);
 
 pub(crate) fn open(db: &Path) -> Result<SqliteEngine> {
+    let limits = data_limits()?;
     let store = SqliteStore::open(db, Durability::Full).with_context(|| format!("opening the database {}", db.display()))?;
-    Ok(Engine::new(store, Arc::new(SystemClock), EngineOptions::default()))
+    Ok(Engine::new(store, Arc::new(SystemClock), EngineOptions { limits, ..EngineOptions::default() }))
+}
+
+/// The data limits: `BATON_MAX_DATA_DEPTH` and `BATON_MAX_DATA_BYTES`, else the defaults.
+pub(crate) fn data_limits() -> Result<DataLimits> {
+    let read = |name: &str, default: usize| -> Result<usize> {
+        match std::env::var(name) {
+            Err(std::env::VarError::NotPresent) => Ok(default),
+            Ok(text) => text.trim().parse().map_err(|_| InputError(format!("{name}=`{text}` is not a whole number")).into()),
+            Err(std::env::VarError::NotUnicode(_)) => Err(InputError(format!("{name} is not a whole number")).into()),
+        }
+    };
+    let depth = read("BATON_MAX_DATA_DEPTH", DataLimits::DEFAULT_MAX_DEPTH)?;
+    let bytes = read("BATON_MAX_DATA_BYTES", DataLimits::DEFAULT_MAX_BYTES)?;
+    Ok(DataLimits::new(depth, bytes).map_err(InputError)?)
+}
+
+/// Reads at most `limit + 1` bytes of a file: enough to tell that it is over the limit
+/// without reading all of something endless (`/dev/zero`).
+pub(crate) fn read_bounded(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    File::open(path)?.take(limit as u64 + 1).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// How long a refused engine lock is tried again before another process is taken to hold it.
@@ -91,17 +115,21 @@ async fn engine_lock(db: &Path) -> Result<Option<File>> {
     }
 }
 
+/// `--data`: a JSON object, or `@path` to a file holding one, within the data limits.
 pub(crate) fn parse_data(data: Option<&str>) -> Result<Map<String, Value>> {
     let Some(data) = data else { return Ok(Map::new()) };
+    let limits = data_limits()?;
     let text = match data.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading data file {path}"))?,
+        Some(path) => {
+            let bytes = read_bounded(Path::new(path), limits.max_bytes).with_context(|| format!("reading data file {path}"))?;
+            if bytes.len() > limits.max_bytes {
+                return Err(InputError(format!("--data @{path} {}", DataLimitError::TooLarge { limit: limits.max_bytes })).into());
+            }
+            String::from_utf8(bytes).map_err(|_| InputError(format!("--data @{path} is not UTF-8 text")))?
+        }
         None => data.to_owned(),
     };
-    match serde_json::from_str::<Value>(&text) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(InputError(format!("--data must be a JSON object, got {}", baton_core::definition::json_type_name(&other))).into()),
-        Err(e) => Err(InputError(format!("--data is not valid JSON: {e}")).into()),
-    }
+    limits.parse_object(&text).map_err(|e| InputError(format!("--data {e}")).into())
 }
 
 /// Reads a definition or calendar file, which must be UTF-8 text (a refusal with the position
@@ -126,7 +154,7 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
             let mut problems = Vec::new();
             for file in &files {
                 let source = read_definition(file)?;
-                if let Err(e) = SqliteEngine::validate(&file.display().to_string(), &source) {
+                if let Err(e) = engine.validate(&file.display().to_string(), &source) {
                     problems.push(e.to_string());
                 }
             }
@@ -268,9 +296,8 @@ async fn run(db: &Path, file: &Path, data: Option<&str>, concurrency: usize) -> 
             match watcher.instance(&watch_id).await {
                 Ok(i) if settled(i.status) => return,
                 Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!("reading instance: {e}");
-                }
+                // Reading it again would fail again: stop, and the read below reports why.
+                Err(_) => return,
             }
             watcher.wait_for_change(Duration::from_millis(100)).await;
         }

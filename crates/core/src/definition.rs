@@ -544,10 +544,17 @@ pub fn decode_source(file: &str, bytes: Vec<u8>) -> Result<String, DefinitionErr
     })
 }
 
-/// Parses and validates a definition. `file` is used in messages only.
+/// Parses and validates a definition. `file` is used in messages only. Data defaults may be
+/// as large as the [ceiling](crate::limits::DataLimits::CEILING) of the data limits: this is
+/// how a stored definition is read back, whatever the limits are now.
 pub fn parse(file: &str, source: &str) -> Result<Definition, DefinitionError> {
+    parse_with(file, source, &crate::limits::DataLimits::CEILING)
+}
+
+/// [`parse`], holding data defaults to `limits` (as a deploy does).
+pub fn parse_with(file: &str, source: &str, limits: &crate::limits::DataLimits) -> Result<Definition, DefinitionError> {
     let mut diags = Diagnostics { source, items: Vec::new() };
-    let definition = parse_inner(source, &mut diags);
+    let definition = parse_inner(source, &mut diags, limits);
     match definition {
         Some(d) if diags.items.is_empty() => Ok(d),
         _ => {
@@ -557,7 +564,7 @@ pub fn parse(file: &str, source: &str) -> Result<Definition, DefinitionError> {
     }
 }
 
-fn parse_inner(source: &str, diags: &mut Diagnostics) -> Option<Definition> {
+fn parse_inner(source: &str, diags: &mut Diagnostics, limits: &crate::limits::DataLimits) -> Option<Definition> {
     // Duplicate keys are mistakes (the last one would win silently), and quoted scalars are
     // strings: `default: "12"` is the text 12, not a number.
     let options = marked_yaml::LoaderOptions::default().error_on_duplicate_keys(true).prevent_coercion(true);
@@ -588,7 +595,7 @@ fn parse_inner(source: &str, diags: &mut Diagnostics) -> Option<Definition> {
         diags.error(pos_of(raw.id.span()), "the process `id` must not be empty", None);
     }
 
-    let data = parse_data(root_map, diags);
+    let data = parse_data(root_map, diags, limits);
 
     if raw.id.contains('/') {
         diags.error(pos_of(raw.id.span()), "a process `id` cannot contain `/`", Some("`/` separates a process from its foreach bodies".into()));
@@ -704,7 +711,7 @@ fn compile_graph(id: &str, task_nodes: &[&Node], data: IndexMap<String, DataDecl
     })
 }
 
-fn parse_data(root: &marked_yaml::types::MarkedMappingNode, diags: &mut Diagnostics) -> IndexMap<String, DataDecl> {
+fn parse_data(root: &marked_yaml::types::MarkedMappingNode, diags: &mut Diagnostics, limits: &crate::limits::DataLimits) -> IndexMap<String, DataDecl> {
     let mut data = IndexMap::new();
     let Some(data_node) = root.get_node("data") else { return data };
     let Some(entries) = data_node.as_mapping() else {
@@ -742,7 +749,13 @@ fn parse_data(root: &marked_yaml::types::MarkedMappingNode, diags: &mut Diagnost
         let default_node = decl.as_mapping().and_then(|m| m.get_node("default"));
         let default = default_node.map(node_to_json);
         if let (Some(value), Some(node)) = (&default, default_node) {
-            if !ty.admits(value) {
+            if let Err(e) = limits.check_member(value) {
+                diags.error(
+                    node_pos(node),
+                    format!("the default of `{}` {e}", name.as_str()),
+                    Some("a default is held to the limits of data given at start; make it smaller".into()),
+                );
+            } else if !ty.admits(value) {
                 diags.error(
                     node_pos(node),
                     format!("the default of `{}` is {} but its type is {}", name.as_str(), json_type_name(value), ty.name()),

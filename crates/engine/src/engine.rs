@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Map, Value};
 use tokio::sync::{oneshot, Notify};
 
-use baton_core::definition::parse;
+use baton_core::definition::{parse, parse_with};
 use baton_core::calendar::{is_calendar_source, parse_calendar, Calendar};
-use baton_core::{apply_with, start_with, Command, Definition, Effect, Instance, Knowledge, TransitionError};
+use baton_core::{apply_with, start_with, Command, DataLimits, Definition, Effect, Instance, Knowledge, TransitionError};
 use baton_store::{inbox_updates, JobKey, RuntimeSample, StepRecord, Store, StoreError, Timer};
 
 use crate::clock::Clock;
@@ -19,11 +19,14 @@ use crate::error::EngineError;
 pub struct EngineOptions {
     /// Names this node as the owner of the jobs it leases.
     pub node: String,
+    /// How deep and large each payload from outside may be: start data, job output, human
+    /// task output, prompt input, data defaults at deploy.
+    pub limits: DataLimits,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        Self { node: format!("node-{}", std::process::id()) }
+        Self { node: format!("node-{}", std::process::id()), limits: DataLimits::default() }
     }
 }
 
@@ -94,11 +97,11 @@ impl<S: Store> Engine<S> {
     }
 
     /// Checks a definition or calendar file without storing anything.
-    pub fn validate(file: &str, source: &str) -> Result<(), EngineError> {
+    pub fn validate(&self, file: &str, source: &str) -> Result<(), EngineError> {
         if is_calendar_source(source) {
             parse_calendar(file, source)?;
         } else {
-            parse(file, source)?;
+            parse_with(file, source, &self.inner.options.limits)?;
         }
         Ok(())
     }
@@ -120,7 +123,7 @@ impl<S: Store> Engine<S> {
             let version = self.inner.store.deploy_calendar(&calendar.id, file, source, self.inner.clock.now()).await?;
             return Ok((calendar.id.clone(), version));
         }
-        let mut definition = parse(file, source)?;
+        let mut definition = parse_with(file, source, &self.inner.options.limits)?;
         let version = self.inner.store.deploy(&definition.id, file, source, self.inner.clock.now()).await?;
         definition.set_version(version);
         let id = definition.id.clone();
@@ -395,7 +398,7 @@ impl<S: Store> Engine<S> {
     /// What the core needs to know beyond the instance: the definition's learned expected
     /// runtimes and the deployed calendars (read only when the definition uses them).
     async fn knowledge(&self, definition: &Definition) -> Result<Knowledge, EngineError> {
-        let mut knowledge = Knowledge::default();
+        let mut knowledge = Knowledge { limits: self.inner.options.limits, ..Knowledge::default() };
         if definition.any_task(&|t| t.controls.latest_end.is_some()) {
             knowledge.expected_runtimes = self.inner.store.expected_runtimes(&definition.id).await?;
         }

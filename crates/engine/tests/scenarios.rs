@@ -34,7 +34,7 @@ impl Harness {
     fn with_clock(clock: Arc<dyn Clock>) -> Self {
         let dir = tempfile::tempdir().expect("a temp dir");
         let store = SqliteStore::open(dir.path().join("baton.db"), Durability::Normal).expect("a fresh database");
-        Self { engine: Engine::new(store, clock, EngineOptions { node: "test-node".into() }), _dir: dir }
+        Self { engine: Engine::new(store, clock, EngineOptions { node: "test-node".into(), ..EngineOptions::default() }), _dir: dir }
     }
 
     fn store(&self) -> &SqliteStore {
@@ -428,7 +428,7 @@ async fn deploying_an_id_again_gives_version_2_and_a_running_instance_stays_on_v
     assert_eq!(h.store().definition("versioned", None).await.unwrap().unwrap().version, 2);
 
     // A second engine on the same database (nothing cached) finishes the old instance.
-    let fresh = Engine::new(h.store().clone(), Arc::new(SystemClock), EngineOptions { node: "other-node".into() });
+    let fresh = Engine::new(h.store().clone(), Arc::new(SystemClock), EngineOptions { node: "other-node".into(), ..EngineOptions::default() });
     let worker = start_worker(&fresh);
     let old = wait_at_rest(&fresh, &old.id).await;
     assert_eq!(old.status, InstanceStatus::Completed);

@@ -24,7 +24,7 @@ fn t0() -> DateTime<Utc> {
 
 fn open(dir: &TempDir, clock: &Arc<ManualClock>) -> Engine<SqliteStore> {
     let store = SqliteStore::open(dir.path().join("baton.db"), Durability::Normal).expect("the database opens");
-    Engine::new(store, clock.clone(), EngineOptions { node: "test-node".into() })
+    Engine::new(store, clock.clone(), EngineOptions { node: "test-node".into(), ..EngineOptions::default() })
 }
 
 fn task<'i>(instance: &'i Instance, engine_def: &baton_core::Definition, id: &str) -> &'i baton_core::TaskState {

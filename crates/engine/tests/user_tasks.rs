@@ -30,7 +30,7 @@ fn t0() -> DateTime<Utc> {
 
 fn open(dir: &TempDir, clock: &Arc<ManualClock>) -> SqliteEngine {
     let store = SqliteStore::open(dir.path().join("baton.db"), Durability::Normal).expect("the database opens");
-    Engine::new(store, clock.clone(), EngineOptions { node: "test-node".into() })
+    Engine::new(store, clock.clone(), EngineOptions { node: "test-node".into(), ..EngineOptions::default() })
 }
 
 /// john is an editor, sarah is in legal, eve is nobody in particular, chief administers.
@@ -530,7 +530,7 @@ tasks:
 #[tokio::test(flavor = "multi_thread")]
 async fn an_engine_never_acts_on_a_state_another_engine_moved_on() {
     let (_dir, clock, a) = setup(SHARED).await;
-    let b = Engine::new(a.store().clone(), clock.clone(), EngineOptions { node: "other-node".into() });
+    let b = Engine::new(a.store().clone(), clock.clone(), EngineOptions { node: "other-node".into(), ..EngineOptions::default() });
     let id = a.start("shared-review", Map::new()).await.unwrap().id.clone();
     a.user_task(&id, "review", "john", UserTaskCommand::Claim { task: ORIGINAL }).await.unwrap();
     b.user_task(&id, "review", "john", UserTaskCommand::CancelClaim { task: ORIGINAL }).await.unwrap();
