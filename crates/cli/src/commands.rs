@@ -132,15 +132,15 @@ pub(crate) fn parse_data(data: Option<&str>) -> Result<Map<String, Value>> {
     limits.parse_object(&text).map_err(|e| InputError(format!("--data {e}")).into())
 }
 
-/// Reads a definition or calendar file, which must be UTF-8 text (a refusal with the position
-/// of the first byte that is not).
-fn read_definition(file: &Path) -> Result<String> {
+/// Reads a definition or calendar file, which must be UTF-8 text (else the problem, with the
+/// position of the first byte that is not).
+fn read_source(file: &Path) -> Result<Result<String, baton_core::DefinitionError>> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    Ok(baton_core::definition::decode_source(&file.display().to_string(), bytes).map_err(EngineError::from)?)
+    Ok(baton_core::definition::decode_source(&file.display().to_string(), bytes))
 }
 
 async fn deploy_file(engine: &SqliteEngine, file: &Path) -> Result<(String, u32)> {
-    let source = read_definition(file)?;
+    let source = read_source(file)?.map_err(EngineError::from)?;
     Ok(engine.deploy(&file.display().to_string(), &source).await?)
 }
 
@@ -150,19 +150,26 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
         Cmd::Run { file, data, concurrency } => run(&db, &file, data.as_deref(), concurrency).await,
         Cmd::Deploy { files } => {
             let engine = open(&db)?;
-            // Check every file before storing any, so a bad one leaves nothing half-deployed.
-            let mut problems = Vec::new();
+            // Every file is checked before any is stored, and all are stored together.
+            let mut sources = Vec::new();
+            let mut not_text = Vec::new();
             for file in &files {
-                let source = read_definition(file)?;
-                if let Err(e) = engine.validate(&file.display().to_string(), &source) {
-                    problems.push(e.to_string());
+                let name = file.display().to_string();
+                match read_source(file)? {
+                    Ok(source) => sources.push((name, source)),
+                    Err(e) => not_text.push(e),
                 }
             }
-            if !problems.is_empty() {
-                return Err(InputError(problems.join("\n")).into());
+            if !not_text.is_empty() {
+                // Report the other files' own problems beside them.
+                not_text.extend(sources.iter().filter_map(|(file, source)| match engine.validate(file, source) {
+                    Err(EngineError::Definition(e)) => Some(e),
+                    _ => None,
+                }));
+                not_text.sort_by_key(|e| files.iter().position(|f| f.display().to_string() == e.file));
+                return Err(EngineError::Definitions(not_text).into());
             }
-            for file in &files {
-                let (id, version) = deploy_file(&engine, file).await?;
+            for ((id, version), file) in engine.deploy_all(&sources).await?.into_iter().zip(&files) {
                 println!("deployed {id} version {version} ({})", file.display());
             }
             Ok(0)

@@ -238,17 +238,26 @@ pub struct DefinitionError {
 
 impl fmt::Display for DefinitionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, d) in self.diagnostics.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
+        f.write_str(&format_problems(std::slice::from_ref(self)))
+    }
+}
+
+/// The problems of several files, one `file:line:column: message` (and hint) after the other.
+pub fn format_problems(errors: &[DefinitionError]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for e in errors {
+        for d in &e.diagnostics {
+            if !out.is_empty() {
+                out.push('\n');
             }
-            write!(f, "{}:{}:{}: {}", self.file, d.line, d.column, d.message)?;
+            let _ = write!(out, "{}:{}:{}: {}", e.file, d.line, d.column, d.message);
             if let Some(hint) = &d.hint {
-                write!(f, "\n  hint: {hint}")?;
+                let _ = write!(out, "\n  hint: {hint}");
             }
         }
-        Ok(())
     }
+    out
 }
 
 #[derive(Clone, Copy, Debug, Default)]

@@ -10,6 +10,9 @@ use baton_store::{IdentityError, StoreError};
 pub enum EngineError {
     #[error(transparent)]
     Definition(#[from] DefinitionError),
+    /// Several files deployed together, with the problems of each that has any.
+    #[error("{}", baton_core::definition::format_problems(.0))]
+    Definitions(Vec<DefinitionError>),
     #[error("there is no process `{0}`; deploy it first")]
     ProcessNotFound(String),
     #[error("process `{id}` version {version} is missing from the store")]
@@ -61,7 +64,7 @@ impl EngineError {
     /// The kind of this error; see [`ErrorKind`].
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Definition(_) | Self::Calendar(_) => ErrorKind::Invalid,
+            Self::Definition(_) | Self::Definitions(_) | Self::Calendar(_) => ErrorKind::Invalid,
             Self::ProcessNotFound(_) | Self::InstanceNotFound(_) => ErrorKind::NotFound,
             Self::VersionNotFound { .. } => ErrorKind::Internal,
             Self::Transition(e) => transition_kind(e),
