@@ -170,15 +170,15 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
                 return Err(EngineError::Definitions(not_text).into());
             }
             for ((id, version), file) in engine.deploy_all(&sources).await?.into_iter().zip(&files) {
-                println!("deployed {id} version {version} ({})", file.display());
+                outln!("deployed {id} version {version} ({})", file.display());
             }
             Ok(0)
         }
         Cmd::Start { process, data } => {
             let engine = open(&db)?;
             let instance = engine.start(&process, parse_data(data.as_deref())?).await?;
-            println!("{}", instance.id);
-            eprintln!("started {} v{}: {}", instance.definition_id, instance.definition_version, instance.status);
+            outln!("{}", instance.id);
+            errln!("started {} v{}: {}", instance.definition_id, instance.definition_version, instance.status);
             Ok(0)
         }
         Cmd::Instances { status, limit } => {
@@ -188,7 +188,7 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
             };
             let engine = open(&db)?;
             let rows = engine.store().instances(status, limit).await?;
-            print!("{}", render::instance_list(&rows));
+            out!("{}", render::instance_list(&rows));
             Ok(0)
         }
         Cmd::Show { instance, json } => {
@@ -197,9 +197,9 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
             let definition = engine.definition(&state.definition_id, Some(state.definition_version)).await?;
             let history = engine.store().history(&instance).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"instance": state, "history": history}))?);
+                outln!("{}", serde_json::to_string_pretty(&serde_json::json!({"instance": state, "history": history}))?);
             } else {
-                print!("{}", render::instance(&definition, &state, Some(&history)));
+                out!("{}", render::instance(&definition, &state, Some(&history)));
             }
             Ok(0)
         }
@@ -209,7 +209,7 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
         Cmd::Delete { instance, by } => {
             let engine = open(&db)?;
             let state = engine.delete_instance(&instance, &by).await?;
-            println!("instance {} deleted ({})", state.id, state.status);
+            outln!("instance {} deleted ({})", state.id, state.status);
             Ok(0)
         }
         Cmd::Task { action } => {
@@ -221,7 +221,7 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
                 TaskCmd::Human(_) => unreachable!("handled above"),
             };
             let state = engine.apply(&instance, command).await?;
-            println!("instance {} is {}", state.id, state.status);
+            outln!("instance {} is {}", state.id, state.status);
             Ok(0)
         }
         Cmd::Breakpoint { action } => {
@@ -231,13 +231,13 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
                 BreakpointCmd::Clear { instance, task, by } => (instance, task, false, by),
             };
             let state = engine.apply(&instance, Command::SetBreakpoint { task, enabled, by }).await?;
-            println!("instance {} is {}", state.id, state.status);
+            outln!("instance {} is {}", state.id, state.status);
             Ok(0)
         }
         Cmd::Abort { instance, by } => {
             let engine = open(&db)?;
             let state = engine.apply(&instance, Command::Abort { by }).await?;
-            println!("instance {} is {}", state.id, state.status);
+            outln!("instance {} is {}", state.id, state.status);
             Ok(0)
         }
         Cmd::Bench(args) => crate::bench::run(args).await,
@@ -257,7 +257,7 @@ async fn worker(db: &Path, concurrency: usize, until_idle: bool) -> Result<u8> {
     };
     let rerun = engine.recover().await?;
     if rerun > 0 {
-        eprintln!("baton: re-running {rerun} job(s) left by a process that stopped");
+        errln!("baton: re-running {rerun} job(s) left by a process that stopped");
     }
     let options = WorkerOptions { concurrency, ..WorkerOptions::default() };
     let idle_engine = engine.clone();
@@ -290,7 +290,7 @@ async fn run(db: &Path, file: &Path, data: Option<&str>, concurrency: usize) -> 
         engine.recover().await?;
     }
     let (id, version) = deploy_file(&engine, file).await?;
-    eprintln!("deployed {id} version {version} ({})", file.display());
+    errln!("deployed {id} version {version} ({})", file.display());
     let started = std::time::Instant::now();
     let instance = engine.start(&id, data).await?;
     let instance_id = instance.id.clone();
@@ -316,13 +316,13 @@ async fn run(db: &Path, file: &Path, data: Option<&str>, concurrency: usize) -> 
             () = stop_signal() => bail!("interrupted; instance {instance_id} goes on with the next `baton worker`"),
         }
     } else {
-        eprintln!("another baton process runs the jobs of {}; waiting for it", db.display());
+        errln!("another baton process runs the jobs of {}; waiting for it", db.display());
         wait_until_settled.await;
     }
     let state = engine.instance(&instance_id).await?;
     let definition = engine.definition(&state.definition_id, Some(state.definition_version)).await?;
-    print!("{}", render::instance(&definition, &state, None));
-    println!("\n{} in {:.2}s", state.status, started.elapsed().as_secs_f64());
+    out!("{}", render::instance(&definition, &state, None));
+    outln!("\n{} in {:.2}s", state.status, started.elapsed().as_secs_f64());
     Ok(match state.status {
         InstanceStatus::Completed => exit::DONE,
         InstanceStatus::Waiting => exit::WAITING,

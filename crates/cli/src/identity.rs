@@ -69,11 +69,11 @@ fn open(db: &Path) -> Result<SqliteStore> {
 fn finish(result: Result<String, IdentityError>) -> Result<u8> {
     match result {
         Ok(out) => {
-            print!("{out}");
+            out!("{out}");
             Ok(0)
         }
         Err(e) if e.is_refusal() => {
-            eprintln!("baton: {e}");
+            errln!("baton: {e}");
             Ok(2)
         }
         Err(e) => Err(e.into()),

@@ -1,5 +1,20 @@
 //! `baton`: the command line. Thin: it parses arguments and calls the engine.
 
+/// `print!` to stdout through [`output::stdout`]: a closed pipe does not panic.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::output::stdout(format_args!($($arg)*)) };
+}
+
+/// `println!` to stdout through [`output::stdout`].
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::output::stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `eprintln!` through [`output::stderr`].
+macro_rules! errln {
+    ($($arg:tt)*) => { $crate::output::stderr(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 mod bench;
 mod bench_measure;
 mod bench_workloads;
@@ -7,6 +22,7 @@ mod commands;
 mod human_tasks;
 mod identity;
 mod inbox_bench;
+mod output;
 mod render;
 
 use std::path::PathBuf;
@@ -196,15 +212,22 @@ fn main() -> std::process::ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("baton: cannot start the runtime: {e}");
+            errln!("baton: cannot start the runtime: {e}");
             return std::process::ExitCode::from(1);
         }
     };
-    match runtime.block_on(commands::dispatch(cli)) {
-        Ok(code) => std::process::ExitCode::from(code),
+    let code = match runtime.block_on(commands::dispatch(cli)) {
+        Ok(code) => code,
         Err(e) => {
-            eprintln!("baton: {e:#}");
-            std::process::ExitCode::from(commands::exit_code_for(&e))
+            errln!("baton: {e:#}");
+            commands::exit_code_for(&e)
         }
+    };
+    match output::failure() {
+        Some(e) if code == commands::exit::DONE => {
+            errln!("baton: writing the output failed: {e}");
+            std::process::ExitCode::from(commands::exit::FAILED)
+        }
+        _ => std::process::ExitCode::from(code),
     }
 }

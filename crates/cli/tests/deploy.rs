@@ -64,3 +64,23 @@ fn the_problems_of_every_file_are_reported_in_file_order() {
     let start = baton(&db, &["start", "a"]);
     assert_eq!(start.code, 2, "the good file was not stored either");
 }
+
+#[test]
+fn a_task_id_of_65536_characters_is_refused_at_deploy_with_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("baton.db");
+    let long = "t".repeat(65_536);
+    let flow = write(dir.path(), "flow.yaml", &format!("id: flow\ntasks:\n  - id: {long}\n    kind: end\n"));
+    let run = baton(&db, &["deploy", &flow]);
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (
+            2,
+            format!(
+                "baton: {flow}:3:9: the task id `{}…` is 65536 characters long, more than 128\n  hint: use 1 to 128 letters, digits, `_`, `.` and `-`, starting with a letter or `_`\n",
+                &long[..40]
+            )
+            .as_str()
+        )
+    );
+}

@@ -600,15 +600,12 @@ fn parse_inner(source: &str, diags: &mut Diagnostics, limits: &crate::limits::Da
             return None;
         }
     };
-    if raw.id.is_empty() {
-        diags.error(pos_of(raw.id.span()), "the process `id` must not be empty", None);
+    if let Err((message, hint)) = check_id("process", &raw.id) {
+        diags.error(pos_of(raw.id.span()), message, Some(hint));
     }
 
     let data = parse_data(root_map, diags, limits);
 
-    if raw.id.contains('/') {
-        diags.error(pos_of(raw.id.span()), "a process `id` cannot contain `/`", Some("`/` separates a process from its foreach bodies".into()));
-    }
     let task_nodes = root_map.get_sequence("tasks").map(|s| s.iter().collect::<Vec<_>>()).unwrap_or_default();
     if task_nodes.is_empty() {
         let pos = root_map.get_node("tasks").map_or(Pos { line: 1, column: 1 }, |n| pos_of(n.span()));
@@ -619,6 +616,37 @@ fn parse_inner(source: &str, diags: &mut Diagnostics, limits: &crate::limits::Da
     definition.name = raw.name.clone();
     definition.description = raw.description.clone();
     Some(definition)
+}
+
+/// Longest process or task id.
+pub const MAX_ID_LEN: usize = 128;
+
+/// Process and task ids are what commands, history and expressions (`tasks.ID.status`) name:
+/// 1 to [`MAX_ID_LEN`] ASCII letters, digits, `_`, `.` and `-`, starting with a letter or `_`.
+/// (So `/`, which joins a process and its foreach bodies, and `#`, which picks a human task
+/// in `baton task` commands, never appear in one.) Returns the message and a hint.
+pub fn check_id(kind: &str, id: &str) -> Result<(), (String, String)> {
+    let rule = "use 1 to 128 letters, digits, `_`, `.` and `-`, starting with a letter or `_`".to_owned();
+    let shown: String = id.chars().take(40).collect();
+    let shown = if shown.len() < id.len() { format!("{shown}…") } else { shown };
+    if id.is_empty() {
+        return Err((format!("a {kind} `id` must not be empty"), rule));
+    }
+    if let Some(bad) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))) {
+        let why = match bad {
+            '/' => " (`/` joins a process and its foreach bodies)",
+            '#' => " (`#N` after a task id picks a human task)",
+            _ => "",
+        };
+        return Err((format!("the {kind} id `{shown}` contains `{bad}`{why}"), rule));
+    }
+    if id.len() > MAX_ID_LEN {
+        return Err((format!("the {kind} id `{shown}` is {} characters long, more than {MAX_ID_LEN}", id.len()), rule));
+    }
+    if !id.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        return Err((format!("the {kind} id `{shown}` must start with a letter or `_`"), rule));
+    }
+    Ok(())
 }
 
 /// Compiles a task graph: a process's `tasks`, or a foreach task's body.
@@ -637,9 +665,13 @@ fn compile_graph(id: &str, task_nodes: &[&Node], data: IndexMap<String, DataDecl
     // Task ids first, so that references can be checked in any order.
     let mut index: HashMap<String, usize> = HashMap::new();
     for (i, t) in raws.iter().enumerate() {
+        if let Err((message, hint)) = check_id("task", &t.id) {
+            diags.error(pos_of(t.id.span()), message, Some(hint));
+        }
         if t.id.is_empty() {
-            diags.error(pos_of(t.id.span()), "a task `id` must not be empty", None);
-        } else if let Some(&first) = index.get(t.id.as_str()) {
+            continue;
+        }
+        if let Some(&first) = index.get(t.id.as_str()) {
             let at = pos_of(raws[first].id.span());
             diags.error(
                 pos_of(t.id.span()),

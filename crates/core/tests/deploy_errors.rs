@@ -794,3 +794,28 @@ fn user_task_fields_on_another_kind_are_misplaced() {
     assert_at(&d, 6, 5);
     assert_message(&d, "sets `owners`, which only user tasks have");
 }
+
+#[test]
+fn task_and_process_ids_are_1_to_128_letters_digits_underscores_dots_and_dashes() {
+    let rule = "use 1 to 128 letters, digits, `_`, `.` and `-`, starting with a letter or `_`";
+    let long = "x".repeat(129);
+    let cases = [
+        ("a#b".to_owned(), "the task id `a#b` contains `#` (`#N` after a task id picks a human task)".to_owned()),
+        ("1st".to_owned(), "the task id `1st` must start with a letter or `_`".to_owned()),
+        ("tâche".to_owned(), "the task id `tâche` contains `â`".to_owned()),
+        ("\"a b\"".to_owned(), "the task id `a b` contains ` `".to_owned()),
+        ("\"\"".to_owned(), "a task `id` must not be empty".to_owned()),
+        (long.clone(), format!("the task id `{}…` is 129 characters long, more than 128", &long[..40])),
+    ];
+    for (id, message) in cases {
+        let d = one(&yaml(&["id: p", "tasks:", &format!("  - id: {id}"), "    kind: end"]));
+        assert_eq!((d.line, d.column, d.message.as_str(), d.hint.as_deref()), (3, 9, message.as_str(), Some(rule)), "id {id}");
+    }
+    let d = one(&yaml(&["id: my/flow", "tasks:", "  - id: t", "    kind: end"]));
+    assert_eq!(
+        (d.line, d.column, d.message.as_str()),
+        (1, 5, "the process id `my/flow` contains `/` (`/` joins a process and its foreach bodies)")
+    );
+    let fine = ok(&yaml(&["id: Flow_2.v-1", "tasks:", "  - id: _private", "    kind: end", &format!("  - id: {}", "y".repeat(128)), "    kind: end"]));
+    assert_eq!(fine.tasks.iter().map(|t| t.id.len()).collect::<Vec<_>>(), vec![8, 128]);
+}
