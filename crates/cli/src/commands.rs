@@ -92,6 +92,43 @@ pub(crate) fn read_bounded(path: &Path, limit: usize) -> std::io::Result<Vec<u8>
     Ok(bytes)
 }
 
+/// The SQLite file `--db` names: a path, or a URL. `sqlite://PATH` and `sqlite:PATH` are
+/// SQLite files; a URL of another store (`postgres://…`) is refused, there being no such store
+/// in this build, rather than taken for a file name (which made a folder named `postgres:`).
+/// A path is only taken for a URL if it has `://` or starts with a known scheme and `:`.
+pub(crate) fn database_file(given: &Path) -> Result<PathBuf> {
+    let text = given.to_string_lossy();
+    let refuse = |why: String| -> Result<PathBuf> { Err(InputError(format!("--db {text}: {why}")).into()) };
+    let (scheme, rest) = match text.split_once(':') {
+        Some((scheme, rest)) if rest.starts_with("//") => (scheme.to_ascii_lowercase(), rest.trim_start_matches("//")),
+        Some((scheme, rest)) if KNOWN_SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()) => (scheme.to_ascii_lowercase(), rest),
+        _ => return Ok(given.to_path_buf()),
+    };
+    let name = match scheme.as_str() {
+        "sqlite" | "file" => {
+            // `sqlite:///var/x.db` is the absolute path /var/x.db (`//` is dropped, the third `/`
+            // stays); `sqlite://x.db` and `sqlite:x.db` are relative.
+            if rest.is_empty() {
+                return refuse("the URL names no file; write sqlite://PATH, e.g. sqlite://baton.db or sqlite:///var/lib/baton.db".into());
+            }
+            if rest.contains('?') {
+                return refuse("options in the URL (`?…`) are not supported; give only the file".into());
+            }
+            if rest == ":memory:" {
+                return refuse("an in-memory database would be gone when the command ends; give a file".into());
+            }
+            return Ok(PathBuf::from(rest));
+        }
+        "postgres" | "postgresql" => "PostgreSQL",
+        "mysql" | "mariadb" => "MySQL",
+        _ => return refuse(format!("`{scheme}:` is not a kind of database Baton knows; give a SQLite file path or sqlite://PATH")),
+    };
+    refuse(format!("{name} is not supported by this build; its store is SQLite: give a file path or sqlite://PATH"))
+}
+
+/// URL schemes recognised without `//` (`sqlite:baton.db`).
+const KNOWN_SCHEMES: &[&str] = &["sqlite", "postgres", "postgresql", "mysql", "mariadb"];
+
 /// How long a refused engine lock is tried again before another process is taken to hold it.
 const LOCK_GRACE: Duration = Duration::from_secs(2);
 
@@ -145,7 +182,7 @@ async fn deploy_file(engine: &SqliteEngine, file: &Path) -> Result<(String, u32)
 }
 
 pub async fn dispatch(cli: Cli) -> Result<u8> {
-    let db = cli.db;
+    let db = database_file(&cli.db)?;
     match cli.command {
         Cmd::Run { file, data, concurrency } => run(&db, &file, data.as_deref(), concurrency).await,
         Cmd::Deploy { files } => {

@@ -38,7 +38,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(name = "baton", version, about, long_about = None)]
 pub struct Cli {
-    /// The database file (SQLite). Created on first use.
+    /// The database: a SQLite file (created on first use), as a path or as sqlite://PATH.
     #[arg(long, global = true, env = "BATON_DB", default_value = "baton.db")]
     db: PathBuf,
     /// Log more (-v: info, -vv: debug); logs go to stderr.
