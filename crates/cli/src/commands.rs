@@ -245,7 +245,7 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
         Cmd::Task { action: TaskCmd::Human(cmd) } => crate::human_tasks::human_task(&db, cmd).await,
         Cmd::Delete { instance, by } => {
             let engine = open(&db)?;
-            let state = engine.delete_instance(&instance, &by).await?;
+            let state = engine.delete_instance_by(&instance, &by).await?;
             outln!("instance {} deleted ({})", state.id, state.status);
             Ok(0)
         }
@@ -257,7 +257,7 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
                 TaskCmd::Input { instance, task, data, by } => (instance, Command::ProvideInput { task, values: parse_data(Some(&data))?, by }),
                 TaskCmd::Human(_) => unreachable!("handled above"),
             };
-            let state = engine.apply(&instance, command).await?;
+            let state = engine.operate(&instance, command).await?;
             outln!("instance {} is {}", state.id, state.status);
             Ok(0)
         }
@@ -267,13 +267,13 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
                 BreakpointCmd::Set { instance, task, by } => (instance, task, true, by),
                 BreakpointCmd::Clear { instance, task, by } => (instance, task, false, by),
             };
-            let state = engine.apply(&instance, Command::SetBreakpoint { task, enabled, by }).await?;
+            let state = engine.operate(&instance, Command::SetBreakpoint { task, enabled, by }).await?;
             outln!("instance {} is {}", state.id, state.status);
             Ok(0)
         }
         Cmd::Abort { instance, by } => {
             let engine = open(&db)?;
-            let state = engine.apply(&instance, Command::Abort { by }).await?;
+            let state = engine.operate(&instance, Command::Abort { by }).await?;
             outln!("instance {} is {}", state.id, state.status);
             Ok(0)
         }

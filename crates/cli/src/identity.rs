@@ -111,9 +111,6 @@ async fn user_list(store: &SqliteStore, json: bool) -> Result<String, IdentityEr
             .collect();
         return Ok(serde_json::to_string_pretty(&rows).expect("JSON values serialize") + "\n");
     }
-    if users.is_empty() {
-        return Ok("no users; add one with `baton user add NAME`\n".into());
-    }
     let width = users.iter().map(|u| u.name.chars().count()).max().unwrap_or(4).max(4);
     let dept_width = users.iter().filter_map(|u| u.department.as_ref()).map(|d| d.chars().count()).max().unwrap_or(10).max(10);
     let mut out = format!("{:width$}  {:dept_width$}  {:5}  GROUPS\n", "USER", "DEPARTMENT", "ADMIN");

@@ -122,7 +122,7 @@ enum Cmd {
     /// Abort an instance: open tasks are canceled, running jobs stopped.
     Abort {
         instance: String,
-        /// Who acts (recorded in history).
+        /// Who acts (recorded in history): a user (`baton user add`), by default the built-in `operator`.
         #[arg(long = "as", default_value = "operator")]
         by: String,
     },
@@ -130,7 +130,7 @@ enum Cmd {
     /// inbox. Its history stays readable with `baton show`.
     Delete {
         instance: String,
-        /// Who deletes it (recorded in history).
+        /// Who deletes it (recorded in history): a user (`baton user add`), by default the built-in `operator`.
         #[arg(long = "as", default_value = "operator")]
         by: String,
     },
@@ -155,6 +155,7 @@ enum BreakpointCmd {
     Set {
         instance: String,
         task: String,
+        /// Who acts (recorded in history): a user (`baton user add`), by default the built-in `operator`.
         #[arg(long = "as", default_value = "operator")]
         by: String,
     },
@@ -162,6 +163,7 @@ enum BreakpointCmd {
     Clear {
         instance: String,
         task: String,
+        /// Who acts (recorded in history): a user (`baton user add`), by default the built-in `operator`.
         #[arg(long = "as", default_value = "operator")]
         by: String,
     },
@@ -176,6 +178,7 @@ enum TaskCmd {
         /// The values: a JSON object, or @path to a file holding one.
         #[arg(long)]
         data: String,
+        /// Who acts (recorded in history): a user (`baton user add`), by default the built-in `operator`.
         #[arg(long = "as", default_value = "operator")]
         by: String,
     },
@@ -183,6 +186,7 @@ enum TaskCmd {
     Retry {
         instance: String,
         task: String,
+        /// Who acts (recorded in history): a user (`baton user add`), by default the built-in `operator`.
         #[arg(long = "as", default_value = "operator")]
         by: String,
     },
@@ -191,6 +195,7 @@ enum TaskCmd {
     Skip {
         instance: String,
         task: String,
+        /// Who acts (recorded in history): a user (`baton user add`), by default the built-in `operator`.
         #[arg(long = "as", default_value = "operator")]
         by: String,
     },

@@ -60,6 +60,19 @@ pub enum Command {
     Delete { by: String },
 }
 
+impl Command {
+    /// The user who gives this command, for the commands a person gives by name (an operator's
+    /// retry, skip, abort, breakpoint, input or delete).
+    pub fn by(&self) -> Option<&str> {
+        match self {
+            Self::RetryTask { by, .. } | Self::SkipTask { by, .. } | Self::Abort { by } | Self::SetBreakpoint { by, .. } | Self::ProvideInput { by, .. } | Self::Delete { by } => {
+                Some(by)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// What a durable timer was set for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

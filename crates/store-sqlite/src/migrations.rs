@@ -12,6 +12,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/20261125_0003_identity.sql")),
     M::up(include_str!("../migrations/20261126_0004_inbox.sql")),
     M::up(include_str!("../migrations/20261126_0005_step_layout.sql")),
+    M::up(include_str!("../migrations/20261201_0006_operator.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<(), StoreError> {

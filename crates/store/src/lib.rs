@@ -229,7 +229,7 @@ pub trait Store: DefinitionStore + CalendarStore + InstanceReader + StepWriter +
 impl<T: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + TimerQueue + RuntimeStats + Clone + 'static> Store for T {}
 
 pub mod identity;
-pub use identity::{Group, IdentityError, IdentityStore, NewUser, User};
+pub use identity::{Group, IdentityError, IdentityStore, NewUser, User, OPERATOR};
 pub mod inbox;
 pub use inbox::{inbox_updates, InboxEntry, InboxFilter, InboxPage, InboxReader, InboxRow, InboxStatus, InboxUpdate, Page};
 #[cfg(feature = "testkit")]
