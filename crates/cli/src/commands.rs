@@ -170,9 +170,9 @@ pub(crate) fn parse_data(data: Option<&str>) -> Result<Map<String, Value>> {
 }
 
 /// Reads a definition or calendar file, which must be UTF-8 text (else the problem, with the
-/// position of the first byte that is not).
+/// position of the first byte that is not) within the size limit (read only up to it).
 fn read_source(file: &Path) -> Result<Result<String, baton_core::DefinitionError>> {
-    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let bytes = read_bounded(file, baton_core::definition::document::MAX_SOURCE_BYTES).with_context(|| format!("reading {}", file.display()))?;
     Ok(baton_core::definition::decode_source(&file.display().to_string(), bytes))
 }
 

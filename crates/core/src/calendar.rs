@@ -432,6 +432,9 @@ const WEEKDAYS: &[(&str, &str, Weekday)] = &[
 /// `calendar`? Deploy uses this to tell calendar files from process definitions; a file
 /// that is not valid YAML is not a calendar (the definition parser reports its errors).
 pub fn is_calendar_source(source: &str) -> bool {
+    if crate::definition::document::check("", source).is_err() {
+        return false; // the definition parser reports the problem
+    }
     marked_yaml::parse_yaml(0, source)
         .ok()
         .and_then(|root| root.as_mapping().map(|m| m.get_node("calendar").is_some()))
@@ -440,6 +443,7 @@ pub fn is_calendar_source(source: &str) -> bool {
 
 /// Parses and validates a calendar resource file. `file` is used in messages only.
 pub fn parse_calendar(file: &str, source: &str) -> Result<Calendar, DefinitionError> {
+    crate::definition::document::check(file, source)?;
     let mut diags = Vec::new();
     let calendar =
         load(source, &mut diags).and_then(|root| parse_calendar_node(&root, None, &mut diags));

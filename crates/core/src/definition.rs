@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 use crate::expr::Expr;
 
 mod controls;
+pub mod document;
 mod user_task;
 pub use controls::{Action, Condition, EndAs, Postcondition, Preconditions, Prompt, RuntimeLimit, TaskControls, TimeSpec};
 pub use user_task::{parse_period, Assignee, Priority, Text, UserTaskDef};
@@ -94,7 +95,8 @@ impl DataType {
             (Self::String, Value::String(_)) | (Self::Boolean, Value::Bool(_)) => true,
             (Self::Object, Value::Object(_)) | (Self::List, Value::Array(_)) => true,
             (Self::Number, Value::Number(_)) => true,
-            (Self::Integer, Value::Number(n)) => n.is_i64() || n.is_u64(),
+            // CEL's `int` is 64-bit signed: a larger whole number is not an integer here.
+            (Self::Integer, Value::Number(n)) => n.is_i64(),
             _ => false,
         }
     }
@@ -106,6 +108,7 @@ pub fn json_type_name(value: &Value) -> &'static str {
         Value::Null => "null",
         Value::Bool(_) => "boolean",
         Value::Number(n) if n.is_f64() => "number",
+        Value::Number(n) if !n.is_i64() => "a whole number above 9223372036854775807",
         Value::Number(_) => "integer",
         Value::String(_) => "string",
         Value::Array(_) => "list",
@@ -533,7 +536,12 @@ const KIND_FIELDS: &[(&str, &str)] = &[
 
 /// A definition (or calendar) file's text. It must be UTF-8: the first byte that is not is
 /// reported at its line and column (counted in characters, as every position is).
+/// A file larger than [`document::MAX_SOURCE_BYTES`] is refused as such (a reader need not
+/// read more than one byte past it).
 pub fn decode_source(file: &str, bytes: Vec<u8>) -> Result<String, DefinitionError> {
+    if bytes.len() > document::MAX_SOURCE_BYTES {
+        return Err(document::too_large(file));
+    }
     String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         // The prefix is valid UTF-8 by construction.
@@ -562,6 +570,7 @@ pub fn parse(file: &str, source: &str) -> Result<Definition, DefinitionError> {
 
 /// [`parse`], holding data defaults to `limits` (as a deploy does).
 pub fn parse_with(file: &str, source: &str, limits: &crate::limits::DataLimits) -> Result<Definition, DefinitionError> {
+    document::check(file, source)?;
     let mut diags = Diagnostics { source, items: Vec::new() };
     let definition = parse_inner(source, &mut diags, limits);
     match definition {

@@ -136,3 +136,15 @@ fn the_whole_object_counts_as_one_level() {
     assert_eq!(limits.check_object(&object(json!({"a": 1, "b": "two"}))), Ok(()));
     assert_eq!(limits.check_object(&object(json!({"a": {}}))), Err(DataLimitError::TooDeep { limit: 1 }));
 }
+
+#[test]
+fn a_whole_number_beyond_64_bit_integers_is_refused_for_integer_data() {
+    let def = definition(&["id: p", "data:", "  n: integer", "tasks:", "  - id: t", "    kind: end"]);
+    let data: Map<String, Value> = serde_json::from_str(r#"{"n": 18446744073709551615}"#).unwrap();
+    assert_eq!(
+        start_with(&def, "i-1".into(), data, t0(), &Knowledge::default()).map(|_| ()),
+        Err(TransitionError::InvalidData(vec!["`n` must be integer, got a whole number above 9223372036854775807".into()]))
+    );
+    let data: Map<String, Value> = serde_json::from_str(r#"{"n": 9223372036854775807}"#).unwrap();
+    assert!(start_with(&def, "i-1".into(), data, t0(), &Knowledge::default()).is_ok(), "the largest 64-bit integer is fine");
+}
