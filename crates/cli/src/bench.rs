@@ -89,16 +89,16 @@ pub async fn run(args: BenchArgs) -> Result<u8> {
     for run in 1..=args.runs {
         core_runs.push(core_only(&source, args.instances)?);
         let r = durable(&source, args.instances, args.in_flight, durability).await?;
-        eprintln!("run {run}/{}: {:.0} instances/s durable, {:.0} core only", args.runs, r.per_s(), core_runs[run - 1].per_s());
+        errln!("run {run}/{}: {:.0} instances/s durable, {:.0} core only", args.runs, r.per_s(), core_runs[run - 1].per_s());
         durable_runs.push(r);
     }
     let (core, durable) = (summarize(&core_runs), summarize(&durable_runs));
-    println!("workload          W1 seq10-auto: start -> 10 set tasks -> end, {} instances, {} in flight", args.instances, args.in_flight);
-    println!("durable (sqlite)  {:>10.0} instances/s  {:>10.0} steps/s  (synchronous={}, median of {})", durable.per_s, durable.per_s * steps_per_instance, args.durability, args.runs);
-    println!("core only         {:>10.0} instances/s  {:>10.0} steps/s  (baseline, no store, one thread)", core.per_s, core.per_s * steps_per_instance);
-    println!("ratio             {:>10.3} durable/core", durable.per_s / core.per_s);
-    println!("w1-durable-{} instances_per_s={:.0} steps_per_s={:.0} {}", args.durability, durable.per_s, durable.per_s * steps_per_instance, fields(&durable));
-    println!("w1-core instances_per_s={:.0} steps_per_s={:.0} {}", core.per_s, core.per_s * steps_per_instance, fields(&core));
+    outln!("workload          W1 seq10-auto: start -> 10 set tasks -> end, {} instances, {} in flight", args.instances, args.in_flight);
+    outln!("durable (sqlite)  {:>10.0} instances/s  {:>10.0} steps/s  (synchronous={}, median of {})", durable.per_s, durable.per_s * steps_per_instance, args.durability, args.runs);
+    outln!("core only         {:>10.0} instances/s  {:>10.0} steps/s  (baseline, no store, one thread)", core.per_s, core.per_s * steps_per_instance);
+    outln!("ratio             {:>10.3} durable/core", durable.per_s / core.per_s);
+    outln!("w1-durable-{} instances_per_s={:.0} steps_per_s={:.0} {}", args.durability, durable.per_s, durable.per_s * steps_per_instance, fields(&durable));
+    outln!("w1-core instances_per_s={:.0} steps_per_s={:.0} {}", core.per_s, core.per_s * steps_per_instance, fields(&core));
     Ok(0)
 }
 

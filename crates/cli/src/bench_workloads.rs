@@ -128,13 +128,13 @@ pub async fn human(args: HumanArgs) -> Result<u8> {
         }
         let r = meter.finish(args.instances, latencies);
         let after = engine.store().write_stats();
-        eprintln!("run {run}/{}: {:.0} task completions/s; writer: {}", args.common.runs, r.per_s() * 10.0, writer_summary(before, after, r.wall_s));
+        errln!("run {run}/{}: {:.0} task completions/s; writer: {}", args.common.runs, r.per_s() * 10.0, writer_summary(before, after, r.wall_s));
         runs.push(r);
     }
     let s = summarize(&runs);
-    println!("workload          W2 seq10-human: start -> 10 user tasks (claim + complete each, as `bench`) -> end, {} instances, {} in flight", args.instances, args.in_flight);
-    println!("durable (sqlite)  {:>10.0} instances/s  {:>10.0} task completions/s  {:>10.0} commands/s  (synchronous={}, median of {})", s.per_s, s.per_s * 10.0, s.per_s * 21.0, args.common.durability, args.common.runs);
-    println!("w2-durable-{} instances_per_s={:.0} completions_per_s={:.0} steps_per_s={:.0} {}", args.common.durability, s.per_s, s.per_s * 10.0, s.per_s * 21.0, fields(&s));
+    outln!("workload          W2 seq10-human: start -> 10 user tasks (claim + complete each, as `bench`) -> end, {} instances, {} in flight", args.instances, args.in_flight);
+    outln!("durable (sqlite)  {:>10.0} instances/s  {:>10.0} task completions/s  {:>10.0} commands/s  (synchronous={}, median of {})", s.per_s, s.per_s * 10.0, s.per_s * 21.0, args.common.durability, args.common.runs);
+    outln!("w2-durable-{} instances_per_s={:.0} completions_per_s={:.0} steps_per_s={:.0} {}", args.common.durability, s.per_s, s.per_s * 10.0, s.per_s * 21.0, fields(&s));
     Ok(0)
 }
 
@@ -188,7 +188,7 @@ pub async fn retained(args: RetainedArgs) -> Result<u8> {
     if args.million && !levels.contains(&1_000_000) {
         levels.push(1_000_000);
     }
-    println!("workload          W3 retained: W1 seq10-auto ({} instances, {} in flight) on a store already holding N waiting instances (one open user task each), synchronous={}, median of {}", args.instances, args.in_flight, args.common.durability, args.common.runs);
+    outln!("workload          W3 retained: W1 seq10-auto ({} instances, {} in flight) on a store already holding N waiting instances (one open user task each), synchronous={}, median of {}", args.instances, args.in_flight, args.common.durability, args.common.runs);
     let mut base = None;
     for level in levels {
         let mut runs: Vec<Run> = Vec::new();
@@ -199,13 +199,13 @@ pub async fn retained(args: RetainedArgs) -> Result<u8> {
             let fill = fill_waiting(&engine, level).await?;
             let (id, _) = engine.deploy("bench.yaml", &seq10_definition()).await?;
             let r = seq10_on(&engine, &id, args.instances, args.in_flight).await?;
-            eprintln!("level {level} run {run}/{}: filled in {fill:.1}s, {:.0} instances/s", args.common.runs, r.per_s());
+            errln!("level {level} run {run}/{}: filled in {fill:.1}s, {:.0} instances/s", args.common.runs, r.per_s());
             fills.push(level as f64 / fill);
             runs.push(r);
         }
         let s = summarize(&runs);
         let base = *base.get_or_insert(s.per_s);
-        println!(
+        outln!(
             "retained {:>8}  {:>10.0} instances/s  {:>10.0} steps/s  ratio to first level {:.3}  (filled at {:.0} instances/s)",
             level,
             s.per_s,
@@ -213,7 +213,7 @@ pub async fn retained(args: RetainedArgs) -> Result<u8> {
             s.per_s / base,
             median(fills)
         );
-        println!("w3-retained-{level} instances_per_s={:.0} steps_per_s={:.0} ratio={:.3} {}", s.per_s, s.per_s * 12.0, s.per_s / base, fields(&s));
+        outln!("w3-retained-{level} instances_per_s={:.0} steps_per_s={:.0} ratio={:.3} {}", s.per_s, s.per_s * 12.0, s.per_s / base, fields(&s));
     }
     Ok(0)
 }
@@ -298,17 +298,17 @@ pub async fn timers(args: TimersArgs) -> Result<u8> {
         let span = (last_fired.unwrap_or_default() - first_due.unwrap_or_default()).num_microseconds().unwrap_or(1).max(1) as f64 / 1e6;
         // Latency here is the firing lateness (fire time minus due time), not start to completion.
         let r = meter.finish(args.timers, lateness);
-        eprintln!("run {run}/{}: lateness p50 {:.1} ms p99 {:.1} ms, {:.0} timers/s over {span:.2}s, started at {start_rate:.0}/s", args.common.runs, r.p50_ms, r.p99_ms, args.timers as f64 / span);
+        errln!("run {run}/{}: lateness p50 {:.1} ms p99 {:.1} ms, {:.0} timers/s over {span:.2}s, started at {start_rate:.0}/s", args.common.runs, r.p50_ms, r.p99_ms, args.timers as f64 / span);
         rates.push(args.timers as f64 / span);
         starts.push(start_rate);
         runs.push(r);
     }
     let s = summarize(&runs);
     let rate = median(rates);
-    println!("workload          W4 timers: {} instances, each a set task with earliest_start +{}s, started {} in flight while `run_worker` fires them (synchronous={}, median of {})", args.timers, args.delay_s, args.in_flight, args.common.durability, args.common.runs);
-    println!("lateness          p50 {:.1} ms  p99 {:.1} ms  (fire time minus due time, from each instance's created_at + {}s and ended_at)", s.p50_ms, s.p99_ms, args.delay_s);
-    println!("timers            {:>10.0} timers/s  (timers / (last fired - first due)); instances started at {:.0}/s", rate, median(starts));
-    println!("w4-timers-{}-delay-{}s timers_per_s={:.0} lateness_p50_ms={:.1} lateness_p99_ms={:.1} cpu_s_per_instance={:.6} peak_rss_mib={:.1}", args.timers, args.delay_s, rate, s.p50_ms, s.p99_ms, s.cpu_per_instance, s.peak_rss_mib);
+    outln!("workload          W4 timers: {} instances, each a set task with earliest_start +{}s, started {} in flight while `run_worker` fires them (synchronous={}, median of {})", args.timers, args.delay_s, args.in_flight, args.common.durability, args.common.runs);
+    outln!("lateness          p50 {:.1} ms  p99 {:.1} ms  (fire time minus due time, from each instance's created_at + {}s and ended_at)", s.p50_ms, s.p99_ms, args.delay_s);
+    outln!("timers            {:>10.0} timers/s  (timers / (last fired - first due)); instances started at {:.0}/s", rate, median(starts));
+    outln!("w4-timers-{}-delay-{}s timers_per_s={:.0} lateness_p50_ms={:.1} lateness_p99_ms={:.1} cpu_s_per_instance={:.6} peak_rss_mib={:.1}", args.timers, args.delay_s, rate, s.p50_ms, s.p99_ms, s.cpu_per_instance, s.peak_rss_mib);
     Ok(0)
 }
 
@@ -371,14 +371,14 @@ pub async fn fanout(args: FanoutArgs) -> Result<u8> {
         let r = meter.finish(args.roots, latencies);
         let _ = stop.send(());
         worker.await??;
-        eprintln!("run {run}/{}: {:.0} children/s", args.common.runs, r.per_s() * args.children as f64);
+        errln!("run {run}/{}: {:.0} children/s", args.common.runs, r.per_s() * args.children as f64);
         runs.push(r);
     }
     let s = summarize(&runs);
     let children = args.children as f64;
-    println!("workload          W5 fan-out: a root whose foreach (parallel {}) starts {} child instances (one set task each), {} roots, {} at a time (synchronous={}, median of {})", args.children, args.children, args.roots, args.in_flight, args.common.durability, args.common.runs);
-    println!("durable (sqlite)  {:>10.0} children/s  {:>10.1} roots/s  root p50 {:.1} ms  p99 {:.1} ms", s.per_s * children, s.per_s, s.p50_ms, s.p99_ms);
-    println!(
+    outln!("workload          W5 fan-out: a root whose foreach (parallel {}) starts {} child instances (one set task each), {} roots, {} at a time (synchronous={}, median of {})", args.children, args.children, args.roots, args.in_flight, args.common.durability, args.common.runs);
+    outln!("durable (sqlite)  {:>10.0} children/s  {:>10.1} roots/s  root p50 {:.1} ms  p99 {:.1} ms", s.per_s * children, s.per_s, s.p50_ms, s.p99_ms);
+    outln!(
         "w5-fanout children_per_s={:.0} roots_per_s={:.1} root_p50_ms={:.3} root_p99_ms={:.3} cpu_s_per_child={:.6} peak_rss_mib={:.1}",
         s.per_s * children,
         s.per_s,

@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
-use baton_core::{Command, InstanceStatus};
-use baton_engine::{Engine, EngineError, EngineOptions, PassEnv, SystemClock, WorkerOptions};
+use baton_core::{Command, DataLimitError, DataLimits, InstanceStatus};
+use baton_engine::{Engine, EngineError, EngineOptions, ErrorKind, PassEnv, SystemClock, WorkerOptions};
 use baton_store::{IncidentReader, InstanceReader, JobQueue};
 use baton_store_sqlite::{Durability, SqliteStore};
 
@@ -19,19 +19,45 @@ use crate::{render, BreakpointCmd, Cli, Cmd, TaskCmd};
 
 pub(crate) type SqliteEngine = Engine<SqliteStore>;
 
-/// Exit code 2 for refused input (a bad definition, bad data, an unknown user, a human-task
-/// operation the user may not do), 1 for everything else.
+/// Baton's exit codes, the same for every command.
+pub mod exit {
+    /// Done (for `run`: the instance completed).
+    pub const DONE: u8 = 0;
+    /// `run`: the instance failed, was aborted or is blocked. Any command: Baton or its
+    /// database failed (nothing was refused; trying again may work).
+    pub const FAILED: u8 = 1;
+    /// The request was refused and nothing changed: bad input, an unknown instance, task,
+    /// process or user, an operation the state or the user's rights do not allow.
+    pub const REFUSED: u8 = 2;
+    /// `run`: the instance waits (for a time, a precondition, input or people).
+    pub const WAITING: u8 = 3;
+}
+
+/// The exit code for an error, derived from its [`ErrorKind`] alone.
 pub fn exit_code_for(error: &anyhow::Error) -> u8 {
-    use baton_core::TransitionError as T;
-    match error.downcast_ref::<EngineError>() {
-        Some(EngineError::Definition(_) | EngineError::Transition(T::InvalidData(_))) => 2,
-        Some(EngineError::Transition(T::UserTask { .. } | T::NotAUserTask { .. } | T::UserTaskNotStarted { .. })) => 2,
-        Some(EngineError::Identity(e)) if e.is_refusal() => 2,
-        Some(EngineError::IncidentNotFound(_) | EngineError::IncidentClosed(_) | EngineError::NothingToRetry { .. }) => 2,
-        _ if error.downcast_ref::<baton_store::IdentityError>().is_some_and(baton_store::IdentityError::is_refusal) => 2,
-        _ if error.downcast_ref::<InputError>().is_some() => 2,
-        _ => 1,
+    if kind_of(error).is_refusal() {
+        exit::REFUSED
+    } else {
+        exit::FAILED
     }
+}
+
+/// The kind of the first error in the chain that has one; anything else is internal.
+fn kind_of(error: &anyhow::Error) -> ErrorKind {
+    error
+        .chain()
+        .find_map(|e| {
+            if let Some(e) = e.downcast_ref::<EngineError>() {
+                Some(e.kind())
+            } else if e.is::<InputError>() {
+                Some(ErrorKind::Invalid)
+            } else if let Some(e) = e.downcast_ref::<baton_store::IdentityError>() {
+                Some(baton_engine::identity_kind(e))
+            } else {
+                e.downcast_ref::<baton_store::StoreError>().map(baton_engine::store_kind)
+            }
+        })
+        .unwrap_or(ErrorKind::Internal)
 }
 
 /// Input the user must correct (bad `--data`, a bad status name, a definition with problems).
@@ -40,9 +66,70 @@ pub fn exit_code_for(error: &anyhow::Error) -> u8 {
 pub(crate) struct InputError(pub(crate) String);
 
 pub(crate) fn open(db: &Path) -> Result<SqliteEngine> {
+    let limits = data_limits()?;
     let store = SqliteStore::open(db, Durability::Full).with_context(|| format!("opening the database {}", db.display()))?;
-    Ok(Engine::new(store, Arc::new(SystemClock), EngineOptions::default()))
+    Ok(Engine::new(store, Arc::new(SystemClock), EngineOptions { limits, ..EngineOptions::default() }))
 }
+
+/// The data limits: `BATON_MAX_DATA_DEPTH` and `BATON_MAX_DATA_BYTES`, else the defaults.
+pub(crate) fn data_limits() -> Result<DataLimits> {
+    let read = |name: &str, default: usize| -> Result<usize> {
+        match std::env::var(name) {
+            Err(std::env::VarError::NotPresent) => Ok(default),
+            Ok(text) => text.trim().parse().map_err(|_| InputError(format!("{name}=`{text}` is not a whole number")).into()),
+            Err(std::env::VarError::NotUnicode(_)) => Err(InputError(format!("{name} is not a whole number")).into()),
+        }
+    };
+    let depth = read("BATON_MAX_DATA_DEPTH", DataLimits::DEFAULT_MAX_DEPTH)?;
+    let bytes = read("BATON_MAX_DATA_BYTES", DataLimits::DEFAULT_MAX_BYTES)?;
+    Ok(DataLimits::new(depth, bytes).map_err(InputError)?)
+}
+
+/// Reads at most `limit + 1` bytes of a file: enough to tell that it is over the limit
+/// without reading all of something endless (`/dev/zero`).
+pub(crate) fn read_bounded(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    File::open(path)?.take(limit as u64 + 1).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// The SQLite file `--db` names: a path, or a URL. `sqlite://PATH` and `sqlite:PATH` are
+/// SQLite files; a URL of another store (`postgres://…`) is refused, there being no such store
+/// in this build, rather than taken for a file name (which made a folder named `postgres:`).
+/// A path is only taken for a URL if it has `://` or starts with a known scheme and `:`.
+pub(crate) fn database_file(given: &Path) -> Result<PathBuf> {
+    let text = given.to_string_lossy();
+    let refuse = |why: String| -> Result<PathBuf> { Err(InputError(format!("--db {text}: {why}")).into()) };
+    let (scheme, rest) = match text.split_once(':') {
+        Some((scheme, rest)) if rest.starts_with("//") => (scheme.to_ascii_lowercase(), rest.trim_start_matches("//")),
+        Some((scheme, rest)) if KNOWN_SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()) => (scheme.to_ascii_lowercase(), rest),
+        _ => return Ok(given.to_path_buf()),
+    };
+    let name = match scheme.as_str() {
+        "sqlite" | "file" => {
+            // `sqlite:///var/x.db` is the absolute path /var/x.db (`//` is dropped, the third `/`
+            // stays); `sqlite://x.db` and `sqlite:x.db` are relative.
+            if rest.is_empty() {
+                return refuse("the URL names no file; write sqlite://PATH, e.g. sqlite://baton.db or sqlite:///var/lib/baton.db".into());
+            }
+            if rest.contains('?') {
+                return refuse("options in the URL (`?…`) are not supported; give only the file".into());
+            }
+            if rest == ":memory:" {
+                return refuse("an in-memory database would be gone when the command ends; give a file".into());
+            }
+            return Ok(PathBuf::from(rest));
+        }
+        "postgres" | "postgresql" => "PostgreSQL",
+        "mysql" | "mariadb" => "MySQL",
+        _ => return refuse(format!("`{scheme}:` is not a kind of database Baton knows; give a SQLite file path or sqlite://PATH")),
+    };
+    refuse(format!("{name} is not supported by this build; its store is SQLite: give a file path or sqlite://PATH"))
+}
+
+/// URL schemes recognised without `//` (`sqlite:baton.db`).
+const KNOWN_SCHEMES: &[&str] = &["sqlite", "postgres", "postgresql", "mysql", "mariadb"];
 
 /// How long a refused engine lock is tried again before another process is taken to hold it.
 const LOCK_GRACE: Duration = Duration::from_secs(2);
@@ -67,52 +154,70 @@ async fn engine_lock(db: &Path) -> Result<Option<File>> {
     }
 }
 
+/// `--data`: a JSON object, or `@path` to a file holding one, within the data limits.
 pub(crate) fn parse_data(data: Option<&str>) -> Result<Map<String, Value>> {
     let Some(data) = data else { return Ok(Map::new()) };
+    let limits = data_limits()?;
     let text = match data.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading data file {path}"))?,
+        Some(path) => {
+            let bytes = read_bounded(Path::new(path), limits.max_bytes).with_context(|| format!("reading data file {path}"))?;
+            if bytes.len() > limits.max_bytes {
+                return Err(InputError(format!("--data @{path} {}", DataLimitError::TooLarge { limit: limits.max_bytes })).into());
+            }
+            String::from_utf8(bytes).map_err(|_| InputError(format!("--data @{path} is not UTF-8 text")))?
+        }
         None => data.to_owned(),
     };
-    match serde_json::from_str::<Value>(&text) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(InputError(format!("--data must be a JSON object, got {}", baton_core::definition::json_type_name(&other))).into()),
-        Err(e) => Err(InputError(format!("--data is not valid JSON: {e}")).into()),
-    }
+    limits.parse_object(&text).map_err(|e| InputError(format!("--data {e}")).into())
+}
+
+/// Reads a definition or calendar file, which must be UTF-8 text (else the problem, with the
+/// position of the first byte that is not) within the size limit (read only up to it).
+fn read_source(file: &Path) -> Result<Result<String, baton_core::DefinitionError>> {
+    let bytes = read_bounded(file, baton_core::definition::document::MAX_SOURCE_BYTES).with_context(|| format!("reading {}", file.display()))?;
+    Ok(baton_core::definition::decode_source(&file.display().to_string(), bytes))
 }
 
 async fn deploy_file(engine: &SqliteEngine, file: &Path) -> Result<(String, u32)> {
-    let source = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let source = read_source(file)?.map_err(EngineError::from)?;
     Ok(engine.deploy(&file.display().to_string(), &source).await?)
 }
 
 pub async fn dispatch(cli: Cli) -> Result<u8> {
-    let db = cli.db;
+    let db = database_file(&cli.db)?;
     match cli.command {
         Cmd::Run { file, data, concurrency, jobs } => run(&db, &file, data.as_deref(), jobs.worker_options(concurrency)).await,
         Cmd::Deploy { files } => {
             let engine = open(&db)?;
-            // Check every file before storing any, so a bad one leaves nothing half-deployed.
-            let mut problems = Vec::new();
+            // Every file is checked before any is stored, and all are stored together.
+            let mut sources = Vec::new();
+            let mut not_text = Vec::new();
             for file in &files {
-                let source = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-                if let Err(e) = SqliteEngine::validate(&file.display().to_string(), &source) {
-                    problems.push(e.to_string());
+                let name = file.display().to_string();
+                match read_source(file)? {
+                    Ok(source) => sources.push((name, source)),
+                    Err(e) => not_text.push(e),
                 }
             }
-            if !problems.is_empty() {
-                return Err(InputError(problems.join("\n")).into());
+            if !not_text.is_empty() {
+                // Report the other files' own problems beside them.
+                not_text.extend(sources.iter().filter_map(|(file, source)| match engine.validate(file, source) {
+                    Err(EngineError::Definition(e)) => Some(e),
+                    _ => None,
+                }));
+                not_text.sort_by_key(|e| files.iter().position(|f| f.display().to_string() == e.file));
+                return Err(EngineError::Definitions(not_text).into());
             }
-            for file in &files {
-                let (id, version) = deploy_file(&engine, file).await?;
-                println!("deployed {id} version {version} ({})", file.display());
+            for ((id, version), file) in engine.deploy_all(&sources).await?.into_iter().zip(&files) {
+                outln!("deployed {id} version {version} ({})", file.display());
             }
             Ok(0)
         }
         Cmd::Start { process, data } => {
             let engine = open(&db)?;
             let instance = engine.start(&process, parse_data(data.as_deref())?).await?;
-            println!("{}", instance.id);
-            eprintln!("started {} v{}: {}", instance.definition_id, instance.definition_version, instance.status);
+            outln!("{}", instance.id);
+            errln!("started {} v{}: {}", instance.definition_id, instance.definition_version, instance.status);
             Ok(0)
         }
         Cmd::Instances { status: Some(status), limit } if status == "incident" => {
@@ -143,7 +248,7 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
             };
             let engine = open(&db)?;
             let rows = engine.store().instances(status, limit).await?;
-            print!("{}", render::instance_list(&rows));
+            out!("{}", render::instance_list(&rows));
             Ok(0)
         }
         Cmd::Show { instance, json } => {
@@ -153,11 +258,11 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
             let history = engine.store().history(&instance).await?;
             let incidents = engine.store().incidents(&instance).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"instance": state, "history": history, "incidents": incidents}))?);
+                outln!("{}", serde_json::to_string_pretty(&serde_json::json!({"instance": state, "history": history, "incidents": incidents}))?);
             } else {
-                print!("{}", render::instance(&definition, &state, Some(&history)));
+                out!("{}", render::instance(&definition, &state, Some(&history)));
                 if !incidents.is_empty() {
-                    print!("\nincidents:\n{}", crate::incidents::table(&incidents));
+                    out!("\nincidents:\n{}", crate::incidents::table(&incidents));
                 }
             }
             Ok(0)
@@ -167,8 +272,8 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
         Cmd::Task { action: TaskCmd::Human(cmd) } => crate::human_tasks::human_task(&db, cmd).await,
         Cmd::Delete { instance, by } => {
             let engine = open(&db)?;
-            let state = engine.delete_instance(&instance, &by).await?;
-            println!("instance {} deleted ({})", state.id, state.status);
+            let state = engine.delete_instance_by(&instance, &by).await?;
+            outln!("instance {} deleted ({})", state.id, state.status);
             Ok(0)
         }
         Cmd::Task { action } => {
@@ -179,8 +284,8 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
                 TaskCmd::Input { instance, task, data, by } => (instance, Command::ProvideInput { task, values: parse_data(Some(&data))?, by }),
                 TaskCmd::Human(_) => unreachable!("handled above"),
             };
-            let state = engine.apply(&instance, command).await?;
-            println!("instance {} is {}", state.id, state.status);
+            let state = engine.operate(&instance, command).await?;
+            outln!("instance {} is {}", state.id, state.status);
             Ok(0)
         }
         Cmd::Breakpoint { action } => {
@@ -189,14 +294,14 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
                 BreakpointCmd::Set { instance, task, by } => (instance, task, true, by),
                 BreakpointCmd::Clear { instance, task, by } => (instance, task, false, by),
             };
-            let state = engine.apply(&instance, Command::SetBreakpoint { task, enabled, by }).await?;
-            println!("instance {} is {}", state.id, state.status);
+            let state = engine.operate(&instance, Command::SetBreakpoint { task, enabled, by }).await?;
+            outln!("instance {} is {}", state.id, state.status);
             Ok(0)
         }
         Cmd::Abort { instance, by } => {
             let engine = open(&db)?;
-            let state = engine.apply(&instance, Command::Abort { by }).await?;
-            println!("instance {} is {}", state.id, state.status);
+            let state = engine.operate(&instance, Command::Abort { by }).await?;
+            outln!("instance {} is {}", state.id, state.status);
             Ok(0)
         }
         Cmd::Bench(args) => crate::bench::run(args).await,
@@ -274,7 +379,7 @@ async fn worker(db: &Path, options: WorkerOptions, until_idle: bool) -> Result<u
     let signals = shutdown_signals(&engine, options.grace)?;
     let rerun = engine.recover().await?;
     if rerun > 0 {
-        eprintln!("baton: re-running {rerun} job(s) left by a process that stopped");
+        errln!("baton: re-running {rerun} job(s) left by a process that stopped");
     }
     let idle_engine = engine.clone();
     let idle = async move {
@@ -328,7 +433,7 @@ async fn run(db: &Path, file: &Path, data: Option<&str>, options: WorkerOptions)
         engine.recover().await?;
     }
     let (id, version) = deploy_file(&engine, file).await?;
-    eprintln!("deployed {id} version {version} ({})", file.display());
+    errln!("deployed {id} version {version} ({})", file.display());
     let started = std::time::Instant::now();
     let instance = engine.start(&id, data).await?;
     let instance_id = instance.id.clone();
@@ -341,9 +446,8 @@ async fn run(db: &Path, file: &Path, data: Option<&str>, options: WorkerOptions)
             match watcher.instance(&watch_id).await {
                 Ok(i) if settled(i.status) => return,
                 Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!("reading instance: {e}");
-                }
+                // Reading it again would fail again: stop, and the read below reports why.
+                Err(_) => return,
             }
             watcher.wait_for_change(Duration::from_millis(100)).await;
         }
@@ -361,7 +465,7 @@ async fn run(db: &Path, file: &Path, data: Option<&str>, options: WorkerOptions)
             bail!("interrupted; instance {instance_id} goes on with the next `baton worker`");
         }
     } else {
-        eprintln!("another baton process runs the jobs of {}; waiting for it", db.display());
+        errln!("another baton process runs the jobs of {}; waiting for it", db.display());
         tokio::select! {
             () = wait_until_settled => {}
             () = signalled(signals) => bail!("interrupted; instance {instance_id} goes on with the process that runs the jobs"),
@@ -369,11 +473,11 @@ async fn run(db: &Path, file: &Path, data: Option<&str>, options: WorkerOptions)
     }
     let state = engine.instance(&instance_id).await?;
     let definition = engine.definition(&state.definition_id, Some(state.definition_version)).await?;
-    print!("{}", render::instance(&definition, &state, None));
-    println!("\n{} in {:.2}s", state.status, started.elapsed().as_secs_f64());
+    out!("{}", render::instance(&definition, &state, None));
+    outln!("\n{} in {:.2}s", state.status, started.elapsed().as_secs_f64());
     Ok(match state.status {
-        InstanceStatus::Completed => 0,
-        InstanceStatus::Waiting => 3,
-        _ => 1,
+        InstanceStatus::Completed => exit::DONE,
+        InstanceStatus::Waiting => exit::WAITING,
+        _ => exit::FAILED,
     })
 }

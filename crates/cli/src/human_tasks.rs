@@ -206,14 +206,14 @@ pub async fn inbox(db: &Path, args: InboxArgs) -> Result<u8> {
     let groups: Vec<String> = caller.groups.iter().cloned().collect();
     let page = engine.store().inbox(&caller.user, &groups, &filter, Page { number: args.page, per_page: args.per_page }).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&page)?);
+        outln!("{}", serde_json::to_string_pretty(&page)?);
         return Ok(0);
     }
     if page.rows.is_empty() {
-        println!("no tasks for {}{}", caller.user, if args.page > 1 { format!(" on page {}", args.page) } else { String::new() });
+        outln!("no tasks for {}{}", caller.user, if args.page > 1 { format!(" on page {}", args.page) } else { String::new() });
         return Ok(0);
     }
-    let width = page.rows.iter().map(|r| r.task.len() + 1 + r.human_task.0.to_string().len()).max().unwrap_or(4).max(4);
+    let width = page.rows.iter().map(|r| r.task.len() + 1 + r.human_task.0.to_string().len()).max().unwrap_or(4).clamp(4, baton_core::definition::MAX_ID_LEN + 11);
     let title_width = page.rows.iter().map(|r| r.title.chars().count()).max().unwrap_or(5).clamp(5, 40);
     let mut out = format!("{:36}  {:width$}  {:title_width$}  {:18}  {:>4}  {:20}  PROCESS\n", "INSTANCE", "TASK", "TITLE", "STATUS", "PRIO", "DUE");
     for r in &page.rows {
@@ -238,7 +238,7 @@ pub async fn inbox(db: &Path, args: InboxArgs) -> Result<u8> {
     if page.more {
         let _ = writeln!(out, "(more: --page {})", args.page + 1);
     }
-    print!("{out}");
+    out!("{out}");
     Ok(0)
 }
 
@@ -283,9 +283,9 @@ pub async fn human_task(db: &Path, cmd: HumanTaskCmd) -> Result<u8> {
         let (_, user_task) = user_task_of(&engine, instance, &name).await?;
         let user_task = user_task.ok_or_else(|| InputError(format!("user task `{name}` of instance {instance} has not started")))?;
         if *json {
-            println!("{}", serde_json::to_string_pretty(&user_task)?);
+            outln!("{}", serde_json::to_string_pretty(&user_task)?);
         } else {
-            print!("{}", render_user_task(&user_task, only));
+            out!("{}", render_user_task(&user_task, only));
         }
         return Ok(0);
     }
@@ -367,7 +367,7 @@ pub async fn human_task(db: &Path, cmd: HumanTaskCmd) -> Result<u8> {
     let definition = engine.definition(&state.definition_id, Some(state.definition_version)).await?;
     let i = definition.task_index(&name).context("the task exists")?;
     let shown = state.tasks[i].user_task.as_ref().and_then(|ut| ut.task(id)).map_or_else(|| "-".to_owned(), |t| status_text(&t.status));
-    println!("{name}#{} is {shown}; task {name} is {}; instance {} is {}", id.0, state.tasks[i].status, state.id, state.status);
+    outln!("{name}#{} is {shown}; task {name} is {}; instance {} is {}", id.0, state.tasks[i].status, state.id, state.status);
     Ok(0)
 }
 

@@ -69,11 +69,11 @@ fn open(db: &Path) -> Result<SqliteStore> {
 fn finish(result: Result<String, IdentityError>) -> Result<u8> {
     match result {
         Ok(out) => {
-            print!("{out}");
+            out!("{out}");
             Ok(0)
         }
         Err(e) if e.is_refusal() => {
-            eprintln!("baton: {e}");
+            errln!("baton: {e}");
             Ok(2)
         }
         Err(e) => Err(e.into()),
@@ -110,9 +110,6 @@ async fn user_list(store: &SqliteStore, json: bool) -> Result<String, IdentityEr
             .map(|u| serde_json::json!({"name": u.name, "department": u.department, "admin": u.admin, "groups": groups_of(&u.name)}))
             .collect();
         return Ok(serde_json::to_string_pretty(&rows).expect("JSON values serialize") + "\n");
-    }
-    if users.is_empty() {
-        return Ok("no users; add one with `baton user add NAME`\n".into());
     }
     let width = users.iter().map(|u| u.name.chars().count()).max().unwrap_or(4).max(4);
     let dept_width = users.iter().filter_map(|u| u.department.as_ref()).map(|d| d.chars().count()).max().unwrap_or(10).max(10);

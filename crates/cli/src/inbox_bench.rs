@@ -82,7 +82,7 @@ pub async fn run(args: InboxBenchArgs) -> Result<u8> {
     engine.store().add_member("legal", "other").await?;
     let (id, _) = engine.deploy("bench-inbox.yaml", DEFINITION).await?;
 
-    eprintln!("filling the inbox with {} open human tasks…", args.tasks);
+    errln!("filling the inbox with {} open human tasks…", args.tasks);
     let started = Instant::now();
     let mut rng = Lcg(42);
     let mut set = JoinSet::new();
@@ -116,7 +116,7 @@ pub async fn run(args: InboxBenchArgs) -> Result<u8> {
     let reader = engine.store().caller("reader").await?;
     let groups: Vec<String> = reader.groups.iter().cloned().collect();
     let visible = direct.len();
-    println!("workload   {} open human tasks ({visible} visible to `reader`, {} of them claimed by them), filled through the engine in {fill:.1}s ({:.0} tasks/s)", args.tasks, args.claimed.min(visible), args.tasks as f64 / fill);
+    outln!("workload   {} open human tasks ({visible} visible to `reader`, {} of them claimed by them), filled through the engine in {fill:.1}s ({:.0} tasks/s)", args.tasks, args.claimed.min(visible), args.tasks as f64 / fill);
 
     let page = |number| Page { number, per_page: args.per_page };
     let cases: Vec<(&str, InboxFilter, Page)> = vec![
@@ -129,7 +129,7 @@ pub async fn run(args: InboxBenchArgs) -> Result<u8> {
         // The worst case: a filter no task passes scans every task the reader may see.
         ("due within 1h (none: full scan)", InboxFilter { due_before: Some(now + chrono::Duration::hours(1)), ..InboxFilter::default() }, page(1)),
     ];
-    println!("{:32}  {:>10}  {:>10}  {:>5}", "page", "median ms", "p95 ms", "rows");
+    outln!("{:32}  {:>10}  {:>10}  {:>5}", "page", "median ms", "p95 ms", "rows");
     for (name, filter, page) in &cases {
         let mut times = Vec::with_capacity(args.runs);
         let mut rows = 0;
@@ -139,11 +139,11 @@ pub async fn run(args: InboxBenchArgs) -> Result<u8> {
             times.push(t.elapsed().as_secs_f64() * 1000.0);
             rows = result.rows.len();
         }
-        println!("{name:32}  {:>10.3}  {:>10.3}  {rows:>5}", crate::bench::median(times.clone()), percentile(times, 0.95));
+        outln!("{name:32}  {:>10.3}  {:>10.3}  {rows:>5}", crate::bench::median(times.clone()), percentile(times, 0.95));
     }
-    println!("plan of the claimable part (one index scan per name, merged; no sort):");
+    outln!("plan of the claimable part (one index scan per name, merged; no sort):");
     for line in engine.store().inbox_plan(&reader.user, &groups, &InboxFilter::default())? {
-        println!("  {line}");
+        outln!("  {line}");
     }
     Ok(0)
 }

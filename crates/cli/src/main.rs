@@ -1,5 +1,20 @@
 //! `baton`: the command line. Thin: it parses arguments and calls the engine.
 
+/// `print!` to stdout through [`output::stdout`]: a closed pipe does not panic.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::output::stdout(format_args!($($arg)*)) };
+}
+
+/// `println!` to stdout through [`output::stdout`].
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::output::stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `eprintln!` through [`output::stderr`].
+macro_rules! errln {
+    ($($arg:tt)*) => { $crate::output::stderr(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 mod bench;
 mod bench_measure;
 mod bench_workloads;
@@ -8,6 +23,7 @@ mod human_tasks;
 mod identity;
 mod incidents;
 mod inbox_bench;
+mod output;
 mod render;
 
 use std::path::PathBuf;
@@ -23,7 +39,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(name = "baton", version, about, long_about = None)]
 pub struct Cli {
-    /// The database file (SQLite). Created on first use.
+    /// The database: a SQLite file (created on first use), as a path or as sqlite://PATH.
     #[arg(long, global = true, env = "BATON_DB", default_value = "baton.db")]
     db: PathBuf,
     /// Log more (-v: info, -vv: debug); logs go to stderr.
@@ -117,7 +133,7 @@ enum Cmd {
     /// Abort an instance: open tasks are canceled, running jobs stopped.
     Abort {
         instance: String,
-        /// Who acts (recorded in history).
+        /// Who acts (recorded in history): a user (`baton user add`), by default the built-in `operator`.
         #[arg(long = "as", default_value = "operator")]
         by: String,
     },
@@ -125,7 +141,7 @@ enum Cmd {
     /// inbox. Its history stays readable with `baton show`.
     Delete {
         instance: String,
-        /// Who deletes it (recorded in history).
+        /// Who deletes it (recorded in history): a user (`baton user add`), by default the built-in `operator`.
         #[arg(long = "as", default_value = "operator")]
         by: String,
     },
@@ -160,6 +176,7 @@ enum BreakpointCmd {
     Set {
         instance: String,
         task: String,
+        /// Who acts (recorded in history): a user (`baton user add`), by default the built-in `operator`.
         #[arg(long = "as", default_value = "operator")]
         by: String,
     },
@@ -167,6 +184,7 @@ enum BreakpointCmd {
     Clear {
         instance: String,
         task: String,
+        /// Who acts (recorded in history): a user (`baton user add`), by default the built-in `operator`.
         #[arg(long = "as", default_value = "operator")]
         by: String,
     },
@@ -181,6 +199,7 @@ enum TaskCmd {
         /// The values: a JSON object, or @path to a file holding one.
         #[arg(long)]
         data: String,
+        /// Who acts (recorded in history): a user (`baton user add`), by default the built-in `operator`.
         #[arg(long = "as", default_value = "operator")]
         by: String,
     },
@@ -188,6 +207,7 @@ enum TaskCmd {
     Retry {
         instance: String,
         task: String,
+        /// Who acts (recorded in history): a user (`baton user add`), by default the built-in `operator`.
         #[arg(long = "as", default_value = "operator")]
         by: String,
     },
@@ -196,6 +216,7 @@ enum TaskCmd {
     Skip {
         instance: String,
         task: String,
+        /// Who acts (recorded in history): a user (`baton user add`), by default the built-in `operator`.
         #[arg(long = "as", default_value = "operator")]
         by: String,
     },
@@ -217,15 +238,22 @@ fn main() -> std::process::ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("baton: cannot start the runtime: {e}");
+            errln!("baton: cannot start the runtime: {e}");
             return std::process::ExitCode::from(1);
         }
     };
-    match runtime.block_on(commands::dispatch(cli)) {
-        Ok(code) => std::process::ExitCode::from(code),
+    let code = match runtime.block_on(commands::dispatch(cli)) {
+        Ok(code) => code,
         Err(e) => {
-            eprintln!("baton: {e:#}");
-            std::process::ExitCode::from(commands::exit_code_for(&e))
+            errln!("baton: {e:#}");
+            commands::exit_code_for(&e)
         }
+    };
+    match output::failure() {
+        Some(e) if code == commands::exit::DONE => {
+            errln!("baton: writing the output failed: {e}");
+            std::process::ExitCode::from(commands::exit::FAILED)
+        }
+        _ => std::process::ExitCode::from(code),
     }
 }

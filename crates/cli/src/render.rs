@@ -23,7 +23,9 @@ pub fn instance(definition: &Definition, instance: &Instance, history: Option<&[
         let _ = write!(out, "  (deleted {})", at.format("%Y-%m-%d %H:%M:%S"));
     }
     out.push('\n');
-    let width = definition.tasks.iter().map(|t| t.id.len()).max().unwrap_or(4).max(4);
+    // Ids are at most MAX_ID_LEN long; the clamp keeps a definition stored before that rule
+    // from asking `format!` for a width it refuses (at 65,536 it panics).
+    let width = definition.tasks.iter().map(|t| t.id.len()).max().unwrap_or(4).clamp(4, baton_core::definition::MAX_ID_LEN);
     let _ = writeln!(out, "\n  {:width$}  {:8}  {:23}  {:>8}  REASON", "TASK", "KIND", "STATUS", "TIME");
     for &i in &definition.order {
         let (task, state) = (&definition.tasks[i], &instance.tasks[i]);
@@ -115,4 +117,19 @@ pub fn instance_list(rows: &[InstanceSummary]) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_id_longer_than_any_width_format_allows_is_printed_whole_without_a_panic() {
+        let mut definition = baton_core::parse_definition("f.yaml", "id: f\ntasks:\n  - id: t\n    kind: end\n").unwrap();
+        let long = "t".repeat(70_000);
+        definition.tasks[0].id = long.clone();
+        let state = baton_core::start(&definition, "i-1".into(), serde_json::Map::new(), chrono::Utc::now()).unwrap().instance;
+        let table = instance(&definition, &state, None);
+        assert!(table.lines().any(|l| l.starts_with(&format!("  {long}  end "))), "the row names the whole id");
+    }
 }

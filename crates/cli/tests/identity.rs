@@ -19,11 +19,12 @@ fn users_and_groups_are_managed_from_the_command_line() {
 
     let users = ok(&db, &["user", "list"]);
     let lines: Vec<&str> = users.lines().collect();
-    assert_eq!(lines.len(), 4, "{users}");
+    assert_eq!(lines.len(), 5, "{users}");
     assert!(lines[0].starts_with("USER") && lines[0].contains("DEPARTMENT") && lines[0].contains("GROUPS"), "{users}");
     assert!(lines[1].starts_with("john") && lines[1].contains("reviewers"), "{users}");
-    assert!(lines[2].starts_with("root") && lines[2].contains("yes"), "{users}");
-    assert!(lines[3].starts_with("sarah") && lines[3].contains("legal") && lines[3].contains("legal, reviewers"), "{users}");
+    assert!(lines[2].starts_with("operator") && lines[2].contains("no"), "the built-in operator: {users}");
+    assert!(lines[3].starts_with("root") && lines[3].contains("yes"), "{users}");
+    assert!(lines[4].starts_with("sarah") && lines[4].contains("legal") && lines[4].contains("legal, reviewers"), "{users}");
 
     let groups = ok(&db, &["group", "list"]);
     assert!(groups.contains("legal") && groups.lines().any(|l| l.starts_with("reviewers") && l.ends_with("john, sarah")), "{groups}");
@@ -32,7 +33,7 @@ fn users_and_groups_are_managed_from_the_command_line() {
     let json: serde_json::Value = serde_json::from_str(&ok(&db, &["group", "list", "--json"])).unwrap();
     assert_eq!(json, serde_json::json!([{"name": "legal", "members": ["sarah"]}, {"name": "reviewers", "members": ["john"]}]));
     let json: serde_json::Value = serde_json::from_str(&ok(&db, &["user", "list", "--json"])).unwrap();
-    assert_eq!(json[2], serde_json::json!({"name": "sarah", "department": "legal", "admin": false, "groups": ["legal"]}));
+    assert_eq!(json[3], serde_json::json!({"name": "sarah", "department": "legal", "admin": false, "groups": ["legal"]}));
 }
 
 #[test]
@@ -51,14 +52,21 @@ fn duplicates_unknown_names_and_bad_names_are_refused_with_a_sentence_and_exit_2
     assert!(refused(&db, &["user", "add", "john doe"]).contains("user name `john doe` is not allowed"));
     // Nothing refused was stored.
     let json: serde_json::Value = serde_json::from_str(&ok(&db, &["user", "list", "--json"])).unwrap();
-    assert_eq!(json, serde_json::json!([{"name": "john", "department": null, "admin": false, "groups": ["legal"]}]));
+    assert_eq!(
+        json,
+        serde_json::json!([
+            {"name": "john", "department": null, "admin": false, "groups": ["legal"]},
+            {"name": "operator", "department": null, "admin": false, "groups": []}
+        ])
+    );
 }
 
 #[test]
-fn empty_lists_say_how_to_add_the_first_entry() {
+fn a_new_database_has_only_the_built_in_operator_and_no_groups() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("baton.db");
-    assert!(ok(&db, &["user", "list"]).contains("baton user add NAME"));
+    let json: serde_json::Value = serde_json::from_str(&ok(&db, &["user", "list", "--json"])).unwrap();
+    assert_eq!(json, serde_json::json!([{"name": "operator", "department": null, "admin": false, "groups": []}]));
     assert!(ok(&db, &["group", "list"]).contains("baton group add NAME"));
 }
 

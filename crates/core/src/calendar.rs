@@ -81,6 +81,9 @@ pub struct Calendar {
     /// Empty: every day is included.
     include: Vec<Rule>,
     exclude: Vec<Rule>,
+    /// Where each reference (`calendar: other`) is written, as `(line, column)`, in the order
+    /// of [`Calendar::references`]; empty for a calendar not read from a file.
+    reference_positions: Vec<(usize, usize)>,
 }
 
 /// One rule of a calendar; see the module documentation for the YAML form of each.
@@ -111,6 +114,34 @@ pub struct CronRule {
     cron: Box<croner::Cron>,
 }
 
+/// Walks the references of `calendar` (the last id of `path`), depth first.
+fn visit_references(
+    calendar: &Calendar,
+    others: Lookup,
+    path: &mut Vec<String>,
+    done: &mut HashSet<String>,
+) -> Result<(), CalendarError> {
+    for next in calendar.references() {
+        if let Some(at) = path.iter().position(|p| p == next) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(next.to_owned());
+            return Err(CalendarError::Cycle(cycle));
+        }
+        if done.contains(next) {
+            continue;
+        }
+        let other = others(next).ok_or_else(|| CalendarError::Unknown {
+            calendar: next.to_owned(),
+            referenced_by: calendar.id.clone(),
+        })?;
+        path.push(next.to_owned());
+        visit_references(&other, others, path, done)?;
+        path.pop();
+        done.insert(next.to_owned());
+    }
+    Ok(())
+}
+
 /// Why a calendar's references cannot be resolved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CalendarError {
@@ -139,6 +170,7 @@ impl Calendar {
             timezone,
             include,
             exclude,
+            reference_positions: Vec::new(),
         }
     }
 
@@ -166,40 +198,51 @@ impl Calendar {
     /// Checks that every calendar reachable through references is known and that no
     /// references form a cycle.
     pub fn check_references(&self, others: Lookup) -> Result<(), CalendarError> {
-        fn visit(
-            calendar: &Calendar,
-            id: &str,
-            others: Lookup,
-            path: &mut Vec<String>,
-            done: &mut HashSet<String>,
-        ) -> Result<(), CalendarError> {
-            for next in calendar.references() {
-                if let Some(at) = path.iter().position(|p| p == next) {
-                    let mut cycle = path[at..].to_vec();
-                    cycle.push(next.to_owned());
-                    return Err(CalendarError::Cycle(cycle));
-                }
-                if done.contains(next) {
-                    continue;
-                }
-                let other = others(next).ok_or_else(|| CalendarError::Unknown {
-                    calendar: next.to_owned(),
-                    referenced_by: id.to_owned(),
-                })?;
-                path.push(next.to_owned());
-                visit(&other, next, others, path, done)?;
-                path.pop();
-                done.insert(next.to_owned());
-            }
-            Ok(())
-        }
-        visit(
+        visit_references(
             self,
-            &self.id,
             others,
             &mut vec![self.id.clone()],
             &mut HashSet::new(),
         )
+    }
+
+    /// [`Calendar::check_references`] for deploy: a problem is reported in `file` (the file this
+    /// calendar was read from) at the reference that leads to it.
+    pub fn check_references_in_file(&self, file: &str, others: Lookup) -> Result<(), DefinitionError> {
+        let mut done = HashSet::new();
+        for (n, next) in self.references().enumerate() {
+            let mut path = vec![self.id.clone()];
+            let checked = match others(next) {
+                // A reference to itself is refused when the file is read.
+                None => Err(CalendarError::Unknown {
+                    calendar: next.to_owned(),
+                    referenced_by: self.id.clone(),
+                }),
+                Some(other) => {
+                    path.push(next.to_owned());
+                    visit_references(&other, others, &mut path, &mut done)
+                }
+            };
+            if let Err(e) = checked {
+                let (line, column) = self.reference_positions.get(n).copied().unwrap_or((1, 1));
+                let hint = match &e {
+                    CalendarError::Unknown { calendar, .. } => {
+                        format!("deploy calendar `{calendar}` first, or in the same `baton deploy`")
+                    }
+                    CalendarError::Cycle(_) => "a calendar's days cannot depend on themselves".to_owned(),
+                };
+                return Err(DefinitionError {
+                    file: file.to_owned(),
+                    diagnostics: vec![Diagnostic {
+                        line,
+                        column,
+                        message: e.to_string(),
+                        hint: Some(hint),
+                    }],
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Is `day` (a date in this calendar's zone) in the calendar?
@@ -389,6 +432,9 @@ const WEEKDAYS: &[(&str, &str, Weekday)] = &[
 /// `calendar`? Deploy uses this to tell calendar files from process definitions; a file
 /// that is not valid YAML is not a calendar (the definition parser reports its errors).
 pub fn is_calendar_source(source: &str) -> bool {
+    if crate::definition::document::check("", source).is_err() {
+        return false; // the definition parser reports the problem
+    }
     marked_yaml::parse_yaml(0, source)
         .ok()
         .and_then(|root| root.as_mapping().map(|m| m.get_node("calendar").is_some()))
@@ -397,6 +443,7 @@ pub fn is_calendar_source(source: &str) -> bool {
 
 /// Parses and validates a calendar resource file. `file` is used in messages only.
 pub fn parse_calendar(file: &str, source: &str) -> Result<Calendar, DefinitionError> {
+    crate::definition::document::check(file, source)?;
     let mut diags = Vec::new();
     let calendar =
         load(source, &mut diags).and_then(|root| parse_calendar_node(&root, None, &mut diags));
@@ -486,12 +533,21 @@ pub(crate) fn parse_calendar_node(
     if diags.len() != before {
         return None;
     }
+    // Where each `calendar: other` rule is written, include first (as `references` lists them).
+    let reference_positions = ["include", "exclude"]
+        .iter()
+        .filter_map(|field| map.get_sequence(field))
+        .flat_map(|rules| rules.iter())
+        .filter_map(|rule| rule.as_mapping().and_then(|m| m.get_node("calendar")))
+        .map(|n| n.span().start().map_or((1, 1), |m| (m.line(), m.column())))
+        .collect();
     Some(Calendar {
         id,
         description,
         timezone: timezone?,
         include: include?,
         exclude: exclude?,
+        reference_positions,
     })
 }
 

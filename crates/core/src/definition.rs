@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 use crate::expr::Expr;
 
 mod controls;
+pub mod document;
 mod user_task;
 pub use controls::{Action, Condition, EndAs, Postcondition, Preconditions, Prompt, RuntimeLimit, TaskControls, TimeSpec};
 pub use user_task::{parse_period, Assignee, Priority, Text, UserTaskDef};
@@ -97,7 +98,8 @@ impl DataType {
             (Self::String, Value::String(_)) | (Self::Boolean, Value::Bool(_)) => true,
             (Self::Object, Value::Object(_)) | (Self::List, Value::Array(_)) => true,
             (Self::Number, Value::Number(_)) => true,
-            (Self::Integer, Value::Number(n)) => n.is_i64() || n.is_u64(),
+            // CEL's `int` is 64-bit signed: a larger whole number is not an integer here.
+            (Self::Integer, Value::Number(n)) => n.is_i64(),
             _ => false,
         }
     }
@@ -109,6 +111,7 @@ pub fn json_type_name(value: &Value) -> &'static str {
         Value::Null => "null",
         Value::Bool(_) => "boolean",
         Value::Number(n) if n.is_f64() => "number",
+        Value::Number(n) if !n.is_i64() => "a whole number above 9223372036854775807",
         Value::Number(_) => "integer",
         Value::String(_) => "string",
         Value::Array(_) => "list",
@@ -241,17 +244,26 @@ pub struct DefinitionError {
 
 impl fmt::Display for DefinitionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, d) in self.diagnostics.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
+        f.write_str(&format_problems(std::slice::from_ref(self)))
+    }
+}
+
+/// The problems of several files, one `file:line:column: message` (and hint) after the other.
+pub fn format_problems(errors: &[DefinitionError]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for e in errors {
+        for d in &e.diagnostics {
+            if !out.is_empty() {
+                out.push('\n');
             }
-            write!(f, "{}:{}:{}: {}", self.file, d.line, d.column, d.message)?;
+            let _ = write!(out, "{}:{}:{}: {}", e.file, d.line, d.column, d.message);
             if let Some(hint) = &d.hint {
-                write!(f, "\n  hint: {hint}")?;
+                let _ = write!(out, "\n  hint: {hint}");
             }
         }
-        Ok(())
     }
+    out
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -530,10 +542,45 @@ const KIND_FIELDS: &[(&str, &str)] = &[
 // ---------------------------------------------------------------------------------------
 // Parsing
 
-/// Parses and validates a definition. `file` is used in messages only.
+/// A definition (or calendar) file's text. It must be UTF-8: the first byte that is not is
+/// reported at its line and column (counted in characters, as every position is).
+/// A file larger than [`document::MAX_SOURCE_BYTES`] is refused as such (a reader need not
+/// read more than one byte past it).
+pub fn decode_source(file: &str, bytes: Vec<u8>) -> Result<String, DefinitionError> {
+    if bytes.len() > document::MAX_SOURCE_BYTES {
+        return Err(document::too_large(file));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        // The prefix is valid UTF-8 by construction.
+        let valid = std::str::from_utf8(valid).unwrap_or_default();
+        let line = valid.matches('\n').count() + 1;
+        let column = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        let byte = e.as_bytes()[valid.len()];
+        DefinitionError {
+            file: file.to_owned(),
+            diagnostics: vec![Diagnostic {
+                line,
+                column,
+                message: format!("the file is not UTF-8 text: the bytes from here on (0x{byte:02X} …) are not valid UTF-8"),
+                hint: Some("save the file as UTF-8".into()),
+            }],
+        }
+    })
+}
+
+/// Parses and validates a definition. `file` is used in messages only. Data defaults may be
+/// as large as the [ceiling](crate::limits::DataLimits::CEILING) of the data limits: this is
+/// how a stored definition is read back, whatever the limits are now.
 pub fn parse(file: &str, source: &str) -> Result<Definition, DefinitionError> {
+    parse_with(file, source, &crate::limits::DataLimits::CEILING)
+}
+
+/// [`parse`], holding data defaults to `limits` (as a deploy does).
+pub fn parse_with(file: &str, source: &str, limits: &crate::limits::DataLimits) -> Result<Definition, DefinitionError> {
+    document::check(file, source)?;
     let mut diags = Diagnostics { source, items: Vec::new(), iterates: false };
-    let definition = parse_inner(source, &mut diags);
+    let definition = parse_inner(source, &mut diags, limits);
     match definition {
         Some(d) if diags.items.is_empty() => Ok(d),
         _ => {
@@ -543,7 +590,7 @@ pub fn parse(file: &str, source: &str) -> Result<Definition, DefinitionError> {
     }
 }
 
-fn parse_inner(source: &str, diags: &mut Diagnostics) -> Option<Definition> {
+fn parse_inner(source: &str, diags: &mut Diagnostics, limits: &crate::limits::DataLimits) -> Option<Definition> {
     // Duplicate keys are mistakes (the last one would win silently), and quoted scalars are
     // strings: `default: "12"` is the text 12, not a number.
     let options = marked_yaml::LoaderOptions::default().error_on_duplicate_keys(true).prevent_coercion(true);
@@ -570,15 +617,12 @@ fn parse_inner(source: &str, diags: &mut Diagnostics) -> Option<Definition> {
             return None;
         }
     };
-    if raw.id.is_empty() {
-        diags.error(pos_of(raw.id.span()), "the process `id` must not be empty", None);
+    if let Err((message, hint)) = check_id("process", &raw.id) {
+        diags.error(pos_of(raw.id.span()), message, Some(hint));
     }
 
-    let data = parse_data(root_map, diags);
+    let data = parse_data(root_map, diags, limits);
 
-    if raw.id.contains('/') {
-        diags.error(pos_of(raw.id.span()), "a process `id` cannot contain `/`", Some("`/` separates a process from its foreach bodies".into()));
-    }
     let task_nodes = root_map.get_sequence("tasks").map(|s| s.iter().collect::<Vec<_>>()).unwrap_or_default();
     if task_nodes.is_empty() {
         let pos = root_map.get_node("tasks").map_or(Pos { line: 1, column: 1 }, |n| pos_of(n.span()));
@@ -589,6 +633,37 @@ fn parse_inner(source: &str, diags: &mut Diagnostics) -> Option<Definition> {
     definition.name = raw.name.clone();
     definition.description = raw.description.clone();
     Some(definition)
+}
+
+/// Longest process or task id.
+pub const MAX_ID_LEN: usize = 128;
+
+/// Process and task ids are what commands, history and expressions (`tasks.ID.status`) name:
+/// 1 to [`MAX_ID_LEN`] ASCII letters, digits, `_`, `.` and `-`, starting with a letter or `_`.
+/// (So `/`, which joins a process and its foreach bodies, and `#`, which picks a human task
+/// in `baton task` commands, never appear in one.) Returns the message and a hint.
+pub fn check_id(kind: &str, id: &str) -> Result<(), (String, String)> {
+    let rule = "use 1 to 128 letters, digits, `_`, `.` and `-`, starting with a letter or `_`".to_owned();
+    let shown: String = id.chars().take(40).collect();
+    let shown = if shown.len() < id.len() { format!("{shown}…") } else { shown };
+    if id.is_empty() {
+        return Err((format!("a {kind} `id` must not be empty"), rule));
+    }
+    if let Some(bad) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))) {
+        let why = match bad {
+            '/' => " (`/` joins a process and its foreach bodies)",
+            '#' => " (`#N` after a task id picks a human task)",
+            _ => "",
+        };
+        return Err((format!("the {kind} id `{shown}` contains `{bad}`{why}"), rule));
+    }
+    if id.len() > MAX_ID_LEN {
+        return Err((format!("the {kind} id `{shown}` is {} characters long, more than {MAX_ID_LEN}", id.len()), rule));
+    }
+    if !id.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        return Err((format!("the {kind} id `{shown}` must start with a letter or `_`"), rule));
+    }
+    Ok(())
 }
 
 /// Compiles a task graph: a process's `tasks`, or a foreach task's body.
@@ -607,9 +682,13 @@ fn compile_graph(id: &str, task_nodes: &[&Node], data: IndexMap<String, DataDecl
     // Task ids first, so that references can be checked in any order.
     let mut index: HashMap<String, usize> = HashMap::new();
     for (i, t) in raws.iter().enumerate() {
+        if let Err((message, hint)) = check_id("task", &t.id) {
+            diags.error(pos_of(t.id.span()), message, Some(hint));
+        }
         if t.id.is_empty() {
-            diags.error(pos_of(t.id.span()), "a task `id` must not be empty", None);
-        } else if let Some(&first) = index.get(t.id.as_str()) {
+            continue;
+        }
+        if let Some(&first) = index.get(t.id.as_str()) {
             let at = pos_of(raws[first].id.span());
             diags.error(
                 pos_of(t.id.span()),
@@ -691,7 +770,7 @@ fn compile_graph(id: &str, task_nodes: &[&Node], data: IndexMap<String, DataDecl
     })
 }
 
-fn parse_data(root: &marked_yaml::types::MarkedMappingNode, diags: &mut Diagnostics) -> IndexMap<String, DataDecl> {
+fn parse_data(root: &marked_yaml::types::MarkedMappingNode, diags: &mut Diagnostics, limits: &crate::limits::DataLimits) -> IndexMap<String, DataDecl> {
     let mut data = IndexMap::new();
     let Some(data_node) = root.get_node("data") else { return data };
     let Some(entries) = data_node.as_mapping() else {
@@ -729,7 +808,13 @@ fn parse_data(root: &marked_yaml::types::MarkedMappingNode, diags: &mut Diagnost
         let default_node = decl.as_mapping().and_then(|m| m.get_node("default"));
         let default = default_node.map(node_to_json);
         if let (Some(value), Some(node)) = (&default, default_node) {
-            if !ty.admits(value) {
+            if let Err(e) = limits.check_member(value) {
+                diags.error(
+                    node_pos(node),
+                    format!("the default of `{}` {e}", name.as_str()),
+                    Some("a default is held to the limits of data given at start; make it smaller".into()),
+                );
+            } else if !ty.admits(value) {
                 diags.error(
                     node_pos(node),
                     format!("the default of `{}` is {} but its type is {}", name.as_str(), json_type_name(value), ty.name()),

@@ -76,6 +76,17 @@ impl Command {
             Self::Abort { .. } | Self::Delete { .. } => None,
         }
     }
+
+    /// The user who gives this command, for the commands a person gives by name (an operator's
+    /// retry, skip, abort, breakpoint, input or delete).
+    pub fn by(&self) -> Option<&str> {
+        match self {
+            Self::RetryTask { by, .. } | Self::SkipTask { by, .. } | Self::Abort { by } | Self::SetBreakpoint { by, .. } | Self::ProvideInput { by, .. } | Self::Delete { by } => {
+                Some(by)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// What a durable timer was set for.
@@ -200,16 +211,21 @@ pub enum TransitionError {
     UserTask { task: String, error: crate::user_task::UserTaskError },
     #[error("instance {0} was deleted")]
     InstanceDeleted(String),
+    /// A payload from outside (start data, input, a human task's output) is past the limits.
+    #[error("{what} {error}")]
+    DataLimit { what: String, error: crate::limits::DataLimitError },
 }
 
 /// What the driver knows beyond the instance: learned expected runtimes (Automic's ERT,
-/// e.g. the average of a task's last runs) and the deployed calendars.
+/// e.g. the average of a task's last runs), the deployed calendars, and the limits it holds
+/// data from outside to.
 #[derive(Debug, Clone, Default)]
 pub struct Knowledge {
     pub expected_runtimes: HashMap<String, Duration>,
     pub calendars: HashMap<String, std::sync::Arc<crate::calendar::Calendar>>,
     /// The budget of each expression evaluation (the engine's setting).
     pub eval_limits: crate::expr::EvalLimits,
+    pub limits: crate::limits::DataLimits,
 }
 
 static NO_KNOWLEDGE: std::sync::LazyLock<Knowledge> = std::sync::LazyLock::new(Knowledge::default);
@@ -221,6 +237,7 @@ pub fn start(def: &Definition, id: String, data: Map<String, Value>, now: DateTi
 
 /// [`start`] with what the driver knows (expected runtimes, calendars).
 pub fn start_with(def: &Definition, id: String, data: Map<String, Value>, now: DateTime<Utc>, knowledge: &Knowledge) -> Result<Transition, TransitionError> {
+    knowledge.limits.check_object(&data).map_err(|error| TransitionError::DataLimit { what: "the start data".into(), error })?;
     let mut problems = Vec::new();
     for (key, value) in &data {
         match def.data.get(key) {
@@ -317,6 +334,7 @@ pub fn apply_with(def: &Definition, instance: &Instance, command: Command, now: 
     if instance.status.is_terminal() {
         return Err(TransitionError::InstanceEnded(instance.status));
     }
+    check_payload(&command, &knowledge.limits)?;
     let mut m = Machine { def, inst: instance.clone(), events: Vec::new(), effects: Vec::new(), now, knowledge, triggered: Vec::new() };
     match command {
         Command::JobFinished { task, attempt, outcome } => m.job_finished(&task, attempt, outcome)?,
@@ -333,6 +351,20 @@ pub fn apply_with(def: &Definition, instance: &Instance, command: Command, now: 
     }
     m.advance();
     Ok(m.finish())
+}
+
+/// Checks the data a command brings in from outside against the driver's limits. (A job's
+/// output is checked where the job's end is applied: past the limits, it ends the task.)
+fn check_payload(command: &Command, limits: &crate::limits::DataLimits) -> Result<(), TransitionError> {
+    use crate::user_task::UserTaskCommand as U;
+    let (what, payload) = match command {
+        Command::ProvideInput { task, values, .. } => (format!("the input for task `{task}`"), values),
+        Command::UserTask { task, command: U::Complete { output, .. }, .. } => (format!("the output of user task `{task}`"), output),
+        Command::UserTask { task, command: U::StartFollowOn { spec, .. }, .. } => (format!("the input of the follow-on task of `{task}`"), &spec.input),
+        Command::UserTask { task, command: U::CreateSubtask { spec, .. }, .. } => (format!("the input of the subtask of `{task}`"), &spec.input),
+        _ => return Ok(()),
+    };
+    limits.check_object(payload).map_err(|error| TransitionError::DataLimit { what, error })
 }
 
 /// A `set` task's result: the new process data, and the values it wrote.
@@ -651,6 +683,10 @@ impl Machine<'_> {
                     return Ok(());
                 }
                 if let Some(output) = output.filter(|o| !o.is_empty()) {
+                    if let Err(e) = self.knowledge.limits.check_object(&output) {
+                        self.fail(i, Reason::DataLimit { what: "the job's output".into(), problem: e.to_string() });
+                        return Ok(());
+                    }
                     if let Some(reason) = output.iter().find_map(|(k, v)| self.type_problem(k, v)) {
                         self.fail(i, reason);
                         return Ok(());

@@ -794,3 +794,73 @@ fn user_task_fields_on_another_kind_are_misplaced() {
     assert_at(&d, 6, 5);
     assert_message(&d, "sets `owners`, which only user tasks have");
 }
+
+#[test]
+fn task_and_process_ids_are_1_to_128_letters_digits_underscores_dots_and_dashes() {
+    let rule = "use 1 to 128 letters, digits, `_`, `.` and `-`, starting with a letter or `_`";
+    let long = "x".repeat(129);
+    let cases = [
+        ("a#b".to_owned(), "the task id `a#b` contains `#` (`#N` after a task id picks a human task)".to_owned()),
+        ("1st".to_owned(), "the task id `1st` must start with a letter or `_`".to_owned()),
+        ("tâche".to_owned(), "the task id `tâche` contains `â`".to_owned()),
+        ("\"a b\"".to_owned(), "the task id `a b` contains ` `".to_owned()),
+        ("\"\"".to_owned(), "a task `id` must not be empty".to_owned()),
+        (long.clone(), format!("the task id `{}…` is 129 characters long, more than 128", &long[..40])),
+    ];
+    for (id, message) in cases {
+        let d = one(&yaml(&["id: p", "tasks:", &format!("  - id: {id}"), "    kind: end"]));
+        assert_eq!((d.line, d.column, d.message.as_str(), d.hint.as_deref()), (3, 9, message.as_str(), Some(rule)), "id {id}");
+    }
+    let d = one(&yaml(&["id: my/flow", "tasks:", "  - id: t", "    kind: end"]));
+    assert_eq!(
+        (d.line, d.column, d.message.as_str()),
+        (1, 5, "the process id `my/flow` contains `/` (`/` joins a process and its foreach bodies)")
+    );
+    let fine = ok(&yaml(&["id: Flow_2.v-1", "tasks:", "  - id: _private", "    kind: end", &format!("  - id: {}", "y".repeat(128)), "    kind: end"]));
+    assert_eq!(fine.tasks.iter().map(|t| t.id.len()).collect::<Vec<_>>(), vec![8, 128]);
+}
+
+#[test]
+fn a_second_yaml_document_is_refused_where_it_starts() {
+    let e = errors(&yaml(&["id: p", "tasks:", "  - id: t", "    kind: end", "---", "id: q", "tasks: []"]));
+    assert_eq!(
+        e.to_string(),
+        "flow.yaml:5:1: a second YAML document: a file holds one definition or calendar\n  hint: remove the `---` line and what follows it, or put each definition in a file of its own"
+    );
+    // One document that starts with `---` (and ends with `...`) is fine.
+    ok(&yaml(&["---", "id: p", "tasks:", "  - id: t", "    kind: end", "..."]));
+}
+
+#[test]
+fn nesting_deeper_than_128_levels_is_refused_without_overflowing_the_stack() {
+    // Block mappings 2,000 deep under a default: the loader would recurse once per level.
+    let mut lines = vec!["id: p".to_owned(), "data:".into(), "  v:".into(), "    type: any".into(), "    default:".into()];
+    for level in 0..2_000 {
+        lines.push(format!("{}k:", " ".repeat(6 + level)));
+    }
+    lines.push(format!("{}1", " ".repeat(6 + 2_000)));
+    lines.extend(["tasks:".into(), "  - id: t".into(), "    kind: end".into()]);
+    let source = lines.join("\n");
+    let e = errors(&source);
+    assert_eq!(
+        e.to_string(),
+        "flow.yaml:131:133: mappings and lists nest deeper than the limit of 128 levels here\n  hint: flatten the structure"
+    );
+    // Flow lists too, and in a calendar.
+    let deep = format!("calendar: c\ninclude: {}{}\n", "[".repeat(200), "]".repeat(200));
+    let e = baton_core::calendar::parse_calendar("c.yaml", &deep).unwrap_err();
+    assert_eq!(e.diagnostics[0].message, "mappings and lists nest deeper than the limit of 128 levels here");
+    assert!(!baton_core::calendar::is_calendar_source(&deep), "not read as a calendar (nor crashed on)");
+}
+
+#[test]
+fn a_file_larger_than_8_mib_is_refused() {
+    let source = format!("id: p\ndescription: {}\ntasks:\n  - id: t\n    kind: end\n", "x".repeat(8 << 20));
+    assert_eq!(errors(&source).to_string(), "flow.yaml:1:1: the file is larger than the limit of 8388608 bytes (8 MiB)\n  hint: split it into several definitions");
+}
+
+#[test]
+fn an_integer_default_beyond_64_bits_is_refused_at_the_default() {
+    let d = one(&yaml(&["id: p", "data:", "  n: {type: integer, default: 18446744073709551615}", "tasks:", "  - id: t", "    kind: end"]));
+    assert_eq!((d.line, d.column, d.message.as_str()), (3, 31, "the default of `n` is number but its type is integer"));
+}

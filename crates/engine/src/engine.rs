@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Map, Value};
 use tokio::sync::{oneshot, Notify};
 
-use baton_core::definition::parse;
+use baton_core::definition::{parse, parse_with};
 use baton_core::calendar::{is_calendar_source, parse_calendar, Calendar};
-use baton_core::{apply_with, start_with, Command, Definition, Effect, Instance, Knowledge, TransitionError};
-use baton_store::{inbox_updates, JobKey, RuntimeSample, StepRecord, Store, StoreError, Timer};
+use baton_core::{apply_with, start_with, Command, DataLimits, Definition, DefinitionError, Effect, Instance, Knowledge, TransitionError};
+use baton_store::{inbox_updates, Deployment, DeploymentKind, JobKey, RuntimeSample, StepRecord, Store, StoreError, Timer};
 
 use crate::clock::Clock;
 use crate::error::EngineError;
@@ -23,11 +23,14 @@ pub struct EngineOptions {
     pub node: String,
     /// The budget of each expression evaluation.
     pub eval_limits: baton_core::expr::EvalLimits,
+    /// How deep and large each payload from outside may be: start data, job output, human
+    /// task output, prompt input, data defaults at deploy.
+    pub limits: DataLimits,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        Self { node: format!("node-{}", std::process::id()), eval_limits: baton_core::expr::EvalLimits::DEFAULT }
+        Self { node: format!("node-{}", std::process::id()), eval_limits: baton_core::expr::EvalLimits::DEFAULT, limits: DataLimits::default() }
     }
 }
 
@@ -107,12 +110,13 @@ impl<S: Store> Engine<S> {
         &self.inner.store
     }
 
-    /// Checks a definition or calendar file without storing anything.
-    pub fn validate(file: &str, source: &str) -> Result<(), EngineError> {
+    /// Checks a definition or calendar file on its own, without storing anything (a
+    /// calendar's references are checked by [`Engine::deploy_all`]).
+    pub fn validate(&self, file: &str, source: &str) -> Result<(), EngineError> {
         if is_calendar_source(source) {
             parse_calendar(file, source)?;
         } else {
-            parse(file, source)?;
+            parse_with(file, source, &self.inner.options.limits)?;
         }
         Ok(())
     }
@@ -121,25 +125,80 @@ impl<S: Store> Engine<S> {
     /// stores it as the next version of its id. A file with any problem is refused whole, and
     /// nothing is stored.
     pub async fn deploy(&self, file: &str, source: &str) -> Result<(String, u32), EngineError> {
-        if is_calendar_source(source) {
-            let calendar = Arc::new(parse_calendar(file, source)?);
-            // Every calendar it refers to must be deployed, and references must not loop.
+        let mut deployed = self.deploy_all(&[(file.to_owned(), source.to_owned())]).await?;
+        Ok(deployed.remove(0))
+    }
+
+    /// Deploys several files (`(file name, source)`) together: every file is checked first
+    /// (a calendar's references against the deployed calendars and those deployed with it),
+    /// and then all are stored in one transaction, or, if any file has a problem, none. The
+    /// problems of every file are reported, each at its `file:line:column`. Returns the id
+    /// and new version of each file, in order.
+    pub async fn deploy_all(&self, files: &[(String, String)]) -> Result<Vec<(String, u32)>, EngineError> {
+        // Each with the index of its file.
+        let mut problems: Vec<(usize, DefinitionError)> = Vec::new();
+        let mut checked: Vec<(usize, Checked)> = Vec::with_capacity(files.len());
+        for (n, (file, source)) in files.iter().enumerate() {
+            let parsed = if is_calendar_source(source) {
+                parse_calendar(file, source).map(|c| Checked::Calendar(Arc::new(c)))
+            } else {
+                parse_with(file, source, &self.inner.options.limits).map(Checked::Definition)
+            };
+            match parsed {
+                Ok(c) => checked.push((n, c)),
+                Err(e) => problems.push((n, e)),
+            }
+        }
+        if checked.iter().any(|(_, c)| matches!(c, Checked::Calendar(_))) {
+            // References resolve against the deployed calendars, replaced by those deployed now.
             let mut known: HashMap<String, Arc<Calendar>> = HashMap::new();
             for stored in self.inner.store.calendars().await? {
                 let other = parse_calendar(&stored.file, &stored.source)?;
                 known.insert(other.id.clone(), Arc::new(other));
             }
-            known.insert(calendar.id.clone(), calendar.clone());
-            calendar.check_references(&|id: &str| known.get(id).cloned())?;
-            let version = self.inner.store.deploy_calendar(&calendar.id, file, source, self.inner.clock.now()).await?;
-            return Ok((calendar.id.clone(), version));
+            for (_, c) in &checked {
+                if let Checked::Calendar(calendar) = c {
+                    known.insert(calendar.id.clone(), calendar.clone());
+                }
+            }
+            for (n, c) in &checked {
+                if let Checked::Calendar(calendar) = c {
+                    if let Err(e) = calendar.check_references_in_file(&files[*n].0, &|id: &str| known.get(id).cloned()) {
+                        problems.push((*n, e));
+                    }
+                }
+            }
         }
-        let mut definition = parse(file, source)?;
-        let version = self.inner.store.deploy(&definition.id, file, source, self.inner.clock.now()).await?;
-        definition.set_version(version);
-        let id = definition.id.clone();
-        self.cache().insert((id.clone(), version), Arc::new(definition));
-        Ok((id, version))
+        if !problems.is_empty() {
+            problems.sort_by_key(|(n, _)| *n);
+            let mut problems: Vec<DefinitionError> = problems.into_iter().map(|(_, e)| e).collect();
+            return Err(if problems.len() == 1 { EngineError::Definition(problems.remove(0)) } else { EngineError::Definitions(problems) });
+        }
+        let deployments = checked
+            .iter()
+            .map(|(n, c)| {
+                let (kind, id) = match c {
+                    Checked::Definition(d) => (DeploymentKind::Definition, d.id.clone()),
+                    Checked::Calendar(c) => (DeploymentKind::Calendar, c.id.clone()),
+                };
+                let (file, source) = &files[*n];
+                Deployment { kind, id, file: file.clone(), source: source.clone() }
+            })
+            .collect();
+        let versions = self.inner.store.deploy_all(deployments, self.inner.clock.now()).await?;
+        let mut deployed = Vec::with_capacity(versions.len());
+        for ((_, c), version) in checked.into_iter().zip(versions) {
+            match c {
+                Checked::Definition(mut definition) => {
+                    definition.set_version(version);
+                    let id = definition.id.clone();
+                    self.cache().insert((id.clone(), version), Arc::new(definition));
+                    deployed.push((id, version));
+                }
+                Checked::Calendar(calendar) => deployed.push((calendar.id.clone(), version)),
+            }
+        }
+        Ok(deployed)
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<(String, u32), Arc<Definition>>> {
@@ -531,7 +590,7 @@ impl<S: Store> Engine<S> {
     /// What the core needs to know beyond the instance: the definition's learned expected
     /// runtimes and the deployed calendars (read only when the definition uses them).
     async fn knowledge(&self, definition: &Definition) -> Result<Knowledge, EngineError> {
-        let mut knowledge = Knowledge { eval_limits: self.inner.options.eval_limits, ..Knowledge::default() };
+        let mut knowledge = Knowledge { eval_limits: self.inner.options.eval_limits, limits: self.inner.options.limits, ..Knowledge::default() };
         if definition.any_task(&|t| t.controls.latest_end.is_some()) {
             knowledge.expected_runtimes = self.inner.store.expected_runtimes(&definition.id).await?;
         }
@@ -790,6 +849,12 @@ fn merge_effects(effects: Vec<Effect>) -> Vec<Effect> {
         }
     }
     merged.into_iter().flatten().collect()
+}
+
+/// A deployed file, checked and compiled.
+enum Checked {
+    Definition(Definition),
+    Calendar(Arc<Calendar>),
 }
 
 /// What delivered a command and goes with its step.

@@ -1,3 +1,7 @@
+//! The engine's error, and the kind of each error: what a surface (the CLI's exit code, an
+//! HTTP status) is derived from, in one place per surface.
+
+use baton_core::user_task::UserTaskError;
 use baton_core::{DefinitionError, TransitionError};
 use baton_store::{IdentityError, StoreError};
 
@@ -6,6 +10,9 @@ use baton_store::{IdentityError, StoreError};
 pub enum EngineError {
     #[error(transparent)]
     Definition(#[from] DefinitionError),
+    /// Several files deployed together, with the problems of each that has any.
+    #[error("{}", baton_core::definition::format_problems(.0))]
+    Definitions(Vec<DefinitionError>),
     #[error("there is no process `{0}`; deploy it first")]
     ProcessNotFound(String),
     #[error("process `{id}` version {version} is missing from the store")]
@@ -40,5 +47,110 @@ impl EngineError {
     /// the engine records an incident instead of looping.
     pub fn is_instance_fault(&self) -> bool {
         matches!(self, Self::StepPanicked { .. } | Self::Definition(_) | Self::Calendar(_) | Self::Store(StoreError::CorruptState { .. }))
+    }
+}
+
+/// What kind of error an [`EngineError`] is, for a surface to answer with (an exit code, an
+/// HTTP status). Every kind but `Unavailable` and `Internal` is a refusal: the request was
+/// at fault, and nothing was changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The request is malformed or breaks a rule: a bad definition, bad data, data past a limit.
+    Invalid,
+    /// The acting user is not known.
+    Unauthenticated,
+    /// The acting user is known but may not do this.
+    Forbidden,
+    /// What the request names (a process, an instance, a task) does not exist.
+    NotFound,
+    /// The request does not fit the current state (retrying a task that is running, acting on an
+    /// ended instance).
+    Conflict,
+    /// The store cannot serve the request now (read-only, disk full, busy); trying again later,
+    /// or after fixing the cause, may work.
+    Unavailable,
+    /// A fault in Baton or in stored data.
+    Internal,
+}
+
+impl ErrorKind {
+    /// Was the request at fault (so the caller should correct it), rather than Baton or its store?
+    pub fn is_refusal(self) -> bool {
+        !matches!(self, Self::Unavailable | Self::Internal)
+    }
+}
+
+impl EngineError {
+    /// The kind of this error; see [`ErrorKind`].
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Definition(_) | Self::Definitions(_) | Self::Calendar(_) => ErrorKind::Invalid,
+            Self::ProcessNotFound(_) | Self::InstanceNotFound(_) => ErrorKind::NotFound,
+            Self::VersionNotFound { .. } => ErrorKind::Internal,
+            Self::Transition(e) => transition_kind(e),
+            Self::Store(e) => store_kind(e),
+            Self::Identity(e) => identity_kind(e),
+            Self::IncidentNotFound(_) => ErrorKind::NotFound,
+            Self::IncidentClosed(_) | Self::NothingToRetry { .. } => ErrorKind::Conflict,
+            // The step failed inside the engine: not the caller's input.
+            Self::StepPanicked { .. } | Self::IncidentRaised { .. } => ErrorKind::Internal,
+        }
+    }
+}
+
+fn transition_kind(error: &TransitionError) -> ErrorKind {
+    use TransitionError as T;
+    match error {
+        T::InvalidData(_) | T::NotAUserTask { .. } | T::DataLimit { .. } => ErrorKind::Invalid,
+        T::UnknownTask(_) | T::InstanceDeleted(_) => ErrorKind::NotFound,
+        T::InstanceEnded(_)
+        | T::StaleJobResult { .. }
+        | T::NotRetryable { .. }
+        | T::SuccessorMoved { .. }
+        | T::NotSkippable { .. }
+        | T::NotWaitingForInput { .. }
+        | T::UserTaskNotStarted { .. } => ErrorKind::Conflict,
+        T::UserTask { error, .. } => user_task_kind(error),
+    }
+}
+
+fn user_task_kind(error: &UserTaskError) -> ErrorKind {
+    use UserTaskError as U;
+    match error {
+        U::UnknownTask(_) | U::TaskDeleted(_) | U::UserTaskDeleted(_) => ErrorKind::NotFound,
+        U::NotPotentialOwner { .. } | U::NotOwner { .. } | U::NotAdministrator { .. } | U::NotInvolved { .. } | U::EngineOnly { .. } => ErrorKind::Forbidden,
+        U::UserOnly { .. } => ErrorKind::Unauthenticated,
+        U::InvalidOutput { .. } | U::NoPotentialOwners { .. } | U::EscalationNamesNobody { .. } | U::InvalidPotentialOwners(_) | U::FollowOnAlone { .. } => {
+            ErrorKind::Invalid
+        }
+        U::NotClaimed { .. }
+        | U::AlreadyClaimed { .. }
+        | U::Forwarded { .. }
+        | U::Suspended { .. }
+        | U::AlreadySuspended { .. }
+        | U::NotSuspended { .. }
+        | U::ChainEnded { .. }
+        | U::OpenSubtasks { .. }
+        | U::StaleTimer(_) => ErrorKind::Conflict,
+    }
+}
+
+/// The kind of a store error.
+pub fn store_kind(error: &StoreError) -> ErrorKind {
+    match error {
+        StoreError::Database(_) | StoreError::Closed | StoreError::Conflict(_) => ErrorKind::Unavailable,
+        StoreError::CorruptState { .. } | StoreError::DuplicateInstance(_) => ErrorKind::Internal,
+    }
+}
+
+/// The kind of an identity error.
+pub fn identity_kind(error: &IdentityError) -> ErrorKind {
+    match error {
+        IdentityError::UnknownUser(_) | IdentityError::UnknownGroup(_) => ErrorKind::NotFound,
+        IdentityError::DuplicateUser(_) | IdentityError::DuplicateGroup(_) | IdentityError::AlreadyMember { .. } | IdentityError::NotMember { .. } => {
+            ErrorKind::Conflict
+        }
+        IdentityError::InvalidName { .. } => ErrorKind::Invalid,
+        IdentityError::Store(e) => store_kind(e),
     }
 }

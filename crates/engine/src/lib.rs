@@ -15,6 +15,6 @@ mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{Engine, EngineOptions};
-pub use error::EngineError;
+pub use error::{identity_kind, store_kind, EngineError, ErrorKind};
 pub use job_environment::{PassEnv, ALWAYS_PASSED};
 pub use worker::{run_job, JobRun, JobSettings, Stop, WorkerOptions, KILL_GRACE, SHUTDOWN_GRACE};

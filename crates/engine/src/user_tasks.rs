@@ -22,6 +22,22 @@ fn named_people(command: &UserTaskCommand) -> Option<&PotentialOwners> {
 }
 
 impl<S: Store + IdentityStore> Engine<S> {
+    /// Applies a command a person gives by name (an operator's abort, retry, skip, input or
+    /// breakpoint: [`Command::by`]); that person must be a user of the identity store, as every
+    /// acting user must. An unknown one is refused with [`EngineError::Identity`].
+    pub async fn operate(&self, instance: &str, command: Command) -> Result<std::sync::Arc<Instance>, EngineError> {
+        if let Some(by) = command.by() {
+            self.store().caller(by).await?;
+        }
+        self.apply(instance, command).await
+    }
+
+    /// [`Engine::delete_instance`] by `by`, who must be a user of the identity store.
+    pub async fn delete_instance_by(&self, instance: &str, by: &str) -> Result<std::sync::Arc<Instance>, EngineError> {
+        self.store().caller(by).await?;
+        self.delete_instance(instance, by).await
+    }
+
     /// Applies `command` to a human task of user task `task` in `instance`, acting as `user`.
     /// An unknown user (or an unknown person named by the command) is refused with
     /// [`EngineError::Identity`]; an operation the user may not do with [`EngineError::Transition`].

@@ -16,7 +16,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use baton_core::instance::STATE_FORMAT;
 use baton_core::{Event, Instance, InstanceStatus, JobRequest};
 use baton_store::{
-    CalendarStore, ClaimedJob, DefinitionStore, OpenCounts, RuntimeStats, InstanceReader, InstanceSummary, JobKey, JobProcess, JobQueue, Result, StepRecord, StepWriter, StoreError,
+    CalendarStore, ClaimedJob, DefinitionStore, Deployment, DeploymentKind, OpenCounts, RuntimeStats, InstanceReader, InstanceSummary, JobKey, JobProcess, JobQueue, Result, StepRecord, StepWriter, StoreError,
     StoredDefinition, Timer, TimerQueue,
 };
 
@@ -366,6 +366,23 @@ impl DefinitionStore for SqliteStore {
         self.store_next_version(Versioned::Definitions, id, file, source, now).await
     }
 
+    async fn deploy_all(&self, deployments: Vec<Deployment>, now: DateTime<Utc>) -> Result<Vec<u32>> {
+        // One request in its own savepoint: an insert that fails takes the others back with it.
+        self.write(move |conn| {
+            deployments
+                .iter()
+                .map(|d| {
+                    let kind = match d.kind {
+                        DeploymentKind::Definition => Versioned::Definitions,
+                        DeploymentKind::Calendar => Versioned::Calendars,
+                    };
+                    insert_next_version(conn, kind, &d.id, &d.file, &d.source, now)
+                })
+                .collect()
+        })
+        .await
+    }
+
     async fn definition(&self, id: &str, version: Option<u32>) -> Result<Option<StoredDefinition>> {
         self.read(|conn| {
             let sql = "SELECT id, version, file, source, deployed_at FROM definitions WHERE id = ?1 AND (?2 IS NULL OR version = ?2) ORDER BY version DESC LIMIT 1";
@@ -398,19 +415,7 @@ impl SqliteStore {
     /// Stores `source` as the next version of `id` in `kind`'s table; returns the version.
     async fn store_next_version(&self, kind: Versioned, id: &str, file: &str, source: &str, now: DateTime<Utc>) -> Result<u32> {
         let (id, file, source) = (id.to_owned(), file.to_owned(), source.to_owned());
-        self.write(move |conn| {
-            let table = kind.table();
-            let version: u32 = conn
-                .query_row(&format!("SELECT COALESCE(MAX(version), 0) + 1 FROM {table} WHERE id = ?1"), [&id], |r| r.get(0))
-                .map_err(db_err)?;
-            conn.execute(
-                &format!("INSERT INTO {table} (id, version, file, source, deployed_at) VALUES (?1, ?2, ?3, ?4, ?5)"),
-                params![id, version, file, source, ts(now)],
-            )
-            .map_err(db_err)?;
-            Ok(version)
-        })
-        .await
+        self.write(move |conn| insert_next_version(conn, kind, &id, &file, &source, now)).await
     }
 
     /// The latest version of every id in `kind`'s table.
@@ -424,6 +429,16 @@ impl SqliteStore {
             conn.prepare_cached(&sql)?.query_map([], stored_definition)?.collect()
         })
     }
+}
+
+/// Inserts `source` as the next version of `id` in `kind`'s table; returns the version.
+fn insert_next_version(conn: &Connection, kind: Versioned, id: &str, file: &str, source: &str, now: DateTime<Utc>) -> Result<u32> {
+    let table = kind.table();
+    let version: u32 =
+        conn.query_row(&format!("SELECT COALESCE(MAX(version), 0) + 1 FROM {table} WHERE id = ?1"), [id], |r| r.get(0)).map_err(db_err)?;
+    conn.execute(&format!("INSERT INTO {table} (id, version, file, source, deployed_at) VALUES (?1, ?2, ?3, ?4, ?5)"), params![id, version, file, source, ts(now)])
+        .map_err(db_err)?;
+    Ok(version)
 }
 
 fn stored_definition(row: &rusqlite::Row) -> rusqlite::Result<StoredDefinition> {

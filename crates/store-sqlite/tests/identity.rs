@@ -56,7 +56,8 @@ async fn the_identity_migration_upgrades_an_existing_database() {
     let store = SqliteStore::open(&path, Durability::Full).unwrap();
     assert_eq!(store.definition("etl", None).await.unwrap().map(|d| d.version), Some(1), "what the database held is kept");
     store.add_user(NewUser::named("john"), t0()).await.unwrap();
-    assert_eq!(store.users().await.unwrap().len(), 1);
+    let names: Vec<String> = store.users().await.unwrap().into_iter().map(|u| u.name).collect();
+    assert_eq!(names, ["john", "operator"], "john, and the built-in operator the migrations add");
     let conn = rusqlite::Connection::open(&path).unwrap();
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
     assert!(version >= 3, "the identity migration ran (user_version {version})");

@@ -42,6 +42,7 @@ macro_rules! conformance_tests {
             concurrent_deploys_of_one_id_get_distinct_versions,
             definitions_lists_latest_versions,
             deploy_calendar_assigns_consecutive_versions_and_calendars_lists_latest,
+            deploy_all_stores_definitions_and_calendars_together_as_next_versions,
             a_committed_step_is_readable_with_its_events,
             instance_seq_is_the_stored_next_seq,
             open_counts_count_instances_by_open_status,
@@ -275,6 +276,32 @@ pub async fn deploy_calendar_assigns_consecutive_versions_and_calendars_lists_la
     // A definition with the same id is a different thing.
     assert_eq!(store.definition("business-days", None).await.unwrap().unwrap().version, 1);
     assert_eq!(store.definitions().await.unwrap().len(), 1);
+}
+
+pub async fn deploy_all_stores_definitions_and_calendars_together_as_next_versions<S: Store>(store: S) {
+    use crate::{Deployment, DeploymentKind};
+    store.deploy("etl", "etl.yaml", "etl1", at(0)).await.unwrap();
+    let deployment = |kind, id: &str, source: &str| Deployment { kind, id: id.into(), file: format!("{id}.yaml"), source: source.into() };
+    let versions = store
+        .deploy_all(
+            vec![
+                deployment(DeploymentKind::Definition, "etl", "etl2"),
+                deployment(DeploymentKind::Calendar, "business-days", "bd1"),
+                deployment(DeploymentKind::Definition, "report", "report1"),
+                deployment(DeploymentKind::Definition, "etl", "etl3"),
+            ],
+            at(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(versions, vec![2, 1, 1, 3]);
+    let stored = store.definition("etl", Some(2)).await.unwrap().unwrap();
+    assert_eq!((stored.file.as_str(), stored.source.as_str(), stored.deployed_at), ("etl.yaml", "etl2", at(1)));
+    let latest: Vec<(String, u32, String)> = store.definitions().await.unwrap().into_iter().map(|d| (d.id, d.version, d.source)).collect();
+    assert_eq!(latest, vec![("etl".into(), 3, "etl3".into()), ("report".into(), 1, "report1".into())]);
+    let calendars: Vec<(String, u32)> = store.calendars().await.unwrap().into_iter().map(|c| (c.id, c.version)).collect();
+    assert_eq!(calendars, vec![("business-days".into(), 1)]);
+    assert_eq!(store.deploy_all(Vec::new(), at(2)).await.unwrap(), Vec::<u32>::new());
 }
 
 // ---------------------------------------------------------------------------------------

@@ -86,6 +86,10 @@ impl IdentityError {
     }
 }
 
+/// The built-in user every store has from the start (not an administrator): who acts when an
+/// operator command names nobody else.
+pub const OPERATOR: &str = "operator";
+
 /// Longest user, group or department name.
 pub const MAX_NAME_LEN: usize = 64;
 

@@ -22,6 +22,7 @@ use crate::identity::{IdentityError, IdentityStore, NewUser, User};
 macro_rules! identity_conformance_tests {
     ($fresh:path) => {
         $crate::identity_conformance_tests!(@tests $fresh;
+            a_new_store_has_the_built_in_operator_user,
             users_are_added_and_listed_by_name,
             a_duplicate_user_is_refused_and_changes_nothing,
             racing_adds_of_one_user_let_exactly_one_win,
@@ -73,13 +74,21 @@ async fn people<S: IdentityStore>(store: &S) {
     }
 }
 
+pub async fn a_new_store_has_the_built_in_operator_user<S: IdentityStore>(store: S) {
+    let users: Vec<(String, Option<String>, bool)> = store.users().await.unwrap().into_iter().map(|u| (u.name, u.department, u.admin)).collect();
+    assert_eq!(users, vec![(crate::identity::OPERATOR.to_owned(), None, false)]);
+    assert_eq!(store.caller("operator").await.unwrap(), Caller::new("operator"));
+    let again = store.add_user(NewUser::named("operator"), t0()).await;
+    assert!(matches!(again, Err(IdentityError::DuplicateUser(ref n)) if n == "operator"), "{again:?}");
+}
+
 pub async fn users_are_added_and_listed_by_name<S: IdentityStore>(store: S) {
     let sarah = store.add_user(NewUser::named("sarah").in_department("legal"), t0()).await.unwrap();
     assert_eq!(sarah, User { name: "sarah".into(), department: Some("legal".into()), admin: false, created_at: t0() });
     store.add_user(NewUser::named("admin").admin(), t0()).await.unwrap();
     store.add_user(NewUser::named("john"), t0()).await.unwrap();
     let names: Vec<String> = store.users().await.unwrap().into_iter().map(|u| u.name).collect();
-    assert_eq!(names, ["admin", "john", "sarah"]);
+    assert_eq!(names, ["admin", "john", "operator", "sarah"]);
     assert_eq!(store.user("sarah").await.unwrap(), Some(sarah));
     assert_eq!(store.user("nobody").await.unwrap(), None);
 }
@@ -107,7 +116,7 @@ pub async fn racing_adds_of_one_user_let_exactly_one_win<S: IdentityStore + 'sta
     }
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
     assert!(results.iter().filter(|r| r.is_err()).all(|r| matches!(r, Err(IdentityError::DuplicateUser(_)))));
-    assert_eq!(store.users().await.unwrap().len(), 1);
+    assert_eq!(store.users().await.unwrap().len(), 2, "racer and the built-in operator");
 }
 
 pub async fn groups_are_listed_with_their_members<S: IdentityStore>(store: S) {

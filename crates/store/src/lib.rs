@@ -153,10 +153,30 @@ pub struct ClaimedJob {
     pub lease_until: DateTime<Utc>,
 }
 
+/// One source file to store as the next version of its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    pub kind: DeploymentKind,
+    pub id: String,
+    pub file: String,
+    pub source: String,
+}
+
+/// What a deployed file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeploymentKind {
+    Definition,
+    Calendar,
+}
+
 /// Deploying and reading definitions.
 pub trait DefinitionStore: Send + Sync {
     /// Stores `source` as the next version of `id` (1 for a new id) and returns that version.
     fn deploy(&self, id: &str, file: &str, source: &str, now: DateTime<Utc>) -> impl Future<Output = Result<u32>> + Send;
+    /// Stores definitions and calendars together, in one transaction: all of them or none.
+    /// Each is the next version of its id (an id given twice gets two versions, in order).
+    /// Returns the version of each, in order.
+    fn deploy_all(&self, deployments: Vec<Deployment>, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<u32>>> + Send;
     /// A given version, or the latest when `version` is `None`.
     fn definition(&self, id: &str, version: Option<u32>) -> impl Future<Output = Result<Option<StoredDefinition>>> + Send;
     /// The latest version of every definition.
@@ -236,7 +256,7 @@ pub trait Store: DefinitionStore + CalendarStore + InstanceReader + StepWriter +
 impl<T: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + TimerQueue + RuntimeStats + IncidentReader + Clone + 'static> Store for T {}
 
 pub mod identity;
-pub use identity::{Group, IdentityError, IdentityStore, NewUser, User};
+pub use identity::{Group, IdentityError, IdentityStore, NewUser, User, OPERATOR};
 pub mod incident;
 pub use incident::{Incident, IncidentKind, IncidentReader, IncidentUpdate, NewIncident};
 pub mod inbox;

@@ -12,8 +12,19 @@ pub struct Run {
 
 /// `baton --db DB ARGS…`, whatever its exit code.
 pub fn baton(db: &Path, args: &[&str]) -> Run {
-    let Output { status, stdout, stderr } =
-        Command::new(env!("CARGO_BIN_EXE_baton")).arg("--db").arg(db).args(args).env_remove("BATON_DB").output().expect("baton runs");
+    baton_env(db, args, &[])
+}
+
+/// [`baton`] with these environment variables set.
+pub fn baton_env(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let Output { status, stdout, stderr } = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env_remove("BATON_DB")
+        .envs(env.iter().copied())
+        .output()
+        .expect("baton runs");
     Run { code: status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&stdout).into(), stderr: String::from_utf8_lossy(&stderr).into() }
 }
 

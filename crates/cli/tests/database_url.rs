@@ -1,0 +1,46 @@
+//! `--db` takes a SQLite file as a path or as `sqlite://PATH` / `sqlite:PATH`; a URL of a store
+//! this build does not have is refused (exit 2) instead of being taken for a file name.
+
+use std::path::Path;
+use std::process::Command;
+
+/// `baton --db DB instances` run in `cwd`.
+fn instances(cwd: &Path, db: &str) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_baton")).current_dir(cwd).args(["--db", db, "instances"]).env_remove("BATON_DB").output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_url_of_a_store_this_build_lacks_is_refused_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("postgres://host/db", "baton: --db postgres://host/db: PostgreSQL is not supported by this build; its store is SQLite: give a file path or sqlite://PATH\n"),
+        ("postgresql://u@host:5432/db", "baton: --db postgresql://u@host:5432/db: PostgreSQL is not supported by this build; its store is SQLite: give a file path or sqlite://PATH\n"),
+        ("mysql://host/db", "baton: --db mysql://host/db: MySQL is not supported by this build; its store is SQLite: give a file path or sqlite://PATH\n"),
+        ("redis://host", "baton: --db redis://host: `redis:` is not a kind of database Baton knows; give a SQLite file path or sqlite://PATH\n"),
+        ("sqlite://", "baton: --db sqlite://: the URL names no file; write sqlite://PATH, e.g. sqlite://baton.db or sqlite:///var/lib/baton.db\n"),
+        ("sqlite:x.db?mode=ro", "baton: --db sqlite:x.db?mode=ro: options in the URL (`?…`) are not supported; give only the file\n"),
+        ("sqlite::memory:", "baton: --db sqlite::memory:: an in-memory database would be gone when the command ends; give a file\n"),
+    ];
+    for (db, stderr) in cases {
+        assert_eq!(instances(dir.path(), db), (2, stderr.to_owned()), "--db {db}");
+    }
+    assert_eq!(entries(dir.path()), Vec::<String>::new(), "no file or folder was made");
+}
+
+#[test]
+fn sqlite_urls_and_plain_paths_name_sqlite_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let absolute = dir.path().join("abs.db");
+    for db in ["sqlite://rel.db", "sqlite:short.db", &format!("sqlite://{}", absolute.display()), "plain.db", "with:colon.db"] {
+        assert_eq!(instances(dir.path(), db), (0, String::new()), "--db {db}");
+    }
+    let made: Vec<String> = entries(dir.path()).into_iter().filter(|n| n.ends_with(".db")).collect();
+    assert_eq!(made, vec!["abs.db", "plain.db", "rel.db", "short.db", "with:colon.db"]);
+}
