@@ -42,7 +42,7 @@ fn every_refusal_exits_2_with_its_reason() {
             vec!["task", "input", &waiting, "ask", "--data", r#"{"day": 7}"#],
             "baton: invalid process data: `day` must be string, got integer\n".into(),
         ),
-        (vec!["instances", "--status", "sleeping"], "baton: unknown status `sleeping`; use running, blocked, completed, failed or aborted\n".into()),
+        (vec!["instances", "--status", "sleeping"], "baton: unknown status `sleeping`; use running, waiting, blocked, completed, failed, aborted or incident\n".into()),
     ];
     for (args, stderr) in cases {
         let run = baton(&db, &args);
