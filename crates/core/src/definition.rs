@@ -248,20 +248,24 @@ impl fmt::Display for DefinitionError {
     }
 }
 
-/// The problems of several files, one `file:line:column: message` (and hint) after the other.
+/// The problems of several files, one `file:line:column: message` (and hint) after the other:
+/// the first [`MAX_SHOWN`] of them, then how many more there are.
 pub fn format_problems(errors: &[DefinitionError]) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
-    for e in errors {
-        for d in &e.diagnostics {
-            if !out.is_empty() {
-                out.push('\n');
-            }
-            let _ = write!(out, "{}:{}:{}: {}", e.file, d.line, d.column, d.message);
-            if let Some(hint) = &d.hint {
-                let _ = write!(out, "\n  hint: {hint}");
-            }
+    let all = errors.iter().flat_map(|e| e.diagnostics.iter().map(move |d| (e.file.as_str(), d)));
+    for (file, d) in all.clone().take(MAX_SHOWN) {
+        if !out.is_empty() {
+            out.push('\n');
         }
+        let _ = write!(out, "{file}:{}:{}: {}", d.line, d.column, d.message);
+        if let Some(hint) = &d.hint {
+            let _ = write!(out, "\n  hint: {hint}");
+        }
+    }
+    let more = all.count().saturating_sub(MAX_SHOWN);
+    if more > 0 {
+        let _ = write!(out, "\n… and {more} more problem{} (fix these first)", if more == 1 { "" } else { "s" });
     }
     out
 }
@@ -279,16 +283,103 @@ fn pos_of(span: &marked_yaml::Span) -> Pos {
 /// Looks a task id up while reporting an unknown one (`what` says which reference it is).
 type Resolve<'a> = &'a dyn Fn(&mut Diagnostics, &Spanned<String>, &str) -> Option<usize>;
 
+/// The problems found so far. Work whose cost grows with the size of the file is done once
+/// or only for the problems that are shown, so refusing a file with many problems takes time
+/// in proportion to the file: a "did you mean" hint, which compares a name with every
+/// candidate, is worked out only for the first [`MAX_SHOWN`] problems (in the order they are
+/// printed), and positions inside scalars are found from an index of line starts.
 struct Diagnostics<'s> {
     source: &'s str,
     items: Vec<Diagnostic>,
     /// Set once an expression with a comprehension was compiled.
     iterates: bool,
+    /// For each item, the hint to work out if it is shown: `(name, candidate list, fallback)`.
+    pending: Vec<Option<(String, usize, Option<String>)>>,
+    /// Names a mistyped name may have meant: the task ids of each graph, the data variables.
+    candidate_lists: Vec<Vec<String>>,
+    /// The candidate list of the declared data variables, once registered.
+    data_names: Option<usize>,
+    /// Where each line of `source` starts (a char index and a byte offset), built when first needed.
+    line_starts: Option<Vec<(usize, usize)>>,
 }
 
-impl Diagnostics<'_> {
+/// How many problems are printed; the rest are counted.
+pub const MAX_SHOWN: usize = 100;
+
+impl<'s> Diagnostics<'s> {
+    fn new(source: &'s str) -> Self {
+        Self { source, items: Vec::new(), pending: Vec::new(), candidate_lists: Vec::new(), data_names: None, line_starts: None, iterates: false }
+    }
+
     fn error(&mut self, pos: Pos, message: impl Into<String>, hint: Option<String>) {
         self.items.push(Diagnostic { line: pos.line, column: pos.column, message: message.into(), hint });
+        self.pending.push(None);
+    }
+
+    /// An unknown name: the hint is "did you mean" the closest of `candidates` (a list from
+    /// [`Diagnostics::candidates`]), else `fallback`; worked out only if the problem is shown.
+    fn unknown_name(&mut self, pos: Pos, message: impl Into<String>, name: &str, candidates: usize, fallback: Option<String>) {
+        self.items.push(Diagnostic { line: pos.line, column: pos.column, message: message.into(), hint: None });
+        self.pending.push(Some((name.to_owned(), candidates, fallback)));
+    }
+
+    /// Registers a list of names for [`Diagnostics::unknown_name`].
+    fn candidates(&mut self, names: Vec<String>) -> usize {
+        self.candidate_lists.push(names);
+        self.candidate_lists.len() - 1
+    }
+
+    /// The declared data variables as a candidate list (one data map per definition).
+    fn data_candidates(&mut self, data: &IndexMap<String, DataDecl>) -> usize {
+        match self.data_names {
+            Some(list) => list,
+            None => {
+                let list = self.candidates(data.keys().cloned().collect());
+                self.data_names = Some(list);
+                list
+            }
+        }
+    }
+
+    /// Forgets the problems after the first `len`.
+    fn truncate(&mut self, len: usize) {
+        self.items.truncate(len);
+        self.pending.truncate(len);
+    }
+
+    /// The problems in the order they are printed, with the hints of the shown ones.
+    fn finish(self) -> Vec<Diagnostic> {
+        let Self { items, pending, candidate_lists, .. } = self;
+        let mut all: Vec<(Diagnostic, Option<(String, usize, Option<String>)>)> = items.into_iter().zip(pending).collect();
+        all.sort_by_key(|(d, _)| (d.line, d.column));
+        all.into_iter()
+            .enumerate()
+            .map(|(n, (mut d, pending))| {
+                if let Some((name, list, fallback)) = pending {
+                    let candidates: Vec<&str> = if n < MAX_SHOWN { candidate_lists[list].iter().map(String::as_str).collect() } else { Vec::new() };
+                    d.hint = did_you_mean(&name, &candidates).or(fallback);
+                }
+                d
+            })
+            .collect()
+    }
+
+    /// Where character `target` (a char index into the source) is: its line and the char
+    /// index its line starts at, from the index of line starts.
+    fn line_of(&mut self, target: usize) -> (usize, usize, usize) {
+        let source = self.source;
+        let starts = self.line_starts.get_or_insert_with(|| {
+            let mut starts = vec![(0, 0)];
+            for (chars, (byte, c)) in source.char_indices().enumerate() {
+                if c == '\n' {
+                    starts.push((chars + 1, byte + 1));
+                }
+            }
+            starts
+        });
+        let line = starts.partition_point(|&(chars, _)| chars <= target).max(1) - 1;
+        let (chars, byte) = starts[line];
+        (line + 1, chars, byte)
     }
 
     /// Compiles an expression written in a YAML scalar, placing errors inside the scalar.
@@ -310,7 +401,13 @@ impl Diagnostics<'_> {
                 let offset = line_start + e.column.saturating_sub(1);
                 // …and where that character is in the file.
                 let pos = match scalar.span().start() {
-                    Some(m) => locate_in_scalar(self.source, m.character(), pos_of(scalar.span()), value, offset),
+                    Some(m) => {
+                        // The source from the scalar's start, found from the line index (not
+                        // by counting characters from the top of the file for each error).
+                        let (_, line_chars, line_byte) = self.line_of(m.character());
+                        let from: usize = self.source[line_byte..].chars().take(m.character() - line_chars).map(char::len_utf8).sum();
+                        locate_in_scalar(&self.source[line_byte + from..], pos_of(scalar.span()), value, offset)
+                    }
                     None => Pos { line: 1, column: 1 },
                 };
                 self.error(pos, format!("{field}: {}", e.message), Some(format!("in the CEL expression `{value}`")));
@@ -320,12 +417,12 @@ impl Diagnostics<'_> {
     }
 }
 
-/// Finds where character `target` of a scalar's value is written in `source`, walking the
-/// source from the scalar's start (character `start_char`, at `start`) alongside the value.
-/// Quotes, escapes, folded line breaks and indentation change the text between the two,
-/// but not the order of the characters, so skipping what does not match keeps them aligned.
-fn locate_in_scalar(source: &str, start_char: usize, start: Pos, value: &str, target: usize) -> Pos {
-    let mut src = source.chars().skip(start_char).peekable();
+/// Finds where character `target` of a scalar's value is written in `source` (the file from
+/// the scalar's start, at `start`), walking the source alongside the value. Quotes, escapes,
+/// folded line breaks and indentation change the text between the two, but not the order of
+/// the characters, so skipping what does not match keeps them aligned.
+fn locate_in_scalar(source: &str, start: Pos, value: &str, target: usize) -> Pos {
+    let mut src = source.chars().peekable();
     let mut at = start;
     let step = |c: char, at: &mut Pos| {
         if c == '\n' {
@@ -579,14 +676,11 @@ pub fn parse(file: &str, source: &str) -> Result<Definition, DefinitionError> {
 /// [`parse`], holding data defaults to `limits` (as a deploy does).
 pub fn parse_with(file: &str, source: &str, limits: &crate::limits::DataLimits) -> Result<Definition, DefinitionError> {
     document::check(file, source)?;
-    let mut diags = Diagnostics { source, items: Vec::new(), iterates: false };
+    let mut diags = Diagnostics::new(source);
     let definition = parse_inner(source, &mut diags, limits);
     match definition {
         Some(d) if diags.items.is_empty() => Ok(d),
-        _ => {
-            diags.items.sort_by_key(|d| (d.line, d.column));
-            Err(DefinitionError { file: file.to_owned(), diagnostics: diags.items })
-        }
+        _ => Err(DefinitionError { file: file.to_owned(), diagnostics: diags.finish() }),
     }
 }
 
@@ -699,11 +793,11 @@ fn compile_graph(id: &str, task_nodes: &[&Node], data: IndexMap<String, DataDecl
             index.insert(t.id.as_str().to_owned(), i);
         }
     }
-    let ids: Vec<&str> = raws.iter().map(|t| t.id.as_str()).collect();
+    let ids = diags.candidates(raws.iter().map(|t| t.id.as_str().to_owned()).collect());
     let resolve = |diags: &mut Diagnostics, name: &Spanned<String>, what: &str| -> Option<usize> {
         let found = index.get(name.as_str()).copied();
         if found.is_none() {
-            diags.error(pos_of(name.span()), format!("{what} `{}` is not a task of this process", name.as_str()), did_you_mean(name, &ids));
+            diags.unknown_name(pos_of(name.span()), format!("{what} `{}` is not a task of this process", name.as_str()), name, ids, None);
         }
         found
     };
@@ -743,7 +837,7 @@ fn compile_graph(id: &str, task_nodes: &[&Node], data: IndexMap<String, DataDecl
         Err(cycle) => {
             let names: Vec<&str> = cycle.iter().map(|&i| tasks[i].id.as_str()).collect();
             let first = &raws[cycle[0]];
-            let first_after = read_after(task_nodes[cycle[0]], &mut Diagnostics { source: diags.source, items: Vec::new(), iterates: false });
+            let first_after = read_after(task_nodes[cycle[0]], &mut Diagnostics::new(diags.source));
             let pos = first_after
                 .and_then(|a| a.into_iter().next())
                 .map_or_else(|| pos_of(first.id.span()), |a| pos_of(a.task.span()));
@@ -1035,7 +1129,7 @@ fn compile_task(
 fn raw_index_of(raw: &RawTask, resolve: Resolve<'_>, diags: &mut Diagnostics) -> usize {
     let before = diags.items.len();
     let found = resolve(diags, &raw.id, "task");
-    diags.items.truncate(before);
+    diags.truncate(before);
     found.unwrap_or(usize::MAX)
 }
 
@@ -1105,11 +1199,13 @@ fn compile_set(raw: &RawTask, data: &IndexMap<String, DataDecl>, diags: &mut Dia
     let mut ok = true;
     for (name, source) in set {
         if !data.contains_key(name.as_str()) {
-            let declared: Vec<&str> = data.keys().map(String::as_str).collect();
-            diags.error(
+            let declared = diags.data_candidates(data);
+            diags.unknown_name(
                 pos_of(name.span()),
                 format!("`{}` is not declared under `data`", name.as_str()),
-                did_you_mean(name, &declared).or_else(|| Some(format!("declare it: `data: {{{}: {{type: any}}}}`", name.as_str()))),
+                name,
+                declared,
+                Some(format!("declare it: `data: {{{}: {{type: any}}}}`", name.as_str())),
             );
             ok = false;
             continue;
@@ -1239,7 +1335,7 @@ fn topological_order(tasks: &[TaskDef], successors: &[Vec<usize>]) -> Result<Vec
     }
 }
 
-fn did_you_mean(name: &str, candidates: &[&str]) -> Option<String> {
+pub(crate) fn did_you_mean(name: &str, candidates: &[&str]) -> Option<String> {
     candidates
         .iter()
         .map(|c| (strsim::levenshtein(name, c), c))

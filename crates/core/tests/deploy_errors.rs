@@ -864,3 +864,29 @@ fn an_integer_default_beyond_64_bits_is_refused_at_the_default() {
     let d = one(&yaml(&["id: p", "data:", "  n: {type: integer, default: 18446744073709551615}", "tasks:", "  - id: t", "    kind: end"]));
     assert_eq!((d.line, d.column, d.message.as_str()), (3, 31, "the default of `n` is number but its type is integer"));
 }
+
+#[test]
+fn of_many_problems_the_first_100_are_printed_with_hints_and_the_rest_are_counted() {
+    // 150 tasks, each naming a mistyped predecessor: `extrct_N` for `extract_N`.
+    let mut lines = vec!["id: p".to_owned(), "tasks:".into()];
+    for n in 0..150 {
+        lines.extend([format!("  - id: extract_{n:03}"), "    kind: end".into()]);
+    }
+    for n in 0..150 {
+        lines.extend([format!("  - id: load_{n:03}"), "    kind: end".into(), format!("    after: [extrct_{n:03}]")]);
+    }
+    let e = errors(&yaml(&lines.iter().map(String::as_str).collect::<Vec<_>>()));
+    assert_eq!(e.diagnostics.len(), 150, "every problem is kept");
+    let line = |n: usize| 2 + 2 * 150 + 3 * n + 3;
+    assert_eq!(
+        (e.diagnostics[0].line, e.diagnostics[0].message.as_str(), e.diagnostics[0].hint.as_deref()),
+        (line(0), "predecessor `extrct_000` is not a task of this process", Some("did you mean `extract_000`?"))
+    );
+    assert_eq!(e.diagnostics[99].hint.as_deref(), Some("did you mean `extract_099`?"));
+    assert_eq!(e.diagnostics[100].hint, None, "hints are worked out for the printed problems only");
+    let text = e.to_string();
+    let printed: Vec<&str> = text.lines().collect();
+    assert_eq!(printed.len(), 201, "100 problems with a hint each, and the count of the rest");
+    assert_eq!(printed[198], format!("flow.yaml:{}:13: predecessor `extrct_099` is not a task of this process", line(99)));
+    assert_eq!(printed[200], "… and 50 more problems (fix these first)");
+}

@@ -399,11 +399,13 @@ impl ControlParser<'_, '_> {
         let mut ok = true;
         for (key, value) in map.iter() {
             if output && !self.data.contains_key(key.as_str()) {
-                let declared: Vec<&str> = self.data.keys().map(String::as_str).collect();
-                self.diags.error(
+                let declared = self.diags.data_candidates(self.data);
+                self.diags.unknown_name(
                     pos_of(key.span()),
                     format!("`{}` is not declared under `data`", key.as_str()),
-                    super::did_you_mean(key.as_str(), &declared).or_else(|| Some(format!("declare it: `data: {{{}: {{type: any}}}}`", key.as_str()))),
+                    key.as_str(),
+                    declared,
+                    Some(format!("declare it: `data: {{{}: {{type: any}}}}`", key.as_str())),
                 );
                 ok = false;
                 continue;
