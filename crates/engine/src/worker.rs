@@ -263,23 +263,30 @@ impl<S: Store> Engine<S> {
         self.forget_running(&key);
         drop(guard);
         self.release_job_slot(&key, slot);
-        // `run_job` returns once no process of the job is left.
-        if recorded.load(Ordering::SeqCst) {
-            if let Err(e) = self.inner.store.forget_job_process(&key).await {
-                tracing::warn!(instance = %request.instance, task = %request.task, "the record of a finished job's process stays: {e}");
-            }
-        }
-        match run {
-            JobRun::Ended(outcome) => {
-                let command = Command::JobFinished { task: request.task.clone(), attempt: request.attempt, outcome };
-                if let Err(e) = self.apply(&request.instance, command).await {
-                    tracing::info!(instance = %request.instance, task = %request.task, "job result not applied: {e}");
+        // `run_job` returns once no process of the job is left, so its record can go; in
+        // whichever order the two writes land (they may share a commit), a crash between them
+        // leaves either a record of dead processes or a job to run again.
+        let forget = async {
+            if recorded.load(Ordering::SeqCst) {
+                if let Err(e) = self.inner.store.forget_job_process(&key).await {
+                    tracing::warn!(instance = %request.instance, task = %request.task, "the record of a finished job's process stays: {e}");
                 }
             }
-            JobRun::Interrupted => {
-                tracing::info!(instance = %request.instance, task = %request.task, attempt = request.attempt, "job stopped for shutdown; the next worker runs it again");
+        };
+        let report = async {
+            match run {
+                JobRun::Ended(outcome) => {
+                    let command = Command::JobFinished { task: request.task.clone(), attempt: request.attempt, outcome };
+                    if let Err(e) = self.apply(&request.instance, command).await {
+                        tracing::info!(instance = %request.instance, task = %request.task, "job result not applied: {e}");
+                    }
+                }
+                JobRun::Interrupted => {
+                    tracing::info!(instance = %request.instance, task = %request.task, attempt = request.attempt, "job stopped for shutdown; the next worker runs it again");
+                }
             }
-        }
+        };
+        tokio::join!(forget, report);
     }
 
     fn forget_running(&self, key: &JobKey) {
