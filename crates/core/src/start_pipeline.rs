@@ -94,7 +94,7 @@ impl Machine<'_> {
         }
         if from <= Stage::Dependencies {
             if let Some((action, reason)) = self.unmet_dependency(i) {
-                return self.else_action(i, action, reason);
+                return self.dependency_else(i, action, reason);
             }
         }
         if from <= Stage::LatestTimes {
@@ -248,6 +248,22 @@ impl Machine<'_> {
             Action::Wait | Action::Cancel | Action::Alert | Action::Restart | Action::Continue => {
                 self.emit(Some(i), EventKind::Alert { reason });
             }
+        }
+    }
+
+    /// The else action of unmet dependencies. Automic's dependency documentation: when the
+    /// else action skips the task, "the task is skipped but its postconditions are executed"
+    /// (before a `{run: TASK}` action starts its task, as they belong to the skipped task's end).
+    fn dependency_else(&mut self, i: usize, action: Action, reason: Reason) {
+        match action {
+            Action::Skip | Action::Run(_) => {
+                self.set_status(i, TaskStatus::EndedSkipped, Some(reason));
+                self.postconditions_once(i);
+                if let Action::Run(other) = action {
+                    self.trigger(other, i, "else");
+                }
+            }
+            other => self.else_action(i, other, reason),
         }
     }
 

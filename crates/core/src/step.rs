@@ -394,7 +394,14 @@ impl Machine<'_> {
         self.set_status(i, status, reason);
         // Automic: "When a task has ended, you can verify further conditions … The complete
         // verification process takes place only once." Not for ENDED_INACTIVE.
-        if ended_by_running && !self.inst.tasks[i].post_checked && !self.def.tasks[i].controls.postconditions.is_empty() {
+        if ended_by_running {
+            self.postconditions_once(i);
+        }
+    }
+
+    /// Runs the task's postconditions unless they already ran for this run of the task.
+    pub(crate) fn postconditions_once(&mut self, i: usize) {
+        if !self.inst.tasks[i].post_checked && !self.def.tasks[i].controls.postconditions.is_empty() {
             self.inst.tasks[i].post_checked = true;
             self.postconditions(i);
         }

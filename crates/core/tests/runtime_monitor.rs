@@ -244,6 +244,44 @@ fn postconditions_are_evaluated_once_after_the_end() {
 }
 
 #[test]
+fn a_task_skipped_by_its_dependency_else_action_still_runs_its_postconditions() {
+    // Automic: "the task is skipped but its postconditions are executed".
+    let (mut flow, _) = Flow::start(&[
+        "id: p",
+        "tasks:",
+        &job("extract"),
+        &job("cleanup"),
+        "    after:",
+        "      - {task: extract, status: ended_not_ok}",
+        "    dependencies: {else: {run: notify}}",
+        "    postconditions: [{if: \"task.status == 'ended_skipped'\", then: alert}]",
+        &on_demand("notify"),
+    ]);
+    let tr = flow.exit("extract", 0);
+    assert_eq!(flow.status("cleanup"), TaskStatus::EndedSkipped);
+    let evaluated: Vec<_> = task_events(&tr.events, "cleanup")
+        .into_iter()
+        .filter_map(|e| match e {
+            EventKind::PostconditionEvaluated { condition, held, action } => Some((condition.as_str(), *held, action.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(evaluated, [("task.status == 'ended_skipped'", true, "alert")]);
+    assert_eq!(dispatched(&tr), ["notify"], "the else action's task runs after the postconditions");
+
+    // A precondition's skip is not a dependency's: no postconditions there.
+    let (flow, _) = Flow::start(&[
+        "id: p",
+        "tasks:",
+        &job("gate"),
+        "    preconditions: {conditions: [{when: \"false\", else: skip}]}",
+        "    postconditions: [{if: \"true\", then: alert}]",
+    ]);
+    assert_eq!(flow.status("gate"), TaskStatus::EndedSkipped);
+    assert!(flow.history.iter().all(|e| !matches!(e.kind, EventKind::PostconditionEvaluated { .. })));
+}
+
+#[test]
 fn postcondition_restart_reruns_the_task_up_to_max_restarts() {
     let lines = [
         "id: p",

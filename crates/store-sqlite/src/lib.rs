@@ -50,7 +50,25 @@ struct Inner {
     stats: Arc<writer::WriterStats>,
 }
 
-pub(crate) fn db_err(e: impl std::fmt::Display) -> StoreError {
+/// A SQLite error as a store error. The failures a user can fix (a full disk, a read-only
+/// file or folder, a file that is not a database) get a sentence that says so, ahead of
+/// SQLite's own words.
+pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode as Code;
+    let hint = match e.sqlite_error_code() {
+        Some(Code::DiskFull) => "the disk is full; free some space and try again (the failed write stored nothing)",
+        Some(Code::ReadOnly) => "the database is read-only: Baton needs to write the file and, beside it, its -wal and -shm files",
+        Some(Code::NotADatabase) => "the file is not a Baton database (it is not an SQLite database)",
+        Some(Code::CannotOpen) => "the file cannot be opened: check that its folder exists and that Baton may read and write the file and the folder",
+        Some(Code::PermissionDenied) => "permission denied: Baton may not read or write the file",
+        Some(Code::DatabaseCorrupt) => "the database file is damaged",
+        _ => return StoreError::Database(e.to_string()),
+    };
+    StoreError::Database(format!("{hint} (SQLite: {e})"))
+}
+
+/// An error from outside SQLite (the operating system, JSON encoding).
+pub(crate) fn other_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Database(e.to_string())
 }
 
@@ -80,7 +98,17 @@ impl SqliteStore {
     pub fn open(path: impl AsRef<Path>, durability: Durability) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(db_err)?;
+            std::fs::create_dir_all(dir).map_err(other_err)?;
+        }
+        // SQLite takes an empty file for a new database; an empty file where a database was
+        // expected is far more often a mistake (a truncated copy, a wrong path) than a wish.
+        if path.is_dir() {
+            return Err(StoreError::Database("it is a folder; give the path of a database file (it is made if missing)".into()));
+        }
+        if std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+            return Err(StoreError::Database(
+                "the file is empty, so it is not a Baton database; remove it to start a new database there, or give the right path".into(),
+            ));
         }
         let mut writer = open_connection(&path, durability)?;
         migrations::run(&mut writer)?;
@@ -93,7 +121,7 @@ impl SqliteStore {
                 let stats = stats.clone();
                 move || writer::writer_loop(writer, rx, &stats)
             })
-            .map_err(db_err)?;
+            .map_err(other_err)?;
         Ok(Self { inner: Arc::new(Inner { writer: Mutex::new(tx), reader: Mutex::new(reader), path, stats }) })
     }
 
@@ -130,7 +158,7 @@ const COMPRESS_FROM: usize = 512;
 
 impl StoredState {
     fn encode(instance: &Instance) -> Result<Self> {
-        let json = serde_json::to_string(instance).map_err(db_err)?;
+        let json = serde_json::to_string(instance).map_err(other_err)?;
         Ok(if json.len() < COMPRESS_FROM { Self::Json(json) } else { Self::Lz4(lz4_flex::compress_prepend_size(json.as_bytes())) })
     }
 
@@ -177,9 +205,9 @@ struct EncodedStep {
 impl EncodedStep {
     fn new(record: StepRecord) -> Result<Self> {
         let state = record.instance.as_deref().map(StoredState::encode).transpose()?;
-        let events = (!record.events.is_empty()).then(|| serde_json::to_string(&record.events)).transpose().map_err(db_err)?;
-        let jobs = record.enqueue.iter().map(serde_json::to_string).collect::<std::result::Result<_, _>>().map_err(db_err)?;
-        let timer_payloads = record.set_timers.iter().map(|t| serde_json::to_string(&t.payload)).collect::<std::result::Result<_, _>>().map_err(db_err)?;
+        let events = (!record.events.is_empty()).then(|| serde_json::to_string(&record.events)).transpose().map_err(other_err)?;
+        let jobs = record.enqueue.iter().map(serde_json::to_string).collect::<std::result::Result<_, _>>().map_err(other_err)?;
+        let timer_payloads = record.set_timers.iter().map(|t| serde_json::to_string(&t.payload)).collect::<std::result::Result<_, _>>().map_err(other_err)?;
         Ok(Self { record, state, events, jobs, timer_payloads })
     }
 }
@@ -556,7 +584,7 @@ impl JobQueue for SqliteStore {
                 conn.prepare_cached(sql).and_then(|mut s| s.query_map(params![owner, ts(lease_until), limit as i64], |r| r.get(0))?.collect()).map_err(db_err)?;
             requests
                 .iter()
-                .map(|r| serde_json::from_str::<JobRequest>(r).map(|request| ClaimedJob { request, lease_until }).map_err(db_err))
+                .map(|r| serde_json::from_str::<JobRequest>(r).map(|request| ClaimedJob { request, lease_until }).map_err(other_err))
                 .collect()
         })
         .await

@@ -105,7 +105,7 @@ where
         let ran = match &outcome {
             Ok(_) => Ran::Done,
             Err(Failure::Refused(_)) => Ran::Refused,
-            Err(Failure::Broken(e)) => Ran::Broken(StoreError::Database(e.to_string())),
+            Err(Failure::Broken(e)) => Ran::Broken(e.clone()),
         };
         let complete: Completion = Box::new(move |group_error: Option<StoreError>| {
             let result = match (outcome, group_error) {
@@ -195,7 +195,14 @@ fn run_group(conn: &Connection, batch: Vec<WriteFn>, stats: &WriterStats) {
     }
     let ran = started.elapsed();
     let outcome = match broken {
-        Some(e) => Err(StoreError::Database(format!("a request failed partway, so its group of {} was rolled back: {e}", completions.len() + jobs.len()))),
+        Some(e) => {
+            // Said once: "database error: …" wraps the cause's own words, not its prefix again.
+            let cause = match e {
+                StoreError::Database(message) => message,
+                other => other.to_string(),
+            };
+            Err(StoreError::Database(format!("a request failed partway, so its group of {} was rolled back: {cause}", completions.len() + jobs.len())))
+        }
         None => conn.execute_batch("COMMIT").map_err(db_err),
     };
     if outcome.is_err() {
@@ -205,7 +212,7 @@ fn run_group(conn: &Connection, batch: Vec<WriteFn>, stats: &WriterStats) {
     stats.committing_ns.fetch_add((started.elapsed() - ran).as_nanos() as u64, Ordering::Relaxed);
     for (complete, landed) in completions {
         match (&outcome, landed) {
-            (Err(e), true) => complete(Some(StoreError::Database(e.to_string()))),
+            (Err(e), true) => complete(Some(e.clone())),
             _ => complete(None),
         }
     }
@@ -283,5 +290,21 @@ mod tests {
         run_group(&conn, vec![e], &WriterStats::default());
         assert!(answer(re).is_ok());
         assert_eq!(rows(&conn), vec![5]);
+    }
+    #[test]
+    fn a_full_disk_is_said_once_and_in_plain_words() {
+        let conn = table();
+        // SQLite answers SQLITE_FULL past `max_page_count`, as it does on a full disk.
+        conn.execute_batch("CREATE TABLE b (x BLOB); PRAGMA max_page_count = 4;").unwrap();
+        let (a, ra) = request(true, insert(1));
+        let (b, rb) = request(false, |conn: &Connection| {
+            insert(2)(conn)?;
+            conn.execute("INSERT INTO b (x) VALUES (zeroblob(100000))", []).map(|_| ()).map_err(|e| Failure::Broken(db_err(e)))
+        });
+        run_group(&conn, vec![a, b], &WriterStats::default());
+        let full = "the disk is full; free some space and try again (the failed write stored nothing) (SQLite: database or disk is full)";
+        assert_eq!(answer(rb).unwrap_err().to_string(), format!("database error: {full}"));
+        assert_eq!(answer(ra).unwrap_err().to_string(), format!("database error: a request failed partway, so its group of 2 was rolled back: {full}"));
+        assert_eq!(rows(&conn), Vec::<i64>::new());
     }
 }

@@ -14,7 +14,7 @@ use baton_core::{Event, Instance, InstanceStatus, JobRequest};
 pub mod conformance;
 
 /// Everything that can go wrong in a store.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(String),
