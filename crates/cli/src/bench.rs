@@ -1,4 +1,4 @@
-//! `baton bench`: W1 of issue 5, N ten-step instances through the durable SQLite store (and the
+//! `baton bench`: W1, N ten-step instances through the durable SQLite store (and the
 //! pure core as a baseline); its subcommands `human`, `retained`, `timers` and `fanout` are W2–W5
 //! (`bench_workloads.rs`), and `inbox` times one inbox page over 100,000 open human tasks.
 //!
@@ -33,7 +33,7 @@ pub struct BenchArgs {
     /// Runs; the median is reported.
     #[arg(long, default_value_t = 3)]
     runs: usize,
-    /// Instances started concurrently (they share commits); issue 5 asks for 100.
+    /// Instances started concurrently (they share commits); W1 as specified runs 100.
     #[arg(long, default_value_t = 100)]
     in_flight: usize,
     /// SQLite synchronous mode: full (the default durability) or normal.

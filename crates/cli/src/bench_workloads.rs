@@ -231,7 +231,7 @@ pub struct TimersArgs {
     /// Instances started concurrently while filling.
     #[arg(long, default_value_t = 100)]
     in_flight: usize,
-    /// The timer, in seconds after each instance's start (1 as in issue 5; a delay longer than
+    /// The timer, in seconds after each instance's start (1 as W4 specifies; a delay longer than
     /// the filling makes every timer come due after the last start, without contention).
     #[arg(long, default_value_t = 1)]
     delay_s: u32,

@@ -155,7 +155,7 @@ enum Cmd {
         #[command(subcommand)]
         action: incidents::IncidentCmd,
     },
-    /// Benchmarks (issue 5): W1, N instances of a 10-step workflow through the durable store and
+    /// Benchmarks: W1, N instances of a 10-step workflow through the durable store and
     /// the core; `human`, `retained`, `timers`, `fanout` are W2–W5; `inbox` times inbox pages.
     Bench(bench::BenchArgs),
     /// Manage users: the people human tasks are offered to (with a department, maybe an administrator).

@@ -18,6 +18,7 @@ use crate::expr::Expr;
 
 mod controls;
 pub mod document;
+mod run_cycles;
 mod user_task;
 pub use controls::{Action, Condition, EndAs, Postcondition, Preconditions, Prompt, RuntimeLimit, TaskControls, TimeSpec};
 pub use user_task::{parse_period, Assignee, Priority, Text, UserTaskDef};
@@ -563,6 +564,8 @@ struct RawTask {
     #[allow(dead_code)]
     max_restarts: Option<serde::de::IgnoredAny>,
     #[allow(dead_code)]
+    max_runs: Option<serde::de::IgnoredAny>,
+    #[allow(dead_code)]
     on_demand: Option<serde::de::IgnoredAny>,
 }
 
@@ -849,6 +852,10 @@ fn compile_graph(id: &str, task_nodes: &[&Node], data: IndexMap<String, DataDecl
             return None;
         }
     };
+    if let Some(cycle) = run_cycles::find(&tasks) {
+        report_run_cycle(&cycle, &tasks, task_nodes, diags);
+        return None;
+    }
 
     Some(Definition {
         id: id.to_owned(),
@@ -862,6 +869,26 @@ fn compile_graph(id: &str, task_nodes: &[&Node], data: IndexMap<String, DataDecl
         iterates: diags.iterates,
         index,
     })
+}
+
+/// Refuses postconditions whose `run` actions start each other whatever the data, at the
+/// action that closes the loop.
+fn report_run_cycle(cycle: &[run_cycles::CertainRun], tasks: &[TaskDef], task_nodes: &[&Node], diags: &mut Diagnostics) {
+    let Some(first) = cycle.first() else { return };
+    let branch = if first.then { "then" } else { "else" };
+    let pos = task_nodes[first.from]
+        .as_mapping()
+        .and_then(|m| m.get_sequence("postconditions"))
+        .and_then(|list| list.get(first.index))
+        .and_then(|post| post.as_mapping().and_then(|m| m.get_node(branch)).or(Some(post)))
+        .map_or_else(|| pos_of(task_nodes[first.from].span()), |n| pos_of(n.span()));
+    let mut names: Vec<&str> = cycle.iter().map(|e| tasks[e.from].id.as_str()).collect();
+    names.push(tasks[first.from].id.as_str());
+    diags.error(
+        pos,
+        format!("these postconditions run each other whatever the data, so they would never stop: {}", names.join(" -> ")),
+        Some("make a condition read the data or the task's status (e.g. `task.status == 'ended_not_ok'`), or use `restart` with `max_restarts`".into()),
+    );
 }
 
 fn parse_data(root: &marked_yaml::types::MarkedMappingNode, diags: &mut Diagnostics, limits: &crate::limits::DataLimits) -> IndexMap<String, DataDecl> {

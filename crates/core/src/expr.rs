@@ -103,6 +103,16 @@ impl Expr {
         self.iterates
     }
 
+    /// The expression's value when it reads no variable at all (`true`, `1 < 2`), so that it
+    /// is the same whatever the data; `None` when it depends on anything.
+    pub fn constant(&self) -> Option<Value> {
+        if !self.ast.references().variables().is_empty() {
+            return None;
+        }
+        let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+        self.eval(&Scope::new(&Map::new(), std::iter::empty(), "", epoch)).ok()
+    }
+
     /// Evaluates the expression and converts the result to JSON.
     pub fn eval(&self, scope: &Scope) -> Result<Value, EvalError> {
         let value = scope.execute(self)?;

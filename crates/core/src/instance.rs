@@ -102,6 +102,9 @@ pub struct TaskState {
     /// Restarts done by postconditions.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub restarts: u32,
+    /// Runs since an operator last retried the task: what the run limit (`max_runs`) counts.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub runs: u32,
     /// A ForEach task's progress through its items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub foreach: Option<ForEachProgress>,
@@ -128,6 +131,7 @@ impl TaskState {
             generated: None,
             post_checked: false,
             restarts: 0,
+            runs: 0,
             foreach: None,
             user_task: None,
         }

@@ -296,6 +296,8 @@ pub enum Reason {
     UserTaskRefused { message: String },
     /// Data from outside (a job's output) is past the data limits; it was not taken in.
     DataLimit { what: String, problem: String },
+    /// The task was about to run more often than its run limit allows without an operator.
+    RunLimit { limit: u32 },
 }
 
 impl fmt::Display for Reason {
@@ -352,6 +354,10 @@ impl fmt::Display for Reason {
             Self::ExpiredChain { action } => write!(f, "expired; on_expiry: {action}"),
             Self::UserTaskRefused { message } => write!(f, "the human task could not be created: {message}"),
             Self::DataLimit { what, problem } => write!(f, "{what} {problem}; it was not taken into the process data"),
+            Self::RunLimit { limit } => write!(
+                f,
+                "it ran {limit} times since an operator last acted on it, its run limit (`max_runs`); retry the incident or the task to let it run again, or skip it"
+            ),
         }
     }
 }

@@ -155,6 +155,8 @@ pub enum Effect {
     StartIteration { task: String, index: usize, item: Value, data: Map<String, Value> },
     /// Abort the open iterations of ForEach task `task`.
     CancelIterations { task: String },
+    /// Task `task` reached its run limit and is blocked: raise an incident for an operator.
+    RunLimitReached { task: String, limit: u32 },
     /// This instance is an iteration that just ended: tell its parent (durably).
     NotifyParent { parent: crate::instance::ParentLink, status: InstanceStatus },
     /// An escalation of human task `human_task` of user task `task` asks to tell these people.
@@ -522,6 +524,10 @@ impl Machine<'_> {
     }
 
     pub(crate) fn start_task(&mut self, i: usize) {
+        if self.run_limit_reached(i) {
+            return;
+        }
+        self.inst.tasks[i].runs += 1;
         self.inst.tasks[i].attempts += 1;
         self.inst.tasks[i].started_at = Some(self.now);
         match &self.def.tasks[i].kind {
@@ -715,6 +721,19 @@ impl Machine<'_> {
         Ok(())
     }
 
+    /// Every way a task runs again (a `run` action, a postcondition's restart, a loop of them
+    /// that the data keeps going) is capped: a task runs at most `max_runs` times until an
+    /// operator retries it. At the cap it is blocked instead, and the driver raises an incident.
+    fn run_limit_reached(&mut self, i: usize) -> bool {
+        let limit = self.def.tasks[i].controls.max_runs;
+        if self.inst.tasks[i].runs < limit {
+            return false;
+        }
+        self.set_status(i, TaskStatus::Blocked, Some(Reason::RunLimit { limit }));
+        self.effects.push(Effect::RunLimitReached { task: self.def.tasks[i].id.clone(), limit });
+        true
+    }
+
     fn redispatch(&mut self, task: &str, attempt: u32) -> Result<(), TransitionError> {
         let i = self.index(task)?;
         if self.running_attempt(i) != Some(attempt) {
@@ -742,6 +761,8 @@ impl Machine<'_> {
             return Err(TransitionError::NotRetryable { task: task.to_owned(), status: status.name().to_owned() });
         }
         self.inst.tasks[i].post_checked = false;
+        // An operator's retry gives the run limit a fresh count.
+        self.inst.tasks[i].runs = 0;
         // A successor that already started or ended acted on this task's result; running the
         // task again under it would leave a successor ahead of its predecessor.
         if let Some(&s) = self.def.successors[i]

@@ -890,3 +890,79 @@ fn of_many_problems_the_first_100_are_printed_with_hints_and_the_rest_are_counte
     assert_eq!(printed[198], format!("flow.yaml:{}:13: predecessor `extrct_099` is not a task of this process", line(99)));
     assert_eq!(printed[200], "… and 50 more problems (fix these first)");
 }
+
+#[test]
+fn postconditions_that_run_each_other_whatever_the_data_are_refused_where_the_loop_closes() {
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: a",
+        "    kind: job",
+        "    command: ./a.sh",
+        "    postconditions: [{if: \"true\", then: {run: b}}]",
+        "  - id: b",
+        "    kind: job",
+        "    command: ./b.sh",
+        "    on_demand: true",
+        "    postconditions:",
+        "      - {if: \"1 > 2\", then: alert, else: {run: a}}",
+    ]));
+    assert_at(&d, 6, 41);
+    assert_eq!(d.message, "these postconditions run each other whatever the data, so they would never stop: a -> b -> a");
+    assert_hint(&d, "read the data");
+
+    // A task whose postcondition runs the task itself, on either branch.
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: a",
+        "    kind: job",
+        "    command: ./a.sh",
+        "    postconditions: [{if: data.ok, then: {run: a}, else: {run: a}}]",
+    ]));
+    assert_at(&d, 6, 42);
+    assert_eq!(d.message, "these postconditions run each other whatever the data, so they would never stop: a -> a");
+}
+
+#[test]
+fn postcondition_runs_that_depend_on_the_data_or_can_stop_first_may_loop_under_the_run_limit() {
+    // The data decides: capped at run time (`max_runs`), not refused.
+    ok(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: a",
+        "    kind: job",
+        "    command: ./a.sh",
+        "    postconditions: [{if: \"task.status == 'ended_not_ok'\", then: {run: b}}]",
+        "  - id: b",
+        "    kind: job",
+        "    command: ./b.sh",
+        "    on_demand: true",
+        "    postconditions: [{if: \"true\", then: {run: a}}]",
+    ]));
+    // An earlier postcondition may block the task before the run is reached.
+    ok(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: a",
+        "    kind: job",
+        "    command: ./a.sh",
+        "    postconditions:",
+        "      - {if: \"task.exit_code == 3\", then: block}",
+        "      - {if: \"true\", then: {run: a}}",
+    ]));
+}
+
+#[test]
+fn run_and_restart_limits_are_bounded() {
+    let d = one(&yaml(&["id: p", "tasks:", "  - id: a", "    kind: job", "    command: ./a.sh", "    max_runs: 0"]));
+    assert_at(&d, 6, 15);
+    assert_eq!(d.message, "`max_runs` must be a whole number from 1 to 10000");
+    let d = one(&yaml(&["id: p", "tasks:", "  - id: a", "    kind: job", "    command: ./a.sh", "    max_restarts: 4294967296"]));
+    assert_at(&d, 6, 19);
+    assert_eq!(d.message, "`max_restarts` must be a whole number from 0 to 1000");
+    let def = ok(&yaml(&["id: p", "tasks:", "  - id: a", "    kind: job", "    command: ./a.sh", "    max_runs: 10000", "    max_restarts: 1000"]));
+    assert_eq!((def.tasks[0].controls.max_runs, def.tasks[0].controls.max_restarts), (10_000, 1_000));
+    let def = ok(&yaml(&["id: p", "tasks:", "  - id: a", "    kind: job", "    command: ./a.sh"]));
+    assert_eq!((def.tasks[0].controls.max_runs, def.tasks[0].controls.max_restarts), (100, 3));
+}

@@ -282,6 +282,44 @@ fn a_task_skipped_by_its_dependency_else_action_still_runs_its_postconditions() 
 }
 
 #[test]
+fn tasks_that_keep_running_each_other_stop_at_the_run_limit_until_an_operator_retries() {
+    // The data keeps the loop going (each end is OK), so deploy cannot refuse it.
+    let (mut flow, _) = Flow::start(&[
+        "id: p",
+        "tasks:",
+        &job("a"),
+        "    max_runs: 3",
+        "    postconditions: [{if: \"task.status == 'ended_ok'\", then: {run: b}}]",
+        &on_demand("b"),
+        "    postconditions: [{if: \"task.status == 'ended_ok'\", then: {run: a}}]",
+    ]);
+    for run in 1..=3 {
+        assert_eq!((flow.task("a").runs, flow.attempt("a")), (run, run));
+        flow.exit("a", 0);
+        let tr = flow.exit("b", 0);
+        if run < 3 {
+            assert_eq!(dispatched(&tr), ["a"]);
+        } else {
+            // The fourth run of `a` is not started: blocked, and the driver is told.
+            assert_eq!(dispatched(&tr), Vec::<&str>::new());
+            let reached: Vec<_> = tr.effects.iter().filter(|e| matches!(e, Effect::RunLimitReached { .. })).collect();
+            assert_eq!(reached, [&Effect::RunLimitReached { task: "a".into(), limit: 3 }]);
+        }
+    }
+    assert_eq!(flow.status("a"), TaskStatus::Blocked);
+    assert_eq!(flow.reason("a"), Some(Reason::RunLimit { limit: 3 }));
+    assert_eq!(flow.inst.status, InstanceStatus::Blocked);
+    assert_eq!(flow.task("a").attempts, 3);
+
+    // An operator's retry gives the limit a fresh count.
+    let tr = flow.apply(Command::RetryTask { task: "a".into(), by: "ops".into() });
+    assert_eq!(dispatched(&tr), ["a"]);
+    assert_eq!((flow.task("a").runs, flow.attempt("a")), (1, 4));
+    // `b` has no limit of its own set: the default, 100, is far off.
+    assert_eq!(flow.task("b").runs, 3);
+}
+
+#[test]
 fn postcondition_restart_reruns_the_task_up_to_max_restarts() {
     let lines = [
         "id: p",

@@ -281,7 +281,18 @@ impl<S: Store> Engine<S> {
     /// match the running attempt is refused, and its queue entry is removed all the same, so a
     /// completion is applied once however often it is reported.
     pub async fn apply(&self, instance_id: &str, command: Command) -> Result<Arc<Instance>, EngineError> {
-        self.apply_cleaning(instance_id, command, Cleanup::default()).await
+        let cleanup = self.settling(instance_id, &command).await?;
+        self.apply_cleaning(instance_id, command, cleanup).await
+    }
+
+    /// An operator who retries or skips a task that its run limit blocked settles that
+    /// incident with it (in the same commit), as retrying the incident would.
+    async fn settling(&self, instance_id: &str, command: &Command) -> Result<Cleanup, EngineError> {
+        let (Command::RetryTask { task, by } | Command::SkipTask { task, by }) = command else { return Ok(Cleanup::default()) };
+        let open = self.inner.store.incidents(instance_id).await?.into_iter().find(|i| {
+            i.is_open() && i.kind == baton_store::IncidentKind::RunLimit && i.task.as_deref() == Some(task.as_str())
+        });
+        Ok(Cleanup { timer: None, incident: open.map(|i| (i.id, by.clone())) })
     }
 
     /// Applies a command and, in the same transaction, removes what delivered it (a fired timer).
@@ -413,6 +424,12 @@ impl<S: Store> Engine<S> {
             return Err(EngineError::NothingToRetry { id, hint: format!("skip or retry {task} (`baton task skip|retry`), then resolve the incident") });
         };
         let command: Command = serde_json::from_value(payload).map_err(|e| EngineError::NothingToRetry { id, hint: format!("its command cannot be read ({e}); resolve it") })?;
+        // An operator's command stored without its operator (a run limit's retry) is given by
+        // whoever retries the incident.
+        let command = match command {
+            Command::RetryTask { task, by: stored } if stored.is_empty() => Command::RetryTask { task, by: by.to_owned() },
+            other => other,
+        };
         let cleanup = Cleanup { timer: None, incident: Some((id, by.to_owned())) };
         self.apply_cleaning(&incident.instance, command, cleanup).await
     }
@@ -753,6 +770,9 @@ impl<S: Store> Engine<S> {
                 // An iteration's end reaches its parent through a timer due now: wake the worker.
                 Effect::SetTimer { .. } | Effect::NotifyParent { .. } => self.inner.timers_set.notify_waiters(),
                 Effect::ClearTimer { .. } | Effect::RecordRuntime { .. } | Effect::StartIteration { .. } => {}
+                Effect::RunLimitReached { task, limit } => {
+                    tracing::warn!(instance = %instance, task = %task, limit, "the task reached its run limit; it is blocked and an incident was raised");
+                }
                 // Recorded in history (`people_notified`); Baton sends no mail itself yet.
                 Effect::NotifyPeople { task, human_task, escalation, to } => {
                     tracing::info!(instance = %instance, task = %task, human_task = %human_task, escalation = %escalation, to = %to, "escalation: notify");
@@ -923,6 +943,17 @@ fn collect_effects(step: &mut StepRecord, instance: &Instance, effects: Vec<Effe
                 key: format!("{}/iteration/{}", parent.task, parent.index),
                 due_at: now,
                 payload: serde_json::to_value(Command::IterationEnded { task: parent.task.clone(), index: parent.index, status: *status }).unwrap_or_default(),
+            }),
+            // The incident commits with the step that blocked the task; retrying it retries the
+            // task (which gives the run limit a fresh count).
+            Effect::RunLimitReached { task, limit } => step.raise_incidents.push(baton_store::NewIncident {
+                instance: id.clone(),
+                task: Some(task.clone()),
+                kind: baton_store::IncidentKind::RunLimit,
+                reason: baton_core::Reason::RunLimit { limit: *limit }.to_string(),
+                command: serde_json::to_value(Command::RetryTask { task: task.clone(), by: String::new() }).ok(),
+                attempts: *limit,
+                at: now,
             }),
             Effect::StartIteration { .. } | Effect::CancelIterations { .. } | Effect::NotifyPeople { .. } => {}
         }

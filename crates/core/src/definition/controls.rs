@@ -179,8 +179,19 @@ pub struct TaskControls {
     pub min_runtime: Option<RuntimeLimit>,
     pub postconditions: Vec<Postcondition>,
     pub max_restarts: u32,
+    /// How many times the task may run without an operator's say (every start counts: the
+    /// first, re-runs by `run` actions, restarts); past it the task is blocked and an incident
+    /// raised.
+    pub max_runs: u32,
     pub on_demand: bool,
 }
+
+/// The default run limit of a task.
+pub const DEFAULT_MAX_RUNS: u32 = 100;
+/// The largest run limit a definition may set.
+pub const MAX_RUNS_LIMIT: u32 = 10_000;
+/// The largest `max_restarts` a definition may set.
+pub const MAX_RESTARTS_LIMIT: u32 = 1_000;
 
 impl Default for TaskControls {
     fn default() -> Self {
@@ -201,6 +212,7 @@ impl Default for TaskControls {
             min_runtime: None,
             postconditions: Vec::new(),
             max_restarts: 3,
+            max_runs: DEFAULT_MAX_RUNS,
             on_demand: false,
         }
     }
@@ -229,6 +241,17 @@ impl ControlParser<'_, '_> {
             Some("false") => Some(false),
             _ => {
                 self.error(node, format!("`{field}` must be true or false"), None);
+                None
+            }
+        }
+    }
+
+    /// A whole number in `min..=max`.
+    fn count(&mut self, node: &Node, field: &str, min: u32, max: u32) -> Option<u32> {
+        match scalar(node).and_then(|s| s.parse::<u64>().ok()) {
+            Some(v) if (u64::from(min)..=u64::from(max)).contains(&v) => Some(v as u32),
+            _ => {
+                self.error(node, format!("`{field}` must be a whole number from {min} to {max}"), None);
                 None
             }
         }
@@ -429,10 +452,10 @@ impl ControlParser<'_, '_> {
             }
         }
         if let Some(n) = task.get_node("max_restarts") {
-            match scalar(n).and_then(|s| s.parse::<u32>().ok()) {
-                Some(v) => c.max_restarts = v,
-                None => self.error(n, "`max_restarts` must be a whole number", None),
-            }
+            c.max_restarts = self.count(n, "max_restarts", 0, MAX_RESTARTS_LIMIT).unwrap_or(c.max_restarts);
+        }
+        if let Some(n) = task.get_node("max_runs") {
+            c.max_runs = self.count(n, "max_runs", 1, MAX_RUNS_LIMIT).unwrap_or(c.max_runs);
         }
         if let Some(n) = task.get_node("max_runtime") {
             c.max_runtime = self.limit(n, "max_runtime", &["cancel", "end", "run", "alert", "abort"], Action::Cancel);
