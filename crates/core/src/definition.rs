@@ -852,7 +852,7 @@ fn compile_graph(id: &str, task_nodes: &[&Node], data: IndexMap<String, DataDecl
             return None;
         }
     };
-    if let Some(cycle) = run_cycles::find(&tasks) {
+    if let Some(cycle) = run_cycles::find(&tasks).filter(|c| !c.is_empty()) {
         report_run_cycle(&cycle, &tasks, task_nodes, diags);
         return None;
     }

@@ -220,6 +220,8 @@ impl Driver {
                 Effect::RecordRuntime { .. } => {}
                 Effect::StartIteration { .. } | Effect::CancelIterations { .. } | Effect::NotifyParent { .. } => prop_assert!(false, "no foreach in these definitions"),
                 Effect::NotifyPeople { .. } => prop_assert!(false, "no user task in these definitions"),
+                // Only an operator's retry runs a task again here, and it restarts the count.
+                Effect::RunLimitReached { .. } => prop_assert!(false, "no run limit without postconditions"),
             }
         }
         Ok(())
