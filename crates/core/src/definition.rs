@@ -18,9 +18,11 @@ use crate::expr::Expr;
 
 mod controls;
 pub mod document;
+mod retry;
 mod run_cycles;
 mod user_task;
 pub use controls::{Action, Condition, EndAs, Postcondition, Preconditions, Prompt, RuntimeLimit, TaskControls, TimeSpec};
+pub use retry::{RetryPolicy, MAX_BACKOFF, MAX_RETRIES, MAX_RETRY_DELAY};
 pub use user_task::{parse_period, Assignee, Priority, Text, UserTaskDef};
 use crate::status::StatusCondition;
 
@@ -200,6 +202,8 @@ pub struct JobSpec {
     /// Environment variables computed from process data when the job starts.
     pub env: Vec<(String, Expr)>,
     pub timeout: Option<Duration>,
+    /// Run a failed attempt again, after a wait (`retry:`).
+    pub retry: Option<RetryPolicy>,
 }
 
 #[derive(Debug, Clone)]
@@ -503,6 +507,8 @@ struct RawTask {
     #[serde(default)]
     env: IndexMap<Spanned<String>, Spanned<String>>,
     timeout: Option<Spanned<String>>,
+    #[allow(dead_code)] // read from the node: a number or a mapping
+    retry: Option<serde::de::IgnoredAny>,
     // set
     set: Option<IndexMap<Spanned<String>, Spanned<String>>>,
     // decision
@@ -616,6 +622,7 @@ const KIND_FIELDS: &[(&str, &str)] = &[
     ("workdir", "job"),
     ("env", "job"),
     ("timeout", "job"),
+    ("retry", "job"),
     ("set", "set"),
     ("branches", "decision"),
     ("otherwise", "decision"),
@@ -1047,6 +1054,7 @@ fn compile_task(
         ("workdir", raw.workdir.is_some()),
         ("env", !raw.env.is_empty()),
         ("timeout", raw.timeout.is_some()),
+        ("retry", raw.retry.is_some()),
         ("set", raw.set.is_some()),
         ("branches", raw.branches.is_some()),
         ("otherwise", raw.otherwise.is_some()),
@@ -1124,7 +1132,14 @@ fn compile_task(
     };
 
     let kind = match kind_name {
-        "job" => TaskKind::Job(compile_job(raw, diags)?),
+        "job" => {
+            let mut job = compile_job(raw, diags)?;
+            if let Some(n) = node.as_mapping().and_then(|m| m.get_node("retry")) {
+                let mut parser = controls::ControlParser { diags: &mut *diags, resolve, data };
+                job.retry = Some(parser.retry(n)?);
+            }
+            TaskKind::Job(job)
+        }
         "set" => TaskKind::Set(compile_set(raw, data, diags)?),
         "decision" => TaskKind::Decision(compile_decision(raw, node, diags, resolve)?),
         "foreach" => TaskKind::ForEach(compile_foreach(scope_id, raw, node, data, diags)?),
@@ -1214,7 +1229,7 @@ fn compile_job(raw: &RawTask, diags: &mut Diagnostics) -> Option<JobSpec> {
             }
         },
     };
-    ok.then(|| JobSpec { command: argv, workdir: raw.workdir.clone(), env, timeout })
+    ok.then(|| JobSpec { command: argv, workdir: raw.workdir.clone(), env, timeout, retry: None })
 }
 
 fn compile_set(raw: &RawTask, data: &IndexMap<String, DataDecl>, diags: &mut Diagnostics) -> Option<Vec<(String, Expr)>> {
@@ -1363,12 +1378,21 @@ fn topological_order(tasks: &[TaskDef], successors: &[Vec<usize>]) -> Result<Vec
 }
 
 pub(crate) fn did_you_mean(name: &str, candidates: &[&str]) -> Option<String> {
+    // A close spelling, else another form of the same word (`retries` for `retry`, `owner`
+    // for `owners`): all of the shorter word but its last letter begins the other.
+    let same_stem = |c: &str| {
+        let shorter = name.len().min(c.len());
+        let common = name.bytes().zip(c.bytes()).take_while(|(a, b)| a == b).count();
+        shorter >= 4 && common + 1 >= shorter
+    };
     candidates
         .iter()
         .map(|c| (strsim::levenshtein(name, c), c))
         .filter(|(d, _)| *d <= 2.max(name.len() / 3))
         .min()
-        .map(|(_, c)| format!("did you mean `{c}`?"))
+        .map(|(_, c)| *c)
+        .or_else(|| candidates.iter().copied().find(|c| same_stem(c)))
+        .map(|c| format!("did you mean `{c}`?"))
 }
 
 /// Converts a YAML node to JSON with YAML 1.2 core-schema scalars: unquoted `true`, `12`,
@@ -1426,7 +1450,8 @@ impl Diagnostics<'_> {
         // A missing field is missing from this mapping: a key of that name elsewhere is not it.
         let key_pos = if missing { None } else { named_key.as_deref().and_then(|k| find_key(node, k)) };
         let pos = span_pos.or(key_pos).unwrap_or_else(|| node_pos(node));
-        let hint = if text.starts_with("Unknown field") {
+        // serde says "unknown field"; some versions of the YAML layer capitalise it.
+        let hint = if text.get(..13).is_some_and(|start| start.eq_ignore_ascii_case("unknown field")) {
             // "Unknown field `x`, expected one of `a`, `b`, or `c`": the accepted names follow.
             let accepted: Vec<&str> = text.split('`').skip(3).step_by(2).collect();
             named_key.as_deref().and_then(|k| did_you_mean(k, &accepted)).or_else(|| Some("check the spelling; the fields this mapping accepts are listed above".into()))

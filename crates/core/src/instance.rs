@@ -102,6 +102,9 @@ pub struct TaskState {
     /// Restarts done by postconditions.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub restarts: u32,
+    /// Retries of the job's retry policy used in the current run (a new run starts again at 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: u32,
     /// Runs since an operator last retried the task: what the run limit (`max_runs`) counts.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub runs: u32,
@@ -131,6 +134,7 @@ impl TaskState {
             generated: None,
             post_checked: false,
             restarts: 0,
+            retries: 0,
             runs: 0,
             foreach: None,
             user_task: None,

@@ -302,6 +302,7 @@ impl Machine<'_> {
         match self.inst.tasks[i].status {
             TaskStatus::WaitingForStartTime { .. } => self.clear_timer(i, TimerKind::EarliestStart),
             TaskStatus::WaitingForPrecondition { .. } => self.clear_timer(i, TimerKind::PreconditionCheck),
+            TaskStatus::WaitingForRetry { .. } => self.clear_timer(i, TimerKind::JobRetry),
             _ => {}
         }
     }
@@ -312,6 +313,7 @@ impl Machine<'_> {
             (TimerKind::EarliestStart, TaskStatus::WaitingForStartTime { .. }) => self.pipeline(i, Stage::Active),
             (TimerKind::PreconditionCheck, TaskStatus::WaitingForPrecondition { .. }) => self.pipeline(i, Stage::Preconditions),
             (TimerKind::MaxRuntime { attempt }, TaskStatus::Running { attempt: running, .. }) if attempt == *running => self.max_runtime_exceeded(i, attempt),
+            (TimerKind::JobRetry, TaskStatus::WaitingForRetry { .. }) => self.retry_job(i),
             // The task moved on (skipped, retried, finished): the timer is stale.
             _ => {}
         }

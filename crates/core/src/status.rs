@@ -25,6 +25,8 @@ pub enum TaskStatus {
     /// The workflow stopped at this task (a breakpoint, or an else action `block`); an
     /// operator must act. The reason says which rule blocked it.
     Blocked,
+    /// A job attempt failed and its retry policy runs it again at `until` (a durable timer).
+    WaitingForRetry { #[serde(with = "crate::timestamp")] until: DateTime<Utc> },
     /// A job is out with a worker; `attempt` counts re-runs after a crash or an operator retry.
     Running { attempt: u32, #[serde(with = "crate::timestamp")] since: DateTime<Utc> },
     /// A `user` task offered to its potential owners (nobody claimed it).
@@ -66,6 +68,7 @@ impl TaskStatus {
             Self::WaitingForPrecondition { .. } => "waiting_for_precondition",
             Self::WaitingForUserInput => "waiting_for_user_input",
             Self::Blocked => "blocked",
+            Self::WaitingForRetry { .. } => "waiting_for_retry",
             Self::Running { .. } => "running",
             Self::Ready => "ready",
             Self::Claimed { .. } => "claimed",
@@ -298,6 +301,10 @@ pub enum Reason {
     DataLimit { what: String, problem: String },
     /// The task was about to run more often than its run limit allows without an operator.
     RunLimit { limit: u32 },
+    /// A job attempt failed (`failure`); its retry policy runs retry `retry` of `max` at `at`.
+    RetryPending { retry: u32, max: u32, #[serde(with = "crate::timestamp")] at: DateTime<Utc>, failure: String },
+    /// The job runs again: retry `retry` of `max` of its retry policy.
+    Retry { retry: u32, max: u32 },
 }
 
 impl fmt::Display for Reason {
@@ -354,6 +361,8 @@ impl fmt::Display for Reason {
             Self::ExpiredChain { action } => write!(f, "expired; on_expiry: {action}"),
             Self::UserTaskRefused { message } => write!(f, "the human task could not be created: {message}"),
             Self::DataLimit { what, problem } => write!(f, "{what} {problem}; it was not taken into the process data"),
+            Self::RetryPending { retry, max, at, failure } => write!(f, "{failure}; retry {retry} of {max} at {}", at.to_rfc3339()),
+            Self::Retry { retry, max } => write!(f, "retry {retry} of {max} after a failed attempt"),
             Self::RunLimit { limit } => write!(
                 f,
                 "it ran {limit} times since an operator last acted on it, its run limit (`max_runs`); retry the incident or the task to let it run again, or skip it"

@@ -99,6 +99,8 @@ pub enum TimerKind {
     PreconditionCheck,
     /// The job's maximum runtime, for this attempt.
     MaxRuntime { attempt: u32 },
+    /// The wait of the job's retry policy after a failed attempt.
+    JobRetry,
 }
 
 impl TimerKind {
@@ -108,6 +110,7 @@ impl TimerKind {
             Self::EarliestStart => "earliest_start",
             Self::PreconditionCheck => "precondition_check",
             Self::MaxRuntime { .. } => "max_runtime",
+            Self::JobRetry => "job_retry",
         };
         format!("{task}/{kind}")
     }
@@ -528,6 +531,7 @@ impl Machine<'_> {
             return;
         }
         self.inst.tasks[i].runs += 1;
+        self.inst.tasks[i].retries = 0;
         self.inst.tasks[i].attempts += 1;
         self.inst.tasks[i].started_at = Some(self.now);
         match &self.def.tasks[i].kind {
@@ -692,7 +696,7 @@ impl Machine<'_> {
                     return Ok(());
                 }
                 if code != 0 {
-                    self.fail(i, Reason::Exited { code });
+                    self.job_failed(i, Reason::Exited { code });
                     return Ok(());
                 }
                 if let Some(output) = output.filter(|o| !o.is_empty()) {
@@ -714,11 +718,36 @@ impl Machine<'_> {
             }
             JobOutcome::TimedOut { after_ms, stdout_tail, stderr_tail } => {
                 self.emit(Some(i), EventKind::JobFinished { attempt, exit_code: None, duration_ms: after_ms, stdout_tail, stderr_tail });
-                self.fail(i, Reason::TimedOut { after_ms });
+                self.job_failed(i, Reason::TimedOut { after_ms });
             }
-            JobOutcome::CouldNotStart { message } => self.fail(i, Reason::CouldNotStart { message }),
+            JobOutcome::CouldNotStart { message } => self.job_failed(i, Reason::CouldNotStart { message }),
         }
         Ok(())
+    }
+
+    /// A job attempt failed: with retries left in its policy it waits and runs again, else the
+    /// task ends `ended_not_ok`. (A result the process cannot take — output past the limits or
+    /// of the wrong type, a minimum runtime not met — is not a failure of the run, and is not
+    /// retried: running it again would give the same.)
+    fn job_failed(&mut self, i: usize, failure: Reason) {
+        let TaskKind::Job(spec) = &self.def.tasks[i].kind else { return self.fail(i, failure) };
+        let Some(policy) = spec.retry.filter(|p| self.inst.tasks[i].retries < p.max) else { return self.fail(i, failure) };
+        let retry = self.inst.tasks[i].retries + 1;
+        self.inst.tasks[i].retries = retry;
+        let wait = chrono::Duration::from_std(policy.delay_before(retry)).unwrap_or(chrono::Duration::MAX);
+        let at = self.now.checked_add_signed(wait).unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let reason = Reason::RetryPending { retry, max: policy.max, at, failure: failure.to_string() };
+        self.set_status(i, TaskStatus::WaitingForRetry { until: at }, Some(reason));
+        self.set_timer(i, TimerKind::JobRetry, at);
+    }
+
+    /// The retry wait is over: the job runs again as a new attempt.
+    pub(crate) fn retry_job(&mut self, i: usize) {
+        let TaskKind::Job(spec) = &self.def.tasks[i].kind else { return };
+        let max = spec.retry.map_or(0, |p| p.max);
+        self.inst.tasks[i].attempts += 1;
+        let retry = self.inst.tasks[i].retries;
+        self.dispatch(i, Some(Reason::Retry { retry, max }));
     }
 
     /// Every way a task runs again (a `run` action, a postcondition's restart, a loop of them
@@ -788,7 +817,7 @@ impl Machine<'_> {
     fn skip(&mut self, task: &str, by: &str) -> Result<(), TransitionError> {
         let i = self.index(task)?;
         let status = &self.inst.tasks[i].status;
-        if !matches!(status, TaskStatus::Blocked | TaskStatus::WaitingForPredecessor) && !status.is_waiting() {
+        if !matches!(status, TaskStatus::Blocked | TaskStatus::WaitingForPredecessor | TaskStatus::WaitingForRetry { .. }) && !status.is_waiting() {
             return Err(TransitionError::NotSkippable { task: task.to_owned(), status: status.name().to_owned() });
         }
         self.clear_waiting_timer(i);

@@ -966,3 +966,25 @@ fn run_and_restart_limits_are_bounded() {
     let def = ok(&yaml(&["id: p", "tasks:", "  - id: a", "    kind: job", "    command: ./a.sh"]));
     assert_eq!((def.tasks[0].controls.max_runs, def.tasks[0].controls.max_restarts), (100, 3));
 }
+
+#[test]
+fn a_retry_policy_is_checked_and_retries_is_taken_for_retry() {
+    let job = |line: &str| yaml(&["id: p", "tasks:", "  - id: a", "    kind: job", "    command: ./a.sh", line]);
+    let d = one(&job("    retries: 3"));
+    assert_at(&d, 6, 5);
+    assert_hint(&d, "retry");
+    let d = one(&job("    retry: {max: 101}"));
+    assert_at(&d, 6, 18);
+    assert_eq!(d.message, "`retry.max` must be a whole number from 0 to 100");
+    let d = one(&job("    retry: {max: 2, backoff: 0.5}"));
+    assert_at(&d, 6, 30);
+    assert_eq!(d.message, "`retry.backoff` must be a number from 1 to 10");
+    let d = one(&job("    retry: {delay: 31days}"));
+    assert_eq!(d.message, "`retry.delay` is longer than the longest retry wait, 30 days");
+    let d = one(&job("    retry: {tries: 2}"));
+    assert_message(&d, "tries");
+    let def = ok(&job("    retry: {max: 5, delay: 1s, backoff: 1.5, max_delay: 1m}"));
+    let baton_core::definition::TaskKind::Job(spec) = &def.tasks[0].kind else { panic!() };
+    let policy = spec.retry.unwrap();
+    assert_eq!((policy.max, policy.delay.as_secs(), policy.backoff, policy.max_delay.as_secs()), (5, 1, 1.5, 60));
+}

@@ -176,6 +176,50 @@ async fn a_max_runtime_timer_stops_a_running_job_and_the_workflow_goes_on() {
     assert!(engine.store().leased_jobs().await.unwrap().is_empty());
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_job_retries_on_a_durable_timer_that_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("failed-once");
+    let clock = Arc::new(ManualClock::new(t0()));
+    // Fails on its first attempt (leaving a marker), succeeds on the next.
+    let flaky = format!(
+        "id: flaky\ntasks:\n  - id: fetch\n    kind: job\n    command: [\"sh\", \"-c\", \"test -e {0} || {{ touch {0}; exit 3; }}\"]\n    retry: {{max: 2, delay: 5m, backoff: 2}}\n",
+        marker.display()
+    );
+    let due = t0() + chrono::Duration::minutes(5);
+    let started = {
+        let engine = open(&dir, &clock);
+        engine.deploy("flaky.yaml", &flaky).await.unwrap();
+        let started = engine.start("flaky", Map::new()).await.unwrap();
+        let worker = start_worker(&engine);
+        wait_until(&engine, &started.id, |i| matches!(i.tasks[0].status, TaskStatus::WaitingForRetry { .. })).await;
+        worker.stop().await;
+        let failure = "exit code 3".to_owned();
+        assert_eq!(
+            state_of(&engine, &started, "fetch").await,
+            (TaskStatus::WaitingForRetry { until: due }, Some(Reason::RetryPending { retry: 1, max: 2, at: due, failure }))
+        );
+        assert_eq!(engine.store().next_timer_due().await.unwrap(), Some(due), "the retry waits in the database");
+        started
+    };
+
+    // A new engine on the same file, after the wait: the retry runs once, as attempt 2.
+    clock.advance(chrono::Duration::minutes(5));
+    let engine = open(&dir, &clock);
+    let worker = start_worker(&engine);
+    let instance = wait_until(&engine, &started.id, |i| i.status.is_terminal()).await;
+    worker.stop().await;
+    assert_eq!(instance.status, InstanceStatus::Completed);
+    assert_eq!((instance.tasks[0].status.clone(), instance.tasks[0].attempts), (TaskStatus::EndedOk, 2));
+    assert_eq!(engine.store().next_timer_due().await.unwrap(), None);
+    let history = engine.store().history(&started.id).await.unwrap();
+    let retried: Vec<_> = history.iter().filter_map(|e| match &e.kind {
+        EventKind::JobRetried { attempt, reason } => Some((*attempt, reason.clone())),
+        _ => None,
+    }).collect();
+    assert_eq!(retried, [(2, Reason::Retry { retry: 1, max: 2 })]);
+}
+
 // ---------------------------------------------------------------------------------------
 // Learned expected runtimes
 

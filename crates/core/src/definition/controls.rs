@@ -247,7 +247,7 @@ impl ControlParser<'_, '_> {
     }
 
     /// A whole number in `min..=max`.
-    fn count(&mut self, node: &Node, field: &str, min: u32, max: u32) -> Option<u32> {
+    pub(super) fn count(&mut self, node: &Node, field: &str, min: u32, max: u32) -> Option<u32> {
         match scalar(node).and_then(|s| s.parse::<u64>().ok()) {
             Some(v) if (u64::from(min)..=u64::from(max)).contains(&v) => Some(v as u32),
             _ => {
@@ -257,7 +257,7 @@ impl ControlParser<'_, '_> {
         }
     }
 
-    fn duration(&mut self, node: &Node, field: &str) -> Option<Duration> {
+    pub(super) fn duration(&mut self, node: &Node, field: &str) -> Option<Duration> {
         match scalar(node).map(humantime::parse_duration) {
             Some(Ok(d)) => Some(d),
             Some(Err(e)) => {
