@@ -241,6 +241,7 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
         }
         Cmd::Incidents { limit } => crate::incidents::list(&db, limit).await,
         Cmd::Incident { action } => crate::incidents::act(&db, action).await,
+        Cmd::Token { action } => crate::tokens::act(&db, action).await,
         Cmd::Instances { status, limit } => {
             let status = match status.as_deref() {
                 None => None,

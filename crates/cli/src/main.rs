@@ -25,6 +25,7 @@ mod incidents;
 mod inbox_bench;
 mod output;
 mod render;
+mod tokens;
 
 use std::path::PathBuf;
 
@@ -167,6 +168,11 @@ enum Cmd {
     Group {
         #[command(subcommand)]
         action: identity::GroupCmd,
+    },
+    /// Manage API tokens: each lets a program act as one user (the secret is shown once).
+    Token {
+        #[command(subcommand)]
+        action: tokens::TokenCmd,
     },
 }
 

@@ -106,6 +106,11 @@ impl<S: Store> Engine<S> {
         }
     }
 
+    /// The engine's clock's time.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.clock.now()
+    }
+
     pub fn store(&self) -> &S {
         &self.inner.store
     }

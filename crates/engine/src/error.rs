@@ -3,7 +3,7 @@
 
 use baton_core::user_task::UserTaskError;
 use baton_core::{DefinitionError, TransitionError};
-use baton_store::{IdentityError, StoreError};
+use baton_store::{IdentityError, StoreError, TokenError};
 
 /// Everything the engine can refuse or fail at.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +40,17 @@ pub enum EngineError {
     IncidentClosed(i64),
     #[error("incident {id} has no step to retry: {hint}")]
     NothingToRetry { id: i64, hint: String },
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// A request's credentials do not let it in; `why` is for the log, not for the client
+    /// (which hears only that it is not authenticated).
+    #[error("not authenticated: {why}")]
+    Unauthenticated { why: &'static str },
+    #[error("a token lives from 1 second to {max_years} years")]
+    TokenLifetime { max_years: u64 },
+    /// The operating system gave no random bytes (for a token's secret).
+    #[error("the system's random source failed: {0}")]
+    Random(String),
 }
 
 impl EngineError {
@@ -94,6 +105,12 @@ impl EngineError {
             Self::IncidentClosed(_) | Self::NothingToRetry { .. } => ErrorKind::Conflict,
             // The step failed inside the engine: not the caller's input.
             Self::StepPanicked { .. } | Self::IncidentRaised { .. } => ErrorKind::Internal,
+            Self::Token(TokenError::UnknownToken(_)) => ErrorKind::NotFound,
+            Self::Token(TokenError::AlreadyRevoked(_)) => ErrorKind::Conflict,
+            Self::Token(TokenError::Identity(e)) => identity_kind(e),
+            Self::Unauthenticated { .. } => ErrorKind::Unauthenticated,
+            Self::TokenLifetime { .. } => ErrorKind::Invalid,
+            Self::Random(_) => ErrorKind::Internal,
         }
     }
 }

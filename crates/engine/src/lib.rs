@@ -10,11 +10,13 @@ mod engine;
 mod error;
 mod job_environment;
 mod process_group;
+mod tokens;
 mod user_tasks;
 mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{Engine, EngineOptions};
 pub use error::{identity_kind, store_kind, EngineError, ErrorKind};
+pub use tokens::TOKEN_PREFIX;
 pub use job_environment::{PassEnv, ALWAYS_PASSED};
 pub use worker::{run_job, JobRun, JobSettings, Stop, WorkerOptions, KILL_GRACE, SHUTDOWN_GRACE};

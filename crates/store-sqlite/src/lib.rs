@@ -23,6 +23,7 @@ use baton_store::{
 mod inbox;
 mod incident;
 mod migrations;
+mod token;
 mod writer;
 
 pub use writer::WriterCounts;

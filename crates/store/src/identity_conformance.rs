@@ -39,6 +39,9 @@ macro_rules! identity_conformance_tests {
             resolving_an_unknown_user_or_group_is_an_error,
             caller_carries_groups_and_the_admin_flag,
             invalid_names_are_refused,
+            tokens_are_found_by_the_hash_of_their_secret_and_listed_per_user,
+            a_token_for_an_unknown_user_is_refused,
+            a_revoked_token_stays_revoked,
         );
     };
     (@tests $fresh:path; $($check:ident),* $(,)?) => {
@@ -229,4 +232,45 @@ pub async fn invalid_names_are_refused<S: IdentityStore>(store: S) {
         store.add_user(NewUser::named(good), t0()).await.unwrap_or_else(|e| panic!("`{good}` is a fine name: {e}"));
     }
     assert!(store.users().await.unwrap().iter().all(|u| u.name != "ok"));
+}
+
+fn new_token(id: &str, user: &str, hash: &str) -> crate::token::NewToken {
+    crate::token::NewToken { id: id.into(), user: user.into(), name: Some(format!("{id} for {user}")), secret_hash: hash.into(), created_at: t0(), expires_at: None }
+}
+
+pub async fn tokens_are_found_by_the_hash_of_their_secret_and_listed_per_user<S: IdentityStore + crate::token::TokenStore>(store: S) {
+    people(&store).await;
+    let expires = Some(t0() + chrono::Duration::days(30));
+    let first = store.add_token(crate::token::NewToken { expires_at: expires, ..new_token("t1", "john", "aa") }).await.unwrap();
+    assert_eq!(first, crate::token::Token { id: "t1".into(), user: "john".into(), name: Some("t1 for john".into()), created_at: t0(), expires_at: expires, revoked_at: None });
+    store.add_token(new_token("t2", "sarah", "bb")).await.unwrap();
+    store.add_token(new_token("t3", "john", "cc")).await.unwrap();
+    assert_eq!(store.token_by_hash("aa").await.unwrap(), Some(first.clone()));
+    assert_eq!(store.token_by_hash("a").await.unwrap(), None, "only the whole hash finds it");
+    let ids = |tokens: Vec<crate::token::Token>| tokens.into_iter().map(|t| t.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.tokens(Some("john")).await.unwrap()), ["t1", "t3"]);
+    assert_eq!(ids(store.tokens(None).await.unwrap()), ["t1", "t2", "t3"]);
+    assert!(first.is_valid_at(t0()) && !first.is_valid_at(t0() + chrono::Duration::days(30)));
+    let again = store.add_token(new_token("t4", "mike", "aa")).await;
+    assert!(again.is_err(), "two tokens cannot share a secret: {again:?}");
+}
+
+pub async fn a_token_for_an_unknown_user_is_refused<S: IdentityStore + crate::token::TokenStore>(store: S) {
+    let refused = store.add_token(new_token("t1", "ghost", "aa")).await;
+    assert!(matches!(refused, Err(crate::token::TokenError::Identity(IdentityError::UnknownUser(ref u))) if u == "ghost"), "{refused:?}");
+    assert_eq!(store.tokens(None).await.unwrap(), Vec::new());
+}
+
+pub async fn a_revoked_token_stays_revoked<S: IdentityStore + crate::token::TokenStore>(store: S) {
+    people(&store).await;
+    store.add_token(new_token("t1", "john", "aa")).await.unwrap();
+    let later = t0() + chrono::Duration::hours(1);
+    let revoked = store.revoke_token("t1", later).await.unwrap();
+    assert_eq!(revoked.revoked_at, Some(later));
+    assert!(!revoked.is_valid_at(later));
+    assert_eq!(store.token_by_hash("aa").await.unwrap(), Some(revoked));
+    let twice = store.revoke_token("t1", later).await;
+    assert!(matches!(twice, Err(crate::token::TokenError::AlreadyRevoked(ref id)) if id == "t1"), "{twice:?}");
+    let unknown = store.revoke_token("nope", later).await;
+    assert!(matches!(unknown, Err(crate::token::TokenError::UnknownToken(ref id)) if id == "nope"), "{unknown:?}");
 }

@@ -257,6 +257,8 @@ impl<T: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue
 
 pub mod identity;
 pub use identity::{Group, IdentityError, IdentityStore, NewUser, User, OPERATOR};
+pub mod token;
+pub use token::{NewToken, Token, TokenError, TokenStore};
 pub mod incident;
 pub use incident::{Incident, IncidentKind, IncidentReader, IncidentUpdate, NewIncident};
 pub mod inbox;
