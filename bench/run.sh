@@ -133,7 +133,7 @@ int() { awk -v a="$1" 'BEGIN { printf "%.0f", a }'; }
     echo
     echo "Spiff CPU seconds per instance: in memory $mem_cpu, save every step $dur_cpu."
     echo "Baton core only as measured in the NORMAL invocation: $(int "${core2_i:-0}") instances/s."
-    echo "Targets (issue 5): Baton FULL >= 4× Spiff in memory and >= 40× Spiff save every step."
+    echo "Targets: Baton FULL >= 4× Spiff in memory and >= 40× Spiff save every step."
     echo
     echo "W2 seq10-human, median of $RUNS runs each; Baton $BATON_W2_INSTANCES instances (100 in flight," \
          "21 durable commands each: start, 10 claims, 10 completes), SpiffWorkflow $SPIFF_W2_INSTANCES instances" \

@@ -3,7 +3,7 @@
 //!
 //! Why not chrono's own: it formats through `fmt::Display`, which serde_json feeds to its
 //! string escaper a piece at a time; with a dozen timestamps in a state that was about a tenth
-//! of the time the engine spends on a human-task step (issue 5, W2 profile). Reading back
+//! of the time the engine spends on a human-task step (the W2 benchmark's profile). Reading back
 //! uses chrono's parser unchanged.
 
 use chrono::{DateTime, Datelike, Timelike, Utc};

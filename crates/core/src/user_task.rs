@@ -1,6 +1,6 @@
 //! Human tasks (the `user` task kind): one task, its subtasks and its chain of follow-on tasks,
 //! as a pure state machine. Implements the IBM follow-on tasks seed
-//! (`seeds/001_*-ibm-follow-on-tasks.txt`) and issue 4's lifecycle:
+//! (`seeds/001_*-ibm-follow-on-tasks.txt`) and the human-task lifecycle:
 //!
 //! - a task is created `ready` for its `potential_owners`; `claim` makes it `claimed` by one
 //!   user, `cancel_claim` makes it `ready` again, `complete` (output checked against the typed

@@ -1,4 +1,4 @@
-//! How a `user` task lives in a process instance (issue 4, the IBM follow-on tasks seed).
+//! How a `user` task lives in a process instance (the IBM follow-on tasks seed).
 //!
 //! When the start pipeline lets a `user` task start, its human task is created from the
 //! definition and the process data ([`crate::user_task::create`]) and kept in the task's state.

@@ -677,7 +677,7 @@ fn a_valid_definition_compiles_its_graph() {
 }
 
 // ---------------------------------------------------------------------------------------
-// `user` tasks (issue 4)
+// `user` tasks
 
 #[test]
 fn a_user_task_reads_every_field() {

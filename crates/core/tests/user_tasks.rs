@@ -1,4 +1,4 @@
-//! `user` tasks in a process (issue 4, the IBM follow-on tasks seed), through the transition
+//! `user` tasks in a process (the IBM follow-on tasks seed), through the transition
 //! function: the human task is created when the start pipeline lets the task start, the process
 //! task shows the human status, the instance waits for people, and the chain's end (its last
 //! task's output) ends the process task so the flow goes on. One rule per test, named after it.

@@ -1,5 +1,5 @@
 //! Identity: users (with an optional department and an administrator flag), groups with their
-//! members, and departments (issue 4). Human tasks name people by user and group name; the
+//! members, and departments. Human tasks name people by user and group name; the
 //! engine uses this store to turn the acting user into a [`Caller`] (their groups, whether they
 //! administer) and a task's potential owners into the users whose inbox shows it.
 

@@ -1,4 +1,4 @@
-//! The inbox (issue 4): the open human tasks, indexed for "what may this user work on?".
+//! The inbox: the open human tasks, indexed for "what may this user work on?".
 //!
 //! Only open work is kept: each engine step that changes a `user` task replaces that task's
 //! rows ([`InboxUpdate`], computed by [`inbox_updates`] from the step's new state) in the same

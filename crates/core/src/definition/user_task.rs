@@ -1,5 +1,5 @@
 //! The `user` task kind as written in a definition: a human task (the IBM follow-on tasks seed,
-//! issue 4) with its title and description, potential owners and administrators, priority, due
+//! the human-task lifecycle) with its title and description, potential owners and administrators, priority, due
 //! date, typed form, input and output mappings, expiration with its expiry path, escalations
 //! and subtask policy. Read from the task's YAML node so that every problem is reported at its
 //! own line and column.

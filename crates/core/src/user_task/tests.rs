@@ -1,4 +1,4 @@
-//! One test per rule of the IBM follow-on tasks seed and issue 4, named after the rule.
+//! One test per rule of the IBM follow-on tasks seed and the human-task lifecycle, named after the rule.
 
 use chrono::TimeZone;
 use serde_json::json;
