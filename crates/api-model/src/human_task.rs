@@ -207,3 +207,15 @@ pub struct UserTask {
     /// How its original chain ended; `null` while open.
     pub outcome: Option<Outcome>,
 }
+
+/// The answer to an operation on a human task: the instance afterwards and the task acted on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HumanTaskUpdate {
+    /// The instance after the operation.
+    pub instance: crate::Instance,
+    /// The number of the human task acted on (chosen when the request named none).
+    pub human_task_id: u32,
+    /// That human task after the operation; `null` if it is gone.
+    pub human_task: Option<HumanTask>,
+}

@@ -62,3 +62,21 @@ pub struct InboxPage {
     /// Is there a next page?
     pub more: bool,
 }
+
+/// Which page of an inbox to show, and which tasks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InboxQuery {
+    /// Only tasks in this state; `null` for all.
+    pub status: Option<InboxStatus>,
+    /// Only tasks of this process (definition id); `null` for all.
+    pub process: Option<String>,
+    /// Only tasks due before this time (tasks without a due date are left out); `null` for all.
+    pub due_before: Option<DateTime<Utc>>,
+    /// Only tasks with at least this priority; `null` for all.
+    pub min_priority: Option<i32>,
+    /// The page, from 1 (at most 1,000,000).
+    pub page: usize,
+    /// Rows per page, 1 to 1,000.
+    pub per_page: usize,
+}

@@ -24,6 +24,7 @@ mod inbox;
 mod incident;
 mod instance;
 mod job;
+mod names;
 mod people;
 mod reason;
 mod task;
@@ -32,14 +33,15 @@ pub use definition::{Definition, DefinitionSource, DefinitionTask, DefinitionVer
 pub use error::{Error, ErrorKind};
 pub use history::{Event, HistoryEvent, HumanTaskChange};
 pub use human_task::{
-    Ending, Escalation, FormField, HumanTask, HumanTaskRole, HumanTaskState, HumanTaskStatus, Note,
+    Ending, Escalation, FormField, HumanTask, HumanTaskRole, HumanTaskState, HumanTaskStatus, HumanTaskUpdate, Note,
     Outcome, Suspension, UserTask,
 };
 pub use identity::{Group, User};
-pub use inbox::{InboxPage, InboxRow, InboxStatus};
+pub use inbox::{InboxPage, InboxQuery, InboxRow, InboxStatus};
 pub use incident::{Incident, IncidentKind};
 pub use instance::{Instance, InstanceStatus, InstanceSummary, ParentLink};
 pub use job::{Job, Jobs};
+pub use names::UnknownName;
 pub use people::People;
 pub use reason::Reason;
 pub use task::{Task, TaskStatus};

@@ -79,3 +79,11 @@ fn a_suspended_human_task_state_names_what_it_resumes_to() {
         serde_json::from_value(serde_json::to_value(&state).unwrap()).unwrap();
     assert_eq!(back, state, "a view reads back as it was written");
 }
+
+#[test]
+fn a_status_shows_and_reads_as_its_json_name() {
+    assert_eq!(TaskStatus::WaitingForStartTime.to_string(), "waiting_for_start_time");
+    assert_eq!("ended_not_ok".parse::<TaskStatus>(), Ok(TaskStatus::EndedNotOk));
+    assert_eq!("sleeping".parse::<InstanceStatus>(), Err(baton_api_model::UnknownName("sleeping".into())));
+    assert_eq!(baton_api_model::ErrorKind::NotFound.to_string(), "not_found");
+}

@@ -110,6 +110,11 @@ impl<S: Store> Engine<S> {
         &self.inner.store
     }
 
+    /// The time on the engine's clock (what steps and records are stamped with).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.clock.now()
+    }
+
     /// Checks a definition or calendar file on its own, without storing anything (a
     /// calendar's references are checked by [`Engine::deploy_all`]).
     pub fn validate(&self, file: &str, source: &str) -> Result<(), EngineError> {
