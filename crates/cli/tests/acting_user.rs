@@ -39,9 +39,12 @@ fn without_as_the_built_in_operator_acts_and_a_known_user_may_act_by_name() {
     let first = ok(&db, &["start", "flow"]).trim().to_owned();
     assert_eq!(ok(&db, &["abort", &first]), format!("instance {first} is aborted\n"));
     let shown: serde_json::Value = serde_json::from_str(&ok(&db, &["show", &first, "--json"])).unwrap();
-    assert_eq!(shown["instance"]["tasks"][0]["reason"], serde_json::json!({"rule": "instance_ended", "status": "aborted"}));
+    assert_eq!(
+        shown["instance"]["tasks"]["ask"]["reason"],
+        serde_json::json!({"rule": "instance_ended", "message": "instance aborted", "details": {"status": "aborted"}})
+    );
     let aborted: Vec<&serde_json::Value> = shown["history"].as_array().unwrap().iter().filter(|e| e["to"] == "aborted").collect();
-    assert_eq!(aborted[0]["reason"], serde_json::json!({"rule": "operator", "action": "abort", "by": "operator"}));
+    assert_eq!(aborted[0]["reason"], serde_json::json!({"rule": "operator", "message": "abort by operator", "details": {"action": "abort", "by": "operator"}}));
 
     ok(&db, &["user", "add", "ann"]);
     let second = ok(&db, &["start", "flow"]).trim().to_owned();
