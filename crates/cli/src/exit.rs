@@ -90,3 +90,32 @@ impl CliError {
 
 /// A command's result: its exit code, or why it failed.
 pub type Result<T, E = CliError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_refusal_kind_exits_2_and_unavailable_and_internal_exit_1() {
+        let codes: Vec<(ErrorKind, u8)> = ErrorKind::ALL.into_iter().map(|k| (k, code(k))).collect();
+        assert_eq!(
+            codes,
+            [
+                (ErrorKind::Invalid, REFUSED),
+                (ErrorKind::Unauthenticated, REFUSED),
+                (ErrorKind::Forbidden, REFUSED),
+                (ErrorKind::NotFound, REFUSED),
+                (ErrorKind::Conflict, REFUSED),
+                (ErrorKind::Unavailable, FAILED),
+                (ErrorKind::Internal, FAILED),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_error_prints_with_each_of_its_causes() {
+        let open = CliError::Open { path: "x.db".into(), source: StoreError::Database("disk I/O error".into()) };
+        assert_eq!(open.with_causes(), "opening the database x.db: database error: disk I/O error");
+        assert_eq!(open.kind(), ErrorKind::Unavailable);
+    }
+}
