@@ -22,6 +22,8 @@ fn an_unknown_acting_user_is_refused_with_exit_2_and_changes_nothing() {
         vec!["task", "input", &id, "ask", "--data", r#"{"day": "mon"}"#, "--as", "ghost"],
         vec!["breakpoint", "set", &id, "ask", "--as", "ghost"],
         vec!["breakpoint", "clear", &id, "ask", "--as", "ghost"],
+        vec!["incident", "retry", "1", "--as", "ghost"],
+        vec!["incident", "resolve", "1", "--as", "ghost"],
     ] {
         let run = baton(&db, &args);
         assert_eq!((run.code, run.stderr.as_str()), (2, refusal), "baton {args:?}");

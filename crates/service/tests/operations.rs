@@ -2,7 +2,7 @@
 //! with the view types (tasks keyed by id, statuses by name, the acting user in history).
 
 mod support;
-use support::{file, people_and_definitions, service, t0, ASKS, REVIEW};
+use support::{file, ready, t0, ASKS, REVIEW};
 
 use serde_json::json;
 
@@ -15,9 +15,7 @@ fn inbox_query() -> api::InboxQuery {
 
 #[tokio::test]
 async fn a_started_instance_is_a_view_with_its_tasks_keyed_by_id_in_the_order_they_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let service = service(&dir);
-    people_and_definitions(&service).await;
+    let (_dir, service) = ready().await;
     let started = service.start("john", "review", serde_json::Map::new()).await.unwrap();
     assert_eq!(started.status, api::InstanceStatus::Waiting);
     assert_eq!(started.tasks.keys().collect::<Vec<_>>(), ["check", "done"]);
@@ -36,9 +34,7 @@ async fn a_started_instance_is_a_view_with_its_tasks_keyed_by_id_in_the_order_th
 
 #[tokio::test]
 async fn an_operators_command_is_recorded_in_history_with_the_acting_user() {
-    let dir = tempfile::tempdir().unwrap();
-    let service = service(&dir);
-    people_and_definitions(&service).await;
+    let (_dir, service) = ready().await;
     let id = service.start("operator", "asks", serde_json::Map::new()).await.unwrap().id;
     let input = TaskOperation::Input { task: "ask".into(), values: json!({"day": "mon"}).as_object().unwrap().clone() };
     let done = service.task_operation("eve", &id, input).await.unwrap();
@@ -51,9 +47,7 @@ async fn an_operators_command_is_recorded_in_history_with_the_acting_user() {
 
 #[tokio::test]
 async fn a_human_task_operation_without_a_number_acts_on_the_task_the_chain_waits_for() {
-    let dir = tempfile::tempdir().unwrap();
-    let service = service(&dir);
-    people_and_definitions(&service).await;
+    let (_dir, service) = ready().await;
     let id = service.start("operator", "review", serde_json::Map::new()).await.unwrap().id;
     let target = HumanTaskRef { instance: id.clone(), task: "check".into(), number: None };
 
@@ -82,9 +76,7 @@ async fn a_human_task_operation_without_a_number_acts_on_the_task_the_chain_wait
 
 #[tokio::test]
 async fn definitions_list_their_latest_version_and_every_version_and_source_reads_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let service = service(&dir);
-    people_and_definitions(&service).await;
+    let (_dir, service) = ready().await;
     let again = REVIEW.replace("title: Check it", "title: Check it again");
     let deployed = service.deploy("operator", vec![file("review2.yaml", &again)]).await.unwrap();
     assert_eq!(deployed, [api::Deployed { file: "review2.yaml".into(), id: "review".into(), version: 2 }]);
@@ -102,9 +94,7 @@ async fn definitions_list_their_latest_version_and_every_version_and_source_read
 
 #[tokio::test]
 async fn users_groups_and_departments_are_listed_with_what_they_hold() {
-    let dir = tempfile::tempdir().unwrap();
-    let service = service(&dir);
-    people_and_definitions(&service).await;
+    let (_dir, service) = ready().await;
     service.add_user("operator", baton_store::NewUser::named("sarah").in_department("legal")).await.unwrap();
     let users: Vec<(String, Vec<String>, bool)> = service.users("operator").await.unwrap().into_iter().map(|u| (u.name, u.groups, u.admin)).collect();
     assert_eq!(

@@ -4,7 +4,7 @@
 //! invalid, an operation the state does not allow is a conflict. A refusal changes nothing.
 
 mod support;
-use support::{file, people_and_definitions, service, SqliteService};
+use support::{file, ready, SqliteService};
 
 use serde_json::json;
 
@@ -25,9 +25,7 @@ fn page(per_page: usize) -> InboxQuery {
 
 #[tokio::test]
 async fn an_unknown_acting_user_is_unauthenticated_for_operations_and_queries_alike() {
-    let dir = tempfile::tempdir().unwrap();
-    let service = service(&dir);
-    people_and_definitions(&service).await;
+    let (_dir, service) = ready().await;
     let id = waiting_review(&service).await;
     let before = service.instance("operator", &id).await.unwrap();
     let target = HumanTaskRef { instance: id.clone(), task: "check".into(), number: None };
@@ -45,9 +43,7 @@ async fn an_unknown_acting_user_is_unauthenticated_for_operations_and_queries_al
 
 #[tokio::test]
 async fn unknown_instances_processes_tasks_and_versions_are_not_found() {
-    let dir = tempfile::tempdir().unwrap();
-    let service = service(&dir);
-    people_and_definitions(&service).await;
+    let (_dir, service) = ready().await;
     let id = waiting_review(&service).await;
     assert_eq!(kind(service.instance("operator", "no-such-instance").await), ErrorKind::NotFound);
     assert_eq!(kind(service.history("operator", "no-such-instance").await), ErrorKind::NotFound);
@@ -62,9 +58,7 @@ async fn unknown_instances_processes_tasks_and_versions_are_not_found() {
 
 #[tokio::test]
 async fn a_user_who_may_not_act_on_a_human_task_is_forbidden_and_nothing_changes() {
-    let dir = tempfile::tempdir().unwrap();
-    let service = service(&dir);
-    people_and_definitions(&service).await;
+    let (_dir, service) = ready().await;
     let id = waiting_review(&service).await;
     let before = service.instance("operator", &id).await.unwrap();
     let target = HumanTaskRef { instance: id.clone(), task: "check".into(), number: None };
@@ -77,9 +71,7 @@ async fn a_user_who_may_not_act_on_a_human_task_is_forbidden_and_nothing_changes
 
 #[tokio::test]
 async fn bad_input_is_invalid_and_an_operation_the_state_does_not_allow_is_a_conflict() {
-    let dir = tempfile::tempdir().unwrap();
-    let service = service(&dir);
-    people_and_definitions(&service).await;
+    let (_dir, service) = ready().await;
     let id = waiting_review(&service).await;
     let bad = service.deploy("operator", vec![file("bad.yaml", "id: bad\ntasks:\n  - id: a\n    kind: end\n    after: [b]\n")]).await;
     assert_eq!(kind(bad), ErrorKind::Invalid);
@@ -102,9 +94,7 @@ async fn bad_input_is_invalid_and_an_operation_the_state_does_not_allow_is_a_con
 
 #[tokio::test]
 async fn a_user_task_whose_turn_has_not_come_has_no_human_tasks_to_show() {
-    let dir = tempfile::tempdir().unwrap();
-    let service = service(&dir);
-    people_and_definitions(&service).await;
+    let (_dir, service) = ready().await;
     let two_steps = "id: later\ntasks:\n  - id: first\n    kind: user\n    title: First\n    owners: [john]\n  - id: second\n    kind: user\n    title: Second\n    owners: [john]\n    after: [first]\n";
     service.deploy("operator", vec![file("later.yaml", two_steps)]).await.unwrap();
     let id = service.start("operator", "later", serde_json::Map::new()).await.unwrap().id;

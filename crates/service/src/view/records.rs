@@ -82,7 +82,7 @@ pub fn user(user: &User, groups: &[Group]) -> api::User {
         name: user.name.clone(),
         department: user.department.clone(),
         admin: user.admin,
-        groups: groups.iter().filter(|g| g.members.iter().any(|m| *m == user.name)).map(|g| g.name.clone()).collect(),
+        groups: groups.iter().filter(|g| g.members.contains(&user.name)).map(|g| g.name.clone()).collect(),
     }
 }
 

@@ -64,3 +64,11 @@ pub async fn people_and_definitions(service: &SqliteService) {
     service.add_member("operator", "editors", "john").await.unwrap();
     service.deploy("operator", vec![file("review.yaml", REVIEW), file("asks.yaml", ASKS)]).await.unwrap();
 }
+
+/// A fresh service with [`people_and_definitions`]; keep the directory while it is used.
+pub async fn ready() -> (TempDir, SqliteService) {
+    let dir = tempfile::tempdir().unwrap();
+    let service = service(&dir);
+    people_and_definitions(&service).await;
+    (dir, service)
+}
