@@ -7,7 +7,7 @@ use crate::human_task::{HumanTaskRole, HumanTaskState};
 use crate::instance::InstanceStatus;
 use crate::people::People;
 use crate::reason::Reason;
-use crate::task::TaskStatus;
+use crate::task::TaskState;
 use crate::Data;
 
 /// One event of an instance's history.
@@ -49,8 +49,8 @@ pub enum Event {
     },
     /// The task's status changed.
     TaskStatusChanged {
-        /// The new status.
-        to: TaskStatus,
+        /// The new status and what it names.
+        to: TaskState,
         /// The rule that changed it; `null` if none.
         reason: Option<Reason>,
     },

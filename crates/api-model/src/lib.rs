@@ -44,7 +44,7 @@ pub use job::{Job, Jobs};
 pub use names::UnknownName;
 pub use people::People;
 pub use reason::Reason;
-pub use task::{Task, TaskStatus};
+pub use task::{Task, TaskState, TaskStatus};
 
 /// Process data, a human task's input or output: a JSON object.
 pub type Data = serde_json::Map<String, serde_json::Value>;

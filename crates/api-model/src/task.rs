@@ -52,22 +52,14 @@ pub enum TaskStatus {
     Expired,
 }
 
-/// One task of an instance.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A task's status with what the status names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Task {
-    /// The task's kind in the definition: `job`, `set`, `decision`, `foreach`, `user` or `end`.
-    pub kind: String,
-    /// The task's status.
+pub struct TaskState {
+    /// The status.
     pub status: TaskStatus,
-    /// The rule that put the task in its status; `null` when none applies.
-    pub reason: Option<Reason>,
-    /// How many times the task was started (a retry or a re-run after a crash adds one).
-    pub attempts: u32,
-    /// When its current run started; `null` before it ran.
-    pub started_at: Option<DateTime<Utc>>,
-    /// When it ended; `null` while it has not.
-    pub ended_at: Option<DateTime<Utc>>,
+    /// The job attempt that is out (`running`); else `null`.
+    pub attempt: Option<u32>,
     /// Since when it is `running`, `claimed` or `suspended`; else `null`.
     pub status_since: Option<DateTime<Utc>>,
     /// Until when it is `waiting_for_start_time`, or when a `waiting_for_precondition` task
@@ -81,4 +73,23 @@ pub struct Task {
     pub forwarded_to: Option<u32>,
     /// The name of its latest escalation (`escalated`); else `null`.
     pub escalation: Option<String>,
+}
+
+/// One task of an instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Task {
+    /// The task's kind in the definition: `job`, `set`, `decision`, `foreach`, `user` or `end`.
+    pub kind: String,
+    /// Its status and what the status names.
+    #[serde(flatten)]
+    pub state: TaskState,
+    /// The rule that put the task in its status; `null` when none applies.
+    pub reason: Option<Reason>,
+    /// How many times the task was started (a retry or a re-run after a crash adds one).
+    pub attempts: u32,
+    /// When its current run started; `null` before it ran.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it ended; `null` while it has not.
+    pub ended_at: Option<DateTime<Utc>>,
 }

@@ -2,7 +2,7 @@
 //! when it does not apply), statuses by their seed names, tasks keyed by id.
 
 use baton_api_model::{
-    HumanTaskState, HumanTaskStatus, Instance, InstanceStatus, Suspension, Task, TaskStatus,
+    HumanTaskState, HumanTaskStatus, Instance, InstanceStatus, Suspension, Task, TaskState, TaskStatus,
 };
 use chrono::TimeZone;
 use serde_json::json;
@@ -14,13 +14,9 @@ fn at(h: u32, nanos: u32) -> chrono::DateTime<chrono::Utc> {
 
 #[test]
 fn an_instance_writes_its_tasks_keyed_by_id_with_every_key_and_utc_times() {
-    let task = Task {
-        kind: "user".into(),
+    let state = TaskState {
         status: TaskStatus::Claimed,
-        reason: None,
-        attempts: 1,
-        started_at: Some(at(9, 0)),
-        ended_at: None,
+        attempt: None,
         status_since: Some(at(10, 123_000_000)),
         waiting_until: None,
         claimed_by: Some("john".into()),
@@ -28,6 +24,7 @@ fn an_instance_writes_its_tasks_keyed_by_id_with_every_key_and_utc_times() {
         forwarded_to: None,
         escalation: None,
     };
+    let task = Task { kind: "user".into(), state, reason: None, attempts: 1, started_at: Some(at(9, 0)), ended_at: None };
     let instance = Instance {
         id: "i-1".into(),
         process: "review".into(),
@@ -46,10 +43,9 @@ fn an_instance_writes_its_tasks_keyed_by_id_with_every_key_and_utc_times() {
         json!({
             "id": "i-1", "process": "review", "version": 2, "status": "waiting", "data": {},
             "tasks": {"check": {
-                "kind": "user", "status": "claimed", "reason": null, "attempts": 1,
-                "started_at": "2026-03-01T09:30:00Z", "ended_at": null,
-                "status_since": "2026-03-01T10:30:00.123Z", "waiting_until": null,
-                "claimed_by": "john", "suspended_by": null, "forwarded_to": null, "escalation": null
+                "kind": "user", "status": "claimed", "attempt": null, "status_since": "2026-03-01T10:30:00.123Z",
+                "waiting_until": null, "claimed_by": "john", "suspended_by": null, "forwarded_to": null, "escalation": null,
+                "reason": null, "attempts": 1, "started_at": "2026-03-01T09:30:00Z", "ended_at": null
             }},
             "created_at": "2026-03-01T09:30:00Z", "updated_at": "2026-03-01T10:30:00.123Z",
             "ended_at": null, "deleted_at": null, "parent": null

@@ -36,7 +36,7 @@ fn the_view_types_make_an_openapi_3_1_document_with_documented_fields() {
     );
     assert_eq!(instance["created_at"]["format"], "date-time");
     assert_eq!(
-        schemas["Task"]["properties"]["claimed_by"]["description"],
+        schemas["TaskState"]["properties"]["claimed_by"]["description"],
         "Who claimed it (`claimed`, or `escalated` while claimed); else `null`."
     );
     assert_eq!(

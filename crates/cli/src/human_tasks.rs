@@ -279,7 +279,7 @@ pub async fn human_task(db: &Path, cmd: HumanTaskCmd) -> Result<u8> {
     let task = HumanTaskRef { instance: target.instance, task: name.clone(), number };
     let done = service.human_task(&target.user, &task, action).await?;
     let shown = done.human_task.as_ref().map_or_else(|| "-".to_owned(), |t| status_text(&t.state));
-    let status = done.instance.tasks.get(&name).map(|t| t.status.to_string()).unwrap_or_default();
+    let status = done.instance.tasks.get(&name).map(|t| t.state.status.to_string()).unwrap_or_default();
     outln!("{name}#{} is {shown}; task {name} is {status}; instance {} is {}", done.human_task_id, done.instance.id, done.instance.status);
     Ok(0)
 }

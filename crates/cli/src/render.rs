@@ -30,10 +30,11 @@ pub fn instance(instance: &Instance, history: Option<&[HistoryEvent]>) -> String
     let width = instance.tasks.keys().map(String::len).max().unwrap_or(4).clamp(4, baton_core::definition::MAX_ID_LEN);
     let _ = writeln!(out, "\n  {:width$}  {:8}  {:23}  {:>8}  REASON", "TASK", "KIND", "STATUS", "TIME");
     for (id, task) in &instance.tasks {
-        let mut status = match task.status {
-            TaskStatus::Claimed => format!("claimed by {}", task.claimed_by.as_deref().unwrap_or_default()),
-            TaskStatus::Forwarded => format!("forwarded to #{}", task.forwarded_to.unwrap_or_default()),
-            TaskStatus::Suspended => format!("suspended by {}", task.suspended_by.as_deref().unwrap_or_default()),
+        let state = &task.state;
+        let mut status = match state.status {
+            TaskStatus::Claimed => format!("claimed by {}", state.claimed_by.as_deref().unwrap_or_default()),
+            TaskStatus::Forwarded => format!("forwarded to #{}", state.forwarded_to.unwrap_or_default()),
+            TaskStatus::Suspended => format!("suspended by {}", state.suspended_by.as_deref().unwrap_or_default()),
             other => other.to_string(),
         };
         if task.attempts > 1 && task.kind != "user" {
@@ -66,8 +67,8 @@ fn describe(event: &Event) -> String {
             None => format!("instance {to}"),
         },
         Event::TaskStatusChanged { to, reason } => match reason {
-            Some(r) => format!("{to} ({})", r.message),
-            None => to.to_string(),
+            Some(r) => format!("{} ({})", to.status, r.message),
+            None => to.status.to_string(),
         },
         Event::DataChanged { values } => format!("data {}", object(values)),
         Event::JobDispatched { attempt, command } => format!("job attempt {attempt} dispatched: {}", command.join(" ")),

@@ -9,5 +9,5 @@ mod records;
 
 pub use history::history_event;
 pub use human_task::{human_task, human_task_state, people, user_task};
-pub use instance::{instance, instance_status, instance_summary, reason, task_status};
+pub use instance::{instance, instance_status, instance_summary, reason, task_state};
 pub use records::{definition, definition_version, group, inbox_page, incident, job, user};

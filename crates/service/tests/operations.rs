@@ -23,10 +23,10 @@ async fn a_started_instance_is_a_view_with_its_tasks_keyed_by_id_in_the_order_th
     assert_eq!(
         check,
         json!({
-            "kind": "user", "status": "ready",
+            "kind": "user", "status": "ready", "attempt": null, "status_since": null, "waiting_until": null,
+            "claimed_by": null, "suspended_by": null, "forwarded_to": null, "escalation": null,
             "reason": {"rule": "offered_to", "message": "offered to group editors", "details": {"owners": "group editors"}},
-            "attempts": 1, "started_at": "2026-03-02T09:00:00Z", "ended_at": null, "status_since": null, "waiting_until": null,
-            "claimed_by": null, "suspended_by": null, "forwarded_to": null, "escalation": null
+            "attempts": 1, "started_at": "2026-03-02T09:00:00Z", "ended_at": null
         })
     );
     assert_eq!(service.instance("eve", &started.id).await.unwrap(), started, "any user may read it back unchanged");
@@ -52,7 +52,7 @@ async fn a_human_task_operation_without_a_number_acts_on_the_task_the_chain_wait
     let target = HumanTaskRef { instance: id.clone(), task: "check".into(), number: None };
 
     let claimed = service.human_task("john", &target, HumanTaskAction::Claim).await.unwrap();
-    assert_eq!((claimed.human_task_id, claimed.instance.tasks["check"].claimed_by.as_deref()), (0, Some("john")));
+    assert_eq!((claimed.human_task_id, claimed.instance.tasks["check"].state.claimed_by.as_deref()), (0, Some("john")));
     let forward = HumanTaskAction::Forward {
         to: PotentialOwners::user("eve"),
         title: None,
@@ -62,7 +62,7 @@ async fn a_human_task_operation_without_a_number_acts_on_the_task_the_chain_wait
         escalations: Vec::new(),
     };
     let forwarded = service.human_task("john", &target, forward).await.unwrap();
-    assert_eq!((forwarded.human_task_id, forwarded.instance.tasks["check"].forwarded_to), (0, Some(1)));
+    assert_eq!((forwarded.human_task_id, forwarded.instance.tasks["check"].state.forwarded_to), (0, Some(1)));
 
     let page = service.inbox("eve", &inbox_query()).await.unwrap();
     assert_eq!(page.rows.iter().map(|r| (r.human_task, r.title.as_str(), r.status)).collect::<Vec<_>>(), [(1, "Check it", api::HumanTaskStatus::Ready)]);

@@ -5,7 +5,7 @@ use baton_core::user_task::UserTaskEventKind;
 use baton_core::{Event, EventKind};
 
 use super::human_task::{human_task_state, people, role};
-use super::instance::{instance_status, reason, task_status};
+use super::instance::{instance_status, reason, task_state};
 
 /// The view of one history event.
 pub fn history_event(event: &Event) -> api::HistoryEvent {
@@ -13,7 +13,7 @@ pub fn history_event(event: &Event) -> api::HistoryEvent {
     let kind = match &event.kind {
         EventKind::InstanceStarted { definition, version, data } => V::InstanceStarted { process: definition.clone(), version: *version, data: data.clone() },
         EventKind::InstanceStatusChanged { to, reason: r } => V::InstanceStatusChanged { to: instance_status(*to), reason: r.as_ref().map(reason) },
-        EventKind::TaskStatusChanged { to, reason: r } => V::TaskStatusChanged { to: task_status(to), reason: r.as_ref().map(reason) },
+        EventKind::TaskStatusChanged { to, reason: r } => V::TaskStatusChanged { to: task_state(to), reason: r.as_ref().map(reason) },
         EventKind::DataChanged { values } => V::DataChanged { values: values.clone() },
         EventKind::JobDispatched { attempt, command } => V::JobDispatched { attempt: *attempt, command: command.clone() },
         EventKind::JobFinished { attempt, exit_code, duration_ms, stdout_tail, stderr_tail } => V::JobFinished {

@@ -30,13 +30,21 @@ pub fn instance(definition: &Definition, state: &Instance) -> api::Instance {
 }
 
 fn task(def: &TaskDef, state: &TaskState) -> api::Task {
-    let mut task = api::Task {
+    api::Task {
         kind: def.kind.name().to_owned(),
-        status: task_status(&state.status),
+        state: task_state(&state.status),
         reason: state.reason.as_ref().map(reason),
         attempts: state.attempts,
         started_at: state.started_at,
         ended_at: state.ended_at,
+    }
+}
+
+/// A task status with the values it carries, each in its field.
+pub fn task_state(status: &TaskStatus) -> api::TaskState {
+    let mut state = api::TaskState {
+        status: task_status(status),
+        attempt: None,
         status_since: None,
         waiting_until: None,
         claimed_by: None,
@@ -44,20 +52,20 @@ fn task(def: &TaskDef, state: &TaskState) -> api::Task {
         forwarded_to: None,
         escalation: None,
     };
-    match &state.status {
-        TaskStatus::WaitingForStartTime { until: at } | TaskStatus::WaitingForPrecondition { next_check: at } => task.waiting_until = Some(*at),
-        TaskStatus::Running { since, .. } => task.status_since = Some(*since),
-        TaskStatus::Claimed { by, since } => (task.claimed_by, task.status_since) = (Some(by.clone()), Some(*since)),
-        TaskStatus::Forwarded { to } => task.forwarded_to = Some(to.0),
-        TaskStatus::Suspended { since, by } => (task.suspended_by, task.status_since) = (Some(by.clone()), Some(*since)),
-        TaskStatus::Escalated { escalation, claimed_by } => (task.escalation, task.claimed_by) = (Some(escalation.clone()), claimed_by.clone()),
+    match status {
+        TaskStatus::WaitingForStartTime { until: at } | TaskStatus::WaitingForPrecondition { next_check: at } => state.waiting_until = Some(*at),
+        TaskStatus::Running { attempt, since } => (state.attempt, state.status_since) = (Some(*attempt), Some(*since)),
+        TaskStatus::Claimed { by, since } => (state.claimed_by, state.status_since) = (Some(by.clone()), Some(*since)),
+        TaskStatus::Forwarded { to } => state.forwarded_to = Some(to.0),
+        TaskStatus::Suspended { since, by } => (state.suspended_by, state.status_since) = (Some(by.clone()), Some(*since)),
+        TaskStatus::Escalated { escalation, claimed_by } => (state.escalation, state.claimed_by) = (Some(escalation.clone()), claimed_by.clone()),
         _ => {}
     }
-    task
+    state
 }
 
 /// A task status by its name.
-pub fn task_status(status: &TaskStatus) -> api::TaskStatus {
+fn task_status(status: &TaskStatus) -> api::TaskStatus {
     use api::TaskStatus as V;
     match status {
         TaskStatus::WaitingForPredecessor => V::WaitingForPredecessor,
