@@ -44,6 +44,17 @@ pub enum Cmd {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// List deployed processes, each at its latest version.
+    Definitions {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a deployed process: its tasks, its versions, or its source as deployed.
+    Definition {
+        #[command(subcommand)]
+        action: crate::definitions::DefinitionCmd,
+    },
     /// Start an instance of the latest version of a deployed process.
     ///
     /// Steps that need no job run at once; jobs are queued for `baton worker`.

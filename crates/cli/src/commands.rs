@@ -26,6 +26,8 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
+        Cmd::Definitions { json } => crate::definitions::list(&db, json).await,
+        Cmd::Definition { action } => crate::definitions::act(&db, action).await,
         Cmd::Start { process, data } => {
             let service = open(&db)?;
             let instance = service.start(OPERATOR, &process, parse_data(data.as_deref())?).await?;

@@ -22,6 +22,7 @@ mod bench_measure;
 mod bench_workloads;
 mod commands;
 mod database;
+mod definitions;
 mod exit;
 mod human_tasks;
 mod identity;
