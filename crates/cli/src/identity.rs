@@ -5,11 +5,13 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use anyhow::{Context, Result};
 use clap::Subcommand;
 
-use baton_store::{IdentityError, IdentityStore, NewUser};
-use baton_store_sqlite::{Durability, SqliteStore};
+use baton_store::{NewUser, OPERATOR};
+
+use crate::database::open;
+use crate::exit::Result;
+use crate::render;
 
 #[derive(Subcommand)]
 pub enum UserCmd {
@@ -61,92 +63,72 @@ pub enum GroupCmd {
     },
 }
 
-fn open(db: &Path) -> Result<SqliteStore> {
-    SqliteStore::open(db, Durability::Full).with_context(|| format!("opening the database {}", db.display()))
-}
-
-/// Refusals are the user's to correct: say why and exit 2. Store failures are errors.
-fn finish(result: Result<String, IdentityError>) -> Result<u8> {
-    match result {
-        Ok(out) => {
-            out!("{out}");
-            Ok(0)
-        }
-        Err(e) if e.is_refusal() => {
-            errln!("baton: {e}");
-            Ok(2)
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
 pub async fn user(db: &Path, cmd: UserCmd) -> Result<u8> {
-    let store = open(db)?;
-    finish(match cmd {
+    let service = open(db)?;
+    match cmd {
         UserCmd::Add { name, department, admin } => {
-            let user = NewUser { name, department, admin };
-            store.add_user(user, chrono::Utc::now()).await.map(|u| {
-                let mut line = format!("added user {}", u.name);
-                if let Some(d) = &u.department {
-                    let _ = write!(line, " (department {d})");
-                }
-                if u.admin {
-                    line.push_str(", an administrator");
-                }
-                line + "\n"
-            })
+            let user = service.add_user(OPERATOR, NewUser { name, department, admin }).await?;
+            let mut line = format!("added user {}", user.name);
+            if let Some(d) = &user.department {
+                let _ = write!(line, " (department {d})");
+            }
+            if user.admin {
+                line.push_str(", an administrator");
+            }
+            outln!("{line}");
         }
-        UserCmd::List { json } => user_list(&store, json).await,
-    })
+        UserCmd::List { json } => {
+            let users = service.users(OPERATOR).await?;
+            if json {
+                outln!("{}", render::json(&users));
+            } else {
+                out!("{}", user_table(&users));
+            }
+        }
+    }
+    Ok(0)
 }
 
-async fn user_list(store: &SqliteStore, json: bool) -> Result<String, IdentityError> {
-    let users = store.users().await?;
-    let groups = store.groups().await?;
-    let groups_of = |user: &str| -> Vec<&str> { groups.iter().filter(|g| g.members.iter().any(|m| m == user)).map(|g| g.name.as_str()).collect() };
-    if json {
-        let rows: Vec<serde_json::Value> = users
-            .iter()
-            .map(|u| serde_json::json!({"name": u.name, "department": u.department, "admin": u.admin, "groups": groups_of(&u.name)}))
-            .collect();
-        return Ok(serde_json::to_string_pretty(&rows).expect("JSON values serialize") + "\n");
-    }
+fn user_table(users: &[baton_api_model::User]) -> String {
     let width = users.iter().map(|u| u.name.chars().count()).max().unwrap_or(4).max(4);
     let dept_width = users.iter().filter_map(|u| u.department.as_ref()).map(|d| d.chars().count()).max().unwrap_or(10).max(10);
     let mut out = format!("{:width$}  {:dept_width$}  {:5}  GROUPS\n", "USER", "DEPARTMENT", "ADMIN");
-    for u in &users {
-        let groups = groups_of(&u.name);
-        let groups = if groups.is_empty() { "-".to_owned() } else { groups.join(", ") };
+    for u in users {
+        let groups = if u.groups.is_empty() { "-".to_owned() } else { u.groups.join(", ") };
         let admin = if u.admin { "yes" } else { "no" };
         let _ = writeln!(out, "{:width$}  {:dept_width$}  {admin:5}  {groups}", u.name, u.department.as_deref().unwrap_or("-"));
     }
-    Ok(out)
+    out
 }
 
 pub async fn group(db: &Path, cmd: GroupCmd) -> Result<u8> {
-    let store = open(db)?;
-    finish(match cmd {
-        GroupCmd::Add { name } => store.add_group(&name, chrono::Utc::now()).await.map(|g| format!("added group {}\n", g.name)),
-        GroupCmd::AddMember { group, user } => store.add_member(&group, &user).await.map(|()| format!("added {user} to group {group}\n")),
-        GroupCmd::RemoveMember { group, user } => store.remove_member(&group, &user).await.map(|()| format!("removed {user} from group {group}\n")),
-        GroupCmd::List { json } => group_list(&store, json).await,
-    })
-}
-
-async fn group_list(store: &SqliteStore, json: bool) -> Result<String, IdentityError> {
-    let groups = store.groups().await?;
-    if json {
-        let rows: Vec<serde_json::Value> = groups.iter().map(|g| serde_json::json!({"name": g.name, "members": g.members})).collect();
-        return Ok(serde_json::to_string_pretty(&rows).expect("JSON values serialize") + "\n");
+    let service = open(db)?;
+    match cmd {
+        GroupCmd::Add { name } => outln!("added group {}", service.add_group(OPERATOR, &name).await?.name),
+        GroupCmd::AddMember { group, user } => {
+            service.add_member(OPERATOR, &group, &user).await?;
+            outln!("added {user} to group {group}");
+        }
+        GroupCmd::RemoveMember { group, user } => {
+            service.remove_member(OPERATOR, &group, &user).await?;
+            outln!("removed {user} from group {group}");
+        }
+        GroupCmd::List { json } => {
+            let groups = service.groups(OPERATOR).await?;
+            if json {
+                outln!("{}", render::json(&groups));
+            } else if groups.is_empty() {
+                outln!("no groups; add one with `baton group add NAME`");
+            } else {
+                let width = groups.iter().map(|g| g.name.chars().count()).max().unwrap_or(5).max(5);
+                let mut out = format!("{:width$}  MEMBERS\n", "GROUP");
+                for g in &groups {
+                    let members = if g.members.is_empty() { "-".to_owned() } else { g.members.join(", ") };
+                    let _ = writeln!(out, "{:width$}  {members}", g.name);
+                }
+                out!("{out}");
+            }
+        }
     }
-    if groups.is_empty() {
-        return Ok("no groups; add one with `baton group add NAME`\n".into());
-    }
-    let width = groups.iter().map(|g| g.name.chars().count()).max().unwrap_or(5).max(5);
-    let mut out = format!("{:width$}  MEMBERS\n", "GROUP");
-    for g in &groups {
-        let members = if g.members.is_empty() { "-".to_owned() } else { g.members.join(", ") };
-        let _ = writeln!(out, "{:width$}  {members}", g.name);
-    }
-    Ok(out)
+    Ok(0)
 }

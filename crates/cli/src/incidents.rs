@@ -3,12 +3,12 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use anyhow::Result;
 use clap::Subcommand;
 
-use baton_store::{Incident, IncidentReader};
+use baton_api_model::Incident;
 
-use crate::commands::open;
+use crate::database::open;
+use crate::exit::Result;
 
 #[derive(Subcommand)]
 pub enum IncidentCmd {
@@ -28,22 +28,21 @@ pub enum IncidentCmd {
 
 /// Lists open incidents, oldest first.
 pub async fn list(db: &Path, limit: usize) -> Result<u8> {
-    let engine = open(db)?;
-    let incidents = engine.store().open_incidents(limit).await?;
-    print!("{}", table(&incidents));
+    let service = open(db)?;
+    out!("{}", table(&service.open_incidents(baton_store::OPERATOR, limit).await?));
     Ok(0)
 }
 
 pub async fn act(db: &Path, action: IncidentCmd) -> Result<u8> {
-    let engine = open(db)?;
+    let service = open(db)?;
     match action {
         IncidentCmd::Retry { id, by } => {
-            let state = engine.retry_incident(id, &by).await?;
-            println!("incident {id} retried and closed; instance {} is {}", state.id, state.status);
+            let state = service.retry_incident(&by, id).await?;
+            outln!("incident {id} retried and closed; instance {} is {}", state.id, state.status);
         }
         IncidentCmd::Resolve { id, by } => {
-            let incident = engine.resolve_incident(id, &by).await?;
-            println!("incident {id} resolved by {by} (instance {})", incident.instance);
+            let incident = service.resolve_incident(&by, id).await?;
+            outln!("incident {id} resolved by {by} (instance {})", incident.instance);
         }
     }
     Ok(0)
@@ -57,14 +56,17 @@ pub fn table(incidents: &[Incident]) -> String {
     }
     let _ = writeln!(out, "{:<6} {:<36} {:<20} {:<12} {:>8}  {:<20}  reason", "id", "instance", "task", "kind", "attempts", "raised");
     for i in incidents {
-        let state = if i.is_open() { String::new() } else { format!(" [{} by {}]", i.resolution.as_deref().unwrap_or("closed"), i.resolved_by.as_deref().unwrap_or("?")) };
+        let state = match &i.resolved_at {
+            None => String::new(),
+            Some(_) => format!(" [{} by {}]", i.resolution.as_deref().unwrap_or("closed"), i.resolved_by.as_deref().unwrap_or("?")),
+        };
         let _ = writeln!(
             out,
             "{:<6} {:<36} {:<20} {:<12} {:>8}  {:<20}  {}{state}",
             i.id,
             i.instance,
             i.task.as_deref().unwrap_or("-"),
-            i.kind.name(),
+            i.kind.to_string(),
             i.attempts,
             i.raised_at.format("%Y-%m-%d %H:%M:%S"),
             i.reason

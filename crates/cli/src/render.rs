@@ -1,11 +1,13 @@
-//! Human-readable output: task tables, instance lists and history.
+//! Human-readable output of instances: the task table, the data, the history, and instance
+//! listings, from the service's views.
 
 use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 
-use baton_core::{Definition, Event, EventKind, Instance, TaskStatus};
-use baton_store::InstanceSummary;
+use baton_api_model::{Event, HistoryEvent, Instance, InstanceSummary, TaskStatus};
+
+use crate::render_human::{human_task_change, people};
 
 fn duration(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> String {
     match (from, to) {
@@ -16,38 +18,30 @@ fn duration(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> String {
 }
 
 /// The task table of an instance, its data and (optionally) its history.
-pub fn instance(definition: &Definition, instance: &Instance, history: Option<&[Event]>) -> String {
+pub fn instance(instance: &Instance, history: Option<&[HistoryEvent]>) -> String {
     let mut out = String::new();
-    let _ = write!(out, "instance {}  {} v{}  {}", instance.id, instance.definition_id, instance.definition_version, instance.status);
+    let _ = write!(out, "instance {}  {} v{}  {}", instance.id, instance.process, instance.version, instance.status);
     if let Some(at) = instance.deleted_at {
         let _ = write!(out, "  (deleted {})", at.format("%Y-%m-%d %H:%M:%S"));
     }
     out.push('\n');
     // Ids are at most MAX_ID_LEN long; the clamp keeps a definition stored before that rule
     // from asking `format!` for a width it refuses (at 65,536 it panics).
-    let width = definition.tasks.iter().map(|t| t.id.len()).max().unwrap_or(4).clamp(4, baton_core::definition::MAX_ID_LEN);
+    let width = instance.tasks.keys().map(String::len).max().unwrap_or(4).clamp(4, baton_core::definition::MAX_ID_LEN);
     let _ = writeln!(out, "\n  {:width$}  {:8}  {:23}  {:>8}  REASON", "TASK", "KIND", "STATUS", "TIME");
-    for &i in &definition.order {
-        let (task, state) = (&definition.tasks[i], &instance.tasks[i]);
-        let mut status = match &state.status {
-            TaskStatus::Claimed { by, .. } => format!("claimed by {by}"),
-            TaskStatus::Forwarded { to } => format!("forwarded to {to}"),
-            TaskStatus::Suspended { by, .. } => format!("suspended by {by}"),
-            other => other.name().to_owned(),
+    for (id, task) in &instance.tasks {
+        let state = &task.state;
+        let mut status = match state.status {
+            TaskStatus::Claimed => format!("claimed by {}", state.claimed_by.as_deref().unwrap_or_default()),
+            TaskStatus::Forwarded => format!("forwarded to #{}", state.forwarded_to.unwrap_or_default()),
+            TaskStatus::Suspended => format!("suspended by {}", state.suspended_by.as_deref().unwrap_or_default()),
+            other => other.to_string(),
         };
-        if state.attempts > 1 && !matches!(task.kind, baton_core::definition::TaskKind::User(_)) {
-            status.push_str(&format!(" (try {})", state.attempts));
+        if task.attempts > 1 && task.kind != "user" {
+            status.push_str(&format!(" (try {})", task.attempts));
         }
-        let reason = state.reason.as_ref().map(ToString::to_string).unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "  {:width$}  {:8}  {:23}  {:>8}  {}",
-            task.id,
-            task.kind.name(),
-            status,
-            duration(state.started_at, state.ended_at),
-            reason
-        );
+        let reason = task.reason.as_ref().map(|r| r.message.as_str()).unwrap_or_default();
+        let _ = writeln!(out, "  {id:width$}  {:8}  {status:23}  {:>8}  {reason}", task.kind, duration(task.started_at, task.ended_at));
     }
     if !instance.data.is_empty() {
         let _ = writeln!(out, "\ndata:");
@@ -58,26 +52,27 @@ pub fn instance(definition: &Definition, instance: &Instance, history: Option<&[
     if let Some(history) = history {
         let _ = writeln!(out, "\nhistory:");
         for e in history {
-            let _ = writeln!(out, "  {:>4}  {}  {:width$}  {}", e.seq, e.at.format("%H:%M:%S%.3f"), e.task.as_deref().unwrap_or("-"), describe(&e.kind));
+            let _ = writeln!(out, "  {:>4}  {}  {:width$}  {}", e.seq, e.at.format("%H:%M:%S%.3f"), e.task.as_deref().unwrap_or("-"), describe(&e.event));
         }
     }
     out
 }
 
-fn describe(kind: &EventKind) -> String {
-    match kind {
-        EventKind::InstanceStarted { definition, version, data } => format!("started {definition} v{version} with {}", serde_json::Value::Object(data.clone())),
-        EventKind::InstanceStatusChanged { to, reason } => match reason {
-            Some(r) => format!("instance {to} ({r})"),
+fn describe(event: &Event) -> String {
+    let object = |map: &baton_api_model::Data| serde_json::Value::Object(map.clone());
+    match event {
+        Event::InstanceStarted { process, version, data } => format!("started {process} v{version} with {}", object(data)),
+        Event::InstanceStatusChanged { to, reason } => match reason {
+            Some(r) => format!("instance {to} ({})", r.message),
             None => format!("instance {to}"),
         },
-        EventKind::TaskStatusChanged { to, reason } => match reason {
-            Some(r) => format!("{to} ({r})"),
-            None => to.to_string(),
+        Event::TaskStatusChanged { to, reason } => match reason {
+            Some(r) => format!("{} ({})", to.status, r.message),
+            None => to.status.to_string(),
         },
-        EventKind::DataChanged { values } => format!("data {}", serde_json::Value::Object(values.clone())),
-        EventKind::JobDispatched { attempt, command } => format!("job attempt {attempt} dispatched: {}", command.join(" ")),
-        EventKind::JobFinished { attempt, exit_code, duration_ms, stdout_tail, stderr_tail } => {
+        Event::DataChanged { values } => format!("data {}", object(values)),
+        Event::JobDispatched { attempt, command } => format!("job attempt {attempt} dispatched: {}", command.join(" ")),
+        Event::JobFinished { attempt, exit_code, duration_ms, stdout_tail, stderr_tail } => {
             let mut s = format!("job attempt {attempt} finished: exit {} after {duration_ms} ms", exit_code.map_or("-".into(), |c| c.to_string()));
             for (name, tail) in [("stdout", stdout_tail), ("stderr", stderr_tail)] {
                 let last = tail.trim_end().lines().last().unwrap_or("");
@@ -87,34 +82,32 @@ fn describe(kind: &EventKind) -> String {
             }
             s
         }
-        EventKind::JobRetried { attempt, reason } => format!("job retried as attempt {attempt}: {reason}"),
-        EventKind::BranchesTaken { tasks } => format!("branches taken: {}", tasks.join(", ")),
-        EventKind::BreakpointChanged { enabled, by } => format!("breakpoint {} by {by}", if *enabled { "set" } else { "cleared" }),
-        EventKind::InputProvided { values, by } => format!("input from {by}: {}", serde_json::Value::Object(values.clone())),
-        EventKind::Alert { reason } => format!("alert: {reason}"),
-        EventKind::IterationStarted { index } => format!("iteration {index} started"),
-        EventKind::IterationEnded { index, status } => format!("iteration {index} {status}"),
-        EventKind::PostconditionEvaluated { condition, held, action } => {
+        Event::JobRetried { attempt, reason } => format!("job retried as attempt {attempt}: {}", reason.message),
+        Event::BranchesTaken { tasks } => format!("branches taken: {}", tasks.join(", ")),
+        Event::BreakpointChanged { enabled, by } => format!("breakpoint {} by {by}", if *enabled { "set" } else { "cleared" }),
+        Event::InputProvided { values, by } => format!("input from {by}: {}", object(values)),
+        Event::Alert { reason } => format!("alert: {}", reason.message),
+        Event::IterationStarted { index } => format!("iteration {index} started"),
+        Event::IterationEnded { index, status } => format!("iteration {index} {status}"),
+        Event::PostconditionEvaluated { condition, held, action } => {
             format!("postcondition `{condition}` {}: {action}", if *held { "holds" } else { "does not hold" })
         }
-        EventKind::HumanTask { human_task, by, change } => crate::human_tasks::describe(*human_task, by, change),
-        EventKind::PeopleNotified { human_task, escalation, to } => format!("{human_task} escalation `{escalation}`: notify {to}"),
-        EventKind::InstanceDeleted { by } => format!("instance deleted by {by}"),
+        Event::HumanTask { human_task, by, change } => human_task_change(*human_task, by, change),
+        Event::PeopleNotified { human_task, escalation, to } => format!("#{human_task} escalation `{escalation}`: notify {}", people(to)),
+        Event::InstanceDeleted { by } => format!("instance deleted by {by}"),
     }
+}
+
+/// A view as `--json` prints it.
+pub fn json<T: serde::Serialize>(view: &T) -> String {
+    serde_json::to_string_pretty(view).expect("views serialize")
 }
 
 pub fn instance_list(rows: &[InstanceSummary]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{:36}  {:24}  {:9}  STARTED", "INSTANCE", "PROCESS", "STATUS");
     for r in rows {
-        let _ = writeln!(
-            out,
-            "{:36}  {:24}  {:9}  {}",
-            r.id,
-            format!("{} v{}", r.definition_id, r.definition_version),
-            r.status.name(),
-            r.created_at.format("%Y-%m-%d %H:%M:%S")
-        );
+        let _ = writeln!(out, "{:36}  {:24}  {:9}  {}", r.id, format!("{} v{}", r.process, r.version), r.status.to_string(), r.created_at.format("%Y-%m-%d %H:%M:%S"));
     }
     out
 }
@@ -129,7 +122,7 @@ mod tests {
         let long = "t".repeat(70_000);
         definition.tasks[0].id = long.clone();
         let state = baton_core::start(&definition, "i-1".into(), serde_json::Map::new(), chrono::Utc::now()).unwrap().instance;
-        let table = instance(&definition, &state, None);
+        let table = instance(&baton_service::view::instance(&definition, &state), None);
         assert!(table.lines().any(|l| l.starts_with(&format!("  {long}  end "))), "the row names the whole id");
     }
 }

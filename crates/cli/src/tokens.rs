@@ -6,12 +6,13 @@ use std::fmt::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::Result;
 use clap::Subcommand;
 
-use baton_store::Token;
+use baton_api_model::{Token, TokenState};
+use baton_store::OPERATOR;
 
-use crate::commands::open;
+use crate::database::open;
+use crate::exit::Result;
 
 #[derive(Subcommand)]
 pub enum TokenCmd {
@@ -38,24 +39,25 @@ pub enum TokenCmd {
 }
 
 pub async fn act(db: &Path, action: TokenCmd) -> Result<u8> {
-    let engine = open(db)?;
+    let service = open(db)?;
     match action {
         TokenCmd::Create { user, name, expires } => {
-            let (token, secret) = engine.create_token(&user, name.as_deref(), expires).await?;
+            let made = service.create_token(OPERATOR, &user, name.as_deref(), expires).await?;
+            let (token, secret) = (made.token, made.secret);
             let until = token.expires_at.map_or_else(|| "until revoked".to_owned(), |t| format!("until {}", t.to_rfc3339()));
             errln!("token {} for {} made, valid {until}; its secret is shown only now:", token.id, token.user);
             outln!("{secret}");
         }
-        TokenCmd::List { user } => out!("{}", table(&engine.tokens(user.as_deref()).await?, engine.now())),
+        TokenCmd::List { user } => out!("{}", table(&service.tokens(OPERATOR, user.as_deref()).await?)),
         TokenCmd::Revoke { id } => {
-            let token = engine.revoke_token(&id).await?;
+            let token = service.revoke_token(OPERATOR, &id).await?;
             outln!("token {} of {} revoked", token.id, token.user);
         }
     }
     Ok(0)
 }
 
-fn table(tokens: &[Token], now: chrono::DateTime<chrono::Utc>) -> String {
+fn table(tokens: &[Token]) -> String {
     let mut out = String::new();
     if tokens.is_empty() {
         return out;
@@ -63,10 +65,10 @@ fn table(tokens: &[Token], now: chrono::DateTime<chrono::Utc>) -> String {
     let _ = writeln!(out, "{:<12}  {:<20}  {:<8}  {:<20}  {:<20}  name", "id", "user", "state", "created", "expires");
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or_else(|| "-".to_owned(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string());
     for t in tokens {
-        let state = match (t.revoked_at, t.is_valid_at(now)) {
-            (Some(_), _) => "revoked",
-            (None, true) => "valid",
-            (None, false) => "expired",
+        let state = match t.state {
+            TokenState::Valid => "valid",
+            TokenState::Expired => "expired",
+            TokenState::Revoked => "revoked",
         };
         let _ = writeln!(out, "{:<12}  {:<20}  {state:<8}  {:<20}  {:<20}  {}", t.id, t.user, time(Some(t.created_at)), time(t.expires_at), t.name.as_deref().unwrap_or(""));
     }

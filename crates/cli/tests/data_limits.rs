@@ -77,7 +77,7 @@ fn round_trip(depth: usize, env: &[(&str, &str)]) {
     assert_eq!(shown["history"][0]["data"], start, "the start data is in the history");
     let human = ran(baton_env(&db, &["task", "show", &id, "review", "--json"], env), 0);
     let human: Value = serde_json::from_str(&human).unwrap();
-    assert_eq!(human["tasks"][0]["input"], output, "the human task's input is a copy of the data");
+    assert_eq!(human["human_tasks"][0]["input"], output, "the human task's input is a copy of the data");
     let text = ran(baton_env(&db, &["show", &id], env), 0);
     assert!(text.starts_with(&format!("instance {id}  big v1  waiting\n")), "{}", &text[..200]);
 
@@ -143,8 +143,12 @@ fn a_job_output_past_the_limits_ends_its_task_not_ok_with_the_reason() {
     let shown = show_json(&db, &[], &instance_id(&db));
     assert_eq!(shown["instance"]["status"], "blocked", "the human task after it is blocked");
     assert_eq!(
-        shown["instance"]["tasks"][0]["reason"],
-        json!({"rule": "data_limit", "what": "the job's output", "problem": "nests deeper than the limit of 64 levels"})
+        shown["instance"]["tasks"]["produce"]["reason"],
+        json!({
+            "rule": "data_limit",
+            "message": "the job's output nests deeper than the limit of 64 levels; it was not taken into the process data",
+            "details": {"what": "the job's output", "problem": "nests deeper than the limit of 64 levels"}
+        })
     );
     assert_eq!(shown["instance"]["data"], json!({"deep": null, "pad": null}));
 }

@@ -87,7 +87,7 @@ fn assert_stopped_then_run_again_once(db: &Path, log: &Path, first: &str) {
     let id = support::ok(db, &["instances"]).lines().nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
     let shown = show(db, &id);
     assert_eq!(shown["instance"]["status"], "completed");
-    assert_eq!(shown["instance"]["tasks"][0]["attempts"], 2);
+    assert_eq!(shown["instance"]["tasks"]["nap"]["attempts"], 2);
     assert_eq!(attempts(&shown, "nap", "job_dispatched"), [1, 2]);
     assert_eq!(attempts(&shown, "nap", "job_retried"), [2]);
     assert_eq!(attempts(&shown, "nap", "job_finished"), [2]);

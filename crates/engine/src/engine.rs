@@ -106,13 +106,13 @@ impl<S: Store> Engine<S> {
         }
     }
 
-    /// The engine's clock's time.
-    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.inner.clock.now()
-    }
-
     pub fn store(&self) -> &S {
         &self.inner.store
+    }
+
+    /// The time on the engine's clock (what steps and records are stamped with).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.clock.now()
     }
 
     /// Checks a definition or calendar file on its own, without storing anything (a

@@ -5,6 +5,10 @@ use baton_core::user_task::UserTaskError;
 use baton_core::{DefinitionError, TransitionError};
 use baton_store::{IdentityError, StoreError, TokenError};
 
+/// What kind of error an [`EngineError`] is: one of the kinds every surface answers with
+/// (defined beside the view types, so the engine, the service and the surfaces share it).
+pub use baton_api_model::ErrorKind;
+
 /// Everything the engine can refuse or fail at.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -58,36 +62,6 @@ impl EngineError {
     /// the engine records an incident instead of looping.
     pub fn is_instance_fault(&self) -> bool {
         matches!(self, Self::StepPanicked { .. } | Self::Definition(_) | Self::Calendar(_) | Self::Store(StoreError::CorruptState { .. }))
-    }
-}
-
-/// What kind of error an [`EngineError`] is, for a surface to answer with (an exit code, an
-/// HTTP status). Every kind but `Unavailable` and `Internal` is a refusal: the request was
-/// at fault, and nothing was changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    /// The request is malformed or breaks a rule: a bad definition, bad data, data past a limit.
-    Invalid,
-    /// The acting user is not known.
-    Unauthenticated,
-    /// The acting user is known but may not do this.
-    Forbidden,
-    /// What the request names (a process, an instance, a task) does not exist.
-    NotFound,
-    /// The request does not fit the current state (retrying a task that is running, acting on an
-    /// ended instance).
-    Conflict,
-    /// The store cannot serve the request now (read-only, disk full, busy); trying again later,
-    /// or after fixing the cause, may work.
-    Unavailable,
-    /// A fault in Baton or in stored data.
-    Internal,
-}
-
-impl ErrorKind {
-    /// Was the request at fault (so the caller should correct it), rather than Baton or its store?
-    pub fn is_refusal(self) -> bool {
-        !matches!(self, Self::Unavailable | Self::Internal)
     }
 }
 

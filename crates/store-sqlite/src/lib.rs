@@ -16,7 +16,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use baton_core::instance::STATE_FORMAT;
 use baton_core::{Event, Instance, InstanceStatus, JobRequest};
 use baton_store::{
-    CalendarStore, ClaimedJob, DefinitionStore, Deployment, DeploymentKind, OpenCounts, RuntimeStats, InstanceReader, InstanceSummary, JobKey, JobProcess, JobQueue, Result, StepRecord, StepWriter, StoreError,
+    CalendarStore, ClaimedJob, DefinitionStore, DeployedVersion, Deployment, DeploymentKind, OpenCounts, RuntimeStats, InstanceReader, InstanceSummary, JobKey, JobProcess, JobQueue, Result, StepRecord, StepWriter, StoreError,
     StoredDefinition, Timer, TimerQueue,
 };
 
@@ -421,6 +421,14 @@ impl DefinitionStore for SqliteStore {
 
     async fn definitions(&self) -> Result<Vec<StoredDefinition>> {
         self.latest_versions(Versioned::Definitions)
+    }
+
+    async fn versions(&self, id: &str) -> Result<Vec<DeployedVersion>> {
+        self.read(|conn| {
+            let sql = "SELECT version, file, deployed_at FROM definitions WHERE id = ?1 ORDER BY version";
+            let row = |row: &rusqlite::Row| Ok(DeployedVersion { version: row.get(0)?, file: row.get(1)?, deployed_at: parse_ts(&row.get::<_, String>(2)?)? });
+            conn.prepare_cached(sql)?.query_map(params![id], row)?.collect()
+        })
     }
 }
 

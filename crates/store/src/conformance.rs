@@ -41,6 +41,7 @@ macro_rules! conformance_tests {
             deploy_assigns_consecutive_versions_per_id,
             concurrent_deploys_of_one_id_get_distinct_versions,
             definitions_lists_latest_versions,
+            versions_lists_every_version_of_one_id_oldest_first,
             deploy_calendar_assigns_consecutive_versions_and_calendars_lists_latest,
             deploy_all_stores_definitions_and_calendars_together_as_next_versions,
             a_committed_step_is_readable_with_its_events,
@@ -259,6 +260,16 @@ pub async fn definitions_lists_latest_versions<S: Store>(store: S) {
     listed.sort_by(|x, y| x.id.cmp(&y.id));
     let summary: Vec<(&str, u32, &str)> = listed.iter().map(|d| (d.id.as_str(), d.version, d.source.as_str())).collect();
     assert_eq!(summary, [("a", 2, "a2"), ("b", 1, "b1")]);
+}
+
+/// `versions(id)` lists every version of that id alone, oldest first, without sources.
+pub async fn versions_lists_every_version_of_one_id_oldest_first<S: Store>(store: S) {
+    assert_eq!(store.versions("a").await.unwrap(), []);
+    store.deploy("a", "a.yaml", "a1", at(0)).await.unwrap();
+    store.deploy("b", "b.yaml", "b1", at(1)).await.unwrap();
+    store.deploy("a", "a2.yaml", "a2", at(2)).await.unwrap();
+    let versions: Vec<(u32, String, DateTime<Utc>)> = store.versions("a").await.unwrap().into_iter().map(|v| (v.version, v.file, v.deployed_at)).collect();
+    assert_eq!(versions, [(1, "a.yaml".to_owned(), at(0)), (2, "a2.yaml".to_owned(), at(2))]);
 }
 
 /// Calendars are versioned like definitions, separately from them.

@@ -41,6 +41,14 @@ pub struct StoredDefinition {
     pub deployed_at: DateTime<Utc>,
 }
 
+/// One deployed version of an id, without its source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployedVersion {
+    pub version: u32,
+    pub file: String,
+    pub deployed_at: DateTime<Utc>,
+}
+
 /// One row of an instance listing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstanceSummary {
@@ -181,6 +189,8 @@ pub trait DefinitionStore: Send + Sync {
     fn definition(&self, id: &str, version: Option<u32>) -> impl Future<Output = Result<Option<StoredDefinition>>> + Send;
     /// The latest version of every definition.
     fn definitions(&self) -> impl Future<Output = Result<Vec<StoredDefinition>>> + Send;
+    /// Every deployed version of definition `id`, oldest first (none for an unknown id).
+    fn versions(&self, id: &str) -> impl Future<Output = Result<Vec<DeployedVersion>>> + Send;
 }
 
 /// Reading instances and their history.

@@ -1,0 +1,76 @@
+//! Deployed process definitions: their versions, tasks and source.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One version of a deployed process definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Definition {
+    /// The process id.
+    pub id: String,
+    /// The version (1 for the first deploy of the id, N+1 for each later one).
+    pub version: u32,
+    /// Its `name`; `null` if it has none.
+    pub name: Option<String>,
+    /// Its `description`; `null` if it has none.
+    pub description: Option<String>,
+    /// The file it was deployed from, as it was named then.
+    pub file: String,
+    /// When this version was deployed.
+    pub deployed_at: DateTime<Utc>,
+    /// Its tasks, each after its predecessors.
+    pub tasks: Vec<DefinitionTask>,
+}
+
+/// One task of a definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DefinitionTask {
+    /// The task id.
+    pub id: String,
+    /// `job`, `set`, `decision`, `foreach`, `user` or `end`.
+    pub kind: String,
+    /// Its `name`; `null` if it has none.
+    pub name: Option<String>,
+    /// Its direct predecessors.
+    pub after: Vec<String>,
+}
+
+/// One deployed version of a process id, without its content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DefinitionVersion {
+    /// The version.
+    pub version: u32,
+    /// The file it was deployed from.
+    pub file: String,
+    /// When it was deployed.
+    pub deployed_at: DateTime<Utc>,
+}
+
+/// The source of one deployed version, exactly as it was deployed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DefinitionSource {
+    /// The process id.
+    pub id: String,
+    /// The version.
+    pub version: u32,
+    /// The file it was deployed from.
+    pub file: String,
+    /// The YAML (or JSON) text.
+    pub source: String,
+}
+
+/// What one deployed file became.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Deployed {
+    /// The file, as it was named.
+    pub file: String,
+    /// The id of the process (or calendar) it holds.
+    pub id: String,
+    /// The version it was stored as.
+    pub version: u32,
+}

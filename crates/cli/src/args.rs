@@ -1,0 +1,212 @@
+//! The command line's arguments: every subcommand and its options, with the help text
+//! `baton --help` prints. What each command does is in the modules named after it.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Baton runs durable workflows: graphs of jobs, data steps and decisions, kept safe across crashes.
+#[derive(Parser)]
+#[command(name = "baton", version, about, long_about = None)]
+pub struct Cli {
+    /// The database: a SQLite file (created on first use), as a path or as sqlite://PATH.
+    #[arg(long, global = true, env = "BATON_DB", default_value = "baton.db")]
+    pub db: PathBuf,
+    /// Log more (-v: info, -vv: debug); logs go to stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Deploy FILE and run one instance to its end (or until it blocks or waits), printing a summary.
+    ///
+    /// The exit code is 0 when the instance completed, 3 when it waits (for its start time,
+    /// a precondition or input: `baton worker` goes on with it), 1 when it failed, was aborted
+    /// or is blocked, and 2 when the definition or the input was refused.
+    Run {
+        /// A process definition (YAML or JSON).
+        file: PathBuf,
+        /// Input process data: a JSON object, or @path to a file holding one.
+        #[arg(long)]
+        data: Option<String>,
+        /// Jobs run at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        #[command(flatten)]
+        jobs: crate::worker::JobArgs,
+    },
+    /// Check and store definitions; deploying an id again makes version N+1.
+    Deploy {
+        /// Definition files (YAML or JSON). Nothing is stored if any of them has a problem.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List deployed processes, each at its latest version.
+    Definitions {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a deployed process: its tasks, its versions, or its source as deployed.
+    Definition {
+        #[command(subcommand)]
+        action: crate::definitions::DefinitionCmd,
+    },
+    /// Start an instance of the latest version of a deployed process.
+    ///
+    /// Steps that need no job run at once; jobs are queued for `baton worker`.
+    Start {
+        /// The process id.
+        process: String,
+        /// Input process data: a JSON object, or @path to a file holding one.
+        #[arg(long)]
+        data: Option<String>,
+    },
+    /// List instances, newest first.
+    Instances {
+        /// Only instances with this status (running, waiting, blocked, completed, failed,
+        /// aborted), or `incident`: instances with an open incident.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Show an instance: each task with its status and the rule that put it there, the data and the history.
+    Show {
+        instance: String,
+        /// Print the state and history as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run queued jobs until stopped (Ctrl-C or SIGTERM); first stops what a process that died
+    /// left of its jobs and runs those jobs again.
+    ///
+    /// On Ctrl-C or SIGTERM the worker takes no more work, lets running jobs finish within
+    /// `--grace`, then stops the rest (their whole process groups) and exits 0; the next worker
+    /// runs those again as new attempts. A second Ctrl-C or SIGTERM stops them at once.
+    Worker {
+        /// Jobs run at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Stop once no instance is running any more (for scripts and tests).
+        #[arg(long)]
+        until_idle: bool,
+        #[command(flatten)]
+        jobs: crate::worker::JobArgs,
+    },
+    /// A user's inbox: the human tasks they claimed, then the ones they may claim.
+    Tasks(crate::human_tasks::InboxArgs),
+    /// Act on one task of an instance: a human task (`show`, `claim`, `complete`, `forward`, …)
+    /// or any task (`retry`, `skip`, `input`).
+    Task {
+        #[command(subcommand)]
+        action: TaskCmd,
+    },
+    /// Set or clear a breakpoint on a task of a running instance (Automic: the workflow stops
+    /// at the task, `blocked`, until the breakpoint is cleared).
+    Breakpoint {
+        #[command(subcommand)]
+        action: BreakpointCmd,
+    },
+    /// Abort an instance: open tasks are canceled, running jobs stopped.
+    Abort {
+        instance: String,
+        /// Who acts (recorded in history): a user (`baton user add`), by default the built-in `operator`.
+        #[arg(long = "as", default_value = "operator")]
+        by: String,
+    },
+    /// Delete an instance (aborted first if open): its human tasks are deleted and leave every
+    /// inbox. Its history stays readable with `baton show`.
+    Delete {
+        instance: String,
+        /// Who deletes it (recorded in history): a user (`baton user add`), by default the built-in `operator`.
+        #[arg(long = "as", default_value = "operator")]
+        by: String,
+    },
+    /// Open incidents: steps that kept failing and were set aside (oldest first).
+    Incidents {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Retry or resolve an incident.
+    Incident {
+        #[command(subcommand)]
+        action: crate::incidents::IncidentCmd,
+    },
+    /// Benchmarks: W1, N instances of a 10-step workflow through the durable store and
+    /// the core; `human`, `retained`, `timers`, `fanout` are W2–W5; `inbox` times inbox pages.
+    Bench(crate::bench::BenchArgs),
+    /// Manage users: the people human tasks are offered to (with a department, maybe an administrator).
+    User {
+        #[command(subcommand)]
+        action: crate::identity::UserCmd,
+    },
+    /// Manage groups: a task offered to a group can be claimed by any of its members.
+    Group {
+        #[command(subcommand)]
+        action: crate::identity::GroupCmd,
+    },
+    /// Manage API tokens: each lets a program act as one user (the secret is shown once).
+    Token {
+        #[command(subcommand)]
+        action: crate::tokens::TokenCmd,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum BreakpointCmd {
+    /// Stop the workflow at TASK when its turn comes.
+    Set {
+        instance: String,
+        task: String,
+        /// Who acts (recorded in history): a user (`baton user add`), by default the built-in `operator`.
+        #[arg(long = "as", default_value = "operator")]
+        by: String,
+    },
+    /// Remove the breakpoint; a task blocked at it goes on with its start pipeline.
+    Clear {
+        instance: String,
+        task: String,
+        /// Who acts (recorded in history): a user (`baton user add`), by default the built-in `operator`.
+        #[arg(long = "as", default_value = "operator")]
+        by: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TaskCmd {
+    /// Give the values a task's prompts ask for (a task `waiting_for_user_input`).
+    Input {
+        instance: String,
+        task: String,
+        /// The values: a JSON object, or @path to a file holding one.
+        #[arg(long)]
+        data: String,
+        /// Who acts (recorded in history): a user (`baton user add`), by default the built-in `operator`.
+        #[arg(long = "as", default_value = "operator")]
+        by: String,
+    },
+    /// Run a task that ended not OK (or was skipped) again; successors it blocked wait for it again.
+    Retry {
+        instance: String,
+        task: String,
+        /// Who acts (recorded in history): a user (`baton user add`), by default the built-in `operator`.
+        #[arg(long = "as", default_value = "operator")]
+        by: String,
+    },
+    /// End a blocked or waiting task `ended_skipped` so the workflow goes on (an open human
+    /// task is terminated).
+    Skip {
+        instance: String,
+        task: String,
+        /// Who acts (recorded in history): a user (`baton user add`), by default the built-in `operator`.
+        #[arg(long = "as", default_value = "operator")]
+        by: String,
+    },
+    #[command(flatten)]
+    Human(crate::human_tasks::HumanTaskCmd),
+}
+

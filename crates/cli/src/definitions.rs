@@ -1,0 +1,104 @@
+//! `baton definitions` and `baton definition show|versions|source`: what was deployed.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use clap::Subcommand;
+
+use baton_api_model::Definition;
+use baton_store::OPERATOR;
+
+use crate::database::open;
+use crate::exit::Result;
+use crate::render;
+
+#[derive(Subcommand)]
+pub enum DefinitionCmd {
+    /// A version's tasks (each after its predecessors), its file and when it was deployed.
+    Show {
+        /// The process id.
+        id: String,
+        /// The version (default: the latest).
+        #[arg(long)]
+        version: Option<u32>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every deployed version, oldest first.
+    Versions {
+        /// The process id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a version's source exactly as it was deployed.
+    Source {
+        /// The process id.
+        id: String,
+        /// The version (default: the latest).
+        #[arg(long)]
+        version: Option<u32>,
+    },
+}
+
+/// One line per deployed process: id, latest version, task count, when deployed, name.
+pub async fn list(db: &Path, json: bool) -> Result<u8> {
+    let definitions = open(db)?.definitions(OPERATOR).await?;
+    if json {
+        outln!("{}", render::json(&definitions));
+        return Ok(0);
+    }
+    let width = definitions.iter().map(|d| d.id.len()).max().unwrap_or(7).clamp(7, baton_core::definition::MAX_ID_LEN);
+    let mut out = format!("{:width$}  {:>7}  {:>5}  {:19}  NAME\n", "PROCESS", "VERSION", "TASKS", "DEPLOYED");
+    for d in &definitions {
+        let _ = writeln!(out, "{:width$}  {:>7}  {:>5}  {}  {}", d.id, d.version, d.tasks.len(), d.deployed_at.format("%Y-%m-%d %H:%M:%S"), d.name.as_deref().unwrap_or("-"));
+    }
+    out!("{out}");
+    Ok(0)
+}
+
+pub async fn act(db: &Path, action: DefinitionCmd) -> Result<u8> {
+    let service = open(db)?;
+    match action {
+        DefinitionCmd::Show { id, version, json } => {
+            let definition = service.definition(OPERATOR, &id, version).await?;
+            if json {
+                outln!("{}", render::json(&definition));
+            } else {
+                out!("{}", show(&definition));
+            }
+        }
+        DefinitionCmd::Versions { id, json } => {
+            let versions = service.versions(OPERATOR, &id).await?;
+            if json {
+                outln!("{}", render::json(&versions));
+            } else {
+                let mut out = format!("{:>7}  {:19}  FILE\n", "VERSION", "DEPLOYED");
+                for v in &versions {
+                    let _ = writeln!(out, "{:>7}  {}  {}", v.version, v.deployed_at.format("%Y-%m-%d %H:%M:%S"), v.file);
+                }
+                out!("{out}");
+            }
+        }
+        DefinitionCmd::Source { id, version } => out!("{}", service.source(OPERATOR, &id, version).await?.source),
+    }
+    Ok(0)
+}
+
+fn show(d: &Definition) -> String {
+    let mut out = format!("process {} v{}  ({}, deployed {})\n", d.id, d.version, d.file, d.deployed_at.format("%Y-%m-%d %H:%M:%S"));
+    for (label, text) in [("name", &d.name), ("description", &d.description)] {
+        if let Some(text) = text {
+            let _ = writeln!(out, "{label}: {text}");
+        }
+    }
+    let width = d.tasks.iter().map(|t| t.id.len()).max().unwrap_or(4).clamp(4, baton_core::definition::MAX_ID_LEN);
+    let _ = writeln!(out, "\n  {:width$}  {:8}  AFTER", "TASK", "KIND");
+    for t in &d.tasks {
+        let after = if t.after.is_empty() { "-".to_owned() } else { t.after.join(", ") };
+        let _ = writeln!(out, "  {:width$}  {:8}  {after}", t.id, t.kind);
+    }
+    out
+}

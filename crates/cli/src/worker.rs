@@ -1,0 +1,165 @@
+//! `baton worker` and `baton run`: running jobs and timers until stopped (or, for `run`,
+//! until the instance settles), with a clean shutdown on Ctrl-C or SIGTERM.
+
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
+
+use baton_api_model::InstanceStatus;
+use baton_engine::{PassEnv, WorkerOptions};
+use baton_store::OPERATOR;
+
+use crate::database::{engine_lock, open, SqliteService};
+use crate::exit::{self, CliError, Result};
+use crate::input::{parse_data, source_file};
+use crate::render;
+
+/// How `baton worker` and `baton run` run jobs: the shutdown grace period, and what of this
+/// process's environment jobs get.
+#[derive(clap::Args)]
+pub struct JobArgs {
+    /// On Ctrl-C or SIGTERM, how long running jobs may go on before they are stopped (SIGTERM
+    /// to the job's whole process group, SIGKILL 5 s later) and left for the next worker,
+    /// which runs them again as new attempts; e.g. `10s`, `2m`, `0s`.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    grace: Duration,
+    /// Variables of this process's environment that jobs get besides PATH, HOME, LANG and TZ
+    /// (comma-separated). By default jobs get nothing else of it.
+    #[arg(long, env = "BATON_PASS_ENV", value_delimiter = ',', value_name = "NAME[,NAME...]")]
+    pass_env: Vec<String>,
+    /// Jobs get this process's whole environment.
+    #[arg(long, env = "BATON_PASS_ENV_ALL", value_parser = clap::builder::FalseyValueParser::new())]
+    pass_env_all: bool,
+}
+
+impl JobArgs {
+    pub fn worker_options(&self, concurrency: usize) -> WorkerOptions {
+        let pass_env = match (self.pass_env_all, self.pass_env.iter().filter(|n| !n.is_empty()).cloned().collect::<Vec<_>>()) {
+            (true, _) => PassEnv::All,
+            (false, names) if names.is_empty() => PassEnv::Defaults,
+            (false, names) => PassEnv::Names(names),
+        };
+        WorkerOptions { concurrency, grace: self.grace, pass_env, ..WorkerOptions::default() }
+    }
+}
+
+/// Handles Ctrl-C and SIGTERM alike from now on: the first sets the returned flag (the worker
+/// stops taking work and gives running jobs `grace`), a second stops running jobs at once.
+fn shutdown_signals(service: &SqliteService, grace: Duration) -> Result<watch::Receiver<bool>> {
+    let mut term = signal(SignalKind::terminate()).map_err(CliError::io("listening for SIGTERM"))?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(CliError::io("listening for Ctrl-C"))?;
+    let (tx, rx) = watch::channel(false);
+    let engine = service.engine().clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        eprintln!("baton: stopping; running jobs have {} to finish (Ctrl-C or SIGTERM again stops them now)", humantime::format_duration(grace));
+        let _ = tx.send(true);
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        let stopped = engine.interrupt_jobs();
+        eprintln!("baton: stopping {stopped} running job(s) now; the next worker runs them again");
+    });
+    Ok(rx)
+}
+
+/// Resolves once a shutdown signal came.
+async fn signalled(mut signals: watch::Receiver<bool>) {
+    // An error means the signal task is gone, and with it any signal: wait forever.
+    if signals.wait_for(|&stop| stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+pub async fn worker(db: &Path, options: WorkerOptions, until_idle: bool) -> Result<u8> {
+    let service = open(db)?;
+    let Some(_lock) = engine_lock(db).await? else {
+        return Err(CliError::JobsLocked(db.display().to_string()));
+    };
+    let signals = shutdown_signals(&service, options.grace)?;
+    let rerun = service.engine().recover().await?;
+    if rerun > 0 {
+        errln!("baton: re-running {rerun} job(s) left by a process that stopped");
+    }
+    let watcher = service.clone();
+    let idle = async move {
+        // A store that cannot answer is taken for work left to do.
+        while !watcher.idle().await.unwrap_or(false) {
+            watcher.engine().wait_for_change(Duration::from_millis(100)).await;
+        }
+    };
+    let stop = async move {
+        if until_idle {
+            tokio::select! {
+                () = idle => {}
+                () = signalled(signals) => {}
+            }
+        } else {
+            signalled(signals).await;
+        }
+    };
+    service.engine().run_worker(options, stop).await?;
+    Ok(exit::DONE)
+}
+
+pub async fn run(db: &Path, file: &Path, data: Option<&str>, options: WorkerOptions) -> Result<u8> {
+    let service = open(db)?;
+    let data = parse_data(data)?;
+    let lock = engine_lock(db).await?;
+    let signals = shutdown_signals(&service, options.grace)?;
+    if lock.is_some() {
+        service.engine().recover().await?;
+    }
+    let deployed = service.deploy(OPERATOR, vec![source_file(file)?]).await?.remove(0);
+    errln!("deployed {} version {} ({})", deployed.id, deployed.version, file.display());
+    let started = std::time::Instant::now();
+    let instance_id = service.start(OPERATOR, &deployed.id, data).await?.id;
+    let settled = |s: InstanceStatus| matches!(s, InstanceStatus::Completed | InstanceStatus::Failed | InstanceStatus::Aborted | InstanceStatus::Blocked | InstanceStatus::Waiting);
+
+    let watcher = service.clone();
+    let watch_id = instance_id.clone();
+    let wait_until_settled = async move {
+        loop {
+            match watcher.instance(OPERATOR, &watch_id).await {
+                Ok(i) if settled(i.status) => return,
+                Ok(_) => {}
+                // Reading it again would fail again: stop, and the read below reports why.
+                Err(_) => return,
+            }
+            watcher.engine().wait_for_change(Duration::from_millis(100)).await;
+        }
+    };
+    if lock.is_some() {
+        let interrupted = signalled(signals.clone());
+        let stop = async move {
+            tokio::select! {
+                () = wait_until_settled => {}
+                () = interrupted => {}
+            }
+        };
+        service.engine().run_worker(options, stop).await?;
+        if *signals.borrow() {
+            return Err(CliError::Interrupted { instance: instance_id, goes_on_with: "the next `baton worker`" });
+        }
+    } else {
+        errln!("another baton process runs the jobs of {}; waiting for it", db.display());
+        tokio::select! {
+            () = wait_until_settled => {}
+            () = signalled(signals) => return Err(CliError::Interrupted { instance: instance_id, goes_on_with: "the process that runs the jobs" }),
+        }
+    }
+    let state = service.instance(OPERATOR, &instance_id).await?;
+    out!("{}", render::instance(&state, None));
+    outln!("\n{} in {:.2}s", state.status, started.elapsed().as_secs_f64());
+    Ok(match state.status {
+        InstanceStatus::Completed => exit::DONE,
+        InstanceStatus::Waiting => exit::WAITING,
+        _ => exit::FAILED,
+    })
+}

@@ -1,0 +1,72 @@
+//! The service's error: every refusal and failure a surface can meet, each with the source it
+//! came from and an [`ErrorKind`] that a surface derives its answer from (the CLI's exit
+//! code, an HTTP status) in one function of its own.
+
+use baton_api_model::ErrorKind;
+use baton_engine::{identity_kind, store_kind, EngineError};
+use baton_store::{IdentityError, StoreError};
+
+/// Everything a service call can refuse or fail at.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The engine refused or failed (a bad definition, an unknown instance, a refused
+    /// transition, a store failure, …).
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The acting user is not known.
+    #[error(transparent)]
+    Unauthenticated(IdentityError),
+    /// A user, group or membership the request names is refused (unknown, duplicate, bad name).
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A version of a process that was never deployed.
+    #[error("there is no version {version} of process `{id}`")]
+    VersionNotFound { id: String, version: u32 },
+    /// A task id the instance's definition does not have.
+    #[error("there is no task `{task}` in process `{process}`")]
+    UnknownTask { process: String, task: String },
+    /// A human-task operation on a task of another kind.
+    #[error("task `{task}` is a {kind} task; only `user` tasks have human tasks")]
+    NotAUserTask { task: String, kind: &'static str },
+    /// A human-task query on a `user` task whose turn has not come.
+    #[error("user task `{task}` of instance {instance} has not started")]
+    UserTaskNotStarted { instance: String, task: String },
+    /// The acting user may not do this (only an administrator may).
+    #[error("{user} may not {what}: only an administrator may")]
+    Forbidden { user: String, what: &'static str },
+    /// A count past its bound (a page size, a listing limit).
+    #[error("{what} must be from 1 to {max}, not {value}")]
+    OutOfBounds { what: &'static str, value: usize, max: usize },
+}
+
+impl ServiceError {
+    /// The kind of this error; see [`ErrorKind`].
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Engine(e) => e.kind(),
+            Self::Unauthenticated(_) => ErrorKind::Unauthenticated,
+            Self::Identity(e) => identity_kind(e),
+            Self::Store(e) => store_kind(e),
+            Self::VersionNotFound { .. } | Self::UnknownTask { .. } => ErrorKind::NotFound,
+            Self::NotAUserTask { .. } | Self::OutOfBounds { .. } => ErrorKind::Invalid,
+            Self::UserTaskNotStarted { .. } => ErrorKind::Conflict,
+            Self::Forbidden { .. } => ErrorKind::Forbidden,
+        }
+    }
+
+    /// The error as a surface shows it to a client: its kind and message, except for an
+    /// internal error, whose text may name Baton's internals (it is logged instead).
+    pub fn to_view(&self) -> baton_api_model::Error {
+        let kind = self.kind();
+        let message = match kind {
+            ErrorKind::Internal => "Baton failed to carry out the request; its log says why".to_owned(),
+            _ => self.to_string(),
+        };
+        baton_api_model::Error { kind, message }
+    }
+}
+
+/// The result of a service call.
+pub type Result<T, E = ServiceError> = std::result::Result<T, E>;

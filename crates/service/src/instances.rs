@@ -1,0 +1,149 @@
+//! Process instances: start, list, show, history, and an operator's commands (abort,
+//! delete, retry or skip a task, give prompt input, set or clear a breakpoint).
+
+use baton_api_model as api;
+use baton_core::{Command, Instance, InstanceStatus};
+use serde_json::{Map, Value};
+
+use crate::{view, Result, Service, ServiceError, ServiceStore};
+
+/// The most rows one listing returns (`baton instances --limit`, `baton incidents --limit`).
+pub const MAX_LIMIT: usize = 10_000;
+
+/// An operator's command on one task of an instance.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskOperation {
+    /// Run a task that ended not OK (or was skipped) again.
+    Retry { task: String },
+    /// End a blocked or waiting task `ended_skipped`.
+    Skip { task: String },
+    /// Give the values the task's prompts ask for.
+    Input { task: String, values: Map<String, Value> },
+    /// Set (`true`) or clear a breakpoint on the task.
+    Breakpoint { task: String, enabled: bool },
+}
+
+impl<S: ServiceStore> Service<S> {
+    /// Starts an instance of the latest version of `process` with `data`; returns it once its
+    /// first step is committed (jobs are queued for a worker).
+    pub async fn start(&self, user: &str, process: &str, data: Map<String, Value>) -> Result<api::Instance> {
+        self.authenticate(user).await?;
+        let state = self.engine.start(process, data).await?;
+        self.view_of(&state).await
+    }
+
+    /// Instances, newest first: at most `limit` (1 to [`MAX_LIMIT`]), only those in `status`
+    /// if given, and only those with an open incident if `with_open_incident`.
+    pub async fn instances(&self, user: &str, status: Option<api::InstanceStatus>, with_open_incident: bool, limit: usize) -> Result<Vec<api::InstanceSummary>> {
+        self.authenticate(user).await?;
+        check_limit(limit)?;
+        let status = status.map(core_status);
+        if !with_open_incident {
+            return Ok(self.engine.store().instances(status, limit).await?.iter().map(view::instance_summary).collect());
+        }
+        let mut rows: Vec<api::InstanceSummary> = Vec::new();
+        for incident in self.engine.store().open_incidents(usize::MAX).await? {
+            if rows.len() == limit {
+                break;
+            }
+            if rows.iter().any(|r| r.id == incident.instance) {
+                continue;
+            }
+            let state = self.engine.instance(&incident.instance).await?;
+            if status.is_none_or(|s| s == state.status) {
+                rows.push(summary(&state));
+            }
+        }
+        Ok(rows)
+    }
+
+    /// An instance's current state.
+    pub async fn instance(&self, user: &str, id: &str) -> Result<api::Instance> {
+        self.authenticate(user).await?;
+        let state = self.engine.instance(id).await?;
+        self.view_of(&state).await
+    }
+
+    /// An instance's whole history, oldest first.
+    pub async fn history(&self, user: &str, id: &str) -> Result<Vec<api::HistoryEvent>> {
+        self.authenticate(user).await?;
+        self.exists(id).await?;
+        Ok(self.engine.store().history(id).await?.iter().map(view::history_event).collect())
+    }
+
+    /// Aborts an instance: open tasks are canceled, running jobs stopped, open human tasks terminated.
+    pub async fn abort(&self, user: &str, id: &str) -> Result<api::Instance> {
+        self.operate(user, id, Command::Abort { by: user.to_owned() }).await
+    }
+
+    /// Deletes an instance (aborting it first if open) and its human tasks; its history stays.
+    pub async fn delete(&self, user: &str, id: &str) -> Result<api::Instance> {
+        self.authenticate(user).await?;
+        let state = self.engine.delete_instance_by(id, user).await?;
+        self.view_of(&state).await
+    }
+
+    /// Applies an operator's command to one task of an instance.
+    pub async fn task_operation(&self, user: &str, id: &str, operation: TaskOperation) -> Result<api::Instance> {
+        let by = user.to_owned();
+        let command = match operation {
+            TaskOperation::Retry { task } => Command::RetryTask { task, by },
+            TaskOperation::Skip { task } => Command::SkipTask { task, by },
+            TaskOperation::Input { task, values } => Command::ProvideInput { task, values, by },
+            TaskOperation::Breakpoint { task, enabled } => Command::SetBreakpoint { task, enabled, by },
+        };
+        self.operate(user, id, command).await
+    }
+
+    async fn operate(&self, user: &str, id: &str, command: Command) -> Result<api::Instance> {
+        self.authenticate(user).await?;
+        let state = self.engine.operate(id, command).await?;
+        self.view_of(&state).await
+    }
+
+    /// Refuses an unknown instance as not found.
+    pub(crate) async fn exists(&self, id: &str) -> Result<()> {
+        match self.engine.store().instance_seq(id).await? {
+            Some(_) => Ok(()),
+            None => Err(baton_engine::EngineError::InstanceNotFound(id.to_owned()).into()),
+        }
+    }
+
+    /// The view of an instance, with its definition's task kinds and order.
+    pub(crate) async fn view_of(&self, state: &Instance) -> Result<api::Instance> {
+        let definition = self.engine.definition(&state.definition_id, Some(state.definition_version)).await?;
+        Ok(view::instance(&definition, state))
+    }
+}
+
+/// Refuses a listing limit past its bounds.
+pub(crate) fn check_limit(limit: usize) -> Result<()> {
+    if (1..=MAX_LIMIT).contains(&limit) {
+        Ok(())
+    } else {
+        Err(ServiceError::OutOfBounds { what: "the limit", value: limit, max: MAX_LIMIT })
+    }
+}
+
+fn summary(state: &Instance) -> api::InstanceSummary {
+    api::InstanceSummary {
+        id: state.id.clone(),
+        process: state.definition_id.clone(),
+        version: state.definition_version,
+        status: view::instance_status(state.status),
+        created_at: state.created_at,
+        ended_at: state.ended_at,
+    }
+}
+
+fn core_status(status: api::InstanceStatus) -> InstanceStatus {
+    use api::InstanceStatus as V;
+    match status {
+        V::Running => InstanceStatus::Running,
+        V::Waiting => InstanceStatus::Waiting,
+        V::Blocked => InstanceStatus::Blocked,
+        V::Completed => InstanceStatus::Completed,
+        V::Failed => InstanceStatus::Failed,
+        V::Aborted => InstanceStatus::Aborted,
+    }
+}

@@ -1,0 +1,84 @@
+//! Baton's service layer: every operation and query a surface offers — the CLI today, the
+//! HTTP server next — as one async API, answered with the `baton-api-model` view types.
+//!
+//! Each method names the acting user, who must exist (an unknown one is refused as
+//! [`ErrorKind::Unauthenticated`](baton_api_model::ErrorKind)); operations record them in
+//! history, and human-task operations are authorized by the core's rules for them (potential
+//! owner, owner, originator, administrator). Errors are [`ServiceError`]s, whose
+//! [`kind`](ServiceError::kind) a surface maps to its own answer in one place.
+//!
+//! The layer sits on the engine (which applies commands and persists steps) and reads the
+//! store through it; the persisted state never leaves it: [`view`] converts it.
+
+mod definitions;
+mod error;
+mod human_tasks;
+mod identity;
+mod incidents;
+mod instances;
+mod jobs;
+mod tokens;
+pub mod view;
+
+use baton_core::user_task::Caller;
+use baton_engine::Engine;
+use baton_store::{IdentityError, IdentityStore, InboxReader, Store, TokenStore};
+
+pub use baton_core::user_task::{EscalationAction, EscalationSpec, PotentialOwners};
+pub use definitions::SourceFile;
+pub use error::{Result, ServiceError};
+pub use human_tasks::{HumanTaskAction, HumanTaskRef, MAX_PAGE, MAX_PER_PAGE};
+pub use instances::{TaskOperation, MAX_LIMIT};
+
+/// What the service needs of a store: the engine's capabilities, identity and the inbox.
+pub trait ServiceStore: Store + IdentityStore + InboxReader + TokenStore {}
+impl<T: Store + IdentityStore + InboxReader + TokenStore> ServiceStore for T {}
+
+/// The service: a handle on one engine; cheap to clone.
+pub struct Service<S: Store> {
+    engine: Engine<S>,
+    /// Whoever calls holds the database file itself (the CLI without a server): they may do
+    /// what an administrator may in managing people and tokens, since they could edit the
+    /// file anyway. A server's service is not local: there, only administrators may.
+    local: bool,
+}
+
+impl<S: Store> Clone for Service<S> {
+    fn clone(&self) -> Self {
+        Self { engine: self.engine.clone(), local: self.local }
+    }
+}
+
+impl<S: ServiceStore> Service<S> {
+    /// The service a server offers: managing people and others' tokens takes an administrator.
+    pub fn new(engine: Engine<S>) -> Self {
+        Self { engine, local: false }
+    }
+
+    /// The service of the local command line, which holds the database file: see `local`.
+    pub fn local(engine: Engine<S>) -> Self {
+        Self { engine, local: true }
+    }
+
+    /// Refuses `caller` unless they are an administrator (or the call is local).
+    fn require_admin(&self, caller: &Caller, what: &'static str) -> Result<()> {
+        if self.local || caller.admin {
+            return Ok(());
+        }
+        Err(ServiceError::Forbidden { user: caller.user.clone(), what })
+    }
+
+    /// The engine under the service, for what is not a request: running a worker.
+    pub fn engine(&self) -> &Engine<S> {
+        &self.engine
+    }
+
+    /// The acting user as the core authorizes them; an unknown one is refused as
+    /// unauthenticated.
+    async fn authenticate(&self, user: &str) -> Result<Caller> {
+        self.engine.store().caller(user).await.map_err(|e| match e {
+            IdentityError::UnknownUser(_) => ServiceError::Unauthenticated(e),
+            other => other.into(),
+        })
+    }
+}

@@ -1,0 +1,13 @@
+//! Conversions from the persisted state (core's instance, events and human tasks; the store's
+//! rows) into the api-model view types. The only place that knows both: api-model does not
+//! depend on the core, and the surfaces see only the views.
+
+mod history;
+mod human_task;
+mod instance;
+mod records;
+
+pub use history::history_event;
+pub use human_task::{human_task, human_task_state, people, user_task};
+pub use instance::{instance, instance_status, instance_summary, reason, task_state};
+pub use records::{definition, definition_version, group, inbox_page, incident, job, user};
