@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A/B of two Baton binaries on the issue-5 workloads, runs interleaved (A, B, A, B, ...) so
+# A/B of two Baton binaries on the W1, W2 and W4 workloads, runs interleaved (A, B, A, B, ...) so
 # that both see the same machine, medians of RUNS (default 3) and the ratio B/A of each
 # figure. Used for the optimization tables in BENCHMARKS.md:
 #

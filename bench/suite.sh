@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole issue-5 suite in one command: Baton's workloads W1–W5 (`baton bench` and its
+# The whole benchmark suite in one command: Baton's workloads W1–W5 (`baton bench` and its
 # subcommands), medians of 3 runs, each output kept in bench/last-run/suite-*.txt; then
 # bench/run.sh, W1 and W2 side by side with SpiffWorkflow (installed from PyPI into
 # bench/.venv) and the ratios, in bench/last-run/table.md. SPIFF=0 skips the Spiff part;

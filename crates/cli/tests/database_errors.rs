@@ -2,19 +2,8 @@
 //! an empty file is not taken for a new database, a file that is not a database and a folder
 //! are named as such. (A full disk is covered beside the writer, in the store's own tests.)
 
-use std::path::Path;
-use std::process::Command;
-
-fn instances(cwd: &Path, db: &str) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_baton")).current_dir(cwd).args(["--db", db, "instances"]).env_remove("BATON_DB").output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-    names.sort();
-    names
-}
+mod support;
+use support::{entries, instances_in as instances};
 
 #[test]
 fn an_empty_file_is_not_taken_for_a_new_database() {

@@ -1,20 +1,8 @@
 //! `--db` takes a SQLite file as a path or as `sqlite://PATH` / `sqlite:PATH`; a URL of a store
 //! this build does not have is refused (exit 2) instead of being taken for a file name.
 
-use std::path::Path;
-use std::process::Command;
-
-/// `baton --db DB instances` run in `cwd`.
-fn instances(cwd: &Path, db: &str) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_baton")).current_dir(cwd).args(["--db", db, "instances"]).env_remove("BATON_DB").output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-    names.sort();
-    names
-}
+mod support;
+use support::{entries, instances_in as instances};
 
 #[test]
 fn a_url_of_a_store_this_build_lacks_is_refused_and_creates_nothing() {

@@ -43,3 +43,17 @@ pub fn refused(db: &Path, args: &[&str]) -> String {
     assert_eq!(run.code, 2, "baton {args:?} must be refused; stdout: {} stderr: {}", run.stdout, run.stderr);
     run.stderr
 }
+
+/// `baton --db DB instances` run in `cwd` (the database given as written, relative or a URL):
+/// its exit code and stderr.
+pub fn instances_in(cwd: &Path, db: &str) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_baton")).current_dir(cwd).args(["--db", db, "instances"]).env_remove("BATON_DB").output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// The names in `dir`, sorted.
+pub fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
