@@ -92,6 +92,15 @@ fn describe(kind: &EventKind) -> String {
         EventKind::BreakpointChanged { enabled, by } => format!("breakpoint {} by {by}", if *enabled { "set" } else { "cleared" }),
         EventKind::InputProvided { values, by } => format!("input from {by}: {}", serde_json::Value::Object(values.clone())),
         EventKind::Alert { reason } => format!("alert: {reason}"),
+        EventKind::IterationsStarted { first, count: 1 } => format!("iteration {first} started"),
+        EventKind::IterationsStarted { first, count } => format!("iterations {first} to {} started", first + count - 1),
+        EventKind::IterationsEnded { completed, not_completed } => {
+            let mut said = format!("{completed} iteration{} completed", if *completed == 1 { "" } else { "s" });
+            for end in not_completed {
+                said.push_str(&format!(", iteration {} {}", end.index, end.status));
+            }
+            said
+        }
         EventKind::IterationStarted { index } => format!("iteration {index} started"),
         EventKind::IterationEnded { index, status } => format!("iteration {index} {status}"),
         EventKind::PostconditionEvaluated { condition, held, action } => {

@@ -23,6 +23,7 @@ use baton_store::{
 mod inbox;
 mod incident;
 mod migrations;
+mod snapshot;
 mod writer;
 
 pub use writer::WriterCounts;
@@ -200,6 +201,7 @@ struct EncodedStep {
     events: Option<String>,
     jobs: Vec<String>,
     timer_payloads: Vec<String>,
+    snapshots: Vec<Vec<u8>>,
 }
 
 impl EncodedStep {
@@ -208,7 +210,8 @@ impl EncodedStep {
         let events = (!record.events.is_empty()).then(|| serde_json::to_string(&record.events)).transpose().map_err(other_err)?;
         let jobs = record.enqueue.iter().map(serde_json::to_string).collect::<std::result::Result<_, _>>().map_err(other_err)?;
         let timer_payloads = record.set_timers.iter().map(|t| serde_json::to_string(&t.payload)).collect::<std::result::Result<_, _>>().map_err(other_err)?;
-        Ok(Self { record, state, events, jobs, timer_payloads })
+        let snapshots = record.share_snapshots.iter().map(|(_, s)| snapshot::encode(s)).collect::<Result<_>>()?;
+        Ok(Self { record, state, events, jobs, timer_payloads, snapshots })
     }
 }
 
@@ -344,6 +347,7 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
         inbox::write_inbox(conn, update)?;
     }
     incident::write_incidents(conn, &step.raise_incidents, &step.incident_updates)?;
+    snapshot::write_snapshots(conn, &step.share_snapshots, &encoded.snapshots, &step.drop_snapshots)?;
     Ok(())
 }
 

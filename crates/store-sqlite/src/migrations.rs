@@ -15,6 +15,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/20261127_0006_job_processes.sql")),
     M::up(include_str!("../migrations/20261201_0007_incidents.sql")),
     M::up(include_str!("../migrations/20261201_0008_operator.sql")),
+    M::up(include_str!("../migrations/20261202_0009_foreach_snapshots.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<(), StoreError> {
