@@ -19,6 +19,7 @@ mod bench;
 mod bench_measure;
 mod bench_workloads;
 mod commands;
+mod foreach_bench;
 mod human_tasks;
 mod identity;
 mod incidents;
@@ -156,7 +157,8 @@ enum Cmd {
         action: incidents::IncidentCmd,
     },
     /// Benchmarks (issue 5): W1, N instances of a 10-step workflow through the durable store and
-    /// the core; `human`, `retained`, `timers`, `fanout` are W2–W5; `inbox` times inbox pages.
+    /// the core; `human`, `retained`, `timers`, `fanout` are W2–W5; `inbox` times inbox pages;
+    /// `foreach` runs one ForEach over N items.
     Bench(bench::BenchArgs),
     /// Manage users: the people human tasks are offered to (with a department, maybe an administrator).
     User {

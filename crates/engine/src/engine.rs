@@ -576,11 +576,14 @@ impl<S: Store> Engine<S> {
     ) -> (Vec<StepRecord>, Vec<Effect>) {
         let mut steps = Vec::new();
         let mut effects_after = Vec::new();
-        let mut pending = vec![(definition.id.clone(), transition)];
+        // First in, first out: the instance itself, then its new iterations in the order their
+        // ids were made, so each index on the instances table grows at its end (inserted
+        // backwards, its pages would split half full).
+        let mut pending = std::collections::VecDeque::from([(definition.id.clone(), transition)]);
         let root_id = definition.id.split('/').next().unwrap_or_default().to_owned();
         let root = if definition.id == root_id { None } else { Some(root_id) };
         let mut first = true;
-        while let Some((def_id, t)) = pending.pop() {
+        while let Some((def_id, t)) = pending.pop_front() {
             // Only the instance the command was applied to has snapshots from earlier steps;
             // a new iteration shares only the ones its own first step made.
             let earlier = if first { Some(&knowledge.foreach_snapshots) } else { None };
@@ -609,7 +612,7 @@ impl<S: Store> Engine<S> {
                     }
                     let link = baton_core::instance::ParentLink { instance: instance.id.clone(), task: task.clone(), index: *index };
                     let child = baton_core::start_iteration(&body, uuid::Uuid::now_v7().to_string(), link, item.clone(), *attempt, self.inner.clock.now(), &runs[&run]);
-                    pending.push((body_id, child));
+                    pending.push_back((body_id, child));
                 }
             }
             effects_after.extend(collect_effects(&mut this, &instance, t.effects, self.inner.clock.now()));
