@@ -67,22 +67,31 @@ pub(crate) struct InputError(pub(crate) String);
 
 pub(crate) fn open(db: &Path) -> Result<SqliteEngine> {
     let limits = data_limits()?;
+    let max_foreach_items = foreach_items_limit()?;
     let store = SqliteStore::open(db, Durability::Full).with_context(|| format!("opening the database {}", db.display()))?;
-    Ok(Engine::new(store, Arc::new(SystemClock), EngineOptions { limits, ..EngineOptions::default() }))
+    Ok(Engine::new(store, Arc::new(SystemClock), EngineOptions { limits, max_foreach_items, ..EngineOptions::default() }))
+}
+
+/// A whole number from the environment variable `name`, else `default`.
+fn env_number(name: &str, default: usize) -> Result<usize> {
+    match std::env::var(name) {
+        Err(std::env::VarError::NotPresent) => Ok(default),
+        Ok(text) => text.trim().parse().map_err(|_| InputError(format!("{name}=`{text}` is not a whole number")).into()),
+        Err(std::env::VarError::NotUnicode(_)) => Err(InputError(format!("{name} is not a whole number")).into()),
+    }
 }
 
 /// The data limits: `BATON_MAX_DATA_DEPTH` and `BATON_MAX_DATA_BYTES`, else the defaults.
 pub(crate) fn data_limits() -> Result<DataLimits> {
-    let read = |name: &str, default: usize| -> Result<usize> {
-        match std::env::var(name) {
-            Err(std::env::VarError::NotPresent) => Ok(default),
-            Ok(text) => text.trim().parse().map_err(|_| InputError(format!("{name}=`{text}` is not a whole number")).into()),
-            Err(std::env::VarError::NotUnicode(_)) => Err(InputError(format!("{name} is not a whole number")).into()),
-        }
-    };
-    let depth = read("BATON_MAX_DATA_DEPTH", DataLimits::DEFAULT_MAX_DEPTH)?;
-    let bytes = read("BATON_MAX_DATA_BYTES", DataLimits::DEFAULT_MAX_BYTES)?;
+    let depth = env_number("BATON_MAX_DATA_DEPTH", DataLimits::DEFAULT_MAX_DEPTH)?;
+    let bytes = env_number("BATON_MAX_DATA_BYTES", DataLimits::DEFAULT_MAX_BYTES)?;
     Ok(DataLimits::new(depth, bytes).map_err(InputError)?)
+}
+
+/// The most items a ForEach task iterates over: `BATON_MAX_FOREACH_ITEMS`, else the default.
+fn foreach_items_limit() -> Result<usize> {
+    let limit = env_number("BATON_MAX_FOREACH_ITEMS", baton_core::limits::DEFAULT_MAX_FOREACH_ITEMS)?;
+    Ok(baton_core::limits::foreach_items_limit(limit).map_err(InputError)?)
 }
 
 /// Reads at most `limit + 1` bytes of a file: enough to tell that it is over the limit
