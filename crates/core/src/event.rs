@@ -29,7 +29,12 @@ pub struct IterationEnd {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
-    InstanceStarted { definition: String, version: u32, data: Map<String, Value> },
+    InstanceStarted {
+        definition: String,
+        version: u32,
+        #[serde(default, skip_serializing_if = "Map::is_empty")]
+        data: Map<String, Value>,
+    },
     InstanceStatusChanged { to: InstanceStatus, #[serde(default, skip_serializing_if = "Option::is_none")] reason: Option<Reason> },
     TaskStatusChanged { to: TaskStatus, #[serde(default, skip_serializing_if = "Option::is_none")] reason: Option<Reason> },
     /// Process data written by a task (a `set`, or a job's JSON output).

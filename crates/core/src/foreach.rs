@@ -31,8 +31,9 @@ use crate::status::{InstanceStatus, Reason, TaskStatus};
 use crate::step::{Effect, Machine, TimerKind, TransitionError};
 
 /// Most iterations one step starts: a step's work and its commit stay bounded however long the
-/// list and however large `parallel` is.
-pub const LAUNCH_BATCH: usize = 1024;
+/// list and however large `parallel` is. As many as the engine's worker fires timers at once,
+/// so a parent's step takes about as many ends as it starts iterations.
+pub const LAUNCH_BATCH: usize = 2048;
 
 impl Machine<'_> {
     pub(crate) fn start_foreach(&mut self, i: usize, spec: &ForEachSpec) {

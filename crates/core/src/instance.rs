@@ -17,6 +17,8 @@ pub struct Instance {
     pub definition_id: String,
     pub definition_version: u32,
     pub status: InstanceStatus,
+    /// Empty data is not written (an iteration that wrote nothing has none of its own).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub data: Map<String, Value>,
     /// One entry per task of the definition, in the definition's order.
     pub tasks: Vec<TaskState>,

@@ -774,19 +774,21 @@ impl<S: Store> Engine<S> {
             let (state, events, effects) = {
                 let (definition, knowledge, start) = (definition.clone(), knowledge.clone(), instance.clone());
                 compute(&definition.clone(), instance_id, move || {
-                    let mut state = Instance::clone(&start);
+                    // Each command's transition copies the state it starts from; the stored
+                    // state is only copied if no command applied (a big state costs a copy).
+                    let mut state: Option<Instance> = None;
                     let (mut events, mut effects) = (Vec::new(), Vec::new());
                     for (key, command) in commands {
-                        match apply_with(&definition, &state, command, now, &knowledge) {
+                        match apply_with(&definition, state.as_ref().unwrap_or(&start), command, now, &knowledge) {
                             Ok(t) => {
-                                state = t.instance;
+                                state = Some(t.instance);
                                 events.extend(t.events);
                                 effects.extend(t.effects);
                             }
-                            Err(e) => tracing::info!(instance = %state.id, key = %key, "timer not applied: {e}"),
+                            Err(e) => tracing::info!(instance = %start.id, key = %key, "timer not applied: {e}"),
                         }
                     }
-                    (state, events, effects)
+                    (state.unwrap_or_else(|| Instance::clone(&start)), events, effects)
                 })
                 .await?
             };
