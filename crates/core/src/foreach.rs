@@ -31,9 +31,10 @@ use crate::status::{InstanceStatus, Reason, TaskStatus};
 use crate::step::{Effect, Machine, TimerKind, TransitionError};
 
 /// Most iterations one step starts: a step's work and its commit stay bounded however long the
-/// list and however large `parallel` is. As many as the engine's worker fires timers at once,
-/// so a parent's step takes about as many ends as it starts iterations.
-pub const LAUNCH_BATCH: usize = 2048;
+/// list and however large `parallel` is. The engine takes up to as many iteration ends in one
+/// step of the parent, so a long list costs few parent steps (each rewrites the parent's state,
+/// process data and all).
+pub const LAUNCH_BATCH: usize = 8192;
 
 impl Machine<'_> {
     pub(crate) fn start_foreach(&mut self, i: usize, spec: &ForEachSpec) {

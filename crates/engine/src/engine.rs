@@ -96,6 +96,13 @@ const STATE_CACHE: usize = 4096;
 /// How many ForEach snapshots the engine keeps in memory (one per running ForEach task).
 const SNAPSHOT_CACHE: usize = 64;
 
+/// Most timers of a ForEach parent fired as one step when they bring iteration ends.
+const ENDS_PER_STEP: usize = baton_core::FOREACH_LAUNCH_BATCH;
+
+/// In the key of the timer that brings an iteration's end to its parent (`TASK/iteration/N`;
+/// a task id has no `/`, so no other timer's key has it).
+const ITERATION_END: &str = "/iteration/";
+
 /// How many times a step is recomputed when another process changed the instance meanwhile.
 const CONFLICT_RETRIES: usize = 8;
 
@@ -724,7 +731,8 @@ impl<S: Store> Engine<S> {
     }
 
     /// Fires due timers of one instance: alone as its command, several as one step.
-    pub(crate) async fn fire_timers(&self, instance: &str, mut timers: Vec<Timer>) -> Result<(), EngineError> {
+    pub(crate) async fn fire_timers(&self, instance: &str, timers: Vec<Timer>) -> Result<(), EngineError> {
+        let mut timers = self.with_more_ends(instance, timers).await?;
         match timers.len() {
             1 => self.fire_timer(timers.pop().expect("one timer")).await,
             _ => match self.fire_timers_of(instance, timers.clone()).await {
@@ -738,6 +746,19 @@ impl<S: Store> Engine<S> {
                 other => other,
             },
         }
+    }
+
+    /// For a ForEach parent hearing of iteration ends: all its due timers, up to
+    /// [`ENDS_PER_STEP`], so one step takes about as many ends as it starts iterations (the
+    /// worker reads due timers across instances in smaller batches).
+    async fn with_more_ends(&self, instance: &str, mut timers: Vec<Timer>) -> Result<Vec<Timer>, EngineError> {
+        if timers.len() >= ENDS_PER_STEP || !timers.iter().any(|t| t.key.contains(ITERATION_END)) {
+            return Ok(timers);
+        }
+        let known: std::collections::HashSet<String> = timers.iter().map(|t| t.key.clone()).collect();
+        let more = self.inner.store.due_timers_of(instance, self.inner.clock.now(), ENDS_PER_STEP).await?;
+        timers.extend(more.into_iter().filter(|t| !known.contains(&t.key)).take(ENDS_PER_STEP.saturating_sub(known.len())));
+        Ok(timers)
     }
 
     /// Applies several due timers of one instance in order, as one step; every fired timer is
@@ -1009,7 +1030,7 @@ fn collect_effects(step: &mut StepRecord, instance: &Instance, effects: Vec<Effe
             // durable, delivered at least once, and applied once by the parent.
             Effect::NotifyParent { parent, status } => step.set_timers.push(Timer {
                 instance: parent.instance.clone(),
-                key: format!("{}/iteration/{}", parent.task, parent.index),
+                key: format!("{}{ITERATION_END}{}", parent.task, parent.index),
                 due_at: now,
                 payload: serde_json::to_value(Command::IterationEnded { task: parent.task.clone(), index: parent.index, status: *status }).unwrap_or_default(),
             }),

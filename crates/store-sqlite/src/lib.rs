@@ -607,15 +607,15 @@ impl TimerQueue for SqliteStore {
     async fn due_timers(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>> {
         self.read(|conn| {
             conn.prepare_cached("SELECT instance_id, key, due_at, payload FROM timers WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2")?
-                .query_map(params![ts(now), limit as i64], |r| {
-                    let payload: String = r.get(3)?;
-                    Ok(Timer {
-                        instance: r.get(0)?,
-                        key: r.get(1)?,
-                        due_at: parse_ts(&r.get::<_, String>(2)?)?,
-                        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
-                    })
-                })?
+                .query_map(params![ts(now), limit as i64], timer_row)?
+                .collect()
+        })
+    }
+
+    async fn due_timers_of(&self, instance: &str, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT instance_id, key, due_at, payload FROM timers WHERE instance_id = ?1 AND due_at <= ?2 ORDER BY due_at LIMIT ?3")?
+                .query_map(params![instance, ts(now), limit as i64], timer_row)?
                 .collect()
         })
     }
@@ -625,6 +625,12 @@ impl TimerQueue for SqliteStore {
             conn.query_row("SELECT MIN(due_at) FROM timers", [], |r| r.get::<_, Option<String>>(0))?.map(|s| parse_ts(&s)).transpose()
         })
     }
+}
+
+/// A row of `instance_id, key, due_at, payload` as a timer.
+fn timer_row(r: &rusqlite::Row) -> rusqlite::Result<Timer> {
+    let payload: String = r.get(3)?;
+    Ok(Timer { instance: r.get(0)?, key: r.get(1)?, due_at: parse_ts(&r.get::<_, String>(2)?)?, payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null) })
 }
 
 mod identity;

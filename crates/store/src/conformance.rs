@@ -681,6 +681,10 @@ pub async fn timers_come_due_in_order_and_can_be_cleared<S: Store>(store: S) {
     assert!(store.due_timers(at(9), 10).await.unwrap().is_empty());
     assert_eq!(store.due_timers(at(20), 10).await.unwrap(), [timer("i-1", "zulu", 10), timer("i-2", "mike", 20)]);
     assert_eq!(store.due_timers(at(100), 1).await.unwrap(), [timer("i-1", "zulu", 10)]);
+    assert_eq!(store.due_timers_of("i-1", at(100), 10).await.unwrap(), [timer("i-1", "zulu", 10), timer("i-1", "alpha", 30)]);
+    assert_eq!(store.due_timers_of("i-1", at(20), 10).await.unwrap(), [timer("i-1", "zulu", 10)], "only those due");
+    assert_eq!(store.due_timers_of("i-1", at(100), 1).await.unwrap(), [timer("i-1", "zulu", 10)]);
+    assert!(store.due_timers_of("i-3", at(100), 10).await.unwrap().is_empty());
 
     // Clear `zulu`, move `mike` later than `alpha`.
     let inst = stored(&store, "i-1").await;

@@ -267,6 +267,9 @@ pub trait JobQueue: Send + Sync {
 pub trait TimerQueue: Send + Sync {
     /// Timers due at or before `now`, earliest first.
     fn due_timers(&self, now: DateTime<Utc>, limit: usize) -> impl Future<Output = Result<Vec<Timer>>> + Send;
+    /// Timers of one instance due at or before `now`, earliest first (a ForEach parent's
+    /// iteration ends, taken together into one step).
+    fn due_timers_of(&self, instance: &str, now: DateTime<Utc>, limit: usize) -> impl Future<Output = Result<Vec<Timer>>> + Send;
     /// The earliest pending timer, so a driver knows how long it may sleep.
     fn next_timer_due(&self) -> impl Future<Output = Result<Option<DateTime<Utc>>>> + Send;
 }
