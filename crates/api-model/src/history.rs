@@ -112,7 +112,22 @@ pub enum Event {
         /// What.
         reason: Reason,
     },
-    /// A ForEach iteration started as a child instance.
+    /// ForEach iterations `first` to `first + count - 1` started, each as a child instance.
+    IterationsStarted {
+        /// The position of the first in the items, from 0.
+        first: usize,
+        /// How many started.
+        count: usize,
+    },
+    /// ForEach iterations ended, taken together in one step.
+    IterationsEnded {
+        /// How many of them completed.
+        completed: usize,
+        /// Each one that did not complete: its position and how its child instance ended.
+        not_completed: Vec<IterationOutcome>,
+    },
+    /// A ForEach iteration started as a child instance (histories written before iterations
+    /// were recorded in runs).
     IterationStarted {
         /// Its position in the items, from 0.
         index: usize,
@@ -203,4 +218,14 @@ pub enum HumanTaskChange {
         /// How it ended.
         status: String,
     },
+}
+
+/// A ForEach iteration that did not complete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IterationOutcome {
+    /// Its position in the items.
+    pub index: usize,
+    /// How its child instance ended.
+    pub status: InstanceStatus,
 }

@@ -32,7 +32,7 @@ mod token;
 
 pub use definition::{Definition, DefinitionSource, DefinitionTask, DefinitionVersion, Deployed};
 pub use error::{Error, ErrorKind};
-pub use history::{Event, HistoryEvent, HumanTaskChange};
+pub use history::{Event, HistoryEvent, HumanTaskChange, IterationOutcome};
 pub use human_task::{
     Ending, Escalation, FormField, HumanTask, HumanTaskRole, HumanTaskState, HumanTaskStatus, HumanTaskUpdate, Note,
     Outcome, Suspension, UserTask,

@@ -137,7 +137,8 @@ pub enum Cmd {
         action: crate::incidents::IncidentCmd,
     },
     /// Benchmarks: W1, N instances of a 10-step workflow through the durable store and
-    /// the core; `human`, `retained`, `timers`, `fanout` are W2–W5; `inbox` times inbox pages.
+    /// the core; `human`, `retained`, `timers`, `fanout` are W2–W5; `inbox` times inbox pages;
+    /// `foreach` runs one ForEach over N items.
     Bench(crate::bench::BenchArgs),
     /// Manage users: the people human tasks are offered to (with a department, maybe an administrator).
     User {

@@ -1,6 +1,7 @@
 //! `baton bench`: W1, N ten-step instances through the durable SQLite store (and the
 //! pure core as a baseline); its subcommands `human`, `retained`, `timers` and `fanout` are W2–W5
-//! (`bench_workloads.rs`), and `inbox` times one inbox page over 100,000 open human tasks.
+//! (`bench_workloads.rs`), `inbox` times one inbox page over 100,000 open human tasks, and
+//! `foreach` runs one ForEach over N items (`foreach_bench.rs`).
 //!
 //! Each W1 instance is `start -> 10 set tasks -> end`. Every workload reports completed
 //! instances per second, steps/s, p50/p99 latency per instance, CPU seconds per instance and
@@ -53,6 +54,8 @@ enum BenchTarget {
     Timers(crate::bench_workloads::TimersArgs),
     /// W5 fan-out: a root whose foreach starts 50 child instances; children/s.
     Fanout(crate::bench_workloads::FanoutArgs),
+    /// One ForEach over N items with an empty body: iterations/s, database bytes per iteration.
+    Foreach(crate::foreach_bench::ForEachArgs),
 }
 
 /// The benchmark workflow: ten `set` tasks in sequence.
@@ -78,6 +81,7 @@ pub async fn run(args: BenchArgs) -> Result<u8> {
         Some(BenchTarget::Retained(a)) => return crate::bench_workloads::retained(a).await,
         Some(BenchTarget::Timers(a)) => return crate::bench_workloads::timers(a).await,
         Some(BenchTarget::Fanout(a)) => return crate::bench_workloads::fanout(a).await,
+        Some(BenchTarget::Foreach(a)) => return crate::foreach_bench::run(a).await,
         None => {}
     }
     let durability = parse_durability(&args.durability)?;

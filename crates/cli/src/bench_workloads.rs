@@ -24,10 +24,10 @@ use crate::bench_measure::{fields, median, summarize, Meter, Run};
 pub struct Common {
     /// Runs; the median is reported.
     #[arg(long, default_value_t = 3)]
-    runs: usize,
+    pub(crate) runs: usize,
     /// SQLite synchronous mode: full (the default durability) or normal.
     #[arg(long, default_value = "full")]
-    durability: String,
+    pub(crate) durability: String,
 }
 
 async fn fresh_engine(dir: &tempfile::TempDir, durability: Durability) -> Result<Engine<SqliteStore>> {
@@ -38,7 +38,7 @@ async fn fresh_engine(dir: &tempfile::TempDir, durability: Durability) -> Result
 }
 
 /// Runs the engine's worker (timers and jobs) until the returned sender is used or dropped.
-fn spawn_worker(engine: &Engine<SqliteStore>) -> (oneshot::Sender<()>, tokio::task::JoinHandle<Result<(), baton_engine::EngineError>>) {
+pub(crate) fn spawn_worker(engine: &Engine<SqliteStore>) -> (oneshot::Sender<()>, tokio::task::JoinHandle<Result<(), baton_engine::EngineError>>) {
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let engine = engine.clone();
     let handle = tokio::spawn(async move {

@@ -18,8 +18,9 @@ pub type SqliteService = Service<SqliteStore>;
 /// Opens the database at `db` as the service, with the data limits of the environment.
 pub fn open(db: &Path) -> Result<SqliteService> {
     let limits = crate::input::data_limits()?;
+    let max_foreach_items = crate::input::foreach_items_limit()?;
     let store = SqliteStore::open(db, Durability::Full).map_err(|source| CliError::Open { path: db.display().to_string(), source })?;
-    Ok(Service::local(Engine::new(store, Arc::new(SystemClock), EngineOptions { limits, ..EngineOptions::default() })))
+    Ok(Service::local(Engine::new(store, Arc::new(SystemClock), EngineOptions { limits, max_foreach_items, ..EngineOptions::default() })))
 }
 
 /// The SQLite file `--db` names: a path, or a URL. `sqlite://PATH` and `sqlite:PATH` are

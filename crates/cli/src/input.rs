@@ -12,16 +12,24 @@ use crate::exit::{CliError, Result};
 
 /// The data limits: `BATON_MAX_DATA_DEPTH` and `BATON_MAX_DATA_BYTES`, else the defaults.
 pub fn data_limits() -> Result<DataLimits> {
-    let read = |name: &str, default: usize| -> Result<usize> {
-        match std::env::var(name) {
-            Err(std::env::VarError::NotPresent) => Ok(default),
-            Ok(text) => text.trim().parse().map_err(|_| CliError::Input(format!("{name}=`{text}` is not a whole number"))),
-            Err(std::env::VarError::NotUnicode(_)) => Err(CliError::Input(format!("{name} is not a whole number"))),
-        }
-    };
-    let depth = read("BATON_MAX_DATA_DEPTH", DataLimits::DEFAULT_MAX_DEPTH)?;
-    let bytes = read("BATON_MAX_DATA_BYTES", DataLimits::DEFAULT_MAX_BYTES)?;
+    let depth = env_number("BATON_MAX_DATA_DEPTH", DataLimits::DEFAULT_MAX_DEPTH)?;
+    let bytes = env_number("BATON_MAX_DATA_BYTES", DataLimits::DEFAULT_MAX_BYTES)?;
     DataLimits::new(depth, bytes).map_err(CliError::Input)
+}
+
+/// The most items a ForEach task iterates over: `BATON_MAX_FOREACH_ITEMS`, else the default.
+pub fn foreach_items_limit() -> Result<usize> {
+    let limit = env_number("BATON_MAX_FOREACH_ITEMS", baton_core::limits::DEFAULT_MAX_FOREACH_ITEMS)?;
+    baton_core::limits::foreach_items_limit(limit).map_err(CliError::Input)
+}
+
+/// A whole number from the environment variable `name`, else `default`.
+fn env_number(name: &str, default: usize) -> Result<usize> {
+    match std::env::var(name) {
+        Err(std::env::VarError::NotPresent) => Ok(default),
+        Ok(text) => text.trim().parse().map_err(|_| CliError::Input(format!("{name}=`{text}` is not a whole number"))),
+        Err(std::env::VarError::NotUnicode(_)) => Err(CliError::Input(format!("{name} is not a whole number"))),
+    }
 }
 
 /// Reads at most `limit + 1` bytes of a file: enough to tell that it is over the limit

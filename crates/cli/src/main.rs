@@ -24,6 +24,7 @@ mod commands;
 mod database;
 mod definitions;
 mod exit;
+mod foreach_bench;
 mod human_tasks;
 mod identity;
 mod incidents;

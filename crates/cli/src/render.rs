@@ -87,6 +87,15 @@ fn describe(event: &Event) -> String {
         Event::BreakpointChanged { enabled, by } => format!("breakpoint {} by {by}", if *enabled { "set" } else { "cleared" }),
         Event::InputProvided { values, by } => format!("input from {by}: {}", object(values)),
         Event::Alert { reason } => format!("alert: {}", reason.message),
+        Event::IterationsStarted { first, count: 1 } => format!("iteration {first} started"),
+        Event::IterationsStarted { first, count } => format!("iterations {first} to {} started", first + count - 1),
+        Event::IterationsEnded { completed, not_completed } => {
+            let mut said = format!("{completed} iteration{} completed", if *completed == 1 { "" } else { "s" });
+            for end in not_completed {
+                said.push_str(&format!(", iteration {} {}", end.index, end.status));
+            }
+            said
+        }
         Event::IterationStarted { index } => format!("iteration {index} started"),
         Event::IterationEnded { index, status } => format!("iteration {index} {status}"),
         Event::PostconditionEvaluated { condition, held, action } => {

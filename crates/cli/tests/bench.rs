@@ -64,3 +64,11 @@ fn w5_foreach_fan_out() {
     let out = bench(&["fanout", "--roots", "2", "--runs", "1"]);
     assert_positive(&out, "w5-fanout", &["children_per_s", "roots_per_s", "cpu_s_per_child"]);
 }
+
+#[test]
+fn foreach_over_n_items_with_an_empty_body() {
+    let out = bench(&["foreach", "--items", "300", "--runs", "1"]);
+    assert_positive(&out, "foreach-300-end", &["iterations_per_s", "db_bytes_per_iteration", "written_bytes_per_iteration", "peak_rss_mib"]);
+    let out = bench(&["foreach", "--items", "50", "--parallel", "7", "--body", "set", "--runs", "1"]);
+    assert_positive(&out, "foreach-50-set", &["iterations_per_s", "db_bytes_per_iteration"]);
+}

@@ -192,7 +192,8 @@ fn snapshot(db: &Path) -> Snapshot {
         open_instances: count("SELECT COUNT(*) FROM instances WHERE status IN ('running', 'blocked')"),
         leased_jobs: count("SELECT COUNT(*) FROM jobs WHERE owner IS NOT NULL"),
         queued_jobs: count("SELECT COUNT(*) FROM jobs WHERE owner IS NULL"),
-        events: count("SELECT COALESCE(SUM(json_array_length(events)), 0) FROM history"),
+        // History rows (one per step; their events may be stored compressed, so they are not counted here).
+        events: count("SELECT COUNT(*) FROM history"),
     }
 }
 
@@ -279,7 +280,7 @@ fn killed_workers_lose_nothing_and_repeat_nothing() {
     let snap = snapshot(&db);
     assert_eq!((snap.open_instances, snap.leased_jobs, snap.queued_jobs), (0, 0, 0), "nothing may be left open or queued (seed {seed})");
     println!(
-        "final worker done; {} of {} history events were written before the last kill; {:.1}s in all",
+        "final worker done; {} of {} history rows were written before the last kill; {:.1}s in all",
         events_at_last_kill,
         snap.events,
         started.elapsed().as_secs_f64()

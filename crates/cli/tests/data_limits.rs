@@ -152,3 +152,27 @@ fn a_job_output_past_the_limits_ends_its_task_not_ok_with_the_reason() {
     );
     assert_eq!(shown["instance"]["data"], json!({"deep": null, "pad": null}));
 }
+
+/// `BATON_MAX_FOREACH_ITEMS` bounds a ForEach's list where the engine runs: one item more ends
+/// the task `ended_not_ok` naming the limit, before any iteration starts; a limit outside its
+/// range is refused with exit 2.
+#[test]
+fn a_foreach_list_past_baton_max_foreach_items_ends_its_task_not_ok_naming_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("baton.db");
+    let flow = dir.path().join("each.yaml");
+    std::fs::write(&flow, "id: each\ntasks:\n  - id: files\n    kind: foreach\n    items: '[1, 2, 3, 4]'\n    tasks:\n      - id: work\n        kind: end\n").unwrap();
+    let flow = flow.display().to_string();
+    ran(baton_env(&db, &["run", &flow], &[("BATON_MAX_FOREACH_ITEMS", "3")]), 1);
+    let shown = show_json(&db, &[], &instance_id(&db));
+    let task = &shown["instance"]["tasks"]["files"];
+    assert_eq!(task["status"], "ended_not_ok");
+    assert_eq!(task["reason"]["rule"], "too_many_items");
+    assert_eq!(task["reason"]["details"], json!({"count": 4, "limit": 3}));
+    let text = ran(baton_env(&db, &["show", &instance_id(&db)], &[]), 0);
+    assert!(text.contains("`items` gave 4 items, more than the ForEach item limit of 3"), "{text}");
+
+    ran(baton_env(&db, &["run", &flow], &[("BATON_MAX_FOREACH_ITEMS", "4")]), 0);
+    let run = baton_env(&db, &["instances"], &[("BATON_MAX_FOREACH_ITEMS", "0")]);
+    assert_eq!((run.code, run.stderr.as_str()), (2, "baton: the ForEach item limit must be 1 to 100000000 items, not 0\n"));
+}

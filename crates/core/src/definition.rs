@@ -170,7 +170,7 @@ pub enum TaskKind {
 }
 
 /// A ForEach task: its body runs once per item, as a child instance that sees the item as
-/// `item` and its position as `index`, with a copy of the process data.
+/// `item` and its position as `index`, and reads the process data through the run's snapshot.
 #[derive(Debug, Clone)]
 pub struct ForEachSpec {
     /// A CEL expression giving the list.

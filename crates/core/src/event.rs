@@ -19,10 +19,22 @@ pub struct Event {
     pub kind: EventKind,
 }
 
+/// How one ForEach iteration ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IterationEnd {
+    pub index: usize,
+    pub status: InstanceStatus,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
-    InstanceStarted { definition: String, version: u32, data: Map<String, Value> },
+    InstanceStarted {
+        definition: String,
+        version: u32,
+        #[serde(default, skip_serializing_if = "Map::is_empty")]
+        data: Map<String, Value>,
+    },
     InstanceStatusChanged { to: InstanceStatus, #[serde(default, skip_serializing_if = "Option::is_none")] reason: Option<Reason> },
     TaskStatusChanged { to: TaskStatus, #[serde(default, skip_serializing_if = "Option::is_none")] reason: Option<Reason> },
     /// Process data written by a task (a `set`, or a job's JSON output).
@@ -50,9 +62,18 @@ pub enum EventKind {
     InputProvided { values: Map<String, Value>, by: String },
     /// Something to tell operators that changes no status (a runtime alert, an ignored action).
     Alert { reason: Reason },
-    /// A ForEach iteration started as child instance (its id is in the child's own history).
+    /// ForEach iterations `first` to `first + count - 1` started, each as a child instance
+    /// (whose own history names its index).
+    IterationsStarted { first: usize, count: usize },
+    /// ForEach iterations ended: how many completed, and each one that did not.
+    IterationsEnded {
+        completed: usize,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        not_completed: Vec<IterationEnd>,
+    },
+    /// One ForEach iteration started (in histories written before iterations were recorded in runs).
     IterationStarted { index: usize },
-    /// A ForEach iteration ended.
+    /// One ForEach iteration ended (in histories written before ends were recorded together).
     IterationEnded { index: usize, status: InstanceStatus },
     /// A postcondition was evaluated once after the task ended.
     PostconditionEvaluated { condition: String, held: bool, action: String },

@@ -311,6 +311,8 @@ fn tidy_parse_message(message: &str) -> String {
 /// converted once, `tasks` only if an expression reads it.
 pub struct Scope<'a> {
     data: CelValue,
+    /// Data read through beneath `data` (what a ForEach iteration shares with its parent).
+    base: Option<CelValue>,
     tasks: std::cell::OnceCell<CelValue>,
     task_source: Box<dyn Fn() -> CelValue + 'a>,
     instance: CelValue,
@@ -349,7 +351,7 @@ impl<'a> Scope<'a> {
             CelValue::Map(CelMap::from(tasks))
         });
         let instance: HashMap<Key, CelValue> = HashMap::from([(key("id"), CelValue::String(Arc::new(instance.to_owned())))]);
-        Self { data: map_to_cel(data), tasks: std::cell::OnceCell::new(), task_source, instance: CelValue::Map(CelMap::from(instance)), task: CelValue::Null, item: CelValue::Null, index: CelValue::Null, output: CelValue::Null, now, limits: EvalLimits::DEFAULT }
+        Self { data: map_to_cel(data), base: None, tasks: std::cell::OnceCell::new(), task_source, instance: CelValue::Map(CelMap::from(instance)), task: CelValue::Null, item: CelValue::Null, index: CelValue::Null, output: CelValue::Null, now, limits: EvalLimits::DEFAULT }
     }
 
     /// Sets `task`: the task the expression belongs to (`task.id`, `task.status`, …).
@@ -374,6 +376,18 @@ impl<'a> Scope<'a> {
     /// Replaces `data`, so later assignments of the same task see earlier ones.
     pub fn set_data(&mut self, data: &Map<String, Value>) {
         self.data = map_to_cel(data);
+        if let Some(base) = &self.base {
+            self.data = overlay(base, &self.data);
+        }
+    }
+
+    /// Reads `base` beneath the scope's data: `data.x` is the scope's own `x` if it has one, else
+    /// `base`'s. Only the top-level keys are copied, so this costs the same for a base of any size.
+    pub fn with_base(mut self, base: &PreparedData, data: &Map<String, Value>) -> Self {
+        let base = base.cel(data).clone();
+        self.data = overlay(&base, &self.data);
+        self.base = Some(base);
+        self
     }
 
     /// Sets the evaluation budget (the default is [`EvalLimits::DEFAULT`]).
@@ -415,6 +429,36 @@ impl<'a> Scope<'a> {
 
 fn key(s: &str) -> Key {
     Key::String(Arc::new(s.to_owned()))
+}
+
+/// `own`'s entries over `base`'s (both maps).
+fn overlay(base: &CelValue, own: &CelValue) -> CelValue {
+    match (base, own) {
+        (CelValue::Map(base), CelValue::Map(own)) if !own.map.is_empty() => {
+            let mut merged = HashMap::clone(&base.map);
+            merged.extend(own.map.iter().map(|(k, v)| (k.clone(), v.clone())));
+            CelValue::Map(CelMap::from(merged))
+        }
+        _ => base.clone(),
+    }
+}
+
+/// Process data converted for expressions once, for the many scopes that read it (the data a
+/// ForEach's iterations share) instead of once per evaluation.
+#[derive(Default)]
+pub struct PreparedData(std::sync::OnceLock<CelValue>);
+
+impl PreparedData {
+    /// `data` as CEL, converted on first use (always pass the same `data`).
+    fn cel(&self, data: &Map<String, Value>) -> &CelValue {
+        self.0.get_or_init(|| map_to_cel(data))
+    }
+}
+
+impl fmt::Debug for PreparedData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.get().is_some() { "PreparedData(converted)" } else { "PreparedData(not yet)" })
+    }
 }
 
 fn map_to_cel(map: &Map<String, Value>) -> CelValue {

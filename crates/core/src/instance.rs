@@ -17,6 +17,8 @@ pub struct Instance {
     pub definition_id: String,
     pub definition_version: u32,
     pub status: InstanceStatus,
+    /// Empty data is not written (an iteration that wrote nothing has none of its own).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub data: Map<String, Value>,
     /// One entry per task of the definition, in the definition's order.
     pub tasks: Vec<TaskState>,
@@ -53,20 +55,14 @@ pub struct ParentLink {
 pub struct Iteration {
     pub index: usize,
     pub item: Value,
+    /// The attempt of the parent's ForEach task whose snapshot this iteration reads its data
+    /// through (its own `data` then holds only its writes). None for an iteration stored with a
+    /// copy of the data, by a Baton that copied it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<u32>,
 }
 
-/// How far a ForEach task got through its items.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ForEachProgress {
-    pub items: Vec<Value>,
-    /// The next item to start.
-    pub next: usize,
-    pub running: usize,
-    pub completed: usize,
-    pub failed: usize,
-    /// Indices whose end was applied (an iteration's end is applied once).
-    pub finished: Vec<usize>,
-}
+pub use crate::foreach::{ForEachProgress, ForEachSnapshot};
 
 /// The state of one task in an instance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -11,6 +11,7 @@ pub mod instance;
 pub mod limits;
 pub mod step;
 mod foreach;
+pub use foreach::LAUNCH_BATCH as FOREACH_LAUNCH_BATCH;
 mod runtime_monitor;
 mod start_pipeline;
 

@@ -7,8 +7,27 @@
 //! few levels further down (a human task's input sits inside the task inside the instance),
 //! and a store reads JSON back with serde_json's limit of 128 levels. So the configurable
 //! depth has a ceiling ([`DataLimits::MAX_DEPTH_CEILING`]) well below that.
+//!
+//! Also the length of a ForEach task's item list ([`DEFAULT_MAX_FOREACH_ITEMS`]).
 
 use serde_json::{Map, Value};
+
+/// The most items one ForEach task iterates over, by default: a longer list ends the task
+/// `ended_not_ok` ([`crate::Reason::TooManyItems`]) before any iteration starts.
+pub const DEFAULT_MAX_FOREACH_ITEMS: usize = 1_000_000;
+
+/// The highest ForEach item limit that may be configured: each item is an instance, and its
+/// index is counted in the parent's state.
+pub const MAX_FOREACH_ITEMS_CEILING: usize = 100_000_000;
+
+/// Checks a configured ForEach item limit: `1..=`[`MAX_FOREACH_ITEMS_CEILING`].
+pub fn foreach_items_limit(limit: usize) -> Result<usize, String> {
+    if (1..=MAX_FOREACH_ITEMS_CEILING).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(format!("the ForEach item limit must be 1 to {MAX_FOREACH_ITEMS_CEILING} items, not {limit}"))
+    }
+}
 
 /// How deep and how large one payload may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

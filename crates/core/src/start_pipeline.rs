@@ -108,7 +108,7 @@ impl Machine<'_> {
                 .prompts
                 .iter()
                 .filter(|p| {
-                    let value = self.inst.data.get(&p.name).filter(|v| !v.is_null());
+                    let value = self.data_value(&p.name).filter(|v| !v.is_null());
                     // A value outside the prompt's choices (given at start, or written by a task) is asked again.
                     match value {
                         None => p.required,
@@ -314,6 +314,7 @@ impl Machine<'_> {
             (TimerKind::PreconditionCheck, TaskStatus::WaitingForPrecondition { .. }) => self.pipeline(i, Stage::Preconditions),
             (TimerKind::MaxRuntime { attempt }, TaskStatus::Running { attempt: running, .. }) if attempt == *running => self.max_runtime_exceeded(i, attempt),
             (TimerKind::JobRetry, TaskStatus::WaitingForRetry { .. }) => self.retry_job(i),
+            (TimerKind::LaunchIterations, TaskStatus::Running { .. }) => self.launch_timer_fired(i),
             // The task moved on (skipped, retried, finished): the timer is stale.
             _ => {}
         }
@@ -352,7 +353,7 @@ impl Machine<'_> {
             }
         }
         for prompt in prompts.iter().filter(|p| p.required) {
-            let given = values.get(&prompt.name).or_else(|| self.inst.data.get(&prompt.name)).is_some_and(|v| !v.is_null());
+            let given = values.get(&prompt.name).or_else(|| self.data_value(&prompt.name)).is_some_and(|v| !v.is_null());
             if !given {
                 problems.push(format!("`{}` is required{}", prompt.name, prompt.label.as_ref().map(|l| format!(" ({l})")).unwrap_or_default()));
             }

@@ -287,6 +287,10 @@ pub enum Reason {
     IterationsFailed { failed: usize, total: usize },
     /// The ForEach `items` expression did not give a list.
     NotAList { found: String },
+    /// The ForEach `items` list is longer than the engine's item limit.
+    TooManyItems { count: usize, limit: usize },
+    /// The snapshot a ForEach run starts its iterations from is not in the store.
+    SnapshotMissing { attempt: u32 },
     /// A `user` task waits for one of these people to claim it.
     OfferedTo { owners: String },
     /// A `user` task's chain goes on in follow-on task `task`.
@@ -355,6 +359,8 @@ impl fmt::Display for Reason {
             Self::Postcondition { condition, action } => write!(f, "postcondition `{condition}`: {action}"),
             Self::IterationsFailed { failed, total } => write!(f, "{failed} of {total} iterations did not complete"),
             Self::NotAList { found } => write!(f, "`items` must give a list, got {found}"),
+            Self::TooManyItems { count, limit } => write!(f, "`items` gave {count} items, more than the ForEach item limit of {limit}"),
+            Self::SnapshotMissing { attempt } => write!(f, "the items of attempt {attempt} of this ForEach are missing from the store"),
             Self::OfferedTo { owners } => write!(f, "offered to {owners}"),
             Self::ForwardedTo { task, title, status } => write!(f, "forwarded to follow-on task {task} `{title}` ({status})"),
             Self::HumanTaskFailed { by, reason } => write!(f, "failed by {by}: {reason}"),

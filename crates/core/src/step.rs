@@ -47,6 +47,9 @@ pub enum Command {
     ProvideInput { task: String, values: Map<String, Value>, by: String },
     /// An iteration (child instance) of a ForEach task ended.
     IterationEnded { task: String, index: usize, status: InstanceStatus },
+    /// Several iterations of a ForEach task ended: applied as one step (the driver gathers the
+    /// ends due together), each end counted once however often it is delivered.
+    IterationsEnded { task: String, ends: Vec<crate::event::IterationEnd> },
     /// An operation on one of the human tasks of `user` task `task`, for `actor` (a user the
     /// driver authenticated, or the engine itself, e.g. when a human task's timer fires).
     UserTask {
@@ -72,6 +75,7 @@ impl Command {
             | Self::SetBreakpoint { task, .. }
             | Self::ProvideInput { task, .. }
             | Self::IterationEnded { task, .. }
+            | Self::IterationsEnded { task, .. }
             | Self::UserTask { task, .. } => Some(task),
             Self::Abort { .. } | Self::Delete { .. } => None,
         }
@@ -101,6 +105,8 @@ pub enum TimerKind {
     MaxRuntime { attempt: u32 },
     /// The wait of the job's retry policy after a failed attempt.
     JobRetry,
+    /// A ForEach task may start more iterations than one step starts: start the next ones.
+    LaunchIterations,
 }
 
 impl TimerKind {
@@ -111,6 +117,7 @@ impl TimerKind {
             Self::PreconditionCheck => "precondition_check",
             Self::MaxRuntime { .. } => "max_runtime",
             Self::JobRetry => "job_retry",
+            Self::LaunchIterations => "launch_iterations",
         };
         format!("{task}/{kind}")
     }
@@ -153,9 +160,14 @@ pub enum Effect {
     ClearTimer { key: String },
     /// A task of this process ran this long: input for its learned expected runtime (ERT).
     RecordRuntime { task: String, duration_ms: u64 },
-    /// Start iteration `index` of ForEach task `task` as a child instance of the body
-    /// definition (`process/task`) with a copy of `data`.
-    StartIteration { task: String, index: usize, item: Value, data: Map<String, Value> },
+    /// Store the snapshot that the iterations of attempt `attempt` of ForEach task `task` read
+    /// their data through (and that later steps start iterations from), once, with this step.
+    ShareSnapshot { task: String, attempt: u32, snapshot: std::sync::Arc<crate::instance::ForEachSnapshot> },
+    /// The run of ForEach task `task` ended: its snapshot is no longer read.
+    DropSnapshot { task: String, attempt: u32 },
+    /// Start iteration `index` of attempt `attempt` of ForEach task `task` as a child instance of
+    /// the body definition (`process/task`) that reads its data through that run's snapshot.
+    StartIteration { task: String, attempt: u32, index: usize, item: Value },
     /// Abort the open iterations of ForEach task `task`.
     CancelIterations { task: String },
     /// Task `task` reached its run limit and is blocked: raise an incident for an operator.
@@ -222,15 +234,36 @@ pub enum TransitionError {
 }
 
 /// What the driver knows beyond the instance: learned expected runtimes (Automic's ERT,
-/// e.g. the average of a task's last runs), the deployed calendars, and the limits it holds
-/// data from outside to.
-#[derive(Debug, Clone, Default)]
+/// e.g. the average of a task's last runs), the deployed calendars, the limits it holds
+/// data from outside to, and the ForEach snapshots the instance reads.
+#[derive(Debug, Clone)]
 pub struct Knowledge {
     pub expected_runtimes: HashMap<String, Duration>,
     pub calendars: HashMap<String, std::sync::Arc<crate::calendar::Calendar>>,
     /// The budget of each expression evaluation (the engine's setting).
     pub eval_limits: crate::expr::EvalLimits,
     pub limits: crate::limits::DataLimits,
+    /// The most items one ForEach task may iterate over.
+    pub max_foreach_items: usize,
+    /// For an iteration that shares its parent's data: the snapshot it reads through.
+    pub iteration_data: Option<std::sync::Arc<crate::instance::ForEachSnapshot>>,
+    /// For an instance with running ForEach tasks that have items left to start: each one's
+    /// snapshot, by task id.
+    pub foreach_snapshots: HashMap<String, std::sync::Arc<crate::instance::ForEachSnapshot>>,
+}
+
+impl Default for Knowledge {
+    fn default() -> Self {
+        Self {
+            expected_runtimes: HashMap::new(),
+            calendars: HashMap::new(),
+            eval_limits: crate::expr::EvalLimits::default(),
+            limits: crate::limits::DataLimits::default(),
+            max_foreach_items: crate::limits::DEFAULT_MAX_FOREACH_ITEMS,
+            iteration_data: None,
+            foreach_snapshots: HashMap::new(),
+        }
+    }
 }
 
 static NO_KNOWLEDGE: std::sync::LazyLock<Knowledge> = std::sync::LazyLock::new(Knowledge::default);
@@ -289,18 +322,20 @@ pub fn start_with(def: &Definition, id: String, data: Map<String, Value>, now: D
     Ok(m.finish())
 }
 
-/// Starts iteration `index` of a ForEach body: a child instance with a copy of its parent's
-/// data (passed by value, as Stardust copies data into a synchronous subprocess).
+/// Starts iteration `index` of a ForEach body: a child instance that reads its parent's data
+/// through the snapshot of attempt `attempt` of the ForEach task, which `knowledge` must hold
+/// as its `iteration_data`. Its own data starts empty and holds only what it writes.
 pub fn start_iteration(
     body: &Definition,
     id: String,
     parent: crate::instance::ParentLink,
     item: Value,
-    data: Map<String, Value>,
+    attempt: u32,
     now: DateTime<Utc>,
     knowledge: &Knowledge,
 ) -> Transition {
     let index = parent.index;
+    let data = Map::new();
     let instance = Instance {
         id,
         definition_id: body.id.clone(),
@@ -313,7 +348,7 @@ pub fn start_iteration(
         ended_at: None,
         next_seq: 1,
         parent: Some(parent),
-        iteration: Some(crate::instance::Iteration { index, item }),
+        iteration: Some(crate::instance::Iteration { index, item, snapshot: Some(attempt) }),
         deleted_at: None,
     };
     let mut m = Machine { def: body, inst: instance, events: Vec::new(), effects: Vec::new(), now, knowledge, triggered: Vec::new() };
@@ -350,7 +385,8 @@ pub fn apply_with(def: &Definition, instance: &Instance, command: Command, now: 
         Command::TimerFired { task, timer } => m.timer_fired(&task, timer)?,
         Command::SetBreakpoint { task, enabled, by } => m.set_breakpoint(&task, enabled, &by)?,
         Command::ProvideInput { task, values, by } => m.provide_input(&task, values, &by)?,
-        Command::IterationEnded { task, index, status } => m.iteration_ended(&task, index, status)?,
+        Command::IterationEnded { task, index, status } => m.iterations_ended(&task, &[crate::event::IterationEnd { index, status }])?,
+        Command::IterationsEnded { task, ends } => m.iterations_ended(&task, &ends)?,
         Command::UserTask { task, actor, command } => m.user_task_command(&task, actor, command)?,
         Command::Delete { .. } => unreachable!("handled above"),
     }
@@ -432,7 +468,7 @@ impl Machine<'_> {
 
     pub(crate) fn scope(&self) -> Scope<'_> {
         let tasks = self.def.tasks.iter().zip(&self.inst.tasks).map(|(d, s)| (d.id.as_str(), s.status.name()));
-        let scope = Scope::new(&self.inst.data, tasks, &self.inst.id, self.now).with_limits(self.knowledge.eval_limits);
+        let scope = self.share_into(Scope::new(&self.inst.data, tasks, &self.inst.id, self.now).with_limits(self.knowledge.eval_limits));
         match &self.inst.iteration {
             Some(it) => scope.with_iteration(&it.item, it.index),
             None => scope,
@@ -834,6 +870,7 @@ impl Machine<'_> {
             }
             if let (Some(_), TaskKind::ForEach(_)) = (self.running_attempt(i), &self.def.tasks[i].kind) {
                 self.effects.push(Effect::CancelIterations { task: self.def.tasks[i].id.clone() });
+                self.end_foreach_run(i);
             } else if let Some(attempt) = self.running_attempt(i) {
                 self.effects.push(Effect::CancelJob { task: self.def.tasks[i].id.clone(), attempt });
                 if self.def.tasks[i].controls.max_runtime.is_some() {

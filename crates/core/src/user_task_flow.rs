@@ -88,7 +88,7 @@ impl Machine<'_> {
             },
         };
         let input = match &def.input {
-            None => self.inst.data.clone(),
+            None => self.visible_data(),
             Some(mapping) => {
                 let mut input = Map::new();
                 for (name, e) in mapping {

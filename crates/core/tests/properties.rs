@@ -218,7 +218,9 @@ impl Driver {
                 // These definitions set no Automic controls, so no timers; runtimes are recorded.
                 Effect::SetTimer { .. } | Effect::ClearTimer { .. } => prop_assert!(false, "no timer without a timed control"),
                 Effect::RecordRuntime { .. } => {}
-                Effect::StartIteration { .. } | Effect::CancelIterations { .. } | Effect::NotifyParent { .. } => prop_assert!(false, "no foreach in these definitions"),
+                Effect::StartIteration { .. } | Effect::CancelIterations { .. } | Effect::NotifyParent { .. } | Effect::ShareSnapshot { .. } | Effect::DropSnapshot { .. } => {
+                    prop_assert!(false, "no foreach in these definitions")
+                }
                 Effect::NotifyPeople { .. } => prop_assert!(false, "no user task in these definitions"),
                 // Only an operator's retry runs a task again here, and it restarts the count.
                 Effect::RunLimitReached { .. } => prop_assert!(false, "no run limit without postconditions"),

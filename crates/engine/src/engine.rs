@@ -9,7 +9,8 @@ use tokio::sync::{oneshot, Notify};
 use baton_core::definition::{parse, parse_with};
 use baton_core::calendar::{is_calendar_source, parse_calendar, Calendar};
 use baton_core::{apply_with, start_with, Command, DataLimits, Definition, DefinitionError, Effect, Instance, Knowledge, TransitionError};
-use baton_store::{inbox_updates, Deployment, DeploymentKind, JobKey, RuntimeSample, StepRecord, Store, StoreError, Timer};
+use baton_core::instance::ForEachSnapshot;
+use baton_store::{inbox_updates, Deployment, DeploymentKind, JobKey, RuntimeSample, SnapshotKey, StepRecord, Store, StoreError, Timer};
 
 use crate::clock::Clock;
 use crate::error::EngineError;
@@ -26,11 +27,19 @@ pub struct EngineOptions {
     /// How deep and large each payload from outside may be: start data, job output, human
     /// task output, prompt input, data defaults at deploy.
     pub limits: DataLimits,
+    /// The most items one ForEach task may iterate over (a longer list ends the task
+    /// `ended_not_ok`); see [`baton_core::limits::foreach_items_limit`] for the range.
+    pub max_foreach_items: usize,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        Self { node: format!("node-{}", std::process::id()), eval_limits: baton_core::expr::EvalLimits::DEFAULT, limits: DataLimits::default() }
+        Self {
+            node: format!("node-{}", std::process::id()),
+            eval_limits: baton_core::expr::EvalLimits::DEFAULT,
+            limits: DataLimits::default(),
+            max_foreach_items: baton_core::limits::DEFAULT_MAX_FOREACH_ITEMS,
+        }
     }
 }
 
@@ -56,6 +65,9 @@ pub(crate) struct Inner<S> {
     /// only while the store's `seq` for it is still the one it was committed at: the token
     /// every step's write is checked against, so a state another node moved on is never used.
     states: quick_cache::sync::Cache<String, Arc<Instance>>,
+    /// ForEach snapshots of running ForEach tasks, as committed (a stored snapshot never changes
+    /// under its key), so the steps of iterations and their parents read them from memory.
+    snapshots: quick_cache::sync::Cache<SnapshotKey, Arc<ForEachSnapshot>>,
     instance_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Woken when jobs were queued by this process.
     pub(crate) jobs_queued: Notify,
@@ -81,6 +93,16 @@ pub(crate) type JobSlot = Arc<tokio::sync::Mutex<()>>;
 /// How many open instances' states the engine keeps in memory (a few KB each).
 const STATE_CACHE: usize = 4096;
 
+/// How many ForEach snapshots the engine keeps in memory (one per running ForEach task).
+const SNAPSHOT_CACHE: usize = 64;
+
+/// Most timers of a ForEach parent fired as one step when they bring iteration ends.
+const ENDS_PER_STEP: usize = baton_core::FOREACH_LAUNCH_BATCH;
+
+/// In the key of the timer that brings an iteration's end to its parent (`TASK/iteration/N`;
+/// a task id has no `/`, so no other timer's key has it).
+const ITERATION_END: &str = "/iteration/";
+
 /// How many times a step is recomputed when another process changed the instance meanwhile.
 const CONFLICT_RETRIES: usize = 8;
 
@@ -94,6 +116,7 @@ impl<S: Store> Engine<S> {
                 definitions: Mutex::new(HashMap::new()),
                 calendars: Mutex::new(HashMap::new()),
                 states: quick_cache::sync::Cache::new(STATE_CACHE),
+                snapshots: quick_cache::sync::Cache::new(SNAPSHOT_CACHE),
                 instance_locks: Mutex::new(HashMap::new()),
                 jobs_queued: Notify::new(),
                 jobs_dirty: std::sync::atomic::AtomicBool::new(false),
@@ -380,7 +403,7 @@ impl<S: Store> Engine<S> {
     /// [`compute`]).
     async fn compute_step(&self, instance: &Arc<Instance>, command: &Command) -> Result<(Arc<Definition>, Arc<Knowledge>, Result<baton_core::Transition, TransitionError>), EngineError> {
         let definition = self.definition(&instance.definition_id, Some(instance.definition_version)).await?;
-        let knowledge = Arc::new(self.knowledge(&definition).await?);
+        let knowledge = Arc::new(self.knowledge_for(&definition, instance).await?);
         let now = self.inner.clock.now();
         let transition = {
             let (definition, instance, knowledge, command) = (definition.clone(), instance.clone(), knowledge.clone(), command.clone());
@@ -513,9 +536,17 @@ impl<S: Store> Engine<S> {
     async fn commit_staged(&self, instance_id: &str, mut steps: Vec<StepRecord>, mut effects: Vec<Effect>) -> Result<Arc<Instance>, EngineError> {
         let iterations = self.abort_iterations(instance_id, &mut steps, &mut effects).await?;
         let states: Vec<Arc<Instance>> = steps.iter().filter_map(|s| s.instance.clone()).collect();
+        let shared: Vec<(SnapshotKey, Arc<ForEachSnapshot>)> = steps.iter().flat_map(|s| s.share_snapshots.iter().cloned()).collect();
+        let dropped: Vec<SnapshotKey> = steps.iter().flat_map(|s| s.drop_snapshots.iter().cloned()).collect();
         self.inner.store.commit(steps).await?;
         for state in &states {
             self.committed(state);
+        }
+        for (key, snapshot) in shared {
+            self.inner.snapshots.insert(key, snapshot);
+        }
+        for key in &dropped {
+            self.inner.snapshots.remove(key);
         }
         self.after_commit(instance_id, effects);
         for (child, effects) in iterations {
@@ -545,7 +576,8 @@ impl<S: Store> Engine<S> {
                 if !known.contains_key(&body) {
                     known.insert(body.clone(), self.knowledge(&definition).await?);
                 }
-                let knowledge = &known[&body];
+                let knowledge = Knowledge { iteration_data: self.iteration_data(&state).await?, ..known[&body].clone() };
+                let knowledge = &knowledge;
                 let abort = Command::Abort { by: format!("parent {parent}") };
                 let Ok(transition) = apply_with(&definition, &state, abort, self.inner.clock.now(), knowledge) else { continue };
                 let step = StepRecord { expected_seq: state.next_seq, status_before: Some(state.status), ..StepRecord::default() };
@@ -573,17 +605,25 @@ impl<S: Store> Engine<S> {
     ) -> (Vec<StepRecord>, Vec<Effect>) {
         let mut steps = Vec::new();
         let mut effects_after = Vec::new();
-        let mut pending = vec![(definition.id.clone(), transition)];
+        // First in, first out: the instance itself, then its new iterations in the order their
+        // ids were made, so each index on the instances table grows at its end (inserted
+        // backwards, its pages would split half full).
+        let mut pending = std::collections::VecDeque::from([(definition.id.clone(), transition)]);
         let root_id = definition.id.split('/').next().unwrap_or_default().to_owned();
         let root = if definition.id == root_id { None } else { Some(root_id) };
         let mut first = true;
-        while let Some((def_id, t)) = pending.pop() {
+        while let Some((def_id, t)) = pending.pop_front() {
+            // Only the instance the command was applied to has snapshots from earlier steps;
+            // a new iteration shares only the ones its own first step made.
+            let earlier = if first { Some(&knowledge.foreach_snapshots) } else { None };
             let mut this = if first { std::mem::take(&mut step) } else { StepRecord { new: true, ..StepRecord::default() } };
             first = false;
             this.events = t.events;
             let instance = t.instance;
+            // The knowledge each run's iterations start with: the run's snapshot as their data.
+            let mut runs: HashMap<(String, u32), Knowledge> = HashMap::new();
             for effect in &t.effects {
-                if let Effect::StartIteration { task, index, item, data } = effect {
+                if let Effect::StartIteration { task, attempt, index, item } = effect {
                     let body_id = format!("{def_id}/{task}");
                     let body = match &root {
                         // Definitions below the root are bodies of the root's definition.
@@ -594,9 +634,14 @@ impl<S: Store> Engine<S> {
                         tracing::error!(body = %body_id, "foreach body not found");
                         continue;
                     };
+                    let run = (task.clone(), *attempt);
+                    if !runs.contains_key(&run) {
+                        let snapshot = shared_in(&t.effects, task, *attempt).or_else(|| earlier.and_then(|s| s.get(task)).cloned());
+                        runs.insert(run.clone(), Knowledge { iteration_data: snapshot, foreach_snapshots: HashMap::new(), ..knowledge.clone() });
+                    }
                     let link = baton_core::instance::ParentLink { instance: instance.id.clone(), task: task.clone(), index: *index };
-                    let child = baton_core::start_iteration(&body, uuid::Uuid::now_v7().to_string(), link, item.clone(), data.clone(), self.inner.clock.now(), knowledge);
-                    pending.push((body_id, child));
+                    let child = baton_core::start_iteration(&body, uuid::Uuid::now_v7().to_string(), link, item.clone(), *attempt, self.inner.clock.now(), &runs[&run]);
+                    pending.push_back((body_id, child));
                 }
             }
             effects_after.extend(collect_effects(&mut this, &instance, t.effects, self.inner.clock.now()));
@@ -609,10 +654,58 @@ impl<S: Store> Engine<S> {
         (steps, effects_after)
     }
 
+    /// [`Self::knowledge`] for a step of `instance`, with the ForEach snapshots it reads: for an
+    /// iteration that shares its parent's data, that run's snapshot; for each ForEach task of
+    /// the instance that may start more iterations, its own.
+    async fn knowledge_for(&self, definition: &Definition, instance: &Instance) -> Result<Knowledge, EngineError> {
+        let mut knowledge = self.knowledge(definition).await?;
+        knowledge.iteration_data = self.iteration_data(instance).await?;
+        if instance.status.is_terminal() {
+            return Ok(knowledge);
+        }
+        for (task, state) in definition.tasks.iter().zip(&instance.tasks) {
+            let (Some(progress), baton_core::TaskStatus::Running { attempt, .. }) = (&state.foreach, &state.status) else { continue };
+            if progress.next < progress.total && progress.legacy_items.is_empty() {
+                let key = SnapshotKey { instance: instance.id.clone(), task: task.id.clone(), attempt: *attempt };
+                knowledge.foreach_snapshots.insert(task.id.clone(), self.snapshot(&key).await?);
+            }
+        }
+        Ok(knowledge)
+    }
+
+    /// The snapshot an open iteration reads its data through, if it shares its parent's.
+    async fn iteration_data(&self, instance: &Instance) -> Result<Option<Arc<ForEachSnapshot>>, EngineError> {
+        let (Some(parent), Some(attempt)) = (&instance.parent, instance.iteration.as_ref().and_then(|it| it.snapshot)) else { return Ok(None) };
+        if instance.status.is_terminal() {
+            return Ok(None);
+        }
+        let key = SnapshotKey { instance: parent.instance.clone(), task: parent.task.clone(), attempt };
+        Ok(Some(self.snapshot(&key).await?))
+    }
+
+    /// A stored snapshot, from memory when it was read or committed here before. One that a
+    /// state names but the store lacks is damaged stored data: the step becomes an incident.
+    async fn snapshot(&self, key: &SnapshotKey) -> Result<Arc<ForEachSnapshot>, EngineError> {
+        if let Some(snapshot) = self.inner.snapshots.get(key) {
+            return Ok(snapshot);
+        }
+        let Some(snapshot) = self.inner.store.snapshot(key).await? else {
+            return Err(StoreError::CorruptState { instance: key.instance.clone(), message: format!("the snapshot of ForEach task `{}` attempt {} is missing", key.task, key.attempt) }.into());
+        };
+        let snapshot = Arc::new(snapshot);
+        self.inner.snapshots.insert(key.clone(), snapshot.clone());
+        Ok(snapshot)
+    }
+
     /// What the core needs to know beyond the instance: the definition's learned expected
     /// runtimes and the deployed calendars (read only when the definition uses them).
     async fn knowledge(&self, definition: &Definition) -> Result<Knowledge, EngineError> {
-        let mut knowledge = Knowledge { eval_limits: self.inner.options.eval_limits, limits: self.inner.options.limits, ..Knowledge::default() };
+        let mut knowledge = Knowledge {
+            eval_limits: self.inner.options.eval_limits,
+            limits: self.inner.options.limits,
+            max_foreach_items: self.inner.options.max_foreach_items,
+            ..Knowledge::default()
+        };
         if definition.any_task(&|t| t.controls.latest_end.is_some()) {
             knowledge.expected_runtimes = self.inner.store.expected_runtimes(&definition.id).await?;
         }
@@ -660,7 +753,8 @@ impl<S: Store> Engine<S> {
     }
 
     /// Fires due timers of one instance: alone as its command, several as one step.
-    pub(crate) async fn fire_timers(&self, instance: &str, mut timers: Vec<Timer>) -> Result<(), EngineError> {
+    pub(crate) async fn fire_timers(&self, instance: &str, timers: Vec<Timer>) -> Result<(), EngineError> {
+        let mut timers = self.with_more_ends(instance, timers).await?;
         match timers.len() {
             1 => self.fire_timer(timers.pop().expect("one timer")).await,
             _ => match self.fire_timers_of(instance, timers.clone()).await {
@@ -674,6 +768,19 @@ impl<S: Store> Engine<S> {
                 other => other,
             },
         }
+    }
+
+    /// For a ForEach parent hearing of iteration ends: all its due timers, up to
+    /// [`ENDS_PER_STEP`], so one step takes about as many ends as it starts iterations (the
+    /// worker reads due timers across instances in smaller batches).
+    async fn with_more_ends(&self, instance: &str, mut timers: Vec<Timer>) -> Result<Vec<Timer>, EngineError> {
+        if timers.len() >= ENDS_PER_STEP || !timers.iter().any(|t| t.key.contains(ITERATION_END)) {
+            return Ok(timers);
+        }
+        let known: std::collections::HashSet<String> = timers.iter().map(|t| t.key.clone()).collect();
+        let more = self.inner.store.due_timers_of(instance, self.inner.clock.now(), ENDS_PER_STEP).await?;
+        timers.extend(more.into_iter().filter(|t| !known.contains(&t.key)).take(ENDS_PER_STEP.saturating_sub(known.len())));
+        Ok(timers)
     }
 
     /// Applies several due timers of one instance in order, as one step; every fired timer is
@@ -697,7 +804,7 @@ impl<S: Store> Engine<S> {
                 return Ok(self.inner.store.commit(vec![step]).await?);
             };
             let definition = self.definition(&instance.definition_id, Some(instance.definition_version)).await?;
-            let knowledge = Arc::new(self.knowledge(&definition).await?);
+            let knowledge = Arc::new(self.knowledge_for(&definition, &instance).await?);
             let now = self.inner.clock.now();
             let mut commands = Vec::with_capacity(timers.len());
             for timer in timers {
@@ -706,22 +813,25 @@ impl<S: Store> Engine<S> {
                     Err(e) => tracing::warn!(instance = %timer.instance, key = %timer.key, "dropping a timer whose command cannot be read: {e}"),
                 }
             }
+            let commands = gather_iteration_ends(commands);
             let (state, events, effects) = {
                 let (definition, knowledge, start) = (definition.clone(), knowledge.clone(), instance.clone());
                 compute(&definition.clone(), instance_id, move || {
-                    let mut state = Instance::clone(&start);
+                    // Each command's transition copies the state it starts from; the stored
+                    // state is only copied if no command applied (a big state costs a copy).
+                    let mut state: Option<Instance> = None;
                     let (mut events, mut effects) = (Vec::new(), Vec::new());
                     for (key, command) in commands {
-                        match apply_with(&definition, &state, command, now, &knowledge) {
+                        match apply_with(&definition, state.as_ref().unwrap_or(&start), command, now, &knowledge) {
                             Ok(t) => {
-                                state = t.instance;
+                                state = Some(t.instance);
                                 events.extend(t.events);
                                 effects.extend(t.effects);
                             }
-                            Err(e) => tracing::info!(instance = %state.id, key = %key, "timer not applied: {e}"),
+                            Err(e) => tracing::info!(instance = %start.id, key = %key, "timer not applied: {e}"),
                         }
                     }
-                    (state, events, effects)
+                    (state.unwrap_or_else(|| Instance::clone(&start)), events, effects)
                 })
                 .await?
             };
@@ -774,10 +884,10 @@ impl<S: Store> Engine<S> {
                 Effect::RunJob(_) => queued = true,
                 // An iteration's end reaches its parent through a timer due now: wake the worker.
                 Effect::SetTimer { .. } | Effect::NotifyParent { .. } => self.inner.timers_set.notify_waiters(),
-                Effect::ClearTimer { .. } | Effect::RecordRuntime { .. } | Effect::StartIteration { .. } => {}
                 Effect::RunLimitReached { task, limit } => {
                     tracing::warn!(instance = %instance, task = %task, limit, "the task reached its run limit; it is blocked and an incident was raised");
                 }
+                Effect::ClearTimer { .. } | Effect::RecordRuntime { .. } | Effect::StartIteration { .. } | Effect::ShareSnapshot { .. } | Effect::DropSnapshot { .. } => {}
                 // Recorded in history (`people_notified`); Baton sends no mail itself yet.
                 Effect::NotifyPeople { task, human_task, escalation, to } => {
                     tracing::info!(instance = %instance, task = %task, human_task = %human_task, escalation = %escalation, to = %to, "escalation: notify");
@@ -945,7 +1055,7 @@ fn collect_effects(step: &mut StepRecord, instance: &Instance, effects: Vec<Effe
             // durable, delivered at least once, and applied once by the parent.
             Effect::NotifyParent { parent, status } => step.set_timers.push(Timer {
                 instance: parent.instance.clone(),
-                key: format!("{}/iteration/{}", parent.task, parent.index),
+                key: format!("{}{ITERATION_END}{}", parent.task, parent.index),
                 due_at: now,
                 payload: serde_json::to_value(Command::IterationEnded { task: parent.task.clone(), index: parent.index, status: *status }).unwrap_or_default(),
             }),
@@ -960,10 +1070,49 @@ fn collect_effects(step: &mut StepRecord, instance: &Instance, effects: Vec<Effe
                 attempts: *limit,
                 at: now,
             }),
+            Effect::ShareSnapshot { task, attempt, snapshot } => {
+                step.share_snapshots.push((SnapshotKey { instance: id.clone(), task: task.clone(), attempt: *attempt }, snapshot.clone()));
+            }
+            Effect::DropSnapshot { task, attempt } => step.drop_snapshots.push(SnapshotKey { instance: id.clone(), task: task.clone(), attempt: *attempt }),
             Effect::StartIteration { .. } | Effect::CancelIterations { .. } | Effect::NotifyPeople { .. } => {}
         }
     }
     effects
+}
+
+/// The snapshot a transition's own `ShareSnapshot` effect made for run `(task, attempt)`.
+fn shared_in(effects: &[Effect], task: &str, attempt: u32) -> Option<Arc<ForEachSnapshot>> {
+    effects.iter().find_map(|effect| match effect {
+        Effect::ShareSnapshot { task: t, attempt: a, snapshot } if t == task && *a == attempt => Some(snapshot.clone()),
+        _ => None,
+    })
+}
+
+/// Gathers the iteration ends among due timers' commands into one `IterationsEnded` per ForEach
+/// task, where the first of them was: a parent hearing of a thousand ends computes, records and
+/// commits one step, not a thousand. (Ends count the same in any order.)
+fn gather_iteration_ends(commands: Vec<(String, Command)>) -> Vec<(String, Command)> {
+    let mut gathered: Vec<(String, Command)> = Vec::with_capacity(commands.len());
+    let mut batch_of: HashMap<String, usize> = HashMap::new();
+    for (key, command) in commands {
+        let Command::IterationEnded { task, index, status } = command else {
+            gathered.push((key, command));
+            continue;
+        };
+        let end = baton_core::event::IterationEnd { index, status };
+        match batch_of.get(&task) {
+            Some(&at) => {
+                if let Command::IterationsEnded { ends, .. } = &mut gathered[at].1 {
+                    ends.push(end);
+                }
+            }
+            None => {
+                batch_of.insert(task.clone(), gathered.len());
+                gathered.push((key, Command::IterationsEnded { task, ends: vec![end] }));
+            }
+        }
+    }
+    gathered
 }
 
 #[cfg(test)]

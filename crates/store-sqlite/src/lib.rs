@@ -24,9 +24,12 @@ mod inbox;
 mod incident;
 mod migrations;
 mod token;
+mod snapshot;
+mod stored_json;
 mod writer;
 
 pub use writer::WriterCounts;
+use stored_json::{StoredJson, EVENTS_COMPRESS_FROM, STATE_COMPRESS_FROM};
 use writer::{Failure, WriteFn};
 
 /// How hard SQLite works to keep a commit across a power loss.
@@ -137,6 +140,14 @@ impl SqliteStore {
         self.inner.stats.read()
     }
 
+    /// Copies everything committed from the write-ahead log into the database file and empties
+    /// the log, so the file's size is what the database holds (for measurements).
+    /// Run from the reader connection: the writer's requests run inside its transactions,
+    /// where a checkpoint cannot finish.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.read(|conn| conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())))
+    }
+
     /// Runs a read on the reader connection. SQLite reads here take microseconds, so they run
     /// inline rather than on a blocking pool.
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
@@ -145,71 +156,27 @@ impl SqliteStore {
     }
 }
 
-/// An instance's state as stored: its JSON, as text when short and LZ4-compressed (a blob)
-/// otherwise. A state is mostly repeated keys and timestamps, so it shrinks 4-7 times and a
-/// step rewrites a fraction of a page instead of one or two whole pages of its own.
-/// (SQLite keeps the column's type per value, so both kinds read back from one column.)
-enum StoredState {
-    Json(String),
-    Lz4(Vec<u8>),
-}
-
-/// States shorter than this stay readable text: compressing them saves less than a page.
-const COMPRESS_FROM: usize = 512;
-
-impl StoredState {
-    fn encode(instance: &Instance) -> Result<Self> {
-        let json = serde_json::to_string(instance).map_err(other_err)?;
-        Ok(if json.len() < COMPRESS_FROM { Self::Json(json) } else { Self::Lz4(lz4_flex::compress_prepend_size(json.as_bytes())) })
-    }
-
-    fn decode(&self) -> std::result::Result<Instance, String> {
-        match self {
-            Self::Json(json) => serde_json::from_str(json).map_err(|e| e.to_string()),
-            Self::Lz4(bytes) => {
-                let json = lz4_flex::decompress_size_prepended(bytes).map_err(|e| format!("decompressing the state: {e}"))?;
-                serde_json::from_slice(&json).map_err(|e| e.to_string())
-            }
-        }
-    }
-}
-
-impl rusqlite::ToSql for StoredState {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        Ok(match self {
-            Self::Json(json) => rusqlite::types::ToSqlOutput::Borrowed(rusqlite::types::ValueRef::Text(json.as_bytes())),
-            Self::Lz4(bytes) => rusqlite::types::ToSqlOutput::Borrowed(rusqlite::types::ValueRef::Blob(bytes)),
-        })
-    }
-}
-
-impl rusqlite::types::FromSql for StoredState {
-    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        match value {
-            rusqlite::types::ValueRef::Blob(bytes) => Ok(Self::Lz4(bytes.to_vec())),
-            other => other.as_str().map(|s| Self::Json(s.to_owned())),
-        }
-    }
-}
-
 /// A step with its JSON already written, so the writer thread (which every commit waits for)
 /// only runs SQL; the encoding happens on the committing task's thread.
 struct EncodedStep {
     record: StepRecord,
-    state: Option<StoredState>,
+    state: Option<StoredJson>,
     /// The step's events as one JSON array (one history row per step).
-    events: Option<String>,
+    events: Option<StoredJson>,
     jobs: Vec<String>,
     timer_payloads: Vec<String>,
+    /// The snapshots shared, compressed whatever their size (a list of items compresses well).
+    snapshots: Vec<StoredJson>,
 }
 
 impl EncodedStep {
     fn new(record: StepRecord) -> Result<Self> {
-        let state = record.instance.as_deref().map(StoredState::encode).transpose()?;
-        let events = (!record.events.is_empty()).then(|| serde_json::to_string(&record.events)).transpose().map_err(other_err)?;
+        let state = record.instance.as_deref().map(|i| StoredJson::encode(i, STATE_COMPRESS_FROM)).transpose()?;
+        let events = (!record.events.is_empty()).then(|| StoredJson::encode(&record.events, EVENTS_COMPRESS_FROM)).transpose()?;
         let jobs = record.enqueue.iter().map(serde_json::to_string).collect::<std::result::Result<_, _>>().map_err(other_err)?;
         let timer_payloads = record.set_timers.iter().map(|t| serde_json::to_string(&t.payload)).collect::<std::result::Result<_, _>>().map_err(other_err)?;
-        Ok(Self { record, state, events, jobs, timer_payloads })
+        let snapshots = record.share_snapshots.iter().map(|(_, s)| StoredJson::encode(&**s, 0)).collect::<Result<_>>()?;
+        Ok(Self { record, state, events, jobs, timer_payloads, snapshots })
     }
 }
 
@@ -345,6 +312,7 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
         inbox::write_inbox(conn, update)?;
     }
     incident::write_incidents(conn, &step.raise_incidents, &step.incident_updates)?;
+    snapshot::write_snapshots(conn, &step.share_snapshots, &encoded.snapshots, &step.drop_snapshots)?;
     Ok(())
 }
 
@@ -510,7 +478,7 @@ impl CalendarStore for SqliteStore {
 
 impl InstanceReader for SqliteStore {
     async fn instance(&self, id: &str) -> Result<Option<Instance>> {
-        let row: Option<(u32, StoredState)> =
+        let row: Option<(u32, StoredJson)> =
             self.read(|conn| conn.prepare_cached("SELECT state_format, state FROM instances WHERE id = ?1")?.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))).optional())?;
         let Some((format, state)) = row else { return Ok(None) };
         if format != STATE_FORMAT {
@@ -569,11 +537,11 @@ impl InstanceReader for SqliteStore {
     }
 
     async fn history(&self, id: &str) -> Result<Vec<Event>> {
-        let rows: Vec<String> =
+        let rows: Vec<StoredJson> =
             self.read(|conn| conn.prepare_cached("SELECT events FROM history WHERE instance_key = (SELECT key FROM instances WHERE id = ?1) ORDER BY first_seq")?.query_map([id], |r| r.get(0))?.collect())?;
         let mut events = Vec::new();
         for row in &rows {
-            let step: Vec<Event> = serde_json::from_str(row).map_err(|e| StoreError::CorruptState { instance: id.to_owned(), message: e.to_string() })?;
+            let step: Vec<Event> = row.decode().map_err(|message| StoreError::CorruptState { instance: id.to_owned(), message })?;
             events.extend(step);
         }
         Ok(events)
@@ -648,15 +616,15 @@ impl TimerQueue for SqliteStore {
     async fn due_timers(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>> {
         self.read(|conn| {
             conn.prepare_cached("SELECT instance_id, key, due_at, payload FROM timers WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2")?
-                .query_map(params![ts(now), limit as i64], |r| {
-                    let payload: String = r.get(3)?;
-                    Ok(Timer {
-                        instance: r.get(0)?,
-                        key: r.get(1)?,
-                        due_at: parse_ts(&r.get::<_, String>(2)?)?,
-                        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
-                    })
-                })?
+                .query_map(params![ts(now), limit as i64], timer_row)?
+                .collect()
+        })
+    }
+
+    async fn due_timers_of(&self, instance: &str, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT instance_id, key, due_at, payload FROM timers WHERE instance_id = ?1 AND due_at <= ?2 ORDER BY due_at LIMIT ?3")?
+                .query_map(params![instance, ts(now), limit as i64], timer_row)?
                 .collect()
         })
     }
@@ -666,6 +634,12 @@ impl TimerQueue for SqliteStore {
             conn.query_row("SELECT MIN(due_at) FROM timers", [], |r| r.get::<_, Option<String>>(0))?.map(|s| parse_ts(&s)).transpose()
         })
     }
+}
+
+/// A row of `instance_id, key, due_at, payload` as a timer.
+fn timer_row(r: &rusqlite::Row) -> rusqlite::Result<Timer> {
+    let payload: String = r.get(3)?;
+    Ok(Timer { instance: r.get(0)?, key: r.get(1)?, due_at: parse_ts(&r.get::<_, String>(2)?)?, payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null) })
 }
 
 mod identity;

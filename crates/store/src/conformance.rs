@@ -23,7 +23,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{json, Map};
 
-use baton_core::instance::{Iteration, ParentLink};
+use baton_core::instance::{ForEachSnapshot, Iteration, ParentLink};
 use baton_core::{Event, EventKind, Instance, InstanceStatus, JobRequest, TaskState, TaskStatus};
 
 use crate::{JobKey, JobProcess, RuntimeSample, StepRecord, Store, StoreError, StoredDefinition, Timer, ERT_RUNS};
@@ -63,6 +63,7 @@ macro_rules! conformance_tests {
             open_instances_excludes_terminal_ones,
             instances_filter_by_status,
             children_lists_the_iterations_of_an_instance,
+            a_foreach_snapshot_is_stored_once_with_its_step_and_dropped_with_another,
             expected_runtimes_average_the_last_runs_of_each_task,
             concurrent_commits_from_many_tasks_all_land,
         );
@@ -691,6 +692,10 @@ pub async fn timers_come_due_in_order_and_can_be_cleared<S: Store>(store: S) {
     assert!(store.due_timers(at(9), 10).await.unwrap().is_empty());
     assert_eq!(store.due_timers(at(20), 10).await.unwrap(), [timer("i-1", "zulu", 10), timer("i-2", "mike", 20)]);
     assert_eq!(store.due_timers(at(100), 1).await.unwrap(), [timer("i-1", "zulu", 10)]);
+    assert_eq!(store.due_timers_of("i-1", at(100), 10).await.unwrap(), [timer("i-1", "zulu", 10), timer("i-1", "alpha", 30)]);
+    assert_eq!(store.due_timers_of("i-1", at(20), 10).await.unwrap(), [timer("i-1", "zulu", 10)], "only those due");
+    assert_eq!(store.due_timers_of("i-1", at(100), 1).await.unwrap(), [timer("i-1", "zulu", 10)]);
+    assert!(store.due_timers_of("i-3", at(100), 10).await.unwrap().is_empty());
 
     // Clear `zulu`, move `mike` later than `alpha`.
     let inst = stored(&store, "i-1").await;
@@ -789,7 +794,7 @@ pub async fn children_lists_the_iterations_of_an_instance<S: Store>(store: S) {
     for (id, parent, index) in [("iter-b", "parent", 1), ("iter-a", "parent", 0), ("iter-x", "other-parent", 0)] {
         let mut child = instance(id);
         child.parent = Some(ParentLink { instance: parent.into(), task: "each".into(), index });
-        child.iteration = Some(Iteration { index, item: json!(format!("file-{index}.csv")) });
+        child.iteration = Some(Iteration { index, item: json!(format!("file-{index}.csv")), snapshot: Some(1) });
         commit(&store, insert(child.clone())).await;
         assert_eq!(stored(&store, id).await, child, "the parent link and item read back");
     }
@@ -798,6 +803,24 @@ pub async fn children_lists_the_iterations_of_an_instance<S: Store>(store: S) {
     assert_eq!(children, ["iter-a", "iter-b"]);
     assert!(store.children("iter-a").await.unwrap().is_empty());
     assert!(store.children("missing").await.unwrap().is_empty());
+}
+
+/// A ForEach run's snapshot lands with the step that shares it, reads back whole under its key
+/// (instance, task, attempt), is replaced by sharing it again, and is gone once dropped.
+pub async fn a_foreach_snapshot_is_stored_once_with_its_step_and_dropped_with_another<S: Store>(store: S) {
+    let key = |attempt| crate::SnapshotKey { instance: "parent".into(), task: "each".into(), attempt };
+    let snapshot = |n: i64| std::sync::Arc::new(ForEachSnapshot::new(json!({"region": "emea", "n": n}).as_object().cloned().unwrap(), vec![json!("a.csv"), json!(n)]));
+    let mut step = insert(instance("parent"));
+    step.share_snapshots = vec![(key(1), snapshot(1)), (key(2), snapshot(2))];
+    commit(&store, step).await;
+    assert_eq!(store.snapshot(&key(1)).await.unwrap().as_ref(), Some(&*snapshot(1)));
+    assert_eq!(store.snapshot(&key(2)).await.unwrap().as_ref(), Some(&*snapshot(2)));
+    assert_eq!(store.snapshot(&key(3)).await.unwrap(), None);
+    assert_eq!(store.snapshot(&crate::SnapshotKey { instance: "other".into(), ..key(1) }).await.unwrap(), None);
+
+    commit(&store, StepRecord { share_snapshots: vec![(key(1), snapshot(7))], drop_snapshots: vec![key(2)], ..StepRecord::default() }).await;
+    assert_eq!(store.snapshot(&key(1)).await.unwrap().as_ref(), Some(&*snapshot(7)), "shared again: replaced");
+    assert_eq!(store.snapshot(&key(2)).await.unwrap(), None, "dropped");
 }
 
 /// A task's expected runtime is the average of its last [`ERT_RUNS`] recorded runs, per

@@ -8,6 +8,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use baton_core::instance::ForEachSnapshot;
 use baton_core::{Event, Instance, InstanceStatus, JobRequest};
 
 #[cfg(feature = "testkit")]
@@ -128,6 +129,25 @@ pub struct StepRecord {
     pub raise_incidents: Vec<NewIncident>,
     /// Incidents this step closes or counts a failed retry on.
     pub incident_updates: Vec<IncidentUpdate>,
+    /// ForEach snapshots to store (a run started), each once.
+    pub share_snapshots: Vec<(SnapshotKey, std::sync::Arc<ForEachSnapshot>)>,
+    /// ForEach snapshots to remove (their run ended).
+    pub drop_snapshots: Vec<SnapshotKey>,
+}
+
+/// Names the snapshot of one run of a ForEach task: the parent instance, the task, the
+/// task's attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SnapshotKey {
+    pub instance: String,
+    pub task: String,
+    pub attempt: u32,
+}
+
+/// Reading the snapshots ForEach runs share with their iterations (the data and items, stored
+/// once per run).
+pub trait SnapshotReader: Send + Sync {
+    fn snapshot(&self, key: &SnapshotKey) -> impl Future<Output = Result<Option<ForEachSnapshot>>> + Send;
 }
 
 /// How long one run of a task took.
@@ -257,13 +277,16 @@ pub trait JobQueue: Send + Sync {
 pub trait TimerQueue: Send + Sync {
     /// Timers due at or before `now`, earliest first.
     fn due_timers(&self, now: DateTime<Utc>, limit: usize) -> impl Future<Output = Result<Vec<Timer>>> + Send;
+    /// Timers of one instance due at or before `now`, earliest first (a ForEach parent's
+    /// iteration ends, taken together into one step).
+    fn due_timers_of(&self, instance: &str, now: DateTime<Utc>, limit: usize) -> impl Future<Output = Result<Vec<Timer>>> + Send;
     /// The earliest pending timer, so a driver knows how long it may sleep.
     fn next_timer_due(&self) -> impl Future<Output = Result<Option<DateTime<Utc>>>> + Send;
 }
 
 /// Everything the engine needs from one store.
-pub trait Store: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + TimerQueue + RuntimeStats + IncidentReader + Clone + 'static {}
-impl<T: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + TimerQueue + RuntimeStats + IncidentReader + Clone + 'static> Store for T {}
+pub trait Store: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + Clone + 'static {}
+impl<T: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + Clone + 'static> Store for T {}
 
 pub mod identity;
 pub use identity::{Group, IdentityError, IdentityStore, NewUser, User, OPERATOR};

@@ -28,6 +28,11 @@ pub fn history_event(event: &Event) -> api::HistoryEvent {
         EventKind::BreakpointChanged { enabled, by } => V::BreakpointChanged { enabled: *enabled, by: by.clone() },
         EventKind::InputProvided { values, by } => V::InputProvided { values: values.clone(), by: by.clone() },
         EventKind::Alert { reason: r } => V::Alert { reason: reason(r) },
+        EventKind::IterationsStarted { first, count } => V::IterationsStarted { first: *first, count: *count },
+        EventKind::IterationsEnded { completed, not_completed } => V::IterationsEnded {
+            completed: *completed,
+            not_completed: not_completed.iter().map(|e| api::IterationOutcome { index: e.index, status: instance_status(e.status) }).collect(),
+        },
         EventKind::IterationStarted { index } => V::IterationStarted { index: *index },
         EventKind::IterationEnded { index, status } => V::IterationEnded { index: *index, status: instance_status(*status) },
         EventKind::PostconditionEvaluated { condition, held, action } => {
