@@ -83,3 +83,9 @@ fn api_router() -> OpenApiRouter<AppState> {
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
     api_router().split_for_parts().1
 }
+
+/// Serves the app on `listener` until `shutdown` resolves; then it takes no new connections
+/// and finishes the requests in flight.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}
