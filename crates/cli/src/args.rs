@@ -97,6 +97,22 @@ pub enum Cmd {
         #[command(flatten)]
         jobs: crate::worker::JobArgs,
     },
+    /// Serve the HTTP/JSON API (and its reference at /docs) and run jobs and timers, as
+    /// `baton worker` does, in one process, until Ctrl-C or SIGTERM.
+    ///
+    /// On Ctrl-C or SIGTERM it takes no new connections, finishes the requests in flight, lets
+    /// running jobs finish within `--grace`, then stops the rest and exits 0; the next worker
+    /// runs those again as new attempts.
+    Serve {
+        /// The address to listen on (port 0: any free port; the one taken is printed).
+        #[arg(long, env = "BATON_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDRESS:PORT")]
+        listen: std::net::SocketAddr,
+        /// Jobs run at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        #[command(flatten)]
+        jobs: crate::worker::JobArgs,
+    },
     /// A user's inbox: the human tasks they claimed, then the ones they may claim.
     Tasks(crate::human_tasks::InboxArgs),
     /// Act on one task of an instance: a human task (`show`, `claim`, `complete`, `forward`, …)

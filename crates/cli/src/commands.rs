@@ -17,6 +17,7 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Cmd::Run { file, data, concurrency, jobs } => crate::worker::run(&db, &file, data.as_deref(), jobs.worker_options(concurrency)).await,
         Cmd::Worker { concurrency, until_idle, jobs } => crate::worker::worker(&db, jobs.worker_options(concurrency), until_idle).await,
+        Cmd::Serve { listen, concurrency, jobs } => crate::serve::serve(&db, listen, jobs.worker_options(concurrency)).await,
         Cmd::Deploy { files } => {
             let service = open(&db)?;
             // Every file is checked before any is stored, and all are stored together.

@@ -15,12 +15,23 @@ use crate::exit::{CliError, Result};
 /// The service on the embedded SQLite store.
 pub type SqliteService = Service<SqliteStore>;
 
-/// Opens the database at `db` as the service, with the data limits of the environment.
+/// Opens the database at `db` as the command line's service (which may manage people and
+/// tokens: whoever runs it holds the file), with the data limits of the environment.
 pub fn open(db: &Path) -> Result<SqliteService> {
+    Ok(Service::local(engine(db)?))
+}
+
+/// Opens the database at `db` as a server's service: there, managing people and others'
+/// tokens takes an administrator.
+pub fn open_for_server(db: &Path) -> Result<SqliteService> {
+    Ok(Service::new(engine(db)?))
+}
+
+fn engine(db: &Path) -> Result<Engine<SqliteStore>> {
     let limits = crate::input::data_limits()?;
     let max_foreach_items = crate::input::foreach_items_limit()?;
     let store = SqliteStore::open(db, Durability::Full).map_err(|source| CliError::Open { path: db.display().to_string(), source })?;
-    Ok(Service::local(Engine::new(store, Arc::new(SystemClock), EngineOptions { limits, max_foreach_items, ..EngineOptions::default() })))
+    Ok(Engine::new(store, Arc::new(SystemClock), EngineOptions { limits, max_foreach_items, ..EngineOptions::default() }))
 }
 
 /// The SQLite file `--db` names: a path, or a URL. `sqlite://PATH` and `sqlite:PATH` are

@@ -33,6 +33,7 @@ mod input;
 mod output;
 mod render;
 mod render_human;
+mod serve;
 mod tokens;
 mod worker;
 

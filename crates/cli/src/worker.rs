@@ -47,7 +47,7 @@ impl JobArgs {
 
 /// Handles Ctrl-C and SIGTERM alike from now on: the first sets the returned flag (the worker
 /// stops taking work and gives running jobs `grace`), a second stops running jobs at once.
-fn shutdown_signals(service: &SqliteService, grace: Duration) -> Result<watch::Receiver<bool>> {
+pub(crate) fn shutdown_signals(service: &SqliteService, grace: Duration) -> Result<watch::Receiver<bool>> {
     let mut term = signal(SignalKind::terminate()).map_err(CliError::io("listening for SIGTERM"))?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(CliError::io("listening for Ctrl-C"))?;
     let (tx, rx) = watch::channel(false);
@@ -70,7 +70,7 @@ fn shutdown_signals(service: &SqliteService, grace: Duration) -> Result<watch::R
 }
 
 /// Resolves once a shutdown signal came.
-async fn signalled(mut signals: watch::Receiver<bool>) {
+pub(crate) async fn signalled(mut signals: watch::Receiver<bool>) {
     // An error means the signal task is gone, and with it any signal: wait forever.
     if signals.wait_for(|&stop| stop).await.is_err() {
         std::future::pending::<()>().await;

@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const INSTANCES: usize = 3;
+/// Enough work that the workflow outlives the kills the test needs (with 3 it sometimes ended first).
+const INSTANCES: usize = 6;
 /// Parallel jobs per stage; two stages joined by a `set`.
 const WIDTH: usize = 6;
 /// Kills that must land while jobs are leased.

@@ -68,6 +68,12 @@ impl<S: ServiceStore> Service<S> {
         Err(ServiceError::Forbidden { user: caller.user.clone(), what })
     }
 
+    /// Does the store answer? (A server's readiness check; asked by no user.)
+    pub async fn ready(&self) -> Result<()> {
+        self.engine.store().open_counts().await?;
+        Ok(())
+    }
+
     /// The engine under the service, for what is not a request: running a worker.
     pub fn engine(&self) -> &Engine<S> {
         &self.engine

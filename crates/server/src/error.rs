@@ -1,0 +1,156 @@
+//! The API's error answer, and the one place an error becomes an HTTP status.
+//!
+//! Every error body is `{"error": {"code": KIND, "message": TEXT, "details": VALUE}}`, with
+//! `code` one of the service's error kinds. The rule for statuses: a request that cannot be
+//! read (JSON that does not parse, a wrong content type, a bad query or path) is 400 (413 past
+//! the body limit, 415 for the content type); a request that was read but whose content the
+//! service refuses (kind `invalid`: a definition with problems, data that fails its checks, a
+//! count past its bound) is 422. The other kinds: `unauthenticated` 401, `forbidden` 403,
+//! `not_found` 404, `conflict` 409, `unavailable` 503, `internal` 500.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use baton_api_model::ErrorKind;
+use baton_engine::EngineError;
+use baton_service::ServiceError;
+
+/// Why a request failed, as the API answers it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The service refused or failed the request.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// The request could not be read (its body, query or path); `status` is axum's (400, 413, 415).
+    #[error("{message}")]
+    Unreadable { status: StatusCode, message: String },
+    /// A request field that was read but does not hold what it should.
+    #[error(transparent)]
+    Field(#[from] crate::requests::FieldError),
+    /// No valid bearer token came with the request. Every reason (none, unknown, revoked,
+    /// expired) gets this same answer, so a client cannot probe which tokens exist.
+    #[error("this request needs `Authorization: Bearer TOKEN` with a valid Baton API token")]
+    Unauthenticated,
+    /// No route has this path.
+    #[error("there is no API route {0}")]
+    NoRoute(String),
+    /// The route exists but not with this method.
+    #[error("this route does not take {0}")]
+    MethodNotAllowed(String),
+}
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// One error: its kind, a sentence for a person, and what else applies.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// The error kind: `invalid`, `unauthenticated`, `forbidden`, `not_found`, `conflict`,
+    /// `unavailable` or `internal`.
+    pub code: ErrorKind,
+    /// What went wrong (for `internal`, a generic sentence with the id its log line has).
+    pub message: String,
+    /// For a definition with problems, each problem (`file`, `line`, `column`, `message`,
+    /// `hint`); for an internal error, `{"error_id": ID}`; else `null`.
+    #[schema(value_type = Option<Object>)]
+    pub details: Value,
+}
+
+impl ApiError {
+    /// The HTTP status of this error: see the module doc.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Service(e) => match e.kind() {
+                ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+                ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+                ErrorKind::NotFound => StatusCode::NOT_FOUND,
+                ErrorKind::Conflict => StatusCode::CONFLICT,
+                ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            Self::Unreadable { status, .. } => *status,
+            Self::Field(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::NoRoute(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+        }
+    }
+
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Service(e) => e.kind(),
+            Self::Unreadable { .. } | Self::Field(_) | Self::MethodNotAllowed(_) => ErrorKind::Invalid,
+            Self::Unauthenticated => ErrorKind::Unauthenticated,
+            Self::NoRoute(_) => ErrorKind::NotFound,
+        }
+    }
+
+    /// The body: the message the service would show, and the details that apply.
+    fn body(&self) -> ErrorBody {
+        let code = self.kind();
+        let (message, details) = match self {
+            Self::Service(e) if code == ErrorKind::Internal => {
+                // The error's text may name internals: it goes to the log under an id the
+                // client is given, and the client hears only that something failed.
+                let id = uuid::Uuid::now_v7().to_string();
+                tracing::error!(error_id = %id, error = %e, "request failed");
+                (format!("{} (error id {id})", e.to_view().message), json!({ "error_id": id }))
+            }
+            Self::Service(e) => (e.to_view().message, diagnostics(e)),
+            other => (other.to_string(), Value::Null),
+        };
+        ErrorBody { error: ErrorDetail { code, message, details } }
+    }
+}
+
+/// A deploy's problems, each with its file and position; `null` for any other error.
+fn diagnostics(error: &ServiceError) -> Value {
+    let files = match error {
+        ServiceError::Engine(EngineError::Definition(e)) => std::slice::from_ref(e),
+        ServiceError::Engine(EngineError::Definitions(all)) => all.as_slice(),
+        _ => return Value::Null,
+    };
+    files
+        .iter()
+        .flat_map(|f| f.diagnostics.iter().map(move |d| json!({"file": f.file, "line": d.line, "column": d.column, "message": d.message, "hint": d.hint})))
+        .collect()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut response = (status, axum::Json(self.body())).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        Self::Unreadable { status: rejection.status(), message: rejection.body_text() }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::Unreadable { status: StatusCode::BAD_REQUEST, message: rejection.body_text() }
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::Unreadable { status: StatusCode::BAD_REQUEST, message: rejection.body_text() }
+    }
+}
+
+/// The result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,91 @@
+//! Baton's HTTP/JSON API: axum routes over the service. [`app`] builds the whole app (its
+//! routes, the bearer-token authentication every `/api/...` route asks for, the body limit,
+//! request ids and tracing, the OpenAPI document at `/openapi.json` and its reference page at
+//! `/docs`), so tests drive it without a socket and `baton serve` puts it on one.
+//!
+//! Every route is registered through `utoipa-axum`'s `routes!`, which adds it to the router
+//! and to the OpenAPI document at once: a route cannot be served and left undocumented.
+
+mod docs;
+pub mod error;
+mod extract;
+mod openapi;
+pub mod requests;
+mod routes;
+mod state;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, Uri};
+use axum::Router;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use error::{ApiError, ErrorBody};
+pub use state::{AppState, Store};
+
+/// The largest request body the API reads (16 MiB): room for a deploy of a definition at its
+/// own limit (8 MiB) with JSON escaping; a larger body is refused with 413.
+pub const MAX_BODY_BYTES: usize = 16 << 20;
+
+/// The app: every route, with its layers, on `state`.
+pub fn app(state: AppState) -> Router {
+    let (router, document) = api_router().split_for_parts();
+    let document = Arc::new(document);
+    router
+        .merge(docs::router(document))
+        .fallback(|uri: Uri| async move { ApiError::NoRoute(uri.path().to_owned()) })
+        .method_not_allowed_fallback(|method: Method| async move { ApiError::MethodNotAllowed(method.to_string()) })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+/// The documented routes, registered with the OpenAPI document.
+fn api_router() -> OpenApiRouter<AppState> {
+    use routes::{definitions, health, human_tasks, incidents, instances, people, tokens};
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(definitions::deploy, definitions::list))
+        .routes(routes!(definitions::show))
+        .routes(routes!(definitions::versions))
+        .routes(routes!(definitions::source))
+        .routes(routes!(instances::start, instances::list))
+        .routes(routes!(instances::show, instances::delete))
+        .routes(routes!(instances::history))
+        .routes(routes!(instances::abort))
+        .routes(routes!(instances::retry))
+        .routes(routes!(instances::skip))
+        .routes(routes!(instances::set_breakpoint, instances::clear_breakpoint))
+        .routes(routes!(instances::input))
+        .routes(routes!(human_tasks::inbox))
+        .routes(routes!(human_tasks::show, human_tasks::operate))
+        .routes(routes!(people::users, people::add_user))
+        .routes(routes!(people::groups, people::add_group))
+        .routes(routes!(people::add_member))
+        .routes(routes!(people::remove_member))
+        .routes(routes!(people::departments))
+        .routes(routes!(tokens::create, tokens::list))
+        .routes(routes!(tokens::revoke))
+        .routes(routes!(incidents::list))
+        .routes(routes!(incidents::retry))
+        .routes(routes!(incidents::resolve))
+}
+
+/// The OpenAPI document of the API, as `/openapi.json` serves it.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
+}
+
+/// Serves the app on `listener` until `shutdown` resolves; then it takes no new connections
+/// and finishes the requests in flight.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,261 @@
+//! The request bodies and query strings the API takes: plain serde types of the server's own
+//! (the core's types stay private), each converted to what the service takes.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use baton_api_model::{Data, InboxStatus, InstanceStatus, People};
+use baton_service::{EscalationAction, HumanTaskAction, PotentialOwners};
+
+/// One file to deploy.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeployFile {
+    /// Its name, as messages cite it (`orders.yaml:3:7: …`).
+    pub name: String,
+    /// The YAML (or JSON) text of a process definition or a calendar.
+    pub source: String,
+}
+
+/// Files to deploy together: all are stored, or (on any problem in any file) none.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Deploy {
+    pub files: Vec<DeployFile>,
+}
+
+/// Which version of a definition.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VersionQuery {
+    /// The version; the latest if left out.
+    pub version: Option<u32>,
+}
+
+/// An instance to start.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Start {
+    /// The process id; its latest version is started.
+    pub process: String,
+    /// The input process data.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub data: Data,
+}
+
+/// Which instances to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InstancesQuery {
+    /// Only instances in this status.
+    pub status: Option<InstanceStatus>,
+    /// Only instances with an open incident.
+    #[serde(default)]
+    pub incident: bool,
+    /// At most this many, 1 to 10,000 (default 50).
+    pub limit: Option<usize>,
+}
+
+/// Which incidents to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LimitQuery {
+    /// At most this many, 1 to 10,000 (default 50).
+    pub limit: Option<usize>,
+}
+
+/// How many rows a listing gives when the request does not say.
+pub const DEFAULT_LIMIT: usize = 50;
+
+/// The values a task's prompts ask for.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Input {
+    #[schema(value_type = Object)]
+    pub values: Data,
+}
+
+/// Which page of the acting user's inbox, and which tasks (as `baton tasks` takes them).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InboxParams {
+    /// Only tasks in this state.
+    pub status: Option<InboxStatus>,
+    /// Only tasks of this process.
+    pub process: Option<String>,
+    /// Only tasks due before this time (RFC 3339).
+    pub due_before: Option<DateTime<Utc>>,
+    /// Only tasks with at least this priority.
+    pub min_priority: Option<i32>,
+    /// The page, from 1 (default 1).
+    pub page: Option<usize>,
+    /// Rows per page, 1 to 1,000 (default 20).
+    pub per_page: Option<usize>,
+}
+
+/// Which human task of a user task: its number, or (left out) the one its chain waits for
+/// (`delete` and `restart`: the task the process created).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HumanTaskNumber {
+    pub number: Option<u32>,
+}
+
+/// An operation on a human task (IBM's follow-on tasks), named by `operation`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "operation", rename_all = "snake_case", deny_unknown_fields)]
+pub enum HumanTaskOperation {
+    /// Claim a ready task (a potential owner or an administrator).
+    Claim,
+    /// Give a claimed task back (its owner).
+    Unclaim,
+    /// Complete a claimed task with output that fits its form (its owner).
+    Complete {
+        #[serde(default)]
+        #[schema(value_type = Object)]
+        output: Data,
+    },
+    /// End a claimed task `ended_not_ok` (its owner), saying why.
+    Fail { note: String },
+    /// Start a follow-on task for `to` (the owner); title and description default to the task's.
+    Forward {
+        to: People,
+        title: Option<String>,
+        description: Option<String>,
+        note: Option<String>,
+        /// Laid over a copy of the task's input.
+        #[serde(default)]
+        #[schema(value_type = Object)]
+        input: Data,
+    },
+    /// Create a subtask for `to` (the owner of the claimed task).
+    Subtask {
+        to: People,
+        title: String,
+        #[serde(default)]
+        description: String,
+        #[serde(default)]
+        #[schema(value_type = Object)]
+        input: Data,
+        /// The subtask expires this long after it is made (`2 days`, `P2D`).
+        expires_after: Option<String>,
+    },
+    /// Suspend the whole chain.
+    Suspend,
+    /// Resume the whole chain.
+    Resume,
+    /// Terminate the whole chain (an administrator).
+    Terminate,
+    /// Escalate by hand (an administrator).
+    Escalate { name: String, action: Escalation },
+    /// Delete a first task with its follow-ons and subtasks (an administrator).
+    Delete,
+    /// Start a first task over (an administrator).
+    Restart,
+}
+
+/// What a manual escalation does.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Escalation {
+    /// Add `by` to the priority of the chain's tasks.
+    RaisePriority { by: i32 },
+    /// Notify these people.
+    Notify { to: People },
+    /// Offer the chain's current task to these people instead.
+    Reassign { to: People },
+}
+
+/// A request field that does not hold what it should.
+#[derive(Debug, thiserror::Error)]
+#[error("`{field}`: {message}")]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn owners(people: People) -> PotentialOwners {
+    PotentialOwners { users: people.users, groups: people.groups }
+}
+
+impl HumanTaskOperation {
+    /// The service's action for this operation.
+    pub fn into_action(self) -> Result<HumanTaskAction, FieldError> {
+        Ok(match self {
+            Self::Claim => HumanTaskAction::Claim,
+            Self::Unclaim => HumanTaskAction::Unclaim,
+            Self::Complete { output } => HumanTaskAction::Complete { output },
+            Self::Fail { note } => HumanTaskAction::Fail { note },
+            Self::Forward { to, title, description, note, input } => {
+                HumanTaskAction::Forward { to: owners(to), title, description, note, input, escalations: Vec::new() }
+            }
+            Self::Subtask { to, title, description, input, expires_after } => {
+                let expires_after = expires_after
+                    .map(|text| baton_core::definition::parse_period(&text).map_err(|message| FieldError { field: "expires_after", message }))
+                    .transpose()?;
+                HumanTaskAction::Subtask { to: owners(to), title, description, input, expires_after }
+            }
+            Self::Suspend => HumanTaskAction::Suspend,
+            Self::Resume => HumanTaskAction::Resume,
+            Self::Terminate => HumanTaskAction::Terminate,
+            Self::Escalate { name, action } => {
+                let action = match action {
+                    Escalation::RaisePriority { by } => EscalationAction::RaisePriority { by },
+                    Escalation::Notify { to } => EscalationAction::Notify { to: owners(to) },
+                    Escalation::Reassign { to } => EscalationAction::Reassign { to: owners(to) },
+                };
+                HumanTaskAction::Escalate { name, action }
+            }
+            Self::Delete => HumanTaskAction::Delete,
+            Self::Restart => HumanTaskAction::Restart,
+        })
+    }
+}
+
+/// A user to add.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub name: String,
+    /// Their department (made if new).
+    pub department: Option<String>,
+    /// May act on every task and manage people.
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// A group to add.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewGroup {
+    pub name: String,
+}
+
+/// A user to add to a group.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMember {
+    pub user: String,
+}
+
+/// A token to make.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    /// The user it acts as; the acting user if left out (another's takes an administrator).
+    pub user: Option<String>,
+    /// What it is for.
+    pub name: Option<String>,
+    /// How long it is valid (`30d`, `12h`); until revoked if left out.
+    pub lifetime: Option<String>,
+}
+
+/// Whose tokens to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TokensQuery {
+    /// This user's; the acting user's if left out (another's or `*` for all takes an administrator).
+    pub user: Option<String>,
+}

@@ -1,0 +1,9 @@
+//! The API's routes, one module per resource, each handler calling the service.
+
+pub mod definitions;
+pub mod health;
+pub mod human_tasks;
+pub mod incidents;
+pub mod instances;
+pub mod people;
+pub mod tokens;

@@ -1,0 +1,94 @@
+//! `/api/instances`: starting, listing and reading instances, and an operator's commands on
+//! them and their tasks.
+
+use axum::extract::State;
+
+use baton_api_model as api;
+use baton_service::TaskOperation;
+
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{Acting, Json, Path, Query};
+use crate::requests::{Input, InstancesQuery, Start, DEFAULT_LIMIT};
+use crate::state::AppState;
+
+/// Start an instance of the latest version of a process; answered once its first step is
+/// committed (jobs are queued for the worker).
+#[utoipa::path(post, path = "/api/instances", tag = "instances", request_body = Start,
+    responses((status = 200, body = api::Instance), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn start(State(state): State<AppState>, Acting(user): Acting, Json(body): Json<Start>) -> ApiResult<Json<api::Instance>> {
+    Ok(Json(state.service.start(&user, &body.process, body.data).await?))
+}
+
+/// Instances, newest first.
+#[utoipa::path(get, path = "/api/instances", tag = "instances", params(InstancesQuery),
+    responses((status = 200, body = Vec<api::InstanceSummary>), (status = 422, body = ErrorBody)))]
+pub async fn list(State(state): State<AppState>, Acting(user): Acting, Query(q): Query<InstancesQuery>) -> ApiResult<Json<Vec<api::InstanceSummary>>> {
+    Ok(Json(state.service.instances(&user, q.status, q.incident, q.limit.unwrap_or(DEFAULT_LIMIT)).await?))
+}
+
+/// An instance's current state.
+#[utoipa::path(get, path = "/api/instances/{id}", tag = "instances", params(("id" = String, Path)),
+    responses((status = 200, body = api::Instance), (status = 404, body = ErrorBody)))]
+pub async fn show(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>) -> ApiResult<Json<api::Instance>> {
+    Ok(Json(state.service.instance(&user, &id).await?))
+}
+
+/// Delete an instance (aborted first if open) and its human tasks; its history stays.
+#[utoipa::path(delete, path = "/api/instances/{id}", tag = "instances", params(("id" = String, Path)),
+    responses((status = 200, body = api::Instance), (status = 404, body = ErrorBody)))]
+pub async fn delete(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>) -> ApiResult<Json<api::Instance>> {
+    Ok(Json(state.service.delete(&user, &id).await?))
+}
+
+/// An instance's whole history, oldest first.
+#[utoipa::path(get, path = "/api/instances/{id}/history", tag = "instances", params(("id" = String, Path)),
+    responses((status = 200, body = Vec<api::HistoryEvent>), (status = 404, body = ErrorBody)))]
+pub async fn history(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>) -> ApiResult<Json<Vec<api::HistoryEvent>>> {
+    Ok(Json(state.service.history(&user, &id).await?))
+}
+
+/// Abort an instance: open tasks are canceled, running jobs stopped.
+#[utoipa::path(post, path = "/api/instances/{id}/abort", tag = "instances", params(("id" = String, Path)),
+    responses((status = 200, body = api::Instance), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn abort(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>) -> ApiResult<Json<api::Instance>> {
+    Ok(Json(state.service.abort(&user, &id).await?))
+}
+
+async fn operate(state: &AppState, user: &str, id: &str, operation: TaskOperation) -> ApiResult<Json<api::Instance>> {
+    Ok(Json(state.service.task_operation(user, id, operation).await?))
+}
+
+/// Run a task that ended not OK (or was skipped) again.
+#[utoipa::path(post, path = "/api/instances/{id}/tasks/{task}/retry", tag = "instances", params(("id" = String, Path), ("task" = String, Path)),
+    responses((status = 200, body = api::Instance), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn retry(State(state): State<AppState>, Acting(user): Acting, Path((id, task)): Path<(String, String)>) -> ApiResult<Json<api::Instance>> {
+    operate(&state, &user, &id, TaskOperation::Retry { task }).await
+}
+
+/// End a blocked or waiting task `ended_skipped`.
+#[utoipa::path(post, path = "/api/instances/{id}/tasks/{task}/skip", tag = "instances", params(("id" = String, Path), ("task" = String, Path)),
+    responses((status = 200, body = api::Instance), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn skip(State(state): State<AppState>, Acting(user): Acting, Path((id, task)): Path<(String, String)>) -> ApiResult<Json<api::Instance>> {
+    operate(&state, &user, &id, TaskOperation::Skip { task }).await
+}
+
+/// Set a breakpoint on a task (Automic: the workflow stops there, `blocked`).
+#[utoipa::path(post, path = "/api/instances/{id}/tasks/{task}/breakpoint", tag = "instances", params(("id" = String, Path), ("task" = String, Path)),
+    responses((status = 200, body = api::Instance), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn set_breakpoint(State(state): State<AppState>, Acting(user): Acting, Path((id, task)): Path<(String, String)>) -> ApiResult<Json<api::Instance>> {
+    operate(&state, &user, &id, TaskOperation::Breakpoint { task, enabled: true }).await
+}
+
+/// Clear a task's breakpoint; a task blocked at it goes on.
+#[utoipa::path(delete, path = "/api/instances/{id}/tasks/{task}/breakpoint", tag = "instances", params(("id" = String, Path), ("task" = String, Path)),
+    responses((status = 200, body = api::Instance), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn clear_breakpoint(State(state): State<AppState>, Acting(user): Acting, Path((id, task)): Path<(String, String)>) -> ApiResult<Json<api::Instance>> {
+    operate(&state, &user, &id, TaskOperation::Breakpoint { task, enabled: false }).await
+}
+
+/// Give the values a task's prompts ask for (Automic's PromptSets).
+#[utoipa::path(post, path = "/api/instances/{id}/tasks/{task}/input", tag = "instances", params(("id" = String, Path), ("task" = String, Path)), request_body = Input,
+    responses((status = 200, body = api::Instance), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn input(State(state): State<AppState>, Acting(user): Acting, Path((id, task)): Path<(String, String)>, Json(body): Json<Input>) -> ApiResult<Json<api::Instance>> {
+    operate(&state, &user, &id, TaskOperation::Input { task, values: body.values }).await
+}

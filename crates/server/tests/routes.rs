@@ -1,0 +1,126 @@
+//! Each route's success: it calls the service and answers with its view.
+
+mod support;
+
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+
+use support::{api, code};
+
+#[tokio::test]
+async fn a_deploy_stores_the_next_version_and_the_definition_routes_read_it() {
+    let api = api().await;
+    let answer = api.post("/api/definitions", &api.john, json!({"files": [{"name": "review2.yaml", "source": support::REVIEW}]})).await;
+    assert_eq!((answer.status, answer.body), (StatusCode::OK, json!([{"file": "review2.yaml", "id": "review", "version": 2}])));
+    assert_eq!(api.get("/api/definitions/review", &api.john).await.body["version"], 2);
+    assert_eq!(api.get("/api/definitions/review?version=1", &api.john).await.body["file"], "review.yaml");
+    let versions: Vec<u64> = api.get("/api/definitions/review/versions", &api.john).await.body.as_array().unwrap().iter().map(|v| v["version"].as_u64().unwrap()).collect();
+    assert_eq!(versions, [1, 2]);
+    let source = api.get("/api/definitions/review/source?version=1", &api.john).await;
+    assert_eq!(source.body["source"], support::REVIEW);
+}
+
+#[tokio::test]
+async fn an_instance_is_started_listed_shown_and_its_history_read() {
+    let api = api().await;
+    let id = api.start_review().await;
+    let listed = api.get("/api/instances?status=waiting&limit=5", &api.eve).await;
+    assert_eq!(listed.body.as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect::<Vec<_>>(), [id.as_str()]);
+    let shown = api.get(&format!("/api/instances/{id}"), &api.eve).await;
+    assert_eq!((shown.body["status"].as_str(), shown.body["tasks"]["check"]["status"].as_str()), (Some("waiting"), Some("ready")));
+    let history = api.get(&format!("/api/instances/{id}/history"), &api.eve).await;
+    assert_eq!(history.status, StatusCode::OK);
+    assert!(!history.body.as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_human_task_is_claimed_and_completed_and_the_instance_completes() {
+    let api = api().await;
+    let id = api.start_review().await;
+    let inbox = api.get("/api/inbox?status=ready", &api.john).await;
+    assert_eq!(inbox.body["rows"][0]["instance"].as_str(), Some(id.as_str()));
+    let path = format!("/api/instances/{id}/tasks/check/human-tasks");
+    let claimed = api.post(&path, &api.john, json!({"operation": "claim"})).await;
+    assert_eq!((claimed.body["human_task_id"].as_u64(), claimed.body["human_task"]["status"].as_str()), (Some(0), Some("claimed")));
+    let done = api.post(&path, &api.john, json!({"operation": "complete", "output": {"approved": true}})).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(done.body["instance"]["status"], "completed");
+    assert_eq!(done.body["instance"]["data"], json!({"approved": true}));
+}
+
+#[tokio::test]
+async fn an_administrator_suspends_and_resumes_a_chain() {
+    let api = api().await;
+    let id = api.start_review().await;
+    let path = format!("/api/instances/{id}/tasks/check/human-tasks?number=0");
+    assert_eq!(api.post(&path, &api.chief, json!({"operation": "suspend"})).await.body["human_task"]["status"], "suspended");
+    assert_eq!(api.post(&path, &api.chief, json!({"operation": "resume"})).await.body["human_task"]["status"], "ready");
+}
+
+#[tokio::test]
+async fn a_breakpoint_is_set_and_cleared_and_an_instance_aborted_then_deleted() {
+    let api = api().await;
+    let id = api.start_review().await;
+    let set = api.post(&format!("/api/instances/{id}/tasks/done/breakpoint"), &api.john, json!({})).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    let cleared = api.call(Method::DELETE, &format!("/api/instances/{id}/tasks/done/breakpoint"), Some(&api.john), None).await;
+    assert_eq!(cleared.status, StatusCode::OK);
+    let aborted = api.post(&format!("/api/instances/{id}/abort"), &api.john, json!({})).await;
+    assert_eq!(aborted.body["status"], "aborted");
+    let again = api.post(&format!("/api/instances/{id}/abort"), &api.john, json!({})).await;
+    assert_eq!((again.status, code(&again)), (StatusCode::CONFLICT, "conflict"));
+    let deleted = api.call(Method::DELETE, &format!("/api/instances/{id}"), Some(&api.john), None).await;
+    assert!(deleted.body["deleted_at"].is_string(), "{}", deleted.body);
+}
+
+#[tokio::test]
+async fn skipping_or_retrying_a_task_that_is_not_ready_for_it_is_409() {
+    let api = api().await;
+    let id = api.start_review().await;
+    let retry = api.post(&format!("/api/instances/{id}/tasks/check/retry"), &api.john, json!({})).await;
+    assert_eq!((retry.status, code(&retry)), (StatusCode::CONFLICT, "conflict"));
+    let input = api.post(&format!("/api/instances/{id}/tasks/check/input"), &api.john, json!({"values": {}})).await;
+    assert_eq!((input.status, code(&input)), (StatusCode::CONFLICT, "conflict"));
+    let skip = api.post(&format!("/api/instances/{id}/tasks/done/skip"), &api.john, json!({})).await;
+    assert_eq!(skip.status, StatusCode::OK, "{}", skip.body);
+    assert_eq!(skip.body["tasks"]["done"]["status"], "ended_skipped");
+}
+
+#[tokio::test]
+async fn an_administrator_manages_people() {
+    let api = api().await;
+    let user = api.post("/api/users", &api.chief, json!({"name": "ann", "department": "sales"})).await;
+    assert_eq!((user.status, user.body), (StatusCode::CREATED, json!({"name": "ann", "department": "sales", "admin": false, "groups": []})));
+    let group = api.post("/api/groups", &api.chief, json!({"name": "sellers"})).await;
+    assert_eq!(group.status, StatusCode::CREATED);
+    assert_eq!(api.post("/api/groups/sellers/members", &api.chief, json!({"user": "ann"})).await.status, StatusCode::NO_CONTENT);
+    let groups = api.get("/api/groups", &api.eve).await.body;
+    assert_eq!(groups[1], json!({"name": "sellers", "members": ["ann"]}));
+    assert_eq!(api.call(Method::DELETE, "/api/groups/sellers/members/ann", Some(&api.chief), None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(api.get("/api/departments", &api.eve).await.body, json!(["sales"]));
+}
+
+#[tokio::test]
+async fn a_token_is_made_with_its_secret_once_and_listed_without_it() {
+    let api = api().await;
+    let made = api.post("/api/tokens", &api.eve, json!({"name": "ci", "lifetime": "30d"})).await;
+    assert_eq!(made.status, StatusCode::CREATED);
+    assert!(made.body["secret"].as_str().unwrap().starts_with("baton_"));
+    let listed = api.get("/api/tokens", &api.eve).await.body;
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert!(listed.as_array().unwrap().iter().all(|t| t.get("secret").is_none()));
+    let bad = api.post("/api/tokens", &api.eve, json!({"lifetime": "forever"})).await;
+    assert_eq!((bad.status, code(&bad)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid"));
+    let other = api.post("/api/tokens", &api.eve, json!({"user": "john"})).await;
+    assert_eq!((other.status, code(&other)), (StatusCode::FORBIDDEN, "forbidden"));
+    assert_eq!(api.get("/api/tokens", &api.john).await.body.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn incidents_are_listed() {
+    let api = api().await;
+    let answer = api.get("/api/incidents?limit=10", &api.john).await;
+    assert_eq!((answer.status, answer.body), (StatusCode::OK, json!([])));
+    let retry = api.post("/api/incidents/7/retry", &api.john, json!({})).await;
+    assert_eq!((retry.status, code(&retry)), (StatusCode::NOT_FOUND, "not_found"));
+}

@@ -1,0 +1,116 @@
+//! What the API tests share: the app on a fresh database with people and a definition,
+//! each person's token, and a way to send one request without a socket.
+#![allow(dead_code)] // each test file uses some of these
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tempfile::TempDir;
+use tower::ServiceExt;
+
+use baton_engine::{Engine, EngineOptions, SystemClock};
+use baton_server::{app, AppState};
+use baton_service::{Service, SourceFile};
+use baton_store::NewUser;
+use baton_store_sqlite::{Durability, SqliteStore};
+
+/// A review for group editors, then an end.
+pub const REVIEW: &str = "id: review
+data:
+  approved: boolean
+tasks:
+  - id: check
+    kind: user
+    title: Check it
+    owners: [group:editors]
+    form:
+      approved: boolean
+  - id: done
+    kind: end
+    after: [check]
+";
+
+/// The app and the tokens of john (an editor), eve (nobody in particular) and chief (an
+/// administrator); `review` is deployed.
+pub struct Api {
+    _dir: TempDir,
+    pub app: Router,
+    pub john: String,
+    pub eve: String,
+    pub chief: String,
+}
+
+pub async fn api() -> Api {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("baton.db"), Durability::Normal).unwrap();
+    let engine = Engine::new(store, Arc::new(SystemClock), EngineOptions::default());
+    // The set-up is the command line's (which may manage people); the app is a server's.
+    let local = Service::local(engine.clone());
+    for user in [NewUser::named("john"), NewUser::named("eve"), NewUser::named("chief").admin()] {
+        local.add_user("operator", user).await.unwrap();
+    }
+    local.add_group("operator", "editors").await.unwrap();
+    local.add_member("operator", "editors", "john").await.unwrap();
+    local.deploy("operator", vec![SourceFile { name: "review.yaml".into(), bytes: REVIEW.as_bytes().to_vec() }]).await.unwrap();
+    let mut tokens = Vec::new();
+    for user in ["john", "eve", "chief"] {
+        tokens.push(local.create_token("operator", user, None, None).await.unwrap().secret);
+    }
+    let [john, eve, chief] = <[String; 3]>::try_from(tokens).unwrap();
+    Api { _dir: dir, app: app(AppState::new(Service::new(engine))), john, eve, chief }
+}
+
+/// The answer to one request: its status, headers and body (JSON, or a string for text).
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Value,
+}
+
+impl Api {
+    /// Sends `method path` with `token` (if any) and a JSON body (if any).
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(body) => request.header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        };
+        self.send(request.unwrap()).await
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Answer {
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        Answer { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    /// Starts a `review` instance as john; its id.
+    pub async fn start_review(&self) -> String {
+        let answer = self.post("/api/instances", &self.john, serde_json::json!({"process": "review"})).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        answer.body["id"].as_str().unwrap().to_owned()
+    }
+}
+
+/// The `code` of an error answer.
+pub fn code(answer: &Answer) -> &str {
+    answer.body["error"]["code"].as_str().unwrap_or("(not an error body)")
+}
