@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value};
 
-use baton_core::definition::parse_period;
+use baton_core::definition::duration;
 use baton_core::user_task::{
     EscalationAction, FollowOnSpec, HumanTask, HumanTaskId, HumanTaskRole, HumanTaskStatus, PotentialOwners, SubtaskSpec, UserTask, UserTaskCommand,
     UserTaskEventKind,
@@ -173,8 +173,8 @@ pub struct InboxArgs {
 
 fn parse_due_before(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
     if let Some(rest) = text.strip_prefix('+') {
-        let d = parse_period(rest).map_err(|e| InputError(format!("--due-before: {e}")))?;
-        return Ok(now + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX));
+        let d = duration::parse(rest).map_err(|e| InputError(format!("--due-before: {e}")))?;
+        return Ok(baton_core::timestamp::after(now, d));
     }
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
@@ -336,7 +336,7 @@ pub async fn human_task(db: &Path, cmd: HumanTaskCmd) -> Result<u8> {
             UserTaskCommand::StartFollowOn { task: id, spec }
         }
         HumanTaskCmd::Subtask { to, title, description, data, expires_after, .. } => {
-            let expires_after = expires_after.as_deref().map(parse_period).transpose().map_err(|e| InputError(format!("--expires-after: {e}")))?;
+            let expires_after = expires_after.as_deref().map(duration::parse).transpose().map_err(|e| InputError(format!("--expires-after: {e}")))?;
             let spec = SubtaskSpec {
                 title,
                 description: description.unwrap_or_default(),

@@ -632,7 +632,7 @@ impl Machine<'_> {
         };
         let attempt = self.inst.tasks[i].attempts;
         if let Some(limit) = self.def.tasks[i].controls.max_runtime {
-            let due_at = self.now + chrono::Duration::from_std(limit.limit).unwrap_or(chrono::Duration::MAX);
+            let due_at = crate::timestamp::after(self.now, limit.limit);
             self.set_timer(i, TimerKind::MaxRuntime { attempt }, due_at);
         }
         if let Some(reason) = retry_reason {

@@ -106,7 +106,7 @@ impl Machine<'_> {
             administrators: people(&def.administrators, "administrators")?,
             originator: None,
             priority,
-            due: def.due.and_then(|d| chrono::Duration::from_std(d).ok()).and_then(|d| self.now.checked_add_signed(d)),
+            due: def.due.map(|d| crate::timestamp::after(self.now, d)),
             output_fields: def.form.clone(),
             expires_after: def.expires_after,
             escalations: def.escalations.clone(),

@@ -2,7 +2,8 @@
 //! sentence that says what to change (DESIGN.md, "Bad input"). One test per class of mistake;
 //! each pins the exact line and column, so a reader can check them against the numbered source.
 
-use baton_core::definition::{parse, DataType, Definition, DefinitionError, Diagnostic, TaskKind};
+use baton_core::definition::{parse, parse_with, DataType, Definition, DefinitionError, Diagnostic, TaskKind};
+use baton_core::DataLimits;
 
 /// Joins lines into a YAML document, so that line N of the file is `lines[N - 1]`.
 fn yaml(lines: &[&str]) -> String {
@@ -11,8 +12,9 @@ fn yaml(lines: &[&str]) -> String {
     s
 }
 
+/// Checked as a deploy checks it (with the default data limits).
 fn errors(src: &str) -> DefinitionError {
-    match parse("flow.yaml", src) {
+    match parse_with("flow.yaml", src, &DataLimits::default()) {
         Ok(def) => panic!("expected a deploy error, got a definition with {} tasks", def.tasks.len()),
         Err(e) => e,
     }
@@ -26,7 +28,7 @@ fn one(src: &str) -> Diagnostic {
 }
 
 fn ok(src: &str) -> Definition {
-    parse("flow.yaml", src).unwrap_or_else(|e| panic!("expected the definition to deploy:\n{e}"))
+    parse_with("flow.yaml", src, &DataLimits::default()).unwrap_or_else(|e| panic!("expected the definition to deploy:\n{e}"))
 }
 
 #[track_caller]
@@ -506,7 +508,7 @@ fn bad_timeout_says_how_to_write_a_duration() {
     let d = one(&yaml(&["id: p", "tasks:", "  - id: j", "    kind: job", "    command: ./run.sh", "    timeout: five minutes"]));
     assert_at(&d, 6, 14);
     assert_message(&d, "`timeout` is not a duration");
-    assert_hint(&d, "`30s`, `5m` or `1h 30m`");
+    assert_hint(&d, "`30s`, `5m`, `1h 30m`");
 
     let def = ok(&yaml(&["id: p", "tasks:", "  - id: j", "    kind: job", "    command: ./run.sh", "    timeout: 1h 30m"]));
     let TaskKind::Job(job) = &def.tasks[0].kind else { panic!("a job") };
@@ -889,4 +891,76 @@ fn of_many_problems_the_first_100_are_printed_with_hints_and_the_rest_are_counte
     assert_eq!(printed.len(), 201, "100 problems with a hint each, and the count of the rest");
     assert_eq!(printed[198], format!("flow.yaml:{}:13: predecessor `extrct_099` is not a task of this process", line(99)));
     assert_eq!(printed[200], "… and 50 more problems (fix these first)");
+}
+
+/// Every duration field of a definition, written as line 5 of a task (`FIELD` and its indentation).
+const DURATION_FIELDS: &[(&str, &[&str])] = &[
+    ("timeout", &["    kind: job", "    command: ./run.sh", "    timeout: DURATION"]),
+    ("preconditions.check_interval", &["    kind: end", "    preconditions:", "      check_interval: DURATION", "      conditions: [{when: 'true'}]"]),
+    ("expected_runtime", &["    kind: end", "    expected_runtime: DURATION"]),
+    ("max_runtime.after", &["    kind: job", "    command: ./run.sh", "    max_runtime: {after: DURATION}"]),
+    ("min_runtime", &["    kind: job", "    command: ./run.sh", "    min_runtime: DURATION"]),
+    ("due", &["    kind: user", "    owners: [alice]", "    due: DURATION"]),
+    ("expires_after", &["    kind: user", "    owners: [alice]", "    expires_after: DURATION"]),
+    ("escalations.after", &["    kind: user", "    owners: [alice]", "    escalations: [{action: raise_priority, after: DURATION}]"]),
+];
+
+fn with_duration(body: &[&str], duration: &str) -> String {
+    let mut lines = vec!["id: p", "tasks:", "  - id: t"];
+    let body: Vec<String> = body.iter().map(|l| l.replace("DURATION", duration)).collect();
+    lines.extend(body.iter().map(String::as_str));
+    yaml(&lines)
+}
+
+#[test]
+fn every_duration_is_at_most_100_years_and_a_longer_one_is_refused_where_it_is_written() {
+    for (field, body) in DURATION_FIELDS {
+        for longer in ["300000000years", "101years", "P36526D", "99999999999999999999s"] {
+            let source = with_duration(body, longer);
+            let d = one(&source);
+            let (line, text) = source.lines().enumerate().find(|(_, l)| l.contains(longer)).unwrap();
+            assert_eq!((d.line, d.column), (line + 1, text.find(longer).unwrap() + 1), "{field} = {longer}");
+            assert_eq!(d.message, format!("`{field}` is longer than the limit of 100 years (36,525 days)"), "{field} = {longer}");
+            assert_hint(&d, "use a shorter one");
+        }
+        // The bound itself deploys, in either notation.
+        for longest in ["100years", "36525days", "P36525D", "P5217W6D"] {
+            ok(&with_duration(body, longest));
+        }
+    }
+}
+
+#[test]
+fn every_duration_field_reads_iso_8601_as_well_as_humantime() {
+    for (field, body) in DURATION_FIELDS {
+        for written in ["PT2H", "2h", "P1DT12H", "1day 12h"] {
+            let source = with_duration(body, written);
+            ok(&source);
+        }
+    }
+    let def = ok(&with_duration(DURATION_FIELDS[0].1, "PT1H30M"));
+    let TaskKind::Job(job) = &def.tasks[0].kind else { panic!("a job") };
+    assert_eq!(job.timeout, Some(std::time::Duration::from_secs(90 * 60)));
+}
+
+#[test]
+fn a_start_time_after_activation_is_held_to_the_duration_bound() {
+    for field in ["earliest_start", "latest_start", "latest_end"] {
+        let d = one(&yaml(&["id: p", "tasks:", "  - id: t", "    kind: end", &format!("    {field}: '+300000000years'")]));
+        assert_eq!((d.line, d.column), (5, field.len() + 7));
+        assert_eq!(d.message, format!("`{field}` is not a time: `+300000000years` is longer than the limit of 100 years (36,525 days)"));
+        ok(&yaml(&["id: p", "tasks:", "  - id: t", "    kind: end", &format!("    {field}: '+P2D'")]));
+    }
+}
+
+#[test]
+fn a_definition_stored_before_the_duration_bound_still_loads() {
+    // Read back as stored (not deployed anew), so instances running on it go on after an
+    // upgrade; its timers wait until the end of year 9999 at most.
+    for (field, body) in DURATION_FIELDS {
+        let source = with_duration(body, "300000000years");
+        assert!(parse("flow.yaml", &source).is_ok(), "{field}");
+    }
+    let source = yaml(&["id: p", "tasks:", "  - id: t", "    kind: end", "    earliest_start: '+300000000years'"]);
+    assert!(parse("flow.yaml", &source).is_ok());
 }

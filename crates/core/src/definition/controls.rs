@@ -78,12 +78,18 @@ pub enum TimeSpec {
 
 impl TimeSpec {
     /// The instant this spec names for an instance activated at `activated`, in `zone`.
+    /// Never later than [`crate::timestamp::LATEST`] (`9999-12-31T23:59:59-14:00` is in year 10000).
     pub fn resolve(&self, activated: DateTime<Utc>, zone: chrono_tz::Tz) -> DateTime<Utc> {
+        self.resolve_unbounded(activated, zone).min(crate::timestamp::LATEST)
+    }
+
+    fn resolve_unbounded(&self, activated: DateTime<Utc>, zone: chrono_tz::Tz) -> DateTime<Utc> {
         match self {
             Self::At(t) => *t,
-            Self::AfterActivation(d) => activated + chrono::Duration::from_std(*d).unwrap_or(chrono::Duration::MAX),
+            Self::AfterActivation(d) => crate::timestamp::after(activated, *d),
             Self::TimeOfDay { time, days_after } => {
-                let day = activated.with_timezone(&zone).date_naive() + chrono::Days::new(u64::from(*days_after));
+                let today = activated.with_timezone(&zone).date_naive();
+                let Some(day) = today.checked_add_days(chrono::Days::new(u64::from(*days_after))) else { return crate::timestamp::LATEST };
                 let local = day.and_time(*time);
                 // In a DST gap the wall time does not exist: take the first instant after it.
                 let mut probe = local;
@@ -97,10 +103,15 @@ impl TimeSpec {
         }
     }
 
-    fn parse(text: &str) -> Result<Self, String> {
+    /// `bounded`: hold a `+DURATION` to [`super::MAX_DURATION`].
+    fn parse(text: &str, bounded: bool) -> Result<Self, String> {
         let text = text.trim();
         if let Some(rest) = text.strip_prefix('+') {
-            return humantime::parse_duration(rest.trim()).map(Self::AfterActivation).map_err(|e| e.to_string());
+            let parsed = super::duration::parse_unbounded(rest).and_then(|d| if bounded { super::duration::check(d) } else { Ok(d) });
+            return parsed.map(Self::AfterActivation).map_err(|e| match e {
+                super::duration::DurationError::TooLong => format!("`+{}` {e}", rest.trim()),
+                other => other.to_string(),
+            });
         }
         if let Ok(t) = DateTime::parse_from_rfc3339(text) {
             return Ok(Self::At(t.with_timezone(&Utc)));
@@ -234,18 +245,9 @@ impl ControlParser<'_, '_> {
         }
     }
 
-    fn duration(&mut self, node: &Node, field: &str) -> Option<Duration> {
-        match scalar(node).map(humantime::parse_duration) {
-            Some(Ok(d)) => Some(d),
-            Some(Err(e)) => {
-                self.error(node, format!("`{field}` is not a duration: {e}"), Some("write it like `30s`, `5m` or `1h 30m`".into()));
-                None
-            }
-            None => {
-                self.error(node, format!("`{field}` must be a duration"), Some("write it like `30s`, `5m` or `1h 30m`".into()));
-                None
-            }
-        }
+    /// A duration field: refused with its position when it is not one or is too long.
+    pub(super) fn duration(&mut self, node: &Node, field: &str) -> Option<Duration> {
+        self.diags.duration(pos_of(node.span()), scalar(node), field)
     }
 
     fn time(&mut self, node: &Node, field: &str) -> Option<TimeSpec> {
@@ -253,7 +255,7 @@ impl ControlParser<'_, '_> {
             self.error(node, format!("`{field}` must be a time"), None);
             return None;
         };
-        match TimeSpec::parse(text) {
+        match TimeSpec::parse(text, self.diags.bound_durations) {
             Ok(t) => Some(t),
             Err(e) => {
                 self.error(
