@@ -450,6 +450,7 @@ pub fn parse_calendar(file: &str, source: &str) -> Result<Calendar, DefinitionEr
     match calendar {
         Some(c) if diags.is_empty() => Ok(c),
         _ => {
+            crate::definition::document::keep_inside(source, &mut diags);
             diags.sort_by_key(|d| (d.line, d.column));
             Err(DefinitionError {
                 file: file.to_owned(),

@@ -713,7 +713,11 @@ fn parse_checked(file: &str, source: &str, limits: &crate::limits::DataLimits, b
     let definition = parse_inner(source, &mut diags, limits);
     match definition {
         Some(d) if diags.items.is_empty() => Ok(d),
-        _ => Err(DefinitionError { file: file.to_owned(), diagnostics: diags.finish() }),
+        _ => {
+            let mut diagnostics = diags.finish();
+            document::keep_inside(source, &mut diagnostics);
+            Err(DefinitionError { file: file.to_owned(), diagnostics })
+        }
     }
 }
 

@@ -294,7 +294,8 @@ pub enum Reason {
     ExpiredChain { action: String },
     /// A `user` task could not be created (no potential owners, a bad escalation, …).
     UserTaskRefused { message: String },
-    /// Data from outside (a job's output) is past the data limits; it was not taken in.
+    /// Data past the data limits, from outside (a job's output) or from an expression (a `set`
+    /// task's values, a user task's input or output mapping); it was not taken in.
     DataLimit { what: String, problem: String },
 }
 
@@ -351,7 +352,7 @@ impl fmt::Display for Reason {
             Self::HumanTaskFailed { by, reason } => write!(f, "failed by {by}: {reason}"),
             Self::ExpiredChain { action } => write!(f, "expired; on_expiry: {action}"),
             Self::UserTaskRefused { message } => write!(f, "the human task could not be created: {message}"),
-            Self::DataLimit { what, problem } => write!(f, "{what} {problem}; it was not taken into the process data"),
+            Self::DataLimit { what, problem } => write!(f, "{what} {problem}; it was not taken in"),
         }
     }
 }

@@ -525,7 +525,7 @@ impl Machine<'_> {
         self.inst.tasks[i].attempts += 1;
         self.inst.tasks[i].started_at = Some(self.now);
         match &self.def.tasks[i].kind {
-            TaskKind::Set(assignments) => match self.evaluate_set(assignments) {
+            TaskKind::Set(assignments) => match self.evaluate_set(i, assignments) {
                 Err(reason) => self.fail(i, reason),
                 Ok((data, written)) => {
                     self.inst.data = data;
@@ -563,7 +563,7 @@ impl Machine<'_> {
 
     /// A `set` task's assignments, in order, each seeing the ones before it. All or nothing:
     /// returns the new data and what was written.
-    fn evaluate_set(&self, assignments: &[(String, crate::expr::Expr)]) -> Result<SetResult, Reason> {
+    fn evaluate_set(&self, i: usize, assignments: &[(String, crate::expr::Expr)]) -> Result<SetResult, Reason> {
         let mut scope = self.scope();
         let mut data = self.inst.data.clone();
         let mut written = Map::new();
@@ -578,7 +578,15 @@ impl Machine<'_> {
                 scope.set_data(&data);
             }
         }
+        self.within_limits(&written, || format!("the values of set task `{}`", self.def.tasks[i].id))?;
         Ok((data, written))
+    }
+
+    /// Values expressions produced, before they are stored (in process data, or as a human
+    /// task's input): held to the data limits as one payload, as data from outside is. An
+    /// expression can nest a value (`[[…[data.x]…]]`) far deeper than the data it reads.
+    pub(crate) fn within_limits(&self, values: &Map<String, Value>, what: impl FnOnce() -> String) -> Result<(), Reason> {
+        self.knowledge.limits.check_object(values).map_err(|e| Reason::DataLimit { what: what(), problem: e.to_string() })
     }
 
     /// The tasks a decision's branches lead to: the first branch that holds (or all, in mode

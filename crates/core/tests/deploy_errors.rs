@@ -964,3 +964,13 @@ fn a_definition_stored_before_the_duration_bound_still_loads() {
     let source = yaml(&["id: p", "tasks:", "  - id: t", "    kind: end", "    earliest_start: '+300000000years'"]);
     assert!(parse("flow.yaml", &source).is_ok());
 }
+
+#[test]
+fn a_file_cut_short_is_refused_at_its_last_character_not_past_the_end() {
+    // The YAML parser places the problem on the line after the last; the message names a place
+    // an editor can go to.
+    let e = errors("id: p\ntasks:\n  - id: a\n    kind: end\n  - id: b\n    kind: {");
+    assert_eq!(e.diagnostics.len(), 1, "{e}");
+    assert_at(&e.diagnostics[0], 6, 12);
+    assert_message(&e.diagnostics[0], "YAML syntax error");
+}
