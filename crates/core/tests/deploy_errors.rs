@@ -974,3 +974,33 @@ fn a_file_cut_short_is_refused_at_its_last_character_not_past_the_end() {
     assert_at(&e.diagnostics[0], 6, 12);
     assert_message(&e.diagnostics[0], "YAML syntax error");
 }
+
+fn calendar_errors(source: &str) -> DefinitionError {
+    baton_core::calendar::parse_calendar("cal.yaml", source).expect_err("the calendar is refused")
+}
+
+#[test]
+fn calendar_ids_follow_the_id_rules_in_the_calendar_in_its_references_and_in_tasks() {
+    let long = "c".repeat(129);
+    for (bad, message) in [
+        ("bank#holidays", "the calendar id `bank#holidays` contains `#` (`#N` after a task id picks a human task)"),
+        ("bank holidays", "the calendar id `bank holidays` contains ` `"),
+        ("9-to-5", "the calendar id `9-to-5` must start with a letter or `_`"),
+        (long.as_str(), "the calendar id `cccccccccccccccccccccccccccccccccccccccc…` is 129 characters long, more than 128"),
+    ] {
+        // The calendar's own id, at its value.
+        let e = calendar_errors(&format!("calendar: \"{bad}\"\ninclude:\n  - weekdays: [mon]\n"));
+        assert_eq!((e.diagnostics.len(), e.diagnostics[0].line, e.diagnostics[0].column), (1, 1, 11), "{e}");
+        assert_eq!(e.diagnostics[0].message, message);
+        assert_hint(&e.diagnostics[0], "use 1 to 128 letters, digits, `_`, `.` and `-`");
+        // A reference to another calendar, at the reference.
+        let e = calendar_errors(&format!("calendar: ok\nexclude:\n  - calendar: \"{bad}\"\n"));
+        assert_eq!((e.diagnostics.len(), e.diagnostics[0].line, e.diagnostics[0].column, e.diagnostics[0].message.as_str()), (1, 3, 15, message), "{e}");
+        // A task's calendar condition, at the name.
+        let d = one(&yaml(&["id: p", "tasks:", "  - id: t", "    kind: end", &format!("    calendar: [ok, \"{bad}\"]")]));
+        assert_eq!((d.line, d.column, d.message.as_str()), (5, 20, message));
+    }
+    let e = calendar_errors("calendar: ''\n");
+    assert_eq!(e.diagnostics[0].message, "a calendar `id` must not be empty");
+    ok(&yaml(&["id: p", "tasks:", "  - id: t", "    kind: end", "    calendar: [business-days, _night.shift-2]"]));
+}

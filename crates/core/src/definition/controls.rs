@@ -396,9 +396,10 @@ impl ControlParser<'_, '_> {
                 other => vec![other],
             };
             for name in names {
-                match scalar(name) {
-                    Some(s) if !s.is_empty() => c.calendars.push(s.to_owned()),
-                    _ => self.error(name, "`calendar` names a calendar (or a list of them)", None),
+                match scalar(name).map(|s| (s, super::check_id("calendar", s))) {
+                    Some((s, Ok(()))) => c.calendars.push(s.to_owned()),
+                    Some((_, Err((message, hint)))) => self.error(name, message, Some(hint)),
+                    None => self.error(name, "`calendar` names a calendar (or a list of them)", None),
                 }
             }
         }
