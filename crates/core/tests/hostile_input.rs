@@ -22,7 +22,7 @@ use std::time::Duration as StdDuration;
 use baton_core::calendar::{parse_calendar, Calendar};
 use baton_core::definition::{parse_with, DefinitionError};
 use baton_core::expr::EvalLimits;
-use baton_core::{DataLimits, Knowledge};
+use baton_core::{parse_definition, DataLimits, Knowledge};
 use chrono::{DateTime, TimeZone, Utc};
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
@@ -139,13 +139,17 @@ fn case(values: &[u16]) -> Result<(), String> {
         let cyclic = parse_calendar("holidays.yaml", "calendar: holidays\ninclude:\n  - calendar: business-days\n").expect("parses");
         knowledge.calendars.insert(cyclic.id.clone(), Arc::new(cyclic));
     }
-    let parsed = parse_with("hostile.yaml", &text, &knowledge.limits);
+    // Mostly as a deploy checks it; sometimes as a stored definition is read back (durations
+    // past their bound, defaults up to the ceiling of the data limits).
+    let read_back = t.chance(20);
+    let parsed = if read_back { parse_definition("hostile.yaml", &text) } else { parse_with("hostile.yaml", &text, &knowledge.limits) };
+    let max_depth = if read_back { DataLimits::CEILING.max_depth } else { knowledge.limits.max_depth };
     if let (true, Err(e), true) = (t.calm, &parsed, std::env::var_os("HOSTILE_SURVEY").is_some()) {
         eprintln!("CALM-REFUSED: {}", e.diagnostics[0].message);
     }
     match parsed {
         Err(e) => check_refusal(&text, &e).map_err(|e| format!("{e}\n--- the file:\n{}", shown(&text))),
-        Ok(def) => run::run(&def, &knowledge, now, &mut t).map_err(|e| format!("{e}\n--- the definition:\n{}", shown(&text))),
+        Ok(def) => run::run(&def, &knowledge, max_depth, now, &mut t).map_err(|e| format!("{e}\n--- the definition:\n{}", shown(&text))),
     }
 }
 

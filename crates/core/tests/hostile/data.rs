@@ -72,7 +72,7 @@ pub fn start(t: &mut Tape) -> Map<String, Value> {
         }
         let value = match *name {
             "n" => Value::from([0, 3, i64::MAX, i64::MIN, -1][t.below(5)]),
-            "s" => Value::String(if t.chance(30) { "s".repeat(t.between(100, 200_000)) } else { super::text::hostile_text(t) }),
+            "s" => Value::String(if t.chance(15) { "s".repeat(t.between(100, 100_000)) } else { super::text::hostile_text(t) }),
             "l" => match t.below(4) {
                 0 => Value::Array((0..t.between(0, 3_000)).map(|i| Value::from(i as i64)).collect()),
                 1 => Value::Array(vec![deep(t.between(1, 120), false)]),

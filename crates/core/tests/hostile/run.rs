@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use baton_core::definition::Definition;
 use baton_core::user_task::{Actor, Caller, EscalationAction, FollowOnSpec, HumanTaskId, PotentialOwners, SubtaskSpec, UserTaskCommand};
 use baton_core::{apply_with, start_iteration, start_with, Command, DataLimits, Effect, Event, Instance, InstanceStatus, JobOutcome, Knowledge, TaskStatus, Transition, TransitionError};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use serde_json::{Map, Value};
 
 use super::data;
@@ -32,6 +32,7 @@ macro_rules! ensure {
 struct Driver<'k> {
     def: &'k Definition,
     knowledge: &'k Knowledge,
+    max_depth: usize,
     inst: Instance,
     now: DateTime<Utc>,
     /// Outstanding jobs: task id -> attempt.
@@ -42,8 +43,10 @@ struct Driver<'k> {
     iterations: Vec<(String, usize, Value, Map<String, Value>)>,
 }
 
-/// Starts the definition with hostile data and plays hostile commands on it.
-pub fn run(def: &Definition, knowledge: &Knowledge, now: DateTime<Utc>, t: &mut Tape) -> Result<(), Broken> {
+/// Starts the definition with hostile data and plays hostile commands on it. Process data must
+/// never nest deeper than `max_depth` (the data limit's, or for a definition read back as
+/// stored, whose defaults may be as deep as the limits' ceiling, that ceiling).
+pub fn run(def: &Definition, knowledge: &Knowledge, max_depth: usize, now: DateTime<Utc>, t: &mut Tape) -> Result<(), Broken> {
     let input = data::start(t);
     let started = start_with(def, "i-1".into(), input.clone(), now, knowledge);
     let transition = match started {
@@ -58,7 +61,7 @@ pub fn run(def: &Definition, knowledge: &Knowledge, now: DateTime<Utc>, t: &mut 
         }
         Err(other) => return Err(format!("start refused the data with an unexpected error: {other:?}")),
     };
-    let mut d = Driver { def, knowledge, inst: transition.instance.clone(), now, jobs: BTreeMap::new(), timers: BTreeMap::new(), iterations: Vec::new() };
+    let mut d = Driver { def, knowledge, max_depth, inst: transition.instance.clone(), now, jobs: BTreeMap::new(), timers: BTreeMap::new(), iterations: Vec::new() };
     d.take(&transition)?;
     let mut applied = 0;
     for _ in 0..MAX_COMMANDS {
@@ -189,7 +192,7 @@ impl Driver<'_> {
         let body = self.def.body(&format!("{}/{task}", self.def.id))?;
         let parent = baton_core::instance::ParentLink { instance: self.inst.id.clone(), task: task.to_owned(), index };
         let transition = start_iteration(&body, format!("i-1/{task}/{index}"), parent, item, data, self.now, self.knowledge);
-        Some(check_state(&body, &transition.instance, self.knowledge).and_then(|()| check_stored(&transition)))
+        Some(check_state(&body, &transition.instance, self.max_depth).and_then(|()| check_stored(&transition)))
     }
 
     fn step(&mut self, command: Command) -> Result<(), Broken> {
@@ -238,7 +241,7 @@ impl Driver<'_> {
         self.jobs.retain(|task, attempt| {
             def.task_index(task).is_some_and(|i| matches!(inst.tasks[i].status, TaskStatus::Running { attempt: a, .. } if a == *attempt))
         });
-        check_state(self.def, &self.inst, self.knowledge)
+        check_state(self.def, &self.inst, self.max_depth)
     }
 }
 
@@ -306,7 +309,8 @@ fn check_stored(transition: &Transition) -> Result<(), Broken> {
                 let text = serde_json::to_string(job).map_err(|e| format!("a job cannot be written: {e}"))?;
                 serde_json::from_str::<baton_core::JobRequest>(&text).map_err(|e| format!("a stored job does not read back: {e}"))?;
             }
-            Effect::SetTimer { command, .. } => {
+            Effect::SetTimer { command, due_at, .. } => {
+                ensure!(*due_at <= baton_core::timestamp::LATEST && due_at.year() >= 0, "a timer is due at {due_at}, outside the years a store keeps");
                 let payload = serde_json::to_value(command).map_err(|e| format!("a timer cannot be written: {e}"))?;
                 serde_json::from_value::<Command>(payload).map_err(|e| format!("a stored timer's command does not read back: {e}"))?;
             }
@@ -317,11 +321,11 @@ fn check_stored(transition: &Transition) -> Result<(), Broken> {
 }
 
 /// The invariants of every state.
-fn check_state(def: &Definition, inst: &Instance, knowledge: &Knowledge) -> Result<(), Broken> {
+fn check_state(def: &Definition, inst: &Instance, max_depth: usize) -> Result<(), Broken> {
     ensure!(inst.tasks.len() == def.tasks.len(), "a task was lost");
     // Whatever wrote it, process data nests no deeper than the data limits allow.
-    let depth_only = DataLimits { max_depth: knowledge.limits.max_depth, max_bytes: usize::MAX };
-    ensure!(depth_only.check_object(&inst.data).is_ok(), "process data nests deeper than the limit of {} levels", knowledge.limits.max_depth);
+    let depth_only = DataLimits { max_depth, max_bytes: usize::MAX };
+    ensure!(depth_only.check_object(&inst.data).is_ok(), "process data nests deeper than the limit of {max_depth} levels");
     for (i, task) in inst.tasks.iter().enumerate() {
         // A failure (an expression's among them) ends the task with a reason.
         ensure!(task.status != TaskStatus::EndedNotOk || task.reason.is_some(), "task `{}` ended not OK without a reason", def.tasks[i].id);
