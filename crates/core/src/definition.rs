@@ -20,7 +20,7 @@ mod controls;
 pub mod document;
 pub mod duration;
 mod user_task;
-pub use controls::{Action, Condition, EndAs, Postcondition, Preconditions, Prompt, RuntimeLimit, TaskControls, TimeSpec};
+pub use controls::{Action, Condition, MAX_RESTARTS, EndAs, Postcondition, Preconditions, Prompt, RuntimeLimit, TaskControls, TimeSpec};
 pub use duration::{DurationError, MAX_DURATION};
 pub use user_task::{Assignee, Priority, Text, UserTaskDef};
 use crate::status::StatusCondition;
@@ -303,7 +303,8 @@ struct Diagnostics<'s> {
     data_names: Option<usize>,
     /// Where each line of `source` starts (a char index and a byte offset), built when first needed.
     line_starts: Option<Vec<(usize, usize)>>,
-    /// Hold durations to [`MAX_DURATION`] (a deploy), or not (a stored definition read back).
+    /// Hold durations to [`MAX_DURATION`] and `max_restarts` to [`controls::MAX_RESTARTS`] (a
+    /// deploy), or not (a stored definition read back: a restart count past it is capped).
     bound_durations: bool,
 }
 

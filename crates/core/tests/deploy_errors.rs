@@ -1004,3 +1004,16 @@ fn calendar_ids_follow_the_id_rules_in_the_calendar_in_its_references_and_in_tas
     assert_eq!(e.diagnostics[0].message, "a calendar `id` must not be empty");
     ok(&yaml(&["id: p", "tasks:", "  - id: t", "    kind: end", "    calendar: [business-days, _night.shift-2]"]));
 }
+
+#[test]
+fn max_restarts_is_at_most_100_and_a_stored_definition_with_more_restarts_at_most_100_times() {
+    let source = |n: &str| yaml(&["id: p", "tasks:", "  - id: t", "    kind: end", "    postconditions: [{if: 'true', then: restart}]", &format!("    max_restarts: {n}")]);
+    let d = one(&source("4294967295"));
+    assert_eq!((d.line, d.column, d.message.as_str()), (6, 19, "`max_restarts` is 4294967295, more than the limit of 100"));
+    assert_eq!(ok(&source("100")).tasks[0].controls.max_restarts, 100);
+    // Read back as stored: loads, capped; the task then restarts 100 times within one step.
+    let stored = parse("flow.yaml", &source("4294967295")).expect("a stored definition loads");
+    assert_eq!(stored.tasks[0].controls.max_restarts, baton_core::definition::MAX_RESTARTS);
+    let tr = baton_core::start(&stored, "i-1".into(), serde_json::Map::new(), chrono::Utc::now()).unwrap();
+    assert_eq!(tr.instance.tasks[0].restarts, 100);
+}

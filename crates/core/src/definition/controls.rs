@@ -171,6 +171,10 @@ pub struct Postcondition {
     pub otherwise: Action,
 }
 
+/// Most restarts postconditions may ask for (`max_restarts`): a set, decision or end task
+/// restarted by its postconditions runs again within the same step, so this bounds the step.
+pub const MAX_RESTARTS: u32 = 100;
+
 /// All of a task's Automic controls; the defaults change nothing.
 #[derive(Debug, Clone)]
 pub struct TaskControls {
@@ -433,8 +437,15 @@ impl ControlParser<'_, '_> {
         }
         if let Some(n) = task.get_node("max_restarts") {
             match scalar(n).and_then(|s| s.parse::<u32>().ok()) {
-                Some(v) => c.max_restarts = v,
-                None => self.error(n, "`max_restarts` must be a whole number", None),
+                Some(v) if v <= MAX_RESTARTS => c.max_restarts = v,
+                // A stored definition from before the bound still loads, restarting at most that often.
+                Some(_) if !self.diags.bound_durations => c.max_restarts = MAX_RESTARTS,
+                Some(v) => self.error(
+                    n,
+                    format!("`max_restarts` is {v}, more than the limit of {MAX_RESTARTS}"),
+                    Some("a task restarted by its postconditions reruns within one step; restart it less often".into()),
+                ),
+                None => self.error(n, "`max_restarts` must be a whole number", Some(format!("0 to {MAX_RESTARTS}"))),
             }
         }
         if let Some(n) = task.get_node("max_runtime") {

@@ -271,7 +271,7 @@ fn controls(t: &mut Tape, i: usize, n: usize, fields: &mut Vec<(&str, Y)>) {
                 let then = if t.chance(50) { Y::plain(t.pick(&["restart", "abort", "block", "alert", "continue"])) } else { Y::map(vec![("run", Y::plain(reference(t, i, n)))]) };
                 fields.push(("postconditions", Y::Seq(vec![Y::map(vec![("if", Y::quoted(expression(t))), ("then", then)])])));
                 if t.chance(50) {
-                    fields.push(("max_restarts", Y::plain(text::number(t, "2", "4294967295"))));
+                    fields.push(("max_restarts", Y::plain(text::number(t, "2", "100"))));
                 }
             }
             11 => fields.push(("on_demand", Y::plain("true"))),

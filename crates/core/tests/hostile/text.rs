@@ -70,7 +70,7 @@ pub fn time(t: &mut Tape) -> String {
 
 /// A whole number field (`parallel`, `max_restarts`, `priority`): plain, its largest, or broken.
 pub fn number(t: &mut Tape, plain: &str, largest: &str) -> String {
-    let broken = ["0", "-1", "4294967296", "2147483648", "-2147483649", "9223372036854775808", "1e3", "1.5", "x", "0x10"];
+    let broken = ["0", "-1", "101", "4294967295", "4294967296", "2147483648", "-2147483649", "9223372036854775808", "1e3", "1.5", "x", "0x10"];
     if t.hostile(10) {
         t.pick(&broken).to_owned()
     } else if t.chance(10) {
