@@ -168,6 +168,13 @@ pub enum TaskKind {
     User(Box<UserTaskDef>),
 }
 
+/// Most iterations of a ForEach task that run at once (`parallel`).
+pub const MAX_PARALLEL: usize = 100;
+
+/// Most items a ForEach task's `items` may give: each is kept in the task's state, and each
+/// iteration is an instance of its own.
+pub const MAX_ITEMS: usize = 10_000;
+
 /// A ForEach task: its body runs once per item, as a child instance that sees the item as
 /// `item` and its position as `index`, with a copy of the process data.
 #[derive(Debug, Clone)]
@@ -303,8 +310,9 @@ struct Diagnostics<'s> {
     data_names: Option<usize>,
     /// Where each line of `source` starts (a char index and a byte offset), built when first needed.
     line_starts: Option<Vec<(usize, usize)>>,
-    /// Hold durations to [`MAX_DURATION`] and `max_restarts` to [`controls::MAX_RESTARTS`] (a
-    /// deploy), or not (a stored definition read back: a restart count past it is capped).
+    /// Hold durations to [`MAX_DURATION`], `max_restarts` to [`controls::MAX_RESTARTS`] and
+    /// `parallel` to [`MAX_PARALLEL`] (a deploy), or not (a stored definition read back: a
+    /// restart count or `parallel` past its bound is capped).
     bound_durations: bool,
 }
 
@@ -1291,7 +1299,17 @@ fn compile_foreach(scope_id: &str, raw: &RawTask, node: &Node, data: &IndexMap<S
     let items = diags.expr(items, "items")?;
     let parallel = match &raw.parallel {
         None => 1,
-        Some(p) if **p >= 1 => **p as usize,
+        Some(p) if (1..=MAX_PARALLEL).contains(&(**p as usize)) => **p as usize,
+        // A stored definition from before the bound still loads, running that many at most.
+        Some(p) if **p >= 1 && !diags.bound_durations => MAX_PARALLEL,
+        Some(p) if **p >= 1 => {
+            diags.error(
+                pos_of(p.span()),
+                format!("`parallel` is {}, more than the limit of {MAX_PARALLEL}", **p),
+                Some("each iteration starts with a copy of the process data; run fewer at once".into()),
+            );
+            return None;
+        }
         Some(p) => {
             diags.error(pos_of(p.span()), "`parallel` must be at least 1", Some("1 runs the iterations one after the other".into()));
             return None;

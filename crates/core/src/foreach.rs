@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::definition::{json_type_name, ForEachSpec};
+use crate::definition::{json_type_name, ForEachSpec, MAX_ITEMS};
 use crate::event::EventKind;
 use crate::instance::ForEachProgress;
 use crate::status::{InstanceStatus, Reason, TaskStatus};
@@ -15,6 +15,7 @@ impl Machine<'_> {
     pub(crate) fn start_foreach(&mut self, i: usize, spec: &ForEachSpec) {
         let evaluated = spec.items.eval(&self.scope_for(i));
         let items = match evaluated {
+            Ok(Value::Array(items)) if items.len() > MAX_ITEMS => return self.fail(i, Reason::TooManyItems { found: items.len(), limit: MAX_ITEMS }),
             Ok(Value::Array(items)) => items,
             Ok(other) => return self.fail(i, Reason::NotAList { found: json_type_name(&other).to_owned() }),
             Err(e) => return self.fail(i, Reason::ExpressionFailed { field: "items".into(), message: e.0 }),

@@ -284,6 +284,8 @@ pub enum Reason {
     IterationsFailed { failed: usize, total: usize },
     /// The ForEach `items` expression did not give a list.
     NotAList { found: String },
+    /// The ForEach `items` expression gave more items than the limit.
+    TooManyItems { found: usize, limit: usize },
     /// A `user` task waits for one of these people to claim it.
     OfferedTo { owners: String },
     /// A `user` task's chain goes on in follow-on task `task`.
@@ -347,6 +349,7 @@ impl fmt::Display for Reason {
             Self::Postcondition { condition, action } => write!(f, "postcondition `{condition}`: {action}"),
             Self::IterationsFailed { failed, total } => write!(f, "{failed} of {total} iterations did not complete"),
             Self::NotAList { found } => write!(f, "`items` must give a list, got {found}"),
+            Self::TooManyItems { found, limit } => write!(f, "`items` gave {found} items, more than the limit of {limit}"),
             Self::OfferedTo { owners } => write!(f, "offered to {owners}"),
             Self::ForwardedTo { task, title, status } => write!(f, "forwarded to follow-on task {task} `{title}` ({status})"),
             Self::HumanTaskFailed { by, reason } => write!(f, "failed by {by}: {reason}"),

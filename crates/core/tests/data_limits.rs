@@ -209,3 +209,16 @@ fn an_input_mapping_past_the_limits_ends_the_user_task_not_ok_before_its_human_t
     );
     assert!(flow.task("review").user_task.is_none(), "no human task holds the oversized input");
 }
+
+#[test]
+fn a_foreach_over_more_than_10000_items_ends_not_ok_before_any_iteration_starts() {
+    let def = definition(&["id: p", "data:", "  files: list", "tasks:", "  - id: each", "    kind: foreach", "    items: data.files", "    tasks:", "      - id: load", "        kind: end"]);
+    let start = |n: usize| start_with(&def, "i-1".into(), object(json!({"files": (0..n).collect::<Vec<_>>()})), t0(), &Knowledge::default()).unwrap();
+    let tr = start(10_001);
+    assert_eq!(tr.instance.tasks[0].status, TaskStatus::EndedNotOk);
+    let reason = Reason::TooManyItems { found: 10_001, limit: 10_000 };
+    assert_eq!(tr.instance.tasks[0].reason, Some(reason.clone()));
+    assert_eq!(reason.to_string(), "`items` gave 10001 items, more than the limit of 10000");
+    assert!(!tr.effects.iter().any(|e| matches!(e, baton_core::Effect::StartIteration { .. })));
+    assert_eq!(start(10_000).instance.tasks[0].status.name(), "running");
+}

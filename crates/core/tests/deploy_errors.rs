@@ -1017,3 +1017,18 @@ fn max_restarts_is_at_most_100_and_a_stored_definition_with_more_restarts_at_mos
     let tr = baton_core::start(&stored, "i-1".into(), serde_json::Map::new(), chrono::Utc::now()).unwrap();
     assert_eq!(tr.instance.tasks[0].restarts, 100);
 }
+
+#[test]
+fn a_foreach_runs_at_most_100_iterations_at_once_and_a_stored_one_with_more_is_capped() {
+    let source = |n: &str| {
+        yaml(&["id: p", "data:", "  files: list", "tasks:", "  - id: each", "    kind: foreach", "    items: data.files", &format!("    parallel: {n}"), "    tasks:", "      - id: load", "        kind: end"])
+    };
+    let d = one(&source("101"));
+    assert_eq!((d.line, d.column, d.message.as_str()), (8, 15, "`parallel` is 101, more than the limit of 100"));
+    let parallel = |def: &Definition| match &def.tasks[0].kind {
+        TaskKind::ForEach(spec) => spec.parallel,
+        _ => unreachable!("a foreach task"),
+    };
+    assert_eq!(parallel(&ok(&source("100"))), 100);
+    assert_eq!(parallel(&parse("flow.yaml", &source("4294967295")).expect("a stored definition loads")), 100);
+}

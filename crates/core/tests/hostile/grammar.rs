@@ -138,7 +138,7 @@ fn task(t: &mut Tape, i: usize, n: usize, depth: usize) -> Y {
         "foreach" => {
             fields.push(("items", Y::quoted(if t.chance(50) { "data.l".to_owned() } else { expression(t) })));
             if t.chance(40) {
-                fields.push(("parallel", Y::plain(text::number(t, "2", "4294967295"))));
+                fields.push(("parallel", Y::plain(text::number(t, "2", "100"))));
             }
             fields.push(("tasks", tasks(t, depth + 1)));
         }
