@@ -144,9 +144,6 @@ fn case(values: &[u16]) -> Result<(), String> {
     let read_back = t.chance(20);
     let parsed = if read_back { parse_definition("hostile.yaml", &text) } else { parse_with("hostile.yaml", &text, &knowledge.limits) };
     let max_depth = if read_back { DataLimits::CEILING.max_depth } else { knowledge.limits.max_depth };
-    if let (true, Err(e), true) = (t.calm, &parsed, std::env::var_os("HOSTILE_SURVEY").is_some()) {
-        eprintln!("CALM-REFUSED: {}", e.diagnostics[0].message);
-    }
     match parsed {
         Err(e) => check_refusal(&text, &e).map_err(|e| format!("{e}\n--- the file:\n{}", shown(&text))),
         Ok(def) => run::run(&def, &knowledge, max_depth, now, &mut t).map_err(|e| format!("{e}\n--- the definition:\n{}", shown(&text))),
@@ -184,10 +181,6 @@ proptest! {
     #[test]
     fn no_hostile_definition_data_or_command_crashes_the_core_or_poisons_an_instance(values in prop::collection::vec(any::<u16>(), 0..500)) {
         let result = on_worker_stack(move || case(&values));
-        if std::env::var_os("HOSTILE_SURVEY").is_some() {
-            if let Err(e) = &result { eprintln!("SURVEY: {}", e.lines().next().unwrap_or_default()); }
-            return Ok(());
-        }
         prop_assert!(result.is_ok(), "{}", result.unwrap_err());
     }
 }

@@ -19,6 +19,12 @@ fn open(dir: &TempDir, clock: &Arc<ManualClock>) -> Engine<SqliteStore> {
     Engine::new(store, clock.clone(), EngineOptions { node: "test-node".into(), ..EngineOptions::default() })
 }
 
+/// A fresh database folder, the time the tests start at, and a clock set to it.
+fn fresh() -> (TempDir, chrono::DateTime<Utc>, Arc<ManualClock>) {
+    let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 0).unwrap();
+    (TempDir::new().unwrap(), t0, Arc::new(ManualClock::new(t0)))
+}
+
 /// Waits for its start time; the step its timer delivers is made to panic (see [`panicking`]).
 const DOOMED: &str = "
 id: doomed
@@ -52,9 +58,7 @@ tasks:
 
 #[tokio::test]
 async fn a_step_that_panics_every_time_becomes_an_incident_and_the_other_instances_go_on() {
-    let dir = TempDir::new().unwrap();
-    let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 0).unwrap();
-    let clock = Arc::new(ManualClock::new(t0));
+    let (dir, t0, clock) = fresh();
     let engine = open(&dir, &clock);
     engine.deploy("doomed.yaml", DOOMED).await.unwrap();
     engine.deploy("plain.yaml", PLAIN).await.unwrap();
@@ -96,9 +100,7 @@ async fn a_step_that_panics_every_time_becomes_an_incident_and_the_other_instanc
 
 #[tokio::test]
 async fn an_incident_can_be_resolved_by_hand_without_applying_its_command() {
-    let dir = TempDir::new().unwrap();
-    let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 0).unwrap();
-    let clock = Arc::new(ManualClock::new(t0));
+    let (dir, t0, clock) = fresh();
     let engine = open(&dir, &clock);
     engine.deploy("doomed.yaml", DOOMED).await.unwrap();
     let doomed = engine.start("doomed", Map::new()).await.unwrap();
@@ -115,9 +117,7 @@ async fn an_incident_can_be_resolved_by_hand_without_applying_its_command() {
 
 #[tokio::test]
 async fn a_stored_definition_that_no_longer_loads_raises_an_incident_that_can_be_resolved_by_hand() {
-    let dir = TempDir::new().unwrap();
-    let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 0).unwrap();
-    let clock = Arc::new(ManualClock::new(t0));
+    let (dir, t0, clock) = fresh();
     let engine = open(&dir, &clock);
     engine.deploy("plain.yaml", PLAIN).await.unwrap();
     let instance = engine.start("plain", Map::new()).await.unwrap();

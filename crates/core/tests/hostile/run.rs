@@ -63,7 +63,6 @@ pub fn run(def: &Definition, knowledge: &Knowledge, max_depth: usize, now: DateT
     };
     let mut d = Driver { def, knowledge, max_depth, inst: transition.instance.clone(), now, jobs: BTreeMap::new(), timers: BTreeMap::new(), iterations: Vec::new() };
     d.take(&transition)?;
-    let mut applied = 0;
     for _ in 0..MAX_COMMANDS {
         // Past the end of the tape, the run goes on the happy path to its end.
         let next = if t.exhausted() { d.happy() } else { d.command(t) };
@@ -75,13 +74,9 @@ pub fn run(def: &Definition, knowledge: &Knowledge, max_depth: usize, now: DateT
         };
         let was_terminal = d.inst.status.is_terminal();
         d.step(command)?;
-        applied += 1;
         if was_terminal && t.chance(50) {
             break;
         }
-    }
-    if std::env::var_os("HOSTILE_SURVEY").is_some() {
-        eprintln!("STATS: applied {applied} status {} tasks {:?}", d.inst.status, d.inst.tasks.iter().map(|t| t.status.name()).collect::<Vec<_>>());
     }
     Ok(())
 }

@@ -45,12 +45,17 @@ pub fn duration(t: &mut Tape) -> String {
     let huge = ["100years", "36525days", "P36525D", "P5217W6D", "P1.5D", "PT0.000000001S", "1y 364d 23h 59m 59s 999ms"];
     // Past the bound (a stored definition read back still has them), or no duration at all.
     let broken = ["300000000years", "18446744073709551615s", "584542046090years", "P999999999999W", "101years", "99999999999999999999s", "PT99999999999999999999H", "PT1e308S", "-5s", "1e9s", "soon", "", "P", "PT", "P1Y", "5"];
+    one_of(t, &broken, &huge, &plain)
+}
+
+/// A broken value (only in a case that is not calm), an extreme one, or a plain one.
+fn one_of(t: &mut Tape, broken: &[&str], extreme: &[&str], plain: &[&str]) -> String {
     if t.hostile(20) {
-        t.pick(&broken).to_owned()
+        t.pick(broken).to_owned()
     } else if t.chance(20) {
-        t.pick(&huge).to_owned()
+        t.pick(extreme).to_owned()
     } else {
-        t.pick(&plain).to_owned()
+        t.pick(plain).to_owned()
     }
 }
 
@@ -59,13 +64,7 @@ pub fn time(t: &mut Tape) -> String {
     let plain = ["22:00", "today 22:00", "tomorrow 06:00", "+2h", "+1m", "2024-03-01T12:30:00Z", "00:00"];
     let extreme = ["+0s", "+100years", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "2262-04-11T23:47:16.854775807Z", "1970-01-01T00:00:00+14:00", "9999-12-31T23:00:00-14:00", "tomorrow 23:59:59", "+P1D", "+P36525D"];
     let broken = ["+300000000years", "+18446744073709551615s", "+99999999999999999999s", "25:00", "yesterday 10:00", "tomorrow 24:00", "+P36526D", "+", "2024-02-30T00:00:00Z"];
-    if t.hostile(10) {
-        t.pick(&broken).to_owned()
-    } else if t.chance(20) {
-        t.pick(&extreme).to_owned()
-    } else {
-        t.pick(&plain).to_owned()
-    }
+    one_of(t, &broken, &extreme, &plain)
 }
 
 /// A whole number field (`parallel`, `max_restarts`, `priority`): plain, its largest, or broken.
