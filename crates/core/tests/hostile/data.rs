@@ -20,7 +20,7 @@ pub fn value(t: &mut Tape) -> Value {
         8 => deep(t.between(2, 300), t.chance(50)),
         9 => Value::Array((0..t.between(10, 3_000)).map(|i| Value::from(i as i64)).collect()),
         10 => Value::Object((0..t.between(10, 3_000)).map(|i| (format!("k{i}"), Value::from(i as i64))).collect()),
-        11 if t.chance(20) => Value::String("x".repeat(t.between(1_000, 1_100_000))),
+        11 if t.chance(5) => Value::String("x".repeat(t.between(1_000, 1_100_000))),
         11 => Value::String("x".repeat(t.between(1_000, 20_000))),
         12 => Value::Array(vec![Value::String("y".repeat(t.between(100, 5_000))); t.between(1, 300)]),
         _ => Value::Array((0..t.between(1, 4)).map(|_| value(t)).collect()),
@@ -72,7 +72,7 @@ pub fn start(t: &mut Tape) -> Map<String, Value> {
         }
         let value = match *name {
             "n" => Value::from([0, 3, i64::MAX, i64::MIN, -1][t.below(5)]),
-            "s" => Value::String(if t.chance(15) { "s".repeat(t.between(100, 100_000)) } else { super::text::hostile_text(t) }),
+            "s" => Value::String(if t.chance(15) { "s".repeat(t.between(100, 20_000)) } else { super::text::hostile_text(t) }),
             "l" => match t.below(4) {
                 0 => Value::Array((0..t.between(0, 3_000)).map(|i| Value::from(i as i64)).collect()),
                 1 => Value::Array(vec![deep(t.between(1, 120), false)]),
