@@ -14,6 +14,14 @@ use crate::step::{Effect, Machine, TransitionError};
 impl Machine<'_> {
     pub(crate) fn start_foreach(&mut self, i: usize, spec: &ForEachSpec) {
         let evaluated = spec.items.eval(&self.scope_for(i));
+        // The items are kept in the task's state (and each in its iteration's): held to the data
+        // limits as a value of process data is.
+        if let Ok(list @ Value::Array(_)) = &evaluated {
+            let what = || format!("the items of foreach task `{}`", self.def.tasks[i].id);
+            if let Err(e) = self.knowledge.limits.check_member(list) {
+                return self.fail(i, Reason::DataLimit { what: what(), problem: e.to_string() });
+            }
+        }
         let items = match evaluated {
             Ok(Value::Array(items)) if items.len() > MAX_ITEMS => return self.fail(i, Reason::TooManyItems { found: items.len(), limit: MAX_ITEMS }),
             Ok(Value::Array(items)) => items,

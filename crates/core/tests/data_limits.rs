@@ -222,3 +222,21 @@ fn a_foreach_over_more_than_10000_items_ends_not_ok_before_any_iteration_starts(
     assert!(!tr.effects.iter().any(|e| matches!(e, baton_core::Effect::StartIteration { .. })));
     assert_eq!(start(10_000).instance.tasks[0].status.name(), "running");
 }
+
+#[test]
+fn foreach_items_past_the_limits_end_the_task_not_ok_and_are_not_kept() {
+    // The items are kept in the task's state: `[[[1]]]` per item is 4 levels as process data.
+    let lines = ["id: p", "data:", "  files: list", "tasks:", "  - id: each", "    kind: foreach", "    items: data.files.map(f, [[f]])", "    tasks:", "      - id: load", "        kind: end"];
+    let (flow, tr) = Flow::start_full(&lines, json!({"files": [1, 2]}), t0(), small());
+    assert_eq!(flow.status("each"), TaskStatus::EndedNotOk);
+    assert_eq!(
+        flow.reason("each"),
+        Some(Reason::DataLimit { what: "the items of foreach task `each`".into(), problem: "nests deeper than the limit of 3 levels".into() })
+    );
+    assert!(flow.task("each").foreach.is_none());
+    assert!(!tr.effects.iter().any(|e| matches!(e, baton_core::Effect::StartIteration { .. })));
+    // One level less is within them.
+    let lines = lines.map(|l| l.replace("[[f]]", "[f]"));
+    let (flow, _) = Flow::start_full(&lines.iter().map(String::as_str).collect::<Vec<_>>(), json!({"files": [1, 2]}), t0(), small());
+    assert_eq!(flow.status("each").name(), "running");
+}
