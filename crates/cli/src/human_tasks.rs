@@ -15,7 +15,7 @@ use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use baton_api_model::{InboxQuery, InboxStatus};
-use baton_core::definition::parse_period;
+use baton_core::definition::duration;
 use baton_service::{EscalationAction, EscalationSpec, HumanTaskAction, HumanTaskRef, PotentialOwners};
 use baton_store::OPERATOR;
 
@@ -173,8 +173,8 @@ pub struct InboxArgs {
 
 fn parse_due_before(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
     if let Some(rest) = text.strip_prefix('+') {
-        let d = parse_period(rest).map_err(|e| CliError::Input(format!("--due-before: {e}")))?;
-        return Ok(now + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX));
+        let d = duration::parse(rest).map_err(|e| CliError::Input(format!("--due-before: {e}")))?;
+        return Ok(baton_core::timestamp::after(now, d));
     }
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
@@ -306,7 +306,7 @@ fn action(cmd: HumanTaskCmd) -> Result<(Target, HumanTaskAction)> {
             (target, action)
         }
         HumanTaskCmd::Subtask { target, to, title, description, data, expires_after } => {
-            let expires_after = expires_after.as_deref().map(parse_period).transpose().map_err(|e| CliError::Input(format!("--expires-after: {e}")))?;
+            let expires_after = expires_after.as_deref().map(duration::parse).transpose().map_err(|e| CliError::Input(format!("--expires-after: {e}")))?;
             let action = HumanTaskAction::Subtask { to: owners(&to)?, title, description: description.unwrap_or_default(), input: parse_data(data.as_deref())?, expires_after };
             (target, action)
         }

@@ -146,7 +146,7 @@ fn a_job_output_past_the_limits_ends_its_task_not_ok_with_the_reason() {
         shown["instance"]["tasks"]["produce"]["reason"],
         json!({
             "rule": "data_limit",
-            "message": "the job's output nests deeper than the limit of 64 levels; it was not taken into the process data",
+            "message": "the job's output nests deeper than the limit of 64 levels; it was not taken in",
             "details": {"what": "the job's output", "problem": "nests deeper than the limit of 64 levels"}
         })
     );

@@ -450,6 +450,7 @@ pub fn parse_calendar(file: &str, source: &str) -> Result<Calendar, DefinitionEr
     match calendar {
         Some(c) if diags.is_empty() => Ok(c),
         _ => {
+            crate::definition::document::keep_inside(source, &mut diags);
             diags.sort_by_key(|d| (d.line, d.column));
             Err(DefinitionError {
                 file: file.to_owned(),
@@ -504,9 +505,7 @@ pub(crate) fn parse_calendar_node(
                 String::new()
             }
             Some(n) => scalar(diags, n, "the calendar id `calendar`").map(|s| {
-                if s.trim().is_empty() {
-                    error(diags, n.span(), "the calendar id must not be empty", None);
-                }
+                check_calendar_id(diags, n.span(), s);
                 s.to_owned()
             })?,
         },
@@ -549,6 +548,18 @@ pub(crate) fn parse_calendar_node(
         exclude: exclude?,
         reference_positions,
     })
+}
+
+/// Calendar ids follow the rules of process and task ids ([`crate::definition::check_id`]):
+/// tasks, history and `baton` commands name them. Reports a bad one; returns whether it is good.
+fn check_calendar_id(diags: &mut Vec<Diagnostic>, span: &Span, id: &str) -> bool {
+    match crate::definition::check_id("calendar", id) {
+        Ok(()) => true,
+        Err((message, hint)) => {
+            error(diags, span, message, Some(hint));
+            false
+        }
+    }
 }
 
 fn parse_timezone(diags: &mut Vec<Diagnostic>, span: &Span, name: &str) -> Option<Tz> {
@@ -743,8 +754,7 @@ fn parse_rule(diags: &mut Vec<Diagnostic>, node: &Node, own_id: &str) -> Option<
                 );
                 return None;
             }
-            if other.trim().is_empty() {
-                error(diags, n.span(), "the calendar id must not be empty", None);
+            if !check_calendar_id(diags, n.span(), other) {
                 return None;
             }
             Some(Rule::Calendar(other.to_owned()))

@@ -18,12 +18,14 @@ use crate::expr::Expr;
 
 mod controls;
 pub mod document;
+pub mod duration;
 mod retry;
 mod run_cycles;
 mod user_task;
-pub use controls::{Action, Condition, EndAs, Postcondition, Preconditions, Prompt, RuntimeLimit, TaskControls, TimeSpec};
+pub use controls::{Action, Condition, EndAs, Postcondition, Preconditions, Prompt, RuntimeLimit, TaskControls, TimeSpec, MAX_RESTARTS};
+pub use duration::{DurationError, MAX_DURATION};
 pub use retry::{RetryPolicy, MAX_BACKOFF, MAX_RETRIES, MAX_RETRY_DELAY};
-pub use user_task::{parse_period, Assignee, Priority, Text, UserTaskDef};
+pub use user_task::{Assignee, Priority, Text, UserTaskDef};
 use crate::status::StatusCondition;
 
 /// A compiled, validated process definition.
@@ -169,6 +171,10 @@ pub enum TaskKind {
     User(Box<UserTaskDef>),
 }
 
+/// Most iterations of a ForEach task that run at once (`parallel`).
+pub const MAX_PARALLEL: usize = 100_000;
+
+
 /// A ForEach task: its body runs once per item, as a child instance that sees the item as
 /// `item` and its position as `index`, and reads the process data through the run's snapshot.
 #[derive(Debug, Clone)]
@@ -306,6 +312,10 @@ struct Diagnostics<'s> {
     data_names: Option<usize>,
     /// Where each line of `source` starts (a char index and a byte offset), built when first needed.
     line_starts: Option<Vec<(usize, usize)>>,
+    /// Hold durations to [`MAX_DURATION`], `max_restarts` to [`controls::MAX_RESTARTS`] and
+    /// `parallel` to [`MAX_PARALLEL`] (a deploy), or not (a stored definition read back: a
+    /// restart count or `parallel` past its bound is capped).
+    bound_durations: bool,
 }
 
 /// How many problems are printed; the rest are counted.
@@ -313,7 +323,7 @@ pub const MAX_SHOWN: usize = 100;
 
 impl<'s> Diagnostics<'s> {
     fn new(source: &'s str) -> Self {
-        Self { source, items: Vec::new(), pending: Vec::new(), candidate_lists: Vec::new(), data_names: None, line_starts: None, iterates: false }
+        Self { source, items: Vec::new(), pending: Vec::new(), candidate_lists: Vec::new(), data_names: None, line_starts: None, iterates: false, bound_durations: true }
     }
 
     fn error(&mut self, pos: Pos, message: impl Into<String>, hint: Option<String>) {
@@ -385,6 +395,28 @@ impl<'s> Diagnostics<'s> {
         let line = starts.partition_point(|&(chars, _)| chars <= target).max(1) - 1;
         let (chars, byte) = starts[line];
         (line + 1, chars, byte)
+    }
+
+    /// Reads a duration field (see [`duration`]) written at `pos`; `None` after reporting
+    /// why it is not one (`text` is `None` when the field is not a scalar).
+    fn duration(&mut self, pos: Pos, text: Option<&str>, field: &str) -> Option<Duration> {
+        let Some(text) = text else {
+            self.error(pos, format!("`{field}` must be a duration"), Some(duration::HINT.into()));
+            return None;
+        };
+        let parsed = duration::parse_unbounded(text).and_then(|d| if self.bound_durations { duration::check(d) } else { Ok(d) });
+        match parsed {
+            Ok(d) => Some(d),
+            Err(e @ DurationError::TooLong) => {
+                let hint = "a timer, timeout or deadline further away than that is not supported; use a shorter one";
+                self.error(pos, format!("`{field}` {e}"), Some(hint.into()));
+                None
+            }
+            Err(e) => {
+                self.error(pos, format!("`{field}` is not a duration: {e}"), Some(duration::HINT.into()));
+                None
+            }
+        }
     }
 
     /// Compiles an expression written in a YAML scalar, placing errors inside the scalar.
@@ -676,21 +708,32 @@ pub fn decode_source(file: &str, bytes: Vec<u8>) -> Result<String, DefinitionErr
     })
 }
 
-/// Parses and validates a definition. `file` is used in messages only. Data defaults may be
-/// as large as the [ceiling](crate::limits::DataLimits::CEILING) of the data limits: this is
-/// how a stored definition is read back, whatever the limits are now.
+/// Parses and validates a definition as it was stored: this is how a stored definition is read
+/// back, whatever the limits are now. `file` is used in messages only. Data defaults may be as
+/// large as the [ceiling](crate::limits::DataLimits::CEILING) of the data limits, and durations
+/// are not held to [`MAX_DURATION`] (one stored before that bound still loads).
 pub fn parse(file: &str, source: &str) -> Result<Definition, DefinitionError> {
-    parse_with(file, source, &crate::limits::DataLimits::CEILING)
+    parse_checked(file, source, &crate::limits::DataLimits::CEILING, false)
 }
 
-/// [`parse`], holding data defaults to `limits` (as a deploy does).
+/// Parses and validates a definition as a deploy does: data defaults held to `limits`, and
+/// durations to [`MAX_DURATION`].
 pub fn parse_with(file: &str, source: &str, limits: &crate::limits::DataLimits) -> Result<Definition, DefinitionError> {
+    parse_checked(file, source, limits, true)
+}
+
+fn parse_checked(file: &str, source: &str, limits: &crate::limits::DataLimits, bound_durations: bool) -> Result<Definition, DefinitionError> {
     document::check(file, source)?;
     let mut diags = Diagnostics::new(source);
+    diags.bound_durations = bound_durations;
     let definition = parse_inner(source, &mut diags, limits);
     match definition {
         Some(d) if diags.items.is_empty() => Ok(d),
-        _ => Err(DefinitionError { file: file.to_owned(), diagnostics: diags.finish() }),
+        _ => {
+            let mut diagnostics = diags.finish();
+            document::keep_inside(source, &mut diagnostics);
+            Err(DefinitionError { file: file.to_owned(), diagnostics })
+        }
     }
 }
 
@@ -1221,13 +1264,7 @@ fn compile_job(raw: &RawTask, diags: &mut Diagnostics) -> Option<JobSpec> {
     }
     let timeout = match &raw.timeout {
         None => None,
-        Some(t) => match humantime::parse_duration(t) {
-            Ok(d) => Some(d),
-            Err(e) => {
-                diags.error(pos_of(t.span()), format!("`timeout` is not a duration: {e}"), Some("write it like `30s`, `5m` or `1h 30m`".into()));
-                return None;
-            }
-        },
+        Some(t) => Some(diags.duration(pos_of(t.span()), Some(t), "timeout")?),
     };
     ok.then(|| JobSpec { command: argv, workdir: raw.workdir.clone(), env, timeout, retry: None })
 }
@@ -1301,7 +1338,17 @@ fn compile_foreach(scope_id: &str, raw: &RawTask, node: &Node, data: &IndexMap<S
     let items = diags.expr(items, "items")?;
     let parallel = match &raw.parallel {
         None => 1,
-        Some(p) if **p >= 1 => **p as usize,
+        Some(p) if (1..=MAX_PARALLEL).contains(&(**p as usize)) => **p as usize,
+        // A stored definition from before the bound still loads, running that many at most.
+        Some(p) if **p >= 1 && !diags.bound_durations => MAX_PARALLEL,
+        Some(p) if **p >= 1 => {
+            diags.error(
+                pos_of(p.span()),
+                format!("`parallel` is {}, more than the limit of {MAX_PARALLEL}", **p),
+                Some("each running iteration is an instance with its own jobs and timers; run fewer at once".into()),
+            );
+            return None;
+        }
         Some(p) => {
             diags.error(pos_of(p.span()), "`parallel` must be at least 1", Some("1 runs the iterations one after the other".into()));
             return None;

@@ -43,6 +43,14 @@ impl Machine<'_> {
         let mut limits = self.knowledge.eval_limits;
         limits.max_result_bytes = limits.max_result_bytes.max(self.knowledge.limits.max_bytes);
         let evaluated = spec.items.eval(&self.scope_for(i).with_limits(limits));
+        // The items are kept in the run's snapshot (and each in its iteration): held to the data
+        // limits as a value of process data is, so that what is stored reads back.
+        if let Ok(list @ Value::Array(_)) = &evaluated {
+            let what = || format!("the items of foreach task `{}`", self.def.tasks[i].id);
+            if let Err(e) = self.knowledge.limits.check_member(list) {
+                return self.fail(i, Reason::DataLimit { what: what(), problem: e.to_string() });
+            }
+        }
         let items = match evaluated {
             Ok(Value::Array(items)) => items,
             Ok(other) => return self.fail(i, Reason::NotAList { found: json_type_name(&other).to_owned() }),

@@ -167,10 +167,10 @@ impl Machine<'_> {
             let reason = Reason::PreconditionNotMet { condition: detail, action: condition.otherwise.name().to_owned() };
             return match condition.otherwise {
                 Action::Wait => {
-                    let mut next = self.now + chrono::Duration::from_std(pre.check_interval).unwrap_or(chrono::Duration::MAX);
+                    let mut next = crate::timestamp::after(self.now, pre.check_interval);
                     // Check once more just after the latest start, not a whole interval later.
                     if let Some(spec) = &self.def.tasks[i].controls.latest_start {
-                        next = next.min(spec.resolve(self.inst.created_at, self.zone(i)) + chrono::Duration::milliseconds(1));
+                        next = next.min(crate::timestamp::after(spec.resolve(self.inst.created_at, self.zone(i)), std::time::Duration::from_millis(1)));
                     }
                     PreconditionOutcome::Wait(next, reason)
                 }
@@ -213,7 +213,7 @@ impl Machine<'_> {
         let controls = &self.def.tasks[i].controls;
         let latest_end = controls.latest_end.as_ref()?.resolve(self.inst.created_at, self.zone(i));
         let ert = self.knowledge.expected_runtimes.get(&self.def.tasks[i].id).copied().or(controls.expected_runtime).unwrap_or_default();
-        let expected_end = self.now + chrono::Duration::from_std(ert).unwrap_or(chrono::Duration::MAX);
+        let expected_end = crate::timestamp::after(self.now, ert);
         (expected_end > latest_end).then_some(Reason::WouldEndTooLate { expected_end, latest_end, expected_runtime_ms: ert.as_millis() as u64 })
     }
 

@@ -301,7 +301,8 @@ pub enum Reason {
     ExpiredChain { action: String },
     /// A `user` task could not be created (no potential owners, a bad escalation, …).
     UserTaskRefused { message: String },
-    /// Data from outside (a job's output) is past the data limits; it was not taken in.
+    /// Data past the data limits, from outside (a job's output) or from an expression (a `set`
+    /// task's values, a user task's input or output mapping); it was not taken in.
     DataLimit { what: String, problem: String },
     /// The task was about to run more often than its run limit allows without an operator.
     RunLimit { limit: u32 },
@@ -366,7 +367,7 @@ impl fmt::Display for Reason {
             Self::HumanTaskFailed { by, reason } => write!(f, "failed by {by}: {reason}"),
             Self::ExpiredChain { action } => write!(f, "expired; on_expiry: {action}"),
             Self::UserTaskRefused { message } => write!(f, "the human task could not be created: {message}"),
-            Self::DataLimit { what, problem } => write!(f, "{what} {problem}; it was not taken into the process data"),
+            Self::DataLimit { what, problem } => write!(f, "{what} {problem}; it was not taken in"),
             Self::RetryPending { retry, max, at, failure } => write!(f, "{failure}; retry {retry} of {max} at {}", at.to_rfc3339()),
             Self::Retry { retry, max } => write!(f, "retry {retry} of {max} after a failed attempt"),
             Self::RunLimit { limit } => write!(

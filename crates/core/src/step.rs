@@ -571,7 +571,7 @@ impl Machine<'_> {
         self.inst.tasks[i].attempts += 1;
         self.inst.tasks[i].started_at = Some(self.now);
         match &self.def.tasks[i].kind {
-            TaskKind::Set(assignments) => match self.evaluate_set(assignments) {
+            TaskKind::Set(assignments) => match self.evaluate_set(i, assignments) {
                 Err(reason) => self.fail(i, reason),
                 Ok((data, written)) => {
                     self.inst.data = data;
@@ -609,7 +609,7 @@ impl Machine<'_> {
 
     /// A `set` task's assignments, in order, each seeing the ones before it. All or nothing:
     /// returns the new data and what was written.
-    fn evaluate_set(&self, assignments: &[(String, crate::expr::Expr)]) -> Result<SetResult, Reason> {
+    fn evaluate_set(&self, i: usize, assignments: &[(String, crate::expr::Expr)]) -> Result<SetResult, Reason> {
         let mut scope = self.scope();
         let mut data = self.inst.data.clone();
         let mut written = Map::new();
@@ -624,7 +624,15 @@ impl Machine<'_> {
                 scope.set_data(&data);
             }
         }
+        self.within_limits(&written, || format!("the values of set task `{}`", self.def.tasks[i].id))?;
         Ok((data, written))
+    }
+
+    /// Values expressions produced, before they are stored (in process data, or as a human
+    /// task's input): held to the data limits as one payload, as data from outside is. An
+    /// expression can nest a value (`[[…[data.x]…]]`) far deeper than the data it reads.
+    pub(crate) fn within_limits(&self, values: &Map<String, Value>, what: impl FnOnce() -> String) -> Result<(), Reason> {
+        self.knowledge.limits.check_object(values).map_err(|e| Reason::DataLimit { what: what(), problem: e.to_string() })
     }
 
     /// The tasks a decision's branches lead to: the first branch that holds (or all, in mode
@@ -678,7 +686,7 @@ impl Machine<'_> {
         };
         let attempt = self.inst.tasks[i].attempts;
         if let Some(limit) = self.def.tasks[i].controls.max_runtime {
-            let due_at = self.now + chrono::Duration::from_std(limit.limit).unwrap_or(chrono::Duration::MAX);
+            let due_at = crate::timestamp::after(self.now, limit.limit);
             self.set_timer(i, TimerKind::MaxRuntime { attempt }, due_at);
         }
         if let Some(reason) = retry_reason {

@@ -9,8 +9,24 @@
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde::{Deserialize, Deserializer, Serializer};
 
-/// `2026-11-25T23:49:12.798062174Z`: at most 30 bytes.
-fn format(t: &DateTime<Utc>, buf: &mut [u8; 30]) -> usize {
+/// The latest instant Baton computes: the end of year 9999. Stores keep instants as RFC 3339
+/// text, which has four-digit years (and sorts as text only then), so a timer is never set
+/// past it, however long the duration it waits for.
+pub const LATEST: DateTime<Utc> = match DateTime::from_timestamp(253_402_300_799, 0) {
+    Some(t) => t,
+    None => panic!("9999-12-31T23:59:59Z is an instant"),
+};
+
+/// `t + d`, or [`LATEST`] if that is later: how every duration is added to an instant.
+pub fn after(t: DateTime<Utc>, d: std::time::Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d).ok().and_then(|d| t.checked_add_signed(d)).map_or(LATEST, |t| t.min(LATEST))
+}
+
+/// Longest text [`format`] writes: chrono's for the largest years, `+262142-12-31T23:59:59.999999999Z`.
+const MAX_TEXT: usize = 40;
+
+/// `2026-11-25T23:49:12.798062174Z`: 30 bytes or fewer for four-digit years.
+fn format(t: &DateTime<Utc>, buf: &mut [u8; MAX_TEXT]) -> usize {
     fn digits(buf: &mut [u8], mut n: u32) {
         for b in buf.iter_mut().rev() {
             *b = b'0' + (n % 10) as u8;
@@ -56,7 +72,7 @@ fn format(t: &DateTime<Utc>, buf: &mut [u8; 30]) -> usize {
 }
 
 pub fn serialize<S: Serializer>(t: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
-    let mut buf = [0u8; 30];
+    let mut buf = [0u8; MAX_TEXT];
     let n = format(t, &mut buf);
     serializer.serialize_str(std::str::from_utf8(&buf[..n]).expect("ASCII"))
 }
@@ -88,7 +104,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn ours(t: &DateTime<Utc>) -> String {
-        let mut buf = [0u8; 30];
+        let mut buf = [0u8; MAX_TEXT];
         let n = format(t, &mut buf);
         String::from_utf8(buf[..n].to_vec()).unwrap()
     }
@@ -103,9 +119,28 @@ mod tests {
         assert_eq!(ours(&base), "2026-11-25T23:49:12Z");
     }
 
+    #[test]
+    fn every_instant_chrono_holds_is_written_whole_and_reads_back() {
+        for t in [DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MIN_UTC, LATEST + chrono::Duration::nanoseconds(999_999_999)] {
+            assert_eq!(ours(&t), t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+            let json = serde_json::to_string(&Wrapper(t)).unwrap();
+            assert_eq!(serde_json::from_str::<Wrapper>(&json).unwrap().0, t);
+        }
+    }
+
+    #[test]
+    fn a_duration_added_to_an_instant_stops_at_the_end_of_year_9999() {
+        let base = Utc.with_ymd_and_hms(2026, 11, 25, 23, 49, 12).unwrap();
+        assert_eq!(after(base, std::time::Duration::from_secs(60)), base + chrono::Duration::seconds(60));
+        assert_eq!(after(base, std::time::Duration::from_secs(300_000_000 * 31_557_600)), LATEST);
+        assert_eq!(after(base, std::time::Duration::MAX), LATEST);
+        assert_eq!(after(DateTime::<Utc>::MAX_UTC, std::time::Duration::from_secs(1)), LATEST);
+        assert_eq!(ours(&LATEST), "9999-12-31T23:59:59Z");
+    }
+
     proptest! {
         #[test]
-        fn any_timestamp_reads_back_and_matches_chrono(secs in -62_000_000_000i64..253_000_000_000i64, nanos in 0u32..1_000_000_000) {
+        fn any_timestamp_reads_back_and_matches_chrono(secs in -8_200_000_000_000i64..8_200_000_000_000i64, nanos in 0u32..1_000_000_000) {
             let t = Utc.timestamp_opt(secs, nanos).unwrap();
             prop_assert_eq!(ours(&t), t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
             let json = serde_json::to_string(&Wrapper(t)).unwrap();

@@ -921,6 +921,9 @@ pub enum UserTaskError {
     NoPotentialOwners { title: String },
     #[error("escalation `{escalation}` must name at least one user or group to notify or reassign to")]
     EscalationNamesNobody { escalation: String },
+    /// A duration past [`crate::definition::MAX_DURATION`] (`what` says which).
+    #[error("{what} {}", crate::definition::DurationError::TooLong)]
+    DurationTooLong { what: String },
     #[error("invalid potential owners: {0}")]
     InvalidPotentialOwners(String),
     #[error(
@@ -1009,7 +1012,15 @@ pub fn apply(state: &UserTask, actor: &Actor, command: UserTaskCommand, now: Dat
 }
 
 fn check_escalations(escalations: &[EscalationSpec]) -> Result<(), UserTaskError> {
-    escalations.iter().try_for_each(|e| check_escalation(&e.name, &e.action))
+    escalations.iter().try_for_each(|e| {
+        check_duration(e.after, || format!("the `after` of escalation `{}`", e.name))?;
+        check_escalation(&e.name, &e.action)
+    })
+}
+
+/// Durations given with a command are held to the bound a definition's are.
+fn check_duration(d: Duration, what: impl FnOnce() -> String) -> Result<(), UserTaskError> {
+    crate::definition::duration::check(d).map(|_| ()).map_err(|_| UserTaskError::DurationTooLong { what: what() })
 }
 
 /// An escalation that notifies or reassigns must name someone.
@@ -1023,7 +1034,7 @@ fn check_escalation(name: &str, action: &EscalationAction) -> Result<(), UserTas
 }
 
 fn later(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
-    chrono::Duration::from_std(d).ok().and_then(|d| t.checked_add_signed(d)).unwrap_or(DateTime::<Utc>::MAX_UTC)
+    crate::timestamp::after(t, d)
 }
 
 struct Machine<'a> {
@@ -1369,6 +1380,9 @@ impl<'a> Machine<'a> {
             return Err(UserTaskError::NoPotentialOwners { title: spec.title });
         }
         check_escalations(&spec.escalations)?;
+        if let Some(d) = spec.expires_after {
+            check_duration(d, || "the subtask's `expires_after`".into())?;
+        }
         let originator = Some(caller.user.clone());
         let id = self.next_id();
         let mut task = self.derived_task(parent, id, HumanTaskRole::Subtask { parent }, spec.title, spec.description, spec.to, originator);

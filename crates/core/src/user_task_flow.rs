@@ -94,6 +94,7 @@ impl Machine<'_> {
                 for (name, e) in mapping {
                     input.insert(name.clone(), e.eval(&scope).map_err(|e| failed(&format!("input.{name}"), e.0))?);
                 }
+                self.within_limits(&input, || format!("the input of user task `{}`", self.def.tasks[i].id))?;
                 input
             }
         };
@@ -106,7 +107,7 @@ impl Machine<'_> {
             administrators: people(&def.administrators, "administrators")?,
             originator: None,
             priority,
-            due: def.due.and_then(|d| chrono::Duration::from_std(d).ok()).and_then(|d| self.now.checked_add_signed(d)),
+            due: def.due.map(|d| crate::timestamp::after(self.now, d)),
             output_fields: def.form.clone(),
             expires_after: def.expires_after,
             escalations: def.escalations.clone(),
@@ -262,7 +263,7 @@ impl Machine<'_> {
                 }
                 writes.insert(name.clone(), value);
             }
-            return Ok(Ok(writes));
+            return Ok(self.within_limits(&writes, || format!("the output mapping of user task `{}`", self.def.tasks[i].id)).map(|()| writes));
         }
         let mut problems = Vec::new();
         for (key, value) in output {

@@ -61,7 +61,7 @@ fn a_job_output_past_the_limits_ends_the_task_not_ok_and_leaves_the_data_alone()
     }
     assert_eq!(
         Reason::DataLimit { what: "the job's output".into(), problem: "nests deeper than the limit of 3 levels".into() }.to_string(),
-        "the job's output nests deeper than the limit of 3 levels; it was not taken into the process data"
+        "the job's output nests deeper than the limit of 3 levels; it was not taken in"
     );
 }
 
@@ -147,4 +147,83 @@ fn a_whole_number_beyond_64_bit_integers_is_refused_for_integer_data() {
     );
     let data: Map<String, Value> = serde_json::from_str(r#"{"n": 9223372036854775807}"#).unwrap();
     assert!(start_with(&def, "i-1".into(), data, t0(), &Knowledge::default()).is_ok(), "the largest 64-bit integer is fine");
+}
+
+/// A `set` task writing `v` from `expression`, on data `{"v": …}` given at start.
+fn set_flow(expression: &str, start: Value) -> Flow {
+    let assignment = format!("    set: {{v: \"{expression}\"}}");
+    let (flow, _) = Flow::start_full(&["id: p", "data:", "  v: any", "tasks:", "  - id: grow", "    kind: set", &assignment], start, t0(), small());
+    flow
+}
+
+#[test]
+fn a_set_value_past_the_limits_ends_the_task_not_ok_and_nothing_of_it_is_stored() {
+    // 3 levels of data, nested in 1 more list by the expression: 4 levels.
+    let flow = set_flow("[data.v]", json!({"v": [[1]]}));
+    assert_eq!((flow.status("grow"), flow.inst.status), (TaskStatus::EndedNotOk, InstanceStatus::Failed));
+    let reason = Reason::DataLimit { what: "the values of set task `grow`".into(), problem: "nests deeper than the limit of 3 levels".into() };
+    assert_eq!(flow.reason("grow"), Some(reason.clone()));
+    assert_eq!(reason.to_string(), "the values of set task `grow` nests deeper than the limit of 3 levels; it was not taken in");
+    assert_eq!(flow.inst.data, object(json!({"v": [[1]]})));
+    // Larger than the data it read: a string repeated.
+    let flow = set_flow("data.v + data.v + data.v", json!({"v": "x".repeat(20)}));
+    assert_eq!(
+        flow.reason("grow"),
+        Some(Reason::DataLimit { what: "the values of set task `grow`".into(), problem: "is larger than the limit of 60 bytes (as JSON)".into() })
+    );
+    assert_eq!(flow.inst.data, object(json!({"v": "x".repeat(20)})));
+    // At the limits, the value is taken in.
+    let flow = set_flow("[data.v]", json!({"v": [1]}));
+    assert_eq!((flow.status("grow"), flow.inst.data.clone()), (TaskStatus::EndedOk, object(json!({"v": [[1]]}))));
+}
+
+/// A user task for `john` with an `input:` or `output:` mapping of `v`.
+fn mapped_user_task(field: &str, expression: &str) -> Flow {
+    let mapping = format!("    {field}: {{v: \"{expression}\"}}");
+    let lines = ["id: p", "data:", "  v: any", "tasks:", "  - id: review", "    kind: user", "    owners: john", "    form: {v: any}", &mapping];
+    Flow::start_full(&lines, json!({"v": [1]}), t0(), small()).0
+}
+
+#[test]
+fn an_output_mapping_past_the_limits_ends_the_user_task_not_ok_and_leaves_the_data_alone() {
+    let mut flow = mapped_user_task("output", "[[output.v]]");
+    let john = || Actor::User(Caller::new("john"));
+    flow.apply(Command::UserTask { task: "review".into(), actor: john(), command: UserTaskCommand::Claim { task: HumanTaskId::ORIGINAL } });
+    let output = object(json!({"v": [2]}));
+    flow.apply(Command::UserTask { task: "review".into(), actor: john(), command: UserTaskCommand::Complete { task: HumanTaskId::ORIGINAL, output } });
+    assert_eq!(flow.status("review"), TaskStatus::EndedNotOk);
+    assert_eq!(
+        flow.reason("review"),
+        Some(Reason::DataLimit { what: "the output mapping of user task `review`".into(), problem: "nests deeper than the limit of 3 levels".into() })
+    );
+    assert_eq!(flow.inst.data, object(json!({"v": [1]})));
+}
+
+#[test]
+fn an_input_mapping_past_the_limits_ends_the_user_task_not_ok_before_its_human_task_is_made() {
+    let flow = mapped_user_task("input", "[[data.v]]");
+    assert_eq!(flow.status("review"), TaskStatus::EndedNotOk);
+    assert_eq!(
+        flow.reason("review"),
+        Some(Reason::DataLimit { what: "the input of user task `review`".into(), problem: "nests deeper than the limit of 3 levels".into() })
+    );
+    assert!(flow.task("review").user_task.is_none(), "no human task holds the oversized input");
+}
+
+#[test]
+fn foreach_items_past_the_limits_end_the_task_not_ok_and_are_not_kept() {
+    // The items are kept in the task's state: `[[[1]]]` per item is 4 levels as process data.
+    let lines = ["id: p", "data:", "  files: list", "tasks:", "  - id: each", "    kind: foreach", "    items: data.files.map(f, [[f]])", "    tasks:", "      - id: load", "        kind: end"];
+    let (flow, tr) = Flow::start_full(&lines, json!({"files": [1, 2]}), t0(), small());
+    assert_eq!(flow.status("each"), TaskStatus::EndedNotOk);
+    assert_eq!(
+        flow.reason("each"),
+        Some(Reason::DataLimit { what: "the items of foreach task `each`".into(), problem: "nests deeper than the limit of 3 levels".into() })
+    );
+    assert!(flow.task("each").foreach.is_none());
+    assert!(!tr.effects.iter().any(|e| matches!(e, baton_core::Effect::StartIteration { .. })));
+    // One level less is within them.
+    let lines = lines.map(|l| l.replace("[[f]]", "[f]"));
+    let (flow, _) = Flow::start_full(&lines.iter().map(String::as_str).collect::<Vec<_>>(), json!({"files": [1, 2]}), t0(), small());
+    assert_eq!(flow.status("each").name(), "running");
 }

@@ -2,7 +2,8 @@
 //! sentence that says what to change (DESIGN.md, "Bad input"). One test per class of mistake;
 //! each pins the exact line and column, so a reader can check them against the numbered source.
 
-use baton_core::definition::{parse, DataType, Definition, DefinitionError, Diagnostic, TaskKind};
+use baton_core::definition::{parse, parse_with, DataType, Definition, DefinitionError, Diagnostic, TaskKind};
+use baton_core::DataLimits;
 
 /// Joins lines into a YAML document, so that line N of the file is `lines[N - 1]`.
 fn yaml(lines: &[&str]) -> String {
@@ -11,8 +12,9 @@ fn yaml(lines: &[&str]) -> String {
     s
 }
 
+/// Checked as a deploy checks it (with the default data limits).
 fn errors(src: &str) -> DefinitionError {
-    match parse("flow.yaml", src) {
+    match parse_with("flow.yaml", src, &DataLimits::default()) {
         Ok(def) => panic!("expected a deploy error, got a definition with {} tasks", def.tasks.len()),
         Err(e) => e,
     }
@@ -26,7 +28,7 @@ fn one(src: &str) -> Diagnostic {
 }
 
 fn ok(src: &str) -> Definition {
-    parse("flow.yaml", src).unwrap_or_else(|e| panic!("expected the definition to deploy:\n{e}"))
+    parse_with("flow.yaml", src, &DataLimits::default()).unwrap_or_else(|e| panic!("expected the definition to deploy:\n{e}"))
 }
 
 #[track_caller]
@@ -506,7 +508,7 @@ fn bad_timeout_says_how_to_write_a_duration() {
     let d = one(&yaml(&["id: p", "tasks:", "  - id: j", "    kind: job", "    command: ./run.sh", "    timeout: five minutes"]));
     assert_at(&d, 6, 14);
     assert_message(&d, "`timeout` is not a duration");
-    assert_hint(&d, "`30s`, `5m` or `1h 30m`");
+    assert_hint(&d, "`30s`, `5m`, `1h 30m`");
 
     let def = ok(&yaml(&["id: p", "tasks:", "  - id: j", "    kind: job", "    command: ./run.sh", "    timeout: 1h 30m"]));
     let TaskKind::Job(job) = &def.tasks[0].kind else { panic!("a job") };
@@ -958,11 +960,8 @@ fn run_and_restart_limits_are_bounded() {
     let d = one(&yaml(&["id: p", "tasks:", "  - id: a", "    kind: job", "    command: ./a.sh", "    max_runs: 0"]));
     assert_at(&d, 6, 15);
     assert_eq!(d.message, "`max_runs` must be a whole number from 1 to 10000");
-    let d = one(&yaml(&["id: p", "tasks:", "  - id: a", "    kind: job", "    command: ./a.sh", "    max_restarts: 4294967296"]));
-    assert_at(&d, 6, 19);
-    assert_eq!(d.message, "`max_restarts` must be a whole number from 0 to 1000");
-    let def = ok(&yaml(&["id: p", "tasks:", "  - id: a", "    kind: job", "    command: ./a.sh", "    max_runs: 10000", "    max_restarts: 1000"]));
-    assert_eq!((def.tasks[0].controls.max_runs, def.tasks[0].controls.max_restarts), (10_000, 1_000));
+    let def = ok(&yaml(&["id: p", "tasks:", "  - id: a", "    kind: job", "    command: ./a.sh", "    max_runs: 10000", "    max_restarts: 100"]));
+    assert_eq!((def.tasks[0].controls.max_runs, def.tasks[0].controls.max_restarts), (10_000, 100));
     let def = ok(&yaml(&["id: p", "tasks:", "  - id: a", "    kind: job", "    command: ./a.sh"]));
     assert_eq!((def.tasks[0].controls.max_runs, def.tasks[0].controls.max_restarts), (100, 3));
 }
@@ -987,4 +986,144 @@ fn a_retry_policy_is_checked_and_retries_is_taken_for_retry() {
     let baton_core::definition::TaskKind::Job(spec) = &def.tasks[0].kind else { panic!() };
     let policy = spec.retry.unwrap();
     assert_eq!((policy.max, policy.delay.as_secs(), policy.backoff, policy.max_delay.as_secs()), (5, 1, 1.5, 60));
+}
+
+/// Every duration field of a definition, written as line 5 of a task (`FIELD` and its indentation).
+const DURATION_FIELDS: &[(&str, &[&str])] = &[
+    ("timeout", &["    kind: job", "    command: ./run.sh", "    timeout: DURATION"]),
+    ("preconditions.check_interval", &["    kind: end", "    preconditions:", "      check_interval: DURATION", "      conditions: [{when: 'true'}]"]),
+    ("expected_runtime", &["    kind: end", "    expected_runtime: DURATION"]),
+    ("max_runtime.after", &["    kind: job", "    command: ./run.sh", "    max_runtime: {after: DURATION}"]),
+    ("min_runtime", &["    kind: job", "    command: ./run.sh", "    min_runtime: DURATION"]),
+    ("due", &["    kind: user", "    owners: [alice]", "    due: DURATION"]),
+    ("expires_after", &["    kind: user", "    owners: [alice]", "    expires_after: DURATION"]),
+    ("escalations.after", &["    kind: user", "    owners: [alice]", "    escalations: [{action: raise_priority, after: DURATION}]"]),
+];
+
+fn with_duration(body: &[&str], duration: &str) -> String {
+    let mut lines = vec!["id: p", "tasks:", "  - id: t"];
+    let body: Vec<String> = body.iter().map(|l| l.replace("DURATION", duration)).collect();
+    lines.extend(body.iter().map(String::as_str));
+    yaml(&lines)
+}
+
+#[test]
+fn every_duration_is_at_most_100_years_and_a_longer_one_is_refused_where_it_is_written() {
+    for (field, body) in DURATION_FIELDS {
+        for longer in ["300000000years", "101years", "P36526D", "99999999999999999999s"] {
+            let source = with_duration(body, longer);
+            let d = one(&source);
+            let (line, text) = source.lines().enumerate().find(|(_, l)| l.contains(longer)).unwrap();
+            assert_eq!((d.line, d.column), (line + 1, text.find(longer).unwrap() + 1), "{field} = {longer}");
+            assert_eq!(d.message, format!("`{field}` is longer than the limit of 100 years (36,525 days)"), "{field} = {longer}");
+            assert_hint(&d, "use a shorter one");
+        }
+        // The bound itself deploys, in either notation.
+        for longest in ["100years", "36525days", "P36525D", "P5217W6D"] {
+            ok(&with_duration(body, longest));
+        }
+    }
+}
+
+#[test]
+fn every_duration_field_reads_iso_8601_as_well_as_humantime() {
+    for (_field, body) in DURATION_FIELDS {
+        for written in ["PT2H", "2h", "P1DT12H", "1day 12h"] {
+            let source = with_duration(body, written);
+            ok(&source);
+        }
+    }
+    let def = ok(&with_duration(DURATION_FIELDS[0].1, "PT1H30M"));
+    let TaskKind::Job(job) = &def.tasks[0].kind else { panic!("a job") };
+    assert_eq!(job.timeout, Some(std::time::Duration::from_secs(90 * 60)));
+}
+
+#[test]
+fn a_start_time_after_activation_is_held_to_the_duration_bound() {
+    for field in ["earliest_start", "latest_start", "latest_end"] {
+        let d = one(&yaml(&["id: p", "tasks:", "  - id: t", "    kind: end", &format!("    {field}: '+300000000years'")]));
+        assert_eq!((d.line, d.column), (5, field.len() + 7));
+        assert_eq!(d.message, format!("`{field}` is not a time: `+300000000years` is longer than the limit of 100 years (36,525 days)"));
+        ok(&yaml(&["id: p", "tasks:", "  - id: t", "    kind: end", &format!("    {field}: '+P2D'")]));
+    }
+}
+
+#[test]
+fn a_definition_stored_before_the_duration_bound_still_loads() {
+    // Read back as stored (not deployed anew), so instances running on it go on after an
+    // upgrade; its timers wait until the end of year 9999 at most.
+    for (field, body) in DURATION_FIELDS {
+        let source = with_duration(body, "300000000years");
+        assert!(parse("flow.yaml", &source).is_ok(), "{field}");
+    }
+    let source = yaml(&["id: p", "tasks:", "  - id: t", "    kind: end", "    earliest_start: '+300000000years'"]);
+    assert!(parse("flow.yaml", &source).is_ok());
+}
+
+#[test]
+fn a_file_cut_short_is_refused_at_its_last_character_not_past_the_end() {
+    // The YAML parser places the problem on the line after the last; the message names a place
+    // an editor can go to.
+    let e = errors("id: p\ntasks:\n  - id: a\n    kind: end\n  - id: b\n    kind: {");
+    assert_eq!(e.diagnostics.len(), 1, "{e}");
+    assert_at(&e.diagnostics[0], 6, 12);
+    assert_message(&e.diagnostics[0], "YAML syntax error");
+}
+
+fn calendar_errors(source: &str) -> DefinitionError {
+    baton_core::calendar::parse_calendar("cal.yaml", source).expect_err("the calendar is refused")
+}
+
+#[test]
+fn calendar_ids_follow_the_id_rules_in_the_calendar_in_its_references_and_in_tasks() {
+    let long = "c".repeat(129);
+    for (bad, message) in [
+        ("bank#holidays", "the calendar id `bank#holidays` contains `#` (`#N` after a task id picks a human task)"),
+        ("bank holidays", "the calendar id `bank holidays` contains ` `"),
+        ("9-to-5", "the calendar id `9-to-5` must start with a letter or `_`"),
+        (long.as_str(), "the calendar id `cccccccccccccccccccccccccccccccccccccccc…` is 129 characters long, more than 128"),
+    ] {
+        // The calendar's own id, at its value.
+        let e = calendar_errors(&format!("calendar: \"{bad}\"\ninclude:\n  - weekdays: [mon]\n"));
+        assert_eq!((e.diagnostics.len(), e.diagnostics[0].line, e.diagnostics[0].column), (1, 1, 11), "{e}");
+        assert_eq!(e.diagnostics[0].message, message);
+        assert_hint(&e.diagnostics[0], "use 1 to 128 letters, digits, `_`, `.` and `-`");
+        // A reference to another calendar, at the reference.
+        let e = calendar_errors(&format!("calendar: ok\nexclude:\n  - calendar: \"{bad}\"\n"));
+        assert_eq!((e.diagnostics.len(), e.diagnostics[0].line, e.diagnostics[0].column, e.diagnostics[0].message.as_str()), (1, 3, 15, message), "{e}");
+        // A task's calendar condition, at the name.
+        let d = one(&yaml(&["id: p", "tasks:", "  - id: t", "    kind: end", &format!("    calendar: [ok, \"{bad}\"]")]));
+        assert_eq!((d.line, d.column, d.message.as_str()), (5, 20, message));
+    }
+    let e = calendar_errors("calendar: ''\n");
+    assert_eq!(e.diagnostics[0].message, "a calendar `id` must not be empty");
+    ok(&yaml(&["id: p", "tasks:", "  - id: t", "    kind: end", "    calendar: [business-days, _night.shift-2]"]));
+}
+
+#[test]
+fn max_restarts_is_at_most_100_and_a_stored_definition_with_more_restarts_at_most_100_times() {
+    let source = |n: &str| yaml(&["id: p", "tasks:", "  - id: t", "    kind: end", "    postconditions: [{if: 'true', then: restart}]", &format!("    max_restarts: {n}")]);
+    let d = one(&source("4294967295"));
+    assert_eq!((d.line, d.column, d.message.as_str()), (6, 19, "`max_restarts` is 4294967295, more than the limit of 100"));
+    assert_eq!(ok(&source("100")).tasks[0].controls.max_restarts, 100);
+    // Read back as stored: loads, capped; the task then restarts 100 times within one step.
+    let stored = parse("flow.yaml", &source("4294967295")).expect("a stored definition loads");
+    assert_eq!(stored.tasks[0].controls.max_restarts, baton_core::definition::MAX_RESTARTS);
+    let tr = baton_core::start(&stored, "i-1".into(), serde_json::Map::new(), chrono::Utc::now()).unwrap();
+    assert_eq!(tr.instance.tasks[0].restarts, 100);
+}
+
+#[test]
+fn a_foreach_runs_at_most_100_iterations_at_once_and_a_stored_one_with_more_is_capped() {
+    let source = |n: &str| {
+        yaml(&["id: p", "data:", "  files: list", "tasks:", "  - id: each", "    kind: foreach", "    items: data.files", &format!("    parallel: {n}"), "    tasks:", "      - id: load", "        kind: end"])
+    };
+    let d = one(&source("100001"));
+    assert_eq!((d.line, d.column, d.message.as_str()), (8, 15, "`parallel` is 100001, more than the limit of 100000"));
+    let parallel = |def: &Definition| match &def.tasks[0].kind {
+        TaskKind::ForEach(spec) => spec.parallel,
+        _ => unreachable!("a foreach task"),
+    };
+    assert_eq!(parallel(&ok(&source("100000"))), 100_000);
+    assert_eq!(parallel(&parse("flow.yaml", &source("4294967295")).expect("a stored definition loads")), 100_000);
 }

@@ -918,3 +918,34 @@ fn a_prompt_value_outside_its_choices_is_asked_again() {
     assert_eq!(flow.status("t"), TaskStatus::WaitingForUserInput);
     assert_eq!(flow.reason("t"), Some(Reason::WaitingForInput { prompts: vec!["region".into()] }));
 }
+
+#[test]
+fn a_learned_expected_runtime_too_long_for_the_calendar_ends_the_task_timeout_instead_of_overflowing() {
+    // Runtimes are learned from what workers report: one of u64::MAX milliseconds passes any
+    // latest end, and adding it to now saturates at the last instant Baton stores.
+    let lines = ["id: p", "tasks:", &job("extract"), &job_after("load", "extract"), "    latest_end: +1h"];
+    let learned = [("load", StdDuration::from_millis(u64::MAX))];
+    let (mut flow, _) = Flow::start_full(&lines, json!({}), t0(), knowledge(&[], &learned));
+    let tr = flow.exit("extract", 0);
+    assert_eq!((dispatched(&tr).len(), flow.status("load")), (0, TaskStatus::EndedTimeout));
+    assert_eq!(
+        flow.reason("load"),
+        Some(Reason::WouldEndTooLate { expected_end: baton_core::timestamp::LATEST, latest_end: t0() + mins(60), expected_runtime_ms: u64::MAX })
+    );
+}
+
+#[test]
+fn a_timer_further_away_than_the_year_9999_is_set_at_its_end() {
+    // Activated in 9950, an earliest start 100 years on (the longest duration) would be in 10050:
+    // past what a store keeps as RFC 3339 text, so the timer waits until the end of 9999.
+    let activated = Utc.with_ymd_and_hms(9950, 1, 1, 0, 0, 0).unwrap();
+    let lines = ["id: p", "tasks:", &job("later"), "    earliest_start: '+100years'"];
+    let (flow, _) = Flow::start_full(&lines, json!({}), activated, knowledge(&[], &[]));
+    let latest = baton_core::timestamp::LATEST;
+    assert_eq!(flow.status("later"), TaskStatus::WaitingForStartTime { until: latest });
+    assert_eq!(flow.timer_due(&TimerKind::EarliestStart.key("later")), Some(latest));
+    // An instant written with an offset that puts it in year 10000 is read the same way.
+    let lines = ["id: p", "tasks:", &job("later"), "    earliest_start: '9999-12-31T23:00:00-14:00'"];
+    let (flow, _) = Flow::start_full(&lines, json!({}), t0(), knowledge(&[], &[]));
+    assert_eq!(flow.timer_due(&TimerKind::EarliestStart.key("later")), Some(latest));
+}

@@ -407,7 +407,11 @@ impl<S: Store> Engine<S> {
         let now = self.inner.clock.now();
         let transition = {
             let (definition, instance, knowledge, command) = (definition.clone(), instance.clone(), knowledge.clone(), command.clone());
-            compute(&definition.clone(), &instance.id.clone(), move || apply_with(&definition, &instance, command, now, &knowledge)).await?
+            compute(&definition.clone(), &instance.id.clone(), move || {
+                crate::failpoints::before_step(&definition.id);
+                apply_with(&definition, &instance, command, now, &knowledge)
+            })
+            .await?
         };
         Ok((definition, knowledge, transition))
     }

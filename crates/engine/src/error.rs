@@ -111,7 +111,12 @@ fn user_task_kind(error: &UserTaskError) -> ErrorKind {
         U::UnknownTask(_) | U::TaskDeleted(_) | U::UserTaskDeleted(_) => ErrorKind::NotFound,
         U::NotPotentialOwner { .. } | U::NotOwner { .. } | U::NotAdministrator { .. } | U::NotInvolved { .. } | U::EngineOnly { .. } => ErrorKind::Forbidden,
         U::UserOnly { .. } => ErrorKind::Unauthenticated,
-        U::InvalidOutput { .. } | U::NoPotentialOwners { .. } | U::EscalationNamesNobody { .. } | U::InvalidPotentialOwners(_) | U::FollowOnAlone { .. } => {
+        U::InvalidOutput { .. }
+        | U::NoPotentialOwners { .. }
+        | U::EscalationNamesNobody { .. }
+        | U::DurationTooLong { .. }
+        | U::InvalidPotentialOwners(_)
+        | U::FollowOnAlone { .. } => {
             ErrorKind::Invalid
         }
         U::NotClaimed { .. }

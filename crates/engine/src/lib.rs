@@ -8,6 +8,7 @@
 mod clock;
 mod engine;
 mod error;
+pub mod failpoints;
 mod job_environment;
 mod process_group;
 mod tokens;

@@ -310,8 +310,16 @@ impl<S: Store> Engine<S> {
 impl<S: Store> Engine<S> {
     /// Is this job attempt still the running attempt of its task?
     async fn attempt_is_running(&self, request: &JobRequest) -> bool {
-        let Ok(state) = self.instance(&request.instance).await else { return false };
-        let Ok(definition) = self.definition(&state.definition_id, Some(state.definition_version)).await else { return false };
+        let state = match self.instance(&request.instance).await {
+            Ok(state) => state,
+            Err(EngineError::InstanceNotFound(_)) => return false,
+            // Cannot tell (the state does not read back, the store failed): run it, and the
+            // step that applies its result raises an incident if the fault is the instance's.
+            // Skipping it would leave the job to be claimed and skipped again forever.
+            Err(_) => return true,
+        };
+        // Likewise when the instance's stored definition no longer loads.
+        let Ok(definition) = self.definition(&state.definition_id, Some(state.definition_version)).await else { return true };
         definition
             .task_index(&request.task)
             .and_then(|i| state.tasks.get(i))

@@ -19,20 +19,30 @@ fn open(dir: &TempDir, clock: &Arc<ManualClock>) -> Engine<SqliteStore> {
     Engine::new(store, clock.clone(), EngineOptions { node: "test-node".into(), ..EngineOptions::default() })
 }
 
-/// Waits for its start time, then for a precondition re-checked after an interval so long
-/// that the time of the next check does not exist: computing that step panics.
-const RECHECKED: &str = "
-id: rechecked
+/// A fresh database folder, the time the tests start at, and a clock set to it.
+fn fresh() -> (TempDir, chrono::DateTime<Utc>, Arc<ManualClock>) {
+    let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 0).unwrap();
+    (TempDir::new().unwrap(), t0, Arc::new(ManualClock::new(t0)))
+}
+
+/// Waits for its start time; the step its timer delivers is made to panic (see [`panicking`]).
+const DOOMED: &str = "
+id: doomed
 tasks:
   - id: gate
     kind: set
     earliest_start: '+1h'
-    preconditions:
-      check_interval: 300000000years
-      conditions:
-        - when: 'false'
     set: {}
 ";
+
+/// Makes every step of process `doomed` panic, as a defect in the core would, for as long
+/// as the returned scenario lives (which also keeps other tests from configuring fail points
+/// meanwhile).
+fn panicking() -> fail::FailScenario<'static> {
+    let scenario = fail::FailScenario::setup();
+    fail::cfg(baton_engine::failpoints::STEP, "return(doomed)").expect("the fail point is configured");
+    scenario
+}
 
 const PLAIN: &str = "
 id: plain
@@ -48,14 +58,13 @@ tasks:
 
 #[tokio::test]
 async fn a_step_that_panics_every_time_becomes_an_incident_and_the_other_instances_go_on() {
-    let dir = TempDir::new().unwrap();
-    let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 0).unwrap();
-    let clock = Arc::new(ManualClock::new(t0));
+    let (dir, t0, clock) = fresh();
     let engine = open(&dir, &clock);
-    engine.deploy("rechecked.yaml", RECHECKED).await.unwrap();
+    engine.deploy("doomed.yaml", DOOMED).await.unwrap();
     engine.deploy("plain.yaml", PLAIN).await.unwrap();
-    let doomed = engine.start("rechecked", Map::new()).await.unwrap();
+    let doomed = engine.start("doomed", Map::new()).await.unwrap();
     let fine = engine.start("plain", Map::new()).await.unwrap();
+    let defect = panicking();
     clock.set(t0 + chrono::Duration::hours(2));
     let fired = engine.fire_due_timers(100).await.expect("a panicking step does not stop the timers");
     assert_eq!(fired, 2);
@@ -64,7 +73,7 @@ async fn a_step_that_panics_every_time_becomes_an_incident_and_the_other_instanc
     assert_eq!(incidents.len(), 1, "{incidents:?}");
     let incident = &incidents[0];
     assert_eq!((incident.kind, incident.task.as_deref(), incident.attempts), (IncidentKind::StepFailed, Some("gate"), 3));
-    assert!(incident.reason.contains("the engine hit a defect"), "{}", incident.reason);
+    assert!(incident.reason.contains("the engine hit a defect computing it: failpoint `engine::step` for process `doomed`"), "{}", incident.reason);
     assert!(incident.is_open());
     assert!(incident.command.is_some());
     // The timer went with the incident: nothing fires again and again.
@@ -81,6 +90,25 @@ async fn a_step_that_panics_every_time_becomes_an_incident_and_the_other_instanc
     let incident = engine.store().incident(incident.id).await.unwrap().unwrap();
     assert_eq!((incident.attempts, incident.is_open()), (6, true));
 
+    // The defect fixed, a retry applies the kept command and closes the incident.
+    drop(defect);
+    let state = engine.retry_incident(incident.id, "operator").await.unwrap();
+    assert_eq!(state.status, InstanceStatus::Completed);
+    let retried = engine.store().incident(incident.id).await.unwrap().unwrap();
+    assert_eq!((retried.resolution.as_deref(), retried.attempts, retried.is_open()), (Some("retried"), 6, false));
+}
+
+#[tokio::test]
+async fn an_incident_can_be_resolved_by_hand_without_applying_its_command() {
+    let (dir, t0, clock) = fresh();
+    let engine = open(&dir, &clock);
+    engine.deploy("doomed.yaml", DOOMED).await.unwrap();
+    let doomed = engine.start("doomed", Map::new()).await.unwrap();
+    let _defect = panicking();
+    clock.set(t0 + chrono::Duration::hours(2));
+    assert_eq!(engine.fire_due_timers(100).await.unwrap(), 1);
+    let incident = engine.store().incidents(&doomed.id).await.unwrap().remove(0);
+
     // Resolved by hand (say, after aborting the instance): closed, the command not applied.
     let resolved = engine.resolve_incident(incident.id, "operator").await.unwrap();
     assert_eq!((resolved.resolution.as_deref(), resolved.resolved_by.as_deref(), resolved.is_open()), (Some("resolved"), Some("operator"), false));
@@ -89,9 +117,7 @@ async fn a_step_that_panics_every_time_becomes_an_incident_and_the_other_instanc
 
 #[tokio::test]
 async fn a_stored_definition_that_no_longer_loads_raises_an_incident_that_can_be_resolved_by_hand() {
-    let dir = TempDir::new().unwrap();
-    let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 0).unwrap();
-    let clock = Arc::new(ManualClock::new(t0));
+    let (dir, t0, clock) = fresh();
     let engine = open(&dir, &clock);
     engine.deploy("plain.yaml", PLAIN).await.unwrap();
     let instance = engine.start("plain", Map::new()).await.unwrap();

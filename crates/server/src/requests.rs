@@ -193,7 +193,7 @@ impl HumanTaskOperation {
             }
             Self::Subtask { to, title, description, input, expires_after } => {
                 let expires_after = expires_after
-                    .map(|text| baton_core::definition::parse_period(&text).map_err(|message| FieldError { field: "expires_after", message }))
+                    .map(|text| baton_core::definition::duration::parse(&text).map_err(|e| FieldError { field: "expires_after", message: e.to_string() }))
                     .transpose()?;
                 HumanTaskAction::Subtask { to: owners(to), title, description, input, expires_after }
             }

@@ -551,7 +551,7 @@ impl InstanceReader for SqliteStore {
 impl JobQueue for SqliteStore {
     async fn claim_jobs(&self, owner: &str, limit: usize, lease: std::time::Duration, now: DateTime<Utc>) -> Result<Vec<ClaimedJob>> {
         let owner = owner.to_owned();
-        let lease_until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let lease_until = baton_core::timestamp::after(now, lease);
         self.write(move |conn| {
             // One UPDATE … RETURNING in the single writer: no job can be leased twice.
             let sql = "UPDATE jobs SET owner = ?1, lease_until = ?2

@@ -78,12 +78,18 @@ pub enum TimeSpec {
 
 impl TimeSpec {
     /// The instant this spec names for an instance activated at `activated`, in `zone`.
+    /// Never later than [`crate::timestamp::LATEST`] (`9999-12-31T23:59:59-14:00` is in year 10000).
     pub fn resolve(&self, activated: DateTime<Utc>, zone: chrono_tz::Tz) -> DateTime<Utc> {
+        self.resolve_unbounded(activated, zone).min(crate::timestamp::LATEST)
+    }
+
+    fn resolve_unbounded(&self, activated: DateTime<Utc>, zone: chrono_tz::Tz) -> DateTime<Utc> {
         match self {
             Self::At(t) => *t,
-            Self::AfterActivation(d) => activated + chrono::Duration::from_std(*d).unwrap_or(chrono::Duration::MAX),
+            Self::AfterActivation(d) => crate::timestamp::after(activated, *d),
             Self::TimeOfDay { time, days_after } => {
-                let day = activated.with_timezone(&zone).date_naive() + chrono::Days::new(u64::from(*days_after));
+                let today = activated.with_timezone(&zone).date_naive();
+                let Some(day) = today.checked_add_days(chrono::Days::new(u64::from(*days_after))) else { return crate::timestamp::LATEST };
                 let local = day.and_time(*time);
                 // In a DST gap the wall time does not exist: take the first instant after it.
                 let mut probe = local;
@@ -97,10 +103,15 @@ impl TimeSpec {
         }
     }
 
-    fn parse(text: &str) -> Result<Self, String> {
+    /// `bounded`: hold a `+DURATION` to [`super::MAX_DURATION`].
+    fn parse(text: &str, bounded: bool) -> Result<Self, String> {
         let text = text.trim();
         if let Some(rest) = text.strip_prefix('+') {
-            return humantime::parse_duration(rest.trim()).map(Self::AfterActivation).map_err(|e| e.to_string());
+            let parsed = super::duration::parse_unbounded(rest).and_then(|d| if bounded { super::duration::check(d) } else { Ok(d) });
+            return parsed.map(Self::AfterActivation).map_err(|e| match e {
+                super::duration::DurationError::TooLong => format!("`+{}` {e}", rest.trim()),
+                other => other.to_string(),
+            });
         }
         if let Ok(t) = DateTime::parse_from_rfc3339(text) {
             return Ok(Self::At(t.with_timezone(&Utc)));
@@ -160,6 +171,10 @@ pub struct Postcondition {
     pub otherwise: Action,
 }
 
+/// Most restarts postconditions may ask for (`max_restarts`): a set, decision or end task
+/// restarted by its postconditions runs again within the same step, so this bounds the step.
+pub const MAX_RESTARTS: u32 = 100;
+
 /// All of a task's Automic controls; the defaults change nothing.
 #[derive(Debug, Clone)]
 pub struct TaskControls {
@@ -190,8 +205,7 @@ pub struct TaskControls {
 pub const DEFAULT_MAX_RUNS: u32 = 100;
 /// The largest run limit a definition may set.
 pub const MAX_RUNS_LIMIT: u32 = 10_000;
-/// The largest `max_restarts` a definition may set.
-pub const MAX_RESTARTS_LIMIT: u32 = 1_000;
+
 
 impl Default for TaskControls {
     fn default() -> Self {
@@ -257,18 +271,9 @@ impl ControlParser<'_, '_> {
         }
     }
 
+    /// A duration field: refused with its position when it is not one or is too long.
     pub(super) fn duration(&mut self, node: &Node, field: &str) -> Option<Duration> {
-        match scalar(node).map(humantime::parse_duration) {
-            Some(Ok(d)) => Some(d),
-            Some(Err(e)) => {
-                self.error(node, format!("`{field}` is not a duration: {e}"), Some("write it like `30s`, `5m` or `1h 30m`".into()));
-                None
-            }
-            None => {
-                self.error(node, format!("`{field}` must be a duration"), Some("write it like `30s`, `5m` or `1h 30m`".into()));
-                None
-            }
-        }
+        self.diags.duration(pos_of(node.span()), scalar(node), field)
     }
 
     fn time(&mut self, node: &Node, field: &str) -> Option<TimeSpec> {
@@ -276,7 +281,7 @@ impl ControlParser<'_, '_> {
             self.error(node, format!("`{field}` must be a time"), None);
             return None;
         };
-        match TimeSpec::parse(text) {
+        match TimeSpec::parse(text, self.diags.bound_durations) {
             Ok(t) => Some(t),
             Err(e) => {
                 self.error(
@@ -417,9 +422,10 @@ impl ControlParser<'_, '_> {
                 other => vec![other],
             };
             for name in names {
-                match scalar(name) {
-                    Some(s) if !s.is_empty() => c.calendars.push(s.to_owned()),
-                    _ => self.error(name, "`calendar` names a calendar (or a list of them)", None),
+                match scalar(name).map(|s| (s, super::check_id("calendar", s))) {
+                    Some((s, Ok(()))) => c.calendars.push(s.to_owned()),
+                    Some((_, Err((message, hint)))) => self.error(name, message, Some(hint)),
+                    None => self.error(name, "`calendar` names a calendar (or a list of them)", None),
                 }
             }
         }
@@ -452,7 +458,17 @@ impl ControlParser<'_, '_> {
             }
         }
         if let Some(n) = task.get_node("max_restarts") {
-            c.max_restarts = self.count(n, "max_restarts", 0, MAX_RESTARTS_LIMIT).unwrap_or(c.max_restarts);
+            match scalar(n).and_then(|s| s.parse::<u32>().ok()) {
+                Some(v) if v <= MAX_RESTARTS => c.max_restarts = v,
+                // A stored definition from before the bound still loads, restarting at most that often.
+                Some(_) if !self.diags.bound_durations => c.max_restarts = MAX_RESTARTS,
+                Some(v) => self.error(
+                    n,
+                    format!("`max_restarts` is {v}, more than the limit of {MAX_RESTARTS}"),
+                    Some("a task restarted by its postconditions reruns within one step; restart it less often".into()),
+                ),
+                None => self.error(n, "`max_restarts` must be a whole number", Some(format!("0 to {MAX_RESTARTS}"))),
+            }
         }
         if let Some(n) = task.get_node("max_runs") {
             c.max_runs = self.count(n, "max_runs", 1, MAX_RUNS_LIMIT).unwrap_or(c.max_runs);

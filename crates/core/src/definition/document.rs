@@ -71,3 +71,35 @@ pub fn check(file: &str, source: &str) -> Result<(), DefinitionError> {
         }
     }
 }
+
+/// Moves positions past the end of the file (the YAML parser reports a document cut short at
+/// the line after its last) onto its last character, so every position names a place an
+/// editor can go to. Lines end at `\n`, `\r\n` or `\r`, as the parser counts them.
+pub fn keep_inside(source: &str, diagnostics: &mut [Diagnostic]) {
+    let normalized = source.replace("\r\n", "\n");
+    let widths: Vec<usize> = normalized.split(['\n', '\r']).map(|line| line.chars().count()).collect();
+    for d in diagnostics {
+        if d.line > widths.len() {
+            (d.line, d.column) = (widths.len(), widths[widths.len() - 1] + 1);
+        }
+        let width = widths[d.line.max(1) - 1];
+        d.line = d.line.max(1);
+        d.column = d.column.clamp(1, width + 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(line: usize, column: usize) -> Diagnostic {
+        Diagnostic { line, column, message: "m".into(), hint: None }
+    }
+
+    #[test]
+    fn a_position_past_the_end_of_the_file_moves_to_its_end() {
+        let mut ds = [at(3, 1), at(2, 9), at(1, 2), at(0, 0)];
+        keep_inside("id: p\r\ntasks: [", &mut ds);
+        assert_eq!(ds.map(|d| (d.line, d.column)), [(2, 9), (2, 9), (1, 2), (1, 1)]);
+    }
+}

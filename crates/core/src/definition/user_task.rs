@@ -71,64 +71,6 @@ pub enum Priority {
     Expr(Expr),
 }
 
-const DURATION_HINT: &str = "write it like `2h`, `3 days`, `1h 30m` or as ISO 8601, e.g. `PT2H` or `P3D`";
-
-/// Parses a duration written like `2h 30m` (humantime) or as ISO 8601 (`PT2H30M`, `P3D`, `P1W`).
-pub fn parse_period(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    match text.strip_prefix('P') {
-        Some(rest) => parse_iso8601(rest),
-        None => humantime::parse_duration(text).map_err(|e| e.to_string()),
-    }
-}
-
-/// The part of an ISO 8601 duration after its `P`: weeks, days, and after `T` hours, minutes
-/// and (fractional) seconds. Years and months have no fixed length, so they are refused.
-fn parse_iso8601(rest: &str) -> Result<Duration, String> {
-    let (date, time) = match rest.split_once('T') {
-        Some((d, "")) => return Err(format!("nothing follows `T` in `P{d}T`")),
-        Some((d, t)) => (d, Some(t)),
-        None => (rest, None),
-    };
-    if date.is_empty() && time.is_none() {
-        return Err("an ISO 8601 duration needs at least one number and unit after `P`".into());
-    }
-    let mut seconds = 0f64;
-    let mut add = |part: &str, units: &[(char, f64)], in_time: bool| -> Result<(), String> {
-        let mut number = String::new();
-        let mut last_unit = 0usize;
-        for c in part.chars() {
-            if c.is_ascii_digit() || c == '.' || c == ',' {
-                number.push(if c == ',' { '.' } else { c });
-                continue;
-            }
-            let Some(at) = units.iter().position(|(u, _)| *u == c) else {
-                let hint = match (c, in_time) {
-                    ('Y', _) | ('M', false) => "years and months have no fixed length; use days (`P30D`) or weeks",
-                    _ => "use W or D before `T`, and H, M or S after it",
-                };
-                return Err(format!("unknown unit `{c}` in an ISO 8601 duration ({hint})"));
-            };
-            if at < last_unit || number.is_empty() {
-                return Err("each unit of an ISO 8601 duration comes once, in order, after its number".into());
-            }
-            let n: f64 = number.parse().map_err(|_| format!("`{number}` is not a number"))?;
-            seconds += n * units[at].1;
-            number.clear();
-            last_unit = at + 1;
-        }
-        if !number.is_empty() {
-            return Err(format!("the number `{number}` has no unit"));
-        }
-        Ok(())
-    };
-    add(date, &[('W', 604_800.0), ('D', 86_400.0)], false)?;
-    if let Some(time) = time {
-        add(time, &[('H', 3600.0), ('M', 60.0), ('S', 1.0)], true)?;
-    }
-    Duration::try_from_secs_f64(seconds).map_err(|e| e.to_string())
-}
-
 fn field_type(name: &str) -> Option<FieldType> {
     FieldType::parse(name)
 }
@@ -170,14 +112,14 @@ impl ControlParser<'_, '_> {
             None => Some(Priority::Fixed(0)),
             Some(n) => self.priority(n),
         };
-        let due = task.get_node("due").and_then(|n| self.period(n, "due"));
+        let due = task.get_node("due").and_then(|n| self.duration(n, "due"));
         let form = match task.get_node("form") {
             Some(n) => self.form(n),
             None => Some(Vec::new()),
         };
         let input = task.get_node("input").map(|n| self.mapping(n, "input", false));
         let output = task.get_node("output").map(|n| self.mapping(n, "output", true));
-        let expires_after = task.get_node("expires_after").and_then(|n| self.period(n, "expires_after"));
+        let expires_after = task.get_node("expires_after").and_then(|n| self.duration(n, "expires_after"));
         let on_expiry = match task.get_node("on_expiry") {
             None => Some(Action::Continue),
             Some(n) if task.get_node("expires_after").is_none() => {
@@ -312,20 +254,6 @@ impl ControlParser<'_, '_> {
             },
             None => {
                 self.error(node, "`priority` must be a whole number", None);
-                None
-            }
-        }
-    }
-
-    fn period(&mut self, node: &Node, field: &str) -> Option<Duration> {
-        match scalar(node).map(parse_period) {
-            Some(Ok(d)) => Some(d),
-            Some(Err(e)) => {
-                self.error(node, format!("`{field}` is not a duration: {e}"), Some(DURATION_HINT.into()));
-                None
-            }
-            None => {
-                self.error(node, format!("`{field}` must be a duration"), Some(DURATION_HINT.into()));
                 None
             }
         }
@@ -476,7 +404,7 @@ impl ControlParser<'_, '_> {
             self.diags.error(node_pos(item), "an escalation needs `after`", Some("for example `after: PT2H` or `after: 2h`".into()));
             return None;
         };
-        let after = self.period(after_node, "escalations.after")?;
+        let after = self.duration(after_node, "escalations.after")?;
         let from = match map.get_node("from").map(|n| (n, scalar(n))) {
             None => EscalationStart::Creation,
             Some((_, Some("creation"))) => EscalationStart::Creation,
@@ -573,24 +501,5 @@ impl ControlParser<'_, '_> {
             }
         }
         Some(owners)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_period;
-    use std::time::Duration;
-
-    #[test]
-    fn periods_are_read_as_humantime_or_iso_8601() {
-        assert_eq!(parse_period("PT2H"), Ok(Duration::from_secs(7200)));
-        assert_eq!(parse_period("P1DT30M"), Ok(Duration::from_secs(86_400 + 1800)));
-        assert_eq!(parse_period("P2W"), Ok(Duration::from_secs(2 * 604_800)));
-        assert_eq!(parse_period("PT0.5S"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_period("2h 30m"), Ok(Duration::from_secs(9000)));
-        assert!(parse_period("P1M").unwrap_err().contains("months"));
-        assert!(parse_period("PT").is_err());
-        assert!(parse_period("PT2").is_err());
-        assert!(parse_period("PT1M2H").is_err());
     }
 }
