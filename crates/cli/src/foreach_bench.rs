@@ -17,6 +17,7 @@ use serde_json::{json, Map, Value};
 
 use baton_core::{DataLimits, InstanceStatus};
 use baton_engine::{Engine, EngineOptions, SystemClock};
+use baton_store::InstanceReader;
 use baton_store_sqlite::SqliteStore;
 
 use crate::bench::parse_durability;
@@ -74,16 +75,21 @@ async fn one_run(args: &ForEachArgs, source: &str, data: &Map<String, Value>, op
     let store = SqliteStore::open(dir.path().join("bench.db"), durability)?;
     let engine = Engine::new(store, Arc::new(SystemClock), options);
     engine.deploy("bench-foreach.yaml", source).await?;
-    let (stop, worker) = crate::bench_workloads::spawn_worker(&engine);
+    let (stop, mut worker) = crate::bench_workloads::spawn_worker(&engine);
     let before = database_bytes(engine.store())?;
     reset_peak_rss();
     let (written_before, t0) = (bytes_written(), Instant::now());
-    let mut instance = engine.start("bench-foreach", data.clone()).await?;
-    while !instance.status.is_terminal() {
-        engine.wait_for_change(Duration::from_millis(50)).await;
-        instance = engine.instance(&instance.id).await?.into();
+    let started = engine.start("bench-foreach", data.clone()).await?;
+    // The iterations end in the commits that start them, so the instance has ended once no
+    // instance is open: a cheap count, where reading the instance would decode its whole list.
+    while engine.store().open_counts().await?.total() > 0 {
+        tokio::select! {
+            () = engine.wait_for_change(Duration::from_millis(50)) => {}
+            ended = &mut worker => anyhow::bail!("the worker stopped: {:?}", ended?),
+        }
     }
     let seconds = t0.elapsed().as_secs_f64();
+    let instance = engine.instance(&started.id).await?;
     anyhow::ensure!(instance.status == InstanceStatus::Completed, "the ForEach instance ended {}", instance.status);
     let _ = stop.send(());
     worker.await??;

@@ -9,7 +9,8 @@
 //! LZ4 can only copy; with the dictionary they become references, and a ForEach iteration's
 //! row shrinks by a third. A dictionary-compressed value starts with [`DICTIONARY_MAGIC`] and
 //! its version; a value compressed without one starts with its size (always far below that),
-//! so both read back.
+//! so both read back. (SQL's JSON functions cannot read a compressed value: a migration that
+//! needs to look inside states or history does it in Rust.)
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
