@@ -117,11 +117,7 @@ fn task(t: &mut Tape, i: usize, n: usize, depth: usize) -> Y {
         "set" | "foreach" if depth >= 2 => fields.push(("set", assignments(t))),
         "set" => fields.push(("set", assignments(t))),
         "job" => job(t, &mut fields),
-        "end" => {
-            if t.chance(20) {
-                fields.push(("terminate", Y::plain(if t.hostile(20) { "yes" } else { t.pick(&["true", "false"]) })));
-            }
-        }
+        "end" if t.chance(20) => fields.push(("terminate", Y::plain(if t.hostile(20) { "yes" } else { t.pick(&["true", "false"]) }))),
         "decision" => {
             let branches: Vec<Y> = (0..t.between(1, 3))
                 .map(|_| Y::map(vec![("when", Y::quoted(expression(t))), ("to", Y::Seq(vec![Y::plain(later_or_any(t, i, n))]))]))
