@@ -1,5 +1,5 @@
 //! `baton tasks` (the inbox) and `baton task show|claim|unclaim|complete|fail|forward|subtask|
-//! suspend|resume|terminate|escalate|delete|restart` (human tasks, issue 4).
+//! suspend|resume|terminate|escalate|delete|restart` (human tasks).
 //!
 //! A human task is named by its instance and its `user` task, `TASK` or `TASK#N`: `#0` is the
 //! task the process created, follow-ons and subtasks are numbered after it. Without `#N` an

@@ -1,4 +1,4 @@
-//! `baton user …` and `baton group …`: the people human tasks are offered to (issue 4).
+//! `baton user …` and `baton group …`: the people human tasks are offered to.
 //! A refused request (a duplicate, an unknown user or group, a bad name) prints why and exits 2;
 //! nothing is stored.
 

@@ -1,4 +1,4 @@
-//! `baton bench inbox`: how long one inbox page takes with 100,000 open human tasks (issue 4).
+//! `baton bench inbox`: how long one inbox page takes with 100,000 open human tasks.
 //!
 //! The tasks are made the way users make them: instances of a one-`user`-task process started
 //! through the engine (so the inbox rows are the ones the engine writes), on a fresh SQLite

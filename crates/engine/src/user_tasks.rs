@@ -1,4 +1,4 @@
-//! Human tasks through the engine (issue 4). Every operation names the acting user, who is
+//! Human tasks through the engine. Every operation names the acting user, who is
 //! looked up in the identity store and handed to the core as [`Actor::User`] with their groups
 //! and administrator flag; the core decides whether they may act (potential owner, owner,
 //! originator, administrator). People an operation hands work to (a follow-on's or subtask's
