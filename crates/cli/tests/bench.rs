@@ -1,4 +1,4 @@
-//! Every `baton bench` workload (issue 5) runs end to end at a tiny size and prints its
+//! Every `baton bench` workload runs end to end at a tiny size and prints its
 //! `key=value` line with non-zero figures. A smoke test, not a timing: the figures' size is
 //! never asserted (benchmarks are measured by `bench/suite.sh`, not in CI). Each workload
 //! checks its own instances (completed, every timer fired), so a workload that stops

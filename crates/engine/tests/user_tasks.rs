@@ -1,4 +1,4 @@
-//! Human tasks through the engine and a real SQLite store (issue 4, the IBM follow-on tasks
+//! Human tasks through the engine and a real SQLite store (the IBM follow-on tasks
 //! seed): the article-publishing example end to end, acting users resolved from the identity
 //! store, the inbox kept in the same commit as every step, escalation and expiration timers
 //! fired from the durable timer table across a restart, and the rules that make a chain of
