@@ -1,4 +1,4 @@
-//! The issue-5 workloads beyond W1: `baton bench human` (W2), `retained` (W3), `timers` (W4)
+//! The benchmark workloads beyond W1: `baton bench human` (W2), `retained` (W3), `timers` (W4)
 //! and `fanout` (W5). Each runs through the engine on a fresh SQLite database per run and prints
 //! a human-readable line and a `key=value` line (see `bench_measure`), medians of the runs.
 
