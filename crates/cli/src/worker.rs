@@ -1,6 +1,7 @@
 //! `baton worker` and `baton run`: running jobs and timers until stopped (or, for `run`,
 //! until the instance settles), with a clean shutdown on Ctrl-C or SIGTERM.
 
+use std::fs::File;
 use std::path::Path;
 use std::time::Duration;
 
@@ -77,16 +78,31 @@ pub(crate) async fn signalled(mut signals: watch::Receiver<bool>) {
     }
 }
 
+/// What a process that runs the jobs of `db` holds: the lock (one such process at a time) and
+/// the shutdown signals. Taking it first re-runs what a process that died left of its jobs.
+pub(crate) struct JobRunner {
+    _lock: File,
+    pub signals: watch::Receiver<bool>,
+}
+
+impl JobRunner {
+    pub(crate) async fn start(db: &Path, service: &SqliteService, grace: Duration) -> Result<Self> {
+        let Some(lock) = engine_lock(db).await? else {
+            return Err(CliError::JobsLocked(db.display().to_string()));
+        };
+        let signals = shutdown_signals(service, grace)?;
+        let rerun = service.engine().recover().await?;
+        if rerun > 0 {
+            errln!("baton: re-running {rerun} job(s) left by a process that stopped");
+        }
+        Ok(Self { _lock: lock, signals })
+    }
+}
+
 pub async fn worker(db: &Path, options: WorkerOptions, until_idle: bool) -> Result<u8> {
     let service = open(db)?;
-    let Some(_lock) = engine_lock(db).await? else {
-        return Err(CliError::JobsLocked(db.display().to_string()));
-    };
-    let signals = shutdown_signals(&service, options.grace)?;
-    let rerun = service.engine().recover().await?;
-    if rerun > 0 {
-        errln!("baton: re-running {rerun} job(s) left by a process that stopped");
-    }
+    let runner = JobRunner::start(db, &service, options.grace).await?;
+    let signals = runner.signals.clone();
     let watcher = service.clone();
     let idle = async move {
         // A store that cannot answer is taken for work left to do.
