@@ -1,7 +1,8 @@
 //! The view types every Baton surface returns: what `baton … --json` prints and what the HTTP
-//! API answers with. They are plain serde types with a documented field each; the persisted
-//! state (`baton-core`'s `Instance`, the store's rows) stays private and free to change, and
-//! the service converts it into these.
+//! API answers with; and, in [`requests`], the bodies and query strings the HTTP API takes,
+//! which its server reads and its client writes. They are plain serde types with a documented
+//! field each; the persisted state (`baton-core`'s `Instance`, the store's rows) stays private
+//! and free to change, and the service converts it into these.
 //!
 //! Conventions, the same in every type:
 //! - names are `snake_case`, statuses are the seeds' names (`ended_ok`, `claimed`, …);
@@ -12,8 +13,8 @@
 //! - a human task is named by its number within its user task: `0` is the task the process
 //!   created, follow-ons and subtasks are numbered in the order they were made.
 //!
-//! With the `openapi` feature every type derives `utoipa::ToSchema`, for a server's OpenAPI
-//! document. This crate depends on nothing of Baton's: the conversions live in the service.
+//! With the `openapi` feature every type derives `utoipa::ToSchema` (a query string
+//! `utoipa::IntoParams`), for a server's OpenAPI document. This crate depends on nothing of Baton's: the conversions live in the service.
 
 mod definition;
 mod error;
@@ -27,6 +28,7 @@ mod job;
 mod names;
 mod people;
 mod reason;
+pub mod requests;
 mod task;
 mod token;
 

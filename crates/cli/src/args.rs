@@ -12,12 +12,22 @@ pub struct Cli {
     /// The database: a SQLite file (created on first use), as a path or as sqlite://PATH.
     #[arg(long, global = true, env = "BATON_DB", default_value = "baton.db")]
     pub db: PathBuf,
+    /// Send every command to this Baton server (`baton serve`), e.g. http://127.0.0.1:8080,
+    /// instead of working on the database file: the same output and exit codes.
+    #[arg(long, global = true, env = "BATON_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// The API token for --server. Prefer BATON_TOKEN: other users can see a command line.
+    #[arg(long, global = true, env = "BATON_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub token: Option<String>,
     /// Log more (-v: info, -vv: debug); logs go to stderr.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     #[command(subcommand)]
     pub command: Cmd,
 }
+
+/// The help of every `--as` of an operator's command.
+pub const AS_HELP: &str = "Who acts (recorded in history): a user (`baton user add`); by default the built-in `operator` (with --server, the token's user, the only one --as may name)";
 
 #[derive(Subcommand)]
 pub enum Cmd {
@@ -26,6 +36,9 @@ pub enum Cmd {
     /// The exit code is 0 when the instance completed, 3 when it waits (for its start time,
     /// a precondition or input: `baton worker` goes on with it), 1 when it failed, was aborted
     /// or is blocked, and 2 when the definition or the input was refused.
+    ///
+    /// With --server the server runs the jobs (with its own --pass-env); this follows the
+    /// instance until it ends, blocks or waits.
     Run {
         /// A process definition (YAML or JSON).
         file: PathBuf,
@@ -130,17 +143,15 @@ pub enum Cmd {
     /// Abort an instance: open tasks are canceled, running jobs stopped.
     Abort {
         instance: String,
-        /// Who acts (recorded in history): a user (`baton user add`), by default the built-in `operator`.
-        #[arg(long = "as", default_value = "operator")]
-        by: String,
+        #[arg(long = "as", value_name = "USER", help = AS_HELP)]
+        by: Option<String>,
     },
     /// Delete an instance (aborted first if open): its human tasks are deleted and leave every
     /// inbox. Its history stays readable with `baton show`.
     Delete {
         instance: String,
-        /// Who deletes it (recorded in history): a user (`baton user add`), by default the built-in `operator`.
-        #[arg(long = "as", default_value = "operator")]
-        by: String,
+        #[arg(long = "as", value_name = "USER", help = AS_HELP)]
+        by: Option<String>,
     },
     /// Open incidents: steps that kept failing and were set aside (oldest first).
     Incidents {
@@ -179,17 +190,15 @@ pub enum BreakpointCmd {
     Set {
         instance: String,
         task: String,
-        /// Who acts (recorded in history): a user (`baton user add`), by default the built-in `operator`.
-        #[arg(long = "as", default_value = "operator")]
-        by: String,
+        #[arg(long = "as", value_name = "USER", help = AS_HELP)]
+        by: Option<String>,
     },
     /// Remove the breakpoint; a task blocked at it goes on with its start pipeline.
     Clear {
         instance: String,
         task: String,
-        /// Who acts (recorded in history): a user (`baton user add`), by default the built-in `operator`.
-        #[arg(long = "as", default_value = "operator")]
-        by: String,
+        #[arg(long = "as", value_name = "USER", help = AS_HELP)]
+        by: Option<String>,
     },
 }
 
@@ -202,26 +211,23 @@ pub enum TaskCmd {
         /// The values: a JSON object, or @path to a file holding one.
         #[arg(long)]
         data: String,
-        /// Who acts (recorded in history): a user (`baton user add`), by default the built-in `operator`.
-        #[arg(long = "as", default_value = "operator")]
-        by: String,
+        #[arg(long = "as", value_name = "USER", help = AS_HELP)]
+        by: Option<String>,
     },
     /// Run a task that ended not OK (or was skipped) again; successors it blocked wait for it again.
     Retry {
         instance: String,
         task: String,
-        /// Who acts (recorded in history): a user (`baton user add`), by default the built-in `operator`.
-        #[arg(long = "as", default_value = "operator")]
-        by: String,
+        #[arg(long = "as", value_name = "USER", help = AS_HELP)]
+        by: Option<String>,
     },
     /// End a blocked or waiting task `ended_skipped` so the workflow goes on (an open human
     /// task is terminated).
     Skip {
         instance: String,
         task: String,
-        /// Who acts (recorded in history): a user (`baton user add`), by default the built-in `operator`.
-        #[arg(long = "as", default_value = "operator")]
-        by: String,
+        #[arg(long = "as", value_name = "USER", help = AS_HELP)]
+        by: Option<String>,
     },
     #[command(flatten)]
     Human(crate::human_tasks::HumanTaskCmd),

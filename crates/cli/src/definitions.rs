@@ -1,14 +1,11 @@
 //! `baton definitions` and `baton definition show|versions|source`: what was deployed.
 
 use std::fmt::Write;
-use std::path::Path;
 
 use clap::Subcommand;
 
 use baton_api_model::Definition;
-use baton_store::OPERATOR;
-
-use crate::database::open;
+use crate::backend::Backend;
 use crate::exit::Result;
 use crate::render;
 
@@ -44,8 +41,8 @@ pub enum DefinitionCmd {
 }
 
 /// One line per deployed process: id, latest version, task count, when deployed, name.
-pub async fn list(db: &Path, json: bool) -> Result<u8> {
-    let definitions = open(db)?.definitions(OPERATOR).await?;
+pub async fn list(backend: &Backend, json: bool) -> Result<u8> {
+    let definitions = backend.definitions().await?;
     if json {
         outln!("{}", render::json(&definitions));
         return Ok(0);
@@ -59,11 +56,10 @@ pub async fn list(db: &Path, json: bool) -> Result<u8> {
     Ok(0)
 }
 
-pub async fn act(db: &Path, action: DefinitionCmd) -> Result<u8> {
-    let service = open(db)?;
+pub async fn act(backend: &Backend, action: DefinitionCmd) -> Result<u8> {
     match action {
         DefinitionCmd::Show { id, version, json } => {
-            let definition = service.definition(OPERATOR, &id, version).await?;
+            let definition = backend.definition(&id, version).await?;
             if json {
                 outln!("{}", render::json(&definition));
             } else {
@@ -71,7 +67,7 @@ pub async fn act(db: &Path, action: DefinitionCmd) -> Result<u8> {
             }
         }
         DefinitionCmd::Versions { id, json } => {
-            let versions = service.versions(OPERATOR, &id).await?;
+            let versions = backend.versions(&id).await?;
             if json {
                 outln!("{}", render::json(&versions));
             } else {
@@ -82,7 +78,7 @@ pub async fn act(db: &Path, action: DefinitionCmd) -> Result<u8> {
                 out!("{out}");
             }
         }
-        DefinitionCmd::Source { id, version } => out!("{}", service.source(OPERATOR, &id, version).await?.source),
+        DefinitionCmd::Source { id, version } => out!("{}", backend.source(&id, version).await?.source),
     }
     Ok(0)
 }

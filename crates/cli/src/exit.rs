@@ -53,6 +53,18 @@ pub enum CliError {
     /// A benchmark failed.
     #[error(transparent)]
     Bench(anyhow::Error),
+    /// The server (`--server`) refused or failed the request, or could not be reached.
+    #[error(transparent)]
+    Remote(#[from] baton_client::ClientError),
+    /// `--server` without a token to send.
+    #[error("--server needs an API token: set BATON_TOKEN (or --token) to one that `baton token create --user USER` made")]
+    NoToken,
+    /// `--as` names someone else than the user of the `--server` token.
+    #[error("--as {given}: with --server every command acts as the user of its API token, {token_user}; to act as {given}, use a token of theirs")]
+    NotTokenUser { given: String, token_user: String },
+    /// A command that works on the database file itself was given `--server`.
+    #[error("`baton {command}` works on the database file itself and cannot go through --server; run it where the database is, without --server and BATON_SERVER")]
+    NeedsDatabase { command: &'static str },
 }
 
 impl CliError {
@@ -61,7 +73,9 @@ impl CliError {
         match self {
             Self::Service(e) => e.kind(),
             Self::Engine(e) => e.kind(),
-            Self::Input(_) => ErrorKind::Invalid,
+            Self::Input(_) | Self::NotTokenUser { .. } | Self::NeedsDatabase { .. } => ErrorKind::Invalid,
+            Self::Remote(e) => e.kind(),
+            Self::NoToken => ErrorKind::Unauthenticated,
             Self::Open { source, .. } => store_kind(source),
             Self::JobsLocked(_) | Self::Interrupted { .. } => ErrorKind::Unavailable,
             Self::Io { .. } | Self::Bench(_) => ErrorKind::Internal,

@@ -8,7 +8,6 @@
 //! (`--as USER`), who must exist; a refused operation prints why, exits 2 and changes nothing.
 
 use std::fmt::Write;
-use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand};
@@ -17,9 +16,7 @@ use serde_json::Value;
 use baton_api_model::{InboxQuery, InboxStatus};
 use baton_core::definition::duration;
 use baton_service::{EscalationAction, EscalationSpec, HumanTaskAction, HumanTaskRef, PotentialOwners};
-use baton_store::OPERATOR;
-
-use crate::database::open;
+use crate::backend::Backend;
 use crate::exit::{CliError, Result};
 use crate::input::{name, parse_data};
 use crate::render;
@@ -32,7 +29,7 @@ pub struct Target {
     instance: String,
     /// The user task's id in the process, optionally with the human task's number: `review` or `review#1`.
     task: String,
-    /// The acting user (must exist: `baton user add`).
+    /// The acting user (must exist: `baton user add`; with --server, the token's user).
     #[arg(long = "as", value_name = "USER")]
     user: String,
 }
@@ -146,7 +143,7 @@ pub enum HumanTaskCmd {
 /// `baton tasks`: a user's inbox.
 #[derive(Args)]
 pub struct InboxArgs {
-    /// Whose inbox (must exist).
+    /// Whose inbox (must exist; with --server, the token's user).
     #[arg(long = "as", value_name = "USER")]
     user: String,
     /// Only `ready` (claimable), `claimed` (yours), `suspended` or `escalated` tasks.
@@ -185,8 +182,7 @@ fn parse_due_before(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
     Err(CliError::Input(format!("--due-before `{text}` is not a time; write an RFC 3339 time, a date like 2026-03-01 or +DURATION")))
 }
 
-pub async fn inbox(db: &Path, args: InboxArgs) -> Result<u8> {
-    let service = open(db)?;
+pub async fn inbox(backend: &Backend, args: InboxArgs) -> Result<u8> {
     let status = match args.status.as_deref() {
         None => None,
         Some(s) => Some(name::<InboxStatus>(s).ok_or_else(|| CliError::Input(format!("unknown inbox status `{s}`; use ready, claimed, suspended or escalated")))?),
@@ -202,7 +198,7 @@ pub async fn inbox(db: &Path, args: InboxArgs) -> Result<u8> {
         page: args.page,
         per_page: args.per_page,
     };
-    let page = service.inbox(&args.user, &query).await?;
+    let page = backend.inbox(&args.user, &query).await?;
     if args.json {
         outln!("{}", render::json(&page));
         return Ok(0);
@@ -262,11 +258,10 @@ fn owners(names: &[String]) -> Result<PotentialOwners> {
     Ok(owners)
 }
 
-pub async fn human_task(db: &Path, cmd: HumanTaskCmd) -> Result<u8> {
-    let service = open(db)?;
+pub async fn human_task(backend: &Backend, cmd: HumanTaskCmd) -> Result<u8> {
     if let HumanTaskCmd::Show { instance, task, json } = &cmd {
         let (name, only) = split_task(task)?;
-        let shown = service.user_task(OPERATOR, instance, &name, only).await?;
+        let shown = backend.user_task(instance, &name, only).await?;
         if *json {
             outln!("{}", render::json(&shown));
         } else {
@@ -277,7 +272,7 @@ pub async fn human_task(db: &Path, cmd: HumanTaskCmd) -> Result<u8> {
     let (target, action) = action(cmd)?;
     let (name, number) = split_task(&target.task)?;
     let task = HumanTaskRef { instance: target.instance, task: name.clone(), number };
-    let done = service.human_task(&target.user, &task, action).await?;
+    let done = backend.human_task(&target.user, &task, action).await?;
     let shown = done.human_task.as_ref().map_or_else(|| "-".to_owned(), |t| status_text(&t.state));
     let status = done.instance.tasks.get(&name).map(|t| t.state.status.to_string()).unwrap_or_default();
     outln!("{name}#{} is {shown}; task {name} is {status}; instance {} is {}", done.human_task_id, done.instance.id, done.instance.status);

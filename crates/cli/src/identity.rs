@@ -3,13 +3,12 @@
 //! nothing is stored.
 
 use std::fmt::Write;
-use std::path::Path;
 
 use clap::Subcommand;
 
-use baton_store::{NewUser, OPERATOR};
+use baton_store::NewUser;
 
-use crate::database::open;
+use crate::backend::Backend;
 use crate::exit::Result;
 use crate::render;
 
@@ -63,11 +62,10 @@ pub enum GroupCmd {
     },
 }
 
-pub async fn user(db: &Path, cmd: UserCmd) -> Result<u8> {
-    let service = open(db)?;
+pub async fn user(backend: &Backend, cmd: UserCmd) -> Result<u8> {
     match cmd {
         UserCmd::Add { name, department, admin } => {
-            let user = service.add_user(OPERATOR, NewUser { name, department, admin }).await?;
+            let user = backend.add_user(NewUser { name, department, admin }).await?;
             let mut line = format!("added user {}", user.name);
             if let Some(d) = &user.department {
                 let _ = write!(line, " (department {d})");
@@ -78,7 +76,7 @@ pub async fn user(db: &Path, cmd: UserCmd) -> Result<u8> {
             outln!("{line}");
         }
         UserCmd::List { json } => {
-            let users = service.users(OPERATOR).await?;
+            let users = backend.users().await?;
             if json {
                 outln!("{}", render::json(&users));
             } else {
@@ -101,20 +99,19 @@ fn user_table(users: &[baton_api_model::User]) -> String {
     out
 }
 
-pub async fn group(db: &Path, cmd: GroupCmd) -> Result<u8> {
-    let service = open(db)?;
+pub async fn group(backend: &Backend, cmd: GroupCmd) -> Result<u8> {
     match cmd {
-        GroupCmd::Add { name } => outln!("added group {}", service.add_group(OPERATOR, &name).await?.name),
+        GroupCmd::Add { name } => outln!("added group {}", backend.add_group(&name).await?.name),
         GroupCmd::AddMember { group, user } => {
-            service.add_member(OPERATOR, &group, &user).await?;
+            backend.add_member(&group, &user).await?;
             outln!("added {user} to group {group}");
         }
         GroupCmd::RemoveMember { group, user } => {
-            service.remove_member(OPERATOR, &group, &user).await?;
+            backend.remove_member(&group, &user).await?;
             outln!("removed {user} from group {group}");
         }
         GroupCmd::List { json } => {
-            let groups = service.groups(OPERATOR).await?;
+            let groups = backend.groups().await?;
             if json {
                 outln!("{}", render::json(&groups));
             } else if groups.is_empty() {

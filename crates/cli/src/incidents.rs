@@ -1,13 +1,12 @@
 //! `baton incidents` and `baton incident retry|resolve`: steps that could not be applied.
 
 use std::fmt::Write;
-use std::path::Path;
 
 use clap::Subcommand;
 
 use baton_api_model::Incident;
 
-use crate::database::open;
+use crate::backend::Backend;
 use crate::exit::Result;
 
 #[derive(Subcommand)]
@@ -15,34 +14,32 @@ pub enum IncidentCmd {
     /// Apply the incident's step again (after fixing its cause); it is closed once it applies.
     Retry {
         id: i64,
-        #[arg(long = "as", default_value = "operator")]
-        by: String,
+        #[arg(long = "as", value_name = "USER", help = crate::args::AS_HELP)]
+        by: Option<String>,
     },
     /// Close the incident without applying its step (its cause was dealt with otherwise).
     Resolve {
         id: i64,
-        #[arg(long = "as", default_value = "operator")]
-        by: String,
+        #[arg(long = "as", value_name = "USER", help = crate::args::AS_HELP)]
+        by: Option<String>,
     },
 }
 
 /// Lists open incidents, oldest first.
-pub async fn list(db: &Path, limit: usize) -> Result<u8> {
-    let service = open(db)?;
-    out!("{}", table(&service.open_incidents(baton_store::OPERATOR, limit).await?));
+pub async fn list(backend: &Backend, limit: usize) -> Result<u8> {
+    out!("{}", table(&backend.open_incidents(limit).await?));
     Ok(0)
 }
 
-pub async fn act(db: &Path, action: IncidentCmd) -> Result<u8> {
-    let service = open(db)?;
+pub async fn act(backend: &Backend, action: IncidentCmd) -> Result<u8> {
     match action {
         IncidentCmd::Retry { id, by } => {
-            let state = service.retry_incident(&by, id).await?;
+            let state = backend.retry_incident(by.as_deref(), id).await?;
             outln!("incident {id} retried and closed; instance {} is {}", state.id, state.status);
         }
         IncidentCmd::Resolve { id, by } => {
-            let incident = service.resolve_incident(&by, id).await?;
-            outln!("incident {id} resolved by {by} (instance {})", incident.instance);
+            let incident = backend.resolve_incident(by.as_deref(), id).await?;
+            outln!("incident {id} resolved by {} (instance {})", incident.resolved_by.as_deref().unwrap_or_default(), incident.instance);
         }
     }
     Ok(0)

@@ -1,5 +1,6 @@
 //! `baton`: the command line. Thin: it parses arguments, calls the service (the engine, for
-//! running workers) and renders the view types it answers with, as text or JSON.
+//! running workers) or, with `--server`, a Baton server's API, and renders the view types
+//! either answers with, as text or JSON.
 
 /// `print!` to stdout through [`output::stdout`]: a closed pipe does not panic.
 macro_rules! out {
@@ -17,6 +18,7 @@ macro_rules! errln {
 }
 
 mod args;
+mod backend;
 mod bench;
 mod bench_measure;
 mod bench_workloads;
@@ -33,6 +35,7 @@ mod input;
 mod output;
 mod render;
 mod render_human;
+mod run;
 mod serve;
 mod tokens;
 mod worker;

@@ -3,15 +3,12 @@
 //! is its hash.
 
 use std::fmt::Write;
-use std::path::Path;
 use std::time::Duration;
 
 use clap::Subcommand;
 
 use baton_api_model::{Token, TokenState};
-use baton_store::OPERATOR;
-
-use crate::database::open;
+use crate::backend::Backend;
 use crate::exit::Result;
 
 #[derive(Subcommand)]
@@ -28,9 +25,10 @@ pub enum TokenCmd {
         #[arg(long, value_parser = humantime::parse_duration)]
         expires: Option<Duration>,
     },
-    /// List tokens (never their secrets), oldest first.
+    /// List tokens (never their secrets), oldest first: everyone's, or with --server the
+    /// token user's own.
     List {
-        /// Only this user's.
+        /// Only this user's (with --server another's takes an administrator).
         #[arg(long)]
         user: Option<String>,
     },
@@ -38,19 +36,18 @@ pub enum TokenCmd {
     Revoke { id: String },
 }
 
-pub async fn act(db: &Path, action: TokenCmd) -> Result<u8> {
-    let service = open(db)?;
+pub async fn act(backend: &Backend, action: TokenCmd) -> Result<u8> {
     match action {
         TokenCmd::Create { user, name, expires } => {
-            let made = service.create_token(OPERATOR, &user, name.as_deref(), expires).await?;
+            let made = backend.create_token(&user, name.as_deref(), expires).await?;
             let (token, secret) = (made.token, made.secret);
             let until = token.expires_at.map_or_else(|| "until revoked".to_owned(), |t| format!("until {}", t.to_rfc3339()));
             errln!("token {} for {} made, valid {until}; its secret is shown only now:", token.id, token.user);
             outln!("{secret}");
         }
-        TokenCmd::List { user } => out!("{}", table(&service.tokens(OPERATOR, user.as_deref()).await?)),
+        TokenCmd::List { user } => out!("{}", table(&backend.tokens(user.as_deref()).await?)),
         TokenCmd::Revoke { id } => {
-            let token = service.revoke_token(OPERATOR, &id).await?;
+            let token = backend.revoke_token(&id).await?;
             outln!("token {} of {} revoked", token.id, token.user);
         }
     }

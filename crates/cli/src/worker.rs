@@ -1,5 +1,6 @@
-//! `baton worker` and `baton run`: running jobs and timers until stopped (or, for `run`,
-//! until the instance settles), with a clean shutdown on Ctrl-C or SIGTERM.
+//! `baton worker`: running jobs and timers until stopped, with a clean shutdown on Ctrl-C or
+//! SIGTERM; and what `baton run` and `baton serve` share of it (the job options, the signals,
+//! the lock on running a database's jobs).
 
 use std::fs::File;
 use std::path::Path;
@@ -8,14 +9,10 @@ use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
-use baton_api_model::InstanceStatus;
 use baton_engine::{PassEnv, WorkerOptions};
-use baton_store::OPERATOR;
 
 use crate::database::{engine_lock, open, SqliteService};
 use crate::exit::{self, CliError, Result};
-use crate::input::{parse_data, source_file};
-use crate::render;
 
 /// How `baton worker` and `baton run` run jobs: the shutdown grace period, and what of this
 /// process's environment jobs get.
@@ -122,60 +119,4 @@ pub async fn worker(db: &Path, options: WorkerOptions, until_idle: bool) -> Resu
     };
     service.engine().run_worker(options, stop).await?;
     Ok(exit::DONE)
-}
-
-pub async fn run(db: &Path, file: &Path, data: Option<&str>, options: WorkerOptions) -> Result<u8> {
-    let service = open(db)?;
-    let data = parse_data(data)?;
-    let lock = engine_lock(db).await?;
-    let signals = shutdown_signals(&service, options.grace)?;
-    if lock.is_some() {
-        service.engine().recover().await?;
-    }
-    let deployed = service.deploy(OPERATOR, vec![source_file(file)?]).await?.remove(0);
-    errln!("deployed {} version {} ({})", deployed.id, deployed.version, file.display());
-    let started = std::time::Instant::now();
-    let instance_id = service.start(OPERATOR, &deployed.id, data).await?.id;
-    let settled = |s: InstanceStatus| matches!(s, InstanceStatus::Completed | InstanceStatus::Failed | InstanceStatus::Aborted | InstanceStatus::Blocked | InstanceStatus::Waiting);
-
-    let watcher = service.clone();
-    let watch_id = instance_id.clone();
-    let wait_until_settled = async move {
-        loop {
-            match watcher.instance(OPERATOR, &watch_id).await {
-                Ok(i) if settled(i.status) => return,
-                Ok(_) => {}
-                // Reading it again would fail again: stop, and the read below reports why.
-                Err(_) => return,
-            }
-            watcher.engine().wait_for_change(Duration::from_millis(100)).await;
-        }
-    };
-    if lock.is_some() {
-        let interrupted = signalled(signals.clone());
-        let stop = async move {
-            tokio::select! {
-                () = wait_until_settled => {}
-                () = interrupted => {}
-            }
-        };
-        service.engine().run_worker(options, stop).await?;
-        if *signals.borrow() {
-            return Err(CliError::Interrupted { instance: instance_id, goes_on_with: "the next `baton worker`" });
-        }
-    } else {
-        errln!("another baton process runs the jobs of {}; waiting for it", db.display());
-        tokio::select! {
-            () = wait_until_settled => {}
-            () = signalled(signals) => return Err(CliError::Interrupted { instance: instance_id, goes_on_with: "the process that runs the jobs" }),
-        }
-    }
-    let state = service.instance(OPERATOR, &instance_id).await?;
-    out!("{}", render::instance(&state, None));
-    outln!("\n{} in {:.2}s", state.status, started.elapsed().as_secs_f64());
-    Ok(match state.status {
-        InstanceStatus::Completed => exit::DONE,
-        InstanceStatus::Waiting => exit::WAITING,
-        _ => exit::FAILED,
-    })
 }

@@ -67,6 +67,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(instances::input))
         .routes(routes!(human_tasks::inbox))
         .routes(routes!(human_tasks::show, human_tasks::operate))
+        .routes(routes!(people::me))
         .routes(routes!(people::users, people::add_user))
         .routes(routes!(people::groups, people::add_group))
         .routes(routes!(people::add_member))
@@ -75,6 +76,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::create, tokens::list))
         .routes(routes!(tokens::revoke))
         .routes(routes!(incidents::list))
+        .routes(routes!(incidents::of_instance))
         .routes(routes!(incidents::retry))
         .routes(routes!(incidents::resolve))
 }

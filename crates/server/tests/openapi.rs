@@ -24,7 +24,7 @@ async fn every_documented_operation_is_served_and_asks_for_a_token() {
             assert_eq!(answer.status, expected, "{method} {path}");
         }
     }
-    assert_eq!(operations, 34);
+    assert_eq!(operations, 36);
 }
 
 #[tokio::test]
@@ -35,8 +35,8 @@ async fn the_document_holds_every_route_of_the_api() {
         "/api/definitions", "/api/definitions/{id}", "/api/definitions/{id}/versions", "/api/definitions/{id}/source",
         "/api/instances", "/api/instances/{id}", "/api/instances/{id}/history", "/api/instances/{id}/abort",
         "/api/instances/{id}/tasks/{task}/retry", "/api/instances/{id}/tasks/{task}/skip", "/api/instances/{id}/tasks/{task}/breakpoint",
-        "/api/instances/{id}/tasks/{task}/input", "/api/instances/{id}/tasks/{task}/human-tasks", "/api/inbox",
-        "/api/users", "/api/groups", "/api/groups/{group}/members", "/api/groups/{group}/members/{member}", "/api/departments",
+        "/api/instances/{id}/tasks/{task}/input", "/api/instances/{id}/tasks/{task}/human-tasks", "/api/instances/{id}/incidents", "/api/inbox",
+        "/api/me", "/api/users", "/api/groups", "/api/groups/{group}/members", "/api/groups/{group}/members/{member}", "/api/departments",
         "/api/tokens", "/api/tokens/{id}", "/api/incidents", "/api/incidents/{id}/retry", "/api/incidents/{id}/resolve",
         "/healthz", "/readyz",
     ];

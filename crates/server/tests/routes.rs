@@ -117,10 +117,23 @@ async fn a_token_is_made_with_its_secret_once_and_listed_without_it() {
 }
 
 #[tokio::test]
+async fn me_is_the_user_the_token_acts_as_with_their_groups() {
+    let api = api().await;
+    let me = api.get("/api/me", &api.john).await;
+    assert_eq!((me.status, me.body), (StatusCode::OK, json!({"name": "john", "department": null, "admin": false, "groups": ["editors"]})));
+    assert_eq!(api.get("/api/me", &api.chief).await.body, json!({"name": "chief", "department": null, "admin": true, "groups": []}));
+}
+
+#[tokio::test]
 async fn incidents_are_listed() {
     let api = api().await;
     let answer = api.get("/api/incidents?limit=10", &api.john).await;
     assert_eq!((answer.status, answer.body), (StatusCode::OK, json!([])));
+    let id = api.start_review().await;
+    let of_instance = api.get(&format!("/api/instances/{id}/incidents"), &api.john).await;
+    assert_eq!((of_instance.status, of_instance.body), (StatusCode::OK, json!([])));
+    let unknown = api.get("/api/instances/nope/incidents", &api.john).await;
+    assert_eq!((unknown.status, code(&unknown)), (StatusCode::NOT_FOUND, "not_found"));
     let retry = api.post("/api/incidents/7/retry", &api.john, json!({})).await;
     assert_eq!((retry.status, code(&retry)), (StatusCode::NOT_FOUND, "not_found"));
 }

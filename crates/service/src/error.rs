@@ -36,6 +36,9 @@ pub enum ServiceError {
     /// The acting user may not do this (only an administrator may).
     #[error("{user} may not {what}: only an administrator may")]
     Forbidden { user: String, what: &'static str },
+    /// A request field that does not hold what it should (a duration, an escalation).
+    #[error("`{field}`: {message}")]
+    Field { field: &'static str, message: String },
     /// A count past its bound (a page size, a listing limit).
     #[error("{what} must be from 1 to {max}, not {value}")]
     OutOfBounds { what: &'static str, value: usize, max: usize },
@@ -50,7 +53,7 @@ impl ServiceError {
             Self::Identity(e) => identity_kind(e),
             Self::Store(e) => store_kind(e),
             Self::VersionNotFound { .. } | Self::UnknownTask { .. } => ErrorKind::NotFound,
-            Self::NotAUserTask { .. } | Self::OutOfBounds { .. } => ErrorKind::Invalid,
+            Self::NotAUserTask { .. } | Self::Field { .. } | Self::OutOfBounds { .. } => ErrorKind::Invalid,
             Self::UserTaskNotStarted { .. } => ErrorKind::Conflict,
             Self::Forbidden { .. } => ErrorKind::Forbidden,
         }

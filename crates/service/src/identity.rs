@@ -14,6 +14,13 @@ impl<S: ServiceStore> Service<S> {
         Ok(view::user(&added, &[]))
     }
 
+    /// The acting user, with their groups (who a token acts as).
+    pub async fn me(&self, user: &str) -> Result<api::User> {
+        let caller = self.authenticate(user).await?;
+        let department = self.engine.store().user(&caller.user).await?.and_then(|u| u.department);
+        Ok(api::User { name: caller.user, department, admin: caller.admin, groups: caller.groups.into_iter().collect() })
+    }
+
     /// Every user with their groups, by name.
     pub async fn users(&self, user: &str) -> Result<Vec<api::User>> {
         self.authenticate(user).await?;

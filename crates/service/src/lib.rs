@@ -1,5 +1,5 @@
-//! Baton's service layer: every operation and query a surface offers — the CLI today, the
-//! HTTP server next — as one async API, answered with the `baton-api-model` view types.
+//! Baton's service layer: every operation and query a surface offers — the CLI and the HTTP
+//! server — as one async API, answered with the `baton-api-model` view types.
 //!
 //! Each method names the acting user, who must exist (an unknown one is refused as
 //! [`ErrorKind::Unauthenticated`](baton_api_model::ErrorKind)); operations record them in
@@ -17,6 +17,7 @@ mod identity;
 mod incidents;
 mod instances;
 mod jobs;
+mod requests;
 mod tokens;
 pub mod view;
 

@@ -8,11 +8,8 @@ use baton_service::HumanTaskRef;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Acting, Json, Path, Query};
-use crate::requests::{HumanTaskNumber, HumanTaskOperation, InboxParams};
+use crate::requests::{HumanTaskNumber, HumanTaskOperation, InboxParams, DEFAULT_PER_PAGE};
 use crate::state::AppState;
-
-/// The rows an inbox page has when the request does not say (as `baton tasks`).
-const DEFAULT_PER_PAGE: usize = 20;
 
 /// The acting user's inbox: the tasks they claimed, then those they may claim.
 #[utoipa::path(get, path = "/api/inbox", tag = "human tasks", params(InboxParams),
@@ -51,5 +48,5 @@ pub async fn operate(
     Json(body): Json<HumanTaskOperation>,
 ) -> ApiResult<Json<api::HumanTaskUpdate>> {
     let target = HumanTaskRef { instance, task, number: q.number };
-    Ok(Json(state.service.human_task(&user, &target, body.into_action()?).await?))
+    Ok(Json(state.service.human_task(&user, &target, body.try_into()?).await?))
 }

@@ -16,6 +16,13 @@ pub async fn list(State(state): State<AppState>, Acting(user): Acting, Query(q):
     Ok(Json(state.service.open_incidents(&user, q.limit.unwrap_or(DEFAULT_LIMIT)).await?))
 }
 
+/// Every incident of an instance, open or closed, oldest first.
+#[utoipa::path(get, path = "/api/instances/{id}/incidents", tag = "incidents", params(("id" = String, Path)),
+    responses((status = 200, body = Vec<api::Incident>), (status = 404, body = ErrorBody)))]
+pub async fn of_instance(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>) -> ApiResult<Json<Vec<api::Incident>>> {
+    Ok(Json(state.service.incidents(&user, &id).await?))
+}
+
 /// Apply an open incident's step again; applied, the incident is closed.
 #[utoipa::path(post, path = "/api/incidents/{id}/retry", tag = "incidents", params(("id" = i64, Path)),
     responses((status = 200, body = api::Instance), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]

@@ -1,5 +1,5 @@
-//! `/api/users`, `/api/groups`, `/api/departments`: the people human tasks are offered to.
-//! Anyone may read them; managing them takes an administrator.
+//! `/api/me`, `/api/users`, `/api/groups`, `/api/departments`: the people human tasks are
+//! offered to. Anyone may read them; managing them takes an administrator.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -10,6 +10,12 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Acting, Json, Path};
 use crate::requests::{NewGroup, NewMember, NewUser};
 use crate::state::AppState;
+
+/// The acting user (whom the request's token acts as), with their groups.
+#[utoipa::path(get, path = "/api/me", tag = "people", responses((status = 200, body = api::User)))]
+pub async fn me(State(state): State<AppState>, Acting(user): Acting) -> ApiResult<Json<api::User>> {
+    Ok(Json(state.service.me(&user).await?))
+}
 
 /// Every user with their groups.
 #[utoipa::path(get, path = "/api/users", tag = "people", responses((status = 200, body = Vec<api::User>)))]

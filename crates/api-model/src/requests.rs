@@ -1,0 +1,263 @@
+//! The requests the HTTP API takes: its JSON bodies and query strings. The server reads them
+//! and a client (`baton --server`) writes them, so the wire format is defined here once.
+//!
+//! Bodies refuse fields they do not know (`deny_unknown_fields`), so a misspelt field is an
+//! error and not silently left out. A field left out of a query string takes the default its
+//! doc gives.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{Data, InboxStatus, InstanceStatus, People};
+
+/// How many rows a listing gives when the request does not say.
+pub const DEFAULT_LIMIT: usize = 50;
+
+/// The rows an inbox page has when the request does not say (as `baton tasks`).
+pub const DEFAULT_PER_PAGE: usize = 20;
+
+/// One file to deploy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DeployFile {
+    /// Its name, as messages cite it (`orders.yaml:3:7: …`).
+    pub name: String,
+    /// The YAML (or JSON) text of a process definition or a calendar.
+    pub source: String,
+}
+
+/// Files to deploy together: all are stored, or (on any problem in any file) none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Deploy {
+    pub files: Vec<DeployFile>,
+}
+
+/// Which version of a definition.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct VersionQuery {
+    /// The version; the latest if left out.
+    pub version: Option<u32>,
+}
+
+/// An instance to start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Start {
+    /// The process id; its latest version is started.
+    pub process: String,
+    /// The input process data.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub data: Data,
+}
+
+/// Which instances to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct InstancesQuery {
+    /// Only instances in this status.
+    pub status: Option<InstanceStatus>,
+    /// Only instances with an open incident.
+    #[serde(default)]
+    pub incident: bool,
+    /// At most this many, 1 to 10,000 (default 50).
+    pub limit: Option<usize>,
+}
+
+/// Which incidents to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct LimitQuery {
+    /// At most this many, 1 to 10,000 (default 50).
+    pub limit: Option<usize>,
+}
+
+/// The values a task's prompts ask for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Input {
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub values: Data,
+}
+
+/// Which page of the acting user's inbox, and which tasks (as `baton tasks` takes them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct InboxParams {
+    /// Only tasks in this state.
+    pub status: Option<InboxStatus>,
+    /// Only tasks of this process.
+    pub process: Option<String>,
+    /// Only tasks due before this time (RFC 3339).
+    pub due_before: Option<DateTime<Utc>>,
+    /// Only tasks with at least this priority.
+    pub min_priority: Option<i32>,
+    /// The page, from 1 (default 1).
+    pub page: Option<usize>,
+    /// Rows per page, 1 to 1,000 (default 20).
+    pub per_page: Option<usize>,
+}
+
+/// Which human task of a user task: its number, or (left out) the one its chain waits for
+/// (`delete` and `restart`: the task the process created).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct HumanTaskNumber {
+    pub number: Option<u32>,
+}
+
+/// An operation on a human task (IBM's follow-on tasks), named by `operation`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "operation", rename_all = "snake_case", deny_unknown_fields)]
+pub enum HumanTaskOperation {
+    /// Claim a ready task (a potential owner or an administrator).
+    Claim,
+    /// Give a claimed task back (its owner).
+    Unclaim,
+    /// Complete a claimed task with output that fits its form (its owner).
+    Complete {
+        #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+        output: Data,
+    },
+    /// End a claimed task `ended_not_ok` (its owner), saying why.
+    Fail { note: String },
+    /// Start a follow-on task for `to` (the owner); title and description default to the task's.
+    Forward {
+        to: People,
+        title: Option<String>,
+        description: Option<String>,
+        note: Option<String>,
+        /// Laid over a copy of the task's input.
+        #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+        input: Data,
+        /// Escalations of the follow-on's own, each written as an entry of a `user` task's
+        /// `escalations` in a definition: `{"name", "after", "from", "unless", "action", …}`.
+        #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+        escalations: Vec<serde_json::Value>,
+    },
+    /// Create a subtask for `to` (the owner of the claimed task).
+    Subtask {
+        to: People,
+        title: String,
+        #[serde(default)]
+        description: String,
+        #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+        input: Data,
+        /// The subtask expires this long after it is made (`2 days`, `P2D`).
+        expires_after: Option<String>,
+    },
+    /// Suspend the whole chain.
+    Suspend,
+    /// Resume the whole chain.
+    Resume,
+    /// Terminate the whole chain (an administrator).
+    Terminate,
+    /// Escalate by hand (an administrator).
+    Escalate { name: String, action: ManualEscalation },
+    /// Delete a first task with its follow-ons and subtasks (an administrator).
+    Delete,
+    /// Start a first task over (an administrator).
+    Restart,
+}
+
+/// What a manual escalation does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ManualEscalation {
+    /// Add `by` to the priority of the chain's tasks.
+    RaisePriority { by: i32 },
+    /// Notify these people.
+    Notify { to: People },
+    /// Offer the chain's current task to these people instead.
+    Reassign { to: People },
+}
+
+/// A user to add.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub name: String,
+    /// Their department (made if new).
+    pub department: Option<String>,
+    /// May act on every task and manage people.
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// A group to add.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewGroup {
+    pub name: String,
+}
+
+/// A user to add to a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewMember {
+    pub user: String,
+}
+
+/// A token to make.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// The user it acts as; the acting user if left out (another's takes an administrator).
+    pub user: Option<String>,
+    /// What it is for.
+    pub name: Option<String>,
+    /// How long it is valid (`30d`, `12h`); until revoked if left out.
+    pub lifetime: Option<String>,
+}
+
+/// Whose tokens to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct TokensQuery {
+    /// This user's; the acting user's if left out (another's or `*` for all takes an administrator).
+    pub user: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_operation_is_written_with_its_name_under_operation_and_read_back_the_same() {
+        let forward = HumanTaskOperation::Forward {
+            to: People { users: ["sarah".to_owned()].into(), groups: Default::default() },
+            title: Some("Legal Review".into()),
+            description: None,
+            note: None,
+            input: Data::new(),
+            escalations: vec![serde_json::json!({"name": "slow", "after": "1h", "action": "raise_priority", "by": 2})],
+        };
+        let text = serde_json::to_value(&forward).unwrap();
+        assert_eq!(text["operation"], "forward");
+        assert_eq!(serde_json::from_value::<HumanTaskOperation>(text).unwrap(), forward);
+        let claim = serde_json::to_string(&HumanTaskOperation::Claim).unwrap();
+        assert_eq!(claim, r#"{"operation":"claim"}"#);
+    }
+
+    #[test]
+    fn a_body_with_a_field_it_does_not_know_is_refused() {
+        let refused = serde_json::from_str::<Start>(r#"{"process": "p", "dta": {}}"#).unwrap_err();
+        assert!(refused.to_string().contains("unknown field `dta`"), "{refused}");
+    }
+}

@@ -1,0 +1,267 @@
+//! Where commands go: the database file, through the service ([`Backend::Local`]), or a Baton
+//! server, through its HTTP API ([`Backend::Remote`], with `--server`). This is the one place
+//! that tells the two apart: each operation the commands use is written here once for both,
+//! answering with the same api-model views and with errors of the same kinds, so a command
+//! renders its answer and exits the same way whichever backend it has.
+//!
+//! The acting user: locally `--as`, else the built-in `operator`; on a server always the user
+//! of the API token, which `--as` may name but not replace.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use baton_api_model as api;
+use baton_api_model::requests::{Deploy, DeployFile, InboxParams, Input, InstancesQuery, NewGroup, NewMember, Start, TokenRequest, TokensQuery};
+use baton_client::Client;
+use baton_engine::EngineError;
+use baton_service::{HumanTaskAction, HumanTaskRef, ServiceError, SourceFile, TaskOperation};
+use baton_store::{NewUser, OPERATOR};
+
+use crate::args::Cli;
+use crate::database::{database_file, open, SqliteService};
+use crate::exit::{CliError, Result};
+
+/// Where `--db` and `--server` (or `BATON_SERVER`) send commands, before anything is opened.
+pub enum Location {
+    /// The database file.
+    Database(PathBuf),
+    /// A server, with the token to act with.
+    Server(Client),
+}
+
+impl Location {
+    pub fn of(cli: &Cli) -> Result<Self> {
+        let Some(server) = cli.server.as_deref().filter(|s| !s.is_empty()) else {
+            return Ok(Self::Database(database_file(&cli.db)?));
+        };
+        let token = cli.token.as_deref().map(str::trim).filter(|t| !t.is_empty()).ok_or(CliError::NoToken)?;
+        Ok(Self::Server(Client::new(server, token)?))
+    }
+
+    /// The database file, for a command that works on it itself (runs its jobs, serves it).
+    pub fn database(&self, command: &'static str) -> Result<&Path> {
+        match self {
+            Self::Database(db) => Ok(db),
+            Self::Server(_) => Err(CliError::NeedsDatabase { command }),
+        }
+    }
+
+    /// The backend: the database file's service (opened now), or the server's client.
+    pub fn open(self) -> Result<Backend> {
+        Ok(match self {
+            Self::Database(db) => Backend::Local(open(&db)?),
+            Self::Server(client) => Backend::Remote(client),
+        })
+    }
+}
+
+/// The service on the database file, or a server's API.
+pub enum Backend {
+    Local(SqliteService),
+    Remote(Client),
+}
+
+/// One operation on either backend: `$local` on the service acting as `$user` (the `--as` user
+/// `$by`, else the built-in operator), or `$remote` on the client once `$by` is found to be the
+/// token's user. Both answer the same view; their errors become the command line's.
+macro_rules! either {
+    ($backend:expr, as $by:expr, |$service:ident, $user:ident| $local:expr, |$client:ident| $remote:expr) => {
+        match $backend {
+            Backend::Local($service) => {
+                let $user: &str = $by.unwrap_or(OPERATOR);
+                Ok($local.await?)
+            }
+            Backend::Remote($client) => {
+                token_user_is($client, $by).await?;
+                Ok($remote.await?)
+            }
+        }
+    };
+}
+
+impl Backend {
+    // ---- definitions
+
+    /// Checks every file, then stores all of them, or (on any problem) none.
+    pub async fn deploy(&self, files: Vec<SourceFile>) -> Result<Vec<api::Deployed>> {
+        either!(self, as None, |s, user| s.deploy(user, files), |c| c.deploy(&deploy_request(files)?))
+    }
+
+    pub async fn definitions(&self) -> Result<Vec<api::Definition>> {
+        either!(self, as None, |s, user| s.definitions(user), |c| c.definitions())
+    }
+
+    pub async fn definition(&self, id: &str, version: Option<u32>) -> Result<api::Definition> {
+        either!(self, as None, |s, user| s.definition(user, id, version), |c| c.definition(id, version))
+    }
+
+    pub async fn versions(&self, id: &str) -> Result<Vec<api::DefinitionVersion>> {
+        either!(self, as None, |s, user| s.versions(user, id), |c| c.versions(id))
+    }
+
+    pub async fn source(&self, id: &str, version: Option<u32>) -> Result<api::DefinitionSource> {
+        either!(self, as None, |s, user| s.source(user, id, version), |c| c.source(id, version))
+    }
+
+    // ---- instances
+
+    pub async fn start(&self, process: &str, data: api::Data) -> Result<api::Instance> {
+        either!(self, as None, |s, user| s.start(user, process, data), |c| c.start(&Start { process: process.to_owned(), data }))
+    }
+
+    pub async fn instances(&self, status: Option<api::InstanceStatus>, with_open_incident: bool, limit: usize) -> Result<Vec<api::InstanceSummary>> {
+        let query = InstancesQuery { status, incident: with_open_incident, limit: Some(limit) };
+        either!(self, as None, |s, user| s.instances(user, status, with_open_incident, limit), |c| c.instances(&query))
+    }
+
+    pub async fn instance(&self, id: &str) -> Result<api::Instance> {
+        either!(self, as None, |s, user| s.instance(user, id), |c| c.instance(id))
+    }
+
+    pub async fn history(&self, id: &str) -> Result<Vec<api::HistoryEvent>> {
+        either!(self, as None, |s, user| s.history(user, id), |c| c.history(id))
+    }
+
+    /// Every incident of an instance, open or closed.
+    pub async fn incidents(&self, id: &str) -> Result<Vec<api::Incident>> {
+        either!(self, as None, |s, user| s.incidents(user, id), |c| c.incidents(id))
+    }
+
+    pub async fn abort(&self, by: Option<&str>, id: &str) -> Result<api::Instance> {
+        either!(self, as by, |s, user| s.abort(user, id), |c| c.abort(id))
+    }
+
+    pub async fn delete(&self, by: Option<&str>, id: &str) -> Result<api::Instance> {
+        either!(self, as by, |s, user| s.delete(user, id), |c| c.delete(id))
+    }
+
+    pub async fn task_operation(&self, by: Option<&str>, id: &str, operation: TaskOperation) -> Result<api::Instance> {
+        either!(self, as by, |s, user| s.task_operation(user, id, operation), |c| remote_task_operation(c, id, operation))
+    }
+
+    // ---- human tasks
+
+    pub async fn user_task(&self, instance: &str, task: &str, number: Option<u32>) -> Result<api::UserTask> {
+        either!(self, as None, |s, user| s.user_task(user, instance, task, number), |c| c.user_task(instance, task, number))
+    }
+
+    pub async fn human_task(&self, by: &str, target: &HumanTaskRef, action: HumanTaskAction) -> Result<api::HumanTaskUpdate> {
+        either!(self, as Some(by), |s, user| s.human_task(user, target, action), |c| c.human_task(&target.instance, &target.task, target.number, &action.into()))
+    }
+
+    /// A page of `owner`'s inbox.
+    pub async fn inbox(&self, owner: &str, query: &api::InboxQuery) -> Result<api::InboxPage> {
+        let params = InboxParams {
+            status: query.status,
+            process: query.process.clone(),
+            due_before: query.due_before,
+            min_priority: query.min_priority,
+            page: Some(query.page),
+            per_page: Some(query.per_page),
+        };
+        either!(self, as Some(owner), |s, user| s.inbox(user, query), |c| c.inbox(&params))
+    }
+
+    // ---- incidents
+
+    pub async fn open_incidents(&self, limit: usize) -> Result<Vec<api::Incident>> {
+        either!(self, as None, |s, user| s.open_incidents(user, limit), |c| c.open_incidents(limit))
+    }
+
+    pub async fn retry_incident(&self, by: Option<&str>, id: i64) -> Result<api::Instance> {
+        either!(self, as by, |s, user| s.retry_incident(user, id), |c| c.retry_incident(id))
+    }
+
+    pub async fn resolve_incident(&self, by: Option<&str>, id: i64) -> Result<api::Incident> {
+        either!(self, as by, |s, user| s.resolve_incident(user, id), |c| c.resolve_incident(id))
+    }
+
+    // ---- people
+
+    pub async fn add_user(&self, new: NewUser) -> Result<api::User> {
+        let request = baton_api_model::requests::NewUser { name: new.name.clone(), department: new.department.clone(), admin: new.admin };
+        either!(self, as None, |s, user| s.add_user(user, new), |c| c.add_user(&request))
+    }
+
+    pub async fn users(&self) -> Result<Vec<api::User>> {
+        either!(self, as None, |s, user| s.users(user), |c| c.users())
+    }
+
+    pub async fn add_group(&self, name: &str) -> Result<api::Group> {
+        either!(self, as None, |s, user| s.add_group(user, name), |c| c.add_group(&NewGroup { name: name.to_owned() }))
+    }
+
+    pub async fn add_member(&self, group: &str, member: &str) -> Result<()> {
+        either!(self, as None, |s, user| s.add_member(user, group, member), |c| c.add_member(group, &NewMember { user: member.to_owned() }))
+    }
+
+    pub async fn remove_member(&self, group: &str, member: &str) -> Result<()> {
+        either!(self, as None, |s, user| s.remove_member(user, group, member), |c| c.remove_member(group, member))
+    }
+
+    pub async fn groups(&self) -> Result<Vec<api::Group>> {
+        either!(self, as None, |s, user| s.groups(user), |c| c.groups())
+    }
+
+    // ---- tokens
+
+    /// Makes a token for `for_user`, valid for `lifetime` (or until revoked).
+    pub async fn create_token(&self, for_user: &str, name: Option<&str>, lifetime: Option<Duration>) -> Result<api::NewToken> {
+        let request = TokenRequest {
+            user: Some(for_user.to_owned()),
+            name: name.map(str::to_owned),
+            // humantime's text is exact and reads back as written.
+            lifetime: lifetime.map(|d| humantime::format_duration(d).to_string()),
+        };
+        either!(self, as None, |s, user| s.create_token(user, for_user, name, lifetime), |c| c.create_token(&request))
+    }
+
+    /// Tokens: `of`'s, or when `None`, all of them (on a server, the token user's own).
+    pub async fn tokens(&self, of: Option<&str>) -> Result<Vec<api::Token>> {
+        let query = TokensQuery { user: of.map(str::to_owned) };
+        either!(self, as None, |s, user| s.tokens(user, of), |c| c.tokens(&query))
+    }
+
+    pub async fn revoke_token(&self, id: &str) -> Result<api::Token> {
+        either!(self, as None, |s, user| s.revoke_token(user, id), |c| c.revoke_token(id))
+    }
+}
+
+/// Refuses `--as` naming anyone but the user the server's token acts as.
+async fn token_user_is(client: &Client, given: Option<&str>) -> Result<()> {
+    let Some(given) = given else { return Ok(()) };
+    let token_user = client.me().await?.name;
+    if token_user == given {
+        Ok(())
+    } else {
+        Err(CliError::NotTokenUser { given: given.to_owned(), token_user })
+    }
+}
+
+/// An operator's task command as the API's route for it.
+async fn remote_task_operation(client: &Client, id: &str, operation: TaskOperation) -> baton_client::Result<api::Instance> {
+    match operation {
+        TaskOperation::Retry { task } => client.retry_task(id, &task).await,
+        TaskOperation::Skip { task } => client.skip_task(id, &task).await,
+        TaskOperation::Input { task, values } => client.input(id, &task, &Input { values }).await,
+        TaskOperation::Breakpoint { task, enabled } => client.breakpoint(id, &task, enabled).await,
+    }
+}
+
+/// The files as the API takes them: as text. A file that is not UTF-8 text cannot travel in
+/// JSON, so it is refused here, before anything is sent, as the service refuses it (at its first
+/// bad byte); the other files' own problems are the server's to find once it is fixed.
+fn deploy_request(files: Vec<SourceFile>) -> Result<Deploy> {
+    let mut sent = Vec::new();
+    let mut not_text = Vec::new();
+    for file in files {
+        match baton_core::definition::decode_source(&file.name, file.bytes) {
+            Ok(source) => sent.push(DeployFile { name: file.name, source }),
+            Err(e) => not_text.push(e),
+        }
+    }
+    if !not_text.is_empty() {
+        return Err(ServiceError::from(EngineError::Definitions(not_text)).into());
+    }
+    Ok(Deploy { files: sent })
+}

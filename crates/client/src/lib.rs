@@ -1,0 +1,332 @@
+//! A client of Baton's HTTP/JSON API as `baton serve` offers it: each method sends one
+//! request (the api-model request types, written as the server reads them) with the bearer
+//! token and answers with the api-model view the server answered with. An error answer
+//! becomes a [`ClientError`] with the kind the server's error body names, so a caller answers
+//! it as it answers the service's own errors (`baton --server` exits with the same codes as
+//! without).
+//!
+//! Bounds: connecting may take [`CONNECT_TIMEOUT`], a whole call [`REQUEST_TIMEOUT`], and an
+//! answer is read up to [`MAX_ANSWER_BYTES`]. Redirects are not followed: the API never
+//! redirects, and following one would send the token where the caller did not say.
+
+mod error;
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use baton_api_model as api;
+use baton_api_model::requests::{
+    Deploy, HumanTaskNumber, HumanTaskOperation, InboxParams, Input, InstancesQuery, LimitQuery, NewGroup, NewMember, NewUser, Start, TokenRequest,
+    TokensQuery, VersionQuery,
+};
+
+pub use error::ClientError;
+
+/// How long connecting to the server may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one call may take, from sending the request to the end of the answer.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest answer read (256 MiB): past it the call fails rather than fill the memory.
+pub const MAX_ANSWER_BYTES: usize = 256 << 20;
+
+/// The result of a call.
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+/// A connection to one server with one token; cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    server: Url,
+}
+
+impl std::fmt::Debug for Client {
+    // Without the token, which the HTTP client's headers hold.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("server", &self.server()).finish_non_exhaustive()
+    }
+}
+
+/// The body of every error answer of the API.
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    code: api::ErrorKind,
+    message: String,
+    #[serde(default)]
+    details: Value,
+}
+
+/// No query string.
+const NO_QUERY: &[(&str, &str)] = &[];
+
+impl Client {
+    /// A client of the server at `server` (`http://HOST:PORT`, or `https://…`, maybe with a
+    /// path the API is served under) acting with `token`.
+    pub fn new(server: &str, token: &str) -> Result<Self> {
+        let bad = |why| ClientError::BadAddress { given: server.to_owned(), why };
+        let url = Url::parse(server).map_err(|_| bad("is not a URL; give one like http://127.0.0.1:8080"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(bad("is not an http:// or https:// URL"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(bad("holds a user or password; the API token goes in BATON_TOKEN (or --token), never in the URL"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(bad("has a query or fragment (`?…`, `#…`); give only the server's address"));
+        }
+        if url.cannot_be_a_base() || url.host_str().is_none_or(str::is_empty) {
+            return Err(bad("names no host; give one like http://127.0.0.1:8080"));
+        }
+        let mut auth = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| ClientError::BadToken)?;
+        auth.set_sensitive(true);
+        let http = reqwest::Client::builder()
+            .default_headers(HeaderMap::from_iter([(AUTHORIZATION, auth)]))
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::Unreachable { server: server.to_owned(), reason: innermost(&e) })?;
+        Ok(Self { http, server: url })
+    }
+
+    /// The server's address, as messages name it.
+    pub fn server(&self) -> &str {
+        self.server.as_str().trim_end_matches('/')
+    }
+
+    // ---- people and tokens
+
+    /// The user the token acts as, with their groups.
+    pub async fn me(&self) -> Result<api::User> {
+        self.get(&["api", "me"], NO_QUERY).await
+    }
+
+    pub async fn users(&self) -> Result<Vec<api::User>> {
+        self.get(&["api", "users"], NO_QUERY).await
+    }
+
+    pub async fn add_user(&self, user: &NewUser) -> Result<api::User> {
+        self.send_json(Method::POST, &["api", "users"], user).await
+    }
+
+    pub async fn groups(&self) -> Result<Vec<api::Group>> {
+        self.get(&["api", "groups"], NO_QUERY).await
+    }
+
+    pub async fn add_group(&self, group: &NewGroup) -> Result<api::Group> {
+        self.send_json(Method::POST, &["api", "groups"], group).await
+    }
+
+    pub async fn add_member(&self, group: &str, member: &NewMember) -> Result<()> {
+        self.send_json(Method::POST, &["api", "groups", group, "members"], member).await
+    }
+
+    pub async fn remove_member(&self, group: &str, member: &str) -> Result<()> {
+        self.send(Method::DELETE, &["api", "groups", group, "members", member]).await
+    }
+
+    /// Makes a token; the answer holds its secret, shown this once.
+    pub async fn create_token(&self, token: &TokenRequest) -> Result<api::NewToken> {
+        self.send_json(Method::POST, &["api", "tokens"], token).await
+    }
+
+    pub async fn tokens(&self, query: &TokensQuery) -> Result<Vec<api::Token>> {
+        self.get(&["api", "tokens"], query).await
+    }
+
+    pub async fn revoke_token(&self, id: &str) -> Result<api::Token> {
+        self.send(Method::DELETE, &["api", "tokens", id]).await
+    }
+
+    // ---- definitions
+
+    /// Deploys the files together: all are stored, or none.
+    pub async fn deploy(&self, files: &Deploy) -> Result<Vec<api::Deployed>> {
+        self.send_json(Method::POST, &["api", "definitions"], files).await
+    }
+
+    pub async fn definitions(&self) -> Result<Vec<api::Definition>> {
+        self.get(&["api", "definitions"], NO_QUERY).await
+    }
+
+    pub async fn definition(&self, id: &str, version: Option<u32>) -> Result<api::Definition> {
+        self.get(&["api", "definitions", id], &VersionQuery { version }).await
+    }
+
+    pub async fn versions(&self, id: &str) -> Result<Vec<api::DefinitionVersion>> {
+        self.get(&["api", "definitions", id, "versions"], NO_QUERY).await
+    }
+
+    pub async fn source(&self, id: &str, version: Option<u32>) -> Result<api::DefinitionSource> {
+        self.get(&["api", "definitions", id, "source"], &VersionQuery { version }).await
+    }
+
+    // ---- instances
+
+    pub async fn start(&self, start: &Start) -> Result<api::Instance> {
+        self.send_json(Method::POST, &["api", "instances"], start).await
+    }
+
+    pub async fn instances(&self, query: &InstancesQuery) -> Result<Vec<api::InstanceSummary>> {
+        self.get(&["api", "instances"], query).await
+    }
+
+    pub async fn instance(&self, id: &str) -> Result<api::Instance> {
+        self.get(&["api", "instances", id], NO_QUERY).await
+    }
+
+    pub async fn history(&self, id: &str) -> Result<Vec<api::HistoryEvent>> {
+        self.get(&["api", "instances", id, "history"], NO_QUERY).await
+    }
+
+    /// Every incident of an instance, open or closed.
+    pub async fn incidents(&self, id: &str) -> Result<Vec<api::Incident>> {
+        self.get(&["api", "instances", id, "incidents"], NO_QUERY).await
+    }
+
+    pub async fn abort(&self, id: &str) -> Result<api::Instance> {
+        self.send(Method::POST, &["api", "instances", id, "abort"]).await
+    }
+
+    pub async fn delete(&self, id: &str) -> Result<api::Instance> {
+        self.send(Method::DELETE, &["api", "instances", id]).await
+    }
+
+    pub async fn retry_task(&self, id: &str, task: &str) -> Result<api::Instance> {
+        self.send(Method::POST, &["api", "instances", id, "tasks", task, "retry"]).await
+    }
+
+    pub async fn skip_task(&self, id: &str, task: &str) -> Result<api::Instance> {
+        self.send(Method::POST, &["api", "instances", id, "tasks", task, "skip"]).await
+    }
+
+    pub async fn input(&self, id: &str, task: &str, input: &Input) -> Result<api::Instance> {
+        self.send_json(Method::POST, &["api", "instances", id, "tasks", task, "input"], input).await
+    }
+
+    /// Sets (`enabled`) or clears a breakpoint.
+    pub async fn breakpoint(&self, id: &str, task: &str, enabled: bool) -> Result<api::Instance> {
+        let method = if enabled { Method::POST } else { Method::DELETE };
+        self.send(method, &["api", "instances", id, "tasks", task, "breakpoint"]).await
+    }
+
+    // ---- human tasks
+
+    pub async fn inbox(&self, query: &InboxParams) -> Result<api::InboxPage> {
+        self.get(&["api", "inbox"], query).await
+    }
+
+    pub async fn user_task(&self, id: &str, task: &str, number: Option<u32>) -> Result<api::UserTask> {
+        self.get(&["api", "instances", id, "tasks", task, "human-tasks"], &HumanTaskNumber { number }).await
+    }
+
+    pub async fn human_task(&self, id: &str, task: &str, number: Option<u32>, operation: &HumanTaskOperation) -> Result<api::HumanTaskUpdate> {
+        let request = self.request(Method::POST, &["api", "instances", id, "tasks", task, "human-tasks"]);
+        self.answer(request.query(&HumanTaskNumber { number }).json(operation)).await
+    }
+
+    // ---- incidents
+
+    pub async fn open_incidents(&self, limit: usize) -> Result<Vec<api::Incident>> {
+        self.get(&["api", "incidents"], &LimitQuery { limit: Some(limit) }).await
+    }
+
+    pub async fn retry_incident(&self, id: i64) -> Result<api::Instance> {
+        self.send(Method::POST, &["api", "incidents", &id.to_string(), "retry"]).await
+    }
+
+    pub async fn resolve_incident(&self, id: i64) -> Result<api::Incident> {
+        self.send(Method::POST, &["api", "incidents", &id.to_string(), "resolve"]).await
+    }
+
+    // ---- the calls
+
+    /// A request to the path of `segments` (each percent-encoded as one segment, so an id
+    /// with `/` or `?` stays one) under the server's address.
+    fn request(&self, method: Method, segments: &[&str]) -> RequestBuilder {
+        let mut url = self.server.clone();
+        url.path_segments_mut().expect("an http URL has a path").pop_if_empty().extend(segments);
+        self.http.request(method, url)
+    }
+
+    async fn get<T: DeserializeOwned, Q: Serialize + ?Sized>(&self, segments: &[&str], query: &Q) -> Result<T> {
+        self.answer(self.request(Method::GET, segments).query(query)).await
+    }
+
+    /// A request without a body (an empty JSON object for a POST, as the API takes it).
+    async fn send<T: DeserializeOwned>(&self, method: Method, segments: &[&str]) -> Result<T> {
+        let request = self.request(method.clone(), segments);
+        let request = if method == Method::POST { request.json(&serde_json::Map::new()) } else { request };
+        self.answer(request).await
+    }
+
+    async fn send_json<T: DeserializeOwned, B: Serialize + ?Sized>(&self, method: Method, segments: &[&str], body: &B) -> Result<T> {
+        self.answer(self.request(method, segments).json(body)).await
+    }
+
+    /// Sends the request and reads its answer: the view on success, else the error it says.
+    async fn answer<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T> {
+        let request = request.build().map_err(|e| self.transport(&e))?;
+        let what = format!("{} {}", request.method(), request.url().path());
+        let response = self.http.execute(request).await.map_err(|e| self.transport(&e))?;
+        let status = response.status();
+        let body = self.body(response, &what).await?;
+        if status.is_success() {
+            // An answer without a body (204) is read as JSON `null`, which `()` is.
+            let body: &[u8] = if body.is_empty() { b"null" } else { &body };
+            return serde_json::from_slice(body).map_err(|e| ClientError::Unreadable { server: self.server().to_owned(), what, reason: e.to_string() });
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            return Err(ClientError::Unauthenticated { server: self.server().to_owned() });
+        }
+        match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(ErrorBody { error }) => Err(ClientError::Answered { kind: error.code, message: error.message, details: error.details }),
+            Err(_) => Err(ClientError::NotBaton { server: self.server().to_owned(), status: status.as_u16(), what }),
+        }
+    }
+
+    /// The answer's body, up to [`MAX_ANSWER_BYTES`].
+    async fn body(&self, mut response: Response, what: &str) -> Result<Vec<u8>> {
+        let too_large = || ClientError::TooLarge { server: self.server().to_owned(), what: what.to_owned(), limit: MAX_ANSWER_BYTES };
+        if response.content_length().is_some_and(|n| n > MAX_ANSWER_BYTES as u64) {
+            return Err(too_large());
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.transport(&e))? {
+            if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    }
+
+    /// A failure on the way: no answer in time, or none at all.
+    fn transport(&self, error: &reqwest::Error) -> ClientError {
+        let server = self.server().to_owned();
+        if error.is_timeout() {
+            return ClientError::TimedOut { server, seconds: REQUEST_TIMEOUT.as_secs() };
+        }
+        ClientError::Unreachable { server, reason: innermost(error) }
+    }
+}
+
+/// The innermost cause of an error (`Connection refused (os error 111)`): what a person can
+/// act on, without the HTTP stack's layers around it.
+fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}

@@ -1,0 +1,141 @@
+//! The HTTP API's human-task request ([`HumanTaskOperation`]) as the service's
+//! [`HumanTaskAction`], and back: a server reads the request into the action, a client of the
+//! server (`baton --server`) writes its action as the request. Both directions live here, side
+//! by side, and a test holds that each undoes the other.
+
+use baton_api_model::requests::{HumanTaskOperation, ManualEscalation};
+use baton_api_model::People;
+use baton_core::definition::duration;
+
+use crate::{EscalationAction, HumanTaskAction, PotentialOwners, ServiceError};
+
+fn owners(people: People) -> PotentialOwners {
+    PotentialOwners { users: people.users, groups: people.groups }
+}
+
+fn people(owners: PotentialOwners) -> People {
+    People { users: owners.users, groups: owners.groups }
+}
+
+impl TryFrom<HumanTaskOperation> for HumanTaskAction {
+    type Error = ServiceError;
+
+    /// Reads the request; a field that does not hold what it should (a duration, an
+    /// escalation) is refused as [`ServiceError::Field`].
+    fn try_from(operation: HumanTaskOperation) -> Result<Self, ServiceError> {
+        let field = |field: &'static str, e: &dyn std::fmt::Display| ServiceError::Field { field, message: e.to_string() };
+        Ok(match operation {
+            HumanTaskOperation::Claim => Self::Claim,
+            HumanTaskOperation::Unclaim => Self::Unclaim,
+            HumanTaskOperation::Complete { output } => Self::Complete { output },
+            HumanTaskOperation::Fail { note } => Self::Fail { note },
+            HumanTaskOperation::Forward { to, title, description, note, input, escalations } => {
+                let escalations = escalations.into_iter().map(serde_json::from_value).collect::<Result<_, _>>().map_err(|e| field("escalations", &e))?;
+                Self::Forward { to: owners(to), title, description, note, input, escalations }
+            }
+            HumanTaskOperation::Subtask { to, title, description, input, expires_after } => {
+                let expires_after = expires_after.map(|text| duration::parse(&text)).transpose().map_err(|e| field("expires_after", &e))?;
+                Self::Subtask { to: owners(to), title, description, input, expires_after }
+            }
+            HumanTaskOperation::Suspend => Self::Suspend,
+            HumanTaskOperation::Resume => Self::Resume,
+            HumanTaskOperation::Terminate => Self::Terminate,
+            HumanTaskOperation::Escalate { name, action } => {
+                let action = match action {
+                    ManualEscalation::RaisePriority { by } => EscalationAction::RaisePriority { by },
+                    ManualEscalation::Notify { to } => EscalationAction::Notify { to: owners(to) },
+                    ManualEscalation::Reassign { to } => EscalationAction::Reassign { to: owners(to) },
+                };
+                Self::Escalate { name, action }
+            }
+            HumanTaskOperation::Delete => Self::Delete,
+            HumanTaskOperation::Restart => Self::Restart,
+        })
+    }
+}
+
+impl From<HumanTaskAction> for HumanTaskOperation {
+    fn from(action: HumanTaskAction) -> Self {
+        match action {
+            HumanTaskAction::Claim => Self::Claim,
+            HumanTaskAction::Unclaim => Self::Unclaim,
+            HumanTaskAction::Complete { output } => Self::Complete { output },
+            HumanTaskAction::Fail { note } => Self::Fail { note },
+            HumanTaskAction::Forward { to, title, description, note, input, escalations } => {
+                let escalations = escalations.iter().map(|e| serde_json::to_value(e).expect("an escalation is plain data")).collect();
+                Self::Forward { to: people(to), title, description, note, input, escalations }
+            }
+            HumanTaskAction::Subtask { to, title, description, input, expires_after } => {
+                // humantime's text (`1day 2h 500ms`) is exact to the nanosecond and reads back as written.
+                let expires_after = expires_after.map(|d| humantime::format_duration(d).to_string());
+                Self::Subtask { to: people(to), title, description, input, expires_after }
+            }
+            HumanTaskAction::Suspend => Self::Suspend,
+            HumanTaskAction::Resume => Self::Resume,
+            HumanTaskAction::Terminate => Self::Terminate,
+            HumanTaskAction::Escalate { name, action } => {
+                let action = match action {
+                    EscalationAction::RaisePriority { by } => ManualEscalation::RaisePriority { by },
+                    EscalationAction::Notify { to } => ManualEscalation::Notify { to: people(to) },
+                    EscalationAction::Reassign { to } => ManualEscalation::Reassign { to: people(to) },
+                };
+                Self::Escalate { name, action }
+            }
+            HumanTaskAction::Delete => Self::Delete,
+            HumanTaskAction::Restart => Self::Restart,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use baton_api_model::ErrorKind;
+    use serde_json::{json, Map};
+
+    use super::*;
+
+    fn sarah_and_legal() -> PotentialOwners {
+        PotentialOwners::user("sarah").and_group("legal")
+    }
+
+    #[test]
+    fn every_action_written_as_a_request_reads_back_as_the_same_action() {
+        let escalation = serde_json::from_value(json!({"name": "slow", "after": "2h", "from": "claim", "action": "notify", "to": {"users": ["boss"]}})).unwrap();
+        let input = Map::from_iter([("doc".to_owned(), json!("a.pdf"))]);
+        let actions = [
+            HumanTaskAction::Claim,
+            HumanTaskAction::Unclaim,
+            HumanTaskAction::Complete { output: input.clone() },
+            HumanTaskAction::Fail { note: "no".into() },
+            HumanTaskAction::Forward { to: sarah_and_legal(), title: Some("Legal".into()), description: None, note: Some("look".into()), input: input.clone(), escalations: vec![escalation] },
+            HumanTaskAction::Subtask { to: sarah_and_legal(), title: "Part".into(), description: "d".into(), input, expires_after: Some(Duration::new(90_061, 500_000_000)) },
+            HumanTaskAction::Subtask { to: sarah_and_legal(), title: "Part".into(), description: String::new(), input: Map::new(), expires_after: None },
+            HumanTaskAction::Suspend,
+            HumanTaskAction::Resume,
+            HumanTaskAction::Terminate,
+            HumanTaskAction::Escalate { name: "by hand".into(), action: EscalationAction::RaisePriority { by: 3 } },
+            HumanTaskAction::Escalate { name: "tell".into(), action: EscalationAction::Notify { to: sarah_and_legal() } },
+            HumanTaskAction::Escalate { name: "move".into(), action: EscalationAction::Reassign { to: sarah_and_legal() } },
+            HumanTaskAction::Delete,
+            HumanTaskAction::Restart,
+        ];
+        for action in actions {
+            let request = HumanTaskOperation::from(action.clone());
+            let wire: HumanTaskOperation = serde_json::from_value(serde_json::to_value(&request).unwrap()).unwrap();
+            assert_eq!(HumanTaskAction::try_from(wire).unwrap(), action);
+        }
+    }
+
+    #[test]
+    fn a_request_field_that_holds_no_duration_or_escalation_is_refused_as_invalid_naming_the_field() {
+        let subtask = HumanTaskOperation::Subtask { to: People::default(), title: "t".into(), description: String::new(), input: Map::new(), expires_after: Some("soon".into()) };
+        let refused = HumanTaskAction::try_from(subtask).unwrap_err();
+        assert_eq!(refused.kind(), ErrorKind::Invalid);
+        assert!(refused.to_string().starts_with("`expires_after`: "), "{refused}");
+        let forward = HumanTaskOperation::Forward { to: People::default(), title: None, description: None, note: None, input: Map::new(), escalations: vec![json!({"after": 3})] };
+        let refused = HumanTaskAction::try_from(forward).unwrap_err();
+        assert!(refused.to_string().starts_with("`escalations`: "), "{refused}");
+    }
+}
