@@ -1,8 +1,11 @@
 //! `baton deploy FILE...`: every file is checked first, with positions, and then all are stored
-//! in one transaction, or none.
+//! in one transaction, or none. The scenarios that take text files run on the database file and
+//! again through `baton serve` (`--server`), with the same answers.
 
 mod support;
-use support::{baton, ok};
+use support::{baton, ok, Baton, Mode};
+
+crate::in_both_modes!(a_bad_calendar_beside_a_good_definition_stores_neither_and_says_where, a_task_id_of_65536_characters_is_refused_at_deploy_with_its_position);
 
 fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
@@ -12,13 +15,11 @@ fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
 
 const FLOW: &str = "id: a\ntasks:\n  - id: t\n    kind: end\n";
 
-#[test]
-fn a_bad_calendar_beside_a_good_definition_stores_neither_and_says_where() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("baton.db");
-    let flow = write(dir.path(), "a.yaml", FLOW);
-    let calendar = write(dir.path(), "bad-calendar.yaml", "calendar: office\ninclude:\n  - calendar: nope\n");
-    let run = baton(&db, &["deploy", &flow, &calendar]);
+fn a_bad_calendar_beside_a_good_definition_stores_neither_and_says_where(mode: Mode) {
+    let b = Baton::new(mode);
+    let flow = b.file("a.yaml", FLOW.as_bytes());
+    let calendar = b.file("bad-calendar.yaml", b"calendar: office\ninclude:\n  - calendar: nope\n");
+    let run = b.run(&["deploy", &flow, &calendar]);
     assert_eq!(
         (run.code, run.stdout.as_str(), run.stderr.as_str()),
         (
@@ -30,12 +31,12 @@ fn a_bad_calendar_beside_a_good_definition_stores_neither_and_says_where() {
             .as_str()
         )
     );
-    let start = baton(&db, &["start", "a"]);
+    let start = b.run(&["start", "a"]);
     assert_eq!((start.code, start.stderr.as_str()), (2, "baton: there is no process `a`; deploy it first\n"), "`a` was not stored");
     // Once the calendar it refers to is deployed with it, both are stored (in any order).
-    let holidays = write(dir.path(), "nope.yaml", "calendar: nope\ninclude:\n  - dates: [2026-12-24]\n");
+    let holidays = b.file("nope.yaml", b"calendar: nope\ninclude:\n  - dates: [2026-12-24]\n");
     assert_eq!(
-        ok(&db, &["deploy", &flow, &calendar, &holidays]),
+        b.ok(&["deploy", &flow, &calendar, &holidays]),
         format!("deployed a version 1 ({flow})\ndeployed office version 1 ({calendar})\ndeployed nope version 1 ({holidays})\n")
     );
 }
@@ -65,13 +66,11 @@ fn the_problems_of_every_file_are_reported_in_file_order() {
     assert_eq!(start.code, 2, "the good file was not stored either");
 }
 
-#[test]
-fn a_task_id_of_65536_characters_is_refused_at_deploy_with_its_position() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("baton.db");
+fn a_task_id_of_65536_characters_is_refused_at_deploy_with_its_position(mode: Mode) {
+    let b = Baton::new(mode);
     let long = "t".repeat(65_536);
-    let flow = write(dir.path(), "flow.yaml", &format!("id: flow\ntasks:\n  - id: {long}\n    kind: end\n"));
-    let run = baton(&db, &["deploy", &flow]);
+    let flow = b.file("flow.yaml", format!("id: flow\ntasks:\n  - id: {long}\n    kind: end\n").as_bytes());
+    let run = b.run(&["deploy", &flow]);
     assert_eq!(
         (run.code, run.stderr.as_str()),
         (

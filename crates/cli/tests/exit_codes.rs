@@ -1,26 +1,21 @@
 //! One table of exit codes for every command: 0 done, 1 the instance failed, was aborted or is
 //! blocked (`run`), 2 refused (nothing changed), 3 waiting (`run`). Each refusal goes through
-//! the real binary.
+//! the real binary, on the database file and again through `baton serve` (`--server`), with
+//! the same codes and reasons.
 
 mod support;
-use support::{baton, ok};
+use support::{Baton, Mode};
 
-fn write(dir: &std::path::Path, name: &str, text: &[u8]) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
-}
+crate::in_both_modes!(every_refusal_exits_2_with_its_reason, a_refused_task_retry_exits_2_and_a_blocked_run_exits_1, run_exits_0_completed_1_failed_3_waiting);
 
-#[test]
-fn every_refusal_exits_2_with_its_reason() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("baton.db");
-    let flow = write(dir.path(), "flow.yaml", b"id: flow\ntasks:\n  - id: only\n    kind: end\n");
-    let asks = write(dir.path(), "asks.yaml", b"id: asks\ndata:\n  day: string\ntasks:\n  - id: ask\n    kind: end\n    prompts: [{name: day}]\n");
-    ok(&db, &["deploy", &flow, &asks]);
-    let ended = ok(&db, &["start", "flow"]).trim().to_owned();
-    let waiting = ok(&db, &["start", "asks"]).trim().to_owned();
-    let utf = write(dir.path(), "latin1.yaml", b"id: caf\xe9\ntasks: []\n");
+fn every_refusal_exits_2_with_its_reason(mode: Mode) {
+    let b = Baton::new(mode);
+    let flow = b.file("flow.yaml", b"id: flow\ntasks:\n  - id: only\n    kind: end\n");
+    let asks = b.file("asks.yaml", b"id: asks\ndata:\n  day: string\ntasks:\n  - id: ask\n    kind: end\n    prompts: [{name: day}]\n");
+    b.ok(&["deploy", &flow, &asks]);
+    let ended = b.ok(&["start", "flow"]).trim().to_owned();
+    let waiting = b.ok(&["start", "asks"]).trim().to_owned();
+    let utf = b.file("latin1.yaml", b"id: caf\xe9\ntasks: []\n");
 
     let cases: Vec<(Vec<&str>, String)> = vec![
         (vec!["show", "no-such-instance"], "baton: there is no instance `no-such-instance`\n".into()),
@@ -45,40 +40,32 @@ fn every_refusal_exits_2_with_its_reason() {
         (vec!["instances", "--status", "sleeping"], "baton: unknown status `sleeping`; use running, waiting, blocked, completed, failed, aborted or incident\n".into()),
     ];
     for (args, stderr) in cases {
-        let run = baton(&db, &args);
+        let run = b.run(&args);
         assert_eq!((run.code, run.stderr.as_str()), (2, stderr.as_str()), "baton {args:?}");
     }
 }
 
-#[test]
-fn a_refused_task_retry_exits_2_and_a_blocked_run_exits_1() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("baton.db");
-    let flow = write(
-        dir.path(),
-        "flow.yaml",
+fn a_refused_task_retry_exits_2_and_a_blocked_run_exits_1(mode: Mode) {
+    let b = Baton::new(mode);
+    let flow = b.file("flow.yaml",
         b"id: flow\ntasks:\n  - id: work\n    kind: job\n    command: [\"false\"]\n  - id: next\n    kind: end\n    after: [work]\n  - id: last\n    kind: end\n    after: [next]\n",
     );
-    assert_eq!(baton(&db, &["run", &flow]).code, 1, "a blocked instance");
-    let id = baton(&db, &["instances"]).stdout.lines().nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
-    let refused = baton(&db, &["task", "retry", &id, "last"]);
+    assert_eq!(b.run(&["run", &flow]).code, 1, "a blocked instance");
+    let id = b.run(&["instances"]).stdout.lines().nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    let refused = b.run(&["task", "retry", &id, "last"]);
     assert_eq!(
         (refused.code, refused.stderr.as_str()),
         (2, "baton: task `last` is waiting_for_predecessor; only a task that ended not OK or was skipped can be retried\n")
     );
 }
 
-#[test]
-fn run_exits_0_completed_1_failed_3_waiting() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("baton.db");
-    let done = write(dir.path(), "done.yaml", b"id: done\ntasks:\n  - id: only\n    kind: end\n");
-    let failed = write(dir.path(), "failed.yaml", b"id: failed\ntasks:\n  - id: work\n    kind: job\n    command: [\"false\"]\n");
-    let waiting = write(
-        dir.path(),
-        "waiting.yaml",
+fn run_exits_0_completed_1_failed_3_waiting(mode: Mode) {
+    let b = Baton::new(mode);
+    let done = b.file("done.yaml", b"id: done\ntasks:\n  - id: only\n    kind: end\n");
+    let failed = b.file("failed.yaml", b"id: failed\ntasks:\n  - id: work\n    kind: job\n    command: [\"false\"]\n");
+    let waiting = b.file("waiting.yaml",
         b"id: waiting\ndata:\n  day: string\ntasks:\n  - id: ask\n    kind: end\n    prompts: [{name: day}]\n",
     );
-    let codes: Vec<i32> = [done, failed, waiting].iter().map(|f| baton(&db, &["run", f]).code).collect();
+    let codes: Vec<i32> = [done, failed, waiting].iter().map(|f| b.run(&["run", f]).code).collect();
     assert_eq!(codes, vec![0, 1, 3]);
 }

@@ -1,9 +1,12 @@
 //! `--json` prints the view types every surface shares: an instance with its tasks keyed by
 //! id and no persisted internals (`next_seq`, `post_checked`, …), a human task with its
-//! number; every time RFC 3339 in UTC with `Z`; every key present.
+//! number; every time RFC 3339 in UTC with `Z`; every key present. On the database file and
+//! again through `baton serve` (`--server`), which prints the same views.
 
 mod support;
-use support::ok;
+use support::{Baton, Mode};
+
+crate::in_both_modes!(show_json_prints_the_instance_view_with_tasks_keyed_by_id_and_no_internal_fields, task_show_json_prints_each_human_task_with_its_number_state_and_people);
 
 use serde_json::Value;
 
@@ -20,22 +23,19 @@ fn is_utc_time(value: &Value) -> bool {
     value.as_str().is_some_and(|t| t.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(t).is_ok())
 }
 
-fn claimed_review(db: &std::path::Path) -> String {
-    let flow = db.with_file_name("review.yaml");
-    std::fs::write(&flow, REVIEW).unwrap();
-    ok(db, &["user", "add", "john"]);
-    ok(db, &["deploy", flow.to_str().unwrap()]);
-    let id = ok(db, &["start", "review"]).trim().to_owned();
-    ok(db, &["task", "claim", &id, "check", "--as", "john"]);
+fn claimed_review(b: &Baton) -> String {
+    let flow = b.file("review.yaml", REVIEW.as_bytes());
+    b.local(&["user", "add", "john"]);
+    b.ok(&["deploy", &flow]);
+    let id = b.ok(&["start", "review"]).trim().to_owned();
+    b.ok(&["task", "claim", &id, "check", "--as", "john"]);
     id
 }
 
-#[test]
-fn show_json_prints_the_instance_view_with_tasks_keyed_by_id_and_no_internal_fields() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("baton.db");
-    let id = claimed_review(&db);
-    let shown: Value = serde_json::from_str(&ok(&db, &["show", &id, "--json"])).unwrap();
+fn show_json_prints_the_instance_view_with_tasks_keyed_by_id_and_no_internal_fields(mode: Mode) {
+    let b = Baton::new(mode);
+    let id = claimed_review(&b);
+    let shown: Value = serde_json::from_str(&b.ok(&["show", &id, "--json"])).unwrap();
     assert_eq!(keys(&shown), ["history", "incidents", "instance"]);
     let instance = &shown["instance"];
     assert_eq!(keys(instance), ["created_at", "data", "deleted_at", "ended_at", "id", "parent", "process", "status", "tasks", "updated_at", "version"]);
@@ -60,12 +60,10 @@ fn show_json_prints_the_instance_view_with_tasks_keyed_by_id_and_no_internal_fie
     assert!(is_utc_time(&first["at"]));
 }
 
-#[test]
-fn task_show_json_prints_each_human_task_with_its_number_state_and_people() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("baton.db");
-    let id = claimed_review(&db);
-    let shown: Value = serde_json::from_str(&ok(&db, &["task", "show", &id, "check", "--json"])).unwrap();
+fn task_show_json_prints_each_human_task_with_its_number_state_and_people(mode: Mode) {
+    let b = Baton::new(mode);
+    let id = claimed_review(&b);
+    let shown: Value = serde_json::from_str(&b.ok(&["task", "show", &id, "check", "--json"])).unwrap();
     assert_eq!(keys(&shown), ["human_tasks", "instance", "outcome", "task"]);
     assert_eq!((shown["instance"].as_str(), &shown["task"], &shown["outcome"]), (Some(id.as_str()), &Value::from("check"), &Value::Null));
     let task = &shown["human_tasks"][0];

@@ -4,6 +4,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+pub mod modes;
+pub use modes::{Baton, Mode};
+
 pub struct Run {
     pub code: i32,
     pub stdout: String,
@@ -22,6 +25,8 @@ pub fn baton_env(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         .arg(db)
         .args(args)
         .env_remove("BATON_DB")
+        .env_remove("BATON_SERVER")
+        .env_remove("BATON_TOKEN")
         .envs(env.iter().copied())
         .output()
         .expect("baton runs");
