@@ -129,6 +129,9 @@ pub enum HumanTaskOperation {
         #[serde(default)]
         #[schema(value_type = Object)]
         input: Data,
+        /// Escalations of the follow-on task's own (IBM's follow-on tasks escalate on their own).
+        #[serde(default)]
+        escalations: Vec<FollowOnEscalation>,
     },
     /// Create a subtask for `to` (the owner of the claimed task).
     Subtask {
@@ -188,8 +191,9 @@ impl HumanTaskOperation {
             Self::Unclaim => HumanTaskAction::Unclaim,
             Self::Complete { output } => HumanTaskAction::Complete { output },
             Self::Fail { note } => HumanTaskAction::Fail { note },
-            Self::Forward { to, title, description, note, input } => {
-                HumanTaskAction::Forward { to: owners(to), title, description, note, input, escalations: Vec::new() }
+            Self::Forward { to, title, description, note, input, escalations } => {
+                let escalations = escalations.into_iter().map(FollowOnEscalation::into_spec).collect::<Result<_, _>>()?;
+                HumanTaskAction::Forward { to: owners(to), title, description, note, input, escalations }
             }
             Self::Subtask { to, title, description, input, expires_after } => {
                 let expires_after = expires_after
@@ -201,11 +205,7 @@ impl HumanTaskOperation {
             Self::Resume => HumanTaskAction::Resume,
             Self::Terminate => HumanTaskAction::Terminate,
             Self::Escalate { name, action } => {
-                let action = match action {
-                    Escalation::RaisePriority { by } => EscalationAction::RaisePriority { by },
-                    Escalation::Notify { to } => EscalationAction::Notify { to: owners(to) },
-                    Escalation::Reassign { to } => EscalationAction::Reassign { to: owners(to) },
-                };
+                let action = action.into_action();
                 HumanTaskAction::Escalate { name, action }
             }
             Self::Delete => HumanTaskAction::Delete,
@@ -364,4 +364,67 @@ pub struct ExtendLock {
     pub worker_id: String,
     /// The lock's new length from now, 1,000 ms to 24 h.
     pub duration_ms: u64,
+}
+
+/// An escalation of a follow-on task: `after` a start (`from`), unless the task reached
+/// `unless` by then, do `action`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FollowOnEscalation {
+    /// Its name, as history shows it.
+    pub name: String,
+    /// How long after the start (`30m`, `2h`, `1d`, ISO 8601 `PT2H`).
+    pub after: String,
+    /// From the task's `creation` (the default), each `claim`, or its `due_date`.
+    #[serde(default)]
+    pub from: Option<EscalationFrom>,
+    /// Unnecessary once the task is `claimed`, or `ended` (the default).
+    #[serde(default)]
+    pub unless: Option<EscalationUnless>,
+    /// What it does.
+    pub action: Escalation,
+}
+
+/// When an escalation's time starts.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationFrom {
+    Creation,
+    Claim,
+    DueDate,
+}
+
+/// The state that makes an escalation unnecessary.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationUnless {
+    Claimed,
+    Ended,
+}
+
+impl Escalation {
+    fn into_action(self) -> EscalationAction {
+        match self {
+            Self::RaisePriority { by } => EscalationAction::RaisePriority { by },
+            Self::Notify { to } => EscalationAction::Notify { to: owners(to) },
+            Self::Reassign { to } => EscalationAction::Reassign { to: owners(to) },
+        }
+    }
+}
+
+impl FollowOnEscalation {
+    fn into_spec(self) -> Result<baton_service::EscalationSpec, FieldError> {
+        use baton_core::user_task::{EscalationStart, ExpectedState};
+        let after = baton_core::definition::duration::parse(&self.after).map_err(|e| FieldError { field: "escalations.after", message: e.to_string() })?;
+        let from = match self.from.unwrap_or(EscalationFrom::Creation) {
+            EscalationFrom::Creation => EscalationStart::Creation,
+            EscalationFrom::Claim => EscalationStart::Claim,
+            EscalationFrom::DueDate => EscalationStart::DueDate,
+        };
+        let unless = match self.unless.unwrap_or(EscalationUnless::Ended) {
+            EscalationUnless::Claimed => ExpectedState::Claimed,
+            EscalationUnless::Ended => ExpectedState::Ended,
+        };
+        Ok(baton_service::EscalationSpec { name: self.name, after, from, unless, action: self.action.into_action() })
+    }
 }
