@@ -64,8 +64,25 @@ pub enum Event {
     JobDispatched {
         /// The attempt, from 1.
         attempt: u32,
-        /// The command it runs (argv).
+        /// The command it runs (argv); empty for an external job.
         command: Vec<String>,
+        /// An external job's topic: a worker fetching that topic does it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        topic: Option<String>,
+    },
+    /// An external worker that held the lock of a job attempt reported on it.
+    JobReported {
+        /// The attempt.
+        attempt: u32,
+        /// The worker's id.
+        worker: String,
+        /// `completed`, `failed` or `ended`.
+        report: String,
+        /// The worker's message (a failure's, or an end's).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+        /// From the dispatch to the report, in milliseconds.
+        duration_ms: u64,
     },
     /// A job attempt's process ended.
     JobFinished {

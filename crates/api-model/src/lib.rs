@@ -43,7 +43,7 @@ pub use identity::{Group, User};
 pub use inbox::{InboxPage, InboxQuery, InboxRow, InboxStatus};
 pub use incident::{Incident, IncidentKind};
 pub use instance::{Instance, InstanceStatus, InstanceSummary, ParentLink};
-pub use job::{Job, Jobs};
+pub use job::{ExternalJob, Job, JobLock, Jobs, TopicJobs};
 pub use names::UnknownName;
 pub use people::People;
 pub use reason::Reason;

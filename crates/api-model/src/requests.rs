@@ -139,11 +139,9 @@ pub enum HumanTaskOperation {
         #[serde(default)]
         #[cfg_attr(feature = "openapi", schema(value_type = Object))]
         input: Data,
-        /// Escalations of the follow-on's own, each written as an entry of a `user` task's
-        /// `escalations` in a definition: `{"name", "after", "from", "unless", "action", …}`.
+        /// Escalations of the follow-on task's own (IBM's follow-on tasks escalate on their own).
         #[serde(default)]
-        #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
-        escalations: Vec<serde_json::Value>,
+        escalations: Vec<FollowOnEscalation>,
     },
     /// Create a subtask for `to` (the owner of the claimed task).
     Subtask {
@@ -171,7 +169,7 @@ pub enum HumanTaskOperation {
     Restart,
 }
 
-/// What a manual escalation does.
+/// What an escalation does (by hand, or a follow-on task's own).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -182,6 +180,45 @@ pub enum ManualEscalation {
     Notify { to: People },
     /// Offer the chain's current task to these people instead.
     Reassign { to: People },
+}
+
+/// An escalation of a follow-on task: `after` a start (`from`), unless the task reached
+/// `unless` by then, do `action`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct FollowOnEscalation {
+    /// Its name, as history shows it.
+    pub name: String,
+    /// How long after the start (`30m`, `2h`, `1d`, ISO 8601 `PT2H`).
+    pub after: String,
+    /// From the task's `creation` (the default), each `claim`, or its `due_date`.
+    #[serde(default)]
+    pub from: Option<EscalationFrom>,
+    /// Unnecessary once the task is `claimed`, or `ended` (the default).
+    #[serde(default)]
+    pub unless: Option<EscalationUnless>,
+    /// What it does.
+    pub action: ManualEscalation,
+}
+
+/// When an escalation's time starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationFrom {
+    Creation,
+    Claim,
+    DueDate,
+}
+
+/// The state that makes an escalation unnecessary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationUnless {
+    Claimed,
+    Ended,
 }
 
 /// A user to add.
@@ -246,7 +283,13 @@ mod tests {
             description: None,
             note: None,
             input: Data::new(),
-            escalations: vec![serde_json::json!({"name": "slow", "after": "1h", "action": "raise_priority", "by": 2})],
+            escalations: vec![FollowOnEscalation {
+                name: "slow".into(),
+                after: "1h".into(),
+                from: Some(EscalationFrom::Claim),
+                unless: None,
+                action: ManualEscalation::RaisePriority { by: 2 },
+            }],
         };
         let text = serde_json::to_value(&forward).unwrap();
         assert_eq!(text["operation"], "forward");

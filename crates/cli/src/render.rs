@@ -71,7 +71,12 @@ fn describe(event: &Event) -> String {
             None => to.status.to_string(),
         },
         Event::DataChanged { values } => format!("data {}", object(values)),
-        Event::JobDispatched { attempt, command } => format!("job attempt {attempt} dispatched: {}", command.join(" ")),
+        Event::JobDispatched { attempt, command, topic: None } => format!("job attempt {attempt} dispatched: {}", command.join(" ")),
+        Event::JobDispatched { attempt, topic: Some(topic), .. } => format!("job attempt {attempt} offered to external workers on topic {topic}"),
+        Event::JobReported { attempt, worker, report, message, duration_ms } => match message {
+            Some(message) => format!("job attempt {attempt} {report} by worker {worker} after {duration_ms} ms: {message}"),
+            None => format!("job attempt {attempt} {report} by worker {worker} after {duration_ms} ms"),
+        },
         Event::JobFinished { attempt, exit_code, duration_ms, stdout_tail, stderr_tail } => {
             let mut s = format!("job attempt {attempt} finished: exit {} after {duration_ms} ms", exit_code.map_or("-".into(), |c| c.to_string()));
             for (name, tail) in [("stdout", stdout_tail), ("stderr", stderr_tail)] {

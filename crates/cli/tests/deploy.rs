@@ -3,7 +3,8 @@
 //! again through `baton serve` (`--server`), with the same answers.
 
 mod support;
-use support::{baton, ok, Baton, Mode};
+use support::modes::{Baton, Mode};
+use support::{baton, ok};
 
 crate::in_both_modes!(a_bad_calendar_beside_a_good_definition_stores_neither_and_says_where, a_task_id_of_65536_characters_is_refused_at_deploy_with_its_position);
 

@@ -4,7 +4,7 @@
 //! the same codes and reasons.
 
 mod support;
-use support::{Baton, Mode};
+use support::modes::{Baton, Mode};
 
 crate::in_both_modes!(every_refusal_exits_2_with_its_reason, a_refused_task_retry_exits_2_and_a_blocked_run_exits_1, run_exits_0_completed_1_failed_3_waiting);
 

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 mod support;
-use support::{Baton, Mode};
+use support::modes::{Baton, Mode};
 
 crate::in_both_modes!(
     the_article_publishing_example_from_the_command_line,

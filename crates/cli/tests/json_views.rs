@@ -4,7 +4,7 @@
 //! again through `baton serve` (`--server`), which prints the same views.
 
 mod support;
-use support::{Baton, Mode};
+use support::modes::{Baton, Mode};
 
 crate::in_both_modes!(show_json_prints_the_instance_view_with_tasks_keyed_by_id_and_no_internal_fields, task_show_json_prints_each_human_task_with_its_number_state_and_people);
 

@@ -7,7 +7,8 @@ mod support;
 
 use std::path::PathBuf;
 
-use support::{baton, Baton, Mode};
+use support::baton;
+use support::modes::{Baton, Mode};
 
 fn example() -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/article-publishing.yaml").display().to_string()

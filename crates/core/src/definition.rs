@@ -200,16 +200,64 @@ impl TaskKind {
     }
 }
 
-/// A command to run.
+/// A job: a command Baton runs, or work an external worker fetches by topic.
 #[derive(Debug, Clone)]
 pub struct JobSpec {
-    pub command: Vec<String>,
+    pub target: JobTarget,
     pub workdir: Option<String>,
     /// Environment variables computed from process data when the job starts.
     pub env: Vec<(String, Expr)>,
     pub timeout: Option<Duration>,
     /// Run a failed attempt again, after a wait (`retry:`).
     pub retry: Option<RetryPolicy>,
+}
+
+/// Who does a job's work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobTarget {
+    /// Baton's worker runs this program with these arguments.
+    Command(Vec<String>),
+    /// An external worker that fetches jobs of this topic over the API does it (Camunda's
+    /// external tasks, Zeebe's job workers).
+    Topic(String),
+}
+
+impl JobTarget {
+    /// The program and its arguments; empty for an external job.
+    pub fn command(&self) -> &[String] {
+        match self {
+            Self::Command(argv) => argv,
+            Self::Topic(_) => &[],
+        }
+    }
+
+    /// The topic of an external job.
+    pub fn topic(&self) -> Option<&str> {
+        match self {
+            Self::Command(_) => None,
+            Self::Topic(topic) => Some(topic),
+        }
+    }
+}
+
+/// Longest topic name.
+pub const MAX_TOPIC_LEN: usize = 200;
+
+/// Why a topic name is not allowed, if it is not: see [`wire_name_problem`].
+pub fn topic_problem(topic: &str) -> Option<String> {
+    wire_name_problem("topic", topic)
+}
+
+/// Why `name`, the name of a `what` that travels in URLs, metric labels and shell words (a
+/// topic, an external worker's id), is not allowed, if it is not: it has 1 to
+/// [`MAX_TOPIC_LEN`] ASCII letters, digits, `.`, `_`, `-` or `:`.
+pub fn wire_name_problem(what: &str, name: &str) -> Option<String> {
+    if name.is_empty() || name.len() > MAX_TOPIC_LEN {
+        return Some(format!("a {what} has 1 to {MAX_TOPIC_LEN} characters"));
+    }
+    name.chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':')))
+        .map(|c| format!("`{}` may not be in a {what}: use letters, digits, `.`, `_`, `-` or `:`", c.escape_default()))
 }
 
 #[derive(Debug, Clone)]
@@ -535,6 +583,7 @@ struct RawTask {
     dependencies: Option<RawDependencies>,
     // job
     command: Option<Spanned<RawCommand>>,
+    topic: Option<Spanned<String>>,
     workdir: Option<String>,
     #[serde(default)]
     env: IndexMap<Spanned<String>, Spanned<String>>,
@@ -651,6 +700,7 @@ const KINDS: &[&str] = &["job", "set", "decision", "foreach", "user", "end"];
 /// Which fields belong to which kind, for "field X is only for Y tasks" messages.
 const KIND_FIELDS: &[(&str, &str)] = &[
     ("command", "job"),
+    ("topic", "job"),
     ("workdir", "job"),
     ("env", "job"),
     ("timeout", "job"),
@@ -1094,6 +1144,7 @@ fn compile_task(
     }
     let present = [
         ("command", raw.command.is_some()),
+        ("topic", raw.topic.is_some()),
         ("workdir", raw.workdir.is_some()),
         ("env", !raw.env.is_empty()),
         ("timeout", raw.timeout.is_some()),
@@ -1242,18 +1293,47 @@ fn parse_condition(names: &[String]) -> Result<StatusCondition, String> {
 }
 
 fn compile_job(raw: &RawTask, diags: &mut Diagnostics) -> Option<JobSpec> {
-    let Some(command) = &raw.command else {
-        diags.error(pos_of(raw.id.span()), format!("job task `{}` needs a `command`", raw.id.as_str()), Some("for example `command: [\"./load.sh\", \"--all\"]`".into()));
-        return None;
+    let target = match (&raw.command, &raw.topic) {
+        (Some(_), Some(topic)) => {
+            diags.error(pos_of(topic.span()), format!("job task `{}` has both a `command` and a `topic`", raw.id.as_str()), Some("a job is run by Baton (`command`) or fetched by an external worker (`topic`): keep one".into()));
+            return None;
+        }
+        (None, None) => {
+            diags.error(
+                pos_of(raw.id.span()),
+                format!("job task `{}` needs a `command` or a `topic`", raw.id.as_str()),
+                Some("for example `command: [\"./load.sh\", \"--all\"]`, or `topic: invoice-check` for an external worker".into()),
+            );
+            return None;
+        }
+        (None, Some(topic)) => {
+            if let Some(problem) = topic_problem(topic.as_str()) {
+                diags.error(pos_of(topic.span()), format!("topic `{}` is not allowed: {problem}", topic.as_str().escape_default()), None);
+                return None;
+            }
+            if raw.workdir.is_some() || raw.timeout.is_some() {
+                let field = if raw.workdir.is_some() { "workdir" } else { "timeout" };
+                diags.error(
+                    pos_of(topic.span()),
+                    format!("`{field}` is for jobs Baton runs; job task `{}` is done by an external worker", raw.id.as_str()),
+                    Some("an external worker's time is bounded by its lock; use `max_runtime` to bound the whole job".into()),
+                );
+                return None;
+            }
+            JobTarget::Topic(topic.as_str().to_owned())
+        }
+        (Some(command), None) => {
+            let argv = match &**command {
+                RawCommand::Shell(line) => vec!["sh".to_owned(), "-c".to_owned(), line.clone()],
+                RawCommand::Argv(argv) => argv.clone(),
+            };
+            if argv.first().is_none_or(|a| a.is_empty()) {
+                diags.error(pos_of(command.span()), "the `command` is empty", Some("give the program to run and its arguments".into()));
+                return None;
+            }
+            JobTarget::Command(argv)
+        }
     };
-    let argv = match &**command {
-        RawCommand::Shell(line) => vec!["sh".to_owned(), "-c".to_owned(), line.clone()],
-        RawCommand::Argv(argv) => argv.clone(),
-    };
-    if argv.first().is_none_or(|a| a.is_empty()) {
-        diags.error(pos_of(command.span()), "the `command` is empty", Some("give the program to run and its arguments".into()));
-        return None;
-    }
     let mut env = Vec::new();
     let mut ok = true;
     for (name, source) in &raw.env {
@@ -1266,7 +1346,7 @@ fn compile_job(raw: &RawTask, diags: &mut Diagnostics) -> Option<JobSpec> {
         None => None,
         Some(t) => Some(diags.duration(pos_of(t.span()), Some(t), "timeout")?),
     };
-    ok.then(|| JobSpec { command: argv, workdir: raw.workdir.clone(), env, timeout, retry: None })
+    ok.then(|| JobSpec { target, workdir: raw.workdir.clone(), env, timeout, retry: None })
 }
 
 fn compile_set(raw: &RawTask, data: &IndexMap<String, DataDecl>, diags: &mut Diagnostics) -> Option<Vec<(String, Expr)>> {

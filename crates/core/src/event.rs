@@ -40,7 +40,25 @@ pub enum EventKind {
     /// Process data written by a task (a `set`, or a job's JSON output).
     DataChanged { values: Map<String, Value> },
     /// A job's process was handed to a worker.
-    JobDispatched { attempt: u32, command: Vec<String> },
+    JobDispatched {
+        attempt: u32,
+        /// Empty for an external job.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        command: Vec<String>,
+        /// An external job's topic.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        topic: Option<String>,
+    },
+    /// An external worker reported on a job attempt it held the lock of: `completed`, `failed`
+    /// or `ended`, with its message.
+    JobReported {
+        attempt: u32,
+        worker: String,
+        report: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+        duration_ms: u64,
+    },
     /// A job's process finished (whatever its exit code); the tails of its output are kept.
     JobFinished {
         attempt: u32,

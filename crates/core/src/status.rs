@@ -253,6 +253,17 @@ pub enum Reason {
     InstanceEnded { status: String },
     /// The job was running when the engine stopped; it is run again.
     EngineRestarted,
+    /// The external worker's lock on the job expired before it reported; it is offered again.
+    LockExpired { worker: String },
+    /// An external worker reported that the job failed.
+    WorkerFailed { worker: String, message: String },
+    /// An external worker ended the job with this status.
+    EndedByWorker {
+        worker: String,
+        status: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
     /// A breakpoint is set on the task (clear it to go on).
     Breakpoint,
     /// Today is not a day of the task's calendar(s).
@@ -330,6 +341,10 @@ impl fmt::Display for Reason {
             Self::Operator { action, by } => write!(f, "{action} by {by}"),
             Self::InstanceEnded { status } => write!(f, "instance {status}"),
             Self::EngineRestarted => f.write_str("the engine restarted while the job ran; running it again"),
+            Self::LockExpired { worker } => write!(f, "the lock of worker `{worker}` expired before it reported; offering the job again"),
+            Self::WorkerFailed { worker, message } => write!(f, "worker `{worker}` failed the job: {message}"),
+            Self::EndedByWorker { worker, status, message: None } => write!(f, "worker `{worker}` ended the job {status}"),
+            Self::EndedByWorker { worker, status, message: Some(message) } => write!(f, "worker `{worker}` ended the job {status}: {message}"),
             Self::Breakpoint => f.write_str("breakpoint (clear it to go on)"),
             Self::NotInCalendar { calendars, day } => write!(f, "{day} is not a day of calendar {}", calendars.join(" or ")),
             Self::UnknownCalendar { calendar } => write!(f, "calendar `{calendar}` is not deployed"),

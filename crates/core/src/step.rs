@@ -32,6 +32,9 @@ pub enum Command {
     JobFinished { task: String, attempt: u32, outcome: JobOutcome },
     /// The job's worker died (the engine restarted); run the job again as a new attempt.
     RedispatchJob { task: String, attempt: u32 },
+    /// The lock an external worker held on a job attempt expired before it reported: the job
+    /// is offered again as a new attempt, and a late report of the old one is refused.
+    JobLockExpired { task: String, attempt: u32, worker: String },
     /// Run an ended task again (its blocked successors wait for it again).
     RetryTask { task: String, by: String },
     /// End a blocked or waiting task `ended_skipped` so the workflow goes on.
@@ -69,6 +72,7 @@ impl Command {
         match self {
             Self::JobFinished { task, .. }
             | Self::RedispatchJob { task, .. }
+            | Self::JobLockExpired { task, .. }
             | Self::RetryTask { task, .. }
             | Self::SkipTask { task, .. }
             | Self::TimerFired { task, .. }
@@ -146,6 +150,77 @@ pub enum JobOutcome {
         stderr_tail: String,
     },
     CouldNotStart { message: String },
+    /// An external worker that held the attempt's lock reported on it.
+    Reported {
+        worker: String,
+        report: WorkerReport,
+    },
+}
+
+/// What an external worker reports on a job it fetched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "report", rename_all = "snake_case")]
+pub enum WorkerReport {
+    /// The work is done; `output` is merged into process data, like a command's JSON output.
+    Completed {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        output: Option<Map<String, Value>>,
+    },
+    /// The work failed. With `retry` and a retry left in the task's `retry:` policy the job runs
+    /// again after the policy's delay (or `retry_after_ms`); without, the task ends `ended_not_ok`.
+    Failed {
+        message: String,
+        retry: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
+    },
+    /// End the task with a status the worker chose (a business error is `ended_not_ok` with no
+    /// retry); `output` is merged into process data first.
+    Ended {
+        status: WorkerEndStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        output: Option<Map<String, Value>>,
+    },
+}
+
+impl WorkerReport {
+    /// The output the report brings, if any.
+    pub fn output(&self) -> Option<&Map<String, Value>> {
+        match self {
+            Self::Completed { output } | Self::Ended { output, .. } => output.as_ref(),
+            Self::Failed { .. } => None,
+        }
+    }
+
+    /// The report's name in history (`completed`, `failed`, `ended`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Completed { .. } => "completed",
+            Self::Failed { .. } => "failed",
+            Self::Ended { .. } => "ended",
+        }
+    }
+}
+
+/// The end statuses an external worker may give a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerEndStatus {
+    EndedOk,
+    EndedNotOk,
+    EndedSkipped,
+}
+
+impl WorkerEndStatus {
+    pub fn status(self) -> TaskStatus {
+        match self {
+            Self::EndedOk => TaskStatus::EndedOk,
+            Self::EndedNotOk => TaskStatus::EndedNotOk,
+            Self::EndedSkipped => TaskStatus::EndedSkipped,
+        }
+    }
 }
 
 /// What a driver must do after persisting a transition.
@@ -184,6 +259,7 @@ pub struct JobRequest {
     pub instance: String,
     pub task: String,
     pub attempt: u32,
+    /// The program and its arguments; empty for an external job.
     pub command: Vec<String>,
     #[serde(default)]
     pub workdir: Option<String>,
@@ -191,6 +267,20 @@ pub struct JobRequest {
     pub env: Vec<(String, String)>,
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// An external job's topic: a worker that fetches it does the work, not Baton's worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// For an external job: the process data the instance saw when the job was dispatched
+    /// (what the worker is given).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub data: Map<String, Value>,
+}
+
+impl JobRequest {
+    /// Is the job done by an external worker (it has a topic)?
+    pub fn is_external(&self) -> bool {
+        self.topic.is_some()
+    }
 }
 
 /// The result of applying a command.
@@ -378,7 +468,8 @@ pub fn apply_with(def: &Definition, instance: &Instance, command: Command, now: 
     let mut m = Machine { def, inst: instance.clone(), events: Vec::new(), effects: Vec::new(), now, knowledge, triggered: Vec::new() };
     match command {
         Command::JobFinished { task, attempt, outcome } => m.job_finished(&task, attempt, outcome)?,
-        Command::RedispatchJob { task, attempt } => m.redispatch(&task, attempt)?,
+        Command::RedispatchJob { task, attempt } => m.redispatch(&task, attempt, Reason::EngineRestarted)?,
+        Command::JobLockExpired { task, attempt, worker } => m.redispatch(&task, attempt, Reason::LockExpired { worker })?,
         Command::RetryTask { task, by } => m.retry(&task, &by)?,
         Command::SkipTask { task, by } => m.skip(&task, &by)?,
         Command::Abort { by } => m.end_instance(InstanceStatus::Aborted, Some(Reason::Operator { action: "abort".into(), by })),
@@ -394,8 +485,10 @@ pub fn apply_with(def: &Definition, instance: &Instance, command: Command, now: 
     Ok(m.finish())
 }
 
-/// Checks the data a command brings in from outside against the driver's limits. (A job's
-/// output is checked where the job's end is applied: past the limits, it ends the task.)
+/// Checks the data a command brings in from outside against the driver's limits: past them the
+/// command is refused, changing nothing. (A command job's output is checked where the job's end
+/// is applied: past the limits, it ends the task, since its process cannot be asked again; an
+/// external worker can, so its report is refused instead.)
 fn check_payload(command: &Command, limits: &crate::limits::DataLimits) -> Result<(), TransitionError> {
     use crate::user_task::UserTaskCommand as U;
     let (what, payload) = match command {
@@ -403,6 +496,10 @@ fn check_payload(command: &Command, limits: &crate::limits::DataLimits) -> Resul
         Command::UserTask { task, command: U::Complete { output, .. }, .. } => (format!("the output of user task `{task}`"), output),
         Command::UserTask { task, command: U::StartFollowOn { spec, .. }, .. } => (format!("the input of the follow-on task of `{task}`"), &spec.input),
         Command::UserTask { task, command: U::CreateSubtask { spec, .. }, .. } => (format!("the input of the subtask of `{task}`"), &spec.input),
+        Command::JobFinished { task, outcome: JobOutcome::Reported { report, .. }, .. } => match report.output() {
+            Some(output) => (format!("the output a worker reported for job `{task}`"), output),
+            None => return Ok(()),
+        },
         _ => return Ok(()),
     };
     limits.check_object(payload).map_err(|error| TransitionError::DataLimit { what, error })
@@ -693,15 +790,19 @@ impl Machine<'_> {
             self.emit(Some(i), EventKind::JobRetried { attempt, reason });
         }
         self.set_task(i, TaskStatus::Running { attempt, since: self.now }, None);
-        self.emit(Some(i), EventKind::JobDispatched { attempt, command: spec.command.clone() });
+        let topic = spec.target.topic().map(str::to_owned);
+        let data = if topic.is_some() { self.visible_data() } else { Map::new() };
+        self.emit(Some(i), EventKind::JobDispatched { attempt, command: spec.target.command().to_vec(), topic: topic.clone() });
         self.effects.push(Effect::RunJob(JobRequest {
             instance: self.inst.id.clone(),
             task: self.def.tasks[i].id.clone(),
             attempt,
-            command: spec.command.clone(),
+            command: spec.target.command().to_vec(),
             workdir: spec.workdir.clone(),
             env,
             timeout_ms: spec.timeout.map(|d| d.as_millis() as u64),
+            topic,
+            data,
         }));
     }
 
@@ -740,45 +841,98 @@ impl Machine<'_> {
                     return Ok(());
                 }
                 if code != 0 {
-                    self.job_failed(i, Reason::Exited { code });
+                    self.job_failed(i, Reason::Exited { code }, None);
                     return Ok(());
                 }
-                if let Some(output) = output.filter(|o| !o.is_empty()) {
-                    if let Err(e) = self.knowledge.limits.check_object(&output) {
-                        self.fail(i, Reason::DataLimit { what: "the job's output".into(), problem: e.to_string() });
-                        return Ok(());
-                    }
-                    if let Some(reason) = output.iter().find_map(|(k, v)| self.type_problem(k, v)) {
-                        self.fail(i, reason);
-                        return Ok(());
-                    }
-                    self.inst.data.extend(output.clone());
-                    self.emit(Some(i), EventKind::DataChanged { values: output });
-                }
-                // Only a run that ended OK counts for the learned expected runtime (ERT): not one
-                // that failed, fell short of its minimum runtime or wrote output of the wrong type.
-                self.effects.push(Effect::RecordRuntime { task: task.to_owned(), duration_ms });
-                self.set_task(i, TaskStatus::EndedOk, None);
+                self.job_succeeded(i, output, duration_ms);
             }
+            JobOutcome::Reported { worker, report } => self.worker_reported(i, attempt, worker, report),
             JobOutcome::TimedOut { after_ms, stdout_tail, stderr_tail } => {
                 self.emit(Some(i), EventKind::JobFinished { attempt, exit_code: None, duration_ms: after_ms, stdout_tail, stderr_tail });
-                self.job_failed(i, Reason::TimedOut { after_ms });
+                self.job_failed(i, Reason::TimedOut { after_ms }, None);
             }
-            JobOutcome::CouldNotStart { message } => self.job_failed(i, Reason::CouldNotStart { message }),
+            JobOutcome::CouldNotStart { message } => self.job_failed(i, Reason::CouldNotStart { message }, None),
         }
         Ok(())
+    }
+
+    /// Takes a job's output into process data, if it fits the limits and the declared types.
+    /// Returns false when it does not: the task has ended `ended_not_ok` saying why.
+    fn take_output(&mut self, i: usize, output: Option<Map<String, Value>>) -> bool {
+        let Some(output) = output.filter(|o| !o.is_empty()) else { return true };
+        if let Err(e) = self.knowledge.limits.check_object(&output) {
+            self.fail(i, Reason::DataLimit { what: "the job's output".into(), problem: e.to_string() });
+            return false;
+        }
+        if let Some(reason) = output.iter().find_map(|(k, v)| self.type_problem(k, v)) {
+            self.fail(i, reason);
+            return false;
+        }
+        self.inst.data.extend(output.clone());
+        self.emit(Some(i), EventKind::DataChanged { values: output });
+        true
+    }
+
+    fn job_succeeded(&mut self, i: usize, output: Option<Map<String, Value>>, duration_ms: u64) {
+        if !self.take_output(i, output) {
+            return;
+        }
+        // Only a run that ended OK counts for the learned expected runtime (ERT): not one
+        // that failed, fell short of its minimum runtime or wrote output of the wrong type.
+        self.effects.push(Effect::RecordRuntime { task: self.def.tasks[i].id.clone(), duration_ms });
+        self.set_task(i, TaskStatus::EndedOk, None);
+    }
+
+    /// An external worker's report on the running attempt (its lock was checked by the
+    /// driver: a report from a worker without the lock never gets here). The run's time is
+    /// counted from the dispatch.
+    fn worker_reported(&mut self, i: usize, attempt: u32, worker: String, report: WorkerReport) {
+        let since = match self.inst.tasks[i].status {
+            TaskStatus::Running { since, .. } => since,
+            _ => self.now,
+        };
+        let duration_ms = (self.now - since).num_milliseconds().max(0) as u64;
+        let message = match &report {
+            WorkerReport::Failed { message, .. } => Some(message.clone()),
+            WorkerReport::Ended { message, .. } => message.clone(),
+            WorkerReport::Completed { .. } => None,
+        };
+        self.emit(Some(i), EventKind::JobReported { attempt, worker: worker.clone(), report: report.name().to_owned(), message: message.clone(), duration_ms });
+        match report {
+            WorkerReport::Completed { output } => {
+                if !self.min_runtime_not_met(i, duration_ms, 0) {
+                    self.job_succeeded(i, output, duration_ms);
+                }
+            }
+            WorkerReport::Failed { message, retry, retry_after_ms } => {
+                let failure = Reason::WorkerFailed { worker, message };
+                if retry {
+                    self.job_failed(i, failure, retry_after_ms.map(Duration::from_millis));
+                } else {
+                    self.fail(i, failure);
+                }
+            }
+            WorkerReport::Ended { status, message, output } => {
+                if self.take_output(i, output) {
+                    let reason = Reason::EndedByWorker { worker, status: status.status().name().to_owned(), message };
+                    self.set_task(i, status.status(), Some(reason));
+                }
+            }
+        }
     }
 
     /// A job attempt failed: with retries left in its policy it waits and runs again, else the
     /// task ends `ended_not_ok`. (A result the process cannot take — output past the limits or
     /// of the wrong type, a minimum runtime not met — is not a failure of the run, and is not
     /// retried: running it again would give the same.)
-    fn job_failed(&mut self, i: usize, failure: Reason) {
+    ///
+    /// `delay` replaces the policy's wait before the retry (an external worker's `retry_after`).
+    fn job_failed(&mut self, i: usize, failure: Reason, delay: Option<Duration>) {
         let TaskKind::Job(spec) = &self.def.tasks[i].kind else { return self.fail(i, failure) };
         let Some(policy) = spec.retry.filter(|p| self.inst.tasks[i].retries < p.max) else { return self.fail(i, failure) };
         let retry = self.inst.tasks[i].retries + 1;
         self.inst.tasks[i].retries = retry;
-        let wait = chrono::Duration::from_std(policy.delay_before(retry)).unwrap_or(chrono::Duration::MAX);
+        let wait = chrono::Duration::from_std(delay.map_or_else(|| policy.delay_before(retry), |d| d.min(crate::definition::duration::MAX_DURATION))).unwrap_or(chrono::Duration::MAX);
         let at = self.now.checked_add_signed(wait).unwrap_or(DateTime::<Utc>::MAX_UTC);
         let reason = Reason::RetryPending { retry, max: policy.max, at, failure: failure.to_string() };
         self.set_status(i, TaskStatus::WaitingForRetry { until: at }, Some(reason));
@@ -807,13 +961,14 @@ impl Machine<'_> {
         true
     }
 
-    fn redispatch(&mut self, task: &str, attempt: u32) -> Result<(), TransitionError> {
+    /// Runs the job again as a new attempt, because attempt `attempt` was lost (`why`).
+    fn redispatch(&mut self, task: &str, attempt: u32, why: Reason) -> Result<(), TransitionError> {
         let i = self.index(task)?;
         if self.running_attempt(i) != Some(attempt) {
             return Err(TransitionError::StaleJobResult { task: task.to_owned(), attempt });
         }
         self.inst.tasks[i].attempts += 1;
-        self.dispatch(i, Some(Reason::EngineRestarted));
+        self.dispatch(i, Some(why));
         Ok(())
     }
 

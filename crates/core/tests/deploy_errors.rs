@@ -499,8 +499,41 @@ fn a_field_of_another_kind_is_reported_at_the_field() {
 fn a_job_without_a_command_is_refused() {
     let d = one(&yaml(&["id: p", "tasks:", "  - id: load", "    kind: job"]));
     assert_at(&d, 3, 9);
-    assert_message(&d, "job task `load` needs a `command`");
+    assert_message(&d, "job task `load` needs a `command` or a `topic`");
     assert_hint(&d, "command:");
+    assert_hint(&d, "topic:");
+}
+
+#[test]
+fn a_job_with_a_topic_is_for_external_workers() {
+    let def = ok(&yaml(&["id: p", "tasks:", "  - id: check", "    kind: job", "    topic: invoice-check", "    retry: 2"]));
+    let TaskKind::Job(job) = &def.tasks[0].kind else { panic!("a job") };
+    assert_eq!(job.target, baton_core::JobTarget::Topic("invoice-check".into()));
+    assert!(job.retry.is_some());
+}
+
+#[test]
+fn a_job_with_both_a_command_and_a_topic_is_refused() {
+    let d = one(&yaml(&["id: p", "tasks:", "  - id: check", "    kind: job", "    command: ./check.sh", "    topic: checks"]));
+    assert_at(&d, 6, 12);
+    assert_message(&d, "has both a `command` and a `topic`");
+}
+
+#[test]
+fn a_topic_with_characters_a_url_cannot_carry_is_refused() {
+    let d = one(&yaml(&["id: p", "tasks:", "  - id: check", "    kind: job", "    topic: invoice check"]));
+    assert_at(&d, 5, 12);
+    assert_message(&d, "topic `invoice check` is not allowed");
+}
+
+#[test]
+fn a_workdir_or_timeout_on_an_external_job_is_refused() {
+    for field in ["workdir: /tmp", "timeout: 5m"] {
+        let d = one(&yaml(&["id: p", "tasks:", "  - id: check", "    kind: job", "    topic: checks", &format!("    {field}")]));
+        assert_at(&d, 5, 12);
+        assert_message(&d, "is for jobs Baton runs");
+        assert_hint(&d, "max_runtime");
+    }
 }
 
 #[test]
@@ -675,7 +708,7 @@ fn a_valid_definition_compiles_its_graph() {
     let pos = |i: usize| def.order.iter().position(|&o| o == i).unwrap();
     assert!(pos(check) < pos(approve) && pos(approve) < pos(done));
     let TaskKind::Job(job) = &def.tasks[0].kind else { panic!("a job") };
-    assert_eq!(job.command, vec!["./extract.sh", "--all"]);
+    assert_eq!(job.target, baton_core::JobTarget::Command(vec!["./extract.sh".into(), "--all".into()]));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ use baton_core::definition::{parse, parse_with};
 use baton_core::calendar::{is_calendar_source, parse_calendar, Calendar};
 use baton_core::{apply_with, start_with, Command, DataLimits, Definition, DefinitionError, Effect, Instance, Knowledge, TransitionError};
 use baton_core::instance::ForEachSnapshot;
-use baton_store::{inbox_updates, Deployment, DeploymentKind, JobKey, RuntimeSample, SnapshotKey, StepRecord, Store, StoreError, Timer};
+use baton_store::{inbox_updates, Deployment, DeploymentKind, JobKey, JobLock, RuntimeSample, SnapshotKey, StepRecord, Store, StoreError, Timer};
 
 use crate::clock::Clock;
 use crate::error::EngineError;
@@ -78,6 +78,8 @@ pub(crate) struct Inner<S> {
     pub(crate) changed: Notify,
     /// Woken when a step set a timer (it may be due sooner than the worker planned to wake).
     pub(crate) timers_set: Notify,
+    /// Counts commits that queued external jobs: long-polling workers wait for it to move.
+    pub(crate) external_queued: tokio::sync::watch::Sender<u64>,
     /// Jobs running in this process, so a `CancelJob` effect (or a shutdown) can stop them.
     pub(crate) running: Mutex<HashMap<JobKey, oneshot::Sender<Stop>>>,
     /// Set once running jobs were stopped for a shutdown: jobs claimed after it are not run.
@@ -122,6 +124,7 @@ impl<S: Store> Engine<S> {
                 jobs_dirty: std::sync::atomic::AtomicBool::new(false),
                 changed: Notify::new(),
                 timers_set: Notify::new(),
+                external_queued: tokio::sync::watch::Sender::new(0),
                 running: Mutex::new(HashMap::new()),
                 interrupted: std::sync::atomic::AtomicBool::new(false),
                 job_slots: Mutex::new(HashMap::new()),
@@ -320,11 +323,11 @@ impl<S: Store> Engine<S> {
         let open = self.inner.store.incidents(instance_id).await?.into_iter().find(|i| {
             i.is_open() && i.kind == baton_store::IncidentKind::RunLimit && i.task.as_deref() == Some(task.as_str())
         });
-        Ok(Cleanup { timer: None, incident: open.map(|i| (i.id, by.clone())) })
+        Ok(Cleanup { incident: open.map(|i| (i.id, by.clone())), ..Cleanup::default() })
     }
 
     /// Applies a command and, in the same transaction, removes what delivered it (a fired timer).
-    async fn apply_cleaning(&self, instance_id: &str, command: Command, cleanup: Cleanup) -> Result<Arc<Instance>, EngineError> {
+    pub(crate) async fn apply_cleaning(&self, instance_id: &str, command: Command, cleanup: Cleanup) -> Result<Arc<Instance>, EngineError> {
         let lock = self.instance_lock(instance_id);
         let result = {
             let _guard = lock.lock().await;
@@ -336,7 +339,7 @@ impl<S: Store> Engine<S> {
 
     async fn apply_locked(&self, instance_id: &str, command: Command, cleanup: Cleanup) -> Result<Arc<Instance>, EngineError> {
         let job = match &command {
-            Command::JobFinished { task, attempt, .. } | Command::RedispatchJob { task, attempt } => {
+            Command::JobFinished { task, attempt, .. } | Command::RedispatchJob { task, attempt } | Command::JobLockExpired { task, attempt, .. } => {
                 Some(JobKey { instance: instance_id.to_owned(), task: task.clone(), attempt: *attempt })
             }
             _ => None,
@@ -365,6 +368,7 @@ impl<S: Store> Engine<S> {
                 Ok(transition) => {
                     let mut step = StepRecord { expected_seq: instance.next_seq, status_before: Some(instance.status), ..StepRecord::default() };
                     step.complete.extend(job.clone());
+                    step.fence = job.clone().zip(cleanup.lock.clone()).map(|(job, owner)| JobLock { job, owner, now: self.inner.clock.now() });
                     step.clear_timers.extend(cleanup.timer.clone());
                     step.incident_updates.extend(cleanup.closing(self.inner.clock.now(), "retried"));
                     let (steps, effects) = self.stage(step, &definition, transition, &knowledge, Some(&instance));
@@ -462,7 +466,7 @@ impl<S: Store> Engine<S> {
             Command::RetryTask { task, by: stored } if stored.is_empty() => Command::RetryTask { task, by: by.to_owned() },
             other => other,
         };
-        let cleanup = Cleanup { timer: None, incident: Some((id, by.to_owned())) };
+        let cleanup = Cleanup { incident: Some((id, by.to_owned())), ..Cleanup::default() };
         self.apply_cleaning(&incident.instance, command, cleanup).await
     }
 
@@ -855,7 +859,7 @@ impl<S: Store> Engine<S> {
     }
 
     async fn fire_timer(&self, timer: Timer) -> Result<(), EngineError> {
-        let cleanup = Cleanup { timer: Some((timer.instance.clone(), timer.key.clone())), incident: None };
+        let cleanup = Cleanup { timer: Some((timer.instance.clone(), timer.key.clone())), ..Cleanup::default() };
         match serde_json::from_value::<Command>(timer.payload.clone()) {
             Ok(command) => match self.apply_cleaning(&timer.instance, command, cleanup).await {
                 Ok(_) => Ok(()),
@@ -882,9 +886,10 @@ impl<S: Store> Engine<S> {
     }
 
     fn after_commit(&self, instance: &str, effects: Vec<Effect>) {
-        let mut queued = false;
+        let (mut queued, mut external) = (false, false);
         for effect in effects {
             match effect {
+                Effect::RunJob(request) if request.is_external() => external = true,
                 Effect::RunJob(_) => queued = true,
                 // An iteration's end reaches its parent through a timer due now: wake the worker.
                 Effect::SetTimer { .. } | Effect::NotifyParent { .. } => self.inner.timers_set.notify_waiters(),
@@ -910,6 +915,9 @@ impl<S: Store> Engine<S> {
         if queued {
             self.inner.jobs_dirty.store(true, std::sync::atomic::Ordering::SeqCst);
             self.inner.jobs_queued.notify_waiters();
+        }
+        if external {
+            self.inner.external_queued.send_modify(|n| *n = n.wrapping_add(1));
         }
         self.inner.changed.notify_waiters();
     }
@@ -998,14 +1006,22 @@ enum Checked {
 
 /// What delivered a command and goes with its step.
 #[derive(Debug, Clone, Default)]
-struct Cleanup {
+pub(crate) struct Cleanup {
     /// `(instance, key)` of the timer that fired.
     timer: Option<(String, String)>,
     /// `(id, by)` of the incident whose command is retried.
     incident: Option<(i64, String)>,
+    /// The owner of the lock on the external job whose report this is: the step commits only
+    /// while they hold it (fencing).
+    lock: Option<String>,
 }
 
 impl Cleanup {
+    /// For a report under `owner`'s lock on the job it reports on.
+    pub(crate) fn fenced(owner: &str) -> Self {
+        Self { lock: Some(owner.to_owned()), ..Self::default() }
+    }
+
     /// Closes the retried incident, if any.
     fn closing(&self, at: chrono::DateTime<chrono::Utc>, resolution: &str) -> Option<baton_store::IncidentUpdate> {
         self.incident.as_ref().map(|(id, by)| baton_store::IncidentUpdate::Close { id: *id, by: by.clone(), resolution: resolution.to_owned(), at })

@@ -136,6 +136,7 @@ pub fn store_kind(error: &StoreError) -> ErrorKind {
     match error {
         StoreError::Database(_) | StoreError::Closed | StoreError::Conflict(_) => ErrorKind::Unavailable,
         StoreError::CorruptState { .. } | StoreError::DuplicateInstance(_) => ErrorKind::Internal,
+        StoreError::LockNotHeld { .. } => ErrorKind::Conflict,
     }
 }
 

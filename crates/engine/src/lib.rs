@@ -8,6 +8,7 @@
 mod clock;
 mod engine;
 mod error;
+mod external_jobs;
 pub mod failpoints;
 mod job_environment;
 mod process_group;

@@ -148,9 +148,15 @@ impl<S: Store> Engine<S> {
         // Not on every pass: a pass per fired timer would make a write of each look.
         let mut look = true;
         let mut last_look = Instant::now();
+        let mut last_sweep: Option<Instant> = None;
         loop {
             // Durable timers first: a due timer may queue a job.
             timers.top_up(self).await?;
+            // External jobs whose lock expired are offered again, once a poll interval.
+            if last_sweep.is_none_or(|at| at.elapsed() >= options.poll_interval) {
+                last_sweep = Some(Instant::now());
+                self.expire_locks().await?;
+            }
             let free = options.concurrency.saturating_sub(running.len());
             look |= self.inner.jobs_dirty.swap(false, Ordering::SeqCst) || last_look.elapsed() >= options.poll_interval;
             if free > 0 && look {

@@ -49,7 +49,7 @@ pub fn app(state: AppState) -> Router {
 
 /// The documented routes, registered with the OpenAPI document.
 fn api_router() -> OpenApiRouter<AppState> {
-    use routes::{definitions, health, human_tasks, incidents, instances, people, tokens};
+    use routes::{definitions, external_jobs, health, human_tasks, incidents, instances, people, tokens};
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
@@ -79,6 +79,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(incidents::of_instance))
         .routes(routes!(incidents::retry))
         .routes(routes!(incidents::resolve))
+        .routes(routes!(external_jobs::fetch_and_lock))
+        .routes(routes!(external_jobs::complete))
+        .routes(routes!(external_jobs::fail))
+        .routes(routes!(external_jobs::end))
+        .routes(routes!(external_jobs::extend_lock))
 }
 
 /// The OpenAPI document of the API, as `/openapi.json` serves it.

@@ -137,3 +137,18 @@ async fn incidents_are_listed() {
     let retry = api.post("/api/incidents/7/retry", &api.john, json!({})).await;
     assert_eq!((retry.status, code(&retry)), (StatusCode::NOT_FOUND, "not_found"));
 }
+
+#[tokio::test]
+async fn a_forward_carries_the_follow_on_tasks_own_escalations() {
+    let api = api().await;
+    let id = api.start_review().await;
+    let path = format!("/api/instances/{id}/tasks/check/human-tasks");
+    api.post(&path, &api.john, json!({"operation": "claim"})).await;
+    let escalation = json!({"name": "remind", "after": "2h", "from": "creation", "unless": "ended", "action": {"type": "notify", "to": {"users": ["chief"]}}});
+    let bad = json!({"name": "remind", "after": "soon", "action": {"type": "notify", "to": {"users": ["chief"]}}});
+    let refused = api.post(&path, &api.john, json!({"operation": "forward", "to": {"users": ["eve"]}, "escalations": [bad]})).await;
+    assert_eq!((refused.status, code(&refused)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid"), "{}", refused.body);
+    let forwarded = api.post(&path, &api.john, json!({"operation": "forward", "to": {"users": ["eve"]}, "escalations": [escalation]})).await;
+    assert_eq!(forwarded.status, StatusCode::OK, "{}", forwarded.body);
+    assert_eq!(forwarded.body["human_task"]["follow_on"], 1, "{}", forwarded.body);
+}

@@ -36,9 +36,12 @@ pub enum ServiceError {
     /// The acting user may not do this (only an administrator may).
     #[error("{user} may not {what}: only an administrator may")]
     Forbidden { user: String, what: &'static str },
-    /// A request field that does not hold what it should (a duration, an escalation).
-    #[error("`{field}`: {message}")]
-    Field { field: &'static str, message: String },
+    /// The acting user may not work external jobs.
+    #[error("{user} may not work external jobs: only administrators and members of group `workers` may (`baton group add-member workers {user}`)")]
+    NotAWorker { user: String },
+    /// A field of a request is out of its documented bounds or badly formed.
+    #[error("`{field}` is not allowed: {problem}")]
+    InvalidRequest { field: &'static str, problem: String },
     /// A count past its bound (a page size, a listing limit).
     #[error("{what} must be from 1 to {max}, not {value}")]
     OutOfBounds { what: &'static str, value: usize, max: usize },
@@ -53,9 +56,9 @@ impl ServiceError {
             Self::Identity(e) => identity_kind(e),
             Self::Store(e) => store_kind(e),
             Self::VersionNotFound { .. } | Self::UnknownTask { .. } => ErrorKind::NotFound,
-            Self::NotAUserTask { .. } | Self::Field { .. } | Self::OutOfBounds { .. } => ErrorKind::Invalid,
+            Self::NotAUserTask { .. } | Self::OutOfBounds { .. } | Self::InvalidRequest { .. } => ErrorKind::Invalid,
             Self::UserTaskNotStarted { .. } => ErrorKind::Conflict,
-            Self::Forbidden { .. } => ErrorKind::Forbidden,
+            Self::Forbidden { .. } | Self::NotAWorker { .. } => ErrorKind::Forbidden,
         }
     }
 

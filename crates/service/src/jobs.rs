@@ -14,7 +14,8 @@ impl<S: ServiceStore> Service<S> {
         self.authenticate(user).await?;
         let queued = self.engine.store().queued_jobs().await?;
         let leased = self.engine.store().leased_jobs().await?.iter().map(view::job).collect();
-        Ok(api::Jobs { queued, leased })
+        let external = self.engine.store().external_job_counts().await?.into_iter().map(|c| api::TopicJobs { topic: c.topic, queued: c.queued, locked: c.locked }).collect();
+        Ok(api::Jobs { queued, leased, external })
     }
 
     /// Has a worker nothing left to do? True when no instance is open, or when no job is

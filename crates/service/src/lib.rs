@@ -12,6 +12,7 @@
 
 mod definitions;
 mod error;
+mod external_jobs;
 mod human_tasks;
 mod identity;
 mod incidents;
@@ -28,6 +29,7 @@ use baton_store::{IdentityError, IdentityStore, InboxReader, Store, TokenStore};
 pub use baton_core::user_task::{EscalationAction, EscalationSpec, PotentialOwners};
 pub use definitions::SourceFile;
 pub use error::{Result, ServiceError};
+pub use external_jobs::{FetchJobs, MAX_FETCH, MAX_LOCK, MAX_MESSAGE, MAX_RETRY_AFTER, MAX_TOPICS, MAX_WAIT, MIN_LOCK, WORKERS_GROUP};
 pub use human_tasks::{HumanTaskAction, HumanTaskRef, MAX_PAGE, MAX_PER_PAGE};
 pub use instances::{TaskOperation, MAX_LIMIT};
 

@@ -3,11 +3,12 @@
 //! server (`baton --server`) writes its action as the request. Both directions live here, side
 //! by side, and a test holds that each undoes the other.
 
-use baton_api_model::requests::{HumanTaskOperation, ManualEscalation};
+use baton_api_model::requests::{EscalationFrom, EscalationUnless, FollowOnEscalation, HumanTaskOperation, ManualEscalation};
 use baton_api_model::People;
 use baton_core::definition::duration;
+use baton_core::user_task::{EscalationStart, ExpectedState};
 
-use crate::{EscalationAction, HumanTaskAction, PotentialOwners, ServiceError};
+use crate::{EscalationAction, EscalationSpec, HumanTaskAction, PotentialOwners, ServiceError};
 
 fn owners(people: People) -> PotentialOwners {
     PotentialOwners { users: people.users, groups: people.groups }
@@ -17,37 +18,84 @@ fn people(owners: PotentialOwners) -> People {
     People { users: owners.users, groups: owners.groups }
 }
 
+/// A duration as the requests write it: humantime's text (`1day 2h 500ms`), exact to the
+/// nanosecond, which reads back as written.
+fn duration_text(d: std::time::Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
+fn invalid(field: &'static str, e: impl std::fmt::Display) -> ServiceError {
+    ServiceError::InvalidRequest { field, problem: e.to_string() }
+}
+
+// The core's escalation types are foreign here as the requests are, so these are functions.
+
+fn escalation_action(action: ManualEscalation) -> EscalationAction {
+    match action {
+        ManualEscalation::RaisePriority { by } => EscalationAction::RaisePriority { by },
+        ManualEscalation::Notify { to } => EscalationAction::Notify { to: owners(to) },
+        ManualEscalation::Reassign { to } => EscalationAction::Reassign { to: owners(to) },
+    }
+}
+
+fn manual_escalation(action: EscalationAction) -> ManualEscalation {
+    match action {
+        EscalationAction::RaisePriority { by } => ManualEscalation::RaisePriority { by },
+        EscalationAction::Notify { to } => ManualEscalation::Notify { to: people(to) },
+        EscalationAction::Reassign { to } => ManualEscalation::Reassign { to: people(to) },
+    }
+}
+
+fn escalation_spec(e: FollowOnEscalation) -> Result<EscalationSpec, ServiceError> {
+    let after = duration::parse(&e.after).map_err(|e| invalid("escalations.after", e))?;
+    let from = match e.from.unwrap_or(EscalationFrom::Creation) {
+        EscalationFrom::Creation => EscalationStart::Creation,
+        EscalationFrom::Claim => EscalationStart::Claim,
+        EscalationFrom::DueDate => EscalationStart::DueDate,
+    };
+    let unless = match e.unless.unwrap_or(EscalationUnless::Ended) {
+        EscalationUnless::Claimed => ExpectedState::Claimed,
+        EscalationUnless::Ended => ExpectedState::Ended,
+    };
+    Ok(EscalationSpec { name: e.name, after, from, unless, action: escalation_action(e.action) })
+}
+
+fn follow_on_escalation(e: EscalationSpec) -> FollowOnEscalation {
+    let from = match e.from {
+        EscalationStart::Creation => EscalationFrom::Creation,
+        EscalationStart::Claim => EscalationFrom::Claim,
+        EscalationStart::DueDate => EscalationFrom::DueDate,
+    };
+    let unless = match e.unless {
+        ExpectedState::Claimed => EscalationUnless::Claimed,
+        ExpectedState::Ended => EscalationUnless::Ended,
+    };
+    FollowOnEscalation { name: e.name, after: duration_text(e.after), from: Some(from), unless: Some(unless), action: manual_escalation(e.action) }
+}
+
 impl TryFrom<HumanTaskOperation> for HumanTaskAction {
     type Error = ServiceError;
 
-    /// Reads the request; a field that does not hold what it should (a duration, an
-    /// escalation) is refused as [`ServiceError::Field`].
+    /// Reads the request; a duration that does not read is refused as
+    /// [`ServiceError::InvalidRequest`].
     fn try_from(operation: HumanTaskOperation) -> Result<Self, ServiceError> {
-        let field = |field: &'static str, e: &dyn std::fmt::Display| ServiceError::Field { field, message: e.to_string() };
         Ok(match operation {
             HumanTaskOperation::Claim => Self::Claim,
             HumanTaskOperation::Unclaim => Self::Unclaim,
             HumanTaskOperation::Complete { output } => Self::Complete { output },
             HumanTaskOperation::Fail { note } => Self::Fail { note },
             HumanTaskOperation::Forward { to, title, description, note, input, escalations } => {
-                let escalations = escalations.into_iter().map(serde_json::from_value).collect::<Result<_, _>>().map_err(|e| field("escalations", &e))?;
+                let escalations = escalations.into_iter().map(escalation_spec).collect::<Result<_, _>>()?;
                 Self::Forward { to: owners(to), title, description, note, input, escalations }
             }
             HumanTaskOperation::Subtask { to, title, description, input, expires_after } => {
-                let expires_after = expires_after.map(|text| duration::parse(&text)).transpose().map_err(|e| field("expires_after", &e))?;
+                let expires_after = expires_after.map(|text| duration::parse(&text)).transpose().map_err(|e| invalid("expires_after", e))?;
                 Self::Subtask { to: owners(to), title, description, input, expires_after }
             }
             HumanTaskOperation::Suspend => Self::Suspend,
             HumanTaskOperation::Resume => Self::Resume,
             HumanTaskOperation::Terminate => Self::Terminate,
-            HumanTaskOperation::Escalate { name, action } => {
-                let action = match action {
-                    ManualEscalation::RaisePriority { by } => EscalationAction::RaisePriority { by },
-                    ManualEscalation::Notify { to } => EscalationAction::Notify { to: owners(to) },
-                    ManualEscalation::Reassign { to } => EscalationAction::Reassign { to: owners(to) },
-                };
-                Self::Escalate { name, action }
-            }
+            HumanTaskOperation::Escalate { name, action } => Self::Escalate { name, action: escalation_action(action) },
             HumanTaskOperation::Delete => Self::Delete,
             HumanTaskOperation::Restart => Self::Restart,
         })
@@ -62,25 +110,17 @@ impl From<HumanTaskAction> for HumanTaskOperation {
             HumanTaskAction::Complete { output } => Self::Complete { output },
             HumanTaskAction::Fail { note } => Self::Fail { note },
             HumanTaskAction::Forward { to, title, description, note, input, escalations } => {
-                let escalations = escalations.iter().map(|e| serde_json::to_value(e).expect("an escalation is plain data")).collect();
+                let escalations = escalations.into_iter().map(follow_on_escalation).collect();
                 Self::Forward { to: people(to), title, description, note, input, escalations }
             }
             HumanTaskAction::Subtask { to, title, description, input, expires_after } => {
-                // humantime's text (`1day 2h 500ms`) is exact to the nanosecond and reads back as written.
-                let expires_after = expires_after.map(|d| humantime::format_duration(d).to_string());
+                let expires_after = expires_after.map(duration_text);
                 Self::Subtask { to: people(to), title, description, input, expires_after }
             }
             HumanTaskAction::Suspend => Self::Suspend,
             HumanTaskAction::Resume => Self::Resume,
             HumanTaskAction::Terminate => Self::Terminate,
-            HumanTaskAction::Escalate { name, action } => {
-                let action = match action {
-                    EscalationAction::RaisePriority { by } => ManualEscalation::RaisePriority { by },
-                    EscalationAction::Notify { to } => ManualEscalation::Notify { to: people(to) },
-                    EscalationAction::Reassign { to } => ManualEscalation::Reassign { to: people(to) },
-                };
-                Self::Escalate { name, action }
-            }
+            HumanTaskAction::Escalate { name, action } => Self::Escalate { name, action: manual_escalation(action) },
             HumanTaskAction::Delete => Self::Delete,
             HumanTaskAction::Restart => Self::Restart,
         }
@@ -129,13 +169,14 @@ mod tests {
     }
 
     #[test]
-    fn a_request_field_that_holds_no_duration_or_escalation_is_refused_as_invalid_naming_the_field() {
+    fn a_request_duration_that_does_not_read_is_refused_as_invalid_naming_its_field() {
         let subtask = HumanTaskOperation::Subtask { to: People::default(), title: "t".into(), description: String::new(), input: Map::new(), expires_after: Some("soon".into()) };
         let refused = HumanTaskAction::try_from(subtask).unwrap_err();
         assert_eq!(refused.kind(), ErrorKind::Invalid);
-        assert!(refused.to_string().starts_with("`expires_after`: "), "{refused}");
-        let forward = HumanTaskOperation::Forward { to: People::default(), title: None, description: None, note: None, input: Map::new(), escalations: vec![json!({"after": 3})] };
+        assert!(refused.to_string().starts_with("`expires_after` is not allowed: "), "{refused}");
+        let never = FollowOnEscalation { name: "e".into(), after: "never".into(), from: None, unless: None, action: ManualEscalation::RaisePriority { by: 1 } };
+        let forward = HumanTaskOperation::Forward { to: People::default(), title: None, description: None, note: None, input: Map::new(), escalations: vec![never] };
         let refused = HumanTaskAction::try_from(forward).unwrap_err();
-        assert!(refused.to_string().starts_with("`escalations`: "), "{refused}");
+        assert!(refused.to_string().starts_with("`escalations.after` is not allowed: "), "{refused}");
     }
 }

@@ -22,6 +22,7 @@ use baton_store::{
 
 mod inbox;
 mod incident;
+mod external_job;
 mod migrations;
 mod token;
 mod snapshot;
@@ -184,6 +185,7 @@ impl EncodedStep {
 /// that the id is free, for an update that the stored instance is still at `expected_seq`.
 fn check_step(conn: &Connection, step: &StepRecord) -> Result<()> {
     check_event_seqs(step)?;
+    check_fence(conn, step)?;
     let Some(instance) = &step.instance else { return Ok(()) };
     let seq: Option<i64> =
         conn.prepare_cached("SELECT seq FROM instances WHERE id = ?1").and_then(|mut s| s.query_row([&instance.id], |r| r.get(0)).optional()).map_err(db_err)?;
@@ -194,12 +196,28 @@ fn check_step(conn: &Connection, step: &StepRecord) -> Result<()> {
     }
 }
 
+/// A step fenced by a worker's lock commits only while the worker holds it (see
+/// [`StepRecord::fence`]); checked before the step's first write.
+fn check_fence(conn: &Connection, step: &StepRecord) -> Result<()> {
+    let Some(lock) = &step.fence else { return Ok(()) };
+    let held = conn
+        .prepare_cached("SELECT 1 FROM jobs WHERE instance_id = ?1 AND task = ?2 AND attempt = ?3 AND owner = ?4 AND lease_until > ?5")
+        .and_then(|mut s| s.exists(params![lock.job.instance, lock.job.task, lock.job.attempt, lock.owner, ts(lock.now)]))
+        .map_err(db_err)?;
+    if held {
+        Ok(())
+    } else {
+        Err(StoreError::LockNotHeld { job: lock.job.to_string(), owner: lock.owner.clone() })
+    }
+}
+
 /// Writes one step. It is refused ([`Failure::Refused`]) only before its first write: by its
 /// event seqs, or by the instance's insert or update, which comes first and changes nothing
 /// when it finds the id taken or the instance moved on.
 fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(), Failure> {
     let step = &encoded.record;
     check_event_seqs(step).map_err(Failure::Refused)?;
+    check_fence(conn, step).map_err(Failure::Refused)?;
     // The instance's integer key, which its history rows are filed under.
     let mut key: Option<i64> = None;
     if let (Some(instance), Some(state)) = (&step.instance, &encoded.state) {
@@ -280,9 +298,9 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
     for (job, request) in step.enqueue.iter().zip(&encoded.jobs) {
         let queued_at = step.instance.as_ref().map_or_else(|| ts(Utc::now()), |i| ts(i.updated_at));
         conn.prepare_cached(
-            "INSERT OR REPLACE INTO jobs (instance_id, task, attempt, request, queued_at, owner, lease_until) VALUES (?1, ?2, ?3, ?4, ?5, NULL, NULL)",
+            "INSERT OR REPLACE INTO jobs (instance_id, task, attempt, request, queued_at, owner, lease_until, topic) VALUES (?1, ?2, ?3, ?4, ?5, NULL, NULL, ?6)",
         )
-        .and_then(|mut s| s.execute(params![job.instance, job.task, job.attempt, request, queued_at]))
+        .and_then(|mut s| s.execute(params![job.instance, job.task, job.attempt, request, queued_at, job.topic]))
         .map_err(db_err)?;
     }
     for (instance, key) in &step.clear_timers {
@@ -555,7 +573,7 @@ impl JobQueue for SqliteStore {
         self.write(move |conn| {
             // One UPDATE … RETURNING in the single writer: no job can be leased twice.
             let sql = "UPDATE jobs SET owner = ?1, lease_until = ?2
-                       WHERE (instance_id, task) IN (SELECT instance_id, task FROM jobs WHERE owner IS NULL ORDER BY queued_at LIMIT ?3)
+                       WHERE (instance_id, task) IN (SELECT instance_id, task FROM jobs WHERE owner IS NULL AND topic IS NULL ORDER BY queued_at LIMIT ?3)
                        RETURNING request";
             let requests: Vec<String> =
                 conn.prepare_cached(sql).and_then(|mut s| s.query_map(params![owner, ts(lease_until), limit as i64], |r| r.get(0))?.collect()).map_err(db_err)?;
@@ -569,14 +587,14 @@ impl JobQueue for SqliteStore {
 
     async fn leased_jobs(&self) -> Result<Vec<JobKey>> {
         self.read(|conn| {
-            conn.prepare_cached("SELECT instance_id, task, attempt FROM jobs WHERE owner IS NOT NULL")?
+            conn.prepare_cached("SELECT instance_id, task, attempt FROM jobs WHERE owner IS NOT NULL AND topic IS NULL")?
                 .query_map([], |r| Ok(JobKey { instance: r.get(0)?, task: r.get(1)?, attempt: r.get(2)? }))?
                 .collect()
         })
     }
 
     async fn queued_jobs(&self) -> Result<usize> {
-        self.read(|conn| conn.query_row("SELECT COUNT(*) FROM jobs WHERE owner IS NULL", [], |r| r.get::<_, i64>(0)).map(|n| n as usize))
+        self.read(|conn| conn.query_row("SELECT COUNT(*) FROM jobs WHERE owner IS NULL AND topic IS NULL", [], |r| r.get::<_, i64>(0)).map(|n| n as usize))
     }
 
     async fn record_job_process(&self, job: &JobKey, process: &JobProcess) -> Result<()> {

@@ -17,6 +17,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/20261201_0008_operator.sql")),
     M::up(include_str!("../migrations/20261202_0009_tokens.sql")),
     M::up(include_str!("../migrations/20261202_0010_foreach_snapshots.sql")),
+    M::up(include_str!("../migrations/20261202_0011_external_jobs.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<(), StoreError> {

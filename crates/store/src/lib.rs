@@ -26,6 +26,10 @@ pub enum StoreError {
     /// Another writer changed the instance since it was read; read it again and retry.
     #[error("instance {0} was changed concurrently")]
     Conflict(String),
+    /// A step fenced by a worker's lock on an external job attempt was refused: the lock
+    /// expired, is another worker's, or the attempt is no longer the one queued.
+    #[error("worker `{owner}` does not hold the lock of job {job}: it expired, another worker holds it, or the attempt is over")]
+    LockNotHeld { job: String, owner: String },
     #[error("the store has shut down")]
     Closed,
 }
@@ -133,6 +137,25 @@ pub struct StepRecord {
     pub share_snapshots: Vec<(SnapshotKey, std::sync::Arc<ForEachSnapshot>)>,
     /// ForEach snapshots to remove (their run ended).
     pub drop_snapshots: Vec<SnapshotKey>,
+    /// Commit the step only while this lock on an external job attempt is held (fencing):
+    /// else it is refused with [`StoreError::LockNotHeld`] and changes nothing.
+    pub fence: Option<JobLock>,
+}
+
+/// A worker's lock on one external job attempt, as a step that applies the worker's report
+/// names it: the step commits only if, at `now`, the attempt is still queued, locked by
+/// `owner`, and its lock has not expired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobLock {
+    pub job: JobKey,
+    pub owner: String,
+    pub now: DateTime<Utc>,
+}
+
+impl std::fmt::Display for JobKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{} attempt {}", self.instance, self.task, self.attempt)
+    }
 }
 
 /// Names the snapshot of one run of a ForEach task: the parent instance, the task, the
@@ -253,7 +276,9 @@ pub trait StepWriter: Send + Sync {
     fn commit(&self, steps: Vec<StepRecord>) -> impl Future<Output = Result<()>> + Send;
 }
 
-/// The durable job queue.
+/// The durable job queue. Its jobs are the ones Baton's own worker runs (a `command`); the
+/// jobs external workers fetch by topic are in the same queue but only [`ExternalJobQueue`]
+/// hands them out or counts them.
 pub trait JobQueue: Send + Sync {
     /// Leases up to `limit` queued jobs (oldest first) to `owner` until `now + lease`.
     /// No job is leased to two owners at once.
@@ -273,6 +298,31 @@ pub trait JobQueue: Send + Sync {
     fn job_processes(&self) -> impl Future<Output = Result<Vec<(JobKey, JobProcess)>>> + Send;
 }
 
+/// External jobs (a `topic` instead of a `command`), which workers outside Baton fetch and
+/// lock (Camunda's fetch-and-lock), report on under their lock, and lose when the lock expires.
+pub trait ExternalJobQueue: Send + Sync {
+    /// Locks up to `limit` queued jobs of these topics (oldest first) to `owner` until
+    /// `now + lock`. No job is locked by two owners at once.
+    fn lock_external_jobs(&self, owner: &str, topics: &[String], limit: usize, lock: std::time::Duration, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<ClaimedJob>>> + Send;
+    /// Moves the lock `owner` holds on attempt `job` to `until`. False (and nothing changed)
+    /// when `owner` does not hold it at `now`: expired, another's, or the attempt is over.
+    fn extend_lock(&self, job: &JobKey, owner: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> impl Future<Output = Result<bool>> + Send;
+    /// Locked external jobs whose lock expired at or before `now`, earliest first, with their owner.
+    fn expired_locks(&self, now: DateTime<Utc>, limit: usize) -> impl Future<Output = Result<Vec<(JobKey, String)>>> + Send;
+    /// When the earliest lock on an external job expires, so a driver knows when to look.
+    fn next_lock_expiry(&self) -> impl Future<Output = Result<Option<DateTime<Utc>>>> + Send;
+    /// Queued and locked external jobs by topic, by topic name.
+    fn external_job_counts(&self) -> impl Future<Output = Result<Vec<TopicCounts>>> + Send;
+}
+
+/// How many jobs of a topic wait for a worker, and how many workers hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicCounts {
+    pub topic: String,
+    pub queued: usize,
+    pub locked: usize,
+}
+
 /// Durable timers.
 pub trait TimerQueue: Send + Sync {
     /// Timers due at or before `now`, earliest first.
@@ -285,8 +335,14 @@ pub trait TimerQueue: Send + Sync {
 }
 
 /// Everything the engine needs from one store.
-pub trait Store: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + Clone + 'static {}
-impl<T: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + Clone + 'static> Store for T {}
+pub trait Store:
+    DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + ExternalJobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + Clone + 'static
+{
+}
+impl<T> Store for T where
+    T: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + ExternalJobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + Clone + 'static
+{
+}
 
 pub mod identity;
 pub use identity::{Group, IdentityError, IdentityStore, NewUser, User, OPERATOR};

@@ -5,7 +5,6 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 pub mod modes;
-pub use modes::{Baton, Mode};
 
 pub struct Run {
     pub code: i32,

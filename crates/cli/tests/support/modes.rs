@@ -14,10 +14,10 @@ use super::{baton, Run};
 macro_rules! in_both_modes {
     ($($scenario:ident),+ $(,)?) => {
         mod embedded {
-            $(#[test] fn $scenario() { super::$scenario($crate::support::Mode::Embedded) })+
+            $(#[test] fn $scenario() { super::$scenario($crate::support::modes::Mode::Embedded) })+
         }
         mod served {
-            $(#[test] fn $scenario() { super::$scenario($crate::support::Mode::Served) })+
+            $(#[test] fn $scenario() { super::$scenario($crate::support::modes::Mode::Served) })+
         }
     };
 }

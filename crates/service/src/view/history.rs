@@ -15,7 +15,14 @@ pub fn history_event(event: &Event) -> api::HistoryEvent {
         EventKind::InstanceStatusChanged { to, reason: r } => V::InstanceStatusChanged { to: instance_status(*to), reason: r.as_ref().map(reason) },
         EventKind::TaskStatusChanged { to, reason: r } => V::TaskStatusChanged { to: task_state(to), reason: r.as_ref().map(reason) },
         EventKind::DataChanged { values } => V::DataChanged { values: values.clone() },
-        EventKind::JobDispatched { attempt, command } => V::JobDispatched { attempt: *attempt, command: command.clone() },
+        EventKind::JobDispatched { attempt, command, topic } => V::JobDispatched { attempt: *attempt, command: command.clone(), topic: topic.clone() },
+        EventKind::JobReported { attempt, worker, report, message, duration_ms } => V::JobReported {
+            attempt: *attempt,
+            worker: worker.clone(),
+            report: report.clone(),
+            message: message.clone(),
+            duration_ms: *duration_ms,
+        },
         EventKind::JobFinished { attempt, exit_code, duration_ms, stdout_tail, stderr_tail } => V::JobFinished {
             attempt: *attempt,
             exit_code: *exit_code,

@@ -1,0 +1,97 @@
+//! [`ExternalJobQueue`] on SQLite (migration `20261202_0011_external_jobs.sql`): external jobs
+//! are rows of the job queue with a topic. Locking is one request in the single writer, so no
+//! job is locked twice; a lock is the row's `owner` and `lease_until`, which a step applying the
+//! worker's report checks in its own transaction (see `check_fence`).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+
+use baton_core::JobRequest;
+use baton_store::{ClaimedJob, ExternalJobQueue, JobKey, Result, TopicCounts};
+
+use crate::{db_err, other_err, parse_ts, ts, SqliteStore};
+
+impl ExternalJobQueue for SqliteStore {
+    async fn lock_external_jobs(&self, owner: &str, topics: &[String], limit: usize, lock: std::time::Duration, now: DateTime<Utc>) -> Result<Vec<ClaimedJob>> {
+        let (owner, topics) = (owner.to_owned(), topics.to_vec());
+        let lease_until = baton_core::timestamp::after(now, lock);
+        self.write(move |conn| {
+            // The oldest `limit` of each topic (one index range each), then the oldest of those:
+            // a single `topic IN (…) ORDER BY queued_at` would sort every queued job of them.
+            let mut oldest: Vec<(String, String, String)> = Vec::new();
+            let mut select = conn
+                .prepare_cached("SELECT queued_at, instance_id, task FROM jobs WHERE owner IS NULL AND topic = ?1 ORDER BY queued_at LIMIT ?2")
+                .map_err(db_err)?;
+            for topic in &topics {
+                let rows = select.query_map(params![topic, limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(db_err)?;
+                for row in rows {
+                    oldest.push(row.map_err(db_err)?);
+                }
+            }
+            oldest.sort_unstable();
+            oldest.truncate(limit);
+            let mut update = conn
+                .prepare_cached("UPDATE jobs SET owner = ?3, lease_until = ?4 WHERE instance_id = ?1 AND task = ?2 AND owner IS NULL RETURNING request")
+                .map_err(db_err)?;
+            let mut locked = Vec::with_capacity(oldest.len());
+            for (_, instance, task) in &oldest {
+                let request: String = update.query_row(params![instance, task, owner, ts(lease_until)], |r| r.get(0)).map_err(db_err)?;
+                let request = serde_json::from_str::<JobRequest>(&request).map_err(other_err)?;
+                locked.push(ClaimedJob { request, lease_until });
+            }
+            Ok(locked)
+        })
+        .await
+    }
+
+    async fn extend_lock(&self, job: &JobKey, owner: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool> {
+        let (job, owner) = (job.clone(), owner.to_owned());
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "UPDATE jobs SET lease_until = ?5 WHERE instance_id = ?1 AND task = ?2 AND attempt = ?3 AND owner = ?4 AND topic IS NOT NULL AND lease_until > ?6",
+            )
+            .and_then(|mut s| s.execute(params![job.instance, job.task, job.attempt, owner, ts(until), ts(now)]))
+            .map(|changed| changed == 1)
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn expired_locks(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<(JobKey, String)>> {
+        self.read(|conn| {
+            conn.prepare_cached(
+                "SELECT instance_id, task, attempt, owner FROM jobs
+                 WHERE owner IS NOT NULL AND topic IS NOT NULL AND lease_until <= ?1 ORDER BY lease_until LIMIT ?2",
+            )?
+            .query_map(params![ts(now), limit as i64], |r| Ok((JobKey { instance: r.get(0)?, task: r.get(1)?, attempt: r.get(2)? }, r.get(3)?)))?
+            .collect()
+        })
+    }
+
+    async fn next_lock_expiry(&self) -> Result<Option<DateTime<Utc>>> {
+        self.read(|conn| {
+            let next: Option<String> =
+                conn.query_row("SELECT MIN(lease_until) FROM jobs WHERE owner IS NOT NULL AND topic IS NOT NULL", [], |r| r.get(0))?;
+            next.map(|t| parse_ts(&t)).transpose()
+        })
+    }
+
+    async fn external_job_counts(&self) -> Result<Vec<TopicCounts>> {
+        self.read(|conn| {
+            let mut counts: BTreeMap<String, TopicCounts> = BTreeMap::new();
+            let mut rows = conn.prepare_cached("SELECT topic, owner IS NOT NULL, COUNT(*) FROM jobs WHERE topic IS NOT NULL GROUP BY topic, owner IS NOT NULL")?;
+            for row in rows.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get::<_, i64>(2)? as usize)))? {
+                let (topic, locked, n) = row?;
+                let entry = counts.entry(topic.clone()).or_insert(TopicCounts { topic, queued: 0, locked: 0 });
+                if locked {
+                    entry.locked = n;
+                } else {
+                    entry.queued = n;
+                }
+            }
+            Ok(counts.into_values().collect())
+        })
+    }
+}
