@@ -54,6 +54,11 @@ pub struct Start {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub data: Data,
+    /// Makes the start idempotent (1 to 200 letters, digits, `.`, `_`, `-`, `:`): a repeat with
+    /// the same key, process and data answers with the instance the first one started; the
+    /// same key with another process or data is refused with 409.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 /// Which instances to list.
@@ -62,12 +67,48 @@ pub struct Start {
 pub struct InstancesQuery {
     /// Only instances in this status.
     pub status: Option<InstanceStatus>,
-    /// Only instances with an open incident.
+    /// Only instances with an open incident (one page: no cursor).
     #[serde(default)]
     pub incident: bool,
+    /// Only instances of this process.
+    pub process: Option<String>,
+    /// Only instances started at or after this time (RFC 3339).
+    pub started_after: Option<DateTime<Utc>>,
+    /// Only instances started before this time (RFC 3339).
+    pub started_before: Option<DateTime<Utc>>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
     /// At most this many, 1 to 10,000 (default 50).
     pub limit: Option<usize>,
 }
+
+impl InstancesQuery {
+    /// The service's filter for this query.
+    pub fn into_filter(self) -> crate::InstanceFilter {
+        crate::InstanceFilter {
+            status: self.status,
+            process: self.process,
+            started_after: self.started_after,
+            started_before: self.started_before,
+            with_open_incident: self.incident,
+            cursor: self.cursor,
+            limit: self.limit.unwrap_or(DEFAULT_LIMIT),
+        }
+    }
+}
+
+/// Which page of a history.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct HistoryQuery {
+    /// Only events after this `seq` (default 0: from the first): the last `seq` of the previous page.
+    pub after: Option<u64>,
+    /// At most this many, 1 to 10,000 (default 1,000).
+    pub limit: Option<usize>,
+}
+
+/// Events a history page holds unless asked for another number.
+pub const DEFAULT_HISTORY_PAGE: usize = 1_000;
 
 /// Which incidents to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

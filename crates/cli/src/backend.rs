@@ -106,12 +106,12 @@ impl Backend {
     // ---- instances
 
     pub async fn start(&self, process: &str, data: api::Data) -> Result<api::Instance> {
-        either!(self, as None, |s, user| s.start(user, process, data), |c| c.start(&Start { process: process.to_owned(), data }))
+        either!(self, as None, |s, user| s.start(user, process, data), |c| c.start(&Start { process: process.to_owned(), data, idempotency_key: None }))
     }
 
-    pub async fn instances(&self, status: Option<api::InstanceStatus>, with_open_incident: bool, limit: usize) -> Result<Vec<api::InstanceSummary>> {
-        let query = InstancesQuery { status, incident: with_open_incident, limit: Some(limit) };
-        either!(self, as None, |s, user| s.instances(user, status, with_open_incident, limit), |c| c.instances(&query))
+    /// A page of the instances `query` selects, newest first.
+    pub async fn instances(&self, query: InstancesQuery) -> Result<api::InstancePage> {
+        either!(self, as None, |s, user| s.list_instances(user, &query.clone().into_filter()), |c| c.instances(&query))
     }
 
     pub async fn instance(&self, id: &str) -> Result<api::Instance> {

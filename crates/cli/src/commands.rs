@@ -2,6 +2,7 @@
 //! modules named after them. Each parses its arguments, calls the backend (the database's
 //! service, or a server with `--server`), and prints the view it answers with.
 
+use baton_api_model::requests::InstancesQuery;
 use baton_api_model::InstanceStatus;
 use baton_service::TaskOperation;
 
@@ -54,7 +55,8 @@ async fn on(backend: &Backend, command: Cmd) -> Result<u8> {
                     (Some(status), false)
                 }
             };
-            out!("{}", render::instance_list(&backend.instances(status, with_open_incident, limit).await?));
+            let query = InstancesQuery { status, incident: with_open_incident, limit: Some(limit), ..InstancesQuery::default() };
+            out!("{}", render::instance_list(&backend.instances(query).await?.instances));
             Ok(0)
         }
         Cmd::Show { instance, json } => {

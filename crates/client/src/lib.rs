@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use baton_api_model as api;
 use baton_api_model::requests::{
-    Deploy, HumanTaskNumber, HumanTaskOperation, InboxParams, Input, InstancesQuery, LimitQuery, NewGroup, NewMember, NewUser, Start, TokenRequest,
+    Deploy, HistoryQuery, HumanTaskNumber, HumanTaskOperation, InboxParams, Input, InstancesQuery, LimitQuery, NewGroup, NewMember, NewUser, Start, TokenRequest,
     TokensQuery, VersionQuery,
 };
 
@@ -33,6 +33,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// The longest answer read (256 MiB): past it the call fails rather than fill the memory.
 pub const MAX_ANSWER_BYTES: usize = 256 << 20;
+
+/// The events one history request asks for: the most the API gives in one page.
+pub const HISTORY_PAGE: usize = 10_000;
 
 /// The result of a call.
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
@@ -177,7 +180,8 @@ impl Client {
         self.send_json(Method::POST, &["api", "instances"], start).await
     }
 
-    pub async fn instances(&self, query: &InstancesQuery) -> Result<Vec<api::InstanceSummary>> {
+    /// A page of instances, newest first, with the cursor of the next.
+    pub async fn instances(&self, query: &InstancesQuery) -> Result<api::InstancePage> {
         self.get(&["api", "instances"], query).await
     }
 
@@ -185,8 +189,19 @@ impl Client {
         self.get(&["api", "instances", id], NO_QUERY).await
     }
 
+    /// An instance's whole history, oldest first, read a page of [`HISTORY_PAGE`] events at a
+    /// time.
     pub async fn history(&self, id: &str) -> Result<Vec<api::HistoryEvent>> {
-        self.get(&["api", "instances", id, "history"], NO_QUERY).await
+        let mut events: Vec<api::HistoryEvent> = Vec::new();
+        loop {
+            let query = HistoryQuery { after: events.last().map(|e| e.seq), limit: Some(HISTORY_PAGE) };
+            let page: Vec<api::HistoryEvent> = self.get(&["api", "instances", id, "history"], &query).await?;
+            let last_page = page.len() < HISTORY_PAGE;
+            events.extend(page);
+            if last_page {
+                return Ok(events);
+            }
+        }
     }
 
     /// Every incident of an instance, open or closed.
