@@ -46,28 +46,44 @@ async fn served() -> Served {
 
 /// Answers one connection with `response` (a whole HTTP answer); the request line it got.
 fn answer_once(response: &'static str) -> (String, std::thread::JoinHandle<String>) {
+    let (url, handle) = answer_each(vec![response.to_owned()]);
+    (url, std::thread::spawn(move || handle.join().unwrap().remove(0)))
+}
+
+/// Answers a connection with each of `responses` in turn (each closes its connection); the
+/// request lines they got.
+fn answer_each(responses: Vec<String>) -> (String, std::thread::JoinHandle<Vec<String>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let handle = std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let mut reader = BufReader::new(stream);
-        let mut request_line = String::new();
-        reader.read_line(&mut request_line).unwrap();
-        let mut line = String::new();
-        while reader.read_line(&mut line).unwrap() > 2 {
-            line.clear();
+        let mut requests = Vec::new();
+        for response in responses {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream);
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap() > 2 {
+                line.clear();
+            }
+            reader.get_mut().write_all(response.as_bytes()).unwrap();
+            requests.push(request_line.trim_end().to_owned());
         }
-        reader.get_mut().write_all(response.as_bytes()).unwrap();
-        request_line.trim_end().to_owned()
+        requests
     });
     (url, handle)
+}
+
+/// A 200 answer with a JSON body.
+fn json_answer(body: &str) -> String {
+    format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
 }
 
 #[tokio::test]
 async fn an_answer_reads_back_as_the_view_the_service_gives() {
     let s = served().await;
     let client = Client::new(&s.url, &s.john).unwrap();
-    let started = client.start(&Start { process: "review".into(), data: Default::default() }).await.unwrap();
+    let started = client.start(&Start { process: "review".into(), data: Default::default(), idempotency_key: None }).await.unwrap();
     assert_eq!(client.instance(&started.id).await.unwrap(), s.service.instance("operator", &started.id).await.unwrap());
     let claimed = client.human_task(&started.id, "check", None, &HumanTaskOperation::Claim).await.unwrap();
     assert_eq!(claimed.instance, s.service.instance("operator", &started.id).await.unwrap());
@@ -76,12 +92,36 @@ async fn an_answer_reads_back_as_the_view_the_service_gives() {
 }
 
 #[tokio::test]
+async fn a_history_longer_than_a_page_is_read_page_by_page_after_the_last_seq() {
+    let s = served().await;
+    let john = Client::new(&s.url, &s.john).unwrap();
+    let id = john.start(&Start { process: "review".into(), data: Default::default(), idempotency_key: None }).await.unwrap().id;
+    let event = serde_json::to_value(&john.history(&id).await.unwrap()[0]).unwrap();
+    let page = |seqs: std::ops::RangeInclusive<u64>| {
+        let events: Vec<serde_json::Value> = seqs.map(|seq| serde_json::Value::Object({
+            let mut e = event.as_object().unwrap().clone();
+            e["seq"] = seq.into();
+            e
+        })).collect();
+        json_answer(&serde_json::to_string(&events).unwrap())
+    };
+    let full = baton_client::HISTORY_PAGE as u64;
+    let (url, requests) = answer_each(vec![page(1..=full), page(full + 1..=full + 2)]);
+    let history = Client::new(&url, "t").unwrap().history("i").await.unwrap();
+    assert_eq!(history.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=full + 2).collect::<Vec<_>>());
+    assert_eq!(
+        requests.join().unwrap(),
+        [format!("GET /api/instances/i/history?limit={full} HTTP/1.1"), format!("GET /api/instances/i/history?after={full}&limit={full} HTTP/1.1")]
+    );
+}
+
+#[tokio::test]
 async fn an_error_answer_keeps_the_kind_and_message_the_server_gave() {
     let s = served().await;
     let eve = Client::new(&s.url, &s.eve).unwrap();
     let missing = eve.instance("no-such-instance").await.unwrap_err();
     assert_eq!((missing.kind(), missing.to_string()), (ErrorKind::NotFound, "there is no instance `no-such-instance`".to_owned()));
-    let id = eve.start(&Start { process: "review".into(), data: Default::default() }).await.unwrap().id;
+    let id = eve.start(&Start { process: "review".into(), data: Default::default(), idempotency_key: None }).await.unwrap().id;
     let forbidden = eve.human_task(&id, "check", None, &HumanTaskOperation::Claim).await.unwrap_err();
     assert_eq!(forbidden.kind(), ErrorKind::Forbidden, "{forbidden}");
 }
