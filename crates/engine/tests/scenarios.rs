@@ -573,7 +573,7 @@ async fn a_stale_job_result_is_refused_changes_nothing_and_its_queue_row_is_remo
 }
 
 fn stale_request(instance: &str, task: &str, attempt: u32) -> JobRequest {
-    JobRequest { instance: instance.into(), task: task.into(), attempt, command: vec!["echo".into()], workdir: None, env: vec![], timeout_ms: None }
+    JobRequest { instance: instance.into(), task: task.into(), attempt, command: vec!["echo".into()], workdir: None, env: vec![], timeout_ms: None, topic: None, data: Map::new() }
 }
 
 #[tokio::test(flavor = "multi_thread")]
