@@ -283,6 +283,12 @@ fn yaml_files(folder: &str) -> Vec<String> {
     names
 }
 
+/// Does the instance's definition have a job done by an external worker (a `topic`)?
+async fn is_external(engine: &Engine<SqliteStore>, instance: &Instance) -> bool {
+    let definition = engine.definition(&instance.definition_id, Some(instance.definition_version)).await.unwrap();
+    definition.tasks.iter().any(|t| matches!(&t.kind, baton_core::definition::TaskKind::Job(job) if job.target.topic().is_some()))
+}
+
 /// Deploys every calendar in `examples/calendars/`, as the examples ask to do first.
 async fn deploy_example_calendars(engine: &Engine<SqliteStore>) {
     for name in yaml_files("calendars") {
@@ -304,6 +310,11 @@ async fn every_example_deploys_and_comes_to_rest() {
     for name in &names {
         let (id, _) = deploy_example(&h.engine, name).await;
         let started = h.engine.start(&id, Map::new()).await.unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        if is_external(&h.engine, &started).await {
+            // Its job waits for a worker outside Baton (the external-worker examples' own
+            // tests run one); Baton's worker leaves it queued.
+            continue;
+        }
         let instance = wait_at_rest(&h.engine, &started.id).await;
         assert!(
             matches!(instance.status, InstanceStatus::Completed | InstanceStatus::Blocked | InstanceStatus::Waiting),
