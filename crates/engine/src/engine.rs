@@ -1185,6 +1185,8 @@ mod tests {
             workdir: None,
             env: Vec::new(),
             timeout_ms: None,
+            topic: None,
+            data: Map::new(),
         })
     }
 
