@@ -274,7 +274,7 @@ fn job_exit_zero_ends_ok_and_merges_json_output() {
             env: vec![("SOURCE".into(), "crm".into()), ("RUN".into(), "i-1/7".into())],
             timeout_ms: Some(300_000),
             topic: None,
-            data: Map::new(),
+            data: serde_json::Map::new(),
         })]
     );
     assert_eq!(flow.status("extract"), TaskStatus::Running { attempt: 1, since: t0() });

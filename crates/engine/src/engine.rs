@@ -1186,7 +1186,7 @@ mod tests {
             env: Vec::new(),
             timeout_ms: None,
             topic: None,
-            data: Default::default(),
+            data: Map::new(),
         })
     }
 

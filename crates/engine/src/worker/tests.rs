@@ -15,7 +15,7 @@ fn request(command: &[&str]) -> JobRequest {
         env: vec![("GREETING".into(), "hello".into())],
         timeout_ms: Some(5_000),
         topic: None,
-        data: Default::default(),
+        data: serde_json::Map::new(),
     }
 }
 
