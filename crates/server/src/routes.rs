@@ -1,6 +1,7 @@
 //! The API's routes, one module per resource, each handler calling the service.
 
 pub mod definitions;
+pub mod events;
 pub mod health;
 pub mod human_tasks;
 pub mod incidents;

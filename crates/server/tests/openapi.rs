@@ -24,7 +24,7 @@ async fn every_documented_operation_is_served_and_asks_for_a_token() {
             assert_eq!(answer.status, expected, "{method} {path}");
         }
     }
-    assert_eq!(operations, 34);
+    assert_eq!(operations, 36);
 }
 
 #[tokio::test]
@@ -38,7 +38,7 @@ async fn the_document_holds_every_route_of_the_api() {
         "/api/instances/{id}/tasks/{task}/input", "/api/instances/{id}/tasks/{task}/human-tasks", "/api/inbox",
         "/api/users", "/api/groups", "/api/groups/{group}/members", "/api/groups/{group}/members/{member}", "/api/departments",
         "/api/tokens", "/api/tokens/{id}", "/api/incidents", "/api/incidents/{id}/retry", "/api/incidents/{id}/resolve",
-        "/healthz", "/readyz",
+        "/api/events", "/metrics", "/healthz", "/readyz",
     ];
     let mut expected = routes.to_vec();
     expected.sort_unstable();

@@ -12,6 +12,7 @@
 
 mod definitions;
 mod error;
+mod events;
 mod human_tasks;
 mod identity;
 mod incidents;
@@ -22,11 +23,12 @@ pub mod view;
 
 use baton_core::user_task::Caller;
 use baton_engine::Engine;
-use baton_store::{IdentityError, IdentityStore, InboxReader, Store, TokenStore};
+use baton_store::{IdentityError, IdentityStore, InboxReader, QueueDepths, Store, TokenStore};
 
 pub use baton_core::user_task::{EscalationAction, EscalationSpec, PotentialOwners};
 pub use definitions::SourceFile;
 pub use error::{Result, ServiceError};
+pub use events::{EventFilter, Events};
 pub use human_tasks::{HumanTaskAction, HumanTaskRef, MAX_PAGE, MAX_PER_PAGE};
 pub use instances::{TaskOperation, MAX_LIMIT};
 
@@ -72,6 +74,11 @@ impl<S: ServiceStore> Service<S> {
     pub async fn ready(&self) -> Result<()> {
         self.engine.store().open_counts().await?;
         Ok(())
+    }
+
+    /// What waits in the job queue (by topic) and how many timers are due now, for metrics.
+    pub async fn queue_depths(&self) -> Result<QueueDepths> {
+        Ok(self.engine.store().queue_depths(self.engine.now()).await?)
     }
 
     /// The engine under the service, for what is not a request: running a worker.

@@ -23,6 +23,7 @@ use baton_store::{
 mod inbox;
 mod incident;
 mod migrations;
+mod queue_stats;
 mod token;
 mod snapshot;
 mod stored_json;

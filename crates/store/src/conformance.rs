@@ -58,6 +58,7 @@ macro_rules! conformance_tests {
             completing_a_job_removes_it_from_the_queue,
             a_new_attempt_replaces_the_old_queue_row,
             leased_jobs_lists_claimed_jobs,
+            queue_depths_count_queued_and_leased_jobs_by_topic_and_the_timers_due,
             a_job_process_stays_recorded_until_forgotten_whatever_happens_to_its_queue_row,
             timers_come_due_in_order_and_can_be_cleared,
             open_instances_excludes_terminal_ones,
@@ -634,6 +635,22 @@ pub async fn leased_jobs_lists_claimed_jobs<S: Store>(store: S) {
     assert_eq!(claimed.len(), 2);
     assert_eq!(keys(store.leased_jobs().await.unwrap()), claimed);
     assert_eq!(store.queued_jobs().await.unwrap(), 1);
+}
+
+/// `queue_depths` counts the jobs waiting and leased by topic (command jobs are topic `""`;
+/// an empty queue has no entry) and the timers due at the moment asked about.
+pub async fn queue_depths_count_queued_and_leased_jobs_by_topic_and_the_timers_due<S: Store>(store: S) {
+    assert_eq!(store.queue_depths(at(0)).await.unwrap(), crate::QueueDepths::default());
+    let jobs = vec![job("i-1", "a", 1), job("i-1", "b", 1), job("i-1", "c", 1)];
+    let timers = vec![timer("i-1", "soon", 10), timer("i-1", "later", 30)];
+    commit(&store, StepRecord { enqueue: jobs, set_timers: timers, ..insert(instance("i-1")) }).await;
+    assert_eq!(store.claim_jobs("w", 1, LEASE, t0()).await.unwrap().len(), 1);
+
+    let depths = store.queue_depths(at(20)).await.unwrap();
+    assert_eq!(depths.jobs, [crate::TopicJobs { topic: String::new(), queued: 2, leased: 1 }]);
+    assert_eq!(depths.timers_due, 1, "only the timer due by then");
+    assert_eq!(store.queue_depths(at(30)).await.unwrap().timers_due, 2);
+    assert_eq!(store.queue_depths(at(9)).await.unwrap().timers_due, 0);
 }
 
 fn process(pid: u32) -> JobProcess {

@@ -285,8 +285,8 @@ pub trait TimerQueue: Send + Sync {
 }
 
 /// Everything the engine needs from one store.
-pub trait Store: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + Clone + 'static {}
-impl<T: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + Clone + 'static> Store for T {}
+pub trait Store: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + QueueStats + Clone + 'static {}
+impl<T: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + QueueStats + Clone + 'static> Store for T {}
 
 pub mod identity;
 pub use identity::{Group, IdentityError, IdentityStore, NewUser, User, OPERATOR};
@@ -294,6 +294,8 @@ pub mod token;
 pub use token::{NewToken, Token, TokenError, TokenStore};
 pub mod incident;
 pub use incident::{Incident, IncidentKind, IncidentReader, IncidentUpdate, NewIncident};
+pub mod queue_stats;
+pub use queue_stats::{QueueDepths, QueueStats, TopicJobs};
 pub mod inbox;
 pub use inbox::{inbox_updates, InboxEntry, InboxFilter, InboxPage, InboxReader, InboxRow, InboxStatus, InboxUpdate, Page};
 #[cfg(feature = "testkit")]
