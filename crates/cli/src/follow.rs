@@ -39,10 +39,11 @@ pub async fn follow(service: &SqliteService, instance: &str) -> Result<u8> {
         if now.updated_at == state.updated_at && now.status == state.status {
             continue;
         }
-        for event in service.history(OPERATOR, instance).await?.iter().filter(|e| e.seq > seen) {
+        let history = service.history(OPERATOR, instance).await?;
+        for event in history.iter().filter(|e| e.seq > seen) {
             outln!("{}", render::history_line(event, width));
-            seen = event.seq;
         }
+        seen = history.last().map_or(seen, |e| e.seq);
         state = now;
     }
     outln!("\ninstance {} is {}", state.id, state.status);
