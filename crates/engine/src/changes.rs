@@ -8,7 +8,10 @@
 //! than the buffer loses the oldest records and is told how many it missed (`Lagged`), and
 //! should read the current state again. Records are built only while someone subscribes.
 
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
+
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 
 use baton_core::user_task::{Caller, HumanTaskId, HumanTaskStatus, PotentialOwners};
 use baton_core::{EventKind, Instance, InstanceStatus, TaskStatus};
@@ -16,6 +19,63 @@ use baton_store::StepRecord;
 
 /// How many change records the feed holds for a subscriber that has not read them yet.
 pub const CHANGE_FEED_CAPACITY: usize = 1024;
+
+/// The feed's sending side. It counts its subscribers itself, so that a commit asks whether
+/// anyone listens with one atomic load (the channel's own count takes its lock).
+pub(crate) struct ChangeFeed {
+    sender: broadcast::Sender<Arc<Change>>,
+    subscribers: Arc<AtomicUsize>,
+}
+
+impl ChangeFeed {
+    pub(crate) fn new() -> Self {
+        Self { sender: broadcast::channel(CHANGE_FEED_CAPACITY).0, subscribers: Arc::default() }
+    }
+
+    pub(crate) fn subscribe(&self) -> Subscription {
+        // Counted first: a commit that comes after the subscription sees it.
+        self.subscribers.fetch_add(1, SeqCst);
+        Subscription { receiver: self.sender.subscribe(), subscribers: self.subscribers.clone() }
+    }
+
+    /// Does anyone subscribe?
+    pub(crate) fn listened(&self) -> bool {
+        self.subscribers.load(SeqCst) > 0
+    }
+
+    /// Sends each record to every subscriber; never waits for them.
+    pub(crate) fn publish(&self, changes: Vec<Arc<Change>>) {
+        for change in changes {
+            // No receiver left is no error: nobody listens any more.
+            let _ = self.sender.send(change);
+        }
+    }
+}
+
+/// One subscriber's end of the change feed: the records committed since it subscribed.
+pub struct Subscription {
+    receiver: broadcast::Receiver<Arc<Change>>,
+    subscribers: Arc<AtomicUsize>,
+}
+
+impl Subscription {
+    /// The next record; `Lagged(n)` when `n` records were dropped before this subscriber read
+    /// them (it goes on with the oldest still held).
+    pub async fn recv(&mut self) -> Result<Arc<Change>, RecvError> {
+        self.receiver.recv().await
+    }
+
+    /// The next record if one is there.
+    pub fn try_recv(&mut self) -> Result<Arc<Change>, TryRecvError> {
+        self.receiver.try_recv()
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.subscribers.fetch_sub(1, SeqCst);
+    }
+}
 
 /// One committed step of one instance.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde_json::{Map, Value};
-use tokio::sync::{broadcast, oneshot, Notify};
+use tokio::sync::{oneshot, Notify};
 use tracing::Instrument;
 
 use baton_core::definition::{parse, parse_with};
@@ -14,7 +14,7 @@ use baton_core::{apply_with, start_with, Command, DataLimits, Definition, Defini
 use baton_core::instance::ForEachSnapshot;
 use baton_store::{inbox_updates, Deployment, DeploymentKind, JobKey, RuntimeSample, SnapshotKey, StepRecord, Store, StoreError, Timer};
 
-use crate::changes::{changes_of, Change, CHANGE_FEED_CAPACITY};
+use crate::changes::{changes_of, ChangeFeed, Subscription};
 use crate::clock::Clock;
 use crate::error::EngineError;
 use crate::metrics::EngineMetrics;
@@ -81,7 +81,7 @@ pub(crate) struct Inner<S> {
     /// Woken after every committed step, for callers waiting on an instance.
     pub(crate) changed: Notify,
     /// The change feed: a record of every committed instance step (see [`crate::changes`]).
-    feed: broadcast::Sender<Arc<Change>>,
+    feed: ChangeFeed,
     metrics: EngineMetrics,
     /// Woken when a step set a timer (it may be due sooner than the worker planned to wake).
     pub(crate) timers_set: Notify,
@@ -128,7 +128,7 @@ impl<S: Store> Engine<S> {
                 jobs_queued: Notify::new(),
                 jobs_dirty: std::sync::atomic::AtomicBool::new(false),
                 changed: Notify::new(),
-                feed: broadcast::channel(CHANGE_FEED_CAPACITY).0,
+                feed: ChangeFeed::new(),
                 metrics: EngineMetrics::default(),
                 timers_set: Notify::new(),
                 running: Mutex::new(HashMap::new()),
@@ -144,7 +144,7 @@ impl<S: Store> Engine<S> {
 
     /// Subscribes to the change feed: a record of each instance step this engine commits from
     /// now on (see [`crate::changes`]; a subscriber that falls behind hears `Lagged`).
-    pub fn changes(&self) -> broadcast::Receiver<Arc<Change>> {
+    pub fn changes(&self) -> Subscription {
         self.inner.feed.subscribe()
     }
 
@@ -919,7 +919,7 @@ impl<S: Store> Engine<S> {
     /// Commits instance steps (and what goes with them): timed and counted, and, once durable,
     /// published to the change feed. The change records are built only while someone listens.
     async fn commit_steps(&self, steps: Vec<StepRecord>) -> Result<(), EngineError> {
-        let changes = if self.inner.feed.receiver_count() > 0 { changes_of(&steps) } else { Vec::new() };
+        let changes = if self.inner.feed.listened() { changes_of(&steps) } else { Vec::new() };
         let mut instance_steps = 0;
         // Instances that start or end here: (process, started, the terminal status reached).
         let mut counted = Vec::new();
@@ -937,10 +937,7 @@ impl<S: Store> Engine<S> {
         for (process, started, ended) in counted {
             self.inner.metrics.instance(&process, started, ended);
         }
-        for change in changes {
-            // No receiver left is no error: nobody listens any more.
-            let _ = self.inner.feed.send(change);
-        }
+        self.inner.feed.publish(changes);
         Ok(())
     }
 

@@ -17,7 +17,7 @@ mod tokens;
 mod user_tasks;
 mod worker;
 
-pub use changes::{Change, HumanTaskChange, CHANGE_FEED_CAPACITY};
+pub use changes::{Change, HumanTaskChange, Subscription, CHANGE_FEED_CAPACITY};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{Engine, EngineOptions};
 pub use metrics::EngineMetrics;

@@ -8,12 +8,11 @@
 //! administrator. The user's groups are read once, when the stream opens.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 use baton_api_model as api;
 use baton_core::user_task::Caller;
-use baton_engine::Change;
-use tokio::sync::broadcast::{self, error::RecvError};
+use baton_engine::{Change, Subscription};
+use tokio::sync::broadcast::error::RecvError;
 
 use crate::{view, Result, Service, ServiceError, ServiceStore};
 
@@ -28,7 +27,7 @@ pub struct EventFilter {
 
 /// A change stream: see the module doc.
 pub struct Events {
-    feed: broadcast::Receiver<Arc<Change>>,
+    feed: Subscription,
     instance: Option<String>,
     viewer: Caller,
     /// The user whose human tasks are watched (`?user=`), if any.

@@ -34,7 +34,10 @@ impl Server {
         let mut early_stderr = String::new();
         loop {
             let mut line = String::new();
-            assert!(stderr.read_line(&mut line).unwrap() > 0, "baton serve ended before it listened: {early_stderr}");
+            if stderr.read_line(&mut line).unwrap_or(0) == 0 {
+                let status = child.wait();
+                panic!("baton serve ended ({status:?}) before it listened: {early_stderr}");
+            }
             if let Some(rest) = line.strip_prefix("baton: serving the API on http://") {
                 let address = rest.split_whitespace().next().unwrap().to_owned();
                 return Server { child, stderr, address, early_stderr };
