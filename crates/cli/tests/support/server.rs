@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, ChildStderr, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A running `baton serve`.
+/// A running `baton serve`; killed if dropped before [`Server::stop`] (a test that failed).
 pub struct Server {
     child: Child,
     stderr: BufReader<ChildStderr>,
@@ -35,8 +35,7 @@ impl Server {
         loop {
             let mut line = String::new();
             if stderr.read_line(&mut line).unwrap_or(0) == 0 {
-                let status = child.wait();
-                panic!("baton serve ended ({status:?}) before it listened: {early_stderr}");
+                panic!("baton serve ended before it listened: {early_stderr}");
             }
             if let Some(rest) = line.strip_prefix("baton: serving the API on http://") {
                 let address = rest.split_whitespace().next().unwrap().to_owned();
@@ -88,6 +87,14 @@ impl Server {
         let mut rest = String::new();
         self.stderr.read_to_string(&mut rest).unwrap();
         (status.code(), rest)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // After `stop` the child was waited for, and this does nothing.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
