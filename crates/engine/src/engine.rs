@@ -353,11 +353,17 @@ impl<S: Store> Engine<S> {
 
     /// Applies a command and, in the same transaction, removes what delivered it (a fired timer).
     async fn apply_cleaning(&self, instance_id: &str, command: Command, cleanup: Cleanup) -> Result<Arc<Instance>, EngineError> {
+        self.step_of(instance_id, self.apply_locked(instance_id, command, cleanup)).await
+    }
+
+    /// Runs `step` holding the instance's lock, in a span naming the instance, and measures it
+    /// (waiting for the lock included) when it commits.
+    async fn step_of<T>(&self, instance_id: &str, step: impl std::future::Future<Output = Result<T, EngineError>>) -> Result<T, EngineError> {
         let began = Instant::now();
         let lock = self.instance_lock(instance_id);
         let result = async {
             let _guard = lock.lock().await;
-            self.apply_locked(instance_id, command, cleanup).await
+            step.await
         }
         .instrument(tracing::info_span!("step", instance = %instance_id))
         .await;
@@ -824,19 +830,7 @@ impl<S: Store> Engine<S> {
     /// Applies several due timers of one instance in order, as one step; every fired timer is
     /// removed in that step. A timer whose command is refused is removed all the same.
     async fn fire_timers_of(&self, instance_id: &str, timers: Vec<Timer>) -> Result<(), EngineError> {
-        let began = Instant::now();
-        let lock = self.instance_lock(instance_id);
-        let result = async {
-            let _guard = lock.lock().await;
-            self.fire_timers_locked(instance_id, &timers).await
-        }
-        .instrument(tracing::info_span!("step", instance = %instance_id))
-        .await;
-        self.release_instance_lock(instance_id, lock);
-        if result.is_ok() {
-            self.inner.metrics.step_took(began.elapsed());
-        }
-        result
+        self.step_of(instance_id, self.fire_timers_locked(instance_id, &timers)).await
     }
 
     async fn fire_timers_locked(&self, instance_id: &str, timers: &[Timer]) -> Result<(), EngineError> {
