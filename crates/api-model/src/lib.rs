@@ -16,6 +16,7 @@
 //! With the `openapi` feature every type derives `utoipa::ToSchema` (a query string
 //! `utoipa::IntoParams`), for a server's OpenAPI document. This crate depends on nothing of Baton's: the conversions live in the service.
 
+mod changes;
 mod definition;
 mod error;
 mod history;
@@ -32,6 +33,7 @@ pub mod requests;
 mod task;
 mod token;
 
+pub use changes::{ChangeEvent, HumanTaskChanged, InstanceChanged, TaskChanged};
 pub use definition::{Definition, DefinitionSource, DefinitionTask, DefinitionVersion, Deployed};
 pub use error::{Error, ErrorKind};
 pub use history::{Event, HistoryEvent, HumanTaskChange, IterationOutcome};

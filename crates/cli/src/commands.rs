@@ -59,7 +59,8 @@ async fn on(backend: &Backend, command: Cmd) -> Result<u8> {
             out!("{}", render::instance_list(&backend.instances(query).await?.instances));
             Ok(0)
         }
-        Cmd::Show { instance, json } => {
+        Cmd::Show { instance, json: false, follow: true } => crate::follow::follow(backend, &instance).await,
+        Cmd::Show { instance, json, .. } => {
             let state = backend.instance(&instance).await?;
             let history = backend.history(&instance).await?;
             let incidents = backend.incidents(&instance).await?;

@@ -197,3 +197,15 @@ fn baton_server_and_baton_token_in_the_environment_act_as_the_flags() {
     assert!(!dir.path().join("baton.db").exists(), "the command went to the server");
     assert!(b.local(&["definitions"]).contains("flow"));
 }
+
+#[test]
+fn show_follow_through_the_server_prints_the_history_until_the_instance_ends() {
+    let b = Baton::new(Mode::Served);
+    let flow = b.file("slow.yaml", b"id: slow\ntasks:\n  - id: work\n    kind: job\n    command: [sh, -c, 'sleep 0.3; exit 3']\n");
+    b.ok(&["deploy", &flow]);
+    let id = b.ok(&["start", "slow"]).trim().to_owned();
+    let follow = b.run(&["show", &id, "--follow"]);
+    assert_eq!(follow.code, 1, "a failed instance: {}{}", follow.stdout, follow.stderr);
+    assert_eq!(follow.stdout.lines().filter(|l| l.contains("job attempt 1 finished: exit 3")).count(), 1, "{}", follow.stdout);
+    assert!(follow.stdout.trim_end().ends_with(&format!("instance {id} is failed")), "{}", follow.stdout);
+}

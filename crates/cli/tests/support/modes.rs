@@ -4,9 +4,10 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use super::server::Server;
 use super::{baton, Run};
 
 /// Runs each scenario, a `fn(Mode)`, as two tests: `embedded::NAME` and `served::NAME`.
@@ -31,8 +32,8 @@ pub enum Mode {
     Served,
 }
 
-/// How long a scenario waits for a server to start or for its worker to finish the work (a
-/// guard against a hang, not a measure: the wait ends as soon as the work is done).
+/// How long a scenario waits for a server's worker to finish the work (a guard against a
+/// hang, not a measure: the wait ends as soon as the work is done).
 const PATIENCE: Duration = Duration::from_secs(60);
 
 /// A temp database and, when served, a `baton serve` on it with a token for each acting user.
@@ -40,13 +41,13 @@ pub struct Baton {
     pub mode: Mode,
     pub dir: tempfile::TempDir,
     pub db: PathBuf,
-    server: Option<Server>,
+    server: Option<Served>,
 }
 
-struct Server {
-    child: Child,
+/// The server of a served scenario, and the token of each user who acted so far.
+struct Served {
+    server: Server,
     url: String,
-    /// The token of each user who acted so far.
     tokens: RefCell<HashMap<String, String>>,
 }
 
@@ -54,7 +55,10 @@ impl Baton {
     pub fn new(mode: Mode) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("baton.db");
-        let server = (mode == Mode::Served).then(|| Server::start(dir.path(), &db));
+        let server = (mode == Mode::Served).then(|| {
+            let server = Server::start(&db, &[]);
+            Served { url: format!("http://{}", server.address), server, tokens: RefCell::default() }
+        });
         Self { mode, dir, db, server }
     }
 
@@ -139,30 +143,7 @@ impl Baton {
     }
 }
 
-impl Server {
-    fn start(dir: &Path, db: &Path) -> Self {
-        let log = dir.join("serve.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_baton"))
-            .arg("--db")
-            .arg(db)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env_remove("BATON_DB")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + PATIENCE;
-        let url = loop {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            if let Some(address) = text.split("serving the API on ").nth(1).and_then(|rest| rest.split_whitespace().next()) {
-                break address.to_owned();
-            }
-            assert!(Instant::now() < deadline, "baton serve did not start: {text}");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        Self { child, url, tokens: RefCell::default() }
-    }
-
+impl Served {
     fn token(&self, db: &Path, user: &str) -> String {
         let mut tokens = self.tokens.borrow_mut();
         let token = tokens.entry(user.to_owned()).or_insert_with(|| {
@@ -182,17 +163,4 @@ fn output(mut command: Command, env: &[(&str, &str)]) -> Run {
     }
     let Output { status, stdout, stderr } = command.envs(env.iter().copied()).output().expect("baton runs");
     Run { code: status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&stdout).into(), stderr: String::from_utf8_lossy(&stderr).into() }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // SIGTERM, as an operator stops it; it finishes what is in flight and exits.
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + PATIENCE;
-        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
