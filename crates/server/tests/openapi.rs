@@ -24,7 +24,7 @@ async fn every_documented_operation_is_served_and_asks_for_a_token() {
             assert_eq!(answer.status, expected, "{method} {path}");
         }
     }
-    assert_eq!(operations, 41);
+    assert_eq!(operations, 43);
 }
 
 #[tokio::test]
