@@ -2,6 +2,7 @@
 //! (the core's types stay private), each converted to what the service takes.
 
 use chrono::{DateTime, Utc};
+use serde::de::{Deserializer, Error as _};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -55,6 +56,7 @@ pub struct InstancesQuery {
     #[serde(default)]
     pub incident: bool,
     /// At most this many, 1 to 10,000 (default 50).
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<usize>,
 }
 
@@ -63,6 +65,7 @@ pub struct InstancesQuery {
 #[into_params(parameter_in = Query)]
 pub struct LimitQuery {
     /// At most this many, 1 to 10,000 (default 50).
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<usize>,
 }
 
@@ -89,9 +92,11 @@ pub struct InboxParams {
     pub due_before: Option<DateTime<Utc>>,
     /// Only tasks with at least this priority.
     pub min_priority: Option<i32>,
-    /// The page, from 1 (default 1).
+    /// The page, 1 to 1,000,000 (default 1).
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<usize>,
     /// Rows per page, 1 to 1,000 (default 20).
+    #[param(minimum = 1, maximum = 1000)]
     pub per_page: Option<usize>,
 }
 
@@ -149,23 +154,47 @@ pub enum HumanTaskOperation {
     /// Terminate the whole chain (an administrator).
     Terminate,
     /// Escalate by hand (an administrator).
-    Escalate { name: String, action: Escalation },
+    Escalate { name: String, action: ManualEscalation },
     /// Delete a first task with its follow-ons and subtasks (an administrator).
     Delete,
     /// Start a first task over (an administrator).
     Restart,
 }
 
-/// What a manual escalation does.
+/// What a manual escalation does. (Named apart from the `Escalation` a human task's view
+/// lists: the OpenAPI document has one schema per name.)
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Escalation {
+pub enum ManualEscalation {
     /// Add `by` to the priority of the chain's tasks.
-    RaisePriority { by: i32 },
+    RaisePriority {
+        #[serde(deserialize_with = "whole")]
+        by: i32,
+    },
     /// Notify these people.
     Notify { to: People },
     /// Offer the chain's current task to these people instead.
     Reassign { to: People },
+}
+
+/// Reads an integer field as JSON Schema counts integers, and so as the OpenAPI document's
+/// `integer` promises: `2` or `2.0`, a number without a fraction (serde alone takes only `2`).
+fn whole<'de, D: Deserializer<'de>, T: TryFrom<i128>>(deserializer: D) -> Result<T, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    // Past 2^53 a float no longer tells whole numbers apart.
+    let exact = |f: f64| f.fract() == 0.0 && f.abs() <= 2f64.powi(53);
+    let value = (number.as_i64().map(i128::from))
+        .or_else(|| number.as_u64().map(i128::from))
+        .or_else(|| number.as_f64().filter(|f| exact(*f)).map(|f| f as i128))
+        .ok_or_else(|| D::Error::custom(format!("expected a whole number, not {number}")))?;
+    T::try_from(value).map_err(|_| D::Error::custom(format!("{value} is out of range")))
+}
+
+/// [`whole`] for a field that may be `null`.
+fn whole_or_null<'de, D: Deserializer<'de>, T: TryFrom<i128>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    #[derive(Deserialize)]
+    struct Whole<T: TryFrom<i128>>(#[serde(deserialize_with = "whole")] T);
+    Ok(Option::<Whole<T>>::deserialize(deserializer)?.map(|w| w.0))
 }
 
 /// A request field that does not hold what it should.
@@ -202,9 +231,9 @@ impl HumanTaskOperation {
             Self::Terminate => HumanTaskAction::Terminate,
             Self::Escalate { name, action } => {
                 let action = match action {
-                    Escalation::RaisePriority { by } => EscalationAction::RaisePriority { by },
-                    Escalation::Notify { to } => EscalationAction::Notify { to: owners(to) },
-                    Escalation::Reassign { to } => EscalationAction::Reassign { to: owners(to) },
+                    ManualEscalation::RaisePriority { by } => EscalationAction::RaisePriority { by },
+                    ManualEscalation::Notify { to } => EscalationAction::Notify { to: owners(to) },
+                    ManualEscalation::Reassign { to } => EscalationAction::Reassign { to: owners(to) },
                 };
                 HumanTaskAction::Escalate { name, action }
             }
@@ -218,8 +247,11 @@ impl HumanTaskOperation {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
+    /// 1 to 64 letters, digits, `.`, `_`, `-` or `@`, starting with a letter or a digit.
+    #[schema(min_length = 1, max_length = 64)]
     pub name: String,
-    /// Their department (made if new).
+    /// Their department (made if new), a name written as a user's.
+    #[schema(min_length = 1, max_length = 64)]
     pub department: Option<String>,
     /// May act on every task and manage people.
     #[serde(default)]
@@ -230,6 +262,8 @@ pub struct NewUser {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewGroup {
+    /// 1 to 64 letters, digits, `.`, `_`, `-` or `@`, starting with a letter or a digit.
+    #[schema(min_length = 1, max_length = 64)]
     pub name: String,
 }
 
@@ -240,10 +274,11 @@ pub struct NewMember {
     pub user: String,
 }
 
-/// A token to make.
+/// A token to make. (Named apart from the `NewToken` the answer holds: the OpenAPI document
+/// has one schema per name.)
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NewToken {
+pub struct TokenRequest {
     /// The user it acts as; the acting user if left out (another's takes an administrator).
     pub user: Option<String>,
     /// What it is for.
@@ -264,19 +299,37 @@ pub struct TokensQuery {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FetchAndLock {
-    /// The worker's id (1 to 200 letters, digits, `.`, `_`, `-`, `:`): its reports name it.
+    /// The worker's id (1 to 200 ASCII letters, digits, `.`, `_`, `-`, `:`): its reports name it.
+    #[schema(pattern = r"^[A-Za-z0-9._:-]{1,200}$")]
     pub worker_id: String,
-    /// The topics it works (1 to 100).
+    /// The topics it works (1 to 100), each written like a worker id.
+    #[schema(schema_with = topics_schema)]
     pub topics: Vec<String>,
     /// Most jobs to lock, 1 to 1,000 (default 10).
-    #[serde(default = "default_max_jobs")]
+    #[serde(default = "default_max_jobs", deserialize_with = "whole")]
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_jobs: usize,
     /// How long the locks last, 1,000 ms to 24 h (default 5 minutes).
-    #[serde(default = "default_lock_ms")]
+    #[serde(default = "default_lock_ms", deserialize_with = "whole")]
+    #[schema(minimum = 1000, maximum = 86400000)]
     pub lock_duration_ms: u64,
     /// With no job queued, how long to wait for one, up to 300,000 ms (default 0: answer at once).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole")]
+    #[schema(maximum = 300000)]
     pub timeout_ms: u64,
+}
+
+/// How a worker id and a topic are written (see `wire_name_problem`).
+const WIRE_NAME: &str = r"^[A-Za-z0-9._:-]{1,200}$";
+
+fn topics_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .description(Some("The topics it works (1 to 100), each written like a worker id."))
+        .items(ObjectBuilder::new().schema_type(Type::String).pattern(Some(WIRE_NAME)))
+        .min_items(Some(1))
+        .max_items(Some(100))
+        .build()
 }
 
 fn default_max_jobs() -> usize {
@@ -292,6 +345,7 @@ fn default_lock_ms() -> u64 {
 #[serde(deny_unknown_fields)]
 pub struct CompleteJob {
     /// The worker holding the lock.
+    #[schema(pattern = r"^[A-Za-z0-9._:-]{1,200}$")]
     pub worker_id: String,
     /// Output merged into process data (checked against the data limits and declared types).
     #[serde(default)]
@@ -304,6 +358,7 @@ pub struct CompleteJob {
 #[serde(deny_unknown_fields)]
 pub struct FailJob {
     /// The worker holding the lock.
+    #[schema(pattern = r"^[A-Za-z0-9._:-]{1,200}$")]
     pub worker_id: String,
     /// Why (at most 8 KiB).
     pub message: String,
@@ -311,8 +366,9 @@ pub struct FailJob {
     /// ends the task `ended_not_ok` now.
     #[serde(default = "default_true")]
     pub retry: bool,
-    /// Wait this long before the retry instead of the policy's delay.
-    #[serde(default)]
+    /// Wait this long before the retry instead of the policy's delay, at most 30 days.
+    #[serde(default, deserialize_with = "whole_or_null")]
+    #[schema(maximum = 2592000000.0)]
     pub retry_after_ms: Option<u64>,
 }
 
@@ -325,6 +381,7 @@ fn default_true() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct EndJob {
     /// The worker holding the lock.
+    #[schema(pattern = r"^[A-Za-z0-9._:-]{1,200}$")]
     pub worker_id: String,
     /// `ended_ok`, `ended_not_ok` or `ended_skipped`.
     pub status: WorkerEndStatus,
@@ -361,7 +418,10 @@ impl From<WorkerEndStatus> for baton_core::WorkerEndStatus {
 #[serde(deny_unknown_fields)]
 pub struct ExtendLock {
     /// The worker holding the lock.
+    #[schema(pattern = r"^[A-Za-z0-9._:-]{1,200}$")]
     pub worker_id: String,
     /// The lock's new length from now, 1,000 ms to 24 h.
+    #[serde(deserialize_with = "whole")]
+    #[schema(minimum = 1000, maximum = 86400000)]
     pub duration_ms: u64,
 }

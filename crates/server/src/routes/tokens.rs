@@ -8,13 +8,13 @@ use baton_api_model as api;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Acting, Json, Path, Query};
-use crate::requests::{FieldError, NewToken, TokensQuery};
+use crate::requests::{FieldError, TokenRequest, TokensQuery};
 use crate::state::AppState;
 
 /// Make a token; the answer holds its secret, shown this once.
-#[utoipa::path(post, path = "/api/tokens", tag = "tokens", request_body = NewToken,
-    responses((status = 201, body = api::NewToken), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create(State(state): State<AppState>, Acting(user): Acting, Json(body): Json<NewToken>) -> ApiResult<(StatusCode, Json<api::NewToken>)> {
+#[utoipa::path(post, path = "/api/tokens", tag = "tokens", request_body = TokenRequest,
+    responses((status = 201, body = api::NewToken), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(State(state): State<AppState>, Acting(user): Acting, Json(body): Json<TokenRequest>) -> ApiResult<(StatusCode, Json<api::NewToken>)> {
     let lifetime = body
         .lifetime
         .map(|text| humantime::parse_duration(&text).map_err(|e| FieldError { field: "lifetime", message: e.to_string() }))
