@@ -36,22 +36,22 @@ impl Modify for BearerToken {
 #[derive(Clone, Copy)]
 enum Applies {
     /// Those that need a token (every `/api/...` operation).
-    WithToken,
+    Secured,
     /// Those that read a path or query parameter or a body.
-    WithInput,
+    AnyInput,
     /// Those that read a JSON body.
-    WithBody,
+    Body,
 }
 
 /// The answers that do not come from a handler: (status, name under `components/responses`,
 /// description, which operations give it). All have the error body.
 const SHARED_ANSWERS: [(&str, &str, &str, Applies); 6] = [
-    ("400", "Unreadable", "The request could not be read: a body that is not JSON, or a path or query value of the wrong type.", Applies::WithInput),
-    ("401", "Unauthenticated", "No valid bearer token came with the request (none, unknown, revoked or expired: the same answer for each).", Applies::WithToken),
-    ("413", "TooLarge", "The body is larger than the API reads (16 MiB).", Applies::WithBody),
-    ("415", "NotJson", "The body is not `Content-Type: application/json`.", Applies::WithBody),
-    ("422", "Invalid", "The body is JSON but not what the operation takes (a missing, unknown or mistyped field), or the service refuses its content.", Applies::WithBody),
-    ("500", "Internal", "Baton failed to carry out the request; the message holds the id its log line has.", Applies::WithToken),
+    ("400", "Unreadable", "The request could not be read: a body that is not JSON, or a path or query value of the wrong type.", Applies::AnyInput),
+    ("401", "Unauthenticated", "No valid bearer token came with the request (none, unknown, revoked or expired: the same answer for each).", Applies::Secured),
+    ("413", "TooLarge", "The body is larger than the API reads (16 MiB).", Applies::Body),
+    ("415", "NotJson", "The body is not `Content-Type: application/json`.", Applies::Body),
+    ("422", "Invalid", "The body is JSON but not what the operation takes (a missing, unknown or mistyped field), or the service refuses its content.", Applies::Body),
+    ("500", "Internal", "Baton failed to carry out the request; the message holds the id its log line has.", Applies::Secured),
 ];
 
 /// Adds the [`SHARED_ANSWERS`] to the components and, as references, to each operation they
@@ -82,8 +82,8 @@ fn applies_to(applies: Applies, operation: &Operation) -> bool {
     let body = operation.request_body.is_some();
     match applies {
         // An operation that names no security of its own has the document's: the bearer token.
-        Applies::WithToken => operation.security.is_none(),
-        Applies::WithInput => body || operation.parameters.as_ref().is_some_and(|p| !p.is_empty()),
-        Applies::WithBody => body,
+        Applies::Secured => operation.security.is_none(),
+        Applies::AnyInput => body || operation.parameters.as_ref().is_some_and(|p| !p.is_empty()),
+        Applies::Body => body,
     }
 }
