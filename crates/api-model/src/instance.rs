@@ -85,3 +85,32 @@ pub struct InstanceSummary {
     /// When it ended; `null` while open.
     pub ended_at: Option<DateTime<Utc>>,
 }
+
+/// A page of an instance listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InstancePage {
+    /// The instances, newest first.
+    pub instances: Vec<InstanceSummary>,
+    /// Pass it as `cursor` for the next page; `null` when this page is the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Which instances to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceFilter {
+    /// Only instances in this status.
+    pub status: Option<InstanceStatus>,
+    /// Only instances of this process.
+    pub process: Option<String>,
+    /// Only instances started at or after this time.
+    pub started_after: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only instances started before this time.
+    pub started_before: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only instances with an open incident (a listing that pages no further).
+    pub with_open_incident: bool,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// At most this many.
+    pub limit: usize,
+}

@@ -9,9 +9,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct People {
-    /// User names, sorted.
+    /// User names, sorted (none if left out of a request).
+    #[serde(default)]
     pub users: BTreeSet<String>,
-    /// Group names, sorted.
+    /// Group names, sorted (none if left out of a request).
+    #[serde(default)]
     pub groups: BTreeSet<String>,
 }
 

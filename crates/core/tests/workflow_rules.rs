@@ -273,6 +273,8 @@ fn job_exit_zero_ends_ok_and_merges_json_output() {
             workdir: Some("/srv/etl".into()),
             env: vec![("SOURCE".into(), "crm".into()), ("RUN".into(), "i-1/7".into())],
             timeout_ms: Some(300_000),
+            topic: None,
+            data: serde_json::Map::new(),
         })]
     );
     assert_eq!(flow.status("extract"), TaskStatus::Running { attempt: 1, since: t0() });
@@ -723,7 +725,7 @@ fn redispatch_after_restart_runs_the_job_again_as_a_new_attempt_with_a_retry_eve
         [
             &EventKind::JobRetried { attempt: 2, reason: Reason::EngineRestarted },
             &EventKind::TaskStatusChanged { to: TaskStatus::Running { attempt: 2, since: now }, reason: None },
-            &EventKind::JobDispatched { attempt: 2, command: vec!["sh".into(), "-c".into(), "./extract.sh".into()] },
+            &EventKind::JobDispatched { attempt: 2, command: vec!["sh".into(), "-c".into(), "./extract.sh".into()], topic: None },
         ]
     );
     let jobs = run_jobs(&tr);
@@ -749,7 +751,7 @@ fn retry_task_reruns_a_failed_job_and_unblocks_its_successor() {
             &EventKind::TaskStatusChanged { to: TaskStatus::WaitingForPredecessor, reason: Some(ops("retry")) },
             &EventKind::JobRetried { attempt: 2, reason: ops("retry") },
             &EventKind::TaskStatusChanged { to: TaskStatus::Running { attempt: 2, since: now }, reason: None },
-            &EventKind::JobDispatched { attempt: 2, command: vec!["sh".into(), "-c".into(), "./extract.sh".into()] },
+            &EventKind::JobDispatched { attempt: 2, command: vec!["sh".into(), "-c".into(), "./extract.sh".into()], topic: None },
         ]
     );
     assert_eq!(run_jobs(&tr)[0].attempt, 2);

@@ -10,7 +10,7 @@ use baton_core::definition::{parse, parse_with};
 use baton_core::calendar::{is_calendar_source, parse_calendar, Calendar};
 use baton_core::{apply_with, start_with, Command, DataLimits, Definition, DefinitionError, Effect, Instance, Knowledge, TransitionError};
 use baton_core::instance::ForEachSnapshot;
-use baton_store::{inbox_updates, Deployment, DeploymentKind, JobKey, JobLock, RuntimeSample, SnapshotKey, StepRecord, Store, StoreError, Timer};
+use baton_store::{inbox_updates, Deployment, DeploymentKind, JobKey, JobLock, RuntimeSample, SnapshotKey, StartKey, StepRecord, Store, StoreError, Timer};
 
 use crate::clock::Clock;
 use crate::error::EngineError;
@@ -265,6 +265,20 @@ impl<S: Store> Engine<S> {
     /// Starts an instance of the latest version of `process`. Returns once its first step
     /// (everything it could do before its first job) is committed.
     pub async fn start(&self, process: &str, data: Map<String, Value>) -> Result<Arc<Instance>, EngineError> {
+        self.start_once(process, data, None).await.map(|(instance, _)| instance)
+    }
+
+    /// Starts an instance as [`start`](Self::start) does; with an idempotency `key`, only the
+    /// first start naming the key starts one, and a repeat (same process, same data) returns
+    /// that instance as it is now, also when both race. The same key with another process or
+    /// other data is refused. Returns the instance and whether this call started it.
+    pub async fn start_once(&self, process: &str, data: Map<String, Value>, key: Option<&str>) -> Result<(Arc<Instance>, bool), EngineError> {
+        let start_key = key.map(|key| StartKey { key: key.to_owned(), fingerprint: start_fingerprint(process, &data) });
+        if let Some(start) = &start_key {
+            if let Some((instance, fingerprint)) = self.inner.store.started_by_key(&start.key).await? {
+                return self.started_before(start, &instance, &fingerprint).await;
+            }
+        }
         let definition = self.definition(process, None).await?;
         let id = uuid::Uuid::now_v7().to_string();
         let knowledge = Arc::new(self.knowledge(&definition).await?);
@@ -273,13 +287,26 @@ impl<S: Store> Engine<S> {
             let (definition, knowledge, id) = (definition.clone(), knowledge.clone(), id.clone());
             compute(&definition.clone(), &id.clone(), move || start_with(&definition, id, data, now, &knowledge)).await??
         };
-        let step = StepRecord { new: true, ..StepRecord::default() };
+        let step = StepRecord { new: true, start_key: start_key.clone(), ..StepRecord::default() };
         let (steps, effects) = self.stage(step, &definition, transition, &knowledge, None);
         let instance = steps[0].instance.clone().expect("the first step holds the instance");
-        self.inner.store.commit(steps).await?;
+        match (self.inner.store.commit(steps).await, &start_key) {
+            (Ok(()), _) => {}
+            (Err(StoreError::StartKeyTaken { instance, fingerprint, .. }), Some(start)) => return self.started_before(start, &instance, &fingerprint).await,
+            (Err(e), _) => return Err(e.into()),
+        }
         self.committed(&instance);
         self.after_commit(&instance.id, effects);
-        Ok(instance)
+        Ok((instance, true))
+    }
+
+    /// The answer to a start whose key an earlier start took: that instance, if the earlier
+    /// start had the same process and data.
+    async fn started_before(&self, start: &StartKey, instance: &str, fingerprint: &str) -> Result<(Arc<Instance>, bool), EngineError> {
+        if fingerprint != start.fingerprint {
+            return Err(EngineError::StartKeyReused { key: start.key.clone(), instance: instance.to_owned() });
+        }
+        Ok((Arc::new(self.instance(instance).await?), false))
     }
 
     /// The current state of an instance.
@@ -1158,6 +1185,8 @@ mod tests {
             workdir: None,
             env: Vec::new(),
             timeout_ms: None,
+            topic: None,
+            data: Map::new(),
         })
     }
 
@@ -1280,4 +1309,24 @@ tasks:
         nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
         other.wait().unwrap();
     }
+}
+
+/// What an idempotent start is told apart by: its process and its data, with the data's keys
+/// sorted (the order a client wrote them in does not matter).
+fn start_fingerprint(process: &str, data: &Map<String, Value>) -> String {
+    use sha2::{Digest, Sha256};
+    fn sorted(value: &Value) -> Value {
+        match value {
+            Value::Object(map) => {
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                Value::Object(entries.into_iter().map(|(k, v)| (k.clone(), sorted(v))).collect())
+            }
+            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    let data = sorted(&Value::Object(data.clone()));
+    let digest = Sha256::digest(format!("{process}\n{data}").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -44,6 +44,9 @@ pub enum EngineError {
     IncidentClosed(i64),
     #[error("incident {id} has no step to retry: {hint}")]
     NothingToRetry { id: i64, hint: String },
+    /// A start named an idempotency key that a start of another process or other data took.
+    #[error("idempotency key `{key}` already started instance {instance} with another process or other data")]
+    StartKeyReused { key: String, instance: String },
     #[error(transparent)]
     Token(#[from] TokenError),
     /// A request's credentials do not let it in; `why` is for the log, not for the client
@@ -76,7 +79,7 @@ impl EngineError {
             Self::Store(e) => store_kind(e),
             Self::Identity(e) => identity_kind(e),
             Self::IncidentNotFound(_) => ErrorKind::NotFound,
-            Self::IncidentClosed(_) | Self::NothingToRetry { .. } => ErrorKind::Conflict,
+            Self::IncidentClosed(_) | Self::NothingToRetry { .. } | Self::StartKeyReused { .. } => ErrorKind::Conflict,
             // The step failed inside the engine: not the caller's input.
             Self::StepPanicked { .. } | Self::IncidentRaised { .. } => ErrorKind::Internal,
             Self::Token(TokenError::UnknownToken(_)) => ErrorKind::NotFound,
@@ -136,7 +139,7 @@ pub fn store_kind(error: &StoreError) -> ErrorKind {
     match error {
         StoreError::Database(_) | StoreError::Closed | StoreError::Conflict(_) => ErrorKind::Unavailable,
         StoreError::CorruptState { .. } | StoreError::DuplicateInstance(_) => ErrorKind::Internal,
-        StoreError::LockNotHeld { .. } => ErrorKind::Conflict,
+        StoreError::LockNotHeld { .. } | StoreError::StartKeyTaken { .. } => ErrorKind::Conflict,
     }
 }
 

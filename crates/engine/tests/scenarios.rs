@@ -83,6 +83,27 @@ async fn wait_at_rest(engine: &Engine<SqliteStore>, id: &str) -> Instance {
     wait_until(engine, id, Duration::from_secs(30), |i| i.status != InstanceStatus::Running).await
 }
 
+/// Plays an external worker for the instance's external jobs: each is fetched and completed
+/// without output (the examples' workers are run against a server by the CLI's tests).
+async fn complete_external_jobs(engine: &Engine<SqliteStore>, instance: &Instance) {
+    let definition = engine.definition(&instance.definition_id, Some(instance.definition_version)).await.unwrap();
+    let topics: Vec<String> = definition
+        .tasks
+        .iter()
+        .filter_map(|t| match &t.kind {
+            baton_core::definition::TaskKind::Job(job) => job.target.topic().map(str::to_owned),
+            _ => None,
+        })
+        .collect();
+    if topics.is_empty() {
+        return;
+    }
+    for job in engine.fetch_and_lock("scenarios/worker", &topics, 100, Duration::from_secs(60), Duration::from_secs(5)).await.unwrap() {
+        let key = baton_store::JobKey::of(&job.request);
+        engine.report_external_job(&key, "scenarios/worker", baton_core::WorkerReport::Completed { output: None }).await.unwrap();
+    }
+}
+
 /// Each task's status name, by task id.
 async fn statuses(engine: &Engine<SqliteStore>, instance: &Instance) -> BTreeMap<String, &'static str> {
     let definition = engine.definition(&instance.definition_id, Some(instance.definition_version)).await.unwrap();
@@ -304,6 +325,7 @@ async fn every_example_deploys_and_comes_to_rest() {
     for name in &names {
         let (id, _) = deploy_example(&h.engine, name).await;
         let started = h.engine.start(&id, Map::new()).await.unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        complete_external_jobs(&h.engine, &started).await;
         let instance = wait_at_rest(&h.engine, &started.id).await;
         assert!(
             matches!(instance.status, InstanceStatus::Completed | InstanceStatus::Blocked | InstanceStatus::Waiting),
@@ -573,7 +595,7 @@ async fn a_stale_job_result_is_refused_changes_nothing_and_its_queue_row_is_remo
 }
 
 fn stale_request(instance: &str, task: &str, attempt: u32) -> JobRequest {
-    JobRequest { instance: instance.into(), task: task.into(), attempt, command: vec!["echo".into()], workdir: None, env: vec![], timeout_ms: None }
+    JobRequest { instance: instance.into(), task: task.into(), attempt, command: vec!["echo".into()], workdir: None, env: vec![], timeout_ms: None, topic: None, data: serde_json::Map::new() }
 }
 
 #[tokio::test(flavor = "multi_thread")]

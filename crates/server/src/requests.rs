@@ -44,6 +44,12 @@ pub struct Start {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub data: Data,
+    /// Makes the start idempotent (1 to 200 letters, digits, `.`, `_`, `-`, `:`): a repeat with
+    /// the same key, process and data answers with the instance the first one started; the
+    /// same key with another process or data is refused with 409.
+    #[serde(default)]
+    #[schema(pattern = r"^[A-Za-z0-9._:-]{1,200}$")]
+    pub idempotency_key: Option<String>,
 }
 
 /// Which instances to list.
@@ -52,13 +58,50 @@ pub struct Start {
 pub struct InstancesQuery {
     /// Only instances in this status.
     pub status: Option<InstanceStatus>,
-    /// Only instances with an open incident.
+    /// Only instances with an open incident (one page: no cursor).
     #[serde(default)]
     pub incident: bool,
+    /// Only instances of this process.
+    pub process: Option<String>,
+    /// Only instances started at or after this time (RFC 3339).
+    pub started_after: Option<DateTime<Utc>>,
+    /// Only instances started before this time (RFC 3339).
+    pub started_before: Option<DateTime<Utc>>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
     /// At most this many, 1 to 10,000 (default 50).
     #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<usize>,
 }
+
+impl InstancesQuery {
+    /// The service's filter for this query.
+    pub fn into_filter(self) -> baton_api_model::InstanceFilter {
+        baton_api_model::InstanceFilter {
+            status: self.status,
+            process: self.process,
+            started_after: self.started_after,
+            started_before: self.started_before,
+            with_open_incident: self.incident,
+            cursor: self.cursor,
+            limit: self.limit.unwrap_or(DEFAULT_LIMIT),
+        }
+    }
+}
+
+/// Which page of a history.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// Only events after this `seq` (default 0: from the first): the last `seq` of the previous page.
+    pub after: Option<u64>,
+    /// At most this many, 1 to 10,000 (default 1,000).
+    #[param(minimum = 1, maximum = 10000)]
+    pub limit: Option<usize>,
+}
+
+/// Events a history page holds unless asked for another number.
+pub const DEFAULT_HISTORY_PAGE: usize = 1_000;
 
 /// Which incidents to list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -134,6 +177,9 @@ pub enum HumanTaskOperation {
         #[serde(default)]
         #[schema(value_type = Object)]
         input: Data,
+        /// Escalations of the follow-on task's own (IBM's follow-on tasks escalate on their own).
+        #[serde(default)]
+        escalations: Vec<FollowOnEscalation>,
     },
     /// Create a subtask for `to` (the owner of the claimed task).
     Subtask {
@@ -217,8 +263,9 @@ impl HumanTaskOperation {
             Self::Unclaim => HumanTaskAction::Unclaim,
             Self::Complete { output } => HumanTaskAction::Complete { output },
             Self::Fail { note } => HumanTaskAction::Fail { note },
-            Self::Forward { to, title, description, note, input } => {
-                HumanTaskAction::Forward { to: owners(to), title, description, note, input, escalations: Vec::new() }
+            Self::Forward { to, title, description, note, input, escalations } => {
+                let escalations = escalations.into_iter().map(FollowOnEscalation::into_spec).collect::<Result<_, _>>()?;
+                HumanTaskAction::Forward { to: owners(to), title, description, note, input, escalations }
             }
             Self::Subtask { to, title, description, input, expires_after } => {
                 let expires_after = expires_after
@@ -230,11 +277,7 @@ impl HumanTaskOperation {
             Self::Resume => HumanTaskAction::Resume,
             Self::Terminate => HumanTaskAction::Terminate,
             Self::Escalate { name, action } => {
-                let action = match action {
-                    ManualEscalation::RaisePriority { by } => EscalationAction::RaisePriority { by },
-                    ManualEscalation::Notify { to } => EscalationAction::Notify { to: owners(to) },
-                    ManualEscalation::Reassign { to } => EscalationAction::Reassign { to: owners(to) },
-                };
+                let action = action.into_action();
                 HumanTaskAction::Escalate { name, action }
             }
             Self::Delete => HumanTaskAction::Delete,
@@ -424,4 +467,67 @@ pub struct ExtendLock {
     #[serde(deserialize_with = "whole")]
     #[schema(minimum = 1000, maximum = 86400000)]
     pub duration_ms: u64,
+}
+
+/// An escalation of a follow-on task: `after` a start (`from`), unless the task reached
+/// `unless` by then, do `action`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FollowOnEscalation {
+    /// Its name, as history shows it.
+    pub name: String,
+    /// How long after the start (`30m`, `2h`, `1d`, ISO 8601 `PT2H`).
+    pub after: String,
+    /// From the task's `creation` (the default), each `claim`, or its `due_date`.
+    #[serde(default)]
+    pub from: Option<EscalationFrom>,
+    /// Unnecessary once the task is `claimed`, or `ended` (the default).
+    #[serde(default)]
+    pub unless: Option<EscalationUnless>,
+    /// What it does.
+    pub action: ManualEscalation,
+}
+
+/// When an escalation's time starts.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationFrom {
+    Creation,
+    Claim,
+    DueDate,
+}
+
+/// The state that makes an escalation unnecessary.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationUnless {
+    Claimed,
+    Ended,
+}
+
+impl ManualEscalation {
+    fn into_action(self) -> EscalationAction {
+        match self {
+            Self::RaisePriority { by } => EscalationAction::RaisePriority { by },
+            Self::Notify { to } => EscalationAction::Notify { to: owners(to) },
+            Self::Reassign { to } => EscalationAction::Reassign { to: owners(to) },
+        }
+    }
+}
+
+impl FollowOnEscalation {
+    fn into_spec(self) -> Result<baton_service::EscalationSpec, FieldError> {
+        use baton_core::user_task::{EscalationStart, ExpectedState};
+        let after = baton_core::definition::duration::parse(&self.after).map_err(|e| FieldError { field: "escalations.after", message: e.to_string() })?;
+        let from = match self.from.unwrap_or(EscalationFrom::Creation) {
+            EscalationFrom::Creation => EscalationStart::Creation,
+            EscalationFrom::Claim => EscalationStart::Claim,
+            EscalationFrom::DueDate => EscalationStart::DueDate,
+        };
+        let unless = match self.unless.unwrap_or(EscalationUnless::Ended) {
+            EscalationUnless::Claimed => ExpectedState::Claimed,
+            EscalationUnless::Ended => ExpectedState::Ended,
+        };
+        Ok(baton_service::EscalationSpec { name: self.name, after, from, unless, action: self.action.into_action() })
+    }
 }

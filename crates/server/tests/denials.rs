@@ -141,7 +141,7 @@ async fn snapshot(api: &Api) -> Value {
     for (name, token) in [("john", &api.john), ("eve", &api.eve), ("chief", chief)] {
         all[format!("inbox of {name}")] = api.get("/api/inbox?per_page=1000", token).await.body;
     }
-    let ids: Vec<String> = all["instances"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect();
+    let ids: Vec<String> = all["instances"]["instances"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect();
     for id in ids {
         all[format!("instance {id}")] = api.get(&format!("/api/instances/{id}"), chief).await.body;
         all[format!("history of {id}")] = api.get(&format!("/api/instances/{id}/history"), chief).await.body;

@@ -217,7 +217,7 @@ fn the_bounds_in_the_document_are_the_ones_the_service_holds_requests_to() {
         parameters.iter().find(|p| p["name"] == name).unwrap()["schema"].clone()
     };
     let max_ms = |d: std::time::Duration| json!(u64::try_from(d.as_millis()).unwrap());
-    for template in ["/api/instances", "/api/incidents"] {
+    for template in ["/api/instances", "/api/incidents", "/api/instances/{id}/history"] {
         assert_eq!((parameter(template, "limit")["minimum"].clone(), parameter(template, "limit")["maximum"].clone()), (json!(1), json!(baton_service::MAX_LIMIT)));
     }
     assert_eq!(parameter("/api/inbox", "page")["maximum"], json!(baton_service::MAX_PAGE));
@@ -235,6 +235,7 @@ fn the_bounds_in_the_document_are_the_ones_the_service_holds_requests_to() {
     let wire_name = format!("^[A-Za-z0-9._:-]{{1,{}}}$", baton_core::definition::MAX_TOPIC_LEN);
     assert_eq!(fetch["worker_id"]["pattern"], json!(wire_name));
     assert_eq!(fetch["topics"]["items"]["pattern"], json!(wire_name));
+    assert_eq!(schemas["Start"]["properties"]["idempotency_key"]["pattern"], json!(wire_name));
     for (schema, field) in [("NewUser", "name"), ("NewUser", "department"), ("NewGroup", "name")] {
         assert_eq!(schemas[schema]["properties"][field]["maxLength"], json!(baton_store::identity::MAX_NAME_LEN), "{schema}.{field}");
     }

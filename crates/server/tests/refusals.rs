@@ -34,7 +34,7 @@ async fn json_that_does_not_parse_is_400_with_a_json_error_body() {
         .unwrap();
     let answer = api.send(request).await;
     assert_eq!((answer.status, code(&answer)), (StatusCode::BAD_REQUEST, "invalid"));
-    assert_eq!(api.get("/api/instances", &api.john).await.body, json!([]));
+    assert_eq!(api.get("/api/instances", &api.john).await.body, json!({"instances": [], "next_cursor": null}));
 }
 
 #[tokio::test]
@@ -57,9 +57,9 @@ async fn a_body_past_the_limit_is_413_and_deploys_nothing() {
 #[tokio::test]
 async fn a_field_the_api_does_not_take_is_refused_not_ignored() {
     let api = api().await;
-    let answer = api.post("/api/instances", &api.john, json!({"process": "review", "idempotency_key": "k1"})).await;
+    let answer = api.post("/api/instances", &api.john, json!({"process": "review", "priority": "k1"})).await;
     assert_eq!((answer.status, code(&answer)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid"));
-    assert_eq!(api.get("/api/instances", &api.john).await.body, json!([]));
+    assert_eq!(api.get("/api/instances", &api.john).await.body, json!({"instances": [], "next_cursor": null}));
 }
 
 #[tokio::test]
@@ -67,7 +67,7 @@ async fn data_that_fails_the_definitions_checks_is_422_and_starts_nothing() {
     let api = api().await;
     let answer = api.post("/api/instances", &api.john, json!({"process": "review", "data": {"approved": "yes"}})).await;
     assert_eq!((answer.status, code(&answer)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid"), "{}", answer.body);
-    assert_eq!(api.get("/api/instances", &api.john).await.body, json!([]));
+    assert_eq!(api.get("/api/instances", &api.john).await.body, json!({"instances": [], "next_cursor": null}));
 }
 
 #[tokio::test]

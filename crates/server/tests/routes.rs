@@ -25,7 +25,8 @@ async fn an_instance_is_started_listed_shown_and_its_history_read() {
     let api = api().await;
     let id = api.start_review().await;
     let listed = api.get("/api/instances?status=waiting&limit=5", &api.eve).await;
-    assert_eq!(listed.body.as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect::<Vec<_>>(), [id.as_str()]);
+    assert_eq!(listed.body["instances"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect::<Vec<_>>(), [id.as_str()]);
+    assert_eq!(listed.body["next_cursor"], serde_json::Value::Null);
     let shown = api.get(&format!("/api/instances/{id}"), &api.eve).await;
     assert_eq!((shown.body["status"].as_str(), shown.body["tasks"]["check"]["status"].as_str()), (Some("waiting"), Some("ready")));
     let history = api.get(&format!("/api/instances/{id}/history"), &api.eve).await;
@@ -123,4 +124,75 @@ async fn incidents_are_listed() {
     assert_eq!((answer.status, answer.body), (StatusCode::OK, json!([])));
     let retry = api.post("/api/incidents/7/retry", &api.john, json!({})).await;
     assert_eq!((retry.status, code(&retry)), (StatusCode::NOT_FOUND, "not_found"));
+}
+
+#[tokio::test]
+async fn a_forward_carries_the_follow_on_tasks_own_escalations() {
+    let api = api().await;
+    let id = api.start_review().await;
+    let path = format!("/api/instances/{id}/tasks/check/human-tasks");
+    api.post(&path, &api.john, json!({"operation": "claim"})).await;
+    let escalation = json!({"name": "remind", "after": "2h", "from": "creation", "unless": "ended", "action": {"type": "notify", "to": {"users": ["chief"]}}});
+    let bad = json!({"name": "remind", "after": "soon", "action": {"type": "notify", "to": {"users": ["chief"]}}});
+    let refused = api.post(&path, &api.john, json!({"operation": "forward", "to": {"users": ["eve"]}, "escalations": [bad]})).await;
+    assert_eq!((refused.status, code(&refused)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid"), "{}", refused.body);
+    let forwarded = api.post(&path, &api.john, json!({"operation": "forward", "to": {"users": ["eve"]}, "escalations": [escalation]})).await;
+    assert_eq!(forwarded.status, StatusCode::OK, "{}", forwarded.body);
+    assert_eq!(forwarded.body["human_task"]["follow_on"], 1, "{}", forwarded.body);
+}
+
+#[tokio::test]
+async fn a_start_with_an_idempotency_key_starts_one_instance_however_often_it_is_sent() {
+    let api = api().await;
+    let body = json!({"process": "review", "data": {"approved": false}, "idempotency_key": "req-42"});
+    let first = api.post("/api/instances", &api.john, body.clone()).await;
+    let again = api.post("/api/instances", &api.eve, body).await;
+    assert_eq!((first.status, again.status), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(first.body["id"], again.body["id"]);
+    let other = api.post("/api/instances", &api.john, json!({"process": "review", "data": {"approved": true}, "idempotency_key": "req-42"})).await;
+    assert_eq!((other.status, code(&other)), (StatusCode::CONFLICT, "conflict"), "{}", other.body);
+    let bad = api.post("/api/instances", &api.john, json!({"process": "review", "idempotency_key": "has space"})).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let listed = api.get("/api/instances", &api.john).await.body;
+    assert_eq!(listed["instances"].as_array().unwrap().len(), 1, "{listed}");
+}
+
+#[tokio::test]
+async fn instances_are_listed_by_process_and_start_time_a_page_at_a_time() {
+    let api = api().await;
+    let mut started = Vec::new();
+    for _ in 0..5 {
+        started.push(api.start_review().await);
+    }
+    started.reverse(); // newest first
+    let mut seen = Vec::new();
+    let mut path = "/api/instances?process=review&limit=2".to_owned();
+    loop {
+        let page = api.get(&path, &api.john).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        seen.extend(page.body["instances"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()));
+        match page.body["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/instances?process=review&limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, started);
+    assert!(api.get("/api/instances?process=nothing", &api.john).await.body["instances"].as_array().unwrap().is_empty());
+    assert!(api.get("/api/instances?started_before=2000-01-01T00:00:00Z", &api.john).await.body["instances"].as_array().unwrap().is_empty());
+    assert_eq!(api.get("/api/instances?started_after=2000-01-01T00:00:00Z", &api.john).await.body["instances"].as_array().unwrap().len(), 5);
+    let bad = api.get("/api/instances?cursor=nonsense", &api.john).await;
+    assert_eq!((bad.status, code(&bad)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid"));
+}
+
+#[tokio::test]
+async fn a_history_is_read_a_page_at_a_time() {
+    let api = api().await;
+    let id = api.start_review().await;
+    let all = api.get(&format!("/api/instances/{id}/history"), &api.john).await.body;
+    let all: Vec<u64> = all.as_array().unwrap().iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert!(all.len() >= 3);
+    let page = api.get(&format!("/api/instances/{id}/history?after=1&limit=2"), &api.john).await.body;
+    let page: Vec<u64> = page.as_array().unwrap().iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(page, all[1..3]);
+    assert_eq!(api.get(&format!("/api/instances/{id}/history?limit=0"), &api.john).await.status, StatusCode::UNPROCESSABLE_ENTITY);
 }

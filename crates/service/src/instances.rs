@@ -5,6 +5,9 @@ use baton_api_model as api;
 use baton_core::{Command, Instance, InstanceStatus};
 use serde_json::{Map, Value};
 
+use baton_core::definition::wire_name_problem;
+use baton_store::{InstanceCursor, InstanceQuery};
+
 use crate::{view, Result, Service, ServiceError, ServiceStore};
 
 /// The most rows one listing returns (`baton instances --limit`, `baton incidents --limit`).
@@ -27,20 +30,55 @@ impl<S: ServiceStore> Service<S> {
     /// Starts an instance of the latest version of `process` with `data`; returns it once its
     /// first step is committed (jobs are queued for a worker).
     pub async fn start(&self, user: &str, process: &str, data: Map<String, Value>) -> Result<api::Instance> {
+        self.start_once(user, process, data, None).await.map(|(instance, _)| instance)
+    }
+
+    /// Starts an instance as [`start`](Self::start) does; with an idempotency `key` (1 to 200
+    /// letters, digits, `.`, `_`, `-`, `:`), a repeat of the first start that named it (same
+    /// process and data) returns that instance instead of starting another, and the same key
+    /// with another process or data is refused as a conflict. Returns whether this call
+    /// started the instance.
+    pub async fn start_once(&self, user: &str, process: &str, data: Map<String, Value>, key: Option<&str>) -> Result<(api::Instance, bool)> {
         self.authenticate(user).await?;
-        let state = self.engine.start(process, data).await?;
-        self.view_of(&state).await
+        if let Some(problem) = key.and_then(|k| wire_name_problem("idempotency key", k)) {
+            return Err(ServiceError::InvalidRequest { field: "idempotency_key", problem });
+        }
+        let (state, started) = self.engine.start_once(process, data, key).await?;
+        Ok((self.view_of(&state).await?, started))
     }
 
     /// Instances, newest first: at most `limit` (1 to [`MAX_LIMIT`]), only those in `status`
     /// if given, and only those with an open incident if `with_open_incident`.
     pub async fn instances(&self, user: &str, status: Option<api::InstanceStatus>, with_open_incident: bool, limit: usize) -> Result<Vec<api::InstanceSummary>> {
+        let filter = api::InstanceFilter { status, with_open_incident, limit, ..api::InstanceFilter::default() };
+        Ok(self.list_instances(user, &filter).await?.instances)
+    }
+
+    /// A page of the instances `filter` selects, newest first, with the cursor of the next
+    /// page. A listing of instances with an open incident is one page.
+    pub async fn list_instances(&self, user: &str, filter: &api::InstanceFilter) -> Result<api::InstancePage> {
         self.authenticate(user).await?;
-        check_limit(limit)?;
-        let status = status.map(core_status);
-        if !with_open_incident {
-            return Ok(self.engine.store().instances(status, limit).await?.iter().map(view::instance_summary).collect());
+        check_limit(filter.limit)?;
+        if filter.with_open_incident {
+            let instances = self.with_open_incident(filter.status, filter.limit).await?;
+            return Ok(api::InstancePage { instances, next_cursor: None });
         }
+        let after = filter.cursor.as_deref().map(parse_cursor).transpose()?;
+        let query = InstanceQuery {
+            status: filter.status.map(core_status),
+            process: filter.process.clone(),
+            created_after: filter.started_after,
+            created_before: filter.started_before,
+            after,
+            limit: filter.limit,
+        };
+        let rows = self.engine.store().list_instances(&query).await?;
+        let next_cursor = (rows.len() == filter.limit).then(|| rows.last().map(|last| cursor(last.created_at, &last.id))).flatten();
+        Ok(api::InstancePage { instances: rows.iter().map(view::instance_summary).collect(), next_cursor })
+    }
+
+    async fn with_open_incident(&self, status: Option<api::InstanceStatus>, limit: usize) -> Result<Vec<api::InstanceSummary>> {
+        let status = status.map(core_status);
         let mut rows: Vec<api::InstanceSummary> = Vec::new();
         for incident in self.engine.store().open_incidents(usize::MAX).await? {
             if rows.len() == limit {
@@ -69,6 +107,15 @@ impl<S: ServiceStore> Service<S> {
         self.authenticate(user).await?;
         self.exists(id).await?;
         Ok(self.engine.store().history(id).await?.iter().map(view::history_event).collect())
+    }
+
+    /// At most `limit` (1 to [`MAX_LIMIT`]) events of an instance's history after event
+    /// `after_seq` (0: from the first), oldest first: pass the last one's `seq` for the next page.
+    pub async fn history_page(&self, user: &str, id: &str, after_seq: u64, limit: usize) -> Result<Vec<api::HistoryEvent>> {
+        self.authenticate(user).await?;
+        check_limit(limit)?;
+        self.exists(id).await?;
+        Ok(self.engine.store().history_page(id, after_seq, limit).await?.iter().map(view::history_event).collect())
     }
 
     /// Aborts an instance: open tasks are canceled, running jobs stopped, open human tasks terminated.
@@ -146,4 +193,19 @@ fn core_status(status: api::InstanceStatus) -> InstanceStatus {
         V::Failed => InstanceStatus::Failed,
         V::Aborted => InstanceStatus::Aborted,
     }
+}
+
+/// The cursor after an instance row: opaque to clients (hex of its creation time and id).
+fn cursor(created_at: chrono::DateTime<chrono::Utc>, id: &str) -> String {
+    let position = serde_json::to_string(&InstanceCursor { created_at, id: id.to_owned() }).unwrap_or_default();
+    position.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn parse_cursor(text: &str) -> Result<InstanceCursor> {
+    let bad = || ServiceError::InvalidRequest { field: "cursor", problem: "not a cursor this listing gave; pass `next_cursor` as it is".into() };
+    if text.len() % 2 != 0 || text.len() > 2048 {
+        return Err(bad());
+    }
+    let bytes = (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2).unwrap_or("zz"), 16)).collect::<Result<Vec<u8>, _>>().map_err(|_| bad())?;
+    serde_json::from_slice(&bytes).map_err(|_| bad())
 }

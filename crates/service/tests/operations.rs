@@ -119,7 +119,7 @@ async fn a_started_job_is_queued_for_a_worker_and_a_worker_has_work_until_it_ran
     service.deploy("operator", vec![file("job.yaml", "id: job\ntasks:\n  - id: work\n    kind: job\n    command: ['true']\n")]).await.unwrap();
     assert!(service.idle().await.unwrap(), "nothing open yet");
     let id = service.start("operator", "job", serde_json::Map::new()).await.unwrap().id;
-    assert_eq!(service.jobs("operator").await.unwrap(), api::Jobs { queued: 1, leased: vec![] });
+    assert_eq!(service.jobs("operator").await.unwrap(), api::Jobs { queued: 1, leased: vec![], external: vec![] });
     assert!(!service.idle().await.unwrap(), "a job waits for a worker");
     assert_eq!(service.instance("operator", &id).await.unwrap().tasks["work"].state.status, api::TaskStatus::Running);
 }

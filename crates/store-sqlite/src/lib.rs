@@ -16,7 +16,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use baton_core::instance::STATE_FORMAT;
 use baton_core::{Event, Instance, InstanceStatus, JobRequest};
 use baton_store::{
-    CalendarStore, ClaimedJob, DefinitionStore, DeployedVersion, Deployment, DeploymentKind, OpenCounts, RuntimeStats, InstanceReader, InstanceSummary, JobKey, JobProcess, JobQueue, Result, StepRecord, StepWriter, StoreError,
+    CalendarStore, ClaimedJob, DefinitionStore, DeployedVersion, Deployment, DeploymentKind, OpenCounts, RuntimeStats, InstanceQuery, InstanceReader, InstanceSummary, JobKey, JobProcess, JobQueue, Result, StepRecord, StepWriter, StoreError,
     StoredDefinition, Timer, TimerQueue,
 };
 
@@ -186,6 +186,7 @@ impl EncodedStep {
 fn check_step(conn: &Connection, step: &StepRecord) -> Result<()> {
     check_event_seqs(step)?;
     check_fence(conn, step)?;
+    check_start_key(conn, step)?;
     let Some(instance) = &step.instance else { return Ok(()) };
     let seq: Option<i64> =
         conn.prepare_cached("SELECT seq FROM instances WHERE id = ?1").and_then(|mut s| s.query_row([&instance.id], |r| r.get(0)).optional()).map_err(db_err)?;
@@ -211,6 +212,19 @@ fn check_fence(conn: &Connection, step: &StepRecord) -> Result<()> {
     }
 }
 
+/// A start that names an idempotency key an earlier start took is refused, naming that start.
+fn check_start_key(conn: &Connection, step: &StepRecord) -> Result<()> {
+    let Some(start) = &step.start_key else { return Ok(()) };
+    let taken: Option<(String, String)> = conn
+        .prepare_cached("SELECT instance_id, fingerprint FROM start_keys WHERE key = ?1")
+        .and_then(|mut s| s.query_row([&start.key], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(db_err)?;
+    match taken {
+        Some((instance, fingerprint)) => Err(StoreError::StartKeyTaken { key: start.key.clone(), instance, fingerprint }),
+        None => Ok(()),
+    }
+}
+
 /// Writes one step. It is refused ([`Failure::Refused`]) only before its first write: by its
 /// event seqs, or by the instance's insert or update, which comes first and changes nothing
 /// when it finds the id taken or the instance moved on.
@@ -218,6 +232,7 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
     let step = &encoded.record;
     check_event_seqs(step).map_err(Failure::Refused)?;
     check_fence(conn, step).map_err(Failure::Refused)?;
+    check_start_key(conn, step).map_err(Failure::Refused)?;
     // The instance's integer key, which its history rows are filed under.
     let mut key: Option<i64> = None;
     if let (Some(instance), Some(state)) = (&step.instance, &encoded.state) {
@@ -284,6 +299,11 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
         if !step.new && key.is_none() {
             return Err(Failure::Refused(StoreError::Conflict(instance.id.clone())));
         }
+    }
+    if let (Some(start), Some(instance)) = (&step.start_key, &step.instance) {
+        conn.prepare_cached("INSERT INTO start_keys (key, instance_id, fingerprint, created_at) VALUES (?1, ?2, ?3, ?4)")
+            .and_then(|mut s| s.execute(params![start.key, instance.id, start.fingerprint, ts(instance.created_at)]))
+            .map_err(db_err)?;
     }
     if let (Some(events), Some(first), Some(key)) = (&encoded.events, step.events.first(), key) {
         conn.prepare_cached("INSERT INTO history (instance_key, first_seq, events) VALUES (?1, ?2, ?3)")
@@ -510,12 +530,25 @@ impl InstanceReader for SqliteStore {
             .map(|seq| seq.map(|s| s as u64))
     }
 
-    async fn instances(&self, status: Option<InstanceStatus>, limit: usize) -> Result<Vec<InstanceSummary>> {
+    async fn list_instances(&self, query: &InstanceQuery) -> Result<Vec<InstanceSummary>> {
         self.read(|conn| {
             let sql = "SELECT id, definition_id, definition_version, status, created_at, ended_at FROM instances
-                       WHERE (?1 IS NULL OR status = ?1) ORDER BY created_at DESC, id DESC LIMIT ?2";
+                       WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR definition_id = ?2)
+                         AND (?3 IS NULL OR created_at >= ?3) AND (?4 IS NULL OR created_at < ?4)
+                         AND (?5 IS NULL OR (created_at, id) < (?5, ?6))
+                       ORDER BY created_at DESC, id DESC LIMIT ?7";
+            let after = query.after.as_ref();
+            let args = params![
+                query.status.map(|s| s.name()),
+                query.process,
+                query.created_after.map(ts),
+                query.created_before.map(ts),
+                after.map(|c| ts(c.created_at)),
+                after.map(|c| c.id.as_str()),
+                query.limit as i64
+            ];
             conn.prepare_cached(sql)?
-                .query_map(params![status.map(|s| s.name()), limit as i64], |r| {
+                .query_map(args, |r| {
                     let status: String = r.get(3)?;
                     Ok(InstanceSummary {
                         id: r.get(0)?,
@@ -528,6 +561,10 @@ impl InstanceReader for SqliteStore {
                 })?
                 .collect()
         })
+    }
+
+    async fn started_by_key(&self, key: &str) -> Result<Option<(String, String)>> {
+        self.read(|conn| conn.prepare_cached("SELECT instance_id, fingerprint FROM start_keys WHERE key = ?1")?.query_row([key], |r| Ok((r.get(0)?, r.get(1)?))).optional())
     }
 
     async fn open_instances(&self) -> Result<Vec<String>> {
@@ -555,12 +592,41 @@ impl InstanceReader for SqliteStore {
     }
 
     async fn history(&self, id: &str) -> Result<Vec<Event>> {
-        let rows: Vec<StoredJson> =
-            self.read(|conn| conn.prepare_cached("SELECT events FROM history WHERE instance_key = (SELECT key FROM instances WHERE id = ?1) ORDER BY first_seq")?.query_map([id], |r| r.get(0))?.collect())?;
+        self.history_page(id, 0, usize::MAX).await
+    }
+
+    async fn history_page(&self, id: &str, after_seq: u64, limit: usize) -> Result<Vec<Event>> {
+        // Each row holds the events of one step, from `first_seq` on: start at the row holding
+        // the first event wanted, and read rows only until the page is full.
+        let sql = "SELECT events FROM history WHERE instance_key = (SELECT key FROM instances WHERE id = ?1)
+                   AND first_seq >= COALESCE((SELECT MAX(first_seq) FROM history
+                       WHERE instance_key = (SELECT key FROM instances WHERE id = ?1) AND first_seq <= ?2), 0)
+                   ORDER BY first_seq";
+        let want = after_seq.saturating_add(1) as i64;
         let mut events = Vec::new();
+        let rows: Vec<StoredJson> = self.read(|conn| {
+            let mut statement = conn.prepare_cached(sql)?;
+            let mut rows = statement.query(params![id, want])?;
+            let mut out = Vec::new();
+            let mut counted = 0usize;
+            while let Some(row) = rows.next()? {
+                let json: StoredJson = row.get(0)?;
+                // A step holds at least one event: stop once the rows read hold enough.
+                counted += 1;
+                out.push(json);
+                if counted > limit {
+                    break;
+                }
+            }
+            Ok(out)
+        })?;
         for row in &rows {
             let step: Vec<Event> = row.decode().map_err(|message| StoreError::CorruptState { instance: id.to_owned(), message })?;
-            events.extend(step);
+            events.extend(step.into_iter().filter(|e| e.seq > after_seq));
+            if events.len() >= limit {
+                events.truncate(limit);
+                break;
+            }
         }
         Ok(events)
     }

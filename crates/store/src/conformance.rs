@@ -26,7 +26,7 @@ use serde_json::{json, Map};
 use baton_core::instance::{ForEachSnapshot, Iteration, ParentLink};
 use baton_core::{Event, EventKind, Instance, InstanceStatus, JobRequest, TaskState, TaskStatus};
 
-use crate::{JobKey, JobProcess, RuntimeSample, StepRecord, Store, StoreError, StoredDefinition, Timer, ERT_RUNS};
+use crate::{InstanceCursor, InstanceQuery, JobKey, JobLock, JobProcess, RuntimeSample, StartKey, StepRecord, Store, StoreError, StoredDefinition, Timer, ERT_RUNS};
 
 /// Generates one `#[test]` per conformance check, each on a fresh store from `$fresh`
 /// (a path to an `async fn() -> (S, Guard)`). Adding a check here adds it to every store.
@@ -62,6 +62,12 @@ macro_rules! conformance_tests {
             timers_come_due_in_order_and_can_be_cleared,
             open_instances_excludes_terminal_ones,
             instances_filter_by_status,
+            instances_filter_by_process_and_start_time_and_page_by_cursor,
+            a_history_page_holds_the_events_after_a_seq,
+            an_idempotency_key_starts_one_instance,
+            external_jobs_are_locked_once_by_racing_workers_and_never_claimed_by_the_engines_worker,
+            a_fenced_step_commits_only_while_its_worker_holds_the_lock,
+            an_expired_lock_is_listed_and_cannot_be_extended,
             children_lists_the_iterations_of_an_instance,
             a_foreach_snapshot_is_stored_once_with_its_step_and_dropped_with_another,
             expected_runtimes_average_the_last_runs_of_each_task,
@@ -173,7 +179,14 @@ pub fn job(instance: &str, task: &str, attempt: u32) -> JobRequest {
         workdir: None,
         env: vec![("REGION".into(), "emea".into())],
         timeout_ms: Some(30_000),
+        topic: None,
+        data: Map::new(),
     }
+}
+
+/// An external job of `topic` (for workers outside the engine).
+pub fn external_job(instance: &str, task: &str, attempt: u32, topic: &str) -> JobRequest {
+    JobRequest { command: Vec::new(), timeout_ms: None, topic: Some(topic.to_owned()), data: Map::from_iter([("n".to_owned(), json!(1))]), ..job(instance, task, attempt) }
 }
 
 /// The step that inserts `instance` with its start events.
@@ -879,4 +892,150 @@ pub async fn concurrent_commits_from_many_tasks_all_land<S: Store>(store: S) {
     assert_eq!(store.instances(Some(InstanceStatus::Completed), 1000).await.unwrap().len(), N);
     assert!(store.open_instances().await.unwrap().is_empty());
     assert_eq!(store.queued_jobs().await.unwrap(), 0);
+}
+
+/// `list_instances` filters by process and start time, and pages by the cursor of the last row.
+pub async fn instances_filter_by_process_and_start_time_and_page_by_cursor<S: Store>(store: S) {
+    for n in 0..6 {
+        let mut inst = with_status(&format!("i-{n}"), InstanceStatus::Running, n * 10);
+        if n % 2 == 1 {
+            inst.definition_id = "other".into();
+        }
+        commit(&store, insert(inst)).await;
+    }
+    let ids = |list: Vec<crate::InstanceSummary>| list.into_iter().map(|s| s.id).collect::<Vec<_>>();
+    let query = |q: InstanceQuery| {
+        let store = store.clone();
+        async move { ids(store.list_instances(&InstanceQuery { limit: 100, ..q }).await.unwrap()) }
+    };
+    assert_eq!(query(InstanceQuery { process: Some("other".into()), ..InstanceQuery::default() }).await, ["i-5", "i-3", "i-1"]);
+    assert_eq!(query(InstanceQuery { created_after: Some(at(20)), created_before: Some(at(40)), ..InstanceQuery::default() }).await, ["i-3", "i-2"]);
+
+    let first = store.list_instances(&InstanceQuery { limit: 4, ..InstanceQuery::default() }).await.unwrap();
+    assert_eq!(ids(first.clone()), ["i-5", "i-4", "i-3", "i-2"]);
+    let last = first.last().unwrap();
+    let after = Some(InstanceCursor { created_at: last.created_at, id: last.id.clone() });
+    assert_eq!(query(InstanceQuery { after, ..InstanceQuery::default() }).await, ["i-1", "i-0"]);
+}
+
+/// `history_page` returns at most `limit` events after a seq, across step boundaries.
+pub async fn a_history_page_holds_the_events_after_a_seq<S: Store>(store: S) {
+    let mut inst = instance("i-1");
+    commit(&store, insert(inst.clone())).await;
+    inst.next_seq = 3;
+    // Steps of one, three and two events: seqs 3, 4-6, 7-8.
+    for count in [1u64, 3, 2] {
+        let expected_seq = inst.next_seq;
+        let events: Vec<Event> = (0..count).map(|k| event(expected_seq + k, Some("t"), EventKind::BranchesTaken { tasks: vec![] })).collect();
+        inst.next_seq += count;
+        commit(&store, StepRecord { instance: Some(inst.clone().into()), expected_seq, events, ..StepRecord::default() }).await;
+    }
+    let seqs = |events: Vec<Event>| events.into_iter().map(|e| e.seq).collect::<Vec<_>>();
+    assert_eq!(seqs(store.history_page("i-1", 0, 3).await.unwrap()), [1, 2, 3]);
+    assert_eq!(seqs(store.history_page("i-1", 3, 2).await.unwrap()), [4, 5]);
+    assert_eq!(seqs(store.history_page("i-1", 5, 100).await.unwrap()), [6, 7, 8]);
+    assert!(store.history_page("i-1", 8, 10).await.unwrap().is_empty());
+    assert_eq!(seqs(store.history("i-1").await.unwrap()), (1..=8).collect::<Vec<_>>());
+}
+
+/// A start naming an idempotency key an earlier start took is refused, naming that start,
+/// and changes nothing.
+pub async fn an_idempotency_key_starts_one_instance<S: Store>(store: S) {
+    let key = |fingerprint: &str| Some(StartKey { key: "order-17".into(), fingerprint: fingerprint.into() });
+    commit(&store, StepRecord { start_key: key("fp-a"), ..insert(instance("i-1")) }).await;
+    assert_eq!(store.started_by_key("order-17").await.unwrap(), Some(("i-1".to_owned(), "fp-a".to_owned())));
+    let again = store.commit(vec![StepRecord { start_key: key("fp-b"), ..insert(instance("i-2")) }]).await;
+    match again {
+        Err(StoreError::StartKeyTaken { instance, fingerprint, .. }) => assert_eq!((instance.as_str(), fingerprint.as_str()), ("i-1", "fp-a")),
+        other => panic!("expected the key to be taken, got {other:?}"),
+    }
+    assert!(store.instance("i-2").await.unwrap().is_none(), "the refused start stored nothing");
+    assert_eq!(store.started_by_key("order-18").await.unwrap(), None);
+}
+
+/// External jobs are locked by one worker each, even when workers race, and the engine's own
+/// worker never claims them.
+pub async fn external_jobs_are_locked_once_by_racing_workers_and_never_claimed_by_the_engines_worker<S: Store>(store: S) {
+    for i in 0..4 {
+        let id = format!("i-{i}");
+        let jobs: Vec<JobRequest> = (0..10).map(|t| external_job(&id, &format!("task-{t}"), 1, if t % 2 == 0 { "even" } else { "odd" })).collect();
+        commit(&store, StepRecord { enqueue: jobs, ..insert(instance(&id)) }).await;
+    }
+    assert_eq!(store.queued_jobs().await.unwrap(), 0, "the engine's queue holds no external job");
+    assert!(store.claim_jobs("node", 100, LEASE, t0()).await.unwrap().is_empty());
+    let counts = store.external_job_counts().await.unwrap();
+    assert_eq!(counts.iter().map(|c| (c.topic.as_str(), c.queued, c.locked)).collect::<Vec<_>>(), [("even", 20, 0), ("odd", 20, 0)]);
+
+    let workers: Vec<_> = (0..6)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                loop {
+                    let topics = ["even".to_owned(), "odd".to_owned()];
+                    let batch = store.lock_external_jobs(&format!("user/w{w}"), &topics, 4, LEASE, t0()).await.unwrap();
+                    if batch.is_empty() || got.len() > 40 {
+                        return got;
+                    }
+                    got.extend(batch.into_iter().map(|j| JobKey::of(&j.request)));
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    let mut locked = Vec::new();
+    for w in workers {
+        locked.extend(w.await.unwrap());
+    }
+    assert_eq!(locked.len(), 40);
+    assert_eq!(locked.iter().collect::<HashSet<_>>().len(), 40, "no job was locked twice");
+    let counts = store.external_job_counts().await.unwrap();
+    assert!(counts.iter().all(|c| c.queued == 0 && c.locked == 20), "{counts:?}");
+    let only_odd = store.lock_external_jobs("user/w", &["none".to_owned()], 10, LEASE, t0()).await.unwrap();
+    assert!(only_odd.is_empty());
+}
+
+/// A step fenced by a worker's lock commits while that worker holds it, and is refused,
+/// changing nothing, for another owner, after the lock's expiry, or once the row is gone.
+pub async fn a_fenced_step_commits_only_while_its_worker_holds_the_lock<S: Store>(store: S) {
+    let inst = instance("i-1");
+    commit(&store, StepRecord { enqueue: vec![external_job("i-1", "check", 1, "t")], ..insert(inst.clone()) }).await;
+    let key = JobKey { instance: "i-1".into(), task: "check".into(), attempt: 1 };
+    let locked = store.lock_external_jobs("bot/w1", &["t".to_owned()], 1, Duration::from_secs(30), t0()).await.unwrap();
+    assert_eq!(locked.len(), 1);
+    assert_eq!(locked[0].lease_until, t0() + chrono::Duration::seconds(30));
+    let stored = store.instance("i-1").await.unwrap().unwrap();
+    let fenced = |owner: &str, now: DateTime<Utc>| StepRecord {
+        complete: vec![key.clone()],
+        fence: Some(JobLock { job: key.clone(), owner: owner.to_owned(), now }),
+        ..advance(stored.clone(), InstanceStatus::Completed, 5)
+    };
+    for (owner, now) in [("bot/w2", t0()), ("bot/w1", t0() + chrono::Duration::seconds(30))] {
+        match store.commit(vec![fenced(owner, now)]).await {
+            Err(StoreError::LockNotHeld { .. }) => {}
+            other => panic!("expected the fence to refuse {owner} at {now}, got {other:?}"),
+        }
+        assert_eq!(store.instance("i-1").await.unwrap().unwrap().status, InstanceStatus::Running, "a refused step changes nothing");
+    }
+    store.commit(vec![fenced("bot/w1", t0() + chrono::Duration::seconds(29))]).await.unwrap();
+    assert_eq!(store.instance("i-1").await.unwrap().unwrap().status, InstanceStatus::Completed);
+    assert!(store.external_job_counts().await.unwrap().iter().all(|c| c.queued == 0 && c.locked == 0), "the job's row went with the step");
+}
+
+/// An expired lock is listed by `expired_locks` and can no longer be extended; a live one can.
+pub async fn an_expired_lock_is_listed_and_cannot_be_extended<S: Store>(store: S) {
+    let jobs = vec![external_job("i-1", "a", 1, "t"), external_job("i-1", "b", 1, "t")];
+    commit(&store, StepRecord { enqueue: jobs, ..insert(instance("i-1")) }).await;
+    store.lock_external_jobs("bot/w1", &["t".to_owned()], 2, Duration::from_secs(10), t0()).await.unwrap();
+    let a = JobKey { instance: "i-1".into(), task: "a".into(), attempt: 1 };
+    let b = JobKey { instance: "i-1".into(), task: "b".into(), attempt: 1 };
+    assert_eq!(store.next_lock_expiry().await.unwrap(), Some(t0() + chrono::Duration::seconds(10)));
+    assert!(store.expired_locks(t0() + chrono::Duration::seconds(9), 10).await.unwrap().is_empty());
+    assert!(store.extend_lock(&a, "bot/w1", t0() + chrono::Duration::seconds(60), t0() + chrono::Duration::seconds(9)).await.unwrap());
+    assert!(!store.extend_lock(&b, "bot/w2", t0() + chrono::Duration::seconds(60), t0() + chrono::Duration::seconds(9)).await.unwrap(), "not the owner");
+    let later = t0() + chrono::Duration::seconds(10);
+    assert_eq!(store.expired_locks(later, 10).await.unwrap(), [(b.clone(), "bot/w1".to_owned())]);
+    assert!(!store.extend_lock(&b, "bot/w1", later + chrono::Duration::seconds(60), later).await.unwrap(), "an expired lock stays expired");
+    let stale = JobKey { attempt: 2, ..a.clone() };
+    assert!(!store.extend_lock(&stale, "bot/w1", later + chrono::Duration::seconds(60), later).await.unwrap(), "another attempt");
 }

@@ -28,6 +28,9 @@ pub enum StoreError {
     Conflict(String),
     /// A step fenced by a worker's lock on an external job attempt was refused: the lock
     /// expired, is another worker's, or the attempt is no longer the one queued.
+    /// A start named an idempotency key that an earlier start took.
+    #[error("idempotency key `{key}` already started instance {instance}")]
+    StartKeyTaken { key: String, instance: String, fingerprint: String },
     #[error("worker `{owner}` does not hold the lock of job {job}: it expired, another worker holds it, or the attempt is over")]
     LockNotHeld { job: String, owner: String },
     #[error("the store has shut down")]
@@ -140,6 +143,39 @@ pub struct StepRecord {
     /// Commit the step only while this lock on an external job attempt is held (fencing):
     /// else it is refused with [`StoreError::LockNotHeld`] and changes nothing.
     pub fence: Option<JobLock>,
+    /// For the first step of a new instance: the idempotency key its start named. Refused with
+    /// [`StoreError::StartKeyTaken`], changing nothing, if an earlier start took the key.
+    pub start_key: Option<StartKey>,
+}
+
+/// The idempotency key of a start, and a fingerprint of what was started with it (so that
+/// the same key sent with other data is told apart from a repeat).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartKey {
+    pub key: String,
+    pub fingerprint: String,
+}
+
+/// Which instances a listing holds, newest first (by creation time, then id).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InstanceQuery {
+    pub status: Option<InstanceStatus>,
+    /// Only instances of this process.
+    pub process: Option<String>,
+    /// Only instances created at or after this time.
+    pub created_after: Option<DateTime<Utc>>,
+    /// Only instances created before this time.
+    pub created_before: Option<DateTime<Utc>>,
+    /// Only instances listed after this one: the last row of the previous page.
+    pub after: Option<InstanceCursor>,
+    pub limit: usize,
+}
+
+/// A position in an instance listing: the last row a page held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceCursor {
+    pub created_at: DateTime<Utc>,
+    pub id: String,
 }
 
 /// A worker's lock on one external job attempt, as a step that applies the worker's report
@@ -242,14 +278,22 @@ pub trait InstanceReader: Send + Sync {
     /// The stored instance's `next_seq` (the optimistic-concurrency token every step must
     /// name), without reading its state: lets the engine reuse a state it holds in memory.
     fn instance_seq(&self, id: &str) -> impl Future<Output = Result<Option<u64>>> + Send;
+    /// The instances `query` selects, newest first.
+    fn list_instances(&self, query: &InstanceQuery) -> impl Future<Output = Result<Vec<InstanceSummary>>> + Send;
     /// Newest first, at most `limit`, optionally only with one status.
-    fn instances(&self, status: Option<InstanceStatus>, limit: usize) -> impl Future<Output = Result<Vec<InstanceSummary>>> + Send;
+    fn instances(&self, status: Option<InstanceStatus>, limit: usize) -> impl Future<Output = Result<Vec<InstanceSummary>>> + Send {
+        async move { self.list_instances(&InstanceQuery { status, limit, ..InstanceQuery::default() }).await }
+    }
+    /// The instance an idempotency key started, with the fingerprint of that start.
+    fn started_by_key(&self, key: &str) -> impl Future<Output = Result<Option<(String, String)>>> + Send;
     /// Ids of instances that are not in a terminal status (what the engine resumes at start).
     fn open_instances(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
     /// How many instances are in each open status (`running`, `waiting`, `blocked`), without
     /// reading them.
     fn open_counts(&self) -> impl Future<Output = Result<OpenCounts>> + Send;
     fn history(&self, id: &str) -> impl Future<Output = Result<Vec<Event>>> + Send;
+    /// At most `limit` events of an instance's history with a seq after `after_seq`, oldest first.
+    fn history_page(&self, id: &str, after_seq: u64, limit: usize) -> impl Future<Output = Result<Vec<Event>>> + Send;
     /// Ids of the child instances (ForEach iterations) of an instance.
     fn children(&self, parent: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
 }

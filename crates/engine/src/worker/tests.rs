@@ -14,6 +14,8 @@ fn request(command: &[&str]) -> JobRequest {
         workdir: None,
         env: vec![("GREETING".into(), "hello".into())],
         timeout_ms: Some(5_000),
+        topic: None,
+        data: serde_json::Map::new(),
     }
 }
 

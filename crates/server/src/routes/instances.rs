@@ -8,7 +8,7 @@ use baton_service::TaskOperation;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Acting, Json, Path, Query};
-use crate::requests::{Input, InstancesQuery, Start, DEFAULT_LIMIT};
+use crate::requests::{HistoryQuery, Input, InstancesQuery, Start, DEFAULT_HISTORY_PAGE};
 use crate::state::AppState;
 
 /// Start an instance of the latest version of a process; answered once its first step is
@@ -16,14 +16,15 @@ use crate::state::AppState;
 #[utoipa::path(post, path = "/api/instances", tag = "instances", request_body = Start,
     responses((status = 200, body = api::Instance), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn start(State(state): State<AppState>, Acting(user): Acting, Json(body): Json<Start>) -> ApiResult<Json<api::Instance>> {
-    Ok(Json(state.service.start(&user, &body.process, body.data).await?))
+    let (instance, _started) = state.service.start_once(&user, &body.process, body.data, body.idempotency_key.as_deref()).await?;
+    Ok(Json(instance))
 }
 
-/// Instances, newest first.
+/// Instances, newest first, a page at a time (pass `next_cursor` back as `cursor`).
 #[utoipa::path(get, path = "/api/instances", tag = "instances", params(InstancesQuery),
-    responses((status = 200, body = Vec<api::InstanceSummary>), (status = 422, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, Acting(user): Acting, Query(q): Query<InstancesQuery>) -> ApiResult<Json<Vec<api::InstanceSummary>>> {
-    Ok(Json(state.service.instances(&user, q.status, q.incident, q.limit.unwrap_or(DEFAULT_LIMIT)).await?))
+    responses((status = 200, body = api::InstancePage), (status = 422, body = ErrorBody)))]
+pub async fn list(State(state): State<AppState>, Acting(user): Acting, Query(q): Query<InstancesQuery>) -> ApiResult<Json<api::InstancePage>> {
+    Ok(Json(state.service.list_instances(&user, &q.into_filter()).await?))
 }
 
 /// An instance's current state.
@@ -40,11 +41,11 @@ pub async fn delete(State(state): State<AppState>, Acting(user): Acting, Path(id
     Ok(Json(state.service.delete(&user, &id).await?))
 }
 
-/// An instance's whole history, oldest first.
-#[utoipa::path(get, path = "/api/instances/{id}/history", tag = "instances", params(("id" = String, Path)),
-    responses((status = 200, body = Vec<api::HistoryEvent>), (status = 404, body = ErrorBody)))]
-pub async fn history(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>) -> ApiResult<Json<Vec<api::HistoryEvent>>> {
-    Ok(Json(state.service.history(&user, &id).await?))
+/// A page of an instance's history, oldest first: the events after `after`.
+#[utoipa::path(get, path = "/api/instances/{id}/history", tag = "instances", params(("id" = String, Path), HistoryQuery),
+    responses((status = 200, body = Vec<api::HistoryEvent>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn history(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>, Query(q): Query<HistoryQuery>) -> ApiResult<Json<Vec<api::HistoryEvent>>> {
+    Ok(Json(state.service.history_page(&user, &id, q.after.unwrap_or(0), q.limit.unwrap_or(DEFAULT_HISTORY_PAGE)).await?))
 }
 
 /// Abort an instance: open tasks are canceled, running jobs stopped.
