@@ -200,18 +200,19 @@ pub enum HumanTaskOperation {
     /// Terminate the whole chain (an administrator).
     Terminate,
     /// Escalate by hand (an administrator).
-    Escalate { name: String, action: ManualEscalation },
+    Escalate { name: String, action: RequestedEscalation },
     /// Delete a first task with its follow-ons and subtasks (an administrator).
     Delete,
     /// Start a first task over (an administrator).
     Restart,
 }
 
-/// What a manual escalation does. (Named apart from the `Escalation` a human task's view
-/// lists: the OpenAPI document has one schema per name.)
+/// What an escalation a request gives does (an `escalate` by hand, or a follow-on task's
+/// own). Named apart from the `Escalation` a human task's view lists: the OpenAPI document
+/// has one schema per name.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ManualEscalation {
+pub enum RequestedEscalation {
     /// Add `by` to the priority of the chain's tasks.
     RaisePriority {
         #[serde(deserialize_with = "whole")]
@@ -485,7 +486,7 @@ pub struct FollowOnEscalation {
     #[serde(default)]
     pub unless: Option<EscalationUnless>,
     /// What it does.
-    pub action: ManualEscalation,
+    pub action: RequestedEscalation,
 }
 
 /// When an escalation's time starts.
@@ -505,7 +506,7 @@ pub enum EscalationUnless {
     Ended,
 }
 
-impl ManualEscalation {
+impl RequestedEscalation {
     fn into_action(self) -> EscalationAction {
         match self {
             Self::RaisePriority { by } => EscalationAction::RaisePriority { by },
