@@ -197,16 +197,24 @@ async fn an_integer_field_takes_a_whole_number_however_it_is_written_and_nothing
 }
 
 #[tokio::test]
-async fn a_human_task_query_on_a_task_of_another_kind_and_a_token_for_nobody_answer_as_documented() {
+async fn each_refusal_an_operation_gives_is_among_its_documented_answers() {
     let api = api().await;
     let document = api.call(Method::GET, "/openapi.json", None, None).await.body;
     let id = api.start_review().await;
-    let other_kind = api.get(&format!("/api/instances/{id}/tasks/done/human-tasks"), &api.john).await;
-    assert_eq!(other_kind.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", other_kind.body);
-    assert!(documented(&document, "get", "/api/instances/{id}/tasks/{task}/human-tasks", other_kind.status));
-    let for_nobody = api.post("/api/tokens", &api.chief, json!({"user": "nobody"})).await;
-    assert_eq!(for_nobody.status, StatusCode::NOT_FOUND, "{}", for_nobody.body);
-    assert!(documented(&document, "post", "/api/tokens", for_nobody.status));
+    let keyed = json!({"process": "review", "idempotency_key": "k1"});
+    assert_eq!(api.post("/api/instances", &api.john, keyed).await.status, StatusCode::OK);
+    let refusals = [
+        // A human-task query on a task of another kind.
+        ("get", "/api/instances/{id}/tasks/{task}/human-tasks", api.get(&format!("/api/instances/{id}/tasks/done/human-tasks"), &api.john).await, StatusCode::UNPROCESSABLE_ENTITY),
+        // A token for a user who does not exist.
+        ("post", "/api/tokens", api.post("/api/tokens", &api.chief, json!({"user": "nobody"})).await, StatusCode::NOT_FOUND),
+        // An idempotency key used before with other data.
+        ("post", "/api/instances", api.post("/api/instances", &api.john, json!({"process": "review", "data": {"approved": true}, "idempotency_key": "k1"})).await, StatusCode::CONFLICT),
+    ];
+    for (method, template, answer, status) in refusals {
+        assert_eq!(answer.status, status, "{method} {template}: {}", answer.body);
+        assert!(documented(&document, method, template, status), "{method} {template} answers {status} but does not document it");
+    }
 }
 
 #[test]
