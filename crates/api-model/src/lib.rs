@@ -15,6 +15,7 @@
 //! With the `openapi` feature every type derives `utoipa::ToSchema`, for a server's OpenAPI
 //! document. This crate depends on nothing of Baton's: the conversions live in the service.
 
+mod changes;
 mod definition;
 mod error;
 mod history;
@@ -30,6 +31,7 @@ mod reason;
 mod task;
 mod token;
 
+pub use changes::{ChangeEvent, HumanTaskChanged, InstanceChanged, TaskChanged};
 pub use definition::{Definition, DefinitionSource, DefinitionTask, DefinitionVersion, Deployed};
 pub use error::{Error, ErrorKind};
 pub use history::{Event, HistoryEvent, HumanTaskChange, IterationOutcome};

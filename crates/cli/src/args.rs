@@ -15,8 +15,19 @@ pub struct Cli {
     /// Log more (-v: info, -vv: debug); logs go to stderr.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// How log records are written to stderr: `text` for people, or `json`, one JSON object
+    /// per line with the spans it happened in (a request's id, an instance's id).
+    #[arg(long, global = true, env = "BATON_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Cmd,
+}
+
+/// How log records are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -75,11 +86,18 @@ pub enum Cmd {
         limit: usize,
     },
     /// Show an instance: each task with its status and the rule that put it there, the data and the history.
+    ///
+    /// With `--follow` it then prints each history event as it is committed (by a `baton worker`
+    /// or `baton serve` on the same database) until the instance ends, and exits 0 if it
+    /// completed, 1 if it failed or was aborted.
     Show {
         instance: String,
         /// Print the state and history as JSON.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "follow")]
         json: bool,
+        /// Go on printing the instance's history as it happens, until the instance ends.
+        #[arg(long, short)]
+        follow: bool,
     },
     /// Run queued jobs until stopped (Ctrl-C or SIGTERM); first stops what a process that died
     /// left of its jobs and runs those jobs again.

@@ -50,7 +50,8 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
             out!("{}", render::instance_list(&service.instances(OPERATOR, status, with_open_incident, limit).await?));
             Ok(0)
         }
-        Cmd::Show { instance, json } => {
+        Cmd::Show { instance, json: false, follow: true } => crate::follow::follow(&open(&db)?, &instance).await,
+        Cmd::Show { instance, json, .. } => {
             let service = open(&db)?;
             let state = service.instance(OPERATOR, &instance).await?;
             let history = service.history(OPERATOR, &instance).await?;

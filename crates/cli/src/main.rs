@@ -24,6 +24,7 @@ mod commands;
 mod database;
 mod definitions;
 mod exit;
+mod follow;
 mod foreach_bench;
 mod human_tasks;
 mod identity;
@@ -51,10 +52,14 @@ fn main() -> std::process::ExitCode {
         1 => "info",
         _ => "debug",
     };
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("BATON_LOG").unwrap_or_else(|_| level.into()))
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        args::LogFormat::Text => logs.init(),
+        // Each record names the span it is in (a request, an instance's step) and those around it.
+        args::LogFormat::Json => logs.json().with_current_span(true).with_span_list(true).init(),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -25,9 +25,7 @@ pub fn instance(instance: &Instance, history: Option<&[HistoryEvent]>) -> String
         let _ = write!(out, "  (deleted {})", at.format("%Y-%m-%d %H:%M:%S"));
     }
     out.push('\n');
-    // Ids are at most MAX_ID_LEN long; the clamp keeps a definition stored before that rule
-    // from asking `format!` for a width it refuses (at 65,536 it panics).
-    let width = instance.tasks.keys().map(String::len).max().unwrap_or(4).clamp(4, baton_core::definition::MAX_ID_LEN);
+    let width = task_width(instance);
     let _ = writeln!(out, "\n  {:width$}  {:8}  {:23}  {:>8}  REASON", "TASK", "KIND", "STATUS", "TIME");
     for (id, task) in &instance.tasks {
         let state = &task.state;
@@ -52,10 +50,22 @@ pub fn instance(instance: &Instance, history: Option<&[HistoryEvent]>) -> String
     if let Some(history) = history {
         let _ = writeln!(out, "\nhistory:");
         for e in history {
-            let _ = writeln!(out, "  {:>4}  {}  {:width$}  {}", e.seq, e.at.format("%H:%M:%S%.3f"), e.task.as_deref().unwrap_or("-"), describe(&e.event));
+            let _ = writeln!(out, "{}", history_line(e, width));
         }
     }
     out
+}
+
+/// The width of the task column of `instance`'s tables.
+pub fn task_width(instance: &Instance) -> usize {
+    // Ids are at most MAX_ID_LEN long; the clamp keeps a definition stored before that rule
+    // from asking `format!` for a width it refuses (at 65,536 it panics).
+    instance.tasks.keys().map(String::len).max().unwrap_or(4).clamp(4, baton_core::definition::MAX_ID_LEN)
+}
+
+/// One history event as `baton show` lists it, the task column `width` wide.
+pub fn history_line(e: &HistoryEvent, width: usize) -> String {
+    format!("  {:>4}  {}  {:width$}  {}", e.seq, e.at.format("%H:%M:%S%.3f"), e.task.as_deref().unwrap_or("-"), describe(&e.event))
 }
 
 fn describe(event: &Event) -> String {

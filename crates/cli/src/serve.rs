@@ -19,6 +19,7 @@ pub async fn serve(db: &Path, listen: SocketAddr, options: WorkerOptions) -> Res
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(CliError::io(format!("listening on {listen}")))?;
     let address = listener.local_addr().map_err(CliError::io("reading the address listened on"))?;
     errln!("baton: serving the API on http://{address} (reference: http://{address}/docs)");
+    tracing::info!(%address, "serving the API");
     let server = baton_server::serve(listener, AppState::new(service.clone()), signalled(signals.clone()));
     let worker = service.engine().run_worker(options, signalled(signals));
     let (served, worked) = tokio::join!(server, worker);

@@ -2,9 +2,11 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use serde_json::{Map, Value};
 use tokio::sync::{oneshot, Notify};
+use tracing::Instrument;
 
 use baton_core::definition::{parse, parse_with};
 use baton_core::calendar::{is_calendar_source, parse_calendar, Calendar};
@@ -12,8 +14,10 @@ use baton_core::{apply_with, start_with, Command, DataLimits, Definition, Defini
 use baton_core::instance::ForEachSnapshot;
 use baton_store::{inbox_updates, Deployment, DeploymentKind, JobKey, JobLock, RuntimeSample, SnapshotKey, StartKey, StepRecord, Store, StoreError, Timer};
 
+use crate::changes::{changes_of, ChangeFeed, Subscription};
 use crate::clock::Clock;
 use crate::error::EngineError;
+use crate::metrics::EngineMetrics;
 use crate::process_group;
 use crate::worker::{Stop, KILL_GRACE};
 
@@ -76,6 +80,9 @@ pub(crate) struct Inner<S> {
     pub(crate) jobs_dirty: std::sync::atomic::AtomicBool,
     /// Woken after every committed step, for callers waiting on an instance.
     pub(crate) changed: Notify,
+    /// The change feed: a record of every committed instance step (see [`crate::changes`]).
+    feed: ChangeFeed,
+    metrics: EngineMetrics,
     /// Woken when a step set a timer (it may be due sooner than the worker planned to wake).
     pub(crate) timers_set: Notify,
     /// Counts commits that queued external jobs: long-polling workers wait for it to move.
@@ -123,6 +130,8 @@ impl<S: Store> Engine<S> {
                 jobs_queued: Notify::new(),
                 jobs_dirty: std::sync::atomic::AtomicBool::new(false),
                 changed: Notify::new(),
+                feed: ChangeFeed::new(),
+                metrics: EngineMetrics::default(),
                 timers_set: Notify::new(),
                 external_queued: tokio::sync::watch::Sender::new(0),
                 running: Mutex::new(HashMap::new()),
@@ -134,6 +143,17 @@ impl<S: Store> Engine<S> {
 
     pub fn store(&self) -> &S {
         &self.inner.store
+    }
+
+    /// Subscribes to the change feed: a record of each instance step this engine commits from
+    /// now on (see [`crate::changes`]; a subscriber that falls behind hears `Lagged`).
+    pub fn changes(&self) -> Subscription {
+        self.inner.feed.subscribe()
+    }
+
+    /// What the engine measured about itself since it was made.
+    pub fn metrics(&self) -> &EngineMetrics {
+        &self.inner.metrics
     }
 
     /// The time on the engine's clock (what steps and records are stamped with).
@@ -279,8 +299,18 @@ impl<S: Store> Engine<S> {
                 return self.started_before(start, &instance, &fingerprint).await;
             }
         }
-        let definition = self.definition(process, None).await?;
         let id = uuid::Uuid::now_v7().to_string();
+        let began = Instant::now();
+        let span = tracing::info_span!("step", instance = %id);
+        let started = self.start_as(id, process, data, start_key).instrument(span).await?;
+        if started.1 {
+            self.inner.metrics.step_took(began.elapsed());
+        }
+        Ok(started)
+    }
+
+    async fn start_as(&self, id: String, process: &str, data: Map<String, Value>, start_key: Option<StartKey>) -> Result<(Arc<Instance>, bool), EngineError> {
+        let definition = self.definition(process, None).await?;
         let knowledge = Arc::new(self.knowledge(&definition).await?);
         let now = self.inner.clock.now();
         let transition = {
@@ -290,10 +320,10 @@ impl<S: Store> Engine<S> {
         let step = StepRecord { new: true, start_key: start_key.clone(), ..StepRecord::default() };
         let (steps, effects) = self.stage(step, &definition, transition, &knowledge, None);
         let instance = steps[0].instance.clone().expect("the first step holds the instance");
-        match (self.inner.store.commit(steps).await, &start_key) {
+        match (self.commit_steps(steps).await, &start_key) {
             (Ok(()), _) => {}
-            (Err(StoreError::StartKeyTaken { instance, fingerprint, .. }), Some(start)) => return self.started_before(start, &instance, &fingerprint).await,
-            (Err(e), _) => return Err(e.into()),
+            (Err(EngineError::Store(StoreError::StartKeyTaken { instance, fingerprint, .. })), Some(start)) => return self.started_before(start, &instance, &fingerprint).await,
+            (Err(e), _) => return Err(e),
         }
         self.committed(&instance);
         self.after_commit(&instance.id, effects);
@@ -355,12 +385,24 @@ impl<S: Store> Engine<S> {
 
     /// Applies a command and, in the same transaction, removes what delivered it (a fired timer).
     pub(crate) async fn apply_cleaning(&self, instance_id: &str, command: Command, cleanup: Cleanup) -> Result<Arc<Instance>, EngineError> {
+        self.step_of(instance_id, self.apply_locked(instance_id, command, cleanup)).await
+    }
+
+    /// Runs `step` holding the instance's lock, in a span naming the instance, and measures it
+    /// (waiting for the lock included) when it commits.
+    async fn step_of<T>(&self, instance_id: &str, step: impl std::future::Future<Output = Result<T, EngineError>>) -> Result<T, EngineError> {
+        let began = Instant::now();
         let lock = self.instance_lock(instance_id);
-        let result = {
+        let result = async {
             let _guard = lock.lock().await;
-            self.apply_locked(instance_id, command, cleanup).await
-        };
+            step.await
+        }
+        .instrument(tracing::info_span!("step", instance = %instance_id))
+        .await;
         self.release_instance_lock(instance_id, lock);
+        if result.is_ok() {
+            self.inner.metrics.step_took(began.elapsed());
+        }
         result
     }
 
@@ -573,7 +615,7 @@ impl<S: Store> Engine<S> {
         let states: Vec<Arc<Instance>> = steps.iter().filter_map(|s| s.instance.clone()).collect();
         let shared: Vec<(SnapshotKey, Arc<ForEachSnapshot>)> = steps.iter().flat_map(|s| s.share_snapshots.iter().cloned()).collect();
         let dropped: Vec<SnapshotKey> = steps.iter().flat_map(|s| s.drop_snapshots.iter().cloned()).collect();
-        self.inner.store.commit(steps).await?;
+        self.commit_steps(steps).await?;
         for state in &states {
             self.committed(state);
         }
@@ -821,13 +863,7 @@ impl<S: Store> Engine<S> {
     /// Applies several due timers of one instance in order, as one step; every fired timer is
     /// removed in that step. A timer whose command is refused is removed all the same.
     async fn fire_timers_of(&self, instance_id: &str, timers: Vec<Timer>) -> Result<(), EngineError> {
-        let lock = self.instance_lock(instance_id);
-        let result = {
-            let _guard = lock.lock().await;
-            self.fire_timers_locked(instance_id, &timers).await
-        };
-        self.release_instance_lock(instance_id, lock);
-        result
+        self.step_of(instance_id, self.fire_timers_locked(instance_id, &timers)).await
     }
 
     async fn fire_timers_locked(&self, instance_id: &str, timers: &[Timer]) -> Result<(), EngineError> {
@@ -905,6 +941,31 @@ impl<S: Store> Engine<S> {
                 Ok(())
             }
         }
+    }
+
+    /// Commits instance steps (and what goes with them): timed and counted, and, once durable,
+    /// published to the change feed. The change records are built only while someone listens.
+    async fn commit_steps(&self, steps: Vec<StepRecord>) -> Result<(), EngineError> {
+        let changes = if self.inner.feed.listened() { changes_of(&steps) } else { Vec::new() };
+        let mut instance_steps = 0;
+        // Instances that start or end here: (process, started, the terminal status reached).
+        let mut counted = Vec::new();
+        for step in &steps {
+            let Some(instance) = &step.instance else { continue };
+            instance_steps += 1;
+            let ended = instance.status.is_terminal() && step.status_before.is_none_or(|before| !before.is_terminal());
+            if step.new || ended {
+                counted.push((instance.definition_id.clone(), step.new, ended.then_some(instance.status)));
+            }
+        }
+        let began = Instant::now();
+        self.inner.store.commit(steps).await?;
+        self.inner.metrics.commit_took(began.elapsed(), instance_steps);
+        for (process, started, ended) in counted {
+            self.inner.metrics.instance(&process, started, ended);
+        }
+        self.inner.feed.publish(changes);
+        Ok(())
     }
 
     /// Waits until some step was committed by this engine (or `timeout` passed).

@@ -5,19 +5,23 @@
 //! then carries out the effects. Commands for one instance are serialized; commands for
 //! different instances run concurrently and share commits (the store's group commit).
 
+mod changes;
 mod clock;
 mod engine;
 mod error;
 mod external_jobs;
 pub mod failpoints;
 mod job_environment;
+pub mod metrics;
 mod process_group;
 mod tokens;
 mod user_tasks;
 mod worker;
 
+pub use changes::{Change, HumanTaskChange, Subscription, CHANGE_FEED_CAPACITY};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{Engine, EngineOptions};
+pub use metrics::EngineMetrics;
 pub use error::{identity_kind, store_kind, EngineError, ErrorKind};
 pub use tokens::TOKEN_PREFIX;
 pub use job_environment::{PassEnv, ALWAYS_PASSED};

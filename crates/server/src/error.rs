@@ -6,7 +6,8 @@
 //! the body limit, 415 for the content type); a request that was read but whose content the
 //! service refuses (kind `invalid`: a definition with problems, data that fails its checks, a
 //! count past its bound) is 422. The other kinds: `unauthenticated` 401, `forbidden` 403,
-//! `not_found` 404, `conflict` 409, `unavailable` 503, `internal` 500.
+//! `not_found` 404, `conflict` 409, `unavailable` 503 (also when the server keeps as many
+//! event streams open as it may), `internal` 500.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{header, StatusCode};
@@ -39,6 +40,9 @@ pub enum ApiError {
     /// The route exists but not with this method.
     #[error("this route does not take {0}")]
     MethodNotAllowed(String),
+    /// As many event streams as the server keeps are open.
+    #[error("the server already serves {} event streams, its most; try again later", crate::state::MAX_EVENT_STREAMS)]
+    TooManyStreams,
 }
 
 /// The body of every error answer.
@@ -101,6 +105,7 @@ impl ApiError {
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::NoRoute(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::TooManyStreams => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -110,6 +115,7 @@ impl ApiError {
             Self::Unreadable { .. } | Self::Field(_) | Self::MethodNotAllowed(_) => ErrorKind::Invalid,
             Self::Unauthenticated => ErrorKind::Unauthenticated,
             Self::NoRoute(_) => ErrorKind::NotFound,
+            Self::TooManyStreams => ErrorKind::Unavailable,
         }
     }
 

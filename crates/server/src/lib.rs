@@ -9,6 +9,7 @@
 mod docs;
 pub mod error;
 mod extract;
+pub mod metrics;
 mod openapi;
 pub mod requests;
 mod routes;
@@ -16,17 +17,18 @@ mod state;
 
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::{Method, Uri};
+use axum::extract::{DefaultBodyLimit, MatchedPath};
+use axum::http::{Method, Request, Uri};
 use axum::Router;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use tracing::Span;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::{ApiError, ErrorBody};
-pub use state::{AppState, Store};
+pub use state::{AppState, Store, MAX_EVENT_STREAMS};
 
 /// The largest request body the API reads (16 MiB): room for a deploy of a definition at its
 /// own limit (8 MiB) with JSON escaping; a larger body is refused with 413.
@@ -41,18 +43,29 @@ pub fn app(state: AppState) -> Router {
         .fallback(|uri: Uri| async move { ApiError::NoRoute(uri.path().to_owned()) })
         .method_not_allowed_fallback(|method: Method| async move { ApiError::MethodNotAllowed(method.to_string()) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
 }
 
+/// The span every log line of a request is in: its method, its route's template and its
+/// request id (the `x-request-id` its answer carries), so a log can be searched by either.
+fn request_span<B>(request: &Request<B>) -> Span {
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
+    let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    tracing::info_span!("request", method = %request.method(), route, request_id)
+}
+
 /// The documented routes, registered with the OpenAPI document.
 fn api_router() -> OpenApiRouter<AppState> {
-    use routes::{definitions, external_jobs, health, human_tasks, incidents, instances, people, tokens};
+    use routes::{definitions, events, external_jobs, health, human_tasks, incidents, instances, people, tokens};
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
+        .routes(routes!(metrics::metrics))
+        .routes(routes!(events::events))
         .routes(routes!(definitions::deploy, definitions::list))
         .routes(routes!(definitions::show))
         .routes(routes!(definitions::versions))
@@ -96,8 +109,13 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     api_parts().1
 }
 
-/// Serves the app on `listener` until `shutdown` resolves; then it takes no new connections
-/// and finishes the requests in flight.
+/// Serves the app on `listener` until `shutdown` resolves; then it takes no new connections,
+/// ends the open event streams and finishes the requests in flight.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let closing = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closing.close_streams();
+    };
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
 }

@@ -52,6 +52,18 @@ pub struct Start {
     pub idempotency_key: Option<String>,
 }
 
+/// Which changes an event stream shows (both given: both must hold).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    /// Only this instance's changes.
+    pub instance: Option<String>,
+    /// Only the changes of human tasks this user may see, and no `instance` events (a user
+    /// other than the acting one takes an administrator).
+    pub user: Option<String>,
+}
+
 /// Which instances to list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

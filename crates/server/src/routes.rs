@@ -2,6 +2,7 @@
 
 pub mod definitions;
 pub mod external_jobs;
+pub mod events;
 pub mod health;
 pub mod human_tasks;
 pub mod incidents;

@@ -26,7 +26,7 @@ async fn every_documented_operation_is_served_and_asks_for_a_token() {
             assert_eq!(answer.status, expected, "{method} {path}");
         }
     }
-    assert_eq!(operations, 39);
+    assert_eq!(operations, 41);
 }
 
 #[tokio::test]
@@ -43,7 +43,7 @@ async fn the_document_holds_every_route_of_the_api() {
         "/api/external-jobs/fetch-and-lock", "/api/external-jobs/{instance}/{task}/{attempt}/complete",
         "/api/external-jobs/{instance}/{task}/{attempt}/fail", "/api/external-jobs/{instance}/{task}/{attempt}/end",
         "/api/external-jobs/{instance}/{task}/{attempt}/extend-lock",
-        "/healthz", "/readyz",
+        "/api/events", "/metrics", "/healthz", "/readyz",
     ];
     let mut expected = routes.to_vec();
     expected.sort_unstable();

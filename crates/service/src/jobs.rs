@@ -14,7 +14,8 @@ impl<S: ServiceStore> Service<S> {
         self.authenticate(user).await?;
         let queued = self.engine.store().queued_jobs().await?;
         let leased = self.engine.store().leased_jobs().await?.iter().map(view::job).collect();
-        let external = self.engine.store().external_job_counts().await?.into_iter().map(|c| api::TopicJobs { topic: c.topic, queued: c.queued, locked: c.locked }).collect();
+        let depths = self.engine.store().queue_depths(self.engine.now()).await?;
+        let external = depths.jobs.into_iter().filter(|t| !t.topic.is_empty()).map(|t| api::TopicJobs { topic: t.topic, queued: t.queued, locked: t.leased }).collect();
         Ok(api::Jobs { queued, leased, external })
     }
 

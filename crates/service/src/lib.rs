@@ -13,6 +13,7 @@
 mod definitions;
 mod error;
 mod external_jobs;
+mod events;
 mod human_tasks;
 mod identity;
 mod incidents;
@@ -23,12 +24,13 @@ pub mod view;
 
 use baton_core::user_task::Caller;
 use baton_engine::Engine;
-use baton_store::{IdentityError, IdentityStore, InboxReader, Store, TokenStore};
+use baton_store::{IdentityError, IdentityStore, InboxReader, QueueDepths, Store, TokenStore};
 
 pub use baton_core::user_task::{EscalationAction, EscalationSpec, PotentialOwners};
 pub use definitions::SourceFile;
 pub use error::{Result, ServiceError};
 pub use external_jobs::{FetchJobs, MAX_FETCH, MAX_LOCK, MAX_MESSAGE, MAX_RETRY_AFTER, MAX_TOPICS, MAX_WAIT, MIN_LOCK, WORKERS_GROUP};
+pub use events::{EventFilter, Events};
 pub use human_tasks::{HumanTaskAction, HumanTaskRef, MAX_PAGE, MAX_PER_PAGE};
 pub use instances::{TaskOperation, MAX_LIMIT};
 
@@ -74,6 +76,11 @@ impl<S: ServiceStore> Service<S> {
     pub async fn ready(&self) -> Result<()> {
         self.engine.store().open_counts().await?;
         Ok(())
+    }
+
+    /// What waits in the job queue (by topic) and how many timers are due now, for metrics.
+    pub async fn queue_depths(&self) -> Result<QueueDepths> {
+        Ok(self.engine.store().queue_depths(self.engine.now()).await?)
     }
 
     /// The engine under the service, for what is not a request: running a worker.

@@ -2,11 +2,13 @@
 //! rows) into the api-model view types. The only place that knows both: api-model does not
 //! depend on the core, and the surfaces see only the views.
 
+mod changes;
 mod history;
 mod human_task;
 mod instance;
 mod records;
 
+pub use changes::{human_task_changed, instance_changed};
 pub use history::history_event;
 pub use human_task::{human_task, human_task_state, people, user_task};
 pub use instance::{instance, instance_status, instance_summary, reason, task_state};

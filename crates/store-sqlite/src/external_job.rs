@@ -3,13 +3,11 @@
 //! job is locked twice; a lock is the row's `owner` and `lease_until`, which a step applying the
 //! worker's report checks in its own transaction (see `check_fence`).
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 
 use baton_core::JobRequest;
-use baton_store::{ClaimedJob, ExternalJobQueue, JobKey, Result, TopicCounts};
+use baton_store::{ClaimedJob, ExternalJobQueue, JobKey, Result};
 
 use crate::{db_err, other_err, parse_ts, ts, SqliteStore};
 
@@ -75,23 +73,6 @@ impl ExternalJobQueue for SqliteStore {
             let next: Option<String> =
                 conn.query_row("SELECT MIN(lease_until) FROM jobs WHERE owner IS NOT NULL AND topic IS NOT NULL", [], |r| r.get(0))?;
             next.map(|t| parse_ts(&t)).transpose()
-        })
-    }
-
-    async fn external_job_counts(&self) -> Result<Vec<TopicCounts>> {
-        self.read(|conn| {
-            let mut counts: BTreeMap<String, TopicCounts> = BTreeMap::new();
-            let mut rows = conn.prepare_cached("SELECT topic, owner IS NOT NULL, COUNT(*) FROM jobs WHERE topic IS NOT NULL GROUP BY topic, owner IS NOT NULL")?;
-            for row in rows.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get::<_, i64>(2)? as usize)))? {
-                let (topic, locked, n) = row?;
-                let entry = counts.entry(topic.clone()).or_insert(TopicCounts { topic, queued: 0, locked: 0 });
-                if locked {
-                    entry.locked = n;
-                } else {
-                    entry.queued = n;
-                }
-            }
-            Ok(counts.into_values().collect())
         })
     }
 }

@@ -24,6 +24,7 @@ mod inbox;
 mod incident;
 mod external_job;
 mod migrations;
+mod queue_stats;
 mod token;
 mod snapshot;
 mod stored_json;

@@ -58,6 +58,7 @@ macro_rules! conformance_tests {
             completing_a_job_removes_it_from_the_queue,
             a_new_attempt_replaces_the_old_queue_row,
             leased_jobs_lists_claimed_jobs,
+            queue_depths_count_queued_and_leased_jobs_by_topic_and_the_timers_due,
             a_job_process_stays_recorded_until_forgotten_whatever_happens_to_its_queue_row,
             timers_come_due_in_order_and_can_be_cleared,
             open_instances_excludes_terminal_ones,
@@ -649,6 +650,22 @@ pub async fn leased_jobs_lists_claimed_jobs<S: Store>(store: S) {
     assert_eq!(store.queued_jobs().await.unwrap(), 1);
 }
 
+/// `queue_depths` counts the jobs waiting and leased by topic (command jobs are topic `""`;
+/// an empty queue has no entry) and the timers due at the moment asked about.
+pub async fn queue_depths_count_queued_and_leased_jobs_by_topic_and_the_timers_due<S: Store>(store: S) {
+    assert_eq!(store.queue_depths(at(0)).await.unwrap(), crate::QueueDepths::default());
+    let jobs = vec![job("i-1", "a", 1), job("i-1", "b", 1), job("i-1", "c", 1)];
+    let timers = vec![timer("i-1", "soon", 10), timer("i-1", "later", 30)];
+    commit(&store, StepRecord { enqueue: jobs, set_timers: timers, ..insert(instance("i-1")) }).await;
+    assert_eq!(store.claim_jobs("w", 1, LEASE, t0()).await.unwrap().len(), 1);
+
+    let depths = store.queue_depths(at(20)).await.unwrap();
+    assert_eq!(depths.jobs, [crate::TopicJobs { topic: String::new(), queued: 2, leased: 1 }]);
+    assert_eq!(depths.timers_due, 1, "only the timer due by then");
+    assert_eq!(store.queue_depths(at(30)).await.unwrap().timers_due, 2);
+    assert_eq!(store.queue_depths(at(9)).await.unwrap().timers_due, 0);
+}
+
 fn process(pid: u32) -> JobProcess {
     JobProcess { pid, pgid: pid, identity: format!("boot-1 start-{pid}") }
 }
@@ -963,8 +980,8 @@ pub async fn external_jobs_are_locked_once_by_racing_workers_and_never_claimed_b
     }
     assert_eq!(store.queued_jobs().await.unwrap(), 0, "the engine's queue holds no external job");
     assert!(store.claim_jobs("node", 100, LEASE, t0()).await.unwrap().is_empty());
-    let counts = store.external_job_counts().await.unwrap();
-    assert_eq!(counts.iter().map(|c| (c.topic.as_str(), c.queued, c.locked)).collect::<Vec<_>>(), [("even", 20, 0), ("odd", 20, 0)]);
+    let counts = store.queue_depths(t0()).await.unwrap().jobs;
+    assert_eq!(counts.iter().map(|c| (c.topic.as_str(), c.queued, c.leased)).collect::<Vec<_>>(), [("even", 20, 0), ("odd", 20, 0)]);
 
     let workers: Vec<_> = (0..6)
         .map(|w| {
@@ -989,8 +1006,8 @@ pub async fn external_jobs_are_locked_once_by_racing_workers_and_never_claimed_b
     }
     assert_eq!(locked.len(), 40);
     assert_eq!(locked.iter().collect::<HashSet<_>>().len(), 40, "no job was locked twice");
-    let counts = store.external_job_counts().await.unwrap();
-    assert!(counts.iter().all(|c| c.queued == 0 && c.locked == 20), "{counts:?}");
+    let counts = store.queue_depths(t0()).await.unwrap().jobs;
+    assert!(counts.iter().all(|c| c.queued == 0 && c.leased == 20), "{counts:?}");
     let only_odd = store.lock_external_jobs("user/w", &["none".to_owned()], 10, LEASE, t0()).await.unwrap();
     assert!(only_odd.is_empty());
 }
@@ -1019,7 +1036,7 @@ pub async fn a_fenced_step_commits_only_while_its_worker_holds_the_lock<S: Store
     }
     store.commit(vec![fenced("bot/w1", t0() + chrono::Duration::seconds(29))]).await.unwrap();
     assert_eq!(store.instance("i-1").await.unwrap().unwrap().status, InstanceStatus::Completed);
-    assert!(store.external_job_counts().await.unwrap().iter().all(|c| c.queued == 0 && c.locked == 0), "the job's row went with the step");
+    assert!(store.queue_depths(t0()).await.unwrap().jobs.is_empty(), "the job's row went with the step");
 }
 
 /// An expired lock is listed by `expired_locks` and can no longer be extended; a live one can.

@@ -355,16 +355,6 @@ pub trait ExternalJobQueue: Send + Sync {
     fn expired_locks(&self, now: DateTime<Utc>, limit: usize) -> impl Future<Output = Result<Vec<(JobKey, String)>>> + Send;
     /// When the earliest lock on an external job expires, so a driver knows when to look.
     fn next_lock_expiry(&self) -> impl Future<Output = Result<Option<DateTime<Utc>>>> + Send;
-    /// Queued and locked external jobs by topic, by topic name.
-    fn external_job_counts(&self) -> impl Future<Output = Result<Vec<TopicCounts>>> + Send;
-}
-
-/// How many jobs of a topic wait for a worker, and how many workers hold.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TopicCounts {
-    pub topic: String,
-    pub queued: usize,
-    pub locked: usize,
 }
 
 /// Durable timers.
@@ -380,11 +370,11 @@ pub trait TimerQueue: Send + Sync {
 
 /// Everything the engine needs from one store.
 pub trait Store:
-    DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + ExternalJobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + Clone + 'static
+    DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + ExternalJobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + QueueStats + Clone + 'static
 {
 }
 impl<T> Store for T where
-    T: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + ExternalJobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + Clone + 'static
+    T: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + ExternalJobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + QueueStats + Clone + 'static
 {
 }
 
@@ -394,6 +384,8 @@ pub mod token;
 pub use token::{NewToken, Token, TokenError, TokenStore};
 pub mod incident;
 pub use incident::{Incident, IncidentKind, IncidentReader, IncidentUpdate, NewIncident};
+pub mod queue_stats;
+pub use queue_stats::{QueueDepths, QueueStats, TopicJobs};
 pub mod inbox;
 pub use inbox::{inbox_updates, InboxEntry, InboxFilter, InboxPage, InboxReader, InboxRow, InboxStatus, InboxUpdate, Page};
 #[cfg(feature = "testkit")]

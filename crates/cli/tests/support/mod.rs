@@ -57,3 +57,4 @@ pub fn entries(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+pub mod server;

@@ -39,6 +39,8 @@ tasks:
 pub struct Api {
     _dir: TempDir,
     pub app: Router,
+    /// The engine under the app, for what no route does (leasing a job as a worker would).
+    pub engine: Engine<SqliteStore>,
     pub john: String,
     pub eve: String,
     pub chief: String,
@@ -66,7 +68,7 @@ pub async fn api_on(clock: Arc<dyn Clock>) -> Api {
         tokens.push(local.create_token("operator", user, None, None).await.unwrap().secret);
     }
     let [john, eve, chief] = <[String; 3]>::try_from(tokens).unwrap();
-    Api { _dir: dir, app: app(AppState::new(Service::new(engine))), john, eve, chief }
+    Api { _dir: dir, app: app(AppState::new(Service::new(engine.clone()))), engine, john, eve, chief }
 }
 
 /// The answer to one request: its status, headers and body (JSON, or a string for text).
