@@ -65,6 +65,8 @@ fn requests(method: &str, template: &str, targets: &Targets, document: &Value) -
         ("post", "/api/groups/{group}/members") => one("", Some(json!({"user": "eve"}))),
         ("post", "/api/tokens") => one("", Some(json!({"user": "john", "name": "stolen"}))),
         ("get", "/api/tokens") => one("?user=john", None),
+        // Another user's human-task changes (without `user` the stream would be granted).
+        ("get", "/api/events") => one("?user=john", None),
         ("post", "/api/external-jobs/fetch-and-lock") => one("", Some(json!({"worker_id": "w1", "topics": ["invoice-check"]}))),
         ("post", "/api/external-jobs/{instance}/{task}/{attempt}/complete") => one("", Some(json!({"worker_id": "w1", "data": {}}))),
         ("post", "/api/external-jobs/{instance}/{task}/{attempt}/fail") => one("", Some(json!({"worker_id": "w1", "message": "no"}))),
@@ -200,7 +202,8 @@ async fn a_request_without_a_valid_token_is_401_one_without_the_role_is_403_and_
             assert_eq!(snapshot(&api).await, before, "{what} was refused but changed something");
         }
     }
-    // Users, groups and members (4), tokens of others (3), external jobs (5), and the twelve
-    // human-task operations: a route that stops documenting its 403 shows here.
-    assert_eq!(needing_a_role, 24);
+    // Users, groups and members (4), tokens of others (3), another user's events (1), external
+    // jobs (5), and the twelve human-task operations: a route that stops documenting its 403
+    // shows here.
+    assert_eq!(needing_a_role, 25);
 }
