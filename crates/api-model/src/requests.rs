@@ -6,6 +6,7 @@
 //! doc gives.
 
 use chrono::{DateTime, Utc};
+use serde::de::{Deserializer, Error as _};
 use serde::{Deserialize, Serialize};
 
 use crate::{Data, InboxStatus, InstanceStatus, People};
@@ -58,6 +59,7 @@ pub struct Start {
     /// the same key, process and data answers with the instance the first one started; the
     /// same key with another process or data is refused with 409.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9._:-]{1,200}$"))]
     pub idempotency_key: Option<String>,
 }
 
@@ -79,6 +81,7 @@ pub struct InstancesQuery {
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// At most this many, 1 to 10,000 (default 50).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 10000))]
     pub limit: Option<usize>,
 }
 
@@ -104,6 +107,7 @@ pub struct HistoryQuery {
     /// Only events after this `seq` (default 0: from the first): the last `seq` of the previous page.
     pub after: Option<u64>,
     /// At most this many, 1 to 10,000 (default 1,000).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 10000))]
     pub limit: Option<usize>,
 }
 
@@ -115,6 +119,7 @@ pub const DEFAULT_HISTORY_PAGE: usize = 1_000;
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct LimitQuery {
     /// At most this many, 1 to 10,000 (default 50).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 10000))]
     pub limit: Option<usize>,
 }
 
@@ -139,9 +144,11 @@ pub struct InboxParams {
     pub due_before: Option<DateTime<Utc>>,
     /// Only tasks with at least this priority.
     pub min_priority: Option<i32>,
-    /// The page, from 1 (default 1).
+    /// The page, 1 to 1,000,000 (default 1).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 1000000))]
     pub page: Option<usize>,
     /// Rows per page, 1 to 1,000 (default 20).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 1000))]
     pub per_page: Option<usize>,
 }
 
@@ -203,24 +210,49 @@ pub enum HumanTaskOperation {
     /// Terminate the whole chain (an administrator).
     Terminate,
     /// Escalate by hand (an administrator).
-    Escalate { name: String, action: ManualEscalation },
+    Escalate { name: String, action: RequestedEscalation },
     /// Delete a first task with its follow-ons and subtasks (an administrator).
     Delete,
     /// Start a first task over (an administrator).
     Restart,
 }
 
-/// What an escalation does (by hand, or a follow-on task's own).
+/// What an escalation a request gives does (an `escalate` by hand, or a follow-on task's
+/// own). Named apart from the `Escalation` a human task's view lists: the OpenAPI document
+/// has one schema per name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ManualEscalation {
+pub enum RequestedEscalation {
     /// Add `by` to the priority of the chain's tasks.
-    RaisePriority { by: i32 },
+    RaisePriority {
+        #[serde(deserialize_with = "whole")]
+        by: i32,
+    },
     /// Notify these people.
     Notify { to: People },
     /// Offer the chain's current task to these people instead.
     Reassign { to: People },
+}
+
+/// Reads an integer field as JSON Schema counts integers, and so as the OpenAPI document's
+/// `integer` promises: `2` or `2.0`, a number without a fraction (serde alone takes only `2`).
+pub fn whole<'de, D: Deserializer<'de>, T: TryFrom<i128>>(deserializer: D) -> Result<T, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    // Past 2^53 a float no longer tells whole numbers apart.
+    let exact = |f: f64| f.fract() == 0.0 && f.abs() <= 2f64.powi(53);
+    let value = (number.as_i64().map(i128::from))
+        .or_else(|| number.as_u64().map(i128::from))
+        .or_else(|| number.as_f64().filter(|f| exact(*f)).map(|f| f as i128))
+        .ok_or_else(|| D::Error::custom(format!("expected a whole number, not {number}")))?;
+    T::try_from(value).map_err(|_| D::Error::custom(format!("{value} is out of range")))
+}
+
+/// [`whole`] for a field that may be `null`.
+pub fn whole_or_null<'de, D: Deserializer<'de>, T: TryFrom<i128>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    #[derive(Deserialize)]
+    struct Whole<T: TryFrom<i128>>(#[serde(deserialize_with = "whole")] T);
+    Ok(Option::<Whole<T>>::deserialize(deserializer)?.map(|w| w.0))
 }
 
 /// An escalation of a follow-on task: `after` a start (`from`), unless the task reached
@@ -240,7 +272,7 @@ pub struct FollowOnEscalation {
     #[serde(default)]
     pub unless: Option<EscalationUnless>,
     /// What it does.
-    pub action: ManualEscalation,
+    pub action: RequestedEscalation,
 }
 
 /// When an escalation's time starts.
@@ -267,8 +299,11 @@ pub enum EscalationUnless {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
+    /// 1 to 64 letters, digits, `.`, `_`, `-` or `@`, starting with a letter or a digit.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub name: String,
-    /// Their department (made if new).
+    /// Their department (made if new), a name written as a user's.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub department: Option<String>,
     /// May act on every task and manage people.
     #[serde(default)]
@@ -280,6 +315,8 @@ pub struct NewUser {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewGroup {
+    /// 1 to 64 letters, digits, `.`, `_`, `-` or `@`, starting with a letter or a digit.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub name: String,
 }
 
@@ -291,7 +328,8 @@ pub struct NewMember {
     pub user: String,
 }
 
-/// A token to make.
+/// A token to make. (Named apart from the `NewToken` the answer holds: the OpenAPI document
+/// has one schema per name.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -329,7 +367,7 @@ mod tests {
                 after: "1h".into(),
                 from: Some(EscalationFrom::Claim),
                 unless: None,
-                action: ManualEscalation::RaisePriority { by: 2 },
+                action: RequestedEscalation::RaisePriority { by: 2 },
             }],
         };
         let text = serde_json::to_value(&forward).unwrap();

@@ -67,7 +67,7 @@ pub fn render(document: &Value) -> String {
     );
     for (path, item) in document["paths"].as_object().into_iter().flatten() {
         for (method, operation) in item.as_object().into_iter().flatten() {
-            operation_section(&mut page, path, method, operation);
+            operation_section(&mut page, path, method, operation, &document["components"]["responses"]);
         }
     }
     page.push_str("<h2>Schemas</h2>");
@@ -78,7 +78,8 @@ pub fn render(document: &Value) -> String {
     page
 }
 
-fn operation_section(page: &mut String, path: &str, method: &str, operation: &Value) {
+/// One operation; `shared` is the document's `components/responses`, which its answers may refer to.
+fn operation_section(page: &mut String, path: &str, method: &str, operation: &Value, shared: &Value) {
     let _ = write!(page, "<h3><code>{} {}</code></h3><p>{}</p>", esc(&method.to_uppercase()), esc(path), esc(text(operation, "description")));
     if operation.get("security").and_then(Value::as_array).is_some_and(Vec::is_empty) {
         page.push_str("<p>Needs no token.</p>");
@@ -95,6 +96,10 @@ fn operation_section(page: &mut String, path: &str, method: &str, operation: &Va
     }
     page.push_str("<p>Answers: ");
     for (status, response) in operation["responses"].as_object().into_iter().flatten() {
+        let response = match response["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/responses/")) {
+            Some(name) => &shared[name],
+            None => response,
+        };
         let body = response.pointer("/content/application~1json/schema").map(schema_name).unwrap_or_default();
         let _ = write!(page, "<code>{}</code> {} ", esc(status), body);
     }

@@ -13,7 +13,6 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::{json, Value};
 
 use baton_api_model::ErrorKind;
 use baton_engine::EngineError;
@@ -60,10 +59,32 @@ pub struct ErrorDetail {
     pub code: ErrorKind,
     /// What went wrong (for `internal`, a generic sentence with the id its log line has).
     pub message: String,
-    /// For a definition with problems, each problem (`file`, `line`, `column`, `message`,
-    /// `hint`); for an internal error, `{"error_id": ID}`; else `null`.
-    #[schema(value_type = Option<Object>)]
-    pub details: Value,
+    /// For a definition with problems, each problem; for an internal error, the id its log
+    /// line has; else `null`.
+    pub details: Option<ErrorDetails>,
+}
+
+/// What an error answer says besides its message.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum ErrorDetails {
+    /// Every problem of the definitions a deploy was refused for.
+    Problems(Vec<Problem>),
+    /// An internal error: `{"error_id": ID}`.
+    Internal { error_id: String },
+}
+
+/// One problem in a definition file.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// The file's name, as the deploy gave it.
+    pub file: String,
+    /// Where in the file, from 1.
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    /// How to fix it, when Baton has an idea.
+    pub hint: Option<String>,
 }
 
 impl ApiError {
@@ -107,26 +128,28 @@ impl ApiError {
                 // client is given, and the client hears only that something failed.
                 let id = uuid::Uuid::now_v7().to_string();
                 tracing::error!(error_id = %id, error = %e, "request failed");
-                (format!("{} (error id {id})", e.to_view().message), json!({ "error_id": id }))
+                let message = format!("{} (error id {id})", e.to_view().message);
+                (message, Some(ErrorDetails::Internal { error_id: id }))
             }
             Self::Service(e) => (e.to_view().message, diagnostics(e)),
-            other => (other.to_string(), Value::Null),
+            other => (other.to_string(), None),
         };
         ErrorBody { error: ErrorDetail { code, message, details } }
     }
 }
 
-/// A deploy's problems, each with its file and position; `null` for any other error.
-fn diagnostics(error: &ServiceError) -> Value {
+/// A deploy's problems, each with its file and position; none for any other error.
+fn diagnostics(error: &ServiceError) -> Option<ErrorDetails> {
     let files = match error {
         ServiceError::Engine(EngineError::Definition(e)) => std::slice::from_ref(e),
         ServiceError::Engine(EngineError::Definitions(all)) => all.as_slice(),
-        _ => return Value::Null,
+        _ => return None,
     };
-    files
+    let problems = files
         .iter()
-        .flat_map(|f| f.diagnostics.iter().map(move |d| json!({"file": f.file, "line": d.line, "column": d.column, "message": d.message, "hint": d.hint})))
-        .collect()
+        .flat_map(|f| f.diagnostics.iter().map(move |d| Problem { file: f.file.clone(), line: d.line, column: d.column, message: d.message.clone(), hint: d.hint.clone() }))
+        .collect();
+    Some(ErrorDetails::Problems(problems))
 }
 
 impl IntoResponse for ApiError {

@@ -36,7 +36,7 @@ pub const MAX_BODY_BYTES: usize = 16 << 20;
 
 /// The app: every route, with its layers, on `state`.
 pub fn app(state: AppState) -> Router {
-    let (router, document) = api_router().split_for_parts();
+    let (router, document) = api_parts();
     let document = Arc::new(document);
     router
         .merge(docs::router(document))
@@ -99,9 +99,16 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(external_jobs::extend_lock))
 }
 
+/// The documented routes and their OpenAPI document, with the answers every operation shares.
+fn api_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut document) = api_router().split_for_parts();
+    openapi::add_shared_answers(&mut document);
+    (router, document)
+}
+
 /// The OpenAPI document of the API, as `/openapi.json` serves it.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+    api_parts().1
 }
 
 /// Serves the app on `listener` until `shutdown` resolves; then it takes no new connections,

@@ -34,19 +34,37 @@ pub struct FieldError {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FetchAndLock {
-    /// The worker's id (1 to 200 letters, digits, `.`, `_`, `-`, `:`): its reports name it.
+    /// The worker's id (1 to 200 ASCII letters, digits, `.`, `_`, `-`, `:`): its reports name it.
+    #[schema(pattern = r"^[A-Za-z0-9._:-]{1,200}$")]
     pub worker_id: String,
-    /// The topics it works (1 to 100).
+    /// The topics it works (1 to 100), each written like a worker id.
+    #[schema(schema_with = topics_schema)]
     pub topics: Vec<String>,
     /// Most jobs to lock, 1 to 1,000 (default 10).
-    #[serde(default = "default_max_jobs")]
+    #[serde(default = "default_max_jobs", deserialize_with = "whole")]
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_jobs: usize,
     /// How long the locks last, 1,000 ms to 24 h (default 5 minutes).
-    #[serde(default = "default_lock_ms")]
+    #[serde(default = "default_lock_ms", deserialize_with = "whole")]
+    #[schema(minimum = 1000, maximum = 86400000)]
     pub lock_duration_ms: u64,
     /// With no job queued, how long to wait for one, up to 300,000 ms (default 0: answer at once).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole")]
+    #[schema(maximum = 300000)]
     pub timeout_ms: u64,
+}
+
+/// How a worker id and a topic are written (see `wire_name_problem`).
+const WIRE_NAME: &str = r"^[A-Za-z0-9._:-]{1,200}$";
+
+fn topics_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .description(Some("The topics it works (1 to 100), each written like a worker id."))
+        .items(ObjectBuilder::new().schema_type(Type::String).pattern(Some(WIRE_NAME)))
+        .min_items(Some(1))
+        .max_items(Some(100))
+        .build()
 }
 
 fn default_max_jobs() -> usize {
@@ -62,6 +80,7 @@ fn default_lock_ms() -> u64 {
 #[serde(deny_unknown_fields)]
 pub struct CompleteJob {
     /// The worker holding the lock.
+    #[schema(pattern = r"^[A-Za-z0-9._:-]{1,200}$")]
     pub worker_id: String,
     /// Output merged into process data (checked against the data limits and declared types).
     #[serde(default)]
@@ -74,6 +93,7 @@ pub struct CompleteJob {
 #[serde(deny_unknown_fields)]
 pub struct FailJob {
     /// The worker holding the lock.
+    #[schema(pattern = r"^[A-Za-z0-9._:-]{1,200}$")]
     pub worker_id: String,
     /// Why (at most 8 KiB).
     pub message: String,
@@ -81,8 +101,9 @@ pub struct FailJob {
     /// ends the task `ended_not_ok` now.
     #[serde(default = "default_true")]
     pub retry: bool,
-    /// Wait this long before the retry instead of the policy's delay.
-    #[serde(default)]
+    /// Wait this long before the retry instead of the policy's delay, at most 30 days.
+    #[serde(default, deserialize_with = "whole_or_null")]
+    #[schema(maximum = 2592000000.0)]
     pub retry_after_ms: Option<u64>,
 }
 
@@ -95,6 +116,7 @@ fn default_true() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct EndJob {
     /// The worker holding the lock.
+    #[schema(pattern = r"^[A-Za-z0-9._:-]{1,200}$")]
     pub worker_id: String,
     /// `ended_ok`, `ended_not_ok` or `ended_skipped`.
     pub status: WorkerEndStatus,
@@ -131,7 +153,10 @@ impl From<WorkerEndStatus> for baton_core::WorkerEndStatus {
 #[serde(deny_unknown_fields)]
 pub struct ExtendLock {
     /// The worker holding the lock.
+    #[schema(pattern = r"^[A-Za-z0-9._:-]{1,200}$")]
     pub worker_id: String,
     /// The lock's new length from now, 1,000 ms to 24 h.
+    #[serde(deserialize_with = "whole")]
+    #[schema(minimum = 1000, maximum = 86400000)]
     pub duration_ms: u64,
 }

@@ -3,7 +3,7 @@
 //! server (`baton --server`) writes its action as the request. Both directions live here, side
 //! by side, and a test holds that each undoes the other.
 
-use baton_api_model::requests::{EscalationFrom, EscalationUnless, FollowOnEscalation, HumanTaskOperation, ManualEscalation};
+use baton_api_model::requests::{EscalationFrom, EscalationUnless, FollowOnEscalation, HumanTaskOperation, RequestedEscalation};
 use baton_api_model::People;
 use baton_core::definition::duration;
 use baton_core::user_task::{EscalationStart, ExpectedState};
@@ -30,19 +30,19 @@ fn invalid(field: &'static str, e: impl std::fmt::Display) -> ServiceError {
 
 // The core's escalation types are foreign here as the requests are, so these are functions.
 
-fn escalation_action(action: ManualEscalation) -> EscalationAction {
+fn escalation_action(action: RequestedEscalation) -> EscalationAction {
     match action {
-        ManualEscalation::RaisePriority { by } => EscalationAction::RaisePriority { by },
-        ManualEscalation::Notify { to } => EscalationAction::Notify { to: owners(to) },
-        ManualEscalation::Reassign { to } => EscalationAction::Reassign { to: owners(to) },
+        RequestedEscalation::RaisePriority { by } => EscalationAction::RaisePriority { by },
+        RequestedEscalation::Notify { to } => EscalationAction::Notify { to: owners(to) },
+        RequestedEscalation::Reassign { to } => EscalationAction::Reassign { to: owners(to) },
     }
 }
 
-fn manual_escalation(action: EscalationAction) -> ManualEscalation {
+fn manual_escalation(action: EscalationAction) -> RequestedEscalation {
     match action {
-        EscalationAction::RaisePriority { by } => ManualEscalation::RaisePriority { by },
-        EscalationAction::Notify { to } => ManualEscalation::Notify { to: people(to) },
-        EscalationAction::Reassign { to } => ManualEscalation::Reassign { to: people(to) },
+        EscalationAction::RaisePriority { by } => RequestedEscalation::RaisePriority { by },
+        EscalationAction::Notify { to } => RequestedEscalation::Notify { to: people(to) },
+        EscalationAction::Reassign { to } => RequestedEscalation::Reassign { to: people(to) },
     }
 }
 
@@ -174,7 +174,7 @@ mod tests {
         let refused = HumanTaskAction::try_from(subtask).unwrap_err();
         assert_eq!(refused.kind(), ErrorKind::Invalid);
         assert!(refused.to_string().starts_with("`expires_after` is not allowed: "), "{refused}");
-        let never = FollowOnEscalation { name: "e".into(), after: "never".into(), from: None, unless: None, action: ManualEscalation::RaisePriority { by: 1 } };
+        let never = FollowOnEscalation { name: "e".into(), after: "never".into(), from: None, unless: None, action: RequestedEscalation::RaisePriority { by: 1 } };
         let forward = HumanTaskOperation::Forward { to: People::default(), title: None, description: None, note: None, input: Map::new(), escalations: vec![never] };
         let refused = HumanTaskAction::try_from(forward).unwrap_err();
         assert!(refused.to_string().starts_with("`escalations.after` is not allowed: "), "{refused}");

@@ -14,7 +14,7 @@ use crate::state::AppState;
 /// Start an instance of the latest version of a process; answered once its first step is
 /// committed (jobs are queued for the worker).
 #[utoipa::path(post, path = "/api/instances", tag = "instances", request_body = Start,
-    responses((status = 200, body = api::Instance), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = api::Instance), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn start(State(state): State<AppState>, Acting(user): Acting, Json(body): Json<Start>) -> ApiResult<Json<api::Instance>> {
     let (instance, _started) = state.service.start_once(&user, &body.process, body.data, body.idempotency_key.as_deref()).await?;
     Ok(Json(instance))

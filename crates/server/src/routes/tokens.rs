@@ -13,7 +13,7 @@ use crate::state::AppState;
 
 /// Make a token; the answer holds its secret, shown this once.
 #[utoipa::path(post, path = "/api/tokens", tag = "tokens", request_body = TokenRequest,
-    responses((status = 201, body = api::NewToken), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = api::NewToken), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(State(state): State<AppState>, Acting(user): Acting, Json(body): Json<TokenRequest>) -> ApiResult<(StatusCode, Json<api::NewToken>)> {
     let lifetime = body
         .lifetime

@@ -12,7 +12,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 use tower::ServiceExt;
 
-use baton_engine::{Engine, EngineOptions, SystemClock};
+use baton_engine::{Clock, Engine, EngineOptions, SystemClock};
 use baton_server::{app, AppState};
 use baton_service::{Service, SourceFile};
 use baton_store::NewUser;
@@ -47,9 +47,14 @@ pub struct Api {
 }
 
 pub async fn api() -> Api {
+    api_on(Arc::new(SystemClock)).await
+}
+
+/// [`api`] with the engine on `clock`.
+pub async fn api_on(clock: Arc<dyn Clock>) -> Api {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("baton.db"), Durability::Normal).unwrap();
-    let engine = Engine::new(store, Arc::new(SystemClock), EngineOptions::default());
+    let engine = Engine::new(store, clock, EngineOptions::default());
     // The set-up is the command line's (which may manage people); the app is a server's.
     let local = Service::local(engine.clone());
     for user in [NewUser::named("john"), NewUser::named("eve"), NewUser::named("chief").admin()] {

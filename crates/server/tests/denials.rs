@@ -1,0 +1,209 @@
+//! The denial matrix: every operation of the OpenAPI document (read from the document, so a
+//! new route is covered as soon as it is served) refuses a request without a valid token
+//! with 401, and every operation that needs a role (it documents 403: administrators manage
+//! people and others' tokens, workers work external jobs, the human-task rules name owners,
+//! potential owners and administrators) refuses a user without it with 403; and a refused
+//! request changes nothing the API lists.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use axum::http::{header, Method, StatusCode};
+use chrono::{TimeZone, Utc};
+use serde_json::{json, Value};
+
+use baton_engine::ManualClock;
+use support::{api_on, code, Answer, Api};
+
+/// The instances and the token the requests name: `ready` has its human task ready, `claimed`
+/// has john's claim on it; `johns_token` is the id of a token of john's.
+struct Targets {
+    ready: String,
+    claimed: String,
+    johns_token: String,
+}
+
+/// A request for an operation: its path with the document's parameters filled in (and a
+/// query, if it needs one) and its body, one that the operation would carry out if the
+/// acting user may.
+struct Request {
+    path: String,
+    body: Option<Value>,
+}
+
+/// `template` with each `{parameter}` named by `targets`, on the `claimed` instance.
+fn fill(template: &str, targets: &Targets) -> String {
+    let id = match template.split('/').nth(2) {
+        Some("definitions") => "review",
+        Some("tokens") => &targets.johns_token,
+        Some("incidents") => "1",
+        _ => &targets.claimed,
+    };
+    template
+        .replace("{id}", id)
+        .replace("{instance}", &targets.claimed)
+        .replace("{task}", "check")
+        .replace("{attempt}", "1")
+        .replace("{group}", "editors")
+        .replace("{member}", "john")
+}
+
+/// The requests made of `method template`: each is one the operation carries out for a user
+/// who may (for a human task, one per operation the document's `HumanTaskOperation` names).
+fn requests(method: &str, template: &str, targets: &Targets, document: &Value) -> Vec<Request> {
+    let path = fill(template, targets);
+    let one = |query: &str, body: Option<Value>| vec![Request { path: format!("{path}{query}"), body }];
+    match (method, template) {
+        ("post", "/api/definitions") => one("", Some(json!({"files": [{"name": "review.yaml", "source": support::REVIEW}]}))),
+        ("post", "/api/instances") => one("", Some(json!({"process": "review"}))),
+        ("post", "/api/instances/{id}/tasks/{task}/input") => one("", Some(json!({"values": {}}))),
+        ("post", "/api/users") => one("", Some(json!({"name": "mallory", "admin": true}))),
+        ("post", "/api/groups") => one("", Some(json!({"name": "cabal"}))),
+        ("post", "/api/groups/{group}/members") => one("", Some(json!({"user": "eve"}))),
+        ("post", "/api/tokens") => one("", Some(json!({"user": "john", "name": "stolen"}))),
+        ("get", "/api/tokens") => one("?user=john", None),
+        // Another user's human-task changes (without `user` the stream would be granted).
+        ("get", "/api/events") => one("?user=john", None),
+        ("post", "/api/external-jobs/fetch-and-lock") => one("", Some(json!({"worker_id": "w1", "topics": ["invoice-check"]}))),
+        ("post", "/api/external-jobs/{instance}/{task}/{attempt}/complete") => one("", Some(json!({"worker_id": "w1", "data": {}}))),
+        ("post", "/api/external-jobs/{instance}/{task}/{attempt}/fail") => one("", Some(json!({"worker_id": "w1", "message": "no"}))),
+        ("post", "/api/external-jobs/{instance}/{task}/{attempt}/end") => one("", Some(json!({"worker_id": "w1", "status": "ended_ok"}))),
+        ("post", "/api/external-jobs/{instance}/{task}/{attempt}/extend-lock") => one("", Some(json!({"worker_id": "w1", "duration_ms": 60000}))),
+        ("post", "/api/instances/{id}/tasks/{task}/human-tasks") => human_task_operations(document)
+            .into_iter()
+            .map(|operation| {
+                // Claiming takes a ready task; every other operation is refused on john's claim.
+                let on = if operation == "claim" { &targets.ready } else { &targets.claimed };
+                Request { path: template.replace("{id}", on).replace("{task}", "check"), body: Some(human_task_body(&operation)) }
+            })
+            .collect(),
+        (_, template) if requires_no_body(document, method, template) => one("", None),
+        _ => panic!("{method} {template} takes a body: add the request it carries out to the denial matrix"),
+    }
+}
+
+fn requires_no_body(document: &Value, method: &str, template: &str) -> bool {
+    document["paths"][template][method].get("requestBody").is_none()
+}
+
+/// The `operation` of each variant of the document's `HumanTaskOperation`.
+fn human_task_operations(document: &Value) -> Vec<String> {
+    let variants = document["components"]["schemas"]["HumanTaskOperation"]["oneOf"].as_array().expect("HumanTaskOperation is a oneOf");
+    variants.iter().map(|v| v["properties"]["operation"]["enum"][0].as_str().expect("each variant names its operation").to_owned()).collect()
+}
+
+/// A body for the human-task operation `operation` that its rules would let the right user do.
+fn human_task_body(operation: &str) -> Value {
+    match operation {
+        "claim" | "unclaim" | "suspend" | "resume" | "terminate" | "delete" | "restart" => json!({"operation": operation}),
+        "complete" => json!({"operation": "complete", "output": {"approved": true}}),
+        "fail" => json!({"operation": "fail", "note": "not mine"}),
+        "forward" => json!({"operation": "forward", "to": {"users": ["eve"], "groups": []}}),
+        "subtask" => json!({"operation": "subtask", "to": {"users": ["eve"], "groups": []}, "title": "help"}),
+        "escalate" => json!({"operation": "escalate", "name": "by hand", "action": {"type": "raise_priority", "by": 5}}),
+        other => panic!("the human-task operation `{other}` is new: add a body for it to the denial matrix"),
+    }
+}
+
+/// Every operation of the document that needs a token: (method, path template, documented statuses).
+fn operations(document: &Value) -> Vec<(String, String, BTreeSet<String>)> {
+    let mut all = Vec::new();
+    for (template, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            if operation.get("security").and_then(Value::as_array).is_some_and(Vec::is_empty) {
+                continue; // `/healthz` and `/readyz` need none
+            }
+            let statuses = operation["responses"].as_object().unwrap().keys().cloned().collect();
+            all.push((method.clone(), template.clone(), statuses));
+        }
+    }
+    all
+}
+
+async fn send(api: &Api, method: &str, request: &Request, token: Option<&str>) -> Answer {
+    api.call(Method::from_str(&method.to_uppercase()).unwrap(), &request.path, token, request.body.clone()).await
+}
+
+/// What the API lists, as an administrator and each user sees it: definitions, instances with
+/// their state, history and human tasks, people, tokens, incidents and each inbox.
+async fn snapshot(api: &Api) -> Value {
+    let chief = &api.chief;
+    let mut all = json!({
+        "definitions": api.get("/api/definitions", chief).await.body,
+        "instances": api.get("/api/instances?limit=10000", chief).await.body,
+        "users": api.get("/api/users", chief).await.body,
+        "groups": api.get("/api/groups", chief).await.body,
+        "departments": api.get("/api/departments", chief).await.body,
+        "tokens": api.get("/api/tokens?user=*", chief).await.body,
+        "incidents": api.get("/api/incidents?limit=10000", chief).await.body,
+    });
+    for (name, token) in [("john", &api.john), ("eve", &api.eve), ("chief", chief)] {
+        all[format!("inbox of {name}")] = api.get("/api/inbox?per_page=1000", token).await.body;
+    }
+    let ids: Vec<String> = all["instances"]["instances"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect();
+    for id in ids {
+        all[format!("instance {id}")] = api.get(&format!("/api/instances/{id}"), chief).await.body;
+        all[format!("history of {id}")] = api.get(&format!("/api/instances/{id}/history"), chief).await.body;
+        all[format!("human tasks of {id}")] = api.get(&format!("/api/instances/{id}/tasks/check/human-tasks"), chief).await.body;
+    }
+    all
+}
+
+#[tokio::test]
+async fn a_request_without_a_valid_token_is_401_one_without_the_role_is_403_and_neither_changes_anything() {
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2030, 1, 7, 9, 0, 0).unwrap()));
+    let api = api_on(clock.clone()).await;
+    let document = api.call(Method::GET, "/openapi.json", None, None).await.body;
+
+    let ready = api.start_review().await;
+    let claimed = api.start_review().await;
+    let claim = api.post(&format!("/api/instances/{claimed}/tasks/check/human-tasks"), &api.john, json!({"operation": "claim"})).await;
+    assert_eq!(claim.status, StatusCode::OK, "{}", claim.body);
+    let made = api.post("/api/tokens", &api.john, json!({"name": "laptop"})).await;
+    let johns_token = made.body["token"]["id"].as_str().unwrap().to_owned();
+    // A revoked token and an expired one, each once valid.
+    let revoked = api.post("/api/tokens", &api.john, json!({"name": "old"})).await;
+    let revoked_id = revoked.body["token"]["id"].as_str().unwrap();
+    assert_eq!(api.call(Method::DELETE, &format!("/api/tokens/{revoked_id}"), Some(&api.john), None).await.status, StatusCode::OK);
+    let expired = api.post("/api/tokens", &api.john, json!({"name": "short", "lifetime": "1h"})).await;
+    let expired = expired.body["secret"].as_str().unwrap().to_owned();
+    assert_eq!(api.get("/api/definitions", &expired).await.status, StatusCode::OK);
+    clock.advance(chrono::Duration::hours(2));
+    let targets = Targets { ready, claimed, johns_token };
+
+    let before = snapshot(&api).await;
+    let bad_tokens = [None, Some("baton_000000000000_nope"), Some("not-a-token"), Some(revoked.body["secret"].as_str().unwrap()), Some(expired.as_str())];
+    let mut needing_a_role = 0;
+    for (method, template, statuses) in operations(&document) {
+        let requests = requests(&method, &template, &targets, &document);
+        for request in &requests {
+            for token in bad_tokens {
+                let answer = send(&api, &method, request, token).await;
+                let what = format!("{method} {} with token {token:?}", request.path);
+                assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{what}: {}", answer.body);
+                assert_eq!(answer.headers[header::WWW_AUTHENTICATE], "Bearer", "{what}");
+                assert_eq!(code(&answer), "unauthenticated", "{what}");
+            }
+        }
+        assert_eq!(snapshot(&api).await, before, "a request to {method} {template} without a valid token changed something");
+        assert!(statuses.contains("401"), "{method} {template} does not document its 401");
+
+        if !statuses.contains("403") {
+            continue;
+        }
+        for request in &requests {
+            needing_a_role += 1;
+            let answer = send(&api, &method, request, Some(&api.eve)).await;
+            let what = format!("{method} {} {} as eve", request.path, request.body.as_ref().map(Value::to_string).unwrap_or_default());
+            assert_eq!((answer.status, code(&answer)), (StatusCode::FORBIDDEN, "forbidden"), "{what}: {}", answer.body);
+            assert_eq!(snapshot(&api).await, before, "{what} was refused but changed something");
+        }
+    }
+    // Users, groups and members (4), tokens of others (3), another user's events (1), external
+    // jobs (5), and the twelve human-task operations: a route that stops documenting its 403
+    // shows here.
+    assert_eq!(needing_a_role, 25);
+}
