@@ -383,3 +383,132 @@ mod tests {
         assert!(refused.to_string().contains("unknown field `dta`"), "{refused}");
     }
 }
+
+/// A fetch of external jobs (Camunda's fetch-and-lock).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct FetchAndLock {
+    /// The worker's id (1 to 200 ASCII letters, digits, `.`, `_`, `-`, `:`): its reports name it.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9._:-]{1,200}$"))]
+    pub worker_id: String,
+    /// The topics it works (1 to 100), each written like a worker id.
+    #[cfg_attr(feature = "openapi", schema(schema_with = topics_schema))]
+    pub topics: Vec<String>,
+    /// Most jobs to lock, 1 to 1,000 (default 10).
+    #[serde(default = "default_max_jobs", deserialize_with = "whole")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
+    pub max_jobs: usize,
+    /// How long the locks last, 1,000 ms to 24 h (default 5 minutes).
+    #[serde(default = "default_lock_ms", deserialize_with = "whole")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1000, maximum = 86400000))]
+    pub lock_duration_ms: u64,
+    /// With no job queued, how long to wait for one, up to 300,000 ms (default 0: answer at once).
+    #[serde(default, deserialize_with = "whole")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 300000))]
+    pub timeout_ms: u64,
+}
+
+/// How a worker id and a topic are written (see `wire_name_problem`).
+#[cfg(feature = "openapi")]
+const WIRE_NAME: &str = r"^[A-Za-z0-9._:-]{1,200}$";
+
+#[cfg(feature = "openapi")]
+fn topics_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .description(Some("The topics it works (1 to 100), each written like a worker id."))
+        .items(ObjectBuilder::new().schema_type(Type::String).pattern(Some(WIRE_NAME)))
+        .min_items(Some(1))
+        .max_items(Some(100))
+        .build()
+}
+
+fn default_max_jobs() -> usize {
+    10
+}
+
+fn default_lock_ms() -> u64 {
+    300_000
+}
+
+/// A worker's report that the job is done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CompleteJob {
+    /// The worker holding the lock.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9._:-]{1,200}$"))]
+    pub worker_id: String,
+    /// Output merged into process data (checked against the data limits and declared types).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub data: Option<Data>,
+}
+
+/// A worker's report that the job failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct FailJob {
+    /// The worker holding the lock.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9._:-]{1,200}$"))]
+    pub worker_id: String,
+    /// Why (at most 8 KiB).
+    pub message: String,
+    /// Run it again if the task's `retry:` policy has a retry left (default `true`); `false`
+    /// ends the task `ended_not_ok` now.
+    #[serde(default = "default_true")]
+    pub retry: bool,
+    /// Wait this long before the retry instead of the policy's delay, at most 30 days.
+    #[serde(default, deserialize_with = "whole_or_null")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 2592000000.0))]
+    pub retry_after_ms: Option<u64>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// A worker's report ending the job with a status of its choosing (a business error).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EndJob {
+    /// The worker holding the lock.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9._:-]{1,200}$"))]
+    pub worker_id: String,
+    /// `ended_ok`, `ended_not_ok` or `ended_skipped`.
+    pub status: WorkerEndStatus,
+    /// Why (at most 8 KiB).
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Output merged into process data first.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub data: Option<Data>,
+}
+
+/// The end statuses a worker may give a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerEndStatus {
+    EndedOk,
+    EndedNotOk,
+    EndedSkipped,
+}
+
+/// A worker's extension of its lock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ExtendLock {
+    /// The worker holding the lock.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9._:-]{1,200}$"))]
+    pub worker_id: String,
+    /// The lock's new length from now, 1,000 ms to 24 h.
+    #[serde(deserialize_with = "whole")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1000, maximum = 86400000))]
+    pub duration_ms: u64,
+}

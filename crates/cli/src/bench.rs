@@ -56,6 +56,9 @@ enum BenchTarget {
     Fanout(crate::bench_workloads::FanoutArgs),
     /// One ForEach over N items with an empty body: iterations/s, database bytes per iteration.
     Foreach(crate::foreach_bench::ForEachArgs),
+    /// The API on loopback: W2 over HTTP by concurrent clients (against W2 in-process) and
+    /// external workers long-polling for jobs; requests/s and p50/p99 per operation.
+    Http(crate::http_bench::HttpArgs),
 }
 
 /// The benchmark workflow: ten `set` tasks in sequence.
@@ -78,6 +81,7 @@ pub async fn run(args: BenchArgs) -> Result<u8> {
     match args.target {
         Some(BenchTarget::Inbox(inbox)) => return crate::inbox_bench::run(inbox).await,
         Some(BenchTarget::Human(a)) => return crate::bench_workloads::human(a).await,
+        Some(BenchTarget::Http(a)) => return crate::http_bench::run(a).await,
         Some(BenchTarget::Retained(a)) => return crate::bench_workloads::retained(a).await,
         Some(BenchTarget::Timers(a)) => return crate::bench_workloads::timers(a).await,
         Some(BenchTarget::Fanout(a)) => return crate::bench_workloads::fanout(a).await,

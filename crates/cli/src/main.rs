@@ -22,6 +22,7 @@ mod backend;
 mod bench;
 mod bench_measure;
 mod bench_workloads;
+mod http_bench;
 mod commands;
 mod database;
 mod definitions;

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use baton_api_model as api;
 use baton_api_model::requests::{
-    Deploy, HistoryQuery, HumanTaskNumber, HumanTaskOperation, InboxParams, Input, InstancesQuery, LimitQuery, NewGroup, NewMember, NewUser, Start, TokenRequest,
+    CompleteJob, Deploy, EndJob, ExtendLock, FailJob, FetchAndLock, HistoryQuery, HumanTaskNumber, HumanTaskOperation, InboxParams, Input, InstancesQuery, LimitQuery, NewGroup, NewMember, NewUser, Start, TokenRequest,
     TokensQuery, VersionQuery,
 };
 
@@ -248,6 +248,33 @@ impl Client {
     pub async fn human_task(&self, id: &str, task: &str, number: Option<u32>, operation: &HumanTaskOperation) -> Result<api::HumanTaskUpdate> {
         let request = self.request(Method::POST, &["api", "instances", id, "tasks", task, "human-tasks"]);
         self.answer(request.query(&HumanTaskNumber { number }).json(operation)).await
+    }
+
+    // ---- external jobs
+
+    /// Locks queued external jobs of the topics to the worker (waiting up to `timeout_ms`).
+    pub async fn fetch_and_lock(&self, fetch: &FetchAndLock) -> Result<Vec<api::ExternalJob>> {
+        self.send_json(Method::POST, &["api", "external-jobs", "fetch-and-lock"], fetch).await
+    }
+
+    /// Reports a locked job done.
+    pub async fn complete_job(&self, instance: &str, task: &str, attempt: u32, done: &CompleteJob) -> Result<api::Instance> {
+        self.send_json(Method::POST, &["api", "external-jobs", instance, task, &attempt.to_string(), "complete"], done).await
+    }
+
+    /// Reports a locked job failed.
+    pub async fn fail_job(&self, instance: &str, task: &str, attempt: u32, failed: &FailJob) -> Result<api::Instance> {
+        self.send_json(Method::POST, &["api", "external-jobs", instance, task, &attempt.to_string(), "fail"], failed).await
+    }
+
+    /// Ends a locked job's task with a status the worker chose.
+    pub async fn end_job(&self, instance: &str, task: &str, attempt: u32, end: &EndJob) -> Result<api::Instance> {
+        self.send_json(Method::POST, &["api", "external-jobs", instance, task, &attempt.to_string(), "end"], end).await
+    }
+
+    /// Extends the worker's lock on a job.
+    pub async fn extend_lock(&self, instance: &str, task: &str, attempt: u32, extend: &ExtendLock) -> Result<api::JobLock> {
+        self.send_json(Method::POST, &["api", "external-jobs", instance, task, &attempt.to_string(), "extend-lock"], extend).await
     }
 
     // ---- incidents

@@ -15,7 +15,9 @@ use baton_store::JobKey;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Acting, Json, Path};
-use crate::requests::{CompleteJob, EndJob, ExtendLock, FailJob, FetchAndLock};
+use baton_api_model::requests::{CompleteJob, EndJob, ExtendLock, FailJob, FetchAndLock};
+
+use crate::requests::end_status;
 use crate::state::AppState;
 
 /// Lock up to `max_jobs` queued jobs of the topics to the worker. With none queued, it waits up
@@ -65,7 +67,7 @@ pub async fn fail(State(state): State<AppState>, Acting(user): Acting, Path(atte
     params(("instance" = String, Path), ("task" = String, Path), ("attempt" = u32, Path)), request_body = EndJob,
     responses((status = 200, body = api::Instance), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn end(State(state): State<AppState>, Acting(user): Acting, Path(attempt): AttemptPath, Json(body): Json<EndJob>) -> ApiResult<Json<api::Instance>> {
-    let report = WorkerReport::Ended { status: body.status.into(), message: body.message, output: body.data };
+    let report = WorkerReport::Ended { status: end_status(body.status), message: body.message, output: body.data };
     Ok(Json(state.service.report_external_job(&user, &key(attempt), &body.worker_id, report).await?))
 }
 
