@@ -88,6 +88,10 @@ pub enum Cmd {
         /// Input process data: a JSON object, or @path to a file holding one.
         #[arg(long)]
         data: Option<String>,
+        /// Start only once: a repeat with the same key, process and data prints the instance the
+        /// first one started (exit 0); the same key with another process or data is refused (exit 2).
+        #[arg(long, value_name = "KEY")]
+        idempotency_key: Option<String>,
     },
     /// List instances, newest first.
     Instances {
@@ -95,6 +99,18 @@ pub enum Cmd {
         /// aborted), or `incident`: instances with an open incident.
         #[arg(long)]
         status: Option<String>,
+        /// Only instances of this process.
+        #[arg(long)]
+        process: Option<String>,
+        /// Only instances started at or after this time (RFC 3339, e.g. 2026-03-01T00:00:00Z).
+        #[arg(long, value_name = "TIME")]
+        started_after: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only instances started before this time (RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        started_before: Option<chrono::DateTime<chrono::Utc>>,
+        /// Continue a listing: the cursor the previous page printed on stderr.
+        #[arg(long)]
+        cursor: Option<String>,
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },

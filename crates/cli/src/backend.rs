@@ -106,7 +106,17 @@ impl Backend {
     // ---- instances
 
     pub async fn start(&self, process: &str, data: api::Data) -> Result<api::Instance> {
-        either!(self, as None, |s, user| s.start(user, process, data), |c| c.start(&Start { process: process.to_owned(), data, idempotency_key: None }))
+        Ok(self.start_once(process, data, None).await?.0)
+    }
+
+    /// Starts an instance, once per idempotency key if one is given; whether this call started it.
+    pub async fn start_once(&self, process: &str, data: api::Data, idempotency_key: Option<String>) -> Result<(api::Instance, bool)> {
+        either!(
+            self,
+            as None,
+            |s, user| s.start_once(user, process, data, idempotency_key.as_deref()),
+            |c| c.start_once(&Start { process: process.to_owned(), data, idempotency_key })
+        )
     }
 
     /// A page of the instances `query` selects, newest first.

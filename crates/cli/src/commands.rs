@@ -39,13 +39,17 @@ async fn on(backend: &Backend, command: Cmd) -> Result<u8> {
         }
         Cmd::Definitions { json } => crate::definitions::list(backend, json).await,
         Cmd::Definition { action } => crate::definitions::act(backend, action).await,
-        Cmd::Start { process, data } => {
-            let instance = backend.start(&process, parse_data(data.as_deref())?).await?;
+        Cmd::Start { process, data, idempotency_key } => {
+            let (instance, started) = backend.start_once(&process, parse_data(data.as_deref())?, idempotency_key).await?;
             outln!("{}", instance.id);
-            errln!("started {} v{}: {}", instance.process, instance.version, instance.status);
+            if started {
+                errln!("started {} v{}: {}", instance.process, instance.version, instance.status);
+            } else {
+                errln!("already started with this idempotency key: {} v{}: {}", instance.process, instance.version, instance.status);
+            }
             Ok(0)
         }
-        Cmd::Instances { status, limit } => {
+        Cmd::Instances { status, process, started_after, started_before, cursor, limit } => {
             let (status, with_open_incident) = match status.as_deref() {
                 None => (None, false),
                 Some("incident") => (None, true),
@@ -55,8 +59,12 @@ async fn on(backend: &Backend, command: Cmd) -> Result<u8> {
                     (Some(status), false)
                 }
             };
-            let query = InstancesQuery { status, incident: with_open_incident, limit: Some(limit), ..InstancesQuery::default() };
-            out!("{}", render::instance_list(&backend.instances(query).await?.instances));
+            let query = InstancesQuery { status, incident: with_open_incident, process, started_after, started_before, cursor, limit: Some(limit) };
+            let page = backend.instances(query).await?;
+            out!("{}", render::instance_list(&page.instances));
+            if let Some(next) = page.next_cursor {
+                errln!("more: --cursor {next}");
+            }
             Ok(0)
         }
         Cmd::Show { instance, json: false, follow: true } => crate::follow::follow(backend, &instance).await,

@@ -68,6 +68,9 @@ struct ErrorDetail {
     details: Value,
 }
 
+/// The header an answer to a repeated idempotent start carries (`true`), as Stripe's API does.
+pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
+
 /// No query string.
 const NO_QUERY: &[(&str, &str)] = &[];
 
@@ -177,7 +180,15 @@ impl Client {
     // ---- instances
 
     pub async fn start(&self, start: &Start) -> Result<api::Instance> {
-        self.send_json(Method::POST, &["api", "instances"], start).await
+        Ok(self.start_once(start).await?.0)
+    }
+
+    /// Starts an instance; whether this request started it (not so when its idempotency key
+    /// started one before: the server says so with `Idempotent-Replayed: true`).
+    pub async fn start_once(&self, start: &Start) -> Result<(api::Instance, bool)> {
+        let (instance, headers) = self.answer_with_headers(self.request(Method::POST, &["api", "instances"]).json(start)).await?;
+        let replayed = headers.get(IDEMPOTENT_REPLAYED).is_some_and(|v| v.as_bytes() == b"true");
+        Ok((instance, !replayed))
     }
 
     /// A page of instances, newest first, with the cursor of the next.
@@ -318,15 +329,22 @@ impl Client {
 
     /// Sends the request and reads its answer: the view on success, else the error it says.
     async fn answer<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T> {
+        Ok(self.answer_with_headers(request).await?.0)
+    }
+
+    /// As [`answer`](Self::answer), with the answer's headers.
+    async fn answer_with_headers<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<(T, HeaderMap)> {
         let request = request.build().map_err(|e| self.transport(&e))?;
         let what = format!("{} {}", request.method(), request.url().path());
         let response = self.http.execute(request).await.map_err(|e| self.transport(&e))?;
         let status = response.status();
+        let headers = response.headers().clone();
         let body = self.body(response, &what).await?;
         if status.is_success() {
             // An answer without a body (204) is read as JSON `null`, which `()` is.
             let body: &[u8] = if body.is_empty() { b"null" } else { &body };
-            return serde_json::from_slice(body).map_err(|e| ClientError::Unreadable { server: self.server().to_owned(), what, reason: e.to_string() });
+            let view = serde_json::from_slice(body).map_err(|e| ClientError::Unreadable { server: self.server().to_owned(), what, reason: e.to_string() })?;
+            return Ok((view, headers));
         }
         if status == StatusCode::UNAUTHORIZED {
             return Err(ClientError::Unauthenticated { server: self.server().to_owned() });

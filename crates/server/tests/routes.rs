@@ -162,6 +162,7 @@ async fn a_start_with_an_idempotency_key_starts_one_instance_however_often_it_is
     let again = api.post("/api/instances", &api.eve, body).await;
     assert_eq!((first.status, again.status), (StatusCode::OK, StatusCode::OK));
     assert_eq!(first.body["id"], again.body["id"]);
+    assert_eq!((first.headers["idempotent-replayed"].to_str().unwrap(), again.headers["idempotent-replayed"].to_str().unwrap()), ("false", "true"));
     let other = api.post("/api/instances", &api.john, json!({"process": "review", "data": {"approved": true}, "idempotency_key": "req-42"})).await;
     assert_eq!((other.status, code(&other)), (StatusCode::CONFLICT, "conflict"), "{}", other.body);
     let bad = api.post("/api/instances", &api.john, json!({"process": "review", "idempotency_key": "has space"})).await;

@@ -14,11 +14,18 @@ use crate::state::AppState;
 /// Start an instance of the latest version of a process; answered once its first step is
 /// committed (jobs are queued for the worker).
 #[utoipa::path(post, path = "/api/instances", tag = "instances", request_body = Start,
-    responses((status = 200, body = api::Instance), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn start(State(state): State<AppState>, Acting(user): Acting, Json(body): Json<Start>) -> ApiResult<Json<api::Instance>> {
-    let (instance, _started) = state.service.start_once(&user, &body.process, body.data, body.idempotency_key.as_deref()).await?;
-    Ok(Json(instance))
+    responses((status = 200, body = api::Instance, headers(("idempotent-replayed" = String, description = "`true` when the idempotency key started this instance before"))),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn start(State(state): State<AppState>, Acting(user): Acting, Json(body): Json<Start>) -> ApiResult<impl axum::response::IntoResponse> {
+    let (instance, started) = state.service.start_once(&user, &body.process, body.data, body.idempotency_key.as_deref()).await?;
+    // A repeat of an idempotent start says so in a header (Stripe's `Idempotent-Replayed`).
+    let replayed = [(IDEMPOTENT_REPLAYED, if started { "false" } else { "true" })];
+    Ok((replayed, Json(instance)))
 }
+
+/// The header an answer to a start carries: `true` when its idempotency key started an
+/// instance before, and this answer is that instance.
+pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 
 /// Instances, newest first, a page at a time (pass `next_cursor` back as `cursor`).
 #[utoipa::path(get, path = "/api/instances", tag = "instances", params(InstancesQuery),
