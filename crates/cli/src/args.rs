@@ -9,6 +9,11 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "baton", version, about, long_about = None)]
 pub struct Cli {
+    /// A configuration file (TOML) for the settings below and those of `serve` and `worker`:
+    /// a flag wins over its environment variable, which wins over the file, which wins over
+    /// the default.
+    #[arg(long, global = true, env = "BATON_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// The database: a SQLite file (created on first use), as a path or as sqlite://PATH.
     #[arg(long, global = true, env = "BATON_DB", default_value = "baton.db")]
     pub db: PathBuf,

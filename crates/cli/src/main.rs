@@ -37,12 +37,12 @@ mod input;
 mod output;
 mod render;
 mod render_human;
+mod config;
 mod run;
 mod serve;
 mod tokens;
 mod worker;
 
-use clap::Parser;
 
 /// mimalloc: the engine allocates many small, short-lived values per step (events, JSON);
 /// measured with `baton bench` against the system allocator (see BENCHMARKS.md).
@@ -50,7 +50,13 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    let cli = args::Cli::parse();
+    let cli = match config::parse_args() {
+        Ok(cli) => cli,
+        Err(message) => {
+            errln!("baton: {message}");
+            return std::process::ExitCode::from(exit::REFUSED);
+        }
+    };
     let level = match cli.verbose {
         0 => "warn",
         1 => "info",

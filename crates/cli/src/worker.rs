@@ -22,11 +22,11 @@ pub struct JobArgs {
     /// to the job's whole process group, SIGKILL 5 s later) and left for the next worker,
     /// which runs them again as new attempts; e.g. `10s`, `2m`, `0s`.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
-    grace: Duration,
+    pub(crate) grace: Duration,
     /// Variables of this process's environment that jobs get besides PATH, HOME, LANG and TZ
     /// (comma-separated). By default jobs get nothing else of it.
     #[arg(long, env = "BATON_PASS_ENV", value_delimiter = ',', value_name = "NAME[,NAME...]")]
-    pass_env: Vec<String>,
+    pub(crate) pass_env: Vec<String>,
     /// Jobs get this process's whole environment.
     #[arg(long, env = "BATON_PASS_ENV_ALL", value_parser = clap::builder::FalseyValueParser::new())]
     pass_env_all: bool,
