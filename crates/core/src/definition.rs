@@ -18,12 +18,12 @@ use crate::expr::Expr;
 
 mod controls;
 pub mod document;
-pub mod duration;
 mod retry;
 mod run_cycles;
 mod user_task;
 pub use controls::{Action, Condition, EndAs, Postcondition, Preconditions, Prompt, RuntimeLimit, TaskControls, TimeSpec, MAX_RESTARTS};
-pub use duration::{DurationError, MAX_DURATION};
+pub use crate::data_type::{json_type_name, DataType};
+pub use crate::duration::{self, DurationError, MAX_DURATION};
 pub use retry::{RetryPolicy, MAX_BACKOFF, MAX_RETRIES, MAX_RETRY_DELAY};
 pub use user_task::{Assignee, Priority, Text, UserTaskDef};
 use crate::status::StatusCondition;
@@ -61,67 +61,6 @@ pub struct DataDecl {
     pub ty: DataType,
     pub default: Option<Value>,
     pub description: Option<String>,
-}
-
-/// The type of a data variable (and of a form field).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DataType {
-    String,
-    Integer,
-    Number,
-    Boolean,
-    Object,
-    List,
-    Any,
-}
-
-impl DataType {
-    const NAMES: &'static [(&'static str, DataType)] = &[
-        ("string", DataType::String),
-        ("integer", DataType::Integer),
-        ("number", DataType::Number),
-        ("boolean", DataType::Boolean),
-        ("object", DataType::Object),
-        ("list", DataType::List),
-        ("any", DataType::Any),
-    ];
-
-    /// The type with this name (`string`, `integer`, …).
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::NAMES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
-    }
-
-    pub fn name(self) -> &'static str {
-        Self::NAMES.iter().find(|(_, t)| *t == self).map_or("any", |(n, _)| n)
-    }
-
-    /// Does `value` have this type? `null` is accepted for every type (an unset variable).
-    pub fn admits(self, value: &Value) -> bool {
-        match (self, value) {
-            (_, Value::Null) | (Self::Any, _) => true,
-            (Self::String, Value::String(_)) | (Self::Boolean, Value::Bool(_)) => true,
-            (Self::Object, Value::Object(_)) | (Self::List, Value::Array(_)) => true,
-            (Self::Number, Value::Number(_)) => true,
-            // CEL's `int` is 64-bit signed: a larger whole number is not an integer here.
-            (Self::Integer, Value::Number(n)) => n.is_i64(),
-            _ => false,
-        }
-    }
-}
-
-/// The JSON type name of a value, for messages.
-pub fn json_type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_f64() => "number",
-        Value::Number(n) if !n.is_i64() => "a whole number above 9223372036854775807",
-        Value::Number(_) => "integer",
-        Value::String(_) => "string",
-        Value::Array(_) => "list",
-        Value::Object(_) => "object",
-    }
 }
 
 /// One task of a definition.

@@ -4,10 +4,10 @@
 //! else `ended_not_ok`.
 //!
 //! Iterations share the parent's data by reference: when the task starts, the process data and
-//! the item list are stored once, as the run's snapshot (`shared`), and every iteration reads
+//! the item list are stored once, as the run's snapshot ([`ForEachSnapshot`]), and every iteration reads
 //! its data through it; an iteration stores only what it writes itself, which stays its own
 //! (it is not merged back). The parent's state keeps counters and the set of open iterations
-//! (`progress`), not the list. A list longer than the engine's item limit ends the task
+//! ([`ForEachProgress`]), not the list. A list longer than the engine's item limit ends the task
 //! `ended_not_ok` before anything starts.
 //!
 //! Nothing is quadratic: a step starts at most [`LAUNCH_BATCH`] iterations (with room for more
@@ -15,20 +15,18 @@
 //! iterations to one step (`Command::IterationsEnded`), each recorded in one history event per
 //! step rather than one per iteration.
 
-mod progress;
-mod shared;
-
 use std::sync::Arc;
 
 use serde_json::Value;
 
-pub use progress::ForEachProgress;
-pub use shared::ForEachSnapshot;
-
-use crate::definition::{json_type_name, ForEachSpec, TaskKind};
+use crate::command::TimerKind;
+use crate::data_type::json_type_name;
+use crate::definition::{ForEachSpec, TaskKind};
+use crate::effect::Effect;
 use crate::event::{EventKind, IterationEnd};
+use crate::instance::{ForEachProgress, ForEachSnapshot};
+use crate::machine::{Machine, TransitionError};
 use crate::status::{InstanceStatus, Reason, TaskStatus};
-use crate::step::{Effect, Machine, TimerKind, TransitionError};
 
 /// Most iterations one step starts: a step's work and its commit stay bounded however long the
 /// list and however large `parallel` is. The engine takes up to as many iteration ends in one

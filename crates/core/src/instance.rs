@@ -62,7 +62,10 @@ pub struct Iteration {
     pub snapshot: Option<u32>,
 }
 
-pub use crate::foreach::{ForEachProgress, ForEachSnapshot};
+mod foreach_progress;
+mod foreach_snapshot;
+pub use foreach_progress::ForEachProgress;
+pub use foreach_snapshot::ForEachSnapshot;
 
 /// The state of one task in an instance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,28 +2,51 @@
 //! states. Nothing here does I/O or reads a clock: time and ids come in as arguments, and
 //! a transition returns its new state, the history events it produced and the effects a
 //! driver must carry out (run a job, cancel one). Every seed rule is a unit test here.
+//!
+//! The modules form layers, each using only those above it:
+//! - shared types that use nothing else of the crate: [`timestamp`], [`data_type`],
+//!   [`duration`], [`people`], [`limits`], [`expr`];
+//! - human tasks as a state machine of their own: [`user_task`];
+//! - statuses: [`status`];
+//! - definitions and calendars: [`definition`], [`calendar`];
+//! - instance state, history, commands and effects: [`instance`], [`event`], and the types
+//!   [`step`] re-exports;
+//! - the machine a transition runs on (`machine`), then the transition modules that add the
+//!   rules to it: [`step`] (the entry points), `start_pipeline`, `job`, `runtime_monitor`,
+//!   `foreach` and `user_task_flow`.
+
+pub mod timestamp;
+pub mod data_type;
+pub mod duration;
+pub mod people;
+pub mod limits;
+pub mod expr;
+
+pub mod user_task;
+
+pub mod status;
 
 pub mod definition;
-pub mod expr;
-pub mod status;
-pub mod event;
-pub mod instance;
-pub mod limits;
-pub mod step;
-mod foreach;
-pub use foreach::LAUNCH_BATCH as FOREACH_LAUNCH_BATCH;
-mod runtime_monitor;
-mod start_pipeline;
+pub mod calendar;
 
-pub use definition::{parse as parse_definition, Definition, DefinitionError};
+pub mod instance;
+pub mod event;
+mod command;
+mod effect;
+
+mod machine;
+pub mod step;
+mod start_pipeline;
+mod job;
+mod runtime_monitor;
+mod foreach;
+mod user_task_flow;
+
+pub use definition::{parse as parse_definition, Definition, DefinitionError, JobTarget};
 pub use event::{Event, EventKind};
+pub use foreach::LAUNCH_BATCH as FOREACH_LAUNCH_BATCH;
 pub use instance::{Instance, TaskState};
 pub use limits::{DataLimitError, DataLimits};
 pub use status::{InstanceStatus, Reason, TaskStatus};
 pub use step::{apply, apply_with, start, start_iteration, start_with, Command, Effect, JobOutcome, JobRequest, Knowledge, TimerKind, Transition, TransitionError, WorkerEndStatus, WorkerReport};
-pub use definition::JobTarget;
-pub mod calendar;
-pub mod user_task;
-mod user_task_flow;
-pub mod timestamp;
 pub use user_task_flow::open_human_tasks;

@@ -126,7 +126,7 @@ impl DataLimits {
                 self.check_object(&map)?;
                 Ok(map)
             }
-            Ok(other) => Err(PayloadError::NotObject(crate::definition::json_type_name(&other))),
+            Ok(other) => Err(PayloadError::NotObject(crate::data_type::json_type_name(&other))),
             Err(e) => Err(PayloadError::NotJson(e)),
         }
     }

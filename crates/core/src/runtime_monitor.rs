@@ -5,9 +5,32 @@
 use crate::definition::{Action, EndAs};
 use crate::event::EventKind;
 use crate::status::{InstanceStatus, Reason, TaskStatus};
-use crate::step::{Effect, Machine};
+use crate::effect::Effect;
+use crate::machine::Machine;
 
 impl Machine<'_> {
+    pub(crate) fn set_task(&mut self, i: usize, status: TaskStatus, reason: Option<Reason>) {
+        let ended_by_running = matches!(status, TaskStatus::EndedOk | TaskStatus::EndedNotOk | TaskStatus::EndedTimeout);
+        self.set_status(i, status, reason);
+        // Automic: "When a task has ended, you can verify further conditions … The complete
+        // verification process takes place only once." Not for ENDED_INACTIVE.
+        if ended_by_running {
+            self.postconditions_once(i);
+        }
+    }
+
+    /// Runs the task's postconditions unless they already ran for this run of the task.
+    pub(crate) fn postconditions_once(&mut self, i: usize) {
+        if !self.inst.tasks[i].post_checked && !self.def.tasks[i].controls.postconditions.is_empty() {
+            self.inst.tasks[i].post_checked = true;
+            self.postconditions(i);
+        }
+    }
+
+    pub(crate) fn fail(&mut self, i: usize, reason: Reason) {
+        self.set_task(i, TaskStatus::EndedNotOk, Some(reason));
+    }
+
     /// The job's maximum runtime passed: cancel it, end it with a status, start another task,
     /// or only alert. "The following Workflow tasks are processed as usual."
     pub(crate) fn max_runtime_exceeded(&mut self, i: usize, attempt: u32) {

@@ -20,7 +20,8 @@ use serde_json::{Map, Value};
 use crate::definition::{Action, DependencyMatch, EndAs, TaskKind};
 use crate::event::EventKind;
 use crate::status::{InstanceStatus, Reason, TaskStatus};
-use crate::step::{Effect, Machine, TimerKind, TransitionError};
+use crate::command::TimerKind;
+use crate::machine::{Machine, TransitionError};
 
 /// The stages of the start pipeline, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -286,25 +287,6 @@ impl Machine<'_> {
         self.inst.tasks[target].triggered = true;
         self.inst.tasks[target].post_checked = false;
         self.set_task(target, TaskStatus::WaitingForPredecessor, Some(reason));
-    }
-
-    pub(crate) fn set_timer(&mut self, i: usize, kind: TimerKind, due_at: DateTime<Utc>) {
-        let task = self.def.tasks[i].id.clone();
-        self.effects.push(Effect::SetTimer { key: kind.key(&task), due_at, command: crate::step::Command::TimerFired { task, timer: kind } });
-    }
-
-    pub(crate) fn clear_timer(&mut self, i: usize, kind: TimerKind) {
-        self.effects.push(Effect::ClearTimer { key: kind.key(&self.def.tasks[i].id) });
-    }
-
-    /// Removes the timer a waiting task set, if it set one.
-    pub(crate) fn clear_waiting_timer(&mut self, i: usize) {
-        match self.inst.tasks[i].status {
-            TaskStatus::WaitingForStartTime { .. } => self.clear_timer(i, TimerKind::EarliestStart),
-            TaskStatus::WaitingForPrecondition { .. } => self.clear_timer(i, TimerKind::PreconditionCheck),
-            TaskStatus::WaitingForRetry { .. } => self.clear_timer(i, TimerKind::JobRetry),
-            _ => {}
-        }
     }
 
     pub(crate) fn timer_fired(&mut self, task: &str, timer: TimerKind) -> Result<(), TransitionError> {

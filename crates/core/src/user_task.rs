@@ -23,7 +23,6 @@
 //! notify, and the end of the task for the process. The caller resolves identities: it passes a
 //! [`Caller`] (user, groups, admin flag) and potential owners already evaluated from expressions.
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
@@ -31,7 +30,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::definition::json_type_name;
+use crate::data_type::json_type_name;
 
 #[cfg(test)]
 mod properties;
@@ -41,46 +40,9 @@ mod tests;
 // ---------------------------------------------------------------------------------------
 // People
 
-/// Who may work a task: listed users and members of listed groups. Expressions over process
-/// data are evaluated by the caller and added with [`PotentialOwners::add_resolved`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PotentialOwners {
-    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
-    pub users: BTreeSet<String>,
-    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
-    pub groups: BTreeSet<String>,
-}
+pub use crate::people::{Actor, Caller, PotentialOwners};
 
 impl PotentialOwners {
-    /// Just this user.
-    pub fn user(name: impl Into<String>) -> Self {
-        Self::default().and_user(name)
-    }
-
-    /// The members of this group.
-    pub fn group(name: impl Into<String>) -> Self {
-        Self::default().and_group(name)
-    }
-
-    pub fn and_user(mut self, name: impl Into<String>) -> Self {
-        self.users.insert(name.into());
-        self
-    }
-
-    pub fn and_group(mut self, name: impl Into<String>) -> Self {
-        self.groups.insert(name.into());
-        self
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.users.is_empty() && self.groups.is_empty()
-    }
-
-    /// Is `caller` listed, or a member of a listed group?
-    pub fn includes(&self, caller: &Caller) -> bool {
-        self.users.contains(&caller.user) || caller.groups.iter().any(|g| self.groups.contains(g))
-    }
-
     /// Adds the value an assignment expression produced: a user name (`"sarah"` or
     /// `"user:sarah"`), a group (`"group:legal"`), a list of those, or an object
     /// `{"users": [...], "groups": [...]}`.
@@ -126,63 +88,11 @@ impl PotentialOwners {
     }
 }
 
-impl fmt::Display for PotentialOwners {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<String> = self.users.iter().cloned().chain(self.groups.iter().map(|g| format!("group {g}"))).collect();
-        f.write_str(&names.join(", "))
-    }
-}
-
-/// The user an operation acts for, as the identity store knows them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Caller {
-    pub user: String,
-    #[serde(default)]
-    pub groups: BTreeSet<String>,
-    /// A system administrator: may act on every task.
-    #[serde(default)]
-    pub admin: bool,
-}
-
-impl Caller {
-    pub fn new(user: impl Into<String>) -> Self {
-        Self { user: user.into(), groups: BTreeSet::new(), admin: false }
-    }
-
-    pub fn in_group(mut self, group: impl Into<String>) -> Self {
-        self.groups.insert(group.into());
-        self
-    }
-
-    pub fn admin(mut self) -> Self {
-        self.admin = true;
-        self
-    }
-}
-
-/// Who asks for an operation: a user, or the engine itself (timers, the process ending or being deleted).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "actor", rename_all = "snake_case")]
-pub enum Actor {
-    User(Caller),
-    Engine,
-}
-
-impl Actor {
-    /// The name recorded in history.
-    pub fn name(&self) -> &str {
-        match self {
-            Self::User(c) => &c.user,
-            Self::Engine => "engine",
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Forms
 
 /// The type of a form field: the same types as process data.
-pub type FieldType = crate::definition::DataType;
+pub type FieldType = crate::data_type::DataType;
 
 /// One typed output field of a task's form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -921,8 +831,8 @@ pub enum UserTaskError {
     NoPotentialOwners { title: String },
     #[error("escalation `{escalation}` must name at least one user or group to notify or reassign to")]
     EscalationNamesNobody { escalation: String },
-    /// A duration past [`crate::definition::MAX_DURATION`] (`what` says which).
-    #[error("{what} {}", crate::definition::DurationError::TooLong)]
+    /// A duration past [`crate::duration::MAX_DURATION`] (`what` says which).
+    #[error("{what} {}", crate::duration::DurationError::TooLong)]
     DurationTooLong { what: String },
     #[error("invalid potential owners: {0}")]
     InvalidPotentialOwners(String),
@@ -1020,7 +930,7 @@ fn check_escalations(escalations: &[EscalationSpec]) -> Result<(), UserTaskError
 
 /// Durations given with a command are held to the bound a definition's are.
 fn check_duration(d: Duration, what: impl FnOnce() -> String) -> Result<(), UserTaskError> {
-    crate::definition::duration::check(d).map(|_| ()).map_err(|_| UserTaskError::DurationTooLong { what: what() })
+    crate::duration::check(d).map(|_| ()).map_err(|_| UserTaskError::DurationTooLong { what: what() })
 }
 
 /// An escalation that notifies or reassigns must name someone.

@@ -17,7 +17,9 @@ use crate::definition::{Action, Assignee, EndAs, Priority, TaskKind, Text, UserT
 use crate::event::EventKind;
 use crate::instance::Instance;
 use crate::status::{InstanceStatus, Reason, TaskStatus};
-use crate::step::{Command, Effect, Machine, TransitionError};
+use crate::command::Command;
+use crate::effect::Effect;
+use crate::machine::{Machine, TransitionError};
 use crate::user_task::{
     self, Actor, HumanTaskId, HumanTaskStatus, Outcome, OutcomeStatus, PotentialOwners, UserTask, UserTaskCommand, UserTaskEffect, UserTaskError,
     UserTaskSpec, UserTaskTransition,

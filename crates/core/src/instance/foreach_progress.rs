@@ -1,6 +1,6 @@
 //! How far a ForEach task got through its items, as persisted in the parent's state: counters
 //! and the set of open iterations, never the items (those are in the run's shared snapshot,
-//! stored once; see `shared`). So the parent's state stays small however long the list is,
+//! stored once; see [`super::ForEachSnapshot`]). So the parent's state stays small however long the list is,
 //! and a step that applies an iteration's end rewrites a few numbers, not the list.
 //!
 //! An iteration's end is delivered at least once; it is applied exactly once because it

@@ -1,0 +1,252 @@
+//! The machine every transition runs on, and its primitive operations.
+//!
+//! A [`Machine`] holds one instance while a command is applied to it: the definition, the
+//! state as it changes, the history events and the effects the transition produced so far,
+//! the time and what the driver knows. Its primitives are what every rule is written with:
+//! [`Machine::set_status`] (the one place a task's status changes, held to the lifecycle
+//! table of [`crate::lifecycle`]), [`Machine::emit`] (a history event), durable timers, and
+//! the data and expression scope a task sees.
+//!
+//! The rules themselves live in the transition modules, each adding methods to `Machine` for
+//! one part of a task's life: `step` (the entry points, the flow through the graph, retry,
+//! skip, abort and the instance's status), `start_pipeline` (Automic's start pipeline), `job`
+//! (dispatching jobs and their results), `runtime_monitor` (runtime limits and
+//! postconditions), `foreach` and `user_task_flow`. They call each other's rules (a task that
+//! ends runs its postconditions, which may start another task's pipeline), but they depend on
+//! this module and on the type modules only, and this module on none of them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use crate::command::{Command, TimerKind};
+use crate::data_type::json_type_name;
+use crate::definition::Definition;
+use crate::effect::Effect;
+use crate::event::{Event, EventKind};
+use crate::expr::Scope;
+use crate::instance::{ForEachSnapshot, Instance};
+use crate::status::{InstanceStatus, Reason, TaskStatus};
+
+/// The result of applying a command.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub instance: Instance,
+    pub events: Vec<Event>,
+    pub effects: Vec<Effect>,
+}
+
+/// Why a command was refused. A refused command changes nothing.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("instance has ended ({0}); it takes no more commands")]
+    InstanceEnded(InstanceStatus),
+    #[error("there is no task `{0}` in this process")]
+    UnknownTask(String),
+    #[error("task `{task}` is not running attempt {attempt}; this job result is stale and was ignored")]
+    StaleJobResult { task: String, attempt: u32 },
+    #[error("task `{task}` is {status}; only a task that ended not OK or was skipped can be retried")]
+    NotRetryable { task: String, status: String },
+    #[error("task `{task}` cannot be retried: its successor `{successor}` is already {status}")]
+    SuccessorMoved { task: String, successor: String, status: String },
+    #[error("task `{task}` is {status}; only a blocked or waiting task can be skipped")]
+    NotSkippable { task: String, status: String },
+    #[error("invalid process data: {}", .0.join("; "))]
+    InvalidData(Vec<String>),
+    #[error("task `{task}` is {status}; it is not waiting for input")]
+    NotWaitingForInput { task: String, status: String },
+    #[error("task `{task}` is a {kind} task; only `user` tasks have human tasks")]
+    NotAUserTask { task: String, kind: &'static str },
+    #[error("user task `{task}` has not started yet (it is {status})")]
+    UserTaskNotStarted { task: String, status: String },
+    #[error("user task `{task}`: {error}")]
+    UserTask { task: String, error: crate::user_task::UserTaskError },
+    #[error("instance {0} was deleted")]
+    InstanceDeleted(String),
+    /// A payload from outside (start data, input, a human task's output) is past the limits.
+    #[error("{what} {error}")]
+    DataLimit { what: String, error: crate::limits::DataLimitError },
+}
+
+/// What the driver knows beyond the instance: learned expected runtimes (Automic's ERT,
+/// e.g. the average of a task's last runs), the deployed calendars, the limits it holds
+/// data from outside to, and the ForEach snapshots the instance reads.
+#[derive(Debug, Clone)]
+pub struct Knowledge {
+    pub expected_runtimes: HashMap<String, Duration>,
+    pub calendars: HashMap<String, std::sync::Arc<crate::calendar::Calendar>>,
+    /// The budget of each expression evaluation (the engine's setting).
+    pub eval_limits: crate::expr::EvalLimits,
+    pub limits: crate::limits::DataLimits,
+    /// The most items one ForEach task may iterate over.
+    pub max_foreach_items: usize,
+    /// For an iteration that shares its parent's data: the snapshot it reads through.
+    pub iteration_data: Option<std::sync::Arc<crate::instance::ForEachSnapshot>>,
+    /// For an instance with running ForEach tasks that have items left to start: each one's
+    /// snapshot, by task id.
+    pub foreach_snapshots: HashMap<String, std::sync::Arc<crate::instance::ForEachSnapshot>>,
+}
+
+impl Default for Knowledge {
+    fn default() -> Self {
+        Self {
+            expected_runtimes: HashMap::new(),
+            calendars: HashMap::new(),
+            eval_limits: crate::expr::EvalLimits::default(),
+            limits: crate::limits::DataLimits::default(),
+            max_foreach_items: crate::limits::DEFAULT_MAX_FOREACH_ITEMS,
+            iteration_data: None,
+            foreach_snapshots: HashMap::new(),
+        }
+    }
+}
+
+pub(crate) static NO_KNOWLEDGE: std::sync::LazyLock<Knowledge> = std::sync::LazyLock::new(Knowledge::default);
+
+pub(crate) struct Machine<'d> {
+    pub(crate) def: &'d Definition,
+    pub(crate) inst: Instance,
+    pub(crate) events: Vec<Event>,
+    pub(crate) effects: Vec<Effect>,
+    pub(crate) now: DateTime<Utc>,
+    pub(crate) knowledge: &'d Knowledge,
+    /// Tasks an action started in this transition (each at most once).
+    pub(crate) triggered: Vec<usize>,
+}
+
+impl<'d> Machine<'d> {
+    /// A machine about to apply a command to `inst` at `now`.
+    pub(crate) fn new(def: &'d Definition, inst: Instance, now: DateTime<Utc>, knowledge: &'d Knowledge) -> Self {
+        Machine { def, inst, events: Vec::new(), effects: Vec::new(), now, knowledge, triggered: Vec::new() }
+    }
+}
+
+impl Machine<'_> {
+    pub(crate) fn emit(&mut self, task: Option<usize>, kind: EventKind) {
+        let seq = self.inst.next_seq;
+        self.inst.next_seq += 1;
+        let task = task.map(|i| self.def.tasks[i].id.clone());
+        self.events.push(Event { seq, at: self.now, task, kind });
+    }
+
+    /// Changes a task's status and records it, without running postconditions.
+    pub(crate) fn set_status(&mut self, i: usize, status: TaskStatus, reason: Option<Reason>) {
+        let t = &mut self.inst.tasks[i];
+        if matches!(status, TaskStatus::Running { .. }) {
+            t.started_at = Some(self.now);
+            t.ended_at = None;
+        } else if status.is_end() {
+            t.ended_at = Some(self.now);
+        }
+        t.status = status.clone();
+        t.reason = reason.clone();
+        self.emit(Some(i), EventKind::TaskStatusChanged { to: status, reason });
+    }
+
+    pub(crate) fn index(&self, task: &str) -> Result<usize, TransitionError> {
+        self.def.task_index(task).ok_or_else(|| TransitionError::UnknownTask(task.to_owned()))
+    }
+
+    pub(crate) fn scope(&self) -> Scope<'_> {
+        let tasks = self.def.tasks.iter().zip(&self.inst.tasks).map(|(d, s)| (d.id.as_str(), s.status.name()));
+        let scope = self.share_into(Scope::new(&self.inst.data, tasks, &self.inst.id, self.now).with_limits(self.knowledge.eval_limits));
+        match &self.inst.iteration {
+            Some(it) => scope.with_iteration(&it.item, it.index),
+            None => scope,
+        }
+    }
+
+    /// A scope in which `task` is task `i`.
+    pub(crate) fn scope_for(&self, i: usize) -> Scope<'_> {
+        let t = &self.inst.tasks[i];
+        let mut task = serde_json::json!({
+            "id": self.def.tasks[i].id,
+            "status": t.status.name(),
+            "attempts": t.attempts,
+        });
+        if let (Some(start), Some(end)) = (t.started_at, t.ended_at) {
+            task["duration_ms"] = Value::from((end - start).num_milliseconds().max(0));
+        }
+        if let Some(Reason::Exited { code }) = &t.reason {
+            task["exit_code"] = Value::from(*code);
+        }
+        self.scope().with_task(&task)
+    }
+
+    /// Values expressions produced, before they are stored (in process data, or as a human
+    /// task's input): held to the data limits as one payload, as data from outside is. An
+    /// expression can nest a value (`[[…[data.x]…]]`) far deeper than the data it reads.
+    pub(crate) fn within_limits(&self, values: &Map<String, Value>, what: impl FnOnce() -> String) -> Result<(), Reason> {
+        self.knowledge.limits.check_object(values).map_err(|e| Reason::DataLimit { what: what(), problem: e.to_string() })
+    }
+
+    pub(crate) fn type_problem(&self, name: &str, value: &Value) -> Option<Reason> {
+        let decl = self.def.data.get(name)?;
+        (!decl.ty.admits(value)).then(|| Reason::TypeMismatch {
+            variable: name.to_owned(),
+            expected: decl.ty.name().to_owned(),
+            found: json_type_name(value).to_owned(),
+        })
+    }
+
+    pub(crate) fn running_attempt(&self, i: usize) -> Option<u32> {
+        match self.inst.tasks[i].status {
+            TaskStatus::Running { attempt, .. } => Some(attempt),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn set_timer(&mut self, i: usize, kind: TimerKind, due_at: DateTime<Utc>) {
+        let task = self.def.tasks[i].id.clone();
+        self.effects.push(Effect::SetTimer { key: kind.key(&task), due_at, command: Command::TimerFired { task, timer: kind } });
+    }
+
+    pub(crate) fn clear_timer(&mut self, i: usize, kind: TimerKind) {
+        self.effects.push(Effect::ClearTimer { key: kind.key(&self.def.tasks[i].id) });
+    }
+
+    /// Removes the timer a waiting task set, if it set one.
+    pub(crate) fn clear_waiting_timer(&mut self, i: usize) {
+        match self.inst.tasks[i].status {
+            TaskStatus::WaitingForStartTime { .. } => self.clear_timer(i, TimerKind::EarliestStart),
+            TaskStatus::WaitingForPrecondition { .. } => self.clear_timer(i, TimerKind::PreconditionCheck),
+            TaskStatus::WaitingForRetry { .. } => self.clear_timer(i, TimerKind::JobRetry),
+            _ => {}
+        }
+    }
+
+    /// The snapshot this instance reads its data through: for an iteration that shares its
+    /// parent's data, the one the driver supplied.
+    pub(crate) fn shared(&self) -> Option<&Arc<ForEachSnapshot>> {
+        self.inst.iteration.as_ref()?.snapshot?;
+        self.knowledge.iteration_data.as_ref()
+    }
+
+    /// One variable of the data the instance sees: its own, else the shared one.
+    pub(crate) fn data_value(&self, name: &str) -> Option<&Value> {
+        self.inst.data.get(name).or_else(|| self.shared()?.data.get(name))
+    }
+
+    /// All the data the instance sees, as one map (its own writes over the shared data).
+    pub(crate) fn visible_data(&self) -> Map<String, Value> {
+        match self.shared() {
+            None => self.inst.data.clone(),
+            Some(shared) => {
+                let mut data = shared.data.clone();
+                data.extend(self.inst.data.iter().map(|(k, v)| (k.clone(), v.clone())));
+                data
+            }
+        }
+    }
+
+    /// `scope` reading through the shared data, if the instance shares any.
+    pub(crate) fn share_into<'s>(&'s self, scope: crate::expr::Scope<'s>) -> crate::expr::Scope<'s> {
+        match self.shared() {
+            Some(shared) => scope.with_base(&shared.prepared, &shared.data),
+            None => scope,
+        }
+    }
+}
