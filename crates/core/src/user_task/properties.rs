@@ -13,11 +13,12 @@
 //! - a refused operation changes nothing, and every transition is deterministic.
 
 use std::collections::{BTreeSet, HashSet};
+use std::time::Duration;
 
-use chrono::TimeZone;
+use chrono::{DateTime, TimeZone, Utc};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
-use serde_json::json;
+use serde_json::{json, Map};
 
 use super::*;
 

@@ -1,7 +1,9 @@
 //! One test per rule of the IBM follow-on tasks seed and the human-task lifecycle, named after the rule.
 
-use chrono::TimeZone;
-use serde_json::json;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{json, Map, Value};
 
 use super::*;
 

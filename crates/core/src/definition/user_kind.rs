@@ -14,8 +14,9 @@ use marked_yaml::types::MarkedMappingNode;
 use marked_yaml::{Node, Spanned};
 use serde_json::Value;
 
+use super::{pos_of, Action, DataType};
 use super::controls::{scalar, ControlParser};
-use super::{node_pos, pos_of, Action, DataType};
+use super::parse::node_pos;
 use crate::expr::{Expr, OUTPUT_VARIABLE};
 use crate::user_task::{EscalationAction, EscalationSpec, EscalationStart, ExpectedState, FieldType, FormField, PotentialOwners, SubtaskPolicy};
 

@@ -1,0 +1,234 @@
+//! The compiled form of a definition: the process, its tasks and what each kind does.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use super::{Action, DataType, RetryPolicy, TaskControls, UserTaskDef};
+use crate::expr::Expr;
+use crate::status::StatusCondition;
+
+/// A compiled, validated process definition.
+#[derive(Debug, Clone)]
+pub struct Definition {
+    pub id: String,
+    /// Assigned at deploy: the first deploy of an id is version 1, each later one N+1.
+    pub version: u32,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub data: IndexMap<String, DataDecl>,
+    pub tasks: Vec<TaskDef>,
+    /// Task indices in an order where every task comes after its predecessors.
+    pub order: Vec<usize>,
+    /// For each task, the tasks that name it as a predecessor.
+    pub successors: Vec<Vec<usize>>,
+    /// Whether any of its expressions iterates (a comprehension): steps of such a definition
+    /// may take up to the evaluation budget, so the engine runs them off its async threads.
+    pub iterates: bool,
+    pub(super) index: HashMap<String, usize>,
+}
+
+impl Definition {
+    /// The index of the task with this id.
+    pub fn task_index(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+}
+
+/// A declared process data variable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataDecl {
+    pub ty: DataType,
+    pub default: Option<Value>,
+    pub description: Option<String>,
+}
+
+/// One task of a definition.
+#[derive(Debug, Clone)]
+pub struct TaskDef {
+    pub id: String,
+    pub name: Option<String>,
+    pub kind: TaskKind,
+    /// Direct predecessors and the end statuses this task needs from each.
+    pub predecessors: Vec<Dependency>,
+    /// All dependencies must hold, or one is enough.
+    pub dependency_match: DependencyMatch,
+    /// What happens when the dependencies do not hold (Automic's Else): skip, block
+    /// (the default), abort, or run another task.
+    pub on_unmet: Action,
+    /// Automic's start-pipeline and runtime-monitoring settings.
+    pub controls: TaskControls,
+}
+
+/// A predecessor and the statuses it must end with.
+#[derive(Debug, Clone)]
+pub struct Dependency {
+    pub task: usize,
+    pub condition: StatusCondition,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DependencyMatch {
+    All,
+    One,
+}
+
+/// What a task does.
+#[derive(Debug, Clone)]
+pub enum TaskKind {
+    /// Runs a command.
+    Job(JobSpec),
+    /// Assigns process data from expressions (Pega's data transform); runs inside the engine.
+    Set(Vec<(String, Expr)>),
+    /// Picks outgoing branches by expressions.
+    Decision(DecisionSpec),
+    /// Marks the end of a path; with `terminate` it ends the instance at once.
+    End { terminate: bool },
+    /// Runs its body once per item of a list (Automic's ForEach workflow).
+    ForEach(ForEachSpec),
+    /// A human task: offered to people, claimed, completed, forwarded… (IBM follow-on tasks).
+    User(Box<UserTaskDef>),
+}
+
+/// Most iterations of a ForEach task that run at once (`parallel`).
+pub const MAX_PARALLEL: usize = 100_000;
+
+
+/// A ForEach task: its body runs once per item, as a child instance that sees the item as
+/// `item` and its position as `index`, and reads the process data through the run's snapshot.
+#[derive(Debug, Clone)]
+pub struct ForEachSpec {
+    /// A CEL expression giving the list.
+    pub items: Expr,
+    /// Iterations run at once (1: one after the other).
+    pub parallel: usize,
+    /// The body, a task graph with its own id `process/task`.
+    pub body: std::sync::Arc<Definition>,
+}
+
+impl TaskKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Job(_) => "job",
+            Self::Set(_) => "set",
+            Self::Decision(_) => "decision",
+            Self::End { .. } => "end",
+            Self::ForEach(_) => "foreach",
+            Self::User(_) => "user",
+        }
+    }
+}
+
+/// A job: a command Baton runs, or work an external worker fetches by topic.
+#[derive(Debug, Clone)]
+pub struct JobSpec {
+    pub target: JobTarget,
+    pub workdir: Option<String>,
+    /// Environment variables computed from process data when the job starts.
+    pub env: Vec<(String, Expr)>,
+    pub timeout: Option<Duration>,
+    /// Run a failed attempt again, after a wait (`retry:`).
+    pub retry: Option<RetryPolicy>,
+}
+
+/// Who does a job's work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobTarget {
+    /// Baton's worker runs this program with these arguments.
+    Command(Vec<String>),
+    /// An external worker that fetches jobs of this topic over the API does it (Camunda's
+    /// external tasks, Zeebe's job workers).
+    Topic(String),
+}
+
+impl JobTarget {
+    /// The program and its arguments; empty for an external job.
+    pub fn command(&self) -> &[String] {
+        match self {
+            Self::Command(argv) => argv,
+            Self::Topic(_) => &[],
+        }
+    }
+
+    /// The topic of an external job.
+    pub fn topic(&self) -> Option<&str> {
+        match self {
+            Self::Command(_) => None,
+            Self::Topic(topic) => Some(topic),
+        }
+    }
+}
+
+/// Longest topic name.
+pub const MAX_TOPIC_LEN: usize = 200;
+
+/// Why a topic name is not allowed, if it is not: see [`wire_name_problem`].
+pub fn topic_problem(topic: &str) -> Option<String> {
+    wire_name_problem("topic", topic)
+}
+
+/// Why `name`, the name of a `what` that travels in URLs, metric labels and shell words (a
+/// topic, an external worker's id), is not allowed, if it is not: it has 1 to
+/// [`MAX_TOPIC_LEN`] ASCII letters, digits, `.`, `_`, `-` or `:`.
+pub fn wire_name_problem(what: &str, name: &str) -> Option<String> {
+    if name.is_empty() || name.len() > MAX_TOPIC_LEN {
+        return Some(format!("a {what} has 1 to {MAX_TOPIC_LEN} characters"));
+    }
+    name.chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':')))
+        .map(|c| format!("`{}` may not be in a {what}: use letters, digits, `.`, `_`, `-` or `:`", c.escape_default()))
+}
+
+#[derive(Debug, Clone)]
+pub struct DecisionSpec {
+    pub branches: Vec<Branch>,
+    /// Taken when no branch condition holds.
+    pub otherwise: Vec<usize>,
+    /// Take only the first branch whose condition holds, or every one.
+    pub take_all: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Branch {
+    pub when: Expr,
+    pub to: Vec<usize>,
+}
+
+impl DecisionSpec {
+    /// Every task that some branch (or `otherwise`) leads to.
+    pub fn targets(&self) -> impl Iterator<Item = usize> + '_ {
+        self.branches.iter().flat_map(|b| b.to.iter().copied()).chain(self.otherwise.iter().copied())
+    }
+}
+
+
+impl Definition {
+    /// A foreach body inside this definition, by id (`process/task`, nested as
+    /// `process/task/inner`).
+    pub fn body(&self, id: &str) -> Option<std::sync::Arc<Definition>> {
+        let rest = id.strip_prefix(&self.id)?.strip_prefix('/')?;
+        let task = rest.split('/').next()?;
+        match &self.tasks[self.task_index(task)?].kind {
+            TaskKind::ForEach(spec) if spec.body.id == id => Some(spec.body.clone()),
+            TaskKind::ForEach(spec) => spec.body.body(id),
+            _ => None,
+        }
+    }
+
+    /// Sets the version of this definition and of its foreach bodies.
+    pub fn set_version(&mut self, version: u32) {
+        self.version = version;
+        for task in &mut self.tasks {
+            if let TaskKind::ForEach(spec) = &mut task.kind {
+                std::sync::Arc::make_mut(&mut spec.body).set_version(version);
+            }
+        }
+    }
+
+    /// Does any task here or in a foreach body satisfy `pred`?
+    pub fn any_task(&self, pred: &dyn Fn(&TaskDef) -> bool) -> bool {
+        self.tasks.iter().any(|t| pred(t) || matches!(&t.kind, TaskKind::ForEach(spec) if spec.body.any_task(pred)))
+    }
+}
