@@ -7,7 +7,7 @@
 //! - shared types that use nothing else of the crate: [`timestamp`], [`data_type`],
 //!   [`duration`], [`people`], [`limits`], [`expr`];
 //! - human tasks as a state machine of their own: [`user_task`];
-//! - statuses: [`status`];
+//! - statuses and the task lifecycle table: [`status`], [`lifecycle`];
 //! - definitions and calendars: [`definition`], [`calendar`];
 //! - instance state, history, commands and effects: [`instance`], [`event`], and the types
 //!   [`step`] re-exports;
@@ -25,6 +25,7 @@ pub mod expr;
 pub mod user_task;
 
 pub mod status;
+pub mod lifecycle;
 
 pub mod definition;
 pub mod calendar;

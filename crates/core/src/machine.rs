@@ -29,6 +29,7 @@ use crate::effect::Effect;
 use crate::event::{Event, EventKind};
 use crate::expr::Scope;
 use crate::instance::{ForEachSnapshot, Instance};
+use crate::lifecycle;
 use crate::status::{InstanceStatus, Reason, TaskStatus};
 
 /// The result of applying a command.
@@ -134,6 +135,11 @@ impl Machine<'_> {
 
     /// Changes a task's status and records it, without running postconditions.
     pub(crate) fn set_status(&mut self, i: usize, status: TaskStatus, reason: Option<Reason>) {
+        // The one place a task's status changes: held to the lifecycle table (see there why a
+        // change it does not hold panics).
+        if let Err(refused) = lifecycle::edge(&self.inst.tasks[i].status, &status, reason.as_ref()) {
+            panic!("task `{}` of instance {}: {refused}", self.def.tasks[i].id, self.inst.id);
+        }
         let t = &mut self.inst.tasks[i];
         if matches!(status, TaskStatus::Running { .. }) {
             t.started_at = Some(self.now);

@@ -60,30 +60,36 @@ pub enum TaskStatus {
 }
 
 impl TaskStatus {
+    /// The status without its data: what the lifecycle table is written in.
+    pub fn kind(&self) -> TaskStatusKind {
+        use TaskStatusKind as K;
+        match self {
+            Self::WaitingForPredecessor => K::WaitingForPredecessor,
+            Self::WaitingForStartTime { .. } => K::WaitingForStartTime,
+            Self::WaitingForPrecondition { .. } => K::WaitingForPrecondition,
+            Self::WaitingForUserInput => K::WaitingForUserInput,
+            Self::Blocked => K::Blocked,
+            Self::WaitingForRetry { .. } => K::WaitingForRetry,
+            Self::Running { .. } => K::Running,
+            Self::Ready => K::Ready,
+            Self::Claimed { .. } => K::Claimed,
+            Self::Forwarded { .. } => K::Forwarded,
+            Self::Suspended { .. } => K::Suspended,
+            Self::Escalated { .. } => K::Escalated,
+            Self::EndedOk => K::EndedOk,
+            Self::EndedNotOk => K::EndedNotOk,
+            Self::EndedSkipped => K::EndedSkipped,
+            Self::EndedInactive => K::EndedInactive,
+            Self::EndedTimeout => K::EndedTimeout,
+            Self::Canceled => K::Canceled,
+            Self::Terminated => K::Terminated,
+            Self::Expired => K::Expired,
+        }
+    }
+
     /// The name users see, as in the seeds.
     pub fn name(&self) -> &'static str {
-        match self {
-            Self::WaitingForPredecessor => "waiting_for_predecessor",
-            Self::WaitingForStartTime { .. } => "waiting_for_start_time",
-            Self::WaitingForPrecondition { .. } => "waiting_for_precondition",
-            Self::WaitingForUserInput => "waiting_for_user_input",
-            Self::Blocked => "blocked",
-            Self::WaitingForRetry { .. } => "waiting_for_retry",
-            Self::Running { .. } => "running",
-            Self::Ready => "ready",
-            Self::Claimed { .. } => "claimed",
-            Self::Forwarded { .. } => "forwarded",
-            Self::Suspended { .. } => "suspended",
-            Self::Escalated { .. } => "escalated",
-            Self::EndedOk => "ended_ok",
-            Self::EndedNotOk => "ended_not_ok",
-            Self::EndedSkipped => "ended_skipped",
-            Self::EndedInactive => "ended_inactive",
-            Self::EndedTimeout => "ended_timeout",
-            Self::Canceled => "canceled",
-            Self::Terminated => "terminated",
-            Self::Expired => "expired",
-        }
+        self.kind().name()
     }
 
     /// Has the task reached an end status (Automic's "Skipped or Ended")?
@@ -108,6 +114,90 @@ impl TaskStatus {
 }
 
 impl fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A [`TaskStatus`] without its data, for tables and counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TaskStatusKind {
+    WaitingForPredecessor,
+    WaitingForStartTime,
+    WaitingForPrecondition,
+    WaitingForUserInput,
+    Blocked,
+    WaitingForRetry,
+    Running,
+    Ready,
+    Claimed,
+    Forwarded,
+    Suspended,
+    Escalated,
+    EndedOk,
+    EndedNotOk,
+    EndedSkipped,
+    EndedInactive,
+    EndedTimeout,
+    Canceled,
+    Terminated,
+    Expired,
+}
+
+impl TaskStatusKind {
+    /// Every kind, in the order of the lifecycle: waiting, running, with people (these twelve
+    /// have not ended), then the end statuses.
+    pub const ALL: [Self; 20] = [
+        Self::WaitingForPredecessor,
+        Self::WaitingForStartTime,
+        Self::WaitingForPrecondition,
+        Self::WaitingForUserInput,
+        Self::Blocked,
+        Self::WaitingForRetry,
+        Self::Running,
+        Self::Ready,
+        Self::Claimed,
+        Self::Forwarded,
+        Self::Suspended,
+        Self::Escalated,
+        Self::EndedOk,
+        Self::EndedNotOk,
+        Self::EndedSkipped,
+        Self::EndedInactive,
+        Self::EndedTimeout,
+        Self::Canceled,
+        Self::Terminated,
+        Self::Expired,
+    ];
+
+    /// The name users see, as in the seeds.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::WaitingForPredecessor => "waiting_for_predecessor",
+            Self::WaitingForStartTime => "waiting_for_start_time",
+            Self::WaitingForPrecondition => "waiting_for_precondition",
+            Self::WaitingForUserInput => "waiting_for_user_input",
+            Self::Blocked => "blocked",
+            Self::WaitingForRetry => "waiting_for_retry",
+            Self::Running => "running",
+            Self::Ready => "ready",
+            Self::Claimed => "claimed",
+            Self::Forwarded => "forwarded",
+            Self::Suspended => "suspended",
+            Self::Escalated => "escalated",
+            Self::EndedOk => "ended_ok",
+            Self::EndedNotOk => "ended_not_ok",
+            Self::EndedSkipped => "ended_skipped",
+            Self::EndedInactive => "ended_inactive",
+            Self::EndedTimeout => "ended_timeout",
+            Self::Canceled => "canceled",
+            Self::Terminated => "terminated",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+impl fmt::Display for TaskStatusKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }

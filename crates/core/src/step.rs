@@ -18,6 +18,7 @@ use crate::data_type::json_type_name;
 use crate::definition::{Definition, TaskKind};
 use crate::event::EventKind;
 use crate::instance::{Instance, TaskState};
+use crate::lifecycle::{self, Cause};
 use crate::machine::{Machine, NO_KNOWLEDGE};
 use crate::status::{InstanceStatus, Reason, TaskStatus};
 
@@ -351,17 +352,7 @@ impl Machine<'_> {
     fn retry(&mut self, task: &str, by: &str) -> Result<(), TransitionError> {
         let i = self.index(task)?;
         let status = &self.inst.tasks[i].status;
-        if !matches!(
-            status,
-            TaskStatus::EndedNotOk
-                | TaskStatus::EndedSkipped
-                | TaskStatus::EndedTimeout
-                | TaskStatus::EndedInactive
-                | TaskStatus::Canceled
-                | TaskStatus::Blocked
-                | TaskStatus::Terminated
-                | TaskStatus::Expired
-        ) {
+        if !lifecycle::accepts(status.kind(), Cause::Retry) {
             return Err(TransitionError::NotRetryable { task: task.to_owned(), status: status.name().to_owned() });
         }
         self.inst.tasks[i].post_checked = false;
@@ -392,7 +383,7 @@ impl Machine<'_> {
     fn skip(&mut self, task: &str, by: &str) -> Result<(), TransitionError> {
         let i = self.index(task)?;
         let status = &self.inst.tasks[i].status;
-        if !matches!(status, TaskStatus::Blocked | TaskStatus::WaitingForPredecessor | TaskStatus::WaitingForRetry { .. }) && !status.is_waiting() {
+        if !lifecycle::accepts(status.kind(), Cause::Skip) {
             return Err(TransitionError::NotSkippable { task: task.to_owned(), status: status.name().to_owned() });
         }
         self.clear_waiting_timer(i);
