@@ -4,9 +4,8 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 use support::{baton, ok};
@@ -16,9 +15,9 @@ fn example(path: &str) -> PathBuf {
 }
 
 /// `baton serve` on a free port of a database with `invoice-check` deployed and a user `bot` in
-/// group `workers`; stopped when dropped.
+/// group `workers`, and bot's token; stopped when dropped.
 struct Server {
-    child: Child,
+    _served: support::server::Server,
     url: String,
     token: String,
 }
@@ -30,23 +29,8 @@ impl Server {
         ok(db, &["group", "add", "workers"]);
         ok(db, &["group", "add-member", "workers", "bot"]);
         let token = baton(db, &["token", "create", "--user", "bot"]).stdout.trim().to_owned();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
-            .args(["--db", db.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stderr.take().unwrap()).read_line(&mut line).unwrap();
-        let address = line.split("http://").nth(1).and_then(|rest| rest.split_whitespace().next()).unwrap_or_else(|| panic!("{line}")).to_owned();
-        Self { child, url: format!("http://{address}"), token }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let served = support::server::Server::start(db, &[]);
+        Self { url: format!("http://{}", served.address), _served: served, token }
     }
 }
 
