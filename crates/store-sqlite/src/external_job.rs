@@ -30,15 +30,17 @@ impl ExternalJobQueue for SqliteStore {
             }
             oldest.sort_unstable();
             oldest.truncate(limit);
-            let mut update = conn
-                .prepare_cached("UPDATE jobs SET owner = ?3, lease_until = ?4 WHERE instance_id = ?1 AND task = ?2 AND owner IS NULL RETURNING request")
-                .map_err(db_err)?;
-            let mut locked = Vec::with_capacity(oldest.len());
-            for (_, instance, task) in &oldest {
-                let request: String = update.query_row(params![instance, task, owner, ts(lease_until)], |r| r.get(0)).map_err(db_err)?;
-                let request = serde_json::from_str::<JobRequest>(&request).map_err(other_err)?;
-                locked.push(ClaimedJob { request, lease_until });
-            }
+            // One UPDATE for all of them, naming their keys as a JSON array.
+            let keys = serde_json::to_string(&oldest.iter().map(|(_, instance, task)| [instance, task]).collect::<Vec<_>>()).map_err(other_err)?;
+            let sql = "UPDATE jobs SET owner = ?1, lease_until = ?2
+                       WHERE (instance_id, task) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?3)) AND owner IS NULL
+                       RETURNING request";
+            let requests: Vec<String> =
+                conn.prepare_cached(sql).and_then(|mut s| s.query_map(params![owner, ts(lease_until), keys], |r| r.get(0))?.collect()).map_err(db_err)?;
+            let locked = requests
+                .iter()
+                .map(|r| serde_json::from_str::<JobRequest>(r).map(|request| ClaimedJob { request, lease_until }).map_err(other_err))
+                .collect::<Result<Vec<_>>>()?;
             Ok(locked)
         })
         .await
