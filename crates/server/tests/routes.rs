@@ -141,17 +141,24 @@ async fn incidents_are_listed() {
 
 #[tokio::test]
 async fn a_forward_carries_the_follow_on_tasks_own_escalations() {
-    let api = api().await;
+    let clock = std::sync::Arc::new(baton_engine::ManualClock::new(chrono::Utc::now()));
+    let api = support::api_on(clock.clone()).await;
     let id = api.start_review().await;
     let path = format!("/api/instances/{id}/tasks/check/human-tasks");
     api.post(&path, &api.john, json!({"operation": "claim"})).await;
-    let escalation = json!({"name": "remind", "after": "2h", "from": "creation", "unless": "ended", "action": {"type": "notify", "to": {"users": ["chief"]}}});
+    let escalation = json!({"name": "urgent", "after": "2h", "from": "creation", "unless": "ended", "action": {"type": "raise_priority", "by": 5}});
     let bad = json!({"name": "remind", "after": "soon", "action": {"type": "notify", "to": {"users": ["chief"]}}});
     let refused = api.post(&path, &api.john, json!({"operation": "forward", "to": {"users": ["eve"]}, "escalations": [bad]})).await;
     assert_eq!((refused.status, code(&refused)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid"), "{}", refused.body);
     let forwarded = api.post(&path, &api.john, json!({"operation": "forward", "to": {"users": ["eve"]}, "escalations": [escalation]})).await;
     assert_eq!(forwarded.status, StatusCode::OK, "{}", forwarded.body);
     assert_eq!(forwarded.body["human_task"]["follow_on"], 1, "{}", forwarded.body);
+    // The follow-on's own escalation fires two hours on.
+    clock.advance(chrono::Duration::hours(2));
+    assert!(api.engine.fire_due_timers(10).await.unwrap() >= 1);
+    let follow_on = api.get(&format!("{path}?number=1"), &api.eve).await.body;
+    let follow_on = follow_on["human_tasks"].as_array().map_or(&follow_on, |all| all.iter().find(|t| t["id"] == 1).unwrap());
+    assert_eq!(follow_on["priority"], 5, "{follow_on}");
 }
 
 #[tokio::test]
