@@ -188,6 +188,34 @@ pub enum Event {
         /// Who deleted it.
         by: String,
     },
+    /// A `call` or `handoff` task started a child instance.
+    ChildStarted {
+        /// The child instance's id.
+        child: String,
+        /// The process it runs.
+        process: String,
+        /// The version of that process.
+        version: u32,
+        /// How it is linked to this instance.
+        link: crate::instance::LinkKind,
+    },
+    /// A `call` task runs again and recovers its failed child instead of starting a new one.
+    ChildRecovered {
+        /// The child instance's id.
+        child: String,
+    },
+    /// A `handoff` task recorded the instance's work status (Pega's Work Status).
+    WorkStatusChanged {
+        /// The new work status.
+        to: String,
+    },
+    /// An operator recovered the instance: these tasks, which ended not OK, run again.
+    Recovered {
+        /// Who recovered it.
+        by: String,
+        /// The tasks that run again.
+        tasks: Vec<String>,
+    },
 }
 
 /// How a human task changed, by `kind`.

@@ -52,20 +52,64 @@ pub struct Instance {
     pub ended_at: Option<DateTime<Utc>>,
     /// When it was deleted (it takes no more commands; its history stays); `null` if it was not.
     pub deleted_at: Option<DateTime<Utc>>,
-    /// For an iteration of a ForEach task: the instance and task it belongs to; else `null`.
+    /// For a child instance (a ForEach iteration, a `call`ed or handed-off process): the
+    /// instance and task that started it, and how it is linked; else `null`.
     pub parent: Option<ParentLink>,
+    /// The topmost instance this one is a sub-process of; `null` for a root (an instance
+    /// started on its own, or handed off, which lives on its own).
+    pub root: Option<String>,
+    /// The case: the id linking the instances users track as one entity (`baton case show`).
+    pub case: String,
+    /// The status label a hand-off recorded (Pega's Work Status, e.g. `Pending-Fulfillment`);
+    /// `null` if none was.
+    pub work_status: Option<String>,
+    /// The instances this one handed off, oldest first (Pega's pyReferencedInsKeys).
+    pub referenced_instances: Vec<String>,
 }
 
-/// Where a child instance (a ForEach iteration) belongs.
+/// Where a child instance belongs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ParentLink {
     /// The parent instance's id.
     pub instance: String,
-    /// The ForEach task of the parent.
+    /// The parent's task that started this instance (a ForEach, `call` or `handoff` task).
     pub task: String,
-    /// The iteration's position in the task's items, from 0.
-    pub index: usize,
+    /// How this instance is linked to its parent.
+    pub link: LinkKind,
+    /// For an iteration: its position in the task's items, from 0; else `null`.
+    pub index: Option<usize>,
+}
+
+/// How a child instance is linked to its parent (the Stardust hierarchy table says what each
+/// means: the README's "Sub-processes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    /// One iteration of a ForEach task (Automic).
+    Iteration,
+    /// A synchronous sub-process of a `call` task.
+    Call,
+    /// A process handed off by a `handoff` task (Pega's Hand Off): on its own after its first
+    /// stopping point.
+    Handoff,
+    /// A sub-process a user spawned (Stardust).
+    Spawned,
+    /// The instance that replaced one started in the wrong process (Stardust abort-and-start).
+    Peer,
+}
+
+impl std::fmt::Display for LinkKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Iteration => "iteration",
+            Self::Call => "call",
+            Self::Handoff => "handoff",
+            Self::Spawned => "spawned",
+            Self::Peer => "peer",
+        })
+    }
 }
 
 /// One row of an instance listing.
@@ -84,6 +128,23 @@ pub struct InstanceSummary {
     pub created_at: DateTime<Utc>,
     /// When it ended; `null` while open.
     pub ended_at: Option<DateTime<Utc>>,
+    /// The instance that started this one; `null` for an instance started on its own.
+    pub parent: Option<String>,
+    /// The case it belongs to.
+    pub case: String,
+    /// The work status a hand-off recorded on it; `null` if none was.
+    pub work_status: Option<String>,
+}
+
+/// The instances of one case: what users track as one entity (a root, its sub-processes,
+/// what they handed off).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Case {
+    /// The case id (the id of the instance that started it).
+    pub id: String,
+    /// Every instance of the case, oldest first.
+    pub instances: Vec<InstanceSummary>,
 }
 
 /// A page of an instance listing.

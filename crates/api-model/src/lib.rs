@@ -44,7 +44,7 @@ pub use human_task::{
 pub use identity::{Group, User};
 pub use inbox::{InboxPage, InboxQuery, InboxRow, InboxStatus};
 pub use incident::{Incident, IncidentKind};
-pub use instance::{Instance, InstanceFilter, InstancePage, InstanceStatus, InstanceSummary, ParentLink};
+pub use instance::{Case, Instance, InstanceFilter, InstancePage, InstanceStatus, InstanceSummary, LinkKind, ParentLink};
 pub use job::{ExternalJob, Job, JobLock, Jobs, TopicJobs};
 pub use names::UnknownName;
 pub use people::People;

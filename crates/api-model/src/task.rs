@@ -81,7 +81,8 @@ pub struct TaskState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Task {
-    /// The task's kind in the definition: `job`, `set`, `decision`, `foreach`, `user` or `end`.
+    /// The task's kind in the definition: `job`, `set`, `decision`, `foreach`, `user`, `call`,
+    /// `handoff` or `end`.
     pub kind: String,
     /// Its status and what the status names.
     #[serde(flatten)]
@@ -94,4 +95,6 @@ pub struct Task {
     pub started_at: Option<DateTime<Utc>>,
     /// When it ended; `null` while it has not.
     pub ended_at: Option<DateTime<Utc>>,
+    /// For a `call` or `handoff` task: the child instance it started (the latest); else `null`.
+    pub child: Option<String>,
 }

@@ -2,7 +2,7 @@
 //! when it does not apply), statuses by their seed names, tasks keyed by id.
 
 use baton_api_model::{
-    HumanTaskState, HumanTaskStatus, Instance, InstanceStatus, Suspension, Task, TaskState, TaskStatus,
+    LinkKind, ParentLink, HumanTaskState, HumanTaskStatus, Instance, InstanceStatus, Suspension, Task, TaskState, TaskStatus,
 };
 use chrono::TimeZone;
 use serde_json::json;
@@ -24,7 +24,7 @@ fn an_instance_writes_its_tasks_keyed_by_id_with_every_key_and_utc_times() {
         forwarded_to: None,
         escalation: None,
     };
-    let task = Task { kind: "user".into(), state, reason: None, attempts: 1, started_at: Some(at(9, 0)), ended_at: None };
+    let task = Task { kind: "user".into(), state, reason: None, attempts: 1, started_at: Some(at(9, 0)), ended_at: None, child: None };
     let instance = Instance {
         id: "i-1".into(),
         process: "review".into(),
@@ -36,7 +36,11 @@ fn an_instance_writes_its_tasks_keyed_by_id_with_every_key_and_utc_times() {
         updated_at: at(10, 123_000_000),
         ended_at: None,
         deleted_at: None,
-        parent: None,
+        parent: Some(ParentLink { instance: "i-0".into(), task: "review".into(), link: LinkKind::Call, index: None }),
+        root: Some("i-0".into()),
+        case: "i-0".into(),
+        work_status: None,
+        referenced_instances: Vec::new(),
     };
     assert_eq!(
         serde_json::to_value(&instance).unwrap(),
@@ -45,10 +49,12 @@ fn an_instance_writes_its_tasks_keyed_by_id_with_every_key_and_utc_times() {
             "tasks": {"check": {
                 "kind": "user", "status": "claimed", "attempt": null, "status_since": "2026-03-01T10:30:00.123Z",
                 "waiting_until": null, "claimed_by": "john", "suspended_by": null, "forwarded_to": null, "escalation": null,
-                "reason": null, "attempts": 1, "started_at": "2026-03-01T09:30:00Z", "ended_at": null
+                "reason": null, "attempts": 1, "started_at": "2026-03-01T09:30:00Z", "ended_at": null, "child": null
             }},
             "created_at": "2026-03-01T09:30:00Z", "updated_at": "2026-03-01T10:30:00.123Z",
-            "ended_at": null, "deleted_at": null, "parent": null
+            "ended_at": null, "deleted_at": null,
+            "parent": {"instance": "i-0", "task": "review", "link": "call", "index": null},
+            "root": "i-0", "case": "i-0", "work_status": null, "referenced_instances": []
         })
     );
 }

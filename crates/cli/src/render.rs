@@ -119,6 +119,10 @@ fn describe(event: &Event) -> String {
         Event::HumanTask { human_task, by, change } => human_task_change(*human_task, by, change),
         Event::PeopleNotified { human_task, escalation, to } => format!("#{human_task} escalation `{escalation}`: notify {}", people(to)),
         Event::InstanceDeleted { by } => format!("instance deleted by {by}"),
+        Event::ChildStarted { child, process, version, link } => format!("{link} sub-process {child} started ({process} v{version})"),
+        Event::ChildRecovered { child } => format!("recovering sub-process {child}"),
+        Event::WorkStatusChanged { to } => format!("work status {to}"),
+        Event::Recovered { by, tasks } => format!("recovered by {by}: {} run again", tasks.join(", ")),
     }
 }
 

@@ -21,8 +21,38 @@ pub enum Command {
     RetryTask { task: String, by: String },
     /// End a blocked or waiting task `ended_skipped` so the workflow goes on.
     SkipTask { task: String, by: String },
-    /// Abort the instance: open tasks are canceled, running jobs are stopped.
-    Abort { by: String },
+    /// Abort the instance: open tasks are canceled, running jobs are stopped. With
+    /// `abort_parent`, a `call`ed sub-process aborts the instances above it too (Stardust: "the
+    /// user can decide whether to abort the root process instance").
+    Abort {
+        by: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        abort_parent: bool,
+    },
+    /// Recover an instance that failed, or is blocked by a failure: every task that ended not
+    /// OK runs again, a `call` task recovering its failed child (see [`crate::hierarchy`]).
+    /// `attempt` is for a `call`ed child recovered with its parent: the attempt of the parent's
+    /// call task that now waits for it.
+    Recover {
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attempt: Option<u32>,
+    },
+    /// The child instance of `call` task `task` (started by attempt `attempt`) ended.
+    ChildEnded {
+        task: String,
+        attempt: u32,
+        child: String,
+        status: InstanceStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<crate::status::Reason>,
+        /// The child's data, for the call's `output` mapping.
+        #[serde(default, skip_serializing_if = "Map::is_empty")]
+        data: Map<String, Value>,
+        /// Who aborted the child, asking for its parents to be aborted too.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        aborted_by: Option<String>,
+    },
     /// A durable timer the instance set came due.
     TimerFired { task: String, timer: TimerKind },
     /// Set or clear a breakpoint on a task of the running instance; clearing the breakpoint of a
@@ -62,8 +92,9 @@ impl Command {
             | Self::ProvideInput { task, .. }
             | Self::IterationEnded { task, .. }
             | Self::IterationsEnded { task, .. }
+            | Self::ChildEnded { task, .. }
             | Self::UserTask { task, .. } => Some(task),
-            Self::Abort { .. } | Self::Delete { .. } => None,
+            Self::Abort { .. } | Self::Delete { .. } | Self::Recover { .. } => None,
         }
     }
 
@@ -71,7 +102,13 @@ impl Command {
     /// retry, skip, abort, breakpoint, input or delete).
     pub fn by(&self) -> Option<&str> {
         match self {
-            Self::RetryTask { by, .. } | Self::SkipTask { by, .. } | Self::Abort { by } | Self::SetBreakpoint { by, .. } | Self::ProvideInput { by, .. } | Self::Delete { by } => {
+            Self::RetryTask { by, .. }
+            | Self::SkipTask { by, .. }
+            | Self::Abort { by, .. }
+            | Self::Recover { by, .. }
+            | Self::SetBreakpoint { by, .. }
+            | Self::ProvideInput { by, .. }
+            | Self::Delete { by } => {
                 Some(by)
             }
             _ => None,

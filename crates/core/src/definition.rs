@@ -8,7 +8,8 @@
 //! Its files: the compiled form (`compiled`), problems and their positions (`diagnostics`),
 //! the raw form as written (`raw`), reading a file (`parse`), compiling a task graph
 //! (`compile`), the task controls of Automic's start pipeline and runtime monitoring
-//! (`controls`), job retries (`retry`), the `user` kind's fields (`user_kind`), postconditions
+//! (`controls`), job retries (`retry`), the `user` kind's fields (`user_kind`), the `call` and
+//! `handoff` kinds' (`subprocess_kind`), postconditions
 //! that would run each other for ever (`run_cycles`) and the document checks (`document`).
 
 mod compile;
@@ -20,14 +21,16 @@ mod parse;
 mod raw;
 mod retry;
 mod run_cycles;
+mod subprocess_kind;
 mod user_kind;
 
 pub use crate::data_type::{json_type_name, DataType};
 pub use crate::duration::{self, DurationError, MAX_DURATION};
-pub use compiled::{topic_problem, wire_name_problem, Branch, DataDecl, DecisionSpec, Definition, Dependency, DependencyMatch, ForEachSpec, JobSpec, JobTarget, TaskDef, TaskKind, MAX_PARALLEL, MAX_TOPIC_LEN};
+pub use compiled::{topic_problem, wire_name_problem, Branch, CallSpec, HandoffSpec, ProcessRef, DataDecl, DecisionSpec, Definition, Dependency, DependencyMatch, ForEachSpec, JobSpec, JobTarget, TaskDef, TaskKind, MAX_PARALLEL, MAX_TOPIC_LEN};
 pub use controls::{Action, Condition, EndAs, Postcondition, Preconditions, Prompt, RuntimeLimit, TaskControls, TimeSpec, MAX_RESTARTS};
 pub use diagnostics::{format_problems, DefinitionError, Diagnostic, MAX_SHOWN};
 pub use parse::{check_id, decode_source, node_to_json, parse, parse_with, MAX_ID_LEN};
 pub use retry::{RetryPolicy, MAX_BACKOFF, MAX_RETRIES, MAX_RETRY_DELAY};
+pub use subprocess_kind::MAX_WORK_STATUS_LEN;
 pub use user_kind::{Assignee, Priority, Text, UserTaskDef};
 use diagnostics::{pos_of, Diagnostics, Pos, Resolve};

@@ -28,12 +28,28 @@ pub enum Effect {
     /// Start iteration `index` of attempt `attempt` of ForEach task `task` as a child instance of
     /// the body definition (`process/task`) that reads its data through that run's snapshot.
     StartIteration { task: String, attempt: u32, index: usize, item: Value },
-    /// Abort the open iterations of ForEach task `task`.
-    CancelIterations { task: String },
+    /// Abort the open child instances task `task` started (a ForEach's iterations, a `call`'s
+    /// sub-process), in the same commit.
+    AbortChildren { task: String },
+    /// A `call` task runs again and recovers its failed child (see [`crate::hierarchy`]):
+    /// recover it in the same commit, its parent link now naming attempt `attempt`.
+    RecoverChild { task: String, attempt: u32, child: String, by: String },
     /// Task `task` reached its run limit and is blocked: raise an incident for an operator.
     RunLimitReached { task: String, limit: u32 },
-    /// This instance is an iteration that just ended: tell its parent (durably).
-    NotifyParent { parent: crate::instance::ParentLink, status: InstanceStatus },
+    /// This instance is a child its parent waits for (an iteration, a `call`ed sub-process)
+    /// and it just ended: tell its parent (durably). A `call`'s child tells its data (for the
+    /// call's `output` mapping), why it did not complete, and who aborted it asking for its
+    /// parent to be aborted too.
+    NotifyParent {
+        parent: crate::instance::ParentLink,
+        status: InstanceStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<crate::status::Reason>,
+        #[serde(default, skip_serializing_if = "Map::is_empty")]
+        data: Map<String, Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        aborted_by: Option<String>,
+    },
     /// An escalation of human task `human_task` of user task `task` asks to tell these people.
     NotifyPeople { task: String, human_task: crate::user_task::HumanTaskId, escalation: String, to: crate::user_task::PotentialOwners },
 }

@@ -103,4 +103,13 @@ pub enum EventKind {
     PeopleNotified { human_task: HumanTaskId, escalation: String, to: PotentialOwners },
     /// The instance was deleted; its human tasks were deleted with it.
     InstanceDeleted { by: String },
+    /// A `call` or `handoff` task started child instance `child` of `process` (version
+    /// `version`), linked as `link`. (In the child's history: its `InstanceStarted`.)
+    ChildStarted { child: String, process: String, version: u32, link: crate::hierarchy::LinkKind },
+    /// A `call` task's failed child is recovered instead of a new one started.
+    ChildRecovered { child: String },
+    /// A `handoff` task recorded the instance's work status (Pega's Work Status).
+    WorkStatusChanged { to: String },
+    /// An operator recovered the instance: these tasks, which ended not OK, run again.
+    Recovered { by: String, tasks: Vec<String> },
 }

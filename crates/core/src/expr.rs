@@ -28,7 +28,7 @@ use serde_json::{Map, Value};
 pub use budget::EvalLimits;
 
 /// The variables an expression may refer to; anything else is a deploy error.
-pub const ROOT_VARIABLES: &[&str] = &["data", "tasks", "task", "instance", "now", "item", "index"];
+pub const ROOT_VARIABLES: &[&str] = &["data", "tasks", "task", "instance", "now", "item", "index", "offer"];
 
 /// Where a variable only some expressions see is allowed: `output` in a user task's `output` mapping.
 pub const OUTPUT_VARIABLE: &str = "output";
@@ -320,6 +320,9 @@ pub struct Scope<'a> {
     item: CelValue,
     index: CelValue,
     output: CelValue,
+    /// The data of the instance that handed this one off, while it runs inline (Pega's
+    /// OfferWorkPage); an empty map otherwise.
+    offer: CelValue,
     now: chrono::DateTime<chrono::Utc>,
     limits: EvalLimits,
 }
@@ -351,7 +354,7 @@ impl<'a> Scope<'a> {
             CelValue::Map(CelMap::from(tasks))
         });
         let instance: HashMap<Key, CelValue> = HashMap::from([(key("id"), CelValue::String(Arc::new(instance.to_owned())))]);
-        Self { data: map_to_cel(data), base: None, tasks: std::cell::OnceCell::new(), task_source, instance: CelValue::Map(CelMap::from(instance)), task: CelValue::Null, item: CelValue::Null, index: CelValue::Null, output: CelValue::Null, now, limits: EvalLimits::DEFAULT }
+        Self { data: map_to_cel(data), base: None, tasks: std::cell::OnceCell::new(), task_source, instance: CelValue::Map(CelMap::from(instance)), task: CelValue::Null, item: CelValue::Null, index: CelValue::Null, output: CelValue::Null, offer: CelValue::Map(CelMap::from(HashMap::<Key, CelValue>::new())), now, limits: EvalLimits::DEFAULT }
     }
 
     /// Sets `task`: the task the expression belongs to (`task.id`, `task.status`, …).
@@ -364,6 +367,26 @@ impl<'a> Scope<'a> {
     pub fn with_iteration(mut self, item: &Value, index: usize) -> Self {
         self.item = to_cel(item);
         self.index = CelValue::Int(index as i64);
+        self
+    }
+
+    /// Adds the instance's place in its hierarchy to `instance`: `instance.case`,
+    /// `instance.work_status` (null when none was recorded) and `instance.referenced_instances`.
+    pub fn with_hierarchy(mut self, case: &str, work_status: Option<&str>, referenced: &[String]) -> Self {
+        if let CelValue::Map(map) = &self.instance {
+            let mut entries = HashMap::clone(&map.map);
+            entries.insert(key("case"), CelValue::String(Arc::new(case.to_owned())));
+            entries.insert(key("work_status"), work_status.map_or(CelValue::Null, |w| CelValue::String(Arc::new(w.to_owned()))));
+            let refs: Vec<CelValue> = referenced.iter().map(|r| CelValue::String(Arc::new(r.clone()))).collect();
+            entries.insert(key("referenced_instances"), CelValue::List(Arc::new(refs)));
+            self.instance = CelValue::Map(CelMap::from(entries));
+        }
+        self
+    }
+
+    /// Sets `offer`: the data of the instance that hands this one off, while it runs inline.
+    pub fn with_offer(mut self, offer: &Map<String, Value>) -> Self {
+        self.offer = map_to_cel(offer);
         self
     }
 
@@ -408,6 +431,7 @@ impl<'a> Scope<'a> {
             context.add_variable_from_value("task", self.task.clone());
             context.add_variable_from_value("item", self.item.clone());
             context.add_variable_from_value("index", self.index.clone());
+            context.add_variable_from_value("offer", self.offer.clone());
             if !matches!(self.output, CelValue::Null) {
                 context.add_variable_from_value(OUTPUT_VARIABLE, self.output.clone());
             }

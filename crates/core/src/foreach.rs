@@ -111,7 +111,7 @@ impl Machine<'_> {
             Some(snapshot) if snapshot.items.len() == total => self.launch_iterations(i, parallel, &snapshot.items),
             _ => {
                 // A defect or a damaged store; the open iterations are stopped with the run.
-                self.effects.push(Effect::CancelIterations { task: self.def.tasks[i].id.clone() });
+                self.effects.push(Effect::AbortChildren { task: self.def.tasks[i].id.clone() });
                 self.end_foreach_run(i);
                 self.fail(i, Reason::SnapshotMissing { attempt });
             }

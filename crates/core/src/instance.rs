@@ -8,7 +8,16 @@ use crate::status::{InstanceStatus, Reason, TaskStatus};
 
 /// Version of the persisted instance format. Bump it with a migration when the shape changes,
 /// so an upgrade never breaks waiting instances.
-pub const STATE_FORMAT: u32 = 1;
+///
+/// - 1: the first format. A parent link was a ForEach iteration's; there was no case or root.
+/// - 2: the instance hierarchy: link kinds, `case`, `root`, `depth`, `work_status` and
+///   `referenced_instances`. A format-1 state reads as format 2 (every new field has a
+///   default), with its case and root taken from the columns the store's migration filled
+///   ([`Instance::upgrade_from_v1`]).
+pub const STATE_FORMAT: u32 = 2;
+
+/// The oldest format this version of Baton reads.
+pub const OLDEST_STATE_FORMAT: u32 = 1;
 
 /// One running (or finished) process instance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,9 +39,27 @@ pub struct Instance {
     pub ended_at: Option<DateTime<Utc>>,
     /// Sequence number of the next history event.
     pub next_seq: u64,
-    /// For an iteration of a ForEach task: the instance and task it belongs to.
+    /// For a child instance (a ForEach iteration, a `call`ed or handed-off process…): the
+    /// instance and task that started it, and the kind of link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<ParentLink>,
+    /// The topmost instance this one is a sub-process of; none for a root (an instance started
+    /// on its own, or handed off, which lives on its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
+    /// The case: the id linking the instances users track as one entity (the id of the first
+    /// instance of the case, inherited by everything it starts).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub case: String,
+    /// How many links up to the top of its hierarchy (0 for an instance started on its own).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub depth: u32,
+    /// The status label a `handoff` task recorded (Pega's Work Status, e.g. `Pending-Fulfillment`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_status: Option<String>,
+    /// The instances this one handed off, in order (Pega's pyReferencedInsKeys).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub referenced_instances: Vec<String>,
     /// For an iteration of a ForEach task: its item and position (`item`, `index` in CEL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iteration: Option<Iteration>,
@@ -42,12 +69,56 @@ pub struct Instance {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-/// Where a child instance belongs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ParentLink {
-    pub instance: String,
-    pub task: String,
-    pub index: usize,
+pub use crate::hierarchy::{LinkKind, ParentLink};
+
+/// Where a new instance sits in its hierarchy (see [`crate::hierarchy`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Placement {
+    pub parent: Option<ParentLink>,
+    pub root: Option<String>,
+    /// Empty for an instance that starts a case of its own (its id becomes the case's).
+    pub case: String,
+    pub depth: u32,
+}
+
+impl Placement {
+    /// A child linked by `link` (of a parent that is a root, at depth 0).
+    pub fn linked(link: ParentLink) -> Self {
+        let case = link.instance.clone();
+        let root = link.rules().subprocess_of_root.then(|| link.instance.clone());
+        Placement { parent: Some(link), root, case, depth: 1 }
+    }
+}
+
+impl Instance {
+    /// The instance's case (its own id for a state that names none).
+    pub fn case_id(&self) -> &str {
+        if self.case.is_empty() { &self.id } else { &self.case }
+    }
+
+    /// The root of the instance's hierarchy: its `root`, or itself.
+    pub fn root_id(&self) -> &str {
+        self.root.as_deref().unwrap_or(&self.id)
+    }
+
+    /// Where a child of this instance linked by `link` sits: a sub-process of this instance's
+    /// root if its link kind makes it one, a root of its own if not; in this instance's case
+    /// either way, one level deeper.
+    pub fn child_placement(&self, link: ParentLink) -> Placement {
+        let root = link.rules().subprocess_of_root.then(|| self.root_id().to_owned());
+        Placement { parent: Some(link), root, case: self.case_id().to_owned(), depth: self.depth + 1 }
+    }
+
+    /// Completes a state stored in format 1, which had no case or root: the store's migration
+    /// computed both from the parent links (`case` and `root` are the topmost ancestor's id).
+    pub fn upgrade_from_v1(&mut self, case: Option<String>, root: Option<String>) {
+        if self.case.is_empty() {
+            self.case = case.unwrap_or_else(|| self.id.clone());
+        }
+        if self.root.is_none() && self.parent.is_some() {
+            self.root = root.filter(|r| *r != self.id);
+        }
+    }
 }
 
 /// One iteration of a ForEach body.
@@ -113,6 +184,19 @@ pub struct TaskState {
     /// A `user` task's human tasks (the original, its follow-ons and subtasks), once it started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_task: Option<std::sync::Arc<crate::user_task::UserTask>>,
+    /// A `call` or `handoff` task's child instance (the latest one it started), and how the
+    /// child of a `call` ended, once it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child: Option<ChildRef>,
+}
+
+/// The child instance a `call` or `handoff` task started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChildRef {
+    pub instance: String,
+    /// How the child ended, once the parent heard of it (a `call`'s child only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<InstanceStatus>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -137,6 +221,7 @@ impl TaskState {
             runs: 0,
             foreach: None,
             user_task: None,
+            child: None,
         }
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! The modules form layers, each using only those above it:
 //! - shared types that use nothing else of the crate: [`timestamp`], [`data_type`],
-//!   [`duration`], [`people`], [`limits`], [`expr`];
+//!   [`duration`], [`people`], [`limits`], [`expr`], [`hierarchy`];
 //! - human tasks as a state machine of their own: [`user_task`];
 //! - statuses and the task lifecycle table: [`status`], [`lifecycle`];
 //! - definitions and calendars: [`definition`], [`calendar`];
@@ -13,7 +13,7 @@
 //!   [`step`] re-exports;
 //! - the machine a transition runs on (`machine`), then the transition modules that add the
 //!   rules to it: [`step`] (the entry points), `start_pipeline`, `job`, `runtime_monitor`,
-//!   `foreach` and `user_task_flow`.
+//!   `foreach`, `subprocess` (`call`, `handoff`, recovery) and `user_task_flow`.
 
 pub mod timestamp;
 pub mod data_type;
@@ -21,6 +21,7 @@ pub mod duration;
 pub mod people;
 pub mod limits;
 pub mod expr;
+pub mod hierarchy;
 
 pub mod user_task;
 
@@ -41,6 +42,7 @@ mod start_pipeline;
 mod job;
 mod runtime_monitor;
 mod foreach;
+mod subprocess;
 mod user_task_flow;
 
 pub use definition::{parse as parse_definition, Definition, DefinitionError, JobTarget};

@@ -143,10 +143,10 @@ impl Cause {
             Self::LatestTime => ("latest_time", "the latest start passed, or the task would end after its latest end: `ended_timeout`, or `blocked` with `on_timeout: block`"),
             Self::Prompt => ("prompt", "a prompt needs a value"),
             Self::RunLimit => ("run_limit", "the task ran as often as its run limit (`max_runs`) allows since an operator last acted on it"),
-            Self::Dispatched => ("dispatched", "the task's work is handed out: a job attempt to a worker (a first run, a retry, or again after its worker was lost), a ForEach's iterations"),
+            Self::Dispatched => ("dispatched", "the task's work is handed out: a job attempt to a worker (a first run, a retry, or again after its worker was lost), a ForEach's iterations, a `call`'s sub-process"),
             Self::HumanTask => ("human_task", "the task's human task is created, claimed, given back, forwarded, suspended, resumed, escalated or restarted"),
-            Self::Completed => ("completed", "the task's work ended OK: a job, a `set`, `decision` or `end` task, a ForEach, a human task's chain"),
-            Self::Failed => ("failed", "the task's work failed: a job's exit code, timeout or output, an expression, a ForEach's items or iterations, a human task failed or refused"),
+            Self::Completed => ("completed", "the task's work ended OK: a job, a `set`, `decision` or `end` task, a ForEach, a human task's chain, a `call`'s sub-process, a hand-off"),
+            Self::Failed => ("failed", "the task's work failed: a job's exit code, timeout or output, an expression, a ForEach's items or iterations, a human task failed or refused, a sub-process that did not complete or could not start"),
             Self::RetryPending => ("retry_pending", "a job attempt failed with retries left in its policy: it waits for its retry"),
             Self::EndedByWorker => ("ended_by_worker", "an external worker ended the job with a status of its choice"),
             Self::MaxRuntime => ("max_runtime", "the job ran past its maximum runtime: `cancel` or `{end: STATUS}`"),
@@ -204,7 +204,13 @@ impl Cause {
             | R::IterationsFailed { .. }
             | R::HumanTaskFailed { .. }
             | R::UserTaskRefused { .. }
-            | R::DataLimit { .. } => Self::Failed,
+            | R::DataLimit { .. }
+            | R::ProcessUnavailable { .. }
+            | R::ChildRefused { .. }
+            | R::TooDeep { .. }
+            | R::TooManyChildren { .. }
+            | R::ChildEnded { .. }
+            | R::HandoffFailed { .. } => Self::Failed,
             R::RetryPending { .. } => Self::RetryPending,
             R::EndedByWorker { .. } => Self::EndedByWorker,
             R::MaxRuntimeExceeded { .. } => Self::MaxRuntime,
@@ -222,7 +228,7 @@ impl Cause {
             R::InstanceEnded { .. } => Self::InstanceEnded,
             R::NotTriggered => Self::NotTriggered,
             // Reasons of an instance, a history event or a task that waits, never of a change.
-            R::PredecessorsPending { .. } | R::EngineRestarted | R::LockExpired { .. } | R::Retry { .. } => return None,
+            R::PredecessorsPending { .. } | R::EngineRestarted | R::LockExpired { .. } | R::Retry { .. } | R::ChildAborted { .. } => return None,
         })
     }
 }

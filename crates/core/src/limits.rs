@@ -8,13 +8,25 @@
 //! and a store reads JSON back with serde_json's limit of 128 levels. So the configurable
 //! depth has a ceiling ([`DataLimits::MAX_DEPTH_CEILING`]) well below that.
 //!
-//! Also the length of a ForEach task's item list ([`DEFAULT_MAX_FOREACH_ITEMS`]).
+//! Also the length of a ForEach task's item list ([`DEFAULT_MAX_FOREACH_ITEMS`]), and how deep
+//! and how wide a hierarchy of sub-processes grows ([`DEFAULT_MAX_DEPTH`],
+//! [`DEFAULT_MAX_CHILDREN_PER_STEP`]).
 
 use serde_json::{Map, Value};
 
 /// The most items one ForEach task iterates over, by default: a longer list ends the task
 /// `ended_not_ok` ([`crate::Reason::TooManyItems`]) before any iteration starts.
 pub const DEFAULT_MAX_FOREACH_ITEMS: usize = 1_000_000;
+
+/// The deepest a hierarchy of `call`ed and handed-off instances nests by default: a `call` or
+/// `handoff` task that would start a child below it ends `ended_not_ok` (a process that calls
+/// itself stops there).
+pub const DEFAULT_MAX_DEPTH: u32 = 32;
+
+/// The most child instances (`call` and `handoff`) one step starts by default, its children's
+/// own first steps included: a task past it ends `ended_not_ok`, so a definition that calls
+/// itself many times over cannot make one step (and its commit) without bound.
+pub const DEFAULT_MAX_CHILDREN_PER_STEP: usize = 10_000;
 
 /// The highest ForEach item limit that may be configured: each item is an instance, and its
 /// index is counted in the parent's state.

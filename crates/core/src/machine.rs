@@ -38,6 +38,9 @@ pub struct Transition {
     pub instance: Instance,
     pub events: Vec<Event>,
     pub effects: Vec<Effect>,
+    /// The first steps of the child instances this transition started (`call` and `handoff`
+    /// tasks), to commit with it, each with its own children.
+    pub children: Vec<Transition>,
 }
 
 /// Why a command was refused. A refused command changes nothing.
@@ -67,6 +70,10 @@ pub enum TransitionError {
     UserTask { task: String, error: crate::user_task::UserTaskError },
     #[error("instance {0} was deleted")]
     InstanceDeleted(String),
+    #[error("the instance is {status}; only an instance that failed, or is blocked by a failure, can be recovered")]
+    NotRecoverable { status: String },
+    #[error("the instance is {status}, but no task of it ended not OK that could run again")]
+    NothingToRecover { status: String },
     /// A payload from outside (start data, input, a human task's output) is past the limits.
     #[error("{what} {error}")]
     DataLimit { what: String, error: crate::limits::DataLimitError },
@@ -89,6 +96,44 @@ pub struct Knowledge {
     /// For an instance with running ForEach tasks that have items left to start: each one's
     /// snapshot, by task id.
     pub foreach_snapshots: HashMap<String, std::sync::Arc<crate::instance::ForEachSnapshot>>,
+    /// The processes the definition's `call` and `handoff` tasks start (and the ones those
+    /// start, transitively), resolved by the driver before the step; the error says why one
+    /// cannot be started.
+    pub callees: Arc<Callees>,
+    /// The deepest a hierarchy of instances may nest (a `call` or `handoff` below it fails).
+    pub max_depth: u32,
+    /// The most child instances (`call` and `handoff`) one step may start.
+    pub max_children_per_step: usize,
+}
+
+/// A process a `call` or `handoff` task starts, as the driver resolved it.
+#[derive(Debug)]
+pub struct Callee {
+    pub definition: Arc<Definition>,
+    /// Its learned expected runtimes (see [`Knowledge::expected_runtimes`]).
+    pub expected_runtimes: HashMap<String, Duration>,
+}
+
+/// The callees of a step, by what the tasks name.
+pub type Callees = HashMap<crate::definition::ProcessRef, Result<Arc<Callee>, String>>;
+
+impl Knowledge {
+    /// What a child instance of `callee` knows in the same step: the same, with the callee's
+    /// expected runtimes, reading no parent's snapshots.
+    pub(crate) fn for_callee(&self, callee: &Callee) -> Knowledge {
+        Knowledge {
+            expected_runtimes: callee.expected_runtimes.clone(),
+            calendars: self.calendars.clone(),
+            eval_limits: self.eval_limits,
+            limits: self.limits,
+            max_foreach_items: self.max_foreach_items,
+            iteration_data: None,
+            foreach_snapshots: HashMap::new(),
+            callees: self.callees.clone(),
+            max_depth: self.max_depth,
+            max_children_per_step: self.max_children_per_step,
+        }
+    }
 }
 
 impl Default for Knowledge {
@@ -101,6 +146,9 @@ impl Default for Knowledge {
             max_foreach_items: crate::limits::DEFAULT_MAX_FOREACH_ITEMS,
             iteration_data: None,
             foreach_snapshots: HashMap::new(),
+            callees: Arc::default(),
+            max_depth: crate::limits::DEFAULT_MAX_DEPTH,
+            max_children_per_step: crate::limits::DEFAULT_MAX_CHILDREN_PER_STEP,
         }
     }
 }
@@ -116,12 +164,21 @@ pub(crate) struct Machine<'d> {
     pub(crate) knowledge: &'d Knowledge,
     /// Tasks an action started in this transition (each at most once).
     pub(crate) triggered: Vec<usize>,
+    /// The first steps of the child instances started in this transition.
+    pub(crate) children: Vec<Transition>,
+    /// While a handed-off instance runs inline: its parent's data (`offer` in expressions).
+    pub(crate) offer: Option<&'d Map<String, Value>>,
+    /// How many more child instances this step (the whole tree of it) may start.
+    pub(crate) budget: std::rc::Rc<std::cell::Cell<usize>>,
+    /// Who aborted the instance asking for its parents to be aborted too.
+    pub(crate) aborted_by: Option<String>,
 }
 
 impl<'d> Machine<'d> {
     /// A machine about to apply a command to `inst` at `now`.
     pub(crate) fn new(def: &'d Definition, inst: Instance, now: DateTime<Utc>, knowledge: &'d Knowledge) -> Self {
-        Machine { def, inst, events: Vec::new(), effects: Vec::new(), now, knowledge, triggered: Vec::new() }
+        let budget = std::rc::Rc::new(std::cell::Cell::new(knowledge.max_children_per_step));
+        Machine { def, inst, events: Vec::new(), effects: Vec::new(), now, knowledge, triggered: Vec::new(), children: Vec::new(), offer: None, budget, aborted_by: None }
     }
 }
 
@@ -158,7 +215,14 @@ impl Machine<'_> {
 
     pub(crate) fn scope(&self) -> Scope<'_> {
         let tasks = self.def.tasks.iter().zip(&self.inst.tasks).map(|(d, s)| (d.id.as_str(), s.status.name()));
-        let scope = self.share_into(Scope::new(&self.inst.data, tasks, &self.inst.id, self.now).with_limits(self.knowledge.eval_limits));
+        let scope = Scope::new(&self.inst.data, tasks, &self.inst.id, self.now)
+            .with_limits(self.knowledge.eval_limits)
+            .with_hierarchy(self.inst.case_id(), self.inst.work_status.as_deref(), &self.inst.referenced_instances);
+        let scope = self.share_into(scope);
+        let scope = match self.offer {
+            Some(offer) => scope.with_offer(offer),
+            None => scope,
+        };
         match &self.inst.iteration {
             Some(it) => scope.with_iteration(&it.item, it.index),
             None => scope,
@@ -187,6 +251,22 @@ impl Machine<'_> {
     /// expression can nest a value (`[[…[data.x]…]]`) far deeper than the data it reads.
     pub(crate) fn within_limits(&self, values: &Map<String, Value>, what: impl FnOnce() -> String) -> Result<(), Reason> {
         self.knowledge.limits.check_object(values).map_err(|e| Reason::DataLimit { what: what(), problem: e.to_string() })
+    }
+
+    /// The values an `output` mapping (`variable: CEL` over `output`) of task `i` (a `what`)
+    /// writes: each of its declared type, all of them within the data limits.
+    pub(crate) fn output_mapping(&self, i: usize, mapping: &[(String, crate::expr::Expr)], output: &Map<String, Value>, what: &str) -> Result<Map<String, Value>, Reason> {
+        let scope = self.scope_for(i).with_output(output);
+        let mut writes = Map::new();
+        for (name, expr) in mapping {
+            let value = expr.eval(&scope).map_err(|e| Reason::ExpressionFailed { field: format!("output.{name}"), message: e.0 })?;
+            if let Some(reason) = self.type_problem(name, &value) {
+                return Err(reason);
+            }
+            writes.insert(name.clone(), value);
+        }
+        self.within_limits(&writes, || format!("the output mapping of {what} `{}`", self.def.tasks[i].id))?;
+        Ok(writes)
     }
 
     pub(crate) fn type_problem(&self, name: &str, value: &Value) -> Option<Reason> {

@@ -411,6 +411,25 @@ pub enum Reason {
     RetryPending { retry: u32, max: u32, #[serde(with = "crate::timestamp")] at: DateTime<Utc>, failure: String },
     /// The job runs again: retry `retry` of `max` of its retry policy.
     Retry { retry: u32, max: u32 },
+    /// The process a `call` or `handoff` task starts is not deployed (or not in that version).
+    ProcessUnavailable { process: String, problem: String },
+    /// The process a `call` or `handoff` task starts refused its start data.
+    ChildRefused { process: String, problem: String },
+    /// Starting the child would nest instances deeper than the engine's limit.
+    TooDeep { depth: u32, limit: u32 },
+    /// One step would start more child instances than the engine's limit.
+    TooManyChildren { limit: usize },
+    /// The child of a `call` task did not complete.
+    ChildEnded {
+        child: String,
+        status: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// The inline part of a handed-off instance failed, so nothing was handed off.
+    HandoffFailed { process: String, problem: String },
+    /// The instance was aborted because its sub-process `child` was, which asked for it.
+    ChildAborted { child: String, by: String },
 }
 
 impl fmt::Display for Reason {
@@ -475,6 +494,14 @@ impl fmt::Display for Reason {
             Self::DataLimit { what, problem } => write!(f, "{what} {problem}; it was not taken in"),
             Self::RetryPending { retry, max, at, failure } => write!(f, "{failure}; retry {retry} of {max} at {}", at.to_rfc3339()),
             Self::Retry { retry, max } => write!(f, "retry {retry} of {max} after a failed attempt"),
+            Self::ProcessUnavailable { process, problem } => write!(f, "process `{process}` cannot be started: {problem}"),
+            Self::ChildRefused { process, problem } => write!(f, "process `{process}` refused the start data: {problem}"),
+            Self::TooDeep { depth, limit } => write!(f, "the sub-process would be at depth {depth}, deeper than the limit of {limit}"),
+            Self::TooManyChildren { limit } => write!(f, "the step would start more than {limit} child instances"),
+            Self::ChildEnded { child, status, reason: None } => write!(f, "sub-process {child} {status}"),
+            Self::ChildEnded { child, status, reason: Some(reason) } => write!(f, "sub-process {child} {status}: {reason}"),
+            Self::HandoffFailed { process, problem } => write!(f, "nothing was handed off: the inline part of `{process}` failed: {problem}"),
+            Self::ChildAborted { child, by } => write!(f, "sub-process {child} was aborted by {by}, which aborts its parent"),
             Self::RunLimit { limit } => write!(
                 f,
                 "it ran {limit} times since an operator last acted on it, its run limit (`max_runs`); retry the incident or the task to let it run again, or skip it"

@@ -17,14 +17,14 @@ use serde_json::{Map, Value};
 use crate::data_type::json_type_name;
 use crate::definition::{Definition, TaskKind};
 use crate::event::EventKind;
-use crate::instance::{Instance, TaskState};
+use crate::instance::{Instance, Placement, TaskState};
 use crate::lifecycle::{self, Cause};
 use crate::machine::{Machine, NO_KNOWLEDGE};
 use crate::status::{InstanceStatus, Reason, TaskStatus};
 
 pub use crate::command::{Command, JobOutcome, TimerKind, WorkerEndStatus, WorkerReport};
 pub use crate::effect::{Effect, JobRequest};
-pub use crate::machine::{Knowledge, Transition, TransitionError};
+pub use crate::machine::{Callee, Callees, Knowledge, Transition, TransitionError};
 
 /// Starts a new instance of `def` with id `id` and input `data`.
 pub fn start(def: &Definition, id: String, data: Map<String, Value>, now: DateTime<Utc>) -> Result<Transition, TransitionError> {
@@ -33,7 +33,15 @@ pub fn start(def: &Definition, id: String, data: Map<String, Value>, now: DateTi
 
 /// [`start`] with what the driver knows (expected runtimes, calendars).
 pub fn start_with(def: &Definition, id: String, data: Map<String, Value>, now: DateTime<Utc>, knowledge: &Knowledge) -> Result<Transition, TransitionError> {
-    knowledge.limits.check_object(&data).map_err(|error| TransitionError::DataLimit { what: "the start data".into(), error })?;
+    let data = start_data(def, data, &knowledge.limits)?;
+    let budget = std::rc::Rc::new(std::cell::Cell::new(knowledge.max_children_per_step));
+    Ok(start_placed(def, id, data, Placement::default(), now, knowledge, None, budget))
+}
+
+/// Checks start data against `def`'s declarations and the limits, and completes it with the
+/// declared defaults (null for a variable without one).
+pub(crate) fn start_data(def: &Definition, data: Map<String, Value>, limits: &crate::limits::DataLimits) -> Result<Map<String, Value>, TransitionError> {
+    limits.check_object(&data).map_err(|error| TransitionError::DataLimit { what: "the start data".into(), error })?;
     let mut problems = Vec::new();
     for (key, value) in &data {
         match def.data.get(key) {
@@ -57,42 +65,68 @@ pub fn start_with(def: &Definition, id: String, data: Map<String, Value>, now: D
     for (key, value) in data {
         full.entry(key).or_insert(value);
     }
+    Ok(full)
+}
+
+/// The first step of a new instance of `def` with checked start `data` (its own, all of it),
+/// placed in a hierarchy. A handed-off instance runs inline seeing its parent's data as
+/// `offer`; `budget` counts the children the whole step may still start.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn start_placed(
+    def: &Definition,
+    id: String,
+    data: Map<String, Value>,
+    placement: Placement,
+    now: DateTime<Utc>,
+    knowledge: &Knowledge,
+    offer: Option<&Map<String, Value>>,
+    budget: std::rc::Rc<std::cell::Cell<usize>>,
+) -> Transition {
+    let case = if placement.case.is_empty() { id.clone() } else { placement.case };
     let instance = Instance {
         id,
         definition_id: def.id.clone(),
         definition_version: def.version,
         status: InstanceStatus::Running,
-        data: full.clone(),
+        data: data.clone(),
         tasks: vec![TaskState::new(); def.tasks.len()],
         created_at: now,
         updated_at: now,
         ended_at: None,
         next_seq: 1,
-        parent: None,
+        parent: placement.parent,
+        root: placement.root,
+        case,
+        depth: placement.depth,
+        work_status: None,
+        referenced_instances: Vec::new(),
         iteration: None,
         deleted_at: None,
     };
     let mut m = Machine::new(def, instance, now, knowledge);
-    m.emit(None, EventKind::InstanceStarted { definition: def.id.clone(), version: def.version, data: full });
+    m.offer = offer;
+    m.budget = budget;
+    m.emit(None, EventKind::InstanceStarted { definition: def.id.clone(), version: def.version, data });
     m.emit(None, EventKind::InstanceStatusChanged { to: InstanceStatus::Running, reason: None });
     m.generate_at_activation();
     m.advance();
-    Ok(m.finish())
+    m.finish()
 }
 
-/// Starts iteration `index` of a ForEach body: a child instance that reads its parent's data
-/// through the snapshot of attempt `attempt` of the ForEach task, which `knowledge` must hold
-/// as its `iteration_data`. Its own data starts empty and holds only what it writes.
+/// Starts iteration `index` of a ForEach body: a child instance, placed under its parent by
+/// `placement`, that reads its parent's data through the snapshot of attempt `attempt` of the
+/// ForEach task, which `knowledge` must hold as its `iteration_data`. Its own data starts
+/// empty and holds only what it writes.
 pub fn start_iteration(
     body: &Definition,
     id: String,
-    parent: crate::instance::ParentLink,
+    placement: Placement,
     item: Value,
     attempt: u32,
     now: DateTime<Utc>,
     knowledge: &Knowledge,
 ) -> Transition {
-    let index = parent.index;
+    let index = placement.parent.as_ref().map_or(0, |p| p.index);
     let data = Map::new();
     let instance = Instance {
         id,
@@ -105,7 +139,12 @@ pub fn start_iteration(
         updated_at: now,
         ended_at: None,
         next_seq: 1,
-        parent: Some(parent),
+        parent: placement.parent,
+        root: placement.root,
+        case: placement.case,
+        depth: placement.depth,
+        work_status: None,
+        referenced_instances: Vec::new(),
         iteration: Some(crate::instance::Iteration { index, item, snapshot: Some(attempt) }),
         deleted_at: None,
     };
@@ -129,6 +168,12 @@ pub fn apply_with(def: &Definition, instance: &Instance, command: Command, now: 
         crate::user_task_flow::delete(&mut m, by)?;
         return Ok(m.finish());
     }
+    if let Command::Recover { by, attempt } = &command {
+        let mut m = Machine::new(def, instance.clone(), now, knowledge);
+        m.recover(by, *attempt)?;
+        m.advance();
+        return Ok(m.finish());
+    }
     if instance.status.is_terminal() {
         return Err(TransitionError::InstanceEnded(instance.status));
     }
@@ -140,7 +185,16 @@ pub fn apply_with(def: &Definition, instance: &Instance, command: Command, now: 
         Command::JobLockExpired { task, attempt, worker } => m.redispatch(&task, attempt, Reason::LockExpired { worker })?,
         Command::RetryTask { task, by } => m.retry(&task, &by)?,
         Command::SkipTask { task, by } => m.skip(&task, &by)?,
-        Command::Abort { by } => m.end_instance(InstanceStatus::Aborted, Some(Reason::Operator { action: "abort".into(), by })),
+        Command::Abort { by, abort_parent } => {
+            if abort_parent {
+                m.aborted_by = Some(by.clone());
+            }
+            m.end_instance(InstanceStatus::Aborted, Some(Reason::Operator { action: "abort".into(), by }))
+        }
+        Command::ChildEnded { task, attempt, child, status, reason, data, aborted_by } => {
+            m.child_ended(&task, attempt, crate::subprocess::ChildEnd { child, status, reason, data, aborted_by })?
+        }
+        Command::Recover { .. } => unreachable!("handled above"),
         Command::TimerFired { task, timer } => m.timer_fired(&task, timer)?,
         Command::SetBreakpoint { task, enabled, by } => m.set_breakpoint(&task, enabled, &by)?,
         Command::ProvideInput { task, values, by } => m.provide_input(&task, values, &by)?,
@@ -178,7 +232,7 @@ type SetResult = (Map<String, Value>, Map<String, Value>);
 
 impl Machine<'_> {
     /// Runs every task whose turn has come, until nothing more can move.
-    fn advance(&mut self) {
+    pub(crate) fn advance(&mut self) {
         loop {
             let mut progressed = false;
             for &i in &self.def.order {
@@ -281,6 +335,8 @@ impl Machine<'_> {
             }
             TaskKind::ForEach(spec) => self.start_foreach(i, spec),
             TaskKind::User(_) => self.start_user_task(i),
+            TaskKind::Call(spec) => self.start_call(i, spec),
+            TaskKind::Handoff(spec) => self.start_handoff(i, spec),
             TaskKind::Job(_) => {
                 // An operator's retry runs the job again as a new attempt: the history says so.
                 let retry = match &self.inst.tasks[i].reason {
@@ -349,7 +405,7 @@ impl Machine<'_> {
         true
     }
 
-    fn retry(&mut self, task: &str, by: &str) -> Result<(), TransitionError> {
+    pub(crate) fn retry(&mut self, task: &str, by: &str) -> Result<(), TransitionError> {
         let i = self.index(task)?;
         let status = &self.inst.tasks[i].status;
         if !lifecycle::accepts(status.kind(), Cause::Retry) {
@@ -399,8 +455,11 @@ impl Machine<'_> {
                 continue;
             }
             if let (Some(_), TaskKind::ForEach(_)) = (self.running_attempt(i), &self.def.tasks[i].kind) {
-                self.effects.push(Effect::CancelIterations { task: self.def.tasks[i].id.clone() });
+                self.effects.push(Effect::AbortChildren { task: self.def.tasks[i].id.clone() });
                 self.end_foreach_run(i);
+            } else if let (Some(_), TaskKind::Call(_)) = (self.running_attempt(i), &self.def.tasks[i].kind) {
+                // Stardust: aborting the root aborts a synchronous sub-process not ended yet.
+                self.effects.push(Effect::AbortChildren { task: self.def.tasks[i].id.clone() });
             } else if let Some(attempt) = self.running_attempt(i) {
                 self.effects.push(Effect::CancelJob { task: self.def.tasks[i].id.clone(), attempt });
                 if self.def.tasks[i].controls.max_runtime.is_some() {
@@ -419,22 +478,22 @@ impl Machine<'_> {
         self.set_instance_status(status, reason);
     }
 
-    fn set_instance_status(&mut self, status: InstanceStatus, reason: Option<Reason>) {
+    pub(crate) fn set_instance_status(&mut self, status: InstanceStatus, reason: Option<Reason>) {
         if self.inst.status == status {
             return;
         }
         self.inst.status = status;
         if status.is_terminal() {
             self.inst.ended_at = Some(self.now);
-            if let Some(parent) = self.inst.parent.clone() {
-                self.effects.push(Effect::NotifyParent { parent, status });
-            }
+            self.notify_parent(status, reason.as_ref());
+        } else {
+            self.inst.ended_at = None;
         }
         self.emit(None, EventKind::InstanceStatusChanged { to: status, reason });
     }
 
     /// A task that ended not OK is handled when a successor's dependency expects a failure.
-    fn unhandled_failure(&self) -> Option<usize> {
+    pub(crate) fn unhandled_failure(&self) -> Option<usize> {
         (0..self.def.tasks.len()).find(|&i| {
             self.inst.tasks[i].status == TaskStatus::EndedNotOk
                 && !self.def.successors[i].iter().any(|&s| {
@@ -443,7 +502,7 @@ impl Machine<'_> {
         })
     }
 
-    fn finish(mut self) -> Transition {
+    pub(crate) fn finish(mut self) -> Transition {
         if !self.inst.status.is_terminal() {
             let any = |pred: &dyn Fn(&TaskStatus) -> bool| self.inst.tasks.iter().any(|t| pred(&t.status));
             let on_hold = |i: usize| self.def.tasks[i].controls.on_demand && !self.inst.tasks[i].triggered;
@@ -476,6 +535,6 @@ impl Machine<'_> {
             self.set_instance_status(next, reason);
         }
         self.inst.updated_at = self.now;
-        Transition { instance: self.inst, events: self.events, effects: self.effects }
+        Transition { instance: self.inst, events: self.events, effects: self.effects, children: self.children }
     }
 }

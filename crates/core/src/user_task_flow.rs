@@ -254,18 +254,7 @@ impl Machine<'_> {
         let def = self.user_def(i);
         let mut writes = Map::new();
         if let Some(mapping) = &def.output {
-            let scope = self.scope_for(i).with_output(output);
-            for (name, e) in mapping {
-                let value = match e.eval(&scope) {
-                    Ok(v) => v,
-                    Err(e) => return Ok(Err(Reason::ExpressionFailed { field: format!("output.{name}"), message: e.0 })),
-                };
-                if let Some(reason) = self.type_problem(name, &value) {
-                    return Ok(Err(reason));
-                }
-                writes.insert(name.clone(), value);
-            }
-            return Ok(self.within_limits(&writes, || format!("the output mapping of user task `{}`", self.def.tasks[i].id)).map(|()| writes));
+            return Ok(self.output_mapping(i, mapping, output, "user task"));
         }
         let mut problems = Vec::new();
         for (key, value) in output {

@@ -9,7 +9,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{json, Map, Value};
 
 use baton_core::event::IterationEnd;
-use baton_core::instance::{ForEachSnapshot, ParentLink};
+use baton_core::instance::{ForEachSnapshot, ParentLink, Placement};
 use baton_core::{apply_with, parse_definition, start_iteration, start_with, Command, Definition, Effect, EventKind, Instance, InstanceStatus, Knowledge, Reason, TaskStatus, TimerKind, Transition};
 
 fn t0() -> DateTime<Utc> {
@@ -138,8 +138,8 @@ fn an_iteration_reads_its_parents_data_through_the_snapshot_and_keeps_only_its_o
 
     let body_def = def.body("fan/each").unwrap();
     let knowledge = Knowledge { iteration_data: Some(snapshot), ..Knowledge::default() };
-    let link = ParentLink { instance: "parent".into(), task: "each".into(), index: 1 };
-    let child = start_iteration(&body_def, "child-1".into(), link, json!("file-1.csv"), 1, t0(), &knowledge);
+    let link = ParentLink::iteration("parent", "each", 1);
+    let child = start_iteration(&body_def, "child-1".into(), Placement::linked(link.clone()), json!("file-1.csv"), 1, t0(), &knowledge);
     assert_eq!(child.instance.status, InstanceStatus::Completed);
     assert_eq!(Value::Object(child.instance.data.clone()), json!({"greeting": "loading file-1.csv", "n": 41}), "its own writes, no copy of the rest");
     assert!(matches!(&child.events[0].kind, EventKind::InstanceStarted { data, .. } if data.is_empty()), "history holds no copy either");
@@ -170,8 +170,8 @@ fn an_iteration_stored_with_a_copy_of_the_data_reads_its_copy() {
     let body = "      - id: greet\n        kind: set\n        earliest_start: +1h\n        set: {greeting: \"data.prefix + item\"}\n";
     let def = process(1, body);
     let body_def = def.body("fan/each").unwrap();
-    let link = ParentLink { instance: "parent".into(), task: "each".into(), index: 0 };
-    let waiting = start_iteration(&body_def, "child-0".into(), link, json!("a.csv"), 1, t0(), &Knowledge::default());
+    let link = ParentLink::iteration("parent", "each", 0);
+    let waiting = start_iteration(&body_def, "child-0".into(), Placement::linked(link.clone()), json!("a.csv"), 1, t0(), &Knowledge::default());
     // As an older Baton stored it: a copy of the data and no snapshot named.
     let mut stored = serde_json::to_value(&waiting.instance).unwrap();
     stored["data"] = json!({"items": ["a.csv"], "prefix": "copied ", "greeting": null, "n": 0});

@@ -80,7 +80,7 @@ fn aborting_or_skipping_a_task_waiting_for_its_retry_clears_the_timer() {
 
     let (mut flow, _) = Flow::start(&lines(&def));
     flow.exit("load", 7);
-    let tr = flow.apply(Command::Abort { by: "ops".into() });
+    let tr = flow.apply(Command::Abort { by: "ops".into(), abort_parent: false });
     assert_eq!(timers_cleared(&tr), ["load/job_retry"]);
     assert_eq!(flow.status("load"), TaskStatus::Canceled);
     assert_eq!(flow.inst.status, InstanceStatus::Aborted);

@@ -267,7 +267,7 @@ mod scenarios {
     pub fn aborting_cancels_every_task_that_has_not_ended(taken: &mut Taken) {
         for kind in K::ALL {
             let mut flow = task_in(kind);
-            flow.apply(Command::Abort { by: "olivia".into() });
+            flow.apply(Command::Abort { by: "olivia".into(), abort_parent: false });
             if is_end(kind) {
                 assert_eq!(flow.status("t").kind(), kind);
             } else {
@@ -312,11 +312,11 @@ mod scenarios {
     /// An instance that ended takes no command but its deletion: the task's status stays.
     pub fn an_ended_instance_refuses_every_command(taken: &mut Taken) {
         let mut flow = job_in(K::Running, "");
-        flow.apply(Command::Abort { by: "olivia".into() });
+        flow.apply(Command::Abort { by: "olivia".into(), abort_parent: false });
         let before = flow.inst.clone();
         for command in [
             Command::RetryTask { task: "t".into(), by: "olivia".into() },
-            Command::Abort { by: "olivia".into() },
+            Command::Abort { by: "olivia".into(), abort_parent: false },
             Command::TimerFired { task: "t".into(), timer: TimerKind::JobRetry },
             exited("t", 1, 0, std::time::Duration::from_secs(1), None),
         ] {
@@ -465,7 +465,7 @@ mod scenarios {
         let mut flow = start("  - id: d\n    kind: decision\n    branches: [{when: \"true\", to: [a]}]\n    otherwise: [b]\n  - id: a\n    kind: end\n  - id: b\n    kind: end");
         assert_eq!(flow.status("b"), TaskStatus::EndedSkipped);
         assert_took(&flow, K::WaitingForPredecessor, Cause::DeadPath, K::EndedSkipped);
-        flow.apply(Command::Abort { by: "olivia".into() });
+        flow.apply(Command::Abort { by: "olivia".into(), abort_parent: false });
         taken.add(&flow);
     }
 
@@ -539,7 +539,7 @@ mod scenarios {
                     _ => K::WaitingForPredecessor,
                 };
                 assert_took(&flow, from, Cause::Postcondition, to);
-                flow.apply(Command::Abort { by: "olivia".into() });
+                flow.apply(Command::Abort { by: "olivia".into(), abort_parent: false });
                 taken.add(&flow);
             }
         }

@@ -218,7 +218,7 @@ impl Driver {
                 // These definitions set no Automic controls, so no timers; runtimes are recorded.
                 Effect::SetTimer { .. } | Effect::ClearTimer { .. } => prop_assert!(false, "no timer without a timed control"),
                 Effect::RecordRuntime { .. } => {}
-                Effect::StartIteration { .. } | Effect::CancelIterations { .. } | Effect::NotifyParent { .. } | Effect::ShareSnapshot { .. } | Effect::DropSnapshot { .. } => {
+                Effect::StartIteration { .. } | Effect::AbortChildren { .. } | Effect::RecoverChild { .. } | Effect::NotifyParent { .. } | Effect::ShareSnapshot { .. } | Effect::DropSnapshot { .. } => {
                     prop_assert!(false, "no foreach in these definitions")
                 }
                 Effect::NotifyPeople { .. } => prop_assert!(false, "no user task in these definitions"),
@@ -340,7 +340,7 @@ impl Driver {
             }
             Op::Abort => {
                 let was_terminal = self.inst.status.is_terminal();
-                let result = self.step(Command::Abort { by: "prop".into() })?;
+                let result = self.step(Command::Abort { by: "prop".into(), abort_parent: false })?;
                 if !was_terminal {
                     prop_assert!(result.is_ok());
                     prop_assert_eq!(self.inst.status, InstanceStatus::Aborted);

@@ -473,7 +473,7 @@ fn max_runtime_timer_is_cleared_when_the_job_ends() {
 
     // Aborting the instance clears it too.
     let (mut flow, _) = Flow::start(&lines);
-    let tr = flow.apply(Command::Abort { by: "ops".into() });
+    let tr = flow.apply(Command::Abort { by: "ops".into(), abort_parent: false });
     assert_eq!(timers_cleared(&tr), ["load/max_runtime"]);
     assert!(flow.timers.is_empty());
 }

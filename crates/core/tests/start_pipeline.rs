@@ -873,7 +873,7 @@ fn on_demand_tasks_that_never_ran_end_inactive_with_the_instance() {
 
     // An aborted instance cancels them like any open task.
     let (mut flow, _) = Flow::start(&["id: p", "tasks:", &job("extract"), &on_demand("repair")]);
-    flow.apply(Command::Abort { by: "ops".into() });
+    flow.apply(Command::Abort { by: "ops".into(), abort_parent: false });
     assert_eq!(flow.status("repair"), TaskStatus::Canceled);
 }
 

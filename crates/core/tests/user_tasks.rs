@@ -312,7 +312,7 @@ fn suspending_any_task_shows_the_chain_suspended_and_pauses_its_timers() {
 fn aborting_the_instance_terminates_its_open_human_tasks() {
     let (mut flow, _) = Flow::start(EXPIRING);
     flow.apply(op("review", john(), claim(0)));
-    let tr = flow.apply(Command::Abort { by: "operator".into() });
+    let tr = flow.apply(Command::Abort { by: "operator".into(), abort_parent: false });
     assert_eq!(flow.inst.status, InstanceStatus::Aborted);
     assert!(matches!(human_status(&flow, "review", 0), HumanTaskStatus::Terminated { .. }));
     assert!(!timers_cleared(&tr).is_empty(), "the expiration timer is cleared");

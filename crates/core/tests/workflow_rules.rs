@@ -820,7 +820,7 @@ fn only_blocked_or_waiting_tasks_can_be_skipped() {
 fn abort_cancels_running_jobs() {
     let (mut flow, _) = Flow::start(&["id: p", "tasks:", &job("a"), &job("b"), &job_after("c", "a, b")]);
     flow.exit("b", 0);
-    let tr = flow.apply(Command::Abort { by: "ops".into() });
+    let tr = flow.apply(Command::Abort { by: "ops".into(), abort_parent: false });
     assert_eq!(canceled(&tr), [("a", 1)]);
     assert_eq!(flow.statuses(), [("a", "canceled"), ("b", "ended_ok"), ("c", "canceled")]);
     assert_eq!(flow.reason("a"), Some(Reason::InstanceEnded { status: "aborted".into() }));
@@ -866,7 +866,7 @@ fn commands_on_an_ended_instance_are_refused() {
     let (mut completed, _) = Flow::start(&["id: p", "tasks:", &job("a")]);
     completed.exit("a", 0);
     let (mut aborted, _) = Flow::start(&["id: p", "tasks:", &job("a")]);
-    aborted.apply(Command::Abort { by: "ops".into() });
+    aborted.apply(Command::Abort { by: "ops".into(), abort_parent: false });
     let (mut failed, _) = Flow::start(&["id: p", "tasks:", &job("a")]);
     failed.exit("a", 1);
 
@@ -879,7 +879,7 @@ fn commands_on_an_ended_instance_are_refused() {
             Command::RedispatchJob { task: "a".into(), attempt: 1 },
             Command::RetryTask { task: "a".into(), by: "ops".into() },
             Command::SkipTask { task: "a".into(), by: "ops".into() },
-            Command::Abort { by: "ops".into() },
+            Command::Abort { by: "ops".into(), abort_parent: false },
         ] {
             let err = flow.try_apply(command).unwrap_err();
             assert_eq!(err, TransitionError::InstanceEnded(status));

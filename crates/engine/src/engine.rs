@@ -34,6 +34,10 @@ pub struct EngineOptions {
     /// The most items one ForEach task may iterate over (a longer list ends the task
     /// `ended_not_ok`); see [`baton_core::limits::foreach_items_limit`] for the range.
     pub max_foreach_items: usize,
+    /// The deepest a hierarchy of `call`ed and handed-off instances nests.
+    pub max_depth: u32,
+    /// The most child instances (`call` and `handoff`) one step starts.
+    pub max_children_per_step: usize,
 }
 
 impl Default for EngineOptions {
@@ -43,6 +47,8 @@ impl Default for EngineOptions {
             eval_limits: baton_core::expr::EvalLimits::DEFAULT,
             limits: DataLimits::default(),
             max_foreach_items: baton_core::limits::DEFAULT_MAX_FOREACH_ITEMS,
+            max_depth: baton_core::limits::DEFAULT_MAX_DEPTH,
+            max_children_per_step: baton_core::limits::DEFAULT_MAX_CHILDREN_PER_STEP,
         }
     }
 }
@@ -111,6 +117,10 @@ const ENDS_PER_STEP: usize = baton_core::FOREACH_LAUNCH_BATCH;
 /// In the key of the timer that brings an iteration's end to its parent (`TASK/iteration/N`;
 /// a task id has no `/`, so no other timer's key has it).
 const ITERATION_END: &str = "/iteration/";
+
+/// The most processes one step resolves for `call` and `handoff` tasks (those of the
+/// instance's definition and, transitively, of the processes they start).
+const MAX_CALLEES: usize = 256;
 
 /// How many times a step is recomputed when another process changed the instance meanwhile.
 const CONFLICT_RETRIES: usize = 8;
@@ -558,10 +568,16 @@ impl<S: Store> Engine<S> {
     /// Deletes an instance, finished or not: an open one is aborted first (its running jobs are
     /// stopped, its human tasks terminated), then every human task is deleted and leaves the
     /// inbox. The instance keeps its history (which records the deletion) and takes no more
-    /// commands. Its ForEach iterations (child instances) are deleted with it.
+    /// commands. Its sub-processes (ForEach iterations, `call`ed instances) are deleted with it.
     pub async fn delete_instance(&self, instance_id: &str, by: &str) -> Result<Arc<Instance>, EngineError> {
         let deleted = self.apply(instance_id, Command::Delete { by: by.to_owned() }).await?;
         for child in self.inner.store.children(instance_id).await? {
+            // A handed-off instance lives on its own: deleting the one that handed it off
+            // leaves it alone.
+            let independent = self.current(&child).await?.is_some_and(|c| c.parent.as_ref().is_some_and(|p| !p.rules().aborted_with_parent));
+            if independent {
+                continue;
+            }
             match Box::pin(self.delete_instance(&child, by)).await {
                 Ok(_) | Err(EngineError::Transition(TransitionError::InstanceDeleted(_))) => {}
                 Err(e) => return Err(e),
@@ -607,11 +623,11 @@ impl<S: Store> Engine<S> {
         Ok(rerun)
     }
 
-    /// Commits a staged command: its steps, plus, in the same transaction, the abort of every
-    /// open ForEach iteration it cancels; then remembers the new states and carries out the
+    /// Commits a staged command: its steps, plus, in the same transaction, the steps of the
+    /// children it aborts or recovers; then remembers the new states and carries out the
     /// effects. Returns the instance's new state.
     async fn commit_staged(&self, instance_id: &str, mut steps: Vec<StepRecord>, mut effects: Vec<Effect>) -> Result<Arc<Instance>, EngineError> {
-        let iterations = self.abort_iterations(instance_id, &mut steps, &mut effects).await?;
+        let children = self.child_steps(instance_id, &mut steps, &mut effects).await?;
         let states: Vec<Arc<Instance>> = steps.iter().filter_map(|s| s.instance.clone()).collect();
         let shared: Vec<(SnapshotKey, Arc<ForEachSnapshot>)> = steps.iter().flat_map(|s| s.share_snapshots.iter().cloned()).collect();
         let dropped: Vec<SnapshotKey> = steps.iter().flat_map(|s| s.drop_snapshots.iter().cloned()).collect();
@@ -626,70 +642,91 @@ impl<S: Store> Engine<S> {
             self.inner.snapshots.remove(key);
         }
         self.after_commit(instance_id, effects);
-        for (child, effects) in iterations {
+        for (child, effects) in children {
             self.after_commit(&child, effects);
         }
         Ok(states.into_iter().next().expect("the first step holds the instance"))
     }
 
-    /// Turns each `CancelIterations` effect into abort steps of the open iterations (child
-    /// instances) of that ForEach task, appended to `steps` so they land with the parent's step,
-    /// or not at all: a crash cannot leave iterations running under an ended parent. An
-    /// iteration with ForEach tasks of its own cancels its iterations the same way. Returns the
-    /// aborted iterations' effects (stopping their jobs…), to carry out after the commit.
-    async fn abort_iterations(&self, parent: &str, steps: &mut Vec<StepRecord>, effects: &mut Vec<Effect>) -> Result<Vec<(String, Vec<Effect>)>, EngineError> {
-        let mut pending = take_cancellations(parent, effects);
-        let mut aborted = Vec::new();
+    /// Turns each `AbortChildren` effect into abort steps of the open children that task
+    /// started (ForEach iterations, a `call`'s sub-process) and each `RecoverChild` into the
+    /// recovery step of that child, appended to `steps` so they land with the parent's step or
+    /// not at all: a crash cannot leave children running under an ended parent, nor a call
+    /// waiting for a child nobody recovered. A child's own children follow the same way.
+    /// Returns the children's effects (stopping their jobs…), to carry out after the commit.
+    async fn child_steps(&self, parent: &str, steps: &mut Vec<StepRecord>, effects: &mut Vec<Effect>) -> Result<Vec<(String, Vec<Effect>)>, EngineError> {
+        let mut pending = take_child_operations(parent, effects);
+        let mut done = Vec::new();
         // Iterations share their body's definition: read what the core needs once per body.
         let mut known: HashMap<(String, u32), Knowledge> = HashMap::new();
-        while let Some((parent, task)) = pending.pop() {
-            for child in self.inner.store.children(&parent).await? {
-                let Some(state) = self.current(&child).await? else { continue };
-                if state.status.is_terminal() || state.parent.as_ref().is_none_or(|p| p.task != task) {
-                    continue;
+        while let Some(operation) = pending.pop() {
+            let (parent, children, command) = match operation {
+                ChildOperation::Abort { parent, task } => {
+                    let mut open = Vec::new();
+                    for child in self.inner.store.children(&parent).await? {
+                        let Some(state) = self.current(&child).await? else { continue };
+                        if !state.status.is_terminal() && state.parent.as_ref().is_some_and(|p| p.task == task && p.rules().aborted_with_parent) {
+                            open.push(state);
+                        }
+                    }
+                    let abort = Command::Abort { by: format!("parent {parent}"), abort_parent: false };
+                    (parent, open, abort)
                 }
+                ChildOperation::Recover { parent, attempt, child, by } => {
+                    let Some(state) = self.current(&child).await? else { continue };
+                    (parent, vec![state], Command::Recover { by, attempt: Some(attempt) })
+                }
+            };
+            for state in children {
                 let definition = self.definition(&state.definition_id, Some(state.definition_version)).await?;
                 let body = (state.definition_id.clone(), state.definition_version);
                 if !known.contains_key(&body) {
                     known.insert(body.clone(), self.knowledge(&definition).await?);
                 }
                 let knowledge = Knowledge { iteration_data: self.iteration_data(&state).await?, ..known[&body].clone() };
-                let knowledge = &knowledge;
-                let abort = Command::Abort { by: format!("parent {parent}") };
-                let Ok(transition) = apply_with(&definition, &state, abort, self.inner.clock.now(), knowledge) else { continue };
+                let transition = match apply_with(&definition, &state, command.clone(), self.inner.clock.now(), &knowledge) {
+                    Ok(transition) => transition,
+                    Err(e) => {
+                        if let (Command::Recover { attempt: Some(attempt), .. }, Some(link)) = (&command, &state.parent) {
+                            // The call would wait for ever: tell it at once how its child is.
+                            steps[0].set_timers.push(unrecovered(&parent, link, *attempt, &state, &e, self.inner.clock.now()));
+                        }
+                        continue;
+                    }
+                };
                 let step = StepRecord { expected_seq: state.next_seq, status_before: Some(state.status), ..StepRecord::default() };
-                let (child_steps, mut child_effects) = self.stage(step, &definition, transition, knowledge, Some(&state));
-                pending.extend(take_cancellations(&child, &mut child_effects));
+                let (child_steps, mut child_effects) = self.stage(step, &definition, transition, &knowledge, Some(&state));
+                pending.extend(take_child_operations(&state.id, &mut child_effects));
                 steps.extend(child_steps);
-                aborted.push((child, child_effects));
+                done.push((state.id.clone(), child_effects));
             }
         }
-        Ok(aborted)
+        Ok(done)
     }
 
-    /// Turns a transition into the steps to commit together: the instance's own step, and a
-    /// new child instance for each ForEach iteration it starts (whose own first steps may start
-    /// more). Returns the steps and the effects to carry out after the commit.
+    /// Turns a transition into the steps to commit together: the instance's own step, a new
+    /// child instance for each ForEach iteration it starts (whose own first steps may start
+    /// more), and the first steps of the `call`ed and handed-off instances it started. Returns
+    /// the steps and the effects to carry out after the commit.
     /// `old` is the instance's state before the transition (none for a new instance), so that
     /// the inbox rows of the user tasks it changed are replaced in the same commit.
     fn stage(
         &self,
         mut step: StepRecord,
-        definition: &Definition,
+        definition: &Arc<Definition>,
         transition: baton_core::Transition,
         knowledge: &Knowledge,
         old: Option<&Instance>,
     ) -> (Vec<StepRecord>, Vec<Effect>) {
         let mut steps = Vec::new();
         let mut effects_after = Vec::new();
-        // First in, first out: the instance itself, then its new iterations in the order their
+        // First in, first out: the instance itself, then its new children in the order their
         // ids were made, so each index on the instances table grows at its end (inserted
-        // backwards, its pages would split half full).
-        let mut pending = std::collections::VecDeque::from([(definition.id.clone(), transition)]);
-        let root_id = definition.id.split('/').next().unwrap_or_default().to_owned();
-        let root = if definition.id == root_id { None } else { Some(root_id) };
+        // backwards, its pages would split half full). Each transition comes with the process
+        // definition it belongs to (iterations' bodies are found inside it).
+        let mut pending = std::collections::VecDeque::from([(definition.clone(), definition.id.clone(), transition)]);
         let mut first = true;
-        while let Some((def_id, t)) = pending.pop_front() {
+        while let Some((process, def_id, mut t)) = pending.pop_front() {
             // Only the instance the command was applied to has snapshots from earlier steps;
             // a new iteration shares only the ones its own first step made.
             let earlier = if first { Some(&knowledge.foreach_snapshots) } else { None };
@@ -697,17 +734,19 @@ impl<S: Store> Engine<S> {
             first = false;
             this.events = t.events;
             let instance = t.instance;
+            for child in std::mem::take(&mut t.children) {
+                let callee = knowledge.callees.values().flatten().find(|c| c.definition.id == child.instance.definition_id && c.definition.version == child.instance.definition_version);
+                match callee {
+                    Some(callee) => pending.push_back((callee.definition.clone(), callee.definition.id.clone(), child)),
+                    None => tracing::error!(child = %child.instance.id, "the definition of a started child is not among the step's callees"),
+                }
+            }
             // The knowledge each run's iterations start with: the run's snapshot as their data.
             let mut runs: HashMap<(String, u32), Knowledge> = HashMap::new();
             for effect in &t.effects {
                 if let Effect::StartIteration { task, attempt, index, item } = effect {
                     let body_id = format!("{def_id}/{task}");
-                    let body = match &root {
-                        // Definitions below the root are bodies of the root's definition.
-                        _ if body_id.starts_with(&definition.id) => definition.body(&body_id),
-                        _ => None,
-                    };
-                    let Some(body) = body else {
+                    let Some(body) = process.body(&body_id) else {
                         tracing::error!(body = %body_id, "foreach body not found");
                         continue;
                     };
@@ -716,15 +755,16 @@ impl<S: Store> Engine<S> {
                         let snapshot = shared_in(&t.effects, task, *attempt).or_else(|| earlier.and_then(|s| s.get(task)).cloned());
                         runs.insert(run.clone(), Knowledge { iteration_data: snapshot, foreach_snapshots: HashMap::new(), ..knowledge.clone() });
                     }
-                    let link = baton_core::instance::ParentLink { instance: instance.id.clone(), task: task.clone(), index: *index };
-                    let child = baton_core::start_iteration(&body, uuid::Uuid::now_v7().to_string(), link, item.clone(), *attempt, self.inner.clock.now(), &runs[&run]);
-                    pending.push_back((body_id, child));
+                    let placement = instance.child_placement(baton_core::instance::ParentLink::iteration(instance.id.clone(), task.clone(), *index));
+                    let child = baton_core::start_iteration(&body, uuid::Uuid::now_v7().to_string(), placement, item.clone(), *attempt, self.inner.clock.now(), &runs[&run]);
+                    pending.push_back((process.clone(), body_id, child));
                 }
             }
             effects_after.extend(collect_effects(&mut this, &instance, t.effects, self.inner.clock.now()));
             // Only the first step is the instance the command was applied to; the others are new.
             let before = if steps.is_empty() { old } else { None };
             this.inbox = inbox_updates(before, &instance);
+            this.work_status_changed = before.is_some_and(|b| b.work_status != instance.work_status);
             this.instance = Some(Arc::new(instance));
             steps.push(this);
         }
@@ -781,12 +821,14 @@ impl<S: Store> Engine<S> {
             eval_limits: self.inner.options.eval_limits,
             limits: self.inner.options.limits,
             max_foreach_items: self.inner.options.max_foreach_items,
+            max_depth: self.inner.options.max_depth,
+            max_children_per_step: self.inner.options.max_children_per_step,
             ..Knowledge::default()
         };
-        if definition.any_task(&|t| t.controls.latest_end.is_some()) {
-            knowledge.expected_runtimes = self.inner.store.expected_runtimes(&definition.id).await?;
-        }
-        if definition.any_task(&|t| !t.controls.calendars.is_empty()) {
+        knowledge.expected_runtimes = self.expected_runtimes(definition).await?;
+        knowledge.callees = self.callees(definition).await?;
+        let uses_calendars = |d: &Definition| d.any_task(&|t| !t.controls.calendars.is_empty());
+        if uses_calendars(definition) || knowledge.callees.values().flatten().any(|c| uses_calendars(&c.definition)) {
             for stored in self.inner.store.calendars().await? {
                 let key = (stored.id.clone(), stored.version);
                 let cached = self.inner.calendars.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
@@ -802,6 +844,54 @@ impl<S: Store> Engine<S> {
             }
         }
         Ok(knowledge)
+    }
+
+    /// The learned expected runtimes of `definition`'s tasks, read only if a task uses them.
+    async fn expected_runtimes(&self, definition: &Definition) -> Result<HashMap<String, std::time::Duration>, EngineError> {
+        if definition.any_task(&|t| t.controls.latest_end.is_some()) {
+            return Ok(self.inner.store.expected_runtimes(&definition.id).await?);
+        }
+        Ok(HashMap::new())
+    }
+
+    /// Resolves the processes `definition`'s `call` and `handoff` tasks start, and those they
+    /// start in turn (their first steps run in the same step), each once: the latest deployed
+    /// version, or the pinned one. One that is not deployed is recorded as such (the task that
+    /// names it ends `ended_not_ok` when it starts). At most [`MAX_CALLEES`] are resolved.
+    async fn callees(&self, definition: &Definition) -> Result<Arc<baton_core::step::Callees>, EngineError> {
+        let mut pending = definition.callees();
+        if pending.is_empty() {
+            return Ok(Arc::default());
+        }
+        let mut callees = baton_core::step::Callees::new();
+        while let Some(target) = pending.pop() {
+            if callees.contains_key(&target) {
+                continue;
+            }
+            if callees.len() >= MAX_CALLEES {
+                callees.insert(target, Err(format!("a step resolves at most {MAX_CALLEES} processes to start")));
+                continue;
+            }
+            let version = match target.version {
+                Some(version) => Some(version),
+                None => self.inner.store.latest_version(&target.process).await?,
+            };
+            let resolved = match version {
+                None => Err("it is not deployed".to_owned()),
+                Some(version) => match self.definition(&target.process, Some(version)).await {
+                    Ok(callee) => {
+                        pending.extend(callee.callees());
+                        let expected_runtimes = self.expected_runtimes(&callee).await?;
+                        Ok(Arc::new(baton_core::step::Callee { definition: callee, expected_runtimes }))
+                    }
+                    Err(EngineError::VersionNotFound { version, .. }) => Err(format!("version {version} is not deployed")),
+                    Err(e) if e.is_instance_fault() => Err(e.to_string()),
+                    Err(e) => return Err(e),
+                },
+            };
+            callees.insert(target, resolved);
+        }
+        Ok(Arc::new(callees))
     }
 
     /// Applies every timer that is due: each fired timer is removed in the same transaction as
@@ -885,24 +975,25 @@ impl<S: Store> Engine<S> {
                 }
             }
             let commands = gather_iteration_ends(commands);
-            let (state, events, effects) = {
+            let (state, events, effects, children) = {
                 let (definition, knowledge, start) = (definition.clone(), knowledge.clone(), instance.clone());
                 compute(&definition.clone(), instance_id, move || {
                     // Each command's transition copies the state it starts from; the stored
                     // state is only copied if no command applied (a big state costs a copy).
                     let mut state: Option<Instance> = None;
-                    let (mut events, mut effects) = (Vec::new(), Vec::new());
+                    let (mut events, mut effects, mut children) = (Vec::new(), Vec::new(), Vec::new());
                     for (key, command) in commands {
                         match apply_with(&definition, state.as_ref().unwrap_or(&start), command, now, &knowledge) {
                             Ok(t) => {
                                 state = Some(t.instance);
                                 events.extend(t.events);
                                 effects.extend(t.effects);
+                                children.extend(t.children);
                             }
                             Err(e) => tracing::info!(instance = %start.id, key = %key, "timer not applied: {e}"),
                         }
                     }
-                    (state.unwrap_or_else(|| Instance::clone(&start)), events, effects)
+                    (state.unwrap_or_else(|| Instance::clone(&start)), events, effects, children)
                 })
                 .await?
             };
@@ -910,7 +1001,7 @@ impl<S: Store> Engine<S> {
                 let step = StepRecord { clear_timers: cleared.clone(), ..StepRecord::default() };
                 return Ok(self.inner.store.commit(vec![step]).await?);
             }
-            let transition = baton_core::Transition { instance: state, events, effects: merge_effects(effects) };
+            let transition = baton_core::Transition { instance: state, events, effects: merge_effects(effects), children };
             let step = StepRecord { expected_seq: instance.next_seq, status_before: Some(instance.status), clear_timers: cleared.clone(), ..StepRecord::default() };
             let (steps, effects) = self.stage(step, &definition, transition, &knowledge, Some(&instance));
             match self.commit_staged(instance_id, steps, effects).await {
@@ -989,8 +1080,9 @@ impl<S: Store> Engine<S> {
                 Effect::NotifyPeople { task, human_task, escalation, to } => {
                     tracing::info!(instance = %instance, task = %task, human_task = %human_task, escalation = %escalation, to = %to, "escalation: notify");
                 }
-                // Turned into abort steps of the iterations before the commit (`abort_iterations`).
-                Effect::CancelIterations { .. } => {}
+                // Turned into steps of the children before the commit (`abort_children`,
+                // `recover_children`).
+                Effect::AbortChildren { .. } | Effect::RecoverChild { .. } => {}
                 Effect::CancelJob { task, attempt } => {
                     // The queue row went with the step; stop the process if it runs here.
                     let key = JobKey { instance: instance.to_owned(), task, attempt };
@@ -1027,17 +1119,37 @@ impl<S: Store> Engine<S> {
 /// The effects of several transitions of one instance, applied in order, as one step's: the
 /// last operation on a timer key wins, and a job queued and canceled within them is neither
 /// queued nor canceled (a step stores removals before additions).
-/// Removes the `CancelIterations` effects of `instance`'s step, as (instance, ForEach task).
-fn take_cancellations(instance: &str, effects: &mut Vec<Effect>) -> Vec<(String, String)> {
-    let mut cancellations = Vec::new();
+/// What a step does to a child instance in the same commit.
+enum ChildOperation {
+    /// Abort the open children `task` of `parent` started.
+    Abort { parent: String, task: String },
+    /// Recover `child`, re-linked to attempt `attempt` of its parent's call task.
+    Recover { parent: String, attempt: u32, child: String, by: String },
+}
+
+/// Removes the `AbortChildren` and `RecoverChild` effects of `instance`'s step.
+fn take_child_operations(instance: &str, effects: &mut Vec<Effect>) -> Vec<ChildOperation> {
+    let mut operations = Vec::new();
     effects.retain(|effect| match effect {
-        Effect::CancelIterations { task } => {
-            cancellations.push((instance.to_owned(), task.clone()));
+        Effect::AbortChildren { task } => {
+            operations.push(ChildOperation::Abort { parent: instance.to_owned(), task: task.clone() });
+            false
+        }
+        Effect::RecoverChild { attempt, child, by, .. } => {
+            operations.push(ChildOperation::Recover { parent: instance.to_owned(), attempt: *attempt, child: child.clone(), by: by.clone() });
             false
         }
         _ => true,
     });
-    cancellations
+    operations
+}
+
+/// The end a call hears of when its child cannot be recovered: the child as it is, and why.
+fn unrecovered(parent: &str, link: &baton_core::instance::ParentLink, attempt: u32, child: &Instance, error: &TransitionError, now: chrono::DateTime<chrono::Utc>) -> Timer {
+    let reason = baton_core::Reason::ChildRefused { process: child.definition_id.clone(), problem: format!("it could not be recovered: {error}") };
+    let status = if child.status.is_terminal() { child.status } else { baton_core::InstanceStatus::Failed };
+    let command = Command::ChildEnded { task: link.task.clone(), attempt, child: child.id.clone(), status, reason: Some(reason), data: Map::new(), aborted_by: None };
+    Timer { instance: parent.to_owned(), key: format!("{}/child_ended/{attempt}", link.task), due_at: now, payload: serde_json::to_value(command).unwrap_or_default() }
 }
 
 /// Due timers grouped by instance, in due order (the earliest instance first): several timers
@@ -1161,12 +1273,27 @@ fn collect_effects(step: &mut StepRecord, instance: &Instance, effects: Vec<Effe
             }),
             // The parent hears of the end through a timer due now, committed with this step:
             // durable, delivered at least once, and applied once by the parent.
-            Effect::NotifyParent { parent, status } => step.set_timers.push(Timer {
-                instance: parent.instance.clone(),
-                key: format!("{}{ITERATION_END}{}", parent.task, parent.index),
-                due_at: now,
-                payload: serde_json::to_value(Command::IterationEnded { task: parent.task.clone(), index: parent.index, status: *status }).unwrap_or_default(),
-            }),
+            Effect::NotifyParent { parent, status, reason, data, aborted_by } => {
+                let (key, command) = match parent.kind {
+                    baton_core::instance::LinkKind::Iteration => (
+                        format!("{}{ITERATION_END}{}", parent.task, parent.index),
+                        Command::IterationEnded { task: parent.task.clone(), index: parent.index, status: *status },
+                    ),
+                    _ => (
+                        format!("{}/child_ended/{}", parent.task, parent.attempt),
+                        Command::ChildEnded {
+                            task: parent.task.clone(),
+                            attempt: parent.attempt,
+                            child: id.clone(),
+                            status: *status,
+                            reason: reason.clone(),
+                            data: data.clone(),
+                            aborted_by: aborted_by.clone(),
+                        },
+                    ),
+                };
+                step.set_timers.push(Timer { instance: parent.instance.clone(), key, due_at: now, payload: serde_json::to_value(command).unwrap_or_default() });
+            }
             // The incident commits with the step that blocked the task; retrying it retries the
             // task (which gives the run limit a fresh count).
             Effect::RunLimitReached { task, limit } => step.raise_incidents.push(baton_store::NewIncident {
@@ -1182,7 +1309,7 @@ fn collect_effects(step: &mut StepRecord, instance: &Instance, effects: Vec<Effe
                 step.share_snapshots.push((SnapshotKey { instance: id.clone(), task: task.clone(), attempt: *attempt }, snapshot.clone()));
             }
             Effect::DropSnapshot { task, attempt } => step.drop_snapshots.push(SnapshotKey { instance: id.clone(), task: task.clone(), attempt: *attempt }),
-            Effect::StartIteration { .. } | Effect::CancelIterations { .. } | Effect::NotifyPeople { .. } => {}
+            Effect::StartIteration { .. } | Effect::AbortChildren { .. } | Effect::RecoverChild { .. } | Effect::NotifyPeople { .. } => {}
         }
     }
     effects

@@ -103,7 +103,9 @@ fn transition_kind(error: &TransitionError) -> ErrorKind {
         | T::SuccessorMoved { .. }
         | T::NotSkippable { .. }
         | T::NotWaitingForInput { .. }
-        | T::UserTaskNotStarted { .. } => ErrorKind::Conflict,
+        | T::UserTaskNotStarted { .. }
+        | T::NotRecoverable { .. }
+        | T::NothingToRecover { .. } => ErrorKind::Conflict,
         T::UserTask { error, .. } => user_task_kind(error),
     }
 }

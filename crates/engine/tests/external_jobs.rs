@@ -227,7 +227,7 @@ async fn aborting_the_instance_takes_the_job_from_its_worker() {
     let (_dir, _clock, engine) = setup().await;
     let instance = engine.start("invoice", data(5.0)).await.unwrap();
     let key = fetch(&engine, "bot/w1", 1).await.remove(0);
-    engine.apply(&instance.id, baton_core::Command::Abort { by: "ops".into() }).await.unwrap();
+    engine.apply(&instance.id, baton_core::Command::Abort { by: "ops".into(), abort_parent: false }).await.unwrap();
     let refused = engine.report_external_job(&key, "bot/w1", completed(true)).await;
     assert!(refused.is_err());
     assert!(engine.store().queue_depths(engine.now()).await.unwrap().jobs.is_empty(), "the job's queue row went with the abort");

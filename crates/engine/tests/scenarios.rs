@@ -673,7 +673,7 @@ async fn abort_stops_a_running_job_and_the_instance_is_aborted() {
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let began = Instant::now();
-    let aborted = h.engine.apply(&instance.id, Command::Abort { by: "ops".into() }).await.unwrap();
+    let aborted = h.engine.apply(&instance.id, Command::Abort { by: "ops".into(), abort_parent: false }).await.unwrap();
     assert_eq!(aborted.status, InstanceStatus::Aborted);
     assert_eq!(statuses(&h.engine, &aborted).await, expected([("nap", "canceled"), ("after_nap", "canceled")]));
     assert_queue_empty(h.store()).await;
@@ -698,13 +698,13 @@ async fn aborting_an_instance_whose_job_is_still_queued_removes_the_job() {
     h.engine.deploy("sleeper.yaml", SLEEPER).await.unwrap();
     let instance = h.engine.start("sleeper", Map::new()).await.unwrap();
     assert_eq!(h.store().queued_jobs().await.unwrap(), 1);
-    let aborted = h.engine.apply(&instance.id, Command::Abort { by: "ops".into() }).await.unwrap();
+    let aborted = h.engine.apply(&instance.id, Command::Abort { by: "ops".into(), abort_parent: false }).await.unwrap();
     assert_eq!(aborted.status, InstanceStatus::Aborted);
     assert_eq!(statuses(&h.engine, &aborted).await["nap"], "canceled");
     assert_queue_empty(h.store()).await;
     // Commands to an ended instance are refused.
     assert!(matches!(
-        h.engine.apply(&instance.id, Command::Abort { by: "ops".into() }).await,
+        h.engine.apply(&instance.id, Command::Abort { by: "ops".into(), abort_parent: false }).await,
         Err(EngineError::Transition(TransitionError::InstanceEnded(InstanceStatus::Aborted)))
     ));
 }
@@ -751,7 +751,7 @@ async fn aborting_a_foreach_parent_aborts_its_iterations_in_the_same_commit() {
     assert_eq!(descendants.len(), 3 + 6);
     assert!(h.store().next_timer_due().await.unwrap().is_some(), "the grandchildren wait on timers");
 
-    let aborted = h.engine.apply(&root.id, Command::Abort { by: "ops".into() }).await.unwrap();
+    let aborted = h.engine.apply(&root.id, Command::Abort { by: "ops".into(), abort_parent: false }).await.unwrap();
     assert_eq!(aborted.status, InstanceStatus::Aborted);
     for id in &descendants {
         let state = h.store().instance(id).await.unwrap().unwrap();

@@ -69,6 +69,7 @@ impl<S: ServiceStore> Service<S> {
             process: filter.process.clone(),
             created_after: filter.started_after,
             created_before: filter.started_before,
+            case: None,
             after,
             limit: filter.limit,
         };
@@ -120,7 +121,7 @@ impl<S: ServiceStore> Service<S> {
 
     /// Aborts an instance: open tasks are canceled, running jobs stopped, open human tasks terminated.
     pub async fn abort(&self, user: &str, id: &str) -> Result<api::Instance> {
-        self.operate(user, id, Command::Abort { by: user.to_owned() }).await
+        self.operate(user, id, Command::Abort { by: user.to_owned(), abort_parent: false }).await
     }
 
     /// Deletes an instance (aborting it first if open) and its human tasks; its history stays.
@@ -180,6 +181,9 @@ fn summary(state: &Instance) -> api::InstanceSummary {
         status: view::instance_status(state.status),
         created_at: state.created_at,
         ended_at: state.ended_at,
+        parent: state.parent.as_ref().map(|p| p.instance.clone()),
+        case: state.case_id().to_owned(),
+        work_status: state.work_status.clone(),
     }
 }
 

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use baton_core::instance::STATE_FORMAT;
+use baton_core::instance::{OLDEST_STATE_FORMAT, STATE_FORMAT};
 use baton_core::{Event, Instance, InstanceStatus, JobRequest};
 use baton_store::{
     CalendarStore, ClaimedJob, DefinitionStore, DeployedVersion, Deployment, DeploymentKind, OpenCounts, RuntimeStats, InstanceQuery, InstanceReader, InstanceSummary, JobKey, JobProcess, JobQueue, Result, StepRecord, StepWriter, StoreError,
@@ -241,8 +241,8 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
         if step.new {
             key = conn
                 .prepare_cached(
-                    "INSERT INTO instances (id, definition_id, definition_version, status, created_at, updated_at, ended_at, seq, state_format, state, parent_id)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (id) DO NOTHING RETURNING key",
+                    "INSERT INTO instances (id, definition_id, definition_version, status, created_at, updated_at, ended_at, seq, state_format, state, parent_id, case_id, root_id, work_status)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) ON CONFLICT (id) DO NOTHING RETURNING key",
                 )
                 .and_then(|mut s| {
                     s.query_row(params![
@@ -256,7 +256,10 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
                         instance.next_seq as i64,
                         STATE_FORMAT,
                         state,
-                        instance.parent.as_ref().map(|p| p.instance.as_str())
+                        instance.parent.as_ref().map(|p| p.instance.as_str()),
+                        instance.case_id(),
+                        instance.root.as_deref(),
+                        instance.work_status.as_deref()
                     ], |r| r.get(0))
                     .optional()
                 })
@@ -264,19 +267,20 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
             if key.is_none() {
                 return Err(Failure::Refused(StoreError::DuplicateInstance(instance.id.clone())));
             }
-        } else if step.status_before == Some(instance.status) {
+        } else if step.status_before == Some(instance.status) && !step.work_status_changed {
             // Most steps keep the status: leaving it (and `ended_at`, which changes with it)
             // out of the SET spares SQLite rewriting the status index entry.
             key = conn
-                .prepare_cached("UPDATE instances SET updated_at = ?2, seq = ?3, state = ?4 WHERE id = ?1 AND seq = ?5 RETURNING key")
+                .prepare_cached("UPDATE instances SET updated_at = ?2, seq = ?3, state = ?4, state_format = ?6 WHERE id = ?1 AND seq = ?5 RETURNING key")
                 .and_then(|mut s| {
-                    s.query_row(params![instance.id, ts(instance.updated_at), instance.next_seq as i64, state, step.expected_seq as i64], |r| r.get(0)).optional()
+                    let args = params![instance.id, ts(instance.updated_at), instance.next_seq as i64, state, step.expected_seq as i64, STATE_FORMAT];
+                    s.query_row(args, |r| r.get(0)).optional()
                 })
                 .map_err(db_err)?;
         } else {
             key = conn
                 .prepare_cached(
-                    "UPDATE instances SET status = ?2, updated_at = ?3, ended_at = ?4, seq = ?5, state_format = ?6, state = ?7
+                    "UPDATE instances SET status = ?2, updated_at = ?3, ended_at = ?4, seq = ?5, state_format = ?6, state = ?7, work_status = ?9
                      WHERE id = ?1 AND seq = ?8 RETURNING key",
                 )
                 .and_then(|mut s| {
@@ -289,7 +293,8 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
                             instance.next_seq as i64,
                             STATE_FORMAT,
                             state,
-                            step.expected_seq as i64
+                            step.expected_seq as i64,
+                            instance.work_status.as_deref()
                         ],
                         |r| r.get(0),
                     )
@@ -437,6 +442,10 @@ impl DefinitionStore for SqliteStore {
             conn.prepare_cached(sql)?.query_map(params![id], row)?.collect()
         })
     }
+
+    async fn latest_version(&self, id: &str) -> Result<Option<u32>> {
+        self.read(|conn| conn.prepare_cached("SELECT MAX(version) FROM definitions WHERE id = ?1")?.query_row(params![id], |r| r.get(0)))
+    }
 }
 
 /// The tables that keep every deployed version of a source file.
@@ -517,13 +526,18 @@ impl CalendarStore for SqliteStore {
 
 impl InstanceReader for SqliteStore {
     async fn instance(&self, id: &str) -> Result<Option<Instance>> {
-        let row: Option<(u32, StoredJson)> =
-            self.read(|conn| conn.prepare_cached("SELECT state_format, state FROM instances WHERE id = ?1")?.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))).optional())?;
-        let Some((format, state)) = row else { return Ok(None) };
-        if format != STATE_FORMAT {
+        type Row = (u32, StoredJson, Option<String>, Option<String>);
+        let sql = "SELECT state_format, state, case_id, root_id FROM instances WHERE id = ?1";
+        let row: Option<Row> = self.read(|conn| conn.prepare_cached(sql)?.query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional())?;
+        let Some((format, state, case, root)) = row else { return Ok(None) };
+        if !(OLDEST_STATE_FORMAT..=STATE_FORMAT).contains(&format) {
             return Err(StoreError::CorruptState { instance: id.to_owned(), message: format!("state format {format} is not known to this version of Baton") });
         }
-        state.decode().map(Some).map_err(|message| StoreError::CorruptState { instance: id.to_owned(), message })
+        let mut instance: Instance = state.decode().map_err(|message| StoreError::CorruptState { instance: id.to_owned(), message })?;
+        if format == 1 {
+            instance.upgrade_from_v1(case, root);
+        }
+        Ok(Some(instance))
     }
 
     async fn instance_seq(&self, id: &str) -> Result<Option<u64>> {
@@ -533,10 +547,11 @@ impl InstanceReader for SqliteStore {
 
     async fn list_instances(&self, query: &InstanceQuery) -> Result<Vec<InstanceSummary>> {
         self.read(|conn| {
-            let sql = "SELECT id, definition_id, definition_version, status, created_at, ended_at FROM instances
+            let sql = "SELECT id, definition_id, definition_version, status, created_at, ended_at, parent_id, case_id, work_status FROM instances
                        WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR definition_id = ?2)
                          AND (?3 IS NULL OR created_at >= ?3) AND (?4 IS NULL OR created_at < ?4)
                          AND (?5 IS NULL OR (created_at, id) < (?5, ?6))
+                         AND (?8 IS NULL OR case_id = ?8)
                        ORDER BY created_at DESC, id DESC LIMIT ?7";
             let after = query.after.as_ref();
             let args = params![
@@ -546,7 +561,8 @@ impl InstanceReader for SqliteStore {
                 query.created_before.map(ts),
                 after.map(|c| ts(c.created_at)),
                 after.map(|c| c.id.as_str()),
-                query.limit as i64
+                query.limit as i64,
+                query.case
             ];
             conn.prepare_cached(sql)?
                 .query_map(args, |r| {
@@ -558,6 +574,9 @@ impl InstanceReader for SqliteStore {
                         status: InstanceStatus::parse(&status).unwrap_or(InstanceStatus::Running),
                         created_at: parse_ts(&r.get::<_, String>(4)?)?,
                         ended_at: r.get::<_, Option<String>>(5)?.map(|s| parse_ts(&s)).transpose()?,
+                        parent: r.get(6)?,
+                        case: r.get::<_, Option<String>>(7)?.unwrap_or_else(|| r.get(0).unwrap_or_default()),
+                        work_status: r.get(8)?,
                     })
                 })?
                 .collect()

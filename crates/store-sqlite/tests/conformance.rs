@@ -194,7 +194,7 @@ async fn a_database_in_the_event_per_row_layout_keeps_its_history_through_migrat
         }
     }
     let store = SqliteStore::open(&path, Durability::Full).unwrap();
-    assert_eq!(user_version(&path), 12, "every migration ran, 0005 and the ones after it");
+    assert_eq!(user_version(&path), 13, "every migration ran, 0005 and the ones after it");
     assert_eq!(store.instance("i-1").await.unwrap(), Some(inst.clone()));
     assert_eq!(store.history("i-1").await.unwrap(), events);
 

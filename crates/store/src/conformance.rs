@@ -70,6 +70,8 @@ macro_rules! conformance_tests {
             a_fenced_step_commits_only_while_its_worker_holds_the_lock,
             an_expired_lock_is_listed_and_cannot_be_extended,
             children_lists_the_iterations_of_an_instance,
+            a_case_lists_its_instances_with_their_parents_and_work_status,
+            latest_version_is_the_newest_deployment,
             a_foreach_snapshot_is_stored_once_with_its_step_and_dropped_with_another,
             expected_runtimes_average_the_last_runs_of_each_task,
             concurrent_commits_from_many_tasks_all_land,
@@ -151,6 +153,11 @@ pub fn instance(id: &str) -> Instance {
         ended_at: None,
         next_seq: 3,
         parent: None,
+        root: None,
+        case: id.to_owned(),
+        depth: 0,
+        work_status: None,
+        referenced_instances: Vec::new(),
         iteration: None,
         deleted_at: None,
     }
@@ -813,8 +820,55 @@ pub async fn instances_filter_by_status<S: Store>(store: S) {
             status: InstanceStatus::Failed,
             created_at: at(30),
             ended_at: Some(at(31)),
+            parent: None,
+            case: "i-3".into(),
+            work_status: None,
         }]
     );
+}
+
+/// A listing by case holds every instance of the case (a root, its sub-processes and what it
+/// handed off) and nothing else, each with its parent; a step that changes the work status
+/// stores it where the listing reads it. The hierarchy reads back with the state.
+pub async fn a_case_lists_its_instances_with_their_parents_and_work_status<S: Store>(store: S) {
+    use baton_core::instance::LinkKind;
+    commit(&store, insert(instance("root"))).await;
+    commit(&store, insert(instance("elsewhere"))).await;
+    let mut called = instance("called");
+    called.parent = Some(ParentLink { instance: "root".into(), task: "call".into(), index: 0, kind: LinkKind::Call, attempt: 1 });
+    (called.root, called.case, called.depth) = (Some("root".into()), "root".into(), 1);
+    let mut handed = instance("handed");
+    handed.parent = Some(ParentLink { instance: "root".into(), task: "hand".into(), index: 0, kind: LinkKind::Handoff, attempt: 1 });
+    (handed.case, handed.depth) = ("root".into(), 1);
+    commit(&store, StepRecord { instance: Some(called.clone().into()), new: true, events: started_events(), ..StepRecord::default() }).await;
+    commit(&store, StepRecord { instance: Some(handed.clone().into()), new: true, events: started_events(), ..StepRecord::default() }).await;
+    assert_eq!(stored(&store, "called").await, called, "the link, root, case and depth read back");
+    assert_eq!(stored(&store, "handed").await, handed);
+
+    let mut root = stored(&store, "root").await;
+    root.work_status = Some("Pending-Fulfillment".into());
+    root.referenced_instances = vec!["handed".into()];
+    let mut step = advance(root.clone(), InstanceStatus::Running, 5);
+    step.status_before = Some(InstanceStatus::Running);
+    step.work_status_changed = true;
+    commit(&store, step).await;
+
+    let query = InstanceQuery { case: Some("root".into()), limit: 10, ..InstanceQuery::default() };
+    let mut case = store.list_instances(&query).await.unwrap();
+    case.sort_by(|a, b| a.id.cmp(&b.id));
+    let rows: Vec<(&str, Option<&str>, &str, Option<&str>)> = case.iter().map(|r| (r.id.as_str(), r.parent.as_deref(), r.case.as_str(), r.work_status.as_deref())).collect();
+    assert_eq!(rows, [("called", Some("root"), "root", None), ("handed", Some("root"), "root", None), ("root", None, "root", Some("Pending-Fulfillment"))]);
+    assert_eq!(stored(&store, "root").await.referenced_instances, ["handed"]);
+}
+
+/// `latest_version` is the newest deployed version of an id, read without its source.
+pub async fn latest_version_is_the_newest_deployment<S: Store>(store: S) {
+    assert_eq!(store.latest_version("p").await.unwrap(), None);
+    store.deploy("p", "p.yaml", "id: p", t0()).await.unwrap();
+    store.deploy("p", "p.yaml", "id: p # 2", t0()).await.unwrap();
+    store.deploy("q", "q.yaml", "id: q", t0()).await.unwrap();
+    assert_eq!(store.latest_version("p").await.unwrap(), Some(2));
+    assert_eq!(store.latest_version("q").await.unwrap(), Some(1));
 }
 
 /// `children` names the instances whose parent link points at the instance, and no others.
@@ -823,7 +877,8 @@ pub async fn children_lists_the_iterations_of_an_instance<S: Store>(store: S) {
     commit(&store, insert(instance("other-parent"))).await;
     for (id, parent, index) in [("iter-b", "parent", 1), ("iter-a", "parent", 0), ("iter-x", "other-parent", 0)] {
         let mut child = instance(id);
-        child.parent = Some(ParentLink { instance: parent.into(), task: "each".into(), index });
+        child.parent = Some(ParentLink::iteration(parent, "each", index));
+        (child.root, child.case, child.depth) = (Some(parent.into()), parent.into(), 1);
         child.iteration = Some(Iteration { index, item: json!(format!("file-{index}.csv")), snapshot: Some(1) });
         commit(&store, insert(child.clone())).await;
         assert_eq!(stored(&store, id).await, child, "the parent link and item read back");

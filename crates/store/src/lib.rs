@@ -66,6 +66,12 @@ pub struct InstanceSummary {
     pub status: InstanceStatus,
     pub created_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
+    /// The instance that started this one, if any.
+    pub parent: Option<String>,
+    /// The case the instance belongs to.
+    pub case: String,
+    /// The work status a hand-off recorded on it (Pega's Work Status).
+    pub work_status: Option<String>,
 }
 
 /// Identifies one job attempt.
@@ -143,6 +149,9 @@ pub struct StepRecord {
     /// Commit the step only while this lock on an external job attempt is held (fencing):
     /// else it is refused with [`StoreError::LockNotHeld`] and changes nothing.
     pub fence: Option<JobLock>,
+    /// For an update: the step changed the instance's work status (so a store that keeps it
+    /// beside the state writes it).
+    pub work_status_changed: bool,
     /// For the first step of a new instance: the idempotency key its start named. Refused with
     /// [`StoreError::StartKeyTaken`], changing nothing, if an earlier start took the key.
     pub start_key: Option<StartKey>,
@@ -166,6 +175,8 @@ pub struct InstanceQuery {
     pub created_after: Option<DateTime<Utc>>,
     /// Only instances created before this time.
     pub created_before: Option<DateTime<Utc>>,
+    /// Only the instances of this case.
+    pub case: Option<String>,
     /// Only instances listed after this one: the last row of the previous page.
     pub after: Option<InstanceCursor>,
     pub limit: usize,
@@ -270,6 +281,8 @@ pub trait DefinitionStore: Send + Sync {
     fn definitions(&self) -> impl Future<Output = Result<Vec<StoredDefinition>>> + Send;
     /// Every deployed version of definition `id`, oldest first (none for an unknown id).
     fn versions(&self, id: &str) -> impl Future<Output = Result<Vec<DeployedVersion>>> + Send;
+    /// The latest version of definition `id`, without its source (none for an unknown id).
+    fn latest_version(&self, id: &str) -> impl Future<Output = Result<Option<u32>>> + Send;
 }
 
 /// Reading instances and their history.
@@ -294,7 +307,8 @@ pub trait InstanceReader: Send + Sync {
     fn history(&self, id: &str) -> impl Future<Output = Result<Vec<Event>>> + Send;
     /// At most `limit` events of an instance's history with a seq after `after_seq`, oldest first.
     fn history_page(&self, id: &str, after_seq: u64, limit: usize) -> impl Future<Output = Result<Vec<Event>>> + Send;
-    /// Ids of the child instances (ForEach iterations) of an instance.
+    /// Ids of the child instances of an instance (ForEach iterations, `call`ed and handed-off
+    /// instances), oldest first.
     fn children(&self, parent: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
 }
 

@@ -185,17 +185,26 @@ pub(super) fn compile_task(
         ("on_expiry", raw.on_expiry.is_some()),
         ("escalations", raw.escalations.is_some()),
         ("subtasks", raw.subtasks.is_some()),
+        ("process", raw.process.is_some()),
+        ("version", raw.version.is_some()),
+        ("abort_parent", raw.abort_parent.is_some()),
+        ("work_status", raw.work_status.is_some()),
     ];
     let mut misplaced = false;
     for (field, is_present) in present {
-        let owner = KIND_FIELDS.iter().find(|(f, _)| *f == field).map_or("", |(_, k)| *k);
-        if is_present && owner != kind_name {
+        let owners: &[&str] = KIND_FIELDS.iter().find(|(f, _)| *f == field).map_or(&[], |(_, k)| *k);
+        if is_present && !owners.contains(&kind_name) {
+            let owner = match owners {
+                [one] => (*one).to_owned(),
+                [init @ .., last] => format!("{} and {last}", init.join(", ")),
+                [] => String::new(),
+            };
             misplaced = true;
             let at = node.as_mapping().and_then(|m| m.keys().find(|k| k.as_str() == field)).map_or_else(|| pos_of(raw.id.span()), |k| pos_of(k.span()));
             diags.error(
                 at,
                 format!("task `{}` is {} {kind_name} task but sets `{field}`, which only {owner} tasks have", raw.id.as_str(), if kind_name.starts_with('e') { "an" } else { "a" }),
-                Some(format!("remove `{field}` or change `kind` to {owner}")),
+                Some(format!("remove `{field}` or change `kind` to {}", owners.join(" or "))),
             );
         }
     }
@@ -255,6 +264,14 @@ pub(super) fn compile_task(
         "user" => {
             let mut parser = controls::ControlParser { diags: &mut *diags, resolve, data };
             TaskKind::User(Box::new(parser.user_task(&raw.id, raw.name.as_deref(), node.as_mapping()?)?))
+        }
+        "call" => {
+            let mut parser = controls::ControlParser { diags: &mut *diags, resolve, data };
+            TaskKind::Call(Box::new(parser.call_task(raw, node.as_mapping()?)?))
+        }
+        "handoff" => {
+            let mut parser = controls::ControlParser { diags: &mut *diags, resolve, data };
+            TaskKind::Handoff(Box::new(parser.handoff_task(raw, node.as_mapping()?)?))
         }
         _ => TaskKind::End { terminate: raw.terminate.unwrap_or(false) },
     };

@@ -90,6 +90,52 @@ pub enum TaskKind {
     ForEach(ForEachSpec),
     /// A human task: offered to people, claimed, completed, forwarded… (IBM follow-on tasks).
     User(Box<UserTaskDef>),
+    /// Starts a deployed process as a synchronous sub-process and waits for it.
+    Call(Box<CallSpec>),
+    /// Pega's Hand Off: starts a deployed process that runs inline until its first stopping
+    /// point, then lives on its own.
+    Handoff(Box<HandoffSpec>),
+}
+
+/// The process a `call` or `handoff` task starts: a deployed definition, the latest version or
+/// a pinned one, resolved by the engine when the task starts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProcessRef {
+    pub process: String,
+    pub version: Option<u32>,
+}
+
+impl std::fmt::Display for ProcessRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.version {
+            Some(v) => write!(f, "{} version {v}", self.process),
+            None => f.write_str(&self.process),
+        }
+    }
+}
+
+/// A `call` task: a synchronous sub-process.
+#[derive(Debug, Clone)]
+pub struct CallSpec {
+    pub target: ProcessRef,
+    /// The child's start data: `variable: CEL` over the parent (`data`…).
+    pub input: Vec<(String, Expr)>,
+    /// Parent data written when the child completes: `variable: CEL` over `output` (the
+    /// child's data). Without it nothing comes back.
+    pub output: Vec<(String, Expr)>,
+    /// Aborting the child aborts this instance (else the call ends `ended_not_ok`).
+    pub abort_parent: bool,
+}
+
+/// A `handoff` task (Pega's Hand Off shape).
+#[derive(Debug, Clone)]
+pub struct HandoffSpec {
+    pub target: ProcessRef,
+    /// What the new instance copies onto its own data (Pega's pyDefault data transform):
+    /// `variable: CEL` over the parent.
+    pub input: Vec<(String, Expr)>,
+    /// The status label the parent records once the child is handed off (Pega's Work Status).
+    pub work_status: Option<String>,
 }
 
 /// Most iterations of a ForEach task that run at once (`parallel`).
@@ -117,6 +163,8 @@ impl TaskKind {
             Self::End { .. } => "end",
             Self::ForEach(_) => "foreach",
             Self::User(_) => "user",
+            Self::Call(_) => "call",
+            Self::Handoff(_) => "handoff",
         }
     }
 }
@@ -223,6 +271,31 @@ impl Definition {
         for task in &mut self.tasks {
             if let TaskKind::ForEach(spec) = &mut task.kind {
                 std::sync::Arc::make_mut(&mut spec.body).set_version(version);
+            }
+        }
+    }
+
+    /// The processes this definition's `call` and `handoff` tasks start (its foreach bodies'
+    /// included), each once.
+    pub fn callees(&self) -> Vec<ProcessRef> {
+        let mut found = std::collections::BTreeSet::new();
+        self.visit_tasks(&mut |t| match &t.kind {
+            TaskKind::Call(spec) => {
+                found.insert(spec.target.clone());
+            }
+            TaskKind::Handoff(spec) => {
+                found.insert(spec.target.clone());
+            }
+            _ => {}
+        });
+        found.into_iter().collect()
+    }
+
+    fn visit_tasks(&self, f: &mut dyn FnMut(&TaskDef)) {
+        for t in &self.tasks {
+            f(t);
+            if let TaskKind::ForEach(spec) = &t.kind {
+                spec.body.visit_tasks(f);
             }
         }
     }

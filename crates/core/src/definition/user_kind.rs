@@ -317,7 +317,7 @@ impl ControlParser<'_, '_> {
     }
 
     /// `input` (`name: CEL`) or `output` (`variable: CEL` over `output`, targets declared data).
-    fn mapping(&mut self, node: &Node, field: &str, output: bool) -> Option<Vec<(String, Expr)>> {
+    pub(super) fn mapping(&mut self, node: &Node, field: &str, output: bool) -> Option<Vec<(String, Expr)>> {
         let Some(map) = node.as_mapping() else {
             let example = if output { "`output: {approved: output.decision == 'yes'}`" } else { "`input: {article: data.article}`" };
             self.error(node, format!("`{field}` maps names to CEL expressions"), Some(format!("for example {example}")));

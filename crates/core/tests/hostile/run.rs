@@ -127,7 +127,7 @@ impl Driver<'_> {
             }
             5 => Command::RetryTask { task: self.pick_task(t), by },
             6 => Command::SkipTask { task: self.pick_task(t), by },
-            7 => Command::Abort { by },
+            7 => Command::Abort { by, abort_parent: false },
             8 => Command::SetBreakpoint { task: self.pick_task(t), enabled: t.chance(50), by },
             9 => Command::ProvideInput { task: self.pick_task(t), values: data::object(t), by },
             10 => {
@@ -187,7 +187,7 @@ impl Driver<'_> {
     /// Starts an iteration's child instance of the body, as the engine does for `StartIteration`.
     fn run_iteration(&self, task: &str, index: usize, item: Value, attempt: u32) -> Option<Result<(), Broken>> {
         let body = self.def.body(&format!("{}/{task}", self.def.id))?;
-        let parent = baton_core::instance::ParentLink { instance: self.inst.id.clone(), task: task.to_owned(), index };
+        let parent = self.inst.child_placement(baton_core::instance::ParentLink::iteration(self.inst.id.clone(), task.to_owned(), index));
         let knowledge = Knowledge { iteration_data: self.snapshots.get(&(task.to_owned(), attempt)).cloned(), ..self.knowledge.clone() };
         let transition = start_iteration(&body, format!("i-1/{task}/{index}"), parent, item, attempt, self.now, &knowledge);
         Some(check_state(&body, &transition.instance, self.max_depth).and_then(|()| check_stored(&transition)))
@@ -236,8 +236,8 @@ impl Driver<'_> {
                     self.snapshots.remove(&(task.clone(), *attempt));
                 }
                 Effect::RunLimitReached { .. } => {}
-                Effect::CancelIterations { task } => self.iterations.retain(|(t, ..)| t != task),
-                Effect::RecordRuntime { .. } | Effect::NotifyParent { .. } | Effect::NotifyPeople { .. } => {}
+                Effect::AbortChildren { task } => self.iterations.retain(|(t, ..)| t != task),
+                Effect::RecordRuntime { .. } | Effect::NotifyParent { .. } | Effect::NotifyPeople { .. } | Effect::RecoverChild { .. } => {}
             }
         }
         // A job that is no longer running has no result to come.

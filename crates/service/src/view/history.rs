@@ -50,6 +50,12 @@ pub fn history_event(event: &Event) -> api::HistoryEvent {
             V::PeopleNotified { human_task: human_task.0, escalation: escalation.clone(), to: people(to) }
         }
         EventKind::InstanceDeleted { by } => V::InstanceDeleted { by: by.clone() },
+        EventKind::ChildStarted { child, process, version, link } => {
+            V::ChildStarted { child: child.clone(), process: process.clone(), version: *version, link: super::instance::link_kind(*link) }
+        }
+        EventKind::ChildRecovered { child } => V::ChildRecovered { child: child.clone() },
+        EventKind::WorkStatusChanged { to } => V::WorkStatusChanged { to: to.clone() },
+        EventKind::Recovered { by, tasks } => V::Recovered { by: by.clone(), tasks: tasks.clone() },
     };
     api::HistoryEvent { seq: event.seq, at: event.at, task: event.task.clone(), event: kind }
 }

@@ -3,6 +3,7 @@
 
 use baton_api_model as api;
 use baton_core::definition::TaskDef;
+use baton_core::instance::LinkKind;
 use baton_core::{Definition, Instance, InstanceStatus, Reason, TaskState, TaskStatus};
 use serde_json::Value;
 
@@ -25,7 +26,26 @@ pub fn instance(definition: &Definition, state: &Instance) -> api::Instance {
         updated_at: state.updated_at,
         ended_at: state.ended_at,
         deleted_at: state.deleted_at,
-        parent: state.parent.as_ref().map(|p| api::ParentLink { instance: p.instance.clone(), task: p.task.clone(), index: p.index }),
+        parent: state.parent.as_ref().map(|p| api::ParentLink {
+            instance: p.instance.clone(),
+            task: p.task.clone(),
+            link: link_kind(p.kind),
+            index: (p.kind == LinkKind::Iteration).then_some(p.index),
+        }),
+        root: state.root.clone(),
+        case: state.case_id().to_owned(),
+        work_status: state.work_status.clone(),
+        referenced_instances: state.referenced_instances.clone(),
+    }
+}
+
+pub fn link_kind(kind: LinkKind) -> api::LinkKind {
+    match kind {
+        LinkKind::Iteration => api::LinkKind::Iteration,
+        LinkKind::Call => api::LinkKind::Call,
+        LinkKind::Handoff => api::LinkKind::Handoff,
+        LinkKind::Spawned => api::LinkKind::Spawned,
+        LinkKind::Peer => api::LinkKind::Peer,
     }
 }
 
@@ -37,6 +57,7 @@ fn task(def: &TaskDef, state: &TaskState) -> api::Task {
         attempts: state.attempts,
         started_at: state.started_at,
         ended_at: state.ended_at,
+        child: state.child.as_ref().map(|c| c.instance.clone()),
     }
 }
 
@@ -128,5 +149,8 @@ pub fn instance_summary(row: &baton_store::InstanceSummary) -> api::InstanceSumm
         status: instance_status(row.status),
         created_at: row.created_at,
         ended_at: row.ended_at,
+        parent: row.parent.clone(),
+        case: row.case.clone(),
+        work_status: row.work_status.clone(),
     }
 }
