@@ -411,9 +411,6 @@ impl Machine<'_> {
         if !lifecycle::accepts(status.kind(), Cause::Retry) {
             return Err(TransitionError::NotRetryable { task: task.to_owned(), status: status.name().to_owned() });
         }
-        self.inst.tasks[i].post_checked = false;
-        // An operator's retry gives the run limit a fresh count.
-        self.inst.tasks[i].runs = 0;
         // A successor that already started or ended acted on this task's result; running the
         // task again under it would leave a successor ahead of its predecessor.
         if let Some(&s) = self.def.successors[i]
@@ -426,6 +423,9 @@ impl Machine<'_> {
                 status: self.inst.tasks[s].status.name().to_owned(),
             });
         }
+        self.inst.tasks[i].post_checked = false;
+        // An operator's retry gives the run limit a fresh count.
+        self.inst.tasks[i].runs = 0;
         self.set_task(i, TaskStatus::WaitingForPredecessor, Some(Reason::Operator { action: "retry".into(), by: by.to_owned() }));
         // Successors that stopped because of this task wait for it again.
         for &s in &self.def.successors[i] {

@@ -227,18 +227,17 @@ impl Machine<'_> {
         }
         let failed: Vec<usize> = (0..self.def.tasks.len()).filter(|&i| self.inst.tasks[i].status == TaskStatus::EndedNotOk).collect();
         let mut retried = Vec::new();
-        let before = self.inst.clone();
         for i in failed {
             let task = self.def.tasks[i].id.clone();
             match self.retry(&task, by) {
                 Ok(()) => retried.push(task),
-                // A failure a successor already acted on stays as it is.
+                // A failure a successor already acted on stays as it is (`retry` refuses it
+                // before it changes anything).
                 Err(TransitionError::SuccessorMoved { .. }) => {}
                 Err(e) => return Err(e),
             }
         }
         if retried.is_empty() {
-            self.inst = before;
             return Err(TransitionError::NothingToRecover { status: self.inst.status.name().to_owned() });
         }
         if let (Some(attempt), Some(parent)) = (attempt, self.inst.parent.as_mut()) {
