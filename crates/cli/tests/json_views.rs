@@ -38,7 +38,7 @@ fn show_json_prints_the_instance_view_with_tasks_keyed_by_id_and_no_internal_fie
     let shown: Value = serde_json::from_str(&b.ok(&["show", &id, "--json"])).unwrap();
     assert_eq!(keys(&shown), ["history", "incidents", "instance"]);
     let instance = &shown["instance"];
-    assert_eq!(keys(instance), ["case", "created_at", "data", "deleted_at", "ended_at", "id", "parent", "process", "referenced_instances", "root", "status", "tasks", "updated_at", "version", "work_status"]);
+    assert_eq!(keys(instance), ["case", "created_at", "data", "deleted_at", "ended_at", "id", "parent", "process", "referenced_instances", "replaced_by", "root", "spawned", "status", "tasks", "updated_at", "version", "work_status"]);
     assert_eq!((instance["id"].as_str(), &instance["process"], &instance["version"], &instance["status"]), (Some(id.as_str()), &Value::from("review"), &Value::from(1), &Value::from("waiting")));
     assert!(is_utc_time(&instance["created_at"]) && is_utc_time(&instance["updated_at"]), "{instance}");
     let tasks = instance["tasks"].as_object().unwrap();
