@@ -328,7 +328,7 @@ impl Machine<'_> {
             };
             let decl = &self.def.data[name];
             if value.is_null() || !decl.ty.admits(value) {
-                problems.push(format!("`{name}` must be {}, got {}", decl.ty.name(), crate::definition::json_type_name(value)));
+                problems.push(format!("`{name}` must be {}, got {}", decl.ty.described(), crate::definition::json_type_name(value)));
             } else if !prompt.choices.is_empty() && !prompt.choices.contains(value) {
                 let choices: Vec<String> = prompt.choices.iter().map(ToString::to_string).collect();
                 problems.push(format!("`{name}` must be one of {}", choices.join(", ")));

@@ -50,7 +50,7 @@ pub(crate) fn start_data(def: &Definition, data: Map<String, Value>, limits: &cr
                 problems.push(format!("`{key}` is not declared by process `{}` (it declares {})", def.id, declared.join(", ")));
             }
             Some(decl) if !decl.ty.admits(value) => {
-                problems.push(format!("`{key}` must be {}, got {}", decl.ty.name(), json_type_name(value)));
+                problems.push(format!("`{key}` must be {}, got {}", decl.ty.described(), json_type_name(value)));
             }
             _ => {}
         }

@@ -54,6 +54,9 @@ pub struct DataDecl {
     pub ty: DataType,
     pub default: Option<Value>,
     pub description: Option<String>,
+    /// For a `document` or `document_list`: the type of its documents (`invoice`), which
+    /// Stardust's mapping heuristics match on (see [`crate::spawn`]).
+    pub document_type: Option<String>,
 }
 
 /// One task of a definition.

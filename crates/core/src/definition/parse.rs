@@ -176,17 +176,17 @@ pub(super) fn parse_data(root: &marked_yaml::types::MarkedMappingNode, diags: &m
         return data;
     };
     for (name, decl) in entries.iter() {
-        let (ty_name, description) = match decl {
-            Node::Scalar(t) => (Some(t.as_str().to_owned()), None),
+        let (ty_name, description, document_type) = match decl {
+            Node::Scalar(t) => (Some(t.as_str().to_owned()), None, None),
             Node::Mapping(_) => match marked_yaml::from_node::<RawDataDeclFull>(decl) {
-                Ok(full) => (full.ty, full.description),
+                Ok(full) => (full.ty, full.description, full.document_type),
                 Err(e) => {
                     diags.report_from_node_error(&e, decl);
                     continue;
                 }
             },
             Node::Sequence(_) => {
-                diags.error(node_pos(decl), format!("`{}` must be a type name or a mapping with `type`, `default` and `description`", name.as_str()), None);
+                diags.error(node_pos(decl), format!("`{}` must be a type name or a mapping with `type`, `default`, `description` (and `document_type`)", name.as_str()), None);
                 continue;
             }
         };
@@ -201,6 +201,31 @@ pub(super) fn parse_data(root: &marked_yaml::types::MarkedMappingNode, diags: &m
                 }
             },
         };
+        if let Some(document_type) = &document_type {
+            let node = decl.as_mapping().and_then(|m| m.get_node("document_type")).map_or_else(|| node_pos(decl), node_pos);
+            if !matches!(ty, DataType::Document | DataType::DocumentList) {
+                diags.error(
+                    node,
+                    format!("`{}` is {}: only a `document` or a `document_list` has a `document_type`", name.as_str(), ty.name()),
+                    Some("remove `document_type`, or make the type `document` or `document_list`".into()),
+                );
+                continue;
+            }
+            if let Some(problem) = super::wire_name_problem("document type", document_type) {
+                diags.error(node, format!("the `document_type` of `{}`: {problem}", name.as_str()), None);
+                continue;
+            }
+        }
+        if ty == DataType::Attachments {
+            if let Some((other, _)) = data.iter().find(|(_, d): &(&String, &DataDecl)| d.ty == DataType::Attachments) {
+                diags.error(
+                    type_pos(decl),
+                    format!("`{}` and `{other}` are both `attachments`: a process has one set of process attachments", name.as_str()),
+                    Some(format!("make `{}` a `document_list`, or remove it", name.as_str())),
+                );
+                continue;
+            }
+        }
         let default_node = decl.as_mapping().and_then(|m| m.get_node("default"));
         let default = default_node.map(node_to_json);
         if let (Some(value), Some(node)) = (&default, default_node) {
@@ -213,12 +238,12 @@ pub(super) fn parse_data(root: &marked_yaml::types::MarkedMappingNode, diags: &m
             } else if !ty.admits(value) {
                 diags.error(
                     node_pos(node),
-                    format!("the default of `{}` is {} but its type is {}", name.as_str(), json_type_name(value), ty.name()),
+                    format!("the default of `{}` is {} but its type is {}", name.as_str(), json_type_name(value), ty.described()),
                     Some(format!("write a value of type {}, or change `type`", ty.name())),
                 );
             }
         }
-        data.insert(name.as_str().to_owned(), DataDecl { ty, default, description });
+        data.insert(name.as_str().to_owned(), DataDecl { ty, default, description, document_type });
     }
     data
 }

@@ -32,6 +32,9 @@ pub(super) struct RawDataDeclFull {
     #[allow(dead_code)] // read from the node, to type YAML scalars
     pub(super) default: Option<serde::de::IgnoredAny>,
     pub(super) description: Option<String>,
+    /// For a `document` or `document_list`: the type of its documents (`invoice`), which
+    /// Stardust's mapping heuristics match on.
+    pub(super) document_type: Option<String>,
 }
 
 #[derive(Deserialize)]

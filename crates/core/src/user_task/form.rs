@@ -47,7 +47,7 @@ pub fn form_problems(fields: &[FormField], output: &Map<String, Value>) -> Vec<S
         match output.get(&field.name) {
             None | Some(Value::Null) if field.required => problems.push(format!("`{}` is required", field.name)),
             None | Some(Value::Null) => {}
-            Some(v) if !field.ty.admits(v) => problems.push(format!("`{}` must be {}, got {}", field.name, field.ty.name(), json_type_name(v))),
+            Some(v) if !field.ty.admits(v) => problems.push(format!("`{}` must be {}, got {}", field.name, field.ty.described(), json_type_name(v))),
             Some(_) => {}
         }
     }
