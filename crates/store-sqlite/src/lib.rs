@@ -20,6 +20,7 @@ use baton_store::{
     StoredDefinition, Timer, TimerQueue,
 };
 
+mod document;
 mod inbox;
 mod incident;
 mod external_job;
@@ -53,6 +54,8 @@ struct Inner {
     writer: Mutex<mpsc::Sender<WriteFn>>,
     reader: Mutex<Connection>,
     path: PathBuf,
+    /// Where documents' content is kept (see [`SqliteStore::document_dir`]).
+    documents: PathBuf,
     stats: Arc<writer::WriterStats>,
 }
 
@@ -101,7 +104,15 @@ fn open_connection(path: &Path, durability: Durability) -> Result<Connection> {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// Documents' content is kept in `documents/` beside the file.
     pub fn open(path: impl AsRef<Path>, durability: Durability) -> Result<Self> {
+        let documents = document::default_document_dir(path.as_ref());
+        Self::open_with_document_dir(path, durability, documents)
+    }
+
+    /// [`open`](Self::open), keeping documents' content in `documents` (made when the first
+    /// document is stored).
+    pub fn open_with_document_dir(path: impl AsRef<Path>, durability: Durability, documents: impl Into<PathBuf>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(other_err)?;
@@ -128,7 +139,12 @@ impl SqliteStore {
                 move || writer::writer_loop(writer, rx, &stats)
             })
             .map_err(other_err)?;
-        Ok(Self { inner: Arc::new(Inner { writer: Mutex::new(tx), reader: Mutex::new(reader), path, stats }) })
+        Ok(Self { inner: Arc::new(Inner { writer: Mutex::new(tx), reader: Mutex::new(reader), path, documents: documents.into(), stats }) })
+    }
+
+    /// Where documents' content is kept: one file per distinct content, named by its SHA-256.
+    pub fn document_dir(&self) -> &Path {
+        &self.inner.documents
     }
 
     /// The database file.
@@ -356,6 +372,7 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
         inbox::write_inbox(conn, update)?;
     }
     incident::write_incidents(conn, &step.raise_incidents, &step.incident_updates)?;
+    document::write_document_changes(conn, step)?;
     snapshot::write_snapshots(conn, &step.share_snapshots, &encoded.snapshots, &step.drop_snapshots)?;
     Ok(())
 }

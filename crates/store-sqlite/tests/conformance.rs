@@ -194,7 +194,7 @@ async fn a_database_in_the_event_per_row_layout_keeps_its_history_through_migrat
         }
     }
     let store = SqliteStore::open(&path, Durability::Full).unwrap();
-    assert_eq!(user_version(&path), 13, "every migration ran, 0005 and the ones after it");
+    assert_eq!(user_version(&path), 14, "every migration ran, 0005 and the ones after it");
     assert_eq!(store.instance("i-1").await.unwrap(), Some(inst.clone()));
     assert_eq!(store.history("i-1").await.unwrap(), events);
 
@@ -228,4 +228,29 @@ async fn long_states_are_stored_compressed_and_read_back_unchanged() {
 
     conn.execute("UPDATE instances SET state = x'0badf00d' WHERE id = 'i-long'", []).unwrap();
     assert!(matches!(store.instance("i-long").await, Err(StoreError::CorruptState { instance, .. }) if instance == "i-long"));
+}
+
+baton_store::document_conformance_tests!(fresh);
+
+/// Content lives under the document directory, beside the database file by default, named by
+/// its hash; another directory can be given.
+#[tokio::test(flavor = "multi_thread")]
+async fn document_content_is_a_file_named_by_its_hash_beside_the_database_or_where_told() {
+    use baton_store::DocumentStore;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("baton.db"), Durability::Normal).unwrap();
+    let stored = store.add_document(baton_store::document_conformance::new_document("d-1"), b"same".to_vec()).await.unwrap();
+    let file = dir.path().join("documents").join(&stored.sha256[..2]).join(&stored.sha256);
+    assert_eq!(std::fs::read(&file).unwrap(), b"same");
+
+    let elsewhere = dir.path().join("elsewhere");
+    let store = SqliteStore::open_with_document_dir(dir.path().join("other.db"), Durability::Normal, &elsewhere).unwrap();
+    store.add_document(baton_store::document_conformance::new_document("d-1"), b"same".to_vec()).await.unwrap();
+    assert!(elsewhere.join(&stored.sha256[..2]).join(&stored.sha256).is_file());
+
+    // Damaged content is reported, not served.
+    std::fs::write(&file, b"s4me").unwrap();
+    let first = SqliteStore::open(dir.path().join("baton.db"), Durability::Normal).unwrap();
+    let refused = first.document_content("d-1").await.unwrap_err();
+    assert!(matches!(refused, baton_store::DocumentError::CorruptContent { .. }), "{refused}");
 }

@@ -155,6 +155,12 @@ pub struct StepRecord {
     /// For the first step of a new instance: the idempotency key its start named. Refused with
     /// [`StoreError::StartKeyTaken`], changing nothing, if an earlier start took the key.
     pub start_key: Option<StartKey>,
+    /// The documents the instance's data refers to after this step, when they changed (or,
+    /// for a new instance, when there are any): they replace the instance's rows in the
+    /// index of references ([`DocumentStore::referencing_instances`]).
+    pub documents: Option<Vec<String>>,
+    /// Document records to copy with this step (Stardust's one-document rule).
+    pub copy_documents: Vec<DocumentCopy>,
 }
 
 /// The idempotency key of a start, and a fingerprint of what was started with it (so that
@@ -400,7 +406,11 @@ pub mod incident;
 pub use incident::{Incident, IncidentKind, IncidentReader, IncidentUpdate, NewIncident};
 pub mod queue_stats;
 pub use queue_stats::{QueueDepths, QueueStats, TopicJobs};
+pub mod documents;
+pub use documents::{Document, DocumentCopy, DocumentError, DocumentStore, NewDocument};
 pub mod inbox;
 pub use inbox::{inbox_updates, InboxEntry, InboxFilter, InboxPage, InboxReader, InboxRow, InboxStatus, InboxUpdate, Page};
 #[cfg(feature = "testkit")]
 pub mod identity_conformance;
+#[cfg(feature = "testkit")]
+pub mod document_conformance;
