@@ -49,6 +49,10 @@ pub enum Command {
         data: Map<String, Value>,
         #[serde(default, skip_serializing_if = "Map::is_empty")]
         carried: Map<String, Value>,
+        /// The document data the definition of the instance spawned from declares, for
+        /// Stardust's mapping heuristics ([`crate::spawn::document_slots`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        origin_documents: Vec<crate::spawn::DocumentSlot>,
         by: String,
     },
     /// A sub-process spawned under this instance ended.

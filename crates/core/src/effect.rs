@@ -50,6 +50,10 @@ pub enum Effect {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         aborted_by: Option<String>,
     },
+    /// Copy the record of document `from` as document `to`, without its metadata, with this
+    /// step (Stardust's one-document rule passes a document without its metadata): same
+    /// content, a record of its own, made by `by`.
+    CopyDocument { from: String, to: String, by: String },
     /// An escalation of human task `human_task` of user task `task` asks to tell these people.
     NotifyPeople { task: String, human_task: crate::user_task::HumanTaskId, escalation: String, to: crate::user_task::PotentialOwners },
 }

@@ -44,7 +44,7 @@ mod job;
 mod runtime_monitor;
 mod foreach;
 mod subprocess;
-mod spawn;
+pub mod spawn;
 mod user_task_flow;
 
 pub use definition::{parse as parse_definition, Definition, DefinitionError, JobTarget};

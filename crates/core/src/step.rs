@@ -199,7 +199,7 @@ pub fn apply_with(def: &Definition, instance: &Instance, command: Command, now: 
             m.child_ended(&task, attempt, crate::subprocess::ChildEnd { child, status, reason, data, aborted_by })?
         }
         Command::Recover { .. } => unreachable!("handled above"),
-        Command::Spawn { process, version, data, carried, by } => m.spawn(&ProcessRef { process, version }, carried, data, &by)?,
+        Command::Spawn { process, version, data, carried, origin_documents, by } => m.spawn(&ProcessRef { process, version }, carried, &origin_documents, data, &by)?,
         Command::SpawnedEnded { child, status, aborted_by, .. } => m.spawned_ended(&child, status, aborted_by),
         Command::AbortAndStart { process, version, by } => m.abort_and_start(&ProcessRef { process, version }, &by)?,
         Command::TimerFired { task, timer } => m.timer_fired(&task, timer)?,

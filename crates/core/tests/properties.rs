@@ -222,6 +222,7 @@ impl Driver {
                     prop_assert!(false, "no foreach in these definitions")
                 }
                 Effect::NotifyPeople { .. } => prop_assert!(false, "no user task in these definitions"),
+                Effect::CopyDocument { .. } => prop_assert!(false, "no spawn in these definitions"),
                 // Only an operator's retry runs a task again here, and it restarts the count.
                 Effect::RunLimitReached { .. } => prop_assert!(false, "no run limit without postconditions"),
             }

@@ -604,8 +604,14 @@ impl<S: Store> Engine<S> {
         }
         self.definition(process, version).await?;
         let carried = self.visible_data_of(&origin).await?;
+        // An iteration's body is not a deployed definition: its documents take no part in the
+        // mapping heuristics.
+        let origin_documents = match self.definition(&origin.definition_id, Some(origin.definition_version)).await {
+            Ok(definition) => baton_core::spawn::document_slots(&definition),
+            Err(_) => Vec::new(),
+        };
         let root = origin.root_id().to_owned();
-        let command = Command::Spawn { process: process.to_owned(), version, data, carried, by: by.to_owned() };
+        let command = Command::Spawn { process: process.to_owned(), version, data, carried, origin_documents, by: by.to_owned() };
         let state = self.apply(&root, command).await?;
         let spawned = state.spawned.last().map(|s| s.instance.clone()).ok_or_else(|| EngineError::InstanceNotFound(format!("the instance spawned under {root}")))?;
         Ok(Arc::new(self.instance(&spawned).await?))
@@ -811,6 +817,7 @@ impl<S: Store> Engine<S> {
             let before = if steps.is_empty() { old } else { None };
             this.inbox = inbox_updates(before, &instance);
             this.work_status_changed = before.is_some_and(|b| b.work_status != instance.work_status);
+            this.documents = documents_changed(before, &instance);
             this.instance = Some(Arc::new(instance));
             steps.push(this);
         }
@@ -1126,6 +1133,8 @@ impl<S: Store> Engine<S> {
                     tracing::warn!(instance = %instance, task = %task, limit, "the task reached its run limit; it is blocked and an incident was raised");
                 }
                 Effect::ClearTimer { .. } | Effect::RecordRuntime { .. } | Effect::StartIteration { .. } | Effect::ShareSnapshot { .. } | Effect::DropSnapshot { .. } => {}
+                // Committed with the step (`copy_documents`).
+                Effect::CopyDocument { .. } => {}
                 // Recorded in history (`people_notified`); Baton sends no mail itself yet.
                 Effect::NotifyPeople { task, human_task, escalation, to } => {
                     tracing::info!(instance = %instance, task = %task, human_task = %human_task, escalation = %escalation, to = %to, "escalation: notify");
@@ -1372,10 +1381,20 @@ fn collect_effects(step: &mut StepRecord, instance: &Instance, effects: Vec<Effe
                 step.share_snapshots.push((SnapshotKey { instance: id.clone(), task: task.clone(), attempt: *attempt }, snapshot.clone()));
             }
             Effect::DropSnapshot { task, attempt } => step.drop_snapshots.push(SnapshotKey { instance: id.clone(), task: task.clone(), attempt: *attempt }),
+            Effect::CopyDocument { from, to, by } => step.copy_documents.push(baton_store::DocumentCopy { from: from.clone(), to: to.clone(), by: by.clone(), at: now }),
             Effect::StartIteration { .. } | Effect::AbortChildren { .. } | Effect::RecoverChild { .. } | Effect::NotifyPeople { .. } => {}
         }
     }
     effects
+}
+
+/// The documents an instance's data refers to after a step, if they are not the ones it
+/// referred to before (for a new instance: if there are any), for the store's index of
+/// references.
+fn documents_changed(before: Option<&Instance>, after: &Instance) -> Option<Vec<String>> {
+    let now = baton_core::data_type::referenced_documents(&after.data);
+    let then = before.map(|b| baton_core::data_type::referenced_documents(&b.data)).unwrap_or_default();
+    (now != then).then(|| now.into_iter().collect())
 }
 
 /// The snapshot a transition's own `ShareSnapshot` effect made for run `(task, attempt)`.
