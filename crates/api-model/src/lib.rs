@@ -18,6 +18,7 @@
 
 mod changes;
 mod definition;
+mod document;
 mod error;
 mod history;
 mod human_task;
@@ -35,6 +36,7 @@ mod token;
 
 pub use changes::{ChangeEvent, HumanTaskChanged, InstanceChanged, TaskChanged};
 pub use definition::{Definition, DefinitionSource, DefinitionTask, DefinitionVersion, Deployed};
+pub use document::Document;
 pub use error::{Error, ErrorKind};
 pub use history::{Event, HistoryEvent, HumanTaskChange, IterationOutcome};
 pub use human_task::{

@@ -132,6 +132,16 @@ pub struct Input {
     pub values: Data,
 }
 
+/// Metadata keys to set on a document: each key's new value, or `null` to remove the key.
+/// The document's version goes up by one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SetMetadata {
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub metadata: Data,
+}
+
 /// Which page of the acting user's inbox, and which tasks (as `baton tasks` takes them).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]

@@ -4,7 +4,7 @@
 
 use baton_api_model::ErrorKind;
 use baton_engine::{identity_kind, store_kind, EngineError};
-use baton_store::{IdentityError, StoreError};
+use baton_store::{DocumentError, IdentityError, StoreError};
 
 /// Everything a service call can refuse or fail at.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +46,13 @@ pub enum ServiceError {
     /// `startable_by` does not name them.
     #[error("{user} may not start process `{process}`: {why}")]
     MayNotStart { user: String, process: String, why: &'static str },
+    /// A document operation was refused (unknown, past a limit) or failed.
+    #[error(transparent)]
+    Document(#[from] DocumentError),
+    /// The acting user may not read this document: they did not upload it, and no instance
+    /// they may see refers to it.
+    #[error("{user} may not read document `{document}`: they did not upload it and no instance they may see refers to it")]
+    MayNotReadDocument { user: String, document: String },
     /// A count past its bound (a page size, a listing limit).
     #[error("{what} must be from 1 to {max}, not {value}")]
     OutOfBounds { what: &'static str, value: usize, max: usize },
@@ -62,7 +69,13 @@ impl ServiceError {
             Self::VersionNotFound { .. } | Self::UnknownTask { .. } => ErrorKind::NotFound,
             Self::NotAUserTask { .. } | Self::OutOfBounds { .. } | Self::InvalidRequest { .. } => ErrorKind::Invalid,
             Self::UserTaskNotStarted { .. } => ErrorKind::Conflict,
-            Self::Forbidden { .. } | Self::NotAWorker { .. } | Self::MayNotStart { .. } => ErrorKind::Forbidden,
+            Self::Forbidden { .. } | Self::NotAWorker { .. } | Self::MayNotStart { .. } | Self::MayNotReadDocument { .. } => ErrorKind::Forbidden,
+            Self::Document(e) => match e {
+                DocumentError::UnknownDocument(_) => ErrorKind::NotFound,
+                DocumentError::ContentTooLarge { .. } | DocumentError::MetadataTooLarge { .. } | DocumentError::BadName(_) => ErrorKind::Invalid,
+                DocumentError::CorruptContent { .. } => ErrorKind::Internal,
+                DocumentError::Store(e) => store_kind(e),
+            },
         }
     }
 

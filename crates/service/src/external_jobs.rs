@@ -78,6 +78,7 @@ impl<S: ServiceStore> Service<S> {
                 }
             }
             WorkerReport::Ended { message, .. } => check_message(message.as_ref())?,
+            WorkerReport::Completed { output: Some(output) } => self.check_documents_in(user, output).await?,
             WorkerReport::Completed { .. } => {}
         }
         let instance = self.engine.report_external_job(job, &owner, report).await?;

@@ -79,6 +79,9 @@ impl<S: ServiceStore> Service<S> {
     /// human task acted on.
     pub async fn human_task(&self, user: &str, target: &HumanTaskRef, action: HumanTaskAction) -> Result<api::HumanTaskUpdate> {
         self.authenticate(user).await?;
+        if let HumanTaskAction::Complete { output } = &action {
+            self.check_documents_in(user, output).await?;
+        }
         let user_task = self.user_task_of(&target.instance, &target.task).await?;
         let first_task = matches!(action, HumanTaskAction::Delete | HumanTaskAction::Restart);
         let id = match (target.number, &user_task) {

@@ -44,6 +44,7 @@ impl<S: ServiceStore> Service<S> {
             return Err(ServiceError::InvalidRequest { field: "idempotency_key", problem });
         }
         self.may_start(&caller, process, None).await?;
+        self.check_documents_in(user, &data).await?;
         let (state, started) = self.engine.start_once(process, data, key).await?;
         Ok((self.view_of(&state).await?, started))
     }
@@ -135,6 +136,9 @@ impl<S: ServiceStore> Service<S> {
     /// Applies an operator's command to one task of an instance.
     pub async fn task_operation(&self, user: &str, id: &str, operation: TaskOperation) -> Result<api::Instance> {
         let by = user.to_owned();
+        if let TaskOperation::Input { values, .. } = &operation {
+            self.check_documents_in(user, values).await?;
+        }
         let command = match operation {
             TaskOperation::Retry { task } => Command::RetryTask { task, by },
             TaskOperation::Skip { task } => Command::SkipTask { task, by },

@@ -11,6 +11,7 @@
 //! store through it; the persisted state never leaves it: [`view`] converts it.
 
 mod definitions;
+mod documents;
 mod error;
 mod external_jobs;
 mod events;
@@ -26,19 +27,20 @@ pub mod view;
 
 use baton_core::user_task::Caller;
 use baton_engine::Engine;
-use baton_store::{IdentityError, IdentityStore, InboxReader, QueueDepths, Store, TokenStore};
+use baton_store::{DocumentStore, IdentityError, IdentityStore, InboxReader, QueueDepths, Store, TokenStore};
 
 pub use baton_core::user_task::{EscalationAction, EscalationSpec, PotentialOwners};
 pub use definitions::SourceFile;
+pub use documents::Upload;
 pub use error::{Result, ServiceError};
 pub use external_jobs::{FetchJobs, MAX_FETCH, MAX_LOCK, MAX_MESSAGE, MAX_RETRY_AFTER, MAX_TOPICS, MAX_WAIT, MIN_LOCK, WORKERS_GROUP};
 pub use events::{EventFilter, Events};
 pub use human_tasks::{HumanTaskAction, HumanTaskRef, MAX_PAGE, MAX_PER_PAGE};
 pub use instances::{TaskOperation, MAX_LIMIT};
 
-/// What the service needs of a store: the engine's capabilities, identity and the inbox.
-pub trait ServiceStore: Store + IdentityStore + InboxReader + TokenStore {}
-impl<T: Store + IdentityStore + InboxReader + TokenStore> ServiceStore for T {}
+/// What the service needs of a store: the engine's capabilities, identity, the inbox and documents.
+pub trait ServiceStore: Store + IdentityStore + InboxReader + TokenStore + DocumentStore {}
+impl<T: Store + IdentityStore + InboxReader + TokenStore + DocumentStore> ServiceStore for T {}
 
 /// The service: a handle on one engine; cheap to clone.
 pub struct Service<S: Store> {

@@ -18,6 +18,7 @@ impl<S: ServiceStore> Service<S> {
         let caller = self.authenticate(user).await?;
         self.exists(from).await?;
         self.may_start(&caller, process, version).await?;
+        self.check_documents_in(user, &data).await?;
         let spawned = self.engine.spawn(from, process, version, data, user).await?;
         self.view_of(&spawned).await
     }
