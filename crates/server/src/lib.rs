@@ -60,7 +60,7 @@ fn request_span<B>(request: &Request<B>) -> Span {
 
 /// The documented routes, registered with the OpenAPI document.
 fn api_router() -> OpenApiRouter<AppState> {
-    use routes::{definitions, events, external_jobs, health, human_tasks, incidents, instances, people, tokens};
+    use routes::{definitions, documents, events, external_jobs, health, human_tasks, incidents, instances, people, tokens};
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
@@ -78,6 +78,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(instances::skip))
         .routes(routes!(instances::set_breakpoint, instances::clear_breakpoint))
         .routes(routes!(instances::input))
+        .routes(routes!(documents::upload))
+        .routes(routes!(documents::show))
+        .routes(routes!(documents::content))
+        .routes(routes!(documents::set_metadata))
         .routes(routes!(human_tasks::inbox))
         .routes(routes!(human_tasks::show, human_tasks::operate))
         .routes(routes!(people::me))

@@ -1,6 +1,7 @@
 //! The API's routes, one module per resource, each handler calling the service.
 
 pub mod definitions;
+pub mod documents;
 pub mod external_jobs;
 pub mod events;
 pub mod health;

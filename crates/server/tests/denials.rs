@@ -18,20 +18,23 @@ use serde_json::{json, Value};
 use baton_engine::ManualClock;
 use support::{api_on, code, Answer, Api};
 
-/// The instances and the token the requests name: `ready` has its human task ready, `claimed`
-/// has john's claim on it; `johns_token` is the id of a token of john's.
+/// The instances, the token and the document the requests name: `ready` has its human task
+/// ready, `claimed` has john's claim on it; `johns_token` is the id of a token of john's,
+/// `johns_document` a document john uploaded that no instance refers to.
 struct Targets {
     ready: String,
     claimed: String,
     johns_token: String,
+    johns_document: String,
 }
 
 /// A request for an operation: its path with the document's parameters filled in (and a
 /// query, if it needs one) and its body, one that the operation would carry out if the
-/// acting user may.
+/// acting user may (JSON, or a multipart form's text).
 struct Request {
     path: String,
     body: Option<Value>,
+    form: Option<String>,
 }
 
 /// `template` with each `{parameter}` named by `targets`, on the `claimed` instance.
@@ -39,6 +42,7 @@ fn fill(template: &str, targets: &Targets) -> String {
     let id = match template.split('/').nth(2) {
         Some("definitions") => "review",
         Some("tokens") => &targets.johns_token,
+        Some("documents") => &targets.johns_document,
         Some("incidents") => "1",
         _ => &targets.claimed,
     };
@@ -55,11 +59,13 @@ fn fill(template: &str, targets: &Targets) -> String {
 /// who may (for a human task, one per operation the document's `HumanTaskOperation` names).
 fn requests(method: &str, template: &str, targets: &Targets, document: &Value) -> Vec<Request> {
     let path = fill(template, targets);
-    let one = |query: &str, body: Option<Value>| vec![Request { path: format!("{path}{query}"), body }];
+    let one = |query: &str, body: Option<Value>| vec![Request { path: format!("{path}{query}"), body, form: None }];
     match (method, template) {
         ("post", "/api/definitions") => one("", Some(json!({"files": [{"name": "review.yaml", "source": support::REVIEW}]}))),
         ("post", "/api/instances") => one("", Some(json!({"process": "review"}))),
         ("post", "/api/instances/{id}/tasks/{task}/input") => one("", Some(json!({"values": {}}))),
+        ("post", "/api/documents") => vec![Request { path, body: None, form: Some(support::upload_form("letter.txt", "text/plain", "Dear Sir")) }],
+        ("post", "/api/documents/{id}/metadata") => one("", Some(json!({"metadata": {"status": "stolen"}}))),
         ("post", "/api/users") => one("", Some(json!({"name": "mallory", "admin": true}))),
         ("post", "/api/groups") => one("", Some(json!({"name": "cabal"}))),
         ("post", "/api/groups/{group}/members") => one("", Some(json!({"user": "eve"}))),
@@ -77,7 +83,7 @@ fn requests(method: &str, template: &str, targets: &Targets, document: &Value) -
             .map(|operation| {
                 // Claiming takes a ready task; every other operation is refused on john's claim.
                 let on = if operation == "claim" { &targets.ready } else { &targets.claimed };
-                Request { path: template.replace("{id}", on).replace("{task}", "check"), body: Some(human_task_body(&operation)) }
+                Request { path: template.replace("{id}", on).replace("{task}", "check"), body: Some(human_task_body(&operation)), form: None }
             })
             .collect(),
         (_, template) if requires_no_body(document, method, template) => one("", None),
@@ -124,12 +130,15 @@ fn operations(document: &Value) -> Vec<(String, String, BTreeSet<String>)> {
 }
 
 async fn send(api: &Api, method: &str, request: &Request, token: Option<&str>) -> Answer {
+    if let Some(form) = &request.form {
+        return api.upload(&request.path, token, form.clone()).await;
+    }
     api.call(Method::from_str(&method.to_uppercase()).unwrap(), &request.path, token, request.body.clone()).await
 }
 
 /// What the API lists, as an administrator and each user sees it: definitions, instances with
 /// their state, history and human tasks, people, tokens, incidents and each inbox.
-async fn snapshot(api: &Api) -> Value {
+async fn snapshot(api: &Api, document: &str) -> Value {
     let chief = &api.chief;
     let mut all = json!({
         "definitions": api.get("/api/definitions", chief).await.body,
@@ -139,6 +148,7 @@ async fn snapshot(api: &Api) -> Value {
         "departments": api.get("/api/departments", chief).await.body,
         "tokens": api.get("/api/tokens?user=*", chief).await.body,
         "incidents": api.get("/api/incidents?limit=10000", chief).await.body,
+        "document": api.get(&format!("/api/documents/{document}"), chief).await.body,
     });
     for (name, token) in [("john", &api.john), ("eve", &api.eve), ("chief", chief)] {
         all[format!("inbox of {name}")] = api.get("/api/inbox?per_page=1000", token).await.body;
@@ -172,9 +182,12 @@ async fn a_request_without_a_valid_token_is_401_one_without_the_role_is_403_and_
     let expired = expired.body["secret"].as_str().unwrap().to_owned();
     assert_eq!(api.get("/api/definitions", &expired).await.status, StatusCode::OK);
     clock.advance(chrono::Duration::hours(2));
-    let targets = Targets { ready, claimed, johns_token };
+    let uploaded = api.upload("/api/documents", Some(&api.john), support::upload_form("invoice.pdf", "application/pdf", "%PDF")).await;
+    assert_eq!(uploaded.status, StatusCode::CREATED, "{}", uploaded.body);
+    let johns_document = uploaded.body["id"].as_str().unwrap().to_owned();
+    let targets = Targets { ready, claimed, johns_token, johns_document: johns_document.clone() };
 
-    let before = snapshot(&api).await;
+    let before = snapshot(&api, &johns_document).await;
     let bad_tokens = [None, Some("baton_000000000000_nope"), Some("not-a-token"), Some(revoked.body["secret"].as_str().unwrap()), Some(expired.as_str())];
     let mut needing_a_role = 0;
     for (method, template, statuses) in operations(&document) {
@@ -188,7 +201,7 @@ async fn a_request_without_a_valid_token_is_401_one_without_the_role_is_403_and_
                 assert_eq!(code(&answer), "unauthenticated", "{what}");
             }
         }
-        assert_eq!(snapshot(&api).await, before, "a request to {method} {template} without a valid token changed something");
+        assert_eq!(snapshot(&api, &johns_document).await, before, "a request to {method} {template} without a valid token changed something");
         assert!(statuses.contains("401"), "{method} {template} does not document its 401");
 
         if !statuses.contains("403") {
@@ -199,11 +212,11 @@ async fn a_request_without_a_valid_token_is_401_one_without_the_role_is_403_and_
             let answer = send(&api, &method, request, Some(&api.eve)).await;
             let what = format!("{method} {} {} as eve", request.path, request.body.as_ref().map(Value::to_string).unwrap_or_default());
             assert_eq!((answer.status, code(&answer)), (StatusCode::FORBIDDEN, "forbidden"), "{what}: {}", answer.body);
-            assert_eq!(snapshot(&api).await, before, "{what} was refused but changed something");
+            assert_eq!(snapshot(&api, &johns_document).await, before, "{what} was refused but changed something");
         }
     }
     // Users, groups and members (4), tokens of others (3), another user's events (1), external
-    // jobs (5), and the twelve human-task operations: a route that stops documenting its 403
-    // shows here.
-    assert_eq!(needing_a_role, 25);
+    // jobs (5), the twelve human-task operations, and another user's document (3): a route
+    // that stops documenting its 403 shows here.
+    assert_eq!(needing_a_role, 28);
 }

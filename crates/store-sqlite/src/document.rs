@@ -109,7 +109,9 @@ impl DocumentStore for SqliteStore {
             Ok(())
         })
         .await?;
-        Ok(document)
+        // Read back: the record as stored (its times at the store's precision).
+        let id = document.id;
+        self.document(&id).await?.ok_or(DocumentError::UnknownDocument(id))
     }
 
     async fn document(&self, id: &str) -> Result<Option<Document>, DocumentError> {

@@ -101,6 +101,15 @@ impl Api {
         Answer { status, headers, body }
     }
 
+    /// Sends `POST path` with `token` (if any) and a multipart form (`upload_form`).
+    pub async fn upload(&self, path: &str, token: Option<&str>, form: String) -> Answer {
+        let mut request = Request::builder().method(Method::POST).uri(path).header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={BOUNDARY}"));
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        self.send(request.body(Body::from(form)).unwrap()).await
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Answer {
         self.call(Method::GET, path, Some(token), None).await
     }
@@ -120,4 +129,23 @@ impl Api {
 /// The `code` of an error answer.
 pub fn code(answer: &Answer) -> &str {
     answer.body["error"]["code"].as_str().unwrap_or("(not an error body)")
+}
+
+/// The boundary of the forms [`upload_form`] writes.
+pub const BOUNDARY: &str = "baton-test-boundary";
+
+/// A multipart upload form with a `file` part (`name`, `content_type`, `content`) and the
+/// other parts given as (name, text).
+pub fn upload_form_with(name: &str, content_type: &str, content: &str, parts: &[(&str, &str)]) -> String {
+    let mut form = format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: {content_type}\r\n\r\n{content}\r\n");
+    for (part, text) in parts {
+        form.push_str(&format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{part}\"\r\n\r\n{text}\r\n"));
+    }
+    form.push_str(&format!("--{BOUNDARY}--\r\n"));
+    form
+}
+
+/// [`upload_form_with`] with the file part only.
+pub fn upload_form(name: &str, content_type: &str, content: &str) -> String {
+    upload_form_with(name, content_type, content, &[])
 }
