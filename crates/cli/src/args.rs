@@ -84,6 +84,11 @@ pub enum Cmd {
         #[command(subcommand)]
         action: crate::definitions::DefinitionCmd,
     },
+    /// Store documents and read them: what process data refers to as {"document": "ID"}.
+    Doc {
+        #[command(subcommand)]
+        action: crate::documents::DocCmd,
+    },
     /// Start an instance of the latest version of a deployed process.
     ///
     /// Steps that need no job run at once; jobs are queued for `baton worker`.

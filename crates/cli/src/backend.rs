@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use baton_api_model as api;
-use baton_api_model::requests::{Deploy, DeployFile, InboxParams, Input, InstancesQuery, NewGroup, NewMember, Start, TokenRequest, TokensQuery};
+use baton_api_model::requests::{Deploy, DeployFile, InboxParams, Input, InstancesQuery, NewGroup, NewMember, SetMetadata, Start, TokenRequest, TokensQuery};
 use baton_client::Client;
 use baton_engine::EngineError;
 use baton_service::{HumanTaskAction, HumanTaskRef, ServiceError, SourceFile, TaskOperation};
@@ -184,6 +184,29 @@ impl Backend {
 
     pub async fn resolve_incident(&self, by: Option<&str>, id: i64) -> Result<api::Incident> {
         either!(self, as by, |s, user| s.resolve_incident(user, id), |c| c.resolve_incident(id))
+    }
+
+    // ---- documents
+
+    pub async fn upload_document(&self, upload: baton_service::Upload) -> Result<api::Document> {
+        either!(
+            self,
+            as None,
+            |s, user| s.upload_document(user, upload),
+            |c| c.upload_document(&upload.name, &upload.content_type, upload.document_type.as_deref(), &upload.metadata, upload.content)
+        )
+    }
+
+    pub async fn document(&self, id: &str) -> Result<api::Document> {
+        either!(self, as None, |s, user| s.document(user, id), |c| c.document(id))
+    }
+
+    pub async fn document_content(&self, id: &str) -> Result<Vec<u8>> {
+        either!(self, as None, |s, user| async { s.document_content(user, id).await.map(|(_, content)| content) }, |c| c.document_content(id))
+    }
+
+    pub async fn set_document_metadata(&self, id: &str, metadata: serde_json::Map<String, serde_json::Value>) -> Result<api::Document> {
+        either!(self, as None, |s, user| s.set_document_metadata(user, id, metadata), |c| c.set_document_metadata(id, &SetMetadata { metadata }))
     }
 
     // ---- people

@@ -39,6 +39,7 @@ async fn on(backend: &Backend, command: Cmd) -> Result<u8> {
         }
         Cmd::Definitions { json } => crate::definitions::list(backend, json).await,
         Cmd::Definition { action } => crate::definitions::act(backend, action).await,
+        Cmd::Doc { action } => crate::documents::act(backend, action).await,
         Cmd::Start { process, data, idempotency_key } => {
             let (instance, started) = backend.start_once(&process, parse_data(data.as_deref())?, idempotency_key).await?;
             outln!("{}", instance.id);

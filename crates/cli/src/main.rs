@@ -26,6 +26,7 @@ mod http_bench;
 mod commands;
 mod database;
 mod definitions;
+mod documents;
 mod exit;
 mod follow;
 mod foreach_bench;

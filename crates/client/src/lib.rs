@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use baton_api_model as api;
 use baton_api_model::requests::{
-    CompleteJob, Deploy, EndJob, ExtendLock, FailJob, FetchAndLock, HistoryQuery, HumanTaskNumber, HumanTaskOperation, InboxParams, Input, InstancesQuery, LimitQuery, NewGroup, NewMember, NewUser, Start, TokenRequest,
+    CompleteJob, Deploy, EndJob, ExtendLock, FailJob, FetchAndLock, HistoryQuery, HumanTaskNumber, HumanTaskOperation, InboxParams, Input, InstancesQuery, LimitQuery, NewGroup, NewMember, NewUser, SetMetadata, Start, TokenRequest,
     TokensQuery, VersionQuery,
 };
 
@@ -302,6 +302,30 @@ impl Client {
         self.send(Method::POST, &["api", "incidents", &id.to_string(), "resolve"]).await
     }
 
+    // ---- documents
+
+    /// Uploads a document: its file name, media type, document type and metadata, and content.
+    pub async fn upload_document(&self, name: &str, content_type: &str, document_type: Option<&str>, metadata: &serde_json::Map<String, Value>, content: Vec<u8>) -> Result<api::Document> {
+        let (boundary, form) = upload_form(name, content_type, document_type, metadata, content);
+        let request = self.request(Method::POST, &["api", "documents"]).header(reqwest::header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}")).body(form);
+        self.answer(request).await
+    }
+
+    /// A document's record.
+    pub async fn document(&self, id: &str) -> Result<api::Document> {
+        self.get(&["api", "documents", id], NO_QUERY).await
+    }
+
+    /// A document's content.
+    pub async fn document_content(&self, id: &str) -> Result<Vec<u8>> {
+        Ok(self.raw(self.request(Method::GET, &["api", "documents", id, "content"])).await?.0)
+    }
+
+    /// Sets metadata keys of a document (`null` removes one).
+    pub async fn set_document_metadata(&self, id: &str, body: &SetMetadata) -> Result<api::Document> {
+        self.send_json(Method::POST, &["api", "documents", id, "metadata"], body).await
+    }
+
     // ---- the calls
 
     /// A request to the path of `segments` (each percent-encoded as one segment, so an id
@@ -334,6 +358,16 @@ impl Client {
 
     /// As [`answer`](Self::answer), with the answer's headers.
     async fn answer_with_headers<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<(T, HeaderMap)> {
+        let (body, headers, what) = self.raw(request).await?;
+        // An answer without a body (204) is read as JSON `null`, which `()` is.
+        let body: &[u8] = if body.is_empty() { b"null" } else { &body };
+        let view = serde_json::from_slice(body).map_err(|e| ClientError::Unreadable { server: self.server().to_owned(), what, reason: e.to_string() })?;
+        Ok((view, headers))
+    }
+
+    /// Sends the request and reads its answer: the body and headers of a success, else the
+    /// error it says (with what was asked, for messages).
+    async fn raw(&self, request: RequestBuilder) -> Result<(Vec<u8>, HeaderMap, String)> {
         let request = request.build().map_err(|e| self.transport(&e))?;
         let what = format!("{} {}", request.method(), request.url().path());
         let response = self.http.execute(request).await.map_err(|e| self.transport(&e))?;
@@ -341,10 +375,7 @@ impl Client {
         let headers = response.headers().clone();
         let body = self.body(response, &what).await?;
         if status.is_success() {
-            // An answer without a body (204) is read as JSON `null`, which `()` is.
-            let body: &[u8] = if body.is_empty() { b"null" } else { &body };
-            let view = serde_json::from_slice(body).map_err(|e| ClientError::Unreadable { server: self.server().to_owned(), what, reason: e.to_string() })?;
-            return Ok((view, headers));
+            return Ok((body, headers, what));
         }
         if status == StatusCode::UNAUTHORIZED {
             return Err(ClientError::Unauthenticated { server: self.server().to_owned() });
@@ -379,6 +410,36 @@ impl Client {
         }
         ClientError::Unreachable { server, reason: innermost(error) }
     }
+}
+
+/// A `multipart/form-data` upload form (the `file` part, then `document_type` and
+/// `metadata` if given) and its boundary, which the content does not hold.
+fn upload_form(name: &str, content_type: &str, document_type: Option<&str>, metadata: &serde_json::Map<String, Value>, content: Vec<u8>) -> (String, Vec<u8>) {
+    let boundary = free_boundary(&content);
+    // A file name is a quoted string in the part's header: quotes and line ends cannot be in it.
+    let name: String = name.chars().map(|c| if c == '"' || c.is_control() { '_' } else { c }).collect();
+    let mut form = Vec::with_capacity(content.len() + 512);
+    form.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: {content_type}\r\n\r\n").as_bytes());
+    form.extend_from_slice(&content);
+    form.extend_from_slice(b"\r\n");
+    let mut text = |part: &str, value: &str| form.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{part}\"\r\n\r\n{value}\r\n").as_bytes());
+    if let Some(document_type) = document_type {
+        text("document_type", document_type);
+    }
+    if !metadata.is_empty() {
+        text("metadata", &Value::Object(metadata.clone()).to_string());
+    }
+    form.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (boundary, form)
+}
+
+/// A boundary that does not occur in `content`: a fixed prefix and a counter, tried until one
+/// is not found in it.
+fn free_boundary(content: &[u8]) -> String {
+    (0u64..)
+        .map(|n| format!("baton-form-boundary-{n:016x}"))
+        .find(|b| !content.windows(b.len()).any(|w| w == b.as_bytes()))
+        .expect("some boundary is not in the content")
 }
 
 /// The innermost cause of an error (`Connection refused (os error 111)`): what a person can
