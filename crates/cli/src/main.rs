@@ -27,6 +27,7 @@ mod commands;
 mod database;
 mod definitions;
 mod exit;
+mod fanout_bench;
 mod follow;
 mod foreach_bench;
 mod human_tasks;
