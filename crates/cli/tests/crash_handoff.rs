@@ -24,8 +24,10 @@ use serde_json::Value;
 use support::crash::{count, seed, spawn_worker, Rng};
 use support::ok;
 
-/// Parents started at once, and again whenever the work runs out before the kills.
+/// Parents started at first; whenever the work runs out before the kills, twice as many as
+/// the last time are started, up to [`MAX_BATCH`] (a fast machine gets through more).
 const BATCH: usize = 24;
+const MAX_BATCH: usize = 192;
 /// Kills that must land while some parent is still open.
 const MIN_KILLS: usize = 15;
 /// Worker lifetimes before the kill, in milliseconds.
@@ -69,8 +71,8 @@ tasks:
     after: [hand]
 ";
 
-fn start_batch(db: &std::path::Path) -> Vec<String> {
-    (0..BATCH).map(|_| ok(db, &["start", "order"]).trim().to_owned()).collect()
+fn start_batch(db: &std::path::Path, n: usize) -> Vec<String> {
+    (0..n).map(|_| ok(db, &["start", "order"]).trim().to_owned()).collect()
 }
 
 /// The instances whose parent is `id` in the store: `(id, process, status)`.
@@ -94,7 +96,8 @@ fn killed_workers_neither_lose_nor_duplicate_a_handed_off_child() {
         std::fs::write(&file, source).unwrap();
         ok(&db, &["deploy", file.to_str().unwrap()]);
     }
-    let mut parents = start_batch(&db);
+    let mut batch = BATCH;
+    let mut parents = start_batch(&db, batch);
 
     let open = "SELECT COUNT(*) FROM instances WHERE definition_id = 'order' AND status IN ('running', 'blocked')";
     let (mut kills_during_work, mut kills_with_leased_jobs, mut life) = (0, 0, 0);
@@ -112,7 +115,8 @@ fn killed_workers_neither_lose_nor_duplicate_a_handed_off_child() {
         if count(&db, open, &[]) == 0 {
             // The work ran out first (a fast machine): more of it, so that the count of kills
             // depends on the kills, not on the machine's speed.
-            parents.extend(start_batch(&db));
+            batch = (batch * 2).min(MAX_BATCH);
+            parents.extend(start_batch(&db, batch));
             continue;
         }
         kills_during_work += 1;
