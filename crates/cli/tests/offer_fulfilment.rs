@@ -28,6 +28,8 @@ fn set_up(b: &Baton) {
     }
     let deployed = b.ok(&["deploy", &example("offer.yaml"), &example("fulfil-offer.yaml")]);
     assert!(deployed.contains("deployed offer version 1") && deployed.contains("deployed fulfil-offer version 1"), "{deployed}");
+    let refused = b.refused(&["start", "fulfil-offer"]);
+    assert!(refused.contains("only `call` and `handoff` tasks start it"), "FulfillOffer is started by the hand-off alone: {refused}");
 }
 
 /// Starts an offer and lets the agent record the customer's answer; returns the offer's id.
