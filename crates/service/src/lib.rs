@@ -20,6 +20,7 @@ mod incidents;
 mod instances;
 mod jobs;
 mod requests;
+mod spawn;
 mod tokens;
 pub mod view;
 
