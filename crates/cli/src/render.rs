@@ -1,11 +1,11 @@
-//! Human-readable output of instances: the task table, the data, the history, and instance
-//! listings, from the service's views.
+//! Human-readable output of instances: the task table, the hierarchy, the data, the history,
+//! and instance listings, from the service's views.
 
 use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 
-use baton_api_model::{Event, HistoryEvent, Instance, InstanceSummary, TaskStatus};
+use baton_api_model::{Event, HistoryEvent, Instance, InstanceStatus, InstanceSummary, LinkKind, TaskStatus};
 
 use crate::render_human::{human_task_change, people};
 
@@ -17,8 +17,9 @@ fn duration(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> String {
     }
 }
 
-/// The task table of an instance, its data and (optionally) its history.
-pub fn instance(instance: &Instance, history: Option<&[HistoryEvent]>) -> String {
+/// The task table of an instance, where it stands in its hierarchy (with its `children`), its
+/// data and (optionally) its history.
+pub fn instance(instance: &Instance, children: &[InstanceSummary], history: Option<&[HistoryEvent]>) -> String {
     let mut out = String::new();
     let _ = write!(out, "instance {}  {} v{}  {}", instance.id, instance.process, instance.version, instance.status);
     if let Some(at) = instance.deleted_at {
@@ -41,6 +42,7 @@ pub fn instance(instance: &Instance, history: Option<&[HistoryEvent]>) -> String
         let reason = task.reason.as_ref().map(|r| r.message.as_str()).unwrap_or_default();
         let _ = writeln!(out, "  {id:width$}  {:8}  {status:23}  {:>8}  {reason}", task.kind, duration(task.started_at, task.ended_at));
     }
+    out.push_str(&hierarchy(instance, children));
     if !instance.data.is_empty() {
         let _ = writeln!(out, "\ndata:");
         for (k, v) in &instance.data {
@@ -131,11 +133,82 @@ pub fn json<T: serde::Serialize>(view: &T) -> String {
     serde_json::to_string_pretty(view).expect("views serialize")
 }
 
+/// Where an instance stands in its hierarchy: its parent (with the task that started it and
+/// how it is linked), root, case, Pega's work status and referenced instances, and its
+/// children with their statuses (a ForEach task's iterations counted by status). Nothing for
+/// an instance on its own that started nothing and handed nothing off.
+pub fn hierarchy(instance: &Instance, children: &[InstanceSummary]) -> String {
+    let mut out = String::new();
+    let alone = instance.parent.is_none() && children.is_empty() && instance.work_status.is_none() && instance.referenced_instances.is_empty();
+    if alone {
+        return out;
+    }
+    let _ = writeln!(out, "\nhierarchy:");
+    if let Some(parent) = &instance.parent {
+        let index = parent.index.map(|i| format!(" #{i}")).unwrap_or_default();
+        let _ = writeln!(out, "  parent       {} (task {}, {}{index})", parent.instance, parent.task, parent.link);
+    }
+    if let Some(root) = &instance.root {
+        let _ = writeln!(out, "  root         {root}");
+    }
+    let _ = writeln!(out, "  case         {}", instance.case);
+    if let Some(work_status) = &instance.work_status {
+        let _ = writeln!(out, "  work status  {work_status}");
+    }
+    if !instance.referenced_instances.is_empty() {
+        let _ = writeln!(out, "  referenced   {}", instance.referenced_instances.join(", "));
+    }
+    let (iterations, others): (Vec<&InstanceSummary>, Vec<&InstanceSummary>) = children.iter().partition(|c| c.link == Some(LinkKind::Iteration));
+    if !others.is_empty() {
+        let _ = writeln!(out, "  children:");
+        let width = others.iter().map(|c| process_text(c).len()).max().unwrap_or(0);
+        for child in others {
+            let link = child.link.map(|l| l.to_string()).unwrap_or_default();
+            let _ = writeln!(out, "    {}  {:width$}  {:9}  {link}{}", child.id, process_text(child), child.status.to_string(), work_status_text(child));
+        }
+    }
+    if !iterations.is_empty() {
+        let _ = writeln!(out, "  iterations   {}", status_counts(&iterations));
+    }
+    out
+}
+
+/// `PROCESS vVERSION`.
+fn process_text(row: &InstanceSummary) -> String {
+    format!("{} v{}", row.process, row.version)
+}
+
+/// `, work status LABEL` for a child with one.
+fn work_status_text(row: &InstanceSummary) -> String {
+    row.work_status.as_ref().map(|w| format!(", work status {w}")).unwrap_or_default()
+}
+
+/// `3 completed, 1 failed`: how many of `rows` are in each status, in the order first seen.
+fn status_counts(rows: &[&InstanceSummary]) -> String {
+    let mut counts: Vec<(InstanceStatus, usize)> = Vec::new();
+    for row in rows {
+        match counts.iter_mut().find(|(status, _)| *status == row.status) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((row.status, 1)),
+        }
+    }
+    counts.iter().map(|(status, n)| format!("{n} {status}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Instances one a line; a work status column (Pega's Work Status) only when some row has one.
 pub fn instance_list(rows: &[InstanceSummary]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{:36}  {:24}  {:9}  STARTED", "INSTANCE", "PROCESS", "STATUS");
+    if rows.iter().any(|r| r.work_status.is_some()) {
+        let _ = writeln!(out, "{:36}  {:24}  {:9}  {:19}  WORK STATUS", "INSTANCE", "PROCESS", "STATUS", "STARTED");
+    } else {
+        let _ = writeln!(out, "{:36}  {:24}  {:9}  STARTED", "INSTANCE", "PROCESS", "STATUS");
+    }
     for r in rows {
-        let _ = writeln!(out, "{:36}  {:24}  {:9}  {}", r.id, format!("{} v{}", r.process, r.version), r.status.to_string(), r.created_at.format("%Y-%m-%d %H:%M:%S"));
+        let _ = write!(out, "{:36}  {:24}  {:9}  {}", r.id, process_text(r), r.status.to_string(), r.created_at.format("%Y-%m-%d %H:%M:%S"));
+        let _ = match &r.work_status {
+            Some(work_status) => writeln!(out, "  {work_status}"),
+            None => writeln!(out),
+        };
     }
     out
 }
@@ -150,7 +223,7 @@ mod tests {
         let long = "t".repeat(70_000);
         definition.tasks[0].id = long.clone();
         let state = baton_core::start(&definition, "i-1".into(), serde_json::Map::new(), chrono::Utc::now()).unwrap().instance;
-        let table = instance(&baton_service::view::instance(&definition, &state), None);
+        let table = instance(&baton_service::view::instance(&definition, &state), &[], None);
         assert!(table.lines().any(|l| l.starts_with(&format!("  {long}  end "))), "the row names the whole id");
     }
 }
