@@ -23,9 +23,10 @@ impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
     }
 }
 
-/// A JSON body that may be left out: an empty body is `None`; any other is read as [`Json`]
-/// reads it (it needs `Content-Type: application/json`), so a body without that type is refused
-/// with 415 and one that does not parse with 400.
+/// A JSON body that may be left out: an empty body, or JSON `null`, is `None`; any other is
+/// read as [`Json`] reads it (it needs `Content-Type: application/json`), so a body without
+/// that type is refused with 415, one that does not parse with 400, and one of the wrong shape
+/// with 422.
 pub struct OptionalJson<T>(pub Option<T>);
 
 impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
@@ -40,8 +41,8 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Optional
         }
         let mut again = Request::new(Body::from(bytes));
         *again.headers_mut() = headers;
-        let Json(value) = Json::<T>::from_request(again, state).await?;
-        Ok(Self(Some(value)))
+        let Json(value) = Json::<Option<T>>::from_request(again, state).await?;
+        Ok(Self(value))
     }
 }
 
