@@ -164,11 +164,20 @@ pub fn hierarchy(instance: &Instance, children: &[InstanceSummary]) -> String {
         let width = others.iter().map(|c| process_text(c).len()).max().unwrap_or(0);
         for child in others {
             let link = child.link.map(|l| l.to_string()).unwrap_or_default();
-            let _ = writeln!(out, "    {}  {:width$}  {:9}  {link}{}", child.id, process_text(child), child.status.to_string(), work_status_text(child));
+            let task = instance.tasks.iter().find(|(_, t)| t.child.as_deref() == Some(child.id.as_str())).map(|(id, _)| format!(" (task {id})")).unwrap_or_default();
+            let _ = writeln!(out, "    {}  {:width$}  {:9}  {link}{task}{}", child.id, process_text(child), child.status.to_string(), work_status_text(child));
         }
     }
-    if !iterations.is_empty() {
-        let _ = writeln!(out, "  iterations   {}", status_counts(&iterations));
+    // Iterations by their ForEach task's body (`PROCESS/TASK`), in the order first seen.
+    let mut bodies: Vec<&str> = Vec::new();
+    for child in &iterations {
+        if !bodies.contains(&child.process.as_str()) {
+            bodies.push(&child.process);
+        }
+    }
+    for body in bodies {
+        let of_body: Vec<&InstanceSummary> = iterations.iter().copied().filter(|c| c.process == body).collect();
+        let _ = writeln!(out, "  iterations   {body}: {}", status_counts(&of_body));
     }
     out
 }
@@ -225,5 +234,38 @@ mod tests {
         let state = baton_core::start(&definition, "i-1".into(), serde_json::Map::new(), chrono::Utc::now()).unwrap().instance;
         let table = instance(&baton_service::view::instance(&definition, &state), &[], None);
         assert!(table.lines().any(|l| l.starts_with(&format!("  {long}  end "))), "the row names the whole id");
+    }
+
+    fn row(id: &str, process: &str, status: InstanceStatus, link: LinkKind) -> InstanceSummary {
+        InstanceSummary {
+            id: id.into(),
+            process: process.into(),
+            version: 1,
+            status,
+            created_at: chrono::Utc::now(),
+            ended_at: None,
+            parent: Some("i-1".into()),
+            link: Some(link),
+            case: "i-1".into(),
+            work_status: None,
+        }
+    }
+
+    #[test]
+    fn a_foreach_parents_iterations_are_counted_by_status_per_task_and_its_other_children_listed() {
+        let definition = baton_core::parse_definition("f.yaml", "id: f\ntasks:\n  - id: t\n    kind: end\n").unwrap();
+        let state = baton_core::start(&definition, "i-1".into(), serde_json::Map::new(), chrono::Utc::now()).unwrap().instance;
+        let view = baton_service::view::instance(&definition, &state);
+        let children = [
+            row("c-1", "f/each", InstanceStatus::Completed, LinkKind::Iteration),
+            row("c-2", "f/other", InstanceStatus::Failed, LinkKind::Iteration),
+            row("c-3", "f/each", InstanceStatus::Failed, LinkKind::Iteration),
+            row("c-4", "f/each", InstanceStatus::Completed, LinkKind::Iteration),
+            row("c-5", "g", InstanceStatus::Waiting, LinkKind::Call),
+        ];
+        let shown = hierarchy(&view, &children);
+        let lines: Vec<&str> = shown.lines().map(str::trim).collect();
+        assert_eq!(lines, ["", "hierarchy:", "case         i-1", "children:", "c-5  g v1  waiting    call", "iterations   f/each: 2 completed, 1 failed", "iterations   f/other: 1 failed"]);
+        assert_eq!(hierarchy(&view, &[]), "", "nothing for an instance on its own");
     }
 }

@@ -36,9 +36,14 @@ fn show_json_prints_the_instance_view_with_tasks_keyed_by_id_and_no_internal_fie
     let b = Baton::new(mode);
     let id = claimed_review(&b);
     let shown: Value = serde_json::from_str(&b.ok(&["show", &id, "--json"])).unwrap();
-    assert_eq!(keys(&shown), ["history", "incidents", "instance"]);
+    assert_eq!(keys(&shown), ["children", "history", "incidents", "instance"]);
+    assert_eq!(shown["children"], serde_json::json!([]));
     let instance = &shown["instance"];
-    assert_eq!(keys(instance), ["created_at", "data", "deleted_at", "ended_at", "id", "parent", "process", "status", "tasks", "updated_at", "version"]);
+    assert_eq!(
+        keys(instance),
+        ["case", "created_at", "data", "deleted_at", "ended_at", "id", "parent", "process", "referenced_instances", "root", "status", "tasks", "updated_at", "version", "work_status"]
+    );
+    assert_eq!((&instance["case"], &instance["root"], &instance["parent"]), (&Value::from(id.as_str()), &Value::Null, &Value::Null), "a root is its own case");
     assert_eq!((instance["id"].as_str(), &instance["process"], &instance["version"], &instance["status"]), (Some(id.as_str()), &Value::from("review"), &Value::from(1), &Value::from("waiting")));
     assert!(is_utc_time(&instance["created_at"]) && is_utc_time(&instance["updated_at"]), "{instance}");
     let tasks = instance["tasks"].as_object().unwrap();
@@ -46,7 +51,7 @@ fn show_json_prints_the_instance_view_with_tasks_keyed_by_id_and_no_internal_fie
     let check = &tasks["check"];
     assert_eq!(
         keys(check),
-        ["attempt", "attempts", "claimed_by", "ended_at", "escalation", "forwarded_to", "kind", "reason", "started_at", "status", "status_since", "suspended_by", "waiting_until"]
+        ["attempt", "attempts", "child", "claimed_by", "ended_at", "escalation", "forwarded_to", "kind", "reason", "started_at", "status", "status_since", "suspended_by", "waiting_until"]
     );
     assert_eq!((&check["kind"], &check["status"], &check["claimed_by"], &check["attempts"]), (&Value::from("user"), &Value::from("claimed"), &Value::from("john"), &Value::from(1)));
     assert!(is_utc_time(&check["started_at"]) && is_utc_time(&check["status_since"]));
