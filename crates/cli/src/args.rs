@@ -152,7 +152,8 @@ pub enum Cmd {
         /// Jobs run at once.
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
-        /// Stop once no instance is running any more (for scripts and tests).
+        /// Stop once no instance is running any more, but those that only wait for their
+        /// sub-processes (`call` and ForEach tasks whose children wait): for scripts and tests.
         #[arg(long)]
         until_idle: bool,
         #[command(flatten)]
