@@ -198,6 +198,8 @@ pub enum Event {
         version: u32,
         /// How it is linked to this instance.
         link: crate::instance::LinkKind,
+        /// Who started it, for a user's operation (a Stardust spawn or abort-and-start).
+        by: Option<String>,
     },
     /// A `call` task runs again and recovers its failed child instead of starting a new one.
     ChildRecovered {

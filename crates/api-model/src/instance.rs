@@ -65,6 +65,10 @@ pub struct Instance {
     pub work_status: Option<String>,
     /// The instances this one handed off, oldest first (Pega's pyReferencedInsKeys).
     pub referenced_instances: Vec<String>,
+    /// The sub-processes users spawned under this instance (Stardust), oldest first.
+    pub spawned: Vec<String>,
+    /// The peer instance that replaced this one (Stardust's abort-and-start); `null` if none.
+    pub replaced_by: Option<String>,
 }
 
 /// Where a child instance belongs.

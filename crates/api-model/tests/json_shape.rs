@@ -41,6 +41,8 @@ fn an_instance_writes_its_tasks_keyed_by_id_with_every_key_and_utc_times() {
         case: "i-0".into(),
         work_status: None,
         referenced_instances: Vec::new(),
+        spawned: Vec::new(),
+        replaced_by: None,
     };
     assert_eq!(
         serde_json::to_value(&instance).unwrap(),
@@ -54,7 +56,8 @@ fn an_instance_writes_its_tasks_keyed_by_id_with_every_key_and_utc_times() {
             "created_at": "2026-03-01T09:30:00Z", "updated_at": "2026-03-01T10:30:00.123Z",
             "ended_at": null, "deleted_at": null,
             "parent": {"instance": "i-0", "task": "review", "link": "call", "index": null},
-            "root": "i-0", "case": "i-0", "work_status": null, "referenced_instances": []
+            "root": "i-0", "case": "i-0", "work_status": null, "referenced_instances": [],
+            "spawned": [], "replaced_by": null
         })
     );
 }

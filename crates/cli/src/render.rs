@@ -121,7 +121,8 @@ fn describe(event: &Event) -> String {
         Event::HumanTask { human_task, by, change } => human_task_change(*human_task, by, change),
         Event::PeopleNotified { human_task, escalation, to } => format!("#{human_task} escalation `{escalation}`: notify {}", people(to)),
         Event::InstanceDeleted { by } => format!("instance deleted by {by}"),
-        Event::ChildStarted { child, process, version, link } => format!("{link} sub-process {child} started ({process} v{version})"),
+        Event::ChildStarted { child, process, version, link, by: None } => format!("{link} sub-process {child} started ({process} v{version})"),
+        Event::ChildStarted { child, process, version, link, by: Some(by) } => format!("{link} sub-process {child} started ({process} v{version}) by {by}"),
         Event::ChildRecovered { child } => format!("recovering sub-process {child}"),
         Event::WorkStatusChanged { to } => format!("work status {to}"),
         Event::Recovered { by, tasks } => format!("recovered by {by}: {} run again", tasks.join(", ")),
@@ -139,14 +140,29 @@ pub fn json<T: serde::Serialize>(view: &T) -> String {
 /// an instance on its own that started nothing and handed nothing off.
 pub fn hierarchy(instance: &Instance, children: &[InstanceSummary]) -> String {
     let mut out = String::new();
-    let alone = instance.parent.is_none() && children.is_empty() && instance.work_status.is_none() && instance.referenced_instances.is_empty();
+    let alone = instance.parent.is_none()
+        && children.is_empty()
+        && instance.work_status.is_none()
+        && instance.referenced_instances.is_empty()
+        && instance.replaced_by.is_none();
     if alone {
         return out;
     }
     let _ = writeln!(out, "\nhierarchy:");
-    if let Some(parent) = &instance.parent {
-        let index = parent.index.map(|i| format!(" #{i}")).unwrap_or_default();
-        let _ = writeln!(out, "  parent       {} (task {}, {}{index})", parent.instance, parent.task, parent.link);
+    match &instance.parent {
+        Some(parent) if parent.link == LinkKind::Peer => {
+            let _ = writeln!(out, "  replaces     {} (Stardust's abort-and-start)", parent.instance);
+        }
+        Some(parent) => {
+            // A spawned sub-process was started by a user, not by a task.
+            let task = (!parent.task.is_empty()).then(|| format!("task {}, ", parent.task)).unwrap_or_default();
+            let index = parent.index.map(|i| format!(" #{i}")).unwrap_or_default();
+            let _ = writeln!(out, "  parent       {} ({task}{}{index})", parent.instance, parent.link);
+        }
+        None => {}
+    }
+    if let Some(peer) = &instance.replaced_by {
+        let _ = writeln!(out, "  replaced by  {peer}");
     }
     if let Some(root) = &instance.root {
         let _ = writeln!(out, "  root         {root}");
@@ -267,5 +283,22 @@ mod tests {
         let lines: Vec<&str> = shown.lines().map(str::trim).collect();
         assert_eq!(lines, ["", "hierarchy:", "case         i-1", "children:", "c-5  g v1  waiting    call", "iterations   f/each: 2 completed, 1 failed", "iterations   f/other: 1 failed"]);
         assert_eq!(hierarchy(&view, &[]), "", "nothing for an instance on its own");
+    }
+
+    #[test]
+    fn a_spawned_instance_names_no_task_and_a_peer_names_the_instance_it_replaces() {
+        let definition = baton_core::parse_definition("f.yaml", "id: f\ntasks:\n  - id: t\n    kind: end\n").unwrap();
+        let state = baton_core::start(&definition, "i-2".into(), serde_json::Map::new(), chrono::Utc::now()).unwrap().instance;
+        let mut view = baton_service::view::instance(&definition, &state);
+        view.parent = Some(baton_api_model::ParentLink { instance: "i-1".into(), task: String::new(), link: LinkKind::Spawned, index: None });
+        (view.root, view.case) = (Some("i-1".into()), "i-1".into());
+        let lines = |view: &Instance| hierarchy(view, &[]).lines().map(str::trim).map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(lines(&view), ["", "hierarchy:", "parent       i-1 (spawned)", "root         i-1", "case         i-1"]);
+        view.parent = Some(baton_api_model::ParentLink { instance: "i-1".into(), task: String::new(), link: LinkKind::Peer, index: None });
+        view.root = None;
+        assert_eq!(lines(&view), ["", "hierarchy:", "replaces     i-1 (Stardust's abort-and-start)", "case         i-1"]);
+        view.parent = None;
+        view.replaced_by = Some("i-3".into());
+        assert_eq!(lines(&view), ["", "hierarchy:", "replaced by  i-3", "case         i-1"]);
     }
 }

@@ -41,7 +41,10 @@ fn show_json_prints_the_instance_view_with_tasks_keyed_by_id_and_no_internal_fie
     let instance = &shown["instance"];
     assert_eq!(
         keys(instance),
-        ["case", "created_at", "data", "deleted_at", "ended_at", "id", "parent", "process", "referenced_instances", "root", "status", "tasks", "updated_at", "version", "work_status"]
+        [
+            "case", "created_at", "data", "deleted_at", "ended_at", "id", "parent", "process", "referenced_instances", "replaced_by", "root", "spawned", "status", "tasks",
+            "updated_at", "version", "work_status"
+        ]
     );
     assert_eq!((&instance["case"], &instance["root"], &instance["parent"]), (&Value::from(id.as_str()), &Value::Null, &Value::Null), "a root is its own case");
     assert_eq!((instance["id"].as_str(), &instance["process"], &instance["version"], &instance["status"]), (Some(id.as_str()), &Value::from("review"), &Value::from(1), &Value::from("waiting")));

@@ -38,6 +38,36 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         attempt: Option<u32>,
     },
+    /// Stardust's spawn: start a deployed process as a sub-process of this instance (a root),
+    /// linked `spawned`. Its start data is the data of the instance the user spawned from
+    /// (`carried`, by value) under the user's `data`.
+    Spawn {
+        process: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        version: Option<u32>,
+        #[serde(default, skip_serializing_if = "Map::is_empty")]
+        data: Map<String, Value>,
+        #[serde(default, skip_serializing_if = "Map::is_empty")]
+        carried: Map<String, Value>,
+        by: String,
+    },
+    /// A sub-process spawned under this instance ended.
+    SpawnedEnded {
+        child: String,
+        status: InstanceStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<crate::status::Reason>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        aborted_by: Option<String>,
+    },
+    /// Stardust's abort-and-start: abort this instance, started in the wrong process, and
+    /// start a peer instance of the right one with its data, in one step.
+    AbortAndStart {
+        process: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        version: Option<u32>,
+        by: String,
+    },
     /// The child instance of `call` task `task` (started by attempt `attempt`) ended.
     ChildEnded {
         task: String,
@@ -94,7 +124,7 @@ impl Command {
             | Self::IterationsEnded { task, .. }
             | Self::ChildEnded { task, .. }
             | Self::UserTask { task, .. } => Some(task),
-            Self::Abort { .. } | Self::Delete { .. } | Self::Recover { .. } => None,
+            Self::Abort { .. } | Self::Delete { .. } | Self::Recover { .. } | Self::Spawn { .. } | Self::SpawnedEnded { .. } | Self::AbortAndStart { .. } => None,
         }
     }
 
@@ -106,6 +136,8 @@ impl Command {
             | Self::SkipTask { by, .. }
             | Self::Abort { by, .. }
             | Self::Recover { by, .. }
+            | Self::Spawn { by, .. }
+            | Self::AbortAndStart { by, .. }
             | Self::SetBreakpoint { by, .. }
             | Self::ProvideInput { by, .. }
             | Self::Delete { by } => {

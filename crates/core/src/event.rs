@@ -105,7 +105,15 @@ pub enum EventKind {
     InstanceDeleted { by: String },
     /// A `call` or `handoff` task started child instance `child` of `process` (version
     /// `version`), linked as `link`. (In the child's history: its `InstanceStarted`.)
-    ChildStarted { child: String, process: String, version: u32, link: crate::hierarchy::LinkKind },
+    ChildStarted {
+        child: String,
+        process: String,
+        version: u32,
+        link: crate::hierarchy::LinkKind,
+        /// Who started it, for a user's operation (a spawn, an abort-and-start).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
     /// A `call` task's failed child is recovered instead of a new one started.
     ChildRecovered { child: String },
     /// A `handoff` task recorded the instance's work status (Pega's Work Status).

@@ -60,6 +60,12 @@ pub struct Instance {
     /// The instances this one handed off, in order (Pega's pyReferencedInsKeys).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub referenced_instances: Vec<String>,
+    /// The sub-processes users spawned under this instance (Stardust), and how each ended.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spawned: Vec<ChildRef>,
+    /// The peer instance that replaced this one (Stardust's abort-and-start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_by: Option<String>,
     /// For an iteration of a ForEach task: its item and position (`item`, `index` in CEL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iteration: Option<Iteration>,

@@ -13,7 +13,8 @@
 //!   [`step`] re-exports;
 //! - the machine a transition runs on (`machine`), then the transition modules that add the
 //!   rules to it: [`step`] (the entry points), `start_pipeline`, `job`, `runtime_monitor`,
-//!   `foreach`, `subprocess` (`call`, `handoff`, recovery) and `user_task_flow`.
+//!   `foreach`, `subprocess` (`call`, `handoff`, recovery), `spawn` (Stardust's spawn and
+//!   abort-and-start) and `user_task_flow`.
 
 pub mod timestamp;
 pub mod data_type;
@@ -43,6 +44,7 @@ mod job;
 mod runtime_monitor;
 mod foreach;
 mod subprocess;
+mod spawn;
 mod user_task_flow;
 
 pub use definition::{parse as parse_definition, Definition, DefinitionError, JobTarget};

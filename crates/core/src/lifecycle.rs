@@ -228,7 +228,7 @@ impl Cause {
             R::InstanceEnded { .. } => Self::InstanceEnded,
             R::NotTriggered => Self::NotTriggered,
             // Reasons of an instance, a history event or a task that waits, never of a change.
-            R::PredecessorsPending { .. } | R::EngineRestarted | R::LockExpired { .. } | R::Retry { .. } | R::ChildAborted { .. } => return None,
+            R::PredecessorsPending { .. } | R::EngineRestarted | R::LockExpired { .. } | R::Retry { .. } | R::ChildAborted { .. } | R::SpawnedOpen { .. } => return None,
         })
     }
 }

@@ -70,6 +70,8 @@ pub enum TransitionError {
     UserTask { task: String, error: crate::user_task::UserTaskError },
     #[error("instance {0} was deleted")]
     InstanceDeleted(String),
+    #[error("the sub-process cannot be started: {0}")]
+    ChildNotStarted(Reason),
     #[error("the instance is {status}; only an instance that failed, or is blocked by a failure, can be recovered")]
     NotRecoverable { status: String },
     #[error("the instance is {status}, but no task of it ended not OK that could run again")]

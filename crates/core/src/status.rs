@@ -430,6 +430,8 @@ pub enum Reason {
     HandoffFailed { process: String, problem: String },
     /// The instance was aborted because its sub-process `child` was, which asked for it.
     ChildAborted { child: String, by: String },
+    /// Every task ended, but these spawned sub-processes have not: the root waits for them.
+    SpawnedOpen { children: Vec<String> },
 }
 
 impl fmt::Display for Reason {
@@ -502,6 +504,7 @@ impl fmt::Display for Reason {
             Self::ChildEnded { child, status, reason: Some(reason) } => write!(f, "sub-process {child} {status}: {reason}"),
             Self::HandoffFailed { process, problem } => write!(f, "nothing was handed off: the inline part of `{process}` failed: {problem}"),
             Self::ChildAborted { child, by } => write!(f, "sub-process {child} was aborted by {by}, which aborts its parent"),
+            Self::SpawnedOpen { children } => write!(f, "waiting for spawned sub-process{} {}", if children.len() == 1 { "" } else { "es" }, children.join(", ")),
             Self::RunLimit { limit } => write!(
                 f,
                 "it ran {limit} times since an operator last acted on it, its run limit (`max_runs`); retry the incident or the task to let it run again, or skip it"

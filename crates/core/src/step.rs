@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::data_type::json_type_name;
-use crate::definition::{Definition, TaskKind};
+use crate::definition::{Definition, ProcessRef, TaskKind};
 use crate::event::EventKind;
 use crate::instance::{Instance, Placement, TaskState};
 use crate::lifecycle::{self, Cause};
@@ -100,6 +100,8 @@ pub(crate) fn start_placed(
         depth: placement.depth,
         work_status: None,
         referenced_instances: Vec::new(),
+        spawned: Vec::new(),
+        replaced_by: None,
         iteration: None,
         deleted_at: None,
     };
@@ -145,6 +147,8 @@ pub fn start_iteration(
         depth: placement.depth,
         work_status: None,
         referenced_instances: Vec::new(),
+        spawned: Vec::new(),
+        replaced_by: None,
         iteration: Some(crate::instance::Iteration { index, item, snapshot: Some(attempt) }),
         deleted_at: None,
     };
@@ -195,6 +199,9 @@ pub fn apply_with(def: &Definition, instance: &Instance, command: Command, now: 
             m.child_ended(&task, attempt, crate::subprocess::ChildEnd { child, status, reason, data, aborted_by })?
         }
         Command::Recover { .. } => unreachable!("handled above"),
+        Command::Spawn { process, version, data, carried, by } => m.spawn(&ProcessRef { process, version }, carried, data, &by)?,
+        Command::SpawnedEnded { child, status, aborted_by, .. } => m.spawned_ended(&child, status, aborted_by),
+        Command::AbortAndStart { process, version, by } => m.abort_and_start(&ProcessRef { process, version }, &by)?,
         Command::TimerFired { task, timer } => m.timer_fired(&task, timer)?,
         Command::SetBreakpoint { task, enabled, by } => m.set_breakpoint(&task, enabled, &by)?,
         Command::ProvideInput { task, values, by } => m.provide_input(&task, values, &by)?,
@@ -411,9 +418,6 @@ impl Machine<'_> {
         if !lifecycle::accepts(status.kind(), Cause::Retry) {
             return Err(TransitionError::NotRetryable { task: task.to_owned(), status: status.name().to_owned() });
         }
-        self.inst.tasks[i].post_checked = false;
-        // An operator's retry gives the run limit a fresh count.
-        self.inst.tasks[i].runs = 0;
         // A successor that already started or ended acted on this task's result; running the
         // task again under it would leave a successor ahead of its predecessor.
         if let Some(&s) = self.def.successors[i]
@@ -426,6 +430,9 @@ impl Machine<'_> {
                 status: self.inst.tasks[s].status.name().to_owned(),
             });
         }
+        self.inst.tasks[i].post_checked = false;
+        // An operator's retry gives the run limit a fresh count.
+        self.inst.tasks[i].runs = 0;
         self.set_task(i, TaskStatus::WaitingForPredecessor, Some(Reason::Operator { action: "retry".into(), by: by.to_owned() }));
         // Successors that stopped because of this task wait for it again.
         for &s in &self.def.successors[i] {
@@ -475,6 +482,10 @@ impl Machine<'_> {
                 self.set_status(i, TaskStatus::Canceled, Some(Reason::InstanceEnded { status: status.name().to_owned() }));
             }
         }
+        if status == InstanceStatus::Aborted {
+            // Stardust: aborting the root aborts its spawned sub-processes not ended yet.
+            self.abort_spawned();
+        }
         self.set_instance_status(status, reason);
     }
 
@@ -514,14 +525,28 @@ impl Machine<'_> {
             } else if any(&TaskStatus::is_waiting) {
                 InstanceStatus::Waiting
             } else if open_done {
-                if self.unhandled_failure().is_some() { InstanceStatus::Failed } else { InstanceStatus::Completed }
+                // Stardust: a spawned sub-process must complete before its root completes.
+                let (open, failed) = self.spawned_holding();
+                if self.unhandled_failure().is_some() || failed.is_some() {
+                    InstanceStatus::Failed
+                } else if !open.is_empty() {
+                    InstanceStatus::Waiting
+                } else {
+                    InstanceStatus::Completed
+                }
             } else {
                 InstanceStatus::Running
             };
             let reason = match next {
                 InstanceStatus::Blocked => self.inst.tasks.iter().find(|t| t.status == TaskStatus::Blocked).and_then(|t| t.reason.clone()),
-                InstanceStatus::Waiting => self.inst.tasks.iter().find(|t| t.status.is_waiting()).and_then(|t| t.reason.clone()),
-                InstanceStatus::Failed => self.unhandled_failure().and_then(|i| self.inst.tasks[i].reason.clone()),
+                InstanceStatus::Waiting => match self.inst.tasks.iter().find(|t| t.status.is_waiting()) {
+                    Some(t) => t.reason.clone(),
+                    None => Some(Reason::SpawnedOpen { children: self.spawned_holding().0 }),
+                },
+                InstanceStatus::Failed => match self.unhandled_failure() {
+                    Some(i) => self.inst.tasks[i].reason.clone(),
+                    None => self.spawned_holding().1.map(|c| Reason::ChildEnded { child: c.instance.clone(), status: c.ended.map_or("open", InstanceStatus::name).to_owned(), reason: None }),
+                },
                 _ => None,
             };
             if next.is_terminal() {

@@ -64,18 +64,18 @@ impl Machine<'_> {
             Ok(data) => data,
             Err(reason) => return self.fail(i, reason),
         };
-        let callee = match self.callee(i, &spec.target) {
+        let callee = match self.callee(&spec.target) {
             Ok(callee) => callee,
             Err(reason) => return self.fail(i, reason),
         };
         let link = ParentLink { instance: self.inst.id.clone(), task: self.def.tasks[i].id.clone(), index: 0, kind: LinkKind::Call, attempt };
-        let mut child = match self.start_child(&callee, data, link, false) {
+        let mut child = match self.start_child(&callee, data, Map::new(), link, false) {
             Ok(child) => child,
             Err(reason) => return self.fail(i, reason),
         };
         let id = child.instance.id.clone();
         self.inst.tasks[i].child = Some(ChildRef { instance: id.clone(), ended: None });
-        self.emit(Some(i), EventKind::ChildStarted { child: id.clone(), process: callee.definition.id.clone(), version: callee.definition.version, link: LinkKind::Call });
+        self.emit(Some(i), EventKind::ChildStarted { child: id.clone(), process: callee.definition.id.clone(), version: callee.definition.version, link: LinkKind::Call, by: None });
         self.set_task(i, TaskStatus::Running { attempt, since: self.now }, None);
         // A child that ended in its first step tells this step, not a later one.
         let told = child.effects.iter().position(|e| matches!(e, Effect::NotifyParent { parent, .. } if parent.instance == self.inst.id));
@@ -91,13 +91,13 @@ impl Machine<'_> {
             Ok(data) => data,
             Err(reason) => return self.fail(i, reason),
         };
-        let callee = match self.callee(i, &spec.target) {
+        let callee = match self.callee(&spec.target) {
             Ok(callee) => callee,
             Err(reason) => return self.fail(i, reason),
         };
         let attempt = self.inst.tasks[i].attempts;
         let link = ParentLink { instance: self.inst.id.clone(), task: self.def.tasks[i].id.clone(), index: 0, kind: LinkKind::Handoff, attempt };
-        let child = match self.start_child(&callee, data, link, true) {
+        let child = match self.start_child(&callee, data, Map::new(), link, true) {
             Ok(child) => child,
             Err(reason) => return self.fail(i, reason),
         };
@@ -107,7 +107,7 @@ impl Machine<'_> {
         let id = child.instance.id.clone();
         self.children.push(child);
         self.inst.tasks[i].child = Some(ChildRef { instance: id.clone(), ended: None });
-        self.emit(Some(i), EventKind::ChildStarted { child: id.clone(), process: callee.definition.id.clone(), version: callee.definition.version, link: LinkKind::Handoff });
+        self.emit(Some(i), EventKind::ChildStarted { child: id.clone(), process: callee.definition.id.clone(), version: callee.definition.version, link: LinkKind::Handoff, by: None });
         self.inst.referenced_instances.push(id);
         if let Some(label) = &spec.work_status {
             self.inst.work_status = Some(label.clone());
@@ -129,12 +129,12 @@ impl Machine<'_> {
     }
 
     /// The process `target` names, as the driver resolved it, if a child of it may start here.
-    fn callee(&self, i: usize, target: &ProcessRef) -> Result<std::sync::Arc<Callee>, Reason> {
+    pub(crate) fn callee(&self, target: &ProcessRef) -> Result<std::sync::Arc<Callee>, Reason> {
         let unavailable = |problem: String| Reason::ProcessUnavailable { process: target.process.clone(), problem };
         let callee = match self.knowledge.callees.get(target) {
             Some(Ok(callee)) => callee.clone(),
             Some(Err(problem)) => return Err(unavailable(problem.clone())),
-            None => return Err(unavailable(format!("the engine did not resolve it for task `{}`", self.def.tasks[i].id))),
+            None => return Err(unavailable("the engine did not resolve it for this step".to_owned())),
         };
         let depth = self.inst.depth + 1;
         if depth > self.knowledge.max_depth {
@@ -149,10 +149,13 @@ impl Machine<'_> {
 
     /// The first step of a child of `callee` with start data `data`, linked by `link`; a
     /// handed-off child sees this instance's data as `offer` while it runs inline.
-    fn start_child(&self, callee: &Callee, data: Map<String, Value>, link: ParentLink, offered: bool) -> Result<Transition, Reason> {
+    /// `unused` are values carried beside the checked start data (a spawned or peer
+    /// instance's data its definition does not declare).
+    pub(crate) fn start_child(&self, callee: &Callee, data: Map<String, Value>, unused: Map<String, Value>, link: ParentLink, offered: bool) -> Result<Transition, Reason> {
         let def = &callee.definition;
         let knowledge = self.knowledge.for_callee(callee);
-        let data = crate::step::start_data(def, data, &knowledge.limits).map_err(|e| Reason::ChildRefused { process: def.id.clone(), problem: e.to_string() })?;
+        let mut data = crate::step::start_data(def, data, &knowledge.limits).map_err(|e| Reason::ChildRefused { process: def.id.clone(), problem: e.to_string() })?;
+        data.extend(unused);
         let placement = self.inst.child_placement(link);
         let offer = offered.then(|| self.visible_data());
         let id = uuid::Uuid::now_v7().to_string();
@@ -227,18 +230,25 @@ impl Machine<'_> {
         }
         let failed: Vec<usize> = (0..self.def.tasks.len()).filter(|&i| self.inst.tasks[i].status == TaskStatus::EndedNotOk).collect();
         let mut retried = Vec::new();
-        let before = self.inst.clone();
         for i in failed {
             let task = self.def.tasks[i].id.clone();
             match self.retry(&task, by) {
                 Ok(()) => retried.push(task),
-                // A failure a successor already acted on stays as it is.
+                // A failure a successor already acted on stays as it is (`retry` refuses it
+                // before it changes anything).
                 Err(TransitionError::SuccessorMoved { .. }) => {}
                 Err(e) => return Err(e),
             }
         }
+        // Stardust: recovering the root recovers its spawned sub-processes that failed.
+        for spawned in &mut self.inst.spawned {
+            if spawned.ended == Some(InstanceStatus::Failed) {
+                spawned.ended = None;
+                self.effects.push(Effect::RecoverChild { task: String::new(), attempt: 0, child: spawned.instance.clone(), by: by.to_owned() });
+                retried.push(format!("spawned sub-process {}", spawned.instance));
+            }
+        }
         if retried.is_empty() {
-            self.inst = before;
             return Err(TransitionError::NothingToRecover { status: self.inst.status.name().to_owned() });
         }
         if let (Some(attempt), Some(parent)) = (attempt, self.inst.parent.as_mut()) {

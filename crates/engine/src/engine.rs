@@ -486,7 +486,14 @@ impl<S: Store> Engine<S> {
     /// [`compute`]).
     async fn compute_step(&self, instance: &Arc<Instance>, command: &Command) -> Result<(Arc<Definition>, Arc<Knowledge>, Result<baton_core::Transition, TransitionError>), EngineError> {
         let definition = self.definition(&instance.definition_id, Some(instance.definition_version)).await?;
-        let knowledge = Arc::new(self.knowledge_for(&definition, instance).await?);
+        let mut knowledge = self.knowledge_for(&definition, instance).await?;
+        // A spawn or an abort-and-start names the process it starts: resolved like a callee.
+        if let Command::Spawn { process, version, .. } | Command::AbortAndStart { process, version, .. } = command {
+            let target = baton_core::definition::ProcessRef { process: process.clone(), version: *version };
+            let callees = self.resolve_callees(vec![target], baton_core::step::Callees::clone(&knowledge.callees)).await?;
+            knowledge.callees = Arc::new(callees);
+        }
+        let knowledge = Arc::new(knowledge);
         let now = self.inner.clock.now();
         let transition = {
             let (definition, instance, knowledge, command) = (definition.clone(), instance.clone(), knowledge.clone(), command.clone());
@@ -584,6 +591,45 @@ impl<S: Store> Engine<S> {
             }
         }
         Ok(deleted)
+    }
+
+    /// Stardust's spawn: starts `process` (the latest version, or `version`) as a sub-process
+    /// of the root of instance `from`, which must be open, with `from`'s data (by value) under
+    /// `data`. Returns the spawned instance. Who may spawn what is the caller's to check
+    /// ([`Definition::may_start`]).
+    pub async fn spawn(&self, from: &str, process: &str, version: Option<u32>, data: Map<String, Value>, by: &str) -> Result<Arc<Instance>, EngineError> {
+        let origin = self.instance(from).await?;
+        if origin.status.is_terminal() {
+            return Err(TransitionError::InstanceEnded(origin.status).into());
+        }
+        self.definition(process, version).await?;
+        let carried = self.visible_data_of(&origin).await?;
+        let root = origin.root_id().to_owned();
+        let command = Command::Spawn { process: process.to_owned(), version, data, carried, by: by.to_owned() };
+        let state = self.apply(&root, command).await?;
+        let spawned = state.spawned.last().map(|s| s.instance.clone()).ok_or_else(|| EngineError::InstanceNotFound(format!("the instance spawned under {root}")))?;
+        Ok(Arc::new(self.instance(&spawned).await?))
+    }
+
+    /// Stardust's abort-and-start: aborts instance `id`, started in the wrong process, and
+    /// starts a peer instance of `process` (the latest version, or `version`) with its data,
+    /// in one commit. Returns the peer.
+    pub async fn abort_and_start(&self, id: &str, process: &str, version: Option<u32>, by: &str) -> Result<Arc<Instance>, EngineError> {
+        self.definition(process, version).await?;
+        let command = Command::AbortAndStart { process: process.to_owned(), version, by: by.to_owned() };
+        let state = self.apply(id, command).await?;
+        let peer = state.replaced_by.clone().ok_or_else(|| EngineError::InstanceNotFound(format!("the peer of {id}")))?;
+        Ok(Arc::new(self.instance(&peer).await?))
+    }
+
+    /// The data an instance sees: its own, over its parent's snapshot for a ForEach iteration.
+    async fn visible_data_of(&self, instance: &Instance) -> Result<Map<String, Value>, EngineError> {
+        let mut data = match self.iteration_data(instance).await? {
+            Some(snapshot) => snapshot.data.clone(),
+            None => Map::new(),
+        };
+        data.extend(instance.data.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Ok(data)
     }
 
     /// On an embedded store, jobs still leased at start-up belong to a process that died:
@@ -859,11 +905,15 @@ impl<S: Store> Engine<S> {
     /// version, or the pinned one. One that is not deployed is recorded as such (the task that
     /// names it ends `ended_not_ok` when it starts). At most [`MAX_CALLEES`] are resolved.
     async fn callees(&self, definition: &Definition) -> Result<Arc<baton_core::step::Callees>, EngineError> {
-        let mut pending = definition.callees();
+        let pending = definition.callees();
         if pending.is_empty() {
             return Ok(Arc::default());
         }
-        let mut callees = baton_core::step::Callees::new();
+        Ok(Arc::new(self.resolve_callees(pending, baton_core::step::Callees::new()).await?))
+    }
+
+    /// Resolves `pending` and what they start in turn into `callees` (see [`Self::callees`]).
+    async fn resolve_callees(&self, mut pending: Vec<baton_core::definition::ProcessRef>, mut callees: baton_core::step::Callees) -> Result<baton_core::step::Callees, EngineError> {
         while let Some(target) = pending.pop() {
             if callees.contains_key(&target) {
                 continue;
@@ -891,7 +941,7 @@ impl<S: Store> Engine<S> {
             };
             callees.insert(target, resolved);
         }
-        Ok(Arc::new(callees))
+        Ok(callees)
     }
 
     /// Applies every timer that is due: each fired timer is removed in the same transaction as
@@ -1148,8 +1198,17 @@ fn take_child_operations(instance: &str, effects: &mut Vec<Effect>) -> Vec<Child
 fn unrecovered(parent: &str, link: &baton_core::instance::ParentLink, attempt: u32, child: &Instance, error: &TransitionError, now: chrono::DateTime<chrono::Utc>) -> Timer {
     let reason = baton_core::Reason::ChildRefused { process: child.definition_id.clone(), problem: format!("it could not be recovered: {error}") };
     let status = if child.status.is_terminal() { child.status } else { baton_core::InstanceStatus::Failed };
-    let command = Command::ChildEnded { task: link.task.clone(), attempt, child: child.id.clone(), status, reason: Some(reason), data: Map::new(), aborted_by: None };
-    Timer { instance: parent.to_owned(), key: format!("{}/child_ended/{attempt}", link.task), due_at: now, payload: serde_json::to_value(command).unwrap_or_default() }
+    let (key, command) = match link.kind {
+        baton_core::instance::LinkKind::Spawned => (
+            format!("spawned_ended/{}", child.id),
+            Command::SpawnedEnded { child: child.id.clone(), status, reason: Some(reason), aborted_by: None },
+        ),
+        _ => (
+            format!("{}/child_ended/{attempt}", link.task),
+            Command::ChildEnded { task: link.task.clone(), attempt, child: child.id.clone(), status, reason: Some(reason), data: Map::new(), aborted_by: None },
+        ),
+    };
+    Timer { instance: parent.to_owned(), key, due_at: now, payload: serde_json::to_value(command).unwrap_or_default() }
 }
 
 /// Due timers grouped by instance, in due order (the earliest instance first): several timers
@@ -1275,6 +1334,10 @@ fn collect_effects(step: &mut StepRecord, instance: &Instance, effects: Vec<Effe
             // durable, delivered at least once, and applied once by the parent.
             Effect::NotifyParent { parent, status, reason, data, aborted_by } => {
                 let (key, command) = match parent.kind {
+                    baton_core::instance::LinkKind::Spawned => (
+                        format!("spawned_ended/{id}"),
+                        Command::SpawnedEnded { child: id.clone(), status: *status, reason: reason.clone(), aborted_by: aborted_by.clone() },
+                    ),
                     baton_core::instance::LinkKind::Iteration => (
                         format!("{}{ITERATION_END}{}", parent.task, parent.index),
                         Command::IterationEnded { task: parent.task.clone(), index: parent.index, status: *status },

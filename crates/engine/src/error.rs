@@ -95,7 +95,7 @@ impl EngineError {
 fn transition_kind(error: &TransitionError) -> ErrorKind {
     use TransitionError as T;
     match error {
-        T::InvalidData(_) | T::NotAUserTask { .. } | T::DataLimit { .. } => ErrorKind::Invalid,
+        T::InvalidData(_) | T::NotAUserTask { .. } | T::DataLimit { .. } | T::ChildNotStarted(_) => ErrorKind::Invalid,
         T::UnknownTask(_) | T::InstanceDeleted(_) => ErrorKind::NotFound,
         T::InstanceEnded(_)
         | T::StaleJobResult { .. }

@@ -578,3 +578,26 @@ tasks:
     assert!(h.get(&called.id).await.deleted_at.is_some(), "a sub-process goes with its parent");
     assert!(h.get(&handed).await.deleted_at.is_none(), "a hand-off lives on its own");
 }
+
+#[tokio::test]
+async fn a_call_starts_the_latest_version_of_its_process_or_the_one_it_pins() {
+    let v1 = "
+id: versioned
+data: {v: {type: integer, default: 0}}
+tasks:
+  - {id: mark, kind: set, set: {v: \"1\"}}
+";
+    let v2 = v1.replace("set: {v: \"1\"}", "set: {v: \"2\"}");
+    let caller = "
+id: caller
+data: {latest: {type: integer, default: 0}, pinned: {type: integer, default: 0}}
+tasks:
+  - {id: newest, kind: call, process: versioned, output: {latest: \"output.v\"}}
+  - {id: first, kind: call, process: versioned, version: 1, output: {pinned: \"output.v\"}}
+";
+    let h = Harness::new(&[v1, &v2, caller]).await;
+    let started = h.start("caller", json!({})).await;
+    assert_eq!((started.data["latest"].clone(), started.data["pinned"].clone()), (json!(2), json!(1)));
+    assert_eq!(h.child_of(&started.id, "first").await.definition_version, 1);
+    assert_eq!(h.child_of(&started.id, "newest").await.definition_version, 2);
+}

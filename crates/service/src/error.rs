@@ -45,6 +45,10 @@ pub enum ServiceError {
     /// A field of a request is out of its documented bounds or badly formed.
     #[error("`{field}` is not allowed: {problem}")]
     InvalidRequest { field: &'static str, problem: String },
+    /// The acting user may not start (or spawn) this process: it is not startable, or its
+    /// `startable_by` does not name them.
+    #[error("{user} may not start process `{process}`: {why}")]
+    MayNotStart { user: String, process: String, why: &'static str },
     /// A count past its bound (a page size, a listing limit).
     #[error("{what} must be from 1 to {max}, not {value}")]
     OutOfBounds { what: &'static str, value: usize, max: usize },
@@ -61,7 +65,7 @@ impl ServiceError {
             Self::CaseNotFound(_) | Self::VersionNotFound { .. } | Self::UnknownTask { .. } => ErrorKind::NotFound,
             Self::NotAUserTask { .. } | Self::OutOfBounds { .. } | Self::InvalidRequest { .. } => ErrorKind::Invalid,
             Self::UserTaskNotStarted { .. } => ErrorKind::Conflict,
-            Self::Forbidden { .. } | Self::NotAWorker { .. } => ErrorKind::Forbidden,
+            Self::Forbidden { .. } | Self::NotAWorker { .. } | Self::MayNotStart { .. } => ErrorKind::Forbidden,
         }
     }
 

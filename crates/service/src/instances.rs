@@ -40,10 +40,11 @@ impl<S: ServiceStore> Service<S> {
     /// with another process or data is refused as a conflict. Returns whether this call
     /// started the instance.
     pub async fn start_once(&self, user: &str, process: &str, data: Map<String, Value>, key: Option<&str>) -> Result<(api::Instance, bool)> {
-        self.authenticate(user).await?;
+        let caller = self.authenticate(user).await?;
         if let Some(problem) = key.and_then(|k| wire_name_problem("idempotency key", k)) {
             return Err(ServiceError::InvalidRequest { field: "idempotency_key", problem });
         }
+        self.may_start(&caller, process, None).await?;
         let (state, started) = self.engine.start_once(process, data, key).await?;
         Ok((self.view_of(&state).await?, started))
     }

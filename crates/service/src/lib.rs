@@ -21,6 +21,7 @@ mod incidents;
 mod instances;
 mod jobs;
 mod requests;
+mod spawn;
 mod tokens;
 pub mod view;
 

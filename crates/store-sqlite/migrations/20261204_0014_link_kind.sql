@@ -2,12 +2,13 @@
 -- column, so that a listing (a case, an instance's children) says it without reading states.
 ALTER TABLE instances ADD COLUMN link_kind TEXT;
 
--- Instances stored before: a child without a root was handed off (a hand-off lives on its
--- own), one whose process is a ForEach body (`PROCESS/TASK`) is an iteration, and every other
--- child was started by a `call` (no other kind of link was made before this column).
+-- Instances stored before: the previous release made only ForEach iterations, whose process is
+-- their body (`PROCESS/TASK`). A development build before this column also made calls and
+-- hand-offs (and spawned and peer instances, which SQL cannot tell from them: their states are
+-- compressed); a child of such a build without a root reads as handed off, any other as called.
 UPDATE instances SET link_kind = CASE
-        WHEN root_id IS NULL THEN 'handoff'
         WHEN instr(definition_id, '/') > 0 THEN 'iteration'
+        WHEN root_id IS NULL THEN 'handoff'
         ELSE 'call'
     END
 WHERE parent_id IS NOT NULL;

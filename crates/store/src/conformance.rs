@@ -158,6 +158,8 @@ pub fn instance(id: &str) -> Instance {
         depth: 0,
         work_status: None,
         referenced_instances: Vec::new(),
+        spawned: Vec::new(),
+        replaced_by: None,
         iteration: None,
         deleted_at: None,
     }

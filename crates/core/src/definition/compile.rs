@@ -111,6 +111,8 @@ pub(super) fn compile_graph(id: &str, task_nodes: &[&Node], data: IndexMap<Strin
         version: 0,
         name: None,
         description: None,
+        startable: true,
+        startable_by: None,
         data,
         tasks,
         order,

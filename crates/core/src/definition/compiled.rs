@@ -18,6 +18,11 @@ pub struct Definition {
     pub version: u32,
     pub name: Option<String>,
     pub description: Option<String>,
+    /// May people start it, by `baton start` or a Stardust spawn (`startable: false` leaves it
+    /// to `call` and `handoff` tasks)? Yes by default.
+    pub startable: bool,
+    /// Who may start it (administrators always may); `None`: every user.
+    pub startable_by: Option<crate::people::PotentialOwners>,
     pub data: IndexMap<String, DataDecl>,
     pub tasks: Vec<TaskDef>,
     /// Task indices in an order where every task comes after its predecessors.
@@ -31,6 +36,12 @@ pub struct Definition {
 }
 
 impl Definition {
+    /// May `caller` start this process (Stardust: a startable process they are authorized to
+    /// start)? Administrators may start every startable process.
+    pub fn may_start(&self, caller: &crate::people::Caller) -> bool {
+        self.startable && (caller.admin || self.startable_by.as_ref().is_none_or(|who| who.includes(caller)))
+    }
+
     /// The index of the task with this id.
     pub fn task_index(&self, id: &str) -> Option<usize> {
         self.index.get(id).copied()

@@ -105,10 +105,34 @@ pub(super) fn parse_inner(source: &str, diags: &mut Diagnostics, limits: &crate:
         diags.error(pos, "a definition needs at least one task under `tasks`", None);
         return None;
     }
+    let startable_by = raw.startable_by.as_ref().map(|entries| starters(entries, diags));
     let mut definition = compile_graph(raw.id.as_str(), &task_nodes, data, diags)?;
     definition.name = raw.name.clone();
     definition.description = raw.description.clone();
+    definition.startable = raw.startable.unwrap_or(true);
+    definition.startable_by = startable_by.flatten();
     Some(definition)
+}
+
+/// `startable_by`: user names and `group:NAME` entries.
+fn starters(entries: &[marked_yaml::Spanned<String>], diags: &mut Diagnostics) -> Option<crate::people::PotentialOwners> {
+    let mut who = crate::people::PotentialOwners::default();
+    let mut ok = true;
+    for entry in entries {
+        let (group, name) = match entry.as_str().strip_prefix("group:") {
+            Some(group) => (true, group.trim()),
+            None => (false, entry.as_str().trim()),
+        };
+        if name.is_empty() || name.len() > MAX_ID_LEN || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            diags.error(pos_of(entry.span()), format!("`{}` is not a user or `group:NAME`", entry.as_str().escape_default()), Some("for example `startable_by: [mary, group:clerks]`".into()));
+            ok = false;
+        } else if group {
+            who.groups.insert(name.to_owned());
+        } else {
+            who.users.insert(name.to_owned());
+        }
+    }
+    ok.then_some(who)
 }
 
 /// Longest process or task id.

@@ -13,6 +13,10 @@ pub(super) struct RawDefinition {
     pub(super) id: Spanned<String>,
     pub(super) name: Option<String>,
     pub(super) description: Option<String>,
+    /// May people start it (`baton start`, a Stardust spawn)? Without, yes.
+    pub(super) startable: Option<bool>,
+    /// Who may start it: user names and `group:NAME`; without, every user.
+    pub(super) startable_by: Option<Vec<Spanned<String>>>,
     #[allow(dead_code)] // read from the node, entry by entry, for precise positions
     pub(super) data: Option<serde::de::IgnoredAny>,
     #[allow(dead_code)] // read from the node, task by task, for precise positions

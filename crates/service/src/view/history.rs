@@ -50,8 +50,8 @@ pub fn history_event(event: &Event) -> api::HistoryEvent {
             V::PeopleNotified { human_task: human_task.0, escalation: escalation.clone(), to: people(to) }
         }
         EventKind::InstanceDeleted { by } => V::InstanceDeleted { by: by.clone() },
-        EventKind::ChildStarted { child, process, version, link } => {
-            V::ChildStarted { child: child.clone(), process: process.clone(), version: *version, link: super::instance::link_kind(*link) }
+        EventKind::ChildStarted { child, process, version, link, by } => {
+            V::ChildStarted { child: child.clone(), process: process.clone(), version: *version, link: super::instance::link_kind(*link), by: by.clone() }
         }
         EventKind::ChildRecovered { child } => V::ChildRecovered { child: child.clone() },
         EventKind::WorkStatusChanged { to } => V::WorkStatusChanged { to: to.clone() },

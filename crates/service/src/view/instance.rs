@@ -36,6 +36,8 @@ pub fn instance(definition: &Definition, state: &Instance) -> api::Instance {
         case: state.case_id().to_owned(),
         work_status: state.work_status.clone(),
         referenced_instances: state.referenced_instances.clone(),
+        spawned: state.spawned.iter().map(|s| s.instance.clone()).collect(),
+        replaced_by: state.replaced_by.clone(),
     }
 }
 
