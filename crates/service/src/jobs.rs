@@ -54,7 +54,8 @@ impl<S: ServiceStore> Service<S> {
                 idle += 1;
                 continue;
             }
-            let state = self.engine.instance(&row.id).await?;
+            // One that cannot be read is taken for work left to do.
+            let Ok(state) = self.engine.instance(&row.id).await else { continue };
             // A child's end reaches its parent through a timer due at once.
             if runs_only_children(&state) && store.due_timers_of(&row.id, now, 1).await?.is_empty() {
                 idle += 1;
