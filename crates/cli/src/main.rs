@@ -23,6 +23,7 @@ mod bench;
 mod bench_measure;
 mod bench_workloads;
 mod http_bench;
+mod cases;
 mod commands;
 mod database;
 mod definitions;

@@ -60,6 +60,7 @@ fn requests(method: &str, template: &str, targets: &Targets, document: &Value) -
         ("post", "/api/definitions") => one("", Some(json!({"files": [{"name": "review.yaml", "source": support::REVIEW}]}))),
         ("post", "/api/instances") => one("", Some(json!({"process": "review"}))),
         ("post", "/api/instances/{id}/tasks/{task}/input") => one("", Some(json!({"values": {}}))),
+        ("post", "/api/instances/{id}/abort") => one("", Some(json!({"abort_parent": true}))),
         ("post", "/api/users") => one("", Some(json!({"name": "mallory", "admin": true}))),
         ("post", "/api/groups") => one("", Some(json!({"name": "cabal"}))),
         ("post", "/api/groups/{group}/members") => one("", Some(json!({"user": "eve"}))),
