@@ -28,6 +28,8 @@ run w4-1e5-rate20k timers --timers 100000 --rate 20000
 run w4-1e5-delay10 timers --timers 100000 --delay-s 10
 run w5-full fanout
 run w5-8 fanout --in-flight 8 --roots 80
+run w5-call fanout --via call --roots 200 --runs 5
+run w5-handoff fanout --via handoff --runs 5
 run foreach-1e4 foreach --items 10000
 run foreach-1e5 foreach --items 100000
 if [[ "${MILLION:-0}" == 1 ]]; then

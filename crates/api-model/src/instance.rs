@@ -134,6 +134,9 @@ pub struct InstanceSummary {
     pub ended_at: Option<DateTime<Utc>>,
     /// The instance that started this one; `null` for an instance started on its own.
     pub parent: Option<String>,
+    /// How it is linked to its parent (`iteration`, `call`, `handoff`, …); `null` for an
+    /// instance started on its own.
+    pub link: Option<LinkKind>,
     /// The case it belongs to.
     pub case: String,
     /// The work status a hand-off recorded on it; `null` if none was.
@@ -172,6 +175,8 @@ pub struct InstanceFilter {
     pub started_after: Option<chrono::DateTime<chrono::Utc>>,
     /// Only instances started before this time.
     pub started_before: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only the instances of this case.
+    pub case: Option<String>,
     /// Only instances with an open incident (a listing that pages no further).
     pub with_open_incident: bool,
     /// The `next_cursor` of the previous page.

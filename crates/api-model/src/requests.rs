@@ -78,6 +78,8 @@ pub struct InstancesQuery {
     pub started_after: Option<DateTime<Utc>>,
     /// Only instances started before this time (RFC 3339).
     pub started_before: Option<DateTime<Utc>>,
+    /// Only the instances of this case (the id of the instance that started it).
+    pub case: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// At most this many, 1 to 10,000 (default 50).
@@ -93,11 +95,24 @@ impl InstancesQuery {
             process: self.process,
             started_after: self.started_after,
             started_before: self.started_before,
+            case: self.case,
             with_open_incident: self.incident,
             cursor: self.cursor,
             limit: self.limit.unwrap_or(DEFAULT_LIMIT),
         }
     }
+}
+
+/// How to abort an instance (the body is optional: without it, `abort_parent` is `false`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Abort {
+    /// For a `call`ed sub-process: abort the instances above it too, up to the root
+    /// (Stardust's "aborting it aborts the root", the user's decision). A hand-off's parent is
+    /// never aborted.
+    #[serde(default)]
+    pub abort_parent: bool,
 }
 
 /// Which page of a history.

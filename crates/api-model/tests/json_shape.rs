@@ -92,3 +92,29 @@ fn a_status_shows_and_reads_as_its_json_name() {
     assert_eq!("sleeping".parse::<InstanceStatus>(), Err(baton_api_model::UnknownName("sleeping".into())));
     assert_eq!(baton_api_model::ErrorKind::NotFound.to_string(), "not_found");
 }
+
+#[test]
+fn a_case_writes_each_instance_with_its_parent_link_and_work_status() {
+    let row = |id: &str, parent: Option<&str>, link: Option<LinkKind>, work_status: Option<&str>| baton_api_model::InstanceSummary {
+        id: id.into(),
+        process: "p".into(),
+        version: 1,
+        status: InstanceStatus::Running,
+        created_at: at(9, 0),
+        ended_at: None,
+        parent: parent.map(Into::into),
+        link,
+        case: "i-0".into(),
+        work_status: work_status.map(Into::into),
+    };
+    let case = baton_api_model::Case { id: "i-0".into(), instances: vec![row("i-0", None, None, Some("Pending")), row("i-1", Some("i-0"), Some(LinkKind::Handoff), None)] };
+    assert_eq!(
+        serde_json::to_value(&case).unwrap(),
+        json!({"id": "i-0", "instances": [
+            {"id": "i-0", "process": "p", "version": 1, "status": "running", "created_at": "2026-03-01T09:30:00Z", "ended_at": null,
+             "parent": null, "link": null, "case": "i-0", "work_status": "Pending"},
+            {"id": "i-1", "process": "p", "version": 1, "status": "running", "created_at": "2026-03-01T09:30:00Z", "ended_at": null,
+             "parent": "i-0", "link": "handoff", "case": "i-0", "work_status": null}
+        ]})
+    );
+}

@@ -118,13 +118,22 @@ pub enum Cmd {
         /// Only instances started before this time (RFC 3339).
         #[arg(long, value_name = "TIME")]
         started_before: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only the instances of this case: the id of the instance that started it, which its
+        /// sub-processes and what they handed off carry (`baton case show` lists a whole case).
+        #[arg(long, value_name = "CASE")]
+        case: Option<String>,
         /// Continue a listing: the cursor the previous page printed on stderr.
         #[arg(long)]
         cursor: Option<String>,
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// Print the page as JSON (its instances and the cursor of the next page).
+        #[arg(long)]
+        json: bool,
     },
-    /// Show an instance: each task with its status and the rule that put it there, the data and the history.
+    /// Show an instance: each task with its status and the rule that put it there, where it
+    /// stands in its hierarchy (parent, root, case, Pega's work status and referenced
+    /// instances, children), the data and the history.
     ///
     /// With `--follow` it then prints each history event as it is committed (by a `baton worker`
     /// or `baton serve` on the same database) until the instance ends, and exits 0 if it
@@ -148,7 +157,8 @@ pub enum Cmd {
         /// Jobs run at once.
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
-        /// Stop once no instance is running any more (for scripts and tests).
+        /// Stop once no instance is running any more, but those that only wait for their
+        /// sub-processes (`call` and ForEach tasks whose children wait): for scripts and tests.
         #[arg(long)]
         until_idle: bool,
         #[command(flatten)]
@@ -184,11 +194,33 @@ pub enum Cmd {
         #[command(subcommand)]
         action: BreakpointCmd,
     },
-    /// Abort an instance: open tasks are canceled, running jobs stopped.
+    /// Abort an instance: open tasks are canceled, running jobs stopped, and its sub-processes
+    /// that have not ended are aborted with it (what it handed off lives on).
     Abort {
+        instance: String,
+        /// For a sub-process a `call` started: abort the instances above it too, up to the root
+        /// (Stardust: aborting a sub-process aborts its root when the user decides so). Without
+        /// it, the call ends not OK and its parent goes on as its definition says. A hand-off's
+        /// parent is never aborted.
+        #[arg(long)]
+        abort_parent: bool,
+        #[arg(long = "as", value_name = "USER", help = AS_HELP)]
+        by: Option<String>,
+    },
+    /// Recover an instance that failed, or is blocked by a failure: every task of it that ended
+    /// not OK runs again, and a `call` task among them recovers its failed sub-process instead
+    /// of starting another (Stardust: recovering the root recovers its sub-processes; what it
+    /// handed off is not recovered).
+    Recover {
         instance: String,
         #[arg(long = "as", value_name = "USER", help = AS_HELP)]
         by: Option<String>,
+    },
+    /// Show a case: the instances users track as one entity, a root with its sub-processes and
+    /// what they handed off (a case, as Pega and Stardust call it).
+    Case {
+        #[command(subcommand)]
+        action: crate::cases::CaseCmd,
     },
     /// Delete an instance (aborted first if open): its human tasks are deleted and leave every
     /// inbox. Its history stays readable with `baton show`.

@@ -137,8 +137,22 @@ impl Backend {
         either!(self, as None, |s, user| s.incidents(user, id), |c| c.incidents(id))
     }
 
-    pub async fn abort(&self, by: Option<&str>, id: &str) -> Result<api::Instance> {
-        either!(self, as by, |s, user| s.abort(user, id), |c| c.abort(id))
+    /// The child instances of an instance, oldest first.
+    pub async fn children(&self, id: &str) -> Result<Vec<api::InstanceSummary>> {
+        either!(self, as None, |s, user| s.children(user, id), |c| c.children(id))
+    }
+
+    /// Every instance of a case, oldest first.
+    pub async fn case(&self, id: &str) -> Result<api::Case> {
+        either!(self, as None, |s, user| s.case(user, id), |c| c.case(id))
+    }
+
+    pub async fn abort(&self, by: Option<&str>, id: &str, abort_parent: bool) -> Result<api::Instance> {
+        either!(self, as by, |s, user| s.abort(user, id, abort_parent), |c| c.abort(id, abort_parent))
+    }
+
+    pub async fn recover(&self, by: Option<&str>, id: &str) -> Result<api::Instance> {
+        either!(self, as by, |s, user| s.recover(user, id), |c| c.recover(id))
     }
 
     pub async fn delete(&self, by: Option<&str>, id: &str) -> Result<api::Instance> {

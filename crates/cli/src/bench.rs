@@ -1,6 +1,6 @@
 //! `baton bench`: W1, N ten-step instances through the durable SQLite store (and the
-//! pure core as a baseline); its subcommands `human`, `retained`, `timers` and `fanout` are W2–W5
-//! (`bench_workloads.rs`), `inbox` times one inbox page over 100,000 open human tasks, and
+//! pure core as a baseline); its subcommands `human`, `retained` and `timers` are W2–W4
+//! (`bench_workloads.rs`), `fanout` is W5 (`fanout_bench.rs`), `inbox` times one inbox page over 100,000 open human tasks, and
 //! `foreach` runs one ForEach over N items (`foreach_bench.rs`).
 //!
 //! Each W1 instance is `start -> 10 set tasks -> end`. Every workload reports completed
@@ -52,8 +52,9 @@ enum BenchTarget {
     Retained(crate::bench_workloads::RetainedArgs),
     /// W4 timers: N instances each waiting on a 1 s timer, fired by the worker; lateness p50/p99.
     Timers(crate::bench_workloads::TimersArgs),
-    /// W5 fan-out: a root whose foreach starts 50 child instances; children/s.
-    Fanout(crate::bench_workloads::FanoutArgs),
+    /// W5 fan-out: a root starting 50 child instances through a foreach (the baseline), `call`
+    /// tasks or `handoff` tasks (`--via`); children/s and commits per root.
+    Fanout(crate::fanout_bench::FanoutArgs),
     /// One ForEach over N items with an empty body: iterations/s, database bytes per iteration.
     Foreach(crate::foreach_bench::ForEachArgs),
     /// The API on loopback: W2 over HTTP by concurrent clients (against W2 in-process) and
@@ -84,7 +85,7 @@ pub async fn run(args: BenchArgs) -> Result<u8> {
         Some(BenchTarget::Http(a)) => return crate::http_bench::run(a).await,
         Some(BenchTarget::Retained(a)) => return crate::bench_workloads::retained(a).await,
         Some(BenchTarget::Timers(a)) => return crate::bench_workloads::timers(a).await,
-        Some(BenchTarget::Fanout(a)) => return crate::bench_workloads::fanout(a).await,
+        Some(BenchTarget::Fanout(a)) => return crate::fanout_bench::fanout(a).await,
         Some(BenchTarget::Foreach(a)) => return crate::foreach_bench::run(a).await,
         None => {}
     }

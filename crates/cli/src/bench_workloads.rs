@@ -1,5 +1,5 @@
-//! The benchmark workloads beyond W1: `baton bench human` (W2), `retained` (W3), `timers` (W4)
-//! and `fanout` (W5). Each runs through the engine on a fresh SQLite database per run and prints
+//! The benchmark workloads beyond W1: `baton bench human` (W2), `retained` (W3) and `timers`
+//! (W4); `fanout` (W5) is `fanout_bench.rs`. Each runs through the engine on a fresh SQLite database per run and prints
 //! a human-readable line and a `key=value` line (see `bench_measure`), medians of the runs.
 
 use std::sync::Arc;
@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use clap::Args;
-use serde_json::{json, Map};
+use serde_json::Map;
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
@@ -30,7 +30,8 @@ pub struct Common {
     pub(crate) durability: String,
 }
 
-async fn fresh_engine(dir: &tempfile::TempDir, durability: Durability) -> Result<Engine<SqliteStore>> {
+/// An engine on a fresh SQLite database in `dir`, with the user `bench`.
+pub(crate) async fn fresh_engine(dir: &tempfile::TempDir, durability: Durability) -> Result<Engine<SqliteStore>> {
     let store = SqliteStore::open(dir.path().join("bench.db"), durability)?;
     let engine = Engine::new(store, Arc::new(SystemClock), EngineOptions::default());
     engine.store().add_user(NewUser::named("bench"), chrono::Utc::now()).await?;
@@ -309,83 +310,5 @@ pub async fn timers(args: TimersArgs) -> Result<u8> {
     outln!("lateness          p50 {:.1} ms  p99 {:.1} ms  (fire time minus due time, from each instance's created_at + {}s and ended_at)", s.p50_ms, s.p99_ms, args.delay_s);
     outln!("timers            {:>10.0} timers/s  (timers / (last fired - first due)); instances started at {:.0}/s", rate, median(starts));
     outln!("w4-timers-{}-delay-{}s timers_per_s={:.0} lateness_p50_ms={:.1} lateness_p99_ms={:.1} cpu_s_per_instance={:.6} peak_rss_mib={:.1}", args.timers, args.delay_s, rate, s.p50_ms, s.p99_ms, s.cpu_per_instance, s.peak_rss_mib);
-    Ok(0)
-}
-
-// ---------------------------------------------------------------------------------------------
-// W5 fan-out
-
-#[derive(Args)]
-pub struct FanoutArgs {
-    #[command(flatten)]
-    common: Common,
-    /// Root instances per run (each starts `children` child instances).
-    #[arg(long, default_value_t = 40)]
-    roots: usize,
-    /// Children (foreach items) per root.
-    #[arg(long, default_value_t = 50)]
-    children: usize,
-    /// Roots running at once.
-    #[arg(long, default_value_t = 1)]
-    in_flight: usize,
-}
-
-fn fanout_definition(children: usize) -> String {
-    format!(
-        "id: bench-fanout\ndata:\n  n: {{type: integer, default: 0}}\n  items: list\ntasks:\n  - id: fan\n    kind: foreach\n    items: data.items\n    parallel: {children}\n    tasks:\n      - id: work\n        kind: set\n        set: {{n: \"data.n + 1\"}}\n  - id: done\n    kind: end\n    after: [fan]\n"
-    )
-}
-
-async fn fanout_root(engine: Engine<SqliteStore>, items: Map<String, serde_json::Value>) -> Result<f64> {
-    let t0 = Instant::now();
-    let mut instance = engine.start("bench-fanout", items).await?;
-    while !instance.status.is_terminal() {
-        engine.wait_for_change(std::time::Duration::from_millis(5)).await;
-        instance = engine.instance(&instance.id).await?.into();
-    }
-    anyhow::ensure!(instance.status == InstanceStatus::Completed, "fan-out root ended {:?}", instance.status);
-    Ok(t0.elapsed().as_secs_f64() * 1000.0)
-}
-
-pub async fn fanout(args: FanoutArgs) -> Result<u8> {
-    let durability = parse_durability(&args.common.durability)?;
-    let items = json!({"items": (0..args.children).collect::<Vec<_>>()}).as_object().cloned().unwrap_or_default();
-    let mut runs = Vec::new();
-    for run in 1..=args.common.runs {
-        let dir = tempfile::tempdir()?;
-        let engine = fresh_engine(&dir, durability).await?;
-        engine.deploy("bench-fanout.yaml", &fanout_definition(args.children)).await?;
-        let (stop, worker) = spawn_worker(&engine);
-        let meter = Meter::start();
-        let mut set = JoinSet::new();
-        let (mut launched, mut latencies) = (0, Vec::with_capacity(args.roots));
-        while latencies.len() < args.roots {
-            while launched < args.roots && set.len() < args.in_flight {
-                set.spawn(fanout_root(engine.clone(), items.clone()));
-                launched += 1;
-            }
-            if let Some(done) = set.join_next().await {
-                latencies.push(done??);
-            }
-        }
-        let r = meter.finish(args.roots, latencies);
-        let _ = stop.send(());
-        worker.await??;
-        errln!("run {run}/{}: {:.0} children/s", args.common.runs, r.per_s() * args.children as f64);
-        runs.push(r);
-    }
-    let s = summarize(&runs);
-    let children = args.children as f64;
-    outln!("workload          W5 fan-out: a root whose foreach (parallel {}) starts {} child instances (one set task each), {} roots, {} at a time (synchronous={}, median of {})", args.children, args.children, args.roots, args.in_flight, args.common.durability, args.common.runs);
-    outln!("durable (sqlite)  {:>10.0} children/s  {:>10.1} roots/s  root p50 {:.1} ms  p99 {:.1} ms", s.per_s * children, s.per_s, s.p50_ms, s.p99_ms);
-    outln!(
-        "w5-fanout children_per_s={:.0} roots_per_s={:.1} root_p50_ms={:.3} root_p99_ms={:.3} cpu_s_per_child={:.6} peak_rss_mib={:.1}",
-        s.per_s * children,
-        s.per_s,
-        s.p50_ms,
-        s.p99_ms,
-        s.cpu_per_instance / (children + 1.0),
-        s.peak_rss_mib
-    );
     Ok(0)
 }

@@ -50,7 +50,7 @@ async fn on(backend: &Backend, command: Cmd) -> Result<u8> {
             }
             Ok(0)
         }
-        Cmd::Instances { status, process, started_after, started_before, cursor, limit } => {
+        Cmd::Instances { status, process, started_after, started_before, case, cursor, limit, json } => {
             let (status, with_open_incident) = match status.as_deref() {
                 None => (None, false),
                 Some("incident") => (None, true),
@@ -60,8 +60,12 @@ async fn on(backend: &Backend, command: Cmd) -> Result<u8> {
                     (Some(status), false)
                 }
             };
-            let query = InstancesQuery { status, incident: with_open_incident, process, started_after, started_before, cursor, limit: Some(limit) };
+            let query = InstancesQuery { status, incident: with_open_incident, process, started_after, started_before, case, cursor, limit: Some(limit) };
             let page = backend.instances(query).await?;
+            if json {
+                outln!("{}", render::json(&page));
+                return Ok(0);
+            }
             out!("{}", render::instance_list(&page.instances));
             if let Some(next) = page.next_cursor {
                 errln!("more: --cursor {next}");
@@ -71,12 +75,13 @@ async fn on(backend: &Backend, command: Cmd) -> Result<u8> {
         Cmd::Show { instance, json: false, follow: true } => crate::follow::follow(backend, &instance).await,
         Cmd::Show { instance, json, .. } => {
             let state = backend.instance(&instance).await?;
+            let children = backend.children(&instance).await?;
             let history = backend.history(&instance).await?;
             let incidents = backend.incidents(&instance).await?;
             if json {
-                outln!("{}", render::json(&serde_json::json!({"instance": state, "history": history, "incidents": incidents})));
+                outln!("{}", render::json(&serde_json::json!({"instance": state, "children": children, "history": history, "incidents": incidents})));
             } else {
-                out!("{}", render::instance(&state, Some(&history)));
+                out!("{}", render::instance(&state, &children, Some(&history)));
                 if !incidents.is_empty() {
                     out!("\nincidents:\n{}", crate::incidents::table(&incidents));
                 }
@@ -104,7 +109,9 @@ async fn on(backend: &Backend, command: Cmd) -> Result<u8> {
             };
             instance_is(backend.task_operation(by.as_deref(), &instance, TaskOperation::Breakpoint { task, enabled }).await?)
         }
-        Cmd::Abort { instance, by } => instance_is(backend.abort(by.as_deref(), &instance).await?),
+        Cmd::Abort { instance, abort_parent, by } => instance_is(backend.abort(by.as_deref(), &instance, abort_parent).await?),
+        Cmd::Recover { instance, by } => instance_is(backend.recover(by.as_deref(), &instance).await?),
+        Cmd::Case { action } => crate::cases::act(backend, action).await,
         Cmd::Delete { instance, by } => {
             let state = backend.delete(by.as_deref(), &instance).await?;
             outln!("instance {} deleted ({})", state.id, state.status);

@@ -20,8 +20,9 @@ const POLL: Duration = Duration::from_millis(200);
 /// Follows `instance` until it ends: exit 0 when it completed, 1 when it failed or was aborted.
 pub async fn follow(backend: &Backend, instance: &str) -> Result<u8> {
     let mut state = backend.instance(instance).await?;
+    let children = backend.children(instance).await?;
     let history = backend.history(instance).await?;
-    out!("{}", render::instance(&state, Some(&history)));
+    out!("{}", render::instance(&state, &children, Some(&history)));
     let width = render::task_width(&state);
     let mut seen = history.last().map_or(0, |e| e.seq);
     loop {

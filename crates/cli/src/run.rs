@@ -51,7 +51,7 @@ async fn deploy_and_start(backend: &Backend, file: &Path, data: Data) -> Result<
 
 /// Prints the settled instance and gives the exit code its status means.
 fn summary(state: &Instance, started: Instant) -> u8 {
-    out!("{}", render::instance(state, None));
+    out!("{}", render::instance(state, &[], None));
     outln!("\n{} in {:.2}s", state.status, started.elapsed().as_secs_f64());
     match state.status {
         InstanceStatus::Completed => exit::DONE,

@@ -1,6 +1,7 @@
 //! Every `baton bench` workload runs end to end at a tiny size and prints its
 //! `key=value` line with non-zero figures. A smoke test, not a timing: the figures' size is
-//! never asserted (benchmarks are measured by `bench/suite.sh`, not in CI). Each workload
+//! never asserted (benchmarks are measured by `bench/suite.sh`, not in CI), only a count that
+//! does not depend on the machine (the commits of a step that hands off). Each workload
 //! checks its own instances (completed, every timer fired), so a workload that stops
 //! completing its instances fails here.
 
@@ -63,6 +64,17 @@ fn w4_timers_unpaced_and_paced() {
 fn w5_foreach_fan_out() {
     let out = bench(&["fanout", "--roots", "2", "--runs", "1"]);
     assert_positive(&out, "w5-fanout", &["children_per_s", "roots_per_s", "cpu_s_per_child"]);
+}
+
+#[test]
+fn w5_fan_out_through_call_and_handoff_tasks_beside_the_foreach_baseline() {
+    let out = bench(&["fanout", "--via", "call", "--roots", "2", "--children", "5", "--runs", "1"]);
+    assert_positive(&out, "w5-fanout ", &["children_per_s", "commits_per_root"]);
+    assert_positive(&out, "w5-fanout-call ", &["children_per_s", "ratio_to_foreach", "commits_per_root"]);
+    let out = bench(&["fanout", "--via", "handoff", "--roots", "2", "--children", "5", "--runs", "1"]);
+    assert_positive(&out, "w5-fanout-handoff ", &["children_per_s", "ratio_to_foreach"]);
+    let commits = fields(&out, "handoff commits_per_parent_step=");
+    assert_eq!(commits[0], ("commits_per_parent_step".to_owned(), 1.0), "five hand-offs commit with their parent's one step");
 }
 
 #[test]

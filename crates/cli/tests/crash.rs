@@ -11,13 +11,15 @@
 //! `BATON_CRASH_SEED=<seed>` replays the same kill schedule.
 #![cfg(unix)] // jobs are `sh` scripts, and a kill is SIGKILL
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::crash::{seed, spawn_worker, Rng};
 
 const INSTANCES: usize = 3;
 /// Kills that must land while the workflow is still under way.
@@ -26,24 +28,6 @@ const MIN_KILLS: usize = 20;
 const LIFE_MS: (u64, u64) = (10, 250);
 /// The whole test, workers included, must finish within this.
 const OVERALL: Duration = Duration::from_secs(120);
-
-/// SplitMix64: a tiny seeded generator, enough to pick kill times reproducibly.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
-}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
@@ -164,18 +148,6 @@ fn run(db: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("UTF-8 output")
 }
 
-fn spawn_worker(db: &Path, dir: &Path, life: usize, until_idle: bool) -> (Child, PathBuf) {
-    let err_path = dir.join(format!("worker-{life:03}.err"));
-    let mut cmd = baton();
-    cmd.arg("--db").arg(db).args(["worker", "--concurrency", "16"]);
-    if until_idle {
-        cmd.arg("--until-idle");
-    }
-    // Job output files go to the test's directory, not the shared /tmp.
-    cmd.env("TMPDIR", dir).stdin(Stdio::null()).stdout(Stdio::null()).stderr(File::create(&err_path).unwrap());
-    (cmd.spawn().expect("spawning baton worker"), err_path)
-}
-
 /// What the store looked like right after a kill.
 #[derive(Debug)]
 struct Snapshot {
@@ -207,10 +179,7 @@ fn stored_next_seq(db: &Path, id: &str) -> i64 {
 fn killed_workers_lose_nothing_and_repeat_nothing() {
     let started = Instant::now();
     let deadline = started + OVERALL;
-    let seed = std::env::var("BATON_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
-    });
-    println!("crash test seed: {seed} (replay with BATON_CRASH_SEED={seed})");
+    let seed = seed();
     let mut rng = Rng(seed);
 
     let dir = tempfile::tempdir().unwrap();

@@ -15,13 +15,15 @@
 //! `BATON_CRASH_SEED=<seed>` replays the same kill schedule.
 #![cfg(target_os = "linux")] // reads /proc, kills with SIGKILL
 
+mod support;
+
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::crash::{count, seed, spawn_worker, Rng};
 
 /// Enough work that the workflow outlives the kills the test needs (with 3 it sometimes ended first).
 const INSTANCES: usize = 6;
@@ -32,23 +34,6 @@ const MIN_KILLS: usize = 12;
 /// Worker lifetimes before the kill, in milliseconds.
 const LIFE_MS: (u64, u64) = (100, 600);
 const OVERALL: Duration = Duration::from_secs(180);
-
-/// SplitMix64, as in `crash.rs`.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
-}
 
 fn job_ids() -> Vec<String> {
     ["a", "b"].iter().flat_map(|stage| (1..=WIDTH).map(move |n| format!("{stage}{n}"))).collect()
@@ -101,22 +86,6 @@ fn run(db: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn spawn_worker(db: &Path, dir: &Path, life: usize, until_idle: bool) -> (Child, std::path::PathBuf) {
-    let err_path = dir.join(format!("worker-{life:03}.err"));
-    let mut cmd = baton();
-    cmd.arg("--db").arg(db).args(["worker", "--concurrency", "16"]);
-    if until_idle {
-        cmd.arg("--until-idle");
-    }
-    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(File::create(&err_path).unwrap());
-    (cmd.spawn().expect("spawning baton worker"), err_path)
-}
-
-fn count(db: &Path, sql: &str) -> i64 {
-    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    conn.query_row(sql, [], |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
 /// Live (not zombie) processes whose environment holds `CRASH_MARKER=marker`, with their
 /// command lines.
 fn marked_processes(marker: &str) -> Vec<String> {
@@ -142,10 +111,7 @@ fn marked_processes(marker: &str) -> Vec<String> {
 fn killed_workers_leave_no_job_process_behind_and_no_two_attempts_of_a_job_overlap() {
     let started = Instant::now();
     let deadline = started + OVERALL;
-    let seed = std::env::var("BATON_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
-    });
-    println!("crash test seed: {seed} (replay with BATON_CRASH_SEED={seed})");
+    let seed = seed();
     let mut rng = Rng(seed);
 
     let dir = tempfile::tempdir().unwrap();
@@ -170,13 +136,13 @@ fn killed_workers_leave_no_job_process_behind_and_no_two_attempts_of_a_job_overl
         child.kill().expect("SIGKILL to the worker");
         child.wait().unwrap();
         life += 1;
-        if count(&db, "SELECT COUNT(*) FROM instances WHERE status IN ('running', 'blocked')") == 0 {
+        if count(&db, "SELECT COUNT(*) FROM instances WHERE status IN ('running', 'blocked')", &[]) == 0 {
             // The work ran out before the kills the test needs (a fast machine): give it more,
             // so the count of kills depends on the kills, not on the machine's speed.
             ids.extend((0..INSTANCES).map(|_| run(&db, &["start", "forking"]).trim().to_owned()));
             continue;
         }
-        if count(&db, "SELECT COUNT(*) FROM jobs WHERE owner IS NOT NULL") > 0 {
+        if count(&db, "SELECT COUNT(*) FROM jobs WHERE owner IS NOT NULL", &[]) > 0 {
             kills_with_leased_jobs += 1;
         }
     }
@@ -198,8 +164,8 @@ fn killed_workers_leave_no_job_process_behind_and_no_two_attempts_of_a_job_overl
 
     // Nothing of any attempt runs on, and nothing is left to stop.
     assert_eq!(marked_processes(&marker), Vec::<String>::new(), "job processes still alive (seed {seed})");
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM job_processes"), 0, "job processes still recorded (seed {seed})");
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM jobs"), 0);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM job_processes", &[]), 0, "job processes still recorded (seed {seed})");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM jobs", &[]), 0);
 
     // The log, in the order the lock gave: (instance, task) -> attempts, line by line.
     let mut lines: HashMap<(String, String), Vec<(u64, String)>> = HashMap::new();

@@ -36,9 +36,17 @@ fn show_json_prints_the_instance_view_with_tasks_keyed_by_id_and_no_internal_fie
     let b = Baton::new(mode);
     let id = claimed_review(&b);
     let shown: Value = serde_json::from_str(&b.ok(&["show", &id, "--json"])).unwrap();
-    assert_eq!(keys(&shown), ["history", "incidents", "instance"]);
+    assert_eq!(keys(&shown), ["children", "history", "incidents", "instance"]);
+    assert_eq!(shown["children"], serde_json::json!([]));
     let instance = &shown["instance"];
-    assert_eq!(keys(instance), ["case", "created_at", "data", "deleted_at", "ended_at", "id", "parent", "process", "referenced_instances", "replaced_by", "root", "spawned", "status", "tasks", "updated_at", "version", "work_status"]);
+    assert_eq!(
+        keys(instance),
+        [
+            "case", "created_at", "data", "deleted_at", "ended_at", "id", "parent", "process", "referenced_instances", "replaced_by", "root", "spawned", "status", "tasks",
+            "updated_at", "version", "work_status"
+        ]
+    );
+    assert_eq!((&instance["case"], &instance["root"], &instance["parent"]), (&Value::from(id.as_str()), &Value::Null, &Value::Null), "a root is its own case");
     assert_eq!((instance["id"].as_str(), &instance["process"], &instance["version"], &instance["status"]), (Some(id.as_str()), &Value::from("review"), &Value::from(1), &Value::from("waiting")));
     assert!(is_utc_time(&instance["created_at"]) && is_utc_time(&instance["updated_at"]), "{instance}");
     let tasks = instance["tasks"].as_object().unwrap();

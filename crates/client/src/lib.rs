@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use baton_api_model as api;
 use baton_api_model::requests::{
-    CompleteJob, Deploy, EndJob, ExtendLock, FailJob, FetchAndLock, HistoryQuery, HumanTaskNumber, HumanTaskOperation, InboxParams, Input, InstancesQuery, LimitQuery, NewGroup, NewMember, NewUser, SetMetadata, Start, TokenRequest,
+    Abort, CompleteJob, Deploy, EndJob, ExtendLock, FailJob, FetchAndLock, HistoryQuery, HumanTaskNumber, HumanTaskOperation, InboxParams, Input, InstancesQuery, LimitQuery, NewGroup, NewMember, NewUser, SetMetadata, Start, TokenRequest,
     TokensQuery, VersionQuery,
 };
 
@@ -220,8 +220,26 @@ impl Client {
         self.get(&["api", "instances", id, "incidents"], NO_QUERY).await
     }
 
-    pub async fn abort(&self, id: &str) -> Result<api::Instance> {
-        self.send(Method::POST, &["api", "instances", id, "abort"]).await
+    /// The child instances of an instance (iterations, `call`ed and handed-off instances),
+    /// oldest first.
+    pub async fn children(&self, id: &str) -> Result<Vec<api::InstanceSummary>> {
+        self.get(&["api", "instances", id, "children"], NO_QUERY).await
+    }
+
+    /// Every instance of a case, oldest first.
+    pub async fn case(&self, id: &str) -> Result<api::Case> {
+        self.get(&["api", "cases", id], NO_QUERY).await
+    }
+
+    /// Aborts an instance; with `abort_parent`, a `call`ed instance's abort aborts the
+    /// instances above it too.
+    pub async fn abort(&self, id: &str, abort_parent: bool) -> Result<api::Instance> {
+        self.send_json(Method::POST, &["api", "instances", id, "abort"], &Abort { abort_parent }).await
+    }
+
+    /// Recovers a failed instance: its tasks that ended not OK run again.
+    pub async fn recover(&self, id: &str) -> Result<api::Instance> {
+        self.send(Method::POST, &["api", "instances", id, "recover"]).await
     }
 
     pub async fn delete(&self, id: &str) -> Result<api::Instance> {

@@ -179,3 +179,24 @@ async fn a_server_under_a_path_gets_the_api_under_that_path() {
     assert_eq!(under.definitions().await.unwrap(), []);
     assert_eq!(request.join().unwrap(), "GET /baton/api/definitions HTTP/1.1");
 }
+
+#[tokio::test]
+async fn a_case_children_abort_and_recover_read_back_as_the_service_gives_them() {
+    let s = served().await;
+    let child = "id: child\ntasks:\n  - id: approve\n    kind: user\n    owners: [john]\n";
+    let caller = "id: caller\ntasks:\n  - id: sub\n    kind: call\n    process: child\n";
+    let files = vec![SourceFile { name: "child.yaml".into(), bytes: child.into() }, SourceFile { name: "caller.yaml".into(), bytes: caller.into() }];
+    s.service.deploy("operator", files).await.unwrap();
+    let john = Client::new(&s.url, &s.john).unwrap();
+    let started = john.start(&Start { process: "caller".into(), data: Default::default(), idempotency_key: None }).await.unwrap();
+    let child = started.tasks["sub"].child.clone().unwrap();
+    assert_eq!(john.case(&started.id).await.unwrap(), s.service.case("operator", &started.id).await.unwrap());
+    assert_eq!(john.children(&started.id).await.unwrap(), s.service.children("operator", &started.id).await.unwrap());
+    assert_eq!(john.case("no-such-case").await.unwrap_err().kind(), ErrorKind::NotFound);
+
+    let refused = john.recover(&started.id).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Conflict, "nothing of it failed: {refused}");
+    assert_eq!(john.abort(&child, true).await.unwrap().status, baton_api_model::InstanceStatus::Aborted);
+    while s.service.engine().fire_due_timers(100).await.unwrap() > 0 {}
+    assert_eq!(john.instance(&started.id).await.unwrap().status, baton_api_model::InstanceStatus::Aborted, "the abort went up to the caller");
+}

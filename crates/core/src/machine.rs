@@ -258,6 +258,11 @@ impl Machine<'_> {
     /// The values an `output` mapping (`variable: CEL` over `output`) of task `i` (a `what`)
     /// writes: each of its declared type, all of them within the data limits.
     pub(crate) fn output_mapping(&self, i: usize, mapping: &[(String, crate::expr::Expr)], output: &Map<String, Value>, what: &str) -> Result<Map<String, Value>, Reason> {
+        // No mapping writes nothing: the scope (this instance's data and the output, converted
+        // for CEL) would be built for no expression.
+        if mapping.is_empty() {
+            return Ok(Map::new());
+        }
         let scope = self.scope_for(i).with_output(output);
         let mut writes = Map::new();
         for (name, expr) in mapping {

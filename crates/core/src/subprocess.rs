@@ -118,6 +118,12 @@ impl Machine<'_> {
 
     /// The child's start data: the task's `input` mapping, evaluated over this instance.
     fn child_data(&self, i: usize, input: &[(String, crate::expr::Expr)]) -> Result<Map<String, Value>, Reason> {
+        // Without an input mapping the child starts from its defaults; building the scope (this
+        // instance's data converted for CEL) for no expression would cost a fan-out of many
+        // children more than starting them.
+        if input.is_empty() {
+            return Ok(Map::new());
+        }
         let scope = self.scope_for(i);
         let mut data = Map::new();
         for (name, expr) in input {

@@ -433,6 +433,17 @@ async fn a_handoff_runs_the_child_inline_to_its_first_stopping_point_then_the_pa
 }
 
 #[tokio::test]
+async fn a_handoff_commits_in_its_parents_step_and_adds_no_commit_of_its_own() {
+    let h = Harness::new(&[FULFIL, OFFER]).await;
+    let (commits, writes) = (h.engine.metrics().commit_latency().count, h.engine.store().write_stats().requests);
+    let offer = h.start("offer", json!({})).await;
+    assert_eq!(offer.status, InstanceStatus::Completed, "the parent's one step handed off and went on to its end");
+    assert_eq!(h.engine.metrics().commit_latency().count - commits, 1, "the engine committed the parent's step, once");
+    assert_eq!(h.engine.store().write_stats().requests - writes, 1, "and the store took one write: the child's inline steps went with it");
+    assert_eq!(h.get(&offer.referenced_instances[0]).await.status, InstanceStatus::Waiting);
+}
+
+#[tokio::test]
 async fn after_its_stopping_point_a_handed_off_child_sees_only_what_it_copied() {
     let h = Harness::new(&[FULFIL, OFFER]).await;
     let offer = h.start("offer", json!({})).await;

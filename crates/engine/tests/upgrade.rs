@@ -26,6 +26,8 @@ async fn instances_waiting_in_a_database_of_the_previous_release_keep_working() 
     let root = rows.iter().find(|r| r.parent.is_none()).expect("the root").id.clone();
     let iterations: Vec<String> = rows.iter().filter(|r| r.parent.is_some()).map(|r| r.id.clone()).collect();
     assert!(rows.iter().all(|r| r.case == root), "the migration put every instance in the root's case");
+    let links: Vec<_> = rows.iter().filter(|r| r.parent.is_some()).map(|r| r.link).collect();
+    assert_eq!(links, [Some(baton_core::instance::LinkKind::Iteration); 2], "and listed each iteration as one");
 
     let state = engine.instance(&root).await.unwrap();
     assert_eq!((state.case.as_str(), state.root.as_deref()), (root.as_str(), None));

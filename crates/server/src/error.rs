@@ -9,7 +9,7 @@
 //! `not_found` 404, `conflict` 409, `unavailable` 503 (also when the server keeps as many
 //! event streams open as it may), `internal` 500.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -165,6 +165,12 @@ impl IntoResponse for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
+        Self::Unreadable { status: rejection.status(), message: rejection.body_text() }
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
         Self::Unreadable { status: rejection.status(), message: rejection.body_text() }
     }
 }

@@ -1,8 +1,9 @@
 //! What handlers take from a request: the acting user (from the bearer token), and the
-//! body, query and path, whose rejections become [`ApiError`]s so that every refusal is
-//! the JSON error body.
+//! body (required or optional), query and path, whose rejections become [`ApiError`]s so that
+//! every refusal is the JSON error body.
 
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
@@ -19,6 +20,29 @@ pub struct Json<T>(pub T);
 impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
     fn into_response(self) -> axum::response::Response {
         axum::Json(self.0).into_response()
+    }
+}
+
+/// A JSON body that may be left out: an empty body, or JSON `null`, is `None`; any other is
+/// read as [`Json`] reads it (it needs `Content-Type: application/json`), so a body without
+/// that type is refused with 415, one that does not parse with 400, and one of the wrong shape
+/// with 422.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let (parts, body) = request.into_parts();
+        let headers = parts.headers.clone();
+        let bytes = Bytes::from_request(Request::from_parts(parts, body), state).await?;
+        if bytes.is_empty() {
+            return Ok(Self(None));
+        }
+        let mut again = Request::new(Body::from(bytes));
+        *again.headers_mut() = headers;
+        let Json(value) = Json::<Option<T>>::from_request(again, state).await?;
+        Ok(Self(value))
     }
 }
 

@@ -60,7 +60,7 @@ fn request_span<B>(request: &Request<B>) -> Span {
 
 /// The documented routes, registered with the OpenAPI document.
 fn api_router() -> OpenApiRouter<AppState> {
-    use routes::{definitions, documents, events, external_jobs, health, human_tasks, incidents, instances, people, tokens};
+    use routes::{cases, definitions, documents, events, external_jobs, health, human_tasks, incidents, instances, people, tokens};
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
@@ -73,7 +73,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(instances::start, instances::list))
         .routes(routes!(instances::show, instances::delete))
         .routes(routes!(instances::history))
+        .routes(routes!(instances::children))
         .routes(routes!(instances::abort))
+        .routes(routes!(instances::recover))
+        .routes(routes!(cases::show))
         .routes(routes!(instances::retry))
         .routes(routes!(instances::skip))
         .routes(routes!(instances::set_breakpoint, instances::clear_breakpoint))

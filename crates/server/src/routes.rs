@@ -1,5 +1,6 @@
 //! The API's routes, one module per resource, each handler calling the service.
 
+pub mod cases;
 pub mod definitions;
 pub mod documents;
 pub mod external_jobs;

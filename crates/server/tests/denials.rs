@@ -64,6 +64,7 @@ fn requests(method: &str, template: &str, targets: &Targets, document: &Value) -
         ("post", "/api/definitions") => one("", Some(json!({"files": [{"name": "review.yaml", "source": support::REVIEW}]}))),
         ("post", "/api/instances") => one("", Some(json!({"process": "review"}))),
         ("post", "/api/instances/{id}/tasks/{task}/input") => one("", Some(json!({"values": {}}))),
+        ("post", "/api/instances/{id}/abort") => one("", Some(json!({"abort_parent": true}))),
         ("post", "/api/documents") => vec![Request { path, body: None, form: Some(support::upload_form("letter.txt", "text/plain", "Dear Sir")) }],
         ("post", "/api/documents/{id}/metadata") => one("", Some(json!({"metadata": {"status": "stolen"}}))),
         ("post", "/api/users") => one("", Some(json!({"name": "mallory", "admin": true}))),

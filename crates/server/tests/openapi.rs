@@ -26,7 +26,7 @@ async fn every_documented_operation_is_served_and_asks_for_a_token() {
             assert_eq!(answer.status, expected, "{method} {path}");
         }
     }
-    assert_eq!(operations, 47);
+    assert_eq!(operations, 50);
 }
 
 #[tokio::test]
@@ -36,6 +36,7 @@ async fn the_document_holds_every_route_of_the_api() {
     let routes = [
         "/api/definitions", "/api/definitions/{id}", "/api/definitions/{id}/versions", "/api/definitions/{id}/source",
         "/api/instances", "/api/instances/{id}", "/api/instances/{id}/history", "/api/instances/{id}/abort",
+        "/api/instances/{id}/recover", "/api/instances/{id}/children", "/api/cases/{id}",
         "/api/instances/{id}/tasks/{task}/retry", "/api/instances/{id}/tasks/{task}/skip", "/api/instances/{id}/tasks/{task}/breakpoint",
         "/api/instances/{id}/tasks/{task}/input", "/api/instances/{id}/tasks/{task}/human-tasks", "/api/instances/{id}/incidents", "/api/inbox",
         "/api/me", "/api/users", "/api/groups", "/api/groups/{group}/members", "/api/groups/{group}/members/{member}", "/api/departments",
@@ -247,4 +248,18 @@ fn the_bounds_in_the_document_are_the_ones_the_service_holds_requests_to() {
     for (schema, field) in [("NewUser", "name"), ("NewUser", "department"), ("NewGroup", "name")] {
         assert_eq!(schemas[schema]["properties"][field]["maxLength"], json!(baton_store::identity::MAX_NAME_LEN), "{schema}.{field}");
     }
+}
+
+#[test]
+fn an_abort_documents_its_body_as_optional_and_a_case_as_its_instances() {
+    let document = serde_json::to_value(baton_server::openapi_document()).unwrap();
+    let abort = &document["paths"]["/api/instances/{id}/abort"]["post"]["requestBody"];
+    assert_ne!(abort["required"], json!(true), "a request without a body is an abort that leaves the parent alone: {abort}");
+    let body = abort["content"]["application/json"]["schema"]["oneOf"].as_array().unwrap();
+    assert_eq!(body[0], json!({"type": "null"}), "JSON `null` is no body too");
+    assert_eq!(property_names(schema(&document, &body[1])), ["abort_parent"]);
+    let case = &document["paths"]["/api/cases/{id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+    assert_eq!(property_names(schema(&document, case)), ["id", "instances"]);
+    let summary = &document["components"]["schemas"]["InstanceSummary"];
+    assert!(property_names(summary).contains(&"link"), "{summary}");
 }

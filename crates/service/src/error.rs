@@ -21,6 +21,9 @@ pub enum ServiceError {
     Identity(#[from] IdentityError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An id that names no case (no instance carries it as its case).
+    #[error("there is no case `{0}`")]
+    CaseNotFound(String),
     /// A version of a process that was never deployed.
     #[error("there is no version {version} of process `{id}`")]
     VersionNotFound { id: String, version: u32 },
@@ -66,7 +69,7 @@ impl ServiceError {
             Self::Unauthenticated(_) => ErrorKind::Unauthenticated,
             Self::Identity(e) => identity_kind(e),
             Self::Store(e) => store_kind(e),
-            Self::VersionNotFound { .. } | Self::UnknownTask { .. } => ErrorKind::NotFound,
+            Self::CaseNotFound(_) | Self::VersionNotFound { .. } | Self::UnknownTask { .. } => ErrorKind::NotFound,
             Self::NotAUserTask { .. } | Self::OutOfBounds { .. } | Self::InvalidRequest { .. } => ErrorKind::Invalid,
             Self::UserTaskNotStarted { .. } => ErrorKind::Conflict,
             Self::Forbidden { .. } | Self::NotAWorker { .. } | Self::MayNotStart { .. } | Self::MayNotReadDocument { .. } => ErrorKind::Forbidden,

@@ -1,5 +1,6 @@
-//! Process instances: start, list, show, history, and an operator's commands (abort,
-//! delete, retry or skip a task, give prompt input, set or clear a breakpoint).
+//! Process instances: start, list, show, history, an instance's children, and an operator's
+//! commands (abort, recover, delete, retry or skip a task, give prompt input, set or clear a
+//! breakpoint).
 
 use baton_api_model as api;
 use baton_core::{Command, Instance, InstanceStatus};
@@ -62,7 +63,7 @@ impl<S: ServiceStore> Service<S> {
         self.authenticate(user).await?;
         check_limit(filter.limit)?;
         if filter.with_open_incident {
-            let instances = self.with_open_incident(filter.status, filter.limit).await?;
+            let instances = self.with_open_incident(filter.status, filter.case.as_deref(), filter.limit).await?;
             return Ok(api::InstancePage { instances, next_cursor: None });
         }
         let after = filter.cursor.as_deref().map(parse_cursor).transpose()?;
@@ -71,7 +72,7 @@ impl<S: ServiceStore> Service<S> {
             process: filter.process.clone(),
             created_after: filter.started_after,
             created_before: filter.started_before,
-            case: None,
+            case: filter.case.clone(),
             after,
             limit: filter.limit,
         };
@@ -80,7 +81,7 @@ impl<S: ServiceStore> Service<S> {
         Ok(api::InstancePage { instances: rows.iter().map(view::instance_summary).collect(), next_cursor })
     }
 
-    async fn with_open_incident(&self, status: Option<api::InstanceStatus>, limit: usize) -> Result<Vec<api::InstanceSummary>> {
+    async fn with_open_incident(&self, status: Option<api::InstanceStatus>, case: Option<&str>, limit: usize) -> Result<Vec<api::InstanceSummary>> {
         let status = status.map(core_status);
         let mut rows: Vec<api::InstanceSummary> = Vec::new();
         for incident in self.engine.store().open_incidents(usize::MAX).await? {
@@ -91,7 +92,7 @@ impl<S: ServiceStore> Service<S> {
                 continue;
             }
             let state = self.engine.instance(&incident.instance).await?;
-            if status.is_none_or(|s| s == state.status) {
+            if status.is_none_or(|s| s == state.status) && case.is_none_or(|c| c == state.case_id()) {
                 rows.push(summary(&state));
             }
         }
@@ -121,9 +122,32 @@ impl<S: ServiceStore> Service<S> {
         Ok(self.engine.store().history_page(id, after_seq, limit).await?.iter().map(view::history_event).collect())
     }
 
-    /// Aborts an instance: open tasks are canceled, running jobs stopped, open human tasks terminated.
-    pub async fn abort(&self, user: &str, id: &str) -> Result<api::Instance> {
-        self.operate(user, id, Command::Abort { by: user.to_owned(), abort_parent: false }).await
+    /// The child instances of an instance (its ForEach iterations, `call`ed and handed-off
+    /// instances), oldest first.
+    pub async fn children(&self, user: &str, id: &str) -> Result<Vec<api::InstanceSummary>> {
+        self.authenticate(user).await?;
+        self.exists(id).await?;
+        let mut children = Vec::new();
+        for child in self.engine.store().children(id).await? {
+            children.push(summary(&self.engine.instance(&child).await?));
+        }
+        Ok(children)
+    }
+
+    /// Aborts an instance: open tasks are canceled, running jobs stopped, open human tasks
+    /// terminated, and its sub-processes that have not ended aborted with it. With
+    /// `abort_parent`, a `call`ed instance's abort also aborts the instances above it (Stardust:
+    /// the user decides); a handed-off instance's parent is never aborted.
+    pub async fn abort(&self, user: &str, id: &str, abort_parent: bool) -> Result<api::Instance> {
+        self.operate(user, id, Command::Abort { by: user.to_owned(), abort_parent }).await
+    }
+
+    /// Recovers an instance that failed, or is blocked by a failure: every task of it that
+    /// ended not OK runs again, and a `call` task among them recovers its failed child instead
+    /// of starting another. Refused as a conflict when the instance is in no state to recover
+    /// or nothing of it ended not OK.
+    pub async fn recover(&self, user: &str, id: &str) -> Result<api::Instance> {
+        self.operate(user, id, Command::Recover { by: user.to_owned(), attempt: None }).await
     }
 
     /// Deletes an instance (aborting it first if open) and its human tasks; its history stays.
@@ -187,6 +211,7 @@ fn summary(state: &Instance) -> api::InstanceSummary {
         created_at: state.created_at,
         ended_at: state.ended_at,
         parent: state.parent.as_ref().map(|p| p.instance.clone()),
+        link: state.parent.as_ref().map(|p| view::link_kind(p.kind)),
         case: state.case_id().to_owned(),
         work_status: state.work_status.clone(),
     }

@@ -1,12 +1,14 @@
 //! The job queue at a glance, and whether a worker has anything left to do.
 
 use baton_api_model as api;
-use baton_core::InstanceStatus;
+use baton_core::{Instance, InstanceStatus, TaskStatus};
+use baton_store::InstanceQuery;
 
 use crate::{view, Result, Service, ServiceStore};
 
-/// How many open incidents [`Service::idle`] looks at to find running instances stuck on one.
-const STUCK_SCAN: usize = 10_000;
+/// How many open incidents, and how many running instances, [`Service::idle`] looks at to find
+/// running instances with nothing to do.
+const SCAN: usize = 10_000;
 
 impl<S: ServiceStore> Service<S> {
     /// Jobs waiting for a worker, and those a worker took and has not finished.
@@ -20,8 +22,10 @@ impl<S: ServiceStore> Service<S> {
     }
 
     /// Has a worker nothing left to do? True when no instance is open, or when no job is
-    /// queued or out and every open instance waits, is blocked, or is running only in name
-    /// because an open incident holds it (nothing moves it until someone acts on that).
+    /// queued or out and every open instance waits, is blocked, or is running only in name:
+    /// an open incident holds it (nothing moves it until someone acts on that), or it runs
+    /// nothing but sub-processes (`call` and ForEach tasks waiting for their children, which
+    /// are open instances of their own) and no end of one is due to reach it.
     /// The worker's own question (`baton worker --until-idle`), asked by no user.
     pub async fn idle(&self) -> Result<bool> {
         let store = self.engine.store();
@@ -32,21 +36,36 @@ impl<S: ServiceStore> Service<S> {
         if store.queued_jobs().await? > 0 || !store.leased_jobs().await?.is_empty() {
             return Ok(false);
         }
-        Ok(open.running <= self.stuck_running().await?)
+        Ok(open.running == 0 || open.running <= self.running_in_name().await?)
     }
 
-    /// Running instances with an open incident.
-    async fn stuck_running(&self) -> Result<usize> {
-        let incidents = self.engine.store().open_incidents(STUCK_SCAN).await?;
-        let mut instances: Vec<&str> = incidents.iter().map(|i| i.instance.as_str()).collect();
-        instances.sort_unstable();
-        instances.dedup();
-        let mut stuck = 0;
-        for id in instances {
-            if self.engine.instance(id).await.is_ok_and(|i| i.status == InstanceStatus::Running) {
-                stuck += 1;
+    /// Running instances that give a worker nothing to do (see [`Self::idle`]), of the first
+    /// [`SCAN`] running ones.
+    async fn running_in_name(&self) -> Result<usize> {
+        let store = self.engine.store();
+        let mut stuck: Vec<String> = store.open_incidents(SCAN).await?.into_iter().map(|i| i.instance).collect();
+        stuck.sort_unstable();
+        stuck.dedup();
+        let running = store.list_instances(&InstanceQuery { status: Some(InstanceStatus::Running), limit: SCAN, ..InstanceQuery::default() }).await?;
+        let now = self.engine.now();
+        let mut idle = 0;
+        for row in running {
+            if stuck.binary_search(&row.id).is_ok() {
+                idle += 1;
+                continue;
+            }
+            // One that cannot be read is taken for work left to do.
+            let Ok(state) = self.engine.instance(&row.id).await else { continue };
+            // A child's end reaches its parent through a timer due at once.
+            if runs_only_children(&state) && store.due_timers_of(&row.id, now, 1).await?.is_empty() {
+                idle += 1;
             }
         }
-        Ok(stuck)
+        Ok(idle)
     }
+}
+
+/// Is every running task of `state` a `call` or ForEach task waiting for its children?
+fn runs_only_children(state: &Instance) -> bool {
+    state.tasks.iter().all(|t| !matches!(t.status, TaskStatus::Running { .. }) || t.child.is_some() || t.foreach.is_some())
 }

@@ -10,6 +10,7 @@
 //! The layer sits on the engine (which applies commands and persists steps) and reads the
 //! store through it; the persisted state never leaves it: [`view`] converts it.
 
+mod cases;
 mod definitions;
 mod documents;
 mod error;

@@ -30,7 +30,10 @@ async fn an_unknown_acting_user_is_unauthenticated_for_operations_and_queries_al
     let before = service.instance("operator", &id).await.unwrap();
     let target = HumanTaskRef { instance: id.clone(), task: "check".into(), number: None };
     assert_eq!(kind(service.start("ghost", "review", serde_json::Map::new()).await), ErrorKind::Unauthenticated);
-    assert_eq!(kind(service.abort("ghost", &id).await), ErrorKind::Unauthenticated);
+    assert_eq!(kind(service.abort("ghost", &id, false).await), ErrorKind::Unauthenticated);
+    assert_eq!(kind(service.recover("ghost", &id).await), ErrorKind::Unauthenticated);
+    assert_eq!(kind(service.case("ghost", &id).await), ErrorKind::Unauthenticated);
+    assert_eq!(kind(service.children("ghost", &id).await), ErrorKind::Unauthenticated);
     assert_eq!(kind(service.human_task("ghost", &target, HumanTaskAction::Claim).await), ErrorKind::Unauthenticated);
     assert_eq!(kind(service.instance("ghost", &id).await), ErrorKind::Unauthenticated);
     assert_eq!(kind(service.inbox("ghost", &page(20)).await), ErrorKind::Unauthenticated);
@@ -47,7 +50,10 @@ async fn unknown_instances_processes_tasks_and_versions_are_not_found() {
     let id = waiting_review(&service).await;
     assert_eq!(kind(service.instance("operator", "no-such-instance").await), ErrorKind::NotFound);
     assert_eq!(kind(service.history("operator", "no-such-instance").await), ErrorKind::NotFound);
-    assert_eq!(kind(service.abort("operator", "no-such-instance").await), ErrorKind::NotFound);
+    assert_eq!(kind(service.abort("operator", "no-such-instance", true).await), ErrorKind::NotFound);
+    assert_eq!(kind(service.recover("operator", "no-such-instance").await), ErrorKind::NotFound);
+    assert_eq!(kind(service.children("operator", "no-such-instance").await), ErrorKind::NotFound);
+    assert_eq!(kind(service.case("operator", "no-such-case").await), ErrorKind::NotFound);
     assert_eq!(kind(service.start("operator", "no-such-process", serde_json::Map::new()).await), ErrorKind::NotFound);
     assert_eq!(kind(service.versions("operator", "no-such-process").await), ErrorKind::NotFound);
     assert_eq!(kind(service.source("operator", "review", Some(9)).await), ErrorKind::NotFound);
@@ -87,8 +93,10 @@ async fn bad_input_is_invalid_and_an_operation_the_state_does_not_allow_is_a_con
     assert_eq!(kind(service.human_task("john", &target, HumanTaskAction::Complete { output: serde_json::Map::new() }).await), ErrorKind::Conflict, "not claimed");
     assert_eq!(kind(service.task_operation("operator", &id, TaskOperation::Retry { task: "done".into() }).await), ErrorKind::Conflict);
     assert_eq!(kind(service.add_user("operator", baton_store::NewUser::named("john")).await), ErrorKind::Conflict);
-    service.abort("operator", &id).await.unwrap();
-    assert_eq!(kind(service.abort("operator", &id).await), ErrorKind::Conflict, "an ended instance takes no more commands");
+    assert_eq!(kind(service.recover("operator", &id).await), ErrorKind::Conflict, "nothing of it failed");
+    service.abort("operator", &id, false).await.unwrap();
+    assert_eq!(kind(service.abort("operator", &id, false).await), ErrorKind::Conflict, "an ended instance takes no more commands");
+    assert_eq!(kind(service.recover("operator", &id).await), ErrorKind::Conflict, "an aborted instance is not recovered");
     assert_eq!(service.definitions("operator").await.unwrap().len(), 2, "no refused deploy stored anything");
 }
 

@@ -56,7 +56,7 @@ async fn a_spawn_the_user_may_not_make_is_forbidden_and_creates_nothing() {
     assert_eq!(kind_of(&refused), ErrorKind::Forbidden, "not startable: not even for an administrator");
     let refused = service.spawn("john", "no-such-instance", "request", None, serde_json::Map::new()).await.unwrap_err();
     assert_eq!(kind_of(&refused), ErrorKind::NotFound);
-    service.abort("john", &review.id).await.unwrap();
+    service.abort("john", &review.id, false).await.unwrap();
     let refused = service.spawn("john", &review.id, "request", None, serde_json::Map::new()).await.unwrap_err();
     assert_eq!(kind_of(&refused), ErrorKind::Conflict, "the instance is not active");
     let listed = service.instances("john", None, false, 100).await.unwrap();

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use baton_core::instance::{OLDEST_STATE_FORMAT, STATE_FORMAT};
+use baton_core::instance::{LinkKind, OLDEST_STATE_FORMAT, STATE_FORMAT};
 use baton_core::{Event, Instance, InstanceStatus, JobRequest};
 use baton_store::{
     CalendarStore, ClaimedJob, DefinitionStore, DeployedVersion, Deployment, DeploymentKind, OpenCounts, RuntimeStats, InstanceQuery, InstanceReader, InstanceSummary, JobKey, JobProcess, JobQueue, Result, StepRecord, StepWriter, StoreError,
@@ -257,8 +257,8 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
         if step.new {
             key = conn
                 .prepare_cached(
-                    "INSERT INTO instances (id, definition_id, definition_version, status, created_at, updated_at, ended_at, seq, state_format, state, parent_id, case_id, root_id, work_status)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) ON CONFLICT (id) DO NOTHING RETURNING key",
+                    "INSERT INTO instances (id, definition_id, definition_version, status, created_at, updated_at, ended_at, seq, state_format, state, parent_id, case_id, root_id, work_status, link_kind)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) ON CONFLICT (id) DO NOTHING RETURNING key",
                 )
                 .and_then(|mut s| {
                     s.query_row(params![
@@ -275,7 +275,8 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
                         instance.parent.as_ref().map(|p| p.instance.as_str()),
                         instance.case_id(),
                         instance.root.as_deref(),
-                        instance.work_status.as_deref()
+                        instance.work_status.as_deref(),
+                        instance.parent.as_ref().map(|p| p.kind.name())
                     ], |r| r.get(0))
                     .optional()
                 })
@@ -564,7 +565,7 @@ impl InstanceReader for SqliteStore {
 
     async fn list_instances(&self, query: &InstanceQuery) -> Result<Vec<InstanceSummary>> {
         self.read(|conn| {
-            let sql = "SELECT id, definition_id, definition_version, status, created_at, ended_at, parent_id, case_id, work_status FROM instances
+            let sql = "SELECT id, definition_id, definition_version, status, created_at, ended_at, parent_id, case_id, work_status, link_kind FROM instances
                        WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR definition_id = ?2)
                          AND (?3 IS NULL OR created_at >= ?3) AND (?4 IS NULL OR created_at < ?4)
                          AND (?5 IS NULL OR (created_at, id) < (?5, ?6))
@@ -594,6 +595,7 @@ impl InstanceReader for SqliteStore {
                         parent: r.get(6)?,
                         case: r.get::<_, Option<String>>(7)?.unwrap_or_else(|| r.get(0).unwrap_or_default()),
                         work_status: r.get(8)?,
+                        link: r.get::<_, Option<String>>(9)?.as_deref().and_then(LinkKind::parse),
                     })
                 })?
                 .collect()

@@ -20,6 +20,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/20261202_0011_external_jobs.sql")),
     M::up(include_str!("../migrations/20261202_0012_listing_and_start_keys.sql")),
     M::up(include_str!("../migrations/20261203_0013_hierarchy.sql")),
+    M::up(include_str!("../migrations/20261204_0014_link_kind.sql")),
     M::up(include_str!("../migrations/20261205_0015_documents.sql")),
 ];
 

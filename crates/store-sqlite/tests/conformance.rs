@@ -194,7 +194,7 @@ async fn a_database_in_the_event_per_row_layout_keeps_its_history_through_migrat
         }
     }
     let store = SqliteStore::open(&path, Durability::Full).unwrap();
-    assert_eq!(user_version(&path), 14, "every migration ran, 0005 and the ones after it");
+    assert_eq!(user_version(&path), 15, "every migration ran, 0005 and the ones after it");
     assert_eq!(store.instance("i-1").await.unwrap(), Some(inst.clone()));
     assert_eq!(store.history("i-1").await.unwrap(), events);
 
@@ -228,6 +228,65 @@ async fn long_states_are_stored_compressed_and_read_back_unchanged() {
 
     conn.execute("UPDATE instances SET state = x'0badf00d' WHERE id = 'i-long'", []).unwrap();
     assert!(matches!(store.instance("i-long").await, Err(StoreError::CorruptState { instance, .. }) if instance == "i-long"));
+}
+
+/// Migration 0014 gives the children stored before it their link kind, from what the rows
+/// already say: a child without a root was handed off, one running a ForEach body is an
+/// iteration, any other was called.
+#[tokio::test(flavor = "multi_thread")]
+async fn children_stored_before_the_link_kind_column_get_theirs_from_their_rows() {
+    use baton_core::instance::LinkKind;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("baton.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let migrations = [
+            include_str!("../migrations/20261125_0001_initial.sql"),
+            include_str!("../migrations/20261125_0002_automic.sql"),
+            include_str!("../migrations/20261125_0003_identity.sql"),
+            include_str!("../migrations/20261126_0004_inbox.sql"),
+            include_str!("../migrations/20261126_0005_step_layout.sql"),
+            include_str!("../migrations/20261127_0006_job_processes.sql"),
+            include_str!("../migrations/20261201_0007_incidents.sql"),
+            include_str!("../migrations/20261201_0008_operator.sql"),
+            include_str!("../migrations/20261202_0009_tokens.sql"),
+            include_str!("../migrations/20261202_0010_foreach_snapshots.sql"),
+            include_str!("../migrations/20261202_0011_external_jobs.sql"),
+            include_str!("../migrations/20261202_0012_listing_and_start_keys.sql"),
+            include_str!("../migrations/20261203_0013_hierarchy.sql"),
+        ];
+        for sql in migrations {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch("PRAGMA user_version = 13").unwrap();
+        let rows = [
+            ("root", "order", None, None, 0),
+            ("called", "check", Some("root"), Some("root"), 1),
+            ("handed", "fulfil", Some("root"), None, 2),
+            ("iteration", "order/each", Some("root"), Some("root"), 3),
+        ];
+        for (id, process, parent, root, second) in rows {
+            conn.execute(
+                "INSERT INTO instances (id, definition_id, definition_version, status, created_at, updated_at, seq, state_format, state, parent_id, case_id, root_id)
+                 VALUES (?1, ?2, 1, 'running', ?3, ?3, 1, 2, '{}', ?4, 'root', ?5)",
+                rusqlite::params![id, process, format!("2026-01-01T00:00:0{second}Z"), parent, root],
+            )
+            .unwrap();
+        }
+    }
+    let store = SqliteStore::open(&path, Durability::Full).unwrap();
+    assert_eq!(user_version(&path), 15);
+    let query = baton_store::InstanceQuery { case: Some("root".into()), limit: 10, ..baton_store::InstanceQuery::default() };
+    let links: Vec<(String, Option<LinkKind>)> = store.list_instances(&query).await.unwrap().into_iter().map(|r| (r.id, r.link)).collect();
+    assert_eq!(
+        links,
+        [
+            ("iteration".to_owned(), Some(LinkKind::Iteration)),
+            ("handed".to_owned(), Some(LinkKind::Handoff)),
+            ("called".to_owned(), Some(LinkKind::Call)),
+            ("root".to_owned(), None)
+        ]
+    );
 }
 
 baton_store::document_conformance_tests!(fresh);

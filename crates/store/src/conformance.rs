@@ -823,6 +823,7 @@ pub async fn instances_filter_by_status<S: Store>(store: S) {
             created_at: at(30),
             ended_at: Some(at(31)),
             parent: None,
+            link: None,
             case: "i-3".into(),
             work_status: None,
         }]
@@ -830,7 +831,7 @@ pub async fn instances_filter_by_status<S: Store>(store: S) {
 }
 
 /// A listing by case holds every instance of the case (a root, its sub-processes and what it
-/// handed off) and nothing else, each with its parent; a step that changes the work status
+/// handed off) and nothing else, each with its parent and link; a step that changes the work status
 /// stores it where the listing reads it. The hierarchy reads back with the state.
 pub async fn a_case_lists_its_instances_with_their_parents_and_work_status<S: Store>(store: S) {
     use baton_core::instance::LinkKind;
@@ -858,8 +859,16 @@ pub async fn a_case_lists_its_instances_with_their_parents_and_work_status<S: St
     let query = InstanceQuery { case: Some("root".into()), limit: 10, ..InstanceQuery::default() };
     let mut case = store.list_instances(&query).await.unwrap();
     case.sort_by(|a, b| a.id.cmp(&b.id));
-    let rows: Vec<(&str, Option<&str>, &str, Option<&str>)> = case.iter().map(|r| (r.id.as_str(), r.parent.as_deref(), r.case.as_str(), r.work_status.as_deref())).collect();
-    assert_eq!(rows, [("called", Some("root"), "root", None), ("handed", Some("root"), "root", None), ("root", None, "root", Some("Pending-Fulfillment"))]);
+    let rows: Vec<(&str, Option<&str>, Option<LinkKind>, &str, Option<&str>)> =
+        case.iter().map(|r| (r.id.as_str(), r.parent.as_deref(), r.link, r.case.as_str(), r.work_status.as_deref())).collect();
+    assert_eq!(
+        rows,
+        [
+            ("called", Some("root"), Some(LinkKind::Call), "root", None),
+            ("handed", Some("root"), Some(LinkKind::Handoff), "root", None),
+            ("root", None, None, "root", Some("Pending-Fulfillment"))
+        ]
+    );
     assert_eq!(stored(&store, "root").await.referenced_instances, ["handed"]);
 }
 

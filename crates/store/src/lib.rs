@@ -68,6 +68,8 @@ pub struct InstanceSummary {
     pub ended_at: Option<DateTime<Utc>>,
     /// The instance that started this one, if any.
     pub parent: Option<String>,
+    /// How it is linked to that parent.
+    pub link: Option<baton_core::instance::LinkKind>,
     /// The case the instance belongs to.
     pub case: String,
     /// The work status a hand-off recorded on it (Pega's Work Status).

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+pub mod crash;
 pub mod modes;
 
 pub struct Run {

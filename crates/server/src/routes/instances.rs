@@ -7,8 +7,8 @@ use baton_api_model as api;
 use baton_service::TaskOperation;
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{Acting, Json, Path, Query};
-use crate::requests::{HistoryQuery, Input, InstancesQuery, Start, DEFAULT_HISTORY_PAGE};
+use crate::extract::{Acting, Json, OptionalJson, Path, Query};
+use crate::requests::{Abort, HistoryQuery, Input, InstancesQuery, Start, DEFAULT_HISTORY_PAGE};
 use crate::state::AppState;
 
 /// Start an instance of the latest version of a process; answered once its first step is
@@ -55,11 +55,31 @@ pub async fn history(State(state): State<AppState>, Acting(user): Acting, Path(i
     Ok(Json(state.service.history_page(&user, &id, q.after.unwrap_or(0), q.limit.unwrap_or(DEFAULT_HISTORY_PAGE)).await?))
 }
 
-/// Abort an instance: open tasks are canceled, running jobs stopped.
-#[utoipa::path(post, path = "/api/instances/{id}/abort", tag = "instances", params(("id" = String, Path)),
+/// The child instances of an instance (its ForEach iterations, `call`ed and handed-off
+/// instances), oldest first.
+#[utoipa::path(get, path = "/api/instances/{id}/children", tag = "instances", params(("id" = String, Path)),
+    responses((status = 200, body = Vec<api::InstanceSummary>), (status = 404, body = ErrorBody)))]
+pub async fn children(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>) -> ApiResult<Json<Vec<api::InstanceSummary>>> {
+    Ok(Json(state.service.children(&user, &id).await?))
+}
+
+/// Abort an instance: open tasks are canceled, running jobs stopped, sub-processes that have
+/// not ended aborted. The body is optional; `{"abort_parent": true}` aborts the instances
+/// above a `call`ed sub-process too (Stardust: the user decides).
+#[utoipa::path(post, path = "/api/instances/{id}/abort", tag = "instances", params(("id" = String, Path)), request_body = Option<Abort>,
     responses((status = 200, body = api::Instance), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn abort(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>) -> ApiResult<Json<api::Instance>> {
-    Ok(Json(state.service.abort(&user, &id).await?))
+pub async fn abort(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>, OptionalJson(body): OptionalJson<Abort>) -> ApiResult<Json<api::Instance>> {
+    let abort_parent = body.unwrap_or_default().abort_parent;
+    Ok(Json(state.service.abort(&user, &id, abort_parent).await?))
+}
+
+/// Recover an instance that failed (or is blocked by a failure): every task of it that ended
+/// not OK runs again; a `call` task recovers its failed sub-process instead of starting
+/// another. 409 when the instance is in no state to recover or nothing of it ended not OK.
+#[utoipa::path(post, path = "/api/instances/{id}/recover", tag = "instances", params(("id" = String, Path)),
+    responses((status = 200, body = api::Instance), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn recover(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>) -> ApiResult<Json<api::Instance>> {
+    Ok(Json(state.service.recover(&user, &id).await?))
 }
 
 async fn operate(state: &AppState, user: &str, id: &str, operation: TaskOperation) -> ApiResult<Json<api::Instance>> {

@@ -41,6 +41,7 @@ pub fn instance(definition: &Definition, state: &Instance) -> api::Instance {
     }
 }
 
+/// A link kind by its name.
 pub fn link_kind(kind: LinkKind) -> api::LinkKind {
     match kind {
         LinkKind::Iteration => api::LinkKind::Iteration,
@@ -152,6 +153,7 @@ pub fn instance_summary(row: &baton_store::InstanceSummary) -> api::InstanceSumm
         created_at: row.created_at,
         ended_at: row.ended_at,
         parent: row.parent.clone(),
+        link: row.link.map(link_kind),
         case: row.case.clone(),
         work_status: row.work_status.clone(),
     }
