@@ -56,7 +56,7 @@ async fn a_bad_form_is_refused_and_stores_nothing() {
     let answer = api.upload("/api/documents", Some(&api.john), too_large).await;
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", answer.body);
     let not_a_form = api.post("/api/documents", &api.john, json!({"file": "x"})).await;
-    assert_eq!(not_a_form.status, StatusCode::BAD_REQUEST, "{}", not_a_form.body);
+    assert_eq!(not_a_form.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", not_a_form.body);
     assert_eq!(api.get("/api/documents/nope", &api.john).await.status, StatusCode::NOT_FOUND);
     assert_eq!(api.get("/api/documents/nope/content", &api.john).await.status, StatusCode::NOT_FOUND);
     let bad_metadata = api.post("/api/documents/nope/metadata", &api.john, json!({"metadata": 7})).await;

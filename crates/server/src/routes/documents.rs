@@ -17,9 +17,10 @@ use crate::extract::{Acting, Json, Path};
 use crate::requests::{FieldError, SetMetadata};
 use crate::state::AppState;
 
-/// The form of an upload (`multipart/form-data`).
+/// The form of an upload (`multipart/form-data`): these parts and no others.
 #[allow(dead_code)] // the OpenAPI schema of the form; the handler reads the parts as they come
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DocumentUpload {
     /// The content, with its file name and media type (`Content-Type` of the part;
     /// `application/octet-stream` if it has none).
@@ -36,7 +37,9 @@ pub struct DocumentUpload {
 #[utoipa::path(post, path = "/api/documents", tag = "documents", request_body(content = DocumentUpload, content_type = "multipart/form-data"),
     responses((status = 201, body = api::Document), (status = 422, body = ErrorBody)))]
 pub async fn upload(State(state): State<AppState>, Acting(user): Acting, form: Result<Multipart, MultipartRejection>) -> ApiResult<(StatusCode, Json<api::Document>)> {
-    let mut form = form.map_err(|r| ApiError::Unreadable { status: r.status(), message: r.body_text() })?;
+    // Not a form (another media type, or a form without a boundary): 415, as a JSON route
+    // answers a body that is not JSON.
+    let mut form = form.map_err(|r| ApiError::Unreadable { status: StatusCode::UNSUPPORTED_MEDIA_TYPE, message: format!("{}: the body must be `multipart/form-data` with a boundary", r.body_text()) })?;
     let mut upload = Upload { name: String::new(), content_type: String::new(), document_type: None, metadata: Map::new(), content: Vec::new() };
     let mut file = false;
     while let Some(part) = form.next_field().await.map_err(unreadable)? {
