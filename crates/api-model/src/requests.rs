@@ -36,6 +36,16 @@ pub struct Deploy {
     pub files: Vec<DeployFile>,
 }
 
+/// Which definitions to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct DefinitionsQuery {
+    /// Only the processes the acting user may start (a spawn menu, Stardust): startable ones
+    /// whose `startable_by` names them or a group of theirs (administrators: every startable one).
+    #[serde(default)]
+    pub startable: bool,
+}
+
 /// Which version of a definition.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
@@ -113,6 +123,36 @@ pub struct Abort {
     /// never aborted.
     #[serde(default)]
     pub abort_parent: bool,
+}
+
+/// A sub-process to spawn under a running instance (Stardust): a sub-process of that
+/// instance's root, starting with its data under `data`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Spawn {
+    /// The process id (startable, and the acting user authorized to start it).
+    pub process: String,
+    /// A deployed version; the latest if left out.
+    #[serde(default)]
+    pub version: Option<u32>,
+    /// Start data over the data it carries from the instance.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub data: Data,
+}
+
+/// The process to start in place of an instance started in the wrong one (Stardust's
+/// abort-and-start).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AbortAndStart {
+    /// The process id (startable, and the acting user authorized to start it).
+    pub process: String,
+    /// A deployed version; the latest if left out.
+    #[serde(default)]
+    pub version: Option<u32>,
 }
 
 /// Which page of a history.

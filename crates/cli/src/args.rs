@@ -74,7 +74,14 @@ pub enum Cmd {
         files: Vec<PathBuf>,
     },
     /// List deployed processes, each at its latest version.
+    #[command(visible_alias = "processes")]
     Definitions {
+        /// Only the processes the user may start (Stardust: the spawn menu): startable ones
+        /// whose `startable_by` names them or a group of theirs.
+        #[arg(long)]
+        startable: bool,
+        #[arg(long = "as", value_name = "USER", help = AS_HELP, requires = "startable")]
+        by: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -102,6 +109,36 @@ pub enum Cmd {
         /// first one started (exit 0); the same key with another process or data is refused (exit 2).
         #[arg(long, value_name = "KEY")]
         idempotency_key: Option<String>,
+        #[arg(long = "as", value_name = "USER", help = AS_HELP)]
+        by: Option<String>,
+    },
+    /// Spawn a sub-process under a running instance (Stardust): any deployed process that is
+    /// startable and that the user may start becomes a sub-process of the instance's root, in
+    /// its case, starting with the instance's data (by value) under --data. Prints its id.
+    Spawn {
+        instance: String,
+        /// The process id.
+        process: String,
+        /// A deployed version (default: the latest).
+        #[arg(long)]
+        version: Option<u32>,
+        /// Start data over what it carries from the instance: a JSON object, or @path.
+        #[arg(long)]
+        data: Option<String>,
+        #[arg(long = "as", value_name = "USER", help = AS_HELP)]
+        by: Option<String>,
+    },
+    /// Abort an instance started in the wrong process and start a peer instance of the right
+    /// one with its data, in one commit (Stardust's abort-and-start). Prints the peer's id.
+    AbortAndStart {
+        instance: String,
+        /// The process id of the right process.
+        process: String,
+        /// A deployed version (default: the latest).
+        #[arg(long)]
+        version: Option<u32>,
+        #[arg(long = "as", value_name = "USER", help = AS_HELP)]
+        by: Option<String>,
     },
     /// List instances, newest first.
     Instances {

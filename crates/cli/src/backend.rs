@@ -106,14 +106,14 @@ impl Backend {
     // ---- instances
 
     pub async fn start(&self, process: &str, data: api::Data) -> Result<api::Instance> {
-        Ok(self.start_once(process, data, None).await?.0)
+        Ok(self.start_once(None, process, data, None).await?.0)
     }
 
     /// Starts an instance, once per idempotency key if one is given; whether this call started it.
-    pub async fn start_once(&self, process: &str, data: api::Data, idempotency_key: Option<String>) -> Result<(api::Instance, bool)> {
+    pub async fn start_once(&self, by: Option<&str>, process: &str, data: api::Data, idempotency_key: Option<String>) -> Result<(api::Instance, bool)> {
         either!(
             self,
-            as None,
+            as by,
             |s, user| s.start_once(user, process, data, idempotency_key.as_deref()),
             |c| c.start_once(&Start { process: process.to_owned(), data, idempotency_key })
         )
@@ -149,6 +149,21 @@ impl Backend {
 
     pub async fn abort(&self, by: Option<&str>, id: &str, abort_parent: bool) -> Result<api::Instance> {
         either!(self, as by, |s, user| s.abort(user, id, abort_parent), |c| c.abort(id, abort_parent))
+    }
+
+    /// Spawns `process` under instance `id` (Stardust): a sub-process of its root.
+    pub async fn spawn(&self, by: Option<&str>, id: &str, process: &str, version: Option<u32>, data: api::Data) -> Result<api::Instance> {
+        either!(self, as by, |s, user| s.spawn(user, id, process, version, data), |c| c.spawn(id, process, version, data))
+    }
+
+    /// Aborts instance `id` and starts a peer of `process` with its data.
+    pub async fn abort_and_start(&self, by: Option<&str>, id: &str, process: &str, version: Option<u32>) -> Result<api::Instance> {
+        either!(self, as by, |s, user| s.abort_and_start(user, id, process, version), |c| c.abort_and_start(id, process, version))
+    }
+
+    /// The processes `by` may start.
+    pub async fn startable(&self, by: Option<&str>) -> Result<Vec<api::Definition>> {
+        either!(self, as by, |s, user| s.startable(user), |c| c.startable())
     }
 
     pub async fn recover(&self, by: Option<&str>, id: &str) -> Result<api::Instance> {

@@ -37,11 +37,11 @@ async fn on(backend: &Backend, command: Cmd) -> Result<u8> {
             }
             Ok(0)
         }
-        Cmd::Definitions { json } => crate::definitions::list(backend, json).await,
+        Cmd::Definitions { startable, by, json } => crate::definitions::list(backend, startable.then_some(by.as_deref()), json).await,
         Cmd::Definition { action } => crate::definitions::act(backend, action).await,
         Cmd::Doc { action } => crate::documents::act(backend, action).await,
-        Cmd::Start { process, data, idempotency_key } => {
-            let (instance, started) = backend.start_once(&process, parse_data(data.as_deref())?, idempotency_key).await?;
+        Cmd::Start { process, data, idempotency_key, by } => {
+            let (instance, started) = backend.start_once(by.as_deref(), &process, parse_data(data.as_deref())?, idempotency_key).await?;
             outln!("{}", instance.id);
             if started {
                 errln!("started {} v{}: {}", instance.process, instance.version, instance.status);
@@ -110,6 +110,18 @@ async fn on(backend: &Backend, command: Cmd) -> Result<u8> {
             instance_is(backend.task_operation(by.as_deref(), &instance, TaskOperation::Breakpoint { task, enabled }).await?)
         }
         Cmd::Abort { instance, abort_parent, by } => instance_is(backend.abort(by.as_deref(), &instance, abort_parent).await?),
+        Cmd::Spawn { instance, process, version, data, by } => {
+            let spawned = backend.spawn(by.as_deref(), &instance, &process, version, parse_data(data.as_deref())?).await?;
+            outln!("{}", spawned.id);
+            errln!("spawned {} v{} under {}: {}", spawned.process, spawned.version, spawned.root.as_deref().unwrap_or(&instance), spawned.status);
+            Ok(0)
+        }
+        Cmd::AbortAndStart { instance, process, version, by } => {
+            let peer = backend.abort_and_start(by.as_deref(), &instance, &process, version).await?;
+            outln!("{}", peer.id);
+            errln!("aborted {instance}; started {} v{} in its place: {}", peer.process, peer.version, peer.status);
+            Ok(0)
+        }
         Cmd::Recover { instance, by } => instance_is(backend.recover(by.as_deref(), &instance).await?),
         Cmd::Case { action } => crate::cases::act(backend, action).await,
         Cmd::Delete { instance, by } => {

@@ -41,8 +41,12 @@ pub enum DefinitionCmd {
 }
 
 /// One line per deployed process: id, latest version, task count, when deployed, name.
-pub async fn list(backend: &Backend, json: bool) -> Result<u8> {
-    let definitions = backend.definitions().await?;
+/// Every deployed process; with `startable: Some(user)`, only those that user may start.
+pub async fn list(backend: &Backend, startable: Option<Option<&str>>, json: bool) -> Result<u8> {
+    let definitions = match startable {
+        Some(by) => backend.startable(by).await?,
+        None => backend.definitions().await?,
+    };
     if json {
         outln!("{}", render::json(&definitions));
         return Ok(0);

@@ -21,8 +21,7 @@ use serde_json::Value;
 
 use baton_api_model as api;
 use baton_api_model::requests::{
-    Abort, CompleteJob, Deploy, EndJob, ExtendLock, FailJob, FetchAndLock, HistoryQuery, HumanTaskNumber, HumanTaskOperation, InboxParams, Input, InstancesQuery, LimitQuery, NewGroup, NewMember, NewUser, SetMetadata, Start, TokenRequest,
-    TokensQuery, VersionQuery,
+    Abort, AbortAndStart, CompleteJob, DefinitionsQuery, Deploy, EndJob, ExtendLock, FailJob, FetchAndLock, HistoryQuery, HumanTaskNumber, HumanTaskOperation, InboxParams, Input, InstancesQuery, LimitQuery, NewGroup, NewMember, NewUser, SetMetadata, Spawn, Start, TokenRequest, TokensQuery, VersionQuery,
 };
 
 pub use error::ClientError;
@@ -235,6 +234,21 @@ impl Client {
     /// instances above it too.
     pub async fn abort(&self, id: &str, abort_parent: bool) -> Result<api::Instance> {
         self.send_json(Method::POST, &["api", "instances", id, "abort"], &Abort { abort_parent }).await
+    }
+
+    /// Spawns `process` under instance `id` (Stardust): a sub-process of its root.
+    pub async fn spawn(&self, id: &str, process: &str, version: Option<u32>, data: api::Data) -> Result<api::Instance> {
+        self.send_json(Method::POST, &["api", "instances", id, "spawn"], &Spawn { process: process.to_owned(), version, data }).await
+    }
+
+    /// Aborts instance `id` and starts a peer of `process` with its data (Stardust's abort-and-start).
+    pub async fn abort_and_start(&self, id: &str, process: &str, version: Option<u32>) -> Result<api::Instance> {
+        self.send_json(Method::POST, &["api", "instances", id, "abort-and-start"], &AbortAndStart { process: process.to_owned(), version }).await
+    }
+
+    /// The processes the token's user may start.
+    pub async fn startable(&self) -> Result<Vec<api::Definition>> {
+        self.get(&["api", "definitions"], &DefinitionsQuery { startable: true }).await
     }
 
     /// Recovers a failed instance: its tasks that ended not OK run again.

@@ -76,6 +76,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(instances::children))
         .routes(routes!(instances::abort))
         .routes(routes!(instances::recover))
+        .routes(routes!(instances::spawn))
+        .routes(routes!(instances::abort_and_start))
         .routes(routes!(cases::show))
         .routes(routes!(instances::retry))
         .routes(routes!(instances::skip))

@@ -67,6 +67,9 @@ fn requests(method: &str, template: &str, targets: &Targets, document: &Value) -
         ("post", "/api/instances/{id}/abort") => one("", Some(json!({"abort_parent": true}))),
         ("post", "/api/documents") => vec![Request { path, body: None, form: Some(support::upload_form("letter.txt", "text/plain", "Dear Sir")) }],
         ("post", "/api/documents/{id}/metadata") => one("", Some(json!({"metadata": {"status": "stolen"}}))),
+        // A process only john may start (Stardust: startable by the users it names).
+        ("post", "/api/instances/{id}/spawn") => one("", Some(json!({"process": "johns"}))),
+        ("post", "/api/instances/{id}/abort-and-start") => one("", Some(json!({"process": "johns"}))),
         ("post", "/api/users") => one("", Some(json!({"name": "mallory", "admin": true}))),
         ("post", "/api/groups") => one("", Some(json!({"name": "cabal"}))),
         ("post", "/api/groups/{group}/members") => one("", Some(json!({"user": "eve"}))),
@@ -169,6 +172,9 @@ async fn a_request_without_a_valid_token_is_401_one_without_the_role_is_403_and_
     let api = api_on(clock.clone()).await;
     let document = api.call(Method::GET, "/openapi.json", None, None).await.body;
 
+    let johns = "id: johns\nstartable_by: [john]\ntasks:\n  - {id: a, kind: end}\n";
+    let deployed = api.post("/api/definitions", &api.chief, json!({"files": [{"name": "johns.yaml", "source": johns}]})).await;
+    assert_eq!(deployed.status, StatusCode::OK, "{}", deployed.body);
     let ready = api.start_review().await;
     let claimed = api.start_review().await;
     let claim = api.post(&format!("/api/instances/{claimed}/tasks/check/human-tasks"), &api.john, json!({"operation": "claim"})).await;
@@ -217,7 +223,8 @@ async fn a_request_without_a_valid_token_is_401_one_without_the_role_is_403_and_
         }
     }
     // Users, groups and members (4), tokens of others (3), another user's events (1), external
-    // jobs (5), the twelve human-task operations, and another user's document (3): a route
-    // that stops documenting its 403 shows here.
-    assert_eq!(needing_a_role, 28);
+    // jobs (5), spawn and abort-and-start of a process eve may not start (2), the twelve
+    // human-task operations, and another user's document (3): a route that stops documenting
+    // its 403 shows here.
+    assert_eq!(needing_a_role, 30);
 }

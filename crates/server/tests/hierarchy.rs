@@ -139,3 +139,68 @@ async fn an_abort_with_a_body_it_does_not_take_is_refused_and_aborts_nothing() {
     let unknown = api.post("/api/instances/no-such-instance/abort", &api.john, json!({"abort_parent": true})).await;
     assert_eq!((unknown.status, code(&unknown)), (StatusCode::NOT_FOUND, "not_found"));
 }
+
+/// A request only john may start, spawned under callers or started in their place.
+const REQUEST: &str = "id: request\nstartable_by: [john]\ndata:\n  topic: {type: string, default: ''}\ntasks:\n  - {id: handle, kind: user, title: Handle, owners: [john]}\n";
+
+async fn with_request() -> Api {
+    let api = api().await;
+    let files = json!({"files": [{"name": "request.yaml", "source": REQUEST}]});
+    assert_eq!(api.post("/api/definitions", &api.chief, files).await.status, StatusCode::OK);
+    api
+}
+
+#[tokio::test]
+async fn spawn_answers_with_a_subprocess_of_the_root_and_refuses_what_may_not_start() {
+    let api = with_request().await;
+    let (caller, child) = start_caller(&api).await;
+    let spawned = api.post(&format!("/api/instances/{child}/spawn"), &api.john, json!({"process": "request", "data": {"topic": "refund"}})).await;
+    assert_eq!(spawned.status, StatusCode::OK, "{}", spawned.body);
+    assert_eq!((spawned.body["parent"]["instance"].clone(), spawned.body["parent"]["link"].clone()), (Value::from(caller.clone()), Value::from("spawned")));
+    assert_eq!(spawned.body["data"]["topic"], "refund");
+
+    let forbidden = api.post(&format!("/api/instances/{caller}/spawn"), &api.eve, json!({"process": "request"})).await;
+    assert_eq!((forbidden.status, code(&forbidden)), (StatusCode::FORBIDDEN, "forbidden"));
+    let unknown = api.post(&format!("/api/instances/{caller}/spawn"), &api.john, json!({"process": "nowhere"})).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let no_instance = api.post("/api/instances/nobody/spawn", &api.john, json!({"process": "request"})).await;
+    assert_eq!(no_instance.status, StatusCode::NOT_FOUND);
+    let bad_data = api.post(&format!("/api/instances/{caller}/spawn"), &api.john, json!({"process": "request", "data": {"topic": 1}})).await;
+    assert_eq!(bad_data.status.as_u16() / 100, 4, "{}", bad_data.body);
+    let misspelt = api.post(&format!("/api/instances/{caller}/spawn"), &api.john, json!({"proces": "request"})).await;
+    assert_eq!(misspelt.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let aborted = api.post(&format!("/api/instances/{caller}/abort"), &api.john, json!({})).await;
+    assert_eq!(aborted.status, StatusCode::OK);
+    let ended = api.post(&format!("/api/instances/{caller}/spawn"), &api.john, json!({"process": "request"})).await;
+    assert_eq!(ended.status, StatusCode::CONFLICT);
+    let children = api.get(&format!("/api/instances/{caller}/children"), &api.john).await;
+    assert_eq!(children.body.as_array().unwrap().len(), 2, "the call's child and the one spawned: no refused spawn left anything");
+}
+
+#[tokio::test]
+async fn abort_and_start_answers_with_the_peer_and_refuses_what_may_not_start() {
+    let api = with_request().await;
+    let (caller, _) = start_caller(&api).await;
+    let forbidden = api.post(&format!("/api/instances/{caller}/abort-and-start"), &api.eve, json!({"process": "request"})).await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    assert_eq!(status(&api, &caller).await, "running", "a refusal aborts nothing");
+    let peer = api.post(&format!("/api/instances/{caller}/abort-and-start"), &api.john, json!({"process": "request"})).await;
+    assert_eq!(peer.status, StatusCode::OK, "{}", peer.body);
+    assert_eq!(peer.body["parent"]["link"], "peer");
+    settle(&api).await;
+    let old = api.get(&format!("/api/instances/{caller}"), &api.john).await.body;
+    assert_eq!((old["status"].clone(), old["replaced_by"].clone()), (Value::from("aborted"), peer.body["id"].clone()));
+}
+
+#[tokio::test]
+async fn the_definitions_a_user_may_start_are_listed_with_startable() {
+    let api = with_request().await;
+    let ids = |answer: Answer| -> Vec<String> { answer.body.as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_owned()).collect() };
+    let mut john = ids(api.get("/api/definitions?startable=true", &api.john).await);
+    john.sort();
+    assert_eq!(john, ["caller", "child", "request", "review"]);
+    let mut eve = ids(api.get("/api/definitions?startable=true", &api.eve).await);
+    eve.sort();
+    assert_eq!(eve, ["caller", "child", "review"]);
+    assert_eq!(api.get("/api/definitions?startable=maybe", &api.eve).await.status.as_u16() / 100, 4);
+}

@@ -26,7 +26,7 @@ async fn every_documented_operation_is_served_and_asks_for_a_token() {
             assert_eq!(answer.status, expected, "{method} {path}");
         }
     }
-    assert_eq!(operations, 50);
+    assert_eq!(operations, 52);
 }
 
 #[tokio::test]
@@ -37,6 +37,7 @@ async fn the_document_holds_every_route_of_the_api() {
         "/api/definitions", "/api/definitions/{id}", "/api/definitions/{id}/versions", "/api/definitions/{id}/source",
         "/api/instances", "/api/instances/{id}", "/api/instances/{id}/history", "/api/instances/{id}/abort",
         "/api/instances/{id}/recover", "/api/instances/{id}/children", "/api/cases/{id}",
+        "/api/instances/{id}/spawn", "/api/instances/{id}/abort-and-start",
         "/api/instances/{id}/tasks/{task}/retry", "/api/instances/{id}/tasks/{task}/skip", "/api/instances/{id}/tasks/{task}/breakpoint",
         "/api/instances/{id}/tasks/{task}/input", "/api/instances/{id}/tasks/{task}/human-tasks", "/api/instances/{id}/incidents", "/api/inbox",
         "/api/me", "/api/users", "/api/groups", "/api/groups/{group}/members", "/api/groups/{group}/members/{member}", "/api/departments",

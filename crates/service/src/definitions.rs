@@ -78,7 +78,7 @@ impl<S: ServiceStore> Service<S> {
         Ok(api::DefinitionSource { id: stored.id, version: stored.version, file: stored.file, source: stored.source })
     }
 
-    async fn stored(&self, id: &str, version: Option<u32>) -> Result<baton_store::StoredDefinition> {
+    pub(crate) async fn stored(&self, id: &str, version: Option<u32>) -> Result<baton_store::StoredDefinition> {
         self.engine.store().definition(id, version).await?.ok_or_else(|| match version {
             Some(version) => ServiceError::VersionNotFound { id: id.to_owned(), version },
             None => EngineError::ProcessNotFound(id.to_owned()).into(),

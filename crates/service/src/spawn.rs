@@ -48,7 +48,10 @@ impl<S: ServiceStore> Service<S> {
 
     /// Refuses a start of `process` that `caller` may not make.
     pub(crate) async fn may_start(&self, caller: &Caller, process: &str, version: Option<u32>) -> Result<()> {
-        let definition = self.engine.definition(process, version).await?;
+        // An unknown process or version is not found (the engine would call a version a
+        // stored instance names but the store lacks a defect).
+        let stored = self.stored(process, version).await?;
+        let definition = self.engine.definition(&stored.id, Some(stored.version)).await?;
         match refusal(&definition, caller) {
             None => Ok(()),
             Some(why) => Err(ServiceError::MayNotStart { user: caller.user.clone(), process: process.to_owned(), why }),

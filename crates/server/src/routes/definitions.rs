@@ -5,7 +5,7 @@ use baton_service::SourceFile;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Acting, Json, Path, Query};
-use crate::requests::{Deploy, VersionQuery};
+use crate::requests::{DefinitionsQuery, Deploy, VersionQuery};
 use crate::state::AppState;
 use axum::extract::State;
 
@@ -19,10 +19,12 @@ pub async fn deploy(State(state): State<AppState>, Acting(user): Acting, Json(bo
     Ok(Json(state.service.deploy(&user, files).await?))
 }
 
-/// The latest version of every deployed definition.
-#[utoipa::path(get, path = "/api/definitions", tag = "definitions", responses((status = 200, body = Vec<api::Definition>)))]
-pub async fn list(State(state): State<AppState>, Acting(user): Acting) -> ApiResult<Json<Vec<api::Definition>>> {
-    Ok(Json(state.service.definitions(&user).await?))
+/// The latest version of every deployed definition; with `startable=true`, only the
+/// processes the acting user may start.
+#[utoipa::path(get, path = "/api/definitions", tag = "definitions", params(DefinitionsQuery),
+    responses((status = 200, body = Vec<api::Definition>), (status = 422, body = ErrorBody)))]
+pub async fn list(State(state): State<AppState>, Acting(user): Acting, Query(q): Query<DefinitionsQuery>) -> ApiResult<Json<Vec<api::Definition>>> {
+    Ok(Json(if q.startable { state.service.startable(&user).await? } else { state.service.definitions(&user).await? }))
 }
 
 /// One version of a definition (the latest unless `version` says).

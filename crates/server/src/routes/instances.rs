@@ -8,7 +8,7 @@ use baton_service::TaskOperation;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Acting, Json, OptionalJson, Path, Query};
-use crate::requests::{Abort, HistoryQuery, Input, InstancesQuery, Start, DEFAULT_HISTORY_PAGE};
+use crate::requests::{Abort, AbortAndStart, HistoryQuery, Input, InstancesQuery, Spawn, Start, DEFAULT_HISTORY_PAGE};
 use crate::state::AppState;
 
 /// Start an instance of the latest version of a process; answered once its first step is
@@ -71,6 +71,24 @@ pub async fn children(State(state): State<AppState>, Acting(user): Acting, Path(
 pub async fn abort(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>, OptionalJson(body): OptionalJson<Abort>) -> ApiResult<Json<api::Instance>> {
     let abort_parent = body.unwrap_or_default().abort_parent;
     Ok(Json(state.service.abort(&user, &id, abort_parent).await?))
+}
+
+/// Spawn a sub-process under a running instance (Stardust): it is a sub-process of the
+/// instance's root, in its case, and starts with the instance's data (by value) under `data`.
+/// 403 when the process is not startable or the user may not start it; 409 when the
+/// instance has ended. Answers with the spawned instance.
+#[utoipa::path(post, path = "/api/instances/{id}/spawn", tag = "instances", params(("id" = String, Path)), request_body = Spawn,
+    responses((status = 200, body = api::Instance), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn spawn(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>, Json(body): Json<Spawn>) -> ApiResult<Json<api::Instance>> {
+    Ok(Json(state.service.spawn(&user, &id, &body.process, body.version, body.data).await?))
+}
+
+/// Abort an instance started in the wrong process and start a peer instance of the right one
+/// with its data, in one commit (Stardust's abort-and-start). Answers with the peer.
+#[utoipa::path(post, path = "/api/instances/{id}/abort-and-start", tag = "instances", params(("id" = String, Path)), request_body = AbortAndStart,
+    responses((status = 200, body = api::Instance), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn abort_and_start(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>, Json(body): Json<AbortAndStart>) -> ApiResult<Json<api::Instance>> {
+    Ok(Json(state.service.abort_and_start(&user, &id, &body.process, body.version).await?))
 }
 
 /// Recover an instance that failed (or is blocked by a failure): every task of it that ended
