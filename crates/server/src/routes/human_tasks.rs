@@ -36,7 +36,7 @@ pub async fn show(State(state): State<AppState>, Acting(user): Acting, Path((id,
 
 /// Operate on a human task: `claim`, `unclaim`, `complete`, `fail`, `forward`, `subtask`,
 /// `suspend`, `resume`, `terminate`, `escalate`, `delete` or `restart`, named by the body's
-/// `operation`. The seed's rules decide who may (403 otherwise).
+/// `operation`. IBM's human-task rules decide who may (403 otherwise).
 #[utoipa::path(post, path = "/api/instances/{id}/tasks/{task}/human-tasks", tag = "human tasks",
     params(("id" = String, Path), ("task" = String, Path), HumanTaskNumber), request_body = HumanTaskOperation,
     responses((status = 200, body = api::HumanTaskUpdate), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
