@@ -17,6 +17,7 @@
 //! `utoipa::IntoParams`), for a server's OpenAPI document. This crate depends on nothing of Baton's: the conversions live in the service.
 
 mod changes;
+mod correlation;
 mod definition;
 mod document;
 mod error;
@@ -35,6 +36,7 @@ mod task;
 mod token;
 
 pub use changes::{ChangeEvent, HumanTaskChanged, InstanceChanged, TaskChanged};
+pub use correlation::{PublishedEvent, PublishedEventState};
 pub use definition::{Definition, DefinitionSource, DefinitionTask, DefinitionVersion, Deployed};
 pub use document::Document;
 pub use error::{Error, ErrorKind};

@@ -577,3 +577,32 @@ pub struct ExtendLock {
     #[cfg_attr(feature = "openapi", schema(minimum = 1000, maximum = 86400000))]
     pub duration_ms: u64,
 }
+
+/// An event to publish, for the `wait` tasks that wait for its name and key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PublishEvent {
+    /// The event's name (1 to 200 ASCII letters, digits, `.`, `_`, `-`, `:`), as `wait` tasks name it.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9._:-]{1,200}$"))]
+    pub name: String,
+    /// The correlation key (1 to 256 bytes, no control characters): it reaches the tasks that
+    /// wait with this key. Without one, the tasks that wait without a key.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 256))]
+    pub key: Option<String>,
+    /// The payload, which the tasks' `condition` and `output` read as `event` (within the data limits).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub data: Data,
+    /// The event's id (1 to 200 bytes): publishing an id again while it is remembered does
+    /// nothing. Without one, a new id.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
+    pub id: Option<String>,
+    /// How long, in milliseconds, the event is buffered when nothing takes it: 0 (not at all)
+    /// to 30 days (2,592,000,000). Default one hour.
+    #[serde(default, deserialize_with = "whole_or_null")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 2592000000u64))]
+    pub ttl_ms: Option<u64>,
+}

@@ -20,6 +20,8 @@ pub enum TaskStatus {
     WaitingForPrecondition,
     /// Its prompts need values (`baton task input`).
     WaitingForUserInput,
+    /// A `wait` task waits for event `event` with correlation key `correlation_key` (since `status_since`).
+    WaitingForEvent,
     /// Stopped at a breakpoint or by an else action `block`; an operator must act.
     Blocked,
     /// A failed job attempt waits for its retry policy to run it again at `waiting_until`.
@@ -75,6 +77,10 @@ pub struct TaskState {
     pub forwarded_to: Option<u32>,
     /// The name of its latest escalation (`escalated`); else `null`.
     pub escalation: Option<String>,
+    /// The event it waits for (`waiting_for_event`); else `null`.
+    pub event: Option<String>,
+    /// The correlation key it waits with (`waiting_for_event` with a key); else `null`.
+    pub correlation_key: Option<String>,
 }
 
 /// One task of an instance.
@@ -82,7 +88,7 @@ pub struct TaskState {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Task {
     /// The task's kind in the definition: `job`, `set`, `decision`, `foreach`, `user`, `call`,
-    /// `handoff` or `end`.
+    /// `handoff`, `wait` or `end`.
     pub kind: String,
     /// Its status and what the status names.
     #[serde(flatten)]

@@ -253,6 +253,11 @@ pub enum Cmd {
         #[arg(long = "as", value_name = "USER", help = AS_HELP)]
         by: Option<String>,
     },
+    /// Publish events for `wait` tasks (Siebel's implicit resumption).
+    Event {
+        #[command(subcommand)]
+        action: crate::event_publish::EventCmd,
+    },
     /// Show a case: the instances users track as one entity, a root with its sub-processes and
     /// what they handed off (a case, as Pega and Stardust call it).
     Case {

@@ -143,6 +143,11 @@ impl Backend {
     }
 
     /// Every instance of a case, oldest first.
+    /// Publishes an event for the `wait` tasks waiting for it.
+    pub async fn publish_event(&self, by: Option<&str>, request: baton_api_model::requests::PublishEvent) -> Result<api::PublishedEvent> {
+        either!(self, as by, |s, user| s.publish_event(user, request), |c| c.publish_event(&request))
+    }
+
     pub async fn case(&self, id: &str) -> Result<api::Case> {
         either!(self, as None, |s, user| s.case(user, id), |c| c.case(id))
     }

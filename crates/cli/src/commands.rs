@@ -124,6 +124,7 @@ async fn on(backend: &Backend, command: Cmd) -> Result<u8> {
         }
         Cmd::Recover { instance, by } => instance_is(backend.recover(by.as_deref(), &instance).await?),
         Cmd::Case { action } => crate::cases::act(backend, action).await,
+        Cmd::Event { action } => crate::event_publish::act(backend, action).await,
         Cmd::Delete { instance, by } => {
             let state = backend.delete(by.as_deref(), &instance).await?;
             outln!("instance {} deleted ({})", state.id, state.status);

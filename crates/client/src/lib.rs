@@ -226,6 +226,11 @@ impl Client {
     }
 
     /// Every instance of a case, oldest first.
+    /// Publishes an event (`POST /api/events`).
+    pub async fn publish_event(&self, request: &baton_api_model::requests::PublishEvent) -> Result<api::PublishedEvent> {
+        self.send_json(Method::POST, &["api", "events"], request).await
+    }
+
     pub async fn case(&self, id: &str) -> Result<api::Case> {
         self.get(&["api", "cases", id], NO_QUERY).await
     }

@@ -107,6 +107,10 @@ pub enum Command {
         #[serde(rename = "operation")]
         command: crate::user_task::UserTaskCommand,
     },
+    /// A published event reached the instance (Siebel's implicit resumption): every `wait` task
+    /// of it that waits for the event's name and key, and whose condition holds, receives it.
+    /// Refused ([`TransitionError::NoWaitingTask`](crate::TransitionError)) when none does.
+    EventReceived { event: crate::correlation::ReceivedEvent },
     /// Delete the instance, finished or not: an open instance is aborted first, and every
     /// human task is deleted. The instance keeps its history and takes no more commands.
     Delete { by: String },
@@ -128,7 +132,7 @@ impl Command {
             | Self::IterationsEnded { task, .. }
             | Self::ChildEnded { task, .. }
             | Self::UserTask { task, .. } => Some(task),
-            Self::Abort { .. } | Self::Delete { .. } | Self::Recover { .. } | Self::Spawn { .. } | Self::SpawnedEnded { .. } | Self::AbortAndStart { .. } => None,
+            Self::Abort { .. } | Self::Delete { .. } | Self::Recover { .. } | Self::EventReceived { .. } | Self::Spawn { .. } | Self::SpawnedEnded { .. } | Self::AbortAndStart { .. } => None,
         }
     }
 
@@ -166,6 +170,8 @@ pub enum TimerKind {
     JobRetry,
     /// A ForEach task may start more iterations than one step starts: start the next ones.
     LaunchIterations,
+    /// A `wait` task's `timeout`, for its run `attempt` (a later run's wait is not ended by it).
+    EventTimeout { attempt: u32 },
 }
 
 impl TimerKind {
@@ -177,6 +183,7 @@ impl TimerKind {
             Self::MaxRuntime { .. } => "max_runtime",
             Self::JobRetry => "job_retry",
             Self::LaunchIterations => "launch_iterations",
+            Self::EventTimeout { .. } => "event_timeout",
         };
         format!("{task}/{kind}")
     }

@@ -54,6 +54,17 @@ pub enum Effect {
     /// step (Stardust's one-document rule passes a document without its metadata): same
     /// content, a record of its own, made by `by`.
     CopyDocument { from: String, to: String, by: String },
+    /// `wait` task `task` began waiting for event `event` with correlation key `key`: store
+    /// its subscription with this step, so a publisher finds the instance by the pair.
+    Subscribe {
+        task: String,
+        event: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+    },
+    /// `wait` task `task` stopped waiting (it received its event, timed out, was skipped or
+    /// canceled): remove its subscription with this step.
+    Unsubscribe { task: String },
     /// An escalation of human task `human_task` of user task `task` asks to tell these people.
     NotifyPeople { task: String, human_task: crate::user_task::HumanTaskId, escalation: String, to: crate::user_task::PotentialOwners },
 }

@@ -33,6 +33,9 @@ pub const ROOT_VARIABLES: &[&str] = &["data", "tasks", "task", "instance", "now"
 /// Where a variable only some expressions see is allowed: `output` in a user task's `output` mapping.
 pub const OUTPUT_VARIABLE: &str = "output";
 
+/// The payload of the event a `wait` task received, in its `condition` and `output` mapping.
+pub const EVENT_VARIABLE: &str = "event";
+
 /// Longest expression source, in bytes.
 pub const MAX_SOURCE_BYTES: usize = 4096;
 /// Deepest syntax tree: operands nested in operators, calls, lists, maps and macros. A chain
@@ -320,6 +323,8 @@ pub struct Scope<'a> {
     item: CelValue,
     index: CelValue,
     output: CelValue,
+    /// The payload of the event a `wait` task received (its `condition` and `output`).
+    event: CelValue,
     /// The data of the instance that handed this one off, while it runs inline (Pega's
     /// OfferWorkPage); an empty map otherwise.
     offer: CelValue,
@@ -354,7 +359,7 @@ impl<'a> Scope<'a> {
             CelValue::Map(CelMap::from(tasks))
         });
         let instance: HashMap<Key, CelValue> = HashMap::from([(key("id"), CelValue::String(Arc::new(instance.to_owned())))]);
-        Self { data: map_to_cel(data), base: None, tasks: std::cell::OnceCell::new(), task_source, instance: CelValue::Map(CelMap::from(instance)), task: CelValue::Null, item: CelValue::Null, index: CelValue::Null, output: CelValue::Null, offer: CelValue::Map(CelMap::from(HashMap::<Key, CelValue>::new())), now, limits: EvalLimits::DEFAULT }
+        Self { data: map_to_cel(data), base: None, tasks: std::cell::OnceCell::new(), task_source, instance: CelValue::Map(CelMap::from(instance)), task: CelValue::Null, item: CelValue::Null, index: CelValue::Null, output: CelValue::Null, event: CelValue::Null, offer: CelValue::Map(CelMap::from(HashMap::<Key, CelValue>::new())), now, limits: EvalLimits::DEFAULT }
     }
 
     /// Sets `task`: the task the expression belongs to (`task.id`, `task.status`, …).
@@ -396,6 +401,12 @@ impl<'a> Scope<'a> {
         self
     }
 
+    /// Sets `event`: the payload of the event a `wait` task received.
+    pub fn with_event(mut self, payload: &Map<String, Value>) -> Self {
+        self.event = map_to_cel(payload);
+        self
+    }
+
     /// Replaces `data`, so later assignments of the same task see earlier ones.
     pub fn set_data(&mut self, data: &Map<String, Value>) {
         self.data = map_to_cel(data);
@@ -434,6 +445,9 @@ impl<'a> Scope<'a> {
             context.add_variable_from_value("offer", self.offer.clone());
             if !matches!(self.output, CelValue::Null) {
                 context.add_variable_from_value(OUTPUT_VARIABLE, self.output.clone());
+            }
+            if !matches!(self.event, CelValue::Null) {
+                context.add_variable_from_value(EVENT_VARIABLE, self.event.clone());
             }
             context.add_variable_from_value("now", CelValue::Timestamp(self.now.fixed_offset()));
             CelValue::resolve(&expr.ast, &context)

@@ -53,6 +53,8 @@ pub enum Cause {
     Dispatched,
     /// The task's human task changed: created, claimed, forwarded, suspended, escalated...
     HumanTask,
+    /// A `wait` task subscribes to its event and waits for it.
+    WaitForEvent,
     /// The task's work ended OK (a job, an in-engine task, a ForEach, a human task).
     Completed,
     /// The task's work failed: a job's exit code, timeout or refused output, an expression, a
@@ -66,6 +68,8 @@ pub enum Cause {
     MaxRuntime,
     /// The job ended sooner than its minimum runtime: the limit's action.
     MinRuntime,
+    /// A `wait` task's event did not come within its `timeout`.
+    EventTimeout,
     /// A postcondition evaluated after the task ended: its action.
     Postcondition,
     /// An action of another task (or of its own) starts the task again.
@@ -90,7 +94,7 @@ pub enum Cause {
 
 impl Cause {
     /// Every cause, in the order the README lists them.
-    pub const ALL: [Self; 28] = [
+    pub const ALL: [Self; 30] = [
         Self::DeadPath,
         Self::Breakpoint,
         Self::Calendar,
@@ -103,12 +107,14 @@ impl Cause {
         Self::RunLimit,
         Self::Dispatched,
         Self::HumanTask,
+        Self::WaitForEvent,
         Self::Completed,
         Self::Failed,
         Self::RetryPending,
         Self::EndedByWorker,
         Self::MaxRuntime,
         Self::MinRuntime,
+        Self::EventTimeout,
         Self::Postcondition,
         Self::Triggered,
         Self::Retry,
@@ -145,12 +151,14 @@ impl Cause {
             Self::RunLimit => ("run_limit", "the task ran as often as its run limit (`max_runs`) allows since an operator last acted on it"),
             Self::Dispatched => ("dispatched", "the task's work is handed out: a job attempt to a worker (a first run, a retry, or again after its worker was lost), a ForEach's iterations, a `call`'s sub-process"),
             Self::HumanTask => ("human_task", "the task's human task is created, claimed, given back, forwarded, suspended, resumed, escalated or restarted"),
-            Self::Completed => ("completed", "the task's work ended OK: a job, a `set`, `decision` or `end` task, a ForEach, a human task's chain, a `call`'s sub-process, a hand-off"),
-            Self::Failed => ("failed", "the task's work failed: a job's exit code, timeout or output, an expression, a ForEach's items or iterations, a human task failed or refused, a sub-process that did not complete or could not start"),
+            Self::WaitForEvent => ("wait_for_event", "a `wait` task subscribes to its event (with its correlation key) and waits for it"),
+            Self::Completed => ("completed", "the task's work ended OK: a job, a `set`, `decision` or `end` task, a ForEach, a human task's chain, a `call`'s sub-process, a hand-off, a `wait` task's event"),
+            Self::Failed => ("failed", "the task's work failed: a job's exit code, timeout or output, an expression, a ForEach's items or iterations, a human task failed or refused, a sub-process that did not complete or could not start, a `wait` task's key, condition or output mapping"),
             Self::RetryPending => ("retry_pending", "a job attempt failed with retries left in its policy: it waits for its retry"),
             Self::EndedByWorker => ("ended_by_worker", "an external worker ended the job with a status of its choice"),
             Self::MaxRuntime => ("max_runtime", "the job ran past its maximum runtime: `cancel` or `{end: STATUS}`"),
             Self::MinRuntime => ("min_runtime", "the job ended OK sooner than its minimum runtime: `{end: STATUS}` or `block`"),
+            Self::EventTimeout => ("event_timeout", "a `wait` task's event did not come within its `timeout`"),
             Self::Postcondition => ("postcondition", "a postcondition after the task's end: `{end: STATUS}`, `block`, `restart`, or a condition that cannot be evaluated"),
             Self::Triggered => ("triggered", "a `{run: TASK}` action of another task (or of its own) starts the task"),
             Self::Retry => ("retry", "an operator retries the task"),
@@ -188,6 +196,9 @@ impl Cause {
             R::LatestStartPassed { .. } | R::WouldEndTooLate { .. } => Self::LatestTime,
             R::WaitingForInput { .. } => Self::Prompt,
             R::RunLimit { .. } => Self::RunLimit,
+            R::WaitingForEvent { .. } => Self::WaitForEvent,
+            R::EventReceived { .. } => Self::Completed,
+            R::EventTimedOut { .. } => Self::EventTimeout,
             R::OfferedTo { .. } | R::ForwardedTo { .. } => Self::HumanTask,
             // A postcondition that cannot be evaluated ends the task: the postcondition's rule.
             R::ExpressionFailed { field, .. } if field.starts_with("postconditions") => Self::Postcondition,
@@ -210,7 +221,8 @@ impl Cause {
             | R::TooDeep { .. }
             | R::TooManyChildren { .. }
             | R::ChildEnded { .. }
-            | R::HandoffFailed { .. } => Self::Failed,
+            | R::HandoffFailed { .. }
+            | R::BadCorrelationKey { .. } => Self::Failed,
             R::RetryPending { .. } => Self::RetryPending,
             R::EndedByWorker { .. } => Self::EndedByWorker,
             R::MaxRuntimeExceeded { .. } => Self::MaxRuntime,
@@ -274,8 +286,8 @@ pub const TABLE: &[Row] = {
     const CHECKS: &[TaskStatusKind] = &[WaitingForPredecessor, Blocked, WaitingForStartTime, WaitingForPrecondition];
     /// A human task that has not ended.
     const PEOPLE: &[TaskStatusKind] = &[Ready, Claimed, Forwarded, Suspended, Escalated];
-    /// Every status a task has not ended in: the first twelve of `TaskStatusKind::ALL`.
-    const OPEN: &[TaskStatusKind] = TaskStatusKind::ALL.split_at(12).0;
+    /// Every status a task has not ended in: the first of `TaskStatusKind::ALL`.
+    const OPEN: &[TaskStatusKind] = TaskStatusKind::ALL.split_at(TaskStatusKind::OPEN).0;
     &[
         // The start pipeline, stage by stage.
         row(Cause::DeadPath, &[WaitingForPredecessor], &[EndedSkipped]),
@@ -294,6 +306,11 @@ pub const TABLE: &[Row] = {
         row(Cause::HumanTask, STARTS, &[Ready]),
         row(Cause::Completed, STARTS, &[EndedOk]),
         row(Cause::Failed, STARTS, &[EndedNotOk]),
+        row(Cause::WaitForEvent, STARTS, &[WaitingForEvent]),
+        // A `wait` task's event: received, refused by the task's expressions, or not in time.
+        row(Cause::Completed, &[WaitingForEvent], &[EndedOk]),
+        row(Cause::Failed, &[WaitingForEvent], &[EndedNotOk]),
+        row(Cause::EventTimeout, &[WaitingForEvent], &[EndedTimeout]),
         // A job's attempts.
         row(Cause::Dispatched, &[WaitingForRetry, Running], &[Running]),
         row(Cause::Completed, &[Running], &[EndedOk]),
@@ -327,7 +344,7 @@ pub const TABLE: &[Row] = {
         row(Cause::PredecessorRetried, &[Blocked], &[WaitingForPredecessor]),
         row(
             Cause::Skip,
-            &[WaitingForPredecessor, WaitingForStartTime, WaitingForPrecondition, WaitingForUserInput, Blocked, WaitingForRetry, Ready, Claimed, Forwarded, Suspended, Escalated],
+            &[WaitingForPredecessor, WaitingForStartTime, WaitingForPrecondition, WaitingForUserInput, WaitingForEvent, Blocked, WaitingForRetry, Ready, Claimed, Forwarded, Suspended, Escalated],
             &[EndedSkipped],
         ),
         row(Cause::InstanceEnded, OPEN, &[Canceled]),
@@ -404,6 +421,7 @@ pub fn status_meaning(status: TaskStatusKind) -> &'static str {
         WaitingForStartTime => "waits for its earliest start time, on a durable timer",
         WaitingForPrecondition => "a precondition with `else: wait` does not hold; checked again on a durable timer",
         WaitingForUserInput => "a prompt needs a value (`baton task input`)",
+        WaitingForEvent => "a `wait` task waits for its event (`baton event publish`)",
         Blocked => "stopped until an operator acts: a breakpoint, an else action or limit that blocks, the run limit",
         WaitingForRetry => "a job attempt failed; its retry policy runs it again on a durable timer",
         Running => "a job is out with a worker, or a ForEach's iterations run",
@@ -416,7 +434,7 @@ pub fn status_meaning(status: TaskStatusKind) -> &'static str {
         EndedNotOk => "ended not OK",
         EndedSkipped => "skipped (a dead path, an else action, an operator, a worker)",
         EndedInactive => "did not run: not a day of its calendar, `active: false`, or an on-demand task nothing started",
-        EndedTimeout => "did not run: its latest start passed, or it would have ended after its latest end",
+        EndedTimeout => "did not run: its latest start passed, or it would have ended after its latest end; or a `wait` task's event did not come in time",
         Canceled => "the instance ended before the task, or its maximum runtime canceled the job",
         Terminated => "its human task's chain was terminated or deleted",
         Expired => "its human task's chain expired",

@@ -79,6 +79,10 @@ pub enum TransitionError {
     /// A payload from outside (start data, input, a human task's output) is past the limits.
     #[error("{what} {error}")]
     DataLimit { what: String, error: crate::limits::DataLimitError },
+    /// No `wait` task of the instance takes the event: none waits for its name and key, or
+    /// their conditions do not hold. Nothing changed; the event was not received.
+    #[error("no task of this instance waits for event `{event}`{}", key.as_ref().map(|k| format!(" with key `{k}`")).unwrap_or_default())]
+    NoWaitingTask { event: String, key: Option<String> },
 }
 
 /// What the driver knows beyond the instance: learned expected runtimes (Automic's ERT,
@@ -198,6 +202,10 @@ impl Machine<'_> {
         // change it does not hold panics).
         if let Err(refused) = lifecycle::edge(&self.inst.tasks[i].status, &status, reason.as_ref()) {
             panic!("task `{}` of instance {}: {refused}", self.def.tasks[i].id, self.inst.id);
+        }
+        // A `wait` task that stops waiting, however it does, drops its subscription and timer.
+        if matches!(self.inst.tasks[i].status, TaskStatus::WaitingForEvent { .. }) && !matches!(status, TaskStatus::WaitingForEvent { .. }) {
+            self.stop_waiting(i);
         }
         let t = &mut self.inst.tasks[i];
         if matches!(status, TaskStatus::Running { .. }) {

@@ -297,6 +297,7 @@ impl Machine<'_> {
             (TimerKind::MaxRuntime { attempt }, TaskStatus::Running { attempt: running, .. }) if attempt == *running => self.max_runtime_exceeded(i, attempt),
             (TimerKind::JobRetry, TaskStatus::WaitingForRetry { .. }) => self.retry_job(i),
             (TimerKind::LaunchIterations, TaskStatus::Running { .. }) => self.launch_timer_fired(i),
+            (TimerKind::EventTimeout { attempt }, TaskStatus::WaitingForEvent { .. }) if attempt == self.inst.tasks[i].attempts => self.event_timed_out(i),
             // The task moved on (skipped, retried, finished): the timer is stale.
             _ => {}
         }

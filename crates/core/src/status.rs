@@ -22,6 +22,15 @@ pub enum TaskStatus {
     WaitingForPrecondition { #[serde(with = "crate::timestamp")] next_check: DateTime<Utc> },
     /// A prompt set needs input before the task can run.
     WaitingForUserInput,
+    /// A `wait` task waits for event `event` with correlation key `key` (evaluated when it
+    /// began waiting, `since`); a subscription in the store finds it by that pair.
+    WaitingForEvent {
+        event: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+        #[serde(with = "crate::timestamp")]
+        since: DateTime<Utc>,
+    },
     /// The workflow stopped at this task (a breakpoint, or an else action `block`); an
     /// operator must act. The reason says which rule blocked it.
     Blocked,
@@ -68,6 +77,7 @@ impl TaskStatus {
             Self::WaitingForStartTime { .. } => K::WaitingForStartTime,
             Self::WaitingForPrecondition { .. } => K::WaitingForPrecondition,
             Self::WaitingForUserInput => K::WaitingForUserInput,
+            Self::WaitingForEvent { .. } => K::WaitingForEvent,
             Self::Blocked => K::Blocked,
             Self::WaitingForRetry { .. } => K::WaitingForRetry,
             Self::Running { .. } => K::Running,
@@ -100,10 +110,10 @@ impl TaskStatus {
         )
     }
 
-    /// Waiting for time, a precondition, input or people (an open human task): nothing is
+    /// Waiting for time, a precondition, input, an event or people (an open human task): nothing is
     /// running, nothing is wrong.
     pub fn is_waiting(&self) -> bool {
-        matches!(self, Self::WaitingForStartTime { .. } | Self::WaitingForPrecondition { .. } | Self::WaitingForUserInput) || self.is_with_people()
+        matches!(self, Self::WaitingForStartTime { .. } | Self::WaitingForPrecondition { .. } | Self::WaitingForUserInput | Self::WaitingForEvent { .. }) || self.is_with_people()
     }
 
     /// An open `user` task: its work is with people (`ready`, `claimed`, `forwarded`,
@@ -126,6 +136,7 @@ pub enum TaskStatusKind {
     WaitingForStartTime,
     WaitingForPrecondition,
     WaitingForUserInput,
+    WaitingForEvent,
     Blocked,
     WaitingForRetry,
     Running,
@@ -145,13 +156,14 @@ pub enum TaskStatusKind {
 }
 
 impl TaskStatusKind {
-    /// Every kind, in the order of the lifecycle: waiting, running, with people (these twelve
-    /// have not ended), then the end statuses.
-    pub const ALL: [Self; 20] = [
+    /// Every kind, in the order of the lifecycle: waiting, running, with people (these
+    /// [`OPEN`](Self::OPEN) have not ended), then the end statuses.
+    pub const ALL: [Self; 21] = [
         Self::WaitingForPredecessor,
         Self::WaitingForStartTime,
         Self::WaitingForPrecondition,
         Self::WaitingForUserInput,
+        Self::WaitingForEvent,
         Self::Blocked,
         Self::WaitingForRetry,
         Self::Running,
@@ -170,6 +182,9 @@ impl TaskStatusKind {
         Self::Expired,
     ];
 
+    /// How many of [`ALL`](Self::ALL), from the first, have not ended.
+    pub const OPEN: usize = 13;
+
     /// The name users see, as in the seeds.
     pub fn name(self) -> &'static str {
         match self {
@@ -177,6 +192,7 @@ impl TaskStatusKind {
             Self::WaitingForStartTime => "waiting_for_start_time",
             Self::WaitingForPrecondition => "waiting_for_precondition",
             Self::WaitingForUserInput => "waiting_for_user_input",
+            Self::WaitingForEvent => "waiting_for_event",
             Self::Blocked => "blocked",
             Self::WaitingForRetry => "waiting_for_retry",
             Self::Running => "running",
@@ -432,6 +448,18 @@ pub enum Reason {
     ChildAborted { child: String, by: String },
     /// Every task ended, but these spawned sub-processes have not: the root waits for them.
     SpawnedOpen { children: Vec<String> },
+    /// A `wait` task waits for event `event` (with correlation key `key`).
+    WaitingForEvent {
+        event: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+    },
+    /// A `wait` task received the event it waited for: the one published with id `id`.
+    EventReceived { event: String, id: String },
+    /// A `wait` task's event did not come within its `timeout`.
+    EventTimedOut { event: String, after_ms: u64 },
+    /// A `wait` task's `key` expression gave no usable correlation key.
+    BadCorrelationKey { problem: String },
 }
 
 impl fmt::Display for Reason {
@@ -504,6 +532,13 @@ impl fmt::Display for Reason {
             Self::ChildEnded { child, status, reason: Some(reason) } => write!(f, "sub-process {child} {status}: {reason}"),
             Self::HandoffFailed { process, problem } => write!(f, "nothing was handed off: the inline part of `{process}` failed: {problem}"),
             Self::ChildAborted { child, by } => write!(f, "sub-process {child} was aborted by {by}, which aborts its parent"),
+            Self::WaitingForEvent { event, key: None } => write!(f, "waiting for event `{event}`"),
+            Self::WaitingForEvent { event, key: Some(key) } => write!(f, "waiting for event `{event}` with key `{key}`"),
+            Self::EventReceived { event, id } => write!(f, "event `{event}` received (id {id})"),
+            Self::EventTimedOut { event, after_ms } => {
+                write!(f, "event `{event}` did not come within {}", humantime::format_duration(std::time::Duration::from_millis(*after_ms)))
+            }
+            Self::BadCorrelationKey { problem } => write!(f, "no correlation key: {problem}"),
             Self::SpawnedOpen { children } => write!(f, "waiting for spawned sub-process{} {}", if children.len() == 1 { "" } else { "es" }, children.join(", ")),
             Self::RunLimit { limit } => write!(
                 f,

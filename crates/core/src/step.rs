@@ -208,6 +208,7 @@ pub fn apply_with(def: &Definition, instance: &Instance, command: Command, now: 
         Command::IterationEnded { task, index, status } => m.iterations_ended(&task, &[crate::event::IterationEnd { index, status }])?,
         Command::IterationsEnded { task, ends } => m.iterations_ended(&task, &ends)?,
         Command::UserTask { task, actor, command } => m.user_task_command(&task, actor, command)?,
+        Command::EventReceived { event } => m.event_received(&event)?,
         Command::Delete { .. } => unreachable!("handled above"),
     }
     m.advance();
@@ -344,6 +345,7 @@ impl Machine<'_> {
             TaskKind::User(_) => self.start_user_task(i),
             TaskKind::Call(spec) => self.start_call(i, spec),
             TaskKind::Handoff(spec) => self.start_handoff(i, spec),
+            TaskKind::Wait(spec) => self.start_wait(i, spec),
             TaskKind::Job(_) => {
                 // An operator's retry runs the job again as a new attempt: the history says so.
                 let retry = match &self.inst.tasks[i].reason {

@@ -206,9 +206,19 @@ fn job_in(kind: K, more: &str) -> Flow {
     flow
 }
 
-/// Task `t` in any status: a user task for the statuses of people, a job for the others.
+/// A `wait` task `t` waiting for event `e` with key `k`, and its timeout of an hour.
+const WAIT_T: &str = "  - id: t\n    kind: wait\n    event: e\n    key: \"'k'\"\n    condition: event.n > 0\n    output: {x: event.n}\n    timeout: 1h";
+
+/// Event `e` with key `k` and payload `n`.
+fn event_e(n: serde_json::Value) -> Command {
+    Command::EventReceived { event: baton_core::correlation::ReceivedEvent { id: "e-1".into(), name: "e".into(), key: Some("k".into()), data: object(json!({"n": n})) } }
+}
+
+/// Task `t` in any status: a user task for the statuses of people, a wait task waiting for its
+/// event, a job for the others.
 fn task_in(kind: K) -> Flow {
     match kind {
+        K::WaitingForEvent => start(WAIT_T),
         K::Ready | K::Claimed | K::Forwarded | K::Suspended | K::Escalated | K::Terminated | K::Expired => user_task_in(kind, "", ""),
         _ => job_in(kind, ""),
     }
@@ -341,6 +351,7 @@ mod scenarios {
             Cause::Prompt,
             Cause::Dispatched,
             Cause::HumanTask,
+            Cause::WaitForEvent,
             Cause::Completed,
             Cause::Failed,
         ];
@@ -368,11 +379,12 @@ mod scenarios {
             (Cause::LatestTime, K::EndedTimeout) => "latest_start: +10m",
             (Cause::LatestTime, _) => "latest_start: +10m\n    on_timeout: block",
             (Cause::Prompt, _) => "prompts: [{name: answer}]",
-            (Cause::Dispatched | Cause::HumanTask | Cause::Completed | Cause::Failed, _) => "",
+            (Cause::Dispatched | Cause::HumanTask | Cause::WaitForEvent | Cause::Completed | Cause::Failed, _) => "",
             other => panic!("no scenario for {other:?}"),
         };
         let kind = match edge.cause {
             Cause::HumanTask => "kind: user\n    title: Review\n    owners: [sarah]",
+            Cause::WaitForEvent => "kind: wait\n    event: e",
             Cause::Completed => "kind: set\n    set: {x: \"1\"}",
             Cause::Failed => "kind: set\n    set: {x: \"1 / data.x\"}",
             _ => "kind: job\n    command: ./t.sh",
@@ -457,6 +469,23 @@ mod scenarios {
         assert_eq!(flow.status("t").kind(), K::WaitingForUserInput);
         flow.apply(Command::ProvideInput { task: "t".into(), values: object(json!({"answer": "b"})), by: "olivia".into() });
         assert_took(&flow, K::WaitingForUserInput, Cause::RunLimit, K::Blocked);
+        taken.add(&flow);
+    }
+
+    /// A waiting `wait` task ends `ended_ok` when its event comes, `ended_not_ok` when its
+    /// expressions refuse the payload, and `ended_timeout` when the event does not come in time.
+    pub fn a_wait_task_ends_by_its_event_its_expressions_or_its_timeout(taken: &mut Taken) {
+        for (n, to) in [(json!(3), K::EndedOk), (json!("three"), K::EndedNotOk)] {
+            let mut flow = task_in(K::WaitingForEvent);
+            flow.apply(event_e(n));
+            assert_eq!(flow.status("t").kind(), to);
+            assert_took(&flow, K::WaitingForEvent, if to == K::EndedOk { Cause::Completed } else { Cause::Failed }, to);
+            taken.add(&flow);
+        }
+        let mut flow = task_in(K::WaitingForEvent);
+        let until = flow.now + mins(61);
+        flow.run_until(until);
+        assert_took(&flow, K::WaitingForEvent, Cause::EventTimeout, K::EndedTimeout);
         taken.add(&flow);
     }
 
@@ -765,6 +794,7 @@ scenarios! {
     the_end_of_the_human_task_chain_ends_the_task,
     an_expired_chain_ends_the_task_as_on_expiry_says,
     terminating_or_deleting_the_human_task_ends_the_task_terminated,
+    a_wait_task_ends_by_its_event_its_expressions_or_its_timeout,
 }
 
 // ---------------------------------------------------------------------------------------

@@ -38,6 +38,8 @@ pub struct EngineOptions {
     pub max_depth: u32,
     /// The most child instances (`call` and `handoff`) one step starts.
     pub max_children_per_step: usize,
+    /// Time to live, buffering and idempotency of published events (see [`crate::correlation`]).
+    pub events: crate::correlation::EventOptions,
 }
 
 impl Default for EngineOptions {
@@ -49,6 +51,7 @@ impl Default for EngineOptions {
             max_foreach_items: baton_core::limits::DEFAULT_MAX_FOREACH_ITEMS,
             max_depth: baton_core::limits::DEFAULT_MAX_DEPTH,
             max_children_per_step: baton_core::limits::DEFAULT_MAX_CHILDREN_PER_STEP,
+            events: crate::correlation::EventOptions::default(),
         }
     }
 }
@@ -100,6 +103,11 @@ pub(crate) struct Inner<S> {
     /// One lock per (instance, task) with a job running here, so that an attempt starts only
     /// once the processes of the one before it are gone.
     pub(crate) job_slots: Mutex<HashMap<(String, String), JobSlot>>,
+    /// Event names and keys that `wait` tasks began waiting for in steps this engine committed,
+    /// whose buffered events are yet to be looked at (see [`crate::correlation`]).
+    pub(crate) fresh_subscriptions: Mutex<std::collections::BTreeSet<(String, Option<String>)>>,
+    /// Who holds instances in memory that may receive events (Siebel's session caches).
+    pub(crate) event_receivers: std::sync::RwLock<Option<Arc<dyn crate::correlation::EventReceivers>>>,
 }
 
 /// Held while an attempt of one task runs in this process.
@@ -147,6 +155,8 @@ impl<S: Store> Engine<S> {
                 running: Mutex::new(HashMap::new()),
                 interrupted: std::sync::atomic::AtomicBool::new(false),
                 job_slots: Mutex::new(HashMap::new()),
+                fresh_subscriptions: Mutex::new(std::collections::BTreeSet::new()),
+                event_receivers: std::sync::RwLock::new(None),
             }),
         }
     }
@@ -316,6 +326,7 @@ impl<S: Store> Engine<S> {
         if started.1 {
             self.inner.metrics.step_took(began.elapsed());
         }
+        self.deliver_to_fresh_subscriptions().await;
         Ok(started)
     }
 
@@ -380,7 +391,9 @@ impl<S: Store> Engine<S> {
     /// completion is applied once however often it is reported.
     pub async fn apply(&self, instance_id: &str, command: Command) -> Result<Arc<Instance>, EngineError> {
         let cleanup = self.settling(instance_id, &command).await?;
-        self.apply_cleaning(instance_id, command, cleanup).await
+        let applied = self.apply_cleaning(instance_id, command, cleanup).await;
+        self.deliver_to_fresh_subscriptions().await;
+        applied
     }
 
     /// An operator who retries or skips a task that its run limit blocked settles that
@@ -450,6 +463,7 @@ impl<S: Store> Engine<S> {
                     step.fence = job.clone().zip(cleanup.lock.clone()).map(|(job, owner)| JobLock { job, owner, now: self.inner.clock.now() });
                     step.clear_timers.extend(cleanup.timer.clone());
                     step.incident_updates.extend(cleanup.closing(self.inner.clock.now(), "retried"));
+                    step.consume_event = cleanup.consume_event.clone().map(|id| (id, self.inner.clock.now()));
                     let (steps, effects) = self.stage(step, &definition, transition, &knowledge, Some(&instance));
                     match self.commit_staged(instance_id, steps, effects).await {
                         Ok(new_state) => return Ok(new_state),
@@ -1106,8 +1120,12 @@ impl<S: Store> Engine<S> {
                 counted.push((instance.definition_id.clone(), step.new, ended.then_some(instance.status)));
             }
         }
+        let subscribed: Vec<(String, Option<String>)> = steps.iter().flat_map(|s| s.subscribe.iter().map(|sub| (sub.event.clone(), sub.key.clone()))).collect();
         let began = Instant::now();
         self.inner.store.commit(steps).await?;
+        if !subscribed.is_empty() {
+            self.inner.fresh_subscriptions.lock().unwrap_or_else(|e| e.into_inner()).extend(subscribed);
+        }
         self.inner.metrics.commit_took(began.elapsed(), instance_steps);
         for (process, started, ended) in counted {
             self.inner.metrics.instance(&process, started, ended);
@@ -1133,6 +1151,8 @@ impl<S: Store> Engine<S> {
                     tracing::warn!(instance = %instance, task = %task, limit, "the task reached its run limit; it is blocked and an incident was raised");
                 }
                 Effect::ClearTimer { .. } | Effect::RecordRuntime { .. } | Effect::StartIteration { .. } | Effect::ShareSnapshot { .. } | Effect::DropSnapshot { .. } => {}
+                // Committed with the step (`subscribe`, `unsubscribe`).
+                Effect::Subscribe { .. } | Effect::Unsubscribe { .. } => {}
                 // Committed with the step (`copy_documents`).
                 Effect::CopyDocument { .. } => {}
                 // Recorded in history (`people_notified`); Baton sends no mail itself yet.
@@ -1282,12 +1302,20 @@ pub(crate) struct Cleanup {
     /// The owner of the lock on the external job whose report this is: the step commits only
     /// while they hold it (fencing).
     lock: Option<String>,
+    /// The buffered event whose delivery this is: the step commits only while it is still
+    /// buffered, so only one instance consumes it.
+    consume_event: Option<String>,
 }
 
 impl Cleanup {
     /// For a report under `owner`'s lock on the job it reports on.
     pub(crate) fn fenced(owner: &str) -> Self {
         Self { lock: Some(owner.to_owned()), ..Self::default() }
+    }
+
+    /// For the delivery of buffered event `id`, which only one instance may consume.
+    pub(crate) fn consuming(id: Option<String>) -> Self {
+        Self { consume_event: id, ..Self::default() }
     }
 
     /// Closes the retried incident, if any.
@@ -1382,6 +1410,10 @@ fn collect_effects(step: &mut StepRecord, instance: &Instance, effects: Vec<Effe
             }
             Effect::DropSnapshot { task, attempt } => step.drop_snapshots.push(SnapshotKey { instance: id.clone(), task: task.clone(), attempt: *attempt }),
             Effect::CopyDocument { from, to, by } => step.copy_documents.push(baton_store::DocumentCopy { from: from.clone(), to: to.clone(), by: by.clone(), at: now }),
+            Effect::Subscribe { task, event, key } => {
+                step.subscribe.push(baton_store::Subscription { instance: id.clone(), task: task.clone(), event: event.clone(), key: key.clone() });
+            }
+            Effect::Unsubscribe { task } => step.unsubscribe.push((id.clone(), task.clone())),
             Effect::StartIteration { .. } | Effect::AbortChildren { .. } | Effect::RecoverChild { .. } | Effect::NotifyPeople { .. } => {}
         }
     }

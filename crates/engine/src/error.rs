@@ -58,6 +58,12 @@ pub enum EngineError {
     /// The operating system gave no random bytes (for a token's secret).
     #[error("the system's random source failed: {0}")]
     Random(String),
+    /// A publication past a bound: its name, key, id, payload or time to live.
+    #[error("{0}")]
+    InvalidEvent(String),
+    /// Nothing took an event, and as many events as allowed are buffered already.
+    #[error("nothing waits for this event, and it cannot be buffered: {limit} events are buffered already, the most allowed; publish it again later, or with a time to live of 0 if it need not wait for a taker")]
+    EventBufferFull { limit: usize },
 }
 
 impl EngineError {
@@ -88,6 +94,8 @@ impl EngineError {
             Self::Unauthenticated { .. } => ErrorKind::Unauthenticated,
             Self::TokenLifetime { .. } => ErrorKind::Invalid,
             Self::Random(_) => ErrorKind::Internal,
+            Self::InvalidEvent(_) => ErrorKind::Invalid,
+            Self::EventBufferFull { .. } => ErrorKind::Unavailable,
         }
     }
 }
@@ -105,7 +113,8 @@ fn transition_kind(error: &TransitionError) -> ErrorKind {
         | T::NotWaitingForInput { .. }
         | T::UserTaskNotStarted { .. }
         | T::NotRecoverable { .. }
-        | T::NothingToRecover { .. } => ErrorKind::Conflict,
+        | T::NothingToRecover { .. }
+        | T::NoWaitingTask { .. } => ErrorKind::Conflict,
         T::UserTask { error, .. } => user_task_kind(error),
     }
 }
@@ -141,7 +150,7 @@ pub fn store_kind(error: &StoreError) -> ErrorKind {
     match error {
         StoreError::Database(_) | StoreError::Closed | StoreError::Conflict(_) => ErrorKind::Unavailable,
         StoreError::CorruptState { .. } | StoreError::DuplicateInstance(_) => ErrorKind::Internal,
-        StoreError::LockNotHeld { .. } | StoreError::StartKeyTaken { .. } => ErrorKind::Conflict,
+        StoreError::LockNotHeld { .. } | StoreError::StartKeyTaken { .. } | StoreError::EventGone(_) => ErrorKind::Conflict,
     }
 }
 

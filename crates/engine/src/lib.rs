@@ -7,6 +7,7 @@
 
 mod changes;
 mod clock;
+pub mod correlation;
 mod engine;
 mod error;
 mod external_jobs;

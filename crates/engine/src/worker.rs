@@ -152,10 +152,17 @@ impl<S: Store> Engine<S> {
         loop {
             // Durable timers first: a due timer may queue a job.
             timers.top_up(self).await?;
+            // A step of this engine may have begun a wait that a buffered event is for.
+            self.deliver_to_fresh_subscriptions().await;
             // External jobs whose lock expired are offered again, once a poll interval.
             if last_sweep.is_none_or(|at| at.elapsed() >= options.poll_interval) {
                 last_sweep = Some(Instant::now());
                 self.expire_locks().await?;
+                // Buffered events for subscriptions stored elsewhere, events whose publisher
+                // died, and the expiry of the buffer (see `correlation`).
+                if let Err(e) = self.sweep_events().await {
+                    tracing::warn!("the sweep of published events failed: {e}");
+                }
             }
             let free = options.concurrency.saturating_sub(running.len());
             look |= self.inner.jobs_dirty.swap(false, Ordering::SeqCst) || last_look.elapsed() >= options.poll_interval;

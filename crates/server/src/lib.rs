@@ -65,7 +65,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(metrics::metrics))
-        .routes(routes!(events::events))
+        .routes(routes!(events::events, events::publish))
         .routes(routes!(definitions::deploy, definitions::list))
         .routes(routes!(definitions::show))
         .routes(routes!(definitions::versions))

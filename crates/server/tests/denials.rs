@@ -77,6 +77,8 @@ fn requests(method: &str, template: &str, targets: &Targets, document: &Value) -
         ("get", "/api/tokens") => one("?user=john", None),
         // Another user's human-task changes (without `user` the stream would be granted).
         ("get", "/api/events") => one("?user=john", None),
+        // Eve is not an event publisher: the event would resume john's instances.
+        ("post", "/api/events") => one("", Some(json!({"name": "payment-received", "key": "A-1", "data": {"amount": 1}}))),
         ("post", "/api/external-jobs/fetch-and-lock") => one("", Some(json!({"worker_id": "w1", "topics": ["invoice-check"]}))),
         ("post", "/api/external-jobs/{instance}/{task}/{attempt}/complete") => one("", Some(json!({"worker_id": "w1", "data": {}}))),
         ("post", "/api/external-jobs/{instance}/{task}/{attempt}/fail") => one("", Some(json!({"worker_id": "w1", "message": "no"}))),
@@ -222,9 +224,9 @@ async fn a_request_without_a_valid_token_is_401_one_without_the_role_is_403_and_
             assert_eq!(snapshot(&api, &johns_document).await, before, "{what} was refused but changed something");
         }
     }
-    // Users, groups and members (4), tokens of others (3), another user's events (1), external
-    // jobs (5), spawn and abort-and-start of a process eve may not start (2), the twelve
-    // human-task operations, and another user's document (3): a route that stops documenting
-    // its 403 shows here.
-    assert_eq!(needing_a_role, 30);
+    // Users, groups and members (4), tokens of others (3), another user's events (1), publishing
+    // an event (1), external jobs (5), spawn and abort-and-start of a process eve may not start
+    // (2), the twelve human-task operations, and another user's document (3): a route that
+    // stops documenting its 403 shows here.
+    assert_eq!(needing_a_role, 31);
 }

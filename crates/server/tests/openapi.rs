@@ -26,7 +26,7 @@ async fn every_documented_operation_is_served_and_asks_for_a_token() {
             assert_eq!(answer.status, expected, "{method} {path}");
         }
     }
-    assert_eq!(operations, 52);
+    assert_eq!(operations, 53);
 }
 
 #[tokio::test]

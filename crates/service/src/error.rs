@@ -42,6 +42,9 @@ pub enum ServiceError {
     /// The acting user may not work external jobs.
     #[error("{user} may not work external jobs: only administrators and members of group `workers` may (`baton group add-member workers {user}`)")]
     NotAWorker { user: String },
+    /// The acting user may not publish events.
+    #[error("{user} may not publish events: only administrators and members of group `event-publishers` may (`baton group add-member event-publishers {user}`)")]
+    NotAPublisher { user: String },
     /// A field of a request is out of its documented bounds or badly formed.
     #[error("`{field}` is not allowed: {problem}")]
     InvalidRequest { field: &'static str, problem: String },
@@ -72,7 +75,7 @@ impl ServiceError {
             Self::CaseNotFound(_) | Self::VersionNotFound { .. } | Self::UnknownTask { .. } => ErrorKind::NotFound,
             Self::NotAUserTask { .. } | Self::OutOfBounds { .. } | Self::InvalidRequest { .. } => ErrorKind::Invalid,
             Self::UserTaskNotStarted { .. } => ErrorKind::Conflict,
-            Self::Forbidden { .. } | Self::NotAWorker { .. } | Self::MayNotStart { .. } | Self::MayNotReadDocument { .. } => ErrorKind::Forbidden,
+            Self::Forbidden { .. } | Self::NotAWorker { .. } | Self::NotAPublisher { .. } | Self::MayNotStart { .. } | Self::MayNotReadDocument { .. } => ErrorKind::Forbidden,
             Self::Document(e) => match e {
                 DocumentError::UnknownDocument(_) => ErrorKind::NotFound,
                 DocumentError::ContentTooLarge { .. } | DocumentError::MetadataTooLarge { .. } | DocumentError::BadName(_) => ErrorKind::Invalid,

@@ -21,6 +21,7 @@ mod identity;
 mod incidents;
 mod instances;
 mod jobs;
+mod publishing;
 mod requests;
 mod spawn;
 mod tokens;
@@ -38,6 +39,7 @@ pub use external_jobs::{FetchJobs, MAX_FETCH, MAX_LOCK, MAX_MESSAGE, MAX_RETRY_A
 pub use events::{EventFilter, Events};
 pub use human_tasks::{HumanTaskAction, HumanTaskRef, MAX_PAGE, MAX_PER_PAGE};
 pub use instances::{TaskOperation, MAX_LIMIT};
+pub use publishing::EVENT_PUBLISHERS_GROUP;
 
 /// What the service needs of a store: the engine's capabilities, identity, the inbox and documents.
 pub trait ServiceStore: Store + IdentityStore + InboxReader + TokenStore + DocumentStore {}

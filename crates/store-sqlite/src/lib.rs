@@ -20,6 +20,7 @@ use baton_store::{
     StoredDefinition, Timer, TimerQueue,
 };
 
+mod correlation;
 mod document;
 mod inbox;
 mod incident;
@@ -203,6 +204,7 @@ impl EncodedStep {
 fn check_step(conn: &Connection, step: &StepRecord) -> Result<()> {
     check_event_seqs(step)?;
     check_fence(conn, step)?;
+    correlation::check_consumed(conn, step)?;
     check_start_key(conn, step)?;
     let Some(instance) = &step.instance else { return Ok(()) };
     let seq: Option<i64> =
@@ -249,6 +251,7 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
     let step = &encoded.record;
     check_event_seqs(step).map_err(Failure::Refused)?;
     check_fence(conn, step).map_err(Failure::Refused)?;
+    correlation::check_consumed(conn, step).map_err(Failure::Refused)?;
     check_start_key(conn, step).map_err(Failure::Refused)?;
     // The instance's integer key, which its history rows are filed under.
     let mut key: Option<i64> = None;
@@ -375,6 +378,7 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
     incident::write_incidents(conn, &step.raise_incidents, &step.incident_updates)?;
     document::write_document_changes(conn, step)?;
     snapshot::write_snapshots(conn, &step.share_snapshots, &encoded.snapshots, &step.drop_snapshots)?;
+    correlation::write_subscriptions(conn, step)?;
     Ok(())
 }
 

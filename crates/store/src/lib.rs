@@ -33,6 +33,10 @@ pub enum StoreError {
     StartKeyTaken { key: String, instance: String, fingerprint: String },
     #[error("worker `{owner}` does not hold the lock of job {job}: it expired, another worker holds it, or the attempt is over")]
     LockNotHeld { job: String, owner: String },
+    /// A step that consumes a buffered event was refused: the event is no longer buffered
+    /// (another instance took it, or its time to live ran out).
+    #[error("event {0} is no longer buffered")]
+    EventGone(String),
     #[error("the store has shut down")]
     Closed,
 }
@@ -163,6 +167,13 @@ pub struct StepRecord {
     pub documents: Option<Vec<String>>,
     /// Document records to copy with this step (Stardust's one-document rule).
     pub copy_documents: Vec<DocumentCopy>,
+    /// Subscriptions of `wait` tasks that began waiting (replacing one of the same task).
+    pub subscribe: Vec<Subscription>,
+    /// `(instance, task)` of subscriptions to remove: the task stopped waiting.
+    pub unsubscribe: Vec<(String, String)>,
+    /// A buffered event this step consumes: refused with [`StoreError::EventGone`], changing
+    /// nothing, unless the event is still buffered (and alive at `now`) when it commits.
+    pub consume_event: Option<(String, DateTime<Utc>)>,
 }
 
 /// The idempotency key of a start, and a fingerprint of what was started with it (so that
@@ -392,11 +403,11 @@ pub trait TimerQueue: Send + Sync {
 
 /// Everything the engine needs from one store.
 pub trait Store:
-    DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + ExternalJobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + QueueStats + Clone + 'static
+    DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + ExternalJobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + QueueStats + CorrelationStore + Clone + 'static
 {
 }
 impl<T> Store for T where
-    T: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + ExternalJobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + QueueStats + Clone + 'static
+    T: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + ExternalJobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + QueueStats + CorrelationStore + Clone + 'static
 {
 }
 
@@ -411,6 +422,8 @@ pub use queue_stats::{QueueDepths, QueueStats, TopicJobs};
 pub mod documents;
 pub use documents::{Document, DocumentCopy, DocumentError, DocumentStore, NewDocument};
 pub mod inbox;
+pub mod correlation;
+pub use correlation::{Buffering, CorrelationStore, EventState, PublishedEvent, Recorded, Subscriber, Subscription};
 pub use inbox::{inbox_updates, InboxEntry, InboxFilter, InboxPage, InboxReader, InboxRow, InboxStatus, InboxUpdate, Page};
 #[cfg(feature = "testkit")]
 pub mod identity_conformance;

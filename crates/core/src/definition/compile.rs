@@ -191,6 +191,9 @@ pub(super) fn compile_task(
         ("version", raw.version.is_some()),
         ("abort_parent", raw.abort_parent.is_some()),
         ("work_status", raw.work_status.is_some()),
+        ("event", raw.event.is_some()),
+        ("key", raw.key.is_some()),
+        ("condition", raw.condition.is_some()),
     ];
     let mut misplaced = false;
     for (field, is_present) in present {
@@ -274,6 +277,10 @@ pub(super) fn compile_task(
         "handoff" => {
             let mut parser = controls::ControlParser { diags: &mut *diags, resolve, data };
             TaskKind::Handoff(Box::new(parser.handoff_task(raw, node.as_mapping()?)?))
+        }
+        "wait" => {
+            let mut parser = controls::ControlParser { diags: &mut *diags, resolve, data };
+            TaskKind::Wait(Box::new(parser.wait_task(raw, node.as_mapping()?)?))
         }
         _ => TaskKind::End { terminate: raw.terminate.unwrap_or(false) },
     };

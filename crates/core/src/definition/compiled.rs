@@ -109,6 +109,27 @@ pub enum TaskKind {
     /// Pega's Hand Off: starts a deployed process that runs inline until its first stopping
     /// point, then lives on its own.
     Handoff(Box<HandoffSpec>),
+    /// Waits for a published event whose correlation key and condition match (Siebel's
+    /// implicit resumption, Camunda's message catch).
+    Wait(Box<WaitSpec>),
+}
+
+/// A `wait` task: the event it waits for and how it correlates.
+#[derive(Debug, Clone)]
+pub struct WaitSpec {
+    /// The event's name (`payment-received`): a wire name, as a topic is.
+    pub event: String,
+    /// The correlation key, evaluated once when the task begins waiting (`data.order_id`); it
+    /// must give a string or a whole number. Without it the task takes events published
+    /// without a key.
+    pub key: Option<Expr>,
+    /// A further filter over `event` (the payload) and `data`, evaluated for each event of
+    /// that name and key.
+    pub condition: Option<Expr>,
+    /// Data written when the event is received: `variable: CEL` over `event` and `data`.
+    pub output: Vec<(String, Expr)>,
+    /// How long to wait: then the task ends `ended_timeout` (a durable timer).
+    pub timeout: Option<Duration>,
 }
 
 /// The process a `call` or `handoff` task starts: a deployed definition, the latest version or
@@ -179,6 +200,7 @@ impl TaskKind {
             Self::User(_) => "user",
             Self::Call(_) => "call",
             Self::Handoff(_) => "handoff",
+            Self::Wait(_) => "wait",
         }
     }
 }

@@ -89,6 +89,10 @@ pub(super) struct RawTask {
     pub(super) version: Option<serde::de::IgnoredAny>,
     pub(super) abort_parent: Option<serde::de::IgnoredAny>,
     pub(super) work_status: Option<serde::de::IgnoredAny>,
+    // wait: read from the node by `wait_kind` (`output` and `timeout` above are its too)
+    pub(super) event: Option<serde::de::IgnoredAny>,
+    pub(super) key: Option<serde::de::IgnoredAny>,
+    pub(super) condition: Option<serde::de::IgnoredAny>,
     // Automic controls, read from the node by `controls::ControlParser`.
     #[allow(dead_code)]
     pub(super) breakpoint: Option<serde::de::IgnoredAny>,
@@ -167,7 +171,7 @@ pub(super) struct RawBranch {
     pub(super) to: Vec<Spanned<String>>,
 }
 
-pub(super) const KINDS: &[&str] = &["job", "set", "decision", "foreach", "user", "call", "handoff", "end"];
+pub(super) const KINDS: &[&str] = &["job", "set", "decision", "foreach", "user", "call", "handoff", "wait", "end"];
 
 /// Which fields belong to which kinds, for "field X is only for Y tasks" messages.
 pub(super) const KIND_FIELDS: &[(&str, &[&str])] = &[
@@ -175,7 +179,7 @@ pub(super) const KIND_FIELDS: &[(&str, &[&str])] = &[
     ("topic", &["job"]),
     ("workdir", &["job"]),
     ("env", &["job"]),
-    ("timeout", &["job"]),
+    ("timeout", &["job", "wait"]),
     ("retry", &["job"]),
     ("set", &["set"]),
     ("branches", &["decision"]),
@@ -193,7 +197,7 @@ pub(super) const KIND_FIELDS: &[(&str, &[&str])] = &[
     ("due", &["user"]),
     ("form", &["user"]),
     ("input", &["user", "call", "handoff"]),
-    ("output", &["user", "call"]),
+    ("output", &["user", "call", "wait"]),
     ("expires_after", &["user"]),
     ("on_expiry", &["user"]),
     ("escalations", &["user"]),
@@ -202,4 +206,7 @@ pub(super) const KIND_FIELDS: &[(&str, &[&str])] = &[
     ("version", &["call", "handoff"]),
     ("abort_parent", &["call"]),
     ("work_status", &["handoff"]),
+    ("event", &["wait"]),
+    ("key", &["wait"]),
+    ("condition", &["wait"]),
 ];

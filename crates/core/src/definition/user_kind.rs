@@ -318,12 +318,19 @@ impl ControlParser<'_, '_> {
 
     /// `input` (`name: CEL`) or `output` (`variable: CEL` over `output`, targets declared data).
     pub(super) fn mapping(&mut self, node: &Node, field: &str, output: bool) -> Option<Vec<(String, Expr)>> {
+        let (extra, example): (&[&str], &str) =
+            if output { (&[OUTPUT_VARIABLE], "`output: {approved: output.decision == 'yes'}`") } else { (&[], "`input: {article: data.article}`") };
+        self.mapping_over(node, field, output, extra, example)
+    }
+
+    /// A mapping `name: CEL` whose expressions may use the `extra` variables; with `to_data`
+    /// its names are declared data variables it writes.
+    pub(super) fn mapping_over(&mut self, node: &Node, field: &str, to_data: bool, extra: &[&str], example: &str) -> Option<Vec<(String, Expr)>> {
+        let output = to_data;
         let Some(map) = node.as_mapping() else {
-            let example = if output { "`output: {approved: output.decision == 'yes'}`" } else { "`input: {article: data.article}`" };
             self.error(node, format!("`{field}` maps names to CEL expressions"), Some(format!("for example {example}")));
             return None;
         };
-        let extra: &[&str] = if output { &[OUTPUT_VARIABLE] } else { &[] };
         let mut out = Vec::new();
         let mut ok = true;
         for (key, value) in map.iter() {

@@ -238,6 +238,7 @@ impl Driver<'_> {
                 Effect::RunLimitReached { .. } => {}
                 Effect::AbortChildren { task } => self.iterations.retain(|(t, ..)| t != task),
                 Effect::RecordRuntime { .. } | Effect::NotifyParent { .. } | Effect::NotifyPeople { .. } | Effect::RecoverChild { .. } | Effect::CopyDocument { .. } => {}
+                Effect::Subscribe { .. } | Effect::Unsubscribe { .. } => {}
             }
         }
         // A job that is no longer running has no result to come.

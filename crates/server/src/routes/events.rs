@@ -1,5 +1,6 @@
 //! `GET /api/events`: a server-sent event stream of instance and human-task changes, as the
-//! acting user may see them (the service's `events` says what that is).
+//! acting user may see them (the service's `events` says what that is); `POST /api/events`:
+//! publishing an event for `wait` tasks.
 
 use std::convert::Infallible;
 
@@ -11,7 +12,8 @@ use baton_api_model as api;
 use baton_service::EventFilter;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{Acting, Query};
+use crate::extract::{Acting, Json, Query};
+use baton_api_model::requests::PublishEvent;
 use crate::requests::EventsQuery;
 use crate::state::AppState;
 
@@ -45,4 +47,19 @@ fn sse_event(event: &api::ChangeEvent) -> Event {
         tracing::error!("an event could not be written: {e}");
         Event::default().comment("an event could not be written")
     })
+}
+
+/// Publish an event for the `wait` tasks that wait for its name and key (Siebel's implicit
+/// resumption): every instance found (in memory, then by its stored subscription) receives it,
+/// each in a step of its own; with none, it is buffered for its time to live (`ttl_ms`) for a
+/// task that begins waiting for it. An id published again while it is remembered (its time to
+/// live or 24 hours, whichever is longer) does nothing and answers with the first publication
+/// (`duplicate: true`). Publishing takes an administrator or a member of group
+/// `event-publishers`.
+#[utoipa::path(post, path = "/api/events", tag = "events", request_body = PublishEvent,
+    responses(
+        (status = 200, body = api::PublishedEvent),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn publish(State(state): State<AppState>, Acting(user): Acting, Json(body): Json<PublishEvent>) -> ApiResult<Json<api::PublishedEvent>> {
+    Ok(Json(state.service.publish_event(&user, body).await?))
 }

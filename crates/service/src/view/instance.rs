@@ -75,12 +75,15 @@ pub fn task_state(status: &TaskStatus) -> api::TaskState {
         suspended_by: None,
         forwarded_to: None,
         escalation: None,
+        event: None,
+        correlation_key: None,
     };
     match status {
         TaskStatus::WaitingForStartTime { until: at } | TaskStatus::WaitingForPrecondition { next_check: at } | TaskStatus::WaitingForRetry { until: at } => {
             state.waiting_until = Some(*at)
         }
         TaskStatus::Running { attempt, since } => (state.attempt, state.status_since) = (Some(*attempt), Some(*since)),
+        TaskStatus::WaitingForEvent { event, key, since } => (state.event, state.correlation_key, state.status_since) = (Some(event.clone()), key.clone(), Some(*since)),
         TaskStatus::Claimed { by, since } => (state.claimed_by, state.status_since) = (Some(by.clone()), Some(*since)),
         TaskStatus::Forwarded { to } => state.forwarded_to = Some(to.0),
         TaskStatus::Suspended { since, by } => (state.suspended_by, state.status_since) = (Some(by.clone()), Some(*since)),
@@ -98,6 +101,7 @@ fn task_status(status: &TaskStatus) -> api::TaskStatus {
         TaskStatus::WaitingForStartTime { .. } => V::WaitingForStartTime,
         TaskStatus::WaitingForPrecondition { .. } => V::WaitingForPrecondition,
         TaskStatus::WaitingForUserInput => V::WaitingForUserInput,
+        TaskStatus::WaitingForEvent { .. } => V::WaitingForEvent,
         TaskStatus::Blocked => V::Blocked,
         TaskStatus::WaitingForRetry { .. } => V::WaitingForRetry,
         TaskStatus::Running { .. } => V::Running,
