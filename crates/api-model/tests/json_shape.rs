@@ -23,6 +23,8 @@ fn an_instance_writes_its_tasks_keyed_by_id_with_every_key_and_utc_times() {
         suspended_by: None,
         forwarded_to: None,
         escalation: None,
+        event: None,
+        correlation_key: None,
     };
     let task = Task { kind: "user".into(), state, reason: None, attempts: 1, started_at: Some(at(9, 0)), ended_at: None, child: None };
     let instance = Instance {
@@ -51,7 +53,7 @@ fn an_instance_writes_its_tasks_keyed_by_id_with_every_key_and_utc_times() {
             "tasks": {"check": {
                 "kind": "user", "status": "claimed", "attempt": null, "status_since": "2026-03-01T10:30:00.123Z",
                 "waiting_until": null, "claimed_by": "john", "suspended_by": null, "forwarded_to": null, "escalation": null,
-                "reason": null, "attempts": 1, "started_at": "2026-03-01T09:30:00Z", "ended_at": null, "child": null
+                "event": null, "correlation_key": null, "reason": null, "attempts": 1, "started_at": "2026-03-01T09:30:00Z", "ended_at": null, "child": null
             }},
             "created_at": "2026-03-01T09:30:00Z", "updated_at": "2026-03-01T10:30:00.123Z",
             "ended_at": null, "deleted_at": null,

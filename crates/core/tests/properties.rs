@@ -223,6 +223,7 @@ impl Driver {
                 }
                 Effect::NotifyPeople { .. } => prop_assert!(false, "no user task in these definitions"),
                 Effect::CopyDocument { .. } => prop_assert!(false, "no spawn in these definitions"),
+                Effect::Subscribe { .. } | Effect::Unsubscribe { .. } => prop_assert!(false, "no wait task in these definitions"),
                 // Only an operator's retry runs a task again here, and it restarts the count.
                 Effect::RunLimitReached { .. } => prop_assert!(false, "no run limit without postconditions"),
             }

@@ -24,7 +24,7 @@ async fn a_started_instance_is_a_view_with_its_tasks_keyed_by_id_in_the_order_th
         check,
         json!({
             "kind": "user", "status": "ready", "attempt": null, "status_since": null, "waiting_until": null,
-            "claimed_by": null, "suspended_by": null, "forwarded_to": null, "escalation": null,
+            "claimed_by": null, "suspended_by": null, "forwarded_to": null, "escalation": null, "event": null, "correlation_key": null,
             "reason": {"rule": "offered_to", "message": "offered to group editors", "details": {"owners": "group editors"}},
             "attempts": 1, "started_at": "2026-03-02T09:00:00Z", "ended_at": null, "child": null
         })
