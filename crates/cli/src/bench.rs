@@ -1,7 +1,8 @@
 //! `baton bench`: W1, N ten-step instances through the durable SQLite store (and the
 //! pure core as a baseline); its subcommands `human`, `retained` and `timers` are W2–W4
 //! (`bench_workloads.rs`), `fanout` is W5 (`fanout_bench.rs`), `inbox` times one inbox page over 100,000 open human tasks, and
-//! `foreach` runs one ForEach over N items (`foreach_bench.rs`).
+//! `foreach` runs one ForEach over N items (`foreach_bench.rs`), `events` publishes keyed
+//! events to N waiting instances (`events_bench.rs`).
 //!
 //! Each W1 instance is `start -> 10 set tasks -> end`. Every workload reports completed
 //! instances per second, steps/s, p50/p99 latency per instance, CPU seconds per instance and
@@ -57,6 +58,9 @@ enum BenchTarget {
     Fanout(crate::fanout_bench::FanoutArgs),
     /// One ForEach over N items with an empty body: iterations/s, database bytes per iteration.
     Foreach(crate::foreach_bench::ForEachArgs),
+    /// Events: N instances waiting on keyed events; publish → resumed step p50/p99 at a fixed
+    /// rate, events/s at saturation, against resumptions given directly.
+    Events(crate::events_bench::EventsArgs),
     /// The API on loopback: W2 over HTTP by concurrent clients (against W2 in-process) and
     /// external workers long-polling for jobs; requests/s and p50/p99 per operation.
     Http(crate::http_bench::HttpArgs),
@@ -87,6 +91,7 @@ pub async fn run(args: BenchArgs) -> Result<u8> {
         Some(BenchTarget::Timers(a)) => return crate::bench_workloads::timers(a).await,
         Some(BenchTarget::Fanout(a)) => return crate::fanout_bench::fanout(a).await,
         Some(BenchTarget::Foreach(a)) => return crate::foreach_bench::run(a).await,
+        Some(BenchTarget::Events(a)) => return crate::events_bench::run(a).await,
         None => {}
     }
     let durability = parse_durability(&args.durability)?;

@@ -30,8 +30,9 @@ pub fn open_for_server(db: &Path) -> Result<SqliteService> {
 fn engine(db: &Path) -> Result<Engine<SqliteStore>> {
     let limits = crate::input::data_limits()?;
     let max_foreach_items = crate::input::foreach_items_limit()?;
+    let events = crate::input::event_options()?;
     let store = SqliteStore::open(db, Durability::Full).map_err(|source| CliError::Open { path: db.display().to_string(), source })?;
-    Ok(Engine::new(store, Arc::new(SystemClock), EngineOptions { limits, max_foreach_items, ..EngineOptions::default() }))
+    Ok(Engine::new(store, Arc::new(SystemClock), EngineOptions { limits, max_foreach_items, events, ..EngineOptions::default() }))
 }
 
 /// The SQLite file `--db` names: a path, or a URL. `sqlite://PATH` and `sqlite:PATH` are

@@ -23,6 +23,36 @@ pub fn foreach_items_limit() -> Result<usize> {
     baton_core::limits::foreach_items_limit(limit).map_err(CliError::Input)
 }
 
+/// The settings of published events: `BATON_EVENT_TTL` (the default time to live),
+/// `BATON_EVENT_RETENTION` (how long an id is remembered at least) and
+/// `BATON_MAX_BUFFERED_EVENTS`, else the defaults.
+pub fn event_options() -> Result<baton_engine::correlation::EventOptions> {
+    use baton_engine::correlation::{EventOptions, MAX_TTL};
+    let defaults = EventOptions::default();
+    let default_ttl = env_duration("BATON_EVENT_TTL", defaults.default_ttl)?;
+    if default_ttl > MAX_TTL {
+        return Err(CliError::Input(format!("BATON_EVENT_TTL is longer than the most an event may be buffered, {}", humantime::format_duration(MAX_TTL))));
+    }
+    let retention = env_duration("BATON_EVENT_RETENTION", defaults.retention)?;
+    if retention > baton_core::definition::MAX_DURATION {
+        return Err(CliError::Input("BATON_EVENT_RETENTION is longer than 100 years".into()));
+    }
+    let max_buffered = env_number("BATON_MAX_BUFFERED_EVENTS", defaults.max_buffered)?;
+    if !(1..=10_000_000).contains(&max_buffered) {
+        return Err(CliError::Input("BATON_MAX_BUFFERED_EVENTS must be from 1 to 10,000,000".into()));
+    }
+    Ok(EventOptions { default_ttl, retention, max_buffered })
+}
+
+/// A duration (`10m`, `24h`) from the environment variable `name`, else `default`.
+fn env_duration(name: &str, default: std::time::Duration) -> Result<std::time::Duration> {
+    match std::env::var(name) {
+        Err(std::env::VarError::NotPresent) => Ok(default),
+        Ok(text) => humantime::parse_duration(text.trim()).map_err(|e| CliError::Input(format!("{name}=`{text}` is not a duration ({e}); write it like `10m` or `24h`"))),
+        Err(std::env::VarError::NotUnicode(_)) => Err(CliError::Input(format!("{name} is not a duration"))),
+    }
+}
+
 /// A whole number from the environment variable `name`, else `default`.
 fn env_number(name: &str, default: usize) -> Result<usize> {
     match std::env::var(name) {

@@ -28,6 +28,7 @@ mod commands;
 mod database;
 mod definitions;
 mod documents;
+mod events_bench;
 mod event_publish;
 mod exit;
 mod fanout_bench;
