@@ -75,7 +75,7 @@ fn reference(t: &mut Tape, i: usize, n: usize) -> String {
 }
 
 fn task(t: &mut Tape, i: usize, n: usize, depth: usize) -> Y {
-    let kinds = ["set", "job", "end", "decision", "user", "foreach", "prompted", "unknown"];
+    let kinds = ["set", "job", "end", "decision", "user", "foreach", "prompted", "wait", "unknown"];
     let mut kind = kinds[t.below(kinds.len())];
     if t.calm && kind == "unknown" || kind == "decision" && i + 1 == n {
         kind = "set";
@@ -131,6 +131,21 @@ fn task(t: &mut Tape, i: usize, n: usize, depth: usize) -> Y {
             }
         }
         "user" => user(t, &mut fields),
+        "wait" => {
+            fields.push(("event", Y::plain(if t.hostile(10) { "has space" } else { t.pick(&["e", "f"]) })));
+            if t.chance(70) {
+                fields.push(("key", Y::quoted(if t.chance(50) { "data.s".to_owned() } else { expression(t) })));
+            }
+            if t.chance(40) {
+                fields.push(("condition", Y::quoted(if t.chance(50) { "event.n > 0".to_owned() } else { expression(t) })));
+            }
+            if t.chance(40) {
+                fields.push(("output", Y::map(vec![(DATA[t.below(DATA.len())], Y::quoted(if t.chance(50) { "event.n".to_owned() } else { expression(t) }))])));
+            }
+            if t.chance(30) {
+                fields.push(("timeout", Y::plain(t.pick(&["1h", "3 days", "0s", "200years"]))));
+            }
+        }
         "foreach" => {
             fields.push(("items", Y::quoted(if t.chance(50) { "data.l".to_owned() } else { expression(t) })));
             if t.chance(40) {

@@ -43,6 +43,8 @@ struct Driver<'k> {
     iterations: Vec<(String, usize, Value, u32)>,
     /// The snapshots ForEach runs shared, by (task, attempt): what their iterations read.
     snapshots: BTreeMap<(String, u32), std::sync::Arc<baton_core::instance::ForEachSnapshot>>,
+    /// The `wait` tasks' subscriptions the store would hold: task id -> (event, key).
+    subscriptions: BTreeMap<String, (String, Option<String>)>,
 }
 
 /// Starts the definition with hostile data and plays hostile commands on it. Process data must
@@ -63,7 +65,7 @@ pub fn run(def: &Definition, knowledge: &Knowledge, max_depth: usize, now: DateT
         }
         Err(other) => return Err(format!("start refused the data with an unexpected error: {other:?}")),
     };
-    let mut d = Driver { def, knowledge, max_depth, inst: transition.instance.clone(), now, jobs: BTreeMap::new(), timers: BTreeMap::new(), iterations: Vec::new(), snapshots: BTreeMap::new() };
+    let mut d = Driver { def, knowledge, max_depth, inst: transition.instance.clone(), now, jobs: BTreeMap::new(), timers: BTreeMap::new(), iterations: Vec::new(), snapshots: BTreeMap::new(), subscriptions: BTreeMap::new() };
     d.take(&transition)?;
     for _ in 0..MAX_COMMANDS {
         // Past the end of the tape, the run goes on the happy path to its end.
@@ -99,7 +101,7 @@ impl Driver<'_> {
     /// The next command, from the tape.
     fn command(&mut self, t: &mut Tape) -> Option<Command> {
         let by = "operator".to_owned();
-        Some(match t.below(14) {
+        Some(match t.below(15) {
             0 | 1 => {
                 let running = self.running();
                 let (task, attempt) = running.get(t.below(running.len().max(1)))?.clone();
@@ -142,6 +144,15 @@ impl Driver<'_> {
             11 | 12 => {
                 let task = self.pick_task(t);
                 Command::UserTask { task, actor: actor(t), command: user_task_command(t) }
+            }
+            13 => {
+                // An event, for a task that waits (its name and key) or for none.
+                let (name, key) = match self.subscriptions.values().next() {
+                    Some(sub) if t.chance(70) => sub.clone(),
+                    _ => (t.pick(&["e", "f"]).to_owned(), if t.chance(50) { Some(super::text::hostile_text(t)) } else { None }),
+                };
+                let event = baton_core::correlation::ReceivedEvent { id: "e-1".into(), name, key, data: data::object(t) };
+                Command::EventReceived { event }
             }
             _ => {
                 // Time passes: hours, days or years.
@@ -238,7 +249,12 @@ impl Driver<'_> {
                 Effect::RunLimitReached { .. } => {}
                 Effect::AbortChildren { task } => self.iterations.retain(|(t, ..)| t != task),
                 Effect::RecordRuntime { .. } | Effect::NotifyParent { .. } | Effect::NotifyPeople { .. } | Effect::RecoverChild { .. } | Effect::CopyDocument { .. } => {}
-                Effect::Subscribe { .. } | Effect::Unsubscribe { .. } => {}
+                Effect::Subscribe { task, event, key } => {
+                    self.subscriptions.insert(task.clone(), (event.clone(), key.clone()));
+                }
+                Effect::Unsubscribe { task } => {
+                    ensure!(self.subscriptions.remove(task).is_some(), "task `{task}` dropped a subscription it did not have");
+                }
             }
         }
         // A job that is no longer running has no result to come.
@@ -247,6 +263,14 @@ impl Driver<'_> {
         self.jobs.retain(|task, attempt| {
             def.task_index(task).is_some_and(|i| matches!(inst.tasks[i].status, TaskStatus::Running { attempt: a, .. } if a == *attempt))
         });
+        // A subscription is held exactly while its task waits for that event and key.
+        for (i, task) in self.def.tasks.iter().enumerate() {
+            let waiting = match &self.inst.tasks[i].status {
+                TaskStatus::WaitingForEvent { event, key, .. } => Some((event.clone(), key.clone())),
+                _ => None,
+            };
+            ensure!(self.subscriptions.get(&task.id) == waiting.as_ref(), "task `{}` is {} but its subscription is {:?}", task.id, self.inst.tasks[i].status, self.subscriptions.get(&task.id));
+        }
         check_state(self.def, &self.inst, self.max_depth)
     }
 }
