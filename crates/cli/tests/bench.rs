@@ -84,3 +84,9 @@ fn foreach_over_n_items_with_an_empty_body() {
     let out = bench(&["foreach", "--items", "50", "--parallel", "7", "--body", "set", "--runs", "1"]);
     assert_positive(&out, "foreach-50-set", &["iterations_per_s", "db_bytes_per_iteration"]);
 }
+
+#[test]
+fn events_published_to_instances_waiting_on_keyed_events_beside_direct_resumptions() {
+    let out = bench(&["events", "--instances", "60", "--events", "20", "--rate", "200", "--saturation", "20", "--runs", "1"]);
+    assert_positive(&out, "events-60", &["p50_ms", "p99_ms", "events_per_s", "direct_per_s", "ratio"]);
+}
