@@ -13,6 +13,7 @@ crate::in_both_modes!(
     an_id_published_again_does_nothing,
     a_buffered_event_reaches_the_wait_that_begins_after_it,
     publishing_takes_a_publisher_and_bad_input_is_refused,
+    the_order_payment_example_completes_when_its_payment_is_published,
 );
 
 const ORDER: &str = "id: order
@@ -100,4 +101,18 @@ fn publishing_takes_a_publisher_and_bad_input_is_refused(mode: Mode) {
         b.refused(&bad);
     }
     assert_eq!(json(&b, &["show", &a, "--json"])["instance"]["status"], "waiting", "nothing reached it");
+}
+
+fn the_order_payment_example_completes_when_its_payment_is_published(mode: Mode) {
+    let b = deployed(mode);
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/order-payment.yaml");
+    b.ok(&["deploy", &example.display().to_string()]);
+    let order = b.ok(&["start", "order-payment", "--data", "{\"order_id\": \"A-7\", \"total\": 40}"]).trim().to_owned();
+    // Too little is not taken: the condition does not hold (and, with no time to live, not kept).
+    b.ok(&["event", "publish", "payment-received", "--key", "A-7", "--data", "{\"amount\": 10}", "--ttl", "0s", "--as", "pat"]);
+    assert_eq!(json(&b, &["show", &order, "--json"])["instance"]["status"], "waiting");
+    b.ok(&["event", "publish", "payment-received", "--key", "A-7", "--data", "{\"amount\": 40}", "--id", "pay-981", "--as", "pat"]);
+    let shown = json(&b, &["show", &order, "--json"]);
+    assert_eq!((&shown["instance"]["status"], &shown["instance"]["data"]["paid"]), (&Value::from("completed"), &Value::from(40)));
+    assert_eq!(shown["instance"]["tasks"]["cancel"]["status"], "ended_skipped");
 }

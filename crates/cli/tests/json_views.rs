@@ -54,7 +54,7 @@ fn show_json_prints_the_instance_view_with_tasks_keyed_by_id_and_no_internal_fie
     let check = &tasks["check"];
     assert_eq!(
         keys(check),
-        ["attempt", "attempts", "child", "claimed_by", "ended_at", "escalation", "forwarded_to", "kind", "reason", "started_at", "status", "status_since", "suspended_by", "waiting_until"]
+        ["attempt", "attempts", "child", "claimed_by", "correlation_key", "ended_at", "escalation", "event", "forwarded_to", "kind", "reason", "started_at", "status", "status_since", "suspended_by", "waiting_until"]
     );
     assert_eq!((&check["kind"], &check["status"], &check["claimed_by"], &check["attempts"]), (&Value::from("user"), &Value::from("claimed"), &Value::from("john"), &Value::from(1)));
     assert!(is_utc_time(&check["started_at"]) && is_utc_time(&check["status_since"]));
