@@ -139,20 +139,7 @@ impl Machine<'_> {
 
     /// What a `wait` task's `output` mapping writes from the payload.
     fn event_output(&self, i: usize, spec: &WaitSpec, payload: &Map<String, Value>) -> Result<Map<String, Value>, Reason> {
-        if spec.output.is_empty() {
-            return Ok(Map::new());
-        }
-        let scope = self.scope_for(i).with_event(payload);
-        let mut writes = Map::new();
-        for (name, expr) in &spec.output {
-            let value = expr.eval(&scope).map_err(|e| Reason::ExpressionFailed { field: format!("output.{name}"), message: e.0 })?;
-            if let Some(reason) = self.type_problem(name, &value) {
-                return Err(reason);
-            }
-            writes.insert(name.clone(), value);
-        }
-        self.within_limits(&writes, || format!("the output mapping of wait task `{}`", self.def.tasks[i].id))?;
-        Ok(writes)
+        self.mapping_writes(i, &spec.output, || self.scope_for(i).with_event(payload), "wait task")
     }
 
     /// Task `i`'s event did not come within its `timeout`.

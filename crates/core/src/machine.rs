@@ -266,12 +266,18 @@ impl Machine<'_> {
     /// The values an `output` mapping (`variable: CEL` over `output`) of task `i` (a `what`)
     /// writes: each of its declared type, all of them within the data limits.
     pub(crate) fn output_mapping(&self, i: usize, mapping: &[(String, crate::expr::Expr)], output: &Map<String, Value>, what: &str) -> Result<Map<String, Value>, Reason> {
-        // No mapping writes nothing: the scope (this instance's data and the output, converted
+        self.mapping_writes(i, mapping, || self.scope_for(i).with_output(output), what)
+    }
+
+    /// The values a mapping (`variable: CEL`) of task `i` (a `what`) writes, evaluated in the
+    /// scope `scope` builds: each of its declared type, all of them within the data limits.
+    pub(crate) fn mapping_writes<'s>(&'s self, i: usize, mapping: &[(String, crate::expr::Expr)], scope: impl FnOnce() -> crate::expr::Scope<'s>, what: &str) -> Result<Map<String, Value>, Reason> {
+        // No mapping writes nothing: the scope (this instance's data and the rest, converted
         // for CEL) would be built for no expression.
         if mapping.is_empty() {
             return Ok(Map::new());
         }
-        let scope = self.scope_for(i).with_output(output);
+        let scope = scope();
         let mut writes = Map::new();
         for (name, expr) in mapping {
             let value = expr.eval(&scope).map_err(|e| Reason::ExpressionFailed { field: format!("output.{name}"), message: e.0 })?;
