@@ -41,9 +41,10 @@ pub async fn show(State(state): State<AppState>, Acting(user): Acting, Path(id):
     Ok(Json(state.service.instance(&user, &id).await?))
 }
 
-/// Delete an instance (aborted first if open) and its human tasks; its history stays.
+/// Delete an instance (aborted first if open) and its human tasks; its history stays, and
+/// reading it still answers. Deleting it again is refused with 409.
 #[utoipa::path(delete, path = "/api/instances/{id}", tag = "instances", params(("id" = String, Path)),
-    responses((status = 200, body = api::Instance), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = api::Instance), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>) -> ApiResult<Json<api::Instance>> {
     Ok(Json(state.service.delete(&user, &id).await?))
 }
