@@ -95,6 +95,10 @@ impl Backend {
         either!(self, as None, |s, user| s.definition(user, id, version), |c| c.definition(id, version))
     }
 
+    pub async fn definition_graph(&self, id: &str, version: Option<u32>) -> Result<api::DefinitionGraph> {
+        either!(self, as None, |s, user| s.definition_graph(user, id, version), |c| c.definition_graph(id, version))
+    }
+
     pub async fn versions(&self, id: &str) -> Result<Vec<api::DefinitionVersion>> {
         either!(self, as None, |s, user| s.versions(user, id), |c| c.versions(id))
     }
