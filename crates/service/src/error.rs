@@ -59,6 +59,10 @@ pub enum ServiceError {
     /// they may see refers to it.
     #[error("{user} may not read document `{document}`: they did not upload it and no instance they may see refers to it")]
     MayNotReadDocument { user: String, document: String },
+    /// The instance is scoped to a department the acting user does not belong to (Stardust's
+    /// department scoping): they may not see it or act on it, its tasks, documents or history.
+    #[error("{user} may not see or act on instance {instance}: it belongs to another department than theirs (only that department's users and administrators may)")]
+    OutOfScope { user: String, instance: String },
     /// A count past its bound (a page size, a listing limit).
     #[error("{what} must be from 1 to {max}, not {value}")]
     OutOfBounds { what: &'static str, value: usize, max: usize },
@@ -75,7 +79,7 @@ impl ServiceError {
             Self::CaseNotFound(_) | Self::VersionNotFound { .. } | Self::UnknownTask { .. } => ErrorKind::NotFound,
             Self::NotAUserTask { .. } | Self::OutOfBounds { .. } | Self::InvalidRequest { .. } => ErrorKind::Invalid,
             Self::UserTaskNotStarted { .. } => ErrorKind::Conflict,
-            Self::Forbidden { .. } | Self::NotAWorker { .. } | Self::NotAPublisher { .. } | Self::MayNotStart { .. } | Self::MayNotReadDocument { .. } => ErrorKind::Forbidden,
+            Self::Forbidden { .. } | Self::NotAWorker { .. } | Self::NotAPublisher { .. } | Self::MayNotStart { .. } | Self::MayNotReadDocument { .. } | Self::OutOfScope { .. } => ErrorKind::Forbidden,
             Self::Document(e) => match e {
                 DocumentError::UnknownDocument(_) => ErrorKind::NotFound,
                 DocumentError::ContentTooLarge { .. } | DocumentError::MetadataTooLarge { .. } | DocumentError::BadName(_) => ErrorKind::Invalid,

@@ -23,6 +23,7 @@ mod instances;
 mod jobs;
 mod publishing;
 mod requests;
+mod scope;
 mod spawn;
 mod tokens;
 pub mod view;

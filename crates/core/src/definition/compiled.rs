@@ -23,6 +23,9 @@ pub struct Definition {
     pub startable: bool,
     /// Who may start it (administrators always may); `None`: every user.
     pub startable_by: Option<crate::people::PotentialOwners>,
+    /// Where a root instance's department scope comes from (Stardust's department scoping):
+    /// evaluated once on its start data, see [`crate::department`]. `None`: unscoped.
+    pub department: Option<Expr>,
     pub data: IndexMap<String, DataDecl>,
     pub tasks: Vec<TaskDef>,
     /// Task indices in an order where every task comes after its predecessors.

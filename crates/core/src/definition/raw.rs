@@ -17,6 +17,8 @@ pub(super) struct RawDefinition {
     pub(super) startable: Option<bool>,
     /// Who may start it: user names and `group:NAME`; without, every user.
     pub(super) startable_by: Option<Vec<Spanned<String>>>,
+    /// Where an instance's department scope comes from: a CEL expression over its start data.
+    pub(super) department: Option<Spanned<String>>,
     #[allow(dead_code)] // read from the node, entry by entry, for precise positions
     pub(super) data: Option<serde::de::IgnoredAny>,
     #[allow(dead_code)] // read from the node, task by task, for precise positions
