@@ -96,7 +96,7 @@ fn case_show_lists_a_case_oldest_first_with_each_link_and_work_status(mode: Mode
     assert_eq!(keys(&case), ["id", "instances"]);
     assert_eq!(case["id"], Value::from(root.as_str()));
     let instances = case["instances"].as_array().unwrap();
-    assert_eq!(keys(&instances[1]), ["case", "created_at", "ended_at", "id", "link", "parent", "process", "status", "version", "work_status"]);
+    assert_eq!(keys(&instances[1]), ["case", "created_at", "department", "ended_at", "id", "link", "parent", "process", "status", "version", "work_status"]);
     let links: Vec<(&Value, &Value, &Value)> = instances.iter().map(|i| (&i["id"], &i["link"], &i["work_status"])).collect();
     assert_eq!(
         links,

@@ -70,7 +70,7 @@ pub async fn submit(State(state): State<AppState>, Acting(user): Acting, Path((s
 /// Suspend a cached workflow (the Suspend button): it leaves the cache for the acting user's
 /// inbox (explicit suspension).
 #[utoipa::path(post, path = "/api/sessions/{session}/workflows/{instance}/suspend", tag = "sessions", params(("session" = String, Path), ("instance" = String, Path)),
-    responses((status = 200, body = api::SuspendedWorkflow), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = api::SuspendedWorkflow), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn suspend(State(state): State<AppState>, Acting(user): Acting, Path((session, instance)): Path<(String, String)>) -> ApiResult<Json<api::SuspendedWorkflow>> {
     Ok(Json(state.service.session_suspend(&user, &session, &instance).await?))
 }
