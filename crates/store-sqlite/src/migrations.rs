@@ -4,7 +4,7 @@
 use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
 
-use baton_store::StoreError;
+use baton_store::{BackendKind, StoreError};
 
 const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/20261125_0001_initial.sql")),
@@ -23,8 +23,17 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/20261204_0014_link_kind.sql")),
     M::up(include_str!("../migrations/20261205_0015_documents.sql")),
     M::up(include_str!("../migrations/20261206_0017_event_correlation.sql")),
+    M::up(include_str!("../migrations/20261207_0020_leases.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<(), StoreError> {
-    Migrations::from_slice(MIGRATIONS).to_latest(conn).map_err(|e| StoreError::Database(format!("migrating the schema: {e}")))
+    Migrations::from_slice(MIGRATIONS).to_latest(conn).map_err(|e| {
+        let kind = match e {
+            // The database was migrated by a newer Baton, or holds a schema this one cannot read.
+            rusqlite_migration::Error::MigrationDefinition(_) | rusqlite_migration::Error::InvalidUserVersion => BackendKind::Incompatible,
+            rusqlite_migration::Error::RusqliteError { ref err, .. } => crate::db_kind(err),
+            _ => BackendKind::Internal,
+        };
+        StoreError::backend(kind, format!("migrating the schema: {e}"))
+    })
 }
