@@ -61,6 +61,9 @@ pub struct InboxPage {
     pub per_page: usize,
     /// Is there a next page?
     pub more: bool,
+    /// Beside the human tasks: the user's suspended interactive workflows, the most recently
+    /// suspended first (at most 1,000; the same on every page).
+    pub workflows: Vec<crate::session::SuspendedWorkflow>,
 }
 
 /// Which page of an inbox to show, and which tasks.

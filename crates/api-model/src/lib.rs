@@ -31,6 +31,7 @@ mod job;
 mod names;
 mod people;
 mod reason;
+mod session;
 pub mod requests;
 mod task;
 mod token;
@@ -53,6 +54,7 @@ pub use job::{ExternalJob, Job, JobLock, Jobs, TopicJobs};
 pub use names::UnknownName;
 pub use people::People;
 pub use reason::Reason;
+pub use session::{LeftTo, LeftWorkflow, Logout, Session, SessionStep, SessionWorkflow, SuspendedWhy, SuspendedWorkflow, View};
 pub use task::{Task, TaskState, TaskStatus};
 pub use token::{NewToken, Token, TokenState};
 

@@ -606,3 +606,30 @@ pub struct PublishEvent {
     #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 2592000000u64))]
     pub ttl_ms: Option<u64>,
 }
+
+/// An interactive workflow to start in a session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SessionStart {
+    /// The process id (an interactive one); its latest version is started.
+    pub process: String,
+    /// The input process data.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub data: Data,
+}
+
+/// The user's submission of the view a workflow shows: data that fits the view's form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Submission {
+    /// The `view` task submitted; `null`: the view the workflow shows (the first, if several are).
+    #[serde(default)]
+    pub task: Option<String>,
+    /// The view's fields.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub data: Data,
+}

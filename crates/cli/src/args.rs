@@ -216,6 +216,13 @@ pub enum Cmd {
         concurrency: usize,
         #[command(flatten)]
         jobs: crate::worker::JobArgs,
+        /// The most interactive workflows a user session's cache holds (1 to 256; Siebel's
+        /// eight by default): the next one evicts the least recently used.
+        #[arg(long, env = "BATON_SESSION_CACHE", default_value_t = baton_service::DEFAULT_CACHE_SIZE, value_name = "N")]
+        session_cache: usize,
+        /// How long a user session may be idle before it is logged out (up to 7 days).
+        #[arg(long, env = "BATON_SESSION_IDLE_TIMEOUT", default_value = "30m", value_parser = humantime::parse_duration, value_name = "DURATION")]
+        session_idle_timeout: std::time::Duration,
     },
     /// A user's inbox: the human tasks they claimed, then the ones they may claim.
     Tasks(crate::human_tasks::InboxArgs),
@@ -252,6 +259,12 @@ pub enum Cmd {
         instance: String,
         #[arg(long = "as", value_name = "USER", help = AS_HELP)]
         by: Option<String>,
+    },
+    /// A user session on a server and the interactive workflows it drives (Siebel): login,
+    /// logout, workflows, start, resume, submit, suspend. Needs --server.
+    Session {
+        #[command(subcommand)]
+        action: crate::sessions::SessionCmd,
     },
     /// Publish events for `wait` tasks (Siebel's implicit resumption).
     Event {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use baton_api_model as api;
-use baton_api_model::requests::{Deploy, DeployFile, InboxParams, Input, InstancesQuery, NewGroup, NewMember, SetMetadata, Start, TokenRequest, TokensQuery};
+use baton_api_model::requests::{Deploy, DeployFile, InboxParams, Input, InstancesQuery, NewGroup, NewMember, SessionStart, SetMetadata, Start, Submission, TokenRequest, TokensQuery};
 use baton_client::Client;
 use baton_engine::EngineError;
 use baton_service::{HumanTaskAction, HumanTaskRef, ServiceError, SourceFile, TaskOperation};
@@ -204,6 +204,38 @@ impl Backend {
             per_page: Some(query.per_page),
         };
         either!(self, as Some(owner), |s, user| s.inbox(user, query), |c| c.inbox(&params))
+    }
+
+    // ---- user sessions (a server's; the local service has none and says so)
+
+    pub async fn login(&self) -> Result<api::Session> {
+        either!(self, as None, |s, user| s.login(user), |c| c.login())
+    }
+
+    pub async fn logout(&self, session: &str) -> Result<api::Logout> {
+        either!(self, as None, |s, user| s.logout(user, session), |c| c.logout(session))
+    }
+
+    pub async fn session_workflows(&self, session: &str) -> Result<Vec<api::SessionWorkflow>> {
+        either!(self, as None, |s, user| s.session_workflows(user, session), |c| c.session_workflows(session))
+    }
+
+    pub async fn session_start(&self, session: &str, process: &str, data: api::Data) -> Result<api::SessionStep> {
+        let request = SessionStart { process: process.to_owned(), data };
+        either!(self, as None, |s, user| s.session_start(user, session, &request.process, request.data.clone()), |c| c.session_start(session, &request))
+    }
+
+    pub async fn session_resume(&self, session: &str, instance: &str) -> Result<api::SessionStep> {
+        either!(self, as None, |s, user| s.session_resume(user, session, instance), |c| c.session_resume(session, instance))
+    }
+
+    pub async fn session_submit(&self, session: &str, instance: &str, task: Option<String>, data: api::Data) -> Result<api::SessionStep> {
+        let request = Submission { task, data };
+        either!(self, as None, |s, user| s.session_submit(user, session, instance, request.task.as_deref(), request.data.clone()), |c| c.session_submit(session, instance, &request))
+    }
+
+    pub async fn session_suspend(&self, session: &str, instance: &str) -> Result<api::SuspendedWorkflow> {
+        either!(self, as None, |s, user| s.session_suspend(user, session, instance), |c| c.session_suspend(session, instance))
     }
 
     // ---- incidents

@@ -17,7 +17,10 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Cmd::Run { file, data, concurrency, jobs } => crate::run::run(location, &file, data.as_deref(), &jobs, concurrency).await,
         Cmd::Worker { concurrency, until_idle, jobs } => crate::worker::worker(location.database("worker")?, jobs.worker_options(concurrency), until_idle).await,
-        Cmd::Serve { listen, concurrency, jobs } => crate::serve::serve(location.database("serve")?, listen, jobs.worker_options(concurrency)).await,
+        Cmd::Serve { listen, concurrency, jobs, session_cache, session_idle_timeout } => {
+            let sessions = baton_service::SessionOptions { cache_size: session_cache, idle_timeout: session_idle_timeout };
+            crate::serve::serve(location.database("serve")?, listen, jobs.worker_options(concurrency), sessions).await
+        }
         Cmd::Bench(args) => {
             location.database("bench")?;
             crate::bench::run(args).await.map_err(CliError::Bench)
@@ -125,6 +128,7 @@ async fn on(backend: &Backend, command: Cmd) -> Result<u8> {
         Cmd::Recover { instance, by } => instance_is(backend.recover(by.as_deref(), &instance).await?),
         Cmd::Case { action } => crate::cases::act(backend, action).await,
         Cmd::Event { action } => crate::event_publish::act(backend, action).await,
+        Cmd::Session { action } => crate::sessions::act(backend, action).await,
         Cmd::Delete { instance, by } => {
             let state = backend.delete(by.as_deref(), &instance).await?;
             outln!("instance {} deleted ({})", state.id, state.status);

@@ -97,7 +97,7 @@ fn apply(cli: &mut Cli, matches: &ArgMatches, config: Config) -> Result<(), Stri
         };
     }
     match &mut cli.command {
-        Cmd::Serve { listen, concurrency, jobs } => {
+        Cmd::Serve { listen, concurrency, jobs, .. } => {
             let (Some(section), Some(sub)) = (config.serve, matches.subcommand_matches("serve")) else { return Ok(()) };
             if let Some(address) = section.listen.filter(|_| unset(sub, "listen")) {
                 *listen = address;

@@ -23,8 +23,9 @@ pub fn open(db: &Path) -> Result<SqliteService> {
 
 /// Opens the database at `db` as a server's service: there, managing people and others'
 /// tokens takes an administrator.
-pub fn open_for_server(db: &Path) -> Result<SqliteService> {
-    Ok(Service::new(engine(db)?))
+/// The service a server offers, with user sessions of these settings.
+pub fn open_for_server(db: &Path, sessions: baton_service::SessionOptions) -> Result<SqliteService> {
+    Ok(Service::with_sessions(engine(db)?, sessions))
 }
 
 fn engine(db: &Path) -> Result<Engine<SqliteStore>> {

@@ -203,8 +203,10 @@ pub async fn inbox(backend: &Backend, args: InboxArgs) -> Result<u8> {
         outln!("{}", render::json(&page));
         return Ok(0);
     }
+    let suspended = suspended_workflows(&page.workflows);
     if page.rows.is_empty() {
         outln!("no tasks for {}{}", args.user, if args.page > 1 { format!(" on page {}", args.page) } else { String::new() });
+        out!("{suspended}");
         return Ok(0);
     }
     let width = page.rows.iter().map(|r| r.task.len() + 1 + r.human_task.to_string().len()).max().unwrap_or(4).clamp(4, baton_core::definition::MAX_ID_LEN + 11);
@@ -232,8 +234,26 @@ pub async fn inbox(backend: &Backend, args: InboxArgs) -> Result<u8> {
     if page.more {
         let _ = writeln!(out, "(more: --page {})", args.page + 1);
     }
-    out!("{out}");
+    out!("{out}{suspended}");
     Ok(0)
+}
+
+/// The suspended interactive workflows an inbox lists beside its human tasks (nothing when
+/// there are none): resumed with `baton session resume INSTANCE`.
+fn suspended_workflows(workflows: &[baton_api_model::SuspendedWorkflow]) -> String {
+    if workflows.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("\nsuspended workflows (resume with `baton session resume INSTANCE`):\n{:36}  {:24}  {:20}  {:20}  WHY\n", "INSTANCE", "PROCESS", "STEP", "SUSPENDED AT");
+    for w in workflows {
+        let why = match (w.why, &w.note) {
+            (baton_api_model::SuspendedWhy::Explicit, _) => "explicit".to_owned(),
+            (baton_api_model::SuspendedWhy::Implicit, Some(note)) => format!("implicit ({note})"),
+            (baton_api_model::SuspendedWhy::Implicit, None) => "implicit".to_owned(),
+        };
+        let _ = writeln!(out, "{:36}  {:24}  {:20}  {:20}  {why}", w.instance, w.process, w.step.as_deref().unwrap_or("-"), w.suspended_at.format("%Y-%m-%d %H:%M:%S"));
+    }
+    out
 }
 
 /// `TASK` or `TASK#N`.

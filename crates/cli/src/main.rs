@@ -45,6 +45,7 @@ mod render_human;
 mod config;
 mod run;
 mod serve;
+mod sessions;
 mod tokens;
 mod worker;
 

@@ -11,8 +11,20 @@ use crate::database::open_for_server;
 use crate::exit::{self, CliError, Result};
 use crate::worker::{signalled, JobRunner};
 
-pub async fn serve(db: &Path, listen: SocketAddr, options: WorkerOptions) -> Result<u8> {
-    let service = open_for_server(db)?;
+/// How often idle sessions are looked for, at most.
+const SESSION_SWEEP: std::time::Duration = std::time::Duration::from_secs(30);
+
+pub async fn serve(db: &Path, listen: SocketAddr, options: WorkerOptions, sessions: baton_service::SessionOptions) -> Result<u8> {
+    if let Some(problem) = sessions.problem() {
+        return Err(CliError::Input(problem));
+    }
+    let service = open_for_server(db, sessions)?;
+    // Sessions this server (or the one before it) left open when it stopped or crashed are
+    // logged out before anything is served.
+    let recovered = service.recover_sessions().await?;
+    if recovered > 0 {
+        errln!("baton: logged out {recovered} session(s) left open when the server last stopped");
+    }
     // The server runs the jobs too, so it takes the lock a worker takes.
     let runner = JobRunner::start(db, &service, options.grace).await?;
     let signals = runner.signals.clone();
@@ -21,8 +33,10 @@ pub async fn serve(db: &Path, listen: SocketAddr, options: WorkerOptions) -> Res
     errln!("baton: serving the API on http://{address} (reference: http://{address}/docs)");
     tracing::info!(%address, "serving the API");
     let server = baton_server::serve(listener, AppState::new(service.clone()), signalled(signals.clone()));
+    let sweep_every = (sessions.idle_timeout / 4).clamp(std::time::Duration::from_secs(1), SESSION_SWEEP);
+    let sweeper = service.run_session_sweeper(sweep_every, signalled(signals.clone()));
     let worker = service.engine().run_worker(options, signalled(signals));
-    let (served, worked) = tokio::join!(server, worker);
+    let (served, worked, ()) = tokio::join!(server, worker, sweeper);
     served.map_err(CliError::io("serving the API"))?;
     worked?;
     Ok(exit::DONE)

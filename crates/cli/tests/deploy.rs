@@ -57,7 +57,7 @@ fn the_problems_of_every_file_are_reported_in_file_order() {
     assert_eq!(
         run.stderr,
         format!(
-            "baton: {first}:4:11: unknown task kind `teleport`\n  hint: use one of: job, set, decision, foreach, user, call, handoff, wait, end\n\
+            "baton: {first}:4:11: unknown task kind `teleport`\n  hint: use one of: job, set, decision, foreach, user, call, handoff, wait, view, end\n\
              {latin1}:1:8: the file is not UTF-8 text: the bytes from here on (0xE9 …) are not valid UTF-8\n  hint: save the file as UTF-8\n\
              {last}:5:13: predecessor `nobody` is not a task of this process\n"
         )

@@ -231,6 +231,41 @@ impl Client {
         self.send_json(Method::POST, &["api", "events"], request).await
     }
 
+    // ---- user sessions (Siebel's interactive workflows)
+
+    /// Logs the token's user in: a new session.
+    pub async fn login(&self) -> Result<api::Session> {
+        self.send(Method::POST, &["api", "sessions"]).await
+    }
+
+    pub async fn session(&self, session: &str) -> Result<api::Session> {
+        self.get(&["api", "sessions", session], NO_QUERY).await
+    }
+
+    pub async fn logout(&self, session: &str) -> Result<api::Logout> {
+        self.send(Method::DELETE, &["api", "sessions", session]).await
+    }
+
+    pub async fn session_workflows(&self, session: &str) -> Result<Vec<api::SessionWorkflow>> {
+        self.get(&["api", "sessions", session, "workflows"], NO_QUERY).await
+    }
+
+    pub async fn session_start(&self, session: &str, start: &baton_api_model::requests::SessionStart) -> Result<api::SessionStep> {
+        self.send_json(Method::POST, &["api", "sessions", session, "workflows"], start).await
+    }
+
+    pub async fn session_resume(&self, session: &str, instance: &str) -> Result<api::SessionStep> {
+        self.send(Method::POST, &["api", "sessions", session, "workflows", instance, "resume"]).await
+    }
+
+    pub async fn session_submit(&self, session: &str, instance: &str, submission: &baton_api_model::requests::Submission) -> Result<api::SessionStep> {
+        self.send_json(Method::POST, &["api", "sessions", session, "workflows", instance, "submit"], submission).await
+    }
+
+    pub async fn session_suspend(&self, session: &str, instance: &str) -> Result<api::SuspendedWorkflow> {
+        self.send(Method::POST, &["api", "sessions", session, "workflows", instance, "suspend"]).await
+    }
+
     pub async fn case(&self, id: &str) -> Result<api::Case> {
         self.get(&["api", "cases", id], NO_QUERY).await
     }

@@ -113,7 +113,16 @@ pub enum Command {
     EventReceived { event: crate::correlation::ReceivedEvent },
     /// Delete the instance, finished or not: an open instance is aborted first, and every
     /// human task is deleted. The instance keeps its history and takes no more commands.
-    Delete { by: String },
+    Delete {
+        by: String,
+        /// Why, when it is not an operator's deletion (an interactive workflow without Auto
+        /// Persist that left its session's cache): the instance's reason.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<crate::status::Reason>,
+    },
+    /// The user driving an interactive workflow submits view task `task` with `data`, which
+    /// must fit the view's form (Siebel: the user's next action in an interactive step).
+    Submit { task: String, data: Map<String, Value>, by: String },
 }
 
 impl Command {
@@ -131,6 +140,7 @@ impl Command {
             | Self::IterationEnded { task, .. }
             | Self::IterationsEnded { task, .. }
             | Self::ChildEnded { task, .. }
+            | Self::Submit { task, .. }
             | Self::UserTask { task, .. } => Some(task),
             Self::Abort { .. } | Self::Delete { .. } | Self::Recover { .. } | Self::EventReceived { .. } | Self::Spawn { .. } | Self::SpawnedEnded { .. } | Self::AbortAndStart { .. } => None,
         }
@@ -148,7 +158,8 @@ impl Command {
             | Self::AbortAndStart { by, .. }
             | Self::SetBreakpoint { by, .. }
             | Self::ProvideInput { by, .. }
-            | Self::Delete { by } => {
+            | Self::Submit { by, .. }
+            | Self::Delete { by, .. } => {
                 Some(by)
             }
             _ => None,

@@ -9,7 +9,7 @@
 //! the raw form as written (`raw`), reading a file (`parse`), compiling a task graph
 //! (`compile`), the task controls of Automic's start pipeline and runtime monitoring
 //! (`controls`), job retries (`retry`), the `user` kind's fields (`user_kind`), the `call` and
-//! `handoff` kinds' (`subprocess_kind`), the `wait` kind's (`wait_kind`), postconditions
+//! `handoff` kinds' (`subprocess_kind`), the `wait` kind's (`wait_kind`), the `view` kind's (`view_kind`), postconditions
 //! that would run each other for ever (`run_cycles`) and the document checks (`document`).
 
 mod compile;
@@ -24,10 +24,11 @@ mod run_cycles;
 mod subprocess_kind;
 mod user_kind;
 mod wait_kind;
+mod view_kind;
 
 pub use crate::data_type::{json_type_name, DataType};
 pub use crate::duration::{self, DurationError, MAX_DURATION};
-pub use compiled::{topic_problem, wire_name_problem, Branch, CallSpec, HandoffSpec, WaitSpec, ProcessRef, DataDecl, DecisionSpec, Definition, Dependency, DependencyMatch, ForEachSpec, JobSpec, JobTarget, TaskDef, TaskKind, MAX_PARALLEL, MAX_TOPIC_LEN};
+pub use compiled::{topic_problem, wire_name_problem, Branch, CallSpec, HandoffSpec, WaitSpec, ViewSpec, ProcessRef, DataDecl, DecisionSpec, Definition, Dependency, DependencyMatch, ForEachSpec, JobSpec, JobTarget, TaskDef, TaskKind, MAX_PARALLEL, MAX_TOPIC_LEN};
 pub use controls::{Action, Condition, EndAs, Postcondition, Preconditions, Prompt, RuntimeLimit, TaskControls, TimeSpec, MAX_RESTARTS};
 pub use diagnostics::{format_problems, DefinitionError, Diagnostic, MAX_SHOWN};
 pub use parse::{check_id, decode_source, node_to_json, parse, parse_with, MAX_ID_LEN};

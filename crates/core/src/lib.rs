@@ -14,8 +14,8 @@
 //! - the machine a transition runs on (`machine`), then the transition modules that add the
 //!   rules to it: [`step`] (the entry points), `start_pipeline`, `job`, `runtime_monitor`,
 //!   `foreach`, `subprocess` (`call`, `handoff`, recovery), `spawn` (Stardust's spawn and
-//!   abort-and-start), `user_task_flow` and [`correlation`] (`wait` tasks and the events
-//!   they receive).
+//!   abort-and-start), `user_task_flow`, [`correlation`] (`wait` tasks and the events
+//!   they receive) and `interactive` (`view` tasks of interactive workflows).
 
 pub mod timestamp;
 pub mod data_type;
@@ -48,6 +48,7 @@ mod subprocess;
 pub mod spawn;
 mod user_task_flow;
 pub mod correlation;
+mod interactive;
 
 pub use definition::{parse as parse_definition, Definition, DefinitionError, JobTarget};
 pub use event::{Event, EventKind};

@@ -55,6 +55,8 @@ pub enum Cause {
     HumanTask,
     /// A `wait` task subscribes to its event and waits for it.
     WaitForEvent,
+    /// A `view` task shows its form to the user driving the interactive workflow.
+    ShowView,
     /// The task's work ended OK (a job, an in-engine task, a ForEach, a human task).
     Completed,
     /// The task's work failed: a job's exit code, timeout or refused output, an expression, a
@@ -94,7 +96,7 @@ pub enum Cause {
 
 impl Cause {
     /// Every cause, in the order the README lists them.
-    pub const ALL: [Self; 30] = [
+    pub const ALL: [Self; 31] = [
         Self::DeadPath,
         Self::Breakpoint,
         Self::Calendar,
@@ -108,6 +110,7 @@ impl Cause {
         Self::Dispatched,
         Self::HumanTask,
         Self::WaitForEvent,
+        Self::ShowView,
         Self::Completed,
         Self::Failed,
         Self::RetryPending,
@@ -152,6 +155,7 @@ impl Cause {
             Self::Dispatched => ("dispatched", "the task's work is handed out: a job attempt to a worker (a first run, a retry, or again after its worker was lost), a ForEach's iterations, a `call`'s sub-process"),
             Self::HumanTask => ("human_task", "the task's human task is created, claimed, given back, forwarded, suspended, resumed, escalated or restarted"),
             Self::WaitForEvent => ("wait_for_event", "a `wait` task subscribes to its event (with its correlation key) and waits for it"),
+            Self::ShowView => ("show_view", "a `view` task of an interactive workflow shows its form to the user driving it and waits for their submission"),
             Self::Completed => ("completed", "the task's work ended OK: a job, a `set`, `decision` or `end` task, a ForEach, a human task's chain, a `call`'s sub-process, a hand-off, a `wait` task's event"),
             Self::Failed => ("failed", "the task's work failed: a job's exit code, timeout or output, an expression, a ForEach's items or iterations, a human task failed or refused, a sub-process that did not complete or could not start, a `wait` task's key, condition or output mapping"),
             Self::RetryPending => ("retry_pending", "a job attempt failed with retries left in its policy: it waits for its retry"),
@@ -197,6 +201,8 @@ impl Cause {
             R::WaitingForInput { .. } => Self::Prompt,
             R::RunLimit { .. } => Self::RunLimit,
             R::WaitingForEvent { .. } => Self::WaitForEvent,
+            R::ShowingView { .. } => Self::ShowView,
+            R::Submitted { .. } => Self::Completed,
             R::EventReceived { .. } => Self::Completed,
             R::EventTimedOut { .. } => Self::EventTimeout,
             R::OfferedTo { .. } | R::ForwardedTo { .. } => Self::HumanTask,
@@ -240,7 +246,7 @@ impl Cause {
             R::InstanceEnded { .. } => Self::InstanceEnded,
             R::NotTriggered => Self::NotTriggered,
             // Reasons of an instance, a history event or a task that waits, never of a change.
-            R::PredecessorsPending { .. } | R::EngineRestarted | R::LockExpired { .. } | R::Retry { .. } | R::ChildAborted { .. } | R::SpawnedOpen { .. } => return None,
+            R::PredecessorsPending { .. } | R::EngineRestarted | R::LockExpired { .. } | R::Retry { .. } | R::ChildAborted { .. } | R::SpawnedOpen { .. } | R::Discarded { .. } => return None,
         })
     }
 }
@@ -307,6 +313,8 @@ pub const TABLE: &[Row] = {
         row(Cause::Completed, STARTS, &[EndedOk]),
         row(Cause::Failed, STARTS, &[EndedNotOk]),
         row(Cause::WaitForEvent, STARTS, &[WaitingForEvent]),
+        // A `view` task shows its form; its user's submission ends it (`completed`, above).
+        row(Cause::ShowView, CHECKS, &[WaitingForUserInput]),
         // A `wait` task's event: received, refused by the task's expressions, or not in time.
         row(Cause::Completed, &[WaitingForEvent], &[EndedOk]),
         row(Cause::Failed, &[WaitingForEvent], &[EndedNotOk]),
@@ -420,7 +428,7 @@ pub fn status_meaning(status: TaskStatusKind) -> &'static str {
         WaitingForPredecessor => "waits until all its direct predecessors reached an end status (and an on-demand task until an action starts it)",
         WaitingForStartTime => "waits for its earliest start time, on a durable timer",
         WaitingForPrecondition => "a precondition with `else: wait` does not hold; checked again on a durable timer",
-        WaitingForUserInput => "a prompt needs a value (`baton task input`)",
+        WaitingForUserInput => "a prompt needs a value (`baton task input`), or a view waits for its user's submission (`baton session submit`)",
         WaitingForEvent => "a `wait` task waits for its event (`baton event publish`)",
         Blocked => "stopped until an operator acts: a breakpoint, an else action or limit that blocks, the run limit",
         WaitingForRetry => "a job attempt failed; its retry policy runs it again on a durable timer",

@@ -83,6 +83,18 @@ pub enum TransitionError {
     /// their conditions do not hold. Nothing changed; the event was not received.
     #[error("no task of this instance waits for event `{event}`{}", key.as_ref().map(|k| format!(" with key `{k}`")).unwrap_or_default())]
     NoWaitingTask { event: String, key: Option<String> },
+    /// A submission to a task that is not a `view`.
+    #[error("task `{task}` is a {kind} task; only `view` tasks take a submission")]
+    NotAView { task: String, kind: &'static str },
+    /// A submission to a view that is not showing (it has not started, or it was submitted).
+    #[error("view `{task}` is {status}; it is not waiting for a submission")]
+    ViewNotShown { task: String, status: String },
+    /// A submission that does not fit the view's form. Nothing changed.
+    #[error("the submission of view `{task}` does not fit its form: {}", problems.join("; "))]
+    InvalidSubmission { task: String, problems: Vec<String> },
+    /// Input for a `view` task, whose user submits it in their session instead.
+    #[error("task `{task}` is a view: its user submits it in their session (`baton session submit`)")]
+    IsAView { task: String },
 }
 
 /// What the driver knows beyond the instance: learned expected runtimes (Automic's ERT,

@@ -316,6 +316,9 @@ impl Machine<'_> {
 
     pub(crate) fn provide_input(&mut self, task: &str, values: Map<String, Value>, by: &str) -> Result<(), TransitionError> {
         let i = self.index(task)?;
+        if matches!(self.def.tasks[i].kind, crate::definition::TaskKind::View(_)) {
+            return Err(TransitionError::IsAView { task: task.to_owned() });
+        }
         if self.inst.tasks[i].status != TaskStatus::WaitingForUserInput {
             return Err(TransitionError::NotWaitingForInput { task: task.to_owned(), status: self.inst.tasks[i].status.name().to_owned() });
         }

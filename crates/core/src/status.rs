@@ -448,6 +448,14 @@ pub enum Reason {
     ChildAborted { child: String, by: String },
     /// Every task ended, but these spawned sub-processes have not: the root waits for them.
     SpawnedOpen { children: Vec<String> },
+    /// A `view` task shows its form to the user driving the interactive workflow and waits for
+    /// their submission.
+    ShowingView { title: String },
+    /// The user driving the interactive workflow submitted the view.
+    Submitted { by: String },
+    /// The interactive workflow was deleted when it left its session's cache (it has no Auto
+    /// Persist): why it left.
+    Discarded { why: String },
     /// A `wait` task waits for event `event` (with correlation key `key`).
     WaitingForEvent {
         event: String,
@@ -539,6 +547,9 @@ impl fmt::Display for Reason {
                 write!(f, "event `{event}` did not come within {}", humantime::format_duration(std::time::Duration::from_millis(*after_ms)))
             }
             Self::BadCorrelationKey { problem } => write!(f, "no correlation key: {problem}"),
+            Self::ShowingView { title } => write!(f, "showing view `{title}`: waiting for its user to submit it"),
+            Self::Submitted { by } => write!(f, "submitted by {by}"),
+            Self::Discarded { why } => write!(f, "deleted when it left its session's cache ({why}); it has no Auto Persist"),
             Self::SpawnedOpen { children } => write!(f, "waiting for spawned sub-process{} {}", if children.len() == 1 { "" } else { "es" }, children.join(", ")),
             Self::RunLimit { limit } => write!(
                 f,

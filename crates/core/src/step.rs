@@ -167,9 +167,9 @@ pub fn apply(def: &Definition, instance: &Instance, command: Command, now: DateT
 
 /// [`apply`] with what the driver knows (expected runtimes, calendars).
 pub fn apply_with(def: &Definition, instance: &Instance, command: Command, now: DateTime<Utc>, knowledge: &Knowledge) -> Result<Transition, TransitionError> {
-    if let Command::Delete { by } = &command {
+    if let Command::Delete { by, reason } = &command {
         let mut m = Machine::new(def, instance.clone(), now, knowledge);
-        crate::user_task_flow::delete(&mut m, by)?;
+        crate::user_task_flow::delete(&mut m, by, reason.clone())?;
         return Ok(m.finish());
     }
     if let Command::Recover { by, attempt } = &command {
@@ -209,6 +209,7 @@ pub fn apply_with(def: &Definition, instance: &Instance, command: Command, now: 
         Command::IterationsEnded { task, ends } => m.iterations_ended(&task, &ends)?,
         Command::UserTask { task, actor, command } => m.user_task_command(&task, actor, command)?,
         Command::EventReceived { event } => m.event_received(&event)?,
+        Command::Submit { task, data, by } => m.submit_view(&task, data, &by)?,
         Command::Delete { .. } => unreachable!("handled above"),
     }
     m.advance();
@@ -223,6 +224,7 @@ fn check_payload(command: &Command, limits: &crate::limits::DataLimits) -> Resul
     use crate::user_task::UserTaskCommand as U;
     let (what, payload) = match command {
         Command::ProvideInput { task, values, .. } => (format!("the input for task `{task}`"), values),
+        Command::Submit { task, data, .. } => (format!("the submission of view `{task}`"), data),
         Command::UserTask { task, command: U::Complete { output, .. }, .. } => (format!("the output of user task `{task}`"), output),
         Command::UserTask { task, command: U::StartFollowOn { spec, .. }, .. } => (format!("the input of the follow-on task of `{task}`"), &spec.input),
         Command::UserTask { task, command: U::CreateSubtask { spec, .. }, .. } => (format!("the input of the subtask of `{task}`"), &spec.input),
@@ -346,6 +348,7 @@ impl Machine<'_> {
             TaskKind::Call(spec) => self.start_call(i, spec),
             TaskKind::Handoff(spec) => self.start_handoff(i, spec),
             TaskKind::Wait(spec) => self.start_wait(i, spec),
+            TaskKind::View(spec) => self.show_view(i, spec),
             TaskKind::Job(_) => {
                 // An operator's retry runs the job again as a new attempt: the history says so.
                 let retry = match &self.inst.tasks[i].reason {

@@ -252,9 +252,15 @@ impl Machine<'_> {
     /// refuses the completion (the person can correct it) — `Err` of the outer result.
     fn output_writes(&self, i: usize, output: &Map<String, Value>) -> Result<Result<Map<String, Value>, Reason>, TransitionError> {
         let def = self.user_def(i);
+        self.form_output_writes(i, def.output.as_deref(), &def.form, output, "user task")
+    }
+
+    /// [`output_writes`](Self::output_writes) for any task with a form (a `user` or a `view`
+    /// task, a `what`): its `mapping`, or the fields named like declared data.
+    pub(crate) fn form_output_writes(&self, i: usize, mapping: Option<&[(String, crate::expr::Expr)]>, form: &[crate::user_task::FormField], output: &Map<String, Value>, what: &str) -> Result<Result<Map<String, Value>, Reason>, TransitionError> {
         let mut writes = Map::new();
-        if let Some(mapping) = &def.output {
-            return Ok(self.output_mapping(i, mapping, output, "user task"));
+        if let Some(mapping) = mapping {
+            return Ok(self.output_mapping(i, mapping, output, what));
         }
         let mut problems = Vec::new();
         for (key, value) in output {
@@ -265,7 +271,7 @@ impl Machine<'_> {
                         writes.insert(key.clone(), value.clone());
                     }
                 }
-            } else if def.form.is_empty() {
+            } else if form.is_empty() {
                 let declared: Vec<&str> = self.def.data.keys().map(String::as_str).collect();
                 problems.push(format!("`{key}` is not declared by process `{}` (it declares {})", self.def.id, declared.join(", ")));
             }
@@ -337,12 +343,13 @@ pub(crate) fn process_status(state: &UserTask) -> (TaskStatus, Option<Reason>) {
 /// Deletes an instance (finished or not): an open one is aborted first, which terminates its
 /// human tasks; then every human task is deleted ("deleting the process instance deletes both
 /// tasks"). The instance keeps its history and takes no more commands.
-pub(crate) fn delete(machine: &mut Machine<'_>, by: &str) -> Result<(), TransitionError> {
+pub(crate) fn delete(machine: &mut Machine<'_>, by: &str, reason: Option<Reason>) -> Result<(), TransitionError> {
     if machine.inst.deleted_at.is_some() {
         return Err(TransitionError::InstanceDeleted(machine.inst.id.clone()));
     }
     if !machine.inst.status.is_terminal() {
-        machine.end_instance(InstanceStatus::Aborted, Some(Reason::Operator { action: "delete".into(), by: by.to_owned() }));
+        let reason = reason.unwrap_or_else(|| Reason::Operator { action: "delete".into(), by: by.to_owned() });
+        machine.end_instance(InstanceStatus::Aborted, Some(reason));
     }
     machine.delete_user_tasks();
     machine.inst.deleted_at = Some(machine.now);

@@ -261,7 +261,7 @@ fn unknown_kind_lists_the_kinds() {
     let d = one(&yaml(&["id: p", "tasks:", "  - id: a", "    kind: jobb"]));
     assert_at(&d, 4, 11);
     assert_message(&d, "unknown task kind `jobb`");
-    assert_hint(&d, "job, set, decision, foreach, user, call, handoff, wait, end");
+    assert_hint(&d, "job, set, decision, foreach, user, call, handoff, wait, view, end");
 }
 
 fn set_task(expr_line: &str) -> String {
@@ -654,7 +654,7 @@ fn every_problem_is_reported_in_file_order_and_displayed_as_file_line_column() {
         "flow.yaml:5:13: predecessor `aa` is not a task of this process\n  \
          hint: did you mean `a`?\n\
          flow.yaml:7:11: unknown task kind `jobb`\n  \
-         hint: use one of: job, set, decision, foreach, user, call, handoff, wait, end"
+         hint: use one of: job, set, decision, foreach, user, call, handoff, wait, view, end"
     );
     for line in e.to_string().lines().filter(|l| !l.starts_with("  hint:")) {
         let mut parts = line.splitn(4, ':');

@@ -58,6 +58,7 @@ fn assert_took(flow: &Flow, from: K, cause: Cause, to: K) {
 /// Data every scenario may use, and `keep`, a human task nobody works, which keeps the
 /// instance open whatever `t` does.
 const HEAD: &str = "id: life
+interactive: true
 data:
   go: {type: boolean, default: false}
   answer: string
@@ -352,6 +353,7 @@ mod scenarios {
             Cause::Dispatched,
             Cause::HumanTask,
             Cause::WaitForEvent,
+            Cause::ShowView,
             Cause::Completed,
             Cause::Failed,
         ];
@@ -379,12 +381,14 @@ mod scenarios {
             (Cause::LatestTime, K::EndedTimeout) => "latest_start: +10m",
             (Cause::LatestTime, _) => "latest_start: +10m\n    on_timeout: block",
             (Cause::Prompt, _) => "prompts: [{name: answer}]",
-            (Cause::Dispatched | Cause::HumanTask | Cause::WaitForEvent | Cause::Completed | Cause::Failed, _) => "",
+            (Cause::Dispatched | Cause::HumanTask | Cause::WaitForEvent | Cause::ShowView | Cause::Completed | Cause::Failed, _) => "",
             other => panic!("no scenario for {other:?}"),
         };
         let kind = match edge.cause {
             Cause::HumanTask => "kind: user\n    title: Review\n    owners: [sarah]",
             Cause::WaitForEvent => "kind: wait\n    event: e",
+            // (The process is interactive, so that it may have a view.)
+            Cause::ShowView => "kind: view\n    form: {answer: string}",
             Cause::Completed => "kind: set\n    set: {x: \"1\"}",
             Cause::Failed => "kind: set\n    set: {x: \"1 / data.x\"}",
             _ => "kind: job\n    command: ./t.sh",

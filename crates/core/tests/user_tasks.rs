@@ -324,14 +324,14 @@ fn deleting_the_process_instance_deletes_every_human_task() {
     let (mut flow, _) = Flow::start(ARTICLE);
     flow.apply(op("review", john(), claim(0)));
     flow.apply(op("review", john(), forward(0, "Legal Review", PotentialOwners::user("sarah"), "")));
-    flow.apply(Command::Delete { by: "operator".into() });
+    flow.apply(Command::Delete { by: "operator".into(), reason: None });
     assert_eq!(flow.inst.status, InstanceStatus::Aborted);
     assert!(flow.inst.deleted_at.is_some());
     let ut = flow.task("review").user_task.as_ref().unwrap();
     assert!(ut.deleted);
     assert!(ut.tasks.iter().all(|t| matches!(t.status, HumanTaskStatus::Deleted { .. })), "both tasks are deleted");
     assert!(flow.history.iter().any(|e| matches!(e.kind, EventKind::InstanceDeleted { .. })));
-    let again = flow.try_apply(Command::Delete { by: "operator".into() }).unwrap_err();
+    let again = flow.try_apply(Command::Delete { by: "operator".into(), reason: None }).unwrap_err();
     assert!(matches!(again, TransitionError::InstanceDeleted(_)));
 }
 
@@ -341,7 +341,7 @@ fn a_completed_instance_can_be_deleted_and_its_human_tasks_go_with_it() {
     flow.apply(op("review", john(), claim(0)));
     flow.apply(op("review", john(), complete(0, json!({}))));
     assert_eq!(flow.inst.status, InstanceStatus::Completed);
-    flow.apply(Command::Delete { by: "operator".into() });
+    flow.apply(Command::Delete { by: "operator".into(), reason: None });
     assert_eq!(flow.inst.status, InstanceStatus::Completed, "a finished instance keeps its status");
     assert!(matches!(human_status(&flow, "review", 0), HumanTaskStatus::Deleted { .. }));
 }

@@ -593,7 +593,13 @@ impl<S: Store> Engine<S> {
     /// inbox. The instance keeps its history (which records the deletion) and takes no more
     /// commands. Its sub-processes (ForEach iterations, `call`ed instances) are deleted with it.
     pub async fn delete_instance(&self, instance_id: &str, by: &str) -> Result<Arc<Instance>, EngineError> {
-        let deleted = self.apply(instance_id, Command::Delete { by: by.to_owned() }).await?;
+        self.delete_because(instance_id, by, None).await
+    }
+
+    /// Deletes an instance as [`delete_instance`](Self::delete_instance) does, giving the
+    /// instance `reason` (else: an operator's deletion).
+    pub async fn delete_because(&self, instance_id: &str, by: &str, reason: Option<baton_core::Reason>) -> Result<Arc<Instance>, EngineError> {
+        let deleted = self.apply(instance_id, Command::Delete { by: by.to_owned(), reason: reason.clone() }).await?;
         for child in self.inner.store.children(instance_id).await? {
             // A handed-off instance lives on its own: deleting the one that handed it off
             // leaves it alone.
@@ -601,7 +607,7 @@ impl<S: Store> Engine<S> {
             if independent {
                 continue;
             }
-            match Box::pin(self.delete_instance(&child, by)).await {
+            match Box::pin(self.delete_because(&child, by, reason.clone())).await {
                 Ok(_) | Err(EngineError::Transition(TransitionError::InstanceDeleted(_))) => {}
                 Err(e) => return Err(e),
             }

@@ -103,7 +103,7 @@ impl EngineError {
 fn transition_kind(error: &TransitionError) -> ErrorKind {
     use TransitionError as T;
     match error {
-        T::InvalidData(_) | T::NotAUserTask { .. } | T::DataLimit { .. } | T::ChildNotStarted(_) => ErrorKind::Invalid,
+        T::InvalidData(_) | T::NotAUserTask { .. } | T::DataLimit { .. } | T::ChildNotStarted(_) | T::NotAView { .. } | T::InvalidSubmission { .. } | T::IsAView { .. } => ErrorKind::Invalid,
         T::UnknownTask(_) | T::InstanceDeleted(_) => ErrorKind::NotFound,
         T::InstanceEnded(_)
         | T::StaleJobResult { .. }
@@ -114,7 +114,8 @@ fn transition_kind(error: &TransitionError) -> ErrorKind {
         | T::UserTaskNotStarted { .. }
         | T::NotRecoverable { .. }
         | T::NothingToRecover { .. }
-        | T::NoWaitingTask { .. } => ErrorKind::Conflict,
+        | T::NoWaitingTask { .. }
+        | T::ViewNotShown { .. } => ErrorKind::Conflict,
         T::UserTask { error, .. } => user_task_kind(error),
     }
 }

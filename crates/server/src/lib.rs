@@ -60,7 +60,7 @@ fn request_span<B>(request: &Request<B>) -> Span {
 
 /// The documented routes, registered with the OpenAPI document.
 fn api_router() -> OpenApiRouter<AppState> {
-    use routes::{cases, definitions, documents, events, external_jobs, health, human_tasks, incidents, instances, people, tokens};
+    use routes::{cases, definitions, documents, events, external_jobs, health, human_tasks, incidents, instances, people, sessions, tokens};
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
@@ -89,6 +89,12 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(documents::set_metadata))
         .routes(routes!(human_tasks::inbox))
         .routes(routes!(human_tasks::show, human_tasks::operate))
+        .routes(routes!(sessions::login))
+        .routes(routes!(sessions::show, sessions::logout))
+        .routes(routes!(sessions::workflows, sessions::start))
+        .routes(routes!(sessions::resume))
+        .routes(routes!(sessions::submit))
+        .routes(routes!(sessions::suspend))
         .routes(routes!(people::me))
         .routes(routes!(people::users, people::add_user))
         .routes(routes!(people::groups, people::add_group))

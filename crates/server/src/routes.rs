@@ -10,4 +10,5 @@ pub mod human_tasks;
 pub mod incidents;
 pub mod instances;
 pub mod people;
+pub mod sessions;
 pub mod tokens;

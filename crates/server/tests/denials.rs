@@ -26,6 +26,7 @@ struct Targets {
     claimed: String,
     johns_token: String,
     johns_document: String,
+    johns_session: String,
 }
 
 /// A request for an operation: its path with the document's parameters filled in (and a
@@ -53,6 +54,7 @@ fn fill(template: &str, targets: &Targets) -> String {
         .replace("{attempt}", "1")
         .replace("{group}", "editors")
         .replace("{member}", "john")
+        .replace("{session}", &targets.johns_session)
 }
 
 /// The requests made of `method template`: each is one the operation carries out for a user
@@ -79,6 +81,9 @@ fn requests(method: &str, template: &str, targets: &Targets, document: &Value) -
         ("get", "/api/events") => one("?user=john", None),
         // Eve is not an event publisher: the event would resume john's instances.
         ("post", "/api/events") => one("", Some(json!({"name": "payment-received", "key": "A-1", "data": {"amount": 1}}))),
+        // In john's session (a session is its user's own).
+        ("post", "/api/sessions/{session}/workflows") => one("", Some(json!({"process": "review"}))),
+        ("post", "/api/sessions/{session}/workflows/{instance}/submit") => one("", Some(json!({"data": {}}))),
         ("post", "/api/external-jobs/fetch-and-lock") => one("", Some(json!({"worker_id": "w1", "topics": ["invoice-check"]}))),
         ("post", "/api/external-jobs/{instance}/{task}/{attempt}/complete") => one("", Some(json!({"worker_id": "w1", "data": {}}))),
         ("post", "/api/external-jobs/{instance}/{task}/{attempt}/fail") => one("", Some(json!({"worker_id": "w1", "message": "no"}))),
@@ -194,7 +199,10 @@ async fn a_request_without_a_valid_token_is_401_one_without_the_role_is_403_and_
     let uploaded = api.upload("/api/documents", Some(&api.john), support::upload_form("invoice.pdf", "application/pdf", "%PDF")).await;
     assert_eq!(uploaded.status, StatusCode::CREATED, "{}", uploaded.body);
     let johns_document = uploaded.body["id"].as_str().unwrap().to_owned();
-    let targets = Targets { ready, claimed, johns_token, johns_document: johns_document.clone() };
+    let session = api.post("/api/sessions", &api.john, json!({})).await;
+    assert_eq!(session.status, StatusCode::OK, "{}", session.body);
+    let johns_session = session.body["id"].as_str().unwrap().to_owned();
+    let targets = Targets { ready, claimed, johns_token, johns_document: johns_document.clone(), johns_session };
 
     let before = snapshot(&api, &johns_document).await;
     let bad_tokens = [None, Some("baton_000000000000_nope"), Some("not-a-token"), Some(revoked.body["secret"].as_str().unwrap()), Some(expired.as_str())];
@@ -226,7 +234,7 @@ async fn a_request_without_a_valid_token_is_401_one_without_the_role_is_403_and_
     }
     // Users, groups and members (4), tokens of others (3), another user's events (1), publishing
     // an event (1), external jobs (5), spawn and abort-and-start of a process eve may not start
-    // (2), the twelve human-task operations, and another user's document (3): a route that
-    // stops documenting its 403 shows here.
-    assert_eq!(needing_a_role, 31);
+    // (2), the twelve human-task operations, another user's document (3) and another user's
+    // session (7): a route that stops documenting its 403 shows here.
+    assert_eq!(needing_a_role, 38);
 }

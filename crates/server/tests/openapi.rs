@@ -26,7 +26,7 @@ async fn every_documented_operation_is_served_and_asks_for_a_token() {
             assert_eq!(answer.status, expected, "{method} {path}");
         }
     }
-    assert_eq!(operations, 53);
+    assert_eq!(operations, 61);
 }
 
 #[tokio::test]
@@ -46,6 +46,8 @@ async fn the_document_holds_every_route_of_the_api() {
         "/api/external-jobs/{instance}/{task}/{attempt}/fail", "/api/external-jobs/{instance}/{task}/{attempt}/end",
         "/api/external-jobs/{instance}/{task}/{attempt}/extend-lock",
         "/api/documents", "/api/documents/{id}", "/api/documents/{id}/content", "/api/documents/{id}/metadata",
+        "/api/sessions", "/api/sessions/{session}", "/api/sessions/{session}/workflows", "/api/sessions/{session}/workflows/{instance}/resume",
+        "/api/sessions/{session}/workflows/{instance}/submit", "/api/sessions/{session}/workflows/{instance}/suspend",
         "/api/events", "/metrics", "/healthz", "/readyz",
     ];
     let mut expected = routes.to_vec();

@@ -59,6 +59,45 @@ pub enum ServiceError {
     /// they may see refers to it.
     #[error("{user} may not read document `{document}`: they did not upload it and no instance they may see refers to it")]
     MayNotReadDocument { user: String, document: String },
+    /// A session request to a service without sessions (the command line without `--server`).
+    #[error("user sessions live in a server (`baton serve`): use --server URL")]
+    NoSessions,
+    /// A login past the most sessions a user may have open.
+    #[error("{user} has {max} sessions open, the most allowed: log one out first")]
+    TooManySessions { user: String, max: usize },
+    /// A session id that names no open session (never opened, logged out, timed out).
+    #[error("there is no open session `{0}`: log in again (`baton session login`)")]
+    SessionNotFound(String),
+    /// Another user's session.
+    #[error("{user} may not act in session `{session}`: it is another user's")]
+    NotYourSession { user: String, session: String },
+    /// A session start of a process that is not interactive.
+    #[error("process `{process}` is not interactive: start it with `baton start`")]
+    NotInteractive { process: String },
+    /// An ordinary start of an interactive process.
+    #[error("process `{process}` is interactive: one user drives it in a session (`baton session start`)")]
+    Interactive { process: String },
+    /// A workflow that is not in the session's cache.
+    #[error("workflow {instance} is not in this session's cache")]
+    NotInSession { instance: String },
+    /// A workflow in the user's inbox that a request needs in the session's cache.
+    #[error("workflow {instance} is suspended in the inbox: resume it first (`baton session resume {instance}`)")]
+    ResumeFirst { instance: String },
+    /// A resumption of a workflow that is not in the inbox (it ended, or is not interactive).
+    #[error("there is no suspended interactive workflow {instance} in the inbox")]
+    NotSuspended { instance: String },
+    /// Another user's interactive workflow.
+    #[error("{user} may not resume workflow {instance}: it is another user's")]
+    NotTheirWorkflow { user: String, instance: String },
+    /// A workflow open in another session.
+    #[error("workflow {instance} is in the cache of another session")]
+    InAnotherSession { instance: String },
+    /// A session request about a workflow that ended.
+    #[error("workflow {instance} has ended ({status})")]
+    WorkflowEnded { instance: String, status: &'static str },
+    /// A submission to a workflow that shows no view.
+    #[error("workflow {instance} shows no view: nothing to submit")]
+    NoViewShown { instance: String },
     /// A count past its bound (a page size, a listing limit).
     #[error("{what} must be from 1 to {max}, not {value}")]
     OutOfBounds { what: &'static str, value: usize, max: usize },
@@ -74,7 +113,10 @@ impl ServiceError {
             Self::Store(e) => store_kind(e),
             Self::CaseNotFound(_) | Self::VersionNotFound { .. } | Self::UnknownTask { .. } => ErrorKind::NotFound,
             Self::NotAUserTask { .. } | Self::OutOfBounds { .. } | Self::InvalidRequest { .. } => ErrorKind::Invalid,
-            Self::UserTaskNotStarted { .. } => ErrorKind::Conflict,
+            Self::UserTaskNotStarted { .. } | Self::TooManySessions { .. } | Self::ResumeFirst { .. } | Self::InAnotherSession { .. } | Self::NoViewShown { .. } | Self::WorkflowEnded { .. } => ErrorKind::Conflict,
+            Self::NoSessions | Self::NotInteractive { .. } | Self::Interactive { .. } => ErrorKind::Invalid,
+            Self::SessionNotFound(_) | Self::NotInSession { .. } | Self::NotSuspended { .. } => ErrorKind::NotFound,
+            Self::NotYourSession { .. } | Self::NotTheirWorkflow { .. } => ErrorKind::Forbidden,
             Self::Forbidden { .. } | Self::NotAWorker { .. } | Self::NotAPublisher { .. } | Self::MayNotStart { .. } | Self::MayNotReadDocument { .. } => ErrorKind::Forbidden,
             Self::Document(e) => match e {
                 DocumentError::UnknownDocument(_) => ErrorKind::NotFound,

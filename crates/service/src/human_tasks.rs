@@ -101,7 +101,8 @@ impl<S: ServiceStore> Service<S> {
         Ok(api::HumanTaskUpdate { instance: self.view_of(&state).await?, human_task_id: id.0, human_task })
     }
 
-    /// A page of `user`'s inbox: the tasks they claimed, then those they may claim.
+    /// A page of `user`'s inbox: the tasks they claimed, then those they may claim; beside
+    /// them, the user's suspended interactive workflows.
     pub async fn inbox(&self, user: &str, query: &api::InboxQuery) -> Result<api::InboxPage> {
         let caller = self.authenticate(user).await?;
         for (what, value, max) in [("the page", query.page, MAX_PAGE), ("the page size", query.per_page, MAX_PER_PAGE)] {
@@ -122,7 +123,9 @@ impl<S: ServiceStore> Service<S> {
         };
         let groups: Vec<String> = caller.groups.iter().cloned().collect();
         let page = self.engine.store().inbox(&caller.user, &groups, &filter, Page { number: query.page, per_page: query.per_page }).await?;
-        Ok(view::inbox_page(page)?)
+        let mut page = view::inbox_page(page)?;
+        page.workflows = self.suspended_workflows(&caller.user).await?;
+        Ok(page)
     }
 
     /// The user task `task` of `instance` (`None` before it started); refuses a task that

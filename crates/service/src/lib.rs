@@ -23,13 +23,14 @@ mod instances;
 mod jobs;
 mod publishing;
 mod requests;
+mod sessions;
 mod spawn;
 mod tokens;
 pub mod view;
 
 use baton_core::user_task::Caller;
 use baton_engine::Engine;
-use baton_store::{DocumentStore, IdentityError, IdentityStore, InboxReader, QueueDepths, Store, TokenStore};
+use baton_store::{DocumentStore, IdentityError, IdentityStore, InboxReader, InteractiveStore, QueueDepths, Store, TokenStore};
 
 pub use baton_core::user_task::{EscalationAction, EscalationSpec, PotentialOwners};
 pub use definitions::SourceFile;
@@ -40,10 +41,12 @@ pub use events::{EventFilter, Events};
 pub use human_tasks::{HumanTaskAction, HumanTaskRef, MAX_PAGE, MAX_PER_PAGE};
 pub use instances::{TaskOperation, MAX_LIMIT};
 pub use publishing::EVENT_PUBLISHERS_GROUP;
+pub use sessions::{SessionOptions, Sessions, DEFAULT_CACHE_SIZE, DEFAULT_IDLE_TIMEOUT, MAX_CACHE_SIZE, MAX_IDLE_TIMEOUT, MAX_SESSIONS_PER_USER, MAX_SUSPENDED_LISTED};
 
-/// What the service needs of a store: the engine's capabilities, identity, the inbox and documents.
-pub trait ServiceStore: Store + IdentityStore + InboxReader + TokenStore + DocumentStore {}
-impl<T: Store + IdentityStore + InboxReader + TokenStore + DocumentStore> ServiceStore for T {}
+/// What the service needs of a store: the engine's capabilities, identity, the inbox,
+/// documents and interactive sessions.
+pub trait ServiceStore: Store + IdentityStore + InboxReader + TokenStore + DocumentStore + InteractiveStore {}
+impl<T: Store + IdentityStore + InboxReader + TokenStore + DocumentStore + InteractiveStore> ServiceStore for T {}
 
 /// The service: a handle on one engine; cheap to clone.
 pub struct Service<S: Store> {
@@ -52,23 +55,35 @@ pub struct Service<S: Store> {
     /// what an administrator may in managing people and tokens, since they could edit the
     /// file anyway. A server's service is not local: there, only administrators may.
     local: bool,
+    /// The user sessions of a server (Siebel's interactive workflows); none on the command line.
+    sessions: Option<std::sync::Arc<Sessions>>,
 }
 
 impl<S: Store> Clone for Service<S> {
     fn clone(&self) -> Self {
-        Self { engine: self.engine.clone(), local: self.local }
+        Self { engine: self.engine.clone(), local: self.local, sessions: self.sessions.clone() }
     }
 }
 
 impl<S: ServiceStore> Service<S> {
     /// The service a server offers: managing people and others' tokens takes an administrator.
+    /// It holds user sessions with the default settings.
     pub fn new(engine: Engine<S>) -> Self {
-        Self { engine, local: false }
+        Self::with_sessions(engine, SessionOptions::default())
+    }
+
+    /// A server's service whose user sessions have these settings. Its sessions are the
+    /// engine's first receivers of published events (Siebel's in-memory cache).
+    pub fn with_sessions(engine: Engine<S>, options: SessionOptions) -> Self {
+        let sessions = std::sync::Arc::new(Sessions::new(options));
+        engine.set_event_receivers(sessions.clone());
+        Self { engine, local: false, sessions: Some(sessions) }
     }
 
     /// The service of the local command line, which holds the database file: see `local`.
+    /// It has no user sessions (they live in a server).
     pub fn local(engine: Engine<S>) -> Self {
-        Self { engine, local: true }
+        Self { engine, local: true, sessions: None }
     }
 
     /// Refuses `caller` unless they are an administrator (or the call is local).

@@ -52,6 +52,9 @@ impl<S: ServiceStore> Service<S> {
         // stored instance names but the store lacks a defect).
         let stored = self.stored(process, version).await?;
         let definition = self.engine.definition(&stored.id, Some(stored.version)).await?;
+        if definition.interactive {
+            return Err(ServiceError::Interactive { process: process.to_owned() });
+        }
         match refusal(&definition, caller) {
             None => Ok(()),
             Some(why) => Err(ServiceError::MayNotStart { user: caller.user.clone(), process: process.to_owned(), why }),

@@ -10,6 +10,6 @@ mod records;
 
 pub use changes::{human_task_changed, instance_changed};
 pub use history::history_event;
-pub use human_task::{human_task, human_task_state, people, user_task};
+pub use human_task::{form_field, human_task, human_task_state, people, user_task};
 pub use instance::{instance, instance_status, instance_summary, link_kind, reason, task_state};
 pub use records::{definition, definition_version, group, inbox_page, incident, job, user};

@@ -21,6 +21,7 @@ use baton_store::{
 };
 
 mod correlation;
+mod interactive;
 mod document;
 mod inbox;
 mod incident;

@@ -23,6 +23,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/20261204_0014_link_kind.sql")),
     M::up(include_str!("../migrations/20261205_0015_documents.sql")),
     M::up(include_str!("../migrations/20261206_0017_event_correlation.sql")),
+    M::up(include_str!("../migrations/20261207_0019_sessions.sql")),
     M::up(include_str!("../migrations/20261207_0020_leases.sql")),
 ];
 

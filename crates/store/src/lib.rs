@@ -604,6 +604,8 @@ pub mod documents;
 pub use documents::{Document, DocumentCopy, DocumentError, DocumentStore, NewDocument};
 pub mod inbox;
 pub mod correlation;
+pub mod interactive;
+pub use interactive::{InteractiveStore, InteractiveWorkflow, Place, SessionRecord, Suspension};
 pub use correlation::{Buffering, CorrelationStore, EventState, PublishedEvent, Recorded, Subscriber, Subscription};
 pub use inbox::{inbox_updates, InboxEntry, InboxFilter, InboxPage, InboxReader, InboxRow, InboxStatus, InboxUpdate, Page};
 #[cfg(feature = "testkit")]

@@ -113,6 +113,8 @@ pub(super) fn compile_graph(id: &str, task_nodes: &[&Node], data: IndexMap<Strin
         description: None,
         startable: true,
         startable_by: None,
+        interactive: false,
+        auto_persist: false,
         data,
         tasks,
         order,
@@ -281,6 +283,10 @@ pub(super) fn compile_task(
         "wait" => {
             let mut parser = controls::ControlParser { diags: &mut *diags, resolve, data };
             TaskKind::Wait(Box::new(parser.wait_task(raw, node.as_mapping()?)?))
+        }
+        "view" => {
+            let mut parser = controls::ControlParser { diags: &mut *diags, resolve, data };
+            TaskKind::View(Box::new(parser.view_task(&raw.id, raw.name.as_deref(), node.as_mapping()?)?))
         }
         _ => TaskKind::End { terminate: raw.terminate.unwrap_or(false) },
     };

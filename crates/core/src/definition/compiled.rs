@@ -23,6 +23,15 @@ pub struct Definition {
     pub startable: bool,
     /// Who may start it (administrators always may); `None`: every user.
     pub startable_by: Option<crate::people::PotentialOwners>,
+    /// Siebel's interactive workflow (`interactive: true`): one user drives it step by step in
+    /// a user session, and its `view` tasks show that user a form. It is started in a session
+    /// (`baton session start`), not by `baton start`.
+    pub interactive: bool,
+    /// Siebel's Auto Persist flag (`auto_persist: true`, interactive workflows only): when it
+    /// must leave a session's cache (the cache is full, the user logs out, the session times
+    /// out, the server stops) it is saved in its owner's inbox (implicit suspension); without
+    /// it, it is deleted.
+    pub auto_persist: bool,
     pub data: IndexMap<String, DataDecl>,
     pub tasks: Vec<TaskDef>,
     /// Task indices in an order where every task comes after its predecessors.
@@ -112,6 +121,22 @@ pub enum TaskKind {
     /// Waits for a published event whose correlation key and condition match (Siebel's
     /// implicit resumption, Camunda's message catch).
     Wait(Box<WaitSpec>),
+    /// Shows a view (a form) to the user driving an interactive workflow and waits for their
+    /// next action: a submission with data that fits the form (Siebel's interactive step).
+    View(Box<ViewSpec>),
+}
+
+/// A `view` task: what the user driving the workflow is shown, and what their submission writes.
+#[derive(Debug, Clone)]
+pub struct ViewSpec {
+    /// The view's title (the task's name or id when not given).
+    pub title: String,
+    pub description: Option<String>,
+    /// The typed fields the user fills in; a submission is checked against them.
+    pub form: Vec<crate::user_task::FormField>,
+    /// Process data written from the submission: `variable: CEL` over `output` (the submitted
+    /// data) and `data`. Without it, submitted fields named like declared data are copied.
+    pub output: Option<Vec<(String, Expr)>>,
 }
 
 /// A `wait` task: the event it waits for and how it correlates.
@@ -201,6 +226,7 @@ impl TaskKind {
             Self::Call(_) => "call",
             Self::Handoff(_) => "handoff",
             Self::Wait(_) => "wait",
+            Self::View(_) => "view",
         }
     }
 }

@@ -111,7 +111,26 @@ pub(super) fn parse_inner(source: &str, diags: &mut Diagnostics, limits: &crate:
     definition.description = raw.description.clone();
     definition.startable = raw.startable.unwrap_or(true);
     definition.startable_by = startable_by.flatten();
+    definition.interactive = raw.interactive.as_ref().is_some_and(|b| **b);
+    definition.auto_persist = raw.auto_persist.as_ref().is_some_and(|b| **b);
+    interactive_checks(&raw, &definition, &task_nodes, diags);
     Some(definition)
+}
+
+/// `auto_persist` and `view` tasks belong to interactive workflows (`interactive: true`).
+fn interactive_checks(raw: &RawDefinition, definition: &Definition, task_nodes: &[&marked_yaml::Node], diags: &mut Diagnostics) {
+    if definition.interactive {
+        return;
+    }
+    if let Some(flag) = raw.auto_persist.as_ref().filter(|b| ***b) {
+        diags.error(pos_of(flag.span()), "`auto_persist` is for interactive workflows", Some("add `interactive: true`, or remove `auto_persist`".into()));
+    }
+    for (task, node) in definition.tasks.iter().zip(task_nodes) {
+        if matches!(task.kind, super::TaskKind::View(_)) {
+            let at = node.as_mapping().and_then(|m| m.get_node("kind")).map_or_else(|| pos_of(node.span()), |n| pos_of(n.span()));
+            diags.error(at, format!("task `{}` is a view, which only interactive workflows have: a user in a session submits it", task.id), Some("add `interactive: true` to the definition".into()));
+        }
+    }
 }
 
 /// `startable_by`: user names and `group:NAME` entries.

@@ -17,6 +17,10 @@ pub(super) struct RawDefinition {
     pub(super) startable: Option<bool>,
     /// Who may start it: user names and `group:NAME`; without, every user.
     pub(super) startable_by: Option<Vec<Spanned<String>>>,
+    /// Siebel's interactive workflow: one user drives it step by step in a user session.
+    pub(super) interactive: Option<Spanned<bool>>,
+    /// Siebel's Auto Persist: leaving the session's cache puts it in the owner's inbox.
+    pub(super) auto_persist: Option<Spanned<bool>>,
     #[allow(dead_code)] // read from the node, entry by entry, for precise positions
     pub(super) data: Option<serde::de::IgnoredAny>,
     #[allow(dead_code)] // read from the node, task by task, for precise positions
@@ -171,7 +175,7 @@ pub(super) struct RawBranch {
     pub(super) to: Vec<Spanned<String>>,
 }
 
-pub(super) const KINDS: &[&str] = &["job", "set", "decision", "foreach", "user", "call", "handoff", "wait", "end"];
+pub(super) const KINDS: &[&str] = &["job", "set", "decision", "foreach", "user", "call", "handoff", "wait", "view", "end"];
 
 /// Which fields belong to which kinds, for "field X is only for Y tasks" messages.
 pub(super) const KIND_FIELDS: &[(&str, &[&str])] = &[
@@ -189,15 +193,15 @@ pub(super) const KIND_FIELDS: &[(&str, &[&str])] = &[
     ("items", &["foreach"]),
     ("parallel", &["foreach"]),
     ("tasks", &["foreach"]),
-    ("title", &["user"]),
-    ("description", &["user"]),
+    ("title", &["user", "view"]),
+    ("description", &["user", "view"]),
     ("owners", &["user"]),
     ("administrators", &["user"]),
     ("priority", &["user"]),
     ("due", &["user"]),
-    ("form", &["user"]),
+    ("form", &["user", "view"]),
     ("input", &["user", "call", "handoff"]),
-    ("output", &["user", "call", "wait"]),
+    ("output", &["user", "call", "wait", "view"]),
     ("expires_after", &["user"]),
     ("on_expiry", &["user"]),
     ("escalations", &["user"]),

@@ -260,7 +260,7 @@ impl ControlParser<'_, '_> {
         }
     }
 
-    fn form(&mut self, node: &Node) -> Option<Vec<FormField>> {
+    pub(super) fn form(&mut self, node: &Node) -> Option<Vec<FormField>> {
         let Some(map) = node.as_mapping() else {
             self.error(
                 node,

@@ -158,7 +158,7 @@ impl Driver<'_> {
                 // Time passes: hours, days or years.
                 let jump = [Duration::hours(1), Duration::days(3), Duration::days(365 * 200), Duration::seconds(1)][t.below(4)];
                 self.now = self.now.checked_add_signed(jump).unwrap_or(self.now);
-                if t.chance(10) { Command::Delete { by } } else { return None }
+                if t.chance(10) { Command::Delete { by, reason: None } } else { return None }
             }
         })
     }

@@ -37,7 +37,7 @@ pub fn human_task(task: &HumanTask) -> api::HumanTask {
         form: task
             .output_fields
             .iter()
-            .map(|f| api::FormField { name: f.name.clone(), ty: f.ty.name().to_owned(), required: f.required, description: f.description.clone() })
+            .map(form_field)
             .collect(),
         input: task.input.clone(),
         output: task.output.clone(),
@@ -99,4 +99,9 @@ pub fn human_task_state(status: &HumanTaskStatus) -> api::HumanTaskState {
 
 pub fn people(owners: &PotentialOwners) -> api::People {
     api::People { users: owners.users.clone(), groups: owners.groups.clone() }
+}
+
+/// One field of a form (a human task's or a view's).
+pub fn form_field(f: &baton_core::user_task::FormField) -> api::FormField {
+    api::FormField { name: f.name.clone(), ty: f.ty.name().to_owned(), required: f.required, description: f.description.clone() }
 }

@@ -55,7 +55,7 @@ pub fn inbox_page(page: InboxPage) -> Result<api::InboxPage, StoreError> {
             })
         })
         .collect::<Result<_, StoreError>>()?;
-    Ok(api::InboxPage { rows, page: page.page.number, per_page: page.page.per_page, more: page.more })
+    Ok(api::InboxPage { rows, page: page.page.number, per_page: page.page.per_page, more: page.more, workflows: Vec::new() })
 }
 
 pub fn incident(incident: &Incident) -> api::Incident {

@@ -1,0 +1,99 @@
+//! Siebel's interactive workflows in the store: the user sessions a server holds open, which
+//! session's cache lists each interactive workflow, and the owner's inbox of suspended ones.
+//!
+//! One row per interactive workflow that has not ended: either *cached* (listed in one open
+//! session's cache, and in no inbox) or *in the inbox* (suspended, with when and why). Each
+//! move between the two is one conditional write, so two requests (or a request and an
+//! event) that race to move the same workflow move it once. A workflow that completes or is
+//! aborted (deleted) leaves its row in the step that ends it, so the inbox never lists an
+//! ended workflow. The open sessions are stored so that a server that stopped or crashed can
+//! log them out when it starts again.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::Result;
+
+/// An open user session, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub id: String,
+    pub user: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Why a suspended interactive workflow is in the inbox (Siebel's two kinds of suspension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Suspension {
+    /// Its user suspended it (the Suspend button).
+    Explicit,
+    /// It left its session's cache with Auto Persist (the cache was full, its user logged out,
+    /// the session timed out, the server stopped).
+    Implicit,
+}
+
+impl Suspension {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Explicit => "explicit",
+            Self::Implicit => "implicit",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Explicit, Self::Implicit].into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// Where an interactive workflow is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Place {
+    /// Listed in the cache of this open session.
+    Cached { session: String },
+    /// In its owner's inbox since `since`; `note` says what made it leave a cache.
+    Inbox { since: DateTime<Utc>, why: Suspension, note: Option<String> },
+}
+
+/// An interactive workflow that has not ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InteractiveWorkflow {
+    pub instance: String,
+    /// The user who drives it (who started it in their session).
+    pub owner: String,
+    /// The process (definition id).
+    pub process: String,
+    /// Its definition's Auto Persist flag.
+    pub auto_persist: bool,
+    pub place: Place,
+}
+
+/// The store of sessions and interactive workflows: see the [module](self).
+pub trait InteractiveStore: Send + Sync {
+    /// Records an open session.
+    fn open_session(&self, session: &SessionRecord) -> impl Future<Output = Result<()>> + Send;
+    /// Forgets a session once its workflows have left its cache.
+    fn close_session(&self, id: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Every session recorded open, oldest first.
+    fn open_sessions(&self) -> impl Future<Output = Result<Vec<SessionRecord>>> + Send;
+    /// Records a new interactive workflow (its place is its session's cache). Returns false,
+    /// changing nothing, if its instance is already recorded.
+    fn add_workflow(&self, workflow: &InteractiveWorkflow) -> impl Future<Output = Result<bool>> + Send;
+    /// Moves `instance` from `owner`'s inbox into `session`'s cache. Returns false, changing
+    /// nothing, unless it was in that inbox.
+    fn take_from_inbox(&self, instance: &str, owner: &str, session: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// Moves `instance` from `session`'s cache into its owner's inbox. Returns false, changing
+    /// nothing, unless it was in that cache.
+    fn put_in_inbox(&self, instance: &str, session: &str, why: Suspension, note: Option<&str>, now: DateTime<Utc>) -> impl Future<Output = Result<bool>> + Send;
+    /// Forgets `instance`, listed in `session`'s cache (it is about to be deleted). Returns
+    /// false, changing nothing, unless it was in that cache.
+    fn forget_workflow(&self, instance: &str, session: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// The interactive workflow of `instance`, if it has not ended.
+    fn interactive_workflow(&self, instance: &str) -> impl Future<Output = Result<Option<InteractiveWorkflow>>> + Send;
+    /// The workflows listed in `session`'s cache.
+    fn cached_workflows(&self, session: &str) -> impl Future<Output = Result<Vec<InteractiveWorkflow>>> + Send;
+    /// `owner`'s suspended interactive workflows, the most recently suspended first, at most `limit`.
+    fn suspended_workflows(&self, owner: &str, limit: usize) -> impl Future<Output = Result<Vec<InteractiveWorkflow>>> + Send;
+}
