@@ -74,3 +74,57 @@ pub struct Deployed {
     /// The version it was stored as.
     pub version: u32,
 }
+
+/// A version's flow as a graph: its tasks and what leads from one to the next (what
+/// `baton definition graph` draws as DOT, Mermaid or text).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DefinitionGraph {
+    /// The process id.
+    pub id: String,
+    /// The version.
+    pub version: u32,
+    /// Every task, each after its predecessors.
+    pub nodes: Vec<GraphNode>,
+    /// What leads from one task to another, grouped by the task they lead to.
+    pub edges: Vec<GraphEdge>,
+}
+
+/// A task of a [`DefinitionGraph`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GraphNode {
+    /// The task id.
+    pub id: String,
+    /// Its kind: `job`, `set`, `decision`, `user`, `end`…
+    pub kind: String,
+    /// Its `name`; `null` if it has none.
+    pub name: Option<String>,
+}
+
+/// What leads from task `from` to task `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GraphEdge {
+    pub from: String,
+    pub to: String,
+    pub kind: EdgeKind,
+    /// For `after`, the end statuses `from` must end with when they are not the default
+    /// (`any_ok`); for `branch`, the branch conditions (several joined by ` | `); else `null`.
+    pub label: Option<String>,
+}
+
+/// Why one task leads to another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum EdgeKind {
+    /// `to` runs after `from` (its `after:`), when `from` ends as the label says.
+    After,
+    /// A decision's branch: `to` runs when the condition in the label holds.
+    Branch,
+    /// A decision's `otherwise`: `to` runs when no branch condition holds.
+    Otherwise,
+    /// `to` (an `on_demand` task) runs when `from`'s dependencies do not hold (Automic's Else).
+    OnUnmet,
+}

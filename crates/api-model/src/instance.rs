@@ -69,6 +69,9 @@ pub struct Instance {
     pub spawned: Vec<String>,
     /// The peer instance that replaced this one (Stardust's abort-and-start); `null` if none.
     pub replaced_by: Option<String>,
+    /// Its department scope (Stardust): only that department's users and administrators see
+    /// it and act on it; `null`: every user may.
+    pub department: Option<String>,
 }
 
 /// Where a child instance belongs.
@@ -141,6 +144,8 @@ pub struct InstanceSummary {
     pub case: String,
     /// The work status a hand-off recorded on it; `null` if none was.
     pub work_status: Option<String>,
+    /// Its department scope; `null`: every user may see it.
+    pub department: Option<String>,
 }
 
 /// The instances of one case: what users track as one entity (a root, its sub-processes,

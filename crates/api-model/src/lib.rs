@@ -38,7 +38,7 @@ mod token;
 
 pub use changes::{ChangeEvent, HumanTaskChanged, InstanceChanged, TaskChanged};
 pub use correlation::{PublishedEvent, PublishedEventState};
-pub use definition::{Definition, DefinitionSource, DefinitionTask, DefinitionVersion, Deployed};
+pub use definition::{Definition, DefinitionGraph, DefinitionSource, DefinitionTask, DefinitionVersion, Deployed, EdgeKind, GraphEdge, GraphNode};
 pub use document::Document;
 pub use error::{Error, ErrorKind};
 pub use history::{Event, HistoryEvent, HumanTaskChange, IterationOutcome};

@@ -45,6 +45,7 @@ fn an_instance_writes_its_tasks_keyed_by_id_with_every_key_and_utc_times() {
         referenced_instances: Vec::new(),
         spawned: Vec::new(),
         replaced_by: None,
+        department: Some("legal".into()),
     };
     assert_eq!(
         serde_json::to_value(&instance).unwrap(),
@@ -59,7 +60,7 @@ fn an_instance_writes_its_tasks_keyed_by_id_with_every_key_and_utc_times() {
             "ended_at": null, "deleted_at": null,
             "parent": {"instance": "i-0", "task": "review", "link": "call", "index": null},
             "root": "i-0", "case": "i-0", "work_status": null, "referenced_instances": [],
-            "spawned": [], "replaced_by": null
+            "spawned": [], "replaced_by": null, "department": "legal"
         })
     );
 }
@@ -108,15 +109,16 @@ fn a_case_writes_each_instance_with_its_parent_link_and_work_status() {
         link,
         case: "i-0".into(),
         work_status: work_status.map(Into::into),
+        department: None,
     };
     let case = baton_api_model::Case { id: "i-0".into(), instances: vec![row("i-0", None, None, Some("Pending")), row("i-1", Some("i-0"), Some(LinkKind::Handoff), None)] };
     assert_eq!(
         serde_json::to_value(&case).unwrap(),
         json!({"id": "i-0", "instances": [
             {"id": "i-0", "process": "p", "version": 1, "status": "running", "created_at": "2026-03-01T09:30:00Z", "ended_at": null,
-             "parent": null, "link": null, "case": "i-0", "work_status": "Pending"},
+             "parent": null, "link": null, "case": "i-0", "work_status": "Pending", "department": null},
             {"id": "i-1", "process": "p", "version": 1, "status": "running", "created_at": "2026-03-01T09:30:00Z", "ended_at": null,
-             "parent": "i-0", "link": "handoff", "case": "i-0", "work_status": null}
+             "parent": "i-0", "link": "handoff", "case": "i-0", "work_status": null, "department": null}
         ]})
     );
 }

@@ -17,6 +17,10 @@ pub struct Cli {
     /// The database: a SQLite file (created on first use), as a path or as sqlite://PATH.
     #[arg(long, global = true, env = "BATON_DB", default_value = "baton.db")]
     pub db: PathBuf,
+    /// Where documents' content is kept: one file per distinct content, named by its SHA-256
+    /// (made when the first document is stored). Default: `documents/` beside the database file.
+    #[arg(long, global = true, env = "BATON_DOCUMENTS_DIR", value_name = "DIR")]
+    pub documents_dir: Option<PathBuf>,
     /// Send every command to this Baton server (`baton serve`), e.g. http://127.0.0.1:8080,
     /// instead of working on the database file: the same output and exit codes.
     #[arg(long, global = true, env = "BATON_SERVER", value_name = "URL")]
@@ -167,6 +171,8 @@ pub enum Cmd {
         /// Print the page as JSON (its instances and the cursor of the next page).
         #[arg(long)]
         json: bool,
+        #[arg(long = "as", value_name = "USER", help = AS_HELP)]
+        by: Option<String>,
     },
     /// Show an instance: each task with its status and the rule that put it there, where it
     /// stands in its hierarchy (parent, root, case, Pega's work status and referenced
@@ -183,6 +189,8 @@ pub enum Cmd {
         /// Go on printing the instance's history as it happens, until the instance ends.
         #[arg(long, short)]
         follow: bool,
+        #[arg(long = "as", value_name = "USER", help = AS_HELP)]
+        by: Option<String>,
     },
     /// Run queued jobs until stopped (Ctrl-C or SIGTERM); first stops what a process that died
     /// left of its jobs and runs those jobs again.
@@ -288,6 +296,8 @@ pub enum Cmd {
     Incidents {
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        #[arg(long = "as", value_name = "USER", help = AS_HELP)]
+        by: Option<String>,
     },
     /// Retry or resolve an incident.
     Incident {

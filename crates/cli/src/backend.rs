@@ -32,6 +32,9 @@ pub enum Location {
 impl Location {
     pub fn of(cli: &Cli) -> Result<Self> {
         let Some(server) = cli.server.as_deref().filter(|s| !s.is_empty()) else {
+            if let Some(dir) = &cli.documents_dir {
+                crate::database::keep_documents_in(dir.clone());
+            }
             return Ok(Self::Database(database_file(&cli.db)?));
         };
         let token = cli.token.as_deref().map(str::trim).filter(|t| !t.is_empty()).ok_or(CliError::NoToken)?;
@@ -95,6 +98,10 @@ impl Backend {
         either!(self, as None, |s, user| s.definition(user, id, version), |c| c.definition(id, version))
     }
 
+    pub async fn definition_graph(&self, id: &str, version: Option<u32>) -> Result<api::DefinitionGraph> {
+        either!(self, as None, |s, user| s.definition_graph(user, id, version), |c| c.definition_graph(id, version))
+    }
+
     pub async fn versions(&self, id: &str) -> Result<Vec<api::DefinitionVersion>> {
         either!(self, as None, |s, user| s.versions(user, id), |c| c.versions(id))
     }
@@ -120,26 +127,26 @@ impl Backend {
     }
 
     /// A page of the instances `query` selects, newest first.
-    pub async fn instances(&self, query: InstancesQuery) -> Result<api::InstancePage> {
-        either!(self, as None, |s, user| s.list_instances(user, &query.clone().into_filter()), |c| c.instances(&query))
+    pub async fn instances(&self, by: Option<&str>, query: InstancesQuery) -> Result<api::InstancePage> {
+        either!(self, as by, |s, user| s.list_instances(user, &query.clone().into_filter()), |c| c.instances(&query))
     }
 
-    pub async fn instance(&self, id: &str) -> Result<api::Instance> {
-        either!(self, as None, |s, user| s.instance(user, id), |c| c.instance(id))
+    pub async fn instance(&self, by: Option<&str>, id: &str) -> Result<api::Instance> {
+        either!(self, as by, |s, user| s.instance(user, id), |c| c.instance(id))
     }
 
-    pub async fn history(&self, id: &str) -> Result<Vec<api::HistoryEvent>> {
-        either!(self, as None, |s, user| s.history(user, id), |c| c.history(id))
+    pub async fn history(&self, by: Option<&str>, id: &str) -> Result<Vec<api::HistoryEvent>> {
+        either!(self, as by, |s, user| s.history(user, id), |c| c.history(id))
     }
 
     /// Every incident of an instance, open or closed.
-    pub async fn incidents(&self, id: &str) -> Result<Vec<api::Incident>> {
-        either!(self, as None, |s, user| s.incidents(user, id), |c| c.incidents(id))
+    pub async fn incidents(&self, by: Option<&str>, id: &str) -> Result<Vec<api::Incident>> {
+        either!(self, as by, |s, user| s.incidents(user, id), |c| c.incidents(id))
     }
 
     /// The child instances of an instance, oldest first.
-    pub async fn children(&self, id: &str) -> Result<Vec<api::InstanceSummary>> {
-        either!(self, as None, |s, user| s.children(user, id), |c| c.children(id))
+    pub async fn children(&self, by: Option<&str>, id: &str) -> Result<Vec<api::InstanceSummary>> {
+        either!(self, as by, |s, user| s.children(user, id), |c| c.children(id))
     }
 
     /// Every instance of a case, oldest first.
@@ -148,8 +155,8 @@ impl Backend {
         either!(self, as by, |s, user| s.publish_event(user, request), |c| c.publish_event(&request))
     }
 
-    pub async fn case(&self, id: &str) -> Result<api::Case> {
-        either!(self, as None, |s, user| s.case(user, id), |c| c.case(id))
+    pub async fn case(&self, by: Option<&str>, id: &str) -> Result<api::Case> {
+        either!(self, as by, |s, user| s.case(user, id), |c| c.case(id))
     }
 
     pub async fn abort(&self, by: Option<&str>, id: &str, abort_parent: bool) -> Result<api::Instance> {
@@ -185,8 +192,8 @@ impl Backend {
 
     // ---- human tasks
 
-    pub async fn user_task(&self, instance: &str, task: &str, number: Option<u32>) -> Result<api::UserTask> {
-        either!(self, as None, |s, user| s.user_task(user, instance, task, number), |c| c.user_task(instance, task, number))
+    pub async fn user_task(&self, by: Option<&str>, instance: &str, task: &str, number: Option<u32>) -> Result<api::UserTask> {
+        either!(self, as by, |s, user| s.user_task(user, instance, task, number), |c| c.user_task(instance, task, number))
     }
 
     pub async fn human_task(&self, by: &str, target: &HumanTaskRef, action: HumanTaskAction) -> Result<api::HumanTaskUpdate> {
@@ -240,8 +247,8 @@ impl Backend {
 
     // ---- incidents
 
-    pub async fn open_incidents(&self, limit: usize) -> Result<Vec<api::Incident>> {
-        either!(self, as None, |s, user| s.open_incidents(user, limit), |c| c.open_incidents(limit))
+    pub async fn open_incidents(&self, by: Option<&str>, limit: usize) -> Result<Vec<api::Incident>> {
+        either!(self, as by, |s, user| s.open_incidents(user, limit), |c| c.open_incidents(limit))
     }
 
     pub async fn retry_incident(&self, by: Option<&str>, id: i64) -> Result<api::Instance> {
@@ -263,16 +270,16 @@ impl Backend {
         )
     }
 
-    pub async fn document(&self, id: &str) -> Result<api::Document> {
-        either!(self, as None, |s, user| s.document(user, id), |c| c.document(id))
+    pub async fn document(&self, by: Option<&str>, id: &str) -> Result<api::Document> {
+        either!(self, as by, |s, user| s.document(user, id), |c| c.document(id))
     }
 
-    pub async fn document_content(&self, id: &str) -> Result<Vec<u8>> {
-        either!(self, as None, |s, user| async { s.document_content(user, id).await.map(|(_, content)| content) }, |c| c.document_content(id))
+    pub async fn document_content(&self, by: Option<&str>, id: &str) -> Result<Vec<u8>> {
+        either!(self, as by, |s, user| async { s.document_content(user, id).await.map(|(_, content)| content) }, |c| c.document_content(id))
     }
 
-    pub async fn set_document_metadata(&self, id: &str, metadata: serde_json::Map<String, serde_json::Value>) -> Result<api::Document> {
-        either!(self, as None, |s, user| s.set_document_metadata(user, id, metadata), |c| c.set_document_metadata(id, &SetMetadata { metadata }))
+    pub async fn set_document_metadata(&self, by: Option<&str>, id: &str, metadata: serde_json::Map<String, serde_json::Value>) -> Result<api::Document> {
+        either!(self, as by, |s, user| s.set_document_metadata(user, id, metadata), |c| c.set_document_metadata(id, &SetMetadata { metadata }))
     }
 
     // ---- people

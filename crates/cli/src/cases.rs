@@ -7,6 +7,7 @@ use clap::Subcommand;
 
 use baton_api_model::{Case, InstanceSummary};
 
+use crate::args::AS_HELP;
 use crate::backend::Backend;
 use crate::exit::Result;
 use crate::render;
@@ -21,13 +22,15 @@ pub enum CaseCmd {
         /// Print the case as JSON.
         #[arg(long)]
         json: bool,
+        #[arg(long = "as", value_name = "USER", help = AS_HELP)]
+        by: Option<String>,
     },
 }
 
 pub async fn act(backend: &Backend, action: CaseCmd) -> Result<u8> {
     match action {
-        CaseCmd::Show { case, json } => {
-            let case = backend.case(&case).await?;
+        CaseCmd::Show { case, json, by } => {
+            let case = backend.case(by.as_deref(), &case).await?;
             if json {
                 outln!("{}", render::json(&case));
             } else {

@@ -53,7 +53,7 @@ async fn on(backend: &Backend, command: Cmd) -> Result<u8> {
             }
             Ok(0)
         }
-        Cmd::Instances { status, process, started_after, started_before, case, cursor, limit, json } => {
+        Cmd::Instances { status, process, started_after, started_before, case, cursor, limit, json, by } => {
             let (status, with_open_incident) = match status.as_deref() {
                 None => (None, false),
                 Some("incident") => (None, true),
@@ -64,7 +64,7 @@ async fn on(backend: &Backend, command: Cmd) -> Result<u8> {
                 }
             };
             let query = InstancesQuery { status, incident: with_open_incident, process, started_after, started_before, case, cursor, limit: Some(limit) };
-            let page = backend.instances(query).await?;
+            let page = backend.instances(by.as_deref(), query).await?;
             if json {
                 outln!("{}", render::json(&page));
                 return Ok(0);
@@ -75,12 +75,13 @@ async fn on(backend: &Backend, command: Cmd) -> Result<u8> {
             }
             Ok(0)
         }
-        Cmd::Show { instance, json: false, follow: true } => crate::follow::follow(backend, &instance).await,
-        Cmd::Show { instance, json, .. } => {
-            let state = backend.instance(&instance).await?;
-            let children = backend.children(&instance).await?;
-            let history = backend.history(&instance).await?;
-            let incidents = backend.incidents(&instance).await?;
+        Cmd::Show { instance, json: false, follow: true, by } => crate::follow::follow(backend, by.as_deref(), &instance).await,
+        Cmd::Show { instance, json, by, .. } => {
+            let by = by.as_deref();
+            let state = backend.instance(by, &instance).await?;
+            let children = backend.children(by, &instance).await?;
+            let history = backend.history(by, &instance).await?;
+            let incidents = backend.incidents(by, &instance).await?;
             if json {
                 outln!("{}", render::json(&serde_json::json!({"instance": state, "children": children, "history": history, "incidents": incidents})));
             } else {
@@ -91,7 +92,7 @@ async fn on(backend: &Backend, command: Cmd) -> Result<u8> {
             }
             Ok(0)
         }
-        Cmd::Incidents { limit } => crate::incidents::list(backend, limit).await,
+        Cmd::Incidents { limit, by } => crate::incidents::list(backend, by.as_deref(), limit).await,
         Cmd::Incident { action } => crate::incidents::act(backend, action).await,
         Cmd::Token { action } => crate::tokens::act(backend, action).await,
         Cmd::Tasks(args) => crate::human_tasks::inbox(backend, args).await,

@@ -2,6 +2,7 @@
 //!
 //! ```toml
 //! db = "/var/lib/baton/baton.db"
+//! documents_dir = "/var/lib/baton/documents"
 //! log_format = "json"
 //!
 //! [serve]
@@ -37,6 +38,7 @@ const MAX_CONFIG_BYTES: u64 = 1 << 20;
 #[serde(deny_unknown_fields)]
 struct Config {
     db: Option<PathBuf>,
+    documents_dir: Option<PathBuf>,
     log_format: Option<FileLogFormat>,
     serve: Option<Section>,
     worker: Option<Section>,
@@ -89,6 +91,9 @@ fn unset(matches: &ArgMatches, id: &str) -> bool {
 fn apply(cli: &mut Cli, matches: &ArgMatches, config: Config) -> Result<(), String> {
     if let Some(db) = config.db.filter(|_| unset(matches, "db")) {
         cli.db = db;
+    }
+    if let Some(dir) = config.documents_dir.filter(|_| unset(matches, "documents_dir")) {
+        cli.documents_dir = Some(dir);
     }
     if let Some(format) = config.log_format.filter(|_| unset(matches, "log_format")) {
         cli.log_format = match format {

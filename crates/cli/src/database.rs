@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use baton_engine::{Engine, EngineOptions, SystemClock};
@@ -28,11 +28,26 @@ pub fn open_for_server(db: &Path, sessions: baton_service::SessionOptions) -> Re
     Ok(Service::with_sessions(engine(db)?, sessions))
 }
 
+/// Where documents' content is kept when `--documents-dir` (or `BATON_DOCUMENTS_DIR`, or the
+/// configuration file's `documents_dir`) says so; else beside the database file. Set once, as
+/// the command line is read, before any command opens the database: like the data limits,
+/// which come from the environment, it holds for every store the process opens.
+static DOCUMENTS_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// Keeps documents' content in `dir` (see [`DOCUMENTS_DIR`]).
+pub fn keep_documents_in(dir: PathBuf) {
+    let _ = DOCUMENTS_DIR.set(dir);
+}
+
 fn engine(db: &Path) -> Result<Engine<SqliteStore>> {
     let limits = crate::input::data_limits()?;
     let max_foreach_items = crate::input::foreach_items_limit()?;
     let events = crate::input::event_options()?;
-    let store = SqliteStore::open(db, Durability::Full).map_err(|source| CliError::Open { path: db.display().to_string(), source })?;
+    let opened = match DOCUMENTS_DIR.get() {
+        Some(dir) => SqliteStore::open_with_document_dir(db, Durability::Full, dir.clone()),
+        None => SqliteStore::open(db, Durability::Full),
+    };
+    let store = opened.map_err(|source| CliError::Open { path: db.display().to_string(), source })?;
     Ok(Engine::new(store, Arc::new(SystemClock), EngineOptions { limits, max_foreach_items, events, ..EngineOptions::default() }))
 }
 

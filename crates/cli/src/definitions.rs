@@ -1,4 +1,4 @@
-//! `baton definitions` and `baton definition show|versions|source`: what was deployed.
+//! `baton definitions` and `baton definition show|versions|graph|source`: what was deployed.
 
 use std::fmt::Write;
 
@@ -7,6 +7,7 @@ use clap::Subcommand;
 use baton_api_model::Definition;
 use crate::backend::Backend;
 use crate::exit::Result;
+use crate::graph::{self, GraphFormat};
 use crate::render;
 
 #[derive(Subcommand)]
@@ -29,6 +30,18 @@ pub enum DefinitionCmd {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Draw a version's flow: each task and the tasks it leads to, as text, Graphviz DOT or a
+    /// Mermaid flowchart.
+    Graph {
+        /// The process id.
+        id: String,
+        /// The version (default: the latest).
+        #[arg(long)]
+        version: Option<u32>,
+        /// How to draw it.
+        #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
+        format: GraphFormat,
     },
     /// Print a version's source exactly as it was deployed.
     Source {
@@ -82,6 +95,7 @@ pub async fn act(backend: &Backend, action: DefinitionCmd) -> Result<u8> {
                 out!("{out}");
             }
         }
+        DefinitionCmd::Graph { id, version, format } => out!("{}", graph::render(&backend.definition_graph(&id, version).await?, format)),
         DefinitionCmd::Source { id, version } => out!("{}", backend.source(&id, version).await?.source),
     }
     Ok(0)

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use baton_api_model::Document;
 use baton_service::Upload;
 
+use crate::args::AS_HELP;
 use crate::backend::Backend;
 use crate::exit::{CliError, Result};
 use crate::render;
@@ -40,6 +41,8 @@ pub enum DocCmd {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        #[arg(long = "as", value_name = "USER", help = AS_HELP)]
+        by: Option<String>,
     },
     /// Write a document's content to a file (or to standard output).
     Download {
@@ -48,6 +51,8 @@ pub enum DocCmd {
         /// The file to write (default: standard output).
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
+        #[arg(long = "as", value_name = "USER", help = AS_HELP)]
+        by: Option<String>,
     },
     /// Set metadata entries of a document (VALUE null removes KEY); its version goes up by one.
     SetMeta {
@@ -59,6 +64,8 @@ pub enum DocCmd {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        #[arg(long = "as", value_name = "USER", help = AS_HELP)]
+        by: Option<String>,
     },
 }
 
@@ -76,9 +83,9 @@ pub async fn act(backend: &Backend, action: DocCmd) -> Result<u8> {
                 outln!("{}", document.id);
             }
         }
-        DocCmd::Show { id, json } => print(&backend.document(&id).await?, json),
-        DocCmd::Download { id, output } => {
-            let content = backend.document_content(&id).await?;
+        DocCmd::Show { id, json, by } => print(&backend.document(by.as_deref(), &id).await?, json),
+        DocCmd::Download { id, output, by } => {
+            let content = backend.document_content(by.as_deref(), &id).await?;
             match output {
                 Some(path) => std::fs::write(&path, &content).map_err(|source| CliError::Io { what: format!("writing {}", path.display()), source })?,
                 None => {
@@ -88,7 +95,7 @@ pub async fn act(backend: &Backend, action: DocCmd) -> Result<u8> {
                 }
             }
         }
-        DocCmd::SetMeta { id, entries: given, json } => print(&backend.set_document_metadata(&id, entries(&given)?).await?, json),
+        DocCmd::SetMeta { id, entries: given, json, by } => print(&backend.set_document_metadata(by.as_deref(), &id, entries(&given)?).await?, json),
     }
     Ok(0)
 }

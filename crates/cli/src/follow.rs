@@ -18,10 +18,10 @@ use crate::render;
 const POLL: Duration = Duration::from_millis(200);
 
 /// Follows `instance` until it ends: exit 0 when it completed, 1 when it failed or was aborted.
-pub async fn follow(backend: &Backend, instance: &str) -> Result<u8> {
-    let mut state = backend.instance(instance).await?;
-    let children = backend.children(instance).await?;
-    let history = backend.history(instance).await?;
+pub async fn follow(backend: &Backend, by: Option<&str>, instance: &str) -> Result<u8> {
+    let mut state = backend.instance(by, instance).await?;
+    let children = backend.children(by, instance).await?;
+    let history = backend.history(by, instance).await?;
     out!("{}", render::instance(&state, &children, Some(&history)));
     let width = render::task_width(&state);
     let mut seen = history.last().map_or(0, |e| e.seq);
@@ -35,11 +35,11 @@ pub async fn follow(backend: &Backend, instance: &str) -> Result<u8> {
             InstanceStatus::Running | InstanceStatus::Waiting | InstanceStatus::Blocked => {}
         }
         tokio::time::sleep(POLL).await;
-        let now = backend.instance(instance).await?;
+        let now = backend.instance(by, instance).await?;
         if now.updated_at == state.updated_at && now.status == state.status {
             continue;
         }
-        let history = backend.history(instance).await?;
+        let history = backend.history(by, instance).await?;
         for event in history.iter().filter(|e| e.seq > seen) {
             outln!("{}", render::history_line(event, width));
         }

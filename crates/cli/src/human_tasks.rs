@@ -16,6 +16,7 @@ use serde_json::Value;
 use baton_api_model::{InboxQuery, InboxStatus};
 use baton_core::definition::duration;
 use baton_service::{EscalationAction, EscalationSpec, HumanTaskAction, HumanTaskRef, PotentialOwners};
+use crate::args::AS_HELP;
 use crate::backend::Backend;
 use crate::exit::{CliError, Result};
 use crate::input::{name, parse_data};
@@ -44,6 +45,8 @@ pub enum HumanTaskCmd {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        #[arg(long = "as", value_name = "USER", help = AS_HELP)]
+        by: Option<String>,
     },
     /// Claim a ready task (a potential owner, a member of a candidate group, or an administrator).
     Claim(Target),
@@ -279,9 +282,9 @@ fn owners(names: &[String]) -> Result<PotentialOwners> {
 }
 
 pub async fn human_task(backend: &Backend, cmd: HumanTaskCmd) -> Result<u8> {
-    if let HumanTaskCmd::Show { instance, task, json } = &cmd {
+    if let HumanTaskCmd::Show { instance, task, json, by } = &cmd {
         let (name, only) = split_task(task)?;
-        let shown = backend.user_task(instance, &name, only).await?;
+        let shown = backend.user_task(by.as_deref(), instance, &name, only).await?;
         if *json {
             outln!("{}", render::json(&shown));
         } else {

@@ -26,8 +26,8 @@ pub enum IncidentCmd {
 }
 
 /// Lists open incidents, oldest first.
-pub async fn list(backend: &Backend, limit: usize) -> Result<u8> {
-    out!("{}", table(&backend.open_incidents(limit).await?));
+pub async fn list(backend: &Backend, by: Option<&str>, limit: usize) -> Result<u8> {
+    out!("{}", table(&backend.open_incidents(by, limit).await?));
     Ok(0)
 }
 

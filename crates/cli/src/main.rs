@@ -33,6 +33,7 @@ mod event_publish;
 mod exit;
 mod fanout_bench;
 mod follow;
+mod graph;
 mod foreach_bench;
 mod human_tasks;
 mod identity;

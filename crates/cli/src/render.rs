@@ -264,6 +264,7 @@ mod tests {
             link: Some(link),
             case: "i-1".into(),
             work_status: None,
+            department: None,
         }
     }
 

@@ -104,7 +104,7 @@ async fn run_here(db: &Path, file: &Path, data: Data, options: WorkerOptions) ->
             () = signalled(signals) => return Err(CliError::Interrupted { instance: instance_id, goes_on_with: "the process that runs the jobs" }),
         }
     }
-    Ok(summary(&backend.instance(&instance_id).await?, started))
+    Ok(summary(&backend.instance(None, &instance_id).await?, started))
 }
 
 /// With `--server`: the server's worker runs the jobs; this asks for the instance, less and
@@ -115,7 +115,7 @@ async fn follow_on_server(backend: &Backend, file: &Path, data: Data) -> Result<
     let (instance_id, started) = deploy_and_start(backend, file, data).await?;
     let mut pause = FIRST_POLL;
     loop {
-        let state = backend.instance(&instance_id).await?;
+        let state = backend.instance(None, &instance_id).await?;
         if settled(state.status) {
             return Ok(summary(&state, started));
         }

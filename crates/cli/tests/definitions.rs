@@ -1,4 +1,4 @@
-//! `baton definitions` and `baton definition show|versions|source`: what was deployed, read
+//! `baton definitions` and `baton definition show|versions|graph|source`: what was deployed, read
 //! back through the service.
 
 mod support;
@@ -29,4 +29,59 @@ fn every_deployed_version_is_listed_and_its_source_reads_back_as_deployed() {
 
     assert_eq!(refused(&db, &["definition", "show", "flow", "--version", "3"]), "baton: there is no version 3 of process `flow`\n");
     assert_eq!(refused(&db, &["definition", "versions", "nope"]), "baton: there is no process `nope`; deploy it first\n");
+}
+
+const ROUTING: &str = "id: routing
+tasks:
+  - id: check
+    kind: decision
+    branches:
+      - when: data.amount > 1000
+        to: [review]
+    otherwise: [approve]
+  - id: review
+    kind: set
+    set: {}
+    dependencies:
+      else: {run: escalate}
+  - id: escalate
+    kind: set
+    set: {}
+    on_demand: true
+  - id: approve
+    kind: set
+    set: {}
+  - id: notify
+    kind: end
+    after: [review, {task: approve, status: any_end}]
+";
+
+#[test]
+fn a_flow_is_drawn_as_text_dot_mermaid_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("baton.db");
+    let file = dir.path().join("routing.yaml");
+    std::fs::write(&file, ROUTING).unwrap();
+    ok(&db, &["deploy", file.to_str().unwrap()]);
+
+    let text = ok(&db, &["definition", "graph", "routing"]);
+    assert!(text.starts_with("process routing v1\n\ncheck (decision)\n  ├─▶ review   when data.amount > 1000\n  └─▶ approve  otherwise\n"), "{text}");
+    assert!(text.contains("\nreview (set)\n  ├─▶ escalate  if its dependencies do not hold\n  └─▶ notify\n") || text.contains("\nreview (set)\n  ├─▶ notify\n  └─▶ escalate  if its dependencies do not hold\n"), "{text}");
+    assert!(text.contains("\napprove (set)\n  └─▶ notify  if it ends any_end\n"), "{text}");
+
+    let dot = ok(&db, &["definition", "graph", "routing", "--format", "dot"]);
+    assert!(dot.starts_with("digraph \"routing v1\" {\n"), "{dot}");
+    assert!(dot.contains("  \"check\" -> \"review\" [label=\"when data.amount > 1000\"];\n"), "{dot}");
+    assert!(dot.contains("  \"review\" -> \"escalate\" [label=\"if its dependencies do not hold\", style=dashed];\n"), "{dot}");
+
+    let mermaid = ok(&db, &["definition", "graph", "routing", "--format", "mermaid"]);
+    assert!(mermaid.starts_with("flowchart LR\n"), "{mermaid}");
+    assert!(mermaid.contains("  t0{\"check (decision)\"}\n  t1[\"escalate (set)\"]\n  t2[\"review (set)\"]\n") && mermaid.contains("  t0 -->|\"when data.amount #gt; 1000\"| t2\n"), "{mermaid}");
+
+    let json: serde_json::Value = serde_json::from_str(&ok(&db, &["definition", "graph", "routing", "--format", "json"])).unwrap();
+    let mut edges: Vec<(&str, &str, &str)> = json["edges"].as_array().unwrap().iter().map(|e| (e["from"].as_str().unwrap(), e["to"].as_str().unwrap(), e["kind"].as_str().unwrap())).collect();
+    edges.sort_unstable();
+    assert_eq!(edges, [("approve", "notify", "after"), ("check", "approve", "otherwise"), ("check", "review", "branch"), ("review", "escalate", "on_unmet"), ("review", "notify", "after")]);
+
+    assert_eq!(refused(&db, &["definition", "graph", "nope"]), "baton: there is no process `nope`; deploy it first\n");
 }

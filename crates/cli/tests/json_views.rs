@@ -42,7 +42,7 @@ fn show_json_prints_the_instance_view_with_tasks_keyed_by_id_and_no_internal_fie
     assert_eq!(
         keys(instance),
         [
-            "case", "created_at", "data", "deleted_at", "ended_at", "id", "parent", "process", "referenced_instances", "replaced_by", "root", "spawned", "status", "tasks",
+            "case", "created_at", "data", "deleted_at", "department", "ended_at", "id", "parent", "process", "referenced_instances", "replaced_by", "root", "spawned", "status", "tasks",
             "updated_at", "version", "work_status"
         ]
     );

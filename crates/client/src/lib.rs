@@ -172,6 +172,10 @@ impl Client {
         self.get(&["api", "definitions", id, "versions"], NO_QUERY).await
     }
 
+    pub async fn definition_graph(&self, id: &str, version: Option<u32>) -> Result<api::DefinitionGraph> {
+        self.get(&["api", "definitions", id, "graph"], &VersionQuery { version }).await
+    }
+
     pub async fn source(&self, id: &str, version: Option<u32>) -> Result<api::DefinitionSource> {
         self.get(&["api", "definitions", id, "source"], &VersionQuery { version }).await
     }

@@ -139,7 +139,7 @@ impl Machine<'_> {
 
     /// What a `wait` task's `output` mapping writes from the payload.
     fn event_output(&self, i: usize, spec: &WaitSpec, payload: &Map<String, Value>) -> Result<Map<String, Value>, Reason> {
-        self.mapping_writes(i, &spec.output, || self.scope_for(i).with_event(payload), "wait task")
+        self.mapping_writes(i, &spec.output, || self.scope_for(i).with_event(payload), payload, "wait task")
     }
 
     /// Task `i`'s event did not come within its `timeout`.

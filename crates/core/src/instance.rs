@@ -13,7 +13,8 @@ use crate::status::{InstanceStatus, Reason, TaskStatus};
 /// - 2: the instance hierarchy: link kinds, `case`, `root`, `depth`, `work_status` and
 ///   `referenced_instances`. A format-1 state reads as format 2 (every new field has a
 ///   default), with its case and root taken from the columns the store's migration filled
-///   ([`Instance::upgrade_from_v1`]).
+///   ([`Instance::upgrade_from_v1`]). `department` came later within format 2: it is
+///   optional, and a state without one is unscoped, as every instance was before.
 pub const STATE_FORMAT: u32 = 2;
 
 /// The oldest format this version of Baton reads.
@@ -54,6 +55,11 @@ pub struct Instance {
     /// How many links up to the top of its hierarchy (0 for an instance started on its own).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub depth: u32,
+    /// The department whose users may see and act on the instance (Stardust's department
+    /// scoping); none: every user may. A root takes it from its start data (the definition's
+    /// `department` expression); every instance started from another takes that one's as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
     /// The status label a `handoff` task recorded (Pega's Work Status, e.g. `Pending-Fulfillment`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub work_status: Option<String>,
@@ -85,6 +91,8 @@ pub struct Placement {
     /// Empty for an instance that starts a case of its own (its id becomes the case's).
     pub case: String,
     pub depth: u32,
+    /// The department scope it inherits (see [`Instance::department`]).
+    pub department: Option<String>,
 }
 
 impl Placement {
@@ -92,7 +100,7 @@ impl Placement {
     pub fn linked(link: ParentLink) -> Self {
         let case = link.instance.clone();
         let root = link.rules().subprocess_of_root.then(|| link.instance.clone());
-        Placement { parent: Some(link), root, case, depth: 1 }
+        Placement { parent: Some(link), root, case, depth: 1, department: None }
     }
 }
 
@@ -112,7 +120,7 @@ impl Instance {
     /// either way, one level deeper.
     pub fn child_placement(&self, link: ParentLink) -> Placement {
         let root = link.rules().subprocess_of_root.then(|| self.root_id().to_owned());
-        Placement { parent: Some(link), root, case: self.case_id().to_owned(), depth: self.depth + 1 }
+        Placement { parent: Some(link), root, case: self.case_id().to_owned(), depth: self.depth + 1, department: self.department.clone() }
     }
 
     /// Completes a state stored in format 1, which had no case or root: the store's migration

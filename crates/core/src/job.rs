@@ -86,6 +86,13 @@ impl Machine<'_> {
                     self.job_failed(i, Reason::Exited { code }, None);
                     return Ok(());
                 }
+                // A command acts for nobody: its output may copy the instance's document
+                // references, not make new ones (an external worker's output was checked
+                // against its user as it came in).
+                if let Some(reason) = output.as_ref().and_then(|o| self.unreferenced_document(o, None, |name| format!("the job's output `{name}`"))) {
+                    self.fail(i, reason);
+                    return Ok(());
+                }
                 self.job_succeeded(i, output, duration_ms);
             }
             JobOutcome::Reported { worker, report } => self.worker_reported(i, attempt, worker, report),

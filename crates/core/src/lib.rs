@@ -24,6 +24,7 @@ pub mod people;
 pub mod limits;
 pub mod expr;
 pub mod hierarchy;
+pub mod department;
 
 pub mod user_task;
 

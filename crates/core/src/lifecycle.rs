@@ -214,6 +214,7 @@ impl Cause {
             | R::WorkerFailed { .. }
             | R::ExpressionFailed { .. }
             | R::TypeMismatch { .. }
+            | R::DocumentNotReferenced { .. }
             | R::NoBranchMatched
             | R::NotAList { .. }
             | R::TooManyItems { .. }

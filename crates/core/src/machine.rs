@@ -278,12 +278,20 @@ impl Machine<'_> {
     /// The values an `output` mapping (`variable: CEL` over `output`) of task `i` (a `what`)
     /// writes: each of its declared type, all of them within the data limits.
     pub(crate) fn output_mapping(&self, i: usize, mapping: &[(String, crate::expr::Expr)], output: &Map<String, Value>, what: &str) -> Result<Map<String, Value>, Reason> {
-        self.mapping_writes(i, mapping, || self.scope_for(i).with_output(output), what)
+        self.mapping_writes(i, mapping, || self.scope_for(i).with_output(output), output, what)
     }
 
     /// The values a mapping (`variable: CEL`) of task `i` (a `what`) writes, evaluated in the
     /// scope `scope` builds: each of its declared type, all of them within the data limits.
-    pub(crate) fn mapping_writes<'s>(&'s self, i: usize, mapping: &[(String, crate::expr::Expr)], scope: impl FnOnce() -> crate::expr::Scope<'s>, what: &str) -> Result<Map<String, Value>, Reason> {
+    /// `source` is what the mapping reads (see [`Self::unreferenced_document`]).
+    pub(crate) fn mapping_writes<'s>(
+        &'s self,
+        i: usize,
+        mapping: &[(String, crate::expr::Expr)],
+        scope: impl FnOnce() -> crate::expr::Scope<'s>,
+        source: &Map<String, Value>,
+        what: &str,
+    ) -> Result<Map<String, Value>, Reason> {
         // No mapping writes nothing: the scope (this instance's data and the rest, converted
         // for CEL) would be built for no expression.
         if mapping.is_empty() {
@@ -299,7 +307,29 @@ impl Machine<'_> {
             writes.insert(name.clone(), value);
         }
         self.within_limits(&writes, || format!("the output mapping of {what} `{}`", self.def.tasks[i].id))?;
+        if let Some(reason) = self.unreferenced_document(&writes, Some(source), |name| format!("output.{name}")) {
+            return Err(reason);
+        }
         Ok(writes)
+    }
+
+    /// Documents are reached through the instances that refer to them, so the values an
+    /// expression or a command job writes may refer only to documents this instance already
+    /// refers to, or that `source` does (the output, event or child data a mapping reads,
+    /// which were checked as they came in): a reference is copied, never made up. The first
+    /// reference that is neither, as the reason to refuse the writes (`field` names a write).
+    pub(crate) fn unreferenced_document(&self, writes: &Map<String, Value>, source: Option<&Map<String, Value>>, field: impl Fn(&str) -> String) -> Option<Reason> {
+        // The common case, no reference written, costs one look per value.
+        if crate::data_type::referenced_documents(writes).is_empty() {
+            return None;
+        }
+        let mut known = crate::data_type::referenced_documents(&self.visible_data());
+        known.extend(source.map(crate::data_type::referenced_documents).unwrap_or_default());
+        writes.iter().find_map(|(name, value)| {
+            let one = Map::from_iter([(name.clone(), value.clone())]);
+            let document = crate::data_type::referenced_documents(&one).into_iter().find(|d| !known.contains(d))?;
+            Some(Reason::DocumentNotReferenced { field: field(name), document })
+        })
     }
 
     pub(crate) fn type_problem(&self, name: &str, value: &Value) -> Option<Reason> {

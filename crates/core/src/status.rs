@@ -351,6 +351,9 @@ pub enum Reason {
     ExpressionFailed { field: String, message: String },
     /// A value does not have the type its data declaration says.
     TypeMismatch { variable: String, expected: String, found: String },
+    /// An expression or a command's output wrote a reference to a document that neither the
+    /// instance nor what it mapped from refers to: references are copied, not made.
+    DocumentNotReferenced { field: String, document: String },
     /// No branch of a decision matched and there was no `otherwise`.
     NoBranchMatched,
     /// An operator acted (`skip`, `retry`, `abort`).
@@ -484,6 +487,10 @@ impl fmt::Display for Reason {
             Self::CouldNotStart { message } => write!(f, "could not start: {message}"),
             Self::ExpressionFailed { field, message } => write!(f, "expression in `{field}` failed: {message}"),
             Self::TypeMismatch { variable, expected, found } => write!(f, "`{variable}` must be {expected}, got {found}"),
+            Self::DocumentNotReferenced { field, document } => write!(
+                f,
+                "`{field}` refers to document `{document}`, which this instance does not refer to: an expression or a command's output may copy the document references the instance holds, not make new ones (give the document as start data, a task's output or an input, which check that the user may read it)"
+            ),
             Self::NoBranchMatched => f.write_str("no branch condition held and there is no `otherwise`"),
             Self::Operator { action, by } => write!(f, "{action} by {by}"),
             Self::InstanceEnded { status } => write!(f, "instance {status}"),

@@ -34,8 +34,9 @@ pub fn start(def: &Definition, id: String, data: Map<String, Value>, now: DateTi
 /// [`start`] with what the driver knows (expected runtimes, calendars).
 pub fn start_with(def: &Definition, id: String, data: Map<String, Value>, now: DateTime<Utc>, knowledge: &Knowledge) -> Result<Transition, TransitionError> {
     let data = start_data(def, data, &knowledge.limits)?;
+    let department = crate::department::department_of(def, &id, &data, now).map_err(|problem| TransitionError::InvalidData(vec![problem]))?;
     let budget = std::rc::Rc::new(std::cell::Cell::new(knowledge.max_children_per_step));
-    Ok(start_placed(def, id, data, Placement::default(), now, knowledge, None, budget))
+    Ok(start_placed(def, id, data, Placement { department, ..Placement::default() }, now, knowledge, None, budget))
 }
 
 /// Checks start data against `def`'s declarations and the limits, and completes it with the
@@ -98,6 +99,7 @@ pub(crate) fn start_placed(
         root: placement.root,
         case,
         depth: placement.depth,
+        department: placement.department,
         work_status: None,
         referenced_instances: Vec::new(),
         spawned: Vec::new(),
@@ -145,6 +147,7 @@ pub fn start_iteration(
         root: placement.root,
         case: placement.case,
         depth: placement.depth,
+        department: placement.department,
         work_status: None,
         referenced_instances: Vec::new(),
         spawned: Vec::new(),
@@ -378,6 +381,9 @@ impl Machine<'_> {
             }
         }
         self.within_limits(&written, || format!("the values of set task `{}`", self.def.tasks[i].id))?;
+        if let Some(reason) = self.unreferenced_document(&written, None, |name| format!("set.{name}")) {
+            return Err(reason);
+        }
         Ok((data, written))
     }
 

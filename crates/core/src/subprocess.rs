@@ -131,6 +131,9 @@ impl Machine<'_> {
             data.insert(name.clone(), value);
         }
         self.within_limits(&data, || format!("the input of task `{}`", self.def.tasks[i].id))?;
+        if let Some(reason) = self.unreferenced_document(&data, None, |name| format!("input.{name}")) {
+            return Err(reason);
+        }
         Ok(data)
     }
 

@@ -93,6 +93,8 @@ pub struct Change {
     pub tasks: Vec<(String, TaskStatus)>,
     /// Each human task the step changed, as it is after the step.
     pub human_tasks: Vec<HumanTaskChange>,
+    /// The instance's department scope (who may see the change).
+    pub department: Option<String>,
 }
 
 /// A human task after a step changed it, with who may see it.
@@ -161,6 +163,7 @@ fn change_of(step: &StepRecord, instance: &Instance) -> Change {
         seq: instance.next_seq,
         tasks,
         human_tasks,
+        department: instance.department.clone(),
     }
 }
 

@@ -104,8 +104,10 @@ fn transition_kind(error: &TransitionError) -> ErrorKind {
     use TransitionError as T;
     match error {
         T::InvalidData(_) | T::NotAUserTask { .. } | T::DataLimit { .. } | T::ChildNotStarted(_) | T::NotAView { .. } | T::InvalidSubmission { .. } | T::IsAView { .. } => ErrorKind::Invalid,
-        T::UnknownTask(_) | T::InstanceDeleted(_) => ErrorKind::NotFound,
-        T::InstanceEnded(_)
+        T::UnknownTask(_) => ErrorKind::NotFound,
+        // A deleted instance is still there to read (with its history); it takes no more commands.
+        T::InstanceDeleted(_)
+        | T::InstanceEnded(_)
         | T::StaleJobResult { .. }
         | T::NotRetryable { .. }
         | T::SuccessorMoved { .. }

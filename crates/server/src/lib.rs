@@ -69,6 +69,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(definitions::deploy, definitions::list))
         .routes(routes!(definitions::show))
         .routes(routes!(definitions::versions))
+        .routes(routes!(definitions::graph))
         .routes(routes!(definitions::source))
         .routes(routes!(instances::start, instances::list))
         .routes(routes!(instances::show, instances::delete))

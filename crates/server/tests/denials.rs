@@ -2,8 +2,8 @@
 //! new route is covered as soon as it is served) refuses a request without a valid token
 //! with 401, and every operation that needs a role (it documents 403: administrators manage
 //! people and others' tokens, workers work external jobs, the human-task rules name owners,
-//! potential owners and administrators) refuses a user without it with 403; and a refused
-//! request changes nothing the API lists.
+//! potential owners and administrators, an instance of a department is its department's)
+//! refuses a user without it with 403; and a refused request changes nothing the API lists.
 
 mod support;
 
@@ -19,11 +19,14 @@ use baton_engine::ManualClock;
 use support::{api_on, code, Answer, Api};
 
 /// The instances, the token and the document the requests name: `ready` has its human task
-/// ready, `claimed` has john's claim on it; `johns_token` is the id of a token of john's,
-/// `johns_document` a document john uploaded that no instance refers to.
+/// ready, `claimed` has john's claim on it (both unscoped); `archived` is an instance of
+/// department `archive`, which nobody but administrators belongs to, with the open incident
+/// `1`; `johns_token` is the id of a token of john's, `johns_document` a document john
+/// uploaded that no instance refers to.
 struct Targets {
     ready: String,
     claimed: String,
+    archived: String,
     johns_token: String,
     johns_document: String,
     johns_session: String,
@@ -38,14 +41,20 @@ struct Request {
     form: Option<String>,
 }
 
-/// `template` with each `{parameter}` named by `targets`, on the `claimed` instance.
+/// `template` with each `{parameter}` named by `targets`: on the `claimed` instance where
+/// a rule beside the department scope refuses eve (spawning and aborting-and-starting a
+/// process she may not start; the human-task operations name theirs), else on the `archived` one, which her
+/// department scope hides from her.
 fn fill(template: &str, targets: &Targets) -> String {
+    let other_rule = template.ends_with("/spawn") || template.ends_with("/abort-and-start");
     let id = match template.split('/').nth(2) {
         Some("definitions") => "review",
         Some("tokens") => &targets.johns_token,
         Some("documents") => &targets.johns_document,
         Some("incidents") => "1",
-        _ => &targets.claimed,
+        Some("sessions") => &targets.claimed,
+        Some("instances") if other_rule => &targets.claimed,
+        _ => &targets.archived,
     };
     template
         .replace("{id}", id)
@@ -182,6 +191,24 @@ async fn a_request_without_a_valid_token_is_401_one_without_the_role_is_403_and_
     let johns = "id: johns\nstartable_by: [john]\ntasks:\n  - {id: a, kind: end}\n";
     let deployed = api.post("/api/definitions", &api.chief, json!({"files": [{"name": "johns.yaml", "source": johns}]})).await;
     assert_eq!(deployed.status, StatusCode::OK, "{}", deployed.body);
+    let archive = "id: archive\ndepartment: \"'archive'\"\ntasks:\n  - {id: check, kind: user, title: File it, owners: [group:editors]}\n";
+    let deployed = api.post("/api/definitions", &api.chief, json!({"files": [{"name": "archive.yaml", "source": archive}]})).await;
+    assert_eq!(deployed.status, StatusCode::OK, "{}", deployed.body);
+    let started = api.post("/api/instances", &api.chief, json!({"process": "archive"})).await;
+    assert_eq!(started.body["department"], "archive", "{}", started.body);
+    let archived = started.body["id"].as_str().unwrap().to_owned();
+    // An open incident on it: no route makes one, a step that fails does.
+    let incident = baton_store::NewIncident {
+        instance: archived.clone(),
+        task: Some("check".into()),
+        kind: baton_store::IncidentKind::StepFailed,
+        reason: "the step failed".into(),
+        command: None,
+        attempts: 1,
+        at: Utc.with_ymd_and_hms(2030, 1, 7, 9, 0, 0).unwrap(),
+    };
+    let raised = baton_store::StepRecord { raise_incidents: vec![incident], ..baton_store::StepRecord::default() };
+    baton_store::StepWriter::commit(api.engine.store(), vec![raised]).await.unwrap();
     let ready = api.start_review().await;
     let claimed = api.start_review().await;
     let claim = api.post(&format!("/api/instances/{claimed}/tasks/check/human-tasks"), &api.john, json!({"operation": "claim"})).await;
@@ -202,7 +229,7 @@ async fn a_request_without_a_valid_token_is_401_one_without_the_role_is_403_and_
     let session = api.post("/api/sessions", &api.john, json!({})).await;
     assert_eq!(session.status, StatusCode::OK, "{}", session.body);
     let johns_session = session.body["id"].as_str().unwrap().to_owned();
-    let targets = Targets { ready, claimed, johns_token, johns_document: johns_document.clone(), johns_session };
+    let targets = Targets { ready, claimed, archived, johns_token, johns_document: johns_document.clone(), johns_session };
 
     let before = snapshot(&api, &johns_document).await;
     let bad_tokens = [None, Some("baton_000000000000_nope"), Some("not-a-token"), Some(revoked.body["secret"].as_str().unwrap()), Some(expired.as_str())];
@@ -234,7 +261,10 @@ async fn a_request_without_a_valid_token_is_401_one_without_the_role_is_403_and_
     }
     // Users, groups and members (4), tokens of others (3), another user's events (1), publishing
     // an event (1), external jobs (5), spawn and abort-and-start of a process eve may not start
-    // (2), the twelve human-task operations, another user's document (3) and another user's
-    // session (7): a route that stops documenting its 403 shows here.
-    assert_eq!(needing_a_role, 38);
+    // (2), the twelve human-task operations, another user's document (3), another user's
+    // session (7), and the instance of another department: shown, deleted, its history,
+    // children, human tasks and incidents, aborted, recovered, a task retried, skipped, its
+    // breakpoint set and cleared, input given, its case, its incident retried and resolved
+    // (16): a route that stops documenting its 403 shows here.
+    assert_eq!(needing_a_role, 54);
 }

@@ -26,7 +26,7 @@ async fn every_documented_operation_is_served_and_asks_for_a_token() {
             assert_eq!(answer.status, expected, "{method} {path}");
         }
     }
-    assert_eq!(operations, 61);
+    assert_eq!(operations, 62);
 }
 
 #[tokio::test]
@@ -35,6 +35,7 @@ async fn the_document_holds_every_route_of_the_api() {
     let paths: Vec<&str> = document["paths"].as_object().unwrap().keys().map(String::as_str).collect();
     let routes = [
         "/api/definitions", "/api/definitions/{id}", "/api/definitions/{id}/versions", "/api/definitions/{id}/source",
+        "/api/definitions/{id}/graph",
         "/api/instances", "/api/instances/{id}", "/api/instances/{id}/history", "/api/instances/{id}/abort",
         "/api/instances/{id}/recover", "/api/instances/{id}/children", "/api/cases/{id}",
         "/api/instances/{id}/spawn", "/api/instances/{id}/abort-and-start",

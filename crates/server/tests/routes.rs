@@ -18,6 +18,17 @@ async fn a_deploy_stores_the_next_version_and_the_definition_routes_read_it() {
     assert_eq!(versions, [1, 2]);
     let source = api.get("/api/definitions/review/source?version=1", &api.john).await;
     assert_eq!(source.body["source"], support::REVIEW);
+    let graph = api.get("/api/definitions/review/graph?version=1", &api.john).await;
+    assert_eq!(
+        (graph.status, graph.body),
+        (
+            StatusCode::OK,
+            json!({"id": "review", "version": 1,
+                "nodes": [{"id": "check", "kind": "user", "name": null}, {"id": "done", "kind": "end", "name": null}],
+                "edges": [{"from": "check", "to": "done", "kind": "after", "label": null}]})
+        )
+    );
+    assert_eq!(api.get("/api/definitions/nope/graph", &api.john).await.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -72,6 +83,10 @@ async fn a_breakpoint_is_set_and_cleared_and_an_instance_aborted_then_deleted() 
     assert_eq!((again.status, code(&again)), (StatusCode::CONFLICT, "conflict"));
     let deleted = api.call(Method::DELETE, &format!("/api/instances/{id}"), Some(&api.john), None).await;
     assert!(deleted.body["deleted_at"].is_string(), "{}", deleted.body);
+    // Still there to read, and it takes no more commands: deleting it again is a conflict.
+    assert_eq!(api.get(&format!("/api/instances/{id}"), &api.john).await.status, StatusCode::OK);
+    let twice = api.call(Method::DELETE, &format!("/api/instances/{id}"), Some(&api.john), None).await;
+    assert_eq!((twice.status, code(&twice)), (StatusCode::CONFLICT, "conflict"));
 }
 
 #[tokio::test]

@@ -7,11 +7,13 @@ use baton_store::{InstanceCursor, InstanceQuery};
 use crate::{view, Result, Service, ServiceError, ServiceStore, MAX_LIMIT};
 
 impl<S: ServiceStore> Service<S> {
-    /// Every instance of case `id`, oldest first; an id that names no case is not found.
+    /// Every instance of case `id` the user may see, oldest first; an id that names no case is
+    /// not found, and a case of another department than the user's is forbidden (the
+    /// instances of a case share their root's department).
     pub async fn case(&self, user: &str, id: &str) -> Result<api::Case> {
-        self.authenticate(user).await?;
+        let viewer = self.viewer(user).await?;
         let store = self.engine.store();
-        let mut query = InstanceQuery { case: Some(id.to_owned()), limit: MAX_LIMIT, ..InstanceQuery::default() };
+        let mut query = InstanceQuery { case: Some(id.to_owned()), scope: viewer.scope.clone(), limit: MAX_LIMIT, ..InstanceQuery::default() };
         let mut instances = Vec::new();
         loop {
             let page = store.list_instances(&query).await?;
@@ -23,7 +25,11 @@ impl<S: ServiceStore> Service<S> {
             }
         }
         if instances.is_empty() {
-            return Err(ServiceError::CaseNotFound(id.to_owned()));
+            let any = store.list_instances(&InstanceQuery { case: Some(id.to_owned()), limit: 1, ..InstanceQuery::default() }).await?;
+            return Err(match any.first() {
+                Some(hidden) => ServiceError::OutOfScope { user: viewer.caller.user, instance: hidden.id.clone() },
+                None => ServiceError::CaseNotFound(id.to_owned()),
+            });
         }
         // The store lists newest first.
         instances.reverse();

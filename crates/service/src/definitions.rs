@@ -61,6 +61,14 @@ impl<S: ServiceStore> Service<S> {
         Ok(view::definition(&stored, &definition))
     }
 
+    /// One version's flow as a graph (`None`: the latest).
+    pub async fn definition_graph(&self, user: &str, id: &str, version: Option<u32>) -> Result<api::DefinitionGraph> {
+        self.authenticate(user).await?;
+        let stored = self.stored(id, version).await?;
+        let definition = self.engine.definition(&stored.id, Some(stored.version)).await?;
+        Ok(view::definition_graph(&definition, stored.version))
+    }
+
     /// Every deployed version of a definition, oldest first.
     pub async fn versions(&self, user: &str, id: &str) -> Result<Vec<api::DefinitionVersion>> {
         self.authenticate(user).await?;

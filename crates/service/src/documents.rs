@@ -1,20 +1,20 @@
 //! Stored documents for a user: upload, read the record, download the content, set metadata.
 //!
 //! Who may read a document (its record and content) and set its metadata: its uploader,
-//! administrators (and the local command line, which holds the database file), and every user
-//! who may see an instance whose data refers to it (a `document`, `document_list` or
-//! `attachments` value naming it), found through the store's index of references, not by
-//! reading instances. Every user may see every instance, so a document some instance refers to
-//! is readable by every user; one no instance refers to only by its uploader and
-//! administrators. Data a user gives (a start, a spawn, a human task's output, a prompt's
+//! whoever sees every instance (administrators, and the local command line acting as the
+//! built-in operator, which holds the database file), and every user who may see an instance
+//! whose data refers to it (a `document`, `document_list` or `attachments` value naming it):
+//! one in their department scope ([`crate::scope`]), found through the store's index of
+//! references, filtered by scope in its query, not by reading instances. A document no
+//! instance refers to is readable by its uploader and those who see everything. Data a user gives (a start, a spawn, a human task's output, a prompt's
 //! input) may refer only to documents that user may read, so nobody reaches a document by
 //! naming it in data.
 
 use baton_api_model as api;
-use baton_core::people::Caller;
-use baton_store::{Document, DocumentError, NewDocument};
+use baton_store::{DepartmentScope, Document, DocumentError, NewDocument};
 use serde_json::{Map, Value};
 
+use crate::scope::Viewer;
 use crate::{Result, Service, ServiceError, ServiceStore};
 
 /// A document to upload.
@@ -53,44 +53,36 @@ impl<S: ServiceStore> Service<S> {
 
     /// A document's record.
     pub async fn document(&self, user: &str, id: &str) -> Result<api::Document> {
-        let caller = self.authenticate(user).await?;
-        Ok(view(self.readable(&caller, id).await?))
+        let viewer = self.viewer(user).await?;
+        Ok(view(self.readable(&viewer, id).await?))
     }
 
     /// A document's record and content.
     pub async fn document_content(&self, user: &str, id: &str) -> Result<(api::Document, Vec<u8>)> {
-        let caller = self.authenticate(user).await?;
-        let document = self.readable(&caller, id).await?;
+        let viewer = self.viewer(user).await?;
+        let document = self.readable(&viewer, id).await?;
         let content = self.engine.store().document_content(id).await?.ok_or_else(|| DocumentError::UnknownDocument(id.to_owned()))?;
         Ok((view(document), content))
     }
 
     /// Sets metadata keys of a document (a `null` removes the key); its version goes up by one.
     pub async fn set_document_metadata(&self, user: &str, id: &str, changes: Map<String, Value>) -> Result<api::Document> {
-        let caller = self.authenticate(user).await?;
-        self.readable(&caller, id).await?;
+        let viewer = self.viewer(user).await?;
+        self.readable(&viewer, id).await?;
         Ok(view(self.engine.store().update_document_metadata(id, changes, self.engine.now()).await?))
     }
 
     /// The document, if `caller` may read it (see the module doc).
-    async fn readable(&self, caller: &Caller, id: &str) -> Result<Document> {
+    async fn readable(&self, viewer: &Viewer, id: &str) -> Result<Document> {
         let store = self.engine.store();
         let document = store.document(id).await?.ok_or_else(|| DocumentError::UnknownDocument(id.to_owned()))?;
-        if self.local || caller.admin || document.created_by == caller.user {
+        if viewer.scope == DepartmentScope::All || document.created_by == viewer.caller.user {
             return Ok(document);
         }
-        for instance in store.referencing_instances(id, 100).await? {
-            if self.may_see_instance(caller, &instance) {
-                return Ok(document);
-            }
+        if !store.referencing_instances_in(id, &viewer.scope, 1).await?.is_empty() {
+            return Ok(document);
         }
-        Err(ServiceError::MayNotReadDocument { user: caller.user.clone(), document: id.to_owned() })
-    }
-
-    /// May `caller` see instance `id`? Every user may see every instance (each instance route
-    /// answers every authenticated user); documents follow whatever this says.
-    fn may_see_instance(&self, _caller: &Caller, _id: &str) -> bool {
-        true
+        Err(ServiceError::MayNotReadDocument { user: viewer.caller.user.clone(), document: id.to_owned() })
     }
 
     /// Refuses data that refers to a document `user` may not read (or that does not exist):
@@ -100,9 +92,9 @@ impl<S: ServiceStore> Service<S> {
         if ids.is_empty() {
             return Ok(());
         }
-        let caller = self.authenticate(user).await?;
+        let viewer = self.viewer(user).await?;
         for id in ids {
-            self.readable(&caller, &id).await?;
+            self.readable(&viewer, &id).await?;
         }
         Ok(())
     }

@@ -59,6 +59,10 @@ pub enum ServiceError {
     /// they may see refers to it.
     #[error("{user} may not read document `{document}`: they did not upload it and no instance they may see refers to it")]
     MayNotReadDocument { user: String, document: String },
+    /// The instance is scoped to a department the acting user does not belong to (Stardust's
+    /// department scoping): they may not see it or act on it, its tasks, documents or history.
+    #[error("{user} may not see or act on instance {instance}: it belongs to another department than theirs (only that department's users and administrators may)")]
+    OutOfScope { user: String, instance: String },
     /// A session request to a service without sessions (the command line without `--server`).
     #[error("user sessions live in a server (`baton serve`): use --server URL")]
     NoSessions,
@@ -117,7 +121,7 @@ impl ServiceError {
             Self::NoSessions | Self::NotInteractive { .. } | Self::Interactive { .. } => ErrorKind::Invalid,
             Self::SessionNotFound(_) | Self::NotInSession { .. } | Self::NotSuspended { .. } => ErrorKind::NotFound,
             Self::NotYourSession { .. } | Self::NotTheirWorkflow { .. } => ErrorKind::Forbidden,
-            Self::Forbidden { .. } | Self::NotAWorker { .. } | Self::NotAPublisher { .. } | Self::MayNotStart { .. } | Self::MayNotReadDocument { .. } => ErrorKind::Forbidden,
+            Self::Forbidden { .. } | Self::NotAWorker { .. } | Self::NotAPublisher { .. } | Self::MayNotStart { .. } | Self::MayNotReadDocument { .. } | Self::OutOfScope { .. } => ErrorKind::Forbidden,
             Self::Document(e) => match e {
                 DocumentError::UnknownDocument(_) => ErrorKind::NotFound,
                 DocumentError::ContentTooLarge { .. } | DocumentError::MetadataTooLarge { .. } | DocumentError::BadName(_) => ErrorKind::Invalid,

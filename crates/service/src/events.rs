@@ -1,8 +1,8 @@
 //! Change streams: the engine's change feed as a user may see it, for `GET /api/events` and
 //! for following an instance.
 //!
-//! What a user sees is what they may read through the API: every instance's steps (as
-//! `GET /api/instances/{id}` shows any instance to any user), and the changes of the human
+//! What a user sees is what they may read through the API: the steps of every instance in
+//! their department scope (see [`crate::scope`]), and, of those instances, the changes of the human
 //! tasks they may see (as a potential owner, the owner, an administrator of the task or its
 //! originator; an administrator sees all). Watching another user's human tasks takes an
 //! administrator. The user's groups are read once, when the stream opens.
@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use baton_api_model as api;
 use baton_core::user_task::Caller;
 use baton_engine::{Change, Subscription};
+use baton_store::DepartmentScope;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::{view, Result, Service, ServiceError, ServiceStore};
@@ -30,6 +31,8 @@ pub struct Events {
     feed: Subscription,
     instance: Option<String>,
     viewer: Caller,
+    /// The instances the viewer may see, by department.
+    scope: DepartmentScope,
     /// The user whose human tasks are watched (`?user=`), if any.
     watched: Option<Caller>,
     ready: VecDeque<api::ChangeEvent>,
@@ -40,12 +43,13 @@ impl<S: ServiceStore> Service<S> {
     /// found; watching another user's human tasks, unless `user` is an administrator, as
     /// forbidden.
     pub async fn events(&self, user: &str, filter: EventFilter) -> Result<Events> {
-        let viewer = self.authenticate(user).await?;
+        let scoped = self.viewer(user).await?;
         // Subscribed before the checks, so nothing committed after them is missed.
         let feed = self.engine.changes();
         if let Some(id) = &filter.instance {
-            self.exists(id).await?;
+            self.visible(&scoped, id).await?;
         }
+        let (viewer, scope) = (scoped.caller, scoped.scope);
         let watched = match filter.user {
             None => None,
             Some(name) if name == viewer.user => Some(viewer.clone()),
@@ -56,7 +60,7 @@ impl<S: ServiceStore> Service<S> {
                 Some(self.engine.store().caller(&name).await?)
             }
         };
-        Ok(Events { feed, instance: filter.instance, viewer, watched, ready: VecDeque::new() })
+        Ok(Events { feed, instance: filter.instance, viewer, scope, watched, ready: VecDeque::new() })
     }
 }
 
@@ -79,7 +83,7 @@ impl Events {
 
     /// Queues the events of `change` that this stream shows.
     fn take(&mut self, change: &Change) {
-        if self.instance.as_ref().is_some_and(|id| *id != change.instance) {
+        if self.instance.as_ref().is_some_and(|id| *id != change.instance) || !self.scope.admits(change.department.as_deref()) {
             return;
         }
         if self.watched.is_none() {

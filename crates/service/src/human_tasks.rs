@@ -69,7 +69,7 @@ pub enum HumanTaskAction {
 impl<S: ServiceStore> Service<S> {
     /// The human tasks of a user task (or only number `number`), with how its chain ended.
     pub async fn user_task(&self, user: &str, instance: &str, task: &str, number: Option<u32>) -> Result<api::UserTask> {
-        self.authenticate(user).await?;
+        self.visible_to(user, instance).await?;
         let user_task = self.user_task_of(instance, task).await?;
         let user_task = user_task.ok_or_else(|| ServiceError::UserTaskNotStarted { instance: instance.to_owned(), task: task.to_owned() })?;
         Ok(view::user_task(instance, &user_task, number))
@@ -78,7 +78,7 @@ impl<S: ServiceStore> Service<S> {
     /// Applies `action` to a human task as `user`; returns the instance afterwards and the
     /// human task acted on.
     pub async fn human_task(&self, user: &str, target: &HumanTaskRef, action: HumanTaskAction) -> Result<api::HumanTaskUpdate> {
-        self.authenticate(user).await?;
+        self.visible_to(user, &target.instance).await?;
         if let HumanTaskAction::Complete { output } = &action {
             self.check_documents_in(user, output).await?;
         }
@@ -104,7 +104,8 @@ impl<S: ServiceStore> Service<S> {
     /// A page of `user`'s inbox: the tasks they claimed, then those they may claim; beside
     /// them, the user's suspended interactive workflows.
     pub async fn inbox(&self, user: &str, query: &api::InboxQuery) -> Result<api::InboxPage> {
-        let caller = self.authenticate(user).await?;
+        let viewer = self.viewer(user).await?;
+        let caller = viewer.caller;
         for (what, value, max) in [("the page", query.page, MAX_PAGE), ("the page size", query.per_page, MAX_PER_PAGE)] {
             if !(1..=max).contains(&value) {
                 return Err(ServiceError::OutOfBounds { what, value, max });
@@ -120,6 +121,7 @@ impl<S: ServiceStore> Service<S> {
             process: query.process.clone(),
             due_before: query.due_before,
             min_priority: query.min_priority,
+            scope: viewer.scope,
         };
         let groups: Vec<String> = caller.groups.iter().cloned().collect();
         let page = self.engine.store().inbox(&caller.user, &groups, &filter, Page { number: query.page, per_page: query.per_page }).await?;

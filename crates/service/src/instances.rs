@@ -7,7 +7,7 @@ use baton_core::{Command, Instance, InstanceStatus};
 use serde_json::{Map, Value};
 
 use baton_core::definition::wire_name_problem;
-use baton_store::{InstanceCursor, InstanceQuery};
+use baton_store::{DepartmentScope, InstanceCursor, InstanceQuery};
 
 use crate::{view, Result, Service, ServiceError, ServiceStore};
 
@@ -60,10 +60,10 @@ impl<S: ServiceStore> Service<S> {
     /// A page of the instances `filter` selects, newest first, with the cursor of the next
     /// page. A listing of instances with an open incident is one page.
     pub async fn list_instances(&self, user: &str, filter: &api::InstanceFilter) -> Result<api::InstancePage> {
-        self.authenticate(user).await?;
+        let viewer = self.viewer(user).await?;
         check_limit(filter.limit)?;
         if filter.with_open_incident {
-            let instances = self.with_open_incident(filter.status, filter.case.as_deref(), filter.limit).await?;
+            let instances = self.with_open_incident(&viewer.scope, filter.status, filter.case.as_deref(), filter.limit).await?;
             return Ok(api::InstancePage { instances, next_cursor: None });
         }
         let after = filter.cursor.as_deref().map(parse_cursor).transpose()?;
@@ -74,6 +74,7 @@ impl<S: ServiceStore> Service<S> {
             created_before: filter.started_before,
             case: filter.case.clone(),
             after,
+            scope: viewer.scope,
             limit: filter.limit,
         };
         let rows = self.engine.store().list_instances(&query).await?;
@@ -81,10 +82,10 @@ impl<S: ServiceStore> Service<S> {
         Ok(api::InstancePage { instances: rows.iter().map(view::instance_summary).collect(), next_cursor })
     }
 
-    async fn with_open_incident(&self, status: Option<api::InstanceStatus>, case: Option<&str>, limit: usize) -> Result<Vec<api::InstanceSummary>> {
+    async fn with_open_incident(&self, scope: &DepartmentScope, status: Option<api::InstanceStatus>, case: Option<&str>, limit: usize) -> Result<Vec<api::InstanceSummary>> {
         let status = status.map(core_status);
         let mut rows: Vec<api::InstanceSummary> = Vec::new();
-        for incident in self.engine.store().open_incidents(usize::MAX).await? {
+        for incident in self.engine.store().open_incidents_in(scope, usize::MAX).await? {
             if rows.len() == limit {
                 break;
             }
@@ -101,35 +102,37 @@ impl<S: ServiceStore> Service<S> {
 
     /// An instance's current state.
     pub async fn instance(&self, user: &str, id: &str) -> Result<api::Instance> {
-        self.authenticate(user).await?;
+        self.visible_to(user, id).await?;
         let state = self.engine.instance(id).await?;
         self.view_of(&state).await
     }
 
     /// An instance's whole history, oldest first.
     pub async fn history(&self, user: &str, id: &str) -> Result<Vec<api::HistoryEvent>> {
-        self.authenticate(user).await?;
-        self.exists(id).await?;
+        self.visible_to(user, id).await?;
         Ok(self.engine.store().history(id).await?.iter().map(view::history_event).collect())
     }
 
     /// At most `limit` (1 to [`MAX_LIMIT`]) events of an instance's history after event
     /// `after_seq` (0: from the first), oldest first: pass the last one's `seq` for the next page.
     pub async fn history_page(&self, user: &str, id: &str, after_seq: u64, limit: usize) -> Result<Vec<api::HistoryEvent>> {
-        self.authenticate(user).await?;
+        self.visible_to(user, id).await?;
         check_limit(limit)?;
-        self.exists(id).await?;
         Ok(self.engine.store().history_page(id, after_seq, limit).await?.iter().map(view::history_event).collect())
     }
 
     /// The child instances of an instance (its ForEach iterations, `call`ed and handed-off
     /// instances), oldest first.
     pub async fn children(&self, user: &str, id: &str) -> Result<Vec<api::InstanceSummary>> {
-        self.authenticate(user).await?;
-        self.exists(id).await?;
+        let viewer = self.visible_to(user, id).await?;
         let mut children = Vec::new();
         for child in self.engine.store().children(id).await? {
-            children.push(summary(&self.engine.instance(&child).await?));
+            // Children inherit their parent's department: this leaves out none but is the
+            // scope's rule all the same.
+            let state = self.engine.instance(&child).await?;
+            if viewer.scope.admits(state.department.as_deref()) {
+                children.push(summary(&state));
+            }
         }
         Ok(children)
     }
@@ -152,13 +155,14 @@ impl<S: ServiceStore> Service<S> {
 
     /// Deletes an instance (aborting it first if open) and its human tasks; its history stays.
     pub async fn delete(&self, user: &str, id: &str) -> Result<api::Instance> {
-        self.authenticate(user).await?;
+        self.visible_to(user, id).await?;
         let state = self.engine.delete_instance_by(id, user).await?;
         self.view_of(&state).await
     }
 
     /// Applies an operator's command to one task of an instance.
     pub async fn task_operation(&self, user: &str, id: &str, operation: TaskOperation) -> Result<api::Instance> {
+        self.visible_to(user, id).await?;
         let by = user.to_owned();
         if let TaskOperation::Input { values, .. } = &operation {
             self.check_documents_in(user, values).await?;
@@ -173,17 +177,9 @@ impl<S: ServiceStore> Service<S> {
     }
 
     async fn operate(&self, user: &str, id: &str, command: Command) -> Result<api::Instance> {
-        self.authenticate(user).await?;
+        self.visible_to(user, id).await?;
         let state = self.engine.operate(id, command).await?;
         self.view_of(&state).await
-    }
-
-    /// Refuses an unknown instance as not found.
-    pub(crate) async fn exists(&self, id: &str) -> Result<()> {
-        match self.engine.store().instance_seq(id).await? {
-            Some(_) => Ok(()),
-            None => Err(baton_engine::EngineError::InstanceNotFound(id.to_owned()).into()),
-        }
     }
 
     /// The view of an instance, with its definition's task kinds and order.
@@ -214,6 +210,7 @@ fn summary(state: &Instance) -> api::InstanceSummary {
         link: state.parent.as_ref().map(|p| view::link_kind(p.kind)),
         case: state.case_id().to_owned(),
         work_status: state.work_status.clone(),
+        department: state.department.clone(),
     }
 }
 

@@ -23,6 +23,7 @@ mod instances;
 mod jobs;
 mod publishing;
 mod requests;
+mod scope;
 mod sessions;
 mod spawn;
 mod tokens;

@@ -22,6 +22,9 @@ impl<S: ServiceStore> Service<S> {
         if !(self.local || caller.admin || caller.groups.contains(EVENT_PUBLISHERS_GROUP)) {
             return Err(ServiceError::NotAPublisher { user: caller.user });
         }
+        // A `wait` task's output mapping may copy the payload's document references into
+        // data: naming a document there takes being allowed to read it, as in any data given.
+        self.check_documents_in(user, &request.data).await?;
         let publication = Publication { name: request.name, key: request.key, data: request.data, id: request.id, ttl: request.ttl_ms.map(Duration::from_millis) };
         let published = self.engine.publish(publication).await?;
         Ok(published_view(published))

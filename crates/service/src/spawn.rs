@@ -15,8 +15,7 @@ impl<S: ServiceStore> Service<S> {
     /// Spawns `process` (the latest version, or `version`) as a sub-process of the root of
     /// instance `from`, with `from`'s data under `data`. Returns the spawned instance.
     pub async fn spawn(&self, user: &str, from: &str, process: &str, version: Option<u32>, data: Map<String, Value>) -> Result<api::Instance> {
-        let caller = self.authenticate(user).await?;
-        self.exists(from).await?;
+        let caller = self.visible_to(user, from).await?.caller;
         self.may_start(&caller, process, version).await?;
         self.check_documents_in(user, &data).await?;
         let spawned = self.engine.spawn(from, process, version, data, user).await?;
@@ -26,8 +25,7 @@ impl<S: ServiceStore> Service<S> {
     /// Aborts instance `id` and starts a peer instance of `process` (the latest version, or
     /// `version`) with its data, in one commit. Returns the peer.
     pub async fn abort_and_start(&self, user: &str, id: &str, process: &str, version: Option<u32>) -> Result<api::Instance> {
-        let caller = self.authenticate(user).await?;
-        self.exists(id).await?;
+        let caller = self.visible_to(user, id).await?.caller;
         self.may_start(&caller, process, version).await?;
         let peer = self.engine.abort_and_start(id, process, version, user).await?;
         self.view_of(&peer).await

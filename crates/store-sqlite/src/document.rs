@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use baton_store::documents::{check_metadata, check_new_document, merge_metadata};
-use baton_store::{Document, DocumentError, DocumentStore, NewDocument, StepRecord, StoreError};
+use baton_store::{DepartmentScope, Document, DocumentError, DocumentStore, NewDocument, StepRecord, StoreError};
 
 use crate::{db_err, other_err, parse_ts, ts, SqliteStore};
 
@@ -150,11 +150,13 @@ impl DocumentStore for SqliteStore {
         outcome
     }
 
-    async fn referencing_instances(&self, id: &str, limit: usize) -> Result<Vec<String>, DocumentError> {
+    async fn referencing_instances_in(&self, id: &str, scope: &DepartmentScope, limit: usize) -> Result<Vec<String>, DocumentError> {
+        let (mode, department) = scope.sql_params();
         self.read(|conn| {
-            conn.prepare_cached("SELECT instance_id FROM document_refs WHERE document_id = ?1 ORDER BY instance_id LIMIT ?2")?
-                .query_map(params![id, limit as i64], |r| r.get(0))?
-                .collect()
+            let sql = "SELECT r.instance_id FROM document_refs r JOIN instances i ON i.id = r.instance_id
+                       WHERE r.document_id = ?1 AND (?3 = 0 OR i.department IS NULL OR (?3 = 2 AND i.department = ?4))
+                       ORDER BY r.instance_id LIMIT ?2";
+            conn.prepare_cached(sql)?.query_map(params![id, limit as i64, mode, department], |r| r.get(0))?.collect()
         })
         .map_err(DocumentError::Store)
     }

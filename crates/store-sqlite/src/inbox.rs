@@ -34,11 +34,11 @@ pub(crate) fn write_inbox(conn: &Connection, update: &InboxUpdate) -> Result<()>
     for e in &update.entries {
         let (due, created) = (due_key(e.due), ts(e.created_at));
         conn.prepare_cached(
-            "INSERT INTO inbox_tasks (instance_id, task, human_task, process_id, title, status, owner, priority, due_key, created_at, escalated)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            "INSERT INTO inbox_tasks (instance_id, task, human_task, process_id, title, status, owner, priority, due_key, created_at, escalated, department)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )
         .and_then(|mut s| {
-            s.execute(params![e.instance, e.task, e.human_task.0, e.process, e.title, e.status, e.owner, e.priority, due, created, e.escalated])
+            s.execute(params![e.instance, e.task, e.human_task.0, e.process, e.title, e.status, e.owner, e.priority, due, created, e.escalated, e.department])
         })
         .map_err(db_err)?;
         // A claimed task is its owner's (found by `owner`); only unclaimed ones are offered, so
@@ -48,13 +48,13 @@ pub(crate) fn write_inbox(conn: &Connection, update: &InboxUpdate) -> Result<()>
         }
         let mut insert = conn
             .prepare_cached(
-                "INSERT OR IGNORE INTO inbox_candidates (who, status, priority, due_key, created_at, instance_id, task, human_task, process_id, escalated)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT OR IGNORE INTO inbox_candidates (who, status, priority, due_key, created_at, instance_id, task, human_task, process_id, escalated, department)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )
             .map_err(db_err)?;
         for who in baton_store::inbox::candidate_names(&e.potential_owners, &e.administrators) {
             insert
-                .execute(params![who, e.status, e.priority, due, created, e.instance, e.task, e.human_task.0, e.process, e.escalated])
+                .execute(params![who, e.status, e.priority, due, created, e.instance, e.task, e.human_task.0, e.process, e.escalated, e.department])
                 .map_err(db_err)?;
         }
     }
@@ -80,6 +80,14 @@ fn conditions(filter: &InboxFilter, params: &mut Vec<SqlValue>) -> String {
     }
     if filter.status == Some(InboxStatus::Escalated) {
         sql.push_str(" AND escalated = 1");
+    }
+    match filter.scope.sql_params() {
+        (0, _) => {}
+        (_, None) => sql.push_str(" AND department IS NULL"),
+        (_, Some(department)) => {
+            params.push(SqlValue::Text(department.to_owned()));
+            sql.push_str(&format!(" AND (department IS NULL OR department = ?{})", params.len()));
+        }
     }
     sql
 }

@@ -3,7 +3,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use baton_store::{Incident, IncidentKind, IncidentReader, IncidentUpdate, NewIncident, Result};
+use baton_store::{DepartmentScope, Incident, IncidentKind, IncidentReader, IncidentUpdate, NewIncident, Result};
 
 use crate::writer::Failure;
 use crate::{db_err, parse_ts, ts, SqliteStore};
@@ -62,9 +62,22 @@ impl IncidentReader for SqliteStore {
         self.read(|conn| conn.prepare_cached(&format!("SELECT {COLUMNS} FROM incidents WHERE instance_id = ?1 ORDER BY id"))?.query_map([instance], incident)?.collect())
     }
 
-    async fn open_incidents(&self, limit: usize) -> Result<Vec<Incident>> {
+    async fn open_incidents_in(&self, scope: &DepartmentScope, limit: usize) -> Result<Vec<Incident>> {
+        let (mode, department) = scope.sql_params();
         self.read(|conn| {
-            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM incidents WHERE resolved_at IS NULL ORDER BY id LIMIT ?1"))?.query_map([limit as i64], incident)?.collect()
+            // Unscoped (an administrator's), the open ones are read from their partial index
+            // alone; scoped, each open one's instance is looked up by its id.
+            let sql = if mode == 0 {
+                format!("SELECT {COLUMNS} FROM incidents WHERE resolved_at IS NULL AND ?2 = 0 AND ?3 IS NULL ORDER BY id LIMIT ?1")
+            } else {
+                let columns = COLUMNS.split(", ").map(|c| format!("incidents.{c}")).collect::<Vec<_>>().join(", ");
+                format!(
+                    "SELECT {columns} FROM incidents JOIN instances ON instances.id = incidents.instance_id
+                     WHERE incidents.resolved_at IS NULL AND (instances.department IS NULL OR (?2 = 2 AND instances.department = ?3))
+                     ORDER BY incidents.id LIMIT ?1"
+                )
+            };
+            conn.prepare_cached(&sql)?.query_map(params![limit as i64, mode, department], incident)?.collect()
         })
     }
 }

@@ -298,8 +298,8 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
         if step.new {
             key = conn
                 .prepare_cached(
-                    "INSERT INTO instances (id, definition_id, definition_version, status, created_at, updated_at, ended_at, seq, state_format, state, parent_id, case_id, root_id, work_status, link_kind)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) ON CONFLICT (id) DO NOTHING RETURNING key",
+                    "INSERT INTO instances (id, definition_id, definition_version, status, created_at, updated_at, ended_at, seq, state_format, state, parent_id, case_id, root_id, work_status, link_kind, department)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) ON CONFLICT (id) DO NOTHING RETURNING key",
                 )
                 .and_then(|mut s| {
                     s.query_row(params![
@@ -317,7 +317,8 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
                         instance.case_id(),
                         instance.root.as_deref(),
                         instance.work_status.as_deref(),
-                        instance.parent.as_ref().map(|p| p.kind.name())
+                        instance.parent.as_ref().map(|p| p.kind.name()),
+                        instance.department.as_deref()
                     ], |r| r.get(0))
                     .optional()
                 })
@@ -595,15 +596,21 @@ impl InstanceReader for SqliteStore {
             .map(|seq| seq.map(|s| s as u64))
     }
 
+    async fn instance_department(&self, id: &str) -> Result<Option<Option<String>>> {
+        self.read(|conn| conn.prepare_cached("SELECT department FROM instances WHERE id = ?1")?.query_row([id], |r| r.get(0)).optional())
+    }
+
     async fn list_instances(&self, query: &InstanceQuery) -> Result<Vec<InstanceSummary>> {
         self.read(|conn| {
-            let sql = "SELECT id, definition_id, definition_version, status, created_at, ended_at, parent_id, case_id, work_status, link_kind FROM instances
+            let sql = "SELECT id, definition_id, definition_version, status, created_at, ended_at, parent_id, case_id, work_status, link_kind, department FROM instances
                        WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR definition_id = ?2)
                          AND (?3 IS NULL OR created_at >= ?3) AND (?4 IS NULL OR created_at < ?4)
                          AND (?5 IS NULL OR (created_at, id) < (?5, ?6))
                          AND (?8 IS NULL OR case_id = ?8)
+                         AND (?9 = 0 OR department IS NULL OR (?9 = 2 AND department = ?10))
                        ORDER BY created_at DESC, id DESC LIMIT ?7";
             let after = query.after.as_ref();
+            let (scope, department) = query.scope.sql_params();
             let args = params![
                 query.status.map(|s| s.name()),
                 query.process,
@@ -612,7 +619,9 @@ impl InstanceReader for SqliteStore {
                 after.map(|c| ts(c.created_at)),
                 after.map(|c| c.id.as_str()),
                 query.limit as i64,
-                query.case
+                query.case,
+                scope,
+                department
             ];
             conn.prepare_cached(sql)?
                 .query_map(args, |r| {
@@ -628,6 +637,7 @@ impl InstanceReader for SqliteStore {
                         case: r.get::<_, Option<String>>(7)?.unwrap_or_else(|| r.get(0).unwrap_or_default()),
                         work_status: r.get(8)?,
                         link: r.get::<_, Option<String>>(9)?.as_deref().and_then(LinkKind::parse),
+                        department: r.get(10)?,
                     })
                 })?
                 .collect()

@@ -24,6 +24,8 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/20261205_0015_documents.sql")),
     M::up(include_str!("../migrations/20261206_0017_event_correlation.sql")),
     M::up(include_str!("../migrations/20261207_0019_sessions.sql")),
+    // Applied after 0019, which databases already ran: migrations run by their place here.
+    M::up(include_str!("../migrations/20261207_0018_departments.sql")),
     M::up(include_str!("../migrations/20261207_0020_leases.sql")),
 ];
 

@@ -25,6 +25,7 @@ fn entry(instance: &str, human: u32, priority: i32, owners: PotentialOwners, own
         due: None,
         created_at: t(i64::from(human)),
         escalated: false,
+        department: None,
     }
 }
 
@@ -87,4 +88,32 @@ async fn an_inbox_page_merges_one_index_scan_per_name_without_sorting() {
     assert!(text.contains("MERGE (UNION)"), "{text}");
     assert!(text.contains("SEARCH inbox_candidates USING PRIMARY KEY"), "{text}");
     assert!(!text.contains("TEMP B-TREE") && !text.contains("SCAN"), "no sort and no table scan:\n{text}");
+}
+
+/// Stardust's department scoping in the inbox's query: a user sees the tasks of unscoped
+/// instances and of their department's, claimed or claimable, filtered where the rows are read.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_inbox_in_a_department_scope_holds_the_tasks_of_its_departments_and_the_unscoped_instances() {
+    use baton_store::DepartmentScope;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("baton.db"), Durability::Normal).unwrap();
+    for (n, department) in [(0, Some("legal")), (1, None), (2, Some("sales")), (3, Some("legal"))] {
+        let id = format!("i-{n}");
+        let owner = (n == 3).then_some("john");
+        let mut entry = entry(&id, n, 1, PotentialOwners::group("clerks"), owner);
+        entry.department = department.map(str::to_owned);
+        let step = StepRecord { instance: Some(instance(&id).into()), new: true, inbox: vec![update(&id, vec![entry])], ..StepRecord::default() };
+        store.commit(vec![step]).await.unwrap();
+    }
+    let scoped = |scope: DepartmentScope| {
+        let store = store.clone();
+        async move {
+            let filter = InboxFilter { scope, ..InboxFilter::default() };
+            let page = store.inbox("john", &["clerks".to_owned()], &filter, Page::default()).await.unwrap();
+            page.rows.iter().map(|r| r.instance.clone()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(scoped(DepartmentScope::Department("legal".into())).await, ["i-3", "i-0", "i-1"], "claimed first, then claimable");
+    assert_eq!(scoped(DepartmentScope::Unscoped).await, ["i-1"]);
+    assert_eq!(scoped(DepartmentScope::All).await, ["i-3", "i-0", "i-1", "i-2"]);
 }

@@ -69,6 +69,7 @@ macro_rules! conformance_tests {
             timers_come_due_in_order_and_can_be_cleared,
             open_instances_excludes_terminal_ones,
             instances_filter_by_status,
+            a_department_scope_lists_the_unscoped_instances_and_its_departments_only,
             instances_filter_by_process_and_start_time_and_page_by_cursor,
             a_history_page_holds_the_events_after_a_seq,
             an_idempotency_key_starts_one_instance,
@@ -178,6 +179,7 @@ pub fn instance(id: &str) -> Instance {
         root: None,
         case: id.to_owned(),
         depth: 0,
+        department: None,
         work_status: None,
         referenced_instances: Vec::new(),
         spawned: Vec::new(),
@@ -789,6 +791,55 @@ fn with_status(id: &str, status: InstanceStatus, created: i64) -> Instance {
     inst
 }
 
+/// Stardust's department scoping, filtered in the listing's query: a scope of a department
+/// holds the unscoped instances and that department's, the unscoped scope only the unscoped
+/// ones, and a full page of a scope is full of what the scope holds. Open incidents follow
+/// their instances' departments.
+pub async fn a_department_scope_lists_the_unscoped_instances_and_its_departments_only<S: Store>(store: S) {
+    use crate::DepartmentScope;
+    for (n, department) in [Some("legal"), None, Some("sales"), Some("legal")].into_iter().enumerate() {
+        let mut inst = with_status(&format!("i-{n}"), InstanceStatus::Running, n as i64 * 10);
+        inst.department = department.map(str::to_owned);
+        commit(&store, insert(inst)).await;
+    }
+    let list = |scope: DepartmentScope, limit: usize| {
+        let store = store.clone();
+        async move {
+            let query = crate::InstanceQuery { scope, limit, ..crate::InstanceQuery::default() };
+            store.list_instances(&query).await.unwrap().into_iter().map(|s| (s.id, s.department)).collect::<Vec<_>>()
+        }
+    };
+    let legal = || DepartmentScope::Department("legal".into());
+    let row = |id: &str, department: Option<&str>| (id.to_owned(), department.map(str::to_owned));
+    assert_eq!(list(legal(), 100).await, [row("i-3", Some("legal")), row("i-1", None), row("i-0", Some("legal"))]);
+    assert_eq!(list(legal(), 2).await, [row("i-3", Some("legal")), row("i-1", None)], "a page holds what the scope holds");
+    assert_eq!(list(DepartmentScope::Unscoped, 100).await, [row("i-1", None)]);
+    assert_eq!(list(DepartmentScope::All, 100).await.len(), 4);
+    assert_eq!(store.instance_department("i-2").await.unwrap(), Some(Some("sales".to_owned())));
+    assert_eq!(store.instance_department("i-1").await.unwrap(), Some(None));
+    assert_eq!(store.instance_department("nope").await.unwrap(), None);
+
+    let incidents: Vec<crate::NewIncident> = (0..4)
+        .map(|n| crate::NewIncident {
+            instance: format!("i-{n}"),
+            task: None,
+            kind: crate::IncidentKind::StepFailed,
+            reason: "failed".into(),
+            command: None,
+            attempts: 1,
+            at: at(50),
+        })
+        .collect();
+    store.commit(vec![StepRecord { raise_incidents: incidents, ..StepRecord::default() }]).await.unwrap();
+    let open = |scope: DepartmentScope| {
+        let store = store.clone();
+        async move { store.open_incidents_in(&scope, 100).await.unwrap().into_iter().map(|i| i.instance).collect::<Vec<_>>() }
+    };
+    assert_eq!(open(legal()).await, ["i-0", "i-1", "i-3"]);
+    assert_eq!(open(DepartmentScope::Unscoped).await, ["i-1"]);
+    assert_eq!(open(DepartmentScope::All).await, ["i-0", "i-1", "i-2", "i-3"]);
+}
+
 fn every_status() -> Vec<InstanceStatus> {
     use InstanceStatus::*;
     let all = [Running, Waiting, Blocked, Completed, Failed, Aborted];
@@ -848,6 +899,7 @@ pub async fn instances_filter_by_status<S: Store>(store: S) {
             link: None,
             case: "i-3".into(),
             work_status: None,
+            department: None,
         }]
     );
 }

@@ -20,6 +20,7 @@ macro_rules! document_conformance_tests {
             a_metadata_update_sets_and_removes_keys_and_bumps_the_version,
             an_unknown_document_reads_as_none_and_its_update_is_refused,
             the_index_of_references_follows_each_steps_documents,
+            the_references_of_a_document_in_a_department_scope_are_those_of_its_instances,
             a_copy_committed_with_a_step_has_the_content_and_no_metadata,
         );
     };
@@ -106,6 +107,23 @@ pub async fn an_unknown_document_reads_as_none_and_its_update_is_refused<S: Docu
     assert_eq!(store.document_content("nope").await.unwrap(), None);
     let refused = store.update_document_metadata("nope", Map::new(), t0()).await.unwrap_err();
     assert!(matches!(refused, DocumentError::UnknownDocument(ref id) if id == "nope"), "{refused}");
+}
+
+/// Who may read a document follows the instances that refer to it in the reader's department
+/// scope, found in the index's query.
+pub async fn the_references_of_a_document_in_a_department_scope_are_those_of_its_instances<S: Store + DocumentStore>(store: S) {
+    use crate::DepartmentScope;
+    store.add_document(new_document("d-1"), b"x".to_vec()).await.unwrap();
+    for (id, department) in [("i-1", Some("legal")), ("i-2", Some("sales")), ("i-3", None)] {
+        let mut inst = instance(id);
+        inst.department = department.map(str::to_owned);
+        let documents = if id == "i-3" { Vec::new() } else { vec!["d-1".to_owned()] };
+        store.commit(vec![StepRecord { instance: Some(inst.into()), new: true, documents: Some(documents), ..StepRecord::default() }]).await.unwrap();
+    }
+    let legal = DepartmentScope::Department("legal".into());
+    assert_eq!(store.referencing_instances_in("d-1", &legal, 10).await.unwrap(), ["i-1"]);
+    assert_eq!(store.referencing_instances_in("d-1", &DepartmentScope::Unscoped, 10).await.unwrap(), Vec::<String>::new());
+    assert_eq!(store.referencing_instances_in("d-1", &DepartmentScope::All, 10).await.unwrap(), ["i-1", "i-2"]);
 }
 
 pub async fn the_index_of_references_follows_each_steps_documents<S: Store + DocumentStore>(store: S) {

@@ -100,7 +100,11 @@ pub trait DocumentStore: Send + Sync {
     /// changing nothing, if the metadata would pass [`MAX_METADATA_BYTES`].
     fn update_document_metadata(&self, id: &str, changes: Map<String, Value>, at: DateTime<Utc>) -> impl Future<Output = Result<Document, DocumentError>> + Send;
     /// Up to `limit` of the instances whose data refers to the document, by id.
-    fn referencing_instances(&self, id: &str, limit: usize) -> impl Future<Output = Result<Vec<String>, DocumentError>> + Send;
+    fn referencing_instances(&self, id: &str, limit: usize) -> impl Future<Output = Result<Vec<String>, DocumentError>> + Send {
+        self.referencing_instances_in(id, &crate::DepartmentScope::All, limit)
+    }
+    /// Up to `limit` of the instances in `scope` whose data refers to the document, by id.
+    fn referencing_instances_in(&self, id: &str, scope: &crate::DepartmentScope, limit: usize) -> impl Future<Output = Result<Vec<String>, DocumentError>> + Send;
 }
 
 /// Checks a new document against the limits, before anything is stored.

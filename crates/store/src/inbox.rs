@@ -36,6 +36,10 @@ pub struct InboxEntry {
     pub due: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub escalated: bool,
+    /// The instance's department scope: only its department's users (and administrators)
+    /// see the task in an inbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
 }
 
 /// The names a task's candidate rows are filed under, in every store: `u:USER` and `g:GROUP`
@@ -65,6 +69,7 @@ impl InboxEntry {
             due: human.due,
             created_at: human.created_at,
             escalated: human.is_escalated(),
+            department: instance.department.clone(),
         }
     }
 }
@@ -138,6 +143,9 @@ pub struct InboxFilter {
     pub due_before: Option<DateTime<Utc>>,
     /// Only tasks with at least this priority.
     pub min_priority: Option<i32>,
+    /// Only tasks of instances in this department scope.
+    #[serde(default)]
+    pub scope: crate::DepartmentScope,
 }
 
 /// A page of an inbox: `number` counts from 1.

@@ -83,5 +83,9 @@ pub trait IncidentReader: Send + Sync {
     /// Every incident of an instance, oldest first.
     fn incidents(&self, instance: &str) -> impl std::future::Future<Output = crate::Result<Vec<Incident>>> + Send;
     /// Open incidents of every instance, oldest first, at most `limit`.
-    fn open_incidents(&self, limit: usize) -> impl std::future::Future<Output = crate::Result<Vec<Incident>>> + Send;
+    fn open_incidents(&self, limit: usize) -> impl std::future::Future<Output = crate::Result<Vec<Incident>>> + Send {
+        self.open_incidents_in(&crate::DepartmentScope::All, limit)
+    }
+    /// Open incidents of the instances in `scope`, oldest first, at most `limit`.
+    fn open_incidents_in(&self, scope: &crate::DepartmentScope, limit: usize) -> impl std::future::Future<Output = crate::Result<Vec<Incident>>> + Send;
 }

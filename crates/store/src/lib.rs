@@ -121,6 +121,9 @@ pub struct InstanceSummary {
     pub case: String,
     /// The work status a hand-off recorded on it (Pega's Work Status).
     pub work_status: Option<String>,
+    /// Its department scope, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
 }
 
 /// Identifies one job attempt.
@@ -269,6 +272,8 @@ pub struct InstanceQuery {
     pub case: Option<String>,
     /// Only instances listed after this one: the last row of the previous page.
     pub after: Option<InstanceCursor>,
+    /// Only instances in this department scope.
+    pub scope: DepartmentScope,
     pub limit: usize,
 }
 
@@ -421,6 +426,9 @@ pub trait InstanceReader: Send + Sync {
     /// The stored instance's `next_seq` (the optimistic-concurrency token every step must
     /// name), without reading its state: lets the engine reuse a state it holds in memory.
     fn instance_seq(&self, id: &str) -> impl Future<Output = Result<Option<u64>>> + Send;
+    /// The stored instance's department scope, without reading its state: `None` for an
+    /// unknown instance, `Some(None)` for an unscoped one.
+    fn instance_department(&self, id: &str) -> impl Future<Output = Result<Option<Option<String>>>> + Send;
     /// The instances `query` selects, newest first.
     fn list_instances(&self, query: &InstanceQuery) -> impl Future<Output = Result<Vec<InstanceSummary>>> + Send;
     /// Newest first, at most `limit`, optionally only with one status.
@@ -592,6 +600,8 @@ impl<T> Store for T where
 {
 }
 
+pub mod scope;
+pub use scope::DepartmentScope;
 pub mod identity;
 pub use identity::{Group, IdentityError, IdentityStore, NewUser, User, OPERATOR};
 pub mod token;

@@ -27,6 +27,7 @@ pub fn baton_env(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         .env_remove("BATON_DB")
         .env_remove("BATON_SERVER")
         .env_remove("BATON_TOKEN")
+        .env_remove("BATON_DOCUMENTS_DIR")
         .envs(env.iter().copied())
         .output()
         .expect("baton runs");

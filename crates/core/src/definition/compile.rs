@@ -113,6 +113,7 @@ pub(super) fn compile_graph(id: &str, task_nodes: &[&Node], data: IndexMap<Strin
         description: None,
         startable: true,
         startable_by: None,
+        department: None,
         interactive: false,
         auto_persist: false,
         data,

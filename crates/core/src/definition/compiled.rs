@@ -23,6 +23,9 @@ pub struct Definition {
     pub startable: bool,
     /// Who may start it (administrators always may); `None`: every user.
     pub startable_by: Option<crate::people::PotentialOwners>,
+    /// Where a root instance's department scope comes from (Stardust's department scoping):
+    /// evaluated once on its start data, see [`crate::department`]. `None`: unscoped.
+    pub department: Option<Expr>,
     /// Siebel's interactive workflow (`interactive: true`): one user drives it step by step in
     /// a user session, and its `view` tasks show that user a form. It is started in a session
     /// (`baton session start`), not by `baton start`.

@@ -106,7 +106,9 @@ pub(super) fn parse_inner(source: &str, diags: &mut Diagnostics, limits: &crate:
         return None;
     }
     let startable_by = raw.startable_by.as_ref().map(|entries| starters(entries, diags));
+    let department = raw.department.as_ref().and_then(|expr| diags.expr(expr, "department"));
     let mut definition = compile_graph(raw.id.as_str(), &task_nodes, data, diags)?;
+    definition.department = department;
     definition.name = raw.name.clone();
     definition.description = raw.description.clone();
     definition.startable = raw.startable.unwrap_or(true);

@@ -17,6 +17,8 @@ pub(super) struct RawDefinition {
     pub(super) startable: Option<bool>,
     /// Who may start it: user names and `group:NAME`; without, every user.
     pub(super) startable_by: Option<Vec<Spanned<String>>>,
+    /// Where an instance's department scope comes from: a CEL expression over its start data.
+    pub(super) department: Option<Spanned<String>>,
     /// Siebel's interactive workflow: one user drives it step by step in a user session.
     pub(super) interactive: Option<Spanned<bool>>,
     /// Siebel's Auto Persist: leaving the session's cache puts it in the owner's inbox.

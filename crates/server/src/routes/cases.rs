@@ -12,7 +12,7 @@ use crate::state::AppState;
 /// Every instance of a case, oldest first. A case's id is the id of the instance that started
 /// it; every instance it started, directly or not, carries it (`case` of an instance).
 #[utoipa::path(get, path = "/api/cases/{id}", tag = "cases", params(("id" = String, Path)),
-    responses((status = 200, body = api::Case), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = api::Case), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn show(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>) -> ApiResult<Json<api::Case>> {
     Ok(Json(state.service.case(&user, &id).await?))
 }

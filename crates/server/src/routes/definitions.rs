@@ -34,6 +34,14 @@ pub async fn show(State(state): State<AppState>, Acting(user): Acting, Path(id):
     Ok(Json(state.service.definition(&user, &id, q.version).await?))
 }
 
+/// One version's flow as a graph: its tasks, and what leads from one to the next (the latest
+/// version unless `version` says).
+#[utoipa::path(get, path = "/api/definitions/{id}/graph", tag = "definitions", params(("id" = String, Path), VersionQuery),
+    responses((status = 200, body = api::DefinitionGraph), (status = 404, body = ErrorBody)))]
+pub async fn graph(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>, Query(q): Query<VersionQuery>) -> ApiResult<Json<api::DefinitionGraph>> {
+    Ok(Json(state.service.definition_graph(&user, &id, q.version).await?))
+}
+
 /// Every deployed version of a definition, oldest first.
 #[utoipa::path(get, path = "/api/definitions/{id}/versions", tag = "definitions", params(("id" = String, Path)),
     responses((status = 200, body = Vec<api::DefinitionVersion>), (status = 404, body = ErrorBody)))]

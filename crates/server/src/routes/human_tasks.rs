@@ -29,7 +29,7 @@ pub async fn inbox(State(state): State<AppState>, Acting(user): Acting, Query(q)
 /// The human tasks of a `user` task (or only number `number`), with how its chain ended.
 #[utoipa::path(get, path = "/api/instances/{id}/tasks/{task}/human-tasks", tag = "human tasks",
     params(("id" = String, Path), ("task" = String, Path), HumanTaskNumber),
-    responses((status = 200, body = api::UserTask), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = api::UserTask), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn show(State(state): State<AppState>, Acting(user): Acting, Path((id, task)): Path<(String, String)>, Query(q): Query<HumanTaskNumber>) -> ApiResult<Json<api::UserTask>> {
     Ok(Json(state.service.user_task(&user, &id, &task, q.number).await?))
 }

@@ -36,21 +36,22 @@ pub async fn list(State(state): State<AppState>, Acting(user): Acting, Query(q):
 
 /// An instance's current state.
 #[utoipa::path(get, path = "/api/instances/{id}", tag = "instances", params(("id" = String, Path)),
-    responses((status = 200, body = api::Instance), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = api::Instance), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn show(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>) -> ApiResult<Json<api::Instance>> {
     Ok(Json(state.service.instance(&user, &id).await?))
 }
 
-/// Delete an instance (aborted first if open) and its human tasks; its history stays.
+/// Delete an instance (aborted first if open) and its human tasks; its history stays, and
+/// reading it still answers. Deleting it again is refused with 409.
 #[utoipa::path(delete, path = "/api/instances/{id}", tag = "instances", params(("id" = String, Path)),
-    responses((status = 200, body = api::Instance), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = api::Instance), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>) -> ApiResult<Json<api::Instance>> {
     Ok(Json(state.service.delete(&user, &id).await?))
 }
 
 /// A page of an instance's history, oldest first: the events after `after`.
 #[utoipa::path(get, path = "/api/instances/{id}/history", tag = "instances", params(("id" = String, Path), HistoryQuery),
-    responses((status = 200, body = Vec<api::HistoryEvent>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Vec<api::HistoryEvent>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn history(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>, Query(q): Query<HistoryQuery>) -> ApiResult<Json<Vec<api::HistoryEvent>>> {
     Ok(Json(state.service.history_page(&user, &id, q.after.unwrap_or(0), q.limit.unwrap_or(DEFAULT_HISTORY_PAGE)).await?))
 }
@@ -58,7 +59,7 @@ pub async fn history(State(state): State<AppState>, Acting(user): Acting, Path(i
 /// The child instances of an instance (its ForEach iterations, `call`ed and handed-off
 /// instances), oldest first.
 #[utoipa::path(get, path = "/api/instances/{id}/children", tag = "instances", params(("id" = String, Path)),
-    responses((status = 200, body = Vec<api::InstanceSummary>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Vec<api::InstanceSummary>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn children(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>) -> ApiResult<Json<Vec<api::InstanceSummary>>> {
     Ok(Json(state.service.children(&user, &id).await?))
 }
@@ -67,7 +68,7 @@ pub async fn children(State(state): State<AppState>, Acting(user): Acting, Path(
 /// not ended aborted. The body is optional; `{"abort_parent": true}` aborts the instances
 /// above a `call`ed sub-process too (Stardust: the user decides).
 #[utoipa::path(post, path = "/api/instances/{id}/abort", tag = "instances", params(("id" = String, Path)), request_body = Option<Abort>,
-    responses((status = 200, body = api::Instance), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = api::Instance), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn abort(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>, OptionalJson(body): OptionalJson<Abort>) -> ApiResult<Json<api::Instance>> {
     let abort_parent = body.unwrap_or_default().abort_parent;
     Ok(Json(state.service.abort(&user, &id, abort_parent).await?))
@@ -95,7 +96,7 @@ pub async fn abort_and_start(State(state): State<AppState>, Acting(user): Acting
 /// not OK runs again; a `call` task recovers its failed sub-process instead of starting
 /// another. 409 when the instance is in no state to recover or nothing of it ended not OK.
 #[utoipa::path(post, path = "/api/instances/{id}/recover", tag = "instances", params(("id" = String, Path)),
-    responses((status = 200, body = api::Instance), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = api::Instance), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn recover(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>) -> ApiResult<Json<api::Instance>> {
     Ok(Json(state.service.recover(&user, &id).await?))
 }
@@ -106,35 +107,35 @@ async fn operate(state: &AppState, user: &str, id: &str, operation: TaskOperatio
 
 /// Run a task that ended not OK (or was skipped) again.
 #[utoipa::path(post, path = "/api/instances/{id}/tasks/{task}/retry", tag = "instances", params(("id" = String, Path), ("task" = String, Path)),
-    responses((status = 200, body = api::Instance), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = api::Instance), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn retry(State(state): State<AppState>, Acting(user): Acting, Path((id, task)): Path<(String, String)>) -> ApiResult<Json<api::Instance>> {
     operate(&state, &user, &id, TaskOperation::Retry { task }).await
 }
 
 /// End a blocked or waiting task `ended_skipped`.
 #[utoipa::path(post, path = "/api/instances/{id}/tasks/{task}/skip", tag = "instances", params(("id" = String, Path), ("task" = String, Path)),
-    responses((status = 200, body = api::Instance), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = api::Instance), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn skip(State(state): State<AppState>, Acting(user): Acting, Path((id, task)): Path<(String, String)>) -> ApiResult<Json<api::Instance>> {
     operate(&state, &user, &id, TaskOperation::Skip { task }).await
 }
 
 /// Set a breakpoint on a task (Automic: the workflow stops there, `blocked`).
 #[utoipa::path(post, path = "/api/instances/{id}/tasks/{task}/breakpoint", tag = "instances", params(("id" = String, Path), ("task" = String, Path)),
-    responses((status = 200, body = api::Instance), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = api::Instance), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn set_breakpoint(State(state): State<AppState>, Acting(user): Acting, Path((id, task)): Path<(String, String)>) -> ApiResult<Json<api::Instance>> {
     operate(&state, &user, &id, TaskOperation::Breakpoint { task, enabled: true }).await
 }
 
 /// Clear a task's breakpoint; a task blocked at it goes on.
 #[utoipa::path(delete, path = "/api/instances/{id}/tasks/{task}/breakpoint", tag = "instances", params(("id" = String, Path), ("task" = String, Path)),
-    responses((status = 200, body = api::Instance), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = api::Instance), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn clear_breakpoint(State(state): State<AppState>, Acting(user): Acting, Path((id, task)): Path<(String, String)>) -> ApiResult<Json<api::Instance>> {
     operate(&state, &user, &id, TaskOperation::Breakpoint { task, enabled: false }).await
 }
 
 /// Give the values a task's prompts ask for (Automic's PromptSets).
 #[utoipa::path(post, path = "/api/instances/{id}/tasks/{task}/input", tag = "instances", params(("id" = String, Path), ("task" = String, Path)), request_body = Input,
-    responses((status = 200, body = api::Instance), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = api::Instance), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn input(State(state): State<AppState>, Acting(user): Acting, Path((id, task)): Path<(String, String)>, Json(body): Json<Input>) -> ApiResult<Json<api::Instance>> {
     operate(&state, &user, &id, TaskOperation::Input { task, values: body.values }).await
 }

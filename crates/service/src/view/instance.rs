@@ -38,6 +38,7 @@ pub fn instance(definition: &Definition, state: &Instance) -> api::Instance {
         referenced_instances: state.referenced_instances.clone(),
         spawned: state.spawned.iter().map(|s| s.instance.clone()).collect(),
         replaced_by: state.replaced_by.clone(),
+        department: state.department.clone(),
     }
 }
 
@@ -160,5 +161,6 @@ pub fn instance_summary(row: &baton_store::InstanceSummary) -> api::InstanceSumm
         link: row.link.map(link_kind),
         case: row.case.clone(),
         work_status: row.work_status.clone(),
+        department: row.department.clone(),
     }
 }
