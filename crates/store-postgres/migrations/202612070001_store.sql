@@ -37,13 +37,16 @@ CREATE TABLE instances (
     case_id            TEXT        NOT NULL,
     root_id            TEXT,
     work_status        TEXT,
-    link_kind          TEXT
+    link_kind          TEXT,
+    -- The department scope: only its department's users see it (none: everyone).
+    department         TEXT
 );
 CREATE INDEX instances_open ON instances (status) WHERE status IN ('running', 'waiting', 'blocked');
 CREATE INDEX instances_created ON instances (created_at, id);
 CREATE INDEX instances_parent ON instances (parent_id) WHERE parent_id IS NOT NULL;
 CREATE INDEX instances_process ON instances (definition_id, created_at);
 CREATE INDEX instances_case ON instances (case_id, created_at);
+CREATE INDEX instances_by_department ON instances (department, created_at DESC, id DESC);
 
 -- One row per step: the step's events as a JSON array, from `first_seq` on.
 CREATE TABLE history (
@@ -227,6 +230,7 @@ CREATE TABLE inbox_tasks (
     due_key     TEXT        NOT NULL,
     created_at  TIMESTAMPTZ NOT NULL,
     escalated   BOOLEAN     NOT NULL,
+    department  TEXT,
     PRIMARY KEY (instance_id, task, human_task)
 );
 CREATE INDEX inbox_tasks_by_owner ON inbox_tasks (owner, priority DESC, due_key, created_at, instance_id, task, human_task) WHERE owner IS NOT NULL;
@@ -241,6 +245,7 @@ CREATE TABLE inbox_candidates (
     human_task  INTEGER     NOT NULL,
     process_id  TEXT        NOT NULL,
     escalated   BOOLEAN     NOT NULL,
+    department  TEXT,
     PRIMARY KEY (who, status, priority, due_key, created_at, instance_id, task, human_task)
 );
 CREATE INDEX inbox_candidates_of_task ON inbox_candidates (instance_id, task);

@@ -327,6 +327,7 @@ fn summary(r: &sqlx::postgres::PgRow) -> sqlx::Result<InstanceSummary> {
         case: r.try_get(7)?,
         work_status: r.try_get(8)?,
         link: r.try_get::<Option<String>, _>(9)?.as_deref().and_then(LinkKind::parse),
+        department: r.try_get(10)?,
     })
 }
 
@@ -342,19 +343,25 @@ impl InstanceReader for PgStore {
         serde_json::from_str(&state).map(Some).map_err(|e| StoreError::CorruptState { instance: id.to_owned(), message: e.to_string() })
     }
 
+    async fn instance_department(&self, id: &str) -> Result<Option<Option<String>>> {
+        sqlx::query_scalar("SELECT department FROM instances WHERE id = $1").bind(id).fetch_optional(&self.pool).await.map_err(db_err)
+    }
+
     async fn instance_seq(&self, id: &str) -> Result<Option<u64>> {
         let seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM instances WHERE id = $1").bind(id).fetch_optional(&self.pool).await.map_err(db_err)?;
         Ok(seq.map(|s| s as u64))
     }
 
     async fn list_instances(&self, query: &InstanceQuery) -> Result<Vec<InstanceSummary>> {
-        let sql = "SELECT id, definition_id, definition_version, status, created_at, ended_at, parent_id, case_id, work_status, link_kind FROM instances
+        let sql = "SELECT id, definition_id, definition_version, status, created_at, ended_at, parent_id, case_id, work_status, link_kind, department FROM instances
                    WHERE ($1::TEXT IS NULL OR status = $1) AND ($2::TEXT IS NULL OR definition_id = $2)
                      AND ($3::TIMESTAMPTZ IS NULL OR created_at >= $3) AND ($4::TIMESTAMPTZ IS NULL OR created_at < $4)
                      AND ($5::TIMESTAMPTZ IS NULL OR (created_at, id) < ($5, $6::TEXT))
                      AND ($8::TEXT IS NULL OR case_id = $8)
+                     AND ($9 = 0 OR department IS NULL OR ($9 = 2 AND department = $10::TEXT))
                    ORDER BY created_at DESC, id DESC LIMIT $7";
         let after = query.after.as_ref();
+        let (scope, department) = query.scope.sql_params();
         let rows = sqlx::query(sql)
             .bind(query.status.map(|s| s.name()))
             .bind(query.process.as_deref())
@@ -364,6 +371,8 @@ impl InstanceReader for PgStore {
             .bind(after.map(|c| c.id.as_str()))
             .bind(query.limit.min(i64::MAX as usize) as i64)
             .bind(query.case.as_deref())
+            .bind(scope)
+            .bind(department)
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;

@@ -6,7 +6,7 @@ use sqlx::{PgConnection, Row};
 
 use baton_core::instance::ForEachSnapshot;
 use baton_store::{
-    Incident, IncidentKind, IncidentReader, IncidentUpdate, InboxUpdate, QueueDepths, QueueStats, Result, SnapshotKey, SnapshotReader, StepRecord, StoreError, TopicJobs,
+    DepartmentScope, Incident, IncidentKind, IncidentReader, IncidentUpdate, InboxUpdate, QueueDepths, QueueStats, Result, SnapshotKey, SnapshotReader, StepRecord, StoreError, TopicJobs,
 };
 
 use crate::{db_err, PgStore};
@@ -27,8 +27,8 @@ pub(crate) async fn write_inbox(conn: &mut PgConnection, updates: &[InboxUpdate]
         for e in &update.entries {
             let due = due_key(e.due);
             sqlx::query(
-                "INSERT INTO inbox_tasks (instance_id, task, human_task, process_id, title, status, owner, priority, due_key, created_at, escalated)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                "INSERT INTO inbox_tasks (instance_id, task, human_task, process_id, title, status, owner, priority, due_key, created_at, escalated, department)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(&e.instance)
             .bind(&e.task)
@@ -41,6 +41,7 @@ pub(crate) async fn write_inbox(conn: &mut PgConnection, updates: &[InboxUpdate]
             .bind(&due)
             .bind(e.created_at)
             .bind(e.escalated)
+            .bind(e.department.as_deref())
             .execute(&mut *conn)
             .await
             .map_err(db_err)?;
@@ -50,8 +51,8 @@ pub(crate) async fn write_inbox(conn: &mut PgConnection, updates: &[InboxUpdate]
             }
             for who in baton_store::inbox::candidate_names(&e.potential_owners, &e.administrators) {
                 sqlx::query(
-                    "INSERT INTO inbox_candidates (who, status, priority, due_key, created_at, instance_id, task, human_task, process_id, escalated)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+                    "INSERT INTO inbox_candidates (who, status, priority, due_key, created_at, instance_id, task, human_task, process_id, escalated, department)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
                 )
                 .bind(who)
                 .bind(&e.status)
@@ -63,6 +64,7 @@ pub(crate) async fn write_inbox(conn: &mut PgConnection, updates: &[InboxUpdate]
                 .bind(e.human_task.0 as i32)
                 .bind(&e.process)
                 .bind(e.escalated)
+                .bind(e.department.as_deref())
                 .execute(&mut *conn)
                 .await
                 .map_err(db_err)?;
@@ -168,9 +170,18 @@ impl IncidentReader for PgStore {
         rows.iter().map(incident).collect()
     }
 
-    async fn open_incidents(&self, limit: usize) -> Result<Vec<Incident>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE resolved_at IS NULL ORDER BY id LIMIT $1")))
+    async fn open_incidents_in(&self, scope: &DepartmentScope, limit: usize) -> Result<Vec<Incident>> {
+        let (mode, department) = scope.sql_params();
+        let columns = INCIDENT_COLUMNS.split(", ").map(|c| format!("incidents.{c}")).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT {columns} FROM incidents LEFT JOIN instances ON instances.id = incidents.instance_id
+             WHERE incidents.resolved_at IS NULL AND ($2 = 0 OR instances.department IS NULL OR ($2 = 2 AND instances.department = $3))
+             ORDER BY incidents.id LIMIT $1"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(limit.min(i64::MAX as usize) as i64)
+            .bind(mode)
+            .bind(department)
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;

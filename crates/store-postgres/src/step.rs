@@ -109,8 +109,8 @@ pub(crate) async fn write_step(conn: &mut PgConnection, encoded: &EncodedStep) -
     if let (Some(instance), Some(state)) = (&step.instance, &encoded.state) {
         let written = if step.new {
             sqlx::query(
-                "INSERT INTO instances (id, definition_id, definition_version, status, created_at, updated_at, ended_at, seq, state_format, state, parent_id, case_id, root_id, work_status, link_kind)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (id) DO NOTHING",
+                "INSERT INTO instances (id, definition_id, definition_version, status, created_at, updated_at, ended_at, seq, state_format, state, parent_id, case_id, root_id, work_status, link_kind, department)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT (id) DO NOTHING",
             )
             .bind(&instance.id)
             .bind(&instance.definition_id)
@@ -127,6 +127,7 @@ pub(crate) async fn write_step(conn: &mut PgConnection, encoded: &EncodedStep) -
             .bind(instance.root.as_deref())
             .bind(instance.work_status.as_deref())
             .bind(instance.parent.as_ref().map(|p| p.kind.name()))
+            .bind(instance.department.as_deref())
             .execute(&mut *conn)
             .await
             .map_err(db_err)?
