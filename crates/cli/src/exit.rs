@@ -128,7 +128,7 @@ mod tests {
 
     #[test]
     fn an_error_prints_with_each_of_its_causes() {
-        let open = CliError::Open { path: "x.db".into(), source: StoreError::Database("disk I/O error".into()) };
+        let open = CliError::Open { path: "x.db".into(), source: StoreError::backend(baton_store::BackendKind::Storage, "disk I/O error") };
         assert_eq!(open.with_causes(), "opening the database x.db: database error: disk I/O error");
         assert_eq!(open.kind(), ErrorKind::Unavailable);
     }

@@ -5,14 +5,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde_json::{Map, Value};
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::oneshot;
 use tracing::Instrument;
 
 use baton_core::definition::{parse, parse_with};
 use baton_core::calendar::{is_calendar_source, parse_calendar, Calendar};
 use baton_core::{apply_with, start_with, Command, DataLimits, Definition, DefinitionError, Effect, Instance, Knowledge, TransitionError};
 use baton_core::instance::ForEachSnapshot;
-use baton_store::{inbox_updates, Deployment, DeploymentKind, JobKey, JobLock, RuntimeSample, SnapshotKey, StartKey, StepRecord, Store, StoreError, Timer};
+use baton_store::{inbox_updates, ClaimedTimer, Deployment, DeploymentKind, JobKey, JobLock, RuntimeSample, SnapshotKey, StartKey, StepRecord, Store, StoreError, Timer, TimerLock};
 
 use crate::changes::{changes_of, ChangeFeed, Subscription};
 use crate::clock::Clock;
@@ -82,20 +82,9 @@ pub(crate) struct Inner<S> {
     /// under its key), so the steps of iterations and their parents read them from memory.
     snapshots: quick_cache::sync::Cache<SnapshotKey, Arc<ForEachSnapshot>>,
     instance_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// Woken when jobs were queued by this process.
-    pub(crate) jobs_queued: Notify,
-    /// Set when this process queued a job, so the worker looks at the queue even if it was not
-    /// waiting for `jobs_queued` at that moment.
-    pub(crate) jobs_dirty: std::sync::atomic::AtomicBool,
-    /// Woken after every committed step, for callers waiting on an instance.
-    pub(crate) changed: Notify,
     /// The change feed: a record of every committed instance step (see [`crate::changes`]).
     feed: ChangeFeed,
     metrics: EngineMetrics,
-    /// Woken when a step set a timer (it may be due sooner than the worker planned to wake).
-    pub(crate) timers_set: Notify,
-    /// Counts commits that queued external jobs: long-polling workers wait for it to move.
-    pub(crate) external_queued: tokio::sync::watch::Sender<u64>,
     /// Jobs running in this process, so a `CancelJob` effect (or a shutdown) can stop them.
     pub(crate) running: Mutex<HashMap<JobKey, oneshot::Sender<Stop>>>,
     /// Set once running jobs were stopped for a shutdown: jobs claimed after it are not run.
@@ -133,6 +122,21 @@ const MAX_CALLEES: usize = 256;
 /// How many times a step is recomputed when another process changed the instance meanwhile.
 const CONFLICT_RETRIES: usize = 8;
 
+/// How long a node holds a due timer it fires: if it dies meanwhile, another node fires the
+/// timer once this ran out.
+pub(crate) const TIMER_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How long to wait before recomputing a step that lost a race (the `n`th time): a random
+/// share ("full jitter") of a window that doubles from 1 ms up to 64 ms, so that nodes that
+/// collided on an instance do not collide again in lockstep.
+pub(crate) fn conflict_backoff(n: usize) -> std::time::Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let window_us = 1000u64 << n.min(6);
+    // A fresh `RandomState` is seeded randomly: enough randomness for a jitter.
+    let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    std::time::Duration::from_micros(random % window_us)
+}
+
 impl<S: Store> Engine<S> {
     pub fn new(store: S, clock: Arc<dyn Clock>, options: EngineOptions) -> Self {
         Self {
@@ -145,13 +149,8 @@ impl<S: Store> Engine<S> {
                 states: quick_cache::sync::Cache::new(STATE_CACHE),
                 snapshots: quick_cache::sync::Cache::new(SNAPSHOT_CACHE),
                 instance_locks: Mutex::new(HashMap::new()),
-                jobs_queued: Notify::new(),
-                jobs_dirty: std::sync::atomic::AtomicBool::new(false),
-                changed: Notify::new(),
                 feed: ChangeFeed::new(),
                 metrics: EngineMetrics::default(),
-                timers_set: Notify::new(),
-                external_queued: tokio::sync::watch::Sender::new(0),
                 running: Mutex::new(HashMap::new()),
                 interrupted: std::sync::atomic::AtomicBool::new(false),
                 job_slots: Mutex::new(HashMap::new()),
@@ -460,14 +459,16 @@ impl<S: Store> Engine<S> {
                 Ok(transition) => {
                     let mut step = StepRecord { expected_seq: instance.next_seq, status_before: Some(instance.status), ..StepRecord::default() };
                     step.complete.extend(job.clone());
-                    step.fence = job.clone().zip(cleanup.lock.clone()).map(|(job, owner)| JobLock { job, owner, now: self.inner.clock.now() });
+                    step.fence = job.clone().zip(cleanup.lock.clone()).map(|(job, (owner, lease))| JobLock { job, owner, lease, now: self.inner.clock.now() });
                     step.clear_timers.extend(cleanup.timer.clone());
+                    step.timer_fence.extend(cleanup.timer_lock(self.inner.clock.now()));
                     step.incident_updates.extend(cleanup.closing(self.inner.clock.now(), "retried"));
                     step.consume_event = cleanup.consume_event.clone().map(|id| (id, self.inner.clock.now()));
                     let (steps, effects) = self.stage(step, &definition, transition, &knowledge, Some(&instance));
                     match self.commit_staged(instance_id, steps, effects).await {
                         Ok(new_state) => return Ok(new_state),
                         Err(EngineError::Store(StoreError::Conflict(_))) if conflicts < CONFLICT_RETRIES => {
+                            tokio::time::sleep(conflict_backoff(conflicts)).await;
                             conflicts += 1;
                             continue;
                         }
@@ -485,6 +486,7 @@ impl<S: Store> Engine<S> {
                     let step = StepRecord {
                         complete: job.into_iter().collect(),
                         clear_timers: cleanup.timer.clone().into_iter().collect(),
+                        timer_fence: cleanup.timer_lock(self.inner.clock.now()).into_iter().collect(),
                         incident_updates: cleanup.closing(self.inner.clock.now(), &resolution).into_iter().collect(),
                         ..StepRecord::default()
                     };
@@ -658,13 +660,16 @@ impl<S: Store> Engine<S> {
         Ok(data)
     }
 
-    /// On an embedded store, jobs still leased at start-up belong to a process that died:
-    /// each runs again as a new attempt (at-least-once), recorded as a retry in history.
-    /// First, what is left of the attempts that process ran is stopped: every recorded job
-    /// process group whose leader is still the recorded process (or, the leader gone, whose
-    /// processes started after it) gets SIGTERM, then SIGKILL after [`KILL_GRACE`], so a new
-    /// attempt never runs beside an old one. Call it only while holding the store's engine
-    /// lock. Returns how many jobs were re-run.
+    /// On an embedded store, leases still held at start-up belong to a process that died. First,
+    /// what is left of the attempts that process ran is stopped: every recorded job process
+    /// group whose leader is still the recorded process (or, the leader gone, whose processes
+    /// started after it) gets SIGTERM, then SIGKILL after [`KILL_GRACE`], so a new attempt never
+    /// runs beside an old one. Then the dead process's leases are ended, and taken over as any
+    /// expired lease is (see [`take_over_expired_leases`](Self::take_over_expired_leases)):
+    /// each of its jobs runs again as a new attempt (at-least-once), recorded as a retry in
+    /// history. Call it only while holding the store's engine lock, which proves the other
+    /// process gone (on a store shared by several nodes, leases just run out). Returns how many
+    /// jobs were re-run.
     pub async fn recover(&self) -> Result<usize, EngineError> {
         let mut stopping = tokio::task::JoinSet::new();
         for (key, process) in self.inner.store.job_processes().await? {
@@ -682,17 +687,8 @@ impl<S: Store> Engine<S> {
                 Err(e) => tracing::error!("stopping a dead process's job failed: {e}"),
             }
         }
-        let mut rerun = 0;
-        for key in self.inner.store.leased_jobs().await? {
-            let command = Command::RedispatchJob { task: key.task.clone(), attempt: key.attempt };
-            match self.apply(&key.instance, command).await {
-                Ok(_) => rerun += 1,
-                Err(EngineError::Transition(e)) => tracing::info!(instance = %key.instance, task = %key.task, "abandoned job not re-run: {e}"),
-                Err(EngineError::IncidentRaised { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(rerun)
+        self.inner.store.end_leases_of_others(&self.inner.options.node, self.inner.clock.now()).await?;
+        Ok(self.take_over_expired_leases().await?.rerun)
     }
 
     /// Commits a staged command: its steps, plus, in the same transaction, the steps of the
@@ -976,7 +972,7 @@ impl<S: Store> Engine<S> {
     /// (their steps share group commits); those of one instance queue on its lock. Returns how
     /// many fired.
     pub async fn fire_due_timers(&self, limit: usize) -> Result<usize, EngineError> {
-        let due = self.inner.store.due_timers(self.inner.clock.now(), limit).await?;
+        let due = self.claim_due_timers(None, limit).await?;
         let fired = due.len();
         let mut firing = tokio::task::JoinSet::new();
         for (instance, timers) in group_by_instance(due) {
@@ -996,8 +992,13 @@ impl<S: Store> Engine<S> {
         first_error.map_or(Ok(fired), Err)
     }
 
+    /// Leases due timers (of one instance, or of all) to this node for [`TIMER_LEASE`].
+    pub(crate) async fn claim_due_timers(&self, instance: Option<&str>, limit: usize) -> Result<Vec<ClaimedTimer>, EngineError> {
+        Ok(self.inner.store.claim_timers(&self.inner.options.node, instance, limit, TIMER_LEASE, self.inner.clock.now()).await?)
+    }
+
     /// Fires due timers of one instance: alone as its command, several as one step.
-    pub(crate) async fn fire_timers(&self, instance: &str, timers: Vec<Timer>) -> Result<(), EngineError> {
+    pub(crate) async fn fire_timers(&self, instance: &str, timers: Vec<ClaimedTimer>) -> Result<(), EngineError> {
         let mut timers = self.with_more_ends(instance, timers).await?;
         match timers.len() {
             1 => self.fire_timer(timers.pop().expect("one timer")).await,
@@ -1017,35 +1018,44 @@ impl<S: Store> Engine<S> {
     /// For a ForEach parent hearing of iteration ends: all its due timers, up to
     /// [`ENDS_PER_STEP`], so one step takes about as many ends as it starts iterations (the
     /// worker reads due timers across instances in smaller batches).
-    async fn with_more_ends(&self, instance: &str, mut timers: Vec<Timer>) -> Result<Vec<Timer>, EngineError> {
-        if timers.len() >= ENDS_PER_STEP || !timers.iter().any(|t| t.key.contains(ITERATION_END)) {
+    async fn with_more_ends(&self, instance: &str, mut timers: Vec<ClaimedTimer>) -> Result<Vec<ClaimedTimer>, EngineError> {
+        if timers.len() >= ENDS_PER_STEP || !timers.iter().any(|t| t.timer.key.contains(ITERATION_END)) {
             return Ok(timers);
         }
-        let known: std::collections::HashSet<String> = timers.iter().map(|t| t.key.clone()).collect();
-        let more = self.inner.store.due_timers_of(instance, self.inner.clock.now(), ENDS_PER_STEP).await?;
-        timers.extend(more.into_iter().filter(|t| !known.contains(&t.key)).take(ENDS_PER_STEP.saturating_sub(known.len())));
+        // Those already claimed are leased, so the claim passes them over.
+        let more = self.claim_due_timers(Some(instance), ENDS_PER_STEP - timers.len()).await?;
+        timers.extend(more);
         Ok(timers)
     }
 
     /// Applies several due timers of one instance in order, as one step; every fired timer is
     /// removed in that step. A timer whose command is refused is removed all the same.
-    async fn fire_timers_of(&self, instance_id: &str, timers: Vec<Timer>) -> Result<(), EngineError> {
-        self.step_of(instance_id, self.fire_timers_locked(instance_id, &timers)).await
+    async fn fire_timers_of(&self, instance_id: &str, timers: Vec<ClaimedTimer>) -> Result<(), EngineError> {
+        match self.step_of(instance_id, self.fire_timers_locked(instance_id, &timers)).await {
+            // Another node took them over (this one was too slow), or a step set them again.
+            Err(EngineError::Store(StoreError::TimerLeaseLost { key, .. })) => {
+                tracing::info!(instance = %instance_id, key = %key, "timers not fired: their lease was lost");
+                Ok(())
+            }
+            other => other,
+        }
     }
 
-    async fn fire_timers_locked(&self, instance_id: &str, timers: &[Timer]) -> Result<(), EngineError> {
-        let cleared: Vec<(String, String)> = timers.iter().map(|t| (t.instance.clone(), t.key.clone())).collect();
+    async fn fire_timers_locked(&self, instance_id: &str, claimed: &[ClaimedTimer]) -> Result<(), EngineError> {
+        let cleared: Vec<(String, String)> = claimed.iter().map(|t| (t.timer.instance.clone(), t.timer.key.clone())).collect();
+        let fence = |now| claimed.iter().map(|t| timer_lock(&self.inner.options.node, t, now)).collect::<Vec<_>>();
+        let timers: Vec<&Timer> = claimed.iter().map(|t| &t.timer).collect();
         let mut attempts = 0;
         loop {
             let Some(instance) = self.current(instance_id).await? else {
-                let step = StepRecord { clear_timers: cleared.clone(), ..StepRecord::default() };
+                let step = StepRecord { clear_timers: cleared.clone(), timer_fence: fence(self.inner.clock.now()), ..StepRecord::default() };
                 return Ok(self.inner.store.commit(vec![step]).await?);
             };
             let definition = self.definition(&instance.definition_id, Some(instance.definition_version)).await?;
             let knowledge = Arc::new(self.knowledge_for(&definition, &instance).await?);
             let now = self.inner.clock.now();
             let mut commands = Vec::with_capacity(timers.len());
-            for timer in timers {
+            for timer in &timers {
                 match serde_json::from_value::<Command>(timer.payload.clone()) {
                     Ok(command) => commands.push((timer.key.clone(), command)),
                     Err(e) => tracing::warn!(instance = %timer.instance, key = %timer.key, "dropping a timer whose command cannot be read: {e}"),
@@ -1075,27 +1085,46 @@ impl<S: Store> Engine<S> {
                 .await?
             };
             if events.is_empty() && effects.is_empty() {
-                let step = StepRecord { clear_timers: cleared.clone(), ..StepRecord::default() };
+                let step = StepRecord { clear_timers: cleared.clone(), timer_fence: fence(now), ..StepRecord::default() };
                 return Ok(self.inner.store.commit(vec![step]).await?);
             }
             let transition = baton_core::Transition { instance: state, events, effects: merge_effects(effects), children };
-            let step = StepRecord { expected_seq: instance.next_seq, status_before: Some(instance.status), clear_timers: cleared.clone(), ..StepRecord::default() };
+            let step = StepRecord {
+                expected_seq: instance.next_seq,
+                status_before: Some(instance.status),
+                clear_timers: cleared.clone(),
+                timer_fence: fence(now),
+                ..StepRecord::default()
+            };
             let (steps, effects) = self.stage(step, &definition, transition, &knowledge, Some(&instance));
             match self.commit_staged(instance_id, steps, effects).await {
                 Ok(_) => return Ok(()),
-                Err(EngineError::Store(StoreError::Conflict(_))) if attempts < CONFLICT_RETRIES => attempts += 1,
+                Err(EngineError::Store(StoreError::Conflict(_))) if attempts < CONFLICT_RETRIES => {
+                    tokio::time::sleep(conflict_backoff(attempts)).await;
+                    attempts += 1;
+                }
                 Err(e) => return Err(e),
             }
         }
     }
 
-    async fn fire_timer(&self, timer: Timer) -> Result<(), EngineError> {
-        let cleanup = Cleanup { timer: Some((timer.instance.clone(), timer.key.clone())), ..Cleanup::default() };
+    async fn fire_timer(&self, claimed: ClaimedTimer) -> Result<(), EngineError> {
+        let timer = &claimed.timer;
+        let cleanup = Cleanup {
+            timer: Some((timer.instance.clone(), timer.key.clone())),
+            timer_lease: Some((self.inner.options.node.clone(), claimed.lease)),
+            ..Cleanup::default()
+        };
         match serde_json::from_value::<Command>(timer.payload.clone()) {
             Ok(command) => match self.apply_cleaning(&timer.instance, command, cleanup).await {
                 Ok(_) => Ok(()),
                 Err(EngineError::Transition(e)) => {
                     tracing::info!(instance = %timer.instance, key = %timer.key, "timer not applied: {e}");
+                    Ok(())
+                }
+                // Another node took it over (this one was too slow), or a step set it again.
+                Err(EngineError::Store(StoreError::TimerLeaseLost { .. })) => {
+                    tracing::info!(instance = %timer.instance, key = %timer.key, "timer not fired: its lease was lost");
                     Ok(())
                 }
                 // Recorded; the worker goes on with everyone else.
@@ -1104,9 +1133,15 @@ impl<S: Store> Engine<S> {
             },
             Err(e) => {
                 tracing::warn!(instance = %timer.instance, key = %timer.key, "dropping a timer whose command cannot be read: {e}");
-                let step = StepRecord { clear_timers: cleanup.timer.into_iter().collect(), ..StepRecord::default() };
-                self.inner.store.commit(vec![step]).await?;
-                Ok(())
+                let step = StepRecord {
+                    timer_fence: cleanup.timer_lock(self.inner.clock.now()).into_iter().collect(),
+                    clear_timers: cleanup.timer.into_iter().collect(),
+                    ..StepRecord::default()
+                };
+                match self.inner.store.commit(vec![step]).await {
+                    Ok(()) | Err(StoreError::TimerLeaseLost { .. }) => Ok(()),
+                    Err(e) => Err(e.into()),
+                }
             }
         }
     }
@@ -1140,19 +1175,20 @@ impl<S: Store> Engine<S> {
         Ok(())
     }
 
-    /// Waits until some step was committed by this engine (or `timeout` passed).
+    /// Waits until the store tells of a committed step (or `timeout` passed): on an embedded
+    /// store one this process committed, on a shared one any node's.
     pub async fn wait_for_change(&self, timeout: std::time::Duration) {
-        let _ = tokio::time::timeout(timeout, self.inner.changed.notified()).await;
+        let mut changes = self.inner.store.subscribe_changes();
+        let _ = tokio::time::timeout(timeout, changes.recv()).await;
     }
 
+    /// Carries out what a committed step leaves to this process. Waking waiters is not among
+    /// it: the store's change notifications do that, on every node (see [`baton_store::ChangeNotifier`]).
     fn after_commit(&self, instance: &str, effects: Vec<Effect>) {
-        let (mut queued, mut external) = (false, false);
         for effect in effects {
             match effect {
-                Effect::RunJob(request) if request.is_external() => external = true,
-                Effect::RunJob(_) => queued = true,
-                // An iteration's end reaches its parent through a timer due now: wake the worker.
-                Effect::SetTimer { .. } | Effect::NotifyParent { .. } => self.inner.timers_set.notify_waiters(),
+                // Committed with the step (`enqueue`, `set_timers`): the store tells the workers.
+                Effect::RunJob(_) | Effect::SetTimer { .. } | Effect::NotifyParent { .. } => {}
                 Effect::RunLimitReached { task, limit } => {
                     tracing::warn!(instance = %instance, task = %task, limit, "the task reached its run limit; it is blocked and an incident was raised");
                 }
@@ -1177,14 +1213,6 @@ impl<S: Store> Engine<S> {
                 }
             }
         }
-        if queued {
-            self.inner.jobs_dirty.store(true, std::sync::atomic::Ordering::SeqCst);
-            self.inner.jobs_queued.notify_waiters();
-        }
-        if external {
-            self.inner.external_queued.send_modify(|n| *n = n.wrapping_add(1));
-        }
-        self.inner.changed.notify_waiters();
     }
 
     fn instance_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -1249,15 +1277,15 @@ fn unrecovered(parent: &str, link: &baton_core::instance::ParentLink, attempt: u
 /// Due timers grouped by instance, in due order (the earliest instance first): several timers
 /// of one instance (a ForEach parent hearing of many iterations) make one step, with one lock,
 /// one state read and one commit.
-pub(crate) fn group_by_instance(due: Vec<Timer>) -> Vec<(String, Vec<Timer>)> {
-    let mut groups: Vec<(String, Vec<Timer>)> = Vec::with_capacity(due.len());
+pub(crate) fn group_by_instance(due: Vec<ClaimedTimer>) -> Vec<(String, Vec<ClaimedTimer>)> {
+    let mut groups: Vec<(String, Vec<ClaimedTimer>)> = Vec::with_capacity(due.len());
     let mut position: HashMap<String, usize> = HashMap::with_capacity(due.len());
-    for timer in due {
-        match position.get(&timer.instance) {
-            Some(&i) => groups[i].1.push(timer),
+    for claimed in due {
+        match position.get(&claimed.timer.instance) {
+            Some(&i) => groups[i].1.push(claimed),
             None => {
-                position.insert(timer.instance.clone(), groups.len());
-                groups.push((timer.instance.clone(), vec![timer]));
+                position.insert(claimed.timer.instance.clone(), groups.len());
+                groups.push((claimed.timer.instance.clone(), vec![claimed]));
             }
         }
     }
@@ -1305,18 +1333,29 @@ pub(crate) struct Cleanup {
     timer: Option<(String, String)>,
     /// `(id, by)` of the incident whose command is retried.
     incident: Option<(i64, String)>,
-    /// The owner of the lock on the external job whose report this is: the step commits only
-    /// while they hold it (fencing).
-    lock: Option<String>,
+    /// The owner of the lease on the job attempt whose result this is, and the lease (for a
+    /// node; an external worker names only itself): the step commits only while they hold it
+    /// (fencing).
+    lock: Option<(String, Option<u64>)>,
+    /// The node and the lease it holds on the timer that fired: the step commits only while
+    /// the lease is held.
+    timer_lease: Option<(String, u64)>,
     /// The buffered event whose delivery this is: the step commits only while it is still
     /// buffered, so only one instance consumes it.
     consume_event: Option<String>,
 }
 
 impl Cleanup {
-    /// For a report under `owner`'s lock on the job it reports on.
-    pub(crate) fn fenced(owner: &str) -> Self {
-        Self { lock: Some(owner.to_owned()), ..Self::default() }
+    /// For a result under `owner`'s lease on the job it reports on (`lease`: the lease's
+    /// fencing token, when the owner is a node).
+    pub(crate) fn fenced(owner: &str, lease: Option<u64>) -> Self {
+        Self { lock: Some((owner.to_owned(), lease)), ..Self::default() }
+    }
+
+    /// The fence of the fired timer, as of `now`.
+    fn timer_lock(&self, now: chrono::DateTime<chrono::Utc>) -> Option<TimerLock> {
+        let ((instance, key), (owner, lease)) = (self.timer.clone()?, self.timer_lease.clone()?);
+        Some(TimerLock { instance, key, owner, lease, now })
     }
 
     /// For the delivery of buffered event `id`, which only one instance may consume.
@@ -1328,6 +1367,11 @@ impl Cleanup {
     fn closing(&self, at: chrono::DateTime<chrono::Utc>, resolution: &str) -> Option<baton_store::IncidentUpdate> {
         self.incident.as_ref().map(|(id, by)| baton_store::IncidentUpdate::Close { id: *id, by: by.clone(), resolution: resolution.to_owned(), at })
     }
+}
+
+/// The fence of a timer `node` claimed, as of `now`.
+fn timer_lock(node: &str, claimed: &ClaimedTimer, now: chrono::DateTime<chrono::Utc>) -> TimerLock {
+    TimerLock { instance: claimed.timer.instance.clone(), key: claimed.timer.key.clone(), owner: node.to_owned(), lease: claimed.lease, now }
 }
 
 /// How often a step whose computation panics is tried before it becomes an incident.

@@ -151,9 +151,9 @@ fn user_task_kind(error: &UserTaskError) -> ErrorKind {
 /// The kind of a store error.
 pub fn store_kind(error: &StoreError) -> ErrorKind {
     match error {
-        StoreError::Database(_) | StoreError::Closed | StoreError::Conflict(_) => ErrorKind::Unavailable,
+        StoreError::Backend { .. } | StoreError::Closed | StoreError::Conflict(_) => ErrorKind::Unavailable,
         StoreError::CorruptState { .. } | StoreError::DuplicateInstance(_) => ErrorKind::Internal,
-        StoreError::LockNotHeld { .. } | StoreError::StartKeyTaken { .. } | StoreError::EventGone(_) => ErrorKind::Conflict,
+        StoreError::LockNotHeld { .. } | StoreError::TimerLeaseLost { .. } | StoreError::StartKeyTaken { .. } | StoreError::EventGone(_) => ErrorKind::Conflict,
     }
 }
 

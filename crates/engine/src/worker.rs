@@ -32,9 +32,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 use baton_core::{Command, JobOutcome, JobRequest};
-use baton_store::{JobKey, JobProcess, Store};
+use baton_store::{Changed, ClaimedJob, JobKey, JobProcess, Store};
 
-use crate::engine::{Engine, JobSlot};
+use crate::engine::{Cleanup, Engine, JobSlot};
 use crate::error::EngineError;
 use crate::job_environment::PassEnv;
 use crate::process_group;
@@ -141,23 +141,34 @@ impl<S: Store> Engine<S> {
         tokio::pin!(stop);
         self.inner.interrupted.store(false, Ordering::SeqCst);
         let settings = Arc::new(JobSettings::new(&options.pass_env, options.kill_grace));
+        // Subscribed first: a job queued or a timer set from here on wakes the loop, even while
+        // it is busy elsewhere (the notifications wait in the subscription).
+        let mut changes = self.inner.store.subscribe_changes();
         let mut running: JoinSet<()> = JoinSet::new();
         let mut timers = TimerPump::default();
-        // Whether to look at the job queue on this pass: at first, when this process queued a
-        // job, when the queue was left full, and every poll interval (jobs of other processes).
-        // Not on every pass: a pass per fired timer would make a write of each look.
+        // Whether to look at the job queue on this pass: at first, when jobs were queued, when
+        // the queue was left full, and every poll interval (jobs of processes that do not tell
+        // this one). Not on every pass: a pass per fired timer would make a write of each look.
         let mut look = true;
         let mut last_look = Instant::now();
         let mut last_sweep: Option<Instant> = None;
+        // Leases of running jobs are renewed a few times per lease, so a live node never loses one.
+        let renew_every = options.lease / 3;
+        let mut last_renewal = Instant::now();
         loop {
             // Durable timers first: a due timer may queue a job.
             timers.top_up(self).await?;
             // A step of this engine may have begun a wait that a buffered event is for.
             self.deliver_to_fresh_subscriptions().await;
-            // External jobs whose lock expired are offered again, once a poll interval.
+            if last_renewal.elapsed() >= renew_every {
+                last_renewal = Instant::now();
+                self.renew_job_leases(options.lease).await?;
+            }
+            // Leases that expired (a node or an external worker that died or stalled) are
+            // taken over, once a poll interval: their jobs are offered again as new attempts.
             if last_sweep.is_none_or(|at| at.elapsed() >= options.poll_interval) {
                 last_sweep = Some(Instant::now());
-                self.expire_locks().await?;
+                self.take_over_expired_leases().await?;
                 // Buffered events for subscriptions stored elsewhere, events whose publisher
                 // died, and the expiry of the buffer (see `correlation`).
                 if let Err(e) = self.sweep_events().await {
@@ -165,7 +176,7 @@ impl<S: Store> Engine<S> {
                 }
             }
             let free = options.concurrency.saturating_sub(running.len());
-            look |= self.inner.jobs_dirty.swap(false, Ordering::SeqCst) || last_look.elapsed() >= options.poll_interval;
+            look |= last_look.elapsed() >= options.poll_interval;
             if free > 0 && look {
                 let now = self.inner.clock.now();
                 let jobs = self.inner.store.claim_jobs(&self.inner.options.node, free, options.lease, now).await?;
@@ -175,13 +186,13 @@ impl<S: Store> Engine<S> {
                 for job in jobs {
                     let engine = self.clone();
                     let settings = settings.clone();
-                    running.spawn(async move { engine.execute(job.request, &settings).await });
+                    running.spawn(async move { engine.execute(job, &settings).await });
                 }
             }
-            // Sleep until new work, the next timer, or the next look at the queue, whichever
-            // comes first. While timers fire, the next due one is likely one of them: a firing
-            // that ends wakes the loop instead.
-            let mut nap = options.poll_interval.saturating_sub(last_look.elapsed());
+            // Sleep until new work, the next timer, the next renewal, or the next look at the
+            // queue, whichever comes first. While timers fire, the next due one is likely one of
+            // them: a firing that ends wakes the loop instead.
+            let mut nap = options.poll_interval.saturating_sub(last_look.elapsed()).min(renew_every.saturating_sub(last_renewal.elapsed()));
             if !timers.busy() {
                 if let Some(due) = self.inner.store.next_timer_due().await? {
                     let until = (due - self.inner.clock.now()).to_std().unwrap_or_default();
@@ -189,8 +200,7 @@ impl<S: Store> Engine<S> {
                 }
             }
             tokio::select! {
-                () = self.inner.jobs_queued.notified() => look = true,
-                () = self.inner.timers_set.notified() => {}
+                changed = worker_news(&mut changes) => look |= changed.jobs,
                 _ = running.join_next(), if !running.is_empty() => {}
                 fired = timers.settle(), if timers.busy() => fired?,
                 () = tokio::time::sleep(nap) => {}
@@ -234,7 +244,29 @@ impl<S: Store> Engine<S> {
         count
     }
 
-    async fn execute(&self, request: JobRequest, settings: &JobSettings) {
+    /// Renews the leases of the jobs running here; a job whose lease was lost meanwhile (this
+    /// node stalled past it, and another node took the job over) is stopped, since its attempt
+    /// now runs elsewhere and its result would be refused.
+    async fn renew_job_leases(&self, lease: Duration) -> Result<(), EngineError> {
+        let held: Vec<JobKey> = self.inner.running.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+        if held.is_empty() {
+            return Ok(());
+        }
+        let now = self.inner.clock.now();
+        let renewed = self.inner.store.renew_leases(&self.inner.options.node, &held, baton_core::timestamp::after(now, lease), now).await?;
+        let renewed: std::collections::HashSet<JobKey> = renewed.into_iter().collect();
+        let mut running = self.inner.running.lock().unwrap_or_else(|e| e.into_inner());
+        for key in held.into_iter().filter(|k| !renewed.contains(k)) {
+            if let Some(stop) = running.remove(&key) {
+                tracing::warn!(instance = %key.instance, task = %key.task, attempt = key.attempt, "the lease of a running job was lost; stopping it");
+                let _ = stop.send(Stop::Cancel);
+            }
+        }
+        Ok(())
+    }
+
+    async fn execute(&self, job: ClaimedJob, settings: &JobSettings) {
+        let (request, lease) = (job.request, job.lease);
         let key = JobKey::of(&request);
         let (stop_tx, stop_rx) = oneshot::channel();
         let interrupted = {
@@ -289,8 +321,12 @@ impl<S: Store> Engine<S> {
         let report = async {
             match run {
                 JobRun::Ended(outcome) => {
+                    // Applied only under this node's lease: if it was lost, the attempt is
+                    // another node's now.
                     let command = Command::JobFinished { task: request.task.clone(), attempt: request.attempt, outcome };
-                    if let Err(e) = self.apply(&request.instance, command).await {
+                    let applied = self.apply_cleaning(&request.instance, command, Cleanup::fenced(&self.inner.options.node, Some(lease))).await;
+                    self.deliver_to_fresh_subscriptions().await;
+                    if let Err(e) = applied {
                         tracing::info!(instance = %request.instance, task = %request.task, "job result not applied: {e}");
                     }
                 }
@@ -627,6 +663,21 @@ fn job_output(file: Result<Option<String>, String>, stdout: &str) -> (Option<Map
 #[cfg(test)]
 mod tests;
 
+/// Waits for a store notification the worker acts on: jobs queued or timers set (a commit
+/// that only changed instances does not wake it). Having missed some, it assumes everything.
+async fn worker_news(changes: &mut tokio::sync::broadcast::Receiver<Changed>) -> Changed {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match changes.recv().await {
+            Ok(changed) if changed.jobs || changed.timers => return changed,
+            Ok(_) => {}
+            Err(RecvError::Lagged(_)) => return Changed::ALL,
+            // The store is gone: nothing will come.
+            Err(RecvError::Closed) => std::future::pending::<()>().await,
+        }
+    }
+}
+
 /// The worker's timers in flight: due timers are fired concurrently, grouped by instance, and
 /// more are read as soon as fewer than half of [`TIMER_BATCH`] are still firing, so a timer that
 /// comes due while others fire waits for a slot, not for the slowest of a whole batch.
@@ -648,13 +699,11 @@ impl TimerPump {
         if self.busy.len() >= TIMER_BATCH / 2 {
             return Ok(());
         }
-        // The timers in flight are still stored (each goes with its step), and are the
-        // earliest due: read past them.
-        let due = engine.inner.store.due_timers(engine.inner.clock.now(), TIMER_BATCH + self.busy.len()).await?;
+        // The timers in flight are leased to this node, so the claim passes them over. Every
+        // timer claimed is fired: one of an instance already firing waits for its lock.
+        let due = engine.claim_due_timers(None, TIMER_BATCH - self.busy.len()).await?;
         for (instance, group) in crate::engine::group_by_instance(due) {
-            if self.busy.len() >= TIMER_BATCH || !self.busy.insert(instance.clone()) {
-                continue;
-            }
+            self.busy.insert(instance.clone());
             let engine = engine.clone();
             let key = instance.clone();
             let task = self.firing.spawn(async move { engine.fire_timers(&key, group).await });

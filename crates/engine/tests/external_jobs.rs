@@ -121,7 +121,7 @@ async fn an_expired_lock_offers_the_job_again_as_a_new_attempt_and_the_stale_com
     let late = engine.report_external_job(&first, "bot/slow", completed(true)).await;
     assert!(matches!(late, Err(EngineError::Store(StoreError::LockNotHeld { .. }))), "{late:?}");
 
-    assert_eq!(engine.expire_locks().await.unwrap(), 1);
+    assert_eq!(engine.take_over_expired_leases().await.unwrap().reoffered, 1);
     let (status, reason, attempts) = check_status(&engine, &instance.id).await;
     assert!(matches!(status, TaskStatus::Running { attempt: 2, .. }), "{status:?}");
     assert_eq!(reason, None);
@@ -136,7 +136,7 @@ async fn an_expired_lock_offers_the_job_again_as_a_new_attempt_and_the_stale_com
     assert!(matches!(stale, Err(EngineError::Transition(_) | EngineError::Store(StoreError::LockNotHeld { .. }))), "{stale:?}");
     let done = engine.report_external_job(&second, "bot/fast", completed(true)).await.unwrap();
     assert_eq!(done.data.get("approved"), Some(&json!(true)), "only the new attempt's output counts");
-    assert_eq!(engine.expire_locks().await.unwrap(), 0);
+    assert_eq!(engine.take_over_expired_leases().await.unwrap().reoffered, 0);
 }
 
 #[tokio::test]
@@ -151,7 +151,7 @@ async fn extending_the_lock_keeps_the_job_with_its_worker() {
     assert!(matches!(engine.extend_lock(&key, "bot/w2", LOCK).await, Err(EngineError::Store(StoreError::LockNotHeld { .. }))));
 
     clock.advance(chrono::Duration::seconds(40)); // past the first lock, within the extension
-    assert_eq!(engine.expire_locks().await.unwrap(), 0);
+    assert_eq!(engine.take_over_expired_leases().await.unwrap().reoffered, 0);
     assert!(matches!(check_status(&engine, &instance.id).await.0, TaskStatus::Running { attempt: 1, .. }));
     engine.report_external_job(&key, "bot/w1", completed(true)).await.unwrap();
 

@@ -84,7 +84,7 @@ impl DocumentStore for SqliteStore {
         check_new_document(&new, content.len())?;
         let dir = self.document_dir().to_path_buf();
         let size = content.len() as u64;
-        let sha256 = blocking(move || write_content(&dir, &content)).await?.map_err(|e| DocumentError::Store(StoreError::Database(format!("writing a document's content: {e}"))))?;
+        let sha256 = blocking(move || write_content(&dir, &content)).await?.map_err(|e| DocumentError::Store(StoreError::backend(baton_store::BackendKind::Storage, format!("writing a document's content: {e}"))))?;
         let metadata = serde_json::to_string(&new.metadata).map_err(|e| DocumentError::Store(other_err(e)))?;
         let document = Document {
             id: new.id,

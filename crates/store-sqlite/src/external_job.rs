@@ -1,15 +1,15 @@
 //! [`ExternalJobQueue`] on SQLite (migration `20261202_0011_external_jobs.sql`): external jobs
 //! are rows of the job queue with a topic. Locking is one request in the single writer, so no
-//! job is locked twice; a lock is the row's `owner` and `lease_until`, which a step applying the
-//! worker's report checks in its own transaction (see `check_fence`).
+//! job is locked twice; a lock is the row's lease (`owner`, `lease_until`, `lease`), the same
+//! lease Baton's own worker holds on the jobs it runs, which a step applying the worker's report
+//! checks in its own transaction (see `check_fence`).
 
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 
-use baton_core::JobRequest;
 use baton_store::{ClaimedJob, ExternalJobQueue, JobKey, Result};
 
-use crate::{db_err, other_err, parse_ts, ts, SqliteStore};
+use crate::{claimed_jobs, db_err, other_err, parse_ts, ts, SqliteStore};
 
 impl ExternalJobQueue for SqliteStore {
     async fn lock_external_jobs(&self, owner: &str, topics: &[String], limit: usize, lock: std::time::Duration, now: DateTime<Utc>) -> Result<Vec<ClaimedJob>> {
@@ -32,16 +32,14 @@ impl ExternalJobQueue for SqliteStore {
             oldest.truncate(limit);
             // One UPDATE for all of them, naming their keys as a JSON array.
             let keys = serde_json::to_string(&oldest.iter().map(|(_, instance, task)| [instance, task]).collect::<Vec<_>>()).map_err(other_err)?;
-            let sql = "UPDATE jobs SET owner = ?1, lease_until = ?2
+            let sql = "UPDATE jobs SET owner = ?1, lease_until = ?2, lease = lease + 1
                        WHERE (instance_id, task) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?3)) AND owner IS NULL
-                       RETURNING request";
-            let requests: Vec<String> =
-                conn.prepare_cached(sql).and_then(|mut s| s.query_map(params![owner, ts(lease_until), keys], |r| r.get(0))?.collect()).map_err(db_err)?;
-            let locked = requests
-                .iter()
-                .map(|r| serde_json::from_str::<JobRequest>(r).map(|request| ClaimedJob { request, lease_until }).map_err(other_err))
-                .collect::<Result<Vec<_>>>()?;
-            Ok(locked)
+                       RETURNING request, lease";
+            let rows: Vec<(String, i64)> = conn
+                .prepare_cached(sql)
+                .and_then(|mut s| s.query_map(params![owner, ts(lease_until), keys], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+                .map_err(db_err)?;
+            claimed_jobs(rows, lease_until)
         })
         .await
     }
@@ -57,17 +55,6 @@ impl ExternalJobQueue for SqliteStore {
             .map_err(db_err)
         })
         .await
-    }
-
-    async fn expired_locks(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<(JobKey, String)>> {
-        self.read(|conn| {
-            conn.prepare_cached(
-                "SELECT instance_id, task, attempt, owner FROM jobs
-                 WHERE owner IS NOT NULL AND topic IS NOT NULL AND lease_until <= ?1 ORDER BY lease_until LIMIT ?2",
-            )?
-            .query_map(params![ts(now), limit as i64], |r| Ok((JobKey { instance: r.get(0)?, task: r.get(1)?, attempt: r.get(2)? }, r.get(3)?)))?
-            .collect()
-        })
     }
 
     async fn next_lock_expiry(&self) -> Result<Option<DateTime<Utc>>> {

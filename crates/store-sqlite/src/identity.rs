@@ -13,14 +13,13 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use baton_core::user_task::PotentialOwners;
 use baton_store::identity::{check_name, Group, IdentityError, IdentityStore, NewUser, User};
-use baton_store::StoreError;
 
 use crate::{ts, SqliteStore};
 
 type Refusable<T> = Result<T, IdentityError>;
 
 fn db_err(e: rusqlite::Error) -> IdentityError {
-    IdentityError::Store(StoreError::Database(e.to_string()))
+    IdentityError::Store(crate::db_err(e))
 }
 
 fn parse_time(text: &str) -> rusqlite::Result<DateTime<Utc>> {

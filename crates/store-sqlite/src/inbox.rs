@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection};
 
-use baton_core::user_task::{HumanTaskId, PotentialOwners};
+use baton_core::user_task::HumanTaskId;
 use baton_store::{InboxFilter, InboxPage, InboxReader, InboxRow, InboxStatus, InboxUpdate, Page, Result};
 
 use crate::{db_err, parse_ts, ts, SqliteStore};
@@ -21,15 +21,6 @@ const NO_DUE: &str = "~";
 
 fn due_key(due: Option<DateTime<Utc>>) -> String {
     due.map_or_else(|| NO_DUE.to_owned(), ts)
-}
-
-/// The names a task's candidate rows are filed under.
-fn whos(potential_owners: &PotentialOwners, administrators: &PotentialOwners) -> Vec<String> {
-    let users = potential_owners.users.iter().map(|u| format!("u:{u}"));
-    let groups = potential_owners.groups.iter().map(|g| format!("g:{g}"));
-    let admin_users = administrators.users.iter().map(|u| format!("au:{u}"));
-    let admin_groups = administrators.groups.iter().map(|g| format!("ag:{g}"));
-    users.chain(groups).chain(admin_users).chain(admin_groups).collect()
 }
 
 /// Replaces the inbox rows of one user task.
@@ -61,7 +52,7 @@ pub(crate) fn write_inbox(conn: &Connection, update: &InboxUpdate) -> Result<()>
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )
             .map_err(db_err)?;
-        for who in whos(&e.potential_owners, &e.administrators) {
+        for who in baton_store::inbox::candidate_names(&e.potential_owners, &e.administrators) {
             insert
                 .execute(params![who, e.status, e.priority, due, created, e.instance, e.task, e.human_task.0, e.process, e.escalated, e.department])
                 .map_err(db_err)?;

@@ -16,7 +16,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use baton_core::instance::{LinkKind, OLDEST_STATE_FORMAT, STATE_FORMAT};
 use baton_core::{Event, Instance, InstanceStatus, JobRequest};
 use baton_store::{
-    CalendarStore, ClaimedJob, DefinitionStore, DeployedVersion, Deployment, DeploymentKind, OpenCounts, RuntimeStats, InstanceQuery, InstanceReader, InstanceSummary, JobKey, JobProcess, JobQueue, Result, StepRecord, StepWriter, StoreError,
+    BackendKind, CalendarStore, Changed, ChangeNotifier, ClaimedJob, ClaimedTimer, DefinitionStore, ExpiredLease, DeployedVersion, Deployment, DeploymentKind, OpenCounts, RuntimeStats, InstanceQuery, InstanceReader, InstanceSummary, JobKey, JobProcess, JobQueue, Result, StepRecord, StepWriter, StoreError,
     StoredDefinition, Timer, TimerQueue,
 };
 
@@ -59,6 +59,24 @@ struct Inner {
     /// Where documents' content is kept (see [`SqliteStore::document_dir`]).
     documents: PathBuf,
     stats: Arc<writer::WriterStats>,
+    /// What commits changed, for the waiters of this process (see [`ChangeNotifier`]).
+    changes: tokio::sync::broadcast::Sender<Changed>,
+}
+
+/// How many change notifications a subscriber may fall behind by before it is told it lagged.
+const CHANGE_BACKLOG: usize = 256;
+
+/// What kind of failure a SQLite error is: a busy or locked database is worth trying again;
+/// a full disk, a read-only file or missing permissions need an operator; a damaged file or
+/// one that is not a database cannot be used.
+pub(crate) fn db_kind(e: &rusqlite::Error) -> BackendKind {
+    use rusqlite::ErrorCode as Code;
+    match e.sqlite_error_code() {
+        Some(Code::DatabaseBusy | Code::DatabaseLocked) => BackendKind::Unavailable,
+        Some(Code::DiskFull | Code::ReadOnly | Code::CannotOpen | Code::PermissionDenied | Code::SystemIoFailure) => BackendKind::Storage,
+        Some(Code::NotADatabase | Code::DatabaseCorrupt) => BackendKind::Incompatible,
+        _ => BackendKind::Internal,
+    }
 }
 
 /// A SQLite error as a store error. The failures a user can fix (a full disk, a read-only
@@ -66,6 +84,7 @@ struct Inner {
 /// SQLite's own words.
 pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
     use rusqlite::ErrorCode as Code;
+    let kind = db_kind(&e);
     let hint = match e.sqlite_error_code() {
         Some(Code::DiskFull) => "the disk is full; free some space and try again (the failed write stored nothing)",
         Some(Code::ReadOnly) => "the database is read-only: Baton needs to write the file and, beside it, its -wal and -shm files",
@@ -73,14 +92,19 @@ pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
         Some(Code::CannotOpen) => "the file cannot be opened: check that its folder exists and that Baton may read and write the file and the folder",
         Some(Code::PermissionDenied) => "permission denied: Baton may not read or write the file",
         Some(Code::DatabaseCorrupt) => "the database file is damaged",
-        _ => return StoreError::Database(e.to_string()),
+        _ => return StoreError::backend(kind, e.to_string()),
     };
-    StoreError::Database(format!("{hint} (SQLite: {e})"))
+    StoreError::backend(kind, format!("{hint} (SQLite: {e})"))
 }
 
-/// An error from outside SQLite (the operating system, JSON encoding).
+/// An error from outside SQLite (JSON encoding, a thread that could not start).
 pub(crate) fn other_err(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Database(e.to_string())
+    StoreError::internal(e.to_string())
+}
+
+/// An error of the operating system around the database (its folder, its documents).
+pub(crate) fn io_err(e: std::io::Error) -> StoreError {
+    StoreError::backend(BackendKind::Storage, e.to_string())
 }
 
 pub(crate) fn ts(t: DateTime<Utc>) -> String {
@@ -117,16 +141,17 @@ impl SqliteStore {
     pub fn open_with_document_dir(path: impl AsRef<Path>, durability: Durability, documents: impl Into<PathBuf>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(other_err)?;
+            std::fs::create_dir_all(dir).map_err(io_err)?;
         }
         // SQLite takes an empty file for a new database; an empty file where a database was
         // expected is far more often a mistake (a truncated copy, a wrong path) than a wish.
         if path.is_dir() {
-            return Err(StoreError::Database("it is a folder; give the path of a database file (it is made if missing)".into()));
+            return Err(StoreError::backend(BackendKind::Storage, "it is a folder; give the path of a database file (it is made if missing)"));
         }
         if std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == 0) {
-            return Err(StoreError::Database(
-                "the file is empty, so it is not a Baton database; remove it to start a new database there, or give the right path".into(),
+            return Err(StoreError::backend(
+                BackendKind::Incompatible,
+                "the file is empty, so it is not a Baton database; remove it to start a new database there, or give the right path",
             ));
         }
         let mut writer = open_connection(&path, durability)?;
@@ -141,7 +166,8 @@ impl SqliteStore {
                 move || writer::writer_loop(writer, rx, &stats)
             })
             .map_err(other_err)?;
-        Ok(Self { inner: Arc::new(Inner { writer: Mutex::new(tx), reader: Mutex::new(reader), path, documents: documents.into(), stats }) })
+        let changes = tokio::sync::broadcast::channel(CHANGE_BACKLOG).0;
+        Ok(Self { inner: Arc::new(Inner { writer: Mutex::new(tx), reader: Mutex::new(reader), path, documents: documents.into(), stats, changes }) })
     }
 
     /// Where documents' content is kept: one file per distinct content, named by its SHA-256.
@@ -203,7 +229,7 @@ impl EncodedStep {
 /// What would refuse a step, checked without writing: its event seqs, and for a new instance
 /// that the id is free, for an update that the stored instance is still at `expected_seq`.
 fn check_step(conn: &Connection, step: &StepRecord) -> Result<()> {
-    check_event_seqs(step)?;
+    step.check_event_seqs()?;
     check_fence(conn, step)?;
     correlation::check_consumed(conn, step)?;
     check_start_key(conn, step)?;
@@ -220,10 +246,21 @@ fn check_step(conn: &Connection, step: &StepRecord) -> Result<()> {
 /// A step fenced by a worker's lock commits only while the worker holds it (see
 /// [`StepRecord::fence`]); checked before the step's first write.
 fn check_fence(conn: &Connection, step: &StepRecord) -> Result<()> {
+    for lock in &step.timer_fence {
+        let held = conn
+            .prepare_cached("SELECT 1 FROM timers WHERE instance_id = ?1 AND key = ?2 AND owner = ?3 AND lease = ?4 AND lease_until > ?5")
+            .and_then(|mut s| s.exists(params![lock.instance, lock.key, lock.owner, lock.lease as i64, ts(lock.now)]))
+            .map_err(db_err)?;
+        if !held {
+            return Err(StoreError::TimerLeaseLost { instance: lock.instance.clone(), key: lock.key.clone(), owner: lock.owner.clone() });
+        }
+    }
     let Some(lock) = &step.fence else { return Ok(()) };
     let held = conn
-        .prepare_cached("SELECT 1 FROM jobs WHERE instance_id = ?1 AND task = ?2 AND attempt = ?3 AND owner = ?4 AND lease_until > ?5")
-        .and_then(|mut s| s.exists(params![lock.job.instance, lock.job.task, lock.job.attempt, lock.owner, ts(lock.now)]))
+        .prepare_cached(
+            "SELECT 1 FROM jobs WHERE instance_id = ?1 AND task = ?2 AND attempt = ?3 AND owner = ?4 AND lease_until > ?5 AND (?6 IS NULL OR lease = ?6)",
+        )
+        .and_then(|mut s| s.exists(params![lock.job.instance, lock.job.task, lock.job.attempt, lock.owner, ts(lock.now), lock.lease.map(|l| l as i64)]))
         .map_err(db_err)?;
     if held {
         Ok(())
@@ -250,7 +287,7 @@ fn check_start_key(conn: &Connection, step: &StepRecord) -> Result<()> {
 /// when it finds the id taken or the instance moved on.
 fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(), Failure> {
     let step = &encoded.record;
-    check_event_seqs(step).map_err(Failure::Refused)?;
+    step.check_event_seqs().map_err(Failure::Refused)?;
     check_fence(conn, step).map_err(Failure::Refused)?;
     correlation::check_consumed(conn, step).map_err(Failure::Refused)?;
     check_start_key(conn, step).map_err(Failure::Refused)?;
@@ -384,32 +421,17 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
     Ok(())
 }
 
-/// History holds every seq once: a step's events must be numbered upwards from the seq the
-/// stored instance was at (which the instance's write just checked) and below its new one.
-fn check_event_seqs(step: &StepRecord) -> Result<()> {
-    if step.events.is_empty() {
-        return Ok(());
-    }
-    if step.instance.is_none() {
-        return Err(StoreError::Database("history: a step with events must carry its instance".into()));
-    }
-    let seqs = || step.events.iter().map(|e| e.seq);
-    let from = if step.new { 1 } else { step.expected_seq };
-    let below = step.instance.as_ref().map_or(u64::MAX, |i| i.next_seq);
-    let increasing = seqs().zip(seqs().skip(1)).all(|(a, b)| a < b);
-    match (seqs().min(), seqs().max()) {
-        (Some(first), Some(last)) if increasing && first >= from && last < below => Ok(()),
-        _ => Err(StoreError::Database(format!(
-            "history: the step's event seqs {:?} are not increasing within {from}..{below} (a seq would be stored twice)",
-            seqs().collect::<Vec<_>>()
-        ))),
+impl ChangeNotifier for SqliteStore {
+    fn subscribe_changes(&self) -> tokio::sync::broadcast::Receiver<Changed> {
+        self.inner.changes.subscribe()
     }
 }
 
 impl StepWriter for SqliteStore {
     async fn commit(&self, steps: Vec<StepRecord>) -> Result<()> {
+        let changed = Changed::of(&steps);
         let encoded = steps.into_iter().map(EncodedStep::new).collect::<Result<Vec<_>>>()?;
-        self.write_checked(move |conn| {
+        let committed = self.write_checked(move |conn| {
             if let [step] = &encoded[..] {
                 return write_step(conn, step);
             }
@@ -422,7 +444,12 @@ impl StepWriter for SqliteStore {
             }
             Ok(())
         })
-        .await
+        .await;
+        if committed.is_ok() && changed.any() {
+            // No subscriber is no error: nobody waits.
+            let _ = self.inner.changes.send(changed);
+        }
+        committed
     }
 }
 
@@ -692,15 +719,70 @@ impl JobQueue for SqliteStore {
         let lease_until = baton_core::timestamp::after(now, lease);
         self.write(move |conn| {
             // One UPDATE … RETURNING in the single writer: no job can be leased twice.
-            let sql = "UPDATE jobs SET owner = ?1, lease_until = ?2
+            let sql = "UPDATE jobs SET owner = ?1, lease_until = ?2, lease = lease + 1
                        WHERE (instance_id, task) IN (SELECT instance_id, task FROM jobs WHERE owner IS NULL AND topic IS NULL ORDER BY queued_at LIMIT ?3)
-                       RETURNING request";
-            let requests: Vec<String> =
-                conn.prepare_cached(sql).and_then(|mut s| s.query_map(params![owner, ts(lease_until), limit as i64], |r| r.get(0))?.collect()).map_err(db_err)?;
-            requests
-                .iter()
-                .map(|r| serde_json::from_str::<JobRequest>(r).map(|request| ClaimedJob { request, lease_until }).map_err(other_err))
+                       RETURNING request, lease";
+            let rows: Vec<(String, i64)> = conn
+                .prepare_cached(sql)
+                .and_then(|mut s| s.query_map(params![owner, ts(lease_until), limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+                .map_err(db_err)?;
+            claimed_jobs(rows, lease_until)
+        })
+        .await
+    }
+
+    async fn renew_leases(&self, owner: &str, jobs: &[JobKey], until: DateTime<Utc>, now: DateTime<Utc>) -> Result<Vec<JobKey>> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let owner = owner.to_owned();
+        let keys = serde_json::to_string(&jobs.iter().map(|j| (&j.instance, &j.task, j.attempt)).collect::<Vec<_>>()).map_err(other_err)?;
+        self.write(move |conn| {
+            let sql = "UPDATE jobs SET lease_until = ?2
+                       WHERE (instance_id, task, attempt) IN (SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?3)) AND owner = ?1 AND lease_until > ?4
+                       RETURNING instance_id, task, attempt";
+            conn.prepare_cached(sql)
+                .and_then(|mut s| s.query_map(params![owner, ts(until), keys, ts(now)], job_key_row)?.collect())
+                .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn take_over_expired(&self, owner: &str, limit: usize, lease: std::time::Duration, now: DateTime<Utc>) -> Result<Vec<ExpiredLease>> {
+        let owner = owner.to_owned();
+        let lease_until = baton_core::timestamp::after(now, lease);
+        self.write(move |conn| {
+            // Read and taken in one request of the single writer: no lease is taken twice.
+            let expired: Vec<(JobKey, String, bool)> = conn
+                .prepare_cached("SELECT instance_id, task, attempt, owner, topic IS NOT NULL FROM jobs WHERE owner IS NOT NULL AND lease_until <= ?1 ORDER BY lease_until LIMIT ?2")
+                .and_then(|mut s| s.query_map(params![ts(now), limit as i64], |r| Ok((job_key_row(r)?, r.get(3)?, r.get(4)?)))?.collect())
+                .map_err(db_err)?;
+            let mut take = conn
+                .prepare_cached("UPDATE jobs SET owner = ?4, lease_until = ?5, lease = lease + 1 WHERE instance_id = ?1 AND task = ?2 AND attempt = ?3 RETURNING lease")
+                .map_err(db_err)?;
+            expired
+                .into_iter()
+                .map(|(job, previous_owner, external)| {
+                    let lease: i64 = take.query_row(params![job.instance, job.task, job.attempt, owner, ts(lease_until)], |r| r.get(0)).map_err(db_err)?;
+                    Ok(ExpiredLease { job, previous_owner, external, lease: lease as u64 })
+                })
                 .collect()
+        })
+        .await
+    }
+
+    async fn end_leases_of_others(&self, owner: &str, now: DateTime<Utc>) -> Result<usize> {
+        let owner = owner.to_owned();
+        self.write(move |conn| {
+            let jobs = conn
+                .prepare_cached("UPDATE jobs SET lease_until = ?2 WHERE owner IS NOT NULL AND owner <> ?1 AND topic IS NULL AND lease_until > ?2")
+                .and_then(|mut s| s.execute(params![owner, ts(now)]))
+                .map_err(db_err)?;
+            let timers = conn
+                .prepare_cached("UPDATE timers SET lease_until = ?2 WHERE owner IS NOT NULL AND owner <> ?1 AND lease_until > ?2")
+                .and_then(|mut s| s.execute(params![owner, ts(now)]))
+                .map_err(db_err)?;
+            Ok(jobs + timers)
         })
         .await
     }
@@ -772,6 +854,46 @@ impl TimerQueue for SqliteStore {
             conn.query_row("SELECT MIN(due_at) FROM timers", [], |r| r.get::<_, Option<String>>(0))?.map(|s| parse_ts(&s)).transpose()
         })
     }
+
+    async fn claim_timers(&self, owner: &str, instance: Option<&str>, limit: usize, lease: std::time::Duration, now: DateTime<Utc>) -> Result<Vec<ClaimedTimer>> {
+        let (owner, instance) = (owner.to_owned(), instance.map(str::to_owned));
+        let lease_until = baton_core::timestamp::after(now, lease);
+        // Looked at first on the reader: a driver asks often, and mostly nothing is due, which
+        // need not wait for the writer.
+        let any = "SELECT 1 FROM timers WHERE due_at <= ?1 AND (?2 IS NULL OR instance_id = ?2) AND (owner IS NULL OR lease_until <= ?1) LIMIT 1";
+        if !self.read(|conn| conn.prepare_cached(any)?.exists(params![ts(now), instance]))? {
+            return Ok(Vec::new());
+        }
+        self.write(move |conn| {
+            let sql = "UPDATE timers SET owner = ?1, lease_until = ?2, lease = lease + 1
+                       WHERE (instance_id, key) IN (SELECT instance_id, key FROM timers
+                           WHERE due_at <= ?3 AND (?5 IS NULL OR instance_id = ?5) AND (owner IS NULL OR lease_until <= ?3) ORDER BY due_at LIMIT ?4)
+                       RETURNING instance_id, key, due_at, payload, lease";
+            let mut claimed: Vec<ClaimedTimer> = conn
+                .prepare_cached(sql)
+                .and_then(|mut s| {
+                    s.query_map(params![owner, ts(lease_until), ts(now), limit as i64, instance], |r| Ok(ClaimedTimer { timer: timer_row(r)?, lease: r.get::<_, i64>(4)? as u64 }))?
+                        .collect()
+                })
+                .map_err(db_err)?;
+            // RETURNING gives no order: earliest first, as a driver fires them.
+            claimed.sort_by(|a, b| (a.timer.due_at, &a.timer.instance, &a.timer.key).cmp(&(b.timer.due_at, &b.timer.instance, &b.timer.key)));
+            Ok(claimed)
+        })
+        .await
+    }
+}
+
+/// A row starting with `instance_id, task, attempt` as a job key.
+fn job_key_row(r: &rusqlite::Row) -> rusqlite::Result<JobKey> {
+    Ok(JobKey { instance: r.get(0)?, task: r.get(1)?, attempt: r.get(2)? })
+}
+
+/// Rows of `request, lease` as the jobs a claim leased until `lease_until`.
+pub(crate) fn claimed_jobs(rows: Vec<(String, i64)>, lease_until: DateTime<Utc>) -> Result<Vec<ClaimedJob>> {
+    rows.iter()
+        .map(|(r, lease)| serde_json::from_str::<JobRequest>(r).map(|request| ClaimedJob { request, lease_until, lease: *lease as u64 }).map_err(other_err))
+        .collect()
 }
 
 /// A row of `instance_id, key, due_at, payload` as a timer.

@@ -4,7 +4,7 @@
 use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
 
-use baton_store::StoreError;
+use baton_store::{BackendKind, StoreError};
 
 const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/20261125_0001_initial.sql")),
@@ -26,8 +26,17 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/20261207_0019_sessions.sql")),
     // Applied after 0019, which databases already ran: migrations run by their place here.
     M::up(include_str!("../migrations/20261207_0018_departments.sql")),
+    M::up(include_str!("../migrations/20261207_0020_leases.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<(), StoreError> {
-    Migrations::from_slice(MIGRATIONS).to_latest(conn).map_err(|e| StoreError::Database(format!("migrating the schema: {e}")))
+    Migrations::from_slice(MIGRATIONS).to_latest(conn).map_err(|e| {
+        let kind = match e {
+            // The database was migrated by a newer Baton, or holds a schema this one cannot read.
+            rusqlite_migration::Error::MigrationDefinition(_) | rusqlite_migration::Error::InvalidUserVersion => BackendKind::Incompatible,
+            rusqlite_migration::Error::RusqliteError { ref err, .. } => crate::db_kind(err),
+            _ => BackendKind::Internal,
+        };
+        StoreError::backend(kind, format!("migrating the schema: {e}"))
+    })
 }

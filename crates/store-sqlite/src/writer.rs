@@ -18,7 +18,7 @@ use std::sync::mpsc;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use baton_store::{Result, StoreError};
+use baton_store::{BackendKind, Result, StoreError};
 
 use crate::{db_err, SqliteStore};
 
@@ -172,7 +172,7 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 fn run_group(conn: &Connection, batch: Vec<WriteFn>, stats: &WriterStats) {
     let started = std::time::Instant::now();
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        refuse_all(batch, &format!("beginning a transaction: {e}"));
+        refuse_all(batch, &StoreError::backend(crate::db_kind(&e), format!("beginning a transaction: {e}")));
         return;
     }
     let mut completions = Vec::with_capacity(batch.len());
@@ -197,11 +197,11 @@ fn run_group(conn: &Connection, batch: Vec<WriteFn>, stats: &WriterStats) {
     let outcome = match broken {
         Some(e) => {
             // Said once: "database error: …" wraps the cause's own words, not its prefix again.
-            let cause = match e {
-                StoreError::Database(message) => message,
-                other => other.to_string(),
+            let (kind, cause) = match e {
+                StoreError::Backend { kind, message } => (kind, message),
+                other => (BackendKind::Internal, other.to_string()),
             };
-            Err(StoreError::Database(format!("a request failed partway, so its group of {} was rolled back: {cause}", completions.len() + jobs.len())))
+            Err(StoreError::backend(kind, format!("a request failed partway, so its group of {} was rolled back: {cause}", completions.len() + jobs.len())))
         }
         None => conn.execute_batch("COMMIT").map_err(db_err),
     };
@@ -217,15 +217,15 @@ fn run_group(conn: &Connection, batch: Vec<WriteFn>, stats: &WriterStats) {
         }
     }
     if let Err(e) = outcome {
-        refuse_all(jobs.collect(), &e.to_string());
+        refuse_all(jobs.collect(), &e);
     }
 }
 
 /// Refuses requests without running them: outside a transaction their writes would
 /// autocommit piecemeal, and land although the caller is told they failed.
-fn refuse_all(batch: Vec<WriteFn>, message: &str) {
+fn refuse_all(batch: Vec<WriteFn>, error: &StoreError) {
     for job in batch {
-        let (_, complete) = (job.run)(Err(StoreError::Database(message.to_owned())));
+        let (_, complete) = (job.run)(Err(error.clone()));
         complete(None);
     }
 }
@@ -282,7 +282,7 @@ mod tests {
         let (c, rc) = request(false, insert(3));
         run_group(&conn, vec![a, b, c], &WriterStats::default());
         for r in [answer(ra), answer(rb), answer(rc)] {
-            assert!(matches!(r, Err(StoreError::Database(_))), "{r:?}");
+            assert!(matches!(r, Err(StoreError::Backend { .. })), "{r:?}");
         }
         assert_eq!(rows(&conn), Vec::<i64>::new(), "nothing of the group is kept");
         // The writer goes on: the next group commits.

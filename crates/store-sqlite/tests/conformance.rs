@@ -99,7 +99,10 @@ async fn a_database_from_a_newer_baton_is_refused_not_touched() {
     }
     rusqlite::Connection::open(&path).unwrap().execute_batch("PRAGMA user_version = 999").unwrap();
     match SqliteStore::open(&path, Durability::Full) {
-        Err(StoreError::Database(message)) => assert!(message.contains("migrating"), "{message}"),
+        Err(StoreError::Backend { kind, message }) => {
+            assert!(message.contains("migrating"), "{message}");
+            assert_eq!(kind, baton_store::BackendKind::Incompatible, "a newer database is not one this Baton can use");
+        }
         Err(other) => panic!("expected a database error, got {other}"),
         Ok(_) => panic!("a database newer than this Baton must be refused"),
     }
@@ -194,7 +197,7 @@ async fn a_database_in_the_event_per_row_layout_keeps_its_history_through_migrat
         }
     }
     let store = SqliteStore::open(&path, Durability::Full).unwrap();
-    assert_eq!(user_version(&path), 18, "every migration ran, 0005 and the ones after it");
+    assert_eq!(user_version(&path), 19, "every migration ran, 0005 and the ones after it");
     assert_eq!(store.instance("i-1").await.unwrap(), Some(inst.clone()));
     assert_eq!(store.history("i-1").await.unwrap(), events);
 
@@ -275,7 +278,7 @@ async fn children_stored_before_the_link_kind_column_get_theirs_from_their_rows(
         }
     }
     let store = SqliteStore::open(&path, Durability::Full).unwrap();
-    assert_eq!(user_version(&path), 18);
+    assert_eq!(user_version(&path), 19);
     let query = baton_store::InstanceQuery { case: Some("root".into()), limit: 10, ..baton_store::InstanceQuery::default() };
     let links: Vec<(String, Option<LinkKind>)> = store.list_instances(&query).await.unwrap().into_iter().map(|r| (r.id, r.link)).collect();
     assert_eq!(

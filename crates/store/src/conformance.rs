@@ -26,6 +26,7 @@ use serde_json::{json, Map};
 use baton_core::instance::{ForEachSnapshot, Iteration, ParentLink};
 use baton_core::{Event, EventKind, Instance, InstanceStatus, JobRequest, TaskState, TaskStatus};
 
+pub use crate::lease_conformance::*;
 use crate::{InstanceCursor, InstanceQuery, JobKey, JobLock, JobProcess, RuntimeSample, StartKey, StepRecord, Store, StoreError, StoredDefinition, Timer, ERT_RUNS};
 
 /// Generates one `#[test]` per conformance check, each on a fresh store from `$fresh`
@@ -35,9 +36,14 @@ macro_rules! conformance_tests {
     ($fresh:path) => {
         $crate::conformance_tests!(@checks tests $fresh);
     };
-    // The list of checks, once; `@tests` and `@run_all` expand it.
-    (@checks $mode:ident $fresh:path) => {
-        $crate::conformance_tests!(@$mode $fresh;
+    // Each test first asks `$ready` (a `fn() -> bool`), and passes without running the check
+    // when it says no (a store whose server is not configured; `$ready` says why).
+    ($fresh:path, if $ready:path) => {
+        $crate::conformance_tests!(@checks tests_if $ready, $fresh);
+    };
+    // The list of checks, once; `@tests`, `@tests_if` and `@run_all` expand it.
+    (@checks $mode:ident $($args:tt)*) => {
+        $crate::conformance_tests!(@$mode $($args)*;
             deploy_assigns_consecutive_versions_per_id,
             concurrent_deploys_of_one_id_get_distinct_versions,
             definitions_lists_latest_versions,
@@ -69,13 +75,19 @@ macro_rules! conformance_tests {
             an_idempotency_key_starts_one_instance,
             external_jobs_are_locked_once_by_racing_workers_and_never_claimed_by_the_engines_worker,
             a_fenced_step_commits_only_while_its_worker_holds_the_lock,
-            an_expired_lock_is_listed_and_cannot_be_extended,
+            an_expired_lock_is_taken_over_and_cannot_be_extended,
             children_lists_the_iterations_of_an_instance,
             a_case_lists_its_instances_with_their_parents_and_work_status,
             latest_version_is_the_newest_deployment,
             a_foreach_snapshot_is_stored_once_with_its_step_and_dropped_with_another,
             expected_runtimes_average_the_last_runs_of_each_task,
             concurrent_commits_from_many_tasks_all_land,
+            an_expired_lease_is_taken_over_once_and_a_live_one_is_not,
+            a_result_under_a_lost_lease_or_of_an_old_attempt_is_refused,
+            due_timers_are_leased_once_and_claimable_again_when_the_lease_expires,
+            ending_the_leases_of_others_leaves_external_locks_and_the_callers_own,
+            a_conflict_is_retried_from_the_stored_state_and_lands,
+            a_commit_tells_subscribers_what_it_changed,
         );
     };
     (@tests $fresh:path; $($check:ident),* $(,)?) => {
@@ -83,6 +95,16 @@ macro_rules! conformance_tests {
             #[test]
             fn $check() {
                 $crate::conformance::run_one($fresh, $crate::conformance::$check);
+            }
+        )*
+    };
+    (@tests_if $ready:path, $fresh:path; $($check:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $check() {
+                if $ready() {
+                    $crate::conformance::run_one($fresh, $crate::conformance::$check);
+                }
             }
         )*
     };
@@ -1142,7 +1164,7 @@ pub async fn a_fenced_step_commits_only_while_its_worker_holds_the_lock<S: Store
     let stored = store.instance("i-1").await.unwrap().unwrap();
     let fenced = |owner: &str, now: DateTime<Utc>| StepRecord {
         complete: vec![key.clone()],
-        fence: Some(JobLock { job: key.clone(), owner: owner.to_owned(), now }),
+        fence: Some(JobLock { job: key.clone(), owner: owner.to_owned(), lease: None, now }),
         ..advance(stored.clone(), InstanceStatus::Completed, 5)
     };
     for (owner, now) in [("bot/w2", t0()), ("bot/w1", t0() + chrono::Duration::seconds(30))] {
@@ -1157,19 +1179,20 @@ pub async fn a_fenced_step_commits_only_while_its_worker_holds_the_lock<S: Store
     assert!(store.queue_depths(t0()).await.unwrap().jobs.is_empty(), "the job's row went with the step");
 }
 
-/// An expired lock is listed by `expired_locks` and can no longer be extended; a live one can.
-pub async fn an_expired_lock_is_listed_and_cannot_be_extended<S: Store>(store: S) {
+/// An expired lock is taken over and can no longer be extended; a live one can.
+pub async fn an_expired_lock_is_taken_over_and_cannot_be_extended<S: Store>(store: S) {
     let jobs = vec![external_job("i-1", "a", 1, "t"), external_job("i-1", "b", 1, "t")];
     commit(&store, StepRecord { enqueue: jobs, ..insert(instance("i-1")) }).await;
     store.lock_external_jobs("bot/w1", &["t".to_owned()], 2, Duration::from_secs(10), t0()).await.unwrap();
     let a = JobKey { instance: "i-1".into(), task: "a".into(), attempt: 1 };
     let b = JobKey { instance: "i-1".into(), task: "b".into(), attempt: 1 };
     assert_eq!(store.next_lock_expiry().await.unwrap(), Some(t0() + chrono::Duration::seconds(10)));
-    assert!(store.expired_locks(t0() + chrono::Duration::seconds(9), 10).await.unwrap().is_empty());
+    assert!(store.take_over_expired("node", 10, LEASE, t0() + chrono::Duration::seconds(9)).await.unwrap().is_empty());
     assert!(store.extend_lock(&a, "bot/w1", t0() + chrono::Duration::seconds(60), t0() + chrono::Duration::seconds(9)).await.unwrap());
     assert!(!store.extend_lock(&b, "bot/w2", t0() + chrono::Duration::seconds(60), t0() + chrono::Duration::seconds(9)).await.unwrap(), "not the owner");
     let later = t0() + chrono::Duration::seconds(10);
-    assert_eq!(store.expired_locks(later, 10).await.unwrap(), [(b.clone(), "bot/w1".to_owned())]);
+    let taken = store.take_over_expired("node", 10, LEASE, later).await.unwrap();
+    assert_eq!(taken.into_iter().map(|l| (l.job, l.previous_owner, l.external)).collect::<Vec<_>>(), [(b.clone(), "bot/w1".to_owned(), true)]);
     assert!(!store.extend_lock(&b, "bot/w1", later + chrono::Duration::seconds(60), later).await.unwrap(), "an expired lock stays expired");
     let stale = JobKey { attempt: 2, ..a.clone() };
     assert!(!store.extend_lock(&stale, "bot/w1", later + chrono::Duration::seconds(60), later).await.unwrap(), "another attempt");

@@ -42,6 +42,16 @@ pub struct InboxEntry {
     pub department: Option<String>,
 }
 
+/// The names a task's candidate rows are filed under, in every store: `u:USER` and `g:GROUP`
+/// for its potential owners, `au:USER` and `ag:GROUP` for its administrators.
+pub fn candidate_names(potential_owners: &PotentialOwners, administrators: &PotentialOwners) -> Vec<String> {
+    let users = potential_owners.users.iter().map(|u| format!("u:{u}"));
+    let groups = potential_owners.groups.iter().map(|g| format!("g:{g}"));
+    let admin_users = administrators.users.iter().map(|u| format!("au:{u}"));
+    let admin_groups = administrators.groups.iter().map(|g| format!("ag:{g}"));
+    users.chain(groups).chain(admin_users).chain(admin_groups).collect()
+}
+
 impl InboxEntry {
     /// The entry of human task `human` of user task `task` in `instance`.
     pub fn of(instance: &Instance, task: &str, human: &HumanTask) -> Self {

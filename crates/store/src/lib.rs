@@ -13,17 +13,21 @@ use baton_core::{Event, Instance, InstanceStatus, JobRequest};
 
 #[cfg(feature = "testkit")]
 pub mod conformance;
+#[cfg(feature = "testkit")]
+mod lease_conformance;
 
 /// Everything that can go wrong in a store.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
-    #[error("database error: {0}")]
-    Database(String),
+    /// The database failed; `kind` says why, and so whether trying again may help.
+    #[error("database error: {message}")]
+    Backend { kind: BackendKind, message: String },
     #[error("the stored state of instance {instance} cannot be read: {message}")]
     CorruptState { instance: String, message: String },
     #[error("instance {0} already exists")]
     DuplicateInstance(String),
-    /// Another writer changed the instance since it was read; read it again and retry.
+    /// Another writer changed the instance since it was read, or the database gave up a
+    /// transaction that raced another (a serialization failure): read it again and retry.
     #[error("instance {0} was changed concurrently")]
     Conflict(String),
     /// A step fenced by a worker's lock on an external job attempt was refused: the lock
@@ -33,12 +37,51 @@ pub enum StoreError {
     StartKeyTaken { key: String, instance: String, fingerprint: String },
     #[error("worker `{owner}` does not hold the lock of job {job}: it expired, another worker holds it, or the attempt is over")]
     LockNotHeld { job: String, owner: String },
+    /// A step that fires a timer was refused: the timer's lease expired and another node took
+    /// it, or the timer was set again or cleared meanwhile.
+    #[error("node `{owner}` no longer holds the lease of timer {key} of instance {instance}")]
+    TimerLeaseLost { instance: String, key: String, owner: String },
     /// A step that consumes a buffered event was refused: the event is no longer buffered
     /// (another instance took it, or its time to live ran out).
     #[error("event {0} is no longer buffered")]
     EventGone(String),
     #[error("the store has shut down")]
     Closed,
+}
+
+/// What kind of database failure a [`StoreError::Backend`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BackendKind {
+    /// The database could not be reached or did not answer in time (a lost connection, a lock
+    /// held too long by another writer): trying again later may succeed.
+    Unavailable,
+    /// The database refuses the write for a reason an operator must fix: a full disk, a
+    /// read-only file, missing permissions.
+    Storage,
+    /// The database is not one this Baton can use: damaged, not a Baton database, or migrated
+    /// by a newer Baton.
+    Incompatible,
+    /// Anything else: a statement or an encoding Baton got wrong.
+    Internal,
+}
+
+impl StoreError {
+    /// A backend failure of `kind`.
+    pub fn backend(kind: BackendKind, message: impl Into<String>) -> Self {
+        Self::Backend { kind, message: message.into() }
+    }
+
+    /// An internal failure (a statement or an encoding Baton got wrong).
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::backend(BackendKind::Internal, message)
+    }
+
+    /// Whether the same request may succeed if sent again unchanged: a lost race
+    /// ([`StoreError::Conflict`]) or a database that was briefly unavailable. Everything else
+    /// would fail again the same way.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Conflict(_) | Self::Backend { kind: BackendKind::Unavailable, .. })
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -155,9 +198,12 @@ pub struct StepRecord {
     pub share_snapshots: Vec<(SnapshotKey, std::sync::Arc<ForEachSnapshot>)>,
     /// ForEach snapshots to remove (their run ended).
     pub drop_snapshots: Vec<SnapshotKey>,
-    /// Commit the step only while this lock on an external job attempt is held (fencing):
-    /// else it is refused with [`StoreError::LockNotHeld`] and changes nothing.
+    /// Commit the step only while this lease on a job attempt is held (fencing): else it is
+    /// refused with [`StoreError::LockNotHeld`] and changes nothing.
     pub fence: Option<JobLock>,
+    /// Commit the step only while these timer leases are held (the timers it fires): else it
+    /// is refused with [`StoreError::TimerLeaseLost`] and changes nothing.
+    pub timer_fence: Vec<TimerLock>,
     /// For an update: the step changed the instance's work status (so a store that keeps it
     /// beside the state writes it).
     pub work_status_changed: bool,
@@ -177,6 +223,31 @@ pub struct StepRecord {
     /// A buffered event this step consumes: refused with [`StoreError::EventGone`], changing
     /// nothing, unless the event is still buffered (and alive at `now`) when it commits.
     pub consume_event: Option<(String, DateTime<Utc>)>,
+}
+
+impl StepRecord {
+    /// History holds every seq once: a step's events must be numbered upwards from the seq the
+    /// stored instance was at (which the instance's write checks) and below its new one.
+    /// Every store checks this before a step's first write.
+    pub fn check_event_seqs(&self) -> Result<()> {
+        if self.events.is_empty() {
+            return Ok(());
+        }
+        if self.instance.is_none() {
+            return Err(StoreError::internal("history: a step with events must carry its instance"));
+        }
+        let seqs = || self.events.iter().map(|e| e.seq);
+        let from = if self.new { 1 } else { self.expected_seq };
+        let below = self.instance.as_ref().map_or(u64::MAX, |i| i.next_seq);
+        let increasing = seqs().zip(seqs().skip(1)).all(|(a, b)| a < b);
+        match (seqs().min(), seqs().max()) {
+            (Some(first), Some(last)) if increasing && first >= from && last < below => Ok(()),
+            _ => Err(StoreError::internal(format!(
+                "history: the step's event seqs {:?} are not increasing within {from}..{below} (a seq would be stored twice)",
+                seqs().collect::<Vec<_>>()
+            ))),
+        }
+    }
 }
 
 /// The idempotency key of a start, and a fingerprint of what was started with it (so that
@@ -213,13 +284,17 @@ pub struct InstanceCursor {
     pub id: String,
 }
 
-/// A worker's lock on one external job attempt, as a step that applies the worker's report
-/// names it: the step commits only if, at `now`, the attempt is still queued, locked by
-/// `owner`, and its lock has not expired.
+/// A lease on one job attempt (a node's, or an external worker's lock), as a step that applies
+/// the attempt's result names it: the step commits only if, at `now`, the attempt is still
+/// queued, leased by `owner` (under the lease `lease`, when given), and its lease has not
+/// expired. Checked in the step's own transaction, so a result from a node or worker that lost
+/// the lease, or of an older attempt, is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobLock {
     pub job: JobKey,
     pub owner: String,
+    /// The lease's fencing token; `None` for an external worker, which names only itself.
+    pub lease: Option<u64>,
     pub now: DateTime<Utc>,
 }
 
@@ -268,11 +343,47 @@ pub trait CalendarStore: Send + Sync {
     fn calendars(&self) -> impl Future<Output = Result<Vec<StoredDefinition>>> + Send;
 }
 
-/// A job taken from the queue by a worker.
+/// A job taken from the queue by a worker, under a lease.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClaimedJob {
     pub request: JobRequest,
     pub lease_until: DateTime<Utc>,
+    /// The lease's fencing token: it grows with every claim of the job's row, so a holder of an
+    /// earlier lease of the same attempt is told apart from the current one.
+    #[serde(default)]
+    pub lease: u64,
+}
+
+/// A leased job whose lease expired, taken over by a node (see
+/// [`JobQueue::take_over_expired`]): the node must now end the attempt, as a new attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiredLease {
+    pub job: JobKey,
+    /// Who held the lease that expired (a node, or an external worker).
+    pub previous_owner: String,
+    /// Whether the job is an external one (a worker's lock) rather than one Baton's worker runs.
+    pub external: bool,
+    /// The lease the taking node now holds (its fencing token).
+    pub lease: u64,
+}
+
+/// A due timer taken by a node to fire, under a lease.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimedTimer {
+    pub timer: Timer,
+    /// The lease's fencing token (see [`TimerLock`]).
+    pub lease: u64,
+}
+
+/// A node's lease on a timer, as the step firing it names it: the step commits only if, at
+/// `now`, the timer is still leased by `owner` under `lease` and the lease has not expired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimerLock {
+    pub instance: String,
+    pub key: String,
+    pub owner: String,
+    pub lease: u64,
+    pub now: DateTime<Utc>,
 }
 
 /// One source file to store as the next version of its id.
@@ -364,10 +475,31 @@ pub trait StepWriter: Send + Sync {
 /// The durable job queue. Its jobs are the ones Baton's own worker runs (a `command`); the
 /// jobs external workers fetch by topic are in the same queue but only [`ExternalJobQueue`]
 /// hands them out or counts them.
+///
+/// Both kinds are held under the same leases: a claim gives the attempt an owner (a node, or
+/// an external worker), an expiry and a new fencing token; the owner renews the lease while
+/// the attempt runs; a result is applied only under a live lease of its owner (see
+/// [`JobLock`]); and a lease that expired is taken over by a node
+/// ([`take_over_expired`](Self::take_over_expired)), which ends the attempt so that the job
+/// runs again as a new attempt. That is how the work of a node that died is taken over.
 pub trait JobQueue: Send + Sync {
     /// Leases up to `limit` queued jobs (oldest first) to `owner` until `now + lease`.
     /// No job is leased to two owners at once.
     fn claim_jobs(&self, owner: &str, limit: usize, lease: std::time::Duration, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<ClaimedJob>>> + Send;
+    /// Moves to `until` the leases `owner` holds at `now` on these attempts (those that are
+    /// still live: an expired lease is not revived). Returns the attempts renewed; a missing
+    /// one lost its lease (expired, taken over, or the attempt is over).
+    fn renew_leases(&self, owner: &str, jobs: &[JobKey], until: DateTime<Utc>, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<JobKey>>> + Send;
+    /// Takes over up to `limit` leases (of either kind of job) that expired at or before
+    /// `now`, earliest expiry first: each becomes `owner`'s until `now + lease`, under a new
+    /// fencing token, so that however many nodes race, one takes each, and a result under the
+    /// expired lease is refused from then on.
+    fn take_over_expired(&self, owner: &str, limit: usize, lease: std::time::Duration, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<ExpiredLease>>> + Send;
+    /// Ends at `now` every lease on a job Baton's worker runs, and on a timer, that an owner
+    /// other than `owner` holds: for an embedded store, whose engine lock proves that the
+    /// process holding them is gone, so their work need not wait for the leases to run out.
+    /// External workers' locks are left alone. Returns how many leases ended.
+    fn end_leases_of_others(&self, owner: &str, now: DateTime<Utc>) -> impl Future<Output = Result<usize>> + Send;
     /// Jobs currently leased (on an embedded store at start-up these were abandoned by a dead process).
     fn leased_jobs(&self) -> impl Future<Output = Result<Vec<JobKey>>> + Send;
     /// Number of jobs waiting to be claimed.
@@ -392,8 +524,6 @@ pub trait ExternalJobQueue: Send + Sync {
     /// Moves the lock `owner` holds on attempt `job` to `until`. False (and nothing changed)
     /// when `owner` does not hold it at `now`: expired, another's, or the attempt is over.
     fn extend_lock(&self, job: &JobKey, owner: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> impl Future<Output = Result<bool>> + Send;
-    /// Locked external jobs whose lock expired at or before `now`, earliest first, with their owner.
-    fn expired_locks(&self, now: DateTime<Utc>, limit: usize) -> impl Future<Output = Result<Vec<(JobKey, String)>>> + Send;
     /// When the earliest lock on an external job expires, so a driver knows when to look.
     fn next_lock_expiry(&self) -> impl Future<Output = Result<Option<DateTime<Utc>>>> + Send;
 }
@@ -407,15 +537,66 @@ pub trait TimerQueue: Send + Sync {
     fn due_timers_of(&self, instance: &str, now: DateTime<Utc>, limit: usize) -> impl Future<Output = Result<Vec<Timer>>> + Send;
     /// The earliest pending timer, so a driver knows how long it may sleep.
     fn next_timer_due(&self) -> impl Future<Output = Result<Option<DateTime<Utc>>>> + Send;
+    /// Leases to `owner` until `now + lease` up to `limit` timers due at or before `now`
+    /// (earliest first) that no one holds a live lease on (`instance`: only that instance's).
+    /// No timer is leased to two owners at once; the step that fires one names its lease
+    /// ([`StepRecord::timer_fence`]), and a timer whose firing node died is claimable again
+    /// once its lease expired.
+    fn claim_timers(&self, owner: &str, instance: Option<&str>, limit: usize, lease: std::time::Duration, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<ClaimedTimer>>> + Send;
+}
+
+/// What a commit changed, as far as waiters care: told to every waiter on every node that
+/// shares the database (for an embedded store, those in its process).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Changed {
+    /// Some instance's state changed.
+    pub instances: bool,
+    /// Jobs that Baton's worker runs were queued.
+    pub jobs: bool,
+    /// External jobs were queued.
+    pub external_jobs: bool,
+    /// Timers were set (one may be due sooner than a sleeping driver planned to wake).
+    pub timers: bool,
+}
+
+impl Changed {
+    /// Everything: what a waiter assumes when it missed notifications.
+    pub const ALL: Self = Self { instances: true, jobs: true, external_jobs: true, timers: true };
+
+    /// What committing `steps` changes.
+    pub fn of(steps: &[StepRecord]) -> Self {
+        let mut changed = Self::default();
+        for step in steps {
+            changed.instances |= step.instance.is_some();
+            changed.jobs |= step.enqueue.iter().any(|j| j.topic.is_none());
+            changed.external_jobs |= step.enqueue.iter().any(|j| j.topic.is_some());
+            changed.timers |= !step.set_timers.is_empty();
+        }
+        changed
+    }
+
+    pub fn any(&self) -> bool {
+        self.instances || self.jobs || self.external_jobs || self.timers
+    }
+}
+
+/// Change notifications from the store: after each commit that changed something, every
+/// subscriber hears what changed, so that waiters (a worker's sleep, an external worker's
+/// long-poll, an event stream, a caller waiting on an instance) wake instead of polling. For
+/// SQLite they are a broadcast within the process; a store shared by several nodes tells every
+/// node (PostgreSQL's LISTEN/NOTIFY). A subscriber that falls behind is told it lagged, and
+/// should take it as [`Changed::ALL`].
+pub trait ChangeNotifier: Send + Sync {
+    fn subscribe_changes(&self) -> tokio::sync::broadcast::Receiver<Changed>;
 }
 
 /// Everything the engine needs from one store.
 pub trait Store:
-    DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + ExternalJobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + QueueStats + CorrelationStore + Clone + 'static
+    DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + ExternalJobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + QueueStats + CorrelationStore + ChangeNotifier + Clone + 'static
 {
 }
 impl<T> Store for T where
-    T: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + ExternalJobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + QueueStats + CorrelationStore + Clone + 'static
+    T: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + ExternalJobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + QueueStats + CorrelationStore + ChangeNotifier + Clone + 'static
 {
 }
 
