@@ -73,22 +73,15 @@ impl JobQueue for PgStore {
 
     async fn end_leases_of_others(&self, owner: &str, now: DateTime<Utc>) -> Result<usize> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let jobs = sqlx::query("UPDATE jobs SET lease_until = $2 WHERE owner IS NOT NULL AND owner <> $1 AND topic IS NULL AND lease_until > $2")
-            .bind(owner)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
-        let timers = sqlx::query("UPDATE timers SET lease_until = $2 WHERE owner IS NOT NULL AND owner <> $1 AND lease_until > $2")
-            .bind(owner)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
+        let mut ended = 0;
+        for sql in [
+            "UPDATE jobs SET lease_until = $2 WHERE owner IS NOT NULL AND owner <> $1 AND topic IS NULL AND lease_until > $2",
+            "UPDATE timers SET lease_until = $2 WHERE owner IS NOT NULL AND owner <> $1 AND lease_until > $2",
+        ] {
+            ended += sqlx::query(sql).bind(owner).bind(now).execute(&mut *tx).await.map_err(db_err)?.rows_affected();
+        }
         tx.commit().await.map_err(db_err)?;
-        Ok((jobs + timers) as usize)
+        Ok(ended as usize)
     }
 
     async fn leased_jobs(&self) -> Result<Vec<JobKey>> {

@@ -166,15 +166,7 @@ pub(crate) async fn write_step(conn: &mut PgConnection, encoded: &EncodedStep) -
                 .map_err(db_err)?;
         }
     }
-    for key in &step.complete {
-        sqlx::query("DELETE FROM jobs WHERE instance_id = $1 AND task = $2 AND attempt = $3")
-            .bind(&key.instance)
-            .bind(&key.task)
-            .bind(key.attempt as i32)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
-    }
+    delete_attempts(conn, Attempts::Jobs, step.complete.iter().map(|k| (&k.instance, &k.task, k.attempt))).await?;
     let queued_at = step.instance.as_ref().map_or_else(Utc::now, |i| i.updated_at);
     for (job, request) in step.enqueue.iter().zip(&encoded.jobs) {
         // A new attempt replaces the old row; its lease number goes on growing.
@@ -250,15 +242,38 @@ pub(crate) async fn write_step(conn: &mut PgConnection, encoded: &EncodedStep) -
         .await
         .map_err(db_err)?;
     }
-    for key in &step.drop_snapshots {
-        sqlx::query("DELETE FROM foreach_snapshots WHERE instance_id = $1 AND task = $2 AND attempt = $3")
-            .bind(&key.instance)
-            .bind(&key.task)
-            .bind(key.attempt as i32)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
-    }
+    delete_attempts(conn, Attempts::Snapshots, step.drop_snapshots.iter().map(|k| (&k.instance, &k.task, k.attempt))).await?;
     crate::correlation::write_subscriptions(conn, step).await?;
+    Ok(())
+}
+
+/// The tables whose rows are keyed by instance, task and attempt.
+enum Attempts {
+    Jobs,
+    Snapshots,
+}
+
+/// Deletes the rows of `table` that `keys` name, in one statement however many there are.
+async fn delete_attempts<'a>(conn: &mut PgConnection, table: Attempts, keys: impl Iterator<Item = (&'a String, &'a String, u32)>) -> Result<()> {
+    let (mut instances, mut tasks, mut attempts) = (Vec::new(), Vec::new(), Vec::new());
+    for (instance, task, attempt) in keys {
+        instances.push(instance.as_str());
+        tasks.push(task.as_str());
+        attempts.push(attempt as i32);
+    }
+    if instances.is_empty() {
+        return Ok(());
+    }
+    let sql = match table {
+        Attempts::Jobs => {
+            "DELETE FROM jobs t USING UNNEST($1::text[], $2::text[], $3::int4[]) AS k(instance_id, task, attempt)
+             WHERE t.instance_id = k.instance_id AND t.task = k.task AND t.attempt = k.attempt"
+        }
+        Attempts::Snapshots => {
+            "DELETE FROM foreach_snapshots t USING UNNEST($1::text[], $2::text[], $3::int4[]) AS k(instance_id, task, attempt)
+             WHERE t.instance_id = k.instance_id AND t.task = k.task AND t.attempt = k.attempt"
+        }
+    };
+    sqlx::query(sql).bind(&instances).bind(&tasks).bind(&attempts).execute(&mut *conn).await.map_err(db_err)?;
     Ok(())
 }
