@@ -182,24 +182,25 @@ CREATE INDEX published_events_expiring ON published_events (buffered_until) WHER
 CREATE INDEX published_events_pending ON published_events (published_at) WHERE state = 'pending';
 CREATE INDEX published_events_forgotten ON published_events (remember_until);
 
--- People: departments, users, groups, API tokens.
+-- People: departments, users, groups, API tokens. Names sort by their bytes (collation "C"),
+-- as SQLite's do, whatever the database's default collation.
 CREATE TABLE departments (
-    name       TEXT        NOT NULL PRIMARY KEY,
+    name       TEXT        COLLATE "C" NOT NULL PRIMARY KEY,
     created_at TIMESTAMPTZ NOT NULL
 );
 CREATE TABLE users (
-    name       TEXT        NOT NULL PRIMARY KEY,
+    name       TEXT        COLLATE "C" NOT NULL PRIMARY KEY,
     department TEXT        REFERENCES departments (name),
     admin      BOOLEAN     NOT NULL DEFAULT FALSE,
     created_at TIMESTAMPTZ NOT NULL
 );
 CREATE TABLE user_groups (
-    name       TEXT        NOT NULL PRIMARY KEY,
+    name       TEXT        COLLATE "C" NOT NULL PRIMARY KEY,
     created_at TIMESTAMPTZ NOT NULL
 );
 CREATE TABLE group_members (
-    group_name TEXT NOT NULL REFERENCES user_groups (name),
-    user_name  TEXT NOT NULL REFERENCES users (name),
+    group_name TEXT COLLATE "C" NOT NULL REFERENCES user_groups (name),
+    user_name  TEXT COLLATE "C" NOT NULL REFERENCES users (name),
     PRIMARY KEY (group_name, user_name)
 );
 CREATE INDEX group_members_by_user ON group_members (user_name, group_name);
@@ -217,7 +218,8 @@ CREATE TABLE api_tokens (
 );
 CREATE INDEX api_tokens_by_user ON api_tokens (user_name, created_at);
 
--- The inbox: one row per human task, and one per candidate who may see it.
+-- The inbox: one row per human task, and one per candidate who may see it. A due key is an
+-- RFC 3339 time or `~` (no due date), which sorts after every time in byte order.
 CREATE TABLE inbox_tasks (
     instance_id TEXT        NOT NULL,
     task        TEXT        NOT NULL,
@@ -227,7 +229,7 @@ CREATE TABLE inbox_tasks (
     status      TEXT        NOT NULL,
     owner       TEXT,
     priority    INTEGER     NOT NULL,
-    due_key     TEXT        NOT NULL,
+    due_key     TEXT        COLLATE "C" NOT NULL,
     created_at  TIMESTAMPTZ NOT NULL,
     escalated   BOOLEAN     NOT NULL,
     department  TEXT,
@@ -238,7 +240,7 @@ CREATE TABLE inbox_candidates (
     who         TEXT        NOT NULL,
     status      TEXT        NOT NULL,
     priority    INTEGER     NOT NULL,
-    due_key     TEXT        NOT NULL,
+    due_key     TEXT        COLLATE "C" NOT NULL,
     created_at  TIMESTAMPTZ NOT NULL,
     instance_id TEXT        NOT NULL,
     task        TEXT        NOT NULL,
@@ -249,3 +251,45 @@ CREATE TABLE inbox_candidates (
     PRIMARY KEY (who, status, priority, due_key, created_at, instance_id, task, human_task)
 );
 CREATE INDEX inbox_candidates_of_task ON inbox_candidates (instance_id, task);
+
+-- Document content, content-addressed: one row per SHA-256, shared by every document (and
+-- copy) with that content, so every node reads what any node stored.
+CREATE TABLE document_contents (
+    sha256  TEXT  NOT NULL PRIMARY KEY,
+    content BYTEA NOT NULL
+);
+
+-- Siebel's interactive workflows in user sessions: the sessions the servers hold open (so a
+-- server that stopped or crashed logs its own out when it starts again), and one row per
+-- interactive workflow that has not ended, listed in one open session's cache (`session_id`)
+-- or suspended in its owner's inbox (`suspended_at`, `why`, `note`).
+CREATE TABLE interactive_sessions (
+    id         TEXT        NOT NULL PRIMARY KEY,
+    user_name  TEXT        NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE interactive_workflows (
+    instance_id  TEXT        NOT NULL PRIMARY KEY,
+    owner        TEXT        NOT NULL,
+    process      TEXT        NOT NULL,
+    auto_persist BOOLEAN     NOT NULL,
+    session_id   TEXT,
+    suspended_at TIMESTAMPTZ,
+    why          TEXT,
+    note         TEXT,
+    CHECK ((session_id IS NULL) <> (suspended_at IS NULL))
+);
+CREATE INDEX interactive_workflows_inbox ON interactive_workflows (owner, suspended_at) WHERE session_id IS NULL;
+CREATE INDEX interactive_workflows_cached ON interactive_workflows (session_id) WHERE session_id IS NOT NULL;
+
+-- A workflow that completes or is aborted (a deleted one is aborted) leaves the inbox and the
+-- caches in the step that ends it.
+CREATE FUNCTION interactive_workflows_end() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM interactive_workflows WHERE instance_id = NEW.id;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER interactive_workflows_end AFTER UPDATE OF status ON instances
+FOR EACH ROW WHEN (NEW.status IN ('completed', 'aborted'))
+EXECUTE FUNCTION interactive_workflows_end();

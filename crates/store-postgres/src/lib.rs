@@ -27,9 +27,15 @@ use baton_store::{
 };
 
 mod correlation;
+mod document;
+mod identity;
+mod inbox;
+mod interactive;
 mod queue;
 mod records;
 mod step;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 /// The channel commits are announced on.
 const CHANNEL: &str = "baton_changes";
@@ -87,6 +93,11 @@ pub(crate) fn other_err(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl PgStore {
+    /// Whether `url` is a PostgreSQL URL this store can connect with; if not, why.
+    pub fn check_url(url: &str) -> std::result::Result<(), String> {
+        url.parse::<PgConnectOptions>().map(|_| ()).map_err(|e| e.to_string())
+    }
+
     /// Connects to the database at `url` (`postgres://…`) and brings its schema up to date.
     pub async fn connect(url: &str, options: PgOptions) -> Result<Self> {
         let connect: PgConnectOptions = url.parse().map_err(|e| StoreError::backend(BackendKind::Storage, format!("the PostgreSQL URL is not valid: {e}")))?;

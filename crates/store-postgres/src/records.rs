@@ -11,21 +11,13 @@ use baton_store::{
 
 use crate::{db_err, PgStore};
 
-/// The due key of a task without a due date: after every RFC 3339 date.
-const NO_DUE: &str = "~";
-
-/// A due date as the text inbox rows sort by.
-pub(crate) fn due_key(due: Option<DateTime<Utc>>) -> String {
-    due.map_or_else(|| NO_DUE.to_owned(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
-}
-
 /// Replaces the inbox rows of each user task a step changed.
 pub(crate) async fn write_inbox(conn: &mut PgConnection, updates: &[InboxUpdate]) -> Result<()> {
     for update in updates {
         sqlx::query("DELETE FROM inbox_tasks WHERE instance_id = $1 AND task = $2").bind(&update.instance).bind(&update.task).execute(&mut *conn).await.map_err(db_err)?;
         sqlx::query("DELETE FROM inbox_candidates WHERE instance_id = $1 AND task = $2").bind(&update.instance).bind(&update.task).execute(&mut *conn).await.map_err(db_err)?;
         for e in &update.entries {
-            let due = due_key(e.due);
+            let due = baton_store::inbox::due_key(e.due);
             sqlx::query(
                 "INSERT INTO inbox_tasks (instance_id, task, human_task, process_id, title, status, owner, priority, due_key, created_at, escalated, department)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",

@@ -1,6 +1,7 @@
 //! The shared store conformance suite against PostgreSQL, one test per check, each in a
 //! database of its own on the server at `BATON_TEST_POSTGRES_URL` (created for the test and
-//! dropped after it); then what only PostgreSQL has to show. Without the variable every test
+//! dropped after it), and the identity, document, inbox and interactive suites; then what only
+//! PostgreSQL has to show. Without the variable every test
 //! passes without running, saying so on stderr.
 
 mod support;
@@ -10,6 +11,10 @@ use baton_store_postgres::{PgOptions, PgStore};
 use support::{fresh, server_configured, TestDatabase};
 
 baton_store::conformance_tests!(fresh, if server_configured);
+baton_store::identity_conformance_tests!(fresh, if server_configured);
+baton_store::document_conformance_tests!(fresh, if server_configured);
+baton_store::inbox_conformance_tests!(fresh, if server_configured);
+baton_store::interactive_conformance_tests!(fresh, if server_configured);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_database_from_a_newer_baton_is_refused_not_touched() {

@@ -11,9 +11,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
-use baton_store::documents::{check_metadata, check_new_document, merge_metadata};
+use baton_store::documents::{check_metadata, check_new_document, content_sha256, merge_metadata};
 use baton_store::{DepartmentScope, Document, DocumentError, DocumentStore, NewDocument, StepRecord, StoreError};
 
 use crate::{db_err, other_err, parse_ts, ts, SqliteStore};
@@ -49,7 +48,7 @@ fn content_path(dir: &Path, sha256: &str) -> PathBuf {
 /// Writes `content` under its hash (once: content already there is left as it is), synced to
 /// disk before this returns. Returns the hash.
 fn write_content(dir: &Path, content: &[u8]) -> std::io::Result<String> {
-    let sha256 = hex(&Sha256::digest(content));
+    let sha256 = content_sha256(content);
     let path = content_path(dir, &sha256);
     if std::fs::metadata(&path).is_ok_and(|m| m.len() == content.len() as u64) {
         return Ok(sha256);
@@ -68,10 +67,6 @@ fn write_content(dir: &Path, content: &[u8]) -> std::io::Result<String> {
     // The rename is durable once the folder is synced.
     std::fs::File::open(folder)?.sync_all()?;
     Ok(sha256)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Blocking file work off the async threads.
@@ -124,7 +119,7 @@ impl DocumentStore for SqliteStore {
         let content = blocking(move || std::fs::read(path)).await?;
         let corrupt = |problem: String| DocumentError::CorruptContent { id: id.to_owned(), problem };
         let content = content.map_err(|e| corrupt(e.to_string()))?;
-        if hex(&Sha256::digest(&content)) != document.sha256 {
+        if content_sha256(&content) != document.sha256 {
             return Err(corrupt("its SHA-256 is not the one recorded".into()));
         }
         Ok(Some(content))

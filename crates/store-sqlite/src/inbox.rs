@@ -7,21 +7,14 @@
 //! order, merged by SQLite's compound-select merge (`UNION` with `ORDER BY`), which also drops
 //! a task offered to the user twice. `LIMIT` stops the merge after the page.
 
-use chrono::{DateTime, Utc};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection};
 
 use baton_core::user_task::HumanTaskId;
+use baton_store::inbox::{due_key, due_of_key};
 use baton_store::{InboxFilter, InboxPage, InboxReader, InboxRow, InboxStatus, InboxUpdate, Page, Result};
 
 use crate::{db_err, parse_ts, ts, SqliteStore};
-
-/// The due key of a task without a due date: after every RFC 3339 date.
-const NO_DUE: &str = "~";
-
-fn due_key(due: Option<DateTime<Utc>>) -> String {
-    due.map_or_else(|| NO_DUE.to_owned(), ts)
-}
 
 /// Replaces the inbox rows of one user task.
 pub(crate) fn write_inbox(conn: &Connection, update: &InboxUpdate) -> Result<()> {
@@ -183,7 +176,7 @@ impl SqliteStore {
 }
 
 fn inbox_row(row: &rusqlite::Row) -> rusqlite::Result<InboxRow> {
-    let due: String = row.get(8)?;
+    let due = due_of_key(&row.get::<_, String>(8)?).map_err(|e| rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, Box::new(e)))?;
     Ok(InboxRow {
         instance: row.get(0)?,
         task: row.get(1)?,
@@ -193,7 +186,7 @@ fn inbox_row(row: &rusqlite::Row) -> rusqlite::Result<InboxRow> {
         status: row.get(5)?,
         owner: row.get(6)?,
         priority: row.get(7)?,
-        due: if due == NO_DUE { None } else { Some(parse_ts(&due)?) },
+        due,
         created_at: parse_ts(&row.get::<_, String>(9)?)?,
         escalated: row.get(10)?,
     })

@@ -13,15 +13,9 @@ use crate::{db_err, parse_ts, ts, SqliteStore};
 const COLUMNS: &str = "instance_id, owner, process, auto_persist, session_id, suspended_at, why, note";
 
 fn workflow(row: &rusqlite::Row) -> rusqlite::Result<InteractiveWorkflow> {
-    let session: Option<String> = row.get(4)?;
-    let place = match session {
-        Some(session) => Place::Cached { session },
-        None => {
-            let why: String = row.get(6)?;
-            let why = Suspension::parse(&why).ok_or_else(|| rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, format!("unknown suspension {why}").into()))?;
-            Place::Inbox { since: parse_ts(&row.get::<_, String>(5)?)?, why, note: row.get(7)? }
-        }
-    };
+    let since = row.get::<_, Option<String>>(5)?.map(|t| parse_ts(&t)).transpose()?;
+    let place = Place::from_columns(row.get(4)?, since, row.get(6)?, row.get(7)?)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, e.into()))?;
     Ok(InteractiveWorkflow { instance: row.get(0)?, owner: row.get(1)?, process: row.get(2)?, auto_persist: row.get(3)?, place })
 }
 
@@ -55,10 +49,8 @@ impl InteractiveStore for SqliteStore {
     async fn add_workflow(&self, w: &InteractiveWorkflow) -> Result<bool> {
         let w = w.clone();
         self.write(move |conn| {
-            let (session, since, why, note) = match &w.place {
-                Place::Cached { session } => (Some(session.clone()), None, None, None),
-                Place::Inbox { since, why, note } => (None, Some(ts(*since)), Some(why.name()), note.clone()),
-            };
+            let (session, since, why, note) = w.place.columns();
+            let since = since.map(ts);
             let added = conn
                 .execute(
                     &format!("INSERT INTO interactive_workflows ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (instance_id) DO NOTHING"),

@@ -14,6 +14,8 @@ async fn fresh() -> (SqliteStore, TempDir) {
 }
 
 baton_store::conformance_tests!(fresh);
+baton_store::inbox_conformance_tests!(fresh);
+baton_store::interactive_conformance_tests!(fresh);
 
 /// The whole suite in one go, as another store without per-check tests would run it.
 #[tokio::test(flavor = "multi_thread")]

@@ -129,6 +129,11 @@ where
     crate::conformance_tests!(@checks run_all fresh);
 }
 
+/// The readiness of a store that needs nothing set up: always ready.
+pub fn always() -> bool {
+    true
+}
+
 /// Runs one check on a fresh store, on a multi-threaded runtime of its own (the checks race
 /// tasks against each other). Shared by every conformance suite.
 pub fn run_one<S, G, F, Fut, C, CFut>(fresh: F, check: C)

@@ -122,6 +122,12 @@ pub fn check_new_document(new: &NewDocument, content_len: usize) -> Result<(), D
     check_metadata(&new.metadata)
 }
 
+/// The lower-case hex SHA-256 of `content`: the name every store keeps content under.
+pub fn content_sha256(content: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(content).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Refuses metadata past [`MAX_METADATA_BYTES`].
 pub fn check_metadata(metadata: &Map<String, Value>) -> Result<(), DocumentError> {
     let size = serde_json::to_vec(metadata).map(|v| v.len()).unwrap_or(usize::MAX);

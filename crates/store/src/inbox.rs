@@ -42,6 +42,22 @@ pub struct InboxEntry {
     pub department: Option<String>,
 }
 
+/// The due key of a task without a due date: after every RFC 3339 time in byte order.
+pub const NO_DUE: &str = "~";
+
+/// A due date as the text every store's inbox rows sort by (byte order is time order).
+pub fn due_key(due: Option<DateTime<Utc>>) -> String {
+    due.map_or_else(|| NO_DUE.to_owned(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+}
+
+/// The due date a [`due_key`] was made from.
+pub fn due_of_key(key: &str) -> std::result::Result<Option<DateTime<Utc>>, chrono::ParseError> {
+    if key == NO_DUE {
+        return Ok(None);
+    }
+    DateTime::parse_from_rfc3339(key).map(|t| Some(t.with_timezone(&Utc)))
+}
+
 /// The names a task's candidate rows are filed under, in every store: `u:USER` and `g:GROUP`
 /// for its potential owners, `au:USER` and `ag:GROUP` for its administrators.
 pub fn candidate_names(potential_owners: &PotentialOwners, administrators: &PotentialOwners) -> Vec<String> {

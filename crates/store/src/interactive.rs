@@ -57,6 +57,28 @@ pub enum Place {
     Inbox { since: DateTime<Utc>, why: Suspension, note: Option<String> },
 }
 
+impl Place {
+    /// The place as every store keeps it: the session whose cache lists it, or when and why it
+    /// was suspended and its note.
+    pub fn columns(&self) -> (Option<&str>, Option<DateTime<Utc>>, Option<&'static str>, Option<&str>) {
+        match self {
+            Self::Cached { session } => (Some(session), None, None, None),
+            Self::Inbox { since, why, note } => (None, Some(*since), Some(why.name()), note.as_deref()),
+        }
+    }
+
+    /// The place [`Place::columns`] stored; an error says what in them is wrong.
+    pub fn from_columns(session: Option<String>, since: Option<DateTime<Utc>>, why: Option<String>, note: Option<String>) -> std::result::Result<Self, String> {
+        if let Some(session) = session {
+            return Ok(Self::Cached { session });
+        }
+        let since = since.ok_or("a suspended interactive workflow has no suspension time")?;
+        let why = why.ok_or("a suspended interactive workflow has no kind of suspension")?;
+        let why = Suspension::parse(&why).ok_or_else(|| format!("unknown suspension {why}"))?;
+        Ok(Self::Inbox { since, why, note })
+    }
+}
+
 /// An interactive workflow that has not ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InteractiveWorkflow {

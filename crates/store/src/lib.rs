@@ -622,3 +622,7 @@ pub use inbox::{inbox_updates, InboxEntry, InboxFilter, InboxPage, InboxReader, 
 pub mod identity_conformance;
 #[cfg(feature = "testkit")]
 pub mod document_conformance;
+#[cfg(feature = "testkit")]
+pub mod inbox_conformance;
+#[cfg(feature = "testkit")]
+pub mod interactive_conformance;
