@@ -20,6 +20,7 @@ pub mod document;
 mod parse;
 mod raw;
 mod retry;
+mod schedule_field;
 mod run_cycles;
 mod subprocess_kind;
 mod user_kind;

@@ -33,6 +33,7 @@ pub mod lifecycle;
 
 pub mod definition;
 pub mod calendar;
+pub mod schedule;
 
 pub mod instance;
 pub mod event;

@@ -262,6 +262,7 @@ impl<S: Store> Engine<S> {
                 Checked::Definition(mut definition) => {
                     definition.set_version(version);
                     let id = definition.id.clone();
+                    self.sync_definition_schedule(&id, definition.schedule.as_ref()).await?;
                     self.cache().insert((id.clone(), version), Arc::new(definition));
                     deployed.push((id, version));
                 }
@@ -898,21 +899,28 @@ impl<S: Store> Engine<S> {
         knowledge.callees = self.callees(definition).await?;
         let uses_calendars = |d: &Definition| d.any_task(&|t| !t.controls.calendars.is_empty());
         if uses_calendars(definition) || knowledge.callees.values().flatten().any(|c| uses_calendars(&c.definition)) {
-            for stored in self.inner.store.calendars().await? {
-                let key = (stored.id.clone(), stored.version);
-                let cached = self.inner.calendars.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
-                let calendar = match cached {
-                    Some(calendar) => calendar,
-                    None => {
-                        let calendar = Arc::new(parse_calendar(&stored.file, &stored.source)?);
-                        self.inner.calendars.lock().unwrap_or_else(|e| e.into_inner()).insert(key, calendar.clone());
-                        calendar
-                    }
-                };
-                knowledge.calendars.insert(calendar.id.clone(), calendar);
-            }
+            knowledge.calendars = self.deployed_calendars().await?;
         }
         Ok(knowledge)
+    }
+
+    /// The latest version of every deployed calendar, by id (parsed once per version).
+    pub(crate) async fn deployed_calendars(&self) -> Result<crate::schedules::Calendars, EngineError> {
+        let mut calendars = crate::schedules::Calendars::new();
+        for stored in self.inner.store.calendars().await? {
+            let key = (stored.id.clone(), stored.version);
+            let cached = self.inner.calendars.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
+            let calendar = match cached {
+                Some(calendar) => calendar,
+                None => {
+                    let calendar = Arc::new(parse_calendar(&stored.file, &stored.source)?);
+                    self.inner.calendars.lock().unwrap_or_else(|e| e.into_inner()).insert(key, calendar.clone());
+                    calendar
+                }
+            };
+            calendars.insert(calendar.id.clone(), calendar);
+        }
+        Ok(calendars)
     }
 
     /// The learned expected runtimes of `definition`'s tasks, read only if a task uses them.

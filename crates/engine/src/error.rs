@@ -64,6 +64,14 @@ pub enum EngineError {
     /// Nothing took an event, and as many events as allowed are buffered already.
     #[error("nothing waits for this event, and it cannot be buffered: {limit} events are buffered already, the most allowed; publish it again later, or with a time to live of 0 if it need not wait for a taker")]
     EventBufferFull { limit: usize },
+    #[error(transparent)]
+    Schedule(#[from] baton_core::schedule::ScheduleError),
+    #[error("{0}")]
+    InvalidSchedule(String),
+    #[error("there is no schedule `{0}`")]
+    ScheduleNotFound(String),
+    #[error("a schedule `{0}` exists already; pick another id or delete that one first")]
+    ScheduleExists(String),
 }
 
 impl EngineError {
@@ -96,6 +104,9 @@ impl EngineError {
             Self::Random(_) => ErrorKind::Internal,
             Self::InvalidEvent(_) => ErrorKind::Invalid,
             Self::EventBufferFull { .. } => ErrorKind::Unavailable,
+            Self::Schedule(_) | Self::InvalidSchedule(_) => ErrorKind::Invalid,
+            Self::ScheduleNotFound(_) => ErrorKind::NotFound,
+            Self::ScheduleExists(_) => ErrorKind::Conflict,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod failpoints;
 mod job_environment;
 pub mod metrics;
 mod process_group;
+mod schedules;
 mod tokens;
 mod user_tasks;
 mod worker;

@@ -60,6 +60,9 @@ const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 /// How long a stopped job's processes have between SIGTERM and SIGKILL, by default.
 pub const KILL_GRACE: Duration = Duration::from_secs(5);
 
+/// How many due schedules one pass of the worker fires.
+const SCHEDULES_PER_LOOK: usize = 64;
+
 /// How long running jobs may go on after a worker is asked to stop, by default.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -174,6 +177,10 @@ impl<S: Store> Engine<S> {
                 if let Err(e) = self.sweep_events().await {
                     tracing::warn!("the sweep of published events failed: {e}");
                 }
+                // Due slots of schedules, and slots waiting for an instance to end.
+                if let Err(e) = self.fire_due_schedules(SCHEDULES_PER_LOOK).await {
+                    tracing::warn!("firing due schedules failed: {e}");
+                }
             }
             let free = options.concurrency.saturating_sub(running.len());
             look |= last_look.elapsed() >= options.poll_interval;
@@ -193,6 +200,10 @@ impl<S: Store> Engine<S> {
             // queue, whichever comes first. While timers fire, the next due one is likely one of
             // them: a firing that ends wakes the loop instead.
             let mut nap = options.poll_interval.saturating_sub(last_look.elapsed()).min(renew_every.saturating_sub(last_renewal.elapsed()));
+            if let Some(due) = self.inner.store.next_schedule_due().await? {
+                let until = (due - self.inner.clock.now()).to_std().unwrap_or_default();
+                nap = nap.min(until);
+            }
             if !timers.busy() {
                 if let Some(due) = self.inner.store.next_timer_due().await? {
                     let until = (due - self.inner.clock.now()).to_std().unwrap_or_default();

@@ -23,6 +23,7 @@ mod instances;
 mod jobs;
 mod publishing;
 mod requests;
+mod schedules;
 mod scope;
 mod sessions;
 mod spawn;
@@ -42,6 +43,7 @@ pub use events::{EventFilter, Events};
 pub use human_tasks::{HumanTaskAction, HumanTaskRef, MAX_PAGE, MAX_PER_PAGE};
 pub use instances::{TaskOperation, MAX_LIMIT};
 pub use publishing::EVENT_PUBLISHERS_GROUP;
+pub use schedules::MAX_SCHEDULE_DATA;
 pub use sessions::{SessionOptions, Sessions, DEFAULT_CACHE_SIZE, DEFAULT_IDLE_TIMEOUT, MAX_CACHE_SIZE, MAX_IDLE_TIMEOUT, MAX_SESSIONS_PER_USER, MAX_SUSPENDED_LISTED};
 
 /// What the service needs of a store: the engine's capabilities, identity, the inbox,

@@ -33,6 +33,7 @@ mod inbox;
 mod interactive;
 mod queue;
 mod records;
+mod schedule;
 mod step;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -15,6 +15,7 @@ baton_store::identity_conformance_tests!(fresh, if server_configured);
 baton_store::document_conformance_tests!(fresh, if server_configured);
 baton_store::inbox_conformance_tests!(fresh, if server_configured);
 baton_store::interactive_conformance_tests!(fresh, if server_configured);
+baton_store::schedule_conformance_tests!(fresh, if server_configured);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_database_from_a_newer_baton_is_refused_not_touched() {

@@ -28,6 +28,7 @@ mod incident;
 mod external_job;
 mod migrations;
 mod queue_stats;
+mod schedule;
 mod token;
 mod snapshot;
 mod stored_json;

@@ -592,11 +592,11 @@ pub trait ChangeNotifier: Send + Sync {
 
 /// Everything the engine needs from one store.
 pub trait Store:
-    DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + ExternalJobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + QueueStats + CorrelationStore + ChangeNotifier + Clone + 'static
+    DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + ExternalJobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + QueueStats + CorrelationStore + ScheduleStore + ChangeNotifier + Clone + 'static
 {
 }
 impl<T> Store for T where
-    T: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + ExternalJobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + QueueStats + CorrelationStore + ChangeNotifier + Clone + 'static
+    T: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + ExternalJobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + QueueStats + CorrelationStore + ScheduleStore + ChangeNotifier + Clone + 'static
 {
 }
 
@@ -615,6 +615,8 @@ pub use documents::{Document, DocumentCopy, DocumentError, DocumentStore, NewDoc
 pub mod inbox;
 pub mod correlation;
 pub mod interactive;
+pub mod schedule;
+pub use schedule::{SchedulePlace, ScheduleStore, SlotOutcome, SlotRecord, StoredSchedule};
 pub use interactive::{InteractiveStore, InteractiveWorkflow, Place, SessionRecord, Suspension};
 pub use correlation::{Buffering, CorrelationStore, EventState, PublishedEvent, Recorded, Subscriber, Subscription};
 pub use inbox::{inbox_updates, InboxEntry, InboxFilter, InboxPage, InboxReader, InboxRow, InboxStatus, InboxUpdate, Page};
@@ -626,3 +628,5 @@ pub mod document_conformance;
 pub mod inbox_conformance;
 #[cfg(feature = "testkit")]
 pub mod interactive_conformance;
+#[cfg(feature = "testkit")]
+pub mod schedule_conformance;

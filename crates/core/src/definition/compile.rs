@@ -116,6 +116,7 @@ pub(super) fn compile_graph(id: &str, task_nodes: &[&Node], data: IndexMap<Strin
         department: None,
         interactive: false,
         auto_persist: false,
+        schedule: None,
         data,
         tasks,
         order,

@@ -35,6 +35,9 @@ pub struct Definition {
     /// out, the server stops) it is saved in its owner's inbox (implicit suspension); without
     /// it, it is deleted.
     pub auto_persist: bool,
+    /// When the process is started on a schedule (`schedule:`): deploying the definition
+    /// creates or updates its schedule, whose id is the process id.
+    pub schedule: Option<crate::schedule::ScheduleSpec>,
     pub data: IndexMap<String, DataDecl>,
     pub tasks: Vec<TaskDef>,
     /// Task indices in an order where every task comes after its predecessors.

@@ -115,6 +115,7 @@ pub(super) fn parse_inner(source: &str, diags: &mut Diagnostics, limits: &crate:
     definition.startable_by = startable_by.flatten();
     definition.interactive = raw.interactive.as_ref().is_some_and(|b| **b);
     definition.auto_persist = raw.auto_persist.as_ref().is_some_and(|b| **b);
+    definition.schedule = root_map.get_node("schedule").and_then(|node| super::schedule_field::parse_schedule(node, diags));
     interactive_checks(&raw, &definition, &task_nodes, diags);
     Some(definition)
 }

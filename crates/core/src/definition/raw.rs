@@ -23,6 +23,8 @@ pub(super) struct RawDefinition {
     pub(super) interactive: Option<Spanned<bool>>,
     /// Siebel's Auto Persist: leaving the session's cache puts it in the owner's inbox.
     pub(super) auto_persist: Option<Spanned<bool>>,
+    #[allow(dead_code)] // read from the node, field by field, for precise positions
+    pub(super) schedule: Option<serde::de::IgnoredAny>,
     #[allow(dead_code)] // read from the node, entry by entry, for precise positions
     pub(super) data: Option<serde::de::IgnoredAny>,
     #[allow(dead_code)] // read from the node, task by task, for precise positions
