@@ -323,6 +323,17 @@ pub enum Cmd {
         #[command(subcommand)]
         action: crate::tokens::TokenCmd,
     },
+    /// Start a process on a schedule: create, show, pause, resume, trigger or delete one.
+    Schedule {
+        #[command(subcommand)]
+        action: crate::schedules::ScheduleCmd,
+    },
+    /// List schedules with their next slots.
+    Schedules {
+        /// Print the schedules as JSON (the API's view).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]

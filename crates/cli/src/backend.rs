@@ -333,6 +333,38 @@ impl Backend {
     }
 }
 
+impl Backend {
+    // ---- schedules
+
+    pub async fn create_schedule(&self, by: Option<&str>, request: &api::CreateSchedule) -> Result<api::Schedule> {
+        either!(self, as by, |s, user| s.create_schedule(user, request), |c| c.create_schedule(request))
+    }
+
+    pub async fn schedules(&self) -> Result<Vec<api::Schedule>> {
+        either!(self, as None, |s, user| s.schedules(user), |c| c.schedules())
+    }
+
+    pub async fn schedule(&self, id: &str) -> Result<api::Schedule> {
+        either!(self, as None, |s, user| s.schedule(user, id), |c| c.schedule(id))
+    }
+
+    pub async fn pause_schedule(&self, by: Option<&str>, id: &str) -> Result<api::Schedule> {
+        either!(self, as by, |s, user| s.pause_schedule(user, id), |c| c.schedule_action(id, "pause"))
+    }
+
+    pub async fn resume_schedule(&self, by: Option<&str>, id: &str) -> Result<api::Schedule> {
+        either!(self, as by, |s, user| s.resume_schedule(user, id), |c| c.schedule_action(id, "resume"))
+    }
+
+    pub async fn trigger_schedule(&self, by: Option<&str>, id: &str) -> Result<api::Instance> {
+        either!(self, as by, |s, user| s.trigger_schedule(user, id), |c| c.trigger_schedule(id))
+    }
+
+    pub async fn delete_schedule(&self, by: Option<&str>, id: &str) -> Result<()> {
+        either!(self, as by, |s, user| s.delete_schedule(user, id), |c| c.delete_schedule(id))
+    }
+}
+
 /// Refuses `--as` naming anyone but the user the server's token acts as.
 async fn token_user_is(client: &Client, given: Option<&str>) -> Result<()> {
     let Some(given) = given else { return Ok(()) };

@@ -95,6 +95,8 @@ async fn on(backend: &Backend, command: Cmd) -> Result<u8> {
         Cmd::Incidents { limit, by } => crate::incidents::list(backend, by.as_deref(), limit).await,
         Cmd::Incident { action } => crate::incidents::act(backend, action).await,
         Cmd::Token { action } => crate::tokens::act(backend, action).await,
+        Cmd::Schedule { action } => crate::schedules::act(backend, action).await,
+        Cmd::Schedules { json } => crate::schedules::list(backend, json).await,
         Cmd::Tasks(args) => crate::human_tasks::inbox(backend, args).await,
         Cmd::Task { action: TaskCmd::Human(cmd) } => crate::human_tasks::human_task(backend, cmd).await,
         Cmd::Task { action } => {

@@ -45,6 +45,7 @@ mod render;
 mod render_human;
 mod config;
 mod run;
+mod schedules;
 mod serve;
 mod sessions;
 mod tokens;

@@ -153,6 +153,33 @@ impl Client {
         self.send(Method::DELETE, &["api", "tokens", id]).await
     }
 
+    // ---- schedules
+
+    pub async fn create_schedule(&self, request: &api::CreateSchedule) -> Result<api::Schedule> {
+        self.send_json(Method::POST, &["api", "schedules"], request).await
+    }
+
+    pub async fn schedules(&self) -> Result<Vec<api::Schedule>> {
+        self.get(&["api", "schedules"], &()).await
+    }
+
+    pub async fn schedule(&self, id: &str) -> Result<api::Schedule> {
+        self.get(&["api", "schedules", id], &()).await
+    }
+
+    /// `pause`, `resume`: the schedule as it is then.
+    pub async fn schedule_action(&self, id: &str, action: &str) -> Result<api::Schedule> {
+        self.send(Method::POST, &["api", "schedules", id, action]).await
+    }
+
+    pub async fn trigger_schedule(&self, id: &str) -> Result<api::Instance> {
+        self.send(Method::POST, &["api", "schedules", id, "trigger"]).await
+    }
+
+    pub async fn delete_schedule(&self, id: &str) -> Result<()> {
+        self.send(Method::DELETE, &["api", "schedules", id]).await
+    }
+
     // ---- definitions
 
     /// Deploys the files together: all are stored, or none.

@@ -53,6 +53,14 @@ pub enum CatchUp {
 impl Overlap {
     pub const NAMES: &'static [&'static str] = &["skip", "allow", "buffer_one"];
 
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Skip => "skip",
+            Self::Allow => "allow",
+            Self::BufferOne => "buffer_one",
+        }
+    }
+
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "skip" => Some(Self::Skip),
@@ -65,6 +73,14 @@ impl Overlap {
 
 impl CatchUp {
     pub const NAMES: &'static [&'static str] = &["skip", "once", "all"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Skip => "skip",
+            Self::Once => "once",
+            Self::All => "all",
+        }
+    }
 
     pub fn parse(text: &str) -> Option<Self> {
         match text {

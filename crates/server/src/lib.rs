@@ -60,7 +60,7 @@ fn request_span<B>(request: &Request<B>) -> Span {
 
 /// The documented routes, registered with the OpenAPI document.
 fn api_router() -> OpenApiRouter<AppState> {
-    use routes::{cases, definitions, documents, events, external_jobs, health, human_tasks, incidents, instances, people, sessions, tokens};
+    use routes::{cases, definitions, documents, events, external_jobs, health, human_tasks, incidents, instances, people, schedules, sessions, tokens};
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
@@ -104,6 +104,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(people::departments))
         .routes(routes!(tokens::create, tokens::list))
         .routes(routes!(tokens::revoke))
+        .routes(routes!(schedules::create, schedules::list))
+        .routes(routes!(schedules::show, schedules::delete))
+        .routes(routes!(schedules::pause))
+        .routes(routes!(schedules::resume))
+        .routes(routes!(schedules::trigger))
         .routes(routes!(incidents::list))
         .routes(routes!(incidents::of_instance))
         .routes(routes!(incidents::retry))

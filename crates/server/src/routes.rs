@@ -10,5 +10,6 @@ pub mod human_tasks;
 pub mod incidents;
 pub mod instances;
 pub mod people;
+pub mod schedules;
 pub mod sessions;
 pub mod tokens;

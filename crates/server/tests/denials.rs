@@ -53,6 +53,7 @@ fn fill(template: &str, targets: &Targets) -> String {
         Some("documents") => &targets.johns_document,
         Some("incidents") => "1",
         Some("sessions") => &targets.claimed,
+        Some("schedules") => "johns-nightly",
         Some("instances") if other_rule => &targets.claimed,
         _ => &targets.archived,
     };
@@ -85,6 +86,8 @@ fn requests(method: &str, template: &str, targets: &Targets, document: &Value) -
         ("post", "/api/groups") => one("", Some(json!({"name": "cabal"}))),
         ("post", "/api/groups/{group}/members") => one("", Some(json!({"user": "eve"}))),
         ("post", "/api/tokens") => one("", Some(json!({"user": "john", "name": "stolen"}))),
+        // A schedule of a process only john may start.
+        ("post", "/api/schedules") => one("", Some(json!({"process": "johns", "cron": "0 2 * * *"}))),
         ("get", "/api/tokens") => one("?user=john", None),
         // Another user's human-task changes (without `user` the stream would be granted).
         ("get", "/api/events") => one("?user=john", None),
@@ -169,6 +172,7 @@ async fn snapshot(api: &Api, document: &str) -> Value {
         "tokens": api.get("/api/tokens?user=*", chief).await.body,
         "incidents": api.get("/api/incidents?limit=10000", chief).await.body,
         "document": api.get(&format!("/api/documents/{document}"), chief).await.body,
+        "schedules": api.get("/api/schedules", chief).await.body,
     });
     for (name, token) in [("john", &api.john), ("eve", &api.eve), ("chief", chief)] {
         all[format!("inbox of {name}")] = api.get("/api/inbox?per_page=1000", token).await.body;
@@ -209,6 +213,8 @@ async fn a_request_without_a_valid_token_is_401_one_without_the_role_is_403_and_
     };
     let raised = baton_store::StepRecord { raise_incidents: vec![incident], ..baton_store::StepRecord::default() };
     baton_store::StepWriter::commit(api.engine.store(), vec![raised]).await.unwrap();
+    let schedule = api.post("/api/schedules", &api.chief, json!({"process": "johns", "id": "johns-nightly", "cron": "0 2 * * *"})).await;
+    assert_eq!(schedule.status, StatusCode::CREATED, "{}", schedule.body);
     let ready = api.start_review().await;
     let claimed = api.start_review().await;
     let claim = api.post(&format!("/api/instances/{claimed}/tasks/check/human-tasks"), &api.john, json!({"operation": "claim"})).await;
@@ -265,6 +271,7 @@ async fn a_request_without_a_valid_token_is_401_one_without_the_role_is_403_and_
     // session (7), and the instance of another department: shown, deleted, its history,
     // children, human tasks and incidents, aborted, recovered, a task retried, skipped, its
     // breakpoint set and cleared, input given, its case, its incident retried and resolved
-    // (16): a route that stops documenting its 403 shows here.
-    assert_eq!(needing_a_role, 54);
+    // (16), and a schedule of a process eve may not start: made, deleted, paused, resumed and
+    // triggered (5): a route that stops documenting its 403 shows here.
+    assert_eq!(needing_a_role, 59);
 }

@@ -4,7 +4,7 @@
 use baton_api_model as api;
 use baton_core::schedule::{CatchUp, Overlap, ScheduleSpec};
 use baton_core::user_task::Caller;
-use baton_store::{ScheduleStore, SlotOutcome, SlotRecord, StoredSchedule};
+use baton_store::{SlotOutcome, SlotRecord, StoredSchedule};
 
 use crate::{Result, Service, ServiceError, ServiceStore};
 
@@ -24,10 +24,6 @@ fn slot_view(record: &SlotRecord) -> api::ScheduleSlot {
         SlotOutcome::Failed { message } => ("failed", None, Some(message.clone())),
     };
     api::ScheduleSlot { slot: record.slot, outcome: outcome.to_owned(), instance, message, recorded_at: record.recorded_at }
-}
-
-fn name<T: serde::Serialize>(value: T) -> String {
-    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 /// The schedule a request asks for, its fields checked.
@@ -67,8 +63,8 @@ impl<S: ServiceStore> Service<S> {
             timezone: spec.timezone.clone(),
             calendar: spec.calendar.clone(),
             data: spec.data.clone(),
-            overlap: name(spec.overlap),
-            catch_up: name(spec.catch_up),
+            overlap: spec.overlap.name().to_owned(),
+            catch_up: spec.catch_up.name().to_owned(),
             catch_up_window_secs: spec.catch_up_window_secs,
             from_definition: schedule.from_definition,
             created_by: schedule.created_by.clone(),

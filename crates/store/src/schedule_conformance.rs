@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use baton_core::schedule::ScheduleSpec;
 
 use crate::conformance::t0;
-use crate::schedule::{SchedulePlace, ScheduleStore, SlotOutcome, SlotRecord, StoredSchedule};
+use crate::schedule::{SchedulePlace, SlotOutcome, SlotRecord, StoredSchedule};
 use crate::Store;
 
 /// Generates one `#[test]` per schedule check, each on a fresh store from `$fresh`.
