@@ -26,7 +26,7 @@ async fn every_documented_operation_is_served_and_asks_for_a_token() {
             assert_eq!(answer.status, expected, "{method} {path}");
         }
     }
-    assert_eq!(operations, 62);
+    assert_eq!(operations, 69);
 }
 
 #[tokio::test]
@@ -49,6 +49,7 @@ async fn the_document_holds_every_route_of_the_api() {
         "/api/documents", "/api/documents/{id}", "/api/documents/{id}/content", "/api/documents/{id}/metadata",
         "/api/sessions", "/api/sessions/{session}", "/api/sessions/{session}/workflows", "/api/sessions/{session}/workflows/{instance}/resume",
         "/api/sessions/{session}/workflows/{instance}/submit", "/api/sessions/{session}/workflows/{instance}/suspend",
+        "/api/schedules", "/api/schedules/{id}", "/api/schedules/{id}/pause", "/api/schedules/{id}/resume", "/api/schedules/{id}/trigger",
         "/api/events", "/metrics", "/healthz", "/readyz",
     ];
     let mut expected = routes.to_vec();
