@@ -426,6 +426,10 @@ pub enum Reason {
     DataLimit { what: String, problem: String },
     /// The task was about to run more often than its run limit allows without an operator.
     RunLimit { limit: u32 },
+    /// A decision's loop branch back to `to` went back `limit` times (`max_loops`).
+    LoopLimit { to: String, limit: u32 },
+    /// Decision `decision`'s loop branch returned the flow here: pass `pass` of at most `max`.
+    LoopedBack { decision: String, pass: u32, max: u32 },
     /// A job attempt failed (`failure`); its retry policy runs retry `retry` of `max` at `at`.
     RetryPending { retry: u32, max: u32, #[serde(with = "crate::timestamp")] at: DateTime<Utc>, failure: String },
     /// The job runs again: retry `retry` of `max` of its retry policy.
@@ -558,6 +562,11 @@ impl fmt::Display for Reason {
             Self::Submitted { by } => write!(f, "submitted by {by}"),
             Self::Discarded { why } => write!(f, "deleted when it left its session's cache ({why}); it has no Auto Persist"),
             Self::SpawnedOpen { children } => write!(f, "waiting for spawned sub-process{} {}", if children.len() == 1 { "" } else { "es" }, children.join(", ")),
+            Self::LoopLimit { to, limit } => write!(
+                f,
+                "its loop back to `{to}` went back {limit} times, its loop limit (`max_loops`); retry the incident or the decision to let it loop again, or skip it"
+            ),
+            Self::LoopedBack { decision, pass, max } => write!(f, "runs again: `{decision}` went back in its loop (pass {pass} of at most {max})"),
             Self::RunLimit { limit } => write!(
                 f,
                 "it ran {limit} times since an operator last acted on it, its run limit (`max_runs`); retry the incident or the task to let it run again, or skip it"
