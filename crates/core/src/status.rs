@@ -496,6 +496,7 @@ impl fmt::Display for Reason {
                 "`{field}` refers to document `{document}`, which this instance does not refer to: an expression or a command's output may copy the document references the instance holds, not make new ones (give the document as start data, a task's output or an input, which check that the user may read it)"
             ),
             Self::NoBranchMatched => f.write_str("no branch condition held and there is no `otherwise`"),
+            Self::Operator { action, by } if action == "back" => write!(f, "sent back by {by}: runs again"),
             Self::Operator { action, by } => write!(f, "{action} by {by}"),
             Self::InstanceEnded { status } => write!(f, "instance {status}"),
             Self::EngineRestarted => f.write_str("the engine restarted while the job ran; running it again"),

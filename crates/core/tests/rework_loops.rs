@@ -364,3 +364,20 @@ fn an_ended_instance_cannot_be_sent_back() {
     let error = flow.try_apply(back("review", "draft", Caller::new("root").admin())).expect_err("refused");
     assert!(matches!(error, TransitionError::InstanceEnded(InstanceStatus::Aborted)));
 }
+
+/// The README's rework-loop recipe deploys, and a rejection sends the draft back for revision.
+#[test]
+fn the_readmes_rework_loop_recipe_goes_back_on_a_rejection() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).expect("the README");
+    let recipe = readme.split("##### Recipe: a rework loop").nth(1).expect("the recipe");
+    let yaml = recipe.split("```yaml\n").nth(1).and_then(|r| r.split("```").next()).expect("its YAML");
+    let lines: Vec<&str> = yaml.lines().collect();
+    let (mut flow, _) = Flow::start(&lines);
+    flow.exit("revise", 0);
+    let editor = || Actor::User(Caller::new("mary").in_group("editors"));
+    flow.apply(Command::UserTask { task: "review".into(), actor: editor(), command: UserTaskCommand::Claim { task: HumanTaskId::ORIGINAL } });
+    let output = object(json!({"approved": false, "comments": "shorter, please"}));
+    flow.apply(Command::UserTask { task: "review".into(), actor: editor(), command: UserTaskCommand::Complete { task: HumanTaskId::ORIGINAL, output } });
+    assert_eq!(flow.attempt("revise"), 2);
+    assert_eq!(flow.inst.data["comments"], json!("shorter, please"));
+}
