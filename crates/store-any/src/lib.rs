@@ -17,7 +17,7 @@ use baton_store::{
     Buffering, CalendarStore, ChangeNotifier, Changed, ClaimedJob, ClaimedTimer, CorrelationStore, DefinitionStore, DepartmentScope, DeployedVersion, Deployment, Document, DocumentError,
     DocumentStore, ExpiredLease, ExternalJobQueue, Group, IdentityError, IdentityStore, InboxFilter, InboxPage, InboxReader, InboxRow, Incident, IncidentReader, InstanceQuery, InstanceReader,
     InstanceSummary, InteractiveStore, InteractiveWorkflow, JobKey, JobProcess, JobQueue, NewDocument, NewToken, NewUser, OpenCounts, Page, PublishedEvent, QueueDepths, QueueStats, Recorded,
-    Result, RuntimeStats, SessionRecord, SnapshotKey, SnapshotReader, StepRecord, StepWriter, StoredDefinition, Subscriber, Suspension, Timer, TimerQueue, Token, TokenError, TokenStore, User,
+    Result, RuntimeStats, SchedulePlace, ScheduleStore, SessionRecord, SlotRecord, StoredSchedule, SnapshotKey, SnapshotReader, StepRecord, StepWriter, StoredDefinition, Subscriber, Suspension, Timer, TimerQueue, Token, TokenError, TokenStore, User,
 };
 use baton_store_postgres::PgStore;
 use baton_store_sqlite::SqliteStore;
@@ -197,5 +197,17 @@ delegate! {
         fn interactive_workflow(&self, instance: &str) -> Result<Option<InteractiveWorkflow>>;
         fn cached_workflows(&self, session: &str) -> Result<Vec<InteractiveWorkflow>>;
         fn suspended_workflows(&self, owner: &str, limit: usize) -> Result<Vec<InteractiveWorkflow>>;
+    }
+    ScheduleStore {
+        fn create_schedule(&self, schedule: StoredSchedule) -> Result<bool>;
+        fn put_definition_schedule(&self, id: &str, schedule: Option<StoredSchedule>) -> Result<()>;
+        fn schedule(&self, id: &str) -> Result<Option<StoredSchedule>>;
+        fn schedules(&self) -> Result<Vec<StoredSchedule>>;
+        fn set_schedule_paused(&self, id: &str, paused: bool, place: Option<SchedulePlace>) -> Result<bool>;
+        fn delete_schedule(&self, id: &str) -> Result<bool>;
+        fn due_schedules(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<StoredSchedule>>;
+        fn next_schedule_due(&self) -> Result<Option<DateTime<Utc>>>;
+        fn advance_schedule(&self, id: &str, from: &SchedulePlace, to: &SchedulePlace, slot: Option<SlotRecord>) -> Result<bool>;
+        fn schedule_slots(&self, id: &str, limit: usize) -> Result<Vec<SlotRecord>>;
     }
 }
