@@ -76,6 +76,7 @@ fn requests(method: &str, template: &str, targets: &Targets, document: &Value) -
         ("post", "/api/definitions") => one("", Some(json!({"files": [{"name": "review.yaml", "source": support::REVIEW}]}))),
         ("post", "/api/instances") => one("", Some(json!({"process": "review"}))),
         ("post", "/api/instances/{id}/tasks/{task}/input") => one("", Some(json!({"values": {}}))),
+        ("post", "/api/instances/{id}/tasks/{task}/back") => one("", Some(json!({"to": "check"}))),
         ("post", "/api/instances/{id}/abort") => one("", Some(json!({"abort_parent": true}))),
         ("post", "/api/documents") => vec![Request { path, body: None, form: Some(support::upload_form("letter.txt", "text/plain", "Dear Sir")) }],
         ("post", "/api/documents/{id}/metadata") => one("", Some(json!({"metadata": {"status": "stolen"}}))),
@@ -271,7 +272,7 @@ async fn a_request_without_a_valid_token_is_401_one_without_the_role_is_403_and_
     // session (7), and the instance of another department: shown, deleted, its history,
     // children, human tasks and incidents, aborted, recovered, a task retried, skipped, its
     // breakpoint set and cleared, input given, its case, its incident retried and resolved
-    // (16), and a schedule of a process eve may not start: made, deleted, paused, resumed and
+    // (16), a task sent back on it (1), and a schedule of a process eve may not start: made, deleted, paused, resumed and
     // triggered (5): a route that stops documenting its 403 shows here.
-    assert_eq!(needing_a_role, 59);
+    assert_eq!(needing_a_role, 60);
 }
