@@ -387,6 +387,18 @@ pub enum TaskCmd {
         #[arg(long = "as", value_name = "USER", help = AS_HELP)]
         by: Option<String>,
     },
+    /// Send a task back to an earlier task, which runs again with the tasks after it (what they
+    /// have under way is stopped). Administrators may, and for a user task its potential owners
+    /// and administrators.
+    Back {
+        instance: String,
+        task: String,
+        /// The earlier task: one TASK follows through `after` or decision branches.
+        #[arg(long, value_name = "EARLIER")]
+        to: String,
+        #[arg(long = "as", value_name = "USER", help = AS_HELP)]
+        by: Option<String>,
+    },
     /// End a blocked or waiting task `ended_skipped` so the workflow goes on (an open human
     /// task is terminated).
     Skip {

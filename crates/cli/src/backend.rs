@@ -351,6 +351,7 @@ async fn remote_task_operation(client: &Client, id: &str, operation: TaskOperati
         TaskOperation::Skip { task } => client.skip_task(id, &task).await,
         TaskOperation::Input { task, values } => client.input(id, &task, &Input { values }).await,
         TaskOperation::Breakpoint { task, enabled } => client.breakpoint(id, &task, enabled).await,
+        TaskOperation::Back { task, to } => client.send_back(id, &task, &baton_api_model::requests::Back { to }).await,
     }
 }
 

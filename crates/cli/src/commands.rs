@@ -116,6 +116,7 @@ async fn on(backend: &Backend, command: Cmd) -> Result<u8> {
             let (instance, by, operation) = match action {
                 TaskCmd::Retry { instance, task, by } => (instance, by, TaskOperation::Retry { task }),
                 TaskCmd::Skip { instance, task, by } => (instance, by, TaskOperation::Skip { task }),
+                TaskCmd::Back { instance, task, to, by } => (instance, by, TaskOperation::Back { task, to }),
                 TaskCmd::Input { instance, task, data, by } => (instance, by, TaskOperation::Input { task, values: parse_data(Some(&data))? }),
                 TaskCmd::Human(_) => unreachable!("handled above"),
             };
