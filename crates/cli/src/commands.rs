@@ -22,16 +22,16 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
     let location = Location::of(&cli)?;
     match cli.command {
         Cmd::Run { file, data, concurrency, jobs, json } => crate::run::run(location, &file, data.as_deref(), &jobs, concurrency, json).await,
-        Cmd::Worker { concurrency, until_idle, jobs } => crate::worker::worker(location.database("worker")?, jobs.worker_options(concurrency), until_idle).await,
+        Cmd::Worker { concurrency, until_idle, jobs } => crate::worker::worker(location.database("worker")?, jobs.node()?, jobs.worker_options(concurrency), until_idle).await,
         Cmd::Serve { listen, concurrency, jobs, session_cache, session_idle_timeout } => {
             let sessions = baton_service::SessionOptions { cache_size: session_cache, idle_timeout: session_idle_timeout };
-            crate::serve::serve(location.database("serve")?, listen, jobs.worker_options(concurrency), sessions).await
+            crate::serve::serve(location.database("serve")?, jobs.node()?, listen, jobs.worker_options(concurrency), sessions).await
         }
         Cmd::Bench(args) => {
             location.database("bench")?;
             crate::bench::run(args).await.map_err(CliError::Bench)
         }
-        command => on(&location.open()?, command).await,
+        command => on(&location.open().await?, command).await,
     }
 }
 
