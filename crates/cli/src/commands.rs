@@ -37,6 +37,9 @@ async fn on(backend: &Backend, command: Cmd) -> Result<u8> {
             let sources = files.iter().map(|f| source_file(f)).collect::<Result<Vec<_>>>()?;
             for deployed in backend.deploy(sources).await? {
                 outln!("deployed {} version {} ({})", deployed.id, deployed.version, deployed.file);
+                for warning in &deployed.warnings {
+                    errln!("{}: warning: {warning}", deployed.file);
+                }
             }
             Ok(0)
         }
