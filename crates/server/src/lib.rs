@@ -60,7 +60,7 @@ fn request_span<B>(request: &Request<B>) -> Span {
 
 /// The documented routes, registered with the OpenAPI document.
 fn api_router() -> OpenApiRouter<AppState> {
-    use routes::{cases, definitions, documents, events, external_jobs, health, human_tasks, incidents, instances, people, sessions, tokens};
+    use routes::{cases, definitions, documents, events, external_jobs, health, human_tasks, incidents, instances, people, sessions, sign_in, tokens};
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
@@ -97,6 +97,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(sessions::submit))
         .routes(routes!(sessions::suspend))
         .routes(routes!(people::me))
+        .routes(routes!(sign_in::sign_in))
+        .routes(routes!(sign_in::sign_out))
+        .routes(routes!(people::set_password))
         .routes(routes!(people::users, people::add_user))
         .routes(routes!(people::groups, people::add_group))
         .routes(routes!(people::add_member))
