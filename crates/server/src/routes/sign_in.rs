@@ -39,7 +39,7 @@ fn cookie(name: &'static str, value: String, max_age: Option<i64>) -> String {
 /// browser in, and names the user session it opened.
 #[utoipa::path(post, path = "/api/sign-in", tag = "people", request_body = SignIn, security(()),
     responses((status = 200, body = api::SignedIn, headers(("Set-Cookie" = String, description = "`baton_auth` (the credential, HttpOnly) and `baton_session`"))),
-        (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
+        (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 500, body = ErrorBody)))]
 pub async fn sign_in(State(state): State<AppState>, Json(body): Json<SignIn>) -> ApiResult<Response> {
     let (signed_in, lifetime) = match (body.user, body.password, body.token) {
         (Some(user), Some(password), None) => (state.service.sign_in_with_password(&user, &password).await?, Some(SIGN_IN_LIFETIME.as_secs() as i64)),
@@ -53,7 +53,7 @@ pub async fn sign_in(State(state): State<AppState>, Json(body): Json<SignIn>) ->
 /// Sign out: logs the sign-in's session out (its cached workflows go to the inbox or are
 /// deleted, as at any logout), ends a password sign-in's credential and clears the cookies.
 /// A browser whose credential already ended is signed out all the same.
-#[utoipa::path(post, path = "/api/sign-out", tag = "people", security(()), responses((status = 204, description = "Signed out; the cookies are cleared")))]
+#[utoipa::path(post, path = "/api/sign-out", tag = "people", security(()), responses((status = 204, description = "Signed out; the cookies are cleared"), (status = 500, body = ErrorBody)))]
 pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     if let Some(secret) = cookie_value(&headers, AUTH_COOKIE) {
         let session = cookie_value(&headers, SESSION_COOKIE);
