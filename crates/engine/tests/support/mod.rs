@@ -14,10 +14,19 @@ pub struct Worker {
 }
 
 /// Starts `run_worker` on `engine` with a short poll interval.
+///
+/// Its leases last thirty days: tests move a manual clock hours ahead, and a lease of the
+/// default five minutes would then expire under a running job, so the takeover sweep would
+/// re-run it as a new attempt. The lease tests start their own workers.
 pub fn start_worker(engine: &Engine<SqliteStore>) -> Worker {
     let (stop, stopped) = oneshot::channel::<()>();
     let engine = engine.clone();
-    let options = WorkerOptions { concurrency: 4, poll_interval: Duration::from_millis(20), ..WorkerOptions::default() };
+    let options = WorkerOptions {
+        concurrency: 4,
+        poll_interval: Duration::from_millis(20),
+        lease: Duration::from_secs(30 * 24 * 3600),
+        ..WorkerOptions::default()
+    };
     let handle = tokio::spawn(async move {
         engine
             .run_worker(options, async {
