@@ -109,6 +109,17 @@ pub enum Event {
         /// The tasks its branches lead to.
         tasks: Vec<String>,
     },
+    /// The flow went back from this task to an earlier one, which runs again with the tasks
+    /// after it: a decision's loop branch (`back_to`), or a person's `task back`.
+    WentBack {
+        /// The earlier task.
+        to: String,
+        /// The tasks that run again.
+        tasks: Vec<String>,
+        /// Who sent the task back; `null` for a loop branch.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
     /// A breakpoint was set or cleared on the running instance.
     BreakpointChanged {
         /// Set (`true`) or cleared.

@@ -12,6 +12,8 @@ pub enum IncidentKind {
     StepFailed,
     /// A task was started by `run` actions more often than the run limit allows.
     RunLimit,
+    /// A decision's loop branch went back more often than its `max_loops` allows.
+    LoopLimit,
 }
 
 /// One incident.

@@ -178,6 +178,16 @@ pub struct LimitQuery {
     pub limit: Option<usize>,
 }
 
+/// Where `task back` returns the flow to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Back {
+    /// The earlier task, which runs again with the tasks after it.
+    #[cfg_attr(feature = "openapi", schema(max_length = 128))]
+    pub to: String,
+}
+
 /// The values a task's prompts ask for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

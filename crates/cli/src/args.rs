@@ -14,7 +14,9 @@ pub struct Cli {
     /// the default.
     #[arg(long, global = true, env = "BATON_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// The database: a SQLite file (created on first use), as a path or as sqlite://PATH.
+    /// The database: a SQLite file (created on first use), as a path or as sqlite://PATH; or a
+    /// PostgreSQL database that several `baton serve` nodes may share, as
+    /// postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (its schema is migrated on first use).
     #[arg(long, global = true, env = "BATON_DB", default_value = "baton.db")]
     pub db: PathBuf,
     /// Where documents' content is kept: one file per distinct content, named by its SHA-256
@@ -359,6 +361,18 @@ pub enum TaskCmd {
     Retry {
         instance: String,
         task: String,
+        #[arg(long = "as", value_name = "USER", help = AS_HELP)]
+        by: Option<String>,
+    },
+    /// Send a task back to an earlier task, which runs again with the tasks after it (what they
+    /// have under way is stopped). Administrators may, and for a user task its potential owners
+    /// and administrators.
+    Back {
+        instance: String,
+        task: String,
+        /// The earlier task: one TASK follows through `after` or decision branches.
+        #[arg(long, value_name = "EARLIER")]
+        to: String,
         #[arg(long = "as", value_name = "USER", help = AS_HELP)]
         by: Option<String>,
     },

@@ -7,7 +7,6 @@
 //! The acting user: locally `--as`, else the built-in `operator`; on a server always the user
 //! of the API token, which `--as` may name but not replace.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use baton_api_model as api;
@@ -18,13 +17,13 @@ use baton_service::{HumanTaskAction, HumanTaskRef, ServiceError, SourceFile, Tas
 use baton_store::{NewUser, OPERATOR};
 
 use crate::args::Cli;
-use crate::database::{database_file, open, SqliteService};
+use crate::database::{database, open, AnyService, Database};
 use crate::exit::{CliError, Result};
 
 /// Where `--db` and `--server` (or `BATON_SERVER`) send commands, before anything is opened.
 pub enum Location {
-    /// The database file.
-    Database(PathBuf),
+    /// The database.
+    Database(Database),
     /// A server, with the token to act with.
     Server(Client),
 }
@@ -35,14 +34,14 @@ impl Location {
             if let Some(dir) = &cli.documents_dir {
                 crate::database::keep_documents_in(dir.clone());
             }
-            return Ok(Self::Database(database_file(&cli.db)?));
+            return Ok(Self::Database(database(&cli.db)?));
         };
         let token = cli.token.as_deref().map(str::trim).filter(|t| !t.is_empty()).ok_or(CliError::NoToken)?;
         Ok(Self::Server(Client::new(server, token)?))
     }
 
-    /// The database file, for a command that works on it itself (runs its jobs, serves it).
-    pub fn database(&self, command: &'static str) -> Result<&Path> {
+    /// The database, for a command that works on it itself (runs its jobs, serves it).
+    pub fn database(&self, command: &'static str) -> Result<&Database> {
         match self {
             Self::Database(db) => Ok(db),
             Self::Server(_) => Err(CliError::NeedsDatabase { command }),
@@ -50,9 +49,9 @@ impl Location {
     }
 
     /// The backend: the database file's service (opened now), or the server's client.
-    pub fn open(self) -> Result<Backend> {
+    pub async fn open(self) -> Result<Backend> {
         Ok(match self {
-            Self::Database(db) => Backend::Local(open(&db)?),
+            Self::Database(db) => Backend::Local(open(&db).await?),
             Self::Server(client) => Backend::Remote(client),
         })
     }
@@ -60,7 +59,7 @@ impl Location {
 
 /// The service on the database file, or a server's API.
 pub enum Backend {
-    Local(SqliteService),
+    Local(AnyService),
     Remote(Client),
 }
 
@@ -356,6 +355,7 @@ async fn remote_task_operation(client: &Client, id: &str, operation: TaskOperati
         TaskOperation::Skip { task } => client.skip_task(id, &task).await,
         TaskOperation::Input { task, values } => client.input(id, &task, &Input { values }).await,
         TaskOperation::Breakpoint { task, enabled } => client.breakpoint(id, &task, enabled).await,
+        TaskOperation::Back { task, to } => client.send_back(id, &task, &baton_api_model::requests::Back { to }).await,
     }
 }
 

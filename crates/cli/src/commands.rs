@@ -16,16 +16,16 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
     let location = Location::of(&cli)?;
     match cli.command {
         Cmd::Run { file, data, concurrency, jobs } => crate::run::run(location, &file, data.as_deref(), &jobs, concurrency).await,
-        Cmd::Worker { concurrency, until_idle, jobs } => crate::worker::worker(location.database("worker")?, jobs.worker_options(concurrency), until_idle).await,
+        Cmd::Worker { concurrency, until_idle, jobs } => crate::worker::worker(location.database("worker")?, jobs.node()?, jobs.worker_options(concurrency), until_idle).await,
         Cmd::Serve { listen, concurrency, jobs, session_cache, session_idle_timeout } => {
             let sessions = baton_service::SessionOptions { cache_size: session_cache, idle_timeout: session_idle_timeout };
-            crate::serve::serve(location.database("serve")?, listen, jobs.worker_options(concurrency), sessions).await
+            crate::serve::serve(location.database("serve")?, jobs.node()?, listen, jobs.worker_options(concurrency), sessions).await
         }
         Cmd::Bench(args) => {
             location.database("bench")?;
             crate::bench::run(args).await.map_err(CliError::Bench)
         }
-        command => on(&location.open()?, command).await,
+        command => on(&location.open().await?, command).await,
     }
 }
 
@@ -101,6 +101,7 @@ async fn on(backend: &Backend, command: Cmd) -> Result<u8> {
             let (instance, by, operation) = match action {
                 TaskCmd::Retry { instance, task, by } => (instance, by, TaskOperation::Retry { task }),
                 TaskCmd::Skip { instance, task, by } => (instance, by, TaskOperation::Skip { task }),
+                TaskCmd::Back { instance, task, to, by } => (instance, by, TaskOperation::Back { task, to }),
                 TaskCmd::Input { instance, task, data, by } => (instance, by, TaskOperation::Input { task, values: parse_data(Some(&data))? }),
                 TaskCmd::Human(_) => unreachable!("handled above"),
             };

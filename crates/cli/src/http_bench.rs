@@ -28,6 +28,7 @@ use baton_engine::{Engine, EngineOptions, SystemClock};
 use baton_server::AppState;
 use baton_service::Service;
 use baton_store::NewUser;
+use baton_store_any::AnyStore;
 use baton_store_sqlite::{Durability, SqliteStore};
 
 use crate::bench_measure::percentile;
@@ -92,7 +93,7 @@ impl Measured {
 /// A server on a fresh database, in this process, and a token of the administrator `bench`.
 struct Server {
     _dir: tempfile::TempDir,
-    engine: Engine<SqliteStore>,
+    engine: Engine<AnyStore>,
     url: String,
     token: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -102,7 +103,7 @@ impl Server {
     async fn start() -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let store = SqliteStore::open(dir.path().join("bench.db"), Durability::Full)?;
-        let engine = Engine::new(store, Arc::new(SystemClock), EngineOptions::default());
+        let engine = Engine::new(AnyStore::from(store), Arc::new(SystemClock), EngineOptions::default());
         let local = Service::local(engine.clone());
         local.add_user("operator", NewUser::named("bench").admin()).await?;
         let token = local.create_token("operator", "bench", Some("bench"), None).await?.secret;
@@ -146,7 +147,7 @@ async fn w2_over_http(client: &Client, m: &mut Measured) -> Result<()> {
 }
 
 /// One W2 instance through the engine API, in this process.
-async fn w2_in_process(engine: &Engine<SqliteStore>) -> Result<()> {
+async fn w2_in_process(engine: &Engine<AnyStore>) -> Result<()> {
     let instance = engine.start("bench-seq10-human", Map::new()).await?;
     let task = HumanTaskId::ORIGINAL;
     for i in 1..=10 {

@@ -101,6 +101,10 @@ fn describe(event: &Event) -> String {
         }
         Event::JobRetried { attempt, reason } => format!("job retried as attempt {attempt}: {}", reason.message),
         Event::BranchesTaken { tasks } => format!("branches taken: {}", tasks.join(", ")),
+        Event::WentBack { to, tasks, by } => match by {
+            Some(by) => format!("sent back to {to} by {by}; running again: {}", tasks.join(", ")),
+            None => format!("looped back to {to}; running again: {}", tasks.join(", ")),
+        },
         Event::BreakpointChanged { enabled, by } => format!("breakpoint {} by {by}", if *enabled { "set" } else { "cleared" }),
         Event::InputProvided { values, by } => format!("input from {by}: {}", object(values)),
         Event::Alert { reason } => format!("alert: {}", reason.message),

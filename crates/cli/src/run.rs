@@ -12,7 +12,7 @@ use baton_api_model::{Data, Instance, InstanceStatus};
 use baton_engine::{PassEnv, WorkerOptions};
 
 use crate::backend::{Backend, Location};
-use crate::database::{engine_lock, open};
+use crate::database::{hold_jobs, open_for_worker, Database};
 use crate::exit::{self, CliError, Result};
 use crate::input::{parse_data, source_file};
 use crate::render;
@@ -28,7 +28,7 @@ pub async fn run(location: Location, file: &Path, data: Option<&str>, jobs: &Job
     let options = jobs.worker_options(concurrency);
     let data = parse_data(data)?;
     match location {
-        Location::Database(db) => run_here(&db, file, data, options).await,
+        Location::Database(db) => run_here(&db, jobs.node()?, file, data, options).await,
         Location::Server(_) if !matches!(options.pass_env, PassEnv::Defaults) => Err(CliError::Input(
             "--pass-env and --pass-env-all choose what the jobs this process runs get; with --server the server runs them (give them to `baton serve`)".into(),
         )),
@@ -62,12 +62,12 @@ fn summary(state: &Instance, started: Instant) -> u8 {
 
 /// On the database file: this process runs the jobs, unless another process holds the lock
 /// on running them, which then does.
-async fn run_here(db: &Path, file: &Path, data: Data, options: WorkerOptions) -> Result<u8> {
-    let service = open(db)?;
-    let lock = engine_lock(db).await?;
+async fn run_here(db: &Database, node: String, file: &Path, data: Data, options: WorkerOptions) -> Result<u8> {
+    let service = open_for_worker(db, Some(node)).await?;
+    let lock = hold_jobs(db).await?;
     let signals = shutdown_signals(&service, options.grace)?;
-    if lock.is_some() {
-        service.engine().recover().await?;
+    if let Some(held) = &lock {
+        crate::worker::recover_if_alone(held, &service).await?;
     }
     let backend = Backend::Local(service.clone());
     let (instance_id, started) = deploy_and_start(&backend, file, data).await?;

@@ -2,28 +2,30 @@
 //! process, with the graceful shutdown of `baton worker`.
 
 use std::net::SocketAddr;
-use std::path::Path;
 
 use baton_engine::WorkerOptions;
 use baton_server::AppState;
 
-use crate::database::open_for_server;
+use crate::database::{open_for_server, Database};
 use crate::exit::{self, CliError, Result};
 use crate::worker::{signalled, JobRunner};
 
 /// How often idle sessions are looked for, at most.
 const SESSION_SWEEP: std::time::Duration = std::time::Duration::from_secs(30);
 
-pub async fn serve(db: &Path, listen: SocketAddr, options: WorkerOptions, sessions: baton_service::SessionOptions) -> Result<u8> {
+pub async fn serve(db: &Database, node: String, listen: SocketAddr, options: WorkerOptions, sessions: baton_service::SessionOptions) -> Result<u8> {
     if let Some(problem) = sessions.problem() {
         return Err(CliError::Input(problem));
     }
-    let service = open_for_server(db, sessions)?;
+    let service = open_for_server(db, Some(node), sessions).await?;
     // Sessions this server (or the one before it) left open when it stopped or crashed are
-    // logged out before anything is served.
-    let recovered = service.recover_sessions().await?;
-    if recovered > 0 {
-        errln!("baton: logged out {recovered} session(s) left open when the server last stopped");
+    // logged out before anything is served. Not on PostgreSQL: the sessions recorded there may
+    // be those of other nodes, alive.
+    if matches!(db, Database::File(_)) {
+        let recovered = service.recover_sessions().await?;
+        if recovered > 0 {
+            errln!("baton: logged out {recovered} session(s) left open when the server last stopped");
+        }
     }
     // The server runs the jobs too, so it takes the lock a worker takes.
     let runner = JobRunner::start(db, &service, options.grace).await?;

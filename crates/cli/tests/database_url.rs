@@ -1,17 +1,17 @@
-//! `--db` takes a SQLite file as a path or as `sqlite://PATH` / `sqlite:PATH`; a URL of a store
-//! this build does not have is refused (exit 2) instead of being taken for a file name.
+//! `--db` takes a SQLite file as a path or as `sqlite://PATH` / `sqlite:PATH`, and a PostgreSQL
+//! database as `postgres://…` (see `postgres.rs`); a URL of a store Baton does not have is
+//! refused (exit 2) instead of being taken for a file name.
 
 mod support;
 use support::{entries, instances_in as instances};
 
 #[test]
-fn a_url_of_a_store_this_build_lacks_is_refused_and_creates_nothing() {
+fn a_url_of_a_store_baton_lacks_is_refused_and_creates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        ("postgres://host/db", "baton: --db postgres://host/db: PostgreSQL is not supported by this build; its store is SQLite: give a file path or sqlite://PATH\n"),
-        ("postgresql://u@host:5432/db", "baton: --db postgresql://u@host:5432/db: PostgreSQL is not supported by this build; its store is SQLite: give a file path or sqlite://PATH\n"),
-        ("mysql://host/db", "baton: --db mysql://host/db: MySQL is not supported by this build; its store is SQLite: give a file path or sqlite://PATH\n"),
-        ("redis://host", "baton: --db redis://host: `redis:` is not a kind of database Baton knows; give a SQLite file path or sqlite://PATH\n"),
+        ("postgres:host/db", "baton: --db postgres:host/db: write a PostgreSQL database as a URL, postgres://USER@HOST:PORT/DATABASE\n"),
+        ("mysql://host/db", "baton: --db mysql://host/db: MySQL is not supported; Baton's stores are SQLite (a file path or sqlite://PATH) and PostgreSQL (postgres://…)\n"),
+        ("redis://host", "baton: --db redis://host: `redis:` is not a kind of database Baton knows; give a SQLite file path, sqlite://PATH or postgres://…\n"),
         ("sqlite://", "baton: --db sqlite://: the URL names no file; write sqlite://PATH, e.g. sqlite://baton.db or sqlite:///var/lib/baton.db\n"),
         ("sqlite:x.db?mode=ro", "baton: --db sqlite:x.db?mode=ro: options in the URL (`?…`) are not supported; give only the file\n"),
         ("sqlite::memory:", "baton: --db sqlite::memory:: an in-memory database would be gone when the command ends; give a file\n"),

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use baton_api_model as api;
 use baton_api_model::requests::{
-    Abort, AbortAndStart, CompleteJob, DefinitionsQuery, Deploy, EndJob, ExtendLock, FailJob, FetchAndLock, HistoryQuery, HumanTaskNumber, HumanTaskOperation, InboxParams, Input, InstancesQuery, LimitQuery, NewGroup, NewMember, NewUser, SetMetadata, SetPassword, Spawn, Start, TokenRequest, TokensQuery, VersionQuery,
+    Abort, AbortAndStart, Back, CompleteJob, DefinitionsQuery, Deploy, EndJob, ExtendLock, FailJob, FetchAndLock, HistoryQuery, HumanTaskNumber, HumanTaskOperation, InboxParams, Input, InstancesQuery, LimitQuery, NewGroup, NewMember, NewUser, SetMetadata, SetPassword, Spawn, Start, TokenRequest, TokensQuery, VersionQuery,
 };
 
 pub use error::ClientError;
@@ -314,6 +314,11 @@ impl Client {
 
     pub async fn skip_task(&self, id: &str, task: &str) -> Result<api::Instance> {
         self.send(Method::POST, &["api", "instances", id, "tasks", task, "skip"]).await
+    }
+
+    /// Sends a task back to an earlier one.
+    pub async fn send_back(&self, id: &str, task: &str, back: &Back) -> Result<api::Instance> {
+        self.send_json(Method::POST, &["api", "instances", id, "tasks", task, "back"], back).await
     }
 
     pub async fn input(&self, id: &str, task: &str, input: &Input) -> Result<api::Instance> {

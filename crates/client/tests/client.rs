@@ -22,7 +22,7 @@ const REVIEW: &str = "id: review\ntasks:\n  - id: check\n    kind: user\n    own
 struct Served {
     _dir: tempfile::TempDir,
     url: String,
-    service: Service<SqliteStore>,
+    service: Service<baton_store_any::AnyStore>,
     john: String,
     eve: String,
 }
@@ -30,7 +30,7 @@ struct Served {
 async fn served() -> Served {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("baton.db"), Durability::Normal).unwrap();
-    let engine = Engine::new(store, Arc::new(SystemClock), EngineOptions::default());
+    let engine = Engine::new(baton_store_any::AnyStore::from(store), Arc::new(SystemClock), EngineOptions::default());
     let local = Service::local(engine.clone());
     for user in ["john", "eve"] {
         local.add_user("operator", NewUser::named(user)).await.unwrap();

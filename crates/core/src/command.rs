@@ -21,6 +21,10 @@ pub enum Command {
     RetryTask { task: String, by: String },
     /// End a blocked or waiting task `ended_skipped` so the workflow goes on.
     SkipTask { task: String, by: String },
+    /// Send task `task` back to `to`, a task before it: `to` runs again with the tasks after
+    /// it (see `rework`). `by` is an administrator, or one of the potential owners or
+    /// administrators of `task`'s human task.
+    SendBack { task: String, to: String, by: crate::people::Caller },
     /// Abort the instance: open tasks are canceled, running jobs are stopped. With
     /// `abort_parent`, a `call`ed sub-process aborts the instances above it too (Stardust: "the
     /// user can decide whether to abort the root process instance").
@@ -134,6 +138,7 @@ impl Command {
             | Self::JobLockExpired { task, .. }
             | Self::RetryTask { task, .. }
             | Self::SkipTask { task, .. }
+            | Self::SendBack { task, .. }
             | Self::TimerFired { task, .. }
             | Self::SetBreakpoint { task, .. }
             | Self::ProvideInput { task, .. }

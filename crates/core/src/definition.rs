@@ -28,7 +28,7 @@ mod view_kind;
 
 pub use crate::data_type::{json_type_name, DataType};
 pub use crate::duration::{self, DurationError, MAX_DURATION};
-pub use compiled::{topic_problem, wire_name_problem, Branch, CallSpec, HandoffSpec, WaitSpec, ViewSpec, ProcessRef, DataDecl, DecisionSpec, Definition, Dependency, DependencyMatch, ForEachSpec, JobSpec, JobTarget, TaskDef, TaskKind, MAX_PARALLEL, MAX_TOPIC_LEN};
+pub use compiled::{precedes, topic_problem, wire_name_problem, Branch, LoopBack, DEFAULT_MAX_LOOPS, MAX_LOOPS_LIMIT, CallSpec, HandoffSpec, WaitSpec, ViewSpec, ProcessRef, DataDecl, DecisionSpec, Definition, Dependency, DependencyMatch, ForEachSpec, JobSpec, JobTarget, TaskDef, TaskKind, MAX_PARALLEL, MAX_TOPIC_LEN};
 pub use controls::{Action, Condition, EndAs, Postcondition, Preconditions, Prompt, RuntimeLimit, TaskControls, TimeSpec, MAX_RESTARTS};
 pub use diagnostics::{format_problems, DefinitionError, Diagnostic, MAX_SHOWN};
 pub use parse::{check_id, decode_source, node_to_json, parse, parse_with, MAX_ID_LEN};

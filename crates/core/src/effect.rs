@@ -36,6 +36,9 @@ pub enum Effect {
     RecoverChild { task: String, attempt: u32, child: String, by: String },
     /// Task `task` reached its run limit and is blocked: raise an incident for an operator.
     RunLimitReached { task: String, limit: u32 },
+    /// Decision `task` took a loop branch back to `to` that went back `limit` times already (`max_loops`)
+    /// and is blocked: raise an incident for an operator.
+    LoopLimitReached { task: String, to: String, limit: u32 },
     /// This instance is a child its parent waits for (an iteration, a `call`ed sub-process)
     /// and it just ended: tell its parent (durably). A `call`'s child tells its data (for the
     /// call's `output` mapping), why it did not complete, and who aborted it asking for its

@@ -74,6 +74,14 @@ pub enum EventKind {
     JobRetried { attempt: u32, reason: Reason },
     /// A decision chose these tasks.
     BranchesTaken { tasks: Vec<String> },
+    /// The flow went back from this task to the earlier task `to` (a loop branch, or a person's
+    /// `task back`, `by`): `tasks` run again.
+    WentBack {
+        to: String,
+        tasks: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
     /// A breakpoint was set or cleared on the running instance.
     BreakpointChanged { enabled: bool, by: String },
     /// Prompt values given for the task.

@@ -192,6 +192,10 @@ pub struct TaskState {
     /// Runs since an operator last retried the task: what the run limit (`max_runs`) counts.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub runs: u32,
+    /// For a decision: how often its loop branches went back since the flow last entered the
+    /// loop around it (or an operator retried it): what `max_loops` counts.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub loops: u32,
     /// A ForEach task's progress through its items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub foreach: Option<ForEachProgress>,
@@ -233,6 +237,7 @@ impl TaskState {
             restarts: 0,
             retries: 0,
             runs: 0,
+            loops: 0,
             foreach: None,
             user_task: None,
             child: None,

@@ -15,7 +15,8 @@
 //!   rules to it: [`step`] (the entry points), `start_pipeline`, `job`, `runtime_monitor`,
 //!   `foreach`, `subprocess` (`call`, `handoff`, recovery), `spawn` (Stardust's spawn and
 //!   abort-and-start), `user_task_flow`, [`correlation`] (`wait` tasks and the events
-//!   they receive) and `interactive` (`view` tasks of interactive workflows).
+//!   they receive), `interactive` (`view` tasks of interactive workflows) and `rework`
+//!   (rework loops and sending a task back).
 
 pub mod timestamp;
 pub mod data_type;
@@ -50,6 +51,7 @@ pub mod spawn;
 mod user_task_flow;
 pub mod correlation;
 mod interactive;
+mod rework;
 
 pub use definition::{parse as parse_definition, Definition, DefinitionError, JobTarget};
 pub use event::{Event, EventKind};

@@ -76,6 +76,9 @@ pub enum Cause {
     Postcondition,
     /// An action of another task (or of its own) starts the task again.
     Triggered,
+    /// The flow returned to an earlier task (a loop branch, a person's `task back`): the task
+    /// runs again.
+    Rework,
     /// An operator retries the task.
     Retry,
     /// An operator retried a predecessor this task was blocked by: it waits for it again.
@@ -96,7 +99,7 @@ pub enum Cause {
 
 impl Cause {
     /// Every cause, in the order the README lists them.
-    pub const ALL: [Self; 31] = [
+    pub const ALL: [Self; 32] = [
         Self::DeadPath,
         Self::Breakpoint,
         Self::Calendar,
@@ -120,6 +123,7 @@ impl Cause {
         Self::EventTimeout,
         Self::Postcondition,
         Self::Triggered,
+        Self::Rework,
         Self::Retry,
         Self::PredecessorRetried,
         Self::Skip,
@@ -151,7 +155,7 @@ impl Cause {
             Self::ElseAction => ("else_action", "a precondition or a dependency does not hold: its else action (`skip` and `{run: TASK}` skip the task, `block` blocks it)"),
             Self::LatestTime => ("latest_time", "the latest start passed, or the task would end after its latest end: `ended_timeout`, or `blocked` with `on_timeout: block`"),
             Self::Prompt => ("prompt", "a prompt needs a value"),
-            Self::RunLimit => ("run_limit", "the task ran as often as its run limit (`max_runs`) allows since an operator last acted on it"),
+            Self::RunLimit => ("run_limit", "the task ran as often as its run limit (`max_runs`) allows since an operator last acted on it, or a decision's loop branch went back as often as its `max_loops` allows"),
             Self::Dispatched => ("dispatched", "the task's work is handed out: a job attempt to a worker (a first run, a retry, or again after its worker was lost), a ForEach's iterations, a `call`'s sub-process"),
             Self::HumanTask => ("human_task", "the task's human task is created, claimed, given back, forwarded, suspended, resumed, escalated or restarted"),
             Self::WaitForEvent => ("wait_for_event", "a `wait` task subscribes to its event (with its correlation key) and waits for it"),
@@ -165,6 +169,7 @@ impl Cause {
             Self::EventTimeout => ("event_timeout", "a `wait` task's event did not come within its `timeout`"),
             Self::Postcondition => ("postcondition", "a postcondition after the task's end: `{end: STATUS}`, `block`, `restart`, or a condition that cannot be evaluated"),
             Self::Triggered => ("triggered", "a `{run: TASK}` action of another task (or of its own) starts the task"),
+            Self::Rework => ("rework", "the flow returned to an earlier task (a decision's `back_to` loop, or `baton task back`): the task is in the range that runs again, and what it had under way is stopped"),
             Self::Retry => ("retry", "an operator retries the task"),
             Self::PredecessorRetried => ("predecessor_retried", "an operator retried a predecessor the task was blocked by: it waits for it again"),
             Self::Skip => ("skip", "an operator skips the task"),
@@ -199,7 +204,8 @@ impl Cause {
             R::PreconditionNotMet { .. } | R::DependencyNotMet { .. } => Self::ElseAction,
             R::LatestStartPassed { .. } | R::WouldEndTooLate { .. } => Self::LatestTime,
             R::WaitingForInput { .. } => Self::Prompt,
-            R::RunLimit { .. } => Self::RunLimit,
+            R::RunLimit { .. } | R::LoopLimit { .. } => Self::RunLimit,
+            R::LoopedBack { .. } => Self::Rework,
             R::WaitingForEvent { .. } => Self::WaitForEvent,
             R::ShowingView { .. } => Self::ShowView,
             R::Submitted { .. } => Self::Completed,
@@ -239,6 +245,7 @@ impl Cause {
             R::Operator { action, .. } => match action.as_str() {
                 "retry" => Self::Retry,
                 "skip" => Self::Skip,
+                "back" => Self::Rework,
                 "terminate" => Self::Terminate,
                 "delete" => Self::Delete,
                 _ => return None,
@@ -346,6 +353,12 @@ pub const TABLE: &[Row] = {
         row(
             Cause::Triggered,
             &[WaitingForPredecessor, EndedOk, EndedNotOk, EndedSkipped, EndedInactive, EndedTimeout, Canceled, Terminated, Expired],
+            &[WaitingForPredecessor],
+        ),
+        // The flow returns to an earlier task: it and the tasks after it wait again.
+        row(
+            Cause::Rework,
+            &[Blocked, WaitingForStartTime, WaitingForPrecondition, WaitingForUserInput, WaitingForEvent, WaitingForRetry, Running, Ready, Claimed, Forwarded, Suspended, Escalated, EndedOk, EndedNotOk, EndedSkipped, EndedInactive, EndedTimeout, Canceled, Terminated, Expired],
             &[WaitingForPredecessor],
         ),
         // Operators, and the instance's end.

@@ -56,6 +56,15 @@ pub enum TransitionError {
     NotRetryable { task: String, status: String },
     #[error("task `{task}` cannot be retried: its successor `{successor}` is already {status}")]
     SuccessorMoved { task: String, successor: String, status: String },
+    /// A `task back` to a task that does not come before the task sent back.
+    #[error("task `{earlier}` does not come before task `{task}`; a task goes back only to a task it follows (through `after` or branches)")]
+    NotBefore { task: String, earlier: String },
+    /// A `task back` of a task the flow has not reached yet.
+    #[error("task `{task}` has not started yet (it is waiting for its predecessors); send back a task the flow has reached")]
+    NotReached { task: String },
+    /// A `task back` by someone who is neither an administrator nor an owner of the task.
+    #[error("user `{user}` may not send task `{task}` back: an administrator may, and for a user task its potential owners and administrators")]
+    NotAllowedToSendBack { task: String, user: String },
     #[error("task `{task}` is {status}; only a blocked or waiting task can be skipped")]
     NotSkippable { task: String, status: String },
     #[error("invalid process data: {}", .0.join("; "))]

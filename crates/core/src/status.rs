@@ -426,6 +426,10 @@ pub enum Reason {
     DataLimit { what: String, problem: String },
     /// The task was about to run more often than its run limit allows without an operator.
     RunLimit { limit: u32 },
+    /// A decision's loop branch back to `to` went back `limit` times (`max_loops`).
+    LoopLimit { to: String, limit: u32 },
+    /// Decision `decision`'s loop branch returned the flow here: pass `pass` of at most `max`.
+    LoopedBack { decision: String, pass: u32, max: u32 },
     /// A job attempt failed (`failure`); its retry policy runs retry `retry` of `max` at `at`.
     RetryPending { retry: u32, max: u32, #[serde(with = "crate::timestamp")] at: DateTime<Utc>, failure: String },
     /// The job runs again: retry `retry` of `max` of its retry policy.
@@ -492,6 +496,7 @@ impl fmt::Display for Reason {
                 "`{field}` refers to document `{document}`, which this instance does not refer to: an expression or a command's output may copy the document references the instance holds, not make new ones (give the document as start data, a task's output or an input, which check that the user may read it)"
             ),
             Self::NoBranchMatched => f.write_str("no branch condition held and there is no `otherwise`"),
+            Self::Operator { action, by } if action == "back" => write!(f, "sent back by {by}: runs again"),
             Self::Operator { action, by } => write!(f, "{action} by {by}"),
             Self::InstanceEnded { status } => write!(f, "instance {status}"),
             Self::EngineRestarted => f.write_str("the engine restarted while the job ran; running it again"),
@@ -558,6 +563,11 @@ impl fmt::Display for Reason {
             Self::Submitted { by } => write!(f, "submitted by {by}"),
             Self::Discarded { why } => write!(f, "deleted when it left its session's cache ({why}); it has no Auto Persist"),
             Self::SpawnedOpen { children } => write!(f, "waiting for spawned sub-process{} {}", if children.len() == 1 { "" } else { "es" }, children.join(", ")),
+            Self::LoopLimit { to, limit } => write!(
+                f,
+                "its loop back to `{to}` went back {limit} times, its loop limit (`max_loops`); retry the incident or the decision to let it loop again, or skip it"
+            ),
+            Self::LoopedBack { decision, pass, max } => write!(f, "runs again: `{decision}` went back in its loop (pass {pass} of at most {max})"),
             Self::RunLimit { limit } => write!(
                 f,
                 "it ran {limit} times since an operator last acted on it, its run limit (`max_runs`); retry the incident or the task to let it run again, or skip it"

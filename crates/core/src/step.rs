@@ -192,6 +192,7 @@ pub fn apply_with(def: &Definition, instance: &Instance, command: Command, now: 
         Command::JobLockExpired { task, attempt, worker } => m.redispatch(&task, attempt, Reason::LockExpired { worker })?,
         Command::RetryTask { task, by } => m.retry(&task, &by)?,
         Command::SkipTask { task, by } => m.skip(&task, &by)?,
+        Command::SendBack { task, to, by } => m.send_back(&task, &to, &by)?,
         Command::Abort { by, abort_parent } => {
             if abort_parent {
                 m.aborted_by = Some(by.clone());
@@ -242,6 +243,12 @@ fn check_payload(command: &Command, limits: &crate::limits::DataLimits) -> Resul
 
 /// A `set` task's result: the new process data, and the values it wrote.
 type SetResult = (Map<String, Value>, Map<String, Value>);
+
+/// What a decision chose: the tasks its branches lead to, or a loop back to an earlier task.
+enum Decided {
+    To(Vec<usize>),
+    Back(crate::definition::LoopBack),
+}
 
 impl Machine<'_> {
     /// Runs every task whose turn has come, until nothing more can move.
@@ -333,7 +340,8 @@ impl Machine<'_> {
             },
             TaskKind::Decision(spec) => match self.evaluate_decision(spec) {
                 Err(reason) => self.fail(i, reason),
-                Ok(taken) => {
+                Ok(Decided::Back(back)) => self.loop_back(i, back),
+                Ok(Decided::To(taken)) => {
                     let names: Vec<String> = taken.iter().map(|&t| self.def.tasks[t].id.clone()).collect();
                     self.inst.tasks[i].taken = taken;
                     self.emit(Some(i), EventKind::BranchesTaken { tasks: names });
@@ -389,12 +397,16 @@ impl Machine<'_> {
 
     /// The tasks a decision's branches lead to: the first branch that holds (or all, in mode
     /// `all`), else `otherwise`.
-    fn evaluate_decision(&self, spec: &crate::definition::DecisionSpec) -> Result<Vec<usize>, Reason> {
+    fn evaluate_decision(&self, spec: &crate::definition::DecisionSpec) -> Result<Decided, Reason> {
         let scope = self.scope();
         let mut taken: Vec<usize> = Vec::new();
         for (n, branch) in spec.branches.iter().enumerate() {
             let holds = branch.when.eval_bool(&scope).map_err(|e| Reason::ExpressionFailed { field: format!("branches[{n}].when"), message: e.0 })?;
             if holds {
+                // A loop branch is never in `mode: all` (deploy refuses it).
+                if let Some(back) = branch.back {
+                    return Ok(Decided::Back(back));
+                }
                 taken.extend(&branch.to);
                 if !spec.take_all {
                     break;
@@ -407,7 +419,7 @@ impl Machine<'_> {
         if taken.is_empty() {
             return Err(Reason::NoBranchMatched);
         }
-        Ok(taken)
+        Ok(Decided::To(taken))
     }
 
     /// Every way a task runs again (a `run` action, a postcondition's restart, a loop of them
@@ -442,8 +454,9 @@ impl Machine<'_> {
             });
         }
         self.inst.tasks[i].post_checked = false;
-        // An operator's retry gives the run limit a fresh count.
+        // An operator's retry gives the run limit and the loop limit a fresh count.
         self.inst.tasks[i].runs = 0;
+        self.inst.tasks[i].loops = 0;
         self.set_task(i, TaskStatus::WaitingForPredecessor, Some(Reason::Operator { action: "retry".into(), by: by.to_owned() }));
         // Successors that stopped because of this task wait for it again.
         for &s in &self.def.successors[i] {
@@ -472,20 +485,7 @@ impl Machine<'_> {
             if self.inst.tasks[i].status.is_end() {
                 continue;
             }
-            if let (Some(_), TaskKind::ForEach(_)) = (self.running_attempt(i), &self.def.tasks[i].kind) {
-                self.effects.push(Effect::AbortChildren { task: self.def.tasks[i].id.clone() });
-                self.end_foreach_run(i);
-            } else if let (Some(_), TaskKind::Call(_)) = (self.running_attempt(i), &self.def.tasks[i].kind) {
-                // Stardust: aborting the root aborts a synchronous sub-process not ended yet.
-                self.effects.push(Effect::AbortChildren { task: self.def.tasks[i].id.clone() });
-            } else if let Some(attempt) = self.running_attempt(i) {
-                self.effects.push(Effect::CancelJob { task: self.def.tasks[i].id.clone(), attempt });
-                if self.def.tasks[i].controls.max_runtime.is_some() {
-                    self.clear_timer(i, TimerKind::MaxRuntime { attempt });
-                }
-            }
-            self.clear_waiting_timer(i);
-            self.terminate_user_task(i);
+            self.stop_work(i);
             let untriggered = self.def.tasks[i].controls.on_demand && !self.inst.tasks[i].triggered;
             if untriggered && status == InstanceStatus::Completed {
                 self.set_status(i, TaskStatus::EndedInactive, Some(Reason::NotTriggered));
@@ -498,6 +498,26 @@ impl Machine<'_> {
             self.abort_spawned();
         }
         self.set_instance_status(status, reason);
+    }
+
+    /// Stops what task `i` has under way, leaving its status to the caller: a running job is
+    /// canceled, a ForEach's iterations and a `call`'s sub-process are aborted, a waiting
+    /// task's timer is cleared, an open human task is terminated.
+    pub(crate) fn stop_work(&mut self, i: usize) {
+        if let (Some(_), TaskKind::ForEach(_)) = (self.running_attempt(i), &self.def.tasks[i].kind) {
+            self.effects.push(Effect::AbortChildren { task: self.def.tasks[i].id.clone() });
+            self.end_foreach_run(i);
+        } else if let (Some(_), TaskKind::Call(_)) = (self.running_attempt(i), &self.def.tasks[i].kind) {
+            // Stardust: aborting the root aborts a synchronous sub-process not ended yet.
+            self.effects.push(Effect::AbortChildren { task: self.def.tasks[i].id.clone() });
+        } else if let Some(attempt) = self.running_attempt(i) {
+            self.effects.push(Effect::CancelJob { task: self.def.tasks[i].id.clone(), attempt });
+            if self.def.tasks[i].controls.max_runtime.is_some() {
+                self.clear_timer(i, TimerKind::MaxRuntime { attempt });
+            }
+        }
+        self.clear_waiting_timer(i);
+        self.terminate_user_task(i);
     }
 
     pub(crate) fn set_instance_status(&mut self, status: InstanceStatus, reason: Option<Reason>) {

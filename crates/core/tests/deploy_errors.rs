@@ -182,7 +182,7 @@ fn missing_task_fields_are_reported_at_the_task() {
         "    kind: end",
     ]));
     assert_at(&d, 6, 9); // the branch that lacks `to`
-    assert_message(&d, "missing field `to`");
+    assert_message(&d, "a branch needs `to: [TASKS]`");
 }
 
 #[test]
@@ -231,7 +231,7 @@ fn a_cycle_is_refused_and_named() {
     ]));
     assert_at(&d, 8, 13);
     assert_message(&d, "the tasks form a cycle: b -> a -> b");
-    assert_hint(&d, "without loops");
+    assert_hint(&d, "`back_to: TASK`");
 }
 
 #[test]
@@ -1159,4 +1159,126 @@ fn a_foreach_runs_at_most_100_iterations_at_once_and_a_stored_one_with_more_is_c
     };
     assert_eq!(parallel(&ok(&source("100000"))), 100_000);
     assert_eq!(parallel(&parse("flow.yaml", &source("4294967295")).expect("a stored definition loads")), 100_000);
+}
+
+/// A rework loop: review, then a decision that may go back to the draft.
+fn looping(branch: &str) -> String {
+    yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: draft",
+        "    kind: end",
+        "  - id: review",
+        "    kind: end",
+        "    after: [draft]",
+        "  - id: check",
+        "    kind: decision",
+        "    after: [review]",
+        branch,
+        "    otherwise: [done]",
+        "  - id: done",
+        "    kind: end",
+    ])
+}
+
+#[test]
+fn a_loop_branch_goes_back_to_a_task_before_its_decision() {
+    let def = ok(&looping("    branches: [{when: 'true', back_to: draft, max_loops: 3}]"));
+    let TaskKind::Decision(spec) = &def.tasks[2].kind else { panic!("a decision") };
+    assert_eq!(spec.branches[0].back, Some(baton_core::definition::LoopBack { target: 0, max_loops: 3 }));
+    assert!(spec.branches[0].to.is_empty());
+    // Without `max_loops`, the default.
+    let def = ok(&looping("    branches: [{when: 'true', back_to: review}]"));
+    let TaskKind::Decision(spec) = &def.tasks[2].kind else { panic!("a decision") };
+    assert_eq!(spec.branches[0].back.map(|b| b.max_loops), Some(baton_core::definition::DEFAULT_MAX_LOOPS));
+}
+
+#[test]
+fn a_loop_branch_to_a_task_that_does_not_come_before_is_refused() {
+    let d = one(&looping("    branches: [{when: 'true', back_to: done}]"));
+    assert_at(&d, 11, 40);
+    assert_message(&d, "decision `check` goes back to `done`, which does not come before it");
+    assert_hint(&d, "use `to`");
+}
+
+#[test]
+fn a_branch_that_targets_its_own_decision_is_refused() {
+    let d = one(&looping("    branches: [{when: 'true', to: [check]}]"));
+    assert_at(&d, 11, 36);
+    assert_message(&d, "decision `check` has a branch to itself");
+    assert_hint(&d, "back_to: TASK");
+    let d = one(&looping("    branches: [{when: 'true', back_to: check}]"));
+    assert_at(&d, 11, 40);
+    assert_message(&d, "decision `check` cannot go back to itself");
+}
+
+#[test]
+fn a_branch_has_to_or_back_to_and_max_loops_only_with_back_to() {
+    let d = one(&looping("    branches: [{when: 'true', to: [done], back_to: draft}]"));
+    assert_message(&d, "`to` or `back_to`, not both");
+    let d = one(&looping("    branches: [{when: 'true'}]"));
+    assert_message(&d, "a branch needs `to: [TASKS]`");
+    let d = one(&looping("    branches: [{when: 'true', to: [done], max_loops: 2}]"));
+    assert_message(&d, "`max_loops` is for a loop branch");
+    let d = one(&looping("    branches: [{when: 'true', back_to: draft, max_loops: 0}]"));
+    assert_message(&d, "`max_loops` is 0; it is 1 to 10000");
+}
+
+#[test]
+fn a_loop_branch_is_refused_in_mode_all() {
+    let src = looping("    branches: [{when: 'true', back_to: draft}]").replace("    otherwise: [done]\n", "    otherwise: [done]\n    mode: all\n");
+    let d = one(&src);
+    assert_message(&d, "which `mode: all` cannot do");
+}
+
+#[test]
+fn a_reference_to_undeclared_data_is_refused_with_the_nearest_declared_name() {
+    let d = one(&yaml(&[
+        "id: p",
+        "data:",
+        "  amount: integer",
+        "  limit: integer",
+        "tasks:",
+        "  - id: check",
+        "    kind: decision",
+        "    branches: [{when: 'data.amnt > data.limit', to: [done]}]",
+        "    otherwise: [done]",
+        "  - id: done",
+        "    kind: end",
+    ]));
+    assert_at(&d, 8, 29);
+    assert_message(&d, "when: `data.amnt` is not declared under `data`");
+    assert_hint(&d, "did you mean `amount`?");
+    // Without declared data, any key may be read.
+    ok(&yaml(&["id: p", "tasks:", "  - id: s", "    kind: decision", "    branches: [{when: 'data.amnt > 1', to: [e]}]", "  - id: e", "    kind: end"]));
+}
+
+/// Every definition among the examples deploys with the deploy's checks (its declared data
+/// included); calendars and other files are left out.
+#[test]
+fn every_example_definition_deploys() {
+    fn walk(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("the examples").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|e| e == "yaml") {
+                found.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples")), &mut files);
+    let mut definitions = 0;
+    for path in files {
+        let source = std::fs::read_to_string(&path).expect("an example");
+        if !source.lines().any(|l| l.starts_with("tasks:")) {
+            continue;
+        }
+        definitions += 1;
+        if let Err(e) = parse_with(&path.display().to_string(), &source, &DataLimits::default()) {
+            panic!("an example does not deploy:\n{e}");
+        }
+    }
+    assert!(definitions >= 10, "found only {definitions} example definitions");
 }

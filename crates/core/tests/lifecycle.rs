@@ -174,6 +174,11 @@ fn user_task_in(kind: K, extra: &str, more: &str) -> Flow {
 
 /// A job `t` in `kind` (with `more` tasks beside it).
 fn job_in(kind: K, more: &str) -> Flow {
+    job_in_behind(kind, "", more)
+}
+
+/// A job `t` in `kind`, with `after` lines (its predecessors) and `more` tasks beside it.
+fn job_in_behind(kind: K, after_lines: &str, more: &str) -> Flow {
     let controls = match kind {
         K::WaitingForStartTime => "\n    earliest_start: +1h",
         K::WaitingForPrecondition => "\n    preconditions: {conditions: [{when: data.go}]}",
@@ -185,7 +190,7 @@ fn job_in(kind: K, more: &str) -> Flow {
         K::Canceled => "\n    max_runtime: {after: 1m}",
         _ => "",
     };
-    let (pre, after) = if kind == K::WaitingForPredecessor { (format!("\n{}", job("pre")), "\n    after: [pre]") } else { (String::new(), "") };
+    let (pre, after) = if kind == K::WaitingForPredecessor { (format!("\n{}", job("pre")), "\n    after: [pre]") } else { (String::new(), after_lines) };
     let mut flow = start(&format!("{}{after}{controls}{pre}\n{more}", job("t")));
     match kind {
         K::WaitingForRetry | K::EndedNotOk => {
@@ -541,6 +546,25 @@ mod scenarios {
         taken.add(&flow);
     }
 
+    /// Sent back to a task before it (`task back`), a task goes back to waiting for its
+    /// predecessors from every status it can be in once the flow reached it, its work stopped.
+    pub fn a_task_sent_back_waits_again_from_every_status_the_flow_reached(taken: &mut Taken) {
+        const PRE: &str = "  - id: pre\n    kind: end";
+        const AFTER_PRE: &str = "\n    after: [pre]";
+        let reached: Vec<K> = K::ALL.into_iter().filter(|&k| lifecycle::allows(k, Cause::Rework, K::WaitingForPredecessor)).collect();
+        assert!(!reached.contains(&K::WaitingForPredecessor), "a task the flow has not reached is not sent back");
+        for kind in reached {
+            let mut flow = match kind {
+                K::WaitingForEvent => start(&format!("{WAIT_T}{AFTER_PRE}\n{PRE}")),
+                K::Ready | K::Claimed | K::Forwarded | K::Suspended | K::Escalated | K::Terminated | K::Expired => user_task_in(kind, AFTER_PRE.trim_start_matches('\n'), PRE),
+                _ => job_in_behind(kind, AFTER_PRE, PRE),
+            };
+            flow.apply(Command::SendBack { task: "t".into(), to: "pre".into(), by: baton_core::people::Caller::new("chief").admin() });
+            assert_took(&flow, kind, Cause::Rework, K::WaitingForPredecessor);
+            taken.add(&flow);
+        }
+    }
+
     /// A postcondition after any end a task's run can have (OK, not OK, timed out, skipped by
     /// its dependencies) may change the status, block the task or restart it.
     pub fn a_postcondition_changes_blocks_or_restarts_a_task_after_each_kind_of_end(taken: &mut Taken) {
@@ -789,6 +813,7 @@ scenarios! {
     retrying_a_failed_predecessor_makes_its_blocked_successor_wait_again,
     an_action_starts_a_task_again_from_any_end,
     a_postcondition_changes_blocks_or_restarts_a_task_after_each_kind_of_end,
+    a_task_sent_back_waits_again_from_every_status_the_flow_reached,
     a_failed_attempt_with_retries_left_waits_and_runs_again,
     a_job_whose_worker_was_lost_runs_again_as_a_new_attempt,
     an_external_worker_ends_a_job_with_the_status_it_chose,
@@ -834,12 +859,13 @@ fn every_status_and_every_cause_has_a_place_in_the_table() {
     }
 }
 
-/// Nothing leaves `ended_ok` but an action or a postcondition of the task's own, or the
-/// deletion of its human task: no operator retries it, and the instance's end leaves it.
+/// Nothing leaves `ended_ok` but an action or a postcondition of the task's own, the flow
+/// returning to a task before it (a loop, `task back`), or the deletion of its human task: no
+/// operator retries it, and the instance's end leaves it.
 #[test]
 fn an_ended_ok_task_moves_only_by_its_own_rules() {
     let causes: BTreeSet<Cause> = lifecycle::edges().filter(|e| e.from == K::EndedOk).map(|e| e.cause).collect();
-    assert_eq!(causes, BTreeSet::from([Cause::Postcondition, Cause::Triggered, Cause::Delete]));
+    assert_eq!(causes, BTreeSet::from([Cause::Postcondition, Cause::Triggered, Cause::Rework, Cause::Delete]));
 }
 
 #[test]

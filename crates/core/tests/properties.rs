@@ -226,6 +226,7 @@ impl Driver {
                 Effect::Subscribe { .. } | Effect::Unsubscribe { .. } => prop_assert!(false, "no wait task in these definitions"),
                 // Only an operator's retry runs a task again here, and it restarts the count.
                 Effect::RunLimitReached { .. } => prop_assert!(false, "no run limit without postconditions"),
+                Effect::LoopLimitReached { .. } => prop_assert!(false, "no loop branch in these definitions"),
             }
         }
         Ok(())

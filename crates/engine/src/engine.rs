@@ -400,7 +400,7 @@ impl<S: Store> Engine<S> {
     async fn settling(&self, instance_id: &str, command: &Command) -> Result<Cleanup, EngineError> {
         let (Command::RetryTask { task, by } | Command::SkipTask { task, by }) = command else { return Ok(Cleanup::default()) };
         let open = self.inner.store.incidents(instance_id).await?.into_iter().find(|i| {
-            i.is_open() && i.kind == baton_store::IncidentKind::RunLimit && i.task.as_deref() == Some(task.as_str())
+            i.is_open() && matches!(i.kind, baton_store::IncidentKind::RunLimit | baton_store::IncidentKind::LoopLimit) && i.task.as_deref() == Some(task.as_str())
         });
         Ok(Cleanup { incident: open.map(|i| (i.id, by.clone())), ..Cleanup::default() })
     }
@@ -1192,6 +1192,9 @@ impl<S: Store> Engine<S> {
                 Effect::RunLimitReached { task, limit } => {
                     tracing::warn!(instance = %instance, task = %task, limit, "the task reached its run limit; it is blocked and an incident was raised");
                 }
+                Effect::LoopLimitReached { task, limit, .. } => {
+                    tracing::warn!(instance = %instance, task = %task, limit, "the decision's loop reached its loop limit; it is blocked and an incident was raised");
+                }
                 Effect::ClearTimer { .. } | Effect::RecordRuntime { .. } | Effect::StartIteration { .. } | Effect::ShareSnapshot { .. } | Effect::DropSnapshot { .. } => {}
                 // Committed with the step (`subscribe`, `unsubscribe`).
                 Effect::Subscribe { .. } | Effect::Unsubscribe { .. } => {}
@@ -1397,6 +1400,20 @@ async fn compute<T: Send + 'static>(definition: &Definition, instance: &str, f: 
     })
 }
 
+/// The incident a task blocked by a limit raises (its run limit, a decision's loop limit):
+/// retrying it retries the task, which gives the limit a fresh count.
+fn limit_incident(instance: &str, task: &str, kind: baton_store::IncidentKind, reason: baton_core::Reason, limit: u32, now: chrono::DateTime<chrono::Utc>) -> baton_store::NewIncident {
+    baton_store::NewIncident {
+        instance: instance.to_owned(),
+        task: Some(task.to_owned()),
+        kind,
+        reason: reason.to_string(),
+        command: serde_json::to_value(Command::RetryTask { task: task.to_owned(), by: String::new() }).ok(),
+        attempts: limit,
+        at: now,
+    }
+}
+
 /// Moves job, timer and runtime effects into the step (so they commit with it) and returns
 /// all effects for after the commit.
 fn collect_effects(step: &mut StepRecord, instance: &Instance, effects: Vec<Effect>, now: chrono::DateTime<chrono::Utc>) -> Vec<Effect> {
@@ -1446,15 +1463,11 @@ fn collect_effects(step: &mut StepRecord, instance: &Instance, effects: Vec<Effe
             }
             // The incident commits with the step that blocked the task; retrying it retries the
             // task (which gives the run limit a fresh count).
-            Effect::RunLimitReached { task, limit } => step.raise_incidents.push(baton_store::NewIncident {
-                instance: id.clone(),
-                task: Some(task.clone()),
-                kind: baton_store::IncidentKind::RunLimit,
-                reason: baton_core::Reason::RunLimit { limit: *limit }.to_string(),
-                command: serde_json::to_value(Command::RetryTask { task: task.clone(), by: String::new() }).ok(),
-                attempts: *limit,
-                at: now,
-            }),
+            Effect::RunLimitReached { task, limit } => step.raise_incidents.push(limit_incident(id, task, baton_store::IncidentKind::RunLimit, baton_core::Reason::RunLimit { limit: *limit }, *limit, now)),
+            // Retrying it retries the decision, which gives its loops a fresh count.
+            Effect::LoopLimitReached { task, to, limit } => step
+                .raise_incidents
+                .push(limit_incident(id, task, baton_store::IncidentKind::LoopLimit, baton_core::Reason::LoopLimit { to: to.clone(), limit: *limit }, *limit, now)),
             Effect::ShareSnapshot { task, attempt, snapshot } => {
                 step.share_snapshots.push((SnapshotKey { instance: id.clone(), task: task.clone(), attempt: *attempt }, snapshot.clone()));
             }

@@ -103,7 +103,8 @@ impl EngineError {
 fn transition_kind(error: &TransitionError) -> ErrorKind {
     use TransitionError as T;
     match error {
-        T::InvalidData(_) | T::NotAUserTask { .. } | T::DataLimit { .. } | T::ChildNotStarted(_) | T::NotAView { .. } | T::InvalidSubmission { .. } | T::IsAView { .. } => ErrorKind::Invalid,
+        T::InvalidData(_) | T::NotAUserTask { .. } | T::DataLimit { .. } | T::ChildNotStarted(_) | T::NotAView { .. } | T::InvalidSubmission { .. } | T::IsAView { .. } | T::NotBefore { .. } => ErrorKind::Invalid,
+        T::NotAllowedToSendBack { .. } => ErrorKind::Forbidden,
         T::UnknownTask(_) => ErrorKind::NotFound,
         // A deleted instance is still there to read (with its history); it takes no more commands.
         T::InstanceDeleted(_)
@@ -117,7 +118,8 @@ fn transition_kind(error: &TransitionError) -> ErrorKind {
         | T::NotRecoverable { .. }
         | T::NothingToRecover { .. }
         | T::NoWaitingTask { .. }
-        | T::ViewNotShown { .. } => ErrorKind::Conflict,
+        | T::ViewNotShown { .. }
+        | T::NotReached { .. } => ErrorKind::Conflict,
         T::UserTask { error, .. } => user_task_kind(error),
     }
 }

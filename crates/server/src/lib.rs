@@ -83,6 +83,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(instances::abort_and_start))
         .routes(routes!(cases::show))
         .routes(routes!(instances::retry))
+        .routes(routes!(instances::back))
         .routes(routes!(instances::skip))
         .routes(routes!(instances::set_breakpoint, instances::clear_breakpoint))
         .routes(routes!(instances::input))

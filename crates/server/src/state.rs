@@ -1,4 +1,4 @@
-//! What every handler shares: the service, on the embedded SQLite store, the app's HTTP
+//! What every handler shares: the service, on the store the server opened (SQLite or PostgreSQL), the app's HTTP
 //! measurements, and what event streams need (a bound on how many, and the shutdown).
 
 use std::sync::Arc;
@@ -6,13 +6,13 @@ use std::sync::Arc;
 use tokio::sync::{watch, Semaphore};
 
 use baton_service::Service;
-use baton_store_sqlite::SqliteStore;
+use baton_store_any::AnyStore;
 
 use crate::metrics::HttpMetrics;
 
-/// The store the server runs on. The server takes one concrete store so that its handlers
-/// are plain functions the OpenAPI document can describe.
-pub type Store = SqliteStore;
+/// The store the server runs on: SQLite or PostgreSQL, chosen when it starts. The server takes
+/// one concrete store so that its handlers are plain functions the OpenAPI document can describe.
+pub type Store = AnyStore;
 
 /// The most event streams (`GET /api/events`) one server keeps open at once; past it a new
 /// one is refused with 503 until another closes.

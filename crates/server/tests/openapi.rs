@@ -32,7 +32,7 @@ async fn every_documented_operation_is_served_and_asks_for_a_token() {
             assert_eq!(answer.status, expected, "{method} {path}");
         }
     }
-    assert_eq!(operations, 65);
+    assert_eq!(operations, 66);
 }
 
 #[tokio::test]
@@ -46,6 +46,7 @@ async fn the_document_holds_every_route_of_the_api() {
         "/api/instances/{id}/recover", "/api/instances/{id}/children", "/api/cases/{id}",
         "/api/instances/{id}/spawn", "/api/instances/{id}/abort-and-start",
         "/api/instances/{id}/tasks/{task}/retry", "/api/instances/{id}/tasks/{task}/skip", "/api/instances/{id}/tasks/{task}/breakpoint",
+        "/api/instances/{id}/tasks/{task}/back",
         "/api/instances/{id}/tasks/{task}/input", "/api/instances/{id}/tasks/{task}/human-tasks", "/api/instances/{id}/incidents", "/api/inbox",
         "/api/me", "/api/sign-in", "/api/sign-out", "/api/users", "/api/users/{user}/password", "/api/groups", "/api/groups/{group}/members", "/api/groups/{group}/members/{member}", "/api/departments",
         "/api/tokens", "/api/tokens/{id}", "/api/incidents", "/api/incidents/{id}/retry", "/api/incidents/{id}/resolve",

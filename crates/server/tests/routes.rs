@@ -103,6 +103,33 @@ async fn skipping_or_retrying_a_task_that_is_not_ready_for_it_is_409() {
 }
 
 #[tokio::test]
+async fn a_task_is_sent_back_to_an_earlier_one_by_its_owners_and_refused_otherwise() {
+    let api = api().await;
+    let source = "id: rework\ntasks:\n  - id: draft\n    kind: end\n  - id: review\n    kind: user\n    title: Review\n    owners: [group:editors]\n    after: [draft]\n  - id: done\n    kind: end\n    after: [review]\n";
+    let deployed = api.post("/api/definitions", &api.john, json!({"files": [{"name": "rework.yaml", "source": source}]})).await;
+    assert_eq!(deployed.status, StatusCode::OK, "{}", deployed.body);
+    let started = api.post("/api/instances", &api.john, json!({"process": "rework"})).await;
+    let id = started.body["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/instances/{id}/tasks/review/back");
+    // Eve is neither an owner of the review nor an administrator.
+    let eve = api.post(&path, &api.eve, json!({"to": "draft"})).await;
+    assert_eq!((eve.status, code(&eve)), (StatusCode::FORBIDDEN, "forbidden"));
+    // `done` comes after the review.
+    let forward = api.post(&path, &api.john, json!({"to": "done"})).await;
+    assert_eq!((forward.status, code(&forward)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid"), "{}", forward.body);
+    let back = api.post(&path, &api.john, json!({"to": "draft"})).await;
+    assert_eq!(back.status, StatusCode::OK, "{}", back.body);
+    assert_eq!((back.body["tasks"]["draft"]["attempts"].as_u64(), back.body["tasks"]["review"]["status"].as_str()), (Some(2), Some("ready")));
+    let history = api.get(&format!("/api/instances/{id}/history"), &api.john).await;
+    let went_back: Vec<&serde_json::Value> = history.body.as_array().unwrap().iter().filter(|e| e["event"] == "went_back").collect();
+    assert_eq!(went_back.len(), 1, "{}", history.body);
+    assert_eq!((went_back[0]["to"].as_str(), went_back[0]["by"].as_str()), (Some("draft"), Some("john")));
+    api.post(&format!("/api/instances/{id}/abort"), &api.chief, json!({})).await;
+    let ended = api.post(&path, &api.chief, json!({"to": "draft"})).await;
+    assert_eq!((ended.status, code(&ended)), (StatusCode::CONFLICT, "conflict"));
+}
+
+#[tokio::test]
 async fn an_administrator_manages_people() {
     let api = api().await;
     let user = api.post("/api/users", &api.chief, json!({"name": "ann", "department": "sales"})).await;

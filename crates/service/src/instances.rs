@@ -25,6 +25,9 @@ pub enum TaskOperation {
     Input { task: String, values: Map<String, Value> },
     /// Set (`true`) or clear a breakpoint on the task.
     Breakpoint { task: String, enabled: bool },
+    /// Return the flow from the task to `to`, a task before it, which runs again with the tasks
+    /// after it (administrators, and for a user task its potential owners and administrators).
+    Back { task: String, to: String },
 }
 
 impl<S: ServiceStore> Service<S> {
@@ -162,7 +165,7 @@ impl<S: ServiceStore> Service<S> {
 
     /// Applies an operator's command to one task of an instance.
     pub async fn task_operation(&self, user: &str, id: &str, operation: TaskOperation) -> Result<api::Instance> {
-        self.visible_to(user, id).await?;
+        let viewer = self.visible_to(user, id).await?;
         let by = user.to_owned();
         if let TaskOperation::Input { values, .. } = &operation {
             self.check_documents_in(user, values).await?;
@@ -172,6 +175,12 @@ impl<S: ServiceStore> Service<S> {
             TaskOperation::Skip { task } => Command::SkipTask { task, by },
             TaskOperation::Input { task, values } => Command::ProvideInput { task, values, by },
             TaskOperation::Breakpoint { task, enabled } => Command::SetBreakpoint { task, enabled, by },
+            TaskOperation::Back { task, to } => {
+                // The local command line's operator holds the database: an administrator here.
+                let mut caller = viewer.caller;
+                caller.admin |= self.local && caller.user == baton_store::OPERATOR;
+                Command::SendBack { task, to, by: caller }
+            }
         };
         self.operate(user, id, command).await
     }

@@ -66,6 +66,16 @@ impl Default for PgOptions {
 pub struct PgStore {
     pool: PgPool,
     changes: broadcast::Sender<Changed>,
+    schema: Schema,
+}
+
+/// Where the schema stood when the store connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schema {
+    /// How many migrations this connect applied (0: the schema was up to date).
+    pub applied: usize,
+    /// The version of the newest migration the database holds now.
+    pub version: i64,
 }
 
 /// A PostgreSQL error as a store error: a serialization failure or a deadlock is a
@@ -107,11 +117,16 @@ impl PgStore {
             .connect_with(connect)
             .await
             .map_err(db_err)?;
-        migrate(&pool).await?;
+        let schema = migrate(&pool).await?;
         let changes = broadcast::channel(CHANGE_BACKLOG).0;
         let listener = Self::listen(&pool, changes.clone()).await?;
         tokio::spawn(listener);
-        Ok(Self { pool, changes })
+        Ok(Self { pool, changes, schema })
+    }
+
+    /// Where the schema stood when this store connected: how many migrations it applied.
+    pub fn schema(&self) -> Schema {
+        self.schema
     }
 
     /// The pool, for tests and tools that look at the tables.
@@ -163,10 +178,20 @@ fn decode_changed(payload: &str) -> Changed {
     Changed { instances: payload.contains('i'), jobs: payload.contains('j'), external_jobs: payload.contains('e'), timers: payload.contains('t') }
 }
 
+/// The migrations the database has applied, oldest first (none in a new database).
+async fn applied_migrations(pool: &PgPool) -> Result<Vec<i64>> {
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL").fetch_one(pool).await.map_err(db_err)?;
+    if !exists {
+        return Ok(Vec::new());
+    }
+    sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version").fetch_all(pool).await.map_err(db_err)
+}
+
 /// Runs the embedded migrations; a database with a migration this Baton does not have (a newer
-/// Baton's) is refused before anything changes.
-async fn migrate(pool: &PgPool) -> Result<()> {
+/// Baton's) is refused before anything changes. Says where the schema stands after.
+async fn migrate(pool: &PgPool) -> Result<Schema> {
     use sqlx::migrate::MigrateError;
+    let before = applied_migrations(pool).await?.len();
     MIGRATOR.run(pool).await.map_err(|e| match e {
         MigrateError::VersionMissing(version) => StoreError::backend(
             BackendKind::Incompatible,
@@ -177,7 +202,9 @@ async fn migrate(pool: &PgPool) -> Result<()> {
         }
         MigrateError::Execute(e) => db_err(e),
         other => StoreError::backend(BackendKind::Incompatible, format!("migrating the schema: {other}")),
-    })
+    })?;
+    let after = applied_migrations(pool).await?;
+    Ok(Schema { applied: after.len().saturating_sub(before), version: after.last().copied().unwrap_or(0) })
 }
 
 impl ChangeNotifier for PgStore {

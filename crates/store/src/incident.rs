@@ -16,6 +16,8 @@ pub enum IncidentKind {
     StepFailed,
     /// A task was started by `run` actions more often than the run limit allows.
     RunLimit,
+    /// A decision's loop branch went back more often than its `max_loops` allows.
+    LoopLimit,
 }
 
 impl IncidentKind {
@@ -23,11 +25,12 @@ impl IncidentKind {
         match self {
             Self::StepFailed => "step_failed",
             Self::RunLimit => "run_limit",
+            Self::LoopLimit => "loop_limit",
         }
     }
 
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::StepFailed, Self::RunLimit].into_iter().find(|k| k.name() == name)
+        [Self::StepFailed, Self::RunLimit, Self::LoopLimit].into_iter().find(|k| k.name() == name)
     }
 }
 

@@ -40,8 +40,11 @@ const PATIENCE: Duration = Duration::from_secs(60);
 pub struct Baton {
     pub mode: Mode,
     pub dir: tempfile::TempDir,
+    /// `--db`: the file, or a PostgreSQL URL.
     pub db: PathBuf,
     server: Option<Served>,
+    /// The PostgreSQL database `db` names, dropped with the scenario.
+    _postgres: Option<baton_store_postgres::testkit::TestDatabase>,
 }
 
 /// The server of a served scenario, and the token of each user who acted so far.
@@ -55,11 +58,27 @@ impl Baton {
     pub fn new(mode: Mode) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("baton.db");
+        Self::on(mode, dir, db, None)
+    }
+
+    /// A scenario on a PostgreSQL database of its own; `None` (the test then passes without
+    /// running) when no server is configured for the tests.
+    pub fn on_postgres(mode: Mode) -> Option<Self> {
+        use baton_store_postgres::testkit::{server_configured, TestDatabase};
+        if !server_configured() {
+            return None;
+        }
+        let database = tokio::runtime::Runtime::new().unwrap().block_on(TestDatabase::create());
+        let db = PathBuf::from(&database.url);
+        Some(Self::on(mode, tempfile::tempdir().unwrap(), db, Some(database)))
+    }
+
+    fn on(mode: Mode, dir: tempfile::TempDir, db: PathBuf, postgres: Option<baton_store_postgres::testkit::TestDatabase>) -> Self {
         let server = (mode == Mode::Served).then(|| {
             let server = Server::start(&db, &[]);
             Served { url: format!("http://{}", server.address), server, tokens: RefCell::default() }
         });
-        Self { mode, dir, db, server }
+        Self { mode, dir, db, server, _postgres: postgres }
     }
 
     /// A file in the scenario's folder holding `text`; its path.

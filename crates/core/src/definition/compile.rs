@@ -8,7 +8,8 @@ use marked_yaml::{Node, Spanned};
 
 use super::{check_id, controls, pos_of, run_cycles, topic_problem, Action, Branch, DataDecl, DecisionSpec, Definition, Dependency, DependencyMatch, Diagnostics, ForEachSpec, JobSpec, JobTarget, Pos, Resolve, TaskDef, TaskKind, MAX_PARALLEL};
 use super::parse::{read_after, read_branches};
-use super::raw::{RawCommand, RawTask, KINDS, KIND_FIELDS};
+use super::raw::{RawBranch, RawCommand, RawTask, KINDS, KIND_FIELDS};
+use super::{LoopBack, DEFAULT_MAX_LOOPS, MAX_LOOPS_LIMIT};
 use crate::expr::Expr;
 use crate::status::StatusCondition;
 
@@ -96,11 +97,15 @@ pub(super) fn compile_graph(id: &str, task_nodes: &[&Node], data: IndexMap<Strin
             diags.error(
                 pos,
                 format!("the tasks form a cycle: {} -> {}", names.join(" -> "), names[0]),
-                Some("a workflow is a graph without loops; use a `foreach` task to repeat work".into()),
+                Some("`after` and branches go forward, without loops: to repeat earlier tasks, give a decision a branch `back_to: TASK` (a rework loop), or use a `foreach` task".into()),
             );
             return None;
         }
     };
+    check_loops(&tasks, task_nodes, diags);
+    if !diags.items.is_empty() {
+        return None;
+    }
     if let Some(cycle) = run_cycles::find(&tasks).filter(|c| !c.is_empty()) {
         report_run_cycle(&cycle, &tasks, task_nodes, diags);
         return None;
@@ -436,17 +441,23 @@ pub(super) fn compile_decision(
         diags.error(pos_of(raw.id.span()), format!("decision `{}` needs `branches`", raw.id.as_str()), Some("for example `branches: [{when: \"data.amount > 100\", to: [approve]}]`".into()));
         return None;
     }
+    let own = raw_index_of(raw, resolve, diags);
     let mut ok = true;
     let mut branches = Vec::new();
-    for b in &branches_raw {
+    let items = node.as_mapping().and_then(|m| m.get_sequence("branches"));
+    for (n, b) in branches_raw.iter().enumerate() {
         let when = diags.expr(&b.when, "when");
-        let to: Vec<Option<usize>> = b.to.iter().map(|t| resolve(diags, t, "branch target")).collect();
-        match (when, to.into_iter().collect::<Option<Vec<_>>>()) {
-            (Some(when), Some(to)) => branches.push(Branch { when, to }),
+        let to: Vec<Option<usize>> = b.to.iter().flatten().map(|t| branch_target(diags, t, own, raw, resolve)).collect();
+        // The branch's first key: where the branch starts.
+        let first_key = items.and_then(|list| list.get(n)).and_then(|item| item.as_mapping()).and_then(|m| m.keys().next());
+        let at = first_key.map_or_else(|| pos_of(b.when.span()), |k| pos_of(k.span()));
+        let back = loop_back(diags, b, at, own, raw, resolve);
+        match (when, to.into_iter().collect::<Option<Vec<_>>>(), back) {
+            (Some(when), Some(to), Some(back)) => branches.push(Branch { when, to, back }),
             _ => ok = false,
         }
     }
-    let otherwise: Option<Vec<usize>> = raw.otherwise.iter().flatten().map(|t| resolve(diags, t, "branch target")).collect();
+    let otherwise: Option<Vec<usize>> = raw.otherwise.iter().flatten().map(|t| branch_target(diags, t, own, raw, resolve)).collect();
     let take_all = match raw.mode.as_ref().map(|m| m.as_str()) {
         None | Some("first") => false,
         Some("all") => true,
@@ -455,7 +466,92 @@ pub(super) fn compile_decision(
             return None;
         }
     };
+    if take_all && branches.iter().any(|b| b.back.is_some()) {
+        diags.error(
+            pos_of(raw.mode.as_ref()?.span()),
+            format!("decision `{}` goes back in a loop, which `mode: all` cannot do", raw.id.as_str()),
+            Some("a loop branch replaces the flow after the decision; use `mode: first` (the default)".into()),
+        );
+        return None;
+    }
     (ok && otherwise.is_some()).then(|| DecisionSpec { branches, otherwise: otherwise.unwrap_or_default(), take_all })
+}
+
+/// A branch target (`to`, `otherwise`): a task of the process, not the decision itself.
+fn branch_target(diags: &mut Diagnostics, name: &Spanned<String>, own: usize, raw: &RawTask, resolve: Resolve<'_>) -> Option<usize> {
+    let target = resolve(diags, name, "branch target")?;
+    if target == own {
+        diags.error(
+            pos_of(name.span()),
+            format!("decision `{}` has a branch to itself", raw.id.as_str()),
+            Some("to run the decision again, go back to a task before it with `back_to: TASK` (a rework loop)".into()),
+        );
+        return None;
+    }
+    Some(target)
+}
+
+/// A branch's loop (`back_to`, `max_loops`), if it has one: `Some(None)` for a forward branch,
+/// `None` after reporting a mistake. That the target precedes the decision is checked with
+/// the whole graph ([`check_loops`]).
+fn loop_back(diags: &mut Diagnostics, b: &RawBranch, at: Pos, own: usize, raw: &RawTask, resolve: Resolve<'_>) -> Option<Option<LoopBack>> {
+    match (&b.to, &b.back_to) {
+        (Some(_), Some(back)) => {
+            diags.error(pos_of(back.span()), "a branch has `to` or `back_to`, not both", Some("`to: [TASKS]` goes on to successors; `back_to: TASK` goes back to an earlier task in a loop".into()));
+            return None;
+        }
+        (None, None) => {
+            diags.error(at, "a branch needs `to: [TASKS]` (or `back_to: TASK` for a rework loop)", Some("for example `{when: data.approved, to: [publish]}`".into()));
+            return None;
+        }
+        (Some(_), None) => {
+            if let Some(max) = &b.max_loops {
+                diags.error(pos_of(max.span()), "`max_loops` is for a loop branch (`back_to`)", Some("remove `max_loops`, or make the branch go back with `back_to: TASK`".into()));
+                return None;
+            }
+            return Some(None);
+        }
+        (None, Some(_)) => {}
+    }
+    let back = b.back_to.as_ref()?;
+    let target = resolve(diags, back, "loop target")?;
+    if target == own {
+        diags.error(
+            pos_of(back.span()),
+            format!("decision `{}` cannot go back to itself", raw.id.as_str()),
+            Some("`back_to` names a task before the decision, which runs again with the tasks after it".into()),
+        );
+        return None;
+    }
+    let max_loops = match &b.max_loops {
+        None => DEFAULT_MAX_LOOPS,
+        Some(n) if (1..=MAX_LOOPS_LIMIT).contains(&**n) => **n,
+        Some(n) => {
+            diags.error(pos_of(n.span()), format!("`max_loops` is {}; it is 1 to {MAX_LOOPS_LIMIT}", **n), Some("how often the branch may go back before the decision is blocked".into()));
+            return None;
+        }
+    };
+    Some(Some(LoopBack { target, max_loops }))
+}
+
+/// Refuses a loop branch whose target does not precede its decision: a loop goes back.
+fn check_loops(tasks: &[TaskDef], task_nodes: &[&Node], diags: &mut Diagnostics) {
+    for (d, task) in tasks.iter().enumerate() {
+        let TaskKind::Decision(spec) = &task.kind else { continue };
+        for (n, branch) in spec.branches.iter().enumerate() {
+            let Some(back) = branch.back else { continue };
+            if crate::definition::precedes(tasks, back.target, d) {
+                continue;
+            }
+            let raw = read_branches(task_nodes[d], &mut Diagnostics::new(diags.source)).unwrap_or_default();
+            let pos = raw.get(n).and_then(|b| b.back_to.as_ref()).map_or_else(|| pos_of(task_nodes[d].span()), |t| pos_of(t.span()));
+            diags.error(
+                pos,
+                format!("decision `{}` goes back to `{}`, which does not come before it", task.id, tasks[back.target].id),
+                Some(format!("`back_to` names a task the decision follows (through `after` or branches); to go on to `{}`, use `to`", tasks[back.target].id)),
+            );
+        }
+    }
 }
 
 pub(super) fn compile_foreach(scope_id: &str, raw: &RawTask, node: &Node, data: &IndexMap<String, DataDecl>, diags: &mut Diagnostics) -> Option<ForEachSpec> {

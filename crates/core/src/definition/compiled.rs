@@ -306,16 +306,85 @@ pub struct DecisionSpec {
 #[derive(Debug, Clone)]
 pub struct Branch {
     pub when: Expr,
+    /// The successors the branch leads to (empty for a loop branch).
     pub to: Vec<usize>,
+    /// A loop branch goes back to an earlier task instead.
+    pub back: Option<LoopBack>,
 }
 
+/// A decision branch that returns the flow to an earlier task (a rework loop): the target and
+/// the tasks between it and the decision, and every task after the decision, run again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoopBack {
+    /// The task the flow goes back to: one that precedes the decision.
+    pub target: usize,
+    /// How often the branch may go back before the decision is blocked (an incident).
+    pub max_loops: u32,
+}
+
+/// How often a loop branch may go back when it does not say (`max_loops`).
+pub const DEFAULT_MAX_LOOPS: u32 = 10;
+/// The most `max_loops` may be.
+pub const MAX_LOOPS_LIMIT: u32 = 10_000;
+
 impl DecisionSpec {
-    /// Every task that some branch (or `otherwise`) leads to.
+    /// Every task that some branch (or `otherwise`) leads to (a loop branch's target is not:
+    /// it precedes the decision).
     pub fn targets(&self) -> impl Iterator<Item = usize> + '_ {
         self.branches.iter().flat_map(|b| b.to.iter().copied()).chain(self.otherwise.iter().copied())
     }
 }
 
+
+/// Does task `earlier` precede task `later`: does a path of `after` edges and decision
+/// branches lead from it to `later`?
+pub fn precedes(tasks: &[TaskDef], earlier: usize, later: usize) -> bool {
+    let mut seen = vec![false; tasks.len()];
+    let mut stack = vec![later];
+    while let Some(t) = stack.pop() {
+        for p in &tasks[t].predecessors {
+            if p.task == earlier {
+                return true;
+            }
+            if !std::mem::replace(&mut seen[p.task], true) {
+                stack.push(p.task);
+            }
+        }
+    }
+    false
+}
+
+impl Definition {
+    /// Does task `earlier` precede task `later` (see [`precedes`])?
+    pub fn precedes(&self, earlier: usize, later: usize) -> bool {
+        precedes(&self.tasks, earlier, later)
+    }
+
+    /// The tasks that run again when the flow goes back from task `from` to task `to`, an
+    /// earlier one (a loop branch of decision `from`, or an operator's `task back`): `to` and
+    /// the tasks on the paths from it to `from`, `from`, and every task after `from`. A task
+    /// beside the loop (after `to` but not leading to `from`, or before `to`) is not among them.
+    pub fn rework_range(&self, to: usize, from: usize) -> Vec<bool> {
+        let n = self.tasks.len();
+        let reach = |start: usize, next: &dyn Fn(usize) -> Vec<usize>| {
+            let mut seen = vec![false; n];
+            seen[start] = true;
+            let mut stack = vec![start];
+            while let Some(t) = stack.pop() {
+                for s in next(t) {
+                    if !std::mem::replace(&mut seen[s], true) {
+                        stack.push(s);
+                    }
+                }
+            }
+            seen
+        };
+        let after_to = reach(to, &|t| self.successors[t].clone());
+        let before_from = reach(from, &|t| self.tasks[t].predecessors.iter().map(|p| p.task).collect());
+        let after_from = reach(from, &|t| self.successors[t].clone());
+        (0..n).map(|t| (after_to[t] && before_from[t]) || after_from[t]).collect()
+    }
+}
 
 impl Definition {
     /// A foreach body inside this definition, by id (`process/task`, nested as

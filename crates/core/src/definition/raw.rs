@@ -174,7 +174,12 @@ pub(super) struct RawDependencies {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawBranch {
     pub(super) when: Spanned<String>,
-    pub(super) to: Vec<Spanned<String>>,
+    pub(super) to: Option<Vec<Spanned<String>>>,
+    /// A rework loop: the flow goes back to this earlier task, which runs again with the
+    /// tasks after it.
+    pub(super) back_to: Option<Spanned<String>>,
+    /// How often the loop may go back in one pass of the tasks around it.
+    pub(super) max_loops: Option<Spanned<u32>>,
 }
 
 pub(super) const KINDS: &[&str] = &["job", "set", "decision", "foreach", "user", "call", "handoff", "wait", "view", "end"];

@@ -87,10 +87,13 @@ fn task(t: &mut Tape, i: usize, n: usize, depth: usize) -> Y {
         "foreach" if depth >= 2 => "set",
         other => other,
     })));
+    // The first predecessor: a task before this one, which a decision's loop goes back to.
+    let mut first_after: Option<String> = None;
     if i > 0 && t.chance(60) {
         let after: Vec<Y> = (0..t.between(1, 3))
             .map(|_| {
                 let target = reference(t, i, n);
+                first_after.get_or_insert_with(|| target.clone());
                 if t.chance(30) {
                     let status = if t.hostile(10) { "bogus" } else { t.pick(&["any_end", "ended_not_ok", "any_not_ok", "ended_ok", "expired", "ended_skipped"]) };
                     Y::map(vec![("task", Y::plain(target)), ("status", Y::plain(status))])
@@ -119,15 +122,14 @@ fn task(t: &mut Tape, i: usize, n: usize, depth: usize) -> Y {
         "job" => job(t, &mut fields),
         "end" if t.chance(20) => fields.push(("terminate", Y::plain(if t.hostile(20) { "yes" } else { t.pick(&["true", "false"]) }))),
         "decision" => {
-            let branches: Vec<Y> = (0..t.between(1, 3))
-                .map(|_| Y::map(vec![("when", Y::quoted(expression(t))), ("to", Y::Seq(vec![Y::plain(later_or_any(t, i, n))]))]))
-                .collect();
+            let mode = t.chance(30).then(|| if t.hostile(20) { "any" } else { t.pick(&["first", "all"]) });
+            let branches: Vec<Y> = (0..t.between(1, 3)).map(|_| branch(t, i, n, mode, first_after.as_deref())).collect();
             fields.push(("branches", Y::Seq(branches)));
             if t.chance(60) {
                 fields.push(("otherwise", Y::Seq(vec![Y::plain(later_or_any(t, i, n))])));
             }
-            if t.chance(30) {
-                fields.push(("mode", Y::plain(if t.hostile(20) { "any" } else { t.pick(&["first", "all"]) })));
+            if let Some(mode) = mode {
+                fields.push(("mode", Y::plain(mode)));
             }
         }
         "user" => user(t, &mut fields),
@@ -177,6 +179,27 @@ fn task(t: &mut Tape, i: usize, n: usize, depth: usize) -> Y {
 }
 
 /// A branch target: a later task, else any.
+/// A decision branch: mostly on to a later task; sometimes a rework loop back to the
+/// decision's first predecessor (or, hostile, to any task, itself, with a bad `max_loops`, or
+/// in `mode: all`).
+fn branch(t: &mut Tape, i: usize, n: usize, mode: Option<&str>, first_after: Option<&str>) -> Y {
+    let when = ("when", Y::quoted(expression(t)));
+    let loops = mode != Some("all") || t.hostile(10);
+    if loops && t.chance(25) {
+        let target = match first_after {
+            Some(earlier) if !t.hostile(20) => earlier.to_owned(),
+            _ => reference(t, i, n),
+        };
+        let mut entries = vec![when, ("back_to", Y::plain(target))];
+        if t.chance(50) {
+            let max = if t.hostile(10) { "0".to_owned() } else { t.between(1, 3).to_string() };
+            entries.push(("max_loops", Y::plain(max)));
+        }
+        return Y::map(entries);
+    }
+    Y::map(vec![when, ("to", Y::Seq(vec![Y::plain(later_or_any(t, i, n))]))])
+}
+
 fn later_or_any(t: &mut Tape, i: usize, n: usize) -> String {
     if i + 1 < n && !t.hostile(10) { format!("t{}", t.between(i + 1, n - 1)) } else { reference(t, i, n) }
 }

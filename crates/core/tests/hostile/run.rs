@@ -246,7 +246,7 @@ impl Driver<'_> {
                 Effect::DropSnapshot { task, attempt } => {
                     self.snapshots.remove(&(task.clone(), *attempt));
                 }
-                Effect::RunLimitReached { .. } => {}
+                Effect::RunLimitReached { .. } | Effect::LoopLimitReached { .. } => {}
                 Effect::AbortChildren { task } => self.iterations.retain(|(t, ..)| t != task),
                 Effect::RecordRuntime { .. } | Effect::NotifyParent { .. } | Effect::NotifyPeople { .. } | Effect::RecoverChild { .. } | Effect::CopyDocument { .. } => {}
                 Effect::Subscribe { task, event, key } => {

@@ -8,7 +8,7 @@ use baton_service::TaskOperation;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Acting, Json, OptionalJson, Path, Query};
-use crate::requests::{Abort, AbortAndStart, HistoryQuery, Input, InstancesQuery, Spawn, Start, DEFAULT_HISTORY_PAGE};
+use crate::requests::{Abort, AbortAndStart, Back, HistoryQuery, Input, InstancesQuery, Spawn, Start, DEFAULT_HISTORY_PAGE};
 use crate::state::AppState;
 
 /// Start an instance of the latest version of a process; answered once its first step is
@@ -110,6 +110,17 @@ async fn operate(state: &AppState, user: &str, id: &str, operation: TaskOperatio
     responses((status = 200, body = api::Instance), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn retry(State(state): State<AppState>, Acting(user): Acting, Path((id, task)): Path<(String, String)>) -> ApiResult<Json<api::Instance>> {
     operate(&state, &user, &id, TaskOperation::Retry { task }).await
+}
+
+/// Send a task back to an earlier task (one it follows through `after` or branches), which
+/// runs again with the tasks after it; what they had under way is stopped. Administrators may,
+/// and for a user task its potential owners and administrators (403 for anyone else). 422 when
+/// `to` does not come before the task; 409 when the instance has ended or the flow has not
+/// reached the task.
+#[utoipa::path(post, path = "/api/instances/{id}/tasks/{task}/back", tag = "instances", params(("id" = String, Path), ("task" = String, Path)), request_body = Back,
+    responses((status = 200, body = api::Instance), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn back(State(state): State<AppState>, Acting(user): Acting, Path((id, task)): Path<(String, String)>, Json(body): Json<Back>) -> ApiResult<Json<api::Instance>> {
+    operate(&state, &user, &id, TaskOperation::Back { task, to: body.to }).await
 }
 
 /// End a blocked or waiting task `ended_skipped`.

@@ -16,6 +16,7 @@ use baton_engine::{Clock, Engine, EngineOptions, SystemClock};
 use baton_server::{app, AppState};
 use baton_service::{Service, SourceFile};
 use baton_store::NewUser;
+use baton_store_any::AnyStore;
 use baton_store_sqlite::{Durability, SqliteStore};
 
 /// A review for group editors, then an end.
@@ -37,10 +38,10 @@ tasks:
 /// The app and the tokens of john (an editor), eve (nobody in particular) and chief (an
 /// administrator); `review` is deployed.
 pub struct Api {
-    _dir: TempDir,
+    _dir: Option<TempDir>,
     pub app: Router,
     /// The engine under the app, for what no route does (leasing a job as a worker would).
-    pub engine: Engine<SqliteStore>,
+    pub engine: Engine<AnyStore>,
     pub john: String,
     pub eve: String,
     pub chief: String,
@@ -54,6 +55,11 @@ pub async fn api() -> Api {
 pub async fn api_on(clock: Arc<dyn Clock>) -> Api {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("baton.db"), Durability::Normal).unwrap();
+    api_in(Some(dir), store.into(), clock).await
+}
+
+/// [`api`] on `store` (kept in `dir`, if it is a file).
+pub async fn api_in(dir: Option<TempDir>, store: AnyStore, clock: Arc<dyn Clock>) -> Api {
     let engine = Engine::new(store, clock, EngineOptions::default());
     // The set-up is the command line's (which may manage people); the app is a server's.
     let local = Service::local(engine.clone());
@@ -69,6 +75,16 @@ pub async fn api_on(clock: Arc<dyn Clock>) -> Api {
     }
     let [john, eve, chief] = <[String; 3]>::try_from(tokens).unwrap();
     Api { _dir: dir, app: app(AppState::new(Service::new(engine.clone()))), engine, john, eve, chief }
+}
+
+impl Api {
+    /// The app of another node on the same database (a second server of a PostgreSQL store),
+    /// with the same people and tokens, its engine named `node`.
+    pub fn another_node(&self, store: AnyStore, node: &str) -> Api {
+        let engine = Engine::new(store, Arc::new(SystemClock), EngineOptions { node: node.into(), ..EngineOptions::default() });
+        let app = app(AppState::new(Service::new(engine.clone())));
+        Api { _dir: None, app, engine, john: self.john.clone(), eve: self.eve.clone(), chief: self.chief.clone() }
+    }
 }
 
 /// The answer to one request: its status, headers and body (JSON, or a string for text).

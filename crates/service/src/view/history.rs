@@ -32,6 +32,7 @@ pub fn history_event(event: &Event) -> api::HistoryEvent {
         },
         EventKind::JobRetried { attempt, reason: r } => V::JobRetried { attempt: *attempt, reason: reason(r) },
         EventKind::BranchesTaken { tasks } => V::BranchesTaken { tasks: tasks.clone() },
+        EventKind::WentBack { to, tasks, by } => V::WentBack { to: to.clone(), tasks: tasks.clone(), by: by.clone() },
         EventKind::BreakpointChanged { enabled, by } => V::BreakpointChanged { enabled: *enabled, by: by.clone() },
         EventKind::InputProvided { values, by } => V::InputProvided { values: values.clone(), by: by.clone() },
         EventKind::Alert { reason: r } => V::Alert { reason: reason(r) },

@@ -66,6 +66,7 @@ pub fn incident(incident: &Incident) -> api::Incident {
         kind: match incident.kind {
             IncidentKind::StepFailed => api::IncidentKind::StepFailed,
             IncidentKind::RunLimit => api::IncidentKind::RunLimit,
+            IncidentKind::LoopLimit => api::IncidentKind::LoopLimit,
         },
         reason: incident.reason.clone(),
         attempts: incident.attempts,
