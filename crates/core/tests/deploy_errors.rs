@@ -1282,3 +1282,23 @@ fn every_example_definition_deploys() {
     }
     assert!(definitions >= 10, "found only {definitions} example definitions");
 }
+
+#[test]
+fn a_string_where_a_list_belongs_says_what_to_write() {
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: d",
+        "    kind: decision",
+        "    branches: [{when: 'true', to: [e]}]",
+        "    otherwise: e",
+        "  - id: e",
+        "    kind: end",
+    ]));
+    assert_at(&d, 6, 16);
+    assert_message(&d, "`otherwise` is a list, but it is given the text `e`");
+    assert_hint(&d, "write `otherwise: [e]`");
+    let d = one(&yaml(&["id: p", "tasks:", "  - id: d", "    kind: decision", "    branches: [{when: 'true', to: e}]", "  - id: e", "    kind: end"]));
+    assert_message(&d, "`to` is a list, but it is given the text `e`");
+    assert_hint(&d, "write `to: [e]`");
+}

@@ -338,8 +338,29 @@ impl Diagnostics<'_> {
         } else {
             None
         };
+        // A string where a list belongs: say which field and what to write.
+        if let Some(value) = text.strip_prefix("invalid type: string \"").and_then(|rest| rest.strip_suffix("\", expected a sequence")) {
+            if let Some((key, at)) = find_scalar_value(node, value) {
+                let message = format!("`{key}` is a list, but it is given the text `{value}`");
+                self.error(at, message, Some(format!("write `{key}: [{value}]`, or one `- {value}` per line under `{key}:`")));
+                return;
+            }
+        }
         let message = text.replacen("Unknown field", "unknown field", 1).replacen("Value was not a boolean", "expected `true` or `false`", 1);
         self.error(pos, message, hint);
+    }
+}
+
+/// The key whose value is the text `value` (in this mapping or a nested one), and the
+/// position of that value.
+fn find_scalar_value(node: &Node, value: &str) -> Option<(String, Pos)> {
+    match node {
+        Node::Mapping(map) => map.iter().find_map(|(k, v)| match v {
+            Node::Scalar(s) if s.as_str() == value => Some((k.as_str().to_owned(), pos_of(v.span()))),
+            other => find_scalar_value(other, value),
+        }),
+        Node::Sequence(items) => items.iter().find_map(|n| find_scalar_value(n, value)),
+        Node::Scalar(_) => None,
     }
 }
 
