@@ -71,8 +71,11 @@ pub struct Deployed {
     pub file: String,
     /// The id of the process (or calendar) it holds.
     pub id: String,
-    /// The version it was stored as.
+    /// The version it is: the one it was stored as, or, when `unchanged`, the latest
+    /// version, whose source was exactly this file's.
     pub version: u32,
+    /// `true` when nothing was stored: the file's source is that of the latest version.
+    pub unchanged: bool,
     /// What it names that does not exist yet, which it may once it is created: a group among a
     /// user task's owners, a calendar a task runs on. The deploy went on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

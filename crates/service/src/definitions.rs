@@ -42,13 +42,13 @@ impl<S: ServiceStore> Service<S> {
         let groups: Vec<String> = self.engine.store().groups().await?.into_iter().map(|g| g.name).collect();
         let calendars: Vec<String> = self.engine.store().calendars().await?.into_iter().map(|c| c.id).collect();
         let mut answer = Vec::new();
-        for ((id, version), file) in deployed.into_iter().zip(names) {
+        for (d, file) in deployed.into_iter().zip(names) {
             // A calendar file has no tasks to name anything.
-            let warnings = match self.engine.definition(&id, Some(version)).await {
+            let warnings = match self.engine.definition(&d.id, Some(d.version)).await {
                 Ok(definition) => deploy_warnings(&definition, &groups, &calendars),
                 Err(_) => Vec::new(),
             };
-            answer.push(api::Deployed { file, id, version, warnings });
+            answer.push(api::Deployed { file, id: d.id, version: d.version, unchanged: d.unchanged, warnings });
         }
         Ok(answer)
     }
