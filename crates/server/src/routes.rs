@@ -12,4 +12,5 @@ pub mod instances;
 pub mod people;
 pub mod schedules;
 pub mod sessions;
+pub mod sign_in;
 pub mod tokens;

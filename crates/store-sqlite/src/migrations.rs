@@ -28,6 +28,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/20261207_0018_departments.sql")),
     M::up(include_str!("../migrations/20261207_0020_leases.sql")),
     M::up(include_str!("../migrations/20261208_0021_schedules.sql")),
+    M::up(include_str!("../migrations/20261208_0023_passwords.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<(), StoreError> {

@@ -200,7 +200,7 @@ async fn a_database_in_the_event_per_row_layout_keeps_its_history_through_migrat
         }
     }
     let store = SqliteStore::open(&path, Durability::Full).unwrap();
-    assert_eq!(user_version(&path), 20, "every migration ran, 0005 and the ones after it");
+    assert_eq!(user_version(&path), 21, "every migration ran, 0005 and the ones after it");
     assert_eq!(store.instance("i-1").await.unwrap(), Some(inst.clone()));
     assert_eq!(store.history("i-1").await.unwrap(), events);
 
@@ -281,7 +281,7 @@ async fn children_stored_before_the_link_kind_column_get_theirs_from_their_rows(
         }
     }
     let store = SqliteStore::open(&path, Durability::Full).unwrap();
-    assert_eq!(user_version(&path), 20);
+    assert_eq!(user_version(&path), 21);
     let query = baton_store::InstanceQuery { case: Some("root".into()), limit: 10, ..baton_store::InstanceQuery::default() };
     let links: Vec<(String, Option<LinkKind>)> = store.list_instances(&query).await.unwrap().into_iter().map(|r| (r.id, r.link)).collect();
     assert_eq!(
