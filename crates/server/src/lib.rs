@@ -62,8 +62,7 @@ fn request_span<B>(request: &Request<B>) -> Span {
 
 /// The documented routes, registered with the OpenAPI document.
 fn api_router() -> OpenApiRouter<AppState> {
-    use routes::{cases, definitions, documents, events, external_jobs, health, human_tasks, incidents, instances, people, schedules, sessions, tokens};
-    use routes::{cases, definitions, documents, events, external_jobs, health, human_tasks, incidents, instances, people, sessions, sign_in, tokens};
+    use routes::{cases, definitions, documents, events, external_jobs, health, human_tasks, incidents, instances, people, schedules, sessions, sign_in, tokens};
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
