@@ -51,6 +51,9 @@ async fn on(backend: &Backend, mut command: Cmd) -> Result<u8> {
             }
             for deployed in deployed {
                 outln!("{}", crate::definitions::deployed_line(&deployed));
+                for warning in &deployed.warnings {
+                    errln!("{}: warning: {warning}", deployed.file);
+                }
             }
             Ok(0)
         }
