@@ -56,6 +56,8 @@ pub struct Expr {
     ast: Arc<IdedExpr>,
     uses_tasks: bool,
     iterates: bool,
+    /// The `data.NAME` fields it reads: NAME, and the byte offset of NAME in the source.
+    data_fields: Arc<[(usize, String)]>,
 }
 
 impl fmt::Debug for Expr {
@@ -93,6 +95,12 @@ impl Expr {
         // The parser and the tree's drop recurse once per nesting level: give them a stack
         // of their own, so even a refused source cannot overflow the caller's.
         stacker::grow(PARSE_STACK, || compile_checked(source, extra))
+    }
+
+    /// The process data fields it reads as `data.NAME`: each NAME with its byte offset in the
+    /// source (for a deploy to check them against the declared data).
+    pub fn data_fields(&self) -> &[(usize, String)] {
+        &self.data_fields
     }
 
     /// The expression as written.
@@ -177,7 +185,9 @@ fn compile_checked(source: &str, extra: &[&str]) -> Result<Expr, CompileError> {
         });
     }
     let uses_tasks = ast.references().variables().contains(&"tasks");
-    Ok(Expr { source: source.to_owned(), uses_tasks, iterates: shape.comprehensions > 0, ast: Arc::new(ast) })
+    let mut data_fields = Vec::new();
+    collect_data_fields(&ast, source, &info, &mut data_fields);
+    Ok(Expr { source: source.to_owned(), uses_tasks, iterates: shape.comprehensions > 0, ast: Arc::new(ast), data_fields: data_fields.into() })
 }
 
 /// What [`measure`] found: the first limit passed, and how many comprehensions there are.
@@ -280,6 +290,19 @@ fn first_unknown_variable<'e>(
         }
         _ => for_each_child(expr, &mut |child| first_unknown_variable(child, bound, info, found)),
     }
+}
+
+/// Every `data.NAME` of the tree, with the byte offset of NAME in `source`.
+fn collect_data_fields(expr: &IdedExpr, source: &str, info: &SourceInfo, found: &mut Vec<(usize, String)>) {
+    if let AstExpr::Select(select) = &expr.expr {
+        if matches!(&select.operand.expr, AstExpr::Ident(name) if name == "data") {
+            let from = info.offset_for(select.operand.id).map_or(0, |(start, _)| start as usize);
+            let at = source.get(from..).and_then(|rest| rest.find(select.field.as_str())).map_or(from, |i| from + i);
+            found.push((at, select.field.clone()));
+            return;
+        }
+    }
+    for_each_child(expr, &mut |child| collect_data_fields(child, source, info, found));
 }
 
 /// 1-based line and column (in characters) of a byte offset in `source`.

@@ -1230,3 +1230,75 @@ fn a_loop_branch_is_refused_in_mode_all() {
     let d = one(&src);
     assert_message(&d, "which `mode: all` cannot do");
 }
+
+#[test]
+fn a_reference_to_undeclared_data_is_refused_with_the_nearest_declared_name() {
+    let d = one(&yaml(&[
+        "id: p",
+        "data:",
+        "  amount: integer",
+        "  limit: integer",
+        "tasks:",
+        "  - id: check",
+        "    kind: decision",
+        "    branches: [{when: 'data.amnt > data.limit', to: [done]}]",
+        "    otherwise: [done]",
+        "  - id: done",
+        "    kind: end",
+    ]));
+    assert_at(&d, 8, 29);
+    assert_message(&d, "when: `data.amnt` is not declared under `data`");
+    assert_hint(&d, "did you mean `amount`?");
+    // Without declared data, any key may be read.
+    ok(&yaml(&["id: p", "tasks:", "  - id: s", "    kind: decision", "    branches: [{when: 'data.amnt > 1', to: [e]}]", "  - id: e", "    kind: end"]));
+}
+
+/// Every definition among the examples deploys with the deploy's checks (its declared data
+/// included); calendars and other files are left out.
+#[test]
+fn every_example_definition_deploys() {
+    fn walk(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("the examples").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|e| e == "yaml") {
+                found.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples")), &mut files);
+    let mut definitions = 0;
+    for path in files {
+        let source = std::fs::read_to_string(&path).expect("an example");
+        if !source.lines().any(|l| l.starts_with("tasks:")) {
+            continue;
+        }
+        definitions += 1;
+        if let Err(e) = parse_with(&path.display().to_string(), &source, &DataLimits::default()) {
+            panic!("an example does not deploy:\n{e}");
+        }
+    }
+    assert!(definitions >= 10, "found only {definitions} example definitions");
+}
+
+#[test]
+fn a_string_where_a_list_belongs_says_what_to_write() {
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: d",
+        "    kind: decision",
+        "    branches: [{when: 'true', to: [e]}]",
+        "    otherwise: e",
+        "  - id: e",
+        "    kind: end",
+    ]));
+    assert_at(&d, 6, 16);
+    assert_message(&d, "`otherwise` is a list, but it is given the text `e`");
+    assert_hint(&d, "write `otherwise: [e]`");
+    let d = one(&yaml(&["id: p", "tasks:", "  - id: d", "    kind: decision", "    branches: [{when: 'true', to: e}]", "  - id: e", "    kind: end"]));
+    assert_message(&d, "`to` is a list, but it is given the text `e`");
+    assert_hint(&d, "write `to: [e]`");
+}

@@ -89,6 +89,9 @@ pub(super) struct Diagnostics<'s> {
     /// `parallel` to [`MAX_PARALLEL`] (a deploy), or not (a stored definition read back: a
     /// restart count or `parallel` past its bound is capped).
     pub(super) bound_durations: bool,
+    /// On a deploy of a definition that declares its data: the candidate list of the declared
+    /// variables, which every `data.NAME` an expression reads must be among.
+    pub(super) declared_data: Option<usize>,
 }
 
 /// How many problems are printed; the rest are counted.
@@ -96,7 +99,7 @@ pub const MAX_SHOWN: usize = 100;
 
 impl<'s> Diagnostics<'s> {
     pub(super) fn new(source: &'s str) -> Self {
-        Self { source, items: Vec::new(), pending: Vec::new(), candidate_lists: Vec::new(), data_names: None, line_starts: None, iterates: false, bound_durations: true }
+        Self { source, items: Vec::new(), pending: Vec::new(), candidate_lists: Vec::new(), data_names: None, line_starts: None, iterates: false, bound_durations: true, declared_data: None }
     }
 
     pub(super) fn error(&mut self, pos: Pos, message: impl Into<String>, hint: Option<String>) {
@@ -202,6 +205,11 @@ impl<'s> Diagnostics<'s> {
         match Expr::compile_with(scalar, extra) {
             Ok(e) => {
                 self.iterates |= e.iterates();
+                if let Some(declared) = self.declared_data {
+                    if !self.undeclared_data(scalar, field, &e, declared) {
+                        return None;
+                    }
+                }
                 Some(e)
             }
             Err(e) => {
@@ -209,20 +217,41 @@ impl<'s> Diagnostics<'s> {
                 let value = scalar.as_str();
                 let line_start: usize = value.split('\n').take(e.line.saturating_sub(1)).map(|l| l.chars().count() + 1).sum();
                 let offset = line_start + e.column.saturating_sub(1);
-                // …and where that character is in the file.
-                let pos = match scalar.span().start() {
-                    Some(m) => {
-                        // The source from the scalar's start, found from the line index (not
-                        // by counting characters from the top of the file for each error).
-                        let (_, line_chars, line_byte) = self.line_of(m.character());
-                        let from: usize = self.source[line_byte..].chars().take(m.character() - line_chars).map(char::len_utf8).sum();
-                        locate_in_scalar(&self.source[line_byte + from..], pos_of(scalar.span()), value, offset)
-                    }
-                    None => Pos { line: 1, column: 1 },
-                };
+                let pos = self.pos_in_scalar(scalar, offset);
                 self.error(pos, format!("{field}: {}", e.message), Some(format!("in the CEL expression `{value}`")));
                 None
             }
+        }
+    }
+
+    /// Reports every `data.NAME` of `expr` that is not declared (the `declared` candidate
+    /// list), with the nearest declared name; true when there is none.
+    fn undeclared_data(&mut self, scalar: &Spanned<String>, field: &str, expr: &Expr, declared: usize) -> bool {
+        let mut clean = true;
+        for (offset, name) in expr.data_fields() {
+            if self.candidate_lists[declared].iter().any(|d| d == name) {
+                continue;
+            }
+            clean = false;
+            let chars = scalar.as_str().get(..*offset).map_or(0, |before| before.chars().count());
+            let pos = self.pos_in_scalar(scalar, chars);
+            let fallback = format!("declare it under `data` (it declares {})", self.candidate_lists[declared].join(", "));
+            self.unknown_name(pos, format!("{field}: `data.{name}` is not declared under `data`"), name, declared, Some(fallback));
+        }
+        clean
+    }
+
+    /// Where character `offset` of a scalar's value is in the file.
+    fn pos_in_scalar(&mut self, scalar: &Spanned<String>, offset: usize) -> Pos {
+        match scalar.span().start() {
+            Some(m) => {
+                // The source from the scalar's start, found from the line index (not by
+                // counting characters from the top of the file for each error).
+                let (_, line_chars, line_byte) = self.line_of(m.character());
+                let from: usize = self.source[line_byte..].chars().take(m.character() - line_chars).map(char::len_utf8).sum();
+                locate_in_scalar(&self.source[line_byte + from..], pos_of(scalar.span()), scalar.as_str(), offset)
+            }
+            None => Pos { line: 1, column: 1 },
         }
     }
 }
@@ -309,8 +338,29 @@ impl Diagnostics<'_> {
         } else {
             None
         };
+        // A string where a list belongs: say which field and what to write.
+        if let Some(value) = text.strip_prefix("invalid type: string \"").and_then(|rest| rest.strip_suffix("\", expected a sequence")) {
+            if let Some((key, at)) = find_scalar_value(node, value) {
+                let message = format!("`{key}` is a list, but it is given the text `{value}`");
+                self.error(at, message, Some(format!("write `{key}: [{value}]`, or one `- {value}` per line under `{key}:`")));
+                return;
+            }
+        }
         let message = text.replacen("Unknown field", "unknown field", 1).replacen("Value was not a boolean", "expected `true` or `false`", 1);
         self.error(pos, message, hint);
+    }
+}
+
+/// The key whose value is the text `value` (in this mapping or a nested one), and the
+/// position of that value.
+fn find_scalar_value(node: &Node, value: &str) -> Option<(String, Pos)> {
+    match node {
+        Node::Mapping(map) => map.iter().find_map(|(k, v)| match v {
+            Node::Scalar(s) if s.as_str() == value => Some((k.as_str().to_owned(), pos_of(v.span()))),
+            other => find_scalar_value(other, value),
+        }),
+        Node::Sequence(items) => items.iter().find_map(|n| find_scalar_value(n, value)),
+        Node::Scalar(_) => None,
     }
 }
 

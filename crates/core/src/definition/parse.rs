@@ -98,6 +98,10 @@ pub(super) fn parse_inner(source: &str, diags: &mut Diagnostics, limits: &crate:
     }
 
     let data = parse_data(root_map, diags, limits);
+    // A deploy holds expressions to the declared data (a stored definition loads as it was).
+    if diags.bound_durations && !data.is_empty() {
+        diags.declared_data = Some(diags.data_candidates(&data));
+    }
 
     let task_nodes = root_map.get_sequence("tasks").map(|s| s.iter().collect::<Vec<_>>()).unwrap_or_default();
     if task_nodes.is_empty() {
