@@ -71,8 +71,11 @@ pub struct Deployed {
     pub file: String,
     /// The id of the process (or calendar) it holds.
     pub id: String,
-    /// The version it was stored as.
+    /// The version it is: the one it was stored as, or, when `unchanged`, the latest
+    /// version, whose source was exactly this file's.
     pub version: u32,
+    /// `true` when nothing was stored: the file's source is that of the latest version.
+    pub unchanged: bool,
 }
 
 /// A version's flow as a graph: its tasks and what leads from one to the next (what

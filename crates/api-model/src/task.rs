@@ -56,6 +56,16 @@ pub enum TaskStatus {
     Expired,
 }
 
+impl TaskStatus {
+    /// Has the task ended (it will not change again unless an operator acts)?
+    pub fn is_ended(self) -> bool {
+        matches!(
+            self,
+            Self::EndedOk | Self::EndedNotOk | Self::EndedSkipped | Self::EndedInactive | Self::EndedTimeout | Self::Canceled | Self::Terminated | Self::Expired
+        )
+    }
+}
+
 /// A task's status with what the status names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -72,12 +72,20 @@ pub enum Cmd {
         concurrency: usize,
         #[command(flatten)]
         jobs: crate::worker::JobArgs,
+        /// Print the settled instance as JSON (the view `baton show --json` prints) instead of
+        /// the task table; the progress lines still go to stderr.
+        #[arg(long)]
+        json: bool,
     },
-    /// Check and store definitions; deploying an id again makes version N+1.
+    /// Check and store definitions; deploying an id again makes version N+1, unless the
+    /// source is exactly that of its latest version (then nothing is stored).
     Deploy {
         /// Definition files (YAML or JSON). Nothing is stored if any of them has a problem.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Print JSON: each file with its id, version and whether it was unchanged.
+        #[arg(long)]
+        json: bool,
     },
     /// List deployed processes, each at its latest version.
     #[command(visible_alias = "processes")]
@@ -117,6 +125,9 @@ pub enum Cmd {
         idempotency_key: Option<String>,
         #[arg(long = "as", value_name = "USER", help = AS_HELP)]
         by: Option<String>,
+        /// Print the instance as JSON (as `baton show --json`) instead of its id.
+        #[arg(long)]
+        json: bool,
     },
     /// Spawn a sub-process under a running instance (Stardust): any deployed process that is
     /// startable and that the user may start becomes a sub-process of the instance's root, in
@@ -310,6 +321,20 @@ pub enum Cmd {
     /// the core; `human`, `retained`, `timers`, `fanout` are W2–W5; `inbox` times inbox pages;
     /// `foreach` runs one ForEach over N items.
     Bench(crate::bench::BenchArgs),
+    /// Print a shell completion script: `baton completions bash > /etc/bash_completion.d/baton`,
+    /// `baton completions zsh > "${fpath[1]}/_baton"`, `baton completions fish > ~/.config/fish/completions/baton.fish`.
+    Completions {
+        /// The shell the script is for.
+        #[arg(value_enum)]
+        shell: crate::manual::Shell,
+    },
+    /// Print the manual page (roff) of `baton`, or with --dir write one page per command there
+    /// (`baton man --dir /usr/local/share/man/man1`).
+    Man {
+        /// A folder to write baton.1 and one baton-COMMAND.1 per subcommand into.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Manage users: the people human tasks are offered to (with a department, maybe an administrator).
     User {
         #[command(subcommand)]

@@ -13,9 +13,15 @@ use crate::input::{name, parse_data, source_file};
 use crate::render;
 
 pub async fn dispatch(cli: Cli) -> Result<u8> {
+    // Completions and manual pages need no database: nothing is opened or created for them.
+    match cli.command {
+        Cmd::Completions { shell } => return crate::manual::completions(shell),
+        Cmd::Man { dir } => return crate::manual::man(dir.as_deref()),
+        _ => {}
+    }
     let location = Location::of(&cli)?;
     match cli.command {
-        Cmd::Run { file, data, concurrency, jobs } => crate::run::run(location, &file, data.as_deref(), &jobs, concurrency).await,
+        Cmd::Run { file, data, concurrency, jobs, json } => crate::run::run(location, &file, data.as_deref(), &jobs, concurrency, json).await,
         Cmd::Worker { concurrency, until_idle, jobs } => crate::worker::worker(location.database("worker")?, jobs.node()?, jobs.worker_options(concurrency), until_idle).await,
         Cmd::Serve { listen, concurrency, jobs, session_cache, session_idle_timeout } => {
             let sessions = baton_service::SessionOptions { cache_size: session_cache, idle_timeout: session_idle_timeout };
@@ -32,20 +38,29 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
 /// Runs a command that asks the backend, on the database's service or on a server alike.
 async fn on(backend: &Backend, command: Cmd) -> Result<u8> {
     match command {
-        Cmd::Deploy { files } => {
+        Cmd::Deploy { files, json } => {
             // Every file is checked before any is stored, and all are stored together.
             let sources = files.iter().map(|f| source_file(f)).collect::<Result<Vec<_>>>()?;
-            for deployed in backend.deploy(sources).await? {
-                outln!("deployed {} version {} ({})", deployed.id, deployed.version, deployed.file);
+            let deployed = backend.deploy(sources).await?;
+            if json {
+                outln!("{}", render::json(&deployed));
+                return Ok(0);
+            }
+            for deployed in deployed {
+                outln!("{}", crate::definitions::deployed_line(&deployed));
             }
             Ok(0)
         }
         Cmd::Definitions { startable, by, json } => crate::definitions::list(backend, startable.then_some(by.as_deref()), json).await,
         Cmd::Definition { action } => crate::definitions::act(backend, action).await,
         Cmd::Doc { action } => crate::documents::act(backend, action).await,
-        Cmd::Start { process, data, idempotency_key, by } => {
+        Cmd::Start { process, data, idempotency_key, by, json } => {
             let (instance, started) = backend.start_once(by.as_deref(), &process, parse_data(data.as_deref())?, idempotency_key).await?;
-            outln!("{}", instance.id);
+            if json {
+                outln!("{}", render::json(&instance));
+            } else {
+                outln!("{}", instance.id);
+            }
             if started {
                 errln!("started {} v{}: {}", instance.process, instance.version, instance.status);
             } else {
@@ -138,7 +153,7 @@ async fn on(backend: &Backend, command: Cmd) -> Result<u8> {
         }
         Cmd::User { action } => crate::identity::user(backend, action).await,
         Cmd::Group { action } => crate::identity::group(backend, action).await,
-        Cmd::Run { .. } | Cmd::Worker { .. } | Cmd::Serve { .. } | Cmd::Bench(_) => unreachable!("`dispatch` runs these itself"),
+        Cmd::Run { .. } | Cmd::Worker { .. } | Cmd::Serve { .. } | Cmd::Bench(_) | Cmd::Completions { .. } | Cmd::Man { .. } => unreachable!("`dispatch` runs these itself"),
     }
 }
 

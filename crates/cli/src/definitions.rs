@@ -116,3 +116,12 @@ fn show(d: &Definition) -> String {
     }
     out
 }
+
+/// What `baton deploy` and `baton run` say of a deployed file.
+pub fn deployed_line(deployed: &baton_api_model::Deployed) -> String {
+    if deployed.unchanged {
+        format!("{} version {} is unchanged ({}): the same source as deployed, nothing stored", deployed.id, deployed.version, deployed.file)
+    } else {
+        format!("deployed {} version {} ({})", deployed.id, deployed.version, deployed.file)
+    }
+}

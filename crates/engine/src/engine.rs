@@ -12,7 +12,7 @@ use baton_core::definition::{parse, parse_with};
 use baton_core::calendar::{is_calendar_source, parse_calendar, Calendar};
 use baton_core::{apply_with, start_with, Command, DataLimits, Definition, DefinitionError, Effect, Instance, Knowledge, TransitionError};
 use baton_core::instance::ForEachSnapshot;
-use baton_store::{inbox_updates, ClaimedTimer, Deployment, DeploymentKind, JobKey, JobLock, RuntimeSample, SnapshotKey, StartKey, StepRecord, Store, StoreError, Timer, TimerLock};
+use baton_store::{inbox_updates, ClaimedTimer, Deployment, DeploymentKind, JobKey, JobLock, RuntimeSample, SnapshotKey, StartKey, StepRecord, Store, StoreError, Timer, TimerLock, WorkScope};
 
 use crate::changes::{changes_of, ChangeFeed, Subscription};
 use crate::clock::Clock;
@@ -54,6 +54,15 @@ impl Default for EngineOptions {
             events: crate::correlation::EventOptions::default(),
         }
     }
+}
+
+/// What deploying one file did: the id and version it is, and whether that version was there
+/// already (its source was exactly the file's, so nothing was stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployed {
+    pub id: String,
+    pub version: u32,
+    pub unchanged: bool,
 }
 
 /// A handle to the engine; cheap to clone.
@@ -195,16 +204,17 @@ impl<S: Store> Engine<S> {
     /// stores it as the next version of its id. A file with any problem is refused whole, and
     /// nothing is stored.
     pub async fn deploy(&self, file: &str, source: &str) -> Result<(String, u32), EngineError> {
-        let mut deployed = self.deploy_all(&[(file.to_owned(), source.to_owned())]).await?;
-        Ok(deployed.remove(0))
+        let deployed = self.deploy_all(&[(file.to_owned(), source.to_owned())]).await?.remove(0);
+        Ok((deployed.id, deployed.version))
     }
 
     /// Deploys several files (`(file name, source)`) together: every file is checked first
     /// (a calendar's references against the deployed calendars and those deployed with it),
     /// and then all are stored in one transaction, or, if any file has a problem, none. The
-    /// problems of every file are reported, each at its `file:line:column`. Returns the id
-    /// and new version of each file, in order.
-    pub async fn deploy_all(&self, files: &[(String, String)]) -> Result<Vec<(String, u32)>, EngineError> {
+    /// problems of every file are reported, each at its `file:line:column`. A file whose
+    /// source is exactly that of its id's latest version is not stored again: it is that
+    /// version, `unchanged`. Returns the id and version of each file, in order.
+    pub async fn deploy_all(&self, files: &[(String, String)]) -> Result<Vec<Deployed>, EngineError> {
         // Each with the index of its file.
         let mut problems: Vec<(usize, DefinitionError)> = Vec::new();
         let mut checked: Vec<(usize, Checked)> = Vec::with_capacity(files.len());
@@ -244,9 +254,22 @@ impl<S: Store> Engine<S> {
             let mut problems: Vec<DefinitionError> = problems.into_iter().map(|(_, e)| e).collect();
             return Err(if problems.len() == 1 { EngineError::Definition(problems.remove(0)) } else { EngineError::Definitions(problems) });
         }
+        // The latest version of each id, when the file holds exactly its source.
+        let calendars = if checked.iter().any(|(_, c)| matches!(c, Checked::Calendar(_))) { self.inner.store.calendars().await? } else { Vec::new() };
+        let mut unchanged: Vec<Option<u32>> = Vec::with_capacity(checked.len());
+        for (n, c) in &checked {
+            let source = &files[*n].1;
+            let latest = match c {
+                Checked::Definition(d) => self.inner.store.definition(&d.id, None).await?,
+                Checked::Calendar(c) => calendars.iter().find(|s| s.id == c.id).cloned(),
+            };
+            unchanged.push(latest.filter(|l| l.source == *source).map(|l| l.version));
+        }
         let deployments = checked
             .iter()
-            .map(|(n, c)| {
+            .zip(&unchanged)
+            .filter(|(_, same)| same.is_none())
+            .map(|((n, c), _)| {
                 let (kind, id) = match c {
                     Checked::Definition(d) => (DeploymentKind::Definition, d.id.clone()),
                     Checked::Calendar(c) => (DeploymentKind::Calendar, c.id.clone()),
@@ -254,19 +277,24 @@ impl<S: Store> Engine<S> {
                 let (file, source) = &files[*n];
                 Deployment { kind, id, file: file.clone(), source: source.clone() }
             })
-            .collect();
-        let versions = self.inner.store.deploy_all(deployments, self.inner.clock.now()).await?;
-        let mut deployed = Vec::with_capacity(versions.len());
-        for ((_, c), version) in checked.into_iter().zip(versions) {
-            match c {
+            .collect::<Vec<_>>();
+        let mut versions = if deployments.is_empty() { Vec::new() } else { self.inner.store.deploy_all(deployments, self.inner.clock.now()).await? }.into_iter();
+        let mut deployed = Vec::with_capacity(checked.len());
+        for ((_, c), same) in checked.into_iter().zip(unchanged) {
+            let version = match same {
+                Some(version) => version,
+                None => versions.next().expect("a version for each file stored"),
+            };
+            let id = match c {
                 Checked::Definition(mut definition) => {
                     definition.set_version(version);
                     let id = definition.id.clone();
                     self.cache().insert((id.clone(), version), Arc::new(definition));
-                    deployed.push((id, version));
+                    id
                 }
-                Checked::Calendar(calendar) => deployed.push((calendar.id.clone(), version)),
-            }
+                Checked::Calendar(calendar) => calendar.id.clone(),
+            };
+            deployed.push(Deployed { id, version, unchanged: same.is_some() });
         }
         Ok(deployed)
     }
@@ -972,7 +1000,7 @@ impl<S: Store> Engine<S> {
     /// (their steps share group commits); those of one instance queue on its lock. Returns how
     /// many fired.
     pub async fn fire_due_timers(&self, limit: usize) -> Result<usize, EngineError> {
-        let due = self.claim_due_timers(None, limit).await?;
+        let due = self.claim_due_timers(WorkScope::All, limit).await?;
         let fired = due.len();
         let mut firing = tokio::task::JoinSet::new();
         for (instance, timers) in group_by_instance(due) {
@@ -992,9 +1020,9 @@ impl<S: Store> Engine<S> {
         first_error.map_or(Ok(fired), Err)
     }
 
-    /// Leases due timers (of one instance, or of all) to this node for [`TIMER_LEASE`].
-    pub(crate) async fn claim_due_timers(&self, instance: Option<&str>, limit: usize) -> Result<Vec<ClaimedTimer>, EngineError> {
-        Ok(self.inner.store.claim_timers(&self.inner.options.node, instance, limit, TIMER_LEASE, self.inner.clock.now()).await?)
+    /// Leases due timers (of the instances in `scope`) to this node for [`TIMER_LEASE`].
+    pub(crate) async fn claim_due_timers(&self, scope: WorkScope<'_>, limit: usize) -> Result<Vec<ClaimedTimer>, EngineError> {
+        Ok(self.inner.store.claim_timers(&self.inner.options.node, scope, limit, TIMER_LEASE, self.inner.clock.now()).await?)
     }
 
     /// Fires due timers of one instance: alone as its command, several as one step.
@@ -1023,7 +1051,7 @@ impl<S: Store> Engine<S> {
             return Ok(timers);
         }
         // Those already claimed are leased, so the claim passes them over.
-        let more = self.claim_due_timers(Some(instance), ENDS_PER_STEP - timers.len()).await?;
+        let more = self.claim_due_timers(WorkScope::Instance(instance), ENDS_PER_STEP - timers.len()).await?;
         timers.extend(more);
         Ok(timers)
     }

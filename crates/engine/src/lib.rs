@@ -21,7 +21,7 @@ mod worker;
 
 pub use changes::{Change, HumanTaskChange, Subscription, CHANGE_FEED_CAPACITY};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use engine::{Engine, EngineOptions};
+pub use engine::{Deployed, Engine, EngineOptions};
 pub use external_jobs::TakenOver;
 pub use metrics::EngineMetrics;
 pub use error::{identity_kind, store_kind, EngineError, ErrorKind};

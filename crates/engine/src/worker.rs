@@ -32,7 +32,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 use baton_core::{Command, JobOutcome, JobRequest};
-use baton_store::{Changed, ClaimedJob, JobKey, JobProcess, Store};
+use baton_store::{Changed, ClaimedJob, JobKey, JobProcess, Store, WorkScope};
 
 use crate::engine::{Cleanup, Engine, JobSlot};
 use crate::error::EngineError;
@@ -78,6 +78,10 @@ pub struct WorkerOptions {
     pub kill_grace: Duration,
     /// What of the worker's own environment jobs get.
     pub pass_env: PassEnv,
+    /// Only the jobs and timers of this case's instances (a root and every instance under it):
+    /// `baton run` drives the instance it started and leaves the others alone. Such a worker
+    /// takes over no expired leases either; a worker of every case does that.
+    pub case: Option<String>,
 }
 
 impl Default for WorkerOptions {
@@ -89,6 +93,7 @@ impl Default for WorkerOptions {
             grace: SHUTDOWN_GRACE,
             kill_grace: KILL_GRACE,
             pass_env: PassEnv::Defaults,
+            case: None,
         }
     }
 }
@@ -155,9 +160,10 @@ impl<S: Store> Engine<S> {
         // Leases of running jobs are renewed a few times per lease, so a live node never loses one.
         let renew_every = options.lease / 3;
         let mut last_renewal = Instant::now();
+        let scope = options.case.as_deref().map_or(WorkScope::All, WorkScope::Case);
         loop {
             // Durable timers first: a due timer may queue a job.
-            timers.top_up(self).await?;
+            timers.top_up(self, scope).await?;
             // A step of this engine may have begun a wait that a buffered event is for.
             self.deliver_to_fresh_subscriptions().await;
             if last_renewal.elapsed() >= renew_every {
@@ -168,7 +174,9 @@ impl<S: Store> Engine<S> {
             // taken over, once a poll interval: their jobs are offered again as new attempts.
             if last_sweep.is_none_or(|at| at.elapsed() >= options.poll_interval) {
                 last_sweep = Some(Instant::now());
-                self.take_over_expired_leases().await?;
+                if scope == WorkScope::All {
+                    self.take_over_expired_leases().await?;
+                }
                 // Buffered events for subscriptions stored elsewhere, events whose publisher
                 // died, and the expiry of the buffer (see `correlation`).
                 if let Err(e) = self.sweep_events().await {
@@ -179,7 +187,7 @@ impl<S: Store> Engine<S> {
             look |= last_look.elapsed() >= options.poll_interval;
             if free > 0 && look {
                 let now = self.inner.clock.now();
-                let jobs = self.inner.store.claim_jobs(&self.inner.options.node, free, options.lease, now).await?;
+                let jobs = self.inner.store.claim_jobs_in(&self.inner.options.node, scope, free, options.lease, now).await?;
                 // A full claim may have left more behind: look again once a slot frees up.
                 look = jobs.len() == free;
                 last_look = Instant::now();
@@ -194,7 +202,7 @@ impl<S: Store> Engine<S> {
             // them: a firing that ends wakes the loop instead.
             let mut nap = options.poll_interval.saturating_sub(last_look.elapsed()).min(renew_every.saturating_sub(last_renewal.elapsed()));
             if !timers.busy() {
-                if let Some(due) = self.inner.store.next_timer_due().await? {
+                if let Some(due) = self.inner.store.next_timer_due_in(scope).await? {
                     let until = (due - self.inner.clock.now()).to_std().unwrap_or_default();
                     nap = nap.min(until);
                 }
@@ -695,13 +703,13 @@ impl TimerPump {
     }
 
     /// Reads due timers and starts firing those of instances not already firing.
-    async fn top_up<S: Store>(&mut self, engine: &Engine<S>) -> Result<(), EngineError> {
+    async fn top_up<S: Store>(&mut self, engine: &Engine<S>, scope: WorkScope<'_>) -> Result<(), EngineError> {
         if self.busy.len() >= TIMER_BATCH / 2 {
             return Ok(());
         }
         // The timers in flight are leased to this node, so the claim passes them over. Every
         // timer claimed is fired: one of an instance already firing waits for its lock.
-        let due = engine.claim_due_timers(None, TIMER_BATCH - self.busy.len()).await?;
+        let due = engine.claim_due_timers(scope, TIMER_BATCH - self.busy.len()).await?;
         for (instance, group) in crate::engine::group_by_instance(due) {
             self.busy.insert(instance.clone());
             let engine = engine.clone();

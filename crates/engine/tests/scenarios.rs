@@ -488,8 +488,10 @@ async fn a_bad_definition_stores_nothing() {
     assert_eq!(h.store().definitions().await.unwrap(), before);
     assert_eq!(h.store().definition("versioned", Some(2)).await.unwrap(), None);
     assert_eq!(h.store().definition("broken", None).await.unwrap(), None);
-    // The next good deploy is version 2: no version was used up by the refusals.
-    assert_eq!(h.engine.deploy("v1.yaml", V1).await.unwrap().1, 2);
+    // The next good deploy is version 2: no version was used up by the refusals. (The same
+    // source as version 1 would be version 1 again: nothing is stored for an unchanged source.)
+    assert_eq!(h.engine.deploy("v1.yaml", V1).await.unwrap().1, 1);
+    assert_eq!(h.engine.deploy("v1.yaml", &format!("{V1}# changed\n")).await.unwrap().1, 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]

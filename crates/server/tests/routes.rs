@@ -10,8 +10,11 @@ use support::{api, code};
 #[tokio::test]
 async fn a_deploy_stores_the_next_version_and_the_definition_routes_read_it() {
     let api = api().await;
-    let answer = api.post("/api/definitions", &api.john, json!({"files": [{"name": "review2.yaml", "source": support::REVIEW}]})).await;
-    assert_eq!((answer.status, answer.body), (StatusCode::OK, json!([{"file": "review2.yaml", "id": "review", "version": 2}])));
+    let same = api.post("/api/definitions", &api.john, json!({"files": [{"name": "review2.yaml", "source": support::REVIEW}]})).await;
+    assert_eq!((same.status, same.body), (StatusCode::OK, json!([{"file": "review2.yaml", "id": "review", "version": 1, "unchanged": true}])), "the same source stores nothing");
+    let changed = format!("{}# changed\n", support::REVIEW);
+    let answer = api.post("/api/definitions", &api.john, json!({"files": [{"name": "review2.yaml", "source": changed}]})).await;
+    assert_eq!((answer.status, answer.body), (StatusCode::OK, json!([{"file": "review2.yaml", "id": "review", "version": 2, "unchanged": false}])));
     assert_eq!(api.get("/api/definitions/review", &api.john).await.body["version"], 2);
     assert_eq!(api.get("/api/definitions/review?version=1", &api.john).await.body["file"], "review.yaml");
     let versions: Vec<u64> = api.get("/api/definitions/review/versions", &api.john).await.body.as_array().unwrap().iter().map(|v| v["version"].as_u64().unwrap()).collect();

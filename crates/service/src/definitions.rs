@@ -39,7 +39,7 @@ impl<S: ServiceStore> Service<S> {
             return Err(EngineError::Definitions(not_text).into());
         }
         let deployed = self.engine.deploy_all(&sources).await?;
-        Ok(deployed.into_iter().zip(names).map(|((id, version), file)| api::Deployed { file, id, version }).collect())
+        Ok(deployed.into_iter().zip(names).map(|(d, file)| api::Deployed { file, id: d.id, version: d.version, unchanged: d.unchanged }).collect())
     }
 
     /// The latest version of every deployed definition, by id.

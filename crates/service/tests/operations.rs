@@ -79,7 +79,10 @@ async fn definitions_list_their_latest_version_and_every_version_and_source_read
     let (_dir, service) = ready().await;
     let again = REVIEW.replace("title: Check it", "title: Check it again");
     let deployed = service.deploy("operator", vec![file("review2.yaml", &again)]).await.unwrap();
-    assert_eq!(deployed, [api::Deployed { file: "review2.yaml".into(), id: "review".into(), version: 2 }]);
+    assert_eq!(deployed, [api::Deployed { file: "review2.yaml".into(), id: "review".into(), version: 2, unchanged: false }]);
+    // The same source again, under any file name, stores nothing: it is version 2.
+    let same = service.deploy("operator", vec![file("copy.yaml", &again)]).await.unwrap();
+    assert_eq!(same, [api::Deployed { file: "copy.yaml".into(), id: "review".into(), version: 2, unchanged: true }]);
 
     let latest: Vec<(String, u32)> = service.definitions("operator").await.unwrap().into_iter().map(|d| (d.id, d.version)).collect();
     assert_eq!(latest, [("asks".to_owned(), 1), ("review".to_owned(), 2)]);

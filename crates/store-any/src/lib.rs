@@ -17,7 +17,7 @@ use baton_store::{
     Buffering, CalendarStore, ChangeNotifier, Changed, ClaimedJob, ClaimedTimer, CorrelationStore, DefinitionStore, DepartmentScope, DeployedVersion, Deployment, Document, DocumentError,
     DocumentStore, ExpiredLease, ExternalJobQueue, Group, IdentityError, IdentityStore, InboxFilter, InboxPage, InboxReader, InboxRow, Incident, IncidentReader, InstanceQuery, InstanceReader,
     InstanceSummary, InteractiveStore, InteractiveWorkflow, JobKey, JobProcess, JobQueue, NewDocument, NewToken, NewUser, OpenCounts, Page, PublishedEvent, QueueDepths, QueueStats, Recorded,
-    Result, RuntimeStats, SessionRecord, SnapshotKey, SnapshotReader, StepRecord, StepWriter, StoredDefinition, Subscriber, Suspension, Timer, TimerQueue, Token, TokenError, TokenStore, User,
+    Result, RuntimeStats, SessionRecord, SnapshotKey, SnapshotReader, StepRecord, StepWriter, StoredDefinition, Subscriber, Suspension, Timer, TimerQueue, Token, TokenError, TokenStore, User, WorkScope,
 };
 use baton_store_postgres::PgStore;
 use baton_store_sqlite::SqliteStore;
@@ -106,7 +106,7 @@ delegate! {
         fn commit(&self, steps: Vec<StepRecord>) -> Result<()>;
     }
     JobQueue {
-        fn claim_jobs(&self, owner: &str, limit: usize, lease: Duration, now: DateTime<Utc>) -> Result<Vec<ClaimedJob>>;
+        fn claim_jobs_in(&self, owner: &str, scope: WorkScope<'_>, limit: usize, lease: Duration, now: DateTime<Utc>) -> Result<Vec<ClaimedJob>>;
         fn renew_leases(&self, owner: &str, jobs: &[JobKey], until: DateTime<Utc>, now: DateTime<Utc>) -> Result<Vec<JobKey>>;
         fn take_over_expired(&self, owner: &str, limit: usize, lease: Duration, now: DateTime<Utc>) -> Result<Vec<ExpiredLease>>;
         fn end_leases_of_others(&self, owner: &str, now: DateTime<Utc>) -> Result<usize>;
@@ -124,8 +124,8 @@ delegate! {
     TimerQueue {
         fn due_timers(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>>;
         fn due_timers_of(&self, instance: &str, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>>;
-        fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>>;
-        fn claim_timers(&self, owner: &str, instance: Option<&str>, limit: usize, lease: Duration, now: DateTime<Utc>) -> Result<Vec<ClaimedTimer>>;
+        fn next_timer_due_in(&self, scope: WorkScope<'_>) -> Result<Option<DateTime<Utc>>>;
+        fn claim_timers(&self, owner: &str, scope: WorkScope<'_>, limit: usize, lease: Duration, now: DateTime<Utc>) -> Result<Vec<ClaimedTimer>>;
     }
     RuntimeStats {
         fn expected_runtimes(&self, process: &str) -> Result<HashMap<String, Duration>>;

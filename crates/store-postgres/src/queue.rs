@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use baton_core::JobRequest;
-use baton_store::{ClaimedJob, ClaimedTimer, ExpiredLease, ExternalJobQueue, JobKey, JobProcess, JobQueue, Result, Timer, TimerQueue};
+use baton_store::{ClaimedJob, ClaimedTimer, ExpiredLease, ExternalJobQueue, JobKey, JobProcess, JobQueue, Result, Timer, TimerQueue, WorkScope};
 
 use crate::{db_err, other_err, PgStore};
 
@@ -34,16 +34,22 @@ fn job_key(r: &sqlx::postgres::PgRow) -> sqlx::Result<JobKey> {
 }
 
 impl JobQueue for PgStore {
-    async fn claim_jobs(&self, owner: &str, limit_: usize, lease: Duration, now: DateTime<Utc>) -> Result<Vec<ClaimedJob>> {
+    async fn claim_jobs_in(&self, owner: &str, scope: WorkScope<'_>, limit_: usize, lease: Duration, now: DateTime<Utc>) -> Result<Vec<ClaimedJob>> {
         let lease_until = after(now, lease);
-        // The rows are locked by the CTE, evaluated once; the update re-checks that each is
-        // still unowned (`IN (subquery)` may be evaluated again for a row another claim
-        // changed meanwhile, and so lease one row to two nodes).
-        let sql = "WITH free AS (SELECT instance_id, task FROM jobs WHERE owner IS NULL AND topic IS NULL ORDER BY queued_at LIMIT $3 FOR UPDATE SKIP LOCKED)
-                   UPDATE jobs j SET owner = $1, lease_until = $2, lease = j.lease + 1 FROM free f
-                   WHERE j.instance_id = f.instance_id AND j.task = f.task AND j.owner IS NULL
-                   RETURNING j.request, j.lease, j.queued_at";
-        let rows = sqlx::query_as(sql).bind(owner).bind(lease_until).bind(limit(limit_)).fetch_all(&self.pool).await.map_err(db_err)?;
+        let sql = "UPDATE jobs SET owner = $1, lease_until = $2, lease = lease + 1
+                   WHERE (instance_id, task) IN (SELECT instance_id, task FROM jobs WHERE owner IS NULL AND topic IS NULL
+                       AND ($4::TEXT IS NULL OR instance_id = $4) AND ($5::TEXT IS NULL OR instance_id IN (SELECT id FROM instances WHERE case_id = $5))
+                       ORDER BY queued_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+                   RETURNING request, lease, queued_at";
+        let rows = sqlx::query_as(sql)
+            .bind(owner)
+            .bind(lease_until)
+            .bind(limit(limit_))
+            .bind(scope.instance())
+            .bind(scope.case())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
         claimed_jobs(rows, lease_until)
     }
 
@@ -141,11 +147,9 @@ impl JobQueue for PgStore {
 impl ExternalJobQueue for PgStore {
     async fn lock_external_jobs(&self, owner: &str, topics: &[String], limit_: usize, lock: Duration, now: DateTime<Utc>) -> Result<Vec<ClaimedJob>> {
         let lease_until = after(now, lock);
-        // As `claim_jobs`: locked once by the CTE, re-checked by the update.
-        let sql = "WITH free AS (SELECT instance_id, task FROM jobs WHERE owner IS NULL AND topic = ANY($3) ORDER BY queued_at LIMIT $4 FOR UPDATE SKIP LOCKED)
-                   UPDATE jobs j SET owner = $1, lease_until = $2, lease = j.lease + 1 FROM free f
-                   WHERE j.instance_id = f.instance_id AND j.task = f.task AND j.owner IS NULL
-                   RETURNING j.request, j.lease, j.queued_at";
+        let sql = "UPDATE jobs SET owner = $1, lease_until = $2, lease = lease + 1
+                   WHERE (instance_id, task) IN (SELECT instance_id, task FROM jobs WHERE owner IS NULL AND topic = ANY($3) ORDER BY queued_at LIMIT $4 FOR UPDATE SKIP LOCKED)
+                   RETURNING request, lease, queued_at";
         let rows = sqlx::query_as(sql).bind(owner).bind(lease_until).bind(topics).bind(limit(limit_)).fetch_all(&self.pool).await.map_err(db_err)?;
         claimed_jobs(rows, lease_until)
     }
@@ -198,19 +202,28 @@ impl TimerQueue for PgStore {
         rows.iter().map(timer).collect::<sqlx::Result<_>>().map_err(db_err)
     }
 
-    async fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>> {
-        sqlx::query_scalar("SELECT MIN(due_at) FROM timers").fetch_one(&self.pool).await.map_err(db_err)
+    async fn next_timer_due_in(&self, scope: WorkScope<'_>) -> Result<Option<DateTime<Utc>>> {
+        let sql = "SELECT MIN(due_at) FROM timers WHERE ($1::TEXT IS NULL OR instance_id = $1) AND ($2::TEXT IS NULL OR instance_id IN (SELECT id FROM instances WHERE case_id = $2))";
+        sqlx::query_scalar(sql).bind(scope.instance()).bind(scope.case()).fetch_one(&self.pool).await.map_err(db_err)
     }
 
-    async fn claim_timers(&self, owner: &str, instance: Option<&str>, limit_: usize, lease: Duration, now: DateTime<Utc>) -> Result<Vec<ClaimedTimer>> {
-        // As `claim_jobs`: locked once by the CTE, re-checked by the update.
-        let sql = "WITH free AS (SELECT instance_id, key FROM timers
+    async fn claim_timers(&self, owner: &str, scope: WorkScope<'_>, limit_: usize, lease: Duration, now: DateTime<Utc>) -> Result<Vec<ClaimedTimer>> {
+        let sql = "UPDATE timers SET owner = $1, lease_until = $2, lease = lease + 1
+                   WHERE (instance_id, key) IN (SELECT instance_id, key FROM timers
                        WHERE due_at <= $3 AND ($5::TEXT IS NULL OR instance_id = $5) AND (owner IS NULL OR lease_until <= $3)
+                       AND ($6::TEXT IS NULL OR instance_id IN (SELECT id FROM instances WHERE case_id = $6))
                        ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED)
-                   UPDATE timers t SET owner = $1, lease_until = $2, lease = t.lease + 1 FROM free f
-                   WHERE t.instance_id = f.instance_id AND t.key = f.key AND (t.owner IS NULL OR t.lease_until <= $3)
-                   RETURNING t.instance_id, t.key, t.due_at, t.payload, t.lease";
-        let rows = sqlx::query(sql).bind(owner).bind(after(now, lease)).bind(now).bind(limit(limit_)).bind(instance).fetch_all(&self.pool).await.map_err(db_err)?;
+                   RETURNING instance_id, key, due_at, payload, lease";
+        let rows = sqlx::query(sql)
+            .bind(owner)
+            .bind(after(now, lease))
+            .bind(now)
+            .bind(limit(limit_))
+            .bind(scope.instance())
+            .bind(scope.case())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
         let mut claimed = rows.iter().map(|r| Ok(ClaimedTimer { timer: timer(r)?, lease: r.try_get::<i64, _>(4)? as u64 })).collect::<sqlx::Result<Vec<_>>>().map_err(db_err)?;
         // RETURNING gives no order: earliest first, as a driver fires them.
         claimed.sort_by(|a, b| (a.timer.due_at, &a.timer.instance, &a.timer.key).cmp(&(b.timer.due_at, &b.timer.instance, &b.timer.key)));

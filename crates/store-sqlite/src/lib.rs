@@ -17,7 +17,7 @@ use baton_core::instance::{LinkKind, OLDEST_STATE_FORMAT, STATE_FORMAT};
 use baton_core::{Event, Instance, InstanceStatus, JobRequest};
 use baton_store::{
     BackendKind, CalendarStore, Changed, ChangeNotifier, ClaimedJob, ClaimedTimer, DefinitionStore, ExpiredLease, DeployedVersion, Deployment, DeploymentKind, OpenCounts, RuntimeStats, InstanceQuery, InstanceReader, InstanceSummary, JobKey, JobProcess, JobQueue, Result, StepRecord, StepWriter, StoreError,
-    StoredDefinition, Timer, TimerQueue,
+    StoredDefinition, Timer, TimerQueue, WorkScope,
 };
 
 mod correlation;
@@ -714,17 +714,20 @@ impl InstanceReader for SqliteStore {
 }
 
 impl JobQueue for SqliteStore {
-    async fn claim_jobs(&self, owner: &str, limit: usize, lease: std::time::Duration, now: DateTime<Utc>) -> Result<Vec<ClaimedJob>> {
+    async fn claim_jobs_in(&self, owner: &str, scope: WorkScope<'_>, limit: usize, lease: std::time::Duration, now: DateTime<Utc>) -> Result<Vec<ClaimedJob>> {
         let owner = owner.to_owned();
+        let (instance, case) = (scope.instance().map(str::to_owned), scope.case().map(str::to_owned));
         let lease_until = baton_core::timestamp::after(now, lease);
         self.write(move |conn| {
             // One UPDATE … RETURNING in the single writer: no job can be leased twice.
             let sql = "UPDATE jobs SET owner = ?1, lease_until = ?2, lease = lease + 1
-                       WHERE (instance_id, task) IN (SELECT instance_id, task FROM jobs WHERE owner IS NULL AND topic IS NULL ORDER BY queued_at LIMIT ?3)
+                       WHERE (instance_id, task) IN (SELECT instance_id, task FROM jobs WHERE owner IS NULL AND topic IS NULL
+                           AND (?4 IS NULL OR instance_id = ?4) AND (?5 IS NULL OR instance_id IN (SELECT id FROM instances WHERE case_id = ?5))
+                           ORDER BY queued_at LIMIT ?3)
                        RETURNING request, lease";
             let rows: Vec<(String, i64)> = conn
                 .prepare_cached(sql)
-                .and_then(|mut s| s.query_map(params![owner, ts(lease_until), limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+                .and_then(|mut s| s.query_map(params![owner, ts(lease_until), limit as i64, instance, case], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
                 .map_err(db_err)?;
             claimed_jobs(rows, lease_until)
         })
@@ -849,30 +852,33 @@ impl TimerQueue for SqliteStore {
         })
     }
 
-    async fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>> {
+    async fn next_timer_due_in(&self, scope: WorkScope<'_>) -> Result<Option<DateTime<Utc>>> {
+        let sql = "SELECT MIN(due_at) FROM timers WHERE (?1 IS NULL OR instance_id = ?1) AND (?2 IS NULL OR instance_id IN (SELECT id FROM instances WHERE case_id = ?2))";
         self.read(|conn| {
-            conn.query_row("SELECT MIN(due_at) FROM timers", [], |r| r.get::<_, Option<String>>(0))?.map(|s| parse_ts(&s)).transpose()
+            conn.prepare_cached(sql)?.query_row(params![scope.instance(), scope.case()], |r| r.get::<_, Option<String>>(0))?.map(|s| parse_ts(&s)).transpose()
         })
     }
 
-    async fn claim_timers(&self, owner: &str, instance: Option<&str>, limit: usize, lease: std::time::Duration, now: DateTime<Utc>) -> Result<Vec<ClaimedTimer>> {
-        let (owner, instance) = (owner.to_owned(), instance.map(str::to_owned));
+    async fn claim_timers(&self, owner: &str, scope: WorkScope<'_>, limit: usize, lease: std::time::Duration, now: DateTime<Utc>) -> Result<Vec<ClaimedTimer>> {
+        let (owner, instance, case) = (owner.to_owned(), scope.instance().map(str::to_owned), scope.case().map(str::to_owned));
         let lease_until = baton_core::timestamp::after(now, lease);
         // Looked at first on the reader: a driver asks often, and mostly nothing is due, which
         // need not wait for the writer.
-        let any = "SELECT 1 FROM timers WHERE due_at <= ?1 AND (?2 IS NULL OR instance_id = ?2) AND (owner IS NULL OR lease_until <= ?1) LIMIT 1";
-        if !self.read(|conn| conn.prepare_cached(any)?.exists(params![ts(now), instance]))? {
+        let any = "SELECT 1 FROM timers WHERE due_at <= ?1 AND (?2 IS NULL OR instance_id = ?2) AND (owner IS NULL OR lease_until <= ?1)
+                   AND (?3 IS NULL OR instance_id IN (SELECT id FROM instances WHERE case_id = ?3)) LIMIT 1";
+        if !self.read(|conn| conn.prepare_cached(any)?.exists(params![ts(now), instance, case]))? {
             return Ok(Vec::new());
         }
         self.write(move |conn| {
             let sql = "UPDATE timers SET owner = ?1, lease_until = ?2, lease = lease + 1
                        WHERE (instance_id, key) IN (SELECT instance_id, key FROM timers
-                           WHERE due_at <= ?3 AND (?5 IS NULL OR instance_id = ?5) AND (owner IS NULL OR lease_until <= ?3) ORDER BY due_at LIMIT ?4)
+                           WHERE due_at <= ?3 AND (?5 IS NULL OR instance_id = ?5) AND (owner IS NULL OR lease_until <= ?3)
+                               AND (?6 IS NULL OR instance_id IN (SELECT id FROM instances WHERE case_id = ?6)) ORDER BY due_at LIMIT ?4)
                        RETURNING instance_id, key, due_at, payload, lease";
             let mut claimed: Vec<ClaimedTimer> = conn
                 .prepare_cached(sql)
                 .and_then(|mut s| {
-                    s.query_map(params![owner, ts(lease_until), ts(now), limit as i64, instance], |r| Ok(ClaimedTimer { timer: timer_row(r)?, lease: r.get::<_, i64>(4)? as u64 }))?
+                    s.query_map(params![owner, ts(lease_until), ts(now), limit as i64, instance, case], |r| Ok(ClaimedTimer { timer: timer_row(r)?, lease: r.get::<_, i64>(4)? as u64 }))?
                         .collect()
                 })
                 .map_err(db_err)?;

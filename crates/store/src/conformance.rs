@@ -27,7 +27,7 @@ use baton_core::instance::{ForEachSnapshot, Iteration, ParentLink};
 use baton_core::{Event, EventKind, Instance, InstanceStatus, JobRequest, TaskState, TaskStatus};
 
 pub use crate::lease_conformance::*;
-use crate::{InstanceCursor, InstanceQuery, JobKey, JobLock, JobProcess, RuntimeSample, StartKey, StepRecord, Store, StoreError, StoredDefinition, Timer, ERT_RUNS};
+use crate::{InstanceCursor, InstanceQuery, JobKey, JobLock, JobProcess, RuntimeSample, StartKey, StepRecord, Store, StoreError, StoredDefinition, Timer, WorkScope, ERT_RUNS};
 
 /// Generates one `#[test]` per conformance check, each on a fresh store from `$fresh`
 /// (a path to an `async fn() -> (S, Guard)`). Adding a check here adds it to every store.
@@ -61,6 +61,7 @@ macro_rules! conformance_tests {
             a_stale_update_is_a_conflict_and_changes_nothing,
             enqueued_jobs_are_claimed_once_even_by_racing_claimers,
             jobs_are_claimed_oldest_first,
+            claims_of_a_case_or_an_instance_take_only_their_jobs_and_timers,
             completing_a_job_removes_it_from_the_queue,
             a_new_attempt_replaces_the_old_queue_row,
             leased_jobs_lists_claimed_jobs,
@@ -626,6 +627,34 @@ pub async fn jobs_are_claimed_oldest_first<S: Store>(store: S) {
     .map(|c| c.request.task)
     .collect();
     assert_eq!(order, ["first", "second", "third"]);
+}
+
+/// A claim scoped to a case (a root and the instances under it) or to one instance takes only
+/// their jobs and timers, and the next timer due is the scope's; the rest stays for others.
+pub async fn claims_of_a_case_or_an_instance_take_only_their_jobs_and_timers<S: Store>(store: S) {
+    use baton_core::instance::LinkKind;
+    let mut child = instance("child");
+    child.parent = Some(ParentLink { instance: "root".into(), task: "call".into(), index: 0, kind: LinkKind::Call, attempt: 1 });
+    (child.root, child.case, child.depth) = (Some("root".into()), "root".into(), 1);
+    commit(&store, StepRecord { enqueue: vec![job("other", "a", 1)], set_timers: vec![timer("other", "t", 5)], ..insert(instance("other")) }).await;
+    commit(&store, StepRecord { enqueue: vec![job("root", "a", 1)], set_timers: vec![timer("root", "t", 20)], ..insert(instance("root")) }).await;
+    commit(&store, StepRecord { enqueue: vec![job("child", "a", 1)], set_timers: vec![timer("child", "t", 10)], ..insert(child) }).await;
+
+    assert_eq!(store.next_timer_due().await.unwrap(), Some(at(5)));
+    assert_eq!(store.next_timer_due_in(WorkScope::Case("root")).await.unwrap(), Some(at(10)), "the other instance's timer is not the case's");
+    assert_eq!(store.next_timer_due_in(WorkScope::Instance("root")).await.unwrap(), Some(at(20)));
+
+    let mut claimed: Vec<String> = store.claim_jobs_in("run", WorkScope::Case("root"), 10, LEASE, t0()).await.unwrap().into_iter().map(|c| c.request.instance).collect();
+    claimed.sort();
+    assert_eq!(claimed, ["child", "root"], "the case's jobs, the child's too");
+    let timers: Vec<String> = store.claim_timers("run", WorkScope::Case("root"), 10, LEASE, at(30)).await.unwrap().into_iter().map(|c| c.timer.instance).collect();
+    assert_eq!(timers, ["child", "root"], "the case's timers, earliest first");
+
+    assert!(store.claim_jobs_in("run", WorkScope::Instance("root"), 10, LEASE, t0()).await.unwrap().is_empty(), "taken already");
+    let rest = store.claim_jobs("any", 10, LEASE, t0()).await.unwrap();
+    assert_eq!(rest.iter().map(|c| c.request.instance.as_str()).collect::<Vec<_>>(), ["other"], "the other instance's job is left for others");
+    let rest = store.claim_timers("any", WorkScope::All, 10, LEASE, at(30)).await.unwrap();
+    assert_eq!(rest.iter().map(|c| c.timer.instance.as_str()).collect::<Vec<_>>(), ["other"]);
 }
 
 /// A step that names a job attempt in `complete` removes it, claimed or not.

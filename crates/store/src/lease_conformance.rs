@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::conformance::{external_job, instance, job, t0};
-use crate::{Changed, ExpiredLease, JobKey, JobLock, StepRecord, Store, StoreError, Timer, TimerLock};
+use crate::{Changed, ExpiredLease, JobKey, JobLock, StepRecord, Store, StoreError, Timer, TimerLock, WorkScope};
 
 fn at(seconds: i64) -> DateTime<Utc> {
     t0() + chrono::Duration::seconds(seconds)
@@ -135,7 +135,7 @@ pub async fn due_timers_are_leased_once_and_claimable_again_when_the_lease_expir
         .map(|n| {
             let store = store.clone();
             let node = format!("node-{n}");
-            tokio::spawn(async move { store.claim_timers(&node, None, 10, TEN_SECONDS, at(5)).await.unwrap().into_iter().map(|c| (node.clone(), c)).collect::<Vec<_>>() })
+            tokio::spawn(async move { store.claim_timers(&node, WorkScope::All, 10, TEN_SECONDS, at(5)).await.unwrap().into_iter().map(|c| (node.clone(), c)).collect::<Vec<_>>() })
         })
         .collect();
     let mut claimed = Vec::new();
@@ -148,9 +148,9 @@ pub async fn due_timers_are_leased_once_and_claimable_again_when_the_lease_expir
     let mut keys: Vec<&str> = claimed.iter().map(|(_, c)| c.timer.key.as_str()).collect();
     keys.sort_unstable();
     assert_eq!(keys, ["x", "y", "z"], "each due timer leased once, none that is not due");
-    assert!(store.claim_timers("node-9", None, 10, TEN_SECONDS, at(14)).await.unwrap().is_empty(), "live leases");
+    assert!(store.claim_timers("node-9", WorkScope::All, 10, TEN_SECONDS, at(14)).await.unwrap().is_empty(), "live leases");
 
-    let again = store.claim_timers("node-9", Some("i-1"), 1, TEN_SECONDS, at(15)).await.unwrap();
+    let again = store.claim_timers("node-9", WorkScope::Instance("i-1"), 1, TEN_SECONDS, at(15)).await.unwrap();
     assert_eq!(again.iter().map(|c| c.timer.key.as_str()).collect::<Vec<_>>(), ["y"], "expired: claimable again, earliest first");
     let (old_owner, y_old) = claimed.iter().find(|(_, c)| c.timer.key == "y").unwrap();
     assert!(again[0].lease > y_old.lease, "a new claim is a new lease");
@@ -164,7 +164,7 @@ pub async fn due_timers_are_leased_once_and_claimable_again_when_the_lease_expir
     }
     assert!(matches!(store.commit(vec![fire("node-9", again[0].lease, "y", at(25))]).await, Err(StoreError::TimerLeaseLost { .. })), "the lease ran out");
     store.commit(vec![fire("node-9", again[0].lease, "y", at(16))]).await.expect("fired under its live lease");
-    let mut rest = store.claim_timers("node-9", None, 10, TEN_SECONDS, at(30)).await.unwrap();
+    let mut rest = store.claim_timers("node-9", WorkScope::All, 10, TEN_SECONDS, at(30)).await.unwrap();
     assert_eq!(rest.iter().map(|c| c.timer.key.as_str()).collect::<Vec<_>>(), ["z", "x"], "a fired timer is gone");
 
     // A timer set again after it was claimed is the new timer: the old claim does not fire it.
@@ -189,11 +189,11 @@ pub async fn ending_the_leases_of_others_leaves_external_locks_and_the_callers_o
     store.claim_jobs("dead-node", 1, TEN_SECONDS, t0()).await.unwrap();
     store.claim_jobs("me", 1, TEN_SECONDS, t0()).await.unwrap();
     store.lock_external_jobs("bot/w1", &["t".to_owned()], 1, TEN_SECONDS, t0()).await.unwrap();
-    assert_eq!(store.claim_timers("dead-node", None, 1, TEN_SECONDS, at(1)).await.unwrap().len(), 1);
+    assert_eq!(store.claim_timers("dead-node", WorkScope::All, 1, TEN_SECONDS, at(1)).await.unwrap().len(), 1);
     assert_eq!(store.end_leases_of_others("me", at(2)).await.unwrap(), 2);
     let taken = store.take_over_expired("me", 10, TEN_SECONDS, at(2)).await.unwrap();
     assert_eq!(taken.iter().map(|l| (l.job.task.as_str(), l.previous_owner.as_str())).collect::<Vec<_>>(), [("dead", "dead-node")]);
-    assert_eq!(store.claim_timers("me", None, 1, TEN_SECONDS, at(2)).await.unwrap().len(), 1, "the timer is claimable at once");
+    assert_eq!(store.claim_timers("me", WorkScope::All, 1, TEN_SECONDS, at(2)).await.unwrap().len(), 1, "the timer is claimable at once");
 }
 
 /// A stale step is a conflict; recomputed from the stored state, the retry lands. Of many

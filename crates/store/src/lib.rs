@@ -472,6 +472,33 @@ pub trait StepWriter: Send + Sync {
     fn commit(&self, steps: Vec<StepRecord>) -> impl Future<Output = Result<()>> + Send;
 }
 
+/// Whose work a claim takes: every instance's, one instance's, or one case's (a root
+/// instance with every instance under it: `baton run` drives only the instance it started).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkScope<'a> {
+    All,
+    Instance(&'a str),
+    Case(&'a str),
+}
+
+impl<'a> WorkScope<'a> {
+    /// The one instance, if the scope is one.
+    pub fn instance(self) -> Option<&'a str> {
+        match self {
+            Self::Instance(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The case, if the scope is one.
+    pub fn case(self) -> Option<&'a str> {
+        match self {
+            Self::Case(id) => Some(id),
+            _ => None,
+        }
+    }
+}
+
 /// The durable job queue. Its jobs are the ones Baton's own worker runs (a `command`); the
 /// jobs external workers fetch by topic are in the same queue but only [`ExternalJobQueue`]
 /// hands them out or counts them.
@@ -485,7 +512,11 @@ pub trait StepWriter: Send + Sync {
 pub trait JobQueue: Send + Sync {
     /// Leases up to `limit` queued jobs (oldest first) to `owner` until `now + lease`.
     /// No job is leased to two owners at once.
-    fn claim_jobs(&self, owner: &str, limit: usize, lease: std::time::Duration, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<ClaimedJob>>> + Send;
+    fn claim_jobs(&self, owner: &str, limit: usize, lease: std::time::Duration, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<ClaimedJob>>> + Send {
+        self.claim_jobs_in(owner, WorkScope::All, limit, lease, now)
+    }
+    /// [`claim_jobs`](Self::claim_jobs) of the instances in `scope` only.
+    fn claim_jobs_in(&self, owner: &str, scope: WorkScope<'_>, limit: usize, lease: std::time::Duration, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<ClaimedJob>>> + Send;
     /// Moves to `until` the leases `owner` holds at `now` on these attempts (those that are
     /// still live: an expired lease is not revived). Returns the attempts renewed; a missing
     /// one lost its lease (expired, taken over, or the attempt is over).
@@ -536,13 +567,17 @@ pub trait TimerQueue: Send + Sync {
     /// iteration ends, taken together into one step).
     fn due_timers_of(&self, instance: &str, now: DateTime<Utc>, limit: usize) -> impl Future<Output = Result<Vec<Timer>>> + Send;
     /// The earliest pending timer, so a driver knows how long it may sleep.
-    fn next_timer_due(&self) -> impl Future<Output = Result<Option<DateTime<Utc>>>> + Send;
+    fn next_timer_due(&self) -> impl Future<Output = Result<Option<DateTime<Utc>>>> + Send {
+        self.next_timer_due_in(WorkScope::All)
+    }
+    /// [`next_timer_due`](Self::next_timer_due) of the instances in `scope`.
+    fn next_timer_due_in(&self, scope: WorkScope<'_>) -> impl Future<Output = Result<Option<DateTime<Utc>>>> + Send;
     /// Leases to `owner` until `now + lease` up to `limit` timers due at or before `now`
-    /// (earliest first) that no one holds a live lease on (`instance`: only that instance's).
+    /// (earliest first) that no one holds a live lease on, of the instances in `scope`.
     /// No timer is leased to two owners at once; the step that fires one names its lease
     /// ([`StepRecord::timer_fence`]), and a timer whose firing node died is claimable again
     /// once its lease expired.
-    fn claim_timers(&self, owner: &str, instance: Option<&str>, limit: usize, lease: std::time::Duration, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<ClaimedTimer>>> + Send;
+    fn claim_timers(&self, owner: &str, scope: WorkScope<'_>, limit: usize, lease: std::time::Duration, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<ClaimedTimer>>> + Send;
 }
 
 /// What a commit changed, as far as waiters care: told to every waiter on every node that
