@@ -76,6 +76,10 @@ pub struct Deployed {
     pub version: u32,
     /// `true` when nothing was stored: the file's source is that of the latest version.
     pub unchanged: bool,
+    /// What it names that does not exist yet, which it may once it is created: a group among a
+    /// user task's owners, a calendar a task runs on. The deploy went on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// A version's flow as a graph: its tasks and what leads from one to the next (what

@@ -25,3 +25,15 @@ pub struct Group {
     /// Its members' names, sorted.
     pub members: Vec<String>,
 }
+
+/// A browser signed in: who they are and the user session their sign-in opened (its
+/// interactive workflows; signing out logs it out). The credential itself travels in an
+/// HttpOnly cookie, never in a body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SignedIn {
+    /// The signed-in user, with their groups.
+    pub user: User,
+    /// The user session the sign-in opened.
+    pub session: crate::Session,
+}

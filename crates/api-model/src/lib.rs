@@ -46,7 +46,7 @@ pub use human_task::{
     Ending, Escalation, FormField, HumanTask, HumanTaskRole, HumanTaskState, HumanTaskStatus, HumanTaskUpdate, Note,
     Outcome, Suspension, UserTask,
 };
-pub use identity::{Group, User};
+pub use identity::{Group, SignedIn, User};
 pub use inbox::{InboxPage, InboxQuery, InboxRow, InboxStatus};
 pub use incident::{Incident, IncidentKind};
 pub use instance::{Case, Instance, InstanceFilter, InstancePage, InstanceStatus, InstanceSummary, LinkKind, ParentLink};

@@ -403,6 +403,32 @@ pub struct NewMember {
     pub user: String,
 }
 
+/// A user's new password (for signing in to the web UI).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SetPassword {
+    /// 8 to 1,024 bytes; only its argon2 hash is kept.
+    #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 1024))]
+    pub password: String,
+}
+
+/// A browser's sign-in: a user name and password, or an API token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    /// The user's name (with `password`).
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
+    pub user: Option<String>,
+    /// Their password (with `user`).
+    #[cfg_attr(feature = "openapi", schema(max_length = 1024))]
+    pub password: Option<String>,
+    /// Instead of a name and password: an API token's secret.
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
+    pub token: Option<String>,
+}
+
 /// A token to make. (Named apart from the `NewToken` the answer holds: the OpenAPI document
 /// has one schema per name.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

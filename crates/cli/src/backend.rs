@@ -288,6 +288,11 @@ impl Backend {
         either!(self, as None, |s, user| s.add_user(user, new), |c| c.add_user(&request))
     }
 
+    pub async fn set_password(&self, for_user: &str, password: &str) -> Result<()> {
+        let request = baton_api_model::requests::SetPassword { password: password.to_owned() };
+        either!(self, as None, |s, user| s.set_password(user, for_user, password), |c| c.set_password(for_user, &request))
+    }
+
     pub async fn users(&self) -> Result<Vec<api::User>> {
         either!(self, as None, |s, user| s.users(user), |c| c.users())
     }

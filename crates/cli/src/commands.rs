@@ -48,6 +48,9 @@ async fn on(backend: &Backend, command: Cmd) -> Result<u8> {
             }
             for deployed in deployed {
                 outln!("{}", crate::definitions::deployed_line(&deployed));
+                for warning in &deployed.warnings {
+                    errln!("{}: warning: {warning}", deployed.file);
+                }
             }
             Ok(0)
         }

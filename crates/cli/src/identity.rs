@@ -6,10 +6,11 @@ use std::fmt::Write;
 
 use clap::Subcommand;
 
+use baton_service::MAX_PASSWORD_LEN;
 use baton_store::NewUser;
 
 use crate::backend::Backend;
-use crate::exit::Result;
+use crate::exit::{CliError, Result};
 use crate::render;
 
 #[derive(Subcommand)]
@@ -24,6 +25,13 @@ pub enum UserCmd {
         /// Make the user an administrator: they may act on every task.
         #[arg(long)]
         admin: bool,
+    },
+    /// Set the password a user signs in to the web UI with (`baton serve`): your own, or as an
+    /// administrator anyone's. It is read from standard input (its first line) or, at a
+    /// terminal, asked for twice without echo; 8 to 1,024 bytes. Only its argon2 hash is kept.
+    Passwd {
+        /// An existing user.
+        user: String,
     },
     /// List users with their department, groups and administrator flag.
     List {
@@ -75,6 +83,11 @@ pub async fn user(backend: &Backend, cmd: UserCmd) -> Result<u8> {
             }
             outln!("{line}");
         }
+        UserCmd::Passwd { user } => {
+            let password = read_password()?;
+            backend.set_password(&user, &password).await?;
+            outln!("set the password of {user}");
+        }
         UserCmd::List { json } => {
             let users = backend.users().await?;
             if json {
@@ -85,6 +98,23 @@ pub async fn user(backend: &Backend, cmd: UserCmd) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// The new password: the first line of standard input, or at a terminal typed twice unseen.
+fn read_password() -> Result<String> {
+    use std::io::IsTerminal;
+    let io = |e: std::io::Error| CliError::Io { what: "reading the password".to_owned(), source: e };
+    if !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        // At most one line, and a bounded one: a password has at most 1,024 bytes.
+        std::io::BufRead::read_line(&mut std::io::Read::take(std::io::stdin().lock(), MAX_PASSWORD_LEN as u64 + 2), &mut line).map_err(io)?;
+        return Ok(line.trim_end_matches(['\n', '\r']).to_owned());
+    }
+    let password = rpassword::prompt_password("new password: ").map_err(io)?;
+    if rpassword::prompt_password("again: ").map_err(io)? != password {
+        return Err(CliError::Input("the two passwords differ; nothing was changed".to_owned()));
+    }
+    Ok(password)
 }
 
 fn user_table(users: &[baton_api_model::User]) -> String {

@@ -46,6 +46,9 @@ fn settled(status: InstanceStatus) -> bool {
 async fn deploy_and_start(backend: &Backend, file: &Path, data: Data) -> Result<(String, Instant)> {
     let deployed = backend.deploy(vec![source_file(file)?]).await?.remove(0);
     errln!("{}", crate::definitions::deployed_line(&deployed));
+    for warning in &deployed.warnings {
+        errln!("{}: warning: {warning}", file.display());
+    }
     let started = Instant::now();
     Ok((backend.start(&deployed.id, data).await?.id, started))
 }

@@ -83,3 +83,42 @@ fn user_and_group_commands_explain_themselves() {
         assert!(group.contains(sub), "`baton group --help` lists {sub}: {group}");
     }
 }
+
+/// `baton --db DB ARGS…` with `input` on standard input: its exit code, stdout and stderr.
+fn baton_with_input(db: &std::path::Path, args: &[&str], input: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env_remove("BATON_SERVER")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn a_password_is_read_from_standard_input_and_kept_only_as_an_argon2_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("baton.db");
+    ok(&db, &["user", "add", "john"]);
+    let (code, stdout, stderr) = baton_with_input(&db, &["user", "passwd", "john"], "correct horse\n");
+    assert_eq!((code, stdout.as_str()), (0, "set the password of john\n"), "{stderr}");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let hash: String = conn.query_row("SELECT hash FROM passwords WHERE user_name = 'john'", [], |r| r.get(0)).unwrap();
+    assert!(hash.starts_with("$argon2id$") && !hash.contains("correct horse"), "{hash}");
+
+    let (code, _, stderr) = baton_with_input(&db, &["user", "passwd", "john"], "short\n");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("8 to 1024 bytes"), "{stderr}");
+    let (code, _, stderr) = baton_with_input(&db, &["user", "passwd", "ghost"], "correct horse\n");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("ghost"), "{stderr}");
+    let kept: String = conn.query_row("SELECT hash FROM passwords WHERE user_name = 'john'", [], |r| r.get(0)).unwrap();
+    assert_eq!(kept, hash, "a refused password changes nothing");
+}

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use baton_api_model as api;
 use baton_api_model::requests::{
-    Abort, AbortAndStart, Back, CompleteJob, DefinitionsQuery, Deploy, EndJob, ExtendLock, FailJob, FetchAndLock, HistoryQuery, HumanTaskNumber, HumanTaskOperation, InboxParams, Input, InstancesQuery, LimitQuery, NewGroup, NewMember, NewUser, SetMetadata, Spawn, Start, TokenRequest, TokensQuery, VersionQuery,
+    Abort, AbortAndStart, Back, CompleteJob, DefinitionsQuery, Deploy, EndJob, ExtendLock, FailJob, FetchAndLock, HistoryQuery, HumanTaskNumber, HumanTaskOperation, InboxParams, Input, InstancesQuery, LimitQuery, NewGroup, NewMember, NewUser, SetMetadata, SetPassword, Spawn, Start, TokenRequest, TokensQuery, VersionQuery,
 };
 
 pub use error::ClientError;
@@ -122,6 +122,10 @@ impl Client {
 
     pub async fn add_user(&self, user: &NewUser) -> Result<api::User> {
         self.send_json(Method::POST, &["api", "users"], user).await
+    }
+
+    pub async fn set_password(&self, user: &str, password: &SetPassword) -> Result<()> {
+        self.send_json(Method::PUT, &["api", "users", user, "password"], password).await
     }
 
     pub async fn groups(&self) -> Result<Vec<api::Group>> {

@@ -34,6 +34,10 @@ pub enum ApiError {
     /// expired) gets this same answer, so a client cannot probe which tokens exist.
     #[error("this request needs `Authorization: Bearer TOKEN` with a valid Baton API token")]
     Unauthenticated,
+    /// A changing request signed in by the browser's cookie alone, without the web UI's header:
+    /// it may come from another site's page.
+    #[error("a request signed in by the browser's cookie that changes something must carry the `X-Baton-UI` header, as the web UI's do")]
+    CrossSite,
     /// No route has this path.
     #[error("there is no API route {0}")]
     NoRoute(String),
@@ -103,6 +107,7 @@ impl ApiError {
             Self::Unreadable { status, .. } => *status,
             Self::Field(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::CrossSite => StatusCode::FORBIDDEN,
             Self::NoRoute(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::TooManyStreams => StatusCode::SERVICE_UNAVAILABLE,
@@ -114,6 +119,7 @@ impl ApiError {
             Self::Service(e) => e.kind(),
             Self::Unreadable { .. } | Self::Field(_) | Self::MethodNotAllowed(_) => ErrorKind::Invalid,
             Self::Unauthenticated => ErrorKind::Unauthenticated,
+            Self::CrossSite => ErrorKind::Forbidden,
             Self::NoRoute(_) => ErrorKind::NotFound,
             Self::TooManyStreams => ErrorKind::Unavailable,
         }

@@ -4,7 +4,8 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
 use baton_api_model::ErrorKind;
@@ -56,18 +57,45 @@ pub struct Query<T>(pub T);
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct Path<T>(pub T);
 
-/// The user the request acts as: the user of its `Authorization: Bearer` token.
+/// The user the request acts as: the user of its `Authorization: Bearer` token or, from a
+/// signed-in browser, of its sign-in cookie. A request that changes something by the cookie
+/// alone must also carry the [`UI_HEADER`] the web UI sends: another site's page can make a
+/// browser send the cookie, but not a header of its own.
 pub struct Acting(pub String);
+
+/// The header every changing request of the web UI carries (see [`Acting`]).
+pub const UI_HEADER: &str = "x-baton-ui";
+
+/// The value of the cookie `name` a request carries, if it carries one.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name && !c.value().is_empty())
+        .map(|c| c.value().to_owned())
+}
 
 impl FromRequestParts<AppState> for Acting {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
-        let Some(secret) = header.strip_prefix("Bearer ").map(str::trim).filter(|s| !s.is_empty()) else {
-            return Err(ApiError::Unauthenticated);
+        let secret = match header.strip_prefix("Bearer ").map(str::trim).filter(|s| !s.is_empty()) {
+            Some(secret) => secret.to_owned(),
+            None => {
+                let Some(secret) = cookie_value(&parts.headers, crate::routes::sign_in::AUTH_COOKIE) else {
+                    return Err(ApiError::Unauthenticated);
+                };
+                if !parts.method.is_safe() && !parts.headers.contains_key(UI_HEADER) {
+                    return Err(ApiError::CrossSite);
+                }
+                secret
+            }
         };
-        match state.service.token_user(secret).await {
+        match state.service.token_user(&secret).await {
             Ok(user) => Ok(Self(user)),
             Err(e) if e.kind() == ErrorKind::Unauthenticated => {
                 // Why it was refused is for the log only: the client hears the same answer for each.

@@ -1,7 +1,7 @@
 //! Baton's HTTP/JSON API: axum routes over the service. [`app`] builds the whole app (its
 //! routes, the bearer-token authentication every `/api/...` route asks for, the body limit,
 //! request ids and tracing, the OpenAPI document at `/openapi.json` and its reference page at
-//! `/docs`), so tests drive it without a socket and `baton serve` puts it on one.
+//! `/docs`, and the web UI at `/`), so tests drive it without a socket and `baton serve` puts it on one.
 //!
 //! Every route is registered through `utoipa-axum`'s `routes!`, which adds it to the router
 //! and to the OpenAPI document at once: a route cannot be served and left undocumented.
@@ -14,6 +14,7 @@ mod openapi;
 pub mod requests;
 mod routes;
 mod state;
+mod ui;
 
 use std::sync::Arc;
 
@@ -40,6 +41,7 @@ pub fn app(state: AppState) -> Router {
     let document = Arc::new(document);
     router
         .merge(docs::router(document))
+        .merge(ui::router())
         .fallback(|uri: Uri| async move { ApiError::NoRoute(uri.path().to_owned()) })
         .method_not_allowed_fallback(|method: Method| async move { ApiError::MethodNotAllowed(method.to_string()) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -60,7 +62,7 @@ fn request_span<B>(request: &Request<B>) -> Span {
 
 /// The documented routes, registered with the OpenAPI document.
 fn api_router() -> OpenApiRouter<AppState> {
-    use routes::{cases, definitions, documents, events, external_jobs, health, human_tasks, incidents, instances, people, sessions, tokens};
+    use routes::{cases, definitions, documents, events, external_jobs, health, human_tasks, incidents, instances, people, sessions, sign_in, tokens};
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
@@ -98,6 +100,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(sessions::submit))
         .routes(routes!(sessions::suspend))
         .routes(routes!(people::me))
+        .routes(routes!(sign_in::sign_in))
+        .routes(routes!(sign_in::sign_out))
+        .routes(routes!(people::set_password))
         .routes(routes!(people::users, people::add_user))
         .routes(routes!(people::groups, people::add_group))
         .routes(routes!(people::add_member))

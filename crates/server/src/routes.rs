@@ -11,4 +11,5 @@ pub mod incidents;
 pub mod instances;
 pub mod people;
 pub mod sessions;
+pub mod sign_in;
 pub mod tokens;

@@ -39,7 +39,18 @@ impl<S: ServiceStore> Service<S> {
             return Err(EngineError::Definitions(not_text).into());
         }
         let deployed = self.engine.deploy_all(&sources).await?;
-        Ok(deployed.into_iter().zip(names).map(|(d, file)| api::Deployed { file, id: d.id, version: d.version, unchanged: d.unchanged }).collect())
+        let groups: Vec<String> = self.engine.store().groups().await?.into_iter().map(|g| g.name).collect();
+        let calendars: Vec<String> = self.engine.store().calendars().await?.into_iter().map(|c| c.id).collect();
+        let mut answer = Vec::new();
+        for (d, file) in deployed.into_iter().zip(names) {
+            // A calendar file has no tasks to name anything.
+            let warnings = match self.engine.definition(&d.id, Some(d.version)).await {
+                Ok(definition) => deploy_warnings(&definition, &groups, &calendars),
+                Err(_) => Vec::new(),
+            };
+            answer.push(api::Deployed { file, id: d.id, version: d.version, unchanged: d.unchanged, warnings });
+        }
+        Ok(answer)
     }
 
     /// The latest version of every deployed definition, by id.
@@ -92,4 +103,31 @@ impl<S: ServiceStore> Service<S> {
             None => EngineError::ProcessNotFound(id.to_owned()).into(),
         })
     }
+}
+
+/// What a deployed definition names that does not exist yet: groups among its user tasks'
+/// owners and administrators, and calendars its tasks run on (its ForEach bodies' included).
+/// Warnings, not errors: they may be created later.
+fn deploy_warnings(definition: &baton_core::Definition, groups: &[String], calendars: &[String]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for task in &definition.tasks {
+        if let baton_core::definition::TaskKind::User(user) = &task.kind {
+            for assignee in user.owners.iter().chain(&user.administrators) {
+                let baton_core::definition::Assignee::Named(named) = assignee else { continue };
+                for group in named.groups.iter().filter(|g| !groups.contains(g)) {
+                    let warning = format!("task `{}`: there is no group `{group}` yet; its members are offered the task once it is created", task.id);
+                    if !warnings.contains(&warning) {
+                        warnings.push(warning);
+                    }
+                }
+            }
+        }
+        for calendar in task.controls.calendars.iter().filter(|c| !calendars.contains(c)) {
+            warnings.push(format!("task `{}`: calendar `{calendar}` is not deployed; until it is, the task ends `ended_not_ok` at its calendar check", task.id));
+        }
+        if let baton_core::definition::TaskKind::ForEach(spec) = &task.kind {
+            warnings.extend(deploy_warnings(&spec.body, groups, calendars));
+        }
+    }
+    warnings
 }

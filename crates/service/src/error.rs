@@ -102,6 +102,13 @@ pub enum ServiceError {
     /// A submission to a workflow that shows no view.
     #[error("workflow {instance} shows no view: nothing to submit")]
     NoViewShown { instance: String },
+    /// A sign-in whose user name and password (or token) do not match: which of them is
+    /// wrong is not said.
+    #[error("the user name or password (or the token) is not right")]
+    SignInRefused,
+    /// A failure inside Baton that is no request's fault (the log says what).
+    #[error("{0}")]
+    Internal(String),
     /// A count past its bound (a page size, a listing limit).
     #[error("{what} must be from 1 to {max}, not {value}")]
     OutOfBounds { what: &'static str, value: usize, max: usize },
@@ -112,7 +119,8 @@ impl ServiceError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::Engine(e) => e.kind(),
-            Self::Unauthenticated(_) => ErrorKind::Unauthenticated,
+            Self::Unauthenticated(_) | Self::SignInRefused => ErrorKind::Unauthenticated,
+            Self::Internal(_) => ErrorKind::Internal,
             Self::Identity(e) => identity_kind(e),
             Self::Store(e) => store_kind(e),
             Self::CaseNotFound(_) | Self::VersionNotFound { .. } | Self::UnknownTask { .. } => ErrorKind::NotFound,

@@ -25,6 +25,7 @@ mod publishing;
 mod requests;
 mod scope;
 mod sessions;
+mod sign_in;
 mod spawn;
 mod tokens;
 pub mod view;
@@ -42,6 +43,7 @@ pub use events::{EventFilter, Events};
 pub use human_tasks::{HumanTaskAction, HumanTaskRef, MAX_PAGE, MAX_PER_PAGE};
 pub use instances::{TaskOperation, MAX_LIMIT};
 pub use publishing::EVENT_PUBLISHERS_GROUP;
+pub use sign_in::{BrowserSignIn, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, SIGN_IN_LIFETIME, SIGN_IN_TOKEN_NAME};
 pub use sessions::{SessionOptions, Sessions, DEFAULT_CACHE_SIZE, DEFAULT_IDLE_TIMEOUT, MAX_CACHE_SIZE, MAX_IDLE_TIMEOUT, MAX_SESSIONS_PER_USER, MAX_SUSPENDED_LISTED};
 
 /// What the service needs of a store: the engine's capabilities, identity, the inbox,

@@ -75,14 +75,34 @@ async fn a_human_task_operation_without_a_number_acts_on_the_task_the_chain_wait
 }
 
 #[tokio::test]
+async fn a_group_that_does_not_exist_and_a_calendar_not_deployed_are_warnings_and_the_deploy_goes_on() {
+    let (_dir, service) = ready().await;
+    let source = "id: later\ntasks:\n  - id: ask\n    kind: user\n    title: Ask\n    owners: [group:auditors, mary]\n  - id: close\n    kind: job\n    command: ./close.sh\n    calendar: month-end\n    after: [ask]\n";
+    let deployed = service.deploy("operator", vec![file("later.yaml", source)]).await.unwrap();
+    assert_eq!((deployed[0].id.as_str(), deployed[0].version), ("later", 1));
+    assert_eq!(
+        deployed[0].warnings,
+        [
+            "task `ask`: there is no group `auditors` yet; its members are offered the task once it is created",
+            "task `close`: calendar `month-end` is not deployed; until it is, the task ends `ended_not_ok` at its calendar check",
+        ]
+    );
+    service.add_group("operator", "auditors").await.unwrap();
+    let calendar = "calendar: month-end\ninclude:\n  - weekdays: [mon]\n";
+    service.deploy("operator", vec![file("month-end.yaml", calendar)]).await.unwrap();
+    let again = service.deploy("operator", vec![file("later.yaml", &source.replace("title: Ask", "title: Ask again"))]).await.unwrap();
+    assert_eq!(again[0].warnings, Vec::<String>::new());
+}
+
+#[tokio::test]
 async fn definitions_list_their_latest_version_and_every_version_and_source_reads_back() {
     let (_dir, service) = ready().await;
     let again = REVIEW.replace("title: Check it", "title: Check it again");
     let deployed = service.deploy("operator", vec![file("review2.yaml", &again)]).await.unwrap();
-    assert_eq!(deployed, [api::Deployed { file: "review2.yaml".into(), id: "review".into(), version: 2, unchanged: false }]);
+    assert_eq!(deployed, [api::Deployed { file: "review2.yaml".into(), id: "review".into(), version: 2, unchanged: false, warnings: Vec::new() }]);
     // The same source again, under any file name, stores nothing: it is version 2.
     let same = service.deploy("operator", vec![file("copy.yaml", &again)]).await.unwrap();
-    assert_eq!(same, [api::Deployed { file: "copy.yaml".into(), id: "review".into(), version: 2, unchanged: true }]);
+    assert_eq!(same, [api::Deployed { file: "copy.yaml".into(), id: "review".into(), version: 2, unchanged: true, warnings: Vec::new() }]);
 
     let latest: Vec<(String, u32)> = service.definitions("operator").await.unwrap().into_iter().map(|d| (d.id, d.version)).collect();
     assert_eq!(latest, [("asks".to_owned(), 1), ("review".to_owned(), 2)]);

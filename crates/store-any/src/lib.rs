@@ -166,6 +166,8 @@ delegate! {
         fn departments(&self) -> Result<Vec<String>, IdentityError>;
         fn is_admin(&self, user: &str) -> Result<bool, IdentityError>;
         fn resolve_potential_owners(&self, owners: &PotentialOwners) -> Result<BTreeSet<String>, IdentityError>;
+        fn set_password_hash(&self, user: &str, hash: &str, now: DateTime<Utc>) -> Result<(), IdentityError>;
+        fn password_hash(&self, user: &str) -> Result<Option<String>, IdentityError>;
         fn caller(&self, user: &str) -> Result<Caller, IdentityError>;
     }
     TokenStore {

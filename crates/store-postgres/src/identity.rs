@@ -187,6 +187,29 @@ impl IdentityStore for PgStore {
             sqlx::query_scalar("SELECT DISTINCT user_name FROM group_members WHERE group_name = ANY($1)").bind(&groups).fetch_all(self.pool()).await.map_err(store_err)?;
         Ok(known_users.into_iter().chain(members).collect())
     }
+
+    async fn set_password_hash(&self, user: &str, hash: &str, now: DateTime<Utc>) -> Refusable<()> {
+        // Users are never removed: one statement that finds the user sets the hash, or none does.
+        let set = sqlx::query(
+            "INSERT INTO passwords (user_name, hash, set_at) SELECT name, $2, $3 FROM users WHERE name = $1 \
+             ON CONFLICT (user_name) DO UPDATE SET hash = EXCLUDED.hash, set_at = EXCLUDED.set_at",
+        )
+        .bind(user)
+        .bind(hash)
+        .bind(now)
+        .execute(self.pool())
+        .await
+        .map_err(store_err)?
+        .rows_affected();
+        if set == 0 {
+            return Err(IdentityError::UnknownUser(user.to_owned()));
+        }
+        Ok(())
+    }
+
+    async fn password_hash(&self, user: &str) -> Refusable<Option<String>> {
+        sqlx::query_scalar("SELECT hash FROM passwords WHERE user_name = $1").bind(user).fetch_optional(self.pool()).await.map_err(store_err)
+    }
 }
 
 const TOKEN_COLUMNS: &str = "id, user_name, name, created_at, expires_at, revoked_at";

@@ -214,4 +214,25 @@ impl IdentityStore for SqliteStore {
             Ok(Ok(resolved))
         })?
     }
+
+    async fn set_password_hash(&self, user: &str, hash: &str, now: DateTime<Utc>) -> Refusable<()> {
+        let (user, hash) = (user.to_owned(), hash.to_owned());
+        self.write_refusable(move |conn| {
+            if !user_exists(conn, &user).map_err(db_err)? {
+                return Err(IdentityError::UnknownUser(user));
+            }
+            conn.prepare_cached(
+                "INSERT INTO passwords (user_name, hash, set_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (user_name) DO UPDATE SET hash = excluded.hash, set_at = excluded.set_at",
+            )
+            .and_then(|mut s| s.execute(params![user, hash, ts(now)]))
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn password_hash(&self, user: &str) -> Refusable<Option<String>> {
+        Ok(self.read(|conn| conn.prepare_cached("SELECT hash FROM passwords WHERE user_name = ?1")?.query_row([user], |r| r.get(0)).optional())?)
+    }
 }

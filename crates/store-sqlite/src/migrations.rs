@@ -27,6 +27,7 @@ const MIGRATIONS: &[M<'static>] = &[
     // Applied after 0019, which databases already ran: migrations run by their place here.
     M::up(include_str!("../migrations/20261207_0018_departments.sql")),
     M::up(include_str!("../migrations/20261207_0020_leases.sql")),
+    M::up(include_str!("../migrations/20261208_0023_passwords.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<(), StoreError> {

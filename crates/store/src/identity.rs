@@ -132,6 +132,11 @@ pub trait IdentityStore: Send + Sync {
     /// The users `owners` names: the listed users and every member of the listed groups.
     /// An unknown user or group is an error (a task offered to nobody is a mistake to report).
     fn resolve_potential_owners(&self, owners: &PotentialOwners) -> impl Future<Output = Result<BTreeSet<String>, IdentityError>> + Send;
+    /// Sets the password hash of `user` (a PHC string: the store never sees a password),
+    /// replacing the one they had. An unknown user is refused.
+    fn set_password_hash(&self, user: &str, hash: &str, now: DateTime<Utc>) -> impl Future<Output = Result<(), IdentityError>> + Send;
+    /// The password hash of `user`: `None` when they have none (or there is no such user).
+    fn password_hash(&self, user: &str) -> impl Future<Output = Result<Option<String>, IdentityError>> + Send;
 
     /// The acting user as the core authorizes them: their groups and administrator flag.
     fn caller(&self, user: &str) -> impl Future<Output = Result<Caller, IdentityError>> + Send {

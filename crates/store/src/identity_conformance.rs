@@ -47,6 +47,8 @@ macro_rules! identity_conformance_tests {
             tokens_are_found_by_the_hash_of_their_secret_and_listed_per_user,
             a_token_for_an_unknown_user_is_refused,
             a_revoked_token_stays_revoked,
+            a_password_hash_is_set_replaced_and_kept_per_user,
+            a_password_for_an_unknown_user_is_refused,
         );
     };
     (@tests $ready:path, $fresh:path; $($check:ident),* $(,)?) => {
@@ -280,4 +282,21 @@ pub async fn a_revoked_token_stays_revoked<S: IdentityStore + crate::token::Toke
     assert!(matches!(twice, Err(crate::token::TokenError::AlreadyRevoked(ref id)) if id == "t1"), "{twice:?}");
     let unknown = store.revoke_token("nope", later).await;
     assert!(matches!(unknown, Err(crate::token::TokenError::UnknownToken(ref id)) if id == "nope"), "{unknown:?}");
+}
+
+pub async fn a_password_hash_is_set_replaced_and_kept_per_user<S: IdentityStore>(store: S) {
+    people(&store).await;
+    assert_eq!(store.password_hash("john").await.unwrap(), None, "nobody has a password at first");
+    store.set_password_hash("john", "$argon2id$first", t0()).await.unwrap();
+    store.set_password_hash("mike", "$argon2id$mike", t0()).await.unwrap();
+    store.set_password_hash("john", "$argon2id$second", t0() + chrono::Duration::hours(1)).await.unwrap();
+    assert_eq!(store.password_hash("john").await.unwrap().as_deref(), Some("$argon2id$second"));
+    assert_eq!(store.password_hash("mike").await.unwrap().as_deref(), Some("$argon2id$mike"));
+    assert_eq!(store.password_hash("sarah").await.unwrap(), None);
+}
+
+pub async fn a_password_for_an_unknown_user_is_refused<S: IdentityStore>(store: S) {
+    let refused = store.set_password_hash("ghost", "$argon2id$x", t0()).await;
+    assert!(matches!(refused, Err(IdentityError::UnknownUser(ref u)) if u == "ghost"), "{refused:?}");
+    assert_eq!(store.password_hash("ghost").await.unwrap(), None);
 }

@@ -8,7 +8,7 @@ use baton_api_model as api;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Acting, Json, Path};
-use crate::requests::{NewGroup, NewMember, NewUser};
+use crate::requests::{NewGroup, NewMember, NewUser, SetPassword};
 use crate::state::AppState;
 
 /// The acting user (whom the request's token acts as), with their groups.
@@ -29,6 +29,15 @@ pub async fn users(State(state): State<AppState>, Acting(user): Acting) -> ApiRe
 pub async fn add_user(State(state): State<AppState>, Acting(user): Acting, Json(body): Json<NewUser>) -> ApiResult<(StatusCode, Json<api::User>)> {
     let new = baton_store::NewUser { name: body.name, department: body.department, admin: body.admin };
     Ok((StatusCode::CREATED, Json(state.service.add_user(&user, new).await?)))
+}
+
+/// Set the password a user signs in to the web UI with: the acting user's own, or (an
+/// administrator) anyone's. Only its argon2 hash is kept.
+#[utoipa::path(put, path = "/api/users/{user}/password", tag = "people", params(("user" = String, Path)), request_body = SetPassword,
+    responses((status = 204, description = "The password is set"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn set_password(State(state): State<AppState>, Acting(user): Acting, Path(for_user): Path<String>, Json(body): Json<SetPassword>) -> ApiResult<StatusCode> {
+    state.service.set_password(&user, &for_user, &body.password).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Every group with its members.

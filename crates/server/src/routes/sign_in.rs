@@ -1,0 +1,68 @@
+//! `/api/sign-in` and `/api/sign-out`: the web UI's sign-in, by user name and password or by
+//! an API token. The credential goes into an HttpOnly cookie (`baton_auth`, which scripts
+//! cannot read, sent only to this site: `SameSite=Strict`) and the session the sign-in opened
+//! into `baton_session`; every `/api/...` route then takes the cookie as it takes a bearer
+//! token. Signing out logs that session out, ends a password sign-in's credential and clears
+//! both cookies.
+
+use axum::extract::State;
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{AppendHeaders, IntoResponse, Response};
+use cookie::{Cookie, SameSite};
+
+use baton_api_model as api;
+use baton_api_model::ErrorKind;
+use baton_service::{ServiceError, SIGN_IN_LIFETIME};
+
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{cookie_value, Json};
+use crate::requests::SignIn;
+use crate::state::AppState;
+
+/// The cookie that keeps a signed-in browser's credential.
+pub const AUTH_COOKIE: &str = "baton_auth";
+/// The cookie that names the session a sign-in opened.
+pub const SESSION_COOKIE: &str = "baton_session";
+
+/// A cookie of the sign-in: HttpOnly, this site's only, for the whole app; `max_age` in
+/// seconds (`None`: until the browser closes; `Some(0)`: cleared).
+fn cookie(name: &'static str, value: String, max_age: Option<i64>) -> String {
+    let mut built = Cookie::build((name, value)).http_only(true).same_site(SameSite::Strict).path("/");
+    if let Some(seconds) = max_age {
+        built = built.max_age(cookie::time::Duration::seconds(seconds));
+    }
+    built.build().to_string()
+}
+
+/// Sign in by `user` and `password`, or by `token`: the answer sets the cookies that sign the
+/// browser in, and names the user session it opened.
+#[utoipa::path(post, path = "/api/sign-in", tag = "people", request_body = SignIn, security(()),
+    responses((status = 200, body = api::SignedIn, headers(("Set-Cookie" = String, description = "`baton_auth` (the credential, HttpOnly) and `baton_session`"))),
+        (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 500, body = ErrorBody)))]
+pub async fn sign_in(State(state): State<AppState>, Json(body): Json<SignIn>) -> ApiResult<Response> {
+    let (signed_in, lifetime) = match (body.user, body.password, body.token) {
+        (Some(user), Some(password), None) => (state.service.sign_in_with_password(&user, &password).await?, Some(SIGN_IN_LIFETIME.as_secs() as i64)),
+        (None, None, Some(token)) => (state.service.sign_in_with_token(token.trim()).await?, None),
+        _ => return Err(ServiceError::InvalidRequest { field: "sign-in", problem: "give `user` and `password`, or `token`".to_owned() }.into()),
+    };
+    let cookies = [(SET_COOKIE, cookie(AUTH_COOKIE, signed_in.secret, lifetime)), (SET_COOKIE, cookie(SESSION_COOKIE, signed_in.view.session.id.clone(), lifetime))];
+    Ok((AppendHeaders(cookies), Json(signed_in.view)).into_response())
+}
+
+/// Sign out: logs the sign-in's session out (its cached workflows go to the inbox or are
+/// deleted, as at any logout), ends a password sign-in's credential and clears the cookies.
+/// A browser whose credential already ended is signed out all the same.
+#[utoipa::path(post, path = "/api/sign-out", tag = "people", security(()), responses((status = 204, description = "Signed out; the cookies are cleared"), (status = 500, body = ErrorBody)))]
+pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    if let Some(secret) = cookie_value(&headers, AUTH_COOKIE) {
+        let session = cookie_value(&headers, SESSION_COOKIE);
+        match state.service.sign_out(&secret, session.as_deref()).await {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::Unauthenticated => {}
+            Err(e) => return Err(ApiError::from(e)),
+        }
+    }
+    let cleared = [(SET_COOKIE, cookie(AUTH_COOKIE, String::new(), Some(0))), (SET_COOKIE, cookie(SESSION_COOKIE, String::new(), Some(0)))];
+    Ok((StatusCode::NO_CONTENT, AppendHeaders(cleared)).into_response())
+}
