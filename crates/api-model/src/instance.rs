@@ -182,6 +182,8 @@ pub struct InstanceFilter {
     pub started_before: Option<chrono::DateTime<chrono::Utc>>,
     /// Only the instances of this case.
     pub case: Option<String>,
+    /// Only instances whose id starts with this (1 to 36 characters).
+    pub id_prefix: Option<String>,
     /// Only instances with an open incident (a listing that pages no further).
     pub with_open_incident: bool,
     /// The `next_cursor` of the previous page.

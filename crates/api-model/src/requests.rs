@@ -90,6 +90,10 @@ pub struct InstancesQuery {
     pub started_before: Option<DateTime<Utc>>,
     /// Only the instances of this case (the id of the instance that started it).
     pub case: Option<String>,
+    /// Only instances whose id starts with this, 1 to 36 characters (what the command line
+    /// resolves a short id with).
+    #[cfg_attr(feature = "openapi", param(min_length = 1, max_length = 36))]
+    pub id_prefix: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// At most this many, 1 to 10,000 (default 50).
@@ -106,6 +110,7 @@ impl InstancesQuery {
             started_after: self.started_after,
             started_before: self.started_before,
             case: self.case,
+            id_prefix: self.id_prefix,
             with_open_incident: self.incident,
             cursor: self.cursor,
             limit: self.limit.unwrap_or(DEFAULT_LIMIT),

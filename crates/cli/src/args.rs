@@ -413,3 +413,24 @@ pub enum TaskCmd {
     Human(crate::human_tasks::HumanTaskCmd),
 }
 
+
+impl Cmd {
+    /// The instance id the command names, if it names one: the command line resolves a short
+    /// id (a unique prefix) to the whole id before running it.
+    pub fn instance_mut(&mut self) -> Option<&mut String> {
+        match self {
+            Self::Show { instance, .. }
+            | Self::Spawn { instance, .. }
+            | Self::AbortAndStart { instance, .. }
+            | Self::Abort { instance, .. }
+            | Self::Recover { instance, .. }
+            | Self::Delete { instance, .. } => Some(instance),
+            Self::Breakpoint { action: BreakpointCmd::Set { instance, .. } | BreakpointCmd::Clear { instance, .. } } => Some(instance),
+            Self::Task { action } => match action {
+                TaskCmd::Input { instance, .. } | TaskCmd::Retry { instance, .. } | TaskCmd::Back { instance, .. } | TaskCmd::Skip { instance, .. } => Some(instance),
+                TaskCmd::Human(cmd) => cmd.instance_mut(),
+            },
+            _ => None,
+        }
+    }
+}

@@ -20,6 +20,9 @@ use crate::args::Cli;
 use crate::database::{database, open, AnyService, Database};
 use crate::exit::{CliError, Result};
 
+/// An instance id's length: shorter text is taken for the start of one.
+const MAX_ID_PREFIX: usize = 36;
+
 /// Where `--db` and `--server` (or `BATON_SERVER`) send commands, before anything is opened.
 pub enum Location {
     /// The database.
@@ -128,6 +131,26 @@ impl Backend {
     /// A page of the instances `query` selects, newest first.
     pub async fn instances(&self, by: Option<&str>, query: InstancesQuery) -> Result<api::InstancePage> {
         either!(self, as by, |s, user| s.list_instances(user, &query.clone().into_filter()), |c| c.instances(&query))
+    }
+
+    /// The instance `text` names: a whole id as it is, or the one instance whose id starts with
+    /// it (as git takes a short commit id). A prefix of no instance stays as it is, for the
+    /// command to say there is no such instance; a prefix of several is refused.
+    pub async fn resolve_instance(&self, text: &str) -> Result<String> {
+        if text.is_empty() || text.len() >= MAX_ID_PREFIX {
+            return Ok(text.to_owned());
+        }
+        let query = InstancesQuery { id_prefix: Some(text.to_owned()), limit: Some(3), ..InstancesQuery::default() };
+        let found = self.instances(None, query).await?.instances;
+        match found.as_slice() {
+            [] => Ok(text.to_owned()),
+            [one] => Ok(one.id.clone()),
+            several => {
+                let ids: Vec<&str> = several.iter().take(2).map(|i| i.id.as_str()).collect();
+                let more = if several.len() > 2 { ", …" } else { "" };
+                Err(CliError::Input(format!("`{text}` is the start of several instance ids ({}{more}); give more of the id", ids.join(", "))))
+            }
+        }
     }
 
     pub async fn instance(&self, by: Option<&str>, id: &str) -> Result<api::Instance> {

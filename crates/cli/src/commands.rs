@@ -36,7 +36,10 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
 }
 
 /// Runs a command that asks the backend, on the database's service or on a server alike.
-async fn on(backend: &Backend, command: Cmd) -> Result<u8> {
+async fn on(backend: &Backend, mut command: Cmd) -> Result<u8> {
+    if let Some(instance) = command.instance_mut() {
+        *instance = backend.resolve_instance(instance).await?;
+    }
     match command {
         Cmd::Deploy { files, json } => {
             // Every file is checked before any is stored, and all are stored together.
@@ -81,7 +84,7 @@ async fn on(backend: &Backend, command: Cmd) -> Result<u8> {
                     (Some(status), false)
                 }
             };
-            let query = InstancesQuery { status, incident: with_open_incident, process, started_after, started_before, case, cursor, limit: Some(limit) };
+            let query = InstancesQuery { status, incident: with_open_incident, process, started_after, started_before, case, id_prefix: None, cursor, limit: Some(limit) };
             let page = backend.instances(by.as_deref(), query).await?;
             if json {
                 outln!("{}", render::json(&page));

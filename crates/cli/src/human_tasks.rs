@@ -143,6 +143,19 @@ pub enum HumanTaskCmd {
     Restart(Target),
 }
 
+impl HumanTaskCmd {
+    /// The instance id the command names (see [`crate::args::Cmd::instance_mut`]).
+    pub fn instance_mut(&mut self) -> Option<&mut String> {
+        Some(match self {
+            Self::Show { instance, .. } => instance,
+            Self::Claim(t) | Self::Unclaim(t) | Self::Suspend(t) | Self::Resume(t) | Self::Terminate(t) | Self::Delete(t) | Self::Restart(t) => &mut t.instance,
+            Self::Complete { target, .. } | Self::Fail { target, .. } | Self::Forward { target, .. } | Self::Subtask { target, .. } | Self::Escalate { target, .. } => {
+                &mut target.instance
+            }
+        })
+    }
+}
+
 /// `baton tasks`: a user's inbox.
 #[derive(Args)]
 pub struct InboxArgs {

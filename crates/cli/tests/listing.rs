@@ -4,7 +4,22 @@
 mod support;
 use support::modes::{Baton, Mode};
 
-crate::in_both_modes!(a_start_with_an_idempotency_key_starts_one_instance, instances_are_listed_by_process_a_page_at_a_time);
+crate::in_both_modes!(a_start_with_an_idempotency_key_starts_one_instance, instances_are_listed_by_process_a_page_at_a_time, a_unique_prefix_of_an_instance_id_names_it);
+
+fn a_unique_prefix_of_an_instance_id_names_it(mode: Mode) {
+    let b = Baton::new(mode);
+    b.ok(&["deploy", &b.file("note.yaml", NOTE.as_bytes())]);
+    let first = b.ok(&["start", "note"]).trim().to_owned();
+    let second = b.ok(&["start", "note"]).trim().to_owned();
+    // Ids are UUIDv7: those started together share their first (time) digits.
+    let common = first.chars().zip(second.chars()).take_while(|(a, c)| a == c).count();
+    let unique = &first[..common + 1];
+    let shown = b.ok(&["show", unique]);
+    assert!(shown.starts_with(&format!("instance {first}")), "{shown}");
+    let ambiguous = b.refused(&["show", &first[..common]]);
+    assert!(ambiguous.contains("is the start of several instance ids") && ambiguous.contains(&first) && ambiguous.contains(&second), "{ambiguous}");
+    assert_eq!(b.refused(&["abort", "ffffffff"]), "baton: there is no instance `ffffffff`\n");
+}
 
 const NOTE: &str = "id: note\ndata:\n  text: {type: string, default: x}\ntasks:\n  - id: done\n    kind: end\n";
 const OTHER: &str = "id: other\ntasks:\n  - id: done\n    kind: end\n";

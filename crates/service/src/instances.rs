@@ -65,6 +65,11 @@ impl<S: ServiceStore> Service<S> {
     pub async fn list_instances(&self, user: &str, filter: &api::InstanceFilter) -> Result<api::InstancePage> {
         let viewer = self.viewer(user).await?;
         check_limit(filter.limit)?;
+        if let Some(prefix) = &filter.id_prefix {
+            if !(1..=MAX_ID_PREFIX).contains(&prefix.len()) {
+                return Err(ServiceError::OutOfBounds { what: "the id prefix's length", value: prefix.len(), max: MAX_ID_PREFIX });
+            }
+        }
         if filter.with_open_incident {
             let instances = self.with_open_incident(&viewer.scope, filter.status, filter.case.as_deref(), filter.limit).await?;
             return Ok(api::InstancePage { instances, next_cursor: None });
@@ -76,6 +81,7 @@ impl<S: ServiceStore> Service<S> {
             created_after: filter.started_after,
             created_before: filter.started_before,
             case: filter.case.clone(),
+            id_prefix: filter.id_prefix.clone(),
             after,
             scope: viewer.scope,
             limit: filter.limit,
@@ -199,6 +205,9 @@ impl<S: ServiceStore> Service<S> {
 }
 
 /// Refuses a listing limit past its bounds.
+/// The longest id prefix a listing takes: an instance id's length.
+const MAX_ID_PREFIX: usize = 36;
+
 pub(crate) fn check_limit(limit: usize) -> Result<()> {
     if (1..=MAX_LIMIT).contains(&limit) {
         Ok(())

@@ -397,6 +397,7 @@ impl InstanceReader for PgStore {
                      AND ($5::TIMESTAMPTZ IS NULL OR (created_at, id) < ($5, $6::TEXT))
                      AND ($8::TEXT IS NULL OR case_id = $8)
                      AND ($9 = 0 OR department IS NULL OR ($9 = 2 AND department = $10::TEXT))
+                     AND ($11::TEXT IS NULL OR left(id, length($11)) = $11)
                    ORDER BY created_at DESC, id DESC LIMIT $7";
         let after = query.after.as_ref();
         let (scope, department) = query.scope.sql_params();
@@ -411,6 +412,7 @@ impl InstanceReader for PgStore {
             .bind(query.case.as_deref())
             .bind(scope)
             .bind(department)
+            .bind(query.id_prefix.as_deref())
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;

@@ -608,6 +608,7 @@ impl InstanceReader for SqliteStore {
                          AND (?5 IS NULL OR (created_at, id) < (?5, ?6))
                          AND (?8 IS NULL OR case_id = ?8)
                          AND (?9 = 0 OR department IS NULL OR (?9 = 2 AND department = ?10))
+                         AND (?11 IS NULL OR substr(id, 1, length(?11)) = ?11)
                        ORDER BY created_at DESC, id DESC LIMIT ?7";
             let after = query.after.as_ref();
             let (scope, department) = query.scope.sql_params();
@@ -621,7 +622,8 @@ impl InstanceReader for SqliteStore {
                 query.limit as i64,
                 query.case,
                 scope,
-                department
+                department,
+                query.id_prefix
             ];
             conn.prepare_cached(sql)?
                 .query_map(args, |r| {

@@ -1101,6 +1101,9 @@ pub async fn instances_filter_by_process_and_start_time_and_page_by_cursor<S: St
     };
     assert_eq!(query(InstanceQuery { process: Some("other".into()), ..InstanceQuery::default() }).await, ["i-5", "i-3", "i-1"]);
     assert_eq!(query(InstanceQuery { created_after: Some(at(20)), created_before: Some(at(40)), ..InstanceQuery::default() }).await, ["i-3", "i-2"]);
+    assert_eq!(query(InstanceQuery { id_prefix: Some("i-4".into()), ..InstanceQuery::default() }).await, ["i-4"], "an id prefix");
+    assert_eq!(query(InstanceQuery { id_prefix: Some("i-".into()), process: Some("other".into()), ..InstanceQuery::default() }).await, ["i-5", "i-3", "i-1"]);
+    assert!(query(InstanceQuery { id_prefix: Some("i-%".into()), ..InstanceQuery::default() }).await.is_empty(), "a prefix is no pattern");
 
     let first = store.list_instances(&InstanceQuery { limit: 4, ..InstanceQuery::default() }).await.unwrap();
     assert_eq!(ids(first.clone()), ["i-5", "i-4", "i-3", "i-2"]);

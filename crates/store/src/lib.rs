@@ -270,6 +270,8 @@ pub struct InstanceQuery {
     pub created_before: Option<DateTime<Utc>>,
     /// Only the instances of this case.
     pub case: Option<String>,
+    /// Only instances whose id starts with this.
+    pub id_prefix: Option<String>,
     /// Only instances listed after this one: the last row of the previous page.
     pub after: Option<InstanceCursor>,
     /// Only instances in this department scope.
