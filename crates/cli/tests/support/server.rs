@@ -19,11 +19,17 @@ pub struct Server {
 impl Server {
     /// `baton --db DB GLOBAL… serve --listen 127.0.0.1:0`; returns once it listens.
     pub fn start(db: &Path, global: &[&str]) -> Server {
+        Self::start_with(db, global, &[])
+    }
+
+    /// [`Server::start`] with these options of `serve` (a node's `--node`, `--lease`).
+    pub fn start_with(db: &Path, global: &[&str], serve: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
             .arg("--db")
             .arg(db)
             .args(global)
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(serve)
             .env_remove("BATON_DB")
             .env_remove("BATON_LOG_FORMAT")
             .stderr(Stdio::piped())
@@ -78,6 +84,12 @@ impl Server {
         events.wait_for("\r\n\r\n");
         assert!(events.text.starts_with("HTTP/1.1 200 OK\r\n") && events.text.contains("content-type: text/event-stream"), "{}", events.text);
         events
+    }
+
+    /// SIGKILL (a node that dies), then waits for the exit.
+    pub fn kill(mut self) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
+        let _ = self.child.wait();
     }
 
     /// SIGTERM, then waits for the exit: its code and the rest of its stderr.
