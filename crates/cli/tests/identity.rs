@@ -115,7 +115,7 @@ fn a_password_is_read_from_standard_input_and_kept_only_as_an_argon2_hash() {
 
     let (code, _, stderr) = baton_with_input(&db, &["user", "passwd", "john"], "short\n");
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("8 to 1024 bytes"), "{stderr}");
+    assert!(stderr.contains("8 to 1024 characters"), "{stderr}");
     let (code, _, stderr) = baton_with_input(&db, &["user", "passwd", "ghost"], "correct horse\n");
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("ghost"), "{stderr}");

@@ -107,7 +107,7 @@ async fn a_password_is_the_users_own_to_set_or_an_administrators() {
     assert_eq!(sign_in(&api, json!({"user": "john", "password": "chief's choice"})).await.status, StatusCode::OK);
     let short = set_password(&api, &api.john, "john", "short").await;
     assert_eq!((short.status, code(&short)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid"));
-    assert!(short.body["error"]["message"].as_str().unwrap().contains("8 to 1024 bytes"), "{}", short.body);
+    assert!(short.body["error"]["message"].as_str().unwrap().contains("8 to 1024 characters"), "{}", short.body);
     let long = set_password(&api, &api.john, "john", &"x".repeat(1025)).await;
     assert_eq!(long.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(sign_in(&api, json!({"user": "john", "password": "chief's choice"})).await.status, StatusCode::OK, "a refused change changes nothing");

@@ -19,9 +19,9 @@ use baton_store::identity::MAX_NAME_LEN;
 
 use crate::{Result, Service, ServiceError, ServiceStore};
 
-/// The shortest password a user may set, in bytes.
+/// The shortest password a user may set, in characters.
 pub const MIN_PASSWORD_LEN: usize = 8;
-/// The longest password a user may set or sign in with, in bytes.
+/// The longest password a user may set or sign in with, in characters.
 pub const MAX_PASSWORD_LEN: usize = 1024;
 /// How long a password sign-in's credential is valid (signing out ends it sooner).
 pub const SIGN_IN_LIFETIME: Duration = Duration::from_secs(12 * 3600);
@@ -36,8 +36,10 @@ pub struct BrowserSignIn {
 }
 
 fn check_password(password: &str) -> Result<()> {
-    if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&password.len()) {
-        return Err(ServiceError::InvalidRequest { field: "password", problem: format!("a password has {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} bytes, not {}", password.len()) });
+    // Counted in characters, as the API document's `minLength`/`maxLength` count them.
+    let length = password.chars().count();
+    if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&length) {
+        return Err(ServiceError::InvalidRequest { field: "password", problem: format!("a password has {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters, not {length}") });
     }
     Ok(())
 }
@@ -82,7 +84,7 @@ impl<S: ServiceStore> Service<S> {
     /// session. An unknown user, a user without a password and a wrong password are refused
     /// alike.
     pub async fn sign_in_with_password(&self, name: &str, password: &str) -> Result<BrowserSignIn> {
-        if name.len() > MAX_NAME_LEN * 4 || password.len() > MAX_PASSWORD_LEN {
+        if name.len() > MAX_NAME_LEN * 4 || password.chars().count() > MAX_PASSWORD_LEN {
             return Err(ServiceError::SignInRefused);
         }
         let stored = self.engine.store().password_hash(name).await?;
