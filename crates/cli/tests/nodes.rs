@@ -83,7 +83,6 @@ fn runs_of(runs: &Path) -> BTreeMap<usize, usize> {
 }
 
 #[test]
-#[ignore = "known defect on PostgreSQL: with several nodes, the result of some first attempts is not applied, and the job runs again when its lease expires (history: job_retried, engine_restarted); run with --ignored"]
 fn three_nodes_run_every_job_once() {
     let Some(b) = Baton::on_postgres(Mode::Embedded) else { return };
     let runs = b.dir.path().join("runs");
@@ -105,7 +104,6 @@ fn three_nodes_run_every_job_once() {
 }
 
 #[test]
-#[ignore = "known defect on PostgreSQL: with several nodes, the result of some first attempts is not applied, and the job runs again when its lease expires (history: job_retried, engine_restarted); run with --ignored"]
 fn a_killed_node_s_work_is_taken_over_once_its_leases_expire() {
     let Some(b) = Baton::on_postgres(Mode::Embedded) else { return };
     let runs = b.dir.path().join("runs");

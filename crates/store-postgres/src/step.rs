@@ -85,6 +85,10 @@ async fn check_fences(conn: &mut PgConnection, step: &StepRecord) -> Result<()> 
     Ok(())
 }
 
+/// How often a step tries again for the next number of a task's run (see `write_step`) before
+/// it gives up with a conflict, which the engine retries as a whole.
+const RUNTIME_NUMBER_TRIES: u32 = 64;
+
 /// Writes one step.
 pub(crate) async fn write_step(conn: &mut PgConnection, encoded: &EncodedStep) -> Result<()> {
     let step = &encoded.record;
@@ -189,21 +193,30 @@ pub(crate) async fn write_step(conn: &mut PgConnection, encoded: &EncodedStep) -
         sqlx::query("DELETE FROM timers WHERE instance_id = $1 AND key = $2").bind(instance).bind(key).execute(&mut *conn).await.map_err(db_err)?;
     }
     for sample in &step.runtimes {
-        // Keep the last ERT_RUNS runs per task: number them and drop the oldest.
-        let n: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(n), 0) + 1 FROM task_runtimes WHERE process_id = $1 AND task = $2")
+        // Keep the last ERT_RUNS runs per task: number them and drop the oldest. Nodes that
+        // record a run of the same task at once race for the next number: the loser's insert
+        // waits for the winner's commit, does nothing, and takes the number after (each
+        // statement reads what is committed). Failing the step instead would drop a job's
+        // result, and the job would run again when its lease expired.
+        let mut tries = 0;
+        let n: i64 = loop {
+            let inserted: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO task_runtimes (process_id, task, n, duration_ms)
+                 SELECT $1, $2, COALESCE(MAX(n), 0) + 1, $3 FROM task_runtimes WHERE process_id = $1 AND task = $2
+                 ON CONFLICT DO NOTHING RETURNING n",
+            )
             .bind(&sample.process)
             .bind(&sample.task)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(db_err)?;
-        sqlx::query("INSERT INTO task_runtimes (process_id, task, n, duration_ms) VALUES ($1, $2, $3, $4)")
-            .bind(&sample.process)
-            .bind(&sample.task)
-            .bind(n)
             .bind(sample.duration_ms.min(i64::MAX as u64) as i64)
-            .execute(&mut *conn)
+            .fetch_optional(&mut *conn)
             .await
             .map_err(db_err)?;
+            match inserted {
+                Some(n) => break n,
+                None if tries < RUNTIME_NUMBER_TRIES => tries += 1,
+                None => return Err(StoreError::Conflict(format!("numbering a run of task `{}`: raced {tries} times", sample.task))),
+            }
+        };
         sqlx::query("DELETE FROM task_runtimes WHERE process_id = $1 AND task = $2 AND n <= $3")
             .bind(&sample.process)
             .bind(&sample.task)

@@ -7,9 +7,12 @@ use std::process::{Child, ChildStderr, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A running `baton serve`; killed if dropped before [`Server::stop`] (a test that failed).
+///
+/// Its stderr is read all along by a thread of its own: a pipe nobody reads fills up (64 KiB),
+/// and then the server blocks on its next log line, holding whatever it held (a job's lease).
 pub struct Server {
     child: Child,
-    stderr: BufReader<ChildStderr>,
+    stderr: std::thread::JoinHandle<String>,
     /// `127.0.0.1:PORT`.
     pub address: String,
     /// What it wrote to stderr before it said where it serves.
@@ -45,6 +48,7 @@ impl Server {
             }
             if let Some(rest) = line.strip_prefix("baton: serving the API on http://") {
                 let address = rest.split_whitespace().next().unwrap().to_owned();
+                let stderr = std::thread::spawn(move || drain(stderr));
                 return Server { child, stderr, address, early_stderr };
             }
             early_stderr.push_str(&line);
@@ -96,10 +100,16 @@ impl Server {
     pub fn stop(mut self) -> (Option<i32>, String) {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
         let status = self.child.wait().unwrap();
-        let mut rest = String::new();
-        self.stderr.read_to_string(&mut rest).unwrap();
-        (status.code(), rest)
+        let stderr = std::mem::replace(&mut self.stderr, std::thread::spawn(String::new));
+        (status.code(), stderr.join().unwrap_or_default())
     }
+}
+
+/// Everything `stderr` holds until it ends.
+fn drain(mut stderr: BufReader<ChildStderr>) -> String {
+    let mut all = Vec::new();
+    let _ = stderr.read_to_end(&mut all);
+    String::from_utf8_lossy(&all).into_owned()
 }
 
 impl Drop for Server {
