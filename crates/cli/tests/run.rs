@@ -35,6 +35,35 @@ fn run_drives_only_its_own_instance_and_leaves_the_others_queued() {
 }
 
 #[test]
+fn worker_until_idle_waits_for_an_earliest_start_and_a_retry_delay_but_not_for_a_person() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("baton.db");
+    let flow = dir.path().join("timed.yaml");
+    let tries = dir.path().join("tries");
+    std::fs::write(
+        &flow,
+        format!(
+            "id: timed\ntasks:\n  - id: later\n    kind: job\n    command: [\"true\"]\n    earliest_start: \"+1s\"\n  - id: flaky\n    kind: job\n    after: [later]\n    retry: {{max: 1, delay: 1s}}\n    command: [\"sh\", \"-c\", \"echo x >> {0}; test $(wc -l < {0}) -ge 2\"]\n",
+            tries.display()
+        ),
+    )
+    .unwrap();
+    let run = baton(&db, &["run", flow.to_str().unwrap()]);
+    assert_eq!(run.code, 3, "the run waits for the start time: {}{}", run.stdout, run.stderr);
+    ok(&db, &["worker", "--until-idle"]);
+    let shown: serde_json::Value = serde_json::from_str(&ok(&db, &["instances", "--json"])).unwrap();
+    assert_eq!(shown["instances"][0]["status"], "completed", "the worker waited for the start and for the retry: {shown}");
+    assert_eq!(std::fs::read_to_string(&tries).unwrap().lines().count(), 2);
+
+    // A human task waits for a person: the worker does not wait for it.
+    let asks = dir.path().join("asks.yaml");
+    std::fs::write(&asks, "id: asks\ntasks:\n  - id: review\n    kind: user\n    title: Review\n    owners: [operator]\n").unwrap();
+    ok(&db, &["deploy", asks.to_str().unwrap()]);
+    ok(&db, &["start", "asks"]);
+    ok(&db, &["worker", "--until-idle"]);
+}
+
+#[test]
 fn run_prints_each_task_as_it_starts_and_ends_and_the_stderr_of_a_failed_job() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("baton.db");

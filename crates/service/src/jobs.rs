@@ -25,7 +25,10 @@ impl<S: ServiceStore> Service<S> {
     /// queued or out and every open instance waits, is blocked, or is running only in name:
     /// an open incident holds it (nothing moves it until someone acts on that), or it runs
     /// nothing but sub-processes (`call` and ForEach tasks waiting for their children, which
-    /// are open instances of their own) and no end of one is due to reach it.
+    /// are open instances of their own) and no end of one is due to reach it. An instance
+    /// with a task that time alone moves on (its earliest start, a retry's delay) is work left
+    /// to do: the worker waits for that time. One that waits for a person, an event or a
+    /// precondition (which only a change of data makes hold) is not.
     /// The worker's own question (`baton worker --until-idle`), asked by no user.
     pub async fn idle(&self) -> Result<bool> {
         let store = self.engine.store();
@@ -36,7 +39,26 @@ impl<S: ServiceStore> Service<S> {
         if store.queued_jobs().await? > 0 || !store.leased_jobs().await?.is_empty() {
             return Ok(false);
         }
+        if self.waiting_on_time().await? {
+            return Ok(false);
+        }
         Ok(open.running == 0 || open.running <= self.running_in_name().await?)
+    }
+
+    /// Does one of the first [`SCAN`] waiting or running instances have a task that waits for
+    /// a time?
+    async fn waiting_on_time(&self) -> Result<bool> {
+        for status in [InstanceStatus::Waiting, InstanceStatus::Running] {
+            let rows = self.engine.store().list_instances(&InstanceQuery { status: Some(status), limit: SCAN, ..InstanceQuery::default() }).await?;
+            for row in rows {
+                let Ok(state) = self.engine.instance(&row.id).await else { continue };
+                let timed = |t: &baton_core::TaskState| matches!(t.status, TaskStatus::WaitingForStartTime { .. } | TaskStatus::WaitingForRetry { .. });
+                if state.tasks.iter().any(timed) {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
     }
 
     /// Running instances that give a worker nothing to do (see [`Self::idle`]), of the first
