@@ -20,8 +20,6 @@ use crate::args::Cli;
 use crate::database::{database, open, AnyService, Database};
 use crate::exit::{CliError, Result};
 
-/// An instance id's length: shorter text is taken for the start of one.
-const MAX_ID_PREFIX: usize = 36;
 
 /// Where `--db` and `--server` (or `BATON_SERVER`) send commands, before anything is opened.
 pub enum Location {
@@ -137,7 +135,8 @@ impl Backend {
     /// it (as git takes a short commit id). A prefix of no instance stays as it is, for the
     /// command to say there is no such instance; a prefix of several is refused.
     pub async fn resolve_instance(&self, text: &str) -> Result<String> {
-        if text.is_empty() || text.len() >= MAX_ID_PREFIX {
+        // A whole id (an instance id's length) is taken as it is; shorter text for the start of one.
+        if text.is_empty() || text.len() >= baton_service::MAX_ID_PREFIX {
             return Ok(text.to_owned());
         }
         let query = InstancesQuery { id_prefix: Some(text.to_owned()), limit: Some(3), ..InstancesQuery::default() };

@@ -206,7 +206,7 @@ impl<S: ServiceStore> Service<S> {
 
 /// Refuses a listing limit past its bounds.
 /// The longest id prefix a listing takes: an instance id's length.
-const MAX_ID_PREFIX: usize = 36;
+pub const MAX_ID_PREFIX: usize = 36;
 
 pub(crate) fn check_limit(limit: usize) -> Result<()> {
     if (1..=MAX_LIMIT).contains(&limit) {

@@ -42,7 +42,7 @@ pub use error::{Result, ServiceError};
 pub use external_jobs::{FetchJobs, MAX_FETCH, MAX_LOCK, MAX_MESSAGE, MAX_RETRY_AFTER, MAX_TOPICS, MAX_WAIT, MIN_LOCK, WORKERS_GROUP};
 pub use events::{EventFilter, Events};
 pub use human_tasks::{HumanTaskAction, HumanTaskRef, MAX_PAGE, MAX_PER_PAGE};
-pub use instances::{TaskOperation, MAX_LIMIT};
+pub use instances::{TaskOperation, MAX_ID_PREFIX, MAX_LIMIT};
 pub use publishing::EVENT_PUBLISHERS_GROUP;
 pub use schedules::MAX_SCHEDULE_DATA;
 pub use sign_in::{BrowserSignIn, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, SIGN_IN_LIFETIME, SIGN_IN_TOKEN_NAME};
