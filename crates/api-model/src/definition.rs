@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// One version of a deployed process definition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Definition {
     /// The process id.
@@ -19,8 +19,31 @@ pub struct Definition {
     pub file: String,
     /// When this version was deployed.
     pub deployed_at: DateTime<Utc>,
+    /// Is it an interactive workflow (Siebel), started in a user session rather than by a
+    /// plain start?
+    pub interactive: bool,
+    /// Its declared process data, in the order written: what a start form asks for. Every
+    /// variable may be left out (it is then its default, or `null`).
+    pub data: Vec<DataField>,
     /// Its tasks, each after its predecessors.
     pub tasks: Vec<DefinitionTask>,
+}
+
+/// One declared process data variable of a definition (its `data:`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DataField {
+    /// The variable's name.
+    pub name: String,
+    /// Its type: `string`, `integer`, `number`, `boolean`, `object`, `list`, `any`, or a
+    /// document type (`document`, `document_list`, `attachments`, `folder`, `folder_list`,
+    /// `entity`, `notes`).
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// Its `default` (a value of its type); `null` if it has none.
+    pub default: Option<serde_json::Value>,
+    /// Its `description`; `null` if it has none.
+    pub description: Option<String>,
 }
 
 /// One task of a definition.

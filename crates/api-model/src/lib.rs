@@ -31,32 +31,41 @@ mod job;
 mod names;
 mod people;
 mod reason;
+pub mod requests;
 mod schedule;
 mod session;
-pub mod requests;
 mod task;
 mod token;
 
 pub use changes::{ChangeEvent, HumanTaskChanged, InstanceChanged, TaskChanged};
 pub use correlation::{PublishedEvent, PublishedEventState};
-pub use definition::{Definition, DefinitionGraph, DefinitionSource, DefinitionTask, DefinitionVersion, Deployed, EdgeKind, GraphEdge, GraphNode};
+pub use definition::{
+    DataField, Definition, DefinitionGraph, DefinitionSource, DefinitionTask, DefinitionVersion,
+    Deployed, EdgeKind, GraphEdge, GraphNode,
+};
 pub use document::Document;
 pub use error::{Error, ErrorKind};
 pub use history::{Event, HistoryEvent, HumanTaskChange, IterationOutcome};
 pub use human_task::{
-    Ending, Escalation, FormField, HumanTask, HumanTaskRole, HumanTaskState, HumanTaskStatus, HumanTaskUpdate, Note,
-    Outcome, Suspension, UserTask,
+    Ending, Escalation, FormField, HumanTask, HumanTaskRole, HumanTaskState, HumanTaskStatus,
+    HumanTaskUpdate, Note, Outcome, Suspension, UserTask,
 };
 pub use identity::{Group, SignedIn, User};
 pub use inbox::{InboxPage, InboxQuery, InboxRow, InboxStatus};
 pub use incident::{Incident, IncidentKind};
-pub use instance::{Case, Instance, InstanceFilter, InstancePage, InstanceStatus, InstanceSummary, LinkKind, ParentLink};
+pub use instance::{
+    Case, Instance, InstanceFilter, InstancePage, InstanceStatus, InstanceSummary, LinkKind,
+    ParentLink,
+};
 pub use job::{ExternalJob, Job, JobLock, Jobs, TopicJobs};
 pub use names::UnknownName;
 pub use people::People;
 pub use reason::Reason;
 pub use schedule::{CreateSchedule, Schedule, ScheduleSlot};
-pub use session::{LeftTo, LeftWorkflow, Logout, Session, SessionStep, SessionWorkflow, SuspendedWhy, SuspendedWorkflow, View};
+pub use session::{
+    LeftTo, LeftWorkflow, Logout, Session, SessionStep, SessionWorkflow, SuspendedWhy,
+    SuspendedWorkflow, View,
+};
 pub use task::{Task, TaskState, TaskStatus};
 pub use token::{NewToken, Token, TokenState};
 

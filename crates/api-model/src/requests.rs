@@ -290,7 +290,10 @@ pub enum HumanTaskOperation {
     /// Terminate the whole chain (an administrator).
     Terminate,
     /// Escalate by hand (an administrator).
-    Escalate { name: String, action: RequestedEscalation },
+    Escalate {
+        name: String,
+        action: RequestedEscalation,
+    },
     /// Delete a first task with its follow-ons and subtasks (an administrator).
     Delete,
     /// Start a first task over (an administrator).
@@ -329,7 +332,9 @@ pub fn whole<'de, D: Deserializer<'de>, T: TryFrom<i128>>(deserializer: D) -> Re
 }
 
 /// [`whole`] for a field that may be `null`.
-pub fn whole_or_null<'de, D: Deserializer<'de>, T: TryFrom<i128>>(deserializer: D) -> Result<Option<T>, D::Error> {
+pub fn whole_or_null<'de, D: Deserializer<'de>, T: TryFrom<i128>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
     #[derive(Deserialize)]
     struct Whole<T: TryFrom<i128>>(#[serde(deserialize_with = "whole")] T);
     Ok(Option::<Whole<T>>::deserialize(deserializer)?.map(|w| w.0))
@@ -463,7 +468,10 @@ mod tests {
     #[test]
     fn an_operation_is_written_with_its_name_under_operation_and_read_back_the_same() {
         let forward = HumanTaskOperation::Forward {
-            to: People { users: ["sarah".to_owned()].into(), groups: Default::default() },
+            to: People {
+                users: ["sarah".to_owned()].into(),
+                groups: Default::default(),
+            },
             title: Some("Legal Review".into()),
             description: None,
             note: None,
@@ -478,7 +486,10 @@ mod tests {
         };
         let text = serde_json::to_value(&forward).unwrap();
         assert_eq!(text["operation"], "forward");
-        assert_eq!(serde_json::from_value::<HumanTaskOperation>(text).unwrap(), forward);
+        assert_eq!(
+            serde_json::from_value::<HumanTaskOperation>(text).unwrap(),
+            forward
+        );
         let claim = serde_json::to_string(&HumanTaskOperation::Claim).unwrap();
         assert_eq!(claim, r#"{"operation":"claim"}"#);
     }
@@ -486,7 +497,10 @@ mod tests {
     #[test]
     fn a_body_with_a_field_it_does_not_know_is_refused() {
         let refused = serde_json::from_str::<Start>(r#"{"process": "p", "dta": {}}"#).unwrap_err();
-        assert!(refused.to_string().contains("unknown field `dta`"), "{refused}");
+        assert!(
+            refused.to_string().contains("unknown field `dta`"),
+            "{refused}"
+        );
     }
 }
 
@@ -523,8 +537,14 @@ const WIRE_NAME: &str = r"^[A-Za-z0-9._:-]{1,200}$";
 fn topics_schema() -> utoipa::openapi::schema::Array {
     use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
     ArrayBuilder::new()
-        .description(Some("The topics it works (1 to 100), each written like a worker id."))
-        .items(ObjectBuilder::new().schema_type(Type::String).pattern(Some(WIRE_NAME)))
+        .description(Some(
+            "The topics it works (1 to 100), each written like a worker id.",
+        ))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(WIRE_NAME)),
+        )
         .min_items(Some(1))
         .max_items(Some(100))
         .build()

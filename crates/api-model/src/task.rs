@@ -61,7 +61,14 @@ impl TaskStatus {
     pub fn is_ended(self) -> bool {
         matches!(
             self,
-            Self::EndedOk | Self::EndedNotOk | Self::EndedSkipped | Self::EndedInactive | Self::EndedTimeout | Self::Canceled | Self::Terminated | Self::Expired
+            Self::EndedOk
+                | Self::EndedNotOk
+                | Self::EndedSkipped
+                | Self::EndedInactive
+                | Self::EndedTimeout
+                | Self::Canceled
+                | Self::Terminated
+                | Self::Expired
         )
     }
 }

@@ -2,7 +2,8 @@
 //! when it does not apply), statuses by their seed names, tasks keyed by id.
 
 use baton_api_model::{
-    LinkKind, ParentLink, HumanTaskState, HumanTaskStatus, Instance, InstanceStatus, Suspension, Task, TaskState, TaskStatus,
+    HumanTaskState, HumanTaskStatus, Instance, InstanceStatus, LinkKind, ParentLink, Suspension,
+    Task, TaskState, TaskStatus,
 };
 use chrono::TimeZone;
 use serde_json::json;
@@ -26,7 +27,15 @@ fn an_instance_writes_its_tasks_keyed_by_id_with_every_key_and_utc_times() {
         event: None,
         correlation_key: None,
     };
-    let task = Task { kind: "user".into(), state, reason: None, attempts: 1, started_at: Some(at(9, 0)), ended_at: None, child: None };
+    let task = Task {
+        kind: "user".into(),
+        state,
+        reason: None,
+        attempts: 1,
+        started_at: Some(at(9, 0)),
+        ended_at: None,
+        child: None,
+    };
     let instance = Instance {
         id: "i-1".into(),
         process: "review".into(),
@@ -38,7 +47,12 @@ fn an_instance_writes_its_tasks_keyed_by_id_with_every_key_and_utc_times() {
         updated_at: at(10, 123_000_000),
         ended_at: None,
         deleted_at: None,
-        parent: Some(ParentLink { instance: "i-0".into(), task: "review".into(), link: LinkKind::Call, index: None }),
+        parent: Some(ParentLink {
+            instance: "i-0".into(),
+            task: "review".into(),
+            link: LinkKind::Call,
+            index: None,
+        }),
         root: Some("i-0".into()),
         case: "i-0".into(),
         work_status: None,
@@ -90,15 +104,30 @@ fn a_suspended_human_task_state_names_what_it_resumes_to() {
 
 #[test]
 fn a_status_shows_and_reads_as_its_json_name() {
-    assert_eq!(TaskStatus::WaitingForStartTime.to_string(), "waiting_for_start_time");
-    assert_eq!("ended_not_ok".parse::<TaskStatus>(), Ok(TaskStatus::EndedNotOk));
-    assert_eq!("sleeping".parse::<InstanceStatus>(), Err(baton_api_model::UnknownName("sleeping".into())));
-    assert_eq!(baton_api_model::ErrorKind::NotFound.to_string(), "not_found");
+    assert_eq!(
+        TaskStatus::WaitingForStartTime.to_string(),
+        "waiting_for_start_time"
+    );
+    assert_eq!(
+        "ended_not_ok".parse::<TaskStatus>(),
+        Ok(TaskStatus::EndedNotOk)
+    );
+    assert_eq!(
+        "sleeping".parse::<InstanceStatus>(),
+        Err(baton_api_model::UnknownName("sleeping".into()))
+    );
+    assert_eq!(
+        baton_api_model::ErrorKind::NotFound.to_string(),
+        "not_found"
+    );
 }
 
 #[test]
 fn a_case_writes_each_instance_with_its_parent_link_and_work_status() {
-    let row = |id: &str, parent: Option<&str>, link: Option<LinkKind>, work_status: Option<&str>| baton_api_model::InstanceSummary {
+    let row = |id: &str,
+               parent: Option<&str>,
+               link: Option<LinkKind>,
+               work_status: Option<&str>| baton_api_model::InstanceSummary {
         id: id.into(),
         process: "p".into(),
         version: 1,
@@ -111,7 +140,13 @@ fn a_case_writes_each_instance_with_its_parent_link_and_work_status() {
         work_status: work_status.map(Into::into),
         department: None,
     };
-    let case = baton_api_model::Case { id: "i-0".into(), instances: vec![row("i-0", None, None, Some("Pending")), row("i-1", Some("i-0"), Some(LinkKind::Handoff), None)] };
+    let case = baton_api_model::Case {
+        id: "i-0".into(),
+        instances: vec![
+            row("i-0", None, None, Some("Pending")),
+            row("i-1", Some("i-0"), Some(LinkKind::Handoff), None),
+        ],
+    };
     assert_eq!(
         serde_json::to_value(&case).unwrap(),
         json!({"id": "i-0", "instances": [

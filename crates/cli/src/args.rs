@@ -28,7 +28,13 @@ pub struct Cli {
     #[arg(long, global = true, env = "BATON_SERVER", value_name = "URL")]
     pub server: Option<String>,
     /// The API token for --server. Prefer BATON_TOKEN: other users can see a command line.
-    #[arg(long, global = true, env = "BATON_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    #[arg(
+        long,
+        global = true,
+        env = "BATON_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     pub token: Option<String>,
     /// Log more (-v: info, -vv: debug); logs go to stderr.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -230,7 +236,12 @@ pub enum Cmd {
     /// runs those again as new attempts.
     Serve {
         /// The address to listen on (port 0: any free port; the one taken is printed).
-        #[arg(long, env = "BATON_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDRESS:PORT")]
+        #[arg(
+            long,
+            env = "BATON_LISTEN",
+            default_value = "127.0.0.1:8080",
+            value_name = "ADDRESS:PORT"
+        )]
         listen: std::net::SocketAddr,
         /// Jobs run at once.
         #[arg(long, default_value_t = 8)]
@@ -244,6 +255,15 @@ pub enum Cmd {
         /// How long a user session may be idle before it is logged out (up to 7 days).
         #[arg(long, env = "BATON_SESSION_IDLE_TIMEOUT", default_value = "30m", value_parser = humantime::parse_duration, value_name = "DURATION")]
         session_idle_timeout: std::time::Duration,
+        /// The address people reach the server at, when a proxy in front of it serves it
+        /// (e.g. https://baton.example.com): an https:// one marks the web UI's sign-in
+        /// cookies Secure, so the browser sends them over HTTPS only (at most 2,048 characters).
+        #[arg(long, env = "BATON_PUBLIC_URL", value_parser = crate::serve::public_url, value_name = "URL")]
+        public_url: Option<String>,
+        /// Mark the web UI's sign-in cookies Secure on requests whose X-Forwarded-Proto is
+        /// https. Only behind a proxy that sets that header: a client could send it too.
+        #[arg(long, env = "BATON_TRUST_FORWARDED_PROTO")]
+        trust_forwarded_proto: bool,
     },
     /// A user's inbox: the human tasks they claimed, then the ones they may claim.
     Tasks(crate::human_tasks::InboxArgs),
@@ -424,7 +444,6 @@ pub enum TaskCmd {
     Human(crate::human_tasks::HumanTaskCmd),
 }
 
-
 impl Cmd {
     /// The instance id the command names, if it names one: the command line resolves a short
     /// id (a unique prefix) to the whole id before running it.
@@ -436,9 +455,14 @@ impl Cmd {
             | Self::Abort { instance, .. }
             | Self::Recover { instance, .. }
             | Self::Delete { instance, .. } => Some(instance),
-            Self::Breakpoint { action: BreakpointCmd::Set { instance, .. } | BreakpointCmd::Clear { instance, .. } } => Some(instance),
+            Self::Breakpoint {
+                action: BreakpointCmd::Set { instance, .. } | BreakpointCmd::Clear { instance, .. },
+            } => Some(instance),
             Self::Task { action } => match action {
-                TaskCmd::Input { instance, .. } | TaskCmd::Retry { instance, .. } | TaskCmd::Back { instance, .. } | TaskCmd::Skip { instance, .. } => Some(instance),
+                TaskCmd::Input { instance, .. }
+                | TaskCmd::Retry { instance, .. }
+                | TaskCmd::Back { instance, .. }
+                | TaskCmd::Skip { instance, .. } => Some(instance),
                 TaskCmd::Human(cmd) => cmd.instance_mut(),
             },
             _ => None,

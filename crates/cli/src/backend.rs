@@ -10,7 +10,10 @@
 use std::time::Duration;
 
 use baton_api_model as api;
-use baton_api_model::requests::{Deploy, DeployFile, InboxParams, Input, InstancesQuery, NewGroup, NewMember, SessionStart, SetMetadata, Start, Submission, TokenRequest, TokensQuery};
+use baton_api_model::requests::{
+    Deploy, DeployFile, InboxParams, Input, InstancesQuery, NewGroup, NewMember, SessionStart,
+    SetMetadata, Start, Submission, TokenRequest, TokensQuery,
+};
 use baton_client::Client;
 use baton_engine::EngineError;
 use baton_service::{HumanTaskAction, HumanTaskRef, ServiceError, SourceFile, TaskOperation};
@@ -19,7 +22,6 @@ use baton_store::{NewUser, OPERATOR};
 use crate::args::Cli;
 use crate::database::{database, open, AnyService, Database};
 use crate::exit::{CliError, Result};
-
 
 /// Where `--db` and `--server` (or `BATON_SERVER`) send commands, before anything is opened.
 pub enum Location {
@@ -37,7 +39,12 @@ impl Location {
             }
             return Ok(Self::Database(database(&cli.db)?));
         };
-        let token = cli.token.as_deref().map(str::trim).filter(|t| !t.is_empty()).ok_or(CliError::NoToken)?;
+        let token = cli
+            .token
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(CliError::NoToken)?;
         Ok(Self::Server(Client::new(server, token)?))
     }
 
@@ -98,7 +105,11 @@ impl Backend {
         either!(self, as None, |s, user| s.definition(user, id, version), |c| c.definition(id, version))
     }
 
-    pub async fn definition_graph(&self, id: &str, version: Option<u32>) -> Result<api::DefinitionGraph> {
+    pub async fn definition_graph(
+        &self,
+        id: &str,
+        version: Option<u32>,
+    ) -> Result<api::DefinitionGraph> {
         either!(self, as None, |s, user| s.definition_graph(user, id, version), |c| c.definition_graph(id, version))
     }
 
@@ -117,7 +128,13 @@ impl Backend {
     }
 
     /// Starts an instance, once per idempotency key if one is given; whether this call started it.
-    pub async fn start_once(&self, by: Option<&str>, process: &str, data: api::Data, idempotency_key: Option<String>) -> Result<(api::Instance, bool)> {
+    pub async fn start_once(
+        &self,
+        by: Option<&str>,
+        process: &str,
+        data: api::Data,
+        idempotency_key: Option<String>,
+    ) -> Result<(api::Instance, bool)> {
         either!(
             self,
             as by,
@@ -127,7 +144,11 @@ impl Backend {
     }
 
     /// A page of the instances `query` selects, newest first.
-    pub async fn instances(&self, by: Option<&str>, query: InstancesQuery) -> Result<api::InstancePage> {
+    pub async fn instances(
+        &self,
+        by: Option<&str>,
+        query: InstancesQuery,
+    ) -> Result<api::InstancePage> {
         either!(self, as by, |s, user| s.list_instances(user, &query.clone().into_filter()), |c| c.instances(&query))
     }
 
@@ -139,7 +160,11 @@ impl Backend {
         if text.is_empty() || text.len() >= baton_service::MAX_ID_PREFIX {
             return Ok(text.to_owned());
         }
-        let query = InstancesQuery { id_prefix: Some(text.to_owned()), limit: Some(3), ..InstancesQuery::default() };
+        let query = InstancesQuery {
+            id_prefix: Some(text.to_owned()),
+            limit: Some(3),
+            ..InstancesQuery::default()
+        };
         let found = self.instances(None, query).await?.instances;
         match found.as_slice() {
             [] => Ok(text.to_owned()),
@@ -147,7 +172,10 @@ impl Backend {
             several => {
                 let ids: Vec<&str> = several.iter().take(2).map(|i| i.id.as_str()).collect();
                 let more = if several.len() > 2 { ", …" } else { "" };
-                Err(CliError::Input(format!("`{text}` is the start of several instance ids ({}{more}); give more of the id", ids.join(", "))))
+                Err(CliError::Input(format!(
+                    "`{text}` is the start of several instance ids ({}{more}); give more of the id",
+                    ids.join(", ")
+                )))
             }
         }
     }
@@ -172,7 +200,11 @@ impl Backend {
 
     /// Every instance of a case, oldest first.
     /// Publishes an event for the `wait` tasks waiting for it.
-    pub async fn publish_event(&self, by: Option<&str>, request: baton_api_model::requests::PublishEvent) -> Result<api::PublishedEvent> {
+    pub async fn publish_event(
+        &self,
+        by: Option<&str>,
+        request: baton_api_model::requests::PublishEvent,
+    ) -> Result<api::PublishedEvent> {
         either!(self, as by, |s, user| s.publish_event(user, request), |c| c.publish_event(&request))
     }
 
@@ -180,17 +212,35 @@ impl Backend {
         either!(self, as by, |s, user| s.case(user, id), |c| c.case(id))
     }
 
-    pub async fn abort(&self, by: Option<&str>, id: &str, abort_parent: bool) -> Result<api::Instance> {
+    pub async fn abort(
+        &self,
+        by: Option<&str>,
+        id: &str,
+        abort_parent: bool,
+    ) -> Result<api::Instance> {
         either!(self, as by, |s, user| s.abort(user, id, abort_parent), |c| c.abort(id, abort_parent))
     }
 
     /// Spawns `process` under instance `id` (Stardust): a sub-process of its root.
-    pub async fn spawn(&self, by: Option<&str>, id: &str, process: &str, version: Option<u32>, data: api::Data) -> Result<api::Instance> {
+    pub async fn spawn(
+        &self,
+        by: Option<&str>,
+        id: &str,
+        process: &str,
+        version: Option<u32>,
+        data: api::Data,
+    ) -> Result<api::Instance> {
         either!(self, as by, |s, user| s.spawn(user, id, process, version, data), |c| c.spawn(id, process, version, data))
     }
 
     /// Aborts instance `id` and starts a peer of `process` with its data.
-    pub async fn abort_and_start(&self, by: Option<&str>, id: &str, process: &str, version: Option<u32>) -> Result<api::Instance> {
+    pub async fn abort_and_start(
+        &self,
+        by: Option<&str>,
+        id: &str,
+        process: &str,
+        version: Option<u32>,
+    ) -> Result<api::Instance> {
         either!(self, as by, |s, user| s.abort_and_start(user, id, process, version), |c| c.abort_and_start(id, process, version))
     }
 
@@ -207,17 +257,33 @@ impl Backend {
         either!(self, as by, |s, user| s.delete(user, id), |c| c.delete(id))
     }
 
-    pub async fn task_operation(&self, by: Option<&str>, id: &str, operation: TaskOperation) -> Result<api::Instance> {
+    pub async fn task_operation(
+        &self,
+        by: Option<&str>,
+        id: &str,
+        operation: TaskOperation,
+    ) -> Result<api::Instance> {
         either!(self, as by, |s, user| s.task_operation(user, id, operation), |c| remote_task_operation(c, id, operation))
     }
 
     // ---- human tasks
 
-    pub async fn user_task(&self, by: Option<&str>, instance: &str, task: &str, number: Option<u32>) -> Result<api::UserTask> {
+    pub async fn user_task(
+        &self,
+        by: Option<&str>,
+        instance: &str,
+        task: &str,
+        number: Option<u32>,
+    ) -> Result<api::UserTask> {
         either!(self, as by, |s, user| s.user_task(user, instance, task, number), |c| c.user_task(instance, task, number))
     }
 
-    pub async fn human_task(&self, by: &str, target: &HumanTaskRef, action: HumanTaskAction) -> Result<api::HumanTaskUpdate> {
+    pub async fn human_task(
+        &self,
+        by: &str,
+        target: &HumanTaskRef,
+        action: HumanTaskAction,
+    ) -> Result<api::HumanTaskUpdate> {
         either!(self, as Some(by), |s, user| s.human_task(user, target, action), |c| c.human_task(&target.instance, &target.task, target.number, &action.into()))
     }
 
@@ -248,8 +314,16 @@ impl Backend {
         either!(self, as None, |s, user| s.session_workflows(user, session), |c| c.session_workflows(session))
     }
 
-    pub async fn session_start(&self, session: &str, process: &str, data: api::Data) -> Result<api::SessionStep> {
-        let request = SessionStart { process: process.to_owned(), data };
+    pub async fn session_start(
+        &self,
+        session: &str,
+        process: &str,
+        data: api::Data,
+    ) -> Result<api::SessionStep> {
+        let request = SessionStart {
+            process: process.to_owned(),
+            data,
+        };
         either!(self, as None, |s, user| s.session_start(user, session, &request.process, request.data.clone()), |c| c.session_start(session, &request))
     }
 
@@ -257,18 +331,32 @@ impl Backend {
         either!(self, as None, |s, user| s.session_resume(user, session, instance), |c| c.session_resume(session, instance))
     }
 
-    pub async fn session_submit(&self, session: &str, instance: &str, task: Option<String>, data: api::Data) -> Result<api::SessionStep> {
+    pub async fn session_submit(
+        &self,
+        session: &str,
+        instance: &str,
+        task: Option<String>,
+        data: api::Data,
+    ) -> Result<api::SessionStep> {
         let request = Submission { task, data };
         either!(self, as None, |s, user| s.session_submit(user, session, instance, request.task.as_deref(), request.data.clone()), |c| c.session_submit(session, instance, &request))
     }
 
-    pub async fn session_suspend(&self, session: &str, instance: &str) -> Result<api::SuspendedWorkflow> {
+    pub async fn session_suspend(
+        &self,
+        session: &str,
+        instance: &str,
+    ) -> Result<api::SuspendedWorkflow> {
         either!(self, as None, |s, user| s.session_suspend(user, session, instance), |c| c.session_suspend(session, instance))
     }
 
     // ---- incidents
 
-    pub async fn open_incidents(&self, by: Option<&str>, limit: usize) -> Result<Vec<api::Incident>> {
+    pub async fn open_incidents(
+        &self,
+        by: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<api::Incident>> {
         either!(self, as by, |s, user| s.open_incidents(user, limit), |c| c.open_incidents(limit))
     }
 
@@ -299,19 +387,30 @@ impl Backend {
         either!(self, as by, |s, user| async { s.document_content(user, id).await.map(|(_, content)| content) }, |c| c.document_content(id))
     }
 
-    pub async fn set_document_metadata(&self, by: Option<&str>, id: &str, metadata: serde_json::Map<String, serde_json::Value>) -> Result<api::Document> {
+    pub async fn set_document_metadata(
+        &self,
+        by: Option<&str>,
+        id: &str,
+        metadata: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<api::Document> {
         either!(self, as by, |s, user| s.set_document_metadata(user, id, metadata), |c| c.set_document_metadata(id, &SetMetadata { metadata }))
     }
 
     // ---- people
 
     pub async fn add_user(&self, new: NewUser) -> Result<api::User> {
-        let request = baton_api_model::requests::NewUser { name: new.name.clone(), department: new.department.clone(), admin: new.admin };
+        let request = baton_api_model::requests::NewUser {
+            name: new.name.clone(),
+            department: new.department.clone(),
+            admin: new.admin,
+        };
         either!(self, as None, |s, user| s.add_user(user, new), |c| c.add_user(&request))
     }
 
     pub async fn set_password(&self, for_user: &str, password: &str) -> Result<()> {
-        let request = baton_api_model::requests::SetPassword { password: password.to_owned() };
+        let request = baton_api_model::requests::SetPassword {
+            password: password.to_owned(),
+        };
         either!(self, as None, |s, user| s.set_password(user, for_user, password), |c| c.set_password(for_user, &request))
     }
 
@@ -338,7 +437,12 @@ impl Backend {
     // ---- tokens
 
     /// Makes a token for `for_user`, valid for `lifetime` (or until revoked).
-    pub async fn create_token(&self, for_user: &str, name: Option<&str>, lifetime: Option<Duration>) -> Result<api::NewToken> {
+    pub async fn create_token(
+        &self,
+        for_user: &str,
+        name: Option<&str>,
+        lifetime: Option<Duration>,
+    ) -> Result<api::NewToken> {
         let request = TokenRequest {
             user: Some(for_user.to_owned()),
             name: name.map(str::to_owned),
@@ -350,7 +454,9 @@ impl Backend {
 
     /// Tokens: `of`'s, or when `None`, all of them (on a server, the token user's own).
     pub async fn tokens(&self, of: Option<&str>) -> Result<Vec<api::Token>> {
-        let query = TokensQuery { user: of.map(str::to_owned) };
+        let query = TokensQuery {
+            user: of.map(str::to_owned),
+        };
         either!(self, as None, |s, user| s.tokens(user, of), |c| c.tokens(&query))
     }
 
@@ -362,7 +468,11 @@ impl Backend {
 impl Backend {
     // ---- schedules
 
-    pub async fn create_schedule(&self, by: Option<&str>, request: &api::CreateSchedule) -> Result<api::Schedule> {
+    pub async fn create_schedule(
+        &self,
+        by: Option<&str>,
+        request: &api::CreateSchedule,
+    ) -> Result<api::Schedule> {
         either!(self, as by, |s, user| s.create_schedule(user, request), |c| c.create_schedule(request))
     }
 
@@ -398,18 +508,29 @@ async fn token_user_is(client: &Client, given: Option<&str>) -> Result<()> {
     if token_user == given {
         Ok(())
     } else {
-        Err(CliError::NotTokenUser { given: given.to_owned(), token_user })
+        Err(CliError::NotTokenUser {
+            given: given.to_owned(),
+            token_user,
+        })
     }
 }
 
 /// An operator's task command as the API's route for it.
-async fn remote_task_operation(client: &Client, id: &str, operation: TaskOperation) -> baton_client::Result<api::Instance> {
+async fn remote_task_operation(
+    client: &Client,
+    id: &str,
+    operation: TaskOperation,
+) -> baton_client::Result<api::Instance> {
     match operation {
         TaskOperation::Retry { task } => client.retry_task(id, &task).await,
         TaskOperation::Skip { task } => client.skip_task(id, &task).await,
         TaskOperation::Input { task, values } => client.input(id, &task, &Input { values }).await,
         TaskOperation::Breakpoint { task, enabled } => client.breakpoint(id, &task, enabled).await,
-        TaskOperation::Back { task, to } => client.send_back(id, &task, &baton_api_model::requests::Back { to }).await,
+        TaskOperation::Back { task, to } => {
+            client
+                .send_back(id, &task, &baton_api_model::requests::Back { to })
+                .await
+        }
     }
 }
 
@@ -421,7 +542,10 @@ fn deploy_request(files: Vec<SourceFile>) -> Result<Deploy> {
     let mut not_text = Vec::new();
     for file in files {
         match baton_core::definition::decode_source(&file.name, file.bytes) {
-            Ok(source) => sent.push(DeployFile { name: file.name, source }),
+            Ok(source) => sent.push(DeployFile {
+                name: file.name,
+                source,
+            }),
             Err(e) => not_text.push(e),
         }
     }

@@ -68,10 +68,17 @@ enum BenchTarget {
 
 /// The benchmark workflow: ten `set` tasks in sequence.
 pub fn seq10_definition() -> String {
-    let mut yaml = String::from("id: bench-seq10\ndata:\n  n: {type: integer, default: 0}\ntasks:\n");
+    let mut yaml =
+        String::from("id: bench-seq10\ndata:\n  n: {type: integer, default: 0}\ntasks:\n");
     for i in 1..=10 {
-        let after = if i == 1 { String::new() } else { format!("\n    after: [s{}]", i - 1) };
-        yaml.push_str(&format!("  - id: s{i}\n    kind: set{after}\n    set: {{n: \"data.n + 1\"}}\n"));
+        let after = if i == 1 {
+            String::new()
+        } else {
+            format!("\n    after: [s{}]", i - 1)
+        };
+        yaml.push_str(&format!(
+            "  - id: s{i}\n    kind: set{after}\n    set: {{n: \"data.n + 1\"}}\n"
+        ));
     }
     yaml.push_str("  - id: done\n    kind: end\n    after: [s10]\n");
     yaml
@@ -103,16 +110,45 @@ pub async fn run(args: BenchArgs) -> Result<u8> {
     for run in 1..=args.runs {
         core_runs.push(core_only(&source, args.instances)?);
         let r = durable(&source, args.instances, args.in_flight, durability).await?;
-        errln!("run {run}/{}: {:.0} instances/s durable, {:.0} core only", args.runs, r.per_s(), core_runs[run - 1].per_s());
+        errln!(
+            "run {run}/{}: {:.0} instances/s durable, {:.0} core only",
+            args.runs,
+            r.per_s(),
+            core_runs[run - 1].per_s()
+        );
         durable_runs.push(r);
     }
     let (core, durable) = (summarize(&core_runs), summarize(&durable_runs));
-    outln!("workload          W1 seq10-auto: start -> 10 set tasks -> end, {} instances, {} in flight", args.instances, args.in_flight);
-    outln!("durable (sqlite)  {:>10.0} instances/s  {:>10.0} steps/s  (synchronous={}, median of {})", durable.per_s, durable.per_s * steps_per_instance, args.durability, args.runs);
+    outln!(
+        "workload          W1 seq10-auto: start -> 10 set tasks -> end, {} instances, {} in flight",
+        args.instances,
+        args.in_flight
+    );
+    outln!(
+        "durable (sqlite)  {:>10.0} instances/s  {:>10.0} steps/s  (synchronous={}, median of {})",
+        durable.per_s,
+        durable.per_s * steps_per_instance,
+        args.durability,
+        args.runs
+    );
     outln!("core only         {:>10.0} instances/s  {:>10.0} steps/s  (baseline, no store, one thread)", core.per_s, core.per_s * steps_per_instance);
-    outln!("ratio             {:>10.3} durable/core", durable.per_s / core.per_s);
-    outln!("w1-durable-{} instances_per_s={:.0} steps_per_s={:.0} {}", args.durability, durable.per_s, durable.per_s * steps_per_instance, fields(&durable));
-    outln!("w1-core instances_per_s={:.0} steps_per_s={:.0} {}", core.per_s, core.per_s * steps_per_instance, fields(&core));
+    outln!(
+        "ratio             {:>10.3} durable/core",
+        durable.per_s / core.per_s
+    );
+    outln!(
+        "w1-durable-{} instances_per_s={:.0} steps_per_s={:.0} {}",
+        args.durability,
+        durable.per_s,
+        durable.per_s * steps_per_instance,
+        fields(&durable)
+    );
+    outln!(
+        "w1-core instances_per_s={:.0} steps_per_s={:.0} {}",
+        core.per_s,
+        core.per_s * steps_per_instance,
+        fields(&core)
+    );
     Ok(0)
 }
 
@@ -133,13 +169,21 @@ fn core_only(source: &str, n: usize) -> Result<Run> {
         let t0 = Instant::now();
         let t = baton_core::start(&definition, i.to_string(), Map::new(), now)?;
         latencies.push(t0.elapsed().as_secs_f64() * 1000.0);
-        anyhow::ensure!(t.instance.status == InstanceStatus::Completed, "bench instance did not complete");
+        anyhow::ensure!(
+            t.instance.status == InstanceStatus::Completed,
+            "bench instance did not complete"
+        );
     }
     Ok(meter.finish(n, latencies))
 }
 
 /// W1 through the engine and a fresh SQLite store.
-async fn durable(source: &str, instances: usize, in_flight: usize, durability: Durability) -> Result<Run> {
+async fn durable(
+    source: &str,
+    instances: usize,
+    in_flight: usize,
+    durability: Durability,
+) -> Result<Run> {
     let dir = tempfile::tempdir()?;
     let store = SqliteStore::open(dir.path().join("bench.db"), durability)?;
     let engine = Engine::new(store, Arc::new(SystemClock), EngineOptions::default());
@@ -148,7 +192,12 @@ async fn durable(source: &str, instances: usize, in_flight: usize, durability: D
 }
 
 /// Runs `instances` W1 instances of the deployed process `id` on `engine`, `in_flight` at once.
-pub(crate) async fn seq10_on(engine: &Engine<SqliteStore>, id: &str, instances: usize, in_flight: usize) -> Result<Run> {
+pub(crate) async fn seq10_on(
+    engine: &Engine<SqliteStore>,
+    id: &str,
+    instances: usize,
+    in_flight: usize,
+) -> Result<Run> {
     let meter = Meter::start();
     let mut set = JoinSet::new();
     let mut launched = 0;
@@ -165,7 +214,10 @@ pub(crate) async fn seq10_on(engine: &Engine<SqliteStore>, id: &str, instances: 
         }
         if let Some(done) = set.join_next().await {
             let (instance, ms) = done??;
-            anyhow::ensure!(instance.status == InstanceStatus::Completed, "bench instance did not complete");
+            anyhow::ensure!(
+                instance.status == InstanceStatus::Completed,
+                "bench instance did not complete"
+            );
             latencies.push(ms);
         }
     }

@@ -11,18 +11,29 @@ const TICKS_PER_S: f64 = 100.0;
 
 /// Process CPU time (user + system) in seconds, or 0 where `/proc` is not available.
 pub fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
     // The command name (field 2) may hold spaces; fields after it are plain.
-    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { return 0.0 };
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return 0.0;
+    };
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // utime and stime are fields 14 and 15 of the line; `rest` starts at field 3.
-    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (tick(11) + tick(12)) / TICKS_PER_S
 }
 
 /// Peak resident set size of the process in MiB (`VmHWM`), or 0 where unknown.
 pub fn peak_rss_mib() -> f64 {
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else { return 0.0 };
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return 0.0;
+    };
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -74,7 +85,10 @@ pub struct Meter {
 impl Meter {
     pub fn start() -> Self {
         reset_peak_rss();
-        Self { started: Instant::now(), cpu: cpu_seconds() }
+        Self {
+            started: Instant::now(),
+            cpu: cpu_seconds(),
+        }
     }
 
     pub fn finish(self, instances: usize, mut latencies_ms: Vec<f64>) -> Run {

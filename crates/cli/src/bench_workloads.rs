@@ -31,15 +31,26 @@ pub struct Common {
 }
 
 /// An engine on a fresh SQLite database in `dir`, with the user `bench`.
-pub(crate) async fn fresh_engine(dir: &tempfile::TempDir, durability: Durability) -> Result<Engine<SqliteStore>> {
+pub(crate) async fn fresh_engine(
+    dir: &tempfile::TempDir,
+    durability: Durability,
+) -> Result<Engine<SqliteStore>> {
     let store = SqliteStore::open(dir.path().join("bench.db"), durability)?;
     let engine = Engine::new(store, Arc::new(SystemClock), EngineOptions::default());
-    engine.store().add_user(NewUser::named("bench"), chrono::Utc::now()).await?;
+    engine
+        .store()
+        .add_user(NewUser::named("bench"), chrono::Utc::now())
+        .await?;
     Ok(engine)
 }
 
 /// Runs the engine's worker (timers and jobs) until the returned sender is used or dropped.
-pub(crate) fn spawn_worker(engine: &Engine<SqliteStore>) -> (oneshot::Sender<()>, tokio::task::JoinHandle<Result<(), baton_engine::EngineError>>) {
+pub(crate) fn spawn_worker(
+    engine: &Engine<SqliteStore>,
+) -> (
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), baton_engine::EngineError>>,
+) {
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let engine = engine.clone();
     let handle = tokio::spawn(async move {
@@ -71,8 +82,14 @@ pub struct HumanArgs {
 pub fn seq10_human_definition() -> String {
     let mut yaml = String::from("id: bench-seq10-human\ntasks:\n");
     for i in 1..=10 {
-        let after = if i == 1 { String::new() } else { format!("\n    after: [u{}]", i - 1) };
-        yaml.push_str(&format!("  - id: u{i}\n    kind: user\n    title: Step {i}\n    owners: [bench]{after}\n"));
+        let after = if i == 1 {
+            String::new()
+        } else {
+            format!("\n    after: [u{}]", i - 1)
+        };
+        yaml.push_str(&format!(
+            "  - id: u{i}\n    kind: user\n    title: Step {i}\n    owners: [bench]{after}\n"
+        ));
     }
     yaml.push_str("  - id: done\n    kind: end\n    after: [u10]\n");
     yaml
@@ -100,10 +117,26 @@ async fn human_instance(engine: Engine<SqliteStore>, id: String) -> Result<f64> 
     let mut last = instance;
     for i in 1..=10 {
         let name = format!("u{i}");
-        engine.user_task(&last.id, &name, "bench", UserTaskCommand::Claim { task }).await?;
-        last = engine.user_task(&last.id, &name, "bench", UserTaskCommand::Complete { task, output: Map::new() }).await?;
+        engine
+            .user_task(&last.id, &name, "bench", UserTaskCommand::Claim { task })
+            .await?;
+        last = engine
+            .user_task(
+                &last.id,
+                &name,
+                "bench",
+                UserTaskCommand::Complete {
+                    task,
+                    output: Map::new(),
+                },
+            )
+            .await?;
     }
-    anyhow::ensure!(last.status == InstanceStatus::Completed, "bench instance ended {:?}, not completed", last.status);
+    anyhow::ensure!(
+        last.status == InstanceStatus::Completed,
+        "bench instance ended {:?}, not completed",
+        last.status
+    );
     Ok(t0.elapsed().as_secs_f64() * 1000.0)
 }
 
@@ -113,7 +146,9 @@ pub async fn human(args: HumanArgs) -> Result<u8> {
     for run in 1..=args.common.runs {
         let dir = tempfile::tempdir()?;
         let engine = fresh_engine(&dir, durability).await?;
-        let (id, _) = engine.deploy("bench-human.yaml", &seq10_human_definition()).await?;
+        let (id, _) = engine
+            .deploy("bench-human.yaml", &seq10_human_definition())
+            .await?;
         let meter = Meter::start();
         let before = engine.store().write_stats();
         let mut set = JoinSet::new();
@@ -129,13 +164,25 @@ pub async fn human(args: HumanArgs) -> Result<u8> {
         }
         let r = meter.finish(args.instances, latencies);
         let after = engine.store().write_stats();
-        errln!("run {run}/{}: {:.0} task completions/s; writer: {}", args.common.runs, r.per_s() * 10.0, writer_summary(before, after, r.wall_s));
+        errln!(
+            "run {run}/{}: {:.0} task completions/s; writer: {}",
+            args.common.runs,
+            r.per_s() * 10.0,
+            writer_summary(before, after, r.wall_s)
+        );
         runs.push(r);
     }
     let s = summarize(&runs);
     outln!("workload          W2 seq10-human: start -> 10 user tasks (claim + complete each, as `bench`) -> end, {} instances, {} in flight", args.instances, args.in_flight);
     outln!("durable (sqlite)  {:>10.0} instances/s  {:>10.0} task completions/s  {:>10.0} commands/s  (synchronous={}, median of {})", s.per_s, s.per_s * 10.0, s.per_s * 21.0, args.common.durability, args.common.runs);
-    outln!("w2-durable-{} instances_per_s={:.0} completions_per_s={:.0} steps_per_s={:.0} {}", args.common.durability, s.per_s, s.per_s * 10.0, s.per_s * 21.0, fields(&s));
+    outln!(
+        "w2-durable-{} instances_per_s={:.0} completions_per_s={:.0} steps_per_s={:.0} {}",
+        args.common.durability,
+        s.per_s,
+        s.per_s * 10.0,
+        s.per_s * 21.0,
+        fields(&s)
+    );
     Ok(0)
 }
 
@@ -176,7 +223,11 @@ async fn fill_waiting(engine: &Engine<SqliteStore>, n: usize) -> Result<f64> {
         }
         if let Some(r) = set.join_next().await {
             let instance = r??;
-            anyhow::ensure!(instance.status == InstanceStatus::Waiting, "a retained instance is {:?}, not waiting", instance.status);
+            anyhow::ensure!(
+                instance.status == InstanceStatus::Waiting,
+                "a retained instance is {:?}, not waiting",
+                instance.status
+            );
             done += 1;
         }
     }
@@ -200,7 +251,11 @@ pub async fn retained(args: RetainedArgs) -> Result<u8> {
             let fill = fill_waiting(&engine, level).await?;
             let (id, _) = engine.deploy("bench.yaml", &seq10_definition()).await?;
             let r = seq10_on(&engine, &id, args.instances, args.in_flight).await?;
-            errln!("level {level} run {run}/{}: filled in {fill:.1}s, {:.0} instances/s", args.common.runs, r.per_s());
+            errln!(
+                "level {level} run {run}/{}: filled in {fill:.1}s, {:.0} instances/s",
+                args.common.runs,
+                r.per_s()
+            );
             fills.push(level as f64 / fill);
             runs.push(r);
         }
@@ -214,7 +269,13 @@ pub async fn retained(args: RetainedArgs) -> Result<u8> {
             s.per_s / base,
             median(fills)
         );
-        outln!("w3-retained-{level} instances_per_s={:.0} steps_per_s={:.0} ratio={:.3} {}", s.per_s, s.per_s * 12.0, s.per_s / base, fields(&s));
+        outln!(
+            "w3-retained-{level} instances_per_s={:.0} steps_per_s={:.0} ratio={:.3} {}",
+            s.per_s,
+            s.per_s * 12.0,
+            s.per_s / base,
+            fields(&s)
+        );
     }
     Ok(0)
 }
@@ -254,7 +315,9 @@ pub async fn timers(args: TimersArgs) -> Result<u8> {
     for run in 1..=args.common.runs {
         let dir = tempfile::tempdir()?;
         let engine = fresh_engine(&dir, durability).await?;
-        let (id, _) = engine.deploy("bench-timer.yaml", &timer_definition(args.delay_s)).await?;
+        let (id, _) = engine
+            .deploy("bench-timer.yaml", &timer_definition(args.delay_s))
+            .await?;
         let (stop, worker) = spawn_worker(&engine);
         let meter = Meter::start();
         let t0 = Instant::now();
@@ -267,7 +330,10 @@ pub async fn timers(args: TimersArgs) -> Result<u8> {
             rate => t0_tokio + std::time::Duration::from_secs_f64(n as f64 / f64::from(rate)),
         };
         while ids.len() < args.timers {
-            while launched < args.timers && set.len() < args.in_flight && scheduled(launched) <= tokio::time::Instant::now() {
+            while launched < args.timers
+                && set.len() < args.in_flight
+                && scheduled(launched) <= tokio::time::Instant::now()
+            {
                 let (engine, id) = (engine.clone(), id.clone());
                 set.spawn(async move { engine.start(&id, Map::new()).await });
                 launched += 1;
@@ -289,14 +355,23 @@ pub async fn timers(args: TimersArgs) -> Result<u8> {
         let (mut first_due, mut last_fired) = (None, None);
         for id in &ids {
             let instance = engine.instance(id).await?;
-            anyhow::ensure!(instance.status == InstanceStatus::Completed, "timer instance {id} is {:?}", instance.status);
+            anyhow::ensure!(
+                instance.status == InstanceStatus::Completed,
+                "timer instance {id} is {:?}",
+                instance.status
+            );
             let due = instance.created_at + chrono::Duration::seconds(i64::from(args.delay_s));
             let fired = instance.ended_at.unwrap_or(instance.updated_at);
             lateness.push((fired - due).num_microseconds().unwrap_or(0) as f64 / 1000.0);
             first_due = Some(first_due.map_or(due, |d: chrono::DateTime<chrono::Utc>| d.min(due)));
-            last_fired = Some(last_fired.map_or(fired, |d: chrono::DateTime<chrono::Utc>| d.max(fired)));
+            last_fired =
+                Some(last_fired.map_or(fired, |d: chrono::DateTime<chrono::Utc>| d.max(fired)));
         }
-        let span = (last_fired.unwrap_or_default() - first_due.unwrap_or_default()).num_microseconds().unwrap_or(1).max(1) as f64 / 1e6;
+        let span = (last_fired.unwrap_or_default() - first_due.unwrap_or_default())
+            .num_microseconds()
+            .unwrap_or(1)
+            .max(1) as f64
+            / 1e6;
         // Latency here is the firing lateness (fire time minus due time), not start to completion.
         let r = meter.finish(args.timers, lateness);
         errln!("run {run}/{}: lateness p50 {:.1} ms p99 {:.1} ms, {:.0} timers/s over {span:.2}s, started at {start_rate:.0}/s", args.common.runs, r.p50_ms, r.p99_ms, args.timers as f64 / span);

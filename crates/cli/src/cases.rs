@@ -45,14 +45,36 @@ pub async fn act(backend: &Backend, action: CaseCmd) -> Result<u8> {
 pub fn table(case: &Case) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "case {}\n", case.id);
-    let processes: Vec<String> = case.instances.iter().map(|i| format!("{} v{}", i.process, i.version)).collect();
+    let processes: Vec<String> = case
+        .instances
+        .iter()
+        .map(|i| format!("{} v{}", i.process, i.version))
+        .collect();
     let links: Vec<String> = case.instances.iter().map(link_text).collect();
-    let process_width = processes.iter().map(String::len).max().unwrap_or(0).max("PROCESS".len());
-    let link_width = links.iter().map(String::len).max().unwrap_or(0).max("LINK/PARENT".len());
-    let _ = writeln!(out, "{:36}  {:process_width$}  {:9}  {:link_width$}  WORK STATUS", "INSTANCE", "PROCESS", "STATUS", "LINK/PARENT");
+    let process_width = processes
+        .iter()
+        .map(String::len)
+        .max()
+        .unwrap_or(0)
+        .max("PROCESS".len());
+    let link_width = links
+        .iter()
+        .map(String::len)
+        .max()
+        .unwrap_or(0)
+        .max("LINK/PARENT".len());
+    let _ = writeln!(
+        out,
+        "{:36}  {:process_width$}  {:9}  {:link_width$}  WORK STATUS",
+        "INSTANCE", "PROCESS", "STATUS", "LINK/PARENT"
+    );
     for ((instance, process), link) in case.instances.iter().zip(&processes).zip(&links) {
         let work_status = instance.work_status.as_deref().unwrap_or("-");
-        let row = format!("{:36}  {process:process_width$}  {:9}  {link:link_width$}  {work_status}", instance.id, instance.status.to_string());
+        let row = format!(
+            "{:36}  {process:process_width$}  {:9}  {link:link_width$}  {work_status}",
+            instance.id,
+            instance.status.to_string()
+        );
         let _ = writeln!(out, "{}", row.trim_end());
     }
     out

@@ -75,24 +75,34 @@ pub fn parse_args() -> Result<Cli, String> {
 
 fn load(path: &Path) -> Result<Config, String> {
     let name = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| format!("the configuration file {name} cannot be read: {e}"))?;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| format!("the configuration file {name} cannot be read: {e}"))?;
     if meta.len() > MAX_CONFIG_BYTES {
-        return Err(format!("the configuration file {name} is larger than {MAX_CONFIG_BYTES} bytes"));
+        return Err(format!(
+            "the configuration file {name} is larger than {MAX_CONFIG_BYTES} bytes"
+        ));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("the configuration file {name} cannot be read: {e}"))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("the configuration file {name} cannot be read: {e}"))?;
     toml::from_str(&text).map_err(|e| format!("{name}: {}", e.to_string().trim_end()))
 }
 
 /// Was `id` left to its default (or not given at all) in `matches`?
 fn unset(matches: &ArgMatches, id: &str) -> bool {
-    matches!(matches.value_source(id), None | Some(ValueSource::DefaultValue))
+    matches!(
+        matches.value_source(id),
+        None | Some(ValueSource::DefaultValue)
+    )
 }
 
 fn apply(cli: &mut Cli, matches: &ArgMatches, config: Config) -> Result<(), String> {
     if let Some(db) = config.db.filter(|_| unset(matches, "db")) {
         cli.db = db;
     }
-    if let Some(dir) = config.documents_dir.filter(|_| unset(matches, "documents_dir")) {
+    if let Some(dir) = config
+        .documents_dir
+        .filter(|_| unset(matches, "documents_dir"))
+    {
         cli.documents_dir = Some(dir);
     }
     if let Some(format) = config.log_format.filter(|_| unset(matches, "log_format")) {
@@ -102,15 +112,28 @@ fn apply(cli: &mut Cli, matches: &ArgMatches, config: Config) -> Result<(), Stri
         };
     }
     match &mut cli.command {
-        Cmd::Serve { listen, concurrency, jobs, .. } => {
-            let (Some(section), Some(sub)) = (config.serve, matches.subcommand_matches("serve")) else { return Ok(()) };
+        Cmd::Serve {
+            listen,
+            concurrency,
+            jobs,
+            ..
+        } => {
+            let (Some(section), Some(sub)) = (config.serve, matches.subcommand_matches("serve"))
+            else {
+                return Ok(());
+            };
             if let Some(address) = section.listen.filter(|_| unset(sub, "listen")) {
                 *listen = address;
             }
             apply_jobs(section, sub, concurrency, jobs)
         }
-        Cmd::Worker { concurrency, jobs, .. } => {
-            let (Some(section), Some(sub)) = (config.worker, matches.subcommand_matches("worker")) else { return Ok(()) };
+        Cmd::Worker {
+            concurrency, jobs, ..
+        } => {
+            let (Some(section), Some(sub)) = (config.worker, matches.subcommand_matches("worker"))
+            else {
+                return Ok(());
+            };
             if section.listen.is_some() {
                 return Err("`listen` is for [serve]; a worker serves nothing".into());
             }
@@ -120,7 +143,12 @@ fn apply(cli: &mut Cli, matches: &ArgMatches, config: Config) -> Result<(), Stri
     }
 }
 
-fn apply_jobs(section: Section, sub: &ArgMatches, concurrency: &mut usize, jobs: &mut JobArgs) -> Result<(), String> {
+fn apply_jobs(
+    section: Section,
+    sub: &ArgMatches,
+    concurrency: &mut usize,
+    jobs: &mut JobArgs,
+) -> Result<(), String> {
     if let Some(n) = section.concurrency.filter(|_| unset(sub, "concurrency")) {
         if n == 0 {
             return Err("`concurrency` is at least 1".into());
@@ -137,5 +165,10 @@ fn apply_jobs(section: Section, sub: &ArgMatches, concurrency: &mut usize, jobs:
 }
 
 fn parse_grace(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text).map_err(|e| format!("`grace = \"{}\"` is not a duration ({e}); write it like \"10s\" or \"2m\"", text.escape_default()))
+    humantime::parse_duration(text).map_err(|e| {
+        format!(
+            "`grace = \"{}\"` is not a duration ({e}); write it like \"10s\" or \"2m\"",
+            text.escape_default()
+        )
+    })
 }

@@ -39,7 +39,9 @@ impl Database {
 
 /// `url` with the password of its user, if any, written `***`.
 fn without_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
     let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(authority_end);
     match authority.rsplit_once('@') {
@@ -60,7 +62,11 @@ pub async fn open(db: &Database) -> Result<AnyService> {
 /// The service a server offers, with user sessions of these settings: there, managing people
 /// and others' tokens takes an administrator. `node` names the server among the nodes that
 /// share a PostgreSQL database (the owner of the leases it takes).
-pub async fn open_for_server(db: &Database, node: Option<String>, sessions: baton_service::SessionOptions) -> Result<AnyService> {
+pub async fn open_for_server(
+    db: &Database,
+    node: Option<String>,
+    sessions: baton_service::SessionOptions,
+) -> Result<AnyService> {
     Ok(Service::with_sessions(engine(db, node).await?, sessions))
 }
 
@@ -85,8 +91,16 @@ async fn engine(db: &Database, node: Option<String>) -> Result<Engine<AnyStore>>
     let limits = crate::input::data_limits()?;
     let max_foreach_items = crate::input::foreach_items_limit()?;
     let events = crate::input::event_options()?;
-    let store = open_store(db).await.map_err(|source| CliError::Open { path: db.display(), source })?;
-    let mut options = EngineOptions { limits, max_foreach_items, events, ..EngineOptions::default() };
+    let store = open_store(db).await.map_err(|source| CliError::Open {
+        path: db.display(),
+        source,
+    })?;
+    let mut options = EngineOptions {
+        limits,
+        max_foreach_items,
+        events,
+        ..EngineOptions::default()
+    };
     if let Some(node) = node {
         options.node = node;
     }
@@ -97,7 +111,9 @@ async fn open_store(db: &Database) -> baton_store::Result<AnyStore> {
     match db {
         Database::File(path) => {
             let opened = match DOCUMENTS_DIR.get() {
-                Some(dir) => SqliteStore::open_with_document_dir(path, Durability::Full, dir.clone()),
+                Some(dir) => {
+                    SqliteStore::open_with_document_dir(path, Durability::Full, dir.clone())
+                }
                 None => SqliteStore::open(path, Durability::Full),
             };
             Ok(opened?.into())
@@ -120,10 +136,19 @@ async fn open_store(db: &Database) -> baton_store::Result<AnyStore> {
 /// `mysql:`). A path is only taken for a URL if it has `://` or starts with a known scheme and `:`.
 pub fn database(given: &Path) -> Result<Database> {
     let text = given.to_string_lossy();
-    let refuse = |why: String| -> Result<Database> { Err(CliError::Input(format!("--db {}: {why}", without_password(&text)))) };
+    let refuse = |why: String| -> Result<Database> {
+        Err(CliError::Input(format!(
+            "--db {}: {why}",
+            without_password(&text)
+        )))
+    };
     let (scheme, rest) = match text.split_once(':') {
-        Some((scheme, rest)) if rest.starts_with("//") => (scheme.to_ascii_lowercase(), rest.trim_start_matches("//")),
-        Some((scheme, rest)) if KNOWN_SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()) => (scheme.to_ascii_lowercase(), rest),
+        Some((scheme, rest)) if rest.starts_with("//") => {
+            (scheme.to_ascii_lowercase(), rest.trim_start_matches("//"))
+        }
+        Some((scheme, rest)) if KNOWN_SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()) => {
+            (scheme.to_ascii_lowercase(), rest)
+        }
         _ => return Ok(Database::File(given.to_path_buf())),
     };
     let name = match scheme.as_str() {
@@ -170,14 +195,23 @@ const LOCK_GRACE: Duration = Duration::from_secs(2);
 /// it execs its command, a few milliseconds after the engine died.
 async fn engine_lock(db: &Path) -> Result<Option<File>> {
     let path = PathBuf::from(format!("{}.lock", db.display()));
-    let file = File::options().create(true).truncate(false).write(true).open(&path).map_err(CliError::io(format!("opening {}", path.display())))?;
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(CliError::io(format!("opening {}", path.display())))?;
     let deadline = std::time::Instant::now() + LOCK_GRACE;
     loop {
         match file.try_lock() {
             Ok(()) => return Ok(Some(file)),
-            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(20)).await,
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
             Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => return Err(CliError::io(format!("locking {}", path.display()))(e)),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(CliError::io(format!("locking {}", path.display()))(e))
+            }
         }
     }
 }
@@ -186,7 +220,13 @@ async fn engine_lock(db: &Path) -> Result<Option<File>> {
 pub enum JobsHeld {
     /// The lock of a SQLite file: no other process runs its jobs, so the leases of others are
     /// those of a process that died.
-    Lock(#[expect(dead_code, reason = "held, never read: the lock ends when the file is closed")] File),
+    Lock(
+        #[expect(
+            dead_code,
+            reason = "held, never read: the lock ends when the file is closed"
+        )]
+        File,
+    ),
     /// A PostgreSQL database: every node runs jobs, each under its own leases, and the work
     /// of a node that died moves to the others once its leases expire.
     Shared,

@@ -4,11 +4,11 @@ use std::fmt::Write;
 
 use clap::Subcommand;
 
-use baton_api_model::Definition;
 use crate::backend::Backend;
 use crate::exit::Result;
 use crate::graph::{self, GraphFormat};
 use crate::render;
+use baton_api_model::Definition;
 
 #[derive(Subcommand)]
 pub enum DefinitionCmd {
@@ -64,10 +64,26 @@ pub async fn list(backend: &Backend, startable: Option<Option<&str>>, json: bool
         outln!("{}", render::json(&definitions));
         return Ok(0);
     }
-    let width = definitions.iter().map(|d| d.id.len()).max().unwrap_or(7).clamp(7, baton_core::definition::MAX_ID_LEN);
-    let mut out = format!("{:width$}  {:>7}  {:>5}  {:19}  NAME\n", "PROCESS", "VERSION", "TASKS", "DEPLOYED");
+    let width = definitions
+        .iter()
+        .map(|d| d.id.len())
+        .max()
+        .unwrap_or(7)
+        .clamp(7, baton_core::definition::MAX_ID_LEN);
+    let mut out = format!(
+        "{:width$}  {:>7}  {:>5}  {:19}  NAME\n",
+        "PROCESS", "VERSION", "TASKS", "DEPLOYED"
+    );
     for d in &definitions {
-        let _ = writeln!(out, "{:width$}  {:>7}  {:>5}  {}  {}", d.id, d.version, d.tasks.len(), d.deployed_at.format("%Y-%m-%d %H:%M:%S"), d.name.as_deref().unwrap_or("-"));
+        let _ = writeln!(
+            out,
+            "{:width$}  {:>7}  {:>5}  {}  {}",
+            d.id,
+            d.version,
+            d.tasks.len(),
+            d.deployed_at.format("%Y-%m-%d %H:%M:%S"),
+            d.name.as_deref().unwrap_or("-")
+        );
     }
     out!("{out}");
     Ok(0)
@@ -90,28 +106,59 @@ pub async fn act(backend: &Backend, action: DefinitionCmd) -> Result<u8> {
             } else {
                 let mut out = format!("{:>7}  {:19}  FILE\n", "VERSION", "DEPLOYED");
                 for v in &versions {
-                    let _ = writeln!(out, "{:>7}  {}  {}", v.version, v.deployed_at.format("%Y-%m-%d %H:%M:%S"), v.file);
+                    let _ = writeln!(
+                        out,
+                        "{:>7}  {}  {}",
+                        v.version,
+                        v.deployed_at.format("%Y-%m-%d %H:%M:%S"),
+                        v.file
+                    );
                 }
                 out!("{out}");
             }
         }
-        DefinitionCmd::Graph { id, version, format } => out!("{}", graph::render(&backend.definition_graph(&id, version).await?, format)),
-        DefinitionCmd::Source { id, version } => out!("{}", backend.source(&id, version).await?.source),
+        DefinitionCmd::Graph {
+            id,
+            version,
+            format,
+        } => out!(
+            "{}",
+            graph::render(&backend.definition_graph(&id, version).await?, format)
+        ),
+        DefinitionCmd::Source { id, version } => {
+            out!("{}", backend.source(&id, version).await?.source)
+        }
     }
     Ok(0)
 }
 
 fn show(d: &Definition) -> String {
-    let mut out = format!("process {} v{}  ({}, deployed {})\n", d.id, d.version, d.file, d.deployed_at.format("%Y-%m-%d %H:%M:%S"));
+    let mut out = format!(
+        "process {} v{}  ({}, deployed {})\n",
+        d.id,
+        d.version,
+        d.file,
+        d.deployed_at.format("%Y-%m-%d %H:%M:%S")
+    );
     for (label, text) in [("name", &d.name), ("description", &d.description)] {
         if let Some(text) = text {
             let _ = writeln!(out, "{label}: {text}");
         }
     }
-    let width = d.tasks.iter().map(|t| t.id.len()).max().unwrap_or(4).clamp(4, baton_core::definition::MAX_ID_LEN);
+    let width = d
+        .tasks
+        .iter()
+        .map(|t| t.id.len())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, baton_core::definition::MAX_ID_LEN);
     let _ = writeln!(out, "\n  {:width$}  {:8}  AFTER", "TASK", "KIND");
     for t in &d.tasks {
-        let after = if t.after.is_empty() { "-".to_owned() } else { t.after.join(", ") };
+        let after = if t.after.is_empty() {
+            "-".to_owned()
+        } else {
+            t.after.join(", ")
+        };
         let _ = writeln!(out, "  {:width$}  {:8}  {after}", t.id, t.kind);
     }
     out
@@ -120,8 +167,14 @@ fn show(d: &Definition) -> String {
 /// What `baton deploy` and `baton run` say of a deployed file.
 pub fn deployed_line(deployed: &baton_api_model::Deployed) -> String {
     if deployed.unchanged {
-        format!("{} version {} is unchanged ({}): the same source as deployed, nothing stored", deployed.id, deployed.version, deployed.file)
+        format!(
+            "{} version {} is unchanged ({}): the same source as deployed, nothing stored",
+            deployed.id, deployed.version, deployed.file
+        )
     } else {
-        format!("deployed {} version {} ({})", deployed.id, deployed.version, deployed.file)
+        format!(
+            "deployed {} version {} ({})",
+            deployed.id, deployed.version, deployed.file
+        )
     }
 }

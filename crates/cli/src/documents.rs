@@ -71,11 +71,29 @@ pub enum DocCmd {
 
 pub async fn act(backend: &Backend, action: DocCmd) -> Result<u8> {
     match action {
-        DocCmd::Upload { file, document_type, meta, content_type, json } => {
-            let content = std::fs::read(&file).map_err(|source| CliError::Io { what: format!("reading {}", file.display()), source })?;
-            let name = file.file_name().map_or_else(|| "document".to_owned(), |n| n.to_string_lossy().into_owned());
+        DocCmd::Upload {
+            file,
+            document_type,
+            meta,
+            content_type,
+            json,
+        } => {
+            let content = std::fs::read(&file).map_err(|source| CliError::Io {
+                what: format!("reading {}", file.display()),
+                source,
+            })?;
+            let name = file.file_name().map_or_else(
+                || "document".to_owned(),
+                |n| n.to_string_lossy().into_owned(),
+            );
             let content_type = content_type.unwrap_or_else(|| media_type(&file).to_owned());
-            let upload = Upload { name, content_type, document_type, metadata: entries(&meta)?, content };
+            let upload = Upload {
+                name,
+                content_type,
+                document_type,
+                metadata: entries(&meta)?,
+                content,
+            };
             let document = backend.upload_document(upload).await?;
             if json {
                 outln!("{}", render::json(&document));
@@ -87,15 +105,34 @@ pub async fn act(backend: &Backend, action: DocCmd) -> Result<u8> {
         DocCmd::Download { id, output, by } => {
             let content = backend.document_content(by.as_deref(), &id).await?;
             match output {
-                Some(path) => std::fs::write(&path, &content).map_err(|source| CliError::Io { what: format!("writing {}", path.display()), source })?,
+                Some(path) => std::fs::write(&path, &content).map_err(|source| CliError::Io {
+                    what: format!("writing {}", path.display()),
+                    source,
+                })?,
                 None => {
                     use std::io::Write;
                     let mut stdout = std::io::stdout().lock();
-                    stdout.write_all(&content).and_then(|()| stdout.flush()).map_err(|source| CliError::Io { what: "writing standard output".into(), source })?;
+                    stdout
+                        .write_all(&content)
+                        .and_then(|()| stdout.flush())
+                        .map_err(|source| CliError::Io {
+                            what: "writing standard output".into(),
+                            source,
+                        })?;
                 }
             }
         }
-        DocCmd::SetMeta { id, entries: given, json, by } => print(&backend.set_document_metadata(by.as_deref(), &id, entries(&given)?).await?, json),
+        DocCmd::SetMeta {
+            id,
+            entries: given,
+            json,
+            by,
+        } => print(
+            &backend
+                .set_document_metadata(by.as_deref(), &id, entries(&given)?)
+                .await?,
+            json,
+        ),
     }
     Ok(0)
 }
@@ -109,12 +146,29 @@ fn print(document: &Document, json: bool) {
     for (label, value) in [
         ("document", document.id.clone()),
         ("name", document.name.clone()),
-        ("type", document.document_type.clone().unwrap_or_else(|| "-".into())),
+        (
+            "type",
+            document.document_type.clone().unwrap_or_else(|| "-".into()),
+        ),
         ("media type", document.content_type.clone()),
         ("size", format!("{} bytes", document.size)),
         ("sha256", document.sha256.clone()),
-        ("created", format!("{} by {}", document.created_at.format("%Y-%m-%d %H:%M:%S"), document.created_by)),
-        ("version", format!("{} (updated {})", document.version, document.updated_at.format("%Y-%m-%d %H:%M:%S"))),
+        (
+            "created",
+            format!(
+                "{} by {}",
+                document.created_at.format("%Y-%m-%d %H:%M:%S"),
+                document.created_by
+            ),
+        ),
+        (
+            "version",
+            format!(
+                "{} (updated {})",
+                document.version,
+                document.updated_at.format("%Y-%m-%d %H:%M:%S")
+            ),
+        ),
     ] {
         out.push_str(&format!("{label:11} {value}\n"));
     }
@@ -129,7 +183,9 @@ fn entries(given: &[String]) -> Result<Map<String, Value>> {
     let mut map = Map::new();
     for entry in given {
         let Some((key, value)) = entry.split_once('=').filter(|(k, _)| !k.is_empty()) else {
-            return Err(CliError::Input(format!("`{entry}` is not KEY=VALUE (e.g. client=ACME or amount=120)")));
+            return Err(CliError::Input(format!(
+                "`{entry}` is not KEY=VALUE (e.g. client=ACME or amount=120)"
+            )));
         };
         let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
         map.insert(key.to_owned(), value);
@@ -139,7 +195,10 @@ fn entries(given: &[String]) -> Result<Map<String, Value>> {
 
 /// The media type of a file by its extension, for the common kinds of documents.
 fn media_type(file: &Path) -> &'static str {
-    let extension = file.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let extension = file
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
     match extension.as_str() {
         "pdf" => "application/pdf",
         "png" => "image/png",

@@ -48,9 +48,23 @@ pub enum EventCmd {
 
 pub async fn act(backend: &Backend, action: EventCmd) -> Result<u8> {
     match action {
-        EventCmd::Publish { name, key, data, id, ttl, by, json } => {
+        EventCmd::Publish {
+            name,
+            key,
+            data,
+            id,
+            ttl,
+            by,
+            json,
+        } => {
             let ttl_ms = ttl.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX));
-            let request = PublishEvent { name, key, data: parse_data(data.as_deref())?, id, ttl_ms };
+            let request = PublishEvent {
+                name,
+                key,
+                data: parse_data(data.as_deref())?,
+                id,
+                ttl_ms,
+            };
             let published = backend.publish_event(by.as_deref(), request).await?;
             if json {
                 outln!("{}", render::json(&published));
@@ -71,7 +85,11 @@ fn summary(p: &PublishedEvent) -> String {
         return format!("event {} was published before; nothing done (it reached {} instance(s); its id is remembered until {})", p.id, p.received, p.remember_until.to_rfc3339());
     }
     match (p.state, p.buffered_until) {
-        (PublishedEventState::Buffered, Some(until)) => format!("event {}: nothing waits for it; buffered until {}", p.id, until.to_rfc3339()),
+        (PublishedEventState::Buffered, Some(until)) => format!(
+            "event {}: nothing waits for it; buffered until {}",
+            p.id,
+            until.to_rfc3339()
+        ),
         _ if p.resumed.is_empty() => format!("event {}: nothing waits for it (not buffered)", p.id),
         _ => format!("event {}: resumed {} instance(s)", p.id, p.resumed.len()),
     }

@@ -85,13 +85,19 @@ async fn fill(engine: &Engine<SqliteStore>, n: usize) -> Result<Vec<String>> {
             let i = next;
             running.spawn(async move {
                 let data = Map::from_iter([("k".to_owned(), Value::from(format!("k{i}")))]);
-                engine.start("bench-wait", data).await.map(|s| (i, s.id.clone(), s.status))
+                engine
+                    .start("bench-wait", data)
+                    .await
+                    .map(|s| (i, s.id.clone(), s.status))
             });
             next += 1;
         }
         if let Some(done) = running.join_next().await {
             let (i, id, status) = done??;
-            anyhow::ensure!(status == InstanceStatus::Waiting, "instance {id} is {status}, not waiting");
+            anyhow::ensure!(
+                status == InstanceStatus::Waiting,
+                "instance {id} is {status}, not waiting"
+            );
             ids[i] = id;
         }
         if next % 100_000 == 0 && next > 0 && running.len() == 256 {
@@ -102,13 +108,23 @@ async fn fill(engine: &Engine<SqliteStore>, n: usize) -> Result<Vec<String>> {
 }
 
 fn publication(k: usize) -> Publication {
-    Publication { name: "bench-event".into(), key: Some(format!("k{k}")), data: Map::from_iter([("amount".to_owned(), json!(k))]), id: None, ttl: Some(Duration::ZERO) }
+    Publication {
+        name: "bench-event".into(),
+        key: Some(format!("k{k}")),
+        data: Map::from_iter([("amount".to_owned(), json!(k))]),
+        id: None,
+        ttl: Some(Duration::ZERO),
+    }
 }
 
 async fn publish_one(engine: Engine<SqliteStore>, k: usize) -> Result<Duration> {
     let began = Instant::now();
     let published = engine.publish(publication(k)).await?;
-    anyhow::ensure!(published.resumed.len() == 1, "event k{k} resumed {} instances", published.resumed.len());
+    anyhow::ensure!(
+        published.resumed.len() == 1,
+        "event k{k} resumed {} instances",
+        published.resumed.len()
+    );
     Ok(began.elapsed())
 }
 
@@ -171,7 +187,12 @@ async fn one_run(args: &EventsArgs) -> Result<Run> {
     let direct_per_s = saturate(to..to + args.saturation, args.in_flight, move |k| {
         let (e, ids) = (e.clone(), ids.clone());
         async move {
-            let event = ReceivedEvent { id: format!("direct-{k}"), name: "bench-event".into(), key: Some(format!("k{k}")), data: Map::from_iter([("amount".to_owned(), json!(k))]) };
+            let event = ReceivedEvent {
+                id: format!("direct-{k}"),
+                name: "bench-event".into(),
+                key: Some(format!("k{k}")),
+                data: Map::from_iter([("amount".to_owned(), json!(k))]),
+            };
             e.apply(&ids[k], Command::EventReceived { event }).await?;
             Ok(())
         }
@@ -179,7 +200,14 @@ async fn one_run(args: &EventsArgs) -> Result<Run> {
     .await?;
     let p50_ms = percentile(&mut latencies, 0.50);
     let p99_ms = percentile(&mut latencies, 0.99);
-    Ok(Run { fill_per_s, p50_ms, p99_ms, achieved_rate, publish_per_s, direct_per_s })
+    Ok(Run {
+        fill_per_s,
+        p50_ms,
+        p99_ms,
+        achieved_rate,
+        publish_per_s,
+        direct_per_s,
+    })
 }
 
 pub async fn run(args: EventsArgs) -> Result<u8> {
@@ -196,7 +224,13 @@ pub async fn run(args: EventsArgs) -> Result<u8> {
         runs.push(r);
     }
     let m = |f: &dyn Fn(&Run) -> f64| median(runs.iter().map(f).collect());
-    let (p50, p99, rate, publish, direct) = (m(&|r| r.p50_ms), m(&|r| r.p99_ms), m(&|r| r.achieved_rate), m(&|r| r.publish_per_s), m(&|r| r.direct_per_s));
+    let (p50, p99, rate, publish, direct) = (
+        m(&|r| r.p50_ms),
+        m(&|r| r.p99_ms),
+        m(&|r| r.achieved_rate),
+        m(&|r| r.publish_per_s),
+        m(&|r| r.direct_per_s),
+    );
     let ratio = m(&|r| r.publish_per_s / r.direct_per_s);
     outln!(
         "workload          events: {} instances waiting on keyed events, {} events at {}/s, {} at saturation ({} in flight), synchronous={}, median of {}",

@@ -40,7 +40,10 @@ pub enum CliError {
     Input(String),
     /// A file could not be read, or the OS refused (a lock file, signals).
     #[error("{what}")]
-    Io { what: String, source: std::io::Error },
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
     /// The database could not be opened.
     #[error("opening the database {path}")]
     Open { path: String, source: StoreError },
@@ -49,7 +52,10 @@ pub enum CliError {
     JobsLocked(String),
     /// Ctrl-C or SIGTERM stopped `baton run` before its instance settled.
     #[error("interrupted; instance {instance} goes on with {goes_on_with}")]
-    Interrupted { instance: String, goes_on_with: &'static str },
+    Interrupted {
+        instance: String,
+        goes_on_with: &'static str,
+    },
     /// A benchmark failed.
     #[error(transparent)]
     Bench(anyhow::Error),
@@ -73,7 +79,9 @@ impl CliError {
         match self {
             Self::Service(e) => e.kind(),
             Self::Engine(e) => e.kind(),
-            Self::Input(_) | Self::NotTokenUser { .. } | Self::NeedsDatabase { .. } => ErrorKind::Invalid,
+            Self::Input(_) | Self::NotTokenUser { .. } | Self::NeedsDatabase { .. } => {
+                ErrorKind::Invalid
+            }
             Self::Remote(e) => e.kind(),
             Self::NoToken => ErrorKind::Unauthenticated,
             Self::Open { source, .. } => store_kind(source),
@@ -111,7 +119,8 @@ mod tests {
 
     #[test]
     fn every_refusal_kind_exits_2_and_unavailable_and_internal_exit_1() {
-        let codes: Vec<(ErrorKind, u8)> = ErrorKind::ALL.into_iter().map(|k| (k, code(k))).collect();
+        let codes: Vec<(ErrorKind, u8)> =
+            ErrorKind::ALL.into_iter().map(|k| (k, code(k))).collect();
         assert_eq!(
             codes,
             [
@@ -128,8 +137,14 @@ mod tests {
 
     #[test]
     fn an_error_prints_with_each_of_its_causes() {
-        let open = CliError::Open { path: "x.db".into(), source: StoreError::backend(baton_store::BackendKind::Storage, "disk I/O error") };
-        assert_eq!(open.with_causes(), "opening the database x.db: database error: disk I/O error");
+        let open = CliError::Open {
+            path: "x.db".into(),
+            source: StoreError::backend(baton_store::BackendKind::Storage, "disk I/O error"),
+        };
+        assert_eq!(
+            open.with_causes(),
+            "opening the database x.db: database error: disk I/O error"
+        );
         assert_eq!(open.kind(), ErrorKind::Unavailable);
     }
 }

@@ -70,21 +70,53 @@ impl Via {
     }
 
     /// The files to deploy, the root's process id, and the root's start data.
-    fn processes(self, children: usize) -> (Vec<(String, String)>, &'static str, Map<String, Value>) {
+    fn processes(
+        self,
+        children: usize,
+    ) -> (Vec<(String, String)>, &'static str, Map<String, Value>) {
         match self {
             Via::Foreach => {
-                let items = json!({"items": (0..children).collect::<Vec<_>>()}).as_object().cloned().unwrap_or_default();
-                (vec![("bench-fanout.yaml".into(), foreach_root(children))], "bench-fanout", items)
+                let items = json!({"items": (0..children).collect::<Vec<_>>()})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default();
+                (
+                    vec![("bench-fanout.yaml".into(), foreach_root(children))],
+                    "bench-fanout",
+                    items,
+                )
             }
             Via::Call => {
                 let leaf = "id: bench-leaf\ndata:\n  n: {type: integer, default: 0}\ntasks:\n  - id: work\n    kind: set\n    set: {n: \"data.n + 1\"}\n";
-                let root = tasks_root("bench-call-fanout", children, "kind: call, process: bench-leaf");
-                (vec![("bench-leaf.yaml".into(), leaf.into()), ("bench-call-fanout.yaml".into(), root)], "bench-call-fanout", Map::new())
+                let root = tasks_root(
+                    "bench-call-fanout",
+                    children,
+                    "kind: call, process: bench-leaf",
+                );
+                (
+                    vec![
+                        ("bench-leaf.yaml".into(), leaf.into()),
+                        ("bench-call-fanout.yaml".into(), root),
+                    ],
+                    "bench-call-fanout",
+                    Map::new(),
+                )
             }
             Via::Handoff => {
                 let leaf = "id: bench-handed\ndata:\n  n: {type: integer, default: 0}\ntasks:\n  - id: work\n    kind: set\n    set: {n: \"data.n + 1\"}\n  - id: review\n    kind: user\n    after: [work]\n    title: Review\n    owners: [bench]\n";
-                let root = tasks_root("bench-handoff-fanout", children, "kind: handoff, process: bench-handed, work_status: Handed-Off");
-                (vec![("bench-handed.yaml".into(), leaf.into()), ("bench-handoff-fanout.yaml".into(), root)], "bench-handoff-fanout", Map::new())
+                let root = tasks_root(
+                    "bench-handoff-fanout",
+                    children,
+                    "kind: handoff, process: bench-handed, work_status: Handed-Off",
+                );
+                (
+                    vec![
+                        ("bench-handed.yaml".into(), leaf.into()),
+                        ("bench-handoff-fanout.yaml".into(), root),
+                    ],
+                    "bench-handoff-fanout",
+                    Map::new(),
+                )
             }
         }
     }
@@ -114,19 +146,35 @@ struct FanoutRun {
 }
 
 /// One root to its end: its latency in ms, and whether its start step finished it.
-async fn fanout_root(engine: Engine<SqliteStore>, process: &'static str, data: Map<String, Value>, via: Via, children: usize) -> Result<(f64, bool)> {
+async fn fanout_root(
+    engine: Engine<SqliteStore>,
+    process: &'static str,
+    data: Map<String, Value>,
+    via: Via,
+    children: usize,
+) -> Result<(f64, bool)> {
     let t0 = Instant::now();
     let started = engine.start(process, data).await?;
     let in_one_step = started.status.is_terminal();
     if via == Via::Handoff {
-        anyhow::ensure!(started.referenced_instances.len() == children, "the root handed off {} children, not {children}", started.referenced_instances.len());
+        anyhow::ensure!(
+            started.referenced_instances.len() == children,
+            "the root handed off {} children, not {children}",
+            started.referenced_instances.len()
+        );
     }
     let mut instance = baton_core::Instance::clone(&started);
     while !instance.status.is_terminal() {
-        engine.wait_for_change(std::time::Duration::from_millis(5)).await;
+        engine
+            .wait_for_change(std::time::Duration::from_millis(5))
+            .await;
         instance = engine.instance(&instance.id).await?;
     }
-    anyhow::ensure!(instance.status == InstanceStatus::Completed, "fan-out root ended {:?}", instance.status);
+    anyhow::ensure!(
+        instance.status == InstanceStatus::Completed,
+        "fan-out root ended {:?}",
+        instance.status
+    );
     Ok((t0.elapsed().as_secs_f64() * 1000.0, in_one_step))
 }
 
@@ -137,28 +185,48 @@ async fn fanout_run(args: &FanoutArgs, via: Via) -> Result<FanoutRun> {
     let (files, process, data) = via.processes(args.children);
     engine.deploy_all(&files).await?;
     let (stop, worker) = spawn_worker(&engine);
-    let (commits_before, writes_before) = (engine.metrics().commit_latency().count, engine.store().write_stats().requests);
+    let (commits_before, writes_before) = (
+        engine.metrics().commit_latency().count,
+        engine.store().write_stats().requests,
+    );
     let meter = Meter::start();
     let mut set = JoinSet::new();
     let (mut launched, mut latencies) = (0, Vec::with_capacity(args.roots));
     while latencies.len() < args.roots {
         while launched < args.roots && set.len() < args.in_flight {
-            set.spawn(fanout_root(engine.clone(), process, data.clone(), via, args.children));
+            set.spawn(fanout_root(
+                engine.clone(),
+                process,
+                data.clone(),
+                via,
+                args.children,
+            ));
             launched += 1;
         }
         if let Some(done) = set.join_next().await {
             let (ms, in_one_step) = done??;
             // A handed-off child waits at its human task, so nothing is left for a later step.
-            anyhow::ensure!(in_one_step || via == Via::Foreach, "a {} root took more than its start step", via.name());
+            anyhow::ensure!(
+                in_one_step || via == Via::Foreach,
+                "a {} root took more than its start step",
+                via.name()
+            );
             latencies.push(ms);
         }
     }
     let run = meter.finish(args.roots, latencies);
-    let (commits, writes) = (engine.metrics().commit_latency().count - commits_before, engine.store().write_stats().requests - writes_before);
+    let (commits, writes) = (
+        engine.metrics().commit_latency().count - commits_before,
+        engine.store().write_stats().requests - writes_before,
+    );
     let _ = stop.send(());
     worker.await??;
     let roots = args.roots as f64;
-    Ok(FanoutRun { run, engine_commits_per_root: commits as f64 / roots, store_writes_per_root: writes as f64 / roots })
+    Ok(FanoutRun {
+        run,
+        engine_commits_per_root: commits as f64 / roots,
+        store_writes_per_root: writes as f64 / roots,
+    })
 }
 
 /// The medians of one mode's runs.
@@ -179,16 +247,28 @@ fn summarize_mode(runs: &[FanoutRun]) -> FanoutSummary {
 
 pub async fn fanout(args: FanoutArgs) -> Result<u8> {
     parse_durability(&args.common.durability)?;
-    let modes: Vec<Via> = if args.via == Via::Foreach { vec![Via::Foreach] } else { vec![Via::Foreach, args.via] };
+    let modes: Vec<Via> = if args.via == Via::Foreach {
+        vec![Via::Foreach]
+    } else {
+        vec![Via::Foreach, args.via]
+    };
     let children = args.children as f64;
     let mut runs: Vec<Vec<FanoutRun>> = modes.iter().map(|_| Vec::new()).collect();
     for run in 1..=args.common.runs {
         // Alternating which mode goes first evens out a machine that speeds up or slows down.
-        let order: Vec<usize> = if run % 2 == 1 { (0..modes.len()).collect() } else { (0..modes.len()).rev().collect() };
+        let order: Vec<usize> = if run % 2 == 1 {
+            (0..modes.len()).collect()
+        } else {
+            (0..modes.len()).rev().collect()
+        };
         let mut said = Vec::new();
         for m in order {
             let r = fanout_run(&args, modes[m]).await?;
-            said.push(format!("{} {:.0} children/s", modes[m].name(), r.run.per_s() * children));
+            said.push(format!(
+                "{} {:.0} children/s",
+                modes[m].name(),
+                r.run.per_s() * children
+            ));
             runs[m].push(r);
         }
         errln!("run {run}/{}: {}", args.common.runs, said.join(", "));
@@ -206,8 +286,14 @@ pub async fn fanout(args: FanoutArgs) -> Result<u8> {
     for (via, s) in modes.iter().zip(&summaries) {
         let how = match via {
             Via::Foreach => format!("foreach (parallel {}) of one set task", args.children),
-            Via::Call => format!("{} call tasks, each a process of one set task", args.children),
-            Via::Handoff => format!("{} handoff tasks, each a set task then a user task", args.children),
+            Via::Call => format!(
+                "{} call tasks, each a process of one set task",
+                args.children
+            ),
+            Via::Handoff => format!(
+                "{} handoff tasks, each a set task then a user task",
+                args.children
+            ),
         };
         let per_s = s.summary.per_s;
         outln!(
@@ -222,14 +308,22 @@ pub async fn fanout(args: FanoutArgs) -> Result<u8> {
     }
     let ratio = |s: &FanoutSummary| s.summary.per_s / base.summary.per_s;
     for (via, s) in modes.iter().zip(&summaries).skip(1) {
-        outln!("ratio             {:>10.3} {}/foreach, measured in the same runs", ratio(s), via.name());
+        outln!(
+            "ratio             {:>10.3} {}/foreach, measured in the same runs",
+            ratio(s),
+            via.name()
+        );
     }
     for (via, s) in modes.iter().zip(&summaries) {
         let key = match via {
             Via::Foreach => "w5-fanout".to_owned(),
             other => format!("w5-fanout-{}", other.name()),
         };
-        let ratio_field = if *via == Via::Foreach { String::new() } else { format!(" ratio_to_foreach={:.3}", ratio(s)) };
+        let ratio_field = if *via == Via::Foreach {
+            String::new()
+        } else {
+            format!(" ratio_to_foreach={:.3}", ratio(s))
+        };
         outln!(
             "{key} children_per_s={:.0} roots_per_s={:.1}{ratio_field} root_p50_ms={:.3} root_p99_ms={:.3} commits_per_root={:.2} store_writes_per_root={:.2} cpu_s_per_child={:.6} peak_rss_mib={:.1}",
             s.summary.per_s * children,
@@ -242,7 +336,11 @@ pub async fn fanout(args: FanoutArgs) -> Result<u8> {
             s.summary.peak_rss_mib
         );
     }
-    if let Some(s) = modes.iter().zip(&summaries).find_map(|(via, s)| (*via == Via::Handoff).then_some(s)) {
+    if let Some(s) = modes
+        .iter()
+        .zip(&summaries)
+        .find_map(|(via, s)| (*via == Via::Handoff).then_some(s))
+    {
         // Each root is one step (checked for every root), so its commits are that step's.
         outln!(
             "handoff commits_per_parent_step={:.2} store_writes_per_parent_step={:.2} extra_commits_per_handoff={:.4}",

@@ -9,10 +9,10 @@
 
 use std::time::Duration;
 
-use baton_api_model::InstanceStatus;
 use crate::backend::Backend;
 use crate::exit::{self, Result};
 use crate::render;
+use baton_api_model::InstanceStatus;
 
 /// How often the store is read for news of the instance.
 const POLL: Duration = Duration::from_millis(200);

@@ -51,8 +51,13 @@ fn definition(parallel: usize, body: &str) -> Result<String> {
 
 /// Bytes this process has written so far (all `write` calls), or 0 where `/proc` is missing.
 fn bytes_written() -> u64 {
-    let Ok(io) = std::fs::read_to_string("/proc/self/io") else { return 0 };
-    io.lines().find_map(|l| l.strip_prefix("wchar:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+    let Ok(io) = std::fs::read_to_string("/proc/self/io") else {
+        return 0;
+    };
+    io.lines()
+        .find_map(|l| l.strip_prefix("wchar:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// The database's size: its file once the write-ahead log is checkpointed into it.
@@ -69,7 +74,12 @@ struct Run {
     peak_rss_mib: f64,
 }
 
-async fn one_run(args: &ForEachArgs, source: &str, data: &Map<String, Value>, options: EngineOptions) -> Result<Run> {
+async fn one_run(
+    args: &ForEachArgs,
+    source: &str,
+    data: &Map<String, Value>,
+    options: EngineOptions,
+) -> Result<Run> {
     let durability = parse_durability(&args.common.durability)?;
     let dir = tempfile::tempdir()?;
     let store = SqliteStore::open(dir.path().join("bench.db"), durability)?;
@@ -90,35 +100,62 @@ async fn one_run(args: &ForEachArgs, source: &str, data: &Map<String, Value>, op
     }
     let seconds = t0.elapsed().as_secs_f64();
     let instance = engine.instance(&started.id).await?;
-    anyhow::ensure!(instance.status == InstanceStatus::Completed, "the ForEach instance ended {}", instance.status);
+    anyhow::ensure!(
+        instance.status == InstanceStatus::Completed,
+        "the ForEach instance ended {}",
+        instance.status
+    );
     let _ = stop.send(());
     worker.await??;
     let stored = database_bytes(engine.store())?.saturating_sub(before);
     let written = bytes_written() - written_before;
     let n = args.items as f64;
-    Ok(Run { per_s: n / seconds, stored_per_item: stored as f64 / n, written_per_item: written as f64 / n, peak_rss_mib: peak_rss_mib() })
+    Ok(Run {
+        per_s: n / seconds,
+        stored_per_item: stored as f64 / n,
+        written_per_item: written as f64 / n,
+        peak_rss_mib: peak_rss_mib(),
+    })
 }
 
 pub async fn run(args: ForEachArgs) -> Result<u8> {
     anyhow::ensure!(args.items > 0, "--items must be at least 1");
     let source = definition(args.parallel, &args.body)?;
-    let data = json!({"items": (0..args.items).collect::<Vec<_>>()}).as_object().cloned().unwrap_or_default();
+    let data = json!({"items": (0..args.items).collect::<Vec<_>>()})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     // Room for the list in the start data (and for what the parent's state holds besides it).
     let list_bytes = serde_json::to_string(&data)?.len();
-    let max_bytes = (list_bytes * 2).clamp(DataLimits::DEFAULT_MAX_BYTES, DataLimits::MAX_BYTES_CEILING);
+    let max_bytes =
+        (list_bytes * 2).clamp(DataLimits::DEFAULT_MAX_BYTES, DataLimits::MAX_BYTES_CEILING);
     let options = EngineOptions {
-        limits: DataLimits::new(DataLimits::DEFAULT_MAX_DEPTH, max_bytes).map_err(anyhow::Error::msg)?,
-        max_foreach_items: args.items.max(baton_core::limits::DEFAULT_MAX_FOREACH_ITEMS),
+        limits: DataLimits::new(DataLimits::DEFAULT_MAX_DEPTH, max_bytes)
+            .map_err(anyhow::Error::msg)?,
+        max_foreach_items: args
+            .items
+            .max(baton_core::limits::DEFAULT_MAX_FOREACH_ITEMS),
         ..EngineOptions::default()
     };
     let mut runs = Vec::new();
     for run in 1..=args.common.runs {
         let r = one_run(&args, &source, &data, options.clone()).await?;
-        errln!("run {run}/{}: {:.0} iterations/s, {:.0} bytes stored and {:.0} written per iteration", args.common.runs, r.per_s, r.stored_per_item, r.written_per_item);
+        errln!(
+            "run {run}/{}: {:.0} iterations/s, {:.0} bytes stored and {:.0} written per iteration",
+            args.common.runs,
+            r.per_s,
+            r.stored_per_item,
+            r.written_per_item
+        );
         runs.push(r);
     }
     let m = |f: &dyn Fn(&Run) -> f64| median(runs.iter().map(f).collect());
-    let (per_s, stored, written, rss) = (m(&|r| r.per_s), m(&|r| r.stored_per_item), m(&|r| r.written_per_item), m(&|r| r.peak_rss_mib));
+    let (per_s, stored, written, rss) = (
+        m(&|r| r.per_s),
+        m(&|r| r.stored_per_item),
+        m(&|r| r.written_per_item),
+        m(&|r| r.peak_rss_mib),
+    );
     outln!(
         "workload          foreach: one instance, a ForEach over {} items (body `{}`, parallel {}), synchronous={}, median of {}",
         args.items,

@@ -44,12 +44,24 @@ fn caption(edge: &GraphEdge) -> Option<String> {
 fn text(graph: &DefinitionGraph) -> String {
     let mut out = format!("process {} v{}\n", graph.id, graph.version);
     for node in &graph.nodes {
-        let name = node.name.as_deref().map(|n| format!("  \"{n}\"")).unwrap_or_default();
+        let name = node
+            .name
+            .as_deref()
+            .map(|n| format!("  \"{n}\""))
+            .unwrap_or_default();
         let _ = writeln!(out, "\n{} ({}){name}", node.id, node.kind);
         let outgoing: Vec<&GraphEdge> = graph.edges.iter().filter(|e| e.from == node.id).collect();
-        let width = outgoing.iter().map(|e| e.to.chars().count()).max().unwrap_or(0);
+        let width = outgoing
+            .iter()
+            .map(|e| e.to.chars().count())
+            .max()
+            .unwrap_or(0);
         for (n, edge) in outgoing.iter().enumerate() {
-            let branch = if n + 1 == outgoing.len() { "└─▶" } else { "├─▶" };
+            let branch = if n + 1 == outgoing.len() {
+                "└─▶"
+            } else {
+                "├─▶"
+            };
             match caption(edge) {
                 Some(caption) => _ = writeln!(out, "  {branch} {:width$}  {caption}", edge.to),
                 None => _ = writeln!(out, "  {branch} {}", edge.to),
@@ -89,10 +101,23 @@ fn dot_shape(kind: &str) -> &'static str {
 }
 
 fn dot(graph: &DefinitionGraph) -> String {
-    let mut out = format!("digraph {} {{\n  rankdir=LR;\n", dot_quoted(&format!("{} v{}", graph.id, graph.version)));
+    let mut out = format!(
+        "digraph {} {{\n  rankdir=LR;\n",
+        dot_quoted(&format!("{} v{}", graph.id, graph.version))
+    );
     for node in &graph.nodes {
-        let label = format!("{}\n{}", node.name.as_deref().unwrap_or(&node.id), node.kind);
-        let _ = writeln!(out, "  {} [label={}, shape={}];", dot_quoted(&node.id), dot_quoted(&label), dot_shape(&node.kind));
+        let label = format!(
+            "{}\n{}",
+            node.name.as_deref().unwrap_or(&node.id),
+            node.kind
+        );
+        let _ = writeln!(
+            out,
+            "  {} [label={}, shape={}];",
+            dot_quoted(&node.id),
+            dot_quoted(&label),
+            dot_shape(&node.kind)
+        );
     }
     for edge in &graph.edges {
         let mut attributes = Vec::new();
@@ -102,8 +127,17 @@ fn dot(graph: &DefinitionGraph) -> String {
         if edge.kind == EdgeKind::OnUnmet {
             attributes.push("style=dashed".to_owned());
         }
-        let attributes = if attributes.is_empty() { String::new() } else { format!(" [{}]", attributes.join(", ")) };
-        let _ = writeln!(out, "  {} -> {}{attributes};", dot_quoted(&edge.from), dot_quoted(&edge.to));
+        let attributes = if attributes.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", attributes.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "  {} -> {}{attributes};",
+            dot_quoted(&edge.from),
+            dot_quoted(&edge.to)
+        );
     }
     out.push_str("}\n");
     out
@@ -112,16 +146,33 @@ fn dot(graph: &DefinitionGraph) -> String {
 /// Text inside a Mermaid `"…"` label: Mermaid reads HTML entities there, so quotes and angle
 /// brackets become entities and nothing can end the label early.
 fn mermaid_text(text: &str) -> String {
-    text.replace('&', "#amp;").replace('"', "#quot;").replace('<', "#lt;").replace('>', "#gt;").replace(['\n', '\r'], " ")
+    text.replace('&', "#amp;")
+        .replace('"', "#quot;")
+        .replace('<', "#lt;")
+        .replace('>', "#gt;")
+        .replace(['\n', '\r'], " ")
 }
 
 fn mermaid(graph: &DefinitionGraph) -> String {
     // Task ids may hold characters Mermaid gives a meaning to (`-`, `.`): nodes are named by
     // their position and labelled with the id.
-    let position = |id: &str| graph.nodes.iter().position(|n| n.id == id).unwrap_or(usize::MAX);
-    let mut out = format!("flowchart LR\n  %% process {} v{}\n", graph.id, graph.version);
+    let position = |id: &str| {
+        graph
+            .nodes
+            .iter()
+            .position(|n| n.id == id)
+            .unwrap_or(usize::MAX)
+    };
+    let mut out = format!(
+        "flowchart LR\n  %% process {} v{}\n",
+        graph.id, graph.version
+    );
     for (n, node) in graph.nodes.iter().enumerate() {
-        let label = mermaid_text(&format!("{} ({})", node.name.as_deref().unwrap_or(&node.id), node.kind));
+        let label = mermaid_text(&format!(
+            "{} ({})",
+            node.name.as_deref().unwrap_or(&node.id),
+            node.kind
+        ));
         let (open, close) = match node.kind.as_str() {
             "decision" => ("{", "}"),
             "end" => ("((", "))"),
@@ -132,10 +183,20 @@ fn mermaid(graph: &DefinitionGraph) -> String {
         let _ = writeln!(out, "  t{n}{open}\"{label}\"{close}");
     }
     for edge in &graph.edges {
-        let arrow = if edge.kind == EdgeKind::OnUnmet { "-.->" } else { "-->" };
+        let arrow = if edge.kind == EdgeKind::OnUnmet {
+            "-.->"
+        } else {
+            "-->"
+        };
         let (from, to) = (position(&edge.from), position(&edge.to));
         match caption(edge) {
-            Some(caption) => _ = writeln!(out, "  t{from} {arrow}|\"{}\"| t{to}", mermaid_text(&caption)),
+            Some(caption) => {
+                _ = writeln!(
+                    out,
+                    "  t{from} {arrow}|\"{}\"| t{to}",
+                    mermaid_text(&caption)
+                )
+            }
             None => _ = writeln!(out, "  t{from} {arrow} t{to}"),
         }
     }
@@ -148,14 +209,32 @@ mod tests {
     use baton_api_model::GraphNode;
 
     fn graph() -> DefinitionGraph {
-        let node = |id: &str, kind: &str| GraphNode { id: id.to_owned(), kind: kind.to_owned(), name: None };
-        let edge = |from: &str, to: &str, kind, label: Option<&str>| GraphEdge { from: from.to_owned(), to: to.to_owned(), kind, label: label.map(str::to_owned) };
+        let node = |id: &str, kind: &str| GraphNode {
+            id: id.to_owned(),
+            kind: kind.to_owned(),
+            name: None,
+        };
+        let edge = |from: &str, to: &str, kind, label: Option<&str>| GraphEdge {
+            from: from.to_owned(),
+            to: to.to_owned(),
+            kind,
+            label: label.map(str::to_owned),
+        };
         DefinitionGraph {
             id: "approval".into(),
             version: 2,
-            nodes: vec![node("check", "decision"), node("pay-out", "job"), node("reject", "end")],
+            nodes: vec![
+                node("check", "decision"),
+                node("pay-out", "job"),
+                node("reject", "end"),
+            ],
             edges: vec![
-                edge("check", "pay-out", EdgeKind::Branch, Some(r#"data.note == "a \"b\"" && data.n < 3"#)),
+                edge(
+                    "check",
+                    "pay-out",
+                    EdgeKind::Branch,
+                    Some(r#"data.note == "a \"b\"" && data.n < 3"#),
+                ),
                 edge("check", "reject", EdgeKind::Otherwise, None),
             ],
         }
@@ -164,8 +243,16 @@ mod tests {
     #[test]
     fn dot_escapes_what_would_end_a_string() {
         let dot = dot(&graph());
-        assert!(dot.contains(r#""check" -> "pay-out" [label="when data.note == \"a \\\"b\\\"\" && data.n < 3"];"#), "{dot}");
-        assert!(dot.contains(r#""check" [label="check\ndecision", shape=diamond];"#), "{dot}");
+        assert!(
+            dot.contains(
+                r#""check" -> "pay-out" [label="when data.note == \"a \\\"b\\\"\" && data.n < 3"];"#
+            ),
+            "{dot}"
+        );
+        assert!(
+            dot.contains(r#""check" [label="check\ndecision", shape=diamond];"#),
+            "{dot}"
+        );
     }
 
     #[test]
@@ -179,7 +266,10 @@ mod tests {
     #[test]
     fn text_lists_where_each_task_leads() {
         let text = text(&graph());
-        assert!(text.contains("check (decision)\n  ├─▶ pay-out  when data.note"), "{text}");
+        assert!(
+            text.contains("check (decision)\n  ├─▶ pay-out  when data.note"),
+            "{text}"
+        );
         assert!(text.contains("  └─▶ reject   otherwise\n"), "{text}");
     }
 }

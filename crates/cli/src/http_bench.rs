@@ -53,7 +53,8 @@ pub struct HttpArgs {
     batch: usize,
 }
 
-const EXTERNAL: &str = "id: bench-external\ntasks:\n  - id: work\n    kind: job\n    topic: bench\n";
+const EXTERNAL: &str =
+    "id: bench-external\ntasks:\n  - id: work\n    kind: job\n    topic: bench\n";
 
 /// Latencies of one operation, in milliseconds.
 #[derive(Default)]
@@ -68,7 +69,10 @@ impl Samples {
     fn line(&mut self, name: &str, seconds: f64) -> String {
         let n = self.0.len();
         let (p50, p99) = (percentile(&mut self.0, 0.50), percentile(&mut self.0, 0.99));
-        format!("{name:<16} {n:>9} requests {:>9.0} req/s   p50 {p50:>7.2} ms   p99 {p99:>7.2} ms", n as f64 / seconds)
+        format!(
+            "{name:<16} {n:>9} requests {:>9.0} req/s   p50 {p50:>7.2} ms   p99 {p99:>7.2} ms",
+            n as f64 / seconds
+        )
     }
 }
 
@@ -103,10 +107,19 @@ impl Server {
     async fn start() -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let store = SqliteStore::open(dir.path().join("bench.db"), Durability::Full)?;
-        let engine = Engine::new(AnyStore::from(store), Arc::new(SystemClock), EngineOptions::default());
+        let engine = Engine::new(
+            AnyStore::from(store),
+            Arc::new(SystemClock),
+            EngineOptions::default(),
+        );
         let local = Service::local(engine.clone());
-        local.add_user("operator", NewUser::named("bench").admin()).await?;
-        let token = local.create_token("operator", "bench", Some("bench"), None).await?.secret;
+        local
+            .add_user("operator", NewUser::named("bench").admin())
+            .await?;
+        let token = local
+            .create_token("operator", "bench", Some("bench"), None)
+            .await?
+            .secret;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -114,7 +127,13 @@ impl Server {
         tokio::spawn(baton_server::serve(listener, state, async {
             let _ = stopped.await;
         }));
-        Ok(Self { _dir: dir, engine, url, token, stop: Some(stop) })
+        Ok(Self {
+            _dir: dir,
+            engine,
+            url,
+            token,
+            stop: Some(stop),
+        })
     }
 
     fn client(&self) -> Result<Client> {
@@ -132,15 +151,34 @@ impl Drop for Server {
 
 /// One W2 instance over HTTP: start, then claim and complete each of its 10 user tasks.
 async fn w2_over_http(client: &Client, m: &mut Measured) -> Result<()> {
-    let start = Start { process: "bench-seq10-human".into(), data: Map::new(), idempotency_key: None };
+    let start = Start {
+        process: "bench-seq10-human".into(),
+        data: Map::new(),
+        idempotency_key: None,
+    };
     let began = Instant::now();
     let instance = m.start.time(began, client.start(&start).await)?;
     for i in 1..=10 {
         let task = format!("u{i}");
         let began = Instant::now();
-        m.claim.time(began, client.human_task(&instance.id, &task, None, &HumanTaskOperation::Claim).await)?;
+        m.claim.time(
+            began,
+            client
+                .human_task(&instance.id, &task, None, &HumanTaskOperation::Claim)
+                .await,
+        )?;
         let began = Instant::now();
-        m.complete.time(began, client.human_task(&instance.id, &task, None, &HumanTaskOperation::Complete { output: Map::new() }).await)?;
+        m.complete.time(
+            began,
+            client
+                .human_task(
+                    &instance.id,
+                    &task,
+                    None,
+                    &HumanTaskOperation::Complete { output: Map::new() },
+                )
+                .await,
+        )?;
         m.completions += 1;
     }
     Ok(())
@@ -152,19 +190,42 @@ async fn w2_in_process(engine: &Engine<AnyStore>) -> Result<()> {
     let task = HumanTaskId::ORIGINAL;
     for i in 1..=10 {
         let name = format!("u{i}");
-        engine.user_task(&instance.id, &name, "bench", UserTaskCommand::Claim { task }).await?;
-        engine.user_task(&instance.id, &name, "bench", UserTaskCommand::Complete { task, output: Map::new() }).await?;
+        engine
+            .user_task(
+                &instance.id,
+                &name,
+                "bench",
+                UserTaskCommand::Claim { task },
+            )
+            .await?;
+        engine
+            .user_task(
+                &instance.id,
+                &name,
+                "bench",
+                UserTaskCommand::Complete {
+                    task,
+                    output: Map::new(),
+                },
+            )
+            .await?;
     }
     Ok(())
 }
 
 pub async fn run(args: HttpArgs) -> Result<u8> {
-    anyhow::ensure!(args.clients >= 1 && args.workers >= 1 && args.batch >= 1 && args.seconds >= 1, "--clients, --workers, --batch and --seconds are at least 1");
+    anyhow::ensure!(
+        args.clients >= 1 && args.workers >= 1 && args.batch >= 1 && args.seconds >= 1,
+        "--clients, --workers, --batch and --seconds are at least 1"
+    );
     let duration = Duration::from_secs(args.seconds);
 
     // W2 over HTTP.
     let server = Server::start().await?;
-    server.engine.deploy("bench-human.yaml", &seq10_human_definition()).await?;
+    server
+        .engine
+        .deploy("bench-human.yaml", &seq10_human_definition())
+        .await?;
     let deadline = Instant::now() + duration;
     let began = Instant::now();
     let mut clients = JoinSet::new();
@@ -187,7 +248,10 @@ pub async fn run(args: HttpArgs) -> Result<u8> {
 
     // The same in-process, for the ratio.
     let baseline = Server::start().await?;
-    baseline.engine.deploy("bench-human.yaml", &seq10_human_definition()).await?;
+    baseline
+        .engine
+        .deploy("bench-human.yaml", &seq10_human_definition())
+        .await?;
     let deadline = Instant::now() + duration;
     let began = Instant::now();
     let mut loops = JoinSet::new();
@@ -211,7 +275,10 @@ pub async fn run(args: HttpArgs) -> Result<u8> {
 
     // External workers.
     let server = Server::start().await?;
-    server.engine.deploy("bench-external.yaml", EXTERNAL).await?;
+    server
+        .engine
+        .deploy("bench-external.yaml", EXTERNAL)
+        .await?;
     let mut starts = JoinSet::new();
     for chunk in 0..args.jobs.div_ceil(1000) {
         let engine = server.engine.clone();
@@ -236,13 +303,27 @@ pub async fn run(args: HttpArgs) -> Result<u8> {
             let (mut fetch, mut complete) = (Samples::default(), Samples::default());
             let worker_id = format!("bench-{w}");
             while remaining.load(std::sync::atomic::Ordering::SeqCst) > 0 {
-                let request = FetchAndLock { worker_id: worker_id.clone(), topics: vec!["bench".into()], max_jobs: batch, lock_duration_ms: 60_000, timeout_ms: 100 };
+                let request = FetchAndLock {
+                    worker_id: worker_id.clone(),
+                    topics: vec!["bench".into()],
+                    max_jobs: batch,
+                    lock_duration_ms: 60_000,
+                    timeout_ms: 100,
+                };
                 let t = Instant::now();
                 let jobs = fetch.time(t, client.fetch_and_lock(&request).await)?;
                 for job in jobs {
                     let t = Instant::now();
-                    let done = CompleteJob { worker_id: worker_id.clone(), data: None };
-                    complete.time(t, client.complete_job(&job.instance, &job.task, job.attempt, &done).await)?;
+                    let done = CompleteJob {
+                        worker_id: worker_id.clone(),
+                        data: None,
+                    };
+                    complete.time(
+                        t,
+                        client
+                            .complete_job(&job.instance, &job.task, job.attempt, &done)
+                            .await,
+                    )?;
                     remaining.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
                 }
             }
@@ -266,10 +347,18 @@ pub async fn run(args: HttpArgs) -> Result<u8> {
     outln!("{}", http.claim.line("claim", http_s));
     outln!("{}", http.complete.line("complete", http_s));
     outln!("task completions  {http_rate:>10.0}/s over HTTP   {in_process_rate:>10.0}/s in-process (same clients, same time)   HTTP/in-process {:.2}", http_rate / in_process_rate);
-    outln!("workload          external workers: {} workers fetching {} jobs at a time, {} jobs", args.workers, args.batch, args.jobs);
+    outln!(
+        "workload          external workers: {} workers fetching {} jobs at a time, {} jobs",
+        args.workers,
+        args.batch,
+        args.jobs
+    );
     outln!("{}", fetch.line("fetch-and-lock", external_s));
     outln!("{}", complete.line("complete", external_s));
-    outln!("external jobs     {:>10.0}/s", completed as f64 / external_s);
+    outln!(
+        "external jobs     {:>10.0}/s",
+        completed as f64 / external_s
+    );
     outln!(
         "http completions_per_s={http_rate:.0} in_process_completions_per_s={in_process_rate:.0} ratio={:.3} external_jobs_per_s={:.0}",
         http_rate / in_process_rate,

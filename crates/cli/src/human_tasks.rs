@@ -13,15 +13,17 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use baton_api_model::{InboxQuery, InboxStatus};
-use baton_core::definition::duration;
-use baton_service::{EscalationAction, EscalationSpec, HumanTaskAction, HumanTaskRef, PotentialOwners};
 use crate::args::AS_HELP;
 use crate::backend::Backend;
 use crate::exit::{CliError, Result};
 use crate::input::{name, parse_data};
 use crate::render;
 use crate::render_human::{status_text, user_task};
+use baton_api_model::{InboxQuery, InboxStatus};
+use baton_core::definition::duration;
+use baton_service::{
+    EscalationAction, EscalationSpec, HumanTaskAction, HumanTaskRef, PotentialOwners,
+};
 
 /// Names one human task: the instance and `TASK` or `TASK#N`.
 #[derive(Args)]
@@ -148,10 +150,18 @@ impl HumanTaskCmd {
     pub fn instance_mut(&mut self) -> Option<&mut String> {
         Some(match self {
             Self::Show { instance, .. } => instance,
-            Self::Claim(t) | Self::Unclaim(t) | Self::Suspend(t) | Self::Resume(t) | Self::Terminate(t) | Self::Delete(t) | Self::Restart(t) => &mut t.instance,
-            Self::Complete { target, .. } | Self::Fail { target, .. } | Self::Forward { target, .. } | Self::Subtask { target, .. } | Self::Escalate { target, .. } => {
-                &mut target.instance
-            }
+            Self::Claim(t)
+            | Self::Unclaim(t)
+            | Self::Suspend(t)
+            | Self::Resume(t)
+            | Self::Terminate(t)
+            | Self::Delete(t)
+            | Self::Restart(t) => &mut t.instance,
+            Self::Complete { target, .. }
+            | Self::Fail { target, .. }
+            | Self::Forward { target, .. }
+            | Self::Subtask { target, .. }
+            | Self::Escalate { target, .. } => &mut target.instance,
         })
     }
 }
@@ -201,7 +211,11 @@ fn parse_due_before(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
 pub async fn inbox(backend: &Backend, args: InboxArgs) -> Result<u8> {
     let status = match args.status.as_deref() {
         None => None,
-        Some(s) => Some(name::<InboxStatus>(s).ok_or_else(|| CliError::Input(format!("unknown inbox status `{s}`; use ready, claimed, suspended or escalated")))?),
+        Some(s) => Some(name::<InboxStatus>(s).ok_or_else(|| {
+            CliError::Input(format!(
+                "unknown inbox status `{s}`; use ready, claimed, suspended or escalated"
+            ))
+        })?),
     };
     if args.page == 0 || args.per_page == 0 {
         return Err(CliError::Input("--page and --per-page count from 1".into()));
@@ -209,7 +223,11 @@ pub async fn inbox(backend: &Backend, args: InboxArgs) -> Result<u8> {
     let query = InboxQuery {
         status,
         process: args.process,
-        due_before: args.due_before.as_deref().map(|t| parse_due_before(t, Utc::now())).transpose()?,
+        due_before: args
+            .due_before
+            .as_deref()
+            .map(|t| parse_due_before(t, Utc::now()))
+            .transpose()?,
         min_priority: args.min_priority,
         page: args.page,
         per_page: args.per_page,
@@ -221,13 +239,36 @@ pub async fn inbox(backend: &Backend, args: InboxArgs) -> Result<u8> {
     }
     let suspended = suspended_workflows(&page.workflows);
     if page.rows.is_empty() {
-        outln!("no tasks for {}{}", args.user, if args.page > 1 { format!(" on page {}", args.page) } else { String::new() });
+        outln!(
+            "no tasks for {}{}",
+            args.user,
+            if args.page > 1 {
+                format!(" on page {}", args.page)
+            } else {
+                String::new()
+            }
+        );
         out!("{suspended}");
         return Ok(0);
     }
-    let width = page.rows.iter().map(|r| r.task.len() + 1 + r.human_task.to_string().len()).max().unwrap_or(4).clamp(4, baton_core::definition::MAX_ID_LEN + 11);
-    let title_width = page.rows.iter().map(|r| r.title.chars().count()).max().unwrap_or(5).clamp(5, 40);
-    let mut out = format!("{:36}  {:width$}  {:title_width$}  {:18}  {:>4}  {:20}  PROCESS\n", "INSTANCE", "TASK", "TITLE", "STATUS", "PRIO", "DUE");
+    let width = page
+        .rows
+        .iter()
+        .map(|r| r.task.len() + 1 + r.human_task.to_string().len())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, baton_core::definition::MAX_ID_LEN + 11);
+    let title_width = page
+        .rows
+        .iter()
+        .map(|r| r.title.chars().count())
+        .max()
+        .unwrap_or(5)
+        .clamp(5, 40);
+    let mut out = format!(
+        "{:36}  {:width$}  {:title_width$}  {:18}  {:>4}  {:20}  PROCESS\n",
+        "INSTANCE", "TASK", "TITLE", "STATUS", "PRIO", "DUE"
+    );
     for r in &page.rows {
         let mut status = r.status.to_string();
         if let Some(owner) = &r.owner {
@@ -236,7 +277,10 @@ pub async fn inbox(backend: &Backend, args: InboxArgs) -> Result<u8> {
         if r.escalated {
             status.push_str(" !");
         }
-        let due = r.due.map(|d| d.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "-".into());
+        let due = r
+            .due
+            .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_else(|| "-".into());
         let title: String = r.title.chars().take(title_width).collect();
         let _ = writeln!(
             out,
@@ -267,7 +311,14 @@ fn suspended_workflows(workflows: &[baton_api_model::SuspendedWorkflow]) -> Stri
             (baton_api_model::SuspendedWhy::Implicit, Some(note)) => format!("implicit ({note})"),
             (baton_api_model::SuspendedWhy::Implicit, None) => "implicit".to_owned(),
         };
-        let _ = writeln!(out, "{:36}  {:24}  {:20}  {:20}  {why}", w.instance, w.process, w.step.as_deref().unwrap_or("-"), w.suspended_at.format("%Y-%m-%d %H:%M:%S"));
+        let _ = writeln!(
+            out,
+            "{:36}  {:24}  {:20}  {:20}  {why}",
+            w.instance,
+            w.process,
+            w.step.as_deref().unwrap_or("-"),
+            w.suspended_at.format("%Y-%m-%d %H:%M:%S")
+        );
     }
     out
 }
@@ -277,7 +328,11 @@ fn split_task(text: &str) -> Result<(String, Option<u32>)> {
     match text.split_once('#') {
         None => Ok((text.to_owned(), None)),
         Some((task, n)) => {
-            let n = n.parse::<u32>().map_err(|_| CliError::Input(format!("`{text}`: after `#` comes the human task's number, e.g. `{task}#1`")))?;
+            let n = n.parse::<u32>().map_err(|_| {
+                CliError::Input(format!(
+                    "`{text}`: after `#` comes the human task's number, e.g. `{task}#1`"
+                ))
+            })?;
             Ok((task.to_owned(), Some(n)))
         }
     }
@@ -286,18 +341,30 @@ fn split_task(text: &str) -> Result<(String, Option<u32>)> {
 fn owners(names: &[String]) -> Result<PotentialOwners> {
     let mut owners = PotentialOwners::default();
     for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
-        owners.add_resolved(&Value::String(name.to_owned())).map_err(|e| CliError::Input(e.to_string()))?;
+        owners
+            .add_resolved(&Value::String(name.to_owned()))
+            .map_err(|e| CliError::Input(e.to_string()))?;
     }
     if owners.is_empty() {
-        return Err(CliError::Input("--to names nobody; give users or group:NAME".into()));
+        return Err(CliError::Input(
+            "--to names nobody; give users or group:NAME".into(),
+        ));
     }
     Ok(owners)
 }
 
 pub async fn human_task(backend: &Backend, cmd: HumanTaskCmd) -> Result<u8> {
-    if let HumanTaskCmd::Show { instance, task, json, by } = &cmd {
+    if let HumanTaskCmd::Show {
+        instance,
+        task,
+        json,
+        by,
+    } = &cmd
+    {
         let (name, only) = split_task(task)?;
-        let shown = backend.user_task(by.as_deref(), instance, &name, only).await?;
+        let shown = backend
+            .user_task(by.as_deref(), instance, &name, only)
+            .await?;
         if *json {
             outln!("{}", render::json(&shown));
         } else {
@@ -307,11 +374,28 @@ pub async fn human_task(backend: &Backend, cmd: HumanTaskCmd) -> Result<u8> {
     }
     let (target, action) = action(cmd)?;
     let (name, number) = split_task(&target.task)?;
-    let task = HumanTaskRef { instance: target.instance, task: name.clone(), number };
+    let task = HumanTaskRef {
+        instance: target.instance,
+        task: name.clone(),
+        number,
+    };
     let done = backend.human_task(&target.user, &task, action).await?;
-    let shown = done.human_task.as_ref().map_or_else(|| "-".to_owned(), |t| status_text(&t.state));
-    let status = done.instance.tasks.get(&name).map(|t| t.state.status.to_string()).unwrap_or_default();
-    outln!("{name}#{} is {shown}; task {name} is {status}; instance {} is {}", done.human_task_id, done.instance.id, done.instance.status);
+    let shown = done
+        .human_task
+        .as_ref()
+        .map_or_else(|| "-".to_owned(), |t| status_text(&t.state));
+    let status = done
+        .instance
+        .tasks
+        .get(&name)
+        .map(|t| t.state.status.to_string())
+        .unwrap_or_default();
+    outln!(
+        "{name}#{} is {shown}; task {name} is {status}; instance {} is {}",
+        done.human_task_id,
+        done.instance.id,
+        done.instance.status
+    );
     Ok(0)
 }
 
@@ -326,29 +410,85 @@ fn action(cmd: HumanTaskCmd) -> Result<(Target, HumanTaskAction)> {
         HumanTaskCmd::Terminate(t) => (t, HumanTaskAction::Terminate),
         HumanTaskCmd::Delete(t) => (t, HumanTaskAction::Delete),
         HumanTaskCmd::Restart(t) => (t, HumanTaskAction::Restart),
-        HumanTaskCmd::Complete { target, data } => (target, HumanTaskAction::Complete { output: parse_data(data.as_deref())? }),
+        HumanTaskCmd::Complete { target, data } => (
+            target,
+            HumanTaskAction::Complete {
+                output: parse_data(data.as_deref())?,
+            },
+        ),
         HumanTaskCmd::Fail { target, note } => (target, HumanTaskAction::Fail { note }),
-        HumanTaskCmd::Forward { target, to, title, description, note, data, escalations } => {
+        HumanTaskCmd::Forward {
+            target,
+            to,
+            title,
+            description,
+            note,
+            data,
+            escalations,
+        } => {
             let escalations = escalations
                 .iter()
-                .map(|e| serde_json::from_str::<EscalationSpec>(e).map_err(|err| CliError::Input(format!("--escalation {e}: {err}"))))
+                .map(|e| {
+                    serde_json::from_str::<EscalationSpec>(e)
+                        .map_err(|err| CliError::Input(format!("--escalation {e}: {err}")))
+                })
                 .collect::<Result<Vec<_>>>()?;
-            let action = HumanTaskAction::Forward { to: owners(&to)?, title, description, note, input: parse_data(data.as_deref())?, escalations };
+            let action = HumanTaskAction::Forward {
+                to: owners(&to)?,
+                title,
+                description,
+                note,
+                input: parse_data(data.as_deref())?,
+                escalations,
+            };
             (target, action)
         }
-        HumanTaskCmd::Subtask { target, to, title, description, data, expires_after } => {
-            let expires_after = expires_after.as_deref().map(duration::parse).transpose().map_err(|e| CliError::Input(format!("--expires-after: {e}")))?;
-            let action = HumanTaskAction::Subtask { to: owners(&to)?, title, description: description.unwrap_or_default(), input: parse_data(data.as_deref())?, expires_after };
+        HumanTaskCmd::Subtask {
+            target,
+            to,
+            title,
+            description,
+            data,
+            expires_after,
+        } => {
+            let expires_after = expires_after
+                .as_deref()
+                .map(duration::parse)
+                .transpose()
+                .map_err(|e| CliError::Input(format!("--expires-after: {e}")))?;
+            let action = HumanTaskAction::Subtask {
+                to: owners(&to)?,
+                title,
+                description: description.unwrap_or_default(),
+                input: parse_data(data.as_deref())?,
+                expires_after,
+            };
             (target, action)
         }
-        HumanTaskCmd::Escalate { target, action, by, to, name: escalation } => {
+        HumanTaskCmd::Escalate {
+            target,
+            action,
+            by,
+            to,
+            name: escalation,
+        } => {
             let action = match action.replace('_', "-").as_str() {
                 "raise-priority" => EscalationAction::RaisePriority { by },
                 "notify" => EscalationAction::Notify { to: owners(&to)? },
                 "reassign" => EscalationAction::Reassign { to: owners(&to)? },
-                other => return Err(CliError::Input(format!("unknown escalation action `{other}`; use raise-priority, notify or reassign"))),
+                other => {
+                    return Err(CliError::Input(format!(
+                    "unknown escalation action `{other}`; use raise-priority, notify or reassign"
+                )))
+                }
             };
-            (target, HumanTaskAction::Escalate { name: escalation, action })
+            (
+                target,
+                HumanTaskAction::Escalate {
+                    name: escalation,
+                    action,
+                },
+            )
         }
     })
 }

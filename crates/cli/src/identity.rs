@@ -72,8 +72,18 @@ pub enum GroupCmd {
 
 pub async fn user(backend: &Backend, cmd: UserCmd) -> Result<u8> {
     match cmd {
-        UserCmd::Add { name, department, admin } => {
-            let user = backend.add_user(NewUser { name, department, admin }).await?;
+        UserCmd::Add {
+            name,
+            department,
+            admin,
+        } => {
+            let user = backend
+                .add_user(NewUser {
+                    name,
+                    department,
+                    admin,
+                })
+                .await?;
             let mut line = format!("added user {}", user.name);
             if let Some(d) = &user.department {
                 let _ = write!(line, " (department {d})");
@@ -103,28 +113,60 @@ pub async fn user(backend: &Backend, cmd: UserCmd) -> Result<u8> {
 /// The new password: the first line of standard input, or at a terminal typed twice unseen.
 fn read_password() -> Result<String> {
     use std::io::IsTerminal;
-    let io = |e: std::io::Error| CliError::Io { what: "reading the password".to_owned(), source: e };
+    let io = |e: std::io::Error| CliError::Io {
+        what: "reading the password".to_owned(),
+        source: e,
+    };
     if !std::io::stdin().is_terminal() {
         let mut line = String::new();
         // At most one line, and a bounded one: a password has at most 1,024 bytes.
-        std::io::BufRead::read_line(&mut std::io::Read::take(std::io::stdin().lock(), MAX_PASSWORD_LEN as u64 + 2), &mut line).map_err(io)?;
+        std::io::BufRead::read_line(
+            &mut std::io::Read::take(std::io::stdin().lock(), MAX_PASSWORD_LEN as u64 + 2),
+            &mut line,
+        )
+        .map_err(io)?;
         return Ok(line.trim_end_matches(['\n', '\r']).to_owned());
     }
     let password = rpassword::prompt_password("new password: ").map_err(io)?;
     if rpassword::prompt_password("again: ").map_err(io)? != password {
-        return Err(CliError::Input("the two passwords differ; nothing was changed".to_owned()));
+        return Err(CliError::Input(
+            "the two passwords differ; nothing was changed".to_owned(),
+        ));
     }
     Ok(password)
 }
 
 fn user_table(users: &[baton_api_model::User]) -> String {
-    let width = users.iter().map(|u| u.name.chars().count()).max().unwrap_or(4).max(4);
-    let dept_width = users.iter().filter_map(|u| u.department.as_ref()).map(|d| d.chars().count()).max().unwrap_or(10).max(10);
-    let mut out = format!("{:width$}  {:dept_width$}  {:5}  GROUPS\n", "USER", "DEPARTMENT", "ADMIN");
+    let width = users
+        .iter()
+        .map(|u| u.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let dept_width = users
+        .iter()
+        .filter_map(|u| u.department.as_ref())
+        .map(|d| d.chars().count())
+        .max()
+        .unwrap_or(10)
+        .max(10);
+    let mut out = format!(
+        "{:width$}  {:dept_width$}  {:5}  GROUPS\n",
+        "USER", "DEPARTMENT", "ADMIN"
+    );
     for u in users {
-        let groups = if u.groups.is_empty() { "-".to_owned() } else { u.groups.join(", ") };
+        let groups = if u.groups.is_empty() {
+            "-".to_owned()
+        } else {
+            u.groups.join(", ")
+        };
         let admin = if u.admin { "yes" } else { "no" };
-        let _ = writeln!(out, "{:width$}  {:dept_width$}  {admin:5}  {groups}", u.name, u.department.as_deref().unwrap_or("-"));
+        let _ = writeln!(
+            out,
+            "{:width$}  {:dept_width$}  {admin:5}  {groups}",
+            u.name,
+            u.department.as_deref().unwrap_or("-")
+        );
     }
     out
 }
@@ -147,10 +189,19 @@ pub async fn group(backend: &Backend, cmd: GroupCmd) -> Result<u8> {
             } else if groups.is_empty() {
                 outln!("no groups; add one with `baton group add NAME`");
             } else {
-                let width = groups.iter().map(|g| g.name.chars().count()).max().unwrap_or(5).max(5);
+                let width = groups
+                    .iter()
+                    .map(|g| g.name.chars().count())
+                    .max()
+                    .unwrap_or(5)
+                    .max(5);
                 let mut out = format!("{:width$}  MEMBERS\n", "GROUP");
                 for g in &groups {
-                    let members = if g.members.is_empty() { "-".to_owned() } else { g.members.join(", ") };
+                    let members = if g.members.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        g.members.join(", ")
+                    };
                     let _ = writeln!(out, "{:width$}  {members}", g.name);
                 }
                 out!("{out}");

@@ -57,7 +57,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         self.0 >> 33
     }
 }
@@ -96,7 +99,10 @@ pub async fn run(args: InboxBenchArgs) -> Result<u8> {
                 85..90 => json!("reader"),
                 _ => json!("group:legal"),
             };
-            let data = json!({"who": who, "p": rng.next() % 10}).as_object().cloned().unwrap_or_default();
+            let data = json!({"who": who, "p": rng.next() % 10})
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
             let (engine, id) = (engine.clone(), id.clone());
             set.spawn(async move { engine.start(&id, data).await });
             launched += 1;
@@ -111,38 +117,105 @@ pub async fn run(args: InboxBenchArgs) -> Result<u8> {
     }
     let fill = started.elapsed().as_secs_f64();
     for instance in direct.iter().take(args.claimed) {
-        engine.user_task(instance, "review", "reader", UserTaskCommand::Claim { task: HumanTaskId::ORIGINAL }).await?;
+        engine
+            .user_task(
+                instance,
+                "review",
+                "reader",
+                UserTaskCommand::Claim {
+                    task: HumanTaskId::ORIGINAL,
+                },
+            )
+            .await?;
     }
     let reader = engine.store().caller("reader").await?;
     let groups: Vec<String> = reader.groups.iter().cloned().collect();
     let visible = direct.len();
     outln!("workload   {} open human tasks ({visible} visible to `reader`, {} of them claimed by them), filled through the engine in {fill:.1}s ({:.0} tasks/s)", args.tasks, args.claimed.min(visible), args.tasks as f64 / fill);
 
-    let page = |number| Page { number, per_page: args.per_page };
+    let page = |number| Page {
+        number,
+        per_page: args.per_page,
+    };
     let cases: Vec<(&str, InboxFilter, Page)> = vec![
         ("first page", InboxFilter::default(), page(1)),
-        ("page 50 (claimable, offset)", InboxFilter::default(), page(50)),
-        ("ready only", InboxFilter { status: Some(InboxStatus::Ready), ..InboxFilter::default() }, page(1)),
-        ("min priority 9", InboxFilter { min_priority: Some(9), ..InboxFilter::default() }, page(1)),
-        ("process filter", InboxFilter { process: Some("bench-inbox".into()), ..InboxFilter::default() }, page(1)),
-        ("claimed only", InboxFilter { status: Some(InboxStatus::Claimed), ..InboxFilter::default() }, page(1)),
+        (
+            "page 50 (claimable, offset)",
+            InboxFilter::default(),
+            page(50),
+        ),
+        (
+            "ready only",
+            InboxFilter {
+                status: Some(InboxStatus::Ready),
+                ..InboxFilter::default()
+            },
+            page(1),
+        ),
+        (
+            "min priority 9",
+            InboxFilter {
+                min_priority: Some(9),
+                ..InboxFilter::default()
+            },
+            page(1),
+        ),
+        (
+            "process filter",
+            InboxFilter {
+                process: Some("bench-inbox".into()),
+                ..InboxFilter::default()
+            },
+            page(1),
+        ),
+        (
+            "claimed only",
+            InboxFilter {
+                status: Some(InboxStatus::Claimed),
+                ..InboxFilter::default()
+            },
+            page(1),
+        ),
         // The worst case: a filter no task passes scans every task the reader may see.
-        ("due within 1h (none: full scan)", InboxFilter { due_before: Some(now + chrono::Duration::hours(1)), ..InboxFilter::default() }, page(1)),
+        (
+            "due within 1h (none: full scan)",
+            InboxFilter {
+                due_before: Some(now + chrono::Duration::hours(1)),
+                ..InboxFilter::default()
+            },
+            page(1),
+        ),
     ];
-    outln!("{:32}  {:>10}  {:>10}  {:>5}", "page", "median ms", "p95 ms", "rows");
+    outln!(
+        "{:32}  {:>10}  {:>10}  {:>5}",
+        "page",
+        "median ms",
+        "p95 ms",
+        "rows"
+    );
     for (name, filter, page) in &cases {
         let mut times = Vec::with_capacity(args.runs);
         let mut rows = 0;
         for _ in 0..args.runs {
             let t = Instant::now();
-            let result = engine.store().inbox(&reader.user, &groups, filter, *page).await?;
+            let result = engine
+                .store()
+                .inbox(&reader.user, &groups, filter, *page)
+                .await?;
             times.push(t.elapsed().as_secs_f64() * 1000.0);
             rows = result.rows.len();
         }
-        outln!("{name:32}  {:>10.3}  {:>10.3}  {rows:>5}", crate::bench::median(times.clone()), percentile(times, 0.95));
+        outln!(
+            "{name:32}  {:>10.3}  {:>10.3}  {rows:>5}",
+            crate::bench::median(times.clone()),
+            percentile(times, 0.95)
+        );
     }
     outln!("plan of the claimable part (one index scan per name, merged; no sort):");
-    for line in engine.store().inbox_plan(&reader.user, &groups, &InboxFilter::default())? {
+    for line in engine
+        .store()
+        .inbox_plan(&reader.user, &groups, &InboxFilter::default())?
+    {
         outln!("  {line}");
     }
     Ok(0)

@@ -35,11 +35,19 @@ pub async fn act(backend: &Backend, action: IncidentCmd) -> Result<u8> {
     match action {
         IncidentCmd::Retry { id, by } => {
             let state = backend.retry_incident(by.as_deref(), id).await?;
-            outln!("incident {id} retried and closed; instance {} is {}", state.id, state.status);
+            outln!(
+                "incident {id} retried and closed; instance {} is {}",
+                state.id,
+                state.status
+            );
         }
         IncidentCmd::Resolve { id, by } => {
             let incident = backend.resolve_incident(by.as_deref(), id).await?;
-            outln!("incident {id} resolved by {} (instance {})", incident.resolved_by.as_deref().unwrap_or_default(), incident.instance);
+            outln!(
+                "incident {id} resolved by {} (instance {})",
+                incident.resolved_by.as_deref().unwrap_or_default(),
+                incident.instance
+            );
         }
     }
     Ok(0)
@@ -51,11 +59,19 @@ pub fn table(incidents: &[Incident]) -> String {
     if incidents.is_empty() {
         return out;
     }
-    let _ = writeln!(out, "{:<6} {:<36} {:<20} {:<12} {:>8}  {:<20}  reason", "id", "instance", "task", "kind", "attempts", "raised");
+    let _ = writeln!(
+        out,
+        "{:<6} {:<36} {:<20} {:<12} {:>8}  {:<20}  reason",
+        "id", "instance", "task", "kind", "attempts", "raised"
+    );
     for i in incidents {
         let state = match &i.resolved_at {
             None => String::new(),
-            Some(_) => format!(" [{} by {}]", i.resolution.as_deref().unwrap_or("closed"), i.resolved_by.as_deref().unwrap_or("?")),
+            Some(_) => format!(
+                " [{} by {}]",
+                i.resolution.as_deref().unwrap_or("closed"),
+                i.resolved_by.as_deref().unwrap_or("?")
+            ),
         };
         let _ = writeln!(
             out,

@@ -22,37 +22,36 @@ mod backend;
 mod bench;
 mod bench_measure;
 mod bench_workloads;
-mod http_bench;
 mod cases;
 mod commands;
+mod config;
 mod database;
 mod definitions;
 mod documents;
-mod events_bench;
 mod event_publish;
+mod events_bench;
 mod exit;
 mod fanout_bench;
 mod follow;
-mod graph;
 mod foreach_bench;
+mod graph;
+mod http_bench;
 mod human_tasks;
 mod identity;
-mod incidents;
 mod inbox_bench;
+mod incidents;
 mod input;
 mod manual;
 mod output;
 mod progress;
 mod render;
 mod render_human;
-mod config;
 mod run;
 mod schedules;
 mod serve;
 mod sessions;
 mod tokens;
 mod worker;
-
 
 /// mimalloc: the engine allocates many small, short-lived values per step (events, JSON);
 /// measured with `baton bench` against the system allocator (see BENCHMARKS.md).
@@ -73,14 +72,24 @@ fn main() -> std::process::ExitCode {
         _ => "debug",
     };
     let logs = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("BATON_LOG").unwrap_or_else(|_| level.into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BATON_LOG")
+                .unwrap_or_else(|_| level.into()),
+        )
         .with_writer(std::io::stderr);
     match cli.log_format {
         args::LogFormat::Text => logs.init(),
         // Each record names the span it is in (a request, an instance's step) and those around it.
-        args::LogFormat::Json => logs.json().with_current_span(true).with_span_list(true).init(),
+        args::LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             errln!("baton: cannot start the runtime: {e}");

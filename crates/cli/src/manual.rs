@@ -35,13 +35,19 @@ pub fn man(dir: Option<&Path>) -> Result<u8> {
     let command = Cli::command();
     match dir {
         Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(CliError::io(format!("making {}", dir.display())))?;
-            clap_mangen::generate_to(command, dir).map_err(CliError::io(format!("writing the manual pages into {}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(CliError::io(format!("making {}", dir.display())))?;
+            clap_mangen::generate_to(command, dir).map_err(CliError::io(format!(
+                "writing the manual pages into {}",
+                dir.display()
+            )))?;
             errln!("wrote the manual pages into {}", dir.display());
         }
         None => {
             let mut page = Vec::new();
-            clap_mangen::Man::new(command).render(&mut page).map_err(CliError::io("rendering the manual page"))?;
+            clap_mangen::Man::new(command)
+                .render(&mut page)
+                .map_err(CliError::io("rendering the manual page"))?;
             out!("{}", String::from_utf8_lossy(&page));
         }
     }

@@ -21,7 +21,10 @@ pub fn stdout(args: std::fmt::Arguments<'_>) {
     if let Err(e) = out.write_fmt(args).and_then(|()| out.flush()) {
         STDOUT_DONE.store(true, Ordering::Relaxed);
         if e.kind() != std::io::ErrorKind::BrokenPipe {
-            STDOUT_FAILURE.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e.to_string());
+            STDOUT_FAILURE
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert(e.to_string());
         }
     }
 }
@@ -33,5 +36,8 @@ pub fn stderr(args: std::fmt::Arguments<'_>) {
 
 /// Why the output could not be written, if it could not (a closed pipe is not a failure).
 pub fn failure() -> Option<String> {
-    STDOUT_FAILURE.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    STDOUT_FAILURE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
 }

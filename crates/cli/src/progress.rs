@@ -21,7 +21,11 @@ pub struct Progress {
 impl Progress {
     /// Progress on stderr: live when stderr is a terminal.
     pub fn new() -> Self {
-        Self { seen: HashMap::new(), live: std::io::stderr().is_terminal(), live_line_shown: false }
+        Self {
+            seen: HashMap::new(),
+            live: std::io::stderr().is_terminal(),
+            live_line_shown: false,
+        }
     }
 
     /// Shows what changed in `instance` since the last call.
@@ -30,7 +34,9 @@ impl Progress {
         for (id, task) in &instance.tasks {
             let now = (task.state.status, task.attempts);
             let before = self.seen.insert(id.clone(), now);
-            if before == Some(now) || (before.is_none() && now.0 == TaskStatus::WaitingForPredecessor) {
+            if before == Some(now)
+                || (before.is_none() && now.0 == TaskStatus::WaitingForPredecessor)
+            {
                 continue;
             }
             if let Some(line) = line(id, task) {
@@ -50,7 +56,12 @@ impl Progress {
         }
         self.live_line_shown = false;
         if self.live {
-            let running: Vec<&str> = instance.tasks.iter().filter(|(_, t)| t.state.status == TaskStatus::Running).map(|(id, _)| id.as_str()).collect();
+            let running: Vec<&str> = instance
+                .tasks
+                .iter()
+                .filter(|(_, t)| t.state.status == TaskStatus::Running)
+                .map(|(id, _)| id.as_str())
+                .collect();
             if !running.is_empty() {
                 let mut live = format!("running: {}", running.join(", "));
                 if live.chars().count() > 79 {
@@ -81,15 +92,25 @@ fn line(id: &str, task: &baton_api_model::Task) -> Option<String> {
         TaskStatus::WaitingForPredecessor => return None,
         _ => None,
     };
-    let at = at.map_or_else(|| "         ".to_owned(), |t| t.format("%H:%M:%SZ").to_string());
+    let at = at.map_or_else(
+        || "         ".to_owned(),
+        |t| t.format("%H:%M:%SZ").to_string(),
+    );
     let mut line = format!("{at}  {id}  {status}");
     if status == TaskStatus::Running && task.attempts > 1 {
         line.push_str(&format!(" (try {})", task.attempts));
     }
     if let (true, Some(from), Some(to)) = (status.is_ended(), task.started_at, task.ended_at) {
-        line.push_str(&format!(" after {:.2}s", (to - from).num_milliseconds() as f64 / 1000.0));
+        line.push_str(&format!(
+            " after {:.2}s",
+            (to - from).num_milliseconds() as f64 / 1000.0
+        ));
     }
-    if let Some(reason) = task.reason.as_ref().filter(|_| status != TaskStatus::Running && status != TaskStatus::EndedOk) {
+    if let Some(reason) = task
+        .reason
+        .as_ref()
+        .filter(|_| status != TaskStatus::Running && status != TaskStatus::EndedOk)
+    {
         line.push_str(&format!(": {}", reason.message));
     }
     Some(line)
@@ -104,10 +125,17 @@ pub fn failed_job_stderr(instance: &Instance, history: &[HistoryEvent]) -> Strin
             continue;
         }
         let last = history.iter().rev().find_map(|e| match &e.event {
-            Event::JobFinished { attempt, exit_code, stderr_tail, .. } if e.task.as_deref() == Some(id) => Some((*attempt, *exit_code, stderr_tail)),
+            Event::JobFinished {
+                attempt,
+                exit_code,
+                stderr_tail,
+                ..
+            } if e.task.as_deref() == Some(id) => Some((*attempt, *exit_code, stderr_tail)),
             _ => None,
         });
-        let Some((attempt, exit_code, tail)) = last else { continue };
+        let Some((attempt, exit_code, tail)) = last else {
+            continue;
+        };
         let lines: Vec<&str> = tail.trim_end().lines().collect();
         if lines.is_empty() {
             continue;

@@ -5,7 +5,9 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 
-use baton_api_model::{Event, HistoryEvent, Instance, InstanceStatus, InstanceSummary, LinkKind, TaskStatus};
+use baton_api_model::{
+    Event, HistoryEvent, Instance, InstanceStatus, InstanceSummary, LinkKind, TaskStatus,
+};
 
 use crate::render_human::{human_task_change, people};
 
@@ -19,28 +21,57 @@ fn duration(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> String {
 
 /// The task table of an instance, where it stands in its hierarchy (with its `children`), its
 /// data and (optionally) its history.
-pub fn instance(instance: &Instance, children: &[InstanceSummary], history: Option<&[HistoryEvent]>) -> String {
+pub fn instance(
+    instance: &Instance,
+    children: &[InstanceSummary],
+    history: Option<&[HistoryEvent]>,
+) -> String {
     let mut out = String::new();
-    let _ = write!(out, "instance {}  {} v{}  {}", instance.id, instance.process, instance.version, instance.status);
+    let _ = write!(
+        out,
+        "instance {}  {} v{}  {}",
+        instance.id, instance.process, instance.version, instance.status
+    );
     if let Some(at) = instance.deleted_at {
         let _ = write!(out, "  (deleted {})", at.format("%Y-%m-%d %H:%M:%S"));
     }
     out.push('\n');
     let width = task_width(instance);
-    let _ = writeln!(out, "\n  {:width$}  {:8}  {:23}  {:>8}  REASON", "TASK", "KIND", "STATUS", "TIME");
+    let _ = writeln!(
+        out,
+        "\n  {:width$}  {:8}  {:23}  {:>8}  REASON",
+        "TASK", "KIND", "STATUS", "TIME"
+    );
     for (id, task) in &instance.tasks {
         let state = &task.state;
         let mut status = match state.status {
-            TaskStatus::Claimed => format!("claimed by {}", state.claimed_by.as_deref().unwrap_or_default()),
-            TaskStatus::Forwarded => format!("forwarded to #{}", state.forwarded_to.unwrap_or_default()),
-            TaskStatus::Suspended => format!("suspended by {}", state.suspended_by.as_deref().unwrap_or_default()),
+            TaskStatus::Claimed => format!(
+                "claimed by {}",
+                state.claimed_by.as_deref().unwrap_or_default()
+            ),
+            TaskStatus::Forwarded => {
+                format!("forwarded to #{}", state.forwarded_to.unwrap_or_default())
+            }
+            TaskStatus::Suspended => format!(
+                "suspended by {}",
+                state.suspended_by.as_deref().unwrap_or_default()
+            ),
             other => other.to_string(),
         };
         if task.attempts > 1 && task.kind != "user" {
             status.push_str(&format!(" (try {})", task.attempts));
         }
-        let reason = task.reason.as_ref().map(|r| r.message.as_str()).unwrap_or_default();
-        let _ = writeln!(out, "  {id:width$}  {:8}  {status:23}  {:>8}  {reason}", task.kind, duration(task.started_at, task.ended_at));
+        let reason = task
+            .reason
+            .as_ref()
+            .map(|r| r.message.as_str())
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {id:width$}  {:8}  {status:23}  {:>8}  {reason}",
+            task.kind,
+            duration(task.started_at, task.ended_at)
+        );
     }
     out.push_str(&hierarchy(instance, children));
     if !instance.data.is_empty() {
@@ -62,12 +93,24 @@ pub fn instance(instance: &Instance, children: &[InstanceSummary], history: Opti
 pub fn task_width(instance: &Instance) -> usize {
     // Ids are at most MAX_ID_LEN long; the clamp keeps a definition stored before that rule
     // from asking `format!` for a width it refuses (at 65,536 it panics).
-    instance.tasks.keys().map(String::len).max().unwrap_or(4).clamp(4, baton_core::definition::MAX_ID_LEN)
+    instance
+        .tasks
+        .keys()
+        .map(String::len)
+        .max()
+        .unwrap_or(4)
+        .clamp(4, baton_core::definition::MAX_ID_LEN)
 }
 
 /// One history event as `baton show` lists it, the task column `width` wide.
 pub fn history_line(e: &HistoryEvent, width: usize) -> String {
-    format!("  {:>4}  {}  {:width$}  {}", e.seq, e.at.format("%H:%M:%S%.3f"), e.task.as_deref().unwrap_or("-"), describe(&e.event))
+    format!(
+        "  {:>4}  {}  {:width$}  {}",
+        e.seq,
+        e.at.format("%H:%M:%S%.3f"),
+        e.task.as_deref().unwrap_or("-"),
+        describe(&e.event)
+    )
 }
 
 fn describe(event: &Event) -> String {
@@ -155,13 +198,23 @@ pub fn hierarchy(instance: &Instance, children: &[InstanceSummary]) -> String {
     let _ = writeln!(out, "\nhierarchy:");
     match &instance.parent {
         Some(parent) if parent.link == LinkKind::Peer => {
-            let _ = writeln!(out, "  replaces     {} (Stardust's abort-and-start)", parent.instance);
+            let _ = writeln!(
+                out,
+                "  replaces     {} (Stardust's abort-and-start)",
+                parent.instance
+            );
         }
         Some(parent) => {
             // A spawned sub-process was started by a user, not by a task.
-            let task = (!parent.task.is_empty()).then(|| format!("task {}, ", parent.task)).unwrap_or_default();
+            let task = (!parent.task.is_empty())
+                .then(|| format!("task {}, ", parent.task))
+                .unwrap_or_default();
             let index = parent.index.map(|i| format!(" #{i}")).unwrap_or_default();
-            let _ = writeln!(out, "  parent       {} ({task}{}{index})", parent.instance, parent.link);
+            let _ = writeln!(
+                out,
+                "  parent       {} ({task}{}{index})",
+                parent.instance, parent.link
+            );
         }
         None => {}
     }
@@ -176,16 +229,38 @@ pub fn hierarchy(instance: &Instance, children: &[InstanceSummary]) -> String {
         let _ = writeln!(out, "  work status  {work_status}");
     }
     if !instance.referenced_instances.is_empty() {
-        let _ = writeln!(out, "  referenced   {}", instance.referenced_instances.join(", "));
+        let _ = writeln!(
+            out,
+            "  referenced   {}",
+            instance.referenced_instances.join(", ")
+        );
     }
-    let (iterations, others): (Vec<&InstanceSummary>, Vec<&InstanceSummary>) = children.iter().partition(|c| c.link == Some(LinkKind::Iteration));
+    let (iterations, others): (Vec<&InstanceSummary>, Vec<&InstanceSummary>) = children
+        .iter()
+        .partition(|c| c.link == Some(LinkKind::Iteration));
     if !others.is_empty() {
         let _ = writeln!(out, "  children:");
-        let width = others.iter().map(|c| process_text(c).len()).max().unwrap_or(0);
+        let width = others
+            .iter()
+            .map(|c| process_text(c).len())
+            .max()
+            .unwrap_or(0);
         for child in others {
             let link = child.link.map(|l| l.to_string()).unwrap_or_default();
-            let task = instance.tasks.iter().find(|(_, t)| t.child.as_deref() == Some(child.id.as_str())).map(|(id, _)| format!(" (task {id})")).unwrap_or_default();
-            let _ = writeln!(out, "    {}  {:width$}  {:9}  {link}{task}{}", child.id, process_text(child), child.status.to_string(), work_status_text(child));
+            let task = instance
+                .tasks
+                .iter()
+                .find(|(_, t)| t.child.as_deref() == Some(child.id.as_str()))
+                .map(|(id, _)| format!(" (task {id})"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "    {}  {:width$}  {:9}  {link}{task}{}",
+                child.id,
+                process_text(child),
+                child.status.to_string(),
+                work_status_text(child)
+            );
         }
     }
     // Iterations by their ForEach task's body (`PROCESS/TASK`), in the order first seen.
@@ -196,7 +271,11 @@ pub fn hierarchy(instance: &Instance, children: &[InstanceSummary]) -> String {
         }
     }
     for body in bodies {
-        let of_body: Vec<&InstanceSummary> = iterations.iter().copied().filter(|c| c.process == body).collect();
+        let of_body: Vec<&InstanceSummary> = iterations
+            .iter()
+            .copied()
+            .filter(|c| c.process == body)
+            .collect();
         let _ = writeln!(out, "  iterations   {body}: {}", status_counts(&of_body));
     }
     out
@@ -209,7 +288,10 @@ fn process_text(row: &InstanceSummary) -> String {
 
 /// `, work status LABEL` for a child with one.
 fn work_status_text(row: &InstanceSummary) -> String {
-    row.work_status.as_ref().map(|w| format!(", work status {w}")).unwrap_or_default()
+    row.work_status
+        .as_ref()
+        .map(|w| format!(", work status {w}"))
+        .unwrap_or_default()
 }
 
 /// `3 completed, 1 failed`: how many of `rows` are in each status, in the order first seen.
@@ -221,19 +303,38 @@ fn status_counts(rows: &[&InstanceSummary]) -> String {
             None => counts.push((row.status, 1)),
         }
     }
-    counts.iter().map(|(status, n)| format!("{n} {status}")).collect::<Vec<_>>().join(", ")
+    counts
+        .iter()
+        .map(|(status, n)| format!("{n} {status}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Instances one a line; a work status column (Pega's Work Status) only when some row has one.
 pub fn instance_list(rows: &[InstanceSummary]) -> String {
     let mut out = String::new();
     if rows.iter().any(|r| r.work_status.is_some()) {
-        let _ = writeln!(out, "{:36}  {:24}  {:9}  {:19}  WORK STATUS", "INSTANCE", "PROCESS", "STATUS", "STARTED");
+        let _ = writeln!(
+            out,
+            "{:36}  {:24}  {:9}  {:19}  WORK STATUS",
+            "INSTANCE", "PROCESS", "STATUS", "STARTED"
+        );
     } else {
-        let _ = writeln!(out, "{:36}  {:24}  {:9}  STARTED", "INSTANCE", "PROCESS", "STATUS");
+        let _ = writeln!(
+            out,
+            "{:36}  {:24}  {:9}  STARTED",
+            "INSTANCE", "PROCESS", "STATUS"
+        );
     }
     for r in rows {
-        let _ = write!(out, "{:36}  {:24}  {:9}  {}", r.id, process_text(r), r.status.to_string(), r.created_at.format("%Y-%m-%d %H:%M:%S"));
+        let _ = write!(
+            out,
+            "{:36}  {:24}  {:9}  {}",
+            r.id,
+            process_text(r),
+            r.status.to_string(),
+            r.created_at.format("%Y-%m-%d %H:%M:%S")
+        );
         let _ = match &r.work_status {
             Some(work_status) => writeln!(out, "  {work_status}"),
             None => writeln!(out),
@@ -248,12 +349,30 @@ mod tests {
 
     #[test]
     fn a_task_id_longer_than_any_width_format_allows_is_printed_whole_without_a_panic() {
-        let mut definition = baton_core::parse_definition("f.yaml", "id: f\ntasks:\n  - id: t\n    kind: end\n").unwrap();
+        let mut definition =
+            baton_core::parse_definition("f.yaml", "id: f\ntasks:\n  - id: t\n    kind: end\n")
+                .unwrap();
         let long = "t".repeat(70_000);
         definition.tasks[0].id = long.clone();
-        let state = baton_core::start(&definition, "i-1".into(), serde_json::Map::new(), chrono::Utc::now()).unwrap().instance;
-        let table = instance(&baton_service::view::instance(&definition, &state), &[], None);
-        assert!(table.lines().any(|l| l.starts_with(&format!("  {long}  end "))), "the row names the whole id");
+        let state = baton_core::start(
+            &definition,
+            "i-1".into(),
+            serde_json::Map::new(),
+            chrono::Utc::now(),
+        )
+        .unwrap()
+        .instance;
+        let table = instance(
+            &baton_service::view::instance(&definition, &state),
+            &[],
+            None,
+        );
+        assert!(
+            table
+                .lines()
+                .any(|l| l.starts_with(&format!("  {long}  end "))),
+            "the row names the whole id"
+        );
     }
 
     fn row(id: &str, process: &str, status: InstanceStatus, link: LinkKind) -> InstanceSummary {
@@ -274,36 +393,120 @@ mod tests {
 
     #[test]
     fn a_foreach_parents_iterations_are_counted_by_status_per_task_and_its_other_children_listed() {
-        let definition = baton_core::parse_definition("f.yaml", "id: f\ntasks:\n  - id: t\n    kind: end\n").unwrap();
-        let state = baton_core::start(&definition, "i-1".into(), serde_json::Map::new(), chrono::Utc::now()).unwrap().instance;
+        let definition =
+            baton_core::parse_definition("f.yaml", "id: f\ntasks:\n  - id: t\n    kind: end\n")
+                .unwrap();
+        let state = baton_core::start(
+            &definition,
+            "i-1".into(),
+            serde_json::Map::new(),
+            chrono::Utc::now(),
+        )
+        .unwrap()
+        .instance;
         let view = baton_service::view::instance(&definition, &state);
         let children = [
-            row("c-1", "f/each", InstanceStatus::Completed, LinkKind::Iteration),
-            row("c-2", "f/other", InstanceStatus::Failed, LinkKind::Iteration),
+            row(
+                "c-1",
+                "f/each",
+                InstanceStatus::Completed,
+                LinkKind::Iteration,
+            ),
+            row(
+                "c-2",
+                "f/other",
+                InstanceStatus::Failed,
+                LinkKind::Iteration,
+            ),
             row("c-3", "f/each", InstanceStatus::Failed, LinkKind::Iteration),
-            row("c-4", "f/each", InstanceStatus::Completed, LinkKind::Iteration),
+            row(
+                "c-4",
+                "f/each",
+                InstanceStatus::Completed,
+                LinkKind::Iteration,
+            ),
             row("c-5", "g", InstanceStatus::Waiting, LinkKind::Call),
         ];
         let shown = hierarchy(&view, &children);
         let lines: Vec<&str> = shown.lines().map(str::trim).collect();
-        assert_eq!(lines, ["", "hierarchy:", "case         i-1", "children:", "c-5  g v1  waiting    call", "iterations   f/each: 2 completed, 1 failed", "iterations   f/other: 1 failed"]);
-        assert_eq!(hierarchy(&view, &[]), "", "nothing for an instance on its own");
+        assert_eq!(
+            lines,
+            [
+                "",
+                "hierarchy:",
+                "case         i-1",
+                "children:",
+                "c-5  g v1  waiting    call",
+                "iterations   f/each: 2 completed, 1 failed",
+                "iterations   f/other: 1 failed"
+            ]
+        );
+        assert_eq!(
+            hierarchy(&view, &[]),
+            "",
+            "nothing for an instance on its own"
+        );
     }
 
     #[test]
     fn a_spawned_instance_names_no_task_and_a_peer_names_the_instance_it_replaces() {
-        let definition = baton_core::parse_definition("f.yaml", "id: f\ntasks:\n  - id: t\n    kind: end\n").unwrap();
-        let state = baton_core::start(&definition, "i-2".into(), serde_json::Map::new(), chrono::Utc::now()).unwrap().instance;
+        let definition =
+            baton_core::parse_definition("f.yaml", "id: f\ntasks:\n  - id: t\n    kind: end\n")
+                .unwrap();
+        let state = baton_core::start(
+            &definition,
+            "i-2".into(),
+            serde_json::Map::new(),
+            chrono::Utc::now(),
+        )
+        .unwrap()
+        .instance;
         let mut view = baton_service::view::instance(&definition, &state);
-        view.parent = Some(baton_api_model::ParentLink { instance: "i-1".into(), task: String::new(), link: LinkKind::Spawned, index: None });
+        view.parent = Some(baton_api_model::ParentLink {
+            instance: "i-1".into(),
+            task: String::new(),
+            link: LinkKind::Spawned,
+            index: None,
+        });
         (view.root, view.case) = (Some("i-1".into()), "i-1".into());
-        let lines = |view: &Instance| hierarchy(view, &[]).lines().map(str::trim).map(str::to_owned).collect::<Vec<_>>();
-        assert_eq!(lines(&view), ["", "hierarchy:", "parent       i-1 (spawned)", "root         i-1", "case         i-1"]);
-        view.parent = Some(baton_api_model::ParentLink { instance: "i-1".into(), task: String::new(), link: LinkKind::Peer, index: None });
+        let lines = |view: &Instance| {
+            hierarchy(view, &[])
+                .lines()
+                .map(str::trim)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            lines(&view),
+            [
+                "",
+                "hierarchy:",
+                "parent       i-1 (spawned)",
+                "root         i-1",
+                "case         i-1"
+            ]
+        );
+        view.parent = Some(baton_api_model::ParentLink {
+            instance: "i-1".into(),
+            task: String::new(),
+            link: LinkKind::Peer,
+            index: None,
+        });
         view.root = None;
-        assert_eq!(lines(&view), ["", "hierarchy:", "replaces     i-1 (Stardust's abort-and-start)", "case         i-1"]);
+        assert_eq!(
+            lines(&view),
+            [
+                "",
+                "hierarchy:",
+                "replaces     i-1 (Stardust's abort-and-start)",
+                "case         i-1"
+            ]
+        );
         view.parent = None;
         view.replaced_by = Some("i-3".into());
-        assert_eq!(lines(&view), ["", "hierarchy:", "replaced by  i-3", "case         i-1"]);
+        assert_eq!(
+            lines(&view),
+            ["", "hierarchy:", "replaced by  i-3", "case         i-1"]
+        );
     }
 }

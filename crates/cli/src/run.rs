@@ -25,7 +25,14 @@ const FIRST_POLL: Duration = Duration::from_millis(50);
 /// The longest pause between two questions to a server.
 const LONGEST_POLL: Duration = Duration::from_secs(1);
 
-pub async fn run(location: Location, file: &Path, data: Option<&str>, jobs: &JobArgs, concurrency: usize, json: bool) -> Result<u8> {
+pub async fn run(
+    location: Location,
+    file: &Path,
+    data: Option<&str>,
+    jobs: &JobArgs,
+    concurrency: usize,
+    json: bool,
+) -> Result<u8> {
     let options = jobs.worker_options(concurrency);
     let data = parse_data(data)?;
     match location {
@@ -39,7 +46,14 @@ pub async fn run(location: Location, file: &Path, data: Option<&str>, jobs: &Job
 
 /// Does the instance wait for nothing `baton run` does (it ended, blocks or waits)?
 fn settled(status: InstanceStatus) -> bool {
-    matches!(status, InstanceStatus::Completed | InstanceStatus::Failed | InstanceStatus::Aborted | InstanceStatus::Blocked | InstanceStatus::Waiting)
+    matches!(
+        status,
+        InstanceStatus::Completed
+            | InstanceStatus::Failed
+            | InstanceStatus::Aborted
+            | InstanceStatus::Blocked
+            | InstanceStatus::Waiting
+    )
 }
 
 /// Deploys `file` and starts an instance of it: its id, and when it started.
@@ -60,10 +74,21 @@ async fn summary(backend: &Backend, state: &Instance, started: Instant, json: bo
         outln!("{}", render::json(state));
     } else {
         out!("{}", render::instance(state, &[], None));
-        if state.tasks.values().any(|t| t.state.status == TaskStatus::EndedNotOk) {
-            out!("{}", failed_job_stderr(state, &backend.history(None, &state.id).await?));
+        if state
+            .tasks
+            .values()
+            .any(|t| t.state.status == TaskStatus::EndedNotOk)
+        {
+            out!(
+                "{}",
+                failed_job_stderr(state, &backend.history(None, &state.id).await?)
+            );
         }
-        outln!("\n{} in {:.2}s", state.status, started.elapsed().as_secs_f64());
+        outln!(
+            "\n{} in {:.2}s",
+            state.status,
+            started.elapsed().as_secs_f64()
+        );
     }
     Ok(match state.status {
         InstanceStatus::Completed => exit::DONE,
@@ -75,7 +100,14 @@ async fn summary(backend: &Backend, state: &Instance, started: Instant, json: bo
 /// On the database file: this process runs the jobs of the instance it starts and of the
 /// instances under it (not those of others: `baton worker` runs them), unless another process
 /// holds the lock on running jobs, which then does.
-async fn run_here(db: &Database, node: String, file: &Path, data: Data, mut options: WorkerOptions, json: bool) -> Result<u8> {
+async fn run_here(
+    db: &Database,
+    node: String,
+    file: &Path,
+    data: Data,
+    mut options: WorkerOptions,
+    json: bool,
+) -> Result<u8> {
     let service = open_for_worker(db, Some(node)).await?;
     let lock = hold_jobs(db).await?;
     let signals = shutdown_signals(&service, options.grace)?;
@@ -103,7 +135,10 @@ async fn run_here(db: &Database, node: String, file: &Path, data: Data, mut opti
                 // Reading it again would fail again: stop, and the read below reports why.
                 Err(_) => return,
             }
-            watcher.engine().wait_for_change(Duration::from_millis(100)).await;
+            watcher
+                .engine()
+                .wait_for_change(Duration::from_millis(100))
+                .await;
         }
     };
     if lock.is_some() {
@@ -116,23 +151,37 @@ async fn run_here(db: &Database, node: String, file: &Path, data: Data, mut opti
         };
         service.engine().run_worker(options, stop).await?;
         if *signals.borrow() {
-            return Err(CliError::Interrupted { instance: instance_id, goes_on_with: "the next `baton worker`" });
+            return Err(CliError::Interrupted {
+                instance: instance_id,
+                goes_on_with: "the next `baton worker`",
+            });
         }
     } else {
-        errln!("another baton process runs the jobs of {}; waiting for it", db.display());
+        errln!(
+            "another baton process runs the jobs of {}; waiting for it",
+            db.display()
+        );
         tokio::select! {
             () = wait_until_settled => {}
             () = signalled(signals) => return Err(CliError::Interrupted { instance: instance_id, goes_on_with: "the process that runs the jobs" }),
         }
     }
-    summary(&backend, &backend.instance(None, &instance_id).await?, started, json).await
+    summary(
+        &backend,
+        &backend.instance(None, &instance_id).await?,
+        started,
+        json,
+    )
+    .await
 }
 
 /// With `--server`: the server's worker runs the jobs; this asks for the instance, less and
 /// less often, until it settles. Ctrl-C or SIGTERM stops following it (it goes on).
 async fn follow_on_server(backend: &Backend, file: &Path, data: Data, json: bool) -> Result<u8> {
-    let mut term = signal(SignalKind::terminate()).map_err(CliError::io("listening for SIGTERM"))?;
-    let mut interrupt = signal(SignalKind::interrupt()).map_err(CliError::io("listening for Ctrl-C"))?;
+    let mut term =
+        signal(SignalKind::terminate()).map_err(CliError::io("listening for SIGTERM"))?;
+    let mut interrupt =
+        signal(SignalKind::interrupt()).map_err(CliError::io("listening for Ctrl-C"))?;
     let (instance_id, started) = deploy_and_start(backend, file, data).await?;
     let mut pause = FIRST_POLL;
     let mut progress = Progress::new();

@@ -85,14 +85,41 @@ pub enum ScheduleCmd {
 
 pub async fn act(backend: &Backend, action: ScheduleCmd) -> Result<u8> {
     match action {
-        ScheduleCmd::Create { process, cron, id, timezone, calendar, data, overlap, catch_up, catch_up_window, json, by } => {
-            let request = CreateSchedule { process, id, cron, timezone, calendar, data: parse_data(data.as_deref())?, overlap, catch_up, catch_up_window };
+        ScheduleCmd::Create {
+            process,
+            cron,
+            id,
+            timezone,
+            calendar,
+            data,
+            overlap,
+            catch_up,
+            catch_up_window,
+            json,
+            by,
+        } => {
+            let request = CreateSchedule {
+                process,
+                id,
+                cron,
+                timezone,
+                calendar,
+                data: parse_data(data.as_deref())?,
+                overlap,
+                catch_up,
+                catch_up_window,
+            };
             let schedule = backend.create_schedule(by.as_deref(), &request).await?;
             if json {
                 outln!("{}", render::json(&schedule));
             } else {
                 outln!("{}", schedule.id);
-                errln!("schedule {} starts {}; next slot {}", schedule.id, schedule.process, next(&schedule));
+                errln!(
+                    "schedule {} starts {}; next slot {}",
+                    schedule.id,
+                    schedule.process,
+                    next(&schedule)
+                );
             }
         }
         ScheduleCmd::Show { id, json } => {
@@ -109,12 +136,21 @@ pub async fn act(backend: &Backend, action: ScheduleCmd) -> Result<u8> {
         }
         ScheduleCmd::Resume { id, by } => {
             let schedule = backend.resume_schedule(by.as_deref(), &id).await?;
-            outln!("schedule {} resumed; next slot {}", schedule.id, next(&schedule));
+            outln!(
+                "schedule {} resumed; next slot {}",
+                schedule.id,
+                next(&schedule)
+            );
         }
         ScheduleCmd::Trigger { id, by } => {
             let instance = backend.trigger_schedule(by.as_deref(), &id).await?;
             outln!("{}", instance.id);
-            errln!("started {} v{}: {}", instance.process, instance.version, instance.status);
+            errln!(
+                "started {} v{}: {}",
+                instance.process,
+                instance.version,
+                instance.status
+            );
         }
         ScheduleCmd::Delete { id, by } => {
             backend.delete_schedule(by.as_deref(), &id).await?;
@@ -151,20 +187,60 @@ fn table(schedules: &[Schedule]) -> String {
     if schedules.is_empty() {
         return out;
     }
-    let _ = writeln!(out, "{:<24}  {:<20}  {:<16}  {:<21}  state", "id", "process", "cron", "next slot");
+    let _ = writeln!(
+        out,
+        "{:<24}  {:<20}  {:<16}  {:<21}  state",
+        "id", "process", "cron", "next slot"
+    );
     for s in schedules {
         let state = if s.paused { "paused" } else { "active" };
-        let _ = writeln!(out, "{:<24}  {:<20}  {:<16}  {:<21}  {state}", s.id, s.process, s.cron, next(s));
+        let _ = writeln!(
+            out,
+            "{:<24}  {:<20}  {:<16}  {:<21}  {state}",
+            s.id,
+            s.process,
+            s.cron,
+            next(s)
+        );
     }
     out
 }
 
 fn show(s: &Schedule) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "schedule {} starts {}{}", s.id, s.process, if s.from_definition { " (declared in its definition)" } else { "" });
-    let _ = writeln!(out, "  cron {} in {}{}", s.cron, s.timezone, s.calendar.as_ref().map(|c| format!(", on days of calendar {c}")).unwrap_or_default());
-    let _ = writeln!(out, "  overlap {}, catch-up {} within {}s", s.overlap, s.catch_up, s.catch_up_window_secs);
-    let _ = writeln!(out, "  {}, created by {} at {}", if s.paused { "paused" } else { "active" }, s.created_by, time(s.created_at));
+    let _ = writeln!(
+        out,
+        "schedule {} starts {}{}",
+        s.id,
+        s.process,
+        if s.from_definition {
+            " (declared in its definition)"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(
+        out,
+        "  cron {} in {}{}",
+        s.cron,
+        s.timezone,
+        s.calendar
+            .as_ref()
+            .map(|c| format!(", on days of calendar {c}"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        out,
+        "  overlap {}, catch-up {} within {}s",
+        s.overlap, s.catch_up, s.catch_up_window_secs
+    );
+    let _ = writeln!(
+        out,
+        "  {}, created by {} at {}",
+        if s.paused { "paused" } else { "active" },
+        s.created_by,
+        time(s.created_at)
+    );
     if !s.data.is_empty() {
         let _ = writeln!(out, "  data {}", serde_json::Value::Object(s.data.clone()));
     }
@@ -172,7 +248,11 @@ fn show(s: &Schedule) -> String {
         let _ = writeln!(out, "  last instance {last}");
     }
     if let Some(waiting) = s.buffered {
-        let _ = writeln!(out, "  slot {} waits for the last instance to end", time(waiting));
+        let _ = writeln!(
+            out,
+            "  slot {} waits for the last instance to end",
+            time(waiting)
+        );
     }
     let _ = writeln!(out, "next slots:");
     if s.next_slots.is_empty() {

@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 
 use baton_engine::WorkerOptions;
-use baton_server::AppState;
+use baton_server::{AppState, SecureCookies};
+use baton_store::Orphans;
 
 use crate::database::{open_for_server, Database};
 use crate::exit::{self, CliError, Result};
@@ -13,32 +14,83 @@ use crate::worker::{signalled, JobRunner};
 /// How often idle sessions are looked for, at most.
 const SESSION_SWEEP: std::time::Duration = std::time::Duration::from_secs(30);
 
-pub async fn serve(db: &Database, node: String, listen: SocketAddr, options: WorkerOptions, sessions: baton_service::SessionOptions) -> Result<u8> {
+/// The longest `--public-url`.
+const MAX_PUBLIC_URL: usize = 2048;
+
+/// `--public-url`: an `http://` or `https://` address with a host. Only its scheme matters to
+/// Baton (it decides the cookies' `Secure`), so this checks the form, not the whole URL grammar.
+pub fn public_url(text: &str) -> std::result::Result<String, String> {
+    if text.len() > MAX_PUBLIC_URL {
+        return Err(format!("at most {MAX_PUBLIC_URL} characters"));
+    }
+    let host = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .ok_or("an http:// or https:// address, e.g. https://baton.example.com")?;
+    if host.is_empty() || host.starts_with('/') || text.chars().any(char::is_whitespace) {
+        return Err("an address with a host and no spaces, e.g. https://baton.example.com".into());
+    }
+    Ok(text.to_owned())
+}
+
+/// When the sign-in cookies are `Secure`: always at an `https://` public address, else on
+/// requests a trusted proxy marked `X-Forwarded-Proto: https`, else never.
+pub fn secure_cookies(public_url: Option<&str>, trust_forwarded_proto: bool) -> SecureCookies {
+    match public_url {
+        Some(url) if url.starts_with("https://") => SecureCookies::Always,
+        _ if trust_forwarded_proto => SecureCookies::WhenForwardedHttps,
+        _ => SecureCookies::Never,
+    }
+}
+
+pub async fn serve(
+    db: &Database,
+    node: String,
+    listen: SocketAddr,
+    options: WorkerOptions,
+    sessions: baton_service::SessionOptions,
+    secure_cookies: SecureCookies,
+) -> Result<u8> {
     if let Some(problem) = sessions.problem() {
         return Err(CliError::Input(problem));
     }
     let service = open_for_server(db, Some(node), sessions).await?;
-    // Sessions this server (or the one before it) left open when it stopped or crashed are
-    // logged out before anything is served. Not on PostgreSQL: the sessions recorded there may
-    // be those of other nodes, alive.
-    if matches!(db, Database::File(_)) {
-        let recovered = service.recover_sessions().await?;
-        if recovered > 0 {
-            errln!("baton: logged out {recovered} session(s) left open when the server last stopped");
-        }
-    }
     // The server runs the jobs too, so it takes the lock a worker takes.
     let runner = JobRunner::start(db, &service, options.grace).await?;
+    // Sessions this server (or the one before it) left open when it stopped or crashed are
+    // logged out before anything is served: on a SQLite file, whose lock this process holds,
+    // every session recorded; on PostgreSQL those recorded under this node's name, and those
+    // of nodes whose lease expired (the sessions of live nodes are theirs).
+    service.renew_node_lease(options.lease).await?;
+    let left_open = if matches!(db, Database::File(_)) {
+        Orphans::All
+    } else {
+        Orphans::AlsoOwn
+    };
+    let recovered = service.recover_sessions(left_open).await?;
+    if recovered > 0 {
+        errln!("baton: logged out {recovered} session(s) left open by a server that stopped");
+    }
     let signals = runner.signals.clone();
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(CliError::io(format!("listening on {listen}")))?;
-    let address = listener.local_addr().map_err(CliError::io("reading the address listened on"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(CliError::io(format!("listening on {listen}")))?;
+    let address = listener
+        .local_addr()
+        .map_err(CliError::io("reading the address listened on"))?;
     errln!("baton: serving the API on http://{address} (reference: http://{address}/docs)");
     tracing::info!(%address, "serving the API");
-    let server = baton_server::serve(listener, AppState::new(service.clone()), signalled(signals.clone()));
-    let sweep_every = (sessions.idle_timeout / 4).clamp(std::time::Duration::from_secs(1), SESSION_SWEEP);
+    let server = baton_server::serve(
+        listener,
+        AppState::new(service.clone()).with_secure_cookies(secure_cookies),
+        signalled(signals.clone()),
+    );
+    let sweep_every =
+        (sessions.idle_timeout / 4).clamp(std::time::Duration::from_secs(1), SESSION_SWEEP);
     let sweeper = service.run_session_sweeper(sweep_every, signalled(signals.clone()));
+    let node_lease = service.run_node_lease(options.lease, signalled(signals.clone()));
     let worker = service.engine().run_worker(options, signalled(signals));
-    let (served, worked, ()) = tokio::join!(server, worker, sweeper);
+    let (served, worked, (), ()) = tokio::join!(server, worker, sweeper, node_lease);
     served.map_err(CliError::io("serving the API"))?;
     worked?;
     Ok(exit::DONE)

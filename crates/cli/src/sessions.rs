@@ -100,7 +100,13 @@ pub async fn act(backend: &Backend, action: SessionCmd) -> Result<u8> {
                 outln!("{}", render::json(&session));
             } else {
                 outln!("{}", session.id);
-                errln!("logged in as {}; the session is logged out after {} idle", session.user, humantime::format_duration(std::time::Duration::from_millis(session.idle_timeout_ms)));
+                errln!(
+                    "logged in as {}; the session is logged out after {} idle",
+                    session.user,
+                    humantime::format_duration(std::time::Duration::from_millis(
+                        session.idle_timeout_ms
+                    ))
+                );
             }
         }
         SessionCmd::Logout { session, json } => {
@@ -126,24 +132,56 @@ pub async fn act(backend: &Backend, action: SessionCmd) -> Result<u8> {
                 }
             }
         }
-        SessionCmd::Start { process, data, session, json } => {
-            let step = backend.session_start(&session.session, &process, parse_data(data.as_deref())?).await?;
+        SessionCmd::Start {
+            process,
+            data,
+            session,
+            json,
+        } => {
+            let step = backend
+                .session_start(&session.session, &process, parse_data(data.as_deref())?)
+                .await?;
             print_step(&step, json);
         }
-        SessionCmd::Resume { instance, session, json } => {
+        SessionCmd::Resume {
+            instance,
+            session,
+            json,
+        } => {
             let step = backend.session_resume(&session.session, &instance).await?;
             print_step(&step, json);
         }
-        SessionCmd::Submit { instance, data, task, session, json } => {
-            let step = backend.session_submit(&session.session, &instance, task, parse_data(data.as_deref())?).await?;
+        SessionCmd::Submit {
+            instance,
+            data,
+            task,
+            session,
+            json,
+        } => {
+            let step = backend
+                .session_submit(
+                    &session.session,
+                    &instance,
+                    task,
+                    parse_data(data.as_deref())?,
+                )
+                .await?;
             print_step(&step, json);
         }
-        SessionCmd::Suspend { instance, session, json } => {
+        SessionCmd::Suspend {
+            instance,
+            session,
+            json,
+        } => {
             let suspended = backend.session_suspend(&session.session, &instance).await?;
             if json {
                 outln!("{}", render::json(&suspended));
             } else {
-                outln!("{} suspended at step {}: it is in your inbox", suspended.instance, suspended.step.as_deref().unwrap_or("-"));
+                outln!(
+                    "{} suspended at step {}: it is in your inbox",
+                    suspended.instance,
+                    suspended.step.as_deref().unwrap_or("-")
+                );
             }
         }
     }
@@ -168,12 +206,21 @@ fn left_line(left: &api::LeftWorkflow) -> String {
         api::LeftTo::Deleted => "deleted (no Auto Persist)",
         api::LeftTo::Ended => "had ended",
     };
-    format!("{} ({}) left the cache ({}): {to}", left.instance, left.process, left.why)
+    format!(
+        "{} ({}) left the cache ({}): {to}",
+        left.instance, left.process, left.why
+    )
 }
 
 /// A workflow and the view it shows, as lines.
 fn workflow_text(w: &api::SessionWorkflow) -> String {
-    let mut text = format!("{}  {}  {}  step {}\n", w.instance, w.process, w.status, w.step.as_deref().unwrap_or("-"));
+    let mut text = format!(
+        "{}  {}  {}  step {}\n",
+        w.instance,
+        w.process,
+        w.status,
+        w.step.as_deref().unwrap_or("-")
+    );
     if let Some(view) = &w.view {
         text.push_str(&format!("  view {}: {}\n", view.task, view.title));
         for field in &view.fields {

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use clap::Subcommand;
 
-use baton_api_model::{Token, TokenState};
 use crate::backend::Backend;
 use crate::exit::Result;
+use baton_api_model::{Token, TokenState};
 
 #[derive(Subcommand)]
 pub enum TokenCmd {
@@ -38,11 +38,24 @@ pub enum TokenCmd {
 
 pub async fn act(backend: &Backend, action: TokenCmd) -> Result<u8> {
     match action {
-        TokenCmd::Create { user, name, expires } => {
-            let made = backend.create_token(&user, name.as_deref(), expires).await?;
+        TokenCmd::Create {
+            user,
+            name,
+            expires,
+        } => {
+            let made = backend
+                .create_token(&user, name.as_deref(), expires)
+                .await?;
             let (token, secret) = (made.token, made.secret);
-            let until = token.expires_at.map_or_else(|| "until revoked".to_owned(), |t| format!("until {}", t.to_rfc3339()));
-            errln!("token {} for {} made, valid {until}; its secret is shown only now:", token.id, token.user);
+            let until = token.expires_at.map_or_else(
+                || "until revoked".to_owned(),
+                |t| format!("until {}", t.to_rfc3339()),
+            );
+            errln!(
+                "token {} for {} made, valid {until}; its secret is shown only now:",
+                token.id,
+                token.user
+            );
             outln!("{secret}");
         }
         TokenCmd::List { user } => out!("{}", table(&backend.tokens(user.as_deref()).await?)),
@@ -59,15 +72,32 @@ fn table(tokens: &[Token]) -> String {
     if tokens.is_empty() {
         return out;
     }
-    let _ = writeln!(out, "{:<12}  {:<20}  {:<8}  {:<20}  {:<20}  name", "id", "user", "state", "created", "expires");
-    let time = |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or_else(|| "-".to_owned(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string());
+    let _ = writeln!(
+        out,
+        "{:<12}  {:<20}  {:<8}  {:<20}  {:<20}  name",
+        "id", "user", "state", "created", "expires"
+    );
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map_or_else(
+            || "-".to_owned(),
+            |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
+        )
+    };
     for t in tokens {
         let state = match t.state {
             TokenState::Valid => "valid",
             TokenState::Expired => "expired",
             TokenState::Revoked => "revoked",
         };
-        let _ = writeln!(out, "{:<12}  {:<20}  {state:<8}  {:<20}  {:<20}  {}", t.id, t.user, time(Some(t.created_at)), time(t.expires_at), t.name.as_deref().unwrap_or(""));
+        let _ = writeln!(
+            out,
+            "{:<12}  {:<20}  {state:<8}  {:<20}  {:<20}  {}",
+            t.id,
+            t.user,
+            time(Some(t.created_at)),
+            time(t.expires_at),
+            t.name.as_deref().unwrap_or("")
+        );
     }
     out
 }

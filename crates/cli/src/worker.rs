@@ -23,7 +23,12 @@ pub struct JobArgs {
     pub(crate) grace: Duration,
     /// Variables of this process's environment that jobs get besides PATH, HOME, LANG and TZ
     /// (comma-separated). By default jobs get nothing else of it.
-    #[arg(long, env = "BATON_PASS_ENV", value_delimiter = ',', value_name = "NAME[,NAME...]")]
+    #[arg(
+        long,
+        env = "BATON_PASS_ENV",
+        value_delimiter = ',',
+        value_name = "NAME[,NAME...]"
+    )]
     pub(crate) pass_env: Vec<String>,
     /// Jobs get this process's whole environment.
     #[arg(long, env = "BATON_PASS_ENV_ALL", value_parser = clap::builder::FalseyValueParser::new())]
@@ -41,35 +46,58 @@ pub struct JobArgs {
 }
 
 /// The shortest and longest lease `--lease` takes.
-const LEASES: std::ops::RangeInclusive<Duration> = Duration::from_secs(1)..=Duration::from_secs(24 * 3600);
+const LEASES: std::ops::RangeInclusive<Duration> =
+    Duration::from_secs(1)..=Duration::from_secs(24 * 3600);
 
 fn parse_lease(text: &str) -> std::result::Result<Duration, String> {
     let lease = humantime::parse_duration(text).map_err(|e| e.to_string())?;
     if !LEASES.contains(&lease) {
-        return Err(format!("a lease lasts from {} to {}", humantime::format_duration(*LEASES.start()), humantime::format_duration(*LEASES.end())));
+        return Err(format!(
+            "a lease lasts from {} to {}",
+            humantime::format_duration(*LEASES.start()),
+            humantime::format_duration(*LEASES.end())
+        ));
     }
     Ok(lease)
 }
 
 impl JobArgs {
     pub fn worker_options(&self, concurrency: usize) -> WorkerOptions {
-        let pass_env = match (self.pass_env_all, self.pass_env.iter().filter(|n| !n.is_empty()).cloned().collect::<Vec<_>>()) {
+        let pass_env = match (
+            self.pass_env_all,
+            self.pass_env
+                .iter()
+                .filter(|n| !n.is_empty())
+                .cloned()
+                .collect::<Vec<_>>(),
+        ) {
             (true, _) => PassEnv::All,
             (false, names) if names.is_empty() => PassEnv::Defaults,
             (false, names) => PassEnv::Names(names),
         };
-        WorkerOptions { concurrency, grace: self.grace, pass_env, lease: self.lease, ..WorkerOptions::default() }
+        WorkerOptions {
+            concurrency,
+            grace: self.grace,
+            pass_env,
+            lease: self.lease,
+            ..WorkerOptions::default()
+        }
     }
 
     /// The name this process leases jobs and timers under (see `--node`).
     pub fn node(&self) -> Result<String> {
         match self.node.as_deref() {
             Some(node) => {
-                baton_store::identity::check_name("node", node).map_err(|e| CliError::Input(format!("--node: {e}")))?;
+                baton_store::identity::check_name("node", node)
+                    .map_err(|e| CliError::Input(format!("--node: {e}")))?;
                 Ok(node.to_owned())
             }
             None => {
-                let host = std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|h| h.trim().to_owned()).filter(|h| !h.is_empty()).unwrap_or_else(|| "node".into());
+                let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .ok()
+                    .map(|h| h.trim().to_owned())
+                    .filter(|h| !h.is_empty())
+                    .unwrap_or_else(|| "node".into());
                 Ok(format!("{host}-{}", std::process::id()))
             }
         }
@@ -78,9 +106,14 @@ impl JobArgs {
 
 /// Handles Ctrl-C and SIGTERM alike from now on: the first sets the returned flag (the worker
 /// stops taking work and gives running jobs `grace`), a second stops running jobs at once.
-pub(crate) fn shutdown_signals(service: &AnyService, grace: Duration) -> Result<watch::Receiver<bool>> {
-    let mut term = signal(SignalKind::terminate()).map_err(CliError::io("listening for SIGTERM"))?;
-    let mut interrupt = signal(SignalKind::interrupt()).map_err(CliError::io("listening for Ctrl-C"))?;
+pub(crate) fn shutdown_signals(
+    service: &AnyService,
+    grace: Duration,
+) -> Result<watch::Receiver<bool>> {
+    let mut term =
+        signal(SignalKind::terminate()).map_err(CliError::io("listening for SIGTERM"))?;
+    let mut interrupt =
+        signal(SignalKind::interrupt()).map_err(CliError::io("listening for Ctrl-C"))?;
     let (tx, rx) = watch::channel(false);
     let engine = service.engine().clone();
     tokio::spawn(async move {
@@ -118,13 +151,20 @@ pub(crate) struct JobRunner {
 }
 
 impl JobRunner {
-    pub(crate) async fn start(db: &Database, service: &AnyService, grace: Duration) -> Result<Self> {
+    pub(crate) async fn start(
+        db: &Database,
+        service: &AnyService,
+        grace: Duration,
+    ) -> Result<Self> {
         let Some(held) = hold_jobs(db).await? else {
             return Err(CliError::JobsLocked(db.display()));
         };
         let signals = shutdown_signals(service, grace)?;
         recover_if_alone(&held, service).await?;
-        Ok(Self { _held: held, signals })
+        Ok(Self {
+            _held: held,
+            signals,
+        })
     }
 }
 
@@ -141,7 +181,12 @@ pub(crate) async fn recover_if_alone(held: &JobsHeld, service: &AnyService) -> R
     Ok(())
 }
 
-pub async fn worker(db: &Database, node: String, options: WorkerOptions, until_idle: bool) -> Result<u8> {
+pub async fn worker(
+    db: &Database,
+    node: String,
+    options: WorkerOptions,
+    until_idle: bool,
+) -> Result<u8> {
     let service = open_for_worker(db, Some(node)).await?;
     let runner = JobRunner::start(db, &service, options.grace).await?;
     let signals = runner.signals.clone();
@@ -149,7 +194,10 @@ pub async fn worker(db: &Database, node: String, options: WorkerOptions, until_i
     let idle = async move {
         // A store that cannot answer is taken for work left to do.
         while !watcher.idle().await.unwrap_or(false) {
-            watcher.engine().wait_for_change(Duration::from_millis(100)).await;
+            watcher
+                .engine()
+                .wait_for_change(Duration::from_millis(100))
+                .await;
         }
     };
     let stop = async move {

@@ -20,7 +20,10 @@ fn baton(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
         .envs(env.iter().copied())
         .output()
         .unwrap();
-    (status.code().unwrap_or(-1), String::from_utf8_lossy(&stderr).into_owned())
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -34,9 +37,15 @@ fn the_database_comes_from_the_flag_then_the_variable_then_the_file_then_the_def
     };
     deploy(&["--config", "baton.toml"], &[]);
     assert!(dir.path().join("from-file.db").exists());
-    deploy(&[], &[("BATON_CONFIG", "baton.toml"), ("BATON_DB", "from-env.db")]);
+    deploy(
+        &[],
+        &[("BATON_CONFIG", "baton.toml"), ("BATON_DB", "from-env.db")],
+    );
     assert!(dir.path().join("from-env.db").exists());
-    deploy(&["--config", "baton.toml", "--db", "from-flag.db"], &[("BATON_DB", "from-env.db")]);
+    deploy(
+        &["--config", "baton.toml", "--db", "from-flag.db"],
+        &[("BATON_DB", "from-env.db")],
+    );
     assert!(dir.path().join("from-flag.db").exists());
     deploy(&[], &[]);
     assert!(dir.path().join("baton.db").exists());
@@ -45,7 +54,11 @@ fn the_database_comes_from_the_flag_then_the_variable_then_the_file_then_the_def
 #[test]
 fn serve_takes_its_address_from_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("baton.toml"), "[serve]\nlisten = \"127.0.0.1:0\"\nconcurrency = 2\ngrace = \"1s\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("baton.toml"),
+        "[serve]\nlisten = \"127.0.0.1:0\"\nconcurrency = 2\ngrace = \"1s\"\n",
+    )
+    .unwrap();
     let mut server = Command::new(env!("CARGO_BIN_EXE_baton"))
         .current_dir(dir.path())
         .args(["--config", "baton.toml", "serve"])
@@ -56,27 +69,58 @@ fn serve_takes_its_address_from_the_file() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(server.stderr.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(server.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let _ = server.kill();
     let _ = server.wait();
-    assert!(line.contains("http://127.0.0.1:") && !line.contains(":8080"), "a free port, not the default: {line}");
+    assert!(
+        line.contains("http://127.0.0.1:") && !line.contains(":8080"),
+        "a free port, not the default: {line}"
+    );
 }
 
 #[test]
 fn a_bad_configuration_file_is_refused_with_its_line_and_nothing_runs() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("flow.yaml"), FLOW).unwrap();
-    std::fs::write(dir.path().join("bad.toml"), "db = \"x.db\"\n[serve]\nlistn = \"0.0.0.0:1\"\n").unwrap();
-    let (code, stderr) = baton(dir.path(), &["--config", "bad.toml", "deploy", "flow.yaml"], &[]);
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "db = \"x.db\"\n[serve]\nlistn = \"0.0.0.0:1\"\n",
+    )
+    .unwrap();
+    let (code, stderr) = baton(
+        dir.path(),
+        &["--config", "bad.toml", "deploy", "flow.yaml"],
+        &[],
+    );
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("bad.toml") && stderr.contains("line 3") && stderr.contains("listn"), "{stderr}");
-    assert!(!dir.path().join("x.db").exists() && !dir.path().join("baton.db").exists(), "nothing ran");
+    assert!(
+        stderr.contains("bad.toml") && stderr.contains("line 3") && stderr.contains("listn"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("x.db").exists() && !dir.path().join("baton.db").exists(),
+        "nothing ran"
+    );
 
-    let (code, stderr) = baton(dir.path(), &["--config", "missing.toml", "deploy", "flow.yaml"], &[]);
+    let (code, stderr) = baton(
+        dir.path(),
+        &["--config", "missing.toml", "deploy", "flow.yaml"],
+        &[],
+    );
     assert_eq!(code, 2);
     assert!(stderr.contains("missing.toml"), "{stderr}");
-    std::fs::write(dir.path().join("grace.toml"), "[worker]\ngrace = \"soon\"\n").unwrap();
-    let (code, stderr) = baton(dir.path(), &["--config", "grace.toml", "worker", "--until-idle"], &[]);
+    std::fs::write(
+        dir.path().join("grace.toml"),
+        "[worker]\ngrace = \"soon\"\n",
+    )
+    .unwrap();
+    let (code, stderr) = baton(
+        dir.path(),
+        &["--config", "grace.toml", "worker", "--until-idle"],
+        &[],
+    );
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("not a duration"), "{stderr}");
 }

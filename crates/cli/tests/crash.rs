@@ -56,7 +56,11 @@ impl Workflow {
             Kind::Set => format!("set{n:02}"),
             Kind::End => "done".to_owned(),
         };
-        self.tasks.push(TaskSpec { id: id.clone(), kind, after: after.to_vec() });
+        self.tasks.push(TaskSpec {
+            id: id.clone(),
+            kind,
+            after: after.to_vec(),
+        });
         id
     }
 
@@ -87,12 +91,19 @@ impl Workflow {
     }
 
     fn ids(&self, kind: Kind) -> Vec<&str> {
-        self.tasks.iter().filter(|t| t.kind == kind).map(|t| t.id.as_str()).collect()
+        self.tasks
+            .iter()
+            .filter(|t| t.kind == kind)
+            .map(|t| t.id.as_str())
+            .collect()
     }
 
     fn yaml(&self, log: &Path) -> String {
         let log = log.to_str().expect("a UTF-8 temp path");
-        assert!(!log.contains('\''), "the log path must not contain a quote: {log}");
+        assert!(
+            !log.contains('\''),
+            "the log path must not contain a quote: {log}"
+        );
         let mut out = String::from(
             "id: crash\nname: Crash test workflow\ndata:\n  sets: {type: integer, default: 0}\n  visited: {type: list, default: []}\n  last: {type: string}\ntasks:\n",
         );
@@ -105,7 +116,10 @@ impl Workflow {
             };
             out.push_str(&format!("    kind: {kind}\n"));
             if !t.after.is_empty() {
-                out.push_str(&format!("    after: {}\n", serde_json::to_string(&t.after).unwrap()));
+                out.push_str(&format!(
+                    "    after: {}\n",
+                    serde_json::to_string(&t.after).unwrap()
+                ));
             }
             match t.kind {
                 Kind::Job => {
@@ -116,7 +130,10 @@ impl Workflow {
                         "echo \"$BATON_INSTANCE $BATON_TASK $BATON_ATTEMPT\" >> '{log}'; sleep 0.{sleep_ms:03}; echo '{{\"last\": \"{}\"}}'",
                         t.id
                     );
-                    out.push_str(&format!("    command: {}\n", serde_json::to_string(&["sh", "-c", &script]).unwrap()));
+                    out.push_str(&format!(
+                        "    command: {}\n",
+                        serde_json::to_string(&["sh", "-c", &script]).unwrap()
+                    ));
                 }
                 Kind::Set => {
                     out.push_str("    set:\n      sets: data.sets + 1\n");
@@ -137,7 +154,12 @@ fn baton() -> Command {
 
 /// Runs a short `baton` command to its end and returns its stdout; panics on failure.
 fn run(db: &Path, args: &[&str]) -> String {
-    let out = baton().arg("--db").arg(db).args(args).output().expect("running baton");
+    let out = baton()
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .output()
+        .expect("running baton");
     assert!(
         out.status.success(),
         "baton {args:?} failed ({}):\n{}{}",
@@ -158,10 +180,17 @@ struct Snapshot {
 }
 
 fn snapshot(db: &Path) -> Snapshot {
-    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("opening the database read-only");
-    let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("opening the database read-only");
+    let count = |sql: &str| {
+        conn.query_row(sql, [], |r| r.get::<_, i64>(0))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    };
     Snapshot {
-        open_instances: count("SELECT COUNT(*) FROM instances WHERE status IN ('running', 'blocked')"),
+        open_instances: count(
+            "SELECT COUNT(*) FROM instances WHERE status IN ('running', 'blocked')",
+        ),
         leased_jobs: count("SELECT COUNT(*) FROM jobs WHERE owner IS NOT NULL"),
         queued_jobs: count("SELECT COUNT(*) FROM jobs WHERE owner IS NULL"),
         // History rows (one per step; their events may be stored compressed, so they are not counted here).
@@ -171,8 +200,13 @@ fn snapshot(db: &Path) -> Snapshot {
 
 /// The `next_seq` of an instance's stored state.
 fn stored_next_seq(db: &Path, id: &str) -> i64 {
-    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("opening the database read-only");
-    conn.query_row("SELECT seq FROM instances WHERE id = ?1", [id], |r| r.get(0)).expect("the instance is stored")
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("opening the database read-only");
+    conn.query_row("SELECT seq FROM instances WHERE id = ?1", [id], |r| {
+        r.get(0)
+    })
+    .expect("the instance is stored")
 }
 
 #[test]
@@ -188,22 +222,37 @@ fn killed_workers_lose_nothing_and_repeat_nothing() {
     let workflow = Workflow::build();
     assert_eq!(workflow.tasks.len(), 50, "the workflow has 50 tasks");
     let (jobs, sets) = (workflow.ids(Kind::Job), workflow.ids(Kind::Set));
-    println!("workflow: {} jobs, {} sets, 1 end; {INSTANCES} instances", jobs.len(), sets.len());
+    println!(
+        "workflow: {} jobs, {} sets, 1 end; {INSTANCES} instances",
+        jobs.len(),
+        sets.len()
+    );
     let file = dir.path().join("crash.yaml");
     std::fs::write(&file, workflow.yaml(&log)).unwrap();
 
     run(&db, &["deploy", file.to_str().unwrap()]);
-    let ids: Vec<String> = (0..INSTANCES).map(|_| run(&db, &["start", "crash"]).trim().to_owned()).collect();
+    let ids: Vec<String> = (0..INSTANCES)
+        .map(|_| run(&db, &["start", "crash"]).trim().to_owned())
+        .collect();
 
     // Kill workers until MIN_KILLS kills landed while some instance was still open.
     let mut kills_during_work = 0;
     let mut kills_with_leased_jobs = 0;
     let mut life = 0;
     let mut events_at_last_kill = 0;
-    println!("{:>4}  {:>6}  {:>5}  {:>6}  {:>6}  {:>6}", "life", "ms", "open", "leased", "queued", "events");
+    println!(
+        "{:>4}  {:>6}  {:>5}  {:>6}  {:>6}  {:>6}",
+        "life", "ms", "open", "leased", "queued", "events"
+    );
     while kills_during_work < MIN_KILLS {
-        assert!(Instant::now() < deadline, "the kill loop ran past {OVERALL:?} (seed {seed})");
-        assert!(life < 500, "{life} workers killed and the workflow still not far enough (seed {seed})");
+        assert!(
+            Instant::now() < deadline,
+            "the kill loop ran past {OVERALL:?} (seed {seed})"
+        );
+        assert!(
+            life < 500,
+            "{life} workers killed and the workflow still not far enough (seed {seed})"
+        );
         let (mut child, err_path) = spawn_worker(&db, dir.path(), life, false);
         let ms = rng.range(LIFE_MS.0, LIFE_MS.1);
         std::thread::sleep(Duration::from_millis(ms));
@@ -214,7 +263,10 @@ fn killed_workers_lose_nothing_and_repeat_nothing() {
         child.kill().expect("SIGKILL to the worker"); // std's kill sends SIGKILL on Unix
         child.wait().unwrap();
         let snap = snapshot(&db);
-        println!("{life:>4}  {ms:>6}  {:>5}  {:>6}  {:>6}  {:>6}", snap.open_instances, snap.leased_jobs, snap.queued_jobs, snap.events);
+        println!(
+            "{life:>4}  {ms:>6}  {:>5}  {:>6}  {:>6}  {:>6}",
+            snap.open_instances, snap.leased_jobs, snap.queued_jobs, snap.events
+        );
         life += 1;
         events_at_last_kill = snap.events;
         if snap.open_instances == 0 {
@@ -230,7 +282,10 @@ fn killed_workers_lose_nothing_and_repeat_nothing() {
         kills_during_work >= MIN_KILLS,
         "the workflow ended after only {kills_during_work} kills; the test must kill at least {MIN_KILLS} times during it (seed {seed})"
     );
-    assert!(kills_with_leased_jobs > 0, "no kill landed while a job was leased (seed {seed})");
+    assert!(
+        kills_with_leased_jobs > 0,
+        "no kill landed while a job was leased (seed {seed})"
+    );
 
     // Restart: one last worker runs everything to its end.
     let (mut child, err_path) = spawn_worker(&db, dir.path(), life, true);
@@ -241,13 +296,24 @@ fn killed_workers_lose_nothing_and_repeat_nothing() {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("the final worker did not finish within {OVERALL:?} (seed {seed}); store: {:?}", snapshot(&db));
+            panic!(
+                "the final worker did not finish within {OVERALL:?} (seed {seed}); store: {:?}",
+                snapshot(&db)
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    assert!(status.success(), "the final worker failed ({status}, seed {seed}):\n{}", std::fs::read_to_string(&err_path).unwrap_or_default());
+    assert!(
+        status.success(),
+        "the final worker failed ({status}, seed {seed}):\n{}",
+        std::fs::read_to_string(&err_path).unwrap_or_default()
+    );
     let snap = snapshot(&db);
-    assert_eq!((snap.open_instances, snap.leased_jobs, snap.queued_jobs), (0, 0, 0), "nothing may be left open or queued (seed {seed})");
+    assert_eq!(
+        (snap.open_instances, snap.leased_jobs, snap.queued_jobs),
+        (0, 0, 0),
+        "nothing may be left open or queued (seed {seed})"
+    );
     println!(
         "final worker done; {} of {} history rows were written before the last kill; {:.1}s in all",
         events_at_last_kill,
@@ -260,13 +326,17 @@ fn killed_workers_lose_nothing_and_repeat_nothing() {
     for line in std::fs::read_to_string(&log).unwrap().lines() {
         let parts: Vec<&str> = line.split(' ').collect();
         assert_eq!(parts.len(), 3, "bad log line `{line}`");
-        started_attempts.entry((parts[0].to_owned(), parts[1].to_owned())).or_default().push(parts[2].parse().unwrap());
+        started_attempts
+            .entry((parts[0].to_owned(), parts[1].to_owned()))
+            .or_default()
+            .push(parts[2].parse().unwrap());
     }
 
     let mut problems: Vec<String> = Vec::new();
     let mut retries = 0;
     for id in &ids {
-        let shown: Value = serde_json::from_str(&run(&db, &["show", id, "--json"])).expect("show --json prints JSON");
+        let shown: Value = serde_json::from_str(&run(&db, &["show", id, "--json"]))
+            .expect("show --json prints JSON");
         let instance = &shown["instance"];
         let history = shown["history"].as_array().expect("history is a list");
         let mut p = |m: String| problems.push(format!("instance {id}: {m}"));
@@ -274,25 +344,36 @@ fn killed_workers_lose_nothing_and_repeat_nothing() {
         if instance["status"] != "completed" {
             p(format!("status is {}, not completed", instance["status"]));
         }
-        let states = instance["tasks"].as_object().expect("tasks are keyed by id");
+        let states = instance["tasks"]
+            .as_object()
+            .expect("tasks are keyed by id");
         assert_eq!(states.len(), workflow.tasks.len());
         for t in &workflow.tasks {
             let state = &states[&t.id];
             if state["status"] != "ended_ok" {
-                p(format!("task {} is {}, not ended_ok", t.id, state["status"]));
+                p(format!(
+                    "task {} is {}, not ended_ok",
+                    t.id, state["status"]
+                ));
             }
         }
 
         // Sequence numbers 1..=N, matching the stored state's next one (not in the view: read
         // from the database).
-        let seqs: Vec<u64> = history.iter().map(|e| e["seq"].as_u64().expect("seq")).collect();
+        let seqs: Vec<u64> = history
+            .iter()
+            .map(|e| e["seq"].as_u64().expect("seq"))
+            .collect();
         let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
         if seqs != expected {
             p(format!("history seq is not 1..={}: {seqs:?}", seqs.len()));
         }
         let next_seq = stored_next_seq(&db, id);
         if next_seq != seqs.len() as i64 + 1 {
-            p(format!("next_seq is {next_seq} but history has {} events", seqs.len()));
+            p(format!(
+                "next_seq is {next_seq} but history has {} events",
+                seqs.len()
+            ));
         }
 
         // No event twice (apart from seq and time).
@@ -301,7 +382,9 @@ fn killed_workers_lose_nothing_and_repeat_nothing() {
             let mut body = e.as_object().unwrap().clone();
             body.remove("seq");
             body.remove("at");
-            seen.entry(Value::Object(body).to_string()).or_default().push(e["seq"].as_u64().unwrap());
+            seen.entry(Value::Object(body).to_string())
+                .or_default()
+                .push(e["seq"].as_u64().unwrap());
         }
         for (body, at) in &seen {
             if at.len() > 1 {
@@ -310,9 +393,17 @@ fn killed_workers_lose_nothing_and_repeat_nothing() {
         }
 
         let of = |task: &str, kind: &str| -> Vec<&Value> {
-            history.iter().filter(|e| e["task"] == task && e["event"] == kind).collect()
+            history
+                .iter()
+                .filter(|e| e["task"] == task && e["event"] == kind)
+                .collect()
         };
-        let to = |task: &str, status: &str| -> usize { of(task, "task_status_changed").iter().filter(|e| e["to"]["status"] == status).count() };
+        let to = |task: &str, status: &str| -> usize {
+            of(task, "task_status_changed")
+                .iter()
+                .filter(|e| e["to"]["status"] == status)
+                .count()
+        };
 
         // Every set ran exactly once.
         for &s in &sets {
@@ -328,18 +419,32 @@ fn killed_workers_lose_nothing_and_repeat_nothing() {
             }
         }
         if instance["data"]["sets"] != sets.len() {
-            p(format!("data.sets is {}, expected {}", instance["data"]["sets"], sets.len()));
+            p(format!(
+                "data.sets is {}, expected {}",
+                instance["data"]["sets"],
+                sets.len()
+            ));
         }
-        let visited: Vec<&str> = instance["data"]["visited"].as_array().map(|v| v.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let visited: Vec<&str> = instance["data"]["visited"]
+            .as_array()
+            .map(|v| v.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
         let visited_set: BTreeSet<&str> = visited.iter().copied().collect();
         if visited.len() != sets.len() || visited_set != sets.iter().copied().collect() {
-            p(format!("data.visited should name each set once: {visited:?}"));
+            p(format!(
+                "data.visited should name each set once: {visited:?}"
+            ));
         }
 
         // Every job ran at least once; attempts 1..=k were each dispatched once, 2..=k each
         // came from a retry, and only the last one finished, once.
         for &j in &jobs {
-            let attempts_of = |kind: &str| -> Vec<u32> { of(j, kind).iter().map(|e| e["attempt"].as_u64().unwrap() as u32).collect() };
+            let attempts_of = |kind: &str| -> Vec<u32> {
+                of(j, kind)
+                    .iter()
+                    .map(|e| e["attempt"].as_u64().unwrap() as u32)
+                    .collect()
+            };
             let dispatched = attempts_of("job_dispatched");
             let retried = attempts_of("job_retried");
             let finished = attempts_of("job_finished");
@@ -348,37 +453,58 @@ fn killed_workers_lose_nothing_and_repeat_nothing() {
                 p(format!("job {j} dispatched attempts {dispatched:?}"));
             }
             if retried != (2..=k).collect::<Vec<_>>() {
-                p(format!("job {j} retried attempts {retried:?} but dispatched {dispatched:?}"));
+                p(format!(
+                    "job {j} retried attempts {retried:?} but dispatched {dispatched:?}"
+                ));
             }
-            if let Some(bad) = of(j, "job_retried").iter().find(|e| e["reason"]["rule"] != "engine_restarted") {
+            if let Some(bad) = of(j, "job_retried")
+                .iter()
+                .find(|e| e["reason"]["rule"] != "engine_restarted")
+            {
                 p(format!("job {j} retried for another reason: {bad}"));
             }
             retries += retried.len();
             if finished != vec![k] {
-                p(format!("job {j} finished attempts {finished:?}; expected just its last attempt {k}"));
+                p(format!(
+                    "job {j} finished attempts {finished:?}; expected just its last attempt {k}"
+                ));
             }
             let mut per_attempt: BTreeMap<u32, usize> = BTreeMap::new();
             for a in &finished {
                 *per_attempt.entry(*a).or_default() += 1;
             }
             if per_attempt.values().any(|&n| n != 1) {
-                p(format!("job {j} has a job_finished applied twice: {per_attempt:?}"));
+                p(format!(
+                    "job {j} has a job_finished applied twice: {per_attempt:?}"
+                ));
             }
             if to(j, "ended_ok") != 1 {
                 p(format!("job {j} ended_ok {} times", to(j, "ended_ok")));
             }
             if to(j, "running") != k as usize {
-                p(format!("job {j} went running {} times for {k} attempts", to(j, "running")));
+                p(format!(
+                    "job {j} went running {} times for {k} attempts",
+                    to(j, "running")
+                ));
             }
             let outputs: Vec<&Value> = of(j, "data_changed");
             if outputs.len() != 1 || outputs[0]["values"]["last"] != j {
-                p(format!("job {j} output applied {} times: {outputs:?}", outputs.len()));
+                p(format!(
+                    "job {j} output applied {} times: {outputs:?}",
+                    outputs.len()
+                ));
             }
             if states[j]["attempts"] != k {
-                p(format!("job {j} has attempts {} but {k} were dispatched", states[j]["attempts"]));
+                p(format!(
+                    "job {j} has attempts {} but {k} were dispatched",
+                    states[j]["attempts"]
+                ));
             }
             // The log: at least one run, each attempt's command at most once, the last one there.
-            let mut ran = started_attempts.get(&(id.clone(), j.to_owned())).cloned().unwrap_or_default();
+            let mut ran = started_attempts
+                .get(&(id.clone(), j.to_owned()))
+                .cloned()
+                .unwrap_or_default();
             ran.sort_unstable();
             if ran.is_empty() {
                 p(format!("job {j} never ran its command"));
@@ -391,27 +517,62 @@ fn killed_workers_lose_nothing_and_repeat_nothing() {
             }
         }
         if to("done", "ended_ok") != 1 {
-            p(format!("the end task ended_ok {} times", to("done", "ended_ok")));
+            p(format!(
+                "the end task ended_ok {} times",
+                to("done", "ended_ok")
+            ));
         }
     }
-    println!("{retries} job retries across {INSTANCES} instances; checks done in {:.1}s in all", started.elapsed().as_secs_f64());
-    let shown = problems.iter().take(60).cloned().collect::<Vec<_>>().join("\n");
-    assert!(problems.is_empty(), "{} problem(s) (seed {seed}), the first {}:\n{shown}", problems.len(), problems.len().min(60));
-    assert!(retries > 0, "no job was re-run after a kill (seed {seed}); the test did not exercise recovery");
+    println!(
+        "{retries} job retries across {INSTANCES} instances; checks done in {:.1}s in all",
+        started.elapsed().as_secs_f64()
+    );
+    let shown = problems
+        .iter()
+        .take(60)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        problems.is_empty(),
+        "{} problem(s) (seed {seed}), the first {}:\n{shown}",
+        problems.len(),
+        problems.len().min(60)
+    );
+    assert!(
+        retries > 0,
+        "no job was re-run after a kill (seed {seed}); the test did not exercise recovery"
+    );
 }
 
 /// Linux: which processes hold the database's lock file open (to explain a refused start).
 fn lock_holders(db: &Path) -> String {
     let lock = PathBuf::from(format!("{}.lock", db.display()));
-    let mut out = format!("/proc/locks:\n{}\nprocesses with {} open:\n", std::fs::read_to_string("/proc/locks").unwrap_or_default(), lock.display());
+    let mut out = format!(
+        "/proc/locks:\n{}\nprocesses with {} open:\n",
+        std::fs::read_to_string("/proc/locks").unwrap_or_default(),
+        lock.display()
+    );
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else { continue };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
         for fd in fds.flatten() {
             if std::fs::read_link(fd.path()).is_ok_and(|target| target == lock) {
-                let cmdline = std::fs::read_to_string(entry.path().join("cmdline")).unwrap_or_default().replace('\0', " ");
-                let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
-                let ppid = status.lines().find(|l| l.starts_with("PPid")).unwrap_or_default();
-                out.push_str(&format!("  pid {} fd {} ({ppid}): {cmdline}\n", entry.file_name().to_string_lossy(), fd.file_name().to_string_lossy()));
+                let cmdline = std::fs::read_to_string(entry.path().join("cmdline"))
+                    .unwrap_or_default()
+                    .replace('\0', " ");
+                let status =
+                    std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+                let ppid = status
+                    .lines()
+                    .find(|l| l.starts_with("PPid"))
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "  pid {} fd {} ({ppid}): {cmdline}\n",
+                    entry.file_name().to_string_lossy(),
+                    fd.file_name().to_string_lossy()
+                ));
             }
         }
     }

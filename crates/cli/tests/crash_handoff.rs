@@ -72,14 +72,23 @@ tasks:
 ";
 
 fn start_batch(db: &std::path::Path, n: usize) -> Vec<String> {
-    (0..n).map(|_| ok(db, &["start", "order"]).trim().to_owned()).collect()
+    (0..n)
+        .map(|_| ok(db, &["start", "order"]).trim().to_owned())
+        .collect()
 }
 
 /// The instances whose parent is `id` in the store: `(id, process, status)`.
 fn children(db: &std::path::Path, id: &str) -> Vec<(String, String, String)> {
-    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    let mut rows = conn.prepare("SELECT id, definition_id, status FROM instances WHERE parent_id = ?1").unwrap();
-    rows.query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().collect::<Result<_, _>>().unwrap()
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let mut rows = conn
+        .prepare("SELECT id, definition_id, status FROM instances WHERE parent_id = ?1")
+        .unwrap();
+    rows.query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
 }
 
 #[test]
@@ -102,12 +111,21 @@ fn killed_workers_neither_lose_nor_duplicate_a_handed_off_child() {
     let open = "SELECT COUNT(*) FROM instances WHERE definition_id = 'order' AND status IN ('running', 'blocked')";
     let (mut kills_during_work, mut kills_with_leased_jobs, mut life) = (0, 0, 0);
     while kills_during_work < MIN_KILLS {
-        assert!(Instant::now() < deadline, "the kill loop ran past {OVERALL:?} (seed {seed})");
-        assert!(life < 300, "{life} workers killed and still not {MIN_KILLS} kills during the work (seed {seed})");
+        assert!(
+            Instant::now() < deadline,
+            "the kill loop ran past {OVERALL:?} (seed {seed})"
+        );
+        assert!(
+            life < 300,
+            "{life} workers killed and still not {MIN_KILLS} kills during the work (seed {seed})"
+        );
         let (mut worker, err_path) = spawn_worker(&db, dir.path(), life, false);
         std::thread::sleep(Duration::from_millis(rng.range(LIFE_MS.0, LIFE_MS.1)));
         if let Some(status) = worker.try_wait().unwrap() {
-            panic!("worker {life} exited by itself ({status}, seed {seed}):\n{}", std::fs::read_to_string(&err_path).unwrap_or_default());
+            panic!(
+                "worker {life} exited by itself ({status}, seed {seed}):\n{}",
+                std::fs::read_to_string(&err_path).unwrap_or_default()
+            );
         }
         worker.kill().expect("SIGKILL to the worker");
         worker.wait().unwrap();
@@ -120,7 +138,12 @@ fn killed_workers_neither_lose_nor_duplicate_a_handed_off_child() {
             continue;
         }
         kills_during_work += 1;
-        if count(&db, "SELECT COUNT(*) FROM jobs WHERE owner IS NOT NULL", &[]) > 0 {
+        if count(
+            &db,
+            "SELECT COUNT(*) FROM jobs WHERE owner IS NOT NULL",
+            &[],
+        ) > 0
+        {
             kills_with_leased_jobs += 1;
         }
     }
@@ -138,23 +161,52 @@ fn killed_workers_neither_lose_nor_duplicate_a_handed_off_child() {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    assert!(status.success(), "the final worker failed ({status}, seed {seed}):\n{}", std::fs::read_to_string(&err_path).unwrap_or_default());
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM jobs", &[]), 0, "no job is left (seed {seed})");
+    assert!(
+        status.success(),
+        "the final worker failed ({status}, seed {seed}):\n{}",
+        std::fs::read_to_string(&err_path).unwrap_or_default()
+    );
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM jobs", &[]),
+        0,
+        "no job is left (seed {seed})"
+    );
 
     let mut problems = Vec::new();
     let mut retried = 0;
     for id in &parents {
         let mut p = |m: String| problems.push(format!("parent {id}: {m}"));
-        let shown: Value = serde_json::from_str(&ok(&db, &["show", id, "--json"])).expect("show --json prints JSON");
-        let (instance, history) = (&shown["instance"], shown["history"].as_array().expect("history is a list"));
+        let shown: Value = serde_json::from_str(&ok(&db, &["show", id, "--json"]))
+            .expect("show --json prints JSON");
+        let (instance, history) = (
+            &shown["instance"],
+            shown["history"].as_array().expect("history is a list"),
+        );
         if instance["status"] != "completed" {
             p(format!("status is {}, not completed", instance["status"]));
         }
-        retried += history.iter().filter(|e| e["event"] == "job_retried").count();
-        let referenced: Vec<String> = instance["referenced_instances"].as_array().expect("a list").iter().map(|v| v.as_str().unwrap().to_owned()).collect();
-        let started_children: Vec<&Value> = history.iter().filter(|e| e["event"] == "child_started").map(|e| &e["child"]).collect();
-        if referenced.len() != 1 || started_children.len() != 1 || started_children[0] != referenced[0].as_str() {
-            p(format!("references {referenced:?}; its history started {started_children:?}"));
+        retried += history
+            .iter()
+            .filter(|e| e["event"] == "job_retried")
+            .count();
+        let referenced: Vec<String> = instance["referenced_instances"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        let started_children: Vec<&Value> = history
+            .iter()
+            .filter(|e| e["event"] == "child_started")
+            .map(|e| &e["child"])
+            .collect();
+        if referenced.len() != 1
+            || started_children.len() != 1
+            || started_children[0] != referenced[0].as_str()
+        {
+            p(format!(
+                "references {referenced:?}; its history started {started_children:?}"
+            ));
         }
         let stored = children(&db, id);
         match (&stored[..], referenced.first()) {
@@ -163,20 +215,52 @@ fn killed_workers_neither_lose_nor_duplicate_a_handed_off_child() {
                     p(format!("its child {child} is a {process} {status}, not a fulfil waiting at its user task"));
                 }
             }
-            _ => p(format!("the store holds children {stored:?} where it references {referenced:?}")),
+            _ => p(format!(
+                "the store holds children {stored:?} where it references {referenced:?}"
+            )),
         }
     }
-    let handed_off = count(&db, "SELECT COUNT(*) FROM instances WHERE definition_id = 'fulfil'", &[]);
+    let handed_off = count(
+        &db,
+        "SELECT COUNT(*) FROM instances WHERE definition_id = 'fulfil'",
+        &[],
+    );
     if handed_off != parents.len() as i64 {
-        problems.push(format!("{handed_off} instances of fulfil for {} parents", parents.len()));
+        problems.push(format!(
+            "{handed_off} instances of fulfil for {} parents",
+            parents.len()
+        ));
     }
-    if let Some(child) = parents.first().map(|id| children(&db, id)).and_then(|c| c.first().cloned()) {
+    if let Some(child) = parents
+        .first()
+        .map(|id| children(&db, id))
+        .and_then(|c| c.first().cloned())
+    {
         let shown: Value = serde_json::from_str(&ok(&db, &["show", &child.0, "--json"])).unwrap();
         let link = &shown["instance"]["parent"];
-        assert_eq!((link["instance"].as_str(), link["link"].as_str()), (parents.first().map(String::as_str), Some("handoff")), "the child names its parent");
-        assert_eq!(shown["instance"]["data"]["seen"], "C-7", "the child ran inline, seeing the parent's data as `offer`");
+        assert_eq!(
+            (link["instance"].as_str(), link["link"].as_str()),
+            (parents.first().map(String::as_str), Some("handoff")),
+            "the child names its parent"
+        );
+        assert_eq!(
+            shown["instance"]["data"]["seen"], "C-7",
+            "the child ran inline, seeing the parent's data as `offer`"
+        );
     }
-    println!("{retried} job retries across {} parents; {:.1}s in all", parents.len(), started.elapsed().as_secs_f64());
-    assert!(problems.is_empty(), "{} problem(s) (seed {seed}):\n{}", problems.len(), problems.join("\n"));
-    assert!(retried > 0, "no job was run again after a kill (seed {seed}); the kills did not hit the work");
+    println!(
+        "{retried} job retries across {} parents; {:.1}s in all",
+        parents.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        problems.is_empty(),
+        "{} problem(s) (seed {seed}):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    assert!(
+        retried > 0,
+        "no job was run again after a kill (seed {seed}); the kills did not hit the work"
+    );
 }

@@ -36,7 +36,10 @@ const LIFE_MS: (u64, u64) = (100, 600);
 const OVERALL: Duration = Duration::from_secs(180);
 
 fn job_ids() -> Vec<String> {
-    ["a", "b"].iter().flat_map(|stage| (1..=WIDTH).map(move |n| format!("{stage}{n}"))).collect()
+    ["a", "b"]
+        .iter()
+        .flat_map(|stage| (1..=WIDTH).map(move |n| format!("{stage}{n}")))
+        .collect()
 }
 
 /// The job's script: `note` appends a line under the lock; the ticker writes until it is
@@ -56,7 +59,10 @@ fn definition(log: &Path, lock: &Path, marker: &str) -> String {
         if let Some(after) = after {
             out.push_str(&format!("    after: [{after}]\n"));
         }
-        out.push_str(&format!("    command: {}\n", serde_json::to_string(&["sh", "-c", SCRIPT]).unwrap()));
+        out.push_str(&format!(
+            "    command: {}\n",
+            serde_json::to_string(&["sh", "-c", SCRIPT]).unwrap()
+        ));
         out.push_str(&format!("    env:\n      LOG: \"'{}'\"\n      LOCK: \"'{}'\"\n      CRASH_MARKER: \"'{marker}'\"\n", log.display(), lock.display()));
         out
     };
@@ -65,12 +71,18 @@ fn definition(log: &Path, lock: &Path, marker: &str) -> String {
         yaml.push_str(&job(&format!("a{n}"), None));
     }
     let stage_a: Vec<String> = (1..=WIDTH).map(|n| format!("a{n}")).collect();
-    yaml.push_str(&format!("  - id: join\n    kind: set\n    after: [{}]\n    set: {{}}\n", stage_a.join(", ")));
+    yaml.push_str(&format!(
+        "  - id: join\n    kind: set\n    after: [{}]\n    set: {{}}\n",
+        stage_a.join(", ")
+    ));
     for n in 1..=WIDTH {
         yaml.push_str(&job(&format!("b{n}"), Some("join")));
     }
     let stage_b: Vec<String> = (1..=WIDTH).map(|n| format!("b{n}")).collect();
-    yaml.push_str(&format!("  - id: done\n    kind: end\n    after: [{}]\n", stage_b.join(", ")));
+    yaml.push_str(&format!(
+        "  - id: done\n    kind: end\n    after: [{}]\n",
+        stage_b.join(", ")
+    ));
     yaml
 }
 
@@ -81,8 +93,18 @@ fn baton() -> Command {
 }
 
 fn run(db: &Path, args: &[&str]) -> String {
-    let out = baton().arg("--db").arg(db).args(args).output().expect("running baton");
-    assert!(out.status.success(), "baton {args:?} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
+    let out = baton()
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .output()
+        .expect("running baton");
+    assert!(
+        out.status.success(),
+        "baton {args:?} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -92,16 +114,29 @@ fn marked_processes(marker: &str) -> Vec<String> {
     let needle = format!("CRASH_MARKER={marker}");
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
-        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
         if !environ.split(|&b| b == 0).any(|v| v == needle.as_bytes()) {
             continue;
         }
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        if stat.rfind(')').is_some_and(|i| stat[i + 1..].trim_start().starts_with('Z')) {
+        if stat
+            .rfind(')')
+            .is_some_and(|i| stat[i + 1..].trim_start().starts_with('Z'))
+        {
             continue;
         }
-        let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default().replace('\0', " ");
+        let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+            .unwrap_or_default()
+            .replace('\0', " ");
         found.push(format!("{pid}: {cmdline}"));
     }
     found
@@ -121,33 +156,60 @@ fn killed_workers_leave_no_job_process_behind_and_no_two_attempts_of_a_job_overl
     let file = dir.path().join("forking.yaml");
     std::fs::write(&file, definition(&log, &lock, &marker)).unwrap();
     run(&db, &["deploy", file.to_str().unwrap()]);
-    let mut ids: Vec<String> = (0..INSTANCES).map(|_| run(&db, &["start", "forking"]).trim().to_owned()).collect();
+    let mut ids: Vec<String> = (0..INSTANCES)
+        .map(|_| run(&db, &["start", "forking"]).trim().to_owned())
+        .collect();
 
     let mut kills_with_leased_jobs = 0;
     let mut life = 0;
     while kills_with_leased_jobs < MIN_KILLS {
-        assert!(Instant::now() < deadline, "the kill loop ran past {OVERALL:?} (seed {seed})");
-        assert!(life < 200, "{life} workers killed and still not {MIN_KILLS} kills with jobs leased (seed {seed})");
+        assert!(
+            Instant::now() < deadline,
+            "the kill loop ran past {OVERALL:?} (seed {seed})"
+        );
+        assert!(
+            life < 200,
+            "{life} workers killed and still not {MIN_KILLS} kills with jobs leased (seed {seed})"
+        );
         let (mut child, err_path) = spawn_worker(&db, dir.path(), life, false);
         std::thread::sleep(Duration::from_millis(rng.range(LIFE_MS.0, LIFE_MS.1)));
         if let Some(status) = child.try_wait().unwrap() {
-            panic!("worker {life} exited by itself ({status}, seed {seed}):\n{}", std::fs::read_to_string(&err_path).unwrap_or_default());
+            panic!(
+                "worker {life} exited by itself ({status}, seed {seed}):\n{}",
+                std::fs::read_to_string(&err_path).unwrap_or_default()
+            );
         }
         child.kill().expect("SIGKILL to the worker");
         child.wait().unwrap();
         life += 1;
-        if count(&db, "SELECT COUNT(*) FROM instances WHERE status IN ('running', 'blocked')", &[]) == 0 {
+        if count(
+            &db,
+            "SELECT COUNT(*) FROM instances WHERE status IN ('running', 'blocked')",
+            &[],
+        ) == 0
+        {
             // The work ran out before the kills the test needs (a fast machine): give it more,
             // so the count of kills depends on the kills, not on the machine's speed.
             ids.extend((0..INSTANCES).map(|_| run(&db, &["start", "forking"]).trim().to_owned()));
             continue;
         }
-        if count(&db, "SELECT COUNT(*) FROM jobs WHERE owner IS NOT NULL", &[]) > 0 {
+        if count(
+            &db,
+            "SELECT COUNT(*) FROM jobs WHERE owner IS NOT NULL",
+            &[],
+        ) > 0
+        {
             kills_with_leased_jobs += 1;
         }
     }
-    println!("{life} workers killed, {kills_with_leased_jobs} with jobs leased; {:.1}s", started.elapsed().as_secs_f64());
-    assert!(kills_with_leased_jobs >= MIN_KILLS, "the workflow ended after {kills_with_leased_jobs} kills with jobs leased (seed {seed})");
+    println!(
+        "{life} workers killed, {kills_with_leased_jobs} with jobs leased; {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        kills_with_leased_jobs >= MIN_KILLS,
+        "the workflow ended after {kills_with_leased_jobs} kills with jobs leased (seed {seed})"
+    );
 
     let (mut child, err_path) = spawn_worker(&db, dir.path(), life, true);
     let status = loop {
@@ -160,11 +222,23 @@ fn killed_workers_leave_no_job_process_behind_and_no_two_attempts_of_a_job_overl
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    assert!(status.success(), "the final worker failed ({status}, seed {seed}):\n{}", std::fs::read_to_string(&err_path).unwrap_or_default());
+    assert!(
+        status.success(),
+        "the final worker failed ({status}, seed {seed}):\n{}",
+        std::fs::read_to_string(&err_path).unwrap_or_default()
+    );
 
     // Nothing of any attempt runs on, and nothing is left to stop.
-    assert_eq!(marked_processes(&marker), Vec::<String>::new(), "job processes still alive (seed {seed})");
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM job_processes", &[]), 0, "job processes still recorded (seed {seed})");
+    assert_eq!(
+        marked_processes(&marker),
+        Vec::<String>::new(),
+        "job processes still alive (seed {seed})"
+    );
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM job_processes", &[]),
+        0,
+        "job processes still recorded (seed {seed})"
+    );
     assert_eq!(count(&db, "SELECT COUNT(*) FROM jobs", &[]), 0);
 
     // The log, in the order the lock gave: (instance, task) -> attempts, line by line.
@@ -172,7 +246,10 @@ fn killed_workers_leave_no_job_process_behind_and_no_two_attempts_of_a_job_overl
     for line in std::fs::read_to_string(&log).unwrap().lines() {
         let parts: Vec<&str> = line.split(' ').collect();
         assert_eq!(parts.len(), 4, "bad log line `{line}`");
-        lines.entry((parts[0].to_owned(), parts[1].to_owned())).or_default().push((parts[2].parse().unwrap(), parts[3].to_owned()));
+        lines
+            .entry((parts[0].to_owned(), parts[1].to_owned()))
+            .or_default()
+            .push((parts[2].parse().unwrap(), parts[3].to_owned()));
     }
 
     let mut problems = Vec::new();
@@ -184,14 +261,26 @@ fn killed_workers_leave_no_job_process_behind_and_no_two_attempts_of_a_job_overl
         }
         let history = shown["history"].as_array().unwrap();
         for job in job_ids() {
-            let of = |kind: &str| -> Vec<u64> { history.iter().filter(|e| e["task"] == job.as_str() && e["event"] == kind).map(|e| e["attempt"].as_u64().unwrap()).collect() };
+            let of = |kind: &str| -> Vec<u64> {
+                history
+                    .iter()
+                    .filter(|e| e["task"] == job.as_str() && e["event"] == kind)
+                    .map(|e| e["attempt"].as_u64().unwrap())
+                    .collect()
+            };
             let dispatched = of("job_dispatched");
             let k = dispatched.len() as u64;
             retried += of("job_retried").len();
             if dispatched != (1..=k).collect::<Vec<_>>() || of("job_finished") != [k] {
-                problems.push(format!("{id} {job}: dispatched {dispatched:?}, finished {:?}", of("job_finished")));
+                problems.push(format!(
+                    "{id} {job}: dispatched {dispatched:?}, finished {:?}",
+                    of("job_finished")
+                ));
             }
-            let runs = lines.get(&(id.clone(), job.clone())).cloned().unwrap_or_default();
+            let runs = lines
+                .get(&(id.clone(), job.clone()))
+                .cloned()
+                .unwrap_or_default();
             // Once attempt a wrote, no earlier attempt writes again.
             let mut latest = 0;
             for (attempt, what) in &runs {
@@ -200,15 +289,31 @@ fn killed_workers_leave_no_job_process_behind_and_no_two_attempts_of_a_job_overl
                 }
                 latest = latest.max(*attempt);
             }
-            let starts: Vec<u64> = runs.iter().filter(|(_, w)| w == "start").map(|(a, _)| *a).collect();
+            let starts: Vec<u64> = runs
+                .iter()
+                .filter(|(_, w)| w == "start")
+                .map(|(a, _)| *a)
+                .collect();
             let mut distinct = starts.clone();
             distinct.dedup();
-            if distinct != starts || !starts.contains(&k) || !runs.contains(&(k, "end".to_owned())) {
+            if distinct != starts || !starts.contains(&k) || !runs.contains(&(k, "end".to_owned()))
+            {
                 problems.push(format!("{id} {job}: starts {starts:?} for attempts 1..={k}; the last one must start once and end"));
             }
         }
     }
-    println!("{retried} job retries; checks done in {:.1}s in all", started.elapsed().as_secs_f64());
-    assert!(problems.is_empty(), "{} problem(s) (seed {seed}):\n{}", problems.len(), problems.join("\n"));
-    assert!(retried > 0, "no job was run again after a kill (seed {seed}); the test did not exercise recovery");
+    println!(
+        "{retried} job retries; checks done in {:.1}s in all",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        problems.is_empty(),
+        "{} problem(s) (seed {seed}):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    assert!(
+        retried > 0,
+        "no job was run again after a kill (seed {seed}); the test did not exercise recovery"
+    );
 }

@@ -47,12 +47,23 @@ fn show_json(db: &Path, env: &[(&str, &str)], id: &str) -> Value {
 
 fn instance_id(db: &Path) -> String {
     let run = baton_env(db, &["instances"], &[]);
-    run.stdout.lines().nth(1).expect("one instance").split_whitespace().next().unwrap().to_owned()
+    run.stdout
+        .lines()
+        .nth(1)
+        .expect("one instance")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
 }
 
 #[track_caller]
 fn ran(run: Run, code: i32) -> String {
-    assert_eq!(run.code, code, "stdout: {}\nstderr: {}", run.stdout, run.stderr);
+    assert_eq!(
+        run.code, code,
+        "stdout: {}\nstderr: {}",
+        run.stdout, run.stderr
+    );
     run.stdout
 }
 
@@ -65,24 +76,71 @@ fn round_trip(depth: usize, env: &[(&str, &str)]) {
     let start = payload(depth, limit, 's');
     let output = payload(depth, limit, 'o');
     let done = payload(depth, limit, 'd');
-    let (start_file, output_file, done_file) =
-        (write_json(dir.path(), "start.json", &start), write_json(dir.path(), "output.json", &output), write_json(dir.path(), "done.json", &done));
+    let (start_file, output_file, done_file) = (
+        write_json(dir.path(), "start.json", &start),
+        write_json(dir.path(), "output.json", &output),
+        write_json(dir.path(), "done.json", &done),
+    );
     ran(baton_env(&db, &["user", "add", "ann"], env), 0);
-    let run = baton_env(&db, &["run", &flow(dir.path(), &output_file), "--data", &format!("@{start_file}")], env);
+    let run = baton_env(
+        &db,
+        &[
+            "run",
+            &flow(dir.path(), &output_file),
+            "--data",
+            &format!("@{start_file}"),
+        ],
+        env,
+    );
     ran(run, 3);
     let id = instance_id(&db);
 
     let shown = show_json(&db, env, &id);
-    assert_eq!(shown["instance"]["data"], output, "the job's output replaced the start data");
-    assert_eq!(shown["history"][0]["data"], start, "the start data is in the history");
-    let human = ran(baton_env(&db, &["task", "show", &id, "review", "--json"], env), 0);
+    assert_eq!(
+        shown["instance"]["data"], output,
+        "the job's output replaced the start data"
+    );
+    assert_eq!(
+        shown["history"][0]["data"], start,
+        "the start data is in the history"
+    );
+    let human = ran(
+        baton_env(&db, &["task", "show", &id, "review", "--json"], env),
+        0,
+    );
     let human: Value = serde_json::from_str(&human).unwrap();
-    assert_eq!(human["human_tasks"][0]["input"], output, "the human task's input is a copy of the data");
+    assert_eq!(
+        human["human_tasks"][0]["input"], output,
+        "the human task's input is a copy of the data"
+    );
     let text = ran(baton_env(&db, &["show", &id], env), 0);
-    assert!(text.starts_with(&format!("instance {id}  big v1  waiting\n")), "{}", &text[..200]);
+    assert!(
+        text.starts_with(&format!("instance {id}  big v1  waiting\n")),
+        "{}",
+        &text[..200]
+    );
 
-    ran(baton_env(&db, &["task", "claim", &id, "review", "--as", "ann"], env), 0);
-    ran(baton_env(&db, &["task", "complete", &id, "review", "--as", "ann", "--data", &format!("@{done_file}")], env), 0);
+    ran(
+        baton_env(&db, &["task", "claim", &id, "review", "--as", "ann"], env),
+        0,
+    );
+    ran(
+        baton_env(
+            &db,
+            &[
+                "task",
+                "complete",
+                &id,
+                "review",
+                "--as",
+                "ann",
+                "--data",
+                &format!("@{done_file}"),
+            ],
+            env,
+        ),
+        0,
+    );
     let shown = show_json(&db, env, &id);
     assert_eq!(shown["instance"]["status"], "completed");
     assert_eq!(shown["instance"]["data"], done);
@@ -103,20 +161,30 @@ fn data_past_the_limits_is_refused_with_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("baton.db");
     let def = dir.path().join("any.yaml");
-    std::fs::write(&def, "id: any\ndata:\n  deep: any\n  pad: string\ntasks:\n  - id: t\n    kind: end\n").unwrap();
+    std::fs::write(
+        &def,
+        "id: any\ndata:\n  deep: any\n  pad: string\ntasks:\n  - id: t\n    kind: end\n",
+    )
+    .unwrap();
     ran(baton_env(&db, &["deploy", def.to_str().unwrap()], &[]), 0);
     let too_deep = write_json(dir.path(), "deep.json", &payload(65, 1000, 'x'));
     let too_large = write_json(dir.path(), "large.json", &payload(3, (1 << 20) + 1, 'x'));
     let (deep_arg, large_arg) = (format!("@{too_deep}"), format!("@{too_large}"));
     let cases = [
-        (vec!["start", "any", "--data", &deep_arg], "baton: --data nests deeper than the limit of 64 levels\n".to_owned()),
+        (
+            vec!["start", "any", "--data", &deep_arg],
+            "baton: --data nests deeper than the limit of 64 levels\n".to_owned(),
+        ),
         (
             vec!["start", "any", "--data", &large_arg],
-            format!("baton: --data @{too_large} is larger than the limit of 1048576 bytes (as JSON)\n"),
+            format!(
+                "baton: --data @{too_large} is larger than the limit of 1048576 bytes (as JSON)\n"
+            ),
         ),
         (
             vec!["start", "any", "--data", "@/dev/zero"],
-            "baton: --data @/dev/zero is larger than the limit of 1048576 bytes (as JSON)\n".to_owned(),
+            "baton: --data @/dev/zero is larger than the limit of 1048576 bytes (as JSON)\n"
+                .to_owned(),
         ),
         (
             vec!["start", "any", "--data", r#"{"deep": [[[1]]]}"#],
@@ -124,13 +192,31 @@ fn data_past_the_limits_is_refused_with_exit_2() {
         ),
     ];
     for (n, (args, stderr)) in cases.iter().enumerate() {
-        let env: &[(&str, &str)] = if n == 3 { &[("BATON_MAX_DATA_DEPTH", "3")] } else { &[] };
+        let env: &[(&str, &str)] = if n == 3 {
+            &[("BATON_MAX_DATA_DEPTH", "3")]
+        } else {
+            &[]
+        };
         let run = baton_env(&db, args, env);
-        assert_eq!((run.code, run.stderr.as_str()), (2, stderr.as_str()), "baton {args:?}");
+        assert_eq!(
+            (run.code, run.stderr.as_str()),
+            (2, stderr.as_str()),
+            "baton {args:?}"
+        );
     }
     let run = baton_env(&db, &["instances"], &[("BATON_MAX_DATA_DEPTH", "101")]);
-    assert_eq!((run.code, run.stderr.as_str()), (2, "baton: the data depth limit must be 1 to 100 levels, not 101\n"));
-    assert_eq!(ran(baton_env(&db, &["instances"], &[]), 0).lines().count(), 1, "nothing was started");
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (
+            2,
+            "baton: the data depth limit must be 1 to 100 levels, not 101\n"
+        )
+    );
+    assert_eq!(
+        ran(baton_env(&db, &["instances"], &[]), 0).lines().count(),
+        1,
+        "nothing was started"
+    );
 }
 
 #[test]
@@ -141,7 +227,10 @@ fn a_job_output_past_the_limits_ends_its_task_not_ok_with_the_reason() {
     let output = write_json(dir.path(), "output.json", &payload(65, 1000, 'x'));
     ran(baton_env(&db, &["run", &flow(dir.path(), &output)], &[]), 1);
     let shown = show_json(&db, &[], &instance_id(&db));
-    assert_eq!(shown["instance"]["status"], "blocked", "the human task after it is blocked");
+    assert_eq!(
+        shown["instance"]["status"], "blocked",
+        "the human task after it is blocked"
+    );
     assert_eq!(
         shown["instance"]["tasks"]["produce"]["reason"],
         json!({
@@ -150,7 +239,10 @@ fn a_job_output_past_the_limits_ends_its_task_not_ok_with_the_reason() {
             "details": {"what": "the job's output", "problem": "nests deeper than the limit of 64 levels"}
         })
     );
-    assert_eq!(shown["instance"]["data"], json!({"deep": null, "pad": null}));
+    assert_eq!(
+        shown["instance"]["data"],
+        json!({"deep": null, "pad": null})
+    );
 }
 
 /// `BATON_MAX_FOREACH_ITEMS` bounds a ForEach's list where the engine runs: one item more ends
@@ -163,16 +255,31 @@ fn a_foreach_list_past_baton_max_foreach_items_ends_its_task_not_ok_naming_the_l
     let flow = dir.path().join("each.yaml");
     std::fs::write(&flow, "id: each\ntasks:\n  - id: files\n    kind: foreach\n    items: '[1, 2, 3, 4]'\n    tasks:\n      - id: work\n        kind: end\n").unwrap();
     let flow = flow.display().to_string();
-    ran(baton_env(&db, &["run", &flow], &[("BATON_MAX_FOREACH_ITEMS", "3")]), 1);
+    ran(
+        baton_env(&db, &["run", &flow], &[("BATON_MAX_FOREACH_ITEMS", "3")]),
+        1,
+    );
     let shown = show_json(&db, &[], &instance_id(&db));
     let task = &shown["instance"]["tasks"]["files"];
     assert_eq!(task["status"], "ended_not_ok");
     assert_eq!(task["reason"]["rule"], "too_many_items");
     assert_eq!(task["reason"]["details"], json!({"count": 4, "limit": 3}));
     let text = ran(baton_env(&db, &["show", &instance_id(&db)], &[]), 0);
-    assert!(text.contains("`items` gave 4 items, more than the ForEach item limit of 3"), "{text}");
+    assert!(
+        text.contains("`items` gave 4 items, more than the ForEach item limit of 3"),
+        "{text}"
+    );
 
-    ran(baton_env(&db, &["run", &flow], &[("BATON_MAX_FOREACH_ITEMS", "4")]), 0);
+    ran(
+        baton_env(&db, &["run", &flow], &[("BATON_MAX_FOREACH_ITEMS", "4")]),
+        0,
+    );
     let run = baton_env(&db, &["instances"], &[("BATON_MAX_FOREACH_ITEMS", "0")]);
-    assert_eq!((run.code, run.stderr.as_str()), (2, "baton: the ForEach item limit must be 1 to 100000000 items, not 0\n"));
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (
+            2,
+            "baton: the ForEach item limit must be 1 to 100000000 items, not 0\n"
+        )
+    );
 }

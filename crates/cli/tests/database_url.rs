@@ -17,18 +17,38 @@ fn a_url_of_a_store_baton_lacks_is_refused_and_creates_nothing() {
         ("sqlite::memory:", "baton: --db sqlite::memory:: an in-memory database would be gone when the command ends; give a file\n"),
     ];
     for (db, stderr) in cases {
-        assert_eq!(instances(dir.path(), db), (2, stderr.to_owned()), "--db {db}");
+        assert_eq!(
+            instances(dir.path(), db),
+            (2, stderr.to_owned()),
+            "--db {db}"
+        );
     }
-    assert_eq!(entries(dir.path()), Vec::<String>::new(), "no file or folder was made");
+    assert_eq!(
+        entries(dir.path()),
+        Vec::<String>::new(),
+        "no file or folder was made"
+    );
 }
 
 #[test]
 fn sqlite_urls_and_plain_paths_name_sqlite_files() {
     let dir = tempfile::tempdir().unwrap();
     let absolute = dir.path().join("abs.db");
-    for db in ["sqlite://rel.db", "sqlite:short.db", &format!("sqlite://{}", absolute.display()), "plain.db", "with:colon.db"] {
+    for db in [
+        "sqlite://rel.db",
+        "sqlite:short.db",
+        &format!("sqlite://{}", absolute.display()),
+        "plain.db",
+        "with:colon.db",
+    ] {
         assert_eq!(instances(dir.path(), db), (0, String::new()), "--db {db}");
     }
-    let made: Vec<String> = entries(dir.path()).into_iter().filter(|n| n.ends_with(".db")).collect();
-    assert_eq!(made, vec!["abs.db", "plain.db", "rel.db", "short.db", "with:colon.db"]);
+    let made: Vec<String> = entries(dir.path())
+        .into_iter()
+        .filter(|n| n.ends_with(".db"))
+        .collect();
+    assert_eq!(
+        made,
+        vec!["abs.db", "plain.db", "rel.db", "short.db", "with:colon.db"]
+    );
 }

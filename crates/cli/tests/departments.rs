@@ -22,12 +22,25 @@ fn a_user_of_another_department_neither_sees_nor_acts_on_an_instance(mode: Mode)
     b.local(&["group", "add-member", "clerks", "sam"]);
     let file = b.file("claim.yaml", CLAIM.as_bytes());
     b.ok(&["deploy", &file]);
-    let legal = b.ok(&["start", "claim", "--data", r#"{"dept": "legal"}"#, "--as", "chief"]).trim().to_owned();
+    let legal = b
+        .ok(&[
+            "start",
+            "claim",
+            "--data",
+            r#"{"dept": "legal"}"#,
+            "--as",
+            "chief",
+        ])
+        .trim()
+        .to_owned();
     let open = b.ok(&["start", "claim", "--as", "chief"]).trim().to_owned();
 
-    let shown: Value = serde_json::from_str(&b.ok(&["show", &legal, "--json", "--as", "lena"])).unwrap();
+    let shown: Value =
+        serde_json::from_str(&b.ok(&["show", &legal, "--json", "--as", "lena"])).unwrap();
     assert_eq!(shown["instance"]["department"], "legal");
-    let expected = format!("sam may not see or act on instance {legal}: it belongs to another department than theirs");
+    let expected = format!(
+        "sam may not see or act on instance {legal}: it belongs to another department than theirs"
+    );
     for args in [
         vec!["show", &legal, "--as", "sam"],
         vec!["case", "show", &legal, "--as", "sam"],
@@ -42,13 +55,24 @@ fn a_user_of_another_department_neither_sees_nor_acts_on_an_instance(mode: Mode)
         assert!(refused.contains(&expected), "{args:?}: {refused}");
     }
     let listed = b.ok(&["instances", "--as", "sam"]);
-    assert!(listed.contains(&open) && !listed.contains(&legal), "{listed}");
+    assert!(
+        listed.contains(&open) && !listed.contains(&legal),
+        "{listed}"
+    );
     let inbox = b.ok(&["tasks", "--as", "sam"]);
     assert!(inbox.contains(&open) && !inbox.contains(&legal), "{inbox}");
     let inbox = b.ok(&["tasks", "--as", "lena"]);
     assert!(inbox.contains(&open) && inbox.contains(&legal), "{inbox}");
 
-    let after: Value = serde_json::from_str(&b.ok(&["show", &legal, "--json", "--as", "chief"])).unwrap();
-    assert_eq!((after["instance"]["status"].as_str(), after["instance"]["spawned"].as_array().map(Vec::len)), (Some("waiting"), Some(0)), "nothing changed");
+    let after: Value =
+        serde_json::from_str(&b.ok(&["show", &legal, "--json", "--as", "chief"])).unwrap();
+    assert_eq!(
+        (
+            after["instance"]["status"].as_str(),
+            after["instance"]["spawned"].as_array().map(Vec::len)
+        ),
+        (Some("waiting"), Some(0)),
+        "nothing changed"
+    );
     assert_eq!(after["instance"]["tasks"]["handle"]["status"], "ready");
 }

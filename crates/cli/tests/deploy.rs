@@ -6,7 +6,10 @@ mod support;
 use support::modes::{Baton, Mode};
 use support::{baton, ok};
 
-crate::in_both_modes!(a_bad_calendar_beside_a_good_definition_stores_neither_and_says_where, a_task_id_of_65536_characters_is_refused_at_deploy_with_its_position);
+crate::in_both_modes!(
+    a_bad_calendar_beside_a_good_definition_stores_neither_and_says_where,
+    a_task_id_of_65536_characters_is_refused_at_deploy_with_its_position
+);
 
 fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
@@ -19,7 +22,10 @@ const FLOW: &str = "id: a\ntasks:\n  - id: t\n    kind: end\n";
 fn a_bad_calendar_beside_a_good_definition_stores_neither_and_says_where(mode: Mode) {
     let b = Baton::new(mode);
     let flow = b.file("a.yaml", FLOW.as_bytes());
-    let calendar = b.file("bad-calendar.yaml", b"calendar: office\ninclude:\n  - calendar: nope\n");
+    let calendar = b.file(
+        "bad-calendar.yaml",
+        b"calendar: office\ninclude:\n  - calendar: nope\n",
+    );
     let run = b.run(&["deploy", &flow, &calendar]);
     assert_eq!(
         (run.code, run.stdout.as_str(), run.stderr.as_str()),
@@ -33,9 +39,16 @@ fn a_bad_calendar_beside_a_good_definition_stores_neither_and_says_where(mode: M
         )
     );
     let start = b.run(&["start", "a"]);
-    assert_eq!((start.code, start.stderr.as_str()), (2, "baton: there is no process `a`; deploy it first\n"), "`a` was not stored");
+    assert_eq!(
+        (start.code, start.stderr.as_str()),
+        (2, "baton: there is no process `a`; deploy it first\n"),
+        "`a` was not stored"
+    );
     // Once the calendar it refers to is deployed with it, both are stored (in any order).
-    let holidays = b.file("nope.yaml", b"calendar: nope\ninclude:\n  - dates: [2026-12-24]\n");
+    let holidays = b.file(
+        "nope.yaml",
+        b"calendar: nope\ninclude:\n  - dates: [2026-12-24]\n",
+    );
     assert_eq!(
         b.ok(&["deploy", &flow, &calendar, &holidays]),
         format!("deployed a version 1 ({flow})\ndeployed office version 1 ({calendar})\ndeployed nope version 1 ({holidays})\n")
@@ -46,9 +59,17 @@ fn a_bad_calendar_beside_a_good_definition_stores_neither_and_says_where(mode: M
 fn the_problems_of_every_file_are_reported_in_file_order() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("baton.db");
-    let first = write(dir.path(), "first.yaml", "id: first\ntasks:\n  - id: t\n    kind: teleport\n");
+    let first = write(
+        dir.path(),
+        "first.yaml",
+        "id: first\ntasks:\n  - id: t\n    kind: teleport\n",
+    );
     let good = write(dir.path(), "good.yaml", FLOW);
-    let last = write(dir.path(), "last.yaml", "id: last\ntasks:\n  - id: t\n    kind: end\n    after: [nobody]\n");
+    let last = write(
+        dir.path(),
+        "last.yaml",
+        "id: last\ntasks:\n  - id: t\n    kind: end\n    after: [nobody]\n",
+    );
     let latin1 = dir.path().join("latin1.yaml");
     std::fs::write(&latin1, b"id: caf\xe9\n").unwrap();
     let latin1 = latin1.display().to_string();
@@ -70,7 +91,10 @@ fn the_problems_of_every_file_are_reported_in_file_order() {
 fn a_task_id_of_65536_characters_is_refused_at_deploy_with_its_position(mode: Mode) {
     let b = Baton::new(mode);
     let long = "t".repeat(65_536);
-    let flow = b.file("flow.yaml", format!("id: flow\ntasks:\n  - id: {long}\n    kind: end\n").as_bytes());
+    let flow = b.file(
+        "flow.yaml",
+        format!("id: flow\ntasks:\n  - id: {long}\n    kind: end\n").as_bytes(),
+    );
     let run = b.run(&["deploy", &flow]);
     assert_eq!(
         (run.code, run.stderr.as_str()),

@@ -46,7 +46,14 @@ fn json(b: &Baton, args: &[&str]) -> Value {
 }
 
 fn start(b: &Baton, key: &str) -> String {
-    b.ok(&["start", "order", "--data", &format!("{{\"order_id\": \"{key}\"}}")]).trim().to_owned()
+    b.ok(&[
+        "start",
+        "order",
+        "--data",
+        &format!("{{\"order_id\": \"{key}\"}}"),
+    ])
+    .trim()
+    .to_owned()
 }
 
 fn a_keyed_event_resumes_the_instance_waiting_with_its_key_and_maps_its_payload(mode: Mode) {
@@ -55,33 +62,96 @@ fn a_keyed_event_resumes_the_instance_waiting_with_its_key_and_maps_its_payload(
     let other = start(&b, "B-2");
     let shown = json(&b, &["show", &a, "--json"]);
     assert_eq!(shown["instance"]["status"], "waiting");
-    let out = b.ok(&["event", "publish", "payment-received", "--key", "A-1", "--data", "{\"amount\": 12}", "--as", "pat"]);
+    let out = b.ok(&[
+        "event",
+        "publish",
+        "payment-received",
+        "--key",
+        "A-1",
+        "--data",
+        "{\"amount\": 12}",
+        "--as",
+        "pat",
+    ]);
     assert_eq!(out.trim(), a, "the resumed instance is printed");
     let shown = json(&b, &["show", &a, "--json"]);
-    assert_eq!((&shown["instance"]["status"], &shown["instance"]["data"]["paid"]), (&Value::from("completed"), &Value::from(12)));
-    assert_eq!(json(&b, &["show", &other, "--json"])["instance"]["status"], "waiting");
+    assert_eq!(
+        (
+            &shown["instance"]["status"],
+            &shown["instance"]["data"]["paid"]
+        ),
+        (&Value::from("completed"), &Value::from(12))
+    );
+    assert_eq!(
+        json(&b, &["show", &other, "--json"])["instance"]["status"],
+        "waiting"
+    );
 }
 
 fn an_id_published_again_does_nothing(mode: Mode) {
     let b = deployed(mode);
     let a = start(&b, "A-1");
-    let args = ["event", "publish", "payment-received", "--key", "A-1", "--data", "{\"amount\": 1}", "--id", "pay-1", "--as", "pat", "--json"];
+    let args = [
+        "event",
+        "publish",
+        "payment-received",
+        "--key",
+        "A-1",
+        "--data",
+        "{\"amount\": 1}",
+        "--id",
+        "pay-1",
+        "--as",
+        "pat",
+        "--json",
+    ];
     let first = json(&b, &args);
-    assert_eq!((&first["duplicate"], &first["resumed"]), (&Value::from(false), &serde_json::json!([a])));
+    assert_eq!(
+        (&first["duplicate"], &first["resumed"]),
+        (&Value::from(false), &serde_json::json!([a]))
+    );
     let second_waiter = start(&b, "A-1");
     let again = json(&b, &args);
-    assert_eq!((&again["duplicate"], &again["resumed"], &again["received"]), (&Value::from(true), &serde_json::json!([]), &Value::from(1)));
-    assert_eq!(json(&b, &["show", &second_waiter, "--json"])["instance"]["status"], "waiting");
+    assert_eq!(
+        (&again["duplicate"], &again["resumed"], &again["received"]),
+        (&Value::from(true), &serde_json::json!([]), &Value::from(1))
+    );
+    assert_eq!(
+        json(&b, &["show", &second_waiter, "--json"])["instance"]["status"],
+        "waiting"
+    );
 }
 
 fn a_buffered_event_reaches_the_wait_that_begins_after_it(mode: Mode) {
     let b = deployed(mode);
-    let published = json(&b, &["event", "publish", "payment-received", "--key", "LATE", "--data", "{\"amount\": 3}", "--ttl", "10m", "--as", "pat", "--json"]);
+    let published = json(
+        &b,
+        &[
+            "event",
+            "publish",
+            "payment-received",
+            "--key",
+            "LATE",
+            "--data",
+            "{\"amount\": 3}",
+            "--ttl",
+            "10m",
+            "--as",
+            "pat",
+            "--json",
+        ],
+    );
     assert_eq!(published["state"], "buffered");
     assert!(published["buffered_until"].is_string());
     let a = start(&b, "LATE");
     let shown = json(&b, &["show", &a, "--json"]);
-    assert_eq!((&shown["instance"]["status"], &shown["instance"]["data"]["paid"]), (&Value::from("completed"), &Value::from(3)));
+    assert_eq!(
+        (
+            &shown["instance"]["status"],
+            &shown["instance"]["data"]["paid"]
+        ),
+        (&Value::from("completed"), &Value::from(3))
+    );
 }
 
 fn publishing_takes_a_publisher_and_bad_input_is_refused(mode: Mode) {
@@ -89,7 +159,15 @@ fn publishing_takes_a_publisher_and_bad_input_is_refused(mode: Mode) {
     let a = start(&b, "A-1");
     // On the file whoever holds it may (as with external jobs); a server asks for a publisher.
     if mode == Mode::Served {
-        let refused = b.refused(&["event", "publish", "payment-received", "--key", "A-1", "--as", "eve"]);
+        let refused = b.refused(&[
+            "event",
+            "publish",
+            "payment-received",
+            "--key",
+            "A-1",
+            "--as",
+            "eve",
+        ]);
         assert!(refused.contains("event-publishers"), "{refused}");
     }
     for bad in [
@@ -100,19 +178,68 @@ fn publishing_takes_a_publisher_and_bad_input_is_refused(mode: Mode) {
     ] {
         b.refused(&bad);
     }
-    assert_eq!(json(&b, &["show", &a, "--json"])["instance"]["status"], "waiting", "nothing reached it");
+    assert_eq!(
+        json(&b, &["show", &a, "--json"])["instance"]["status"],
+        "waiting",
+        "nothing reached it"
+    );
 }
 
 fn the_order_payment_example_completes_when_its_payment_is_published(mode: Mode) {
     let b = deployed(mode);
-    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/order-payment.yaml");
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/order-payment.yaml");
     b.ok(&["deploy", &example.display().to_string()]);
-    let order = b.ok(&["start", "order-payment", "--data", "{\"order_id\": \"A-7\", \"total\": 40}"]).trim().to_owned();
+    let order = b
+        .ok(&[
+            "start",
+            "order-payment",
+            "--data",
+            "{\"order_id\": \"A-7\", \"total\": 40}",
+        ])
+        .trim()
+        .to_owned();
     // Too little is not taken: the condition does not hold (and, with no time to live, not kept).
-    b.ok(&["event", "publish", "payment-received", "--key", "A-7", "--data", "{\"amount\": 10}", "--ttl", "0s", "--as", "pat"]);
-    assert_eq!(json(&b, &["show", &order, "--json"])["instance"]["status"], "waiting");
-    b.ok(&["event", "publish", "payment-received", "--key", "A-7", "--data", "{\"amount\": 40}", "--id", "pay-981", "--as", "pat"]);
+    b.ok(&[
+        "event",
+        "publish",
+        "payment-received",
+        "--key",
+        "A-7",
+        "--data",
+        "{\"amount\": 10}",
+        "--ttl",
+        "0s",
+        "--as",
+        "pat",
+    ]);
+    assert_eq!(
+        json(&b, &["show", &order, "--json"])["instance"]["status"],
+        "waiting"
+    );
+    b.ok(&[
+        "event",
+        "publish",
+        "payment-received",
+        "--key",
+        "A-7",
+        "--data",
+        "{\"amount\": 40}",
+        "--id",
+        "pay-981",
+        "--as",
+        "pat",
+    ]);
     let shown = json(&b, &["show", &order, "--json"]);
-    assert_eq!((&shown["instance"]["status"], &shown["instance"]["data"]["paid"]), (&Value::from("completed"), &Value::from(40)));
-    assert_eq!(shown["instance"]["tasks"]["cancel"]["status"], "ended_skipped");
+    assert_eq!(
+        (
+            &shown["instance"]["status"],
+            &shown["instance"]["data"]["paid"]
+        ),
+        (&Value::from("completed"), &Value::from(40))
+    );
+    assert_eq!(
+        shown["instance"]["tasks"]["cancel"]["status"],
+        "ended_skipped"
+    );
 }

@@ -6,11 +6,18 @@
 mod support;
 use support::modes::{Baton, Mode};
 
-crate::in_both_modes!(every_refusal_exits_2_with_its_reason, a_refused_task_retry_exits_2_and_a_blocked_run_exits_1, run_exits_0_completed_1_failed_3_waiting);
+crate::in_both_modes!(
+    every_refusal_exits_2_with_its_reason,
+    a_refused_task_retry_exits_2_and_a_blocked_run_exits_1,
+    run_exits_0_completed_1_failed_3_waiting
+);
 
 fn every_refusal_exits_2_with_its_reason(mode: Mode) {
     let b = Baton::new(mode);
-    let flow = b.file("flow.yaml", b"id: flow\ntasks:\n  - id: only\n    kind: end\n");
+    let flow = b.file(
+        "flow.yaml",
+        b"id: flow\ntasks:\n  - id: only\n    kind: end\n",
+    );
     let asks = b.file("asks.yaml", b"id: asks\ndata:\n  day: string\ntasks:\n  - id: ask\n    kind: end\n    prompts: [{name: day}]\n");
     b.ok(&["deploy", &flow, &asks]);
     let ended = b.ok(&["start", "flow"]).trim().to_owned();
@@ -41,7 +48,11 @@ fn every_refusal_exits_2_with_its_reason(mode: Mode) {
     ];
     for (args, stderr) in cases {
         let run = b.run(&args);
-        assert_eq!((run.code, run.stderr.as_str()), (2, stderr.as_str()), "baton {args:?}");
+        assert_eq!(
+            (run.code, run.stderr.as_str()),
+            (2, stderr.as_str()),
+            "baton {args:?}"
+        );
     }
 }
 
@@ -51,7 +62,16 @@ fn a_refused_task_retry_exits_2_and_a_blocked_run_exits_1(mode: Mode) {
         b"id: flow\ntasks:\n  - id: work\n    kind: job\n    command: [\"false\"]\n  - id: next\n    kind: end\n    after: [work]\n  - id: last\n    kind: end\n    after: [next]\n",
     );
     assert_eq!(b.run(&["run", &flow]).code, 1, "a blocked instance");
-    let id = b.run(&["instances"]).stdout.lines().nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    let id = b
+        .run(&["instances"])
+        .stdout
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
     let refused = b.run(&["task", "retry", &id, "last"]);
     assert_eq!(
         (refused.code, refused.stderr.as_str()),
@@ -61,11 +81,20 @@ fn a_refused_task_retry_exits_2_and_a_blocked_run_exits_1(mode: Mode) {
 
 fn run_exits_0_completed_1_failed_3_waiting(mode: Mode) {
     let b = Baton::new(mode);
-    let done = b.file("done.yaml", b"id: done\ntasks:\n  - id: only\n    kind: end\n");
-    let failed = b.file("failed.yaml", b"id: failed\ntasks:\n  - id: work\n    kind: job\n    command: [\"false\"]\n");
+    let done = b.file(
+        "done.yaml",
+        b"id: done\ntasks:\n  - id: only\n    kind: end\n",
+    );
+    let failed = b.file(
+        "failed.yaml",
+        b"id: failed\ntasks:\n  - id: work\n    kind: job\n    command: [\"false\"]\n",
+    );
     let waiting = b.file("waiting.yaml",
         b"id: waiting\ndata:\n  day: string\ntasks:\n  - id: ask\n    kind: end\n    prompts: [{name: day}]\n",
     );
-    let codes: Vec<i32> = [done, failed, waiting].iter().map(|f| b.run(&["run", f]).code).collect();
+    let codes: Vec<i32> = [done, failed, waiting]
+        .iter()
+        .map(|f| b.run(&["run", f]).code)
+        .collect();
     assert_eq!(codes, vec![0, 1, 3]);
 }

@@ -11,7 +11,9 @@ use serde_json::Value;
 use support::{baton, ok};
 
 fn example(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(path)
 }
 
 /// `baton serve` on a free port of a database with `invoice-check` deployed and a user `bot` in
@@ -24,18 +26,38 @@ struct Server {
 
 impl Server {
     fn start(db: &Path) -> Self {
-        ok(db, &["deploy", example("invoice-check.yaml").to_str().unwrap()]);
+        ok(
+            db,
+            &["deploy", example("invoice-check.yaml").to_str().unwrap()],
+        );
         ok(db, &["user", "add", "bot"]);
         ok(db, &["group", "add", "workers"]);
         ok(db, &["group", "add-member", "workers", "bot"]);
-        let token = baton(db, &["token", "create", "--user", "bot"]).stdout.trim().to_owned();
+        let token = baton(db, &["token", "create", "--user", "bot"])
+            .stdout
+            .trim()
+            .to_owned();
         let served = support::server::Server::start(db, &[]);
-        Self { url: format!("http://{}", served.address), _served: served, token }
+        Self {
+            url: format!("http://{}", served.address),
+            _served: served,
+            token,
+        }
     }
 }
 
 fn start(db: &Path, amount: f64) -> String {
-    ok(db, &["start", "invoice-check", "--data", &format!("{{\"amount\": {amount}}}")]).trim().to_owned()
+    ok(
+        db,
+        &[
+            "start",
+            "invoice-check",
+            "--data",
+            &format!("{{\"amount\": {amount}}}"),
+        ],
+    )
+    .trim()
+    .to_owned()
 }
 
 fn show(db: &Path, id: &str) -> Value {
@@ -45,8 +67,18 @@ fn show(db: &Path, id: &str) -> Value {
 
 /// Runs a worker program until it has done `jobs` jobs; its stdout.
 fn run_worker(server: &Server, program: &str, args: &[&str]) -> String {
-    let out = Command::new(program).args(args).env("BATON_SERVER", &server.url).env("BATON_TOKEN", &server.token).output().unwrap();
-    assert!(out.status.success(), "{program} failed: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(program)
+        .args(args)
+        .env("BATON_SERVER", &server.url)
+        .env("BATON_TOKEN", &server.token)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{program} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -64,33 +96,75 @@ fn checks_invoices_with(program: &str, args: &[&str], checked_by: &str) {
     assert_eq!(printed.lines().count(), 3, "{printed}");
 
     let small = show(&db, &small);
-    assert_eq!((small["status"].as_str(), small["data"]["approved"].as_bool()), (Some("completed"), Some(true)), "{small}");
+    assert_eq!(
+        (
+            small["status"].as_str(),
+            small["data"]["approved"].as_bool()
+        ),
+        (Some("completed"), Some(true)),
+        "{small}"
+    );
     assert_eq!(small["data"]["checked_by"], format!("{checked_by} (paid)"));
     let large = show(&db, &large);
-    assert_eq!((large["status"].as_str(), large["data"]["approved"].as_bool()), (Some("completed"), Some(false)), "{large}");
+    assert_eq!(
+        (
+            large["status"].as_str(),
+            large["data"]["approved"].as_bool()
+        ),
+        (Some("completed"), Some(false)),
+        "{large}"
+    );
     let negative = show(&db, &negative);
-    assert_eq!(negative["tasks"]["check"]["status"], "ended_not_ok", "{negative}");
-    assert_eq!(negative["tasks"]["check"]["reason"]["rule"], "ended_by_worker");
+    assert_eq!(
+        negative["tasks"]["check"]["status"], "ended_not_ok",
+        "{negative}"
+    );
+    assert_eq!(
+        negative["tasks"]["check"]["reason"]["rule"],
+        "ended_by_worker"
+    );
 }
 
 #[test]
 fn the_python_worker_checks_invoices_over_the_api() {
-    checks_invoices_with("python3", &[example("workers/invoice_worker.py").to_str().unwrap(), "--jobs"], "python");
+    checks_invoices_with(
+        "python3",
+        &[
+            example("workers/invoice_worker.py").to_str().unwrap(),
+            "--jobs",
+        ],
+        "python",
+    );
 }
 
 #[test]
 fn the_shell_worker_checks_invoices_over_the_api() {
-    checks_invoices_with("sh", &[example("workers/invoice_worker.sh").to_str().unwrap()], "shell");
+    checks_invoices_with(
+        "sh",
+        &[example("workers/invoice_worker.sh").to_str().unwrap()],
+        "shell",
+    );
 }
 
 /// `curl` POSTing `body` to the server as bot; the answer's body.
 fn post(server: &Server, path: &str, body: &str) -> String {
     let out = Command::new("curl")
-        .args(["-sS", "-X", "POST", &format!("{}{path}", server.url), "-H", &format!("Authorization: Bearer {}", server.token)])
+        .args([
+            "-sS",
+            "-X",
+            "POST",
+            &format!("{}{path}", server.url),
+            "-H",
+            &format!("Authorization: Bearer {}", server.token),
+        ])
         .args(["-H", "Content-Type: application/json", "--data", body])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -102,11 +176,20 @@ fn a_long_poll_waiting_on_the_server_answers_with_the_job_started_meanwhile() {
     let waiting = {
         let server = server.clone();
         std::thread::spawn(move || {
-            post(&server, "/api/external-jobs/fetch-and-lock", r#"{"worker_id": "w", "topics": ["invoice-check"], "timeout_ms": 60000}"#)
+            post(
+                &server,
+                "/api/external-jobs/fetch-and-lock",
+                r#"{"worker_id": "w", "topics": ["invoice-check"], "timeout_ms": 60000}"#,
+            )
         })
     };
     std::thread::sleep(std::time::Duration::from_millis(200));
-    let started: Value = serde_json::from_str(&post(&server, "/api/instances", r#"{"process": "invoice-check", "data": {"amount": 7}}"#)).unwrap();
+    let started: Value = serde_json::from_str(&post(
+        &server,
+        "/api/instances",
+        r#"{"process": "invoice-check", "data": {"amount": 7}}"#,
+    ))
+    .unwrap();
     let jobs: Value = serde_json::from_str(&waiting.join().unwrap()).unwrap();
     assert_eq!(jobs[0]["instance"], started["id"], "{jobs}");
     assert_eq!(jobs[0]["data"]["amount"], 7);

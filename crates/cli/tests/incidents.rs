@@ -32,18 +32,36 @@ fn a_job_result_that_cannot_be_applied_becomes_an_incident_and_the_worker_finish
     let db = dir.path().join("baton.db");
     std::fs::write(dir.path().join("doomed.yaml"), DOOMED).unwrap();
     std::fs::write(dir.path().join("fine.yaml"), FINE).unwrap();
-    ok(&db, &["deploy", dir.path().join("doomed.yaml").to_str().unwrap(), dir.path().join("fine.yaml").to_str().unwrap()]);
+    ok(
+        &db,
+        &[
+            "deploy",
+            dir.path().join("doomed.yaml").to_str().unwrap(),
+            dir.path().join("fine.yaml").to_str().unwrap(),
+        ],
+    );
     let doomed = ok(&db, &["start", "doomed"]).trim().to_owned();
     let fine = ok(&db, &["start", "fine"]).trim().to_owned();
     let store = rusqlite::Connection::open(&db).unwrap();
-    store.execute("UPDATE definitions SET source = 'id: doomed\ntasks: [' WHERE id = 'doomed'", []).unwrap();
+    store
+        .execute(
+            "UPDATE definitions SET source = 'id: doomed\ntasks: [' WHERE id = 'doomed'",
+            [],
+        )
+        .unwrap();
     drop(store);
     ok(&db, &["worker", "--until-idle"]);
 
     assert!(ok(&db, &["show", &fine]).contains("completed"));
     let listed = ok(&db, &["incidents"]);
-    let line = listed.lines().nth(1).unwrap_or_else(|| panic!("one incident: {listed}"));
-    assert!(line.contains(&doomed) && line.contains("fetch") && line.contains("step_failed"), "{line}");
+    let line = listed
+        .lines()
+        .nth(1)
+        .unwrap_or_else(|| panic!("one incident: {listed}"));
+    assert!(
+        line.contains(&doomed) && line.contains("fetch") && line.contains("step_failed"),
+        "{line}"
+    );
     let id = line.split_whitespace().next().unwrap().to_owned();
     let stuck = ok(&db, &["instances", "--status", "incident"]);
     assert!(stuck.contains(&doomed) && !stuck.contains(&fine), "{stuck}");
@@ -51,10 +69,19 @@ fn a_job_result_that_cannot_be_applied_becomes_an_incident_and_the_worker_finish
     // Retrying while the cause remains fails again and keeps it open.
     let retried = support::baton(&db, &["incident", "retry", &id]);
     assert_eq!(retried.code, 1, "{}", retried.stderr);
-    assert!(retried.stderr.contains("recorded as incident"), "{}", retried.stderr);
+    assert!(
+        retried.stderr.contains("recorded as incident"),
+        "{}",
+        retried.stderr
+    );
     // The definition mended, `baton show` lists the incident; resolving it by hand closes it.
     let store = rusqlite::Connection::open(&db).unwrap();
-    store.execute("UPDATE definitions SET source = ?1 WHERE id = 'doomed'", [DOOMED]).unwrap();
+    store
+        .execute(
+            "UPDATE definitions SET source = ?1 WHERE id = 'doomed'",
+            [DOOMED],
+        )
+        .unwrap();
     drop(store);
     assert!(ok(&db, &["show", &doomed]).contains("incidents:"));
     ok(&db, &["incident", "resolve", &id]);
@@ -84,7 +111,13 @@ fn tasks_that_run_each_other_forever_stop_at_the_run_limit_as_an_incident() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("baton.db");
     std::fs::write(dir.path().join("ping_pong.yaml"), PING_PONG).unwrap();
-    ok(&db, &["deploy", dir.path().join("ping_pong.yaml").to_str().unwrap()]);
+    ok(
+        &db,
+        &[
+            "deploy",
+            dir.path().join("ping_pong.yaml").to_str().unwrap(),
+        ],
+    );
     let id = ok(&db, &["start", "ping_pong"]).trim().to_owned();
     ok(&db, &["worker", "--until-idle"]);
 
@@ -94,9 +127,16 @@ fn tasks_that_run_each_other_forever_stop_at_the_run_limit_as_an_incident() {
     let listed = ok(&db, &["incidents"]);
     let lines: Vec<&str> = listed.lines().skip(1).collect();
     assert_eq!(lines.len(), 1, "{listed}");
-    assert!(lines[0].contains(&id) && lines[0].contains("ping") && lines[0].contains("run_limit"), "{listed}");
+    assert!(
+        lines[0].contains(&id) && lines[0].contains("ping") && lines[0].contains("run_limit"),
+        "{listed}"
+    );
     let incident = lines[0].split_whitespace().next().unwrap().to_owned();
-    assert_eq!(shown.matches(" dispatched: true").count(), 8, "ping and pong ran 4 times each:\n{shown}");
+    assert_eq!(
+        shown.matches(" dispatched: true").count(),
+        8,
+        "ping and pong ran 4 times each:\n{shown}"
+    );
 
     // Retrying the incident lets `ping` run another 4 times, then it stops again.
     ok(&db, &["incident", "retry", &incident]);
@@ -104,8 +144,16 @@ fn tasks_that_run_each_other_forever_stop_at_the_run_limit_as_an_incident() {
     let shown = ok(&db, &["show", &id]);
     assert_eq!(shown.matches(" dispatched: true").count(), 16, "{shown}");
     let listed = ok(&db, &["incidents"]);
-    assert_eq!(listed.lines().count(), 2, "the first incident is closed, a new one is open:\n{listed}");
-    let open: Vec<&str> = listed.lines().skip(1).filter_map(|l| l.split_whitespace().next()).collect();
+    assert_eq!(
+        listed.lines().count(),
+        2,
+        "the first incident is closed, a new one is open:\n{listed}"
+    );
+    let open: Vec<&str> = listed
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
     assert!(!open.contains(&incident.as_str()), "{listed}");
 
     // Skipping the task settles its incident too; the instance goes on and completes.

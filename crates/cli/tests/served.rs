@@ -11,7 +11,10 @@ use support::baton;
 use support::modes::{Baton, Mode};
 
 fn example() -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/article-publishing.yaml").display().to_string()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/article-publishing.yaml")
+        .display()
+        .to_string()
 }
 
 /// A served scenario with people, the article example run and forwarded, and one instance
@@ -23,10 +26,34 @@ fn forwarded_article(b: &Baton) -> String {
     b.local(&["group", "add", "editors"]);
     b.local(&["group", "add-member", "editors", "john"]);
     assert_eq!(b.run(&["run", &example()]).code, 3);
-    let id = b.ok(&["instances"]).lines().nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    let id = b
+        .ok(&["instances"])
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
     b.ok(&["task", "claim", &id, "review_article", "--as", "john"]);
-    b.ok(&["task", "forward", &id, "review_article", "--as", "john", "--to", "sarah", "--title", "Legal Review", "--note", "Check"]);
-    let failing = b.file("failing.yaml", b"id: failing\ntasks:\n  - id: work\n    kind: job\n    command: [\"false\"]\n");
+    b.ok(&[
+        "task",
+        "forward",
+        &id,
+        "review_article",
+        "--as",
+        "john",
+        "--to",
+        "sarah",
+        "--title",
+        "Legal Review",
+        "--note",
+        "Check",
+    ]);
+    let failing = b.file(
+        "failing.yaml",
+        b"id: failing\ntasks:\n  - id: work\n    kind: job\n    command: [\"false\"]\n",
+    );
     assert_eq!(b.run(&["run", &failing]).code, 1);
     id
 }
@@ -64,7 +91,11 @@ fn every_command_prints_the_same_through_the_server_as_on_the_database_file() {
     for args in commands {
         let on_file = baton(&b.db, &args);
         let served = b.run(&args);
-        assert_eq!((served.code, &served.stdout, &served.stderr), (on_file.code, &on_file.stdout, &on_file.stderr), "baton {args:?}");
+        assert_eq!(
+            (served.code, &served.stdout, &served.stderr),
+            (on_file.code, &on_file.stdout, &on_file.stderr),
+            "baton {args:?}"
+        );
     }
 }
 
@@ -73,11 +104,26 @@ fn an_operation_through_the_server_is_recorded_as_the_tokens_user() {
     let b = Baton::new(Mode::Served);
     let id = forwarded_article(&b);
     b.ok(&["task", "claim", &id, "review_article", "--as", "sarah"]);
-    b.ok(&["task", "complete", &id, "review_article", "--as", "sarah", "--data", r#"{"approved": false, "comments": "no"}"#]);
+    b.ok(&[
+        "task",
+        "complete",
+        &id,
+        "review_article",
+        "--as",
+        "sarah",
+        "--data",
+        r#"{"approved": false, "comments": "no"}"#,
+    ]);
     b.settle();
-    assert_eq!(b.ok(&["delete", &id]), format!("instance {id} deleted (completed)\n"));
+    assert_eq!(
+        b.ok(&["delete", &id]),
+        format!("instance {id} deleted (completed)\n")
+    );
     let shown = b.local(&["show", &id]);
-    assert!(shown.contains("#1 ended_ok by sarah") && shown.contains("instance deleted by operator"), "{shown}");
+    assert!(
+        shown.contains("#1 ended_ok by sarah") && shown.contains("instance deleted by operator"),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -86,7 +132,18 @@ fn as_naming_another_user_than_the_tokens_is_refused_with_exit_2_and_changes_not
     let id = forwarded_article(&b);
     let before = b.local(&["show", &id, "--json"]);
     let sarah = b.token("sarah");
-    for args in [vec!["task", "claim", id.as_str(), "review_article", "--as", "john"], vec!["abort", id.as_str(), "--as", "john"], vec!["tasks", "--as", "john"]] {
+    for args in [
+        vec![
+            "task",
+            "claim",
+            id.as_str(),
+            "review_article",
+            "--as",
+            "john",
+        ],
+        vec!["abort", id.as_str(), "--as", "john"],
+        vec!["tasks", "--as", "john"],
+    ] {
         let run = b.client(&args, &[("BATON_TOKEN", &sarah)]);
         assert_eq!(
             (run.code, run.stderr.as_str()),
@@ -96,14 +153,26 @@ fn as_naming_another_user_than_the_tokens_is_refused_with_exit_2_and_changes_not
     }
     assert_eq!(b.local(&["show", &id, "--json"]), before, "nothing changed");
     // Naming the token's own user is what acting without --as does.
-    assert_eq!(b.client(&["abort", &id, "--as", "sarah"], &[("BATON_TOKEN", &sarah)]).stdout, format!("instance {id} is aborted\n"));
+    assert_eq!(
+        b.client(&["abort", &id, "--as", "sarah"], &[("BATON_TOKEN", &sarah)])
+            .stdout,
+        format!("instance {id} is aborted\n")
+    );
 }
 
 #[test]
 fn a_token_the_server_refuses_exits_2_saying_to_set_baton_token_and_is_never_printed() {
     let b = Baton::new(Mode::Served);
     let secret = b.token("operator");
-    let revoke = baton(&b.db, &["token", "list"]).stdout.lines().nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    let revoke = baton(&b.db, &["token", "list"])
+        .stdout
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
     baton(&b.db, &["token", "revoke", &revoke]);
     let expected = format!(
         "baton: the Baton server at {} refused the API token (it is unknown, revoked or expired); set BATON_TOKEN (or --token) to a valid one, which `baton token create --user USER` makes\n",
@@ -113,7 +182,10 @@ fn a_token_the_server_refuses_exits_2_saying_to_set_baton_token_and_is_never_pri
         let by_env = b.client(&["instances"], &[("BATON_TOKEN", token)]);
         let by_flag = b.client(&["--token", token, "instances"], &[]);
         for run in [by_env, by_flag] {
-            assert_eq!((run.code, run.stdout.as_str(), run.stderr.as_str()), (2, "", expected.as_str()));
+            assert_eq!(
+                (run.code, run.stdout.as_str(), run.stderr.as_str()),
+                (2, "", expected.as_str())
+            );
         }
     }
     let missing = b.client(&["instances"], &[]);
@@ -122,20 +194,46 @@ fn a_token_the_server_refuses_exits_2_saying_to_set_baton_token_and_is_never_pri
         (2, "baton: --server needs an API token: set BATON_TOKEN (or --token) to one that `baton token create --user USER` made\n")
     );
     let help = b.client(&["--help"], &[("BATON_TOKEN", &secret)]);
-    assert!(help.stdout.contains("[env: BATON_TOKEN]") && !help.stdout.contains(&secret), "the help names the variable, not its value: {}", help.stdout);
+    assert!(
+        help.stdout.contains("[env: BATON_TOKEN]") && !help.stdout.contains(&secret),
+        "the help names the variable, not its value: {}",
+        help.stdout
+    );
 }
 
 #[test]
 fn a_server_that_does_not_answer_exits_1_naming_its_address() {
     let dir = tempfile::tempdir().unwrap();
     // A port nothing listens on: taken, then given back.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("http://127.0.0.1:{port}");
-    let run = baton(&dir.path().join("baton.db"), &["--server", &url, "--token", "baton_x_y", "show", "some-instance"]);
+    let run = baton(
+        &dir.path().join("baton.db"),
+        &[
+            "--server",
+            &url,
+            "--token",
+            "baton_x_y",
+            "show",
+            "some-instance",
+        ],
+    );
     assert_eq!((run.code, run.stdout.as_str()), (1, ""));
-    assert!(run.stderr.starts_with(&format!("baton: cannot reach the Baton server at {url}: ")), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with(&format!("baton: cannot reach the Baton server at {url}: ")),
+        "{}",
+        run.stderr
+    );
     assert!(!run.stderr.contains("baton_x_y"), "{}", run.stderr);
-    assert!(!dir.path().join("baton.db").exists(), "a command for a server opens no database");
+    assert!(
+        !dir.path().join("baton.db").exists(),
+        "a command for a server opens no database"
+    );
 }
 
 #[test]
@@ -158,7 +256,11 @@ fn a_server_address_that_is_no_http_url_is_refused_with_exit_2() {
 fn commands_that_work_on_the_database_file_refuse_a_server_with_exit_2() {
     let b = Baton::new(Mode::Served);
     let token = b.token("operator");
-    for (args, command) in [(vec!["worker", "--until-idle"], "worker"), (vec!["serve"], "serve"), (vec!["bench", "--instances", "1"], "bench")] {
+    for (args, command) in [
+        (vec!["worker", "--until-idle"], "worker"),
+        (vec!["serve"], "serve"),
+        (vec!["bench", "--instances", "1"], "bench"),
+    ] {
         let run = b.client(&args, &[("BATON_TOKEN", &token)]);
         assert_eq!(
             (run.code, run.stderr),
@@ -167,10 +269,21 @@ fn commands_that_work_on_the_database_file_refuse_a_server_with_exit_2() {
         );
     }
     let flow = b.file("flow.yaml", b"id: flow\ntasks:\n  - id: t\n    kind: end\n");
-    let run = b.client(&["run", &flow, "--pass-env", "HOME"], &[("BATON_TOKEN", &token)]);
+    let run = b.client(
+        &["run", &flow, "--pass-env", "HOME"],
+        &[("BATON_TOKEN", &token)],
+    );
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("with --server the server runs them"), "{}", run.stderr);
-    assert_eq!(b.local(&["definitions"]).lines().count(), 1, "nothing was deployed");
+    assert!(
+        run.stderr.contains("with --server the server runs them"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        b.local(&["definitions"]).lines().count(),
+        1,
+        "nothing was deployed"
+    );
 }
 
 #[test]
@@ -183,7 +296,11 @@ fn a_file_that_is_not_utf8_text_is_refused_before_anything_is_sent() {
         (run.code, run.stderr),
         (2, format!("baton: {latin1}:1:8: the file is not UTF-8 text: the bytes from here on (0xE9 …) are not valid UTF-8\n  hint: save the file as UTF-8\n"))
     );
-    assert_eq!(b.local(&["definitions"]).lines().count(), 1, "neither file was stored");
+    assert_eq!(
+        b.local(&["definitions"]).lines().count(),
+        1,
+        "neither file was stored"
+    );
 }
 
 #[test]
@@ -192,9 +309,21 @@ fn baton_server_and_baton_token_in_the_environment_act_as_the_flags() {
     let token = b.token("operator");
     let flow = b.file("flow.yaml", b"id: flow\ntasks:\n  - id: t\n    kind: end\n");
     let dir = tempfile::tempdir().unwrap();
-    let run = support::baton_env(&dir.path().join("baton.db"), &["deploy", &flow], &[("BATON_SERVER", b.url()), ("BATON_TOKEN", &token)]);
-    assert_eq!((run.code, run.stdout), (0, format!("deployed flow version 1 ({flow})\n")), "{}", run.stderr);
-    assert!(!dir.path().join("baton.db").exists(), "the command went to the server");
+    let run = support::baton_env(
+        &dir.path().join("baton.db"),
+        &["deploy", &flow],
+        &[("BATON_SERVER", b.url()), ("BATON_TOKEN", &token)],
+    );
+    assert_eq!(
+        (run.code, run.stdout),
+        (0, format!("deployed flow version 1 ({flow})\n")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !dir.path().join("baton.db").exists(),
+        "the command went to the server"
+    );
     assert!(b.local(&["definitions"]).contains("flow"));
 }
 
@@ -205,7 +334,27 @@ fn show_follow_through_the_server_prints_the_history_until_the_instance_ends() {
     b.ok(&["deploy", &flow]);
     let id = b.ok(&["start", "slow"]).trim().to_owned();
     let follow = b.run(&["show", &id, "--follow"]);
-    assert_eq!(follow.code, 1, "a failed instance: {}{}", follow.stdout, follow.stderr);
-    assert_eq!(follow.stdout.lines().filter(|l| l.contains("job attempt 1 finished: exit 3")).count(), 1, "{}", follow.stdout);
-    assert!(follow.stdout.trim_end().ends_with(&format!("instance {id} is failed")), "{}", follow.stdout);
+    assert_eq!(
+        follow.code, 1,
+        "a failed instance: {}{}",
+        follow.stdout, follow.stderr
+    );
+    assert_eq!(
+        follow
+            .stdout
+            .lines()
+            .filter(|l| l.contains("job attempt 1 finished: exit 3"))
+            .count(),
+        1,
+        "{}",
+        follow.stdout
+    );
+    assert!(
+        follow
+            .stdout
+            .trim_end()
+            .ends_with(&format!("instance {id} is failed")),
+        "{}",
+        follow.stdout
+    );
 }

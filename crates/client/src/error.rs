@@ -36,13 +36,25 @@ pub enum ClientError {
     },
     /// The answer is not one of Baton's API (a proxy's error page, another program's answer).
     #[error("the server at {server} answered {status} to {what}, which is not an answer of Baton's API; is it the address of `baton serve`?")]
-    NotBaton { server: String, status: u16, what: String },
+    NotBaton {
+        server: String,
+        status: u16,
+        what: String,
+    },
     /// A successful answer that does not read as the view it should be.
     #[error("the answer of the server at {server} to {what} does not read as Baton's API answers it: {reason}")]
-    Unreadable { server: String, what: String, reason: String },
+    Unreadable {
+        server: String,
+        what: String,
+        reason: String,
+    },
     /// An answer longer than [`crate::MAX_ANSWER_BYTES`].
     #[error("the answer of the server at {server} to {what} is larger than {limit} bytes")]
-    TooLarge { server: String, what: String, limit: usize },
+    TooLarge {
+        server: String,
+        what: String,
+        limit: usize,
+    },
 }
 
 impl ClientError {

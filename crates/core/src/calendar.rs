@@ -208,7 +208,11 @@ impl Calendar {
 
     /// [`Calendar::check_references`] for deploy: a problem is reported in `file` (the file this
     /// calendar was read from) at the reference that leads to it.
-    pub fn check_references_in_file(&self, file: &str, others: Lookup) -> Result<(), DefinitionError> {
+    pub fn check_references_in_file(
+        &self,
+        file: &str,
+        others: Lookup,
+    ) -> Result<(), DefinitionError> {
         let mut done = HashSet::new();
         for (n, next) in self.references().enumerate() {
             let mut path = vec![self.id.clone()];
@@ -229,7 +233,9 @@ impl Calendar {
                     CalendarError::Unknown { calendar, .. } => {
                         format!("deploy calendar `{calendar}` first, or in the same `baton deploy`")
                     }
-                    CalendarError::Cycle(_) => "a calendar's days cannot depend on themselves".to_owned(),
+                    CalendarError::Cycle(_) => {
+                        "a calendar's days cannot depend on themselves".to_owned()
+                    }
                 };
                 return Err(DefinitionError {
                     file: file.to_owned(),

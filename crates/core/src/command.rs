@@ -11,12 +11,20 @@ use crate::status::{InstanceStatus, TaskStatus};
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
     /// A worker reports the end of a job attempt.
-    JobFinished { task: String, attempt: u32, outcome: JobOutcome },
+    JobFinished {
+        task: String,
+        attempt: u32,
+        outcome: JobOutcome,
+    },
     /// The job's worker died (the engine restarted); run the job again as a new attempt.
     RedispatchJob { task: String, attempt: u32 },
     /// The lock an external worker held on a job attempt expired before it reported: the job
     /// is offered again as a new attempt, and a late report of the old one is refused.
-    JobLockExpired { task: String, attempt: u32, worker: String },
+    JobLockExpired {
+        task: String,
+        attempt: u32,
+        worker: String,
+    },
     /// Run an ended task again (its blocked successors wait for it again).
     RetryTask { task: String, by: String },
     /// End a blocked or waiting task `ended_skipped` so the workflow goes on.
@@ -24,7 +32,11 @@ pub enum Command {
     /// Send task `task` back to `to`, a task before it: `to` runs again with the tasks after
     /// it (see `rework`). `by` is an administrator, or one of the potential owners or
     /// administrators of `task`'s human task.
-    SendBack { task: String, to: String, by: crate::people::Caller },
+    SendBack {
+        task: String,
+        to: String,
+        by: crate::people::Caller,
+    },
     /// Abort the instance: open tasks are canceled, running jobs are stopped. With
     /// `abort_parent`, a `call`ed sub-process aborts the instances above it too (Stardust: "the
     /// user can decide whether to abort the root process instance").
@@ -95,14 +107,29 @@ pub enum Command {
     TimerFired { task: String, timer: TimerKind },
     /// Set or clear a breakpoint on a task of the running instance; clearing the breakpoint of a
     /// task blocked at it lets its start pipeline go on.
-    SetBreakpoint { task: String, enabled: bool, by: String },
+    SetBreakpoint {
+        task: String,
+        enabled: bool,
+        by: String,
+    },
     /// Values for a task's prompts (Automic PromptSets); they go into process data.
-    ProvideInput { task: String, values: Map<String, Value>, by: String },
+    ProvideInput {
+        task: String,
+        values: Map<String, Value>,
+        by: String,
+    },
     /// An iteration (child instance) of a ForEach task ended.
-    IterationEnded { task: String, index: usize, status: InstanceStatus },
+    IterationEnded {
+        task: String,
+        index: usize,
+        status: InstanceStatus,
+    },
     /// Several iterations of a ForEach task ended: applied as one step (the driver gathers the
     /// ends due together), each end counted once however often it is delivered.
-    IterationsEnded { task: String, ends: Vec<crate::event::IterationEnd> },
+    IterationsEnded {
+        task: String,
+        ends: Vec<crate::event::IterationEnd>,
+    },
     /// An operation on one of the human tasks of `user` task `task`, for `actor` (a user the
     /// driver authenticated, or the engine itself, e.g. when a human task's timer fires).
     UserTask {
@@ -114,7 +141,9 @@ pub enum Command {
     /// A published event reached the instance (Siebel's implicit resumption): every `wait` task
     /// of it that waits for the event's name and key, and whose condition holds, receives it.
     /// Refused ([`TransitionError::NoWaitingTask`](crate::TransitionError)) when none does.
-    EventReceived { event: crate::correlation::ReceivedEvent },
+    EventReceived {
+        event: crate::correlation::ReceivedEvent,
+    },
     /// Delete the instance, finished or not: an open instance is aborted first, and every
     /// human task is deleted. The instance keeps its history and takes no more commands.
     Delete {
@@ -126,7 +155,11 @@ pub enum Command {
     },
     /// The user driving an interactive workflow submits view task `task` with `data`, which
     /// must fit the view's form (Siebel: the user's next action in an interactive step).
-    Submit { task: String, data: Map<String, Value>, by: String },
+    Submit {
+        task: String,
+        data: Map<String, Value>,
+        by: String,
+    },
 }
 
 impl Command {
@@ -147,7 +180,13 @@ impl Command {
             | Self::ChildEnded { task, .. }
             | Self::Submit { task, .. }
             | Self::UserTask { task, .. } => Some(task),
-            Self::Abort { .. } | Self::Delete { .. } | Self::Recover { .. } | Self::EventReceived { .. } | Self::Spawn { .. } | Self::SpawnedEnded { .. } | Self::AbortAndStart { .. } => None,
+            Self::Abort { .. }
+            | Self::Delete { .. }
+            | Self::Recover { .. }
+            | Self::EventReceived { .. }
+            | Self::Spawn { .. }
+            | Self::SpawnedEnded { .. }
+            | Self::AbortAndStart { .. } => None,
         }
     }
 
@@ -164,9 +203,7 @@ impl Command {
             | Self::SetBreakpoint { by, .. }
             | Self::ProvideInput { by, .. }
             | Self::Submit { by, .. }
-            | Self::Delete { by, .. } => {
-                Some(by)
-            }
+            | Self::Delete { by, .. } => Some(by),
             _ => None,
         }
     }
@@ -227,7 +264,9 @@ pub enum JobOutcome {
         #[serde(default)]
         stderr_tail: String,
     },
-    CouldNotStart { message: String },
+    CouldNotStart {
+        message: String,
+    },
     /// An external worker that held the attempt's lock reported on it.
     Reported {
         worker: String,

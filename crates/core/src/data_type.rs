@@ -14,6 +14,7 @@
 //! | `folder_list` | `[{"folder": "ID"}, …]` | shallow |
 //! | `notes` | `[{"text": "…", …}, …]`, the notes themselves | by value |
 //! | `entity` | `{"entity": "TYPE", "id": KEY}`, a record outside Baton (KEY a string or integer) | by reference |
+//! | `xml` | a string holding a well-formed XML document | by value |
 //!
 //! A reference names what it refers to and holds nothing of it, so a change to the document
 //! (its metadata) is seen through every copy of the reference; a list is a JSON value, so a
@@ -46,6 +47,9 @@ pub enum DataType {
     Attachments,
     /// A reference to a record outside Baton: `{"entity": TYPE, "id": KEY}`.
     Entity,
+    /// An XML document, kept by value: a string that parses as well-formed XML (no DTD, so no
+    /// entity expansion; its size is bounded by the data limits like any other value).
+    Xml,
 }
 
 impl DataType {
@@ -64,15 +68,22 @@ impl DataType {
         ("notes", DataType::Notes),
         ("attachments", DataType::Attachments),
         ("entity", DataType::Entity),
+        ("xml", DataType::Xml),
     ];
 
     /// The type with this name (`string`, `integer`, …).
     pub fn parse(name: &str) -> Option<Self> {
-        Self::NAMES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| *t)
     }
 
     pub fn name(self) -> &'static str {
-        Self::NAMES.iter().find(|(_, t)| *t == self).map_or("any", |(n, _)| n)
+        Self::NAMES
+            .iter()
+            .find(|(_, t)| *t == self)
+            .map_or("any", |(n, _)| n)
     }
 
     /// Does `value` have this type? `null` is accepted for every type (an unset variable).
@@ -87,9 +98,12 @@ impl DataType {
             (Self::Document, value) => document_id(value).is_some(),
             (Self::Folder, value) => folder_id(value).is_some(),
             (Self::Entity, value) => is_entity(value),
-            (Self::DocumentList | Self::Attachments, Value::Array(items)) => items.iter().all(|v| document_id(v).is_some()),
+            (Self::DocumentList | Self::Attachments, Value::Array(items)) => {
+                items.iter().all(|v| document_id(v).is_some())
+            }
             (Self::FolderList, Value::Array(items)) => items.iter().all(|v| folder_id(v).is_some()),
             (Self::Notes, Value::Array(items)) => items.iter().all(is_note),
+            (Self::Xml, Value::String(text)) => roxmltree::Document::parse(text).is_ok(),
             _ => false,
         }
     }
@@ -97,7 +111,10 @@ impl DataType {
     /// Does a variable of this type hold documents (one, or a list of them)? What Stardust's
     /// mapping heuristics and the store's index of references look at.
     pub fn holds_documents(self) -> bool {
-        matches!(self, Self::Document | Self::DocumentList | Self::Attachments)
+        matches!(
+            self,
+            Self::Document | Self::DocumentList | Self::Attachments
+        )
     }
 
     /// The type's name, with its JSON shape for a type that has one, for messages:
@@ -118,6 +135,7 @@ impl DataType {
             Self::FolderList => r#"a list of {"folder": "ID"}"#,
             Self::Notes => r#"a list of {"text": "..."}"#,
             Self::Entity => r#"{"entity": "TYPE", "id": KEY}"#,
+            Self::Xml => "a string holding a well-formed XML document",
             _ => return None,
         })
     }
@@ -135,7 +153,9 @@ pub fn folder_id(value: &Value) -> Option<&str> {
 
 /// `{key: "ID"}` and nothing else, with a non-empty id.
 fn reference<'v>(value: &'v Value, key: &str) -> Option<&'v str> {
-    let Value::Object(map) = value else { return None };
+    let Value::Object(map) = value else {
+        return None;
+    };
     match (map.len(), map.get(key)) {
         (1, Some(Value::String(id))) if !id.is_empty() => Some(id),
         _ => None,
@@ -145,7 +165,9 @@ fn reference<'v>(value: &'v Value, key: &str) -> Option<&'v str> {
 /// `{"entity": TYPE, "id": KEY}`: a non-empty type, and a key that is a non-empty string or
 /// an integer.
 fn is_entity(value: &Value) -> bool {
-    let Value::Object(map) = value else { return false };
+    let Value::Object(map) = value else {
+        return false;
+    };
     let ty = matches!(map.get("entity"), Some(Value::String(t)) if !t.is_empty());
     let key = match map.get("id") {
         Some(Value::String(k)) => !k.is_empty(),
@@ -174,7 +196,9 @@ pub fn documents_in(value: &Value) -> Vec<&str> {
 /// a value with a document's shape counts (a spawned instance carries values its definition
 /// does not declare). A list is looked into only if its first item is a document reference,
 /// so that the look costs a glance per variable, not a walk of every list.
-pub fn referenced_documents(data: &serde_json::Map<String, Value>) -> std::collections::BTreeSet<String> {
+pub fn referenced_documents(
+    data: &serde_json::Map<String, Value>,
+) -> std::collections::BTreeSet<String> {
     let mut ids = std::collections::BTreeSet::new();
     for value in data.values() {
         let found = match value {

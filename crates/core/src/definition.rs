@@ -20,20 +20,28 @@ pub mod document;
 mod parse;
 mod raw;
 mod retry;
-mod schedule_field;
 mod run_cycles;
+mod schedule_field;
 mod subprocess_kind;
 mod user_kind;
-mod wait_kind;
 mod view_kind;
+mod wait_kind;
 
 pub use crate::data_type::{json_type_name, DataType};
 pub use crate::duration::{self, DurationError, MAX_DURATION};
-pub use compiled::{precedes, topic_problem, wire_name_problem, Branch, LoopBack, DEFAULT_MAX_LOOPS, MAX_LOOPS_LIMIT, CallSpec, HandoffSpec, WaitSpec, ViewSpec, ProcessRef, DataDecl, DecisionSpec, Definition, Dependency, DependencyMatch, ForEachSpec, JobSpec, JobTarget, TaskDef, TaskKind, MAX_PARALLEL, MAX_TOPIC_LEN};
-pub use controls::{Action, Condition, EndAs, Postcondition, Preconditions, Prompt, RuntimeLimit, TaskControls, TimeSpec, MAX_RESTARTS};
+pub use compiled::{
+    precedes, topic_problem, wire_name_problem, Branch, CallSpec, DataDecl, DecisionSpec,
+    Definition, Dependency, DependencyMatch, ForEachSpec, HandoffSpec, JobSpec, JobTarget,
+    LoopBack, ProcessRef, TaskDef, TaskKind, ViewSpec, WaitSpec, DEFAULT_MAX_LOOPS,
+    MAX_LOOPS_LIMIT, MAX_PARALLEL, MAX_TOPIC_LEN,
+};
+pub use controls::{
+    Action, Condition, EndAs, Postcondition, Preconditions, Prompt, RuntimeLimit, TaskControls,
+    TimeSpec, MAX_RESTARTS,
+};
 pub use diagnostics::{format_problems, DefinitionError, Diagnostic, MAX_SHOWN};
+use diagnostics::{pos_of, Diagnostics, Pos, Resolve};
 pub use parse::{check_id, decode_source, node_to_json, parse, parse_with, MAX_ID_LEN};
 pub use retry::{RetryPolicy, MAX_BACKOFF, MAX_RETRIES, MAX_RETRY_DELAY};
 pub use subprocess_kind::MAX_WORK_STATUS_LEN;
 pub use user_kind::{Assignee, Priority, Text, UserTaskDef};
-use diagnostics::{pos_of, Diagnostics, Pos, Resolve};

@@ -23,10 +23,25 @@ pub const MAX_DEPARTMENT_CHARS: usize = 64;
 /// The department of a new root instance `id` of `def` with start `data`: the value of the
 /// definition's `department` expression. Refused, with a sentence saying why, when the
 /// expression fails or gives something that is not a department name or `null`.
-pub(crate) fn department_of(def: &Definition, id: &str, data: &Map<String, Value>, now: DateTime<Utc>) -> Result<Option<String>, String> {
-    let Some(expr) = &def.department else { return Ok(None) };
-    let tasks = def.tasks.iter().map(|t| (t.id.as_str(), "waiting_for_predecessor"));
-    let value = expr.eval(&Scope::new(data, tasks, id, now)).map_err(|e| format!("`department: {}` cannot be evaluated on the start data: {e}", expr.source()))?;
+pub(crate) fn department_of(
+    def: &Definition,
+    id: &str,
+    data: &Map<String, Value>,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, String> {
+    let Some(expr) = &def.department else {
+        return Ok(None);
+    };
+    let tasks = def
+        .tasks
+        .iter()
+        .map(|t| (t.id.as_str(), "waiting_for_predecessor"));
+    let value = expr.eval(&Scope::new(data, tasks, id, now)).map_err(|e| {
+        format!(
+            "`department: {}` cannot be evaluated on the start data: {e}",
+            expr.source()
+        )
+    })?;
     match value {
         Value::Null => Ok(None),
         Value::String(name) if (1..=MAX_DEPARTMENT_CHARS).contains(&name.chars().count()) && !name.chars().any(char::is_control) => Ok(Some(name)),

@@ -15,7 +15,8 @@ use std::time::Duration;
 pub const MAX_DURATION: Duration = Duration::from_secs(36_525 * 86_400);
 
 /// How to write a duration, for messages.
-pub const HINT: &str = "write it like `30s`, `5m`, `1h 30m`, `3 days` or as ISO 8601, e.g. `PT2H` or `P3D`";
+pub const HINT: &str =
+    "write it like `30s`, `5m`, `1h 30m`, `3 days` or as ISO 8601, e.g. `PT2H` or `P3D`";
 
 /// Why a duration was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,7 +67,9 @@ fn parse_iso8601(rest: &str) -> Result<Duration, DurationError> {
         None => (rest, None),
     };
     if date.is_empty() && time.is_none() {
-        return Err(unreadable("an ISO 8601 duration needs at least one number and unit after `P`".into()));
+        return Err(unreadable(
+            "an ISO 8601 duration needs at least one number and unit after `P`".into(),
+        ));
     }
     let mut seconds = 0f64;
     let mut add = |part: &str, units: &[(char, f64)], in_time: bool| -> Result<(), DurationError> {
@@ -79,15 +82,24 @@ fn parse_iso8601(rest: &str) -> Result<Duration, DurationError> {
             }
             let Some(at) = units.iter().position(|(u, _)| *u == c) else {
                 let hint = match (c, in_time) {
-                    ('Y', _) | ('M', false) => "years and months have no fixed length; use days (`P30D`) or weeks",
+                    ('Y', _) | ('M', false) => {
+                        "years and months have no fixed length; use days (`P30D`) or weeks"
+                    }
                     _ => "use W or D before `T`, and H, M or S after it",
                 };
-                return Err(unreadable(format!("unknown unit `{c}` in an ISO 8601 duration ({hint})")));
+                return Err(unreadable(format!(
+                    "unknown unit `{c}` in an ISO 8601 duration ({hint})"
+                )));
             };
             if at < last_unit || number.is_empty() {
-                return Err(unreadable("each unit of an ISO 8601 duration comes once, in order, after its number".into()));
+                return Err(unreadable(
+                    "each unit of an ISO 8601 duration comes once, in order, after its number"
+                        .into(),
+                ));
             }
-            let n: f64 = number.parse().map_err(|_| unreadable(format!("`{number}` is not a number")))?;
+            let n: f64 = number
+                .parse()
+                .map_err(|_| unreadable(format!("`{number}` is not a number")))?;
             seconds += n * units[at].1;
             number.clear();
             last_unit = at + 1;
@@ -102,7 +114,13 @@ fn parse_iso8601(rest: &str) -> Result<Duration, DurationError> {
         add(time, &[('H', 3600.0), ('M', 60.0), ('S', 1.0)], true)?;
     }
     // A number too large for a `Duration` is too long, not unreadable.
-    Duration::try_from_secs_f64(seconds).map_err(|_| if seconds.is_nan() { unreadable("not a number".into()) } else { DurationError::TooLong })
+    Duration::try_from_secs_f64(seconds).map_err(|_| {
+        if seconds.is_nan() {
+            unreadable("not a number".into())
+        } else {
+            DurationError::TooLong
+        }
+    })
 }
 
 #[cfg(test)]
@@ -127,10 +145,24 @@ mod tests {
         assert_eq!(parse("100years"), Ok(MAX_DURATION));
         assert_eq!(parse("36525days"), Ok(MAX_DURATION));
         assert_eq!(parse("P5217W6D"), Ok(MAX_DURATION));
-        for longer in ["101years", "36525days 1s", "P36526D", "P999999999999W", "300000000years", "99999999999999999999s", "PT99999999999999999999H"] {
+        for longer in [
+            "101years",
+            "36525days 1s",
+            "P36526D",
+            "P999999999999W",
+            "300000000years",
+            "99999999999999999999s",
+            "PT99999999999999999999H",
+        ] {
             assert_eq!(parse(longer), Err(DurationError::TooLong), "{longer}");
         }
-        assert_eq!(parse_unbounded("300000000years"), Ok(Duration::from_secs(300_000_000 * 31_557_600)));
-        assert_eq!(format!("`timeout` {}", DurationError::TooLong), "`timeout` is longer than the limit of 100 years (36,525 days)");
+        assert_eq!(
+            parse_unbounded("300000000years"),
+            Ok(Duration::from_secs(300_000_000 * 31_557_600))
+        );
+        assert_eq!(
+            format!("`timeout` {}", DurationError::TooLong),
+            "`timeout` is longer than the limit of 100 years (36,525 days)"
+        );
     }
 }

@@ -35,8 +35,16 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Map::is_empty")]
         data: Map<String, Value>,
     },
-    InstanceStatusChanged { to: InstanceStatus, #[serde(default, skip_serializing_if = "Option::is_none")] reason: Option<Reason> },
-    TaskStatusChanged { to: TaskStatus, #[serde(default, skip_serializing_if = "Option::is_none")] reason: Option<Reason> },
+    InstanceStatusChanged {
+        to: InstanceStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Reason>,
+    },
+    TaskStatusChanged {
+        to: TaskStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Reason>,
+    },
     /// Process data written by a task (a `set`, or a job's JSON output).
     DataChanged { values: Map<String, Value> },
     /// A job's process was handed to a worker.
@@ -85,7 +93,10 @@ pub enum EventKind {
     /// A breakpoint was set or cleared on the running instance.
     BreakpointChanged { enabled: bool, by: String },
     /// Prompt values given for the task.
-    InputProvided { values: Map<String, Value>, by: String },
+    InputProvided {
+        values: Map<String, Value>,
+        by: String,
+    },
     /// Something to tell operators that changes no status (a runtime alert, an ignored action).
     Alert { reason: Reason },
     /// ForEach iterations `first` to `first + count - 1` started, each as a child instance
@@ -100,15 +111,30 @@ pub enum EventKind {
     /// One ForEach iteration started (in histories written before iterations were recorded in runs).
     IterationStarted { index: usize },
     /// One ForEach iteration ended (in histories written before ends were recorded together).
-    IterationEnded { index: usize, status: InstanceStatus },
+    IterationEnded {
+        index: usize,
+        status: InstanceStatus,
+    },
     /// A postcondition was evaluated once after the task ended.
-    PostconditionEvaluated { condition: String, held: bool, action: String },
+    PostconditionEvaluated {
+        condition: String,
+        held: bool,
+        action: String,
+    },
     /// One human task of a `user` task changed: created, claimed, forwarded, suspended,
     /// escalated, completed, deleted… `human_task` numbers it within the task (`#0` is the
     /// original), `by` is who acted (`engine` for timers and the process).
-    HumanTask { human_task: HumanTaskId, by: String, change: UserTaskEventKind },
+    HumanTask {
+        human_task: HumanTaskId,
+        by: String,
+        change: UserTaskEventKind,
+    },
     /// An escalation asked for these people to be told that `human_task` escalated.
-    PeopleNotified { human_task: HumanTaskId, escalation: String, to: PotentialOwners },
+    PeopleNotified {
+        human_task: HumanTaskId,
+        escalation: String,
+        to: PotentialOwners,
+    },
     /// The instance was deleted; its human tasks were deleted with it.
     InstanceDeleted { by: String },
     /// A `call` or `handoff` task started child instance `child` of `process` (version

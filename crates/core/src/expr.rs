@@ -28,7 +28,9 @@ use serde_json::{Map, Value};
 pub use budget::EvalLimits;
 
 /// The variables an expression may refer to; anything else is a deploy error.
-pub const ROOT_VARIABLES: &[&str] = &["data", "tasks", "task", "instance", "now", "item", "index", "offer"];
+pub const ROOT_VARIABLES: &[&str] = &[
+    "data", "tasks", "task", "instance", "now", "item", "index", "offer",
+];
 
 /// Where a variable only some expressions see is allowed: `output` in a user task's `output` mapping.
 pub const OUTPUT_VARIABLE: &str = "output";
@@ -121,7 +123,8 @@ impl Expr {
             return None;
         }
         let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
-        self.eval(&Scope::new(&Map::new(), std::iter::empty(), "", epoch)).ok()
+        self.eval(&Scope::new(&Map::new(), std::iter::empty(), "", epoch))
+            .ok()
     }
 
     /// Evaluates the expression and converts the result to JSON.
@@ -134,7 +137,10 @@ impl Expr {
                 "`{}` produced a result larger than {} bytes (the result size limit)",
                 self.source, scope.limits.max_result_bytes
             ))),
-            Err(Unfit::NotData) => Err(EvalError(format!("`{}` produced a value that is not data: {value:?}", self.source))),
+            Err(Unfit::NotData) => Err(EvalError(format!(
+                "`{}` produced a value that is not data: {value:?}",
+                self.source
+            ))),
         }
     }
 
@@ -142,7 +148,10 @@ impl Expr {
     pub fn eval_bool(&self, scope: &Scope) -> Result<bool, EvalError> {
         match self.eval(scope)? {
             Value::Bool(b) => Ok(b),
-            other => Err(EvalError(format!("`{}` must be true or false but gave {other}", self.source))),
+            other => Err(EvalError(format!(
+                "`{}` must be true or false but gave {other}",
+                self.source
+            ))),
         }
     }
 }
@@ -151,9 +160,15 @@ fn compile_checked(source: &str, extra: &[&str]) -> Result<Expr, CompileError> {
     let parser = budget::ENV.parser().max_recursion_depth(MAX_DEPTH as u16);
     let (ast, info) = parser.parse_with_source_info(source).map_err(|errors| {
         let first = errors.errors.first();
-        let (line, column) = first.map_or((1, 1), |e| (e.pos.0.max(1) as usize, e.pos.1.max(1) as usize));
+        let (line, column) = first.map_or((1, 1), |e| {
+            (e.pos.0.max(1) as usize, e.pos.1.max(1) as usize)
+        });
         let message = first.map_or_else(|| errors.to_string(), |e| e.msg.clone());
-        CompileError { line, column, message: tidy_parse_message(&message) }
+        CompileError {
+            line,
+            column,
+            message: tidy_parse_message(&message),
+        }
     })?;
     let mut shape = Shape::default();
     measure(&ast, 1, 0, &mut shape);
@@ -168,7 +183,11 @@ fn compile_checked(source: &str, extra: &[&str]) -> Result<Expr, CompileError> {
                 "comprehensions (`all`, `exists`, `exists_one`, `map`, `filter`) are nested more than {MAX_COMPREHENSION_NESTING} deep"
             ),
         };
-        return Err(CompileError { line, column, message });
+        return Err(CompileError {
+            line,
+            column,
+            message,
+        });
     }
     let mut unknown = None;
     let mut bound: Vec<&str> = extra.to_vec();
@@ -187,7 +206,13 @@ fn compile_checked(source: &str, extra: &[&str]) -> Result<Expr, CompileError> {
     let uses_tasks = ast.references().variables().contains(&"tasks");
     let mut data_fields = Vec::new();
     collect_data_fields(&ast, source, &info, &mut data_fields);
-    Ok(Expr { source: source.to_owned(), uses_tasks, iterates: shape.comprehensions > 0, ast: Arc::new(ast), data_fields: data_fields.into() })
+    Ok(Expr {
+        source: source.to_owned(),
+        uses_tasks,
+        iterates: shape.comprehensions > 0,
+        ast: Arc::new(ast),
+        data_fields: data_fields.into(),
+    })
 }
 
 /// What [`measure`] found: the first limit passed, and how many comprehensions there are.
@@ -227,7 +252,8 @@ fn measure(expr: &IdedExpr, depth: usize, nesting: usize, shape: &mut Shape) {
 
 /// Calls `f` on each direct operand of `expr`.
 fn for_each_child<'e>(expr: &'e IdedExpr, f: &mut dyn FnMut(&'e IdedExpr)) {
-    let entries = |entries: &'e [cel::common::ast::IdedEntryExpr], f: &mut dyn FnMut(&'e IdedExpr)| {
+    let entries = |entries: &'e [cel::common::ast::IdedEntryExpr],
+                   f: &mut dyn FnMut(&'e IdedExpr)| {
         for entry in entries {
             match &entry.expr {
                 EntryExpr::MapEntry(e) => {
@@ -246,7 +272,13 @@ fn for_each_child<'e>(expr: &'e IdedExpr, f: &mut dyn FnMut(&'e IdedExpr)) {
             call.args.iter().for_each(|a| f(a));
         }
         AstExpr::Comprehension(c) => {
-            for e in [&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result] {
+            for e in [
+                &c.iter_range,
+                &c.accu_init,
+                &c.loop_cond,
+                &c.loop_step,
+                &c.result,
+            ] {
                 f(e);
             }
         }
@@ -269,8 +301,13 @@ fn first_unknown_variable<'e>(
     match &expr.expr {
         AstExpr::Ident(name) => {
             // Names starting with `@` are the macros' own accumulators.
-            if !name.starts_with('@') && !ROOT_VARIABLES.contains(&name.as_str()) && !bound.contains(&name.as_str()) {
-                let offset = info.offset_for(expr.id).map_or(0, |(start, _)| start as usize);
+            if !name.starts_with('@')
+                && !ROOT_VARIABLES.contains(&name.as_str())
+                && !bound.contains(&name.as_str())
+            {
+                let offset = info
+                    .offset_for(expr.id)
+                    .map_or(0, |(start, _)| start as usize);
                 if found.is_none_or(|(o, _)| offset < o) {
                     *found = Some((offset, name));
                 }
@@ -288,28 +325,46 @@ fn first_unknown_variable<'e>(
             }
             bound.truncate(depth);
         }
-        _ => for_each_child(expr, &mut |child| first_unknown_variable(child, bound, info, found)),
+        _ => for_each_child(expr, &mut |child| {
+            first_unknown_variable(child, bound, info, found)
+        }),
     }
 }
 
 /// Every `data.NAME` of the tree, with the byte offset of NAME in `source`.
-fn collect_data_fields(expr: &IdedExpr, source: &str, info: &SourceInfo, found: &mut Vec<(usize, String)>) {
+fn collect_data_fields(
+    expr: &IdedExpr,
+    source: &str,
+    info: &SourceInfo,
+    found: &mut Vec<(usize, String)>,
+) {
     if let AstExpr::Select(select) = &expr.expr {
         if matches!(&select.operand.expr, AstExpr::Ident(name) if name == "data") {
-            let from = info.offset_for(select.operand.id).map_or(0, |(start, _)| start as usize);
-            let at = source.get(from..).and_then(|rest| rest.find(select.field.as_str())).map_or(from, |i| from + i);
+            let from = info
+                .offset_for(select.operand.id)
+                .map_or(0, |(start, _)| start as usize);
+            let at = source
+                .get(from..)
+                .and_then(|rest| rest.find(select.field.as_str()))
+                .map_or(from, |i| from + i);
             found.push((at, select.field.clone()));
             return;
         }
     }
-    for_each_child(expr, &mut |child| collect_data_fields(child, source, info, found));
+    for_each_child(expr, &mut |child| {
+        collect_data_fields(child, source, info, found)
+    });
 }
 
 /// 1-based line and column (in characters) of a byte offset in `source`.
 fn line_column(source: &str, offset: usize) -> (usize, usize) {
     let mut line = 1;
     let mut column = 1;
-    for c in source.char_indices().take_while(|(i, _)| *i < offset).map(|(_, c)| c) {
+    for c in source
+        .char_indices()
+        .take_while(|(i, _)| *i < offset)
+        .map(|(_, c)| c)
+    {
         if c == '\n' {
             line += 1;
             column = 1;
@@ -366,7 +421,12 @@ thread_local! {
 
 impl<'a> Scope<'a> {
     /// Builds a scope from process data, task statuses (`task id -> status name`), instance id and time.
-    pub fn new<I>(data: &Map<String, Value>, tasks: I, instance: &str, now: chrono::DateTime<chrono::Utc>) -> Self
+    pub fn new<I>(
+        data: &Map<String, Value>,
+        tasks: I,
+        instance: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Self
     where
         I: IntoIterator<Item = (&'a str, &'a str)> + Clone + 'a,
     {
@@ -375,14 +435,32 @@ impl<'a> Scope<'a> {
                 .clone()
                 .into_iter()
                 .map(|(id, status)| {
-                    let entry: HashMap<Key, CelValue> = HashMap::from([(key("status"), CelValue::String(Arc::new(status.to_owned())))]);
+                    let entry: HashMap<Key, CelValue> = HashMap::from([(
+                        key("status"),
+                        CelValue::String(Arc::new(status.to_owned())),
+                    )]);
                     (key(id), CelValue::Map(CelMap::from(entry)))
                 })
                 .collect();
             CelValue::Map(CelMap::from(tasks))
         });
-        let instance: HashMap<Key, CelValue> = HashMap::from([(key("id"), CelValue::String(Arc::new(instance.to_owned())))]);
-        Self { data: map_to_cel(data), base: None, tasks: std::cell::OnceCell::new(), task_source, instance: CelValue::Map(CelMap::from(instance)), task: CelValue::Null, item: CelValue::Null, index: CelValue::Null, output: CelValue::Null, event: CelValue::Null, offer: CelValue::Map(CelMap::from(HashMap::<Key, CelValue>::new())), now, limits: EvalLimits::DEFAULT }
+        let instance: HashMap<Key, CelValue> =
+            HashMap::from([(key("id"), CelValue::String(Arc::new(instance.to_owned())))]);
+        Self {
+            data: map_to_cel(data),
+            base: None,
+            tasks: std::cell::OnceCell::new(),
+            task_source,
+            instance: CelValue::Map(CelMap::from(instance)),
+            task: CelValue::Null,
+            item: CelValue::Null,
+            index: CelValue::Null,
+            output: CelValue::Null,
+            event: CelValue::Null,
+            offer: CelValue::Map(CelMap::from(HashMap::<Key, CelValue>::new())),
+            now,
+            limits: EvalLimits::DEFAULT,
+        }
     }
 
     /// Sets `task`: the task the expression belongs to (`task.id`, `task.status`, …).
@@ -400,12 +478,23 @@ impl<'a> Scope<'a> {
 
     /// Adds the instance's place in its hierarchy to `instance`: `instance.case`,
     /// `instance.work_status` (null when none was recorded) and `instance.referenced_instances`.
-    pub fn with_hierarchy(mut self, case: &str, work_status: Option<&str>, referenced: &[String]) -> Self {
+    pub fn with_hierarchy(
+        mut self,
+        case: &str,
+        work_status: Option<&str>,
+        referenced: &[String],
+    ) -> Self {
         if let CelValue::Map(map) = &self.instance {
             let mut entries = HashMap::clone(&map.map);
             entries.insert(key("case"), CelValue::String(Arc::new(case.to_owned())));
-            entries.insert(key("work_status"), work_status.map_or(CelValue::Null, |w| CelValue::String(Arc::new(w.to_owned()))));
-            let refs: Vec<CelValue> = referenced.iter().map(|r| CelValue::String(Arc::new(r.clone()))).collect();
+            entries.insert(
+                key("work_status"),
+                work_status.map_or(CelValue::Null, |w| CelValue::String(Arc::new(w.to_owned()))),
+            );
+            let refs: Vec<CelValue> = referenced
+                .iter()
+                .map(|r| CelValue::String(Arc::new(r.clone())))
+                .collect();
             entries.insert(key("referenced_instances"), CelValue::List(Arc::new(refs)));
             self.instance = CelValue::Map(CelMap::from(entries));
         }
@@ -459,7 +548,10 @@ impl<'a> Scope<'a> {
             let mut context = root.new_inner_scope();
             context.add_variable_from_value("data", self.data.clone());
             if expr.uses_tasks {
-                context.add_variable_from_value("tasks", self.tasks.get_or_init(|| (self.task_source)()).clone());
+                context.add_variable_from_value(
+                    "tasks",
+                    self.tasks.get_or_init(|| (self.task_source)()).clone(),
+                );
             }
             context.add_variable_from_value("instance", self.instance.clone());
             context.add_variable_from_value("task", self.task.clone());
@@ -518,7 +610,11 @@ impl PreparedData {
 
 impl fmt::Debug for PreparedData {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.get().is_some() { "PreparedData(converted)" } else { "PreparedData(not yet)" })
+        f.write_str(if self.0.get().is_some() {
+            "PreparedData(converted)"
+        } else {
+            "PreparedData(not yet)"
+        })
     }
 }
 
@@ -535,7 +631,10 @@ pub fn to_cel(value: &Value) -> CelValue {
         Value::Bool(b) => CelValue::Bool(*b),
         Value::Number(n) => match n.as_i64() {
             Some(i) => CelValue::Int(i),
-            None => n.as_u64().map_or_else(|| CelValue::Float(n.as_f64().unwrap_or(f64::NAN)), CelValue::UInt),
+            None => n.as_u64().map_or_else(
+                || CelValue::Float(n.as_f64().unwrap_or(f64::NAN)),
+                CelValue::UInt,
+            ),
         },
         Value::String(s) => CelValue::String(Arc::new(s.clone())),
         Value::Array(items) => CelValue::List(Arc::new(items.iter().map(to_cel).collect())),
@@ -596,7 +695,12 @@ fn to_json_within(value: &CelValue, room: &mut usize) -> Result<Value, Unfit> {
         }
         CelValue::List(items) => {
             spend(2 + items.len())?;
-            Value::Array(items.iter().map(|item| to_json_within(item, room)).collect::<Result<_, _>>()?)
+            Value::Array(
+                items
+                    .iter()
+                    .map(|item| to_json_within(item, room))
+                    .collect::<Result<_, _>>()?,
+            )
         }
         CelValue::Map(map) => {
             spend(2 + map.map.len())?;
@@ -631,7 +735,12 @@ mod tests {
     use serde_json::json;
 
     fn scope(data: Value) -> Scope<'static> {
-        Scope::new(data.as_object().unwrap(), [("a", "ended_ok")], "i-1", chrono::Utc::now())
+        Scope::new(
+            data.as_object().unwrap(),
+            [("a", "ended_ok")],
+            "i-1",
+            chrono::Utc::now(),
+        )
     }
 
     #[test]
@@ -674,7 +783,12 @@ mod tests {
 
     /// Compiles on a thread with the stack of a tokio worker (2 MiB), as the engine does.
     fn compile_on_worker_stack(source: String) -> Result<Expr, CompileError> {
-        std::thread::Builder::new().stack_size(2 << 20).spawn(move || Expr::compile(&source)).unwrap().join().unwrap()
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || Expr::compile(&source))
+            .unwrap()
+            .join()
+            .unwrap()
     }
 
     #[test]
@@ -687,8 +801,16 @@ mod tests {
             vec!["'a'"; MAX_SOURCE_BYTES / 4].join("+"),
             format!("data{}", ".a".repeat(MAX_SOURCE_BYTES / 2 - 3)),
             format!("data.l{}", "[0]".repeat(MAX_SOURCE_BYTES / 3 - 3)),
-            format!("{}1{}", "(".repeat(MAX_SOURCE_BYTES / 2 - 1), ")".repeat(MAX_SOURCE_BYTES / 2 - 1)),
-            format!("{}1{}", "[".repeat(MAX_SOURCE_BYTES / 2 - 1), "]".repeat(MAX_SOURCE_BYTES / 2 - 1)),
+            format!(
+                "{}1{}",
+                "(".repeat(MAX_SOURCE_BYTES / 2 - 1),
+                ")".repeat(MAX_SOURCE_BYTES / 2 - 1)
+            ),
+            format!(
+                "{}1{}",
+                "[".repeat(MAX_SOURCE_BYTES / 2 - 1),
+                "]".repeat(MAX_SOURCE_BYTES / 2 - 1)
+            ),
             format!("{}true", "!".repeat(MAX_SOURCE_BYTES - 4)),
             format!("{}1", "-".repeat(MAX_SOURCE_BYTES - 1)),
             format!("{}1", "true ? 1 : ".repeat(MAX_SOURCE_BYTES / 11)),
@@ -697,7 +819,13 @@ mod tests {
             assert!(source.len() <= MAX_SOURCE_BYTES, "{}", source.len());
             // Refused, or (`!!…!true` folds to one operator) evaluated: never a stack overflow.
             if let Ok(e) = compile_on_worker_stack(source.clone()) {
-                std::thread::Builder::new().stack_size(2 << 20).spawn(move || e.eval(&scope(json!({}))).map(|_| ())).unwrap().join().unwrap().unwrap();
+                std::thread::Builder::new()
+                    .stack_size(2 << 20)
+                    .spawn(move || e.eval(&scope(json!({}))).map(|_| ()))
+                    .unwrap()
+                    .join()
+                    .unwrap()
+                    .unwrap();
             }
         }
     }
@@ -707,12 +835,22 @@ mod tests {
         // Long enough to overflow a worker's stack in the parser if it were parsed.
         for op in ["==", "+", "*"] {
             let err = compile_on_worker_stack(chain(op, 20_000)).unwrap_err();
-            assert!(err.message.contains("expressions are limited to 4096 bytes"), "{}", err.message);
+            assert!(
+                err.message
+                    .contains("expressions are limited to 4096 bytes"),
+                "{}",
+                err.message
+            );
         }
         let err = Expr::compile(&chain(" + ", 1500)).unwrap_err();
         assert!(err.message.contains("bytes"), "{}", err.message);
         let err = Expr::compile(&chain("+", 150)).unwrap_err();
-        assert!(err.message.contains(&format!("deeper than {MAX_DEPTH} levels")), "{}", err.message);
+        assert!(
+            err.message
+                .contains(&format!("deeper than {MAX_DEPTH} levels")),
+            "{}",
+            err.message
+        );
         assert_eq!(err.line, 1);
         assert!(err.column > 1);
     }
@@ -723,14 +861,25 @@ mod tests {
         let expected = (MAX_DEPTH - 2) as i64;
         let value = std::thread::Builder::new()
             .stack_size(2 << 20)
-            .spawn(move || Expr::compile(&sum).unwrap().eval(&scope(json!({}))).unwrap())
+            .spawn(move || {
+                Expr::compile(&sum)
+                    .unwrap()
+                    .eval(&scope(json!({})))
+                    .unwrap()
+            })
             .unwrap()
             .join()
             .unwrap();
         assert_eq!(value, json!(expected));
         // `&&` chains are balanced: a long one stays shallow.
         let all = vec!["true"; 500].join(" && ");
-        assert_eq!(Expr::compile(&all).unwrap().eval(&scope(json!({}))).unwrap(), json!(true));
+        assert_eq!(
+            Expr::compile(&all)
+                .unwrap()
+                .eval(&scope(json!({})))
+                .unwrap(),
+            json!(true)
+        );
     }
 
     #[test]
@@ -739,7 +888,11 @@ mod tests {
         assert!(Expr::compile(three).is_ok());
         let four = "data.l.map(a, data.l.map(b, data.l.map(c, data.l.map(d, d))))";
         let err = Expr::compile(four).unwrap_err();
-        assert!(err.message.contains("nested more than 3 deep"), "{}", err.message);
+        assert!(
+            err.message.contains("nested more than 3 deep"),
+            "{}",
+            err.message
+        );
         // At the fourth `map`: the call's opening parenthesis.
         assert_eq!((err.line, err.column), (1, 53));
     }
@@ -752,14 +905,26 @@ mod tests {
     fn an_evaluation_past_its_cost_budget_stops_with_the_reason() {
         let e = Expr::compile("data.l.all(a, data.l.all(b, data.l.all(c, true)))").unwrap();
         let err = e.eval(&scope(json!({"l": list(1000)}))).unwrap_err();
-        assert!(err.0.contains("exceeded its evaluation budget of 1000000 cost units"), "{}", err.0);
+        assert!(
+            err.0
+                .contains("exceeded its evaluation budget of 1000000 cost units"),
+            "{}",
+            err.0
+        );
         // The same expression over fewer items fits.
         assert_eq!(e.eval(&scope(json!({"l": list(50)}))).unwrap(), json!(true));
         // A smaller budget stops sooner.
-        let small = EvalLimits { max_cost: 100, ..EvalLimits::DEFAULT };
+        let small = EvalLimits {
+            max_cost: 100,
+            ..EvalLimits::DEFAULT
+        };
         let e = Expr::compile("data.l.map(x, x * 2)").unwrap();
-        assert!(e.eval(&scope(json!({"l": list(99)})).with_limits(small)).is_ok());
-        assert!(e.eval(&scope(json!({"l": list(101)})).with_limits(small)).is_err());
+        assert!(e
+            .eval(&scope(json!({"l": list(99)})).with_limits(small))
+            .is_ok());
+        assert!(e
+            .eval(&scope(json!({"l": list(101)})).with_limits(small))
+            .is_err());
     }
 
     #[test]
@@ -776,13 +941,19 @@ mod tests {
             ("has(data.l)", json!(true)),
             ("has(data.missing)", json!(false)),
         ];
-        let tight = EvalLimits { max_cost: 3, ..EvalLimits::DEFAULT };
+        let tight = EvalLimits {
+            max_cost: 3,
+            ..EvalLimits::DEFAULT
+        };
         for (source, expected) in cases {
             let e = Expr::compile(source).unwrap();
             assert_eq!(e.eval(&scope(data.clone())).unwrap(), expected, "{source}");
             if source.contains('(') && !source.starts_with("has") {
                 assert!(e.iterates(), "{source}");
-                assert!(e.eval(&scope(data.clone()).with_limits(tight)).is_err(), "{source} is charged");
+                assert!(
+                    e.eval(&scope(data.clone()).with_limits(tight)).is_err(),
+                    "{source} is charged"
+                );
             }
         }
     }

@@ -46,16 +46,43 @@ impl Machine<'_> {
         if let Ok(list @ Value::Array(_)) = &evaluated {
             let what = || format!("the items of foreach task `{}`", self.def.tasks[i].id);
             if let Err(e) = self.knowledge.limits.check_member(list) {
-                return self.fail(i, Reason::DataLimit { what: what(), problem: e.to_string() });
+                return self.fail(
+                    i,
+                    Reason::DataLimit {
+                        what: what(),
+                        problem: e.to_string(),
+                    },
+                );
             }
         }
         let items = match evaluated {
             Ok(Value::Array(items)) => items,
-            Ok(other) => return self.fail(i, Reason::NotAList { found: json_type_name(&other).to_owned() }),
-            Err(e) => return self.fail(i, Reason::ExpressionFailed { field: "items".into(), message: e.0 }),
+            Ok(other) => {
+                return self.fail(
+                    i,
+                    Reason::NotAList {
+                        found: json_type_name(&other).to_owned(),
+                    },
+                )
+            }
+            Err(e) => {
+                return self.fail(
+                    i,
+                    Reason::ExpressionFailed {
+                        field: "items".into(),
+                        message: e.0,
+                    },
+                )
+            }
         };
         if items.len() > self.knowledge.max_foreach_items {
-            return self.fail(i, Reason::TooManyItems { count: items.len(), limit: self.knowledge.max_foreach_items });
+            return self.fail(
+                i,
+                Reason::TooManyItems {
+                    count: items.len(),
+                    limit: self.knowledge.max_foreach_items,
+                },
+            );
         }
         if items.is_empty() {
             self.set_task(i, TaskStatus::EndedOk, None);
@@ -63,16 +90,31 @@ impl Machine<'_> {
         }
         let attempt = self.inst.tasks[i].attempts;
         let snapshot = Arc::new(ForEachSnapshot::new(self.visible_data(), items));
-        self.effects.push(Effect::ShareSnapshot { task: self.def.tasks[i].id.clone(), attempt, snapshot: snapshot.clone() });
+        self.effects.push(Effect::ShareSnapshot {
+            task: self.def.tasks[i].id.clone(),
+            attempt,
+            snapshot: snapshot.clone(),
+        });
         self.inst.tasks[i].foreach = Some(ForEachProgress::new(snapshot.items.len()));
-        self.set_task(i, TaskStatus::Running { attempt, since: self.now }, None);
+        self.set_task(
+            i,
+            TaskStatus::Running {
+                attempt,
+                since: self.now,
+            },
+            None,
+        );
         self.launch_iterations(i, spec.parallel, &snapshot.items);
     }
 
     /// Starts the next iterations there is room for, at most [`LAUNCH_BATCH`], from `items`.
     fn launch_iterations(&mut self, i: usize, parallel: usize, items: &[Value]) {
-        let Some(attempt) = self.running_attempt(i) else { return };
-        let Some(progress) = self.inst.tasks[i].foreach.as_mut() else { return };
+        let Some(attempt) = self.running_attempt(i) else {
+            return;
+        };
+        let Some(progress) = self.inst.tasks[i].foreach.as_mut() else {
+            return;
+        };
         let count = progress.room(parallel).min(LAUNCH_BATCH);
         if count == 0 {
             return;
@@ -80,9 +122,20 @@ impl Machine<'_> {
         let started = progress.launch(count);
         let more = progress.room(parallel) > 0;
         let task = self.def.tasks[i].id.clone();
-        self.emit(Some(i), EventKind::IterationsStarted { first: started.start, count });
+        self.emit(
+            Some(i),
+            EventKind::IterationsStarted {
+                first: started.start,
+                count,
+            },
+        );
         for index in started {
-            self.effects.push(Effect::StartIteration { task: task.clone(), attempt, index, item: items[index].clone() });
+            self.effects.push(Effect::StartIteration {
+                task: task.clone(),
+                attempt,
+                index,
+                item: items[index].clone(),
+            });
         }
         if more {
             self.set_timer(i, TimerKind::LaunchIterations, self.now);
@@ -93,8 +146,12 @@ impl Machine<'_> {
     /// supplies), or, for a run stored with its item list in the parent, from that list, which
     /// moves into a snapshot now.
     fn launch_more(&mut self, i: usize, parallel: usize) {
-        let Some(attempt) = self.running_attempt(i) else { return };
-        let Some(progress) = self.inst.tasks[i].foreach.as_mut() else { return };
+        let Some(attempt) = self.running_attempt(i) else {
+            return;
+        };
+        let Some(progress) = self.inst.tasks[i].foreach.as_mut() else {
+            return;
+        };
         if progress.room(parallel) == 0 {
             return;
         }
@@ -104,14 +161,22 @@ impl Machine<'_> {
             self.knowledge.foreach_snapshots.get(&task).cloned()
         } else {
             let snapshot = Arc::new(ForEachSnapshot::new(self.visible_data(), legacy_items));
-            self.effects.push(Effect::ShareSnapshot { task, attempt, snapshot: snapshot.clone() });
+            self.effects.push(Effect::ShareSnapshot {
+                task,
+                attempt,
+                snapshot: snapshot.clone(),
+            });
             Some(snapshot)
         };
         match snapshot {
-            Some(snapshot) if snapshot.items.len() == total => self.launch_iterations(i, parallel, &snapshot.items),
+            Some(snapshot) if snapshot.items.len() == total => {
+                self.launch_iterations(i, parallel, &snapshot.items)
+            }
             _ => {
                 // A defect or a damaged store; the open iterations are stopped with the run.
-                self.effects.push(Effect::AbortChildren { task: self.def.tasks[i].id.clone() });
+                self.effects.push(Effect::AbortChildren {
+                    task: self.def.tasks[i].id.clone(),
+                });
                 self.end_foreach_run(i);
                 self.fail(i, Reason::SnapshotMissing { attempt });
             }
@@ -127,7 +192,11 @@ impl Machine<'_> {
 
     /// Applies the ends of iterations of ForEach task `task`. Each end counts once: one for an
     /// iteration that is not running (already counted, or never started) changes nothing.
-    pub(crate) fn iterations_ended(&mut self, task: &str, ends: &[IterationEnd]) -> Result<(), TransitionError> {
+    pub(crate) fn iterations_ended(
+        &mut self,
+        task: &str,
+        ends: &[IterationEnd],
+    ) -> Result<(), TransitionError> {
         let i = self.index(task)?;
         let TaskKind::ForEach(spec) = &self.def.tasks[i].kind else {
             return Err(TransitionError::UnknownTask(task.to_owned()));
@@ -135,7 +204,9 @@ impl Machine<'_> {
         if self.running_attempt(i).is_none() {
             return Ok(());
         }
-        let Some(progress) = self.inst.tasks[i].foreach.as_mut() else { return Ok(()) };
+        let Some(progress) = self.inst.tasks[i].foreach.as_mut() else {
+            return Ok(());
+        };
         let mut completed = 0;
         let mut not_completed = Vec::new();
         for end in ends {
@@ -156,7 +227,13 @@ impl Machine<'_> {
             progress.legacy_items = Vec::new();
         }
         let (done, failed, total) = (progress.done(), progress.failed, progress.total);
-        self.emit(Some(i), EventKind::IterationsEnded { completed, not_completed });
+        self.emit(
+            Some(i),
+            EventKind::IterationsEnded {
+                completed,
+                not_completed,
+            },
+        );
         if !done {
             self.launch_more(i, spec.parallel);
             return Ok(());
@@ -165,7 +242,11 @@ impl Machine<'_> {
         if failed == 0 {
             self.set_task(i, TaskStatus::EndedOk, None);
         } else {
-            self.set_task(i, TaskStatus::EndedNotOk, Some(Reason::IterationsFailed { failed, total }));
+            self.set_task(
+                i,
+                TaskStatus::EndedNotOk,
+                Some(Reason::IterationsFailed { failed, total }),
+            );
         }
         Ok(())
     }
@@ -174,7 +255,10 @@ impl Machine<'_> {
     /// its snapshot goes, and so does a pending launch timer.
     pub(crate) fn end_foreach_run(&mut self, i: usize) {
         if let Some(attempt) = self.running_attempt(i) {
-            self.effects.push(Effect::DropSnapshot { task: self.def.tasks[i].id.clone(), attempt });
+            self.effects.push(Effect::DropSnapshot {
+                task: self.def.tasks[i].id.clone(),
+                attempt,
+            });
         }
         self.clear_timer(i, TimerKind::LaunchIterations);
     }

@@ -44,7 +44,13 @@ pub enum LinkKind {
 }
 
 impl LinkKind {
-    pub const ALL: [Self; 5] = [Self::Iteration, Self::Call, Self::Handoff, Self::Spawned, Self::Peer];
+    pub const ALL: [Self; 5] = [
+        Self::Iteration,
+        Self::Call,
+        Self::Handoff,
+        Self::Spawned,
+        Self::Peer,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -108,7 +114,11 @@ pub const fn rules(kind: LinkKind) -> Rules {
         recovered_with_parent: false,
     };
     match kind {
-        LinkKind::Iteration => Rules { aborts_parent: AbortsParent::Never, recovered_with_parent: false, ..SYNCHRONOUS },
+        LinkKind::Iteration => Rules {
+            aborts_parent: AbortsParent::Never,
+            recovered_with_parent: false,
+            ..SYNCHRONOUS
+        },
         LinkKind::Call | LinkKind::Spawned => SYNCHRONOUS,
         LinkKind::Handoff | LinkKind::Peer => INDEPENDENT,
     }
@@ -135,7 +145,13 @@ pub struct ParentLink {
 impl ParentLink {
     /// The link of iteration `index` of ForEach task `task` of `instance`.
     pub fn iteration(instance: impl Into<String>, task: impl Into<String>, index: usize) -> Self {
-        ParentLink { instance: instance.into(), task: task.into(), index, kind: LinkKind::Iteration, attempt: 0 }
+        ParentLink {
+            instance: instance.into(),
+            task: task.into(),
+            index,
+            kind: LinkKind::Iteration,
+            attempt: 0,
+        }
     }
 
     pub fn rules(&self) -> Rules {
@@ -158,20 +174,48 @@ mod tests {
     #[test]
     fn the_table_is_stardusts_for_synchronous_and_asynchronous_subprocesses() {
         let call = rules(LinkKind::Call);
-        assert!(call.subprocess_of_root && call.completes_before_parent && call.aborted_with_parent && call.recovered_with_parent);
+        assert!(
+            call.subprocess_of_root
+                && call.completes_before_parent
+                && call.aborted_with_parent
+                && call.recovered_with_parent
+        );
         assert_eq!(call.aborts_parent, AbortsParent::Configurable);
         let handoff = rules(LinkKind::Handoff);
-        assert!(!handoff.subprocess_of_root && !handoff.completes_before_parent && !handoff.aborted_with_parent && !handoff.recovered_with_parent);
+        assert!(
+            !handoff.subprocess_of_root
+                && !handoff.completes_before_parent
+                && !handoff.aborted_with_parent
+                && !handoff.recovered_with_parent
+        );
         assert_eq!(handoff.aborts_parent, AbortsParent::Never);
-        assert_eq!(rules(LinkKind::Spawned), call, "Stardust's spawned sub-processes behave as synchronous ones");
+        assert_eq!(
+            rules(LinkKind::Spawned),
+            call,
+            "Stardust's spawned sub-processes behave as synchronous ones"
+        );
         assert_eq!(rules(LinkKind::Peer), handoff);
     }
 
     #[test]
     fn a_link_stored_before_link_kinds_reads_as_an_iteration() {
-        let old: ParentLink = serde_json::from_str(r#"{"instance":"p","task":"each","index":3}"#).unwrap();
-        assert_eq!(old, ParentLink { instance: "p".into(), task: "each".into(), index: 3, kind: LinkKind::Iteration, attempt: 0 });
-        let call = ParentLink { kind: LinkKind::Call, attempt: 2, ..old };
+        let old: ParentLink =
+            serde_json::from_str(r#"{"instance":"p","task":"each","index":3}"#).unwrap();
+        assert_eq!(
+            old,
+            ParentLink {
+                instance: "p".into(),
+                task: "each".into(),
+                index: 3,
+                kind: LinkKind::Iteration,
+                attempt: 0
+            }
+        );
+        let call = ParentLink {
+            kind: LinkKind::Call,
+            attempt: 2,
+            ..old
+        };
         let json = serde_json::to_string(&call).unwrap();
         assert_eq!(serde_json::from_str::<ParentLink>(&json).unwrap(), call);
     }

@@ -99,15 +99,28 @@ impl Placement {
     /// A child linked by `link` (of a parent that is a root, at depth 0).
     pub fn linked(link: ParentLink) -> Self {
         let case = link.instance.clone();
-        let root = link.rules().subprocess_of_root.then(|| link.instance.clone());
-        Placement { parent: Some(link), root, case, depth: 1, department: None }
+        let root = link
+            .rules()
+            .subprocess_of_root
+            .then(|| link.instance.clone());
+        Placement {
+            parent: Some(link),
+            root,
+            case,
+            depth: 1,
+            department: None,
+        }
     }
 }
 
 impl Instance {
     /// The instance's case (its own id for a state that names none).
     pub fn case_id(&self) -> &str {
-        if self.case.is_empty() { &self.id } else { &self.case }
+        if self.case.is_empty() {
+            &self.id
+        } else {
+            &self.case
+        }
     }
 
     /// The root of the instance's hierarchy: its `root`, or itself.
@@ -119,8 +132,17 @@ impl Instance {
     /// root if its link kind makes it one, a root of its own if not; in this instance's case
     /// either way, one level deeper.
     pub fn child_placement(&self, link: ParentLink) -> Placement {
-        let root = link.rules().subprocess_of_root.then(|| self.root_id().to_owned());
-        Placement { parent: Some(link), root, case: self.case_id().to_owned(), depth: self.depth + 1, department: self.department.clone() }
+        let root = link
+            .rules()
+            .subprocess_of_root
+            .then(|| self.root_id().to_owned());
+        Placement {
+            parent: Some(link),
+            root,
+            case: self.case_id().to_owned(),
+            depth: self.depth + 1,
+            department: self.department.clone(),
+        }
     }
 
     /// Completes a state stored in format 1, which had no case or root: the store's migration

@@ -17,21 +17,41 @@ use crate::status::{Reason, TaskStatus};
 impl Machine<'_> {
     /// Task `i`, a `view` task, shows its view and waits for its user.
     pub(crate) fn show_view(&mut self, i: usize, spec: &ViewSpec) {
-        self.set_status(i, TaskStatus::WaitingForUserInput, Some(Reason::ShowingView { title: spec.title.clone() }));
+        self.set_status(
+            i,
+            TaskStatus::WaitingForUserInput,
+            Some(Reason::ShowingView {
+                title: spec.title.clone(),
+            }),
+        );
     }
 
     /// The user submitted view task `task` with `data`.
-    pub(crate) fn submit_view(&mut self, task: &str, data: Map<String, Value>, by: &str) -> Result<(), TransitionError> {
+    pub(crate) fn submit_view(
+        &mut self,
+        task: &str,
+        data: Map<String, Value>,
+        by: &str,
+    ) -> Result<(), TransitionError> {
         let i = self.index(task)?;
         let TaskKind::View(spec) = &self.def.tasks[i].kind else {
-            return Err(TransitionError::NotAView { task: task.to_owned(), kind: self.def.tasks[i].kind.name() });
+            return Err(TransitionError::NotAView {
+                task: task.to_owned(),
+                kind: self.def.tasks[i].kind.name(),
+            });
         };
         if self.inst.tasks[i].status != TaskStatus::WaitingForUserInput {
-            return Err(TransitionError::ViewNotShown { task: task.to_owned(), status: self.inst.tasks[i].status.name().to_owned() });
+            return Err(TransitionError::ViewNotShown {
+                task: task.to_owned(),
+                status: self.inst.tasks[i].status.name().to_owned(),
+            });
         }
         let problems = crate::user_task::form_problems(&spec.form, &data);
         if !problems.is_empty() {
-            return Err(TransitionError::InvalidSubmission { task: task.to_owned(), problems });
+            return Err(TransitionError::InvalidSubmission {
+                task: task.to_owned(),
+                problems,
+            });
         }
         match self.form_output_writes(i, spec.output.as_deref(), &spec.form, &data, "view")? {
             Err(reason) => self.fail(i, reason),
@@ -40,7 +60,11 @@ impl Machine<'_> {
                     self.inst.data.extend(writes.clone());
                     self.emit(Some(i), EventKind::DataChanged { values: writes });
                 }
-                self.set_task(i, TaskStatus::EndedOk, Some(Reason::Submitted { by: by.to_owned() }));
+                self.set_task(
+                    i,
+                    TaskStatus::EndedOk,
+                    Some(Reason::Submitted { by: by.to_owned() }),
+                );
             }
         }
         Ok(())

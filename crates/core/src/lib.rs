@@ -18,41 +18,41 @@
 //!   they receive), `interactive` (`view` tasks of interactive workflows) and `rework`
 //!   (rework loops and sending a task back).
 
-pub mod timestamp;
 pub mod data_type;
+pub mod department;
 pub mod duration;
-pub mod people;
-pub mod limits;
 pub mod expr;
 pub mod hierarchy;
-pub mod department;
+pub mod limits;
+pub mod people;
+pub mod timestamp;
 
 pub mod user_task;
 
-pub mod status;
 pub mod lifecycle;
+pub mod status;
 
-pub mod definition;
 pub mod calendar;
+pub mod definition;
 pub mod schedule;
 
-pub mod instance;
-pub mod event;
 mod command;
 mod effect;
+pub mod event;
+pub mod instance;
 
-mod machine;
-pub mod step;
-mod start_pipeline;
-mod job;
-mod runtime_monitor;
-mod foreach;
-mod subprocess;
-pub mod spawn;
-mod user_task_flow;
 pub mod correlation;
+mod foreach;
 mod interactive;
+mod job;
+mod machine;
 mod rework;
+mod runtime_monitor;
+pub mod spawn;
+mod start_pipeline;
+pub mod step;
+mod subprocess;
+mod user_task_flow;
 
 pub use definition::{parse as parse_definition, Definition, DefinitionError, JobTarget};
 pub use event::{Event, EventKind};
@@ -60,5 +60,8 @@ pub use foreach::LAUNCH_BATCH as FOREACH_LAUNCH_BATCH;
 pub use instance::{Instance, TaskState};
 pub use limits::{DataLimitError, DataLimits};
 pub use status::{InstanceStatus, Reason, TaskStatus};
-pub use step::{apply, apply_with, start, start_iteration, start_with, Command, Effect, JobOutcome, JobRequest, Knowledge, TimerKind, Transition, TransitionError, WorkerEndStatus, WorkerReport};
+pub use step::{
+    apply, apply_with, start, start_iteration, start_with, Command, Effect, JobOutcome, JobRequest,
+    Knowledge, TimerKind, Transition, TransitionError, WorkerEndStatus, WorkerReport,
+};
 pub use user_task_flow::open_human_tasks;

@@ -197,10 +197,16 @@ impl Cause {
         Some(match reason {
             R::BranchNotTaken { .. } | R::PredecessorsSkipped => Self::DeadPath,
             R::Breakpoint => Self::Breakpoint,
-            R::NotInCalendar { .. } | R::UnknownCalendar { .. } | R::CalendarProblem { .. } => Self::Calendar,
+            R::NotInCalendar { .. } | R::UnknownCalendar { .. } | R::CalendarProblem { .. } => {
+                Self::Calendar
+            }
             R::EarliestStart { .. } => Self::EarliestStart,
             R::Inactive => Self::Inactive,
-            R::PreconditionNotMet { .. } if matches!(to, TaskStatus::WaitingForPrecondition { .. }) => Self::PreconditionPending,
+            R::PreconditionNotMet { .. }
+                if matches!(to, TaskStatus::WaitingForPrecondition { .. }) =>
+            {
+                Self::PreconditionPending
+            }
             R::PreconditionNotMet { .. } | R::DependencyNotMet { .. } => Self::ElseAction,
             R::LatestStartPassed { .. } | R::WouldEndTooLate { .. } => Self::LatestTime,
             R::WaitingForInput { .. } => Self::Prompt,
@@ -213,7 +219,9 @@ impl Cause {
             R::EventTimedOut { .. } => Self::EventTimeout,
             R::OfferedTo { .. } | R::ForwardedTo { .. } => Self::HumanTask,
             // A postcondition that cannot be evaluated ends the task: the postcondition's rule.
-            R::ExpressionFailed { field, .. } if field.starts_with("postconditions") => Self::Postcondition,
+            R::ExpressionFailed { field, .. } if field.starts_with("postconditions") => {
+                Self::Postcondition
+            }
             R::Exited { .. }
             | R::TimedOut { .. }
             | R::CouldNotStart { .. }
@@ -254,7 +262,13 @@ impl Cause {
             R::InstanceEnded { .. } => Self::InstanceEnded,
             R::NotTriggered => Self::NotTriggered,
             // Reasons of an instance, a history event or a task that waits, never of a change.
-            R::PredecessorsPending { .. } | R::EngineRestarted | R::LockExpired { .. } | R::Retry { .. } | R::ChildAborted { .. } | R::SpawnedOpen { .. } | R::Discarded { .. } => return None,
+            R::PredecessorsPending { .. }
+            | R::EngineRestarted
+            | R::LockExpired { .. }
+            | R::Retry { .. }
+            | R::ChildAborted { .. }
+            | R::SpawnedOpen { .. }
+            | R::Discarded { .. } => return None,
         })
     }
 }
@@ -290,14 +304,29 @@ impl fmt::Display for Edge {
 /// The task lifecycle: every edge a task's status may take.
 pub const TABLE: &[Row] = {
     use TaskStatusKind::*;
-    const fn row(cause: Cause, from: &'static [TaskStatusKind], to: &'static [TaskStatusKind]) -> Row {
+    const fn row(
+        cause: Cause,
+        from: &'static [TaskStatusKind],
+        to: &'static [TaskStatusKind],
+    ) -> Row {
         Row { cause, from, to }
     }
     /// Where a task's start pipeline runs from: waiting for its predecessors, then on at the
     /// stage it waited at (a breakpoint cleared, its start time, a precondition, input).
-    const STARTS: &[TaskStatusKind] = &[WaitingForPredecessor, Blocked, WaitingForStartTime, WaitingForPrecondition, WaitingForUserInput];
+    const STARTS: &[TaskStatusKind] = &[
+        WaitingForPredecessor,
+        Blocked,
+        WaitingForStartTime,
+        WaitingForPrecondition,
+        WaitingForUserInput,
+    ];
     /// Where the pipeline's checks before the prompts run from.
-    const CHECKS: &[TaskStatusKind] = &[WaitingForPredecessor, Blocked, WaitingForStartTime, WaitingForPrecondition];
+    const CHECKS: &[TaskStatusKind] = &[
+        WaitingForPredecessor,
+        Blocked,
+        WaitingForStartTime,
+        WaitingForPrecondition,
+    ];
     /// A human task that has not ended.
     const PEOPLE: &[TaskStatusKind] = &[Ready, Claimed, Forwarded, Suspended, Escalated];
     /// Every status a task has not ended in: the first of `TaskStatusKind::ALL`.
@@ -306,16 +335,41 @@ pub const TABLE: &[Row] = {
         // The start pipeline, stage by stage.
         row(Cause::DeadPath, &[WaitingForPredecessor], &[EndedSkipped]),
         row(Cause::Breakpoint, &[WaitingForPredecessor], &[Blocked]),
-        row(Cause::Calendar, &[WaitingForPredecessor, Blocked], &[EndedInactive, EndedNotOk]),
-        row(Cause::EarliestStart, &[WaitingForPredecessor, Blocked], &[WaitingForStartTime]),
-        row(Cause::Inactive, &[WaitingForPredecessor, Blocked, WaitingForStartTime], &[EndedInactive]),
-        row(Cause::PreconditionPending, CHECKS, &[WaitingForPrecondition]),
+        row(
+            Cause::Calendar,
+            &[WaitingForPredecessor, Blocked],
+            &[EndedInactive, EndedNotOk],
+        ),
+        row(
+            Cause::EarliestStart,
+            &[WaitingForPredecessor, Blocked],
+            &[WaitingForStartTime],
+        ),
+        row(
+            Cause::Inactive,
+            &[WaitingForPredecessor, Blocked, WaitingForStartTime],
+            &[EndedInactive],
+        ),
+        row(
+            Cause::PreconditionPending,
+            CHECKS,
+            &[WaitingForPrecondition],
+        ),
         row(Cause::ElseAction, CHECKS, &[EndedSkipped, Blocked]),
         row(Cause::LatestTime, CHECKS, &[EndedTimeout, Blocked]),
         row(Cause::Prompt, CHECKS, &[WaitingForUserInput]),
         // The start.
         // (Not from waiting_for_start_time: a task that ran once has passed its earliest start.)
-        row(Cause::RunLimit, &[WaitingForPredecessor, Blocked, WaitingForPrecondition, WaitingForUserInput], &[Blocked]),
+        row(
+            Cause::RunLimit,
+            &[
+                WaitingForPredecessor,
+                Blocked,
+                WaitingForPrecondition,
+                WaitingForUserInput,
+            ],
+            &[Blocked],
+        ),
         row(Cause::Dispatched, STARTS, &[Running]),
         row(Cause::HumanTask, STARTS, &[Ready]),
         row(Cause::Completed, STARTS, &[EndedOk]),
@@ -332,45 +386,169 @@ pub const TABLE: &[Row] = {
         row(Cause::Completed, &[Running], &[EndedOk]),
         row(Cause::Failed, &[Running, WaitingForRetry], &[EndedNotOk]),
         row(Cause::RetryPending, &[Running], &[WaitingForRetry]),
-        row(Cause::EndedByWorker, &[Running], &[EndedOk, EndedNotOk, EndedSkipped]),
-        row(Cause::MaxRuntime, &[Running], &[Canceled, EndedOk, EndedNotOk]),
-        row(Cause::MinRuntime, &[Running], &[EndedOk, EndedNotOk, Blocked]),
+        row(
+            Cause::EndedByWorker,
+            &[Running],
+            &[EndedOk, EndedNotOk, EndedSkipped],
+        ),
+        row(
+            Cause::MaxRuntime,
+            &[Running],
+            &[Canceled, EndedOk, EndedNotOk],
+        ),
+        row(
+            Cause::MinRuntime,
+            &[Running],
+            &[EndedOk, EndedNotOk, Blocked],
+        ),
         // A human task, shown by the task it belongs to.
         row(Cause::HumanTask, &[Ready], &[Claimed, Escalated, Suspended]),
-        row(Cause::HumanTask, &[Claimed], &[Ready, Forwarded, Suspended, Escalated]),
-        row(Cause::HumanTask, &[Forwarded], &[Forwarded, Suspended, Ready, Escalated]),
-        row(Cause::HumanTask, &[Suspended], &[Ready, Claimed, Forwarded, Escalated]),
-        row(Cause::HumanTask, &[Escalated], &[Escalated, Forwarded, Suspended]),
-        row(Cause::Completed, &[Claimed, Forwarded, Escalated], &[EndedOk]),
-        row(Cause::Failed, &[Claimed, Forwarded, Escalated], &[EndedNotOk]),
-        row(Cause::Expired, &[Ready, Claimed, Forwarded, Escalated], &[EndedOk, EndedNotOk, Expired]),
+        row(
+            Cause::HumanTask,
+            &[Claimed],
+            &[Ready, Forwarded, Suspended, Escalated],
+        ),
+        row(
+            Cause::HumanTask,
+            &[Forwarded],
+            &[Forwarded, Suspended, Ready, Escalated],
+        ),
+        row(
+            Cause::HumanTask,
+            &[Suspended],
+            &[Ready, Claimed, Forwarded, Escalated],
+        ),
+        row(
+            Cause::HumanTask,
+            &[Escalated],
+            &[Escalated, Forwarded, Suspended],
+        ),
+        row(
+            Cause::Completed,
+            &[Claimed, Forwarded, Escalated],
+            &[EndedOk],
+        ),
+        row(
+            Cause::Failed,
+            &[Claimed, Forwarded, Escalated],
+            &[EndedNotOk],
+        ),
+        row(
+            Cause::Expired,
+            &[Ready, Claimed, Forwarded, Escalated],
+            &[EndedOk, EndedNotOk, Expired],
+        ),
         row(Cause::Terminate, PEOPLE, &[Terminated]),
         // The human task of a chain that ended stays until the task runs again; deleting it
         // marks the task terminated.
-        row(Cause::Delete, &[Ready, Claimed, Forwarded, Suspended, Escalated, EndedOk, EndedNotOk, EndedSkipped, Terminated, Expired], &[Terminated]),
+        row(
+            Cause::Delete,
+            &[
+                Ready,
+                Claimed,
+                Forwarded,
+                Suspended,
+                Escalated,
+                EndedOk,
+                EndedNotOk,
+                EndedSkipped,
+                Terminated,
+                Expired,
+            ],
+            &[Terminated],
+        ),
         // After the end.
-        row(Cause::Postcondition, &[EndedOk, EndedNotOk, EndedTimeout, EndedSkipped], &[EndedOk, EndedNotOk, Blocked, WaitingForPredecessor]),
+        row(
+            Cause::Postcondition,
+            &[EndedOk, EndedNotOk, EndedTimeout, EndedSkipped],
+            &[EndedOk, EndedNotOk, Blocked, WaitingForPredecessor],
+        ),
         row(
             Cause::Triggered,
-            &[WaitingForPredecessor, EndedOk, EndedNotOk, EndedSkipped, EndedInactive, EndedTimeout, Canceled, Terminated, Expired],
+            &[
+                WaitingForPredecessor,
+                EndedOk,
+                EndedNotOk,
+                EndedSkipped,
+                EndedInactive,
+                EndedTimeout,
+                Canceled,
+                Terminated,
+                Expired,
+            ],
             &[WaitingForPredecessor],
         ),
         // The flow returns to an earlier task: it and the tasks after it wait again.
         row(
             Cause::Rework,
-            &[Blocked, WaitingForStartTime, WaitingForPrecondition, WaitingForUserInput, WaitingForEvent, WaitingForRetry, Running, Ready, Claimed, Forwarded, Suspended, Escalated, EndedOk, EndedNotOk, EndedSkipped, EndedInactive, EndedTimeout, Canceled, Terminated, Expired],
+            &[
+                Blocked,
+                WaitingForStartTime,
+                WaitingForPrecondition,
+                WaitingForUserInput,
+                WaitingForEvent,
+                WaitingForRetry,
+                Running,
+                Ready,
+                Claimed,
+                Forwarded,
+                Suspended,
+                Escalated,
+                EndedOk,
+                EndedNotOk,
+                EndedSkipped,
+                EndedInactive,
+                EndedTimeout,
+                Canceled,
+                Terminated,
+                Expired,
+            ],
             &[WaitingForPredecessor],
         ),
         // Operators, and the instance's end.
-        row(Cause::Retry, &[Blocked, EndedNotOk, EndedSkipped, EndedInactive, EndedTimeout, Canceled, Terminated, Expired], &[WaitingForPredecessor]),
-        row(Cause::PredecessorRetried, &[Blocked], &[WaitingForPredecessor]),
+        row(
+            Cause::Retry,
+            &[
+                Blocked,
+                EndedNotOk,
+                EndedSkipped,
+                EndedInactive,
+                EndedTimeout,
+                Canceled,
+                Terminated,
+                Expired,
+            ],
+            &[WaitingForPredecessor],
+        ),
+        row(
+            Cause::PredecessorRetried,
+            &[Blocked],
+            &[WaitingForPredecessor],
+        ),
         row(
             Cause::Skip,
-            &[WaitingForPredecessor, WaitingForStartTime, WaitingForPrecondition, WaitingForUserInput, WaitingForEvent, Blocked, WaitingForRetry, Ready, Claimed, Forwarded, Suspended, Escalated],
+            &[
+                WaitingForPredecessor,
+                WaitingForStartTime,
+                WaitingForPrecondition,
+                WaitingForUserInput,
+                WaitingForEvent,
+                Blocked,
+                WaitingForRetry,
+                Ready,
+                Claimed,
+                Forwarded,
+                Suspended,
+                Escalated,
+            ],
             &[EndedSkipped],
         ),
         row(Cause::InstanceEnded, OPEN, &[Canceled]),
-        row(Cause::NotTriggered, &[WaitingForPredecessor], &[EndedInactive]),
+        row(
+            Cause::NotTriggered,
+            &[WaitingForPredecessor],
+            &[EndedInactive],
+        ),
     ]
 };
 
@@ -410,7 +588,15 @@ pub fn accepts(from: TaskStatusKind, cause: Cause) -> bool {
 
 /// Every edge of the table, row by row.
 pub fn edges() -> impl Iterator<Item = Edge> {
-    TABLE.iter().flat_map(|row| row.from.iter().flat_map(move |&from| row.to.iter().map(move |&to| Edge { from, cause: row.cause, to })))
+    TABLE.iter().flat_map(|row| {
+        row.from.iter().flat_map(move |&from| {
+            row.to.iter().map(move |&to| Edge {
+                from,
+                cause: row.cause,
+                to,
+            })
+        })
+    })
 }
 
 /// A status change the table does not hold.
@@ -423,11 +609,22 @@ pub enum NotInTable {
 }
 
 /// The edge a change from status `from` to status `to`, recorded with `reason`, takes.
-pub fn edge(from: &TaskStatus, to: &TaskStatus, reason: Option<&Reason>) -> Result<Edge, NotInTable> {
+pub fn edge(
+    from: &TaskStatus,
+    to: &TaskStatus,
+    reason: Option<&Reason>,
+) -> Result<Edge, NotInTable> {
     let Some(cause) = Cause::of(to, reason) else {
-        return Err(NotInTable::NoCause { to: to.kind(), reason: reason.map_or_else(|| "(none)".to_owned(), |r| format!("{r:?}")) });
+        return Err(NotInTable::NoCause {
+            to: to.kind(),
+            reason: reason.map_or_else(|| "(none)".to_owned(), |r| format!("{r:?}")),
+        });
     };
-    let edge = Edge { from: from.kind(), cause, to: to.kind() };
+    let edge = Edge {
+        from: from.kind(),
+        cause,
+        to: to.kind(),
+    };
     if allows(edge.from, edge.cause, edge.to) {
         Ok(edge)
     } else {
@@ -466,7 +663,12 @@ pub fn status_meaning(status: TaskStatusKind) -> &'static str {
 /// The "Task lifecycle" section of the README: the statuses, the causes and the table.
 pub fn markdown() -> String {
     use std::fmt::Write as _;
-    let names = |list: &[TaskStatusKind]| list.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ");
+    let names = |list: &[TaskStatusKind]| {
+        list.iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let mut out = String::from(
         "Every status change of a task follows one table (`crates/core/src/lifecycle.rs`). A change\n\
          that is not in it is a defect: the step is not stored, and it becomes an\n\
@@ -485,10 +687,22 @@ pub fn markdown() -> String {
     }
     out.push_str("\n| from | cause | to |\n|---|---|---|\n");
     for row in TABLE {
-        let _ = writeln!(out, "| {} | `{}` | {} |", names(row.from), row.cause, names(row.to));
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {} |",
+            names(row.from),
+            row.cause,
+            names(row.to)
+        );
     }
-    let retry: Vec<TaskStatusKind> = TaskStatusKind::ALL.into_iter().filter(|&s| accepts(s, Cause::Retry)).collect();
-    let skip: Vec<TaskStatusKind> = TaskStatusKind::ALL.into_iter().filter(|&s| accepts(s, Cause::Skip)).collect();
+    let retry: Vec<TaskStatusKind> = TaskStatusKind::ALL
+        .into_iter()
+        .filter(|&s| accepts(s, Cause::Retry))
+        .collect();
+    let skip: Vec<TaskStatusKind> = TaskStatusKind::ALL
+        .into_iter()
+        .filter(|&s| accepts(s, Cause::Skip))
+        .collect();
     let _ = write!(
         out,
         "\nSo an operator may retry (`baton task retry`) a task that is {}, and skip (`baton task skip`)\n\

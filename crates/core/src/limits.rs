@@ -37,7 +37,9 @@ pub fn foreach_items_limit(limit: usize) -> Result<usize, String> {
     if (1..=MAX_FOREACH_ITEMS_CEILING).contains(&limit) {
         Ok(limit)
     } else {
-        Err(format!("the ForEach item limit must be 1 to {MAX_FOREACH_ITEMS_CEILING} items, not {limit}"))
+        Err(format!(
+            "the ForEach item limit must be 1 to {MAX_FOREACH_ITEMS_CEILING} items, not {limit}"
+        ))
     }
 }
 
@@ -52,7 +54,10 @@ pub struct DataLimits {
 
 impl Default for DataLimits {
     fn default() -> Self {
-        Self { max_depth: Self::DEFAULT_MAX_DEPTH, max_bytes: Self::DEFAULT_MAX_BYTES }
+        Self {
+            max_depth: Self::DEFAULT_MAX_DEPTH,
+            max_bytes: Self::DEFAULT_MAX_BYTES,
+        }
     }
 }
 
@@ -85,27 +90,43 @@ impl DataLimits {
     /// at every step, and it holds every payload it took in.
     pub const MAX_BYTES_CEILING: usize = 64 << 20;
     /// The most any configuration allows: what data already stored is read back with.
-    pub const CEILING: Self = Self { max_depth: Self::MAX_DEPTH_CEILING, max_bytes: Self::MAX_BYTES_CEILING };
+    pub const CEILING: Self = Self {
+        max_depth: Self::MAX_DEPTH_CEILING,
+        max_bytes: Self::MAX_BYTES_CEILING,
+    };
 
     /// Limits within `1..=`[`Self::MAX_DEPTH_CEILING`] levels and `2..=`[`Self::MAX_BYTES_CEILING`]
     /// bytes (`{}` is 2 bytes).
     pub fn new(max_depth: usize, max_bytes: usize) -> Result<Self, String> {
         if !(1..=Self::MAX_DEPTH_CEILING).contains(&max_depth) {
-            return Err(format!("the data depth limit must be 1 to {} levels, not {max_depth}", Self::MAX_DEPTH_CEILING));
+            return Err(format!(
+                "the data depth limit must be 1 to {} levels, not {max_depth}",
+                Self::MAX_DEPTH_CEILING
+            ));
         }
         if !(2..=Self::MAX_BYTES_CEILING).contains(&max_bytes) {
-            return Err(format!("the data size limit must be 2 to {} bytes, not {max_bytes}", Self::MAX_BYTES_CEILING));
+            return Err(format!(
+                "the data size limit must be 2 to {} bytes, not {max_bytes}",
+                Self::MAX_BYTES_CEILING
+            ));
         }
-        Ok(Self { max_depth, max_bytes })
+        Ok(Self {
+            max_depth,
+            max_bytes,
+        })
     }
 
     /// Checks one payload that is a JSON object (process data, output, input).
     pub fn check_object(&self, payload: &Map<String, Value>) -> Result<(), DataLimitError> {
         if self.max_depth < 1 {
-            return Err(DataLimitError::TooDeep { limit: self.max_depth });
+            return Err(DataLimitError::TooDeep {
+                limit: self.max_depth,
+            });
         }
         if nests_deeper(Children::Object(payload.values()), self.max_depth) {
-            return Err(DataLimitError::TooDeep { limit: self.max_depth });
+            return Err(DataLimitError::TooDeep {
+                limit: self.max_depth,
+            });
         }
         self.check_size(payload)
     }
@@ -119,7 +140,9 @@ impl DataLimits {
             Some(inner) => nests_deeper(inner, self.max_depth - 1),
         };
         if too_deep {
-            return Err(DataLimitError::TooDeep { limit: self.max_depth });
+            return Err(DataLimitError::TooDeep {
+                limit: self.max_depth,
+            });
         }
         self.check_size(value)
     }
@@ -128,25 +151,38 @@ impl DataLimits {
     /// text, its depth before it is parsed (so a deep text fails with this limit, not the parser's).
     pub fn parse_object(&self, text: &str) -> Result<Map<String, Value>, PayloadError> {
         if text.len() > self.max_bytes {
-            return Err(DataLimitError::TooLarge { limit: self.max_bytes }.into());
+            return Err(DataLimitError::TooLarge {
+                limit: self.max_bytes,
+            }
+            .into());
         }
         if text_nests_deeper(text, self.max_depth) {
-            return Err(DataLimitError::TooDeep { limit: self.max_depth }.into());
+            return Err(DataLimitError::TooDeep {
+                limit: self.max_depth,
+            }
+            .into());
         }
         match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(map)) => {
                 self.check_object(&map)?;
                 Ok(map)
             }
-            Ok(other) => Err(PayloadError::NotObject(crate::data_type::json_type_name(&other))),
+            Ok(other) => Err(PayloadError::NotObject(crate::data_type::json_type_name(
+                &other,
+            ))),
             Err(e) => Err(PayloadError::NotJson(e)),
         }
     }
 
     /// Only after the depth check: serializing is recursive.
     fn check_size(&self, payload: &impl serde::Serialize) -> Result<(), DataLimitError> {
-        let mut counter = ByteCounter { bytes: 0, limit: self.max_bytes };
-        serde_json::to_writer(&mut counter, payload).map_err(|_| DataLimitError::TooLarge { limit: self.max_bytes })
+        let mut counter = ByteCounter {
+            bytes: 0,
+            limit: self.max_bytes,
+        };
+        serde_json::to_writer(&mut counter, payload).map_err(|_| DataLimitError::TooLarge {
+            limit: self.max_bytes,
+        })
     }
 }
 
@@ -257,7 +293,9 @@ mod tests {
         for _ in 1..depth {
             value = Value::Array(vec![value]);
         }
-        let Value::Object(map) = json!({"x": value}) else { unreachable!() };
+        let Value::Object(map) = json!({"x": value}) else {
+            unreachable!()
+        };
         map
     }
 
@@ -265,25 +303,53 @@ mod tests {
     fn depth_counts_every_object_and_list() {
         let limits = DataLimits::new(3, 1000).unwrap();
         assert_eq!(limits.check_object(&nested(3)), Ok(()));
-        assert_eq!(limits.check_object(&nested(4)), Err(DataLimitError::TooDeep { limit: 3 }));
+        assert_eq!(
+            limits.check_object(&nested(4)),
+            Err(DataLimitError::TooDeep { limit: 3 })
+        );
         let text = serde_json::to_string(&nested(4)).unwrap();
-        assert!(matches!(limits.parse_object(&text), Err(PayloadError::Limit(DataLimitError::TooDeep { limit: 3 }))));
-        assert_eq!(limits.parse_object(&serde_json::to_string(&nested(3)).unwrap()).unwrap(), nested(3));
+        assert!(matches!(
+            limits.parse_object(&text),
+            Err(PayloadError::Limit(DataLimitError::TooDeep { limit: 3 }))
+        ));
+        assert_eq!(
+            limits
+                .parse_object(&serde_json::to_string(&nested(3)).unwrap())
+                .unwrap(),
+            nested(3)
+        );
     }
 
     #[test]
     fn brackets_inside_strings_do_not_nest() {
         let limits = DataLimits::new(1, 1000).unwrap();
-        assert_eq!(limits.parse_object(r#"{"a": "[[[{{\"[", "b": 2}"#).unwrap(), json!({"a": "[[[{{\"[", "b": 2}).as_object().unwrap().clone());
+        assert_eq!(
+            limits.parse_object(r#"{"a": "[[[{{\"[", "b": 2}"#).unwrap(),
+            json!({"a": "[[[{{\"[", "b": 2})
+                .as_object()
+                .unwrap()
+                .clone()
+        );
     }
 
     #[test]
     fn size_is_the_compact_json_and_the_limit_itself_is_allowed() {
         let payload = json!({"a": "xyz"}).as_object().unwrap().clone(); // {"a":"xyz"}: 11 bytes
-        assert_eq!(DataLimits::new(5, 11).unwrap().check_object(&payload), Ok(()));
-        assert_eq!(DataLimits::new(5, 10).unwrap().check_object(&payload), Err(DataLimitError::TooLarge { limit: 10 }));
+        assert_eq!(
+            DataLimits::new(5, 11).unwrap().check_object(&payload),
+            Ok(())
+        );
+        assert_eq!(
+            DataLimits::new(5, 10).unwrap().check_object(&payload),
+            Err(DataLimitError::TooLarge { limit: 10 })
+        );
         // Text is checked as given: spaces count there.
-        assert!(matches!(DataLimits::new(5, 11).unwrap().parse_object(r#"{"a": "xyz"}"#), Err(PayloadError::Limit(DataLimitError::TooLarge { limit: 11 }))));
+        assert!(matches!(
+            DataLimits::new(5, 11)
+                .unwrap()
+                .parse_object(r#"{"a": "xyz"}"#),
+            Err(PayloadError::Limit(DataLimitError::TooLarge { limit: 11 }))
+        ));
     }
 
     #[test]
@@ -291,14 +357,26 @@ mod tests {
         let limits = DataLimits::new(2, 1000).unwrap();
         assert_eq!(limits.check_member(&json!(1)), Ok(()));
         assert_eq!(limits.check_member(&json!([1])), Ok(()));
-        assert_eq!(limits.check_member(&json!([[1]])), Err(DataLimitError::TooDeep { limit: 2 }));
+        assert_eq!(
+            limits.check_member(&json!([[1]])),
+            Err(DataLimitError::TooDeep { limit: 2 })
+        );
     }
 
     #[test]
     fn limits_outside_their_range_are_refused() {
-        assert_eq!(DataLimits::new(0, 100), Err("the data depth limit must be 1 to 100 levels, not 0".into()));
-        assert_eq!(DataLimits::new(101, 100), Err("the data depth limit must be 1 to 100 levels, not 101".into()));
-        assert_eq!(DataLimits::new(64, 1), Err("the data size limit must be 2 to 67108864 bytes, not 1".into()));
+        assert_eq!(
+            DataLimits::new(0, 100),
+            Err("the data depth limit must be 1 to 100 levels, not 0".into())
+        );
+        assert_eq!(
+            DataLimits::new(101, 100),
+            Err("the data depth limit must be 1 to 100 levels, not 101".into())
+        );
+        assert_eq!(
+            DataLimits::new(64, 1),
+            Err("the data size limit must be 2 to 67108864 bytes, not 1".into())
+        );
         assert_eq!(DataLimits::new(64, 1 << 20), Ok(DataLimits::default()));
     }
 
@@ -310,7 +388,10 @@ mod tests {
             value = Value::Array(vec![value]);
         }
         let map: Map<String, Value> = [("x".to_owned(), value)].into_iter().collect();
-        assert_eq!(DataLimits::default().check_object(&map), Err(DataLimitError::TooDeep { limit: 64 }));
+        assert_eq!(
+            DataLimits::default().check_object(&map),
+            Err(DataLimitError::TooDeep { limit: 64 })
+        );
         std::mem::forget(map);
     }
 }

@@ -50,12 +50,20 @@ pub enum TransitionError {
     InstanceEnded(InstanceStatus),
     #[error("there is no task `{0}` in this process")]
     UnknownTask(String),
-    #[error("task `{task}` is not running attempt {attempt}; this job result is stale and was ignored")]
+    #[error(
+        "task `{task}` is not running attempt {attempt}; this job result is stale and was ignored"
+    )]
     StaleJobResult { task: String, attempt: u32 },
-    #[error("task `{task}` is {status}; only a task that ended not OK or was skipped can be retried")]
+    #[error(
+        "task `{task}` is {status}; only a task that ended not OK or was skipped can be retried"
+    )]
     NotRetryable { task: String, status: String },
     #[error("task `{task}` cannot be retried: its successor `{successor}` is already {status}")]
-    SuccessorMoved { task: String, successor: String, status: String },
+    SuccessorMoved {
+        task: String,
+        successor: String,
+        status: String,
+    },
     /// A `task back` to a task that does not come before the task sent back.
     #[error("task `{earlier}` does not come before task `{task}`; a task goes back only to a task it follows (through `after` or branches)")]
     NotBefore { task: String, earlier: String },
@@ -76,7 +84,10 @@ pub enum TransitionError {
     #[error("user task `{task}` has not started yet (it is {status})")]
     UserTaskNotStarted { task: String, status: String },
     #[error("user task `{task}`: {error}")]
-    UserTask { task: String, error: crate::user_task::UserTaskError },
+    UserTask {
+        task: String,
+        error: crate::user_task::UserTaskError,
+    },
     #[error("instance {0} was deleted")]
     InstanceDeleted(String),
     #[error("the sub-process cannot be started: {0}")]
@@ -87,7 +98,10 @@ pub enum TransitionError {
     NothingToRecover { status: String },
     /// A payload from outside (start data, input, a human task's output) is past the limits.
     #[error("{what} {error}")]
-    DataLimit { what: String, error: crate::limits::DataLimitError },
+    DataLimit {
+        what: String,
+        error: crate::limits::DataLimitError,
+    },
     /// No `wait` task of the instance takes the event: none waits for its name and key, or
     /// their conditions do not hold. Nothing changed; the event was not received.
     #[error("no task of this instance waits for event `{event}`{}", key.as_ref().map(|k| format!(" with key `{k}`")).unwrap_or_default())]
@@ -102,7 +116,9 @@ pub enum TransitionError {
     #[error("the submission of view `{task}` does not fit its form: {}", problems.join("; "))]
     InvalidSubmission { task: String, problems: Vec<String> },
     /// Input for a `view` task, whose user submits it in their session instead.
-    #[error("task `{task}` is a view: its user submits it in their session (`baton session submit`)")]
+    #[error(
+        "task `{task}` is a view: its user submits it in their session (`baton session submit`)"
+    )]
     IsAView { task: String },
 }
 
@@ -180,7 +196,8 @@ impl Default for Knowledge {
     }
 }
 
-pub(crate) static NO_KNOWLEDGE: std::sync::LazyLock<Knowledge> = std::sync::LazyLock::new(Knowledge::default);
+pub(crate) static NO_KNOWLEDGE: std::sync::LazyLock<Knowledge> =
+    std::sync::LazyLock::new(Knowledge::default);
 
 pub(crate) struct Machine<'d> {
     pub(crate) def: &'d Definition,
@@ -203,9 +220,26 @@ pub(crate) struct Machine<'d> {
 
 impl<'d> Machine<'d> {
     /// A machine about to apply a command to `inst` at `now`.
-    pub(crate) fn new(def: &'d Definition, inst: Instance, now: DateTime<Utc>, knowledge: &'d Knowledge) -> Self {
+    pub(crate) fn new(
+        def: &'d Definition,
+        inst: Instance,
+        now: DateTime<Utc>,
+        knowledge: &'d Knowledge,
+    ) -> Self {
         let budget = std::rc::Rc::new(std::cell::Cell::new(knowledge.max_children_per_step));
-        Machine { def, inst, events: Vec::new(), effects: Vec::new(), now, knowledge, triggered: Vec::new(), children: Vec::new(), offer: None, budget, aborted_by: None }
+        Machine {
+            def,
+            inst,
+            events: Vec::new(),
+            effects: Vec::new(),
+            now,
+            knowledge,
+            triggered: Vec::new(),
+            children: Vec::new(),
+            offer: None,
+            budget,
+            aborted_by: None,
+        }
     }
 }
 
@@ -214,18 +248,31 @@ impl Machine<'_> {
         let seq = self.inst.next_seq;
         self.inst.next_seq += 1;
         let task = task.map(|i| self.def.tasks[i].id.clone());
-        self.events.push(Event { seq, at: self.now, task, kind });
+        self.events.push(Event {
+            seq,
+            at: self.now,
+            task,
+            kind,
+        });
     }
 
     /// Changes a task's status and records it, without running postconditions.
     pub(crate) fn set_status(&mut self, i: usize, status: TaskStatus, reason: Option<Reason>) {
         // The one place a task's status changes: held to the lifecycle table (see there why a
         // change it does not hold panics).
-        if let Err(refused) = lifecycle::edge(&self.inst.tasks[i].status, &status, reason.as_ref()) {
-            panic!("task `{}` of instance {}: {refused}", self.def.tasks[i].id, self.inst.id);
+        if let Err(refused) = lifecycle::edge(&self.inst.tasks[i].status, &status, reason.as_ref())
+        {
+            panic!(
+                "task `{}` of instance {}: {refused}",
+                self.def.tasks[i].id, self.inst.id
+            );
         }
         // A `wait` task that stops waiting, however it does, drops its subscription and timer.
-        if matches!(self.inst.tasks[i].status, TaskStatus::WaitingForEvent { .. }) && !matches!(status, TaskStatus::WaitingForEvent { .. }) {
+        if matches!(
+            self.inst.tasks[i].status,
+            TaskStatus::WaitingForEvent { .. }
+        ) && !matches!(status, TaskStatus::WaitingForEvent { .. })
+        {
             self.stop_waiting(i);
         }
         let t = &mut self.inst.tasks[i];
@@ -241,14 +288,25 @@ impl Machine<'_> {
     }
 
     pub(crate) fn index(&self, task: &str) -> Result<usize, TransitionError> {
-        self.def.task_index(task).ok_or_else(|| TransitionError::UnknownTask(task.to_owned()))
+        self.def
+            .task_index(task)
+            .ok_or_else(|| TransitionError::UnknownTask(task.to_owned()))
     }
 
     pub(crate) fn scope(&self) -> Scope<'_> {
-        let tasks = self.def.tasks.iter().zip(&self.inst.tasks).map(|(d, s)| (d.id.as_str(), s.status.name()));
+        let tasks = self
+            .def
+            .tasks
+            .iter()
+            .zip(&self.inst.tasks)
+            .map(|(d, s)| (d.id.as_str(), s.status.name()));
         let scope = Scope::new(&self.inst.data, tasks, &self.inst.id, self.now)
             .with_limits(self.knowledge.eval_limits)
-            .with_hierarchy(self.inst.case_id(), self.inst.work_status.as_deref(), &self.inst.referenced_instances);
+            .with_hierarchy(
+                self.inst.case_id(),
+                self.inst.work_status.as_deref(),
+                &self.inst.referenced_instances,
+            );
         let scope = self.share_into(scope);
         let scope = match self.offer {
             Some(offer) => scope.with_offer(offer),
@@ -280,14 +338,36 @@ impl Machine<'_> {
     /// Values expressions produced, before they are stored (in process data, or as a human
     /// task's input): held to the data limits as one payload, as data from outside is. An
     /// expression can nest a value (`[[…[data.x]…]]`) far deeper than the data it reads.
-    pub(crate) fn within_limits(&self, values: &Map<String, Value>, what: impl FnOnce() -> String) -> Result<(), Reason> {
-        self.knowledge.limits.check_object(values).map_err(|e| Reason::DataLimit { what: what(), problem: e.to_string() })
+    pub(crate) fn within_limits(
+        &self,
+        values: &Map<String, Value>,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), Reason> {
+        self.knowledge
+            .limits
+            .check_object(values)
+            .map_err(|e| Reason::DataLimit {
+                what: what(),
+                problem: e.to_string(),
+            })
     }
 
     /// The values an `output` mapping (`variable: CEL` over `output`) of task `i` (a `what`)
     /// writes: each of its declared type, all of them within the data limits.
-    pub(crate) fn output_mapping(&self, i: usize, mapping: &[(String, crate::expr::Expr)], output: &Map<String, Value>, what: &str) -> Result<Map<String, Value>, Reason> {
-        self.mapping_writes(i, mapping, || self.scope_for(i).with_output(output), output, what)
+    pub(crate) fn output_mapping(
+        &self,
+        i: usize,
+        mapping: &[(String, crate::expr::Expr)],
+        output: &Map<String, Value>,
+        what: &str,
+    ) -> Result<Map<String, Value>, Reason> {
+        self.mapping_writes(
+            i,
+            mapping,
+            || self.scope_for(i).with_output(output),
+            output,
+            what,
+        )
     }
 
     /// The values a mapping (`variable: CEL`) of task `i` (a `what`) writes, evaluated in the
@@ -309,14 +389,21 @@ impl Machine<'_> {
         let scope = scope();
         let mut writes = Map::new();
         for (name, expr) in mapping {
-            let value = expr.eval(&scope).map_err(|e| Reason::ExpressionFailed { field: format!("output.{name}"), message: e.0 })?;
+            let value = expr.eval(&scope).map_err(|e| Reason::ExpressionFailed {
+                field: format!("output.{name}"),
+                message: e.0,
+            })?;
             if let Some(reason) = self.type_problem(name, &value) {
                 return Err(reason);
             }
             writes.insert(name.clone(), value);
         }
-        self.within_limits(&writes, || format!("the output mapping of {what} `{}`", self.def.tasks[i].id))?;
-        if let Some(reason) = self.unreferenced_document(&writes, Some(source), |name| format!("output.{name}")) {
+        self.within_limits(&writes, || {
+            format!("the output mapping of {what} `{}`", self.def.tasks[i].id)
+        })?;
+        if let Some(reason) =
+            self.unreferenced_document(&writes, Some(source), |name| format!("output.{name}"))
+        {
             return Err(reason);
         }
         Ok(writes)
@@ -327,17 +414,31 @@ impl Machine<'_> {
     /// refers to, or that `source` does (the output, event or child data a mapping reads,
     /// which were checked as they came in): a reference is copied, never made up. The first
     /// reference that is neither, as the reason to refuse the writes (`field` names a write).
-    pub(crate) fn unreferenced_document(&self, writes: &Map<String, Value>, source: Option<&Map<String, Value>>, field: impl Fn(&str) -> String) -> Option<Reason> {
+    pub(crate) fn unreferenced_document(
+        &self,
+        writes: &Map<String, Value>,
+        source: Option<&Map<String, Value>>,
+        field: impl Fn(&str) -> String,
+    ) -> Option<Reason> {
         // The common case, no reference written, costs one look per value.
         if crate::data_type::referenced_documents(writes).is_empty() {
             return None;
         }
         let mut known = crate::data_type::referenced_documents(&self.visible_data());
-        known.extend(source.map(crate::data_type::referenced_documents).unwrap_or_default());
+        known.extend(
+            source
+                .map(crate::data_type::referenced_documents)
+                .unwrap_or_default(),
+        );
         writes.iter().find_map(|(name, value)| {
             let one = Map::from_iter([(name.clone(), value.clone())]);
-            let document = crate::data_type::referenced_documents(&one).into_iter().find(|d| !known.contains(d))?;
-            Some(Reason::DocumentNotReferenced { field: field(name), document })
+            let document = crate::data_type::referenced_documents(&one)
+                .into_iter()
+                .find(|d| !known.contains(d))?;
+            Some(Reason::DocumentNotReferenced {
+                field: field(name),
+                document,
+            })
         })
     }
 
@@ -359,18 +460,26 @@ impl Machine<'_> {
 
     pub(crate) fn set_timer(&mut self, i: usize, kind: TimerKind, due_at: DateTime<Utc>) {
         let task = self.def.tasks[i].id.clone();
-        self.effects.push(Effect::SetTimer { key: kind.key(&task), due_at, command: Command::TimerFired { task, timer: kind } });
+        self.effects.push(Effect::SetTimer {
+            key: kind.key(&task),
+            due_at,
+            command: Command::TimerFired { task, timer: kind },
+        });
     }
 
     pub(crate) fn clear_timer(&mut self, i: usize, kind: TimerKind) {
-        self.effects.push(Effect::ClearTimer { key: kind.key(&self.def.tasks[i].id) });
+        self.effects.push(Effect::ClearTimer {
+            key: kind.key(&self.def.tasks[i].id),
+        });
     }
 
     /// Removes the timer a waiting task set, if it set one.
     pub(crate) fn clear_waiting_timer(&mut self, i: usize) {
         match self.inst.tasks[i].status {
             TaskStatus::WaitingForStartTime { .. } => self.clear_timer(i, TimerKind::EarliestStart),
-            TaskStatus::WaitingForPrecondition { .. } => self.clear_timer(i, TimerKind::PreconditionCheck),
+            TaskStatus::WaitingForPrecondition { .. } => {
+                self.clear_timer(i, TimerKind::PreconditionCheck)
+            }
             TaskStatus::WaitingForRetry { .. } => self.clear_timer(i, TimerKind::JobRetry),
             _ => {}
         }
@@ -385,7 +494,10 @@ impl Machine<'_> {
 
     /// One variable of the data the instance sees: its own, else the shared one.
     pub(crate) fn data_value(&self, name: &str) -> Option<&Value> {
-        self.inst.data.get(name).or_else(|| self.shared()?.data.get(name))
+        self.inst
+            .data
+            .get(name)
+            .or_else(|| self.shared()?.data.get(name))
     }
 
     /// All the data the instance sees, as one map (its own writes over the shared data).
@@ -401,7 +513,10 @@ impl Machine<'_> {
     }
 
     /// `scope` reading through the shared data, if the instance shares any.
-    pub(crate) fn share_into<'s>(&'s self, scope: crate::expr::Scope<'s>) -> crate::expr::Scope<'s> {
+    pub(crate) fn share_into<'s>(
+        &'s self,
+        scope: crate::expr::Scope<'s>,
+    ) -> crate::expr::Scope<'s> {
         match self.shared() {
             Some(shared) => scope.with_base(&shared.prepared, &shared.data),
             None => scope,

@@ -49,7 +49,12 @@ impl PotentialOwners {
 
 impl fmt::Display for PotentialOwners {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<String> = self.users.iter().cloned().chain(self.groups.iter().map(|g| format!("group {g}"))).collect();
+        let names: Vec<String> = self
+            .users
+            .iter()
+            .cloned()
+            .chain(self.groups.iter().map(|g| format!("group {g}")))
+            .collect();
         f.write_str(&names.join(", "))
     }
 }
@@ -67,7 +72,11 @@ pub struct Caller {
 
 impl Caller {
     pub fn new(user: impl Into<String>) -> Self {
-        Self { user: user.into(), groups: BTreeSet::new(), admin: false }
+        Self {
+            user: user.into(),
+            groups: BTreeSet::new(),
+            admin: false,
+        }
     }
 
     pub fn in_group(mut self, group: impl Into<String>) -> Self {

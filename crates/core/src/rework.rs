@@ -29,32 +29,63 @@ impl Machine<'_> {
     pub(crate) fn loop_back(&mut self, d: usize, back: LoopBack) {
         let to = self.def.tasks[back.target].id.clone();
         if self.inst.tasks[d].loops >= back.max_loops {
-            self.set_status(d, TaskStatus::Blocked, Some(Reason::LoopLimit { to: to.clone(), limit: back.max_loops }));
-            self.effects.push(Effect::LoopLimitReached { task: self.def.tasks[d].id.clone(), to, limit: back.max_loops });
+            self.set_status(
+                d,
+                TaskStatus::Blocked,
+                Some(Reason::LoopLimit {
+                    to: to.clone(),
+                    limit: back.max_loops,
+                }),
+            );
+            self.effects.push(Effect::LoopLimitReached {
+                task: self.def.tasks[d].id.clone(),
+                to,
+                limit: back.max_loops,
+            });
             return;
         }
         self.inst.tasks[d].loops += 1;
         let pass = self.inst.tasks[d].loops;
         self.inst.tasks[d].taken.clear();
         self.set_task(d, TaskStatus::EndedOk, None);
-        let reason = Reason::LoopedBack { decision: self.def.tasks[d].id.clone(), pass, max: back.max_loops };
+        let reason = Reason::LoopedBack {
+            decision: self.def.tasks[d].id.clone(),
+            pass,
+            max: back.max_loops,
+        };
         self.rework(back.target, d, &reason);
     }
 
     /// A person sends task `task` back to `earlier`, a task before it (see the module doc).
-    pub(crate) fn send_back(&mut self, task: &str, earlier: &str, caller: &Caller) -> Result<(), TransitionError> {
+    pub(crate) fn send_back(
+        &mut self,
+        task: &str,
+        earlier: &str,
+        caller: &Caller,
+    ) -> Result<(), TransitionError> {
         let i = self.index(task)?;
         let to = self.index(earlier)?;
         if !self.may_send_back(i, caller) {
-            return Err(TransitionError::NotAllowedToSendBack { task: task.to_owned(), user: caller.user.clone() });
+            return Err(TransitionError::NotAllowedToSendBack {
+                task: task.to_owned(),
+                user: caller.user.clone(),
+            });
         }
         if !self.def.precedes(to, i) {
-            return Err(TransitionError::NotBefore { task: task.to_owned(), earlier: earlier.to_owned() });
+            return Err(TransitionError::NotBefore {
+                task: task.to_owned(),
+                earlier: earlier.to_owned(),
+            });
         }
         if self.inst.tasks[i].status == TaskStatus::WaitingForPredecessor {
-            return Err(TransitionError::NotReached { task: task.to_owned() });
+            return Err(TransitionError::NotReached {
+                task: task.to_owned(),
+            });
         }
-        let reason = Reason::Operator { action: "back".into(), by: caller.user.clone() };
+        let reason = Reason::Operator {
+            action: "back".into(),
+            by: caller.user.clone(),
+        };
         self.rework(to, i, &reason);
         Ok(())
     }
@@ -65,7 +96,9 @@ impl Machine<'_> {
         if caller.admin {
             return true;
         }
-        let Some(state) = self.inst.tasks[i].user_task.as_ref() else { return false };
+        let Some(state) = self.inst.tasks[i].user_task.as_ref() else {
+            return false;
+        };
         let original = state.original();
         original.potential_owners.includes(caller) || original.administrators.includes(caller)
     }
@@ -76,7 +109,9 @@ impl Machine<'_> {
             TaskKind::Decision(spec) => spec.branches.as_slice(),
             _ => &[],
         };
-        branches.iter().filter_map(|b| b.back.map(|back| back.target))
+        branches
+            .iter()
+            .filter_map(|b| b.back.map(|back| back.target))
     }
 
     /// Returns the flow from task `from` to the earlier task `to`: every task of the range
@@ -112,6 +147,13 @@ impl Machine<'_> {
             Reason::Operator { by, .. } => Some(by.clone()),
             _ => None,
         };
-        self.emit(Some(from), EventKind::WentBack { to: self.def.tasks[to].id.clone(), tasks: again, by });
+        self.emit(
+            Some(from),
+            EventKind::WentBack {
+                to: self.def.tasks[to].id.clone(),
+                tasks: again,
+                by,
+            },
+        );
     }
 }

@@ -100,7 +100,8 @@ pub const ON_TIME: Duration = Duration::minutes(1);
 pub const DEFAULT_CATCH_UP_WINDOW: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// The longest catch-up window: a year.
-pub const MAX_CATCH_UP_WINDOW: std::time::Duration = std::time::Duration::from_secs(366 * 24 * 3600);
+pub const MAX_CATCH_UP_WINDOW: std::time::Duration =
+    std::time::Duration::from_secs(366 * 24 * 3600);
 
 /// The longest cron expression accepted.
 pub const MAX_CRON_LEN: usize = 256;
@@ -185,13 +186,24 @@ impl ScheduleSpec {
         if self.cron.len() > MAX_CRON_LEN {
             return Err(ScheduleError::CronTooLong);
         }
-        let cron = croner::Cron::from_str(&self.cron).map_err(|e| ScheduleError::Cron { cron: self.cron.clone(), message: e.to_string() })?;
-        let zone = Tz::from_str(&self.timezone).map_err(|_| ScheduleError::Timezone(self.timezone.clone()))?;
-        if self.catch_up_window_secs == 0 || self.catch_up_window_secs > MAX_CATCH_UP_WINDOW.as_secs() {
+        let cron = croner::Cron::from_str(&self.cron).map_err(|e| ScheduleError::Cron {
+            cron: self.cron.clone(),
+            message: e.to_string(),
+        })?;
+        let zone = Tz::from_str(&self.timezone)
+            .map_err(|_| ScheduleError::Timezone(self.timezone.clone()))?;
+        if self.catch_up_window_secs == 0
+            || self.catch_up_window_secs > MAX_CATCH_UP_WINDOW.as_secs()
+        {
             return Err(ScheduleError::Window);
         }
         if let Some(calendar) = &self.calendar {
-            if calendar.is_empty() || calendar.len() > crate::definition::MAX_ID_LEN || calendar.chars().any(|c| !(c.is_ascii_alphanumeric() || "_.-".contains(c))) {
+            if calendar.is_empty()
+                || calendar.len() > crate::definition::MAX_ID_LEN
+                || calendar
+                    .chars()
+                    .any(|c| !(c.is_ascii_alphanumeric() || "_.-".contains(c)))
+            {
                 return Err(ScheduleError::Calendar(calendar.clone()));
             }
         }
@@ -207,7 +219,11 @@ impl Slots {
     /// The first slot strictly after `after` on a day `on_day` allows (the schedule's calendar;
     /// it is asked about the slot's instant). `None` when the expression has no further
     /// occurrence, or none of the next ones is on an allowed day.
-    pub fn next_after(&self, after: DateTime<Utc>, on_day: &dyn Fn(DateTime<Utc>) -> bool) -> Option<DateTime<Utc>> {
+    pub fn next_after(
+        &self,
+        after: DateTime<Utc>,
+        on_day: &dyn Fn(DateTime<Utc>) -> bool,
+    ) -> Option<DateTime<Utc>> {
         let mut from = after.with_timezone(&self.zone);
         for _ in 0..MAX_PROBES {
             let next = self.cron.find_next_occurrence(&from, false).ok()?;
@@ -222,7 +238,12 @@ impl Slots {
 
     /// The slots from `first` (itself a slot) up to `now`, oldest first, at most [`MAX_DUE`]
     /// of them (the newest), and the first slot after `now`.
-    pub fn due(&self, first: DateTime<Utc>, now: DateTime<Utc>, on_day: &dyn Fn(DateTime<Utc>) -> bool) -> (Vec<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    pub fn due(
+        &self,
+        first: DateTime<Utc>,
+        now: DateTime<Utc>,
+        on_day: &dyn Fn(DateTime<Utc>) -> bool,
+    ) -> (Vec<DateTime<Utc>>, Option<DateTime<Utc>>) {
         let mut due = std::collections::VecDeque::new();
         let mut next = Some(first);
         while let Some(at) = next.filter(|at| *at <= now) {
@@ -238,7 +259,12 @@ impl Slots {
 
 /// Which of the `due` slots (oldest first, none after `now`) are run, by the catch-up
 /// policy: on-time slots always; missed ones as `policy` says, within `window`.
-pub fn to_run(policy: CatchUp, window: Duration, due: &[DateTime<Utc>], now: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+pub fn to_run(
+    policy: CatchUp,
+    window: Duration,
+    due: &[DateTime<Utc>],
+    now: DateTime<Utc>,
+) -> Vec<DateTime<Utc>> {
     let on_time = |at: &DateTime<Utc>| now - *at <= ON_TIME;
     let in_window = |at: &DateTime<Utc>| now - *at <= window;
     match policy {
@@ -273,7 +299,9 @@ mod tests {
     use super::*;
 
     fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     fn any_day(_: DateTime<Utc>) -> bool {
@@ -282,10 +310,16 @@ mod tests {
 
     #[test]
     fn slots_are_read_on_the_wall_clock_of_the_time_zone() {
-        let spec = ScheduleSpec { timezone: "Europe/Berlin".into(), ..ScheduleSpec::new("0 2 * * *") };
+        let spec = ScheduleSpec {
+            timezone: "Europe/Berlin".into(),
+            ..ScheduleSpec::new("0 2 * * *")
+        };
         let slots = spec.check().unwrap();
         // 02:00 in Berlin is 01:00 UTC in winter.
-        assert_eq!(slots.next_after(at("2026-12-08T12:00:00Z"), &any_day), Some(at("2026-12-09T01:00:00Z")));
+        assert_eq!(
+            slots.next_after(at("2026-12-08T12:00:00Z"), &any_day),
+            Some(at("2026-12-09T01:00:00Z"))
+        );
     }
 
     #[test]
@@ -293,49 +327,130 @@ mod tests {
         let slots = ScheduleSpec::new("0 2 * * *").check().unwrap();
         // 2026-12-12 is a Saturday: only weekdays allowed.
         let weekdays = |t: DateTime<Utc>| chrono::Datelike::weekday(&t).num_days_from_monday() < 5;
-        assert_eq!(slots.next_after(at("2026-12-11T03:00:00Z"), &weekdays), Some(at("2026-12-14T02:00:00Z")));
+        assert_eq!(
+            slots.next_after(at("2026-12-11T03:00:00Z"), &weekdays),
+            Some(at("2026-12-14T02:00:00Z"))
+        );
     }
 
     #[test]
     fn a_calendar_without_days_leaves_no_next_slot() {
         let slots = ScheduleSpec::new("0 2 * * *").check().unwrap();
-        assert_eq!(slots.next_after(at("2026-12-11T03:00:00Z"), &|_| false), None);
+        assert_eq!(
+            slots.next_after(at("2026-12-11T03:00:00Z"), &|_| false),
+            None
+        );
     }
 
     #[test]
     fn bad_cron_time_zone_and_window_are_refused() {
-        assert!(matches!(ScheduleSpec::new("61 * * * *").check(), Err(ScheduleError::Cron { .. })));
-        assert!(matches!(ScheduleSpec { timezone: "Mars/Base".into(), ..ScheduleSpec::new("* * * * *") }.check(), Err(ScheduleError::Timezone(_))));
-        assert!(matches!(ScheduleSpec { catch_up_window_secs: 0, ..ScheduleSpec::new("* * * * *") }.check(), Err(ScheduleError::Window)));
-        assert!(matches!(ScheduleSpec { calendar: Some("a b".into()), ..ScheduleSpec::new("* * * * *") }.check(), Err(ScheduleError::Calendar(_))));
+        assert!(matches!(
+            ScheduleSpec::new("61 * * * *").check(),
+            Err(ScheduleError::Cron { .. })
+        ));
+        assert!(matches!(
+            ScheduleSpec {
+                timezone: "Mars/Base".into(),
+                ..ScheduleSpec::new("* * * * *")
+            }
+            .check(),
+            Err(ScheduleError::Timezone(_))
+        ));
+        assert!(matches!(
+            ScheduleSpec {
+                catch_up_window_secs: 0,
+                ..ScheduleSpec::new("* * * * *")
+            }
+            .check(),
+            Err(ScheduleError::Window)
+        ));
+        assert!(matches!(
+            ScheduleSpec {
+                calendar: Some("a b".into()),
+                ..ScheduleSpec::new("* * * * *")
+            }
+            .check(),
+            Err(ScheduleError::Calendar(_))
+        ));
     }
 
     #[test]
     fn due_lists_the_slots_up_to_now_and_the_next_one() {
         let slots = ScheduleSpec::new("0 * * * *").check().unwrap();
-        let (due, next) = slots.due(at("2026-12-08T01:00:00Z"), at("2026-12-08T03:30:00Z"), &any_day);
-        assert_eq!(due, vec![at("2026-12-08T01:00:00Z"), at("2026-12-08T02:00:00Z"), at("2026-12-08T03:00:00Z")]);
+        let (due, next) = slots.due(
+            at("2026-12-08T01:00:00Z"),
+            at("2026-12-08T03:30:00Z"),
+            &any_day,
+        );
+        assert_eq!(
+            due,
+            vec![
+                at("2026-12-08T01:00:00Z"),
+                at("2026-12-08T02:00:00Z"),
+                at("2026-12-08T03:00:00Z")
+            ]
+        );
         assert_eq!(next, Some(at("2026-12-08T04:00:00Z")));
     }
 
     #[test]
     fn catch_up_skip_runs_only_slots_found_on_time() {
         let due = [at("2026-12-08T01:00:00Z"), at("2026-12-08T02:00:00Z")];
-        assert_eq!(to_run(CatchUp::Skip, Duration::days(1), &due, at("2026-12-08T02:00:30Z")), vec![due[1]]);
-        assert!(to_run(CatchUp::Skip, Duration::days(1), &due, at("2026-12-08T02:30:00Z")).is_empty());
+        assert_eq!(
+            to_run(
+                CatchUp::Skip,
+                Duration::days(1),
+                &due,
+                at("2026-12-08T02:00:30Z")
+            ),
+            vec![due[1]]
+        );
+        assert!(to_run(
+            CatchUp::Skip,
+            Duration::days(1),
+            &due,
+            at("2026-12-08T02:30:00Z")
+        )
+        .is_empty());
     }
 
     #[test]
     fn catch_up_once_runs_the_latest_missed_slot() {
         let due = [at("2026-12-08T01:00:00Z"), at("2026-12-08T02:00:00Z")];
-        assert_eq!(to_run(CatchUp::Once, Duration::days(1), &due, at("2026-12-08T05:00:00Z")), vec![due[1]]);
+        assert_eq!(
+            to_run(
+                CatchUp::Once,
+                Duration::days(1),
+                &due,
+                at("2026-12-08T05:00:00Z")
+            ),
+            vec![due[1]]
+        );
     }
 
     #[test]
     fn catch_up_all_runs_every_missed_slot_within_the_window() {
-        let due = [at("2026-12-08T01:00:00Z"), at("2026-12-08T02:00:00Z"), at("2026-12-08T03:00:00Z")];
-        assert_eq!(to_run(CatchUp::All, Duration::hours(2), &due, at("2026-12-08T04:00:00Z")), vec![due[1], due[2]]);
-        assert!(to_run(CatchUp::Once, Duration::minutes(30), &due, at("2026-12-08T04:00:00Z")).is_empty());
+        let due = [
+            at("2026-12-08T01:00:00Z"),
+            at("2026-12-08T02:00:00Z"),
+            at("2026-12-08T03:00:00Z"),
+        ];
+        assert_eq!(
+            to_run(
+                CatchUp::All,
+                Duration::hours(2),
+                &due,
+                at("2026-12-08T04:00:00Z")
+            ),
+            vec![due[1], due[2]]
+        );
+        assert!(to_run(
+            CatchUp::Once,
+            Duration::minutes(30),
+            &due,
+            at("2026-12-08T04:00:00Z")
+        )
+        .is_empty());
     }
 
     #[test]
@@ -343,7 +458,10 @@ mod tests {
         assert_eq!(on_overlap(Overlap::Skip, false, false), SlotAction::Start);
         assert_eq!(on_overlap(Overlap::Skip, true, false), SlotAction::Skip);
         assert_eq!(on_overlap(Overlap::Allow, true, false), SlotAction::Start);
-        assert_eq!(on_overlap(Overlap::BufferOne, true, false), SlotAction::Buffer);
+        assert_eq!(
+            on_overlap(Overlap::BufferOne, true, false),
+            SlotAction::Buffer
+        );
         assert_eq!(on_overlap(Overlap::BufferOne, true, true), SlotAction::Skip);
     }
 }

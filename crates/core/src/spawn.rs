@@ -54,71 +54,176 @@ impl Machine<'_> {
     /// Starts a spawned sub-process of this instance (the root). Refused, creating nothing, if
     /// the process cannot be started or refuses the data.
     /// `origin` is what the definition of the instance spawned from declares of its documents.
-    pub(crate) fn spawn(&mut self, target: &ProcessRef, carried: Map<String, Value>, origin: &[DocumentSlot], data: Map<String, Value>, by: &str) -> Result<(), TransitionError> {
-        let callee = self.callee(target).map_err(TransitionError::ChildNotStarted)?;
-        let Carried { mut declared, unused, copies } = carry(origin, &callee.definition, carried, &data);
+    pub(crate) fn spawn(
+        &mut self,
+        target: &ProcessRef,
+        carried: Map<String, Value>,
+        origin: &[DocumentSlot],
+        data: Map<String, Value>,
+        by: &str,
+    ) -> Result<(), TransitionError> {
+        let callee = self
+            .callee(target)
+            .map_err(TransitionError::ChildNotStarted)?;
+        let Carried {
+            mut declared,
+            unused,
+            copies,
+        } = carry(origin, &callee.definition, carried, &data);
         declared.extend(data);
-        let link = ParentLink { instance: self.inst.id.clone(), task: String::new(), index: 0, kind: LinkKind::Spawned, attempt: 0 };
-        let child = self.start_child(&callee, declared, unused, link, false).map_err(TransitionError::ChildNotStarted)?;
+        let link = ParentLink {
+            instance: self.inst.id.clone(),
+            task: String::new(),
+            index: 0,
+            kind: LinkKind::Spawned,
+            attempt: 0,
+        };
+        let child = self
+            .start_child(&callee, declared, unused, link, false)
+            .map_err(TransitionError::ChildNotStarted)?;
         self.copy_documents(copies, by);
         let id = child.instance.id.clone();
         // A child with nothing to wait for ended in its first step: its end is known now.
-        let ended = child.instance.status.is_terminal().then_some(child.instance.status);
+        let ended = child
+            .instance
+            .status
+            .is_terminal()
+            .then_some(child.instance.status);
         self.children.push(child);
-        self.inst.spawned.push(ChildRef { instance: id.clone(), ended });
-        self.emit(None, EventKind::ChildStarted { child: id, process: callee.definition.id.clone(), version: callee.definition.version, link: LinkKind::Spawned, by: Some(by.to_owned()) });
+        self.inst.spawned.push(ChildRef {
+            instance: id.clone(),
+            ended,
+        });
+        self.emit(
+            None,
+            EventKind::ChildStarted {
+                child: id,
+                process: callee.definition.id.clone(),
+                version: callee.definition.version,
+                link: LinkKind::Spawned,
+                by: Some(by.to_owned()),
+            },
+        );
         Ok(())
     }
 
     /// A spawned sub-process ended: the root hears of it (and is aborted with it if whoever
     /// aborted it asked for that).
-    pub(crate) fn spawned_ended(&mut self, child: &str, status: InstanceStatus, aborted_by: Option<String>) {
-        let Some(spawned) = self.inst.spawned.iter_mut().find(|s| s.instance == child) else { return };
+    pub(crate) fn spawned_ended(
+        &mut self,
+        child: &str,
+        status: InstanceStatus,
+        aborted_by: Option<String>,
+    ) {
+        let Some(spawned) = self.inst.spawned.iter_mut().find(|s| s.instance == child) else {
+            return;
+        };
         spawned.ended = Some(status);
         if status == InstanceStatus::Aborted {
             if let Some(by) = aborted_by {
                 self.aborted_by = Some(by.clone());
-                self.end_instance(InstanceStatus::Aborted, Some(Reason::ChildAborted { child: child.to_owned(), by }));
+                self.end_instance(
+                    InstanceStatus::Aborted,
+                    Some(Reason::ChildAborted {
+                        child: child.to_owned(),
+                        by,
+                    }),
+                );
             }
         }
     }
 
     /// Aborts this instance and starts a peer instance of `target` with its data, in the same
     /// step; each names the other.
-    pub(crate) fn abort_and_start(&mut self, target: &ProcessRef, by: &str) -> Result<(), TransitionError> {
-        let callee = self.callee(target).map_err(TransitionError::ChildNotStarted)?;
-        let link = ParentLink { instance: self.inst.id.clone(), task: String::new(), index: 0, kind: LinkKind::Peer, attempt: 0 };
+    pub(crate) fn abort_and_start(
+        &mut self,
+        target: &ProcessRef,
+        by: &str,
+    ) -> Result<(), TransitionError> {
+        let callee = self
+            .callee(target)
+            .map_err(TransitionError::ChildNotStarted)?;
+        let link = ParentLink {
+            instance: self.inst.id.clone(),
+            task: String::new(),
+            index: 0,
+            kind: LinkKind::Peer,
+            attempt: 0,
+        };
         let origin = document_slots(self.def);
-        let Carried { declared, unused, copies } = carry(&origin, &callee.definition, self.visible_data(), &Map::new());
-        let peer = self.start_child(&callee, declared, unused, link, false).map_err(TransitionError::ChildNotStarted)?;
+        let Carried {
+            declared,
+            unused,
+            copies,
+        } = carry(
+            &origin,
+            &callee.definition,
+            self.visible_data(),
+            &Map::new(),
+        );
+        let peer = self
+            .start_child(&callee, declared, unused, link, false)
+            .map_err(TransitionError::ChildNotStarted)?;
         self.copy_documents(copies, by);
         let id = peer.instance.id.clone();
         self.children.push(peer);
         self.inst.replaced_by = Some(id.clone());
-        self.emit(None, EventKind::ChildStarted { child: id, process: callee.definition.id.clone(), version: callee.definition.version, link: LinkKind::Peer, by: Some(by.to_owned()) });
-        self.end_instance(InstanceStatus::Aborted, Some(Reason::Operator { action: "abort-and-start".into(), by: by.to_owned() }));
+        self.emit(
+            None,
+            EventKind::ChildStarted {
+                child: id,
+                process: callee.definition.id.clone(),
+                version: callee.definition.version,
+                link: LinkKind::Peer,
+                by: Some(by.to_owned()),
+            },
+        );
+        self.end_instance(
+            InstanceStatus::Aborted,
+            Some(Reason::Operator {
+                action: "abort-and-start".into(),
+                by: by.to_owned(),
+            }),
+        );
         Ok(())
     }
 
     /// The spawned sub-processes still open, and one that ended without completing, if any:
     /// what keeps a root whose own tasks all ended from completing.
     pub(crate) fn spawned_holding(&self) -> (Vec<String>, Option<&ChildRef>) {
-        let open = self.inst.spawned.iter().filter(|s| s.ended.is_none()).map(|s| s.instance.clone()).collect();
-        let failed = self.inst.spawned.iter().find(|s| matches!(s.ended, Some(InstanceStatus::Failed | InstanceStatus::Aborted)));
+        let open = self
+            .inst
+            .spawned
+            .iter()
+            .filter(|s| s.ended.is_none())
+            .map(|s| s.instance.clone())
+            .collect();
+        let failed = self.inst.spawned.iter().find(|s| {
+            matches!(
+                s.ended,
+                Some(InstanceStatus::Failed | InstanceStatus::Aborted)
+            )
+        });
         (open, failed)
     }
 
     /// The one-document rule's copies, made with this step by the driver (the core does no I/O).
     fn copy_documents(&mut self, copies: Vec<(String, String)>, by: &str) {
         for (from, to) in copies {
-            self.effects.push(Effect::CopyDocument { from, to, by: by.to_owned() });
+            self.effects.push(Effect::CopyDocument {
+                from,
+                to,
+                by: by.to_owned(),
+            });
         }
     }
 
     /// Aborting this instance aborts its open spawned sub-processes (in the same commit).
     pub(crate) fn abort_spawned(&mut self) {
         if self.inst.spawned.iter().any(|s| s.ended.is_none()) {
-            self.effects.push(Effect::AbortChildren { task: String::new() });
+            self.effects.push(Effect::AbortChildren {
+                task: String::new(),
+            });
         }
     }
 }
@@ -167,8 +272,17 @@ struct Carried {
 /// definition declares with another type is left out (its declared default applies), so
 /// carried data never makes the start fail; the user's own values (`given`) are checked as
 /// start data, and a variable they give a value is not a target of the heuristics.
-fn carry(origin: &[DocumentSlot], def: &Definition, data: Map<String, Value>, given: &Map<String, Value>) -> Carried {
-    let mut carried = Carried { declared: Map::new(), unused: Map::new(), copies: Vec::new() };
+fn carry(
+    origin: &[DocumentSlot],
+    def: &Definition,
+    data: Map<String, Value>,
+    given: &Map<String, Value>,
+) -> Carried {
+    let mut carried = Carried {
+        declared: Map::new(),
+        unused: Map::new(),
+        copies: Vec::new(),
+    };
     if def.data.is_empty() {
         carried.declared = data;
         return carried;
@@ -189,34 +303,71 @@ fn carry(origin: &[DocumentSlot], def: &Definition, data: Map<String, Value>, gi
 }
 
 /// Stardust's mapping heuristics (see the module doc), over what [`carry`] passed by name.
-fn map_documents(origin: &[DocumentSlot], def: &Definition, data: &Map<String, Value>, given: &Map<String, Value>, carried: &mut Carried) {
-    let (attachments, targets): (Vec<DocumentSlot>, Vec<DocumentSlot>) = document_slots(def).into_iter().partition(|s| s.attachments);
+fn map_documents(
+    origin: &[DocumentSlot],
+    def: &Definition,
+    data: &Map<String, Value>,
+    given: &Map<String, Value>,
+    carried: &mut Carried,
+) {
+    let (attachments, targets): (Vec<DocumentSlot>, Vec<DocumentSlot>) =
+        document_slots(def).into_iter().partition(|s| s.attachments);
     let attachments = attachments.into_iter().next().map(|s| s.name);
     let mut taken: Vec<String> = Vec::new();
-    let open = |name: &str, carried: &Carried, taken: &[String]| !carried.declared.contains_key(name) && !given.contains_key(name) && !taken.iter().any(|t| t == name);
+    let open = |name: &str, carried: &Carried, taken: &[String]| {
+        !carried.declared.contains_key(name)
+            && !given.contains_key(name)
+            && !taken.iter().any(|t| t == name)
+    };
     let mut to_attach: Vec<Value> = Vec::new();
     // The originating instance's attachments are the new instance's, whatever either calls them.
     if let Some(target) = &attachments {
-        for theirs in origin.iter().filter(|s| s.attachments && !def.data.contains_key(&s.name)) {
+        for theirs in origin
+            .iter()
+            .filter(|s| s.attachments && !def.data.contains_key(&s.name))
+        {
             let documents = data.get(&theirs.name).map(documents_in).unwrap_or_default();
-            to_attach.extend(documents.into_iter().map(|id| serde_json::json!({ "document": id })));
+            to_attach.extend(
+                documents
+                    .into_iter()
+                    .map(|id| serde_json::json!({ "document": id })),
+            );
         }
         if !open(target, carried, &taken) && !carried.declared.contains_key(target) {
             to_attach.clear();
         }
     }
-    let origin_documents: Vec<DocumentSlot> = origin.iter().filter(|s| !s.attachments).cloned().collect();
-    for d1 in origin_documents.iter().filter(|s| !def.data.contains_key(&s.name)) {
-        let Some(value) = data.get(&d1.name) else { continue };
+    let origin_documents: Vec<DocumentSlot> =
+        origin.iter().filter(|s| !s.attachments).cloned().collect();
+    for d1 in origin_documents
+        .iter()
+        .filter(|s| !def.data.contains_key(&s.name))
+    {
+        let Some(value) = data.get(&d1.name) else {
+            continue;
+        };
         let documents = documents_in(value);
         if documents.is_empty() {
             continue;
         }
-        let same_kind = |slots: &[DocumentSlot]| slots.iter().filter(|s| s.list == d1.list).cloned().collect::<Vec<_>>();
+        let same_kind = |slots: &[DocumentSlot]| {
+            slots
+                .iter()
+                .filter(|s| s.list == d1.list)
+                .cloned()
+                .collect::<Vec<_>>()
+        };
         let (ours, theirs) = (same_kind(&origin_documents), same_kind(&targets));
         let same_type = d1.document_type.as_ref().and_then(|t1| {
-            let only_one_here = ours.iter().filter(|s| s.document_type.as_ref() == Some(t1)).count() == 1;
-            let there: Vec<&DocumentSlot> = theirs.iter().filter(|s| s.document_type.as_ref() == Some(t1)).collect();
+            let only_one_here = ours
+                .iter()
+                .filter(|s| s.document_type.as_ref() == Some(t1))
+                .count()
+                == 1;
+            let there: Vec<&DocumentSlot> = theirs
+                .iter()
+                .filter(|s| s.document_type.as_ref() == Some(t1))
+                .collect();
             (only_one_here && there.len() == 1).then(|| there[0].name.clone())
         });
         if let Some(d2) = same_type.filter(|d2| open(d2, carried, &taken)) {
@@ -226,16 +377,30 @@ fn map_documents(origin: &[DocumentSlot], def: &Definition, data: &Map<String, V
         }
         if let ([_], [d2]) = (&ours[..], &theirs[..]) {
             if open(&d2.name, carried, &taken) {
-                let copies: Vec<(String, String)> = documents.iter().map(|id| ((*id).to_owned(), uuid::Uuid::now_v7().to_string())).collect();
-                let refs: Vec<Value> = copies.iter().map(|(_, copy)| serde_json::json!({ "document": copy })).collect();
-                let copied = if d1.list { Value::Array(refs) } else { refs.into_iter().next().unwrap_or(Value::Null) };
+                let copies: Vec<(String, String)> = documents
+                    .iter()
+                    .map(|id| ((*id).to_owned(), uuid::Uuid::now_v7().to_string()))
+                    .collect();
+                let refs: Vec<Value> = copies
+                    .iter()
+                    .map(|(_, copy)| serde_json::json!({ "document": copy }))
+                    .collect();
+                let copied = if d1.list {
+                    Value::Array(refs)
+                } else {
+                    refs.into_iter().next().unwrap_or(Value::Null)
+                };
                 carried.declared.insert(d2.name.clone(), copied);
                 carried.copies.extend(copies);
                 taken.push(d2.name.clone());
                 continue;
             }
         }
-        to_attach.extend(documents.iter().map(|id| serde_json::json!({ "document": id })));
+        to_attach.extend(
+            documents
+                .iter()
+                .map(|id| serde_json::json!({ "document": id })),
+        );
     }
     let Some(target) = attachments else { return };
     if to_attach.is_empty() {

@@ -17,11 +17,11 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use crate::command::TimerKind;
 use crate::definition::{Action, DependencyMatch, EndAs, TaskKind};
 use crate::event::EventKind;
-use crate::status::{InstanceStatus, Reason, TaskStatus};
-use crate::command::TimerKind;
 use crate::machine::{Machine, TransitionError};
+use crate::status::{InstanceStatus, Reason, TaskStatus};
 
 /// The stages of the start pipeline, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -48,7 +48,8 @@ impl Machine<'_> {
     /// Runs task `i`'s start pipeline from `from` on; stops where the task must wait.
     pub(crate) fn pipeline(&mut self, i: usize, from: Stage) {
         let controls = &self.def.tasks[i].controls;
-        if from <= Stage::Breakpoint && self.inst.tasks[i].breakpoint.unwrap_or(controls.breakpoint) {
+        if from <= Stage::Breakpoint && self.inst.tasks[i].breakpoint.unwrap_or(controls.breakpoint)
+        {
             self.set_task(i, TaskStatus::Blocked, Some(Reason::Breakpoint));
             return;
         }
@@ -56,8 +57,15 @@ impl Machine<'_> {
             match self.in_calendars(i) {
                 Ok(true) => {}
                 Ok(false) => {
-                    let day = self.now.with_timezone(&self.zone(i)).date_naive().to_string();
-                    let reason = Reason::NotInCalendar { calendars: controls.calendars.clone(), day };
+                    let day = self
+                        .now
+                        .with_timezone(&self.zone(i))
+                        .date_naive()
+                        .to_string();
+                    let reason = Reason::NotInCalendar {
+                        calendars: controls.calendars.clone(),
+                        day,
+                    };
                     self.set_task(i, TaskStatus::EndedInactive, Some(reason));
                     return;
                 }
@@ -68,7 +76,11 @@ impl Machine<'_> {
             if let Some(spec) = &controls.earliest_start {
                 let at = spec.resolve(self.inst.created_at, self.zone(i));
                 if self.now < at {
-                    self.set_task(i, TaskStatus::WaitingForStartTime { until: at }, Some(Reason::EarliestStart { at }));
+                    self.set_task(
+                        i,
+                        TaskStatus::WaitingForStartTime { until: at },
+                        Some(Reason::EarliestStart { at }),
+                    );
                     self.set_timer(i, TimerKind::EarliestStart, at);
                     return;
                 }
@@ -86,11 +98,17 @@ impl Machine<'_> {
                     if let Some(reason) = self.latest_start_passed(i) {
                         return self.time_out(i, reason);
                     }
-                    self.set_task(i, TaskStatus::WaitingForPrecondition { next_check }, Some(reason));
+                    self.set_task(
+                        i,
+                        TaskStatus::WaitingForPrecondition { next_check },
+                        Some(reason),
+                    );
                     self.set_timer(i, TimerKind::PreconditionCheck, next_check);
                     return;
                 }
-                PreconditionOutcome::Act(action, reason) => return self.else_action(i, action, reason),
+                PreconditionOutcome::Act(action, reason) => {
+                    return self.else_action(i, action, reason)
+                }
             }
         }
         if from <= Stage::Dependencies {
@@ -99,7 +117,10 @@ impl Machine<'_> {
             }
         }
         if from <= Stage::LatestTimes {
-            if let Some(reason) = self.latest_start_passed(i).or_else(|| self.would_end_too_late(i)) {
+            if let Some(reason) = self
+                .latest_start_passed(i)
+                .or_else(|| self.would_end_too_late(i))
+            {
                 return self.time_out(i, reason);
             }
         }
@@ -119,7 +140,11 @@ impl Machine<'_> {
                 .map(|p| p.name.clone())
                 .collect();
             if !missing.is_empty() {
-                self.set_task(i, TaskStatus::WaitingForUserInput, Some(Reason::WaitingForInput { prompts: missing }));
+                self.set_task(
+                    i,
+                    TaskStatus::WaitingForUserInput,
+                    Some(Reason::WaitingForInput { prompts: missing }),
+                );
                 return;
             }
         }
@@ -131,7 +156,13 @@ impl Machine<'_> {
         let controls = &self.def.tasks[i].controls;
         controls
             .timezone
-            .or_else(|| controls.calendars.first().and_then(|c| self.knowledge.calendars.get(c)).map(|c| c.timezone))
+            .or_else(|| {
+                controls
+                    .calendars
+                    .first()
+                    .and_then(|c| self.knowledge.calendars.get(c))
+                    .map(|c| c.timezone)
+            })
             .unwrap_or(chrono_tz::UTC)
     }
 
@@ -139,19 +170,29 @@ impl Machine<'_> {
     fn in_calendars(&self, i: usize) -> Result<bool, Reason> {
         let lookup = |name: &str| self.knowledge.calendars.get(name).cloned();
         for name in &self.def.tasks[i].controls.calendars {
-            let calendar = lookup(name).ok_or_else(|| Reason::UnknownCalendar { calendar: name.clone() })?;
+            let calendar = lookup(name).ok_or_else(|| Reason::UnknownCalendar {
+                calendar: name.clone(),
+            })?;
             match calendar.contains(self.now, &lookup) {
                 Ok(true) => return Ok(true),
                 Ok(false) => {}
-                Err(crate::calendar::CalendarError::Unknown { calendar, .. }) => return Err(Reason::UnknownCalendar { calendar }),
-                Err(e) => return Err(Reason::CalendarProblem { message: e.to_string() }),
+                Err(crate::calendar::CalendarError::Unknown { calendar, .. }) => {
+                    return Err(Reason::UnknownCalendar { calendar })
+                }
+                Err(e) => {
+                    return Err(Reason::CalendarProblem {
+                        message: e.to_string(),
+                    })
+                }
             }
         }
         Ok(false)
     }
 
     fn check_preconditions(&self, i: usize) -> PreconditionOutcome {
-        let Some(pre) = &self.def.tasks[i].controls.preconditions else { return PreconditionOutcome::Hold };
+        let Some(pre) = &self.def.tasks[i].controls.preconditions else {
+            return PreconditionOutcome::Hold;
+        };
         // In a ForEach body, `once: true` evaluates the preconditions in the first iteration only.
         if pre.once && self.inst.iteration.as_ref().is_some_and(|it| it.index > 0) {
             return PreconditionOutcome::Hold;
@@ -165,13 +206,19 @@ impl Machine<'_> {
             if holds {
                 continue;
             }
-            let reason = Reason::PreconditionNotMet { condition: detail, action: condition.otherwise.name().to_owned() };
+            let reason = Reason::PreconditionNotMet {
+                condition: detail,
+                action: condition.otherwise.name().to_owned(),
+            };
             return match condition.otherwise {
                 Action::Wait => {
                     let mut next = crate::timestamp::after(self.now, pre.check_interval);
                     // Check once more just after the latest start, not a whole interval later.
                     if let Some(spec) = &self.def.tasks[i].controls.latest_start {
-                        next = next.min(crate::timestamp::after(spec.resolve(self.inst.created_at, self.zone(i)), std::time::Duration::from_millis(1)));
+                        next = next.min(crate::timestamp::after(
+                            spec.resolve(self.inst.created_at, self.zone(i)),
+                            std::time::Duration::from_millis(1),
+                        ));
                     }
                     PreconditionOutcome::Wait(next, reason)
                 }
@@ -184,10 +231,14 @@ impl Machine<'_> {
     /// The first dependency that does not hold, with the else action to take.
     fn unmet_dependency(&self, i: usize) -> Option<(Action, Reason)> {
         let task = &self.def.tasks[i];
-        let accepted = |p: &crate::definition::Dependency| p.condition.accepts(&self.inst.tasks[p.task].status);
+        let accepted = |p: &crate::definition::Dependency| {
+            p.condition.accepts(&self.inst.tasks[p.task].status)
+        };
         let met = match task.dependency_match {
             DependencyMatch::All => task.predecessors.iter().all(accepted),
-            DependencyMatch::One => task.predecessors.is_empty() || task.predecessors.iter().any(accepted),
+            DependencyMatch::One => {
+                task.predecessors.is_empty() || task.predecessors.iter().any(accepted)
+            }
         };
         if met {
             return None;
@@ -212,10 +263,23 @@ impl Machine<'_> {
     /// end time. If the result exceeds the defined time, the task is not executed".
     fn would_end_too_late(&self, i: usize) -> Option<Reason> {
         let controls = &self.def.tasks[i].controls;
-        let latest_end = controls.latest_end.as_ref()?.resolve(self.inst.created_at, self.zone(i));
-        let ert = self.knowledge.expected_runtimes.get(&self.def.tasks[i].id).copied().or(controls.expected_runtime).unwrap_or_default();
+        let latest_end = controls
+            .latest_end
+            .as_ref()?
+            .resolve(self.inst.created_at, self.zone(i));
+        let ert = self
+            .knowledge
+            .expected_runtimes
+            .get(&self.def.tasks[i].id)
+            .copied()
+            .or(controls.expected_runtime)
+            .unwrap_or_default();
         let expected_end = crate::timestamp::after(self.now, ert);
-        (expected_end > latest_end).then_some(Reason::WouldEndTooLate { expected_end, latest_end, expected_runtime_ms: ert.as_millis() as u64 })
+        (expected_end > latest_end).then_some(Reason::WouldEndTooLate {
+            expected_end,
+            latest_end,
+            expected_runtime_ms: ert.as_millis() as u64,
+        })
     }
 
     /// The task ends `ended_timeout` without running; then its `on_timeout` else action.
@@ -271,7 +335,10 @@ impl Machine<'_> {
     /// Starts an on-demand task because an action of task `by` said so. A task that already
     /// ended runs again; one that is under way is left alone (recorded as an alert).
     pub(crate) fn trigger(&mut self, target: usize, by: usize, rule: &str) {
-        let reason = Reason::Triggered { by: self.def.tasks[by].id.clone(), via: rule.to_owned() };
+        let reason = Reason::Triggered {
+            by: self.def.tasks[by].id.clone(),
+            via: rule.to_owned(),
+        };
         let state = &self.inst.tasks[target];
         // Under way: anything but an end status, unless it is an on-demand task nothing started
         // yet. (A task that is not on demand is under way too: running it again now would
@@ -289,66 +356,131 @@ impl Machine<'_> {
         self.set_task(target, TaskStatus::WaitingForPredecessor, Some(reason));
     }
 
-    pub(crate) fn timer_fired(&mut self, task: &str, timer: TimerKind) -> Result<(), TransitionError> {
+    pub(crate) fn timer_fired(
+        &mut self,
+        task: &str,
+        timer: TimerKind,
+    ) -> Result<(), TransitionError> {
         let i = self.index(task)?;
         match (timer, &self.inst.tasks[i].status) {
-            (TimerKind::EarliestStart, TaskStatus::WaitingForStartTime { .. }) => self.pipeline(i, Stage::Active),
-            (TimerKind::PreconditionCheck, TaskStatus::WaitingForPrecondition { .. }) => self.pipeline(i, Stage::Preconditions),
-            (TimerKind::MaxRuntime { attempt }, TaskStatus::Running { attempt: running, .. }) if attempt == *running => self.max_runtime_exceeded(i, attempt),
+            (TimerKind::EarliestStart, TaskStatus::WaitingForStartTime { .. }) => {
+                self.pipeline(i, Stage::Active)
+            }
+            (TimerKind::PreconditionCheck, TaskStatus::WaitingForPrecondition { .. }) => {
+                self.pipeline(i, Stage::Preconditions)
+            }
+            (
+                TimerKind::MaxRuntime { attempt },
+                TaskStatus::Running {
+                    attempt: running, ..
+                },
+            ) if attempt == *running => self.max_runtime_exceeded(i, attempt),
             (TimerKind::JobRetry, TaskStatus::WaitingForRetry { .. }) => self.retry_job(i),
             (TimerKind::LaunchIterations, TaskStatus::Running { .. }) => self.launch_timer_fired(i),
-            (TimerKind::EventTimeout { attempt }, TaskStatus::WaitingForEvent { .. }) if attempt == self.inst.tasks[i].attempts => self.event_timed_out(i),
+            (TimerKind::EventTimeout { attempt }, TaskStatus::WaitingForEvent { .. })
+                if attempt == self.inst.tasks[i].attempts =>
+            {
+                self.event_timed_out(i)
+            }
             // The task moved on (skipped, retried, finished): the timer is stale.
             _ => {}
         }
         Ok(())
     }
 
-    pub(crate) fn set_breakpoint(&mut self, task: &str, enabled: bool, by: &str) -> Result<(), TransitionError> {
+    pub(crate) fn set_breakpoint(
+        &mut self,
+        task: &str,
+        enabled: bool,
+        by: &str,
+    ) -> Result<(), TransitionError> {
         let i = self.index(task)?;
         self.inst.tasks[i].breakpoint = Some(enabled);
-        self.emit(Some(i), EventKind::BreakpointChanged { enabled, by: by.to_owned() });
-        if !enabled && self.inst.tasks[i].status == TaskStatus::Blocked && self.inst.tasks[i].reason == Some(Reason::Breakpoint) {
+        self.emit(
+            Some(i),
+            EventKind::BreakpointChanged {
+                enabled,
+                by: by.to_owned(),
+            },
+        );
+        if !enabled
+            && self.inst.tasks[i].status == TaskStatus::Blocked
+            && self.inst.tasks[i].reason == Some(Reason::Breakpoint)
+        {
             self.pipeline(i, Stage::Calendar);
         }
         Ok(())
     }
 
-    pub(crate) fn provide_input(&mut self, task: &str, values: Map<String, Value>, by: &str) -> Result<(), TransitionError> {
+    pub(crate) fn provide_input(
+        &mut self,
+        task: &str,
+        values: Map<String, Value>,
+        by: &str,
+    ) -> Result<(), TransitionError> {
         let i = self.index(task)?;
         if matches!(self.def.tasks[i].kind, crate::definition::TaskKind::View(_)) {
-            return Err(TransitionError::IsAView { task: task.to_owned() });
+            return Err(TransitionError::IsAView {
+                task: task.to_owned(),
+            });
         }
         if self.inst.tasks[i].status != TaskStatus::WaitingForUserInput {
-            return Err(TransitionError::NotWaitingForInput { task: task.to_owned(), status: self.inst.tasks[i].status.name().to_owned() });
+            return Err(TransitionError::NotWaitingForInput {
+                task: task.to_owned(),
+                status: self.inst.tasks[i].status.name().to_owned(),
+            });
         }
         let prompts = &self.def.tasks[i].controls.prompts;
         let mut problems = Vec::new();
         for (name, value) in &values {
             let Some(prompt) = prompts.iter().find(|p| &p.name == name) else {
                 let names: Vec<&str> = prompts.iter().map(|p| p.name.as_str()).collect();
-                problems.push(format!("task `{task}` has no prompt `{name}` (its prompts: {})", names.join(", ")));
+                problems.push(format!(
+                    "task `{task}` has no prompt `{name}` (its prompts: {})",
+                    names.join(", ")
+                ));
                 continue;
             };
             let decl = &self.def.data[name];
             if value.is_null() || !decl.ty.admits(value) {
-                problems.push(format!("`{name}` must be {}, got {}", decl.ty.described(), crate::definition::json_type_name(value)));
+                problems.push(format!(
+                    "`{name}` must be {}, got {}",
+                    decl.ty.described(),
+                    crate::definition::json_type_name(value)
+                ));
             } else if !prompt.choices.is_empty() && !prompt.choices.contains(value) {
                 let choices: Vec<String> = prompt.choices.iter().map(ToString::to_string).collect();
                 problems.push(format!("`{name}` must be one of {}", choices.join(", ")));
             }
         }
         for prompt in prompts.iter().filter(|p| p.required) {
-            let given = values.get(&prompt.name).or_else(|| self.data_value(&prompt.name)).is_some_and(|v| !v.is_null());
+            let given = values
+                .get(&prompt.name)
+                .or_else(|| self.data_value(&prompt.name))
+                .is_some_and(|v| !v.is_null());
             if !given {
-                problems.push(format!("`{}` is required{}", prompt.name, prompt.label.as_ref().map(|l| format!(" ({l})")).unwrap_or_default()));
+                problems.push(format!(
+                    "`{}` is required{}",
+                    prompt.name,
+                    prompt
+                        .label
+                        .as_ref()
+                        .map(|l| format!(" ({l})"))
+                        .unwrap_or_default()
+                ));
             }
         }
         if !problems.is_empty() {
             return Err(TransitionError::InvalidData(problems));
         }
         self.inst.data.extend(values.clone());
-        self.emit(Some(i), EventKind::InputProvided { values, by: by.to_owned() });
+        self.emit(
+            Some(i),
+            EventKind::InputProvided {
+                values,
+                by: by.to_owned(),
+            },
+        );
         self.pipeline(i, Stage::Start);
         Ok(())
     }
@@ -357,7 +489,10 @@ impl Machine<'_> {
     /// the others resolve them when they start (Automic: "Generating at Activation or at Runtime").
     pub(crate) fn generate_at_activation(&mut self) {
         for i in 0..self.def.tasks.len() {
-            if let (true, TaskKind::Job(spec)) = (self.def.tasks[i].controls.generate_at_activation, &self.def.tasks[i].kind) {
+            if let (true, TaskKind::Job(spec)) = (
+                self.def.tasks[i].controls.generate_at_activation,
+                &self.def.tasks[i].kind,
+            ) {
                 let generated = self.evaluate_env(i, spec);
                 self.inst.tasks[i].generated = Some(generated);
             }

@@ -17,9 +17,15 @@ pub enum TaskStatus {
     /// Automic: "A task always waits until all its direct predecessors have reached the expected status".
     WaitingForPredecessor,
     /// The earliest start time has not come yet (a durable timer wakes the task).
-    WaitingForStartTime { #[serde(with = "crate::timestamp")] until: DateTime<Utc> },
+    WaitingForStartTime {
+        #[serde(with = "crate::timestamp")]
+        until: DateTime<Utc>,
+    },
     /// A precondition with `else: wait` does not hold yet; checked again at `next_check`.
-    WaitingForPrecondition { #[serde(with = "crate::timestamp")] next_check: DateTime<Utc> },
+    WaitingForPrecondition {
+        #[serde(with = "crate::timestamp")]
+        next_check: DateTime<Utc>,
+    },
     /// A prompt set needs input before the task can run.
     WaitingForUserInput,
     /// A `wait` task waits for event `event` with correlation key `key` (evaluated when it
@@ -35,18 +41,35 @@ pub enum TaskStatus {
     /// operator must act. The reason says which rule blocked it.
     Blocked,
     /// A job attempt failed and its retry policy runs it again at `until` (a durable timer).
-    WaitingForRetry { #[serde(with = "crate::timestamp")] until: DateTime<Utc> },
+    WaitingForRetry {
+        #[serde(with = "crate::timestamp")]
+        until: DateTime<Utc>,
+    },
     /// A job is out with a worker; `attempt` counts re-runs after a crash or an operator retry.
-    Running { attempt: u32, #[serde(with = "crate::timestamp")] since: DateTime<Utc> },
+    Running {
+        attempt: u32,
+        #[serde(with = "crate::timestamp")]
+        since: DateTime<Utc>,
+    },
     /// A `user` task offered to its potential owners (nobody claimed it).
     Ready,
     /// A `user` task claimed by `by`.
-    Claimed { by: String, #[serde(with = "crate::timestamp")] since: DateTime<Utc> },
+    Claimed {
+        by: String,
+        #[serde(with = "crate::timestamp")]
+        since: DateTime<Utc>,
+    },
     /// A `user` task whose owner started a follow-on task: its work ended and the chain goes on
     /// in human task `to` (the chain's current task), whose output the process will get.
-    Forwarded { to: HumanTaskId },
+    Forwarded {
+        to: HumanTaskId,
+    },
     /// A `user` task whose chain is suspended (each task of the chain is in the `suspended` substate).
-    Suspended { #[serde(with = "crate::timestamp")] since: DateTime<Utc>, by: String },
+    Suspended {
+        #[serde(with = "crate::timestamp")]
+        since: DateTime<Utc>,
+        by: String,
+    },
     /// A `user` task that escalated (`escalation` is the latest); `claimed_by` names its owner if claimed.
     Escalated {
         escalation: String,
@@ -106,20 +129,40 @@ impl TaskStatus {
     pub fn is_end(&self) -> bool {
         matches!(
             self,
-            Self::EndedOk | Self::EndedNotOk | Self::EndedSkipped | Self::EndedInactive | Self::EndedTimeout | Self::Canceled | Self::Terminated | Self::Expired
+            Self::EndedOk
+                | Self::EndedNotOk
+                | Self::EndedSkipped
+                | Self::EndedInactive
+                | Self::EndedTimeout
+                | Self::Canceled
+                | Self::Terminated
+                | Self::Expired
         )
     }
 
     /// Waiting for time, a precondition, input, an event or people (an open human task): nothing is
     /// running, nothing is wrong.
     pub fn is_waiting(&self) -> bool {
-        matches!(self, Self::WaitingForStartTime { .. } | Self::WaitingForPrecondition { .. } | Self::WaitingForUserInput | Self::WaitingForEvent { .. }) || self.is_with_people()
+        matches!(
+            self,
+            Self::WaitingForStartTime { .. }
+                | Self::WaitingForPrecondition { .. }
+                | Self::WaitingForUserInput
+                | Self::WaitingForEvent { .. }
+        ) || self.is_with_people()
     }
 
     /// An open `user` task: its work is with people (`ready`, `claimed`, `forwarded`,
     /// `suspended` or `escalated`).
     pub fn is_with_people(&self) -> bool {
-        matches!(self, Self::Ready | Self::Claimed { .. } | Self::Forwarded { .. } | Self::Suspended { .. } | Self::Escalated { .. })
+        matches!(
+            self,
+            Self::Ready
+                | Self::Claimed { .. }
+                | Self::Forwarded { .. }
+                | Self::Suspended { .. }
+                | Self::Escalated { .. }
+        )
     }
 }
 
@@ -220,8 +263,16 @@ impl fmt::Display for TaskStatusKind {
 }
 
 /// Every end status a predecessor dependency may name (the seeds' names).
-pub const END_STATUS_NAMES: &[&str] =
-    &["ended_ok", "ended_not_ok", "ended_skipped", "ended_inactive", "ended_timeout", "terminated", "expired", "canceled"];
+pub const END_STATUS_NAMES: &[&str] = &[
+    "ended_ok",
+    "ended_not_ok",
+    "ended_skipped",
+    "ended_inactive",
+    "ended_timeout",
+    "terminated",
+    "expired",
+    "canceled",
+];
 const OK_END_STATUS_NAMES: &[&str] = &["ended_ok", "ended_skipped", "ended_inactive"];
 
 /// Which end statuses of a predecessor satisfy a dependency (Automic's Time & Dependencies).
@@ -266,7 +317,9 @@ impl StatusCondition {
         match self {
             Self::AnyOk => false,
             Self::AnyNotOk | Self::AnyEnd => true,
-            Self::OneOf(names) => names.iter().any(|n| !OK_END_STATUS_NAMES.contains(&n.as_str())),
+            Self::OneOf(names) => names
+                .iter()
+                .any(|n| !OK_END_STATUS_NAMES.contains(&n.as_str())),
         }
     }
 }
@@ -314,7 +367,16 @@ impl InstanceStatus {
 
     /// Parses a name as printed by [`InstanceStatus::name`].
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::Running, Self::Waiting, Self::Blocked, Self::Completed, Self::Failed, Self::Aborted].into_iter().find(|s| s.name() == name)
+        [
+            Self::Running,
+            Self::Waiting,
+            Self::Blocked,
+            Self::Completed,
+            Self::Failed,
+            Self::Aborted,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
     }
 
     /// Completed, failed or aborted: no command changes the instance any more.
@@ -340,7 +402,12 @@ pub enum Reason {
     /// Every predecessor was skipped or led here by a branch not taken, so this path is dead.
     PredecessorsSkipped,
     /// A predecessor ended with a status the dependency does not accept; the else action applied.
-    DependencyNotMet { task: String, status: String, expected: String, action: String },
+    DependencyNotMet {
+        task: String,
+        status: String,
+        expected: String,
+        action: String,
+    },
     /// The job's process exited with this code.
     Exited { code: i32 },
     /// The job was stopped after running longer than its timeout.
@@ -350,7 +417,11 @@ pub enum Reason {
     /// An expression failed at run time.
     ExpressionFailed { field: String, message: String },
     /// A value does not have the type its data declaration says.
-    TypeMismatch { variable: String, expected: String, found: String },
+    TypeMismatch {
+        variable: String,
+        expected: String,
+        found: String,
+    },
     /// An expression or a command's output wrote a reference to a document that neither the
     /// instance nor what it mapped from refers to: references are copied, not made.
     DocumentNotReferenced { field: String, document: String },
@@ -382,7 +453,10 @@ pub enum Reason {
     /// The task's calendars cannot be evaluated (a reference to a missing calendar, a cycle).
     CalendarProblem { message: String },
     /// The task must not start before this time.
-    EarliestStart { #[serde(with = "crate::timestamp")] at: DateTime<Utc> },
+    EarliestStart {
+        #[serde(with = "crate::timestamp")]
+        at: DateTime<Utc>,
+    },
     /// The task is deactivated (`active: false`).
     Inactive,
     /// An on-demand task that no action started.
@@ -392,15 +466,28 @@ pub enum Reason {
     /// A precondition did not hold; its else action applied.
     PreconditionNotMet { condition: String, action: String },
     /// The latest start passed before the task could start.
-    LatestStartPassed { #[serde(with = "crate::timestamp")] latest_start: DateTime<Utc> },
+    LatestStartPassed {
+        #[serde(with = "crate::timestamp")]
+        latest_start: DateTime<Utc>,
+    },
     /// Started now, the task would end after its latest end (now + expected runtime).
-    WouldEndTooLate { #[serde(with = "crate::timestamp")] expected_end: DateTime<Utc>, #[serde(with = "crate::timestamp")] latest_end: DateTime<Utc>, expected_runtime_ms: u64 },
+    WouldEndTooLate {
+        #[serde(with = "crate::timestamp")]
+        expected_end: DateTime<Utc>,
+        #[serde(with = "crate::timestamp")]
+        latest_end: DateTime<Utc>,
+        expected_runtime_ms: u64,
+    },
     /// Prompts that need a value.
     WaitingForInput { prompts: Vec<String> },
     /// The job ran longer than its maximum runtime; the action applied.
     MaxRuntimeExceeded { limit_ms: u64, action: String },
     /// The job ended sooner than its minimum runtime; the action applied.
-    MinRuntimeNotMet { ran_ms: u64, limit_ms: u64, action: String },
+    MinRuntimeNotMet {
+        ran_ms: u64,
+        limit_ms: u64,
+        action: String,
+    },
     /// A postcondition decided the status.
     Postcondition { condition: String, action: String },
     /// Some iterations of a ForEach task did not complete.
@@ -414,7 +501,11 @@ pub enum Reason {
     /// A `user` task waits for one of these people to claim it.
     OfferedTo { owners: String },
     /// A `user` task's chain goes on in follow-on task `task`.
-    ForwardedTo { task: HumanTaskId, title: String, status: String },
+    ForwardedTo {
+        task: HumanTaskId,
+        title: String,
+        status: String,
+    },
     /// The owner of a `user` task (or of its chain's last task) failed it.
     HumanTaskFailed { by: String, reason: String },
     /// A `user` task's chain expired; its `on_expiry` action applied.
@@ -429,9 +520,19 @@ pub enum Reason {
     /// A decision's loop branch back to `to` went back `limit` times (`max_loops`).
     LoopLimit { to: String, limit: u32 },
     /// Decision `decision`'s loop branch returned the flow here: pass `pass` of at most `max`.
-    LoopedBack { decision: String, pass: u32, max: u32 },
+    LoopedBack {
+        decision: String,
+        pass: u32,
+        max: u32,
+    },
     /// A job attempt failed (`failure`); its retry policy runs retry `retry` of `max` at `at`.
-    RetryPending { retry: u32, max: u32, #[serde(with = "crate::timestamp")] at: DateTime<Utc>, failure: String },
+    RetryPending {
+        retry: u32,
+        max: u32,
+        #[serde(with = "crate::timestamp")]
+        at: DateTime<Utc>,
+        failure: String,
+    },
     /// The job runs again: retry `retry` of `max` of its retry policy.
     Retry { retry: u32, max: u32 },
     /// The process a `call` or `handoff` task starts is not deployed (or not in that version).
@@ -589,15 +690,26 @@ mod tests {
 
     #[test]
     fn conditions_that_name_a_failure_status_expect_failure() {
-        assert!(StatusCondition::parse("ended_not_ok").unwrap().expects_failure());
-        assert!(!StatusCondition::parse("ended_ok").unwrap().expects_failure());
+        assert!(StatusCondition::parse("ended_not_ok")
+            .unwrap()
+            .expects_failure());
+        assert!(!StatusCondition::parse("ended_ok")
+            .unwrap()
+            .expects_failure());
         assert!(StatusCondition::parse("nonsense").is_none());
     }
 
     #[test]
     fn no_condition_accepts_a_task_that_has_not_ended() {
-        let running = TaskStatus::Running { attempt: 1, since: Utc::now() };
-        for c in [StatusCondition::AnyOk, StatusCondition::AnyNotOk, StatusCondition::AnyEnd] {
+        let running = TaskStatus::Running {
+            attempt: 1,
+            since: Utc::now(),
+        };
+        for c in [
+            StatusCondition::AnyOk,
+            StatusCondition::AnyNotOk,
+            StatusCondition::AnyEnd,
+        ] {
             assert!(!c.accepts(&running) && !c.accepts(&TaskStatus::WaitingForPredecessor));
         }
     }

@@ -27,31 +27,72 @@ pub use crate::effect::{Effect, JobRequest};
 pub use crate::machine::{Callee, Callees, Knowledge, Transition, TransitionError};
 
 /// Starts a new instance of `def` with id `id` and input `data`.
-pub fn start(def: &Definition, id: String, data: Map<String, Value>, now: DateTime<Utc>) -> Result<Transition, TransitionError> {
+pub fn start(
+    def: &Definition,
+    id: String,
+    data: Map<String, Value>,
+    now: DateTime<Utc>,
+) -> Result<Transition, TransitionError> {
     start_with(def, id, data, now, &NO_KNOWLEDGE)
 }
 
 /// [`start`] with what the driver knows (expected runtimes, calendars).
-pub fn start_with(def: &Definition, id: String, data: Map<String, Value>, now: DateTime<Utc>, knowledge: &Knowledge) -> Result<Transition, TransitionError> {
+pub fn start_with(
+    def: &Definition,
+    id: String,
+    data: Map<String, Value>,
+    now: DateTime<Utc>,
+    knowledge: &Knowledge,
+) -> Result<Transition, TransitionError> {
     let data = start_data(def, data, &knowledge.limits)?;
-    let department = crate::department::department_of(def, &id, &data, now).map_err(|problem| TransitionError::InvalidData(vec![problem]))?;
+    let department = crate::department::department_of(def, &id, &data, now)
+        .map_err(|problem| TransitionError::InvalidData(vec![problem]))?;
     let budget = std::rc::Rc::new(std::cell::Cell::new(knowledge.max_children_per_step));
-    Ok(start_placed(def, id, data, Placement { department, ..Placement::default() }, now, knowledge, None, budget))
+    Ok(start_placed(
+        def,
+        id,
+        data,
+        Placement {
+            department,
+            ..Placement::default()
+        },
+        now,
+        knowledge,
+        None,
+        budget,
+    ))
 }
 
 /// Checks start data against `def`'s declarations and the limits, and completes it with the
 /// declared defaults (null for a variable without one).
-pub(crate) fn start_data(def: &Definition, data: Map<String, Value>, limits: &crate::limits::DataLimits) -> Result<Map<String, Value>, TransitionError> {
-    limits.check_object(&data).map_err(|error| TransitionError::DataLimit { what: "the start data".into(), error })?;
+pub(crate) fn start_data(
+    def: &Definition,
+    data: Map<String, Value>,
+    limits: &crate::limits::DataLimits,
+) -> Result<Map<String, Value>, TransitionError> {
+    limits
+        .check_object(&data)
+        .map_err(|error| TransitionError::DataLimit {
+            what: "the start data".into(),
+            error,
+        })?;
     let mut problems = Vec::new();
     for (key, value) in &data {
         match def.data.get(key) {
             None if !def.data.is_empty() => {
                 let declared: Vec<&str> = def.data.keys().map(String::as_str).collect();
-                problems.push(format!("`{key}` is not declared by process `{}` (it declares {})", def.id, declared.join(", ")));
+                problems.push(format!(
+                    "`{key}` is not declared by process `{}` (it declares {})",
+                    def.id,
+                    declared.join(", ")
+                ));
             }
             Some(decl) if !decl.ty.admits(value) => {
-                problems.push(format!("`{key}` must be {}, got {}", decl.ty.described(), json_type_name(value)));
+                problems.push(format!(
+                    "`{key}` must be {}, got {}",
+                    decl.ty.described(),
+                    json_type_name(value)
+                ));
             }
             _ => {}
         }
@@ -61,7 +102,13 @@ pub(crate) fn start_data(def: &Definition, data: Map<String, Value>, limits: &cr
     }
     let mut full = Map::new();
     for (key, decl) in &def.data {
-        full.insert(key.clone(), data.get(key).cloned().or_else(|| decl.default.clone()).unwrap_or(Value::Null));
+        full.insert(
+            key.clone(),
+            data.get(key)
+                .cloned()
+                .or_else(|| decl.default.clone())
+                .unwrap_or(Value::Null),
+        );
     }
     for (key, value) in data {
         full.entry(key).or_insert(value);
@@ -83,7 +130,11 @@ pub(crate) fn start_placed(
     offer: Option<&Map<String, Value>>,
     budget: std::rc::Rc<std::cell::Cell<usize>>,
 ) -> Transition {
-    let case = if placement.case.is_empty() { id.clone() } else { placement.case };
+    let case = if placement.case.is_empty() {
+        id.clone()
+    } else {
+        placement.case
+    };
     let instance = Instance {
         id,
         definition_id: def.id.clone(),
@@ -110,8 +161,21 @@ pub(crate) fn start_placed(
     let mut m = Machine::new(def, instance, now, knowledge);
     m.offer = offer;
     m.budget = budget;
-    m.emit(None, EventKind::InstanceStarted { definition: def.id.clone(), version: def.version, data });
-    m.emit(None, EventKind::InstanceStatusChanged { to: InstanceStatus::Running, reason: None });
+    m.emit(
+        None,
+        EventKind::InstanceStarted {
+            definition: def.id.clone(),
+            version: def.version,
+            data,
+        },
+    );
+    m.emit(
+        None,
+        EventKind::InstanceStatusChanged {
+            to: InstanceStatus::Running,
+            reason: None,
+        },
+    );
     m.generate_at_activation();
     m.advance();
     m.finish()
@@ -152,24 +216,52 @@ pub fn start_iteration(
         referenced_instances: Vec::new(),
         spawned: Vec::new(),
         replaced_by: None,
-        iteration: Some(crate::instance::Iteration { index, item, snapshot: Some(attempt) }),
+        iteration: Some(crate::instance::Iteration {
+            index,
+            item,
+            snapshot: Some(attempt),
+        }),
         deleted_at: None,
     };
     let mut m = Machine::new(body, instance, now, knowledge);
-    m.emit(None, EventKind::InstanceStarted { definition: body.id.clone(), version: body.version, data });
-    m.emit(None, EventKind::InstanceStatusChanged { to: InstanceStatus::Running, reason: None });
+    m.emit(
+        None,
+        EventKind::InstanceStarted {
+            definition: body.id.clone(),
+            version: body.version,
+            data,
+        },
+    );
+    m.emit(
+        None,
+        EventKind::InstanceStatusChanged {
+            to: InstanceStatus::Running,
+            reason: None,
+        },
+    );
     m.generate_at_activation();
     m.advance();
     m.finish()
 }
 
 /// Applies `command` to `instance`. On error the instance is unchanged.
-pub fn apply(def: &Definition, instance: &Instance, command: Command, now: DateTime<Utc>) -> Result<Transition, TransitionError> {
+pub fn apply(
+    def: &Definition,
+    instance: &Instance,
+    command: Command,
+    now: DateTime<Utc>,
+) -> Result<Transition, TransitionError> {
     apply_with(def, instance, command, now, &NO_KNOWLEDGE)
 }
 
 /// [`apply`] with what the driver knows (expected runtimes, calendars).
-pub fn apply_with(def: &Definition, instance: &Instance, command: Command, now: DateTime<Utc>, knowledge: &Knowledge) -> Result<Transition, TransitionError> {
+pub fn apply_with(
+    def: &Definition,
+    instance: &Instance,
+    command: Command,
+    now: DateTime<Utc>,
+    knowledge: &Knowledge,
+) -> Result<Transition, TransitionError> {
     if let Command::Delete { by, reason } = &command {
         let mut m = Machine::new(def, instance.clone(), now, knowledge);
         crate::user_task_flow::delete(&mut m, by, reason.clone())?;
@@ -187,9 +279,19 @@ pub fn apply_with(def: &Definition, instance: &Instance, command: Command, now: 
     check_payload(&command, &knowledge.limits)?;
     let mut m = Machine::new(def, instance.clone(), now, knowledge);
     match command {
-        Command::JobFinished { task, attempt, outcome } => m.job_finished(&task, attempt, outcome)?,
-        Command::RedispatchJob { task, attempt } => m.redispatch(&task, attempt, Reason::EngineRestarted)?,
-        Command::JobLockExpired { task, attempt, worker } => m.redispatch(&task, attempt, Reason::LockExpired { worker })?,
+        Command::JobFinished {
+            task,
+            attempt,
+            outcome,
+        } => m.job_finished(&task, attempt, outcome)?,
+        Command::RedispatchJob { task, attempt } => {
+            m.redispatch(&task, attempt, Reason::EngineRestarted)?
+        }
+        Command::JobLockExpired {
+            task,
+            attempt,
+            worker,
+        } => m.redispatch(&task, attempt, Reason::LockExpired { worker })?,
         Command::RetryTask { task, by } => m.retry(&task, &by)?,
         Command::SkipTask { task, by } => m.skip(&task, &by)?,
         Command::SendBack { task, to, by } => m.send_back(&task, &to, &by)?,
@@ -197,21 +299,73 @@ pub fn apply_with(def: &Definition, instance: &Instance, command: Command, now: 
             if abort_parent {
                 m.aborted_by = Some(by.clone());
             }
-            m.end_instance(InstanceStatus::Aborted, Some(Reason::Operator { action: "abort".into(), by }))
+            m.end_instance(
+                InstanceStatus::Aborted,
+                Some(Reason::Operator {
+                    action: "abort".into(),
+                    by,
+                }),
+            )
         }
-        Command::ChildEnded { task, attempt, child, status, reason, data, aborted_by } => {
-            m.child_ended(&task, attempt, crate::subprocess::ChildEnd { child, status, reason, data, aborted_by })?
-        }
+        Command::ChildEnded {
+            task,
+            attempt,
+            child,
+            status,
+            reason,
+            data,
+            aborted_by,
+        } => m.child_ended(
+            &task,
+            attempt,
+            crate::subprocess::ChildEnd {
+                child,
+                status,
+                reason,
+                data,
+                aborted_by,
+            },
+        )?,
         Command::Recover { .. } => unreachable!("handled above"),
-        Command::Spawn { process, version, data, carried, origin_documents, by } => m.spawn(&ProcessRef { process, version }, carried, &origin_documents, data, &by)?,
-        Command::SpawnedEnded { child, status, aborted_by, .. } => m.spawned_ended(&child, status, aborted_by),
-        Command::AbortAndStart { process, version, by } => m.abort_and_start(&ProcessRef { process, version }, &by)?,
+        Command::Spawn {
+            process,
+            version,
+            data,
+            carried,
+            origin_documents,
+            by,
+        } => m.spawn(
+            &ProcessRef { process, version },
+            carried,
+            &origin_documents,
+            data,
+            &by,
+        )?,
+        Command::SpawnedEnded {
+            child,
+            status,
+            aborted_by,
+            ..
+        } => m.spawned_ended(&child, status, aborted_by),
+        Command::AbortAndStart {
+            process,
+            version,
+            by,
+        } => m.abort_and_start(&ProcessRef { process, version }, &by)?,
         Command::TimerFired { task, timer } => m.timer_fired(&task, timer)?,
         Command::SetBreakpoint { task, enabled, by } => m.set_breakpoint(&task, enabled, &by)?,
         Command::ProvideInput { task, values, by } => m.provide_input(&task, values, &by)?,
-        Command::IterationEnded { task, index, status } => m.iterations_ended(&task, &[crate::event::IterationEnd { index, status }])?,
+        Command::IterationEnded {
+            task,
+            index,
+            status,
+        } => m.iterations_ended(&task, &[crate::event::IterationEnd { index, status }])?,
         Command::IterationsEnded { task, ends } => m.iterations_ended(&task, &ends)?,
-        Command::UserTask { task, actor, command } => m.user_task_command(&task, actor, command)?,
+        Command::UserTask {
+            task,
+            actor,
+            command,
+        } => m.user_task_command(&task, actor, command)?,
         Command::EventReceived { event } => m.event_received(&event)?,
         Command::Submit { task, data, by } => m.submit_view(&task, data, &by)?,
         Command::Delete { .. } => unreachable!("handled above"),
@@ -224,21 +378,50 @@ pub fn apply_with(def: &Definition, instance: &Instance, command: Command, now: 
 /// command is refused, changing nothing. (A command job's output is checked where the job's end
 /// is applied: past the limits, it ends the task, since its process cannot be asked again; an
 /// external worker can, so its report is refused instead.)
-fn check_payload(command: &Command, limits: &crate::limits::DataLimits) -> Result<(), TransitionError> {
+fn check_payload(
+    command: &Command,
+    limits: &crate::limits::DataLimits,
+) -> Result<(), TransitionError> {
     use crate::user_task::UserTaskCommand as U;
     let (what, payload) = match command {
-        Command::ProvideInput { task, values, .. } => (format!("the input for task `{task}`"), values),
+        Command::ProvideInput { task, values, .. } => {
+            (format!("the input for task `{task}`"), values)
+        }
         Command::Submit { task, data, .. } => (format!("the submission of view `{task}`"), data),
-        Command::UserTask { task, command: U::Complete { output, .. }, .. } => (format!("the output of user task `{task}`"), output),
-        Command::UserTask { task, command: U::StartFollowOn { spec, .. }, .. } => (format!("the input of the follow-on task of `{task}`"), &spec.input),
-        Command::UserTask { task, command: U::CreateSubtask { spec, .. }, .. } => (format!("the input of the subtask of `{task}`"), &spec.input),
-        Command::JobFinished { task, outcome: JobOutcome::Reported { report, .. }, .. } => match report.output() {
-            Some(output) => (format!("the output a worker reported for job `{task}`"), output),
+        Command::UserTask {
+            task,
+            command: U::Complete { output, .. },
+            ..
+        } => (format!("the output of user task `{task}`"), output),
+        Command::UserTask {
+            task,
+            command: U::StartFollowOn { spec, .. },
+            ..
+        } => (
+            format!("the input of the follow-on task of `{task}`"),
+            &spec.input,
+        ),
+        Command::UserTask {
+            task,
+            command: U::CreateSubtask { spec, .. },
+            ..
+        } => (format!("the input of the subtask of `{task}`"), &spec.input),
+        Command::JobFinished {
+            task,
+            outcome: JobOutcome::Reported { report, .. },
+            ..
+        } => match report.output() {
+            Some(output) => (
+                format!("the output a worker reported for job `{task}`"),
+                output,
+            ),
             None => return Ok(()),
         },
         _ => return Ok(()),
     };
-    limits.check_object(payload).map_err(|error| TransitionError::DataLimit { what, error })
+    limits
+        .check_object(payload)
+        .map_err(|error| TransitionError::DataLimit { what, error })
 }
 
 /// A `set` task's result: the new process data, and the values it wrote.
@@ -288,12 +471,19 @@ impl Machine<'_> {
             self.inst.tasks[i].reason = Some(Reason::PredecessorsPending { tasks: pending });
             return false;
         }
-        if !task.predecessors.is_empty() && task.predecessors.iter().all(|p| self.edge_is_dead(p.task, i)) {
+        if !task.predecessors.is_empty()
+            && task
+                .predecessors
+                .iter()
+                .all(|p| self.edge_is_dead(p.task, i))
+        {
             let reason = task
                 .predecessors
                 .iter()
                 .find(|p| self.branch_not_taken(p.task, i))
-                .map_or(Reason::PredecessorsSkipped, |p| Reason::BranchNotTaken { decision: self.def.tasks[p.task].id.clone() });
+                .map_or(Reason::PredecessorsSkipped, |p| Reason::BranchNotTaken {
+                    decision: self.def.tasks[p.task].id.clone(),
+                });
             self.set_task(i, TaskStatus::EndedSkipped, Some(reason));
             return true;
         }
@@ -317,7 +507,10 @@ impl Machine<'_> {
     /// task like any other (Automic's `any_ok` accepts `ended_skipped`): its successors run.
     fn edge_is_dead(&self, from: usize, to: usize) -> bool {
         let skipped_on_dead_path = self.inst.tasks[from].status == TaskStatus::EndedSkipped
-            && matches!(self.inst.tasks[from].reason, Some(Reason::BranchNotTaken { .. } | Reason::PredecessorsSkipped));
+            && matches!(
+                self.inst.tasks[from].reason,
+                Some(Reason::BranchNotTaken { .. } | Reason::PredecessorsSkipped)
+            );
         skipped_on_dead_path || self.branch_not_taken(from, to)
     }
 
@@ -342,7 +535,10 @@ impl Machine<'_> {
                 Err(reason) => self.fail(i, reason),
                 Ok(Decided::Back(back)) => self.loop_back(i, back),
                 Ok(Decided::To(taken)) => {
-                    let names: Vec<String> = taken.iter().map(|&t| self.def.tasks[t].id.clone()).collect();
+                    let names: Vec<String> = taken
+                        .iter()
+                        .map(|&t| self.def.tasks[t].id.clone())
+                        .collect();
                     self.inst.tasks[i].taken = taken;
                     self.emit(Some(i), EventKind::BranchesTaken { tasks: names });
                     self.set_task(i, TaskStatus::EndedOk, None);
@@ -363,7 +559,9 @@ impl Machine<'_> {
             TaskKind::Job(_) => {
                 // An operator's retry runs the job again as a new attempt: the history says so.
                 let retry = match &self.inst.tasks[i].reason {
-                    Some(reason @ Reason::Operator { .. }) if self.inst.tasks[i].attempts > 1 => Some(reason.clone()),
+                    Some(reason @ Reason::Operator { .. }) if self.inst.tasks[i].attempts > 1 => {
+                        Some(reason.clone())
+                    }
                     _ => None,
                 };
                 self.dispatch(i, retry)
@@ -373,12 +571,19 @@ impl Machine<'_> {
 
     /// A `set` task's assignments, in order, each seeing the ones before it. All or nothing:
     /// returns the new data and what was written.
-    fn evaluate_set(&self, i: usize, assignments: &[(String, crate::expr::Expr)]) -> Result<SetResult, Reason> {
+    fn evaluate_set(
+        &self,
+        i: usize,
+        assignments: &[(String, crate::expr::Expr)],
+    ) -> Result<SetResult, Reason> {
         let mut scope = self.scope();
         let mut data = self.inst.data.clone();
         let mut written = Map::new();
         for (name, expr) in assignments {
-            let value = expr.eval(&scope).map_err(|e| Reason::ExpressionFailed { field: format!("set.{name}"), message: e.0 })?;
+            let value = expr.eval(&scope).map_err(|e| Reason::ExpressionFailed {
+                field: format!("set.{name}"),
+                message: e.0,
+            })?;
             if let Some(reason) = self.type_problem(name, &value) {
                 return Err(reason);
             }
@@ -388,8 +593,12 @@ impl Machine<'_> {
                 scope.set_data(&data);
             }
         }
-        self.within_limits(&written, || format!("the values of set task `{}`", self.def.tasks[i].id))?;
-        if let Some(reason) = self.unreferenced_document(&written, None, |name| format!("set.{name}")) {
+        self.within_limits(&written, || {
+            format!("the values of set task `{}`", self.def.tasks[i].id)
+        })?;
+        if let Some(reason) =
+            self.unreferenced_document(&written, None, |name| format!("set.{name}"))
+        {
             return Err(reason);
         }
         Ok((data, written))
@@ -401,7 +610,13 @@ impl Machine<'_> {
         let scope = self.scope();
         let mut taken: Vec<usize> = Vec::new();
         for (n, branch) in spec.branches.iter().enumerate() {
-            let holds = branch.when.eval_bool(&scope).map_err(|e| Reason::ExpressionFailed { field: format!("branches[{n}].when"), message: e.0 })?;
+            let holds = branch
+                .when
+                .eval_bool(&scope)
+                .map_err(|e| Reason::ExpressionFailed {
+                    field: format!("branches[{n}].when"),
+                    message: e.0,
+                })?;
             if holds {
                 // A loop branch is never in `mode: all` (deploy refuses it).
                 if let Some(back) = branch.back {
@@ -431,7 +646,10 @@ impl Machine<'_> {
             return false;
         }
         self.set_status(i, TaskStatus::Blocked, Some(Reason::RunLimit { limit }));
-        self.effects.push(Effect::RunLimitReached { task: self.def.tasks[i].id.clone(), limit });
+        self.effects.push(Effect::RunLimitReached {
+            task: self.def.tasks[i].id.clone(),
+            limit,
+        });
         true
     }
 
@@ -439,14 +657,19 @@ impl Machine<'_> {
         let i = self.index(task)?;
         let status = &self.inst.tasks[i].status;
         if !lifecycle::accepts(status.kind(), Cause::Retry) {
-            return Err(TransitionError::NotRetryable { task: task.to_owned(), status: status.name().to_owned() });
+            return Err(TransitionError::NotRetryable {
+                task: task.to_owned(),
+                status: status.name().to_owned(),
+            });
         }
         // A successor that already started or ended acted on this task's result; running the
         // task again under it would leave a successor ahead of its predecessor.
-        if let Some(&s) = self.def.successors[i]
-            .iter()
-            .find(|&&s| !matches!(self.inst.tasks[s].status, TaskStatus::WaitingForPredecessor | TaskStatus::Blocked))
-        {
+        if let Some(&s) = self.def.successors[i].iter().find(|&&s| {
+            !matches!(
+                self.inst.tasks[s].status,
+                TaskStatus::WaitingForPredecessor | TaskStatus::Blocked
+            )
+        }) {
             return Err(TransitionError::SuccessorMoved {
                 task: task.to_owned(),
                 successor: self.def.tasks[s].id.clone(),
@@ -457,7 +680,14 @@ impl Machine<'_> {
         // An operator's retry gives the run limit and the loop limit a fresh count.
         self.inst.tasks[i].runs = 0;
         self.inst.tasks[i].loops = 0;
-        self.set_task(i, TaskStatus::WaitingForPredecessor, Some(Reason::Operator { action: "retry".into(), by: by.to_owned() }));
+        self.set_task(
+            i,
+            TaskStatus::WaitingForPredecessor,
+            Some(Reason::Operator {
+                action: "retry".into(),
+                by: by.to_owned(),
+            }),
+        );
         // Successors that stopped because of this task wait for it again.
         for &s in &self.def.successors[i] {
             if self.inst.tasks[s].status == TaskStatus::Blocked {
@@ -471,11 +701,21 @@ impl Machine<'_> {
         let i = self.index(task)?;
         let status = &self.inst.tasks[i].status;
         if !lifecycle::accepts(status.kind(), Cause::Skip) {
-            return Err(TransitionError::NotSkippable { task: task.to_owned(), status: status.name().to_owned() });
+            return Err(TransitionError::NotSkippable {
+                task: task.to_owned(),
+                status: status.name().to_owned(),
+            });
         }
         self.clear_waiting_timer(i);
         self.terminate_user_task(i);
-        self.set_task(i, TaskStatus::EndedSkipped, Some(Reason::Operator { action: "skip".into(), by: by.to_owned() }));
+        self.set_task(
+            i,
+            TaskStatus::EndedSkipped,
+            Some(Reason::Operator {
+                action: "skip".into(),
+                by: by.to_owned(),
+            }),
+        );
         Ok(())
     }
 
@@ -490,7 +730,13 @@ impl Machine<'_> {
             if untriggered && status == InstanceStatus::Completed {
                 self.set_status(i, TaskStatus::EndedInactive, Some(Reason::NotTriggered));
             } else {
-                self.set_status(i, TaskStatus::Canceled, Some(Reason::InstanceEnded { status: status.name().to_owned() }));
+                self.set_status(
+                    i,
+                    TaskStatus::Canceled,
+                    Some(Reason::InstanceEnded {
+                        status: status.name().to_owned(),
+                    }),
+                );
             }
         }
         if status == InstanceStatus::Aborted {
@@ -504,14 +750,24 @@ impl Machine<'_> {
     /// canceled, a ForEach's iterations and a `call`'s sub-process are aborted, a waiting
     /// task's timer is cleared, an open human task is terminated.
     pub(crate) fn stop_work(&mut self, i: usize) {
-        if let (Some(_), TaskKind::ForEach(_)) = (self.running_attempt(i), &self.def.tasks[i].kind) {
-            self.effects.push(Effect::AbortChildren { task: self.def.tasks[i].id.clone() });
+        if let (Some(_), TaskKind::ForEach(_)) = (self.running_attempt(i), &self.def.tasks[i].kind)
+        {
+            self.effects.push(Effect::AbortChildren {
+                task: self.def.tasks[i].id.clone(),
+            });
             self.end_foreach_run(i);
-        } else if let (Some(_), TaskKind::Call(_)) = (self.running_attempt(i), &self.def.tasks[i].kind) {
+        } else if let (Some(_), TaskKind::Call(_)) =
+            (self.running_attempt(i), &self.def.tasks[i].kind)
+        {
             // Stardust: aborting the root aborts a synchronous sub-process not ended yet.
-            self.effects.push(Effect::AbortChildren { task: self.def.tasks[i].id.clone() });
+            self.effects.push(Effect::AbortChildren {
+                task: self.def.tasks[i].id.clone(),
+            });
         } else if let Some(attempt) = self.running_attempt(i) {
-            self.effects.push(Effect::CancelJob { task: self.def.tasks[i].id.clone(), attempt });
+            self.effects.push(Effect::CancelJob {
+                task: self.def.tasks[i].id.clone(),
+                attempt,
+            });
             if self.def.tasks[i].controls.max_runtime.is_some() {
                 self.clear_timer(i, TimerKind::MaxRuntime { attempt });
             }
@@ -531,7 +787,10 @@ impl Machine<'_> {
         } else {
             self.inst.ended_at = None;
         }
-        self.emit(None, EventKind::InstanceStatusChanged { to: status, reason });
+        self.emit(
+            None,
+            EventKind::InstanceStatusChanged { to: status, reason },
+        );
     }
 
     /// A task that ended not OK is handled when a successor's dependency expects a failure.
@@ -539,16 +798,23 @@ impl Machine<'_> {
         (0..self.def.tasks.len()).find(|&i| {
             self.inst.tasks[i].status == TaskStatus::EndedNotOk
                 && !self.def.successors[i].iter().any(|&s| {
-                    self.def.tasks[s].predecessors.iter().any(|p| p.task == i && p.condition.expects_failure())
+                    self.def.tasks[s]
+                        .predecessors
+                        .iter()
+                        .any(|p| p.task == i && p.condition.expects_failure())
                 })
         })
     }
 
     pub(crate) fn finish(mut self) -> Transition {
         if !self.inst.status.is_terminal() {
-            let any = |pred: &dyn Fn(&TaskStatus) -> bool| self.inst.tasks.iter().any(|t| pred(&t.status));
-            let on_hold = |i: usize| self.def.tasks[i].controls.on_demand && !self.inst.tasks[i].triggered;
-            let open_done = (0..self.def.tasks.len()).all(|i| self.inst.tasks[i].status.is_end() || on_hold(i));
+            let any = |pred: &dyn Fn(&TaskStatus) -> bool| {
+                self.inst.tasks.iter().any(|t| pred(&t.status))
+            };
+            let on_hold =
+                |i: usize| self.def.tasks[i].controls.on_demand && !self.inst.tasks[i].triggered;
+            let open_done =
+                (0..self.def.tasks.len()).all(|i| self.inst.tasks[i].status.is_end() || on_hold(i));
             let next = if any(&|s| matches!(s, TaskStatus::Running { .. })) {
                 InstanceStatus::Running
             } else if any(&|s| *s == TaskStatus::Blocked) {
@@ -569,21 +835,37 @@ impl Machine<'_> {
                 InstanceStatus::Running
             };
             let reason = match next {
-                InstanceStatus::Blocked => self.inst.tasks.iter().find(|t| t.status == TaskStatus::Blocked).and_then(|t| t.reason.clone()),
-                InstanceStatus::Waiting => match self.inst.tasks.iter().find(|t| t.status.is_waiting()) {
-                    Some(t) => t.reason.clone(),
-                    None => Some(Reason::SpawnedOpen { children: self.spawned_holding().0 }),
-                },
+                InstanceStatus::Blocked => self
+                    .inst
+                    .tasks
+                    .iter()
+                    .find(|t| t.status == TaskStatus::Blocked)
+                    .and_then(|t| t.reason.clone()),
+                InstanceStatus::Waiting => {
+                    match self.inst.tasks.iter().find(|t| t.status.is_waiting()) {
+                        Some(t) => t.reason.clone(),
+                        None => Some(Reason::SpawnedOpen {
+                            children: self.spawned_holding().0,
+                        }),
+                    }
+                }
                 InstanceStatus::Failed => match self.unhandled_failure() {
                     Some(i) => self.inst.tasks[i].reason.clone(),
-                    None => self.spawned_holding().1.map(|c| Reason::ChildEnded { child: c.instance.clone(), status: c.ended.map_or("open", InstanceStatus::name).to_owned(), reason: None }),
+                    None => self.spawned_holding().1.map(|c| Reason::ChildEnded {
+                        child: c.instance.clone(),
+                        status: c.ended.map_or("open", InstanceStatus::name).to_owned(),
+                        reason: None,
+                    }),
                 },
                 _ => None,
             };
             if next.is_terminal() {
                 // On-demand tasks that nothing started end `ended_inactive` with the instance.
                 for i in 0..self.def.tasks.len() {
-                    if self.def.tasks[i].controls.on_demand && !self.inst.tasks[i].triggered && !self.inst.tasks[i].status.is_end() {
+                    if self.def.tasks[i].controls.on_demand
+                        && !self.inst.tasks[i].triggered
+                        && !self.inst.tasks[i].status.is_end()
+                    {
                         self.set_status(i, TaskStatus::EndedInactive, Some(Reason::NotTriggered));
                     }
                 }
@@ -591,6 +873,11 @@ impl Machine<'_> {
             self.set_instance_status(next, reason);
         }
         self.inst.updated_at = self.now;
-        Transition { instance: self.inst, events: self.events, effects: self.effects, children: self.children }
+        Transition {
+            instance: self.inst,
+            events: self.events,
+            effects: self.effects,
+            children: self.children,
+        }
     }
 }

@@ -49,15 +49,39 @@ impl Machine<'_> {
     pub(crate) fn start_call(&mut self, i: usize, spec: &CallSpec) {
         let attempt = self.inst.tasks[i].attempts;
         // Running again after its child failed: recover that child (see `crate::hierarchy`).
-        if let Some(ChildRef { instance, ended: Some(InstanceStatus::Failed) }) = self.inst.tasks[i].child.clone() {
+        if let Some(ChildRef {
+            instance,
+            ended: Some(InstanceStatus::Failed),
+        }) = self.inst.tasks[i].child.clone()
+        {
             let by = match &self.inst.tasks[i].reason {
                 Some(Reason::Operator { by, .. }) => by.clone(),
                 _ => "engine".to_owned(),
             };
-            self.inst.tasks[i].child = Some(ChildRef { instance: instance.clone(), ended: None });
-            self.emit(Some(i), EventKind::ChildRecovered { child: instance.clone() });
-            self.effects.push(Effect::RecoverChild { task: self.def.tasks[i].id.clone(), attempt, child: instance, by });
-            self.set_task(i, TaskStatus::Running { attempt, since: self.now }, None);
+            self.inst.tasks[i].child = Some(ChildRef {
+                instance: instance.clone(),
+                ended: None,
+            });
+            self.emit(
+                Some(i),
+                EventKind::ChildRecovered {
+                    child: instance.clone(),
+                },
+            );
+            self.effects.push(Effect::RecoverChild {
+                task: self.def.tasks[i].id.clone(),
+                attempt,
+                child: instance,
+                by,
+            });
+            self.set_task(
+                i,
+                TaskStatus::Running {
+                    attempt,
+                    since: self.now,
+                },
+                None,
+            );
             return;
         }
         let data = match self.child_data(i, &spec.input) {
@@ -68,21 +92,64 @@ impl Machine<'_> {
             Ok(callee) => callee,
             Err(reason) => return self.fail(i, reason),
         };
-        let link = ParentLink { instance: self.inst.id.clone(), task: self.def.tasks[i].id.clone(), index: 0, kind: LinkKind::Call, attempt };
+        let link = ParentLink {
+            instance: self.inst.id.clone(),
+            task: self.def.tasks[i].id.clone(),
+            index: 0,
+            kind: LinkKind::Call,
+            attempt,
+        };
         let mut child = match self.start_child(&callee, data, Map::new(), link, false) {
             Ok(child) => child,
             Err(reason) => return self.fail(i, reason),
         };
         let id = child.instance.id.clone();
-        self.inst.tasks[i].child = Some(ChildRef { instance: id.clone(), ended: None });
-        self.emit(Some(i), EventKind::ChildStarted { child: id.clone(), process: callee.definition.id.clone(), version: callee.definition.version, link: LinkKind::Call, by: None });
-        self.set_task(i, TaskStatus::Running { attempt, since: self.now }, None);
+        self.inst.tasks[i].child = Some(ChildRef {
+            instance: id.clone(),
+            ended: None,
+        });
+        self.emit(
+            Some(i),
+            EventKind::ChildStarted {
+                child: id.clone(),
+                process: callee.definition.id.clone(),
+                version: callee.definition.version,
+                link: LinkKind::Call,
+                by: None,
+            },
+        );
+        self.set_task(
+            i,
+            TaskStatus::Running {
+                attempt,
+                since: self.now,
+            },
+            None,
+        );
         // A child that ended in its first step tells this step, not a later one.
-        let told = child.effects.iter().position(|e| matches!(e, Effect::NotifyParent { parent, .. } if parent.instance == self.inst.id));
+        let told = child.effects.iter().position(
+            |e| matches!(e, Effect::NotifyParent { parent, .. } if parent.instance == self.inst.id),
+        );
         let end = told.map(|at| child.effects.remove(at));
         self.children.push(child);
-        if let Some(Effect::NotifyParent { status, reason, data, aborted_by, .. }) = end {
-            self.call_ended(i, ChildEnd { child: id, status, reason, data, aborted_by });
+        if let Some(Effect::NotifyParent {
+            status,
+            reason,
+            data,
+            aborted_by,
+            ..
+        }) = end
+        {
+            self.call_ended(
+                i,
+                ChildEnd {
+                    child: id,
+                    status,
+                    reason,
+                    data,
+                    aborted_by,
+                },
+            );
         }
     }
 
@@ -96,18 +163,42 @@ impl Machine<'_> {
             Err(reason) => return self.fail(i, reason),
         };
         let attempt = self.inst.tasks[i].attempts;
-        let link = ParentLink { instance: self.inst.id.clone(), task: self.def.tasks[i].id.clone(), index: 0, kind: LinkKind::Handoff, attempt };
+        let link = ParentLink {
+            instance: self.inst.id.clone(),
+            task: self.def.tasks[i].id.clone(),
+            index: 0,
+            kind: LinkKind::Handoff,
+            attempt,
+        };
         let child = match self.start_child(&callee, data, Map::new(), link, true) {
             Ok(child) => child,
             Err(reason) => return self.fail(i, reason),
         };
         if let Some(problem) = inline_failure(&callee, &child) {
-            return self.fail(i, Reason::HandoffFailed { process: spec.target.process.clone(), problem });
+            return self.fail(
+                i,
+                Reason::HandoffFailed {
+                    process: spec.target.process.clone(),
+                    problem,
+                },
+            );
         }
         let id = child.instance.id.clone();
         self.children.push(child);
-        self.inst.tasks[i].child = Some(ChildRef { instance: id.clone(), ended: None });
-        self.emit(Some(i), EventKind::ChildStarted { child: id.clone(), process: callee.definition.id.clone(), version: callee.definition.version, link: LinkKind::Handoff, by: None });
+        self.inst.tasks[i].child = Some(ChildRef {
+            instance: id.clone(),
+            ended: None,
+        });
+        self.emit(
+            Some(i),
+            EventKind::ChildStarted {
+                child: id.clone(),
+                process: callee.definition.id.clone(),
+                version: callee.definition.version,
+                link: LinkKind::Handoff,
+                by: None,
+            },
+        );
         self.inst.referenced_instances.push(id);
         if let Some(label) = &spec.work_status {
             self.inst.work_status = Some(label.clone());
@@ -117,7 +208,11 @@ impl Machine<'_> {
     }
 
     /// The child's start data: the task's `input` mapping, evaluated over this instance.
-    fn child_data(&self, i: usize, input: &[(String, crate::expr::Expr)]) -> Result<Map<String, Value>, Reason> {
+    fn child_data(
+        &self,
+        i: usize,
+        input: &[(String, crate::expr::Expr)],
+    ) -> Result<Map<String, Value>, Reason> {
         // Without an input mapping the child starts from its defaults; building the scope (this
         // instance's data converted for CEL) for no expression would cost a fan-out of many
         // children more than starting them.
@@ -127,11 +222,18 @@ impl Machine<'_> {
         let scope = self.scope_for(i);
         let mut data = Map::new();
         for (name, expr) in input {
-            let value = expr.eval(&scope).map_err(|e| Reason::ExpressionFailed { field: format!("input.{name}"), message: e.0 })?;
+            let value = expr.eval(&scope).map_err(|e| Reason::ExpressionFailed {
+                field: format!("input.{name}"),
+                message: e.0,
+            })?;
             data.insert(name.clone(), value);
         }
-        self.within_limits(&data, || format!("the input of task `{}`", self.def.tasks[i].id))?;
-        if let Some(reason) = self.unreferenced_document(&data, None, |name| format!("input.{name}")) {
+        self.within_limits(&data, || {
+            format!("the input of task `{}`", self.def.tasks[i].id)
+        })?;
+        if let Some(reason) =
+            self.unreferenced_document(&data, None, |name| format!("input.{name}"))
+        {
             return Err(reason);
         }
         Ok(data)
@@ -139,18 +241,30 @@ impl Machine<'_> {
 
     /// The process `target` names, as the driver resolved it, if a child of it may start here.
     pub(crate) fn callee(&self, target: &ProcessRef) -> Result<std::sync::Arc<Callee>, Reason> {
-        let unavailable = |problem: String| Reason::ProcessUnavailable { process: target.process.clone(), problem };
+        let unavailable = |problem: String| Reason::ProcessUnavailable {
+            process: target.process.clone(),
+            problem,
+        };
         let callee = match self.knowledge.callees.get(target) {
             Some(Ok(callee)) => callee.clone(),
             Some(Err(problem)) => return Err(unavailable(problem.clone())),
-            None => return Err(unavailable("the engine did not resolve it for this step".to_owned())),
+            None => {
+                return Err(unavailable(
+                    "the engine did not resolve it for this step".to_owned(),
+                ))
+            }
         };
         let depth = self.inst.depth + 1;
         if depth > self.knowledge.max_depth {
-            return Err(Reason::TooDeep { depth, limit: self.knowledge.max_depth });
+            return Err(Reason::TooDeep {
+                depth,
+                limit: self.knowledge.max_depth,
+            });
         }
         if self.budget.get() == 0 {
-            return Err(Reason::TooManyChildren { limit: self.knowledge.max_children_per_step });
+            return Err(Reason::TooManyChildren {
+                limit: self.knowledge.max_children_per_step,
+            });
         }
         self.budget.set(self.budget.get() - 1);
         Ok(callee)
@@ -160,26 +274,58 @@ impl Machine<'_> {
     /// handed-off child sees this instance's data as `offer` while it runs inline.
     /// `unused` are values carried beside the checked start data (a spawned or peer
     /// instance's data its definition does not declare).
-    pub(crate) fn start_child(&self, callee: &Callee, data: Map<String, Value>, unused: Map<String, Value>, link: ParentLink, offered: bool) -> Result<Transition, Reason> {
+    pub(crate) fn start_child(
+        &self,
+        callee: &Callee,
+        data: Map<String, Value>,
+        unused: Map<String, Value>,
+        link: ParentLink,
+        offered: bool,
+    ) -> Result<Transition, Reason> {
         let def = &callee.definition;
         let knowledge = self.knowledge.for_callee(callee);
-        let mut data = crate::step::start_data(def, data, &knowledge.limits).map_err(|e| Reason::ChildRefused { process: def.id.clone(), problem: e.to_string() })?;
+        let mut data = crate::step::start_data(def, data, &knowledge.limits).map_err(|e| {
+            Reason::ChildRefused {
+                process: def.id.clone(),
+                problem: e.to_string(),
+            }
+        })?;
         data.extend(unused);
         let placement = self.inst.child_placement(link);
         let offer = offered.then(|| self.visible_data());
         let id = uuid::Uuid::now_v7().to_string();
-        Ok(crate::step::start_placed(def, id, data, placement, self.now, &knowledge, offer.as_ref(), self.budget.clone()))
+        Ok(crate::step::start_placed(
+            def,
+            id,
+            data,
+            placement,
+            self.now,
+            &knowledge,
+            offer.as_ref(),
+            self.budget.clone(),
+        ))
     }
 
     /// The child of `call` task `task`, started by attempt `attempt`, ended. An end for
     /// another attempt, or for a task no longer running, changes nothing (it is delivered
     /// again after a crash, or comes after the call was skipped).
-    pub(crate) fn child_ended(&mut self, task: &str, attempt: u32, end: ChildEnd) -> Result<(), TransitionError> {
+    pub(crate) fn child_ended(
+        &mut self,
+        task: &str,
+        attempt: u32,
+        end: ChildEnd,
+    ) -> Result<(), TransitionError> {
         let i = self.index(task)?;
-        if self.running_attempt(i) != Some(attempt) || !matches!(self.def.tasks[i].kind, crate::definition::TaskKind::Call(_)) {
+        if self.running_attempt(i) != Some(attempt)
+            || !matches!(self.def.tasks[i].kind, crate::definition::TaskKind::Call(_))
+        {
             return Ok(());
         }
-        if self.inst.tasks[i].child.as_ref().is_some_and(|c| c.instance != end.child) {
+        if self.inst.tasks[i]
+            .child
+            .as_ref()
+            .is_some_and(|c| c.instance != end.child)
+        {
             return Ok(());
         }
         self.call_ended(i, end);
@@ -187,57 +333,112 @@ impl Machine<'_> {
     }
 
     fn call_ended(&mut self, i: usize, end: ChildEnd) {
-        let crate::definition::TaskKind::Call(spec) = &self.def.tasks[i].kind else { return };
-        self.inst.tasks[i].child = Some(ChildRef { instance: end.child.clone(), ended: Some(end.status) });
+        let crate::definition::TaskKind::Call(spec) = &self.def.tasks[i].kind else {
+            return;
+        };
+        self.inst.tasks[i].child = Some(ChildRef {
+            instance: end.child.clone(),
+            ended: Some(end.status),
+        });
         match end.status {
-            InstanceStatus::Completed => match self.output_mapping(i, &spec.output, &end.data, "call task") {
-                Ok(writes) => {
-                    if !writes.is_empty() {
-                        self.inst.data.extend(writes.iter().map(|(k, v)| (k.clone(), v.clone())));
-                        self.emit(Some(i), EventKind::DataChanged { values: writes });
+            InstanceStatus::Completed => {
+                match self.output_mapping(i, &spec.output, &end.data, "call task") {
+                    Ok(writes) => {
+                        if !writes.is_empty() {
+                            self.inst
+                                .data
+                                .extend(writes.iter().map(|(k, v)| (k.clone(), v.clone())));
+                            self.emit(Some(i), EventKind::DataChanged { values: writes });
+                        }
+                        self.set_task(i, TaskStatus::EndedOk, None);
                     }
-                    self.set_task(i, TaskStatus::EndedOk, None);
+                    Err(reason) => self.fail(i, reason),
                 }
-                Err(reason) => self.fail(i, reason),
-            },
+            }
             InstanceStatus::Aborted if spec.abort_parent || end.aborted_by.is_some() => {
                 // Asked for on the abort itself, it goes on up; asked for by this call, it
                 // stops at this instance (whose own parent's call decides for itself).
-                let by = end.aborted_by.clone().unwrap_or_else(|| "engine".to_owned());
+                let by = end
+                    .aborted_by
+                    .clone()
+                    .unwrap_or_else(|| "engine".to_owned());
                 self.aborted_by = end.aborted_by;
-                self.end_instance(InstanceStatus::Aborted, Some(Reason::ChildAborted { child: end.child, by }));
+                self.end_instance(
+                    InstanceStatus::Aborted,
+                    Some(Reason::ChildAborted {
+                        child: end.child,
+                        by,
+                    }),
+                );
             }
             status => {
                 let reason = end.reason.map(|r| r.to_string());
-                self.fail(i, Reason::ChildEnded { child: end.child, status: status.name().to_owned(), reason });
+                self.fail(
+                    i,
+                    Reason::ChildEnded {
+                        child: end.child,
+                        status: status.name().to_owned(),
+                        reason,
+                    },
+                );
             }
         }
     }
 
     /// This instance just ended: if its parent waits for it (the link's rules), tell it.
     pub(crate) fn notify_parent(&mut self, status: InstanceStatus, reason: Option<&Reason>) {
-        let Some(parent) = self.inst.parent.clone() else { return };
+        let Some(parent) = self.inst.parent.clone() else {
+            return;
+        };
         if !parent.rules().completes_before_parent {
             return;
         }
         let (data, reason) = match parent.kind {
             LinkKind::Iteration => (Map::new(), None),
             _ => (
-                if status == InstanceStatus::Completed { self.visible_data() } else { Map::new() },
-                reason.cloned().or_else(|| self.unhandled_failure().and_then(|i| self.inst.tasks[i].reason.clone())),
+                if status == InstanceStatus::Completed {
+                    self.visible_data()
+                } else {
+                    Map::new()
+                },
+                reason.cloned().or_else(|| {
+                    self.unhandled_failure()
+                        .and_then(|i| self.inst.tasks[i].reason.clone())
+                }),
             ),
         };
-        let aborted_by = self.aborted_by.clone().filter(|_| status == InstanceStatus::Aborted);
-        self.effects.push(Effect::NotifyParent { parent, status, reason, data, aborted_by });
+        let aborted_by = self
+            .aborted_by
+            .clone()
+            .filter(|_| status == InstanceStatus::Aborted);
+        self.effects.push(Effect::NotifyParent {
+            parent,
+            status,
+            reason,
+            data,
+            aborted_by,
+        });
     }
 
     /// Recovers the instance (see [`crate::hierarchy`]): every task that ended not OK and can
     /// run again is retried. `attempt` re-links a `call`ed child to its parent's call attempt.
-    pub(crate) fn recover(&mut self, by: &str, attempt: Option<u32>) -> Result<(), TransitionError> {
-        if matches!(self.inst.status, InstanceStatus::Completed | InstanceStatus::Aborted) || self.inst.deleted_at.is_some() {
-            return Err(TransitionError::NotRecoverable { status: self.inst.status.name().to_owned() });
+    pub(crate) fn recover(
+        &mut self,
+        by: &str,
+        attempt: Option<u32>,
+    ) -> Result<(), TransitionError> {
+        if matches!(
+            self.inst.status,
+            InstanceStatus::Completed | InstanceStatus::Aborted
+        ) || self.inst.deleted_at.is_some()
+        {
+            return Err(TransitionError::NotRecoverable {
+                status: self.inst.status.name().to_owned(),
+            });
         }
-        let failed: Vec<usize> = (0..self.def.tasks.len()).filter(|&i| self.inst.tasks[i].status == TaskStatus::EndedNotOk).collect();
+        let failed: Vec<usize> = (0..self.def.tasks.len())
+            .filter(|&i| self.inst.tasks[i].status == TaskStatus::EndedNotOk)
+            .collect();
         let mut retried = Vec::new();
         for i in failed {
             let task = self.def.tasks[i].id.clone();
@@ -253,19 +454,38 @@ impl Machine<'_> {
         for spawned in &mut self.inst.spawned {
             if spawned.ended == Some(InstanceStatus::Failed) {
                 spawned.ended = None;
-                self.effects.push(Effect::RecoverChild { task: String::new(), attempt: 0, child: spawned.instance.clone(), by: by.to_owned() });
+                self.effects.push(Effect::RecoverChild {
+                    task: String::new(),
+                    attempt: 0,
+                    child: spawned.instance.clone(),
+                    by: by.to_owned(),
+                });
                 retried.push(format!("spawned sub-process {}", spawned.instance));
             }
         }
         if retried.is_empty() {
-            return Err(TransitionError::NothingToRecover { status: self.inst.status.name().to_owned() });
+            return Err(TransitionError::NothingToRecover {
+                status: self.inst.status.name().to_owned(),
+            });
         }
         if let (Some(attempt), Some(parent)) = (attempt, self.inst.parent.as_mut()) {
             parent.attempt = attempt;
         }
-        self.emit(None, EventKind::Recovered { by: by.to_owned(), tasks: retried });
+        self.emit(
+            None,
+            EventKind::Recovered {
+                by: by.to_owned(),
+                tasks: retried,
+            },
+        );
         if self.inst.status.is_terminal() {
-            self.set_instance_status(InstanceStatus::Running, Some(Reason::Operator { action: "recover".into(), by: by.to_owned() }));
+            self.set_instance_status(
+                InstanceStatus::Running,
+                Some(Reason::Operator {
+                    action: "recover".into(),
+                    by: by.to_owned(),
+                }),
+            );
         }
         Ok(())
     }
@@ -274,12 +494,22 @@ impl Machine<'_> {
 /// Why the inline part of a handed-off child failed, if it did.
 fn inline_failure(callee: &Callee, child: &Transition) -> Option<String> {
     let def = &callee.definition;
-    if let Some((task, state)) = def.tasks.iter().zip(&child.instance.tasks).find(|(_, s)| s.status == TaskStatus::EndedNotOk) {
-        let why = state.reason.as_ref().map_or_else(String::new, |r| format!(": {r}"));
+    if let Some((task, state)) = def
+        .tasks
+        .iter()
+        .zip(&child.instance.tasks)
+        .find(|(_, s)| s.status == TaskStatus::EndedNotOk)
+    {
+        let why = state
+            .reason
+            .as_ref()
+            .map_or_else(String::new, |r| format!(": {r}"));
         return Some(format!("task `{}` ended not OK{why}", task.id));
     }
     match child.instance.status {
-        InstanceStatus::Failed | InstanceStatus::Aborted => Some(format!("the instance {}", child.instance.status)),
+        InstanceStatus::Failed | InstanceStatus::Aborted => {
+            Some(format!("the instance {}", child.instance.status))
+        }
         _ => None,
     }
 }

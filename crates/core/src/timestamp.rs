@@ -19,7 +19,10 @@ pub const LATEST: DateTime<Utc> = match DateTime::from_timestamp(253_402_300_799
 
 /// `t + d`, or [`LATEST`] if that is later: how every duration is added to an instant.
 pub fn after(t: DateTime<Utc>, d: std::time::Duration) -> DateTime<Utc> {
-    chrono::Duration::from_std(d).ok().and_then(|d| t.checked_add_signed(d)).map_or(LATEST, |t| t.min(LATEST))
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| t.checked_add_signed(d))
+        .map_or(LATEST, |t| t.min(LATEST))
 }
 
 /// Longest text [`format`] writes: chrono's for the largest years, `+262142-12-31T23:59:59.999999999Z`.
@@ -53,7 +56,11 @@ fn format(t: &DateTime<Utc>, buf: &mut [u8; MAX_TEXT]) -> usize {
     buf[16] = b':';
     // A leap second shows as second 60, as chrono writes it.
     let nanos = t.nanosecond();
-    let (second, nanos) = if nanos >= 1_000_000_000 { (60, nanos - 1_000_000_000) } else { (t.second(), nanos) };
+    let (second, nanos) = if nanos >= 1_000_000_000 {
+        (60, nanos - 1_000_000_000)
+    } else {
+        (t.second(), nanos)
+    };
     digits(&mut buf[17..19], second);
     let mut end = 19;
     let fraction = match nanos {
@@ -85,14 +92,19 @@ pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTim
 pub mod option {
     use super::*;
 
-    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        t: &Option<DateTime<Utc>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         match t {
             Some(t) => super::serialize(t, serializer),
             None => serializer.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<DateTime<Utc>>, D::Error> {
         Option::<DateTime<Utc>>::deserialize(deserializer)
     }
 }
@@ -112,17 +124,35 @@ mod tests {
     #[test]
     fn writes_what_chrono_writes_for_each_fraction_width() {
         let base = Utc.with_ymd_and_hms(2026, 11, 25, 23, 49, 12).unwrap();
-        for nanos in [0, 5_000_000, 798_000_000, 798_062_000, 798_062_174, 1, 999_999_999] {
+        for nanos in [
+            0,
+            5_000_000,
+            798_000_000,
+            798_062_000,
+            798_062_174,
+            1,
+            999_999_999,
+        ] {
             let t = base + chrono::Duration::nanoseconds(nanos);
-            assert_eq!(ours(&t), t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+            assert_eq!(
+                ours(&t),
+                t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+            );
         }
         assert_eq!(ours(&base), "2026-11-25T23:49:12Z");
     }
 
     #[test]
     fn every_instant_chrono_holds_is_written_whole_and_reads_back() {
-        for t in [DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MIN_UTC, LATEST + chrono::Duration::nanoseconds(999_999_999)] {
-            assert_eq!(ours(&t), t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+        for t in [
+            DateTime::<Utc>::MAX_UTC,
+            DateTime::<Utc>::MIN_UTC,
+            LATEST + chrono::Duration::nanoseconds(999_999_999),
+        ] {
+            assert_eq!(
+                ours(&t),
+                t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+            );
             let json = serde_json::to_string(&Wrapper(t)).unwrap();
             assert_eq!(serde_json::from_str::<Wrapper>(&json).unwrap().0, t);
         }
@@ -131,10 +161,22 @@ mod tests {
     #[test]
     fn a_duration_added_to_an_instant_stops_at_the_end_of_year_9999() {
         let base = Utc.with_ymd_and_hms(2026, 11, 25, 23, 49, 12).unwrap();
-        assert_eq!(after(base, std::time::Duration::from_secs(60)), base + chrono::Duration::seconds(60));
-        assert_eq!(after(base, std::time::Duration::from_secs(300_000_000 * 31_557_600)), LATEST);
+        assert_eq!(
+            after(base, std::time::Duration::from_secs(60)),
+            base + chrono::Duration::seconds(60)
+        );
+        assert_eq!(
+            after(
+                base,
+                std::time::Duration::from_secs(300_000_000 * 31_557_600)
+            ),
+            LATEST
+        );
         assert_eq!(after(base, std::time::Duration::MAX), LATEST);
-        assert_eq!(after(DateTime::<Utc>::MAX_UTC, std::time::Duration::from_secs(1)), LATEST);
+        assert_eq!(
+            after(DateTime::<Utc>::MAX_UTC, std::time::Duration::from_secs(1)),
+            LATEST
+        );
         assert_eq!(ours(&LATEST), "9999-12-31T23:59:59Z");
     }
 

@@ -31,20 +31,29 @@ mod commands;
 mod duration_text;
 mod form;
 mod people;
-mod spec;
-mod state;
-mod transitions;
 #[cfg(test)]
 mod properties;
+mod spec;
+mod state;
 #[cfg(test)]
 mod tests;
+mod transitions;
 
 pub use crate::people::{Actor, Caller, PotentialOwners};
-pub use form::{FieldType, FormField, form_problems};
-pub use spec::{SubtaskPolicy, EscalationStart, ExpectedState, EscalationAction, EscalationSpec, UserTaskSpec, FollowOnSpec, SubtaskSpec};
-pub use state::{HumanTaskId, HumanTaskRole, HumanTaskStatus, Note, EscalationRecord, HumanTask, TimerFires, TimerRequest, TimerState, PendingTimer, OutcomeStatus, Outcome, UserTask};
-pub use commands::{UserTaskCommand, UserTaskEvent, UserTaskEventKind, UserTaskEffect, UserTaskTransition, UserTaskError};
-pub use transitions::{create, apply};
+pub use commands::{
+    UserTaskCommand, UserTaskEffect, UserTaskError, UserTaskEvent, UserTaskEventKind,
+    UserTaskTransition,
+};
+pub use form::{form_problems, FieldType, FormField};
+pub use spec::{
+    EscalationAction, EscalationSpec, EscalationStart, ExpectedState, FollowOnSpec, SubtaskPolicy,
+    SubtaskSpec, UserTaskSpec,
+};
+pub use state::{
+    EscalationRecord, HumanTask, HumanTaskId, HumanTaskRole, HumanTaskStatus, Note, Outcome,
+    OutcomeStatus, PendingTimer, TimerFires, TimerRequest, TimerState, UserTask,
+};
+pub use transitions::{apply, create};
 
 /// Stored states leave out fields at their default (they are read back as the default).
 fn is_zero<N: Default + PartialEq>(n: &N) -> bool {

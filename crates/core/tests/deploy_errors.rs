@@ -2,7 +2,9 @@
 //! sentence that says what to change (DESIGN.md, "Bad input"). One test per class of mistake;
 //! each pins the exact line and column, so a reader can check them against the numbered source.
 
-use baton_core::definition::{parse, parse_with, DataType, Definition, DefinitionError, Diagnostic, TaskKind};
+use baton_core::definition::{
+    parse, parse_with, DataType, Definition, DefinitionError, Diagnostic, TaskKind,
+};
 use baton_core::DataLimits;
 
 /// Joins lines into a YAML document, so that line N of the file is `lines[N - 1]`.
@@ -15,7 +17,10 @@ fn yaml(lines: &[&str]) -> String {
 /// Checked as a deploy checks it (with the default data limits).
 fn errors(src: &str) -> DefinitionError {
     match parse_with("flow.yaml", src, &DataLimits::default()) {
-        Ok(def) => panic!("expected a deploy error, got a definition with {} tasks", def.tasks.len()),
+        Ok(def) => panic!(
+            "expected a deploy error, got a definition with {} tasks",
+            def.tasks.len()
+        ),
         Err(e) => e,
     }
 }
@@ -28,23 +33,40 @@ fn one(src: &str) -> Diagnostic {
 }
 
 fn ok(src: &str) -> Definition {
-    parse_with("flow.yaml", src, &DataLimits::default()).unwrap_or_else(|e| panic!("expected the definition to deploy:\n{e}"))
+    parse_with("flow.yaml", src, &DataLimits::default())
+        .unwrap_or_else(|e| panic!("expected the definition to deploy:\n{e}"))
 }
 
 #[track_caller]
 fn assert_at(d: &Diagnostic, line: usize, column: usize) {
-    assert_eq!((d.line, d.column), (line, column), "wrong position for: {} (hint: {:?})", d.message, d.hint);
+    assert_eq!(
+        (d.line, d.column),
+        (line, column),
+        "wrong position for: {} (hint: {:?})",
+        d.message,
+        d.hint
+    );
 }
 
 #[track_caller]
 fn assert_hint(d: &Diagnostic, needle: &str) {
-    let hint = d.hint.as_deref().unwrap_or_else(|| panic!("no hint for: {}", d.message));
-    assert!(hint.contains(needle), "hint {hint:?} should contain {needle:?}");
+    let hint = d
+        .hint
+        .as_deref()
+        .unwrap_or_else(|| panic!("no hint for: {}", d.message));
+    assert!(
+        hint.contains(needle),
+        "hint {hint:?} should contain {needle:?}"
+    );
 }
 
 #[track_caller]
 fn assert_message(d: &Diagnostic, needle: &str) {
-    assert!(d.message.contains(needle), "message {:?} should contain {needle:?}", d.message);
+    assert!(
+        d.message.contains(needle),
+        "message {:?} should contain {needle:?}",
+        d.message
+    );
 }
 
 #[test]
@@ -150,13 +172,25 @@ fn unknown_fields_in_nested_mappings_are_found_too() {
 
 #[test]
 fn missing_process_id_is_reported_at_the_top_of_the_file() {
-    let d = one(&yaml(&["name: Nightly load", "tasks:", "  - id: a", "    kind: end"]));
+    let d = one(&yaml(&[
+        "name: Nightly load",
+        "tasks:",
+        "  - id: a",
+        "    kind: end",
+    ]));
     assert_at(&d, 1, 1);
     assert_message(&d, "missing field `id`");
     assert_hint(&d, "add the field");
 
     // A key named `id` deeper in the file is not the missing one.
-    let d = one(&yaml(&["name: x", "data:", "  id: string", "tasks:", "  - id: a", "    kind: end"]));
+    let d = one(&yaml(&[
+        "name: x",
+        "data:",
+        "  id: string",
+        "tasks:",
+        "  - id: a",
+        "    kind: end",
+    ]));
     assert_at(&d, 1, 1);
     assert_message(&d, "missing field `id`");
 }
@@ -167,7 +201,13 @@ fn missing_task_fields_are_reported_at_the_task() {
     assert_at(&d, 3, 5); // the task's first key, not the `:` after it
     assert_message(&d, "missing field `id`");
 
-    let d = one(&yaml(&["id: p", "tasks:", "  - id: a", "  - id: b", "    kind: end"]));
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: a",
+        "  - id: b",
+        "    kind: end",
+    ]));
     assert_at(&d, 3, 5);
     assert_message(&d, "missing field `kind`");
 
@@ -236,7 +276,13 @@ fn a_cycle_is_refused_and_named() {
 
 #[test]
 fn a_task_cannot_be_its_own_predecessor() {
-    let d = one(&yaml(&["id: p", "tasks:", "  - id: a", "    kind: end", "    after: [a]"]));
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: a",
+        "    kind: end",
+        "    after: [a]",
+    ]));
     assert_at(&d, 5, 13);
     assert_message(&d, "task `a` cannot be its own predecessor");
 }
@@ -261,11 +307,23 @@ fn unknown_kind_lists_the_kinds() {
     let d = one(&yaml(&["id: p", "tasks:", "  - id: a", "    kind: jobb"]));
     assert_at(&d, 4, 11);
     assert_message(&d, "unknown task kind `jobb`");
-    assert_hint(&d, "job, set, decision, foreach, user, call, handoff, wait, view, end");
+    assert_hint(
+        &d,
+        "job, set, decision, foreach, user, call, handoff, wait, view, end",
+    );
 }
 
 fn set_task(expr_line: &str) -> String {
-    yaml(&["id: p", "data:", "  x: integer", "tasks:", "  - id: a", "    kind: set", "    set:", expr_line])
+    yaml(&[
+        "id: p",
+        "data:",
+        "  x: integer",
+        "tasks:",
+        "  - id: a",
+        "    kind: set",
+        "    set:",
+        expr_line,
+    ])
 }
 
 #[test]
@@ -345,7 +403,15 @@ fn bad_expression_in_decision_when_points_inside_the_expression() {
 }
 
 fn job_env(env_line: &str) -> String {
-    yaml(&["id: p", "tasks:", "  - id: j", "    kind: job", "    command: ./run.sh", "    env:", env_line])
+    yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: j",
+        "    kind: job",
+        "    command: ./run.sh",
+        "    env:",
+        env_line,
+    ])
 }
 
 #[test]
@@ -409,11 +475,21 @@ fn data_default_of_the_wrong_type_is_refused() {
         "    kind: end",
     ]));
     assert_at(&d, 5, 14);
-    assert_message(&d, "the default of `retries` is string but its type is integer");
+    assert_message(
+        &d,
+        "the default of `retries` is string but its type is integer",
+    );
     assert_hint(&d, "write a value of type integer, or change `type`");
 
     // A quoted number is text.
-    let d = one(&yaml(&["id: p", "data:", "  retries: {type: integer, default: \"3\"}", "tasks:", "  - id: e", "    kind: end"]));
+    let d = one(&yaml(&[
+        "id: p",
+        "data:",
+        "  retries: {type: integer, default: \"3\"}",
+        "tasks:",
+        "  - id: e",
+        "    kind: end",
+    ]));
     assert_at(&d, 3, 37);
     assert_message(&d, "is string but its type is integer");
 
@@ -446,9 +522,15 @@ fn unknown_data_type_lists_the_types() {
     assert_eq!(e.diagnostics.len(), 2, "{e}");
     assert_at(&e.diagnostics[0], 4, 11);
     assert_message(&e.diagnostics[0], "unknown data type `integr` for `amount`");
-    assert_hint(&e.diagnostics[0], "string, integer, number, boolean, object, list, any");
+    assert_hint(
+        &e.diagnostics[0],
+        "string, integer, number, boolean, object, list, any",
+    );
     assert_at(&e.diagnostics[1], 5, 13);
-    assert_message(&e.diagnostics[1], "unknown data type `strng` for `customer`");
+    assert_message(
+        &e.diagnostics[1],
+        "unknown data type `strng` for `customer`",
+    );
 }
 
 #[test]
@@ -468,7 +550,14 @@ fn set_target_must_be_declared_under_data() {
     assert_hint(&d, "did you mean `total`?");
 
     // Nothing close: the hint says how to declare it.
-    let d = one(&yaml(&["id: p", "tasks:", "  - id: sum", "    kind: set", "    set:", "      grand_total: \"1\""]));
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: sum",
+        "    kind: set",
+        "    set:",
+        "      grand_total: \"1\"",
+    ]));
     assert_at(&d, 6, 7);
     assert_hint(&d, "declare it");
 }
@@ -487,12 +576,24 @@ fn a_field_of_another_kind_is_reported_at_the_field() {
         "      total: \"1\"",
     ]));
     assert_at(&d, 7, 5);
-    assert_message(&d, "task `sum` is a set task but sets `command`, which only job tasks have");
+    assert_message(
+        &d,
+        "task `sum` is a set task but sets `command`, which only job tasks have",
+    );
     assert_hint(&d, "remove `command` or change `kind` to job");
 
-    let d = one(&yaml(&["id: p", "tasks:", "  - id: done", "    kind: end", "    mode: all"]));
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: done",
+        "    kind: end",
+        "    mode: all",
+    ]));
     assert_at(&d, 5, 5);
-    assert_message(&d, "is an end task but sets `mode`, which only decision tasks have");
+    assert_message(
+        &d,
+        "is an end task but sets `mode`, which only decision tasks have",
+    );
 }
 
 #[test]
@@ -506,22 +607,47 @@ fn a_job_without_a_command_is_refused() {
 
 #[test]
 fn a_job_with_a_topic_is_for_external_workers() {
-    let def = ok(&yaml(&["id: p", "tasks:", "  - id: check", "    kind: job", "    topic: invoice-check", "    retry: 2"]));
-    let TaskKind::Job(job) = &def.tasks[0].kind else { panic!("a job") };
-    assert_eq!(job.target, baton_core::JobTarget::Topic("invoice-check".into()));
+    let def = ok(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: check",
+        "    kind: job",
+        "    topic: invoice-check",
+        "    retry: 2",
+    ]));
+    let TaskKind::Job(job) = &def.tasks[0].kind else {
+        panic!("a job")
+    };
+    assert_eq!(
+        job.target,
+        baton_core::JobTarget::Topic("invoice-check".into())
+    );
     assert!(job.retry.is_some());
 }
 
 #[test]
 fn a_job_with_both_a_command_and_a_topic_is_refused() {
-    let d = one(&yaml(&["id: p", "tasks:", "  - id: check", "    kind: job", "    command: ./check.sh", "    topic: checks"]));
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: check",
+        "    kind: job",
+        "    command: ./check.sh",
+        "    topic: checks",
+    ]));
     assert_at(&d, 6, 12);
     assert_message(&d, "has both a `command` and a `topic`");
 }
 
 #[test]
 fn a_topic_with_characters_a_url_cannot_carry_is_refused() {
-    let d = one(&yaml(&["id: p", "tasks:", "  - id: check", "    kind: job", "    topic: invoice check"]));
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: check",
+        "    kind: job",
+        "    topic: invoice check",
+    ]));
     assert_at(&d, 5, 12);
     assert_message(&d, "topic `invoice check` is not allowed");
 }
@@ -529,7 +655,14 @@ fn a_topic_with_characters_a_url_cannot_carry_is_refused() {
 #[test]
 fn a_workdir_or_timeout_on_an_external_job_is_refused() {
     for field in ["workdir: /tmp", "timeout: 5m"] {
-        let d = one(&yaml(&["id: p", "tasks:", "  - id: check", "    kind: job", "    topic: checks", &format!("    {field}")]));
+        let d = one(&yaml(&[
+            "id: p",
+            "tasks:",
+            "  - id: check",
+            "    kind: job",
+            "    topic: checks",
+            &format!("    {field}"),
+        ]));
         assert_at(&d, 5, 12);
         assert_message(&d, "is for jobs Baton runs");
         assert_hint(&d, "max_runtime");
@@ -538,13 +671,29 @@ fn a_workdir_or_timeout_on_an_external_job_is_refused() {
 
 #[test]
 fn bad_timeout_says_how_to_write_a_duration() {
-    let d = one(&yaml(&["id: p", "tasks:", "  - id: j", "    kind: job", "    command: ./run.sh", "    timeout: five minutes"]));
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: j",
+        "    kind: job",
+        "    command: ./run.sh",
+        "    timeout: five minutes",
+    ]));
     assert_at(&d, 6, 14);
     assert_message(&d, "`timeout` is not a duration");
     assert_hint(&d, "`30s`, `5m`, `1h 30m`");
 
-    let def = ok(&yaml(&["id: p", "tasks:", "  - id: j", "    kind: job", "    command: ./run.sh", "    timeout: 1h 30m"]));
-    let TaskKind::Job(job) = &def.tasks[0].kind else { panic!("a job") };
+    let def = ok(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: j",
+        "    kind: job",
+        "    command: ./run.sh",
+        "    timeout: 1h 30m",
+    ]));
+    let TaskKind::Job(job) = &def.tasks[0].kind else {
+        panic!("a job")
+    };
     assert_eq!(job.timeout, Some(std::time::Duration::from_secs(90 * 60)));
 }
 
@@ -615,16 +764,26 @@ fn bad_else_action_and_decision_mode_list_the_choices() {
 
 #[test]
 fn after_must_be_a_list() {
-    let d = one(&yaml(&["id: p", "tasks:", "  - id: a", "    kind: end", "  - id: b", "    kind: end", "    after: a"]));
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: a",
+        "    kind: end",
+        "  - id: b",
+        "    kind: end",
+        "    after: a",
+    ]));
     assert_at(&d, 7, 12);
     assert_hint(&d, "`after: [a]`");
 }
 
 #[test]
 fn json_definitions_are_accepted() {
-    let def = ok(r#"{"id": "p", "data": {"n": {"type": "integer", "default": 3}},
+    let def = ok(
+        r#"{"id": "p", "data": {"n": {"type": "integer", "default": 3}},
  "tasks": [{"id": "a", "kind": "set", "set": {"n": "data.n + 1"}},
-           {"id": "b", "kind": "end", "after": ["a"]}]}"#);
+           {"id": "b", "kind": "end", "after": ["a"]}]}"#,
+    );
     assert_eq!(def.id, "p");
     assert_eq!(def.tasks.len(), 2);
     assert_eq!(def.data["n"].default, Some(serde_json::json!(3)));
@@ -703,12 +862,20 @@ fn a_valid_definition_compiles_its_graph() {
     let approve = def.task_index("approve").unwrap();
     let done = def.task_index("done").unwrap();
     // Branch targets depend on their decision.
-    assert!(def.tasks[approve].predecessors.iter().any(|p| p.task == check));
+    assert!(def.tasks[approve]
+        .predecessors
+        .iter()
+        .any(|p| p.task == check));
     assert!(def.tasks[done].predecessors.iter().any(|p| p.task == check));
     let pos = |i: usize| def.order.iter().position(|&o| o == i).unwrap();
     assert!(pos(check) < pos(approve) && pos(approve) < pos(done));
-    let TaskKind::Job(job) = &def.tasks[0].kind else { panic!("a job") };
-    assert_eq!(job.target, baton_core::JobTarget::Command(vec!["./extract.sh".into(), "--all".into()]));
+    let TaskKind::Job(job) = &def.tasks[0].kind else {
+        panic!("a job")
+    };
+    assert_eq!(
+        job.target,
+        baton_core::JobTarget::Command(vec!["./extract.sh".into(), "--all".into()])
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -739,7 +906,9 @@ fn a_user_task_reads_every_field() {
         "    subtasks: end",
         "  - {id: chase, kind: end, on_demand: true}",
     ]));
-    let TaskKind::User(u) = &def.tasks[0].kind else { panic!("a user task") };
+    let TaskKind::User(u) = &def.tasks[0].kind else {
+        panic!("a user task")
+    };
     assert_eq!(u.owners.len(), 3);
     assert_eq!(u.due, Some(std::time::Duration::from_secs(2 * 86_400)));
     assert_eq!(u.form.len(), 2);
@@ -747,13 +916,24 @@ fn a_user_task_reads_every_field() {
     assert_eq!(u.escalations.len(), 2);
     assert_eq!(u.escalations[1].name, "late");
     assert_eq!(u.escalations[0].after, std::time::Duration::from_secs(7200));
-    assert!(matches!(u.on_expiry, baton_core::definition::Action::Run(1)));
-    assert_eq!(u.subtasks, baton_core::user_task::SubtaskPolicy::EndOpenSubtasks);
+    assert!(matches!(
+        u.on_expiry,
+        baton_core::definition::Action::Run(1)
+    ));
+    assert_eq!(
+        u.subtasks,
+        baton_core::user_task::SubtaskPolicy::EndOpenSubtasks
+    );
 }
 
 #[test]
 fn a_user_task_without_owners_is_refused_at_its_id() {
-    let d = one(&yaml(&["id: p", "tasks:", "  - id: review", "    kind: user"]));
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: review",
+        "    kind: user",
+    ]));
     assert_at(&d, 3, 9);
     assert_message(&d, "needs `owners`");
     assert_hint(&d, "group:editors");
@@ -761,49 +941,100 @@ fn a_user_task_without_owners_is_refused_at_its_id() {
 
 #[test]
 fn a_bad_expression_in_a_user_task_text_is_placed_inside_it() {
-    let d = one(&yaml(&["id: p", "tasks:", "  - id: review", "    kind: user", "    owners: john", "    description: =\"Review \" + article"]));
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: review",
+        "    kind: user",
+        "    owners: john",
+        "    description: =\"Review \" + article",
+    ]));
     assert_at(&d, 6, 31);
     assert_message(&d, "unknown variable `article`");
 }
 
 #[test]
 fn an_owner_that_is_neither_a_user_nor_a_group_is_refused() {
-    let d = one(&yaml(&["id: p", "tasks:", "  - id: review", "    kind: user", "    owners: [john, role:editors]"]));
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: review",
+        "    kind: user",
+        "    owners: [john, role:editors]",
+    ]));
     assert_at(&d, 5, 20);
     assert_message(&d, "`role:editors` in `owners` is not a user or a group");
 }
 
 #[test]
 fn an_unknown_form_type_is_refused_with_the_types() {
-    let d = one(&yaml(&["id: p", "tasks:", "  - id: review", "    kind: user", "    owners: john", "    form:", "      approved: yes-or-no"]));
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: review",
+        "    kind: user",
+        "    owners: john",
+        "    form:",
+        "      approved: yes-or-no",
+    ]));
     assert_at(&d, 7, 17);
     assert_hint(&d, "boolean");
 }
 
 #[test]
 fn a_form_field_copied_to_data_of_another_type_is_refused() {
-    let d = one(&yaml(&["id: p", "data: {approved: string}", "tasks:", "  - id: review", "    kind: user", "    owners: john", "    form: {approved: boolean}"]));
+    let d = one(&yaml(&[
+        "id: p",
+        "data: {approved: string}",
+        "tasks:",
+        "  - id: review",
+        "    kind: user",
+        "    owners: john",
+        "    form: {approved: boolean}",
+    ]));
     assert_at(&d, 7, 12);
     assert_message(&d, "form field `approved` is boolean but the data variable `approved` it is copied to is string");
 }
 
 #[test]
 fn an_output_mapping_names_declared_data() {
-    let d = one(&yaml(&["id: p", "data: {approved: boolean}", "tasks:", "  - id: review", "    kind: user", "    owners: john", "    output: {aproved: output.ok}"]));
+    let d = one(&yaml(&[
+        "id: p",
+        "data: {approved: boolean}",
+        "tasks:",
+        "  - id: review",
+        "    kind: user",
+        "    owners: john",
+        "    output: {aproved: output.ok}",
+    ]));
     assert_at(&d, 7, 14);
     assert_hint(&d, "did you mean `approved`?");
 }
 
 #[test]
 fn on_expiry_needs_expires_after() {
-    let d = one(&yaml(&["id: p", "tasks:", "  - id: review", "    kind: user", "    owners: john", "    on_expiry: abort"]));
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: review",
+        "    kind: user",
+        "    owners: john",
+        "    on_expiry: abort",
+    ]));
     assert_at(&d, 6, 16);
     assert_message(&d, "`on_expiry` needs `expires_after`");
 }
 
 #[test]
 fn an_iso_8601_duration_with_months_is_refused() {
-    let d = one(&yaml(&["id: p", "tasks:", "  - id: review", "    kind: user", "    owners: john", "    expires_after: P1M"]));
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: review",
+        "    kind: user",
+        "    owners: john",
+        "    expires_after: P1M",
+    ]));
     assert_at(&d, 6, 20);
     assert_message(&d, "months");
     assert_hint(&d, "PT2H");
@@ -811,21 +1042,44 @@ fn an_iso_8601_duration_with_months_is_refused() {
 
 #[test]
 fn an_escalation_that_reassigns_must_say_to_whom() {
-    let d = one(&yaml(&["id: p", "tasks:", "  - id: review", "    kind: user", "    owners: john", "    escalations:", "      - after: PT2H", "        action: reassign"]));
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: review",
+        "    kind: user",
+        "    owners: john",
+        "    escalations:",
+        "      - after: PT2H",
+        "        action: reassign",
+    ]));
     assert_at(&d, 8, 17);
     assert_message(&d, "`reassign` needs `to`");
 }
 
 #[test]
 fn an_escalation_from_the_due_date_needs_a_due_date() {
-    let d = one(&yaml(&["id: p", "tasks:", "  - id: review", "    kind: user", "    owners: john", "    escalations: [{after: 1h, from: due_date, action: raise_priority}]"]));
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: review",
+        "    kind: user",
+        "    owners: john",
+        "    escalations: [{after: 1h, from: due_date, action: raise_priority}]",
+    ]));
     assert_at(&d, 6, 37);
     assert_message(&d, "`from: due_date` needs the task's `due`");
 }
 
 #[test]
 fn user_task_fields_on_another_kind_are_misplaced() {
-    let d = one(&yaml(&["id: p", "tasks:", "  - id: load", "    kind: job", "    command: x", "    owners: john"]));
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: load",
+        "    kind: job",
+        "    command: x",
+        "    owners: john",
+    ]));
     assert_at(&d, 6, 5);
     assert_message(&d, "sets `owners`, which only user tasks have");
 }
@@ -835,41 +1089,111 @@ fn task_and_process_ids_are_1_to_128_letters_digits_underscores_dots_and_dashes(
     let rule = "use 1 to 128 letters, digits, `_`, `.` and `-`, starting with a letter or `_`";
     let long = "x".repeat(129);
     let cases = [
-        ("a#b".to_owned(), "the task id `a#b` contains `#` (`#N` after a task id picks a human task)".to_owned()),
-        ("1st".to_owned(), "the task id `1st` must start with a letter or `_`".to_owned()),
-        ("tâche".to_owned(), "the task id `tâche` contains `â`".to_owned()),
-        ("\"a b\"".to_owned(), "the task id `a b` contains ` `".to_owned()),
-        ("\"\"".to_owned(), "a task `id` must not be empty".to_owned()),
-        (long.clone(), format!("the task id `{}…` is 129 characters long, more than 128", &long[..40])),
+        (
+            "a#b".to_owned(),
+            "the task id `a#b` contains `#` (`#N` after a task id picks a human task)".to_owned(),
+        ),
+        (
+            "1st".to_owned(),
+            "the task id `1st` must start with a letter or `_`".to_owned(),
+        ),
+        (
+            "tâche".to_owned(),
+            "the task id `tâche` contains `â`".to_owned(),
+        ),
+        (
+            "\"a b\"".to_owned(),
+            "the task id `a b` contains ` `".to_owned(),
+        ),
+        (
+            "\"\"".to_owned(),
+            "a task `id` must not be empty".to_owned(),
+        ),
+        (
+            long.clone(),
+            format!(
+                "the task id `{}…` is 129 characters long, more than 128",
+                &long[..40]
+            ),
+        ),
     ];
     for (id, message) in cases {
-        let d = one(&yaml(&["id: p", "tasks:", &format!("  - id: {id}"), "    kind: end"]));
-        assert_eq!((d.line, d.column, d.message.as_str(), d.hint.as_deref()), (3, 9, message.as_str(), Some(rule)), "id {id}");
+        let d = one(&yaml(&[
+            "id: p",
+            "tasks:",
+            &format!("  - id: {id}"),
+            "    kind: end",
+        ]));
+        assert_eq!(
+            (d.line, d.column, d.message.as_str(), d.hint.as_deref()),
+            (3, 9, message.as_str(), Some(rule)),
+            "id {id}"
+        );
     }
-    let d = one(&yaml(&["id: my/flow", "tasks:", "  - id: t", "    kind: end"]));
+    let d = one(&yaml(&[
+        "id: my/flow",
+        "tasks:",
+        "  - id: t",
+        "    kind: end",
+    ]));
     assert_eq!(
         (d.line, d.column, d.message.as_str()),
-        (1, 5, "the process id `my/flow` contains `/` (`/` joins a process and its foreach bodies)")
+        (
+            1,
+            5,
+            "the process id `my/flow` contains `/` (`/` joins a process and its foreach bodies)"
+        )
     );
-    let fine = ok(&yaml(&["id: Flow_2.v-1", "tasks:", "  - id: _private", "    kind: end", &format!("  - id: {}", "y".repeat(128)), "    kind: end"]));
-    assert_eq!(fine.tasks.iter().map(|t| t.id.len()).collect::<Vec<_>>(), vec![8, 128]);
+    let fine = ok(&yaml(&[
+        "id: Flow_2.v-1",
+        "tasks:",
+        "  - id: _private",
+        "    kind: end",
+        &format!("  - id: {}", "y".repeat(128)),
+        "    kind: end",
+    ]));
+    assert_eq!(
+        fine.tasks.iter().map(|t| t.id.len()).collect::<Vec<_>>(),
+        vec![8, 128]
+    );
 }
 
 #[test]
 fn a_second_yaml_document_is_refused_where_it_starts() {
-    let e = errors(&yaml(&["id: p", "tasks:", "  - id: t", "    kind: end", "---", "id: q", "tasks: []"]));
+    let e = errors(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: t",
+        "    kind: end",
+        "---",
+        "id: q",
+        "tasks: []",
+    ]));
     assert_eq!(
         e.to_string(),
         "flow.yaml:5:1: a second YAML document: a file holds one definition or calendar\n  hint: remove the `---` line and what follows it, or put each definition in a file of its own"
     );
     // One document that starts with `---` (and ends with `...`) is fine.
-    ok(&yaml(&["---", "id: p", "tasks:", "  - id: t", "    kind: end", "..."]));
+    ok(&yaml(&[
+        "---",
+        "id: p",
+        "tasks:",
+        "  - id: t",
+        "    kind: end",
+        "...",
+    ]));
 }
 
 #[test]
 fn nesting_deeper_than_128_levels_is_refused_without_overflowing_the_stack() {
     // Block mappings 2,000 deep under a default: the loader would recurse once per level.
-    let mut lines = vec!["id: p".to_owned(), "data:".into(), "  v:".into(), "    type: any".into(), "    default:".into()];
+    let mut lines = vec![
+        "id: p".to_owned(),
+        "data:".into(),
+        "  v:".into(),
+        "    type: any".into(),
+        "    default:".into(),
+    ];
     for level in 0..2_000 {
         lines.push(format!("{}k:", " ".repeat(6 + level)));
     }
@@ -882,22 +1206,49 @@ fn nesting_deeper_than_128_levels_is_refused_without_overflowing_the_stack() {
         "flow.yaml:131:133: mappings and lists nest deeper than the limit of 128 levels here\n  hint: flatten the structure"
     );
     // Flow lists too, and in a calendar.
-    let deep = format!("calendar: c\ninclude: {}{}\n", "[".repeat(200), "]".repeat(200));
+    let deep = format!(
+        "calendar: c\ninclude: {}{}\n",
+        "[".repeat(200),
+        "]".repeat(200)
+    );
     let e = baton_core::calendar::parse_calendar("c.yaml", &deep).unwrap_err();
-    assert_eq!(e.diagnostics[0].message, "mappings and lists nest deeper than the limit of 128 levels here");
-    assert!(!baton_core::calendar::is_calendar_source(&deep), "not read as a calendar (nor crashed on)");
+    assert_eq!(
+        e.diagnostics[0].message,
+        "mappings and lists nest deeper than the limit of 128 levels here"
+    );
+    assert!(
+        !baton_core::calendar::is_calendar_source(&deep),
+        "not read as a calendar (nor crashed on)"
+    );
 }
 
 #[test]
 fn a_file_larger_than_8_mib_is_refused() {
-    let source = format!("id: p\ndescription: {}\ntasks:\n  - id: t\n    kind: end\n", "x".repeat(8 << 20));
+    let source = format!(
+        "id: p\ndescription: {}\ntasks:\n  - id: t\n    kind: end\n",
+        "x".repeat(8 << 20)
+    );
     assert_eq!(errors(&source).to_string(), "flow.yaml:1:1: the file is larger than the limit of 8388608 bytes (8 MiB)\n  hint: split it into several definitions");
 }
 
 #[test]
 fn an_integer_default_beyond_64_bits_is_refused_at_the_default() {
-    let d = one(&yaml(&["id: p", "data:", "  n: {type: integer, default: 18446744073709551615}", "tasks:", "  - id: t", "    kind: end"]));
-    assert_eq!((d.line, d.column, d.message.as_str()), (3, 31, "the default of `n` is number but its type is integer"));
+    let d = one(&yaml(&[
+        "id: p",
+        "data:",
+        "  n: {type: integer, default: 18446744073709551615}",
+        "tasks:",
+        "  - id: t",
+        "    kind: end",
+    ]));
+    assert_eq!(
+        (d.line, d.column, d.message.as_str()),
+        (
+            3,
+            31,
+            "the default of `n` is number but its type is integer"
+        )
+    );
 }
 
 #[test]
@@ -908,21 +1259,49 @@ fn of_many_problems_the_first_100_are_printed_with_hints_and_the_rest_are_counte
         lines.extend([format!("  - id: extract_{n:03}"), "    kind: end".into()]);
     }
     for n in 0..150 {
-        lines.extend([format!("  - id: load_{n:03}"), "    kind: end".into(), format!("    after: [extrct_{n:03}]")]);
+        lines.extend([
+            format!("  - id: load_{n:03}"),
+            "    kind: end".into(),
+            format!("    after: [extrct_{n:03}]"),
+        ]);
     }
     let e = errors(&yaml(&lines.iter().map(String::as_str).collect::<Vec<_>>()));
     assert_eq!(e.diagnostics.len(), 150, "every problem is kept");
     let line = |n: usize| 2 + 2 * 150 + 3 * n + 3;
     assert_eq!(
-        (e.diagnostics[0].line, e.diagnostics[0].message.as_str(), e.diagnostics[0].hint.as_deref()),
-        (line(0), "predecessor `extrct_000` is not a task of this process", Some("did you mean `extract_000`?"))
+        (
+            e.diagnostics[0].line,
+            e.diagnostics[0].message.as_str(),
+            e.diagnostics[0].hint.as_deref()
+        ),
+        (
+            line(0),
+            "predecessor `extrct_000` is not a task of this process",
+            Some("did you mean `extract_000`?")
+        )
     );
-    assert_eq!(e.diagnostics[99].hint.as_deref(), Some("did you mean `extract_099`?"));
-    assert_eq!(e.diagnostics[100].hint, None, "hints are worked out for the printed problems only");
+    assert_eq!(
+        e.diagnostics[99].hint.as_deref(),
+        Some("did you mean `extract_099`?")
+    );
+    assert_eq!(
+        e.diagnostics[100].hint, None,
+        "hints are worked out for the printed problems only"
+    );
     let text = e.to_string();
     let printed: Vec<&str> = text.lines().collect();
-    assert_eq!(printed.len(), 201, "100 problems with a hint each, and the count of the rest");
-    assert_eq!(printed[198], format!("flow.yaml:{}:13: predecessor `extrct_099` is not a task of this process", line(99)));
+    assert_eq!(
+        printed.len(),
+        201,
+        "100 problems with a hint each, and the count of the rest"
+    );
+    assert_eq!(
+        printed[198],
+        format!(
+            "flow.yaml:{}:13: predecessor `extrct_099` is not a task of this process",
+            line(99)
+        )
+    );
     assert_eq!(printed[200], "… and 50 more problems (fix these first)");
 }
 
@@ -956,7 +1335,10 @@ fn postconditions_that_run_each_other_whatever_the_data_are_refused_where_the_lo
         "    postconditions: [{if: data.ok, then: {run: a}, else: {run: a}}]",
     ]));
     assert_at(&d, 6, 42);
-    assert_eq!(d.message, "these postconditions run each other whatever the data, so they would never stop: a -> a");
+    assert_eq!(
+        d.message,
+        "these postconditions run each other whatever the data, so they would never stop: a -> a"
+    );
 }
 
 #[test]
@@ -990,52 +1372,167 @@ fn postcondition_runs_that_depend_on_the_data_or_can_stop_first_may_loop_under_t
 
 #[test]
 fn run_and_restart_limits_are_bounded() {
-    let d = one(&yaml(&["id: p", "tasks:", "  - id: a", "    kind: job", "    command: ./a.sh", "    max_runs: 0"]));
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: a",
+        "    kind: job",
+        "    command: ./a.sh",
+        "    max_runs: 0",
+    ]));
     assert_at(&d, 6, 15);
-    assert_eq!(d.message, "`max_runs` must be a whole number from 1 to 10000");
-    let def = ok(&yaml(&["id: p", "tasks:", "  - id: a", "    kind: job", "    command: ./a.sh", "    max_runs: 10000", "    max_restarts: 100"]));
-    assert_eq!((def.tasks[0].controls.max_runs, def.tasks[0].controls.max_restarts), (10_000, 100));
-    let def = ok(&yaml(&["id: p", "tasks:", "  - id: a", "    kind: job", "    command: ./a.sh"]));
-    assert_eq!((def.tasks[0].controls.max_runs, def.tasks[0].controls.max_restarts), (100, 3));
+    assert_eq!(
+        d.message,
+        "`max_runs` must be a whole number from 1 to 10000"
+    );
+    let def = ok(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: a",
+        "    kind: job",
+        "    command: ./a.sh",
+        "    max_runs: 10000",
+        "    max_restarts: 100",
+    ]));
+    assert_eq!(
+        (
+            def.tasks[0].controls.max_runs,
+            def.tasks[0].controls.max_restarts
+        ),
+        (10_000, 100)
+    );
+    let def = ok(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: a",
+        "    kind: job",
+        "    command: ./a.sh",
+    ]));
+    assert_eq!(
+        (
+            def.tasks[0].controls.max_runs,
+            def.tasks[0].controls.max_restarts
+        ),
+        (100, 3)
+    );
 }
 
 #[test]
 fn a_retry_policy_is_checked_and_retries_is_taken_for_retry() {
-    let job = |line: &str| yaml(&["id: p", "tasks:", "  - id: a", "    kind: job", "    command: ./a.sh", line]);
+    let job = |line: &str| {
+        yaml(&[
+            "id: p",
+            "tasks:",
+            "  - id: a",
+            "    kind: job",
+            "    command: ./a.sh",
+            line,
+        ])
+    };
     let d = one(&job("    retries: 3"));
     assert_at(&d, 6, 5);
     assert_hint(&d, "retry");
     let d = one(&job("    retry: {max: 101}"));
     assert_at(&d, 6, 18);
-    assert_eq!(d.message, "`retry.max` must be a whole number from 0 to 100");
+    assert_eq!(
+        d.message,
+        "`retry.max` must be a whole number from 0 to 100"
+    );
     let d = one(&job("    retry: {max: 2, backoff: 0.5}"));
     assert_at(&d, 6, 30);
     assert_eq!(d.message, "`retry.backoff` must be a number from 1 to 10");
     let d = one(&job("    retry: {delay: 31days}"));
-    assert_eq!(d.message, "`retry.delay` is longer than the longest retry wait, 30 days");
+    assert_eq!(
+        d.message,
+        "`retry.delay` is longer than the longest retry wait, 30 days"
+    );
     let d = one(&job("    retry: {tries: 2}"));
     assert_message(&d, "tries");
-    let def = ok(&job("    retry: {max: 5, delay: 1s, backoff: 1.5, max_delay: 1m}"));
-    let baton_core::definition::TaskKind::Job(spec) = &def.tasks[0].kind else { panic!() };
+    let def = ok(&job(
+        "    retry: {max: 5, delay: 1s, backoff: 1.5, max_delay: 1m}",
+    ));
+    let baton_core::definition::TaskKind::Job(spec) = &def.tasks[0].kind else {
+        panic!()
+    };
     let policy = spec.retry.unwrap();
-    assert_eq!((policy.max, policy.delay.as_secs(), policy.backoff, policy.max_delay.as_secs()), (5, 1, 1.5, 60));
+    assert_eq!(
+        (
+            policy.max,
+            policy.delay.as_secs(),
+            policy.backoff,
+            policy.max_delay.as_secs()
+        ),
+        (5, 1, 1.5, 60)
+    );
 }
 
 /// Every duration field of a definition, written as line 5 of a task (`FIELD` and its indentation).
 const DURATION_FIELDS: &[(&str, &[&str])] = &[
-    ("timeout", &["    kind: job", "    command: ./run.sh", "    timeout: DURATION"]),
-    ("preconditions.check_interval", &["    kind: end", "    preconditions:", "      check_interval: DURATION", "      conditions: [{when: 'true'}]"]),
-    ("expected_runtime", &["    kind: end", "    expected_runtime: DURATION"]),
-    ("max_runtime.after", &["    kind: job", "    command: ./run.sh", "    max_runtime: {after: DURATION}"]),
-    ("min_runtime", &["    kind: job", "    command: ./run.sh", "    min_runtime: DURATION"]),
-    ("due", &["    kind: user", "    owners: [alice]", "    due: DURATION"]),
-    ("expires_after", &["    kind: user", "    owners: [alice]", "    expires_after: DURATION"]),
-    ("escalations.after", &["    kind: user", "    owners: [alice]", "    escalations: [{action: raise_priority, after: DURATION}]"]),
+    (
+        "timeout",
+        &[
+            "    kind: job",
+            "    command: ./run.sh",
+            "    timeout: DURATION",
+        ],
+    ),
+    (
+        "preconditions.check_interval",
+        &[
+            "    kind: end",
+            "    preconditions:",
+            "      check_interval: DURATION",
+            "      conditions: [{when: 'true'}]",
+        ],
+    ),
+    (
+        "expected_runtime",
+        &["    kind: end", "    expected_runtime: DURATION"],
+    ),
+    (
+        "max_runtime.after",
+        &[
+            "    kind: job",
+            "    command: ./run.sh",
+            "    max_runtime: {after: DURATION}",
+        ],
+    ),
+    (
+        "min_runtime",
+        &[
+            "    kind: job",
+            "    command: ./run.sh",
+            "    min_runtime: DURATION",
+        ],
+    ),
+    (
+        "due",
+        &["    kind: user", "    owners: [alice]", "    due: DURATION"],
+    ),
+    (
+        "expires_after",
+        &[
+            "    kind: user",
+            "    owners: [alice]",
+            "    expires_after: DURATION",
+        ],
+    ),
+    (
+        "escalations.after",
+        &[
+            "    kind: user",
+            "    owners: [alice]",
+            "    escalations: [{action: raise_priority, after: DURATION}]",
+        ],
+    ),
 ];
 
 fn with_duration(body: &[&str], duration: &str) -> String {
     let mut lines = vec!["id: p", "tasks:", "  - id: t"];
-    let body: Vec<String> = body.iter().map(|l| l.replace("DURATION", duration)).collect();
+    let body: Vec<String> = body
+        .iter()
+        .map(|l| l.replace("DURATION", duration))
+        .collect();
     lines.extend(body.iter().map(String::as_str));
     yaml(&lines)
 }
@@ -1043,12 +1540,29 @@ fn with_duration(body: &[&str], duration: &str) -> String {
 #[test]
 fn every_duration_is_at_most_100_years_and_a_longer_one_is_refused_where_it_is_written() {
     for (field, body) in DURATION_FIELDS {
-        for longer in ["300000000years", "101years", "P36526D", "99999999999999999999s"] {
+        for longer in [
+            "300000000years",
+            "101years",
+            "P36526D",
+            "99999999999999999999s",
+        ] {
             let source = with_duration(body, longer);
             let d = one(&source);
-            let (line, text) = source.lines().enumerate().find(|(_, l)| l.contains(longer)).unwrap();
-            assert_eq!((d.line, d.column), (line + 1, text.find(longer).unwrap() + 1), "{field} = {longer}");
-            assert_eq!(d.message, format!("`{field}` is longer than the limit of 100 years (36,525 days)"), "{field} = {longer}");
+            let (line, text) = source
+                .lines()
+                .enumerate()
+                .find(|(_, l)| l.contains(longer))
+                .unwrap();
+            assert_eq!(
+                (d.line, d.column),
+                (line + 1, text.find(longer).unwrap() + 1),
+                "{field} = {longer}"
+            );
+            assert_eq!(
+                d.message,
+                format!("`{field}` is longer than the limit of 100 years (36,525 days)"),
+                "{field} = {longer}"
+            );
             assert_hint(&d, "use a shorter one");
         }
         // The bound itself deploys, in either notation.
@@ -1067,17 +1581,31 @@ fn every_duration_field_reads_iso_8601_as_well_as_humantime() {
         }
     }
     let def = ok(&with_duration(DURATION_FIELDS[0].1, "PT1H30M"));
-    let TaskKind::Job(job) = &def.tasks[0].kind else { panic!("a job") };
+    let TaskKind::Job(job) = &def.tasks[0].kind else {
+        panic!("a job")
+    };
     assert_eq!(job.timeout, Some(std::time::Duration::from_secs(90 * 60)));
 }
 
 #[test]
 fn a_start_time_after_activation_is_held_to_the_duration_bound() {
     for field in ["earliest_start", "latest_start", "latest_end"] {
-        let d = one(&yaml(&["id: p", "tasks:", "  - id: t", "    kind: end", &format!("    {field}: '+300000000years'")]));
+        let d = one(&yaml(&[
+            "id: p",
+            "tasks:",
+            "  - id: t",
+            "    kind: end",
+            &format!("    {field}: '+300000000years'"),
+        ]));
         assert_eq!((d.line, d.column), (5, field.len() + 7));
         assert_eq!(d.message, format!("`{field}` is not a time: `+300000000years` is longer than the limit of 100 years (36,525 days)"));
-        ok(&yaml(&["id: p", "tasks:", "  - id: t", "    kind: end", &format!("    {field}: '+P2D'")]));
+        ok(&yaml(&[
+            "id: p",
+            "tasks:",
+            "  - id: t",
+            "    kind: end",
+            &format!("    {field}: '+P2D'"),
+        ]));
     }
 }
 
@@ -1089,7 +1617,13 @@ fn a_definition_stored_before_the_duration_bound_still_loads() {
         let source = with_duration(body, "300000000years");
         assert!(parse("flow.yaml", &source).is_ok(), "{field}");
     }
-    let source = yaml(&["id: p", "tasks:", "  - id: t", "    kind: end", "    earliest_start: '+300000000years'"]);
+    let source = yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: t",
+        "    kind: end",
+        "    earliest_start: '+300000000years'",
+    ]);
     assert!(parse("flow.yaml", &source).is_ok());
 }
 
@@ -1129,36 +1663,88 @@ fn calendar_ids_follow_the_id_rules_in_the_calendar_in_its_references_and_in_tas
         assert_eq!((d.line, d.column, d.message.as_str()), (5, 20, message));
     }
     let e = calendar_errors("calendar: ''\n");
-    assert_eq!(e.diagnostics[0].message, "a calendar `id` must not be empty");
-    ok(&yaml(&["id: p", "tasks:", "  - id: t", "    kind: end", "    calendar: [business-days, _night.shift-2]"]));
+    assert_eq!(
+        e.diagnostics[0].message,
+        "a calendar `id` must not be empty"
+    );
+    ok(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: t",
+        "    kind: end",
+        "    calendar: [business-days, _night.shift-2]",
+    ]));
 }
 
 #[test]
 fn max_restarts_is_at_most_100_and_a_stored_definition_with_more_restarts_at_most_100_times() {
-    let source = |n: &str| yaml(&["id: p", "tasks:", "  - id: t", "    kind: end", "    postconditions: [{if: 'true', then: restart}]", &format!("    max_restarts: {n}")]);
+    let source = |n: &str| {
+        yaml(&[
+            "id: p",
+            "tasks:",
+            "  - id: t",
+            "    kind: end",
+            "    postconditions: [{if: 'true', then: restart}]",
+            &format!("    max_restarts: {n}"),
+        ])
+    };
     let d = one(&source("4294967295"));
-    assert_eq!((d.line, d.column, d.message.as_str()), (6, 19, "`max_restarts` is 4294967295, more than the limit of 100"));
+    assert_eq!(
+        (d.line, d.column, d.message.as_str()),
+        (
+            6,
+            19,
+            "`max_restarts` is 4294967295, more than the limit of 100"
+        )
+    );
     assert_eq!(ok(&source("100")).tasks[0].controls.max_restarts, 100);
     // Read back as stored: loads, capped; the task then restarts 100 times within one step.
     let stored = parse("flow.yaml", &source("4294967295")).expect("a stored definition loads");
-    assert_eq!(stored.tasks[0].controls.max_restarts, baton_core::definition::MAX_RESTARTS);
-    let tr = baton_core::start(&stored, "i-1".into(), serde_json::Map::new(), chrono::Utc::now()).unwrap();
+    assert_eq!(
+        stored.tasks[0].controls.max_restarts,
+        baton_core::definition::MAX_RESTARTS
+    );
+    let tr = baton_core::start(
+        &stored,
+        "i-1".into(),
+        serde_json::Map::new(),
+        chrono::Utc::now(),
+    )
+    .unwrap();
     assert_eq!(tr.instance.tasks[0].restarts, 100);
 }
 
 #[test]
 fn a_foreach_runs_at_most_100_iterations_at_once_and_a_stored_one_with_more_is_capped() {
     let source = |n: &str| {
-        yaml(&["id: p", "data:", "  files: list", "tasks:", "  - id: each", "    kind: foreach", "    items: data.files", &format!("    parallel: {n}"), "    tasks:", "      - id: load", "        kind: end"])
+        yaml(&[
+            "id: p",
+            "data:",
+            "  files: list",
+            "tasks:",
+            "  - id: each",
+            "    kind: foreach",
+            "    items: data.files",
+            &format!("    parallel: {n}"),
+            "    tasks:",
+            "      - id: load",
+            "        kind: end",
+        ])
     };
     let d = one(&source("100001"));
-    assert_eq!((d.line, d.column, d.message.as_str()), (8, 15, "`parallel` is 100001, more than the limit of 100000"));
+    assert_eq!(
+        (d.line, d.column, d.message.as_str()),
+        (8, 15, "`parallel` is 100001, more than the limit of 100000")
+    );
     let parallel = |def: &Definition| match &def.tasks[0].kind {
         TaskKind::ForEach(spec) => spec.parallel,
         _ => unreachable!("a foreach task"),
     };
     assert_eq!(parallel(&ok(&source("100000"))), 100_000);
-    assert_eq!(parallel(&parse("flow.yaml", &source("4294967295")).expect("a stored definition loads")), 100_000);
+    assert_eq!(
+        parallel(&parse("flow.yaml", &source("4294967295")).expect("a stored definition loads")),
+        100_000
+    );
 }
 
 /// A rework loop: review, then a decision that may go back to the draft.
@@ -1183,21 +1769,39 @@ fn looping(branch: &str) -> String {
 
 #[test]
 fn a_loop_branch_goes_back_to_a_task_before_its_decision() {
-    let def = ok(&looping("    branches: [{when: 'true', back_to: draft, max_loops: 3}]"));
-    let TaskKind::Decision(spec) = &def.tasks[2].kind else { panic!("a decision") };
-    assert_eq!(spec.branches[0].back, Some(baton_core::definition::LoopBack { target: 0, max_loops: 3 }));
+    let def = ok(&looping(
+        "    branches: [{when: 'true', back_to: draft, max_loops: 3}]",
+    ));
+    let TaskKind::Decision(spec) = &def.tasks[2].kind else {
+        panic!("a decision")
+    };
+    assert_eq!(
+        spec.branches[0].back,
+        Some(baton_core::definition::LoopBack {
+            target: 0,
+            max_loops: 3
+        })
+    );
     assert!(spec.branches[0].to.is_empty());
     // Without `max_loops`, the default.
     let def = ok(&looping("    branches: [{when: 'true', back_to: review}]"));
-    let TaskKind::Decision(spec) = &def.tasks[2].kind else { panic!("a decision") };
-    assert_eq!(spec.branches[0].back.map(|b| b.max_loops), Some(baton_core::definition::DEFAULT_MAX_LOOPS));
+    let TaskKind::Decision(spec) = &def.tasks[2].kind else {
+        panic!("a decision")
+    };
+    assert_eq!(
+        spec.branches[0].back.map(|b| b.max_loops),
+        Some(baton_core::definition::DEFAULT_MAX_LOOPS)
+    );
 }
 
 #[test]
 fn a_loop_branch_to_a_task_that_does_not_come_before_is_refused() {
     let d = one(&looping("    branches: [{when: 'true', back_to: done}]"));
     assert_at(&d, 11, 40);
-    assert_message(&d, "decision `check` goes back to `done`, which does not come before it");
+    assert_message(
+        &d,
+        "decision `check` goes back to `done`, which does not come before it",
+    );
     assert_hint(&d, "use `to`");
 }
 
@@ -1214,19 +1818,28 @@ fn a_branch_that_targets_its_own_decision_is_refused() {
 
 #[test]
 fn a_branch_has_to_or_back_to_and_max_loops_only_with_back_to() {
-    let d = one(&looping("    branches: [{when: 'true', to: [done], back_to: draft}]"));
+    let d = one(&looping(
+        "    branches: [{when: 'true', to: [done], back_to: draft}]",
+    ));
     assert_message(&d, "`to` or `back_to`, not both");
     let d = one(&looping("    branches: [{when: 'true'}]"));
     assert_message(&d, "a branch needs `to: [TASKS]`");
-    let d = one(&looping("    branches: [{when: 'true', to: [done], max_loops: 2}]"));
+    let d = one(&looping(
+        "    branches: [{when: 'true', to: [done], max_loops: 2}]",
+    ));
     assert_message(&d, "`max_loops` is for a loop branch");
-    let d = one(&looping("    branches: [{when: 'true', back_to: draft, max_loops: 0}]"));
+    let d = one(&looping(
+        "    branches: [{when: 'true', back_to: draft, max_loops: 0}]",
+    ));
     assert_message(&d, "`max_loops` is 0; it is 1 to 10000");
 }
 
 #[test]
 fn a_loop_branch_is_refused_in_mode_all() {
-    let src = looping("    branches: [{when: 'true', back_to: draft}]").replace("    otherwise: [done]\n", "    otherwise: [done]\n    mode: all\n");
+    let src = looping("    branches: [{when: 'true', back_to: draft}]").replace(
+        "    otherwise: [done]\n",
+        "    otherwise: [done]\n    mode: all\n",
+    );
     let d = one(&src);
     assert_message(&d, "which `mode: all` cannot do");
 }
@@ -1250,7 +1863,15 @@ fn a_reference_to_undeclared_data_is_refused_with_the_nearest_declared_name() {
     assert_message(&d, "when: `data.amnt` is not declared under `data`");
     assert_hint(&d, "did you mean `amount`?");
     // Without declared data, any key may be read.
-    ok(&yaml(&["id: p", "tasks:", "  - id: s", "    kind: decision", "    branches: [{when: 'data.amnt > 1', to: [e]}]", "  - id: e", "    kind: end"]));
+    ok(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: s",
+        "    kind: decision",
+        "    branches: [{when: 'data.amnt > 1', to: [e]}]",
+        "  - id: e",
+        "    kind: end",
+    ]));
 }
 
 /// Every definition among the examples deploys with the deploy's checks (its declared data
@@ -1268,7 +1889,10 @@ fn every_example_definition_deploys() {
         }
     }
     let mut files = Vec::new();
-    walk(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples")), &mut files);
+    walk(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples")),
+        &mut files,
+    );
     let mut definitions = 0;
     for path in files {
         let source = std::fs::read_to_string(&path).expect("an example");
@@ -1280,7 +1904,10 @@ fn every_example_definition_deploys() {
             panic!("an example does not deploy:\n{e}");
         }
     }
-    assert!(definitions >= 10, "found only {definitions} example definitions");
+    assert!(
+        definitions >= 10,
+        "found only {definitions} example definitions"
+    );
 }
 
 #[test]
@@ -1298,7 +1925,15 @@ fn a_string_where_a_list_belongs_says_what_to_write() {
     assert_at(&d, 6, 16);
     assert_message(&d, "`otherwise` is a list, but it is given the text `e`");
     assert_hint(&d, "write `otherwise: [e]`");
-    let d = one(&yaml(&["id: p", "tasks:", "  - id: d", "    kind: decision", "    branches: [{when: 'true', to: e}]", "  - id: e", "    kind: end"]));
+    let d = one(&yaml(&[
+        "id: p",
+        "tasks:",
+        "  - id: d",
+        "    kind: decision",
+        "    branches: [{when: 'true', to: e}]",
+        "  - id: e",
+        "    kind: end",
+    ]));
     assert_message(&d, "`to` is a list, but it is given the text `e`");
     assert_hint(&d, "write `to: [e]`");
 }

@@ -36,8 +36,16 @@ const CASES: u32 = 8_000;
 fn config() -> ProptestConfig {
     let from_env = ProptestConfig::default();
     ProptestConfig {
-        cases: if std::env::var_os("PROPTEST_CASES").is_some() { from_env.cases } else { CASES },
-        rng_seed: if std::env::var_os("PROPTEST_RNG_SEED").is_some() { from_env.rng_seed } else { RngSeed::Fixed(0x05_7113) },
+        cases: if std::env::var_os("PROPTEST_CASES").is_some() {
+            from_env.cases
+        } else {
+            CASES
+        },
+        rng_seed: if std::env::var_os("PROPTEST_RNG_SEED").is_some() {
+            from_env.rng_seed
+        } else {
+            RngSeed::Fixed(0x05_7113)
+        },
         failure_persistence: None,
         max_shrink_iters: 20_000,
         ..from_env
@@ -52,18 +60,36 @@ fn knowledge(t: &mut Tape) -> Knowledge {
         2 => Ok(DataLimits::default()),
         _ => Ok(DataLimits::CEILING),
     };
-    let eval_limits = if t.chance(15) { EvalLimits::DEFAULT } else { EvalLimits { max_cost: 2_000, max_result_bytes: 16 << 10 } };
-    let mut knowledge = Knowledge { limits: limits.expect("valid limits"), eval_limits, ..Knowledge::default() };
+    let eval_limits = if t.chance(15) {
+        EvalLimits::DEFAULT
+    } else {
+        EvalLimits {
+            max_cost: 2_000,
+            max_result_bytes: 16 << 10,
+        }
+    };
+    let mut knowledge = Knowledge {
+        limits: limits.expect("valid limits"),
+        eval_limits,
+        ..Knowledge::default()
+    };
     let deployed = [
         "calendar: business-days\ntimezone: Europe/Berlin\ninclude:\n  - weekdays: [mon, tue, wed, thu, fri]\nexclude:\n  - calendar: holidays\n",
         "calendar: holidays\nexclude:\n  - dates: [2024-12-25]\n",
     ];
     for source in deployed {
-        let calendar = parse_calendar("calendar.yaml", source).expect("the deployed calendars parse");
-        knowledge.calendars.insert(calendar.id.clone(), Arc::new(calendar));
+        let calendar =
+            parse_calendar("calendar.yaml", source).expect("the deployed calendars parse");
+        knowledge
+            .calendars
+            .insert(calendar.id.clone(), Arc::new(calendar));
     }
     if t.chance(20) {
-        let runtime = [StdDuration::from_secs(1), StdDuration::from_millis(u64::MAX), StdDuration::ZERO][t.below(3)];
+        let runtime = [
+            StdDuration::from_secs(1),
+            StdDuration::from_millis(u64::MAX),
+            StdDuration::ZERO,
+        ][t.below(3)];
         for task in ["t0", "t1", "t2"] {
             knowledge.expected_runtimes.insert(task.to_owned(), runtime);
         }
@@ -88,7 +114,10 @@ fn now(t: &mut Tape) -> DateTime<Utc> {
 /// The lines of a file as the YAML parser counts them (`\r\n`, `\r` and `\n` end a line),
 /// each as its number of characters.
 fn line_lengths(text: &str) -> Vec<usize> {
-    text.replace("\r\n", "\n").split(['\n', '\r']).map(|line| line.chars().count()).collect()
+    text.replace("\r\n", "\n")
+        .split(['\n', '\r'])
+        .map(|line| line.chars().count())
+        .collect()
 }
 
 /// A refusal names the file, and a line and column inside it, and says what is wrong.
@@ -99,19 +128,30 @@ fn check_refusal(text: &str, error: &DefinitionError) -> Result<(), String> {
     let lines = line_lengths(text);
     for d in &error.diagnostics {
         if d.message.trim().is_empty() {
-            return Err(format!("a problem without a message at {}:{}", d.line, d.column));
+            return Err(format!(
+                "a problem without a message at {}:{}",
+                d.line, d.column
+            ));
         }
         let line_ok = d.line >= 1 && d.line <= lines.len();
         let column_ok = line_ok && d.column >= 1 && d.column <= lines[d.line - 1] + 1;
         if !column_ok {
             let width = lines.get(d.line.wrapping_sub(1)).copied();
-            return Err(format!("{}:{} is outside the file ({} lines; that line has {width:?} characters): {}", d.line, d.column, lines.len(), d.message));
+            return Err(format!(
+                "{}:{} is outside the file ({} lines; that line has {width:?} characters): {}",
+                d.line,
+                d.column,
+                lines.len(),
+                d.message
+            ));
         }
     }
     let shown = error.to_string();
     let first = &error.diagnostics[0];
     if !shown.starts_with(&format!("hostile.yaml:{}:{}: ", first.line, first.column)) {
-        return Err(format!("the refusal is not shown as file:line:column: {shown}"));
+        return Err(format!(
+            "the refusal is not shown as file:line:column: {shown}"
+        ));
     }
     Ok(())
 }
@@ -123,40 +163,75 @@ fn case(values: &[u16]) -> Result<(), String> {
     let mut knowledge = knowledge(&mut t);
     let now = now(&mut t);
     let calendar_file = t.chance(10);
-    let mut tree = if calendar_file { grammar::calendar(&mut t) } else { grammar::definition(&mut t) };
+    let mut tree = if calendar_file {
+        grammar::calendar(&mut t)
+    } else {
+        grammar::definition(&mut t)
+    };
     yaml::mutate(&mut tree, &mut t);
     let json = t.chance(15);
     let mut text = yaml::render(&tree, json);
     yaml::mutate_text(&mut text, &mut t);
     if calendar_file {
         return match parse_calendar("hostile.yaml", &text) {
-            Err(e) => check_refusal(&text, &e).map_err(|e| format!("{e}\n--- the calendar:\n{}", shown(&text))),
+            Err(e) => check_refusal(&text, &e)
+                .map_err(|e| format!("{e}\n--- the calendar:\n{}", shown(&text))),
             Ok(calendar) => deployed_calendar(calendar, &knowledge, now),
         };
     }
     if t.chance(5) {
         // A redeployed calendar that refers to itself through another.
-        let cyclic = parse_calendar("holidays.yaml", "calendar: holidays\ninclude:\n  - calendar: business-days\n").expect("parses");
-        knowledge.calendars.insert(cyclic.id.clone(), Arc::new(cyclic));
+        let cyclic = parse_calendar(
+            "holidays.yaml",
+            "calendar: holidays\ninclude:\n  - calendar: business-days\n",
+        )
+        .expect("parses");
+        knowledge
+            .calendars
+            .insert(cyclic.id.clone(), Arc::new(cyclic));
     }
     // Mostly as a deploy checks it; sometimes as a stored definition is read back (durations
     // past their bound, defaults up to the ceiling of the data limits).
     let read_back = t.chance(20);
-    let parsed = if read_back { parse_definition("hostile.yaml", &text) } else { parse_with("hostile.yaml", &text, &knowledge.limits) };
-    let max_depth = if read_back { DataLimits::CEILING.max_depth } else { knowledge.limits.max_depth };
+    let parsed = if read_back {
+        parse_definition("hostile.yaml", &text)
+    } else {
+        parse_with("hostile.yaml", &text, &knowledge.limits)
+    };
+    let max_depth = if read_back {
+        DataLimits::CEILING.max_depth
+    } else {
+        knowledge.limits.max_depth
+    };
     match parsed {
-        Err(e) => check_refusal(&text, &e).map_err(|e| format!("{e}\n--- the file:\n{}", shown(&text))),
-        Ok(def) => run::run(&def, &knowledge, max_depth, now, &mut t).map_err(|e| format!("{e}\n--- the definition:\n{}", shown(&text))),
+        Err(e) => {
+            check_refusal(&text, &e).map_err(|e| format!("{e}\n--- the file:\n{}", shown(&text)))
+        }
+        Ok(def) => run::run(&def, &knowledge, max_depth, now, &mut t)
+            .map_err(|e| format!("{e}\n--- the definition:\n{}", shown(&text))),
     }
 }
 
 /// A file as a failure shows it: long lines cut.
 fn shown(text: &str) -> String {
-    text.lines().map(|line| if line.chars().count() > 200 { format!("{}…", line.chars().take(200).collect::<String>()) } else { line.to_owned() }).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(|line| {
+            if line.chars().count() > 200 {
+                format!("{}…", line.chars().take(200).collect::<String>())
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A calendar that deploys answers for any day, through its references, without a panic.
-fn deployed_calendar(calendar: Calendar, knowledge: &Knowledge, now: DateTime<Utc>) -> Result<(), String> {
+fn deployed_calendar(
+    calendar: Calendar,
+    knowledge: &Knowledge,
+    now: DateTime<Utc>,
+) -> Result<(), String> {
     let lookup = |id: &str| knowledge.calendars.get(id).cloned();
     let _ = calendar.check_references(&lookup);
     let _ = calendar.contains(now, &lookup);
@@ -165,12 +240,22 @@ fn deployed_calendar(calendar: Calendar, knowledge: &Knowledge, now: DateTime<Ut
 
 /// Runs `f` on a thread with the stack of an engine worker (2 MiB), turning a panic into a failure.
 fn on_worker_stack(f: impl FnOnce() -> Result<(), String> + Send + 'static) -> Result<(), String> {
-    let joined = std::thread::Builder::new().stack_size(2 << 20).spawn(f).expect("a thread").join();
+    let joined = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(f)
+        .expect("a thread")
+        .join();
     match joined {
         Ok(result) => result,
         Err(payload) => {
-            let message = payload.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| payload.downcast_ref::<String>().cloned());
-            Err(format!("panicked: {}", message.unwrap_or_else(|| "a panic".into())))
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned());
+            Err(format!(
+                "panicked: {}",
+                message.unwrap_or_else(|| "a panic".into())
+            ))
         }
     }
 }

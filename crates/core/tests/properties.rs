@@ -6,7 +6,10 @@
 use std::collections::BTreeMap;
 
 use baton_core::definition::{Definition, DependencyMatch};
-use baton_core::{apply, parse_definition, start, Command, Effect, Event, Instance, InstanceStatus, JobOutcome, TaskStatus, TransitionError};
+use baton_core::{
+    apply, parse_definition, start, Command, Effect, Event, Instance, InstanceStatus, JobOutcome,
+    TaskStatus, TransitionError,
+};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
@@ -34,20 +37,35 @@ struct TaskSpec {
 
 fn task_spec() -> impl Strategy<Value = TaskSpec> {
     let kind = prop::sample::select(vec![0u8, 0, 0, 1, 2, 2, 3]);
-    (kind, any::<u8>(), any::<u16>(), 0..3u8, any::<bool>(), prop::bool::weighted(0.1), any::<u16>()).prop_map(
-        |(kind, after, statuses, else_action, match_one, terminate, decision)| TaskSpec {
-            kind,
-            after,
-            statuses,
-            else_action,
-            match_one,
-            terminate,
-            decision,
-        },
+    (
+        kind,
+        any::<u8>(),
+        any::<u16>(),
+        0..3u8,
+        any::<bool>(),
+        prop::bool::weighted(0.1),
+        any::<u16>(),
     )
+        .prop_map(
+            |(kind, after, statuses, else_action, match_one, terminate, decision)| TaskSpec {
+                kind,
+                after,
+                statuses,
+                else_action,
+                match_one,
+                terminate,
+                decision,
+            },
+        )
 }
 
-const CONDITIONS: &[&str] = &["data.n > 2", "data.n % 2 == 0", "true", "false", "tasks.t0.status == 'ended_ok'"];
+const CONDITIONS: &[&str] = &[
+    "data.n > 2",
+    "data.n % 2 == 0",
+    "true",
+    "false",
+    "tasks.t0.status == 'ended_ok'",
+];
 
 /// Writes the definition. Dependencies are chosen so that a run in which nothing fails can
 /// always finish: a dependency that waits for a failure (`ended_not_ok`) is skipped when
@@ -61,7 +79,9 @@ fn definition_yaml(specs: &[TaskSpec]) -> String {
             kind = 1; // a decision needs a later task to lead to
         }
         y += &format!("  - id: t{i}\n");
-        let preds: Vec<usize> = (0..i).filter(|j| spec.after & (1 << (j % 8)) != 0).collect();
+        let preds: Vec<usize> = (0..i)
+            .filter(|j| spec.after & (1 << (j % 8)) != 0)
+            .collect();
         let mut expects_failure = false;
         if !preds.is_empty() {
             y += "    after:\n";
@@ -75,21 +95,40 @@ fn definition_yaml(specs: &[TaskSpec]) -> String {
                     _ => y += &format!("      - t{p}\n"),
                 }
             }
-            let else_action = if expects_failure { "skip" } else { ["block", "skip", "abort"][spec.else_action as usize] };
+            let else_action = if expects_failure {
+                "skip"
+            } else {
+                ["block", "skip", "abort"][spec.else_action as usize]
+            };
             let matching = if spec.match_one { "one" } else { "all" };
             y += &format!("    dependencies: {{match: {matching}, else: {else_action}}}\n");
         }
         match kind {
-            0 => y += &format!("    kind: job\n    command: [./t{i}.sh]\n    env: {{N: string(data.n)}}\n"),
+            0 => {
+                y += &format!(
+                    "    kind: job\n    command: [./t{i}.sh]\n    env: {{N: string(data.n)}}\n"
+                )
+            }
             1 => y += "    kind: set\n    set: {n: data.n + 1}\n",
             2 => {
                 let later = n - i - 1;
                 let target = |bits: u16| format!("t{}", i + 1 + (bits as usize % later));
                 let d = spec.decision;
-                y += &format!("    kind: decision\n    mode: {}\n    branches:\n", if d & 1 == 0 { "first" } else { "all" });
-                y += &format!("      - when: \"{}\"\n        to: [{}]\n", CONDITIONS[(d >> 1) as usize % CONDITIONS.len()], target(d >> 4));
+                y += &format!(
+                    "    kind: decision\n    mode: {}\n    branches:\n",
+                    if d & 1 == 0 { "first" } else { "all" }
+                );
+                y += &format!(
+                    "      - when: \"{}\"\n        to: [{}]\n",
+                    CONDITIONS[(d >> 1) as usize % CONDITIONS.len()],
+                    target(d >> 4)
+                );
                 if d & 2 == 0 {
-                    y += &format!("      - when: \"{}\"\n        to: [{}]\n", CONDITIONS[(d >> 2) as usize % CONDITIONS.len()], target(d >> 8));
+                    y += &format!(
+                        "      - when: \"{}\"\n        to: [{}]\n",
+                        CONDITIONS[(d >> 2) as usize % CONDITIONS.len()],
+                        target(d >> 8)
+                    );
                 }
                 y += &format!("    otherwise: [{}]\n", target(d >> 12));
             }
@@ -105,12 +144,23 @@ fn definition_yaml(specs: &[TaskSpec]) -> String {
 #[derive(Debug, Clone, Copy)]
 enum Op {
     /// Finish one running job with this exit code (and some output on success).
-    Finish { pick: u16, code: i32 },
+    Finish {
+        pick: u16,
+        code: i32,
+    },
     /// A result for an attempt that is not running.
-    Stale { pick: u16 },
-    Redispatch { pick: u16 },
-    Retry { pick: u16 },
-    Skip { pick: u16 },
+    Stale {
+        pick: u16,
+    },
+    Redispatch {
+        pick: u16,
+    },
+    Retry {
+        pick: u16,
+    },
+    Skip {
+        pick: u16,
+    },
     Abort,
 }
 
@@ -140,8 +190,15 @@ struct Driver {
 impl Driver {
     fn start(def: Definition) -> Result<Self, TestCaseError> {
         let now = Utc.with_ymd_and_hms(2024, 3, 1, 0, 0, 0).unwrap();
-        let tr = start(&def, "i-1".into(), Map::new(), now).map_err(|e| TestCaseError::fail(format!("start refused: {e}")))?;
-        let mut d = Driver { def, inst: tr.instance.clone(), now, jobs: BTreeMap::new(), history: Vec::new() };
+        let tr = start(&def, "i-1".into(), Map::new(), now)
+            .map_err(|e| TestCaseError::fail(format!("start refused: {e}")))?;
+        let mut d = Driver {
+            def,
+            inst: tr.instance.clone(),
+            now,
+            jobs: BTreeMap::new(),
+            history: Vec::new(),
+        };
         d.record(1, &tr.events, &tr.effects, None)?;
         d.check()?;
         Ok(d)
@@ -178,14 +235,25 @@ impl Driver {
         match apply(&self.def, &self.inst, command, self.now) {
             Err(e) => {
                 if self.inst.status.is_terminal() {
-                    prop_assert_eq!(&e, &TransitionError::InstanceEnded(self.inst.status), "a terminal instance refuses with InstanceEnded");
+                    prop_assert_eq!(
+                        &e,
+                        &TransitionError::InstanceEnded(self.inst.status),
+                        "a terminal instance refuses with InstanceEnded"
+                    );
                 }
                 Ok(Err(e))
             }
             Ok(tr) => {
-                prop_assert!(!self.inst.status.is_terminal(), "a terminal instance accepted a command");
+                prop_assert!(
+                    !self.inst.status.is_terminal(),
+                    "a terminal instance accepted a command"
+                );
                 if let Some((task, attempt)) = finished {
-                    prop_assert_eq!(self.jobs.remove(&task), Some(attempt), "a finished job was one the driver ran");
+                    prop_assert_eq!(
+                        self.jobs.remove(&task),
+                        Some(attempt),
+                        "a finished job was one the driver ran"
+                    );
                 }
                 self.inst = tr.instance.clone();
                 self.record(first_seq, &tr.events, &tr.effects, redispatched)?;
@@ -195,9 +263,19 @@ impl Driver {
         }
     }
 
-    fn record(&mut self, first_seq: u64, events: &[Event], effects: &[Effect], redispatched: Option<String>) -> Result<(), TestCaseError> {
+    fn record(
+        &mut self,
+        first_seq: u64,
+        events: &[Event],
+        effects: &[Effect],
+        redispatched: Option<String>,
+    ) -> Result<(), TestCaseError> {
         for (k, e) in events.iter().enumerate() {
-            prop_assert_eq!(e.seq, first_seq + k as u64, "history seq is gap-free and increasing");
+            prop_assert_eq!(
+                e.seq,
+                first_seq + k as u64,
+                "history seq is gap-free and increasing"
+            );
             prop_assert_eq!(e.at, self.now, "events carry the injected time");
         }
         prop_assert_eq!(self.inst.next_seq, first_seq + events.len() as u64);
@@ -208,25 +286,48 @@ impl Driver {
                     prop_assert_eq!(&job.instance, "i-1");
                     let previous = self.jobs.insert(job.task.clone(), job.attempt);
                     if let Some(previous) = previous {
-                        prop_assert_eq!(redispatched.as_deref(), Some(job.task.as_str()), "a second RunJob for a task only after a redispatch");
+                        prop_assert_eq!(
+                            redispatched.as_deref(),
+                            Some(job.task.as_str()),
+                            "a second RunJob for a task only after a redispatch"
+                        );
                         prop_assert!(job.attempt > previous, "a redispatch is a new attempt");
                     }
                 }
                 Effect::CancelJob { task, attempt } => {
-                    prop_assert_eq!(self.jobs.remove(task), Some(*attempt), "only an outstanding job is canceled");
+                    prop_assert_eq!(
+                        self.jobs.remove(task),
+                        Some(*attempt),
+                        "only an outstanding job is canceled"
+                    );
                 }
                 // These definitions set no Automic controls, so no timers; runtimes are recorded.
-                Effect::SetTimer { .. } | Effect::ClearTimer { .. } => prop_assert!(false, "no timer without a timed control"),
+                Effect::SetTimer { .. } | Effect::ClearTimer { .. } => {
+                    prop_assert!(false, "no timer without a timed control")
+                }
                 Effect::RecordRuntime { .. } => {}
-                Effect::StartIteration { .. } | Effect::AbortChildren { .. } | Effect::RecoverChild { .. } | Effect::NotifyParent { .. } | Effect::ShareSnapshot { .. } | Effect::DropSnapshot { .. } => {
+                Effect::StartIteration { .. }
+                | Effect::AbortChildren { .. }
+                | Effect::RecoverChild { .. }
+                | Effect::NotifyParent { .. }
+                | Effect::ShareSnapshot { .. }
+                | Effect::DropSnapshot { .. } => {
                     prop_assert!(false, "no foreach in these definitions")
                 }
-                Effect::NotifyPeople { .. } => prop_assert!(false, "no user task in these definitions"),
+                Effect::NotifyPeople { .. } => {
+                    prop_assert!(false, "no user task in these definitions")
+                }
                 Effect::CopyDocument { .. } => prop_assert!(false, "no spawn in these definitions"),
-                Effect::Subscribe { .. } | Effect::Unsubscribe { .. } => prop_assert!(false, "no wait task in these definitions"),
+                Effect::Subscribe { .. } | Effect::Unsubscribe { .. } => {
+                    prop_assert!(false, "no wait task in these definitions")
+                }
                 // Only an operator's retry runs a task again here, and it restarts the count.
-                Effect::RunLimitReached { .. } => prop_assert!(false, "no run limit without postconditions"),
-                Effect::LoopLimitReached { .. } => prop_assert!(false, "no loop branch in these definitions"),
+                Effect::RunLimitReached { .. } => {
+                    prop_assert!(false, "no run limit without postconditions")
+                }
+                Effect::LoopLimitReached { .. } => {
+                    prop_assert!(false, "no loop branch in these definitions")
+                }
             }
         }
         Ok(())
@@ -244,16 +345,34 @@ impl Driver {
             match &t.status {
                 TaskStatus::Running { attempt, .. } => {
                     prop_assert!(preds_ended, "t{} runs before its predecessors ended", i);
-                    prop_assert!(!inst.status.is_terminal(), "a task runs in a {} instance", inst.status);
-                    prop_assert_eq!(self.jobs.get(&task.id), Some(attempt), "a running task has exactly its one outstanding job");
+                    prop_assert!(
+                        !inst.status.is_terminal(),
+                        "a task runs in a {} instance",
+                        inst.status
+                    );
+                    prop_assert_eq!(
+                        self.jobs.get(&task.id),
+                        Some(attempt),
+                        "a running task has exactly its one outstanding job"
+                    );
                     prop_assert_eq!(*attempt, t.attempts);
                 }
                 TaskStatus::WaitingForPredecessor if !inst.status.is_terminal() => {
-                    prop_assert!(!preds_ended, "t{} waits although its predecessors ended: it is stuck", i);
+                    prop_assert!(
+                        !preds_ended,
+                        "t{} waits although its predecessors ended: it is stuck",
+                        i
+                    );
                 }
                 TaskStatus::Blocked => {
-                    prop_assert!(preds_ended, "t{} is blocked before its predecessors ended", i);
-                    let accepted = |p: &baton_core::definition::Dependency| p.condition.accepts(&inst.tasks[p.task].status);
+                    prop_assert!(
+                        preds_ended,
+                        "t{} is blocked before its predecessors ended",
+                        i
+                    );
+                    let accepted = |p: &baton_core::definition::Dependency| {
+                        p.condition.accepts(&inst.tasks[p.task].status)
+                    };
                     let met = match task.dependency_match {
                         DependencyMatch::All => task.predecessors.iter().all(accepted),
                         DependencyMatch::One => task.predecessors.iter().any(accepted),
@@ -273,17 +392,29 @@ impl Driver {
                 inst.tasks[i].status
             );
         }
-        let any_running = inst.tasks.iter().any(|t| matches!(t.status, TaskStatus::Running { .. }));
+        let any_running = inst
+            .tasks
+            .iter()
+            .any(|t| matches!(t.status, TaskStatus::Running { .. }));
         match inst.status {
             InstanceStatus::Completed | InstanceStatus::Failed | InstanceStatus::Aborted => {
-                prop_assert!(inst.tasks.iter().all(|t| t.status.is_end()), "a {} instance has a task that has not ended", inst.status);
+                prop_assert!(
+                    inst.tasks.iter().all(|t| t.status.is_end()),
+                    "a {} instance has a task that has not ended",
+                    inst.status
+                );
                 prop_assert!(inst.ended_at.is_some());
             }
             InstanceStatus::Blocked => {
                 prop_assert!(!any_running);
-                prop_assert!(inst.tasks.iter().any(|t| t.status == TaskStatus::Blocked), "blocked without a blocked task");
+                prop_assert!(
+                    inst.tasks.iter().any(|t| t.status == TaskStatus::Blocked),
+                    "blocked without a blocked task"
+                );
             }
-            InstanceStatus::Running | InstanceStatus::Waiting => prop_assert!(inst.ended_at.is_none()),
+            InstanceStatus::Running | InstanceStatus::Waiting => {
+                prop_assert!(inst.ended_at.is_none())
+            }
         }
         if any_running {
             prop_assert_eq!(inst.status, InstanceStatus::Running);
@@ -297,10 +428,29 @@ impl Driver {
             return Ok(());
         }
         let (i, attempt) = running[pick as usize % running.len()];
-        let output = (code == 0).then(|| json!({"n": pick % 5}).as_object().cloned().unwrap_or_default());
-        let outcome = JobOutcome::Exited { code, output, stdout_tail: String::new(), stderr_tail: String::new(), duration_ms: 10 };
-        let result = self.step(Command::JobFinished { task: self.id(i), attempt, outcome })?;
-        prop_assert!(result.is_ok(), "finishing a running job was refused: {:?}", result);
+        let output = (code == 0).then(|| {
+            json!({"n": pick % 5})
+                .as_object()
+                .cloned()
+                .unwrap_or_default()
+        });
+        let outcome = JobOutcome::Exited {
+            code,
+            output,
+            stdout_tail: String::new(),
+            stderr_tail: String::new(),
+            duration_ms: 10,
+        };
+        let result = self.step(Command::JobFinished {
+            task: self.id(i),
+            attempt,
+            outcome,
+        })?;
+        prop_assert!(
+            result.is_ok(),
+            "finishing a running job was refused: {:?}",
+            result
+        );
         Ok(())
     }
 
@@ -311,10 +461,24 @@ impl Driver {
             Op::Stale { pick } => {
                 let i = pick as usize % n;
                 let attempt = self.inst.tasks[i].attempts + 1;
-                let outcome = JobOutcome::Exited { code: 0, output: None, stdout_tail: String::new(), stderr_tail: String::new(), duration_ms: 1 };
-                let result = self.step(Command::JobFinished { task: self.id(i), attempt, outcome })?;
+                let outcome = JobOutcome::Exited {
+                    code: 0,
+                    output: None,
+                    stdout_tail: String::new(),
+                    stderr_tail: String::new(),
+                    duration_ms: 1,
+                };
+                let result = self.step(Command::JobFinished {
+                    task: self.id(i),
+                    attempt,
+                    outcome,
+                })?;
                 prop_assert!(
-                    matches!(result, Err(TransitionError::StaleJobResult { .. } | TransitionError::InstanceEnded(_))),
+                    matches!(
+                        result,
+                        Err(TransitionError::StaleJobResult { .. }
+                            | TransitionError::InstanceEnded(_))
+                    ),
                     "a result for an attempt never dispatched was not refused: {:?}",
                     result
                 );
@@ -322,32 +486,63 @@ impl Driver {
             Op::Redispatch { pick } => {
                 let running = self.running();
                 if let Some(&(i, attempt)) = running.get(pick as usize % running.len().max(1)) {
-                    let result = self.step(Command::RedispatchJob { task: self.id(i), attempt })?;
-                    prop_assert!(result.is_ok(), "redispatching a running job was refused: {:?}", result);
+                    let result = self.step(Command::RedispatchJob {
+                        task: self.id(i),
+                        attempt,
+                    })?;
+                    prop_assert!(
+                        result.is_ok(),
+                        "redispatching a running job was refused: {:?}",
+                        result
+                    );
                 }
             }
             Op::Retry { pick } => {
-                let result = self.step(Command::RetryTask { task: self.id(pick as usize % n), by: "prop".into() })?;
+                let result = self.step(Command::RetryTask {
+                    task: self.id(pick as usize % n),
+                    by: "prop".into(),
+                })?;
                 prop_assert!(
                     matches!(
                         result,
-                        Ok(()) | Err(TransitionError::NotRetryable { .. } | TransitionError::SuccessorMoved { .. } | TransitionError::InstanceEnded(_))
+                        Ok(())
+                            | Err(TransitionError::NotRetryable { .. }
+                                | TransitionError::SuccessorMoved { .. }
+                                | TransitionError::InstanceEnded(_))
                     ),
                     "{:?}",
                     result
                 );
             }
             Op::Skip { pick } => {
-                let result = self.step(Command::SkipTask { task: self.id(pick as usize % n), by: "prop".into() })?;
-                prop_assert!(matches!(result, Ok(()) | Err(TransitionError::NotSkippable { .. } | TransitionError::InstanceEnded(_))), "{:?}", result);
+                let result = self.step(Command::SkipTask {
+                    task: self.id(pick as usize % n),
+                    by: "prop".into(),
+                })?;
+                prop_assert!(
+                    matches!(
+                        result,
+                        Ok(())
+                            | Err(TransitionError::NotSkippable { .. }
+                                | TransitionError::InstanceEnded(_))
+                    ),
+                    "{:?}",
+                    result
+                );
             }
             Op::Abort => {
                 let was_terminal = self.inst.status.is_terminal();
-                let result = self.step(Command::Abort { by: "prop".into(), abort_parent: false })?;
+                let result = self.step(Command::Abort {
+                    by: "prop".into(),
+                    abort_parent: false,
+                })?;
                 if !was_terminal {
                     prop_assert!(result.is_ok());
                     prop_assert_eq!(self.inst.status, InstanceStatus::Aborted);
-                    prop_assert!(self.jobs.is_empty(), "an abort cancels every outstanding job");
+                    prop_assert!(
+                        self.jobs.is_empty(),
+                        "an abort cancels every outstanding job"
+                    );
                 }
             }
         }
@@ -365,7 +560,8 @@ fn config() -> ProptestConfig {
 }
 
 fn deploy(yaml: &str) -> Result<Definition, TestCaseError> {
-    parse_definition("random.yaml", yaml).map_err(|e| TestCaseError::fail(format!("generated definition refused:\n{e}\n{yaml}")))
+    parse_definition("random.yaml", yaml)
+        .map_err(|e| TestCaseError::fail(format!("generated definition refused:\n{e}\n{yaml}")))
 }
 
 proptest! {

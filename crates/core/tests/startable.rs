@@ -34,6 +34,10 @@ fn a_process_that_is_not_startable_is_started_by_nobody_but_its_callers() {
 
 #[test]
 fn a_startable_by_entry_that_names_nobody_is_a_deploy_error_at_its_position() {
-    let e = parse_definition("p.yaml", "id: p\nstartable_by: [mary, 'group:']\ntasks:\n  - {id: a, kind: end}\n").unwrap_err();
+    let e = parse_definition(
+        "p.yaml",
+        "id: p\nstartable_by: [mary, 'group:']\ntasks:\n  - {id: a, kind: end}\n",
+    )
+    .unwrap_err();
     assert_eq!(e.to_string(), "p.yaml:2:22: `group:` is not a user or `group:NAME`\n  hint: for example `startable_by: [mary, group:clerks]`");
 }

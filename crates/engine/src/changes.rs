@@ -29,13 +29,19 @@ pub(crate) struct ChangeFeed {
 
 impl ChangeFeed {
     pub(crate) fn new() -> Self {
-        Self { sender: broadcast::channel(CHANGE_FEED_CAPACITY).0, subscribers: Arc::default() }
+        Self {
+            sender: broadcast::channel(CHANGE_FEED_CAPACITY).0,
+            subscribers: Arc::default(),
+        }
     }
 
     pub(crate) fn subscribe(&self) -> Subscription {
         // Counted first: a commit that comes after the subscription sees it.
         self.subscribers.fetch_add(1, SeqCst);
-        Subscription { receiver: self.sender.subscribe(), subscribers: self.subscribers.clone() }
+        Subscription {
+            receiver: self.sender.subscribe(),
+            subscribers: self.subscribers.clone(),
+        }
     }
 
     /// Does anyone subscribe?
@@ -123,7 +129,10 @@ impl HumanTaskChange {
 
 /// The change records of the instance steps among `steps`.
 pub(crate) fn changes_of(steps: &[StepRecord]) -> Vec<Arc<Change>> {
-    steps.iter().filter_map(|step| Some(Arc::new(change_of(step, step.instance.as_deref()?)))).collect()
+    steps
+        .iter()
+        .filter_map(|step| Some(Arc::new(change_of(step, step.instance.as_deref()?))))
+        .collect()
 }
 
 fn change_of(step: &StepRecord, instance: &Instance) -> Change {
@@ -132,18 +141,28 @@ fn change_of(step: &StepRecord, instance: &Instance) -> Change {
     for event in &step.events {
         let Some(task) = &event.task else { continue };
         match &event.kind {
-            EventKind::TaskStatusChanged { to, .. } => match tasks.iter_mut().find(|(t, _)| t == task) {
-                Some(seen) => seen.1 = to.clone(),
-                None => tasks.push((task.clone(), to.clone())),
-            },
-            EventKind::HumanTask { human_task, .. } if !human.iter().any(|(t, h)| t == task && h == human_task) => human.push((task.clone(), *human_task)),
+            EventKind::TaskStatusChanged { to, .. } => {
+                match tasks.iter_mut().find(|(t, _)| t == task) {
+                    Some(seen) => seen.1 = to.clone(),
+                    None => tasks.push((task.clone(), to.clone())),
+                }
+            }
+            EventKind::HumanTask { human_task, .. }
+                if !human.iter().any(|(t, h)| t == task && h == human_task) =>
+            {
+                human.push((task.clone(), *human_task))
+            }
             _ => {}
         }
     }
     let human_tasks = human
         .into_iter()
         .filter_map(|(task, id)| {
-            let user_task = instance.tasks.iter().filter_map(|t| t.user_task.as_deref()).find(|ut| ut.process_task == task)?;
+            let user_task = instance
+                .tasks
+                .iter()
+                .filter_map(|t| t.user_task.as_deref())
+                .find(|ut| ut.process_task == task)?;
             let human = user_task.task(id)?;
             Some(HumanTaskChange {
                 task,
@@ -185,14 +204,29 @@ mod tests {
     #[test]
     fn a_human_task_is_visible_to_its_people_and_administrators_and_to_nobody_else() {
         let ready = human_task(HumanTaskStatus::Ready);
-        assert!(ready.visible_to(&Caller::new("john").in_group("editors")), "a potential owner through a group");
-        assert!(ready.visible_to(&Caller::new("chief")), "the task's administrator");
+        assert!(
+            ready.visible_to(&Caller::new("john").in_group("editors")),
+            "a potential owner through a group"
+        );
+        assert!(
+            ready.visible_to(&Caller::new("chief")),
+            "the task's administrator"
+        );
         assert!(ready.visible_to(&Caller::new("starter")), "the originator");
-        assert!(ready.visible_to(&Caller::new("root").admin()), "an administrator of everything");
+        assert!(
+            ready.visible_to(&Caller::new("root").admin()),
+            "an administrator of everything"
+        );
         assert!(!ready.visible_to(&Caller::new("eve")));
         assert!(!ready.visible_to(&Caller::new("eve").in_group("sales")));
 
-        let claimed = human_task(HumanTaskStatus::Claimed { by: "ann".into(), since: chrono::Utc::now() });
-        assert!(claimed.visible_to(&Caller::new("ann")), "its owner, even when no longer listed");
+        let claimed = human_task(HumanTaskStatus::Claimed {
+            by: "ann".into(),
+            since: chrono::Utc::now(),
+        });
+        assert!(
+            claimed.visible_to(&Caller::new("ann")),
+            "its owner, even when no longer listed"
+        );
     }
 }

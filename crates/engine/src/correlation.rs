@@ -93,7 +93,11 @@ pub struct EventOptions {
 
 impl Default for EventOptions {
     fn default() -> Self {
-        Self { default_ttl: DEFAULT_TTL, retention: DEFAULT_RETENTION, max_buffered: DEFAULT_MAX_BUFFERED }
+        Self {
+            default_ttl: DEFAULT_TTL,
+            retention: DEFAULT_RETENTION,
+            max_buffered: DEFAULT_MAX_BUFFERED,
+        }
     }
 }
 
@@ -131,29 +135,45 @@ pub struct Published {
 /// their bounds.
 pub fn publication_problem(p: &Publication, limits: &baton_core::DataLimits) -> Option<String> {
     if let Some(problem) = baton_core::definition::wire_name_problem("event name", &p.name) {
-        return Some(format!("event name `{}` is not allowed: {problem}", p.name.escape_default()));
+        return Some(format!(
+            "event name `{}` is not allowed: {problem}",
+            p.name.escape_default()
+        ));
     }
     if let Some(problem) = p.key.as_deref().and_then(key_problem) {
         return Some(problem);
     }
     if let Some(id) = &p.id {
         if id.is_empty() || id.len() > MAX_ID_LEN || id.chars().any(char::is_control) {
-            return Some(format!("an event id has 1 to {MAX_ID_LEN} bytes and no control characters"));
+            return Some(format!(
+                "an event id has 1 to {MAX_ID_LEN} bytes and no control characters"
+            ));
         }
     }
     if let Some(ttl) = p.ttl {
         if ttl > MAX_TTL {
-            return Some(format!("the time to live is {}, longer than the most allowed, {}", humantime::format_duration(ttl), humantime::format_duration(MAX_TTL)));
+            return Some(format!(
+                "the time to live is {}, longer than the most allowed, {}",
+                humantime::format_duration(ttl),
+                humantime::format_duration(MAX_TTL)
+            ));
         }
     }
-    limits.check_object(&p.data).err().map(|e| format!("the event's data {e}"))
+    limits
+        .check_object(&p.data)
+        .err()
+        .map(|e| format!("the event's data {e}"))
 }
 
 impl<S: Store> Engine<S> {
     /// Registers who holds instances in memory that may receive events (see [`EventReceivers`]);
     /// replaces an earlier one.
     pub fn set_event_receivers(&self, receivers: Arc<dyn EventReceivers>) {
-        *self.inner.event_receivers.write().unwrap_or_else(|e| e.into_inner()) = Some(receivers);
+        *self
+            .inner
+            .event_receivers
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(receivers);
     }
 
     /// Publishes an event: see the [module](self) for what happens to it.
@@ -162,10 +182,14 @@ impl<S: Store> Engine<S> {
             return Err(EngineError::InvalidEvent(problem));
         }
         let now = self.inner.clock.now();
-        let ttl = publication.ttl.unwrap_or(self.inner.options.events.default_ttl);
+        let ttl = publication
+            .ttl
+            .unwrap_or(self.inner.options.events.default_ttl);
         let remember = ttl.max(self.inner.options.events.retention);
         let event = PublishedEvent {
-            id: publication.id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
+            id: publication
+                .id
+                .unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
             name: publication.name,
             key: publication.key,
             data: publication.data,
@@ -182,7 +206,9 @@ impl<S: Store> Engine<S> {
                 resumed: Vec::new(),
                 received: first.resumed,
                 state: first.state,
-                buffered_until: first.buffered_until.filter(|_| first.state == EventState::Buffered),
+                buffered_until: first
+                    .buffered_until
+                    .filter(|_| first.state == EventState::Buffered),
                 remember_until: first.remember_until,
             }),
             Recorded::New => self.deliver(event).await,
@@ -192,30 +218,72 @@ impl<S: Store> Engine<S> {
     /// Delivers a recorded (pending) event: to the instances in memory and those subscribed,
     /// else into the buffer until its `buffered_until` (with none, nowhere).
     async fn deliver(&self, event: PublishedEvent) -> Result<Published, EngineError> {
-        let received = ReceivedEvent { id: event.id.clone(), name: event.name.clone(), key: event.key.clone(), data: event.data.clone() };
-        let holders = self.inner.event_receivers.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let mut candidates: Vec<String> = holders.map(|h| h.receivers(&received)).unwrap_or_default();
+        let received = ReceivedEvent {
+            id: event.id.clone(),
+            name: event.name.clone(),
+            key: event.key.clone(),
+            data: event.data.clone(),
+        };
+        let holders = self
+            .inner
+            .event_receivers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut candidates: Vec<String> =
+            holders.map(|h| h.receivers(&received)).unwrap_or_default();
         let mut tried: BTreeSet<String> = BTreeSet::new();
         let mut resumed = Vec::new();
         for _ in 0..BUFFER_ATTEMPTS {
-            let subscribers = self.inner.store.subscribers(&event.name, event.key.as_deref()).await?;
+            let subscribers = self
+                .inner
+                .store
+                .subscribers(&event.name, event.key.as_deref())
+                .await?;
             let seen = subscribers.iter().map(|s| s.id).max().unwrap_or(0);
             candidates.extend(subscribers.into_iter().map(|s| s.instance));
-            let fresh: Vec<String> = std::mem::take(&mut candidates).into_iter().filter(|i| tried.insert(i.clone())).collect();
+            let fresh: Vec<String> = std::mem::take(&mut candidates)
+                .into_iter()
+                .filter(|i| tried.insert(i.clone()))
+                .collect();
             resumed.extend(self.resume_all(fresh, &received, None).await);
             let until = match event.buffered_until {
                 Some(until) if resumed.is_empty() => until,
                 _ => {
-                    self.inner.store.settle_event(&event.id, resumed.len() as u32).await?;
+                    self.inner
+                        .store
+                        .settle_event(&event.id, resumed.len() as u32)
+                        .await?;
                     let state = EventState::Delivered;
-                    return Ok(Published { id: event.id, duplicate: false, received: resumed.len() as u32, resumed, state, buffered_until: None, remember_until: event.remember_until });
+                    return Ok(Published {
+                        id: event.id,
+                        duplicate: false,
+                        received: resumed.len() as u32,
+                        resumed,
+                        state,
+                        buffered_until: None,
+                        remember_until: event.remember_until,
+                    });
                 }
             };
             let limit = self.inner.options.events.max_buffered;
-            match self.inner.store.buffer_event(&event.id, until, seen, limit, self.inner.clock.now()).await? {
+            match self
+                .inner
+                .store
+                .buffer_event(&event.id, until, seen, limit, self.inner.clock.now())
+                .await?
+            {
                 Buffering::Buffered => {
                     let state = EventState::Buffered;
-                    return Ok(Published { id: event.id, duplicate: false, received: 0, resumed, state, buffered_until: Some(until), remember_until: event.remember_until });
+                    return Ok(Published {
+                        id: event.id,
+                        duplicate: false,
+                        received: 0,
+                        resumed,
+                        state,
+                        buffered_until: Some(until),
+                        remember_until: event.remember_until,
+                    });
                 }
                 Buffering::Full { limit } => return Err(EngineError::EventBufferFull { limit }),
                 Buffering::NewSubscribers => continue,
@@ -227,7 +295,12 @@ impl<S: Store> Engine<S> {
 
     /// Applies `event` to each instance, some at once; returns those it resumed. With
     /// `consume`, each step consumes that buffered event, so at most one instance takes it.
-    async fn resume_all(&self, instances: Vec<String>, event: &ReceivedEvent, consume: Option<&str>) -> Vec<String> {
+    async fn resume_all(
+        &self,
+        instances: Vec<String>,
+        event: &ReceivedEvent,
+        consume: Option<&str>,
+    ) -> Vec<String> {
         let mut resumed = Vec::new();
         for chunk in instances.chunks(RESUME_CONCURRENCY) {
             let mut running = tokio::task::JoinSet::new();
@@ -250,11 +323,18 @@ impl<S: Store> Engine<S> {
     async fn resume(&self, instance: &str, event: ReceivedEvent, consume: Option<String>) -> bool {
         let id = event.id.clone();
         let cleanup = Cleanup::consuming(consume);
-        match self.apply_cleaning(instance, Command::EventReceived { event }, cleanup).await {
+        match self
+            .apply_cleaning(instance, Command::EventReceived { event }, cleanup)
+            .await
+        {
             Ok(_) => true,
             // Its tasks do not take the event (another key, a condition), it ended, the
             // buffered event went to another instance first: not resumed.
-            Err(EngineError::Transition(TransitionError::NoWaitingTask { .. } | TransitionError::InstanceEnded(_) | TransitionError::InstanceDeleted(_)))
+            Err(EngineError::Transition(
+                TransitionError::NoWaitingTask { .. }
+                | TransitionError::InstanceEnded(_)
+                | TransitionError::InstanceDeleted(_),
+            ))
             | Err(EngineError::InstanceNotFound(_))
             | Err(EngineError::Store(StoreError::EventGone(_))) => false,
             Err(e) => {
@@ -266,17 +346,40 @@ impl<S: Store> Engine<S> {
 
     /// Delivers the buffered events of `name` and `key` to the instances subscribed to them,
     /// oldest event first, each to the first instance that takes it. Returns how many were taken.
-    pub(crate) async fn deliver_buffered(&self, name: &str, key: Option<&str>) -> Result<usize, EngineError> {
-        let events = self.inner.store.buffered_events(name, key, self.inner.clock.now()).await?;
+    pub(crate) async fn deliver_buffered(
+        &self,
+        name: &str,
+        key: Option<&str>,
+    ) -> Result<usize, EngineError> {
+        let events = self
+            .inner
+            .store
+            .buffered_events(name, key, self.inner.clock.now())
+            .await?;
         if events.is_empty() {
             return Ok(0);
         }
-        let mut subscribers: Vec<String> = self.inner.store.subscribers(name, key).await?.into_iter().map(|s| s.instance).collect();
+        let mut subscribers: Vec<String> = self
+            .inner
+            .store
+            .subscribers(name, key)
+            .await?
+            .into_iter()
+            .map(|s| s.instance)
+            .collect();
         let mut taken = 0;
         for event in events {
-            let received = ReceivedEvent { id: event.id.clone(), name: event.name.clone(), key: event.key.clone(), data: event.data.clone() };
+            let received = ReceivedEvent {
+                id: event.id.clone(),
+                name: event.name.clone(),
+                key: event.key.clone(),
+                data: event.data.clone(),
+            };
             for at in 0..subscribers.len() {
-                if self.resume(&subscribers[at], received.clone(), Some(event.id.clone())).await {
+                if self
+                    .resume(&subscribers[at], received.clone(), Some(event.id.clone()))
+                    .await
+                {
                     subscribers.remove(at);
                     taken += 1;
                     break;
@@ -290,7 +393,13 @@ impl<S: Store> Engine<S> {
     /// in steps this engine committed (and, in turn, of those their resumption began).
     pub(crate) async fn deliver_to_fresh_subscriptions(&self) {
         for _ in 0..BUFFER_ATTEMPTS {
-            let fresh = std::mem::take(&mut *self.inner.fresh_subscriptions.lock().unwrap_or_else(|e| e.into_inner()));
+            let fresh = std::mem::take(
+                &mut *self
+                    .inner
+                    .fresh_subscriptions
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()),
+            );
             if fresh.is_empty() {
                 return;
             }

@@ -37,7 +37,11 @@ pub enum EngineError {
     StepPanicked { instance: String, message: String },
     /// A command kept failing and was recorded as an incident instead.
     #[error("instance {instance}: recorded as incident{}: {reason}", id.map(|i| format!(" {i}")).unwrap_or_default())]
-    IncidentRaised { instance: String, id: Option<i64>, reason: String },
+    IncidentRaised {
+        instance: String,
+        id: Option<i64>,
+        reason: String,
+    },
     #[error("there is no incident {0}")]
     IncidentNotFound(i64),
     #[error("incident {0} is already resolved")]
@@ -78,7 +82,13 @@ impl EngineError {
     /// A failure that retrying the same command on the same instance would meet again:
     /// the engine records an incident instead of looping.
     pub fn is_instance_fault(&self) -> bool {
-        matches!(self, Self::StepPanicked { .. } | Self::Definition(_) | Self::Calendar(_) | Self::Store(StoreError::CorruptState { .. }))
+        matches!(
+            self,
+            Self::StepPanicked { .. }
+                | Self::Definition(_)
+                | Self::Calendar(_)
+                | Self::Store(StoreError::CorruptState { .. })
+        )
     }
 }
 
@@ -93,7 +103,9 @@ impl EngineError {
             Self::Store(e) => store_kind(e),
             Self::Identity(e) => identity_kind(e),
             Self::IncidentNotFound(_) => ErrorKind::NotFound,
-            Self::IncidentClosed(_) | Self::NothingToRetry { .. } | Self::StartKeyReused { .. } => ErrorKind::Conflict,
+            Self::IncidentClosed(_) | Self::NothingToRetry { .. } | Self::StartKeyReused { .. } => {
+                ErrorKind::Conflict
+            }
             // The step failed inside the engine: not the caller's input.
             Self::StepPanicked { .. } | Self::IncidentRaised { .. } => ErrorKind::Internal,
             Self::Token(TokenError::UnknownToken(_)) => ErrorKind::NotFound,
@@ -114,7 +126,14 @@ impl EngineError {
 fn transition_kind(error: &TransitionError) -> ErrorKind {
     use TransitionError as T;
     match error {
-        T::InvalidData(_) | T::NotAUserTask { .. } | T::DataLimit { .. } | T::ChildNotStarted(_) | T::NotAView { .. } | T::InvalidSubmission { .. } | T::IsAView { .. } | T::NotBefore { .. } => ErrorKind::Invalid,
+        T::InvalidData(_)
+        | T::NotAUserTask { .. }
+        | T::DataLimit { .. }
+        | T::ChildNotStarted(_)
+        | T::NotAView { .. }
+        | T::InvalidSubmission { .. }
+        | T::IsAView { .. }
+        | T::NotBefore { .. } => ErrorKind::Invalid,
         T::NotAllowedToSendBack { .. } => ErrorKind::Forbidden,
         T::UnknownTask(_) => ErrorKind::NotFound,
         // A deleted instance is still there to read (with its history); it takes no more commands.
@@ -139,16 +158,18 @@ fn user_task_kind(error: &UserTaskError) -> ErrorKind {
     use UserTaskError as U;
     match error {
         U::UnknownTask(_) | U::TaskDeleted(_) | U::UserTaskDeleted(_) => ErrorKind::NotFound,
-        U::NotPotentialOwner { .. } | U::NotOwner { .. } | U::NotAdministrator { .. } | U::NotInvolved { .. } | U::EngineOnly { .. } => ErrorKind::Forbidden,
+        U::NotPotentialOwner { .. }
+        | U::NotOwner { .. }
+        | U::NotAdministrator { .. }
+        | U::NotInvolved { .. }
+        | U::EngineOnly { .. } => ErrorKind::Forbidden,
         U::UserOnly { .. } => ErrorKind::Unauthenticated,
         U::InvalidOutput { .. }
         | U::NoPotentialOwners { .. }
         | U::EscalationNamesNobody { .. }
         | U::DurationTooLong { .. }
         | U::InvalidPotentialOwners(_)
-        | U::FollowOnAlone { .. } => {
-            ErrorKind::Invalid
-        }
+        | U::FollowOnAlone { .. } => ErrorKind::Invalid,
         U::NotClaimed { .. }
         | U::AlreadyClaimed { .. }
         | U::Forwarded { .. }
@@ -164,9 +185,14 @@ fn user_task_kind(error: &UserTaskError) -> ErrorKind {
 /// The kind of a store error.
 pub fn store_kind(error: &StoreError) -> ErrorKind {
     match error {
-        StoreError::Backend { .. } | StoreError::Closed | StoreError::Conflict(_) => ErrorKind::Unavailable,
+        StoreError::Backend { .. } | StoreError::Closed | StoreError::Conflict(_) => {
+            ErrorKind::Unavailable
+        }
         StoreError::CorruptState { .. } | StoreError::DuplicateInstance(_) => ErrorKind::Internal,
-        StoreError::LockNotHeld { .. } | StoreError::TimerLeaseLost { .. } | StoreError::StartKeyTaken { .. } | StoreError::EventGone(_) => ErrorKind::Conflict,
+        StoreError::LockNotHeld { .. }
+        | StoreError::TimerLeaseLost { .. }
+        | StoreError::StartKeyTaken { .. }
+        | StoreError::EventGone(_) => ErrorKind::Conflict,
     }
 }
 
@@ -174,9 +200,10 @@ pub fn store_kind(error: &StoreError) -> ErrorKind {
 pub fn identity_kind(error: &IdentityError) -> ErrorKind {
     match error {
         IdentityError::UnknownUser(_) | IdentityError::UnknownGroup(_) => ErrorKind::NotFound,
-        IdentityError::DuplicateUser(_) | IdentityError::DuplicateGroup(_) | IdentityError::AlreadyMember { .. } | IdentityError::NotMember { .. } => {
-            ErrorKind::Conflict
-        }
+        IdentityError::DuplicateUser(_)
+        | IdentityError::DuplicateGroup(_)
+        | IdentityError::AlreadyMember { .. }
+        | IdentityError::NotMember { .. } => ErrorKind::Conflict,
         IdentityError::InvalidName { .. } => ErrorKind::Invalid,
         IdentityError::Store(e) => store_kind(e),
     }

@@ -36,12 +36,23 @@ impl<S: Store> Engine<S> {
     /// Locks up to `max` queued jobs of `topics` to `owner` for `lock`. With none queued it
     /// waits up to `wait` for one: it answers as soon as a job of this process's commits is
     /// queued (woken, not polled), and looks again every second for jobs other processes queue.
-    pub async fn fetch_and_lock(&self, owner: &str, topics: &[String], max: usize, lock: Duration, wait: Duration) -> Result<Vec<ClaimedJob>, EngineError> {
+    pub async fn fetch_and_lock(
+        &self,
+        owner: &str,
+        topics: &[String],
+        max: usize,
+        lock: Duration,
+        wait: Duration,
+    ) -> Result<Vec<ClaimedJob>, EngineError> {
         let deadline = tokio::time::Instant::now() + wait;
         // Subscribed before the first look: a job queued after it wakes this poll.
         let mut changes = self.inner.store.subscribe_changes();
         loop {
-            let jobs = self.inner.store.lock_external_jobs(owner, topics, max, lock, self.inner.clock.now()).await?;
+            let jobs = self
+                .inner
+                .store
+                .lock_external_jobs(owner, topics, max, lock, self.inner.clock.now())
+                .await?;
             if !jobs.is_empty() || tokio::time::Instant::now() >= deadline {
                 return Ok(jobs);
             }
@@ -55,21 +66,43 @@ impl<S: Store> Engine<S> {
 
     /// Applies a worker's report on attempt `job`, fenced by `owner`'s lock on it: refused with
     /// a conflict, changing nothing, unless `owner` holds the lock when the step commits.
-    pub async fn report_external_job(&self, job: &JobKey, owner: &str, report: WorkerReport) -> Result<Arc<Instance>, EngineError> {
-        let outcome = JobOutcome::Reported { worker: owner.to_owned(), report };
-        let command = Command::JobFinished { task: job.task.clone(), attempt: job.attempt, outcome };
-        self.apply_cleaning(&job.instance, command, Cleanup::fenced(owner, None)).await
+    pub async fn report_external_job(
+        &self,
+        job: &JobKey,
+        owner: &str,
+        report: WorkerReport,
+    ) -> Result<Arc<Instance>, EngineError> {
+        let outcome = JobOutcome::Reported {
+            worker: owner.to_owned(),
+            report,
+        };
+        let command = Command::JobFinished {
+            task: job.task.clone(),
+            attempt: job.attempt,
+            outcome,
+        };
+        self.apply_cleaning(&job.instance, command, Cleanup::fenced(owner, None))
+            .await
     }
 
     /// Moves `owner`'s lock on attempt `job` to `lock` from now; refused with a conflict when
     /// `owner` does not hold it. Returns the new expiry.
-    pub async fn extend_lock(&self, job: &JobKey, owner: &str, lock: Duration) -> Result<chrono::DateTime<chrono::Utc>, EngineError> {
+    pub async fn extend_lock(
+        &self,
+        job: &JobKey,
+        owner: &str,
+        lock: Duration,
+    ) -> Result<chrono::DateTime<chrono::Utc>, EngineError> {
         let now = self.inner.clock.now();
         let until = baton_core::timestamp::after(now, lock);
         if self.inner.store.extend_lock(job, owner, until, now).await? {
             Ok(until)
         } else {
-            Err(StoreError::LockNotHeld { job: job.to_string(), owner: owner.to_owned() }.into())
+            Err(StoreError::LockNotHeld {
+                job: job.to_string(),
+                owner: owner.to_owned(),
+            }
+            .into())
         }
     }
 
@@ -81,22 +114,42 @@ impl<S: Store> Engine<S> {
     /// expired lease is refused.
     pub async fn take_over_expired_leases(&self) -> Result<TakenOver, EngineError> {
         let node = &self.inner.options.node;
-        let expired = self.inner.store.take_over_expired(node, SWEEP_BATCH, TAKEOVER_LEASE, self.inner.clock.now()).await?;
+        let expired = self
+            .inner
+            .store
+            .take_over_expired(node, SWEEP_BATCH, TAKEOVER_LEASE, self.inner.clock.now())
+            .await?;
         let mut taken = TakenOver::default();
         for lease in expired {
             let (key, owner) = (&lease.job, lease.previous_owner);
             let command = if lease.external {
                 tracing::info!(instance = %key.instance, task = %key.task, attempt = key.attempt, worker = %owner, "the lock on an external job expired; offering it again");
-                Command::JobLockExpired { task: key.task.clone(), attempt: key.attempt, worker: owner }
+                Command::JobLockExpired {
+                    task: key.task.clone(),
+                    attempt: key.attempt,
+                    worker: owner,
+                }
             } else {
                 tracing::info!(instance = %key.instance, task = %key.task, attempt = key.attempt, node = %owner, "the lease of a job expired; running it again");
-                Command::RedispatchJob { task: key.task.clone(), attempt: key.attempt }
+                Command::RedispatchJob {
+                    task: key.task.clone(),
+                    attempt: key.attempt,
+                }
             };
-            match self.apply_cleaning(&key.instance, command, Cleanup::fenced(node, Some(lease.lease))).await {
+            match self
+                .apply_cleaning(
+                    &key.instance,
+                    command,
+                    Cleanup::fenced(node, Some(lease.lease)),
+                )
+                .await
+            {
                 Ok(_) if lease.external => taken.reoffered += 1,
                 Ok(_) => taken.rerun += 1,
                 // The attempt ended meanwhile (its result won the race); its row went with it.
-                Err(EngineError::Transition(e)) => tracing::debug!(instance = %key.instance, task = %key.task, "expired lease not taken over: {e}"),
+                Err(EngineError::Transition(e)) => {
+                    tracing::debug!(instance = %key.instance, task = %key.task, "expired lease not taken over: {e}")
+                }
                 Err(EngineError::IncidentRaised { .. }) => {}
                 Err(e) => return Err(e),
             }
@@ -117,7 +170,9 @@ pub struct TakenOver {
 
 /// Waits for a store notification that external jobs were queued (having missed some, it
 /// assumes so).
-async fn external_jobs_queued(changes: &mut tokio::sync::broadcast::Receiver<baton_store::Changed>) {
+async fn external_jobs_queued(
+    changes: &mut tokio::sync::broadcast::Receiver<baton_store::Changed>,
+) {
     use tokio::sync::broadcast::error::RecvError;
     loop {
         match changes.recv().await {

@@ -21,8 +21,14 @@ pub enum PassEnv {
 
 impl PassEnv {
     /// The variables of `environment` (the worker's: `std::env::vars_os()`) that jobs get.
-    pub fn select(&self, environment: impl IntoIterator<Item = (OsString, OsString)>) -> Vec<(OsString, OsString)> {
-        environment.into_iter().filter(|(name, _)| self.passes(name)).collect()
+    pub fn select(
+        &self,
+        environment: impl IntoIterator<Item = (OsString, OsString)>,
+    ) -> Vec<(OsString, OsString)> {
+        environment
+            .into_iter()
+            .filter(|(name, _)| self.passes(name))
+            .collect()
     }
 
     fn passes(&self, name: &OsStr) -> bool {
@@ -30,7 +36,9 @@ impl PassEnv {
         match self {
             Self::All => true,
             Self::Defaults => named(&ALWAYS_PASSED),
-            Self::Names(names) => named(&ALWAYS_PASSED) || names.iter().any(|n| OsStr::new(n) == name),
+            Self::Names(names) => {
+                named(&ALWAYS_PASSED) || names.iter().any(|n| OsStr::new(n) == name)
+            }
         }
     }
 }
@@ -40,10 +48,16 @@ mod tests {
     use super::*;
 
     fn worker_environment() -> Vec<(OsString, OsString)> {
-        [("PATH", "/usr/bin:/bin"), ("HOME", "/root"), ("AWS_SECRET_ACCESS_KEY", "s3cr3t"), ("DATABASE_URL", "postgres://u:p@db"), ("TZ", "Europe/Berlin")]
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect()
+        [
+            ("PATH", "/usr/bin:/bin"),
+            ("HOME", "/root"),
+            ("AWS_SECRET_ACCESS_KEY", "s3cr3t"),
+            ("DATABASE_URL", "postgres://u:p@db"),
+            ("TZ", "Europe/Berlin"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect()
     }
 
     fn names(vars: &[(OsString, OsString)]) -> Vec<&str> {
@@ -52,13 +66,20 @@ mod tests {
 
     #[test]
     fn by_default_a_job_gets_path_home_lang_and_tz_and_no_other_variable_of_the_worker() {
-        assert_eq!(names(&PassEnv::Defaults.select(worker_environment())), ["PATH", "HOME", "TZ"]);
+        assert_eq!(
+            names(&PassEnv::Defaults.select(worker_environment())),
+            ["PATH", "HOME", "TZ"]
+        );
     }
 
     #[test]
     fn the_operator_passes_more_variables_by_name_or_all_of_them() {
-        let passed = PassEnv::Names(vec!["DATABASE_URL".into(), "NOT_SET".into()]).select(worker_environment());
+        let passed = PassEnv::Names(vec!["DATABASE_URL".into(), "NOT_SET".into()])
+            .select(worker_environment());
         assert_eq!(names(&passed), ["PATH", "HOME", "DATABASE_URL", "TZ"]);
-        assert_eq!(PassEnv::All.select(worker_environment()), worker_environment());
+        assert_eq!(
+            PassEnv::All.select(worker_environment()),
+            worker_environment()
+        );
     }
 }

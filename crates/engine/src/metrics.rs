@@ -17,7 +17,9 @@ use baton_core::InstanceStatus;
 
 /// The upper bounds, in seconds, of the latency buckets (a last bucket takes the rest): from
 /// half a millisecond (an in-memory step in a shared commit) to ten seconds (a stalled disk).
-pub const LATENCY_BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+pub const LATENCY_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// A latency histogram recorded with atomic additions only (see the module doc).
 #[derive(Debug, Default)]
@@ -41,9 +43,15 @@ pub struct HistogramSnapshot {
 impl LatencyHistogram {
     pub fn observe(&self, elapsed: Duration) {
         let seconds = elapsed.as_secs_f64();
-        let bucket = LATENCY_BUCKETS.iter().position(|&bound| seconds <= bound).unwrap_or(LATENCY_BUCKETS.len());
+        let bucket = LATENCY_BUCKETS
+            .iter()
+            .position(|&bound| seconds <= bound)
+            .unwrap_or(LATENCY_BUCKETS.len());
         self.buckets[bucket].fetch_add(1, Relaxed);
-        self.sum_nanos.fetch_add(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX), Relaxed);
+        self.sum_nanos.fetch_add(
+            u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
+            Relaxed,
+        );
     }
 
     pub fn snapshot(&self) -> HistogramSnapshot {
@@ -54,7 +62,11 @@ impl LatencyHistogram {
             buckets.push((*bound, cumulative));
         }
         let count = cumulative + self.buckets[LATENCY_BUCKETS.len()].load(Relaxed);
-        HistogramSnapshot { buckets, count, sum: self.sum_nanos.load(Relaxed) as f64 / 1e9 }
+        HistogramSnapshot {
+            buckets,
+            count,
+            sum: self.sum_nanos.load(Relaxed) as f64 / 1e9,
+        }
     }
 }
 
@@ -110,7 +122,12 @@ impl EngineMetrics {
         let mut counts: Vec<(String, ProcessCounts)> = processes
             .iter()
             .map(|(id, c)| {
-                let counts = ProcessCounts { started: c.started.load(Relaxed), completed: c.completed.load(Relaxed), failed: c.failed.load(Relaxed), aborted: c.aborted.load(Relaxed) };
+                let counts = ProcessCounts {
+                    started: c.started.load(Relaxed),
+                    completed: c.completed.load(Relaxed),
+                    failed: c.failed.load(Relaxed),
+                    aborted: c.aborted.load(Relaxed),
+                };
                 (id.clone(), counts)
             })
             .collect();
@@ -143,10 +160,20 @@ impl EngineMetrics {
     }
 
     fn counters(&self, process: &str) -> Arc<ProcessCounters> {
-        if let Some(counters) = self.processes.read().unwrap_or_else(|e| e.into_inner()).get(process) {
+        if let Some(counters) = self
+            .processes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(process)
+        {
             return counters.clone();
         }
-        self.processes.write().unwrap_or_else(|e| e.into_inner()).entry(process.to_owned()).or_default().clone()
+        self.processes
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(process.to_owned())
+            .or_default()
+            .clone()
     }
 }
 
@@ -163,8 +190,15 @@ mod tests {
         histogram.observe(Duration::from_secs(60));
         let snapshot = histogram.snapshot();
         assert_eq!(snapshot.count, 4);
-        assert_eq!(&snapshot.buckets[..5], &[(0.0005, 1), (0.001, 2), (0.0025, 2), (0.005, 2), (0.01, 3)]);
-        assert_eq!(snapshot.buckets.last(), Some(&(10.0, 3)), "a minute is past every bound");
+        assert_eq!(
+            &snapshot.buckets[..5],
+            &[(0.0005, 1), (0.001, 2), (0.0025, 2), (0.005, 2), (0.01, 3)]
+        );
+        assert_eq!(
+            snapshot.buckets.last(),
+            Some(&(10.0, 3)),
+            "a minute is past every bound"
+        );
         assert!((snapshot.sum - 60.0083).abs() < 1e-9, "{}", snapshot.sum);
     }
 
@@ -179,8 +213,24 @@ mod tests {
         assert_eq!(
             metrics.processes(),
             [
-                ("billing".to_owned(), ProcessCounts { started: 1, completed: 0, failed: 0, aborted: 1 }),
-                ("orders".to_owned(), ProcessCounts { started: 2, completed: 1, failed: 1, aborted: 0 }),
+                (
+                    "billing".to_owned(),
+                    ProcessCounts {
+                        started: 1,
+                        completed: 0,
+                        failed: 0,
+                        aborted: 1
+                    }
+                ),
+                (
+                    "orders".to_owned(),
+                    ProcessCounts {
+                        started: 2,
+                        completed: 1,
+                        failed: 1,
+                        aborted: 0
+                    }
+                ),
             ]
         );
     }

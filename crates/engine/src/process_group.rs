@@ -21,7 +21,10 @@ pub(crate) const KILLED_WAIT: Duration = Duration::from_secs(5);
 
 /// Sends `signal` to every process of group `pgid`. False when no process of it is left.
 fn signal_group(pgid: u32, signal: Signal) -> bool {
-    !matches!(killpg(Pid::from_raw(pgid as i32), signal), Err(Errno::ESRCH))
+    !matches!(
+        killpg(Pid::from_raw(pgid as i32), signal),
+        Err(Errno::ESRCH)
+    )
 }
 
 /// Whether a process of group `pgid` is still alive. A zombie is not: it runs nothing, and
@@ -44,10 +47,16 @@ pub(crate) async fn stop_group(pgid: u32, grace: Duration) {
     if gone_within(pgid, grace).await {
         return;
     }
-    tracing::info!(pgid, "job processes still running {grace:?} after SIGTERM; sending SIGKILL");
+    tracing::info!(
+        pgid,
+        "job processes still running {grace:?} after SIGTERM; sending SIGKILL"
+    );
     signal_group(pgid, Signal::SIGKILL);
     if !gone_within(pgid, KILLED_WAIT).await {
-        tracing::warn!(pgid, "job processes are still there {KILLED_WAIT:?} after SIGKILL");
+        tracing::warn!(
+            pgid,
+            "job processes are still there {KILLED_WAIT:?} after SIGKILL"
+        );
     }
 }
 
@@ -89,7 +98,11 @@ pub(crate) fn identity(pid: u32) -> String {
 ///   job left behind.
 pub(crate) fn still_running(process: &JobProcess) -> bool {
     let mut words = process.identity.split(' ');
-    let (Some("linux"), Some(boot), Some(start)) = (words.next(), words.next(), words.next().and_then(|s| s.parse::<u64>().ok())) else {
+    let (Some("linux"), Some(boot), Some(start)) = (
+        words.next(),
+        words.next(),
+        words.next().and_then(|s| s.parse::<u64>().ok()),
+    ) else {
         return false;
     };
     if linux::boot_id().as_deref() != Some(boot) {
@@ -97,7 +110,8 @@ pub(crate) fn still_running(process: &JobProcess) -> bool {
     }
     match linux::stat(process.pid) {
         Some(leader) if leader.live() => leader.start_time == start,
-        _ => linux::members(process.pgid).is_some_and(|members| members.iter().any(|m| m.live() && m.start_time >= start)),
+        _ => linux::members(process.pgid)
+            .is_some_and(|members| members.iter().any(|m| m.live() && m.start_time >= start)),
     }
 }
 
@@ -119,7 +133,9 @@ mod linux {
     }
 
     pub(super) fn boot_id() -> Option<String> {
-        std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().map(|s| s.trim().to_owned())
+        std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .ok()
+            .map(|s| s.trim().to_owned())
     }
 
     pub(super) fn stat(pid: u32) -> Option<Stat> {
@@ -129,8 +145,15 @@ mod linux {
     /// `PID (COMM) STATE PPID PGRP … STARTTIME …`: the command name may hold spaces and
     /// parentheses, so the fields are counted from its last `)`.
     fn parse_stat(line: &str) -> Option<Stat> {
-        let fields: Vec<&str> = line.get(line.rfind(')')? + 1..)?.split_whitespace().collect();
-        Some(Stat { state: fields.first()?.chars().next()?, pgrp: fields.get(2)?.parse().ok()?, start_time: fields.get(19)?.parse().ok()? })
+        let fields: Vec<&str> = line
+            .get(line.rfind(')')? + 1..)?
+            .split_whitespace()
+            .collect();
+        Some(Stat {
+            state: fields.first()?.chars().next()?,
+            pgrp: fields.get(2)?.parse().ok()?,
+            start_time: fields.get(19)?.parse().ok()?,
+        })
     }
 
     /// The processes of group `pgid`; `None` without a readable `/proc`.
@@ -158,7 +181,10 @@ mod linux {
         fn a_command_name_with_spaces_and_parentheses_does_not_shift_the_fields() {
             let line = "4242 (sh -c (x) y) S 1 4242 4242 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 2183168 227 18446744073709551615";
             let stat = parse_stat(line).unwrap();
-            assert_eq!((stat.state, stat.pgrp, stat.start_time), ('S', 4242, 987654));
+            assert_eq!(
+                (stat.state, stat.pgrp, stat.start_time),
+                ('S', 4242, 987654)
+            );
         }
     }
 }

@@ -26,21 +26,39 @@ fn random_hex(bytes: usize) -> Result<String, EngineError> {
 
 /// The stored form of a secret token.
 pub(crate) fn hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl<S: Store + IdentityStore + TokenStore> Engine<S> {
     /// Makes a token for `user` (who must exist), valid for `lifetime` or until revoked.
     /// Returns it with its secret, which is not kept anywhere: show it once.
-    pub async fn create_token(&self, user: &str, name: Option<&str>, lifetime: Option<Duration>) -> Result<(Token, String), EngineError> {
+    pub async fn create_token(
+        &self,
+        user: &str,
+        name: Option<&str>,
+        lifetime: Option<Duration>,
+    ) -> Result<(Token, String), EngineError> {
         if lifetime.is_some_and(|l| l > MAX_TOKEN_LIFETIME || l.is_zero()) {
-            return Err(EngineError::TokenLifetime { max_years: MAX_TOKEN_LIFETIME.as_secs() / (366 * 24 * 3600) });
+            return Err(EngineError::TokenLifetime {
+                max_years: MAX_TOKEN_LIFETIME.as_secs() / (366 * 24 * 3600),
+            });
         }
         let id = random_hex(6)?;
         let secret = format!("{TOKEN_PREFIX}{id}_{}", random_hex(32)?);
         let now = self.now();
-        let expires_at = lifetime.map(|l| now + chrono::Duration::from_std(l).unwrap_or(chrono::Duration::MAX));
-        let token = NewToken { id, user: user.to_owned(), name: name.map(str::to_owned), secret_hash: hash(&secret), created_at: now, expires_at };
+        let expires_at =
+            lifetime.map(|l| now + chrono::Duration::from_std(l).unwrap_or(chrono::Duration::MAX));
+        let token = NewToken {
+            id,
+            user: user.to_owned(),
+            name: name.map(str::to_owned),
+            secret_hash: hash(&secret),
+            created_at: now,
+            expires_at,
+        };
         let stored = self.store().add_token(token).await?;
         tracing::info!(token = %stored.id, user = %stored.user, "token created");
         Ok((stored, secret))
@@ -50,16 +68,24 @@ impl<S: Store + IdentityStore + TokenStore> Engine<S> {
     /// expired. Every refusal is the same to the client.
     pub async fn authenticate(&self, secret: &str) -> Result<Token, EngineError> {
         if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 200 {
-            return Err(EngineError::Unauthenticated { why: "not a Baton token" });
+            return Err(EngineError::Unauthenticated {
+                why: "not a Baton token",
+            });
         }
         let Some(token) = self.store().token_by_hash(&hash(secret)).await? else {
-            return Err(EngineError::Unauthenticated { why: "unknown token" });
+            return Err(EngineError::Unauthenticated {
+                why: "unknown token",
+            });
         };
         if token.revoked_at.is_some() {
-            return Err(EngineError::Unauthenticated { why: "revoked token" });
+            return Err(EngineError::Unauthenticated {
+                why: "revoked token",
+            });
         }
         if !token.is_valid_at(self.now()) {
-            return Err(EngineError::Unauthenticated { why: "expired token" });
+            return Err(EngineError::Unauthenticated {
+                why: "expired token",
+            });
         }
         Ok(token)
     }

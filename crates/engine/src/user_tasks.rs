@@ -16,7 +16,10 @@ fn named_people(command: &UserTaskCommand) -> Option<&PotentialOwners> {
     match command {
         UserTaskCommand::StartFollowOn { spec, .. } => Some(&spec.to),
         UserTaskCommand::CreateSubtask { spec, .. } => Some(&spec.to),
-        UserTaskCommand::Escalate { action: EscalationAction::Notify { to } | EscalationAction::Reassign { to }, .. } => Some(to),
+        UserTaskCommand::Escalate {
+            action: EscalationAction::Notify { to } | EscalationAction::Reassign { to },
+            ..
+        } => Some(to),
         _ => None,
     }
 }
@@ -25,7 +28,11 @@ impl<S: Store + IdentityStore> Engine<S> {
     /// Applies a command a person gives by name (an operator's abort, retry, skip, input or
     /// breakpoint: [`Command::by`]); that person must be a user of the identity store, as every
     /// acting user must. An unknown one is refused with [`EngineError::Identity`].
-    pub async fn operate(&self, instance: &str, command: Command) -> Result<std::sync::Arc<Instance>, EngineError> {
+    pub async fn operate(
+        &self,
+        instance: &str,
+        command: Command,
+    ) -> Result<std::sync::Arc<Instance>, EngineError> {
         if let Some(by) = command.by() {
             self.store().caller(by).await?;
         }
@@ -33,7 +40,11 @@ impl<S: Store + IdentityStore> Engine<S> {
     }
 
     /// [`Engine::delete_instance`] by `by`, who must be a user of the identity store.
-    pub async fn delete_instance_by(&self, instance: &str, by: &str) -> Result<std::sync::Arc<Instance>, EngineError> {
+    pub async fn delete_instance_by(
+        &self,
+        instance: &str,
+        by: &str,
+    ) -> Result<std::sync::Arc<Instance>, EngineError> {
         self.store().caller(by).await?;
         self.delete_instance(instance, by).await
     }
@@ -41,11 +52,25 @@ impl<S: Store + IdentityStore> Engine<S> {
     /// Applies `command` to a human task of user task `task` in `instance`, acting as `user`.
     /// An unknown user (or an unknown person named by the command) is refused with
     /// [`EngineError::Identity`]; an operation the user may not do with [`EngineError::Transition`].
-    pub async fn user_task(&self, instance: &str, task: &str, user: &str, command: UserTaskCommand) -> Result<std::sync::Arc<Instance>, EngineError> {
+    pub async fn user_task(
+        &self,
+        instance: &str,
+        task: &str,
+        user: &str,
+        command: UserTaskCommand,
+    ) -> Result<std::sync::Arc<Instance>, EngineError> {
         let caller = self.store().caller(user).await?;
         if let Some(people) = named_people(&command) {
             self.store().resolve_potential_owners(people).await?;
         }
-        self.apply(instance, Command::UserTask { task: task.to_owned(), actor: Actor::User(caller), command }).await
+        self.apply(
+            instance,
+            Command::UserTask {
+                task: task.to_owned(),
+                actor: Actor::User(caller),
+                command,
+            },
+        )
+        .await
     }
 }

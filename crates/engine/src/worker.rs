@@ -113,7 +113,10 @@ pub struct JobSettings {
 impl JobSettings {
     /// Settings for a worker in this process's environment.
     pub fn new(pass_env: &PassEnv, kill_grace: Duration) -> Self {
-        Self { inherited_env: pass_env.select(std::env::vars_os()), kill_grace }
+        Self {
+            inherited_env: pass_env.select(std::env::vars_os()),
+            kill_grace,
+        }
     }
 }
 
@@ -145,7 +148,11 @@ impl<S: Store> Engine<S> {
     /// Leases and runs jobs until `stop` resolves. Then it takes no more work, lets running
     /// jobs finish within `options.grace`, and stops those still running (see
     /// [`interrupt_jobs`](Self::interrupt_jobs)) before returning.
-    pub async fn run_worker(&self, options: WorkerOptions, stop: impl std::future::Future<Output = ()>) -> Result<(), EngineError> {
+    pub async fn run_worker(
+        &self,
+        options: WorkerOptions,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<(), EngineError> {
         tokio::pin!(stop);
         self.inner.interrupted.store(false, Ordering::SeqCst);
         let settings = Arc::new(JobSettings::new(&options.pass_env, options.kill_grace));
@@ -163,7 +170,10 @@ impl<S: Store> Engine<S> {
         // Leases of running jobs are renewed a few times per lease, so a live node never loses one.
         let renew_every = options.lease / 3;
         let mut last_renewal = Instant::now();
-        let scope = options.case.as_deref().map_or(WorkScope::All, WorkScope::Case);
+        let scope = options
+            .case
+            .as_deref()
+            .map_or(WorkScope::All, WorkScope::Case);
         loop {
             // Durable timers first: a due timer may queue a job.
             timers.top_up(self, scope).await?;
@@ -194,7 +204,11 @@ impl<S: Store> Engine<S> {
             look |= last_look.elapsed() >= options.poll_interval;
             if free > 0 && look {
                 let now = self.inner.clock.now();
-                let jobs = self.inner.store.claim_jobs_in(&self.inner.options.node, scope, free, options.lease, now).await?;
+                let jobs = self
+                    .inner
+                    .store
+                    .claim_jobs_in(&self.inner.options.node, scope, free, options.lease, now)
+                    .await?;
                 // A full claim may have left more behind: look again once a slot frees up.
                 look = jobs.len() == free;
                 last_look = Instant::now();
@@ -207,7 +221,10 @@ impl<S: Store> Engine<S> {
             // Sleep until new work, the next timer, the next renewal, or the next look at the
             // queue, whichever comes first. While timers fire, the next due one is likely one of
             // them: a firing that ends wakes the loop instead.
-            let mut nap = options.poll_interval.saturating_sub(last_look.elapsed()).min(renew_every.saturating_sub(last_renewal.elapsed()));
+            let mut nap = options
+                .poll_interval
+                .saturating_sub(last_look.elapsed())
+                .min(renew_every.saturating_sub(last_renewal.elapsed()));
             if let Some(due) = self.inner.store.next_schedule_due().await? {
                 let until = (due - self.inner.clock.now()).to_std().unwrap_or_default();
                 nap = nap.min(until);
@@ -267,12 +284,28 @@ impl<S: Store> Engine<S> {
     /// node stalled past it, and another node took the job over) is stopped, since its attempt
     /// now runs elsewhere and its result would be refused.
     async fn renew_job_leases(&self, lease: Duration) -> Result<(), EngineError> {
-        let held: Vec<JobKey> = self.inner.running.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+        let held: Vec<JobKey> = self
+            .inner
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect();
         if held.is_empty() {
             return Ok(());
         }
         let now = self.inner.clock.now();
-        let renewed = self.inner.store.renew_leases(&self.inner.options.node, &held, baton_core::timestamp::after(now, lease), now).await?;
+        let renewed = self
+            .inner
+            .store
+            .renew_leases(
+                &self.inner.options.node,
+                &held,
+                baton_core::timestamp::after(now, lease),
+                now,
+            )
+            .await?;
         let renewed: std::collections::HashSet<JobKey> = renewed.into_iter().collect();
         let mut running = self.inner.running.lock().unwrap_or_else(|e| e.into_inner());
         for key in held.into_iter().filter(|k| !renewed.contains(k)) {
@@ -318,7 +351,10 @@ impl<S: Store> Engine<S> {
         let run = run_job(&request, settings, stop_rx, |process| {
             let (store, key, recorded) = (&self.inner.store, &key, &recorded);
             async move {
-                store.record_job_process(key, &process).await.map_err(|e| e.to_string())?;
+                store
+                    .record_job_process(key, &process)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 recorded.store(true, Ordering::SeqCst);
                 Ok(())
             }
@@ -342,8 +378,18 @@ impl<S: Store> Engine<S> {
                 JobRun::Ended(outcome) => {
                     // Applied only under this node's lease: if it was lost, the attempt is
                     // another node's now.
-                    let command = Command::JobFinished { task: request.task.clone(), attempt: request.attempt, outcome };
-                    let applied = self.apply_cleaning(&request.instance, command, Cleanup::fenced(&self.inner.options.node, Some(lease))).await;
+                    let command = Command::JobFinished {
+                        task: request.task.clone(),
+                        attempt: request.attempt,
+                        outcome,
+                    };
+                    let applied = self
+                        .apply_cleaning(
+                            &request.instance,
+                            command,
+                            Cleanup::fenced(&self.inner.options.node, Some(lease)),
+                        )
+                        .await;
                     self.deliver_to_fresh_subscriptions().await;
                     if let Err(e) = applied {
                         tracing::info!(instance = %request.instance, task = %request.task, "job result not applied: {e}");
@@ -358,16 +404,31 @@ impl<S: Store> Engine<S> {
     }
 
     fn forget_running(&self, key: &JobKey) {
-        self.inner.running.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+        self.inner
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
     }
 
     fn job_slot(&self, key: &JobKey) -> JobSlot {
-        let mut slots = self.inner.job_slots.lock().unwrap_or_else(|e| e.into_inner());
-        slots.entry((key.instance.clone(), key.task.clone())).or_default().clone()
+        let mut slots = self
+            .inner
+            .job_slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        slots
+            .entry((key.instance.clone(), key.task.clone()))
+            .or_default()
+            .clone()
     }
 
     fn release_job_slot(&self, key: &JobKey, slot: JobSlot) {
-        let mut slots = self.inner.job_slots.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slots = self
+            .inner
+            .job_slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         // Ours and the map's: no other attempt waits, so the entry can go.
         if Arc::strong_count(&slot) == 2 {
             slots.remove(&(key.instance.clone(), key.task.clone()));
@@ -387,7 +448,12 @@ impl<S: Store> Engine<S> {
             Err(_) => return true,
         };
         // Likewise when the instance's stored definition no longer loads.
-        let Ok(definition) = self.definition(&state.definition_id, Some(state.definition_version)).await else { return true };
+        let Ok(definition) = self
+            .definition(&state.definition_id, Some(state.definition_version))
+            .await
+        else {
+            return true;
+        };
         definition
             .task_index(&request.task)
             .and_then(|i| state.tasks.get(i))
@@ -416,7 +482,12 @@ impl Drop for GroupGuard {
 /// of its own, and returns once no process of that group is left. `record` is given the
 /// job's process before the command starts, and the command starts only if it succeeds (the
 /// worker stores it durably there).
-pub async fn run_job<F, Fut>(request: &JobRequest, settings: &JobSettings, stop: oneshot::Receiver<Stop>, record: F) -> JobRun
+pub async fn run_job<F, Fut>(
+    request: &JobRequest,
+    settings: &JobSettings,
+    stop: oneshot::Receiver<Stop>,
+    record: F,
+) -> JobRun
 where
     F: FnOnce(JobProcess) -> Fut,
     Fut: Future<Output = Result<(), String>>,
@@ -429,7 +500,11 @@ where
     // tried if the name is taken): nobody else can read the output, plant a file or a
     // symlink in its place, or write into a running job.
     let private = std::fs::Permissions::from_mode(0o700);
-    let output_dir = match tempfile::Builder::new().prefix("baton-job-").permissions(private).tempdir() {
+    let output_dir = match tempfile::Builder::new()
+        .prefix("baton-job-")
+        .permissions(private)
+        .tempdir()
+    {
         Ok(dir) => dir,
         Err(e) => return could_not_start(format!("creating the job's output directory: {e}")),
     };
@@ -461,10 +536,17 @@ where
         Ok(child) => child,
         Err(e) => return could_not_start(format!("{program}: {e}")),
     };
-    let Some(pid) = child.id() else { return could_not_start(format!("{program}: the process vanished as it started")) };
+    let Some(pid) = child.id() else {
+        return could_not_start(format!("{program}: the process vanished as it started"));
+    };
     // The shell is the group's leader: the group's id is its pid.
     let mut group = GroupGuard(Some(pid));
-    let recorded = record(JobProcess { pid, pgid: pid, identity: process_group::identity(pid) }).await;
+    let recorded = record(JobProcess {
+        pid,
+        pgid: pid,
+        identity: process_group::identity(pid),
+    })
+    .await;
     let mut stop = stop;
     let stopped_early = stop.try_recv().ok();
     if recorded.is_err() || stopped_early.is_some() {
@@ -516,7 +598,10 @@ where
             }
         }
         End::TimedOut | End::Stopped(_) => {
-            let reap = tokio::time::timeout(settings.kill_grace + process_group::KILLED_WAIT, child.wait());
+            let reap = tokio::time::timeout(
+                settings.kill_grace + process_group::KILLED_WAIT,
+                child.wait(),
+            );
             let (_, _) = tokio::join!(process_group::stop_group(pid, settings.kill_grace), reap);
         }
     }
@@ -524,12 +609,19 @@ where
     // A process that left the group may hold the pipes open: wait for them only briefly.
     let grab = |h: Option<tokio::task::JoinHandle<Vec<u8>>>| async move {
         match h {
-            Some(h) => tokio::time::timeout(Duration::from_secs(2), h).await.ok().and_then(Result::ok).unwrap_or_default(),
+            Some(h) => tokio::time::timeout(Duration::from_secs(2), h)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default(),
             None => Vec::new(),
         }
     };
     let (out, err) = (grab(stdout).await, grab(stderr).await);
-    let (stdout_text, stderr_text) = (String::from_utf8_lossy(&out).into_owned(), String::from_utf8_lossy(&err).into_owned());
+    let (stdout_text, stderr_text) = (
+        String::from_utf8_lossy(&out).into_owned(),
+        String::from_utf8_lossy(&err).into_owned(),
+    );
     let duration_ms = started.elapsed().as_millis() as u64;
     let outcome = match end {
         End::Exited(Ok(status)) => {
@@ -539,13 +631,23 @@ where
             if let Some(note) = note {
                 stderr_tail.push_str(&note);
             }
-            JobOutcome::Exited { code, output, stdout_tail: tail(&stdout_text), stderr_tail, duration_ms }
+            JobOutcome::Exited {
+                code,
+                output,
+                stdout_tail: tail(&stdout_text),
+                stderr_tail,
+                duration_ms,
+            }
         }
-        End::Exited(Err(e)) => JobOutcome::CouldNotStart { message: format!("waiting for {program}: {e}") },
+        End::Exited(Err(e)) => JobOutcome::CouldNotStart {
+            message: format!("waiting for {program}: {e}"),
+        },
         End::Stopped(Stop::Shutdown) => return JobRun::Interrupted,
-        End::TimedOut | End::Stopped(Stop::Cancel) => {
-            JobOutcome::TimedOut { after_ms: duration_ms, stdout_tail: tail(&stdout_text), stderr_tail: tail(&stderr_text) }
-        }
+        End::TimedOut | End::Stopped(Stop::Cancel) => JobOutcome::TimedOut {
+            after_ms: duration_ms,
+            stdout_tail: tail(&stdout_text),
+            stderr_tail: tail(&stderr_text),
+        },
     };
     drop(output_dir);
     JobRun::Ended(outcome)
@@ -553,9 +655,18 @@ where
 
 /// What the job's process gets: the worker's variables it may pass, the task's `env`, then
 /// Baton's own (which a definition cannot override). A later entry of a name wins.
-fn job_environment(request: &JobRequest, settings: &JobSettings, output_file: &Path) -> Vec<(OsString, OsString)> {
+fn job_environment(
+    request: &JobRequest,
+    settings: &JobSettings,
+    output_file: &Path,
+) -> Vec<(OsString, OsString)> {
     let mut env = settings.inherited_env.clone();
-    env.extend(request.env.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))));
+    env.extend(
+        request
+            .env
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v))),
+    );
     env.extend([
         ("BATON_INSTANCE".into(), request.instance.clone().into()),
         ("BATON_TASK".into(), request.task.clone().into()),
@@ -566,7 +677,10 @@ fn job_environment(request: &JobRequest, settings: &JobSettings, output_file: &P
 }
 
 fn variable<'a>(env: &'a [(OsString, OsString)], name: &str) -> Option<&'a OsStr> {
-    env.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_os_str())
+    env.iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_os_str())
 }
 
 /// The job's first process: it waits for the worker's go (one line on stdin, written once the
@@ -575,36 +689,60 @@ fn variable<'a>(env: &'a [(OsString, OsString)], name: &str) -> Option<&'a OsStr
 /// shell exports a few variables of its own (dash `PWD`, bash `OLDPWD` and `SHLVL` too):
 /// those the job was not given are unset.
 fn gate_script(env: &[(OsString, OsString)]) -> String {
-    let own: Vec<&str> = ["PWD", "OLDPWD", "SHLVL"].into_iter().filter(|name| variable(env, name).is_none()).collect();
-    let unset = if own.is_empty() { String::new() } else { format!("unset {}; ", own.join(" ")) };
+    let own: Vec<&str> = ["PWD", "OLDPWD", "SHLVL"]
+        .into_iter()
+        .filter(|name| variable(env, name).is_none())
+        .collect();
+    let unset = if own.is_empty() {
+        String::new()
+    } else {
+        format!("unset {}; ", own.join(" "))
+    };
     format!("read -r _ || exit 125; {unset}exec \"$@\" </dev/null")
 }
 
 /// Finds the program as `execvp` would (a name with a `/` is a path, relative to the working
 /// directory; any other is looked up in the job's `PATH`), so that a missing program is
 /// reported as not started rather than by the shell that would `exec` it.
-fn resolve_program(program: &str, path: Option<&OsStr>, workdir: Option<&Path>) -> Result<PathBuf, String> {
+fn resolve_program(
+    program: &str,
+    path: Option<&OsStr>,
+    workdir: Option<&Path>,
+) -> Result<PathBuf, String> {
     let in_workdir = |p: &Path| match workdir {
         Some(dir) if p.is_relative() => dir.join(p),
         _ => p.to_path_buf(),
     };
     if program.contains('/') {
-        return executable(&in_workdir(Path::new(program))).map(|()| PathBuf::from(program)).map_err(|e| format!("{program}: {e}"));
+        return executable(&in_workdir(Path::new(program)))
+            .map(|()| PathBuf::from(program))
+            .map_err(|e| format!("{program}: {e}"));
     }
     let path = path.unwrap_or(OsStr::new(DEFAULT_PATH));
     for dir in std::env::split_paths(path) {
-        let candidate = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir }.join(program);
+        let candidate = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        }
+        .join(program);
         if executable(&in_workdir(&candidate)).is_ok() {
             return Ok(candidate);
         }
     }
-    Err(format!("{program}: not found in PATH ({})", path.to_string_lossy()))
+    Err(format!(
+        "{program}: not found in PATH ({})",
+        path.to_string_lossy()
+    ))
 }
 
 fn executable(path: &Path) -> std::io::Result<()> {
     let metadata = std::fs::metadata(path)?;
     if !metadata.is_file() {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a file",
+        ));
     }
     if metadata.permissions().mode() & 0o111 == 0 {
         return Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
@@ -633,44 +771,69 @@ async fn capture(mut pipe: impl tokio::io::AsyncRead + Unpin) -> Vec<u8> {
 
 fn tail(text: &str) -> String {
     let count = text.chars().count();
-    text.chars().skip(count.saturating_sub(TAIL_CHARS)).collect()
+    text.chars()
+        .skip(count.saturating_sub(TAIL_CHARS))
+        .collect()
 }
 
 /// The `$BATON_OUTPUT` file's text: `Ok(None)` when the job wrote none. Only a regular file of
 /// at most [`MAX_OUTPUT_FILE`] bytes is read, and a symlink is not followed (opened with
 /// `O_NOFOLLOW`, and `O_NONBLOCK` so that a FIFO put there cannot stall the worker).
 fn read_output_file(file: &Path) -> Result<Option<String>, String> {
-    let Ok(metadata) = std::fs::symlink_metadata(file) else { return Ok(None) };
+    let Ok(metadata) = std::fs::symlink_metadata(file) else {
+        return Ok(None);
+    };
     if !metadata.is_file() {
         return Err("BATON_OUTPUT must be a regular file".into());
     }
     if metadata.len() > MAX_OUTPUT_FILE {
-        return Err(format!("BATON_OUTPUT holds more than {MAX_OUTPUT_FILE} bytes"));
+        return Err(format!(
+            "BATON_OUTPUT holds more than {MAX_OUTPUT_FILE} bytes"
+        ));
     }
-    let opened = std::fs::OpenOptions::new().read(true).custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK).open(file);
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .open(file);
     let mut text = String::new();
     match opened.and_then(|f| f.take(MAX_OUTPUT_FILE + 1).read_to_string(&mut text)) {
-        Ok(n) if n as u64 > MAX_OUTPUT_FILE => Err(format!("BATON_OUTPUT holds more than {MAX_OUTPUT_FILE} bytes")),
+        Ok(n) if n as u64 > MAX_OUTPUT_FILE => Err(format!(
+            "BATON_OUTPUT holds more than {MAX_OUTPUT_FILE} bytes"
+        )),
         Ok(_) => Ok(Some(text)),
         Err(e) => Err(format!("BATON_OUTPUT cannot be read ({e})")),
     }
 }
 
 /// The job's JSON output: `$BATON_OUTPUT` if written, else stdout (whole, or its last line).
-fn job_output(file: Result<Option<String>, String>, stdout: &str) -> (Option<Map<String, Value>>, Option<String>) {
+fn job_output(
+    file: Result<Option<String>, String>,
+    stdout: &str,
+) -> (Option<Map<String, Value>>, Option<String>) {
     match file {
         Err(problem) => return (None, Some(format!("\n[baton] {problem}; it was ignored"))),
         Ok(Some(text)) if !text.trim().is_empty() => {
             return match serde_json::from_str::<Value>(&text) {
                 Ok(Value::Object(map)) => (Some(map), None),
-                Ok(_) => (None, Some("\n[baton] BATON_OUTPUT must hold a JSON object; it was ignored".into())),
-                Err(e) => (None, Some(format!("\n[baton] BATON_OUTPUT is not valid JSON ({e}); it was ignored"))),
+                Ok(_) => (
+                    None,
+                    Some("\n[baton] BATON_OUTPUT must hold a JSON object; it was ignored".into()),
+                ),
+                Err(e) => (
+                    None,
+                    Some(format!(
+                        "\n[baton] BATON_OUTPUT is not valid JSON ({e}); it was ignored"
+                    )),
+                ),
             };
         }
         Ok(_) => {}
     }
     let trimmed = stdout.trim();
-    let candidates = [Some(trimmed), trimmed.lines().rev().find(|l| !l.trim().is_empty())];
+    let candidates = [
+        Some(trimmed),
+        trimmed.lines().rev().find(|l| !l.trim().is_empty()),
+    ];
     for text in candidates.into_iter().flatten() {
         if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text.trim()) {
             return (Some(map), None);
@@ -714,18 +877,26 @@ impl TimerPump {
     }
 
     /// Reads due timers and starts firing those of instances not already firing.
-    async fn top_up<S: Store>(&mut self, engine: &Engine<S>, scope: WorkScope<'_>) -> Result<(), EngineError> {
+    async fn top_up<S: Store>(
+        &mut self,
+        engine: &Engine<S>,
+        scope: WorkScope<'_>,
+    ) -> Result<(), EngineError> {
         if self.busy.len() >= TIMER_BATCH / 2 {
             return Ok(());
         }
         // The timers in flight are leased to this node, so the claim passes them over. Every
         // timer claimed is fired: one of an instance already firing waits for its lock.
-        let due = engine.claim_due_timers(scope, TIMER_BATCH - self.busy.len()).await?;
+        let due = engine
+            .claim_due_timers(scope, TIMER_BATCH - self.busy.len())
+            .await?;
         for (instance, group) in crate::engine::group_by_instance(due) {
             self.busy.insert(instance.clone());
             let engine = engine.clone();
             let key = instance.clone();
-            let task = self.firing.spawn(async move { engine.fire_timers(&key, group).await });
+            let task = self
+                .firing
+                .spawn(async move { engine.fire_timers(&key, group).await });
             self.instances.insert(task.id(), instance);
         }
         Ok(())
@@ -743,8 +914,12 @@ impl TimerPump {
     }
 
     async fn next(&mut self) -> Result<(), EngineError> {
-        let Some(ended) = self.firing.join_next_with_id().await else { return Ok(()) };
-        let id = ended.as_ref().map_or_else(tokio::task::JoinError::id, |(id, _)| *id);
+        let Some(ended) = self.firing.join_next_with_id().await else {
+            return Ok(());
+        };
+        let id = ended
+            .as_ref()
+            .map_or_else(tokio::task::JoinError::id, |(id, _)| *id);
         if let Some(instance) = self.instances.remove(&id) {
             self.busy.remove(&instance);
         }

@@ -48,18 +48,50 @@ async fn a_subscriber_hears_each_committed_step_with_the_tasks_and_human_tasks_i
     let review = engine.start("review", Map::new()).await.unwrap();
 
     let first = feed.recv().await.unwrap();
-    assert_eq!((first.instance.as_str(), first.process.as_str(), first.status, first.status_changed), (sets.id.as_str(), "two-sets", InstanceStatus::Completed, true));
+    assert_eq!(
+        (
+            first.instance.as_str(),
+            first.process.as_str(),
+            first.status,
+            first.status_changed
+        ),
+        (
+            sets.id.as_str(),
+            "two-sets",
+            InstanceStatus::Completed,
+            true
+        )
+    );
     assert_eq!(first.seq, sets.next_seq);
-    assert_eq!(first.tasks, [("one".to_owned(), TaskStatus::EndedOk), ("two".to_owned(), TaskStatus::EndedOk)], "each task once, with its last status");
+    assert_eq!(
+        first.tasks,
+        [
+            ("one".to_owned(), TaskStatus::EndedOk),
+            ("two".to_owned(), TaskStatus::EndedOk)
+        ],
+        "each task once, with its last status"
+    );
     assert!(first.human_tasks.is_empty());
 
     let second = feed.recv().await.unwrap();
-    assert_eq!((second.instance.as_str(), second.status), (review.id.as_str(), InstanceStatus::Waiting));
+    assert_eq!(
+        (second.instance.as_str(), second.status),
+        (review.id.as_str(), InstanceStatus::Waiting)
+    );
     assert_eq!(second.human_tasks.len(), 1);
     let human = &second.human_tasks[0];
-    assert_eq!((human.task.as_str(), human.human_task.0, &human.status), ("check", 0, &HumanTaskStatus::Ready));
+    assert_eq!(
+        (human.task.as_str(), human.human_task.0, &human.status),
+        ("check", 0, &HumanTaskStatus::Ready)
+    );
     assert!(human.potential_owners.groups.contains("editors"));
-    assert!(matches!(feed.try_recv(), Err(tokio::sync::broadcast::error::TryRecvError::Empty)), "nothing else was committed");
+    assert!(
+        matches!(
+            feed.try_recv(),
+            Err(tokio::sync::broadcast::error::TryRecvError::Empty)
+        ),
+        "nothing else was committed"
+    );
 }
 
 #[tokio::test]
@@ -77,5 +109,8 @@ async fn a_subscriber_that_falls_behind_hears_how_much_it_missed_and_the_engine_
     while feed.try_recv().is_ok() {
         held += 1;
     }
-    assert_eq!(held, CHANGE_FEED_CAPACITY, "the newest records are still there");
+    assert_eq!(
+        held, CHANGE_FEED_CAPACITY,
+        "the newest records are still there"
+    );
 }

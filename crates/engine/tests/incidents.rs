@@ -15,8 +15,16 @@ use baton_store::{IncidentKind, IncidentReader, TimerQueue};
 use baton_store_sqlite::{Durability, SqliteStore};
 
 fn open(dir: &TempDir, clock: &Arc<ManualClock>) -> Engine<SqliteStore> {
-    let store = SqliteStore::open(dir.path().join("baton.db"), Durability::Normal).expect("the database opens");
-    Engine::new(store, clock.clone(), EngineOptions { node: "test-node".into(), ..EngineOptions::default() })
+    let store = SqliteStore::open(dir.path().join("baton.db"), Durability::Normal)
+        .expect("the database opens");
+    Engine::new(
+        store,
+        clock.clone(),
+        EngineOptions {
+            node: "test-node".into(),
+            ..EngineOptions::default()
+        },
+    )
 }
 
 /// A fresh database folder, the time the tests start at, and a clock set to it.
@@ -40,7 +48,8 @@ tasks:
 /// meanwhile).
 fn panicking() -> fail::FailScenario<'static> {
     let scenario = fail::FailScenario::setup();
-    fail::cfg(baton_engine::failpoints::STEP, "return(doomed)").expect("the fail point is configured");
+    fail::cfg(baton_engine::failpoints::STEP, "return(doomed)")
+        .expect("the fail point is configured");
     scenario
 }
 
@@ -66,37 +75,81 @@ async fn a_step_that_panics_every_time_becomes_an_incident_and_the_other_instanc
     let fine = engine.start("plain", Map::new()).await.unwrap();
     let _defect = panicking();
     clock.set(t0 + chrono::Duration::hours(2));
-    let fired = engine.fire_due_timers(100).await.expect("a panicking step does not stop the timers");
+    let fired = engine
+        .fire_due_timers(100)
+        .await
+        .expect("a panicking step does not stop the timers");
     assert_eq!(fired, 2);
 
     let incidents = engine.store().incidents(&doomed.id).await.unwrap();
     assert_eq!(incidents.len(), 1, "{incidents:?}");
     let incident = &incidents[0];
-    assert_eq!((incident.kind, incident.task.as_deref(), incident.attempts), (IncidentKind::StepFailed, Some("gate"), 3));
-    assert!(incident.reason.contains("the engine hit a defect computing it: failpoint `engine::step` for process `doomed`"), "{}", incident.reason);
+    assert_eq!(
+        (incident.kind, incident.task.as_deref(), incident.attempts),
+        (IncidentKind::StepFailed, Some("gate"), 3)
+    );
+    assert!(
+        incident.reason.contains(
+            "the engine hit a defect computing it: failpoint `engine::step` for process `doomed`"
+        ),
+        "{}",
+        incident.reason
+    );
     assert!(incident.is_open());
     assert!(incident.command.is_some());
     // The timer went with the incident: nothing fires again and again.
-    assert_eq!(engine.store().due_timers(clock.now(), 100).await.unwrap(), vec![]);
+    assert_eq!(
+        engine.store().due_timers(clock.now(), 100).await.unwrap(),
+        vec![]
+    );
     assert_eq!(engine.fire_due_timers(100).await.unwrap(), 0);
     // The other instance moved on.
-    assert_eq!(engine.instance(&fine.id).await.unwrap().status, InstanceStatus::Completed);
+    assert_eq!(
+        engine.instance(&fine.id).await.unwrap().status,
+        InstanceStatus::Completed
+    );
     assert_eq!(engine.store().incidents(&fine.id).await.unwrap(), vec![]);
-    assert_eq!(engine.store().open_incidents(10).await.unwrap().iter().map(|i| i.id).collect::<Vec<_>>(), vec![incident.id]);
+    assert_eq!(
+        engine
+            .store()
+            .open_incidents(10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|i| i.id)
+            .collect::<Vec<_>>(),
+        vec![incident.id]
+    );
 
     // Retried while the cause is still there: still open, one more attempt.
-    let again = engine.retry_incident(incident.id, "operator").await.unwrap_err();
-    assert!(matches!(again, EngineError::IncidentRaised { .. }), "{again}");
+    let again = engine
+        .retry_incident(incident.id, "operator")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(again, EngineError::IncidentRaised { .. }),
+        "{again}"
+    );
     let incident = engine.store().incident(incident.id).await.unwrap().unwrap();
     assert_eq!((incident.attempts, incident.is_open()), (6, true));
 
     // The defect fixed, a retry applies the kept command and closes the incident. (The scenario
     // is kept to the end, so no other test configures the fail point meanwhile.)
     fail::remove(baton_engine::failpoints::STEP);
-    let state = engine.retry_incident(incident.id, "operator").await.unwrap();
+    let state = engine
+        .retry_incident(incident.id, "operator")
+        .await
+        .unwrap();
     assert_eq!(state.status, InstanceStatus::Completed);
     let retried = engine.store().incident(incident.id).await.unwrap().unwrap();
-    assert_eq!((retried.resolution.as_deref(), retried.attempts, retried.is_open()), (Some("retried"), 6, false));
+    assert_eq!(
+        (
+            retried.resolution.as_deref(),
+            retried.attempts,
+            retried.is_open()
+        ),
+        (Some("retried"), 6, false)
+    );
 }
 
 #[tokio::test]
@@ -108,16 +161,35 @@ async fn an_incident_can_be_resolved_by_hand_without_applying_its_command() {
     let _defect = panicking();
     clock.set(t0 + chrono::Duration::hours(2));
     assert_eq!(engine.fire_due_timers(100).await.unwrap(), 1);
-    let incident = engine.store().incidents(&doomed.id).await.unwrap().remove(0);
+    let incident = engine
+        .store()
+        .incidents(&doomed.id)
+        .await
+        .unwrap()
+        .remove(0);
 
     // Resolved by hand (say, after aborting the instance): closed, the command not applied.
-    let resolved = engine.resolve_incident(incident.id, "operator").await.unwrap();
-    assert_eq!((resolved.resolution.as_deref(), resolved.resolved_by.as_deref(), resolved.is_open()), (Some("resolved"), Some("operator"), false));
-    assert!(matches!(engine.retry_incident(incident.id, "operator").await, Err(EngineError::IncidentClosed(_))));
+    let resolved = engine
+        .resolve_incident(incident.id, "operator")
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            resolved.resolution.as_deref(),
+            resolved.resolved_by.as_deref(),
+            resolved.is_open()
+        ),
+        (Some("resolved"), Some("operator"), false)
+    );
+    assert!(matches!(
+        engine.retry_incident(incident.id, "operator").await,
+        Err(EngineError::IncidentClosed(_))
+    ));
 }
 
 #[tokio::test]
-async fn a_stored_definition_that_no_longer_loads_raises_an_incident_that_can_be_resolved_by_hand() {
+async fn a_stored_definition_that_no_longer_loads_raises_an_incident_that_can_be_resolved_by_hand()
+{
     let (dir, t0, clock) = fresh();
     let engine = open(&dir, &clock);
     engine.deploy("plain.yaml", PLAIN).await.unwrap();
@@ -125,27 +197,69 @@ async fn a_stored_definition_that_no_longer_loads_raises_an_incident_that_can_be
     drop(engine);
     // As after an upgrade whose checks refuse what an older release accepted.
     let db = rusqlite::Connection::open(dir.path().join("baton.db")).unwrap();
-    db.execute("UPDATE definitions SET source = 'id: plain\ntasks: [' WHERE id = 'plain'", []).unwrap();
+    db.execute(
+        "UPDATE definitions SET source = 'id: plain\ntasks: [' WHERE id = 'plain'",
+        [],
+    )
+    .unwrap();
     drop(db);
     let engine = open(&dir, &clock);
     clock.set(t0 + chrono::Duration::hours(2));
-    assert_eq!(engine.fire_due_timers(100).await.expect("the worker goes on"), 1);
+    assert_eq!(
+        engine
+            .fire_due_timers(100)
+            .await
+            .expect("the worker goes on"),
+        1
+    );
     let incidents = engine.store().incidents(&instance.id).await.unwrap();
     assert_eq!(incidents.len(), 1);
-    assert_eq!(incidents[0].attempts, 1, "a definition that does not load is not tried again");
-    assert!(incidents[0].reason.contains("plain.yaml"), "{}", incidents[0].reason);
+    assert_eq!(
+        incidents[0].attempts, 1,
+        "a definition that does not load is not tried again"
+    );
+    assert!(
+        incidents[0].reason.contains("plain.yaml"),
+        "{}",
+        incidents[0].reason
+    );
 
     // The cause fixed (the definition mended), the retry applies the kept command and closes
     // the incident in the same commit; the instance goes on to its end.
     let db = rusqlite::Connection::open(dir.path().join("baton.db")).unwrap();
-    db.execute("UPDATE definitions SET source = ?1 WHERE id = 'plain'", [PLAIN]).unwrap();
+    db.execute(
+        "UPDATE definitions SET source = ?1 WHERE id = 'plain'",
+        [PLAIN],
+    )
+    .unwrap();
     drop(db);
     let engine = open(&dir, &clock);
-    let state = engine.retry_incident(incidents[0].id, "operator").await.unwrap();
+    let state = engine
+        .retry_incident(incidents[0].id, "operator")
+        .await
+        .unwrap();
     assert_eq!(state.status, InstanceStatus::Completed);
-    let retried = engine.store().incident(incidents[0].id).await.unwrap().unwrap();
-    assert_eq!((retried.resolution.as_deref(), retried.resolved_by.as_deref(), retried.is_open()), (Some("retried"), Some("operator"), false));
+    let retried = engine
+        .store()
+        .incident(incidents[0].id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            retried.resolution.as_deref(),
+            retried.resolved_by.as_deref(),
+            retried.is_open()
+        ),
+        (Some("retried"), Some("operator"), false)
+    );
     assert_eq!(engine.store().open_incidents(10).await.unwrap(), vec![]);
-    assert!(matches!(engine.resolve_incident(retried.id, "operator").await, Err(EngineError::IncidentClosed(_))));
-    assert!(matches!(engine.resolve_incident(999, "operator").await, Err(EngineError::IncidentNotFound(999))));
+    assert!(matches!(
+        engine.resolve_incident(retried.id, "operator").await,
+        Err(EngineError::IncidentClosed(_))
+    ));
+    assert!(matches!(
+        engine.resolve_incident(999, "operator").await,
+        Err(EngineError::IncidentNotFound(999))
+    ));
 }

@@ -31,18 +31,39 @@ struct Harness {
 impl Harness {
     async fn new(sources: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path().join("baton.db"), Durability::Normal).expect("the database opens");
-        let engine = Engine::new(store, Arc::new(ManualClock::new(t0())), EngineOptions { node: "test-node".into(), ..EngineOptions::default() });
-        engine.store().add_user(NewUser::named("mary"), t0()).await.unwrap();
+        let store = SqliteStore::open(dir.path().join("baton.db"), Durability::Normal)
+            .expect("the database opens");
+        let engine = Engine::new(
+            store,
+            Arc::new(ManualClock::new(t0())),
+            EngineOptions {
+                node: "test-node".into(),
+                ..EngineOptions::default()
+            },
+        );
+        engine
+            .store()
+            .add_user(NewUser::named("mary"), t0())
+            .await
+            .unwrap();
         for (n, source) in sources.iter().enumerate() {
-            engine.deploy(&format!("flow-{n}.yaml"), source).await.unwrap_or_else(|e| panic!("the definition deploys: {e}"));
+            engine
+                .deploy(&format!("flow-{n}.yaml"), source)
+                .await
+                .unwrap_or_else(|e| panic!("the definition deploys: {e}"));
         }
         Self { engine, _dir: dir }
     }
 
     async fn start(&self, process: &str, data: Value) -> Instance {
         let data: Map<String, Value> = data.as_object().cloned().unwrap();
-        Instance::clone(&self.engine.start(process, data).await.unwrap_or_else(|e| panic!("{process} starts: {e}")))
+        Instance::clone(
+            &self
+                .engine
+                .start(process, data)
+                .await
+                .unwrap_or_else(|e| panic!("{process} starts: {e}")),
+        )
     }
 
     async fn get(&self, id: &str) -> Instance {
@@ -52,7 +73,11 @@ impl Harness {
     /// The status of `task` of instance `id` now.
     async fn task(&self, id: &str, task: &str) -> (TaskStatus, Option<Reason>) {
         let instance = self.get(id).await;
-        let def = self.engine.definition(&instance.definition_id, Some(instance.definition_version)).await.unwrap();
+        let def = self
+            .engine
+            .definition(&instance.definition_id, Some(instance.definition_version))
+            .await
+            .unwrap();
         let state = &instance.tasks[def.task_index(task).unwrap()];
         (state.status.clone(), state.reason.clone())
     }
@@ -60,20 +85,39 @@ impl Harness {
     /// The child task `task` of `parent` started.
     async fn child_of(&self, parent: &str, task: &str) -> Instance {
         let instance = self.get(parent).await;
-        let def = self.engine.definition(&instance.definition_id, Some(instance.definition_version)).await.unwrap();
-        let child = instance.tasks[def.task_index(task).unwrap()].child.clone().expect("the task started a child");
+        let def = self
+            .engine
+            .definition(&instance.definition_id, Some(instance.definition_version))
+            .await
+            .unwrap();
+        let child = instance.tasks[def.task_index(task).unwrap()]
+            .child
+            .clone()
+            .expect("the task started a child");
         self.get(&child.instance).await
     }
 
     /// mary claims and completes (or fails) the human task of user task `task`.
     async fn human(&self, id: &str, task: &str, outcome: Result<Value, &str>) {
         let original = HumanTaskId::ORIGINAL;
-        self.engine.user_task(id, task, "mary", UserTaskCommand::Claim { task: original }).await.unwrap();
+        self.engine
+            .user_task(id, task, "mary", UserTaskCommand::Claim { task: original })
+            .await
+            .unwrap();
         let command = match outcome {
-            Ok(output) => UserTaskCommand::Complete { task: original, output: output.as_object().cloned().unwrap() },
-            Err(reason) => UserTaskCommand::Fail { task: original, reason: reason.into() },
+            Ok(output) => UserTaskCommand::Complete {
+                task: original,
+                output: output.as_object().cloned().unwrap(),
+            },
+            Err(reason) => UserTaskCommand::Fail {
+                task: original,
+                reason: reason.into(),
+            },
         };
-        self.engine.user_task(id, task, "mary", command).await.unwrap();
+        self.engine
+            .user_task(id, task, "mary", command)
+            .await
+            .unwrap();
     }
 
     /// Fires due timers until none is left: what the worker does.
@@ -82,7 +126,16 @@ impl Harness {
     }
 
     async fn abort(&self, id: &str, abort_parent: bool) {
-        self.engine.apply(id, Command::Abort { by: "ops".into(), abort_parent }).await.unwrap();
+        self.engine
+            .apply(
+                id,
+                Command::Abort {
+                    by: "ops".into(),
+                    abort_parent,
+                },
+            )
+            .await
+            .unwrap();
         self.settle().await;
     }
 }
@@ -122,12 +175,25 @@ tasks:
 async fn a_call_starts_its_child_with_the_input_and_maps_the_output_back_when_it_completes() {
     let h = Harness::new(&[CHILD_WITH_APPROVAL, PARENT_CALLING]).await;
     let parent = h.start("parent", json!({})).await;
-    assert!(matches!(h.task(&parent.id, "sub").await.0, TaskStatus::Running { .. }));
+    assert!(matches!(
+        h.task(&parent.id, "sub").await.0,
+        TaskStatus::Running { .. }
+    ));
     let child = h.child_of(&parent.id, "sub").await;
-    assert_eq!(child.data["amount"], json!(40), "the input mapping gave the child its data");
+    assert_eq!(
+        child.data["amount"],
+        json!(40),
+        "the input mapping gave the child its data"
+    );
     let link = child.parent.clone().expect("the child names its parent");
-    assert_eq!((link.instance.as_str(), link.task.as_str(), link.kind), (parent.id.as_str(), "sub", LinkKind::Call));
-    assert_eq!((child.root.as_deref(), child.case.as_str(), child.depth), (Some(parent.id.as_str()), parent.id.as_str(), 1));
+    assert_eq!(
+        (link.instance.as_str(), link.task.as_str(), link.kind),
+        (parent.id.as_str(), "sub", LinkKind::Call)
+    );
+    assert_eq!(
+        (child.root.as_deref(), child.case.as_str(), child.depth),
+        (Some(parent.id.as_str()), parent.id.as_str(), 1)
+    );
 
     // Stardust: the child must complete before its root completes.
     assert_eq!(h.get(&parent.id).await.status, InstanceStatus::Running);
@@ -136,7 +202,11 @@ async fn a_call_starts_its_child_with_the_input_and_maps_the_output_back_when_it
     h.settle().await;
     let parent = h.get(&parent.id).await;
     assert_eq!(parent.status, InstanceStatus::Completed);
-    assert_eq!(parent.data["result"], json!(41), "the output mapping read the child's data");
+    assert_eq!(
+        parent.data["result"],
+        json!(41),
+        "the output mapping read the child's data"
+    );
     let history = h.engine.store().history(&parent.id).await.unwrap();
     assert!(history.iter().any(|e| matches!(&e.kind, EventKind::ChildStarted { child: c, link: LinkKind::Call, .. } if *c == child.id)));
 }
@@ -157,9 +227,16 @@ tasks:
 ";
     let h = Harness::new(&[child, parent]).await;
     let started = h.start("caller", json!({})).await;
-    assert_eq!(started.status, InstanceStatus::Completed, "nothing waited: one step did it all");
+    assert_eq!(
+        started.status,
+        InstanceStatus::Completed,
+        "nothing waited: one step did it all"
+    );
     assert_eq!(started.data["got"], json!(42));
-    assert_eq!(h.child_of(&started.id, "sub").await.status, InstanceStatus::Completed);
+    assert_eq!(
+        h.child_of(&started.id, "sub").await.status,
+        InstanceStatus::Completed
+    );
 }
 
 #[tokio::test]
@@ -174,10 +251,22 @@ tasks:
     let started = h.start("lonely", json!({})).await;
     let (status, reason) = h.task(&started.id, "sub").await;
     assert_eq!(status, TaskStatus::EndedNotOk);
-    assert_eq!(reason.unwrap().to_string(), "process `nowhere` cannot be started: it is not deployed");
+    assert_eq!(
+        reason.unwrap().to_string(),
+        "process `nowhere` cannot be started: it is not deployed"
+    );
     let (_, reason) = h.task(&started.id, "pinned").await;
-    assert_eq!(reason.unwrap().to_string(), "process `lonely` cannot be started: version 7 is not deployed");
-    assert!(h.engine.store().children(&started.id).await.unwrap().is_empty());
+    assert_eq!(
+        reason.unwrap().to_string(),
+        "process `lonely` cannot be started: version 7 is not deployed"
+    );
+    assert!(h
+        .engine
+        .store()
+        .children(&started.id)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
@@ -192,13 +281,33 @@ tasks:
     // Every level's call started the next one in the same step, down to the limit, where the
     // call fails; each failure goes up one level per delivered end.
     h.settle().await;
-    let rows = h.engine.store().list_instances(&InstanceQuery { case: Some(root.id.clone()), limit: 1000, ..InstanceQuery::default() }).await.unwrap();
-    assert_eq!(rows.len() as u32, baton_core::limits::DEFAULT_MAX_DEPTH + 1, "the root and one instance per level");
-    let deepest = rows.iter().find(|r| r.status == InstanceStatus::Failed && r.id != root.id).map(|r| r.id.clone()).unwrap();
+    let rows = h
+        .engine
+        .store()
+        .list_instances(&InstanceQuery {
+            case: Some(root.id.clone()),
+            limit: 1000,
+            ..InstanceQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.len() as u32,
+        baton_core::limits::DEFAULT_MAX_DEPTH + 1,
+        "the root and one instance per level"
+    );
+    let deepest = rows
+        .iter()
+        .find(|r| r.status == InstanceStatus::Failed && r.id != root.id)
+        .map(|r| r.id.clone())
+        .unwrap();
     let deepest = h.get(&deepest).await;
     assert_eq!(h.get(&root.id).await.status, InstanceStatus::Failed);
     let (_, reason) = h.task(&root.id, "deeper").await;
-    assert!(matches!(reason, Some(Reason::ChildEnded { .. })), "{reason:?}");
+    assert!(
+        matches!(reason, Some(Reason::ChildEnded { .. })),
+        "{reason:?}"
+    );
     assert!(deepest.depth <= baton_core::limits::DEFAULT_MAX_DEPTH);
 }
 
@@ -207,12 +316,17 @@ async fn a_child_that_fails_ends_the_call_not_ok_with_the_childs_reason() {
     let h = Harness::new(&[CHILD_WITH_APPROVAL, PARENT_CALLING]).await;
     let parent = h.start("parent", json!({})).await;
     let child = h.child_of(&parent.id, "sub").await;
-    h.human(&child.id, "approve", Err("the amount is wrong")).await;
+    h.human(&child.id, "approve", Err("the amount is wrong"))
+        .await;
     h.settle().await;
     let (status, reason) = h.task(&parent.id, "sub").await;
     assert_eq!(status, TaskStatus::EndedNotOk);
     let said = reason.unwrap().to_string();
-    assert!(said.starts_with(&format!("sub-process {} failed", child.id)) && said.contains("the amount is wrong"), "{said}");
+    assert!(
+        said.starts_with(&format!("sub-process {} failed", child.id))
+            && said.contains("the amount is wrong"),
+        "{said}"
+    );
     assert_eq!(h.get(&parent.id).await.status, InstanceStatus::Failed);
 }
 
@@ -240,10 +354,23 @@ async fn stardust_call_is_a_subprocess_of_the_root() {
     let top = h.start("top", json!({})).await;
     let middle = h.child_of(&top.id, "outer").await;
     let leaf = h.child_of(&middle.id, "inner").await;
-    assert_eq!(leaf.root.as_deref(), Some(top.id.as_str()), "the root of a call's call is the root");
+    assert_eq!(
+        leaf.root.as_deref(),
+        Some(top.id.as_str()),
+        "the root of a call's call is the root"
+    );
     assert_eq!(leaf.parent.as_ref().unwrap().instance, middle.id);
     assert_eq!((leaf.case.as_str(), leaf.depth), (top.id.as_str(), 2));
-    let rows = h.engine.store().list_instances(&InstanceQuery { case: Some(top.id.clone()), limit: 10, ..InstanceQuery::default() }).await.unwrap();
+    let rows = h
+        .engine
+        .store()
+        .list_instances(&InstanceQuery {
+            case: Some(top.id.clone()),
+            limit: 10,
+            ..InstanceQuery::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 3, "the case holds the whole hierarchy");
 }
 
@@ -254,7 +381,10 @@ async fn stardust_call_must_complete_before_the_root_completes() {
     let middle = h.child_of(&top.id, "outer").await;
     let leaf = h.child_of(&middle.id, "inner").await;
     h.settle().await;
-    assert!(!h.get(&top.id).await.status.is_terminal(), "the root waits for its sub-processes");
+    assert!(
+        !h.get(&top.id).await.status.is_terminal(),
+        "the root waits for its sub-processes"
+    );
     h.human(&leaf.id, "wait", Ok(json!({}))).await;
     h.settle().await;
     assert_eq!(h.get(&middle.id).await.status, InstanceStatus::Completed);
@@ -281,9 +411,21 @@ tasks:
     let leaf = h.child_of(&middle.id, "inner").await;
     h.abort(&top.id, false).await;
     assert_eq!(h.get(&top.id).await.status, InstanceStatus::Aborted);
-    assert_eq!(h.get(&middle.id).await.status, InstanceStatus::Aborted, "aborted with its root");
-    assert_eq!(h.get(&leaf.id).await.status, InstanceStatus::Aborted, "and its own sub-process too");
-    assert_eq!(h.get(&finished.id).await.status, InstanceStatus::Completed, "an ended child stays as it ended");
+    assert_eq!(
+        h.get(&middle.id).await.status,
+        InstanceStatus::Aborted,
+        "aborted with its root"
+    );
+    assert_eq!(
+        h.get(&leaf.id).await.status,
+        InstanceStatus::Aborted,
+        "and its own sub-process too"
+    );
+    assert_eq!(
+        h.get(&finished.id).await.status,
+        InstanceStatus::Completed,
+        "an ended child stays as it ended"
+    );
 }
 
 #[tokio::test]
@@ -296,7 +438,10 @@ async fn stardust_aborting_a_call_does_not_abort_its_parent_unless_the_user_deci
     h.abort(&leaf.id, false).await;
     let (status, reason) = h.task(&middle.id, "inner").await;
     assert_eq!(status, TaskStatus::EndedNotOk);
-    assert!(matches!(reason, Some(Reason::ChildEnded { ref status, .. }) if status == "aborted"), "{reason:?}");
+    assert!(
+        matches!(reason, Some(Reason::ChildEnded { ref status, .. }) if status == "aborted"),
+        "{reason:?}"
+    );
     assert_ne!(h.get(&top.id).await.status, InstanceStatus::Aborted);
 
     // The user decides on the abort: every instance above it is aborted.
@@ -307,12 +452,30 @@ async fn stardust_aborting_a_call_does_not_abort_its_parent_unless_the_user_deci
     h.abort(&leaf.id, true).await;
     assert_eq!(h.get(&middle.id).await.status, InstanceStatus::Aborted);
     let top = h.get(&top.id).await;
-    assert_eq!(top.status, InstanceStatus::Aborted, "the abort went up to the root");
-    let reason = h.engine.store().history(&top.id).await.unwrap().into_iter().rev().find_map(|e| match e.kind {
-        EventKind::InstanceStatusChanged { to: InstanceStatus::Aborted, reason } => reason,
-        _ => None,
-    });
-    assert!(matches!(reason, Some(Reason::ChildAborted { ref by, .. }) if by == "ops"), "{reason:?}");
+    assert_eq!(
+        top.status,
+        InstanceStatus::Aborted,
+        "the abort went up to the root"
+    );
+    let reason = h
+        .engine
+        .store()
+        .history(&top.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .find_map(|e| match e.kind {
+            EventKind::InstanceStatusChanged {
+                to: InstanceStatus::Aborted,
+                reason,
+            } => reason,
+            _ => None,
+        });
+    assert!(
+        matches!(reason, Some(Reason::ChildAborted { ref by, .. }) if by == "ops"),
+        "{reason:?}"
+    );
 }
 
 #[tokio::test]
@@ -327,7 +490,11 @@ tasks:
     let middle = h.child_of(&top.id, "outer").await;
     let leaf = h.child_of(&middle.id, "inner").await;
     h.abort(&leaf.id, false).await;
-    assert_eq!(h.get(&middle.id).await.status, InstanceStatus::Aborted, "the call's own setting aborts its parent");
+    assert_eq!(
+        h.get(&middle.id).await.status,
+        InstanceStatus::Aborted,
+        "the call's own setting aborts its parent"
+    );
     // The root's call (without the setting) decides for itself: it ends not OK.
     assert_eq!(h.task(&top.id, "outer").await.0, TaskStatus::EndedNotOk);
     assert_eq!(h.get(&top.id).await.status, InstanceStatus::Failed);
@@ -343,18 +510,46 @@ async fn stardust_recovering_the_root_recovers_its_failed_call_instead_of_starti
     assert_eq!(h.get(&parent.id).await.status, InstanceStatus::Failed);
     assert_eq!(h.get(&child.id).await.status, InstanceStatus::Failed);
 
-    h.engine.apply(&parent.id, Command::Recover { by: "ops".into(), attempt: None }).await.unwrap();
-    assert!(matches!(h.task(&parent.id, "sub").await.0, TaskStatus::Running { attempt: 2, .. }));
-    assert_eq!(h.child_of(&parent.id, "sub").await.id, child.id, "the same child, recovered");
-    assert_eq!(h.engine.store().children(&parent.id).await.unwrap(), [child.id.clone()], "no new child");
+    h.engine
+        .apply(
+            &parent.id,
+            Command::Recover {
+                by: "ops".into(),
+                attempt: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        h.task(&parent.id, "sub").await.0,
+        TaskStatus::Running { attempt: 2, .. }
+    ));
+    assert_eq!(
+        h.child_of(&parent.id, "sub").await.id,
+        child.id,
+        "the same child, recovered"
+    );
+    assert_eq!(
+        h.engine.store().children(&parent.id).await.unwrap(),
+        [child.id.clone()],
+        "no new child"
+    );
     let recovered = h.get(&child.id).await;
     assert_eq!(recovered.status, InstanceStatus::Waiting);
-    assert_eq!(h.task(&child.id, "approve").await.0, TaskStatus::Ready, "its failed task runs again");
+    assert_eq!(
+        h.task(&child.id, "approve").await.0,
+        TaskStatus::Ready,
+        "its failed task runs again"
+    );
 
     h.human(&child.id, "approve", Ok(json!({}))).await;
     h.settle().await;
     let parent = h.get(&parent.id).await;
-    assert_eq!(parent.status, InstanceStatus::Completed, "the recovered child's end reached the recovered call");
+    assert_eq!(
+        parent.status,
+        InstanceStatus::Completed,
+        "the recovered child's end reached the recovered call"
+    );
     assert_eq!(parent.data["result"], json!(41));
 }
 
@@ -362,11 +557,37 @@ async fn stardust_recovering_the_root_recovers_its_failed_call_instead_of_starti
 async fn recovering_an_instance_with_nothing_to_recover_is_refused() {
     let h = Harness::new(&[CHILD_WITH_APPROVAL, PARENT_CALLING]).await;
     let parent = h.start("parent", json!({})).await;
-    let refused = h.engine.apply(&parent.id, Command::Recover { by: "ops".into(), attempt: None }).await.unwrap_err();
-    assert!(refused.to_string().contains("no task of it ended not OK"), "{refused}");
+    let refused = h
+        .engine
+        .apply(
+            &parent.id,
+            Command::Recover {
+                by: "ops".into(),
+                attempt: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("no task of it ended not OK"),
+        "{refused}"
+    );
     h.abort(&parent.id, false).await;
-    let refused = h.engine.apply(&parent.id, Command::Recover { by: "ops".into(), attempt: None }).await.unwrap_err();
-    assert!(refused.to_string().contains("only an instance that failed"), "{refused}");
+    let refused = h
+        .engine
+        .apply(
+            &parent.id,
+            Command::Recover {
+                by: "ops".into(),
+                attempt: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("only an instance that failed"),
+        "{refused}"
+    );
 }
 
 // ---- handoff (Pega's Hand Off) -------------------------------------------------------------
@@ -419,28 +640,80 @@ tasks:
 async fn a_handoff_runs_the_child_inline_to_its_first_stopping_point_then_the_parent_goes_on() {
     let h = Harness::new(&[FULFIL, OFFER]).await;
     let offer = h.start("offer", json!({})).await;
-    assert_eq!(offer.status, InstanceStatus::Completed, "the parent's flow resumed after the hand-off, in the same step");
-    let child_id = offer.referenced_instances.first().cloned().expect("the hand-off is referenced (Pega's pyReferencedInsKeys)");
+    assert_eq!(
+        offer.status,
+        InstanceStatus::Completed,
+        "the parent's flow resumed after the hand-off, in the same step"
+    );
+    let child_id = offer
+        .referenced_instances
+        .first()
+        .cloned()
+        .expect("the hand-off is referenced (Pega's pyReferencedInsKeys)");
     assert_eq!(offer.work_status.as_deref(), Some("Pending-Fulfillment"));
-    assert_eq!(offer.data["reference"], json!(format!("REF-{child_id}")), "later expressions read the reference");
-    assert_eq!(offer.data["seen_status"], json!("Pending-Fulfillment"), "and the work status");
+    assert_eq!(
+        offer.data["reference"],
+        json!(format!("REF-{child_id}")),
+        "later expressions read the reference"
+    );
+    assert_eq!(
+        offer.data["seen_status"],
+        json!("Pending-Fulfillment"),
+        "and the work status"
+    );
 
     let child = h.get(&child_id).await;
-    assert_eq!(child.status, InstanceStatus::Waiting, "the child stopped at its human task and lives on");
-    assert_eq!(child.data["copied_inline"], json!("Gold"), "inline, the child saw the whole parent data as `offer`");
-    assert_eq!((child.data["channel"].clone(), child.data["customer"].clone()), (json!("web"), json!("C-7")), "the input mapping copied onto its data");
-    assert!(!child.data.contains_key("OfferName"), "nothing else of the parent's data is the child's");
+    assert_eq!(
+        child.status,
+        InstanceStatus::Waiting,
+        "the child stopped at its human task and lives on"
+    );
+    assert_eq!(
+        child.data["copied_inline"],
+        json!("Gold"),
+        "inline, the child saw the whole parent data as `offer`"
+    );
+    assert_eq!(
+        (
+            child.data["channel"].clone(),
+            child.data["customer"].clone()
+        ),
+        (json!("web"), json!("C-7")),
+        "the input mapping copied onto its data"
+    );
+    assert!(
+        !child.data.contains_key("OfferName"),
+        "nothing else of the parent's data is the child's"
+    );
 }
 
 #[tokio::test]
 async fn a_handoff_commits_in_its_parents_step_and_adds_no_commit_of_its_own() {
     let h = Harness::new(&[FULFIL, OFFER]).await;
-    let (commits, writes) = (h.engine.metrics().commit_latency().count, h.engine.store().write_stats().requests);
+    let (commits, writes) = (
+        h.engine.metrics().commit_latency().count,
+        h.engine.store().write_stats().requests,
+    );
     let offer = h.start("offer", json!({})).await;
-    assert_eq!(offer.status, InstanceStatus::Completed, "the parent's one step handed off and went on to its end");
-    assert_eq!(h.engine.metrics().commit_latency().count - commits, 1, "the engine committed the parent's step, once");
-    assert_eq!(h.engine.store().write_stats().requests - writes, 1, "and the store took one write: the child's inline steps went with it");
-    assert_eq!(h.get(&offer.referenced_instances[0]).await.status, InstanceStatus::Waiting);
+    assert_eq!(
+        offer.status,
+        InstanceStatus::Completed,
+        "the parent's one step handed off and went on to its end"
+    );
+    assert_eq!(
+        h.engine.metrics().commit_latency().count - commits,
+        1,
+        "the engine committed the parent's step, once"
+    );
+    assert_eq!(
+        h.engine.store().write_stats().requests - writes,
+        1,
+        "and the store took one write: the child's inline steps went with it"
+    );
+    assert_eq!(
+        h.get(&offer.referenced_instances[0]).await.status,
+        InstanceStatus::Waiting
+    );
 }
 
 #[tokio::test]
@@ -450,9 +723,20 @@ async fn after_its_stopping_point_a_handed_off_child_sees_only_what_it_copied() 
     let child = offer.referenced_instances[0].clone();
     h.human(&child, "approve", Ok(json!({}))).await;
     let (status, reason) = h.task(&child, "read-late").await;
-    assert_eq!(status, TaskStatus::EndedNotOk, "the offer data is gone once the child lives on its own");
-    assert!(matches!(reason, Some(Reason::ExpressionFailed { ref field, .. }) if field == "set.late"), "{reason:?}");
-    assert_eq!(h.get(&child).await.data["copied_inline"], json!("Gold"), "what it copied inline stays");
+    assert_eq!(
+        status,
+        TaskStatus::EndedNotOk,
+        "the offer data is gone once the child lives on its own"
+    );
+    assert!(
+        matches!(reason, Some(Reason::ExpressionFailed { ref field, .. }) if field == "set.late"),
+        "{reason:?}"
+    );
+    assert_eq!(
+        h.get(&child).await.data["copied_inline"],
+        json!("Gold"),
+        "what it copied inline stays"
+    );
 }
 
 #[tokio::test]
@@ -463,15 +747,28 @@ data: {stamp: {type: string, default: ''}}
 tasks:
   - {id: stamp, kind: set, set: {stamp: \"'seen ' + offer.OfferName\"}}
 ";
-    let offer = OFFER.replace("process: fulfil", "process: straight").replace("input: {channel: \"data.Channel\", customer: \"data.CustomerID\"}", "input: {}");
+    let offer = OFFER
+        .replace("process: fulfil", "process: straight")
+        .replace(
+            "input: {channel: \"data.Channel\", customer: \"data.CustomerID\"}",
+            "input: {}",
+        );
     let h = Harness::new(&[straight, &offer]).await;
     let parent = h.start("offer", json!({})).await;
     let child = h.get(&parent.referenced_instances[0]).await;
     assert_eq!(child.status, InstanceStatus::Completed);
     assert_eq!(child.data["stamp"], json!("seen Gold"));
     let history = h.engine.store().history(&parent.id).await.unwrap();
-    let handed = history.iter().position(|e| matches!(e.kind, EventKind::ChildStarted { .. })).unwrap();
-    let told = history.iter().position(|e| e.task.as_deref() == Some("tell") && matches!(e.kind, EventKind::DataChanged { .. })).unwrap();
+    let handed = history
+        .iter()
+        .position(|e| matches!(e.kind, EventKind::ChildStarted { .. }))
+        .unwrap();
+    let told = history
+        .iter()
+        .position(|e| {
+            e.task.as_deref() == Some("tell") && matches!(e.kind, EventKind::DataChanged { .. })
+        })
+        .unwrap();
     assert!(handed < told, "the child ran before the parent went on");
 }
 
@@ -484,18 +781,43 @@ tasks:
   - {id: broken, kind: set, set: {x: \"offer.missing + 1\"}}
   - {id: wait, kind: user, after: [broken], title: Wait, owners: [mary]}
 ";
-    let offer = OFFER.replace("process: fulfil", "process: failing").replace("input: {channel: \"data.Channel\", customer: \"data.CustomerID\"}", "input: {}");
+    let offer = OFFER
+        .replace("process: fulfil", "process: failing")
+        .replace(
+            "input: {channel: \"data.Channel\", customer: \"data.CustomerID\"}",
+            "input: {}",
+        );
     let h = Harness::new(&[failing, &offer]).await;
     let parent = h.start("offer", json!({})).await;
     let (status, reason) = h.task(&parent.id, "hand").await;
     assert_eq!(status, TaskStatus::EndedNotOk);
     let said = reason.unwrap().to_string();
     assert!(said.starts_with("nothing was handed off: the inline part of `failing` failed: task `broken` ended not OK"), "{said}");
-    assert!(h.engine.store().children(&parent.id).await.unwrap().is_empty(), "no child exists");
+    assert!(
+        h.engine
+            .store()
+            .children(&parent.id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no child exists"
+    );
     let parent = h.get(&parent.id).await;
     assert!(parent.referenced_instances.is_empty() && parent.work_status.is_none());
-    assert_eq!(parent.data["reference"], json!(""), "the parent's data is unchanged");
-    let all = h.engine.store().list_instances(&InstanceQuery { limit: 10, ..InstanceQuery::default() }).await.unwrap();
+    assert_eq!(
+        parent.data["reference"],
+        json!(""),
+        "the parent's data is unchanged"
+    );
+    let all = h
+        .engine
+        .store()
+        .list_instances(&InstanceQuery {
+            limit: 10,
+            ..InstanceQuery::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(all.len(), 1, "only the parent is stored");
 }
 
@@ -505,13 +827,29 @@ async fn a_handoff_to_a_process_that_is_not_deployed_or_refuses_its_input_ends_n
     let parent = h.start("offer", json!({})).await;
     let (status, reason) = h.task(&parent.id, "hand").await;
     assert_eq!(status, TaskStatus::EndedNotOk);
-    assert_eq!(reason.unwrap().to_string(), "process `fulfil` cannot be started: it is not deployed");
+    assert_eq!(
+        reason.unwrap().to_string(),
+        "process `fulfil` cannot be started: it is not deployed"
+    );
 
-    let h = Harness::new(&[FULFIL, &OFFER.replace("customer: \"data.CustomerID\"", "customer: \"42\"")]).await;
+    let h = Harness::new(&[
+        FULFIL,
+        &OFFER.replace("customer: \"data.CustomerID\"", "customer: \"42\""),
+    ])
+    .await;
     let parent = h.start("offer", json!({})).await;
     let (_, reason) = h.task(&parent.id, "hand").await;
-    assert!(matches!(&reason, Some(Reason::ChildRefused { process, problem }) if process == "fulfil" && problem.contains("`customer` must be string")), "{reason:?}");
-    assert!(h.engine.store().children(&parent.id).await.unwrap().is_empty());
+    assert!(
+        matches!(&reason, Some(Reason::ChildRefused { process, problem }) if process == "fulfil" && problem.contains("`customer` must be string")),
+        "{reason:?}"
+    );
+    assert!(h
+        .engine
+        .store()
+        .children(&parent.id)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 // ---- Stardust's table, asynchronous sub-process (`handoff`) ------------------------------------
@@ -522,7 +860,10 @@ async fn stardust_handoff_is_not_a_subprocess_of_the_root_but_is_in_its_case() {
     let offer = h.start("offer", json!({})).await;
     let child = h.get(&offer.referenced_instances[0]).await;
     assert_eq!(child.root, None, "it is a root of its own");
-    assert_eq!(child.parent.as_ref().map(|p| (p.instance.clone(), p.kind)), Some((offer.id.clone(), LinkKind::Handoff)));
+    assert_eq!(
+        child.parent.as_ref().map(|p| (p.instance.clone(), p.kind)),
+        Some((offer.id.clone(), LinkKind::Handoff))
+    );
     assert_eq!(child.case, offer.id, "users track both as one case");
 }
 
@@ -531,33 +872,61 @@ async fn stardust_a_handoff_need_not_complete_before_the_root_completes() {
     let h = Harness::new(&[FULFIL, OFFER]).await;
     let offer = h.start("offer", json!({})).await;
     assert_eq!(offer.status, InstanceStatus::Completed);
-    assert_eq!(h.get(&offer.referenced_instances[0]).await.status, InstanceStatus::Waiting);
+    assert_eq!(
+        h.get(&offer.referenced_instances[0]).await.status,
+        InstanceStatus::Waiting
+    );
 }
 
 #[tokio::test]
 async fn stardust_aborting_the_root_does_not_abort_a_handoff() {
-    let waiting_offer = format!("{OFFER}  - {{id: hold, kind: user, after: [tell], title: Hold, owners: [mary]}}\n");
+    let waiting_offer = format!(
+        "{OFFER}  - {{id: hold, kind: user, after: [tell], title: Hold, owners: [mary]}}\n"
+    );
     let h = Harness::new(&[FULFIL, &waiting_offer]).await;
     let offer = h.start("offer", json!({})).await;
     h.abort(&offer.id, false).await;
     assert_eq!(h.get(&offer.id).await.status, InstanceStatus::Aborted);
-    assert_eq!(h.get(&offer.referenced_instances[0]).await.status, InstanceStatus::Waiting, "it lives on its own");
+    assert_eq!(
+        h.get(&offer.referenced_instances[0]).await.status,
+        InstanceStatus::Waiting,
+        "it lives on its own"
+    );
 }
 
 #[tokio::test]
 async fn stardust_aborting_a_handoff_does_not_abort_the_root_even_when_asked() {
-    let waiting_offer = format!("{OFFER}  - {{id: hold, kind: user, after: [tell], title: Hold, owners: [mary]}}\n");
+    let waiting_offer = format!(
+        "{OFFER}  - {{id: hold, kind: user, after: [tell], title: Hold, owners: [mary]}}\n"
+    );
     let h = Harness::new(&[FULFIL, &waiting_offer]).await;
     let offer = h.start("offer", json!({})).await;
     h.abort(&offer.referenced_instances[0], true).await;
-    assert_eq!(h.get(&offer.referenced_instances[0]).await.status, InstanceStatus::Aborted);
-    assert_eq!(h.get(&offer.id).await.status, InstanceStatus::Waiting, "the parent heard nothing");
-    assert_eq!(h.engine.store().due_timers_of(&offer.id, t0() + chrono::Duration::days(1), 10).await.unwrap().len(), 0);
+    assert_eq!(
+        h.get(&offer.referenced_instances[0]).await.status,
+        InstanceStatus::Aborted
+    );
+    assert_eq!(
+        h.get(&offer.id).await.status,
+        InstanceStatus::Waiting,
+        "the parent heard nothing"
+    );
+    assert_eq!(
+        h.engine
+            .store()
+            .due_timers_of(&offer.id, t0() + chrono::Duration::days(1), 10)
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
 }
 
 #[tokio::test]
 async fn stardust_recovering_the_root_does_not_recover_a_handoff() {
-    let failing_later = format!("{OFFER}  - {{id: hold, kind: user, after: [tell], title: Hold, owners: [mary]}}\n");
+    let failing_later = format!(
+        "{OFFER}  - {{id: hold, kind: user, after: [tell], title: Hold, owners: [mary]}}\n"
+    );
     let h = Harness::new(&[FULFIL, &failing_later]).await;
     let offer = h.start("offer", json!({})).await;
     let child = offer.referenced_instances[0].clone();
@@ -566,10 +935,31 @@ async fn stardust_recovering_the_root_does_not_recover_a_handoff() {
     h.human(&offer.id, "hold", Err("no")).await;
     assert_eq!(h.task(&child, "approve").await.0, TaskStatus::EndedNotOk);
     assert_eq!(h.get(&offer.id).await.status, InstanceStatus::Failed);
-    h.engine.apply(&offer.id, Command::Recover { by: "ops".into(), attempt: None }).await.unwrap();
-    assert_eq!(h.task(&offer.id, "hold").await.0, TaskStatus::Ready, "the root's own failure runs again");
-    assert_eq!(h.task(&child, "approve").await.0, TaskStatus::EndedNotOk, "the handed-off instance is not the root's to recover");
-    assert_eq!(h.get(&offer.id).await.referenced_instances, [child], "and no second hand-off happened");
+    h.engine
+        .apply(
+            &offer.id,
+            Command::Recover {
+                by: "ops".into(),
+                attempt: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        h.task(&offer.id, "hold").await.0,
+        TaskStatus::Ready,
+        "the root's own failure runs again"
+    );
+    assert_eq!(
+        h.task(&child, "approve").await.0,
+        TaskStatus::EndedNotOk,
+        "the handed-off instance is not the root's to recover"
+    );
+    assert_eq!(
+        h.get(&offer.id).await.referenced_instances,
+        [child],
+        "and no second hand-off happened"
+    );
 }
 
 #[tokio::test]
@@ -586,8 +976,14 @@ tasks:
     let called = h.child_of(&parent.id, "sub").await;
     let handed = parent.referenced_instances[0].clone();
     h.engine.delete_instance(&parent.id, "ops").await.unwrap();
-    assert!(h.get(&called.id).await.deleted_at.is_some(), "a sub-process goes with its parent");
-    assert!(h.get(&handed).await.deleted_at.is_none(), "a hand-off lives on its own");
+    assert!(
+        h.get(&called.id).await.deleted_at.is_some(),
+        "a sub-process goes with its parent"
+    );
+    assert!(
+        h.get(&handed).await.deleted_at.is_none(),
+        "a hand-off lives on its own"
+    );
 }
 
 #[tokio::test]
@@ -608,7 +1004,16 @@ tasks:
 ";
     let h = Harness::new(&[v1, &v2, caller]).await;
     let started = h.start("caller", json!({})).await;
-    assert_eq!((started.data["latest"].clone(), started.data["pinned"].clone()), (json!(2), json!(1)));
+    assert_eq!(
+        (
+            started.data["latest"].clone(),
+            started.data["pinned"].clone()
+        ),
+        (json!(2), json!(1))
+    );
     assert_eq!(h.child_of(&started.id, "first").await.definition_version, 1);
-    assert_eq!(h.child_of(&started.id, "newest").await.definition_version, 2);
+    assert_eq!(
+        h.child_of(&started.id, "newest").await.definition_version,
+        2
+    );
 }

@@ -17,32 +17,102 @@ use serde_json::{json, Map};
 async fn instances_waiting_in_a_database_of_the_previous_release_keep_working() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("baton.db");
-    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/state-format-1.db"), &path).unwrap();
-    let store = SqliteStore::open(&path, Durability::Normal).expect("the old database opens and migrates");
-    let engine = Engine::new(store, Arc::new(SystemClock), EngineOptions { node: "test-node".into(), ..EngineOptions::default() });
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/state-format-1.db"
+        ),
+        &path,
+    )
+    .unwrap();
+    let store =
+        SqliteStore::open(&path, Durability::Normal).expect("the old database opens and migrates");
+    let engine = Engine::new(
+        store,
+        Arc::new(SystemClock),
+        EngineOptions {
+            node: "test-node".into(),
+            ..EngineOptions::default()
+        },
+    );
 
-    let rows = engine.store().list_instances(&InstanceQuery { limit: 10, ..InstanceQuery::default() }).await.unwrap();
+    let rows = engine
+        .store()
+        .list_instances(&InstanceQuery {
+            limit: 10,
+            ..InstanceQuery::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 3);
-    let root = rows.iter().find(|r| r.parent.is_none()).expect("the root").id.clone();
-    let iterations: Vec<String> = rows.iter().filter(|r| r.parent.is_some()).map(|r| r.id.clone()).collect();
-    assert!(rows.iter().all(|r| r.case == root), "the migration put every instance in the root's case");
-    let links: Vec<_> = rows.iter().filter(|r| r.parent.is_some()).map(|r| r.link).collect();
-    assert_eq!(links, [Some(baton_core::instance::LinkKind::Iteration); 2], "and listed each iteration as one");
+    let root = rows
+        .iter()
+        .find(|r| r.parent.is_none())
+        .expect("the root")
+        .id
+        .clone();
+    let iterations: Vec<String> = rows
+        .iter()
+        .filter(|r| r.parent.is_some())
+        .map(|r| r.id.clone())
+        .collect();
+    assert!(
+        rows.iter().all(|r| r.case == root),
+        "the migration put every instance in the root's case"
+    );
+    let links: Vec<_> = rows
+        .iter()
+        .filter(|r| r.parent.is_some())
+        .map(|r| r.link)
+        .collect();
+    assert_eq!(
+        links,
+        [Some(baton_core::instance::LinkKind::Iteration); 2],
+        "and listed each iteration as one"
+    );
 
     let state = engine.instance(&root).await.unwrap();
-    assert_eq!((state.case.as_str(), state.root.as_deref()), (root.as_str(), None));
+    assert_eq!(
+        (state.case.as_str(), state.root.as_deref()),
+        (root.as_str(), None)
+    );
     for id in &iterations {
         let it = engine.instance(id).await.unwrap();
-        assert_eq!((it.case.as_str(), it.root.as_deref(), it.parent.as_ref().map(|p| p.kind)), (root.as_str(), Some(root.as_str()), Some(baton_core::instance::LinkKind::Iteration)));
+        assert_eq!(
+            (
+                it.case.as_str(),
+                it.root.as_deref(),
+                it.parent.as_ref().map(|p| p.kind)
+            ),
+            (
+                root.as_str(),
+                Some(root.as_str()),
+                Some(baton_core::instance::LinkKind::Iteration)
+            )
+        );
     }
 
     let original = HumanTaskId::ORIGINAL;
     let act = |id: String, task: &'static str, output: serde_json::Value| {
         let engine = engine.clone();
         async move {
-            engine.user_task(&id, task, "mary", UserTaskCommand::Claim { task: original }).await.unwrap();
+            engine
+                .user_task(&id, task, "mary", UserTaskCommand::Claim { task: original })
+                .await
+                .unwrap();
             let output: Map<String, serde_json::Value> = output.as_object().cloned().unwrap();
-            engine.user_task(&id, task, "mary", UserTaskCommand::Complete { task: original, output }).await.unwrap();
+            engine
+                .user_task(
+                    &id,
+                    task,
+                    "mary",
+                    UserTaskCommand::Complete {
+                        task: original,
+                        output,
+                    },
+                )
+                .await
+                .unwrap();
         }
     };
     act(root.clone(), "approve", json!({"approved": true})).await;

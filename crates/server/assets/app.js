@@ -17,7 +17,7 @@ function h(tag, attrs = {}, ...children) {
     else if (k === 'text') el.textContent = v;
     else el.setAttribute(k, v === true ? '' : v);
   }
-  for (const c of children.flat()) if (c !== null && c !== undefined) el.append(c instanceof Node ? c : String(c));
+  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined) el.append(c instanceof Node ? c : String(c));
   return el;
 }
 const svg = (tag, attrs = {}) => {
@@ -29,6 +29,8 @@ const enc = encodeURIComponent;
 const json = (v) => JSON.stringify(v, null, 2);
 const when = (t) => (t ? new Date(t).toLocaleString() : '—');
 function say(text) { statusLine.textContent = text || ''; }
+/// Puts `children` (nodes, text, nested lists of them; null for nothing) in the page's main part.
+function show(...children) { main.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined)); }
 
 class ApiError extends Error {
   constructor(status, body) { super(body?.error?.message || `HTTP ${status}`); this.status = status; this.body = body; }
@@ -65,35 +67,44 @@ async function session() {
 
 // ---- forms generated from declared fields
 
+/// An input for a declared field (`{name, type, required, description, default}`): a number
+/// input for numbers, a select for booleans, a text input for strings, JSON for the rest.
 function fieldInput(f, id) {
+  const hint = f.default !== undefined && f.default !== null ? `default: ${JSON.stringify(f.default)}` : null;
   const common = { id, name: f.name, required: f.required || null, 'aria-describedby': f.description ? `${id}-d` : null };
   switch (f.type) {
-    case 'boolean': return h('select', common, h('option', { value: '' }, '—'), h('option', { value: 'true' }, 'yes'), h('option', { value: 'false' }, 'no'));
-    case 'integer': return h('input', { ...common, type: 'number', step: '1' });
-    case 'number': return h('input', { ...common, type: 'number', step: 'any' });
-    case 'string': return h('input', { ...common, type: 'text' });
-    default: return h('textarea', { ...common, rows: 3, placeholder: 'JSON' });
+    case 'boolean': return h('select', common, h('option', { value: '' }, hint ? `— (${hint})` : '—'), h('option', { value: 'true' }, 'yes'), h('option', { value: 'false' }, 'no'));
+    case 'integer': return h('input', { ...common, type: 'number', step: '1', placeholder: hint });
+    case 'number': return h('input', { ...common, type: 'number', step: 'any', placeholder: hint });
+    case 'string': return h('input', { ...common, type: 'text', placeholder: hint });
+    default: return h('textarea', { ...common, rows: 3, placeholder: hint ? `JSON, ${hint}` : 'JSON' });
   }
 }
 
 function fieldsForm(fields, prefix) {
   return fields.map((f, i) => {
     const id = `${prefix}-${i}`;
-    return h('div', {}, h('label', { for: id }, f.name, f.required ? ' (required)' : '', ` — ${f.type}`), fieldInput(f, id),
+    return h('div', { class: 'field' }, h('label', { for: id }, f.name, f.required ? ' (required)' : '', h('span', { class: 'muted' }, ` — ${f.type}`)), fieldInput(f, id),
       f.description ? h('div', { class: 'muted', id: `${id}-d` }, f.description) : null);
   });
 }
 
+/// The values of a form made by `fieldsForm`, each of its field's type; an empty field is left
+/// out. A value that is not of its type is refused here, naming the field.
 function readFields(form, fields) {
   const out = {};
   for (const f of fields) {
     const raw = form.elements[f.name]?.value ?? '';
     if (raw === '') continue;
     if (f.type === 'boolean') out[f.name] = raw === 'true';
-    else if (f.type === 'integer') out[f.name] = parseInt(raw, 10);
-    else if (f.type === 'number') out[f.name] = Number(raw);
-    else if (f.type === 'string') out[f.name] = raw;
-    else out[f.name] = JSON.parse(raw);
+    else if (f.type === 'integer' || f.type === 'number') {
+      const n = Number(raw);
+      if (!Number.isFinite(n) || (f.type === 'integer' && !Number.isInteger(n))) throw new Error(`${f.name}: ${f.type === 'integer' ? 'a whole number' : 'a number'}, not ${raw}`);
+      out[f.name] = n;
+    } else if (f.type === 'string') out[f.name] = raw;
+    else {
+      try { out[f.name] = JSON.parse(raw); } catch { throw new Error(`${f.name}: not JSON`); }
+    }
   }
   return out;
 }
@@ -129,7 +140,7 @@ function showSignIn() {
     h('fieldset', {}, h('legend', {}, 'Or sign in with an API token'),
       h('label', { for: 'token' }, 'Token'), h('input', { id: 'token', name: 'token', type: 'password', autocomplete: 'off', required: true, size: 50 }),
       h('p', {}, h('button', { type: 'submit', class: 'secondary' }, 'Sign in with token'))));
-  main.replaceChildren(h('h1', {}, 'Sign in'), error, byPassword, byToken);
+  show(h('h1', {}, 'Sign in'), error, byPassword, byToken);
   document.getElementById('user').focus();
 }
 
@@ -172,8 +183,8 @@ async function inboxPage(params) {
   const rows = page.rows.map((r) => h('tr', { 'data-task': `${r.instance}/${r.task}/${r.human_task}` },
     h('td', {}, h('a', { href: `#/task/${enc(r.instance)}/${enc(r.task)}/${r.human_task}` }, r.title)),
     h('td', {}, r.process), h('td', {}, r.status), h('td', {}, r.owner || '—'), h('td', {}, r.priority), h('td', {}, when(r.due)),
-    h('td', {}, r.status === 'ready' ? h('button', { onclick: op(r, 'claim') }, 'Claim') : null,
-      r.status === 'claimed' && r.owner === me.name ? h('button', { class: 'secondary', onclick: op(r, 'unclaim') }, 'Unclaim') : null)));
+    h('td', {}, r.status === 'ready' ? h('button', { onclick: op(r, 'claim'), 'aria-label': `Claim ${r.title}` }, 'Claim') : null,
+      r.status === 'claimed' && r.owner === me.name ? h('button', { class: 'secondary', onclick: op(r, 'unclaim'), 'aria-label': `Unclaim ${r.title}` }, 'Unclaim') : null)));
   const table = rows.length
     ? h('table', {}, h('thead', {}, h('tr', {}, ['Task', 'Process', 'Status', 'Owner', 'Priority', 'Due', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))), h('tbody', {}, rows))
     : h('p', { class: 'muted' }, 'No tasks.');
@@ -181,7 +192,7 @@ async function inboxPage(params) {
     page.more ? h('a', { href: `#/inbox?${withParam(params, 'page', page.page + 1)}` }, 'Next page →') : null);
   const workflows = page.workflows.map((w) => h('li', {}, `${w.process} (${w.step || 'ended'}), suspended ${when(w.suspended_at)} `,
     h('button', { onclick: () => resumeWorkflow(w.instance) }, `Resume ${w.process}`)));
-  main.replaceChildren(h('h1', {}, 'Inbox'), filters, table, more,
+  show(h('h1', {}, 'Inbox'), filters, table, more,
     h('h2', {}, 'Suspended interactive workflows'), workflows.length ? h('ul', { id: 'suspended' }, workflows) : h('p', { class: 'muted' }, 'None.'));
   live('', route);
 }
@@ -203,7 +214,7 @@ async function taskPage(instance, task, number) {
   const t = user.human_tasks.find((x) => x.id === Number(number)) || user.human_tasks[0];
   const path = `/api/instances/${enc(instance)}/tasks/${enc(task)}/human-tasks?number=${t.id}`;
   const op = (label, body) => act(label, () => api('POST', path, body));
-  const mine = t.status === 'claimed' && t.owner === me.name;
+  const mine = t.status === 'claimed' && t.claimed_by === me.name;
   const complete = h('form', { 'aria-label': 'Complete', onsubmit: (e) => {
       e.preventDefault();
       let output;
@@ -221,10 +232,10 @@ async function taskPage(instance, task, number) {
   const subtask = h('form', { 'aria-label': 'Subtask', onsubmit: (e) => { e.preventDefault(); op('Subtask', { operation: 'subtask', to: people(e.target.to.value), title: e.target.title.value }); } },
     h('label', { for: 'st-to' }, 'Subtask for (users, group:NAME)'), h('input', { id: 'st-to', name: 'to', required: true }),
     h('label', { for: 'st-title' }, 'Its title'), h('input', { id: 'st-title', name: 'title', required: true }), ' ', h('button', { type: 'submit' }, 'Create subtask'));
-  main.replaceChildren(
+  show(
     h('p', {}, h('a', { href: '#/inbox' }, '← Inbox'), ' · ', h('a', { href: `#/instance/${enc(instance)}` }, 'its instance')),
     h('h1', {}, t.title), h('p', {}, t.description || ''),
-    h('p', {}, `Status: ${t.status}`, t.owner ? `, claimed by ${t.owner}` : '', ` · priority ${t.priority} · due ${when(t.due)}`),
+    h('p', {}, `Status: ${t.status}`, t.claimed_by ? `, claimed by ${t.claimed_by}` : '', ` · priority ${t.priority} · due ${when(t.due)}`),
     h('div', { class: 'actions' },
       t.status === 'ready' ? h('button', { onclick: () => op('Claim', { operation: 'claim' }) }, 'Claim') : null,
       mine ? h('button', { class: 'secondary', onclick: () => op('Unclaim', { operation: 'unclaim' }) }, 'Unclaim') : null,
@@ -233,32 +244,42 @@ async function taskPage(instance, task, number) {
     h('h2', {}, 'Input'), h('pre', {}, json(t.input)),
     h('h2', {}, 'Notes'), t.notes.length ? h('ul', {}, t.notes.map((n) => h('li', {}, `${n.by}, ${when(n.at)}: ${n.note ?? n.text ?? ''}`))) : h('p', { class: 'muted' }, 'None.'),
     h('h2', {}, 'Escalations'), t.escalations.length ? h('pre', {}, json(t.escalations)) : h('p', { class: 'muted' }, 'None.'));
-  live(`?instance=${enc(instance)}`, route);
+  // Redrawn only when the task itself changed: a redraw would wipe what the user is typing.
+  live(`?instance=${enc(instance)}`, async () => {
+    const now = (await api('GET', path)).human_tasks.find((x) => x.id === t.id);
+    if (!now || now.status !== t.status || now.claimed_by !== t.claimed_by || now.updated_at !== t.updated_at) route();
+  });
 }
 
 // ---- start
 
 async function startPage() {
   const defs = await api('GET', '/api/definitions?startable=true');
-  const items = defs.map((d, i) => h('form', { 'aria-label': `Start ${d.id}`, onsubmit: async (e) => {
+  const items = defs.map((d, i) => {
+    const declared = d.data.length > 0;
+    const start = async (e) => {
       e.preventDefault();
+      let data;
+      try { data = declared ? readFields(e.target, d.data) : JSON.parse(e.target.data.value || '{}'); } catch (err) { say(`Start ${d.id}: ${err.message}`); return; }
       try {
-        const data = JSON.parse(e.target.data.value || '{}');
-        const started = await api('POST', '/api/instances', { process: d.id, data });
-        location.hash = `#/instance/${enc(started.id)}`;
-      } catch (err) {
-        if (err.body?.error?.message?.includes('interactive')) {
-          const id = await session();
-          const step = await api('POST', `/api/sessions/${enc(id)}/workflows`, { process: d.id, data: JSON.parse(e.target.data.value || '{}') });
+        if (d.interactive) {
+          const step = await api('POST', `/api/sessions/${enc(await session())}/workflows`, { process: d.id, data });
           location.hash = `#/workflow/${enc(step.workflow.instance)}`;
-        } else say(`Start ${d.id}: ${err.message}`);
-      }
-    } },
-    h('fieldset', {}, h('legend', {}, `${d.id}${d.name ? ` — ${d.name}` : ''} (version ${d.version})`),
-      d.description ? h('p', {}, d.description) : null,
-      h('label', { for: `data-${i}` }, 'Start data (JSON)'), h('textarea', { id: `data-${i}`, name: 'data', rows: 3 }, '{}'),
-      h('p', {}, h('button', { type: 'submit' }, `Start ${d.id}`)))));
-  main.replaceChildren(h('h1', {}, 'Start a process'), items.length ? items : h('p', { class: 'muted' }, 'You may start no process.'));
+        } else {
+          const started = await api('POST', '/api/instances', { process: d.id, data });
+          location.hash = `#/instance/${enc(started.id)}`;
+        }
+      } catch (err) { say(`Start ${d.id}: ${err.message}`); }
+    };
+    return h('form', { 'aria-label': `Start ${d.id}`, onsubmit: start },
+      h('fieldset', {}, h('legend', {}, `${d.id}${d.name ? ` — ${d.name}` : ''} (version ${d.version})`),
+        d.description ? h('p', {}, d.description) : null,
+        d.interactive ? h('p', { class: 'muted' }, 'An interactive workflow: it runs in your session, here in the browser.') : null,
+        declared ? fieldsForm(d.data, `start-${i}`)
+          : [h('label', { for: `data-${i}` }, 'Start data (JSON)'), h('textarea', { id: `data-${i}`, name: 'data', rows: 3 }, '{}')],
+        h('p', {}, h('button', { type: 'submit' }, `Start ${d.id}`))));
+  });
+  show(h('h1', {}, 'Start a process'), items.length ? items : h('p', { class: 'muted' }, 'You may start no process.'));
 }
 
 // ---- instances
@@ -281,7 +302,7 @@ async function instancesPage(params) {
   const rows = page.instances.map((i) => h('tr', {},
     h('td', {}, h('a', { href: `#/instance/${enc(i.id)}` }, i.id)), h('td', {}, `${i.process} v${i.version}`), h('td', {}, i.status),
     h('td', {}, when(i.created_at)), h('td', {}, i.parent ? h('a', { href: `#/instance/${enc(i.parent)}` }, i.link || 'parent') : '—')));
-  main.replaceChildren(h('h1', {}, 'Instances'), filters,
+  show(h('h1', {}, 'Instances'), filters,
     rows.length ? h('table', {}, h('thead', {}, h('tr', {}, ['Instance', 'Process', 'Status', 'Started', 'Parent'].map((c) => h('th', { scope: 'col' }, c)))), h('tbody', {}, rows)) : h('p', { class: 'muted' }, 'No instances.'),
     page.next_cursor ? h('p', {}, h('a', { href: `#/instances?${withParam(params, 'cursor', page.next_cursor)}` }, 'Next page →')) : null);
 }
@@ -325,12 +346,14 @@ const taskStatus = (t) => t.status ?? t.state?.status;
 
 async function instancePage(id, params) {
   const inst = await api('GET', `/api/instances/${enc(id)}`);
-  const [graph, history, children, startable] = await Promise.all([
+  const [graph, history, children, startable, incidents] = await Promise.all([
     api('GET', `/api/definitions/${enc(inst.process.split('/')[0])}/graph?version=${inst.version}`).catch(() => null),
     api('GET', `/api/instances/${enc(id)}/history`).catch(() => []),
     api('GET', `/api/instances/${enc(id)}/children`).catch(() => []),
     api('GET', '/api/definitions?startable=true').catch(() => []),
+    api('GET', `/api/instances/${enc(id)}/incidents`).catch(() => []),
   ]);
+  const events = history.events || history;
   const statuses = Object.fromEntries(Object.entries(inst.tasks).map(([k, t]) => [k, taskStatus(t)]));
   const picked = params.get('task');
   const pick = (task) => { location.hash = `#/instance/${enc(id)}?task=${enc(task)}`; };
@@ -342,11 +365,15 @@ async function instancePage(id, params) {
       h('p', {}, `Status: ${taskStatus(t)}`), h('p', {}, `Reason: ${t.reason?.message || '—'}`),
       h('p', {}, `Attempts: ${t.attempts ?? 0} · started ${when(t.started_at)} · ended ${when(t.ended_at)}`),
       t.child ? h('p', {}, h('a', { href: `#/instance/${enc(t.child)}` }, 'its sub-process')) : null,
-      t.output ? h('pre', {}, json(t.output)) : null,
+      t.reason && Object.keys(t.reason.details || {}).length ? h('pre', {}, json(t.reason.details)) : null,
+      h('h3', {}, 'Its history'), h('ol', { class: 'timeline' }, events.filter((ev) => ev.task === picked).slice(-20).map((ev) => {
+        const { seq, at, task, event, ...values } = ev;
+        return h('li', {}, `${when(at)} `, h('strong', {}, event), Object.keys(values).length ? h('pre', {}, json(values)) : null);
+      })),
       h('div', { class: 'actions' },
         h('button', { onclick: () => act(`Retry ${picked}`, () => api('POST', `${base}/retry`)) }, 'Retry'),
         h('button', { class: 'secondary', onclick: () => act(`Skip ${picked}`, () => api('POST', `${base}/skip`)) }, 'Skip'),
-        h('button', { class: 'secondary', onclick: () => act('Set breakpoint', () => api('PUT', `${base}/breakpoint`)) }, 'Set breakpoint'),
+        h('button', { class: 'secondary', onclick: () => act('Set breakpoint', () => api('POST', `${base}/breakpoint`)) }, 'Set breakpoint'),
         h('button', { class: 'secondary', onclick: () => act('Clear breakpoint', () => api('DELETE', `${base}/breakpoint`)) }, 'Clear breakpoint')),
       h('form', { 'aria-label': 'Prompt input', onsubmit: (e) => { e.preventDefault(); act('Input', () => api('POST', `${base}/input`, { values: JSON.parse(e.target.data.value || '{}') })); } },
         h('label', { for: 'prompt' }, 'Prompt input (JSON)'), h('input', { id: 'prompt', name: 'data', value: '{}' }), ' ', h('button', { type: 'submit' }, 'Give input')));
@@ -362,8 +389,23 @@ async function instancePage(id, params) {
     } },
     h('label', {}, 'Event ', h('input', { name: 'name', required: true })), h('label', {}, 'Key ', h('input', { name: 'key' })),
     h('label', {}, 'Data ', h('input', { name: 'data', value: '{}' })), h('button', { type: 'submit' }, 'Publish'));
+  const abortAndStart = h('form', { 'aria-label': 'Abort and start', class: 'filters', onsubmit: (e) => {
+      e.preventDefault();
+      const process = e.target.process.value;
+      act(`Abort and start ${process}`, async () => {
+        const peer = await api('POST', `/api/instances/${enc(id)}/abort-and-start`, { process });
+        location.hash = `#/instance/${enc(peer.id)}`;
+      });
+    } },
+    h('label', {}, 'Abort this instance and start instead ', h('select', { name: 'process' }, startable.map((d) => h('option', { value: d.id }, d.id)))),
+    h('button', { type: 'submit', class: 'danger' }, 'Abort and start'));
+  const openIncidents = incidents.filter((x) => !x.resolved_at);
+  const incidentList = openIncidents.length ? [h('h2', {}, 'Open incidents'), h('ul', { id: 'incidents' }, openIncidents.map((x) => h('li', { 'data-incident': x.id },
+    `#${x.id} ${x.kind.replaceAll('_', ' ')}${x.task ? ` on ${x.task}` : ''}: ${x.reason} (${x.attempts} attempts, raised ${when(x.raised_at)}) `,
+    h('button', { onclick: () => act(`Retry incident ${x.id}`, () => api('POST', `/api/incidents/${x.id}/retry`)) }, 'Retry'), ' ',
+    h('button', { class: 'secondary', onclick: () => act(`Resolve incident ${x.id}`, () => api('POST', `/api/incidents/${x.id}/resolve`)) }, 'Resolve'))))] : null;
   const open = !['completed', 'failed', 'aborted'].includes(inst.status);
-  main.replaceChildren(
+  show(
     h('p', {}, h('a', { href: '#/instances' }, '← Instances')),
     h('h1', {}, `${inst.process} v${inst.version}`), h('p', {}, `Instance ${inst.id} · `, h('strong', { id: 'instance-status' }, inst.status), ` · started ${when(inst.created_at)}`),
     h('p', {}, 'Hierarchy: ', inst.parent ? h('a', { href: `#/instance/${enc(inst.parent.instance)}` }, 'parent') : 'no parent',
@@ -371,10 +413,11 @@ async function instancePage(id, params) {
       inst.case ? [' · ', h('a', { href: `#/instances?case=${enc(inst.case)}` }, 'its case')] : null,
       children.length ? [' · children: ', children.map((c, i) => [i ? ', ' : '', h('a', { href: `#/instance/${enc(c.id)}` }, c.process)])] : null),
     h('div', { class: 'actions' }, open ? h('button', { class: 'danger', onclick: () => act('Abort', () => api('POST', `/api/instances/${enc(id)}/abort`)) }, 'Abort instance') : null),
+    incidentList,
     h('div', { class: 'columns' }, h('div', {}, graph ? drawGraph(graph, statuses, pick, picked) : h('p', {}, 'No graph.')), details),
-    open ? [spawn, publish] : null,
+    open ? [spawn, abortAndStart, publish] : null,
     h('h2', {}, 'Data'), h('pre', { id: 'data' }, json(inst.data)),
-    h('h2', {}, 'History'), h('ol', { class: 'timeline' }, (history.events || history).slice(-200).map((ev) => h('li', {}, `${when(ev.at)} `, ev.task ? h('strong', {}, ev.task) : '', ` ${ev.event || ev.kind || ev.type || ''}`))));
+    h('h2', {}, 'History'), h('ol', { class: 'timeline' }, events.slice(-200).map((ev) => h('li', {}, `${when(ev.at)} `, ev.task ? h('strong', {}, ev.task) : '', ` ${ev.event || ev.kind || ev.type || ''}`))));
   live(`?instance=${enc(id)}`, () => refreshGraph(id, graph, pick));
 }
 
@@ -417,7 +460,7 @@ async function definitionsPage() {
     h('label', { for: 'source' }, 'Its source'), h('textarea', { id: 'source', name: 'source', rows: 12, required: true }),
     h('p', {}, h('button', { type: 'submit' }, 'Deploy')));
   const rows = defs.map((d) => h('tr', {}, h('td', {}, h('a', { href: `#/definition/${enc(d.id)}` }, d.id)), h('td', {}, d.version), h('td', {}, d.name || ''), h('td', {}, when(d.deployed_at))));
-  main.replaceChildren(h('h1', {}, 'Definitions'),
+  show(h('h1', {}, 'Definitions'),
     rows.length ? h('table', {}, h('thead', {}, h('tr', {}, ['Process', 'Latest version', 'Name', 'Deployed'].map((c) => h('th', { scope: 'col' }, c)))), h('tbody', {}, rows)) : h('p', { class: 'muted' }, 'None deployed.'),
     h('h2', {}, 'Deploy'), deploy, problems);
 }
@@ -438,7 +481,7 @@ async function definitionPage(id, params) {
   const [def, versions, source, graph] = await Promise.all([
     api('GET', `/api/definitions/${enc(id)}${v}`), api('GET', `/api/definitions/${enc(id)}/versions`),
     api('GET', `/api/definitions/${enc(id)}/source${v}`), api('GET', `/api/definitions/${enc(id)}/graph${v}`)]);
-  main.replaceChildren(h('p', {}, h('a', { href: '#/definitions' }, '← Definitions')),
+  show(h('p', {}, h('a', { href: '#/definitions' }, '← Definitions')),
     h('h1', {}, `${def.id} v${def.version}`), def.description ? h('p', {}, def.description) : null,
     h('p', {}, 'Versions: ', versions.map((x, i) => [i ? ' · ' : '', h('a', { href: `#/definition/${enc(id)}?version=${x.version}` }, `v${x.version}`)])),
     h('h2', {}, 'Graph'), drawGraph(graph, {}, () => {}, null),
@@ -449,20 +492,32 @@ async function definitionPage(id, params) {
 
 async function workflowPage(instance) {
   const id = await session();
-  const step = (await api('POST', `/api/sessions/${enc(id)}/workflows/${enc(instance)}/resume`)).workflow;
-  const suspend = h('button', { class: 'secondary', onclick: () => act('Suspend', async () => {
-    await api('POST', `/api/sessions/${enc(id)}/workflows/${enc(instance)}/suspend`);
-    location.hash = '#/inbox';
-  }) }, 'Suspend');
+  showWorkflow(id, (await api('POST', `/api/sessions/${enc(id)}/workflows/${enc(instance)}/resume`)).workflow);
+}
+
+/// Draws a workflow's step: its view's form, or where it stands; a submission draws the next.
+function showWorkflow(id, step) {
+  const path = `/api/sessions/${enc(id)}/workflows/${enc(step.instance)}`;
+  const suspend = h('button', { type: 'button', class: 'secondary', onclick: async () => {
+    try { await api('POST', `${path}/suspend`); say('Suspended: it waits in your inbox'); location.hash = '#/inbox'; } catch (e) { say(`Suspend: ${e.message}`); }
+  } }, 'Suspend');
   const view = step.view;
-  main.replaceChildren(h('h1', {}, `${step.process}`), h('p', {}, `Workflow ${step.instance} · ${step.status}`, step.waiting_for ? ` · waits for ${step.waiting_for}` : ''),
-    view ? h('form', { 'aria-label': view.title, onsubmit: (e) => {
-        e.preventDefault();
-        act('Submit', () => api('POST', `/api/sessions/${enc(id)}/workflows/${enc(instance)}/submit`, { task: view.task, data: readFields(e.target, view.fields) }));
-      } },
+  const submit = async (e) => {
+    e.preventDefault();
+    try {
+      const next = await api('POST', `${path}/submit`, { task: view.task, data: readFields(e.target, view.fields) });
+      say('Submitted');
+      showWorkflow(id, next.workflow);
+    } catch (err) { say(`Submit: ${err.message}`); }
+  };
+  const ended = ['completed', 'failed', 'aborted'].includes(step.status);
+  show(h('h1', {}, step.process),
+    h('p', {}, `Workflow ${step.instance} · `, h('strong', { id: 'workflow-status' }, step.status), step.waiting_for ? ` · waits for ${step.waiting_for}` : ''),
+    view ? h('form', { 'aria-label': view.title, onsubmit: submit },
       h('h2', {}, view.title), view.description ? h('p', {}, view.description) : null, fieldsForm(view.fields, 'view'),
-      h('p', {}, h('button', { type: 'submit' }, 'Submit'))) : h('p', {}, step.step ? `At ${step.step}.` : 'It has ended.'),
-    ['completed', 'failed', 'aborted'].includes(step.status) ? null : h('div', { class: 'actions' }, suspend));
+      h('p', {}, h('button', { type: 'submit' }, 'Submit'))) : h('p', {}, ended ? 'It has ended.' : `At ${step.step || 'no step'}.`),
+    ended ? h('p', {}, h('a', { href: `#/instance/${enc(step.instance)}` }, 'Its instance')) : h('div', { class: 'actions' }, suspend));
+  main.querySelector('input, select, textarea')?.focus();
 }
 
 // ---- routing
@@ -478,7 +533,17 @@ const pages = [
   [/^#\/workflow\/([^/]+)$/, (m) => workflowPage(decodeURIComponent(m[1]))],
 ];
 
-async function route() {
+// Pages are drawn one at a time, and one asked for while another loads is drawn after it;
+// one superseded before its turn is not drawn at all: a slow page never covers a newer one.
+let routing = Promise.resolve();
+let wanted = 0;
+function route() {
+  const mine = ++wanted;
+  routing = routing.then(() => (mine === wanted ? routeNow() : undefined));
+  return routing;
+}
+
+async function routeNow() {
   if (!me) {
     try { me = await api('GET', '/api/me'); } catch { return; }
   }
@@ -492,8 +557,14 @@ async function route() {
   if (stream) { stream.close(); stream = null; }
   const page = pages.find(([re]) => re.test(path));
   if (!page) { location.hash = '#/inbox'; return; }
-  try { await page[1](path.match(page[0]), params); } catch (e) { if (e.status !== 401) main.replaceChildren(h('h1', {}, 'Something went wrong'), h('p', { class: 'error' }, e.message)); }
+  try { await page[1](path.match(page[0]), params); } catch (e) { if (e.status !== 401) show(h('h1', {}, 'Something went wrong'), h('p', { class: 'error' }, e.message)); }
 }
 
-window.addEventListener('hashchange', () => { say(''); route(); });
+window.addEventListener('hashchange', async () => {
+  say('');
+  await route();
+  // A keyboard or screen-reader user goes on from the new page's top, not from the link left behind.
+  const heading = main.querySelector('h1');
+  if (heading && !main.contains(document.activeElement)) { heading.tabIndex = -1; heading.focus({ preventScroll: true }); }
+});
 route();

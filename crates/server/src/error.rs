@@ -45,7 +45,10 @@ pub enum ApiError {
     #[error("this route does not take {0}")]
     MethodNotAllowed(String),
     /// As many event streams as the server keeps are open.
-    #[error("the server already serves {} event streams, its most; try again later", crate::state::MAX_EVENT_STREAMS)]
+    #[error(
+        "the server already serves {} event streams, its most; try again later",
+        crate::state::MAX_EVENT_STREAMS
+    )]
     TooManyStreams,
 }
 
@@ -117,7 +120,9 @@ impl ApiError {
     fn kind(&self) -> ErrorKind {
         match self {
             Self::Service(e) => e.kind(),
-            Self::Unreadable { .. } | Self::Field(_) | Self::MethodNotAllowed(_) => ErrorKind::Invalid,
+            Self::Unreadable { .. } | Self::Field(_) | Self::MethodNotAllowed(_) => {
+                ErrorKind::Invalid
+            }
             Self::Unauthenticated => ErrorKind::Unauthenticated,
             Self::CrossSite => ErrorKind::Forbidden,
             Self::NoRoute(_) => ErrorKind::NotFound,
@@ -140,7 +145,13 @@ impl ApiError {
             Self::Service(e) => (e.to_view().message, diagnostics(e)),
             other => (other.to_string(), None),
         };
-        ErrorBody { error: ErrorDetail { code, message, details } }
+        ErrorBody {
+            error: ErrorDetail {
+                code,
+                message,
+                details,
+            },
+        }
     }
 }
 
@@ -153,7 +164,15 @@ fn diagnostics(error: &ServiceError) -> Option<ErrorDetails> {
     };
     let problems = files
         .iter()
-        .flat_map(|f| f.diagnostics.iter().map(move |d| Problem { file: f.file.clone(), line: d.line, column: d.column, message: d.message.clone(), hint: d.hint.clone() }))
+        .flat_map(|f| {
+            f.diagnostics.iter().map(move |d| Problem {
+                file: f.file.clone(),
+                line: d.line,
+                column: d.column,
+                message: d.message.clone(),
+                hint: d.hint.clone(),
+            })
+        })
         .collect();
     Some(ErrorDetails::Problems(problems))
 }
@@ -163,7 +182,10 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let mut response = (status, axum::Json(self.body())).into_response();
         if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
         }
         response
     }
@@ -171,25 +193,37 @@ impl IntoResponse for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
-        Self::Unreadable { status: rejection.status(), message: rejection.body_text() }
+        Self::Unreadable {
+            status: rejection.status(),
+            message: rejection.body_text(),
+        }
     }
 }
 
 impl From<BytesRejection> for ApiError {
     fn from(rejection: BytesRejection) -> Self {
-        Self::Unreadable { status: rejection.status(), message: rejection.body_text() }
+        Self::Unreadable {
+            status: rejection.status(),
+            message: rejection.body_text(),
+        }
     }
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
-        Self::Unreadable { status: StatusCode::BAD_REQUEST, message: rejection.body_text() }
+        Self::Unreadable {
+            status: StatusCode::BAD_REQUEST,
+            message: rejection.body_text(),
+        }
     }
 }
 
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
-        Self::Unreadable { status: StatusCode::BAD_REQUEST, message: rejection.body_text() }
+        Self::Unreadable {
+            status: StatusCode::BAD_REQUEST,
+            message: rejection.body_text(),
+        }
     }
 }
 

@@ -5,8 +5,8 @@
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, COOKIE};
-use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use axum::http::HeaderMap;
 
 use baton_api_model::ErrorKind;
 
@@ -82,11 +82,21 @@ impl FromRequestParts<AppState> for Acting {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
-        let secret = match header.strip_prefix("Bearer ").map(str::trim).filter(|s| !s.is_empty()) {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let secret = match header
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             Some(secret) => secret.to_owned(),
             None => {
-                let Some(secret) = cookie_value(&parts.headers, crate::routes::sign_in::AUTH_COOKIE) else {
+                let Some(secret) =
+                    cookie_value(&parts.headers, crate::routes::sign_in::AUTH_COOKIE)
+                else {
                     return Err(ApiError::Unauthenticated);
                 };
                 if !parts.method.is_safe() && !parts.headers.contains_key(UI_HEADER) {

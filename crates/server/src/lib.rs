@@ -29,7 +29,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::{ApiError, ErrorBody};
-pub use state::{AppState, Store, MAX_EVENT_STREAMS};
+pub use state::{AppState, SecureCookies, Store, MAX_EVENT_STREAMS};
 
 /// The largest request body the API reads (16 MiB): room for a deploy of a definition at its
 /// own limit (8 MiB) with JSON escaping; a larger body is refused with 413.
@@ -43,9 +43,14 @@ pub fn app(state: AppState) -> Router {
         .merge(docs::router(document))
         .merge(ui::router())
         .fallback(|uri: Uri| async move { ApiError::NoRoute(uri.path().to_owned()) })
-        .method_not_allowed_fallback(|method: Method| async move { ApiError::MethodNotAllowed(method.to_string()) })
+        .method_not_allowed_fallback(|method: Method| async move {
+            ApiError::MethodNotAllowed(method.to_string())
+        })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -55,14 +60,24 @@ pub fn app(state: AppState) -> Router {
 /// The span every log line of a request is in: its method, its route's template and its
 /// request id (the `x-request-id` its answer carries), so a log can be searched by either.
 fn request_span<B>(request: &Request<B>) -> Span {
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
-    let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     tracing::info_span!("request", method = %request.method(), route, request_id)
 }
 
 /// The documented routes, registered with the OpenAPI document.
 fn api_router() -> OpenApiRouter<AppState> {
-    use routes::{cases, definitions, documents, events, external_jobs, health, human_tasks, incidents, instances, people, schedules, sessions, sign_in, tokens};
+    use routes::{
+        cases, definitions, documents, events, external_jobs, health, human_tasks, incidents,
+        instances, people, schedules, sessions, sign_in, tokens,
+    };
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
@@ -85,7 +100,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(instances::retry))
         .routes(routes!(instances::back))
         .routes(routes!(instances::skip))
-        .routes(routes!(instances::set_breakpoint, instances::clear_breakpoint))
+        .routes(routes!(
+            instances::set_breakpoint,
+            instances::clear_breakpoint
+        ))
         .routes(routes!(instances::input))
         .routes(routes!(documents::upload))
         .routes(routes!(documents::show))
@@ -140,11 +158,17 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 
 /// Serves the app on `listener` until `shutdown` resolves; then it takes no new connections,
 /// ends the open event streams and finishes the requests in flight.
-pub async fn serve(listener: tokio::net::TcpListener, state: AppState, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let closing = state.clone();
     let shutdown = async move {
         shutdown.await;
         closing.close_streams();
     };
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

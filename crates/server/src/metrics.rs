@@ -88,7 +88,10 @@ pub struct HttpMetrics {
 
 impl Default for HttpMetrics {
     fn default() -> Self {
-        Self { requests: Family::default(), latency: Family::new_with_constructor(latency_histogram) }
+        Self {
+            requests: Family::default(),
+            latency: Family::new_with_constructor(latency_histogram),
+        }
     }
 }
 
@@ -110,13 +113,27 @@ fn method_label(method: &Method) -> &'static str {
 /// Middleware: counts each request by its route's template and status, and times it (until
 /// its answer's head is ready; an event stream's body is not counted in its time).
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = method_label(request.method());
     let began = Instant::now();
     let response = next.run(request).await;
     let http = &state.metrics;
-    http.latency.get_or_create(&RouteLabels { method, route: route.clone() }).observe(began.elapsed().as_secs_f64());
-    http.requests.get_or_create(&RequestLabels { method, route, status: response.status().as_u16() }).inc();
+    http.latency
+        .get_or_create(&RouteLabels {
+            method,
+            route: route.clone(),
+        })
+        .observe(began.elapsed().as_secs_f64());
+    http.requests
+        .get_or_create(&RequestLabels {
+            method,
+            route,
+            status: response.status().as_u16(),
+        })
+        .inc();
     response
 }
 
@@ -126,7 +143,14 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
 pub async fn metrics(State(state): State<AppState>, Acting(_): Acting) -> ApiResult<Response> {
     let queues = state.service.queue_depths().await?;
     let text = render(&state.metrics, state.service.engine().metrics(), &queues);
-    Ok(([(header::CONTENT_TYPE, prometheus_client::encoding::prometheus_text::CONTENT_TYPE)], text).into_response())
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+        )],
+        text,
+    )
+        .into_response())
 }
 
 /// Every measurement as the text `/metrics` answers with.
@@ -136,38 +160,97 @@ fn render(http: &HttpMetrics, engine: &EngineMetrics, queues: &QueueDepths) -> S
     let started = Family::<ProcessLabels, Counter>::default();
     let ended = Family::<EndedLabels, Counter>::default();
     for (process, counts) in engine.processes() {
-        started.get_or_create(&ProcessLabels { process: process.clone() }).inc_by(counts.started);
-        for (status, n) in [("completed", counts.completed), ("failed", counts.failed), ("aborted", counts.aborted)] {
-            ended.get_or_create(&EndedLabels { process: process.clone(), status }).inc_by(n);
+        started
+            .get_or_create(&ProcessLabels {
+                process: process.clone(),
+            })
+            .inc_by(counts.started);
+        for (status, n) in [
+            ("completed", counts.completed),
+            ("failed", counts.failed),
+            ("aborted", counts.aborted),
+        ] {
+            ended
+                .get_or_create(&EndedLabels {
+                    process: process.clone(),
+                    status,
+                })
+                .inc_by(n);
         }
     }
-    registry.register("instances_started", "Instances started, by process", started);
-    registry.register("instances_ended", "Instances that ended, by process and end status (completed, failed, aborted)", ended);
+    registry.register(
+        "instances_started",
+        "Instances started, by process",
+        started,
+    );
+    registry.register(
+        "instances_ended",
+        "Instances that ended, by process and end status (completed, failed, aborted)",
+        ended,
+    );
 
     let steps = Counter::<u64>::default();
     steps.inc_by(engine.steps());
     registry.register("engine_steps", "Instance steps the engine committed", steps);
-    registry.register("engine_step_duration_seconds", "Time from a command to its step's commit, waiting for the instance included", Latencies(engine.step_latency()));
-    registry.register("engine_commit_duration_seconds", "Time the store took to commit steps", Latencies(engine.commit_latency()));
+    registry.register(
+        "engine_step_duration_seconds",
+        "Time from a command to its step's commit, waiting for the instance included",
+        Latencies(engine.step_latency()),
+    );
+    registry.register(
+        "engine_commit_duration_seconds",
+        "Time the store took to commit steps",
+        Latencies(engine.commit_latency()),
+    );
 
     let queued = Family::<TopicLabels, Gauge>::default();
     let locked = Family::<TopicLabels, Gauge>::default();
     // Command jobs (topic "") always have a series, at 0 when none waits.
-    queued.get_or_create(&TopicLabels { topic: String::new() }).set(0);
-    locked.get_or_create(&TopicLabels { topic: String::new() }).set(0);
+    queued
+        .get_or_create(&TopicLabels {
+            topic: String::new(),
+        })
+        .set(0);
+    locked
+        .get_or_create(&TopicLabels {
+            topic: String::new(),
+        })
+        .set(0);
     for jobs in &queues.jobs {
-        let topic = TopicLabels { topic: jobs.topic.clone() };
+        let topic = TopicLabels {
+            topic: jobs.topic.clone(),
+        };
         queued.get_or_create(&topic).set(gauge(jobs.queued));
         locked.get_or_create(&topic).set(gauge(jobs.leased));
     }
-    registry.register("jobs_queued", "Jobs waiting for a worker, by topic (\"\": jobs that run a command)", queued);
-    registry.register("jobs_locked", "Jobs leased to a worker now, by topic (\"\": jobs that run a command)", locked);
+    registry.register(
+        "jobs_queued",
+        "Jobs waiting for a worker, by topic (\"\": jobs that run a command)",
+        queued,
+    );
+    registry.register(
+        "jobs_locked",
+        "Jobs leased to a worker now, by topic (\"\": jobs that run a command)",
+        locked,
+    );
     let timers_due = Gauge::<i64>::default();
     timers_due.set(gauge(queues.timers_due));
-    registry.register("timers_due", "Timers that are due and not fired yet", timers_due);
+    registry.register(
+        "timers_due",
+        "Timers that are due and not fired yet",
+        timers_due,
+    );
 
-    registry.register("http_requests", "HTTP requests, by method, route template and status", http.requests.clone());
-    registry.register("http_request_duration_seconds", "Time to answer an HTTP request (to the head of its answer), by method and route template", http.latency.clone());
+    registry.register(
+        "http_requests",
+        "HTTP requests, by method, route template and status",
+        http.requests.clone(),
+    );
+    registry.register(
+        "http_request_duration_seconds",
+        "Time to answer an HTTP request (to the head of its answer), by method and route template",
+        http.latency.clone(),
+    );
 
     let mut text = String::new();
     // Writing into a String cannot fail.

@@ -28,7 +28,15 @@ struct BearerToken;
 impl Modify for BearerToken {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("baton_ID_SECRET").build()));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("baton_ID_SECRET")
+                    .build(),
+            ),
+        );
     }
 }
 
@@ -59,19 +67,37 @@ const SHARED_ANSWERS: [(&str, &str, &str, Applies); 6] = [
 pub fn add_shared_answers(document: &mut OpenApi) {
     let components = document.components.get_or_insert_with(Default::default);
     for (status, name, description, _) in SHARED_ANSWERS {
-        let mut answer = ResponseBuilder::new().description(description).content("application/json", Content::new(Some(Ref::from_schema_name("ErrorBody"))));
+        let mut answer = ResponseBuilder::new().description(description).content(
+            "application/json",
+            Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+        );
         if status == "401" {
             let challenge = ObjectBuilder::new().schema_type(Type::String).build();
             answer = answer.header("WWW-Authenticate", Header::new(challenge));
         }
-        components.responses.insert(name.to_owned(), RefOr::T(answer.build()));
+        components
+            .responses
+            .insert(name.to_owned(), RefOr::T(answer.build()));
     }
     for item in document.paths.paths.values_mut() {
-        let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.options, &mut item.head, &mut item.patch, &mut item.trace];
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ];
         for operation in operations.into_iter().flatten() {
             for (status, name, _, applies) in SHARED_ANSWERS {
                 if applies_to(applies, operation) {
-                    operation.responses.responses.entry(status.to_owned()).or_insert_with(|| Ref::from_response_name(name).into());
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| Ref::from_response_name(name).into());
                 }
             }
         }

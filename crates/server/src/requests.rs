@@ -29,7 +29,9 @@ pub struct FieldError {
 }
 
 /// The core's end status for the one a worker's request names.
-pub fn end_status(status: baton_api_model::requests::WorkerEndStatus) -> baton_core::WorkerEndStatus {
+pub fn end_status(
+    status: baton_api_model::requests::WorkerEndStatus,
+) -> baton_core::WorkerEndStatus {
     use baton_api_model::requests::WorkerEndStatus as W;
     match status {
         W::EndedOk => baton_core::WorkerEndStatus::EndedOk,

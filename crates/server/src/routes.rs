@@ -3,8 +3,8 @@
 pub mod cases;
 pub mod definitions;
 pub mod documents;
-pub mod external_jobs;
 pub mod events;
+pub mod external_jobs;
 pub mod health;
 pub mod human_tasks;
 pub mod incidents;

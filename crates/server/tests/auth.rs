@@ -10,11 +10,26 @@ use support::{api, code};
 #[tokio::test]
 async fn a_request_without_a_token_bad_token_or_revoked_token_gets_the_same_401() {
     let api = api().await;
-    let revoked = api.post("/api/tokens", &api.eve, json!({"name": "short-lived"})).await;
+    let revoked = api
+        .post("/api/tokens", &api.eve, json!({"name": "short-lived"}))
+        .await;
     let id = revoked.body["token"]["id"].as_str().unwrap().to_owned();
     let secret = revoked.body["secret"].as_str().unwrap().to_owned();
-    assert_eq!(api.get("/api/definitions", &secret).await.status, StatusCode::OK);
-    assert_eq!(api.call(Method::DELETE, &format!("/api/tokens/{id}"), Some(&api.eve), None).await.status, StatusCode::OK);
+    assert_eq!(
+        api.get("/api/definitions", &secret).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        api.call(
+            Method::DELETE,
+            &format!("/api/tokens/{id}"),
+            Some(&api.eve),
+            None
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
 
     let answers = [
         api.call(Method::GET, "/api/definitions", None, None).await,
@@ -45,7 +60,13 @@ async fn a_request_acts_as_its_tokens_user() {
     let api = api().await;
     let tokens = api.get("/api/tokens", &api.john).await;
     assert_eq!(tokens.status, StatusCode::OK);
-    let users: Vec<&str> = tokens.body.as_array().unwrap().iter().map(|t| t["user"].as_str().unwrap()).collect();
+    let users: Vec<&str> = tokens
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["user"].as_str().unwrap())
+        .collect();
     assert_eq!(users, ["john"]);
 }
 
@@ -53,7 +74,10 @@ async fn a_request_acts_as_its_tokens_user() {
 async fn only_an_administrator_lists_everyones_tokens() {
     let api = api().await;
     let refused = api.get("/api/tokens?user=*", &api.john).await;
-    assert_eq!((refused.status, code(&refused)), (StatusCode::FORBIDDEN, "forbidden"));
+    assert_eq!(
+        (refused.status, code(&refused)),
+        (StatusCode::FORBIDDEN, "forbidden")
+    );
     let all = api.get("/api/tokens?user=*", &api.chief).await;
     assert_eq!(all.body.as_array().unwrap().len(), 3);
 }

@@ -11,19 +11,39 @@ use support::api;
 async fn the_page_its_script_and_its_style_are_served_with_a_same_site_only_policy() {
     let api = api().await;
     for (path, content_type, holds) in [
-        ("/", "text/html; charset=utf-8", "<script type=\"module\" src=\"/ui/app.js\">"),
-        ("/ui/app.js", "text/javascript; charset=utf-8", "/api/sign-in"),
+        (
+            "/",
+            "text/html; charset=utf-8",
+            "<script type=\"module\" src=\"/ui/app.js\">",
+        ),
+        (
+            "/ui/app.js",
+            "text/javascript; charset=utf-8",
+            "/api/sign-in",
+        ),
         ("/ui/app.css", "text/css; charset=utf-8", "svg.graph"),
     ] {
         let answer = api.call(Method::GET, path, None, None).await;
         assert_eq!(answer.status, StatusCode::OK, "{path}");
         assert_eq!(answer.headers[header::CONTENT_TYPE], content_type, "{path}");
-        let policy = answer.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
-        assert!(policy.starts_with("default-src 'self'") && policy.contains("script-src 'self'"), "{policy}");
+        let policy = answer.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap();
+        assert!(
+            policy.starts_with("default-src 'self'") && policy.contains("script-src 'self'"),
+            "{policy}"
+        );
         // SVG's namespace is a name, not an address the browser loads.
-        let body = answer.body.as_str().unwrap().replace("'http://www.w3.org/2000/svg'", "");
+        let body = answer
+            .body
+            .as_str()
+            .unwrap()
+            .replace("'http://www.w3.org/2000/svg'", "");
         assert!(body.contains(holds), "{path} lacks {holds}");
-        assert!(!body.contains("http://") && !body.contains("https://"), "{path} loads nothing from elsewhere");
+        assert!(
+            !body.contains("http://") && !body.contains("https://"),
+            "{path} loads nothing from elsewhere"
+        );
     }
 }
 

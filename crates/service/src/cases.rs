@@ -13,26 +13,46 @@ impl<S: ServiceStore> Service<S> {
     pub async fn case(&self, user: &str, id: &str) -> Result<api::Case> {
         let viewer = self.viewer(user).await?;
         let store = self.engine.store();
-        let mut query = InstanceQuery { case: Some(id.to_owned()), scope: viewer.scope.clone(), limit: MAX_LIMIT, ..InstanceQuery::default() };
+        let mut query = InstanceQuery {
+            case: Some(id.to_owned()),
+            scope: viewer.scope.clone(),
+            limit: MAX_LIMIT,
+            ..InstanceQuery::default()
+        };
         let mut instances = Vec::new();
         loop {
             let page = store.list_instances(&query).await?;
             let full = page.len() == query.limit;
-            query.after = page.last().map(|last| InstanceCursor { created_at: last.created_at, id: last.id.clone() });
+            query.after = page.last().map(|last| InstanceCursor {
+                created_at: last.created_at,
+                id: last.id.clone(),
+            });
             instances.extend(page.iter().map(view::instance_summary));
             if !full {
                 break;
             }
         }
         if instances.is_empty() {
-            let any = store.list_instances(&InstanceQuery { case: Some(id.to_owned()), limit: 1, ..InstanceQuery::default() }).await?;
+            let any = store
+                .list_instances(&InstanceQuery {
+                    case: Some(id.to_owned()),
+                    limit: 1,
+                    ..InstanceQuery::default()
+                })
+                .await?;
             return Err(match any.first() {
-                Some(hidden) => ServiceError::OutOfScope { user: viewer.caller.user, instance: hidden.id.clone() },
+                Some(hidden) => ServiceError::OutOfScope {
+                    user: viewer.caller.user,
+                    instance: hidden.id.clone(),
+                },
                 None => ServiceError::CaseNotFound(id.to_owned()),
             });
         }
         // The store lists newest first.
         instances.reverse();
-        Ok(api::Case { id: id.to_owned(), instances })
+        Ok(api::Case {
+            id: id.to_owned(),
+            instances,
+        })
     }
 }

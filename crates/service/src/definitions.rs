@@ -31,16 +31,32 @@ impl<S: ServiceStore> Service<S> {
         }
         if !not_text.is_empty() {
             // Report the other files' own problems beside them.
-            not_text.extend(sources.iter().filter_map(|(file, source)| match self.engine.validate(file, source) {
-                Err(EngineError::Definition(e)) => Some(e),
-                _ => None,
+            not_text.extend(sources.iter().filter_map(|(file, source)| {
+                match self.engine.validate(file, source) {
+                    Err(EngineError::Definition(e)) => Some(e),
+                    _ => None,
+                }
             }));
             not_text.sort_by_key(|e| names.iter().position(|f| *f == e.file));
             return Err(EngineError::Definitions(not_text).into());
         }
         let deployed = self.engine.deploy_all(&sources).await?;
-        let groups: Vec<String> = self.engine.store().groups().await?.into_iter().map(|g| g.name).collect();
-        let calendars: Vec<String> = self.engine.store().calendars().await?.into_iter().map(|c| c.id).collect();
+        let groups: Vec<String> = self
+            .engine
+            .store()
+            .groups()
+            .await?
+            .into_iter()
+            .map(|g| g.name)
+            .collect();
+        let calendars: Vec<String> = self
+            .engine
+            .store()
+            .calendars()
+            .await?
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
         let mut answer = Vec::new();
         for (d, file) in deployed.into_iter().zip(names) {
             // A calendar file has no tasks to name anything.
@@ -48,7 +64,13 @@ impl<S: ServiceStore> Service<S> {
                 Ok(definition) => deploy_warnings(&definition, &groups, &calendars),
                 Err(_) => Vec::new(),
             };
-            answer.push(api::Deployed { file, id: d.id, version: d.version, unchanged: d.unchanged, warnings });
+            answer.push(api::Deployed {
+                file,
+                id: d.id,
+                version: d.version,
+                unchanged: d.unchanged,
+                warnings,
+            });
         }
         Ok(answer)
     }
@@ -58,25 +80,44 @@ impl<S: ServiceStore> Service<S> {
         self.authenticate(user).await?;
         let mut all = Vec::new();
         for stored in self.engine.store().definitions().await? {
-            let definition = self.engine.definition(&stored.id, Some(stored.version)).await?;
+            let definition = self
+                .engine
+                .definition(&stored.id, Some(stored.version))
+                .await?;
             all.push(view::definition(&stored, &definition));
         }
         Ok(all)
     }
 
     /// One version of a definition (`None`: the latest).
-    pub async fn definition(&self, user: &str, id: &str, version: Option<u32>) -> Result<api::Definition> {
+    pub async fn definition(
+        &self,
+        user: &str,
+        id: &str,
+        version: Option<u32>,
+    ) -> Result<api::Definition> {
         self.authenticate(user).await?;
         let stored = self.stored(id, version).await?;
-        let definition = self.engine.definition(&stored.id, Some(stored.version)).await?;
+        let definition = self
+            .engine
+            .definition(&stored.id, Some(stored.version))
+            .await?;
         Ok(view::definition(&stored, &definition))
     }
 
     /// One version's flow as a graph (`None`: the latest).
-    pub async fn definition_graph(&self, user: &str, id: &str, version: Option<u32>) -> Result<api::DefinitionGraph> {
+    pub async fn definition_graph(
+        &self,
+        user: &str,
+        id: &str,
+        version: Option<u32>,
+    ) -> Result<api::DefinitionGraph> {
         self.authenticate(user).await?;
         let stored = self.stored(id, version).await?;
-        let definition = self.engine.definition(&stored.id, Some(stored.version)).await?;
+        let definition = self
+            .engine
+            .definition(&stored.id, Some(stored.version))
+            .await?;
         Ok(view::definition_graph(&definition, stored.version))
     }
 
@@ -91,29 +132,56 @@ impl<S: ServiceStore> Service<S> {
     }
 
     /// The source of one version of a definition (`None`: the latest), as it was deployed.
-    pub async fn source(&self, user: &str, id: &str, version: Option<u32>) -> Result<api::DefinitionSource> {
+    pub async fn source(
+        &self,
+        user: &str,
+        id: &str,
+        version: Option<u32>,
+    ) -> Result<api::DefinitionSource> {
         self.authenticate(user).await?;
         let stored = self.stored(id, version).await?;
-        Ok(api::DefinitionSource { id: stored.id, version: stored.version, file: stored.file, source: stored.source })
+        Ok(api::DefinitionSource {
+            id: stored.id,
+            version: stored.version,
+            file: stored.file,
+            source: stored.source,
+        })
     }
 
-    pub(crate) async fn stored(&self, id: &str, version: Option<u32>) -> Result<baton_store::StoredDefinition> {
-        self.engine.store().definition(id, version).await?.ok_or_else(|| match version {
-            Some(version) => ServiceError::VersionNotFound { id: id.to_owned(), version },
-            None => EngineError::ProcessNotFound(id.to_owned()).into(),
-        })
+    pub(crate) async fn stored(
+        &self,
+        id: &str,
+        version: Option<u32>,
+    ) -> Result<baton_store::StoredDefinition> {
+        self.engine
+            .store()
+            .definition(id, version)
+            .await?
+            .ok_or_else(|| match version {
+                Some(version) => ServiceError::VersionNotFound {
+                    id: id.to_owned(),
+                    version,
+                },
+                None => EngineError::ProcessNotFound(id.to_owned()).into(),
+            })
     }
 }
 
 /// What a deployed definition names that does not exist yet: groups among its user tasks'
 /// owners and administrators, and calendars its tasks run on (its ForEach bodies' included).
 /// Warnings, not errors: they may be created later.
-fn deploy_warnings(definition: &baton_core::Definition, groups: &[String], calendars: &[String]) -> Vec<String> {
+fn deploy_warnings(
+    definition: &baton_core::Definition,
+    groups: &[String],
+    calendars: &[String],
+) -> Vec<String> {
     let mut warnings = Vec::new();
     for task in &definition.tasks {
         if let baton_core::definition::TaskKind::User(user) = &task.kind {
             for assignee in user.owners.iter().chain(&user.administrators) {
-                let baton_core::definition::Assignee::Named(named) = assignee else { continue };
+                let baton_core::definition::Assignee::Named(named) = assignee else {
+                    continue;
+                };
                 for group in named.groups.iter().filter(|g| !groups.contains(g)) {
                     let warning = format!("task `{}`: there is no group `{group}` yet; its members are offered the task once it is created", task.id);
                     if !warnings.contains(&warning) {
@@ -122,7 +190,12 @@ fn deploy_warnings(definition: &baton_core::Definition, groups: &[String], calen
                 }
             }
         }
-        for calendar in task.controls.calendars.iter().filter(|c| !calendars.contains(c)) {
+        for calendar in task
+            .controls
+            .calendars
+            .iter()
+            .filter(|c| !calendars.contains(c))
+        {
             warnings.push(format!("task `{}`: calendar `{calendar}` is not deployed; until it is, the task ends `ended_not_ok` at its calendar check", task.id));
         }
         if let baton_core::definition::TaskKind::ForEach(spec) = &task.kind {

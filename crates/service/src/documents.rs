@@ -33,11 +33,21 @@ impl<S: ServiceStore> Service<S> {
     /// Stores a document uploaded by `user`; returns its record.
     pub async fn upload_document(&self, user: &str, upload: Upload) -> Result<api::Document> {
         let caller = self.authenticate(user).await?;
-        if let Some(problem) = upload.document_type.as_deref().and_then(|t| baton_core::definition::wire_name_problem("document type", t)) {
-            return Err(ServiceError::InvalidRequest { field: "document_type", problem });
+        if let Some(problem) = upload
+            .document_type
+            .as_deref()
+            .and_then(|t| baton_core::definition::wire_name_problem("document type", t))
+        {
+            return Err(ServiceError::InvalidRequest {
+                field: "document_type",
+                problem,
+            });
         }
         if let Some(problem) = content_type_problem(&upload.content_type) {
-            return Err(ServiceError::InvalidRequest { field: "content_type", problem });
+            return Err(ServiceError::InvalidRequest {
+                field: "content_type",
+                problem,
+            });
         }
         let new = NewDocument {
             id: uuid::Uuid::now_v7().to_string(),
@@ -48,7 +58,12 @@ impl<S: ServiceStore> Service<S> {
             created_at: self.engine.now(),
             metadata: upload.metadata,
         };
-        Ok(view(self.engine.store().add_document(new, upload.content).await?))
+        Ok(view(
+            self.engine
+                .store()
+                .add_document(new, upload.content)
+                .await?,
+        ))
     }
 
     /// A document's record.
@@ -61,33 +76,62 @@ impl<S: ServiceStore> Service<S> {
     pub async fn document_content(&self, user: &str, id: &str) -> Result<(api::Document, Vec<u8>)> {
         let viewer = self.viewer(user).await?;
         let document = self.readable(&viewer, id).await?;
-        let content = self.engine.store().document_content(id).await?.ok_or_else(|| DocumentError::UnknownDocument(id.to_owned()))?;
+        let content = self
+            .engine
+            .store()
+            .document_content(id)
+            .await?
+            .ok_or_else(|| DocumentError::UnknownDocument(id.to_owned()))?;
         Ok((view(document), content))
     }
 
     /// Sets metadata keys of a document (a `null` removes the key); its version goes up by one.
-    pub async fn set_document_metadata(&self, user: &str, id: &str, changes: Map<String, Value>) -> Result<api::Document> {
+    pub async fn set_document_metadata(
+        &self,
+        user: &str,
+        id: &str,
+        changes: Map<String, Value>,
+    ) -> Result<api::Document> {
         let viewer = self.viewer(user).await?;
         self.readable(&viewer, id).await?;
-        Ok(view(self.engine.store().update_document_metadata(id, changes, self.engine.now()).await?))
+        Ok(view(
+            self.engine
+                .store()
+                .update_document_metadata(id, changes, self.engine.now())
+                .await?,
+        ))
     }
 
     /// The document, if `caller` may read it (see the module doc).
     async fn readable(&self, viewer: &Viewer, id: &str) -> Result<Document> {
         let store = self.engine.store();
-        let document = store.document(id).await?.ok_or_else(|| DocumentError::UnknownDocument(id.to_owned()))?;
+        let document = store
+            .document(id)
+            .await?
+            .ok_or_else(|| DocumentError::UnknownDocument(id.to_owned()))?;
         if viewer.scope == DepartmentScope::All || document.created_by == viewer.caller.user {
             return Ok(document);
         }
-        if !store.referencing_instances_in(id, &viewer.scope, 1).await?.is_empty() {
+        if !store
+            .referencing_instances_in(id, &viewer.scope, 1)
+            .await?
+            .is_empty()
+        {
             return Ok(document);
         }
-        Err(ServiceError::MayNotReadDocument { user: viewer.caller.user.clone(), document: id.to_owned() })
+        Err(ServiceError::MayNotReadDocument {
+            user: viewer.caller.user.clone(),
+            document: id.to_owned(),
+        })
     }
 
     /// Refuses data that refers to a document `user` may not read (or that does not exist):
     /// naming a document in data must not be a way to reach it.
-    pub(crate) async fn check_documents_in(&self, user: &str, data: &Map<String, Value>) -> Result<()> {
+    pub(crate) async fn check_documents_in(
+        &self,
+        user: &str,
+        data: &Map<String, Value>,
+    ) -> Result<()> {
         let ids = baton_core::data_type::referenced_documents(data);
         if ids.is_empty() {
             return Ok(());
@@ -104,9 +148,20 @@ impl<S: ServiceStore> Service<S> {
 fn content_type_problem(content_type: &str) -> Option<String> {
     let essence = content_type.split(';').next().unwrap_or_default().trim();
     let parts: Vec<&str> = essence.split('/').collect();
-    let token = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c));
-    if content_type.len() > 255 || content_type.chars().any(|c| c.is_control()) || parts.len() != 2 || !parts.iter().all(|p| token(p)) {
-        return Some(format!("`{}` is not a media type like `application/pdf`", content_type.escape_default()));
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c))
+    };
+    if content_type.len() > 255
+        || content_type.chars().any(|c| c.is_control())
+        || parts.len() != 2
+        || !parts.iter().all(|p| token(p))
+    {
+        return Some(format!(
+            "`{}` is not a media type like `application/pdf`",
+            content_type.escape_default()
+        ));
     }
     None
 }

@@ -47,11 +47,18 @@ pub enum ServiceError {
     NotAPublisher { user: String },
     /// A field of a request is out of its documented bounds or badly formed.
     #[error("`{field}` is not allowed: {problem}")]
-    InvalidRequest { field: &'static str, problem: String },
+    InvalidRequest {
+        field: &'static str,
+        problem: String,
+    },
     /// The acting user may not start (or spawn) this process: it is not startable, or its
     /// `startable_by` does not name them.
     #[error("{user} may not start process `{process}`: {why}")]
-    MayNotStart { user: String, process: String, why: &'static str },
+    MayNotStart {
+        user: String,
+        process: String,
+        why: &'static str,
+    },
     /// A document operation was refused (unknown, past a limit) or failed.
     #[error(transparent)]
     Document(#[from] DocumentError),
@@ -98,7 +105,10 @@ pub enum ServiceError {
     InAnotherSession { instance: String },
     /// A session request about a workflow that ended.
     #[error("workflow {instance} has ended ({status})")]
-    WorkflowEnded { instance: String, status: &'static str },
+    WorkflowEnded {
+        instance: String,
+        status: &'static str,
+    },
     /// A submission to a workflow that shows no view.
     #[error("workflow {instance} shows no view: nothing to submit")]
     NoViewShown { instance: String },
@@ -111,7 +121,11 @@ pub enum ServiceError {
     Internal(String),
     /// A count past its bound (a page size, a listing limit).
     #[error("{what} must be from 1 to {max}, not {value}")]
-    OutOfBounds { what: &'static str, value: usize, max: usize },
+    OutOfBounds {
+        what: &'static str,
+        value: usize,
+        max: usize,
+    },
 }
 
 impl ServiceError {
@@ -123,16 +137,36 @@ impl ServiceError {
             Self::Internal(_) => ErrorKind::Internal,
             Self::Identity(e) => identity_kind(e),
             Self::Store(e) => store_kind(e),
-            Self::CaseNotFound(_) | Self::VersionNotFound { .. } | Self::UnknownTask { .. } => ErrorKind::NotFound,
-            Self::NotAUserTask { .. } | Self::OutOfBounds { .. } | Self::InvalidRequest { .. } => ErrorKind::Invalid,
-            Self::UserTaskNotStarted { .. } | Self::TooManySessions { .. } | Self::ResumeFirst { .. } | Self::InAnotherSession { .. } | Self::NoViewShown { .. } | Self::WorkflowEnded { .. } => ErrorKind::Conflict,
-            Self::NoSessions | Self::NotInteractive { .. } | Self::Interactive { .. } => ErrorKind::Invalid,
-            Self::SessionNotFound(_) | Self::NotInSession { .. } | Self::NotSuspended { .. } => ErrorKind::NotFound,
+            Self::CaseNotFound(_) | Self::VersionNotFound { .. } | Self::UnknownTask { .. } => {
+                ErrorKind::NotFound
+            }
+            Self::NotAUserTask { .. } | Self::OutOfBounds { .. } | Self::InvalidRequest { .. } => {
+                ErrorKind::Invalid
+            }
+            Self::UserTaskNotStarted { .. }
+            | Self::TooManySessions { .. }
+            | Self::ResumeFirst { .. }
+            | Self::InAnotherSession { .. }
+            | Self::NoViewShown { .. }
+            | Self::WorkflowEnded { .. } => ErrorKind::Conflict,
+            Self::NoSessions | Self::NotInteractive { .. } | Self::Interactive { .. } => {
+                ErrorKind::Invalid
+            }
+            Self::SessionNotFound(_) | Self::NotInSession { .. } | Self::NotSuspended { .. } => {
+                ErrorKind::NotFound
+            }
             Self::NotYourSession { .. } | Self::NotTheirWorkflow { .. } => ErrorKind::Forbidden,
-            Self::Forbidden { .. } | Self::NotAWorker { .. } | Self::NotAPublisher { .. } | Self::MayNotStart { .. } | Self::MayNotReadDocument { .. } | Self::OutOfScope { .. } => ErrorKind::Forbidden,
+            Self::Forbidden { .. }
+            | Self::NotAWorker { .. }
+            | Self::NotAPublisher { .. }
+            | Self::MayNotStart { .. }
+            | Self::MayNotReadDocument { .. }
+            | Self::OutOfScope { .. } => ErrorKind::Forbidden,
             Self::Document(e) => match e {
                 DocumentError::UnknownDocument(_) => ErrorKind::NotFound,
-                DocumentError::ContentTooLarge { .. } | DocumentError::MetadataTooLarge { .. } | DocumentError::BadName(_) => ErrorKind::Invalid,
+                DocumentError::ContentTooLarge { .. }
+                | DocumentError::MetadataTooLarge { .. }
+                | DocumentError::BadName(_) => ErrorKind::Invalid,
                 DocumentError::CorruptContent { .. } => ErrorKind::Internal,
                 DocumentError::Store(e) => store_kind(e),
             },
@@ -144,7 +178,9 @@ impl ServiceError {
     pub fn to_view(&self) -> baton_api_model::Error {
         let kind = self.kind();
         let message = match kind {
-            ErrorKind::Internal => "Baton failed to carry out the request; its log says why".to_owned(),
+            ErrorKind::Internal => {
+                "Baton failed to carry out the request; its log says why".to_owned()
+            }
             _ => self.to_string(),
         };
         baton_api_model::Error { kind, message }

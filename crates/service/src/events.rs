@@ -55,12 +55,22 @@ impl<S: ServiceStore> Service<S> {
             Some(name) if name == viewer.user => Some(viewer.clone()),
             Some(name) => {
                 if !(self.local || viewer.admin) {
-                    return Err(ServiceError::Forbidden { user: viewer.user, what: "watch another user's human tasks" });
+                    return Err(ServiceError::Forbidden {
+                        user: viewer.user,
+                        what: "watch another user's human tasks",
+                    });
                 }
                 Some(self.engine.store().caller(&name).await?)
             }
         };
-        Ok(Events { feed, instance: filter.instance, viewer, scope, watched, ready: VecDeque::new() })
+        Ok(Events {
+            feed,
+            instance: filter.instance,
+            viewer,
+            scope,
+            watched,
+            ready: VecDeque::new(),
+        })
     }
 }
 
@@ -83,15 +93,26 @@ impl Events {
 
     /// Queues the events of `change` that this stream shows.
     fn take(&mut self, change: &Change) {
-        if self.instance.as_ref().is_some_and(|id| *id != change.instance) || !self.scope.admits(change.department.as_deref()) {
+        if self
+            .instance
+            .as_ref()
+            .is_some_and(|id| *id != change.instance)
+            || !self.scope.admits(change.department.as_deref())
+        {
             return;
         }
         if self.watched.is_none() {
             self.ready.push_back(view::instance_changed(change));
         }
         for human in &change.human_tasks {
-            if human.visible_to(&self.viewer) && self.watched.as_ref().is_none_or(|watched| human.visible_to(watched)) {
-                self.ready.push_back(view::human_task_changed(change, human));
+            if human.visible_to(&self.viewer)
+                && self
+                    .watched
+                    .as_ref()
+                    .is_none_or(|watched| human.visible_to(watched))
+            {
+                self.ready
+                    .push_back(view::human_task_changed(change, human));
             }
         }
     }

@@ -45,40 +45,89 @@ pub struct FetchJobs {
 impl<S: ServiceStore> Service<S> {
     /// Locks up to `max_jobs` queued jobs of `topics` to the worker, waiting up to `wait` for
     /// one when none is queued.
-    pub async fn fetch_and_lock(&self, user: &str, fetch: FetchJobs) -> Result<Vec<api::ExternalJob>> {
+    pub async fn fetch_and_lock(
+        &self,
+        user: &str,
+        fetch: FetchJobs,
+    ) -> Result<Vec<api::ExternalJob>> {
         let caller = self.require_worker(user).await?;
         let owner = owner(&caller, &fetch.worker)?;
         if fetch.topics.is_empty() || fetch.topics.len() > MAX_TOPICS {
-            return Err(ServiceError::OutOfBounds { what: "the number of topics", value: fetch.topics.len(), max: MAX_TOPICS });
+            return Err(ServiceError::OutOfBounds {
+                what: "the number of topics",
+                value: fetch.topics.len(),
+                max: MAX_TOPICS,
+            });
         }
-        if let Some((topic, problem)) = fetch.topics.iter().find_map(|t| topic_problem(t).map(|p| (t, p))) {
-            return Err(ServiceError::InvalidRequest { field: "topics", problem: format!("`{}`: {problem}", topic.escape_default()) });
+        if let Some((topic, problem)) = fetch
+            .topics
+            .iter()
+            .find_map(|t| topic_problem(t).map(|p| (t, p)))
+        {
+            return Err(ServiceError::InvalidRequest {
+                field: "topics",
+                problem: format!("`{}`: {problem}", topic.escape_default()),
+            });
         }
         if fetch.max_jobs == 0 || fetch.max_jobs > MAX_FETCH {
-            return Err(ServiceError::OutOfBounds { what: "max_jobs", value: fetch.max_jobs, max: MAX_FETCH });
+            return Err(ServiceError::OutOfBounds {
+                what: "max_jobs",
+                value: fetch.max_jobs,
+                max: MAX_FETCH,
+            });
         }
         check_lock("lock_duration_ms", fetch.lock)?;
         if fetch.wait > MAX_WAIT {
-            return Err(ServiceError::InvalidRequest { field: "timeout_ms", problem: format!("a fetch waits at most {} ms", MAX_WAIT.as_millis()) });
+            return Err(ServiceError::InvalidRequest {
+                field: "timeout_ms",
+                problem: format!("a fetch waits at most {} ms", MAX_WAIT.as_millis()),
+            });
         }
-        let jobs = self.engine.fetch_and_lock(&owner, &fetch.topics, fetch.max_jobs, fetch.lock, fetch.wait).await?;
-        Ok(jobs.iter().map(|job| external_job(job, &fetch.worker)).collect())
+        let jobs = self
+            .engine
+            .fetch_and_lock(
+                &owner,
+                &fetch.topics,
+                fetch.max_jobs,
+                fetch.lock,
+                fetch.wait,
+            )
+            .await?;
+        Ok(jobs
+            .iter()
+            .map(|job| external_job(job, &fetch.worker))
+            .collect())
     }
 
     /// Applies a worker's report on a job attempt it holds the lock of; refused as a conflict,
     /// changing nothing, when it does not hold it (any more).
-    pub async fn report_external_job(&self, user: &str, job: &JobKey, worker: &str, report: WorkerReport) -> Result<api::Instance> {
+    pub async fn report_external_job(
+        &self,
+        user: &str,
+        job: &JobKey,
+        worker: &str,
+        report: WorkerReport,
+    ) -> Result<api::Instance> {
         let caller = self.require_worker(user).await?;
         let owner = owner(&caller, worker)?;
         match &report {
-            WorkerReport::Failed { message, retry_after_ms, .. } => {
+            WorkerReport::Failed {
+                message,
+                retry_after_ms,
+                ..
+            } => {
                 check_message(Some(message))?;
                 if retry_after_ms.is_some_and(|ms| Duration::from_millis(ms) > MAX_RETRY_AFTER) {
-                    return Err(ServiceError::InvalidRequest { field: "retry_after_ms", problem: format!("at most {} ms", MAX_RETRY_AFTER.as_millis()) });
+                    return Err(ServiceError::InvalidRequest {
+                        field: "retry_after_ms",
+                        problem: format!("at most {} ms", MAX_RETRY_AFTER.as_millis()),
+                    });
                 }
             }
             WorkerReport::Ended { message, .. } => check_message(message.as_ref())?,
-            WorkerReport::Completed { output: Some(output) } => self.check_documents_in(user, output).await?,
+            WorkerReport::Completed {
+                output: Some(output),
+            } => self.check_documents_in(user, output).await?,
             WorkerReport::Completed { .. } => {}
         }
         let instance = self.engine.report_external_job(job, &owner, report).await?;
@@ -86,12 +135,24 @@ impl<S: ServiceStore> Service<S> {
     }
 
     /// Extends the worker's lock on a job attempt to `lock` from now.
-    pub async fn extend_lock(&self, user: &str, job: &JobKey, worker: &str, lock: Duration) -> Result<api::JobLock> {
+    pub async fn extend_lock(
+        &self,
+        user: &str,
+        job: &JobKey,
+        worker: &str,
+        lock: Duration,
+    ) -> Result<api::JobLock> {
         let caller = self.require_worker(user).await?;
         let owner = owner(&caller, worker)?;
         check_lock("duration_ms", lock)?;
         let until = self.engine.extend_lock(job, &owner, lock).await?;
-        Ok(api::JobLock { instance: job.instance.clone(), task: job.task.clone(), attempt: job.attempt, worker: worker.to_owned(), lock_expires_at: until })
+        Ok(api::JobLock {
+            instance: job.instance.clone(),
+            task: job.task.clone(),
+            attempt: job.attempt,
+            worker: worker.to_owned(),
+            lock_expires_at: until,
+        })
     }
 
     /// Refuses `user` unless they may work external jobs (see the module's documentation).
@@ -108,21 +169,34 @@ impl<S: ServiceStore> Service<S> {
 /// Who holds a worker's locks: its user and its id.
 fn owner(caller: &Caller, worker: &str) -> Result<String> {
     if let Some(problem) = wire_name_problem("worker id", worker) {
-        return Err(ServiceError::InvalidRequest { field: "worker_id", problem });
+        return Err(ServiceError::InvalidRequest {
+            field: "worker_id",
+            problem,
+        });
     }
     Ok(format!("{}/{worker}", caller.user))
 }
 
 fn check_lock(field: &'static str, lock: Duration) -> Result<()> {
     if lock < MIN_LOCK || lock > MAX_LOCK {
-        return Err(ServiceError::InvalidRequest { field, problem: format!("a lock lasts from {} to {} ms", MIN_LOCK.as_millis(), MAX_LOCK.as_millis()) });
+        return Err(ServiceError::InvalidRequest {
+            field,
+            problem: format!(
+                "a lock lasts from {} to {} ms",
+                MIN_LOCK.as_millis(),
+                MAX_LOCK.as_millis()
+            ),
+        });
     }
     Ok(())
 }
 
 fn check_message(message: Option<&String>) -> Result<()> {
     match message {
-        Some(m) if m.len() > MAX_MESSAGE => Err(ServiceError::InvalidRequest { field: "message", problem: format!("at most {MAX_MESSAGE} bytes") }),
+        Some(m) if m.len() > MAX_MESSAGE => Err(ServiceError::InvalidRequest {
+            field: "message",
+            problem: format!("at most {MAX_MESSAGE} bytes"),
+        }),
         _ => Ok(()),
     }
 }

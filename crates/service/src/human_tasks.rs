@@ -9,7 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baton_api_model as api;
-use baton_core::user_task::{EscalationAction, EscalationSpec, FollowOnSpec, HumanTaskId, PotentialOwners, SubtaskSpec, UserTask, UserTaskCommand};
+use baton_core::user_task::{
+    EscalationAction, EscalationSpec, FollowOnSpec, HumanTaskId, PotentialOwners, SubtaskSpec,
+    UserTask, UserTaskCommand,
+};
 use baton_store::{InboxFilter, InboxStatus, Page};
 use serde_json::{Map, Value};
 
@@ -51,7 +54,13 @@ pub enum HumanTaskAction {
         escalations: Vec<EscalationSpec>,
     },
     /// Create a subtask for `to` (the owner of the claimed task).
-    Subtask { to: PotentialOwners, title: String, description: String, input: Map<String, Value>, expires_after: Option<Duration> },
+    Subtask {
+        to: PotentialOwners,
+        title: String,
+        description: String,
+        input: Map<String, Value>,
+        expires_after: Option<Duration>,
+    },
     /// Suspend the whole chain.
     Suspend,
     /// Resume the whole chain.
@@ -59,7 +68,10 @@ pub enum HumanTaskAction {
     /// Terminate the whole chain (an administrator).
     Terminate,
     /// Escalate by hand (an administrator).
-    Escalate { name: String, action: EscalationAction },
+    Escalate {
+        name: String,
+        action: EscalationAction,
+    },
     /// Delete a first task with its follow-ons and subtasks (an administrator).
     Delete,
     /// Start a first task over (an administrator).
@@ -68,16 +80,30 @@ pub enum HumanTaskAction {
 
 impl<S: ServiceStore> Service<S> {
     /// The human tasks of a user task (or only number `number`), with how its chain ended.
-    pub async fn user_task(&self, user: &str, instance: &str, task: &str, number: Option<u32>) -> Result<api::UserTask> {
+    pub async fn user_task(
+        &self,
+        user: &str,
+        instance: &str,
+        task: &str,
+        number: Option<u32>,
+    ) -> Result<api::UserTask> {
         self.visible_to(user, instance).await?;
         let user_task = self.user_task_of(instance, task).await?;
-        let user_task = user_task.ok_or_else(|| ServiceError::UserTaskNotStarted { instance: instance.to_owned(), task: task.to_owned() })?;
+        let user_task = user_task.ok_or_else(|| ServiceError::UserTaskNotStarted {
+            instance: instance.to_owned(),
+            task: task.to_owned(),
+        })?;
         Ok(view::user_task(instance, &user_task, number))
     }
 
     /// Applies `action` to a human task as `user`; returns the instance afterwards and the
     /// human task acted on.
-    pub async fn human_task(&self, user: &str, target: &HumanTaskRef, action: HumanTaskAction) -> Result<api::HumanTaskUpdate> {
+    pub async fn human_task(
+        &self,
+        user: &str,
+        target: &HumanTaskRef,
+        action: HumanTaskAction,
+    ) -> Result<api::HumanTaskUpdate> {
         self.visible_to(user, &target.instance).await?;
         if let HumanTaskAction::Complete { output } = &action {
             self.check_documents_in(user, output).await?;
@@ -90,7 +116,10 @@ impl<S: ServiceStore> Service<S> {
             (None, _) => HumanTaskId::ORIGINAL,
         };
         let command = command(action, id, &target.task, user_task.as_deref());
-        let state = self.engine.user_task(&target.instance, &target.task, user, command).await?;
+        let state = self
+            .engine
+            .user_task(&target.instance, &target.task, user, command)
+            .await?;
         let human_task = state
             .tasks
             .iter()
@@ -98,7 +127,11 @@ impl<S: ServiceStore> Service<S> {
             .find(|ut| ut.process_task == target.task)
             .and_then(|ut| ut.task(id))
             .map(view::human_task);
-        Ok(api::HumanTaskUpdate { instance: self.view_of(&state).await?, human_task_id: id.0, human_task })
+        Ok(api::HumanTaskUpdate {
+            instance: self.view_of(&state).await?,
+            human_task_id: id.0,
+            human_task,
+        })
     }
 
     /// A page of `user`'s inbox: the tasks they claimed, then those they may claim; beside
@@ -106,7 +139,10 @@ impl<S: ServiceStore> Service<S> {
     pub async fn inbox(&self, user: &str, query: &api::InboxQuery) -> Result<api::InboxPage> {
         let viewer = self.viewer(user).await?;
         let caller = viewer.caller;
-        for (what, value, max) in [("the page", query.page, MAX_PAGE), ("the page size", query.per_page, MAX_PER_PAGE)] {
+        for (what, value, max) in [
+            ("the page", query.page, MAX_PAGE),
+            ("the page size", query.per_page, MAX_PER_PAGE),
+        ] {
             if !(1..=max).contains(&value) {
                 return Err(ServiceError::OutOfBounds { what, value, max });
             }
@@ -124,7 +160,19 @@ impl<S: ServiceStore> Service<S> {
             scope: viewer.scope,
         };
         let groups: Vec<String> = caller.groups.iter().cloned().collect();
-        let page = self.engine.store().inbox(&caller.user, &groups, &filter, Page { number: query.page, per_page: query.per_page }).await?;
+        let page = self
+            .engine
+            .store()
+            .inbox(
+                &caller.user,
+                &groups,
+                &filter,
+                Page {
+                    number: query.page,
+                    per_page: query.per_page,
+                },
+            )
+            .await?;
         let mut page = view::inbox_page(page)?;
         page.workflows = self.suspended_workflows(&caller.user).await?;
         Ok(page)
@@ -134,11 +182,22 @@ impl<S: ServiceStore> Service<S> {
     /// does not exist or is not a `user` task.
     async fn user_task_of(&self, instance: &str, task: &str) -> Result<Option<Arc<UserTask>>> {
         let state = self.engine.instance(instance).await?;
-        let definition = self.engine.definition(&state.definition_id, Some(state.definition_version)).await?;
-        let i = definition.task_index(task).ok_or_else(|| ServiceError::UnknownTask { process: definition.id.clone(), task: task.to_owned() })?;
+        let definition = self
+            .engine
+            .definition(&state.definition_id, Some(state.definition_version))
+            .await?;
+        let i = definition
+            .task_index(task)
+            .ok_or_else(|| ServiceError::UnknownTask {
+                process: definition.id.clone(),
+                task: task.to_owned(),
+            })?;
         let kind = definition.tasks[i].kind.name();
         if kind != "user" {
-            return Err(ServiceError::NotAUserTask { task: task.to_owned(), kind });
+            return Err(ServiceError::NotAUserTask {
+                task: task.to_owned(),
+                kind,
+            });
         }
         Ok(state.tasks.get(i).and_then(|t| t.user_task.clone()))
     }
@@ -146,17 +205,36 @@ impl<S: ServiceStore> Service<S> {
 
 /// The core's command for `action` on human task `id`; a follow-on's title and description
 /// default to those of the task it follows (else the process task's id, and nothing).
-fn command(action: HumanTaskAction, id: HumanTaskId, process_task: &str, user_task: Option<&UserTask>) -> UserTaskCommand {
+fn command(
+    action: HumanTaskAction,
+    id: HumanTaskId,
+    process_task: &str,
+    user_task: Option<&UserTask>,
+) -> UserTaskCommand {
     match action {
         HumanTaskAction::Claim => UserTaskCommand::Claim { task: id },
         HumanTaskAction::Unclaim => UserTaskCommand::CancelClaim { task: id },
         HumanTaskAction::Complete { output } => UserTaskCommand::Complete { task: id, output },
-        HumanTaskAction::Fail { note } => UserTaskCommand::Fail { task: id, reason: note },
-        HumanTaskAction::Forward { to, title, description, note, input, escalations } => {
+        HumanTaskAction::Fail { note } => UserTaskCommand::Fail {
+            task: id,
+            reason: note,
+        },
+        HumanTaskAction::Forward {
+            to,
+            title,
+            description,
+            note,
+            input,
+            escalations,
+        } => {
             let current = user_task.and_then(|ut| ut.task(id));
             let spec = FollowOnSpec {
-                title: title.or_else(|| current.map(|t| t.title.clone())).unwrap_or_else(|| process_task.to_owned()),
-                description: description.or_else(|| current.map(|t| t.description.clone())).unwrap_or_default(),
+                title: title
+                    .or_else(|| current.map(|t| t.title.clone()))
+                    .unwrap_or_else(|| process_task.to_owned()),
+                description: description
+                    .or_else(|| current.map(|t| t.description.clone()))
+                    .unwrap_or_default(),
                 to,
                 notes: note,
                 input,
@@ -164,14 +242,32 @@ fn command(action: HumanTaskAction, id: HumanTaskId, process_task: &str, user_ta
             };
             UserTaskCommand::StartFollowOn { task: id, spec }
         }
-        HumanTaskAction::Subtask { to, title, description, input, expires_after } => UserTaskCommand::CreateSubtask {
+        HumanTaskAction::Subtask {
+            to,
+            title,
+            description,
+            input,
+            expires_after,
+        } => UserTaskCommand::CreateSubtask {
             parent: id,
-            spec: SubtaskSpec { title, description, to, input, output_fields: Vec::new(), expires_after, escalations: Vec::new() },
+            spec: SubtaskSpec {
+                title,
+                description,
+                to,
+                input,
+                output_fields: Vec::new(),
+                expires_after,
+                escalations: Vec::new(),
+            },
         },
         HumanTaskAction::Suspend => UserTaskCommand::Suspend { task: id },
         HumanTaskAction::Resume => UserTaskCommand::Resume { task: id },
         HumanTaskAction::Terminate => UserTaskCommand::Terminate { task: id },
-        HumanTaskAction::Escalate { name, action } => UserTaskCommand::Escalate { task: id, name, action },
+        HumanTaskAction::Escalate { name, action } => UserTaskCommand::Escalate {
+            task: id,
+            name,
+            action,
+        },
         HumanTaskAction::Delete => UserTaskCommand::Delete { task: id },
         HumanTaskAction::Restart => UserTaskCommand::Restart { task: id },
     }

@@ -17,22 +17,45 @@ impl<S: ServiceStore> Service<S> {
     /// The acting user, with their groups (who a token acts as).
     pub async fn me(&self, user: &str) -> Result<api::User> {
         let caller = self.authenticate(user).await?;
-        let department = self.engine.store().user(&caller.user).await?.and_then(|u| u.department);
-        Ok(api::User { name: caller.user, department, admin: caller.admin, groups: caller.groups.into_iter().collect() })
+        let department = self
+            .engine
+            .store()
+            .user(&caller.user)
+            .await?
+            .and_then(|u| u.department);
+        Ok(api::User {
+            name: caller.user,
+            department,
+            admin: caller.admin,
+            groups: caller.groups.into_iter().collect(),
+        })
     }
 
     /// Every user with their groups, by name.
     pub async fn users(&self, user: &str) -> Result<Vec<api::User>> {
         self.authenticate(user).await?;
         let groups = self.engine.store().groups().await?;
-        Ok(self.engine.store().users().await?.iter().map(|u| view::user(u, &groups)).collect())
+        Ok(self
+            .engine
+            .store()
+            .users()
+            .await?
+            .iter()
+            .map(|u| view::user(u, &groups))
+            .collect())
     }
 
     /// Adds a group.
     pub async fn add_group(&self, user: &str, name: &str) -> Result<api::Group> {
         let caller = self.authenticate(user).await?;
         self.require_admin(&caller, "add groups")?;
-        Ok(view::group(&self.engine.store().add_group(name, self.engine.now()).await?))
+        Ok(view::group(
+            &self
+                .engine
+                .store()
+                .add_group(name, self.engine.now())
+                .await?,
+        ))
     }
 
     /// Adds `member` to `group`.
@@ -52,7 +75,14 @@ impl<S: ServiceStore> Service<S> {
     /// Every group with its members, by name.
     pub async fn groups(&self, user: &str) -> Result<Vec<api::Group>> {
         self.authenticate(user).await?;
-        Ok(self.engine.store().groups().await?.iter().map(view::group).collect())
+        Ok(self
+            .engine
+            .store()
+            .groups()
+            .await?
+            .iter()
+            .map(view::group)
+            .collect())
     }
 
     /// Every department, by name.

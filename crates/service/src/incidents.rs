@@ -10,13 +10,27 @@ impl<S: ServiceStore> Service<S> {
     pub async fn open_incidents(&self, user: &str, limit: usize) -> Result<Vec<api::Incident>> {
         let viewer = self.viewer(user).await?;
         check_limit(limit)?;
-        Ok(self.engine.store().open_incidents_in(&viewer.scope, limit).await?.iter().map(view::incident).collect())
+        Ok(self
+            .engine
+            .store()
+            .open_incidents_in(&viewer.scope, limit)
+            .await?
+            .iter()
+            .map(view::incident)
+            .collect())
     }
 
     /// Every incident of an instance, open or closed, oldest first.
     pub async fn incidents(&self, user: &str, instance: &str) -> Result<Vec<api::Incident>> {
         self.visible_to(user, instance).await?;
-        Ok(self.engine.store().incidents(instance).await?.iter().map(view::incident).collect())
+        Ok(self
+            .engine
+            .store()
+            .incidents(instance)
+            .await?
+            .iter()
+            .map(view::incident)
+            .collect())
     }
 
     /// Applies an open incident's step again; applied, the incident is closed.
@@ -29,7 +43,9 @@ impl<S: ServiceStore> Service<S> {
     /// Closes an open incident without applying its step.
     pub async fn resolve_incident(&self, user: &str, id: i64) -> Result<api::Incident> {
         self.incident_visible_to(user, id).await?;
-        Ok(view::incident(&self.engine.resolve_incident(id, user).await?))
+        Ok(view::incident(
+            &self.engine.resolve_incident(id, user).await?,
+        ))
     }
 
     /// Refuses an incident of an instance out of the user's scope (an unknown incident is the

@@ -15,10 +15,30 @@ impl<S: ServiceStore> Service<S> {
     pub async fn jobs(&self, user: &str) -> Result<api::Jobs> {
         self.authenticate(user).await?;
         let queued = self.engine.store().queued_jobs().await?;
-        let leased = self.engine.store().leased_jobs().await?.iter().map(view::job).collect();
+        let leased = self
+            .engine
+            .store()
+            .leased_jobs()
+            .await?
+            .iter()
+            .map(view::job)
+            .collect();
         let depths = self.engine.store().queue_depths(self.engine.now()).await?;
-        let external = depths.jobs.into_iter().filter(|t| !t.topic.is_empty()).map(|t| api::TopicJobs { topic: t.topic, queued: t.queued, locked: t.leased }).collect();
-        Ok(api::Jobs { queued, leased, external })
+        let external = depths
+            .jobs
+            .into_iter()
+            .filter(|t| !t.topic.is_empty())
+            .map(|t| api::TopicJobs {
+                topic: t.topic,
+                queued: t.queued,
+                locked: t.leased,
+            })
+            .collect();
+        Ok(api::Jobs {
+            queued,
+            leased,
+            external,
+        })
     }
 
     /// Has a worker nothing left to do? True when no instance is open, or when no job is
@@ -49,10 +69,25 @@ impl<S: ServiceStore> Service<S> {
     /// a time?
     async fn waiting_on_time(&self) -> Result<bool> {
         for status in [InstanceStatus::Waiting, InstanceStatus::Running] {
-            let rows = self.engine.store().list_instances(&InstanceQuery { status: Some(status), limit: SCAN, ..InstanceQuery::default() }).await?;
+            let rows = self
+                .engine
+                .store()
+                .list_instances(&InstanceQuery {
+                    status: Some(status),
+                    limit: SCAN,
+                    ..InstanceQuery::default()
+                })
+                .await?;
             for row in rows {
-                let Ok(state) = self.engine.instance(&row.id).await else { continue };
-                let timed = |t: &baton_core::TaskState| matches!(t.status, TaskStatus::WaitingForStartTime { .. } | TaskStatus::WaitingForRetry { .. });
+                let Ok(state) = self.engine.instance(&row.id).await else {
+                    continue;
+                };
+                let timed = |t: &baton_core::TaskState| {
+                    matches!(
+                        t.status,
+                        TaskStatus::WaitingForStartTime { .. } | TaskStatus::WaitingForRetry { .. }
+                    )
+                };
                 if state.tasks.iter().any(timed) {
                     return Ok(true);
                 }
@@ -65,10 +100,21 @@ impl<S: ServiceStore> Service<S> {
     /// [`SCAN`] running ones.
     async fn running_in_name(&self) -> Result<usize> {
         let store = self.engine.store();
-        let mut stuck: Vec<String> = store.open_incidents(SCAN).await?.into_iter().map(|i| i.instance).collect();
+        let mut stuck: Vec<String> = store
+            .open_incidents(SCAN)
+            .await?
+            .into_iter()
+            .map(|i| i.instance)
+            .collect();
         stuck.sort_unstable();
         stuck.dedup();
-        let running = store.list_instances(&InstanceQuery { status: Some(InstanceStatus::Running), limit: SCAN, ..InstanceQuery::default() }).await?;
+        let running = store
+            .list_instances(&InstanceQuery {
+                status: Some(InstanceStatus::Running),
+                limit: SCAN,
+                ..InstanceQuery::default()
+            })
+            .await?;
         let now = self.engine.now();
         let mut idle = 0;
         for row in running {
@@ -77,9 +123,12 @@ impl<S: ServiceStore> Service<S> {
                 continue;
             }
             // One that cannot be read is taken for work left to do.
-            let Ok(state) = self.engine.instance(&row.id).await else { continue };
+            let Ok(state) = self.engine.instance(&row.id).await else {
+                continue;
+            };
             // A child's end reaches its parent through a timer due at once.
-            if runs_only_children(&state) && store.due_timers_of(&row.id, now, 1).await?.is_empty() {
+            if runs_only_children(&state) && store.due_timers_of(&row.id, now, 1).await?.is_empty()
+            {
                 idle += 1;
             }
         }
@@ -89,5 +138,7 @@ impl<S: ServiceStore> Service<S> {
 
 /// Is every running task of `state` a `call` or ForEach task waiting for its children?
 fn runs_only_children(state: &Instance) -> bool {
-    state.tasks.iter().all(|t| !matches!(t.status, TaskStatus::Running { .. }) || t.child.is_some() || t.foreach.is_some())
+    state.tasks.iter().all(|t| {
+        !matches!(t.status, TaskStatus::Running { .. }) || t.child.is_some() || t.foreach.is_some()
+    })
 }

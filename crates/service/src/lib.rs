@@ -14,8 +14,8 @@ mod cases;
 mod definitions;
 mod documents;
 mod error;
-mod external_jobs;
 mod events;
+mod external_jobs;
 mod human_tasks;
 mod identity;
 mod incidents;
@@ -33,25 +33,42 @@ pub mod view;
 
 use baton_core::user_task::Caller;
 use baton_engine::Engine;
-use baton_store::{DocumentStore, IdentityError, IdentityStore, InboxReader, InteractiveStore, QueueDepths, Store, TokenStore};
+use baton_store::{
+    DocumentStore, IdentityError, IdentityStore, InboxReader, InteractiveStore, QueueDepths, Store,
+    TokenStore,
+};
 
 pub use baton_core::user_task::{EscalationAction, EscalationSpec, PotentialOwners};
 pub use definitions::SourceFile;
 pub use documents::Upload;
 pub use error::{Result, ServiceError};
-pub use external_jobs::{FetchJobs, MAX_FETCH, MAX_LOCK, MAX_MESSAGE, MAX_RETRY_AFTER, MAX_TOPICS, MAX_WAIT, MIN_LOCK, WORKERS_GROUP};
 pub use events::{EventFilter, Events};
+pub use external_jobs::{
+    FetchJobs, MAX_FETCH, MAX_LOCK, MAX_MESSAGE, MAX_RETRY_AFTER, MAX_TOPICS, MAX_WAIT, MIN_LOCK,
+    WORKERS_GROUP,
+};
 pub use human_tasks::{HumanTaskAction, HumanTaskRef, MAX_PAGE, MAX_PER_PAGE};
 pub use instances::{TaskOperation, MAX_ID_PREFIX, MAX_LIMIT};
 pub use publishing::EVENT_PUBLISHERS_GROUP;
 pub use schedules::MAX_SCHEDULE_DATA;
-pub use sign_in::{BrowserSignIn, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, SIGN_IN_LIFETIME, SIGN_IN_TOKEN_NAME};
-pub use sessions::{SessionOptions, Sessions, DEFAULT_CACHE_SIZE, DEFAULT_IDLE_TIMEOUT, MAX_CACHE_SIZE, MAX_IDLE_TIMEOUT, MAX_SESSIONS_PER_USER, MAX_SUSPENDED_LISTED};
+pub use sessions::{
+    SessionOptions, Sessions, DEFAULT_CACHE_SIZE, DEFAULT_IDLE_TIMEOUT, MAX_CACHE_SIZE,
+    MAX_IDLE_TIMEOUT, MAX_SESSIONS_PER_USER, MAX_SUSPENDED_LISTED,
+};
+pub use sign_in::{
+    BrowserSignIn, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, SIGN_IN_LIFETIME, SIGN_IN_TOKEN_NAME,
+};
 
 /// What the service needs of a store: the engine's capabilities, identity, the inbox,
 /// documents and interactive sessions.
-pub trait ServiceStore: Store + IdentityStore + InboxReader + TokenStore + DocumentStore + InteractiveStore {}
-impl<T: Store + IdentityStore + InboxReader + TokenStore + DocumentStore + InteractiveStore> ServiceStore for T {}
+pub trait ServiceStore:
+    Store + IdentityStore + InboxReader + TokenStore + DocumentStore + InteractiveStore
+{
+}
+impl<T: Store + IdentityStore + InboxReader + TokenStore + DocumentStore + InteractiveStore>
+    ServiceStore for T
+{
+}
 
 /// The service: a handle on one engine; cheap to clone.
 pub struct Service<S: Store> {
@@ -66,7 +83,11 @@ pub struct Service<S: Store> {
 
 impl<S: Store> Clone for Service<S> {
     fn clone(&self) -> Self {
-        Self { engine: self.engine.clone(), local: self.local, sessions: self.sessions.clone() }
+        Self {
+            engine: self.engine.clone(),
+            local: self.local,
+            sessions: self.sessions.clone(),
+        }
     }
 }
 
@@ -82,13 +103,21 @@ impl<S: ServiceStore> Service<S> {
     pub fn with_sessions(engine: Engine<S>, options: SessionOptions) -> Self {
         let sessions = std::sync::Arc::new(Sessions::new(options));
         engine.set_event_receivers(sessions.clone());
-        Self { engine, local: false, sessions: Some(sessions) }
+        Self {
+            engine,
+            local: false,
+            sessions: Some(sessions),
+        }
     }
 
     /// The service of the local command line, which holds the database file: see `local`.
     /// It has no user sessions (they live in a server).
     pub fn local(engine: Engine<S>) -> Self {
-        Self { engine, local: true, sessions: None }
+        Self {
+            engine,
+            local: true,
+            sessions: None,
+        }
     }
 
     /// Refuses `caller` unless they are an administrator (or the call is local).
@@ -96,7 +125,10 @@ impl<S: ServiceStore> Service<S> {
         if self.local || caller.admin {
             return Ok(());
         }
-        Err(ServiceError::Forbidden { user: caller.user.clone(), what })
+        Err(ServiceError::Forbidden {
+            user: caller.user.clone(),
+            what,
+        })
     }
 
     /// Does the store answer? (A server's readiness check; asked by no user.)

@@ -17,7 +17,11 @@ pub const EVENT_PUBLISHERS_GROUP: &str = "event-publishers";
 
 impl<S: ServiceStore> Service<S> {
     /// Publishes an event as `user`: see the module's documentation for who may.
-    pub async fn publish_event(&self, user: &str, request: PublishEvent) -> Result<api::PublishedEvent> {
+    pub async fn publish_event(
+        &self,
+        user: &str,
+        request: PublishEvent,
+    ) -> Result<api::PublishedEvent> {
         let caller = self.authenticate(user).await?;
         if !(self.local || caller.admin || caller.groups.contains(EVENT_PUBLISHERS_GROUP)) {
             return Err(ServiceError::NotAPublisher { user: caller.user });
@@ -25,7 +29,13 @@ impl<S: ServiceStore> Service<S> {
         // A `wait` task's output mapping may copy the payload's document references into
         // data: naming a document there takes being allowed to read it, as in any data given.
         self.check_documents_in(user, &request.data).await?;
-        let publication = Publication { name: request.name, key: request.key, data: request.data, id: request.id, ttl: request.ttl_ms.map(Duration::from_millis) };
+        let publication = Publication {
+            name: request.name,
+            key: request.key,
+            data: request.data,
+            id: request.id,
+            ttl: request.ttl_ms.map(Duration::from_millis),
+        };
         let published = self.engine.publish(publication).await?;
         Ok(published_view(published))
     }
@@ -38,5 +48,13 @@ fn published_view(p: Published) -> api::PublishedEvent {
         EventState::Delivered => api::PublishedEventState::Delivered,
         EventState::Expired => api::PublishedEventState::Expired,
     };
-    api::PublishedEvent { id: p.id, duplicate: p.duplicate, resumed: p.resumed, received: p.received, state, buffered_until: p.buffered_until, remember_until: p.remember_until }
+    api::PublishedEvent {
+        id: p.id,
+        duplicate: p.duplicate,
+        resumed: p.resumed,
+        received: p.received,
+        state,
+        buffered_until: p.buffered_until,
+        remember_until: p.remember_until,
+    }
 }

@@ -23,12 +23,19 @@ fn slot_view(record: &SlotRecord) -> api::ScheduleSlot {
         SlotOutcome::Skipped => ("skipped", None, None),
         SlotOutcome::Failed { message } => ("failed", None, Some(message.clone())),
     };
-    api::ScheduleSlot { slot: record.slot, outcome: outcome.to_owned(), instance, message, recorded_at: record.recorded_at }
+    api::ScheduleSlot {
+        slot: record.slot,
+        outcome: outcome.to_owned(),
+        instance,
+        message,
+        recorded_at: record.recorded_at,
+    }
 }
 
 /// The schedule a request asks for, its fields checked.
 fn spec_of(request: &api::CreateSchedule) -> Result<ScheduleSpec> {
-    let invalid = |field: &'static str, problem: String| ServiceError::InvalidRequest { field, problem };
+    let invalid =
+        |field: &'static str, problem: String| ServiceError::InvalidRequest { field, problem };
     let mut spec = ScheduleSpec::new(request.cron.clone());
     if let Some(zone) = &request.timezone {
         spec.timezone = zone.clone();
@@ -36,25 +43,69 @@ fn spec_of(request: &api::CreateSchedule) -> Result<ScheduleSpec> {
     spec.calendar = request.calendar.clone();
     let size = serde_json::to_string(&request.data).map_or(usize::MAX, |s| s.len());
     if size > MAX_SCHEDULE_DATA {
-        return Err(invalid("data", format!("the start data is {size} bytes as JSON, more than the {MAX_SCHEDULE_DATA} allowed")));
+        return Err(invalid(
+            "data",
+            format!(
+                "the start data is {size} bytes as JSON, more than the {MAX_SCHEDULE_DATA} allowed"
+            ),
+        ));
     }
     spec.data = request.data.clone();
     if let Some(overlap) = &request.overlap {
-        spec.overlap = Overlap::parse(overlap).ok_or_else(|| invalid("overlap", format!("`{}` is not one of {}", overlap.escape_default(), Overlap::NAMES.join(", "))))?;
+        spec.overlap = Overlap::parse(overlap).ok_or_else(|| {
+            invalid(
+                "overlap",
+                format!(
+                    "`{}` is not one of {}",
+                    overlap.escape_default(),
+                    Overlap::NAMES.join(", ")
+                ),
+            )
+        })?;
     }
     if let Some(catch_up) = &request.catch_up {
-        spec.catch_up = CatchUp::parse(catch_up).ok_or_else(|| invalid("catch_up", format!("`{}` is not one of {}", catch_up.escape_default(), CatchUp::NAMES.join(", "))))?;
+        spec.catch_up = CatchUp::parse(catch_up).ok_or_else(|| {
+            invalid(
+                "catch_up",
+                format!(
+                    "`{}` is not one of {}",
+                    catch_up.escape_default(),
+                    CatchUp::NAMES.join(", ")
+                ),
+            )
+        })?;
     }
     if let Some(window) = &request.catch_up_window {
-        spec.catch_up_window_secs = baton_core::duration::parse(window).map_err(|e| invalid("catch_up_window", format!("`{}`: {e}", window.escape_default())))?.as_secs();
+        spec.catch_up_window_secs = baton_core::duration::parse(window)
+            .map_err(|e| {
+                invalid(
+                    "catch_up_window",
+                    format!("`{}`: {e}", window.escape_default()),
+                )
+            })?
+            .as_secs();
     }
     Ok(spec)
 }
 
 impl<S: ServiceStore> Service<S> {
-    async fn schedule_view(&self, schedule: &StoredSchedule, recent: usize) -> Result<api::Schedule> {
+    async fn schedule_view(
+        &self,
+        schedule: &StoredSchedule,
+        recent: usize,
+    ) -> Result<api::Schedule> {
         let next_slots = self.engine.next_slots(schedule, NEXT_SLOTS).await?;
-        let recent_slots = if recent > 0 { self.engine.store().schedule_slots(&schedule.id, recent).await?.iter().map(slot_view).collect() } else { Vec::new() };
+        let recent_slots = if recent > 0 {
+            self.engine
+                .store()
+                .schedule_slots(&schedule.id, recent)
+                .await?
+                .iter()
+                .map(slot_view)
+                .collect()
+        } else {
+            Vec::new()
+        };
         let spec = &schedule.spec;
         Ok(api::Schedule {
             id: schedule.id.clone(),
@@ -85,11 +136,18 @@ impl<S: ServiceStore> Service<S> {
     }
 
     /// Makes a schedule for a process the caller may start.
-    pub async fn create_schedule(&self, user: &str, request: &api::CreateSchedule) -> Result<api::Schedule> {
+    pub async fn create_schedule(
+        &self,
+        user: &str,
+        request: &api::CreateSchedule,
+    ) -> Result<api::Schedule> {
         let caller = self.authenticate(user).await?;
         let spec = spec_of(request)?;
         self.may_start(&caller, &request.process, None).await?;
-        let schedule = self.engine.create_schedule(request.id.as_deref(), &request.process, spec, &caller.user).await?;
+        let schedule = self
+            .engine
+            .create_schedule(request.id.as_deref(), &request.process, spec, &caller.user)
+            .await?;
         self.schedule_view(&schedule, 0).await
     }
 

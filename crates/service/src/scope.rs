@@ -40,10 +40,18 @@ impl<S: ServiceStore> Service<S> {
         if caller.admin || (self.local && caller.user == OPERATOR) {
             return Ok(DepartmentScope::All);
         }
-        Ok(match self.engine.store().user(&caller.user).await?.and_then(|u| u.department) {
-            Some(department) => DepartmentScope::Department(department),
-            None => DepartmentScope::Unscoped,
-        })
+        Ok(
+            match self
+                .engine
+                .store()
+                .user(&caller.user)
+                .await?
+                .and_then(|u| u.department)
+            {
+                Some(department) => DepartmentScope::Department(department),
+                None => DepartmentScope::Unscoped,
+            },
+        )
     }
 
     /// Refuses an unknown instance as not found, and one out of `viewer`'s scope as forbidden.
@@ -51,7 +59,10 @@ impl<S: ServiceStore> Service<S> {
         match self.engine.store().instance_department(id).await? {
             None => Err(baton_engine::EngineError::InstanceNotFound(id.to_owned()).into()),
             Some(department) if viewer.scope.admits(department.as_deref()) => Ok(()),
-            Some(_) => Err(ServiceError::OutOfScope { user: viewer.caller.user.clone(), instance: id.to_owned() }),
+            Some(_) => Err(ServiceError::OutOfScope {
+                user: viewer.caller.user.clone(),
+                instance: id.to_owned(),
+            }),
         }
     }
 

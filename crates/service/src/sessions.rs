@@ -9,8 +9,10 @@
 //! enter a full cache, the least recently used one leaves: with Auto Persist it is saved in
 //! its owner's inbox (implicit suspension), without it is deleted (the instance is aborted
 //! with the reason). Logging out (or the idle timeout, or the server stopping) empties the
-//! cache the same way, and a server that stopped or crashed does so for every session still
-//! recorded open when it starts again ([`Service::recover_sessions`]).
+//! cache the same way. Each session is recorded with the node that holds it, and a node that
+//! is gone has its sessions logged out the same way ([`Service::recover_sessions`]): by
+//! itself when it starts again, or, on a store shared by several nodes, by one live node
+//! once its lease as a node expired.
 //!
 //! Durability: every step the user makes (a start, a submission) is committed as it happens,
 //! like any other step; "in the cache" only means listed in the session, and is recorded so
@@ -37,7 +39,7 @@ use baton_core::definition::TaskKind;
 use baton_core::user_task::Caller;
 use baton_core::{Command, Definition, Instance, Reason, TaskStatus};
 use baton_engine::correlation::EventReceivers;
-use baton_store::{InteractiveWorkflow, Place, SessionRecord, Suspension};
+use baton_store::{InteractiveWorkflow, Orphans, Place, SessionRecord, Suspension};
 
 use crate::{view, Result, Service, ServiceError, ServiceStore};
 
@@ -65,7 +67,10 @@ pub struct SessionOptions {
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        Self { cache_size: DEFAULT_CACHE_SIZE, idle_timeout: DEFAULT_IDLE_TIMEOUT }
+        Self {
+            cache_size: DEFAULT_CACHE_SIZE,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+        }
     }
 }
 
@@ -73,10 +78,16 @@ impl SessionOptions {
     /// Why these settings cannot be used, if they cannot.
     pub fn problem(&self) -> Option<String> {
         if !(1..=MAX_CACHE_SIZE).contains(&self.cache_size) {
-            return Some(format!("a session's cache holds 1 to {MAX_CACHE_SIZE} workflows, not {}", self.cache_size));
+            return Some(format!(
+                "a session's cache holds 1 to {MAX_CACHE_SIZE} workflows, not {}",
+                self.cache_size
+            ));
         }
         if self.idle_timeout.is_zero() || self.idle_timeout > MAX_IDLE_TIMEOUT {
-            return Some(format!("the idle timeout of a session is more than 0 and at most {}", humantime::format_duration(MAX_IDLE_TIMEOUT)));
+            return Some(format!(
+                "the idle timeout of a session is more than 0 and at most {}",
+                humantime::format_duration(MAX_IDLE_TIMEOUT)
+            ));
         }
         None
     }
@@ -105,7 +116,9 @@ impl Leaving {
 
     fn sentence(self, cache_size: usize) -> String {
         match self {
-            Self::Evicted => format!("the session's cache of {cache_size} was full and it was the least recently used"),
+            Self::Evicted => format!(
+                "the session's cache of {cache_size} was full and it was the least recently used"
+            ),
             Self::Logout => "its user logged out".to_owned(),
             Self::IdleTimeout => "the session was idle past its timeout".to_owned(),
             Self::ServerRestart => "the server stopped with the session open".to_owned(),
@@ -149,15 +162,27 @@ pub struct Sessions {
 
 impl Sessions {
     pub(crate) fn new(options: SessionOptions) -> Self {
-        Self { options, ..Self::default() }
+        Self {
+            options,
+            ..Self::default()
+        }
     }
 
     fn session(&self, id: &str) -> Option<Arc<Session>> {
-        self.open.lock().unwrap_or_else(|e| e.into_inner()).get(id).cloned()
+        self.open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
     }
 
     fn all(&self) -> Vec<Arc<Session>> {
-        self.open.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+        self.open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 
     fn remember(&self, state: &Instance) {
@@ -170,7 +195,10 @@ impl Sessions {
     }
 
     fn forget(&self, instance: &str) {
-        self.seen.write().unwrap_or_else(|e| e.into_inner()).remove(instance);
+        self.seen
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(instance);
     }
 }
 
@@ -185,18 +213,29 @@ impl EventReceivers for Sessions {
 }
 
 /// The open step of a workflow: the view it shows, else the first task that waits.
-fn open_step<'d>(definition: &'d Definition, state: &Instance) -> (Option<&'d str>, Option<api::View>, Option<String>) {
+fn open_step<'d>(
+    definition: &'d Definition,
+    state: &Instance,
+) -> (Option<&'d str>, Option<api::View>, Option<String>) {
     let mut step = None;
     let mut waiting_for = None;
     for (task, t) in definition.tasks.iter().zip(&state.tasks) {
         match (&task.kind, &t.status) {
             (TaskKind::View(spec), TaskStatus::WaitingForUserInput) => {
                 let fields = spec.form.iter().map(view::form_field).collect();
-                let shown = api::View { task: task.id.clone(), title: spec.title.clone(), description: spec.description.clone(), fields };
+                let shown = api::View {
+                    task: task.id.clone(),
+                    title: spec.title.clone(),
+                    description: spec.description.clone(),
+                    fields,
+                };
                 return (Some(&task.id), Some(shown), waiting_for);
             }
             (_, TaskStatus::WaitingForEvent { event, key, .. }) => {
-                waiting_for.get_or_insert_with(|| key.as_ref().map_or_else(|| event.clone(), |k| format!("{event} key {k}")));
+                waiting_for.get_or_insert_with(|| {
+                    key.as_ref()
+                        .map_or_else(|| event.clone(), |k| format!("{event} key {k}"))
+                });
                 step.get_or_insert(task.id.as_str());
             }
             (_, status) if !status.is_end() && *status != TaskStatus::WaitingForPredecessor => {
@@ -223,15 +262,40 @@ impl<S: ServiceStore> Service<S> {
     pub async fn login(&self, user: &str) -> Result<api::Session> {
         let caller = self.authenticate(user).await?;
         let sessions = self.sessions()?;
-        let theirs = sessions.all().iter().filter(|s| s.user == caller.user).count();
+        let theirs = sessions
+            .all()
+            .iter()
+            .filter(|s| s.user == caller.user)
+            .count();
         if theirs >= MAX_SESSIONS_PER_USER {
-            return Err(ServiceError::TooManySessions { user: caller.user, max: MAX_SESSIONS_PER_USER });
+            return Err(ServiceError::TooManySessions {
+                user: caller.user,
+                max: MAX_SESSIONS_PER_USER,
+            });
         }
         let now = self.engine.now();
-        let record = SessionRecord { id: uuid::Uuid::now_v7().to_string(), user: caller.user.clone(), created_at: now };
+        let record = SessionRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            user: caller.user.clone(),
+            created_at: now,
+            node: self.engine.node().to_owned(),
+        };
         self.engine.store().open_session(&record).await?;
-        let session = Arc::new(Session { id: record.id, user: record.user, created_at: now, state: tokio::sync::Mutex::new(SessionState { open: true, last_seen: now, lru: Vec::new() }) });
-        sessions.open.lock().unwrap_or_else(|e| e.into_inner()).insert(session.id.clone(), session.clone());
+        let session = Arc::new(Session {
+            id: record.id,
+            user: record.user,
+            created_at: now,
+            state: tokio::sync::Mutex::new(SessionState {
+                open: true,
+                last_seen: now,
+                lru: Vec::new(),
+            }),
+        });
+        sessions
+            .open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(session.id.clone(), session.clone());
         let state = session.state.lock().await;
         Ok(self.session_view(sessions, &session, &state, Vec::new()))
     }
@@ -245,7 +309,11 @@ impl<S: ServiceStore> Service<S> {
     }
 
     /// The workflows in the cache of `user`'s session `id`, the most recently used first.
-    pub async fn session_workflows(&self, user: &str, id: &str) -> Result<Vec<api::SessionWorkflow>> {
+    pub async fn session_workflows(
+        &self,
+        user: &str,
+        id: &str,
+    ) -> Result<Vec<api::SessionWorkflow>> {
         Ok(self.session(user, id).await?.workflows)
     }
 
@@ -254,17 +322,30 @@ impl<S: ServiceStore> Service<S> {
     pub async fn logout(&self, user: &str, id: &str) -> Result<api::Logout> {
         let (sessions, session, caller) = self.own_session(user, id).await?;
         let mut state = self.enter(sessions, &session, &caller).await?;
-        let left = self.end_session(sessions, &session, &mut state, Leaving::Logout).await?;
-        Ok(api::Logout { session: session.id.clone(), left })
+        let left = self
+            .end_session(sessions, &session, &mut state, Leaving::Logout)
+            .await?;
+        Ok(api::Logout {
+            session: session.id.clone(),
+            left,
+        })
     }
 
     /// Starts interactive process `process` in `user`'s session `id`: it runs to its first
     /// view (or wait) and enters the cache as the most recently used.
-    pub async fn session_start(&self, user: &str, id: &str, process: &str, data: Map<String, Value>) -> Result<api::SessionStep> {
+    pub async fn session_start(
+        &self,
+        user: &str,
+        id: &str,
+        process: &str,
+        data: Map<String, Value>,
+    ) -> Result<api::SessionStep> {
         let (sessions, session, caller) = self.own_session(user, id).await?;
         let definition = self.engine.definition(process, None).await?;
         if !definition.interactive {
-            return Err(ServiceError::NotInteractive { process: process.to_owned() });
+            return Err(ServiceError::NotInteractive {
+                process: process.to_owned(),
+            });
         }
         if !definition.may_start(&caller) {
             return Err(ServiceError::MayNotStart { user: caller.user.clone(), process: process.to_owned(), why: "it is not startable, or its `startable_by` names neither them nor a group of theirs" });
@@ -274,19 +355,43 @@ impl<S: ServiceStore> Service<S> {
         let started = self.engine.start(process, data).await?;
         let mut left = Vec::new();
         if !started.status.is_terminal() {
-            let cached = Cached { instance: started.id.clone(), process: definition.id.clone(), auto_persist: definition.auto_persist };
-            let place = Place::Cached { session: session.id.clone() };
-            let workflow = InteractiveWorkflow { instance: cached.instance.clone(), owner: caller.user.clone(), process: cached.process.clone(), auto_persist: cached.auto_persist, place };
+            let cached = Cached {
+                instance: started.id.clone(),
+                process: definition.id.clone(),
+                auto_persist: definition.auto_persist,
+            };
+            let place = Place::Cached {
+                session: session.id.clone(),
+            };
+            let workflow = InteractiveWorkflow {
+                instance: cached.instance.clone(),
+                owner: caller.user.clone(),
+                process: cached.process.clone(),
+                auto_persist: cached.auto_persist,
+                place,
+            };
             self.engine.store().add_workflow(&workflow).await?;
-            left = self.enter_cache(sessions, &session, &mut state, cached).await?;
+            left = self
+                .enter_cache(sessions, &session, &mut state, cached)
+                .await?;
         }
         sessions.remember(&started);
-        Ok(api::SessionStep { workflow: self.workflow_view(&started, definition.auto_persist).await?, left })
+        Ok(api::SessionStep {
+            workflow: self
+                .workflow_view(&started, definition.auto_persist)
+                .await?,
+            left,
+        })
     }
 
     /// Brings workflow `instance` to the front of `user`'s session `id`: from its cache, or
     /// from the user's inbox (explicit resumption), at the step where the user left off.
-    pub async fn session_resume(&self, user: &str, id: &str, instance: &str) -> Result<api::SessionStep> {
+    pub async fn session_resume(
+        &self,
+        user: &str,
+        id: &str,
+        instance: &str,
+    ) -> Result<api::SessionStep> {
         let (sessions, session, caller) = self.own_session(user, id).await?;
         let mut state = self.enter(sessions, &session, &caller).await?;
         let mut left = Vec::new();
@@ -295,12 +400,25 @@ impl<S: ServiceStore> Service<S> {
             state.lru.push(cached);
         } else {
             let workflow = self.suspended_of(&caller, instance).await?;
-            if !self.engine.store().take_from_inbox(instance, &caller.user, &session.id).await? {
+            if !self
+                .engine
+                .store()
+                .take_from_inbox(instance, &caller.user, &session.id)
+                .await?
+            {
                 // Between the read and the move it left the inbox: resumed elsewhere, or ended.
-                return Err(ServiceError::NotSuspended { instance: instance.to_owned() });
+                return Err(ServiceError::NotSuspended {
+                    instance: instance.to_owned(),
+                });
             }
-            let cached = Cached { instance: workflow.instance, process: workflow.process, auto_persist: workflow.auto_persist };
-            left = self.enter_cache(sessions, &session, &mut state, cached).await?;
+            let cached = Cached {
+                instance: workflow.instance,
+                process: workflow.process,
+                auto_persist: workflow.auto_persist,
+            };
+            left = self
+                .enter_cache(sessions, &session, &mut state, cached)
+                .await?;
         }
         let current = self.engine.instance(instance).await?;
         let auto_persist = state.lru.last().is_some_and(|c| c.auto_persist);
@@ -308,12 +426,22 @@ impl<S: ServiceStore> Service<S> {
             state.lru.retain(|c| c.instance != instance);
         }
         sessions.remember(&current);
-        Ok(api::SessionStep { workflow: self.workflow_view(&current, auto_persist).await?, left })
+        Ok(api::SessionStep {
+            workflow: self.workflow_view(&current, auto_persist).await?,
+            left,
+        })
     }
 
     /// The user's next action in workflow `instance` of their session `id`: submits the view
     /// it shows (`task`, or the first shown) with `data`, which must fit the view's form.
-    pub async fn session_submit(&self, user: &str, id: &str, instance: &str, task: Option<&str>, data: Map<String, Value>) -> Result<api::SessionStep> {
+    pub async fn session_submit(
+        &self,
+        user: &str,
+        id: &str,
+        instance: &str,
+        task: Option<&str>,
+        data: Map<String, Value>,
+    ) -> Result<api::SessionStep> {
         let (sessions, session, caller) = self.own_session(user, id).await?;
         self.check_documents_in(user, &data).await?;
         let mut state = self.enter(sessions, &session, &caller).await?;
@@ -321,36 +449,78 @@ impl<S: ServiceStore> Service<S> {
         let cached = state.lru.remove(at);
         state.lru.push(cached.clone());
         let current = self.engine.instance(instance).await?;
-        let definition = self.engine.definition(&current.definition_id, Some(current.definition_version)).await?;
+        let definition = self
+            .engine
+            .definition(&current.definition_id, Some(current.definition_version))
+            .await?;
         let task = match task {
             Some(task) => task.to_owned(),
             None => match open_step(&definition, &current).1 {
                 Some(shown) => shown.task,
-                None => return Err(ServiceError::NoViewShown { instance: instance.to_owned() }),
+                None => {
+                    return Err(ServiceError::NoViewShown {
+                        instance: instance.to_owned(),
+                    })
+                }
             },
         };
-        let after = self.engine.apply(instance, Command::Submit { task, data, by: caller.user.clone() }).await?;
+        let after = self
+            .engine
+            .apply(
+                instance,
+                Command::Submit {
+                    task,
+                    data,
+                    by: caller.user.clone(),
+                },
+            )
+            .await?;
         if after.status.is_terminal() {
             state.lru.retain(|c| c.instance != instance);
         }
         sessions.remember(&after);
-        Ok(api::SessionStep { workflow: self.workflow_view(&after, cached.auto_persist).await?, left: Vec::new() })
+        Ok(api::SessionStep {
+            workflow: self.workflow_view(&after, cached.auto_persist).await?,
+            left: Vec::new(),
+        })
     }
 
     /// Suspends workflow `instance` of `user`'s session `id` (the Suspend button): it leaves
     /// the cache for the user's inbox (explicit suspension).
-    pub async fn session_suspend(&self, user: &str, id: &str, instance: &str) -> Result<api::SuspendedWorkflow> {
+    pub async fn session_suspend(
+        &self,
+        user: &str,
+        id: &str,
+        instance: &str,
+    ) -> Result<api::SuspendedWorkflow> {
         let (sessions, session, caller) = self.own_session(user, id).await?;
         let mut state = self.enter(sessions, &session, &caller).await?;
         let at = self.in_cache(&state, &caller, instance).await?;
         let cached = state.lru.remove(at);
         sessions.forget(instance);
         let now = self.engine.now();
-        if !self.engine.store().put_in_inbox(instance, &session.id, Suspension::Explicit, None, now).await? {
+        if !self
+            .engine
+            .store()
+            .put_in_inbox(instance, &session.id, Suspension::Explicit, None, now)
+            .await?
+        {
             // It ended meanwhile (an event ran it to its end): there is nothing to suspend.
-            return Err(ServiceError::NotInSession { instance: instance.to_owned() });
+            return Err(ServiceError::NotInSession {
+                instance: instance.to_owned(),
+            });
         }
-        let workflow = InteractiveWorkflow { instance: cached.instance, owner: caller.user, process: cached.process, auto_persist: cached.auto_persist, place: Place::Inbox { since: now, why: Suspension::Explicit, note: None } };
+        let workflow = InteractiveWorkflow {
+            instance: cached.instance,
+            owner: caller.user,
+            process: cached.process,
+            auto_persist: cached.auto_persist,
+            place: Place::Inbox {
+                since: now,
+                why: Suspension::Explicit,
+                note: None,
+            },
+        };
         self.suspended_view(&workflow).await
     }
 
@@ -359,7 +529,12 @@ impl<S: ServiceStore> Service<S> {
     pub async fn suspended_workflows(&self, user: &str) -> Result<Vec<api::SuspendedWorkflow>> {
         let caller = self.authenticate(user).await?;
         let mut views = Vec::new();
-        for workflow in self.engine.store().suspended_workflows(&caller.user, MAX_SUSPENDED_LISTED).await? {
+        for workflow in self
+            .engine
+            .store()
+            .suspended_workflows(&caller.user, MAX_SUSPENDED_LISTED)
+            .await?
+        {
             views.push(self.suspended_view(&workflow).await?);
         }
         Ok(views)
@@ -368,38 +543,136 @@ impl<S: ServiceStore> Service<S> {
     /// Logs out every session idle past the timeout; returns how many. A server runs it now
     /// and then ([`Service::run_session_sweeper`]).
     pub async fn expire_idle_sessions(&self) -> Result<usize> {
-        let Ok(sessions) = self.sessions() else { return Ok(0) };
+        let Ok(sessions) = self.sessions() else {
+            return Ok(0);
+        };
         let mut expired = 0;
         for session in sessions.all() {
             let mut state = session.state.lock().await;
             if state.open && self.session_idle(sessions, &state) {
-                self.end_session(sessions, &session, &mut state, Leaving::IdleTimeout).await?;
+                self.end_session(sessions, &session, &mut state, Leaving::IdleTimeout)
+                    .await?;
                 expired += 1;
             }
         }
         Ok(expired)
     }
 
-    /// Logs out every session a server left open when it stopped or crashed (the sessions of
-    /// this process are gone with it): each cached workflow goes to its owner's inbox (Auto
-    /// Persist) or is deleted. A server runs it when it starts, before it serves; returns how
-    /// many sessions it logged out.
-    pub async fn recover_sessions(&self) -> Result<usize> {
+    /// Logs out the sessions of servers that are gone, those `which` names (see [`Orphans`]):
+    /// each cached workflow goes to its owner's inbox (Auto Persist) or is deleted. A server
+    /// runs it when it starts, before it serves (for the sessions it left open when it stopped
+    /// or crashed: [`Orphans::All`] on an embedded store, [`Orphans::AlsoOwn`] on a shared
+    /// one), and then now and then ([`Service::run_node_lease`]) for the sessions of nodes
+    /// whose lease expired. This node takes each session over first, so of several nodes
+    /// looking at once, one logs it out. Returns how many sessions it logged out.
+    pub async fn recover_sessions(&self, which: Orphans) -> Result<usize> {
         let store = self.engine.store();
-        let open = store.open_sessions().await?;
-        for record in &open {
+        let orphaned = store
+            .take_over_sessions(self.engine.node(), which, self.engine.now())
+            .await?;
+        for record in &orphaned {
             for workflow in store.cached_workflows(&record.id).await? {
-                let cached = Cached { instance: workflow.instance, process: workflow.process, auto_persist: workflow.auto_persist };
-                self.leave(&record.id, &record.user, &cached, Leaving::ServerRestart).await?;
+                let cached = Cached {
+                    instance: workflow.instance,
+                    process: workflow.process,
+                    auto_persist: workflow.auto_persist,
+                };
+                self.leave(&record.id, &record.user, &cached, Leaving::ServerRestart)
+                    .await?;
             }
             store.close_session(&record.id).await?;
-            tracing::info!(session = %record.id, user = %record.user, "a session the server left open is logged out");
+            tracing::info!(session = %record.id, user = %record.user, node = %record.node, "a session whose server is gone is logged out");
         }
-        Ok(open.len())
+        Ok(orphaned.len())
+    }
+
+    /// Records this node alive for `lease`: its sessions are its own while the lease lasts.
+    pub async fn renew_node_lease(&self, lease: Duration) -> Result<()> {
+        let until =
+            self.engine.now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        Ok(self
+            .engine
+            .store()
+            .renew_node(self.engine.node(), until)
+            .await?)
+    }
+
+    /// Ends, in this node's memory only, the sessions another node took over (this node
+    /// stalled past its lease and was taken for dead): their requests are refused from then on,
+    /// as a logged-out session's are. Returns how many.
+    pub async fn drop_lost_sessions(&self) -> Result<usize> {
+        let Ok(sessions) = self.sessions() else {
+            return Ok(0);
+        };
+        // Memory first: a session is recorded before it enters memory, so one read from
+        // memory and then missing from the store was taken over (or is being logged out).
+        let held = sessions.all();
+        let node = self.engine.node();
+        let recorded: std::collections::HashSet<String> = self
+            .engine
+            .store()
+            .open_sessions()
+            .await?
+            .into_iter()
+            .filter(|r| r.node == node)
+            .map(|r| r.id)
+            .collect();
+        let mut lost = 0;
+        for session in held.iter().filter(|s| !recorded.contains(&s.id)) {
+            let mut state = session.state.lock().await;
+            if !state.open {
+                continue;
+            }
+            for cached in std::mem::take(&mut state.lru) {
+                sessions.forget(&cached.instance);
+            }
+            state.open = false;
+            sessions
+                .open
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&session.id);
+            tracing::warn!(session = %session.id, user = %session.user, "a session of this node was taken over by another node (this one was late renewing its lease)");
+            lost += 1;
+        }
+        Ok(lost)
+    }
+
+    /// Until `stop` resolves, renews this node's lease three times per `lease` and logs out
+    /// the sessions of nodes whose lease expired (a node that died: Siebel's rule for a
+    /// server that stops, applied by a live node).
+    pub async fn run_node_lease(
+        &self,
+        lease: Duration,
+        stop: impl std::future::Future<Output = ()>,
+    ) {
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = tokio::time::sleep(lease / 3) => {
+                    if let Err(e) = self.renew_node_lease(lease).await {
+                        tracing::warn!("this node's lease could not be renewed: {e}");
+                    }
+                    if let Err(e) = self.drop_lost_sessions().await {
+                        tracing::warn!("this node's sessions could not be checked: {e}");
+                    }
+                    match self.recover_sessions(Orphans::OfExpiredNodes).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(sessions = n, "logged out the sessions of a node whose lease expired"),
+                        Err(e) => tracing::warn!("the sessions of a node that is gone could not be logged out: {e}"),
+                    }
+                }
+            }
+        }
     }
 
     /// Logs out idle sessions every `every` until `stop` resolves.
-    pub async fn run_session_sweeper(&self, every: Duration, stop: impl std::future::Future<Output = ()>) {
+    pub async fn run_session_sweeper(
+        &self,
+        every: Duration,
+        stop: impl std::future::Future<Output = ()>,
+    ) {
         tokio::pin!(stop);
         loop {
             tokio::select! {
@@ -416,25 +689,40 @@ impl<S: ServiceStore> Service<S> {
     // ---- the parts
 
     /// The session `id`, which must be open and `user`'s own.
-    async fn own_session(&self, user: &str, id: &str) -> Result<(&Arc<Sessions>, Arc<Session>, Caller)> {
+    async fn own_session(
+        &self,
+        user: &str,
+        id: &str,
+    ) -> Result<(&Arc<Sessions>, Arc<Session>, Caller)> {
         let caller = self.authenticate(user).await?;
         let sessions = self.sessions()?;
-        let session = sessions.session(id).ok_or_else(|| ServiceError::SessionNotFound(id.to_owned()))?;
+        let session = sessions
+            .session(id)
+            .ok_or_else(|| ServiceError::SessionNotFound(id.to_owned()))?;
         if session.user != caller.user {
-            return Err(ServiceError::NotYourSession { user: caller.user, session: id.to_owned() });
+            return Err(ServiceError::NotYourSession {
+                user: caller.user,
+                session: id.to_owned(),
+            });
         }
         Ok((sessions, session, caller))
     }
 
     /// Takes the session's lock for a request: refused if it ended meanwhile, or if it was
     /// idle past its timeout (then it is logged out now).
-    async fn enter<'s>(&self, sessions: &Sessions, session: &'s Session, _caller: &Caller) -> Result<tokio::sync::MutexGuard<'s, SessionState>> {
+    async fn enter<'s>(
+        &self,
+        sessions: &Sessions,
+        session: &'s Session,
+        _caller: &Caller,
+    ) -> Result<tokio::sync::MutexGuard<'s, SessionState>> {
         let mut state = session.state.lock().await;
         if !state.open {
             return Err(ServiceError::SessionNotFound(session.id.clone()));
         }
         if self.session_idle(sessions, &state) {
-            self.end_session(sessions, session, &mut state, Leaving::IdleTimeout).await?;
+            self.end_session(sessions, session, &mut state, Leaving::IdleTimeout)
+                .await?;
             return Err(ServiceError::SessionNotFound(session.id.clone()));
         }
         state.last_seen = self.engine.now();
@@ -443,21 +731,38 @@ impl<S: ServiceStore> Service<S> {
 
     fn session_idle(&self, sessions: &Sessions, state: &SessionState) -> bool {
         let idle = self.engine.now() - state.last_seen;
-        idle.to_std().is_ok_and(|idle| idle > sessions.options.idle_timeout)
+        idle.to_std()
+            .is_ok_and(|idle| idle > sessions.options.idle_timeout)
     }
 
     /// Where `instance` is in the cache; refused when it is not there (in the inbox: resume it first).
-    async fn in_cache(&self, state: &SessionState, caller: &Caller, instance: &str) -> Result<usize> {
+    async fn in_cache(
+        &self,
+        state: &SessionState,
+        caller: &Caller,
+        instance: &str,
+    ) -> Result<usize> {
         if let Some(at) = state.lru.iter().position(|c| c.instance == instance) {
             return Ok(at);
         }
         match self.engine.store().interactive_workflow(instance).await? {
-            Some(w) if w.owner == caller.user && matches!(w.place, Place::Inbox { .. }) => Err(ServiceError::ResumeFirst { instance: instance.to_owned() }),
-            Some(_) => Err(ServiceError::NotInSession { instance: instance.to_owned() }),
+            Some(w) if w.owner == caller.user && matches!(w.place, Place::Inbox { .. }) => {
+                Err(ServiceError::ResumeFirst {
+                    instance: instance.to_owned(),
+                })
+            }
+            Some(_) => Err(ServiceError::NotInSession {
+                instance: instance.to_owned(),
+            }),
             // An interactive workflow that ended has no row: say so (another tab ended it).
             None => match self.engine.store().instance(instance).await? {
-                Some(state) if state.status.is_terminal() => Err(ServiceError::WorkflowEnded { instance: instance.to_owned(), status: state.status.name() }),
-                _ => Err(ServiceError::NotInSession { instance: instance.to_owned() }),
+                Some(state) if state.status.is_terminal() => Err(ServiceError::WorkflowEnded {
+                    instance: instance.to_owned(),
+                    status: state.status.name(),
+                }),
+                _ => Err(ServiceError::NotInSession {
+                    instance: instance.to_owned(),
+                }),
             },
         }
     }
@@ -465,35 +770,64 @@ impl<S: ServiceStore> Service<S> {
     /// `caller`'s suspended workflow `instance`, in their inbox.
     async fn suspended_of(&self, caller: &Caller, instance: &str) -> Result<InteractiveWorkflow> {
         match self.engine.store().interactive_workflow(instance).await? {
-            None => Err(ServiceError::NotSuspended { instance: instance.to_owned() }),
-            Some(w) if w.owner != caller.user => Err(ServiceError::NotTheirWorkflow { user: caller.user.clone(), instance: instance.to_owned() }),
-            Some(InteractiveWorkflow { place: Place::Cached { .. }, .. }) => Err(ServiceError::InAnotherSession { instance: instance.to_owned() }),
+            None => Err(ServiceError::NotSuspended {
+                instance: instance.to_owned(),
+            }),
+            Some(w) if w.owner != caller.user => Err(ServiceError::NotTheirWorkflow {
+                user: caller.user.clone(),
+                instance: instance.to_owned(),
+            }),
+            Some(InteractiveWorkflow {
+                place: Place::Cached { .. },
+                ..
+            }) => Err(ServiceError::InAnotherSession {
+                instance: instance.to_owned(),
+            }),
             Some(w) => Ok(w),
         }
     }
 
     /// `cached` enters the cache as the most recently used; the least recently used leave
     /// while it holds too many. Returns those that left.
-    async fn enter_cache(&self, sessions: &Sessions, session: &Session, state: &mut SessionState, cached: Cached) -> Result<Vec<api::LeftWorkflow>> {
+    async fn enter_cache(
+        &self,
+        sessions: &Sessions,
+        session: &Session,
+        state: &mut SessionState,
+        cached: Cached,
+    ) -> Result<Vec<api::LeftWorkflow>> {
         state.lru.push(cached);
         let mut left = Vec::new();
         while state.lru.len() > sessions.options.cache_size {
             let oldest = state.lru.remove(0);
             sessions.forget(&oldest.instance);
-            left.push(self.leave(&session.id, &session.user, &oldest, Leaving::Evicted).await?);
+            left.push(
+                self.leave(&session.id, &session.user, &oldest, Leaving::Evicted)
+                    .await?,
+            );
         }
         Ok(left)
     }
 
     /// Empties the session's cache (`why`) and ends it.
-    async fn end_session(&self, sessions: &Sessions, session: &Session, state: &mut SessionState, why: Leaving) -> Result<Vec<api::LeftWorkflow>> {
+    async fn end_session(
+        &self,
+        sessions: &Sessions,
+        session: &Session,
+        state: &mut SessionState,
+        why: Leaving,
+    ) -> Result<Vec<api::LeftWorkflow>> {
         let mut left = Vec::new();
         for cached in std::mem::take(&mut state.lru).into_iter().rev() {
             sessions.forget(&cached.instance);
             left.push(self.leave(&session.id, &session.user, &cached, why).await?);
         }
         state.open = false;
-        sessions.open.lock().unwrap_or_else(|e| e.into_inner()).remove(&session.id);
+        sessions
+            .open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&session.id);
         self.engine.store().close_session(&session.id).await?;
         tracing::info!(session = %session.id, user = %session.user, why = why.name(), "session logged out");
         Ok(left)
@@ -501,11 +835,26 @@ impl<S: ServiceStore> Service<S> {
 
     /// Workflow `cached` leaves the cache of session `session` (of `owner`): with Auto
     /// Persist into the inbox, else deleted.
-    async fn leave(&self, session: &str, owner: &str, cached: &Cached, why: Leaving) -> Result<api::LeftWorkflow> {
+    async fn leave(
+        &self,
+        session: &str,
+        owner: &str,
+        cached: &Cached,
+        why: Leaving,
+    ) -> Result<api::LeftWorkflow> {
         let store = self.engine.store();
         let now = self.engine.now();
         let to = if cached.auto_persist {
-            if store.put_in_inbox(&cached.instance, session, Suspension::Implicit, Some(why.name()), now).await? {
+            if store
+                .put_in_inbox(
+                    &cached.instance,
+                    session,
+                    Suspension::Implicit,
+                    Some(why.name()),
+                    now,
+                )
+                .await?
+            {
                 api::LeftTo::Inbox
             } else {
                 api::LeftTo::Ended
@@ -514,8 +863,16 @@ impl<S: ServiceStore> Service<S> {
             match self.engine.instance(&cached.instance).await {
                 Ok(state) if !state.status.is_terminal() => {
                     // Deleting aborts it, and the store forgets its row in the same step.
-                    let reason = Reason::Discarded { why: why.sentence(self.sessions.as_ref().map_or(DEFAULT_CACHE_SIZE, |s| s.options.cache_size)) };
-                    self.engine.delete_because(&cached.instance, owner, Some(reason)).await?;
+                    let reason = Reason::Discarded {
+                        why: why.sentence(
+                            self.sessions
+                                .as_ref()
+                                .map_or(DEFAULT_CACHE_SIZE, |s| s.options.cache_size),
+                        ),
+                    };
+                    self.engine
+                        .delete_because(&cached.instance, owner, Some(reason))
+                        .await?;
                     api::LeftTo::Deleted
                 }
                 Ok(_) | Err(baton_engine::EngineError::InstanceNotFound(_)) => {
@@ -525,12 +882,21 @@ impl<S: ServiceStore> Service<S> {
                 Err(e) => return Err(e.into()),
             }
         };
-        Ok(api::LeftWorkflow { instance: cached.instance.clone(), process: cached.process.clone(), to, why: why.name().to_owned() })
+        Ok(api::LeftWorkflow {
+            instance: cached.instance.clone(),
+            process: cached.process.clone(),
+            to,
+            why: why.name().to_owned(),
+        })
     }
 
     /// The views of the cached workflows, the most recently used first; one that ended
     /// meanwhile (an event ran it to its end) leaves the cache.
-    async fn cached_views(&self, sessions: &Sessions, state: &mut SessionState) -> Result<Vec<api::SessionWorkflow>> {
+    async fn cached_views(
+        &self,
+        sessions: &Sessions,
+        state: &mut SessionState,
+    ) -> Result<Vec<api::SessionWorkflow>> {
         let mut views = Vec::new();
         let mut ended = Vec::new();
         for cached in state.lru.iter().rev() {
@@ -546,20 +912,34 @@ impl<S: ServiceStore> Service<S> {
         Ok(views)
     }
 
-    fn session_view(&self, sessions: &Sessions, session: &Session, state: &SessionState, workflows: Vec<api::SessionWorkflow>) -> api::Session {
+    fn session_view(
+        &self,
+        sessions: &Sessions,
+        session: &Session,
+        state: &SessionState,
+        workflows: Vec<api::SessionWorkflow>,
+    ) -> api::Session {
         api::Session {
             id: session.id.clone(),
             user: session.user.clone(),
             created_at: session.created_at,
             last_seen: state.last_seen,
-            idle_timeout_ms: u64::try_from(sessions.options.idle_timeout.as_millis()).unwrap_or(u64::MAX),
+            idle_timeout_ms: u64::try_from(sessions.options.idle_timeout.as_millis())
+                .unwrap_or(u64::MAX),
             cache_size: sessions.options.cache_size,
             workflows,
         }
     }
 
-    async fn workflow_view(&self, state: &Instance, auto_persist: bool) -> Result<api::SessionWorkflow> {
-        let definition = self.engine.definition(&state.definition_id, Some(state.definition_version)).await?;
+    async fn workflow_view(
+        &self,
+        state: &Instance,
+        auto_persist: bool,
+    ) -> Result<api::SessionWorkflow> {
+        let definition = self
+            .engine
+            .definition(&state.definition_id, Some(state.definition_version))
+            .await?;
         let (step, shown, waiting_for) = open_step(&definition, state);
         Ok(api::SessionWorkflow {
             instance: state.id.clone(),
@@ -572,12 +952,18 @@ impl<S: ServiceStore> Service<S> {
         })
     }
 
-    async fn suspended_view(&self, workflow: &InteractiveWorkflow) -> Result<api::SuspendedWorkflow> {
+    async fn suspended_view(
+        &self,
+        workflow: &InteractiveWorkflow,
+    ) -> Result<api::SuspendedWorkflow> {
         let Place::Inbox { since, why, note } = &workflow.place else {
             unreachable!("only a workflow in the inbox is shown as suspended")
         };
         let state = self.engine.instance(&workflow.instance).await?;
-        let definition = self.engine.definition(&state.definition_id, Some(state.definition_version)).await?;
+        let definition = self
+            .engine
+            .definition(&state.definition_id, Some(state.definition_version))
+            .await?;
         let why = match why {
             Suspension::Explicit => api::SuspendedWhy::Explicit,
             Suspension::Implicit => api::SuspendedWhy::Implicit,

@@ -39,30 +39,45 @@ fn check_password(password: &str) -> Result<()> {
     // Counted in characters, as the API document's `minLength`/`maxLength` count them.
     let length = password.chars().count();
     if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&length) {
-        return Err(ServiceError::InvalidRequest { field: "password", problem: format!("a password has {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters, not {length}") });
+        return Err(ServiceError::InvalidRequest {
+            field: "password",
+            problem: format!(
+                "a password has {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters, not {length}"
+            ),
+        });
     }
     Ok(())
 }
 
 /// Argon2 takes tens of milliseconds of CPU on purpose: off the async threads.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| ServiceError::Internal(format!("hashing a password: {e}")))
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ServiceError::Internal(format!("hashing a password: {e}")))
 }
 
 fn hash(password: &str) -> Result<String> {
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| ServiceError::Internal(format!("hashing a password: {e}")))
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| ServiceError::Internal(format!("hashing a password: {e}")))
 }
 
 /// Whether `password` is the one `stored` is the hash of. A hash that does not parse matches no
 /// password.
 fn verify(stored: &str, password: &str) -> bool {
-    PasswordHash::new(stored).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    PasswordHash::new(stored).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
 }
 
 /// A hash of no one's password, checked against when the user has none, so that an unknown
 /// user takes as long to refuse as a wrong password.
-static NOBODYS_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| hash("no one's password").unwrap_or_default());
+static NOBODYS_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| hash("no one's password").unwrap_or_default());
 
 impl<S: ServiceStore> Service<S> {
     /// Sets the password `for_user` signs in to the web UI with: the acting user's own, or (an
@@ -75,7 +90,10 @@ impl<S: ServiceStore> Service<S> {
         check_password(password)?;
         let password = password.to_owned();
         let hashed = blocking(move || hash(&password)).await??;
-        self.engine.store().set_password_hash(for_user, &hashed, self.engine.now()).await?;
+        self.engine
+            .store()
+            .set_password_hash(for_user, &hashed, self.engine.now())
+            .await?;
         tracing::info!(user = %for_user, by = %caller.user, "password set");
         Ok(())
     }
@@ -89,12 +107,18 @@ impl<S: ServiceStore> Service<S> {
         }
         let stored = self.engine.store().password_hash(name).await?;
         let known = stored.is_some();
-        let (stored, password) = (stored.unwrap_or_else(|| NOBODYS_HASH.clone()), password.to_owned());
+        let (stored, password) = (
+            stored.unwrap_or_else(|| NOBODYS_HASH.clone()),
+            password.to_owned(),
+        );
         if !(blocking(move || verify(&stored, &password)).await? && known) {
             tracing::info!(user = %name, "sign-in refused");
             return Err(ServiceError::SignInRefused);
         }
-        let (token, secret) = self.engine.create_token(name, Some(SIGN_IN_TOKEN_NAME), Some(SIGN_IN_LIFETIME)).await?;
+        let (token, secret) = self
+            .engine
+            .create_token(name, Some(SIGN_IN_TOKEN_NAME), Some(SIGN_IN_LIFETIME))
+            .await?;
         match self.signed_in(name).await {
             Ok(view) => Ok(BrowserSignIn { view, secret }),
             Err(e) => {
@@ -107,13 +131,23 @@ impl<S: ServiceStore> Service<S> {
 
     /// Signs a browser in by an API token's secret, which its cookie then keeps.
     pub async fn sign_in_with_token(&self, secret: &str) -> Result<BrowserSignIn> {
-        let user = self.token_user(secret).await.map_err(|_| ServiceError::SignInRefused)?;
-        Ok(BrowserSignIn { view: self.signed_in(&user).await?, secret: secret.to_owned() })
+        let user = self
+            .token_user(secret)
+            .await
+            .map_err(|_| ServiceError::SignInRefused)?;
+        Ok(BrowserSignIn {
+            view: self.signed_in(&user).await?,
+            secret: secret.to_owned(),
+        })
     }
 
     /// Signs the browser with `secret` out: logs its `session` out (if it is still open) and
     /// ends the credential when a password sign-in made it.
-    pub async fn sign_out(&self, secret: &str, session: Option<&str>) -> Result<Option<api::Logout>> {
+    pub async fn sign_out(
+        &self,
+        secret: &str,
+        session: Option<&str>,
+    ) -> Result<Option<api::Logout>> {
         let token = self.engine.authenticate(secret).await?;
         let logout = match session {
             Some(id) => match self.logout(&token.user, id).await {
@@ -131,6 +165,9 @@ impl<S: ServiceStore> Service<S> {
 
     async fn signed_in(&self, user: &str) -> Result<api::SignedIn> {
         let session = self.login(user).await?;
-        Ok(api::SignedIn { user: self.me(user).await?, session })
+        Ok(api::SignedIn {
+            user: self.me(user).await?,
+            session,
+        })
     }
 }

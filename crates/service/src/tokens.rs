@@ -26,13 +26,22 @@ fn view(token: &baton_store::Token, now: chrono::DateTime<chrono::Utc>) -> api::
 
 impl<S: ServiceStore> Service<S> {
     /// Makes a token for `for_user`, valid for `lifetime` (or until revoked).
-    pub async fn create_token(&self, user: &str, for_user: &str, name: Option<&str>, lifetime: Option<Duration>) -> Result<api::NewToken> {
+    pub async fn create_token(
+        &self,
+        user: &str,
+        for_user: &str,
+        name: Option<&str>,
+        lifetime: Option<Duration>,
+    ) -> Result<api::NewToken> {
         let caller = self.authenticate(user).await?;
         if caller.user != for_user {
             self.require_admin(&caller, "make tokens for other users")?;
         }
         let (token, secret) = self.engine.create_token(for_user, name, lifetime).await?;
-        Ok(api::NewToken { token: view(&token, self.engine.now()), secret })
+        Ok(api::NewToken {
+            token: view(&token, self.engine.now()),
+            secret,
+        })
     }
 
     /// The user a token's secret acts as, if it lets a request in now.
@@ -51,13 +60,25 @@ impl<S: ServiceStore> Service<S> {
             }
         };
         let now = self.engine.now();
-        Ok(self.engine.tokens(of).await?.iter().map(|t| view(t, now)).collect())
+        Ok(self
+            .engine
+            .tokens(of)
+            .await?
+            .iter()
+            .map(|t| view(t, now))
+            .collect())
     }
 
     /// Revokes a token: the caller's own, or (for an administrator) anyone's.
     pub async fn revoke_token(&self, user: &str, id: &str) -> Result<api::Token> {
         let caller = self.authenticate(user).await?;
-        let owner = self.engine.tokens(None).await?.into_iter().find(|t| t.id == id).map(|t| t.user);
+        let owner = self
+            .engine
+            .tokens(None)
+            .await?
+            .into_iter()
+            .find(|t| t.id == id)
+            .map(|t| t.user);
         if owner.as_deref() != Some(caller.user.as_str()) {
             self.require_admin(&caller, "revoke other users' tokens")?;
         }

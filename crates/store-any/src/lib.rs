@@ -14,10 +14,16 @@ use baton_core::instance::ForEachSnapshot;
 use baton_core::user_task::{Caller, PotentialOwners};
 use baton_core::{Event, Instance, InstanceStatus};
 use baton_store::{
-    Buffering, CalendarStore, ChangeNotifier, Changed, ClaimedJob, ClaimedTimer, CorrelationStore, DefinitionStore, DepartmentScope, DeployedVersion, Deployment, Document, DocumentError,
-    DocumentStore, ExpiredLease, ExternalJobQueue, Group, IdentityError, IdentityStore, InboxFilter, InboxPage, InboxReader, InboxRow, Incident, IncidentReader, InstanceQuery, InstanceReader,
-    InstanceSummary, InteractiveStore, InteractiveWorkflow, JobKey, JobProcess, JobQueue, NewDocument, NewToken, NewUser, OpenCounts, Page, PublishedEvent, QueueDepths, QueueStats, Recorded,
-    Result, RuntimeStats, SchedulePlace, ScheduleStore, SessionRecord, SlotRecord, StoredSchedule, SnapshotKey, SnapshotReader, StepRecord, StepWriter, StoredDefinition, Subscriber, Suspension, Timer, TimerQueue, Token, TokenError, TokenStore, User, WorkScope,
+    Buffering, CalendarStore, ChangeNotifier, Changed, ClaimedJob, ClaimedTimer, CorrelationStore,
+    DefinitionStore, DepartmentScope, DeployedVersion, Deployment, Document, DocumentError,
+    DocumentStore, ExpiredLease, ExternalJobQueue, Group, IdentityError, IdentityStore,
+    InboxFilter, InboxPage, InboxReader, InboxRow, Incident, IncidentReader, InstanceQuery,
+    InstanceReader, InstanceSummary, InteractiveStore, InteractiveWorkflow, JobKey, JobProcess,
+    JobQueue, NewDocument, NewToken, NewUser, OpenCounts, Orphans, Page, PublishedEvent,
+    QueueDepths, QueueStats, Recorded, Result, RuntimeStats, SchedulePlace, ScheduleStore,
+    SessionRecord, SlotRecord, SnapshotKey, SnapshotReader, StepRecord, StepWriter,
+    StoredDefinition, StoredSchedule, Subscriber, Suspension, Timer, TimerQueue, Token, TokenError,
+    TokenStore, User, WorkScope,
 };
 use baton_store_postgres::PgStore;
 use baton_store_sqlite::SqliteStore;
@@ -190,6 +196,8 @@ delegate! {
     }
     InteractiveStore {
         fn open_session(&self, session: &SessionRecord) -> Result<()>;
+        fn renew_node(&self, node: &str, until: DateTime<Utc>) -> Result<()>;
+        fn take_over_sessions(&self, node: &str, which: Orphans, now: DateTime<Utc>) -> Result<Vec<SessionRecord>>;
         fn close_session(&self, id: &str) -> Result<()>;
         fn open_sessions(&self) -> Result<Vec<SessionRecord>>;
         fn add_workflow(&self, workflow: &InteractiveWorkflow) -> Result<bool>;

@@ -37,17 +37,36 @@ fn document_row(row: &PgRow) -> sqlx::Result<Document> {
     })
 }
 
-async fn document_by_id(conn: impl sqlx::PgExecutor<'_>, id: &str, lock: bool) -> Result<Option<Document>, DocumentError> {
-    let sql = format!("SELECT {COLUMNS} FROM documents WHERE id = $1{}", if lock { " FOR UPDATE" } else { "" });
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await.map_err(store_err)?;
-    row.as_ref().map(document_row).transpose().map_err(store_err)
+async fn document_by_id(
+    conn: impl sqlx::PgExecutor<'_>,
+    id: &str,
+    lock: bool,
+) -> Result<Option<Document>, DocumentError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM documents WHERE id = $1{}",
+        if lock { " FOR UPDATE" } else { "" }
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+        .map_err(store_err)?;
+    row.as_ref()
+        .map(document_row)
+        .transpose()
+        .map_err(store_err)
 }
 
 impl DocumentStore for PgStore {
-    async fn add_document(&self, new: NewDocument, content: Vec<u8>) -> Result<Document, DocumentError> {
+    async fn add_document(
+        &self,
+        new: NewDocument,
+        content: Vec<u8>,
+    ) -> Result<Document, DocumentError> {
         check_new_document(&new, content.len())?;
         let sha256 = content_sha256(&content);
-        let metadata = serde_json::to_string(&new.metadata).map_err(|e| DocumentError::Store(other_err(e)))?;
+        let metadata =
+            serde_json::to_string(&new.metadata).map_err(|e| DocumentError::Store(other_err(e)))?;
         let mut tx = self.pool().begin().await.map_err(store_err)?;
         sqlx::query("INSERT INTO document_contents (sha256, content) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(&sha256)
@@ -55,22 +74,26 @@ impl DocumentStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(store_err)?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO documents ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $8, $9)")))
-            .bind(&new.id)
-            .bind(&new.name)
-            .bind(new.document_type.as_deref())
-            .bind(&new.content_type)
-            .bind(content.len() as i64)
-            .bind(&sha256)
-            .bind(&new.created_by)
-            .bind(new.created_at)
-            .bind(&metadata)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO documents ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $8, $9)"
+        )))
+        .bind(&new.id)
+        .bind(&new.name)
+        .bind(new.document_type.as_deref())
+        .bind(&new.content_type)
+        .bind(content.len() as i64)
+        .bind(&sha256)
+        .bind(&new.created_by)
+        .bind(new.created_at)
+        .bind(&metadata)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?;
         tx.commit().await.map_err(store_err)?;
         // Read back: the record as stored (its times at the store's precision).
-        self.document(&new.id).await?.ok_or(DocumentError::UnknownDocument(new.id))
+        self.document(&new.id)
+            .await?
+            .ok_or(DocumentError::UnknownDocument(new.id))
     }
 
     async fn document(&self, id: &str) -> Result<Option<Document>, DocumentError> {
@@ -84,8 +107,13 @@ impl DocumentStore for PgStore {
                 .fetch_optional(self.pool())
                 .await
                 .map_err(store_err)?;
-        let Some((sha256, content)) = row else { return Ok(None) };
-        let corrupt = |problem: &str| DocumentError::CorruptContent { id: id.to_owned(), problem: problem.to_owned() };
+        let Some((sha256, content)) = row else {
+            return Ok(None);
+        };
+        let corrupt = |problem: &str| DocumentError::CorruptContent {
+            id: id.to_owned(),
+            problem: problem.to_owned(),
+        };
         let content = content.ok_or_else(|| corrupt("no content is stored under its SHA-256"))?;
         if content_sha256(&content) != sha256 {
             return Err(corrupt("its SHA-256 is not the one recorded"));
@@ -93,13 +121,21 @@ impl DocumentStore for PgStore {
         Ok(Some(content))
     }
 
-    async fn update_document_metadata(&self, id: &str, changes: Map<String, Value>, at: DateTime<Utc>) -> Result<Document, DocumentError> {
+    async fn update_document_metadata(
+        &self,
+        id: &str,
+        changes: Map<String, Value>,
+        at: DateTime<Utc>,
+    ) -> Result<Document, DocumentError> {
         // Read locked, merged and written in one transaction: no concurrent change is lost.
         let mut tx = self.pool().begin().await.map_err(store_err)?;
-        let Some(mut document) = document_by_id(&mut *tx, id, true).await? else { return Err(DocumentError::UnknownDocument(id.to_owned())) };
+        let Some(mut document) = document_by_id(&mut *tx, id, true).await? else {
+            return Err(DocumentError::UnknownDocument(id.to_owned()));
+        };
         let metadata = merge_metadata(std::mem::take(&mut document.metadata), changes);
         check_metadata(&metadata)?;
-        let text = serde_json::to_string(&metadata).map_err(|e| DocumentError::Store(other_err(e)))?;
+        let text =
+            serde_json::to_string(&metadata).map_err(|e| DocumentError::Store(other_err(e)))?;
         sqlx::query("UPDATE documents SET metadata = $2, version = version + 1, updated_at = $3 WHERE id = $1")
             .bind(id)
             .bind(&text)
@@ -108,14 +144,31 @@ impl DocumentStore for PgStore {
             .await
             .map_err(store_err)?;
         tx.commit().await.map_err(store_err)?;
-        Ok(Document { metadata, version: document.version + 1, updated_at: at, ..document })
+        Ok(Document {
+            metadata,
+            version: document.version + 1,
+            updated_at: at,
+            ..document
+        })
     }
 
-    async fn referencing_instances_in(&self, id: &str, scope: &DepartmentScope, limit: usize) -> Result<Vec<String>, DocumentError> {
+    async fn referencing_instances_in(
+        &self,
+        id: &str,
+        scope: &DepartmentScope,
+        limit: usize,
+    ) -> Result<Vec<String>, DocumentError> {
         let (mode, department) = scope.sql_params();
         let sql = "SELECT r.instance_id FROM document_refs r JOIN instances i ON i.id = r.instance_id
                    WHERE r.document_id = $1 AND ($3 = 0 OR i.department IS NULL OR ($3 = 2 AND i.department = $4::TEXT))
                    ORDER BY r.instance_id LIMIT $2";
-        sqlx::query_scalar(sql).bind(id).bind(limit.min(i64::MAX as usize) as i64).bind(mode).bind(department).fetch_all(self.pool()).await.map_err(store_err)
+        sqlx::query_scalar(sql)
+            .bind(id)
+            .bind(limit.min(i64::MAX as usize) as i64)
+            .bind(mode)
+            .bind(department)
+            .fetch_all(self.pool())
+            .await
+            .map_err(store_err)
     }
 }

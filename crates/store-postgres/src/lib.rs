@@ -22,7 +22,8 @@ use tokio::sync::broadcast;
 use baton_core::instance::{LinkKind, OLDEST_STATE_FORMAT, STATE_FORMAT};
 use baton_core::{Event, Instance, InstanceStatus};
 use baton_store::{
-    BackendKind, CalendarStore, ChangeNotifier, Changed, DefinitionStore, DeployedVersion, Deployment, DeploymentKind, InstanceQuery, InstanceReader, InstanceSummary, OpenCounts, Result,
+    BackendKind, CalendarStore, ChangeNotifier, Changed, DefinitionStore, DeployedVersion,
+    Deployment, DeploymentKind, InstanceQuery, InstanceReader, InstanceSummary, OpenCounts, Result,
     RuntimeStats, StepRecord, StepWriter, StoreError, StoredDefinition,
 };
 
@@ -58,7 +59,10 @@ pub struct PgOptions {
 
 impl Default for PgOptions {
     fn default() -> Self {
-        Self { max_connections: 16, acquire_timeout: Duration::from_secs(10) }
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -79,19 +83,36 @@ pub struct Schema {
     pub version: i64,
 }
 
-/// A PostgreSQL error as a store error: a serialization failure or a deadlock is a
-/// [`StoreError::Conflict`] (the transaction lost a race; retried, it may win); a lost or
-/// refused connection is unavailable; a full disk or a read-only server needs an operator.
-pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
+/// A PostgreSQL error as a store error, the one place this store classifies them: a
+/// serialization failure (40001), a deadlock (40P01) or a unique violation (23505: a
+/// concurrent writer took the same key first) is a [`StoreError::Conflict`], the transaction
+/// lost a race and, retried, may win; a lost or refused connection is unavailable; a full disk
+/// or a read-only server needs an operator. A caller for whom a taken key means something to
+/// its user (a user or group name that exists) looks at the error before it comes here.
+pub fn db_err(e: sqlx::Error) -> StoreError {
     use sqlx::Error as E;
     let kind = match &e {
         E::Database(db) => match db.code().as_deref() {
-            Some("40001" | "40P01") => return StoreError::Conflict(format!("the transaction raced another: {}", db.message())),
-            Some(code) if code.starts_with("08") || code.starts_with("57") || code == "53300" => BackendKind::Unavailable,
+            Some(code @ ("40001" | "40P01" | "23505")) => {
+                let race = match code {
+                    "40001" => "a transaction it raced was serialized first",
+                    "40P01" => "it deadlocked with another transaction",
+                    _ => "a concurrent write took the same key",
+                };
+                return StoreError::Conflict(format!("{race}: {}", db.message()));
+            }
+            Some(code) if code.starts_with("08") || code.starts_with("57") || code == "53300" => {
+                BackendKind::Unavailable
+            }
             Some("53100" | "25006" | "42501") => BackendKind::Storage,
             _ => BackendKind::Internal,
         },
-        E::Io(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::Tls(_) | E::Protocol(_) => BackendKind::Unavailable,
+        E::Io(_)
+        | E::PoolTimedOut
+        | E::PoolClosed
+        | E::WorkerCrashed
+        | E::Tls(_)
+        | E::Protocol(_) => BackendKind::Unavailable,
         E::Configuration(_) => BackendKind::Storage,
         _ => BackendKind::Internal,
     };
@@ -106,12 +127,19 @@ pub(crate) fn other_err(e: impl std::fmt::Display) -> StoreError {
 impl PgStore {
     /// Whether `url` is a PostgreSQL URL this store can connect with; if not, why.
     pub fn check_url(url: &str) -> std::result::Result<(), String> {
-        url.parse::<PgConnectOptions>().map(|_| ()).map_err(|e| e.to_string())
+        url.parse::<PgConnectOptions>()
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     /// Connects to the database at `url` (`postgres://…`) and brings its schema up to date.
     pub async fn connect(url: &str, options: PgOptions) -> Result<Self> {
-        let connect: PgConnectOptions = url.parse().map_err(|e| StoreError::backend(BackendKind::Storage, format!("the PostgreSQL URL is not valid: {e}")))?;
+        let connect: PgConnectOptions = url.parse().map_err(|e| {
+            StoreError::backend(
+                BackendKind::Storage,
+                format!("the PostgreSQL URL is not valid: {e}"),
+            )
+        })?;
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
@@ -122,7 +150,11 @@ impl PgStore {
         let changes = broadcast::channel(CHANGE_BACKLOG).0;
         let listener = Self::listen(&pool, changes.clone()).await?;
         tokio::spawn(listener);
-        Ok(Self { pool, changes, schema })
+        Ok(Self {
+            pool,
+            changes,
+            schema,
+        })
     }
 
     /// Where the schema stood when this store connected: how many migrations it applied.
@@ -138,8 +170,13 @@ impl PgStore {
     /// Listens for the commits of every node and passes them to this store's subscribers, for
     /// as long as the runtime runs. A lost connection is taken up again by the listener;
     /// notifications sent meanwhile are lost, so subscribers are told everything changed.
-    async fn listen(pool: &PgPool, changes: broadcast::Sender<Changed>) -> Result<impl std::future::Future<Output = ()> + Send + 'static> {
-        let mut listener = sqlx::postgres::PgListener::connect_with(pool).await.map_err(db_err)?;
+    async fn listen(
+        pool: &PgPool,
+        changes: broadcast::Sender<Changed>,
+    ) -> Result<impl std::future::Future<Output = ()> + Send + 'static> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(pool)
+            .await
+            .map_err(db_err)?;
         listener.listen(CHANNEL).await.map_err(db_err)?;
         Ok(async move {
             loop {
@@ -165,27 +202,52 @@ impl PgStore {
     /// if the commit lands).
     pub(crate) async fn notify(conn: &mut PgConnection, changed: Changed) -> Result<()> {
         if changed.any() {
-            sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(encode_changed(changed)).execute(conn).await.map_err(db_err)?;
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(encode_changed(changed))
+                .execute(conn)
+                .await
+                .map_err(db_err)?;
         }
         Ok(())
     }
 }
 
 fn encode_changed(c: Changed) -> String {
-    [(c.instances, 'i'), (c.jobs, 'j'), (c.external_jobs, 'e'), (c.timers, 't')].iter().filter(|(on, _)| *on).map(|(_, l)| *l).collect()
+    [
+        (c.instances, 'i'),
+        (c.jobs, 'j'),
+        (c.external_jobs, 'e'),
+        (c.timers, 't'),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, l)| *l)
+    .collect()
 }
 
 fn decode_changed(payload: &str) -> Changed {
-    Changed { instances: payload.contains('i'), jobs: payload.contains('j'), external_jobs: payload.contains('e'), timers: payload.contains('t') }
+    Changed {
+        instances: payload.contains('i'),
+        jobs: payload.contains('j'),
+        external_jobs: payload.contains('e'),
+        timers: payload.contains('t'),
+    }
 }
 
 /// The migrations the database has applied, oldest first (none in a new database).
 async fn applied_migrations(pool: &PgPool) -> Result<Vec<i64>> {
-    let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL").fetch_one(pool).await.map_err(db_err)?;
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(pool)
+        .await
+        .map_err(db_err)?;
     if !exists {
         return Ok(Vec::new());
     }
-    sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version").fetch_all(pool).await.map_err(db_err)
+    sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)
 }
 
 /// Runs the embedded migrations; a database with a migration this Baton does not have (a newer
@@ -205,7 +267,10 @@ async fn migrate(pool: &PgPool) -> Result<Schema> {
         other => StoreError::backend(BackendKind::Incompatible, format!("migrating the schema: {other}")),
     })?;
     let after = applied_migrations(pool).await?;
-    Ok(Schema { applied: after.len().saturating_sub(before), version: after.last().copied().unwrap_or(0) })
+    Ok(Schema {
+        applied: after.len().saturating_sub(before),
+        version: after.last().copied().unwrap_or(0),
+    })
 }
 
 impl ChangeNotifier for PgStore {
@@ -217,7 +282,10 @@ impl ChangeNotifier for PgStore {
 impl StepWriter for PgStore {
     async fn commit(&self, steps: Vec<StepRecord>) -> Result<()> {
         let changed = Changed::of(&steps);
-        let encoded = steps.into_iter().map(step::EncodedStep::new).collect::<Result<Vec<_>>>()?;
+        let encoded = steps
+            .into_iter()
+            .map(step::EncodedStep::new)
+            .collect::<Result<Vec<_>>>()?;
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         for step in &encoded {
             step::write_step(&mut tx, step).await?;
@@ -246,20 +314,39 @@ impl Versioned {
 /// Inserts `source` as the next version of `id` in `kind`'s table; returns the version. The
 /// row lock of an `INSERT … SELECT MAX` does not keep two racing deploys from taking the same
 /// number, so the primary key does: the loser's insert fails and it takes the next one.
-async fn insert_next_version(conn: &mut PgConnection, kind: Versioned, id: &str, file: &str, source: &str, now: DateTime<Utc>) -> Result<u32> {
+async fn insert_next_version(
+    conn: &mut PgConnection,
+    kind: Versioned,
+    id: &str,
+    file: &str,
+    source: &str,
+    now: DateTime<Utc>,
+) -> Result<u32> {
     let table = kind.table();
     // Serializes deploys of one id (a transaction-scoped lock on its hash), so versions are consecutive.
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(format!("{table}/{id}")).execute(&mut *conn).await.map_err(db_err)?;
-    let version: i32 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COALESCE(MAX(version), 0) + 1 FROM {table} WHERE id = $1"))).bind(id).fetch_one(&mut *conn).await.map_err(db_err)?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO {table} (id, version, file, source, deployed_at) VALUES ($1, $2, $3, $4, $5)")))
-        .bind(id)
-        .bind(version)
-        .bind(file)
-        .bind(source)
-        .bind(now)
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+        .bind(format!("{table}/{id}"))
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;
+    let version: i32 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COALESCE(MAX(version), 0) + 1 FROM {table} WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO {table} (id, version, file, source, deployed_at) VALUES ($1, $2, $3, $4, $5)"
+    )))
+    .bind(id)
+    .bind(version)
+    .bind(file)
+    .bind(source)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
     Ok(version as u32)
 }
 
@@ -274,7 +361,14 @@ fn stored_definition(row: &sqlx::postgres::PgRow) -> sqlx::Result<StoredDefiniti
 }
 
 impl PgStore {
-    async fn store_next_version(&self, kind: Versioned, id: &str, file: &str, source: &str, now: DateTime<Utc>) -> Result<u32> {
+    async fn store_next_version(
+        &self,
+        kind: Versioned,
+        id: &str,
+        file: &str,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u32> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let version = insert_next_version(&mut tx, kind, id, file, source, now).await?;
         tx.commit().await.map_err(db_err)?;
@@ -284,17 +378,28 @@ impl PgStore {
     async fn latest_versions(&self, kind: Versioned) -> Result<Vec<StoredDefinition>> {
         let table = kind.table();
         let sql = format!("SELECT DISTINCT ON (id) id, version, file, source, deployed_at FROM {table} ORDER BY id, version DESC");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await.map_err(db_err)?;
-        rows.iter().map(stored_definition).collect::<sqlx::Result<_>>().map_err(db_err)
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(stored_definition)
+            .collect::<sqlx::Result<_>>()
+            .map_err(db_err)
     }
 }
 
 impl DefinitionStore for PgStore {
     async fn deploy(&self, id: &str, file: &str, source: &str, now: DateTime<Utc>) -> Result<u32> {
-        self.store_next_version(Versioned::Definitions, id, file, source, now).await
+        self.store_next_version(Versioned::Definitions, id, file, source, now)
+            .await
     }
 
-    async fn deploy_all(&self, deployments: Vec<Deployment>, now: DateTime<Utc>) -> Result<Vec<u32>> {
+    async fn deploy_all(
+        &self,
+        deployments: Vec<Deployment>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u32>> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let mut versions = Vec::with_capacity(deployments.len());
         for d in &deployments {
@@ -302,7 +407,8 @@ impl DefinitionStore for PgStore {
                 DeploymentKind::Definition => Versioned::Definitions,
                 DeploymentKind::Calendar => Versioned::Calendars,
             };
-            versions.push(insert_next_version(&mut tx, kind, &d.id, &d.file, &d.source, now).await?);
+            versions
+                .push(insert_next_version(&mut tx, kind, &d.id, &d.file, &d.source, now).await?);
         }
         tx.commit().await.map_err(db_err)?;
         Ok(versions)
@@ -310,8 +416,16 @@ impl DefinitionStore for PgStore {
 
     async fn definition(&self, id: &str, version: Option<u32>) -> Result<Option<StoredDefinition>> {
         let sql = "SELECT id, version, file, source, deployed_at FROM definitions WHERE id = $1 AND ($2::INTEGER IS NULL OR version = $2) ORDER BY version DESC LIMIT 1";
-        let row = sqlx::query(sql).bind(id).bind(version.map(|v| v as i32)).fetch_optional(&self.pool).await.map_err(db_err)?;
-        row.as_ref().map(stored_definition).transpose().map_err(db_err)
+        let row = sqlx::query(sql)
+            .bind(id)
+            .bind(version.map(|v| v as i32))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.as_ref()
+            .map(stored_definition)
+            .transpose()
+            .map_err(db_err)
     }
 
     async fn definitions(&self) -> Result<Vec<StoredDefinition>> {
@@ -319,20 +433,44 @@ impl DefinitionStore for PgStore {
     }
 
     async fn versions(&self, id: &str) -> Result<Vec<DeployedVersion>> {
-        let rows: Vec<(i32, String, DateTime<Utc>)> =
-            sqlx::query_as("SELECT version, file, deployed_at FROM definitions WHERE id = $1 ORDER BY version").bind(id).fetch_all(&self.pool).await.map_err(db_err)?;
-        Ok(rows.into_iter().map(|(version, file, deployed_at)| DeployedVersion { version: version as u32, file, deployed_at }).collect())
+        let rows: Vec<(i32, String, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT version, file, deployed_at FROM definitions WHERE id = $1 ORDER BY version",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(version, file, deployed_at)| DeployedVersion {
+                version: version as u32,
+                file,
+                deployed_at,
+            })
+            .collect())
     }
 
     async fn latest_version(&self, id: &str) -> Result<Option<u32>> {
-        let version: Option<i32> = sqlx::query_scalar("SELECT MAX(version) FROM definitions WHERE id = $1").bind(id).fetch_one(&self.pool).await.map_err(db_err)?;
+        let version: Option<i32> =
+            sqlx::query_scalar("SELECT MAX(version) FROM definitions WHERE id = $1")
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_err)?;
         Ok(version.map(|v| v as u32))
     }
 }
 
 impl CalendarStore for PgStore {
-    async fn deploy_calendar(&self, id: &str, file: &str, source: &str, now: DateTime<Utc>) -> Result<u32> {
-        self.store_next_version(Versioned::Calendars, id, file, source, now).await
+    async fn deploy_calendar(
+        &self,
+        id: &str,
+        file: &str,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u32> {
+        self.store_next_version(Versioned::Calendars, id, file, source, now)
+            .await
     }
 
     async fn calendars(&self) -> Result<Vec<StoredDefinition>> {
@@ -341,13 +479,19 @@ impl CalendarStore for PgStore {
 }
 
 impl RuntimeStats for PgStore {
-    async fn expected_runtimes(&self, process: &str) -> Result<std::collections::HashMap<String, Duration>> {
+    async fn expected_runtimes(
+        &self,
+        process: &str,
+    ) -> Result<std::collections::HashMap<String, Duration>> {
         let rows: Vec<(String, f64)> = sqlx::query_as("SELECT task, AVG(duration_ms)::FLOAT8 FROM task_runtimes WHERE process_id = $1 GROUP BY task")
             .bind(process)
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        Ok(rows.into_iter().map(|(task, ms)| (task, Duration::from_millis(ms as u64))).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(task, ms)| (task, Duration::from_millis(ms as u64)))
+            .collect())
     }
 }
 
@@ -365,29 +509,55 @@ fn summary(r: &sqlx::postgres::PgRow) -> sqlx::Result<InstanceSummary> {
         parent: r.try_get(6)?,
         case: r.try_get(7)?,
         work_status: r.try_get(8)?,
-        link: r.try_get::<Option<String>, _>(9)?.as_deref().and_then(LinkKind::parse),
+        link: r
+            .try_get::<Option<String>, _>(9)?
+            .as_deref()
+            .and_then(LinkKind::parse),
         department: r.try_get(10)?,
     })
 }
 
 impl InstanceReader for PgStore {
     async fn instance(&self, id: &str) -> Result<Option<Instance>> {
-        let row: Option<(i32, String)> = sqlx::query_as("SELECT state_format, state FROM instances WHERE id = $1").bind(id).fetch_optional(&self.pool).await.map_err(db_err)?;
-        let Some((format, state)) = row else { return Ok(None) };
+        let row: Option<(i32, String)> =
+            sqlx::query_as("SELECT state_format, state FROM instances WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+        let Some((format, state)) = row else {
+            return Ok(None);
+        };
         let format = format as u32;
         // Only formats from the one this store was born with on: it never held older ones.
         if !(OLDEST_STATE_FORMAT.max(STATE_FORMAT)..=STATE_FORMAT).contains(&format) {
-            return Err(StoreError::CorruptState { instance: id.to_owned(), message: format!("state format {format} is not known to this version of Baton") });
+            return Err(StoreError::CorruptState {
+                instance: id.to_owned(),
+                message: format!("state format {format} is not known to this version of Baton"),
+            });
         }
-        serde_json::from_str(&state).map(Some).map_err(|e| StoreError::CorruptState { instance: id.to_owned(), message: e.to_string() })
+        serde_json::from_str(&state)
+            .map(Some)
+            .map_err(|e| StoreError::CorruptState {
+                instance: id.to_owned(),
+                message: e.to_string(),
+            })
     }
 
     async fn instance_department(&self, id: &str) -> Result<Option<Option<String>>> {
-        sqlx::query_scalar("SELECT department FROM instances WHERE id = $1").bind(id).fetch_optional(&self.pool).await.map_err(db_err)
+        sqlx::query_scalar("SELECT department FROM instances WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)
     }
 
     async fn instance_seq(&self, id: &str) -> Result<Option<u64>> {
-        let seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM instances WHERE id = $1").bind(id).fetch_optional(&self.pool).await.map_err(db_err)?;
+        let seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM instances WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
         Ok(seq.map(|s| s as u64))
     }
 
@@ -417,15 +587,27 @@ impl InstanceReader for PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        rows.iter().map(summary).collect::<sqlx::Result<_>>().map_err(db_err)
+        rows.iter()
+            .map(summary)
+            .collect::<sqlx::Result<_>>()
+            .map_err(db_err)
     }
 
     async fn started_by_key(&self, key: &str) -> Result<Option<(String, String)>> {
-        sqlx::query_as("SELECT instance_id, fingerprint FROM start_keys WHERE key = $1").bind(key).fetch_optional(&self.pool).await.map_err(db_err)
+        sqlx::query_as("SELECT instance_id, fingerprint FROM start_keys WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)
     }
 
     async fn open_instances(&self) -> Result<Vec<String>> {
-        sqlx::query_scalar("SELECT id FROM instances WHERE status IN ('running', 'waiting', 'blocked')").fetch_all(&self.pool).await.map_err(db_err)
+        sqlx::query_scalar(
+            "SELECT id FROM instances WHERE status IN ('running', 'waiting', 'blocked')",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)
     }
 
     async fn open_counts(&self) -> Result<OpenCounts> {
@@ -445,7 +627,11 @@ impl InstanceReader for PgStore {
     }
 
     async fn children(&self, parent: &str) -> Result<Vec<String>> {
-        sqlx::query_scalar("SELECT id FROM instances WHERE parent_id = $1 ORDER BY id").bind(parent).fetch_all(&self.pool).await.map_err(db_err)
+        sqlx::query_scalar("SELECT id FROM instances WHERE parent_id = $1 ORDER BY id")
+            .bind(parent)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)
     }
 
     async fn history(&self, id: &str) -> Result<Vec<Event>> {
@@ -459,10 +645,20 @@ impl InstanceReader for PgStore {
                    AND first_seq >= COALESCE((SELECT MAX(first_seq) FROM history WHERE instance_id = $1 AND first_seq <= $2), 0)
                    ORDER BY first_seq LIMIT $3";
         let want = after_seq.saturating_add(1).min(i64::MAX as u64) as i64;
-        let rows: Vec<String> = sqlx::query_scalar(sql).bind(id).bind(want).bind(limit.saturating_add(1).min(i64::MAX as usize) as i64).fetch_all(&self.pool).await.map_err(db_err)?;
+        let rows: Vec<String> = sqlx::query_scalar(sql)
+            .bind(id)
+            .bind(want)
+            .bind(limit.saturating_add(1).min(i64::MAX as usize) as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
         let mut events = Vec::new();
         for row in &rows {
-            let step: Vec<Event> = serde_json::from_str(row).map_err(|e| StoreError::CorruptState { instance: id.to_owned(), message: e.to_string() })?;
+            let step: Vec<Event> =
+                serde_json::from_str(row).map_err(|e| StoreError::CorruptState {
+                    instance: id.to_owned(),
+                    message: e.to_string(),
+                })?;
             events.extend(step.into_iter().filter(|e| e.seq > after_seq));
             if events.len() >= limit {
                 events.truncate(limit);

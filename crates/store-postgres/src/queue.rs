@@ -8,7 +8,10 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use baton_core::JobRequest;
-use baton_store::{ClaimedJob, ClaimedTimer, ExpiredLease, ExternalJobQueue, JobKey, JobProcess, JobQueue, Result, Timer, TimerQueue, WorkScope};
+use baton_store::{
+    ClaimedJob, ClaimedTimer, ExpiredLease, ExternalJobQueue, JobKey, JobProcess, JobQueue, Result,
+    Timer, TimerQueue, WorkScope,
+};
 
 use crate::{db_err, other_err, PgStore};
 
@@ -21,20 +24,42 @@ fn limit(n: usize) -> i64 {
 }
 
 /// Rows of `request, lease` as the jobs a claim leased until `lease_until`, oldest first.
-fn claimed_jobs(rows: Vec<(String, i64, DateTime<Utc>)>, lease_until: DateTime<Utc>) -> Result<Vec<ClaimedJob>> {
+fn claimed_jobs(
+    rows: Vec<(String, i64, DateTime<Utc>)>,
+    lease_until: DateTime<Utc>,
+) -> Result<Vec<ClaimedJob>> {
     let mut rows = rows;
     rows.sort_by_key(|(_, _, queued_at)| *queued_at);
     rows.iter()
-        .map(|(r, lease, _)| serde_json::from_str::<JobRequest>(r).map(|request| ClaimedJob { request, lease_until, lease: *lease as u64 }).map_err(other_err))
+        .map(|(r, lease, _)| {
+            serde_json::from_str::<JobRequest>(r)
+                .map(|request| ClaimedJob {
+                    request,
+                    lease_until,
+                    lease: *lease as u64,
+                })
+                .map_err(other_err)
+        })
         .collect()
 }
 
 fn job_key(r: &sqlx::postgres::PgRow) -> sqlx::Result<JobKey> {
-    Ok(JobKey { instance: r.try_get(0)?, task: r.try_get(1)?, attempt: r.try_get::<i32, _>(2)? as u32 })
+    Ok(JobKey {
+        instance: r.try_get(0)?,
+        task: r.try_get(1)?,
+        attempt: r.try_get::<i32, _>(2)? as u32,
+    })
 }
 
 impl JobQueue for PgStore {
-    async fn claim_jobs_in(&self, owner: &str, scope: WorkScope<'_>, limit_: usize, lease: Duration, now: DateTime<Utc>) -> Result<Vec<ClaimedJob>> {
+    async fn claim_jobs_in(
+        &self,
+        owner: &str,
+        scope: WorkScope<'_>,
+        limit_: usize,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedJob>> {
         let lease_until = after(now, lease);
         let sql = "UPDATE jobs SET owner = $1, lease_until = $2, lease = lease + 1
                    WHERE (instance_id, task) IN (SELECT instance_id, task FROM jobs WHERE owner IS NULL AND topic IS NULL
@@ -53,7 +78,13 @@ impl JobQueue for PgStore {
         claimed_jobs(rows, lease_until)
     }
 
-    async fn renew_leases(&self, owner: &str, jobs: &[JobKey], until: DateTime<Utc>, now: DateTime<Utc>) -> Result<Vec<JobKey>> {
+    async fn renew_leases(
+        &self,
+        owner: &str,
+        jobs: &[JobKey],
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<JobKey>> {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
@@ -63,20 +94,52 @@ impl JobQueue for PgStore {
         let sql = "UPDATE jobs SET lease_until = $2
                    WHERE (instance_id, task, attempt) IN (SELECT * FROM UNNEST($3::TEXT[], $4::TEXT[], $5::INTEGER[])) AND owner = $1 AND lease_until > $6
                    RETURNING instance_id, task, attempt";
-        let rows = sqlx::query(sql).bind(owner).bind(until).bind(instances).bind(tasks).bind(attempts).bind(now).fetch_all(&self.pool).await.map_err(db_err)?;
-        rows.iter().map(job_key).collect::<sqlx::Result<_>>().map_err(db_err)
+        let rows = sqlx::query(sql)
+            .bind(owner)
+            .bind(until)
+            .bind(instances)
+            .bind(tasks)
+            .bind(attempts)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(job_key)
+            .collect::<sqlx::Result<_>>()
+            .map_err(db_err)
     }
 
-    async fn take_over_expired(&self, owner: &str, limit_: usize, lease: Duration, now: DateTime<Utc>) -> Result<Vec<ExpiredLease>> {
+    async fn take_over_expired(
+        &self,
+        owner: &str,
+        limit_: usize,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ExpiredLease>> {
         let sql = "WITH expired AS (
                        SELECT instance_id, task, owner FROM jobs WHERE owner IS NOT NULL AND lease_until <= $3 ORDER BY lease_until LIMIT $4 FOR UPDATE SKIP LOCKED
                    )
                    UPDATE jobs j SET owner = $1, lease_until = $2, lease = j.lease + 1 FROM expired e
                    WHERE j.instance_id = e.instance_id AND j.task = e.task
                    RETURNING j.instance_id, j.task, j.attempt, e.owner, j.topic IS NOT NULL, j.lease";
-        let rows = sqlx::query(sql).bind(owner).bind(after(now, lease)).bind(now).bind(limit(limit_)).fetch_all(&self.pool).await.map_err(db_err)?;
+        let rows = sqlx::query(sql)
+            .bind(owner)
+            .bind(after(now, lease))
+            .bind(now)
+            .bind(limit(limit_))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
         rows.iter()
-            .map(|r| Ok(ExpiredLease { job: job_key(r)?, previous_owner: r.try_get(3)?, external: r.try_get(4)?, lease: r.try_get::<i64, _>(5)? as u64 }))
+            .map(|r| {
+                Ok(ExpiredLease {
+                    job: job_key(r)?,
+                    previous_owner: r.try_get(3)?,
+                    external: r.try_get(4)?,
+                    lease: r.try_get::<i64, _>(5)? as u64,
+                })
+            })
             .collect::<sqlx::Result<_>>()
             .map_err(db_err)
     }
@@ -95,12 +158,24 @@ impl JobQueue for PgStore {
     }
 
     async fn leased_jobs(&self) -> Result<Vec<JobKey>> {
-        let rows = sqlx::query("SELECT instance_id, task, attempt FROM jobs WHERE owner IS NOT NULL AND topic IS NULL").fetch_all(&self.pool).await.map_err(db_err)?;
-        rows.iter().map(job_key).collect::<sqlx::Result<_>>().map_err(db_err)
+        let rows = sqlx::query(
+            "SELECT instance_id, task, attempt FROM jobs WHERE owner IS NOT NULL AND topic IS NULL",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(job_key)
+            .collect::<sqlx::Result<_>>()
+            .map_err(db_err)
     }
 
     async fn queued_jobs(&self) -> Result<usize> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE owner IS NULL AND topic IS NULL").fetch_one(&self.pool).await.map_err(db_err)?;
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE owner IS NULL AND topic IS NULL")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_err)?;
         Ok(n as usize)
     }
 
@@ -122,13 +197,15 @@ impl JobQueue for PgStore {
     }
 
     async fn forget_job_process(&self, job: &JobKey) -> Result<()> {
-        sqlx::query("DELETE FROM job_processes WHERE instance_id = $1 AND task = $2 AND attempt = $3")
-            .bind(&job.instance)
-            .bind(&job.task)
-            .bind(job.attempt as i32)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
+        sqlx::query(
+            "DELETE FROM job_processes WHERE instance_id = $1 AND task = $2 AND attempt = $3",
+        )
+        .bind(&job.instance)
+        .bind(&job.task)
+        .bind(job.attempt as i32)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
         Ok(())
     }
 
@@ -136,7 +213,11 @@ impl JobQueue for PgStore {
         let rows = sqlx::query("SELECT instance_id, task, attempt, pid, pgid, identity FROM job_processes ORDER BY instance_id, task, attempt").fetch_all(&self.pool).await.map_err(db_err)?;
         rows.iter()
             .map(|r| {
-                let process = JobProcess { pid: r.try_get::<i64, _>(3)? as u32, pgid: r.try_get::<i64, _>(4)? as u32, identity: r.try_get(5)? };
+                let process = JobProcess {
+                    pid: r.try_get::<i64, _>(3)? as u32,
+                    pgid: r.try_get::<i64, _>(4)? as u32,
+                    identity: r.try_get(5)?,
+                };
                 Ok((job_key(r)?, process))
             })
             .collect::<sqlx::Result<_>>()
@@ -145,16 +226,36 @@ impl JobQueue for PgStore {
 }
 
 impl ExternalJobQueue for PgStore {
-    async fn lock_external_jobs(&self, owner: &str, topics: &[String], limit_: usize, lock: Duration, now: DateTime<Utc>) -> Result<Vec<ClaimedJob>> {
+    async fn lock_external_jobs(
+        &self,
+        owner: &str,
+        topics: &[String],
+        limit_: usize,
+        lock: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedJob>> {
         let lease_until = after(now, lock);
         let sql = "UPDATE jobs SET owner = $1, lease_until = $2, lease = lease + 1
                    WHERE (instance_id, task) IN (SELECT instance_id, task FROM jobs WHERE owner IS NULL AND topic = ANY($3) ORDER BY queued_at LIMIT $4 FOR UPDATE SKIP LOCKED)
                    RETURNING request, lease, queued_at";
-        let rows = sqlx::query_as(sql).bind(owner).bind(lease_until).bind(topics).bind(limit(limit_)).fetch_all(&self.pool).await.map_err(db_err)?;
+        let rows = sqlx::query_as(sql)
+            .bind(owner)
+            .bind(lease_until)
+            .bind(topics)
+            .bind(limit(limit_))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
         claimed_jobs(rows, lease_until)
     }
 
-    async fn extend_lock(&self, job: &JobKey, owner: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool> {
+    async fn extend_lock(
+        &self,
+        job: &JobKey,
+        owner: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
         let changed = sqlx::query("UPDATE jobs SET lease_until = $5 WHERE instance_id = $1 AND task = $2 AND attempt = $3 AND owner = $4 AND topic IS NOT NULL AND lease_until > $6")
             .bind(&job.instance)
             .bind(&job.task)
@@ -170,14 +271,24 @@ impl ExternalJobQueue for PgStore {
     }
 
     async fn next_lock_expiry(&self) -> Result<Option<DateTime<Utc>>> {
-        sqlx::query_scalar("SELECT MIN(lease_until) FROM jobs WHERE owner IS NOT NULL AND topic IS NOT NULL").fetch_one(&self.pool).await.map_err(db_err)
+        sqlx::query_scalar(
+            "SELECT MIN(lease_until) FROM jobs WHERE owner IS NOT NULL AND topic IS NOT NULL",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)
     }
 }
 
 /// A row of `instance_id, key, due_at, payload` as a timer.
 fn timer(r: &sqlx::postgres::PgRow) -> sqlx::Result<Timer> {
     let payload: String = r.try_get(3)?;
-    Ok(Timer { instance: r.try_get(0)?, key: r.try_get(1)?, due_at: r.try_get(2)?, payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null) })
+    Ok(Timer {
+        instance: r.try_get(0)?,
+        key: r.try_get(1)?,
+        due_at: r.try_get(2)?,
+        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+    })
 }
 
 impl TimerQueue for PgStore {
@@ -188,10 +299,18 @@ impl TimerQueue for PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        rows.iter().map(timer).collect::<sqlx::Result<_>>().map_err(db_err)
+        rows.iter()
+            .map(timer)
+            .collect::<sqlx::Result<_>>()
+            .map_err(db_err)
     }
 
-    async fn due_timers_of(&self, instance: &str, now: DateTime<Utc>, limit_: usize) -> Result<Vec<Timer>> {
+    async fn due_timers_of(
+        &self,
+        instance: &str,
+        now: DateTime<Utc>,
+        limit_: usize,
+    ) -> Result<Vec<Timer>> {
         let rows = sqlx::query("SELECT instance_id, key, due_at, payload FROM timers WHERE instance_id = $1 AND due_at <= $2 ORDER BY due_at LIMIT $3")
             .bind(instance)
             .bind(now)
@@ -199,15 +318,30 @@ impl TimerQueue for PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        rows.iter().map(timer).collect::<sqlx::Result<_>>().map_err(db_err)
+        rows.iter()
+            .map(timer)
+            .collect::<sqlx::Result<_>>()
+            .map_err(db_err)
     }
 
     async fn next_timer_due_in(&self, scope: WorkScope<'_>) -> Result<Option<DateTime<Utc>>> {
         let sql = "SELECT MIN(due_at) FROM timers WHERE ($1::TEXT IS NULL OR instance_id = $1) AND ($2::TEXT IS NULL OR instance_id IN (SELECT id FROM instances WHERE case_id = $2))";
-        sqlx::query_scalar(sql).bind(scope.instance()).bind(scope.case()).fetch_one(&self.pool).await.map_err(db_err)
+        sqlx::query_scalar(sql)
+            .bind(scope.instance())
+            .bind(scope.case())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)
     }
 
-    async fn claim_timers(&self, owner: &str, scope: WorkScope<'_>, limit_: usize, lease: Duration, now: DateTime<Utc>) -> Result<Vec<ClaimedTimer>> {
+    async fn claim_timers(
+        &self,
+        owner: &str,
+        scope: WorkScope<'_>,
+        limit_: usize,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedTimer>> {
         let sql = "UPDATE timers SET owner = $1, lease_until = $2, lease = lease + 1
                    WHERE (instance_id, key) IN (SELECT instance_id, key FROM timers
                        WHERE due_at <= $3 AND ($5::TEXT IS NULL OR instance_id = $5) AND (owner IS NULL OR lease_until <= $3)
@@ -224,9 +358,24 @@ impl TimerQueue for PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        let mut claimed = rows.iter().map(|r| Ok(ClaimedTimer { timer: timer(r)?, lease: r.try_get::<i64, _>(4)? as u64 })).collect::<sqlx::Result<Vec<_>>>().map_err(db_err)?;
+        let mut claimed = rows
+            .iter()
+            .map(|r| {
+                Ok(ClaimedTimer {
+                    timer: timer(r)?,
+                    lease: r.try_get::<i64, _>(4)? as u64,
+                })
+            })
+            .collect::<sqlx::Result<Vec<_>>>()
+            .map_err(db_err)?;
         // RETURNING gives no order: earliest first, as a driver fires them.
-        claimed.sort_by(|a, b| (a.timer.due_at, &a.timer.instance, &a.timer.key).cmp(&(b.timer.due_at, &b.timer.instance, &b.timer.key)));
+        claimed.sort_by(|a, b| {
+            (a.timer.due_at, &a.timer.instance, &a.timer.key).cmp(&(
+                b.timer.due_at,
+                &b.timer.instance,
+                &b.timer.key,
+            ))
+        });
         Ok(claimed)
     }
 }

@@ -6,7 +6,9 @@ use sqlx::{PgConnection, Row};
 
 use baton_core::instance::ForEachSnapshot;
 use baton_store::{
-    DepartmentScope, Incident, IncidentKind, IncidentReader, IncidentUpdate, InboxUpdate, QueueDepths, QueueStats, Result, SnapshotKey, SnapshotReader, StepRecord, StoreError, TopicJobs,
+    DepartmentScope, InboxUpdate, Incident, IncidentKind, IncidentReader, IncidentUpdate,
+    QueueDepths, QueueStats, Result, SnapshotKey, SnapshotReader, StepRecord, StoreError,
+    TopicJobs,
 };
 
 use crate::{db_err, PgStore};
@@ -14,8 +16,18 @@ use crate::{db_err, PgStore};
 /// Replaces the inbox rows of each user task a step changed.
 pub(crate) async fn write_inbox(conn: &mut PgConnection, updates: &[InboxUpdate]) -> Result<()> {
     for update in updates {
-        sqlx::query("DELETE FROM inbox_tasks WHERE instance_id = $1 AND task = $2").bind(&update.instance).bind(&update.task).execute(&mut *conn).await.map_err(db_err)?;
-        sqlx::query("DELETE FROM inbox_candidates WHERE instance_id = $1 AND task = $2").bind(&update.instance).bind(&update.task).execute(&mut *conn).await.map_err(db_err)?;
+        sqlx::query("DELETE FROM inbox_tasks WHERE instance_id = $1 AND task = $2")
+            .bind(&update.instance)
+            .bind(&update.task)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        sqlx::query("DELETE FROM inbox_candidates WHERE instance_id = $1 AND task = $2")
+            .bind(&update.instance)
+            .bind(&update.task)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
         for e in &update.entries {
             let due = baton_store::inbox::due_key(e.due);
             sqlx::query(
@@ -102,7 +114,11 @@ pub(crate) async fn write_incidents(conn: &mut PgConnection, step: &StepRecord) 
 pub(crate) async fn write_documents(conn: &mut PgConnection, step: &StepRecord) -> Result<()> {
     if let (Some(documents), Some(instance)) = (&step.documents, &step.instance) {
         if !step.new {
-            sqlx::query("DELETE FROM document_refs WHERE instance_id = $1").bind(&instance.id).execute(&mut *conn).await.map_err(db_err)?;
+            sqlx::query("DELETE FROM document_refs WHERE instance_id = $1")
+                .bind(&instance.id)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
         }
         for document in documents {
             sqlx::query("INSERT INTO document_refs (document_id, instance_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
@@ -132,7 +148,8 @@ pub(crate) async fn write_documents(conn: &mut PgConnection, step: &StepRecord) 
 const INCIDENT_COLUMNS: &str = "id, instance_id, task, kind, reason, command, attempts, raised_at, resolved_at, resolved_by, resolution";
 
 fn incident(row: &sqlx::postgres::PgRow) -> Result<Incident> {
-    let bad = |message: String| StoreError::internal(format!("an incident cannot be read: {message}"));
+    let bad =
+        |message: String| StoreError::internal(format!("an incident cannot be read: {message}"));
     let get = |e: sqlx::Error| bad(e.to_string());
     let kind: String = row.try_get(3).map_err(get)?;
     let command: Option<String> = row.try_get(5).map_err(get)?;
@@ -140,9 +157,13 @@ fn incident(row: &sqlx::postgres::PgRow) -> Result<Incident> {
         id: row.try_get(0).map_err(get)?,
         instance: row.try_get(1).map_err(get)?,
         task: row.try_get(2).map_err(get)?,
-        kind: IncidentKind::parse(&kind).ok_or_else(|| bad(format!("unknown incident kind {kind}")))?,
+        kind: IncidentKind::parse(&kind)
+            .ok_or_else(|| bad(format!("unknown incident kind {kind}")))?,
         reason: row.try_get(4).map_err(get)?,
-        command: command.map(|c| serde_json::from_str(&c)).transpose().map_err(|e| bad(e.to_string()))?,
+        command: command
+            .map(|c| serde_json::from_str(&c))
+            .transpose()
+            .map_err(|e| bad(e.to_string()))?,
         attempts: row.try_get::<i32, _>(6).map_err(get)? as u32,
         raised_at: row.try_get(7).map_err(get)?,
         resolved_at: row.try_get(8).map_err(get)?,
@@ -153,18 +174,38 @@ fn incident(row: &sqlx::postgres::PgRow) -> Result<Incident> {
 
 impl IncidentReader for PgStore {
     async fn incident(&self, id: i64) -> Result<Option<Incident>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"))).bind(id).fetch_optional(&self.pool).await.map_err(db_err)?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
         row.as_ref().map(incident).transpose()
     }
 
     async fn incidents(&self, instance: &str) -> Result<Vec<Incident>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE instance_id = $1 ORDER BY id"))).bind(instance).fetch_all(&self.pool).await.map_err(db_err)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE instance_id = $1 ORDER BY id"
+        )))
+        .bind(instance)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
         rows.iter().map(incident).collect()
     }
 
-    async fn open_incidents_in(&self, scope: &DepartmentScope, limit: usize) -> Result<Vec<Incident>> {
+    async fn open_incidents_in(
+        &self,
+        scope: &DepartmentScope,
+        limit: usize,
+    ) -> Result<Vec<Incident>> {
         let (mode, department) = scope.sql_params();
-        let columns = INCIDENT_COLUMNS.split(", ").map(|c| format!("incidents.{c}")).collect::<Vec<_>>().join(", ");
+        let columns = INCIDENT_COLUMNS
+            .split(", ")
+            .map(|c| format!("incidents.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let sql = format!(
             "SELECT {columns} FROM incidents LEFT JOIN instances ON instances.id = incidents.instance_id
              WHERE incidents.resolved_at IS NULL AND ($2 = 0 OR instances.department IS NULL OR ($2 = 2 AND instances.department = $3))
@@ -192,9 +233,14 @@ impl SnapshotReader for PgStore {
             .map_err(db_err)?;
         let corrupt = |e: serde_json::Error| StoreError::CorruptState {
             instance: key.instance.clone(),
-            message: format!("the snapshot of ForEach task `{}` attempt {}: {e}", key.task, key.attempt),
+            message: format!(
+                "the snapshot of ForEach task `{}` attempt {}: {e}",
+                key.task, key.attempt
+            ),
         };
-        stored.map(|s| serde_json::from_str(&s).map_err(corrupt)).transpose()
+        stored
+            .map(|s| serde_json::from_str(&s).map_err(corrupt))
+            .transpose()
     }
 }
 
@@ -206,8 +252,22 @@ impl QueueStats for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        let timers_due: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM timers WHERE due_at <= $1").bind(now).fetch_one(&self.pool).await.map_err(db_err)?;
-        let jobs = rows.into_iter().map(|(topic, queued, leased)| TopicJobs { topic, queued: queued as usize, leased: leased as usize }).collect();
-        Ok(QueueDepths { jobs, timers_due: timers_due as usize })
+        let timers_due: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM timers WHERE due_at <= $1")
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let jobs = rows
+            .into_iter()
+            .map(|(topic, queued, leased)| TopicJobs {
+                topic,
+                queued: queued as usize,
+                leased: leased as usize,
+            })
+            .collect();
+        Ok(QueueDepths {
+            jobs,
+            timers_due: timers_due as usize,
+        })
     }
 }

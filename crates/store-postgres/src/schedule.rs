@@ -23,11 +23,18 @@ fn schedule_row(row: &PgRow) -> Result<StoredSchedule> {
         created_by: row.try_get(4).map_err(get)?,
         created_at: row.try_get(5).map_err(get)?,
         paused: row.try_get(6).map_err(get)?,
-        place: SchedulePlace { next_at: row.try_get(7).map_err(get)?, last_instance: row.try_get(8).map_err(get)?, buffered: row.try_get(9).map_err(get)? },
+        place: SchedulePlace {
+            next_at: row.try_get(7).map_err(get)?,
+            last_instance: row.try_get(8).map_err(get)?,
+            buffered: row.try_get(9).map_err(get)?,
+        },
     })
 }
 
-async fn insert<'e>(executor: impl Executor<'e, Database = Postgres>, s: &StoredSchedule) -> Result<u64> {
+async fn insert<'e>(
+    executor: impl Executor<'e, Database = Postgres>,
+    s: &StoredSchedule,
+) -> Result<u64> {
     let spec = serde_json::to_string(&s.spec).map_err(other_err)?;
     let sql = format!("INSERT INTO schedules ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING");
     let done = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -52,16 +59,28 @@ impl ScheduleStore for PgStore {
         Ok(insert(self.pool(), &schedule).await? == 1)
     }
 
-    async fn put_definition_schedule(&self, id: &str, schedule: Option<StoredSchedule>) -> Result<()> {
+    async fn put_definition_schedule(
+        &self,
+        id: &str,
+        schedule: Option<StoredSchedule>,
+    ) -> Result<()> {
         let mut tx = self.pool().begin().await.map_err(db_err)?;
-        sqlx::query("DELETE FROM schedules WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(db_err)?;
+        sqlx::query("DELETE FROM schedules WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         match schedule {
             // The slots taken stay: a slot a schedule of this id took is not taken again.
             Some(schedule) => {
                 insert(&mut *tx, &schedule).await?;
             }
             None => {
-                sqlx::query("DELETE FROM schedule_slots WHERE schedule_id = $1").bind(id).execute(&mut *tx).await.map_err(db_err)?;
+                sqlx::query("DELETE FROM schedule_slots WHERE schedule_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
             }
         }
         tx.commit().await.map_err(db_err)
@@ -69,17 +88,29 @@ impl ScheduleStore for PgStore {
 
     async fn schedule(&self, id: &str) -> Result<Option<StoredSchedule>> {
         let sql = format!("SELECT {COLUMNS} FROM schedules WHERE id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(self.pool()).await.map_err(db_err)?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db_err)?;
         row.as_ref().map(schedule_row).transpose()
     }
 
     async fn schedules(&self) -> Result<Vec<StoredSchedule>> {
         let sql = format!("SELECT {COLUMNS} FROM schedules ORDER BY id");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.pool()).await.map_err(db_err)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(self.pool())
+            .await
+            .map_err(db_err)?;
         rows.iter().map(schedule_row).collect()
     }
 
-    async fn set_schedule_paused(&self, id: &str, paused: bool, place: Option<SchedulePlace>) -> Result<bool> {
+    async fn set_schedule_paused(
+        &self,
+        id: &str,
+        paused: bool,
+        place: Option<SchedulePlace>,
+    ) -> Result<bool> {
         let done = match place {
             Some(p) => sqlx::query("UPDATE schedules SET paused = $2, next_at = $3, last_instance = $4, buffered = $5 WHERE id = $1")
                 .bind(id)
@@ -96,8 +127,17 @@ impl ScheduleStore for PgStore {
 
     async fn delete_schedule(&self, id: &str) -> Result<bool> {
         let mut tx = self.pool().begin().await.map_err(db_err)?;
-        sqlx::query("DELETE FROM schedule_slots WHERE schedule_id = $1").bind(id).execute(&mut *tx).await.map_err(db_err)?;
-        let gone = sqlx::query("DELETE FROM schedules WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(db_err)?.rows_affected();
+        sqlx::query("DELETE FROM schedule_slots WHERE schedule_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let gone = sqlx::query("DELETE FROM schedules WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
         tx.commit().await.map_err(db_err)?;
         Ok(gone > 0)
     }
@@ -105,15 +145,29 @@ impl ScheduleStore for PgStore {
     async fn due_schedules(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<StoredSchedule>> {
         let sql = format!("SELECT {COLUMNS} FROM schedules WHERE NOT paused AND (next_at <= $1 OR buffered IS NOT NULL) ORDER BY next_at, id LIMIT $2");
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now).bind(limit).fetch_all(self.pool()).await.map_err(db_err)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await
+            .map_err(db_err)?;
         rows.iter().map(schedule_row).collect()
     }
 
     async fn next_schedule_due(&self) -> Result<Option<DateTime<Utc>>> {
-        sqlx::query_scalar("SELECT MIN(next_at) FROM schedules WHERE NOT paused").fetch_one(self.pool()).await.map_err(db_err)
+        sqlx::query_scalar("SELECT MIN(next_at) FROM schedules WHERE NOT paused")
+            .fetch_one(self.pool())
+            .await
+            .map_err(db_err)
     }
 
-    async fn advance_schedule(&self, id: &str, from: &SchedulePlace, to: &SchedulePlace, slot: Option<SlotRecord>) -> Result<bool> {
+    async fn advance_schedule(
+        &self,
+        id: &str,
+        from: &SchedulePlace,
+        to: &SchedulePlace,
+        slot: Option<SlotRecord>,
+    ) -> Result<bool> {
         let mut tx = self.pool().begin().await.map_err(db_err)?;
         let moved = sqlx::query(
             "UPDATE schedules SET next_at = $5, last_instance = $6, buffered = $7
@@ -166,7 +220,8 @@ impl ScheduleStore for PgStore {
             .map(|row| {
                 Ok(SlotRecord {
                     slot: row.try_get(0).map_err(db_err)?,
-                    outcome: serde_json::from_str(row.try_get::<&str, _>(1).map_err(db_err)?).map_err(other_err)?,
+                    outcome: serde_json::from_str(row.try_get::<&str, _>(1).map_err(db_err)?)
+                        .map_err(other_err)?,
                     recorded_at: row.try_get(2).map_err(db_err)?,
                 })
             })

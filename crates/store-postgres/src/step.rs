@@ -25,11 +25,28 @@ pub(crate) struct EncodedStep {
 impl EncodedStep {
     pub(crate) fn new(record: StepRecord) -> Result<Self> {
         let state = record.instance.as_deref().map(json).transpose()?;
-        let events = (!record.events.is_empty()).then(|| json(&record.events)).transpose()?;
+        let events = (!record.events.is_empty())
+            .then(|| json(&record.events))
+            .transpose()?;
         let jobs = record.enqueue.iter().map(json).collect::<Result<_>>()?;
-        let timer_payloads = record.set_timers.iter().map(|t| json(&t.payload)).collect::<Result<_>>()?;
-        let snapshots = record.share_snapshots.iter().map(|(_, s)| json(&**s)).collect::<Result<_>>()?;
-        Ok(Self { record, state, events, jobs, timer_payloads, snapshots })
+        let timer_payloads = record
+            .set_timers
+            .iter()
+            .map(|t| json(&t.payload))
+            .collect::<Result<_>>()?;
+        let snapshots = record
+            .share_snapshots
+            .iter()
+            .map(|(_, s)| json(&**s))
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            record,
+            state,
+            events,
+            jobs,
+            timer_payloads,
+            snapshots,
+        })
     }
 }
 
@@ -51,7 +68,11 @@ async fn check_fences(conn: &mut PgConnection, step: &StepRecord) -> Result<()> 
             .await
             .map_err(db_err)?;
         if held.is_none() {
-            return Err(StoreError::TimerLeaseLost { instance: lock.instance.clone(), key: lock.key.clone(), owner: lock.owner.clone() });
+            return Err(StoreError::TimerLeaseLost {
+                instance: lock.instance.clone(),
+                key: lock.key.clone(),
+                owner: lock.owner.clone(),
+            });
         }
     }
     if let Some(lock) = &step.fence {
@@ -68,7 +89,10 @@ async fn check_fences(conn: &mut PgConnection, step: &StepRecord) -> Result<()> 
         .await
         .map_err(db_err)?;
         if held.is_none() {
-            return Err(StoreError::LockNotHeld { job: lock.job.to_string(), owner: lock.owner.clone() });
+            return Err(StoreError::LockNotHeld {
+                job: lock.job.to_string(),
+                owner: lock.owner.clone(),
+            });
         }
     }
     if let Some((id, now)) = &step.consume_event {
@@ -106,8 +130,16 @@ pub(crate) async fn write_step(conn: &mut PgConnection, encoded: &EncodedStep) -
             .is_none();
         if taken {
             let (instance, fingerprint): (String, String) =
-                sqlx::query_as("SELECT instance_id, fingerprint FROM start_keys WHERE key = $1").bind(&start.key).fetch_one(&mut *conn).await.map_err(db_err)?;
-            return Err(StoreError::StartKeyTaken { key: start.key.clone(), instance, fingerprint });
+                sqlx::query_as("SELECT instance_id, fingerprint FROM start_keys WHERE key = $1")
+                    .bind(&start.key)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+            return Err(StoreError::StartKeyTaken {
+                key: start.key.clone(),
+                instance,
+                fingerprint,
+            });
         }
     }
     if let (Some(instance), Some(state)) = (&step.instance, &encoded.state) {
@@ -170,8 +202,18 @@ pub(crate) async fn write_step(conn: &mut PgConnection, encoded: &EncodedStep) -
                 .map_err(db_err)?;
         }
     }
-    delete_attempts(conn, Attempts::Jobs, step.complete.iter().map(|k| (&k.instance, &k.task, k.attempt))).await?;
-    let queued_at = step.instance.as_ref().map_or_else(Utc::now, |i| i.updated_at);
+    delete_attempts(
+        conn,
+        Attempts::Jobs,
+        step.complete
+            .iter()
+            .map(|k| (&k.instance, &k.task, k.attempt)),
+    )
+    .await?;
+    let queued_at = step
+        .instance
+        .as_ref()
+        .map_or_else(Utc::now, |i| i.updated_at);
     for (job, request) in step.enqueue.iter().zip(&encoded.jobs) {
         // A new attempt replaces the old row; its lease number goes on growing.
         sqlx::query(
@@ -190,7 +232,12 @@ pub(crate) async fn write_step(conn: &mut PgConnection, encoded: &EncodedStep) -
         .map_err(db_err)?;
     }
     for (instance, key) in &step.clear_timers {
-        sqlx::query("DELETE FROM timers WHERE instance_id = $1 AND key = $2").bind(instance).bind(key).execute(&mut *conn).await.map_err(db_err)?;
+        sqlx::query("DELETE FROM timers WHERE instance_id = $1 AND key = $2")
+            .bind(instance)
+            .bind(key)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
     }
     for sample in &step.runtimes {
         // Keep the last ERT_RUNS runs per task: number them and drop the oldest. Nodes that
@@ -214,7 +261,12 @@ pub(crate) async fn write_step(conn: &mut PgConnection, encoded: &EncodedStep) -
             match inserted {
                 Some(n) => break n,
                 None if tries < RUNTIME_NUMBER_TRIES => tries += 1,
-                None => return Err(StoreError::Conflict(format!("numbering a run of task `{}`: raced {tries} times", sample.task))),
+                None => {
+                    return Err(StoreError::Conflict(format!(
+                        "numbering a run of task `{}`: raced {tries} times",
+                        sample.task
+                    )))
+                }
             }
         };
         sqlx::query("DELETE FROM task_runtimes WHERE process_id = $1 AND task = $2 AND n <= $3")
@@ -255,7 +307,14 @@ pub(crate) async fn write_step(conn: &mut PgConnection, encoded: &EncodedStep) -
         .await
         .map_err(db_err)?;
     }
-    delete_attempts(conn, Attempts::Snapshots, step.drop_snapshots.iter().map(|k| (&k.instance, &k.task, k.attempt))).await?;
+    delete_attempts(
+        conn,
+        Attempts::Snapshots,
+        step.drop_snapshots
+            .iter()
+            .map(|k| (&k.instance, &k.task, k.attempt)),
+    )
+    .await?;
     crate::correlation::write_subscriptions(conn, step).await?;
     Ok(())
 }
@@ -267,7 +326,11 @@ enum Attempts {
 }
 
 /// Deletes the rows of `table` that `keys` name, in one statement however many there are.
-async fn delete_attempts<'a>(conn: &mut PgConnection, table: Attempts, keys: impl Iterator<Item = (&'a String, &'a String, u32)>) -> Result<()> {
+async fn delete_attempts<'a>(
+    conn: &mut PgConnection,
+    table: Attempts,
+    keys: impl Iterator<Item = (&'a String, &'a String, u32)>,
+) -> Result<()> {
     let (mut instances, mut tasks, mut attempts) = (Vec::new(), Vec::new(), Vec::new());
     for (instance, task, attempt) in keys {
         instances.push(instance.as_str());
@@ -287,6 +350,12 @@ async fn delete_attempts<'a>(conn: &mut PgConnection, table: Attempts, keys: imp
              WHERE t.instance_id = k.instance_id AND t.task = k.task AND t.attempt = k.attempt"
         }
     };
-    sqlx::query(sql).bind(&instances).bind(&tasks).bind(&attempts).execute(&mut *conn).await.map_err(db_err)?;
+    sqlx::query(sql)
+        .bind(&instances)
+        .bind(&tasks)
+        .bind(&attempts)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
     Ok(())
 }

@@ -11,7 +11,9 @@ pub const URL_VARIABLE: &str = "BATON_TEST_POSTGRES_URL";
 pub fn server_configured() -> bool {
     match std::env::var(URL_VARIABLE) {
         Ok(url) if !url.is_empty() => true,
-        _ if std::env::var_os("CI").is_some() => panic!("{URL_VARIABLE} is not set, and CI must run the PostgreSQL tests"),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("{URL_VARIABLE} is not set, and CI must run the PostgreSQL tests")
+        }
         _ => {
             eprintln!("skipped: set {URL_VARIABLE} (e.g. postgres://postgres@127.0.0.1:5432/postgres) to run the PostgreSQL store's tests");
             false
@@ -32,16 +34,28 @@ impl TestDatabase {
     pub async fn create() -> Self {
         let server = std::env::var(URL_VARIABLE).expect("a PostgreSQL server for the tests");
         let name = format!("baton_test_{}", uuid::Uuid::now_v7().simple());
-        let admin = sqlx::PgPool::connect(&server).await.unwrap_or_else(|e| panic!("connecting to {URL_VARIABLE}: {e}"));
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("a test database is created");
+        let admin = sqlx::PgPool::connect(&server)
+            .await
+            .unwrap_or_else(|e| panic!("connecting to {URL_VARIABLE}: {e}"));
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .expect("a test database is created");
         admin.close().await;
         let url = with_database(&server, &name);
-        Self { url, server, name, dropped: false }
+        Self {
+            url,
+            server,
+            name,
+            dropped: false,
+        }
     }
 
     /// A pool on the test database, to look at its tables.
     pub async fn connect(&self) -> sqlx::PgPool {
-        sqlx::PgPool::connect(&self.url).await.expect("the test database is reachable")
+        sqlx::PgPool::connect(&self.url)
+            .await
+            .expect("the test database is reachable")
     }
 
     pub async fn drop(mut self) {
@@ -58,7 +72,10 @@ impl Drop for TestDatabase {
         // Dropped outside a runtime (a check's runtime may be gone): a thread with its own.
         let (server, name) = (self.server.clone(), self.name.clone());
         let _ = std::thread::spawn(move || {
-            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 runtime.block_on(drop_database(&server, &name));
             }
         })
@@ -68,14 +85,20 @@ impl Drop for TestDatabase {
 
 async fn drop_database(server: &str, name: &str) {
     if let Ok(admin) = sqlx::PgPool::connect(server).await {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&admin).await;
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&admin)
+        .await;
         admin.close().await;
     }
 }
 
 /// `url` with its database replaced by `name`.
 pub fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let after_scheme = base.find("://").map_or(0, |i| i + 3);
     let base = match base[after_scheme..].find('/') {
         Some(slash) => &base[..after_scheme + slash],
@@ -90,6 +113,14 @@ pub fn with_database(url: &str, name: &str) -> String {
 /// A fresh store on a database of its own, and the guard that drops the database.
 pub async fn fresh() -> (PgStore, TestDatabase) {
     let db = TestDatabase::create().await;
-    let store = PgStore::connect(&db.url, PgOptions { max_connections: 8, ..PgOptions::default() }).await.expect("the store connects and migrates");
+    let store = PgStore::connect(
+        &db.url,
+        PgOptions {
+            max_connections: 8,
+            ..PgOptions::default()
+        },
+    )
+    .await
+    .expect("the store connects and migrates");
     (store, db)
 }

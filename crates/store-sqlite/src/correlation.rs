@@ -8,7 +8,10 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use baton_store::{Buffering, CorrelationStore, EventState, PublishedEvent, Recorded, Result, StepRecord, StoreError, Subscriber};
+use baton_store::{
+    Buffering, CorrelationStore, EventState, PublishedEvent, Recorded, Result, StepRecord,
+    StoreError, Subscriber,
+};
 
 use crate::writer::Failure;
 use crate::{db_err, other_err, parse_ts, ts, SqliteStore};
@@ -20,7 +23,9 @@ fn stored_key(key: Option<&str>) -> &str {
 /// A step that consumes a buffered event commits only while the event is still buffered and
 /// alive: checked before the step's first write.
 pub(crate) fn check_consumed(conn: &Connection, step: &StepRecord) -> Result<()> {
-    let Some((id, now)) = &step.consume_event else { return Ok(()) };
+    let Some((id, now)) = &step.consume_event else {
+        return Ok(());
+    };
     let buffered = conn
         .prepare_cached("SELECT 1 FROM published_events WHERE id = ?1 AND state = 'buffered' AND buffered_until > ?2")
         .and_then(|mut s| s.exists(params![id, ts(*now)]))
@@ -33,7 +38,10 @@ pub(crate) fn check_consumed(conn: &Connection, step: &StepRecord) -> Result<()>
 }
 
 /// Writes a step's subscription changes, and marks the event it consumed delivered.
-pub(crate) fn write_subscriptions(conn: &Connection, step: &StepRecord) -> std::result::Result<(), Failure> {
+pub(crate) fn write_subscriptions(
+    conn: &Connection,
+    step: &StepRecord,
+) -> std::result::Result<(), Failure> {
     for (instance, task) in &step.unsubscribe {
         conn.prepare_cached("DELETE FROM event_subscriptions WHERE instance_id = ?1 AND task = ?2")
             .and_then(|mut s| s.execute(params![instance, task]))
@@ -52,10 +60,13 @@ pub(crate) fn write_subscriptions(conn: &Connection, step: &StepRecord) -> std::
     Ok(())
 }
 
-const COLUMNS: &str = "id, name, key, data, published_at, state, buffered_until, remember_until, resumed";
+const COLUMNS: &str =
+    "id, name, key, data, published_at, state, buffered_until, remember_until, resumed";
 
 fn published(row: &rusqlite::Row) -> rusqlite::Result<PublishedEvent> {
-    let bad = |e: Box<dyn std::error::Error + Send + Sync>| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e);
+    let bad = |e: Box<dyn std::error::Error + Send + Sync>| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e)
+    };
     let key: String = row.get(2)?;
     let data: String = row.get(3)?;
     let state: String = row.get(5)?;
@@ -66,7 +77,8 @@ fn published(row: &rusqlite::Row) -> rusqlite::Result<PublishedEvent> {
         key: (!key.is_empty()).then_some(key),
         data: serde_json::from_str(&data).map_err(|e| bad(Box::new(e)))?,
         published_at: parse_ts(&row.get::<_, String>(4)?)?,
-        state: EventState::parse(&state).ok_or_else(|| bad(format!("unknown event state {state}").into()))?,
+        state: EventState::parse(&state)
+            .ok_or_else(|| bad(format!("unknown event state {state}").into()))?,
         buffered_until: buffered_until.as_deref().map(parse_ts).transpose()?,
         remember_until: parse_ts(&row.get::<_, String>(7)?)?,
         resumed: row.get(8)?,
@@ -74,7 +86,11 @@ fn published(row: &rusqlite::Row) -> rusqlite::Result<PublishedEvent> {
 }
 
 fn find(conn: &Connection, id: &str) -> rusqlite::Result<Option<PublishedEvent>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM published_events WHERE id = ?1"))?.query_row([id], published).optional()
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM published_events WHERE id = ?1"
+    ))?
+    .query_row([id], published)
+    .optional()
 }
 
 impl CorrelationStore for SqliteStore {
@@ -106,7 +122,14 @@ impl CorrelationStore for SqliteStore {
         })
     }
 
-    async fn buffer_event(&self, id: &str, until: DateTime<Utc>, seen: i64, limit: usize, now: DateTime<Utc>) -> Result<Buffering> {
+    async fn buffer_event(
+        &self,
+        id: &str,
+        until: DateTime<Utc>,
+        seen: i64,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Buffering> {
         let id = id.to_owned();
         self.write(move |conn| {
             let Some(event) = find(conn, &id).map_err(db_err)? else { return Ok(Buffering::Buffered) };
@@ -148,7 +171,12 @@ impl CorrelationStore for SqliteStore {
         self.read(|conn| find(conn, id))
     }
 
-    async fn buffered_events(&self, event: &str, key: Option<&str>, now: DateTime<Utc>) -> Result<Vec<PublishedEvent>> {
+    async fn buffered_events(
+        &self,
+        event: &str,
+        key: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<PublishedEvent>> {
         self.read(|conn| {
             conn.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM published_events WHERE name = ?1 AND key = ?2 AND state = 'buffered' AND buffered_until > ?3 ORDER BY seq"
@@ -158,7 +186,11 @@ impl CorrelationStore for SqliteStore {
         })
     }
 
-    async fn buffered_matches(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<(String, Option<String>)>> {
+    async fn buffered_matches(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(String, Option<String>)>> {
         self.read(|conn| {
             conn.prepare_cached(
                 "SELECT DISTINCT e.name, e.key FROM published_events e
@@ -174,7 +206,11 @@ impl CorrelationStore for SqliteStore {
         })
     }
 
-    async fn stale_pending(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<PublishedEvent>> {
+    async fn stale_pending(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<PublishedEvent>> {
         self.read(|conn| {
             conn.prepare_cached(&format!("SELECT {COLUMNS} FROM published_events WHERE state = 'pending' AND published_at < ?1 ORDER BY published_at LIMIT ?2"))?
                 .query_map(params![ts(before), limit as i64], published)?

@@ -13,7 +13,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{Map, Value};
 
 use baton_store::documents::{check_metadata, check_new_document, content_sha256, merge_metadata};
-use baton_store::{DepartmentScope, Document, DocumentError, DocumentStore, NewDocument, StepRecord, StoreError};
+use baton_store::{
+    DepartmentScope, Document, DocumentError, DocumentStore, NewDocument, StepRecord, StoreError,
+};
 
 use crate::{db_err, other_err, parse_ts, ts, SqliteStore};
 
@@ -37,7 +39,9 @@ fn document_row(row: &rusqlite::Row) -> rusqlite::Result<Document> {
 }
 
 fn document_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<Document>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM documents WHERE id = ?1"))?.query_row([id], document_row).optional()
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM documents WHERE id = ?1"))?
+        .query_row([id], document_row)
+        .optional()
 }
 
 /// Where content with this hash lives: `DIR/ab/abcdef…`.
@@ -70,17 +74,33 @@ fn write_content(dir: &Path, content: &[u8]) -> std::io::Result<String> {
 }
 
 /// Blocking file work off the async threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, DocumentError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| DocumentError::Store(other_err(e)))
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, DocumentError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| DocumentError::Store(other_err(e)))
 }
 
 impl DocumentStore for SqliteStore {
-    async fn add_document(&self, new: NewDocument, content: Vec<u8>) -> Result<Document, DocumentError> {
+    async fn add_document(
+        &self,
+        new: NewDocument,
+        content: Vec<u8>,
+    ) -> Result<Document, DocumentError> {
         check_new_document(&new, content.len())?;
         let dir = self.document_dir().to_path_buf();
         let size = content.len() as u64;
-        let sha256 = blocking(move || write_content(&dir, &content)).await?.map_err(|e| DocumentError::Store(StoreError::backend(baton_store::BackendKind::Storage, format!("writing a document's content: {e}"))))?;
-        let metadata = serde_json::to_string(&new.metadata).map_err(|e| DocumentError::Store(other_err(e)))?;
+        let sha256 = blocking(move || write_content(&dir, &content))
+            .await?
+            .map_err(|e| {
+                DocumentError::Store(StoreError::backend(
+                    baton_store::BackendKind::Storage,
+                    format!("writing a document's content: {e}"),
+                ))
+            })?;
+        let metadata =
+            serde_json::to_string(&new.metadata).map_err(|e| DocumentError::Store(other_err(e)))?;
         let document = Document {
             id: new.id,
             name: new.name,
@@ -106,18 +126,26 @@ impl DocumentStore for SqliteStore {
         .await?;
         // Read back: the record as stored (its times at the store's precision).
         let id = document.id;
-        self.document(&id).await?.ok_or(DocumentError::UnknownDocument(id))
+        self.document(&id)
+            .await?
+            .ok_or(DocumentError::UnknownDocument(id))
     }
 
     async fn document(&self, id: &str) -> Result<Option<Document>, DocumentError> {
-        self.read(|conn| document_by_id(conn, id)).map_err(DocumentError::Store)
+        self.read(|conn| document_by_id(conn, id))
+            .map_err(DocumentError::Store)
     }
 
     async fn document_content(&self, id: &str) -> Result<Option<Vec<u8>>, DocumentError> {
-        let Some(document) = self.document(id).await? else { return Ok(None) };
+        let Some(document) = self.document(id).await? else {
+            return Ok(None);
+        };
         let path = content_path(self.document_dir(), &document.sha256);
         let content = blocking(move || std::fs::read(path)).await?;
-        let corrupt = |problem: String| DocumentError::CorruptContent { id: id.to_owned(), problem };
+        let corrupt = |problem: String| DocumentError::CorruptContent {
+            id: id.to_owned(),
+            problem,
+        };
         let content = content.map_err(|e| corrupt(e.to_string()))?;
         if content_sha256(&content) != document.sha256 {
             return Err(corrupt("its SHA-256 is not the one recorded".into()));
@@ -125,7 +153,12 @@ impl DocumentStore for SqliteStore {
         Ok(Some(content))
     }
 
-    async fn update_document_metadata(&self, id: &str, changes: Map<String, Value>, at: DateTime<Utc>) -> Result<Document, DocumentError> {
+    async fn update_document_metadata(
+        &self,
+        id: &str,
+        changes: Map<String, Value>,
+        at: DateTime<Utc>,
+    ) -> Result<Document, DocumentError> {
         let id = id.to_owned();
         // Read, merged and written in one request of the single writer: no change is lost.
         let outcome = self
@@ -145,7 +178,12 @@ impl DocumentStore for SqliteStore {
         outcome
     }
 
-    async fn referencing_instances_in(&self, id: &str, scope: &DepartmentScope, limit: usize) -> Result<Vec<String>, DocumentError> {
+    async fn referencing_instances_in(
+        &self,
+        id: &str,
+        scope: &DepartmentScope,
+        limit: usize,
+    ) -> Result<Vec<String>, DocumentError> {
         let (mode, department) = scope.sql_params();
         self.read(|conn| {
             let sql = "SELECT r.instance_id FROM document_refs r JOIN instances i ON i.id = r.instance_id
@@ -159,15 +197,22 @@ impl DocumentStore for SqliteStore {
 
 /// Writes a step's changes to documents: the instance's rows of the index of references,
 /// and the copies of records it makes.
-pub(crate) fn write_document_changes(conn: &Connection, step: &StepRecord) -> Result<(), StoreError> {
+pub(crate) fn write_document_changes(
+    conn: &Connection,
+    step: &StepRecord,
+) -> Result<(), StoreError> {
     if let (Some(documents), Some(instance)) = (&step.documents, &step.instance) {
         if !step.new {
-            conn.prepare_cached("DELETE FROM document_refs WHERE instance_id = ?1").and_then(|mut s| s.execute([&instance.id])).map_err(db_err)?;
+            conn.prepare_cached("DELETE FROM document_refs WHERE instance_id = ?1")
+                .and_then(|mut s| s.execute([&instance.id]))
+                .map_err(db_err)?;
         }
         for document in documents {
-            conn.prepare_cached("INSERT OR IGNORE INTO document_refs (document_id, instance_id) VALUES (?1, ?2)")
-                .and_then(|mut s| s.execute(params![document, instance.id]))
-                .map_err(db_err)?;
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO document_refs (document_id, instance_id) VALUES (?1, ?2)",
+            )
+            .and_then(|mut s| s.execute(params![document, instance.id]))
+            .map_err(db_err)?;
         }
     }
     for copy in &step.copy_documents {
@@ -183,5 +228,8 @@ pub(crate) fn write_document_changes(conn: &Connection, step: &StepRecord) -> Re
 
 /// The document directory of a database at `path`: `documents/` beside it.
 pub(crate) fn default_document_dir(path: &Path) -> PathBuf {
-    path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("documents")
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join("documents")
 }

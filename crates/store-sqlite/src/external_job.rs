@@ -12,7 +12,14 @@ use baton_store::{ClaimedJob, ExternalJobQueue, JobKey, Result};
 use crate::{claimed_jobs, db_err, other_err, parse_ts, ts, SqliteStore};
 
 impl ExternalJobQueue for SqliteStore {
-    async fn lock_external_jobs(&self, owner: &str, topics: &[String], limit: usize, lock: std::time::Duration, now: DateTime<Utc>) -> Result<Vec<ClaimedJob>> {
+    async fn lock_external_jobs(
+        &self,
+        owner: &str,
+        topics: &[String],
+        limit: usize,
+        lock: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedJob>> {
         let (owner, topics) = (owner.to_owned(), topics.to_vec());
         let lease_until = baton_core::timestamp::after(now, lock);
         self.write(move |conn| {
@@ -44,7 +51,13 @@ impl ExternalJobQueue for SqliteStore {
         .await
     }
 
-    async fn extend_lock(&self, job: &JobKey, owner: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool> {
+    async fn extend_lock(
+        &self,
+        job: &JobKey,
+        owner: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
         let (job, owner) = (job.clone(), owner.to_owned());
         self.write(move |conn| {
             conn.prepare_cached(
@@ -59,8 +72,11 @@ impl ExternalJobQueue for SqliteStore {
 
     async fn next_lock_expiry(&self) -> Result<Option<DateTime<Utc>>> {
         self.read(|conn| {
-            let next: Option<String> =
-                conn.query_row("SELECT MIN(lease_until) FROM jobs WHERE owner IS NOT NULL AND topic IS NOT NULL", [], |r| r.get(0))?;
+            let next: Option<String> = conn.query_row(
+                "SELECT MIN(lease_until) FROM jobs WHERE owner IS NOT NULL AND topic IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )?;
             next.map(|t| parse_ts(&t)).transpose()
         })
     }

@@ -25,20 +25,26 @@ fn db_err(e: rusqlite::Error) -> IdentityError {
 fn parse_time(text: &str) -> rusqlite::Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        })
 }
 
 fn user_exists(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
-    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE name = ?1)")?.query_row([name], |r| r.get(0))
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE name = ?1)")?
+        .query_row([name], |r| r.get(0))
 }
 
 fn group_exists(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
-    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM user_groups WHERE name = ?1)")?.query_row([name], |r| r.get(0))
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM user_groups WHERE name = ?1)")?
+        .query_row([name], |r| r.get(0))
 }
 
 fn is_member(conn: &Connection, group: &str, user: &str) -> rusqlite::Result<bool> {
-    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM group_members WHERE group_name = ?1 AND user_name = ?2)")?
-        .query_row([group, user], |r| r.get(0))
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM group_members WHERE group_name = ?1 AND user_name = ?2)",
+    )?
+    .query_row([group, user], |r| r.get(0))
 }
 
 /// The group and the user must both exist.
@@ -53,7 +59,12 @@ fn known_pair(conn: &Connection, group: &str, user: &str) -> Refusable<()> {
 }
 
 fn user_row(row: &rusqlite::Row) -> rusqlite::Result<User> {
-    Ok(User { name: row.get(0)?, department: row.get(1)?, admin: row.get(2)?, created_at: parse_time(&row.get::<_, String>(3)?)? })
+    Ok(User {
+        name: row.get(0)?,
+        department: row.get(1)?,
+        admin: row.get(2)?,
+        created_at: parse_time(&row.get::<_, String>(3)?)?,
+    })
 }
 
 impl SqliteStore {
@@ -83,14 +94,23 @@ impl IdentityStore for SqliteStore {
                 return Err(IdentityError::DuplicateUser(user.name));
             }
             if let Some(department) = &user.department {
-                conn.prepare_cached("INSERT OR IGNORE INTO departments (name, created_at) VALUES (?1, ?2)")
-                    .and_then(|mut s| s.execute(params![department, ts(now)]))
-                    .map_err(db_err)?;
-            }
-            conn.prepare_cached("INSERT INTO users (name, department, admin, created_at) VALUES (?1, ?2, ?3, ?4)")
-                .and_then(|mut s| s.execute(params![user.name, user.department, user.admin, ts(now)]))
+                conn.prepare_cached(
+                    "INSERT OR IGNORE INTO departments (name, created_at) VALUES (?1, ?2)",
+                )
+                .and_then(|mut s| s.execute(params![department, ts(now)]))
                 .map_err(db_err)?;
-            Ok(User { name: user.name, department: user.department, admin: user.admin, created_at: now })
+            }
+            conn.prepare_cached(
+                "INSERT INTO users (name, department, admin, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .and_then(|mut s| s.execute(params![user.name, user.department, user.admin, ts(now)]))
+            .map_err(db_err)?;
+            Ok(User {
+                name: user.name,
+                department: user.department,
+                admin: user.admin,
+                created_at: now,
+            })
         })
         .await
     }
@@ -105,7 +125,11 @@ impl IdentityStore for SqliteStore {
             conn.prepare_cached("INSERT INTO user_groups (name, created_at) VALUES (?1, ?2)")
                 .and_then(|mut s| s.execute(params![name, ts(now)]))
                 .map_err(db_err)?;
-            Ok(Group { name, members: Vec::new(), created_at: now })
+            Ok(Group {
+                name,
+                members: Vec::new(),
+                created_at: now,
+            })
         })
         .await
     }
@@ -117,9 +141,11 @@ impl IdentityStore for SqliteStore {
             if is_member(conn, &group, &user).map_err(db_err)? {
                 return Err(IdentityError::AlreadyMember { group, user });
             }
-            conn.prepare_cached("INSERT INTO group_members (group_name, user_name) VALUES (?1, ?2)")
-                .and_then(|mut s| s.execute(params![group, user]))
-                .map_err(db_err)?;
+            conn.prepare_cached(
+                "INSERT INTO group_members (group_name, user_name) VALUES (?1, ?2)",
+            )
+            .and_then(|mut s| s.execute(params![group, user]))
+            .map_err(db_err)?;
             Ok(())
         })
         .await
@@ -132,9 +158,11 @@ impl IdentityStore for SqliteStore {
             if !is_member(conn, &group, &user).map_err(db_err)? {
                 return Err(IdentityError::NotMember { group, user });
             }
-            conn.prepare_cached("DELETE FROM group_members WHERE group_name = ?1 AND user_name = ?2")
-                .and_then(|mut s| s.execute(params![group, user]))
-                .map_err(db_err)?;
+            conn.prepare_cached(
+                "DELETE FROM group_members WHERE group_name = ?1 AND user_name = ?2",
+            )
+            .and_then(|mut s| s.execute(params![group, user]))
+            .map_err(db_err)?;
             Ok(())
         })
         .await
@@ -142,13 +170,21 @@ impl IdentityStore for SqliteStore {
 
     async fn user(&self, name: &str) -> Refusable<Option<User>> {
         Ok(self.read(|conn| {
-            conn.prepare_cached("SELECT name, department, admin, created_at FROM users WHERE name = ?1")?.query_row([name], user_row).optional()
+            conn.prepare_cached(
+                "SELECT name, department, admin, created_at FROM users WHERE name = ?1",
+            )?
+            .query_row([name], user_row)
+            .optional()
         })?)
     }
 
     async fn users(&self) -> Refusable<Vec<User>> {
         Ok(self.read(|conn| {
-            conn.prepare_cached("SELECT name, department, admin, created_at FROM users ORDER BY name")?.query_map([], user_row)?.collect()
+            conn.prepare_cached(
+                "SELECT name, department, admin, created_at FROM users ORDER BY name",
+            )?
+            .query_map([], user_row)?
+            .collect()
         })?)
     }
 
@@ -176,24 +212,37 @@ impl IdentityStore for SqliteStore {
             if !user_exists(conn, user)? {
                 return Ok(None);
             }
-            conn.prepare_cached("SELECT group_name FROM group_members WHERE user_name = ?1 ORDER BY group_name")?
-                .query_map([user], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<String>>>()
-                .map(Some)
+            conn.prepare_cached(
+                "SELECT group_name FROM group_members WHERE user_name = ?1 ORDER BY group_name",
+            )?
+            .query_map([user], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .map(Some)
         })?
         .ok_or_else(|| IdentityError::UnknownUser(user.to_owned()))
     }
 
     async fn departments(&self) -> Refusable<Vec<String>> {
-        Ok(self.read(|conn| conn.prepare_cached("SELECT name FROM departments ORDER BY name")?.query_map([], |r| r.get(0))?.collect())?)
+        Ok(self.read(|conn| {
+            conn.prepare_cached("SELECT name FROM departments ORDER BY name")?
+                .query_map([], |r| r.get(0))?
+                .collect()
+        })?)
     }
 
     async fn is_admin(&self, user: &str) -> Refusable<bool> {
-        self.read(|conn| conn.prepare_cached("SELECT admin FROM users WHERE name = ?1")?.query_row([user], |r| r.get(0)).optional())?
-            .ok_or_else(|| IdentityError::UnknownUser(user.to_owned()))
+        self.read(|conn| {
+            conn.prepare_cached("SELECT admin FROM users WHERE name = ?1")?
+                .query_row([user], |r| r.get(0))
+                .optional()
+        })?
+        .ok_or_else(|| IdentityError::UnknownUser(user.to_owned()))
     }
 
-    async fn resolve_potential_owners(&self, owners: &PotentialOwners) -> Refusable<BTreeSet<String>> {
+    async fn resolve_potential_owners(
+        &self,
+        owners: &PotentialOwners,
+    ) -> Refusable<BTreeSet<String>> {
         self.read(|conn| {
             let mut resolved = BTreeSet::new();
             for user in &owners.users {
@@ -206,7 +255,8 @@ impl IdentityStore for SqliteStore {
                 if !group_exists(conn, group)? {
                     return Ok(Err(IdentityError::UnknownGroup(group.clone())));
                 }
-                let mut members = conn.prepare_cached("SELECT user_name FROM group_members WHERE group_name = ?1")?;
+                let mut members = conn
+                    .prepare_cached("SELECT user_name FROM group_members WHERE group_name = ?1")?;
                 for member in members.query_map([group], |r| r.get::<_, String>(0))? {
                     resolved.insert(member?);
                 }
@@ -233,6 +283,10 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn password_hash(&self, user: &str) -> Refusable<Option<String>> {
-        Ok(self.read(|conn| conn.prepare_cached("SELECT hash FROM passwords WHERE user_name = ?1")?.query_row([user], |r| r.get(0)).optional())?)
+        Ok(self.read(|conn| {
+            conn.prepare_cached("SELECT hash FROM passwords WHERE user_name = ?1")?
+                .query_row([user], |r| r.get(0))
+                .optional()
+        })?)
     }
 }

@@ -12,7 +12,9 @@ use rusqlite::{params, params_from_iter, Connection};
 
 use baton_core::user_task::HumanTaskId;
 use baton_store::inbox::{due_key, due_of_key};
-use baton_store::{InboxFilter, InboxPage, InboxReader, InboxRow, InboxStatus, InboxUpdate, Page, Result};
+use baton_store::{
+    InboxFilter, InboxPage, InboxReader, InboxRow, InboxStatus, InboxUpdate, Page, Result,
+};
 
 use crate::{db_err, parse_ts, ts, SqliteStore};
 
@@ -47,7 +49,19 @@ pub(crate) fn write_inbox(conn: &Connection, update: &InboxUpdate) -> Result<()>
             .map_err(db_err)?;
         for who in baton_store::inbox::candidate_names(&e.potential_owners, &e.administrators) {
             insert
-                .execute(params![who, e.status, e.priority, due, created, e.instance, e.task, e.human_task.0, e.process, e.escalated, e.department])
+                .execute(params![
+                    who,
+                    e.status,
+                    e.priority,
+                    due,
+                    created,
+                    e.instance,
+                    e.task,
+                    e.human_task.0,
+                    e.process,
+                    e.escalated,
+                    e.department
+                ])
                 .map_err(db_err)?;
         }
     }
@@ -79,7 +93,10 @@ fn conditions(filter: &InboxFilter, params: &mut Vec<SqlValue>) -> String {
         (_, None) => sql.push_str(" AND department IS NULL"),
         (_, Some(department)) => {
             params.push(SqlValue::Text(department.to_owned()));
-            sql.push_str(&format!(" AND (department IS NULL OR department = ?{})", params.len()));
+            sql.push_str(&format!(
+                " AND (department IS NULL OR department = ?{})",
+                params.len()
+            ));
         }
     }
     sql
@@ -92,7 +109,13 @@ fn key(row: &rusqlite::Row) -> rusqlite::Result<Key> {
 }
 
 /// The user's own tasks (claimed, or suspended while claimed): how many, and the keys of a slice.
-fn mine(conn: &Connection, user: &str, filter: &InboxFilter, offset: usize, limit: usize) -> rusqlite::Result<(usize, Vec<Key>)> {
+fn mine(
+    conn: &Connection,
+    user: &str,
+    filter: &InboxFilter,
+    offset: usize,
+    limit: usize,
+) -> rusqlite::Result<(usize, Vec<Key>)> {
     let mut params = vec![SqlValue::Text(user.to_owned())];
     let status = match filter.status {
         None | Some(InboxStatus::Escalated) => "",
@@ -102,7 +125,9 @@ fn mine(conn: &Connection, user: &str, filter: &InboxFilter, offset: usize, limi
     };
     let rest = conditions(filter, &mut params);
     let count_sql = format!("SELECT COUNT(*) FROM inbox_tasks WHERE owner = ?1{status}{rest}");
-    let count: i64 = conn.prepare_cached(&count_sql)?.query_row(params_from_iter(params.iter()), |r| r.get(0))?;
+    let count: i64 = conn
+        .prepare_cached(&count_sql)?
+        .query_row(params_from_iter(params.iter()), |r| r.get(0))?;
     let count = count as usize;
     if offset >= count || limit == 0 {
         return Ok((count, Vec::new()));
@@ -111,13 +136,22 @@ fn mine(conn: &Connection, user: &str, filter: &InboxFilter, offset: usize, limi
     params.push(SqlValue::Integer(offset as i64));
     let n = params.len();
     let sql = format!("SELECT instance_id, task, human_task FROM inbox_tasks WHERE owner = ?1{status}{rest} {ORDER} LIMIT ?{} OFFSET ?{n}", n - 1);
-    let keys = conn.prepare_cached(&sql)?.query_map(params_from_iter(params.iter()), key)?.collect::<rusqlite::Result<_>>()?;
+    let keys = conn
+        .prepare_cached(&sql)?
+        .query_map(params_from_iter(params.iter()), key)?
+        .collect::<rusqlite::Result<_>>()?;
     Ok((count, keys))
 }
 
 /// The query for a slice of the tasks offered to the user, a group of theirs, or that they
 /// administer: one arm per name, merged in inbox order. `None` when the filter rules them out.
-fn claimable_query(user: &str, groups: &[String], filter: &InboxFilter, offset: usize, limit: usize) -> Option<(String, Vec<SqlValue>)> {
+fn claimable_query(
+    user: &str,
+    groups: &[String],
+    filter: &InboxFilter,
+    offset: usize,
+    limit: usize,
+) -> Option<(String, Vec<SqlValue>)> {
     let status = match filter.status {
         None | Some(InboxStatus::Ready) | Some(InboxStatus::Escalated) => "ready",
         Some(InboxStatus::Suspended) => "suspended",
@@ -142,24 +176,48 @@ fn claimable_query(user: &str, groups: &[String], filter: &InboxFilter, offset: 
     params.push(SqlValue::Integer(offset as i64));
     let n = params.len();
     // `UNION` (not `UNION ALL`): a task offered to the user and to their group is listed once.
-    let sql = format!("{} ORDER BY 4 DESC, 5, 6, 1, 2, 3 LIMIT ?{} OFFSET ?{n}", arms.join(" UNION "), n - 1);
+    let sql = format!(
+        "{} ORDER BY 4 DESC, 5, 6, 1, 2, 3 LIMIT ?{} OFFSET ?{n}",
+        arms.join(" UNION "),
+        n - 1
+    );
     Some((sql, params))
 }
 
-fn claimable(conn: &Connection, user: &str, groups: &[String], filter: &InboxFilter, offset: usize, limit: usize) -> rusqlite::Result<Vec<Key>> {
-    let Some((sql, params)) = claimable_query(user, groups, filter, offset, limit) else { return Ok(Vec::new()) };
-    conn.prepare_cached(&sql)?.query_map(params_from_iter(params.iter()), key)?.collect()
+fn claimable(
+    conn: &Connection,
+    user: &str,
+    groups: &[String],
+    filter: &InboxFilter,
+    offset: usize,
+    limit: usize,
+) -> rusqlite::Result<Vec<Key>> {
+    let Some((sql, params)) = claimable_query(user, groups, filter, offset, limit) else {
+        return Ok(Vec::new());
+    };
+    conn.prepare_cached(&sql)?
+        .query_map(params_from_iter(params.iter()), key)?
+        .collect()
 }
 
 impl SqliteStore {
     /// SQLite's plan for the claimable part of an inbox page (`EXPLAIN QUERY PLAN`), one line
     /// per step: shows that each name is one index scan and the page a merge, with no sort.
-    pub fn inbox_plan(&self, user: &str, groups: &[String], filter: &InboxFilter) -> Result<Vec<String>> {
-        let Some((sql, params)) = claimable_query(user, groups, filter, 0, 20) else { return Ok(Vec::new()) };
+    pub fn inbox_plan(
+        &self,
+        user: &str,
+        groups: &[String],
+        filter: &InboxFilter,
+    ) -> Result<Vec<String>> {
+        let Some((sql, params)) = claimable_query(user, groups, filter, 0, 20) else {
+            return Ok(Vec::new());
+        };
         self.read(|conn| {
             let steps: Vec<(i64, i64, String)> = conn
                 .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?
-                .query_map(params_from_iter(params.iter()), |r| Ok((r.get(0)?, r.get(1)?, r.get(3)?)))?
+                .query_map(params_from_iter(params.iter()), |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(3)?))
+                })?
                 .collect::<rusqlite::Result<_>>()?;
             // Indent each step under its parent.
             let mut depth = std::collections::HashMap::from([(0, 0usize)]);
@@ -176,7 +234,9 @@ impl SqliteStore {
 }
 
 fn inbox_row(row: &rusqlite::Row) -> rusqlite::Result<InboxRow> {
-    let due = due_of_key(&row.get::<_, String>(8)?).map_err(|e| rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, Box::new(e)))?;
+    let due = due_of_key(&row.get::<_, String>(8)?).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, Box::new(e))
+    })?;
     Ok(InboxRow {
         instance: row.get(0)?,
         task: row.get(1)?,
@@ -195,7 +255,13 @@ fn inbox_row(row: &rusqlite::Row) -> rusqlite::Result<InboxRow> {
 const ROW_COLUMNS: &str = "instance_id, task, human_task, process_id, title, status, owner, priority, due_key, created_at, escalated";
 
 impl InboxReader for SqliteStore {
-    async fn inbox(&self, user: &str, groups: &[String], filter: &InboxFilter, page: Page) -> Result<InboxPage> {
+    async fn inbox(
+        &self,
+        user: &str,
+        groups: &[String],
+        filter: &InboxFilter,
+        page: Page,
+    ) -> Result<InboxPage> {
         self.read(|conn| {
             // One row more than the page, to tell whether there is a next page.
             let (offset, want) = (page.offset(), page.per_page + 1);

@@ -3,12 +3,18 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use baton_store::{DepartmentScope, Incident, IncidentKind, IncidentReader, IncidentUpdate, NewIncident, Result};
+use baton_store::{
+    DepartmentScope, Incident, IncidentKind, IncidentReader, IncidentUpdate, NewIncident, Result,
+};
 
 use crate::writer::Failure;
 use crate::{db_err, parse_ts, ts, SqliteStore};
 
-pub(crate) fn write_incidents(conn: &Connection, raise: &[NewIncident], updates: &[IncidentUpdate]) -> std::result::Result<(), Failure> {
+pub(crate) fn write_incidents(
+    conn: &Connection,
+    raise: &[NewIncident],
+    updates: &[IncidentUpdate],
+) -> std::result::Result<(), Failure> {
     for incident in raise {
         let command = incident.command.as_ref().map(serde_json::Value::to_string);
         conn.prepare_cached("INSERT INTO incidents (instance_id, task, kind, reason, command, attempts, raised_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
@@ -37,14 +43,20 @@ fn incident(row: &rusqlite::Row) -> rusqlite::Result<Incident> {
     let kind: String = row.get(3)?;
     let command: Option<String> = row.get(5)?;
     let resolved_at: Option<String> = row.get(8)?;
-    let bad = |e: Box<dyn std::error::Error + Send + Sync>| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e);
+    let bad = |e: Box<dyn std::error::Error + Send + Sync>| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e)
+    };
     Ok(Incident {
         id: row.get(0)?,
         instance: row.get(1)?,
         task: row.get(2)?,
-        kind: IncidentKind::parse(&kind).ok_or_else(|| bad(format!("unknown incident kind {kind}").into()))?,
+        kind: IncidentKind::parse(&kind)
+            .ok_or_else(|| bad(format!("unknown incident kind {kind}").into()))?,
         reason: row.get(4)?,
-        command: command.map(|c| serde_json::from_str(&c)).transpose().map_err(|e| bad(Box::new(e)))?,
+        command: command
+            .map(|c| serde_json::from_str(&c))
+            .transpose()
+            .map_err(|e| bad(Box::new(e)))?,
         attempts: row.get(6)?,
         raised_at: parse_ts(&row.get::<_, String>(7)?)?,
         resolved_at: resolved_at.as_deref().map(parse_ts).transpose()?,
@@ -55,14 +67,28 @@ fn incident(row: &rusqlite::Row) -> rusqlite::Result<Incident> {
 
 impl IncidentReader for SqliteStore {
     async fn incident(&self, id: i64) -> Result<Option<Incident>> {
-        self.read(|conn| conn.prepare_cached(&format!("SELECT {COLUMNS} FROM incidents WHERE id = ?1"))?.query_row([id], incident).optional())
+        self.read(|conn| {
+            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM incidents WHERE id = ?1"))?
+                .query_row([id], incident)
+                .optional()
+        })
     }
 
     async fn incidents(&self, instance: &str) -> Result<Vec<Incident>> {
-        self.read(|conn| conn.prepare_cached(&format!("SELECT {COLUMNS} FROM incidents WHERE instance_id = ?1 ORDER BY id"))?.query_map([instance], incident)?.collect())
+        self.read(|conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM incidents WHERE instance_id = ?1 ORDER BY id"
+            ))?
+            .query_map([instance], incident)?
+            .collect()
+        })
     }
 
-    async fn open_incidents_in(&self, scope: &DepartmentScope, limit: usize) -> Result<Vec<Incident>> {
+    async fn open_incidents_in(
+        &self,
+        scope: &DepartmentScope,
+        limit: usize,
+    ) -> Result<Vec<Incident>> {
         let (mode, department) = scope.sql_params();
         self.read(|conn| {
             // Unscoped (an administrator's), the open ones are read from their partial index

@@ -16,26 +16,28 @@ use rusqlite::{params, Connection, OptionalExtension};
 use baton_core::instance::{LinkKind, OLDEST_STATE_FORMAT, STATE_FORMAT};
 use baton_core::{Event, Instance, InstanceStatus, JobRequest};
 use baton_store::{
-    BackendKind, CalendarStore, Changed, ChangeNotifier, ClaimedJob, ClaimedTimer, DefinitionStore, ExpiredLease, DeployedVersion, Deployment, DeploymentKind, OpenCounts, RuntimeStats, InstanceQuery, InstanceReader, InstanceSummary, JobKey, JobProcess, JobQueue, Result, StepRecord, StepWriter, StoreError,
-    StoredDefinition, Timer, TimerQueue, WorkScope,
+    BackendKind, CalendarStore, ChangeNotifier, Changed, ClaimedJob, ClaimedTimer, DefinitionStore,
+    DeployedVersion, Deployment, DeploymentKind, ExpiredLease, InstanceQuery, InstanceReader,
+    InstanceSummary, JobKey, JobProcess, JobQueue, OpenCounts, Result, RuntimeStats, StepRecord,
+    StepWriter, StoreError, StoredDefinition, Timer, TimerQueue, WorkScope,
 };
 
 mod correlation;
-mod interactive;
 mod document;
+mod external_job;
 mod inbox;
 mod incident;
-mod external_job;
+mod interactive;
 mod migrations;
 mod queue_stats;
 mod schedule;
-mod token;
 mod snapshot;
 mod stored_json;
+mod token;
 mod writer;
 
-pub use writer::WriterCounts;
 use stored_json::{StoredJson, EVENTS_COMPRESS_FROM, STATE_COMPRESS_FROM};
+pub use writer::WriterCounts;
 use writer::{Failure, WriteFn};
 
 /// How hard SQLite works to keep a commit across a power loss.
@@ -74,7 +76,13 @@ pub(crate) fn db_kind(e: &rusqlite::Error) -> BackendKind {
     use rusqlite::ErrorCode as Code;
     match e.sqlite_error_code() {
         Some(Code::DatabaseBusy | Code::DatabaseLocked) => BackendKind::Unavailable,
-        Some(Code::DiskFull | Code::ReadOnly | Code::CannotOpen | Code::PermissionDenied | Code::SystemIoFailure) => BackendKind::Storage,
+        Some(
+            Code::DiskFull
+            | Code::ReadOnly
+            | Code::CannotOpen
+            | Code::PermissionDenied
+            | Code::SystemIoFailure,
+        ) => BackendKind::Storage,
         Some(Code::NotADatabase | Code::DatabaseCorrupt) => BackendKind::Incompatible,
         _ => BackendKind::Internal,
     }
@@ -115,12 +123,15 @@ pub(crate) fn ts(t: DateTime<Utc>) -> String {
 pub(crate) fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        })
 }
 
 fn open_connection(path: &Path, durability: Durability) -> Result<Connection> {
     let conn = Connection::open(path).map_err(db_err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(db_err)?;
     let sync = match durability {
         Durability::Full => "FULL",
         Durability::Normal => "NORMAL",
@@ -139,7 +150,11 @@ impl SqliteStore {
 
     /// [`open`](Self::open), keeping documents' content in `documents` (made when the first
     /// document is stored).
-    pub fn open_with_document_dir(path: impl AsRef<Path>, durability: Durability, documents: impl Into<PathBuf>) -> Result<Self> {
+    pub fn open_with_document_dir(
+        path: impl AsRef<Path>,
+        durability: Durability,
+        documents: impl Into<PathBuf>,
+    ) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io_err)?;
@@ -147,7 +162,10 @@ impl SqliteStore {
         // SQLite takes an empty file for a new database; an empty file where a database was
         // expected is far more often a mistake (a truncated copy, a wrong path) than a wish.
         if path.is_dir() {
-            return Err(StoreError::backend(BackendKind::Storage, "it is a folder; give the path of a database file (it is made if missing)"));
+            return Err(StoreError::backend(
+                BackendKind::Storage,
+                "it is a folder; give the path of a database file (it is made if missing)",
+            ));
         }
         if std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == 0) {
             return Err(StoreError::backend(
@@ -168,7 +186,16 @@ impl SqliteStore {
             })
             .map_err(other_err)?;
         let changes = tokio::sync::broadcast::channel(CHANGE_BACKLOG).0;
-        Ok(Self { inner: Arc::new(Inner { writer: Mutex::new(tx), reader: Mutex::new(reader), path, documents: documents.into(), stats, changes }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                writer: Mutex::new(tx),
+                reader: Mutex::new(reader),
+                path,
+                documents: documents.into(),
+                stats,
+                changes,
+            }),
+        })
     }
 
     /// Where documents' content is kept: one file per distinct content, named by its SHA-256.
@@ -218,12 +245,39 @@ struct EncodedStep {
 
 impl EncodedStep {
     fn new(record: StepRecord) -> Result<Self> {
-        let state = record.instance.as_deref().map(|i| StoredJson::encode(i, STATE_COMPRESS_FROM)).transpose()?;
-        let events = (!record.events.is_empty()).then(|| StoredJson::encode(&record.events, EVENTS_COMPRESS_FROM)).transpose()?;
-        let jobs = record.enqueue.iter().map(serde_json::to_string).collect::<std::result::Result<_, _>>().map_err(other_err)?;
-        let timer_payloads = record.set_timers.iter().map(|t| serde_json::to_string(&t.payload)).collect::<std::result::Result<_, _>>().map_err(other_err)?;
-        let snapshots = record.share_snapshots.iter().map(|(_, s)| StoredJson::encode(&**s, 0)).collect::<Result<_>>()?;
-        Ok(Self { record, state, events, jobs, timer_payloads, snapshots })
+        let state = record
+            .instance
+            .as_deref()
+            .map(|i| StoredJson::encode(i, STATE_COMPRESS_FROM))
+            .transpose()?;
+        let events = (!record.events.is_empty())
+            .then(|| StoredJson::encode(&record.events, EVENTS_COMPRESS_FROM))
+            .transpose()?;
+        let jobs = record
+            .enqueue
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<std::result::Result<_, _>>()
+            .map_err(other_err)?;
+        let timer_payloads = record
+            .set_timers
+            .iter()
+            .map(|t| serde_json::to_string(&t.payload))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(other_err)?;
+        let snapshots = record
+            .share_snapshots
+            .iter()
+            .map(|(_, s)| StoredJson::encode(&**s, 0))
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            record,
+            state,
+            events,
+            jobs,
+            timer_payloads,
+            snapshots,
+        })
     }
 }
 
@@ -234,12 +288,18 @@ fn check_step(conn: &Connection, step: &StepRecord) -> Result<()> {
     check_fence(conn, step)?;
     correlation::check_consumed(conn, step)?;
     check_start_key(conn, step)?;
-    let Some(instance) = &step.instance else { return Ok(()) };
-    let seq: Option<i64> =
-        conn.prepare_cached("SELECT seq FROM instances WHERE id = ?1").and_then(|mut s| s.query_row([&instance.id], |r| r.get(0)).optional()).map_err(db_err)?;
+    let Some(instance) = &step.instance else {
+        return Ok(());
+    };
+    let seq: Option<i64> = conn
+        .prepare_cached("SELECT seq FROM instances WHERE id = ?1")
+        .and_then(|mut s| s.query_row([&instance.id], |r| r.get(0)).optional())
+        .map_err(db_err)?;
     match (step.new, seq) {
         (true, Some(_)) => Err(StoreError::DuplicateInstance(instance.id.clone())),
-        (false, seq) if seq != Some(step.expected_seq as i64) => Err(StoreError::Conflict(instance.id.clone())),
+        (false, seq) if seq != Some(step.expected_seq as i64) => {
+            Err(StoreError::Conflict(instance.id.clone()))
+        }
         _ => Ok(()),
     }
 }
@@ -253,10 +313,16 @@ fn check_fence(conn: &Connection, step: &StepRecord) -> Result<()> {
             .and_then(|mut s| s.exists(params![lock.instance, lock.key, lock.owner, lock.lease as i64, ts(lock.now)]))
             .map_err(db_err)?;
         if !held {
-            return Err(StoreError::TimerLeaseLost { instance: lock.instance.clone(), key: lock.key.clone(), owner: lock.owner.clone() });
+            return Err(StoreError::TimerLeaseLost {
+                instance: lock.instance.clone(),
+                key: lock.key.clone(),
+                owner: lock.owner.clone(),
+            });
         }
     }
-    let Some(lock) = &step.fence else { return Ok(()) };
+    let Some(lock) = &step.fence else {
+        return Ok(());
+    };
     let held = conn
         .prepare_cached(
             "SELECT 1 FROM jobs WHERE instance_id = ?1 AND task = ?2 AND attempt = ?3 AND owner = ?4 AND lease_until > ?5 AND (?6 IS NULL OR lease = ?6)",
@@ -266,19 +332,31 @@ fn check_fence(conn: &Connection, step: &StepRecord) -> Result<()> {
     if held {
         Ok(())
     } else {
-        Err(StoreError::LockNotHeld { job: lock.job.to_string(), owner: lock.owner.clone() })
+        Err(StoreError::LockNotHeld {
+            job: lock.job.to_string(),
+            owner: lock.owner.clone(),
+        })
     }
 }
 
 /// A start that names an idempotency key an earlier start took is refused, naming that start.
 fn check_start_key(conn: &Connection, step: &StepRecord) -> Result<()> {
-    let Some(start) = &step.start_key else { return Ok(()) };
+    let Some(start) = &step.start_key else {
+        return Ok(());
+    };
     let taken: Option<(String, String)> = conn
         .prepare_cached("SELECT instance_id, fingerprint FROM start_keys WHERE key = ?1")
-        .and_then(|mut s| s.query_row([&start.key], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .and_then(|mut s| {
+            s.query_row([&start.key], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
         .map_err(db_err)?;
     match taken {
-        Some((instance, fingerprint)) => Err(StoreError::StartKeyTaken { key: start.key.clone(), instance, fingerprint }),
+        Some((instance, fingerprint)) => Err(StoreError::StartKeyTaken {
+            key: start.key.clone(),
+            instance,
+            fingerprint,
+        }),
         None => Ok(()),
     }
 }
@@ -325,7 +403,9 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
                 })
                 .map_err(db_err)?;
             if key.is_none() {
-                return Err(Failure::Refused(StoreError::DuplicateInstance(instance.id.clone())));
+                return Err(Failure::Refused(StoreError::DuplicateInstance(
+                    instance.id.clone(),
+                )));
             }
         } else if step.status_before == Some(instance.status) && !step.work_status_changed {
             // Most steps keep the status: leaving it (and `ended_at`, which changes with it)
@@ -372,17 +452,24 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
             .map_err(db_err)?;
     }
     if let (Some(events), Some(first), Some(key)) = (&encoded.events, step.events.first(), key) {
-        conn.prepare_cached("INSERT INTO history (instance_key, first_seq, events) VALUES (?1, ?2, ?3)")
-            .and_then(|mut s| s.execute(params![key, first.seq as i64, events]))
-            .map_err(db_err)?;
+        conn.prepare_cached(
+            "INSERT INTO history (instance_key, first_seq, events) VALUES (?1, ?2, ?3)",
+        )
+        .and_then(|mut s| s.execute(params![key, first.seq as i64, events]))
+        .map_err(db_err)?;
     }
     for key in &step.complete {
-        conn.prepare_cached("DELETE FROM jobs WHERE instance_id = ?1 AND task = ?2 AND attempt = ?3")
-            .and_then(|mut s| s.execute(params![key.instance, key.task, key.attempt]))
-            .map_err(db_err)?;
+        conn.prepare_cached(
+            "DELETE FROM jobs WHERE instance_id = ?1 AND task = ?2 AND attempt = ?3",
+        )
+        .and_then(|mut s| s.execute(params![key.instance, key.task, key.attempt]))
+        .map_err(db_err)?;
     }
     for (job, request) in step.enqueue.iter().zip(&encoded.jobs) {
-        let queued_at = step.instance.as_ref().map_or_else(|| ts(Utc::now()), |i| ts(i.updated_at));
+        let queued_at = step
+            .instance
+            .as_ref()
+            .map_or_else(|| ts(Utc::now()), |i| ts(i.updated_at));
         conn.prepare_cached(
             "INSERT OR REPLACE INTO jobs (instance_id, task, attempt, request, queued_at, owner, lease_until, topic) VALUES (?1, ?2, ?3, ?4, ?5, NULL, NULL, ?6)",
         )
@@ -400,12 +487,29 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
             .prepare_cached("SELECT COALESCE(MAX(n), 0) + 1 FROM task_runtimes WHERE process_id = ?1 AND task = ?2")
             .and_then(|mut s| s.query_row(params![sample.process, sample.task], |r| r.get(0)))
             .map_err(db_err)?;
-        conn.prepare_cached("INSERT INTO task_runtimes (process_id, task, n, duration_ms) VALUES (?1, ?2, ?3, ?4)")
-            .and_then(|mut s| s.execute(params![sample.process, sample.task, n, sample.duration_ms as i64]))
-            .map_err(db_err)?;
-        conn.prepare_cached("DELETE FROM task_runtimes WHERE process_id = ?1 AND task = ?2 AND n <= ?3")
-            .and_then(|mut s| s.execute(params![sample.process, sample.task, n - baton_store::ERT_RUNS as i64]))
-            .map_err(db_err)?;
+        conn.prepare_cached(
+            "INSERT INTO task_runtimes (process_id, task, n, duration_ms) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                sample.process,
+                sample.task,
+                n,
+                sample.duration_ms as i64
+            ])
+        })
+        .map_err(db_err)?;
+        conn.prepare_cached(
+            "DELETE FROM task_runtimes WHERE process_id = ?1 AND task = ?2 AND n <= ?3",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                sample.process,
+                sample.task,
+                n - baton_store::ERT_RUNS as i64
+            ])
+        })
+        .map_err(db_err)?;
     }
     for (timer, payload) in step.set_timers.iter().zip(&encoded.timer_payloads) {
         conn.prepare_cached("INSERT OR REPLACE INTO timers (instance_id, key, due_at, payload) VALUES (?1, ?2, ?3, ?4)")
@@ -417,7 +521,12 @@ fn write_step(conn: &Connection, encoded: &EncodedStep) -> std::result::Result<(
     }
     incident::write_incidents(conn, &step.raise_incidents, &step.incident_updates)?;
     document::write_document_changes(conn, step)?;
-    snapshot::write_snapshots(conn, &step.share_snapshots, &encoded.snapshots, &step.drop_snapshots)?;
+    snapshot::write_snapshots(
+        conn,
+        &step.share_snapshots,
+        &encoded.snapshots,
+        &step.drop_snapshots,
+    )?;
     correlation::write_subscriptions(conn, step)?;
     Ok(())
 }
@@ -431,21 +540,26 @@ impl ChangeNotifier for SqliteStore {
 impl StepWriter for SqliteStore {
     async fn commit(&self, steps: Vec<StepRecord>) -> Result<()> {
         let changed = Changed::of(&steps);
-        let encoded = steps.into_iter().map(EncodedStep::new).collect::<Result<Vec<_>>>()?;
-        let committed = self.write_checked(move |conn| {
-            if let [step] = &encoded[..] {
-                return write_step(conn, step);
-            }
-            // Several steps land together: all are checked before the first writes.
-            for step in &encoded {
-                check_step(conn, &step.record).map_err(Failure::Refused)?;
-            }
-            for step in &encoded {
-                write_step(conn, step).map_err(|(Failure::Refused(e) | Failure::Broken(e))| Failure::Broken(e))?;
-            }
-            Ok(())
-        })
-        .await;
+        let encoded = steps
+            .into_iter()
+            .map(EncodedStep::new)
+            .collect::<Result<Vec<_>>>()?;
+        let committed = self
+            .write_checked(move |conn| {
+                if let [step] = &encoded[..] {
+                    return write_step(conn, step);
+                }
+                // Several steps land together: all are checked before the first writes.
+                for step in &encoded {
+                    check_step(conn, &step.record).map_err(Failure::Refused)?;
+                }
+                for step in &encoded {
+                    write_step(conn, step)
+                        .map_err(|(Failure::Refused(e) | Failure::Broken(e))| Failure::Broken(e))?;
+                }
+                Ok(())
+            })
+            .await;
         if committed.is_ok() && changed.any() {
             // No subscriber is no error: nobody waits.
             let _ = self.inner.changes.send(changed);
@@ -456,10 +570,15 @@ impl StepWriter for SqliteStore {
 
 impl DefinitionStore for SqliteStore {
     async fn deploy(&self, id: &str, file: &str, source: &str, now: DateTime<Utc>) -> Result<u32> {
-        self.store_next_version(Versioned::Definitions, id, file, source, now).await
+        self.store_next_version(Versioned::Definitions, id, file, source, now)
+            .await
     }
 
-    async fn deploy_all(&self, deployments: Vec<Deployment>, now: DateTime<Utc>) -> Result<Vec<u32>> {
+    async fn deploy_all(
+        &self,
+        deployments: Vec<Deployment>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u32>> {
         // One request in its own savepoint: an insert that fails takes the others back with it.
         self.write(move |conn| {
             deployments
@@ -489,14 +608,26 @@ impl DefinitionStore for SqliteStore {
 
     async fn versions(&self, id: &str) -> Result<Vec<DeployedVersion>> {
         self.read(|conn| {
-            let sql = "SELECT version, file, deployed_at FROM definitions WHERE id = ?1 ORDER BY version";
-            let row = |row: &rusqlite::Row| Ok(DeployedVersion { version: row.get(0)?, file: row.get(1)?, deployed_at: parse_ts(&row.get::<_, String>(2)?)? });
-            conn.prepare_cached(sql)?.query_map(params![id], row)?.collect()
+            let sql =
+                "SELECT version, file, deployed_at FROM definitions WHERE id = ?1 ORDER BY version";
+            let row = |row: &rusqlite::Row| {
+                Ok(DeployedVersion {
+                    version: row.get(0)?,
+                    file: row.get(1)?,
+                    deployed_at: parse_ts(&row.get::<_, String>(2)?)?,
+                })
+            };
+            conn.prepare_cached(sql)?
+                .query_map(params![id], row)?
+                .collect()
         })
     }
 
     async fn latest_version(&self, id: &str) -> Result<Option<u32>> {
-        self.read(|conn| conn.prepare_cached("SELECT MAX(version) FROM definitions WHERE id = ?1")?.query_row(params![id], |r| r.get(0)))
+        self.read(|conn| {
+            conn.prepare_cached("SELECT MAX(version) FROM definitions WHERE id = ?1")?
+                .query_row(params![id], |r| r.get(0))
+        })
     }
 }
 
@@ -518,9 +649,17 @@ impl Versioned {
 
 impl SqliteStore {
     /// Stores `source` as the next version of `id` in `kind`'s table; returns the version.
-    async fn store_next_version(&self, kind: Versioned, id: &str, file: &str, source: &str, now: DateTime<Utc>) -> Result<u32> {
+    async fn store_next_version(
+        &self,
+        kind: Versioned,
+        id: &str,
+        file: &str,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u32> {
         let (id, file, source) = (id.to_owned(), file.to_owned(), source.to_owned());
-        self.write(move |conn| insert_next_version(conn, kind, &id, &file, &source, now)).await
+        self.write(move |conn| insert_next_version(conn, kind, &id, &file, &source, now))
+            .await
     }
 
     /// The latest version of every id in `kind`'s table.
@@ -531,16 +670,30 @@ impl SqliteStore {
                 "SELECT d.id, d.version, d.file, d.source, d.deployed_at FROM {table} d
                  WHERE d.version = (SELECT MAX(version) FROM {table} WHERE id = d.id) ORDER BY d.id"
             );
-            conn.prepare_cached(&sql)?.query_map([], stored_definition)?.collect()
+            conn.prepare_cached(&sql)?
+                .query_map([], stored_definition)?
+                .collect()
         })
     }
 }
 
 /// Inserts `source` as the next version of `id` in `kind`'s table; returns the version.
-fn insert_next_version(conn: &Connection, kind: Versioned, id: &str, file: &str, source: &str, now: DateTime<Utc>) -> Result<u32> {
+fn insert_next_version(
+    conn: &Connection,
+    kind: Versioned,
+    id: &str,
+    file: &str,
+    source: &str,
+    now: DateTime<Utc>,
+) -> Result<u32> {
     let table = kind.table();
-    let version: u32 =
-        conn.query_row(&format!("SELECT COALESCE(MAX(version), 0) + 1 FROM {table} WHERE id = ?1"), [id], |r| r.get(0)).map_err(db_err)?;
+    let version: u32 = conn
+        .query_row(
+            &format!("SELECT COALESCE(MAX(version), 0) + 1 FROM {table} WHERE id = ?1"),
+            [id],
+            |r| r.get(0),
+        )
+        .map_err(db_err)?;
     conn.execute(&format!("INSERT INTO {table} (id, version, file, source, deployed_at) VALUES (?1, ?2, ?3, ?4, ?5)"), params![id, version, file, source, ts(now)])
         .map_err(db_err)?;
     Ok(version)
@@ -557,7 +710,10 @@ fn stored_definition(row: &rusqlite::Row) -> rusqlite::Result<StoredDefinition> 
 }
 
 impl RuntimeStats for SqliteStore {
-    async fn expected_runtimes(&self, process: &str) -> Result<std::collections::HashMap<String, std::time::Duration>> {
+    async fn expected_runtimes(
+        &self,
+        process: &str,
+    ) -> Result<std::collections::HashMap<String, std::time::Duration>> {
         self.read(|conn| {
             conn.prepare_cached("SELECT task, AVG(duration_ms) FROM task_runtimes WHERE process_id = ?1 GROUP BY task")?
                 .query_map([process], |r| Ok((r.get::<_, String>(0)?, std::time::Duration::from_millis(r.get::<_, f64>(1)? as u64))))?
@@ -567,8 +723,15 @@ impl RuntimeStats for SqliteStore {
 }
 
 impl CalendarStore for SqliteStore {
-    async fn deploy_calendar(&self, id: &str, file: &str, source: &str, now: DateTime<Utc>) -> Result<u32> {
-        self.store_next_version(Versioned::Calendars, id, file, source, now).await
+    async fn deploy_calendar(
+        &self,
+        id: &str,
+        file: &str,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u32> {
+        self.store_next_version(Versioned::Calendars, id, file, source, now)
+            .await
     }
 
     async fn calendars(&self) -> Result<Vec<StoredDefinition>> {
@@ -580,12 +743,25 @@ impl InstanceReader for SqliteStore {
     async fn instance(&self, id: &str) -> Result<Option<Instance>> {
         type Row = (u32, StoredJson, Option<String>, Option<String>);
         let sql = "SELECT state_format, state, case_id, root_id FROM instances WHERE id = ?1";
-        let row: Option<Row> = self.read(|conn| conn.prepare_cached(sql)?.query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional())?;
-        let Some((format, state, case, root)) = row else { return Ok(None) };
+        let row: Option<Row> = self.read(|conn| {
+            conn.prepare_cached(sql)?
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .optional()
+        })?;
+        let Some((format, state, case, root)) = row else {
+            return Ok(None);
+        };
         if !(OLDEST_STATE_FORMAT..=STATE_FORMAT).contains(&format) {
-            return Err(StoreError::CorruptState { instance: id.to_owned(), message: format!("state format {format} is not known to this version of Baton") });
+            return Err(StoreError::CorruptState {
+                instance: id.to_owned(),
+                message: format!("state format {format} is not known to this version of Baton"),
+            });
         }
-        let mut instance: Instance = state.decode().map_err(|message| StoreError::CorruptState { instance: id.to_owned(), message })?;
+        let mut instance: Instance =
+            state.decode().map_err(|message| StoreError::CorruptState {
+                instance: id.to_owned(),
+                message,
+            })?;
         if format == 1 {
             instance.upgrade_from_v1(case, root);
         }
@@ -593,12 +769,20 @@ impl InstanceReader for SqliteStore {
     }
 
     async fn instance_seq(&self, id: &str) -> Result<Option<u64>> {
-        self.read(|conn| conn.prepare_cached("SELECT seq FROM instances WHERE id = ?1")?.query_row([id], |r| r.get::<_, i64>(0)).optional())
-            .map(|seq| seq.map(|s| s as u64))
+        self.read(|conn| {
+            conn.prepare_cached("SELECT seq FROM instances WHERE id = ?1")?
+                .query_row([id], |r| r.get::<_, i64>(0))
+                .optional()
+        })
+        .map(|seq| seq.map(|s| s as u64))
     }
 
     async fn instance_department(&self, id: &str) -> Result<Option<Option<String>>> {
-        self.read(|conn| conn.prepare_cached("SELECT department FROM instances WHERE id = ?1")?.query_row([id], |r| r.get(0)).optional())
+        self.read(|conn| {
+            conn.prepare_cached("SELECT department FROM instances WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()
+        })
     }
 
     async fn list_instances(&self, query: &InstanceQuery) -> Result<Vec<InstanceSummary>> {
@@ -648,11 +832,21 @@ impl InstanceReader for SqliteStore {
     }
 
     async fn started_by_key(&self, key: &str) -> Result<Option<(String, String)>> {
-        self.read(|conn| conn.prepare_cached("SELECT instance_id, fingerprint FROM start_keys WHERE key = ?1")?.query_row([key], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        self.read(|conn| {
+            conn.prepare_cached("SELECT instance_id, fingerprint FROM start_keys WHERE key = ?1")?
+                .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
     }
 
     async fn open_instances(&self) -> Result<Vec<String>> {
-        self.read(|conn| conn.prepare_cached("SELECT id FROM instances WHERE status IN ('running', 'waiting', 'blocked')")?.query_map([], |r| r.get(0))?.collect())
+        self.read(|conn| {
+            conn.prepare_cached(
+                "SELECT id FROM instances WHERE status IN ('running', 'waiting', 'blocked')",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect()
+        })
     }
 
     async fn open_counts(&self) -> Result<OpenCounts> {
@@ -672,7 +866,11 @@ impl InstanceReader for SqliteStore {
     }
 
     async fn children(&self, parent: &str) -> Result<Vec<String>> {
-        self.read(|conn| conn.prepare_cached("SELECT id FROM instances WHERE parent_id = ?1 ORDER BY id")?.query_map([parent], |r| r.get(0))?.collect())
+        self.read(|conn| {
+            conn.prepare_cached("SELECT id FROM instances WHERE parent_id = ?1 ORDER BY id")?
+                .query_map([parent], |r| r.get(0))?
+                .collect()
+        })
     }
 
     async fn history(&self, id: &str) -> Result<Vec<Event>> {
@@ -705,7 +903,10 @@ impl InstanceReader for SqliteStore {
             Ok(out)
         })?;
         for row in &rows {
-            let step: Vec<Event> = row.decode().map_err(|message| StoreError::CorruptState { instance: id.to_owned(), message })?;
+            let step: Vec<Event> = row.decode().map_err(|message| StoreError::CorruptState {
+                instance: id.to_owned(),
+                message,
+            })?;
             events.extend(step.into_iter().filter(|e| e.seq > after_seq));
             if events.len() >= limit {
                 events.truncate(limit);
@@ -717,9 +918,19 @@ impl InstanceReader for SqliteStore {
 }
 
 impl JobQueue for SqliteStore {
-    async fn claim_jobs_in(&self, owner: &str, scope: WorkScope<'_>, limit: usize, lease: std::time::Duration, now: DateTime<Utc>) -> Result<Vec<ClaimedJob>> {
+    async fn claim_jobs_in(
+        &self,
+        owner: &str,
+        scope: WorkScope<'_>,
+        limit: usize,
+        lease: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedJob>> {
         let owner = owner.to_owned();
-        let (instance, case) = (scope.instance().map(str::to_owned), scope.case().map(str::to_owned));
+        let (instance, case) = (
+            scope.instance().map(str::to_owned),
+            scope.case().map(str::to_owned),
+        );
         let lease_until = baton_core::timestamp::after(now, lease);
         self.write(move |conn| {
             // One UPDATE … RETURNING in the single writer: no job can be leased twice.
@@ -737,12 +948,24 @@ impl JobQueue for SqliteStore {
         .await
     }
 
-    async fn renew_leases(&self, owner: &str, jobs: &[JobKey], until: DateTime<Utc>, now: DateTime<Utc>) -> Result<Vec<JobKey>> {
+    async fn renew_leases(
+        &self,
+        owner: &str,
+        jobs: &[JobKey],
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<JobKey>> {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
         let owner = owner.to_owned();
-        let keys = serde_json::to_string(&jobs.iter().map(|j| (&j.instance, &j.task, j.attempt)).collect::<Vec<_>>()).map_err(other_err)?;
+        let keys = serde_json::to_string(
+            &jobs
+                .iter()
+                .map(|j| (&j.instance, &j.task, j.attempt))
+                .collect::<Vec<_>>(),
+        )
+        .map_err(other_err)?;
         self.write(move |conn| {
             let sql = "UPDATE jobs SET lease_until = ?2
                        WHERE (instance_id, task, attempt) IN (SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?3)) AND owner = ?1 AND lease_until > ?4
@@ -754,7 +977,13 @@ impl JobQueue for SqliteStore {
         .await
     }
 
-    async fn take_over_expired(&self, owner: &str, limit: usize, lease: std::time::Duration, now: DateTime<Utc>) -> Result<Vec<ExpiredLease>> {
+    async fn take_over_expired(
+        &self,
+        owner: &str,
+        limit: usize,
+        lease: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ExpiredLease>> {
         let owner = owner.to_owned();
         let lease_until = baton_core::timestamp::after(now, lease);
         self.write(move |conn| {
@@ -802,7 +1031,14 @@ impl JobQueue for SqliteStore {
     }
 
     async fn queued_jobs(&self) -> Result<usize> {
-        self.read(|conn| conn.query_row("SELECT COUNT(*) FROM jobs WHERE owner IS NULL AND topic IS NULL", [], |r| r.get::<_, i64>(0)).map(|n| n as usize))
+        self.read(|conn| {
+            conn.query_row(
+                "SELECT COUNT(*) FROM jobs WHERE owner IS NULL AND topic IS NULL",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as usize)
+        })
     }
 
     async fn record_job_process(&self, job: &JobKey, process: &JobProcess) -> Result<()> {
@@ -819,9 +1055,11 @@ impl JobQueue for SqliteStore {
     async fn forget_job_process(&self, job: &JobKey) -> Result<()> {
         let job = job.clone();
         self.write(move |conn| {
-            conn.prepare_cached("DELETE FROM job_processes WHERE instance_id = ?1 AND task = ?2 AND attempt = ?3")
-                .and_then(|mut s| s.execute(params![job.instance, job.task, job.attempt]))
-                .map_err(db_err)?;
+            conn.prepare_cached(
+                "DELETE FROM job_processes WHERE instance_id = ?1 AND task = ?2 AND attempt = ?3",
+            )
+            .and_then(|mut s| s.execute(params![job.instance, job.task, job.attempt]))
+            .map_err(db_err)?;
             Ok(())
         })
         .await
@@ -847,7 +1085,12 @@ impl TimerQueue for SqliteStore {
         })
     }
 
-    async fn due_timers_of(&self, instance: &str, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>> {
+    async fn due_timers_of(
+        &self,
+        instance: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Timer>> {
         self.read(|conn| {
             conn.prepare_cached("SELECT instance_id, key, due_at, payload FROM timers WHERE instance_id = ?1 AND due_at <= ?2 ORDER BY due_at LIMIT ?3")?
                 .query_map(params![instance, ts(now), limit as i64], timer_row)?
@@ -858,18 +1101,37 @@ impl TimerQueue for SqliteStore {
     async fn next_timer_due_in(&self, scope: WorkScope<'_>) -> Result<Option<DateTime<Utc>>> {
         let sql = "SELECT MIN(due_at) FROM timers WHERE (?1 IS NULL OR instance_id = ?1) AND (?2 IS NULL OR instance_id IN (SELECT id FROM instances WHERE case_id = ?2))";
         self.read(|conn| {
-            conn.prepare_cached(sql)?.query_row(params![scope.instance(), scope.case()], |r| r.get::<_, Option<String>>(0))?.map(|s| parse_ts(&s)).transpose()
+            conn.prepare_cached(sql)?
+                .query_row(params![scope.instance(), scope.case()], |r| {
+                    r.get::<_, Option<String>>(0)
+                })?
+                .map(|s| parse_ts(&s))
+                .transpose()
         })
     }
 
-    async fn claim_timers(&self, owner: &str, scope: WorkScope<'_>, limit: usize, lease: std::time::Duration, now: DateTime<Utc>) -> Result<Vec<ClaimedTimer>> {
-        let (owner, instance, case) = (owner.to_owned(), scope.instance().map(str::to_owned), scope.case().map(str::to_owned));
+    async fn claim_timers(
+        &self,
+        owner: &str,
+        scope: WorkScope<'_>,
+        limit: usize,
+        lease: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedTimer>> {
+        let (owner, instance, case) = (
+            owner.to_owned(),
+            scope.instance().map(str::to_owned),
+            scope.case().map(str::to_owned),
+        );
         let lease_until = baton_core::timestamp::after(now, lease);
         // Looked at first on the reader: a driver asks often, and mostly nothing is due, which
         // need not wait for the writer.
         let any = "SELECT 1 FROM timers WHERE due_at <= ?1 AND (?2 IS NULL OR instance_id = ?2) AND (owner IS NULL OR lease_until <= ?1)
                    AND (?3 IS NULL OR instance_id IN (SELECT id FROM instances WHERE case_id = ?3)) LIMIT 1";
-        if !self.read(|conn| conn.prepare_cached(any)?.exists(params![ts(now), instance, case]))? {
+        if !self.read(|conn| {
+            conn.prepare_cached(any)?
+                .exists(params![ts(now), instance, case])
+        })? {
             return Ok(Vec::new());
         }
         self.write(move |conn| {
@@ -895,20 +1157,40 @@ impl TimerQueue for SqliteStore {
 
 /// A row starting with `instance_id, task, attempt` as a job key.
 fn job_key_row(r: &rusqlite::Row) -> rusqlite::Result<JobKey> {
-    Ok(JobKey { instance: r.get(0)?, task: r.get(1)?, attempt: r.get(2)? })
+    Ok(JobKey {
+        instance: r.get(0)?,
+        task: r.get(1)?,
+        attempt: r.get(2)?,
+    })
 }
 
 /// Rows of `request, lease` as the jobs a claim leased until `lease_until`.
-pub(crate) fn claimed_jobs(rows: Vec<(String, i64)>, lease_until: DateTime<Utc>) -> Result<Vec<ClaimedJob>> {
+pub(crate) fn claimed_jobs(
+    rows: Vec<(String, i64)>,
+    lease_until: DateTime<Utc>,
+) -> Result<Vec<ClaimedJob>> {
     rows.iter()
-        .map(|(r, lease)| serde_json::from_str::<JobRequest>(r).map(|request| ClaimedJob { request, lease_until, lease: *lease as u64 }).map_err(other_err))
+        .map(|(r, lease)| {
+            serde_json::from_str::<JobRequest>(r)
+                .map(|request| ClaimedJob {
+                    request,
+                    lease_until,
+                    lease: *lease as u64,
+                })
+                .map_err(other_err)
+        })
         .collect()
 }
 
 /// A row of `instance_id, key, due_at, payload` as a timer.
 fn timer_row(r: &rusqlite::Row) -> rusqlite::Result<Timer> {
     let payload: String = r.get(3)?;
-    Ok(Timer { instance: r.get(0)?, key: r.get(1)?, due_at: parse_ts(&r.get::<_, String>(2)?)?, payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null) })
+    Ok(Timer {
+        instance: r.get(0)?,
+        key: r.get(1)?,
+        due_at: parse_ts(&r.get::<_, String>(2)?)?,
+        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+    })
 }
 
 mod identity;

@@ -14,9 +14,17 @@ impl QueueStats for SqliteStore {
         self.read(|conn| {
             let jobs = conn
                 .prepare_cached(JOBS_BY_TOPIC)?
-                .query_map([], |r| Ok(TopicJobs { topic: r.get(0)?, queued: r.get::<_, i64>(1)? as usize, leased: r.get::<_, i64>(2)? as usize }))?
+                .query_map([], |r| {
+                    Ok(TopicJobs {
+                        topic: r.get(0)?,
+                        queued: r.get::<_, i64>(1)? as usize,
+                        leased: r.get::<_, i64>(2)? as usize,
+                    })
+                })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            let timers_due = conn.prepare_cached("SELECT COUNT(*) FROM timers WHERE due_at <= ?1")?.query_row([ts(now)], |r| r.get::<_, i64>(0))? as usize;
+            let timers_due =
+                conn.prepare_cached("SELECT COUNT(*) FROM timers WHERE due_at <= ?1")?
+                    .query_row([ts(now)], |r| r.get::<_, i64>(0))? as usize;
             Ok(QueueDepths { jobs, timers_due })
         })
     }

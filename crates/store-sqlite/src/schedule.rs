@@ -16,7 +16,9 @@ fn json_err(e: serde_json::Error) -> rusqlite::Error {
 }
 
 fn time(row: &rusqlite::Row, i: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
-    row.get::<_, Option<String>>(i)?.map(|t| parse_ts(&t)).transpose()
+    row.get::<_, Option<String>>(i)?
+        .map(|t| parse_ts(&t))
+        .transpose()
 }
 
 fn schedule_row(row: &rusqlite::Row) -> rusqlite::Result<StoredSchedule> {
@@ -28,29 +30,53 @@ fn schedule_row(row: &rusqlite::Row) -> rusqlite::Result<StoredSchedule> {
         created_by: row.get(4)?,
         created_at: parse_ts(&row.get::<_, String>(5)?)?,
         paused: row.get(6)?,
-        place: SchedulePlace { next_at: time(row, 7)?, last_instance: row.get(8)?, buffered: time(row, 9)? },
+        place: SchedulePlace {
+            next_at: time(row, 7)?,
+            last_instance: row.get(8)?,
+            buffered: time(row, 9)?,
+        },
     })
 }
 
 fn insert(conn: &Connection, s: &StoredSchedule) -> Result<()> {
     let spec = serde_json::to_string(&s.spec).map_err(other_err)?;
-    conn.prepare_cached(&format!("INSERT INTO schedules ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"))
-        .and_then(|mut st| {
-            st.execute(params![s.id, s.process, spec, s.from_definition, s.created_by, ts(s.created_at), s.paused, s.place.next_at.map(ts), s.place.last_instance, s.place.buffered.map(ts)])
-        })
-        .map_err(crate::db_err)?;
+    conn.prepare_cached(&format!(
+        "INSERT INTO schedules ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+    ))
+    .and_then(|mut st| {
+        st.execute(params![
+            s.id,
+            s.process,
+            spec,
+            s.from_definition,
+            s.created_by,
+            ts(s.created_at),
+            s.paused,
+            s.place.next_at.map(ts),
+            s.place.last_instance,
+            s.place.buffered.map(ts)
+        ])
+    })
+    .map_err(crate::db_err)?;
     Ok(())
 }
 
 fn delete(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
-    conn.prepare_cached("DELETE FROM schedule_slots WHERE schedule_id = ?1")?.execute([id])?;
-    Ok(conn.prepare_cached("DELETE FROM schedules WHERE id = ?1")?.execute([id])? > 0)
+    conn.prepare_cached("DELETE FROM schedule_slots WHERE schedule_id = ?1")?
+        .execute([id])?;
+    Ok(conn
+        .prepare_cached("DELETE FROM schedules WHERE id = ?1")?
+        .execute([id])?
+        > 0)
 }
 
 impl ScheduleStore for SqliteStore {
     async fn create_schedule(&self, schedule: StoredSchedule) -> Result<bool> {
         self.write(move |conn| {
-            let exists: bool = conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM schedules WHERE id = ?1)").and_then(|mut s| s.query_row([&schedule.id], |r| r.get(0))).map_err(crate::db_err)?;
+            let exists: bool = conn
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM schedules WHERE id = ?1)")
+                .and_then(|mut s| s.query_row([&schedule.id], |r| r.get(0)))
+                .map_err(crate::db_err)?;
             if exists {
                 return Ok(false);
             }
@@ -60,13 +86,19 @@ impl ScheduleStore for SqliteStore {
         .await
     }
 
-    async fn put_definition_schedule(&self, id: &str, schedule: Option<StoredSchedule>) -> Result<()> {
+    async fn put_definition_schedule(
+        &self,
+        id: &str,
+        schedule: Option<StoredSchedule>,
+    ) -> Result<()> {
         let id = id.to_owned();
         self.write(move |conn| {
             match schedule {
                 Some(schedule) => {
                     // The slots taken stay: a slot a schedule of this id took is not taken again.
-                    conn.prepare_cached("DELETE FROM schedules WHERE id = ?1").and_then(|mut s| s.execute([&id])).map_err(crate::db_err)?;
+                    conn.prepare_cached("DELETE FROM schedules WHERE id = ?1")
+                        .and_then(|mut s| s.execute([&id]))
+                        .map_err(crate::db_err)?;
                     insert(conn, &schedule)?;
                 }
                 None => {
@@ -80,14 +112,27 @@ impl ScheduleStore for SqliteStore {
 
     async fn schedule(&self, id: &str) -> Result<Option<StoredSchedule>> {
         let id = id.to_owned();
-        self.read(move |conn| conn.prepare_cached(&format!("SELECT {COLUMNS} FROM schedules WHERE id = ?1"))?.query_row([id], schedule_row).optional())
+        self.read(move |conn| {
+            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM schedules WHERE id = ?1"))?
+                .query_row([id], schedule_row)
+                .optional()
+        })
     }
 
     async fn schedules(&self) -> Result<Vec<StoredSchedule>> {
-        self.read(|conn| conn.prepare_cached(&format!("SELECT {COLUMNS} FROM schedules ORDER BY id"))?.query_map([], schedule_row)?.collect())
+        self.read(|conn| {
+            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM schedules ORDER BY id"))?
+                .query_map([], schedule_row)?
+                .collect()
+        })
     }
 
-    async fn set_schedule_paused(&self, id: &str, paused: bool, place: Option<SchedulePlace>) -> Result<bool> {
+    async fn set_schedule_paused(
+        &self,
+        id: &str,
+        paused: bool,
+        place: Option<SchedulePlace>,
+    ) -> Result<bool> {
         let id = id.to_owned();
         self.write(move |conn| {
             let changed = match place {
@@ -103,7 +148,8 @@ impl ScheduleStore for SqliteStore {
 
     async fn delete_schedule(&self, id: &str) -> Result<bool> {
         let id = id.to_owned();
-        self.write(move |conn| delete(conn, &id).map_err(crate::db_err)).await
+        self.write(move |conn| delete(conn, &id).map_err(crate::db_err))
+            .await
     }
 
     async fn due_schedules(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<StoredSchedule>> {
@@ -116,14 +162,26 @@ impl ScheduleStore for SqliteStore {
 
     async fn next_schedule_due(&self) -> Result<Option<DateTime<Utc>>> {
         self.read(|conn| {
-            let next: Option<String> = conn.prepare_cached("SELECT MIN(next_at) FROM schedules WHERE paused = 0")?.query_row([], |r| r.get(0))?;
+            let next: Option<String> = conn
+                .prepare_cached("SELECT MIN(next_at) FROM schedules WHERE paused = 0")?
+                .query_row([], |r| r.get(0))?;
             next.map(|t| parse_ts(&t)).transpose()
         })
     }
 
-    async fn advance_schedule(&self, id: &str, from: &SchedulePlace, to: &SchedulePlace, slot: Option<SlotRecord>) -> Result<bool> {
+    async fn advance_schedule(
+        &self,
+        id: &str,
+        from: &SchedulePlace,
+        to: &SchedulePlace,
+        slot: Option<SlotRecord>,
+    ) -> Result<bool> {
         let (id, from, to) = (id.to_owned(), from.clone(), to.clone());
-        let outcome = slot.as_ref().map(|s| serde_json::to_string(&s.outcome)).transpose().map_err(other_err)?;
+        let outcome = slot
+            .as_ref()
+            .map(|s| serde_json::to_string(&s.outcome))
+            .transpose()
+            .map_err(other_err)?;
         self.write(move |conn| {
             let db = crate::db_err;
             if let Some(slot) = &slot {

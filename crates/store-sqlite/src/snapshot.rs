@@ -8,21 +8,28 @@ use rusqlite::{params, Connection, OptionalExtension};
 use baton_core::instance::ForEachSnapshot;
 use baton_store::{Result, SnapshotKey, SnapshotReader, StoreError};
 
-use crate::writer::Failure;
 use crate::stored_json::StoredJson;
+use crate::writer::Failure;
 use crate::{db_err, SqliteStore};
 
 /// Stores the step's new snapshots (`encoded` in the same order) and removes the dropped ones.
-pub(crate) fn write_snapshots(conn: &Connection, shared: &[(SnapshotKey, std::sync::Arc<ForEachSnapshot>)], encoded: &[StoredJson], dropped: &[SnapshotKey]) -> std::result::Result<(), Failure> {
+pub(crate) fn write_snapshots(
+    conn: &Connection,
+    shared: &[(SnapshotKey, std::sync::Arc<ForEachSnapshot>)],
+    encoded: &[StoredJson],
+    dropped: &[SnapshotKey],
+) -> std::result::Result<(), Failure> {
     for ((key, _), bytes) in shared.iter().zip(encoded) {
         conn.prepare_cached("INSERT OR REPLACE INTO foreach_snapshots (instance_id, task, attempt, snapshot) VALUES (?1, ?2, ?3, ?4)")
             .and_then(|mut s| s.execute(params![key.instance, key.task, key.attempt, bytes]))
             .map_err(db_err)?;
     }
     for key in dropped {
-        conn.prepare_cached("DELETE FROM foreach_snapshots WHERE instance_id = ?1 AND task = ?2 AND attempt = ?3")
-            .and_then(|mut s| s.execute(params![key.instance, key.task, key.attempt]))
-            .map_err(db_err)?;
+        conn.prepare_cached(
+            "DELETE FROM foreach_snapshots WHERE instance_id = ?1 AND task = ?2 AND attempt = ?3",
+        )
+        .and_then(|mut s| s.execute(params![key.instance, key.task, key.attempt]))
+        .map_err(db_err)?;
     }
     Ok(())
 }
@@ -36,7 +43,10 @@ impl SnapshotReader for SqliteStore {
         })?;
         let corrupt = |message: String| StoreError::CorruptState {
             instance: key.instance.clone(),
-            message: format!("the snapshot of ForEach task `{}` attempt {}: {message}", key.task, key.attempt),
+            message: format!(
+                "the snapshot of ForEach task `{}` attempt {}: {message}",
+                key.task, key.attempt
+            ),
         };
         stored.map(|s| s.decode().map_err(corrupt)).transpose()
     }

@@ -73,7 +73,10 @@ impl StoredJson {
         let mut stored = Vec::with_capacity(json.len() / 2 + 16);
         stored.extend_from_slice(&DICTIONARY_MAGIC);
         stored.push(DICTIONARY_V1_ID);
-        stored.extend_from_slice(&lz4_flex::block::compress_prepend_size_with_dict(json.as_bytes(), DICTIONARY_V1.as_bytes()));
+        stored.extend_from_slice(&lz4_flex::block::compress_prepend_size_with_dict(
+            json.as_bytes(),
+            DICTIONARY_V1.as_bytes(),
+        ));
         Ok(Self::Lz4(stored))
     }
 
@@ -84,8 +87,14 @@ impl StoredJson {
         };
         let json = match bytes.strip_prefix(&DICTIONARY_MAGIC[..]) {
             None => lz4_flex::decompress_size_prepended(bytes),
-            Some([DICTIONARY_V1_ID, rest @ ..]) => lz4_flex::block::decompress_size_prepended_with_dict(rest, DICTIONARY_V1.as_bytes()),
-            Some(_) => return Err("compressed with a dictionary this version of Baton does not know".into()),
+            Some([DICTIONARY_V1_ID, rest @ ..]) => {
+                lz4_flex::block::decompress_size_prepended_with_dict(rest, DICTIONARY_V1.as_bytes())
+            }
+            Some(_) => {
+                return Err(
+                    "compressed with a dictionary this version of Baton does not know".into(),
+                )
+            }
         }
         .map_err(|e| format!("decompressing: {e}"))?;
         serde_json::from_slice(&json).map_err(|e| e.to_string())
@@ -100,29 +109,45 @@ mod tests {
     #[test]
     fn values_compressed_without_the_dictionary_still_read_back() {
         let value = json!({"id": "i-1", "status": "running", "pad": "x".repeat(600)});
-        let old = StoredJson::Lz4(lz4_flex::compress_prepend_size(value.to_string().as_bytes()));
+        let old = StoredJson::Lz4(lz4_flex::compress_prepend_size(
+            value.to_string().as_bytes(),
+        ));
         assert_eq!(old.decode::<Value>().unwrap(), value);
         let new = StoredJson::encode(&value, 512).unwrap();
         assert!(matches!(&new, StoredJson::Lz4(bytes) if bytes.starts_with(&DICTIONARY_MAGIC)));
         assert_eq!(new.decode::<Value>().unwrap(), value);
-        assert!(matches!(StoredJson::encode(&value, 100_000).unwrap(), StoredJson::Text(_)));
+        assert!(matches!(
+            StoredJson::encode(&value, 100_000).unwrap(),
+            StoredJson::Text(_)
+        ));
     }
 
     #[test]
     fn the_dictionary_makes_a_small_state_smaller_than_plain_lz4() {
         let state = r#"{"id":"01a2340b-f762-73ab-b150-8473c3c5359e","definition_id":"fe/each","definition_version":1,"status":"completed","tasks":[{"status":"ended_ok","started_at":"2026-12-01T23:58:49.186451596Z","ended_at":"2026-12-01T23:58:49.186451596Z","attempts":1}],"created_at":"2026-12-01T23:58:49.186451596Z","updated_at":"2026-12-01T23:58:49.186451596Z","ended_at":"2026-12-01T23:58:49.186451596Z","next_seq":5,"parent":{"instance":"01a2340b-f741-7078-83a9-6712013dface","task":"each","index":1},"iteration":{"index":1,"item":1,"snapshot":1}}"#;
         let value: Value = serde_json::from_str(state).unwrap();
-        let StoredJson::Lz4(with) = StoredJson::encode(&value, 0).unwrap() else { unreachable!() };
+        let StoredJson::Lz4(with) = StoredJson::encode(&value, 0).unwrap() else {
+            unreachable!()
+        };
         let without = lz4_flex::compress_prepend_size(state.as_bytes());
-        assert!(with.len() * 10 < without.len() * 7, "{} bytes with the dictionary, {} without", with.len(), without.len());
+        assert!(
+            with.len() * 10 < without.len() * 7,
+            "{} bytes with the dictionary, {} without",
+            with.len(),
+            without.len()
+        );
     }
 }
 
 impl rusqlite::ToSql for StoredJson {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
         Ok(match self {
-            Self::Text(json) => rusqlite::types::ToSqlOutput::Borrowed(rusqlite::types::ValueRef::Text(json.as_bytes())),
-            Self::Lz4(bytes) => rusqlite::types::ToSqlOutput::Borrowed(rusqlite::types::ValueRef::Blob(bytes)),
+            Self::Text(json) => rusqlite::types::ToSqlOutput::Borrowed(
+                rusqlite::types::ValueRef::Text(json.as_bytes()),
+            ),
+            Self::Lz4(bytes) => {
+                rusqlite::types::ToSqlOutput::Borrowed(rusqlite::types::ValueRef::Blob(bytes))
+            }
         })
     }
 }

@@ -13,7 +13,11 @@ use crate::{db_err, parse_ts, ts, SqliteStore};
 const COLUMNS: &str = "id, user_name, name, created_at, expires_at, revoked_at";
 
 fn token_row(row: &rusqlite::Row) -> rusqlite::Result<Token> {
-    let time = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> { row.get::<_, Option<String>>(i)?.map(|t| parse_ts(&t)).transpose() };
+    let time = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+        row.get::<_, Option<String>>(i)?
+            .map(|t| parse_ts(&t))
+            .transpose()
+    };
     Ok(Token {
         id: row.get(0)?,
         user: row.get(1)?,
@@ -25,7 +29,9 @@ fn token_row(row: &rusqlite::Row) -> rusqlite::Result<Token> {
 }
 
 fn token_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<Token>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM api_tokens WHERE id = ?1"))?.query_row([id], token_row).optional()
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM api_tokens WHERE id = ?1"))?
+        .query_row([id], token_row)
+        .optional()
 }
 
 fn store_err(e: rusqlite::Error) -> TokenError {
@@ -68,8 +74,14 @@ impl TokenStore for SqliteStore {
 
     async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<Token>, TokenError> {
         let hash = secret_hash.to_owned();
-        self.read(move |conn| conn.prepare_cached(&format!("SELECT {COLUMNS} FROM api_tokens WHERE secret_hash = ?1"))?.query_row([hash], token_row).optional())
-            .map_err(|e| TokenError::Identity(IdentityError::Store(e)))
+        self.read(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM api_tokens WHERE secret_hash = ?1"
+            ))?
+            .query_row([hash], token_row)
+            .optional()
+        })
+        .map_err(|e| TokenError::Identity(IdentityError::Store(e)))
     }
 
     async fn tokens(&self, user: Option<&str>) -> Result<Vec<Token>, TokenError> {
@@ -84,12 +96,19 @@ impl TokenStore for SqliteStore {
     async fn revoke_token(&self, id: &str, at: DateTime<Utc>) -> Result<Token, TokenError> {
         let id = id.to_owned();
         self.write_token(move |conn| {
-            let Some(token) = token_by_id(conn, &id).map_err(store_err)? else { return Err(TokenError::UnknownToken(id)) };
+            let Some(token) = token_by_id(conn, &id).map_err(store_err)? else {
+                return Err(TokenError::UnknownToken(id));
+            };
             if token.revoked_at.is_some() {
                 return Err(TokenError::AlreadyRevoked(id));
             }
-            conn.prepare_cached("UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1").and_then(|mut s| s.execute(params![id, ts(at)])).map_err(store_err)?;
-            Ok(Token { revoked_at: Some(at), ..token })
+            conn.prepare_cached("UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1")
+                .and_then(|mut s| s.execute(params![id, ts(at)]))
+                .map_err(store_err)?;
+            Ok(Token {
+                revoked_at: Some(at),
+                ..token
+            })
         })
         .await
     }

@@ -59,7 +59,8 @@ pub(crate) struct WriteFn {
     run: RunFn,
 }
 
-type RunFn = Box<dyn FnOnce(std::result::Result<&Connection, StoreError>) -> (Ran, Completion) + Send>;
+type RunFn =
+    Box<dyn FnOnce(std::result::Result<&Connection, StoreError>) -> (Ran, Completion) + Send>;
 
 impl SqliteStore {
     /// Runs `f` inside the writer's next transaction, in a savepoint of its own, and returns
@@ -69,7 +70,8 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        self.send(true, move |conn| f(conn).map_err(Failure::Refused)).await
+        self.send(true, move |conn| f(conn).map_err(Failure::Refused))
+            .await
     }
 
     /// Runs `f` inside the writer's next transaction without a savepoint: `f` must return
@@ -88,7 +90,12 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> std::result::Result<T, Failure> + Send + 'static,
     {
         let (job, answer) = request(guarded, f);
-        self.inner.writer.lock().map_err(|_| StoreError::Closed)?.send(job).map_err(|_| StoreError::Closed)?;
+        self.inner
+            .writer
+            .lock()
+            .map_err(|_| StoreError::Closed)?
+            .send(job)
+            .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 }
@@ -160,7 +167,9 @@ pub(crate) fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteFn>, stats: 
             }
         }
         stats.groups.fetch_add(1, Ordering::Relaxed);
-        stats.requests.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        stats
+            .requests
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         run_group(&conn, batch, stats);
     }
 }
@@ -172,7 +181,10 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 fn run_group(conn: &Connection, batch: Vec<WriteFn>, stats: &WriterStats) {
     let started = std::time::Instant::now();
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        refuse_all(batch, &StoreError::backend(crate::db_kind(&e), format!("beginning a transaction: {e}")));
+        refuse_all(
+            batch,
+            &StoreError::backend(crate::db_kind(&e), format!("beginning a transaction: {e}")),
+        );
         return;
     }
     let mut completions = Vec::with_capacity(batch.len());
@@ -185,7 +197,11 @@ fn run_group(conn: &Connection, batch: Vec<WriteFn>, stats: &WriterStats) {
         let (ran, complete) = (job.run)(Ok(conn));
         let landed = matches!(ran, Ran::Done);
         if job.guarded {
-            let _ = if landed { exec(conn, "RELEASE request") } else { exec(conn, "ROLLBACK TO request").and_then(|()| exec(conn, "RELEASE request")) };
+            let _ = if landed {
+                exec(conn, "RELEASE request")
+            } else {
+                exec(conn, "ROLLBACK TO request").and_then(|()| exec(conn, "RELEASE request"))
+            };
         }
         completions.push((complete, landed));
         if let Ran::Broken(e) = ran {
@@ -201,15 +217,26 @@ fn run_group(conn: &Connection, batch: Vec<WriteFn>, stats: &WriterStats) {
                 StoreError::Backend { kind, message } => (kind, message),
                 other => (BackendKind::Internal, other.to_string()),
             };
-            Err(StoreError::backend(kind, format!("a request failed partway, so its group of {} was rolled back: {cause}", completions.len() + jobs.len())))
+            Err(StoreError::backend(
+                kind,
+                format!(
+                    "a request failed partway, so its group of {} was rolled back: {cause}",
+                    completions.len() + jobs.len()
+                ),
+            ))
         }
         None => conn.execute_batch("COMMIT").map_err(db_err),
     };
     if outcome.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
     }
-    stats.running_ns.fetch_add(ran.as_nanos() as u64, Ordering::Relaxed);
-    stats.committing_ns.fetch_add((started.elapsed() - ran).as_nanos() as u64, Ordering::Relaxed);
+    stats
+        .running_ns
+        .fetch_add(ran.as_nanos() as u64, Ordering::Relaxed);
+    stats.committing_ns.fetch_add(
+        (started.elapsed() - ran).as_nanos() as u64,
+        Ordering::Relaxed,
+    );
     for (complete, landed) in completions {
         match (&outcome, landed) {
             (Err(e), true) => complete(Some(e.clone())),
@@ -236,20 +263,31 @@ mod tests {
 
     fn table() -> Connection {
         let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY)").unwrap();
+        conn.execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY)")
+            .unwrap();
         conn
     }
 
     fn insert(n: i64) -> impl FnOnce(&Connection) -> std::result::Result<(), Failure> {
-        move |conn| conn.execute("INSERT INTO t (n) VALUES (?1)", [n]).map(|_| ()).map_err(|e| Failure::Broken(db_err(e)))
+        move |conn| {
+            conn.execute("INSERT INTO t (n) VALUES (?1)", [n])
+                .map(|_| ())
+                .map_err(|e| Failure::Broken(db_err(e)))
+        }
     }
 
     fn rows(conn: &Connection) -> Vec<i64> {
-        conn.prepare("SELECT n FROM t ORDER BY n").unwrap().query_map([], |r| r.get(0)).unwrap().collect::<rusqlite::Result<_>>().unwrap()
+        conn.prepare("SELECT n FROM t ORDER BY n")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
     }
 
     fn answer<T>(mut rx: oneshot::Receiver<Result<T>>) -> Result<T> {
-        rx.try_recv().expect("every request is answered when its group ends")
+        rx.try_recv()
+            .expect("every request is answered when its group ends")
     }
 
     #[test]
@@ -262,7 +300,9 @@ mod tests {
             Err::<(), _>(Failure::Refused(StoreError::Conflict("b".into())))
         });
         // Checked: refused before writing.
-        let (c, rc) = request(false, |_: &Connection| Err::<(), _>(Failure::Refused(StoreError::Conflict("c".into()))));
+        let (c, rc) = request(false, |_: &Connection| {
+            Err::<(), _>(Failure::Refused(StoreError::Conflict("c".into())))
+        });
         let (d, rd) = request(false, insert(4));
         run_group(&conn, vec![a, b, c, d], &WriterStats::default());
         assert!(answer(ra).is_ok() && answer(rd).is_ok());
@@ -284,7 +324,11 @@ mod tests {
         for r in [answer(ra), answer(rb), answer(rc)] {
             assert!(matches!(r, Err(StoreError::Backend { .. })), "{r:?}");
         }
-        assert_eq!(rows(&conn), Vec::<i64>::new(), "nothing of the group is kept");
+        assert_eq!(
+            rows(&conn),
+            Vec::<i64>::new(),
+            "nothing of the group is kept"
+        );
         // The writer goes on: the next group commits.
         let (e, re) = request(false, insert(5));
         run_group(&conn, vec![e], &WriterStats::default());
@@ -295,15 +339,21 @@ mod tests {
     fn a_full_disk_is_said_once_and_in_plain_words() {
         let conn = table();
         // SQLite answers SQLITE_FULL past `max_page_count`, as it does on a full disk.
-        conn.execute_batch("CREATE TABLE b (x BLOB); PRAGMA max_page_count = 4;").unwrap();
+        conn.execute_batch("CREATE TABLE b (x BLOB); PRAGMA max_page_count = 4;")
+            .unwrap();
         let (a, ra) = request(true, insert(1));
         let (b, rb) = request(false, |conn: &Connection| {
             insert(2)(conn)?;
-            conn.execute("INSERT INTO b (x) VALUES (zeroblob(100000))", []).map(|_| ()).map_err(|e| Failure::Broken(db_err(e)))
+            conn.execute("INSERT INTO b (x) VALUES (zeroblob(100000))", [])
+                .map(|_| ())
+                .map_err(|e| Failure::Broken(db_err(e)))
         });
         run_group(&conn, vec![a, b], &WriterStats::default());
         let full = "the disk is full; free some space and try again (the failed write stored nothing) (SQLite: database or disk is full)";
-        assert_eq!(answer(rb).unwrap_err().to_string(), format!("database error: {full}"));
+        assert_eq!(
+            answer(rb).unwrap_err().to_string(),
+            format!("database error: {full}")
+        );
         assert_eq!(answer(ra).unwrap_err().to_string(), format!("database error: a request failed partway, so its group of 2 was rolled back: {full}"));
         assert_eq!(rows(&conn), Vec::<i64>::new());
     }

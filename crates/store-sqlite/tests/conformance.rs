@@ -3,13 +3,17 @@
 //! survives reopening, migrations run once, and a state it cannot read is reported, not panicked on.
 
 use baton_store::conformance::{instance, job};
-use baton_store::{DefinitionStore, InstanceReader, JobQueue, StepRecord, StepWriter, StoreError, Timer, TimerQueue};
+use baton_store::{
+    DefinitionStore, InstanceReader, JobQueue, StepRecord, StepWriter, StoreError, Timer,
+    TimerQueue,
+};
 use baton_store_sqlite::{Durability, SqliteStore};
 use tempfile::TempDir;
 
 async fn fresh() -> (SqliteStore, TempDir) {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let store = SqliteStore::open(dir.path().join("baton.db"), Durability::Full).expect("a fresh database opens");
+    let store = SqliteStore::open(dir.path().join("baton.db"), Durability::Full)
+        .expect("a fresh database opens");
     (store, dir)
 }
 
@@ -24,7 +28,10 @@ async fn run_all_passes_on_fresh_databases_in_one_dir() {
     let dir = tempfile::tempdir().unwrap();
     let counter = std::sync::atomic::AtomicUsize::new(0);
     baton_store::conformance::run_all(|| {
-        let path = dir.path().join(format!("db-{}.db", counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst)));
+        let path = dir.path().join(format!(
+            "db-{}.db",
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        ));
         async move { (SqliteStore::open(path, Durability::Normal).unwrap(), ()) }
     })
     .await;
@@ -37,12 +44,20 @@ fn t(seconds: i64) -> chrono::DateTime<chrono::Utc> {
 
 /// Writes a definition, an instance with its job and a timer.
 async fn populate(store: &SqliteStore) {
-    store.deploy("etl", "etl.yaml", "id: etl", t(0)).await.unwrap();
+    store
+        .deploy("etl", "etl.yaml", "id: etl", t(0))
+        .await
+        .unwrap();
     let step = StepRecord {
         instance: Some(instance("i-1").into()),
         new: true,
         enqueue: vec![job("i-1", "extract", 1)],
-        set_timers: vec![Timer { instance: "i-1".into(), key: "deadline".into(), due_at: t(60), payload: serde_json::json!({"n": 1}) }],
+        set_timers: vec![Timer {
+            instance: "i-1".into(),
+            key: "deadline".into(),
+            due_at: t(60),
+            payload: serde_json::json!({"n": 1}),
+        }],
         ..StepRecord::default()
     };
     store.commit(vec![step]).await.unwrap();
@@ -50,7 +65,15 @@ async fn populate(store: &SqliteStore) {
 
 async fn assert_populated(store: &SqliteStore) {
     assert_eq!(store.definitions().await.unwrap().len(), 1);
-    assert_eq!(store.definition("etl", None).await.unwrap().unwrap().version, 1);
+    assert_eq!(
+        store
+            .definition("etl", None)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
+    );
     assert_eq!(store.instance("i-1").await.unwrap(), Some(instance("i-1")));
     assert_eq!(store.queued_jobs().await.unwrap(), 1);
     assert_eq!(store.next_timer_due().await.unwrap(), Some(t(60)));
@@ -58,7 +81,8 @@ async fn assert_populated(store: &SqliteStore) {
 
 fn user_version(path: &std::path::Path) -> i64 {
     let conn = rusqlite::Connection::open(path).unwrap();
-    conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap()
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -72,7 +96,13 @@ async fn data_survives_reopening_the_file() {
     let store = SqliteStore::open(&path, Durability::Full).unwrap();
     assert_populated(&store).await;
     // And it takes writes where it left off.
-    assert_eq!(store.deploy("etl", "etl.yaml", "id: etl", t(1)).await.unwrap(), 2);
+    assert_eq!(
+        store
+            .deploy("etl", "etl.yaml", "id: etl", t(1))
+            .await
+            .unwrap(),
+        2
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -86,7 +116,8 @@ async fn reopening_an_existing_database_does_not_rerun_migrations_or_lose_data()
     let migrated = user_version(&path);
     assert!(migrated >= 1, "the migrator records how far it got");
     for _ in 0..3 {
-        let store = SqliteStore::open(&path, Durability::Full).expect("an up-to-date database opens again");
+        let store =
+            SqliteStore::open(&path, Durability::Full).expect("an up-to-date database opens again");
         assert_populated(&store).await;
     }
     assert_eq!(user_version(&path), migrated);
@@ -100,11 +131,18 @@ async fn a_database_from_a_newer_baton_is_refused_not_touched() {
         let store = SqliteStore::open(&path, Durability::Full).unwrap();
         populate(&store).await;
     }
-    rusqlite::Connection::open(&path).unwrap().execute_batch("PRAGMA user_version = 999").unwrap();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 999")
+        .unwrap();
     match SqliteStore::open(&path, Durability::Full) {
         Err(StoreError::Backend { kind, message }) => {
             assert!(message.contains("migrating"), "{message}");
-            assert_eq!(kind, baton_store::BackendKind::Incompatible, "a newer database is not one this Baton can use");
+            assert_eq!(
+                kind,
+                baton_store::BackendKind::Incompatible,
+                "a newer database is not one this Baton can use"
+            );
         }
         Err(other) => panic!("expected a database error, got {other}"),
         Ok(_) => panic!("a database newer than this Baton must be refused"),
@@ -116,7 +154,13 @@ async fn a_database_from_a_newer_baton_is_refused_not_touched() {
 async fn an_unknown_state_format_is_reported_as_corrupt_state() {
     let (store, _dir) = fresh().await;
     populate(&store).await;
-    rusqlite::Connection::open(store.path()).unwrap().execute("UPDATE instances SET state_format = 99 WHERE id = 'i-1'", []).unwrap();
+    rusqlite::Connection::open(store.path())
+        .unwrap()
+        .execute(
+            "UPDATE instances SET state_format = 99 WHERE id = 'i-1'",
+            [],
+        )
+        .unwrap();
     match store.instance("i-1").await {
         Err(StoreError::CorruptState { instance, message }) => {
             assert_eq!(instance, "i-1");
@@ -135,15 +179,27 @@ async fn an_unreadable_state_or_event_is_reported_as_corrupt_state() {
     let step = StepRecord {
         instance: Some(instance("i-2").into()),
         new: true,
-        events: vec![baton_store::conformance::event(1, None, baton_core::EventKind::BranchesTaken { tasks: vec![] })],
+        events: vec![baton_store::conformance::event(
+            1,
+            None,
+            baton_core::EventKind::BranchesTaken { tasks: vec![] },
+        )],
         ..StepRecord::default()
     };
     store.commit(vec![step]).await.unwrap();
     let conn = rusqlite::Connection::open(store.path()).unwrap();
-    conn.execute("UPDATE instances SET state = '{\"id\": 7}' WHERE id = 'i-1'", []).unwrap();
+    conn.execute(
+        "UPDATE instances SET state = '{\"id\": 7}' WHERE id = 'i-1'",
+        [],
+    )
+    .unwrap();
     conn.execute("UPDATE history SET events = 'not json' WHERE instance_key = (SELECT key FROM instances WHERE id = 'i-2')", []).unwrap();
-    assert!(matches!(store.instance("i-1").await, Err(StoreError::CorruptState { instance, .. }) if instance == "i-1"));
-    assert!(matches!(store.history("i-2").await, Err(StoreError::CorruptState { instance, .. }) if instance == "i-2"));
+    assert!(
+        matches!(store.instance("i-1").await, Err(StoreError::CorruptState { instance, .. }) if instance == "i-1")
+    );
+    assert!(
+        matches!(store.history("i-2").await, Err(StoreError::CorruptState { instance, .. }) if instance == "i-2")
+    );
 }
 
 /// When the writer cannot even begin its transaction (another process holds the write lock
@@ -159,10 +215,25 @@ async fn a_group_that_cannot_begin_is_refused_whole_and_writes_nothing() {
         std::thread::sleep(std::time::Duration::from_secs(12));
         blocker.execute_batch("ROLLBACK").unwrap();
     });
-    assert!(store.deploy("etl", "etl.yaml", "id: etl", t(0)).await.is_err(), "the write lock was held by another connection");
+    assert!(
+        store
+            .deploy("etl", "etl.yaml", "id: etl", t(0))
+            .await
+            .is_err(),
+        "the write lock was held by another connection"
+    );
     release.join().unwrap();
-    assert!(store.definitions().await.unwrap().is_empty(), "a refused deploy stored nothing");
-    assert_eq!(store.deploy("etl", "etl.yaml", "id: etl", t(1)).await.unwrap(), 1);
+    assert!(
+        store.definitions().await.unwrap().is_empty(),
+        "a refused deploy stored nothing"
+    );
+    assert_eq!(
+        store
+            .deploy("etl", "etl.yaml", "id: etl", t(1))
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 /// Migration 0005 (one history row per step, instances in a rowid table) keeps what a
@@ -174,8 +245,21 @@ async fn a_database_in_the_event_per_row_layout_keeps_its_history_through_migrat
     use baton_store::conformance::event;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("baton.db");
-    let inst = baton_core::Instance { next_seq: 4, ..instance("i-1") };
-    let events: Vec<_> = (1..=3).map(|seq| event(seq, Some("extract"), EventKind::BranchesTaken { tasks: vec![format!("t{seq}")] })).collect();
+    let inst = baton_core::Instance {
+        next_seq: 4,
+        ..instance("i-1")
+    };
+    let events: Vec<_> = (1..=3)
+        .map(|seq| {
+            event(
+                seq,
+                Some("extract"),
+                EventKind::BranchesTaken {
+                    tasks: vec![format!("t{seq}")],
+                },
+            )
+        })
+        .collect();
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         for sql in [
@@ -195,19 +279,34 @@ async fn a_database_in_the_event_per_row_layout_keeps_its_history_through_migrat
         .unwrap();
         // Stored out of order on purpose: the migration orders them.
         for e in events.iter().rev() {
-            conn.execute("INSERT INTO history (instance_id, seq, event) VALUES ('i-1', ?1, ?2)", rusqlite::params![e.seq as i64, serde_json::to_string(e).unwrap()])
-                .unwrap();
+            conn.execute(
+                "INSERT INTO history (instance_id, seq, event) VALUES ('i-1', ?1, ?2)",
+                rusqlite::params![e.seq as i64, serde_json::to_string(e).unwrap()],
+            )
+            .unwrap();
         }
     }
     let store = SqliteStore::open(&path, Durability::Full).unwrap();
-    assert_eq!(user_version(&path), 21, "every migration ran, 0005 and the ones after it");
+    assert_eq!(
+        user_version(&path),
+        22,
+        "every migration ran, 0005 and the ones after it"
+    );
     assert_eq!(store.instance("i-1").await.unwrap(), Some(inst.clone()));
     assert_eq!(store.history("i-1").await.unwrap(), events);
 
     let mut next = inst.clone();
     next.next_seq = 5;
     let fourth = event(4, None, EventKind::BranchesTaken { tasks: vec![] });
-    store.commit(vec![StepRecord { instance: Some(next.into()), expected_seq: 4, events: vec![fourth.clone()], ..StepRecord::default() }]).await.unwrap();
+    store
+        .commit(vec![StepRecord {
+            instance: Some(next.into()),
+            expected_seq: 4,
+            events: vec![fourth.clone()],
+            ..StepRecord::default()
+        }])
+        .await
+        .unwrap();
     assert_eq!(store.history("i-1").await.unwrap().last(), Some(&fourth));
     assert_eq!(store.history("i-1").await.unwrap().len(), 4);
 }
@@ -219,21 +318,47 @@ async fn long_states_are_stored_compressed_and_read_back_unchanged() {
     let (store, _dir) = fresh().await;
     let short = instance("i-short");
     let mut long = instance("i-long");
-    long.data.insert("notes".into(), serde_json::json!(vec!["a long list of the same words"; 64]));
+    long.data.insert(
+        "notes".into(),
+        serde_json::json!(vec!["a long list of the same words"; 64]),
+    );
     for inst in [&short, &long] {
-        store.commit(vec![StepRecord { instance: Some(inst.clone().into()), new: true, ..StepRecord::default() }]).await.unwrap();
+        store
+            .commit(vec![StepRecord {
+                instance: Some(inst.clone().into()),
+                new: true,
+                ..StepRecord::default()
+            }])
+            .await
+            .unwrap();
     }
     let conn = rusqlite::Connection::open(store.path()).unwrap();
-    let kind = |id: &str| -> (String, i64) { conn.query_row("SELECT typeof(state), length(state) FROM instances WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?))).unwrap() };
+    let kind = |id: &str| -> (String, i64) {
+        conn.query_row(
+            "SELECT typeof(state), length(state) FROM instances WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
     assert_eq!(kind("i-short").0, "text");
     let (long_kind, long_len) = kind("i-long");
     assert_eq!(long_kind, "blob");
-    assert!((long_len as usize) < serde_json::to_string(&long).unwrap().len() / 4, "compressed to {long_len} bytes");
+    assert!(
+        (long_len as usize) < serde_json::to_string(&long).unwrap().len() / 4,
+        "compressed to {long_len} bytes"
+    );
     assert_eq!(store.instance("i-short").await.unwrap(), Some(short));
     assert_eq!(store.instance("i-long").await.unwrap(), Some(long));
 
-    conn.execute("UPDATE instances SET state = x'0badf00d' WHERE id = 'i-long'", []).unwrap();
-    assert!(matches!(store.instance("i-long").await, Err(StoreError::CorruptState { instance, .. }) if instance == "i-long"));
+    conn.execute(
+        "UPDATE instances SET state = x'0badf00d' WHERE id = 'i-long'",
+        [],
+    )
+    .unwrap();
+    assert!(
+        matches!(store.instance("i-long").await, Err(StoreError::CorruptState { instance, .. }) if instance == "i-long")
+    );
 }
 
 /// Migration 0014 gives the children stored before it their link kind, from what the rows
@@ -281,9 +406,19 @@ async fn children_stored_before_the_link_kind_column_get_theirs_from_their_rows(
         }
     }
     let store = SqliteStore::open(&path, Durability::Full).unwrap();
-    assert_eq!(user_version(&path), 21);
-    let query = baton_store::InstanceQuery { case: Some("root".into()), limit: 10, ..baton_store::InstanceQuery::default() };
-    let links: Vec<(String, Option<LinkKind>)> = store.list_instances(&query).await.unwrap().into_iter().map(|r| (r.id, r.link)).collect();
+    assert_eq!(user_version(&path), 22);
+    let query = baton_store::InstanceQuery {
+        case: Some("root".into()),
+        limit: 10,
+        ..baton_store::InstanceQuery::default()
+    };
+    let links: Vec<(String, Option<LinkKind>)> = store
+        .list_instances(&query)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.id, r.link))
+        .collect();
     assert_eq!(
         links,
         [
@@ -304,18 +439,45 @@ async fn document_content_is_a_file_named_by_its_hash_beside_the_database_or_whe
     use baton_store::DocumentStore;
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("baton.db"), Durability::Normal).unwrap();
-    let stored = store.add_document(baton_store::document_conformance::new_document("d-1"), b"same".to_vec()).await.unwrap();
-    let file = dir.path().join("documents").join(&stored.sha256[..2]).join(&stored.sha256);
+    let stored = store
+        .add_document(
+            baton_store::document_conformance::new_document("d-1"),
+            b"same".to_vec(),
+        )
+        .await
+        .unwrap();
+    let file = dir
+        .path()
+        .join("documents")
+        .join(&stored.sha256[..2])
+        .join(&stored.sha256);
     assert_eq!(std::fs::read(&file).unwrap(), b"same");
 
     let elsewhere = dir.path().join("elsewhere");
-    let store = SqliteStore::open_with_document_dir(dir.path().join("other.db"), Durability::Normal, &elsewhere).unwrap();
-    store.add_document(baton_store::document_conformance::new_document("d-1"), b"same".to_vec()).await.unwrap();
-    assert!(elsewhere.join(&stored.sha256[..2]).join(&stored.sha256).is_file());
+    let store = SqliteStore::open_with_document_dir(
+        dir.path().join("other.db"),
+        Durability::Normal,
+        &elsewhere,
+    )
+    .unwrap();
+    store
+        .add_document(
+            baton_store::document_conformance::new_document("d-1"),
+            b"same".to_vec(),
+        )
+        .await
+        .unwrap();
+    assert!(elsewhere
+        .join(&stored.sha256[..2])
+        .join(&stored.sha256)
+        .is_file());
 
     // Damaged content is reported, not served.
     std::fs::write(&file, b"s4me").unwrap();
     let first = SqliteStore::open(dir.path().join("baton.db"), Durability::Normal).unwrap();
     let refused = first.document_content("d-1").await.unwrap_err();
-    assert!(matches!(refused, baton_store::DocumentError::CorruptContent { .. }), "{refused}");
+    assert!(
+        matches!(refused, baton_store::DocumentError::CorruptContent { .. }),
+        "{refused}"
+    );
 }

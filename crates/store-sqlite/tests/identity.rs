@@ -9,14 +9,17 @@ use tempfile::TempDir;
 
 async fn fresh() -> (SqliteStore, TempDir) {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let store = SqliteStore::open(dir.path().join("baton.db"), Durability::Full).expect("a fresh database opens");
+    let store = SqliteStore::open(dir.path().join("baton.db"), Durability::Full)
+        .expect("a fresh database opens");
     (store, dir)
 }
 
 baton_store::identity_conformance_tests!(fresh);
 
 fn t0() -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::parse_from_rfc3339("2026-01-01T09:00:00Z").unwrap().with_timezone(&chrono::Utc)
+    chrono::DateTime::parse_from_rfc3339("2026-01-01T09:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -25,16 +28,39 @@ async fn users_groups_and_members_survive_reopening() {
     let path = dir.path().join("baton.db");
     {
         let store = SqliteStore::open(&path, Durability::Full).unwrap();
-        store.add_user(NewUser::named("sarah").in_department("legal"), t0()).await.unwrap();
-        store.add_user(NewUser::named("root").admin(), t0()).await.unwrap();
+        store
+            .add_user(NewUser::named("sarah").in_department("legal"), t0())
+            .await
+            .unwrap();
+        store
+            .add_user(NewUser::named("root").admin(), t0())
+            .await
+            .unwrap();
         store.add_group("legal", t0()).await.unwrap();
         store.add_member("legal", "sarah").await.unwrap();
     }
     let store = SqliteStore::open(&path, Durability::Full).unwrap();
-    assert_eq!(store.user("sarah").await.unwrap().unwrap().department.as_deref(), Some("legal"));
+    assert_eq!(
+        store
+            .user("sarah")
+            .await
+            .unwrap()
+            .unwrap()
+            .department
+            .as_deref(),
+        Some("legal")
+    );
     assert!(store.is_admin("root").await.unwrap());
     assert_eq!(store.groups_of("sarah").await.unwrap(), ["legal"]);
-    assert_eq!(store.resolve_potential_owners(&PotentialOwners::group("legal")).await.unwrap().into_iter().collect::<Vec<_>>(), ["sarah"]);
+    assert_eq!(
+        store
+            .resolve_potential_owners(&PotentialOwners::group("legal"))
+            .await
+            .unwrap()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        ["sarah"]
+    );
 }
 
 /// A database at schema version 2 (before identity) is upgraded in place when opened.
@@ -44,8 +70,10 @@ async fn the_identity_migration_upgrades_an_existing_database() {
     let path = dir.path().join("old.db");
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(include_str!("../migrations/20261125_0001_initial.sql")).unwrap();
-        conn.execute_batch(include_str!("../migrations/20261125_0002_automic.sql")).unwrap();
+        conn.execute_batch(include_str!("../migrations/20261125_0001_initial.sql"))
+            .unwrap();
+        conn.execute_batch(include_str!("../migrations/20261125_0002_automic.sql"))
+            .unwrap();
         conn.execute_batch("PRAGMA user_version = 2").unwrap();
         conn.execute(
             "INSERT INTO definitions (id, version, file, source, deployed_at) VALUES ('etl', 1, 'etl.yaml', 'id: etl', '2026-01-01T09:00:00.000000Z')",
@@ -54,13 +82,36 @@ async fn the_identity_migration_upgrades_an_existing_database() {
         .unwrap();
     }
     let store = SqliteStore::open(&path, Durability::Full).unwrap();
-    assert_eq!(store.definition("etl", None).await.unwrap().map(|d| d.version), Some(1), "what the database held is kept");
+    assert_eq!(
+        store
+            .definition("etl", None)
+            .await
+            .unwrap()
+            .map(|d| d.version),
+        Some(1),
+        "what the database held is kept"
+    );
     store.add_user(NewUser::named("john"), t0()).await.unwrap();
-    let names: Vec<String> = store.users().await.unwrap().into_iter().map(|u| u.name).collect();
-    assert_eq!(names, ["john", "operator"], "john, and the built-in operator the migrations add");
+    let names: Vec<String> = store
+        .users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    assert_eq!(
+        names,
+        ["john", "operator"],
+        "john, and the built-in operator the migrations add"
+    );
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert!(version >= 3, "the identity migration ran (user_version {version})");
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert!(
+        version >= 3,
+        "the identity migration ran (user_version {version})"
+    );
 }
 
 /// "Groups of a user" runs on every task operation; it must use its index, not scan members.
@@ -76,5 +127,9 @@ async fn groups_of_a_user_reads_an_index() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert!(plan.iter().any(|step| step.contains("group_members_by_user")), "{plan:?}");
+    assert!(
+        plan.iter()
+            .any(|step| step.contains("group_members_by_user")),
+        "{plan:?}"
+    );
 }

@@ -10,9 +10,24 @@ async fn an_inbox_page_merges_one_index_scan_per_name_without_sorting() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("baton.db"), Durability::Normal).unwrap();
     let groups = ["editors".to_owned(), "legal".to_owned()];
-    let plan = store.inbox_plan("john", &groups, &InboxFilter { min_priority: Some(3), ..InboxFilter::default() }).unwrap();
+    let plan = store
+        .inbox_plan(
+            "john",
+            &groups,
+            &InboxFilter {
+                min_priority: Some(3),
+                ..InboxFilter::default()
+            },
+        )
+        .unwrap();
     let text = plan.join("\n");
     assert!(text.contains("MERGE (UNION)"), "{text}");
-    assert!(text.contains("SEARCH inbox_candidates USING PRIMARY KEY"), "{text}");
-    assert!(!text.contains("TEMP B-TREE") && !text.contains("SCAN"), "no sort and no table scan:\n{text}");
+    assert!(
+        text.contains("SEARCH inbox_candidates USING PRIMARY KEY"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("TEMP B-TREE") && !text.contains("SCAN"),
+        "no sort and no table scan:\n{text}"
+    );
 }

@@ -27,7 +27,10 @@ use baton_core::instance::{ForEachSnapshot, Iteration, ParentLink};
 use baton_core::{Event, EventKind, Instance, InstanceStatus, JobRequest, TaskState, TaskStatus};
 
 pub use crate::lease_conformance::*;
-use crate::{InstanceCursor, InstanceQuery, JobKey, JobLock, JobProcess, RuntimeSample, StartKey, StepRecord, Store, StoreError, StoredDefinition, Timer, WorkScope, ERT_RUNS};
+use crate::{
+    InstanceCursor, InstanceQuery, JobKey, JobLock, JobProcess, RuntimeSample, StartKey,
+    StepRecord, Store, StoreError, StoredDefinition, Timer, WorkScope, ERT_RUNS,
+};
 
 /// Generates one `#[test]` per conformance check, each on a fresh store from `$fresh`
 /// (a path to an `async fn() -> (S, Guard)`). Adding a check here adds it to every store.
@@ -144,7 +147,11 @@ where
     C: FnOnce(S) -> CFut,
     CFut: Future<Output = ()>,
 {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().expect("a tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
     runtime.block_on(async {
         let (store, guard) = fresh().await;
         check(store).await;
@@ -157,7 +164,9 @@ where
 
 /// A fixed start of time, so checks do not depend on the clock.
 pub fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).single().expect("a valid time")
+    Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0)
+        .single()
+        .expect("a valid time")
 }
 
 fn at(seconds: i64) -> DateTime<Utc> {
@@ -174,7 +183,15 @@ pub fn instance(id: &str) -> Instance {
         status: InstanceStatus::Running,
         data: Map::from_iter([("region".to_owned(), json!("emea"))]),
         tasks: vec![
-            TaskState { status: TaskStatus::Running { attempt: 1, since: t0() }, attempts: 1, started_at: Some(t0()), ..TaskState::new() },
+            TaskState {
+                status: TaskStatus::Running {
+                    attempt: 1,
+                    since: t0(),
+                },
+                attempts: 1,
+                started_at: Some(t0()),
+                ..TaskState::new()
+            },
             TaskState::new(),
         ],
         created_at: t0(),
@@ -196,16 +213,33 @@ pub fn instance(id: &str) -> Instance {
 }
 
 pub fn event(seq: u64, task: Option<&str>, kind: EventKind) -> Event {
-    Event { seq, at: at(seq as i64), task: task.map(str::to_owned), kind }
+    Event {
+        seq,
+        at: at(seq as i64),
+        task: task.map(str::to_owned),
+        kind,
+    }
 }
 
 fn status_event(seq: u64, to: InstanceStatus) -> Event {
-    event(seq, None, EventKind::InstanceStatusChanged { to, reason: None })
+    event(
+        seq,
+        None,
+        EventKind::InstanceStatusChanged { to, reason: None },
+    )
 }
 
 fn started_events() -> Vec<Event> {
     vec![
-        event(1, None, EventKind::InstanceStarted { definition: "conformance".into(), version: 1, data: Map::new() }),
+        event(
+            1,
+            None,
+            EventKind::InstanceStarted {
+                definition: "conformance".into(),
+                version: 1,
+                data: Map::new(),
+            },
+        ),
         status_event(2, InstanceStatus::Running),
     ]
 }
@@ -226,12 +260,23 @@ pub fn job(instance: &str, task: &str, attempt: u32) -> JobRequest {
 
 /// An external job of `topic` (for workers outside the engine).
 pub fn external_job(instance: &str, task: &str, attempt: u32, topic: &str) -> JobRequest {
-    JobRequest { command: Vec::new(), timeout_ms: None, topic: Some(topic.to_owned()), data: Map::from_iter([("n".to_owned(), json!(1))]), ..job(instance, task, attempt) }
+    JobRequest {
+        command: Vec::new(),
+        timeout_ms: None,
+        topic: Some(topic.to_owned()),
+        data: Map::from_iter([("n".to_owned(), json!(1))]),
+        ..job(instance, task, attempt)
+    }
 }
 
 /// The step that inserts `instance` with its start events.
 fn insert(instance: Instance) -> StepRecord {
-    StepRecord { instance: Some(instance.into()), new: true, events: started_events(), ..StepRecord::default() }
+    StepRecord {
+        instance: Some(instance.into()),
+        new: true,
+        events: started_events(),
+        ..StepRecord::default()
+    }
 }
 
 /// The step that moves a stored instance (at `next_seq`) on by one event to `status`.
@@ -244,11 +289,21 @@ fn advance(mut instance: Instance, status: InstanceStatus, seconds: i64) -> Step
     if status.is_terminal() {
         instance.ended_at = Some(at(seconds));
     }
-    StepRecord { instance: Some(instance.into()), expected_seq, events, ..StepRecord::default() }
+    StepRecord {
+        instance: Some(instance.into()),
+        expected_seq,
+        events,
+        ..StepRecord::default()
+    }
 }
 
 fn timer(instance: &str, key: &str, seconds: i64) -> Timer {
-    Timer { instance: instance.to_owned(), key: key.to_owned(), due_at: at(seconds), payload: json!({ "fire": key }) }
+    Timer {
+        instance: instance.to_owned(),
+        key: key.to_owned(),
+        due_at: at(seconds),
+        payload: json!({ "fire": key }),
+    }
 }
 
 async fn commit<S: Store>(store: &S, step: StepRecord) {
@@ -256,7 +311,11 @@ async fn commit<S: Store>(store: &S, step: StepRecord) {
 }
 
 async fn stored<S: Store>(store: &S, id: &str) -> Instance {
-    store.instance(id).await.expect("the instance reads").unwrap_or_else(|| panic!("instance {id} is stored"))
+    store
+        .instance(id)
+        .await
+        .expect("the instance reads")
+        .unwrap_or_else(|| panic!("instance {id} is stored"))
 }
 
 fn keys(mut keys: Vec<JobKey>) -> Vec<JobKey> {
@@ -265,7 +324,11 @@ fn keys(mut keys: Vec<JobKey>) -> Vec<JobKey> {
 }
 
 fn key(instance: &str, task: &str, attempt: u32) -> JobKey {
-    JobKey { instance: instance.to_owned(), task: task.to_owned(), attempt }
+    JobKey {
+        instance: instance.to_owned(),
+        task: task.to_owned(),
+        attempt,
+    }
 }
 
 const LEASE: Duration = Duration::from_secs(60);
@@ -275,15 +338,53 @@ const LEASE: Duration = Duration::from_secs(60);
 
 /// The first deploy of an id is version 1, each later one the next; ids count separately.
 pub async fn deploy_assigns_consecutive_versions_per_id<S: Store>(store: S) {
-    assert_eq!(store.deploy("etl", "etl.yaml", "v1", at(0)).await.unwrap(), 1);
-    assert_eq!(store.deploy("etl", "etl.yaml", "v2", at(1)).await.unwrap(), 2);
-    assert_eq!(store.deploy("other", "other.yaml", "o1", at(2)).await.unwrap(), 1);
-    assert_eq!(store.deploy("etl", "etl-new.yaml", "v3", at(3)).await.unwrap(), 3);
+    assert_eq!(
+        store.deploy("etl", "etl.yaml", "v1", at(0)).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        store.deploy("etl", "etl.yaml", "v2", at(1)).await.unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .deploy("other", "other.yaml", "o1", at(2))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .deploy("etl", "etl-new.yaml", "v3", at(3))
+            .await
+            .unwrap(),
+        3
+    );
 
-    let v2 = store.definition("etl", Some(2)).await.unwrap().expect("version 2 is stored");
-    assert_eq!(v2, StoredDefinition { id: "etl".into(), version: 2, file: "etl.yaml".into(), source: "v2".into(), deployed_at: at(1) });
-    let latest = store.definition("etl", None).await.unwrap().expect("etl is stored");
-    assert_eq!((latest.version, latest.file.as_str(), latest.source.as_str()), (3, "etl-new.yaml", "v3"));
+    let v2 = store
+        .definition("etl", Some(2))
+        .await
+        .unwrap()
+        .expect("version 2 is stored");
+    assert_eq!(
+        v2,
+        StoredDefinition {
+            id: "etl".into(),
+            version: 2,
+            file: "etl.yaml".into(),
+            source: "v2".into(),
+            deployed_at: at(1)
+        }
+    );
+    let latest = store
+        .definition("etl", None)
+        .await
+        .unwrap()
+        .expect("etl is stored");
+    assert_eq!(
+        (latest.version, latest.file.as_str(), latest.source.as_str()),
+        (3, "etl-new.yaml", "v3")
+    );
     assert_eq!(store.definition("etl", Some(4)).await.unwrap(), None);
     assert_eq!(store.definition("missing", None).await.unwrap(), None);
 }
@@ -293,7 +394,12 @@ pub async fn concurrent_deploys_of_one_id_get_distinct_versions<S: Store>(store:
     let deploys: Vec<_> = (0..20)
         .map(|n| {
             let store = store.clone();
-            tokio::spawn(async move { store.deploy("raced", "raced.yaml", &format!("source {n}"), at(n)).await.unwrap() })
+            tokio::spawn(async move {
+                store
+                    .deploy("raced", "raced.yaml", &format!("source {n}"), at(n))
+                    .await
+                    .unwrap()
+            })
         })
         .collect();
     let mut versions = Vec::new();
@@ -312,7 +418,10 @@ pub async fn definitions_lists_latest_versions<S: Store>(store: S) {
     store.deploy("a", "a.yaml", "a2", at(2)).await.unwrap();
     let mut listed = store.definitions().await.unwrap();
     listed.sort_by(|x, y| x.id.cmp(&y.id));
-    let summary: Vec<(&str, u32, &str)> = listed.iter().map(|d| (d.id.as_str(), d.version, d.source.as_str())).collect();
+    let summary: Vec<(&str, u32, &str)> = listed
+        .iter()
+        .map(|d| (d.id.as_str(), d.version, d.source.as_str()))
+        .collect();
     assert_eq!(summary, [("a", 2, "a2"), ("b", 1, "b1")]);
 }
 
@@ -322,31 +431,90 @@ pub async fn versions_lists_every_version_of_one_id_oldest_first<S: Store>(store
     store.deploy("a", "a.yaml", "a1", at(0)).await.unwrap();
     store.deploy("b", "b.yaml", "b1", at(1)).await.unwrap();
     store.deploy("a", "a2.yaml", "a2", at(2)).await.unwrap();
-    let versions: Vec<(u32, String, DateTime<Utc>)> = store.versions("a").await.unwrap().into_iter().map(|v| (v.version, v.file, v.deployed_at)).collect();
-    assert_eq!(versions, [(1, "a.yaml".to_owned(), at(0)), (2, "a2.yaml".to_owned(), at(2))]);
+    let versions: Vec<(u32, String, DateTime<Utc>)> = store
+        .versions("a")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| (v.version, v.file, v.deployed_at))
+        .collect();
+    assert_eq!(
+        versions,
+        [
+            (1, "a.yaml".to_owned(), at(0)),
+            (2, "a2.yaml".to_owned(), at(2))
+        ]
+    );
 }
 
 /// Calendars are versioned like definitions, separately from them.
-pub async fn deploy_calendar_assigns_consecutive_versions_and_calendars_lists_latest<S: Store>(store: S) {
+pub async fn deploy_calendar_assigns_consecutive_versions_and_calendars_lists_latest<S: Store>(
+    store: S,
+) {
     assert!(store.calendars().await.unwrap().is_empty());
-    store.deploy("business-days", "process.yaml", "a process", at(0)).await.unwrap();
-    assert_eq!(store.deploy_calendar("business-days", "bd.yaml", "bd1", at(1)).await.unwrap(), 1);
-    assert_eq!(store.deploy_calendar("business-days", "bd.yaml", "bd2", at(2)).await.unwrap(), 2);
-    assert_eq!(store.deploy_calendar("month-end", "me.yaml", "me1", at(3)).await.unwrap(), 1);
+    store
+        .deploy("business-days", "process.yaml", "a process", at(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .deploy_calendar("business-days", "bd.yaml", "bd1", at(1))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .deploy_calendar("business-days", "bd.yaml", "bd2", at(2))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .deploy_calendar("month-end", "me.yaml", "me1", at(3))
+            .await
+            .unwrap(),
+        1
+    );
     let mut listed = store.calendars().await.unwrap();
     listed.sort_by(|x, y| x.id.cmp(&y.id));
-    let summary: Vec<(&str, u32, &str)> = listed.iter().map(|d| (d.id.as_str(), d.version, d.source.as_str())).collect();
-    assert_eq!(summary, [("business-days", 2, "bd2"), ("month-end", 1, "me1")]);
+    let summary: Vec<(&str, u32, &str)> = listed
+        .iter()
+        .map(|d| (d.id.as_str(), d.version, d.source.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [("business-days", 2, "bd2"), ("month-end", 1, "me1")]
+    );
     assert_eq!(listed[0].deployed_at, at(2));
     // A definition with the same id is a different thing.
-    assert_eq!(store.definition("business-days", None).await.unwrap().unwrap().version, 1);
+    assert_eq!(
+        store
+            .definition("business-days", None)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
+    );
     assert_eq!(store.definitions().await.unwrap().len(), 1);
 }
 
-pub async fn deploy_all_stores_definitions_and_calendars_together_as_next_versions<S: Store>(store: S) {
+pub async fn deploy_all_stores_definitions_and_calendars_together_as_next_versions<S: Store>(
+    store: S,
+) {
     use crate::{Deployment, DeploymentKind};
-    store.deploy("etl", "etl.yaml", "etl1", at(0)).await.unwrap();
-    let deployment = |kind, id: &str, source: &str| Deployment { kind, id: id.into(), file: format!("{id}.yaml"), source: source.into() };
+    store
+        .deploy("etl", "etl.yaml", "etl1", at(0))
+        .await
+        .unwrap();
+    let deployment = |kind, id: &str, source: &str| Deployment {
+        kind,
+        id: id.into(),
+        file: format!("{id}.yaml"),
+        source: source.into(),
+    };
     let versions = store
         .deploy_all(
             vec![
@@ -361,12 +529,40 @@ pub async fn deploy_all_stores_definitions_and_calendars_together_as_next_versio
         .unwrap();
     assert_eq!(versions, vec![2, 1, 1, 3]);
     let stored = store.definition("etl", Some(2)).await.unwrap().unwrap();
-    assert_eq!((stored.file.as_str(), stored.source.as_str(), stored.deployed_at), ("etl.yaml", "etl2", at(1)));
-    let latest: Vec<(String, u32, String)> = store.definitions().await.unwrap().into_iter().map(|d| (d.id, d.version, d.source)).collect();
-    assert_eq!(latest, vec![("etl".into(), 3, "etl3".into()), ("report".into(), 1, "report1".into())]);
-    let calendars: Vec<(String, u32)> = store.calendars().await.unwrap().into_iter().map(|c| (c.id, c.version)).collect();
+    assert_eq!(
+        (
+            stored.file.as_str(),
+            stored.source.as_str(),
+            stored.deployed_at
+        ),
+        ("etl.yaml", "etl2", at(1))
+    );
+    let latest: Vec<(String, u32, String)> = store
+        .definitions()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.id, d.version, d.source))
+        .collect();
+    assert_eq!(
+        latest,
+        vec![
+            ("etl".into(), 3, "etl3".into()),
+            ("report".into(), 1, "report1".into())
+        ]
+    );
+    let calendars: Vec<(String, u32)> = store
+        .calendars()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.id, c.version))
+        .collect();
     assert_eq!(calendars, vec![("business-days".into(), 1)]);
-    assert_eq!(store.deploy_all(Vec::new(), at(2)).await.unwrap(), Vec::<u32>::new());
+    assert_eq!(
+        store.deploy_all(Vec::new(), at(2)).await.unwrap(),
+        Vec::<u32>::new()
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -375,7 +571,11 @@ pub async fn deploy_all_stores_definitions_and_calendars_together_as_next_versio
 /// What a step wrote reads back as written: the state, its events, its job and its timer.
 pub async fn a_committed_step_is_readable_with_its_events<S: Store>(store: S) {
     let inst = instance("i-1");
-    let step = StepRecord { enqueue: vec![job("i-1", "extract", 1)], set_timers: vec![timer("i-1", "deadline", 30)], ..insert(inst.clone()) };
+    let step = StepRecord {
+        enqueue: vec![job("i-1", "extract", 1)],
+        set_timers: vec![timer("i-1", "deadline", 30)],
+        ..insert(inst.clone())
+    };
     commit(&store, step).await;
 
     assert_eq!(stored(&store, "i-1").await, inst);
@@ -392,24 +592,68 @@ pub async fn a_committed_step_is_readable_with_its_events<S: Store>(store: S) {
 pub async fn instance_seq_is_the_stored_next_seq<S: Store>(store: S) {
     let inst = instance("i-1");
     commit(&store, insert(inst.clone())).await;
-    assert_eq!(store.instance_seq("i-1").await.unwrap(), Some(inst.next_seq));
+    assert_eq!(
+        store.instance_seq("i-1").await.unwrap(),
+        Some(inst.next_seq)
+    );
     commit(&store, advance(inst.clone(), InstanceStatus::Completed, 5)).await;
-    assert_eq!(store.instance_seq("i-1").await.unwrap(), Some(inst.next_seq + 1));
+    assert_eq!(
+        store.instance_seq("i-1").await.unwrap(),
+        Some(inst.next_seq + 1)
+    );
     assert_eq!(store.instance_seq("missing").await.unwrap(), None);
 }
 
 /// `open_counts` counts running, waiting and blocked instances, and follows their steps.
 pub async fn open_counts_count_instances_by_open_status<S: Store>(store: S) {
-    assert_eq!(store.open_counts().await.unwrap(), crate::OpenCounts::default());
+    assert_eq!(
+        store.open_counts().await.unwrap(),
+        crate::OpenCounts::default()
+    );
     let running = instance("i-1");
     commit(&store, insert(running.clone())).await;
-    commit(&store, insert(Instance { status: InstanceStatus::Waiting, ..instance("i-2") })).await;
-    commit(&store, insert(Instance { status: InstanceStatus::Blocked, ..instance("i-3") })).await;
-    commit(&store, insert(Instance { status: InstanceStatus::Completed, ..instance("i-4") })).await;
-    assert_eq!(store.open_counts().await.unwrap(), crate::OpenCounts { running: 1, waiting: 1, blocked: 1 });
+    commit(
+        &store,
+        insert(Instance {
+            status: InstanceStatus::Waiting,
+            ..instance("i-2")
+        }),
+    )
+    .await;
+    commit(
+        &store,
+        insert(Instance {
+            status: InstanceStatus::Blocked,
+            ..instance("i-3")
+        }),
+    )
+    .await;
+    commit(
+        &store,
+        insert(Instance {
+            status: InstanceStatus::Completed,
+            ..instance("i-4")
+        }),
+    )
+    .await;
+    assert_eq!(
+        store.open_counts().await.unwrap(),
+        crate::OpenCounts {
+            running: 1,
+            waiting: 1,
+            blocked: 1
+        }
+    );
     commit(&store, advance(running, InstanceStatus::Waiting, 5)).await;
     let counts = store.open_counts().await.unwrap();
-    assert_eq!(counts, crate::OpenCounts { running: 0, waiting: 2, blocked: 1 });
+    assert_eq!(
+        counts,
+        crate::OpenCounts {
+            running: 0,
+            waiting: 2,
+            blocked: 1
+        }
+    );
     assert_eq!(counts.total(), 3);
 }
 
@@ -421,17 +665,42 @@ pub async fn history_is_ordered_by_seq<S: Store>(store: S) {
     for n in 0..6 {
         let seq = inst.next_seq;
         let events = vec![
-            event(seq, Some("extract"), EventKind::DataChanged { values: Map::from_iter([("n".to_owned(), json!(n))]) }),
-            event(seq + 1, Some("extract"), EventKind::JobRetried { attempt: n + 2, reason: baton_core::Reason::EngineRestarted }),
+            event(
+                seq,
+                Some("extract"),
+                EventKind::DataChanged {
+                    values: Map::from_iter([("n".to_owned(), json!(n))]),
+                },
+            ),
+            event(
+                seq + 1,
+                Some("extract"),
+                EventKind::JobRetried {
+                    attempt: n + 2,
+                    reason: baton_core::Reason::EngineRestarted,
+                },
+            ),
         ];
         expected.extend(events.clone());
         let mut next = inst.clone();
         next.next_seq += 2;
-        commit(&store, StepRecord { instance: Some(next.clone().into()), expected_seq: seq, events, ..StepRecord::default() }).await;
+        commit(
+            &store,
+            StepRecord {
+                instance: Some(next.clone().into()),
+                expected_seq: seq,
+                events,
+                ..StepRecord::default()
+            },
+        )
+        .await;
         inst = next;
     }
     let history = store.history("i-1").await.unwrap();
-    assert_eq!(history.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=14).collect::<Vec<u64>>());
+    assert_eq!(
+        history.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=14).collect::<Vec<u64>>()
+    );
     assert_eq!(history, expected);
 }
 
@@ -446,7 +715,10 @@ pub async fn duplicate_history_seq_is_refused_and_the_whole_step_rolls_back<S: S
     std::sync::Arc::make_mut(step.instance.as_mut().unwrap()).next_seq += 1;
     step.enqueue.push(job("i-1", "load", 1));
     step.set_timers.push(timer("i-1", "deadline", 30));
-    assert!(store.commit(vec![step]).await.is_err(), "a duplicate seq must be refused");
+    assert!(
+        store.commit(vec![step]).await.is_err(),
+        "a duplicate seq must be refused"
+    );
 
     assert_eq!(stored(&store, "i-1").await, inst);
     assert_eq!(store.history("i-1").await.unwrap(), started_events());
@@ -454,7 +726,10 @@ pub async fn duplicate_history_seq_is_refused_and_the_whole_step_rolls_back<S: S
     assert_eq!(store.next_timer_due().await.unwrap(), None);
     // The instance is not stuck: a correct step still applies.
     commit(&store, advance(inst, InstanceStatus::Completed, 6)).await;
-    assert_eq!(stored(&store, "i-1").await.status, InstanceStatus::Completed);
+    assert_eq!(
+        stored(&store, "i-1").await.status,
+        InstanceStatus::Completed
+    );
 }
 
 /// A refused step fails alone: steps committed at the same time by other callers (which a
@@ -466,8 +741,15 @@ pub async fn a_refused_step_does_not_disturb_concurrent_ones<S: Store>(store: S)
             let store = store.clone();
             tokio::spawn(async move {
                 // Every fifth caller tries to insert an instance that exists.
-                let id = if n % 5 == 0 { "taken".to_owned() } else { format!("i-{n}") };
-                let step = StepRecord { enqueue: vec![job(&id, "extract", 1)], ..insert(instance(&id)) };
+                let id = if n % 5 == 0 {
+                    "taken".to_owned()
+                } else {
+                    format!("i-{n}")
+                };
+                let step = StepRecord {
+                    enqueue: vec![job(&id, "extract", 1)],
+                    ..insert(instance(&id))
+                };
                 (n, store.commit(vec![step]).await)
             })
         })
@@ -495,8 +777,14 @@ pub async fn a_commit_of_several_steps_lands_whole_or_not_at_all<S: Store>(store
     commit(&store, insert(instance("taken"))).await;
 
     let together = |child_ids: [&str; 2]| {
-        let mut steps = vec![StepRecord { enqueue: vec![job("parent", "each", 1)], ..advance(parent.clone(), InstanceStatus::Running, 5) }];
-        steps.extend(child_ids.map(|id| StepRecord { enqueue: vec![job(id, "body", 1)], ..insert(instance(id)) }));
+        let mut steps = vec![StepRecord {
+            enqueue: vec![job("parent", "each", 1)],
+            ..advance(parent.clone(), InstanceStatus::Running, 5)
+        }];
+        steps.extend(child_ids.map(|id| StepRecord {
+            enqueue: vec![job(id, "body", 1)],
+            ..insert(instance(id))
+        }));
         steps
     };
     // The last step inserts an instance that exists.
@@ -506,7 +794,10 @@ pub async fn a_commit_of_several_steps_lands_whole_or_not_at_all<S: Store>(store
     assert_eq!(store.history("parent").await.unwrap().len(), 2);
     assert_eq!(store.queued_jobs().await.unwrap(), 0);
 
-    store.commit(together(["child-1", "child-2"])).await.unwrap();
+    store
+        .commit(together(["child-1", "child-2"]))
+        .await
+        .unwrap();
     assert_eq!(stored(&store, "parent").await.next_seq, 4);
     assert!(store.instance("child-2").await.unwrap().is_some());
     assert_eq!(store.queued_jobs().await.unwrap(), 3);
@@ -519,7 +810,10 @@ pub async fn inserting_an_existing_instance_is_refused<S: Store>(store: S) {
 
     let mut other = instance("i-1");
     other.data.insert("region".into(), json!("apac"));
-    let step = StepRecord { enqueue: vec![job("i-1", "extract", 1)], ..insert(other) };
+    let step = StepRecord {
+        enqueue: vec![job("i-1", "extract", 1)],
+        ..insert(other)
+    };
     match store.commit(vec![step]).await {
         Err(StoreError::DuplicateInstance(id)) => assert_eq!(id, "i-1"),
         other => panic!("expected DuplicateInstance, got {other:?}"),
@@ -554,7 +848,10 @@ pub async fn a_stale_update_is_a_conflict_and_changes_nothing<S: Store>(store: S
     assert_eq!(store.next_timer_due().await.unwrap(), None);
 
     let ghost = advance(instance("ghost"), InstanceStatus::Completed, 7);
-    assert!(store.commit(vec![ghost]).await.is_err(), "updating an instance that is not stored must fail");
+    assert!(
+        store.commit(vec![ghost]).await.is_err(),
+        "updating an instance that is not stored must fail"
+    );
     assert_eq!(store.instance("ghost").await.unwrap(), None);
 }
 
@@ -568,7 +865,14 @@ pub async fn enqueued_jobs_are_claimed_once_even_by_racing_claimers<S: Store>(st
         let id = format!("i-{i}");
         let jobs: Vec<JobRequest> = (0..10).map(|t| job(&id, &format!("task-{t}"), 1)).collect();
         all.extend(jobs.clone());
-        commit(&store, StepRecord { enqueue: jobs, ..insert(instance(&id)) }).await;
+        commit(
+            &store,
+            StepRecord {
+                enqueue: jobs,
+                ..insert(instance(&id))
+            },
+        )
+        .await;
     }
     assert_eq!(store.queued_jobs().await.unwrap(), 50);
 
@@ -578,7 +882,10 @@ pub async fn enqueued_jobs_are_claimed_once_even_by_racing_claimers<S: Store>(st
             tokio::spawn(async move {
                 let mut got = Vec::new();
                 loop {
-                    let batch = store.claim_jobs(&format!("worker-{c}"), 3, LEASE, t0()).await.unwrap();
+                    let batch = store
+                        .claim_jobs(&format!("worker-{c}"), 3, LEASE, t0())
+                        .await
+                        .unwrap();
                     // More than there are means some were handed out twice; stop and report it.
                     if batch.is_empty() || got.len() > 50 {
                         return got;
@@ -595,8 +902,15 @@ pub async fn enqueued_jobs_are_claimed_once_even_by_racing_claimers<S: Store>(st
     }
     let mut seen = HashSet::new();
     for c in &claimed {
-        assert!(seen.insert(JobKey::of(&c.request)), "job {:?} was claimed twice", JobKey::of(&c.request));
-        assert_eq!(c.lease_until, t0() + chrono::Duration::from_std(LEASE).unwrap());
+        assert!(
+            seen.insert(JobKey::of(&c.request)),
+            "job {:?} was claimed twice",
+            JobKey::of(&c.request)
+        );
+        assert_eq!(
+            c.lease_until,
+            t0() + chrono::Duration::from_std(LEASE).unwrap()
+        );
     }
     assert_eq!(claimed.len(), 50);
     let mut requests: Vec<JobRequest> = claimed.into_iter().map(|c| c.request).collect();
@@ -605,17 +919,38 @@ pub async fn enqueued_jobs_are_claimed_once_even_by_racing_claimers<S: Store>(st
     assert_eq!(requests, all, "claimed jobs carry the requests as enqueued");
     assert_eq!(store.queued_jobs().await.unwrap(), 0);
     assert_eq!(store.leased_jobs().await.unwrap().len(), 50);
-    assert!(store.claim_jobs("late", 10, LEASE, t0()).await.unwrap().is_empty());
+    assert!(store
+        .claim_jobs("late", 10, LEASE, t0())
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 /// Jobs queued by earlier steps are claimed before jobs queued by later ones.
 pub async fn jobs_are_claimed_oldest_first<S: Store>(store: S) {
     let inst = instance("i-1");
-    commit(&store, StepRecord { enqueue: vec![job("i-1", "first", 1)], ..insert(inst.clone()) }).await;
-    let second = StepRecord { enqueue: vec![job("i-1", "second", 1)], ..advance(inst, InstanceStatus::Running, 10) };
+    commit(
+        &store,
+        StepRecord {
+            enqueue: vec![job("i-1", "first", 1)],
+            ..insert(inst.clone())
+        },
+    )
+    .await;
+    let second = StepRecord {
+        enqueue: vec![job("i-1", "second", 1)],
+        ..advance(inst, InstanceStatus::Running, 10)
+    };
     let inst = Instance::clone(second.instance.as_ref().unwrap());
     commit(&store, second).await;
-    commit(&store, StepRecord { enqueue: vec![job("i-1", "third", 1)], ..advance(inst, InstanceStatus::Running, 20) }).await;
+    commit(
+        &store,
+        StepRecord {
+            enqueue: vec![job("i-1", "third", 1)],
+            ..advance(inst, InstanceStatus::Running, 20)
+        },
+    )
+    .await;
 
     let order: Vec<String> = [
         store.claim_jobs("w", 1, LEASE, at(30)).await.unwrap(),
@@ -634,41 +969,138 @@ pub async fn jobs_are_claimed_oldest_first<S: Store>(store: S) {
 pub async fn claims_of_a_case_or_an_instance_take_only_their_jobs_and_timers<S: Store>(store: S) {
     use baton_core::instance::LinkKind;
     let mut child = instance("child");
-    child.parent = Some(ParentLink { instance: "root".into(), task: "call".into(), index: 0, kind: LinkKind::Call, attempt: 1 });
+    child.parent = Some(ParentLink {
+        instance: "root".into(),
+        task: "call".into(),
+        index: 0,
+        kind: LinkKind::Call,
+        attempt: 1,
+    });
     (child.root, child.case, child.depth) = (Some("root".into()), "root".into(), 1);
-    commit(&store, StepRecord { enqueue: vec![job("other", "a", 1)], set_timers: vec![timer("other", "t", 5)], ..insert(instance("other")) }).await;
-    commit(&store, StepRecord { enqueue: vec![job("root", "a", 1)], set_timers: vec![timer("root", "t", 20)], ..insert(instance("root")) }).await;
-    commit(&store, StepRecord { enqueue: vec![job("child", "a", 1)], set_timers: vec![timer("child", "t", 10)], ..insert(child) }).await;
+    commit(
+        &store,
+        StepRecord {
+            enqueue: vec![job("other", "a", 1)],
+            set_timers: vec![timer("other", "t", 5)],
+            ..insert(instance("other"))
+        },
+    )
+    .await;
+    commit(
+        &store,
+        StepRecord {
+            enqueue: vec![job("root", "a", 1)],
+            set_timers: vec![timer("root", "t", 20)],
+            ..insert(instance("root"))
+        },
+    )
+    .await;
+    commit(
+        &store,
+        StepRecord {
+            enqueue: vec![job("child", "a", 1)],
+            set_timers: vec![timer("child", "t", 10)],
+            ..insert(child)
+        },
+    )
+    .await;
 
     assert_eq!(store.next_timer_due().await.unwrap(), Some(at(5)));
-    assert_eq!(store.next_timer_due_in(WorkScope::Case("root")).await.unwrap(), Some(at(10)), "the other instance's timer is not the case's");
-    assert_eq!(store.next_timer_due_in(WorkScope::Instance("root")).await.unwrap(), Some(at(20)));
+    assert_eq!(
+        store
+            .next_timer_due_in(WorkScope::Case("root"))
+            .await
+            .unwrap(),
+        Some(at(10)),
+        "the other instance's timer is not the case's"
+    );
+    assert_eq!(
+        store
+            .next_timer_due_in(WorkScope::Instance("root"))
+            .await
+            .unwrap(),
+        Some(at(20))
+    );
 
-    let mut claimed: Vec<String> = store.claim_jobs_in("run", WorkScope::Case("root"), 10, LEASE, t0()).await.unwrap().into_iter().map(|c| c.request.instance).collect();
+    let mut claimed: Vec<String> = store
+        .claim_jobs_in("run", WorkScope::Case("root"), 10, LEASE, t0())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.request.instance)
+        .collect();
     claimed.sort();
-    assert_eq!(claimed, ["child", "root"], "the case's jobs, the child's too");
-    let timers: Vec<String> = store.claim_timers("run", WorkScope::Case("root"), 10, LEASE, at(30)).await.unwrap().into_iter().map(|c| c.timer.instance).collect();
-    assert_eq!(timers, ["child", "root"], "the case's timers, earliest first");
+    assert_eq!(
+        claimed,
+        ["child", "root"],
+        "the case's jobs, the child's too"
+    );
+    let timers: Vec<String> = store
+        .claim_timers("run", WorkScope::Case("root"), 10, LEASE, at(30))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.timer.instance)
+        .collect();
+    assert_eq!(
+        timers,
+        ["child", "root"],
+        "the case's timers, earliest first"
+    );
 
-    assert!(store.claim_jobs_in("run", WorkScope::Instance("root"), 10, LEASE, t0()).await.unwrap().is_empty(), "taken already");
+    assert!(
+        store
+            .claim_jobs_in("run", WorkScope::Instance("root"), 10, LEASE, t0())
+            .await
+            .unwrap()
+            .is_empty(),
+        "taken already"
+    );
     let rest = store.claim_jobs("any", 10, LEASE, t0()).await.unwrap();
-    assert_eq!(rest.iter().map(|c| c.request.instance.as_str()).collect::<Vec<_>>(), ["other"], "the other instance's job is left for others");
-    let rest = store.claim_timers("any", WorkScope::All, 10, LEASE, at(30)).await.unwrap();
-    assert_eq!(rest.iter().map(|c| c.timer.instance.as_str()).collect::<Vec<_>>(), ["other"]);
+    assert_eq!(
+        rest.iter()
+            .map(|c| c.request.instance.as_str())
+            .collect::<Vec<_>>(),
+        ["other"],
+        "the other instance's job is left for others"
+    );
+    let rest = store
+        .claim_timers("any", WorkScope::All, 10, LEASE, at(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.iter()
+            .map(|c| c.timer.instance.as_str())
+            .collect::<Vec<_>>(),
+        ["other"]
+    );
 }
 
 /// A step that names a job attempt in `complete` removes it, claimed or not.
 pub async fn completing_a_job_removes_it_from_the_queue<S: Store>(store: S) {
     let inst = instance("i-1");
     let jobs = vec![job("i-1", "a", 1), job("i-1", "b", 1), job("i-1", "c", 1)];
-    commit(&store, StepRecord { enqueue: jobs, ..insert(inst.clone()) }).await;
+    commit(
+        &store,
+        StepRecord {
+            enqueue: jobs,
+            ..insert(inst.clone())
+        },
+    )
+    .await;
     let claimed = store.claim_jobs("w", 1, LEASE, t0()).await.unwrap();
     assert_eq!(claimed.len(), 1);
     let claimed_key = JobKey::of(&claimed[0].request);
-    let unclaimed = ["a", "b", "c"].into_iter().find(|t| *t != claimed_key.task).unwrap();
+    let unclaimed = ["a", "b", "c"]
+        .into_iter()
+        .find(|t| *t != claimed_key.task)
+        .unwrap();
 
     // The worker's result for the claimed job, and a cancel of one still waiting.
-    let step = StepRecord { complete: vec![claimed_key.clone(), key("i-1", unclaimed, 1)], ..advance(inst, InstanceStatus::Running, 5) };
+    let step = StepRecord {
+        complete: vec![claimed_key.clone(), key("i-1", unclaimed, 1)],
+        ..advance(inst, InstanceStatus::Running, 5)
+    };
     commit(&store, step).await;
 
     assert!(store.leased_jobs().await.unwrap().is_empty());
@@ -678,7 +1110,14 @@ pub async fn completing_a_job_removes_it_from_the_queue<S: Store>(store: S) {
     assert!(rest[0].request.task != claimed_key.task && rest[0].request.task != unclaimed);
 
     // A step that only completes a job (a stale result) needs no instance.
-    commit(&store, StepRecord { complete: vec![JobKey::of(&rest[0].request)], ..StepRecord::default() }).await;
+    commit(
+        &store,
+        StepRecord {
+            complete: vec![JobKey::of(&rest[0].request)],
+            ..StepRecord::default()
+        },
+    )
+    .await;
     assert!(store.leased_jobs().await.unwrap().is_empty());
     assert_eq!(store.queued_jobs().await.unwrap(), 0);
 }
@@ -687,31 +1126,81 @@ pub async fn completing_a_job_removes_it_from_the_queue<S: Store>(store: S) {
 /// leased to a worker, and a late completion of attempt 1 leaves attempt 2 alone.
 pub async fn a_new_attempt_replaces_the_old_queue_row<S: Store>(store: S) {
     let inst = instance("i-1");
-    commit(&store, StepRecord { enqueue: vec![job("i-1", "extract", 1)], ..insert(inst.clone()) }).await;
-    assert_eq!(store.claim_jobs("dead-worker", 10, LEASE, t0()).await.unwrap().len(), 1);
+    commit(
+        &store,
+        StepRecord {
+            enqueue: vec![job("i-1", "extract", 1)],
+            ..insert(inst.clone())
+        },
+    )
+    .await;
+    assert_eq!(
+        store
+            .claim_jobs("dead-worker", 10, LEASE, t0())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
-    let step = StepRecord { enqueue: vec![job("i-1", "extract", 2)], ..advance(inst, InstanceStatus::Running, 5) };
+    let step = StepRecord {
+        enqueue: vec![job("i-1", "extract", 2)],
+        ..advance(inst, InstanceStatus::Running, 5)
+    };
     commit(&store, step).await;
-    assert!(store.leased_jobs().await.unwrap().is_empty(), "attempt 1's lease went with its row");
+    assert!(
+        store.leased_jobs().await.unwrap().is_empty(),
+        "attempt 1's lease went with its row"
+    );
     assert_eq!(store.queued_jobs().await.unwrap(), 1);
 
-    commit(&store, StepRecord { complete: vec![key("i-1", "extract", 1)], ..StepRecord::default() }).await;
-    assert_eq!(store.queued_jobs().await.unwrap(), 1, "completing attempt 1 must not remove attempt 2");
+    commit(
+        &store,
+        StepRecord {
+            complete: vec![key("i-1", "extract", 1)],
+            ..StepRecord::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        store.queued_jobs().await.unwrap(),
+        1,
+        "completing attempt 1 must not remove attempt 2"
+    );
 
     let claimed = store.claim_jobs("w", 10, LEASE, t0()).await.unwrap();
-    assert_eq!(claimed.iter().map(|c| JobKey::of(&c.request)).collect::<Vec<_>>(), [key("i-1", "extract", 2)]);
+    assert_eq!(
+        claimed
+            .iter()
+            .map(|c| JobKey::of(&c.request))
+            .collect::<Vec<_>>(),
+        [key("i-1", "extract", 2)]
+    );
 }
 
 /// `leased_jobs` names exactly the claimed jobs; `queued_jobs` counts the rest.
 pub async fn leased_jobs_lists_claimed_jobs<S: Store>(store: S) {
     assert!(store.leased_jobs().await.unwrap().is_empty());
     let jobs = vec![job("i-1", "a", 1), job("i-1", "b", 1), job("i-1", "c", 1)];
-    commit(&store, StepRecord { enqueue: jobs, ..insert(instance("i-1")) }).await;
+    commit(
+        &store,
+        StepRecord {
+            enqueue: jobs,
+            ..insert(instance("i-1"))
+        },
+    )
+    .await;
     assert!(store.leased_jobs().await.unwrap().is_empty());
 
     let first = store.claim_jobs("w1", 1, LEASE, t0()).await.unwrap();
     let second = store.claim_jobs("w2", 1, LEASE, t0()).await.unwrap();
-    let claimed = keys(first.iter().chain(&second).map(|c| JobKey::of(&c.request)).collect());
+    let claimed = keys(
+        first
+            .iter()
+            .chain(&second)
+            .map(|c| JobKey::of(&c.request))
+            .collect(),
+    );
     assert_eq!(claimed.len(), 2);
     assert_eq!(keys(store.leased_jobs().await.unwrap()), claimed);
     assert_eq!(store.queued_jobs().await.unwrap(), 1);
@@ -719,57 +1208,157 @@ pub async fn leased_jobs_lists_claimed_jobs<S: Store>(store: S) {
 
 /// `queue_depths` counts the jobs waiting and leased by topic (command jobs are topic `""`;
 /// an empty queue has no entry) and the timers due at the moment asked about.
-pub async fn queue_depths_count_queued_and_leased_jobs_by_topic_and_the_timers_due<S: Store>(store: S) {
-    assert_eq!(store.queue_depths(at(0)).await.unwrap(), crate::QueueDepths::default());
+pub async fn queue_depths_count_queued_and_leased_jobs_by_topic_and_the_timers_due<S: Store>(
+    store: S,
+) {
+    assert_eq!(
+        store.queue_depths(at(0)).await.unwrap(),
+        crate::QueueDepths::default()
+    );
     let jobs = vec![job("i-1", "a", 1), job("i-1", "b", 1), job("i-1", "c", 1)];
     let timers = vec![timer("i-1", "soon", 10), timer("i-1", "later", 30)];
-    commit(&store, StepRecord { enqueue: jobs, set_timers: timers, ..insert(instance("i-1")) }).await;
-    assert_eq!(store.claim_jobs("w", 1, LEASE, t0()).await.unwrap().len(), 1);
+    commit(
+        &store,
+        StepRecord {
+            enqueue: jobs,
+            set_timers: timers,
+            ..insert(instance("i-1"))
+        },
+    )
+    .await;
+    assert_eq!(
+        store.claim_jobs("w", 1, LEASE, t0()).await.unwrap().len(),
+        1
+    );
 
     let depths = store.queue_depths(at(20)).await.unwrap();
-    assert_eq!(depths.jobs, [crate::TopicJobs { topic: String::new(), queued: 2, leased: 1 }]);
+    assert_eq!(
+        depths.jobs,
+        [crate::TopicJobs {
+            topic: String::new(),
+            queued: 2,
+            leased: 1
+        }]
+    );
     assert_eq!(depths.timers_due, 1, "only the timer due by then");
     assert_eq!(store.queue_depths(at(30)).await.unwrap().timers_due, 2);
     assert_eq!(store.queue_depths(at(9)).await.unwrap().timers_due, 0);
 }
 
 fn process(pid: u32) -> JobProcess {
-    JobProcess { pid, pgid: pid, identity: format!("boot-1 start-{pid}") }
+    JobProcess {
+        pid,
+        pgid: pid,
+        identity: format!("boot-1 start-{pid}"),
+    }
 }
 
 /// A recorded job process is listed until it is forgotten: a step that cancels the job
 /// (removes its queue row) or queues its next attempt leaves the record, since the process may
 /// still be stopping; recording an attempt again replaces its record, and forgetting one that
 /// is not recorded is no error.
-pub async fn a_job_process_stays_recorded_until_forgotten_whatever_happens_to_its_queue_row<S: Store>(store: S) {
+pub async fn a_job_process_stays_recorded_until_forgotten_whatever_happens_to_its_queue_row<
+    S: Store,
+>(
+    store: S,
+) {
     assert_eq!(store.job_processes().await.unwrap(), []);
     let inst = instance("i-1");
-    commit(&store, StepRecord { enqueue: vec![job("i-1", "extract", 1), job("i-1", "load", 1)], ..insert(inst.clone()) }).await;
-    assert_eq!(store.claim_jobs("w", 10, LEASE, t0()).await.unwrap().len(), 2);
-    store.record_job_process(&key("i-1", "extract", 1), &process(100)).await.unwrap();
-    store.record_job_process(&key("i-1", "load", 1), &process(200)).await.unwrap();
-    assert_eq!(store.job_processes().await.unwrap(), [(key("i-1", "extract", 1), process(100)), (key("i-1", "load", 1), process(200))]);
-
-    // A cancel of extract (its row goes), then its retry as attempt 2 (a new row).
-    let cancel = StepRecord { complete: vec![key("i-1", "extract", 1)], ..advance(inst, InstanceStatus::Running, 5) };
-    let inst = Instance::clone(cancel.instance.as_ref().unwrap());
-    commit(&store, cancel).await;
-    commit(&store, StepRecord { enqueue: vec![job("i-1", "extract", 2)], ..advance(inst, InstanceStatus::Running, 10) }).await;
-    assert_eq!(store.job_processes().await.unwrap(), [(key("i-1", "extract", 1), process(100)), (key("i-1", "load", 1), process(200))]);
-
-    store.record_job_process(&key("i-1", "extract", 2), &process(300)).await.unwrap();
-    store.record_job_process(&key("i-1", "load", 1), &process(201)).await.unwrap();
+    commit(
+        &store,
+        StepRecord {
+            enqueue: vec![job("i-1", "extract", 1), job("i-1", "load", 1)],
+            ..insert(inst.clone())
+        },
+    )
+    .await;
+    assert_eq!(
+        store.claim_jobs("w", 10, LEASE, t0()).await.unwrap().len(),
+        2
+    );
+    store
+        .record_job_process(&key("i-1", "extract", 1), &process(100))
+        .await
+        .unwrap();
+    store
+        .record_job_process(&key("i-1", "load", 1), &process(200))
+        .await
+        .unwrap();
     assert_eq!(
         store.job_processes().await.unwrap(),
-        [(key("i-1", "extract", 1), process(100)), (key("i-1", "extract", 2), process(300)), (key("i-1", "load", 1), process(201))]
+        [
+            (key("i-1", "extract", 1), process(100)),
+            (key("i-1", "load", 1), process(200))
+        ]
     );
 
-    store.forget_job_process(&key("i-1", "extract", 1)).await.unwrap();
-    store.forget_job_process(&key("i-1", "extract", 1)).await.unwrap();
-    store.forget_job_process(&key("i-9", "nothing", 1)).await.unwrap();
-    assert_eq!(store.job_processes().await.unwrap(), [(key("i-1", "extract", 2), process(300)), (key("i-1", "load", 1), process(201))]);
-    store.forget_job_process(&key("i-1", "extract", 2)).await.unwrap();
-    store.forget_job_process(&key("i-1", "load", 1)).await.unwrap();
+    // A cancel of extract (its row goes), then its retry as attempt 2 (a new row).
+    let cancel = StepRecord {
+        complete: vec![key("i-1", "extract", 1)],
+        ..advance(inst, InstanceStatus::Running, 5)
+    };
+    let inst = Instance::clone(cancel.instance.as_ref().unwrap());
+    commit(&store, cancel).await;
+    commit(
+        &store,
+        StepRecord {
+            enqueue: vec![job("i-1", "extract", 2)],
+            ..advance(inst, InstanceStatus::Running, 10)
+        },
+    )
+    .await;
+    assert_eq!(
+        store.job_processes().await.unwrap(),
+        [
+            (key("i-1", "extract", 1), process(100)),
+            (key("i-1", "load", 1), process(200))
+        ]
+    );
+
+    store
+        .record_job_process(&key("i-1", "extract", 2), &process(300))
+        .await
+        .unwrap();
+    store
+        .record_job_process(&key("i-1", "load", 1), &process(201))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.job_processes().await.unwrap(),
+        [
+            (key("i-1", "extract", 1), process(100)),
+            (key("i-1", "extract", 2), process(300)),
+            (key("i-1", "load", 1), process(201))
+        ]
+    );
+
+    store
+        .forget_job_process(&key("i-1", "extract", 1))
+        .await
+        .unwrap();
+    store
+        .forget_job_process(&key("i-1", "extract", 1))
+        .await
+        .unwrap();
+    store
+        .forget_job_process(&key("i-9", "nothing", 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.job_processes().await.unwrap(),
+        [
+            (key("i-1", "extract", 2), process(300)),
+            (key("i-1", "load", 1), process(201))
+        ]
+    );
+    store
+        .forget_job_process(&key("i-1", "extract", 2))
+        .await
+        .unwrap();
+    store
+        .forget_job_process(&key("i-1", "load", 1))
+        .await
+        .unwrap();
     assert_eq!(store.job_processes().await.unwrap(), []);
 }
 
@@ -781,18 +1370,44 @@ pub async fn a_job_process_stays_recorded_until_forgotten_whatever_happens_to_it
 pub async fn timers_come_due_in_order_and_can_be_cleared<S: Store>(store: S) {
     assert_eq!(store.next_timer_due().await.unwrap(), None);
     commit(&store, insert(instance("i-2"))).await;
-    let step =
-        StepRecord { set_timers: vec![timer("i-1", "alpha", 30), timer("i-1", "zulu", 10), timer("i-2", "mike", 20)], ..insert(instance("i-1")) };
+    let step = StepRecord {
+        set_timers: vec![
+            timer("i-1", "alpha", 30),
+            timer("i-1", "zulu", 10),
+            timer("i-2", "mike", 20),
+        ],
+        ..insert(instance("i-1"))
+    };
     commit(&store, step).await;
 
     assert_eq!(store.next_timer_due().await.unwrap(), Some(at(10)));
     assert!(store.due_timers(at(9), 10).await.unwrap().is_empty());
-    assert_eq!(store.due_timers(at(20), 10).await.unwrap(), [timer("i-1", "zulu", 10), timer("i-2", "mike", 20)]);
-    assert_eq!(store.due_timers(at(100), 1).await.unwrap(), [timer("i-1", "zulu", 10)]);
-    assert_eq!(store.due_timers_of("i-1", at(100), 10).await.unwrap(), [timer("i-1", "zulu", 10), timer("i-1", "alpha", 30)]);
-    assert_eq!(store.due_timers_of("i-1", at(20), 10).await.unwrap(), [timer("i-1", "zulu", 10)], "only those due");
-    assert_eq!(store.due_timers_of("i-1", at(100), 1).await.unwrap(), [timer("i-1", "zulu", 10)]);
-    assert!(store.due_timers_of("i-3", at(100), 10).await.unwrap().is_empty());
+    assert_eq!(
+        store.due_timers(at(20), 10).await.unwrap(),
+        [timer("i-1", "zulu", 10), timer("i-2", "mike", 20)]
+    );
+    assert_eq!(
+        store.due_timers(at(100), 1).await.unwrap(),
+        [timer("i-1", "zulu", 10)]
+    );
+    assert_eq!(
+        store.due_timers_of("i-1", at(100), 10).await.unwrap(),
+        [timer("i-1", "zulu", 10), timer("i-1", "alpha", 30)]
+    );
+    assert_eq!(
+        store.due_timers_of("i-1", at(20), 10).await.unwrap(),
+        [timer("i-1", "zulu", 10)],
+        "only those due"
+    );
+    assert_eq!(
+        store.due_timers_of("i-1", at(100), 1).await.unwrap(),
+        [timer("i-1", "zulu", 10)]
+    );
+    assert!(store
+        .due_timers_of("i-3", at(100), 10)
+        .await
+        .unwrap()
+        .is_empty());
 
     // Clear `zulu`, move `mike` later than `alpha`.
     let inst = stored(&store, "i-1").await;
@@ -803,9 +1418,18 @@ pub async fn timers_come_due_in_order_and_can_be_cleared<S: Store>(store: S) {
     };
     commit(&store, step).await;
     assert_eq!(store.next_timer_due().await.unwrap(), Some(at(30)));
-    assert_eq!(store.due_timers(at(100), 10).await.unwrap(), [timer("i-1", "alpha", 30), timer("i-2", "mike", 40)]);
+    assert_eq!(
+        store.due_timers(at(100), 10).await.unwrap(),
+        [timer("i-1", "alpha", 30), timer("i-2", "mike", 40)]
+    );
 
-    let clear_all = StepRecord { clear_timers: vec![("i-1".into(), "alpha".into()), ("i-2".into(), "mike".into())], ..StepRecord::default() };
+    let clear_all = StepRecord {
+        clear_timers: vec![
+            ("i-1".into(), "alpha".into()),
+            ("i-2".into(), "mike".into()),
+        ],
+        ..StepRecord::default()
+    };
     commit(&store, clear_all).await;
     assert_eq!(store.next_timer_due().await.unwrap(), None);
     assert!(store.due_timers(at(100), 10).await.unwrap().is_empty());
@@ -829,9 +1453,14 @@ fn with_status(id: &str, status: InstanceStatus, created: i64) -> Instance {
 /// holds the unscoped instances and that department's, the unscoped scope only the unscoped
 /// ones, and a full page of a scope is full of what the scope holds. Open incidents follow
 /// their instances' departments.
-pub async fn a_department_scope_lists_the_unscoped_instances_and_its_departments_only<S: Store>(store: S) {
+pub async fn a_department_scope_lists_the_unscoped_instances_and_its_departments_only<S: Store>(
+    store: S,
+) {
     use crate::DepartmentScope;
-    for (n, department) in [Some("legal"), None, Some("sales"), Some("legal")].into_iter().enumerate() {
+    for (n, department) in [Some("legal"), None, Some("sales"), Some("legal")]
+        .into_iter()
+        .enumerate()
+    {
         let mut inst = with_status(&format!("i-{n}"), InstanceStatus::Running, n as i64 * 10);
         inst.department = department.map(str::to_owned);
         commit(&store, insert(inst)).await;
@@ -839,17 +1468,44 @@ pub async fn a_department_scope_lists_the_unscoped_instances_and_its_departments
     let list = |scope: DepartmentScope, limit: usize| {
         let store = store.clone();
         async move {
-            let query = crate::InstanceQuery { scope, limit, ..crate::InstanceQuery::default() };
-            store.list_instances(&query).await.unwrap().into_iter().map(|s| (s.id, s.department)).collect::<Vec<_>>()
+            let query = crate::InstanceQuery {
+                scope,
+                limit,
+                ..crate::InstanceQuery::default()
+            };
+            store
+                .list_instances(&query)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|s| (s.id, s.department))
+                .collect::<Vec<_>>()
         }
     };
     let legal = || DepartmentScope::Department("legal".into());
     let row = |id: &str, department: Option<&str>| (id.to_owned(), department.map(str::to_owned));
-    assert_eq!(list(legal(), 100).await, [row("i-3", Some("legal")), row("i-1", None), row("i-0", Some("legal"))]);
-    assert_eq!(list(legal(), 2).await, [row("i-3", Some("legal")), row("i-1", None)], "a page holds what the scope holds");
-    assert_eq!(list(DepartmentScope::Unscoped, 100).await, [row("i-1", None)]);
+    assert_eq!(
+        list(legal(), 100).await,
+        [
+            row("i-3", Some("legal")),
+            row("i-1", None),
+            row("i-0", Some("legal"))
+        ]
+    );
+    assert_eq!(
+        list(legal(), 2).await,
+        [row("i-3", Some("legal")), row("i-1", None)],
+        "a page holds what the scope holds"
+    );
+    assert_eq!(
+        list(DepartmentScope::Unscoped, 100).await,
+        [row("i-1", None)]
+    );
     assert_eq!(list(DepartmentScope::All, 100).await.len(), 4);
-    assert_eq!(store.instance_department("i-2").await.unwrap(), Some(Some("sales".to_owned())));
+    assert_eq!(
+        store.instance_department("i-2").await.unwrap(),
+        Some(Some("sales".to_owned()))
+    );
     assert_eq!(store.instance_department("i-1").await.unwrap(), Some(None));
     assert_eq!(store.instance_department("nope").await.unwrap(), None);
 
@@ -864,14 +1520,31 @@ pub async fn a_department_scope_lists_the_unscoped_instances_and_its_departments
             at: at(50),
         })
         .collect();
-    store.commit(vec![StepRecord { raise_incidents: incidents, ..StepRecord::default() }]).await.unwrap();
+    store
+        .commit(vec![StepRecord {
+            raise_incidents: incidents,
+            ..StepRecord::default()
+        }])
+        .await
+        .unwrap();
     let open = |scope: DepartmentScope| {
         let store = store.clone();
-        async move { store.open_incidents_in(&scope, 100).await.unwrap().into_iter().map(|i| i.instance).collect::<Vec<_>>() }
+        async move {
+            store
+                .open_incidents_in(&scope, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|i| i.instance)
+                .collect::<Vec<_>>()
+        }
     };
     assert_eq!(open(legal()).await, ["i-0", "i-1", "i-3"]);
     assert_eq!(open(DepartmentScope::Unscoped).await, ["i-1"]);
-    assert_eq!(open(DepartmentScope::All).await, ["i-0", "i-1", "i-2", "i-3"]);
+    assert_eq!(
+        open(DepartmentScope::All).await,
+        ["i-0", "i-1", "i-2", "i-3"]
+    );
 }
 
 fn every_status() -> Vec<InstanceStatus> {
@@ -896,30 +1569,73 @@ pub async fn open_instances_excludes_terminal_ones<S: Store>(store: S) {
         ids.sort();
         ids
     };
-    let open: Vec<String> = every_status().into_iter().filter(|s| !s.is_terminal()).map(|s| s.name().to_owned()).collect();
-    assert_eq!(sorted(store.open_instances().await.unwrap()), sorted(open.clone()));
+    let open: Vec<String> = every_status()
+        .into_iter()
+        .filter(|s| !s.is_terminal())
+        .map(|s| s.name().to_owned())
+        .collect();
+    assert_eq!(
+        sorted(store.open_instances().await.unwrap()),
+        sorted(open.clone())
+    );
 
     let running = stored(&store, "running").await;
     commit(&store, advance(running, InstanceStatus::Completed, 10)).await;
     let still_open: Vec<String> = open.into_iter().filter(|id| id != "running").collect();
-    assert_eq!(sorted(store.open_instances().await.unwrap()), sorted(still_open));
+    assert_eq!(
+        sorted(store.open_instances().await.unwrap()),
+        sorted(still_open)
+    );
 }
 
 /// `instances` lists newest first, up to `limit`, optionally only one status.
 pub async fn instances_filter_by_status<S: Store>(store: S) {
-    let statuses = [InstanceStatus::Completed, InstanceStatus::Running, InstanceStatus::Completed, InstanceStatus::Failed, InstanceStatus::Completed];
+    let statuses = [
+        InstanceStatus::Completed,
+        InstanceStatus::Running,
+        InstanceStatus::Completed,
+        InstanceStatus::Failed,
+        InstanceStatus::Completed,
+    ];
     for (n, status) in statuses.into_iter().enumerate() {
-        commit(&store, insert(with_status(&format!("i-{n}"), status, n as i64 * 10))).await;
+        commit(
+            &store,
+            insert(with_status(&format!("i-{n}"), status, n as i64 * 10)),
+        )
+        .await;
     }
-    let ids = |list: Vec<crate::InstanceSummary>| list.into_iter().map(|s| s.id).collect::<Vec<_>>();
+    let ids =
+        |list: Vec<crate::InstanceSummary>| list.into_iter().map(|s| s.id).collect::<Vec<_>>();
 
-    assert_eq!(ids(store.instances(None, 100).await.unwrap()), ["i-4", "i-3", "i-2", "i-1", "i-0"]);
+    assert_eq!(
+        ids(store.instances(None, 100).await.unwrap()),
+        ["i-4", "i-3", "i-2", "i-1", "i-0"]
+    );
     assert_eq!(ids(store.instances(None, 2).await.unwrap()), ["i-4", "i-3"]);
-    assert_eq!(ids(store.instances(Some(InstanceStatus::Completed), 100).await.unwrap()), ["i-4", "i-2", "i-0"]);
-    assert_eq!(ids(store.instances(Some(InstanceStatus::Completed), 1).await.unwrap()), ["i-4"]);
-    assert!(store.instances(Some(InstanceStatus::Aborted), 100).await.unwrap().is_empty());
+    assert_eq!(
+        ids(store
+            .instances(Some(InstanceStatus::Completed), 100)
+            .await
+            .unwrap()),
+        ["i-4", "i-2", "i-0"]
+    );
+    assert_eq!(
+        ids(store
+            .instances(Some(InstanceStatus::Completed), 1)
+            .await
+            .unwrap()),
+        ["i-4"]
+    );
+    assert!(store
+        .instances(Some(InstanceStatus::Aborted), 100)
+        .await
+        .unwrap()
+        .is_empty());
 
-    let failed = store.instances(Some(InstanceStatus::Failed), 100).await.unwrap();
+    let failed = store
+        .instances(Some(InstanceStatus::Failed), 100)
+        .await
+        .unwrap();
     assert_eq!(
         failed,
         [crate::InstanceSummary {
@@ -946,14 +1662,48 @@ pub async fn a_case_lists_its_instances_with_their_parents_and_work_status<S: St
     commit(&store, insert(instance("root"))).await;
     commit(&store, insert(instance("elsewhere"))).await;
     let mut called = instance("called");
-    called.parent = Some(ParentLink { instance: "root".into(), task: "call".into(), index: 0, kind: LinkKind::Call, attempt: 1 });
+    called.parent = Some(ParentLink {
+        instance: "root".into(),
+        task: "call".into(),
+        index: 0,
+        kind: LinkKind::Call,
+        attempt: 1,
+    });
     (called.root, called.case, called.depth) = (Some("root".into()), "root".into(), 1);
     let mut handed = instance("handed");
-    handed.parent = Some(ParentLink { instance: "root".into(), task: "hand".into(), index: 0, kind: LinkKind::Handoff, attempt: 1 });
+    handed.parent = Some(ParentLink {
+        instance: "root".into(),
+        task: "hand".into(),
+        index: 0,
+        kind: LinkKind::Handoff,
+        attempt: 1,
+    });
     (handed.case, handed.depth) = ("root".into(), 1);
-    commit(&store, StepRecord { instance: Some(called.clone().into()), new: true, events: started_events(), ..StepRecord::default() }).await;
-    commit(&store, StepRecord { instance: Some(handed.clone().into()), new: true, events: started_events(), ..StepRecord::default() }).await;
-    assert_eq!(stored(&store, "called").await, called, "the link, root, case and depth read back");
+    commit(
+        &store,
+        StepRecord {
+            instance: Some(called.clone().into()),
+            new: true,
+            events: started_events(),
+            ..StepRecord::default()
+        },
+    )
+    .await;
+    commit(
+        &store,
+        StepRecord {
+            instance: Some(handed.clone().into()),
+            new: true,
+            events: started_events(),
+            ..StepRecord::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        stored(&store, "called").await,
+        called,
+        "the link, root, case and depth read back"
+    );
     assert_eq!(stored(&store, "handed").await, handed);
 
     let mut root = stored(&store, "root").await;
@@ -964,27 +1714,53 @@ pub async fn a_case_lists_its_instances_with_their_parents_and_work_status<S: St
     step.work_status_changed = true;
     commit(&store, step).await;
 
-    let query = InstanceQuery { case: Some("root".into()), limit: 10, ..InstanceQuery::default() };
+    let query = InstanceQuery {
+        case: Some("root".into()),
+        limit: 10,
+        ..InstanceQuery::default()
+    };
     let mut case = store.list_instances(&query).await.unwrap();
     case.sort_by(|a, b| a.id.cmp(&b.id));
-    let rows: Vec<(&str, Option<&str>, Option<LinkKind>, &str, Option<&str>)> =
-        case.iter().map(|r| (r.id.as_str(), r.parent.as_deref(), r.link, r.case.as_str(), r.work_status.as_deref())).collect();
+    let rows: Vec<(&str, Option<&str>, Option<LinkKind>, &str, Option<&str>)> = case
+        .iter()
+        .map(|r| {
+            (
+                r.id.as_str(),
+                r.parent.as_deref(),
+                r.link,
+                r.case.as_str(),
+                r.work_status.as_deref(),
+            )
+        })
+        .collect();
     assert_eq!(
         rows,
         [
             ("called", Some("root"), Some(LinkKind::Call), "root", None),
-            ("handed", Some("root"), Some(LinkKind::Handoff), "root", None),
+            (
+                "handed",
+                Some("root"),
+                Some(LinkKind::Handoff),
+                "root",
+                None
+            ),
             ("root", None, None, "root", Some("Pending-Fulfillment"))
         ]
     );
-    assert_eq!(stored(&store, "root").await.referenced_instances, ["handed"]);
+    assert_eq!(
+        stored(&store, "root").await.referenced_instances,
+        ["handed"]
+    );
 }
 
 /// `latest_version` is the newest deployed version of an id, read without its source.
 pub async fn latest_version_is_the_newest_deployment<S: Store>(store: S) {
     assert_eq!(store.latest_version("p").await.unwrap(), None);
     store.deploy("p", "p.yaml", "id: p", t0()).await.unwrap();
-    store.deploy("p", "p.yaml", "id: p # 2", t0()).await.unwrap();
+    store
+        .deploy("p", "p.yaml", "id: p # 2", t0())
+        .await
+        .unwrap();
     store.deploy("q", "q.yaml", "id: q", t0()).await.unwrap();
     assert_eq!(store.latest_version("p").await.unwrap(), Some(2));
     assert_eq!(store.latest_version("q").await.unwrap(), Some(1));
@@ -994,13 +1770,25 @@ pub async fn latest_version_is_the_newest_deployment<S: Store>(store: S) {
 pub async fn children_lists_the_iterations_of_an_instance<S: Store>(store: S) {
     commit(&store, insert(instance("parent"))).await;
     commit(&store, insert(instance("other-parent"))).await;
-    for (id, parent, index) in [("iter-b", "parent", 1), ("iter-a", "parent", 0), ("iter-x", "other-parent", 0)] {
+    for (id, parent, index) in [
+        ("iter-b", "parent", 1),
+        ("iter-a", "parent", 0),
+        ("iter-x", "other-parent", 0),
+    ] {
         let mut child = instance(id);
         child.parent = Some(ParentLink::iteration(parent, "each", index));
         (child.root, child.case, child.depth) = (Some(parent.into()), parent.into(), 1);
-        child.iteration = Some(Iteration { index, item: json!(format!("file-{index}.csv")), snapshot: Some(1) });
+        child.iteration = Some(Iteration {
+            index,
+            item: json!(format!("file-{index}.csv")),
+            snapshot: Some(1),
+        });
         commit(&store, insert(child.clone())).await;
-        assert_eq!(stored(&store, id).await, child, "the parent link and item read back");
+        assert_eq!(
+            stored(&store, id).await,
+            child,
+            "the parent link and item read back"
+        );
     }
     let mut children = store.children("parent").await.unwrap();
     children.sort();
@@ -1011,19 +1799,60 @@ pub async fn children_lists_the_iterations_of_an_instance<S: Store>(store: S) {
 
 /// A ForEach run's snapshot lands with the step that shares it, reads back whole under its key
 /// (instance, task, attempt), is replaced by sharing it again, and is gone once dropped.
-pub async fn a_foreach_snapshot_is_stored_once_with_its_step_and_dropped_with_another<S: Store>(store: S) {
-    let key = |attempt| crate::SnapshotKey { instance: "parent".into(), task: "each".into(), attempt };
-    let snapshot = |n: i64| std::sync::Arc::new(ForEachSnapshot::new(json!({"region": "emea", "n": n}).as_object().cloned().unwrap(), vec![json!("a.csv"), json!(n)]));
+pub async fn a_foreach_snapshot_is_stored_once_with_its_step_and_dropped_with_another<S: Store>(
+    store: S,
+) {
+    let key = |attempt| crate::SnapshotKey {
+        instance: "parent".into(),
+        task: "each".into(),
+        attempt,
+    };
+    let snapshot = |n: i64| {
+        std::sync::Arc::new(ForEachSnapshot::new(
+            json!({"region": "emea", "n": n})
+                .as_object()
+                .cloned()
+                .unwrap(),
+            vec![json!("a.csv"), json!(n)],
+        ))
+    };
     let mut step = insert(instance("parent"));
     step.share_snapshots = vec![(key(1), snapshot(1)), (key(2), snapshot(2))];
     commit(&store, step).await;
-    assert_eq!(store.snapshot(&key(1)).await.unwrap().as_ref(), Some(&*snapshot(1)));
-    assert_eq!(store.snapshot(&key(2)).await.unwrap().as_ref(), Some(&*snapshot(2)));
+    assert_eq!(
+        store.snapshot(&key(1)).await.unwrap().as_ref(),
+        Some(&*snapshot(1))
+    );
+    assert_eq!(
+        store.snapshot(&key(2)).await.unwrap().as_ref(),
+        Some(&*snapshot(2))
+    );
     assert_eq!(store.snapshot(&key(3)).await.unwrap(), None);
-    assert_eq!(store.snapshot(&crate::SnapshotKey { instance: "other".into(), ..key(1) }).await.unwrap(), None);
+    assert_eq!(
+        store
+            .snapshot(&crate::SnapshotKey {
+                instance: "other".into(),
+                ..key(1)
+            })
+            .await
+            .unwrap(),
+        None
+    );
 
-    commit(&store, StepRecord { share_snapshots: vec![(key(1), snapshot(7))], drop_snapshots: vec![key(2)], ..StepRecord::default() }).await;
-    assert_eq!(store.snapshot(&key(1)).await.unwrap().as_ref(), Some(&*snapshot(7)), "shared again: replaced");
+    commit(
+        &store,
+        StepRecord {
+            share_snapshots: vec![(key(1), snapshot(7))],
+            drop_snapshots: vec![key(2)],
+            ..StepRecord::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        store.snapshot(&key(1)).await.unwrap().as_ref(),
+        Some(&*snapshot(7)),
+        "shared again: replaced"
+    );
     assert_eq!(store.snapshot(&key(2)).await.unwrap(), None, "dropped");
 }
 
@@ -1031,25 +1860,45 @@ pub async fn a_foreach_snapshot_is_stored_once_with_its_step_and_dropped_with_an
 /// process and task.
 pub async fn expected_runtimes_average_the_last_runs_of_each_task<S: Store>(store: S) {
     assert!(store.expected_runtimes("etl").await.unwrap().is_empty());
-    let sample = |process: &str, task: &str, ms: u64| RuntimeSample { process: process.into(), task: task.into(), duration_ms: ms };
+    let sample = |process: &str, task: &str, ms: u64| RuntimeSample {
+        process: process.into(),
+        task: task.into(),
+        duration_ms: ms,
+    };
     // Two more runs of `load` than are kept: the first two (100 and 200 ms) drop out.
     let runs = ERT_RUNS as u64 + 2;
     for n in 1..=runs {
-        commit(&store, StepRecord { runtimes: vec![sample("etl", "load", n * 100)], ..StepRecord::default() }).await;
+        commit(
+            &store,
+            StepRecord {
+                runtimes: vec![sample("etl", "load", n * 100)],
+                ..StepRecord::default()
+            },
+        )
+        .await;
     }
     // Several samples in one step count one by one.
     let step = StepRecord {
-        runtimes: vec![sample("etl", "extract", 40), sample("etl", "extract", 60), sample("other", "load", 5)],
+        runtimes: vec![
+            sample("etl", "extract", 40),
+            sample("etl", "extract", 60),
+            sample("other", "load", 5),
+        ],
         ..StepRecord::default()
     };
     commit(&store, step).await;
 
     let kept: Vec<u64> = (3..=runs).map(|n| n * 100).collect();
     let average = kept.iter().sum::<u64>() / kept.len() as u64;
-    let expected =
-        std::collections::HashMap::from([("load".to_owned(), Duration::from_millis(average)), ("extract".to_owned(), Duration::from_millis(50))]);
+    let expected = std::collections::HashMap::from([
+        ("load".to_owned(), Duration::from_millis(average)),
+        ("extract".to_owned(), Duration::from_millis(50)),
+    ]);
     assert_eq!(store.expected_runtimes("etl").await.unwrap(), expected);
-    assert_eq!(store.expected_runtimes("other").await.unwrap(), std::collections::HashMap::from([("load".to_owned(), Duration::from_millis(5))]));
+    assert_eq!(
+        store.expected_runtimes("other").await.unwrap(),
+        std::collections::HashMap::from([("load".to_owned(), Duration::from_millis(5))])
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1064,11 +1913,20 @@ pub async fn concurrent_commits_from_many_tasks_all_land<S: Store>(store: S) {
             let store = store.clone();
             tokio::spawn(async move {
                 let id = format!("i-{n:03}");
-                let step = StepRecord { enqueue: vec![job(&id, "extract", 1)], ..insert(instance(&id)) };
+                let step = StepRecord {
+                    enqueue: vec![job(&id, "extract", 1)],
+                    ..insert(instance(&id))
+                };
                 store.commit(vec![step]).await.unwrap();
                 // A follow-up step on the same instance, as the engine makes after a job.
                 let next = advance(instance(&id), InstanceStatus::Completed, 5);
-                store.commit(vec![StepRecord { complete: vec![key(&id, "extract", 1)], ..next }]).await.unwrap();
+                store
+                    .commit(vec![StepRecord {
+                        complete: vec![key(&id, "extract", 1)],
+                        ..next
+                    }])
+                    .await
+                    .unwrap();
             })
         })
         .collect();
@@ -1080,7 +1938,14 @@ pub async fn concurrent_commits_from_many_tasks_all_land<S: Store>(store: S) {
         assert_eq!(stored(&store, &id).await.status, InstanceStatus::Completed);
         assert_eq!(store.history(&id).await.unwrap().len(), 3);
     }
-    assert_eq!(store.instances(Some(InstanceStatus::Completed), 1000).await.unwrap().len(), N);
+    assert_eq!(
+        store
+            .instances(Some(InstanceStatus::Completed), 1000)
+            .await
+            .unwrap()
+            .len(),
+        N
+    );
     assert!(store.open_instances().await.unwrap().is_empty());
     assert_eq!(store.queued_jobs().await.unwrap(), 0);
 }
@@ -1094,22 +1959,83 @@ pub async fn instances_filter_by_process_and_start_time_and_page_by_cursor<S: St
         }
         commit(&store, insert(inst)).await;
     }
-    let ids = |list: Vec<crate::InstanceSummary>| list.into_iter().map(|s| s.id).collect::<Vec<_>>();
+    let ids =
+        |list: Vec<crate::InstanceSummary>| list.into_iter().map(|s| s.id).collect::<Vec<_>>();
     let query = |q: InstanceQuery| {
         let store = store.clone();
-        async move { ids(store.list_instances(&InstanceQuery { limit: 100, ..q }).await.unwrap()) }
+        async move {
+            ids(store
+                .list_instances(&InstanceQuery { limit: 100, ..q })
+                .await
+                .unwrap())
+        }
     };
-    assert_eq!(query(InstanceQuery { process: Some("other".into()), ..InstanceQuery::default() }).await, ["i-5", "i-3", "i-1"]);
-    assert_eq!(query(InstanceQuery { created_after: Some(at(20)), created_before: Some(at(40)), ..InstanceQuery::default() }).await, ["i-3", "i-2"]);
-    assert_eq!(query(InstanceQuery { id_prefix: Some("i-4".into()), ..InstanceQuery::default() }).await, ["i-4"], "an id prefix");
-    assert_eq!(query(InstanceQuery { id_prefix: Some("i-".into()), process: Some("other".into()), ..InstanceQuery::default() }).await, ["i-5", "i-3", "i-1"]);
-    assert!(query(InstanceQuery { id_prefix: Some("i-%".into()), ..InstanceQuery::default() }).await.is_empty(), "a prefix is no pattern");
+    assert_eq!(
+        query(InstanceQuery {
+            process: Some("other".into()),
+            ..InstanceQuery::default()
+        })
+        .await,
+        ["i-5", "i-3", "i-1"]
+    );
+    assert_eq!(
+        query(InstanceQuery {
+            created_after: Some(at(20)),
+            created_before: Some(at(40)),
+            ..InstanceQuery::default()
+        })
+        .await,
+        ["i-3", "i-2"]
+    );
+    assert_eq!(
+        query(InstanceQuery {
+            id_prefix: Some("i-4".into()),
+            ..InstanceQuery::default()
+        })
+        .await,
+        ["i-4"],
+        "an id prefix"
+    );
+    assert_eq!(
+        query(InstanceQuery {
+            id_prefix: Some("i-".into()),
+            process: Some("other".into()),
+            ..InstanceQuery::default()
+        })
+        .await,
+        ["i-5", "i-3", "i-1"]
+    );
+    assert!(
+        query(InstanceQuery {
+            id_prefix: Some("i-%".into()),
+            ..InstanceQuery::default()
+        })
+        .await
+        .is_empty(),
+        "a prefix is no pattern"
+    );
 
-    let first = store.list_instances(&InstanceQuery { limit: 4, ..InstanceQuery::default() }).await.unwrap();
+    let first = store
+        .list_instances(&InstanceQuery {
+            limit: 4,
+            ..InstanceQuery::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(ids(first.clone()), ["i-5", "i-4", "i-3", "i-2"]);
     let last = first.last().unwrap();
-    let after = Some(InstanceCursor { created_at: last.created_at, id: last.id.clone() });
-    assert_eq!(query(InstanceQuery { after, ..InstanceQuery::default() }).await, ["i-1", "i-0"]);
+    let after = Some(InstanceCursor {
+        created_at: last.created_at,
+        id: last.id.clone(),
+    });
+    assert_eq!(
+        query(InstanceQuery {
+            after,
+            ..InstanceQuery::default()
+        })
+        .await,
+        ["i-1", "i-0"]
+    );
 }
 
 /// `history_page` returns at most `limit` events after a seq, across step boundaries.
@@ -1120,45 +2046,132 @@ pub async fn a_history_page_holds_the_events_after_a_seq<S: Store>(store: S) {
     // Steps of one, three and two events: seqs 3, 4-6, 7-8.
     for count in [1u64, 3, 2] {
         let expected_seq = inst.next_seq;
-        let events: Vec<Event> = (0..count).map(|k| event(expected_seq + k, Some("t"), EventKind::BranchesTaken { tasks: vec![] })).collect();
+        let events: Vec<Event> = (0..count)
+            .map(|k| {
+                event(
+                    expected_seq + k,
+                    Some("t"),
+                    EventKind::BranchesTaken { tasks: vec![] },
+                )
+            })
+            .collect();
         inst.next_seq += count;
-        commit(&store, StepRecord { instance: Some(inst.clone().into()), expected_seq, events, ..StepRecord::default() }).await;
+        commit(
+            &store,
+            StepRecord {
+                instance: Some(inst.clone().into()),
+                expected_seq,
+                events,
+                ..StepRecord::default()
+            },
+        )
+        .await;
     }
     let seqs = |events: Vec<Event>| events.into_iter().map(|e| e.seq).collect::<Vec<_>>();
-    assert_eq!(seqs(store.history_page("i-1", 0, 3).await.unwrap()), [1, 2, 3]);
+    assert_eq!(
+        seqs(store.history_page("i-1", 0, 3).await.unwrap()),
+        [1, 2, 3]
+    );
     assert_eq!(seqs(store.history_page("i-1", 3, 2).await.unwrap()), [4, 5]);
-    assert_eq!(seqs(store.history_page("i-1", 5, 100).await.unwrap()), [6, 7, 8]);
+    assert_eq!(
+        seqs(store.history_page("i-1", 5, 100).await.unwrap()),
+        [6, 7, 8]
+    );
     assert!(store.history_page("i-1", 8, 10).await.unwrap().is_empty());
-    assert_eq!(seqs(store.history("i-1").await.unwrap()), (1..=8).collect::<Vec<_>>());
+    assert_eq!(
+        seqs(store.history("i-1").await.unwrap()),
+        (1..=8).collect::<Vec<_>>()
+    );
 }
 
 /// A start naming an idempotency key an earlier start took is refused, naming that start,
 /// and changes nothing.
 pub async fn an_idempotency_key_starts_one_instance<S: Store>(store: S) {
-    let key = |fingerprint: &str| Some(StartKey { key: "order-17".into(), fingerprint: fingerprint.into() });
-    commit(&store, StepRecord { start_key: key("fp-a"), ..insert(instance("i-1")) }).await;
-    assert_eq!(store.started_by_key("order-17").await.unwrap(), Some(("i-1".to_owned(), "fp-a".to_owned())));
-    let again = store.commit(vec![StepRecord { start_key: key("fp-b"), ..insert(instance("i-2")) }]).await;
+    let key = |fingerprint: &str| {
+        Some(StartKey {
+            key: "order-17".into(),
+            fingerprint: fingerprint.into(),
+        })
+    };
+    commit(
+        &store,
+        StepRecord {
+            start_key: key("fp-a"),
+            ..insert(instance("i-1"))
+        },
+    )
+    .await;
+    assert_eq!(
+        store.started_by_key("order-17").await.unwrap(),
+        Some(("i-1".to_owned(), "fp-a".to_owned()))
+    );
+    let again = store
+        .commit(vec![StepRecord {
+            start_key: key("fp-b"),
+            ..insert(instance("i-2"))
+        }])
+        .await;
     match again {
-        Err(StoreError::StartKeyTaken { instance, fingerprint, .. }) => assert_eq!((instance.as_str(), fingerprint.as_str()), ("i-1", "fp-a")),
+        Err(StoreError::StartKeyTaken {
+            instance,
+            fingerprint,
+            ..
+        }) => assert_eq!((instance.as_str(), fingerprint.as_str()), ("i-1", "fp-a")),
         other => panic!("expected the key to be taken, got {other:?}"),
     }
-    assert!(store.instance("i-2").await.unwrap().is_none(), "the refused start stored nothing");
+    assert!(
+        store.instance("i-2").await.unwrap().is_none(),
+        "the refused start stored nothing"
+    );
     assert_eq!(store.started_by_key("order-18").await.unwrap(), None);
 }
 
 /// External jobs are locked by one worker each, even when workers race, and the engine's own
 /// worker never claims them.
-pub async fn external_jobs_are_locked_once_by_racing_workers_and_never_claimed_by_the_engines_worker<S: Store>(store: S) {
+pub async fn external_jobs_are_locked_once_by_racing_workers_and_never_claimed_by_the_engines_worker<
+    S: Store,
+>(
+    store: S,
+) {
     for i in 0..4 {
         let id = format!("i-{i}");
-        let jobs: Vec<JobRequest> = (0..10).map(|t| external_job(&id, &format!("task-{t}"), 1, if t % 2 == 0 { "even" } else { "odd" })).collect();
-        commit(&store, StepRecord { enqueue: jobs, ..insert(instance(&id)) }).await;
+        let jobs: Vec<JobRequest> = (0..10)
+            .map(|t| {
+                external_job(
+                    &id,
+                    &format!("task-{t}"),
+                    1,
+                    if t % 2 == 0 { "even" } else { "odd" },
+                )
+            })
+            .collect();
+        commit(
+            &store,
+            StepRecord {
+                enqueue: jobs,
+                ..insert(instance(&id))
+            },
+        )
+        .await;
     }
-    assert_eq!(store.queued_jobs().await.unwrap(), 0, "the engine's queue holds no external job");
-    assert!(store.claim_jobs("node", 100, LEASE, t0()).await.unwrap().is_empty());
+    assert_eq!(
+        store.queued_jobs().await.unwrap(),
+        0,
+        "the engine's queue holds no external job"
+    );
+    assert!(store
+        .claim_jobs("node", 100, LEASE, t0())
+        .await
+        .unwrap()
+        .is_empty());
     let counts = store.queue_depths(t0()).await.unwrap().jobs;
-    assert_eq!(counts.iter().map(|c| (c.topic.as_str(), c.queued, c.leased)).collect::<Vec<_>>(), [("even", 20, 0), ("odd", 20, 0)]);
+    assert_eq!(
+        counts
+            .iter()
+            .map(|c| (c.topic.as_str(), c.queued, c.leased))
+            .collect::<Vec<_>>(),
+        [("even", 20, 0), ("odd", 20, 0)]
+    );
 
     let workers: Vec<_> = (0..6)
         .map(|w| {
@@ -1167,7 +2180,10 @@ pub async fn external_jobs_are_locked_once_by_racing_workers_and_never_claimed_b
                 let mut got = Vec::new();
                 loop {
                     let topics = ["even".to_owned(), "odd".to_owned()];
-                    let batch = store.lock_external_jobs(&format!("user/w{w}"), &topics, 4, LEASE, t0()).await.unwrap();
+                    let batch = store
+                        .lock_external_jobs(&format!("user/w{w}"), &topics, 4, LEASE, t0())
+                        .await
+                        .unwrap();
                     if batch.is_empty() || got.len() > 40 {
                         return got;
                     }
@@ -1182,10 +2198,20 @@ pub async fn external_jobs_are_locked_once_by_racing_workers_and_never_claimed_b
         locked.extend(w.await.unwrap());
     }
     assert_eq!(locked.len(), 40);
-    assert_eq!(locked.iter().collect::<HashSet<_>>().len(), 40, "no job was locked twice");
+    assert_eq!(
+        locked.iter().collect::<HashSet<_>>().len(),
+        40,
+        "no job was locked twice"
+    );
     let counts = store.queue_depths(t0()).await.unwrap().jobs;
-    assert!(counts.iter().all(|c| c.queued == 0 && c.leased == 20), "{counts:?}");
-    let only_odd = store.lock_external_jobs("user/w", &["none".to_owned()], 10, LEASE, t0()).await.unwrap();
+    assert!(
+        counts.iter().all(|c| c.queued == 0 && c.leased == 20),
+        "{counts:?}"
+    );
+    let only_odd = store
+        .lock_external_jobs("user/w", &["none".to_owned()], 10, LEASE, t0())
+        .await
+        .unwrap();
     assert!(only_odd.is_empty());
 }
 
@@ -1193,44 +2219,167 @@ pub async fn external_jobs_are_locked_once_by_racing_workers_and_never_claimed_b
 /// changing nothing, for another owner, after the lock's expiry, or once the row is gone.
 pub async fn a_fenced_step_commits_only_while_its_worker_holds_the_lock<S: Store>(store: S) {
     let inst = instance("i-1");
-    commit(&store, StepRecord { enqueue: vec![external_job("i-1", "check", 1, "t")], ..insert(inst.clone()) }).await;
-    let key = JobKey { instance: "i-1".into(), task: "check".into(), attempt: 1 };
-    let locked = store.lock_external_jobs("bot/w1", &["t".to_owned()], 1, Duration::from_secs(30), t0()).await.unwrap();
+    commit(
+        &store,
+        StepRecord {
+            enqueue: vec![external_job("i-1", "check", 1, "t")],
+            ..insert(inst.clone())
+        },
+    )
+    .await;
+    let key = JobKey {
+        instance: "i-1".into(),
+        task: "check".into(),
+        attempt: 1,
+    };
+    let locked = store
+        .lock_external_jobs(
+            "bot/w1",
+            &["t".to_owned()],
+            1,
+            Duration::from_secs(30),
+            t0(),
+        )
+        .await
+        .unwrap();
     assert_eq!(locked.len(), 1);
     assert_eq!(locked[0].lease_until, t0() + chrono::Duration::seconds(30));
     let stored = store.instance("i-1").await.unwrap().unwrap();
     let fenced = |owner: &str, now: DateTime<Utc>| StepRecord {
         complete: vec![key.clone()],
-        fence: Some(JobLock { job: key.clone(), owner: owner.to_owned(), lease: None, now }),
+        fence: Some(JobLock {
+            job: key.clone(),
+            owner: owner.to_owned(),
+            lease: None,
+            now,
+        }),
         ..advance(stored.clone(), InstanceStatus::Completed, 5)
     };
-    for (owner, now) in [("bot/w2", t0()), ("bot/w1", t0() + chrono::Duration::seconds(30))] {
+    for (owner, now) in [
+        ("bot/w2", t0()),
+        ("bot/w1", t0() + chrono::Duration::seconds(30)),
+    ] {
         match store.commit(vec![fenced(owner, now)]).await {
             Err(StoreError::LockNotHeld { .. }) => {}
             other => panic!("expected the fence to refuse {owner} at {now}, got {other:?}"),
         }
-        assert_eq!(store.instance("i-1").await.unwrap().unwrap().status, InstanceStatus::Running, "a refused step changes nothing");
+        assert_eq!(
+            store.instance("i-1").await.unwrap().unwrap().status,
+            InstanceStatus::Running,
+            "a refused step changes nothing"
+        );
     }
-    store.commit(vec![fenced("bot/w1", t0() + chrono::Duration::seconds(29))]).await.unwrap();
-    assert_eq!(store.instance("i-1").await.unwrap().unwrap().status, InstanceStatus::Completed);
-    assert!(store.queue_depths(t0()).await.unwrap().jobs.is_empty(), "the job's row went with the step");
+    store
+        .commit(vec![fenced("bot/w1", t0() + chrono::Duration::seconds(29))])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.instance("i-1").await.unwrap().unwrap().status,
+        InstanceStatus::Completed
+    );
+    assert!(
+        store.queue_depths(t0()).await.unwrap().jobs.is_empty(),
+        "the job's row went with the step"
+    );
 }
 
 /// An expired lock is taken over and can no longer be extended; a live one can.
 pub async fn an_expired_lock_is_taken_over_and_cannot_be_extended<S: Store>(store: S) {
-    let jobs = vec![external_job("i-1", "a", 1, "t"), external_job("i-1", "b", 1, "t")];
-    commit(&store, StepRecord { enqueue: jobs, ..insert(instance("i-1")) }).await;
-    store.lock_external_jobs("bot/w1", &["t".to_owned()], 2, Duration::from_secs(10), t0()).await.unwrap();
-    let a = JobKey { instance: "i-1".into(), task: "a".into(), attempt: 1 };
-    let b = JobKey { instance: "i-1".into(), task: "b".into(), attempt: 1 };
-    assert_eq!(store.next_lock_expiry().await.unwrap(), Some(t0() + chrono::Duration::seconds(10)));
-    assert!(store.take_over_expired("node", 10, LEASE, t0() + chrono::Duration::seconds(9)).await.unwrap().is_empty());
-    assert!(store.extend_lock(&a, "bot/w1", t0() + chrono::Duration::seconds(60), t0() + chrono::Duration::seconds(9)).await.unwrap());
-    assert!(!store.extend_lock(&b, "bot/w2", t0() + chrono::Duration::seconds(60), t0() + chrono::Duration::seconds(9)).await.unwrap(), "not the owner");
+    let jobs = vec![
+        external_job("i-1", "a", 1, "t"),
+        external_job("i-1", "b", 1, "t"),
+    ];
+    commit(
+        &store,
+        StepRecord {
+            enqueue: jobs,
+            ..insert(instance("i-1"))
+        },
+    )
+    .await;
+    store
+        .lock_external_jobs(
+            "bot/w1",
+            &["t".to_owned()],
+            2,
+            Duration::from_secs(10),
+            t0(),
+        )
+        .await
+        .unwrap();
+    let a = JobKey {
+        instance: "i-1".into(),
+        task: "a".into(),
+        attempt: 1,
+    };
+    let b = JobKey {
+        instance: "i-1".into(),
+        task: "b".into(),
+        attempt: 1,
+    };
+    assert_eq!(
+        store.next_lock_expiry().await.unwrap(),
+        Some(t0() + chrono::Duration::seconds(10))
+    );
+    assert!(store
+        .take_over_expired("node", 10, LEASE, t0() + chrono::Duration::seconds(9))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .extend_lock(
+            &a,
+            "bot/w1",
+            t0() + chrono::Duration::seconds(60),
+            t0() + chrono::Duration::seconds(9)
+        )
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .extend_lock(
+                &b,
+                "bot/w2",
+                t0() + chrono::Duration::seconds(60),
+                t0() + chrono::Duration::seconds(9)
+            )
+            .await
+            .unwrap(),
+        "not the owner"
+    );
     let later = t0() + chrono::Duration::seconds(10);
-    let taken = store.take_over_expired("node", 10, LEASE, later).await.unwrap();
-    assert_eq!(taken.into_iter().map(|l| (l.job, l.previous_owner, l.external)).collect::<Vec<_>>(), [(b.clone(), "bot/w1".to_owned(), true)]);
-    assert!(!store.extend_lock(&b, "bot/w1", later + chrono::Duration::seconds(60), later).await.unwrap(), "an expired lock stays expired");
-    let stale = JobKey { attempt: 2, ..a.clone() };
-    assert!(!store.extend_lock(&stale, "bot/w1", later + chrono::Duration::seconds(60), later).await.unwrap(), "another attempt");
+    let taken = store
+        .take_over_expired("node", 10, LEASE, later)
+        .await
+        .unwrap();
+    assert_eq!(
+        taken
+            .into_iter()
+            .map(|l| (l.job, l.previous_owner, l.external))
+            .collect::<Vec<_>>(),
+        [(b.clone(), "bot/w1".to_owned(), true)]
+    );
+    assert!(
+        !store
+            .extend_lock(&b, "bot/w1", later + chrono::Duration::seconds(60), later)
+            .await
+            .unwrap(),
+        "an expired lock stays expired"
+    );
+    let stale = JobKey {
+        attempt: 2,
+        ..a.clone()
+    };
+    assert!(
+        !store
+            .extend_lock(
+                &stale,
+                "bot/w1",
+                later + chrono::Duration::seconds(60),
+                later
+            )
+            .await
+            .unwrap(),
+        "another attempt"
+    );
 }

@@ -59,7 +59,14 @@ impl EventState {
     }
 
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::Pending, Self::Buffered, Self::Delivered, Self::Expired].into_iter().find(|s| s.name() == name)
+        [
+            Self::Pending,
+            Self::Buffered,
+            Self::Delivered,
+            Self::Expired,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
     }
 }
 
@@ -106,24 +113,55 @@ pub trait CorrelationStore: Send + Sync {
     /// Records a publication as pending, unless its id is remembered: then it is a duplicate
     /// and nothing changes. A remembered id whose `remember_until` passed is forgotten and the
     /// publication recorded anew. One of two racing publications of an id is the duplicate.
-    fn record_event(&self, event: &PublishedEvent, now: DateTime<Utc>) -> impl Future<Output = Result<Recorded>> + Send;
+    fn record_event(
+        &self,
+        event: &PublishedEvent,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Recorded>> + Send;
     /// The subscriptions for an event's name and key, oldest first.
-    fn subscribers(&self, event: &str, key: Option<&str>) -> impl Future<Output = Result<Vec<Subscriber>>> + Send;
+    fn subscribers(
+        &self,
+        event: &str,
+        key: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<Subscriber>>> + Send;
     /// Buffers pending event `id` until `until`, unless a subscription for its name and key
     /// with an id above `seen` was stored meanwhile, or `limit` events are buffered already
     /// (then the event's record is removed: its id may be published again).
-    fn buffer_event(&self, id: &str, until: DateTime<Utc>, seen: i64, limit: usize, now: DateTime<Utc>) -> impl Future<Output = Result<Buffering>> + Send;
+    fn buffer_event(
+        &self,
+        id: &str,
+        until: DateTime<Utc>,
+        seen: i64,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Buffering>> + Send;
     /// Marks event `id` delivered to `resumed` instances (its payload is no longer kept).
     fn settle_event(&self, id: &str, resumed: u32) -> impl Future<Output = Result<()>> + Send;
     /// A published event by id, if it is remembered.
-    fn published_event(&self, id: &str) -> impl Future<Output = Result<Option<PublishedEvent>>> + Send;
+    fn published_event(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<PublishedEvent>>> + Send;
     /// The buffered events of a name and key whose time to live has not run out, oldest first.
-    fn buffered_events(&self, event: &str, key: Option<&str>, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<PublishedEvent>>> + Send;
+    fn buffered_events(
+        &self,
+        event: &str,
+        key: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<PublishedEvent>>> + Send;
     /// Names and keys that have both a buffered event (alive at `now`) and a subscription: what
     /// a sweep delivers (a subscription stored by another process, or before a crash).
-    fn buffered_matches(&self, now: DateTime<Utc>, limit: usize) -> impl Future<Output = Result<Vec<(String, Option<String>)>>> + Send;
+    fn buffered_matches(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<(String, Option<String>)>>> + Send;
     /// Events still pending since before `before`: their publisher died delivering them.
-    fn stale_pending(&self, before: DateTime<Utc>, limit: usize) -> impl Future<Output = Result<Vec<PublishedEvent>>> + Send;
+    fn stale_pending(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<PublishedEvent>>> + Send;
     /// Expires buffered events whose time to live ran out and forgets events whose
     /// `remember_until` passed; returns how many rows changed.
     fn purge_events(&self, now: DateTime<Utc>) -> impl Future<Output = Result<usize>> + Send;

@@ -91,33 +91,69 @@ pub enum DocumentError {
 pub trait DocumentStore: Send + Sync {
     /// Stores a document: its content first (under its SHA-256), then its record. Refused,
     /// storing nothing, past the limits ([`check_new_document`]).
-    fn add_document(&self, new: NewDocument, content: Vec<u8>) -> impl Future<Output = Result<Document, DocumentError>> + Send;
+    fn add_document(
+        &self,
+        new: NewDocument,
+        content: Vec<u8>,
+    ) -> impl Future<Output = Result<Document, DocumentError>> + Send;
     /// A document's record.
-    fn document(&self, id: &str) -> impl Future<Output = Result<Option<Document>, DocumentError>> + Send;
+    fn document(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Document>, DocumentError>> + Send;
     /// A document's content, checked against its SHA-256.
-    fn document_content(&self, id: &str) -> impl Future<Output = Result<Option<Vec<u8>>, DocumentError>> + Send;
+    fn document_content(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, DocumentError>> + Send;
     /// Sets metadata keys (a `null` value removes the key) and bumps the version. Refused,
     /// changing nothing, if the metadata would pass [`MAX_METADATA_BYTES`].
-    fn update_document_metadata(&self, id: &str, changes: Map<String, Value>, at: DateTime<Utc>) -> impl Future<Output = Result<Document, DocumentError>> + Send;
+    fn update_document_metadata(
+        &self,
+        id: &str,
+        changes: Map<String, Value>,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Document, DocumentError>> + Send;
     /// Up to `limit` of the instances whose data refers to the document, by id.
-    fn referencing_instances(&self, id: &str, limit: usize) -> impl Future<Output = Result<Vec<String>, DocumentError>> + Send {
+    fn referencing_instances(
+        &self,
+        id: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<String>, DocumentError>> + Send {
         self.referencing_instances_in(id, &crate::DepartmentScope::All, limit)
     }
     /// Up to `limit` of the instances in `scope` whose data refers to the document, by id.
-    fn referencing_instances_in(&self, id: &str, scope: &crate::DepartmentScope, limit: usize) -> impl Future<Output = Result<Vec<String>, DocumentError>> + Send;
+    fn referencing_instances_in(
+        &self,
+        id: &str,
+        scope: &crate::DepartmentScope,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<String>, DocumentError>> + Send;
 }
 
 /// Checks a new document against the limits, before anything is stored.
 pub fn check_new_document(new: &NewDocument, content_len: usize) -> Result<(), DocumentError> {
     if content_len > MAX_CONTENT_BYTES {
-        return Err(DocumentError::ContentTooLarge { size: content_len, max: MAX_CONTENT_BYTES });
+        return Err(DocumentError::ContentTooLarge {
+            size: content_len,
+            max: MAX_CONTENT_BYTES,
+        });
     }
     let chars = new.name.chars().count();
     if chars == 0 || chars > MAX_NAME_CHARS {
-        return Err(DocumentError::BadName(format!("has {chars} characters; it must have 1 to {MAX_NAME_CHARS}")));
+        return Err(DocumentError::BadName(format!(
+            "has {chars} characters; it must have 1 to {MAX_NAME_CHARS}"
+        )));
     }
-    if let Some(c) = new.name.chars().find(|c| c.is_control() || matches!(c, '/' | '\\')) {
-        return Err(DocumentError::BadName(format!("may not hold `{}`", c.escape_default())));
+    if let Some(c) = new
+        .name
+        .chars()
+        .find(|c| c.is_control() || matches!(c, '/' | '\\'))
+    {
+        return Err(DocumentError::BadName(format!(
+            "may not hold `{}`",
+            c.escape_default()
+        )));
     }
     check_metadata(&new.metadata)
 }
@@ -125,20 +161,31 @@ pub fn check_new_document(new: &NewDocument, content_len: usize) -> Result<(), D
 /// The lower-case hex SHA-256 of `content`: the name every store keeps content under.
 pub fn content_sha256(content: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(content).iter().map(|b| format!("{b:02x}")).collect()
+    sha2::Sha256::digest(content)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Refuses metadata past [`MAX_METADATA_BYTES`].
 pub fn check_metadata(metadata: &Map<String, Value>) -> Result<(), DocumentError> {
-    let size = serde_json::to_vec(metadata).map(|v| v.len()).unwrap_or(usize::MAX);
+    let size = serde_json::to_vec(metadata)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
     if size > MAX_METADATA_BYTES {
-        return Err(DocumentError::MetadataTooLarge { size, max: MAX_METADATA_BYTES });
+        return Err(DocumentError::MetadataTooLarge {
+            size,
+            max: MAX_METADATA_BYTES,
+        });
     }
     Ok(())
 }
 
 /// `metadata` with `changes` applied: each key set, or removed by a `null`.
-pub fn merge_metadata(mut metadata: Map<String, Value>, changes: Map<String, Value>) -> Map<String, Value> {
+pub fn merge_metadata(
+    mut metadata: Map<String, Value>,
+    changes: Map<String, Value>,
+) -> Map<String, Value> {
     for (key, value) in changes {
         if value.is_null() {
             metadata.remove(&key);

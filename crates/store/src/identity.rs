@@ -35,7 +35,10 @@ pub struct NewUser {
 
 impl NewUser {
     pub fn named(name: impl Into<String>) -> Self {
-        Self { name: name.into(), ..Self::default() }
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
     }
 
     pub fn in_department(mut self, department: impl Into<String>) -> Self {
@@ -74,7 +77,11 @@ pub enum IdentityError {
     #[error("`{user}` is not a member of group `{group}`")]
     NotMember { group: String, user: String },
     #[error("{kind} name `{name}` is not allowed: {reason}")]
-    InvalidName { kind: &'static str, name: String, reason: &'static str },
+    InvalidName {
+        kind: &'static str,
+        name: String,
+        reason: &'static str,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -96,7 +103,13 @@ pub const MAX_NAME_LEN: usize = 64;
 /// Names are what tasks, history and the CLI use to refer to people, so they are kept plain:
 /// 1 to 64 letters, digits, `.`, `_`, `-` or `@`, starting with a letter or digit.
 pub fn check_name(kind: &'static str, name: &str) -> Result<(), IdentityError> {
-    let refuse = |reason| Err(IdentityError::InvalidName { kind, name: name.to_owned(), reason });
+    let refuse = |reason| {
+        Err(IdentityError::InvalidName {
+            kind,
+            name: name.to_owned(),
+            reason,
+        })
+    };
     if name.is_empty() {
         return refuse("it is empty");
     }
@@ -106,7 +119,10 @@ pub fn check_name(kind: &'static str, name: &str) -> Result<(), IdentityError> {
     if !name.chars().next().is_some_and(|c| c.is_alphanumeric()) {
         return refuse("it must start with a letter or a digit");
     }
-    if !name.chars().all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@')) {
+    if !name
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+    {
         return refuse("use only letters, digits, `.`, `_`, `-` and `@`");
     }
     Ok(())
@@ -115,35 +131,72 @@ pub fn check_name(kind: &'static str, name: &str) -> Result<(), IdentityError> {
 /// Users, groups, departments and administrators.
 pub trait IdentityStore: Send + Sync {
     /// Adds a user; a department named for the first time is created with it.
-    fn add_user(&self, user: NewUser, now: DateTime<Utc>) -> impl Future<Output = Result<User, IdentityError>> + Send;
-    fn add_group(&self, name: &str, now: DateTime<Utc>) -> impl Future<Output = Result<Group, IdentityError>> + Send;
-    fn add_member(&self, group: &str, user: &str) -> impl Future<Output = Result<(), IdentityError>> + Send;
-    fn remove_member(&self, group: &str, user: &str) -> impl Future<Output = Result<(), IdentityError>> + Send;
+    fn add_user(
+        &self,
+        user: NewUser,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<User, IdentityError>> + Send;
+    fn add_group(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Group, IdentityError>> + Send;
+    fn add_member(
+        &self,
+        group: &str,
+        user: &str,
+    ) -> impl Future<Output = Result<(), IdentityError>> + Send;
+    fn remove_member(
+        &self,
+        group: &str,
+        user: &str,
+    ) -> impl Future<Output = Result<(), IdentityError>> + Send;
     fn user(&self, name: &str) -> impl Future<Output = Result<Option<User>, IdentityError>> + Send;
     /// Every user, by name.
     fn users(&self) -> impl Future<Output = Result<Vec<User>, IdentityError>> + Send;
     /// Every group with its members, by name.
     fn groups(&self) -> impl Future<Output = Result<Vec<Group>, IdentityError>> + Send;
     /// The groups `user` belongs to, by name.
-    fn groups_of(&self, user: &str) -> impl Future<Output = Result<Vec<String>, IdentityError>> + Send;
+    fn groups_of(
+        &self,
+        user: &str,
+    ) -> impl Future<Output = Result<Vec<String>, IdentityError>> + Send;
     /// Every department, by name.
     fn departments(&self) -> impl Future<Output = Result<Vec<String>, IdentityError>> + Send;
     fn is_admin(&self, user: &str) -> impl Future<Output = Result<bool, IdentityError>> + Send;
     /// The users `owners` names: the listed users and every member of the listed groups.
     /// An unknown user or group is an error (a task offered to nobody is a mistake to report).
-    fn resolve_potential_owners(&self, owners: &PotentialOwners) -> impl Future<Output = Result<BTreeSet<String>, IdentityError>> + Send;
+    fn resolve_potential_owners(
+        &self,
+        owners: &PotentialOwners,
+    ) -> impl Future<Output = Result<BTreeSet<String>, IdentityError>> + Send;
     /// Sets the password hash of `user` (a PHC string: the store never sees a password),
     /// replacing the one they had. An unknown user is refused.
-    fn set_password_hash(&self, user: &str, hash: &str, now: DateTime<Utc>) -> impl Future<Output = Result<(), IdentityError>> + Send;
+    fn set_password_hash(
+        &self,
+        user: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), IdentityError>> + Send;
     /// The password hash of `user`: `None` when they have none (or there is no such user).
-    fn password_hash(&self, user: &str) -> impl Future<Output = Result<Option<String>, IdentityError>> + Send;
+    fn password_hash(
+        &self,
+        user: &str,
+    ) -> impl Future<Output = Result<Option<String>, IdentityError>> + Send;
 
     /// The acting user as the core authorizes them: their groups and administrator flag.
     fn caller(&self, user: &str) -> impl Future<Output = Result<Caller, IdentityError>> + Send {
         async move {
-            let found = self.user(user).await?.ok_or_else(|| IdentityError::UnknownUser(user.to_owned()))?;
+            let found = self
+                .user(user)
+                .await?
+                .ok_or_else(|| IdentityError::UnknownUser(user.to_owned()))?;
             let groups = self.groups_of(user).await?;
-            Ok(Caller { user: found.name, groups: groups.into_iter().collect(), admin: found.admin })
+            Ok(Caller {
+                user: found.name,
+                groups: groups.into_iter().collect(),
+                admin: found.admin,
+            })
         }
     }
 }

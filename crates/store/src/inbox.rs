@@ -47,7 +47,10 @@ pub const NO_DUE: &str = "~";
 
 /// A due date as the text every store's inbox rows sort by (byte order is time order).
 pub fn due_key(due: Option<DateTime<Utc>>) -> String {
-    due.map_or_else(|| NO_DUE.to_owned(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+    due.map_or_else(
+        || NO_DUE.to_owned(),
+        |t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+    )
 }
 
 /// The due date a [`due_key`] was made from.
@@ -60,12 +63,19 @@ pub fn due_of_key(key: &str) -> std::result::Result<Option<DateTime<Utc>>, chron
 
 /// The names a task's candidate rows are filed under, in every store: `u:USER` and `g:GROUP`
 /// for its potential owners, `au:USER` and `ag:GROUP` for its administrators.
-pub fn candidate_names(potential_owners: &PotentialOwners, administrators: &PotentialOwners) -> Vec<String> {
+pub fn candidate_names(
+    potential_owners: &PotentialOwners,
+    administrators: &PotentialOwners,
+) -> Vec<String> {
     let users = potential_owners.users.iter().map(|u| format!("u:{u}"));
     let groups = potential_owners.groups.iter().map(|g| format!("g:{g}"));
     let admin_users = administrators.users.iter().map(|u| format!("au:{u}"));
     let admin_groups = administrators.groups.iter().map(|g| format!("ag:{g}"));
-    users.chain(groups).chain(admin_users).chain(admin_groups).collect()
+    users
+        .chain(groups)
+        .chain(admin_users)
+        .chain(admin_groups)
+        .collect()
 }
 
 impl InboxEntry {
@@ -103,7 +113,9 @@ pub struct InboxUpdate {
 pub fn inbox_updates(old: Option<&Instance>, new: &Instance) -> Vec<InboxUpdate> {
     let mut updates = Vec::new();
     for (i, state) in new.tasks.iter().enumerate() {
-        let before = old.and_then(|o| o.tasks.get(i)).and_then(|t| t.user_task.as_ref());
+        let before = old
+            .and_then(|o| o.tasks.get(i))
+            .and_then(|t| t.user_task.as_ref());
         let after = state.user_task.as_ref();
         // A step shares the user tasks it did not touch with the state before it.
         let same = match (before, after) {
@@ -113,12 +125,21 @@ pub fn inbox_updates(old: Option<&Instance>, new: &Instance) -> Vec<InboxUpdate>
         if same {
             continue;
         }
-        let Some(task) = after.or(before).map(|ut| ut.process_task.clone()) else { continue };
+        let Some(task) = after.or(before).map(|ut| ut.process_task.clone()) else {
+            continue;
+        };
         let entries = match after {
-            Some(ut) if !ut.deleted => ut.live_tasks().map(|h| InboxEntry::of(new, &task, h)).collect(),
+            Some(ut) if !ut.deleted => ut
+                .live_tasks()
+                .map(|h| InboxEntry::of(new, &task, h))
+                .collect(),
             _ => Vec::new(),
         };
-        updates.push(InboxUpdate { instance: new.id.clone(), task, entries });
+        updates.push(InboxUpdate {
+            instance: new.id.clone(),
+            task,
+            entries,
+        });
     }
     updates
 }
@@ -173,7 +194,10 @@ pub struct Page {
 
 impl Default for Page {
     fn default() -> Self {
-        Self { number: 1, per_page: 20 }
+        Self {
+            number: 1,
+            per_page: 20,
+        }
     }
 }
 
@@ -214,7 +238,16 @@ pub struct InboxPage {
 pub trait InboxReader: Send + Sync {
     /// A page of `user`'s inbox: tasks claimed by them, then tasks offered to them directly, to
     /// one of `groups`, or that they administer.
-    fn inbox(&self, user: &str, groups: &[String], filter: &InboxFilter, page: Page) -> impl Future<Output = Result<InboxPage>> + Send;
+    fn inbox(
+        &self,
+        user: &str,
+        groups: &[String],
+        filter: &InboxFilter,
+        page: Page,
+    ) -> impl Future<Output = Result<InboxPage>> + Send;
     /// Every open human task of an instance (for checks and displays), in no particular order.
-    fn inbox_of_instance(&self, instance: &str) -> impl Future<Output = Result<Vec<InboxRow>>> + Send;
+    fn inbox_of_instance(
+        &self,
+        instance: &str,
+    ) -> impl Future<Output = Result<Vec<InboxRow>>> + Send;
 }

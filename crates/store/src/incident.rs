@@ -30,7 +30,9 @@ impl IncidentKind {
     }
 
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::StepFailed, Self::RunLimit, Self::LoopLimit].into_iter().find(|k| k.name() == name)
+        [Self::StepFailed, Self::RunLimit, Self::LoopLimit]
+            .into_iter()
+            .find(|k| k.name() == name)
     }
 }
 
@@ -51,9 +53,18 @@ pub struct NewIncident {
 #[derive(Debug, Clone, PartialEq)]
 pub enum IncidentUpdate {
     /// Retried and applied, or resolved by hand: the incident is closed.
-    Close { id: i64, by: String, resolution: String, at: DateTime<Utc> },
+    Close {
+        id: i64,
+        by: String,
+        resolution: String,
+        at: DateTime<Utc>,
+    },
     /// Retried and failed again: `attempts` more attempts, with the latest reason.
-    Failed { id: i64, reason: String, attempts: u32 },
+    Failed {
+        id: i64,
+        reason: String,
+        attempts: u32,
+    },
 }
 
 /// A recorded incident.
@@ -82,13 +93,26 @@ impl Incident {
 
 /// Reading incidents (they are written with steps: [`crate::StepRecord`]).
 pub trait IncidentReader: Send + Sync {
-    fn incident(&self, id: i64) -> impl std::future::Future<Output = crate::Result<Option<Incident>>> + Send;
+    fn incident(
+        &self,
+        id: i64,
+    ) -> impl std::future::Future<Output = crate::Result<Option<Incident>>> + Send;
     /// Every incident of an instance, oldest first.
-    fn incidents(&self, instance: &str) -> impl std::future::Future<Output = crate::Result<Vec<Incident>>> + Send;
+    fn incidents(
+        &self,
+        instance: &str,
+    ) -> impl std::future::Future<Output = crate::Result<Vec<Incident>>> + Send;
     /// Open incidents of every instance, oldest first, at most `limit`.
-    fn open_incidents(&self, limit: usize) -> impl std::future::Future<Output = crate::Result<Vec<Incident>>> + Send {
+    fn open_incidents(
+        &self,
+        limit: usize,
+    ) -> impl std::future::Future<Output = crate::Result<Vec<Incident>>> + Send {
         self.open_incidents_in(&crate::DepartmentScope::All, limit)
     }
     /// Open incidents of the instances in `scope`, oldest first, at most `limit`.
-    fn open_incidents_in(&self, scope: &crate::DepartmentScope, limit: usize) -> impl std::future::Future<Output = crate::Result<Vec<Incident>>> + Send;
+    fn open_incidents_in(
+        &self,
+        scope: &crate::DepartmentScope,
+        limit: usize,
+    ) -> impl std::future::Future<Output = crate::Result<Vec<Incident>>> + Send;
 }

@@ -34,13 +34,21 @@ pub enum StoreError {
     /// expired, is another worker's, or the attempt is no longer the one queued.
     /// A start named an idempotency key that an earlier start took.
     #[error("idempotency key `{key}` already started instance {instance}")]
-    StartKeyTaken { key: String, instance: String, fingerprint: String },
+    StartKeyTaken {
+        key: String,
+        instance: String,
+        fingerprint: String,
+    },
     #[error("worker `{owner}` does not hold the lock of job {job}: it expired, another worker holds it, or the attempt is over")]
     LockNotHeld { job: String, owner: String },
     /// A step that fires a timer was refused: the timer's lease expired and another node took
     /// it, or the timer was set again or cleared meanwhile.
     #[error("node `{owner}` no longer holds the lease of timer {key} of instance {instance}")]
-    TimerLeaseLost { instance: String, key: String, owner: String },
+    TimerLeaseLost {
+        instance: String,
+        key: String,
+        owner: String,
+    },
     /// A step that consumes a buffered event was refused: the event is no longer buffered
     /// (another instance took it, or its time to live ran out).
     #[error("event {0} is no longer buffered")]
@@ -68,7 +76,10 @@ pub enum BackendKind {
 impl StoreError {
     /// A backend failure of `kind`.
     pub fn backend(kind: BackendKind, message: impl Into<String>) -> Self {
-        Self::Backend { kind, message: message.into() }
+        Self::Backend {
+            kind,
+            message: message.into(),
+        }
     }
 
     /// An internal failure (a statement or an encoding Baton got wrong).
@@ -80,7 +91,14 @@ impl StoreError {
     /// ([`StoreError::Conflict`]) or a database that was briefly unavailable. Everything else
     /// would fail again the same way.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Conflict(_) | Self::Backend { kind: BackendKind::Unavailable, .. })
+        matches!(
+            self,
+            Self::Conflict(_)
+                | Self::Backend {
+                    kind: BackendKind::Unavailable,
+                    ..
+                }
+        )
     }
 }
 
@@ -136,7 +154,11 @@ pub struct JobKey {
 
 impl JobKey {
     pub fn of(request: &JobRequest) -> Self {
-        Self { instance: request.instance.clone(), task: request.task.clone(), attempt: request.attempt }
+        Self {
+            instance: request.instance.clone(),
+            task: request.task.clone(),
+            attempt: request.attempt,
+        }
     }
 }
 
@@ -234,7 +256,9 @@ impl StepRecord {
             return Ok(());
         }
         if self.instance.is_none() {
-            return Err(StoreError::internal("history: a step with events must carry its instance"));
+            return Err(StoreError::internal(
+                "history: a step with events must carry its instance",
+            ));
         }
         let seqs = || self.events.iter().map(|e| e.seq);
         let from = if self.new { 1 } else { self.expected_seq };
@@ -302,7 +326,11 @@ pub struct JobLock {
 
 impl std::fmt::Display for JobKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{} attempt {}", self.instance, self.task, self.attempt)
+        write!(
+            f,
+            "{}/{} attempt {}",
+            self.instance, self.task, self.attempt
+        )
     }
 }
 
@@ -318,7 +346,10 @@ pub struct SnapshotKey {
 /// Reading the snapshots ForEach runs share with their iterations (the data and items, stored
 /// once per run).
 pub trait SnapshotReader: Send + Sync {
-    fn snapshot(&self, key: &SnapshotKey) -> impl Future<Output = Result<Option<ForEachSnapshot>>> + Send;
+    fn snapshot(
+        &self,
+        key: &SnapshotKey,
+    ) -> impl Future<Output = Result<Option<ForEachSnapshot>>> + Send;
 }
 
 /// How long one run of a task took.
@@ -334,13 +365,22 @@ pub const ERT_RUNS: usize = 10;
 
 /// Learned expected runtimes (Automic's ERT): the average of a task's last [`ERT_RUNS`] runs.
 pub trait RuntimeStats: Send + Sync {
-    fn expected_runtimes(&self, process: &str) -> impl Future<Output = Result<std::collections::HashMap<String, std::time::Duration>>> + Send;
+    fn expected_runtimes(
+        &self,
+        process: &str,
+    ) -> impl Future<Output = Result<std::collections::HashMap<String, std::time::Duration>>> + Send;
 }
 
 /// Deployable calendars (Automic Calendar Events), stored as their source like definitions.
 pub trait CalendarStore: Send + Sync {
     /// Stores the next version of calendar `id`; returns the version.
-    fn deploy_calendar(&self, id: &str, file: &str, source: &str, now: DateTime<Utc>) -> impl Future<Output = Result<u32>> + Send;
+    fn deploy_calendar(
+        &self,
+        id: &str,
+        file: &str,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<u32>> + Send;
     /// The latest version of every calendar.
     fn calendars(&self) -> impl Future<Output = Result<Vec<StoredDefinition>>> + Send;
 }
@@ -407,13 +447,27 @@ pub enum DeploymentKind {
 /// Deploying and reading definitions.
 pub trait DefinitionStore: Send + Sync {
     /// Stores `source` as the next version of `id` (1 for a new id) and returns that version.
-    fn deploy(&self, id: &str, file: &str, source: &str, now: DateTime<Utc>) -> impl Future<Output = Result<u32>> + Send;
+    fn deploy(
+        &self,
+        id: &str,
+        file: &str,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<u32>> + Send;
     /// Stores definitions and calendars together, in one transaction: all of them or none.
     /// Each is the next version of its id (an id given twice gets two versions, in order).
     /// Returns the version of each, in order.
-    fn deploy_all(&self, deployments: Vec<Deployment>, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<u32>>> + Send;
+    fn deploy_all(
+        &self,
+        deployments: Vec<Deployment>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<u32>>> + Send;
     /// A given version, or the latest when `version` is `None`.
-    fn definition(&self, id: &str, version: Option<u32>) -> impl Future<Output = Result<Option<StoredDefinition>>> + Send;
+    fn definition(
+        &self,
+        id: &str,
+        version: Option<u32>,
+    ) -> impl Future<Output = Result<Option<StoredDefinition>>> + Send;
     /// The latest version of every definition.
     fn definitions(&self) -> impl Future<Output = Result<Vec<StoredDefinition>>> + Send;
     /// Every deployed version of definition `id`, oldest first (none for an unknown id).
@@ -430,15 +484,35 @@ pub trait InstanceReader: Send + Sync {
     fn instance_seq(&self, id: &str) -> impl Future<Output = Result<Option<u64>>> + Send;
     /// The stored instance's department scope, without reading its state: `None` for an
     /// unknown instance, `Some(None)` for an unscoped one.
-    fn instance_department(&self, id: &str) -> impl Future<Output = Result<Option<Option<String>>>> + Send;
+    fn instance_department(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Option<String>>>> + Send;
     /// The instances `query` selects, newest first.
-    fn list_instances(&self, query: &InstanceQuery) -> impl Future<Output = Result<Vec<InstanceSummary>>> + Send;
+    fn list_instances(
+        &self,
+        query: &InstanceQuery,
+    ) -> impl Future<Output = Result<Vec<InstanceSummary>>> + Send;
     /// Newest first, at most `limit`, optionally only with one status.
-    fn instances(&self, status: Option<InstanceStatus>, limit: usize) -> impl Future<Output = Result<Vec<InstanceSummary>>> + Send {
-        async move { self.list_instances(&InstanceQuery { status, limit, ..InstanceQuery::default() }).await }
+    fn instances(
+        &self,
+        status: Option<InstanceStatus>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<InstanceSummary>>> + Send {
+        async move {
+            self.list_instances(&InstanceQuery {
+                status,
+                limit,
+                ..InstanceQuery::default()
+            })
+            .await
+        }
     }
     /// The instance an idempotency key started, with the fingerprint of that start.
-    fn started_by_key(&self, key: &str) -> impl Future<Output = Result<Option<(String, String)>>> + Send;
+    fn started_by_key(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<(String, String)>>> + Send;
     /// Ids of instances that are not in a terminal status (what the engine resumes at start).
     fn open_instances(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
     /// How many instances are in each open status (`running`, `waiting`, `blocked`), without
@@ -446,7 +520,12 @@ pub trait InstanceReader: Send + Sync {
     fn open_counts(&self) -> impl Future<Output = Result<OpenCounts>> + Send;
     fn history(&self, id: &str) -> impl Future<Output = Result<Vec<Event>>> + Send;
     /// At most `limit` events of an instance's history with a seq after `after_seq`, oldest first.
-    fn history_page(&self, id: &str, after_seq: u64, limit: usize) -> impl Future<Output = Result<Vec<Event>>> + Send;
+    fn history_page(
+        &self,
+        id: &str,
+        after_seq: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Event>>> + Send;
     /// Ids of the child instances of an instance (ForEach iterations, `call`ed and handed-off
     /// instances), oldest first.
     fn children(&self, parent: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
@@ -514,25 +593,54 @@ impl<'a> WorkScope<'a> {
 pub trait JobQueue: Send + Sync {
     /// Leases up to `limit` queued jobs (oldest first) to `owner` until `now + lease`.
     /// No job is leased to two owners at once.
-    fn claim_jobs(&self, owner: &str, limit: usize, lease: std::time::Duration, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<ClaimedJob>>> + Send {
+    fn claim_jobs(
+        &self,
+        owner: &str,
+        limit: usize,
+        lease: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<ClaimedJob>>> + Send {
         self.claim_jobs_in(owner, WorkScope::All, limit, lease, now)
     }
     /// [`claim_jobs`](Self::claim_jobs) of the instances in `scope` only.
-    fn claim_jobs_in(&self, owner: &str, scope: WorkScope<'_>, limit: usize, lease: std::time::Duration, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<ClaimedJob>>> + Send;
+    fn claim_jobs_in(
+        &self,
+        owner: &str,
+        scope: WorkScope<'_>,
+        limit: usize,
+        lease: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<ClaimedJob>>> + Send;
     /// Moves to `until` the leases `owner` holds at `now` on these attempts (those that are
     /// still live: an expired lease is not revived). Returns the attempts renewed; a missing
     /// one lost its lease (expired, taken over, or the attempt is over).
-    fn renew_leases(&self, owner: &str, jobs: &[JobKey], until: DateTime<Utc>, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<JobKey>>> + Send;
+    fn renew_leases(
+        &self,
+        owner: &str,
+        jobs: &[JobKey],
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<JobKey>>> + Send;
     /// Takes over up to `limit` leases (of either kind of job) that expired at or before
     /// `now`, earliest expiry first: each becomes `owner`'s until `now + lease`, under a new
     /// fencing token, so that however many nodes race, one takes each, and a result under the
     /// expired lease is refused from then on.
-    fn take_over_expired(&self, owner: &str, limit: usize, lease: std::time::Duration, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<ExpiredLease>>> + Send;
+    fn take_over_expired(
+        &self,
+        owner: &str,
+        limit: usize,
+        lease: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<ExpiredLease>>> + Send;
     /// Ends at `now` every lease on a job Baton's worker runs, and on a timer, that an owner
     /// other than `owner` holds: for an embedded store, whose engine lock proves that the
     /// process holding them is gone, so their work need not wait for the leases to run out.
     /// External workers' locks are left alone. Returns how many leases ended.
-    fn end_leases_of_others(&self, owner: &str, now: DateTime<Utc>) -> impl Future<Output = Result<usize>> + Send;
+    fn end_leases_of_others(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<usize>> + Send;
     /// Jobs currently leased (on an embedded store at start-up these were abandoned by a dead process).
     fn leased_jobs(&self) -> impl Future<Output = Result<Vec<JobKey>>> + Send;
     /// Number of jobs waiting to be claimed.
@@ -540,7 +648,11 @@ pub trait JobQueue: Send + Sync {
     /// Durably records the process job attempt `job` runs as (replacing a record of the same
     /// attempt). The record is independent of the queue row: a step that cancels the job or
     /// queues its next attempt leaves it, because the process may still be stopping.
-    fn record_job_process(&self, job: &JobKey, process: &JobProcess) -> impl Future<Output = Result<()>> + Send;
+    fn record_job_process(
+        &self,
+        job: &JobKey,
+        process: &JobProcess,
+    ) -> impl Future<Output = Result<()>> + Send;
     /// Removes the record of `job`'s process (none is no error): no process of it is left.
     fn forget_job_process(&self, job: &JobKey) -> impl Future<Output = Result<()>> + Send;
     /// Every recorded job process, by instance, task and attempt (on an embedded store at
@@ -553,10 +665,23 @@ pub trait JobQueue: Send + Sync {
 pub trait ExternalJobQueue: Send + Sync {
     /// Locks up to `limit` queued jobs of these topics (oldest first) to `owner` until
     /// `now + lock`. No job is locked by two owners at once.
-    fn lock_external_jobs(&self, owner: &str, topics: &[String], limit: usize, lock: std::time::Duration, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<ClaimedJob>>> + Send;
+    fn lock_external_jobs(
+        &self,
+        owner: &str,
+        topics: &[String],
+        limit: usize,
+        lock: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<ClaimedJob>>> + Send;
     /// Moves the lock `owner` holds on attempt `job` to `until`. False (and nothing changed)
     /// when `owner` does not hold it at `now`: expired, another's, or the attempt is over.
-    fn extend_lock(&self, job: &JobKey, owner: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> impl Future<Output = Result<bool>> + Send;
+    fn extend_lock(
+        &self,
+        job: &JobKey,
+        owner: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool>> + Send;
     /// When the earliest lock on an external job expires, so a driver knows when to look.
     fn next_lock_expiry(&self) -> impl Future<Output = Result<Option<DateTime<Utc>>>> + Send;
 }
@@ -564,22 +689,41 @@ pub trait ExternalJobQueue: Send + Sync {
 /// Durable timers.
 pub trait TimerQueue: Send + Sync {
     /// Timers due at or before `now`, earliest first.
-    fn due_timers(&self, now: DateTime<Utc>, limit: usize) -> impl Future<Output = Result<Vec<Timer>>> + Send;
+    fn due_timers(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Timer>>> + Send;
     /// Timers of one instance due at or before `now`, earliest first (a ForEach parent's
     /// iteration ends, taken together into one step).
-    fn due_timers_of(&self, instance: &str, now: DateTime<Utc>, limit: usize) -> impl Future<Output = Result<Vec<Timer>>> + Send;
+    fn due_timers_of(
+        &self,
+        instance: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Timer>>> + Send;
     /// The earliest pending timer, so a driver knows how long it may sleep.
     fn next_timer_due(&self) -> impl Future<Output = Result<Option<DateTime<Utc>>>> + Send {
         self.next_timer_due_in(WorkScope::All)
     }
     /// [`next_timer_due`](Self::next_timer_due) of the instances in `scope`.
-    fn next_timer_due_in(&self, scope: WorkScope<'_>) -> impl Future<Output = Result<Option<DateTime<Utc>>>> + Send;
+    fn next_timer_due_in(
+        &self,
+        scope: WorkScope<'_>,
+    ) -> impl Future<Output = Result<Option<DateTime<Utc>>>> + Send;
     /// Leases to `owner` until `now + lease` up to `limit` timers due at or before `now`
     /// (earliest first) that no one holds a live lease on, of the instances in `scope`.
     /// No timer is leased to two owners at once; the step that fires one names its lease
     /// ([`StepRecord::timer_fence`]), and a timer whose firing node died is claimable again
     /// once its lease expired.
-    fn claim_timers(&self, owner: &str, scope: WorkScope<'_>, limit: usize, lease: std::time::Duration, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<ClaimedTimer>>> + Send;
+    fn claim_timers(
+        &self,
+        owner: &str,
+        scope: WorkScope<'_>,
+        limit: usize,
+        lease: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<ClaimedTimer>>> + Send;
 }
 
 /// What a commit changed, as far as waiters care: told to every waiter on every node that
@@ -598,7 +742,12 @@ pub struct Changed {
 
 impl Changed {
     /// Everything: what a waiter assumes when it missed notifications.
-    pub const ALL: Self = Self { instances: true, jobs: true, external_jobs: true, timers: true };
+    pub const ALL: Self = Self {
+        instances: true,
+        jobs: true,
+        external_jobs: true,
+        timers: true,
+    };
 
     /// What committing `steps` changes.
     pub fn of(steps: &[StepRecord]) -> Self {
@@ -629,11 +778,41 @@ pub trait ChangeNotifier: Send + Sync {
 
 /// Everything the engine needs from one store.
 pub trait Store:
-    DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + ExternalJobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + QueueStats + CorrelationStore + ScheduleStore + ChangeNotifier + Clone + 'static
+    DefinitionStore
+    + CalendarStore
+    + InstanceReader
+    + StepWriter
+    + JobQueue
+    + ExternalJobQueue
+    + TimerQueue
+    + RuntimeStats
+    + IncidentReader
+    + SnapshotReader
+    + QueueStats
+    + CorrelationStore
+    + ScheduleStore
+    + ChangeNotifier
+    + Clone
+    + 'static
 {
 }
 impl<T> Store for T where
-    T: DefinitionStore + CalendarStore + InstanceReader + StepWriter + JobQueue + ExternalJobQueue + TimerQueue + RuntimeStats + IncidentReader + SnapshotReader + QueueStats + CorrelationStore + ScheduleStore + ChangeNotifier + Clone + 'static
+    T: DefinitionStore
+        + CalendarStore
+        + InstanceReader
+        + StepWriter
+        + JobQueue
+        + ExternalJobQueue
+        + TimerQueue
+        + RuntimeStats
+        + IncidentReader
+        + SnapshotReader
+        + QueueStats
+        + CorrelationStore
+        + ScheduleStore
+        + ChangeNotifier
+        + Clone
+        + 'static
 {
 }
 
@@ -649,18 +828,25 @@ pub mod queue_stats;
 pub use queue_stats::{QueueDepths, QueueStats, TopicJobs};
 pub mod documents;
 pub use documents::{Document, DocumentCopy, DocumentError, DocumentStore, NewDocument};
-pub mod inbox;
 pub mod correlation;
+pub mod inbox;
 pub mod interactive;
 pub mod schedule;
+pub use correlation::{
+    Buffering, CorrelationStore, EventState, PublishedEvent, Recorded, Subscriber, Subscription,
+};
+pub use inbox::{
+    inbox_updates, InboxEntry, InboxFilter, InboxPage, InboxReader, InboxRow, InboxStatus,
+    InboxUpdate, Page,
+};
+pub use interactive::{
+    InteractiveStore, InteractiveWorkflow, Orphans, Place, SessionRecord, Suspension,
+};
 pub use schedule::{SchedulePlace, ScheduleStore, SlotOutcome, SlotRecord, StoredSchedule};
-pub use interactive::{InteractiveStore, InteractiveWorkflow, Place, SessionRecord, Suspension};
-pub use correlation::{Buffering, CorrelationStore, EventState, PublishedEvent, Recorded, Subscriber, Subscription};
-pub use inbox::{inbox_updates, InboxEntry, InboxFilter, InboxPage, InboxReader, InboxRow, InboxStatus, InboxUpdate, Page};
-#[cfg(feature = "testkit")]
-pub mod identity_conformance;
 #[cfg(feature = "testkit")]
 pub mod document_conformance;
+#[cfg(feature = "testkit")]
+pub mod identity_conformance;
 #[cfg(feature = "testkit")]
 pub mod inbox_conformance;
 #[cfg(feature = "testkit")]

@@ -62,26 +62,52 @@ pub struct SlotRecord {
 /// Storing schedules and moving them along their slots.
 pub trait ScheduleStore: Send + Sync {
     /// Stores a new schedule; false (and nothing stored) if one with its id exists.
-    fn create_schedule(&self, schedule: StoredSchedule) -> impl Future<Output = Result<bool>> + Send;
+    fn create_schedule(
+        &self,
+        schedule: StoredSchedule,
+    ) -> impl Future<Output = Result<bool>> + Send;
     /// Stores a definition's schedule, replacing the schedule of that id (its slots taken stay
     /// recorded), or removes it (`None`: the definition no longer has one).
-    fn put_definition_schedule(&self, id: &str, schedule: Option<StoredSchedule>) -> impl Future<Output = Result<()>> + Send;
+    fn put_definition_schedule(
+        &self,
+        id: &str,
+        schedule: Option<StoredSchedule>,
+    ) -> impl Future<Output = Result<()>> + Send;
     fn schedule(&self, id: &str) -> impl Future<Output = Result<Option<StoredSchedule>>> + Send;
     /// Every schedule, by id.
     fn schedules(&self) -> impl Future<Output = Result<Vec<StoredSchedule>>> + Send;
     /// Pauses or resumes a schedule; a resumed one takes up at `place`. False for an unknown id.
-    fn set_schedule_paused(&self, id: &str, paused: bool, place: Option<SchedulePlace>) -> impl Future<Output = Result<bool>> + Send;
+    fn set_schedule_paused(
+        &self,
+        id: &str,
+        paused: bool,
+        place: Option<SchedulePlace>,
+    ) -> impl Future<Output = Result<bool>> + Send;
     /// Removes a schedule and the record of its slots. False for an unknown id.
     fn delete_schedule(&self, id: &str) -> impl Future<Output = Result<bool>> + Send;
     /// Up to `limit` schedules that are not paused and have a slot due at or before `now` or a
     /// slot waiting, earliest first.
-    fn due_schedules(&self, now: DateTime<Utc>, limit: usize) -> impl Future<Output = Result<Vec<StoredSchedule>>> + Send;
+    fn due_schedules(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<StoredSchedule>>> + Send;
     /// The earliest next slot of a schedule that is not paused.
     fn next_schedule_due(&self) -> impl Future<Output = Result<Option<DateTime<Utc>>>> + Send;
     /// Moves schedule `id` from place `from` to place `to`, recording `slot` if given, in one
     /// transaction. False, changing nothing, when the schedule is not at `from` any more
     /// (another node moved it), is paused or gone, or `slot` was recorded before.
-    fn advance_schedule(&self, id: &str, from: &SchedulePlace, to: &SchedulePlace, slot: Option<SlotRecord>) -> impl Future<Output = Result<bool>> + Send;
+    fn advance_schedule(
+        &self,
+        id: &str,
+        from: &SchedulePlace,
+        to: &SchedulePlace,
+        slot: Option<SlotRecord>,
+    ) -> impl Future<Output = Result<bool>> + Send;
     /// The last `limit` slots a schedule took, newest first.
-    fn schedule_slots(&self, id: &str, limit: usize) -> impl Future<Output = Result<Vec<SlotRecord>>> + Send;
+    fn schedule_slots(
+        &self,
+        id: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<SlotRecord>>> + Send;
 }

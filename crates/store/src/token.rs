@@ -60,9 +60,19 @@ pub trait TokenStore: Send + Sync {
     /// Stores a token for an existing user (an unknown user is refused).
     fn add_token(&self, token: NewToken) -> impl Future<Output = Result<Token, TokenError>> + Send;
     /// The token whose secret hashes to `secret_hash`, revoked or not.
-    fn token_by_hash(&self, secret_hash: &str) -> impl Future<Output = Result<Option<Token>, TokenError>> + Send;
+    fn token_by_hash(
+        &self,
+        secret_hash: &str,
+    ) -> impl Future<Output = Result<Option<Token>, TokenError>> + Send;
     /// Every token, or one user's, oldest first.
-    fn tokens(&self, user: Option<&str>) -> impl Future<Output = Result<Vec<Token>, TokenError>> + Send;
+    fn tokens(
+        &self,
+        user: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<Token>, TokenError>> + Send;
     /// Revokes a token for good.
-    fn revoke_token(&self, id: &str, at: DateTime<Utc>) -> impl Future<Output = Result<Token, TokenError>> + Send;
+    fn revoke_token(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Token, TokenError>> + Send;
 }

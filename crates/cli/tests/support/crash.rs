@@ -26,9 +26,15 @@ impl Rng {
 /// The seed of this run's kill schedule: `BATON_CRASH_SEED` if set, else the clock; printed
 /// with how to replay it.
 pub fn seed() -> u64 {
-    let seed = std::env::var("BATON_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
-    });
+    let seed = std::env::var("BATON_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
     println!("crash test seed: {seed} (replay with BATON_CRASH_SEED={seed})");
     seed
 }
@@ -38,16 +44,26 @@ pub fn seed() -> u64 {
 pub fn spawn_worker(db: &Path, dir: &Path, life: usize, until_idle: bool) -> (Child, PathBuf) {
     let err_path = dir.join(format!("worker-{life:03}.err"));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
-    cmd.env_remove("BATON_DB").env_remove("BATON_LOG").arg("--db").arg(db).args(["worker", "--concurrency", "16"]);
+    cmd.env_remove("BATON_DB")
+        .env_remove("BATON_LOG")
+        .arg("--db")
+        .arg(db)
+        .args(["worker", "--concurrency", "16"]);
     if until_idle {
         cmd.arg("--until-idle");
     }
-    cmd.env("TMPDIR", dir).stdin(Stdio::null()).stdout(Stdio::null()).stderr(File::create(&err_path).unwrap());
+    cmd.env("TMPDIR", dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(File::create(&err_path).unwrap());
     (cmd.spawn().expect("spawning baton worker"), err_path)
 }
 
 /// A number the query `sql` counts in the database, read while no worker writes.
 pub fn count(db: &Path, sql: &str, params: &[&str]) -> i64 {
-    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("opening the database read-only");
-    conn.query_row(sql, rusqlite::params_from_iter(params), |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("opening the database read-only");
+    conn.query_row(sql, rusqlite::params_from_iter(params), |r| r.get(0))
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }

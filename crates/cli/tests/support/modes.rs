@@ -68,17 +68,39 @@ impl Baton {
         if !server_configured() {
             return None;
         }
-        let database = tokio::runtime::Runtime::new().unwrap().block_on(TestDatabase::create());
+        let database = tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(TestDatabase::create());
         let db = PathBuf::from(&database.url);
-        Some(Self::on(mode, tempfile::tempdir().unwrap(), db, Some(database)))
+        Some(Self::on(
+            mode,
+            tempfile::tempdir().unwrap(),
+            db,
+            Some(database),
+        ))
     }
 
-    fn on(mode: Mode, dir: tempfile::TempDir, db: PathBuf, postgres: Option<baton_store_postgres::testkit::TestDatabase>) -> Self {
+    fn on(
+        mode: Mode,
+        dir: tempfile::TempDir,
+        db: PathBuf,
+        postgres: Option<baton_store_postgres::testkit::TestDatabase>,
+    ) -> Self {
         let server = (mode == Mode::Served).then(|| {
             let server = Server::start(&db, &[]);
-            Served { url: format!("http://{}", server.address), server, tokens: RefCell::default() }
+            Served {
+                url: format!("http://{}", server.address),
+                server,
+                tokens: RefCell::default(),
+            }
         });
-        Self { mode, dir, db, server, _postgres: postgres }
+        Self {
+            mode,
+            dir,
+            db,
+            server,
+            _postgres: postgres,
+        }
     }
 
     /// A file in the scenario's folder holding `text`; its path.
@@ -91,8 +113,13 @@ impl Baton {
     /// Runs `baton ARGS` in the scenario's mode. Served, it acts with the token of the user
     /// its `--as` names (made on first use), else of the built-in `operator`.
     pub fn run(&self, args: &[&str]) -> Run {
-        let Some(server) = &self.server else { return baton(&self.db, args) };
-        let user = args.windows(2).find(|w| w[0] == "--as").map_or("operator", |w| w[1]);
+        let Some(server) = &self.server else {
+            return baton(&self.db, args);
+        };
+        let user = args
+            .windows(2)
+            .find(|w| w[0] == "--as")
+            .map_or("operator", |w| w[1]);
         let token = server.token(&self.db, user);
         self.client(args, &[("BATON_TOKEN", &token)])
     }
@@ -101,7 +128,11 @@ impl Baton {
     #[track_caller]
     pub fn ok(&self, args: &[&str]) -> String {
         let run = self.run(args);
-        assert_eq!(run.code, 0, "baton {args:?} ({:?}) failed: {}", self.mode, run.stderr);
+        assert_eq!(
+            run.code, 0,
+            "baton {args:?} ({:?}) failed: {}",
+            self.mode, run.stderr
+        );
         run.stdout
     }
 
@@ -109,7 +140,11 @@ impl Baton {
     #[track_caller]
     pub fn refused(&self, args: &[&str]) -> String {
         let run = self.run(args);
-        assert_eq!(run.code, 2, "baton {args:?} ({:?}) must be refused; stdout: {} stderr: {}", self.mode, run.stdout, run.stderr);
+        assert_eq!(
+            run.code, 2,
+            "baton {args:?} ({:?}) must be refused; stdout: {} stderr: {}",
+            self.mode, run.stdout, run.stderr
+        );
         run.stderr
     }
 
@@ -128,7 +163,12 @@ impl Baton {
             self.ok(&["worker", "--until-idle"]);
             return;
         }
-        self.wait_for("the server's worker finishing", || self.local(&["instances", "--status", "running"]).lines().count() == 1);
+        self.wait_for("the server's worker finishing", || {
+            self.local(&["instances", "--status", "running"])
+                .lines()
+                .count()
+                == 1
+        });
     }
 
     /// Waits until `done` holds (served mode: the server's worker does the work by itself).
@@ -136,7 +176,10 @@ impl Baton {
     pub fn wait_for(&self, what: &str, done: impl Fn() -> bool) {
         let deadline = Instant::now() + PATIENCE;
         while !done() {
-            assert!(Instant::now() < deadline, "{what} did not happen within {PATIENCE:?}");
+            assert!(
+                Instant::now() < deadline,
+                "{what} did not happen within {PATIENCE:?}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -148,7 +191,10 @@ impl Baton {
 
     /// The token of `user`, made on first use (served mode only).
     pub fn token(&self, user: &str) -> String {
-        self.server.as_ref().expect("a served scenario").token(&self.db, user)
+        self.server
+            .as_ref()
+            .expect("a served scenario")
+            .token(&self.db, user)
     }
 
     /// `baton --server URL ARGS` with `env` (and nothing of the outer environment's Baton
@@ -157,7 +203,12 @@ impl Baton {
     pub fn client(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let no_db = self.dir.path().join("no-such-folder").join("baton.db");
         let mut command = Command::new(env!("CARGO_BIN_EXE_baton"));
-        command.arg("--db").arg(no_db).arg("--server").arg(self.url()).args(args);
+        command
+            .arg("--db")
+            .arg(no_db)
+            .arg("--server")
+            .arg(self.url())
+            .args(args);
         output(command, env)
     }
 }
@@ -172,7 +223,6 @@ impl Served {
         });
         token.clone()
     }
-
 }
 
 /// Runs `command` with `env` and without the outer environment's Baton variables.
@@ -180,6 +230,17 @@ fn output(mut command: Command, env: &[(&str, &str)]) -> Run {
     for name in ["BATON_DB", "BATON_SERVER", "BATON_TOKEN"] {
         command.env_remove(name);
     }
-    let Output { status, stdout, stderr } = command.envs(env.iter().copied()).output().expect("baton runs");
-    Run { code: status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&stdout).into(), stderr: String::from_utf8_lossy(&stderr).into() }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command
+        .envs(env.iter().copied())
+        .output()
+        .expect("baton runs");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into(),
+        stderr: String::from_utf8_lossy(&stderr).into(),
+    }
 }

@@ -49,18 +49,44 @@ impl Server {
             if let Some(rest) = line.strip_prefix("baton: serving the API on http://") {
                 let address = rest.split_whitespace().next().unwrap().to_owned();
                 let stderr = std::thread::spawn(move || drain(stderr));
-                return Server { child, stderr, address, early_stderr };
+                return Server {
+                    child,
+                    stderr,
+                    address,
+                    early_stderr,
+                };
             }
             early_stderr.push_str(&line);
         }
     }
 
     /// One request on a new connection; the whole answer (head and body) as text.
-    pub fn request(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> String {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> String {
         let mut stream = TcpStream::connect(&self.address).unwrap();
-        let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-        let content = body.map(|b| format!("Content-Type: application/json\r\nContent-Length: {}\r\n", b.len())).unwrap_or_default();
-        write!(stream, "{method} {path} HTTP/1.1\r\nHost: {}\r\n{auth}{content}Connection: close\r\n\r\n{}", self.address, body.unwrap_or_default()).unwrap();
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        let content = body
+            .map(|b| {
+                format!(
+                    "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                    b.len()
+                )
+            })
+            .unwrap_or_default();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{auth}{content}Connection: close\r\n\r\n{}",
+            self.address,
+            body.unwrap_or_default()
+        )
+        .unwrap();
         let mut answer = String::new();
         stream.read_to_string(&mut answer).unwrap();
         answer
@@ -75,8 +101,14 @@ impl Server {
     #[track_caller]
     pub fn post_ok(&self, path: &str, token: &str, body: &str) -> String {
         let answer = self.request("POST", path, Some(token), Some(body));
-        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "POST {path}: {answer}");
-        answer.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
+        assert!(
+            answer.starts_with("HTTP/1.1 200 OK\r\n"),
+            "POST {path}: {answer}"
+        );
+        answer
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_owned())
+            .unwrap_or_default()
     }
 
     /// Opens an event stream (`GET path`, which must answer 200).
@@ -84,21 +116,37 @@ impl Server {
     pub fn events(&self, path: &str, token: &str) -> EventStream {
         let mut stream = TcpStream::connect(&self.address).unwrap();
         write!(stream, "GET {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n", self.address).unwrap();
-        let mut events = EventStream { stream, text: String::new() };
+        let mut events = EventStream {
+            stream,
+            text: String::new(),
+        };
         events.wait_for("\r\n\r\n");
-        assert!(events.text.starts_with("HTTP/1.1 200 OK\r\n") && events.text.contains("content-type: text/event-stream"), "{}", events.text);
+        assert!(
+            events.text.starts_with("HTTP/1.1 200 OK\r\n")
+                && events.text.contains("content-type: text/event-stream"),
+            "{}",
+            events.text
+        );
         events
     }
 
     /// SIGKILL (a node that dies), then waits for the exit.
     pub fn kill(mut self) {
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
         let _ = self.child.wait();
     }
 
     /// SIGTERM, then waits for the exit: its code and the rest of its stderr.
     pub fn stop(mut self) -> (Option<i32>, String) {
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
         let status = self.child.wait().unwrap();
         let stderr = std::mem::replace(&mut self.stderr, std::thread::spawn(String::new));
         (status.code(), stderr.join().unwrap_or_default())
@@ -141,12 +189,20 @@ impl EventStream {
                 return self.text[at..].to_owned();
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "`{needle}` never came; the stream so far:\n{}", self.text);
+            assert!(
+                !left.is_zero(),
+                "`{needle}` never came; the stream so far:\n{}",
+                self.text
+            );
             self.stream.set_read_timeout(Some(left)).unwrap();
             match self.stream.read(&mut buffer) {
                 Ok(0) => panic!("the stream ended before `{needle}`:\n{}", self.text),
                 Ok(n) => self.text.push_str(&String::from_utf8_lossy(&buffer[..n])),
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
                 Err(e) => panic!("reading the stream: {e}"),
             }
         }
@@ -161,7 +217,8 @@ impl EventStream {
                 current = Some(event);
             } else if let (Some(data), Some(event)) = (line.strip_prefix("data: "), current) {
                 if event == name {
-                    found.push(serde_json::from_str(data).unwrap_or_else(|e| panic!("{e}: {data}")));
+                    found
+                        .push(serde_json::from_str(data).unwrap_or_else(|e| panic!("{e}: {data}")));
                 }
             }
         }

@@ -6,15 +6,24 @@ use std::collections::HashMap;
 use indexmap::IndexMap;
 use marked_yaml::{Node, Spanned};
 
-use super::{check_id, controls, pos_of, run_cycles, topic_problem, Action, Branch, DataDecl, DecisionSpec, Definition, Dependency, DependencyMatch, Diagnostics, ForEachSpec, JobSpec, JobTarget, Pos, Resolve, TaskDef, TaskKind, MAX_PARALLEL};
 use super::parse::{read_after, read_branches};
 use super::raw::{RawBranch, RawCommand, RawTask, KINDS, KIND_FIELDS};
+use super::{
+    check_id, controls, pos_of, run_cycles, topic_problem, Action, Branch, DataDecl, DecisionSpec,
+    Definition, Dependency, DependencyMatch, Diagnostics, ForEachSpec, JobSpec, JobTarget, Pos,
+    Resolve, TaskDef, TaskKind, MAX_PARALLEL,
+};
 use super::{LoopBack, DEFAULT_MAX_LOOPS, MAX_LOOPS_LIMIT};
 use crate::expr::Expr;
 use crate::status::StatusCondition;
 
 /// Compiles a task graph: a process's `tasks`, or a foreach task's body.
-pub(super) fn compile_graph(id: &str, task_nodes: &[&Node], data: IndexMap<String, DataDecl>, diags: &mut Diagnostics) -> Option<Definition> {
+pub(super) fn compile_graph(
+    id: &str,
+    task_nodes: &[&Node],
+    data: IndexMap<String, DataDecl>,
+    diags: &mut Diagnostics,
+) -> Option<Definition> {
     let mut raws: Vec<RawTask> = Vec::new();
     for node in task_nodes {
         match marked_yaml::from_node::<RawTask>(node) {
@@ -40,7 +49,10 @@ pub(super) fn compile_graph(id: &str, task_nodes: &[&Node], data: IndexMap<Strin
             diags.error(
                 pos_of(t.id.span()),
                 format!("duplicate task id `{}`", t.id.as_str()),
-                Some(format!("the first task with this id is at line {}; give each task its own id", at.line)),
+                Some(format!(
+                    "the first task with this id is at line {}; give each task its own id",
+                    at.line
+                )),
             );
         } else {
             index.insert(t.id.as_str().to_owned(), i);
@@ -50,7 +62,13 @@ pub(super) fn compile_graph(id: &str, task_nodes: &[&Node], data: IndexMap<Strin
     let resolve = |diags: &mut Diagnostics, name: &Spanned<String>, what: &str| -> Option<usize> {
         let found = index.get(name.as_str()).copied();
         if found.is_none() {
-            diags.unknown_name(pos_of(name.span()), format!("{what} `{}` is not a task of this process", name.as_str()), name, ids, None);
+            diags.unknown_name(
+                pos_of(name.span()),
+                format!("{what} `{}` is not a task of this process", name.as_str()),
+                name,
+                ids,
+                None,
+            );
         }
         found
     };
@@ -74,7 +92,10 @@ pub(super) fn compile_graph(id: &str, task_nodes: &[&Node], data: IndexMap<Strin
                     continue;
                 }
                 if !tasks[t].predecessors.iter().any(|p| p.task == d) {
-                    tasks[t].predecessors.push(Dependency { task: d, condition: StatusCondition::AnyOk });
+                    tasks[t].predecessors.push(Dependency {
+                        task: d,
+                        condition: StatusCondition::AnyOk,
+                    });
                 }
             }
         }
@@ -133,15 +154,27 @@ pub(super) fn compile_graph(id: &str, task_nodes: &[&Node], data: IndexMap<Strin
 
 /// Refuses postconditions whose `run` actions start each other whatever the data, at the
 /// action that closes the loop.
-pub(super) fn report_run_cycle(cycle: &[run_cycles::CertainRun], tasks: &[TaskDef], task_nodes: &[&Node], diags: &mut Diagnostics) {
+pub(super) fn report_run_cycle(
+    cycle: &[run_cycles::CertainRun],
+    tasks: &[TaskDef],
+    task_nodes: &[&Node],
+    diags: &mut Diagnostics,
+) {
     let Some(first) = cycle.first() else { return };
     let branch = if first.then { "then" } else { "else" };
     let pos = task_nodes[first.from]
         .as_mapping()
         .and_then(|m| m.get_sequence("postconditions"))
         .and_then(|list| list.get(first.index))
-        .and_then(|post| post.as_mapping().and_then(|m| m.get_node(branch)).or(Some(post)))
-        .map_or_else(|| pos_of(task_nodes[first.from].span()), |n| pos_of(n.span()));
+        .and_then(|post| {
+            post.as_mapping()
+                .and_then(|m| m.get_node(branch))
+                .or(Some(post))
+        })
+        .map_or_else(
+            || pos_of(task_nodes[first.from].span()),
+            |n| pos_of(n.span()),
+        );
     let mut names: Vec<&str> = cycle.iter().map(|e| tasks[e.from].id.as_str()).collect();
     names.push(tasks[first.from].id.as_str());
     diags.error(
@@ -206,7 +239,10 @@ pub(super) fn compile_task(
     ];
     let mut misplaced = false;
     for (field, is_present) in present {
-        let owners: &[&str] = KIND_FIELDS.iter().find(|(f, _)| *f == field).map_or(&[], |(_, k)| *k);
+        let owners: &[&str] = KIND_FIELDS
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map_or(&[], |(_, k)| *k);
         if is_present && !owners.contains(&kind_name) {
             let owner = match owners {
                 [one] => (*one).to_owned(),
@@ -214,7 +250,10 @@ pub(super) fn compile_task(
                 [] => String::new(),
             };
             misplaced = true;
-            let at = node.as_mapping().and_then(|m| m.keys().find(|k| k.as_str() == field)).map_or_else(|| pos_of(raw.id.span()), |k| pos_of(k.span()));
+            let at = node
+                .as_mapping()
+                .and_then(|m| m.keys().find(|k| k.as_str() == field))
+                .map_or_else(|| pos_of(raw.id.span()), |k| pos_of(k.span()));
             diags.error(
                 at,
                 format!("task `{}` is {} {kind_name} task but sets `{field}`, which only {owner} tasks have", raw.id.as_str(), if kind_name.starts_with('e') { "an" } else { "a" }),
@@ -225,7 +264,9 @@ pub(super) fn compile_task(
 
     let mut predecessors = Vec::new();
     for entry in read_after(node, diags)? {
-        let Some(task) = resolve(diags, &entry.task, "predecessor") else { continue };
+        let Some(task) = resolve(diags, &entry.task, "predecessor") else {
+            continue;
+        };
         let condition = match &entry.status {
             None => StatusCondition::AnyOk,
             Some((at, names)) => match parse_condition(names) {
@@ -234,7 +275,11 @@ pub(super) fn compile_task(
             },
         };
         if task == raw_index_of(raw, resolve, diags) {
-            diags.error(pos_of(entry.task.span()), format!("task `{}` cannot be its own predecessor", raw.id.as_str()), None);
+            diags.error(
+                pos_of(entry.task.span()),
+                format!("task `{}` cannot be its own predecessor", raw.id.as_str()),
+                None,
+            );
             continue;
         }
         predecessors.push(Dependency { task, condition });
@@ -247,15 +292,26 @@ pub(super) fn compile_task(
                 None | Some("all") => DependencyMatch::All,
                 Some("one") => DependencyMatch::One,
                 Some(other) => {
-                    diags.error(pos_of(d.match_.as_ref()?.span()), format!("unknown dependency match `{other}`"), Some("use `all` or `one`".into()));
+                    diags.error(
+                        pos_of(d.match_.as_ref()?.span()),
+                        format!("unknown dependency match `{other}`"),
+                        Some("use `all` or `one`".into()),
+                    );
                     return None;
                 }
             };
-            let else_node = node.as_mapping().and_then(|m| m.get_mapping("dependencies")).and_then(|m| m.get_node("else"));
+            let else_node = node
+                .as_mapping()
+                .and_then(|m| m.get_mapping("dependencies"))
+                .and_then(|m| m.get_node("else"));
             let e = match else_node {
                 None => Action::Block,
                 Some(n) => {
-                    let mut parser = controls::ControlParser { diags: &mut *diags, resolve, data };
+                    let mut parser = controls::ControlParser {
+                        diags: &mut *diags,
+                        resolve,
+                        data,
+                    };
                     parser.action(n, "dependencies.else", &["skip", "block", "abort", "run"])?
                 }
             };
@@ -267,7 +323,11 @@ pub(super) fn compile_task(
         "job" => {
             let mut job = compile_job(raw, diags)?;
             if let Some(n) = node.as_mapping().and_then(|m| m.get_node("retry")) {
-                let mut parser = controls::ControlParser { diags: &mut *diags, resolve, data };
+                let mut parser = controls::ControlParser {
+                    diags: &mut *diags,
+                    resolve,
+                    data,
+                };
                 job.retry = Some(parser.retry(n)?);
             }
             TaskKind::Job(job)
@@ -276,29 +336,63 @@ pub(super) fn compile_task(
         "decision" => TaskKind::Decision(compile_decision(raw, node, diags, resolve)?),
         "foreach" => TaskKind::ForEach(compile_foreach(scope_id, raw, node, data, diags)?),
         "user" => {
-            let mut parser = controls::ControlParser { diags: &mut *diags, resolve, data };
-            TaskKind::User(Box::new(parser.user_task(&raw.id, raw.name.as_deref(), node.as_mapping()?)?))
+            let mut parser = controls::ControlParser {
+                diags: &mut *diags,
+                resolve,
+                data,
+            };
+            TaskKind::User(Box::new(parser.user_task(
+                &raw.id,
+                raw.name.as_deref(),
+                node.as_mapping()?,
+            )?))
         }
         "call" => {
-            let mut parser = controls::ControlParser { diags: &mut *diags, resolve, data };
+            let mut parser = controls::ControlParser {
+                diags: &mut *diags,
+                resolve,
+                data,
+            };
             TaskKind::Call(Box::new(parser.call_task(raw, node.as_mapping()?)?))
         }
         "handoff" => {
-            let mut parser = controls::ControlParser { diags: &mut *diags, resolve, data };
+            let mut parser = controls::ControlParser {
+                diags: &mut *diags,
+                resolve,
+                data,
+            };
             TaskKind::Handoff(Box::new(parser.handoff_task(raw, node.as_mapping()?)?))
         }
         "wait" => {
-            let mut parser = controls::ControlParser { diags: &mut *diags, resolve, data };
+            let mut parser = controls::ControlParser {
+                diags: &mut *diags,
+                resolve,
+                data,
+            };
             TaskKind::Wait(Box::new(parser.wait_task(raw, node.as_mapping()?)?))
         }
         "view" => {
-            let mut parser = controls::ControlParser { diags: &mut *diags, resolve, data };
-            TaskKind::View(Box::new(parser.view_task(&raw.id, raw.name.as_deref(), node.as_mapping()?)?))
+            let mut parser = controls::ControlParser {
+                diags: &mut *diags,
+                resolve,
+                data,
+            };
+            TaskKind::View(Box::new(parser.view_task(
+                &raw.id,
+                raw.name.as_deref(),
+                node.as_mapping()?,
+            )?))
         }
-        _ => TaskKind::End { terminate: raw.terminate.unwrap_or(false) },
+        _ => TaskKind::End {
+            terminate: raw.terminate.unwrap_or(false),
+        },
     };
     let controls = {
-        let mut parser = controls::ControlParser { diags: &mut *diags, resolve, data };
+        let mut parser = controls::ControlParser {
+            diags: &mut *diags,
+            resolve,
+            data,
+        };
         parser.controls(node.as_mapping()?)?
     };
     if misplaced {
@@ -327,7 +421,10 @@ pub(super) fn bad_status<T>(diags: &mut Diagnostics, at: Pos, bad: &str) -> Opti
     diags.error(
         at,
         format!("unknown predecessor status `{bad}`"),
-        Some(format!("use any_ok, any_not_ok, any_end or one of: {}", crate::status::END_STATUS_NAMES.join(", "))),
+        Some(format!(
+            "use any_ok, any_not_ok, any_end or one of: {}",
+            crate::status::END_STATUS_NAMES.join(", ")
+        )),
     );
     None
 }
@@ -362,11 +459,22 @@ pub(super) fn compile_job(raw: &RawTask, diags: &mut Diagnostics) -> Option<JobS
         }
         (None, Some(topic)) => {
             if let Some(problem) = topic_problem(topic.as_str()) {
-                diags.error(pos_of(topic.span()), format!("topic `{}` is not allowed: {problem}", topic.as_str().escape_default()), None);
+                diags.error(
+                    pos_of(topic.span()),
+                    format!(
+                        "topic `{}` is not allowed: {problem}",
+                        topic.as_str().escape_default()
+                    ),
+                    None,
+                );
                 return None;
             }
             if raw.workdir.is_some() || raw.timeout.is_some() {
-                let field = if raw.workdir.is_some() { "workdir" } else { "timeout" };
+                let field = if raw.workdir.is_some() {
+                    "workdir"
+                } else {
+                    "timeout"
+                };
                 diags.error(
                     pos_of(topic.span()),
                     format!("`{field}` is for jobs Baton runs; job task `{}` is done by an external worker", raw.id.as_str()),
@@ -382,7 +490,11 @@ pub(super) fn compile_job(raw: &RawTask, diags: &mut Diagnostics) -> Option<JobS
                 RawCommand::Argv(argv) => argv.clone(),
             };
             if argv.first().is_none_or(|a| a.is_empty()) {
-                diags.error(pos_of(command.span()), "the `command` is empty", Some("give the program to run and its arguments".into()));
+                diags.error(
+                    pos_of(command.span()),
+                    "the `command` is empty",
+                    Some("give the program to run and its arguments".into()),
+                );
                 return None;
             }
             JobTarget::Command(argv)
@@ -400,12 +512,29 @@ pub(super) fn compile_job(raw: &RawTask, diags: &mut Diagnostics) -> Option<JobS
         None => None,
         Some(t) => Some(diags.duration(pos_of(t.span()), Some(t), "timeout")?),
     };
-    ok.then(|| JobSpec { target, workdir: raw.workdir.clone(), env, timeout, retry: None })
+    ok.then(|| JobSpec {
+        target,
+        workdir: raw.workdir.clone(),
+        env,
+        timeout,
+        retry: None,
+    })
 }
 
-pub(super) fn compile_set(raw: &RawTask, data: &IndexMap<String, DataDecl>, diags: &mut Diagnostics) -> Option<Vec<(String, Expr)>> {
+pub(super) fn compile_set(
+    raw: &RawTask,
+    data: &IndexMap<String, DataDecl>,
+    diags: &mut Diagnostics,
+) -> Option<Vec<(String, Expr)>> {
     let Some(set) = &raw.set else {
-        diags.error(pos_of(raw.id.span()), format!("set task `{}` needs `set:` with at least one assignment", raw.id.as_str()), Some("for example `set: {total: \"data.a + data.b\"}`".into()));
+        diags.error(
+            pos_of(raw.id.span()),
+            format!(
+                "set task `{}` needs `set:` with at least one assignment",
+                raw.id.as_str()
+            ),
+            Some("for example `set: {total: \"data.a + data.b\"}`".into()),
+        );
         return None;
     };
     let mut out = Vec::new();
@@ -418,7 +547,10 @@ pub(super) fn compile_set(raw: &RawTask, data: &IndexMap<String, DataDecl>, diag
                 format!("`{}` is not declared under `data`", name.as_str()),
                 name,
                 declared,
-                Some(format!("declare it: `data: {{{}: {{type: any}}}}`", name.as_str())),
+                Some(format!(
+                    "declare it: `data: {{{}: {{type: any}}}}`",
+                    name.as_str()
+                )),
             );
             ok = false;
             continue;
@@ -439,7 +571,11 @@ pub(super) fn compile_decision(
 ) -> Option<DecisionSpec> {
     let branches_raw = read_branches(node, diags)?;
     if branches_raw.is_empty() {
-        diags.error(pos_of(raw.id.span()), format!("decision `{}` needs `branches`", raw.id.as_str()), Some("for example `branches: [{when: \"data.amount > 100\", to: [approve]}]`".into()));
+        diags.error(
+            pos_of(raw.id.span()),
+            format!("decision `{}` needs `branches`", raw.id.as_str()),
+            Some("for example `branches: [{when: \"data.amount > 100\", to: [approve]}]`".into()),
+        );
         return None;
     }
     let own = raw_index_of(raw, resolve, diags);
@@ -448,9 +584,16 @@ pub(super) fn compile_decision(
     let items = node.as_mapping().and_then(|m| m.get_sequence("branches"));
     for (n, b) in branches_raw.iter().enumerate() {
         let when = diags.expr(&b.when, "when");
-        let to: Vec<Option<usize>> = b.to.iter().flatten().map(|t| branch_target(diags, t, own, raw, resolve)).collect();
+        let to: Vec<Option<usize>> =
+            b.to.iter()
+                .flatten()
+                .map(|t| branch_target(diags, t, own, raw, resolve))
+                .collect();
         // The branch's first key: where the branch starts.
-        let first_key = items.and_then(|list| list.get(n)).and_then(|item| item.as_mapping()).and_then(|m| m.keys().next());
+        let first_key = items
+            .and_then(|list| list.get(n))
+            .and_then(|item| item.as_mapping())
+            .and_then(|m| m.keys().next());
         let at = first_key.map_or_else(|| pos_of(b.when.span()), |k| pos_of(k.span()));
         let back = loop_back(diags, b, at, own, raw, resolve);
         match (when, to.into_iter().collect::<Option<Vec<_>>>(), back) {
@@ -458,12 +601,21 @@ pub(super) fn compile_decision(
             _ => ok = false,
         }
     }
-    let otherwise: Option<Vec<usize>> = raw.otherwise.iter().flatten().map(|t| branch_target(diags, t, own, raw, resolve)).collect();
+    let otherwise: Option<Vec<usize>> = raw
+        .otherwise
+        .iter()
+        .flatten()
+        .map(|t| branch_target(diags, t, own, raw, resolve))
+        .collect();
     let take_all = match raw.mode.as_ref().map(|m| m.as_str()) {
         None | Some("first") => false,
         Some("all") => true,
         Some(other) => {
-            diags.error(pos_of(raw.mode.as_ref()?.span()), format!("unknown decision mode `{other}`"), Some("use `first` (the first branch that holds) or `all`".into()));
+            diags.error(
+                pos_of(raw.mode.as_ref()?.span()),
+                format!("unknown decision mode `{other}`"),
+                Some("use `first` (the first branch that holds) or `all`".into()),
+            );
             return None;
         }
     };
@@ -475,11 +627,21 @@ pub(super) fn compile_decision(
         );
         return None;
     }
-    (ok && otherwise.is_some()).then(|| DecisionSpec { branches, otherwise: otherwise.unwrap_or_default(), take_all })
+    (ok && otherwise.is_some()).then(|| DecisionSpec {
+        branches,
+        otherwise: otherwise.unwrap_or_default(),
+        take_all,
+    })
 }
 
 /// A branch target (`to`, `otherwise`): a task of the process, not the decision itself.
-fn branch_target(diags: &mut Diagnostics, name: &Spanned<String>, own: usize, raw: &RawTask, resolve: Resolve<'_>) -> Option<usize> {
+fn branch_target(
+    diags: &mut Diagnostics,
+    name: &Spanned<String>,
+    own: usize,
+    raw: &RawTask,
+    resolve: Resolve<'_>,
+) -> Option<usize> {
     let target = resolve(diags, name, "branch target")?;
     if target == own {
         diags.error(
@@ -495,19 +657,37 @@ fn branch_target(diags: &mut Diagnostics, name: &Spanned<String>, own: usize, ra
 /// A branch's loop (`back_to`, `max_loops`), if it has one: `Some(None)` for a forward branch,
 /// `None` after reporting a mistake. That the target precedes the decision is checked with
 /// the whole graph ([`check_loops`]).
-fn loop_back(diags: &mut Diagnostics, b: &RawBranch, at: Pos, own: usize, raw: &RawTask, resolve: Resolve<'_>) -> Option<Option<LoopBack>> {
+fn loop_back(
+    diags: &mut Diagnostics,
+    b: &RawBranch,
+    at: Pos,
+    own: usize,
+    raw: &RawTask,
+    resolve: Resolve<'_>,
+) -> Option<Option<LoopBack>> {
     match (&b.to, &b.back_to) {
         (Some(_), Some(back)) => {
             diags.error(pos_of(back.span()), "a branch has `to` or `back_to`, not both", Some("`to: [TASKS]` goes on to successors; `back_to: TASK` goes back to an earlier task in a loop".into()));
             return None;
         }
         (None, None) => {
-            diags.error(at, "a branch needs `to: [TASKS]` (or `back_to: TASK` for a rework loop)", Some("for example `{when: data.approved, to: [publish]}`".into()));
+            diags.error(
+                at,
+                "a branch needs `to: [TASKS]` (or `back_to: TASK` for a rework loop)",
+                Some("for example `{when: data.approved, to: [publish]}`".into()),
+            );
             return None;
         }
         (Some(_), None) => {
             if let Some(max) = &b.max_loops {
-                diags.error(pos_of(max.span()), "`max_loops` is for a loop branch (`back_to`)", Some("remove `max_loops`, or make the branch go back with `back_to: TASK`".into()));
+                diags.error(
+                    pos_of(max.span()),
+                    "`max_loops` is for a loop branch (`back_to`)",
+                    Some(
+                        "remove `max_loops`, or make the branch go back with `back_to: TASK`"
+                            .into(),
+                    ),
+                );
                 return None;
             }
             return Some(None);
@@ -528,7 +708,11 @@ fn loop_back(diags: &mut Diagnostics, b: &RawBranch, at: Pos, own: usize, raw: &
         None => DEFAULT_MAX_LOOPS,
         Some(n) if (1..=MAX_LOOPS_LIMIT).contains(&**n) => **n,
         Some(n) => {
-            diags.error(pos_of(n.span()), format!("`max_loops` is {}; it is 1 to {MAX_LOOPS_LIMIT}", **n), Some("how often the branch may go back before the decision is blocked".into()));
+            diags.error(
+                pos_of(n.span()),
+                format!("`max_loops` is {}; it is 1 to {MAX_LOOPS_LIMIT}", **n),
+                Some("how often the branch may go back before the decision is blocked".into()),
+            );
             return None;
         }
     };
@@ -538,14 +722,20 @@ fn loop_back(diags: &mut Diagnostics, b: &RawBranch, at: Pos, own: usize, raw: &
 /// Refuses a loop branch whose target does not precede its decision: a loop goes back.
 fn check_loops(tasks: &[TaskDef], task_nodes: &[&Node], diags: &mut Diagnostics) {
     for (d, task) in tasks.iter().enumerate() {
-        let TaskKind::Decision(spec) = &task.kind else { continue };
+        let TaskKind::Decision(spec) = &task.kind else {
+            continue;
+        };
         for (n, branch) in spec.branches.iter().enumerate() {
             let Some(back) = branch.back else { continue };
             if crate::definition::precedes(tasks, back.target, d) {
                 continue;
             }
-            let raw = read_branches(task_nodes[d], &mut Diagnostics::new(diags.source)).unwrap_or_default();
-            let pos = raw.get(n).and_then(|b| b.back_to.as_ref()).map_or_else(|| pos_of(task_nodes[d].span()), |t| pos_of(t.span()));
+            let raw = read_branches(task_nodes[d], &mut Diagnostics::new(diags.source))
+                .unwrap_or_default();
+            let pos = raw
+                .get(n)
+                .and_then(|b| b.back_to.as_ref())
+                .map_or_else(|| pos_of(task_nodes[d].span()), |t| pos_of(t.span()));
             diags.error(
                 pos,
                 format!("decision `{}` goes back to `{}`, which does not come before it", task.id, tasks[back.target].id),
@@ -555,9 +745,19 @@ fn check_loops(tasks: &[TaskDef], task_nodes: &[&Node], diags: &mut Diagnostics)
     }
 }
 
-pub(super) fn compile_foreach(scope_id: &str, raw: &RawTask, node: &Node, data: &IndexMap<String, DataDecl>, diags: &mut Diagnostics) -> Option<ForEachSpec> {
+pub(super) fn compile_foreach(
+    scope_id: &str,
+    raw: &RawTask,
+    node: &Node,
+    data: &IndexMap<String, DataDecl>,
+    diags: &mut Diagnostics,
+) -> Option<ForEachSpec> {
     let Some(items) = &raw.items else {
-        diags.error(pos_of(raw.id.span()), format!("foreach task `{}` needs `items`", raw.id.as_str()), Some("a CEL expression giving a list, e.g. `items: data.files`".into()));
+        diags.error(
+            pos_of(raw.id.span()),
+            format!("foreach task `{}` needs `items`", raw.id.as_str()),
+            Some("a CEL expression giving a list, e.g. `items: data.files`".into()),
+        );
         return None;
     };
     let items = diags.expr(items, "items")?;
@@ -575,23 +775,51 @@ pub(super) fn compile_foreach(scope_id: &str, raw: &RawTask, node: &Node, data: 
             return None;
         }
         Some(p) => {
-            diags.error(pos_of(p.span()), "`parallel` must be at least 1", Some("1 runs the iterations one after the other".into()));
+            diags.error(
+                pos_of(p.span()),
+                "`parallel` must be at least 1",
+                Some("1 runs the iterations one after the other".into()),
+            );
             return None;
         }
     };
-    let body_nodes: Vec<&Node> = node.as_mapping().and_then(|m| m.get_sequence("tasks")).map(|s| s.iter().collect()).unwrap_or_default();
+    let body_nodes: Vec<&Node> = node
+        .as_mapping()
+        .and_then(|m| m.get_sequence("tasks"))
+        .map(|s| s.iter().collect())
+        .unwrap_or_default();
     if body_nodes.is_empty() {
-        diags.error(pos_of(raw.id.span()), format!("foreach task `{}` needs `tasks`, the body run for each item", raw.id.as_str()), None);
+        diags.error(
+            pos_of(raw.id.span()),
+            format!(
+                "foreach task `{}` needs `tasks`, the body run for each item",
+                raw.id.as_str()
+            ),
+            None,
+        );
         return None;
     }
-    let body = compile_graph(&format!("{scope_id}/{}", raw.id.as_str()), &body_nodes, data.clone(), diags)?;
-    Some(ForEachSpec { items, parallel, body: std::sync::Arc::new(body) })
+    let body = compile_graph(
+        &format!("{scope_id}/{}", raw.id.as_str()),
+        &body_nodes,
+        data.clone(),
+        diags,
+    )?;
+    Some(ForEachSpec {
+        items,
+        parallel,
+        body: std::sync::Arc::new(body),
+    })
 }
 
 /// Kahn's algorithm in declaration order; on a cycle returns the tasks of one cycle.
-pub(super) fn topological_order(tasks: &[TaskDef], successors: &[Vec<usize>]) -> Result<Vec<usize>, Vec<usize>> {
+pub(super) fn topological_order(
+    tasks: &[TaskDef],
+    successors: &[Vec<usize>],
+) -> Result<Vec<usize>, Vec<usize>> {
     let mut indegree: Vec<usize> = tasks.iter().map(|t| t.predecessors.len()).collect();
-    let mut ready: std::collections::VecDeque<usize> = (0..tasks.len()).filter(|&i| indegree[i] == 0).collect();
+    let mut ready: std::collections::VecDeque<usize> =
+        (0..tasks.len()).filter(|&i| indegree[i] == 0).collect();
     let mut order = Vec::with_capacity(tasks.len());
     while let Some(i) = ready.pop_front() {
         order.push(i);
@@ -610,7 +838,14 @@ pub(super) fn topological_order(tasks: &[TaskDef], successors: &[Vec<usize>]) ->
     let mut path = vec![left.iter().position(|&l| l).unwrap_or(0)];
     loop {
         let last = *path.last().unwrap_or(&0);
-        let Some(next) = tasks[last].predecessors.iter().map(|p| p.task).find(|&p| left[p]) else { return Err(path) };
+        let Some(next) = tasks[last]
+            .predecessors
+            .iter()
+            .map(|p| p.task)
+            .find(|&p| left[p])
+        else {
+            return Err(path);
+        };
         if let Some(at) = path.iter().position(|&p| p == next) {
             let mut cycle = path.split_off(at);
             cycle.reverse();

@@ -54,7 +54,12 @@ impl Definition {
     /// May `caller` start this process (Stardust: a startable process they are authorized to
     /// start)? Administrators may start every startable process.
     pub fn may_start(&self, caller: &crate::people::Caller) -> bool {
-        self.startable && (caller.admin || self.startable_by.as_ref().is_none_or(|who| who.includes(caller)))
+        self.startable
+            && (caller.admin
+                || self
+                    .startable_by
+                    .as_ref()
+                    .is_none_or(|who| who.includes(caller)))
     }
 
     /// The index of the task with this id.
@@ -207,7 +212,6 @@ pub struct HandoffSpec {
 /// Most iterations of a ForEach task that run at once (`parallel`).
 pub const MAX_PARALLEL: usize = 100_000;
 
-
 /// A ForEach task: its body runs once per item, as a child instance that sees the item as
 /// `item` and its position as `index`, and reads the process data through the run's snapshot.
 #[derive(Debug, Clone)]
@@ -294,7 +298,12 @@ pub fn wire_name_problem(what: &str, name: &str) -> Option<String> {
     }
     name.chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':')))
-        .map(|c| format!("`{}` may not be in a {what}: use letters, digits, `.`, `_`, `-` or `:`", c.escape_default()))
+        .map(|c| {
+            format!(
+                "`{}` may not be in a {what}: use letters, digits, `.`, `_`, `-` or `:`",
+                c.escape_default()
+            )
+        })
 }
 
 #[derive(Debug, Clone)]
@@ -334,10 +343,12 @@ impl DecisionSpec {
     /// Every task that some branch (or `otherwise`) leads to (a loop branch's target is not:
     /// it precedes the decision).
     pub fn targets(&self) -> impl Iterator<Item = usize> + '_ {
-        self.branches.iter().flat_map(|b| b.to.iter().copied()).chain(self.otherwise.iter().copied())
+        self.branches
+            .iter()
+            .flat_map(|b| b.to.iter().copied())
+            .chain(self.otherwise.iter().copied())
     }
 }
-
 
 /// Does task `earlier` precede task `later`: does a path of `after` edges and decision
 /// branches lead from it to `later`?
@@ -383,9 +394,13 @@ impl Definition {
             seen
         };
         let after_to = reach(to, &|t| self.successors[t].clone());
-        let before_from = reach(from, &|t| self.tasks[t].predecessors.iter().map(|p| p.task).collect());
+        let before_from = reach(from, &|t| {
+            self.tasks[t].predecessors.iter().map(|p| p.task).collect()
+        });
         let after_from = reach(from, &|t| self.successors[t].clone());
-        (0..n).map(|t| (after_to[t] && before_from[t]) || after_from[t]).collect()
+        (0..n)
+            .map(|t| (after_to[t] && before_from[t]) || after_from[t])
+            .collect()
     }
 }
 
@@ -439,6 +454,8 @@ impl Definition {
 
     /// Does any task here or in a foreach body satisfy `pred`?
     pub fn any_task(&self, pred: &dyn Fn(&TaskDef) -> bool) -> bool {
-        self.tasks.iter().any(|t| pred(t) || matches!(&t.kind, TaskKind::ForEach(spec) if spec.body.any_task(pred)))
+        self.tasks.iter().any(|t| {
+            pred(t) || matches!(&t.kind, TaskKind::ForEach(spec) if spec.body.any_task(pred))
+        })
     }
 }

@@ -80,7 +80,8 @@ impl TimeSpec {
     /// The instant this spec names for an instance activated at `activated`, in `zone`.
     /// Never later than [`crate::timestamp::LATEST`] (`9999-12-31T23:59:59-14:00` is in year 10000).
     pub fn resolve(&self, activated: DateTime<Utc>, zone: chrono_tz::Tz) -> DateTime<Utc> {
-        self.resolve_unbounded(activated, zone).min(crate::timestamp::LATEST)
+        self.resolve_unbounded(activated, zone)
+            .min(crate::timestamp::LATEST)
     }
 
     fn resolve_unbounded(&self, activated: DateTime<Utc>, zone: chrono_tz::Tz) -> DateTime<Utc> {
@@ -89,13 +90,18 @@ impl TimeSpec {
             Self::AfterActivation(d) => crate::timestamp::after(activated, *d),
             Self::TimeOfDay { time, days_after } => {
                 let today = activated.with_timezone(&zone).date_naive();
-                let Some(day) = today.checked_add_days(chrono::Days::new(u64::from(*days_after))) else { return crate::timestamp::LATEST };
+                let Some(day) = today.checked_add_days(chrono::Days::new(u64::from(*days_after)))
+                else {
+                    return crate::timestamp::LATEST;
+                };
                 let local = day.and_time(*time);
                 // In a DST gap the wall time does not exist: take the first instant after it.
                 let mut probe = local;
                 loop {
                     match probe.and_local_timezone(zone) {
-                        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => return t.with_timezone(&Utc),
+                        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
+                            return t.with_timezone(&Utc)
+                        }
                         chrono::LocalResult::None => probe += chrono::Duration::minutes(1),
                     }
                 }
@@ -107,7 +113,13 @@ impl TimeSpec {
     fn parse(text: &str, bounded: bool) -> Result<Self, String> {
         let text = text.trim();
         if let Some(rest) = text.strip_prefix('+') {
-            let parsed = super::duration::parse_unbounded(rest).and_then(|d| if bounded { super::duration::check(d) } else { Ok(d) });
+            let parsed = super::duration::parse_unbounded(rest).and_then(|d| {
+                if bounded {
+                    super::duration::check(d)
+                } else {
+                    Ok(d)
+                }
+            });
             return parsed.map(Self::AfterActivation).map_err(|e| match e {
                 super::duration::DurationError::TooLong => format!("`+{}` {e}", rest.trim()),
                 other => other.to_string(),
@@ -206,7 +218,6 @@ pub const DEFAULT_MAX_RUNS: u32 = 100;
 /// The largest run limit a definition may set.
 pub const MAX_RUNS_LIMIT: u32 = 10_000;
 
-
 impl Default for TaskControls {
     fn default() -> Self {
         Self {
@@ -232,8 +243,6 @@ impl Default for TaskControls {
     }
 }
 
-
-
 pub(super) struct ControlParser<'a, 'r> {
     pub diags: &'a mut Diagnostics<'r>,
     pub resolve: Resolve<'a>,
@@ -245,7 +254,12 @@ pub(super) fn scalar(node: &Node) -> Option<&str> {
 }
 
 impl ControlParser<'_, '_> {
-    pub(super) fn error(&mut self, node: &Node, message: impl Into<String>, hint: impl Into<Option<String>>) {
+    pub(super) fn error(
+        &mut self,
+        node: &Node,
+        message: impl Into<String>,
+        hint: impl Into<Option<String>>,
+    ) {
         self.diags.error(pos_of(node.span()), message, hint.into());
     }
 
@@ -265,7 +279,11 @@ impl ControlParser<'_, '_> {
         match scalar(node).and_then(|s| s.parse::<u64>().ok()) {
             Some(v) if (u64::from(min)..=u64::from(max)).contains(&v) => Some(v as u32),
             _ => {
-                self.error(node, format!("`{field}` must be a whole number from {min} to {max}"), None);
+                self.error(
+                    node,
+                    format!("`{field}` must be a whole number from {min} to {max}"),
+                    None,
+                );
                 None
             }
         }
@@ -273,7 +291,8 @@ impl ControlParser<'_, '_> {
 
     /// A duration field: refused with its position when it is not one or is too long.
     pub(super) fn duration(&mut self, node: &Node, field: &str) -> Option<Duration> {
-        self.diags.duration(pos_of(node.span()), scalar(node), field)
+        self.diags
+            .duration(pos_of(node.span()), scalar(node), field)
     }
 
     fn time(&mut self, node: &Node, field: &str) -> Option<TimeSpec> {
@@ -305,7 +324,20 @@ impl ControlParser<'_, '_> {
 
     /// An action: a word (`skip`, `block`, …) or `{run: TASK}` / `{end: ended_ok|ended_not_ok}`.
     pub fn action(&mut self, node: &Node, field: &str, allowed: &[&str]) -> Option<Action> {
-        let hint = || Some(format!("use one of: {}", allowed.iter().map(|a| if matches!(*a, "run" | "end") { format!("{{{a}: …}}") } else { (*a).to_owned() }).collect::<Vec<_>>().join(", ")));
+        let hint = || {
+            Some(format!(
+                "use one of: {}",
+                allowed
+                    .iter()
+                    .map(|a| if matches!(*a, "run" | "end") {
+                        format!("{{{a}: …}}")
+                    } else {
+                        (*a).to_owned()
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        };
         let action = if let Some(word) = scalar(node) {
             match word {
                 "skip" => Action::Skip,
@@ -317,7 +349,11 @@ impl ControlParser<'_, '_> {
                 "restart" => Action::Restart,
                 "continue" => Action::Continue,
                 other => {
-                    self.error(node, format!("unknown action `{other}` in `{field}`"), hint());
+                    self.error(
+                        node,
+                        format!("unknown action `{other}` in `{field}`"),
+                        hint(),
+                    );
                     return None;
                 }
             }
@@ -345,7 +381,11 @@ impl ControlParser<'_, '_> {
                     }
                 },
                 other => {
-                    self.diags.error(pos_of(key.span()), format!("unknown action `{other}` in `{field}`"), hint());
+                    self.diags.error(
+                        pos_of(key.span()),
+                        format!("unknown action `{other}` in `{field}`"),
+                        hint(),
+                    );
                     return None;
                 }
             }
@@ -359,13 +399,22 @@ impl ControlParser<'_, '_> {
             other => other.name(),
         };
         if !allowed.contains(&word) {
-            self.error(node, format!("`{word}` cannot be used in `{field}`"), hint());
+            self.error(
+                node,
+                format!("`{word}` cannot be used in `{field}`"),
+                hint(),
+            );
             return None;
         }
         Some(action)
     }
 
-    pub(super) fn keys_known(&mut self, map: &marked_yaml::types::MarkedMappingNode, known: &[&str], what: &str) -> bool {
+    pub(super) fn keys_known(
+        &mut self,
+        map: &marked_yaml::types::MarkedMappingNode,
+        known: &[&str],
+        what: &str,
+    ) -> bool {
         let mut ok = true;
         for key in map.keys() {
             if !known.contains(&key.as_str()) {
@@ -380,19 +429,36 @@ impl ControlParser<'_, '_> {
         ok
     }
 
-    fn limit(&mut self, node: &Node, field: &str, allowed: &[&str], default: Action) -> Option<RuntimeLimit> {
+    fn limit(
+        &mut self,
+        node: &Node,
+        field: &str,
+        allowed: &[&str],
+        default: Action,
+    ) -> Option<RuntimeLimit> {
         if scalar(node).is_some() {
-            return Some(RuntimeLimit { limit: self.duration(node, field)?, action: default });
+            return Some(RuntimeLimit {
+                limit: self.duration(node, field)?,
+                action: default,
+            });
         }
         let Some(map) = node.as_mapping() else {
-            self.error(node, format!("`{field}` must be a duration or {{after: DURATION, action: ACTION}}"), None);
+            self.error(
+                node,
+                format!("`{field}` must be a duration or {{after: DURATION, action: ACTION}}"),
+                None,
+            );
             return None;
         };
         if !self.keys_known(map, &["after", "action"], field) {
             return None;
         }
         let Some(after) = map.get_node("after") else {
-            self.error(node, format!("`{field}` needs `after`"), Some("for example `after: 10m`".into()));
+            self.error(
+                node,
+                format!("`{field}` needs `after`"),
+                Some("for example `after: 10m`".into()),
+            );
             return None;
         };
         let limit = self.duration(after, &format!("{field}.after"))?;
@@ -404,7 +470,10 @@ impl ControlParser<'_, '_> {
     }
 
     /// Reads every control field present on a task mapping.
-    pub fn controls(&mut self, task: &marked_yaml::types::MarkedMappingNode) -> Option<TaskControls> {
+    pub fn controls(
+        &mut self,
+        task: &marked_yaml::types::MarkedMappingNode,
+    ) -> Option<TaskControls> {
         let mut c = TaskControls::default();
         let before = self.diags.items.len();
         if let Some(n) = task.get_node("breakpoint") {
@@ -425,14 +494,22 @@ impl ControlParser<'_, '_> {
                 match scalar(name).map(|s| (s, super::check_id("calendar", s))) {
                     Some((s, Ok(()))) => c.calendars.push(s.to_owned()),
                     Some((_, Err((message, hint)))) => self.error(name, message, Some(hint)),
-                    None => self.error(name, "`calendar` names a calendar (or a list of them)", None),
+                    None => self.error(
+                        name,
+                        "`calendar` names a calendar (or a list of them)",
+                        None,
+                    ),
                 }
             }
         }
         if let Some(n) = task.get_node("timezone") {
             match scalar(n).map(str::parse::<chrono_tz::Tz>) {
                 Some(Ok(tz)) => c.timezone = Some(tz),
-                _ => self.error(n, "`timezone` is not a known time zone", Some("use an IANA name such as `Europe/Berlin` or `UTC`".into())),
+                _ => self.error(
+                    n,
+                    "`timezone` is not a known time zone",
+                    Some("use an IANA name such as `Europe/Berlin` or `UTC`".into()),
+                ),
             }
         }
         if let Some(n) = task.get_node("earliest_start") {
@@ -448,13 +525,19 @@ impl ControlParser<'_, '_> {
             c.expected_runtime = self.duration(n, "expected_runtime");
         }
         if let Some(n) = task.get_node("on_timeout") {
-            c.on_timeout = self.action(n, "on_timeout", &["block", "abort", "run", "continue"]).unwrap_or(Action::Continue);
+            c.on_timeout = self
+                .action(n, "on_timeout", &["block", "abort", "run", "continue"])
+                .unwrap_or(Action::Continue);
         }
         if let Some(n) = task.get_node("generate") {
             match scalar(n) {
                 Some("activation") => c.generate_at_activation = true,
                 Some("runtime") => c.generate_at_activation = false,
-                _ => self.error(n, "`generate` is `activation` or `runtime`", Some("`activation` resolves the job's inputs when the instance starts".into())),
+                _ => self.error(
+                    n,
+                    "`generate` is `activation` or `runtime`",
+                    Some("`activation` resolves the job's inputs when the instance starts".into()),
+                ),
             }
         }
         if let Some(n) = task.get_node("max_restarts") {
@@ -471,13 +554,25 @@ impl ControlParser<'_, '_> {
             }
         }
         if let Some(n) = task.get_node("max_runs") {
-            c.max_runs = self.count(n, "max_runs", 1, MAX_RUNS_LIMIT).unwrap_or(c.max_runs);
+            c.max_runs = self
+                .count(n, "max_runs", 1, MAX_RUNS_LIMIT)
+                .unwrap_or(c.max_runs);
         }
         if let Some(n) = task.get_node("max_runtime") {
-            c.max_runtime = self.limit(n, "max_runtime", &["cancel", "end", "run", "alert", "abort"], Action::Cancel);
+            c.max_runtime = self.limit(
+                n,
+                "max_runtime",
+                &["cancel", "end", "run", "alert", "abort"],
+                Action::Cancel,
+            );
         }
         if let Some(n) = task.get_node("min_runtime") {
-            c.min_runtime = self.limit(n, "min_runtime", &["end", "run", "alert", "abort", "block"], Action::End(EndAs::NotOk));
+            c.min_runtime = self.limit(
+                n,
+                "min_runtime",
+                &["end", "run", "alert", "abort", "block"],
+                Action::End(EndAs::NotOk),
+            );
         }
         if let Some(n) = task.get_node("preconditions") {
             c.preconditions = self.preconditions(n);
@@ -495,7 +590,11 @@ impl ControlParser<'_, '_> {
         let (list, interval, once) = match node {
             Node::Sequence(_) => (node, None, None),
             Node::Mapping(map) => {
-                if !self.keys_known(map, &["check_interval", "conditions", "once"], "preconditions") {
+                if !self.keys_known(
+                    map,
+                    &["check_interval", "conditions", "once"],
+                    "preconditions",
+                ) {
                     return None;
                 }
                 let Some(list) = map.get_node("conditions") else {
@@ -505,7 +604,11 @@ impl ControlParser<'_, '_> {
                 (list, map.get_node("check_interval"), map.get_node("once"))
             }
             Node::Scalar(_) => {
-                self.error(node, "`preconditions` is a list of conditions", Some("for example `- {when: data.ready, else: wait}`".into()));
+                self.error(
+                    node,
+                    "`preconditions` is a list of conditions",
+                    Some("for example `- {when: data.ready, else: wait}`".into()),
+                );
                 return None;
             }
         };
@@ -524,7 +627,11 @@ impl ControlParser<'_, '_> {
         let mut conditions = Vec::new();
         for item in items.iter() {
             let Some(map) = item.as_mapping() else {
-                self.error(item, "a precondition is `{when: EXPRESSION, else: ACTION}`", None);
+                self.error(
+                    item,
+                    "a precondition is `{when: EXPRESSION, else: ACTION}`",
+                    None,
+                );
                 continue;
             };
             if !self.keys_known(map, &["when", "else"], "a precondition") {
@@ -536,19 +643,31 @@ impl ControlParser<'_, '_> {
             };
             let when = self.expr(when, "preconditions.when");
             let otherwise = match map.get_node("else") {
-                Some(n) => self.action(n, "preconditions.else", &["wait", "skip", "block", "abort", "run"]),
+                Some(n) => self.action(
+                    n,
+                    "preconditions.else",
+                    &["wait", "skip", "block", "abort", "run"],
+                ),
                 None => Some(Action::Wait),
             };
             if let (Some(when), Some(otherwise)) = (when, otherwise) {
                 conditions.push(Condition { when, otherwise });
             }
         }
-        Some(Preconditions { check_interval, conditions, once })
+        Some(Preconditions {
+            check_interval,
+            conditions,
+            once,
+        })
     }
 
     fn prompts(&mut self, node: &Node) -> Option<Vec<Prompt>> {
         let Some(items) = node.as_sequence() else {
-            self.error(node, "`prompts` is a list", Some("for example `- {name: batch_date, label: Which day?}`".into()));
+            self.error(
+                node,
+                "`prompts` is a list",
+                Some("for example `- {name: batch_date, label: Which day?}`".into()),
+            );
             return None;
         };
         let mut prompts = Vec::new();
@@ -561,12 +680,20 @@ impl ControlParser<'_, '_> {
                 continue;
             }
             let Some(name_node) = map.get_node("name") else {
-                self.error(item, "a prompt needs `name`, the process data variable it fills", None);
+                self.error(
+                    item,
+                    "a prompt needs `name`, the process data variable it fills",
+                    None,
+                );
                 continue;
             };
             let name = scalar(name_node).unwrap_or_default().to_owned();
             let Some(decl) = self.data.get(&name) else {
-                self.error(name_node, format!("prompt `{name}` is not declared under `data`"), Some("declare the variable; its type is the prompt's type".into()));
+                self.error(
+                    name_node,
+                    format!("prompt `{name}` is not declared under `data`"),
+                    Some("declare the variable; its type is the prompt's type".into()),
+                );
                 continue;
             };
             let required = match map.get_node("required") {
@@ -582,25 +709,46 @@ impl ControlParser<'_, '_> {
                 None => Vec::new(),
             };
             if let Some(bad) = choices.iter().find(|v| !decl.ty.admits(v)) {
-                self.error(item, format!("choice {bad} is not a {} like `{name}`", decl.ty.name()), None);
+                self.error(
+                    item,
+                    format!("choice {bad} is not a {} like `{name}`", decl.ty.name()),
+                    None,
+                );
                 continue;
             }
             let label = map.get_node("label").and_then(scalar).map(str::to_owned);
-            prompts.push(Prompt { name, label, required, choices });
+            prompts.push(Prompt {
+                name,
+                label,
+                required,
+                choices,
+            });
         }
         Some(prompts)
     }
 
     fn postconditions(&mut self, node: &Node) -> Option<Vec<Postcondition>> {
         let Some(items) = node.as_sequence() else {
-            self.error(node, "`postconditions` is a list", Some("for example `- {if: \"task.status == 'ended_not_ok'\", then: restart}`".into()));
+            self.error(
+                node,
+                "`postconditions` is a list",
+                Some(
+                    "for example `- {if: \"task.status == 'ended_not_ok'\", then: restart}`".into(),
+                ),
+            );
             return None;
         };
-        let allowed = ["restart", "abort", "run", "end", "block", "alert", "continue"];
+        let allowed = [
+            "restart", "abort", "run", "end", "block", "alert", "continue",
+        ];
         let mut out = Vec::new();
         for item in items.iter() {
             let Some(map) = item.as_mapping() else {
-                self.error(item, "a postcondition is `{if: EXPRESSION, then: ACTION, else: ACTION}`", None);
+                self.error(
+                    item,
+                    "a postcondition is `{if: EXPRESSION, then: ACTION, else: ACTION}`",
+                    None,
+                );
                 continue;
             };
             if !self.keys_known(map, &["if", "then", "else"], "a postcondition") {
@@ -620,7 +768,11 @@ impl ControlParser<'_, '_> {
                 None => Some(Action::Continue),
             };
             if let (Some(when), Some(then), Some(otherwise)) = (when, then, otherwise) {
-                out.push(Postcondition { when, then, otherwise });
+                out.push(Postcondition {
+                    when,
+                    then,
+                    otherwise,
+                });
             }
         }
         Some(out)

@@ -22,7 +22,9 @@ pub fn too_large(file: &str) -> DefinitionError {
         diagnostics: vec![Diagnostic {
             line: 1,
             column: 1,
-            message: format!("the file is larger than the limit of {MAX_SOURCE_BYTES} bytes (8 MiB)"),
+            message: format!(
+                "the file is larger than the limit of {MAX_SOURCE_BYTES} bytes (8 MiB)"
+            ),
             hint: Some("split it into several definitions".into()),
         }],
     }
@@ -36,12 +38,19 @@ pub fn check(file: &str, source: &str) -> Result<(), DefinitionError> {
     }
     let problem = |line: usize, col: usize, message: String, hint: &str| DefinitionError {
         file: file.to_owned(),
-        diagnostics: vec![Diagnostic { line, column: col + 1, message, hint: Some(hint.to_owned()) }],
+        diagnostics: vec![Diagnostic {
+            line,
+            column: col + 1,
+            message,
+            hint: Some(hint.to_owned()),
+        }],
     };
     let mut parser = Parser::new_from_str(source);
     let (mut documents, mut depth) = (0usize, 0usize);
     loop {
-        let Ok((event, mark)) = parser.next_token() else { return Ok(()) };
+        let Ok((event, mark)) = parser.next_token() else {
+            return Ok(());
+        };
         match event {
             Event::StreamEnd => return Ok(()),
             Event::DocumentStart => {
@@ -77,7 +86,10 @@ pub fn check(file: &str, source: &str) -> Result<(), DefinitionError> {
 /// editor can go to. Lines end at `\n`, `\r\n` or `\r`, as the parser counts them.
 pub fn keep_inside(source: &str, diagnostics: &mut [Diagnostic]) {
     let normalized = source.replace("\r\n", "\n");
-    let widths: Vec<usize> = normalized.split(['\n', '\r']).map(|line| line.chars().count()).collect();
+    let widths: Vec<usize> = normalized
+        .split(['\n', '\r'])
+        .map(|line| line.chars().count())
+        .collect();
     for d in diagnostics {
         if d.line > widths.len() {
             (d.line, d.column) = (widths.len(), widths[widths.len() - 1] + 1);
@@ -93,13 +105,21 @@ mod tests {
     use super::*;
 
     fn at(line: usize, column: usize) -> Diagnostic {
-        Diagnostic { line, column, message: "m".into(), hint: None }
+        Diagnostic {
+            line,
+            column,
+            message: "m".into(),
+            hint: None,
+        }
     }
 
     #[test]
     fn a_position_past_the_end_of_the_file_moves_to_its_end() {
         let mut ds = [at(3, 1), at(2, 9), at(1, 2), at(0, 0)];
         keep_inside("id: p\r\ntasks: [", &mut ds);
-        assert_eq!(ds.map(|d| (d.line, d.column)), [(2, 9), (2, 9), (1, 2), (1, 1)]);
+        assert_eq!(
+            ds.map(|d| (d.line, d.column)),
+            [(2, 9), (2, 9), (1, 2), (1, 1)]
+        );
     }
 }

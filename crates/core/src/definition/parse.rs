@@ -1,14 +1,16 @@
 //! Reading a definition file: its text, the YAML, ids and the data declarations.
 
-
 use indexmap::IndexMap;
 use marked_yaml::{Node, Spanned};
 use serde_json::{Map, Value};
 
-use super::{document, json_type_name, pos_of, DataDecl, DataType, Definition, DefinitionError, Diagnostic, Diagnostics, Pos};
 use super::compile::compile_graph;
 use super::diagnostics::load_error_position;
 use super::raw::{RawAfter, RawAfterFull, RawBranch, RawDataDeclFull, RawDefinition};
+use super::{
+    document, json_type_name, pos_of, DataDecl, DataType, Definition, DefinitionError, Diagnostic,
+    Diagnostics, Pos,
+};
 
 /// A definition (or calendar) file's text. It must be UTF-8: the first byte that is not is
 /// reported at its line and column (counted in characters, as every position is).
@@ -47,11 +49,20 @@ pub fn parse(file: &str, source: &str) -> Result<Definition, DefinitionError> {
 
 /// Parses and validates a definition as a deploy does: data defaults held to `limits`, and
 /// durations to [`MAX_DURATION`](super::MAX_DURATION).
-pub fn parse_with(file: &str, source: &str, limits: &crate::limits::DataLimits) -> Result<Definition, DefinitionError> {
+pub fn parse_with(
+    file: &str,
+    source: &str,
+    limits: &crate::limits::DataLimits,
+) -> Result<Definition, DefinitionError> {
     parse_checked(file, source, limits, true)
 }
 
-pub(super) fn parse_checked(file: &str, source: &str, limits: &crate::limits::DataLimits, bound_durations: bool) -> Result<Definition, DefinitionError> {
+pub(super) fn parse_checked(
+    file: &str,
+    source: &str,
+    limits: &crate::limits::DataLimits,
+    bound_durations: bool,
+) -> Result<Definition, DefinitionError> {
     document::check(file, source)?;
     let mut diags = Diagnostics::new(source);
     diags.bound_durations = bound_durations;
@@ -61,21 +72,32 @@ pub(super) fn parse_checked(file: &str, source: &str, limits: &crate::limits::Da
         _ => {
             let mut diagnostics = diags.finish();
             document::keep_inside(source, &mut diagnostics);
-            Err(DefinitionError { file: file.to_owned(), diagnostics })
+            Err(DefinitionError {
+                file: file.to_owned(),
+                diagnostics,
+            })
         }
     }
 }
 
-pub(super) fn parse_inner(source: &str, diags: &mut Diagnostics, limits: &crate::limits::DataLimits) -> Option<Definition> {
+pub(super) fn parse_inner(
+    source: &str,
+    diags: &mut Diagnostics,
+    limits: &crate::limits::DataLimits,
+) -> Option<Definition> {
     // Duplicate keys are mistakes (the last one would win silently), and quoted scalars are
     // strings: `default: "12"` is the text 12, not a number.
-    let options = marked_yaml::LoaderOptions::default().error_on_duplicate_keys(true).prevent_coercion(true);
+    let options = marked_yaml::LoaderOptions::default()
+        .error_on_duplicate_keys(true)
+        .prevent_coercion(true);
     let root = match marked_yaml::parse_yaml_with_options(0, source, options) {
         Ok(node) => node,
         Err(e) => {
             let (pos, message) = load_error_position(&e);
             let hint = match e {
-                marked_yaml::LoadError::DuplicateKey(_) => "each key may appear once in a mapping; remove or rename one",
+                marked_yaml::LoadError::DuplicateKey(_) => {
+                    "each key may appear once in a mapping; remove or rename one"
+                }
                 _ => "check the indentation and quoting around this place",
             };
             diags.error(pos, message, Some(hint.into()));
@@ -83,7 +105,11 @@ pub(super) fn parse_inner(source: &str, diags: &mut Diagnostics, limits: &crate:
         }
     };
     let Some(root_map) = root.as_mapping() else {
-        diags.error(pos_of(root.span()), "a definition must be a mapping with `id` and `tasks`", None);
+        diags.error(
+            pos_of(root.span()),
+            "a definition must be a mapping with `id` and `tasks`",
+            None,
+        );
         return None;
     };
     let raw: RawDefinition = match marked_yaml::from_node(&root) {
@@ -103,14 +129,29 @@ pub(super) fn parse_inner(source: &str, diags: &mut Diagnostics, limits: &crate:
         diags.declared_data = Some(diags.data_candidates(&data));
     }
 
-    let task_nodes = root_map.get_sequence("tasks").map(|s| s.iter().collect::<Vec<_>>()).unwrap_or_default();
+    let task_nodes = root_map
+        .get_sequence("tasks")
+        .map(|s| s.iter().collect::<Vec<_>>())
+        .unwrap_or_default();
     if task_nodes.is_empty() {
-        let pos = root_map.get_node("tasks").map_or(Pos { line: 1, column: 1 }, |n| pos_of(n.span()));
-        diags.error(pos, "a definition needs at least one task under `tasks`", None);
+        let pos = root_map
+            .get_node("tasks")
+            .map_or(Pos { line: 1, column: 1 }, |n| pos_of(n.span()));
+        diags.error(
+            pos,
+            "a definition needs at least one task under `tasks`",
+            None,
+        );
         return None;
     }
-    let startable_by = raw.startable_by.as_ref().map(|entries| starters(entries, diags));
-    let department = raw.department.as_ref().and_then(|expr| diags.expr(expr, "department"));
+    let startable_by = raw
+        .startable_by
+        .as_ref()
+        .map(|entries| starters(entries, diags));
+    let department = raw
+        .department
+        .as_ref()
+        .and_then(|expr| diags.expr(expr, "department"));
     let mut definition = compile_graph(raw.id.as_str(), &task_nodes, data, diags)?;
     definition.department = department;
     definition.name = raw.name.clone();
@@ -119,29 +160,46 @@ pub(super) fn parse_inner(source: &str, diags: &mut Diagnostics, limits: &crate:
     definition.startable_by = startable_by.flatten();
     definition.interactive = raw.interactive.as_ref().is_some_and(|b| **b);
     definition.auto_persist = raw.auto_persist.as_ref().is_some_and(|b| **b);
-    definition.schedule = root_map.get_node("schedule").and_then(|node| super::schedule_field::parse_schedule(node, diags));
+    definition.schedule = root_map
+        .get_node("schedule")
+        .and_then(|node| super::schedule_field::parse_schedule(node, diags));
     interactive_checks(&raw, &definition, &task_nodes, diags);
     Some(definition)
 }
 
 /// `auto_persist` and `view` tasks belong to interactive workflows (`interactive: true`).
-fn interactive_checks(raw: &RawDefinition, definition: &Definition, task_nodes: &[&marked_yaml::Node], diags: &mut Diagnostics) {
+fn interactive_checks(
+    raw: &RawDefinition,
+    definition: &Definition,
+    task_nodes: &[&marked_yaml::Node],
+    diags: &mut Diagnostics,
+) {
     if definition.interactive {
         return;
     }
     if let Some(flag) = raw.auto_persist.as_ref().filter(|b| ***b) {
-        diags.error(pos_of(flag.span()), "`auto_persist` is for interactive workflows", Some("add `interactive: true`, or remove `auto_persist`".into()));
+        diags.error(
+            pos_of(flag.span()),
+            "`auto_persist` is for interactive workflows",
+            Some("add `interactive: true`, or remove `auto_persist`".into()),
+        );
     }
     for (task, node) in definition.tasks.iter().zip(task_nodes) {
         if matches!(task.kind, super::TaskKind::View(_)) {
-            let at = node.as_mapping().and_then(|m| m.get_node("kind")).map_or_else(|| pos_of(node.span()), |n| pos_of(n.span()));
+            let at = node
+                .as_mapping()
+                .and_then(|m| m.get_node("kind"))
+                .map_or_else(|| pos_of(node.span()), |n| pos_of(n.span()));
             diags.error(at, format!("task `{}` is a view, which only interactive workflows have: a user in a session submits it", task.id), Some("add `interactive: true` to the definition".into()));
         }
     }
 }
 
 /// `startable_by`: user names and `group:NAME` entries.
-fn starters(entries: &[marked_yaml::Spanned<String>], diags: &mut Diagnostics) -> Option<crate::people::PotentialOwners> {
+fn starters(
+    entries: &[marked_yaml::Spanned<String>],
+    diags: &mut Diagnostics,
+) -> Option<crate::people::PotentialOwners> {
     let mut who = crate::people::PotentialOwners::default();
     let mut ok = true;
     for entry in entries {
@@ -149,8 +207,18 @@ fn starters(entries: &[marked_yaml::Spanned<String>], diags: &mut Diagnostics) -
             Some(group) => (true, group.trim()),
             None => (false, entry.as_str().trim()),
         };
-        if name.is_empty() || name.len() > MAX_ID_LEN || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            diags.error(pos_of(entry.span()), format!("`{}` is not a user or `group:NAME`", entry.as_str().escape_default()), Some("for example `startable_by: [mary, group:clerks]`".into()));
+        if name.is_empty()
+            || name.len() > MAX_ID_LEN
+            || name.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            diags.error(
+                pos_of(entry.span()),
+                format!(
+                    "`{}` is not a user or `group:NAME`",
+                    entry.as_str().escape_default()
+                ),
+                Some("for example `startable_by: [mary, group:clerks]`".into()),
+            );
             ok = false;
         } else if group {
             who.groups.insert(name.to_owned());
@@ -169,32 +237,58 @@ pub const MAX_ID_LEN: usize = 128;
 /// (So `/`, which joins a process and its foreach bodies, and `#`, which picks a human task
 /// in `baton task` commands, never appear in one.) Returns the message and a hint.
 pub fn check_id(kind: &str, id: &str) -> Result<(), (String, String)> {
-    let rule = "use 1 to 128 letters, digits, `_`, `.` and `-`, starting with a letter or `_`".to_owned();
+    let rule =
+        "use 1 to 128 letters, digits, `_`, `.` and `-`, starting with a letter or `_`".to_owned();
     let shown: String = id.chars().take(40).collect();
-    let shown = if shown.len() < id.len() { format!("{shown}…") } else { shown };
+    let shown = if shown.len() < id.len() {
+        format!("{shown}…")
+    } else {
+        shown
+    };
     if id.is_empty() {
         return Err((format!("a {kind} `id` must not be empty"), rule));
     }
-    if let Some(bad) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))) {
+    if let Some(bad) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+    {
         let why = match bad {
             '/' => " (`/` joins a process and its foreach bodies)",
             '#' => " (`#N` after a task id picks a human task)",
             _ => "",
         };
-        return Err((format!("the {kind} id `{shown}` contains `{bad}`{why}"), rule));
+        return Err((
+            format!("the {kind} id `{shown}` contains `{bad}`{why}"),
+            rule,
+        ));
     }
     if id.len() > MAX_ID_LEN {
-        return Err((format!("the {kind} id `{shown}` is {} characters long, more than {MAX_ID_LEN}", id.len()), rule));
+        return Err((
+            format!(
+                "the {kind} id `{shown}` is {} characters long, more than {MAX_ID_LEN}",
+                id.len()
+            ),
+            rule,
+        ));
     }
     if !id.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
-        return Err((format!("the {kind} id `{shown}` must start with a letter or `_`"), rule));
+        return Err((
+            format!("the {kind} id `{shown}` must start with a letter or `_`"),
+            rule,
+        ));
     }
     Ok(())
 }
 
-pub(super) fn parse_data(root: &marked_yaml::types::MarkedMappingNode, diags: &mut Diagnostics, limits: &crate::limits::DataLimits) -> IndexMap<String, DataDecl> {
+pub(super) fn parse_data(
+    root: &marked_yaml::types::MarkedMappingNode,
+    diags: &mut Diagnostics,
+    limits: &crate::limits::DataLimits,
+) -> IndexMap<String, DataDecl> {
     let mut data = IndexMap::new();
-    let Some(data_node) = root.get_node("data") else { return data };
+    let Some(data_node) = root.get_node("data") else {
+        return data;
+    };
     let Some(entries) = data_node.as_mapping() else {
         if !data_node.as_scalar().is_some_and(|s| s.as_str().is_empty()) {
             diags.error(node_pos(data_node), "`data` must map variable names to types", Some("for example `data: {amount: integer, customer: {type: string, default: \"ACME\"}}`".into()));
@@ -222,28 +316,49 @@ pub(super) fn parse_data(root: &marked_yaml::types::MarkedMappingNode, diags: &m
                 Some(ty) => ty,
                 None => {
                     let names: Vec<&str> = DataType::NAMES.iter().map(|(n, _)| *n).collect();
-                    diags.error(type_pos(decl), format!("unknown data type `{t}` for `{}`", name.as_str()), Some(format!("use one of: {}", names.join(", "))));
+                    diags.error(
+                        type_pos(decl),
+                        format!("unknown data type `{t}` for `{}`", name.as_str()),
+                        Some(format!("use one of: {}", names.join(", "))),
+                    );
                     continue;
                 }
             },
         };
         if let Some(document_type) = &document_type {
-            let node = decl.as_mapping().and_then(|m| m.get_node("document_type")).map_or_else(|| node_pos(decl), node_pos);
+            let node = decl
+                .as_mapping()
+                .and_then(|m| m.get_node("document_type"))
+                .map_or_else(|| node_pos(decl), node_pos);
             if !matches!(ty, DataType::Document | DataType::DocumentList) {
                 diags.error(
                     node,
-                    format!("`{}` is {}: only a `document` or a `document_list` has a `document_type`", name.as_str(), ty.name()),
-                    Some("remove `document_type`, or make the type `document` or `document_list`".into()),
+                    format!(
+                        "`{}` is {}: only a `document` or a `document_list` has a `document_type`",
+                        name.as_str(),
+                        ty.name()
+                    ),
+                    Some(
+                        "remove `document_type`, or make the type `document` or `document_list`"
+                            .into(),
+                    ),
                 );
                 continue;
             }
             if let Some(problem) = super::wire_name_problem("document type", document_type) {
-                diags.error(node, format!("the `document_type` of `{}`: {problem}", name.as_str()), None);
+                diags.error(
+                    node,
+                    format!("the `document_type` of `{}`: {problem}", name.as_str()),
+                    None,
+                );
                 continue;
             }
         }
         if ty == DataType::Attachments {
-            if let Some((other, _)) = data.iter().find(|(_, d): &(&String, &DataDecl)| d.ty == DataType::Attachments) {
+            if let Some((other, _)) = data
+                .iter()
+                .find(|(_, d): &(&String, &DataDecl)| d.ty == DataType::Attachments)
+            {
                 diags.error(
                     type_pos(decl),
                     format!("`{}` and `{other}` are both `attachments`: a process has one set of process attachments", name.as_str()),
@@ -259,59 +374,102 @@ pub(super) fn parse_data(root: &marked_yaml::types::MarkedMappingNode, diags: &m
                 diags.error(
                     node_pos(node),
                     format!("the default of `{}` {e}", name.as_str()),
-                    Some("a default is held to the limits of data given at start; make it smaller".into()),
+                    Some(
+                        "a default is held to the limits of data given at start; make it smaller"
+                            .into(),
+                    ),
                 );
             } else if !ty.admits(value) {
                 diags.error(
                     node_pos(node),
-                    format!("the default of `{}` is {} but its type is {}", name.as_str(), json_type_name(value), ty.described()),
-                    Some(format!("write a value of type {}, or change `type`", ty.name())),
+                    format!(
+                        "the default of `{}` is {} but its type is {}",
+                        name.as_str(),
+                        json_type_name(value),
+                        ty.described()
+                    ),
+                    Some(format!(
+                        "write a value of type {}, or change `type`",
+                        ty.name()
+                    )),
                 );
             }
         }
-        data.insert(name.as_str().to_owned(), DataDecl { ty, default, description, document_type });
+        data.insert(
+            name.as_str().to_owned(),
+            DataDecl {
+                ty,
+                default,
+                description,
+                document_type,
+            },
+        );
     }
     data
 }
 
 pub(super) fn type_pos(node: &Node) -> Pos {
-    node.as_mapping().and_then(|m| m.get_node("type")).map_or_else(|| node_pos(node), node_pos)
+    node.as_mapping()
+        .and_then(|m| m.get_node("type"))
+        .map_or_else(|| node_pos(node), node_pos)
 }
 
 /// Where a node starts as a reader sees it. The YAML parser starts a block mapping at the
 /// `:` of its first key, so a mapping is placed at its first key instead.
 pub(super) fn node_pos(node: &Node) -> Pos {
     match node {
-        Node::Mapping(map) => map.keys().next().map_or_else(|| pos_of(node.span()), |k| pos_of(k.span())),
+        Node::Mapping(map) => map
+            .keys()
+            .next()
+            .map_or_else(|| pos_of(node.span()), |k| pos_of(k.span())),
         _ => pos_of(node.span()),
     }
 }
 
 /// Reads a task's `after` list: task ids, or `{task, status}` mappings.
 pub(super) fn read_after(task: &Node, diags: &mut Diagnostics) -> Option<Vec<RawAfter>> {
-    let Some(after) = task.as_mapping().and_then(|m| m.get_node("after")) else { return Some(Vec::new()) };
+    let Some(after) = task.as_mapping().and_then(|m| m.get_node("after")) else {
+        return Some(Vec::new());
+    };
     let Some(items) = after.as_sequence() else {
         let example = after.as_scalar().map_or("extract", |s| s.as_str());
-        diags.error(node_pos(after), "`after` must be a list of predecessors", Some(format!("write `after: [{example}]`")));
+        diags.error(
+            node_pos(after),
+            "`after` must be a list of predecessors",
+            Some(format!("write `after: [{example}]`")),
+        );
         return None;
     };
     let mut out = Vec::new();
     let mut ok = true;
     for item in items.iter() {
         match item {
-            Node::Scalar(name) => out.push(RawAfter { task: Spanned::new(*name.span(), name.as_str().to_owned()), status: None }),
+            Node::Scalar(name) => out.push(RawAfter {
+                task: Spanned::new(*name.span(), name.as_str().to_owned()),
+                status: None,
+            }),
             Node::Mapping(map) => match marked_yaml::from_node::<RawAfterFull>(item) {
                 Ok(full) => {
                     let status = map.get_node("status").expect("`status` was read");
                     let names = match status {
                         Node::Scalar(s) => Some(vec![s.as_str().to_owned()]),
-                        Node::Sequence(list) => list.iter().map(|n| n.as_scalar().map(|s| s.as_str().to_owned())).collect(),
+                        Node::Sequence(list) => list
+                            .iter()
+                            .map(|n| n.as_scalar().map(|s| s.as_str().to_owned()))
+                            .collect(),
                         Node::Mapping(_) => None,
                     };
                     match names {
-                        Some(names) => out.push(RawAfter { task: full.task, status: Some((node_pos(status), names)) }),
+                        Some(names) => out.push(RawAfter {
+                            task: full.task,
+                            status: Some((node_pos(status), names)),
+                        }),
                         None => {
-                            diags.error(node_pos(status), "`status` must be a status name or a list of them", Some("for example `status: [ended_ok, ended_skipped]`".into()));
+                            diags.error(
+                                node_pos(status),
+                                "`status` must be a status name or a list of them",
+                                Some("for example `status: [ended_ok, ended_skipped]`".into()),
+                            );
                             ok = false;
                         }
                     }
@@ -322,7 +480,11 @@ pub(super) fn read_after(task: &Node, diags: &mut Diagnostics) -> Option<Vec<Raw
                 }
             },
             Node::Sequence(_) => {
-                diags.error(node_pos(item), "an `after` entry is a task id or `{task: id, status: name}`", None);
+                diags.error(
+                    node_pos(item),
+                    "an `after` entry is a task id or `{task: id, status: name}`",
+                    None,
+                );
                 ok = false;
             }
         }
@@ -332,9 +494,15 @@ pub(super) fn read_after(task: &Node, diags: &mut Diagnostics) -> Option<Vec<Raw
 
 /// Reads a decision's `branches`, each `{when, to}`.
 pub(super) fn read_branches(task: &Node, diags: &mut Diagnostics) -> Option<Vec<RawBranch>> {
-    let Some(node) = task.as_mapping().and_then(|m| m.get_node("branches")) else { return Some(Vec::new()) };
+    let Some(node) = task.as_mapping().and_then(|m| m.get_node("branches")) else {
+        return Some(Vec::new());
+    };
     let Some(items) = node.as_sequence() else {
-        diags.error(node_pos(node), "`branches` must be a list of `{when: expression, to: [tasks]}`", None);
+        diags.error(
+            node_pos(node),
+            "`branches` must be a list of `{when: expression, to: [tasks]}`",
+            None,
+        );
         return None;
     };
     let mut out = Vec::new();
@@ -368,11 +536,20 @@ pub fn node_to_json(node: &Node) -> Value {
                     .parse::<i64>()
                     .map(Value::from)
                     .ok()
-                    .or_else(|| text.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number))
+                    .or_else(|| {
+                        text.parse::<f64>()
+                            .ok()
+                            .and_then(serde_json::Number::from_f64)
+                            .map(Value::Number)
+                    })
                     .unwrap_or_else(|| Value::String(text.to_owned())),
             }
         }
         Node::Sequence(items) => Value::Array(items.iter().map(node_to_json).collect()),
-        Node::Mapping(map) => Value::Object(map.iter().map(|(k, v)| (k.as_str().to_owned(), node_to_json(v))).collect::<Map<_, _>>()),
+        Node::Mapping(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.as_str().to_owned(), node_to_json(v)))
+                .collect::<Map<_, _>>(),
+        ),
     }
 }

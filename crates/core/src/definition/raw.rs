@@ -1,6 +1,5 @@
 //! The raw form of a definition, as written: what serde reads before the checks.
 
-
 use indexmap::IndexMap;
 use marked_yaml::Spanned;
 use serde::Deserialize;
@@ -184,7 +183,9 @@ pub(super) struct RawBranch {
     pub(super) max_loops: Option<Spanned<u32>>,
 }
 
-pub(super) const KINDS: &[&str] = &["job", "set", "decision", "foreach", "user", "call", "handoff", "wait", "view", "end"];
+pub(super) const KINDS: &[&str] = &[
+    "job", "set", "decision", "foreach", "user", "call", "handoff", "wait", "view", "end",
+];
 
 /// Which fields belong to which kinds, for "field X is only for Y tasks" messages.
 pub(super) const KIND_FIELDS: &[(&str, &[&str])] = &[

@@ -32,7 +32,12 @@ pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(30 * 24 * 3600);
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { max: 3, delay: Duration::from_secs(10), backoff: 2.0, max_delay: Duration::from_secs(3600) }
+        Self {
+            max: 3,
+            delay: Duration::from_secs(10),
+            backoff: 2.0,
+            max_delay: Duration::from_secs(3600),
+        }
     }
 }
 
@@ -62,7 +67,9 @@ impl ControlParser<'_, '_> {
         }
         let before = self.diags.items.len();
         if let Some(n) = map.get_node("max") {
-            policy.max = self.count(n, "retry.max", 0, MAX_RETRIES).unwrap_or_default();
+            policy.max = self
+                .count(n, "retry.max", 0, MAX_RETRIES)
+                .unwrap_or_default();
         }
         if let Some(n) = map.get_node("delay") {
             policy.delay = self.bounded_delay(n, "retry.delay").unwrap_or_default();
@@ -73,7 +80,13 @@ impl ControlParser<'_, '_> {
         if let Some(n) = map.get_node("backoff") {
             match scalar(n).and_then(|s| s.parse::<f64>().ok()) {
                 Some(b) if (1.0..=MAX_BACKOFF).contains(&b) => policy.backoff = b,
-                _ => self.error(n, format!("`retry.backoff` must be a number from 1 to {MAX_BACKOFF}"), Some("1 waits `delay` every time; 2 doubles the wait after each failure".into())),
+                _ => self.error(
+                    n,
+                    format!("`retry.backoff` must be a number from 1 to {MAX_BACKOFF}"),
+                    Some(
+                        "1 waits `delay` every time; 2 doubles the wait after each failure".into(),
+                    ),
+                ),
             }
         }
         (self.diags.items.len() == before).then_some(policy)
@@ -82,7 +95,11 @@ impl ControlParser<'_, '_> {
     fn bounded_delay(&mut self, node: &Node, field: &str) -> Option<Duration> {
         let d = self.duration(node, field)?;
         if d > MAX_RETRY_DELAY {
-            self.error(node, format!("`{field}` is longer than the longest retry wait, 30 days"), None);
+            self.error(
+                node,
+                format!("`{field}` is longer than the longest retry wait, 30 days"),
+                None,
+            );
             return None;
         }
         Some(d)
@@ -95,12 +112,25 @@ mod tests {
 
     #[test]
     fn waits_grow_by_the_backoff_up_to_the_longest_wait() {
-        let policy = RetryPolicy { max: 5, delay: Duration::from_secs(10), backoff: 2.0, max_delay: Duration::from_secs(60) };
+        let policy = RetryPolicy {
+            max: 5,
+            delay: Duration::from_secs(10),
+            backoff: 2.0,
+            max_delay: Duration::from_secs(60),
+        };
         let waits: Vec<u64> = (1..=5).map(|n| policy.delay_before(n).as_secs()).collect();
         assert_eq!(waits, [10, 20, 40, 60, 60]);
-        let steady = RetryPolicy { backoff: 1.0, ..policy };
+        let steady = RetryPolicy {
+            backoff: 1.0,
+            ..policy
+        };
         assert_eq!(steady.delay_before(100), Duration::from_secs(10));
-        let huge = RetryPolicy { max: 100, delay: MAX_RETRY_DELAY, backoff: MAX_BACKOFF, max_delay: MAX_RETRY_DELAY };
+        let huge = RetryPolicy {
+            max: 100,
+            delay: MAX_RETRY_DELAY,
+            backoff: MAX_BACKOFF,
+            max_delay: MAX_RETRY_DELAY,
+        };
         assert_eq!(huge.delay_before(100), MAX_RETRY_DELAY, "no overflow");
     }
 }

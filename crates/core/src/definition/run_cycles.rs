@@ -34,7 +34,12 @@ fn certain_runs(from: usize, postconditions: &[Postcondition]) -> Vec<CertainRun
             _ => None,
         };
         if let Some((Action::Run(to), then)) = taken {
-            runs.push(CertainRun { from, to, index, then });
+            runs.push(CertainRun {
+                from,
+                to,
+                index,
+                then,
+            });
         }
         // Past an action that may stop the evaluation, nothing is certain any more.
         let may_stop = |a: Action| matches!(a, Action::Block | Action::Abort | Action::Restart);
@@ -54,8 +59,10 @@ fn certain_runs(from: usize, postconditions: &[Postcondition]) -> Vec<CertainRun
 /// transition, forever.
 fn may_wait(task: &TaskDef) -> bool {
     let c = &task.controls;
-    !matches!(task.kind, TaskKind::Set(_) | TaskKind::Decision(_) | TaskKind::End { .. })
-        || c.breakpoint
+    !matches!(
+        task.kind,
+        TaskKind::Set(_) | TaskKind::Decision(_) | TaskKind::End { .. }
+    ) || c.breakpoint
         || c.earliest_start.is_some()
         || c.preconditions.is_some()
         || !c.prompts.is_empty()
@@ -63,14 +70,20 @@ fn may_wait(task: &TaskDef) -> bool {
 
 /// A loop of certain runs through a task that waits, as its edges in order, if there is one.
 pub(super) fn find(tasks: &[TaskDef]) -> Option<Vec<CertainRun>> {
-    let edges: Vec<Vec<CertainRun>> = tasks.iter().enumerate().map(|(i, t)| certain_runs(i, &t.controls.postconditions)).collect();
+    let edges: Vec<Vec<CertainRun>> = tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| certain_runs(i, &t.controls.postconditions))
+        .collect();
     if edges.iter().all(Vec::is_empty) {
         return None;
     }
     let component = components(&edges);
     // A task that waits and has a certain run back to itself: a loop through it. (Within one
     // strongly connected component every task reaches every other.)
-    let start = (0..tasks.len()).find(|&w| may_wait(&tasks[w]) && edges[w].iter().any(|e| component[e.to] == component[w]))?;
+    let start = (0..tasks.len()).find(|&w| {
+        may_wait(&tasks[w]) && edges[w].iter().any(|e| component[e.to] == component[w])
+    })?;
     Some(path_back(start, &edges, &component))
 }
 

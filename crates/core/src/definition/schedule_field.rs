@@ -7,19 +7,38 @@ use super::parse::node_pos;
 use super::{node_to_json, Diagnostics};
 use crate::schedule::{CatchUp, Overlap, ScheduleError, ScheduleSpec};
 
-const FIELDS: &[&str] = &["cron", "timezone", "calendar", "data", "overlap", "catch_up", "catch_up_window"];
+const FIELDS: &[&str] = &[
+    "cron",
+    "timezone",
+    "calendar",
+    "data",
+    "overlap",
+    "catch_up",
+    "catch_up_window",
+];
 
 const HINT: &str = "for example `schedule: {cron: \"0 2 * * *\", timezone: Europe/Berlin}`";
 
 pub(super) fn parse_schedule(node: &Node, diags: &mut Diagnostics) -> Option<ScheduleSpec> {
     let Some(map) = node.as_mapping() else {
-        diags.error(node_pos(node), "`schedule` must be a mapping with a `cron` expression", Some(HINT.into()));
+        diags.error(
+            node_pos(node),
+            "`schedule` must be a mapping with a `cron` expression",
+            Some(HINT.into()),
+        );
         return None;
     };
     let mut ok = true;
     for (key, _) in map.iter() {
         if !FIELDS.contains(&key.as_str()) {
-            diags.error(super::pos_of(key.span()), format!("`{}` is not a schedule field", key.as_str().escape_default()), Some(format!("the fields are {}", FIELDS.join(", "))));
+            diags.error(
+                super::pos_of(key.span()),
+                format!(
+                    "`{}` is not a schedule field",
+                    key.as_str().escape_default()
+                ),
+                Some(format!("the fields are {}", FIELDS.join(", "))),
+            );
             ok = false;
         }
     }
@@ -29,15 +48,25 @@ pub(super) fn parse_schedule(node: &Node, diags: &mut Diagnostics) -> Option<Sch
             Some(n) => match n.as_scalar() {
                 Some(s) => Some(Some((s.as_str().to_owned(), node_pos(n)))),
                 None => {
-                    diags.error(node_pos(n), format!("`schedule.{name}` must be a text"), None);
+                    diags.error(
+                        node_pos(n),
+                        format!("`schedule.{name}` must be a text"),
+                        None,
+                    );
                     None
                 }
             },
         }
     };
-    let Some(cron) = text("cron", diags) else { return None };
+    let Some(cron) = text("cron", diags) else {
+        return None;
+    };
     let Some((cron, cron_pos)) = cron else {
-        diags.error(node_pos(node), "a schedule needs a `cron` expression", Some(HINT.into()));
+        diags.error(
+            node_pos(node),
+            "a schedule needs a `cron` expression",
+            Some(HINT.into()),
+        );
         return None;
     };
     let mut spec = ScheduleSpec::new(cron);
@@ -54,7 +83,11 @@ pub(super) fn parse_schedule(node: &Node, diags: &mut Diagnostics) -> Option<Sch
         match node_to_json(data) {
             serde_json::Value::Object(data) => spec.data = data,
             _ => {
-                diags.error(node_pos(data), "`schedule.data` must be a mapping of start data", None);
+                diags.error(
+                    node_pos(data),
+                    "`schedule.data` must be a mapping of start data",
+                    None,
+                );
                 ok = false;
             }
         }
@@ -63,7 +96,11 @@ pub(super) fn parse_schedule(node: &Node, diags: &mut Diagnostics) -> Option<Sch
         match Overlap::parse(&overlap) {
             Some(o) => spec.overlap = o,
             None => {
-                diags.error(pos, format!("`{}` is not an overlap policy", overlap.escape_default()), Some(format!("one of {}", Overlap::NAMES.join(", "))));
+                diags.error(
+                    pos,
+                    format!("`{}` is not an overlap policy", overlap.escape_default()),
+                    Some(format!("one of {}", Overlap::NAMES.join(", "))),
+                );
                 ok = false;
             }
         }
@@ -72,7 +109,11 @@ pub(super) fn parse_schedule(node: &Node, diags: &mut Diagnostics) -> Option<Sch
         match CatchUp::parse(&catch_up) {
             Some(c) => spec.catch_up = c,
             None => {
-                diags.error(pos, format!("`{}` is not a catch-up policy", catch_up.escape_default()), Some(format!("one of {}", CatchUp::NAMES.join(", "))));
+                diags.error(
+                    pos,
+                    format!("`{}` is not a catch-up policy", catch_up.escape_default()),
+                    Some(format!("one of {}", CatchUp::NAMES.join(", "))),
+                );
                 ok = false;
             }
         }
@@ -80,7 +121,11 @@ pub(super) fn parse_schedule(node: &Node, diags: &mut Diagnostics) -> Option<Sch
     let mut window_pos = cron_pos;
     if let Some(n) = map.get_node("catch_up_window") {
         window_pos = node_pos(n);
-        match diags.duration(window_pos, n.as_scalar().map(|s| s.as_str()), "schedule.catch_up_window") {
+        match diags.duration(
+            window_pos,
+            n.as_scalar().map(|s| s.as_str()),
+            "schedule.catch_up_window",
+        ) {
             Some(d) => spec.catch_up_window_secs = d.as_secs(),
             None => ok = false,
         }

@@ -4,16 +4,20 @@
 
 use marked_yaml::types::MarkedMappingNode;
 
+use super::compiled::{CallSpec, HandoffSpec, ProcessRef};
 use super::controls::{scalar, ControlParser};
 use super::parse::check_id;
-use super::compiled::{CallSpec, HandoffSpec, ProcessRef};
 use super::raw::RawTask;
 
 /// Longest `work_status` label.
 pub const MAX_WORK_STATUS_LEN: usize = 200;
 
 impl ControlParser<'_, '_> {
-    pub(super) fn call_task(&mut self, raw: &RawTask, task: &MarkedMappingNode) -> Option<CallSpec> {
+    pub(super) fn call_task(
+        &mut self,
+        raw: &RawTask,
+        task: &MarkedMappingNode,
+    ) -> Option<CallSpec> {
         let target = self.process_ref(raw, task, "call");
         let input = self.child_input(task);
         let output = match task.get_node("output") {
@@ -24,37 +28,73 @@ impl ControlParser<'_, '_> {
             Some(n) => self.boolean(n, "abort_parent"),
             None => Some(false),
         };
-        Some(CallSpec { target: target?, input: input?, output: output?, abort_parent: abort_parent? })
+        Some(CallSpec {
+            target: target?,
+            input: input?,
+            output: output?,
+            abort_parent: abort_parent?,
+        })
     }
 
-    pub(super) fn handoff_task(&mut self, raw: &RawTask, task: &MarkedMappingNode) -> Option<HandoffSpec> {
+    pub(super) fn handoff_task(
+        &mut self,
+        raw: &RawTask,
+        task: &MarkedMappingNode,
+    ) -> Option<HandoffSpec> {
         let target = self.process_ref(raw, task, "handoff");
         let input = self.child_input(task);
         let work_status = match task.get_node("work_status") {
             None => Some(None),
             Some(n) => match scalar(n) {
-                Some(label) if !label.trim().is_empty() && label.len() <= MAX_WORK_STATUS_LEN && !label.chars().any(char::is_control) => Some(Some(label.to_owned())),
+                Some(label)
+                    if !label.trim().is_empty()
+                        && label.len() <= MAX_WORK_STATUS_LEN
+                        && !label.chars().any(char::is_control) =>
+                {
+                    Some(Some(label.to_owned()))
+                }
                 _ => {
-                    self.error(n, format!("`work_status` is a label of 1 to {MAX_WORK_STATUS_LEN} characters"), Some("for example `work_status: Pending-Fulfillment`".into()));
+                    self.error(
+                        n,
+                        format!(
+                            "`work_status` is a label of 1 to {MAX_WORK_STATUS_LEN} characters"
+                        ),
+                        Some("for example `work_status: Pending-Fulfillment`".into()),
+                    );
                     None
                 }
             },
         };
-        Some(HandoffSpec { target: target?, input: input?, work_status: work_status? })
+        Some(HandoffSpec {
+            target: target?,
+            input: input?,
+            work_status: work_status?,
+        })
     }
 
-    fn child_input(&mut self, task: &MarkedMappingNode) -> Option<Vec<(String, crate::expr::Expr)>> {
+    fn child_input(
+        &mut self,
+        task: &MarkedMappingNode,
+    ) -> Option<Vec<(String, crate::expr::Expr)>> {
         match task.get_node("input") {
             Some(n) => self.mapping(n, "input", false),
             None => Some(Vec::new()),
         }
     }
 
-    fn process_ref(&mut self, raw: &RawTask, task: &MarkedMappingNode, kind: &str) -> Option<ProcessRef> {
+    fn process_ref(
+        &mut self,
+        raw: &RawTask,
+        task: &MarkedMappingNode,
+        kind: &str,
+    ) -> Option<ProcessRef> {
         let Some(process_node) = task.get_node("process") else {
             self.diags.error(
                 super::pos_of(raw.id.span()),
-                format!("{kind} task `{}` needs `process`: the id of the deployed process it starts", raw.id.as_str()),
+                format!(
+                    "{kind} task `{}` needs `process`: the id of the deployed process it starts",
+                    raw.id.as_str()
+                ),
                 Some("for example `process: fulfill-offer`".into()),
             );
             return None;
@@ -74,14 +114,24 @@ impl ControlParser<'_, '_> {
         };
         let version = match task.get_node("version") {
             None => Some(None),
-            Some(n) => match scalar(n).and_then(|s| s.parse::<u32>().ok()).filter(|v| *v > 0) {
+            Some(n) => match scalar(n)
+                .and_then(|s| s.parse::<u32>().ok())
+                .filter(|v| *v > 0)
+            {
                 Some(v) => Some(Some(v)),
                 None => {
-                    self.error(n, "`version` is a deployed version number (1, 2, …)", Some("leave it out to start the latest version".into()));
+                    self.error(
+                        n,
+                        "`version` is a deployed version number (1, 2, …)",
+                        Some("leave it out to start the latest version".into()),
+                    );
                     None
                 }
             },
         };
-        Some(ProcessRef { process: process?, version: version? })
+        Some(ProcessRef {
+            process: process?,
+            version: version?,
+        })
     }
 }

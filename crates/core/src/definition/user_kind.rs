@@ -14,11 +14,14 @@ use marked_yaml::types::MarkedMappingNode;
 use marked_yaml::{Node, Spanned};
 use serde_json::Value;
 
-use super::{pos_of, Action, DataType};
 use super::controls::{scalar, ControlParser};
 use super::parse::node_pos;
+use super::{pos_of, Action, DataType};
 use crate::expr::{Expr, OUTPUT_VARIABLE};
-use crate::user_task::{EscalationAction, EscalationSpec, EscalationStart, ExpectedState, FieldType, FormField, PotentialOwners, SubtaskPolicy};
+use crate::user_task::{
+    EscalationAction, EscalationSpec, EscalationStart, ExpectedState, FieldType, FormField,
+    PotentialOwners, SubtaskPolicy,
+};
 
 /// A `user` task: what the engine needs to create its human task when the task starts.
 #[derive(Debug, Clone)]
@@ -87,13 +90,20 @@ fn fits(field: FieldType, data: DataType) -> bool {
 
 impl ControlParser<'_, '_> {
     /// Reads a `user` task's fields from its mapping.
-    pub(super) fn user_task(&mut self, id: &Spanned<String>, name: Option<&str>, task: &MarkedMappingNode) -> Option<UserTaskDef> {
+    pub(super) fn user_task(
+        &mut self,
+        id: &Spanned<String>,
+        name: Option<&str>,
+        task: &MarkedMappingNode,
+    ) -> Option<UserTaskDef> {
         let before = self.diags.items.len();
         let title = match task.get_node("title") {
             Some(n) => self.text(n, "title"),
             None => Some(Text::Plain(name.unwrap_or(id.as_str()).to_owned())),
         };
-        let description = task.get_node("description").and_then(|n| self.text(n, "description"));
+        let description = task
+            .get_node("description")
+            .and_then(|n| self.text(n, "description"));
         let owners = match task.get_node("owners") {
             Some(n) => self.assignees(n, "owners"),
             None => {
@@ -118,9 +128,15 @@ impl ControlParser<'_, '_> {
             Some(n) => self.form(n),
             None => Some(Vec::new()),
         };
-        let input = task.get_node("input").map(|n| self.mapping(n, "input", false));
-        let output = task.get_node("output").map(|n| self.mapping(n, "output", true));
-        let expires_after = task.get_node("expires_after").and_then(|n| self.duration(n, "expires_after"));
+        let input = task
+            .get_node("input")
+            .map(|n| self.mapping(n, "input", false));
+        let output = task
+            .get_node("output")
+            .map(|n| self.mapping(n, "output", true));
+        let expires_after = task
+            .get_node("expires_after")
+            .and_then(|n| self.duration(n, "expires_after"));
         let on_expiry = match task.get_node("on_expiry") {
             None => Some(Action::Continue),
             Some(n) if task.get_node("expires_after").is_none() => {
@@ -187,7 +203,11 @@ impl ControlParser<'_, '_> {
 
     fn text(&mut self, node: &Node, field: &str) -> Option<Text> {
         let Some(text) = scalar(node) else {
-            self.error(node, format!("`{field}` must be text"), Some("plain text, or `=` followed by a CEL expression".into()));
+            self.error(
+                node,
+                format!("`{field}` must be text"),
+                Some("plain text, or `=` followed by a CEL expression".into()),
+            );
             return None;
         };
         if text.starts_with('=') {
@@ -204,19 +224,30 @@ impl ControlParser<'_, '_> {
                 self.error(
                     node,
                     format!("`{field}` is a name or a list of names"),
-                    Some("users by name, groups as `group:NAME`, expressions as `=data.reviewer`".into()),
+                    Some(
+                        "users by name, groups as `group:NAME`, expressions as `=data.reviewer`"
+                            .into(),
+                    ),
                 );
                 return None;
             }
         };
         if items.is_empty() {
-            self.error(node, format!("`{field}` names nobody"), Some("name at least one user or `group:NAME`".into()));
+            self.error(
+                node,
+                format!("`{field}` names nobody"),
+                Some("name at least one user or `group:NAME`".into()),
+            );
             return None;
         }
         let mut out = Vec::new();
         for item in items {
             let Some(text) = scalar(item) else {
-                self.error(item, format!("an entry of `{field}` must be a name"), Some("a user, `group:NAME` or `=EXPRESSION`".into()));
+                self.error(
+                    item,
+                    format!("an entry of `{field}` must be a name"),
+                    Some("a user, `group:NAME` or `=EXPRESSION`".into()),
+                );
                 continue;
             };
             if text.starts_with('=') {
@@ -226,9 +257,20 @@ impl ControlParser<'_, '_> {
                 continue;
             }
             let mut named = PotentialOwners::default();
-            let bad_prefix = text.split_once(':').is_some_and(|(prefix, _)| !matches!(prefix, "user" | "group"));
+            let bad_prefix = text
+                .split_once(':')
+                .is_some_and(|(prefix, _)| !matches!(prefix, "user" | "group"));
             match named.add_resolved(&Value::String(text.to_owned())) {
-                Ok(()) if !bad_prefix && !named.users.iter().chain(&named.groups).any(String::is_empty) => out.push(Assignee::Named(named)),
+                Ok(())
+                    if !bad_prefix
+                        && !named
+                            .users
+                            .iter()
+                            .chain(&named.groups)
+                            .any(String::is_empty) =>
+                {
+                    out.push(Assignee::Named(named))
+                }
                 _ => self.error(
                     item,
                     format!("`{text}` in `{field}` is not a user or a group"),
@@ -241,18 +283,22 @@ impl ControlParser<'_, '_> {
 
     fn priority(&mut self, node: &Node) -> Option<Priority> {
         match scalar(node) {
-            Some(text) if text.starts_with('=') => self.equals_expr(node, "priority", &[]).map(Priority::Expr),
-            Some(text) => match text.parse::<i32>() {
-                Ok(n) => Some(Priority::Fixed(n)),
-                Err(_) => {
-                    self.error(
+            Some(text) if text.starts_with('=') => {
+                self.equals_expr(node, "priority", &[]).map(Priority::Expr)
+            }
+            Some(text) => {
+                match text.parse::<i32>() {
+                    Ok(n) => Some(Priority::Fixed(n)),
+                    Err(_) => {
+                        self.error(
                         node,
                         "`priority` must be a whole number",
                         Some("higher is more urgent; `=EXPRESSION` computes it from process data".into()),
                     );
-                    None
+                        None
+                    }
                 }
-            },
+            }
             None => {
                 self.error(node, "`priority` must be a whole number", None);
                 None
@@ -269,7 +315,10 @@ impl ControlParser<'_, '_> {
             );
             return None;
         };
-        let types: Vec<&str> = ["string", "integer", "number", "boolean", "object", "list", "any"].to_vec();
+        let types: Vec<&str> = [
+            "string", "integer", "number", "boolean", "object", "list", "any",
+        ]
+        .to_vec();
         let mut fields = Vec::new();
         let mut ok = true;
         for (key, value) in map.iter() {
@@ -293,20 +342,42 @@ impl ControlParser<'_, '_> {
                         Some(n) => self.boolean(n, "required").unwrap_or(true),
                         None => true,
                     };
-                    (ty, required, m.get_node("description").and_then(scalar).map(str::to_owned))
+                    (
+                        ty,
+                        required,
+                        m.get_node("description")
+                            .and_then(scalar)
+                            .map(str::to_owned),
+                    )
                 }
                 Node::Sequence(_) => {
-                    self.error(value, format!("form field `{}` is a type or `{{type, required, description}}`", key.as_str()), None);
+                    self.error(
+                        value,
+                        format!(
+                            "form field `{}` is a type or `{{type, required, description}}`",
+                            key.as_str()
+                        ),
+                        None,
+                    );
                     ok = false;
                     continue;
                 }
             };
             match scalar(ty_node).and_then(field_type) {
-                Some(ty) => fields.push(FormField { name: key.as_str().to_owned(), ty, required, description }),
+                Some(ty) => fields.push(FormField {
+                    name: key.as_str().to_owned(),
+                    ty,
+                    required,
+                    description,
+                }),
                 None => {
                     self.error(
                         ty_node,
-                        format!("unknown type `{}` for form field `{}`", scalar(ty_node).unwrap_or("?"), key.as_str()),
+                        format!(
+                            "unknown type `{}` for form field `{}`",
+                            scalar(ty_node).unwrap_or("?"),
+                            key.as_str()
+                        ),
                         Some(format!("use one of: {}", types.join(", "))),
                     );
                     ok = false;
@@ -317,18 +388,40 @@ impl ControlParser<'_, '_> {
     }
 
     /// `input` (`name: CEL`) or `output` (`variable: CEL` over `output`, targets declared data).
-    pub(super) fn mapping(&mut self, node: &Node, field: &str, output: bool) -> Option<Vec<(String, Expr)>> {
-        let (extra, example): (&[&str], &str) =
-            if output { (&[OUTPUT_VARIABLE], "`output: {approved: output.decision == 'yes'}`") } else { (&[], "`input: {article: data.article}`") };
+    pub(super) fn mapping(
+        &mut self,
+        node: &Node,
+        field: &str,
+        output: bool,
+    ) -> Option<Vec<(String, Expr)>> {
+        let (extra, example): (&[&str], &str) = if output {
+            (
+                &[OUTPUT_VARIABLE],
+                "`output: {approved: output.decision == 'yes'}`",
+            )
+        } else {
+            (&[], "`input: {article: data.article}`")
+        };
         self.mapping_over(node, field, output, extra, example)
     }
 
     /// A mapping `name: CEL` whose expressions may use the `extra` variables; with `to_data`
     /// its names are declared data variables it writes.
-    pub(super) fn mapping_over(&mut self, node: &Node, field: &str, to_data: bool, extra: &[&str], example: &str) -> Option<Vec<(String, Expr)>> {
+    pub(super) fn mapping_over(
+        &mut self,
+        node: &Node,
+        field: &str,
+        to_data: bool,
+        extra: &[&str],
+        example: &str,
+    ) -> Option<Vec<(String, Expr)>> {
         let output = to_data;
         let Some(map) = node.as_mapping() else {
-            self.error(node, format!("`{field}` maps names to CEL expressions"), Some(format!("for example {example}")));
+            self.error(
+                node,
+                format!("`{field}` maps names to CEL expressions"),
+                Some(format!("for example {example}")),
+            );
             return None;
         };
         let mut out = Vec::new();
@@ -341,18 +434,28 @@ impl ControlParser<'_, '_> {
                     format!("`{}` is not declared under `data`", key.as_str()),
                     key.as_str(),
                     declared,
-                    Some(format!("declare it: `data: {{{}: {{type: any}}}}`", key.as_str())),
+                    Some(format!(
+                        "declare it: `data: {{{}: {{type: any}}}}`",
+                        key.as_str()
+                    )),
                 );
                 ok = false;
                 continue;
             }
             let Some(text) = scalar(value) else {
-                self.error(value, format!("`{field}.{}` must be a CEL expression", key.as_str()), None);
+                self.error(
+                    value,
+                    format!("`{field}.{}` must be a CEL expression", key.as_str()),
+                    None,
+                );
                 ok = false;
                 continue;
             };
             let spanned = Spanned::new(*value.span(), text.to_owned());
-            match self.diags.expr_with(&spanned, &format!("{field}.{}", key.as_str()), extra) {
+            match self
+                .diags
+                .expr_with(&spanned, &format!("{field}.{}", key.as_str()), extra)
+            {
                 Some(e) => out.push((key.as_str().to_owned(), e)),
                 None => ok = false,
             }
@@ -363,13 +466,20 @@ impl ControlParser<'_, '_> {
     /// Without an `output` mapping, form fields named like declared variables are copied to
     /// them: their types must fit.
     fn check_default_output(&mut self, task: &MarkedMappingNode, form: &[FormField]) {
-        let Some(form_node) = task.get_mapping("form") else { return };
+        let Some(form_node) = task.get_mapping("form") else {
+            return;
+        };
         for field in form {
-            let Some(decl) = self.data.get(&field.name) else { continue };
+            let Some(decl) = self.data.get(&field.name) else {
+                continue;
+            };
             if fits(field.ty, decl.ty) {
                 continue;
             }
-            let at = form_node.keys().find(|k| k.as_str() == field.name).map_or_else(|| pos_of(task.span()), |k| pos_of(k.span()));
+            let at = form_node
+                .keys()
+                .find(|k| k.as_str() == field.name)
+                .map_or_else(|| pos_of(task.span()), |k| pos_of(k.span()));
             self.diags.error(
                 at,
                 format!(
@@ -386,7 +496,11 @@ impl ControlParser<'_, '_> {
 
     fn escalations(&mut self, node: &Node, has_due: bool) -> Option<Vec<EscalationSpec>> {
         let Some(items) = node.as_sequence() else {
-            self.error(node, "`escalations` is a list", Some("for example `- {after: PT2H, action: raise_priority}`".into()));
+            self.error(
+                node,
+                "`escalations` is a list",
+                Some("for example `- {after: PT2H, action: raise_priority}`".into()),
+            );
             return None;
         };
         let mut out = Vec::new();
@@ -405,11 +519,19 @@ impl ControlParser<'_, '_> {
             self.error(item, "an escalation is `{after: DURATION, from: creation|claim|due_date, action: ACTION}`", None);
             return None;
         };
-        if !self.keys_known(map, &["name", "after", "from", "unless", "action", "by", "to"], "an escalation") {
+        if !self.keys_known(
+            map,
+            &["name", "after", "from", "unless", "action", "by", "to"],
+            "an escalation",
+        ) {
             return None;
         }
         let Some(after_node) = map.get_node("after") else {
-            self.diags.error(node_pos(item), "an escalation needs `after`", Some("for example `after: PT2H` or `after: 2h`".into()));
+            self.diags.error(
+                node_pos(item),
+                "an escalation needs `after`",
+                Some("for example `after: PT2H` or `after: 2h`".into()),
+            );
             return None;
         };
         let after = self.duration(after_node, "escalations.after")?;
@@ -418,7 +540,11 @@ impl ControlParser<'_, '_> {
             Some((_, Some("creation"))) => EscalationStart::Creation,
             Some((_, Some("claim"))) => EscalationStart::Claim,
             Some((n, Some("due_date"))) if !has_due => {
-                self.error(n, "`from: due_date` needs the task's `due`", Some("set `due: 1 day` on the task, or count from `creation`".into()));
+                self.error(
+                    n,
+                    "`from: due_date` needs the task's `due`",
+                    Some("set `due: 1 day` on the task, or count from `creation`".into()),
+                );
                 return None;
             }
             Some((_, Some("due_date"))) => EscalationStart::DueDate,
@@ -432,12 +558,20 @@ impl ControlParser<'_, '_> {
             Some((_, Some("ended"))) => ExpectedState::Ended,
             Some((_, Some("claimed"))) => ExpectedState::Claimed,
             Some((n, _)) => {
-                self.error(n, "`unless` is `claimed` or `ended`", Some("the escalation does not happen once the task reached that state".into()));
+                self.error(
+                    n,
+                    "`unless` is `claimed` or `ended`",
+                    Some("the escalation does not happen once the task reached that state".into()),
+                );
                 return None;
             }
         };
         let Some(action_node) = map.get_node("action") else {
-            self.diags.error(node_pos(item), "an escalation needs `action`", Some("`raise_priority`, `notify` or `reassign`".into()));
+            self.diags.error(
+                node_pos(item),
+                "an escalation needs `action`",
+                Some("`raise_priority`, `notify` or `reassign`".into()),
+            );
             return None;
         };
         let to = match map.get_node("to") {
@@ -466,7 +600,9 @@ impl ControlParser<'_, '_> {
             ("notify" | "reassign", None) => {
                 self.error(
                     action_node,
-                    format!("`{action_name}` needs `to`: the users or `group:NAME` to {action_name}"),
+                    format!(
+                        "`{action_name}` needs `to`: the users or `group:NAME` to {action_name}"
+                    ),
                     Some("for example `to: group:managers`".into()),
                 );
                 return None;
@@ -482,15 +618,30 @@ impl ControlParser<'_, '_> {
                 return None;
             }
         };
-        if map.get_node("by").is_some() && !matches!(action, EscalationAction::RaisePriority { .. }) {
-            self.error(map.get_node("by")?, "`by` is only for `raise_priority`", None);
+        if map.get_node("by").is_some() && !matches!(action, EscalationAction::RaisePriority { .. })
+        {
+            self.error(
+                map.get_node("by")?,
+                "`by` is only for `raise_priority`",
+                None,
+            );
             return None;
         }
         let name = match map.get_node("name").and_then(scalar) {
             Some(name) => name.to_owned(),
-            None => format!("escalation {} ({action_name} after {})", n + 1, scalar(after_node).unwrap_or_default()),
+            None => format!(
+                "escalation {} ({action_name} after {})",
+                n + 1,
+                scalar(after_node).unwrap_or_default()
+            ),
         };
-        Some(EscalationSpec { name, after, from, unless, action })
+        Some(EscalationSpec {
+            name,
+            after,
+            from,
+            unless,
+            action,
+        })
     }
 
     /// Fixed names (no expressions): a user, `group:NAME`, or a list of those.
@@ -503,7 +654,11 @@ impl ControlParser<'_, '_> {
                     owners.groups.extend(named.groups);
                 }
                 Assignee::Expr(_) => {
-                    self.error(node, "an escalation's `to` names users and groups, not expressions", None);
+                    self.error(
+                        node,
+                        "an escalation's `to` names users and groups, not expressions",
+                        None,
+                    );
                     return None;
                 }
             }

@@ -9,7 +9,12 @@ use super::compiled::ViewSpec;
 use super::controls::{scalar, ControlParser};
 
 impl ControlParser<'_, '_> {
-    pub(super) fn view_task(&mut self, id: &Spanned<String>, name: Option<&str>, task: &MarkedMappingNode) -> Option<ViewSpec> {
+    pub(super) fn view_task(
+        &mut self,
+        id: &Spanned<String>,
+        name: Option<&str>,
+        task: &MarkedMappingNode,
+    ) -> Option<ViewSpec> {
         let title = match task.get_node("title") {
             None => Some(name.unwrap_or(id.as_str()).to_owned()),
             Some(n) => self.plain_text(n, "title"),
@@ -26,7 +31,12 @@ impl ControlParser<'_, '_> {
             Some(n) => self.mapping(n, "output", true).map(Some),
             None => Some(None),
         };
-        Some(ViewSpec { title: title?, description: description?, form: form?, output: output? })
+        Some(ViewSpec {
+            title: title?,
+            description: description?,
+            form: form?,
+            output: output?,
+        })
     }
 
     fn plain_text(&mut self, node: &marked_yaml::Node, field: &str) -> Option<String> {

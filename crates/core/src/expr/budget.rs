@@ -18,7 +18,9 @@
 use std::cell::Cell;
 use std::sync::Arc;
 
-use cel::common::ast::{operators, CallExpr, ComprehensionExpr, Expr, IdedExpr, ListExpr, LiteralValue};
+use cel::common::ast::{
+    operators, CallExpr, ComprehensionExpr, Expr, IdedExpr, ListExpr, LiteralValue,
+};
 use cel::parser::{Macro, MacroExprHelper, ParseError};
 use cel::{Env, ExecutionError, Value};
 
@@ -34,7 +36,10 @@ pub struct EvalLimits {
 
 impl EvalLimits {
     /// The default budget: 1,000,000 cost units, 1 MiB results.
-    pub const DEFAULT: Self = Self { max_cost: 1_000_000, max_result_bytes: 1 << 20 };
+    pub const DEFAULT: Self = Self {
+        max_cost: 1_000_000,
+        max_result_bytes: 1 << 20,
+    };
 }
 
 impl Default for EvalLimits {
@@ -81,7 +86,10 @@ fn charge(value: Value) -> Result<Value, ExecutionError> {
         }
         None => {
             EXHAUSTED.with(|e| e.set(true));
-            Err(ExecutionError::function_error(COST_FUNCTION, "evaluation budget exhausted"))
+            Err(ExecutionError::function_error(
+                COST_FUNCTION,
+                "evaluation budget exhausted",
+            ))
         }
     }
 }
@@ -97,7 +105,9 @@ pub(super) fn environment() -> Env {
 
 /// Registers `@cost` on a root context.
 pub(super) fn register(context: &mut cel::Context<'_, '_>) {
-    context.add_function(COST_FUNCTION, charge).expect("`@cost` is no standard overload");
+    context
+        .add_function(COST_FUNCTION, charge)
+        .expect("`@cost` is no standard overload");
 }
 
 type Expansion = Result<Option<IdedExpr>, ParseError>;
@@ -120,7 +130,11 @@ fn macros() -> Vec<Macro> {
 const ACCU: &str = "@result";
 
 fn call(h: &mut MacroExprHelper<'_>, function: &str, args: Vec<IdedExpr>) -> IdedExpr {
-    h.next_expr(Expr::Call(CallExpr { func_name: function.to_owned(), target: None, args }))
+    h.next_expr(Expr::Call(CallExpr {
+        func_name: function.to_owned(),
+        target: None,
+        args,
+    }))
 }
 
 fn accu(h: &mut MacroExprHelper<'_>) -> IdedExpr {
@@ -139,7 +153,10 @@ fn charged(h: &mut MacroExprHelper<'_>, e: IdedExpr) -> IdedExpr {
 fn loop_variable(h: &mut MacroExprHelper<'_>, arg: IdedExpr) -> Result<String, ParseError> {
     match arg.expr {
         Expr::Ident(name) => Ok(name),
-        _ => Err(h.new_error(arg.id, "the first argument must be a simple name (the loop variable)")),
+        _ => Err(h.new_error(
+            arg.id,
+            "the first argument must be a simple name (the loop variable)",
+        )),
     }
 }
 
@@ -166,7 +183,11 @@ fn comprehension(
 }
 
 /// `has(a.b)`: a presence test of the field.
-fn has(h: &mut MacroExprHelper<'_>, _target: &mut Option<IdedExpr>, args: &mut Vec<IdedExpr>) -> Expansion {
+fn has(
+    h: &mut MacroExprHelper<'_>,
+    _target: &mut Option<IdedExpr>,
+    args: &mut Vec<IdedExpr>,
+) -> Expansion {
     let arg = args.remove(0);
     match arg.expr {
         Expr::Select(mut select) => {
@@ -185,7 +206,12 @@ enum Fold {
 /// `r.all(x, p)` / `r.exists(x, p)`: folds `p` with `&&` / `||`, stopping once decided. The
 /// charge is in the loop condition: the interpreter defers an error of the step (`false` may
 /// still decide an `all`), but fails at once on one of the condition.
-fn fold(h: &mut MacroExprHelper<'_>, target: &mut Option<IdedExpr>, args: &mut Vec<IdedExpr>, kind: Fold) -> Expansion {
+fn fold(
+    h: &mut MacroExprHelper<'_>,
+    target: &mut Option<IdedExpr>,
+    args: &mut Vec<IdedExpr>,
+    kind: Fold,
+) -> Expansion {
     let predicate = args.remove(1);
     let var = loop_variable(h, args.remove(0))?;
     let (init, connective) = match kind {
@@ -209,7 +235,11 @@ fn fold(h: &mut MacroExprHelper<'_>, target: &mut Option<IdedExpr>, args: &mut V
 }
 
 /// `r.exists_one(x, p)`: counts the items for which `p` holds; true when exactly one does.
-fn exists_one(h: &mut MacroExprHelper<'_>, target: &mut Option<IdedExpr>, args: &mut Vec<IdedExpr>) -> Expansion {
+fn exists_one(
+    h: &mut MacroExprHelper<'_>,
+    target: &mut Option<IdedExpr>,
+    args: &mut Vec<IdedExpr>,
+) -> Expansion {
     let predicate = args.remove(1);
     let var = loop_variable(h, args.remove(0))?;
     let init = literal(h, LiteralValue::Int(0.into()));
@@ -218,7 +248,11 @@ fn exists_one(h: &mut MacroExprHelper<'_>, target: &mut Option<IdedExpr>, args: 
     let (count, one) = (accu(h), literal(h, LiteralValue::Int(1.into())));
     let counted = call(h, operators::ADD, vec![count, one]);
     let unchanged = accu(h);
-    let step = call(h, operators::CONDITIONAL, vec![predicate, counted, unchanged]);
+    let step = call(
+        h,
+        operators::CONDITIONAL,
+        vec![predicate, counted, unchanged],
+    );
     let (count, one) = (accu(h), literal(h, LiteralValue::Int(1.into())));
     let result = call(h, operators::EQUALS, vec![count, one]);
     let range = target.take().expect("a receiver macro has a target");
@@ -240,7 +274,11 @@ fn guarded(h: &mut MacroExprHelper<'_>, guard: IdedExpr, step: IdedExpr) -> Ided
 }
 
 /// `r.map(x, f)` and `r.map(x, p, f)`: the list of `f` for each item (for which `p` holds).
-fn map(h: &mut MacroExprHelper<'_>, target: &mut Option<IdedExpr>, args: &mut Vec<IdedExpr>) -> Expansion {
+fn map(
+    h: &mut MacroExprHelper<'_>,
+    target: &mut Option<IdedExpr>,
+    args: &mut Vec<IdedExpr>,
+) -> Expansion {
     let value = args.pop().expect("map has a value argument");
     let var = loop_variable(h, args.remove(0))?;
     let guard = args.pop();
@@ -258,7 +296,11 @@ fn map(h: &mut MacroExprHelper<'_>, target: &mut Option<IdedExpr>, args: &mut Ve
 }
 
 /// `r.filter(x, p)`: the items for which `p` holds.
-fn filter(h: &mut MacroExprHelper<'_>, target: &mut Option<IdedExpr>, args: &mut Vec<IdedExpr>) -> Expansion {
+fn filter(
+    h: &mut MacroExprHelper<'_>,
+    target: &mut Option<IdedExpr>,
+    args: &mut Vec<IdedExpr>,
+) -> Expansion {
     let predicate = args.remove(1);
     let var = loop_variable(h, args.remove(0))?;
     let init = h.next_expr(Expr::List(ListExpr::new(Vec::new())));
@@ -272,4 +314,5 @@ fn filter(h: &mut MacroExprHelper<'_>, target: &mut Option<IdedExpr>, args: &mut
 }
 
 /// The shared environment: built once, read by every evaluation.
-pub(super) static ENV: std::sync::LazyLock<Arc<Env>> = std::sync::LazyLock::new(|| Arc::new(environment()));
+pub(super) static ENV: std::sync::LazyLock<Arc<Env>> =
+    std::sync::LazyLock::new(|| Arc::new(environment()));

@@ -40,7 +40,15 @@ pub struct ForEachProgress {
 impl ForEachProgress {
     /// A run over `total` items, none started.
     pub fn new(total: usize) -> Self {
-        Self { total, next: 0, running: 0, completed: 0, failed: 0, open: RangeSet::new(), legacy_items: Vec::new() }
+        Self {
+            total,
+            next: 0,
+            running: 0,
+            completed: 0,
+            failed: 0,
+            open: RangeSet::new(),
+            legacy_items: Vec::new(),
+        }
     }
 
     /// Starts the next `count` iterations; returns their indices.
@@ -76,7 +84,9 @@ impl ForEachProgress {
 
     /// How many more iterations may start now, with `parallel` at once.
     pub fn room(&self, parallel: usize) -> usize {
-        parallel.saturating_sub(self.running).min(self.total - self.next)
+        parallel
+            .saturating_sub(self.running)
+            .min(self.total - self.next)
     }
 }
 
@@ -128,20 +138,31 @@ mod ranges {
     use rangemap::RangeSet;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub fn serialize<S: Serializer>(set: &RangeSet<usize>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        set: &RangeSet<usize>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         let pairs: Vec<[usize; 2]> = set.iter().map(|r| [r.start, r.end]).collect();
         pairs.serialize(serializer)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<RangeSet<usize>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<RangeSet<usize>, D::Error> {
         let pairs = Vec::<[usize; 2]>::deserialize(deserializer)?;
-        Ok(pairs.into_iter().filter(|[start, end]| start < end).map(|[start, end]| start..end).collect())
+        Ok(pairs
+            .into_iter()
+            .filter(|[start, end]| start < end)
+            .map(|[start, end]| start..end)
+            .collect())
     }
 
     pub mod option {
         use super::*;
 
-        pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<RangeSet<usize>>, D::Error> {
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Option<RangeSet<usize>>, D::Error> {
             super::deserialize(deserializer).map(Some)
         }
     }
@@ -159,9 +180,18 @@ mod tests {
         assert!(progress.end(1, true));
         assert!(!progress.end(1, true), "applied again: not counted");
         assert!(!progress.end(1, false), "nor as a failure");
-        assert!(!progress.end(7, true), "an index that never started does not count");
-        assert_eq!((progress.running, progress.completed, progress.failed), (2, 1, 0));
-        assert_eq!(progress.open.iter().cloned().collect::<Vec<_>>(), vec![0..1, 2..3]);
+        assert!(
+            !progress.end(7, true),
+            "an index that never started does not count"
+        );
+        assert_eq!(
+            (progress.running, progress.completed, progress.failed),
+            (2, 1, 0)
+        );
+        assert_eq!(
+            progress.open.iter().cloned().collect::<Vec<_>>(),
+            vec![0..1, 2..3]
+        );
     }
 
     #[test]
@@ -172,8 +202,14 @@ mod tests {
             progress.end(index, true);
         }
         let stored = serde_json::to_value(&progress).unwrap();
-        assert_eq!(stored, json!({"total": 1_000_000, "next": 1000, "running": 499, "completed": 501, "failed": 0, "open": [[500, 700], [701, 1000]]}));
-        assert_eq!(serde_json::from_value::<ForEachProgress>(stored).unwrap(), progress);
+        assert_eq!(
+            stored,
+            json!({"total": 1_000_000, "next": 1000, "running": 499, "completed": 501, "failed": 0, "open": [[500, 700], [701, 1000]]})
+        );
+        assert_eq!(
+            serde_json::from_value::<ForEachProgress>(stored).unwrap(),
+            progress
+        );
     }
 
     #[test]
@@ -181,8 +217,14 @@ mod tests {
         let old = json!({"items": ["a", "b", "c", "d"], "next": 3, "running": 2, "completed": 1, "failed": 0, "finished": [1]});
         let progress: ForEachProgress = serde_json::from_value(old).unwrap();
         assert_eq!(progress.total, 4);
-        assert_eq!(progress.open.iter().cloned().collect::<Vec<_>>(), vec![0..1, 2..3]);
-        assert_eq!(progress.legacy_items, vec![json!("a"), json!("b"), json!("c"), json!("d")]);
+        assert_eq!(
+            progress.open.iter().cloned().collect::<Vec<_>>(),
+            vec![0..1, 2..3]
+        );
+        assert_eq!(
+            progress.legacy_items,
+            vec![json!("a"), json!("b"), json!("c"), json!("d")]
+        );
         assert_eq!(progress.room(8), 1);
     }
 }

@@ -30,7 +30,11 @@ pub struct ForEachSnapshot {
 
 impl ForEachSnapshot {
     pub fn new(data: Map<String, Value>, items: Vec<Value>) -> Self {
-        Self { data, items, prepared: PreparedData::default() }
+        Self {
+            data,
+            items,
+            prepared: PreparedData::default(),
+        }
     }
 }
 

@@ -5,8 +5,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{FollowOnSpec, HumanTaskId, HumanTaskRole, HumanTaskStatus, Outcome, SubtaskSpec, TimerRequest, UserTask, EscalationAction};
-use crate::people::{PotentialOwners};
+use super::{
+    EscalationAction, FollowOnSpec, HumanTaskId, HumanTaskRole, HumanTaskStatus, Outcome,
+    SubtaskSpec, TimerRequest, UserTask,
+};
+use crate::people::PotentialOwners;
 
 /// An operation on one of the tasks. Each is applied for an [`Actor`](super::Actor) and authorized.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -17,19 +20,32 @@ pub enum UserTaskCommand {
     /// The owner gives a claimed task back (`ready`).
     CancelClaim { task: HumanTaskId },
     /// The owner ends the task `ended_ok` with output that fits the form.
-    Complete { task: HumanTaskId, output: Map<String, Value> },
+    Complete {
+        task: HumanTaskId,
+        output: Map<String, Value>,
+    },
     /// The owner ends the task `ended_not_ok`.
     Fail { task: HumanTaskId, reason: String },
     /// The owner of a claimed task creates a subtask for someone else.
-    CreateSubtask { parent: HumanTaskId, spec: SubtaskSpec },
+    CreateSubtask {
+        parent: HumanTaskId,
+        spec: SubtaskSpec,
+    },
     /// The owner of a claimed task starts a follow-on task; the task becomes `forwarded`.
-    StartFollowOn { task: HumanTaskId, spec: FollowOnSpec },
+    StartFollowOn {
+        task: HumanTaskId,
+        spec: FollowOnSpec,
+    },
     /// Suspends the whole chain of `task`.
     Suspend { task: HumanTaskId },
     /// Resumes the whole chain of `task`.
     Resume { task: HumanTaskId },
     /// An administrator escalates `task` (and so every follow-on after it) by hand.
-    Escalate { task: HumanTaskId, name: String, action: EscalationAction },
+    Escalate {
+        task: HumanTaskId,
+        name: String,
+        action: EscalationAction,
+    },
     /// An administrator (or the engine) terminates the whole chain of `task`.
     Terminate { task: HumanTaskId },
     /// Deletes a first task with its follow-ons and subtasks (the original: the whole user task).
@@ -90,7 +106,11 @@ pub enum UserTaskEffect {
     /// Remove a timer set earlier (it must not fire).
     ClearTimer { key: String },
     /// Tell these people that `task` escalated.
-    Notify { task: HumanTaskId, escalation: String, to: PotentialOwners },
+    Notify {
+        task: HumanTaskId,
+        escalation: String,
+        to: PotentialOwners,
+    },
     /// The original chain ended: the process task ends with this status and output.
     Ended(Outcome),
     /// The user task was deleted: drop it from inboxes.
@@ -119,36 +139,70 @@ pub enum UserTaskError {
     #[error("`{user}` may not claim task {task}: they are not one of its potential owners")]
     NotPotentialOwner { task: HumanTaskId, user: String },
     #[error("`{user}` may not {action} task {task}: only its owner `{owner}` may")]
-    NotOwner { task: HumanTaskId, user: String, action: &'static str, owner: String },
+    NotOwner {
+        task: HumanTaskId,
+        user: String,
+        action: &'static str,
+        owner: String,
+    },
     #[error("`{user}` may not {action} task {task}: only an administrator may")]
-    NotAdministrator { task: HumanTaskId, user: String, action: &'static str },
+    NotAdministrator {
+        task: HumanTaskId,
+        user: String,
+        action: &'static str,
+    },
     #[error("`{user}` may not {action} task {task}: only an administrator, its owner or the originator of a task in its chain may")]
-    NotInvolved { task: HumanTaskId, user: String, action: &'static str },
+    NotInvolved {
+        task: HumanTaskId,
+        user: String,
+        action: &'static str,
+    },
     #[error("only the engine may {action}")]
     EngineOnly { action: &'static str },
     #[error("`{action}` must name the acting user")]
     UserOnly { action: &'static str },
     #[error("task {task} is not claimed; claim it before you {action} it")]
-    NotClaimed { task: HumanTaskId, action: &'static str },
+    NotClaimed {
+        task: HumanTaskId,
+        action: &'static str,
+    },
     #[error("task {task} is already claimed by `{by}`")]
     AlreadyClaimed { task: HumanTaskId, by: String },
     #[error("task {task} was forwarded to follow-on task {to} and its work ended; {action} task {to} instead")]
-    Forwarded { task: HumanTaskId, to: HumanTaskId, action: &'static str },
+    Forwarded {
+        task: HumanTaskId,
+        to: HumanTaskId,
+        action: &'static str,
+    },
     #[error("task {task} is suspended with its chain; resume it before you {action} it")]
-    Suspended { task: HumanTaskId, action: &'static str },
+    Suspended {
+        task: HumanTaskId,
+        action: &'static str,
+    },
     #[error("task {task} is already suspended")]
     AlreadySuspended { task: HumanTaskId },
     #[error("task {task} is not suspended")]
     NotSuspended { task: HumanTaskId },
     #[error("task {task} has ended ({status}); it takes no more lifecycle operations")]
-    ChainEnded { task: HumanTaskId, status: &'static str },
+    ChainEnded {
+        task: HumanTaskId,
+        status: &'static str,
+    },
     #[error("task {task} has open subtasks ({}); they must end first", join_ids(.subtasks))]
-    OpenSubtasks { task: HumanTaskId, subtasks: Vec<HumanTaskId> },
+    OpenSubtasks {
+        task: HumanTaskId,
+        subtasks: Vec<HumanTaskId>,
+    },
     #[error("the output of task {task} does not fit its form: {}", .problems.join("; "))]
-    InvalidOutput { task: HumanTaskId, problems: Vec<String> },
+    InvalidOutput {
+        task: HumanTaskId,
+        problems: Vec<String>,
+    },
     #[error("task `{title}` needs at least one potential owner (a user or a group)")]
     NoPotentialOwners { title: String },
-    #[error("escalation `{escalation}` must name at least one user or group to notify or reassign to")]
+    #[error(
+        "escalation `{escalation}` must name at least one user or group to notify or reassign to"
+    )]
     EscalationNamesNobody { escalation: String },
     /// A duration past [`crate::duration::MAX_DURATION`] (`what` says which).
     #[error("{what} {}", crate::duration::DurationError::TooLong)]
@@ -159,11 +213,18 @@ pub enum UserTaskError {
         "`{action}` is not supported on follow-on task {task} on its own: a chain of follow-on tasks acts as one task; \
          {action} its first task {head} instead, which deletes its follow-ons with it"
     )]
-    FollowOnAlone { task: HumanTaskId, head: HumanTaskId, action: &'static str },
+    FollowOnAlone {
+        task: HumanTaskId,
+        head: HumanTaskId,
+        action: &'static str,
+    },
     #[error("timer `{0}` is not pending (it was cleared, paused or already fired)")]
     StaleTimer(String),
 }
 
 fn join_ids(ids: &[HumanTaskId]) -> String {
-    ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    ids.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

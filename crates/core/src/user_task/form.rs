@@ -22,11 +22,21 @@ pub struct FormField {
 
 impl FormField {
     pub fn required(name: impl Into<String>, ty: FieldType) -> Self {
-        Self { name: name.into(), ty, required: true, description: None }
+        Self {
+            name: name.into(),
+            ty,
+            required: true,
+            description: None,
+        }
     }
 
     pub fn optional(name: impl Into<String>, ty: FieldType) -> Self {
-        Self { name: name.into(), ty, required: false, description: None }
+        Self {
+            name: name.into(),
+            ty,
+            required: false,
+            description: None,
+        }
     }
 }
 
@@ -40,14 +50,24 @@ pub fn form_problems(fields: &[FormField], output: &Map<String, Value>) -> Vec<S
     for key in output.keys() {
         if !fields.iter().any(|f| &f.name == key) {
             let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
-            problems.push(format!("`{key}` is not a field of this task's form (it has {})", names.join(", ")));
+            problems.push(format!(
+                "`{key}` is not a field of this task's form (it has {})",
+                names.join(", ")
+            ));
         }
     }
     for field in fields {
         match output.get(&field.name) {
-            None | Some(Value::Null) if field.required => problems.push(format!("`{}` is required", field.name)),
+            None | Some(Value::Null) if field.required => {
+                problems.push(format!("`{}` is required", field.name))
+            }
             None | Some(Value::Null) => {}
-            Some(v) if !field.ty.admits(v) => problems.push(format!("`{}` must be {}, got {}", field.name, field.ty.described(), json_type_name(v))),
+            Some(v) if !field.ty.admits(v) => problems.push(format!(
+                "`{}` must be {}, got {}",
+                field.name,
+                field.ty.described(),
+                json_type_name(v)
+            )),
             Some(_) => {}
         }
     }

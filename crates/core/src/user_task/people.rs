@@ -19,7 +19,9 @@ impl PotentialOwners {
             ))
         };
         match value {
-            Value::String(s) if s.trim().is_empty() => Err(UserTaskError::InvalidPotentialOwners("an empty name names nobody".into())),
+            Value::String(s) if s.trim().is_empty() => Err(UserTaskError::InvalidPotentialOwners(
+                "an empty name names nobody".into(),
+            )),
             Value::String(s) => {
                 match s.split_once(':') {
                     Some(("group", g)) => self.groups.insert(g.trim().to_owned()),
@@ -35,7 +37,9 @@ impl PotentialOwners {
                         None | Some(Value::Null) => {}
                         Some(Value::Array(names)) => {
                             for name in names {
-                                let Value::String(name) = name else { return Err(refused(name)) };
+                                let Value::String(name) = name else {
+                                    return Err(refused(name));
+                                };
                                 if into_groups {
                                     self.groups.insert(name.clone())
                                 } else {

@@ -132,11 +132,21 @@ pub struct FollowOnSpec {
 impl FollowOnSpec {
     /// A follow-on titled `title` for `to`, with no description, notes, input or escalations.
     pub fn new(title: impl Into<String>, to: PotentialOwners) -> Self {
-        Self { title: title.into(), description: String::new(), to, notes: None, input: Map::new(), escalations: Vec::new() }
+        Self {
+            title: title.into(),
+            description: String::new(),
+            to,
+            notes: None,
+            input: Map::new(),
+            escalations: Vec::new(),
+        }
     }
 
     pub fn with_notes(self, notes: impl Into<String>) -> Self {
-        Self { notes: Some(notes.into()), ..self }
+        Self {
+            notes: Some(notes.into()),
+            ..self
+        }
     }
 }
 

@@ -129,7 +129,14 @@ impl HumanTaskStatus {
 
     /// Has the task ended for good? (`forwarded` has not: the chain goes on.)
     pub fn is_end(&self) -> bool {
-        matches!(self.base(), Self::EndedOk { .. } | Self::EndedNotOk { .. } | Self::Expired { .. } | Self::Terminated { .. } | Self::Deleted { .. })
+        matches!(
+            self.base(),
+            Self::EndedOk { .. }
+                | Self::EndedNotOk { .. }
+                | Self::Expired { .. }
+                | Self::Terminated { .. }
+                | Self::Deleted { .. }
+        )
     }
 
     /// The owner of a claimed task.
@@ -204,7 +211,11 @@ pub struct HumanTask {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subtasks: Vec<HumanTaskId>,
     /// Only the first task of a chain has one.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "duration_text::option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "duration_text::option"
+    )]
     pub expires_after: Option<Duration>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub escalation_specs: Vec<EscalationSpec>,
@@ -234,7 +245,10 @@ pub enum TimerFires {
     /// The expiration of the chain that starts with `task`.
     Expire { task: HumanTaskId },
     /// Escalation number `escalation` of `task`.
-    Escalate { task: HumanTaskId, escalation: usize },
+    Escalate {
+        task: HumanTaskId,
+        escalation: usize,
+    },
 }
 
 impl TimerFires {
@@ -358,7 +372,10 @@ impl UserTask {
     /// The tasks of `id`'s chain, first to last.
     pub fn chain(&self, id: HumanTaskId) -> Vec<HumanTaskId> {
         let mut chain = vec![self.head_of(id)];
-        while let Some(next) = self.at(*chain.last().expect("a chain has a first task")).follow_on {
+        while let Some(next) = self
+            .at(*chain.last().expect("a chain has a first task"))
+            .follow_on
+        {
             chain.push(next);
         }
         chain
@@ -380,7 +397,12 @@ impl UserTask {
 
     /// The subtask chains of `id` that have not ended.
     pub fn open_subtasks(&self, id: HumanTaskId) -> Vec<HumanTaskId> {
-        self.at(id).subtasks.iter().copied().filter(|&s| self.is_chain_open(s)).collect()
+        self.at(id)
+            .subtasks
+            .iter()
+            .copied()
+            .filter(|&s| self.is_chain_open(s))
+            .collect()
     }
 
     /// Tasks ready or claimed: what inboxes show.

@@ -6,9 +6,11 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::{
-    form_problems, EscalationAction, EscalationRecord, EscalationSpec, EscalationStart, ExpectedState, FollowOnSpec, HumanTask, HumanTaskId, HumanTaskRole,
-    HumanTaskStatus, Note, Outcome, OutcomeStatus, PendingTimer, SubtaskPolicy, SubtaskSpec, TimerFires, TimerRequest, TimerState, UserTask, UserTaskCommand,
-    UserTaskEffect, UserTaskError, UserTaskEvent, UserTaskEventKind, UserTaskSpec, UserTaskTransition,
+    form_problems, EscalationAction, EscalationRecord, EscalationSpec, EscalationStart,
+    ExpectedState, FollowOnSpec, HumanTask, HumanTaskId, HumanTaskRole, HumanTaskStatus, Note,
+    Outcome, OutcomeStatus, PendingTimer, SubtaskPolicy, SubtaskSpec, TimerFires, TimerRequest,
+    TimerState, UserTask, UserTaskCommand, UserTaskEffect, UserTaskError, UserTaskEvent,
+    UserTaskEventKind, UserTaskSpec, UserTaskTransition,
 };
 use crate::people::{Actor, Caller, PotentialOwners};
 
@@ -29,7 +31,14 @@ pub fn create(spec: UserTaskSpec, now: DateTime<Utc>) -> Result<UserTaskTransiti
         next_timer: 0,
     };
     let actor = Actor::Engine;
-    let mut m = Machine { st: state, events: Vec::new(), effects: Vec::new(), created: Vec::new(), now, actor: &actor };
+    let mut m = Machine {
+        st: state,
+        events: Vec::new(),
+        effects: Vec::new(),
+        created: Vec::new(),
+        now,
+        actor: &actor,
+    };
     let id = m.add_task(HumanTask {
         id: HumanTaskId::ORIGINAL,
         role: HumanTaskRole::Original,
@@ -58,11 +67,23 @@ pub fn create(spec: UserTaskSpec, now: DateTime<Utc>) -> Result<UserTaskTransiti
 }
 
 /// Applies `command` for `actor` at `now`. On error nothing changed.
-pub fn apply(state: &UserTask, actor: &Actor, command: UserTaskCommand, now: DateTime<Utc>) -> Result<UserTaskTransition, UserTaskError> {
+pub fn apply(
+    state: &UserTask,
+    actor: &Actor,
+    command: UserTaskCommand,
+    now: DateTime<Utc>,
+) -> Result<UserTaskTransition, UserTaskError> {
     if state.deleted {
         return Err(UserTaskError::UserTaskDeleted(state.process_task.clone()));
     }
-    let mut m = Machine { st: state.clone(), events: Vec::new(), effects: Vec::new(), created: Vec::new(), now, actor };
+    let mut m = Machine {
+        st: state.clone(),
+        events: Vec::new(),
+        effects: Vec::new(),
+        created: Vec::new(),
+        now,
+        actor,
+    };
     match command {
         UserTaskCommand::Claim { task } => m.claim(task)?,
         UserTaskCommand::CancelClaim { task } => m.cancel_claim(task)?,
@@ -72,7 +93,9 @@ pub fn apply(state: &UserTask, actor: &Actor, command: UserTaskCommand, now: Dat
         UserTaskCommand::StartFollowOn { task, spec } => m.start_follow_on(task, spec)?,
         UserTaskCommand::Suspend { task } => m.suspend(task)?,
         UserTaskCommand::Resume { task } => m.resume(task)?,
-        UserTaskCommand::Escalate { task, name, action } => m.escalate_by_hand(task, name, action)?,
+        UserTaskCommand::Escalate { task, name, action } => {
+            m.escalate_by_hand(task, name, action)?
+        }
         UserTaskCommand::Terminate { task } => m.terminate(task)?,
         UserTaskCommand::Delete { task } => m.delete(task)?,
         UserTaskCommand::Restart { task } => m.restart(task)?,
@@ -83,21 +106,27 @@ pub fn apply(state: &UserTask, actor: &Actor, command: UserTaskCommand, now: Dat
 
 fn check_escalations(escalations: &[EscalationSpec]) -> Result<(), UserTaskError> {
     escalations.iter().try_for_each(|e| {
-        check_duration(e.after, || format!("the `after` of escalation `{}`", e.name))?;
+        check_duration(e.after, || {
+            format!("the `after` of escalation `{}`", e.name)
+        })?;
         check_escalation(&e.name, &e.action)
     })
 }
 
 /// Durations given with a command are held to the bound a definition's are.
 fn check_duration(d: Duration, what: impl FnOnce() -> String) -> Result<(), UserTaskError> {
-    crate::duration::check(d).map(|_| ()).map_err(|_| UserTaskError::DurationTooLong { what: what() })
+    crate::duration::check(d)
+        .map(|_| ())
+        .map_err(|_| UserTaskError::DurationTooLong { what: what() })
 }
 
 /// An escalation that notifies or reassigns must name someone.
 fn check_escalation(name: &str, action: &EscalationAction) -> Result<(), UserTaskError> {
     match action {
         EscalationAction::Reassign { to } | EscalationAction::Notify { to } if to.is_empty() => {
-            Err(UserTaskError::EscalationNamesNobody { escalation: name.to_owned() })
+            Err(UserTaskError::EscalationNamesNobody {
+                escalation: name.to_owned(),
+            })
         }
         _ => Ok(()),
     }
@@ -118,7 +147,12 @@ struct Machine<'a> {
 
 impl<'a> Machine<'a> {
     fn finish(self) -> UserTaskTransition {
-        UserTaskTransition { state: self.st, events: self.events, effects: self.effects, created: self.created }
+        UserTaskTransition {
+            state: self.st,
+            events: self.events,
+            effects: self.effects,
+            created: self.created,
+        }
     }
 
     fn t(&self, id: HumanTaskId) -> &HumanTask {
@@ -136,7 +170,12 @@ impl<'a> Machine<'a> {
     fn emit(&mut self, task: HumanTaskId, kind: UserTaskEventKind) {
         let now = self.now;
         self.t_mut(task).updated_at = now;
-        self.events.push(UserTaskEvent { at: now, task, by: self.actor.name().to_owned(), kind });
+        self.events.push(UserTaskEvent {
+            at: now,
+            task,
+            by: self.actor.name().to_owned(),
+            kind,
+        });
     }
 
     fn set_status(&mut self, id: HumanTaskId, status: HumanTaskStatus) {
@@ -147,7 +186,11 @@ impl<'a> Machine<'a> {
     /// Replaces the status under the `suspended` substate, keeping the substate.
     fn set_base_status(&mut self, id: HumanTaskId, base: HumanTaskStatus) {
         let status = match self.t(id).status.clone() {
-            HumanTaskStatus::Suspended { since, by, .. } => HumanTaskStatus::Suspended { was: Box::new(base), since, by },
+            HumanTaskStatus::Suspended { since, by, .. } => HumanTaskStatus::Suspended {
+                was: Box::new(base),
+                since,
+                by,
+            },
             _ => base,
         };
         self.set_status(id, status);
@@ -155,7 +198,11 @@ impl<'a> Machine<'a> {
 
     fn add_task(&mut self, task: HumanTask) -> HumanTaskId {
         let id = task.id;
-        let event = UserTaskEventKind::Created { role: task.role, title: task.title.clone(), potential_owners: task.potential_owners.clone() };
+        let event = UserTaskEventKind::Created {
+            role: task.role,
+            title: task.title.clone(),
+            potential_owners: task.potential_owners.clone(),
+        };
         self.st.tasks.push(task);
         self.created.push(id);
         self.emit(id, event);
@@ -191,8 +238,15 @@ impl<'a> Machine<'a> {
             return Err(UserTaskError::Suspended { task: id, action });
         }
         match &task.status {
-            HumanTaskStatus::Forwarded { to, .. } => Err(UserTaskError::Forwarded { task: id, to: *to, action }),
-            s if s.is_end() => Err(UserTaskError::ChainEnded { task: id, status: s.name() }),
+            HumanTaskStatus::Forwarded { to, .. } => Err(UserTaskError::Forwarded {
+                task: id,
+                to: *to,
+                action,
+            }),
+            s if s.is_end() => Err(UserTaskError::ChainEnded {
+                task: id,
+                status: s.name(),
+            }),
             _ => Ok(task),
         }
     }
@@ -203,9 +257,12 @@ impl<'a> Machine<'a> {
         let task = self.live(id, action)?;
         match task.status.claimed_by() {
             None => Err(UserTaskError::NotClaimed { task: id, action }),
-            Some(owner) if owner != caller.user => {
-                Err(UserTaskError::NotOwner { task: id, user: caller.user.clone(), action, owner: owner.to_owned() })
-            }
+            Some(owner) if owner != caller.user => Err(UserTaskError::NotOwner {
+                task: id,
+                user: caller.user.clone(),
+                action,
+                owner: owner.to_owned(),
+            }),
             Some(_) => Ok(caller),
         }
     }
@@ -216,14 +273,19 @@ impl<'a> Machine<'a> {
         let last = self.st.last_in_chain(id);
         let status = &self.t(last).status;
         if !status.is_live() {
-            return Err(UserTaskError::ChainEnded { task: id, status: status.base().name() });
+            return Err(UserTaskError::ChainEnded {
+                task: id,
+                status: status.base().name(),
+            });
         }
         Ok(self.st.chain(id))
     }
 
     fn is_admin_of(&self, caller: &Caller, id: HumanTaskId) -> bool {
         let head = self.st.head_of(id);
-        caller.admin || self.t(id).administrators.includes(caller) || self.t(head).administrators.includes(caller)
+        caller.admin
+            || self.t(id).administrators.includes(caller)
+            || self.t(head).administrators.includes(caller)
     }
 
     /// The engine, or a user who administers `id`.
@@ -231,27 +293,54 @@ impl<'a> Machine<'a> {
         match self.actor {
             Actor::Engine => Ok(()),
             Actor::User(caller) if self.is_admin_of(caller, id) => Ok(()),
-            Actor::User(caller) => Err(UserTaskError::NotAdministrator { task: id, user: caller.user.clone(), action }),
+            Actor::User(caller) => Err(UserTaskError::NotAdministrator {
+                task: id,
+                user: caller.user.clone(),
+                action,
+            }),
         }
     }
 
     /// The engine, an administrator, the owner of the chain's current task, or the originator
     /// of a task in the chain (the seed: "the owner of the predecessor task and the originator
     /// of the follow-on task can better control the progress").
-    fn require_involved(&self, id: HumanTaskId, chain: &[HumanTaskId], action: &'static str) -> Result<(), UserTaskError> {
-        let Actor::User(caller) = self.actor else { return Ok(()) };
-        let owner = chain.iter().any(|&t| self.t(t).status.claimed_by() == Some(caller.user.as_str()));
-        let originator = chain.iter().any(|&t| self.t(t).originator.as_deref() == Some(caller.user.as_str()));
+    fn require_involved(
+        &self,
+        id: HumanTaskId,
+        chain: &[HumanTaskId],
+        action: &'static str,
+    ) -> Result<(), UserTaskError> {
+        let Actor::User(caller) = self.actor else {
+            return Ok(());
+        };
+        let owner = chain
+            .iter()
+            .any(|&t| self.t(t).status.claimed_by() == Some(caller.user.as_str()));
+        let originator = chain
+            .iter()
+            .any(|&t| self.t(t).originator.as_deref() == Some(caller.user.as_str()));
         if self.is_admin_of(caller, id) || owner || originator {
             Ok(())
         } else {
-            Err(UserTaskError::NotInvolved { task: id, user: caller.user.clone(), action })
+            Err(UserTaskError::NotInvolved {
+                task: id,
+                user: caller.user.clone(),
+                action,
+            })
         }
     }
 
-    fn refuse_on_follow_on(&self, id: HumanTaskId, action: &'static str) -> Result<(), UserTaskError> {
+    fn refuse_on_follow_on(
+        &self,
+        id: HumanTaskId,
+        action: &'static str,
+    ) -> Result<(), UserTaskError> {
         match self.t(id).role {
-            HumanTaskRole::FollowOn { .. } => Err(UserTaskError::FollowOnAlone { task: id, head: self.st.head_of(id), action }),
+            HumanTaskRole::FollowOn { .. } => Err(UserTaskError::FollowOnAlone {
+                task: id,
+                head: self.st.head_of(id),
+                action,
+            }),
             _ => Ok(()),
         }
     }
@@ -261,18 +350,26 @@ impl<'a> Machine<'a> {
     fn schedule(&mut self, fires: TimerFires, due: DateTime<Utc>) {
         let key = format!("user_task:{}:{}", self.st.process_task, self.st.next_timer);
         self.st.next_timer += 1;
-        self.st.timers.push(PendingTimer { key: key.clone(), fires: fires.clone(), state: TimerState::Scheduled { due } });
-        self.effects.push(UserTaskEffect::SetTimer(TimerRequest { key, due, fires }));
+        self.st.timers.push(PendingTimer {
+            key: key.clone(),
+            fires: fires.clone(),
+            state: TimerState::Scheduled { due },
+        });
+        self.effects
+            .push(UserTaskEffect::SetTimer(TimerRequest { key, due, fires }));
     }
 
     /// Removes the pending timers `which` selects; scheduled ones are cleared in the store too
     /// (paused ones already were).
     fn clear_timers(&mut self, which: impl Fn(&PendingTimer) -> bool) {
-        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.st.timers).into_iter().partition(|t| which(t));
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.st.timers)
+            .into_iter()
+            .partition(|t| which(t));
         self.st.timers = kept;
         for timer in gone {
             if let TimerState::Scheduled { .. } = timer.state {
-                self.effects.push(UserTaskEffect::ClearTimer { key: timer.key });
+                self.effects
+                    .push(UserTaskEffect::ClearTimer { key: timer.key });
             }
         }
     }
@@ -295,7 +392,13 @@ impl<'a> Machine<'a> {
                 EscalationStart::DueDate => task.due.unwrap_or(now),
                 EscalationStart::Claim => continue,
             };
-            timers.push((TimerFires::Escalate { task: id, escalation: n }, later(start, e.after)));
+            timers.push((
+                TimerFires::Escalate {
+                    task: id,
+                    escalation: n,
+                },
+                later(start, e.after),
+            ));
         }
         for (fires, due) in timers {
             self.schedule(fires, due);
@@ -303,7 +406,13 @@ impl<'a> Machine<'a> {
     }
 
     fn claim_escalations(&self, id: HumanTaskId) -> Vec<usize> {
-        self.t(id).escalation_specs.iter().enumerate().filter(|(_, e)| e.from == EscalationStart::Claim).map(|(n, _)| n).collect()
+        self.t(id)
+            .escalation_specs
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.from == EscalationStart::Claim)
+            .map(|(n, _)| n)
+            .collect()
     }
 
     fn clear_claim_timers(&mut self, id: HumanTaskId) {
@@ -326,7 +435,10 @@ impl<'a> Machine<'a> {
     fn terminate_chain(&mut self, id: HumanTaskId) {
         let chain = self.st.chain(id);
         self.terminate_open_subtasks(&chain);
-        let status = HumanTaskStatus::Terminated { by: self.by(), at: self.now };
+        let status = HumanTaskStatus::Terminated {
+            by: self.by(),
+            at: self.now,
+        };
         for &t in &chain {
             self.set_status(t, status.clone());
         }
@@ -347,14 +459,27 @@ impl<'a> Machine<'a> {
                     OutcomeStatus::EndedOk => self.t(last).output.clone().unwrap_or_default(),
                     _ => Map::new(),
                 };
-                let outcome = Outcome { status, task: last, output, reason };
+                let outcome = Outcome {
+                    status,
+                    task: last,
+                    output,
+                    reason,
+                };
                 self.st.outcome = Some(outcome.clone());
                 self.effects.push(UserTaskEffect::Ended(outcome));
             }
             HumanTaskRole::Subtask { parent } => {
-                self.emit(parent, UserTaskEventKind::SubtaskEnded { subtask: head, status: status.name().to_owned() });
+                self.emit(
+                    parent,
+                    UserTaskEventKind::SubtaskEnded {
+                        subtask: head,
+                        status: status.name().to_owned(),
+                    },
+                );
             }
-            HumanTaskRole::FollowOn { .. } => unreachable!("a chain starts with the original or a subtask"),
+            HumanTaskRole::FollowOn { .. } => {
+                unreachable!("a chain starts with the original or a subtask")
+            }
         }
     }
 
@@ -365,7 +490,10 @@ impl<'a> Machine<'a> {
             return Ok(());
         }
         match self.st.subtask_policy {
-            SubtaskPolicy::WaitForSubtasks => Err(UserTaskError::OpenSubtasks { task: id, subtasks: open }),
+            SubtaskPolicy::WaitForSubtasks => Err(UserTaskError::OpenSubtasks {
+                task: id,
+                subtasks: open,
+            }),
             SubtaskPolicy::EndOpenSubtasks => {
                 for sub in open {
                     self.terminate_chain(sub);
@@ -391,7 +519,10 @@ impl<'a> Machine<'a> {
 
     fn mark_deleted(&mut self, tasks: &[HumanTaskId]) {
         self.clear_timers_of(tasks);
-        let status = HumanTaskStatus::Deleted { by: self.by(), at: self.now };
+        let status = HumanTaskStatus::Deleted {
+            by: self.by(),
+            at: self.now,
+        };
         for &t in tasks {
             self.set_status(t, status.clone());
         }
@@ -403,16 +534,34 @@ impl<'a> Machine<'a> {
         let caller = self.caller("claim")?;
         let task = self.live(id, "claim")?;
         if let Some(by) = task.status.claimed_by() {
-            return Err(UserTaskError::AlreadyClaimed { task: id, by: by.to_owned() });
+            return Err(UserTaskError::AlreadyClaimed {
+                task: id,
+                by: by.to_owned(),
+            });
         }
         if !task.potential_owners.includes(caller) && !self.is_admin_of(caller, id) {
-            return Err(UserTaskError::NotPotentialOwner { task: id, user: caller.user.clone() });
+            return Err(UserTaskError::NotPotentialOwner {
+                task: id,
+                user: caller.user.clone(),
+            });
         }
         let by = caller.user.clone();
-        self.set_status(id, HumanTaskStatus::Claimed { by, since: self.now });
+        self.set_status(
+            id,
+            HumanTaskStatus::Claimed {
+                by,
+                since: self.now,
+            },
+        );
         for n in self.claim_escalations(id) {
             let after = self.t(id).escalation_specs[n].after;
-            self.schedule(TimerFires::Escalate { task: id, escalation: n }, later(self.now, after));
+            self.schedule(
+                TimerFires::Escalate {
+                    task: id,
+                    escalation: n,
+                },
+                later(self.now, after),
+            );
         }
         Ok(())
     }
@@ -424,7 +573,11 @@ impl<'a> Machine<'a> {
         Ok(())
     }
 
-    fn complete(&mut self, id: HumanTaskId, output: Map<String, Value>) -> Result<(), UserTaskError> {
+    fn complete(
+        &mut self,
+        id: HumanTaskId,
+        output: Map<String, Value>,
+    ) -> Result<(), UserTaskError> {
         self.owned(id, "complete")?;
         let problems = form_problems(&self.t(id).output_fields, &output);
         if !problems.is_empty() {
@@ -432,19 +585,36 @@ impl<'a> Machine<'a> {
         }
         self.settle_subtasks(id)?;
         self.t_mut(id).output = Some(output);
-        self.set_status(id, HumanTaskStatus::EndedOk { by: self.by(), at: self.now });
+        self.set_status(
+            id,
+            HumanTaskStatus::EndedOk {
+                by: self.by(),
+                at: self.now,
+            },
+        );
         self.chain_ended(id, OutcomeStatus::EndedOk, None);
         Ok(())
     }
 
     fn fail(&mut self, id: HumanTaskId, reason: String) -> Result<(), UserTaskError> {
         self.owned(id, "fail")?;
-        self.set_status(id, HumanTaskStatus::EndedNotOk { by: self.by(), reason: reason.clone(), at: self.now });
+        self.set_status(
+            id,
+            HumanTaskStatus::EndedNotOk {
+                by: self.by(),
+                reason: reason.clone(),
+                at: self.now,
+            },
+        );
         self.chain_ended(id, OutcomeStatus::EndedNotOk, Some(reason));
         Ok(())
     }
 
-    fn create_subtask(&mut self, parent: HumanTaskId, spec: SubtaskSpec) -> Result<(), UserTaskError> {
+    fn create_subtask(
+        &mut self,
+        parent: HumanTaskId,
+        spec: SubtaskSpec,
+    ) -> Result<(), UserTaskError> {
         let caller = self.owned(parent, "create a subtask of")?;
         if spec.to.is_empty() {
             return Err(UserTaskError::NoPotentialOwners { title: spec.title });
@@ -455,7 +625,15 @@ impl<'a> Machine<'a> {
         }
         let originator = Some(caller.user.clone());
         let id = self.next_id();
-        let mut task = self.derived_task(parent, id, HumanTaskRole::Subtask { parent }, spec.title, spec.description, spec.to, originator);
+        let mut task = self.derived_task(
+            parent,
+            id,
+            HumanTaskRole::Subtask { parent },
+            spec.title,
+            spec.description,
+            spec.to,
+            originator,
+        );
         task.input = spec.input;
         task.output_fields = spec.output_fields;
         task.expires_after = spec.expires_after;
@@ -505,7 +683,11 @@ impl<'a> Machine<'a> {
         }
     }
 
-    fn start_follow_on(&mut self, pred: HumanTaskId, spec: FollowOnSpec) -> Result<(), UserTaskError> {
+    fn start_follow_on(
+        &mut self,
+        pred: HumanTaskId,
+        spec: FollowOnSpec,
+    ) -> Result<(), UserTaskError> {
         let caller = self.owned(pred, "start a follow-on task of")?;
         if spec.to.is_empty() {
             return Err(UserTaskError::NoPotentialOwners { title: spec.title });
@@ -519,9 +701,21 @@ impl<'a> Machine<'a> {
         input.extend(spec.input);
         let mut notes = p.notes.clone();
         if let Some(text) = spec.notes.filter(|n| !n.trim().is_empty()) {
-            notes.push(Note { by: by.clone(), at: self.now, text });
+            notes.push(Note {
+                by: by.clone(),
+                at: self.now,
+                text,
+            });
         }
-        let mut task = self.derived_task(pred, id, HumanTaskRole::FollowOn { predecessor: pred }, spec.title, spec.description, spec.to, Some(by));
+        let mut task = self.derived_task(
+            pred,
+            id,
+            HumanTaskRole::FollowOn { predecessor: pred },
+            spec.title,
+            spec.description,
+            spec.to,
+            Some(by),
+        );
         task.input = input;
         task.notes = notes;
         // Its output becomes the original's output, so it fills in the same form.
@@ -531,7 +725,13 @@ impl<'a> Machine<'a> {
         task.escalations = p.escalations.clone();
         self.add_task(task);
         self.t_mut(pred).follow_on = Some(id);
-        self.set_status(pred, HumanTaskStatus::Forwarded { to: id, at: self.now });
+        self.set_status(
+            pred,
+            HumanTaskStatus::Forwarded {
+                to: id,
+                at: self.now,
+            },
+        );
         self.clear_claim_timers(pred);
         self.schedule_start_timers(id);
         Ok(())
@@ -546,18 +746,34 @@ impl<'a> Machine<'a> {
         let (by, now) = (self.by(), self.now);
         for &t in &chain {
             let was = Box::new(self.t(t).status.clone());
-            self.set_status(t, HumanTaskStatus::Suspended { was, since: now, by: by.clone() });
+            self.set_status(
+                t,
+                HumanTaskStatus::Suspended {
+                    was,
+                    since: now,
+                    by: by.clone(),
+                },
+            );
         }
         // Suspension pauses the chain's deadlines too (DESIGN: suspend is first-class, timers included).
         let mut cleared = Vec::new();
-        for timer in self.st.timers.iter_mut().filter(|t| chain.contains(&t.fires.task())) {
+        for timer in self
+            .st
+            .timers
+            .iter_mut()
+            .filter(|t| chain.contains(&t.fires.task()))
+        {
             if let TimerState::Scheduled { due } = timer.state {
                 let remaining = (due - now).to_std().unwrap_or(Duration::ZERO);
                 timer.state = TimerState::Paused { remaining };
                 cleared.push(timer.key.clone());
             }
         }
-        self.effects.extend(cleared.into_iter().map(|key| UserTaskEffect::ClearTimer { key }));
+        self.effects.extend(
+            cleared
+                .into_iter()
+                .map(|key| UserTaskEffect::ClearTimer { key }),
+        );
         Ok(())
     }
 
@@ -575,16 +791,25 @@ impl<'a> Machine<'a> {
         // Paused timers run on with the time they had left, under new keys.
         let (paused, running): (Vec<_>, Vec<_>) = std::mem::take(&mut self.st.timers)
             .into_iter()
-            .partition(|t| matches!(t.state, TimerState::Paused { .. }) && chain.contains(&t.fires.task()));
+            .partition(|t| {
+                matches!(t.state, TimerState::Paused { .. }) && chain.contains(&t.fires.task())
+            });
         self.st.timers = running;
         for timer in paused {
-            let TimerState::Paused { remaining } = timer.state else { unreachable!("partitioned on paused timers") };
+            let TimerState::Paused { remaining } = timer.state else {
+                unreachable!("partitioned on paused timers")
+            };
             self.schedule(timer.fires, later(self.now, remaining));
         }
         Ok(())
     }
 
-    fn escalate_by_hand(&mut self, id: HumanTaskId, name: String, action: EscalationAction) -> Result<(), UserTaskError> {
+    fn escalate_by_hand(
+        &mut self,
+        id: HumanTaskId,
+        name: String,
+        action: EscalationAction,
+    ) -> Result<(), UserTaskError> {
         self.open_chain(id)?;
         self.require_admin(id, "escalate")?;
         check_escalation(&name, &action)?;
@@ -595,13 +820,27 @@ impl<'a> Machine<'a> {
     /// `origin` escalates, and with it every follow-on task after it in the chain.
     fn escalate(&mut self, origin: HumanTaskId, name: String, action: EscalationAction) {
         let chain = self.st.chain(origin);
-        let from = chain.iter().position(|&t| t == origin).expect("a task is in its own chain");
+        let from = chain
+            .iter()
+            .position(|&t| t == origin)
+            .expect("a task is in its own chain");
         let affected = chain[from..].to_vec();
         let last = *affected.last().expect("the origin is affected");
         for &t in &affected {
-            let record = EscalationRecord { name: name.clone(), at: self.now, origin, action: action.clone() };
+            let record = EscalationRecord {
+                name: name.clone(),
+                at: self.now,
+                origin,
+                action: action.clone(),
+            };
             self.t_mut(t).escalations.push(record);
-            self.emit(t, UserTaskEventKind::Escalated { name: name.clone(), origin });
+            self.emit(
+                t,
+                UserTaskEventKind::Escalated {
+                    name: name.clone(),
+                    origin,
+                },
+            );
         }
         match action {
             EscalationAction::RaisePriority { by } => {
@@ -611,7 +850,11 @@ impl<'a> Machine<'a> {
                     self.emit(t, UserTaskEventKind::PriorityChanged { to: priority });
                 }
             }
-            EscalationAction::Notify { to } => self.effects.push(UserTaskEffect::Notify { task: last, escalation: name, to }),
+            EscalationAction::Notify { to } => self.effects.push(UserTaskEffect::Notify {
+                task: last,
+                escalation: name,
+                to,
+            }),
             EscalationAction::Reassign { to } => {
                 self.t_mut(last).potential_owners = to.clone();
                 self.emit(last, UserTaskEventKind::Reassigned { to });
@@ -636,8 +879,13 @@ impl<'a> Machine<'a> {
         self.require_admin(id, "delete")?;
         match self.t(id).role {
             HumanTaskRole::Original => {
-                let all: Vec<HumanTaskId> =
-                    self.st.tasks.iter().filter(|t| !matches!(t.status, HumanTaskStatus::Deleted { .. })).map(|t| t.id).collect();
+                let all: Vec<HumanTaskId> = self
+                    .st
+                    .tasks
+                    .iter()
+                    .filter(|t| !matches!(t.status, HumanTaskStatus::Deleted { .. }))
+                    .map(|t| t.id)
+                    .collect();
                 self.mark_deleted(&all);
                 self.st.timers.clear();
                 self.st.deleted = true;
@@ -648,7 +896,13 @@ impl<'a> Machine<'a> {
                 let subtree = self.subtree(id);
                 self.mark_deleted(&subtree);
                 if open {
-                    self.emit(parent, UserTaskEventKind::SubtaskEnded { subtask: id, status: "deleted".into() });
+                    self.emit(
+                        parent,
+                        UserTaskEventKind::SubtaskEnded {
+                            subtask: id,
+                            status: "deleted".into(),
+                        },
+                    );
                 }
             }
             HumanTaskRole::FollowOn { .. } => unreachable!("refused above"),
@@ -682,7 +936,9 @@ impl<'a> Machine<'a> {
 
     fn fire_timer(&mut self, key: &str) -> Result<(), UserTaskError> {
         if !matches!(self.actor, Actor::Engine) {
-            return Err(UserTaskError::EngineOnly { action: "fire timers" });
+            return Err(UserTaskError::EngineOnly {
+                action: "fire timers",
+            });
         }
         let position = self
             .st
@@ -701,7 +957,9 @@ impl<'a> Machine<'a> {
             TimerFires::Escalate { task, escalation } => {
                 let spec = self.t(task).escalation_specs[escalation].clone();
                 let reached = match spec.unless {
-                    ExpectedState::Claimed => !matches!(self.t(task).status.base(), HumanTaskStatus::Ready),
+                    ExpectedState::Claimed => {
+                        !matches!(self.t(task).status.base(), HumanTaskStatus::Ready)
+                    }
                     ExpectedState::Ended => !self.st.is_chain_open(task),
                 };
                 if !reached {

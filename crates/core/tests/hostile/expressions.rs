@@ -16,16 +16,37 @@ pub fn expression(t: &mut Tape) -> String {
     match t.below(12) {
         0 => chain(t),
         1 => {
-            let depth = if t.calm { t.between(1, 95) } else { t.between(1, 160) };
+            let depth = if t.calm {
+                t.between(1, 95)
+            } else {
+                t.between(1, 160)
+            };
             format!("{}{}{}", "(".repeat(depth), simple(t), ")".repeat(depth))
         }
         2 => comprehensions(t),
         3 => {
-            let n = if t.calm { t.between(1, 900) } else { t.between(1, 2_000) };
-            format!("[{}]", (0..n).map(|i| i.to_string()).collect::<Vec<_>>().join(","))
+            let n = if t.calm {
+                t.between(1, 900)
+            } else {
+                t.between(1, 2_000)
+            };
+            format!(
+                "[{}]",
+                (0..n).map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+            )
         }
         4 => growing(t),
-        5 => t.pick(&["1 / 0", "data.n / 0", "1 % 0", "data.n % (data.n - data.n)", "1.0 / 0.0", "-9223372036854775808 / -1", "-9223372036854775808 % -1"]).to_owned(),
+        5 => t
+            .pick(&[
+                "1 / 0",
+                "data.n / 0",
+                "1 % 0",
+                "data.n % (data.n - data.n)",
+                "1.0 / 0.0",
+                "-9223372036854775808 / -1",
+                "-9223372036854775808 % -1",
+            ])
+            .to_owned(),
         6 => t
             .pick(&[
                 "9223372036854775807 + 1",
@@ -96,12 +117,35 @@ pub fn expression(t: &mut Tape) -> String {
             .to_owned(),
         9 if !t.calm => {
             // Nothing a deploy accepts: syntax errors and unknown variables.
-            t.pick(&["data.", "1 +", "((1)", "amount > 3", "[1, 2", "data.s.", "'unterminated", "a.b(", "@cost(1)", "__result__", "", " "]).to_owned()
+            t.pick(&[
+                "data.",
+                "1 +",
+                "((1)",
+                "amount > 3",
+                "[1, 2",
+                "data.s.",
+                "'unterminated",
+                "a.b(",
+                "@cost(1)",
+                "__result__",
+                "",
+                " ",
+            ])
+            .to_owned()
         }
-        10 => format!("{} {} {}", simple(t), t.pick(&["+", "-", "*", "/", "%", "==", "<", "&&", "||", "in"]), simple(t)),
+        10 => format!(
+            "{} {} {}",
+            simple(t),
+            t.pick(&["+", "-", "*", "/", "%", "==", "<", "&&", "||", "in"]),
+            simple(t)
+        ),
         11 => {
             // At the source length limit (4,096 bytes: 683 terms), or one term past it.
-            let n = if t.calm { t.between(600, 683) } else { t.between(683, 684) };
+            let n = if t.calm {
+                t.between(600, 683)
+            } else {
+                t.between(683, 684)
+            };
             vec!["true"; n].join("&&")
         }
         _ => simple(t),
@@ -146,7 +190,11 @@ fn chain(t: &mut Tape) -> String {
 }
 
 fn comprehensions(t: &mut Tape) -> String {
-    let depth = if t.calm { t.between(1, 3) } else { t.between(1, 4) };
+    let depth = if t.calm {
+        t.between(1, 3)
+    } else {
+        t.between(1, 4)
+    };
     let macros = ["map", "all", "exists", "filter", "exists_one"];
     let mut body = String::from("true");
     for level in (0..depth).rev() {
@@ -169,7 +217,11 @@ fn growing(t: &mut Tape) -> String {
         // In lists as deep as the syntax depth limit allows: deeper than any data limit.
         let depth = t.between(60, 97);
         let nested = format!("{}{var}{}", "[".repeat(depth), "]".repeat(depth));
-        return if t.chance(50) { nested } else { format!("data.l.map(a, {nested})") };
+        return if t.chance(50) {
+            nested
+        } else {
+            format!("data.l.map(a, {nested})")
+        };
     }
     t.pick(&[
         "data.l.map(a, data.l.map(b, data.l.map(c, data.s)))",

@@ -8,7 +8,9 @@ use super::tape::Tape;
 use super::text;
 use super::yaml::Y;
 
-const TYPES: &[&str] = &["integer", "string", "list", "object", "any", "number", "boolean"];
+const TYPES: &[&str] = &[
+    "integer", "string", "list", "object", "any", "number", "boolean",
+];
 
 /// A process definition.
 pub fn definition(t: &mut Tape) -> Y {
@@ -28,12 +30,18 @@ fn data(t: &mut Tape) -> Y {
         if t.hostile(10) {
             continue;
         }
-        let ty = if t.hostile(10) { TYPES[t.below(TYPES.len())] } else { ["integer", "string", "list", "object", "any"][i] };
+        let ty = if t.hostile(10) {
+            TYPES[t.below(TYPES.len())]
+        } else {
+            ["integer", "string", "list", "object", "any"][i]
+        };
         let decl = if t.chance(30) {
             let default = match (t.hostile(30), ty) {
                 (true, _) if t.chance(50) => super::yaml::deep(t.between(1, 140), t.chance(50)),
                 (true, _) => super::yaml::hostile_node(t),
-                (false, "integer") => Y::plain(t.pick(&["0", "9223372036854775807", "-9223372036854775808"])),
+                (false, "integer") => {
+                    Y::plain(t.pick(&["0", "9223372036854775807", "-9223372036854775808"]))
+                }
                 (false, "string") => Y::quoted(super::text::hostile_text(t)),
                 (false, "list") => Y::Seq(vec![Y::plain("1"), Y::quoted("two"), Y::Seq(vec![])]),
                 (false, "object") => Y::map(vec![("k", super::yaml::deep(t.between(0, 5), true))]),
@@ -75,18 +83,23 @@ fn reference(t: &mut Tape, i: usize, n: usize) -> String {
 }
 
 fn task(t: &mut Tape, i: usize, n: usize, depth: usize) -> Y {
-    let kinds = ["set", "job", "end", "decision", "user", "foreach", "prompted", "wait", "unknown"];
+    let kinds = [
+        "set", "job", "end", "decision", "user", "foreach", "prompted", "wait", "unknown",
+    ];
     let mut kind = kinds[t.below(kinds.len())];
     if t.calm && kind == "unknown" || kind == "decision" && i + 1 == n {
         kind = "set";
     }
     let mut fields: Vec<(&str, Y)> = vec![("id", Y::quoted(task_id(t, i)))];
-    fields.push(("kind", Y::plain(match kind {
-        "prompted" => "end",
-        "unknown" => "jobb",
-        "foreach" if depth >= 2 => "set",
-        other => other,
-    })));
+    fields.push((
+        "kind",
+        Y::plain(match kind {
+            "prompted" => "end",
+            "unknown" => "jobb",
+            "foreach" if depth >= 2 => "set",
+            other => other,
+        }),
+    ));
     // The first predecessor: a task before this one, which a decision's loop goes back to.
     let mut first_after: Option<String> = None;
     if i > 0 && t.chance(60) {
@@ -95,8 +108,22 @@ fn task(t: &mut Tape, i: usize, n: usize, depth: usize) -> Y {
                 let target = reference(t, i, n);
                 first_after.get_or_insert_with(|| target.clone());
                 if t.chance(30) {
-                    let status = if t.hostile(10) { "bogus" } else { t.pick(&["any_end", "ended_not_ok", "any_not_ok", "ended_ok", "expired", "ended_skipped"]) };
-                    Y::map(vec![("task", Y::plain(target)), ("status", Y::plain(status))])
+                    let status = if t.hostile(10) {
+                        "bogus"
+                    } else {
+                        t.pick(&[
+                            "any_end",
+                            "ended_not_ok",
+                            "any_not_ok",
+                            "ended_ok",
+                            "expired",
+                            "ended_skipped",
+                        ])
+                    };
+                    Y::map(vec![
+                        ("task", Y::plain(target)),
+                        ("status", Y::plain(status)),
+                    ])
                 } else {
                     Y::plain(target)
                 }
@@ -112,18 +139,40 @@ fn task(t: &mut Tape, i: usize, n: usize, depth: usize) -> Y {
                 _ if t.calm => Y::plain("skip"),
                 _ => Y::plain("wait"),
             };
-            let matching = if t.hostile(10) { "some" } else { t.pick(&["all", "one"]) };
-            fields.push(("dependencies", Y::map(vec![("match", Y::plain(matching)), ("else", else_action)])));
+            let matching = if t.hostile(10) {
+                "some"
+            } else {
+                t.pick(&["all", "one"])
+            };
+            fields.push((
+                "dependencies",
+                Y::map(vec![("match", Y::plain(matching)), ("else", else_action)]),
+            ));
         }
     }
     match kind {
         "set" | "foreach" if depth >= 2 => fields.push(("set", assignments(t))),
         "set" => fields.push(("set", assignments(t))),
         "job" => job(t, &mut fields),
-        "end" if t.chance(20) => fields.push(("terminate", Y::plain(if t.hostile(20) { "yes" } else { t.pick(&["true", "false"]) }))),
+        "end" if t.chance(20) => fields.push((
+            "terminate",
+            Y::plain(if t.hostile(20) {
+                "yes"
+            } else {
+                t.pick(&["true", "false"])
+            }),
+        )),
         "decision" => {
-            let mode = t.chance(30).then(|| if t.hostile(20) { "any" } else { t.pick(&["first", "all"]) });
-            let branches: Vec<Y> = (0..t.between(1, 3)).map(|_| branch(t, i, n, mode, first_after.as_deref())).collect();
+            let mode = t.chance(30).then(|| {
+                if t.hostile(20) {
+                    "any"
+                } else {
+                    t.pick(&["first", "all"])
+                }
+            });
+            let branches: Vec<Y> = (0..t.between(1, 3))
+                .map(|_| branch(t, i, n, mode, first_after.as_deref()))
+                .collect();
             fields.push(("branches", Y::Seq(branches)));
             if t.chance(60) {
                 fields.push(("otherwise", Y::Seq(vec![Y::plain(later_or_any(t, i, n))])));
@@ -134,22 +183,63 @@ fn task(t: &mut Tape, i: usize, n: usize, depth: usize) -> Y {
         }
         "user" => user(t, &mut fields),
         "wait" => {
-            fields.push(("event", Y::plain(if t.hostile(10) { "has space" } else { t.pick(&["e", "f"]) })));
+            fields.push((
+                "event",
+                Y::plain(if t.hostile(10) {
+                    "has space"
+                } else {
+                    t.pick(&["e", "f"])
+                }),
+            ));
             if t.chance(70) {
-                fields.push(("key", Y::quoted(if t.chance(50) { "data.s".to_owned() } else { expression(t) })));
+                fields.push((
+                    "key",
+                    Y::quoted(if t.chance(50) {
+                        "data.s".to_owned()
+                    } else {
+                        expression(t)
+                    }),
+                ));
             }
             if t.chance(40) {
-                fields.push(("condition", Y::quoted(if t.chance(50) { "event.n > 0".to_owned() } else { expression(t) })));
+                fields.push((
+                    "condition",
+                    Y::quoted(if t.chance(50) {
+                        "event.n > 0".to_owned()
+                    } else {
+                        expression(t)
+                    }),
+                ));
             }
             if t.chance(40) {
-                fields.push(("output", Y::map(vec![(DATA[t.below(DATA.len())], Y::quoted(if t.chance(50) { "event.n".to_owned() } else { expression(t) }))])));
+                fields.push((
+                    "output",
+                    Y::map(vec![(
+                        DATA[t.below(DATA.len())],
+                        Y::quoted(if t.chance(50) {
+                            "event.n".to_owned()
+                        } else {
+                            expression(t)
+                        }),
+                    )]),
+                ));
             }
             if t.chance(30) {
-                fields.push(("timeout", Y::plain(t.pick(&["1h", "3 days", "0s", "200years"]))));
+                fields.push((
+                    "timeout",
+                    Y::plain(t.pick(&["1h", "3 days", "0s", "200years"])),
+                ));
             }
         }
         "foreach" => {
-            fields.push(("items", Y::quoted(if t.chance(50) { "data.l".to_owned() } else { expression(t) })));
+            fields.push((
+                "items",
+                Y::quoted(if t.chance(50) {
+                    "data.l".to_owned()
+                } else {
+                    expression(t)
+                }),
+            ));
             if t.chance(40) {
                 fields.push(("parallel", Y::plain(text::number(t, "2", "100"))));
             }
@@ -192,22 +282,37 @@ fn branch(t: &mut Tape, i: usize, n: usize, mode: Option<&str>, first_after: Opt
         };
         let mut entries = vec![when, ("back_to", Y::plain(target))];
         if t.chance(50) {
-            let max = if t.hostile(10) { "0".to_owned() } else { t.between(1, 3).to_string() };
+            let max = if t.hostile(10) {
+                "0".to_owned()
+            } else {
+                t.between(1, 3).to_string()
+            };
             entries.push(("max_loops", Y::plain(max)));
         }
         return Y::map(entries);
     }
-    Y::map(vec![when, ("to", Y::Seq(vec![Y::plain(later_or_any(t, i, n))]))])
+    Y::map(vec![
+        when,
+        ("to", Y::Seq(vec![Y::plain(later_or_any(t, i, n))])),
+    ])
 }
 
 fn later_or_any(t: &mut Tape, i: usize, n: usize) -> String {
-    if i + 1 < n && !t.hostile(10) { format!("t{}", t.between(i + 1, n - 1)) } else { reference(t, i, n) }
+    if i + 1 < n && !t.hostile(10) {
+        format!("t{}", t.between(i + 1, n - 1))
+    } else {
+        reference(t, i, n)
+    }
 }
 
 fn assignments(t: &mut Tape) -> Y {
     let mut entries: Vec<(String, Y)> = Vec::new();
     for _ in 0..t.between(1, 3) {
-        let target = if t.hostile(5) { "undeclared".to_owned() } else { DATA[t.below(DATA.len())].to_owned() };
+        let target = if t.hostile(5) {
+            "undeclared".to_owned()
+        } else {
+            DATA[t.below(DATA.len())].to_owned()
+        };
         if t.calm && entries.iter().any(|(k, _)| *k == target) {
             continue;
         }
@@ -242,10 +347,24 @@ fn user(t: &mut Tape, fields: &mut Vec<(&str, Y)>) {
     };
     fields.push(("owners", owners));
     if t.chance(30) {
-        fields.push(("title", Y::quoted(if t.chance(50) { format!("={}", expression(t)) } else { text::hostile_text(t) })));
+        fields.push((
+            "title",
+            Y::quoted(if t.chance(50) {
+                format!("={}", expression(t))
+            } else {
+                text::hostile_text(t)
+            }),
+        ));
     }
     if t.chance(20) {
-        fields.push(("priority", Y::quoted(if t.chance(50) { format!("={}", expression(t)) } else { text::number(t, "2", "2147483647") })));
+        fields.push((
+            "priority",
+            Y::quoted(if t.chance(50) {
+                format!("={}", expression(t))
+            } else {
+                text::number(t, "2", "2147483647")
+            }),
+        ));
     }
     let mut expires = false;
     for field in ["due", "expires_after"] {
@@ -255,18 +374,38 @@ fn user(t: &mut Tape, fields: &mut Vec<(&str, Y)>) {
         }
     }
     if t.chance(40) {
-        fields.push(("form", Y::map(vec![("f", Y::plain(t.pick(&["string", "integer", "any", "list", "boolean"])))])));
+        fields.push((
+            "form",
+            Y::map(vec![(
+                "f",
+                Y::plain(t.pick(&["string", "integer", "any", "list", "boolean"])),
+            )]),
+        ));
     }
     if t.chance(30) {
         fields.push(("input", Y::map(vec![("k", Y::quoted(expression(t)))])));
     }
     if t.chance(40) {
-        let source = if t.chance(50) { "output.f".to_owned() } else { expression(t) };
-        fields.push(("output", Y::Map(vec![(DATA[t.below(DATA.len())].to_owned(), Y::quoted(source))])));
+        let source = if t.chance(50) {
+            "output.f".to_owned()
+        } else {
+            expression(t)
+        };
+        fields.push((
+            "output",
+            Y::Map(vec![(
+                DATA[t.below(DATA.len())].to_owned(),
+                Y::quoted(source),
+            )]),
+        ));
     }
     if t.chance(25) {
         let action = t.pick(&["raise_priority", "notify", "reassign"]);
-        let mut escalation = vec![("name", Y::quoted(text::hostile_text(t))), ("after", Y::quoted(text::duration(t))), ("action", Y::plain(action))];
+        let mut escalation = vec![
+            ("name", Y::quoted(text::hostile_text(t))),
+            ("after", Y::quoted(text::duration(t))),
+            ("action", Y::plain(action)),
+        ];
         if action != "raise_priority" || t.hostile(20) {
             escalation.push(("to", Y::Seq(vec![Y::plain("bob")])));
         } else {
@@ -293,25 +432,63 @@ fn controls(t: &mut Tape, i: usize, n: usize, fields: &mut Vec<(&str, Y)>) {
             2 => fields.push(("earliest_start", Y::quoted(text::time(t)))),
             3 => fields.push(("active", Y::plain("false"))),
             4 => {
-                let condition = Y::map(vec![("when", Y::quoted(expression(t))), ("else", Y::plain(t.pick(&["wait", "skip", "block", "abort"])))]);
-                fields.push(("preconditions", Y::map(vec![("check_interval", Y::quoted(text::duration(t))), ("conditions", Y::Seq(vec![condition]))])));
+                let condition = Y::map(vec![
+                    ("when", Y::quoted(expression(t))),
+                    (
+                        "else",
+                        Y::plain(t.pick(&["wait", "skip", "block", "abort"])),
+                    ),
+                ]);
+                fields.push((
+                    "preconditions",
+                    Y::map(vec![
+                        ("check_interval", Y::quoted(text::duration(t))),
+                        ("conditions", Y::Seq(vec![condition])),
+                    ]),
+                ));
             }
             5 => fields.push(("latest_start", Y::quoted(text::time(t)))),
             6 => fields.push(("latest_end", Y::quoted(text::time(t)))),
             7 => fields.push(("expected_runtime", Y::quoted(text::duration(t)))),
-            8 => fields.push(("max_runtime", Y::map(vec![("after", Y::quoted(text::duration(t))), ("action", Y::plain(t.pick(&["cancel", "alert", "abort"])))]))),
+            8 => fields.push((
+                "max_runtime",
+                Y::map(vec![
+                    ("after", Y::quoted(text::duration(t))),
+                    ("action", Y::plain(t.pick(&["cancel", "alert", "abort"]))),
+                ]),
+            )),
             9 => fields.push(("min_runtime", Y::quoted(text::duration(t)))),
             10 => {
-                let then = if t.chance(50) { Y::plain(t.pick(&["restart", "abort", "block", "alert", "continue"])) } else { Y::map(vec![("run", Y::plain(reference(t, i, n)))]) };
-                fields.push(("postconditions", Y::Seq(vec![Y::map(vec![("if", Y::quoted(expression(t))), ("then", then)])])));
+                let then = if t.chance(50) {
+                    Y::plain(t.pick(&["restart", "abort", "block", "alert", "continue"]))
+                } else {
+                    Y::map(vec![("run", Y::plain(reference(t, i, n)))])
+                };
+                fields.push((
+                    "postconditions",
+                    Y::Seq(vec![Y::map(vec![
+                        ("if", Y::quoted(expression(t))),
+                        ("then", then),
+                    ])]),
+                ));
                 if t.chance(50) {
                     fields.push(("max_restarts", Y::plain(text::number(t, "2", "100"))));
                 }
             }
             11 => fields.push(("on_demand", Y::plain("true"))),
-            12 => fields.push(("timezone", Y::quoted(if t.hostile(20) { "Mars/Olympus" } else { t.pick(&["Europe/Berlin", "Pacific/Kiritimati", "UTC"]) }))),
+            12 => fields.push((
+                "timezone",
+                Y::quoted(if t.hostile(20) {
+                    "Mars/Olympus"
+                } else {
+                    t.pick(&["Europe/Berlin", "Pacific/Kiritimati", "UTC"])
+                }),
+            )),
             13 => fields.push(("generate", Y::plain("activation"))),
-            _ => fields.push(("on_timeout", Y::plain(t.pick(&["continue", "block", "abort"])))),
+            _ => fields.push((
+                "on_timeout",
+                Y::plain(t.pick(&["continue", "block", "abort"])),
+            )),
         }
         // A calm case sets each field once.
         let added: Vec<&str> = fields[before..].iter().map(|(k, _)| *k).collect();
@@ -325,17 +502,53 @@ fn controls(t: &mut Tape, i: usize, n: usize, fields: &mut Vec<(&str, Y)>) {
 pub fn calendar(t: &mut Tape) -> Y {
     let mut fields = vec![("calendar", Y::quoted(text::id(t, "business-days")))];
     if t.chance(30) {
-        fields.push(("timezone", Y::quoted(t.pick(&["Europe/Berlin", "Pacific/Kiritimati", "Nowhere/City"]))));
+        fields.push((
+            "timezone",
+            Y::quoted(t.pick(&["Europe/Berlin", "Pacific/Kiritimati", "Nowhere/City"])),
+        ));
     }
     let rule = match t.below(7) {
-        0 => Y::map(vec![("weekdays", Y::Seq(vec![Y::plain("mon"), Y::plain("fri")]))]),
-        1 => Y::map(vec![("dates", Y::Seq(vec![Y::plain(t.pick(&["2024-03-01", "9999-12-31", "0000-01-01", "2024-02-30"]))]))]),
-        2 => Y::map(vec![("days_of_month", Y::Seq(vec![Y::plain(t.pick(&["-1", "31", "0", "128", "-129"]))]))]),
-        3 => Y::map(vec![("cron", Y::quoted(t.pick(&["0 0 1 1 *", "* * 31 2 *", "0 0 L * *", "@yearly", "* * * * * * 2099", "nonsense"])))]),
+        0 => Y::map(vec![(
+            "weekdays",
+            Y::Seq(vec![Y::plain("mon"), Y::plain("fri")]),
+        )]),
+        1 => Y::map(vec![(
+            "dates",
+            Y::Seq(vec![Y::plain(t.pick(&[
+                "2024-03-01",
+                "9999-12-31",
+                "0000-01-01",
+                "2024-02-30",
+            ]))]),
+        )]),
+        2 => Y::map(vec![(
+            "days_of_month",
+            Y::Seq(vec![Y::plain(t.pick(&["-1", "31", "0", "128", "-129"]))]),
+        )]),
+        3 => Y::map(vec![(
+            "cron",
+            Y::quoted(t.pick(&[
+                "0 0 1 1 *",
+                "* * 31 2 *",
+                "0 0 L * *",
+                "@yearly",
+                "* * * * * * 2099",
+                "nonsense",
+            ])),
+        )]),
         4 => Y::map(vec![("calendar", Y::quoted(text::id(t, "holidays")))]),
-        5 => Y::map(vec![("from", Y::plain("2024-01-01")), ("to", Y::plain(t.pick(&["2024-12-31", "2023-01-01", "+999999-01-01"])))]),
+        5 => Y::map(vec![
+            ("from", Y::plain("2024-01-01")),
+            (
+                "to",
+                Y::plain(t.pick(&["2024-12-31", "2023-01-01", "+999999-01-01"])),
+            ),
+        ]),
         _ => super::yaml::hostile_node(t),
     };
-    fields.push((if t.chance(50) { "include" } else { "exclude" }, Y::Seq(vec![rule])));
+    fields.push((
+        if t.chance(50) { "include" } else { "exclude" },
+        Y::Seq(vec![rule]),
+    ));
     Y::map(fields)
 }

@@ -13,7 +13,11 @@ pub struct Tape<'a> {
 
 impl<'a> Tape<'a> {
     pub fn new(values: &'a [u16]) -> Self {
-        let mut tape = Self { values, at: 0, calm: false };
+        let mut tape = Self {
+            values,
+            at: 0,
+            calm: false,
+        };
         tape.calm = !tape.chance(50);
         tape
     }
@@ -27,7 +31,11 @@ impl<'a> Tape<'a> {
     /// A number in `0..n` (0 when `n` is 0).
     pub fn below(&mut self, n: usize) -> usize {
         let value = self.next() as usize;
-        if n == 0 { 0 } else { value % n }
+        if n == 0 {
+            0
+        } else {
+            value % n
+        }
     }
 
     /// A number in `low..=high`, `low` being the plainest.

@@ -26,7 +26,12 @@ impl Y {
     }
 
     pub fn map(entries: Vec<(&str, Y)>) -> Self {
-        Self::Map(entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+        Self::Map(
+            entries
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        )
     }
 
     fn count(&self) -> usize {
@@ -63,7 +68,11 @@ impl Y {
 pub fn deep(depth: usize, maps: bool) -> Y {
     let mut node = Y::plain("1");
     for _ in 0..depth {
-        node = if maps { Y::Map(vec![("k".into(), node)]) } else { Y::Seq(vec![node]) };
+        node = if maps {
+            Y::Map(vec![("k".into(), node)])
+        } else {
+            Y::Seq(vec![node])
+        };
     }
     node
 }
@@ -73,11 +82,46 @@ pub fn hostile_node(t: &mut Tape) -> Y {
     match t.below(12) {
         0 => Y::plain(""),
         1 => deep(t.between(1, 200), t.chance(50)),
-        2 => Y::plain(t.pick(&["99999999999999999999999", "-9223372036854775809", "1e999", "-0", "0x7fffffff", ".nan", "18446744073709551616"]).to_owned()),
+        2 => Y::plain(
+            t.pick(&[
+                "99999999999999999999999",
+                "-9223372036854775809",
+                "1e999",
+                "-0",
+                "0x7fffffff",
+                ".nan",
+                "18446744073709551616",
+            ])
+            .to_owned(),
+        ),
         3 => Y::quoted(super::text::hostile_text(t)),
-        4 => Y::Seq((0..t.between(0, 300)).map(|i| Y::plain(i.to_string())).collect()),
-        5 => Y::Map((0..t.between(0, 300)).map(|i| (format!("k{i}"), Y::plain("x"))).collect()),
-        6 => Y::plain(t.pick(&["true", "null", "~", "[]", "{}", "- a", "a: b", "&anchor x", "*alias", "!tag x", "|", ">"]).to_owned()),
+        4 => Y::Seq(
+            (0..t.between(0, 300))
+                .map(|i| Y::plain(i.to_string()))
+                .collect(),
+        ),
+        5 => Y::Map(
+            (0..t.between(0, 300))
+                .map(|i| (format!("k{i}"), Y::plain("x")))
+                .collect(),
+        ),
+        6 => Y::plain(
+            t.pick(&[
+                "true",
+                "null",
+                "~",
+                "[]",
+                "{}",
+                "- a",
+                "a: b",
+                "&anchor x",
+                "*alias",
+                "!tag x",
+                "|",
+                ">",
+            ])
+            .to_owned(),
+        ),
         7 => Y::Seq(vec![]),
         8 => Y::Map(vec![]),
         9 => Y::quoted("x".repeat(t.between(100, 20_000))),
@@ -92,13 +136,23 @@ pub fn mutate(root: &mut Y, t: &mut Tape) {
     for _ in 0..rounds {
         let n = t.below(root.count());
         let kind = t.below(4);
-        let replacement = if kind == 0 { Some(hostile_node(t)) } else { None };
-        let unknown = t.pick(&["colour", "retries", "kind2", "tasks", "id", "after", "set", "when", "é", "#x", ""]).to_owned();
+        let replacement = if kind == 0 {
+            Some(hostile_node(t))
+        } else {
+            None
+        };
+        let unknown = t
+            .pick(&[
+                "colour", "retries", "kind2", "tasks", "id", "after", "set", "when", "é", "#x", "",
+            ])
+            .to_owned();
         let which = t.below(64);
         let Some(node) = root.nth(n) else { continue };
         match (kind, node) {
             (0, node) => *node = replacement.unwrap_or(Y::plain("")),
-            (1, Y::Map(entries)) => entries.insert(which % (entries.len() + 1), (unknown, Y::plain("1"))),
+            (1, Y::Map(entries)) => {
+                entries.insert(which % (entries.len() + 1), (unknown, Y::plain("1")))
+            }
             (2, Y::Map(entries)) if !entries.is_empty() => {
                 let copy = entries[which % entries.len()].clone();
                 entries.push(copy);
@@ -124,8 +178,14 @@ pub fn render(root: &Y, json: bool) -> String {
 }
 
 fn key(k: &str) -> String {
-    let simple = !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
-    if simple { k.to_owned() } else { quote(k) }
+    let simple = !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+    if simple {
+        k.to_owned()
+    } else {
+        quote(k)
+    }
 }
 
 fn quote(s: &str) -> String {
@@ -136,7 +196,12 @@ fn quote(s: &str) -> String {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' || c == '\u{85}' || c == '\u{feff}' || ('\u{80}'..='\u{9f}').contains(&c) => {
+            c if (c as u32) < 0x20
+                || c == '\u{7f}'
+                || c == '\u{85}'
+                || c == '\u{feff}'
+                || ('\u{80}'..='\u{9f}').contains(&c) =>
+            {
                 out.push_str(&format!("\\u{:04x}", c as u32))
             }
             c => out.push(c),
@@ -147,7 +212,11 @@ fn quote(s: &str) -> String {
 }
 
 fn scalar(s: &str, quoted: bool) -> String {
-    if quoted { quote(s) } else { s.to_owned() }
+    if quoted {
+        quote(s)
+    } else {
+        s.to_owned()
+    }
 }
 
 fn flow(node: &Y, out: &mut String) {
@@ -264,7 +333,10 @@ pub fn mutate_text(text: &mut String, t: &mut Tape) {
         }
         1 => {
             let i = at(text, t.next() as usize);
-            let c = t.pick(&["\u{0}", "\u{1b}", "\u{7}", "\r", "\u{feff}", "\u{2028}", "\u{85}", "é", "😀", "\u{202e}", "#", "%", "@", "`", "{", "]", ":", "'", "\""]);
+            let c = t.pick(&[
+                "\u{0}", "\u{1b}", "\u{7}", "\r", "\u{feff}", "\u{2028}", "\u{85}", "é", "😀",
+                "\u{202e}", "#", "%", "@", "`", "{", "]", ":", "'", "\"",
+            ]);
             text.insert_str(i, c);
         }
         2 => {
@@ -272,7 +344,16 @@ pub fn mutate_text(text: &mut String, t: &mut Tape) {
             text.truncate(i);
         }
         3 => text.push_str("---\nid: second\ntasks: [{id: a, kind: end}]\n"),
-        4 => text.insert_str(0, t.pick(&["%YAML 1.2\n---\n", "\u{feff}", "---\n", "# comment\n", "...\n"])),
+        4 => text.insert_str(
+            0,
+            t.pick(&[
+                "%YAML 1.2\n---\n",
+                "\u{feff}",
+                "---\n",
+                "# comment\n",
+                "...\n",
+            ]),
+        ),
         _ => {
             let i = at(text, t.next() as usize);
             let chunk: String = text[i..].chars().take(t.between(1, 50)).collect();

@@ -11,8 +11,9 @@ use std::time::Duration as StdDuration;
 use baton_core::calendar::{parse_calendar, Calendar};
 use baton_core::definition::Definition;
 use baton_core::{
-    apply_with, parse_definition, start_with, Command, Effect, Event, EventKind, Instance, InstanceStatus, JobOutcome, JobRequest,
-    Knowledge, Reason, TaskState, TaskStatus, Transition, TransitionError,
+    apply_with, parse_definition, start_with, Command, Effect, Event, EventKind, Instance,
+    InstanceStatus, JobOutcome, JobRequest, Knowledge, Reason, TaskState, TaskStatus, Transition,
+    TransitionError,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Map, Value};
@@ -28,7 +29,8 @@ pub fn mins(n: i64) -> Duration {
 
 pub fn definition(lines: &[&str]) -> Definition {
     let src = lines.join("\n");
-    parse_definition("flow.yaml", &src).unwrap_or_else(|e| panic!("test definition does not deploy:\n{e}\n---\n{src}"))
+    parse_definition("flow.yaml", &src)
+        .unwrap_or_else(|e| panic!("test definition does not deploy:\n{e}\n---\n{src}"))
 }
 
 pub fn object(v: Value) -> Map<String, Value> {
@@ -38,7 +40,10 @@ pub fn object(v: Value) -> Map<String, Value> {
 /// A calendar resource from YAML lines, ready for [`Knowledge::calendars`].
 pub fn calendar(lines: &[&str]) -> Arc<Calendar> {
     let src = lines.join("\n");
-    Arc::new(parse_calendar("calendar.yaml", &src).unwrap_or_else(|e| panic!("test calendar does not deploy:\n{e}")))
+    Arc::new(
+        parse_calendar("calendar.yaml", &src)
+            .unwrap_or_else(|e| panic!("test calendar does not deploy:\n{e}")),
+    )
 }
 
 /// What the driver knows: these calendars and learned expected runtimes.
@@ -81,10 +86,23 @@ impl Flow {
         Self::start_full(lines, data, t0(), Knowledge::default())
     }
 
-    pub fn start_full(lines: &[&str], data: Value, now: DateTime<Utc>, knowledge: Knowledge) -> (Self, Transition) {
+    pub fn start_full(
+        lines: &[&str],
+        data: Value,
+        now: DateTime<Utc>,
+        knowledge: Knowledge,
+    ) -> (Self, Transition) {
         let def = definition(lines);
-        let tr = start_with(&def, "i-1".into(), object(data), now, &knowledge).expect("the instance starts");
-        let mut flow = Flow { def, inst: tr.instance.clone(), history: tr.events.clone(), now, knowledge, timers: BTreeMap::new() };
+        let tr = start_with(&def, "i-1".into(), object(data), now, &knowledge)
+            .expect("the instance starts");
+        let mut flow = Flow {
+            def,
+            inst: tr.instance.clone(),
+            history: tr.events.clone(),
+            now,
+            knowledge,
+            timers: BTreeMap::new(),
+        };
         flow.track_timers(&tr);
         (flow, tr)
     }
@@ -92,8 +110,18 @@ impl Flow {
     fn track_timers(&mut self, tr: &Transition) {
         for effect in &tr.effects {
             match effect {
-                Effect::SetTimer { key, due_at, command } => {
-                    self.timers.insert(key.clone(), PendingTimer { due_at: *due_at, command: command.clone() });
+                Effect::SetTimer {
+                    key,
+                    due_at,
+                    command,
+                } => {
+                    self.timers.insert(
+                        key.clone(),
+                        PendingTimer {
+                            due_at: *due_at,
+                            command: command.clone(),
+                        },
+                    );
                 }
                 Effect::ClearTimer { key } => {
                     self.timers.remove(key);
@@ -115,7 +143,8 @@ impl Flow {
     #[track_caller]
     pub fn apply(&mut self, command: Command) -> Transition {
         let c = format!("{command:?}");
-        self.try_apply(command).unwrap_or_else(|e| panic!("{c} was refused: {e}"))
+        self.try_apply(command)
+            .unwrap_or_else(|e| panic!("{c} was refused: {e}"))
     }
 
     /// Moves the clock forward by `by`, without firing timers.
@@ -128,7 +157,12 @@ impl Flow {
     pub fn run_until(&mut self, until: DateTime<Utc>) -> Vec<Transition> {
         let mut out = Vec::new();
         loop {
-            let next = self.timers.iter().filter(|(_, t)| t.due_at <= until).min_by_key(|(_, t)| t.due_at).map(|(k, _)| k.clone());
+            let next = self
+                .timers
+                .iter()
+                .filter(|(_, t)| t.due_at <= until)
+                .min_by_key(|(_, t)| t.due_at)
+                .map(|(k, _)| k.clone());
             let Some(key) = next else { break };
             let timer = self.timers.remove(&key).expect("the timer is pending");
             self.now = self.now.max(timer.due_at);
@@ -153,7 +187,13 @@ impl Flow {
     }
 
     #[track_caller]
-    pub fn exit_after(&mut self, task: &str, code: i32, ran: StdDuration, output: Option<Value>) -> Transition {
+    pub fn exit_after(
+        &mut self,
+        task: &str,
+        code: i32,
+        ran: StdDuration,
+        output: Option<Value>,
+    ) -> Transition {
         let attempt = self.attempt(task);
         self.apply(exited(task, attempt, code, ran, output.map(object)))
     }
@@ -168,7 +208,10 @@ impl Flow {
 
     #[track_caller]
     pub fn task(&self, id: &str) -> &TaskState {
-        let i = self.def.task_index(id).unwrap_or_else(|| panic!("no task `{id}`"));
+        let i = self
+            .def
+            .task_index(id)
+            .unwrap_or_else(|| panic!("no task `{id}`"));
         &self.inst.tasks[i]
     }
 
@@ -184,15 +227,32 @@ impl Flow {
 
     /// Every status name, for compact assertions.
     pub fn statuses(&self) -> Vec<(&str, &'static str)> {
-        self.def.tasks.iter().zip(&self.inst.tasks).map(|(d, s)| (d.id.as_str(), s.status.name())).collect()
+        self.def
+            .tasks
+            .iter()
+            .zip(&self.inst.tasks)
+            .map(|(d, s)| (d.id.as_str(), s.status.name()))
+            .collect()
     }
 }
 
-pub fn exited(task: &str, attempt: u32, code: i32, ran: StdDuration, output: Option<Map<String, Value>>) -> Command {
+pub fn exited(
+    task: &str,
+    attempt: u32,
+    code: i32,
+    ran: StdDuration,
+    output: Option<Map<String, Value>>,
+) -> Command {
     Command::JobFinished {
         task: task.into(),
         attempt,
-        outcome: JobOutcome::Exited { code, output, stdout_tail: String::new(), stderr_tail: String::new(), duration_ms: ran.as_millis() as u64 },
+        outcome: JobOutcome::Exited {
+            code,
+            output,
+            stdout_tail: String::new(),
+            stderr_tail: String::new(),
+            duration_ms: ran.as_millis() as u64,
+        },
     }
 }
 
@@ -212,7 +272,9 @@ pub fn dispatched(tr: &Transition) -> Vec<&str> {
 
 /// Every job dispatched in a list of transitions.
 pub fn dispatched_all(trs: &[Transition]) -> Vec<String> {
-    trs.iter().flat_map(|tr| dispatched(tr).into_iter().map(str::to_owned)).collect()
+    trs.iter()
+        .flat_map(|tr| dispatched(tr).into_iter().map(str::to_owned))
+        .collect()
 }
 
 pub fn canceled(tr: &Transition) -> Vec<(&str, u32)> {
@@ -250,12 +312,20 @@ pub fn timers_cleared(tr: &Transition) -> Vec<&str> {
 /// The env of the job dispatched for `task` in a transition.
 #[track_caller]
 pub fn env_of<'t>(tr: &'t Transition, task: &str) -> &'t [(String, String)] {
-    &run_jobs(tr).into_iter().find(|j| j.task == task).unwrap_or_else(|| panic!("`{task}` was not dispatched: {:?}", tr.effects)).env
+    &run_jobs(tr)
+        .into_iter()
+        .find(|j| j.task == task)
+        .unwrap_or_else(|| panic!("`{task}` was not dispatched: {:?}", tr.effects))
+        .env
 }
 
 /// The events of one task, in order.
 pub fn task_events<'e>(events: &'e [Event], task: &str) -> Vec<&'e EventKind> {
-    events.iter().filter(|e| e.task.as_deref() == Some(task)).map(|e| &e.kind).collect()
+    events
+        .iter()
+        .filter(|e| e.task.as_deref() == Some(task))
+        .map(|e| &e.kind)
+        .collect()
 }
 
 /// The statuses one task went through, by name, in order.
@@ -293,7 +363,10 @@ pub fn alerts<'e>(events: &'e [Event], task: &str) -> Vec<&'e Reason> {
 pub fn rule(reason: &Option<Reason>) -> String {
     match reason {
         None => "-".into(),
-        Some(r) => serde_json::to_value(r).unwrap()["rule"].as_str().unwrap().to_owned(),
+        Some(r) => serde_json::to_value(r).unwrap()["rule"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
     }
 }
 

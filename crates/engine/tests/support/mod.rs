@@ -41,6 +41,9 @@ impl Worker {
     /// Stops the worker; it returns once its running jobs are done.
     pub async fn stop(self) {
         let _ = self.stop.send(());
-        self.handle.await.expect("the worker task").expect("the worker ends cleanly");
+        self.handle
+            .await
+            .expect("the worker task")
+            .expect("the worker ends cleanly");
     }
 }

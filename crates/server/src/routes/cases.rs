@@ -13,6 +13,10 @@ use crate::state::AppState;
 /// it; every instance it started, directly or not, carries it (`case` of an instance).
 #[utoipa::path(get, path = "/api/cases/{id}", tag = "cases", params(("id" = String, Path)),
     responses((status = 200, body = api::Case), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn show(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>) -> ApiResult<Json<api::Case>> {
+pub async fn show(
+    State(state): State<AppState>,
+    Acting(user): Acting,
+    Path(id): Path<String>,
+) -> ApiResult<Json<api::Case>> {
     Ok(Json(state.service.case(&user, &id).await?))
 }

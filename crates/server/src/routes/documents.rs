@@ -36,20 +36,48 @@ pub struct DocumentUpload {
 /// Upload a document (at most 10 MiB of content, 64 KiB of metadata as JSON).
 #[utoipa::path(post, path = "/api/documents", tag = "documents", request_body(content = DocumentUpload, content_type = "multipart/form-data"),
     responses((status = 201, body = api::Document), (status = 422, body = ErrorBody)))]
-pub async fn upload(State(state): State<AppState>, Acting(user): Acting, form: Result<Multipart, MultipartRejection>) -> ApiResult<(StatusCode, Json<api::Document>)> {
+pub async fn upload(
+    State(state): State<AppState>,
+    Acting(user): Acting,
+    form: Result<Multipart, MultipartRejection>,
+) -> ApiResult<(StatusCode, Json<api::Document>)> {
     // Not a form (another media type, or a form without a boundary): 415, as a JSON route
     // answers a body that is not JSON.
-    let mut form = form.map_err(|r| ApiError::Unreadable { status: StatusCode::UNSUPPORTED_MEDIA_TYPE, message: format!("{}: the body must be `multipart/form-data` with a boundary", r.body_text()) })?;
-    let mut upload = Upload { name: String::new(), content_type: String::new(), document_type: None, metadata: Map::new(), content: Vec::new() };
+    let mut form = form.map_err(|r| ApiError::Unreadable {
+        status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        message: format!(
+            "{}: the body must be `multipart/form-data` with a boundary",
+            r.body_text()
+        ),
+    })?;
+    let mut upload = Upload {
+        name: String::new(),
+        content_type: String::new(),
+        document_type: None,
+        metadata: Map::new(),
+        content: Vec::new(),
+    };
     let mut file = false;
     while let Some(part) = form.next_field().await.map_err(unreadable)? {
-        let field = |message: &str| FieldError { field: "multipart", message: message.to_owned() };
+        let field = |message: &str| FieldError {
+            field: "multipart",
+            message: message.to_owned(),
+        };
         match part.name().unwrap_or_default() {
-            "file" if file => return Err(field("a second `file` part: upload one document at a time").into()),
+            "file" if file => {
+                return Err(field("a second `file` part: upload one document at a time").into())
+            }
             "file" => {
                 file = true;
-                upload.name = part.file_name().filter(|n| !n.is_empty()).unwrap_or("document").to_owned();
-                upload.content_type = part.content_type().unwrap_or("application/octet-stream").to_owned();
+                upload.name = part
+                    .file_name()
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or("document")
+                    .to_owned();
+                upload.content_type = part
+                    .content_type()
+                    .unwrap_or("application/octet-stream")
+                    .to_owned();
                 upload.content = part.bytes().await.map_err(unreadable)?.to_vec();
             }
             "document_type" => upload.document_type = Some(part.text().await.map_err(unreadable)?),
@@ -57,26 +85,52 @@ pub async fn upload(State(state): State<AppState>, Acting(user): Acting, form: R
                 let text = part.text().await.map_err(unreadable)?;
                 upload.metadata = match serde_json::from_str::<Value>(&text) {
                     Ok(Value::Object(map)) => map,
-                    _ => return Err(FieldError { field: "metadata", message: "must be a JSON object, as text".into() }.into()),
+                    _ => {
+                        return Err(FieldError {
+                            field: "metadata",
+                            message: "must be a JSON object, as text".into(),
+                        }
+                        .into())
+                    }
                 };
             }
-            other => return Err(field(&format!("an unknown part `{}`: the form has `file`, `document_type` and `metadata`", other.escape_default())).into()),
+            other => {
+                return Err(field(&format!(
+                    "an unknown part `{}`: the form has `file`, `document_type` and `metadata`",
+                    other.escape_default()
+                ))
+                .into())
+            }
         }
     }
     if !file {
-        return Err(FieldError { field: "file", message: "is missing: the form needs a `file` part with the content".into() }.into());
+        return Err(FieldError {
+            field: "file",
+            message: "is missing: the form needs a `file` part with the content".into(),
+        }
+        .into());
     }
-    Ok((StatusCode::CREATED, Json(state.service.upload_document(&user, upload).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.service.upload_document(&user, upload).await?),
+    ))
 }
 
 fn unreadable(e: MultipartError) -> ApiError {
-    ApiError::Unreadable { status: e.status(), message: e.body_text() }
+    ApiError::Unreadable {
+        status: e.status(),
+        message: e.body_text(),
+    }
 }
 
 /// A document's record.
 #[utoipa::path(get, path = "/api/documents/{id}", tag = "documents", params(("id" = String, Path)),
     responses((status = 200, body = api::Document), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn show(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>) -> ApiResult<Json<api::Document>> {
+pub async fn show(
+    State(state): State<AppState>,
+    Acting(user): Acting,
+    Path(id): Path<String>,
+) -> ApiResult<Json<api::Document>> {
     Ok(Json(state.service.document(&user, &id).await?))
 }
 
@@ -84,22 +138,55 @@ pub async fn show(State(state): State<AppState>, Acting(user): Acting, Path(id):
 #[utoipa::path(get, path = "/api/documents/{id}/content", tag = "documents", params(("id" = String, Path)),
     responses((status = 200, description = "The content, with the document's media type", content((Vec<u8> = "application/octet-stream"), (Vec<u8> = "*/*"))),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn content(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+pub async fn content(
+    State(state): State<AppState>,
+    Acting(user): Acting,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
     let (document, content) = state.service.document_content(&user, &id).await?;
-    let media = HeaderValue::from_str(&document.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    let disposition = HeaderValue::from_str(&format!("attachment; filename*=UTF-8''{}", percent_encoded(&document.name))).unwrap_or(HeaderValue::from_static("attachment"));
-    Ok(([(header::CONTENT_TYPE, media), (header::CONTENT_DISPOSITION, disposition)], content))
+    let media = HeaderValue::from_str(&document.content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let disposition = HeaderValue::from_str(&format!(
+        "attachment; filename*=UTF-8''{}",
+        percent_encoded(&document.name)
+    ))
+    .unwrap_or(HeaderValue::from_static("attachment"));
+    Ok((
+        [
+            (header::CONTENT_TYPE, media),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        content,
+    ))
 }
 
 /// Set metadata keys of a document (`null` removes a key); its version goes up by one.
 #[utoipa::path(post, path = "/api/documents/{id}/metadata", tag = "documents", params(("id" = String, Path)), request_body = SetMetadata,
     responses((status = 200, body = api::Document), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn set_metadata(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>, Json(body): Json<SetMetadata>) -> ApiResult<Json<api::Document>> {
-    Ok(Json(state.service.set_document_metadata(&user, &id, body.metadata).await?))
+pub async fn set_metadata(
+    State(state): State<AppState>,
+    Acting(user): Acting,
+    Path(id): Path<String>,
+    Json(body): Json<SetMetadata>,
+) -> ApiResult<Json<api::Document>> {
+    Ok(Json(
+        state
+            .service
+            .set_document_metadata(&user, &id, body.metadata)
+            .await?,
+    ))
 }
 
 /// A file name for `filename*=UTF-8''…` (RFC 5987): every byte but letters, digits and
 /// `.-_` percent-encoded.
 fn percent_encoded(name: &str) -> String {
-    name.bytes().map(|b| if b.is_ascii_alphanumeric() || b"._-".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    name.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"._-".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

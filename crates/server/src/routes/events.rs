@@ -13,9 +13,9 @@ use baton_service::EventFilter;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Acting, Json, Query};
-use baton_api_model::requests::PublishEvent;
 use crate::requests::EventsQuery;
 use crate::state::AppState;
+use baton_api_model::requests::PublishEvent;
 
 /// A stream of changes: an `instance` event for each committed step of an instance, a
 /// `human_task` event for each human task a step changed (only those the acting user may
@@ -27,26 +27,49 @@ use crate::state::AppState;
     responses(
         (status = 200, description = "Server-sent events; each event's `data` is one ChangeEvent", content_type = "text/event-stream", body = api::ChangeEvent),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn events(State(state): State<AppState>, Acting(user): Acting, Query(q): Query<EventsQuery>) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    let permit = state.streams.clone().try_acquire_owned().map_err(|_| ApiError::TooManyStreams)?;
-    let events = state.service.events(&user, EventFilter { instance: q.instance, user: q.user }).await?;
+pub async fn events(
+    State(state): State<AppState>,
+    Acting(user): Acting,
+    Query(q): Query<EventsQuery>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let permit = state
+        .streams
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::TooManyStreams)?;
+    let events = state
+        .service
+        .events(
+            &user,
+            EventFilter {
+                instance: q.instance,
+                user: q.user,
+            },
+        )
+        .await?;
     let closing = state.closing.subscribe();
-    let stream = futures_util::stream::unfold((events, closing, permit), |(mut events, mut closing, permit)| async move {
-        let next = tokio::select! {
-            next = events.next() => next?,
-            // The server shuts down (or its state is gone): the stream ends.
-            _ = closing.wait_for(|closed| *closed) => return None,
-        };
-        Some((Ok(sse_event(&next)), (events, closing, permit)))
-    });
+    let stream = futures_util::stream::unfold(
+        (events, closing, permit),
+        |(mut events, mut closing, permit)| async move {
+            let next = tokio::select! {
+                next = events.next() => next?,
+                // The server shuts down (or its state is gone): the stream ends.
+                _ = closing.wait_for(|closed| *closed) => return None,
+            };
+            Some((Ok(sse_event(&next)), (events, closing, permit)))
+        },
+    );
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
 fn sse_event(event: &api::ChangeEvent) -> Event {
-    Event::default().event(event.name()).json_data(event).unwrap_or_else(|e| {
-        tracing::error!("an event could not be written: {e}");
-        Event::default().comment("an event could not be written")
-    })
+    Event::default()
+        .event(event.name())
+        .json_data(event)
+        .unwrap_or_else(|e| {
+            tracing::error!("an event could not be written: {e}");
+            Event::default().comment("an event could not be written")
+        })
 }
 
 /// Publish an event for the `wait` tasks that wait for its name and key (Siebel's implicit
@@ -60,6 +83,10 @@ fn sse_event(event: &api::ChangeEvent) -> Event {
     responses(
         (status = 200, body = api::PublishedEvent),
         (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn publish(State(state): State<AppState>, Acting(user): Acting, Json(body): Json<PublishEvent>) -> ApiResult<Json<api::PublishedEvent>> {
+pub async fn publish(
+    State(state): State<AppState>,
+    Acting(user): Acting,
+    Json(body): Json<PublishEvent>,
+) -> ApiResult<Json<api::PublishedEvent>> {
     Ok(Json(state.service.publish_event(&user, body).await?))
 }

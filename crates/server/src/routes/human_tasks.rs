@@ -14,7 +14,11 @@ use crate::state::AppState;
 /// The acting user's inbox: the tasks they claimed, then those they may claim.
 #[utoipa::path(get, path = "/api/inbox", tag = "human tasks", params(InboxParams),
     responses((status = 200, body = api::InboxPage), (status = 422, body = ErrorBody)))]
-pub async fn inbox(State(state): State<AppState>, Acting(user): Acting, Query(q): Query<InboxParams>) -> ApiResult<Json<api::InboxPage>> {
+pub async fn inbox(
+    State(state): State<AppState>,
+    Acting(user): Acting,
+    Query(q): Query<InboxParams>,
+) -> ApiResult<Json<api::InboxPage>> {
     let query = api::InboxQuery {
         status: q.status,
         process: q.process,
@@ -30,8 +34,15 @@ pub async fn inbox(State(state): State<AppState>, Acting(user): Acting, Query(q)
 #[utoipa::path(get, path = "/api/instances/{id}/tasks/{task}/human-tasks", tag = "human tasks",
     params(("id" = String, Path), ("task" = String, Path), HumanTaskNumber),
     responses((status = 200, body = api::UserTask), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn show(State(state): State<AppState>, Acting(user): Acting, Path((id, task)): Path<(String, String)>, Query(q): Query<HumanTaskNumber>) -> ApiResult<Json<api::UserTask>> {
-    Ok(Json(state.service.user_task(&user, &id, &task, q.number).await?))
+pub async fn show(
+    State(state): State<AppState>,
+    Acting(user): Acting,
+    Path((id, task)): Path<(String, String)>,
+    Query(q): Query<HumanTaskNumber>,
+) -> ApiResult<Json<api::UserTask>> {
+    Ok(Json(
+        state.service.user_task(&user, &id, &task, q.number).await?,
+    ))
 }
 
 /// Operate on a human task: `claim`, `unclaim`, `complete`, `fail`, `forward`, `subtask`,
@@ -47,6 +58,15 @@ pub async fn operate(
     Query(q): Query<HumanTaskNumber>,
     Json(body): Json<HumanTaskOperation>,
 ) -> ApiResult<Json<api::HumanTaskUpdate>> {
-    let target = HumanTaskRef { instance, task, number: q.number };
-    Ok(Json(state.service.human_task(&user, &target, body.try_into()?).await?))
+    let target = HumanTaskRef {
+        instance,
+        task,
+        number: q.number,
+    };
+    Ok(Json(
+        state
+            .service
+            .human_task(&user, &target, body.try_into()?)
+            .await?,
+    ))
 }

@@ -16,14 +16,21 @@ use crate::state::AppState;
 /// `DELETE`, or when idle past its timeout (`idle_timeout_ms`), or when the server stops.
 #[utoipa::path(post, path = "/api/sessions", tag = "sessions",
     responses((status = 200, body = api::Session), (status = 409, body = ErrorBody)))]
-pub async fn login(State(state): State<AppState>, Acting(user): Acting) -> ApiResult<Json<api::Session>> {
+pub async fn login(
+    State(state): State<AppState>,
+    Acting(user): Acting,
+) -> ApiResult<Json<api::Session>> {
     Ok(Json(state.service.login(&user).await?))
 }
 
 /// A session, with the workflows in its cache (the most recently used first).
 #[utoipa::path(get, path = "/api/sessions/{session}", tag = "sessions", params(("session" = String, Path)),
     responses((status = 200, body = api::Session), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn show(State(state): State<AppState>, Acting(user): Acting, Path(session): Path<String>) -> ApiResult<Json<api::Session>> {
+pub async fn show(
+    State(state): State<AppState>,
+    Acting(user): Acting,
+    Path(session): Path<String>,
+) -> ApiResult<Json<api::Session>> {
     Ok(Json(state.service.session(&user, &session).await?))
 }
 
@@ -31,46 +38,97 @@ pub async fn show(State(state): State<AppState>, Acting(user): Acting, Path(sess
 /// implicit suspension) or is deleted; the answer says which.
 #[utoipa::path(delete, path = "/api/sessions/{session}", tag = "sessions", params(("session" = String, Path)),
     responses((status = 200, body = api::Logout), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn logout(State(state): State<AppState>, Acting(user): Acting, Path(session): Path<String>) -> ApiResult<Json<api::Logout>> {
+pub async fn logout(
+    State(state): State<AppState>,
+    Acting(user): Acting,
+    Path(session): Path<String>,
+) -> ApiResult<Json<api::Logout>> {
     Ok(Json(state.service.logout(&user, &session).await?))
 }
 
 /// The workflows in the session's cache, the most recently used first.
 #[utoipa::path(get, path = "/api/sessions/{session}/workflows", tag = "sessions", params(("session" = String, Path)),
     responses((status = 200, body = Vec<api::SessionWorkflow>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn workflows(State(state): State<AppState>, Acting(user): Acting, Path(session): Path<String>) -> ApiResult<Json<Vec<api::SessionWorkflow>>> {
-    Ok(Json(state.service.session_workflows(&user, &session).await?))
+pub async fn workflows(
+    State(state): State<AppState>,
+    Acting(user): Acting,
+    Path(session): Path<String>,
+) -> ApiResult<Json<Vec<api::SessionWorkflow>>> {
+    Ok(Json(
+        state.service.session_workflows(&user, &session).await?,
+    ))
 }
 
 /// Start an interactive workflow in the session: it runs to its first view (or wait) and
 /// enters the cache; when the cache is full the least recently used leaves it (`left`).
 #[utoipa::path(post, path = "/api/sessions/{session}/workflows", tag = "sessions", params(("session" = String, Path)), request_body = SessionStart,
     responses((status = 200, body = api::SessionStep), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn start(State(state): State<AppState>, Acting(user): Acting, Path(session): Path<String>, Json(body): Json<SessionStart>) -> ApiResult<Json<api::SessionStep>> {
-    Ok(Json(state.service.session_start(&user, &session, &body.process, body.data).await?))
+pub async fn start(
+    State(state): State<AppState>,
+    Acting(user): Acting,
+    Path(session): Path<String>,
+    Json(body): Json<SessionStart>,
+) -> ApiResult<Json<api::SessionStep>> {
+    Ok(Json(
+        state
+            .service
+            .session_start(&user, &session, &body.process, body.data)
+            .await?,
+    ))
 }
 
 /// Go back to a workflow: from the session's cache, or from the acting user's inbox by its
 /// instance id (explicit resumption), at the step where they left off.
 #[utoipa::path(post, path = "/api/sessions/{session}/workflows/{instance}/resume", tag = "sessions", params(("session" = String, Path), ("instance" = String, Path)),
     responses((status = 200, body = api::SessionStep), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn resume(State(state): State<AppState>, Acting(user): Acting, Path((session, instance)): Path<(String, String)>) -> ApiResult<Json<api::SessionStep>> {
-    Ok(Json(state.service.session_resume(&user, &session, &instance).await?))
+pub async fn resume(
+    State(state): State<AppState>,
+    Acting(user): Acting,
+    Path((session, instance)): Path<(String, String)>,
+) -> ApiResult<Json<api::SessionStep>> {
+    Ok(Json(
+        state
+            .service
+            .session_resume(&user, &session, &instance)
+            .await?,
+    ))
 }
 
 /// Submit the view a cached workflow shows, with data that fits its form (else 422, naming
 /// every problem, and nothing changes). The step is committed before the answer.
 #[utoipa::path(post, path = "/api/sessions/{session}/workflows/{instance}/submit", tag = "sessions", params(("session" = String, Path), ("instance" = String, Path)), request_body = Option<Submission>,
     responses((status = 200, body = api::SessionStep), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn submit(State(state): State<AppState>, Acting(user): Acting, Path((session, instance)): Path<(String, String)>, OptionalJson(body): OptionalJson<Submission>) -> ApiResult<Json<api::SessionStep>> {
-    let body = body.unwrap_or(Submission { task: None, data: api::Data::new() });
-    Ok(Json(state.service.session_submit(&user, &session, &instance, body.task.as_deref(), body.data).await?))
+pub async fn submit(
+    State(state): State<AppState>,
+    Acting(user): Acting,
+    Path((session, instance)): Path<(String, String)>,
+    OptionalJson(body): OptionalJson<Submission>,
+) -> ApiResult<Json<api::SessionStep>> {
+    let body = body.unwrap_or(Submission {
+        task: None,
+        data: api::Data::new(),
+    });
+    Ok(Json(
+        state
+            .service
+            .session_submit(&user, &session, &instance, body.task.as_deref(), body.data)
+            .await?,
+    ))
 }
 
 /// Suspend a cached workflow (the Suspend button): it leaves the cache for the acting user's
 /// inbox (explicit suspension).
 #[utoipa::path(post, path = "/api/sessions/{session}/workflows/{instance}/suspend", tag = "sessions", params(("session" = String, Path), ("instance" = String, Path)),
     responses((status = 200, body = api::SuspendedWorkflow), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn suspend(State(state): State<AppState>, Acting(user): Acting, Path((session, instance)): Path<(String, String)>) -> ApiResult<Json<api::SuspendedWorkflow>> {
-    Ok(Json(state.service.session_suspend(&user, &session, &instance).await?))
+pub async fn suspend(
+    State(state): State<AppState>,
+    Acting(user): Acting,
+    Path((session, instance)): Path<(String, String)>,
+) -> ApiResult<Json<api::SuspendedWorkflow>> {
+    Ok(Json(
+        state
+            .service
+            .session_suspend(&user, &session, &instance)
+            .await?,
+    ))
 }

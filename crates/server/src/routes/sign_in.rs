@@ -25,10 +25,14 @@ pub const AUTH_COOKIE: &str = "baton_auth";
 /// The cookie that names the session a sign-in opened.
 pub const SESSION_COOKIE: &str = "baton_session";
 
-/// A cookie of the sign-in: HttpOnly, this site's only, for the whole app; `max_age` in
-/// seconds (`None`: until the browser closes; `Some(0)`: cleared).
-fn cookie(name: &'static str, value: String, max_age: Option<i64>) -> String {
-    let mut built = Cookie::build((name, value)).http_only(true).same_site(SameSite::Strict).path("/");
+/// A cookie of the sign-in: HttpOnly, this site's only, for the whole app, `Secure` when
+/// `secure`; `max_age` in seconds (`None`: until the browser closes; `Some(0)`: cleared).
+fn cookie(name: &'static str, value: String, max_age: Option<i64>, secure: bool) -> String {
+    let mut built = Cookie::build((name, value))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .path("/");
     if let Some(seconds) = max_age {
         built = built.max_age(cookie::time::Duration::seconds(seconds));
     }
@@ -40,13 +44,44 @@ fn cookie(name: &'static str, value: String, max_age: Option<i64>) -> String {
 #[utoipa::path(post, path = "/api/sign-in", tag = "people", request_body = SignIn, security(()),
     responses((status = 200, body = api::SignedIn, headers(("Set-Cookie" = String, description = "`baton_auth` (the credential, HttpOnly) and `baton_session`"))),
         (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 500, body = ErrorBody)))]
-pub async fn sign_in(State(state): State<AppState>, Json(body): Json<SignIn>) -> ApiResult<Response> {
+pub async fn sign_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<SignIn>,
+) -> ApiResult<Response> {
+    let secure = state.secure_cookies.apply_to(&headers);
     let (signed_in, lifetime) = match (body.user, body.password, body.token) {
-        (Some(user), Some(password), None) => (state.service.sign_in_with_password(&user, &password).await?, Some(SIGN_IN_LIFETIME.as_secs() as i64)),
+        (Some(user), Some(password), None) => (
+            state
+                .service
+                .sign_in_with_password(&user, &password)
+                .await?,
+            Some(SIGN_IN_LIFETIME.as_secs() as i64),
+        ),
         (None, None, Some(token)) => (state.service.sign_in_with_token(token.trim()).await?, None),
-        _ => return Err(ServiceError::InvalidRequest { field: "sign-in", problem: "give `user` and `password`, or `token`".to_owned() }.into()),
+        _ => {
+            return Err(ServiceError::InvalidRequest {
+                field: "sign-in",
+                problem: "give `user` and `password`, or `token`".to_owned(),
+            }
+            .into())
+        }
     };
-    let cookies = [(SET_COOKIE, cookie(AUTH_COOKIE, signed_in.secret, lifetime)), (SET_COOKIE, cookie(SESSION_COOKIE, signed_in.view.session.id.clone(), lifetime))];
+    let cookies = [
+        (
+            SET_COOKIE,
+            cookie(AUTH_COOKIE, signed_in.secret, lifetime, secure),
+        ),
+        (
+            SET_COOKIE,
+            cookie(
+                SESSION_COOKIE,
+                signed_in.view.session.id.clone(),
+                lifetime,
+                secure,
+            ),
+        ),
+    ];
     Ok((AppendHeaders(cookies), Json(signed_in.view)).into_response())
 }
 
@@ -63,6 +98,16 @@ pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> ApiR
             Err(e) => return Err(ApiError::from(e)),
         }
     }
-    let cleared = [(SET_COOKIE, cookie(AUTH_COOKIE, String::new(), Some(0))), (SET_COOKIE, cookie(SESSION_COOKIE, String::new(), Some(0)))];
+    let secure = state.secure_cookies.apply_to(&headers);
+    let cleared = [
+        (
+            SET_COOKIE,
+            cookie(AUTH_COOKIE, String::new(), Some(0), secure),
+        ),
+        (
+            SET_COOKIE,
+            cookie(SESSION_COOKIE, String::new(), Some(0), secure),
+        ),
+    ];
     Ok((StatusCode::NO_CONTENT, AppendHeaders(cleared)).into_response())
 }

@@ -14,20 +14,41 @@ use crate::state::AppState;
 /// Make a token; the answer holds its secret, shown this once.
 #[utoipa::path(post, path = "/api/tokens", tag = "tokens", request_body = TokenRequest,
     responses((status = 201, body = api::NewToken), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create(State(state): State<AppState>, Acting(user): Acting, Json(body): Json<TokenRequest>) -> ApiResult<(StatusCode, Json<api::NewToken>)> {
+pub async fn create(
+    State(state): State<AppState>,
+    Acting(user): Acting,
+    Json(body): Json<TokenRequest>,
+) -> ApiResult<(StatusCode, Json<api::NewToken>)> {
     let lifetime = body
         .lifetime
-        .map(|text| humantime::parse_duration(&text).map_err(|e| FieldError { field: "lifetime", message: e.to_string() }))
+        .map(|text| {
+            humantime::parse_duration(&text).map_err(|e| FieldError {
+                field: "lifetime",
+                message: e.to_string(),
+            })
+        })
         .transpose()?;
     let for_user = body.user.unwrap_or_else(|| user.clone());
-    Ok((StatusCode::CREATED, Json(state.service.create_token(&user, &for_user, body.name.as_deref(), lifetime).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            state
+                .service
+                .create_token(&user, &for_user, body.name.as_deref(), lifetime)
+                .await?,
+        ),
+    ))
 }
 
 /// Tokens, oldest first, without secrets: the acting user's, or (an administrator) `user`'s
 /// or, with `user=*`, everyone's.
 #[utoipa::path(get, path = "/api/tokens", tag = "tokens", params(TokensQuery),
     responses((status = 200, body = Vec<api::Token>), (status = 403, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, Acting(user): Acting, Query(q): Query<TokensQuery>) -> ApiResult<Json<Vec<api::Token>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    Acting(user): Acting,
+    Query(q): Query<TokensQuery>,
+) -> ApiResult<Json<Vec<api::Token>>> {
     let of = match q.user.as_deref() {
         None => Some(user.as_str()),
         Some("*") => None,
@@ -39,6 +60,10 @@ pub async fn list(State(state): State<AppState>, Acting(user): Acting, Query(q):
 /// Revoke a token for good: the acting user's own, or (an administrator) anyone's.
 #[utoipa::path(delete, path = "/api/tokens/{id}", tag = "tokens", params(("id" = String, Path)),
     responses((status = 200, body = api::Token), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn revoke(State(state): State<AppState>, Acting(user): Acting, Path(id): Path<String>) -> ApiResult<Json<api::Token>> {
+pub async fn revoke(
+    State(state): State<AppState>,
+    Acting(user): Acting,
+    Path(id): Path<String>,
+) -> ApiResult<Json<api::Token>> {
     Ok(Json(state.service.revoke_token(&user, &id).await?))
 }

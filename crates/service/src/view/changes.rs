@@ -13,7 +13,14 @@ pub fn instance_changed(change: &Change) -> api::ChangeEvent {
         status: instance_status(change.status),
         status_changed: change.status_changed,
         history_seq: change.seq.saturating_sub(1),
-        tasks: change.tasks.iter().map(|(task, status)| api::TaskChanged { task: task.clone(), status: task_state(status).status }).collect(),
+        tasks: change
+            .tasks
+            .iter()
+            .map(|(task, status)| api::TaskChanged {
+                task: task.clone(),
+                status: task_state(status).status,
+            })
+            .collect(),
     })
 }
 

@@ -14,17 +14,36 @@ pub fn definition_graph(definition: &Definition, version: u32) -> api::Definitio
     let nodes = definition
         .order
         .iter()
-        .map(|&i| api::GraphNode { id: tasks[i].id.clone(), kind: tasks[i].kind.name().to_owned(), name: tasks[i].name.clone() })
+        .map(|&i| api::GraphNode {
+            id: tasks[i].id.clone(),
+            kind: tasks[i].kind.name().to_owned(),
+            name: tasks[i].name.clone(),
+        })
         .collect();
-    let edge = |from: usize, to: usize, kind, label| api::GraphEdge { from: tasks[from].id.clone(), to: tasks[to].id.clone(), kind, label };
+    let edge = |from: usize, to: usize, kind, label| api::GraphEdge {
+        from: tasks[from].id.clone(),
+        to: tasks[to].id.clone(),
+        kind,
+        label,
+    };
     let mut edges = Vec::new();
     for &to in &definition.order {
         for dependency in &tasks[to].predecessors {
             let from = dependency.task;
             if let TaskKind::Decision(spec) = &tasks[from].kind {
-                let conditions: Vec<&str> = spec.branches.iter().filter(|b| b.to.contains(&to)).map(|b| b.when.source()).collect();
+                let conditions: Vec<&str> = spec
+                    .branches
+                    .iter()
+                    .filter(|b| b.to.contains(&to))
+                    .map(|b| b.when.source())
+                    .collect();
                 if !conditions.is_empty() {
-                    edges.push(edge(from, to, api::EdgeKind::Branch, Some(conditions.join(" | "))));
+                    edges.push(edge(
+                        from,
+                        to,
+                        api::EdgeKind::Branch,
+                        Some(conditions.join(" | ")),
+                    ));
                 }
                 if spec.otherwise.contains(&to) {
                     edges.push(edge(from, to, api::EdgeKind::Otherwise, None));
@@ -33,7 +52,8 @@ pub fn definition_graph(definition: &Definition, version: u32) -> api::Definitio
                     continue;
                 }
             }
-            let label = (dependency.condition != StatusCondition::AnyOk).then(|| dependency.condition.to_string());
+            let label = (dependency.condition != StatusCondition::AnyOk)
+                .then(|| dependency.condition.to_string());
             edges.push(edge(from, to, api::EdgeKind::After, label));
         }
     }
@@ -42,5 +62,10 @@ pub fn definition_graph(definition: &Definition, version: u32) -> api::Definitio
             edges.push(edge(from, to, api::EdgeKind::OnUnmet, None));
         }
     }
-    api::DefinitionGraph { id: definition.id.clone(), version, nodes, edges }
+    api::DefinitionGraph {
+        id: definition.id.clone(),
+        version,
+        nodes,
+        edges,
+    }
 }

@@ -80,15 +80,27 @@ pub fn task_state(status: &TaskStatus) -> api::TaskState {
         correlation_key: None,
     };
     match status {
-        TaskStatus::WaitingForStartTime { until: at } | TaskStatus::WaitingForPrecondition { next_check: at } | TaskStatus::WaitingForRetry { until: at } => {
-            state.waiting_until = Some(*at)
+        TaskStatus::WaitingForStartTime { until: at }
+        | TaskStatus::WaitingForPrecondition { next_check: at }
+        | TaskStatus::WaitingForRetry { until: at } => state.waiting_until = Some(*at),
+        TaskStatus::Running { attempt, since } => {
+            (state.attempt, state.status_since) = (Some(*attempt), Some(*since))
         }
-        TaskStatus::Running { attempt, since } => (state.attempt, state.status_since) = (Some(*attempt), Some(*since)),
-        TaskStatus::WaitingForEvent { event, key, since } => (state.event, state.correlation_key, state.status_since) = (Some(event.clone()), key.clone(), Some(*since)),
-        TaskStatus::Claimed { by, since } => (state.claimed_by, state.status_since) = (Some(by.clone()), Some(*since)),
+        TaskStatus::WaitingForEvent { event, key, since } => {
+            (state.event, state.correlation_key, state.status_since) =
+                (Some(event.clone()), key.clone(), Some(*since))
+        }
+        TaskStatus::Claimed { by, since } => {
+            (state.claimed_by, state.status_since) = (Some(by.clone()), Some(*since))
+        }
         TaskStatus::Forwarded { to } => state.forwarded_to = Some(to.0),
-        TaskStatus::Suspended { since, by } => (state.suspended_by, state.status_since) = (Some(by.clone()), Some(*since)),
-        TaskStatus::Escalated { escalation, claimed_by } => (state.escalation, state.claimed_by) = (Some(escalation.clone()), claimed_by.clone()),
+        TaskStatus::Suspended { since, by } => {
+            (state.suspended_by, state.status_since) = (Some(by.clone()), Some(*since))
+        }
+        TaskStatus::Escalated {
+            escalation,
+            claimed_by,
+        } => (state.escalation, state.claimed_by) = (Some(escalation.clone()), claimed_by.clone()),
         _ => {}
     }
     state
@@ -145,7 +157,11 @@ pub fn reason(reason: &Reason) -> api::Reason {
         Some(Value::String(rule)) => rule,
         _ => String::new(),
     };
-    api::Reason { rule, message: reason.to_string(), details }
+    api::Reason {
+        rule,
+        message: reason.to_string(),
+        details,
+    }
 }
 
 /// One row of an instance listing.

@@ -2,7 +2,10 @@
 
 use baton_api_model as api;
 use baton_core::Definition;
-use baton_store::{DeployedVersion, Group, Incident, IncidentKind, InboxPage, JobKey, StoredDefinition, StoreError, User};
+use baton_store::{
+    DeployedVersion, Group, InboxPage, Incident, IncidentKind, JobKey, StoreError,
+    StoredDefinition, User,
+};
 
 /// A deployed version: what `stored` holds, parsed as `definition`.
 pub fn definition(stored: &StoredDefinition, definition: &Definition) -> api::Definition {
@@ -13,6 +16,17 @@ pub fn definition(stored: &StoredDefinition, definition: &Definition) -> api::De
         description: definition.description.clone(),
         file: stored.file.clone(),
         deployed_at: stored.deployed_at,
+        interactive: definition.interactive,
+        data: definition
+            .data
+            .iter()
+            .map(|(name, decl)| api::DataField {
+                name: name.clone(),
+                ty: decl.ty.name().to_owned(),
+                default: decl.default.clone(),
+                description: decl.description.clone(),
+            })
+            .collect(),
         tasks: definition
             .order
             .iter()
@@ -21,14 +35,23 @@ pub fn definition(stored: &StoredDefinition, definition: &Definition) -> api::De
                 id: task.id.clone(),
                 kind: task.kind.name().to_owned(),
                 name: task.name.clone(),
-                after: task.predecessors.iter().filter_map(|d| definition.tasks.get(d.task)).map(|p| p.id.clone()).collect(),
+                after: task
+                    .predecessors
+                    .iter()
+                    .filter_map(|d| definition.tasks.get(d.task))
+                    .map(|p| p.id.clone())
+                    .collect(),
             })
             .collect(),
     }
 }
 
 pub fn definition_version(deployed: &DeployedVersion) -> api::DefinitionVersion {
-    api::DefinitionVersion { version: deployed.version, file: deployed.file.clone(), deployed_at: deployed.deployed_at }
+    api::DefinitionVersion {
+        version: deployed.version,
+        file: deployed.file.clone(),
+        deployed_at: deployed.deployed_at,
+    }
 }
 
 /// An inbox page. A row whose status is not one a live human task has is refused as
@@ -39,7 +62,10 @@ pub fn inbox_page(page: InboxPage) -> Result<api::InboxPage, StoreError> {
         .into_iter()
         .map(|r| {
             let status = serde_json::from_value(serde_json::Value::String(r.status.clone()))
-                .map_err(|_| StoreError::CorruptState { instance: r.instance.clone(), message: format!("inbox row with the unknown status `{}`", r.status) })?;
+                .map_err(|_| StoreError::CorruptState {
+                    instance: r.instance.clone(),
+                    message: format!("inbox row with the unknown status `{}`", r.status),
+                })?;
             Ok(api::InboxRow {
                 instance: r.instance,
                 task: r.task,
@@ -55,7 +81,13 @@ pub fn inbox_page(page: InboxPage) -> Result<api::InboxPage, StoreError> {
             })
         })
         .collect::<Result<_, StoreError>>()?;
-    Ok(api::InboxPage { rows, page: page.page.number, per_page: page.page.per_page, more: page.more, workflows: Vec::new() })
+    Ok(api::InboxPage {
+        rows,
+        page: page.page.number,
+        per_page: page.page.per_page,
+        more: page.more,
+        workflows: Vec::new(),
+    })
 }
 
 pub fn incident(incident: &Incident) -> api::Incident {
@@ -83,14 +115,25 @@ pub fn user(user: &User, groups: &[Group]) -> api::User {
         name: user.name.clone(),
         department: user.department.clone(),
         admin: user.admin,
-        groups: groups.iter().filter(|g| g.members.contains(&user.name)).map(|g| g.name.clone()).collect(),
+        groups: groups
+            .iter()
+            .filter(|g| g.members.contains(&user.name))
+            .map(|g| g.name.clone())
+            .collect(),
     }
 }
 
 pub fn group(group: &Group) -> api::Group {
-    api::Group { name: group.name.clone(), members: group.members.clone() }
+    api::Group {
+        name: group.name.clone(),
+        members: group.members.clone(),
+    }
 }
 
 pub fn job(key: &JobKey) -> api::Job {
-    api::Job { instance: key.instance.clone(), task: key.task.clone(), attempt: key.attempt }
+    api::Job {
+        instance: key.instance.clone(),
+        task: key.task.clone(),
+        attempt: key.attempt,
+    }
 }

@@ -46,23 +46,47 @@ pub fn t0() -> DateTime<Utc> {
 
 /// A service on a fresh database in `dir`, its clock at [`t0`].
 pub fn service(dir: &TempDir) -> SqliteService {
-    let store = SqliteStore::open(dir.path().join("baton.db"), Durability::Normal).expect("the database opens");
+    let store = SqliteStore::open(dir.path().join("baton.db"), Durability::Normal)
+        .expect("the database opens");
     let clock = Arc::new(ManualClock::new(t0()));
-    Service::local(Engine::new(store, clock, EngineOptions { node: "test-node".into(), ..EngineOptions::default() }))
+    Service::local(Engine::new(
+        store,
+        clock,
+        EngineOptions {
+            node: "test-node".into(),
+            ..EngineOptions::default()
+        },
+    ))
 }
 
 pub fn file(name: &str, text: &str) -> SourceFile {
-    SourceFile { name: name.into(), bytes: text.as_bytes().to_vec() }
+    SourceFile {
+        name: name.into(),
+        bytes: text.as_bytes().to_vec(),
+    }
 }
 
 /// john is an editor, eve is nobody in particular, chief administers; both definitions deployed.
 pub async fn people_and_definitions(service: &SqliteService) {
-    for user in [NewUser::named("john"), NewUser::named("eve"), NewUser::named("chief").admin()] {
+    for user in [
+        NewUser::named("john"),
+        NewUser::named("eve"),
+        NewUser::named("chief").admin(),
+    ] {
         service.add_user("operator", user).await.unwrap();
     }
     service.add_group("operator", "editors").await.unwrap();
-    service.add_member("operator", "editors", "john").await.unwrap();
-    service.deploy("operator", vec![file("review.yaml", REVIEW), file("asks.yaml", ASKS)]).await.unwrap();
+    service
+        .add_member("operator", "editors", "john")
+        .await
+        .unwrap();
+    service
+        .deploy(
+            "operator",
+            vec![file("review.yaml", REVIEW), file("asks.yaml", ASKS)],
+        )
+        .await
+        .unwrap();
 }
 
 /// A fresh service with [`people_and_definitions`]; keep the directory while it is used.
