@@ -17,18 +17,19 @@ const SESSION_SWEEP: std::time::Duration = std::time::Duration::from_secs(30);
 /// The longest `--public-url`.
 const MAX_PUBLIC_URL: usize = 2048;
 
-/// `--public-url`: an `http://` or `https://` address with a host. Only its scheme matters to
-/// Baton (it decides the cookies' `Secure`), so this checks the form, not the whole URL grammar.
+/// `--public-url`: an `http://` or `https://` URL with a host. Only its scheme matters to
+/// Baton (it decides the cookies' `Secure`).
 pub fn public_url(text: &str) -> std::result::Result<String, String> {
+    const EXAMPLE: &str = "e.g. https://baton.example.com";
     if text.len() > MAX_PUBLIC_URL {
         return Err(format!("at most {MAX_PUBLIC_URL} characters"));
     }
-    let host = text
-        .strip_prefix("https://")
-        .or_else(|| text.strip_prefix("http://"))
-        .ok_or("an http:// or https:// address, e.g. https://baton.example.com")?;
-    if host.is_empty() || host.starts_with('/') || text.chars().any(char::is_whitespace) {
-        return Err("an address with a host and no spaces, e.g. https://baton.example.com".into());
+    let url = url::Url::parse(text)
+        .map_err(|e| format!("{e}: an http:// or https:// address, {EXAMPLE}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(format!(
+            "an http:// or https:// address with a host, {EXAMPLE}"
+        ));
     }
     Ok(text.to_owned())
 }

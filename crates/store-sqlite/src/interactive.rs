@@ -15,11 +15,10 @@ use crate::{db_err, parse_ts, ts, SqliteStore};
 const COLUMNS: &str =
     "instance_id, owner, process, auto_persist, session_id, suspended_at, why, note";
 
-/// The sessions [`Orphans`] names (`?3`: [`Orphans::code`]) for node `?1` at `?2`.
-const TAKE_OVER: &str = "SELECT id, user_name, created_at, node FROM interactive_sessions s \
-    WHERE ?3 = 2 OR (?3 = 1 AND node = ?1) \
-       OR (node <> ?1 AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = s.node AND n.lease_until > ?2)) \
-    ORDER BY created_at, id";
+/// The condition that picks the sessions [`Orphans`] names (`?3`: [`Orphans::code`]) for node
+/// `?1` at `?2`.
+const ORPHANED: &str = "(?3 = 2 OR (?3 = 1 AND node = ?1) \
+    OR (node <> ?1 AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = interactive_sessions.node AND n.lease_until > ?2)))";
 
 fn session_record(r: &rusqlite::Row) -> rusqlite::Result<SessionRecord> {
     Ok(SessionRecord {
@@ -100,22 +99,23 @@ impl InteractiveStore for SqliteStore {
         // One writer: the read and the update below are one transaction no other node's
         // takeover interleaves with.
         self.write(move |conn| {
+            let now = ts(now);
+            let args = params![node, now, which.code()];
             let taken: Vec<SessionRecord> = conn
-                .prepare_cached(TAKE_OVER)
-                .and_then(|mut s| {
-                    s.query_map(params![node, ts(now), which.code()], session_record)?
-                        .collect()
-                })
+                .prepare_cached(&format!(
+                    "SELECT id, user_name, created_at, node FROM interactive_sessions \
+                     WHERE {ORPHANED} ORDER BY created_at, id"
+                ))
+                .and_then(|mut s| s.query_map(args, session_record)?.collect())
                 .map_err(db_err)?;
-            let mut update = conn
-                .prepare_cached("UPDATE interactive_sessions SET node = ?2 WHERE id = ?1")
-                .map_err(db_err)?;
-            for session in &taken {
-                update.execute(params![session.id, node]).map_err(db_err)?;
-            }
+            conn.prepare_cached(&format!(
+                "UPDATE interactive_sessions SET node = ?1 WHERE {ORPHANED}"
+            ))
+            .and_then(|mut s| s.execute(args))
+            .map_err(db_err)?;
             // A node gone for good needs no row: one that was only late renews it again.
             conn.prepare_cached("DELETE FROM nodes WHERE lease_until <= ?1")
-                .and_then(|mut s| s.execute([ts(now)]))
+                .and_then(|mut s| s.execute([&now]))
                 .map_err(db_err)?;
             Ok(taken)
         })

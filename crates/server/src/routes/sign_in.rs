@@ -7,7 +7,7 @@
 
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{AppendHeaders, IntoResponse, Response};
 use cookie::{Cookie, SameSite};
 
@@ -25,18 +25,30 @@ pub const AUTH_COOKIE: &str = "baton_auth";
 /// The cookie that names the session a sign-in opened.
 pub const SESSION_COOKIE: &str = "baton_session";
 
-/// A cookie of the sign-in: HttpOnly, this site's only, for the whole app, `Secure` when
-/// `secure`; `max_age` in seconds (`None`: until the browser closes; `Some(0)`: cleared).
-fn cookie(name: &'static str, value: String, max_age: Option<i64>, secure: bool) -> String {
-    let mut built = Cookie::build((name, value))
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(secure)
-        .path("/");
-    if let Some(seconds) = max_age {
-        built = built.max_age(cookie::time::Duration::seconds(seconds));
-    }
-    built.build().to_string()
+/// The sign-in's two cookies (the credential and the session), HttpOnly, this site's only,
+/// for the whole app, `Secure` when `secure`; `max_age` in seconds (`None`: until the browser
+/// closes; `Some(0)`: cleared).
+fn sign_in_cookies(
+    credential: String,
+    session: String,
+    max_age: Option<i64>,
+    secure: bool,
+) -> AppendHeaders<[(HeaderName, String); 2]> {
+    let cookie = |name: &'static str, value: String| {
+        let mut built = Cookie::build((name, value))
+            .http_only(true)
+            .same_site(SameSite::Strict)
+            .secure(secure)
+            .path("/");
+        if let Some(seconds) = max_age {
+            built = built.max_age(cookie::time::Duration::seconds(seconds));
+        }
+        (SET_COOKIE, built.build().to_string())
+    };
+    AppendHeaders([
+        cookie(AUTH_COOKIE, credential),
+        cookie(SESSION_COOKIE, session),
+    ])
 }
 
 /// Sign in by `user` and `password`, or by `token`: the answer sets the cookies that sign the
@@ -67,22 +79,13 @@ pub async fn sign_in(
             .into())
         }
     };
-    let cookies = [
-        (
-            SET_COOKIE,
-            cookie(AUTH_COOKIE, signed_in.secret, lifetime, secure),
-        ),
-        (
-            SET_COOKIE,
-            cookie(
-                SESSION_COOKIE,
-                signed_in.view.session.id.clone(),
-                lifetime,
-                secure,
-            ),
-        ),
-    ];
-    Ok((AppendHeaders(cookies), Json(signed_in.view)).into_response())
+    let cookies = sign_in_cookies(
+        signed_in.secret,
+        signed_in.view.session.id.clone(),
+        lifetime,
+        secure,
+    );
+    Ok((cookies, Json(signed_in.view)).into_response())
 }
 
 /// Sign out: logs the sign-in's session out (its cached workflows go to the inbox or are
@@ -99,15 +102,6 @@ pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> ApiR
         }
     }
     let secure = state.secure_cookies.apply_to(&headers);
-    let cleared = [
-        (
-            SET_COOKIE,
-            cookie(AUTH_COOKIE, String::new(), Some(0), secure),
-        ),
-        (
-            SET_COOKIE,
-            cookie(SESSION_COOKIE, String::new(), Some(0), secure),
-        ),
-    ];
-    Ok((StatusCode::NO_CONTENT, AppendHeaders(cleared)).into_response())
+    let cleared = sign_in_cookies(String::new(), String::new(), Some(0), secure);
+    Ok((StatusCode::NO_CONTENT, cleared).into_response())
 }
